@@ -1,0 +1,138 @@
+//! The one table of configuration keys. Each row declares a key once: its
+//! field, type, default, name, whether `CONFIG SET` may change it at run
+//! time, its section, and its documentation. The `Config` struct, its
+//! defaults, `CONFIG GET`/`CONFIG SET`, the command-line flags and the
+//! sample `ringkv.toml` are all generated from this table.
+
+use crate::value::{ByteSize, CompactionStrategy, ConfValue, FsyncPolicy, LogLevel};
+
+/// One configuration key, as the table declares it.
+#[derive(Clone, Copy)]
+pub struct KeySpec {
+    /// The kebab-case name used in files, flags, `CONFIG GET` and `RINGKV_*` (upper snake case).
+    pub name: &'static str,
+    /// `server`, `engine` or `cluster`: where the sample file lists it.
+    pub section: &'static str,
+    /// What the key does, its range and its trade-off.
+    pub help: &'static str,
+    /// Whether `CONFIG SET` may change it on a running server.
+    pub settable: bool,
+    /// The accepted syntax, e.g. `yes|no`.
+    pub syntax: fn() -> &'static str,
+    /// Renders the key's current value.
+    pub get: fn(&Config) -> String,
+    /// Parses and stores a new value; the error says what was expected.
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+macro_rules! config_keys {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident : $ty:ty = $default:expr, $name:literal, $section:literal, settable = $settable:literal;
+    )*) => {
+        /// The whole server configuration. Built by [`crate::load`] from defaults,
+        /// the TOML file, `RINGKV_*` environment variables and flags, then validated.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Config {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config { $( $field: $default, )* }
+            }
+        }
+
+        /// Every key, in the order the sample file and `CONFIG GET *` list them.
+        pub static KEYS: &[KeySpec] = &[
+            $( KeySpec {
+                name: $name,
+                section: $section,
+                help: concat!($($doc, "\n"),*),
+                settable: $settable,
+                syntax: <$ty as ConfValue>::syntax,
+                get: |c: &Config| c.$field.render(),
+                set: |c: &mut Config, text: &str| {
+                    c.$field = <$ty as ConfValue>::parse_conf(text)?;
+                    Ok(())
+                },
+            }, )*
+        ];
+    };
+}
+
+config_keys! {
+    // ---------------------------------------------------------------- server
+    /// Addresses to listen on for clients, space-separated. The default keeps
+    /// the server private to this machine (see protected-mode).
+    bind: Vec<String> = vec!["127.0.0.1".to_string()], "bind", "server", settable = false;
+    /// TCP port for Redis clients.
+    port: u16 = 6379, "port", "server", settable = false;
+    /// When yes and no requirepass is set, clients from addresses other than
+    /// loopback are refused with Redis's DENIED error.
+    protected_mode: bool = true, "protected-mode", "server", settable = true;
+    /// Password clients must give with AUTH (empty: no password).
+    requirepass: String = String::new(), "requirepass", "server", settable = true;
+    /// Most clients connected at once; one more gets "max number of clients reached".
+    maxclients: usize = 10000, "maxclients", "server", settable = true;
+    /// Close a client idle for this many seconds (0: never).
+    timeout: u64 = 0, "timeout", "server", settable = true;
+    /// Number of databases (SELECT 0..databases-1), each its own keyspace.
+    databases: u32 = 16, "databases", "server", settable = false;
+    /// Largest bulk string a client may send (a value or argument).
+    proto_max_bulk_len: ByteSize = ByteSize::mib(512), "proto-max-bulk-len", "server", settable = true;
+    /// Most arguments one command may carry (the multibulk length).
+    proto_max_multibulk_len: u64 = 1024 * 1024, "proto-max-multibulk-len", "server", settable = true;
+    /// Most unparsed input buffered for one client before it is disconnected.
+    client_query_buffer_limit: ByteSize = ByteSize::gib(1), "client-query-buffer-limit", "server", settable = true;
+    /// Log verbosity: debug, verbose, notice or warning (or nothing).
+    loglevel: LogLevel = LogLevel::Notice, "loglevel", "server", settable = true;
+    /// Directory holding the data (write-ahead logs, SSTables, manifest).
+    dir: String = "./data".to_string(), "dir", "server", settable = false;
+    /// TCP port of the Prometheus /metrics HTTP endpoint (0: client port + 1000).
+    metrics_port: u16 = 0, "metrics-port", "server", settable = false;
+    /// How many times a second background tasks (active expiry) run, 1..=500.
+    hz: u32 = 10, "hz", "server", settable = true;
+
+    // ---------------------------------------------------------------- engine
+    /// When the write-ahead log is fsynced: always (before every reply, group
+    /// commit), everysec (written before the reply, fsynced each second) or no.
+    appendfsync: FsyncPolicy = FsyncPolicy::EverySec, "appendfsync", "engine", settable = true;
+    /// leveled (fewer runs: cheaper reads, less space) or size-tiered (cheaper
+    /// writes). Switchable live; the tree converges to the new shape.
+    compaction_strategy: CompactionStrategy = CompactionStrategy::Leveled, "compaction-strategy", "engine", settable = true;
+    /// Bytes a memtable holds before it is frozen and flushed to an SSTable.
+    memtable_size: ByteSize = ByteSize::mib(64), "memtable-size", "engine", settable = false;
+    /// Frozen memtables waiting for flush before writes stall.
+    max_immutable_memtables: usize = 2, "max-immutable-memtables", "engine", settable = false;
+    /// Uncompressed size of an SSTable data block.
+    block_size: ByteSize = ByteSize::kib(4), "block-size", "engine", settable = false;
+    /// Byte budget of the block cache shared by all SSTables.
+    block_cache_size: ByteSize = ByteSize::mib(128), "block-cache-size", "engine", settable = false;
+    /// Bloom filter bits per key (10 gives about 1% false positives; 0 disables).
+    bloom_bits_per_key: u32 = 10, "bloom-bits-per-key", "engine", settable = false;
+    /// Most SSTable files kept open at once.
+    max_open_files: usize = 1000, "max-open-files", "engine", settable = false;
+    /// Level-0 files that trigger a compaction into level 1 (leveled).
+    l0_compaction_trigger: usize = 4, "l0-compaction-trigger", "engine", settable = false;
+    /// Level-0 sorted runs at which each write is slowed down.
+    l0_slowdown_trigger: usize = 8, "l0-slowdown-trigger", "engine", settable = false;
+    /// Level-0 sorted runs at which writes stop until compaction catches up.
+    l0_stop_trigger: usize = 12, "l0-stop-trigger", "engine", settable = false;
+    /// Size ratio between adjacent levels (leveled).
+    level_size_ratio: u64 = 10, "level-size-ratio", "engine", settable = false;
+    /// Target size of level 1; level n holds level1 * ratio^(n-1) (leveled).
+    level1_max_size: ByteSize = ByteSize::mib(256), "level1-max-size", "engine", settable = false;
+    /// Size at which compaction output is cut into a new SSTable.
+    target_file_size: ByteSize = ByteSize::mib(64), "target-file-size", "engine", settable = false;
+    /// Fewest runs of similar size merged together (size-tiered).
+    tiered_min_threshold: usize = 4, "tiered-min-threshold", "engine", settable = false;
+    /// Most runs merged in one compaction (size-tiered).
+    tiered_max_threshold: usize = 32, "tiered-max-threshold", "engine", settable = false;
+    /// Estimated bytes awaiting compaction at which writes stop.
+    pending_compaction_bytes_limit: ByteSize = ByteSize::gib(64), "pending-compaction-bytes-limit", "engine", settable = false;
+    /// Background compaction threads.
+    compaction_threads: usize = 1, "compaction-threads", "engine", settable = false;
+    /// Compaction write rate limit in bytes per second (0: unlimited).
+    compaction_rate_limit: ByteSize = ByteSize(0), "compaction-rate-limit", "engine", settable = true;
+}

@@ -1,0 +1,300 @@
+//! ringkv configuration.
+//!
+//! One typed [`Config`], declared row by row in [`keys`] (name, type,
+//! default, section, runtime-settable, help). It is built in layers, each
+//! overriding the one before:
+//!
+//! 1. the defaults in the table,
+//! 2. a TOML file given with `--config FILE` (flat kebab-case keys),
+//! 3. environment variables `RINGKV_<KEY>` (e.g. `RINGKV_COMPACTION_STRATEGY`),
+//! 4. command-line flags `--<key> <value>` (e.g. `--port 7000`), named as
+//!    redis-server names them where the two overlap.
+//!
+//! Unknown keys and bad values are rejected at start-up with every problem
+//! listed and the key named. [`sample_toml`] renders the documented sample
+//! file from the same table, and a test keeps `ringkv.example.toml` equal to it.
+
+mod keys;
+mod value;
+
+pub use keys::{Config, KEYS, KeySpec};
+pub use value::{ByteSize, CompactionStrategy, ConfValue, FsyncPolicy, LogLevel};
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+
+/// Why a configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line could not be parsed, or asked for `--help`/`--version`
+    /// (print it and exit with its code).
+    #[error("{0}")]
+    CommandLine(#[from] clap::Error),
+    /// The file or environment could not be read.
+    #[error("configuration source: {0}")]
+    Source(String),
+    /// One or more keys are unknown or have bad values; each entry names its key.
+    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
+}
+
+/// The key named `name` (case-insensitive, `_` accepted for `-`).
+pub fn find_key(name: &str) -> Option<&'static KeySpec> {
+    let wanted = normalize_key(name);
+    KEYS.iter().find(|k| k.name == wanted)
+}
+
+fn normalize_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+impl Config {
+    /// Renders the value of `name` as `CONFIG GET` shows it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        find_key(name).map(|k| (k.get)(self))
+    }
+
+    /// Parses and stores `value` into `name`, then re-validates the whole
+    /// configuration; on any error nothing changes.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let key = find_key(name).ok_or_else(|| format!("{name}: unknown configuration key"))?;
+        let mut next = self.clone();
+        (key.set)(&mut next, value).map_err(|e| format!("{}: {e}", key.name))?;
+        next.validate().map_err(|problems| problems.join("; "))?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Checks the constraints between keys and the ranges the types cannot
+    /// express. Returns every problem found, each naming its key.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut p = Vec::new();
+        let mut check = |ok: bool, msg: String| {
+            if !ok {
+                p.push(msg);
+            }
+        };
+        check(!self.bind.is_empty(), "bind: at least one address is required".into());
+        check(self.port != 0, "port: must be between 1 and 65535".into());
+        check(self.maxclients >= 1, "maxclients: must be at least 1".into());
+        check(
+            (1..=10_000).contains(&self.databases),
+            format!("databases: must be between 1 and 10000, got {}", self.databases),
+        );
+        check(
+            self.proto_max_bulk_len.bytes() >= 1024,
+            "proto-max-bulk-len: must be at least 1kb".into(),
+        );
+        check(
+            self.proto_max_multibulk_len >= 1,
+            "proto-max-multibulk-len: must be at least 1".into(),
+        );
+        check(
+            self.client_query_buffer_limit.bytes() >= 1024 * 1024,
+            "client-query-buffer-limit: must be at least 1mb".into(),
+        );
+        check((1..=500).contains(&self.hz), format!("hz: must be between 1 and 500, got {}", self.hz));
+        check(!self.dir.is_empty(), "dir: must not be empty".into());
+        check(
+            self.memtable_size.bytes() >= 64 * 1024,
+            "memtable-size: must be at least 64kb".into(),
+        );
+        check(
+            (256..=1024 * 1024).contains(&self.block_size.bytes()),
+            "block-size: must be between 256 bytes and 1mb".into(),
+        );
+        check(self.max_immutable_memtables >= 1, "max-immutable-memtables: must be at least 1".into());
+        check(self.bloom_bits_per_key <= 32, "bloom-bits-per-key: must be between 0 and 32".into());
+        check(self.max_open_files >= 16, "max-open-files: must be at least 16".into());
+        check(self.l0_compaction_trigger >= 1, "l0-compaction-trigger: must be at least 1".into());
+        check(
+            self.l0_compaction_trigger < self.l0_slowdown_trigger
+                && self.l0_slowdown_trigger < self.l0_stop_trigger,
+            format!(
+                "l0-slowdown-trigger: need l0-compaction-trigger < l0-slowdown-trigger < l0-stop-trigger, got {} < {} < {}",
+                self.l0_compaction_trigger, self.l0_slowdown_trigger, self.l0_stop_trigger
+            ),
+        );
+        check(self.level_size_ratio >= 2, "level-size-ratio: must be at least 2".into());
+        check(
+            self.level1_max_size.bytes() >= 64 * 1024,
+            "level1-max-size: must be at least 64kb".into(),
+        );
+        check(
+            self.target_file_size.bytes() >= 64 * 1024,
+            "target-file-size: must be at least 64kb".into(),
+        );
+        check(
+            self.tiered_min_threshold >= 2 && self.tiered_min_threshold <= self.tiered_max_threshold,
+            format!(
+                "tiered-min-threshold: need 2 <= tiered-min-threshold <= tiered-max-threshold, got {} and {}",
+                self.tiered_min_threshold, self.tiered_max_threshold
+            ),
+        );
+        check(
+            (1..=64).contains(&self.compaction_threads),
+            "compaction-threads: must be between 1 and 64".into(),
+        );
+        if p.is_empty() { Ok(()) } else { Err(p) }
+    }
+
+    /// The port of the metrics endpoint: `metrics-port`, or client port + 1000.
+    pub fn effective_metrics_port(&self) -> u16 {
+        if self.metrics_port != 0 { self.metrics_port } else { self.port.wrapping_add(1000) }
+    }
+}
+
+/// The command-line interface: `--config FILE` plus one `--<key>` flag per key.
+pub fn command() -> clap::Command {
+    let mut cmd = clap::Command::new("ringkv-server")
+        .about("ringkv: a Redis-compatible, distributed, persistent key-value store")
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            clap::Arg::new("config")
+                .long("config")
+                .value_name("FILE")
+                .help("TOML configuration file (flat keys, see ringkv.example.toml)"),
+        )
+        .arg(
+            clap::Arg::new("print-sample-config")
+                .long("print-sample-config")
+                .action(clap::ArgAction::SetTrue)
+                .help("Print the documented sample configuration (every key and default) and exit"),
+        );
+    for key in KEYS {
+        let help = key.help.split_whitespace().collect::<Vec<_>>().join(" ");
+        cmd = cmd.arg(
+            clap::Arg::new(key.name)
+                .long(key.name)
+                .value_name((key.syntax)().to_ascii_uppercase())
+                .help(help)
+                .allow_hyphen_values(true),
+        );
+    }
+    cmd
+}
+
+/// Builds the configuration from the process's arguments and environment.
+pub fn load<I, T>(args: I) -> Result<Config, Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let vars = std::env::vars().filter(|(k, _)| k.starts_with("RINGKV_"));
+    load_from(args, vars)
+}
+
+/// Builds the configuration from explicit arguments and environment pairs
+/// (`RINGKV_*` names); [`load`] passes the process's own.
+pub fn load_from<I, T, E>(args: I, env: E) -> Result<Config, Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+    E: IntoIterator<Item = (String, String)>,
+{
+    let matches = command().try_get_matches_from(args)?;
+    let mut builder = config::Config::builder();
+    if let Some(path) = matches.get_one::<String>("config") {
+        builder = builder.add_source(
+            config::File::new(path, config::FileFormat::Toml).required(true),
+        );
+    }
+    let env_map: config::Map<String, String> = env.into_iter().collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix("RINGKV").source(Some(env_map)),
+    );
+    for key in KEYS {
+        if let Some(v) = matches.get_one::<String>(key.name) {
+            builder = builder
+                .set_override(key.name, v.as_str())
+                .map_err(|e| Error::Source(e.to_string()))?;
+        }
+    }
+    let layered = builder.build().map_err(|e| Error::Source(e.to_string()))?;
+    let table: config::Map<String, config::Value> = layered
+        .try_deserialize()
+        .map_err(|e| Error::Source(e.to_string()))?;
+
+    let mut cfg = Config::default();
+    let mut problems = Vec::new();
+    let mut names: Vec<_> = table.into_iter().collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (raw_name, value) in names {
+        let Some(key) = find_key(&raw_name) else {
+            problems.push(format!("{raw_name}: unknown configuration key"));
+            continue;
+        };
+        let text = match value_text(value) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{}: {e}", key.name));
+                continue;
+            }
+        };
+        if let Err(e) = (key.set)(&mut cfg, &text) {
+            problems.push(format!("{}: {e}", key.name));
+        }
+    }
+    if problems.is_empty() {
+        if let Err(mut p) = cfg.validate() {
+            problems.append(&mut p);
+        }
+    }
+    if problems.is_empty() { Ok(cfg) } else { Err(Error::Invalid(problems)) }
+}
+
+/// Flattens a layered value to the text the key parsers take: scalars as
+/// written, arrays joined with commas.
+fn value_text(value: config::Value) -> Result<String, String> {
+    match value.kind {
+        config::ValueKind::Array(items) => {
+            let parts: Result<Vec<_>, _> = items.into_iter().map(value_text).collect();
+            Ok(parts?.join(","))
+        }
+        config::ValueKind::Table(_) => Err("expected a value, got a table".into()),
+        config::ValueKind::Nil => Ok(String::new()),
+        _ => value.into_string().map_err(|e| e.to_string()),
+    }
+}
+
+/// The documented sample configuration file: every key with its help text
+/// and default, grouped by section.
+pub fn sample_toml() -> String {
+    let defaults = Config::default();
+    let mut out = String::from(
+        "# ringkv sample configuration: every key, its default and what it does.\n\
+         # Keys are flat and kebab-case. Environment variables RINGKV_<KEY> (upper snake\n\
+         # case) and flags --<key> override this file. Keys marked [runtime] can also be\n\
+         # changed on a running server with CONFIG SET.\n",
+    );
+    let mut section = "";
+    for key in KEYS {
+        if key.section != section {
+            section = key.section;
+            let _ = write!(out, "\n# ---- {section} ----\n");
+        }
+        out.push('\n');
+        for line in key.help.lines() {
+            let _ = writeln!(out, "# {}", line.trim());
+        }
+        let runtime = if key.settable { " [runtime]" } else { "" };
+        let _ = writeln!(out, "# type: {}{runtime}", (key.syntax)());
+        let _ = writeln!(out, "{} = {}", key.name, toml_literal(key, &defaults));
+    }
+    out
+}
+
+fn toml_literal(key: &KeySpec, cfg: &Config) -> String {
+    let text = (key.get)(cfg);
+    match (key.syntax)() {
+        "integer" | "number" => text,
+        "list" => {
+            let items: Vec<String> = text.split_whitespace().map(|w| format!("{w:?}")).collect();
+            format!("[{}]", items.join(", "))
+        }
+        _ => format!("{text:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+use super::*;
+use std::io::Write as _;
+
+fn args(a: &[&str]) -> Vec<String> {
+    std::iter::once("ringkv-server").chain(a.iter().copied()).map(String::from).collect()
+}
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+#[test]
+fn defaults_are_valid_and_match_redis() {
+    let c = Config::default();
+    c.validate().unwrap();
+    assert_eq!(c.port, 6379);
+    assert_eq!(c.bind, ["127.0.0.1"]);
+    assert_eq!(c.maxclients, 10000);
+    assert_eq!(c.proto_max_bulk_len.bytes(), 512 * 1024 * 1024);
+    assert_eq!(c.client_query_buffer_limit.bytes(), 1024 * 1024 * 1024);
+    assert_eq!(c.appendfsync, FsyncPolicy::EverySec);
+    assert_eq!(c.effective_metrics_port(), 7379);
+}
+
+#[test]
+fn flags_override_env_which_overrides_file() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    writeln!(file, "port = 7000\nmaxclients = 5\nappendfsync = \"always\"\nbind = [\"127.0.0.1\", \"::1\"]").unwrap();
+    let path = file.path().to_str().unwrap().to_string();
+    let env = vec![
+        ("RINGKV_MAXCLIENTS".to_string(), "6".to_string()),
+        ("RINGKV_COMPACTION_STRATEGY".to_string(), "size-tiered".to_string()),
+    ];
+    let c = load_from(args(&["--config", &path, "--port", "7001"]), env).unwrap();
+    assert_eq!(c.port, 7001);
+    assert_eq!(c.maxclients, 6);
+    assert_eq!(c.appendfsync, FsyncPolicy::Always);
+    assert_eq!(c.compaction_strategy, CompactionStrategy::SizeTiered);
+    assert_eq!(c.bind, ["127.0.0.1", "::1"]);
+}
+
+#[test]
+fn bad_values_and_unknown_keys_are_all_named() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    writeln!(file, "compaction-strategy = \"lvl\"\nno-such-key = 1\nport = \"x\"").unwrap();
+    let path = file.path().to_str().unwrap().to_string();
+    let err = load_from(args(&["--config", &path]), no_env()).unwrap_err();
+    let Error::Invalid(problems) = err else { panic!("expected Invalid, got {err}") };
+    let all = problems.join("\n");
+    assert!(all.contains("compaction-strategy: expected leveled|size-tiered, got \"lvl\""), "{all}");
+    assert!(all.contains("no-such-key: unknown configuration key"), "{all}");
+    assert!(all.contains("port: expected an integer"), "{all}");
+}
+
+#[test]
+fn unknown_environment_key_is_rejected() {
+    let env = vec![("RINGKV_PROT".to_string(), "1".to_string())];
+    let err = load_from(args(&[]), env).unwrap_err();
+    assert!(err.to_string().contains("prot: unknown configuration key"), "{err}");
+}
+
+#[test]
+fn cross_key_constraints_are_checked() {
+    let err = load_from(args(&["--l0-slowdown-trigger", "20"]), no_env()).unwrap_err();
+    assert!(err.to_string().contains("l0-slowdown-trigger: need"), "{err}");
+}
+
+#[test]
+fn unknown_flag_is_a_command_line_error() {
+    let err = load_from(args(&["--prot", "1"]), no_env()).unwrap_err();
+    assert!(matches!(err, Error::CommandLine(_)));
+}
+
+#[test]
+fn set_validates_and_leaves_config_unchanged_on_error() {
+    let mut c = Config::default();
+    c.set("maxclients", "50").unwrap();
+    assert_eq!(c.maxclients, 50);
+    assert!(c.set("maxclients", "-1").is_err());
+    assert!(c.set("hz", "0").unwrap_err().contains("hz: must be between 1 and 500"));
+    assert_eq!(c.maxclients, 50);
+    assert_eq!(c.hz, 10);
+    assert_eq!(c.get("MAXCLIENTS").as_deref(), Some("50"));
+    assert!(c.set("nope", "1").is_err());
+}
+
+#[test]
+fn every_key_round_trips_through_get_and_set() {
+    let defaults = Config::default();
+    for key in KEYS {
+        let mut c = Config::default();
+        let text = (key.get)(&defaults);
+        (key.set)(&mut c, &text).unwrap_or_else(|e| panic!("{}: {e}", key.name));
+        assert_eq!(c, defaults, "{} did not round-trip", key.name);
+    }
+}
+
+#[test]
+fn sample_file_parses_back_to_the_defaults() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(sample_toml().as_bytes()).unwrap();
+    let path = file.path().to_str().unwrap().to_string();
+    let c = load_from(args(&["--config", &path]), no_env()).unwrap();
+    assert_eq!(c, Config::default());
+}
+
+#[test]
+fn committed_example_file_is_current() {
+    let committed = include_str!("../../ringkv.example.toml");
+    assert_eq!(
+        committed,
+        sample_toml(),
+        "ringkv.example.toml is stale: regenerate it with `ringkv-server --print-sample-config`"
+    );
+}
