@@ -74,12 +74,21 @@ impl Config {
                 p.push(msg);
             }
         };
-        check(!self.bind.is_empty(), "bind: at least one address is required".into());
+        check(
+            !self.bind.is_empty(),
+            "bind: at least one address is required".into(),
+        );
         check(self.port != 0, "port: must be between 1 and 65535".into());
-        check(self.maxclients >= 1, "maxclients: must be at least 1".into());
+        check(
+            self.maxclients >= 1,
+            "maxclients: must be at least 1".into(),
+        );
         check(
             (1..=10_000).contains(&self.databases),
-            format!("databases: must be between 1 and 10000, got {}", self.databases),
+            format!(
+                "databases: must be between 1 and 10000, got {}",
+                self.databases
+            ),
         );
         check(
             self.proto_max_bulk_len.bytes() >= 1024,
@@ -93,7 +102,10 @@ impl Config {
             self.client_query_buffer_limit.bytes() >= 1024 * 1024,
             "client-query-buffer-limit: must be at least 1mb".into(),
         );
-        check((1..=500).contains(&self.hz), format!("hz: must be between 1 and 500, got {}", self.hz));
+        check(
+            (1..=500).contains(&self.hz),
+            format!("hz: must be between 1 and 500, got {}", self.hz),
+        );
         check(!self.dir.is_empty(), "dir: must not be empty".into());
         check(
             self.memtable_size.bytes() >= 64 * 1024,
@@ -103,10 +115,22 @@ impl Config {
             (256..=1024 * 1024).contains(&self.block_size.bytes()),
             "block-size: must be between 256 bytes and 1mb".into(),
         );
-        check(self.max_immutable_memtables >= 1, "max-immutable-memtables: must be at least 1".into());
-        check(self.bloom_bits_per_key <= 32, "bloom-bits-per-key: must be between 0 and 32".into());
-        check(self.max_open_files >= 16, "max-open-files: must be at least 16".into());
-        check(self.l0_compaction_trigger >= 1, "l0-compaction-trigger: must be at least 1".into());
+        check(
+            self.max_immutable_memtables >= 1,
+            "max-immutable-memtables: must be at least 1".into(),
+        );
+        check(
+            self.bloom_bits_per_key <= 32,
+            "bloom-bits-per-key: must be between 0 and 32".into(),
+        );
+        check(
+            self.max_open_files >= 16,
+            "max-open-files: must be at least 16".into(),
+        );
+        check(
+            self.l0_compaction_trigger >= 1,
+            "l0-compaction-trigger: must be at least 1".into(),
+        );
         check(
             self.l0_compaction_trigger < self.l0_slowdown_trigger
                 && self.l0_slowdown_trigger < self.l0_stop_trigger,
@@ -115,7 +139,10 @@ impl Config {
                 self.l0_compaction_trigger, self.l0_slowdown_trigger, self.l0_stop_trigger
             ),
         );
-        check(self.level_size_ratio >= 2, "level-size-ratio: must be at least 2".into());
+        check(
+            self.level_size_ratio >= 2,
+            "level-size-ratio: must be at least 2".into(),
+        );
         check(
             self.level1_max_size.bytes() >= 64 * 1024,
             "level1-max-size: must be at least 64kb".into(),
@@ -125,7 +152,8 @@ impl Config {
             "target-file-size: must be at least 64kb".into(),
         );
         check(
-            self.tiered_min_threshold >= 2 && self.tiered_min_threshold <= self.tiered_max_threshold,
+            self.tiered_min_threshold >= 2
+                && self.tiered_min_threshold <= self.tiered_max_threshold,
             format!(
                 "tiered-min-threshold: need 2 <= tiered-min-threshold <= tiered-max-threshold, got {} and {}",
                 self.tiered_min_threshold, self.tiered_max_threshold
@@ -140,7 +168,11 @@ impl Config {
 
     /// The port of the metrics endpoint: `metrics-port`, or client port + 1000.
     pub fn effective_metrics_port(&self) -> u16 {
-        if self.metrics_port != 0 { self.metrics_port } else { self.port.wrapping_add(1000) }
+        if self.metrics_port != 0 {
+            self.metrics_port
+        } else {
+            self.port.wrapping_add(1000)
+        }
     }
 }
 
@@ -195,14 +227,11 @@ where
     let matches = command().try_get_matches_from(args)?;
     let mut builder = config::Config::builder();
     if let Some(path) = matches.get_one::<String>("config") {
-        builder = builder.add_source(
-            config::File::new(path, config::FileFormat::Toml).required(true),
-        );
+        builder =
+            builder.add_source(config::File::new(path, config::FileFormat::Toml).required(true));
     }
     let env_map: config::Map<String, String> = env.into_iter().collect();
-    builder = builder.add_source(
-        config::Environment::with_prefix("RINGKV").source(Some(env_map)),
-    );
+    builder = builder.add_source(config::Environment::with_prefix("RINGKV").source(Some(env_map)));
     for key in KEYS {
         if let Some(v) = matches.get_one::<String>(key.name) {
             builder = builder
@@ -240,7 +269,11 @@ where
             problems.append(&mut p);
         }
     }
-    if problems.is_empty() { Ok(cfg) } else { Err(Error::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(Error::Invalid(problems))
+    }
 }
 
 /// Flattens a layered value to the text the key parsers take: scalars as

@@ -2,7 +2,10 @@ use super::*;
 use std::io::Write as _;
 
 fn args(a: &[&str]) -> Vec<String> {
-    std::iter::once("ringkv-server").chain(a.iter().copied()).map(String::from).collect()
+    std::iter::once("ringkv-server")
+        .chain(a.iter().copied())
+        .map(String::from)
+        .collect()
 }
 
 fn no_env() -> Vec<(String, String)> {
@@ -25,11 +28,18 @@ fn defaults_are_valid_and_match_redis() {
 #[test]
 fn flags_override_env_which_overrides_file() {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    writeln!(file, "port = 7000\nmaxclients = 5\nappendfsync = \"always\"\nbind = [\"127.0.0.1\", \"::1\"]").unwrap();
+    writeln!(
+        file,
+        "port = 7000\nmaxclients = 5\nappendfsync = \"always\"\nbind = [\"127.0.0.1\", \"::1\"]"
+    )
+    .unwrap();
     let path = file.path().to_str().unwrap().to_string();
     let env = vec![
         ("RINGKV_MAXCLIENTS".to_string(), "6".to_string()),
-        ("RINGKV_COMPACTION_STRATEGY".to_string(), "size-tiered".to_string()),
+        (
+            "RINGKV_COMPACTION_STRATEGY".to_string(),
+            "size-tiered".to_string(),
+        ),
     ];
     let c = load_from(args(&["--config", &path, "--port", "7001"]), env).unwrap();
     assert_eq!(c.port, 7001);
@@ -42,13 +52,25 @@ fn flags_override_env_which_overrides_file() {
 #[test]
 fn bad_values_and_unknown_keys_are_all_named() {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    writeln!(file, "compaction-strategy = \"lvl\"\nno-such-key = 1\nport = \"x\"").unwrap();
+    writeln!(
+        file,
+        "compaction-strategy = \"lvl\"\nno-such-key = 1\nport = \"x\""
+    )
+    .unwrap();
     let path = file.path().to_str().unwrap().to_string();
     let err = load_from(args(&["--config", &path]), no_env()).unwrap_err();
-    let Error::Invalid(problems) = err else { panic!("expected Invalid, got {err}") };
+    let Error::Invalid(problems) = err else {
+        panic!("expected Invalid, got {err}")
+    };
     let all = problems.join("\n");
-    assert!(all.contains("compaction-strategy: expected leveled|size-tiered, got \"lvl\""), "{all}");
-    assert!(all.contains("no-such-key: unknown configuration key"), "{all}");
+    assert!(
+        all.contains("compaction-strategy: expected leveled|size-tiered, got \"lvl\""),
+        "{all}"
+    );
+    assert!(
+        all.contains("no-such-key: unknown configuration key"),
+        "{all}"
+    );
     assert!(all.contains("port: expected an integer"), "{all}");
 }
 
@@ -56,13 +78,19 @@ fn bad_values_and_unknown_keys_are_all_named() {
 fn unknown_environment_key_is_rejected() {
     let env = vec![("RINGKV_PROT".to_string(), "1".to_string())];
     let err = load_from(args(&[]), env).unwrap_err();
-    assert!(err.to_string().contains("prot: unknown configuration key"), "{err}");
+    assert!(
+        err.to_string().contains("prot: unknown configuration key"),
+        "{err}"
+    );
 }
 
 #[test]
 fn cross_key_constraints_are_checked() {
     let err = load_from(args(&["--l0-slowdown-trigger", "20"]), no_env()).unwrap_err();
-    assert!(err.to_string().contains("l0-slowdown-trigger: need"), "{err}");
+    assert!(
+        err.to_string().contains("l0-slowdown-trigger: need"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -77,7 +105,11 @@ fn set_validates_and_leaves_config_unchanged_on_error() {
     c.set("maxclients", "50").unwrap();
     assert_eq!(c.maxclients, 50);
     assert!(c.set("maxclients", "-1").is_err());
-    assert!(c.set("hz", "0").unwrap_err().contains("hz: must be between 1 and 500"));
+    assert!(
+        c.set("hz", "0")
+            .unwrap_err()
+            .contains("hz: must be between 1 and 500")
+    );
     assert_eq!(c.maxclients, 50);
     assert_eq!(c.hz, 10);
     assert_eq!(c.get("MAXCLIENTS").as_deref(), Some("50"));
