@@ -293,7 +293,12 @@ fn value_text(value: config::Value) -> Result<String, String> {
 /// The documented sample configuration file: every key with its help text
 /// and default, grouped by section.
 pub fn sample_toml() -> String {
-    let defaults = Config::default();
+    render_toml(&Config::default())
+}
+
+/// Renders `config` as a documented TOML file (CONFIG REWRITE writes this).
+pub fn render_toml(config: &Config) -> String {
+    let defaults = config;
     let mut out = String::from(
         "# ringkv sample configuration: every key, its default and what it does.\n\
          # Keys are flat and kebab-case. Environment variables RINGKV_<KEY> (upper snake\n\
@@ -312,7 +317,7 @@ pub fn sample_toml() -> String {
         }
         let runtime = if key.settable { " [runtime]" } else { "" };
         let _ = writeln!(out, "# type: {}{runtime}", (key.syntax)());
-        let _ = writeln!(out, "{} = {}", key.name, toml_literal(key, &defaults));
+        let _ = writeln!(out, "{} = {}", key.name, toml_literal(key, defaults));
     }
     out
 }

@@ -1,5 +1,43 @@
-fn main() {
-    if std::env::args().any(|a| a == "--print-sample-config") {
+//! The `ringkv-server` binary: parse configuration, start logging, run.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.iter().any(|a| a == "--print-sample-config") {
         print!("{}", ringkv_conf::sample_toml());
+        return ExitCode::SUCCESS;
+    }
+    let config = match ringkv_conf::load(args.iter().cloned()) {
+        Ok(c) => c,
+        Err(ringkv_conf::Error::CommandLine(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("ringkv-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config_file = args
+        .iter()
+        .position(|a| a == "--config")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    ringkv_server::init_logging(config.loglevel);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ringkv-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ringkv_server::run(config, config_file)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("fatal: {e:#}");
+            eprintln!("ringkv-server: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

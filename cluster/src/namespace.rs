@@ -1,0 +1,171 @@
+//! Database namespaces: each Redis database (SELECT 0..n) lives in its own
+//! 32-bit namespace, the first four bytes of every engine key.
+//!
+//! FLUSHDB and FLUSHALL are O(1): they give the database a fresh namespace
+//! and retire the old one. Nothing reads a retired namespace again, and the
+//! engine's compaction filter ([`NamespaceFilter`]) deletes its entries as
+//! compaction passes over them. Namespace 0 is reserved for this table.
+//!
+//! Stored in namespace 0 (see `docs/formats/record.md`):
+//! `ns/db/<db u32 BE>` → `<namespace u32 BE>` and `ns/next` → `<u32 BE>`.
+//!
+//! Crash safety: a flush writes the new mapping in one engine batch before
+//! any key is written under the new namespace, and the WAL is ordered, so a
+//! recovered table never misses a namespace that holds acknowledged keys.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use parking_lot::Mutex;
+use ringkv_engine::{CompactionFilter, Engine, FilterDecision, SeqNo, Value, WriteBatch};
+
+use crate::error::{Error, Result};
+
+/// The reserved namespace holding this table.
+pub const META_NAMESPACE: u32 = 0;
+
+const DB_KEY_PREFIX: &[u8] = b"ns/db/";
+const NEXT_KEY: &[u8] = b"ns/next";
+
+fn meta_key(suffix: &[u8]) -> Bytes {
+    let mut k = BytesMut::with_capacity(4 + suffix.len() + 4);
+    k.put_u32(META_NAMESPACE);
+    k.put_slice(suffix);
+    k.freeze()
+}
+
+fn db_key(db: u32) -> Bytes {
+    let mut suffix = DB_KEY_PREFIX.to_vec();
+    suffix.extend_from_slice(&db.to_be_bytes());
+    meta_key(&suffix)
+}
+
+fn u32_value(v: u32) -> Value {
+    Value::new(Bytes::copy_from_slice(&v.to_be_bytes()))
+}
+
+fn read_u32(value: &Value, what: &str) -> Result<u32> {
+    let bytes: [u8; 4] = value
+        .data
+        .as_ref()
+        .try_into()
+        .map_err(|_| Error::CorruptNamespaces {
+            what: format!("{what}: expected 4 bytes, found {}", value.data.len()),
+        })?;
+    Ok(u32::from_be_bytes(bytes))
+}
+
+/// The live namespace of every database. Shared with the compaction filter.
+pub struct Namespaces {
+    /// Current namespace per database. Written only under `alloc`.
+    current: Vec<AtomicU32>,
+    /// Set once the table has been read from the engine; until then the
+    /// filter keeps everything.
+    loaded: AtomicBool,
+    /// Serialises allocation of new namespaces; holds the next free one.
+    alloc: Mutex<u32>,
+}
+
+impl Namespaces {
+    /// An unloaded table for `databases` databases; hand [`Namespaces::filter`]
+    /// to the engine, open it, then call [`Namespaces::load`].
+    pub fn new(databases: u32) -> Arc<Self> {
+        Arc::new(Namespaces {
+            current: (0..databases).map(|_| AtomicU32::new(u32::MAX)).collect(),
+            loaded: AtomicBool::new(false),
+            alloc: Mutex::new(0),
+        })
+    }
+
+    /// The compaction filter that deletes entries of retired namespaces.
+    pub fn filter(self: &Arc<Self>) -> Arc<dyn CompactionFilter> {
+        Arc::new(NamespaceFilter(Arc::clone(self)))
+    }
+
+    /// Reads the table from the engine, allocating namespaces for databases
+    /// that have none yet (first start, or `databases` raised).
+    pub fn load(&self, engine: &Engine) -> Result<()> {
+        let mut next_guard = self.alloc.lock();
+        let mut next = match engine.get(&meta_key(NEXT_KEY))? {
+            Some(v) => read_u32(&v, "ns/next")?,
+            None => 1,
+        };
+        let mut batch = WriteBatch::new();
+        for (db, slot) in (0u32..).zip(&self.current) {
+            let ns = match engine.get(&db_key(db))? {
+                Some(v) => read_u32(&v, "ns/db")?,
+                None => {
+                    let ns = next;
+                    next += 1;
+                    batch.put(db_key(db), u32_value(ns));
+                    ns
+                }
+            };
+            if ns == META_NAMESPACE || ns >= next {
+                return Err(Error::CorruptNamespaces {
+                    what: format!("database {db} maps to namespace {ns}, next free is {next}"),
+                });
+            }
+            slot.store(ns, Ordering::Release);
+        }
+        if !batch.is_empty() {
+            batch.put(meta_key(NEXT_KEY), u32_value(next));
+            let seq = engine.write(batch)?;
+            engine.wait_durable(seq)?;
+        }
+        *next_guard = next;
+        self.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The live namespace of `db`. Callers check the range first.
+    pub fn of(&self, db: u32) -> u32 {
+        self.current
+            .get(db as usize)
+            .map_or(u32::MAX, |slot| slot.load(Ordering::Acquire))
+    }
+
+    /// Gives each database in `dbs` a fresh namespace, retiring the old ones,
+    /// in one atomic engine write. Returns its sequence number (await its
+    /// durability before acknowledging).
+    pub fn renew(&self, engine: &Engine, dbs: &[u32]) -> Result<SeqNo> {
+        let mut next = self.alloc.lock();
+        let mut batch = WriteBatch::new();
+        let mut fresh = Vec::with_capacity(dbs.len());
+        for &db in dbs {
+            let ns = *next;
+            *next += 1;
+            batch.put(db_key(db), u32_value(ns));
+            fresh.push((db, ns));
+        }
+        batch.put(meta_key(NEXT_KEY), u32_value(*next));
+        let seq = engine.write(batch)?;
+        // Publish only after the mapping is in the WAL order ahead of any key
+        // written under the new namespace.
+        for (db, ns) in fresh {
+            if let Some(slot) = self.current.get(db as usize) {
+                slot.store(ns, Ordering::Release);
+            }
+        }
+        Ok(seq)
+    }
+
+    fn is_retired(&self, ns: u32) -> bool {
+        ns != META_NAMESPACE
+            && self.loaded.load(Ordering::Acquire)
+            && !self.current.iter().any(|c| c.load(Ordering::Acquire) == ns)
+    }
+}
+
+/// Compaction filter: entries of retired namespaces are deleted.
+struct NamespaceFilter(Arc<Namespaces>);
+
+impl CompactionFilter for NamespaceFilter {
+    fn decide(&self, key: &[u8], _value: &Value) -> FilterDecision {
+        match key.first_chunk::<4>() {
+            Some(ns) if self.0.is_retired(u32::from_be_bytes(*ns)) => FilterDecision::Delete,
+            _ => FilterDecision::Keep,
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Per-connection state: what the connection task owns ([`Client`]) and
+//! what other connections may see or change through CLIENT LIST/KILL and
+//! INFO ([`ClientHandle`], kept in the [`ClientRegistry`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use ringkv_cluster::Ack;
+use ringkv_resp::Protocol;
+use tokio::sync::Notify;
+
+use crate::command::txn::{MultiState, WatchedKey};
+
+/// Whether replies are sent (CLIENT REPLY).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    On,
+    /// No reply is sent until CLIENT REPLY ON.
+    Off,
+    /// The reply to the next command is dropped.
+    Skip,
+}
+
+/// State owned by one connection's task.
+pub struct Client {
+    /// What others can see of this client.
+    pub handle: Arc<ClientHandle>,
+    /// Selected database.
+    pub db: u32,
+    /// RESP2 or RESP3.
+    pub protocol: Protocol,
+    /// Whether AUTH succeeded (or no password is configured).
+    pub authenticated: bool,
+    /// Commands queued since MULTI.
+    pub multi: Option<MultiState>,
+    /// Keys watched for the next EXEC.
+    pub watched: Vec<WatchedKey>,
+    /// Set when a watched key is written; shared with the watch registry.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// Writes to await before the replies of this batch are sent.
+    pub ack: Ack,
+    /// Close the connection once the pending replies are written.
+    pub close_after_reply: bool,
+    /// CLIENT REPLY mode.
+    pub reply_mode: ReplyMode,
+    /// Send no reply for the command just run (SHUTDOWN).
+    pub suppress_reply: bool,
+}
+
+impl Client {
+    /// A fresh client in database 0 speaking RESP2.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        Client {
+            handle,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            ack: Ack::NONE,
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            suppress_reply: false,
+        }
+    }
+
+    /// Records that the replies of this batch must wait for `ack`.
+    pub fn await_ack(&mut self, ack: Ack) {
+        self.ack = self.ack.max(ack);
+    }
+
+    /// Selects `db`, keeping the shared view in step.
+    pub fn select(&mut self, db: u32) {
+        self.db = db;
+        self.handle.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// The part of a client other connections can read (CLIENT LIST) or act on
+/// (CLIENT KILL). Fields are atomics or short mutexes; none is held across
+/// an await.
+pub struct ClientHandle {
+    /// Unique, increasing id.
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// Socket file descriptor (for CLIENT LIST's `fd=`).
+    pub fd: i64,
+    /// When the connection was accepted.
+    pub created: Instant,
+    /// CLIENT SETNAME.
+    pub name: Mutex<Option<Bytes>>,
+    /// CLIENT SETINFO LIB-NAME / LIB-VER.
+    pub lib: Mutex<(String, String)>,
+    /// Selected database (mirrors `Client::db`).
+    pub db: AtomicU32,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicU8,
+    /// Commands queued in MULTI, or -1 outside MULTI.
+    pub multi: AtomicI64,
+    /// Container and name of the last command run.
+    pub last_command: Mutex<(Option<&'static str>, &'static str)>,
+    /// Milliseconds since `created` of the last command.
+    pub last_interaction_ms: AtomicU64,
+    /// Unparsed input buffered.
+    pub query_buffer: AtomicUsize,
+    /// CLIENT NO-EVICT.
+    pub no_evict: AtomicBool,
+    /// Set by CLIENT KILL; the connection closes at its next safe point.
+    pub killed: AtomicBool,
+    /// Wakes the connection task when killed.
+    pub kill_signal: Notify,
+}
+
+impl ClientHandle {
+    /// A handle for a newly accepted connection.
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> Self {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            lib: Mutex::new((String::new(), String::new())),
+            db: AtomicU32::new(0),
+            resp: AtomicU8::new(2),
+            multi: AtomicI64::new(-1),
+            last_command: Mutex::new((None, "NULL")),
+            last_interaction_ms: AtomicU64::new(0),
+            query_buffer: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_signal.notify_one();
+    }
+
+    /// Notes activity now, running `parent|name` (or `name`).
+    pub fn touch(&self, parent: Option<&'static str>, name: &'static str) {
+        let ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_interaction_ms.store(ms, Ordering::Relaxed);
+        *self.last_command.lock() = (parent, name);
+    }
+
+    /// Seconds since the last command.
+    pub fn idle_secs(&self) -> u64 {
+        let now = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// One CLIENT LIST line (without the trailing newline), in Redis 7.0's field order.
+    pub fn describe(&self) -> String {
+        let name = self
+            .name
+            .lock()
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let (lib_name, lib_ver) = self.lib.lock().clone();
+        let multi = self.multi.load(Ordering::Relaxed);
+        let flags = if multi >= 0 { "x" } else { "N" };
+        let qbuf = self.query_buffer.load(Ordering::Relaxed);
+        let cmd = match *self.last_command.lock() {
+            (Some(p), n) => format!("{p}|{n}"),
+            (None, n) => n.to_string(),
+        };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            flags,
+            self.db.load(Ordering::Relaxed),
+            multi,
+            qbuf,
+            cmd,
+            self.resp.load(Ordering::Relaxed),
+            lib_name,
+            lib_ver,
+        )
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl ClientRegistry {
+    /// The next client id (ids start at 1 and never repeat).
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Adds a connected client.
+    pub fn insert(&self, handle: Arc<ClientHandle>) {
+        self.clients.lock().insert(handle.id, handle);
+    }
+
+    /// Removes a disconnected client.
+    pub fn remove(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.clients.lock().is_empty()
+    }
+
+    /// A snapshot of every client, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    /// Total unparsed input buffered by all clients, and the largest one.
+    pub fn query_buffers(&self) -> (usize, usize) {
+        let clients = self.clients.lock();
+        let sizes = clients
+            .values()
+            .map(|c| c.query_buffer.load(Ordering::Relaxed));
+        sizes.fold((0, 0), |(sum, max), s| (sum + s, max.max(s)))
+    }
+}

@@ -1,0 +1,162 @@
+//! Expiry commands: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX, XX, GT,
+//! LT), TTL, PTTL, PERSIST, EXPIRETIME, PEXPIRETIME — Redis 7.0 semantics.
+//!
+//! Expiry is absolute unix milliseconds stored with the value, so it
+//! survives restarts. Expired keys are invisible at once (lazy expiry) and
+//! their space is reclaimed by the engine's compaction (active expiry).
+
+use bytes::Bytes;
+use ringkv_cluster::Entry;
+use ringkv_resp::Reply;
+
+use super::Ctx;
+use super::args::{arg, is, parse_i64};
+use crate::reply_error::{CmdResult, ReplyError};
+
+#[derive(Default)]
+struct Conditions {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn parse_conditions(args: &[Bytes]) -> Result<Conditions, ReplyError> {
+    let mut c = Conditions::default();
+    for opt in args.iter().skip(3) {
+        if is(opt, "NX") {
+            c.nx = true;
+        } else if is(opt, "XX") {
+            c.xx = true;
+        } else if is(opt, "GT") {
+            c.gt = true;
+        } else if is(opt, "LT") {
+            c.lt = true;
+        } else {
+            return Err(ReplyError::Err(
+                format!("Unsupported option {}", String::from_utf8_lossy(opt)).into(),
+            ));
+        }
+    }
+    if c.nx && (c.xx || c.gt || c.lt) {
+        return Err(ReplyError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if c.gt && c.lt {
+        return Err(ReplyError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(c)
+}
+
+async fn expire_generic(
+    cx: &mut Ctx<'_>,
+    args: &[Bytes],
+    unit_ms: i64,
+    relative: bool,
+) -> CmdResult {
+    let cond = parse_conditions(args)?;
+    let invalid = || ReplyError::invalid_expire(&cx.fullname());
+    let mut when = parse_i64(arg(args, 2))?;
+    if unit_ms == 1000 {
+        when = when.checked_mul(1000).ok_or_else(invalid)?;
+    }
+    if relative {
+        let now = i64::try_from(cx.now_ms()).unwrap_or(i64::MAX);
+        when = when.checked_add(now).ok_or_else(invalid)?;
+    }
+    let key = arg(args, 1);
+    let _lock = cx.ks().lock([key.as_ref()]).await;
+    let Some(entry) = cx.peek(cx.db(), key).await? else {
+        return Ok(Reply::Int(0));
+    };
+    // -1 is "no expiry", an infinite TTL.
+    let current = if entry.expire_at_ms == 0 {
+        -1
+    } else {
+        i64::try_from(entry.expire_at_ms).unwrap_or(i64::MAX)
+    };
+    let refused = (cond.nx && current != -1)
+        || (cond.xx && current == -1)
+        || (cond.gt && (current == -1 || when <= current))
+        || (cond.lt && current != -1 && when >= current);
+    if refused {
+        return Ok(Reply::Int(0));
+    }
+    match u64::try_from(when) {
+        Ok(at) if at > cx.now_ms() => cx.put(key, Entry::with_expiry(entry.value, at)).await?,
+        _ => cx.delete(key).await?,
+    }
+    Ok(Reply::Int(1))
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT].
+pub async fn expire(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(cx, args, 1000, true).await
+}
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT].
+pub async fn pexpire(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(cx, args, 1, true).await
+}
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT].
+pub async fn expireat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(cx, args, 1000, false).await
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT].
+pub async fn pexpireat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(cx, args, 1, false).await
+}
+
+/// -2 for a missing key, -1 for no expiry, otherwise `f(expire_at_ms, now_ms)`.
+async fn ttl_generic(cx: &mut Ctx<'_>, args: &[Bytes], f: impl Fn(u64, u64) -> i64) -> CmdResult {
+    Ok(Reply::Int(match cx.read(arg(args, 1)).await? {
+        None => -2,
+        Some(e) if e.expire_at_ms == 0 => -1,
+        Some(e) => f(e.expire_at_ms, cx.now_ms()),
+    }))
+}
+
+fn remaining_ms(at: u64, now: u64) -> i64 {
+    i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX)
+}
+
+/// TTL key: remaining seconds, rounded as Redis rounds.
+pub async fn ttl(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(cx, args, |at, now| (remaining_ms(at, now) + 500) / 1000).await
+}
+
+/// PTTL key.
+pub async fn pttl(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(cx, args, remaining_ms).await
+}
+
+/// EXPIRETIME key.
+pub async fn expiretime(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(cx, args, |at, _| {
+        i64::try_from(at / 1000).unwrap_or(i64::MAX)
+    })
+    .await
+}
+
+/// PEXPIRETIME key.
+pub async fn pexpiretime(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(cx, args, |at, _| i64::try_from(at).unwrap_or(i64::MAX)).await
+}
+
+/// PERSIST key.
+pub async fn persist(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = arg(args, 1);
+    let _lock = cx.ks().lock([key.as_ref()]).await;
+    match cx.peek(cx.db(), key).await? {
+        Some(e) if e.expire_at_ms != 0 => {
+            cx.put(key, Entry::new(e.value)).await?;
+            Ok(Reply::Int(1))
+        }
+        _ => Ok(Reply::Int(0)),
+    }
+}

@@ -1,0 +1,340 @@
+//! Keyspace commands: DEL, EXISTS, TYPE, TOUCH, KEYS, SCAN, DBSIZE, RENAME,
+//! RENAMENX, COPY, MOVE, RANDOMKEY, FLUSHDB, FLUSHALL and OBJECT.
+//!
+//! SCAN's cursor is a position on the ring (a 64-bit token): keys are stored
+//! in token order, so a cursor stays valid across writes, and every key
+//! present for the whole iteration is returned at least once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use ringkv_cluster::{Entry, Write};
+use ringkv_resp::Reply;
+
+use super::Ctx;
+use super::args::{ArgCursor, arg, is, parse_i64};
+use crate::glob::Glob;
+use crate::reply_error::{CmdResult, ReplyError, text};
+
+fn count(n: usize) -> Reply {
+    Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// DEL key [key ...] (also UNLINK).
+pub async fn del(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let keys = args.get(1..).unwrap_or_default();
+    let _lock = cx.ks().lock(keys.iter().map(|k| k.as_ref())).await;
+    let db = cx.db();
+    let mut deleted = 0;
+    let mut writes = Vec::new();
+    for key in keys {
+        if cx.peek(db, key).await?.is_some()
+            && !writes
+                .iter()
+                .any(|w| matches!(w, Write::Delete { key: k, .. } if k == key))
+        {
+            deleted += 1;
+            writes.push(Write::Delete {
+                db,
+                key: key.clone(),
+            });
+        }
+    }
+    cx.apply(writes).await?;
+    Ok(count(deleted))
+}
+
+/// EXISTS key [key ...]: a key named twice counts twice, as in Redis.
+pub async fn exists(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut n = 0;
+    for key in args.iter().skip(1) {
+        if cx.peek(cx.db(), key).await?.is_some() {
+            n += 1;
+        }
+    }
+    Ok(count(n))
+}
+
+/// TOUCH key [key ...].
+pub async fn touch(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    exists(cx, args).await
+}
+
+/// TYPE key.
+pub async fn type_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match cx.peek(cx.db(), arg(args, 1)).await? {
+        Some(_) => Reply::simple("string"),
+        None => Reply::simple("none"),
+    })
+}
+
+/// KEYS pattern.
+pub async fn keys(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let glob = Glob::new(arg(args, 1), false);
+    let found = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&found);
+    cx.ks()
+        .for_each_key(cx.db(), move |k, _| {
+            if glob.matches(k) {
+                sink.lock().push(Reply::Bulk(Bytes::copy_from_slice(k)));
+            }
+            true
+        })
+        .await?;
+    let keys = std::mem::take(&mut *found.lock());
+    Ok(Reply::Array(keys))
+}
+
+/// DBSIZE: counts the live keys of the selected database (a full pass).
+pub async fn dbsize(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let n = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&n);
+    cx.ks()
+        .for_each_key(cx.db(), move |_, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            true
+        })
+        .await?;
+    Ok(Reply::Int(
+        i64::try_from(n.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+    ))
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
+pub async fn scan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let cursor = std::str::from_utf8(arg(args, 1))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(ReplyError::err(text::INVALID_CURSOR))?;
+    let mut c = ArgCursor::new(args, 2);
+    let (mut pattern, mut count_hint, mut type_filter) = (None, 10usize, None);
+    while c.has_more() {
+        if c.eat("MATCH") {
+            pattern = Some(Glob::new(c.require()?, false));
+        } else if c.eat("COUNT") {
+            let n = c.require_i64()?;
+            if n < 1 {
+                return Err(ReplyError::syntax());
+            }
+            count_hint = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if c.eat("TYPE") {
+            type_filter = Some(c.require()?.clone());
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    // Only strings exist: a TYPE filter for anything else matches nothing.
+    let type_ok = type_filter.as_ref().is_none_or(|t| is(t, "string"));
+    let page = cx
+        .ks()
+        .scan(cx.db(), cursor, count_hint, |key, _| {
+            type_ok && pattern.as_ref().is_none_or(|g| g.matches(key))
+        })
+        .await?;
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from(page.cursor.to_string())),
+        Reply::Array(page.keys.into_iter().map(Reply::Bulk).collect()),
+    ]))
+}
+
+async fn rename_with(cx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> CmdResult {
+    let (src, dst) = (arg(args, 1), arg(args, 2));
+    let _lock = cx.ks().lock([src.as_ref(), dst.as_ref()]).await;
+    let db = cx.db();
+    let Some(entry) = cx.peek(db, src).await? else {
+        return Err(ReplyError::err(text::NO_SUCH_KEY));
+    };
+    if src == dst {
+        return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
+    }
+    if nx && cx.peek(db, dst).await?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    cx.apply(vec![
+        Write::Delete {
+            db,
+            key: src.clone(),
+        },
+        Write::Put {
+            db,
+            key: Bytes::copy_from_slice(dst),
+            entry,
+        },
+    ])
+    .await?;
+    Ok(if nx { Reply::Int(1) } else { Reply::Ok })
+}
+
+/// RENAME key newkey.
+pub async fn rename(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rename_with(cx, args, false).await
+}
+
+/// RENAMENX key newkey.
+pub async fn renamenx(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rename_with(cx, args, true).await
+}
+
+fn parse_db(cx: &Ctx<'_>, raw: &[u8]) -> Result<u32, ReplyError> {
+    let n = parse_i64(raw)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|&db| db < cx.ks().databases())
+        .ok_or(ReplyError::err(text::DB_RANGE))
+}
+
+/// COPY source destination [DB destination-db] [REPLACE].
+pub async fn copy(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (src, dst) = (arg(args, 1), arg(args, 2));
+    let mut c = ArgCursor::new(args, 3);
+    let (mut dst_db, mut replace) = (cx.db(), false);
+    while c.has_more() {
+        if c.eat("REPLACE") {
+            replace = true;
+        } else if c.eat("DB") {
+            dst_db = parse_db(cx, c.require()?)?;
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    let src_db = cx.db();
+    if src_db == dst_db && src == dst {
+        return Err(ReplyError::err(text::SAME_OBJECT));
+    }
+    let _lock = cx.ks().lock([src.as_ref(), dst.as_ref()]).await;
+    let Some(entry) = cx.peek(src_db, src).await? else {
+        return Ok(Reply::Int(0));
+    };
+    if !replace && cx.peek(dst_db, dst).await?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    cx.apply(vec![Write::Put {
+        db: dst_db,
+        key: Bytes::copy_from_slice(dst),
+        entry,
+    }])
+    .await?;
+    Ok(Reply::Int(1))
+}
+
+/// MOVE key db.
+pub async fn move_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = arg(args, 1);
+    let dst_db = parse_db(cx, arg(args, 2))?;
+    let src_db = cx.db();
+    if src_db == dst_db {
+        return Err(ReplyError::err(text::SAME_OBJECT));
+    }
+    let _lock = cx.ks().lock([key.as_ref()]).await;
+    let Some(entry) = cx.peek(src_db, key).await? else {
+        return Ok(Reply::Int(0));
+    };
+    if cx.peek(dst_db, key).await?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    cx.apply(vec![
+        Write::Delete {
+            db: src_db,
+            key: key.clone(),
+        },
+        Write::Put {
+            db: dst_db,
+            key: key.clone(),
+            entry,
+        },
+    ])
+    .await?;
+    Ok(Reply::Int(1))
+}
+
+/// RANDOMKEY.
+pub async fn randomkey(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(cx
+        .ks()
+        .random_key(cx.db())
+        .await?
+        .map_or(Reply::Nil, Reply::Bulk))
+}
+
+fn flush_mode(args: &[Bytes]) -> Result<(), ReplyError> {
+    match args.get(1) {
+        None => Ok(()),
+        Some(m) if args.len() == 2 && (is(m, "ASYNC") || is(m, "SYNC")) => Ok(()),
+        Some(_) => Err(ReplyError::syntax()),
+    }
+}
+
+/// FLUSHDB [ASYNC | SYNC]: O(1); compaction reclaims the old data.
+pub async fn flushdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let db = cx.db();
+    let ack = cx.ks().flush(&[db]).await?;
+    cx.server.watches.touch_db(Some(db));
+    cx.server.census.invalidate();
+    cx.client.await_ack(ack);
+    Ok(Reply::Ok)
+}
+
+/// FLUSHALL [ASYNC | SYNC].
+pub async fn flushall(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let dbs: Vec<u32> = (0..cx.ks().databases()).collect();
+    let ack = cx.ks().flush(&dbs).await?;
+    cx.server.watches.touch_db(None);
+    cx.server.census.invalidate();
+    cx.client.await_ack(ack);
+    Ok(Reply::Ok)
+}
+
+/// How Redis would encode a string value: `int` for a canonical integer of
+/// at most 20 bytes, `embstr` up to 44 bytes, `raw` beyond.
+pub fn string_encoding(value: &[u8]) -> &'static str {
+    if value.len() <= 20 && ringkv_resp::string_to_i64(value).is_some() {
+        "int"
+    } else if value.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
+async fn object_lookup(cx: &Ctx<'_>, args: &[Bytes]) -> Result<Option<Entry>, ReplyError> {
+    cx.peek(cx.db(), arg(args, 2)).await
+}
+
+/// OBJECT ENCODING key.
+pub async fn object_encoding(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(object_lookup(cx, args)
+        .await?
+        .map_or(Reply::Nil, |e| Reply::bulk(string_encoding(&e.value))))
+}
+
+/// OBJECT REFCOUNT key: Redis shares the integers 0..9999, reported with
+/// the maximal refcount; every other value has one reference.
+pub async fn object_refcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(object_lookup(cx, args).await?.map_or(Reply::Nil, |e| {
+        let shared = ringkv_resp::string_to_i64(&e.value).is_some_and(|v| (0..10_000).contains(&v));
+        Reply::Int(if shared { i64::from(i32::MAX) } else { 1 })
+    }))
+}
+
+/// OBJECT IDLETIME key: ringkv keeps no per-key access clock (nothing is
+/// evicted from memory), so a live key reports 0.
+pub async fn object_idletime(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(object_lookup(cx, args)
+        .await?
+        .map_or(Reply::Nil, |_| Reply::Int(0)))
+}
+
+/// OBJECT FREQ key: only meaningful under an LFU eviction policy, which
+/// ringkv (like Redis's default noeviction) does not use.
+pub async fn object_freq(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match object_lookup(cx, args).await? {
+        None => Ok(Reply::Nil),
+        Some(_) => Err(ReplyError::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        )),
+    }
+}

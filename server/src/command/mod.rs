@@ -1,0 +1,281 @@
+//! Command dispatch: from a decoded request to a reply.
+//!
+//! [`execute`] resolves the command (and subcommand) in the table, checks
+//! arity once, applies the connection gates in order — authentication,
+//! MULTI queueing — and runs the handler while holding the transaction gate
+//! shared. Latency, calls, failures and rejections are recorded here, the
+//! one place every command passes.
+//!
+//! Handlers get a [`Ctx`]: the server, the client, and the (sub)command
+//! being run. They read through [`Ctx::read`]/[`Ctx::peek`] and write only
+//! through [`Ctx::apply`], which also marks watched keys dirty and records
+//! the durability the connection awaits before replying.
+
+pub mod args;
+pub mod connection;
+pub mod docs;
+pub mod expire;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+pub mod txn;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ringkv_cluster::{Entry, Keyspace, Write};
+use ringkv_resp::Reply;
+
+use crate::client::Client;
+use crate::reply_error::{CmdResult, ReplyError};
+use crate::shared::Server;
+use table::{CommandSpec, Handler, flag};
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    /// Shared server state.
+    pub server: &'a Arc<Server>,
+    /// The calling client.
+    pub client: &'a mut Client,
+    /// The command being run (the subcommand, for containers).
+    pub spec: &'static CommandSpec,
+    /// The container, when `spec` is a subcommand.
+    pub parent: Option<&'static CommandSpec>,
+}
+
+impl Ctx<'_> {
+    /// The keyspace.
+    pub fn ks(&self) -> &Keyspace {
+        &self.server.keyspace
+    }
+
+    /// The selected database.
+    pub fn db(&self) -> u32 {
+        self.client.db
+    }
+
+    /// The full name of the running command, as error texts print it.
+    pub fn fullname(&self) -> String {
+        table::fullname(self.parent, self.spec)
+    }
+
+    /// Reads `key` in the selected database, counting a keyspace hit or miss.
+    pub async fn read(&self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
+        let found = self.server.keyspace.get(self.client.db, key).await?;
+        let stats = &self.server.stats;
+        if found.is_some() {
+            stats
+                .keyspace_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.server.metrics.keyspace_hits.inc();
+        } else {
+            stats
+                .keyspace_misses
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.server.metrics.keyspace_misses.inc();
+        }
+        Ok(found)
+    }
+
+    /// Reads `key` in database `db` without touching statistics (for writes).
+    pub async fn peek(&self, db: u32, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
+        Ok(self.server.keyspace.get(db, key).await?)
+    }
+
+    /// Applies writes atomically; the reply will wait for their durability.
+    pub async fn apply(&mut self, writes: Vec<Write>) -> Result<(), ReplyError> {
+        for w in &writes {
+            let (Write::Put { db, key, .. } | Write::Delete { db, key }) = w;
+            self.server.watches.touch(*db, key);
+        }
+        let ack = self.server.keyspace.write(writes).await?;
+        self.client.await_ack(ack);
+        Ok(())
+    }
+
+    /// Stores `entry` under `key` in the selected database.
+    pub async fn put(&mut self, key: &Bytes, entry: Entry) -> Result<(), ReplyError> {
+        let db = self.client.db;
+        self.apply(vec![Write::Put {
+            db,
+            key: key.clone(),
+            entry,
+        }])
+        .await
+    }
+
+    /// Deletes `key` from the selected database.
+    pub async fn delete(&mut self, key: &Bytes) -> Result<(), ReplyError> {
+        let db = self.client.db;
+        self.apply(vec![Write::Delete {
+            db,
+            key: key.clone(),
+        }])
+        .await
+    }
+
+    /// Current time in unix milliseconds (the keyspace's clock).
+    pub fn now_ms(&self) -> u64 {
+        self.server.keyspace.now_ms()
+    }
+}
+
+/// How a command resolved against the table.
+enum Resolved {
+    Run(Option<&'static CommandSpec>, &'static CommandSpec),
+    Refused(
+        Option<&'static CommandSpec>,
+        &'static CommandSpec,
+        ReplyError,
+    ),
+    Unknown(ReplyError),
+}
+
+fn resolve(args: &[Bytes]) -> Resolved {
+    let name = args.first().map(|a| a.as_ref()).unwrap_or_default();
+    let Some(spec) = table::lookup(name) else {
+        return Resolved::Unknown(ReplyError::unknown_command(args));
+    };
+    if spec.subcommands.is_empty() {
+        if !spec.arity_ok(args.len()) {
+            return Resolved::Refused(None, spec, ReplyError::arity(spec.name));
+        }
+        return Resolved::Run(None, spec);
+    }
+    let Some(sub_name) = args.get(1) else {
+        return Resolved::Refused(None, spec, ReplyError::arity(spec.name));
+    };
+    let Some(sub) = spec.subcommand(sub_name) else {
+        return Resolved::Unknown(ReplyError::unknown_subcommand(spec.name, sub_name));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Resolved::Refused(
+            Some(spec),
+            sub,
+            ReplyError::arity(&table::fullname(Some(spec), sub)),
+        );
+    }
+    Resolved::Run(Some(spec), sub)
+}
+
+/// Commands that act on the transaction itself and so run even inside MULTI.
+fn controls_transaction(h: Handler) -> bool {
+    matches!(
+        h,
+        Handler::Exec
+            | Handler::Discard
+            | Handler::Multi
+            | Handler::Watch
+            | Handler::Quit
+            | Handler::Reset
+    )
+}
+
+/// Runs one request and returns its reply.
+pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> Reply {
+    let (parent, spec) = match resolve(&args) {
+        Resolved::Run(p, s) => (p, s),
+        Resolved::Unknown(e) => {
+            client.flag_transaction_error();
+            return error_reply(server, e);
+        }
+        Resolved::Refused(p, s, e) => {
+            if let Some(stats) = server.metrics.command(p, s) {
+                stats.reject();
+            }
+            client.flag_transaction_error();
+            return error_reply(server, e);
+        }
+    };
+    let refuse = |server: &Arc<Server>, e: ReplyError| {
+        if let Some(stats) = server.metrics.command(parent, spec) {
+            stats.reject();
+        }
+        error_reply(server, e)
+    };
+    if !client.authenticated && !spec.has(flag::NO_AUTH) {
+        client.flag_transaction_error();
+        return refuse(server, ReplyError::NoAuth);
+    }
+    if client.multi.is_some() && !controls_transaction(spec.handler) {
+        if spec.has(flag::NO_MULTI) {
+            client.flag_transaction_error();
+            return refuse(
+                server,
+                ReplyError::err("Command not allowed inside a transaction"),
+            );
+        }
+        client.queue(parent, spec, args);
+        return Reply::simple("QUEUED");
+    }
+    if spec.handler == Handler::Exec {
+        // EXEC takes the gate exclusively itself.
+        return run_recorded(server, client, parent, spec, &args).await;
+    }
+    let _gate = server.exec_gate.read().await;
+    run_recorded(server, client, parent, spec, &args).await
+}
+
+/// Runs an already-validated command, recording its latency and outcome.
+/// EXEC calls this for each queued command while it holds the gate.
+pub(crate) async fn run_recorded(
+    server: &Arc<Server>,
+    client: &mut Client,
+    parent: Option<&'static CommandSpec>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Reply {
+    let started = Instant::now();
+    client.handle.touch(parent.map(|p| p.name), spec.name);
+    let result = {
+        let mut cx = Ctx {
+            server,
+            client,
+            spec,
+            parent,
+        };
+        table::run(spec.handler, &mut cx, args).await
+    };
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    server
+        .stats
+        .commands_processed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(stats) = server.metrics.command(parent, spec) {
+        stats.record(micros, result.is_err());
+    }
+    match result {
+        Ok(reply) => {
+            if let Reply::Error(text) = &reply {
+                server.count_error(text.split(' ').next().unwrap_or("ERR"));
+            }
+            reply
+        }
+        Err(e) => error_reply(server, e),
+    }
+}
+
+/// [`run_recorded`] behind a boxed, explicitly `Send` future: EXEC recurses
+/// into dispatch through it, and the explicit type ends the recursion in the
+/// future's type.
+pub(crate) fn run_boxed<'a>(
+    server: &'a Arc<Server>,
+    client: &'a mut Client,
+    parent: Option<&'static CommandSpec>,
+    spec: &'static CommandSpec,
+    args: &'a [Bytes],
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send + 'a>> {
+    Box::pin(run_recorded(server, client, parent, spec, args))
+}
+
+fn error_reply(server: &Server, e: ReplyError) -> Reply {
+    server.count_error(e.prefix());
+    e.into_reply()
+}
+
+/// Convenience for handlers: `Ok(Reply::Ok)`.
+pub fn ok() -> CmdResult {
+    Ok(Reply::Ok)
+}

@@ -1,0 +1,470 @@
+//! Server commands: COMMAND, INFO, CONFIG, TIME, LASTSAVE, SAVE, BGSAVE,
+//! DEBUG, FUNCTION, SHUTDOWN and every container's HELP.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ringkv_resp::{Protocol, Reply};
+
+use super::Ctx;
+use super::args::{ArgCursor, arg, is, parse_f64};
+use super::docs::{all, docs_reply, info_reply};
+use super::keys::string_encoding;
+use super::table::{self, CommandSpec};
+use crate::glob::Glob;
+use crate::info;
+use crate::reply_error::{CmdResult, ReplyError, lossy};
+use crate::shared::{unix_micros, unix_secs};
+
+/// `<CONTAINER> HELP`: one line per subcommand, from the table.
+pub async fn help(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let Some(parent) = cx.parent else {
+        return Err(ReplyError::syntax());
+    };
+    let upper = parent.name.to_ascii_uppercase();
+    let mut lines = vec![Reply::Simple(
+        format!("{upper} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
+    )];
+    for sub in parent.subcommands {
+        let usage = if sub.syntax.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", sub.syntax)
+        };
+        lines.push(Reply::Simple(
+            format!("{}{usage}", sub.name.to_ascii_uppercase()).into(),
+        ));
+        lines.push(Reply::Simple(format!("    {}", sub.summary).into()));
+    }
+    Ok(Reply::Array(lines))
+}
+
+fn with_subcommands() -> impl Iterator<Item = (Option<&'static CommandSpec>, &'static CommandSpec)>
+{
+    all().iter().flat_map(|c| {
+        std::iter::once((None, c)).chain(c.subcommands.iter().map(move |s| (Some(c), s)))
+    })
+}
+
+/// Finds `client|list` style or plain names.
+fn find(name: &[u8]) -> Option<(Option<&'static CommandSpec>, &'static CommandSpec)> {
+    match name.iter().position(|&b| b == b'|') {
+        Some(bar) => {
+            let parent = table::lookup(name.get(..bar)?)?;
+            Some((Some(parent), parent.subcommand(name.get(bar + 1..)?)?))
+        }
+        None => table::lookup(name).map(|c| (None, c)),
+    }
+}
+
+/// COMMAND: `COMMAND INFO` of every command.
+pub async fn command(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 1 {
+        // Reached only if the dispatcher had no subcommand to route to.
+        return Err(ReplyError::unknown_subcommand("command", arg(args, 1)));
+    }
+    Ok(Reply::Array(
+        all().iter().map(|c| info_reply(c, None)).collect(),
+    ))
+}
+
+/// COMMAND COUNT.
+pub async fn command_count(_cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(i64::try_from(all().len()).unwrap_or(i64::MAX)))
+}
+
+/// COMMAND INFO [command-name ...].
+pub async fn command_info(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() == 2 {
+        return Ok(Reply::Array(
+            all().iter().map(|c| info_reply(c, None)).collect(),
+        ));
+    }
+    Ok(Reply::Array(
+        args.iter()
+            .skip(2)
+            .map(|n| find(n).map_or(Reply::NilArray, |(p, c)| info_reply(c, p)))
+            .collect(),
+    ))
+}
+
+/// COMMAND DOCS [command-name ...].
+pub async fn command_docs(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pairs: Vec<(Reply, Reply)> = if args.len() == 2 {
+        all()
+            .iter()
+            .map(|c| (Reply::bulk(c.name), docs_reply(c, None)))
+            .collect()
+    } else {
+        args.iter()
+            .skip(2)
+            .filter_map(|n| {
+                find(n).map(|(p, c)| (Reply::bulk(table::fullname(p, c)), docs_reply(c, p)))
+            })
+            .collect()
+    };
+    Ok(Reply::Map(pairs))
+}
+
+/// Which (parent, command) pairs COMMAND LIST keeps.
+type CommandFilter = dyn Fn(Option<&CommandSpec>, &CommandSpec) -> bool + Send;
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern].
+pub async fn command_list(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut c = ArgCursor::new(args, 2);
+    let mut keep: Box<CommandFilter> = Box::new(|_, _| true);
+    if c.eat("FILTERBY") {
+        if c.eat("PATTERN") {
+            let g = Glob::new(c.require()?, true);
+            keep = Box::new(move |p, s| g.matches(table::fullname(p, s).as_bytes()));
+        } else if c.eat("ACLCAT") {
+            let cat = String::from_utf8_lossy(c.require()?).to_ascii_lowercase();
+            keep = Box::new(move |_, s| acl_category_matches(s, &cat));
+        } else if c.eat("MODULE") {
+            c.require()?;
+            keep = Box::new(|_, _| false);
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    c.finish()?;
+    Ok(Reply::Array(
+        with_subcommands()
+            .filter(|(p, s)| keep(*p, s))
+            .map(|(p, s)| Reply::bulk(table::fullname(p, s)))
+            .collect(),
+    ))
+}
+
+fn acl_category_matches(spec: &CommandSpec, cat: &str) -> bool {
+    use table::flag;
+    match cat {
+        "read" => spec.has(flag::READONLY),
+        "write" => spec.has(flag::WRITE),
+        "fast" => spec.has(flag::FAST),
+        "slow" => !spec.has(flag::FAST),
+        "admin" | "dangerous" => spec.has(flag::ADMIN),
+        "string" => spec.group == table::Group::String,
+        "keyspace" => spec.group == table::Group::Generic,
+        "connection" => spec.group == table::Group::Connection,
+        "transaction" => spec.group == table::Group::Transactions,
+        _ => false,
+    }
+}
+
+/// COMMAND GETKEYS command [arg ...].
+pub async fn command_getkeys(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let inner = args.get(2..).unwrap_or_default();
+    let Some((parent, spec)) = inner.first().and_then(|n| table::lookup(n)).map(|c| {
+        match inner.get(1).and_then(|s| c.subcommand(s)) {
+            Some(sub) => (Some(c), sub),
+            None => (None, c),
+        }
+    }) else {
+        return Err(ReplyError::err("Invalid command specified"));
+    };
+    if !spec.arity_ok(inner.len()) {
+        return Err(ReplyError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let _ = parent;
+    let k = spec.keys;
+    if k.first == 0 {
+        return Err(ReplyError::err("The command has no key arguments"));
+    }
+    let len = i64::try_from(inner.len()).unwrap_or(i64::MAX);
+    let last = if k.last < 0 {
+        len + i64::from(k.last)
+    } else {
+        i64::from(k.last)
+    };
+    let mut keys = Vec::new();
+    let mut i = i64::from(k.first);
+    while i <= last {
+        if let Some(key) = usize::try_from(i).ok().and_then(|i| inner.get(i)) {
+            keys.push(Reply::Bulk(key.clone()));
+        }
+        i += i64::from(k.step.max(1));
+    }
+    Ok(Reply::Array(keys))
+}
+
+fn text_reply(proto: Protocol, body: String) -> Reply {
+    match proto {
+        Protocol::Resp3 => Reply::Verbatim("txt", Bytes::from(body)),
+        Protocol::Resp2 => Reply::Bulk(Bytes::from(body)),
+    }
+}
+
+/// INFO [section ...].
+pub async fn info(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let wanted: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let sections = info::select_sections(&wanted);
+    let body = info::render(cx.server, &sections).await;
+    Ok(text_reply(cx.client.protocol, body))
+}
+
+/// CONFIG GET parameter [parameter ...] (glob patterns, case-insensitive).
+pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let config = cx.server.config.read().clone();
+    let mut pairs = Vec::new();
+    for pattern in args.iter().skip(2) {
+        let glob = Glob::new(pattern, true);
+        for key in ringkv_conf::KEYS {
+            if glob.matches(key.name.as_bytes())
+                && !pairs
+                    .iter()
+                    .any(|(n, _): &(Reply, Reply)| *n == Reply::bulk(key.name))
+            {
+                pairs.push((Reply::bulk(key.name), Reply::bulk((key.get)(&config))));
+            }
+        }
+    }
+    Ok(Reply::Map(pairs))
+}
+
+/// CONFIG SET parameter value [parameter value ...]: all or nothing.
+pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let rest = args.get(2..).unwrap_or_default();
+    if rest.len() % 2 != 0 {
+        return Err(ReplyError::arity("config|set"));
+    }
+    let mut next = cx.server.config.read().clone();
+    let mut changed = Vec::new();
+    for pair in rest.chunks_exact(2) {
+        let (name, value) = (
+            String::from_utf8_lossy(arg(pair, 0)).into_owned(),
+            String::from_utf8_lossy(arg(pair, 1)).into_owned(),
+        );
+        let Some(key) = ringkv_conf::find_key(&name) else {
+            return Err(ReplyError::Err(
+                format!("Unknown option or number of arguments for CONFIG SET - '{name}'").into(),
+            ));
+        };
+        if !key.settable {
+            return Err(ReplyError::Err(
+                format!("CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config").into(),
+            ));
+        }
+        next.set(key.name, &value).map_err(|e| {
+            ReplyError::Err(
+                format!("CONFIG SET failed (possibly related to argument '{name}') - {e}").into(),
+            )
+        })?;
+        changed.push(key.name);
+    }
+    crate::apply_config(cx.server, &next, &changed)
+        .map_err(|e| ReplyError::Err(format!("CONFIG SET failed - {e}").into()))?;
+    *cx.server.config.write() = next;
+    Ok(Reply::Ok)
+}
+
+/// CONFIG RESETSTAT.
+pub async fn config_resetstat(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    cx.server.stats.reset();
+    cx.server
+        .metrics
+        .all_commands()
+        .iter()
+        .for_each(|c| c.reset());
+    Ok(Reply::Ok)
+}
+
+/// CONFIG REWRITE: writes the running configuration back to the file given
+/// with --config, every key with its current value.
+pub async fn config_rewrite(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let Some(path) = cx.server.config_file.clone() else {
+        return Err(ReplyError::err(
+            "The server is running without a config file",
+        ));
+    };
+    let body = ringkv_conf::render_toml(&cx.server.config.read());
+    let tmp = path.with_extension("toml.tmp");
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&tmp, body.as_bytes())?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| ReplyError::Err(format!("Rewriting config file: {e}").into()))?;
+    Ok(Reply::Ok)
+}
+
+/// TIME.
+pub async fn time(_cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let us = unix_micros();
+    Ok(Reply::bulks([
+        Bytes::from((us / 1_000_000).to_string()),
+        Bytes::from((us % 1_000_000).to_string()),
+    ]))
+}
+
+/// LASTSAVE.
+pub async fn lastsave(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        i64::try_from(cx.server.last_save_unix.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+    ))
+}
+
+async fn flush_engine(server: &Arc<crate::shared::Server>) -> Result<(), ReplyError> {
+    let engine = server.keyspace.engine().clone();
+    let flushed = tokio::task::spawn_blocking(move || engine.flush()).await;
+    match flushed {
+        Ok(Ok(())) => {
+            server.last_save_unix.store(unix_secs(), Ordering::Relaxed);
+            Ok(())
+        }
+        Ok(Err(e)) => Err(ReplyError::from(ringkv_cluster::Error::from(e))),
+        Err(_) => Err(ReplyError::err("Background save failed")),
+    }
+}
+
+/// SAVE: flushes memtables to SSTables (the WAL already holds every write).
+pub async fn save(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    flush_engine(cx.server).await?;
+    Ok(Reply::Ok)
+}
+
+/// BGSAVE [SCHEDULE].
+pub async fn bgsave(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match args.get(1) {
+        None => {}
+        Some(a) if args.len() == 2 && is(a, "SCHEDULE") => {}
+        Some(_) => return Err(ReplyError::syntax()),
+    }
+    let server = Arc::clone(cx.server);
+    tokio::spawn(async move {
+        if let Err(e) = flush_engine(&server).await {
+            tracing::warn!(error = ?e, "BGSAVE failed");
+        }
+    });
+    Ok(Reply::simple("Background saving started"))
+}
+
+const DEBUG_HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "OBJECT <key>",
+    "    Show low-level information about the key.",
+    "RELOAD",
+    "    Flush the memtable to SSTables and fsync, as a save-and-reload would persist everything.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in the background when they are not accessed.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// DEBUG SLEEP | SET-ACTIVE-EXPIRE | OBJECT | RELOAD | HELP.
+pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = arg(args, 1);
+    let syntax = || {
+        ReplyError::Err(
+            format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                lossy(sub, 128)
+            )
+            .into(),
+        )
+    };
+    if is(sub, "HELP") && args.len() == 2 {
+        return Ok(Reply::Array(
+            DEBUG_HELP.iter().map(|l| Reply::simple(l)).collect(),
+        ));
+    }
+    if is(sub, "SLEEP") && args.len() == 3 {
+        let secs = parse_f64(arg(args, 2))?;
+        if secs > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(secs.min(3600.0))).await;
+        }
+        return Ok(Reply::Ok);
+    }
+    if is(sub, "SET-ACTIVE-EXPIRE") && args.len() == 3 {
+        let on = arg(args, 2).as_ref() != b"0";
+        cx.server.active_expire.store(on, Ordering::Relaxed);
+        return Ok(Reply::Ok);
+    }
+    if is(sub, "OBJECT") && args.len() == 3 {
+        let Some(e) = cx.peek(cx.db(), arg(args, 2)).await? else {
+            return Err(ReplyError::err("no such key"));
+        };
+        return Ok(Reply::Simple(
+            format!(
+                "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                string_encoding(&e.value),
+                e.value.len()
+            )
+            .into(),
+        ));
+    }
+    if is(sub, "RELOAD") {
+        flush_engine(cx.server).await?;
+        return Ok(Reply::Ok);
+    }
+    Err(syntax())
+}
+
+/// FUNCTION FLUSH [ASYNC | SYNC]: there are no functions to delete.
+pub async fn function_flush(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match args.get(2) {
+        None => Ok(Reply::Ok),
+        Some(m) if args.len() == 3 && (is(m, "ASYNC") || is(m, "SYNC")) => Ok(Reply::Ok),
+        Some(_) => Err(ReplyError::err(
+            "FUNCTION FLUSH only supports SYNC|ASYNC option",
+        )),
+    }
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]: no libraries exist.
+pub async fn function_list(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut c = ArgCursor::new(args, 2);
+    while c.has_more() {
+        if c.eat("WITHCODE") {
+            continue;
+        }
+        if c.eat("LIBRARYNAME") {
+            c.require()
+                .map_err(|_| ReplyError::err("library name argument was not given"))?;
+            continue;
+        }
+        return Err(ReplyError::Err(
+            format!(
+                "Unknown argument {}",
+                lossy(c.rest().first().map_or(&b""[..], |a| a), 128)
+            )
+            .into(),
+        ));
+    }
+    Ok(Reply::Array(vec![]))
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: flushes the WAL, stops
+/// accepting clients, and exits once connections have drained. Like Redis,
+/// it sends no reply on success: the connection just closes.
+pub async fn shutdown(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut abort = false;
+    for a in args.iter().skip(1) {
+        if is(a, "ABORT") {
+            abort = true;
+        } else if !["NOSAVE", "SAVE", "NOW", "FORCE"].iter().any(|w| is(a, w)) {
+            return Err(ReplyError::syntax());
+        }
+    }
+    if abort {
+        return Err(ReplyError::err("No shutdown in progress."));
+    }
+    tracing::warn!(
+        client = cx.client.handle.id,
+        "SHUTDOWN requested by a client"
+    );
+    cx.client.close_after_reply = true;
+    cx.client.suppress_reply = true;
+    cx.server.begin_shutdown();
+    Ok(Reply::Ok)
+}

@@ -1,0 +1,1485 @@
+//! The command table: one row per command with its arity, flags, key
+//! positions, group, documentation and handler. Dispatch, arity checks,
+//! `COMMAND INFO/DOCS/LIST/COUNT/GETKEYS` and redis-cli's hints all come
+//! from these rows.
+//!
+//! `syntax` is the argument grammar as Redis's docs write it, with two
+//! additions used to build `COMMAND DOCS`: `name=` names an optional group
+//! or choice, and `:type` types an argument (`integer`, `double`, `key`,
+//! `pattern`, `unix-time`; words called `key`, `source`, `destination`,
+//! `newkey` and `destkey` are keys). UPPERCASE words are literal tokens.
+
+use bytes::Bytes;
+
+use super::{Ctx, connection, expire, keys, server, strings, txn};
+use crate::reply_error::CmdResult;
+
+/// Command flags, as `COMMAND INFO` reports them.
+pub mod flag {
+    /// Changes data.
+    pub const WRITE: u32 = 1 << 0;
+    /// Only reads data.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory use.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// Not allowed in scripts.
+    pub const NOSCRIPT: u32 = 1 << 4;
+    /// Allowed while loading.
+    pub const LOADING: u32 = 1 << 5;
+    /// Allowed on stale data.
+    pub const STALE: u32 = 1 << 6;
+    /// O(1) or O(log n): no latency spikes.
+    pub const FAST: u32 = 1 << 7;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 8;
+    /// Not allowed inside MULTI (runs immediately even there).
+    pub const NO_MULTI: u32 = 1 << 9;
+    /// Not shown by MONITOR.
+    pub const SKIP_MONITOR: u32 = 1 << 10;
+    /// Not logged in the slow log.
+    pub const SKIP_SLOWLOG: u32 = 1 << 11;
+    /// Key positions depend on the arguments.
+    pub const MOVABLEKEYS: u32 = 1 << 12;
+    /// Allowed while a script is busy.
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+
+    /// Names in `COMMAND INFO` order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Where the keys are: `first`, `last` (negative counts from the end) and `step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyPositions {
+    /// Index of the first key (0: no keys).
+    pub first: i32,
+    /// Index of the last key; -1 is the last argument.
+    pub last: i32,
+    /// Distance between keys.
+    pub step: i32,
+}
+
+/// Command group, as `COMMAND DOCS` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// Strings.
+    String,
+    /// Keyspace commands.
+    Generic,
+    /// Connection management.
+    Connection,
+    /// Server management.
+    Server,
+    /// Transactions.
+    Transactions,
+    /// ringkv's cluster and consistency commands.
+    Cluster,
+}
+
+impl Group {
+    /// The name in `COMMAND DOCS` and ACL categories.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::String => "string",
+            Group::Generic => "generic",
+            Group::Connection => "connection",
+            Group::Server => "server",
+            Group::Transactions => "transactions",
+            Group::Cluster => "cluster",
+        }
+    }
+}
+
+/// One command or subcommand.
+pub struct CommandSpec {
+    /// Lower-case name (for a subcommand, without the parent).
+    pub name: &'static str,
+    /// Redis arity: n = exactly n arguments (name included), -n = at least n.
+    pub arity: i32,
+    /// `flag::*` bits.
+    pub flags: u32,
+    /// Key positions.
+    pub keys: KeyPositions,
+    /// Group.
+    pub group: Group,
+    /// Redis version that introduced the command.
+    pub since: &'static str,
+    /// Time complexity.
+    pub complexity: &'static str,
+    /// One-line summary.
+    pub summary: &'static str,
+    /// Argument grammar (see the module docs).
+    pub syntax: &'static str,
+    /// What runs it (containers dispatch to their subcommands instead).
+    pub handler: Handler,
+    /// Subcommands (CLIENT LIST, CONFIG GET, ...).
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = i64::try_from(argc).unwrap_or(i64::MAX);
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// Whether the command has the flag bit.
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Looks up a subcommand by name, case-insensitively.
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+const NO_KEYS: KeyPositions = KeyPositions {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+const KEY1: KeyPositions = KeyPositions {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+const ALL_KEYS: KeyPositions = KeyPositions {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+const KEY_PAIRS: KeyPositions = KeyPositions {
+    first: 1,
+    last: -1,
+    step: 2,
+};
+const KEY1_2: KeyPositions = KeyPositions {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+const KEY2: KeyPositions = KeyPositions {
+    first: 2,
+    last: 2,
+    step: 1,
+};
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a table row is clearest as one call"
+)]
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: KeyPositions,
+    group: Group,
+    since: &'static str,
+    complexity: &'static str,
+    summary: &'static str,
+    syntax: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys,
+        group,
+        since,
+        complexity,
+        summary,
+        syntax,
+        handler,
+        subcommands: &[],
+    }
+}
+
+const fn container(
+    name: &'static str,
+    group: Group,
+    since: &'static str,
+    summary: &'static str,
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: -2,
+        flags: 0,
+        keys: NO_KEYS,
+        group,
+        since,
+        complexity: "Depends on subcommand.",
+        summary,
+        syntax: "",
+        handler: Handler::Container,
+        subcommands,
+    }
+}
+
+macro_rules! handlers {
+    ($( $id:ident => $f:path ),* $(,)?) => {
+        /// Which function runs a command.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Handler {
+            /// A command with subcommands; never run directly.
+            Container,
+            $( #[doc = stringify!($f)] $id, )*
+        }
+
+        /// Runs a handler. Containers are resolved by the dispatcher first.
+        pub(crate) async fn run(h: Handler, cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+            match h {
+                Handler::Container => Err(crate::reply_error::ReplyError::syntax()),
+                $( Handler::$id => $f(cx, args).await, )*
+            }
+        }
+    };
+}
+
+handlers! {
+    Get => strings::get, Set => strings::set, SetNx => strings::setnx, SetEx => strings::setex,
+    PSetEx => strings::psetex, GetSet => strings::getset, GetDel => strings::getdel,
+    GetEx => strings::getex, MGet => strings::mget, MSet => strings::mset, MSetNx => strings::msetnx,
+    Append => strings::append, StrLen => strings::strlen, GetRange => strings::getrange,
+    SetRange => strings::setrange, Incr => strings::incr, Decr => strings::decr,
+    IncrBy => strings::incrby, DecrBy => strings::decrby, IncrByFloat => strings::incrbyfloat,
+    Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
+    Keys => keys::keys, Scan => keys::scan, DbSize => keys::dbsize, Rename => keys::rename,
+    RenameNx => keys::renamenx, Copy => keys::copy, Move => keys::move_, RandomKey => keys::randomkey,
+    FlushDb => keys::flushdb, FlushAll => keys::flushall,
+    ObjectEncoding => keys::object_encoding, ObjectRefcount => keys::object_refcount,
+    ObjectIdletime => keys::object_idletime, ObjectFreq => keys::object_freq,
+    Expire => expire::expire, PExpire => expire::pexpire, ExpireAt => expire::expireat,
+    PExpireAt => expire::pexpireat, Ttl => expire::ttl, PTtl => expire::pttl,
+    Persist => expire::persist, ExpireTime => expire::expiretime, PExpireTime => expire::pexpiretime,
+    Ping => connection::ping, Echo => connection::echo, Hello => connection::hello,
+    Auth => connection::auth, Quit => connection::quit, Reset => connection::reset,
+    Select => connection::select, ClientId => connection::client_id,
+    ClientSetName => connection::client_setname, ClientGetName => connection::client_getname,
+    ClientList => connection::client_list, ClientInfo => connection::client_info,
+    ClientSetInfo => connection::client_setinfo, ClientKill => connection::client_kill,
+    ClientNoEvict => connection::client_no_evict, ClientReply => connection::client_reply,
+    Help => server::help,
+    Command => server::command, CommandCount => server::command_count,
+    CommandInfo => server::command_info, CommandDocs => server::command_docs,
+    CommandList => server::command_list, CommandGetKeys => server::command_getkeys,
+    Info => server::info, ConfigGet => server::config_get, ConfigSet => server::config_set,
+    ConfigResetStat => server::config_resetstat, ConfigRewrite => server::config_rewrite,
+    Time => server::time, LastSave => server::lastsave, Save => server::save, BgSave => server::bgsave,
+    Debug => server::debug, FunctionFlush => server::function_flush, FunctionList => server::function_list,
+    Shutdown => server::shutdown,
+    Multi => txn::multi, Exec => txn::exec, Discard => txn::discard, Watch => txn::watch, Unwatch => txn::unwatch,
+}
+
+use Group as G;
+use Handler as H;
+use flag::*;
+
+const RW: u32 = WRITE | DENYOOM;
+const RO: u32 = READONLY;
+const HELP_ARITY: i32 = 2;
+
+const fn help(parent_summary: &'static str) -> CommandSpec {
+    c(
+        "help",
+        HELP_ARITY,
+        LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "5.0.0",
+        "O(1)",
+        parent_summary,
+        "",
+        H::Help,
+    )
+}
+
+static OBJECT_SUBCOMMANDS: [CommandSpec; 5] = [
+    c(
+        "encoding",
+        3,
+        RO,
+        KEY2,
+        G::Generic,
+        "2.2.3",
+        "O(1)",
+        "Returns the internal encoding of a value.",
+        "key",
+        H::ObjectEncoding,
+    ),
+    c(
+        "freq",
+        3,
+        RO,
+        KEY2,
+        G::Generic,
+        "4.0.0",
+        "O(1)",
+        "Returns the logarithmic access frequency counter of a value.",
+        "key",
+        H::ObjectFreq,
+    ),
+    c(
+        "idletime",
+        3,
+        RO,
+        KEY2,
+        G::Generic,
+        "2.2.3",
+        "O(1)",
+        "Returns the time since the last access to a value.",
+        "key",
+        H::ObjectIdletime,
+    ),
+    c(
+        "refcount",
+        3,
+        RO,
+        KEY2,
+        G::Generic,
+        "2.2.3",
+        "O(1)",
+        "Returns the reference count of a value.",
+        "key",
+        H::ObjectRefcount,
+    ),
+    help("Returns helpful text about the OBJECT subcommands."),
+];
+
+static CLIENT_SUBCOMMANDS: [CommandSpec; 10] = [
+    c(
+        "id",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "5.0.0",
+        "O(1)",
+        "Returns the unique client ID of the connection.",
+        "",
+        H::ClientId,
+    ),
+    c(
+        "setname",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "2.6.9",
+        "O(1)",
+        "Sets the connection name.",
+        "connection-name",
+        H::ClientSetName,
+    ),
+    c(
+        "getname",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "2.6.9",
+        "O(1)",
+        "Returns the name of the connection.",
+        "",
+        H::ClientGetName,
+    ),
+    c(
+        "list",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "2.4.0",
+        "O(N) where N is the number of client connections",
+        "Lists open connections.",
+        "[TYPE client-type=(NORMAL | MASTER | REPLICA | PUBSUB)] [ID client-id:integer...]",
+        H::ClientList,
+    ),
+    c(
+        "info",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "6.2.0",
+        "O(1)",
+        "Returns information about the connection.",
+        "",
+        H::ClientInfo,
+    ),
+    c(
+        "setinfo",
+        4,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "7.2.0",
+        "O(1)",
+        "Sets information specific to the client or connection.",
+        "attr=(LIB-NAME libname | LIB-VER libver)",
+        H::ClientSetInfo,
+    ),
+    c(
+        "kill",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "2.4.0",
+        "O(N) where N is the number of client connections",
+        "Terminates open connections.",
+        "filter=(old-format | new-format=([ID client-id:integer] [TYPE client-type=(NORMAL | MASTER | SLAVE | REPLICA | PUBSUB)] [USER username] [ADDR ip-port] [LADDR ip-port] [SKIPME yes/no=(YES | NO)])...)",
+        H::ClientKill,
+    ),
+    c(
+        "no-evict",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "7.0.0",
+        "O(1)",
+        "Sets the client eviction mode of the connection.",
+        "enabled=(ON | OFF)",
+        H::ClientNoEvict,
+    ),
+    c(
+        "reply",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Connection,
+        "3.2.0",
+        "O(1)",
+        "Instructs the server whether to reply to commands.",
+        "action=(ON | OFF | SKIP)",
+        H::ClientReply,
+    ),
+    help("Returns helpful text about the different subcommands."),
+];
+
+static COMMAND_SUBCOMMANDS: [CommandSpec; 6] = [
+    c(
+        "count",
+        2,
+        LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "2.8.13",
+        "O(1)",
+        "Returns a count of commands.",
+        "",
+        H::CommandCount,
+    ),
+    c(
+        "docs",
+        -2,
+        LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "7.0.0",
+        "O(N) where N is the number of commands to look up",
+        "Returns documentary information about one, multiple or all commands.",
+        "[command-name...]",
+        H::CommandDocs,
+    ),
+    c(
+        "getkeys",
+        -3,
+        LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "2.8.13",
+        "O(N) where N is the number of arguments to the command",
+        "Extracts the key names from an arbitrary command.",
+        "command arg...",
+        H::CommandGetKeys,
+    ),
+    c(
+        "info",
+        -2,
+        LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "2.8.13",
+        "O(N) where N is the number of commands to look up",
+        "Returns information about one, multiple or all commands.",
+        "[command-name...]",
+        H::CommandInfo,
+    ),
+    c(
+        "list",
+        -2,
+        LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "7.0.0",
+        "O(N) where N is the total number of Redis commands",
+        "Returns a list of command names.",
+        "[FILTERBY filter=(MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]",
+        H::CommandList,
+    ),
+    help("Returns helpful text about the different subcommands."),
+];
+
+static CONFIG_SUBCOMMANDS: [CommandSpec; 5] = [
+    c(
+        "get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Returns the effective values of configuration parameters.",
+        "parameter:pattern...",
+        H::ConfigGet,
+    ),
+    c(
+        "set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Sets configuration parameters in-flight.",
+        "(parameter value)...",
+        H::ConfigSet,
+    ),
+    c(
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "2.0.0",
+        "O(1)",
+        "Resets the server's statistics.",
+        "",
+        H::ConfigResetStat,
+    ),
+    c(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "2.8.0",
+        "O(1)",
+        "Persists the effective configuration to file.",
+        "",
+        H::ConfigRewrite,
+    ),
+    help("Returns helpful text about the different subcommands."),
+];
+
+static FUNCTION_SUBCOMMANDS: [CommandSpec; 3] = [
+    c(
+        "flush",
+        -2,
+        WRITE | NOSCRIPT,
+        NO_KEYS,
+        G::Server,
+        "7.0.0",
+        "O(N) where N is the number of functions deleted",
+        "Deletes all libraries and functions.",
+        "flush-type=[ASYNC | SYNC]",
+        H::FunctionFlush,
+    ),
+    c(
+        "list",
+        -2,
+        NOSCRIPT,
+        NO_KEYS,
+        G::Server,
+        "7.0.0",
+        "O(N) where N is the number of functions",
+        "Returns information about all libraries.",
+        "[LIBRARYNAME library-name-pattern:pattern] [WITHCODE]",
+        H::FunctionList,
+    ),
+    help("Returns helpful text about the different subcommands."),
+];
+
+/// Every top-level command, alphabetically.
+pub static COMMANDS: &[CommandSpec] = &[
+    c(
+        "append",
+        3,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "2.0.0",
+        "O(1)",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        "key value",
+        H::Append,
+    ),
+    c(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
+        G::Connection,
+        "1.0.0",
+        "O(N) where N is the number of passwords defined for the user",
+        "Authenticates the connection.",
+        "[username] password",
+        H::Auth,
+    ),
+    c(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(1)",
+        "Flushes the memtable to SSTables in the background.",
+        "[SCHEDULE]",
+        H::BgSave,
+    ),
+    container(
+        "client",
+        G::Connection,
+        "2.4.0",
+        "A container for client connection commands.",
+        &CLIENT_SUBCOMMANDS,
+    ),
+    container(
+        "command",
+        G::Server,
+        "2.8.13",
+        "Returns detailed information about all commands.",
+        &COMMAND_SUBCOMMANDS,
+    ),
+    container(
+        "config",
+        G::Server,
+        "2.0.0",
+        "A container for server configuration commands.",
+        &CONFIG_SUBCOMMANDS,
+    ),
+    c(
+        "copy",
+        -3,
+        RW,
+        KEY1_2,
+        G::Generic,
+        "6.2.0",
+        "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        "Copies the value of a key to a new key.",
+        "source destination [DB destination-db:integer] [REPLACE]",
+        H::Copy,
+    ),
+    c(
+        "dbsize",
+        1,
+        RO | FAST,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(N) where N is the number of keys in the database",
+        "Returns the number of keys in the database.",
+        "",
+        H::DbSize,
+    ),
+    c(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "Depends on subcommand.",
+        "A container for debugging commands.",
+        "subcommand [arg...]",
+        H::Debug,
+    ),
+    c(
+        "decr",
+        2,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        "key",
+        H::Decr,
+    ),
+    c(
+        "decrby",
+        3,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        "key decrement:integer",
+        H::DecrBy,
+    ),
+    c(
+        "del",
+        -2,
+        WRITE,
+        ALL_KEYS,
+        G::Generic,
+        "1.0.0",
+        "O(N) where N is the number of keys that will be removed.",
+        "Deletes one or more keys.",
+        "key...",
+        H::Del,
+    ),
+    c(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NO_KEYS,
+        G::Transactions,
+        "2.0.0",
+        "O(N), when N is the number of queued commands",
+        "Discards a transaction.",
+        "",
+        H::Discard,
+    ),
+    c(
+        "echo",
+        2,
+        FAST,
+        NO_KEYS,
+        G::Connection,
+        "1.0.0",
+        "O(1)",
+        "Returns the given string.",
+        "message",
+        H::Echo,
+    ),
+    c(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG,
+        NO_KEYS,
+        G::Transactions,
+        "1.2.0",
+        "Depends on commands in the transaction",
+        "Executes all commands in a transaction.",
+        "",
+        H::Exec,
+    ),
+    c(
+        "exists",
+        -2,
+        RO | FAST,
+        ALL_KEYS,
+        G::Generic,
+        "1.0.0",
+        "O(N) where N is the number of keys to check.",
+        "Determines whether one or more keys exist.",
+        "key...",
+        H::Exists,
+    ),
+    c(
+        "expire",
+        -3,
+        WRITE | FAST,
+        KEY1,
+        G::Generic,
+        "1.0.0",
+        "O(1)",
+        "Sets the expiration time of a key in seconds.",
+        "key seconds:integer condition=[NX | XX | GT | LT]",
+        H::Expire,
+    ),
+    c(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        KEY1,
+        G::Generic,
+        "1.2.0",
+        "O(1)",
+        "Sets the expiration time of a key to a Unix timestamp.",
+        "key unix-time-seconds:unix-time condition=[NX | XX | GT | LT]",
+        H::ExpireAt,
+    ),
+    c(
+        "expiretime",
+        2,
+        RO | FAST,
+        KEY1,
+        G::Generic,
+        "7.0.0",
+        "O(1)",
+        "Returns the expiration time of a key as a Unix timestamp.",
+        "key",
+        H::ExpireTime,
+    ),
+    c(
+        "flushall",
+        -1,
+        WRITE,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(1): the old data is reclaimed by compaction",
+        "Removes all keys from all databases.",
+        "flush-type=[ASYNC | SYNC]",
+        H::FlushAll,
+    ),
+    c(
+        "flushdb",
+        -1,
+        WRITE,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(1): the old data is reclaimed by compaction",
+        "Remove all keys from the current database.",
+        "flush-type=[ASYNC | SYNC]",
+        H::FlushDb,
+    ),
+    container(
+        "function",
+        G::Server,
+        "7.0.0",
+        "A container for function commands.",
+        &FUNCTION_SUBCOMMANDS,
+    ),
+    c(
+        "get",
+        2,
+        RO | FAST,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Returns the string value of a key.",
+        "key",
+        H::Get,
+    ),
+    c(
+        "getdel",
+        2,
+        WRITE | FAST,
+        KEY1,
+        G::String,
+        "6.2.0",
+        "O(1)",
+        "Returns the string value of a key after deleting the key.",
+        "key",
+        H::GetDel,
+    ),
+    c(
+        "getex",
+        -2,
+        WRITE | FAST,
+        KEY1,
+        G::String,
+        "6.2.0",
+        "O(1)",
+        "Returns the string value of a key after setting its expiration time.",
+        "key expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | PERSIST]",
+        H::GetEx,
+    ),
+    c(
+        "getrange",
+        4,
+        RO,
+        KEY1,
+        G::String,
+        "2.4.0",
+        "O(N) where N is the length of the returned string.",
+        "Returns a substring of the string stored at a key.",
+        "key start:integer end:integer",
+        H::GetRange,
+    ),
+    c(
+        "getset",
+        3,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Returns the previous string value of a key after setting it to a new value.",
+        "key value",
+        H::GetSet,
+    ),
+    c(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
+        G::Connection,
+        "6.0.0",
+        "O(1)",
+        "Handshakes with the server.",
+        "[protover:integer [AUTH username password] [SETNAME clientname]]",
+        H::Hello,
+    ),
+    c(
+        "incr",
+        2,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        "key",
+        H::Incr,
+    ),
+    c(
+        "incrby",
+        3,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        "key increment:integer",
+        H::IncrBy,
+    ),
+    c(
+        "incrbyfloat",
+        3,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "2.6.0",
+        "O(1)",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        "key increment:double",
+        H::IncrByFloat,
+    ),
+    c(
+        "info",
+        -1,
+        LOADING | STALE,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(1)",
+        "Returns information and statistics about the server.",
+        "[section...]",
+        H::Info,
+    ),
+    c(
+        "keys",
+        2,
+        RO,
+        NO_KEYS,
+        G::Generic,
+        "1.0.0",
+        "O(N) with N being the number of keys in the database",
+        "Returns all key names that match a pattern.",
+        "pattern:pattern",
+        H::Keys,
+    ),
+    c(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(1)",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        "",
+        H::LastSave,
+    ),
+    c(
+        "mget",
+        -2,
+        RO | FAST,
+        ALL_KEYS,
+        G::String,
+        "1.0.0",
+        "O(N) where N is the number of keys to retrieve.",
+        "Atomically returns the string values of one or more keys.",
+        "key...",
+        H::MGet,
+    ),
+    c(
+        "move",
+        3,
+        WRITE | FAST,
+        KEY1,
+        G::Generic,
+        "1.0.0",
+        "O(1)",
+        "Moves a key to another database.",
+        "key db:integer",
+        H::Move,
+    ),
+    c(
+        "mset",
+        -3,
+        RW,
+        KEY_PAIRS,
+        G::String,
+        "1.0.1",
+        "O(N) where N is the number of keys to set.",
+        "Atomically creates or modifies the string values of one or more keys.",
+        "(key value)...",
+        H::MSet,
+    ),
+    c(
+        "msetnx",
+        -3,
+        RW,
+        KEY_PAIRS,
+        G::String,
+        "1.0.1",
+        "O(N) where N is the number of keys to set.",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        "(key value)...",
+        H::MSetNx,
+    ),
+    c(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NO_KEYS,
+        G::Transactions,
+        "1.2.0",
+        "O(1)",
+        "Starts a transaction.",
+        "",
+        H::Multi,
+    ),
+    container(
+        "object",
+        G::Generic,
+        "2.2.3",
+        "A container for object introspection commands.",
+        &OBJECT_SUBCOMMANDS,
+    ),
+    c(
+        "persist",
+        2,
+        WRITE | FAST,
+        KEY1,
+        G::Generic,
+        "2.2.0",
+        "O(1)",
+        "Removes the expiration time of a key.",
+        "key",
+        H::Persist,
+    ),
+    c(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        KEY1,
+        G::Generic,
+        "2.6.0",
+        "O(1)",
+        "Sets the expiration time of a key in milliseconds.",
+        "key milliseconds:integer condition=[NX | XX | GT | LT]",
+        H::PExpire,
+    ),
+    c(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        KEY1,
+        G::Generic,
+        "2.6.0",
+        "O(1)",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        "key unix-time-milliseconds:unix-time condition=[NX | XX | GT | LT]",
+        H::PExpireAt,
+    ),
+    c(
+        "pexpiretime",
+        2,
+        RO | FAST,
+        KEY1,
+        G::Generic,
+        "7.0.0",
+        "O(1)",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        "key",
+        H::PExpireTime,
+    ),
+    c(
+        "ping",
+        -1,
+        FAST,
+        NO_KEYS,
+        G::Connection,
+        "1.0.0",
+        "O(1)",
+        "Returns the server's liveliness response.",
+        "[message]",
+        H::Ping,
+    ),
+    c(
+        "psetex",
+        4,
+        RW,
+        KEY1,
+        G::String,
+        "2.6.0",
+        "O(1)",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        "key milliseconds:integer value",
+        H::PSetEx,
+    ),
+    c(
+        "pttl",
+        2,
+        RO | FAST,
+        KEY1,
+        G::Generic,
+        "2.6.0",
+        "O(1)",
+        "Returns the expiration time in milliseconds of a key.",
+        "key",
+        H::PTtl,
+    ),
+    c(
+        "quit",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
+        G::Connection,
+        "1.0.0",
+        "O(1)",
+        "Closes the connection.",
+        "",
+        H::Quit,
+    ),
+    c(
+        "randomkey",
+        1,
+        RO,
+        NO_KEYS,
+        G::Generic,
+        "1.0.0",
+        "O(1)",
+        "Returns a random key name from the database.",
+        "",
+        H::RandomKey,
+    ),
+    c(
+        "rename",
+        3,
+        WRITE,
+        KEY1_2,
+        G::Generic,
+        "1.0.0",
+        "O(1)",
+        "Renames a key and overwrites the destination.",
+        "key newkey",
+        H::Rename,
+    ),
+    c(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        KEY1_2,
+        G::Generic,
+        "1.0.0",
+        "O(1)",
+        "Renames a key only when the target key name doesn't exist.",
+        "key newkey",
+        H::RenameNx,
+    ),
+    c(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
+        G::Connection,
+        "6.2.0",
+        "O(1)",
+        "Resets the connection.",
+        "",
+        H::Reset,
+    ),
+    c(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(N) where N is the size of the memtable",
+        "Flushes the memtable to SSTables and fsyncs.",
+        "",
+        H::Save,
+    ),
+    c(
+        "scan",
+        -2,
+        RO,
+        NO_KEYS,
+        G::Generic,
+        "2.8.0",
+        "O(1) for every call. O(N) for a complete iteration.",
+        "Iterates over the key names in the database.",
+        "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]",
+        H::Scan,
+    ),
+    c(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        G::Connection,
+        "1.0.0",
+        "O(1)",
+        "Changes the selected database.",
+        "index:integer",
+        H::Select,
+    ),
+    c(
+        "set",
+        -3,
+        RW,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+        "key value condition=[NX | XX] [GET] expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | KEEPTTL]",
+        H::Set,
+    ),
+    c(
+        "setex",
+        4,
+        RW,
+        KEY1,
+        G::String,
+        "2.0.0",
+        "O(1)",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        "key seconds:integer value",
+        H::SetEx,
+    ),
+    c(
+        "setnx",
+        3,
+        RW | FAST,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(1)",
+        "Set the string value of a key only when the key doesn't exist.",
+        "key value",
+        H::SetNx,
+    ),
+    c(
+        "setrange",
+        4,
+        RW,
+        KEY1,
+        G::String,
+        "2.2.0",
+        "O(1), not counting the time taken to copy the new string in place.",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        "key offset:integer value",
+        H::SetRange,
+    ),
+    c(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        NO_KEYS,
+        G::Server,
+        "1.0.0",
+        "O(1)",
+        "Synchronously flushes the write-ahead log and shuts down the server.",
+        "save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]",
+        H::Shutdown,
+    ),
+    c(
+        "strlen",
+        2,
+        RO | FAST,
+        KEY1,
+        G::String,
+        "2.2.0",
+        "O(1)",
+        "Returns the length of a string value.",
+        "key",
+        H::StrLen,
+    ),
+    c(
+        "substr",
+        4,
+        RO,
+        KEY1,
+        G::String,
+        "1.0.0",
+        "O(N) where N is the length of the returned string.",
+        "Returns a substring from a string value.",
+        "key start:integer end:integer",
+        H::GetRange,
+    ),
+    c(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        G::Server,
+        "2.6.0",
+        "O(1)",
+        "Returns the server time.",
+        "",
+        H::Time,
+    ),
+    c(
+        "touch",
+        -2,
+        RO | FAST,
+        ALL_KEYS,
+        G::Generic,
+        "3.2.1",
+        "O(N) where N is the number of keys that will be touched.",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        "key...",
+        H::Touch,
+    ),
+    c(
+        "ttl",
+        2,
+        RO | FAST,
+        KEY1,
+        G::Generic,
+        "1.0.0",
+        "O(1)",
+        "Returns the expiration time in seconds of a key.",
+        "key",
+        H::Ttl,
+    ),
+    c(
+        "type",
+        2,
+        RO | FAST,
+        KEY1,
+        G::Generic,
+        "1.0.0",
+        "O(1)",
+        "Determines the type of value stored at a key.",
+        "key",
+        H::Type,
+    ),
+    c(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        ALL_KEYS,
+        G::Generic,
+        "4.0.0",
+        "O(1) for each key removed regardless of its size.",
+        "Asynchronously deletes one or more keys.",
+        "key...",
+        H::Del,
+    ),
+    c(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NO_KEYS,
+        G::Transactions,
+        "2.2.0",
+        "O(1)",
+        "Forgets about watched keys of a transaction.",
+        "",
+        H::Unwatch,
+    ),
+    c(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        ALL_KEYS,
+        G::Transactions,
+        "2.2.0",
+        "O(1) for every key.",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        "key...",
+        H::Watch,
+    ),
+];
+
+/// The top-level command named `name` (any case).
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    // Binary search on the alphabetical table, comparing lower-cased bytes.
+    COMMANDS
+        .binary_search_by(|spec| {
+            let a = spec.name.as_bytes().iter().copied();
+            let b = name.iter().map(u8::to_ascii_lowercase);
+            a.cmp(b)
+        })
+        .ok()
+        .and_then(|i| COMMANDS.get(i))
+}
+
+/// The full name of a (sub)command as Redis prints it: `get`, `client|list`.
+pub fn fullname(parent: Option<&CommandSpec>, spec: &CommandSpec) -> String {
+    match parent {
+        Some(p) => format!("{}|{}", p.name, spec.name),
+        None => spec.name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique_so_lookup_works() {
+        for pair in COMMANDS.windows(2) {
+            if let [a, b] = pair {
+                assert!(a.name < b.name, "{} must sort before {}", a.name, b.name);
+            }
+        }
+        for spec in COMMANDS {
+            assert!(std::ptr::eq(
+                lookup(spec.name.to_uppercase().as_bytes()).unwrap(),
+                spec
+            ));
+        }
+        assert!(lookup(b"nosuchcommand").is_none());
+    }
+
+    #[test]
+    fn arity_follows_redis_rules() {
+        let get = lookup(b"get").unwrap();
+        assert!(get.arity_ok(2) && !get.arity_ok(1) && !get.arity_ok(3));
+        let set = lookup(b"set").unwrap();
+        assert!(set.arity_ok(3) && set.arity_ok(9) && !set.arity_ok(2));
+    }
+}

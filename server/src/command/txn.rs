@@ -1,0 +1,222 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Queued commands are validated (name, arity) when queued; an invalid one
+//! makes EXEC answer EXECABORT. EXEC takes the server's transaction gate
+//! exclusively, so the queued commands run with no other command in
+//! between on this node: atomic and isolated, as in Redis.
+//!
+//! WATCH: every write goes through `Ctx::apply`, which marks the watchers of
+//! the written keys dirty; FLUSHDB/FLUSHALL mark their whole databases. A
+//! watched key that existed with a TTL and has expired by EXEC also aborts
+//! it, as in Redis 7.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use ringkv_resp::Reply;
+
+use super::table::CommandSpec;
+use super::{Ctx, run_boxed};
+use crate::client::Client;
+use crate::reply_error::{CmdResult, ReplyError, text};
+
+/// A command waiting for EXEC.
+pub struct QueuedCommand {
+    parent: Option<&'static CommandSpec>,
+    spec: &'static CommandSpec,
+    args: Vec<Bytes>,
+}
+
+/// The state between MULTI and EXEC/DISCARD.
+#[derive(Default)]
+pub struct MultiState {
+    queue: Vec<QueuedCommand>,
+    /// A command failed to queue: EXEC must abort.
+    error: bool,
+}
+
+/// A key watched by a client.
+pub struct WatchedKey {
+    db: u32,
+    key: Bytes,
+    /// Expiry the key had when watched (0: none, or absent).
+    expire_at_ms: u64,
+}
+
+impl Client {
+    /// Marks the open transaction as failed (a command could not be queued).
+    pub fn flag_transaction_error(&mut self) {
+        if let Some(m) = self.multi.as_mut() {
+            m.error = true;
+        }
+    }
+
+    /// Queues a validated command for EXEC.
+    pub fn queue(
+        &mut self,
+        parent: Option<&'static CommandSpec>,
+        spec: &'static CommandSpec,
+        args: Vec<Bytes>,
+    ) {
+        if let Some(m) = self.multi.as_mut() {
+            m.queue.push(QueuedCommand { parent, spec, args });
+            let n = i64::try_from(m.queue.len()).unwrap_or(i64::MAX);
+            self.handle.multi.store(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Leaves MULTI state.
+    fn end_multi(&mut self) -> Option<MultiState> {
+        self.handle.multi.store(-1, Ordering::Relaxed);
+        self.multi.take()
+    }
+}
+
+/// A watched key: database and key.
+type WatchKey = (u32, Bytes);
+
+/// Which clients watch which keys.
+#[derive(Default)]
+pub struct WatchRegistry {
+    /// Number of (db, key) entries, so writes skip the map when nobody watches.
+    watched: AtomicUsize,
+    /// Dirty flags of the clients watching each key. Guarded by its mutex;
+    /// held only for map operations, never across an await.
+    map: Mutex<HashMap<WatchKey, Vec<Arc<AtomicBool>>>>,
+}
+
+impl WatchRegistry {
+    fn add(&self, db: u32, key: Bytes, dirty: &Arc<AtomicBool>) {
+        let mut map = self.map.lock();
+        let watchers = map.entry((db, key)).or_default();
+        if watchers.is_empty() {
+            self.watched.fetch_add(1, Ordering::Relaxed);
+        }
+        watchers.push(Arc::clone(dirty));
+    }
+
+    /// Forgets every key `client` watches and clears its dirty flag.
+    pub fn unwatch_all(&self, client: &mut Client) {
+        if client.watched.is_empty() {
+            return;
+        }
+        let mut map = self.map.lock();
+        for w in client.watched.drain(..) {
+            let id = (w.db, w.key);
+            if let Some(watchers) = map.get_mut(&id) {
+                watchers.retain(|f| !Arc::ptr_eq(f, &client.watch_dirty));
+                if watchers.is_empty() {
+                    map.remove(&id);
+                    self.watched.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        client.watch_dirty.store(false, Ordering::Relaxed);
+    }
+
+    /// Marks the watchers of `key` in `db` dirty (called on every write).
+    pub fn touch(&self, db: u32, key: &Bytes) {
+        if self.watched.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if let Some(watchers) = self.map.lock().get(&(db, key.clone())) {
+            watchers
+                .iter()
+                .for_each(|f| f.store(true, Ordering::Relaxed));
+        }
+    }
+
+    /// Marks every watcher of database `db` (or of all databases) dirty.
+    pub fn touch_db(&self, db: Option<u32>) {
+        if self.watched.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for ((d, _), watchers) in self.map.lock().iter() {
+            if db.is_none_or(|db| db == *d) {
+                watchers
+                    .iter()
+                    .for_each(|f| f.store(true, Ordering::Relaxed));
+            }
+        }
+    }
+}
+
+/// MULTI.
+pub async fn multi(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if cx.client.multi.is_some() {
+        return Err(ReplyError::err(text::MULTI_NESTED));
+    }
+    cx.client.multi = Some(MultiState::default());
+    cx.client.handle.multi.store(0, Ordering::Relaxed);
+    Ok(Reply::Ok)
+}
+
+/// DISCARD.
+pub async fn discard(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if cx.client.end_multi().is_none() {
+        return Err(ReplyError::err(text::DISCARD_WITHOUT_MULTI));
+    }
+    cx.server.watches.unwatch_all(cx.client);
+    Ok(Reply::Ok)
+}
+
+/// EXEC.
+pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let Some(state) = cx.client.end_multi() else {
+        return Err(ReplyError::err(text::EXEC_WITHOUT_MULTI));
+    };
+    let server = Arc::clone(cx.server);
+    if state.error {
+        server.watches.unwatch_all(cx.client);
+        return Err(ReplyError::ExecAbort);
+    }
+    let _exclusive = server.exec_gate.write().await;
+    let now = cx.now_ms();
+    let expired = cx
+        .client
+        .watched
+        .iter()
+        .any(|w| w.expire_at_ms != 0 && w.expire_at_ms <= now);
+    let aborted = expired || cx.client.watch_dirty.load(Ordering::Relaxed);
+    server.watches.unwatch_all(cx.client);
+    if aborted {
+        return Ok(Reply::NilArray);
+    }
+    let mut replies = Vec::with_capacity(state.queue.len());
+    for q in state.queue {
+        replies.push(run_boxed(&server, cx.client, q.parent, q.spec, &q.args).await);
+    }
+    Ok(Reply::Array(replies))
+}
+
+/// WATCH key [key ...].
+pub async fn watch(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if cx.client.multi.is_some() {
+        return Err(ReplyError::err(text::WATCH_IN_MULTI));
+    }
+    let db = cx.db();
+    for key in args.iter().skip(1) {
+        if cx.client.watched.iter().any(|w| w.db == db && w.key == key) {
+            continue;
+        }
+        let expire_at_ms = cx.peek(db, key).await?.map_or(0, |e| e.expire_at_ms);
+        cx.server
+            .watches
+            .add(db, key.clone(), &cx.client.watch_dirty);
+        cx.client.watched.push(WatchedKey {
+            db,
+            key: key.clone(),
+            expire_at_ms,
+        });
+    }
+    Ok(Reply::Ok)
+}
+
+/// UNWATCH.
+pub async fn unwatch(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    cx.server.watches.unwatch_all(cx.client);
+    Ok(Reply::Ok)
+}

@@ -1,0 +1,198 @@
+//! One client connection: read, frame, execute, await durability, reply.
+//!
+//! Every complete request already buffered is executed in order before
+//! anything is written, and all their replies go out in one write: a
+//! pipeline of N commands costs one read, one durability wait (one WAL
+//! write, or one fsync under `appendfsync always`) and one write. Replies
+//! are only sent after the writes they acknowledge are durable; if that
+//! fails, the connection is dropped without sending them, so no client
+//! ever sees an acknowledgement for a write that was not persisted.
+//!
+//! A protocol error gets Redis's `-ERR Protocol error: ...` reply after the
+//! replies of the requests before it, then the connection closes. A client
+//! whose unparsed input passes `client-query-buffer-limit` is disconnected.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ringkv_cluster::Ack;
+use ringkv_resp::{Reply, RequestDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{Client, ClientHandle, ReplyMode};
+use crate::command;
+use crate::shared::Server;
+
+/// Bytes read per read call at least.
+const READ_CHUNK: usize = 16 * 1024;
+/// Replies buffered beyond this are written before the batch ends.
+const OUTPUT_FLUSH_BYTES: usize = 1024 * 1024;
+
+/// Why a connection ended (for logs).
+#[derive(Debug)]
+enum Ended {
+    PeerClosed,
+    Killed,
+    Shutdown,
+    IdleTimeout,
+    QueryBufferLimit,
+    ProtocolError,
+    Quit,
+    Io(std::io::Error),
+    NotDurable(String),
+}
+
+/// Serves one client until it leaves, is killed, or the server shuts down.
+pub async fn serve(server: Arc<Server>, mut socket: TcpStream, handle: Arc<ClientHandle>) {
+    let mut client = Client::new(Arc::clone(&handle), !server.requires_auth());
+    let ended = run(&server, &mut socket, &mut client).await;
+    match &ended {
+        Ended::Io(e) => tracing::debug!(client = handle.id, error = %e, "client connection error"),
+        Ended::NotDurable(e) => {
+            tracing::error!(client = handle.id, error = %e, "write not durable; dropping client without acknowledging")
+        }
+        Ended::QueryBufferLimit => {
+            tracing::warn!(client = handle.id, addr = %handle.addr, "closing client that reached max query buffer length")
+        }
+        other => tracing::debug!(client = handle.id, reason = ?other, "client disconnected"),
+    }
+    server.watches.unwatch_all(&mut client);
+    let _ = socket.shutdown().await;
+    server.clients.remove(handle.id);
+    server.metrics.connected_clients.dec();
+}
+
+async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) -> Ended {
+    let handle = Arc::clone(&client.handle);
+    let mut shutdown = server.shutdown.subscribe();
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut decoder = RequestDecoder::new();
+    loop {
+        if *shutdown.borrow() {
+            return Ended::Shutdown;
+        }
+        let want = decoder.needed().saturating_sub(rbuf.len()).max(READ_CHUNK);
+        rbuf.reserve(want);
+        let idle = server.config.read().timeout;
+        let read = async {
+            if idle == 0 {
+                Some(socket.read_buf(&mut rbuf).await)
+            } else {
+                tokio::time::timeout(Duration::from_secs(idle), socket.read_buf(&mut rbuf))
+                    .await
+                    .ok()
+            }
+        };
+        let n = tokio::select! {
+            biased;
+            _ = handle.kill_signal.notified() => return Ended::Killed,
+            _ = shutdown.changed() => return Ended::Shutdown,
+            r = read => match r {
+                None if client.multi.is_none() => return Ended::IdleTimeout,
+                None => continue,
+                Some(Ok(0)) => return Ended::PeerClosed,
+                Some(Ok(n)) => n,
+                Some(Err(e)) => return Ended::Io(e),
+            },
+        };
+        server
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        server.metrics.net_input_bytes.inc_by(n as u64);
+        if handle.killed.load(Ordering::Acquire) {
+            return Ended::Killed;
+        }
+
+        let mut protocol_error = false;
+        loop {
+            let limits = server.limits(!client.authenticated);
+            match decoder.decode(&mut rbuf, &limits) {
+                Ok(Some(request)) => {
+                    let mode_before = client.reply_mode;
+                    let reply = command::execute(server, client, request.args).await;
+                    if should_send(client, mode_before) {
+                        reply.encode(client.protocol, &mut wbuf);
+                    }
+                    if client.close_after_reply {
+                        break;
+                    }
+                    if wbuf.len() >= OUTPUT_FLUSH_BYTES {
+                        if let Err(e) = flush(server, socket, client, &mut wbuf).await {
+                            return e;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    server.metrics.error(&format!("protocol_{}", e.kind()));
+                    server.count_error("ERR");
+                    Reply::error(e.to_string()).encode(client.protocol, &mut wbuf);
+                    protocol_error = true;
+                    break;
+                }
+            }
+        }
+        handle.query_buffer.store(rbuf.len(), Ordering::Relaxed);
+        if let Err(e) = flush(server, socket, client, &mut wbuf).await {
+            return e;
+        }
+        if protocol_error {
+            return Ended::ProtocolError;
+        }
+        if client.close_after_reply {
+            return Ended::Quit;
+        }
+        let limit = server.config.read().client_query_buffer_limit.bytes();
+        if rbuf.len() as u64 > limit {
+            return Ended::QueryBufferLimit;
+        }
+    }
+}
+
+/// Applies CLIENT REPLY and reply suppression; returns whether to send.
+fn should_send(client: &mut Client, mode_before: ReplyMode) -> bool {
+    if std::mem::take(&mut client.suppress_reply) {
+        return false;
+    }
+    match (mode_before, client.reply_mode) {
+        // The reply skipped by an earlier CLIENT REPLY SKIP.
+        (ReplyMode::Skip, ReplyMode::Skip) => {
+            client.reply_mode = ReplyMode::On;
+            false
+        }
+        (_, ReplyMode::On) => true,
+        // CLIENT REPLY OFF/SKIP itself, and everything while OFF.
+        _ => false,
+    }
+}
+
+/// Waits until the batch's writes are durable, then writes its replies.
+async fn flush(
+    server: &Server,
+    socket: &mut TcpStream,
+    client: &mut Client,
+    wbuf: &mut BytesMut,
+) -> Result<(), Ended> {
+    let ack = std::mem::replace(&mut client.ack, Ack::NONE);
+    if let Err(e) = server.keyspace.durable(ack).await {
+        return Err(Ended::NotDurable(e.to_string()));
+    }
+    if wbuf.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) = socket.write_all(wbuf).await {
+        return Err(Ended::Io(e));
+    }
+    server
+        .stats
+        .net_output_bytes
+        .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+    server.metrics.net_output_bytes.inc_by(wbuf.len() as u64);
+    wbuf.clear();
+    Ok(())
+}

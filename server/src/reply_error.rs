@@ -1,0 +1,237 @@
+//! Every error a command can answer, and every message text, in Redis's
+//! exact wording. The variant decides the prefix (`ERR`, `WRONGTYPE`, ...)
+//! in one place; our own prefixes are listed in `docs/commands.md`.
+
+use std::borrow::Cow;
+
+use ringkv_resp::Reply;
+
+/// Texts used by more than one command, worded as redis-server words them.
+pub mod text {
+    /// Any malformed option list.
+    pub const SYNTAX: &str = "syntax error";
+    /// An argument that should be a 64-bit integer.
+    pub const NOT_INTEGER: &str = "value is not an integer or out of range";
+    /// An argument or stored value that should be a float.
+    pub const NOT_FLOAT: &str = "value is not a valid float";
+    /// INCR family overflow.
+    pub const OVERFLOW: &str = "increment or decrement would overflow";
+    /// INCRBYFLOAT producing NaN or infinity.
+    pub const NAN_OR_INF: &str = "increment would produce NaN or Infinity";
+    /// A string growing past proto-max-bulk-len.
+    pub const TOO_BIG: &str = "string exceeds maximum allowed size (proto-max-bulk-len)";
+    /// RENAME of a missing key.
+    pub const NO_SUCH_KEY: &str = "no such key";
+    /// SELECT/MOVE/COPY DB outside 0..databases.
+    pub const DB_RANGE: &str = "DB index is out of range";
+    /// SCAN with a non-numeric cursor.
+    pub const INVALID_CURSOR: &str = "invalid cursor";
+    /// SETRANGE/GETRANGE offsets.
+    pub const OFFSET_RANGE: &str = "offset is out of range";
+    /// SETBIT/GETBIT/BITPOS offsets.
+    pub const BIT_OFFSET: &str = "bit offset is not an integer or out of range";
+    /// A timeout or count that must be positive.
+    pub const NOT_POSITIVE: &str = "value is out of range, must be positive";
+    /// AUTH when no password is configured.
+    pub const AUTH_NOT_CONFIGURED: &str = "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+    /// MULTI inside MULTI.
+    pub const MULTI_NESTED: &str = "MULTI calls can not be nested";
+    /// EXEC outside MULTI.
+    pub const EXEC_WITHOUT_MULTI: &str = "EXEC without MULTI";
+    /// DISCARD outside MULTI.
+    pub const DISCARD_WITHOUT_MULTI: &str = "DISCARD without MULTI";
+    /// WATCH inside MULTI.
+    pub const WATCH_IN_MULTI: &str = "WATCH inside MULTI is not allowed";
+    /// Both a MOVE/COPY source and destination in the same database.
+    pub const SAME_OBJECT: &str = "source and destination objects are the same";
+    /// Reply when a client is over `maxclients`.
+    pub const MAX_CLIENTS: &str = "max number of clients reached";
+}
+
+/// An error reply. Converts into a [`Reply::Error`] with the right prefix.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplyError {
+    /// `-ERR <text>`.
+    Err(Cow<'static, str>),
+    /// `-WRONGTYPE Operation against a key holding the wrong kind of value`.
+    WrongType,
+    /// `-NOAUTH Authentication required.`
+    NoAuth,
+    /// `-WRONGPASS invalid username-password pair or user is disabled.`
+    WrongPass,
+    /// `-EXECABORT Transaction discarded because of previous errors.`
+    ExecAbort,
+    /// `-NOPROTO unsupported protocol version`.
+    NoProto,
+    /// `-MISCONF ...`: the write-ahead log could not be written; writes refused.
+    Misconf(String),
+    /// Any other prefix, e.g. `NOQUORUM ...`; the text includes the prefix.
+    Prefixed(Cow<'static, str>),
+}
+
+/// What every command handler returns.
+pub type CmdResult = Result<Reply, ReplyError>;
+
+impl ReplyError {
+    /// An `ERR` error with static text.
+    pub const fn err(text: &'static str) -> Self {
+        ReplyError::Err(Cow::Borrowed(text))
+    }
+
+    /// `ERR syntax error`.
+    pub const fn syntax() -> Self {
+        ReplyError::err(text::SYNTAX)
+    }
+
+    /// `ERR value is not an integer or out of range`.
+    pub const fn not_integer() -> Self {
+        ReplyError::err(text::NOT_INTEGER)
+    }
+
+    /// `ERR wrong number of arguments for '<name>' command`.
+    pub fn arity(fullname: &str) -> Self {
+        ReplyError::Err(format!("wrong number of arguments for '{fullname}' command").into())
+    }
+
+    /// `ERR invalid expire time in '<name>' command`.
+    pub fn invalid_expire(fullname: &str) -> Self {
+        ReplyError::Err(format!("invalid expire time in '{fullname}' command").into())
+    }
+
+    /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `,
+    /// built exactly like Redis: at most ~128 characters of arguments.
+    pub fn unknown_command(args: &[bytes::Bytes]) -> Self {
+        let name = args.first().map(|a| lossy(a, 128)).unwrap_or_default();
+        let mut list = String::new();
+        for a in args.iter().skip(1) {
+            if list.len() >= 128 {
+                break;
+            }
+            let room = 128 - list.len();
+            list.push('\'');
+            list.push_str(&lossy(a, room));
+            list.push_str("' ");
+        }
+        ReplyError::Err(
+            format!("unknown command '{name}', with args beginning with: {list}").into(),
+        )
+    }
+
+    /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+    pub fn unknown_subcommand(command: &str, sub: &[u8]) -> Self {
+        ReplyError::Err(
+            format!(
+                "unknown subcommand '{}'. Try {} HELP.",
+                lossy(sub, 128),
+                command.to_ascii_uppercase()
+            )
+            .into(),
+        )
+    }
+
+    /// The prefix word this error is sent with.
+    pub fn prefix(&self) -> &str {
+        match self {
+            ReplyError::Err(_) => "ERR",
+            ReplyError::WrongType => "WRONGTYPE",
+            ReplyError::NoAuth => "NOAUTH",
+            ReplyError::WrongPass => "WRONGPASS",
+            ReplyError::ExecAbort => "EXECABORT",
+            ReplyError::NoProto => "NOPROTO",
+            ReplyError::Misconf(_) => "MISCONF",
+            ReplyError::Prefixed(t) => t.split(' ').next().unwrap_or("ERR"),
+        }
+    }
+
+    /// The full reply text, prefix included.
+    pub fn text(&self) -> Cow<'static, str> {
+        match self {
+            ReplyError::Err(t) => format!("ERR {t}").into(),
+            ReplyError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
+            ReplyError::NoAuth => "NOAUTH Authentication required.".into(),
+            ReplyError::WrongPass => {
+                "WRONGPASS invalid username-password pair or user is disabled.".into()
+            }
+            ReplyError::ExecAbort => {
+                "EXECABORT Transaction discarded because of previous errors.".into()
+            }
+            ReplyError::NoProto => "NOPROTO unsupported protocol version".into(),
+            ReplyError::Misconf(detail) => {
+                format!("MISCONF Errors writing to the write-ahead log: {detail}").into()
+            }
+            ReplyError::Prefixed(t) => t.clone(),
+        }
+    }
+
+    /// The reply sent to the client.
+    pub fn into_reply(self) -> Reply {
+        Reply::Error(self.text())
+    }
+}
+
+impl From<ringkv_cluster::Error> for ReplyError {
+    fn from(e: ringkv_cluster::Error) -> Self {
+        use ringkv_cluster::Error as E;
+        match e {
+            E::DbOutOfRange { .. } => ReplyError::err(text::DB_RANGE),
+            E::Engine(engine) => engine_error(engine),
+            other => {
+                tracing::error!(error = %other, "command failed in the storage layer");
+                ReplyError::Err(format!("storage error: {other}").into())
+            }
+        }
+    }
+}
+
+fn engine_error(e: ringkv_engine::Error) -> ReplyError {
+    // A failed WAL write or fsync is sticky: say so the way Redis reports a
+    // failing AOF, so operators and clients recognise it.
+    if matches!(e, ringkv_engine::Error::WalPoisoned { .. }) {
+        return ReplyError::Misconf(e.to_string());
+    }
+    tracing::error!(error = %e, "storage engine error");
+    ReplyError::Err(format!("storage error: {e}").into())
+}
+
+/// At most `max` characters of `bytes`, lossily decoded, for error texts.
+pub fn lossy(bytes: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(bytes).chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn unknown_command_text_matches_redis() {
+        let args = [
+            Bytes::from_static(b"foo"),
+            Bytes::from_static(b"a"),
+            Bytes::from_static(b"b"),
+        ];
+        assert_eq!(
+            ReplyError::unknown_command(&args).text(),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(
+            ReplyError::unknown_command(&args[..1]).text(),
+            "ERR unknown command 'foo', with args beginning with: "
+        );
+    }
+
+    #[test]
+    fn prefixes_come_from_the_variant() {
+        assert_eq!(ReplyError::WrongType.prefix(), "WRONGTYPE");
+        assert_eq!(
+            ReplyError::Prefixed("NOQUORUM needed 2".into()).prefix(),
+            "NOQUORUM"
+        );
+        assert_eq!(
+            ReplyError::arity("get").text(),
+            "ERR wrong number of arguments for 'get' command"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! State shared by every connection: configuration, keyspace, clients,
+//! statistics, the transaction gate and the shutdown signal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use ringkv_cluster::Keyspace;
+use ringkv_conf::Config;
+use ringkv_resp::Limits;
+use tokio::sync::watch;
+
+use crate::client::ClientRegistry;
+use crate::command::txn::WatchRegistry;
+use crate::metrics::Metrics;
+
+/// Server-wide counters for INFO `# Stats` (reset by CONFIG RESETSTAT).
+#[derive(Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_received: AtomicU64,
+    /// Connections refused (maxclients, protected mode).
+    pub rejected_connections: AtomicU64,
+    /// Commands run.
+    pub commands_processed: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Reads that found their key.
+    pub keyspace_hits: AtomicU64,
+    /// Reads that did not.
+    pub keyspace_misses: AtomicU64,
+    /// Error replies sent.
+    pub error_replies: AtomicU64,
+    /// Error replies by prefix (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
+    pub errors_by_prefix: parking_lot::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    /// Zeroes every counter.
+    pub fn reset(&self) {
+        for a in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.error_replies,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+        self.errors_by_prefix.lock().clear();
+    }
+}
+
+/// The server: everything a command may need.
+pub struct Server {
+    /// Current configuration (CONFIG SET changes the runtime-settable keys).
+    pub config: RwLock<Config>,
+    /// The configuration file given at start-up (for CONFIG REWRITE).
+    pub config_file: Option<PathBuf>,
+    /// All data.
+    pub keyspace: Keyspace,
+    /// Connected clients.
+    pub clients: ClientRegistry,
+    /// INFO counters.
+    pub stats: Stats,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Keys watched by clients, for WATCH/EXEC.
+    pub watches: WatchRegistry,
+    /// Every command holds it shared; EXEC holds it exclusively, so a
+    /// transaction runs isolated from every other command on this node.
+    pub exec_gate: tokio::sync::RwLock<()>,
+    /// Flips to true when the server begins to shut down.
+    pub shutdown: watch::Sender<bool>,
+    /// When the server started.
+    pub started: Instant,
+    /// Unix seconds at start.
+    pub started_unix: u64,
+    /// A random 40-hex-digit id of this run (INFO run_id).
+    pub run_id: String,
+    /// Unix seconds of the last SAVE/BGSAVE (start time until then).
+    pub last_save_unix: AtomicU64,
+    /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire: AtomicBool,
+    /// The TCP port clients connect to.
+    pub port: u16,
+    /// Commands per second over the last second (INFO instantaneous_ops_per_sec).
+    pub ops_per_sec: AtomicU64,
+    /// The last count of keys per database (INFO keyspace).
+    pub census: crate::info::Census,
+}
+
+impl Server {
+    /// Builds the shared state around an open keyspace.
+    pub fn new(
+        config: Config,
+        config_file: Option<PathBuf>,
+        keyspace: Keyspace,
+    ) -> anyhow::Result<Arc<Server>> {
+        let metrics = Arc::new(Metrics::new(keyspace.engine().clone())?);
+        let now = unix_secs();
+        let run_id: String = (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
+            .collect();
+        let port = config.port;
+        Ok(Arc::new(Server {
+            config: RwLock::new(config),
+            config_file,
+            keyspace,
+            clients: ClientRegistry::default(),
+            stats: Stats::default(),
+            metrics,
+            watches: WatchRegistry::default(),
+            exec_gate: tokio::sync::RwLock::new(()),
+            shutdown: watch::channel(false).0,
+            started: Instant::now(),
+            started_unix: now,
+            run_id,
+            last_save_unix: AtomicU64::new(now),
+            active_expire: AtomicBool::new(true),
+            port,
+            ops_per_sec: AtomicU64::new(0),
+            census: crate::info::Census::default(),
+        }))
+    }
+
+    /// The protocol limits for a client, from the current configuration.
+    pub fn limits(&self, auth_required: bool) -> Limits {
+        let c = self.config.read();
+        Limits {
+            max_bulk_len: c.proto_max_bulk_len.bytes(),
+            max_multibulk_len: c.proto_max_multibulk_len,
+            auth_required,
+        }
+    }
+
+    /// Whether clients must AUTH before running commands.
+    pub fn requires_auth(&self) -> bool {
+        !self.config.read().requirepass.is_empty()
+    }
+
+    /// Begins a graceful shutdown.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Counts an error reply by its prefix (INFO errorstats, metrics).
+    pub fn count_error(&self, prefix: &str) {
+        self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        *self
+            .stats
+            .errors_by_prefix
+            .lock()
+            .entry(prefix.to_string())
+            .or_default() += 1;
+        self.metrics.error(prefix);
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Microseconds since the Unix epoch.
+pub fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
