@@ -1,4 +1,6 @@
 //! The `ringkv-server` binary: parse configuration, start logging, run.
+//! Built by the root package (see the workspace Cargo.toml) over the
+//! `ringkv_server` library.
 
 use std::process::ExitCode;
 

@@ -230,7 +230,8 @@ impl Metrics {
             let base = table.as_ptr() as usize;
             let addr = std::ptr::from_ref(s) as usize;
             let size = std::mem::size_of::<CommandSpec>();
-            (addr >= base && addr < base + std::mem::size_of_val(table)).then(|| (addr - base) / size)
+            (addr >= base && addr < base + std::mem::size_of_val(table))
+                .then(|| (addr - base) / size)
         };
         match parent {
             None => index_in(COMMANDS, spec).and_then(|i| self.commands.get(i)),

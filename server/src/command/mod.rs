@@ -145,6 +145,10 @@ fn resolve(args: &[Bytes]) -> Resolved {
         return Resolved::Run(None, spec);
     }
     let Some(sub_name) = args.get(1) else {
+        // COMMAND alone runs the container itself; other containers need a subcommand.
+        if spec.handler != Handler::Container && spec.arity_ok(args.len()) {
+            return Resolved::Run(None, spec);
+        }
         return Resolved::Refused(None, spec, ReplyError::arity(spec.name));
     };
     let Some(sub) = spec.subcommand(sub_name) else {

@@ -165,15 +165,15 @@ pub async fn command_getkeys(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }) else {
         return Err(ReplyError::err("Invalid command specified"));
     };
-    if !spec.arity_ok(inner.len()) {
-        return Err(ReplyError::err(
-            "Invalid number of arguments specified for command",
-        ));
-    }
     let _ = parent;
     let k = spec.keys;
     if k.first == 0 {
         return Err(ReplyError::err("The command has no key arguments"));
+    }
+    if !spec.arity_ok(inner.len()) {
+        return Err(ReplyError::err(
+            "Invalid number of arguments specified for command",
+        ));
     }
     let len = i64::try_from(inner.len()).unwrap_or(i64::MAX);
     let last = if k.last < 0 {
@@ -211,19 +211,30 @@ pub async fn info(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(text_reply(cx.client.protocol, body))
 }
 
+/// redis-server keys that tools read (redis-benchmark asks for `save` and
+/// `appendonly`) and whose values are fixed by ringkv's design: every write
+/// goes to the WAL, there are no snapshots and no eviction.
+const FIXED_REDIS_KEYS: &[(&str, &str)] = &[
+    ("appendonly", "yes"),
+    ("save", ""),
+    ("maxmemory", "0"),
+    ("maxmemory-policy", "noeviction"),
+    ("cluster-enabled", "no"),
+];
+
 /// CONFIG GET parameter [parameter ...] (glob patterns, case-insensitive).
 pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let config = cx.server.config.read().clone();
-    let mut pairs = Vec::new();
+    let keys = ringkv_conf::KEYS.iter().map(|k| (k.name, (k.get)(&config)));
+    let fixed = FIXED_REDIS_KEYS.iter().map(|(n, v)| (*n, v.to_string()));
+    let all: Vec<(&str, String)> = keys.chain(fixed).collect();
+    let mut pairs: Vec<(Reply, Reply)> = Vec::new();
     for pattern in args.iter().skip(2) {
         let glob = Glob::new(pattern, true);
-        for key in ringkv_conf::KEYS {
-            if glob.matches(key.name.as_bytes())
-                && !pairs
-                    .iter()
-                    .any(|(n, _): &(Reply, Reply)| *n == Reply::bulk(key.name))
-            {
-                pairs.push((Reply::bulk(key.name), Reply::bulk((key.get)(&config))));
+        for (name, value) in &all {
+            let seen = pairs.iter().any(|(n, _)| *n == Reply::bulk(name));
+            if glob.matches(name.as_bytes()) && !seen {
+                pairs.push((Reply::bulk(name), Reply::bulk(value)));
             }
         }
     }

@@ -243,12 +243,15 @@ pub async fn getdel(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// GETEX key [EX | PX | EXAT | PXAT | PERSIST].
 pub async fn getex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let expiry = parse_string_options(args, 2, true)?.expiry(cx)?;
+    // As in Redis: options are parsed first, then a missing key answers nil
+    // before the expiry value is checked.
+    let options = parse_string_options(args, 2, true)?;
     let key = arg(args, 1);
     let _lock = cx.ks().lock([key.as_ref()]).await;
     let Some(entry) = cx.read(key).await? else {
         return Ok(Reply::Nil);
     };
+    let expiry = options.expiry(cx)?;
     match expiry {
         Expiry::At(at) if at <= cx.now_ms() => cx.delete(key).await?,
         Expiry::At(at) => {

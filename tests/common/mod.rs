@@ -1,0 +1,437 @@
+//! End-to-end test harness: starts real `ringkv-server` processes on free
+//! loopback ports, each with its own temporary data directory, waits until
+//! they answer PING, and kills them by PID when dropped.
+//!
+//! Each test file includes this module with `mod common;`; not every file
+//! uses every helper.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A free loopback TCP port (bound, then released for the server to take).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// The server binary built by cargo for these tests.
+pub fn server_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ringkv-server"))
+}
+
+/// A running server process, killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    /// Client port.
+    pub port: u16,
+    /// Metrics port.
+    pub metrics_port: u16,
+    /// Keeps the data directory alive for restarts.
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+impl TestServer {
+    /// Starts a server with default settings.
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts a server with extra flags (e.g. `["--appendfsync", "always"]`).
+    pub fn start_with(args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = TestServer {
+            child: None,
+            port: 0,
+            metrics_port: 0,
+            dir,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        s.spawn_until_ready();
+        s
+    }
+
+    /// Where the server keeps its data.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("server running")
+    }
+
+    fn spawn_until_ready(&mut self) {
+        // A port picked free may be taken by a parallel test before the
+        // server binds it: retry with new ports.
+        for _attempt in 0..5 {
+            self.port = free_port();
+            self.metrics_port = free_port();
+            let mut cmd = Command::new(server_binary());
+            cmd.arg("--port")
+                .arg(self.port.to_string())
+                .arg("--metrics-port")
+                .arg(self.metrics_port.to_string())
+                .arg("--bind")
+                .arg("127.0.0.1")
+                .arg("--dir")
+                .arg(self.data_dir())
+                .arg("--loglevel")
+                .arg("warning")
+                .args(&self.args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            let child = cmd.spawn().expect("spawn ringkv-server");
+            self.child = Some(child);
+            if self.wait_ready() {
+                return;
+            }
+            self.kill();
+        }
+        panic!("ringkv-server did not start after 5 attempts");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_status)) = child.try_wait() {
+                    return false;
+                }
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                if s.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = s.read(&mut buf) {
+                        let reply = &buf[..n];
+                        // A password-protected server answers NOAUTH: still ready.
+                        if reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH") {
+                            return true;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        let pid = libc::pid_t::try_from(c.id()).expect("pid fits");
+        // SAFETY: kill(2) on the pid of our own child process.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
+    /// Waits (bounded) for the process to exit by itself; returns whether it exited 0.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let Some(c) = self.child.as_mut() else {
+            return false;
+        };
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                self.child = None;
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Starts the server again on the same data directory (new ports).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn_until_ready();
+    }
+
+    /// A `redis` crate client for this server.
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client")
+    }
+
+    /// A connected synchronous `redis` connection.
+    pub fn conn(&self) -> redis::Connection {
+        let c = self.client().get_connection().expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        c
+    }
+
+    /// A raw TCP connection for protocol-level tests.
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(self.port)
+    }
+
+    /// The body of GET /metrics.
+    pub fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.metrics_port)).expect("metrics connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .expect("request");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("response");
+        let (head, body) = body.split_once("\r\n\r\n").expect("HTTP response");
+        assert!(head.starts_with("HTTP/1.1 200"), "metrics status: {head}");
+        body.to_string()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A raw socket speaking RESP by hand.
+pub struct RawConn {
+    reader: BufReader<TcpStream>,
+}
+
+impl RawConn {
+    /// Connects to `port` on loopback.
+    pub fn connect(port: u16) -> RawConn {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        RawConn {
+            reader: BufReader::new(s),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).expect("send");
+    }
+
+    /// Sends one command as a multibulk request.
+    pub fn send_cmd(&mut self, args: &[&[u8]]) {
+        self.send(&encode_cmd(args));
+    }
+
+    /// Reads one complete reply and returns it as raw RESP text.
+    pub fn read_reply(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read reply line");
+        assert!(
+            !line.is_empty(),
+            "connection closed while waiting for a reply"
+        );
+        let kind = line.as_bytes()[0];
+        let body = line[1..].trim_end().to_string();
+        match kind {
+            b'$' | b'=' => {
+                let n: i64 = body.parse().expect("bulk length");
+                if n >= 0 {
+                    let mut data = vec![0u8; usize::try_from(n).expect("len") + 2];
+                    self.reader.read_exact(&mut data).expect("bulk data");
+                    line.push_str(&String::from_utf8_lossy(&data));
+                }
+                line
+            }
+            b'*' | b'%' | b'~' => {
+                let n: i64 = body.parse().expect("aggregate length");
+                let items = if kind == b'%' { n * 2 } else { n };
+                for _ in 0..items.max(0) {
+                    line.push_str(&self.read_reply());
+                }
+                line
+            }
+            _ => line,
+        }
+    }
+
+    /// Sends a command and returns its reply.
+    pub fn cmd(&mut self, args: &[&str]) -> String {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send_cmd(&args);
+        self.read_reply()
+    }
+
+    /// Whether the server closed the connection (EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
+
+/// Encodes one command as a RESP multibulk request.
+pub fn encode_cmd(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Runs a command with the `redis` crate and returns its value or error text
+/// (`"ERR wrong number ..."`), for exact comparisons with Redis's replies.
+pub fn query(con: &mut redis::Connection, args: &[&str]) -> Result<redis::Value, String> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query::<redis::Value>(con).map_err(|e| error_text(&e))
+}
+
+/// The full text of a server error: code and detail, as redis-cli prints it.
+pub fn error_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Whether a command-line tool is installed (redis-cli, redis-benchmark).
+pub fn have_tool(name: &str) -> bool {
+    Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Runs a tool to completion with a time bound, returning (stdout, stderr, success).
+pub fn run_tool(
+    program: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> (String, String, bool) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (o, e) = (
+        out_t.join().unwrap_or_default(),
+        err_t.join().unwrap_or_default(),
+    );
+    (o, e, status.is_some_and(|s| s.success()))
+}
+
+/// Fails the test with a clear message when a required tool is missing:
+/// `.ci/run` installs redis-tools, so in CI these never skip.
+pub fn require_tool(name: &str) {
+    assert!(
+        have_tool(name),
+        "{name} is not installed; run `apt-get install -y redis-tools` (done by .ci/run)"
+    );
+}
+
+/// Reads a whole file into a string (for logs in failure messages).
+pub fn read_file(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Runs a command that must succeed and returns its value.
+pub fn ok(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    query(con, args).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Runs a command that must fail and returns the error text.
+pub fn err(con: &mut redis::Connection, args: &[&str]) -> String {
+    match query(con, args) {
+        Ok(v) => panic!("{args:?} should have failed, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+/// A bulk-string value.
+pub fn bulk(s: &str) -> redis::Value {
+    redis::Value::BulkString(s.as_bytes().to_vec())
+}
+
+/// An integer value.
+pub fn int(i: i64) -> redis::Value {
+    redis::Value::Int(i)
+}
+
+/// The simple-string `OK`.
+pub fn okay() -> redis::Value {
+    redis::Value::Okay
+}
+
+/// An array of bulk strings (None for nil).
+pub fn bulks(items: &[Option<&str>]) -> redis::Value {
+    redis::Value::Array(
+        items
+            .iter()
+            .map(|i| i.map_or(redis::Value::Nil, bulk))
+            .collect(),
+    )
+}

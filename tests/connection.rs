@@ -1,0 +1,339 @@
+//! Connection and server commands: PING, ECHO, HELLO, AUTH, QUIT, RESET,
+//! CLIENT, COMMAND, INFO, CONFIG, TIME, SAVE, DEBUG, FUNCTION.
+
+mod common;
+
+use common::*;
+use redis::Value::{Nil, Okay};
+
+#[test]
+fn ping_echo_and_hello() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    assert_eq!(ok(c, &["PING"]), redis::Value::SimpleString("PONG".into()));
+    assert_eq!(ok(c, &["PING", "hi"]), bulk("hi"));
+    assert_eq!(ok(c, &["ECHO", "x y"]), bulk("x y"));
+    let mut raw = s.raw();
+    let hello = raw.cmd(&["HELLO", "3"]);
+    assert!(hello.starts_with("%7\r\n"), "RESP3 map: {hello}");
+    assert!(hello.contains("proto\r\n:3\r\n"), "{hello}");
+    assert!(hello.contains("mode\r\n$10\r\nstandalone"), "{hello}");
+    // RESP3 types after HELLO 3: null is `_`.
+    assert_eq!(raw.cmd(&["GET", "nope"]), "_\r\n");
+    let hello2 = raw.cmd(&["HELLO", "2"]);
+    assert!(hello2.starts_with("*14\r\n"), "RESP2 flat array: {hello2}");
+    assert_eq!(raw.cmd(&["GET", "nope"]), "$-1\r\n");
+    assert_eq!(
+        raw.cmd(&["HELLO", "4"]),
+        "-NOPROTO unsupported protocol version\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["HELLO", "x"]),
+        "-ERR Protocol version is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["HELLO", "3", "FOO"]),
+        "-ERR Syntax error in HELLO option 'FOO'\r\n"
+    );
+    let named = raw.cmd(&["HELLO", "2", "SETNAME", "tester"]);
+    assert!(named.starts_with("*14"));
+    assert_eq!(raw.cmd(&["CLIENT", "GETNAME"]), "$6\r\ntester\r\n");
+}
+
+#[test]
+fn authentication() {
+    let s = TestServer::start_with(&["--requirepass", "s3cret"]);
+    let mut raw = s.raw();
+    assert_eq!(
+        raw.cmd(&["GET", "k"]),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["AUTH", "wrong"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(raw.cmd(&["AUTH", "s3cret"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    let mut other = s.raw();
+    assert!(
+        other
+            .cmd(&["HELLO", "3"])
+            .starts_with("-NOAUTH HELLO must be called with the client already authenticated")
+    );
+    assert!(
+        other
+            .cmd(&["HELLO", "3", "AUTH", "default", "s3cret"])
+            .starts_with("%7")
+    );
+    let mut third = s.raw();
+    assert_eq!(third.cmd(&["AUTH", "default", "s3cret"]), "+OK\r\n");
+    assert_eq!(third.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(
+        third.cmd(&["GET", "k"]),
+        "-NOAUTH Authentication required.\r\n",
+        "RESET logs out"
+    );
+    // The redis crate authenticates through the URL.
+    let client = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", s.port)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    assert_eq!(ok(&mut con, &["GET", "k"]), bulk("v"));
+    // Without a configured password AUTH is an error.
+    let open = TestServer::start();
+    assert_eq!(
+        err(&mut open.conn(), &["AUTH", "x"]),
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+    );
+}
+
+#[test]
+fn client_subcommands_and_quit() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    let id = match ok(c, &["CLIENT", "ID"]) {
+        redis::Value::Int(i) => i,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ok(c, &["CLIENT", "GETNAME"]), Nil);
+    assert_eq!(ok(c, &["CLIENT", "SETNAME", "worker-1"]), Okay);
+    assert_eq!(ok(c, &["CLIENT", "GETNAME"]), bulk("worker-1"));
+    assert_eq!(
+        err(c, &["CLIENT", "SETNAME", "a b"]),
+        "ERR Client names cannot contain spaces, newlines or special characters."
+    );
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(c).unwrap();
+    assert!(
+        list.contains(&format!("id={id} ")) && list.contains("name=worker-1"),
+        "{list}"
+    );
+    assert!(list.contains("cmd=client|list"), "{list}");
+    let info: String = redis::cmd("CLIENT").arg("INFO").query(c).unwrap();
+    assert!(info.starts_with(&format!("id={id} ")), "{info}");
+    assert_eq!(
+        err(c, &["CLIENT", "LIST", "TYPE", "foo"]),
+        "ERR Unknown client type 'foo'"
+    );
+    assert_eq!(ok(c, &["CLIENT", "SETINFO", "LIB-NAME", "mylib"]), Okay);
+    assert_eq!(ok(c, &["CLIENT", "NO-EVICT", "on"]), Okay);
+    assert_eq!(err(c, &["CLIENT", "NO-EVICT", "maybe"]), "ERR syntax error");
+    assert_eq!(
+        err(c, &["CLIENT", "KILL", "1.2.3.4:5"]),
+        "ERR No such client"
+    );
+    assert_eq!(
+        err(c, &["CLIENT", "KILL", "ID", "0"]),
+        "ERR client-id should be greater than 0"
+    );
+    assert_eq!(
+        err(c, &["CLIENT", "FOO"]),
+        "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
+    );
+    assert_eq!(
+        err(c, &["CLIENT"]),
+        "ERR wrong number of arguments for 'client' command"
+    );
+    // Kill another client by id.
+    let mut victim = s.raw();
+    let victim_id = victim
+        .cmd(&["CLIENT", "ID"])
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    assert_eq!(ok(c, &["CLIENT", "KILL", "ID", &victim_id]), int(1));
+    assert!(victim.is_closed(), "killed client is disconnected");
+    // QUIT replies OK and closes.
+    let mut q = s.raw();
+    assert_eq!(q.cmd(&["QUIT"]), "+OK\r\n");
+    assert!(q.is_closed());
+    // CLIENT REPLY OFF silences replies until ON.
+    let mut r = s.raw();
+    r.send_cmd(&[b"CLIENT", b"REPLY", b"OFF"]);
+    r.send_cmd(&[b"SET", b"x", b"1"]);
+    assert_eq!(r.cmd(&["CLIENT", "REPLY", "ON"]), "+OK\r\n");
+    assert_eq!(r.cmd(&["GET", "x"]), "$1\r\n1\r\n");
+    r.send_cmd(&[b"CLIENT", b"REPLY", b"SKIP"]);
+    r.send_cmd(&[b"SET", b"x", b"2"]);
+    assert_eq!(r.cmd(&["GET", "x"]), "$1\r\n2\r\n");
+}
+
+#[test]
+fn command_introspection_for_clients_and_redis_cli() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    let count = match ok(c, &["COMMAND", "COUNT"]) {
+        redis::Value::Int(n) => n,
+        other => panic!("{other:?}"),
+    };
+    assert!(count > 60, "{count} commands");
+    let all = ok(c, &["COMMAND"]);
+    assert!(matches!(&all, redis::Value::Array(v) if v.len() as i64 == count));
+    let mut raw = s.raw();
+    let info = raw.cmd(&["COMMAND", "INFO", "get", "nosuch"]);
+    assert!(
+        info.starts_with("*2\r\n*10\r\n$3\r\nget\r\n:2\r\n"),
+        "{info}"
+    );
+    assert!(
+        info.ends_with("*-1\r\n"),
+        "unknown commands are nil: {info}"
+    );
+    let docs = raw.cmd(&["COMMAND", "DOCS", "set"]);
+    for field in [
+        "summary",
+        "since",
+        "group",
+        "complexity",
+        "arguments",
+        "expiration",
+        "KEEPTTL",
+        "pure-token",
+        "oneof",
+    ] {
+        assert!(
+            docs.contains(field),
+            "COMMAND DOCS set lacks {field}: {docs}"
+        );
+    }
+    let all_docs = raw.cmd(&["COMMAND", "DOCS"]);
+    assert!(all_docs.contains("client|list"), "subcommand docs");
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYS", "PING", "x"]),
+        "-ERR The command has no key arguments\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYS", "FOO", "x"]),
+        "-ERR Invalid command specified\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYS", "GET", "a", "b"]),
+        "-ERR Invalid number of arguments specified for command\r\n"
+    );
+    let list = raw.cmd(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "get*"]);
+    assert!(
+        list.contains("getrange") && list.contains("getdel") && !list.contains("$3\r\nset\r\n"),
+        "{list}"
+    );
+}
+
+#[test]
+fn info_config_time_save_debug_function() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SET", "k", "v", "EX", "1000"]);
+    ok(c, &["SET", "k2", "v"]);
+    let info: String = redis::cmd("INFO").query(c).unwrap();
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Engine",
+        "# Keyspace",
+    ] {
+        assert!(info.contains(section), "INFO lacks {section}");
+    }
+    assert!(info.contains("redis_version:"), "{info}");
+    assert!(info.contains("db0:keys=2,expires=1,"), "{info}");
+    let cmdstats: String = redis::cmd("INFO").arg("commandstats").query(c).unwrap();
+    assert!(cmdstats.contains("cmdstat_set:calls=2,"), "{cmdstats}");
+    let only: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+    assert!(
+        only.starts_with("# Clients\r\n") && !only.contains("# Server"),
+        "{only}"
+    );
+    // CONFIG GET with patterns; CONFIG SET of runtime keys; errors.
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclie*")
+        .query(c)
+        .unwrap();
+    assert_eq!(got, ["maxclients", "10000"]);
+    assert_eq!(
+        ok(c, &["CONFIG", "SET", "maxclients", "500", "hz", "20"]),
+        Okay
+    );
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .arg("hz")
+        .query(c)
+        .unwrap();
+    assert_eq!(got, ["maxclients", "500", "hz", "20"]);
+    assert_eq!(
+        err(c, &["CONFIG", "SET", "nosuch", "1"]),
+        "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+    );
+    assert_eq!(
+        err(c, &["CONFIG", "SET", "port", "1"]),
+        "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+    );
+    assert!(
+        err(c, &["CONFIG", "SET", "maxclients", "x"])
+            .starts_with("ERR CONFIG SET failed (possibly related to argument 'maxclients')")
+    );
+    assert_eq!(
+        ok(c, &["CONFIG", "SET", "compaction-strategy", "size-tiered"]),
+        Okay
+    );
+    assert_eq!(ok(c, &["CONFIG", "RESETSTAT"]), Okay);
+    assert_eq!(
+        err(c, &["CONFIG", "REWRITE"]),
+        "ERR The server is running without a config file"
+    );
+    let time: Vec<String> = redis::cmd("TIME").query(c).unwrap();
+    assert_eq!(time.len(), 2);
+    assert!(time[0].parse::<u64>().unwrap() > 1_700_000_000);
+    assert!(time[1].parse::<u64>().unwrap() < 1_000_000);
+    assert_eq!(ok(c, &["SAVE"]), Okay);
+    assert!(matches!(ok(c, &["LASTSAVE"]), redis::Value::Int(t) if t > 1_700_000_000));
+    assert_eq!(
+        ok(c, &["BGSAVE"]),
+        redis::Value::SimpleString("Background saving started".into())
+    );
+    assert_eq!(ok(c, &["DEBUG", "SLEEP", "0.01"]), Okay);
+    assert_eq!(ok(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), Okay);
+    assert!(
+        matches!(ok(c, &["DEBUG", "OBJECT", "k"]), redis::Value::SimpleString(s) if s.contains("encoding:embstr"))
+    );
+    assert_eq!(err(c, &["DEBUG", "OBJECT", "nope"]), "ERR no such key");
+    assert_eq!(
+        err(c, &["DEBUG", "FOO"]),
+        "ERR unknown subcommand or wrong number of arguments for 'FOO'. Try DEBUG HELP."
+    );
+    assert_eq!(ok(c, &["DEBUG", "RELOAD"]), Okay);
+    assert_eq!(ok(c, &["GET", "k2"]), bulk("v"));
+    assert_eq!(ok(c, &["FUNCTION", "LIST"]), redis::Value::Array(vec![]));
+    assert_eq!(ok(c, &["FUNCTION", "FLUSH"]), Okay);
+    assert_eq!(
+        err(c, &["FUNCTION", "FLUSH", "x"]),
+        "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+    );
+    assert_eq!(
+        err(c, &["SHUTDOWN", "ABORT"]),
+        "ERR No shutdown in progress."
+    );
+}
+
+#[test]
+fn config_rewrite_persists_runtime_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ringkv.toml");
+    std::fs::write(&file, "maxclients = 77\n").unwrap();
+    let path = file.to_str().unwrap().to_string();
+    let s = TestServer::start_with(&["--config", &path]);
+    let c = &mut s.conn();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query(c)
+        .unwrap();
+    assert_eq!(got, ["maxclients", "77"]);
+    ok(c, &["CONFIG", "SET", "maxclients", "88"]);
+    assert_eq!(ok(c, &["CONFIG", "REWRITE"]), Okay);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("maxclients = 88"), "{text}");
+}

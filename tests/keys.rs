@@ -1,0 +1,350 @@
+//! Keyspace and expiry commands against a real server.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use redis::Value::{Nil, Okay};
+
+#[test]
+fn del_exists_unlink_touch_type() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["MSET", "a", "1", "b", "2", "c", "3"]);
+    assert_eq!(
+        ok(c, &["EXISTS", "a", "a", "nope"]),
+        int(2),
+        "a repeated key counts twice"
+    );
+    assert_eq!(ok(c, &["TOUCH", "a", "b", "nope"]), int(2));
+    assert_eq!(
+        ok(c, &["TYPE", "a"]),
+        redis::Value::SimpleString("string".into())
+    );
+    assert_eq!(
+        ok(c, &["TYPE", "nope"]),
+        redis::Value::SimpleString("none".into())
+    );
+    assert_eq!(ok(c, &["DEL", "a", "a", "nope"]), int(1));
+    assert_eq!(ok(c, &["UNLINK", "b", "c"]), int(2));
+    assert_eq!(ok(c, &["EXISTS", "a", "b", "c"]), int(0));
+    assert_eq!(
+        err(c, &["DEL"]),
+        "ERR wrong number of arguments for 'del' command"
+    );
+}
+
+#[test]
+fn ttl_and_expire_family() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    assert_eq!(ok(c, &["TTL", "nope"]), int(-2));
+    assert_eq!(ok(c, &["PTTL", "nope"]), int(-2));
+    assert_eq!(ok(c, &["EXPIRETIME", "nope"]), int(-2));
+    ok(c, &["SET", "k", "v"]);
+    assert_eq!(ok(c, &["TTL", "k"]), int(-1));
+    assert_eq!(ok(c, &["PEXPIRETIME", "k"]), int(-1));
+    assert_eq!(ok(c, &["EXPIRE", "nope", "10"]), int(0));
+    assert_eq!(ok(c, &["EXPIRE", "k", "100"]), int(1));
+    assert_eq!(ok(c, &["TTL", "k"]), int(100));
+    assert_eq!(ok(c, &["PEXPIRE", "k", "50000"]), int(1));
+    assert_eq!(ok(c, &["TTL", "k"]), int(50));
+    assert_eq!(ok(c, &["PERSIST", "k"]), int(1));
+    assert_eq!(ok(c, &["PERSIST", "k"]), int(0));
+    assert_eq!(ok(c, &["TTL", "k"]), int(-1));
+    // Conditions.
+    assert_eq!(
+        ok(c, &["EXPIRE", "k", "100", "XX"]),
+        int(0),
+        "XX needs an existing TTL"
+    );
+    assert_eq!(
+        ok(c, &["EXPIRE", "k", "100", "GT"]),
+        int(0),
+        "no TTL is infinite: GT fails"
+    );
+    assert_eq!(
+        ok(c, &["EXPIRE", "k", "100", "LT"]),
+        int(1),
+        "no TTL is infinite: LT succeeds"
+    );
+    assert_eq!(ok(c, &["EXPIRE", "k", "200", "NX"]), int(0));
+    assert_eq!(ok(c, &["EXPIRE", "k", "200", "GT"]), int(1));
+    assert_eq!(ok(c, &["EXPIRE", "k", "150", "GT"]), int(0));
+    assert_eq!(ok(c, &["EXPIRE", "k", "150", "LT"]), int(1));
+    assert_eq!(ok(c, &["EXPIRE", "k", "300", "XX"]), int(1));
+    assert_eq!(ok(c, &["TTL", "k"]), int(300));
+    assert_eq!(
+        err(c, &["EXPIRE", "k", "10", "NX", "XX"]),
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    );
+    assert_eq!(
+        err(c, &["EXPIRE", "k", "10", "GT", "LT"]),
+        "ERR GT and LT options at the same time are not compatible"
+    );
+    assert_eq!(
+        err(c, &["EXPIRE", "k", "10", "FOO"]),
+        "ERR Unsupported option FOO"
+    );
+    assert_eq!(
+        err(c, &["EXPIRE", "k", "x"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        err(c, &["EXPIRE", "k", "9223372036854775807"]),
+        "ERR invalid expire time in 'expire' command"
+    );
+    // Absolute times; a time in the past deletes the key.
+    let now: u64 = redis::cmd("TIME").query::<Vec<String>>(c).unwrap()[0]
+        .parse()
+        .unwrap();
+    assert_eq!(ok(c, &["EXPIREAT", "k", &(now + 500).to_string()]), int(1));
+    assert_eq!(ok(c, &["EXPIRETIME", "k"]), int((now + 500) as i64));
+    assert_eq!(
+        ok(c, &["PEXPIREAT", "k", &((now + 600) * 1000).to_string()]),
+        int(1)
+    );
+    assert_eq!(
+        ok(c, &["PEXPIRETIME", "k"]),
+        int(((now + 600) * 1000) as i64)
+    );
+    assert_eq!(ok(c, &["EXPIREAT", "k", "1"]), int(1));
+    assert_eq!(ok(c, &["EXISTS", "k"]), int(0));
+    ok(c, &["SET", "neg", "v"]);
+    assert_eq!(ok(c, &["EXPIRE", "neg", "-1"]), int(1));
+    assert_eq!(ok(c, &["GET", "neg"]), Nil);
+}
+
+fn scan_all(c: &mut redis::Connection, extra: &[&str]) -> (Vec<String>, usize) {
+    let mut cursor = "0".to_string();
+    let mut keys = Vec::new();
+    let mut calls = 0;
+    loop {
+        let mut args = vec!["SCAN", cursor.as_str()];
+        args.extend_from_slice(extra);
+        let (next, batch): (String, Vec<String>) =
+            redis::cmd(args[0]).arg(&args[1..]).query(c).expect("scan");
+        keys.extend(batch);
+        calls += 1;
+        assert!(calls < 10_000, "SCAN does not terminate");
+        if next == "0" {
+            return (keys, calls);
+        }
+        cursor = next;
+    }
+}
+
+#[test]
+fn keys_scan_dbsize_randomkey() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    assert_eq!(ok(c, &["RANDOMKEY"]), Nil);
+    assert_eq!(ok(c, &["DBSIZE"]), int(0));
+    let mut expected = BTreeSet::new();
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        let k = format!("key:{i}");
+        pipe.cmd("SET").arg(&k).arg(i).ignore();
+        expected.insert(k);
+    }
+    pipe.query::<()>(c).unwrap();
+    assert_eq!(ok(c, &["DBSIZE"]), int(500));
+    let (all, calls) = scan_all(c, &[]);
+    assert!(calls > 10, "COUNT 10 pages: {calls} calls");
+    assert_eq!(
+        all.iter().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "SCAN returns every key"
+    );
+    let (matched, _) = scan_all(c, &["MATCH", "key:1*", "COUNT", "100"]);
+    let want: BTreeSet<_> = expected
+        .iter()
+        .filter(|k| k.starts_with("key:1"))
+        .cloned()
+        .collect();
+    assert_eq!(matched.into_iter().collect::<BTreeSet<_>>(), want);
+    let (strings, _) = scan_all(c, &["TYPE", "string", "COUNT", "1000"]);
+    assert_eq!(strings.len(), 500);
+    let (hashes, _) = scan_all(c, &["TYPE", "hash"]);
+    assert!(hashes.is_empty());
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("key:4?").query(c).unwrap();
+    keys.sort();
+    let want: Vec<String> = (40..50).map(|i| format!("key:{i}")).collect();
+    assert_eq!(keys, want);
+    let random: String = redis::cmd("RANDOMKEY").query(c).unwrap();
+    assert!(expected.contains(&random));
+    assert_eq!(err(c, &["SCAN", "abc"]), "ERR invalid cursor");
+    assert_eq!(err(c, &["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
+    assert_eq!(err(c, &["SCAN", "0", "FOO"]), "ERR syntax error");
+}
+
+#[test]
+fn rename_copy_move_and_databases() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SET", "a", "1", "EX", "100"]);
+    assert_eq!(ok(c, &["RENAME", "a", "b"]), Okay);
+    assert_eq!(ok(c, &["GET", "b"]), bulk("1"));
+    assert_eq!(ok(c, &["TTL", "b"]), int(100), "RENAME keeps the TTL");
+    assert_eq!(err(c, &["RENAME", "nope", "x"]), "ERR no such key");
+    assert_eq!(ok(c, &["RENAME", "b", "b"]), Okay);
+    ok(c, &["SET", "c", "3"]);
+    assert_eq!(ok(c, &["RENAMENX", "b", "c"]), int(0));
+    assert_eq!(ok(c, &["RENAMENX", "b", "d"]), int(1));
+    assert_eq!(err(c, &["RENAMENX", "nope", "x"]), "ERR no such key");
+    assert_eq!(ok(c, &["COPY", "d", "e"]), int(1));
+    assert_eq!(ok(c, &["COPY", "d", "e"]), int(0));
+    assert_eq!(ok(c, &["COPY", "c", "e", "REPLACE"]), int(1));
+    assert_eq!(ok(c, &["GET", "e"]), bulk("3"));
+    assert_eq!(ok(c, &["COPY", "nope", "x"]), int(0));
+    assert_eq!(
+        err(c, &["COPY", "d", "d"]),
+        "ERR source and destination objects are the same"
+    );
+    assert_eq!(ok(c, &["COPY", "d", "d", "DB", "1"]), int(1));
+    assert_eq!(
+        err(c, &["COPY", "d", "x", "DB", "16"]),
+        "ERR DB index is out of range"
+    );
+    assert_eq!(ok(c, &["MOVE", "e", "2"]), int(1));
+    assert_eq!(ok(c, &["EXISTS", "e"]), int(0));
+    assert_eq!(ok(c, &["MOVE", "nope", "2"]), int(0));
+    assert_eq!(
+        err(c, &["MOVE", "c", "0"]),
+        "ERR source and destination objects are the same"
+    );
+    assert_eq!(ok(c, &["SELECT", "2"]), Okay);
+    assert_eq!(ok(c, &["GET", "e"]), bulk("3"));
+    assert_eq!(ok(c, &["DBSIZE"]), int(1));
+    assert_eq!(err(c, &["SELECT", "16"]), "ERR DB index is out of range");
+    assert_eq!(
+        err(c, &["SELECT", "x"]),
+        "ERR value is not an integer or out of range"
+    );
+    // FLUSHDB empties only the selected database; FLUSHALL empties all.
+    assert_eq!(ok(c, &["FLUSHDB"]), Okay);
+    assert_eq!(ok(c, &["DBSIZE"]), int(0));
+    ok(c, &["SELECT", "0"]);
+    assert!(matches!(ok(c, &["DBSIZE"]), redis::Value::Int(n) if n > 0));
+    assert_eq!(err(c, &["FLUSHDB", "LATER"]), "ERR syntax error");
+    assert_eq!(ok(c, &["FLUSHALL", "SYNC"]), Okay);
+    assert_eq!(ok(c, &["DBSIZE"]), int(0));
+    ok(c, &["SELECT", "1"]);
+    assert_eq!(ok(c, &["DBSIZE"]), int(0));
+}
+
+#[test]
+fn object_introspection() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SET", "i", "12345"]);
+    ok(c, &["SET", "small", "7"]);
+    ok(c, &["SET", "e", "hello"]);
+    ok(c, &["SET", "r", &"x".repeat(45)]);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "i"]), bulk("int"));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "e"]), bulk("embstr"));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "r"]), bulk("raw"));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "nope"]), Nil);
+    assert_eq!(ok(c, &["OBJECT", "REFCOUNT", "small"]), int(2147483647));
+    assert_eq!(ok(c, &["OBJECT", "REFCOUNT", "e"]), int(1));
+    assert_eq!(ok(c, &["OBJECT", "IDLETIME", "e"]), int(0));
+    assert!(
+        err(c, &["OBJECT", "FREQ", "e"]).starts_with("ERR An LFU maxmemory policy is not selected")
+    );
+    assert_eq!(
+        err(c, &["OBJECT", "FOO", "e"]),
+        "ERR unknown subcommand 'FOO'. Try OBJECT HELP."
+    );
+    assert_eq!(
+        err(c, &["OBJECT", "ENCODING"]),
+        "ERR wrong number of arguments for 'object|encoding' command"
+    );
+    assert!(matches!(ok(c, &["OBJECT", "HELP"]), redis::Value::Array(v) if v.len() > 4));
+}
+
+#[test]
+fn transactions_are_atomic_and_watch_aborts() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    assert_eq!(ok(c, &["MULTI"]), Okay);
+    assert_eq!(
+        ok(c, &["SET", "a", "1"]),
+        redis::Value::SimpleString("QUEUED".into())
+    );
+    assert_eq!(
+        ok(c, &["INCR", "a"]),
+        redis::Value::SimpleString("QUEUED".into())
+    );
+    assert_eq!(err(c, &["MULTI"]), "ERR MULTI calls can not be nested");
+    assert_eq!(ok(c, &["EXEC"]), redis::Value::Array(vec![Okay, int(2)]));
+    assert_eq!(err(c, &["EXEC"]), "ERR EXEC without MULTI");
+    assert_eq!(err(c, &["DISCARD"]), "ERR DISCARD without MULTI");
+    // A command that fails to queue aborts EXEC.
+    ok(c, &["MULTI"]);
+    assert_eq!(
+        err(c, &["GET"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    ok(c, &["SET", "b", "1"]);
+    assert_eq!(
+        err(c, &["EXEC"]),
+        "EXECABORT Transaction discarded because of previous errors."
+    );
+    assert_eq!(ok(c, &["EXISTS", "b"]), int(0));
+    // Runtime errors are reported in place; the rest still runs.
+    let mut raw = s.raw();
+    raw.cmd(&["SET", "s", "text"]);
+    assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["INCR", "s"]), "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["SET", "after", "1"]), "+QUEUED\r\n");
+    assert_eq!(
+        raw.cmd(&["EXEC"]),
+        "*2\r\n-ERR value is not an integer or out of range\r\n+OK\r\n"
+    );
+    // DISCARD.
+    ok(c, &["MULTI"]);
+    ok(c, &["SET", "d", "1"]);
+    assert_eq!(ok(c, &["DISCARD"]), Okay);
+    assert_eq!(ok(c, &["EXISTS", "d"]), int(0));
+    // WATCH: a write by another client aborts EXEC.
+    let other = &mut s.conn();
+    assert_eq!(ok(c, &["WATCH", "w"]), Okay);
+    ok(other, &["SET", "w", "changed"]);
+    ok(c, &["MULTI"]);
+    ok(c, &["SET", "w", "mine"]);
+    assert_eq!(ok(c, &["EXEC"]), Nil);
+    assert_eq!(ok(c, &["GET", "w"]), bulk("changed"));
+    // Unchanged watched key: EXEC runs.
+    ok(c, &["WATCH", "w"]);
+    ok(c, &["MULTI"]);
+    ok(c, &["SET", "w", "mine"]);
+    assert_eq!(ok(c, &["EXEC"]), redis::Value::Array(vec![Okay]));
+    // WATCH inside MULTI is refused; UNWATCH forgets.
+    ok(c, &["MULTI"]);
+    assert_eq!(
+        err(c, &["WATCH", "x"]),
+        "ERR WATCH inside MULTI is not allowed"
+    );
+    ok(c, &["DISCARD"]);
+    ok(c, &["WATCH", "w"]);
+    ok(other, &["SET", "w", "again"]);
+    ok(c, &["UNWATCH"]);
+    ok(c, &["MULTI"]);
+    ok(c, &["SET", "w", "mine2"]);
+    assert_eq!(ok(c, &["EXEC"]), redis::Value::Array(vec![Okay]));
+    // A watched key that expires aborts EXEC.
+    ok(c, &["SET", "ttl", "v", "PX", "100"]);
+    ok(c, &["WATCH", "ttl"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    ok(c, &["MULTI"]);
+    ok(c, &["SET", "other", "1"]);
+    assert_eq!(ok(c, &["EXEC"]), Nil);
+    // FLUSHALL touches every watched key.
+    ok(c, &["SET", "f", "1"]);
+    ok(c, &["WATCH", "f"]);
+    ok(other, &["FLUSHALL"]);
+    ok(c, &["MULTI"]);
+    ok(c, &["PING"]);
+    assert_eq!(ok(c, &["EXEC"]), Nil);
+}

@@ -1,0 +1,128 @@
+//! The Prometheus endpoint returns valid text exposition with the
+//! per-command histograms and the engine figures.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+
+/// Parses Prometheus text format strictly enough to catch malformed output:
+/// every sample line is `name{labels} value` with a float value, every family
+/// has TYPE before samples, and histogram buckets are cumulative.
+fn parse(text: &str) -> BTreeMap<String, f64> {
+    let mut samples = BTreeMap::new();
+    let mut typed = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let name = parts.next().expect("TYPE name");
+            let kind = parts.next().expect("TYPE kind");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
+            typed.insert(name.to_string());
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        assert!(!line.starts_with('#'), "unknown comment: {line}");
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad sample: {line}"));
+        let v: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+        };
+        let name = series.split('{').next().unwrap();
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                assert!(
+                    labels.starts_with('{') && labels.ends_with('}'),
+                    "bad labels: {line}"
+                );
+                for pair in labels[1..labels.len() - 1].split("\",") {
+                    let (k, v) = pair
+                        .split_once('=')
+                        .unwrap_or_else(|| panic!("bad label: {line}"));
+                    assert!(
+                        k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                        "{line}"
+                    );
+                    assert!(v.starts_with('"'), "{line}");
+                }
+            }
+        }
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+        assert!(
+            typed.contains(family) || typed.contains(name),
+            "sample before TYPE: {line}"
+        );
+        samples.insert(series.to_string(), v);
+    }
+    samples
+}
+
+#[test]
+fn metrics_endpoint_serves_valid_prometheus_text() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    for i in 0..25 {
+        ok(c, &["SET", &format!("k{i}"), "v"]);
+    }
+    ok(c, &["GET", "k1"]);
+    ok(c, &["GET", "missing"]);
+    let _ = err(c, &["INCR", "k1"]);
+    let _ = err(c, &["NOSUCHCMD"]);
+    let m = parse(&s.metrics());
+    assert_eq!(
+        m.get("ringkv_command_duration_seconds_count{cmd=\"set\"}"),
+        Some(&25.0)
+    );
+    assert_eq!(
+        m.get("ringkv_command_duration_seconds_count{cmd=\"get\"}"),
+        Some(&2.0)
+    );
+    assert_eq!(
+        m.get("ringkv_command_duration_seconds_bucket{cmd=\"set\",le=\"+Inf\"}"),
+        Some(&25.0)
+    );
+    let buckets: Vec<f64> = m
+        .iter()
+        .filter(|(k, _)| k.starts_with("ringkv_command_duration_seconds_bucket{cmd=\"set\""))
+        .map(|(_, v)| *v)
+        .collect();
+    assert!(buckets.len() > 10, "per-command histogram buckets");
+    assert_eq!(
+        m.get("ringkv_command_failed_total{cmd=\"incr\"}"),
+        Some(&1.0)
+    );
+    assert_eq!(m.get("ringkv_keyspace_hits_total"), Some(&1.0));
+    assert_eq!(m.get("ringkv_keyspace_misses_total"), Some(&1.0));
+    assert!(
+        m.get("ringkv_errors_total{kind=\"ERR\"}")
+            .is_some_and(|v| *v >= 2.0)
+    );
+    assert!(m.get("ringkv_connected_clients").is_some_and(|v| *v >= 1.0));
+    assert!(
+        m.get("ringkv_net_input_bytes_total")
+            .is_some_and(|v| *v > 0.0)
+    );
+    for engine in [
+        "ringkv_engine_memtable_bytes",
+        "ringkv_engine_pending_compaction_bytes",
+        "ringkv_engine_write_stall_microseconds_total",
+        "ringkv_engine_block_cache_hits_total",
+        "ringkv_engine_bloom_useful_total",
+    ] {
+        assert!(m.contains_key(engine), "missing {engine}");
+    }
+}

@@ -1,0 +1,237 @@
+//! Protocol-level behaviour over raw sockets: pipelining, inline commands,
+//! malformed frames, limits and connection caps. Every case checks the
+//! server keeps serving other clients.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+
+fn still_serving(s: &TestServer) {
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&["PING"]),
+        "+PONG\r\n",
+        "server must keep serving other clients"
+    );
+}
+
+#[test]
+fn ten_thousand_pipelined_commands_in_one_write_answer_in_order() {
+    let s = TestServer::start();
+    let mut wire = Vec::new();
+    for _ in 0..10_000 {
+        wire.extend_from_slice(&encode_cmd(&[b"INCR", b"counter"]));
+    }
+    let stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(&wire).unwrap());
+    let mut reader = BufReader::new(stream);
+    for expected in 1..=10_000 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, format!(":{expected}\r\n"));
+    }
+    sender.join().unwrap();
+}
+
+#[test]
+fn inline_commands_work() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.send(b"SET greeting \"hello world\"\r\n");
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    c.send(b"GET greeting\n");
+    assert_eq!(c.read_reply(), "$11\r\nhello world\r\n");
+    c.send(b"\r\n   \r\nPING\r\n");
+    assert_eq!(c.read_reply(), "+PONG\r\n", "blank lines are ignored");
+    c.send(b"SET k \"unbalanced\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "-ERR Protocol error: unbalanced quotes in request\r\n"
+    );
+    assert!(c.is_closed(), "a protocol error closes the connection");
+    still_serving(&s);
+}
+
+#[test]
+fn malformed_frames_get_redis_errors_and_close() {
+    let s = TestServer::start();
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"*1\r\n$999999999999\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$600000000\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*abc\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n+PING\r\n",
+            "-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            b"*-\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+    ];
+    for (input, expected) in cases {
+        let mut c = s.raw();
+        c.send(input);
+        assert_eq!(
+            c.read_reply(),
+            *expected,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert!(c.is_closed());
+    }
+    // Replies for requests before the bad frame are still sent.
+    let mut c = s.raw();
+    let mut wire = encode_cmd(&[b"SET", b"a", b"1"]);
+    wire.extend_from_slice(b"*1\r\n:1\r\n");
+    c.send(&wire);
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "-ERR Protocol error: expected '$', got ':'\r\n"
+    );
+    still_serving(&s);
+}
+
+#[test]
+fn garbage_and_half_frames_never_hurt_the_server() {
+    let s = TestServer::start();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for round in 0..40 {
+        let mut bytes = Vec::new();
+        for _ in 0..(round * 13 % 300 + 1) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            bytes.push(seed as u8);
+        }
+        if round % 3 == 0 {
+            bytes.insert(0, b'*');
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        let _ = stream.write_all(&bytes);
+        drop(stream);
+    }
+    // Half a frame, then disconnect.
+    let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream
+        .write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc")
+        .unwrap();
+    drop(stream);
+    still_serving(&s);
+    assert_eq!(
+        s.raw().cmd(&["EXISTS", "k"]),
+        ":0\r\n",
+        "a half frame is never executed"
+    );
+}
+
+#[test]
+fn maxclients_refuses_with_redis_error() {
+    let s = TestServer::start_with(&["--maxclients", "2"]);
+    // The harness's readiness probe may still hold a slot for a moment.
+    let admitted = || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut c = s.raw();
+            c.send_cmd(&[b"PING"]);
+            if c.read_reply() == "+PONG\r\n" {
+                return c;
+            }
+            assert!(std::time::Instant::now() < deadline, "never admitted");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut a = admitted();
+    let b = admitted();
+    let mut third = s.raw();
+    assert_eq!(third.read_reply(), "-ERR max number of clients reached\r\n");
+    assert!(third.is_closed());
+    drop(b);
+    // The slot frees once the client leaves.
+    drop(admitted());
+    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn query_buffer_limit_disconnects_the_client() {
+    let s = TestServer::start_with(&["--client-query-buffer-limit", "1mb"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(b"*2\r\n$3\r\nGET\r\n$10000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut closed = false;
+    for _ in 0..100 {
+        if stream.write_all(&chunk).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        let mut c = RawConn::connect(s.port);
+        drop(c.cmd(&["PING"]));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        closed = matches!(std::io::Read::read(&mut stream, &mut buf), Ok(0) | Err(_));
+    }
+    assert!(
+        closed,
+        "a client over client-query-buffer-limit is disconnected"
+    );
+    still_serving(&s);
+}
+
+#[test]
+fn unauthenticated_clients_cannot_send_big_frames() {
+    let s = TestServer::start_with(&["--requirepass", "pw"]);
+    let mut c = s.raw();
+    c.send(b"*11\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    let mut c = s.raw();
+    c.send(b"*2\r\n$3\r\nGET\r\n$20000\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "-ERR Protocol error: unauthenticated bulk length\r\n"
+    );
+    let mut ok = s.raw();
+    assert_eq!(ok.cmd(&["AUTH", "pw"]), "+OK\r\n");
+    let big = "v".repeat(20_000);
+    assert_eq!(ok.cmd(&["SET", "k", &big]), "+OK\r\n");
+}
+
+#[test]
+fn resp3_replies_after_hello_3() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert!(c.cmd(&["HELLO", "3"]).starts_with("%7"));
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    assert!(c.cmd(&["CONFIG", "GET", "port"]).starts_with("%1\r\n"));
+    assert!(
+        c.cmd(&["INFO", "server"]).starts_with("="),
+        "INFO is a verbatim string in RESP3"
+    );
+    assert_eq!(c.cmd(&["MGET", "k", "nope"]), "*2\r\n$1\r\nv\r\n_\r\n");
+}

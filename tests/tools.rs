@@ -1,0 +1,102 @@
+//! The stock Redis tools against ringkv: redis-benchmark and redis-cli
+//! (including --pipe mass insertion and --scan).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn benchmark(s: &TestServer, extra: &[&str]) -> String {
+    require_tool("redis-benchmark");
+    let port = s.port.to_string();
+    let mut args = vec!["-h", "127.0.0.1", "-p", port.as_str(), "-q"];
+    args.extend_from_slice(extra);
+    let (out, errs, ok) = run_tool("redis-benchmark", &args, None, Duration::from_secs(300));
+    assert!(ok, "redis-benchmark failed: {out}\n{errs}");
+    let all = format!("{out}{errs}");
+    assert!(
+        !all.contains("ERR") && !all.to_lowercase().contains("error"),
+        "redis-benchmark saw errors:\n{all}"
+    );
+    assert!(!all.contains("WARNING"), "redis-benchmark warned:\n{all}");
+    all
+}
+
+#[test]
+fn redis_benchmark_runs_without_errors() {
+    let s = TestServer::start();
+    for pipeline in ["1", "16"] {
+        let out = benchmark(
+            &s,
+            &[
+                "-t",
+                "ping,set,get,incr,mset",
+                "-n",
+                "20000",
+                "-c",
+                "50",
+                "-P",
+                pipeline,
+                "-r",
+                "10000",
+            ],
+        );
+        for test in [
+            "PING_INLINE",
+            "PING_MBULK",
+            "SET",
+            "GET",
+            "INCR",
+            "MSET (10 keys)",
+        ] {
+            assert!(
+                out.contains(&format!("{test}: ")),
+                "missing {test} in:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn redis_cli_pipe_and_scan() {
+    require_tool("redis-cli");
+    let s = TestServer::start();
+    let port = s.port.to_string();
+    let mut input = Vec::new();
+    for i in 0..20_000 {
+        input.extend_from_slice(&encode_cmd(&[b"SET", format!("key:{i}").as_bytes(), b"v"]));
+    }
+    let (out, errs, ok) = run_tool(
+        "redis-cli",
+        &["-p", &port, "--pipe"],
+        Some(&input),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "redis-cli --pipe failed: {out}{errs}");
+    assert!(out.contains("errors: 0, replies: 20000"), "{out}{errs}");
+    let (out, errs, ok) = run_tool(
+        "redis-cli",
+        &["-p", &port, "--scan", "--pattern", "key:1*"],
+        None,
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{errs}");
+    let mut got: Vec<&str> = out.lines().collect();
+    got.sort_unstable();
+    got.dedup();
+    let mut want: Vec<String> = (0..20_000)
+        .map(|i| format!("key:{i}"))
+        .filter(|k| k.starts_with("key:1"))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let (out, _, ok) = run_tool(
+        "redis-cli",
+        &["-p", &port, "dbsize"],
+        None,
+        Duration::from_secs(30),
+    );
+    assert!(ok);
+    assert_eq!(out.trim(), "20000");
+}
