@@ -221,6 +221,15 @@ pub(crate) fn recover(dir: &Path) -> Result<Option<Recovered>> {
         });
     }
     let contents = read_records(&path, &data, 16, &|t| t == MANIFEST_RECORD_EDIT)?;
+    // The first record (the snapshot edit) was fsynced before CURRENT named
+    // this file, so it can never be a torn tail: without it the file is damaged.
+    if contents.records.is_empty() {
+        return Err(Error::corruption(
+            &path,
+            16,
+            "manifest has no valid snapshot record",
+        ));
+    }
     let mut r = Recovered {
         manifest_number: number,
         ..Recovered::default()

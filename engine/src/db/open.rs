@@ -65,6 +65,17 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     let mut version = rec.version;
     let live: BTreeSet<u64> = version.files().map(|f| f.number).collect();
 
+    // Every file the manifest names must exist before anything is deleted.
+    for n in &live {
+        let p = sst_path(dir, *n);
+        if !p.exists() {
+            return Err(Error::corruption(
+                p,
+                0,
+                "SSTable named by the manifest is missing",
+            ));
+        }
+    }
     // Inventory the directory.
     let mut wals = Vec::new();
     let mut max_number = rec.next_file_number.max(rec.manifest_number);
@@ -85,16 +96,6 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         } else if ext == SST_SUFFIX && !live.contains(&n) {
             // Written by a flush or compaction that never reached the manifest.
             let _ = std::fs::remove_file(e.path());
-        }
-    }
-    for n in &live {
-        let p = sst_path(dir, *n);
-        if !p.exists() {
-            return Err(Error::corruption(
-                p,
-                0,
-                "SSTable named by the manifest is missing",
-            ));
         }
     }
     wals.sort_unstable();
