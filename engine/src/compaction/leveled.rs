@@ -11,7 +11,8 @@
 //!    no overlap the file is moved down without rewriting (trivial move).
 //!
 //! A tree coming from size-tiered has many (possibly large) level-0 runs: rule
-//! 1 pushes them into level 1, rule 2 then cascades them down level by level.
+//! 1 pushes them into level 1 (also below the trigger, as soon as level 0
+//! holds a run no flush could have made), rule 2 then cascades them down.
 
 use std::sync::Arc;
 
@@ -57,7 +58,11 @@ fn next_run_id(v: &Version, level: usize) -> u64 {
 pub(crate) fn pending_bytes(v: &Version, opts: &Options) -> u64 {
     let mut debt = 0u64;
     if let Some(l0) = v.levels.first() {
-        if l0.runs.len() >= opts.l0_compaction_trigger {
+        let foreign = l0
+            .runs
+            .iter()
+            .any(|r| r.files.len() > 1 || r.bytes() > 2 * opts.memtable_size_bytes as u64);
+        if l0.runs.len() >= opts.l0_compaction_trigger || foreign {
             debt += l0.bytes();
         }
     }
@@ -74,7 +79,13 @@ pub(crate) fn pick(ctx: &PickContext<'_>) -> Option<Task> {
     let v = ctx.version;
     let opts = ctx.opts;
     let l0 = v.levels.first()?;
-    if l0.runs.len() >= opts.l0_compaction_trigger {
+    // Runs a flush cannot have produced (several files, or larger than two
+    // memtables) come from size-tiered: push them down right away.
+    let foreign = l0
+        .runs
+        .iter()
+        .any(|r| r.files.len() > 1 || r.bytes() > 2 * opts.memtable_size_bytes as u64);
+    if l0.runs.len() >= opts.l0_compaction_trigger || foreign {
         if let Some(t) = pick_l0(ctx) {
             return Some(t);
         }
