@@ -48,8 +48,9 @@ pub mod edit_tag {
     pub const DELETE_FILE: u8 = 6;
 }
 
-/// Last 8 bytes of every SSTable (`docs/formats/sstable.md` §1).
-pub const SST_MAGIC: u64 = 0x5254_4b56_5353_5431; // "RTKVSST1" read as big-endian
+/// Last 8 bytes of every SSTable (`docs/formats/sstable.md` §1), stored
+/// little-endian so the file ends with the bytes `RKVSST\r\n`.
+pub const SST_MAGIC: u64 = u64::from_le_bytes(*b"RKVSST\r\n");
 /// SSTable format version, stored in the footer.
 pub const SST_VERSION: u32 = 1;
 /// Fixed size of the SSTable footer.
