@@ -1,0 +1,383 @@
+//! Engine benchmark: ringkv's LSM engine under leveled and size-tiered
+//! compaction against RocksDB with the same settings (WAL on and handed to the
+//! OS on every write without fsync, 10 bloom bits per key, 64 MiB memtables,
+//! two immutable memtables, 128 MiB block cache charged with index and filter
+//! blocks, 4 KiB blocks, no compression, L0 triggers 4/8/12, L1 256 MiB,
+//! ratio 10, 64 MiB files, two background jobs). Engines alternate within
+//! every phase of one run. Prints ops/s per engine, the ratio to RocksDB, and
+//! write/read/space amplification.
+//!
+//! Usage: ringkv-bench [--keys N] [--reads N] [--dir PATH] [--only NAME,...]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use ringkv_engine::{CompactionStrategy, Engine, FsyncPolicy, Options, Value, WriteBatch};
+
+const VALUE_LEN: usize = 100;
+const MEMTABLE: usize = 64 << 20;
+const CACHE: usize = 128 << 20;
+
+trait Db: Send + Sync {
+    fn put(&self, k: &[u8], v: &[u8]);
+    fn get(&self, k: &[u8]) -> bool;
+    fn delete(&self, k: &[u8]);
+    /// Waits until background compaction is idle (bounded).
+    fn settle(&self);
+    /// (write amplification, bytes in SSTables, probes per point read if known)
+    fn amplification(&self) -> (f64, u64, Option<f64>);
+}
+
+struct Rocks {
+    db: rocksdb::DB,
+    wo: rocksdb::WriteOptions,
+    opts: rocksdb::Options,
+    user_bytes: std::sync::atomic::AtomicU64,
+}
+
+impl Rocks {
+    fn open(dir: &Path) -> Rocks {
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        o.set_compression_type(rocksdb::DBCompressionType::None);
+        o.set_write_buffer_size(MEMTABLE);
+        o.set_max_write_buffer_number(3);
+        o.set_level_zero_file_num_compaction_trigger(4);
+        o.set_level_zero_slowdown_writes_trigger(8);
+        o.set_level_zero_stop_writes_trigger(12);
+        o.set_max_bytes_for_level_base(256 << 20);
+        o.set_max_bytes_for_level_multiplier(10.0);
+        o.set_target_file_size_base(64 << 20);
+        o.set_max_background_jobs(2);
+        o.set_max_open_files(1000);
+        o.enable_statistics();
+        let mut t = rocksdb::BlockBasedOptions::default();
+        t.set_block_size(4096);
+        t.set_bloom_filter(10.0, false);
+        t.set_cache_index_and_filter_blocks(true);
+        let cache = rocksdb::Cache::new_lru_cache(CACHE).expect("cache");
+        t.set_block_cache(&cache);
+        o.set_block_based_table_factory(&t);
+        let db = rocksdb::DB::open(&o, dir).expect("open rocksdb");
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(false);
+        Rocks { db, wo, opts: o, user_bytes: Default::default() }
+    }
+
+    fn prop(&self, name: &str) -> u64 {
+        self.db.property_int_value(name).ok().flatten().unwrap_or(0)
+    }
+
+    fn ticker(&self, name: &str) -> u64 {
+        let s = self.opts.get_statistics().unwrap_or_default();
+        s.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(" COUNT"))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Db for Rocks {
+    fn put(&self, k: &[u8], v: &[u8]) {
+        self.user_bytes.fetch_add((k.len() + v.len()) as u64, std::sync::atomic::Ordering::Relaxed);
+        self.db.put_opt(k, v, &self.wo).expect("put");
+    }
+    fn get(&self, k: &[u8]) -> bool {
+        self.db.get_pinned(k).expect("get").is_some()
+    }
+    fn delete(&self, k: &[u8]) {
+        self.user_bytes.fetch_add(k.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.db.delete_opt(k, &self.wo).expect("delete");
+    }
+    fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            if self.prop("rocksdb.compaction-pending") == 0
+                && self.prop("rocksdb.num-running-compactions") == 0
+                && self.prop("rocksdb.num-running-flushes") == 0
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    fn amplification(&self) -> (f64, u64, Option<f64>) {
+        let written = self.ticker("rocksdb.flush.write.bytes") + self.ticker("rocksdb.compact.write.bytes");
+        let user = self.user_bytes.load(std::sync::atomic::Ordering::Relaxed).max(1);
+        (written as f64 / user as f64, self.prop("rocksdb.total-sst-files-size"), None)
+    }
+}
+
+struct Ring {
+    e: Engine,
+}
+
+impl Ring {
+    fn open(dir: &Path, s: CompactionStrategy) -> Ring {
+        let o = Options {
+            fsync: FsyncPolicy::EverySec,
+            memtable_size_bytes: MEMTABLE,
+            max_immutable_memtables: 2,
+            block_size_bytes: 4096,
+            bloom_bits_per_key: 10,
+            block_cache_bytes: CACHE,
+            max_open_files: 1000,
+            compaction_strategy: s,
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 8,
+            l0_stop_trigger: 12,
+            level_size_ratio: 10,
+            level1_max_bytes: 256 << 20,
+            target_file_size_bytes: 64 << 20,
+            compaction_threads: 1,
+            ..Options::default()
+        };
+        Ring { e: Engine::open(dir, o).expect("open ringkv") }
+    }
+}
+
+impl Db for Ring {
+    fn put(&self, k: &[u8], v: &[u8]) {
+        // The server's path: write, then wait until handed to the OS (everysec).
+        let mut b = WriteBatch::new();
+        b.put(k.to_vec(), Value::new(v.to_vec()));
+        self.e.throttle();
+        let seq = self.e.write(b).expect("write");
+        self.e.wait_durable(seq).expect("durable");
+    }
+    fn get(&self, k: &[u8]) -> bool {
+        self.e.get(k).expect("get").is_some()
+    }
+    fn delete(&self, k: &[u8]) {
+        let mut b = WriteBatch::new();
+        b.delete(k.to_vec());
+        self.e.throttle();
+        let seq = self.e.write(b).expect("write");
+        self.e.wait_durable(seq).expect("durable");
+    }
+    fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let mut last = self.e.stats().compactions;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(300));
+            let s = self.e.stats();
+            if s.pending_compaction_bytes == 0 && s.compactions == last && s.immutable_memtables == 0 {
+                return;
+            }
+            last = s.compactions;
+        }
+    }
+    fn amplification(&self) -> (f64, u64, Option<f64>) {
+        let s = self.e.stats();
+        (s.write_amplification, s.live_sst_bytes, Some(s.probes_per_read))
+    }
+}
+
+fn key(n: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(format!("{n:016}").as_bytes());
+    k
+}
+
+fn value(n: u64) -> [u8; VALUE_LEN] {
+    let mut v = [0u8; VALUE_LEN];
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for b in v.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    v
+}
+
+struct Args {
+    keys: u64,
+    reads: u64,
+    dir: PathBuf,
+    only: Vec<String>,
+}
+
+fn args() -> Args {
+    let mut a = Args { keys: 2_000_000, reads: 1_000_000, dir: std::env::temp_dir(), only: Vec::new() };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--keys" => a.keys = v.parse().expect("--keys N"),
+            "--reads" => a.reads = v.parse().expect("--reads N"),
+            "--dir" => a.dir = PathBuf::from(v),
+            "--only" => a.only = v.split(',').map(str::to_string).collect(),
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    a
+}
+
+const ENGINES: [&str; 3] = ["rocksdb", "ringkv-leveled", "ringkv-tiered"];
+
+fn open(name: &str, dir: &Path) -> Box<dyn Db> {
+    match name {
+        "rocksdb" => Box::new(Rocks::open(dir)),
+        "ringkv-leveled" => Box::new(Ring::open(dir, CompactionStrategy::Leveled)),
+        _ => Box::new(Ring::open(dir, CompactionStrategy::SizeTiered)),
+    }
+}
+
+fn timed(n: u64, f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+struct Table {
+    rows: Vec<(String, Vec<f64>)>,
+}
+
+impl Table {
+    fn add(&mut self, phase: &str, engine: usize, ops: f64) {
+        if !self.rows.iter().any(|(p, _)| p == phase) {
+            self.rows.push((phase.to_string(), vec![0.0; ENGINES.len()]));
+        }
+        if let Some((_, v)) = self.rows.iter_mut().find(|(p, _)| p == phase) {
+            v[engine] = ops;
+        }
+        eprintln!("  {phase:<22} {:<15} {ops:>12.0} ops/s", ENGINES[engine]);
+    }
+
+    fn print(&self) {
+        println!();
+        println!("| workload | rocksdb ops/s | ringkv leveled ops/s (x rocksdb) | ringkv size-tiered ops/s (x rocksdb) |");
+        println!("|---|---:|---:|---:|");
+        for (p, v) in &self.rows {
+            let r = |i: usize| if v[0] > 0.0 { v[i] / v[0] } else { 0.0 };
+            println!("| {p} | {:.0} | {:.0} ({:.2}x) | {:.0} ({:.2}x) |", v[0], v[1], r(1), v[2], r(2));
+        }
+    }
+}
+
+fn main() {
+    let a = args();
+    let n = a.keys;
+    let engines: Vec<usize> =
+        (0..ENGINES.len()).filter(|&i| a.only.is_empty() || a.only.iter().any(|o| o == ENGINES[i])).collect();
+    let root = tempfile::Builder::new().prefix("ringkv-bench").tempdir_in(&a.dir).expect("tempdir");
+    let mut table = Table { rows: Vec::new() };
+    eprintln!("keys {n}, reads {}, key 16 B, value {VALUE_LEN} B, dir {}", a.reads, root.path().display());
+
+    // fillseq: fresh database per engine, closed afterwards.
+    for &e in &engines {
+        let dir = root.path().join(format!("seq-{}", ENGINES[e]));
+        let db = open(ENGINES[e], &dir);
+        let ops = timed(n, || {
+            for i in 0..n {
+                db.put(&key(i), &value(i));
+            }
+        });
+        table.add("fillseq", e, ops);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    // fillrandom: the database the later phases use.
+    let mut rng = SmallRng::seed_from_u64(42);
+    let order: Vec<u64> = (0..n).map(|_| rng.random_range(0..n)).collect();
+    let mut present = vec![false; n as usize];
+    for &k in &order {
+        present[k as usize] = true;
+    }
+    let dbs: Vec<(usize, Box<dyn Db>)> =
+        engines.iter().map(|&e| (e, open(ENGINES[e], &root.path().join(format!("rnd-{}", ENGINES[e]))))).collect();
+    for (e, db) in &dbs {
+        let ops = timed(n, || {
+            for &k in &order {
+                db.put(&key(k), &value(k));
+            }
+        });
+        table.add("fillrandom", *e, ops);
+    }
+    for (_, db) in &dbs {
+        db.settle();
+    }
+
+    let hits: Vec<u64> = (0..a.reads).map(|_| order[rng.random_range(0..order.len())]).collect();
+    let misses: Vec<u64> = (0..a.reads).map(|_| n + rng.random_range(0..n)).collect();
+    for (e, db) in &dbs {
+        let ops = timed(a.reads, || {
+            for &k in &hits {
+                assert!(db.get(&key(k)), "{} lost key {k}", ENGINES[*e]);
+            }
+        });
+        table.add("readrandom (hits)", *e, ops);
+    }
+    for (e, db) in &dbs {
+        let ops = timed(a.reads, || {
+            for &k in &misses {
+                assert!(!db.get(&key(k)));
+            }
+        });
+        table.add("readrandom (misses)", *e, ops);
+    }
+
+    // readwhilewriting: one reader measured while one writer runs flat out.
+    for (e, db) in &dbs {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let ops = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut r = SmallRng::seed_from_u64(7);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let k = r.random_range(0..n);
+                    db.put(&key(k), &value(k));
+                }
+            });
+            let ops = timed(a.reads, || {
+                for &k in &hits {
+                    assert!(db.get(&key(k)));
+                }
+            });
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            ops
+        });
+        table.add("readwhilewriting", *e, ops);
+    }
+
+    // Delete-heavy mix: 40% deletes, 30% puts, 30% gets over the key space.
+    let mut live = present.clone();
+    let mix: Vec<(u8, u64)> = (0..a.reads).map(|_| (rng.random_range(0..10u8), rng.random_range(0..n))).collect();
+    for &(op, k) in &mix {
+        match op {
+            0..=3 => live[k as usize] = false,
+            4..=6 => live[k as usize] = true,
+            _ => {}
+        }
+    }
+    for (e, db) in &dbs {
+        let ops = timed(a.reads, || {
+            for &(op, k) in &mix {
+                match op {
+                    0..=3 => db.delete(&key(k)),
+                    4..=6 => db.put(&key(k), &value(k)),
+                    _ => {
+                        db.get(&key(k));
+                    }
+                }
+            }
+        });
+        table.add("deletemix 40/30/30", *e, ops);
+    }
+    table.print();
+
+    let live_bytes = live.iter().filter(|&&p| p).count() as u64 * (16 + VALUE_LEN as u64);
+    println!();
+    println!("| engine | write amplification | space amplification | SSTables probed per point read |");
+    println!("|---|---:|---:|---:|");
+    for (e, db) in &dbs {
+        db.settle();
+        let (wa, sst, probes) = db.amplification();
+        let probes = probes.map_or("n/a".to_string(), |p| format!("{p:.2}"));
+        println!("| {} | {wa:.2} | {:.2} | {probes} |", ENGINES[*e], sst as f64 / live_bytes.max(1) as f64);
+    }
+}

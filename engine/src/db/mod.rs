@@ -1,0 +1,441 @@
+//! The `Engine`: the public handle and the shared state behind it.
+//!
+//! Locks, in the only order they may be taken:
+//! 1. `write` — the write lock: sequence assignment, WAL buffer append and
+//!    memtable insert happen under it, so WAL order = sequence order = memtable
+//!    order, and a batch becomes visible atomically when `visible_seq` moves.
+//! 2. `structure` — the structure lock: flush install, compaction install,
+//!    manifest appends, strategy switches. Functions that need it take the
+//!    guard (`&mut Structure`) as a parameter.
+//! 3. `sv` — the super-version lock: held only to clone or swap an `Arc`.
+//!
+//! The committer's I/O lock is taken without holding any of these (it takes
+//! `write` briefly itself, see `wal::committer`). Readers take no lock but `sv`.
+
+mod open;
+mod read;
+mod write;
+
+pub(crate) mod flush;
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, RwLock};
+use ringkv_conf::{CompactionStrategy, FsyncPolicy};
+
+use crate::batch::WriteBatch;
+use crate::cache::TableCache;
+use crate::compaction::CompactionState;
+use crate::compaction::stall::WritePressure;
+use crate::error::{Error, Result};
+use crate::iter::EngineIter;
+use crate::manifest::ManifestWriter;
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::snapshot::{Snapshot, SnapshotList};
+use crate::stats::{Counters, Stats};
+use crate::value::Value;
+use crate::version::{FileMeta, SuperVersion, Version};
+use crate::wal::committer::{Chunk, Committer, Durable, DurableSource, LogBuffer, LogSource};
+
+/// A sequence number: every write gets consecutive ones, starting at 1.
+pub type SeqNo = u64;
+
+/// State guarded by the write lock.
+pub(crate) struct WriteState {
+    pub(crate) log: LogBuffer,
+    pub(crate) mem: Arc<Memtable>,
+    /// Sequence number the next operation gets.
+    pub(crate) next_seq: u64,
+}
+
+/// State guarded by the structure lock.
+pub(crate) struct Structure {
+    pub(crate) version: Arc<Version>,
+    pub(crate) manifest: ManifestWriter,
+    /// WALs numbered below this are flushed.
+    pub(crate) log_number: u64,
+    /// Highest sequence recorded in the manifest.
+    pub(crate) last_seq: u64,
+    /// Files removed from the version, deleted once no reader holds them.
+    pub(crate) obsolete: Vec<Arc<FileMeta>>,
+    /// Compaction bookkeeping (busy files, pointers, manual requests).
+    pub(crate) compaction: CompactionState,
+}
+
+/// Wake-ups for background threads and for writers waiting on them.
+#[derive(Default)]
+pub(crate) struct BgSignal {
+    pub(crate) m: Mutex<BgState>,
+    /// Flush thread: an immutable memtable is waiting.
+    pub(crate) flush_cv: Condvar,
+    /// Compaction threads: the tree changed.
+    pub(crate) compact_cv: Condvar,
+    /// Writers and `flush`/`compact_all` callers: a flush or compaction finished.
+    pub(crate) done_cv: Condvar,
+}
+
+/// Guarded by `BgSignal::m`.
+#[derive(Default)]
+pub(crate) struct BgState {
+    pub(crate) flush_requested: bool,
+    pub(crate) compaction_requested: bool,
+    pub(crate) shutdown: bool,
+    /// Bumped after every flush or compaction install.
+    pub(crate) generation: u64,
+}
+
+/// Shared engine state; background threads hold an `Arc` of it.
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) write: Mutex<WriteState>,
+    pub(crate) committer: Committer,
+    /// Highest sequence whose batch is fully in the memtable (Release on store).
+    pub(crate) visible_seq: AtomicU64,
+    pub(crate) sv: RwLock<Arc<SuperVersion>>,
+    pub(crate) structure: Mutex<Structure>,
+    pub(crate) next_file: AtomicU64,
+    pub(crate) snapshots: Arc<SnapshotList>,
+    pub(crate) stats: Arc<Counters>,
+    /// Serialises `compact_all` calls.
+    pub(crate) manual_lock: Mutex<()>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) bg: BgSignal,
+    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) strategy: AtomicU8,
+    pub(crate) rate_limit: AtomicU64,
+    pub(crate) tables: TableCache,
+    pub(crate) bg_error: Mutex<Option<String>>,
+    /// Stall measure and debt, recomputed at every version install.
+    pub(crate) stall_runs: AtomicUsize,
+    pub(crate) pending_compaction_bytes: AtomicU64,
+    /// Holds the directory's flock for the engine's lifetime.
+    pub(crate) _lock: std::fs::File,
+}
+
+pub(crate) fn strategy_from(code: u8) -> CompactionStrategy {
+    if code == 1 {
+        CompactionStrategy::SizeTiered
+    } else {
+        CompactionStrategy::Leveled
+    }
+}
+
+pub(crate) fn strategy_code(s: CompactionStrategy) -> u8 {
+    match s {
+        CompactionStrategy::Leveled => 0,
+        CompactionStrategy::SizeTiered => 1,
+    }
+}
+
+impl Inner {
+    /// The reader's snapshot of memtables and version.
+    pub(crate) fn current_sv(&self) -> Arc<SuperVersion> {
+        self.sv.read().clone()
+    }
+
+    /// Unix ms from the configured clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        (self.opts.clock)()
+    }
+
+    /// The strategy in force.
+    pub(crate) fn strategy(&self) -> CompactionStrategy {
+        strategy_from(self.strategy.load(Ordering::Relaxed))
+    }
+
+    /// Records the first background error; structural work stops after it.
+    pub(crate) fn set_bg_error(&self, e: &Error) {
+        let mut g = self.bg_error.lock();
+        if g.is_none() {
+            tracing::error!(error = %e, "background work failed; flush and compaction stopped");
+            *g = Some(e.to_string());
+        }
+        drop(g);
+        self.bg.done_cv.notify_all();
+    }
+
+    /// The sticky background error, if any.
+    pub(crate) fn bg_error(&self) -> Option<Error> {
+        self.bg_error
+            .lock()
+            .as_ref()
+            .map(|s| Error::Background(s.clone()))
+    }
+
+    /// Refuses writes when closed or poisoned.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if let Some(e) = self.committer.poison_error() {
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn signal_flush(&self) {
+        let mut g = self.bg.m.lock();
+        g.flush_requested = true;
+        self.bg.flush_cv.notify_one();
+    }
+
+    pub(crate) fn signal_compaction(&self) {
+        let mut g = self.bg.m.lock();
+        g.compaction_requested = true;
+        self.bg.compact_cv.notify_all();
+    }
+
+    /// Announces a finished flush or compaction to waiters.
+    pub(crate) fn signal_done(&self) {
+        let mut g = self.bg.m.lock();
+        g.generation += 1;
+        self.bg.done_cv.notify_all();
+    }
+
+    /// Waits up to `timeout` for the next `signal_done`.
+    pub(crate) fn wait_done(&self, timeout: Duration) {
+        let mut g = self.bg.m.lock();
+        let generation = g.generation;
+        if g.shutdown {
+            return;
+        }
+        let _ = self.bg.done_cv.wait_while_for(
+            &mut g,
+            |s| s.generation == generation && !s.shutdown,
+            timeout,
+        );
+    }
+}
+
+impl LogSource for Inner {
+    fn take_pending(&self, out: &mut Vec<Chunk>) {
+        self.write.lock().log.take(out);
+    }
+}
+
+impl DurableSource for Inner {
+    fn committer(&self) -> &Committer {
+        &self.committer
+    }
+    fn log_source(&self) -> &dyn LogSource {
+        self
+    }
+}
+
+/// The last `Engine` clone's drop shuts the engine down (best effort).
+struct Handle {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Err(e) = self.inner.shutdown() {
+            tracing::warn!(error = %e, "engine shutdown on drop failed");
+        }
+    }
+}
+
+/// The storage engine. Cheap to clone (an `Arc` inside); `Send + Sync`.
+/// Dropping the last clone shuts it down like `shutdown`.
+#[derive(Clone)]
+pub struct Engine {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("dir", &self.handle.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    fn inner(&self) -> &Arc<Inner> {
+        &self.handle.inner
+    }
+
+    /// Opens the database in `dir`, creating it if empty, or recovering it:
+    /// manifest, then every unflushed WAL (torn tails truncated).
+    ///
+    /// Errors: `Locked` if another engine holds the directory, `Corruption` /
+    /// `ChecksumMismatch` / `UnsupportedVersion` for damaged files, `Io`.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Engine> {
+        let inner = open::open(dir.as_ref(), options.sanitized())?;
+        Ok(Engine {
+            handle: Arc::new(Handle { inner }),
+        })
+    }
+
+    /// The newest live version of `key`; `None` if absent, deleted or expired
+    /// (per `Options::clock`). Errors only on I/O failure or corruption.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        let inner = self.inner();
+        let seq = inner.visible_seq.load(Ordering::Acquire);
+        inner.get_at_seq(key, seq)
+    }
+
+    /// Like `get`, as of `snapshot`.
+    pub fn get_at(&self, key: &[u8], snapshot: &Snapshot) -> Result<Option<Value>> {
+        self.inner().get_at_seq(key, snapshot.seq())
+    }
+
+    /// Applies `batch` atomically and returns the sequence number of its last
+    /// operation (the current sequence for an empty batch). Visible to readers
+    /// when this returns; durable once `durable(seq)` resolves. Appends to the
+    /// WAL's in-memory buffer and inserts into the memtable under one short lock,
+    /// with no syscall and no back-pressure sleep — except that it blocks while
+    /// the memtable is full and `max_immutable_memtables` wait for flush.
+    ///
+    /// Errors: `Closed`, `WalPoisoned`, `Background` (flush failed while the
+    /// memtables are full), `Io` (a new WAL could not be created).
+    pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
+        self.inner().write(&batch)
+    }
+
+    /// A future resolving when every write up to `seq` is durable per the fsync
+    /// policy (`everysec`/`no`: handed to the OS; `always`: fsynced). Polling
+    /// never blocks on fsync. Resolves with `WalPoisoned` if the log failed.
+    pub fn durable(&self, seq: SeqNo) -> Durable {
+        Durable {
+            shared: Some(self.inner().clone() as Arc<dyn DurableSource>),
+            seq,
+            waiter: None,
+        }
+    }
+
+    /// Blocks until `durable(seq)` would resolve, leading the group commit itself.
+    pub fn wait_durable(&self, seq: SeqNo) -> Result<()> {
+        let inner = self.inner();
+        inner.committer.wait_durable(seq, &**inner)
+    }
+
+    /// Stores `value` under `key`: throttle, write, wait until durable.
+    pub fn put(&self, key: impl Into<Bytes>, value: Value) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.throttle();
+        let seq = self.write(b)?;
+        self.wait_durable(seq)
+    }
+
+    /// Deletes `key`: throttle, write a tombstone, wait until durable.
+    pub fn delete(&self, key: impl Into<Bytes>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.throttle();
+        let seq = self.write(b)?;
+        self.wait_durable(seq)
+    }
+
+    /// How hard compaction is being pushed; async callers check it before
+    /// writing and back off themselves (then report with `record_stall`).
+    pub fn write_pressure(&self) -> WritePressure {
+        self.inner().write_pressure()
+    }
+
+    /// Sleeps per `write_pressure` (a short delay when slowed, until relieved
+    /// when stopped, bounded by shutdown) and counts the time as stall time.
+    pub fn throttle(&self) {
+        self.inner().throttle();
+    }
+
+    /// Adds time an async caller spent backing off to the stall statistics.
+    pub fn record_stall(&self, waited: Duration) {
+        Counters::add(&self.inner().stats.stall_micros, waited.as_micros() as u64);
+    }
+
+    /// Pins the current sequence number; released on drop.
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = self.inner();
+        Snapshot::new(
+            inner.visible_seq.load(Ordering::Acquire),
+            inner.snapshots.clone(),
+        )
+    }
+
+    /// Ascending iterator over live, unexpired entries in `[lower, upper)`
+    /// (any bounds), consistent at `snapshot` (or at the current sequence).
+    pub fn iter(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<EngineIter> {
+        let inner = self.inner();
+        let seq = snapshot.map_or_else(|| inner.visible_seq.load(Ordering::Acquire), Snapshot::seq);
+        let own = |b: Bound<&[u8]>| match b {
+            Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k)),
+            Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        inner.iter_at(own(lower), own(upper), seq)
+    }
+
+    /// Every live entry whose key starts with `prefix`, ascending.
+    pub fn iter_prefix(&self, prefix: &[u8]) -> Result<EngineIter> {
+        let upper = crate::iter::prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        let inner = self.inner();
+        let seq = inner.visible_seq.load(Ordering::Acquire);
+        inner.iter_at(Bound::Included(Bytes::copy_from_slice(prefix)), upper, seq)
+    }
+
+    /// Freezes the memtable and waits until every memtable is an SSTable (Redis SAVE).
+    pub fn flush(&self) -> Result<()> {
+        self.inner().flush_all()
+    }
+
+    /// Writes and fsyncs everything in the WAL buffer now.
+    pub fn sync_wal(&self) -> Result<()> {
+        let inner = self.inner();
+        inner.committer.sync_now(&**inner)
+    }
+
+    /// Flushes, then merges every SSTable into one sorted run at the bottom,
+    /// dropping what is safe to drop; waits for it.
+    pub fn compact_all(&self) -> Result<()> {
+        self.inner().compact_all()
+    }
+
+    /// Switches the compaction strategy live, persisting it in the manifest; the
+    /// tree converges to the new shape through normal compactions.
+    pub fn set_compaction_strategy(&self, s: CompactionStrategy) -> Result<()> {
+        self.inner().set_strategy(s)
+    }
+
+    /// Changes the fsync policy for later durability checks.
+    pub fn set_fsync_policy(&self, p: FsyncPolicy) {
+        self.inner().committer.set_policy(p);
+    }
+
+    /// Limits compaction writes to `bytes_per_sec` (0 = unlimited).
+    pub fn set_compaction_rate_limit(&self, bytes_per_sec: u64) {
+        self.inner()
+            .rate_limit
+            .store(bytes_per_sec, Ordering::Relaxed);
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> Stats {
+        self.inner().stats()
+    }
+
+    /// Writes and fsyncs the WAL, stops background threads; later writes fail
+    /// with `Closed`. Idempotent.
+    pub fn shutdown(&self) -> Result<()> {
+        self.inner().shutdown()
+    }
+
+    /// The directory this engine owns.
+    pub fn dir(&self) -> &Path {
+        &self.inner().dir
+    }
+}

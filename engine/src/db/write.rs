@@ -1,0 +1,367 @@
+//! The write path: sequence assignment, WAL buffering, memtable insert,
+//! rotation, the hard stop when memtables are full, throttling, shutdown and
+//! stats.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::{Inner, Structure};
+use crate::batch::{BatchOp, WriteBatch, encode_batch, encoded_batch_len};
+use crate::compaction::stall::WritePressure;
+use crate::error::Result;
+use crate::format::WAL_RECORD_BATCH;
+use crate::manifest::VersionEdit;
+use crate::memtable::Memtable;
+use crate::stats::{Counters, LevelStats, Stats};
+use crate::value::InternalValue;
+use crate::version::SuperVersion;
+use crate::wal::committer::FLUSH_THRESHOLD;
+use crate::wal::{WalFile, record};
+
+impl Inner {
+    /// See `Engine::write`.
+    pub(crate) fn write(&self, batch: &WriteBatch) -> Result<u64> {
+        self.check_writable()?;
+        if batch.is_empty() {
+            return Ok(self.visible_seq.load(Ordering::Acquire));
+        }
+        self.make_room()?;
+        let now = self.now_ms();
+        let n = batch.len() as u64;
+        let mut w = self.write.lock();
+        let start = w.next_seq;
+        let last = start + n - 1;
+        {
+            let buf = &mut w.log.buf;
+            buf.reserve(encoded_batch_len(batch) + 9);
+            let h = record::reserve_header(buf);
+            encode_batch(buf, start, now, batch);
+            record::finish_header(buf, h, WAL_RECORD_BATCH);
+        }
+        w.log.last_seq = last;
+        for (seq, op) in (start..).zip(batch.ops.iter()) {
+            match op {
+                BatchOp::Put(k, v) => w.mem.insert(k.clone(), seq, InternalValue::put(v.clone())),
+                BatchOp::Delete(k) => w.mem.insert(k.clone(), seq, InternalValue::tombstone(now)),
+            }
+        }
+        w.next_seq = last + 1;
+        // Publishing after every insert makes the batch visible atomically.
+        self.visible_seq.store(last, Ordering::Release);
+        let signal = w.log.buf.len() >= FLUSH_THRESHOLD && !w.log.signalled;
+        if signal {
+            w.log.signalled = true;
+        }
+        if w.mem.approx_bytes() >= self.opts.memtable_size_bytes {
+            if let Err(e) = self.maybe_rotate(&mut w) {
+                // The batch is applied; the next write retries the rotation and reports.
+                tracing::warn!(error = %e, "could not start a new WAL; memtable keeps growing");
+            }
+        }
+        drop(w);
+        if signal {
+            self.committer.request();
+        }
+        Counters::add(&self.stats.user_bytes_written, batch.payload_bytes as u64);
+        Counters::add(&self.stats.writes, 1);
+        Ok(last)
+    }
+
+    /// Freezes the active memtable if fewer than `max_immutable_memtables`
+    /// wait (or `force`). Caller holds the write lock. Returns whether it rotated.
+    pub(crate) fn rotate_locked(&self, w: &mut super::WriteState, force: bool) -> Result<bool> {
+        if w.mem.is_empty() {
+            return Ok(false);
+        }
+        if !force && self.current_sv().imms.len() >= self.opts.max_immutable_memtables {
+            return Ok(false);
+        }
+        let n = self.next_file.fetch_add(1, Ordering::SeqCst);
+        let file = Arc::new(WalFile::create(&self.dir, n)?);
+        w.log.rotate(file);
+        let old = std::mem::replace(&mut w.mem, Arc::new(Memtable::new(n)));
+        {
+            let mut g = self.sv.write();
+            let mut imms = Vec::with_capacity(g.imms.len() + 1);
+            imms.push(old);
+            imms.extend(g.imms.iter().cloned());
+            *g = Arc::new(SuperVersion {
+                mem: w.mem.clone(),
+                imms,
+                version: g.version.clone(),
+            });
+        }
+        self.committer.request();
+        self.signal_flush();
+        Ok(true)
+    }
+
+    fn maybe_rotate(&self, w: &mut super::WriteState) -> Result<bool> {
+        self.rotate_locked(w, false)
+    }
+
+    /// Blocks while the memtable is full and the immutable list is full (the
+    /// hard stop that bounds memory); rotates when there is room.
+    fn make_room(&self) -> Result<()> {
+        let limit = self.opts.memtable_size_bytes;
+        let mut stalled: Option<Instant> = None;
+        let result = loop {
+            let sv = self.current_sv();
+            if sv.mem.approx_bytes() < limit {
+                break Ok(());
+            }
+            if sv.imms.len() < self.opts.max_immutable_memtables {
+                let mut w = self.write.lock();
+                if w.mem.approx_bytes() >= limit {
+                    if let Err(e) = self.maybe_rotate(&mut w) {
+                        break Err(e);
+                    }
+                }
+                continue;
+            }
+            if let Some(e) = self.bg_error() {
+                break Err(e);
+            }
+            if let Err(e) = self.check_writable() {
+                break Err(e);
+            }
+            if stalled.is_none() {
+                stalled = Some(Instant::now());
+                Counters::add(&self.stats.stall_stops, 1);
+            }
+            self.signal_flush();
+            self.wait_done(Duration::from_millis(50));
+        };
+        if let Some(t) = stalled {
+            Counters::add(&self.stats.stall_micros, t.elapsed().as_micros() as u64);
+        }
+        result
+    }
+
+    /// See `Engine::write_pressure`.
+    pub(crate) fn write_pressure(&self) -> WritePressure {
+        let sv = self.current_sv();
+        if sv.mem.approx_bytes() >= self.opts.memtable_size_bytes
+            && sv.imms.len() >= self.opts.max_immutable_memtables
+        {
+            return WritePressure::Stop;
+        }
+        crate::compaction::stall::pressure(
+            &self.opts,
+            self.stall_runs.load(Ordering::Relaxed),
+            self.pending_compaction_bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// See `Engine::throttle`.
+    pub(crate) fn throttle(&self) {
+        let start = Instant::now();
+        let mut stopped = false;
+        loop {
+            match self.write_pressure() {
+                WritePressure::Normal => break,
+                WritePressure::Slowdown { delay } => {
+                    Counters::add(&self.stats.stall_slowdowns, 1);
+                    std::thread::sleep(delay);
+                    break;
+                }
+                WritePressure::Stop => {
+                    if !stopped {
+                        stopped = true;
+                        Counters::add(&self.stats.stall_stops, 1);
+                    }
+                    if self.bg_error().is_some() || self.check_writable().is_err() {
+                        break;
+                    }
+                    self.signal_flush();
+                    self.signal_compaction();
+                    self.wait_done(Duration::from_millis(50));
+                }
+            }
+        }
+        let waited = start.elapsed();
+        if waited > Duration::from_micros(50) {
+            Counters::add(&self.stats.stall_micros, waited.as_micros() as u64);
+        }
+    }
+
+    /// Appends `edit` to the manifest and installs the version it produces.
+    /// Caller holds the structure lock (`st`). A manifest failure is sticky.
+    pub(crate) fn log_and_apply(
+        &self,
+        st: &mut Structure,
+        mut edit: VersionEdit,
+        flushed: Option<&Arc<Memtable>>,
+    ) -> Result<()> {
+        if let Some(e) = self.bg_error() {
+            return Err(e);
+        }
+        edit.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
+        if let Err(e) = st.manifest.append(&edit) {
+            self.set_bg_error(&e);
+            return Err(e);
+        }
+        if let Some(l) = edit.log_number {
+            st.log_number = l;
+        }
+        if let Some(s) = edit.last_seq {
+            st.last_seq = st.last_seq.max(s);
+        }
+        let new_version = Arc::new(st.version.apply(&edit));
+        for f in st.version.files() {
+            if edit.deleted.contains(&f.number)
+                && !edit.added.iter().any(|a| a.meta.number == f.number)
+            {
+                st.obsolete.push(f.clone());
+            }
+        }
+        st.version = new_version.clone();
+        {
+            let mut g = self.sv.write();
+            let imms = match flushed {
+                Some(m) => g
+                    .imms
+                    .iter()
+                    .filter(|x| !Arc::ptr_eq(x, m))
+                    .cloned()
+                    .collect(),
+                None => g.imms.clone(),
+            };
+            *g = Arc::new(SuperVersion {
+                mem: g.mem.clone(),
+                imms,
+                version: new_version,
+            });
+        }
+        self.refresh_pressure(st);
+        self.purge_obsolete(st);
+        Ok(())
+    }
+
+    /// Recomputes the stall measure and compaction debt for `st.version`.
+    pub(crate) fn refresh_pressure(&self, st: &Structure) {
+        let (runs, pending) =
+            crate::compaction::stall::measure(&st.version, &self.opts, self.strategy());
+        self.stall_runs.store(runs, Ordering::Relaxed);
+        self.pending_compaction_bytes
+            .store(pending, Ordering::Relaxed);
+    }
+
+    /// Deletes obsolete SSTables no reader holds any more.
+    pub(crate) fn purge_obsolete(&self, st: &mut Structure) {
+        st.obsolete.retain(|f| {
+            if Arc::strong_count(f) > 1 {
+                return true;
+            }
+            self.tables.evict(f.number);
+            let p = crate::sstable::sst_path(&self.dir, f.number);
+            if let Err(e) = std::fs::remove_file(&p) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(file = %p.display(), error = %e, "could not delete obsolete SSTable");
+                }
+            }
+            false
+        });
+    }
+
+    /// See `Engine::shutdown`.
+    pub(crate) fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let r = self.committer.sync_now(self);
+        {
+            let mut g = self.bg.m.lock();
+            g.shutdown = true;
+            self.bg.flush_cv.notify_all();
+            self.bg.compact_cv.notify_all();
+            self.bg.done_cv.notify_all();
+        }
+        self.committer.request_shutdown();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+        let mut st = self.structure.lock();
+        self.purge_obsolete(&mut st);
+        r
+    }
+
+    /// See `Engine::stats`.
+    pub(crate) fn stats(&self) -> Stats {
+        let sv = self.current_sv();
+        let c = &self.stats;
+        let g = Counters::get;
+        let levels: Vec<LevelStats> = sv
+            .version
+            .levels
+            .iter()
+            .map(|l| LevelStats {
+                files: l.files(),
+                runs: l.runs.len(),
+                bytes: l.bytes(),
+            })
+            .collect();
+        let user = g(&c.user_bytes_written);
+        let flushed = g(&c.bytes_written_flush);
+        let compacted = g(&c.bytes_written_compaction);
+        let reads = g(&c.point_reads);
+        let probed = g(&c.sstables_probed);
+        let background_error = self
+            .bg_error
+            .lock()
+            .clone()
+            .or_else(|| self.committer.poison_text());
+        Stats {
+            seq: self.visible_seq.load(Ordering::Acquire),
+            memtable_bytes: sv.mem.approx_bytes() as u64,
+            immutable_memtables: sv.imms.len(),
+            immutable_memtable_bytes: sv.imms.iter().map(|m| m.approx_bytes() as u64).sum(),
+            wal_bytes: self.committer.bytes_written.load(Ordering::Relaxed),
+            l0_runs: levels.first().map_or(0, |l| l.runs),
+            levels,
+            stall_runs: self.stall_runs.load(Ordering::Relaxed),
+            pending_compaction_bytes: self.pending_compaction_bytes.load(Ordering::Relaxed),
+            compaction_strategy: self.strategy(),
+            flushes: g(&c.flushes),
+            compactions: g(&c.compactions),
+            bytes_written_wal: user,
+            bytes_written_flush: flushed,
+            bytes_written_compaction: compacted,
+            bytes_read_compaction: g(&c.bytes_read_compaction),
+            write_amplification: if user == 0 {
+                0.0
+            } else {
+                (flushed + compacted) as f64 / user as f64
+            },
+            sstables_probed: probed,
+            point_reads: reads,
+            probes_per_read: if reads == 0 {
+                0.0
+            } else {
+                probed as f64 / reads as f64
+            },
+            bloom_checks: g(&c.bloom_checks),
+            bloom_useful: g(&c.bloom_useful),
+            bloom_false_positives: g(&c.bloom_false_positives),
+            block_cache_hits: g(&c.block_cache_hits),
+            block_cache_misses: g(&c.block_cache_misses),
+            block_cache_bytes: self.tables.cache_bytes(),
+            block_cache_capacity: self.tables.cache_capacity(),
+            stall_slowdowns: g(&c.stall_slowdowns),
+            stall_stops: g(&c.stall_stops),
+            stall_micros: g(&c.stall_micros),
+            tombstones_dropped: g(&c.tombstones_dropped),
+            expired_dropped: g(&c.expired_dropped),
+            versions_dropped: g(&c.versions_dropped),
+            live_sst_bytes: sv.version.total_bytes(),
+            open_files: self.tables.open_files(),
+            snapshots: self.snapshots.list().len(),
+            writes: g(&c.writes),
+            background_error,
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The engine's one error type. Variants carry structure (file, offset,
+//! expected and actual checksums) so callers, metrics and tests can match on
+//! them; the `Display` text is for logs.
+
+use std::path::PathBuf;
+
+/// Result alias used by every fallible engine call.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong inside the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call on `path` failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory the call was about.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes on disk do not follow the documented format (see `docs/formats/`).
+    #[error("corruption in {} at offset {offset}: {what}", file.display())]
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the damaged record, block or field.
+        offset: u64,
+        /// What was wrong, for the log.
+        what: String,
+    },
+    /// A stored CRC32C did not match the bytes it covers.
+    #[error("checksum mismatch in {} at offset {offset}: expected {expected:#010x}, got {actual:#010x}", file.display())]
+    ChecksumMismatch {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the block or record whose checksum failed.
+        offset: u64,
+        /// The checksum stored on disk.
+        expected: u32,
+        /// The checksum computed over the bytes read.
+        actual: u32,
+    },
+    /// A file carries a format version this build cannot read.
+    #[error("unsupported format version {found} in {} (this build reads {supported})", file.display())]
+    UnsupportedVersion {
+        /// The file whose header or footer named the version.
+        file: PathBuf,
+        /// The version found on disk.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The engine was shut down; no further writes are accepted.
+    #[error("engine is closed")]
+    Closed,
+    /// An earlier WAL write or fsync failed; the log's state on disk is unknown,
+    /// so writes are refused until the process restarts and recovers.
+    #[error("write-ahead log is poisoned by an earlier failed write or fsync: {cause}")]
+    WalPoisoned {
+        /// The first failure, as text (the original `io::Error` is not `Clone`).
+        cause: String,
+    },
+    /// Another process (or another `Engine` in this one) holds the directory lock.
+    #[error("database directory {} is locked by another engine", path.display())]
+    Locked {
+        /// The locked directory.
+        path: PathBuf,
+    },
+    /// A background flush or compaction failed; the engine stops structural work.
+    #[error("background error: {0}")]
+    Background(String),
+    /// An argument was outside its documented range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    /// Wraps an `io::Error` with the path it concerns.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds a `Corruption` error.
+    pub(crate) fn corruption(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        what: impl Into<String>,
+    ) -> Self {
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            what: what.into(),
+        }
+    }
+
+    /// True for errors that mean bytes on disk are damaged.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            Error::Corruption { .. } | Error::ChecksumMismatch { .. }
+        )
+    }
+
+    /// A cheap clonable copy for fan-out to several waiters (I/O sources become text).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Corruption { file, offset, what } => Error::Corruption {
+                file: file.clone(),
+                offset: *offset,
+                what: what.clone(),
+            },
+            Error::ChecksumMismatch {
+                file,
+                offset,
+                expected,
+                actual,
+            } => Error::ChecksumMismatch {
+                file: file.clone(),
+                offset: *offset,
+                expected: *expected,
+                actual: *actual,
+            },
+            Error::UnsupportedVersion {
+                file,
+                found,
+                supported,
+            } => Error::UnsupportedVersion {
+                file: file.clone(),
+                found: *found,
+                supported: *supported,
+            },
+            Error::Closed => Error::Closed,
+            Error::WalPoisoned { cause } => Error::WalPoisoned {
+                cause: cause.clone(),
+            },
+            Error::Locked { path } => Error::Locked { path: path.clone() },
+            Error::Background(s) => Error::Background(s.clone()),
+            Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
+        }
+    }
+}

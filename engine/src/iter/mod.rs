@@ -1,0 +1,139 @@
+//! Iteration. Every source (memtable, SSTable, sorted run) implements
+//! `InternalIter` over internal keys (user key ascending, sequence
+//! descending); `MergeIter` merges any number of them; `EngineIter` turns the
+//! merged stream into the public view: the newest version visible at one
+//! snapshot per key, without tombstones or expired values, within bounds.
+
+pub(crate) mod engine_iter;
+pub(crate) mod merge;
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::memtable::{MemEntry, Memtable};
+use crate::value::InternalValue;
+
+pub use engine_iter::EngineIter;
+
+/// An iterator over internal entries. Callers position it with `seek` (or
+/// `seek_first`) before reading; `next` may only be called while `valid`.
+pub(crate) trait InternalIter: Send {
+    /// True while positioned on an entry.
+    fn valid(&self) -> bool;
+    /// User key of the current entry.
+    fn user_key(&self) -> &[u8];
+    /// Sequence number of the current entry.
+    fn seq(&self) -> u64;
+    /// Value of the current entry.
+    fn value(&self) -> &InternalValue;
+    /// Advances to the next entry.
+    fn next(&mut self) -> Result<()>;
+    /// Positions at the first entry at or after `(user, seq)` in internal order.
+    fn seek(&mut self, user: &[u8], seq: u64) -> Result<()>;
+    /// Positions at the first entry.
+    fn seek_first(&mut self) -> Result<()> {
+        self.seek(&[], u64::MAX)
+    }
+}
+
+/// Entries fetched from the skiplist per refill: one epoch pin per batch.
+const MEM_BATCH: usize = 64;
+
+/// Iterator over one memtable, fetching entries in small batches so no epoch
+/// guard or skiplist borrow outlives a call (the iterator is `'static`).
+pub(crate) struct MemIter {
+    mem: Arc<Memtable>,
+    buf: Vec<MemEntry>,
+    pos: usize,
+    more: bool,
+}
+
+impl MemIter {
+    /// An unpositioned iterator over `mem`.
+    pub(crate) fn new(mem: Arc<Memtable>) -> Self {
+        MemIter {
+            mem,
+            buf: Vec::new(),
+            pos: 0,
+            more: false,
+        }
+    }
+
+    fn fill(&mut self, from: Bound<(&[u8], u64)>) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        self.more = self.mem.scan(from, MEM_BATCH, &mut buf);
+        self.buf = buf;
+        self.pos = 0;
+    }
+
+    fn cur(&self) -> Option<&MemEntry> {
+        self.buf.get(self.pos)
+    }
+}
+
+impl InternalIter for MemIter {
+    fn valid(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+    fn user_key(&self) -> &[u8] {
+        self.cur().map_or(&[], |e| &e.0[..])
+    }
+    fn seq(&self) -> u64 {
+        self.cur().map_or(0, |e| e.1)
+    }
+    fn value(&self) -> &InternalValue {
+        static EMPTY: InternalValue = InternalValue {
+            kind: crate::value::Kind::Delete,
+            data: Bytes::new(),
+            time_ms: 0,
+        };
+        self.cur().map_or(&EMPTY, |e| &e.2)
+    }
+    fn next(&mut self) -> Result<()> {
+        self.pos += 1;
+        if self.pos >= self.buf.len() && self.more {
+            if let Some((k, s, _)) = self.buf.last().cloned() {
+                self.fill(Bound::Excluded((&k, s)));
+            }
+        }
+        Ok(())
+    }
+    fn seek(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        self.fill(Bound::Included((user, seq)));
+        Ok(())
+    }
+    fn seek_first(&mut self) -> Result<()> {
+        self.fill(Bound::Unbounded);
+        Ok(())
+    }
+}
+
+/// The smallest key strictly greater than every key starting with `prefix`,
+/// or `None` if there is none (prefix empty or all 0xff).
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Bytes> {
+    let mut v = prefix.to_vec();
+    while let Some(last) = v.pop() {
+        if last != 0xff {
+            v.push(last + 1);
+            return Some(Bytes::from(v));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_skips_ff_bytes() {
+        assert_eq!(prefix_successor(b"ab").unwrap(), Bytes::from("ac"));
+        assert_eq!(prefix_successor(b"a\xff").unwrap(), Bytes::from("b"));
+        assert!(prefix_successor(b"\xff\xff").is_none());
+        assert!(prefix_successor(b"").is_none());
+    }
+}

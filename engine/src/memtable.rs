@@ -1,0 +1,255 @@
+//! The memtable: a lock-free skiplist (crossbeam-skiplist on crossbeam-epoch)
+//! of every version written since the last rotation, ordered by
+//! (user key ascending, sequence descending), so the first entry at or after
+//! `(key, snapshot)` is the newest version visible to that snapshot.
+//!
+//! Thread safety:
+//! 1. Inserts happen only under the engine's write lock (so sequence order and
+//!    WAL order agree); reads need no lock at all.
+//! 2. An epoch guard is pinned for one lookup or one batch of iterator steps,
+//!    inside the skiplist's own calls; nothing here holds a guard across calls.
+//! 3. `approx_bytes` only grows; it decides rotation, so it may lag by one batch.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+
+use bytes::Bytes;
+use crossbeam_skiplist::SkipMap;
+
+use crate::value::InternalValue;
+
+/// Per-entry bookkeeping charged on top of key and value bytes: the skiplist
+/// node (tower, pointers), two `Bytes` handles and the sequence number.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// Key of a skiplist entry.
+#[derive(Clone, Debug)]
+pub(crate) struct MemKey {
+    pub(crate) user: Bytes,
+    pub(crate) seq: u64,
+}
+
+/// A borrowed view of an internal key, so lookups need no allocation.
+pub(crate) trait KeyView {
+    fn user(&self) -> &[u8];
+    fn seq(&self) -> u64;
+}
+
+impl KeyView for MemKey {
+    fn user(&self) -> &[u8] {
+        &self.user
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// A lookup key borrowing its user key.
+pub(crate) struct LookupKey<'a>(pub(crate) &'a [u8], pub(crate) u64);
+
+impl KeyView for LookupKey<'_> {
+    fn user(&self) -> &[u8] {
+        self.0
+    }
+    fn seq(&self) -> u64 {
+        self.1
+    }
+}
+
+/// Internal-key order: user key ascending, then sequence descending.
+pub(crate) fn cmp_internal(a_user: &[u8], a_seq: u64, b_user: &[u8], b_seq: u64) -> Ordering {
+    a_user.cmp(b_user).then_with(|| b_seq.cmp(&a_seq))
+}
+
+impl<'a> PartialEq for dyn KeyView + 'a {
+    fn eq(&self, other: &Self) -> bool {
+        self.user() == other.user() && self.seq() == other.seq()
+    }
+}
+impl<'a> Eq for dyn KeyView + 'a {}
+impl<'a> PartialOrd for dyn KeyView + 'a {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<'a> Ord for dyn KeyView + 'a {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_internal(self.user(), self.seq(), other.user(), other.seq())
+    }
+}
+
+impl PartialEq for MemKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.user == other.user && self.seq == other.seq
+    }
+}
+impl Eq for MemKey {}
+impl PartialOrd for MemKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for MemKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_internal(&self.user, self.seq, &other.user, other.seq)
+    }
+}
+
+impl<'a> Borrow<dyn KeyView + 'a> for MemKey {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+/// One entry as iterators carry it.
+pub(crate) type MemEntry = (Bytes, u64, InternalValue);
+
+/// A memtable and the WAL file that holds its records.
+pub(crate) struct Memtable {
+    map: SkipMap<MemKey, InternalValue>,
+    bytes: AtomicUsize,
+    /// Number of the first WAL file whose records live here; once this memtable
+    /// is flushed, WALs below the next memtable's number may be deleted.
+    pub(crate) wal_number: u64,
+}
+
+impl Memtable {
+    /// An empty memtable logging to WAL `wal_number`.
+    pub(crate) fn new(wal_number: u64) -> Self {
+        Memtable {
+            map: SkipMap::new(),
+            bytes: AtomicUsize::new(0),
+            wal_number,
+        }
+    }
+
+    /// Inserts one version. Called only under the engine's write lock.
+    pub(crate) fn insert(&self, user: Bytes, seq: u64, v: InternalValue) {
+        let add = user.len() + v.data.len() + ENTRY_OVERHEAD;
+        self.map.insert(MemKey { user, seq }, v);
+        self.bytes.fetch_add(add, AtomicOrdering::Relaxed);
+    }
+
+    /// Approximate memory held, in bytes.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        self.bytes.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Number of versions held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing was inserted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The newest version of `key` with sequence <= `snapshot`.
+    pub(crate) fn get(&self, key: &[u8], snapshot: u64) -> Option<(u64, InternalValue)> {
+        let probe = LookupKey(key, snapshot);
+        let e = self
+            .map
+            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        let k = e.key();
+        if k.user.as_ref() == key {
+            Some((k.seq, e.value().clone()))
+        } else {
+            None
+        }
+    }
+
+    /// Calls `f` on every entry in internal order (an epoch pin per step).
+    pub(crate) fn for_each<E>(
+        &self,
+        mut f: impl FnMut(&Bytes, u64, &InternalValue) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for e in self.map.iter() {
+            f(&e.key().user, e.key().seq, e.value())?;
+        }
+        Ok(())
+    }
+
+    /// Appends up to `max` entries that follow `after` (or start at `start`)
+    /// into `out`; returns false when the memtable has nothing more.
+    pub(crate) fn scan(
+        &self,
+        from: Bound<(&[u8], u64)>,
+        max: usize,
+        out: &mut Vec<MemEntry>,
+    ) -> bool {
+        let lk;
+        let bound: Bound<&dyn KeyView> = match from {
+            Bound::Included((k, s)) => {
+                lk = LookupKey(k, s);
+                Bound::Included(&lk)
+            }
+            Bound::Excluded((k, s)) => {
+                lk = LookupKey(k, s);
+                Bound::Excluded(&lk)
+            }
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        for (n, e) in self
+            .map
+            .range::<dyn KeyView, _>((bound, Bound::Unbounded))
+            .enumerate()
+        {
+            if n == max {
+                return true;
+            }
+            out.push((e.key().user.clone(), e.key().seq, e.value().clone()));
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    #[test]
+    fn get_returns_newest_version_at_snapshot() {
+        let m = Memtable::new(1);
+        m.insert(Bytes::from("a"), 1, InternalValue::put(Value::new("a1")));
+        m.insert(Bytes::from("a"), 3, InternalValue::put(Value::new("a3")));
+        m.insert(Bytes::from("ab"), 2, InternalValue::put(Value::new("ab2")));
+        m.insert(Bytes::from(""), 4, InternalValue::tombstone(7));
+        assert_eq!(m.get(b"a", 10).unwrap().0, 3);
+        assert_eq!(m.get(b"a", 2).unwrap().0, 1);
+        assert!(m.get(b"a", 0).is_none());
+        assert!(m.get(b"b", 10).is_none());
+        assert_eq!(m.get(b"", 10).unwrap().1, InternalValue::tombstone(7));
+        assert!(m.approx_bytes() > 0);
+        assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn scan_walks_in_internal_key_order_in_batches() {
+        let m = Memtable::new(1);
+        for i in 0..10u64 {
+            m.insert(
+                Bytes::from(format!("k{}", i % 5)),
+                i + 1,
+                InternalValue::tombstone(0),
+            );
+        }
+        let mut all = Vec::new();
+        let mut more = m.scan(Bound::Unbounded, 3, &mut all);
+        while more {
+            let (k, s, _) = all.last().unwrap().clone();
+            more = m.scan(Bound::Excluded((&k, s)), 3, &mut all);
+        }
+        assert_eq!(all.len(), 10);
+        for w in all.windows(2) {
+            assert_eq!(
+                cmp_internal(&w[0].0, w[0].1, &w[1].0, w[1].1),
+                Ordering::Less
+            );
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Reading an SSTable: the footer at open, then blocks on demand with `pread`
+//! through the block cache, each verified against its crc32c before use. A
+//! bad checksum is `ChecksumMismatch` naming the file and block offset; a
+//! structurally bad block is `Corruption`. Nothing unverified is returned.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::block::{Block, BlockIter, decode_value, put_internal_key, split_internal_key};
+use super::bloom;
+use super::footer::{Footer, FooterError, Handle};
+use super::index::decode_handle;
+use crate::cache::{CacheInner, Cached};
+use crate::coding::{DecodeError, u32_at};
+use crate::error::{Error, Result};
+use crate::format::{SST_FOOTER_LEN, SST_VERSION};
+use crate::iter::InternalIter;
+use crate::stats::Counters;
+use crate::value::{InternalValue, Kind};
+use crate::version::FileMeta;
+
+/// An open SSTable: its descriptor and footer.
+#[derive(Debug)]
+pub(crate) struct TableReader {
+    pub(crate) number: u64,
+    pub(crate) path: PathBuf,
+    file: File,
+    footer: Footer,
+}
+
+/// Which block a read is for (the filter is kept raw).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BlockKind {
+    Block,
+    Raw,
+}
+
+impl TableReader {
+    /// Opens `path` and checks its footer. `size` comes from the manifest.
+    pub(crate) fn open(path: PathBuf, number: u64, size: u64) -> Result<TableReader> {
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let actual = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if actual != size || size < SST_FOOTER_LEN as u64 {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!("file is {actual} bytes, manifest says {size}"),
+            ));
+        }
+        let mut buf = [0u8; SST_FOOTER_LEN];
+        let at = size - SST_FOOTER_LEN as u64;
+        file.read_exact_at(&mut buf, at)
+            .map_err(|e| Error::io(&path, e))?;
+        let footer = Footer::decode(&buf, size).map_err(|e| match e {
+            FooterError::BadMagic => Error::corruption(&path, at, "bad SSTable magic"),
+            FooterError::Checksum { expected, actual } => Error::ChecksumMismatch {
+                file: path.clone(),
+                offset: at,
+                expected,
+                actual,
+            },
+            FooterError::Version(found) => Error::UnsupportedVersion {
+                file: path.clone(),
+                found,
+                supported: SST_VERSION,
+            },
+            FooterError::BadHandle => {
+                Error::corruption(&path, at, "footer handle outside the file")
+            }
+        })?;
+        Ok(TableReader {
+            number,
+            path,
+            file,
+            footer,
+        })
+    }
+
+    fn corrupt(&self, h: Handle, e: DecodeError) -> Error {
+        Error::corruption(&self.path, h.offset + e.at as u64, e.what)
+    }
+
+    fn read_block(&self, c: &CacheInner, h: Handle, kind: BlockKind) -> Result<Cached> {
+        let key = (self.number, h.offset);
+        if let Some(b) = c.blocks.get(&key) {
+            Counters::add(&c.stats.block_cache_hits, 1);
+            return Ok(b);
+        }
+        Counters::add(&c.stats.block_cache_misses, 1);
+        let len = usize::try_from(h.len)
+            .map_err(|_| Error::corruption(&self.path, h.offset, "block too large"))?;
+        let mut buf = vec![0u8; len + 4];
+        self.file
+            .read_exact_at(&mut buf, h.offset)
+            .map_err(|e| Error::io(&self.path, e))?;
+        let expected = u32_at(&buf, len).unwrap_or(0);
+        buf.truncate(len);
+        let actual = crc32c::crc32c(&buf);
+        if expected != actual {
+            return Err(Error::ChecksumMismatch {
+                file: self.path.clone(),
+                offset: h.offset,
+                expected,
+                actual,
+            });
+        }
+        let data = Bytes::from(buf);
+        let v = match kind {
+            BlockKind::Raw => Cached::Raw(data),
+            BlockKind::Block => Cached::Block(Block::decode(data).map_err(|e| self.corrupt(h, e))?),
+        };
+        c.blocks.insert(key, v.clone());
+        Ok(v)
+    }
+
+    fn block(&self, c: &CacheInner, h: Handle) -> Result<Block> {
+        match self.read_block(c, h, BlockKind::Block)? {
+            Cached::Block(b) => Ok(b),
+            Cached::Raw(_) => Err(Error::corruption(
+                &self.path,
+                h.offset,
+                "block cached with the wrong kind",
+            )),
+        }
+    }
+
+    /// The newest version of `key` with sequence <= `snapshot` in this table.
+    pub(crate) fn get(
+        &self,
+        c: &CacheInner,
+        key: &[u8],
+        hash: u64,
+        snapshot: u64,
+    ) -> Result<Option<(u64, InternalValue)>> {
+        let stats = &c.stats;
+        let filtered = self.footer.filter.len > 0;
+        if filtered {
+            let filter = match self.read_block(c, self.footer.filter, BlockKind::Raw)? {
+                Cached::Raw(b) => b,
+                Cached::Block(b) => b.data,
+            };
+            Counters::add(&stats.bloom_checks, 1);
+            if !bloom::may_contain(&filter, hash) {
+                Counters::add(&stats.bloom_useful, 1);
+                return Ok(None);
+            }
+        }
+        let mut target = Vec::with_capacity(key.len() + 8);
+        put_internal_key(&mut target, key, snapshot.min(u64::MAX >> 8), Kind::Put);
+        let index_h = self.footer.index;
+        let mut idx = BlockIter::new(self.block(c, index_h)?);
+        idx.seek(&target);
+        if let Some(e) = idx.status() {
+            return Err(self.corrupt(index_h, e));
+        }
+        let found = if idx.valid() {
+            let h = decode_handle(idx.value()).map_err(|e| self.corrupt(index_h, e))?;
+            let mut it = BlockIter::new(self.block(c, h)?);
+            it.seek(&target);
+            if let Some(e) = it.status() {
+                return Err(self.corrupt(h, e));
+            }
+            match it.valid().then(|| split_internal_key(it.key())).flatten() {
+                Some((user, seq, kind)) if user == key => Some((
+                    seq,
+                    decode_value(it.block_bytes(), it.value(), kind)
+                        .map_err(|e| self.corrupt(h, e))?,
+                )),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if found.is_none() && filtered {
+            Counters::add(&stats.bloom_false_positives, 1);
+        }
+        Ok(found)
+    }
+}
+
+/// Two-level iterator over one table: index block, then data blocks.
+pub(crate) struct TableIter {
+    table: Arc<TableReader>,
+    cache: Arc<CacheInner>,
+    index: Option<BlockIter>,
+    data: Option<BlockIter>,
+    data_h: Handle,
+    seq: u64,
+    value: InternalValue,
+    valid: bool,
+}
+
+impl TableIter {
+    /// An unpositioned iterator over `table`.
+    pub(crate) fn new(table: Arc<TableReader>, cache: Arc<CacheInner>) -> Self {
+        TableIter {
+            table,
+            cache,
+            index: None,
+            data: None,
+            data_h: Handle::default(),
+            seq: 0,
+            value: InternalValue::tombstone(0),
+            valid: false,
+        }
+    }
+
+    fn index_iter(&mut self) -> Result<&mut BlockIter> {
+        if self.index.is_none() {
+            let b = self.table.block(&self.cache, self.table.footer.index)?;
+            self.index = Some(BlockIter::new(b));
+        }
+        self.index
+            .as_mut()
+            .ok_or_else(|| Error::corruption(&self.table.path, 0, "index"))
+    }
+
+    /// Loads the data block the index points at (index must be valid).
+    fn load_data(&mut self) -> Result<()> {
+        let ih = self.table.footer.index;
+        let Some(idx) = self.index.as_ref() else {
+            return Ok(());
+        };
+        let h = decode_handle(idx.value()).map_err(|e| self.table.corrupt(ih, e))?;
+        let b = self.table.block(&self.cache, h)?;
+        self.data = Some(BlockIter::new(b));
+        self.data_h = h;
+        Ok(())
+    }
+
+    /// Settles on the current data entry, moving to later blocks past empty ones.
+    fn settle(&mut self) -> Result<()> {
+        loop {
+            if let Some(d) = &self.data {
+                if let Some(e) = d.status() {
+                    self.valid = false;
+                    return Err(self.table.corrupt(self.data_h, e));
+                }
+                if d.valid() {
+                    let (_, seq, kind) = split_internal_key(d.key()).ok_or_else(|| {
+                        self.table.corrupt(
+                            self.data_h,
+                            DecodeError {
+                                at: 0,
+                                what: "short key",
+                            },
+                        )
+                    })?;
+                    self.value = decode_value(d.block_bytes(), d.value(), kind)
+                        .map_err(|e| self.table.corrupt(self.data_h, e))?;
+                    self.seq = seq;
+                    self.valid = true;
+                    return Ok(());
+                }
+            }
+            let ih = self.table.footer.index;
+            let idx = self.index_iter()?;
+            idx.next();
+            if let Some(e) = idx.status() {
+                self.valid = false;
+                return Err(self.table.corrupt(ih, e));
+            }
+            if !idx.valid() {
+                self.valid = false;
+                self.data = None;
+                return Ok(());
+            }
+            self.load_data()?;
+            if let Some(d) = self.data.as_mut() {
+                d.seek_first();
+            }
+        }
+    }
+}
+
+impl InternalIter for TableIter {
+    fn valid(&self) -> bool {
+        self.valid
+    }
+    fn user_key(&self) -> &[u8] {
+        self.data
+            .as_ref()
+            .and_then(|d| split_internal_key(d.key()))
+            .map_or(&[], |(u, _, _)| u)
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn value(&self) -> &InternalValue {
+        &self.value
+    }
+    fn next(&mut self) -> Result<()> {
+        if let Some(d) = self.data.as_mut() {
+            d.next();
+        }
+        self.settle()
+    }
+    fn seek(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        let mut target = Vec::with_capacity(user.len() + 8);
+        put_internal_key(&mut target, user, seq.min(u64::MAX >> 8), Kind::Put);
+        let ih = self.table.footer.index;
+        let idx = self.index_iter()?;
+        idx.seek(&target);
+        if let Some(e) = idx.status() {
+            return Err(self.table.corrupt(ih, e));
+        }
+        if !idx.valid() {
+            self.valid = false;
+            self.data = None;
+            return Ok(());
+        }
+        self.load_data()?;
+        if let Some(d) = self.data.as_mut() {
+            d.seek(&target);
+        }
+        self.settle()
+    }
+    fn seek_first(&mut self) -> Result<()> {
+        let ih = self.table.footer.index;
+        let idx = self.index_iter()?;
+        idx.seek_first();
+        if let Some(e) = idx.status() {
+            return Err(self.table.corrupt(ih, e));
+        }
+        if !idx.valid() {
+            self.valid = false;
+            self.data = None;
+            return Ok(());
+        }
+        self.load_data()?;
+        if let Some(d) = self.data.as_mut() {
+            d.seek_first();
+        }
+        self.settle()
+    }
+}
+
+/// Iterator over a sorted run: its files one after another, opened lazily.
+pub(crate) struct RunIter {
+    files: Vec<Arc<FileMeta>>,
+    cache: Arc<CacheInner>,
+    pos: usize,
+    cur: Option<TableIter>,
+}
+
+impl RunIter {
+    /// An unpositioned iterator over `files` (disjoint, ascending).
+    pub(crate) fn new(files: Vec<Arc<FileMeta>>, cache: Arc<CacheInner>) -> Self {
+        RunIter {
+            files,
+            cache,
+            pos: 0,
+            cur: None,
+        }
+    }
+
+    fn open(&mut self, i: usize) -> Result<bool> {
+        self.pos = i;
+        let Some(f) = self.files.get(i) else {
+            self.cur = None;
+            return Ok(false);
+        };
+        let r = self.cache.reader(f)?;
+        self.cur = Some(TableIter::new(r, self.cache.clone()));
+        Ok(true)
+    }
+
+    fn skip_exhausted(&mut self) -> Result<()> {
+        while self.cur.as_ref().is_some_and(|c| !c.valid()) {
+            if !self.open(self.pos + 1)? {
+                return Ok(());
+            }
+            if let Some(c) = self.cur.as_mut() {
+                c.seek_first()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl InternalIter for RunIter {
+    fn valid(&self) -> bool {
+        self.cur.as_ref().is_some_and(TableIter::valid)
+    }
+    fn user_key(&self) -> &[u8] {
+        self.cur.as_ref().map_or(&[], |c| c.user_key())
+    }
+    fn seq(&self) -> u64 {
+        self.cur.as_ref().map_or(0, TableIter::seq)
+    }
+    fn value(&self) -> &InternalValue {
+        match &self.cur {
+            Some(c) => c.value(),
+            None => {
+                static EMPTY: InternalValue = InternalValue {
+                    kind: Kind::Delete,
+                    data: Bytes::new(),
+                    time_ms: 0,
+                };
+                &EMPTY
+            }
+        }
+    }
+    fn next(&mut self) -> Result<()> {
+        if let Some(c) = self.cur.as_mut() {
+            c.next()?;
+        }
+        self.skip_exhausted()
+    }
+    fn seek(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        let i = self
+            .files
+            .partition_point(|f| f.props.largest.as_ref() < user);
+        if self.open(i)? {
+            if let Some(c) = self.cur.as_mut() {
+                c.seek(user, seq)?;
+            }
+        }
+        self.skip_exhausted()
+    }
+    fn seek_first(&mut self) -> Result<()> {
+        if self.open(0)? {
+            if let Some(c) = self.cur.as_mut() {
+                c.seek_first()?;
+            }
+        }
+        self.skip_exhausted()
+    }
+}

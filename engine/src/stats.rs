@@ -1,0 +1,140 @@
+//! Engine statistics: plain atomic counters updated on the hot paths
+//! (Relaxed: they are statistics, never used for synchronisation) and a
+//! `Stats` snapshot struct the embedder turns into INFO fields and metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ringkv_conf::CompactionStrategy;
+
+/// Counters owned by the engine.
+#[derive(Default, Debug)]
+pub(crate) struct Counters {
+    pub(crate) user_bytes_written: AtomicU64,
+    pub(crate) bytes_written_flush: AtomicU64,
+    pub(crate) bytes_written_compaction: AtomicU64,
+    pub(crate) bytes_read_compaction: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+    pub(crate) compactions: AtomicU64,
+    pub(crate) point_reads: AtomicU64,
+    pub(crate) sstables_probed: AtomicU64,
+    pub(crate) bloom_checks: AtomicU64,
+    pub(crate) bloom_useful: AtomicU64,
+    pub(crate) bloom_false_positives: AtomicU64,
+    pub(crate) block_cache_hits: AtomicU64,
+    pub(crate) block_cache_misses: AtomicU64,
+    pub(crate) stall_slowdowns: AtomicU64,
+    pub(crate) stall_stops: AtomicU64,
+    pub(crate) stall_micros: AtomicU64,
+    pub(crate) tombstones_dropped: AtomicU64,
+    pub(crate) expired_dropped: AtomicU64,
+    pub(crate) versions_dropped: AtomicU64,
+    pub(crate) filter_deleted: AtomicU64,
+    pub(crate) writes: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    #[inline]
+    pub(crate) fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    #[inline]
+    pub(crate) fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Files, sorted runs and bytes in one level.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LevelStats {
+    /// SSTable files in the level.
+    pub files: usize,
+    /// Sorted runs in the level (level 0: one per flush or tier; deeper: 0 or 1).
+    pub runs: usize,
+    /// Bytes in the level's files.
+    pub bytes: u64,
+}
+
+/// A point-in-time copy of the engine's statistics.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Highest sequence number visible to readers.
+    pub seq: u64,
+    /// Bytes in the active memtable.
+    pub memtable_bytes: u64,
+    /// Frozen memtables waiting for flush.
+    pub immutable_memtables: usize,
+    /// Bytes in immutable memtables.
+    pub immutable_memtable_bytes: u64,
+    /// Bytes the WAL has handed to the OS since open.
+    pub wal_bytes: u64,
+    /// Per level: files, runs, bytes (index = level).
+    pub levels: Vec<LevelStats>,
+    /// Level-0 sorted runs (the stall measure under leveled).
+    pub l0_runs: usize,
+    /// The stall measure in use: L0 runs (leveled) or runs in the smallest bucket (size-tiered).
+    pub stall_runs: usize,
+    /// Estimated bytes compaction still has to rewrite to reach the strategy's shape.
+    pub pending_compaction_bytes: u64,
+    /// Strategy in force.
+    pub compaction_strategy: CompactionStrategy,
+    /// Memtables flushed to SSTables since open.
+    pub flushes: u64,
+    /// Compactions finished since open.
+    pub compactions: u64,
+    /// User bytes (keys + values) written through `write` since open.
+    pub bytes_written_wal: u64,
+    /// Bytes written to SSTables by flushes.
+    pub bytes_written_flush: u64,
+    /// Bytes written to SSTables by compactions.
+    pub bytes_written_compaction: u64,
+    /// Bytes read by compactions.
+    pub bytes_read_compaction: u64,
+    /// (flush + compaction bytes) / user bytes written (0 before any write).
+    pub write_amplification: f64,
+    /// SSTables consulted by point reads (bloom checks included).
+    pub sstables_probed: u64,
+    /// Point reads served.
+    pub point_reads: u64,
+    /// sstables_probed / point_reads.
+    pub probes_per_read: f64,
+    /// Bloom filter checks.
+    pub bloom_checks: u64,
+    /// Bloom checks that ruled a table out (no block read).
+    pub bloom_useful: u64,
+    /// Bloom checks that passed but the key was not in the table.
+    pub bloom_false_positives: u64,
+    /// Block cache hits.
+    pub block_cache_hits: u64,
+    /// Block cache misses (a pread followed).
+    pub block_cache_misses: u64,
+    /// Bytes held by the block cache.
+    pub block_cache_bytes: u64,
+    /// Byte budget of the block cache.
+    pub block_cache_capacity: u64,
+    /// Writes delayed by a slowdown.
+    pub stall_slowdowns: u64,
+    /// Writes that waited in the stop state.
+    pub stall_stops: u64,
+    /// Microseconds writers spent stalled (throttle, stops and reported waits).
+    pub stall_micros: u64,
+    /// Tombstones removed by compaction.
+    pub tombstones_dropped: u64,
+    /// Expired values removed by compaction (or turned into tombstones at flush).
+    pub expired_dropped: u64,
+    /// Older versions removed by compaction.
+    pub versions_dropped: u64,
+    /// Bytes in live SSTables.
+    pub live_sst_bytes: u64,
+    /// SSTable files currently open (the table cache's size).
+    pub open_files: usize,
+    /// Live snapshots.
+    pub snapshots: usize,
+    /// Write batches accepted since open.
+    pub writes: u64,
+    /// The first background or WAL error, sticky until restart.
+    pub background_error: Option<String>,
+}

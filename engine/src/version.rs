@@ -1,0 +1,205 @@
+//! The shape of the tree: which SSTables exist, in which level and sorted run.
+//! A `Version` is immutable; every flush or compaction builds a new one by
+//! applying a `VersionEdit` (see `manifest.rs`) and publishes it in a new
+//! `SuperVersion`, the `Arc` snapshot readers take under a very short lock.
+//!
+//! Layout invariants:
+//! 1. Level 0 holds any number of sorted runs, newest first (ordered by run id,
+//!    descending); a run is one or more files with disjoint key ranges.
+//! 2. Levels 1.. hold at most one run each (leveled: the level; size-tiered
+//!    after a switch: an older tier).
+//! 3. For every key, newer versions normally sit in earlier runs, but readers
+//!    never rely on it: point reads order candidate files by max sequence and
+//!    iterators merge by sequence, so a tree reshaped by strategy switches is
+//!    still read correctly.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::manifest::VersionEdit;
+use crate::memtable::Memtable;
+use crate::sstable::Properties;
+
+/// Number of levels (L0..L6).
+pub(crate) const NUM_LEVELS: usize = 7;
+
+/// One SSTable as the version knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FileMeta {
+    /// File number (`000123.sst`).
+    pub(crate) number: u64,
+    /// File size in bytes.
+    pub(crate) size: u64,
+    /// Key range, sequence range and counters, as in the file's properties block.
+    pub(crate) props: Properties,
+}
+
+impl FileMeta {
+    /// True when the file's key range intersects `[lo, hi]`.
+    pub(crate) fn overlaps(&self, lo: &[u8], hi: &[u8]) -> bool {
+        self.props.smallest.as_ref() <= hi && lo <= self.props.largest.as_ref()
+    }
+}
+
+/// A sorted run: files with disjoint key ranges, ordered by smallest key.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    /// Identity and age (larger = newer in level 0).
+    pub(crate) id: u64,
+    pub(crate) files: Vec<Arc<FileMeta>>,
+}
+
+impl Run {
+    /// Total bytes of the run's files.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// The file whose range holds `key`, if any (binary search).
+    pub(crate) fn find(&self, key: &[u8]) -> Option<&Arc<FileMeta>> {
+        let i = self
+            .files
+            .partition_point(|f| f.props.largest.as_ref() < key);
+        self.files
+            .get(i)
+            .filter(|f| f.props.smallest.as_ref() <= key)
+    }
+
+    /// Smallest and largest user key of the run.
+    pub(crate) fn range(&self) -> Option<(Bytes, Bytes)> {
+        Some((
+            self.files.first()?.props.smallest.clone(),
+            self.files.last()?.props.largest.clone(),
+        ))
+    }
+}
+
+/// One level: its runs (level 0: newest first; other levels: at most one).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Level {
+    pub(crate) runs: Vec<Run>,
+}
+
+impl Level {
+    /// Total bytes in the level.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.runs.iter().map(Run::bytes).sum()
+    }
+
+    /// Number of files in the level.
+    pub(crate) fn files(&self) -> usize {
+        self.runs.iter().map(|r| r.files.len()).sum()
+    }
+}
+
+/// An immutable shape of the tree.
+#[derive(Debug, Clone)]
+pub(crate) struct Version {
+    pub(crate) levels: Vec<Level>,
+}
+
+impl Default for Version {
+    fn default() -> Self {
+        Version {
+            levels: vec![Level::default(); NUM_LEVELS],
+        }
+    }
+}
+
+impl Version {
+    /// Every run in age order, newest first: level 0 runs, then each deeper
+    /// level's run. Yields `(level, run)`.
+    pub(crate) fn runs_by_age(&self) -> impl Iterator<Item = (usize, &Run)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(l, lv)| lv.runs.iter().map(move |r| (l, r)))
+    }
+
+    /// Every file of the version.
+    pub(crate) fn files(&self) -> impl Iterator<Item = &Arc<FileMeta>> {
+        self.runs_by_age().flat_map(|(_, r)| r.files.iter())
+    }
+
+    /// Files whose range holds `key`, at most one per run.
+    pub(crate) fn candidates(&self, key: &[u8], out: &mut Vec<Arc<FileMeta>>) {
+        for (_, run) in self.runs_by_age() {
+            if let Some(f) = run.find(key) {
+                out.push(f.clone());
+            }
+        }
+    }
+
+    /// Total bytes in SSTables.
+    pub(crate) fn total_bytes(&self) -> u64 {
+        self.levels.iter().map(Level::bytes).sum()
+    }
+
+    /// Deepest level holding data (0 if none).
+    pub(crate) fn deepest_nonempty(&self) -> usize {
+        self.levels
+            .iter()
+            .rposition(|l| !l.runs.is_empty())
+            .unwrap_or(0)
+    }
+
+    /// A new version with `edit`'s deletions then additions applied.
+    pub(crate) fn apply(&self, edit: &VersionEdit) -> Version {
+        let mut v = self.clone();
+        if !edit.deleted.is_empty() {
+            for level in &mut v.levels {
+                for run in &mut level.runs {
+                    run.files.retain(|f| !edit.deleted.contains(&f.number));
+                }
+                level.runs.retain(|r| !r.files.is_empty());
+            }
+        }
+        for add in &edit.added {
+            let level_no = add.level.min(NUM_LEVELS - 1);
+            let Some(level) = v.levels.get_mut(level_no) else {
+                continue;
+            };
+            let meta = add.meta.clone();
+            let run = if level_no == 0 {
+                match level.runs.iter().position(|r| r.id == add.run_id) {
+                    Some(i) => level.runs.get_mut(i),
+                    None => {
+                        let at = level.runs.partition_point(|r| r.id > add.run_id);
+                        level.runs.insert(
+                            at,
+                            Run {
+                                id: add.run_id,
+                                files: Vec::new(),
+                            },
+                        );
+                        level.runs.get_mut(at)
+                    }
+                }
+            } else {
+                if level.runs.is_empty() {
+                    level.runs.push(Run {
+                        id: add.run_id,
+                        files: Vec::new(),
+                    });
+                }
+                level.runs.first_mut()
+            };
+            if let Some(run) = run {
+                let at = run
+                    .files
+                    .partition_point(|f| f.props.smallest < meta.props.smallest);
+                run.files.insert(at, meta);
+            }
+        }
+        v
+    }
+}
+
+/// What readers snapshot: the active memtable, the frozen ones (newest first)
+/// and the SSTable version. Swapped as a whole under the structure lock.
+pub(crate) struct SuperVersion {
+    pub(crate) mem: Arc<Memtable>,
+    pub(crate) imms: Vec<Arc<Memtable>>,
+    pub(crate) version: Arc<Version>,
+}

@@ -1,0 +1,519 @@
+//! Group commit: writers append encoded records to an in-memory `LogBuffer`
+//! (under the engine's write lock, no syscall); a *leader* later takes every
+//! pending byte and issues one `write` per file — and for `always` one fsync —
+//! on behalf of everyone queued behind it.
+//!
+//! Who leads:
+//! - `Durable` futures under `everysec`/`no` lead inline when nobody else
+//!   holds the I/O lock (no thread hop; a `write` never blocks on the disk
+//!   for long); otherwise they register their waker.
+//! - Under `always` a future never fsyncs on the polling thread: it registers
+//!   its waker and signals the committer thread, which leads with fsync.
+//! - `wait_durable` (blocking) leads itself, fsync included.
+//! - The committer thread also writes whatever is pending once a second
+//!   (fsyncing for `everysec`), and when the buffer grows past
+//!   `FLUSH_THRESHOLD`, so the buffer stays bounded without callers.
+//!
+//! Lock order: engine write lock → (nothing); I/O lock → engine write lock
+//! (briefly, to take the buffer) → waiters. A leader never holds the write
+//! lock while doing I/O.
+//!
+//! A failed write or fsync poisons the committer: the error is sticky, every
+//! waiter is woken with `WalPoisoned`, and the engine refuses writes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use ringkv_conf::FsyncPolicy;
+
+use super::WalFile;
+use crate::error::{Error, Result};
+
+/// Pending bytes above which a write wakes the committer thread.
+pub(crate) const FLUSH_THRESHOLD: usize = 1 << 20;
+
+/// Bytes queued for one WAL file, in order.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) file: Arc<WalFile>,
+    pub(crate) data: Vec<u8>,
+    /// Highest sequence number whose record is in `data` or earlier.
+    pub(crate) last_seq: u64,
+}
+
+/// Records appended but not yet handed to the OS. Guarded by the engine's
+/// write lock; records are appended in sequence order.
+#[derive(Debug)]
+pub(crate) struct LogBuffer {
+    /// The WAL of the active memtable.
+    pub(crate) file: Arc<WalFile>,
+    /// Encoded records for `file`.
+    pub(crate) buf: Vec<u8>,
+    /// Highest sequence number appended to `buf` (or earlier).
+    pub(crate) last_seq: u64,
+    /// Whole buffers of earlier (rotated-away) WAL files, oldest first.
+    pub(crate) sealed: Vec<Chunk>,
+    /// Set once the committer thread was signalled for this fill.
+    pub(crate) signalled: bool,
+}
+
+impl LogBuffer {
+    /// A buffer appending to `file`, continuing after `last_seq`.
+    pub(crate) fn new(file: Arc<WalFile>, last_seq: u64) -> Self {
+        LogBuffer {
+            file,
+            buf: Vec::with_capacity(64 * 1024),
+            last_seq,
+            sealed: Vec::new(),
+            signalled: false,
+        }
+    }
+
+    /// Moves everything pending into `out`, oldest first.
+    pub(crate) fn take(&mut self, out: &mut Vec<Chunk>) {
+        out.append(&mut self.sealed);
+        if !self.buf.is_empty() {
+            let data = std::mem::replace(&mut self.buf, Vec::with_capacity(64 * 1024));
+            out.push(Chunk {
+                file: self.file.clone(),
+                data,
+                last_seq: self.last_seq,
+            });
+        }
+        self.signalled = false;
+    }
+
+    /// Starts appending to `file`; what was buffered for the old file is sealed.
+    pub(crate) fn rotate(&mut self, file: Arc<WalFile>) {
+        let data = std::mem::take(&mut self.buf);
+        let old = std::mem::replace(&mut self.file, file);
+        self.sealed.push(Chunk {
+            file: old,
+            data,
+            last_seq: self.last_seq,
+        });
+    }
+}
+
+/// Where a leader takes pending bytes from (the engine, under its write lock).
+pub(crate) trait LogSource: Send + Sync {
+    /// Moves every pending chunk into `out`.
+    fn take_pending(&self, out: &mut Vec<Chunk>);
+}
+
+struct Waiter {
+    id: u64,
+    seq: u64,
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct Waiters {
+    list: Vec<Waiter>,
+    next_id: u64,
+}
+
+#[derive(Default)]
+struct Signal {
+    requested: bool,
+    shutdown: bool,
+}
+
+/// Held while doing WAL I/O: the leader token.
+#[derive(Default)]
+struct IoState {
+    /// Files written since their last fsync.
+    dirty: Vec<Arc<WalFile>>,
+    scratch: Vec<Chunk>,
+}
+
+/// The group committer. One per engine.
+pub(crate) struct Committer {
+    io: Mutex<IoState>,
+    /// Highest sequence number handed to the OS. Written only by the leader.
+    written_seq: AtomicU64,
+    /// Highest sequence number fsynced. Written only by the leader.
+    synced_seq: AtomicU64,
+    waiters: Mutex<Waiters>,
+    poisoned: AtomicBool,
+    poison: Mutex<Option<String>>,
+    policy: AtomicU8,
+    signal: Mutex<Signal>,
+    cv: Condvar,
+    /// Bytes handed to the OS (Relaxed: a statistic).
+    pub(crate) bytes_written: AtomicU64,
+}
+
+fn policy_code(p: FsyncPolicy) -> u8 {
+    match p {
+        FsyncPolicy::Always => 0,
+        FsyncPolicy::EverySec => 1,
+        FsyncPolicy::No => 2,
+    }
+}
+
+impl Committer {
+    /// A committer whose log is durable up to `recovered_seq`.
+    pub(crate) fn new(policy: FsyncPolicy, recovered_seq: u64) -> Self {
+        Committer {
+            io: Mutex::new(IoState::default()),
+            written_seq: AtomicU64::new(recovered_seq),
+            synced_seq: AtomicU64::new(recovered_seq),
+            waiters: Mutex::new(Waiters::default()),
+            poisoned: AtomicBool::new(false),
+            poison: Mutex::new(None),
+            policy: AtomicU8::new(policy_code(policy)),
+            signal: Mutex::new(Signal::default()),
+            cv: Condvar::new(),
+            bytes_written: AtomicU64::new(0),
+        }
+    }
+
+    /// The current fsync policy.
+    pub(crate) fn policy(&self) -> FsyncPolicy {
+        match self.policy.load(Ordering::Relaxed) {
+            0 => FsyncPolicy::Always,
+            1 => FsyncPolicy::EverySec,
+            _ => FsyncPolicy::No,
+        }
+    }
+
+    /// Changes the fsync policy; takes effect for the next durability check.
+    pub(crate) fn set_policy(&self, p: FsyncPolicy) {
+        self.policy.store(policy_code(p), Ordering::Relaxed);
+        self.request();
+    }
+
+    /// The sticky error, if a write or fsync failed.
+    pub(crate) fn poison_error(&self) -> Option<Error> {
+        if !self.poisoned.load(Ordering::Acquire) {
+            return None;
+        }
+        let cause = self.poison.lock().clone().unwrap_or_default();
+        Some(Error::WalPoisoned { cause })
+    }
+
+    /// Text of the sticky error for stats.
+    pub(crate) fn poison_text(&self) -> Option<String> {
+        self.poison.lock().clone()
+    }
+
+    /// Highest sequence number written to the OS.
+    pub(crate) fn written_seq(&self) -> u64 {
+        self.written_seq.load(Ordering::Acquire)
+    }
+
+    /// True when `seq` is durable under the current policy.
+    pub(crate) fn is_durable(&self, seq: u64) -> bool {
+        match self.policy() {
+            FsyncPolicy::Always => self.synced_seq.load(Ordering::Acquire) >= seq,
+            _ => self.written_seq.load(Ordering::Acquire) >= seq,
+        }
+    }
+
+    /// Wakes the committer thread to lead.
+    pub(crate) fn request(&self) {
+        let mut s = self.signal.lock();
+        s.requested = true;
+        self.cv.notify_one();
+    }
+
+    /// Asks the committer thread to do a final lead and exit.
+    pub(crate) fn request_shutdown(&self) {
+        let mut s = self.signal.lock();
+        s.shutdown = true;
+        self.cv.notify_one();
+    }
+
+    fn set_poison(&self, e: &Error) {
+        let mut p = self.poison.lock();
+        if p.is_none() {
+            tracing::error!(error = %e, "WAL write failed; refusing writes until restart");
+            *p = Some(e.to_string());
+        }
+        drop(p);
+        self.poisoned.store(true, Ordering::Release);
+        let list = std::mem::take(&mut self.waiters.lock().list);
+        for w in list {
+            w.waker.wake();
+        }
+    }
+
+    /// Leads one or more rounds. The caller holds the I/O lock (`io`).
+    fn lead_locked(&self, io: &mut IoState, src: &dyn LogSource, sync: bool) -> Result<()> {
+        if let Some(e) = self.poison_error() {
+            return Err(e);
+        }
+        loop {
+            let mut chunks = std::mem::take(&mut io.scratch);
+            src.take_pending(&mut chunks);
+            let had_chunks = !chunks.is_empty();
+            let mut last = None;
+            for c in chunks.drain(..) {
+                if let Err(e) = c.file.append(&c.data) {
+                    self.set_poison(&e);
+                    return Err(e);
+                }
+                self.bytes_written
+                    .fetch_add(c.data.len() as u64, Ordering::Relaxed);
+                if !io.dirty.iter().any(|f| Arc::ptr_eq(f, &c.file)) {
+                    io.dirty.push(c.file.clone());
+                }
+                last = Some(c.last_seq);
+            }
+            io.scratch = chunks;
+            if let Some(l) = last {
+                self.written_seq.fetch_max(l, Ordering::AcqRel);
+            }
+            if sync {
+                let upto = self.written_seq.load(Ordering::Acquire);
+                for f in io.dirty.drain(..) {
+                    if let Err(e) = f.sync() {
+                        self.set_poison(&e);
+                        return Err(e);
+                    }
+                }
+                self.synced_seq.fetch_max(upto, Ordering::AcqRel);
+            }
+            let unsatisfied = self.wake_satisfied();
+            if !had_chunks || !unsatisfied {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Wakes every satisfied waiter; returns whether any remain.
+    fn wake_satisfied(&self) -> bool {
+        let mut w = self.waiters.lock();
+        if w.list.is_empty() {
+            return false;
+        }
+        let mut i = 0;
+        while i < w.list.len() {
+            let seq = w.list.get(i).map_or(0, |x| x.seq);
+            if self.is_durable(seq) {
+                let x = w.list.swap_remove(i);
+                x.waker.wake();
+            } else {
+                i += 1;
+            }
+        }
+        !w.list.is_empty()
+    }
+
+    /// Takes the I/O lock if free and leads (no fsync unless `sync`).
+    /// Returns `None` when somebody else is leading.
+    fn try_lead(&self, src: &dyn LogSource, sync: bool) -> Option<Result<()>> {
+        let mut io = self.io.try_lock()?;
+        let r = self.lead_locked(&mut io, src, sync);
+        drop(io);
+        self.after_lead();
+        Some(r)
+    }
+
+    /// A waiter registered while we led but not satisfied by us gets the thread.
+    fn after_lead(&self) {
+        let pending = !self.waiters.lock().list.is_empty();
+        if pending {
+            self.request();
+        }
+    }
+
+    /// Blocks until `seq` is durable, leading (with fsync under `always`) as needed.
+    pub(crate) fn wait_durable(&self, seq: u64, src: &dyn LogSource) -> Result<()> {
+        loop {
+            if let Some(e) = self.poison_error() {
+                return Err(e);
+            }
+            if self.is_durable(seq) {
+                return Ok(());
+            }
+            let mut io = self.io.lock();
+            if self.is_durable(seq) {
+                return Ok(());
+            }
+            let sync = self.policy() == FsyncPolicy::Always;
+            let r = self.lead_locked(&mut io, src, sync);
+            drop(io);
+            self.after_lead();
+            r?;
+            if !self.is_durable(seq) && self.written_seq() < seq {
+                // Nothing pending yet covers seq: it was never assigned.
+                return Err(Error::InvalidArgument(format!(
+                    "sequence {seq} was never written"
+                )));
+            }
+        }
+    }
+
+    /// Writes and fsyncs everything pending now.
+    pub(crate) fn sync_now(&self, src: &dyn LogSource) -> Result<()> {
+        let mut io = self.io.lock();
+        let r = self.lead_locked(&mut io, src, true);
+        drop(io);
+        self.after_lead();
+        r
+    }
+
+    /// One poll of a `Durable` future.
+    fn poll_durable(
+        &self,
+        seq: u64,
+        id: &mut Option<u64>,
+        cx: &mut Context<'_>,
+        src: &dyn LogSource,
+    ) -> Poll<Result<()>> {
+        if let Some(e) = self.poison_error() {
+            return Poll::Ready(Err(e));
+        }
+        if self.is_durable(seq) {
+            self.deregister(id);
+            return Poll::Ready(Ok(()));
+        }
+        let always = self.policy() == FsyncPolicy::Always;
+        if !always {
+            if let Some(r) = self.try_lead(src, false) {
+                if r.is_err() || self.is_durable(seq) {
+                    self.deregister(id);
+                    return Poll::Ready(r);
+                }
+            }
+        }
+        self.register(seq, id, cx.waker());
+        // Re-check after registering so a leader that finished in between is not missed.
+        if self.is_durable(seq) {
+            self.deregister(id);
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = self.poison_error() {
+            return Poll::Ready(Err(e));
+        }
+        if always {
+            self.request();
+        } else if let Some(r) = self.try_lead(src, false) {
+            if r.is_err() || self.is_durable(seq) {
+                self.deregister(id);
+                return Poll::Ready(r);
+            }
+        }
+        Poll::Pending
+    }
+
+    fn register(&self, seq: u64, id: &mut Option<u64>, waker: &Waker) {
+        let mut w = self.waiters.lock();
+        if let Some(my) = *id {
+            if let Some(x) = w.list.iter_mut().find(|x| x.id == my) {
+                if !x.waker.will_wake(waker) {
+                    x.waker = waker.clone();
+                }
+                return;
+            }
+        }
+        let my = w.next_id;
+        w.next_id += 1;
+        w.list.push(Waiter {
+            id: my,
+            seq,
+            waker: waker.clone(),
+        });
+        *id = Some(my);
+    }
+
+    fn deregister(&self, id: &mut Option<u64>) {
+        if let Some(my) = id.take() {
+            let mut w = self.waiters.lock();
+            if let Some(i) = w.list.iter().position(|x| x.id == my) {
+                w.list.swap_remove(i);
+            }
+        }
+    }
+
+    /// The committer thread's loop: lead when asked, and once a second (fsync
+    /// under `everysec`). Returns after a final lead once shutdown is requested.
+    pub(crate) fn run(&self, src: &dyn LogSource) {
+        let mut last_sync = Instant::now();
+        loop {
+            let (requested, shutdown) = {
+                let mut s = self.signal.lock();
+                if !s.requested && !s.shutdown {
+                    let wait = Duration::from_secs(1).saturating_sub(last_sync.elapsed());
+                    self.cv.wait_for(&mut s, wait.max(Duration::from_millis(1)));
+                }
+                let r = (s.requested, s.shutdown);
+                s.requested = false;
+                r
+            };
+            let policy = self.policy();
+            let tick = last_sync.elapsed() >= Duration::from_secs(1);
+            let sync = shutdown
+                || (policy == FsyncPolicy::Always && requested)
+                || (policy == FsyncPolicy::EverySec && tick);
+            if tick {
+                last_sync = Instant::now();
+            }
+            if requested || tick || shutdown {
+                let mut io = self.io.lock();
+                // Errors are sticky and reported through waiters and stats.
+                let _ = self.lead_locked(&mut io, src, sync);
+            }
+            if shutdown {
+                return;
+            }
+        }
+    }
+}
+
+/// Future returned by `Engine::durable`: resolves when every write up to its
+/// sequence number is durable per the fsync policy. Holds no lock between polls.
+pub struct Durable {
+    pub(crate) shared: Option<Arc<dyn DurableSource>>,
+    pub(crate) seq: u64,
+    pub(crate) waiter: Option<u64>,
+}
+
+/// What a `Durable` future needs from the engine (type-erased so the future is
+/// `'static` without naming engine internals).
+pub(crate) trait DurableSource: Send + Sync {
+    fn committer(&self) -> &Committer;
+    fn log_source(&self) -> &dyn LogSource;
+}
+
+impl Future for Durable {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(shared) = this.shared.clone() else {
+            return Poll::Ready(Err(Error::Closed));
+        };
+        let r =
+            shared
+                .committer()
+                .poll_durable(this.seq, &mut this.waiter, cx, shared.log_source());
+        if r.is_ready() {
+            this.shared = None;
+        }
+        r
+    }
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        if let Some(s) = self.shared.take() {
+            s.committer().deregister(&mut self.waiter);
+        }
+    }
+}
+
+impl std::fmt::Debug for Durable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durable")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,139 @@
+//! The durability API: `durable` futures resolve under every fsync policy
+//! (polled without any async runtime), group commit serves many writers,
+//! `shutdown` refuses later writes, and the engine types are `Send + Sync`.
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::Duration;
+
+use common::{key, open, small_options};
+use ringkv_engine::{
+    CompactionStrategy, Engine, EngineIter, Error, FsyncPolicy, Snapshot, Value, WriteBatch,
+};
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A minimal executor: polls on this thread, parks until woken (bounded).
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = Box::pin(f);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    for _ in 0..10_000 {
+        if let Poll::Ready(v) = Pin::as_mut(&mut f).poll(&mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+    panic!("future never resolved");
+}
+
+fn assert_send_sync<T: Send + Sync>() {}
+fn assert_send_static<T: Send + 'static>() {}
+
+#[test]
+fn public_types_are_thread_safe() {
+    assert_send_sync::<Engine>();
+    assert_send_sync::<Snapshot>();
+    assert_send_static::<EngineIter>();
+    assert_send_static::<ringkv_engine::Durable>();
+}
+
+#[test]
+fn durable_futures_resolve_under_every_policy() {
+    for p in [FsyncPolicy::Always, FsyncPolicy::EverySec, FsyncPolicy::No] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = small_options(CompactionStrategy::Leveled);
+        opts.fsync = p;
+        let e = open(dir.path(), &opts);
+        let mut b = WriteBatch::new();
+        b.put("a", Value::new("1"));
+        let seq = e.write(b).unwrap();
+        block_on(e.durable(seq)).unwrap();
+        assert!(e.stats().wal_bytes > 0, "{p}: nothing written to the WAL");
+    }
+}
+
+#[test]
+fn group_commit_serves_many_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = small_options(CompactionStrategy::Leveled);
+    opts.fsync = FsyncPolicy::Always;
+    let e = open(dir.path(), &opts);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let mut b = WriteBatch::new();
+                    b.put(key(t * 1000 + i), Value::new("v"));
+                    let seq = e.write(b).unwrap();
+                    if i % 2 == 0 {
+                        block_on(e.durable(seq)).unwrap();
+                    } else {
+                        e.wait_durable(seq).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(e);
+    let e = open(dir.path(), &opts);
+    assert_eq!(e.iter_prefix(b"key").unwrap().count(), 800);
+}
+
+#[test]
+fn writes_after_shutdown_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &small_options(CompactionStrategy::SizeTiered));
+    e.put("k", Value::new("v")).unwrap();
+    let other = e.clone();
+    e.shutdown().unwrap();
+    assert!(matches!(
+        other.put("k2", Value::new("v")),
+        Err(Error::Closed)
+    ));
+    assert_eq!(other.get(b"k").unwrap().unwrap().data, "v");
+    e.shutdown().unwrap();
+}
+
+#[test]
+fn second_open_of_a_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &small_options(CompactionStrategy::Leveled));
+    let err = Engine::open(dir.path(), small_options(CompactionStrategy::Leveled)).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
+    drop(e);
+    open(dir.path(), &small_options(CompactionStrategy::Leveled));
+}
+
+#[test]
+fn everysec_writes_survive_drop_without_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = small_options(CompactionStrategy::Leveled);
+    opts.fsync = FsyncPolicy::EverySec;
+    {
+        let e = open(dir.path(), &opts);
+        for i in 0..50 {
+            let mut b = WriteBatch::new();
+            b.put(key(i), Value::new("v"));
+            let seq = e.write(b).unwrap();
+            block_on(e.durable(seq)).unwrap();
+        }
+    }
+    let e = open(dir.path(), &opts);
+    assert_eq!(e.iter_prefix(b"key").unwrap().count(), 50);
+}

@@ -1,0 +1,143 @@
+//! Expiry, tombstones and the compaction filter: expired values read as
+//! absent at once and are dropped by compaction once past the grace period
+//! (never while an older version could resurface); tombstones likewise; a
+//! file full of garbage is compacted on its own by the TTL pick.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{FakeClock, key, open, small_options};
+use ringkv_engine::{CompactionFilter, CompactionStrategy, FilterDecision, Value};
+
+#[test]
+fn expired_values_vanish_and_are_dropped_after_grace() {
+    common::for_each_strategy(|s| {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = FakeClock::new(10_000);
+        let mut opts = small_options(s);
+        opts.tombstone_grace = Duration::from_millis(1000);
+        clock.install(&mut opts);
+        let e = open(dir.path(), &opts);
+        for i in 0..500 {
+            e.put(key(i), Value::new("old")).unwrap();
+        }
+        e.compact_all().unwrap();
+        for i in 0..500 {
+            e.put(key(i), Value::with_expiry("new", 20_000)).unwrap();
+        }
+        assert_eq!(e.get(&key(3)).unwrap().unwrap().data, "new");
+        clock.set(20_000);
+        assert!(
+            e.get(&key(3)).unwrap().is_none(),
+            "{s}: expired value still visible"
+        );
+        // Within grace: compaction keeps the (now tombstone) entries that hide "old".
+        e.compact_all().unwrap();
+        assert!(
+            e.get(&key(3)).unwrap().is_none(),
+            "{s}: old version resurfaced"
+        );
+        assert_eq!(e.iter_prefix(b"key").unwrap().count(), 0);
+        clock.set(21_001);
+        e.compact_all().unwrap();
+        let st = e.stats();
+        assert!(
+            st.expired_dropped + st.tombstones_dropped >= 500,
+            "{s}: {st:?}"
+        );
+        assert_eq!(
+            st.live_sst_bytes, 0,
+            "{s}: garbage left behind: {:?}",
+            st.levels
+        );
+        assert!(e.get(&key(3)).unwrap().is_none());
+    });
+}
+
+#[test]
+fn tombstones_are_kept_while_a_snapshot_needs_them() {
+    common::for_each_strategy(|s| {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open(dir.path(), &small_options(s));
+        for i in 0..300 {
+            e.put(key(i), Value::new(format!("v{i}"))).unwrap();
+        }
+        e.flush().unwrap();
+        let snap = e.snapshot();
+        for i in 0..300 {
+            e.delete(key(i)).unwrap();
+        }
+        e.compact_all().unwrap();
+        assert!(e.get(&key(5)).unwrap().is_none());
+        assert_eq!(e.get_at(&key(5), &snap).unwrap().unwrap().data, "v5", "{s}");
+        assert_eq!(
+            e.iter(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                Some(&snap)
+            )
+            .unwrap()
+            .count(),
+            300
+        );
+        drop(snap);
+        e.compact_all().unwrap();
+        let st = e.stats();
+        assert!(st.tombstones_dropped >= 300, "{s}: {st:?}");
+        assert_eq!(st.live_sst_bytes, 0);
+    });
+}
+
+struct DropOdd;
+
+impl CompactionFilter for DropOdd {
+    fn decide(&self, key: &[u8], _value: &Value) -> FilterDecision {
+        if key.last().is_some_and(|b| b % 2 == 1) {
+            FilterDecision::Delete
+        } else {
+            FilterDecision::Keep
+        }
+    }
+}
+
+#[test]
+fn compaction_filter_retires_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = small_options(CompactionStrategy::Leveled);
+    opts.compaction_filter = Some(Arc::new(DropOdd));
+    let e = open(dir.path(), &opts);
+    for i in 0..200 {
+        e.put(key(i), Value::new("x")).unwrap();
+    }
+    e.compact_all().unwrap();
+    for i in 0..200 {
+        assert_eq!(e.get(&key(i)).unwrap().is_some(), i % 2 == 0, "key {i}");
+    }
+}
+
+#[test]
+fn garbage_heavy_file_is_compacted_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = FakeClock::new(1_000);
+    let mut opts = small_options(CompactionStrategy::Leveled);
+    clock.install(&mut opts);
+    let e = open(dir.path(), &opts);
+    for i in 0..400 {
+        e.put(key(i), Value::with_expiry(vec![b'e'; 100], 5_000))
+            .unwrap();
+    }
+    e.compact_all().unwrap();
+    let before = e.stats();
+    assert!(before.live_sst_bytes > 0);
+    clock.set(6_000);
+    // No size trigger fires; only the TTL pick (run every second) can reclaim it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.stats().live_sst_bytes > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = e.stats();
+    assert_eq!(after.live_sst_bytes, 0, "{after:?}");
+    assert!(after.compactions > before.compactions);
+}

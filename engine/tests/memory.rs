@@ -1,0 +1,62 @@
+//! Memory stays bounded by the memtable budget and the block cache budget,
+//! not by data size: load several times (memtables + cache) and read it all
+//! back, checking the engine's own accounting through `stats()` throughout.
+
+mod common;
+
+use common::{key, open, small_options};
+use ringkv_engine::{CompactionStrategy, Value, WriteBatch};
+
+#[test]
+fn memtables_and_block_cache_stay_within_budget() {
+    common::for_each_strategy(|s| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = small_options(s);
+        opts.memtable_size_bytes = 64 * 1024;
+        opts.max_immutable_memtables = 2;
+        opts.block_cache_bytes = 128 * 1024;
+        opts.target_file_size_bytes = 128 * 1024;
+        opts.level1_max_bytes = 512 * 1024;
+        let e = open(dir.path(), &opts);
+        // Budget: active + immutable memtables may each overshoot by one batch.
+        let batch_bytes = 32 * 300;
+        let mem_budget = (opts.memtable_size_bytes + batch_bytes) as u64
+            * (1 + opts.max_immutable_memtables as u64);
+        let value = vec![b'v'; 256];
+        let n = 12_000u64; // ~3.4 MB of user data: > 10x (memtables + cache)
+        let mut peak_mem = 0;
+        let mut peak_cache = 0;
+        for chunk in 0..n / 32 {
+            let mut b = WriteBatch::new();
+            for i in chunk * 32..chunk * 32 + 32 {
+                b.put(key(i * 7 % n), Value::new(value.clone()));
+            }
+            e.throttle();
+            e.write(b).unwrap();
+            let st = e.stats();
+            peak_mem = peak_mem.max(st.memtable_bytes + st.immutable_memtable_bytes);
+            peak_cache = peak_cache.max(st.block_cache_bytes);
+        }
+        for i in (0..n).step_by(3) {
+            assert!(e.get(&key(i)).unwrap().is_some(), "{s}: key {i}");
+            peak_cache = peak_cache.max(e.stats().block_cache_bytes);
+        }
+        assert_eq!(e.iter_prefix(b"key").unwrap().count() as u64, n);
+        let st = e.stats();
+        assert!(
+            st.live_sst_bytes > 10 * (mem_budget + opts.block_cache_bytes as u64) / 4,
+            "{s}: too little data to mean anything: {st:?}"
+        );
+        assert!(
+            peak_mem <= mem_budget,
+            "{s}: memtables reached {peak_mem} > {mem_budget}"
+        );
+        assert!(
+            peak_cache <= opts.block_cache_bytes as u64,
+            "{s}: block cache reached {peak_cache}"
+        );
+        assert_eq!(st.block_cache_capacity, opts.block_cache_bytes as u64);
+        assert!(st.block_cache_misses > 0 && st.block_cache_hits > 0);
+        let _ = CompactionStrategy::Leveled;
+    });
+}
