@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Benchmarks ringkv against a real redis-server, side by side in one run.
+#
+#   scripts/bench.sh [--rounds N] [--requests N] [--keyspace N]
+#
+# Starts ringkv-server (release build, appendfsync everysec) and redis-server
+# (--appendonly yes --appendfsync everysec, no RDB snapshots), each on a free
+# loopback port with its own temporary data directory, then runs
+# redis-benchmark (-c 50, random keys) for SET and GET, unpipelined and with
+# -P 16, alternating the two servers for several rounds. Prints the median
+# requests/s and p99 latency per workload and the ratio ringkv/Redis.
+# Installs redis-server/redis-tools if missing; stops only what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=3
+REQUESTS=200000
+KEYSPACE=100000
+CLIENTS=50
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) ROUNDS="$2"; shift 2 ;;
+        --requests) REQUESTS="$2"; shift 2 ;;
+        --keyspace) KEYSPACE="$2"; shift 2 ;;
+        *) echo "usage: $0 [--rounds N] [--requests N] [--keyspace N]" >&2; exit 2 ;;
+    esac
+done
+
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null 2>&1 \
+        || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server redis-tools; }
+fi
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ping() {
+    for _ in $(seq 1 200); do
+        if [ "$(redis-cli -p "$1" ping 2>/dev/null)" = "PONG" ]; then return 0; fi
+        sleep 0.05
+    done
+    echo "server on port $1 did not start" >&2
+    return 1
+}
+
+echo "building ringkv-server (release)..." >&2
+cargo build --release --quiet --bin ringkv-server
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+RINGKV_PORT=$(free_port)
+REDIS_PORT=$(free_port)
+mkdir -p "$WORK/ringkv" "$WORK/redis"
+./target/release/ringkv-server --port "$RINGKV_PORT" --metrics-port "$(free_port)" \
+    --dir "$WORK/ringkv" --appendfsync everysec --loglevel warning >"$WORK/ringkv.log" 2>&1 &
+PIDS+=($!)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
+    --appendfsync everysec --save "" --daemonize no --logfile "$WORK/redis.log" &
+PIDS+=($!)
+wait_ping "$RINGKV_PORT"
+wait_ping "$REDIS_PORT"
+
+# One redis-benchmark run; prints "rps p99_ms".
+run_one() {
+    local port=$1 test=$2 pipeline=$3
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" \
+        -P "$pipeline" -t "$test" --csv 2>/dev/null \
+        | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); gsub(/"/, "", $7); print $2, $7 }'
+}
+
+declare -A RESULTS
+for round in $(seq 1 "$ROUNDS"); do
+    for workload in "set 1" "get 1" "set 16" "get 16"; do
+        read -r test pipeline <<<"$workload"
+        # Alternate which server goes first, so neither always runs on a warmer machine.
+        if [ $((round % 2)) = 1 ]; then order="ringkv redis"; else order="redis ringkv"; fi
+        for server in $order; do
+            port=$RINGKV_PORT; [ "$server" = redis ] && port=$REDIS_PORT
+            RESULTS["$server $test $pipeline"]+="$(run_one "$port" "$test" "$pipeline");"
+        done
+    done
+    echo "round $round/$ROUNDS done" >&2
+done
+
+median() { tr ';' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+
+printf '\nredis-benchmark -c %s -n %s -r %s, median of %s rounds (ringkv appendfsync everysec vs redis appendonly everysec)\n' \
+    "$CLIENTS" "$REQUESTS" "$KEYSPACE" "$ROUNDS"
+printf '%-10s %14s %14s %8s %12s %12s %10s\n' workload "ringkv rps" "redis rps" ratio "ringkv p99" "redis p99" "p99 diff"
+for workload in "set 1" "get 1" "set 16" "get 16"; do
+    read -r test pipeline <<<"$workload"
+    r_rps=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
+    d_rps=$(echo "${RESULTS["redis $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
+    r_p99=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
+    d_p99=$(echo "${RESULTS["redis $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
+    ratio=$(awk -v a="$r_rps" -v b="$d_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    diff=$(awk -v a="$r_p99" -v b="$d_p99" 'BEGIN { printf "%+.3f ms", a - b }')
+    printf '%-10s %14s %14s %8s %10s ms %10s ms %10s\n' "${test^^} -P$pipeline" "$r_rps" "$d_rps" "${ratio}x" "$r_p99" "$d_p99" "$diff"
+done
