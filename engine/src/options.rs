@@ -62,8 +62,12 @@ pub struct Options {
     pub block_cache_bytes: usize,
     /// Most SSTable files kept open (default 1000, at least 16).
     pub max_open_files: usize,
-    /// Compaction strategy at open (default leveled); a strategy persisted in the
-    /// manifest by `set_compaction_strategy` is kept only if this is unchanged.
+    /// Strategy in force after `open` (default leveled). The manifest records the
+    /// strategy in force; `set_compaction_strategy` switches and persists it for
+    /// the running engine, and the next `open` applies this option again (the
+    /// configuration is the source of truth at start, as with Redis's CONFIG SET
+    /// before CONFIG REWRITE). A change at open is logged and converges like a
+    /// live switch.
     pub compaction_strategy: CompactionStrategy,
     /// L0 sorted runs that trigger an L0 compaction (leveled; default 4).
     pub l0_compaction_trigger: usize,

@@ -48,7 +48,9 @@ fn assert_leveled_shape(s: &Stats, trigger: usize) {
 #[test]
 fn switching_both_ways_under_load_keeps_every_key() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = small_options(CompactionStrategy::SizeTiered);
+    let mut opts = small_options(CompactionStrategy::SizeTiered);
+    // Two compaction threads: disjoint tasks run in parallel during the switches.
+    opts.compaction_threads = 2;
     let e = open(dir.path(), &opts);
     let n = 1500u64;
     for i in 0..n {

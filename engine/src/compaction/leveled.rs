@@ -205,3 +205,120 @@ pub(crate) fn push_down(ctx: &PickContext<'_>, n: usize, f: &Arc<FileMeta>) -> O
         trivial_move: trivial,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::manifest::{AddedFile, VersionEdit};
+    use crate::sstable::Properties;
+
+    fn file(n: u64, lo: &str, hi: &str, size: u64) -> Arc<FileMeta> {
+        Arc::new(FileMeta {
+            number: n,
+            size,
+            props: Properties {
+                smallest: Bytes::from(lo.to_string()),
+                largest: Bytes::from(hi.to_string()),
+                min_seq: n,
+                max_seq: n,
+                entries: 10,
+                ..Properties::default()
+            },
+        })
+    }
+
+    fn version(files: &[(usize, u64, Arc<FileMeta>)]) -> Version {
+        let edit = VersionEdit {
+            added: files
+                .iter()
+                .map(|(l, r, f)| AddedFile {
+                    level: *l,
+                    run_id: *r,
+                    meta: f.clone(),
+                })
+                .collect(),
+            ..VersionEdit::default()
+        };
+        Version::default().apply(&edit)
+    }
+
+    fn ctx<'a>(
+        v: &'a Version,
+        o: &'a Options,
+        busy: &'a HashSet<u64>,
+        p: &'a [Option<Bytes>; NUM_LEVELS],
+        ex: &'a HashSet<u64>,
+    ) -> PickContext<'a> {
+        PickContext {
+            version: v,
+            opts: o,
+            busy,
+            pointers: p,
+            ttl_exhausted: ex,
+            now_ms: 0,
+        }
+    }
+
+    #[test]
+    fn l0_trigger_merges_all_l0_runs_with_overlapping_l1() {
+        let o = Options {
+            l0_compaction_trigger: 2,
+            ..Options::default()
+        };
+        let v = version(&[
+            (0, 10, file(10, "c", "f", 100)),
+            (0, 11, file(11, "a", "d", 100)),
+            (1, 1, file(1, "a", "b", 100)),
+            (1, 1, file(2, "e", "g", 100)),
+            (1, 1, file(3, "x", "z", 100)),
+        ]);
+        let (busy, ex, p) = (HashSet::new(), HashSet::new(), Default::default());
+        let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
+        assert_eq!(t.reason, Reason::Level0);
+        assert_eq!(t.output_level, 1);
+        let mut inputs: Vec<u64> = t.files().map(|f| f.number).collect();
+        inputs.sort();
+        assert_eq!(inputs, vec![1, 2, 10, 11]);
+        // A busy input blocks the task instead of compacting around it.
+        let busy: HashSet<u64> = [2].into();
+        assert!(pick(&ctx(&v, &o, &busy, &p, &ex)).is_none());
+    }
+
+    #[test]
+    fn oversized_level_pushes_files_down_round_robin() {
+        let o = Options {
+            level1_max_bytes: 150,
+            ..Options::default()
+        };
+        let v = version(&[
+            (1, 1, file(1, "a", "b", 100)),
+            (1, 1, file(2, "c", "d", 100)),
+            (2, 2, file(3, "c", "c", 10)),
+        ]);
+        let (busy, ex) = (HashSet::new(), HashSet::new());
+        let mut p: [Option<Bytes>; NUM_LEVELS] = Default::default();
+        let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
+        assert!(t.trivial_move, "file 1 overlaps nothing below");
+        assert_eq!(t.files().map(|f| f.number).collect::<Vec<_>>(), vec![1]);
+        p[1] = Some(Bytes::from("b"));
+        let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
+        assert_eq!(t.reason, Reason::LevelSize);
+        assert_eq!(t.files().map(|f| f.number).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(t.output_level, 2);
+    }
+
+    #[test]
+    fn pending_bytes_counts_excess_over_targets() {
+        let o = Options {
+            level1_max_bytes: 150,
+            ..Options::default()
+        };
+        let v = version(&[
+            (1, 1, file(1, "a", "b", 100)),
+            (1, 1, file(2, "c", "d", 100)),
+        ]);
+        assert_eq!(pending_bytes(&v, &o), 50);
+    }
+}
