@@ -8,6 +8,7 @@
 //! write/read/space amplification.
 //!
 //! Usage: ringkv-bench [--keys N] [--reads N] [--dir PATH] [--only NAME,...]
+//!        ringkv-bench --micro   (per-call costs of write, durable write, memtable get)
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -259,7 +260,34 @@ impl Table {
     }
 }
 
+/// Per-call costs of the calls the server makes: `write` alone (buffered, no
+/// syscall), `write` + `wait_durable` (one write(2) each), and a memtable `get`.
+fn micro(dir: &Path) {
+    let r = Ring::open(&dir.join("micro"), CompactionStrategy::Leveled);
+    let n = 500_000u64;
+    let per = |f: &dyn Fn(u64)| {
+        let t = Instant::now();
+        for i in 0..n {
+            f(i);
+        }
+        t.elapsed().as_nanos() as f64 / n as f64
+    };
+    let write = per(&|i| {
+        let mut b = WriteBatch::new();
+        b.put(key(i).to_vec(), Value::new(value(i).to_vec()));
+        r.e.write(b).expect("write");
+    });
+    let durable = per(&|i| r.put(&key(n + i), &value(i)));
+    let get = per(&|i| assert!(r.get(&key((i * 7919) % n))));
+    println!("micro (ns/op): write {write:.0}, write+wait_durable {durable:.0}, memtable get {get:.0}");
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--micro") {
+        let t = tempfile::tempdir().expect("tempdir");
+        micro(t.path());
+        return;
+    }
     let a = args();
     let n = a.keys;
     let engines: Vec<usize> =
