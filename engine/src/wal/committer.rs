@@ -433,6 +433,18 @@ impl Committer {
         }
     }
 
+    /// fsyncs `files` (already written up to `upto`) without the I/O lock.
+    fn sync_files(&self, files: &[Arc<WalFile>], upto: u64) {
+        for f in files {
+            if let Err(e) = f.sync() {
+                self.set_poison(&e);
+                return;
+            }
+        }
+        self.synced_seq.fetch_max(upto, Ordering::AcqRel);
+        self.wake_satisfied();
+    }
+
     /// The committer thread's loop: lead when asked, and once a second (fsync
     /// under `everysec`). Returns after a final lead once shutdown is requested.
     pub(crate) fn run(&self, src: &dyn LogSource) {
@@ -458,8 +470,20 @@ impl Committer {
             }
             if requested || tick || shutdown {
                 let mut io = self.io.lock();
-                // Errors are sticky and reported through waiters and stats.
-                let _ = self.lead_locked(&mut io, src, sync);
+                if sync && policy == FsyncPolicy::EverySec && !shutdown {
+                    // Write under the I/O lock, fsync outside it: nobody waits
+                    // for an `everysec` fsync, so writers must not queue behind
+                    // a slow disk (the file stays open while its Arc lives).
+                    if self.lead_locked(&mut io, src, false).is_ok() {
+                        let upto = self.written_seq.load(Ordering::Acquire);
+                        let files: Vec<Arc<WalFile>> = io.dirty.drain(..).collect();
+                        drop(io);
+                        self.sync_files(&files, upto);
+                    }
+                } else {
+                    // Errors are sticky and reported through waiters and stats.
+                    let _ = self.lead_locked(&mut io, src, sync);
+                }
             }
             if shutdown {
                 return;

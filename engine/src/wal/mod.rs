@@ -43,8 +43,10 @@ pub(crate) fn header_bytes() -> [u8; WAL_HEADER_LEN] {
 pub(crate) struct WalFile {
     pub(crate) path: PathBuf,
     file: File,
-    /// Set when bytes were written since the last fsync. Guarded by the
-    /// committer's I/O lock (atomic only so `WalFile` is `Sync`).
+    /// Set when bytes were written since the last fsync. Set by the leader
+    /// after each append, cleared just before an fsync (the `everysec` fsync
+    /// runs outside the I/O lock, so an append racing it only causes one
+    /// extra fsync later, never a missed one).
     dirty: AtomicBool,
 }
 

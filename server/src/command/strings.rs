@@ -143,7 +143,14 @@ struct SetPlan {
 async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -> CmdResult {
     let _lock = cx.ks().lock([key.as_ref()]).await;
     let db = cx.db();
-    let current = cx.peek(db, key).await?;
+    // A blind SET (no NX/XX/GET/KEEPTTL) does not need the old value: skip
+    // the read, which is most of a SET's cost when the memtable is large.
+    let needs_current = plan.nx || plan.xx || plan.get || matches!(plan.expiry, Expiry::Keep);
+    let current = if needs_current {
+        cx.peek(db, key).await?
+    } else {
+        None
+    };
     let old_reply = || match &current {
         Some(e) => Reply::Bulk(e.value.clone()),
         None => Reply::Nil,
