@@ -9,6 +9,13 @@
 //! 2. An epoch guard is pinned for one lookup or one batch of iterator steps,
 //!    inside the skiplist's own calls; nothing here holds a guard across calls.
 //! 3. `approx_bytes` only grows; it decides rotation, so it may lag by one batch.
+//! 4. Beside the skiplist, a hash index maps each user key to its newest
+//!    version, so a point read at the latest snapshot costs one hash probe
+//!    instead of a skiplist search (~40 dependent cache misses at 500k
+//!    entries). Both are updated under the write lock before the batch's
+//!    sequence is published, so a reader whose snapshot covers a version finds
+//!    the key in the index; when the indexed version is newer than the
+//!    snapshot the read falls back to the skiplist.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -17,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
+use dashmap::DashMap;
 
 use crate::value::InternalValue;
 
@@ -24,20 +32,40 @@ use crate::value::InternalValue;
 /// node (tower, pointers), two `Bytes` handles and the sequence number.
 const ENTRY_OVERHEAD: usize = 96;
 
-/// Key of a skiplist entry.
+/// Charged per insert for the hash index slot (key and value handles,
+/// sequence, table overhead).
+const INDEX_OVERHEAD: usize = 64;
+
+/// Key of a skiplist entry. `prefix` caches the first 8 key bytes inside
+/// the skiplist node, so most comparisons during a search never dereference
+/// the key's own allocation (one cache miss per step instead of two).
 #[derive(Clone, Debug)]
 pub(crate) struct MemKey {
+    pub(crate) prefix: u64,
     pub(crate) user: Bytes,
     pub(crate) seq: u64,
 }
 
+/// The first 8 bytes of `key`, big-endian, zero-padded: comparing prefixes
+/// agrees with comparing keys whenever the prefixes differ.
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
+
 /// A borrowed view of an internal key, so lookups need no allocation.
 pub(crate) trait KeyView {
+    fn prefix(&self) -> u64;
     fn user(&self) -> &[u8];
     fn seq(&self) -> u64;
 }
 
 impl KeyView for MemKey {
+    fn prefix(&self) -> u64 {
+        self.prefix
+    }
     fn user(&self) -> &[u8] {
         &self.user
     }
@@ -47,14 +75,31 @@ impl KeyView for MemKey {
 }
 
 /// A lookup key borrowing its user key.
-pub(crate) struct LookupKey<'a>(pub(crate) &'a [u8], pub(crate) u64);
+pub(crate) struct LookupKey<'a> {
+    prefix: u64,
+    user: &'a [u8],
+    seq: u64,
+}
+
+impl<'a> LookupKey<'a> {
+    pub(crate) fn new(user: &'a [u8], seq: u64) -> Self {
+        LookupKey {
+            prefix: key_prefix(user),
+            user,
+            seq,
+        }
+    }
+}
 
 impl KeyView for LookupKey<'_> {
+    fn prefix(&self) -> u64 {
+        self.prefix
+    }
     fn user(&self) -> &[u8] {
-        self.0
+        self.user
     }
     fn seq(&self) -> u64 {
-        self.1
+        self.seq
     }
 }
 
@@ -63,9 +108,16 @@ pub(crate) fn cmp_internal(a_user: &[u8], a_seq: u64, b_user: &[u8], b_seq: u64)
     a_user.cmp(b_user).then_with(|| b_seq.cmp(&a_seq))
 }
 
+/// `cmp_internal`, deciding on the cached prefixes when they differ.
+fn cmp_views(a: &(impl KeyView + ?Sized), b: &(impl KeyView + ?Sized)) -> Ordering {
+    a.prefix()
+        .cmp(&b.prefix())
+        .then_with(|| cmp_internal(a.user(), a.seq(), b.user(), b.seq()))
+}
+
 impl<'a> PartialEq for dyn KeyView + 'a {
     fn eq(&self, other: &Self) -> bool {
-        self.user() == other.user() && self.seq() == other.seq()
+        cmp_views(self, other) == Ordering::Equal
     }
 }
 impl<'a> Eq for dyn KeyView + 'a {}
@@ -76,13 +128,13 @@ impl<'a> PartialOrd for dyn KeyView + 'a {
 }
 impl<'a> Ord for dyn KeyView + 'a {
     fn cmp(&self, other: &Self) -> Ordering {
-        cmp_internal(self.user(), self.seq(), other.user(), other.seq())
+        cmp_views(self, other)
     }
 }
 
 impl PartialEq for MemKey {
     fn eq(&self, other: &Self) -> bool {
-        self.user == other.user && self.seq == other.seq
+        cmp_views(self, other) == Ordering::Equal
     }
 }
 impl Eq for MemKey {}
@@ -93,7 +145,7 @@ impl PartialOrd for MemKey {
 }
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        cmp_internal(&self.user, self.seq, &other.user, other.seq)
+        cmp_views(self, other)
     }
 }
 
@@ -109,6 +161,8 @@ pub(crate) type MemEntry = (Bytes, u64, InternalValue);
 /// A memtable and the WAL file that holds its records.
 pub(crate) struct Memtable {
     map: SkipMap<MemKey, InternalValue>,
+    /// Newest version of every user key in `map`.
+    newest: DashMap<Bytes, (u64, InternalValue), ahash::RandomState>,
     bytes: AtomicUsize,
     /// Number of the first WAL file whose records live here; once this memtable
     /// is flushed, WALs below the next memtable's number may be deleted.
@@ -120,6 +174,7 @@ impl Memtable {
     pub(crate) fn new(wal_number: u64) -> Self {
         Memtable {
             map: SkipMap::new(),
+            newest: DashMap::with_hasher(ahash::RandomState::new()),
             bytes: AtomicUsize::new(0),
             wal_number,
         }
@@ -127,8 +182,10 @@ impl Memtable {
 
     /// Inserts one version. Called only under the engine's write lock.
     pub(crate) fn insert(&self, user: Bytes, seq: u64, v: InternalValue) {
-        let add = user.len() + v.data.len() + ENTRY_OVERHEAD;
-        self.map.insert(MemKey { user, seq }, v);
+        let add = user.len() + v.data.len() + ENTRY_OVERHEAD + INDEX_OVERHEAD;
+        let prefix = key_prefix(&user);
+        self.newest.insert(user.clone(), (seq, v.clone()));
+        self.map.insert(MemKey { prefix, user, seq }, v);
         self.bytes.fetch_add(add, AtomicOrdering::Relaxed);
     }
 
@@ -150,7 +207,13 @@ impl Memtable {
 
     /// The newest version of `key` with sequence <= `snapshot`.
     pub(crate) fn get(&self, key: &[u8], snapshot: u64) -> Option<(u64, InternalValue)> {
-        let probe = LookupKey(key, snapshot);
+        {
+            let newest = self.newest.get(key)?;
+            if newest.0 <= snapshot {
+                return Some((newest.0, newest.1.clone()));
+            }
+        }
+        let probe = LookupKey::new(key, snapshot);
         let e = self
             .map
             .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
@@ -184,11 +247,11 @@ impl Memtable {
         let lk;
         let bound: Bound<&dyn KeyView> = match from {
             Bound::Included((k, s)) => {
-                lk = LookupKey(k, s);
+                lk = LookupKey::new(k, s);
                 Bound::Included(&lk)
             }
             Bound::Excluded((k, s)) => {
-                lk = LookupKey(k, s);
+                lk = LookupKey::new(k, s);
                 Bound::Excluded(&lk)
             }
             Bound::Unbounded => Bound::Unbounded,
@@ -226,6 +289,27 @@ mod tests {
         assert_eq!(m.get(b"", 10).unwrap().1, InternalValue::tombstone(7));
         assert!(m.approx_bytes() > 0);
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn prefix_order_agrees_with_key_order() {
+        let keys: [&[u8]; 9] = [
+            b"",
+            b"\0",
+            b"a",
+            b"a\0",
+            b"a\0\x01",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefgi",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+        ];
+        for a in keys {
+            for b in keys {
+                let (x, y) = (LookupKey::new(a, 1), LookupKey::new(b, 1));
+                assert_eq!(cmp_views(&x, &y), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -156,6 +156,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     // Fresh WAL and manifest; then the replayed WALs are garbage.
     let wal_no = next_file.fetch_add(1, Ordering::SeqCst);
     let wal_file = Arc::new(WalFile::create(dir, wal_no)?);
+    wal_file.sync()?;
     let manifest_no = next_file.fetch_add(1, Ordering::SeqCst);
     let strategy = opts.compaction_strategy;
     if rec.strategy.is_some_and(|s| s != strategy) {

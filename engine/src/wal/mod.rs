@@ -48,10 +48,18 @@ pub(crate) struct WalFile {
     /// runs outside the I/O lock, so an append racing it only causes one
     /// extra fsync later, never a missed one).
     dirty: AtomicBool,
+    /// Set until the directory entry of a newly created file has been made
+    /// durable by the first `sync`.
+    needs_dir_sync: AtomicBool,
 }
 
 impl WalFile {
-    /// Creates WAL `number` in `dir` and makes its header and directory entry durable.
+    /// Creates WAL `number` in `dir` with its header. Nothing is fsynced
+    /// here: creation happens under the engine's write lock, so the header
+    /// and the directory entry become durable with the file's first `sync`
+    /// (which every acknowledgement under `always` waits for). A crash before
+    /// that leaves a missing, empty or torn-header file, which replay treats
+    /// as empty.
     pub(crate) fn create(dir: &Path, number: u64) -> Result<WalFile> {
         let path = wal_path(dir, number);
         let mut file = OpenOptions::new()
@@ -62,12 +70,11 @@ impl WalFile {
             .map_err(|e| Error::io(&path, e))?;
         file.write_all(&header_bytes())
             .map_err(|e| Error::io(&path, e))?;
-        file.sync_data().map_err(|e| Error::io(&path, e))?;
-        sync_dir(dir)?;
         Ok(WalFile {
             path,
             file,
-            dirty: AtomicBool::new(false),
+            dirty: AtomicBool::new(true),
+            needs_dir_sync: AtomicBool::new(true),
         })
     }
 
@@ -86,6 +93,12 @@ impl WalFile {
                 self.dirty.store(true, Ordering::Relaxed);
                 return Err(Error::io(&self.path, e));
             }
+        }
+        if self.needs_dir_sync.load(Ordering::Acquire) {
+            if let Some(dir) = self.path.parent() {
+                sync_dir(dir)?;
+            }
+            self.needs_dir_sync.store(false, Ordering::Release);
         }
         Ok(())
     }
