@@ -91,7 +91,7 @@ config_keys! {
     dir: String = "./data".to_string(), "dir", "server", settable = false;
     /// TCP port of the Prometheus /metrics HTTP endpoint (0: client port + 1000).
     metrics_port: u16 = 0, "metrics-port", "server", settable = false;
-    /// How many times a second background tasks (active expiry) run, 1..=500.
+    /// How many times a second server housekeeping (statistics sampling) runs, 1..=500. Expired keys are reclaimed by compaction, which checks every second.
     hz: u32 = 10, "hz", "server", settable = true;
 
     // ---------------------------------------------------------------- engine

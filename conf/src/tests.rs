@@ -145,3 +145,15 @@ fn committed_example_file_is_current() {
         "ringkv.example.toml is stale: regenerate it with `ringkv-server --print-sample-config`"
     );
 }
+
+#[test]
+fn readme_documents_every_key() {
+    let readme = include_str!("../../README.md");
+    for key in KEYS {
+        assert!(
+            readme.contains(&format!("| `{}` |", key.name)),
+            "README.md's configuration table lacks `{}`",
+            key.name
+        );
+    }
+}

@@ -87,7 +87,8 @@ pub struct Server {
     pub run_id: String,
     /// Unix seconds of the last SAVE/BGSAVE (start time until then).
     pub last_save_unix: AtomicU64,
-    /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
+    /// Set by DEBUG SET-ACTIVE-EXPIRE. Expired keys are never visible and
+    /// their space is reclaimed by compaction either way, so nothing reads it.
     pub active_expire: AtomicBool,
     /// The TCP port clients connect to.
     pub port: u16,
