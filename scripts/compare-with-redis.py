@@ -5,7 +5,10 @@ every reply that differs byte for byte.
 Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [FILE]
 
 FILE holds one command per line (words split like a shell would, so quote
-arguments with spaces); without it, commands are read from stdin. --random N
+arguments with spaces); without it, commands are read from stdin. A line
+may start with @N to send it on the N-th connection to each server (for
+WATCH and other multi-client cases; @0 is the default), and the line
+"SLEEP ms" pauses between commands. --random N
 adds N random bitmap/string commands (SETBIT, GETBIT, BITCOUNT, BITPOS,
 BITOP, LCS, GETRANGE, SETRANGE) over a few small keys, seeded for
 repeatability. Both servers should start empty; FLUSHALL is sent first.
@@ -15,6 +18,7 @@ import random
 import shlex
 import socket
 import sys
+import time
 
 
 def encode(args):
@@ -135,15 +139,28 @@ def main():
             commands += [shlex.split(l) for l in f if l.strip() and not l.startswith("#")]
     elif not commands:
         commands += [shlex.split(l) for l in sys.stdin if l.strip() and not l.startswith("#")]
-    redis, ringkv = Conn(redis_port), Conn(ringkv_port)
-    redis.cmd(["FLUSHALL"])
-    ringkv.cmd(["FLUSHALL"])
+    conns = {}
+
+    def pair(n):
+        if n not in conns:
+            conns[n] = (Conn(redis_port), Conn(ringkv_port))
+        return conns[n]
+
+    for c in pair(0):
+        c.cmd(["FLUSHALL"])
     differ = 0
-    for args in commands:
+    for i, args in enumerate(commands):
+        n = 0
+        if args and args[0].startswith("@"):
+            n, args = int(args[0][1:]), args[1:]
+        if args[:1] == ["SLEEP"]:
+            time.sleep(int(args[1]) / 1000)
+            continue
+        redis, ringkv = pair(n)
         want, got = redis.cmd(args), ringkv.cmd(args)
         if want != got:
             differ += 1
-            print("DIFF", " ".join(shlex.quote(a) for a in args))
+            print(f"DIFF (command {i + 1})", f"@{n}", " ".join(shlex.quote(a) for a in args))
             print("  redis :", want)
             print("  ringkv:", got)
     print(f"{len(commands)} commands, {differ} differing replies")

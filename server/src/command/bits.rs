@@ -468,7 +468,10 @@ mod tests {
         assert_eq!(bitop(BitOp::And, &[a.clone(), b.clone()]), &b"\x0f\x00"[..]);
         assert_eq!(bitop(BitOp::Or, &[a.clone(), b.clone()]), &b"\xff\x0f"[..]);
         assert_eq!(bitop(BitOp::Xor, &[a.clone(), b.clone()]), &b"\xf0\x0f"[..]);
-        assert_eq!(bitop(BitOp::Not, std::slice::from_ref(&a)), &b"\x00\xf0"[..]);
+        assert_eq!(
+            bitop(BitOp::Not, std::slice::from_ref(&a)),
+            &b"\x00\xf0"[..]
+        );
         assert_eq!(bitop(BitOp::And, &[a, Bytes::new()]), &b"\x00\x00"[..]);
         assert!(bitop(BitOp::Or, &[Bytes::new(), Bytes::new()]).is_empty());
     }

@@ -270,8 +270,9 @@ fn flush_mode(args: &[Bytes]) -> Result<(), ReplyError> {
 pub async fn flushdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     let db = cx.db();
+    let removed_watched = super::txn::watched_existing(cx, Some(db)).await?;
     let ack = cx.ks().flush(&[db]).await?;
-    cx.server.watches.touch_db(Some(db));
+    cx.server.watches.touch_all(&removed_watched);
     cx.server.census.invalidate();
     cx.client.await_ack(ack);
     Ok(Reply::Ok)
@@ -281,8 +282,9 @@ pub async fn flushdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn flushall(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     let dbs: Vec<u32> = (0..cx.ks().databases()).collect();
+    let removed_watched = super::txn::watched_existing(cx, None).await?;
     let ack = cx.ks().flush(&dbs).await?;
-    cx.server.watches.touch_db(None);
+    cx.server.watches.touch_all(&removed_watched);
     cx.server.census.invalidate();
     cx.client.await_ack(ack);
     Ok(Reply::Ok)

@@ -357,7 +357,7 @@ static CLIENT_SUBCOMMANDS: [CommandSpec; 10] = [
 static COMMAND_SUBCOMMANDS: [CommandSpec; 6] = [
     c("count", 2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Returns a count of commands.", "", H::CommandCount),
     c("docs", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands.", "[command-name...]", H::CommandDocs),
-    c("getkeys", -3, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command.", "command arg...", H::CommandGetKeys),
+    c("getkeys", -4, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command.", "command arg...", H::CommandGetKeys),
     c("info", -2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands.", "[command-name...]", H::CommandInfo),
     c("list", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names.", "[FILTERBY filter=(MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]", H::CommandList),
     help("Returns helpful text about the different subcommands."),
