@@ -277,7 +277,15 @@ fn lcs_replies_with_every_option() {
          *2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n"
     );
     assert_eq!(
-        raw.cmd(&["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+        raw.cmd(&[
+            "LCS",
+            "key1",
+            "key2",
+            "IDX",
+            "MINMATCHLEN",
+            "4",
+            "WITHMATCHLEN"
+        ]),
         "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n\
          $3\r\nlen\r\n:6\r\n"
     );

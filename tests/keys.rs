@@ -419,8 +419,14 @@ fn copy_and_move_edge_cases() {
             &["COPY", "src", "x", "DB", "x"],
             "ERR value is not an integer or out of range",
         ),
-        (&["COPY", "src", "x", "DB", "-1"], "ERR DB index is out of range"),
-        (&["COPY", "nokey", "x", "DB", "99"], "ERR DB index is out of range"),
+        (
+            &["COPY", "src", "x", "DB", "-1"],
+            "ERR DB index is out of range",
+        ),
+        (
+            &["COPY", "nokey", "x", "DB", "99"],
+            "ERR DB index is out of range",
+        ),
     ] {
         assert_eq!(err(c, args), want, "{args:?}");
     }

@@ -39,7 +39,10 @@ fn writes_that_abort_a_watching_transaction() {
     let s = TestServer::start();
     let (c, other) = (&mut s.conn(), &mut s.conn());
     ok(c, &["SET", "k", "v"]);
-    assert!(!exec_survives(c, other, "k", &["SET", "k", "v"]), "same value");
+    assert!(
+        !exec_survives(c, other, "k", &["SET", "k", "v"]),
+        "same value"
+    );
     assert!(!exec_survives(c, other, "k", &["EXPIRE", "k", "100"]));
     assert!(!exec_survives(c, other, "k", &["PERSIST", "k"]));
     assert!(!exec_survives(c, other, "k", &["APPEND", "k", "x"]));
@@ -103,7 +106,11 @@ fn queued_errors_abort_and_runtime_errors_do_not() {
     let c = &mut s.conn();
     let mut raw = s.raw();
     // Unknown command, wrong arity and bad subcommand all abort EXEC.
-    for bad in [&["NOSUCH", "x"][..], &["SET", "k"], &["OBJECT", "NOPE", "k"]] {
+    for bad in [
+        &["NOSUCH", "x"][..],
+        &["SET", "k"],
+        &["OBJECT", "NOPE", "k"],
+    ] {
         assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
         assert!(raw.cmd(bad).starts_with("-ERR "), "{bad:?}");
         assert_eq!(raw.cmd(&["SET", "k", "1"]), "+QUEUED\r\n");
@@ -140,7 +147,10 @@ fn queued_errors_abort_and_runtime_errors_do_not() {
         raw.cmd(&["WATCH", "k"]),
         "-ERR WATCH inside MULTI is not allowed\r\n"
     );
-    assert_eq!(raw.cmd(&["MULTI"]), "-ERR MULTI calls can not be nested\r\n");
+    assert_eq!(
+        raw.cmd(&["MULTI"]),
+        "-ERR MULTI calls can not be nested\r\n"
+    );
     assert_eq!(raw.cmd(&["PING"]), "+QUEUED\r\n");
     assert_eq!(raw.cmd(&["EXEC"]), "*1\r\n+PONG\r\n");
     assert_eq!(raw.cmd(&["EXEC"]), "-ERR EXEC without MULTI\r\n");
@@ -166,7 +176,10 @@ fn reset_and_discard_forget_the_transaction_and_watches() {
     ok(c, &["SET", "w", "1"]);
     assert_eq!(ok(c, &["DISCARD"]), Okay);
     ok(other, &["SET", "w", "changed"]);
-    assert!(exec_survives(c, other, "unrelated", &[]), "DISCARD unwatched");
+    assert!(
+        exec_survives(c, other, "unrelated", &[]),
+        "DISCARD unwatched"
+    );
     ok(c, &["WATCH", "w"]);
     ok(c, &["MULTI"]);
     assert_eq!(
