@@ -175,6 +175,13 @@ fn keys_scan_dbsize_randomkey() {
     let random: String = redis::cmd("RANDOMKEY").query(c).unwrap();
     assert!(expected.contains(&random));
     assert_eq!(err(c, &["SCAN", "abc"]), "ERR invalid cursor");
+    assert_eq!(
+        err(c, &["SCAN", "18446744073709551616"]),
+        "ERR invalid cursor"
+    );
+    // Cursors are read like strtoul: -1 wraps to the largest cursor.
+    let (next, _): (String, Vec<String>) = redis::cmd("SCAN").arg("-1").query(c).unwrap();
+    assert_eq!(next, "0");
     assert_eq!(err(c, &["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
     assert_eq!(err(c, &["SCAN", "0", "FOO"]), "ERR syntax error");
 }

@@ -412,3 +412,38 @@ fn getrange_and_setrange_edge_cases() {
         "ERR value is not an integer or out of range"
     );
 }
+
+#[test]
+fn repeated_options_and_number_forms_follow_redis() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    // A repeated option is accepted (the last value wins); conflicting
+    // ones are a syntax error.
+    assert_eq!(ok(c, &["SET", "k", "v", "KEEPTTL", "KEEPTTL"]), Okay);
+    assert_eq!(ok(c, &["SET", "k", "v", "EX", "10", "EX", "20"]), Okay);
+    assert_eq!(ok(c, &["TTL", "k"]), int(20));
+    assert_eq!(ok(c, &["SET", "k", "v", "NX", "NX"]), Nil);
+    assert_eq!(
+        err(c, &["SET", "k", "v", "EX", "10", "KEEPTTL"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        err(c, &["SET", "k", "v", "KEEPTTL", "PX", "10"]),
+        "ERR syntax error"
+    );
+    assert_eq!(ok(c, &["GETEX", "k", "PERSIST", "PERSIST"]), bulk("v"));
+    assert_eq!(ok(c, &["TTL", "k"]), int(-1));
+    assert_eq!(
+        err(c, &["GETEX", "k", "EX", "1", "PERSIST"]),
+        "ERR syntax error"
+    );
+    // INCRBYFLOAT reads numbers as strtold does: hex floats included.
+    ok(c, &["SET", "f", "0x10"]);
+    assert_eq!(ok(c, &["INCRBYFLOAT", "f", "1"]), bulk("17"));
+    assert_eq!(ok(c, &["INCRBYFLOAT", "f", "0x1.8p1"]), bulk("20"));
+    assert_eq!(ok(c, &["INCRBYFLOAT", "f", "-0x1P-1"]), bulk("19.5"));
+    assert_eq!(
+        err(c, &["INCRBYFLOAT", "f", "0x"]),
+        "ERR value is not a valid float"
+    );
+}
