@@ -175,6 +175,13 @@ fn keys_scan_dbsize_randomkey() {
     let random: String = redis::cmd("RANDOMKEY").query(c).unwrap();
     assert!(expected.contains(&random));
     assert_eq!(err(c, &["SCAN", "abc"]), "ERR invalid cursor");
+    assert_eq!(
+        err(c, &["SCAN", "18446744073709551616"]),
+        "ERR invalid cursor"
+    );
+    // Cursors are read like strtoul: -1 wraps to the largest cursor.
+    let (next, _): (String, Vec<String>) = redis::cmd("SCAN").arg("-1").query(c).unwrap();
+    assert_eq!(next, "0");
     assert_eq!(err(c, &["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
     assert_eq!(err(c, &["SCAN", "0", "FOO"]), "ERR syntax error");
 }
@@ -347,4 +354,111 @@ fn transactions_are_atomic_and_watch_aborts() {
     ok(c, &["MULTI"]);
     ok(c, &["PING"]);
     assert_eq!(ok(c, &["EXEC"]), Nil);
+}
+
+#[test]
+fn object_encoding_boundaries() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    // (value, Redis's encoding for a value written by SET)
+    let cases = [
+        ("-12345", "int"),
+        ("9223372036854775807", "int"),
+        ("-9223372036854775808", "int"),
+        ("9223372036854775808", "embstr"),
+        ("012", "embstr"),
+        ("+1", "embstr"),
+        ("-0", "embstr"),
+        (" 1", "embstr"),
+        ("1.5", "embstr"),
+        ("", "embstr"),
+    ];
+    for (value, want) in cases {
+        ok(c, &["SET", "k", value]);
+        assert_eq!(ok(c, &["OBJECT", "ENCODING", "k"]), bulk(want), "{value:?}");
+    }
+    // 44 bytes is the longest embstr.
+    ok(c, &["SET", "k", &"a".repeat(44)]);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "k"]), bulk("embstr"));
+    ok(c, &["SET", "k", &"a".repeat(45)]);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "k"]), bulk("raw"));
+    // 44 digits: too long for an integer, still embstr.
+    ok(c, &["SET", "k", &"1".repeat(44)]);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "k"]), bulk("embstr"));
+    // Counters are integers; the shared ones (0..9999) report INT_MAX refs.
+    ok(c, &["INCR", "n"]);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "n"]), bulk("int"));
+    assert_eq!(ok(c, &["OBJECT", "REFCOUNT", "n"]), int(2147483647));
+    ok(c, &["SET", "n", "10000"]);
+    assert_eq!(ok(c, &["OBJECT", "REFCOUNT", "n"]), int(1));
+    assert_eq!(ok(c, &["OBJECT", "REFCOUNT", "missing"]), Nil);
+    assert_eq!(ok(c, &["OBJECT", "IDLETIME", "missing"]), Nil);
+    assert_eq!(ok(c, &["OBJECT", "FREQ", "missing"]), Nil);
+    // OBJECT HELP is Redis's own text.
+    let help: Vec<String> = redis::cmd("OBJECT").arg("HELP").query(c).unwrap();
+    assert_eq!(help.len(), 15);
+    assert_eq!(help[1], "ENCODING <key>");
+    assert_eq!(help[14], "    Prints this help.");
+}
+
+#[test]
+fn copy_and_move_edge_cases() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SET", "src", "v", "EX", "100"]);
+    // COPY keeps the TTL, into another database too.
+    assert_eq!(ok(c, &["COPY", "src", "dst"]), int(1));
+    assert_eq!(ok(c, &["TTL", "dst"]), int(100));
+    assert_eq!(ok(c, &["COPY", "src", "dst", "DB", "1"]), int(1));
+    assert_eq!(ok(c, &["COPY", "src", "dst", "DB", "1"]), int(0));
+    ok(c, &["SET", "src", "w"]);
+    assert_eq!(ok(c, &["COPY", "src", "dst", "db", "1", "replace"]), int(1));
+    // The same key into another database is fine.
+    assert_eq!(ok(c, &["COPY", "src", "src", "DB", "2"]), int(1));
+    assert_eq!(
+        err(c, &["COPY", "src", "src", "DB", "0"]),
+        "ERR source and destination objects are the same"
+    );
+    for (args, want) in [
+        (&["COPY", "src", "x", "DB"][..], "ERR syntax error"),
+        (&["COPY", "src", "x", "FOO"], "ERR syntax error"),
+        (
+            &["COPY", "src", "x", "DB", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["COPY", "src", "x", "DB", "-1"],
+            "ERR DB index is out of range",
+        ),
+        (
+            &["COPY", "nokey", "x", "DB", "99"],
+            "ERR DB index is out of range",
+        ),
+    ] {
+        assert_eq!(err(c, args), want, "{args:?}");
+    }
+    assert_eq!(ok(c, &["COPY", "src", "x", "REPLACE", "REPLACE"]), int(1));
+    assert_eq!(ok(c, &["COPY", "src", "y", "DB", "1", "DB", "3"]), int(1));
+    // MOVE keeps the TTL and never overwrites.
+    ok(c, &["SET", "m", "1", "EX", "100"]);
+    assert_eq!(ok(c, &["MOVE", "m", "4"]), int(1));
+    assert_eq!(ok(c, &["EXISTS", "m"]), int(0));
+    ok(c, &["SET", "m", "2"]);
+    assert_eq!(ok(c, &["MOVE", "m", "4"]), int(0), "destination exists");
+    assert_eq!(ok(c, &["GET", "m"]), bulk("2"));
+    assert_eq!(ok(c, &["MOVE", "nokey", "1"]), int(0));
+    assert_eq!(
+        err(c, &["MOVE", "nokey", "0"]),
+        "ERR source and destination objects are the same"
+    );
+    assert_eq!(err(c, &["MOVE", "m", "16"]), "ERR DB index is out of range");
+    assert_eq!(
+        err(c, &["MOVE", "m", "x"]),
+        "ERR value is not an integer or out of range"
+    );
+    ok(c, &["SELECT", "4"]);
+    assert_eq!(ok(c, &["GET", "m"]), bulk("1"));
+    assert_eq!(ok(c, &["TTL", "m"]), int(100));
+    ok(c, &["SELECT", "3"]);
+    assert_eq!(ok(c, &["GET", "y"]), bulk("w"), "the last DB option wins");
 }

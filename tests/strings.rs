@@ -323,3 +323,127 @@ fn unknown_commands_and_wrong_arity() {
     // Collection types come later; until then they are unknown, as the spec says.
     assert!(err(c, &["HSET", "h", "f", "v"]).starts_with("ERR unknown command 'HSET'"));
 }
+
+#[test]
+fn getrange_and_setrange_edge_cases() {
+    let s = TestServer::start_with(&["--proto-max-bulk-len", "1mb"]);
+    let c = &mut s.conn();
+    ok(c, &["SET", "s", "This is a string"]);
+    // Extreme and out-of-range indexes clamp as in Redis.
+    assert_eq!(ok(c, &["GETRANGE", "s", "-1", "-5"]), bulk(""));
+    // Both ends clamp to 0: Redis answers the first byte.
+    assert_eq!(ok(c, &["GETRANGE", "s", "-100", "-50"]), bulk("T"));
+    assert_eq!(ok(c, &["GETRANGE", "s", "-100", "2"]), bulk("Thi"));
+    assert_eq!(ok(c, &["GETRANGE", "s", "-1", "-1"]), bulk("g"));
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "GETRANGE",
+                "s",
+                "-9223372036854775808",
+                "9223372036854775807"
+            ]
+        ),
+        bulk("This is a string")
+    );
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "GETRANGE",
+                "s",
+                "9223372036854775807",
+                "9223372036854775807"
+            ]
+        ),
+        bulk("")
+    );
+    assert_eq!(
+        ok(c, &["GETRANGE", "s", "0", "-9223372036854775808"]),
+        bulk("T")
+    );
+    assert_eq!(
+        err(c, &["GETRANGE", "s", "1", "99999999999999999999"]),
+        "ERR value is not an integer or out of range"
+    );
+    ok(c, &["SET", "empty", ""]);
+    assert_eq!(ok(c, &["GETRANGE", "empty", "0", "-1"]), bulk(""));
+    assert_eq!(ok(c, &["GETRANGE", "empty", "-1", "-1"]), bulk(""));
+    // Indexes are parsed before the key is looked up.
+    assert_eq!(
+        err(c, &["GETRANGE", "nokey", "a", "b"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(ok(c, &["GETRANGE", "nokey", "0", "-1"]), bulk(""));
+    assert_eq!(ok(c, &["SUBSTR", "s", "-6", "-1"]), bulk("string"));
+    // SETRANGE: an empty patch never creates or grows a key, but its
+    // offset is still checked.
+    assert_eq!(ok(c, &["SETRANGE", "s", "3", ""]), int(16));
+    assert_eq!(ok(c, &["SETRANGE", "s", "100", ""]), int(16));
+    assert_eq!(ok(c, &["SETRANGE", "nokey", "5", ""]), int(0));
+    assert_eq!(
+        err(c, &["SETRANGE", "nokey", "-1", ""]),
+        "ERR offset is out of range"
+    );
+    assert_eq!(ok(c, &["STRLEN", "s"]), int(16));
+    assert_eq!(ok(c, &["SETRANGE", "s", "0", "ZZ"]), int(16));
+    assert_eq!(ok(c, &["GET", "s"]), bulk("ZZis is a string"));
+    assert_eq!(ok(c, &["SETRANGE", "s", "18", "!"]), int(19));
+    assert_eq!(
+        ok(c, &["GET", "s"]),
+        redis::Value::BulkString(b"ZZis is a string\0\0!".to_vec())
+    );
+    // SETRANGE keeps the TTL; the size limit is proto-max-bulk-len.
+    ok(c, &["SET", "t", "abc", "EX", "100"]);
+    assert_eq!(ok(c, &["SETRANGE", "t", "1", "X"]), int(3));
+    assert_eq!(ok(c, &["TTL", "t"]), int(100));
+    assert_eq!(ok(c, &["SETRANGE", "big", "1048575", "x"]), int(1048576));
+    assert_eq!(
+        err(c, &["SETRANGE", "big2", "1048576", "x"]),
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+    );
+    assert_eq!(
+        err(c, &["SETRANGE", "s", "9223372036854775807", "x"]),
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+    );
+    assert_eq!(
+        err(c, &["SETRANGE", "s", "x", "x"]),
+        "ERR value is not an integer or out of range"
+    );
+}
+
+#[test]
+fn repeated_options_and_number_forms_follow_redis() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    // A repeated option is accepted (the last value wins); conflicting
+    // ones are a syntax error.
+    assert_eq!(ok(c, &["SET", "k", "v", "KEEPTTL", "KEEPTTL"]), Okay);
+    assert_eq!(ok(c, &["SET", "k", "v", "EX", "10", "EX", "20"]), Okay);
+    assert_eq!(ok(c, &["TTL", "k"]), int(20));
+    assert_eq!(ok(c, &["SET", "k", "v", "NX", "NX"]), Nil);
+    assert_eq!(
+        err(c, &["SET", "k", "v", "EX", "10", "KEEPTTL"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        err(c, &["SET", "k", "v", "KEEPTTL", "PX", "10"]),
+        "ERR syntax error"
+    );
+    assert_eq!(ok(c, &["GETEX", "k", "PERSIST", "PERSIST"]), bulk("v"));
+    assert_eq!(ok(c, &["TTL", "k"]), int(-1));
+    assert_eq!(
+        err(c, &["GETEX", "k", "EX", "1", "PERSIST"]),
+        "ERR syntax error"
+    );
+    // INCRBYFLOAT reads numbers as strtold does: hex floats included.
+    ok(c, &["SET", "f", "0x10"]);
+    assert_eq!(ok(c, &["INCRBYFLOAT", "f", "1"]), bulk("17"));
+    assert_eq!(ok(c, &["INCRBYFLOAT", "f", "0x1.8p1"]), bulk("20"));
+    assert_eq!(ok(c, &["INCRBYFLOAT", "f", "-0x1P-1"]), bulk("19.5"));
+    assert_eq!(
+        err(c, &["INCRBYFLOAT", "f", "0x"]),
+        "ERR value is not a valid float"
+    );
+}

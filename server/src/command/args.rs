@@ -47,10 +47,59 @@ pub fn parse_float_text(arg: &[u8]) -> Option<f64> {
             if lower.contains("nan") || lower.contains("inf") {
                 return None;
             }
-            lower.parse::<f64>().ok()?
+            let unsigned = lower.trim_start_matches(['+', '-']);
+            if unsigned.starts_with("0x") {
+                // strtold reads C99 hex floats ("0x10", "0x1.8p3"): so does Redis.
+                let negative = lower.starts_with('-');
+                let sign_len = lower.len() - unsigned.len();
+                if sign_len > 1 {
+                    return None;
+                }
+                let v = parse_hex_float(unsigned.get(2..)?)?;
+                if negative { -v } else { v }
+            } else {
+                lower.parse::<f64>().ok()?
+            }
         }
     };
     if v.is_nan() { None } else { Some(v) }
+}
+
+/// The value of a hex float's digits after `0x`: `h[.h][p[+-]d]`, at
+/// least one hex digit, a binary exponent in decimal.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (mantissa, exponent) = match text.split_once('p') {
+        Some((m, e)) => {
+            let digits = e.trim_start_matches(['+', '-']);
+            if digits.is_empty()
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || e.len() - digits.len() > 1
+            {
+                return None;
+            }
+            // Huge exponents saturate: the value is then 0 or infinite anyway.
+            (
+                m,
+                e.parse::<i64>().unwrap_or(if e.starts_with('-') {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                }),
+            )
+        }
+        None => (text, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for c in int_part.chars().chain(frac_part.chars()) {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let frac_bits = i64::try_from(frac_part.len()).ok()?.checked_mul(4)?;
+    let shift = exponent.saturating_sub(frac_bits).clamp(-2200, 2200);
+    Some(value * 2f64.powi(i32::try_from(shift).ok()?))
 }
 
 /// Formats a float as INCRBYFLOAT replies: up to 17 significant digits in
@@ -164,7 +213,23 @@ mod tests {
         assert_eq!(parse_float_text(b"-3e2"), Some(-300.0));
         assert_eq!(parse_float_text(b"+inf"), Some(f64::INFINITY));
         assert_eq!(parse_float_text(b".5"), Some(0.5));
-        for bad in [&b""[..], b" 1", b"1 ", b"nan", b"abc", b"1.2.3"] {
+        assert_eq!(parse_float_text(b"0x10"), Some(16.0));
+        assert_eq!(parse_float_text(b"-0X1.8p1"), Some(-3.0));
+        assert_eq!(parse_float_text(b"0x.8"), Some(0.5));
+        assert_eq!(parse_float_text(b"0x1p-2"), Some(0.25));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"abc",
+            b"1.2.3",
+            b"0x",
+            b"0x1p",
+            b"0xg",
+            b"+-0x1",
+            b"0x1p+-2",
+        ] {
             assert_eq!(parse_float_text(bad), None, "{bad:?}");
         }
     }

@@ -111,7 +111,7 @@ pub async fn hello(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     if !cx.client.authenticated {
         return Err(ReplyError::Prefixed(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
     }
     if let Some(n) = name {

@@ -314,6 +314,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
     }
     match spec.group.as_str() {
         "string" => cats.push("@string"),
+        "bitmap" => cats.push("@bitmap"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),

@@ -102,12 +102,25 @@ pub async fn dbsize(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ))
 }
 
+/// A SCAN cursor as Redis reads it with `strtoul`: decimal with an optional
+/// sign, a negative number wrapping modulo 2^64 (`-1` is the largest
+/// cursor); no spaces, nothing after the digits, no overflow.
+pub fn parse_cursor(raw: &[u8]) -> Option<u64> {
+    let (negative, digits) = match raw.split_first()? {
+        (b'-', rest) => (true, rest),
+        (b'+', rest) => (false, rest),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if negative { n.wrapping_neg() } else { n })
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 pub async fn scan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = std::str::from_utf8(arg(args, 1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(ReplyError::err(text::INVALID_CURSOR))?;
+    let cursor = parse_cursor(arg(args, 1)).ok_or(ReplyError::err(text::INVALID_CURSOR))?;
     let mut c = ArgCursor::new(args, 2);
     let (mut pattern, mut count_hint, mut type_filter) = (None, 10usize, None);
     while c.has_more() {
@@ -270,8 +283,9 @@ fn flush_mode(args: &[Bytes]) -> Result<(), ReplyError> {
 pub async fn flushdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     let db = cx.db();
+    let removed_watched = super::txn::watched_existing(cx, Some(db)).await?;
     let ack = cx.ks().flush(&[db]).await?;
-    cx.server.watches.touch_db(Some(db));
+    cx.server.watches.touch_all(&removed_watched);
     cx.server.census.invalidate();
     cx.client.await_ack(ack);
     Ok(Reply::Ok)
@@ -281,8 +295,9 @@ pub async fn flushdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn flushall(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     let dbs: Vec<u32> = (0..cx.ks().databases()).collect();
+    let removed_watched = super::txn::watched_existing(cx, None).await?;
     let ack = cx.ks().flush(&dbs).await?;
-    cx.server.watches.touch_db(None);
+    cx.server.watches.touch_all(&removed_watched);
     cx.server.census.invalidate();
     cx.client.await_ack(ack);
     Ok(Reply::Ok)
@@ -336,5 +351,37 @@ pub async fn object_freq(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some(_) => Err(ReplyError::err(
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"x",
+            b" 1",
+            b"1 ",
+            b"18446744073709551616",
+            b"1.0",
+        ] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn encodings_follow_redis_rules() {
+        assert_eq!(string_encoding(b"12345"), "int");
+        assert_eq!(string_encoding(b"012"), "embstr");
+        assert_eq!(string_encoding(&[b'a'; 44]), "embstr");
+        assert_eq!(string_encoding(&[b'a'; 45]), "raw");
     }
 }

@@ -12,10 +12,12 @@
 //! the durability the connection awaits before replying.
 
 pub mod args;
+pub mod bits;
 pub mod connection;
 pub mod docs;
 pub mod expire;
 pub mod keys;
+pub mod lcs;
 pub mod server;
 pub mod strings;
 pub mod table;

@@ -18,11 +18,37 @@ use crate::info;
 use crate::reply_error::{CmdResult, ReplyError, lossy};
 use crate::shared::{unix_micros, unix_secs};
 
-/// `<CONTAINER> HELP`: one line per subcommand, from the table.
+/// OBJECT HELP, word for word as Redis 7.0 prints it (ringkv has every
+/// OBJECT subcommand Redis has, so its help text applies unchanged).
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// `<CONTAINER> HELP`: one line per subcommand, from the table (OBJECT's
+/// is Redis's own text).
 pub async fn help(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let Some(parent) = cx.parent else {
         return Err(ReplyError::syntax());
     };
+    if parent.name == "object" {
+        return Ok(Reply::Array(
+            OBJECT_HELP.iter().map(|l| Reply::simple(l)).collect(),
+        ));
+    }
     let upper = parent.name.to_ascii_uppercase();
     let mut lines = vec![Reply::Simple(
         format!("{upper} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
@@ -85,7 +111,7 @@ pub async fn command_info(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(
         args.iter()
             .skip(2)
-            .map(|n| find(n).map_or(Reply::NilArray, |(p, c)| info_reply(c, p)))
+            .map(|n| find(n).map_or(Reply::Nil, |(p, c)| info_reply(c, p)))
             .collect(),
     ))
 }
@@ -147,6 +173,7 @@ fn acl_category_matches(spec: &CommandSpec, cat: &str) -> bool {
         "slow" => !spec.has(flag::FAST),
         "admin" | "dangerous" => spec.has(flag::ADMIN),
         "string" => spec.group == table::Group::String,
+        "bitmap" => spec.group == table::Group::Bitmap,
         "keyspace" => spec.group == table::Group::Generic,
         "connection" => spec.group == table::Group::Connection,
         "transaction" => spec.group == table::Group::Transactions,
@@ -390,7 +417,8 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     if is(sub, "SLEEP") && args.len() == 3 {
-        let secs = parse_f64(arg(args, 2))?;
+        // Redis reads the time with strtod: a bad number sleeps 0 seconds.
+        let secs = leading_float(arg(args, 2));
         if secs > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(secs.min(3600.0))).await;
         }
@@ -421,8 +449,29 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Err(syntax())
 }
 
+/// The number at the start of `raw`, as C's `strtod` reads it (0 if none).
+fn leading_float(raw: &[u8]) -> f64 {
+    let text = String::from_utf8_lossy(raw);
+    let text = text.trim_start();
+    // The longest prefix that parses; numbers are short, so this stays cheap.
+    (1..=text.len().min(64))
+        .rev()
+        .filter_map(|n| text.get(..n))
+        .find_map(|prefix| parse_f64(prefix.as_bytes()).ok())
+        .unwrap_or(0.0)
+}
+
 /// FUNCTION FLUSH [ASYNC | SYNC]: there are no functions to delete.
 pub async fn function_flush(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(ReplyError::Err(
+            format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+                lossy(arg(args, 1), 128)
+            )
+            .into(),
+        ));
+    }
     match args.get(2) {
         None => Ok(Reply::Ok),
         Some(m) if args.len() == 3 && (is(m, "ASYNC") || is(m, "SYNC")) => Ok(Reply::Ok),

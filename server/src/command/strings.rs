@@ -84,8 +84,12 @@ fn parse_string_options(
     let mut c = ArgCursor::new(args, start);
     while let Some(opt) = c.next_arg() {
         let expire_kind = EXPIRY_OPTIONS.iter().position(|(name, _, _)| is(opt, name));
+        // Whether an expiry option other than this one was given: repeating
+        // the same one is allowed (the last value wins), as in Redis.
+        let timed = o.expire.is_some();
         let other_expiry = |kind: Option<usize>| {
-            o.keepttl || o.persist || o.expire.as_ref().is_some_and(|(k, _)| Some(*k) != kind)
+            o.expire.as_ref().is_some_and(|(k, _)| Some(*k) != kind)
+                || (kind.is_some() && (o.keepttl || o.persist))
         };
         if !is_getex && is(opt, "NX") && !o.xx {
             o.nx = true;
@@ -93,9 +97,9 @@ fn parse_string_options(
             o.xx = true;
         } else if !is_getex && is(opt, "GET") {
             o.get = true;
-        } else if !is_getex && is(opt, "KEEPTTL") && !other_expiry(None) {
+        } else if !is_getex && is(opt, "KEEPTTL") && !timed {
             o.keepttl = true;
-        } else if is_getex && is(opt, "PERSIST") && !other_expiry(None) {
+        } else if is_getex && is(opt, "PERSIST") && !timed {
             o.persist = true;
         } else if let Some(kind) = expire_kind.filter(|&k| !other_expiry(Some(k)) && c.has_more()) {
             o.expire = Some((kind, c.require()?.clone()));

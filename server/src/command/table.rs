@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, connection, expire, keys, server, strings, txn};
+use super::{Ctx, bits, connection, expire, keys, lcs, server, strings, txn};
 use crate::reply_error::CmdResult;
 
 /// Command flags, as `COMMAND INFO` reports them.
@@ -80,6 +80,8 @@ pub struct KeyPositions {
 pub enum Group {
     /// Strings.
     String,
+    /// Bit operations on strings.
+    Bitmap,
     /// Keyspace commands.
     Generic,
     /// Connection management.
@@ -97,6 +99,7 @@ impl Group {
     pub fn as_str(self) -> &'static str {
         match self {
             Group::String => "string",
+            Group::Bitmap => "bitmap",
             Group::Generic => "generic",
             Group::Connection => "connection",
             Group::Server => "server",
@@ -187,6 +190,11 @@ const KEY2: KeyPositions = KeyPositions {
     last: 2,
     step: 1,
 };
+const KEYS_FROM_2: KeyPositions = KeyPositions {
+    first: 2,
+    last: -1,
+    step: 1,
+};
 
 #[expect(
     clippy::too_many_arguments,
@@ -270,6 +278,9 @@ handlers! {
     Append => strings::append, StrLen => strings::strlen, GetRange => strings::getrange,
     SetRange => strings::setrange, Incr => strings::incr, Decr => strings::decr,
     IncrBy => strings::incrby, DecrBy => strings::decrby, IncrByFloat => strings::incrbyfloat,
+    Lcs => lcs::lcs_cmd,
+    SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
+    BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
     Keys => keys::keys, Scan => keys::scan, DbSize => keys::dbsize, Rename => keys::rename,
     RenameNx => keys::renamenx, Copy => keys::copy, Move => keys::move_, RandomKey => keys::randomkey,
@@ -346,7 +357,7 @@ static CLIENT_SUBCOMMANDS: [CommandSpec; 10] = [
 static COMMAND_SUBCOMMANDS: [CommandSpec; 6] = [
     c("count", 2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Returns a count of commands.", "", H::CommandCount),
     c("docs", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands.", "[command-name...]", H::CommandDocs),
-    c("getkeys", -3, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command.", "command arg...", H::CommandGetKeys),
+    c("getkeys", -4, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command.", "command arg...", H::CommandGetKeys),
     c("info", -2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands.", "[command-name...]", H::CommandInfo),
     c("list", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names.", "[FILTERBY filter=(MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]", H::CommandList),
     help("Returns helpful text about the different subcommands."),
@@ -374,6 +385,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("append", 3, RW | FAST, KEY1, G::String, "2.0.0", "O(1)", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "key value", H::Append),
     c("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection.", "[username] password", H::Auth),
     c("bgsave", -1, ADMIN | NOSCRIPT, NO_KEYS, G::Server, "1.0.0", "O(1)", "Flushes the memtable to SSTables in the background.", "[SCHEDULE]", H::BgSave),
+    c("bitcount", -2, RO, KEY1, G::Bitmap, "2.6.0", "O(N)", "Count set bits in a string", "key [index=start:integer end:integer [index_unit=BYTE | BIT]]", H::BitCount),
+    c("bitop", -4, RW, KEYS_FROM_2, G::Bitmap, "2.6.0", "O(N)", "Perform bitwise operations between strings", "operation destkey key...", H::BitOp),
+    c("bitpos", -3, RO, KEY1, G::Bitmap, "2.8.7", "O(N)", "Find first bit set or clear in a string", "key bit:integer [index=start:integer [end_index=end:integer [index_unit=BYTE | BIT]]]", H::BitPos),
     container("client", -2, H::Container,
         G::Connection,
         "2.4.0",
@@ -414,6 +428,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         &FUNCTION_SUBCOMMANDS,
     ),
     c("get", 2, RO | FAST, KEY1, G::String, "1.0.0", "O(1)", "Returns the string value of a key.", "key", H::Get),
+    c("getbit", 3, RO | FAST, KEY1, G::Bitmap, "2.2.0", "O(1)", "Returns the bit value at offset in the string value stored at key", "key offset:integer", H::GetBit),
     c("getdel", 2, WRITE | FAST, KEY1, G::String, "6.2.0", "O(1)", "Returns the string value of a key after deleting the key.", "key", H::GetDel),
     c("getex", -2, WRITE | FAST, KEY1, G::String, "6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time.", "key expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | PERSIST]", H::GetEx),
     c("getrange", 4, RO, KEY1, G::String, "2.4.0", "O(N) where N is the length of the returned string.", "Returns a substring of the string stored at a key.", "key start:integer end:integer", H::GetRange),
@@ -425,6 +440,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("info", -1, LOADING | STALE, NO_KEYS, G::Server, "1.0.0", "O(1)", "Returns information and statistics about the server.", "[section...]", H::Info),
     c("keys", 2, RO, NO_KEYS, G::Generic, "1.0.0", "O(N) with N being the number of keys in the database", "Returns all key names that match a pattern.", "pattern:pattern", H::Keys),
     c("lastsave", 1, LOADING | STALE | FAST, NO_KEYS, G::Server, "1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk.", "", H::LastSave),
+    c("lcs", -3, RO, KEY1_2, G::String, "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Find longest common substring", "key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]", H::Lcs),
     c("mget", -2, RO | FAST, ALL_KEYS, G::String, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys.", "key...", H::MGet),
     c("move", 3, WRITE | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Moves a key to another database.", "key db:integer", H::Move),
     c("mset", -3, RW, KEY_PAIRS, G::String, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys.", "(key value)...", H::MSet),
@@ -452,6 +468,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("scan", -2, RO, NO_KEYS, G::Generic, "2.8.0", "O(1) for every call. O(N) for a complete iteration.", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", H::Scan),
     c("select", 2, LOADING | STALE | FAST, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Changes the selected database.", "index:integer", H::Select),
     c("set", -3, RW, KEY1, G::String, "1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "key value condition=[NX | XX] [GET] expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | KEEPTTL]", H::Set),
+    c("setbit", 4, RW, KEY1, G::Bitmap, "2.2.0", "O(1)", "Sets or clears the bit at offset in the string value stored at key", "key offset:integer value:integer", H::SetBit),
     c("setex", 4, RW, KEY1, G::String, "2.0.0", "O(1)", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "key seconds:integer value", H::SetEx),
     c("setnx", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist.", "key value", H::SetNx),
     c("setrange", 4, RW, KEY1, G::String, "2.2.0", "O(1), not counting the time taken to copy the new string in place.", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "key offset:integer value", H::SetRange),

@@ -6,7 +6,8 @@
 //! between on this node: atomic and isolated, as in Redis.
 //!
 //! WATCH: every write goes through `Ctx::apply`, which marks the watchers of
-//! the written keys dirty; FLUSHDB/FLUSHALL mark their whole databases. A
+//! the written keys dirty; FLUSHDB/FLUSHALL mark the watchers of the keys
+//! they remove (a watched key that did not exist stays undisturbed). A
 //! watched key that existed with a TTL and has expired by EXEC also aborts
 //! it, as in Redis 7.
 
@@ -129,17 +130,42 @@ impl WatchRegistry {
         }
     }
 
-    /// Marks every watcher of database `db` (or of all databases) dirty.
-    pub fn touch_db(&self, db: Option<u32>) {
+    /// The watched keys of database `db` (or of all databases).
+    pub fn watched_in(&self, db: Option<u32>) -> Vec<(u32, Bytes)> {
         if self.watched.load(Ordering::Relaxed) == 0 {
-            return;
+            return Vec::new();
         }
-        for ((d, _), watchers) in self.map.lock().iter() {
-            if db.is_none_or(|db| db == *d) {
-                watchers
-                    .iter()
-                    .for_each(|f| f.store(true, Ordering::Relaxed));
-            }
+        self.map
+            .lock()
+            .keys()
+            .filter(|(d, _)| db.is_none_or(|db| db == *d))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Before FLUSHDB/FLUSHALL empties `db` (or every database): the watched
+/// keys that exist there. As in Redis, a flush disturbs only the watchers
+/// of keys it actually removes; pass the result to [`WatchRegistry::touch`]
+/// once the flush is done.
+pub async fn watched_existing(
+    cx: &Ctx<'_>,
+    db: Option<u32>,
+) -> Result<Vec<(u32, Bytes)>, ReplyError> {
+    let mut existing = Vec::new();
+    for (d, key) in cx.server.watches.watched_in(db) {
+        if cx.peek(d, &key).await?.is_some() {
+            existing.push((d, key));
+        }
+    }
+    Ok(existing)
+}
+
+impl WatchRegistry {
+    /// Marks the watchers of each of `keys` dirty.
+    pub fn touch_all(&self, keys: &[(u32, Bytes)]) {
+        for (db, key) in keys {
+            self.touch(*db, key);
         }
     }
 }

@@ -1,0 +1,192 @@
+//! MULTI/EXEC/WATCH edge cases, each checked against redis-server 7.0
+//! with two connections: which writes abort a watching transaction and
+//! which do not, queued-command errors, and state that RESET clears.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use redis::Value::{Nil, Okay};
+
+fn queued() -> redis::Value {
+    redis::Value::SimpleString("QUEUED".into())
+}
+
+/// WATCH `key` on `c`, let `other` run `action`, then try a transaction;
+/// returns whether EXEC ran (true) or was aborted (false).
+fn exec_survives(
+    c: &mut redis::Connection,
+    other: &mut redis::Connection,
+    key: &str,
+    action: &[&str],
+) -> bool {
+    assert_eq!(ok(c, &["WATCH", key]), Okay);
+    if !action.is_empty() {
+        query(other, action).unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    }
+    assert_eq!(ok(c, &["MULTI"]), Okay);
+    assert_eq!(ok(c, &["PING"]), queued());
+    match ok(c, &["EXEC"]) {
+        Nil => false,
+        redis::Value::Array(v) if v.len() == 1 => true,
+        other => panic!("unexpected EXEC reply {other:?}"),
+    }
+}
+
+#[test]
+fn writes_that_abort_a_watching_transaction() {
+    let s = TestServer::start();
+    let (c, other) = (&mut s.conn(), &mut s.conn());
+    ok(c, &["SET", "k", "v"]);
+    assert!(
+        !exec_survives(c, other, "k", &["SET", "k", "v"]),
+        "same value"
+    );
+    assert!(!exec_survives(c, other, "k", &["EXPIRE", "k", "100"]));
+    assert!(!exec_survives(c, other, "k", &["PERSIST", "k"]));
+    assert!(!exec_survives(c, other, "k", &["APPEND", "k", "x"]));
+    assert!(!exec_survives(c, other, "k", &["SETBIT", "k", "1", "0"]));
+    assert!(!exec_survives(c, other, "new", &["SET", "new", "1"]));
+    assert!(!exec_survives(c, other, "cp", &["COPY", "k", "cp"]));
+    assert!(!exec_survives(c, other, "k", &["RENAME", "k", "k2"]));
+    assert!(!exec_survives(c, other, "k2", &["MOVE", "k2", "5"]));
+    ok(c, &["SET", "k", "v"]);
+    assert!(!exec_survives(c, other, "k", &["BITOP", "NOT", "k", "k"]));
+    assert!(!exec_survives(c, other, "k", &["FLUSHDB"]));
+    ok(c, &["SET", "k", "v"]);
+    assert!(!exec_survives(c, other, "k", &["FLUSHALL"]));
+}
+
+#[test]
+fn reads_and_no_op_writes_do_not_abort() {
+    let s = TestServer::start();
+    let (c, other) = (&mut s.conn(), &mut s.conn());
+    ok(c, &["SET", "k", "v"]);
+    assert!(exec_survives(c, other, "k", &[]));
+    assert!(exec_survives(c, other, "k", &["GET", "k"]));
+    assert!(exec_survives(c, other, "k", &["BITCOUNT", "k"]));
+    assert!(exec_survives(c, other, "k", &["SET", "k", "w", "NX"]));
+    assert!(exec_survives(c, other, "gone", &["DEL", "gone"]));
+    // SETBIT writing the bit already there, inside the value: no change.
+    ok(c, &["SET", "b", "a"]);
+    assert!(exec_survives(c, other, "b", &["SETBIT", "b", "1", "1"]));
+    // An empty BITOP result on a missing destination deletes nothing.
+    assert!(exec_survives(c, other, "d", &["BITOP", "OR", "d", "none"]));
+    // The same name in another database is another key.
+    ok(other, &["SELECT", "3"]);
+    assert!(exec_survives(c, other, "k", &["SET", "k", "other-db"]));
+    // A flush only disturbs watchers of keys it removes.
+    assert!(exec_survives(c, other, "k", &["FLUSHDB"]));
+    assert!(exec_survives(c, other, "missing", &["FLUSHALL"]));
+}
+
+#[test]
+fn watched_key_expiring_aborts_exec() {
+    let s = TestServer::start();
+    let (c, other) = (&mut s.conn(), &mut s.conn());
+    ok(c, &["SET", "ttl", "v", "PX", "100"]);
+    ok(c, &["WATCH", "ttl"]);
+    std::thread::sleep(Duration::from_millis(200));
+    // Another client reading it makes no difference: it expired.
+    assert_eq!(ok(other, &["GET", "ttl"]), Nil);
+    ok(c, &["MULTI"]);
+    ok(c, &["SET", "x", "1"]);
+    assert_eq!(ok(c, &["EXEC"]), Nil);
+    assert_eq!(ok(c, &["EXISTS", "x"]), int(0));
+    // A key already gone when watched is just a missing key.
+    ok(c, &["SET", "old", "v", "PX", "20"]);
+    std::thread::sleep(Duration::from_millis(80));
+    assert!(exec_survives(c, other, "old", &[]));
+}
+
+#[test]
+fn queued_errors_abort_and_runtime_errors_do_not() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    let mut raw = s.raw();
+    // Unknown command, wrong arity and bad subcommand all abort EXEC.
+    for bad in [
+        &["NOSUCH", "x"][..],
+        &["SET", "k"],
+        &["OBJECT", "NOPE", "k"],
+    ] {
+        assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+        assert!(raw.cmd(bad).starts_with("-ERR "), "{bad:?}");
+        assert_eq!(raw.cmd(&["SET", "k", "1"]), "+QUEUED\r\n");
+        assert_eq!(
+            raw.cmd(&["EXEC"]),
+            "-EXECABORT Transaction discarded because of previous errors.\r\n"
+        );
+        assert_eq!(ok(c, &["EXISTS", "k"]), int(0));
+    }
+    // Errors found while running are replies in place.
+    raw.cmd(&["SET", "s", "text"]);
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["SETBIT", "s", "-1", "1"]);
+    raw.cmd(&["INCR", "s"]);
+    raw.cmd(&["SET", "after", "1"]);
+    raw.cmd(&["SELECT", "99"]);
+    assert_eq!(
+        raw.cmd(&["EXEC"]),
+        "*4\r\n-ERR bit offset is not an integer or out of range\r\n\
+         -ERR value is not an integer or out of range\r\n+OK\r\n\
+         -ERR DB index is out of range\r\n"
+    );
+    // SELECT inside MULTI switches the database for what follows.
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["SELECT", "2"]);
+    raw.cmd(&["SET", "in2", "1"]);
+    assert_eq!(raw.cmd(&["EXEC"]), "*2\r\n+OK\r\n+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "in2"]), "$1\r\n1\r\n");
+    assert_eq!(ok(c, &["EXISTS", "in2"]), int(0));
+    // WATCH and MULTI inside MULTI are refused but leave the transaction
+    // intact, as in Redis.
+    raw.cmd(&["MULTI"]);
+    assert_eq!(
+        raw.cmd(&["WATCH", "k"]),
+        "-ERR WATCH inside MULTI is not allowed\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["MULTI"]),
+        "-ERR MULTI calls can not be nested\r\n"
+    );
+    assert_eq!(raw.cmd(&["PING"]), "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["EXEC"]), "*1\r\n+PONG\r\n");
+    assert_eq!(raw.cmd(&["EXEC"]), "-ERR EXEC without MULTI\r\n");
+    // A no-multi command is rejected and aborts the transaction.
+    raw.cmd(&["MULTI"]);
+    assert_eq!(
+        raw.cmd(&["SAVE"]),
+        "-ERR Command not allowed inside a transaction\r\n"
+    );
+    assert_eq!(raw.cmd(&["PING"]), "+QUEUED\r\n");
+    assert_eq!(
+        raw.cmd(&["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+}
+
+#[test]
+fn reset_and_discard_forget_the_transaction_and_watches() {
+    let s = TestServer::start();
+    let (c, other) = (&mut s.conn(), &mut s.conn());
+    ok(c, &["WATCH", "w"]);
+    ok(c, &["MULTI"]);
+    ok(c, &["SET", "w", "1"]);
+    assert_eq!(ok(c, &["DISCARD"]), Okay);
+    ok(other, &["SET", "w", "changed"]);
+    assert!(
+        exec_survives(c, other, "unrelated", &[]),
+        "DISCARD unwatched"
+    );
+    ok(c, &["WATCH", "w"]);
+    ok(c, &["MULTI"]);
+    assert_eq!(
+        ok(c, &["RESET"]),
+        redis::Value::SimpleString("RESET".into())
+    );
+    assert_eq!(err(c, &["EXEC"]), "ERR EXEC without MULTI");
+    ok(other, &["SET", "w", "again"]);
+    assert!(exec_survives(c, other, "unrelated", &[]), "RESET unwatched");
+}
