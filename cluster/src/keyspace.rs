@@ -23,6 +23,52 @@ use crate::error::{Error, Result};
 use crate::locks::{KeyLocks, KeysGuard};
 use crate::namespace::Namespaces;
 use crate::record::Record;
+use crate::version::{Payload, Siblings};
+
+/// How long a tombstone is kept before compaction may purge it (10 days):
+/// longer than any replica may stay away and still be repaired, so a
+/// delete cannot be undone by a stale copy coming back.
+pub const DEFAULT_GC_GRACE_MS: u64 = 10 * 24 * 3600 * 1000;
+
+/// The value a plain read sees: the last-write-wins sibling, if it is a live
+/// value (not a tombstone, not expired).
+pub fn live_entry(record: &Siblings, now_ms: u64) -> Option<Entry> {
+    let sib = record.live(now_ms)?;
+    let value = crate::version::payload_bytes(&sib.payload)?;
+    Some(Entry {
+        value,
+        expire_at_ms: sib.expire_at_ms,
+    })
+}
+
+/// Decodes a stored value: record format 2 (siblings), or format 1 (one
+/// plain value, written before versions existed).
+fn decode_record(stored: &Value, key: &[u8]) -> Result<Siblings> {
+    if stored.data.first() == Some(&crate::record::RECORD_FORMAT) {
+        let rec = Record::decode(&stored.data, key)?;
+        return Ok(Siblings::from_legacy(rec.payload, stored.expire_at_ms));
+    }
+    Siblings::decode(&stored.data, stored.expire_at_ms).map_err(|e| Error::CorruptRecord {
+        key: key.to_vec(),
+        what: e.to_string(),
+    })
+}
+
+/// The engine-level expiry of a record: compaction may drop it once every
+/// sibling is gone — values at their expiry, tombstones after the grace
+/// period. 0 (never) while any sibling is a value without expiry.
+fn engine_expiry(record: &Siblings, gc_grace_ms: u64) -> u64 {
+    let mut latest = 0u64;
+    for sib in record.iter() {
+        let until = match &sib.payload {
+            Payload::Tombstone => sib.ts_ms.saturating_add(gc_grace_ms),
+            _ if sib.expire_at_ms == 0 => return 0,
+            _ => sib.expire_at_ms,
+        };
+        latest = latest.max(until);
+    }
+    latest
+}
 use crate::token::{self, KEY_PREFIX_LEN};
 
 /// A string value and its absolute expiry (unix ms, 0 = none).
@@ -90,12 +136,17 @@ pub struct ScanPage {
     pub cursor: u64,
     /// Keys visited on this page that the filter accepted.
     pub keys: Vec<Bytes>,
+    /// The ring token of each key in `keys`.
+    pub tokens: Vec<u64>,
 }
 
 struct Inner {
     engine: Engine,
     namespaces: Arc<Namespaces>,
     locks: KeyLocks,
+    /// Serialise read-modify-write of one key's stored record.
+    record_locks: KeyLocks,
+    gc_grace_ms: u64,
     databases: u32,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
@@ -119,6 +170,8 @@ impl Keyspace {
                 engine,
                 namespaces,
                 locks: KeyLocks::default(),
+                record_locks: KeyLocks::default(),
+                gc_grace_ms: DEFAULT_GC_GRACE_MS,
                 databases,
                 clock,
             }),
@@ -150,70 +203,56 @@ impl Keyspace {
         Ok(self.inner.namespaces.of(db))
     }
 
-    /// The live value of `key` in `db`, or `None` if absent or expired.
+    /// The live value of `key` in `db` on this node, or `None` if absent,
+    /// deleted or expired. Siblings resolve by last-write-wins.
     pub async fn get(&self, db: u32, key: &[u8]) -> Result<Option<Entry>> {
+        let now = self.now_ms();
+        Ok(self
+            .read_record(db, key)?
+            .and_then(|s| live_entry(&s, now)))
+    }
+
+    /// This node's record of `key` in `db` (every sibling, tombstones included).
+    pub fn read_record(&self, db: u32, key: &[u8]) -> Result<Option<Siblings>> {
         let ekey = token::engine_key(self.namespace(db)?, key);
         match self.inner.engine.get(&ekey)? {
             None => Ok(None),
-            Some(v) => {
-                let rec = Record::decode(&v.data, key)?;
-                Ok(Some(Entry {
-                    value: rec.payload,
-                    expire_at_ms: v.expire_at_ms,
-                }))
-            }
+            Some(v) => Ok(Some(decode_record(&v, key)?)),
         }
     }
 
-    /// Whether `key` exists (and has not expired) in `db`.
-    pub async fn exists(&self, db: u32, key: &[u8]) -> Result<bool> {
-        Ok(self.get(db, key).await?.is_some())
-    }
-
-    /// Locks `keys` against other writers on this node until the guard drops.
-    /// Take it before reading for a read-modify-write, release after `write`.
-    pub fn lock<'a>(
+    /// Read-modify-write of this node's record of `key`: `f` changes the
+    /// siblings (an empty set when there is no record) and returns a result;
+    /// the record is written back only if it changed. Serialised per key
+    /// on this node by the record locks (taken after any command lock: the
+    /// lock order is command locks, then record locks).
+    pub async fn update_record<R>(
         &self,
-        keys: impl IntoIterator<Item = &'a [u8]>,
-    ) -> impl std::future::Future<Output = KeysGuard> + Send + '_ {
-        // Hash eagerly so the returned future holds only plain tokens.
-        let tokens: Vec<u64> = keys.into_iter().map(token::token).collect();
-        self.inner.locks.lock(tokens)
-    }
-
-    /// Applies `writes` atomically. Waits first while the engine applies
-    /// back-pressure (counted as stall time).
-    pub async fn write(&self, writes: Vec<Write>) -> Result<Ack> {
-        if writes.is_empty() {
-            return Ok(Ack::NONE);
+        db: u32,
+        key: &[u8],
+        f: impl FnOnce(&mut Siblings, u64) -> R,
+    ) -> Result<(R, Siblings, Ack)> {
+        let ns = self.namespace(db)?;
+        let _guard = self.inner.record_locks.lock(vec![token::token(key)]).await;
+        let ekey = token::engine_key(ns, key);
+        let before = match self.inner.engine.get(&ekey)? {
+            Some(v) => decode_record(&v, key)?,
+            None => Siblings::default(),
+        };
+        let mut after = before.clone();
+        let now = self.now_ms();
+        let out = f(&mut after, now);
+        if after == before {
+            return Ok((out, after, Ack::NONE));
         }
         self.admit_write().await;
         let mut batch = WriteBatch::new();
-        for w in writes {
-            match w {
-                Write::Put { db, key, entry } => {
-                    let value = Record::string(entry.value).encode();
-                    batch.put(
-                        token::engine_key(self.namespace(db)?, &key),
-                        Value::with_expiry(value, entry.expire_at_ms),
-                    );
-                }
-                Write::Delete { db, key } => {
-                    batch.delete(token::engine_key(self.namespace(db)?, &key));
-                }
-            }
-        }
-        Ok(Ack(self.inner.engine.write(batch)?))
-    }
-
-    /// Stores one value.
-    pub async fn put(&self, db: u32, key: Bytes, entry: Entry) -> Result<Ack> {
-        self.write(vec![Write::Put { db, key, entry }]).await
-    }
-
-    /// Removes one key.
-    pub async fn delete(&self, db: u32, key: Bytes) -> Result<Ack> {
-        self.write(vec![Write::Delete { db, key }]).await
+        batch.put(
+            ekey,
+            Value::with_expiry(after.encode(), engine_expiry(&after, self.inner.gc_grace_ms)),
+        );
+        let seq = self.inner.engine.write(batch)?;
+        Ok((out, after, Ack(seq)))
     }
 
     async fn admit_write(&self) {
@@ -277,6 +316,7 @@ impl Keyspace {
                 .engine
                 .iter(Bound::Included(&lower), Bound::Excluded(&upper), None)?;
         let mut page = ScanPage::default();
+        let now = self.now_ms();
         let mut visited = 0usize;
         let mut last_token = None;
         for item in iter {
@@ -290,13 +330,12 @@ impl Keyspace {
             }
             visited += 1;
             last_token = Some(tok);
-            let rec = Record::decode(&value.data, user)?;
-            let entry = Entry {
-                value: rec.payload,
-                expire_at_ms: value.expire_at_ms,
+            let Some(entry) = live_entry(&decode_record(&value, user)?, now) else {
+                continue;
             };
             if accept(user, &entry) {
                 page.keys.push(ekey.slice(KEY_PREFIX_LEN..));
+                page.tokens.push(tok);
             }
         }
         Ok(page)
@@ -311,16 +350,21 @@ impl Keyspace {
     {
         let ns = self.namespace(db)?;
         let engine = self.inner.engine.clone();
+        let now = self.now_ms();
         let run = move || -> Result<()> {
             let mut visit = visit;
             let prefix = token::namespace_prefix(ns);
             let upper = token::namespace_prefix(ns.wrapping_add(1));
             for item in engine.iter(Bound::Included(&prefix), Bound::Excluded(&upper), None)? {
                 let (ekey, value) = item?;
-                if let Some(user) = ekey.get(KEY_PREFIX_LEN..) {
-                    if !visit(user, value.expire_at_ms) {
-                        break;
-                    }
+                let Some(user) = ekey.get(KEY_PREFIX_LEN..) else {
+                    continue;
+                };
+                let Some(entry) = live_entry(&decode_record(&value, user)?, now) else {
+                    continue;
+                };
+                if !visit(user, entry.expire_at_ms) {
+                    break;
                 }
             }
             Ok(())

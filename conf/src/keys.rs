@@ -4,7 +4,7 @@
 //! defaults, `CONFIG GET`/`CONFIG SET`, the command-line flags and the
 //! sample `ringkv.toml` are all generated from this table.
 
-use crate::value::{ByteSize, CompactionStrategy, ConfValue, FsyncPolicy, LogLevel};
+use crate::value::{ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel};
 
 /// One configuration key, as the table declares it.
 #[derive(Clone, Copy)]
@@ -135,4 +135,39 @@ config_keys! {
     compaction_threads: usize = 1, "compaction-threads", "engine", settable = false;
     /// Compaction write rate limit in bytes per second (0: unlimited).
     compaction_rate_limit: ByteSize = ByteSize(0), "compaction-rate-limit", "engine", settable = true;
+
+    // --------------------------------------------------------------- cluster
+    /// TCP port for node-to-node traffic (gossip, replication); 0: client port + 10000.
+    cluster_port: u16 = 0, "cluster-port", "cluster", settable = false;
+    /// Address other nodes use to reach this one (empty: the first bind address).
+    cluster_announce_ip: String = String::new(), "cluster-announce-ip", "cluster", settable = false;
+    /// Cluster ports of existing members to join through, host:port comma-separated.
+    /// Empty: this node starts a cluster of its own.
+    seeds: Vec<String> = Vec::new(), "seeds", "cluster", settable = false;
+    /// N: how many nodes hold each key (capped at the number of members).
+    replicas: usize = 3, "replicas", "cluster", settable = false;
+    /// Virtual nodes (ring tokens) this node takes when it first joins; more
+    /// spreads ownership more evenly.
+    vnodes: usize = 128, "vnodes", "cluster", settable = false;
+    /// Shared secret authenticating node-to-node connections (HMAC-SHA256
+    /// challenge); every member must use the same value. Set it whenever the
+    /// cluster port is reachable from other machines.
+    cluster_secret: String = String::new(), "cluster-secret", "cluster", settable = false;
+    /// Consistency level of reads unless a client chooses (CONSISTENCY, CL):
+    /// one, two, three, quorum or all.
+    read_consistency: Consistency = Consistency::Quorum, "read-consistency", "cluster", settable = true;
+    /// Consistency level of writes unless a client chooses: one, two, three,
+    /// quorum, all or any.
+    write_consistency: Consistency = Consistency::Quorum, "write-consistency", "cluster", settable = true;
+    /// How long a coordinator waits for replicas before answering NOQUORUM (milliseconds).
+    replica_timeout_ms: u64 = 2000, "replica-timeout-ms", "cluster", settable = true;
+    /// Milliseconds between gossip rounds; the failure detector learns the
+    /// expected heartbeat interval from it.
+    gossip_interval_ms: u64 = 1000, "gossip-interval-ms", "cluster", settable = false;
+    /// Phi-accrual suspicion level above which a silent node is marked down
+    /// (8: a false alarm about once in 10^8 intervals under the model).
+    phi_threshold: f64 = 8.0, "phi-threshold", "cluster", settable = true;
+    /// Whether reads that find stale or missing replicas write the merged
+    /// version back to them.
+    read_repair: bool = true, "read-repair", "cluster", settable = true;
 }

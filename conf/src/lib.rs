@@ -18,7 +18,7 @@ mod keys;
 mod value;
 
 pub use keys::{Config, KEYS, KeySpec};
-pub use value::{ByteSize, CompactionStrategy, ConfValue, FsyncPolicy, LogLevel};
+pub use value::{ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel};
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -160,10 +160,49 @@ impl Config {
             ),
         );
         check(
+            (1..=16).contains(&self.replicas),
+            format!("replicas: must be between 1 and 16, got {}", self.replicas),
+        );
+        check(
+            (1..=4096).contains(&self.vnodes),
+            format!("vnodes: must be between 1 and 4096, got {}", self.vnodes),
+        );
+        check(
+            self.read_consistency != Consistency::Any,
+            "read-consistency: ANY applies to writes only".into(),
+        );
+        check(
+            self.replica_timeout_ms >= 1,
+            "replica-timeout-ms: must be at least 1".into(),
+        );
+        check(
+            (10..=60_000).contains(&self.gossip_interval_ms),
+            "gossip-interval-ms: must be between 10 and 60000".into(),
+        );
+        check(
+            self.phi_threshold > 0.0,
+            "phi-threshold: must be greater than 0".into(),
+        );
+        for seed in &self.seeds {
+            check(
+                seed.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0)),
+                format!("seeds: expected host:port, got {seed:?}"),
+            );
+        }
+        check(
             (1..=64).contains(&self.compaction_threads),
             "compaction-threads: must be between 1 and 64".into(),
         );
         if p.is_empty() { Ok(()) } else { Err(p) }
+    }
+
+    /// The node-to-node port: `cluster-port`, or client port + 10000.
+    pub fn effective_cluster_port(&self) -> u16 {
+        if self.cluster_port != 0 {
+            self.cluster_port
+        } else {
+            self.port.wrapping_add(10000)
+        }
     }
 
     /// The port of the metrics endpoint: `metrics-port`, or client port + 1000.

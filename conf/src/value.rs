@@ -222,6 +222,44 @@ conf_enum!(
 );
 
 conf_enum!(
+    /// A consistency level: how many of a key's N replicas must answer.
+    Consistency {
+        /// One replica (reads and writes).
+        One = "one",
+        /// Two replicas.
+        Two = "two",
+        /// Three replicas.
+        Three = "three",
+        /// A majority: N/2 + 1 replicas.
+        Quorum = "quorum",
+        /// Every replica of the key.
+        All = "all",
+        /// Writes only: one acknowledgement from any node, a hint included.
+        Any = "any",
+    }
+);
+
+impl Consistency {
+    /// Replicas that must answer out of `n`; at least 1, at most `n`
+    /// (ANY counts as 1).
+    pub fn required(self, n: usize) -> usize {
+        let want = match self {
+            Consistency::One | Consistency::Any => 1,
+            Consistency::Two => 2,
+            Consistency::Three => 3,
+            Consistency::Quorum => n / 2 + 1,
+            Consistency::All => n,
+        };
+        want.clamp(1, n.max(1))
+    }
+
+    /// The level's name as commands print it (`QUORUM`).
+    pub fn upper(self) -> String {
+        self.as_str().to_ascii_uppercase()
+    }
+}
+
+conf_enum!(
     /// Log verbosity, with redis-server's names.
     LogLevel {
         /// Everything, including per-request tracing.

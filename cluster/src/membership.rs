@@ -1,0 +1,374 @@
+//! Gossip membership (`docs/protocol/gossip.md`): every node's view of
+//! every member — address, generation, heartbeat version, status, ring
+//! tokens — plus this node's phi-accrual verdict on each peer.
+//!
+//! A member's state is owned by that member: only it raises its version (a
+//! heartbeat each gossip round) or changes its status and tokens. A view
+//! with a higher `(generation, version)` replaces the held one; the
+//! generation is the member's start time, so a restarted node's state wins
+//! over its previous life. Every newer version seen, first-hand or
+//! second-hand, is a heartbeat for the failure detector. Up/down is a local
+//! judgement and is not gossiped.
+//!
+//! The table is guarded by one `parking_lot::RwLock`, never held across an
+//! `.await`; the ring is rebuilt when tokens change and published as an
+//! `Arc` snapshot that readers clone.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+
+use crate::failure::PhiDetector;
+use crate::ring::{NodeId, Ring};
+use crate::rpc::codec::{BodyReader, BodyWriter, DecodeError};
+
+/// A member's lifecycle state, as it announces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Taking over ranges; not yet serving them.
+    Joining,
+    /// Serving its ranges.
+    Normal,
+    /// Handing its ranges off before leaving.
+    Leaving,
+    /// Gone; kept so the news spreads.
+    Left,
+}
+
+impl Status {
+    fn code(self) -> u8 {
+        match self {
+            Status::Joining => 0,
+            Status::Normal => 1,
+            Status::Leaving => 2,
+            Status::Left => 3,
+        }
+    }
+    fn from_code(c: u8) -> Result<Status, DecodeError> {
+        Ok(match c {
+            0 => Status::Joining,
+            1 => Status::Normal,
+            2 => Status::Leaving,
+            3 => Status::Left,
+            _ => return Err(DecodeError(format!("unknown member status {c}"))),
+        })
+    }
+    /// Lower-case name (`CLUSTER NODES`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Joining => "joining",
+            Status::Normal => "normal",
+            Status::Leaving => "leaving",
+            Status::Left => "left",
+        }
+    }
+}
+
+/// What a member announces about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberState {
+    /// Its node id.
+    pub id: NodeId,
+    /// host:port of its cluster port.
+    pub cluster_addr: String,
+    /// host:port clients use.
+    pub client_addr: String,
+    /// Its start time (unix ms): a restart starts a new generation.
+    pub generation: u64,
+    /// Heartbeat counter within the generation.
+    pub version: u64,
+    /// Lifecycle state.
+    pub status: Status,
+    /// Its ring tokens.
+    pub tokens: Vec<u64>,
+}
+
+impl MemberState {
+    /// Appends the state to a message body.
+    pub fn encode(&self, w: &mut BodyWriter) {
+        w.u64(self.id)
+            .str(&self.cluster_addr)
+            .str(&self.client_addr)
+            .u64(self.generation)
+            .u64(self.version)
+            .u8(self.status.code())
+            .u32(self.tokens.len() as u32);
+        for t in &self.tokens {
+            w.u64(*t);
+        }
+    }
+
+    /// Reads a state from a message body.
+    pub fn decode(r: &mut BodyReader) -> Result<MemberState, DecodeError> {
+        let id = r.u64("member id")?;
+        let cluster_addr = r.string("cluster addr")?;
+        let client_addr = r.string("client addr")?;
+        let generation = r.u64("generation")?;
+        let version = r.u64("version")?;
+        let status = Status::from_code(r.u8("status")?)?;
+        let n = r.count("token count", 8)?;
+        let tokens = (0..n).map(|_| r.u64("token")).collect::<Result<_, _>>()?;
+        Ok(MemberState {
+            id,
+            cluster_addr,
+            client_addr,
+            generation,
+            version,
+            status,
+            tokens,
+        })
+    }
+}
+
+/// One member as this node sees it.
+#[derive(Clone, Debug)]
+pub struct MemberView {
+    /// What it announced.
+    pub state: MemberState,
+    /// This node's verdict (always true for itself).
+    pub up: bool,
+    /// Current suspicion level (0 for itself).
+    pub phi: f64,
+}
+
+struct Member {
+    state: MemberState,
+    detector: PhiDetector,
+}
+
+struct Table {
+    members: BTreeMap<NodeId, Member>,
+}
+
+/// The membership table.
+pub struct Membership {
+    me: NodeId,
+    table: RwLock<Table>,
+    ring: RwLock<Arc<Ring>>,
+    interval: Duration,
+    /// Bits of the phi threshold (f64), changeable at run time.
+    phi_threshold: std::sync::atomic::AtomicU64,
+}
+
+fn ring_of(table: &Table) -> Ring {
+    Ring::new(
+        table
+            .members
+            .values()
+            .filter(|m| m.state.status != Status::Left)
+            .map(|m| (m.state.id, m.state.tokens.clone())),
+    )
+}
+
+impl Membership {
+    /// A table holding only this node.
+    pub fn new(me: MemberState, interval: Duration, phi_threshold: f64) -> Membership {
+        let id = me.id;
+        let mut members = BTreeMap::new();
+        members.insert(
+            id,
+            Member {
+                state: me,
+                detector: PhiDetector::new(interval),
+            },
+        );
+        let table = Table { members };
+        let ring = Arc::new(ring_of(&table));
+        Membership {
+            me: id,
+            table: RwLock::new(table),
+            ring: RwLock::new(ring),
+            interval,
+            phi_threshold: std::sync::atomic::AtomicU64::new(phi_threshold.to_bits()),
+        }
+    }
+
+    /// This node's id.
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    /// Changes the phi threshold.
+    pub fn set_phi_threshold(&self, phi: f64) {
+        self.phi_threshold
+            .store(phi.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn threshold(&self) -> f64 {
+        f64::from_bits(self.phi_threshold.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The current ring snapshot.
+    pub fn ring(&self) -> Arc<Ring> {
+        Arc::clone(&self.ring.read())
+    }
+
+    /// Every state, for a gossip message.
+    pub fn states(&self) -> Vec<MemberState> {
+        self.table
+            .read()
+            .members
+            .values()
+            .map(|m| m.state.clone())
+            .collect()
+    }
+
+    /// This node's own state.
+    pub fn my_state(&self) -> Option<MemberState> {
+        self.table.read().members.get(&self.me).map(|m| m.state.clone())
+    }
+
+    /// Changes this node's own state (status, tokens) and bumps its version.
+    pub fn update_me(&self, f: impl FnOnce(&mut MemberState)) {
+        let mut t = self.table.write();
+        let changed_tokens = if let Some(m) = t.members.get_mut(&self.me) {
+            let before = m.state.tokens.clone();
+            f(&mut m.state);
+            m.state.version += 1;
+            before != m.state.tokens
+        } else {
+            false
+        };
+        if changed_tokens {
+            *self.ring.write() = Arc::new(ring_of(&t));
+        }
+    }
+
+    /// A gossip round's heartbeat: raises this node's version.
+    pub fn heartbeat(&self) {
+        self.update_me(|_| {});
+    }
+
+    /// Folds in states heard from a peer. Returns true if the ring changed.
+    pub fn merge(&self, incoming: Vec<MemberState>) -> bool {
+        let now = Instant::now();
+        let mut t = self.table.write();
+        let mut ring_changed = false;
+        for s in incoming {
+            if s.id == self.me {
+                // Nobody else may speak for this node; a newer view of it
+                // (ours from a previous life) is overridden by our heartbeat.
+                continue;
+            }
+            match t.members.get_mut(&s.id) {
+                Some(m) => {
+                    if (s.generation, s.version) > (m.state.generation, m.state.version) {
+                        if s.generation > m.state.generation {
+                            // A restart: forget the intervals of the old life.
+                            m.detector = PhiDetector::new(self.interval);
+                        }
+                        ring_changed |= s.tokens != m.state.tokens || s.status != m.state.status;
+                        m.detector.heartbeat(now);
+                        m.state = s;
+                    }
+                }
+                None => {
+                    let mut detector = PhiDetector::new(self.interval);
+                    detector.heartbeat(now);
+                    ring_changed = true;
+                    t.members.insert(s.id, Member { state: s, detector });
+                }
+            }
+        }
+        if ring_changed {
+            *self.ring.write() = Arc::new(ring_of(&t));
+        }
+        ring_changed
+    }
+
+    /// Whether `id` is judged up (this node always is).
+    pub fn is_up(&self, id: NodeId) -> bool {
+        if id == self.me {
+            return true;
+        }
+        let t = self.table.read();
+        t.members.get(&id).is_some_and(|m| {
+            m.state.status != Status::Left && !m.detector.is_down(Instant::now(), self.threshold())
+        })
+    }
+
+    /// The cluster address of `id`.
+    pub fn cluster_addr(&self, id: NodeId) -> Option<String> {
+        self.table
+            .read()
+            .members
+            .get(&id)
+            .map(|m| m.state.cluster_addr.clone())
+    }
+
+    /// Every member with this node's verdict, by id.
+    pub fn views(&self) -> Vec<MemberView> {
+        let now = Instant::now();
+        let threshold = self.threshold();
+        self.table
+            .read()
+            .members
+            .values()
+            .map(|m| {
+                let me = m.state.id == self.me;
+                let phi = if me { 0.0 } else { m.detector.phi(now) };
+                MemberView {
+                    state: m.state.clone(),
+                    up: me || (m.state.status != Status::Left && phi <= threshold),
+                    phi,
+                }
+            })
+            .collect()
+    }
+
+    /// Ids of the other members not marked left, split into (up, down).
+    pub fn peers(&self) -> (Vec<NodeId>, Vec<NodeId>) {
+        let (up, down): (Vec<_>, Vec<_>) = self
+            .views()
+            .into_iter()
+            .filter(|v| v.state.id != self.me && v.state.status != Status::Left)
+            .partition(|v| v.up);
+        (
+            up.into_iter().map(|v| v.state.id).collect(),
+            down.into_iter().map(|v| v.state.id).collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(id: u64, generation: u64, version: u64, tokens: Vec<u64>) -> MemberState {
+        MemberState {
+            id,
+            cluster_addr: format!("127.0.0.1:{}", 17000 + id),
+            client_addr: format!("127.0.0.1:{}", 7000 + id),
+            generation,
+            version,
+            status: Status::Normal,
+            tokens,
+        }
+    }
+
+    #[test]
+    fn newer_views_win_and_change_the_ring() {
+        let m = Membership::new(state(1, 10, 0, vec![100]), Duration::from_millis(100), 8.0);
+        assert!(m.merge(vec![state(2, 5, 3, vec![200])]));
+        assert_eq!(m.ring().nodes(), vec![1, 2]);
+        // An older version is ignored; a newer generation replaces.
+        assert!(!m.merge(vec![state(2, 5, 1, vec![300])]));
+        assert!(m.merge(vec![state(2, 6, 0, vec![300])]));
+        assert!(m.ring().vnodes().iter().any(|&(t, n)| t == 300 && n == 2));
+        // Nobody speaks for this node.
+        m.merge(vec![state(1, 99, 99, vec![1])]);
+        assert_eq!(m.my_state().unwrap().tokens, vec![100]);
+        assert!(m.is_up(2));
+    }
+
+    #[test]
+    fn states_round_trip() {
+        let s = state(7, 1, 2, vec![1, 2, 3]);
+        let mut w = BodyWriter::new();
+        s.encode(&mut w);
+        let mut r = BodyReader::new(w.finish());
+        assert_eq!(MemberState::decode(&mut r).unwrap(), s);
+    }
+}

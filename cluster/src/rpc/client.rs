@@ -1,0 +1,170 @@
+//! The calling side of node-to-node RPC: one authenticated, multiplexed
+//! connection per peer, opened on first use and reopened after a failure.
+//!
+//! Each connection has a writer task (fed by a bounded channel) and a
+//! reader task; replies are matched to callers by frame id. A call that
+//! outlives its timeout gets [`RpcError::Timeout`] and its late reply is
+//! dropped. The pool lock (a `parking_lot::Mutex`) is never held across an
+//! `.await`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::frame::{self, Frame, FrameError};
+use super::message::{Request, Response};
+
+/// Why a call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RpcError {
+    /// No reply within the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The peer could not be reached, or the connection broke.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The peer answered with an error.
+    #[error("remote error: {0}")]
+    Remote(String),
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Frame>>>>;
+
+struct Conn {
+    tx: mpsc::Sender<(Frame, oneshot::Sender<Frame>)>,
+    alive: Arc<AtomicBool>,
+}
+
+/// The connection pool.
+pub struct RpcClient {
+    my_id: u64,
+    secret: String,
+    conns: Mutex<HashMap<String, Arc<Conn>>>,
+    next_id: AtomicU64,
+}
+
+impl RpcClient {
+    /// A pool that authenticates as `my_id` with `secret`.
+    pub fn new(my_id: u64, secret: String) -> Self {
+        RpcClient {
+            my_id,
+            secret,
+            conns: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Sends `req` to the node at `addr` (its cluster port) and waits for the
+    /// reply, at most `timeout` including connecting.
+    pub async fn call(
+        &self,
+        addr: &str,
+        req: &Request,
+        timeout: Duration,
+    ) -> Result<Response, RpcError> {
+        match tokio::time::timeout(timeout, self.call_inner(addr, req)).await {
+            Ok(r) => r,
+            Err(_) => Err(RpcError::Timeout),
+        }
+    }
+
+    async fn call_inner(&self, addr: &str, req: &Request) -> Result<Response, RpcError> {
+        let conn = self.connection(addr).await?;
+        let (kind, body) = req.encode();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (done_tx, done_rx) = oneshot::channel();
+        if conn.tx.send((Frame { kind, id, body }, done_tx)).await.is_err() {
+            self.forget(addr, &conn);
+            return Err(RpcError::Unreachable("connection closed".into()));
+        }
+        let Ok(reply) = done_rx.await else {
+            self.forget(addr, &conn);
+            return Err(RpcError::Unreachable("connection lost".into()));
+        };
+        match Response::decode(kind, reply.kind, reply.body) {
+            Ok(Response::Error(text)) => Err(RpcError::Remote(text)),
+            Ok(r) => Ok(r),
+            Err(e) => Err(RpcError::Remote(e.to_string())),
+        }
+    }
+
+    fn forget(&self, addr: &str, conn: &Arc<Conn>) {
+        let mut conns = self.conns.lock();
+        if conns.get(addr).is_some_and(|c| Arc::ptr_eq(c, conn)) {
+            conns.remove(addr);
+        }
+    }
+
+    /// Drops the pooled connection to `addr` (e.g. after the peer restarted).
+    pub fn disconnect(&self, addr: &str) {
+        self.conns.lock().remove(addr);
+    }
+
+    async fn connection(&self, addr: &str) -> Result<Arc<Conn>, RpcError> {
+        if let Some(c) = self.conns.lock().get(addr) {
+            if c.alive.load(Ordering::Acquire) {
+                return Ok(Arc::clone(c));
+            }
+        }
+        let conn = Arc::new(self.open(addr).await?);
+        let mut conns = self.conns.lock();
+        // Another caller may have connected meanwhile; keep the first live one.
+        if let Some(c) = conns.get(addr) {
+            if c.alive.load(Ordering::Acquire) {
+                return Ok(Arc::clone(c));
+            }
+        }
+        conns.insert(addr.to_string(), Arc::clone(&conn));
+        Ok(conn)
+    }
+
+    async fn open(&self, addr: &str) -> Result<Conn, RpcError> {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| RpcError::Unreachable(format!("{addr}: {e}")))?;
+        let _ = stream.set_nodelay(true);
+        frame::connect_handshake(&mut stream, &self.secret, self.my_id)
+            .await
+            .map_err(|e| match e {
+                FrameError::Auth(t) => RpcError::Remote(format!("{addr}: authentication failed: {t}")),
+                other => RpcError::Unreachable(format!("{addr}: {other}")),
+            })?;
+        let (mut rd, mut wr) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<(Frame, oneshot::Sender<Frame>)>(1024);
+        let alive = Arc::new(AtomicBool::new(true));
+        let pending: Pending = Arc::default();
+        {
+            let pending = Arc::clone(&pending);
+            let alive = Arc::clone(&alive);
+            tokio::spawn(async move {
+                while let Some((f, done)) = rx.recv().await {
+                    pending.lock().insert(f.id, done);
+                    if frame::write_frame(&mut wr, &f).await.is_err() {
+                        break;
+                    }
+                }
+                alive.store(false, Ordering::Release);
+            });
+        }
+        {
+            let alive = Arc::clone(&alive);
+            tokio::spawn(async move {
+                while let Ok(Some(f)) = frame::read_frame(&mut rd).await {
+                    let waiter = pending.lock().remove(&f.id);
+                    if let Some(w) = waiter {
+                        let _ = w.send(f);
+                    }
+                }
+                alive.store(false, Ordering::Release);
+                // Dropping the senders fails every call still waiting.
+                pending.lock().clear();
+            });
+        }
+        Ok(Conn { tx, alive })
+    }
+}

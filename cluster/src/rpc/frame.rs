@@ -1,0 +1,279 @@
+//! Frames and the authentication handshake of the node-to-node protocol
+//! (`docs/protocol/node-rpc.md`, version 1).
+//!
+//! ```text
+//! frame := magic:u16be (0x524B "RK") version:u8 (1) kind:u8 id:u64be
+//!          len:u32be body[len] crc:u32be
+//! crc   := crc32c(magic .. body)
+//! ```
+//!
+//! A frame with a bad magic, an unknown version, a length over
+//! [`MAX_BODY`] or a checksum mismatch is a protocol error: the connection
+//! is closed (nothing in it can be trusted any more).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// First two bytes of every frame: "RK".
+pub const MAGIC: u16 = 0x524B;
+/// The protocol version this build speaks.
+pub const VERSION: u8 = 1;
+/// Largest body accepted: a 512 MB value plus its record overhead.
+pub const MAX_BODY: usize = 600 * 1024 * 1024;
+/// Bytes before the body.
+pub const HEADER_LEN: usize = 2 + 1 + 1 + 8 + 4;
+
+/// Handshake frame kinds (requests and replies use [`crate::rpc::message`]'s).
+pub mod kind {
+    /// Server → client: `nonce[32] node_id:u64`.
+    pub const CHALLENGE: u8 = 1;
+    /// Client → server: `node_id:u64 mac[32]`.
+    pub const AUTH: u8 = 2;
+    /// Server → client: authenticated, empty body.
+    pub const AUTH_OK: u8 = 3;
+    /// Either way: `text` (the sender closes after it).
+    pub const REFUSED: u8 = 4;
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// What the body holds.
+    pub kind: u8,
+    /// Matches a reply to its request on a multiplexed connection.
+    pub id: u64,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Why a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// Socket error (including the peer closing).
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes are not a valid frame.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The handshake failed: wrong secret, or refused by the peer.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+}
+
+/// Encodes a frame.
+pub fn encode(frame: &Frame) -> Bytes {
+    let mut out = BytesMut::with_capacity(HEADER_LEN + frame.body.len() + 4);
+    out.put_u16(MAGIC);
+    out.put_u8(VERSION);
+    out.put_u8(frame.kind);
+    out.put_u64(frame.id);
+    out.put_u32(u32::try_from(frame.body.len()).unwrap_or(u32::MAX));
+    out.put_slice(&frame.body);
+    let crc = crc32c::crc32c(&out);
+    out.put_u32(crc);
+    out.freeze()
+}
+
+/// Reads one frame; `Ok(None)` on a clean end of stream between frames.
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Frame>, FrameError> {
+    let mut header = [0u8; HEADER_LEN];
+    match r.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let [m0, m1, version, kind, i0, i1, i2, i3, i4, i5, i6, i7, l0, l1, l2, l3] = header;
+    if u16::from_be_bytes([m0, m1]) != MAGIC {
+        return Err(FrameError::Protocol("bad magic".into()));
+    }
+    if version != VERSION {
+        return Err(FrameError::Protocol(format!(
+            "unsupported protocol version {version} (this node speaks {VERSION})"
+        )));
+    }
+    let id = u64::from_be_bytes([i0, i1, i2, i3, i4, i5, i6, i7]);
+    let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
+    if len > MAX_BODY {
+        return Err(FrameError::Protocol(format!("frame body of {len} bytes")));
+    }
+    let mut rest = vec![0u8; len + 4];
+    r.read_exact(&mut rest).await?;
+    let crc_bytes: [u8; 4] = rest
+        .get(len..)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| FrameError::Protocol("short frame".into()))?;
+    rest.truncate(len);
+    let mut crc = crc32c::crc32c(&header);
+    crc = crc32c::crc32c_append(crc, &rest);
+    if crc != u32::from_be_bytes(crc_bytes) {
+        return Err(FrameError::Protocol("frame checksum mismatch".into()));
+    }
+    Ok(Some(Frame {
+        kind,
+        id,
+        body: Bytes::from(rest),
+    }))
+}
+
+/// Writes one frame.
+pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Result<(), FrameError> {
+    w.write_all(&encode(frame)).await?;
+    Ok(())
+}
+
+/// The MAC proving knowledge of the cluster secret for one challenge.
+fn mac(secret: &str, nonce: &[u8], node_id: u64) -> Vec<u8> {
+    // HMAC accepts keys of any length, so new_from_slice cannot fail here;
+    // an empty MAC would simply never verify.
+    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return Vec::new();
+    };
+    m.update(b"ringkv-cluster-v1");
+    m.update(nonce);
+    m.update(&node_id.to_be_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+fn verify(secret: &str, nonce: &[u8], node_id: u64, tag: &[u8]) -> bool {
+    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    m.update(b"ringkv-cluster-v1");
+    m.update(nonce);
+    m.update(&node_id.to_be_bytes());
+    m.verify_slice(tag).is_ok()
+}
+
+/// Server side of the handshake: sends a challenge, checks the answer.
+/// Returns the authenticated peer's node id.
+pub async fn accept_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    secret: &str,
+    my_id: u64,
+) -> Result<u64, FrameError> {
+    let nonce: [u8; 32] = rand::random();
+    let mut body = BytesMut::with_capacity(40);
+    body.put_slice(&nonce);
+    body.put_u64(my_id);
+    write_frame(
+        s,
+        &Frame {
+            kind: kind::CHALLENGE,
+            id: 0,
+            body: body.freeze(),
+        },
+    )
+    .await?;
+    let reply = read_frame(s)
+        .await?
+        .ok_or_else(|| FrameError::Auth("closed during handshake".into()))?;
+    let (peer, tag) = match (reply.kind, reply.body.split_first_chunk::<8>()) {
+        (kind::AUTH, Some((id, tag))) => (u64::from_be_bytes(*id), tag),
+        _ => return Err(FrameError::Auth("expected an AUTH frame".into())),
+    };
+    if !verify(secret, &nonce, peer, tag) {
+        let _ = write_frame(
+            s,
+            &Frame {
+                kind: kind::REFUSED,
+                id: 0,
+                body: Bytes::from_static(b"bad cluster secret"),
+            },
+        )
+        .await;
+        return Err(FrameError::Auth(format!(
+            "node {peer:016x} presented a bad cluster secret"
+        )));
+    }
+    write_frame(
+        s,
+        &Frame {
+            kind: kind::AUTH_OK,
+            id: 0,
+            body: Bytes::new(),
+        },
+    )
+    .await?;
+    Ok(peer)
+}
+
+/// Client side of the handshake. Returns the server's node id.
+pub async fn connect_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    secret: &str,
+    my_id: u64,
+) -> Result<u64, FrameError> {
+    let challenge = read_frame(s)
+        .await?
+        .ok_or_else(|| FrameError::Auth("closed during handshake".into()))?;
+    if challenge.kind != kind::CHALLENGE || challenge.body.len() != 40 {
+        return Err(FrameError::Auth("expected a CHALLENGE frame".into()));
+    }
+    let (nonce, id) = challenge.body.split_at(32);
+    let server_id = u64::from_be_bytes(id.try_into().unwrap_or_default());
+    let mut body = BytesMut::with_capacity(40);
+    body.put_u64(my_id);
+    body.put_slice(&mac(secret, nonce, my_id));
+    write_frame(
+        s,
+        &Frame {
+            kind: kind::AUTH,
+            id: 0,
+            body: body.freeze(),
+        },
+    )
+    .await?;
+    match read_frame(s).await? {
+        Some(f) if f.kind == kind::AUTH_OK => Ok(server_id),
+        Some(f) if f.kind == kind::REFUSED => Err(FrameError::Auth(
+            String::from_utf8_lossy(&f.body).into_owned(),
+        )),
+        _ => Err(FrameError::Auth("handshake not acknowledged".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip_and_damage_is_detected() {
+        let f = Frame {
+            kind: 20,
+            id: 42,
+            body: Bytes::from_static(b"hello"),
+        };
+        let enc = encode(&f);
+        let mut r = &enc[..];
+        assert_eq!(read_frame(&mut r).await.unwrap(), Some(f));
+        for i in 0..enc.len() {
+            let mut bad = enc.to_vec();
+            bad[i] ^= 0x10;
+            let mut r = &bad[..];
+            assert!(
+                !matches!(read_frame(&mut r).await, Ok(Some(_))),
+                "flipped byte {i} accepted"
+            );
+        }
+        let mut empty: &[u8] = &[];
+        assert_eq!(read_frame(&mut empty).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn handshake_accepts_the_secret_and_refuses_others() {
+        for (server_secret, client_secret, ok) in [("s3", "s3", true), ("s3", "nope", false)] {
+            let (mut a, mut b) = tokio::io::duplex(4096);
+            let server = tokio::spawn(async move { accept_handshake(&mut a, server_secret, 1).await });
+            let client = connect_handshake(&mut b, client_secret, 2).await;
+            let server = server.await.unwrap();
+            assert_eq!(client.is_ok(), ok);
+            assert_eq!(server.is_ok(), ok);
+            if ok {
+                assert_eq!(client.unwrap(), 1);
+                assert_eq!(server.unwrap(), 2);
+            }
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Requests and replies of the node-to-node protocol and their bodies
+//! (`docs/protocol/node-rpc.md`). Each request kind has one reply kind,
+//! `kind | 0x80`; any request may instead get [`kind::ERROR`]. Kind numbers
+//! are never reused.
+
+use bytes::Bytes;
+
+use super::codec::{BodyReader, BodyWriter, DecodeError};
+use crate::membership::MemberState;
+
+/// Frame kinds of requests; the reply to kind `k` is `k | 0x80`.
+pub mod kind {
+    /// `states` → `states`: push-pull gossip.
+    pub const GOSSIP: u8 = 0x10;
+    /// `db:u32 key` → `present:u8 [record]`: a replica's local record.
+    pub const READ: u8 = 0x11;
+    /// `db:u32 key record` → empty: merge a record into the local one.
+    pub const MERGE: u8 = 0x12;
+    /// `db:u32 key op` → `record outcome`: coordinate a write as a replica.
+    pub const APPLY: u8 = 0x13;
+    /// `db:u32 cursor:u64 count:u32` → `next:u64 done:u8 n:u32 (token:u64 key)*n`.
+    pub const SCAN: u8 = 0x14;
+    /// `n:u32 db:u32*n` → empty: give the databases fresh namespaces.
+    pub const FLUSH: u8 = 0x15;
+    /// Reply to any request that failed: `text`.
+    pub const ERROR: u8 = 0x7F;
+    /// Bit set in every reply kind.
+    pub const REPLY: u8 = 0x80;
+}
+
+/// A write a coordinator asks a key's coordinating replica to perform.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Store a value. `context` is a client's causal context string (VSET);
+    /// `None` supersedes everything the replica holds.
+    Put {
+        /// The value.
+        value: Bytes,
+        /// Absolute expiry, unix ms (0: none).
+        expire_at_ms: u64,
+        /// The causal context the writer saw.
+        context: Option<String>,
+    },
+    /// Write a versioned tombstone.
+    Delete,
+    /// INCRBY-style integer add to the counter CRDT.
+    AddInt(i64),
+    /// INCRBYFLOAT add to the counter CRDT.
+    AddFloat(f64),
+}
+
+/// What applying an [`Op`] produced besides the new record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The write was applied.
+    Done,
+    /// A counter op was applied; the counter's new value as Redis prints it.
+    Counter(Bytes),
+    /// The op was refused (e.g. the value is not an integer); nothing changed.
+    Refused(String),
+}
+
+/// A request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// Gossip push: the sender's view of every member.
+    Gossip(Vec<MemberState>),
+    /// Read the local record of a key.
+    Read {
+        /// Database index.
+        db: u32,
+        /// User key.
+        key: Bytes,
+    },
+    /// Merge `record` (encoded siblings) into the local record of a key.
+    Merge {
+        /// Database index.
+        db: u32,
+        /// User key.
+        key: Bytes,
+        /// Encoded siblings.
+        record: Bytes,
+    },
+    /// Apply a write as the key's coordinating replica.
+    Apply {
+        /// Database index.
+        db: u32,
+        /// User key.
+        key: Bytes,
+        /// The write.
+        op: Op,
+    },
+    /// A page of the local keys of `db` from ring position `cursor`.
+    Scan {
+        /// Database index.
+        db: u32,
+        /// First token to visit.
+        cursor: u64,
+        /// Keys to visit at most.
+        count: u32,
+    },
+    /// Flush databases.
+    Flush(Vec<u32>),
+}
+
+/// A reply.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Response {
+    /// Gossip pull: the receiver's view.
+    Gossip(Vec<MemberState>),
+    /// A local record, if any.
+    Record(Option<Bytes>),
+    /// Done.
+    Ack,
+    /// Result of an [`Request::Apply`].
+    Applied {
+        /// The replica's new record (encoded siblings).
+        record: Bytes,
+        /// What happened.
+        outcome: Outcome,
+    },
+    /// A scan page: live keys with their tokens, and where to go on.
+    ScanPage {
+        /// Token to continue from (meaningless when `done`).
+        next: u64,
+        /// No keys at or after `next`.
+        done: bool,
+        /// (token, key) in ring order.
+        keys: Vec<(u64, Bytes)>,
+    },
+    /// The request failed.
+    Error(String),
+}
+
+fn put_states(w: &mut BodyWriter, states: &[MemberState]) {
+    w.u32(states.len() as u32);
+    for s in states {
+        s.encode(w);
+    }
+}
+
+fn get_states(r: &mut BodyReader) -> Result<Vec<MemberState>, DecodeError> {
+    let n = r.count("member count", 8)?;
+    (0..n).map(|_| MemberState::decode(r)).collect()
+}
+
+impl Request {
+    /// The frame kind and body.
+    pub fn encode(&self) -> (u8, Bytes) {
+        let mut w = BodyWriter::new();
+        let k = match self {
+            Request::Gossip(states) => {
+                put_states(&mut w, states);
+                kind::GOSSIP
+            }
+            Request::Read { db, key } => {
+                w.u32(*db).bytes(key);
+                kind::READ
+            }
+            Request::Merge { db, key, record } => {
+                w.u32(*db).bytes(key).bytes(record);
+                kind::MERGE
+            }
+            Request::Apply { db, key, op } => {
+                w.u32(*db).bytes(key);
+                match op {
+                    Op::Put {
+                        value,
+                        expire_at_ms,
+                        context,
+                    } => {
+                        w.u8(0).bytes(value).u64(*expire_at_ms);
+                        match context {
+                            Some(c) => w.u8(1).str(c),
+                            None => w.u8(0),
+                        };
+                    }
+                    Op::Delete => {
+                        w.u8(1);
+                    }
+                    Op::AddInt(d) => {
+                        w.u8(2).i64(*d);
+                    }
+                    Op::AddFloat(d) => {
+                        w.u8(3).f64(*d);
+                    }
+                }
+                kind::APPLY
+            }
+            Request::Scan { db, cursor, count } => {
+                w.u32(*db).u64(*cursor).u32(*count);
+                kind::SCAN
+            }
+            Request::Flush(dbs) => {
+                w.u32(dbs.len() as u32);
+                for db in dbs {
+                    w.u32(*db);
+                }
+                kind::FLUSH
+            }
+        };
+        (k, w.finish())
+    }
+
+    /// Decodes a request body of frame kind `k`.
+    pub fn decode(k: u8, body: Bytes) -> Result<Request, DecodeError> {
+        let mut r = BodyReader::new(body);
+        let req = match k {
+            kind::GOSSIP => Request::Gossip(get_states(&mut r)?),
+            kind::READ => Request::Read {
+                db: r.u32("db")?,
+                key: r.bytes("key")?,
+            },
+            kind::MERGE => Request::Merge {
+                db: r.u32("db")?,
+                key: r.bytes("key")?,
+                record: r.bytes("record")?,
+            },
+            kind::APPLY => {
+                let db = r.u32("db")?;
+                let key = r.bytes("key")?;
+                let op = match r.u8("op")? {
+                    0 => {
+                        let value = r.bytes("value")?;
+                        let expire_at_ms = r.u64("expiry")?;
+                        let context = match r.u8("context flag")? {
+                            0 => None,
+                            1 => Some(r.string("context")?),
+                            f => return Err(DecodeError(format!("context flag {f}"))),
+                        };
+                        Op::Put {
+                            value,
+                            expire_at_ms,
+                            context,
+                        }
+                    }
+                    1 => Op::Delete,
+                    2 => Op::AddInt(r.i64("delta")?),
+                    3 => Op::AddFloat(r.f64("delta")?),
+                    t => return Err(DecodeError(format!("unknown op {t}"))),
+                };
+                Request::Apply { db, key, op }
+            }
+            kind::SCAN => Request::Scan {
+                db: r.u32("db")?,
+                cursor: r.u64("cursor")?,
+                count: r.u32("count")?,
+            },
+            kind::FLUSH => {
+                let n = r.count("db count", 4)?;
+                Request::Flush((0..n).map(|_| r.u32("db")).collect::<Result<_, _>>()?)
+            }
+            other => return Err(DecodeError(format!("unknown request kind {other:#x}"))),
+        };
+        r.end("request")?;
+        Ok(req)
+    }
+}
+
+impl Response {
+    /// The frame kind (given the request's) and body.
+    pub fn encode(&self, request_kind: u8) -> (u8, Bytes) {
+        let mut w = BodyWriter::new();
+        match self {
+            Response::Gossip(states) => put_states(&mut w, states),
+            Response::Record(rec) => match rec {
+                Some(r) => {
+                    w.u8(1).bytes(r);
+                }
+                None => {
+                    w.u8(0);
+                }
+            },
+            Response::Ack => {}
+            Response::Applied { record, outcome } => {
+                w.bytes(record);
+                match outcome {
+                    Outcome::Done => w.u8(0),
+                    Outcome::Counter(v) => w.u8(1).bytes(v),
+                    Outcome::Refused(t) => w.u8(2).str(t),
+                };
+            }
+            Response::ScanPage { next, done, keys } => {
+                w.u64(*next).u8(u8::from(*done)).u32(keys.len() as u32);
+                for (t, k) in keys {
+                    w.u64(*t).bytes(k);
+                }
+            }
+            Response::Error(text) => {
+                w.str(text);
+                return (kind::ERROR, w.finish());
+            }
+        }
+        (request_kind | kind::REPLY, w.finish())
+    }
+
+    /// Decodes the reply of frame kind `k` to a request of kind `request_kind`.
+    pub fn decode(request_kind: u8, k: u8, body: Bytes) -> Result<Response, DecodeError> {
+        let mut r = BodyReader::new(body);
+        if k == kind::ERROR {
+            let text = r.string("error")?;
+            return Ok(Response::Error(text));
+        }
+        if k != request_kind | kind::REPLY {
+            return Err(DecodeError(format!(
+                "reply kind {k:#x} to a request of kind {request_kind:#x}"
+            )));
+        }
+        let resp = match request_kind {
+            kind::GOSSIP => Response::Gossip(get_states(&mut r)?),
+            kind::READ => match r.u8("present")? {
+                0 => Response::Record(None),
+                _ => Response::Record(Some(r.bytes("record")?)),
+            },
+            kind::MERGE | kind::FLUSH => Response::Ack,
+            kind::APPLY => {
+                let record = r.bytes("record")?;
+                let outcome = match r.u8("outcome")? {
+                    0 => Outcome::Done,
+                    1 => Outcome::Counter(r.bytes("counter")?),
+                    2 => Outcome::Refused(r.string("refusal")?),
+                    t => return Err(DecodeError(format!("unknown outcome {t}"))),
+                };
+                Response::Applied { record, outcome }
+            }
+            kind::SCAN => {
+                let next = r.u64("next")?;
+                let done = r.u8("done")? != 0;
+                let n = r.count("key count", 12)?;
+                let keys = (0..n)
+                    .map(|_| Ok((r.u64("token")?, r.bytes("key")?)))
+                    .collect::<Result<_, DecodeError>>()?;
+                Response::ScanPage { next, done, keys }
+            }
+            other => return Err(DecodeError(format!("unknown request kind {other:#x}"))),
+        };
+        r.end("reply")?;
+        Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_request_and_reply_round_trips() {
+        let reqs = vec![
+            Request::Gossip(vec![]),
+            Request::Read {
+                db: 3,
+                key: Bytes::from_static(b"k"),
+            },
+            Request::Merge {
+                db: 0,
+                key: Bytes::from_static(b"k"),
+                record: Bytes::from_static(b"\x02\x00\x00"),
+            },
+            Request::Apply {
+                db: 1,
+                key: Bytes::from_static(b"k"),
+                op: Op::Put {
+                    value: Bytes::from_static(b"v"),
+                    expire_at_ms: 9,
+                    context: Some("abc".into()),
+                },
+            },
+            Request::Apply {
+                db: 1,
+                key: Bytes::from_static(b"k"),
+                op: Op::AddFloat(-1.25),
+            },
+            Request::Scan {
+                db: 2,
+                cursor: u64::MAX,
+                count: 10,
+            },
+            Request::Flush(vec![0, 15]),
+        ];
+        for req in reqs {
+            let (k, body) = req.encode();
+            assert_eq!(Request::decode(k, body.clone()).unwrap(), req);
+            for cut in 0..body.len() {
+                assert!(Request::decode(k, body.slice(..cut)).is_err());
+            }
+        }
+        let replies = vec![
+            (kind::READ, Response::Record(Some(Bytes::from_static(b"r")))),
+            (kind::READ, Response::Record(None)),
+            (kind::MERGE, Response::Ack),
+            (
+                kind::APPLY,
+                Response::Applied {
+                    record: Bytes::from_static(b"r"),
+                    outcome: Outcome::Counter(Bytes::from_static(b"12")),
+                },
+            ),
+            (
+                kind::SCAN,
+                Response::ScanPage {
+                    next: 5,
+                    done: false,
+                    keys: vec![(4, Bytes::from_static(b"a"))],
+                },
+            ),
+            (kind::SCAN, Response::Error("boom".into())),
+        ];
+        for (rk, resp) in replies {
+            let (k, body) = resp.encode(rk);
+            assert_eq!(Response::decode(rk, k, body).unwrap(), resp);
+        }
+    }
+}

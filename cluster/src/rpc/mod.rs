@@ -1,0 +1,19 @@
+//! Node-to-node RPC (`docs/protocol/node-rpc.md`): framed, versioned,
+//! checksummed binary messages over TCP on the cluster port, authenticated
+//! by an HMAC-SHA256 challenge over the shared cluster secret.
+//!
+//! - [`frame`]: frame layout, checksums, the handshake.
+//! - [`codec`]: bounds-checked field reader/writer for bodies.
+//! - [`message`]: every request and reply.
+//! - [`client`]: pooled, multiplexed outgoing connections with timeouts.
+//! - [`server`]: the accept loop and per-request dispatch.
+
+pub mod client;
+pub mod codec;
+pub mod frame;
+pub mod message;
+pub mod server;
+
+pub use client::{RpcClient, RpcError};
+pub use message::{Op, Outcome, Request, Response};
+pub use server::RequestHandler;

@@ -1,0 +1,87 @@
+//! The answering side of node-to-node RPC: accepts connections on the
+//! cluster port, runs the handshake, then serves requests concurrently,
+//! each on its own task, replies funnelled through one writer task.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use super::frame::{self, Frame};
+use super::message::{Request, Response};
+
+/// What answers requests (the cluster node).
+pub trait RequestHandler: Send + Sync + 'static {
+    /// Answers one request from node `from`.
+    fn handle(&self, from: u64, req: Request) -> Pin<Box<dyn Future<Output = Response> + Send + '_>>;
+}
+
+/// Serves `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    secret: String,
+    my_id: u64,
+    handler: Arc<dyn RequestHandler>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((mut stream, peer_addr)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let secret = secret.clone();
+        let handler = Arc::clone(&handler);
+        tokio::spawn(async move {
+            let shake = tokio::time::timeout(
+                Duration::from_secs(5),
+                frame::accept_handshake(&mut stream, &secret, my_id),
+            )
+            .await;
+            let from = match shake {
+                Ok(Ok(id)) => id,
+                Ok(Err(e)) => {
+                    tracing::warn!(%peer_addr, error = %e, "cluster connection refused");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let (mut rd, mut wr) = stream.into_split();
+            let (tx, mut rx) = mpsc::channel::<Frame>(1024);
+            tokio::spawn(async move {
+                while let Some(f) = rx.recv().await {
+                    if frame::write_frame(&mut wr, &f).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            loop {
+                let f = match frame::read_frame(&mut rd).await {
+                    Ok(Some(f)) => f,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(%peer_addr, error = %e, "cluster connection closed");
+                        return;
+                    }
+                };
+                let handler = Arc::clone(&handler);
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let resp = match Request::decode(f.kind, f.body) {
+                        Ok(req) => handler.handle(from, req).await,
+                        Err(e) => Response::Error(e.to_string()),
+                    };
+                    let (kind, body) = resp.encode(f.kind);
+                    let _ = tx.send(Frame { kind, id: f.id, body }).await;
+                });
+            }
+        });
+    }
+}
