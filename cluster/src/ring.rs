@@ -373,6 +373,14 @@ mod tests {
         }
     }
 
+    /// A leaving node's ranges pass to the owner of the next vnode
+    /// clockwise. A thief's token sits just below the rest of the range it
+    /// stole from, so removing the newest node hands back exactly what it
+    /// took (measured 0.2493..0.2513). Removing an earlier node hands each
+    /// of its ranges to whoever stole the bottom of the next range, which
+    /// is uneven: measured 0.1993..0.3000 at worst (removing the third
+    /// node), inside ±25% but not by much. Rebalancing after a removal is
+    /// for the membership layer (re-allocating tokens), not this test.
     #[test]
     fn removing_a_node_of_five_keeps_the_rest_balanced() {
         let members = join_all(5, DEFAULT_VNODES);
