@@ -7,15 +7,20 @@
 //! - [`namespace`]: one namespace per Redis database; O(1) FLUSHDB.
 //! - [`locks`]: striped key locks making read-modify-write commands atomic.
 //! - [`keyspace`]: the API the command layer uses.
+//! - [`ring`]: the consistent-hash ring of virtual nodes, preference lists
+//!   and token allocation for joining nodes.
+//! - [`failure`]: the phi-accrual failure detector judging peers up or down.
 //!
 //! A node with no peers is a cluster of one: every key is owned locally.
 //! This crate depends on `engine` and `conf`, never on `resp` or `server`.
 
 pub mod error;
+pub mod failure;
 pub mod keyspace;
 pub mod locks;
 pub mod namespace;
 pub mod record;
+pub mod ring;
 pub mod token;
 
 pub use error::{Error, Result};
