@@ -23,6 +23,24 @@ pub enum Error {
         /// What is wrong with it.
         what: String,
     },
+    /// Fewer replicas answered than the consistency level needs.
+    #[error("NOQUORUM needed {required} replicas, {answered} answered")]
+    NoQuorum {
+        /// Replicas the level needs.
+        required: usize,
+        /// Replicas that answered (or were reachable) in time.
+        answered: usize,
+    },
+    /// A replica refused a counter operation (e.g. the value is not an
+    /// integer); the text is Redis's, without the `ERR ` prefix.
+    #[error("{0}")]
+    Refused(String),
+    /// A causal context given by a client could not be decoded.
+    #[error("invalid causal context: {0}")]
+    BadContext(String),
+    /// Node-to-node communication failed outside the quorum logic.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// A database index outside `0..databases`.
     #[error("database {db} out of range (databases = {databases})")]
     DbOutOfRange {

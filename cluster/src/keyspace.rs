@@ -212,6 +212,25 @@ impl Keyspace {
             .and_then(|s| live_entry(&s, now)))
     }
 
+    /// A node-local metadata value (cluster identity, tokens), stored in
+    /// the reserved namespace beside the database table.
+    pub fn meta_get(&self, name: &[u8]) -> Result<Option<Bytes>> {
+        Ok(self
+            .inner
+            .engine
+            .get(&crate::namespace::meta_key(name))?
+            .map(|v| v.data))
+    }
+
+    /// Stores a node-local metadata value durably.
+    pub async fn meta_put(&self, name: &[u8], value: Bytes) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(crate::namespace::meta_key(name), Value::new(value));
+        let seq = self.inner.engine.write(batch)?;
+        self.inner.engine.durable(seq).await?;
+        Ok(())
+    }
+
     /// This node's record of `key` in `db` (every sibling, tombstones included).
     pub fn read_record(&self, db: u32, key: &[u8]) -> Result<Option<Siblings>> {
         let ekey = token::engine_key(self.namespace(db)?, key);

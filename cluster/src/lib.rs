@@ -10,18 +10,30 @@
 //! - [`ring`]: the consistent-hash ring of virtual nodes, preference lists
 //!   and token allocation for joining nodes.
 //! - [`failure`]: the phi-accrual failure detector judging peers up or down.
+//! - [`version`]: vector clocks, siblings and the counter CRDT.
+//! - [`rpc`]: the node-to-node protocol (frames, messages, pool, server).
+//! - [`membership`]: the gossiped member table and up/down verdicts.
+//! - [`coordinator`]: quorum reads and writes, read repair, cluster scans.
+//! - [`node`]: start-up, joining through seeds, the gossip loop.
 //!
 //! A node with no peers is a cluster of one: every key is owned locally.
 //! This crate depends on `engine` and `conf`, never on `resp` or `server`.
 
+pub mod coordinator;
 pub mod error;
 pub mod failure;
 pub mod keyspace;
 pub mod locks;
+pub mod membership;
 pub mod namespace;
+pub mod node;
 pub mod record;
 pub mod ring;
+pub mod rpc;
 pub mod token;
+pub mod version;
 
 pub use error::{Error, Result};
+pub use coordinator::{ClusterScanPage, Coordinator};
 pub use keyspace::{Ack, Entry, Keyspace, ScanPage, Write};
+pub use ringkv_conf::Consistency;

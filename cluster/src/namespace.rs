@@ -28,7 +28,8 @@ pub const META_NAMESPACE: u32 = 0;
 const DB_KEY_PREFIX: &[u8] = b"ns/db/";
 const NEXT_KEY: &[u8] = b"ns/next";
 
-fn meta_key(suffix: &[u8]) -> Bytes {
+/// The engine key of a node-local metadata entry named `suffix`.
+pub(crate) fn meta_key(suffix: &[u8]) -> Bytes {
     let mut k = BytesMut::with_capacity(4 + suffix.len() + 4);
     k.put_u32(META_NAMESPACE);
     k.put_slice(suffix);

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use ringkv_cluster::Ack;
+use ringkv_cluster::{Ack, Consistency};
 use ringkv_resp::Protocol;
 use tokio::sync::Notify;
 
@@ -53,6 +53,12 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// Send no reply for the command just run (SHUTDOWN).
     pub suppress_reply: bool,
+    /// CONSISTENCY's read level (None: the server's `read-consistency`).
+    pub read_level: Option<Consistency>,
+    /// CONSISTENCY's write level (None: the server's `write-consistency`).
+    pub write_level: Option<Consistency>,
+    /// The level of a `CL <level>` prefix, for the one command it wraps.
+    pub level_override: Option<Consistency>,
 }
 
 impl Client {
@@ -70,6 +76,9 @@ impl Client {
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
+            read_level: None,
+            write_level: None,
+            level_override: None,
         }
     }
 

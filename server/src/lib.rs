@@ -78,6 +78,11 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
             "compaction-rate-limit" => {
                 engine.set_compaction_rate_limit(next.compaction_rate_limit.bytes())
             }
+            "replica-timeout-ms" | "read-repair" => server.cluster.update_settings(|s| {
+                s.replica_timeout = Duration::from_millis(next.replica_timeout_ms);
+                s.read_repair = next.read_repair;
+            }),
+            "phi-threshold" => server.cluster.members().set_phi_threshold(next.phi_threshold),
             "loglevel" => {
                 if let Some(h) = LOG_FILTER.get() {
                     h.reload(filter_for(next.loglevel))?;
@@ -107,7 +112,18 @@ pub async fn run(config: Config, config_file: Option<PathBuf>) -> anyhow::Result
     let keyspace = tokio::task::spawn_blocking(move || Keyspace::open(open_dir, opts, databases))
         .await?
         .with_context(|| format!("opening data in {}", dir.display()))?;
-    let server = Server::new(config.clone(), config_file, keyspace)?;
+    let (cluster_stop, cluster_stop_rx) = tokio::sync::watch::channel(false);
+    let cluster = ringkv_cluster::node::start(keyspace.clone(), &config, cluster_stop_rx)
+        .await
+        .context("starting the cluster node")?;
+    let server = Server::new(config.clone(), config_file, keyspace, cluster)?;
+    {
+        let mut stopping = server.shutdown.subscribe();
+        tokio::spawn(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+            let _ = cluster_stop.send(true);
+        });
+    }
 
     let mut listeners = Vec::new();
     for addr in &config.bind {

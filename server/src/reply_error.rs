@@ -176,6 +176,9 @@ impl From<ringkv_cluster::Error> for ReplyError {
         use ringkv_cluster::Error as E;
         match e {
             E::DbOutOfRange { .. } => ReplyError::err(text::DB_RANGE),
+            e @ E::NoQuorum { .. } => ReplyError::Prefixed(e.to_string().into()),
+            E::Refused(t) => ReplyError::Err(t.into()),
+            e @ E::BadContext(_) => ReplyError::Err(e.to_string().into()),
             E::Engine(engine) => engine_error(engine),
             other => {
                 tracing::error!(error = %other, "command failed in the storage layer");

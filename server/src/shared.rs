@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
-use ringkv_cluster::Keyspace;
+use ringkv_cluster::{Coordinator, Keyspace};
 use ringkv_conf::Config;
 use ringkv_resp::Limits;
 use tokio::sync::watch;
@@ -64,8 +64,10 @@ pub struct Server {
     pub config: RwLock<Config>,
     /// The configuration file given at start-up (for CONFIG REWRITE).
     pub config_file: Option<PathBuf>,
-    /// All data.
+    /// This node's local store.
     pub keyspace: Keyspace,
+    /// The coordinator: every data command reads and writes through it.
+    pub cluster: Arc<Coordinator>,
     /// Connected clients.
     pub clients: ClientRegistry,
     /// INFO counters.
@@ -104,6 +106,7 @@ impl Server {
         config: Config,
         config_file: Option<PathBuf>,
         keyspace: Keyspace,
+        cluster: Arc<Coordinator>,
     ) -> anyhow::Result<Arc<Server>> {
         let metrics = Arc::new(Metrics::new(keyspace.engine().clone())?);
         let now = unix_secs();
@@ -115,6 +118,7 @@ impl Server {
             config: RwLock::new(config),
             config_file,
             keyspace,
+            cluster,
             clients: ClientRegistry::default(),
             stats: Stats::default(),
             metrics,

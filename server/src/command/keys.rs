@@ -73,6 +73,16 @@ pub async fn type_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// KEYS pattern.
 pub async fn keys(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let glob = Glob::new(arg(args, 1), false);
+    if !cx.cluster().is_alone() {
+        let mut found = Vec::new();
+        cluster_pass(cx, |k| {
+            if glob.matches(k) {
+                found.push(Reply::Bulk(k.clone()));
+            }
+        })
+        .await?;
+        return Ok(Reply::Array(found));
+    }
     let found = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&found);
     cx.ks()
@@ -89,6 +99,11 @@ pub async fn keys(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// DBSIZE: counts the live keys of the selected database (a full pass).
 pub async fn dbsize(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if !cx.cluster().is_alone() {
+        let mut n = 0i64;
+        cluster_pass(cx, |_| n += 1).await?;
+        return Ok(Reply::Int(n));
+    }
     let n = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&n);
     cx.ks()
@@ -100,6 +115,20 @@ pub async fn dbsize(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
         i64::try_from(n.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
     ))
+}
+
+/// Visits every distinct live key of the selected database across the
+/// cluster, in ring order (KEYS, DBSIZE on more than one node).
+async fn cluster_pass(cx: &Ctx<'_>, mut visit: impl FnMut(&Bytes)) -> Result<(), ReplyError> {
+    let mut cursor = 0u64;
+    loop {
+        let page = cx.cluster().scan(cx.db(), cursor, 1000).await?;
+        page.keys.iter().for_each(&mut visit);
+        if page.cursor == 0 {
+            return Ok(());
+        }
+        cursor = page.cursor;
+    }
 }
 
 /// A SCAN cursor as Redis reads it with `strtoul`: decimal with an optional
@@ -140,15 +169,16 @@ pub async fn scan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     // Only strings exist: a TYPE filter for anything else matches nothing.
     let type_ok = type_filter.as_ref().is_none_or(|t| is(t, "string"));
-    let page = cx
-        .ks()
-        .scan(cx.db(), cursor, count_hint, |key, _| {
-            type_ok && pattern.as_ref().is_none_or(|g| g.matches(key))
-        })
-        .await?;
+    let page = cx.cluster().scan(cx.db(), cursor, count_hint).await?;
+    let keys = page
+        .keys
+        .into_iter()
+        .filter(|key| type_ok && pattern.as_ref().is_none_or(|g| g.matches(key)))
+        .map(Reply::Bulk)
+        .collect();
     Ok(Reply::Array(vec![
         Reply::Bulk(Bytes::from(page.cursor.to_string())),
-        Reply::Array(page.keys.into_iter().map(Reply::Bulk).collect()),
+        Reply::Array(keys),
     ]))
 }
 
@@ -264,11 +294,14 @@ pub async fn move_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// RANDOMKEY.
 pub async fn randomkey(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    Ok(cx
-        .ks()
-        .random_key(cx.db())
-        .await?
-        .map_or(Reply::Nil, Reply::Bulk))
+    // The first key at or after a random ring position, wrapping around.
+    for cursor in [rand::random::<u64>(), 0] {
+        let page = cx.cluster().scan(cx.db(), cursor, 1).await?;
+        if let Some(k) = page.keys.into_iter().next() {
+            return Ok(Reply::Bulk(k));
+        }
+    }
+    Ok(Reply::Nil)
 }
 
 fn flush_mode(args: &[Bytes]) -> Result<(), ReplyError> {
@@ -284,7 +317,7 @@ pub async fn flushdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     let db = cx.db();
     let removed_watched = super::txn::watched_existing(cx, Some(db)).await?;
-    let ack = cx.ks().flush(&[db]).await?;
+    let ack = cx.cluster().flush(&[db]).await?;
     cx.server.watches.touch_all(&removed_watched);
     cx.server.census.invalidate();
     cx.client.await_ack(ack);
@@ -296,7 +329,7 @@ pub async fn flushall(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     let dbs: Vec<u32> = (0..cx.ks().databases()).collect();
     let removed_watched = super::txn::watched_existing(cx, None).await?;
-    let ack = cx.ks().flush(&dbs).await?;
+    let ack = cx.cluster().flush(&dbs).await?;
     cx.server.watches.touch_all(&removed_watched);
     cx.server.census.invalidate();
     cx.client.await_ack(ack);

@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use ringkv_cluster::{Entry, Keyspace, Write};
+use ringkv_cluster::rpc::Op;
+use ringkv_cluster::{Consistency, Coordinator, Entry, Keyspace, Write};
 use ringkv_resp::Reply;
 
 use crate::client::Client;
@@ -63,9 +64,35 @@ impl Ctx<'_> {
         table::fullname(self.parent, self.spec)
     }
 
+    /// The consistency level of this command's reads: a `CL` prefix, else
+    /// the connection's `CONSISTENCY`, else `read-consistency`.
+    pub fn read_level(&self) -> Consistency {
+        self.client
+            .level_override
+            .or(self.client.read_level)
+            .unwrap_or_else(|| self.server.config.read().read_consistency)
+    }
+
+    /// The consistency level of this command's writes (as [`Ctx::read_level`]).
+    pub fn write_level(&self) -> Consistency {
+        self.client
+            .level_override
+            .or(self.client.write_level)
+            .unwrap_or_else(|| self.server.config.read().write_consistency)
+    }
+
+    /// The coordinator (quorum reads and writes across the cluster).
+    pub fn cluster(&self) -> &Arc<Coordinator> {
+        &self.server.cluster
+    }
+
     /// Reads `key` in the selected database, counting a keyspace hit or miss.
     pub async fn read(&self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
-        let found = self.server.keyspace.get(self.client.db, key).await?;
+        let found = self
+            .server
+            .cluster
+            .get(self.client.db, key, self.read_level())
+            .await?;
         let stats = &self.server.stats;
         if found.is_some() {
             stats
@@ -83,7 +110,7 @@ impl Ctx<'_> {
 
     /// Reads `key` in database `db` without touching statistics (for writes).
     pub async fn peek(&self, db: u32, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
-        Ok(self.server.keyspace.get(db, key).await?)
+        Ok(self.server.cluster.get(db, key, self.read_level()).await?)
     }
 
     /// Applies writes atomically; the reply will wait for their durability.
@@ -92,8 +119,26 @@ impl Ctx<'_> {
             let (Write::Put { db, key, .. } | Write::Delete { db, key }) = w;
             self.server.watches.touch(*db, key);
         }
-        let ack = self.server.keyspace.write(writes).await?;
-        self.client.await_ack(ack);
+        // Each key is written on its own replicas: a multi-key write is
+        // atomic per key in a cluster (on a cluster of one, EXEC's gate and
+        // the command locks keep it isolated).
+        let level = self.write_level();
+        for w in writes {
+            let (db, key, op) = match w {
+                Write::Put { db, key, entry } => (
+                    db,
+                    key,
+                    Op::Put {
+                        value: entry.value,
+                        expire_at_ms: entry.expire_at_ms,
+                        context: None,
+                    },
+                ),
+                Write::Delete { db, key } => (db, key, Op::Delete),
+            };
+            let (_, ack) = self.server.cluster.write(db, &key, op, level).await?;
+            self.client.await_ack(ack);
+        }
         Ok(())
     }
 

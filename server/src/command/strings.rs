@@ -8,6 +8,7 @@
 //! otherwise (KEEPTTL), as in Redis.
 
 use bytes::{Bytes, BytesMut};
+use ringkv_cluster::rpc::{Op, Outcome};
 use ringkv_cluster::{Entry, Write};
 use ringkv_resp::Reply;
 
@@ -445,22 +446,26 @@ pub async fn setrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(i64::try_from(new_len).unwrap_or(i64::MAX)))
 }
 
-async fn incr_by(cx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
+/// Adds to a counter through the coordinator: on a cluster the value is a
+/// counter CRDT, so increments made through different nodes at the same
+/// time are all kept. Returns the counter's new value as Redis prints it.
+async fn add_to_counter(cx: &mut Ctx<'_>, key: &Bytes, op: Op) -> Result<Bytes, ReplyError> {
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    let current = cx.peek(cx.db(), key).await?;
-    let (old, expire_at_ms) = match &current {
-        Some(e) => (parse_i64(&e.value)?, e.expire_at_ms),
-        None => (0, 0),
-    };
-    let new = old
-        .checked_add(delta)
-        .ok_or(ReplyError::err(text::OVERFLOW))?;
-    cx.put(
-        key,
-        Entry::with_expiry(Bytes::from(new.to_string()), expire_at_ms),
-    )
-    .await?;
-    Ok(Reply::Int(new))
+    cx.server.watches.touch(cx.db(), key);
+    let level = cx.write_level();
+    let (outcome, ack) = cx.cluster().write(cx.db(), key, op, level).await?;
+    cx.client.await_ack(ack);
+    match outcome {
+        Outcome::Counter(v) => Ok(v),
+        other => Err(ReplyError::Err(
+            format!("unexpected counter outcome {other:?}").into(),
+        )),
+    }
+}
+
+async fn incr_by(cx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
+    let value = add_to_counter(cx, key, Op::AddInt(delta)).await?;
+    Ok(Reply::Int(parse_i64(&value)?))
 }
 
 /// INCR key.
@@ -492,23 +497,8 @@ pub async fn decrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn incrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let delta = parse_f64(arg(args, 2))?;
-    let _lock = cx.ks().lock([key.as_ref()]).await;
-    let current = cx.peek(cx.db(), key).await?;
-    let (old, expire_at_ms) = match &current {
-        Some(e) => (
-            parse_float_text(&e.value).ok_or(ReplyError::err(text::NOT_FLOAT))?,
-            e.expire_at_ms,
-        ),
-        None => (0.0, 0),
-    };
-    let new = old + delta;
-    if !new.is_finite() {
-        return Err(ReplyError::err(text::NAN_OR_INF));
-    }
-    let rendered = Bytes::from(format_float_human(new));
-    cx.put(key, Entry::with_expiry(rendered.clone(), expire_at_ms))
-        .await?;
-    Ok(Reply::Bulk(rendered))
+    let value = add_to_counter(cx, key, Op::AddFloat(delta)).await?;
+    Ok(Reply::Bulk(value))
 }
 
 #[cfg(test)]

@@ -1,0 +1,559 @@
+//! The coordinator: every node runs one, and any node coordinates any key.
+//!
+//! A request for a key takes a ring snapshot, picks the key's preference
+//! list (the first N distinct nodes clockwise from its token, N capped at
+//! the member count) and keeps the replicas the failure detector holds up.
+//! If fewer are up than the consistency level needs, it fails at once with
+//! `NOQUORUM`; otherwise it fans out and answers as soon as enough replicas
+//! replied, or `NOQUORUM` when the replica timeout passes first.
+//!
+//! Writes are coordinated by a replica (Riak's vnode clocks): the
+//! coordinator itself when it is in the preference list, else the first
+//! replica up. That replica applies the write to its own record — a new
+//! sibling whose vector clock supersedes what it holds (or what a VSET
+//! context saw), or an add to its own slot of the counter CRDT — and the
+//! resulting record is merged into the other replicas. Its acknowledgement
+//! counts toward W. Concurrent writes coordinated by different replicas
+//! become siblings; plain reads resolve them last-write-wins.
+//!
+//! Reads merge the records of R replicas. Read repair merges the result
+//! back into every replica that answered with less: in the background, or
+//! before answering at level ALL.
+//!
+//! Submodules: [`stats`] (counters for metrics and INFO).
+
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use ringkv_conf::Consistency;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::keyspace::{Ack, Keyspace, live_entry};
+use crate::membership::Membership;
+use crate::ring::NodeId;
+use crate::rpc::{Op, Outcome, Request, Response, RpcClient, RpcError};
+use crate::token;
+use crate::version::{CounterValue, Payload, Siblings, VectorClock};
+use crate::Entry;
+pub use stats::ClusterStats;
+
+/// Coordinator settings that `CONFIG SET` may change.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// N: replicas per key.
+    pub replicas: usize,
+    /// How long to wait for replicas.
+    pub replica_timeout: Duration,
+    /// Whether reads repair stale replicas.
+    pub read_repair: bool,
+}
+
+/// A page of a cluster-wide SCAN.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterScanPage {
+    /// Ring position to continue from; 0 when complete.
+    pub cursor: u64,
+    /// Distinct live keys, in ring order.
+    pub keys: Vec<Bytes>,
+}
+
+/// Which replicas a request goes to.
+struct Plan {
+    /// Replicas judged up, in preference order.
+    targets: Vec<NodeId>,
+    /// Replies the level needs.
+    required: usize,
+}
+
+/// The node's coordinator and replica handler.
+pub struct Coordinator {
+    pub(crate) me: NodeId,
+    pub(crate) keyspace: Keyspace,
+    pub(crate) members: Arc<Membership>,
+    pub(crate) rpc: Arc<RpcClient>,
+    pub(crate) settings: RwLock<Settings>,
+    pub(crate) stats: Arc<ClusterStats>,
+}
+
+impl Coordinator {
+    /// The local store.
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.keyspace
+    }
+
+    /// The membership table.
+    pub fn members(&self) -> &Arc<Membership> {
+        &self.members
+    }
+
+    /// Counters for metrics and INFO.
+    pub fn stats(&self) -> &Arc<ClusterStats> {
+        &self.stats
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+
+    /// Changes the run-time settings.
+    pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
+        f(&mut self.settings.write());
+    }
+
+    /// N as it applies now: the configured replicas capped at the ring size.
+    pub fn effective_replicas(&self) -> usize {
+        let nodes = self.members.ring().nodes().len().max(1);
+        self.settings.read().replicas.min(nodes)
+    }
+
+    fn plan(&self, key: &[u8], level: Consistency) -> Result<Plan> {
+        let ring = self.members.ring();
+        let n = self.settings.read().replicas.min(ring.nodes().len()).max(1);
+        let mut prefs = ring.preference_list(token::token(key), n);
+        if prefs.is_empty() {
+            // No tokens yet (still joining): this node holds everything.
+            prefs.push(self.me);
+        }
+        let required = level.required(prefs.len());
+        let targets: Vec<NodeId> = prefs
+            .into_iter()
+            .filter(|&id| self.members.is_up(id))
+            .collect();
+        if targets.len() < required {
+            self.stats.unavailable.inc();
+            return Err(Error::NoQuorum {
+                required,
+                answered: targets.len(),
+            });
+        }
+        Ok(Plan { targets, required })
+    }
+
+    fn timeout(&self) -> Duration {
+        self.settings.read().replica_timeout
+    }
+
+    /// Sends `req` to node `id`, timing the round trip.
+    async fn call(&self, id: NodeId, req: &Request) -> std::result::Result<Response, RpcError> {
+        let Some(addr) = self.members.cluster_addr(id) else {
+            return Err(RpcError::Unreachable(format!("unknown node {id:016x}")));
+        };
+        let started = Instant::now();
+        let r = self.rpc.call(&addr, req, self.timeout()).await;
+        self.stats.replica_latency.observe(started.elapsed());
+        if matches!(r, Err(RpcError::Timeout)) {
+            self.stats.replica_timeouts.inc();
+        }
+        r
+    }
+
+    /// Reads every sibling of `key` from as many replicas as `level` needs.
+    pub async fn read(self: &Arc<Self>, db: u32, key: &[u8], level: Consistency) -> Result<Siblings> {
+        self.stats.reads.inc(level);
+        let key = &Bytes::copy_from_slice(key);
+        let plan = self.plan(key, level)?;
+        let deadline = tokio::time::Instant::now() + self.timeout();
+        let (tx, mut rx) = mpsc::channel(plan.targets.len().max(1));
+        let mut replies: Vec<(NodeId, Option<Siblings>)> = Vec::with_capacity(plan.targets.len());
+        let mut outstanding = 0usize;
+        for &id in &plan.targets {
+            if id == self.me {
+                continue;
+            }
+            outstanding += 1;
+            let this = Arc::clone(self);
+            let tx = tx.clone();
+            let req = Request::Read { db, key: key.clone() };
+            tokio::spawn(async move {
+                let r = match this.call(id, &req).await {
+                    Ok(Response::Record(rec)) => decode_remote(rec),
+                    Ok(other) => Err(Error::Cluster(format!("unexpected reply {other:?}"))),
+                    Err(e) => Err(Error::Cluster(e.to_string())),
+                };
+                let _ = tx.send((id, r)).await;
+            });
+        }
+        drop(tx);
+        if plan.targets.contains(&self.me) {
+            replies.push((self.me, self.keyspace.read_record(db, key)?));
+        }
+        while replies.len() < plan.required && outstanding > 0 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((id, r))) => {
+                    outstanding -= 1;
+                    if let Ok(rec) = r {
+                        replies.push((id, rec));
+                    }
+                }
+                _ => break,
+            }
+        }
+        if replies.len() < plan.required {
+            self.stats.unavailable.inc();
+            return Err(Error::NoQuorum {
+                required: plan.required,
+                answered: replies.len(),
+            });
+        }
+        let mut merged = Siblings::default();
+        for (_, rec) in &replies {
+            if let Some(r) = rec {
+                merged.merge(r);
+            }
+        }
+        if self.settings.read().read_repair {
+            if outstanding == 0 {
+                // Every replica answered (always so at ALL): repair now, so
+                // a read at ALL returns with the replicas equal.
+                self.repair(db, key, &merged, &replies).await;
+            } else {
+                let this = Arc::clone(self);
+                let key = key.clone();
+                let merged_now = merged.clone();
+                tokio::spawn(async move {
+                    let mut replies = replies;
+                    let mut merged = merged_now;
+                    while outstanding > 0 {
+                        match tokio::time::timeout_at(deadline, rx.recv()).await {
+                            Ok(Some((id, r))) => {
+                                outstanding -= 1;
+                                if let Ok(rec) = r {
+                                    if let Some(r) = &rec {
+                                        merged.merge(r);
+                                    }
+                                    replies.push((id, rec));
+                                }
+                            }
+                            _ => break,
+                        }
+                    }
+                    this.repair(db, &key, &merged, &replies).await;
+                });
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Merges `merged` into every replica whose reply lacked part of it.
+    async fn repair(&self, db: u32, key: &Bytes, merged: &Siblings, replies: &[(NodeId, Option<Siblings>)]) {
+        if merged.is_empty() {
+            return;
+        }
+        let encoded = merged.encode();
+        for (id, rec) in replies {
+            if rec.as_ref() == Some(merged) {
+                continue;
+            }
+            let ok = if *id == self.me {
+                self.merge_local(db, key, merged).await.is_ok()
+            } else {
+                let req = Request::Merge {
+                    db,
+                    key: key.clone(),
+                    record: encoded.clone(),
+                };
+                matches!(self.call(*id, &req).await, Ok(Response::Ack))
+            };
+            if ok {
+                self.stats.read_repairs.inc();
+            }
+        }
+    }
+
+    /// The value a plain GET returns: the live last-write-wins sibling.
+    pub async fn get(self: &Arc<Self>, db: u32, key: &[u8], level: Consistency) -> Result<Option<Entry>> {
+        if self.is_alone() {
+            self.stats.reads.inc(level);
+            let now = self.keyspace.now_ms();
+            return Ok(self
+                .keyspace
+                .read_record(db, key)?
+                .and_then(|s| live_entry(&s, now)));
+        }
+        let rec = self.read(db, key, level).await?;
+        Ok(live_entry(&rec, self.keyspace.now_ms()))
+    }
+
+    /// Whether this node is the only member on the ring (a cluster of one):
+    /// every key's only replica is local, so no fan-out is needed.
+    pub fn is_alone(&self) -> bool {
+        self.members.ring().nodes().len() <= 1
+    }
+
+    /// Applies `op` to `key` at `level`. Returns what the op produced and
+    /// the local durability to await (when this node applied it).
+    pub async fn write(self: &Arc<Self>, db: u32, key: &Bytes, op: Op, level: Consistency) -> Result<(Outcome, Ack)> {
+        self.stats.writes.inc(level);
+        let context = match &op {
+            Op::Put { context: Some(c), .. } => Some(
+                VectorClock::from_context_string(c).map_err(|e| Error::BadContext(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        if self.is_alone() {
+            let (outcome, _, ack) = self.apply_local(db, key, op, context).await?;
+            return refused_to_error(outcome).map(|o| (o, ack));
+        }
+        let plan = self.plan(key, level)?;
+        let leader = if plan.targets.contains(&self.me) {
+            self.me
+        } else {
+            plan.targets.first().copied().unwrap_or(self.me)
+        };
+        let (outcome, record, ack) = if leader == self.me {
+            let (outcome, record, ack) = self.apply_local(db, key, op, context).await?;
+            (outcome, record.encode(), ack)
+        } else {
+            let req = Request::Apply {
+                db,
+                key: key.clone(),
+                op,
+            };
+            match self.call(leader, &req).await {
+                Ok(Response::Applied { record, outcome }) => (outcome, record, Ack::NONE),
+                Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
+                Err(_) => {
+                    self.stats.unavailable.inc();
+                    return Err(Error::NoQuorum {
+                        required: plan.required,
+                        answered: 0,
+                    });
+                }
+            }
+        };
+        let outcome = refused_to_error(outcome)?;
+        let mut acked = 1usize;
+        let others: Vec<NodeId> = plan.targets.iter().copied().filter(|&id| id != leader).collect();
+        if !others.is_empty() {
+            let (tx, mut rx) = mpsc::channel(others.len());
+            for id in others.iter().copied() {
+                let this = Arc::clone(self);
+                let tx = tx.clone();
+                let req = Request::Merge {
+                    db,
+                    key: key.clone(),
+                    record: record.clone(),
+                };
+                // `others` never holds this node: it is the leader whenever
+                // it is a replica.
+                tokio::spawn(async move {
+                    let ok = matches!(this.call(id, &req).await, Ok(Response::Ack));
+                    let _ = tx.send(ok).await;
+                });
+            }
+            drop(tx);
+            let deadline = tokio::time::Instant::now() + self.timeout();
+            while acked < plan.required {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(true)) => acked += 1,
+                    Ok(Some(false)) => {}
+                    _ => break,
+                }
+            }
+        }
+        if acked < plan.required {
+            self.stats.unavailable.inc();
+            return Err(Error::NoQuorum {
+                required: plan.required,
+                answered: acked,
+            });
+        }
+        Ok((outcome, ack))
+    }
+
+    /// Applies `op` to this node's record as the coordinating replica.
+    pub(crate) async fn apply_local(
+        &self,
+        db: u32,
+        key: &[u8],
+        op: Op,
+        context: Option<VectorClock>,
+    ) -> Result<(Outcome, Siblings, Ack)> {
+        let me = self.me;
+        let (outcome, record, ack) = self
+            .keyspace
+            .update_record(db, key, |sibs, now| match op {
+                Op::Put {
+                    value,
+                    expire_at_ms,
+                    ..
+                } => {
+                    sibs.write(context.as_ref(), me, now, Payload::Value(value), expire_at_ms);
+                    Outcome::Done
+                }
+                Op::Delete => {
+                    sibs.write(None, me, now, Payload::Tombstone, 0);
+                    Outcome::Done
+                }
+                Op::AddInt(d) => counter_outcome(sibs.add_int(me, now, d)),
+                Op::AddFloat(d) => counter_outcome(sibs.add_float(me, now, d)),
+            })
+            .await?;
+        Ok((outcome, record, ack))
+    }
+
+    /// Merges another replica's record into this node's.
+    pub(crate) async fn merge_local(&self, db: u32, key: &[u8], incoming: &Siblings) -> Result<Ack> {
+        let (_, _, ack) = self
+            .keyspace
+            .update_record(db, key, |sibs, _| sibs.merge(incoming))
+            .await?;
+        Ok(ack)
+    }
+
+    /// One page of a cluster-wide SCAN of `db` from ring position `cursor`.
+    /// Every member up is asked for a page from the same position; the
+    /// page ends where the shortest member page ends, so no key between
+    /// `cursor` and the returned cursor is missed on any member.
+    pub async fn scan(self: &Arc<Self>, db: u32, cursor: u64, count: usize) -> Result<ClusterScanPage> {
+        let local = self.keyspace.scan(db, cursor, count, |_, _| true).await?;
+        let mut pages = vec![(local.cursor, local.tokens.into_iter().zip(local.keys).collect::<Vec<_>>())];
+        let (up, _) = self.members.peers();
+        let ring_nodes = self.members.ring().nodes();
+        let req = Request::Scan {
+            db,
+            cursor,
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+        };
+        let mut calls = Vec::new();
+        for id in up.into_iter().filter(|id| ring_nodes.contains(id)) {
+            let this = Arc::clone(self);
+            let req = req.clone();
+            calls.push(tokio::spawn(async move { this.call(id, &req).await }));
+        }
+        for c in calls {
+            match c.await {
+                Ok(Ok(Response::ScanPage { next, done, keys })) => {
+                    pages.push((if done { 0 } else { next }, keys));
+                }
+                // A member that cannot answer is skipped: its keys live on
+                // other replicas too (N > 1).
+                _ => continue,
+            }
+        }
+        let boundary = pages.iter().map(|(c, _)| *c).filter(|&c| c != 0).min().unwrap_or(0);
+        let mut keys: Vec<(u64, Bytes)> = pages
+            .into_iter()
+            .flat_map(|(_, ks)| ks)
+            .filter(|(t, _)| boundary == 0 || *t < boundary)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(ClusterScanPage {
+            cursor: boundary,
+            keys: keys.into_iter().map(|(_, k)| k).collect(),
+        })
+    }
+
+    /// Gives `dbs` fresh namespaces on every member (FLUSHDB, FLUSHALL).
+    /// Needs every member up: a member that missed a flush would bring the
+    /// old keys back through read repair.
+    pub async fn flush(self: &Arc<Self>, dbs: &[u32]) -> Result<Ack> {
+        let (up, down) = self.members.peers();
+        if !down.is_empty() {
+            return Err(Error::NoQuorum {
+                required: up.len() + down.len() + 1,
+                answered: up.len() + 1,
+            });
+        }
+        let req = Request::Flush(dbs.to_vec());
+        let mut failed = 0;
+        for id in &up {
+            if !matches!(self.call(*id, &req).await, Ok(Response::Ack)) {
+                failed += 1;
+            }
+        }
+        let ack = self.keyspace.flush(dbs).await?;
+        if failed > 0 {
+            return Err(Error::NoQuorum {
+                required: up.len() + 1,
+                answered: up.len() + 1 - failed,
+            });
+        }
+        Ok(ack)
+    }
+
+    /// Answers a request from another node.
+    pub(crate) async fn serve(self: &Arc<Self>, req: Request) -> Response {
+        match self.serve_inner(req).await {
+            Ok(r) => r,
+            Err(e) => Response::Error(e.to_string()),
+        }
+    }
+
+    async fn serve_inner(self: &Arc<Self>, req: Request) -> Result<Response> {
+        Ok(match req {
+            Request::Gossip(states) => {
+                self.members.merge(states);
+                Response::Gossip(self.members.states())
+            }
+            Request::Read { db, key } => {
+                Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))
+            }
+            Request::Merge { db, key, record } => {
+                let incoming = Siblings::decode(&record, 0).map_err(|e| Error::CorruptRecord {
+                    key: key.to_vec(),
+                    what: e.to_string(),
+                })?;
+                let ack = self.merge_local(db, &key, &incoming).await?;
+                self.keyspace.durable(ack).await?;
+                Response::Ack
+            }
+            Request::Apply { db, key, op } => {
+                let context = match &op {
+                    Op::Put { context: Some(c), .. } => Some(
+                        VectorClock::from_context_string(c)
+                            .map_err(|e| Error::BadContext(e.to_string()))?,
+                    ),
+                    _ => None,
+                };
+                let (outcome, record, ack) = self.apply_local(db, &key, op, context).await?;
+                self.keyspace.durable(ack).await?;
+                Response::Applied {
+                    record: record.encode(),
+                    outcome,
+                }
+            }
+            Request::Scan { db, cursor, count } => {
+                let page = self.keyspace.scan(db, cursor, count as usize, |_, _| true).await?;
+                Response::ScanPage {
+                    next: page.cursor,
+                    done: page.cursor == 0,
+                    keys: page.tokens.into_iter().zip(page.keys).collect(),
+                }
+            }
+            Request::Flush(dbs) => {
+                let ack = self.keyspace.flush(&dbs).await?;
+                self.keyspace.durable(ack).await?;
+                Response::Ack
+            }
+        })
+    }
+}
+
+fn decode_remote(rec: Option<Bytes>) -> Result<Option<Siblings>> {
+    rec.map(|b| {
+        Siblings::decode(&b, 0).map_err(|e| Error::Cluster(format!("replica sent a bad record: {e}")))
+    })
+    .transpose()
+}
+
+fn counter_outcome<E: std::fmt::Display>(r: std::result::Result<CounterValue, E>) -> Outcome {
+    match r {
+        Ok(v) => Outcome::Counter(v.to_bytes()),
+        Err(e) => Outcome::Refused(e.to_string()),
+    }
+}
+
+fn refused_to_error(o: Outcome) -> Result<Outcome> {
+    match o {
+        Outcome::Refused(text) => Err(Error::Refused(text)),
+        other => Ok(other),
+    }
+}

@@ -1,0 +1,100 @@
+//! Coordinator counters: plain atomics the server turns into Prometheus
+//! metrics and INFO `# Cluster` fields. All `Relaxed`: statistics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ringkv_conf::Consistency;
+
+/// A monotonically increasing count.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Requests counted per consistency level.
+#[derive(Default, Debug)]
+pub struct PerLevel([Counter; 6]);
+
+impl PerLevel {
+    /// Every level, in the order [`PerLevel::get`] indexes them.
+    pub const LEVELS: [Consistency; 6] = [
+        Consistency::One,
+        Consistency::Two,
+        Consistency::Three,
+        Consistency::Quorum,
+        Consistency::All,
+        Consistency::Any,
+    ];
+
+    fn index(level: Consistency) -> usize {
+        Self::LEVELS.iter().position(|&l| l == level).unwrap_or(0)
+    }
+    /// Counts one request at `level`.
+    pub fn inc(&self, level: Consistency) {
+        if let Some(c) = self.0.get(Self::index(level)) {
+            c.inc();
+        }
+    }
+    /// Requests at `level` so far.
+    pub fn get(&self, level: Consistency) -> u64 {
+        self.0.get(Self::index(level)).map_or(0, Counter::get)
+    }
+}
+
+/// Round-trip times of replica calls: count, sum and fixed buckets.
+#[derive(Default, Debug)]
+pub struct LatencyHistogram {
+    /// Calls observed.
+    pub count: Counter,
+    /// Sum of round trips in microseconds.
+    pub sum_micros: AtomicU64,
+    /// Calls at or under each bound of [`LatencyHistogram::BOUNDS_MICROS`].
+    pub buckets: [Counter; 10],
+}
+
+impl LatencyHistogram {
+    /// Upper bounds of the buckets, in microseconds.
+    pub const BOUNDS_MICROS: [u64; 10] = [
+        100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000,
+    ];
+    /// Records one round trip.
+    pub fn observe(&self, d: Duration) {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.count.inc();
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        for (bound, bucket) in Self::BOUNDS_MICROS.iter().zip(&self.buckets) {
+            if micros <= *bound {
+                bucket.inc();
+            }
+        }
+    }
+}
+
+/// Everything the coordinator counts.
+#[derive(Default, Debug)]
+pub struct ClusterStats {
+    /// Coordinated reads per level.
+    pub reads: PerLevel,
+    /// Coordinated writes per level.
+    pub writes: PerLevel,
+    /// Requests answered NOQUORUM (too few replicas up or answering).
+    pub unavailable: Counter,
+    /// Replica calls that timed out.
+    pub replica_timeouts: Counter,
+    /// Replicas brought up to date by read repair.
+    pub read_repairs: Counter,
+    /// Replica call round trips.
+    pub replica_latency: LatencyHistogram,
+    /// Gossip rounds run.
+    pub gossip_rounds: Counter,
+}
