@@ -4,6 +4,8 @@
 //! - [`token`]: the ring token of a key and the engine key layout
 //!   `[namespace][token][key]`.
 //! - [`record`]: the stored value format.
+//! - [`version`]: vector clocks, siblings and the counter CRDT of versioned
+//!   values, and their record format 2.
 //! - [`namespace`]: one namespace per Redis database; O(1) FLUSHDB.
 //! - [`locks`]: striped key locks making read-modify-write commands atomic.
 //! - [`keyspace`]: the API the command layer uses.
@@ -17,6 +19,7 @@ pub mod locks;
 pub mod namespace;
 pub mod record;
 pub mod token;
+pub mod version;
 
 pub use error::{Error, Result};
 pub use keyspace::{Ack, Entry, Keyspace, ScanPage, Write};
