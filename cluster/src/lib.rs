@@ -4,13 +4,14 @@
 //! - [`token`]: the ring token of a key and the engine key layout
 //!   `[namespace][token][key]`.
 //! - [`record`]: the stored value format.
+//! - [`version`]: vector clocks, siblings and the counter CRDT of versioned
+//!   values, and their record format 2.
 //! - [`namespace`]: one namespace per Redis database; O(1) FLUSHDB.
 //! - [`locks`]: striped key locks making read-modify-write commands atomic.
 //! - [`keyspace`]: the API the command layer uses.
 //! - [`ring`]: the consistent-hash ring of virtual nodes, preference lists
 //!   and token allocation for joining nodes.
 //! - [`failure`]: the phi-accrual failure detector judging peers up or down.
-//! - [`version`]: vector clocks, siblings and the counter CRDT.
 //! - [`rpc`]: the node-to-node protocol (frames, messages, pool, server).
 //! - [`membership`]: the gossiped member table and up/down verdicts.
 //! - [`coordinator`]: quorum reads and writes, read repair, cluster scans.

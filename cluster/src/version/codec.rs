@@ -1,0 +1,467 @@
+//! Byte encodings of versioned values: record format 2 (the engine value of
+//! a user key and the node-to-node form of a key's state), the reader of
+//! record format 1, and the client-facing causal context string. The
+//! grammar, invariants and a worked example are in `docs/formats/record.md`
+//! §3 and §4; a change there changes this file and bumps the format byte.
+//!
+//! Decoding takes untrusted bytes (a peer's message, a damaged disk): every
+//! read is bounds-checked, nothing here indexes or unwraps, and counts are
+//! never trusted for allocation beyond the bytes actually present.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::clock::{Dot, VectorClock};
+use super::counter::{Counter, Slot};
+use super::siblings::{Payload, Sibling};
+
+/// Record format 1: `format:u8=1 kind:u8=0 payload`, one unversioned string
+/// (still read, never written by this module).
+pub const RECORD_FORMAT_V1: u8 = 1;
+/// Record format 2: a sibling set with vector clocks.
+pub const RECORD_FORMAT_V2: u8 = 2;
+/// Format-1 kind of a string.
+pub const KIND_STRING: u8 = 0;
+/// Payload tag of a plain value.
+pub const TAG_VALUE: u8 = 0;
+/// Payload tag of a deletion.
+pub const TAG_TOMBSTONE: u8 = 1;
+/// Payload tag of a counter.
+pub const TAG_COUNTER: u8 = 2;
+/// Version byte of the causal context string.
+pub const CONTEXT_VERSION: u8 = 1;
+
+/// Encoded size of one dot (actor, counter, ts).
+const DOT_LEN: usize = 24;
+/// Smallest encoded sibling: two u64s, an empty clock, a tombstone tag.
+const MIN_SIBLING_LEN: usize = 8 + 8 + 2 + 1;
+
+/// Why bytes could not be decoded as a versioned record or context.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// No bytes at all.
+    #[error("record is empty")]
+    Empty,
+    /// The first byte names a record format this version does not read.
+    #[error("unsupported record format {found} (this version reads {supported:?})")]
+    UnsupportedFormat {
+        /// The format byte found.
+        found: u8,
+        /// The formats this version reads.
+        supported: [u8; 2],
+    },
+    /// A format-1 record of a kind other than string.
+    #[error("unknown record kind {kind} in format 1")]
+    UnknownKind {
+        /// The kind byte found.
+        kind: u8,
+    },
+    /// A field runs past the end of the input.
+    #[error("truncated at byte {offset}: {what} needs {needed} bytes, {available} left")]
+    Truncated {
+        /// Where the field starts.
+        offset: usize,
+        /// Which field.
+        what: &'static str,
+        /// Its size.
+        needed: usize,
+        /// Bytes left in the input.
+        available: usize,
+    },
+    /// A payload tag that is not 0, 1 or 2.
+    #[error("unknown payload tag {tag} at byte {offset}")]
+    UnknownPayloadTag {
+        /// The tag found.
+        tag: u8,
+        /// Where it sits.
+        offset: usize,
+    },
+    /// A field breaks an invariant of the format (see `record.md`).
+    #[error("invalid record at byte {offset}: {what}")]
+    Invalid {
+        /// Where the offending field sits.
+        offset: usize,
+        /// Which invariant is broken.
+        what: &'static str,
+    },
+    /// Bytes follow the last sibling (or the context's checksum).
+    #[error("{len} trailing bytes at byte {offset}")]
+    TrailingBytes {
+        /// Where they start.
+        offset: usize,
+        /// How many.
+        len: usize,
+    },
+    /// A causal context string that is not lowercase/uppercase hex of even length.
+    #[error("causal context is not hex")]
+    NotHex,
+    /// A causal context of an unknown version.
+    #[error("unsupported causal context version {found} (this version reads {supported})")]
+    UnsupportedContextVersion {
+        /// The version byte found.
+        found: u8,
+        /// The version this build reads.
+        supported: u8,
+    },
+    /// A causal context whose CRC32C does not match (a typo or truncation).
+    #[error("causal context checksum mismatch: stored {expected:#010x}, computed {actual:#010x}")]
+    ChecksumMismatch {
+        /// The checksum stored in the context.
+        expected: u32,
+        /// The checksum of the bytes received.
+        actual: u32,
+    },
+}
+
+/// Appends `clock := n:u16be (actor:u64be counter:u64be ts:u64be)*n`.
+///
+/// A clock longer than `u16::MAX` dots (not reachable: actors are node ids
+/// and writes prune to 32) keeps its newest dots, which is a prune: safe.
+pub fn put_clock(out: &mut BytesMut, clock: &VectorClock) {
+    let dots = clock.dots();
+    if let Ok(n) = u16::try_from(dots.len()) {
+        out.put_u16(n);
+        for d in dots {
+            put_dot(out, d);
+        }
+    } else {
+        let mut kept = clock.clone();
+        kept.prune(usize::from(u16::MAX), 0, u64::MAX);
+        put_clock(out, &kept);
+    }
+}
+
+fn put_dot(out: &mut BytesMut, d: &Dot) {
+    out.put_u64(d.actor);
+    out.put_u64(d.counter);
+    out.put_u64(d.ts_ms);
+}
+
+/// The encoded clock alone (the key of canonical ordering and base ids).
+pub fn clock_bytes(clock: &VectorClock) -> BytesMut {
+    let mut out = BytesMut::with_capacity(2 + DOT_LEN * clock.len());
+    put_clock(&mut out, clock);
+    out
+}
+
+/// Appends `sibling := ts_ms:u64be expire_at_ms:u64be clock payload`.
+pub fn put_sibling(out: &mut BytesMut, s: &Sibling) {
+    out.put_u64(s.ts_ms);
+    out.put_u64(s.expire_at_ms);
+    put_clock(out, &s.clock);
+    match &s.payload {
+        Payload::Value(b) => {
+            out.put_u8(TAG_VALUE);
+            put_blob(out, b);
+        }
+        Payload::Tombstone => out.put_u8(TAG_TOMBSTONE),
+        Payload::Counter(c) => {
+            out.put_u8(TAG_COUNTER);
+            put_blob(out, &c.base);
+            out.put_u64(c.base_id);
+            // One slot per actor: bounded like clocks, far below u16::MAX.
+            let n = u16::try_from(c.slots().len()).unwrap_or(u16::MAX);
+            out.put_u16(n);
+            for (actor, slot) in c.slots().take(usize::from(n)) {
+                out.put_u64(actor);
+                out.put_u64(slot.seq);
+                out.put_i64(slot.int_total);
+                out.put_u64(slot.float_total.to_bits());
+            }
+        }
+    }
+}
+
+/// `len:u32be bytes`. Values are bounded far below 4 GiB by the server's
+/// proto-max-bulk-len; a longer one is cut at `u32::MAX` bytes.
+fn put_blob(out: &mut BytesMut, b: &[u8]) {
+    let n = u32::try_from(b.len()).unwrap_or(u32::MAX);
+    out.put_u32(n);
+    out.put_slice(b.get(..n as usize).unwrap_or(b));
+}
+
+/// Encodes `record := format:u8=2 count:u16be sibling*count`.
+///
+/// More than `u16::MAX` siblings (a key written concurrently 65536 times
+/// and never read) keeps the last ones in the given (canonical) order.
+pub fn encode_record(siblings: &[Sibling]) -> Bytes {
+    let n = u16::try_from(siblings.len()).unwrap_or(u16::MAX);
+    let skip = siblings.len() - usize::from(n);
+    let mut out = BytesMut::with_capacity(3 + siblings.len() * 64);
+    out.put_u8(RECORD_FORMAT_V2);
+    out.put_u16(n);
+    for s in siblings.iter().skip(skip) {
+        put_sibling(&mut out, s);
+    }
+    out.freeze()
+}
+
+/// Decodes a record of format 2, or of format 1 as one value sibling with
+/// an empty clock, `ts_ms` 0 and expiry `legacy_expire_at_ms` (format 1
+/// keeps the expiry in the engine's metadata, which the caller passes).
+///
+/// # Errors
+/// Any [`DecodeError`] but the context ones; never panics.
+pub fn decode_record(bytes: &[u8], legacy_expire_at_ms: u64) -> Result<Vec<Sibling>, DecodeError> {
+    let (&format, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
+    match format {
+        RECORD_FORMAT_V1 => {
+            let (&kind, payload) = rest.split_first().ok_or(DecodeError::Truncated {
+                offset: 1,
+                what: "format-1 kind",
+                needed: 1,
+                available: 0,
+            })?;
+            if kind != KIND_STRING {
+                return Err(DecodeError::UnknownKind { kind });
+            }
+            Ok(vec![Sibling {
+                clock: VectorClock::new(),
+                ts_ms: 0,
+                expire_at_ms: legacy_expire_at_ms,
+                payload: Payload::Value(Bytes::copy_from_slice(payload)),
+            }])
+        }
+        RECORD_FORMAT_V2 => {
+            let mut r = Reader { buf: bytes, pos: 1 };
+            let count = r.u16("sibling count")?;
+            let mut out = Vec::with_capacity(usize::from(count).min(r.left() / MIN_SIBLING_LEN));
+            for _ in 0..count {
+                out.push(r.sibling()?);
+            }
+            r.finish()?;
+            Ok(out)
+        }
+        found => Err(DecodeError::UnsupportedFormat {
+            found,
+            supported: [RECORD_FORMAT_V1, RECORD_FORMAT_V2],
+        }),
+    }
+}
+
+/// `hex(version:u8=1 clock crc32c:u32be)`, the CRC covering version and clock.
+pub fn encode_context(clock: &VectorClock) -> String {
+    let mut raw = BytesMut::with_capacity(1 + 2 + DOT_LEN * clock.len() + 4);
+    raw.put_u8(CONTEXT_VERSION);
+    put_clock(&mut raw, clock);
+    let crc = crc32c::crc32c(&raw);
+    raw.put_u32(crc);
+    let mut s = String::with_capacity(raw.len() * 2);
+    for b in raw.iter() {
+        s.push(hex_digit(b >> 4));
+        s.push(hex_digit(b & 0xf));
+    }
+    s
+}
+
+/// Parses [`encode_context`]'s output (hex digits in either case).
+///
+/// # Errors
+/// [`DecodeError::NotHex`], [`DecodeError::ChecksumMismatch`],
+/// [`DecodeError::UnsupportedContextVersion`] or a clock error.
+pub fn decode_context(s: &str) -> Result<VectorClock, DecodeError> {
+    let text = s.as_bytes();
+    if text.len() % 2 != 0 {
+        return Err(DecodeError::NotHex);
+    }
+    let raw = text
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some((hex_value(*hi)? << 4) | hex_value(*lo)?),
+            _ => None,
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or(DecodeError::NotHex)?;
+    let Some((body, crc)) = raw.split_last_chunk::<4>() else {
+        return Err(DecodeError::Truncated {
+            offset: 0,
+            what: "causal context",
+            needed: 1 + 2 + 4,
+            available: raw.len(),
+        });
+    };
+    let expected = u32::from_be_bytes(*crc);
+    let actual = crc32c::crc32c(body);
+    if expected != actual {
+        return Err(DecodeError::ChecksumMismatch { expected, actual });
+    }
+    let mut r = Reader { buf: body, pos: 0 };
+    let version = r.u8("context version")?;
+    if version != CONTEXT_VERSION {
+        return Err(DecodeError::UnsupportedContextVersion {
+            found: version,
+            supported: CONTEXT_VERSION,
+        });
+    }
+    let clock = r.clock()?;
+    r.finish()?;
+    Ok(clock)
+}
+
+fn hex_digit(v: u8) -> char {
+    char::from_digit(u32::from(v), 16).unwrap_or('0')
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    char::from(c)
+        .to_digit(16)
+        .and_then(|v| u8::try_from(v).ok())
+}
+
+/// A bounds-checked cursor over untrusted bytes.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn left(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        let truncated = DecodeError::Truncated {
+            offset: self.pos,
+            what,
+            needed: n,
+            available: self.left(),
+        };
+        let end = self.pos.checked_add(n).ok_or(truncated.clone())?;
+        let out = self.buf.get(self.pos..end).ok_or(truncated)?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        let bytes = self.take(N, what)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        Ok(u8::from_be_bytes(self.array(what)?))
+    }
+
+    fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(self.array(what)?))
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.array(what)?))
+    }
+
+    fn blob(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
+        let n = self.u32(what)?;
+        let n = usize::try_from(n).map_err(|_| DecodeError::Invalid {
+            offset: self.pos,
+            what: "length exceeds address space",
+        })?;
+        Ok(Bytes::copy_from_slice(self.take(n, what)?))
+    }
+
+    fn finish(&self) -> Result<(), DecodeError> {
+        match self.left() {
+            0 => Ok(()),
+            len => Err(DecodeError::TrailingBytes {
+                offset: self.pos,
+                len,
+            }),
+        }
+    }
+
+    fn clock(&mut self) -> Result<VectorClock, DecodeError> {
+        let n = self.u16("clock length")?;
+        let mut dots: Vec<Dot> = Vec::with_capacity(usize::from(n).min(self.left() / DOT_LEN));
+        for _ in 0..n {
+            let at = self.pos;
+            let dot = Dot {
+                actor: self.u64("dot actor")?,
+                counter: self.u64("dot counter")?,
+                ts_ms: self.u64("dot ts")?,
+            };
+            if dot.counter == 0 {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "dot counter 0",
+                });
+            }
+            if dots.last().is_some_and(|prev| prev.actor >= dot.actor) {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "clock actors not strictly increasing",
+                });
+            }
+            dots.push(dot);
+        }
+        Ok(VectorClock::from_sorted_dots(dots))
+    }
+
+    fn sibling(&mut self) -> Result<Sibling, DecodeError> {
+        let ts_ms = self.u64("sibling ts")?;
+        let expire_at_ms = self.u64("sibling expiry")?;
+        let clock = self.clock()?;
+        let tag_at = self.pos;
+        let payload = match self.u8("payload tag")? {
+            TAG_VALUE => Payload::Value(self.blob("value")?),
+            TAG_TOMBSTONE => Payload::Tombstone,
+            TAG_COUNTER => Payload::Counter(self.counter()?),
+            tag => {
+                return Err(DecodeError::UnknownPayloadTag {
+                    tag,
+                    offset: tag_at,
+                });
+            }
+        };
+        Ok(Sibling {
+            clock,
+            ts_ms,
+            expire_at_ms,
+            payload,
+        })
+    }
+
+    fn counter(&mut self) -> Result<Counter, DecodeError> {
+        let base = self.blob("counter base")?;
+        let base_id = self.u64("counter base id")?;
+        let n = self.u16("slot count")?;
+        let mut slots = BTreeMap::new();
+        let mut prev: Option<u64> = None;
+        for _ in 0..n {
+            let at = self.pos;
+            let actor = self.u64("slot actor")?;
+            let seq = self.u64("slot seq")?;
+            let int_total = i64::from_be_bytes(self.array("slot int total")?);
+            let float_total = f64::from_bits(self.u64("slot float total")?);
+            if !float_total.is_finite() {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "slot float total not finite",
+                });
+            }
+            if prev.is_some_and(|p| p >= actor) {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "slot actors not strictly increasing",
+                });
+            }
+            prev = Some(actor);
+            slots.insert(
+                actor,
+                Slot {
+                    seq,
+                    int_total,
+                    float_total,
+                },
+            );
+        }
+        Ok(Counter::from_parts(base, base_id, slots))
+    }
+}

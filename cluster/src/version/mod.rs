@@ -1,0 +1,43 @@
+//! Versioned values, Riak style: vector clocks, siblings and a counter CRDT.
+//!
+//! Pure data structures, no I/O. A replica coordinating a write increments
+//! its own actor (node id) in the key's [`VectorClock`]; [`Siblings`] keeps
+//! every write no other write has seen, so concurrent writes on different
+//! replicas are never lost silently, and reconciles replicas with
+//! [`Siblings::merge`] (commutative, associative, idempotent). Plain reads
+//! resolve siblings by last-write-wins ([`Siblings::live`]); the INCR family
+//! uses a [`Counter`] CRDT so concurrent increments add up.
+//!
+//! - [`clock`]: [`Dot`], [`VectorClock`], pruning and client contexts.
+//! - [`counter`]: [`Counter`], its value typing and Redis number texts.
+//! - [`siblings`]: [`Payload`], [`Sibling`], [`Siblings`].
+//! - [`codec`]: record format 2 (and the format 1 reader), the causal
+//!   context string; documented in `docs/formats/record.md`.
+
+pub mod clock;
+pub mod codec;
+pub mod counter;
+pub mod siblings;
+
+#[cfg(test)]
+mod tests;
+
+pub use clock::{Dot, VectorClock};
+pub use codec::DecodeError;
+pub use counter::{Counter, CounterError, CounterValue, Slot, format_float};
+pub use siblings::{Payload, Sibling, Siblings, base_id, payload_bytes};
+
+/// An actor of a vector clock: the node id of the coordinating replica.
+pub type Actor = u64;
+
+/// Most dots a write leaves in its clock (Riak's `small_vclock` =
+/// `big_vclock`). Above it, dots idle for [`YOUNG_CLOCK_MS`] are pruned.
+pub const MAX_CLOCK_ENTRIES: usize = 32;
+
+/// Dots younger than this (one day) are never pruned, however long the
+/// clock (Riak's `young_vclock`).
+pub const YOUNG_CLOCK_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Seed of the hash naming a counter's base ([`base_id`]). Stored in
+/// records: never change it, or counters of one base stop joining.
+pub const BASE_ID_SEED: u64 = 0x7269_6e67_6b76_0002; // "ringkv" + 2

@@ -1,0 +1,331 @@
+//! The versioned state of one key: a set of siblings, each a write (value,
+//! deletion or counter) with the vector clock of its causal history.
+//!
+//! Writes the writer had seen are superseded; writes made concurrently on
+//! different replicas stay side by side as siblings until a write that saw
+//! them all replaces them, and plain reads pick one by last-write-wins. Two
+//! concurrent counter siblings grown from the same base are joined instead,
+//! so concurrent INCRs add up. Stored and sent between nodes as record
+//! format 2 (`docs/formats/record.md`), through [`super::codec`].
+
+use bytes::{Bytes, BytesMut};
+
+use super::clock::VectorClock;
+use super::codec::{self, DecodeError};
+use super::counter::{Counter, CounterError, CounterValue};
+use super::{Actor, BASE_ID_SEED, MAX_CLOCK_ENTRIES, YOUNG_CLOCK_MS};
+
+/// What a write stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// A plain string value (SET and friends).
+    Value(Bytes),
+    /// A deletion: kept so the delete supersedes older writes on every
+    /// replica instead of being undone by them.
+    Tombstone,
+    /// A counter (the INCR family).
+    Counter(Counter),
+}
+
+/// One write of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sibling {
+    /// The causal history of the write.
+    pub clock: VectorClock,
+    /// Wall time (unix ms) of the write: the last-write-wins order.
+    pub ts_ms: u64,
+    /// When the value expires (unix ms); 0 = never.
+    pub expire_at_ms: u64,
+    /// What was written.
+    pub payload: Payload,
+}
+
+impl Sibling {
+    /// Whether the value is expired at `now_ms` (`expire_at_ms` reached).
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
+    }
+
+    /// Whether a read at `now_ms` sees nothing here: a tombstone or expired.
+    pub fn is_absent(&self, now_ms: u64) -> bool {
+        matches!(self.payload, Payload::Tombstone) || self.is_expired(now_ms)
+    }
+}
+
+/// The bytes a client reads for a payload: a value's bytes, a counter's
+/// rendered value (see [`Counter::render`]); `None` for a tombstone.
+pub fn payload_bytes(p: &Payload) -> Option<Bytes> {
+    match p {
+        Payload::Value(b) => Some(b.clone()),
+        Payload::Tombstone => None,
+        Payload::Counter(c) => Some(c.render()),
+    }
+}
+
+/// The identity of a counter grown from the sibling with `clock`: XXH3-64 of
+/// the encoded clock with [`BASE_ID_SEED`]; never 0 (reserved for a
+/// missing key).
+pub fn base_id(clock: &VectorClock) -> u64 {
+    let h = xxhash_rust::xxh3::xxh3_64_with_seed(&codec::clock_bytes(clock), BASE_ID_SEED);
+    if h == 0 { 1 } else { h }
+}
+
+/// The siblings of one key, always reconciled: no sibling's clock is
+/// dominated by another's, no two are causally equal, no two counters share
+/// a base, and they are kept in canonical order (`ts_ms`, then the encoded
+/// clock, then the encoded sibling), so equal states compare equal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Siblings {
+    siblings: Vec<Sibling>,
+}
+
+impl Siblings {
+    /// No siblings: a key never written.
+    pub fn new() -> Self {
+        Siblings::default()
+    }
+
+    /// Reconciles with another replica's state: the union, minus every
+    /// sibling whose clock another's dominates; causally equal clocks are
+    /// the same write (the greater encoding is kept); concurrent counters of
+    /// equal `(base_id, base)` are joined into one (clock merged, slots
+    /// joined, the greater `(ts_ms, expire_at_ms)`), repeated until nothing
+    /// changes. Commutative, associative and idempotent on states that
+    /// histories of writes and merges produce.
+    pub fn merge(&mut self, other: &Siblings) {
+        let mut all = std::mem::take(&mut self.siblings);
+        all.extend(other.siblings.iter().cloned());
+        self.siblings = normalize(all);
+    }
+
+    /// The causal context: the merge of every sibling's clock.
+    pub fn context(&self) -> VectorClock {
+        let mut clock = VectorClock::new();
+        for s in &self.siblings {
+            clock.merge(&s.clock);
+        }
+        clock
+    }
+
+    /// Stores a write coordinated by `actor` and returns its clock.
+    ///
+    /// The clock is `context` (what the writer had seen; `None` means all
+    /// this replica holds, [`context`](Self::context)) merged with this
+    /// replica's own dot for `actor`, so the new dot is fresh even when the
+    /// client's context is stale, then incremented for `actor` at `now_ms`.
+    /// Every sibling that clock descends is removed; concurrent siblings
+    /// (written elsewhere, not in the context) stay. The clock is then
+    /// pruned to [`MAX_CLOCK_ENTRIES`] dots, keeping those younger than
+    /// [`YOUNG_CLOCK_MS`]. A counter written concurrently with one of the
+    /// same base is joined with it, as in [`merge`](Self::merge).
+    pub fn write(
+        &mut self,
+        context: Option<&VectorClock>,
+        actor: Actor,
+        now_ms: u64,
+        payload: Payload,
+        expire_at_ms: u64,
+    ) -> VectorClock {
+        let local = self.context();
+        let mut clock = context.cloned().unwrap_or_else(|| local.clone());
+        clock.merge(&VectorClock::from_dots(
+            local.dots().iter().filter(|d| d.actor == actor).copied(),
+        ));
+        clock.increment(actor, now_ms);
+        // Decided on the full clock: what this writer saw is gone here even
+        // if pruning makes the stored clock forget it (a false sibling at
+        // worst, on a replica that still holds the old write).
+        self.siblings.retain(|s| !clock.descends(&s.clock));
+        clock.prune(MAX_CLOCK_ENTRIES, YOUNG_CLOCK_MS, now_ms);
+        let mut all = std::mem::take(&mut self.siblings);
+        all.push(Sibling {
+            clock: clock.clone(),
+            ts_ms: now_ms,
+            expire_at_ms,
+            payload,
+        });
+        self.siblings = normalize(all);
+        clock
+    }
+
+    /// INCR/INCRBY/DECR/DECRBY coordinated by `actor`: adds `delta` to the
+    /// counter grown from the sibling [`resolve`](Self::resolve) picks and
+    /// writes it as a new sibling superseding everything held, keeping that
+    /// sibling's expiry. The base is: for a missing key `"0"` with base id
+    /// 0; for a tombstone or an expired sibling `"0"` with that sibling's
+    /// [`base_id`]; for a value its bytes and [`base_id`]; a counter
+    /// continues.
+    ///
+    /// # Errors
+    /// As [`Counter::add_int`]; `self` is then unchanged.
+    pub fn add_int(
+        &mut self,
+        actor: Actor,
+        now_ms: u64,
+        delta: i64,
+    ) -> Result<CounterValue, CounterError> {
+        let (mut counter, expire_at_ms) = self.counter_at(now_ms);
+        let value = counter.add_int(actor, delta)?;
+        self.write(None, actor, now_ms, Payload::Counter(counter), expire_at_ms);
+        Ok(value)
+    }
+
+    /// INCRBYFLOAT coordinated by `actor`; as [`add_int`](Self::add_int).
+    ///
+    /// # Errors
+    /// As [`Counter::add_float`]; `self` is then unchanged.
+    pub fn add_float(
+        &mut self,
+        actor: Actor,
+        now_ms: u64,
+        delta: f64,
+    ) -> Result<CounterValue, CounterError> {
+        let (mut counter, expire_at_ms) = self.counter_at(now_ms);
+        let value = counter.add_float(actor, delta)?;
+        self.write(None, actor, now_ms, Payload::Counter(counter), expire_at_ms);
+        Ok(value)
+    }
+
+    /// Last-write-wins pick: the sibling with the greatest `ts_ms`, ties
+    /// broken by the greater encoded clock (then encoding); `None` if empty.
+    /// It may be a tombstone or expired; see [`live`](Self::live).
+    pub fn resolve(&self) -> Option<&Sibling> {
+        self.siblings.last()
+    }
+
+    /// What a plain GET at `now_ms` sees: [`resolve`](Self::resolve)'s pick
+    /// unless it is a tombstone or expired.
+    pub fn live(&self, now_ms: u64) -> Option<&Sibling> {
+        self.resolve().filter(|s| !s.is_absent(now_ms))
+    }
+
+    /// The expiry the engine may keep as the record's metadata: the latest
+    /// sibling expiry, or 0 (never) if any sibling never expires or there
+    /// are none; so the engine drops the record only once every sibling has
+    /// expired.
+    pub fn engine_expire_at_ms(&self) -> u64 {
+        if self.siblings.iter().any(|s| s.expire_at_ms == 0) {
+            return 0;
+        }
+        self.siblings
+            .iter()
+            .map(|s| s.expire_at_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The siblings in canonical order (the LWW pick last).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Sibling> {
+        self.siblings.iter()
+    }
+
+    /// The number of siblings.
+    pub fn len(&self) -> usize {
+        self.siblings.len()
+    }
+
+    /// Whether there are no siblings (the key was never written here).
+    pub fn is_empty(&self) -> bool {
+        self.siblings.is_empty()
+    }
+
+    /// Record format 2 (`docs/formats/record.md` §3).
+    pub fn encode(&self) -> Bytes {
+        codec::encode_record(&self.siblings)
+    }
+
+    /// Decodes record format 2, or format 1 as one value sibling with an
+    /// empty clock, `ts_ms` 0 and expiry `legacy_expire_at_ms` (format 1
+    /// keeps the expiry in the engine's metadata). The result is
+    /// reconciled, so a peer's unsorted or unreduced set is accepted.
+    ///
+    /// # Errors
+    /// [`DecodeError`] on damaged or unknown input; never panics.
+    pub fn decode(bytes: &[u8], legacy_expire_at_ms: u64) -> Result<Siblings, DecodeError> {
+        let siblings = codec::decode_record(bytes, legacy_expire_at_ms)?;
+        Ok(Siblings {
+            siblings: normalize(siblings),
+        })
+    }
+
+    /// The counter an INCR at `now_ms` grows, and the expiry it keeps.
+    fn counter_at(&self, now_ms: u64) -> (Counter, u64) {
+        let zero = Bytes::from_static(b"0");
+        match self.resolve() {
+            None => (Counter::new(zero, 0), 0),
+            // A fresh lineage per deletion: joining it with counters from
+            // before the delete would resurrect their counts.
+            Some(s) if s.is_absent(now_ms) => (Counter::new(zero, base_id(&s.clock)), 0),
+            Some(s) => match &s.payload {
+                Payload::Value(b) => (Counter::new(b.clone(), base_id(&s.clock)), s.expire_at_ms),
+                Payload::Counter(c) => (c.clone(), s.expire_at_ms),
+                Payload::Tombstone => (Counter::new(zero, base_id(&s.clock)), 0),
+            },
+        }
+    }
+}
+
+/// Reconciles a multiset of siblings (see [`Siblings::merge`]) and sorts it
+/// canonically.
+fn normalize(mut all: Vec<Sibling>) -> Vec<Sibling> {
+    loop {
+        // Causally equal clocks are one write: keep the greatest encoding,
+        // whichever input it came from.
+        all.sort_by_cached_key(|s| std::cmp::Reverse(sibling_bytes(s)));
+        let mut distinct: Vec<Sibling> = Vec::with_capacity(all.len());
+        for s in all {
+            if !distinct.iter().any(|k| causally_equal(&k.clock, &s.clock)) {
+                distinct.push(s);
+            }
+        }
+        let survivors: Vec<Sibling> = distinct
+            .iter()
+            .filter(|s| !distinct.iter().any(|t| t.clock.dominates(&s.clock)))
+            .cloned()
+            .collect();
+        // What is left is pairwise concurrent: join counters of one base.
+        let before = survivors.len();
+        let mut joined: Vec<Sibling> = Vec::with_capacity(before);
+        for s in survivors {
+            let same_base = joined.iter_mut().find(|k| match (&k.payload, &s.payload) {
+                (Payload::Counter(a), Payload::Counter(b)) => {
+                    a.base_id == b.base_id && a.base == b.base
+                }
+                _ => false,
+            });
+            match same_base {
+                Some(k) => join_counters(k, &s),
+                None => joined.push(s),
+            }
+        }
+        all = joined;
+        if all.len() == before {
+            break;
+        }
+        // A joined clock may now dominate other siblings: go round again.
+    }
+    all.sort_by_cached_key(|s| (s.ts_ms, codec::clock_bytes(&s.clock), sibling_bytes(s)));
+    all
+}
+
+fn causally_equal(a: &VectorClock, b: &VectorClock) -> bool {
+    a.descends(b) && b.descends(a)
+}
+
+/// Joins counter sibling `from` into `into` (both counters of one base).
+fn join_counters(into: &mut Sibling, from: &Sibling) {
+    if let (Payload::Counter(a), Payload::Counter(b)) = (&mut into.payload, &from.payload) {
+        a.join(b);
+    }
+    into.clock.merge(&from.clock);
+    if (from.ts_ms, from.expire_at_ms) > (into.ts_ms, into.expire_at_ms) {
+        into.ts_ms = from.ts_ms;
+        into.expire_at_ms = from.expire_at_ms;
+    }
+}
+
+fn sibling_bytes(s: &Sibling) -> BytesMut {
+    let mut out = BytesMut::new();
+    codec::put_sibling(&mut out, s);
+    out
+}
