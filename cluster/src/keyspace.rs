@@ -22,7 +22,6 @@ use ringkv_engine::{Engine, Options, SeqNo, Value, WriteBatch, WritePressure};
 use crate::error::{Error, Result};
 use crate::locks::{KeyLocks, KeysGuard};
 use crate::namespace::Namespaces;
-use crate::record::Record;
 use crate::version::{Payload, Siblings};
 
 /// How long a tombstone is kept before compaction may purge it (10 days):
@@ -44,10 +43,6 @@ pub fn live_entry(record: &Siblings, now_ms: u64) -> Option<Entry> {
 /// Decodes a stored value: record format 2 (siblings), or format 1 (one
 /// plain value, written before versions existed).
 fn decode_record(stored: &Value, key: &[u8]) -> Result<Siblings> {
-    if stored.data.first() == Some(&crate::record::RECORD_FORMAT) {
-        let rec = Record::decode(&stored.data, key)?;
-        return Ok(Siblings::from_legacy(rec.payload, stored.expire_at_ms));
-    }
     Siblings::decode(&stored.data, stored.expire_at_ms).map_err(|e| Error::CorruptRecord {
         key: key.to_vec(),
         what: e.to_string(),
@@ -207,9 +202,24 @@ impl Keyspace {
     /// deleted or expired. Siblings resolve by last-write-wins.
     pub async fn get(&self, db: u32, key: &[u8]) -> Result<Option<Entry>> {
         let now = self.now_ms();
-        Ok(self
-            .read_record(db, key)?
-            .and_then(|s| live_entry(&s, now)))
+        Ok(self.read_record(db, key)?.and_then(|s| live_entry(&s, now)))
+    }
+
+    /// Whether `key` exists (and has not expired) in `db` on this node.
+    pub async fn exists(&self, db: u32, key: &[u8]) -> Result<bool> {
+        Ok(self.get(db, key).await?.is_some())
+    }
+
+    /// Locks `keys` against other commands on this node until the guard
+    /// drops. Take it before reading for a read-modify-write, release after
+    /// the write.
+    pub fn lock<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a [u8]>,
+    ) -> impl std::future::Future<Output = KeysGuard> + Send + '_ {
+        // Hash eagerly so the returned future holds only plain tokens.
+        let tokens: Vec<u64> = keys.into_iter().map(token::token).collect();
+        self.inner.locks.lock(tokens)
     }
 
     /// A node-local metadata value (cluster identity, tokens), stored in
@@ -268,7 +278,10 @@ impl Keyspace {
         let mut batch = WriteBatch::new();
         batch.put(
             ekey,
-            Value::with_expiry(after.encode(), engine_expiry(&after, self.inner.gc_grace_ms)),
+            Value::with_expiry(
+                after.encode(),
+                engine_expiry(&after, self.inner.gc_grace_ms),
+            ),
         );
         let seq = self.inner.engine.write(batch)?;
         Ok((out, after, Ack(seq)))

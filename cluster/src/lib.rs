@@ -34,7 +34,7 @@ pub mod rpc;
 pub mod token;
 pub mod version;
 
-pub use error::{Error, Result};
 pub use coordinator::{ClusterScanPage, Coordinator};
+pub use error::{Error, Result};
 pub use keyspace::{Ack, Entry, Keyspace, ScanPage, Write};
 pub use ringkv_conf::Consistency;

@@ -197,7 +197,10 @@ impl Membership {
     }
 
     fn threshold(&self) -> f64 {
-        f64::from_bits(self.phi_threshold.load(std::sync::atomic::Ordering::Relaxed))
+        f64::from_bits(
+            self.phi_threshold
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// The current ring snapshot.
@@ -217,7 +220,11 @@ impl Membership {
 
     /// This node's own state.
     pub fn my_state(&self) -> Option<MemberState> {
-        self.table.read().members.get(&self.me).map(|m| m.state.clone())
+        self.table
+            .read()
+            .members
+            .get(&self.me)
+            .map(|m| m.state.clone())
     }
 
     /// Changes this node's own state (status, tokens) and bumps its version.

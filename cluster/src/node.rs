@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut, BufMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::RwLock;
 use ringkv_conf::Config;
 use tokio::net::TcpListener;
@@ -81,7 +81,10 @@ fn encode_tokens(tokens: &[u64]) -> Bytes {
 
 fn decode_tokens(b: &[u8]) -> Result<Vec<u64>> {
     if b.len() % 8 != 0 {
-        return Err(Error::Cluster(format!("stored tokens: {} bytes is not a multiple of 8", b.len())));
+        return Err(Error::Cluster(format!(
+            "stored tokens: {} bytes is not a multiple of 8",
+            b.len()
+        )));
     }
     Ok(b.chunks_exact(8)
         .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
@@ -114,10 +117,18 @@ pub async fn start(
         None => Vec::new(),
     };
     let cluster_port = config.effective_cluster_port();
-    let bind_host = config.bind.first().cloned().unwrap_or_else(|| "127.0.0.1".into());
+    let bind_host = config
+        .bind
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1".into());
     let listener = TcpListener::bind((bind_host.as_str(), cluster_port))
         .await
-        .map_err(|e| Error::Cluster(format!("cannot listen on cluster port {bind_host}:{cluster_port}: {e}")))?;
+        .map_err(|e| {
+            Error::Cluster(format!(
+                "cannot listen on cluster port {bind_host}:{cluster_port}: {e}"
+            ))
+        })?;
     let interval = Duration::from_millis(config.gossip_interval_ms);
     let me = MemberState {
         id,
@@ -166,19 +177,30 @@ pub async fn start(
             learn_ring(&coordinator, &seeds).await?
         };
         let tokens = allocate_tokens(&ring, id, config.vnodes, id);
-        keyspace.meta_put(TOKENS_KEY, encode_tokens(&tokens)).await?;
+        keyspace
+            .meta_put(TOKENS_KEY, encode_tokens(&tokens))
+            .await?;
         members.update_me(|s| {
             s.tokens = tokens;
             s.status = Status::Normal;
         });
-        tracing::info!(node = format!("{id:016x}"), members = ring.nodes().len() + 1, "joined the ring");
+        tracing::info!(
+            node = format!("{id:016x}"),
+            members = ring.nodes().len() + 1,
+            "joined the ring"
+        );
     } else {
         // A restart: say hello so peers learn the new generation at once.
         for seed in &seeds {
             gossip_with(&coordinator, seed).await;
         }
     }
-    tokio::spawn(gossip_loop(Arc::clone(&coordinator), seeds, interval, shutdown));
+    tokio::spawn(gossip_loop(
+        Arc::clone(&coordinator),
+        seeds,
+        interval,
+        shutdown,
+    ));
     Ok(coordinator)
 }
 
@@ -207,7 +229,11 @@ async fn learn_ring(coordinator: &Arc<Coordinator>, seeds: &[String]) -> Result<
 /// One push-pull gossip exchange with the node at `addr`.
 async fn gossip_with(coordinator: &Arc<Coordinator>, addr: &str) -> bool {
     let req = Request::Gossip(coordinator.members.states());
-    let timeout = coordinator.settings.read().replica_timeout.min(Duration::from_secs(2));
+    let timeout = coordinator
+        .settings
+        .read()
+        .replica_timeout
+        .min(Duration::from_secs(2));
     match coordinator.rpc.call(addr, &req, timeout).await {
         Ok(Response::Gossip(states)) => {
             coordinator.members.merge(states);

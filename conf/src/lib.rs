@@ -185,7 +185,8 @@ impl Config {
         );
         for seed in &self.seeds {
             check(
-                seed.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0)),
+                seed.rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0)),
                 format!("seeds: expected host:port, got {seed:?}"),
             );
         }

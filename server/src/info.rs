@@ -125,6 +125,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cpu",
     "errorstats",
     "engine",
+    "cluster",
     "keyspace",
 ];
 /// Sections `INFO all` adds.
@@ -223,6 +224,12 @@ pub async fn render(server: &Arc<Server>, sections: &[&str]) -> String {
             }
             "commandstats" => commandstats_section(server, &mut out),
             "engine" => engine_section(server, &mut out),
+            "cluster" => {
+                for line in cluster_lines(server) {
+                    out.push_str(&line);
+                    out.push_str("\r\n");
+                }
+            }
             "keyspace" => {
                 for (db, c) in Census::counts(server).await.iter().enumerate() {
                     if c.keys > 0 {
@@ -238,6 +245,68 @@ pub async fn render(server: &Arc<Server>, sections: &[&str]) -> String {
         }
     }
     out
+}
+
+/// The `# Cluster` fields (also CLUSTER INFO): members by state, the ring,
+/// coordinator requests by level, failures, repairs and replica latency.
+pub fn cluster_lines(server: &Server) -> Vec<String> {
+    use ringkv_cluster::coordinator::stats::PerLevel;
+    let c = &server.cluster;
+    let views = c.members().views();
+    let up = views.iter().filter(|v| v.up).count();
+    let count = |st: &str| {
+        views
+            .iter()
+            .filter(|v| v.state.status.as_str() == st)
+            .count()
+    };
+    let stats = c.stats();
+    let ring = c.members().ring();
+    let ownership = ring.ownership();
+    let mut lines = vec![
+        format!(
+            "cluster_state:{}",
+            if ring.is_empty() { "joining" } else { "ok" }
+        ),
+        format!("cluster_node_id:{:016x}", c.id()),
+        format!("cluster_known_nodes:{}", views.len()),
+        format!("cluster_members_up:{up}"),
+        format!("cluster_members_down:{}", views.len() - up),
+        format!("cluster_members_joining:{}", count("joining")),
+        format!("cluster_members_normal:{}", count("normal")),
+        format!("cluster_members_leaving:{}", count("leaving")),
+        format!(
+            "cluster_replicas_configured:{}",
+            server.config.read().replicas
+        ),
+        format!("cluster_replicas_effective:{}", c.effective_replicas()),
+        format!("cluster_vnodes:{}", ring.vnodes().len()),
+        format!(
+            "cluster_my_ownership:{:.4}",
+            ownership.get(&c.id()).copied().unwrap_or(0.0)
+        ),
+    ];
+    for level in PerLevel::LEVELS {
+        let name = level.as_str();
+        lines.push(format!("cluster_reads_{name}:{}", stats.reads.get(level)));
+        lines.push(format!("cluster_writes_{name}:{}", stats.writes.get(level)));
+    }
+    let lat = &stats.replica_latency;
+    let calls = lat.count.get();
+    let avg = if calls == 0 {
+        0.0
+    } else {
+        lat.sum_micros.load(Ordering::Relaxed) as f64 / calls as f64
+    };
+    lines.extend([
+        format!("cluster_unavailable:{}", stats.unavailable.get()),
+        format!("cluster_replica_timeouts:{}", stats.replica_timeouts.get()),
+        format!("cluster_read_repairs:{}", stats.read_repairs.get()),
+        format!("cluster_replica_calls:{calls}"),
+        format!("cluster_replica_latency_avg_usec:{avg:.1}"),
+        format!("cluster_gossip_rounds:{}", stats.gossip_rounds.get()),
+    ]);
+    lines
 }
 
 fn server_section(server: &Server, out: &mut String) {

@@ -82,7 +82,10 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
                 s.replica_timeout = Duration::from_millis(next.replica_timeout_ms);
                 s.read_repair = next.read_repair;
             }),
-            "phi-threshold" => server.cluster.members().set_phi_threshold(next.phi_threshold),
+            "phi-threshold" => server
+                .cluster
+                .members()
+                .set_phi_threshold(next.phi_threshold),
             "loglevel" => {
                 if let Some(h) = LOG_FILTER.get() {
                     h.reload(filter_for(next.loglevel))?;

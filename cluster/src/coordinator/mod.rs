@@ -32,6 +32,7 @@ use parking_lot::RwLock;
 use ringkv_conf::Consistency;
 use tokio::sync::mpsc;
 
+use crate::Entry;
 use crate::error::{Error, Result};
 use crate::keyspace::{Ack, Keyspace, live_entry};
 use crate::membership::Membership;
@@ -39,7 +40,6 @@ use crate::ring::NodeId;
 use crate::rpc::{Op, Outcome, Request, Response, RpcClient, RpcError};
 use crate::token;
 use crate::version::{CounterValue, Payload, Siblings, VectorClock};
-use crate::Entry;
 pub use stats::ClusterStats;
 
 /// Coordinator settings that `CONFIG SET` may change.
@@ -154,7 +154,12 @@ impl Coordinator {
     }
 
     /// Reads every sibling of `key` from as many replicas as `level` needs.
-    pub async fn read(self: &Arc<Self>, db: u32, key: &[u8], level: Consistency) -> Result<Siblings> {
+    pub async fn read(
+        self: &Arc<Self>,
+        db: u32,
+        key: &[u8],
+        level: Consistency,
+    ) -> Result<Siblings> {
         self.stats.reads.inc(level);
         let key = &Bytes::copy_from_slice(key);
         let plan = self.plan(key, level)?;
@@ -169,7 +174,10 @@ impl Coordinator {
             outstanding += 1;
             let this = Arc::clone(self);
             let tx = tx.clone();
-            let req = Request::Read { db, key: key.clone() };
+            let req = Request::Read {
+                db,
+                key: key.clone(),
+            };
             tokio::spawn(async move {
                 let r = match this.call(id, &req).await {
                     Ok(Response::Record(rec)) => decode_remote(rec),
@@ -241,7 +249,13 @@ impl Coordinator {
     }
 
     /// Merges `merged` into every replica whose reply lacked part of it.
-    async fn repair(&self, db: u32, key: &Bytes, merged: &Siblings, replies: &[(NodeId, Option<Siblings>)]) {
+    async fn repair(
+        &self,
+        db: u32,
+        key: &Bytes,
+        merged: &Siblings,
+        replies: &[(NodeId, Option<Siblings>)],
+    ) {
         if merged.is_empty() {
             return;
         }
@@ -267,7 +281,12 @@ impl Coordinator {
     }
 
     /// The value a plain GET returns: the live last-write-wins sibling.
-    pub async fn get(self: &Arc<Self>, db: u32, key: &[u8], level: Consistency) -> Result<Option<Entry>> {
+    pub async fn get(
+        self: &Arc<Self>,
+        db: u32,
+        key: &[u8],
+        level: Consistency,
+    ) -> Result<Option<Entry>> {
         if self.is_alone() {
             self.stats.reads.inc(level);
             let now = self.keyspace.now_ms();
@@ -288,11 +307,20 @@ impl Coordinator {
 
     /// Applies `op` to `key` at `level`. Returns what the op produced and
     /// the local durability to await (when this node applied it).
-    pub async fn write(self: &Arc<Self>, db: u32, key: &Bytes, op: Op, level: Consistency) -> Result<(Outcome, Ack)> {
+    pub async fn write(
+        self: &Arc<Self>,
+        db: u32,
+        key: &Bytes,
+        op: Op,
+        level: Consistency,
+    ) -> Result<(Outcome, Ack)> {
         self.stats.writes.inc(level);
         let context = match &op {
-            Op::Put { context: Some(c), .. } => Some(
-                VectorClock::from_context_string(c).map_err(|e| Error::BadContext(e.to_string()))?,
+            Op::Put {
+                context: Some(c), ..
+            } => Some(
+                VectorClock::from_context_string(c)
+                    .map_err(|e| Error::BadContext(e.to_string()))?,
             ),
             _ => None,
         };
@@ -329,7 +357,12 @@ impl Coordinator {
         };
         let outcome = refused_to_error(outcome)?;
         let mut acked = 1usize;
-        let others: Vec<NodeId> = plan.targets.iter().copied().filter(|&id| id != leader).collect();
+        let others: Vec<NodeId> = plan
+            .targets
+            .iter()
+            .copied()
+            .filter(|&id| id != leader)
+            .collect();
         if !others.is_empty() {
             let (tx, mut rx) = mpsc::channel(others.len());
             for id in others.iter().copied() {
@@ -384,7 +417,13 @@ impl Coordinator {
                     expire_at_ms,
                     ..
                 } => {
-                    sibs.write(context.as_ref(), me, now, Payload::Value(value), expire_at_ms);
+                    sibs.write(
+                        context.as_ref(),
+                        me,
+                        now,
+                        Payload::Value(value),
+                        expire_at_ms,
+                    );
                     Outcome::Done
                 }
                 Op::Delete => {
@@ -399,7 +438,12 @@ impl Coordinator {
     }
 
     /// Merges another replica's record into this node's.
-    pub(crate) async fn merge_local(&self, db: u32, key: &[u8], incoming: &Siblings) -> Result<Ack> {
+    pub(crate) async fn merge_local(
+        &self,
+        db: u32,
+        key: &[u8],
+        incoming: &Siblings,
+    ) -> Result<Ack> {
         let (_, _, ack) = self
             .keyspace
             .update_record(db, key, |sibs, _| sibs.merge(incoming))
@@ -411,9 +455,17 @@ impl Coordinator {
     /// Every member up is asked for a page from the same position; the
     /// page ends where the shortest member page ends, so no key between
     /// `cursor` and the returned cursor is missed on any member.
-    pub async fn scan(self: &Arc<Self>, db: u32, cursor: u64, count: usize) -> Result<ClusterScanPage> {
+    pub async fn scan(
+        self: &Arc<Self>,
+        db: u32,
+        cursor: u64,
+        count: usize,
+    ) -> Result<ClusterScanPage> {
         let local = self.keyspace.scan(db, cursor, count, |_, _| true).await?;
-        let mut pages = vec![(local.cursor, local.tokens.into_iter().zip(local.keys).collect::<Vec<_>>())];
+        let mut pages = vec![(
+            local.cursor,
+            local.tokens.into_iter().zip(local.keys).collect::<Vec<_>>(),
+        )];
         let (up, _) = self.members.peers();
         let ring_nodes = self.members.ring().nodes();
         let req = Request::Scan {
@@ -437,7 +489,12 @@ impl Coordinator {
                 _ => continue,
             }
         }
-        let boundary = pages.iter().map(|(c, _)| *c).filter(|&c| c != 0).min().unwrap_or(0);
+        let boundary = pages
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|&c| c != 0)
+            .min()
+            .unwrap_or(0);
         let mut keys: Vec<(u64, Bytes)> = pages
             .into_iter()
             .flat_map(|(_, ks)| ks)
@@ -507,7 +564,9 @@ impl Coordinator {
             }
             Request::Apply { db, key, op } => {
                 let context = match &op {
-                    Op::Put { context: Some(c), .. } => Some(
+                    Op::Put {
+                        context: Some(c), ..
+                    } => Some(
                         VectorClock::from_context_string(c)
                             .map_err(|e| Error::BadContext(e.to_string()))?,
                     ),
@@ -521,7 +580,10 @@ impl Coordinator {
                 }
             }
             Request::Scan { db, cursor, count } => {
-                let page = self.keyspace.scan(db, cursor, count as usize, |_, _| true).await?;
+                let page = self
+                    .keyspace
+                    .scan(db, cursor, count as usize, |_, _| true)
+                    .await?;
                 Response::ScanPage {
                     next: page.cursor,
                     done: page.cursor == 0,
@@ -539,7 +601,8 @@ impl Coordinator {
 
 fn decode_remote(rec: Option<Bytes>) -> Result<Option<Siblings>> {
     rec.map(|b| {
-        Siblings::decode(&b, 0).map_err(|e| Error::Cluster(format!("replica sent a bad record: {e}")))
+        Siblings::decode(&b, 0)
+            .map_err(|e| Error::Cluster(format!("replica sent a bad record: {e}")))
     })
     .transpose()
 }

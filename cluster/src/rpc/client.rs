@@ -78,7 +78,12 @@ impl RpcClient {
         let (kind, body) = req.encode();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done_tx, done_rx) = oneshot::channel();
-        if conn.tx.send((Frame { kind, id, body }, done_tx)).await.is_err() {
+        if conn
+            .tx
+            .send((Frame { kind, id, body }, done_tx))
+            .await
+            .is_err()
+        {
             self.forget(addr, &conn);
             return Err(RpcError::Unreachable("connection closed".into()));
         }
@@ -131,7 +136,9 @@ impl RpcClient {
         frame::connect_handshake(&mut stream, &self.secret, self.my_id)
             .await
             .map_err(|e| match e {
-                FrameError::Auth(t) => RpcError::Remote(format!("{addr}: authentication failed: {t}")),
+                FrameError::Auth(t) => {
+                    RpcError::Remote(format!("{addr}: authentication failed: {t}"))
+                }
                 other => RpcError::Unreachable(format!("{addr}: {other}")),
             })?;
         let (mut rd, mut wr) = stream.into_split();

@@ -84,7 +84,24 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Frame>
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let [m0, m1, version, kind, i0, i1, i2, i3, i4, i5, i6, i7, l0, l1, l2, l3] = header;
+    let [
+        m0,
+        m1,
+        version,
+        kind,
+        i0,
+        i1,
+        i2,
+        i3,
+        i4,
+        i5,
+        i6,
+        i7,
+        l0,
+        l1,
+        l2,
+        l3,
+    ] = header;
     if u16::from_be_bytes([m0, m1]) != MAGIC {
         return Err(FrameError::Protocol("bad magic".into()));
     }
@@ -118,7 +135,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Frame>
 }
 
 /// Writes one frame.
-pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Result<(), FrameError> {
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frame: &Frame,
+) -> Result<(), FrameError> {
     w.write_all(&encode(frame)).await?;
     Ok(())
 }
@@ -265,7 +285,8 @@ mod tests {
     async fn handshake_accepts_the_secret_and_refuses_others() {
         for (server_secret, client_secret, ok) in [("s3", "s3", true), ("s3", "nope", false)] {
             let (mut a, mut b) = tokio::io::duplex(4096);
-            let server = tokio::spawn(async move { accept_handshake(&mut a, server_secret, 1).await });
+            let server =
+                tokio::spawn(async move { accept_handshake(&mut a, server_secret, 1).await });
             let client = connect_handshake(&mut b, client_secret, 2).await;
             let server = server.await.unwrap();
             assert_eq!(client.is_ok(), ok);

@@ -16,7 +16,11 @@ use super::message::{Request, Response};
 /// What answers requests (the cluster node).
 pub trait RequestHandler: Send + Sync + 'static {
     /// Answers one request from node `from`.
-    fn handle(&self, from: u64, req: Request) -> Pin<Box<dyn Future<Output = Response> + Send + '_>>;
+    fn handle(
+        &self,
+        from: u64,
+        req: Request,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + '_>>;
 }
 
 /// Serves `listener` until `shutdown` turns true.
@@ -79,7 +83,13 @@ pub async fn serve(
                         Err(e) => Response::Error(e.to_string()),
                     };
                     let (kind, body) = resp.encode(f.kind);
-                    let _ = tx.send(Frame { kind, id: f.id, body }).await;
+                    let _ = tx
+                        .send(Frame {
+                            kind,
+                            id: f.id,
+                            body,
+                        })
+                        .await;
                 });
             }
         });

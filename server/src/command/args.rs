@@ -27,110 +27,13 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, ReplyError> {
     parse_float_text(arg).ok_or(ReplyError::err(text::NOT_FLOAT))
 }
 
-/// The float value of `arg`, or `None` if Redis would reject it.
-pub fn parse_float_text(arg: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(arg).ok()?;
-    if s.is_empty()
-        || s.len() > 5000
-        || s.starts_with(char::is_whitespace)
-        || s.ends_with(char::is_whitespace)
-    {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            // Rust accepts "nan", "inf" spelled other ways and a leading '+';
-            // Redis accepts a leading '+' too but never NaN.
-            if lower.contains("nan") || lower.contains("inf") {
-                return None;
-            }
-            let unsigned = lower.trim_start_matches(['+', '-']);
-            if unsigned.starts_with("0x") {
-                // strtold reads C99 hex floats ("0x10", "0x1.8p3"): so does Redis.
-                let negative = lower.starts_with('-');
-                let sign_len = lower.len() - unsigned.len();
-                if sign_len > 1 {
-                    return None;
-                }
-                let v = parse_hex_float(unsigned.get(2..)?)?;
-                if negative { -v } else { v }
-            } else {
-                lower.parse::<f64>().ok()?
-            }
-        }
-    };
-    if v.is_nan() { None } else { Some(v) }
-}
-
-/// The value of a hex float's digits after `0x`: `h[.h][p[+-]d]`, at
-/// least one hex digit, a binary exponent in decimal.
-fn parse_hex_float(text: &str) -> Option<f64> {
-    let (mantissa, exponent) = match text.split_once('p') {
-        Some((m, e)) => {
-            let digits = e.trim_start_matches(['+', '-']);
-            if digits.is_empty()
-                || !digits.bytes().all(|b| b.is_ascii_digit())
-                || e.len() - digits.len() > 1
-            {
-                return None;
-            }
-            // Huge exponents saturate: the value is then 0 or infinite anyway.
-            (
-                m,
-                e.parse::<i64>().unwrap_or(if e.starts_with('-') {
-                    i64::MIN
-                } else {
-                    i64::MAX
-                }),
-            )
-        }
-        None => (text, 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int_part.is_empty() && frac_part.is_empty() {
-        return None;
-    }
-    let mut value = 0f64;
-    for c in int_part.chars().chain(frac_part.chars()) {
-        value = value * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let frac_bits = i64::try_from(frac_part.len()).ok()?.checked_mul(4)?;
-    let shift = exponent.saturating_sub(frac_bits).clamp(-2200, 2200);
-    Some(value * 2f64.powi(i32::try_from(shift).ok()?))
-}
+/// The float value of `arg`, or `None` if Redis would reject it (shared
+/// with the counter CRDT, which parses stored values the same way).
+pub use ringkv_cluster::version::counter::parse_f64 as parse_float_text;
 
 /// Formats a float as INCRBYFLOAT replies: up to 17 significant digits in
 /// plain notation, trailing zeros removed (Redis's `%.17Lf` then trim).
-pub fn format_float_human(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    // Shortest round-trip text, converted to plain (non-exponent) notation.
-    let s = format!("{v}");
-    if !s.contains('e') && !s.contains('E') {
-        return trim_zeros(s);
-    }
-    let precise = format!("{v:.17}");
-    trim_zeros(precise)
-}
-
-fn trim_zeros(s: String) -> String {
-    if s.contains('.') {
-        let t = s.trim_end_matches('0').trim_end_matches('.');
-        if t == "-0" {
-            "0".to_string()
-        } else {
-            t.to_string()
-        }
-    } else if s == "-0" {
-        "0".to_string()
-    } else {
-        s
-    }
-}
+pub use ringkv_cluster::version::format_float as format_float_human;
 
 /// Reads a command's arguments left to right.
 pub struct ArgCursor<'a> {

@@ -13,6 +13,7 @@
 
 pub mod args;
 pub mod bits;
+pub mod cluster;
 pub mod connection;
 pub mod docs;
 pub mod expire;
@@ -170,7 +171,7 @@ impl Ctx<'_> {
 }
 
 /// How a command resolved against the table.
-enum Resolved {
+pub(crate) enum Resolved {
     Run(Option<&'static CommandSpec>, &'static CommandSpec),
     Refused(
         Option<&'static CommandSpec>,
@@ -180,7 +181,7 @@ enum Resolved {
     Unknown(ReplyError),
 }
 
-fn resolve(args: &[Bytes]) -> Resolved {
+pub(crate) fn resolve(args: &[Bytes]) -> Resolved {
     let name = args.first().map(|a| a.as_ref()).unwrap_or_default();
     let Some(spec) = table::lookup(name) else {
         return Resolved::Unknown(ReplyError::unknown_command(args));

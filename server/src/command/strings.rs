@@ -13,7 +13,7 @@ use ringkv_cluster::{Entry, Write};
 use ringkv_resp::Reply;
 
 use super::Ctx;
-use super::args::{ArgCursor, arg, format_float_human, is, parse_f64, parse_float_text, parse_i64};
+use super::args::{ArgCursor, arg, is, parse_f64, parse_i64};
 use crate::reply_error::{CmdResult, ReplyError, text};
 
 /// The expiry an option list asks for.

@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, bits, connection, expire, keys, lcs, server, strings, txn};
+use super::{Ctx, bits, cluster, connection, expire, keys, lcs, server, strings, txn};
 use crate::reply_error::CmdResult;
 
 /// Command flags, as `COMMAND INFO` reports them.
@@ -306,7 +306,10 @@ handlers! {
     Time => server::time, LastSave => server::lastsave, Save => server::save, BgSave => server::bgsave,
     Debug => server::debug, FunctionFlush => server::function_flush, FunctionList => server::function_list,
     Shutdown => server::shutdown,
-    Multi => txn::multi, Exec => txn::exec, Discard => txn::discard, Watch => txn::watch, Unwatch => txn::unwatch,
+    Consistency => cluster::consistency, Cl => cluster::cl, VGet => cluster::vget,
+    VSet => cluster::vset, ClusterInfo => cluster::cluster_info, ClusterNodes => cluster::cluster_nodes,
+    ClusterRing => cluster::cluster_ring,
+        Multi => txn::multi, Exec => txn::exec, Discard => txn::discard, Watch => txn::watch, Unwatch => txn::unwatch,
 }
 
 use Group as G;
@@ -364,6 +367,13 @@ static COMMAND_SUBCOMMANDS: [CommandSpec; 6] = [
 ];
 
 #[rustfmt::skip]
+static CLUSTER_SUBCOMMANDS: [CommandSpec; 3] = [
+    c("info", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Returns membership and ring figures (ringkv).", "", H::ClusterInfo),
+    c("nodes", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Lists the members, their state and ownership (ringkv).", "", H::ClusterNodes),
+    c("ring", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(V) where V is the number of virtual nodes", "Lists every virtual node's token and owner (ringkv).", "", H::ClusterRing),
+];
+
+#[rustfmt::skip]
 static CONFIG_SUBCOMMANDS: [CommandSpec; 5] = [
     c("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters.", "parameter:pattern...", H::ConfigGet),
     c("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight.", "(parameter value)...", H::ConfigSet),
@@ -388,11 +398,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("bitcount", -2, RO, KEY1, G::Bitmap, "2.6.0", "O(N)", "Count set bits in a string", "key [index=start:integer end:integer [index_unit=BYTE | BIT]]", H::BitCount),
     c("bitop", -4, RW, KEYS_FROM_2, G::Bitmap, "2.6.0", "O(N)", "Perform bitwise operations between strings", "operation destkey key...", H::BitOp),
     c("bitpos", -3, RO, KEY1, G::Bitmap, "2.8.7", "O(N)", "Find first bit set or clear in a string", "key bit:integer [index=start:integer [end_index=end:integer [index_unit=BYTE | BIT]]]", H::BitPos),
+    c("cl", -3, MOVABLEKEYS, NO_KEYS, G::Cluster, "0.1.0", "Depends on the wrapped command.", "Runs one command at the given consistency level (ringkv).", "level=(ONE | TWO | THREE | QUORUM | ALL | ANY) command arg...", H::Cl),
     container("client", -2, H::Container,
         G::Connection,
         "2.4.0",
         "A container for client connection commands.",
         &CLIENT_SUBCOMMANDS,
+    ),
+    container("cluster", -2, H::Container,
+        G::Cluster,
+        "0.1.0",
+        "A container for ringkv cluster commands.",
+        &CLUSTER_SUBCOMMANDS,
     ),
     container("command", -1, H::Command,
         G::Server,
@@ -406,6 +423,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "A container for server configuration commands.",
         &CONFIG_SUBCOMMANDS,
     ),
+    c("consistency", -1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, G::Cluster, "0.1.0", "O(1)", "Shows or sets the connection's read and write consistency levels (ringkv).", "[level | [READ read-level] [WRITE write-level]]", H::Consistency),
     c("copy", -3, RW, KEY1_2, G::Generic, "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key.", "source destination [DB destination-db:integer] [REPLACE]", H::Copy),
     c("dbsize", 1, RO | FAST, NO_KEYS, G::Server, "1.0.0", "O(N) where N is the number of keys in the database", "Returns the number of keys in the database.", "", H::DbSize),
     c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "1.0.0", "Depends on subcommand.", "A container for debugging commands.", "subcommand [arg...]", H::Debug),
@@ -481,6 +499,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("type", 2, RO | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Determines the type of value stored at a key.", "key", H::Type),
     c("unlink", -2, WRITE | FAST, ALL_KEYS, G::Generic, "4.0.0", "O(1) for each key removed regardless of its size.", "Asynchronously deletes one or more keys.", "key...", H::Del),
     c("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NO_KEYS, G::Transactions, "2.2.0", "O(1)", "Forgets about watched keys of a transaction.", "", H::Unwatch),
+    c("vget", 2, RO, KEY1, G::Cluster, "0.1.0", "O(1)", "Returns every sibling of a key and the causal context covering them (ringkv).", "key", H::VGet),
+    c("vset", -3, RW, KEY1, G::Cluster, "0.1.0", "O(1)", "Writes a value that supersedes the siblings a causal context has seen (ringkv).", "key value [CONTEXT context] [expiration=EX seconds:integer | PX milliseconds:integer]", H::VSet),
     c("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, ALL_KEYS, G::Transactions, "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", "key...", H::Watch),
 ];
 

@@ -1,0 +1,231 @@
+//! ringkv's own commands: consistency levels (`CONSISTENCY`, the `CL`
+//! prefix), versioned access (`VGET`, `VSET`) and `CLUSTER INFO | NODES |
+//! RING`. Documented in `docs/commands.md`.
+
+use bytes::Bytes;
+use ringkv_cluster::Consistency;
+use ringkv_cluster::rpc::Op;
+use ringkv_cluster::version::{VectorClock, payload_bytes};
+use ringkv_conf::ConfValue;
+use ringkv_resp::Reply;
+
+use super::args::{ArgCursor, arg};
+use super::table::Handler;
+use super::{Ctx, Resolved, resolve, run_boxed};
+use crate::reply_error::{CmdResult, ReplyError};
+
+/// Parses a level name (any case).
+fn parse_level(raw: &[u8]) -> Result<Consistency, ReplyError> {
+    let text = String::from_utf8_lossy(raw);
+    Consistency::parse_conf(&text).map_err(|_| {
+        ReplyError::Err(
+            format!(
+                "invalid consistency level '{text}', expected ONE, TWO, THREE, QUORUM, ALL or ANY"
+            )
+            .into(),
+        )
+    })
+}
+
+/// CONSISTENCY [level | READ level | WRITE level ...].
+pub async fn consistency(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() == 1 {
+        let r = cx.read_level().upper();
+        let w = cx.write_level().upper();
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(b"read")),
+            Reply::Bulk(Bytes::from(r)),
+            Reply::Bulk(Bytes::from_static(b"write")),
+            Reply::Bulk(Bytes::from(w)),
+        ]));
+    }
+    if args.len() == 2 {
+        let level = parse_level(arg(args, 1))?;
+        if level == Consistency::Any {
+            return Err(ReplyError::err(
+                "ANY applies to writes only: use CONSISTENCY WRITE ANY",
+            ));
+        }
+        cx.client.read_level = Some(level);
+        cx.client.write_level = Some(level);
+        return Ok(Reply::Ok);
+    }
+    let mut c = ArgCursor::new(args, 1);
+    let (mut read, mut write) = (None, None);
+    while c.has_more() {
+        if c.eat("READ") {
+            let level = parse_level(c.require()?)?;
+            if level == Consistency::Any {
+                return Err(ReplyError::err("ANY applies to writes only"));
+            }
+            read = Some(level);
+        } else if c.eat("WRITE") {
+            write = Some(parse_level(c.require()?)?);
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    if let Some(l) = read {
+        cx.client.read_level = Some(l);
+    }
+    if let Some(l) = write {
+        cx.client.write_level = Some(l);
+    }
+    Ok(Reply::Ok)
+}
+
+/// CL level command [arg ...]: runs one command at `level`.
+pub async fn cl(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let level = parse_level(arg(args, 1))?;
+    let inner = args.get(2..).unwrap_or_default().to_vec();
+    let (parent, spec) = match resolve(&inner) {
+        Resolved::Run(p, s) => (p, s),
+        Resolved::Refused(_, _, e) | Resolved::Unknown(e) => return Err(e),
+    };
+    if matches!(
+        spec.handler,
+        Handler::Cl
+            | Handler::Multi
+            | Handler::Exec
+            | Handler::Discard
+            | Handler::Watch
+            | Handler::Reset
+            | Handler::Quit
+    ) {
+        return Err(ReplyError::Err(
+            format!("CL cannot wrap '{}'", spec.name).into(),
+        ));
+    }
+    let previous = cx.client.level_override.replace(level);
+    let reply = run_boxed(cx.server, cx.client, parent, spec, &inner).await;
+    cx.client.level_override = previous;
+    Ok(reply)
+}
+
+/// VGET key: every live sibling and the causal context covering them all.
+pub async fn vget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = arg(args, 1);
+    let level = cx.read_level();
+    let record = cx.cluster().read(cx.db(), key, level).await?;
+    if record.is_empty() {
+        return Ok(Reply::Array(vec![Reply::Nil, Reply::Array(Vec::new())]));
+    }
+    let now = cx.now_ms();
+    let values = record
+        .iter()
+        .filter(|s| !s.is_absent(now))
+        .filter_map(|s| payload_bytes(&s.payload))
+        .map(Reply::Bulk)
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from(record.context().to_context_string())),
+        Reply::Array(values),
+    ]))
+}
+
+/// VSET key value [CONTEXT ctx] [EX seconds | PX milliseconds].
+pub async fn vset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (key, value) = (arg(args, 1), arg(args, 2));
+    let mut c = ArgCursor::new(args, 3);
+    let (mut context, mut expire_at_ms) = (None, 0u64);
+    while c.has_more() {
+        if c.eat("CONTEXT") {
+            let raw = String::from_utf8_lossy(c.require()?).into_owned();
+            VectorClock::from_context_string(&raw)
+                .map_err(|e| ReplyError::Err(format!("invalid causal context: {e}").into()))?;
+            context = Some(raw);
+        } else if let Some(unit) = if c.eat("EX") {
+            Some(1000i64)
+        } else if c.eat("PX") {
+            Some(1)
+        } else {
+            None
+        } {
+            let n = c.require_i64()?;
+            let ms = n
+                .checked_mul(unit)
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| ReplyError::invalid_expire("vset"))?;
+            expire_at_ms = cx.now_ms().saturating_add(ms.unsigned_abs());
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    let _lock = cx.ks().lock([key.as_ref()]).await;
+    cx.server.watches.touch(cx.db(), key);
+    let op = Op::Put {
+        value: Bytes::copy_from_slice(value),
+        expire_at_ms,
+        context,
+    };
+    let level = cx.write_level();
+    let (_, ack) = cx.cluster().write(cx.db(), key, op, level).await?;
+    cx.client.await_ack(ack);
+    Ok(Reply::Ok)
+}
+
+fn text(lines: Vec<String>) -> Reply {
+    let mut body = lines.join("\r\n");
+    body.push_str("\r\n");
+    Reply::Bulk(Bytes::from(body))
+}
+
+/// CLUSTER INFO: membership and ring figures, `field:value` lines.
+pub async fn cluster_info(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(text(crate::info::cluster_lines(cx.server)))
+}
+
+/// CLUSTER NODES: one line per member.
+pub async fn cluster_nodes(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let cluster = cx.cluster();
+    let ownership = cluster.members().ring().ownership();
+    let me = cluster.id();
+    let lines = cluster
+        .members()
+        .views()
+        .into_iter()
+        .map(|v| {
+            let s = &v.state;
+            format!(
+                "{:016x} {} {} {}{} {} phi={:.2} generation={} tokens={} ownership={:.4}",
+                s.id,
+                s.client_addr,
+                s.cluster_addr,
+                if s.id == me { "myself," } else { "" },
+                s.status.as_str(),
+                if v.up { "up" } else { "down" },
+                v.phi,
+                s.generation,
+                s.tokens.len(),
+                ownership.get(&s.id).copied().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    Ok(text(lines))
+}
+
+/// CLUSTER RING: every virtual node as [token, node id, client address].
+pub async fn cluster_ring(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let members = cx.cluster().members();
+    let views = members.views();
+    let addr_of = |id: u64| {
+        views
+            .iter()
+            .find(|v| v.state.id == id)
+            .map(|v| v.state.client_addr.clone())
+            .unwrap_or_default()
+    };
+    let ring = members.ring();
+    Ok(Reply::Array(
+        ring.vnodes()
+            .iter()
+            .map(|&(token, id)| {
+                Reply::Array(vec![
+                    Reply::Bulk(Bytes::from(token.to_string())),
+                    Reply::Bulk(Bytes::from(format!("{id:016x}"))),
+                    Reply::Bulk(Bytes::from(addr_of(id))),
+                ])
+            })
+            .collect(),
+    ))
+}
