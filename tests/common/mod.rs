@@ -33,6 +33,8 @@ pub struct TestServer {
     pub port: u16,
     /// Metrics port.
     pub metrics_port: u16,
+    /// Node-to-node (cluster) port.
+    pub cluster_port: u16,
     /// Keeps the data directory alive for restarts.
     dir: tempfile::TempDir,
     args: Vec<String>,
@@ -51,6 +53,7 @@ impl TestServer {
             child: None,
             port: 0,
             metrics_port: 0,
+            cluster_port: 0,
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
         };
@@ -74,11 +77,14 @@ impl TestServer {
         for _attempt in 0..5 {
             self.port = free_port();
             self.metrics_port = free_port();
+            self.cluster_port = free_port();
             let mut cmd = Command::new(server_binary());
             cmd.arg("--port")
                 .arg(self.port.to_string())
                 .arg("--metrics-port")
                 .arg(self.metrics_port.to_string())
+                .arg("--cluster-port")
+                .arg(self.cluster_port.to_string())
                 .arg("--bind")
                 .arg("127.0.0.1")
                 .arg("--dir")

@@ -1,0 +1,313 @@
+//! Cluster data path, end to end: real node processes on loopback ports,
+//! joined through a seed, talked to with the `redis` crate.
+//!
+//! Every wait is bounded; nodes are killed by PID when the test ends.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestServer, error_text, query};
+
+/// Gossip fast so failure detection takes about two seconds.
+const GOSSIP_MS: &str = "100";
+
+struct Cluster {
+    nodes: Vec<TestServer>,
+}
+
+fn info_field(node: &TestServer, field: &str) -> Option<String> {
+    let mut con = node.conn();
+    let text: String = redis::cmd("CLUSTER").arg("INFO").query(&mut con).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+impl Cluster {
+    /// Starts `n` nodes one after the other, each seeded with the first.
+    fn start(n: usize) -> Cluster {
+        let first = TestServer::start_with(&["--gossip-interval-ms", GOSSIP_MS]);
+        let seed = format!("127.0.0.1:{}", first.cluster_port);
+        let mut nodes = vec![first];
+        for _ in 1..n {
+            nodes.push(TestServer::start_with(&[
+                "--gossip-interval-ms",
+                GOSSIP_MS,
+                "--seeds",
+                &seed,
+            ]));
+        }
+        let c = Cluster { nodes };
+        c.wait_all_up();
+        c
+    }
+
+    /// Waits until every node sees every member up, normal, with its
+    /// tokens on the ring and at its current address (a restarted node
+    /// comes back on new ports).
+    fn wait_all_up(&self) {
+        let n = self.nodes.len();
+        let addrs: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|s| format!("127.0.0.1:{} ", s.port))
+            .collect();
+        for node in &self.nodes {
+            wait_for("every member up on the ring", Duration::from_secs(30), || {
+                let Ok(mut con) = node.client().get_connection() else {
+                    return false;
+                };
+                let Ok(text) = redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut con) else {
+                    return false;
+                };
+                let lines: Vec<&str> = text.lines().collect();
+                lines.len() == n
+                    && lines.iter().all(|l| l.contains("normal up ") && !l.contains("tokens=0 "))
+                    && addrs.iter().all(|a| text.contains(a.as_str()))
+            });
+        }
+    }
+
+    fn conn(&self, i: usize) -> redis::Connection {
+        self.nodes[i].conn()
+    }
+}
+
+fn cl(con: &mut redis::Connection, level: &str, args: &[&str]) -> Result<redis::Value, String> {
+    let mut all = vec!["CL", level];
+    all.extend_from_slice(args);
+    query(con, &all)
+}
+
+fn bulk(v: &redis::Value) -> Option<String> {
+    match v {
+        redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+fn every_write_is_read_through_every_node(n: usize) {
+    let c = Cluster::start(n);
+    let mut cons: Vec<_> = (0..n).map(|i| c.conn(i)).collect();
+    for k in 0..40 {
+        let key = format!("key:{k}");
+        cl(&mut cons[k % n], "QUORUM", &["SET", &key, &format!("v{k}")]).unwrap();
+    }
+    let levels: &[&str] = &["ONE", "TWO", "THREE", "QUORUM", "ALL"];
+    for (i, con) in cons.iter_mut().enumerate() {
+        for k in 0..40 {
+            let key = format!("key:{k}");
+            for level in levels {
+                let got = cl(con, level, &["GET", &key]).unwrap();
+                assert_eq!(bulk(&got), Some(format!("v{k}")), "node {i} {level} {key}");
+            }
+        }
+    }
+    // R + W > N: a read at QUORUM through any node sees the latest
+    // acknowledged QUORUM write made through any other node.
+    for round in 0..30 {
+        let (w, r) = (round % n, (round + 1) % n);
+        cl(&mut cons[w], "QUORUM", &["SET", "latest", &round.to_string()]).unwrap();
+        let got = cl(&mut cons[r], "QUORUM", &["GET", "latest"]).unwrap();
+        assert_eq!(bulk(&got), Some(round.to_string()), "round {round}");
+    }
+    // Keyspace commands see the whole cluster, each key once.
+    let size: i64 = redis::cmd("DBSIZE").query(&mut cons[0]).unwrap();
+    assert_eq!(size, 41);
+    let mut seen = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(7)
+            .query(&mut cons[n - 1])
+            .unwrap();
+        seen.extend(keys);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 41);
+}
+
+#[test]
+fn three_node_cluster_reads_every_write_through_every_node_at_every_level() {
+    every_write_is_read_through_every_node(3);
+}
+
+#[test]
+fn five_node_cluster_reads_every_write_through_every_node_at_every_level() {
+    every_write_is_read_through_every_node(5);
+}
+
+#[test]
+fn one_node_down_quorum_succeeds_all_fails_and_the_detector_notices() {
+    let mut c = Cluster::start(3);
+    let dead_id = info_field(&c.nodes[2], "cluster_node_id").unwrap();
+    c.nodes[2].kill();
+    let mut con = c.conn(0);
+    for level in ["ONE", "QUORUM"] {
+        for k in 0..20 {
+            let key = format!("{level}:{k}");
+            cl(&mut con, level, &["SET", &key, "x"]).unwrap();
+            assert_eq!(bulk(&cl(&mut con, level, &["GET", &key]).unwrap()).as_deref(), Some("x"));
+        }
+    }
+    let started = Instant::now();
+    let err = cl(&mut con, "ALL", &["GET", "ONE:1"]).unwrap_err();
+    assert_eq!(err, "NOQUORUM needed 3 replicas, 2 answered");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = cl(&mut con, "ALL", &["SET", "k", "v"]).unwrap_err();
+    assert!(err.starts_with("NOQUORUM needed 3 replicas"), "{err}");
+    let state_of = |node: &TestServer| -> String {
+        let mut con = node.conn();
+        let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con).unwrap();
+        text.lines()
+            .find(|l| l.starts_with(&dead_id))
+            .and_then(|l| l.split(' ').nth(4))
+            .unwrap_or_default()
+            .to_string()
+    };
+    wait_for("the killed node marked down", Duration::from_secs(30), || {
+        state_of(&c.nodes[0]) == "down"
+    });
+    c.nodes[2].restart();
+    wait_for("the restarted node marked up", Duration::from_secs(30), || {
+        state_of(&c.nodes[0]) == "up"
+    });
+    cl(&mut con, "ALL", &["SET", "k", "v"]).unwrap();
+}
+
+#[test]
+fn concurrent_writes_through_different_nodes_become_siblings_and_vset_resolves_them() {
+    let mut c = Cluster::start(3);
+    // Node 2 misses the first write, then writes without having seen it:
+    // the two versions are concurrent.
+    c.nodes[2].kill();
+    cl(&mut c.conn(0), "ONE", &["SET", "doc", "from-a"]).unwrap();
+    c.nodes[2].restart();
+    c.wait_all_up();
+    cl(&mut c.conn(2), "ONE", &["SET", "doc", "from-c"]).unwrap();
+    let vget = |con: &mut redis::Connection| -> (String, Vec<String>) {
+        let v = cl(con, "ALL", &["VGET", "doc"]).unwrap();
+        let redis::Value::Array(parts) = v else {
+            panic!("VGET reply {v:?}")
+        };
+        let ctx = bulk(&parts[0]).unwrap();
+        let redis::Value::Array(vals) = &parts[1] else {
+            panic!("VGET values {parts:?}")
+        };
+        let mut vals: Vec<String> = vals.iter().filter_map(bulk).collect();
+        vals.sort();
+        (ctx, vals)
+    };
+    let (ctx, vals) = vget(&mut c.conn(1));
+    assert_eq!(vals, ["from-a", "from-c"]);
+    // Plain GET resolves last-write-wins: the later write.
+    let got = cl(&mut c.conn(0), "ALL", &["GET", "doc"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("from-c"));
+    // A write with the context supersedes both, everywhere.
+    cl(&mut c.conn(1), "QUORUM", &["VSET", "doc", "merged", "CONTEXT", &ctx]).unwrap();
+    for i in 0..3 {
+        let (_, vals) = vget(&mut c.conn(i));
+        assert_eq!(vals, ["merged"], "node {i}");
+    }
+    // A bad context is refused.
+    let err = query(&mut c.conn(0), &["VSET", "doc", "x", "CONTEXT", "zz"]).unwrap_err();
+    assert!(err.starts_with("ERR invalid causal context"), "{err}");
+}
+
+#[test]
+fn increments_through_two_nodes_at_once_are_all_counted() {
+    let c = Cluster::start(3);
+    let ports = [c.nodes[0].port, c.nodes[1].port];
+    let workers: Vec<_> = ports
+        .into_iter()
+        .map(|port| {
+            std::thread::spawn(move || {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+                let mut con = client.get_connection().unwrap();
+                for _ in 0..1000 {
+                    let _: i64 = redis::cmd("CL")
+                        .arg("QUORUM")
+                        .arg("INCR")
+                        .arg("hits")
+                        .query(&mut con)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    for i in 0..3 {
+        let got = cl(&mut c.conn(i), "QUORUM", &["GET", "hits"]).unwrap();
+        assert_eq!(bulk(&got).as_deref(), Some("2000"), "node {i}");
+    }
+    let got = cl(&mut c.conn(2), "QUORUM", &["INCRBYFLOAT", "hits", "0.5"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("2000.5"));
+}
+
+#[test]
+fn a_read_repairs_a_stale_replica() {
+    let mut c = Cluster::start(3);
+    c.nodes[2].kill();
+    cl(&mut c.conn(0), "QUORUM", &["SET", "fresh", "yes"]).unwrap();
+    c.nodes[2].restart();
+    c.wait_all_up();
+    // Node 2 is a replica of every key (N = 3): at ONE it answers alone.
+    let stale = cl(&mut c.conn(2), "ONE", &["GET", "fresh"]).unwrap();
+    assert_eq!(stale, redis::Value::Nil, "node 2 missed the write");
+    let got = cl(&mut c.conn(0), "ALL", &["GET", "fresh"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("yes"));
+    let repaired: u64 = info_field(&c.nodes[0], "cluster_read_repairs")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(repaired >= 1);
+    let now = cl(&mut c.conn(2), "ONE", &["GET", "fresh"]).unwrap();
+    assert_eq!(bulk(&now).as_deref(), Some("yes"));
+}
+
+#[test]
+fn consistency_levels_are_shown_set_and_validated() {
+    let s = TestServer::start();
+    let mut con = s.conn();
+    let shown: Vec<String> = redis::cmd("CONSISTENCY").query(&mut con).unwrap();
+    assert_eq!(shown, ["read", "QUORUM", "write", "QUORUM"]);
+    let _: () = redis::cmd("CONSISTENCY").arg("one").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONSISTENCY")
+        .arg("WRITE")
+        .arg("ALL")
+        .query(&mut con)
+        .unwrap();
+    let shown: Vec<String> = redis::cmd("CONSISTENCY").query(&mut con).unwrap();
+    assert_eq!(shown, ["read", "ONE", "write", "ALL"]);
+    let e = query(&mut con, &["CONSISTENCY", "most"]).unwrap_err();
+    assert!(e.starts_with("ERR invalid consistency level 'most'"), "{e}");
+    let e = query(&mut con, &["CL", "ALL", "NOSUCH"]).unwrap_err();
+    assert!(e.starts_with("ERR unknown command 'NOSUCH'"), "{e}");
+    let e = query(&mut con, &["CL", "ALL", "GET"]).unwrap_err();
+    assert_eq!(e, "ERR wrong number of arguments for 'get' command");
+    // A cluster of one: every level is met by the single replica.
+    assert_eq!(query(&mut con, &["CL", "ALL", "SET", "a", "1"]).unwrap(), redis::Value::Okay);
+    let info: String = redis::cmd("INFO").arg("cluster").query(&mut con).unwrap();
+    assert!(info.contains("cluster_known_nodes:1"), "{info}");
+    let _ = error_text;
+}
