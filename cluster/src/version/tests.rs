@@ -411,7 +411,11 @@ fn format_2_matches_the_documented_example() {
             "6869",
         )
     );
-    assert_eq!(Siblings::decode(&r.encode(), 0), Ok(r));
+    assert_eq!(Siblings::decode(&r.encode(), 0), Ok(r.clone()));
+    assert_eq!(
+        r.context().to_context_string(),
+        "0100010000000000000001000000000000000100000000000000102d2a4a32"
+    );
 }
 
 #[test]
