@@ -1,5 +1,7 @@
-//! The stored record: what the engine holds as the value of a user key.
-//! Format documented in `docs/formats/record.md` (version 1).
+//! The unversioned stored record, format 1: what the engine held as the
+//! value of a user key before versioned values. Documented in
+//! `docs/formats/record.md` §3.1; record format 2 (siblings with vector
+//! clocks), which also reads format 1, is [`crate::version`].
 //!
 //! ```text
 //! record := format:u8 (= 1) kind:u8 payload[..]

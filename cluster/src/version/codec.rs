@@ -1,8 +1,8 @@
 //! Byte encodings of versioned values: record format 2 (the engine value of
 //! a user key and the node-to-node form of a key's state), the reader of
 //! record format 1, and the client-facing causal context string. The
-//! grammar, invariants and a worked example are in `docs/formats/record.md`
-//! §3 and §4; a change there changes this file and bumps the format byte.
+//! grammar, invariants and worked examples are in `docs/formats/record.md`
+//! §3; a change there changes this file and bumps the format byte.
 //!
 //! Decoding takes untrusted bytes (a peer's message, a damaged disk): every
 //! read is bounds-checked, nothing here indexes or unwraps, and counts are

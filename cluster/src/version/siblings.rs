@@ -3,10 +3,21 @@
 //!
 //! Writes the writer had seen are superseded; writes made concurrently on
 //! different replicas stay side by side as siblings until a write that saw
-//! them all replaces them, and plain reads pick one by last-write-wins. Two
-//! concurrent counter siblings grown from the same base are joined instead,
-//! so concurrent INCRs add up. Stored and sent between nodes as record
-//! format 2 (`docs/formats/record.md`), through [`super::codec`].
+//! them all replaces them, and plain reads pick one by last-write-wins.
+//!
+//! Concurrent counter siblings grown from the same base are joined when the
+//! counter is read ([`Siblings::resolve`]) or incremented (the increment
+//! then supersedes them all), so concurrent INCRs add up. They are *not*
+//! joined into one sibling inside [`Siblings::merge`]: a joined sibling
+//! carries the union of their clocks, so a later write that superseded only
+//! one of them would no longer supersede the join and would resurrect the
+//! counts it had replaced, and merge would stop being associative. Keeping
+//! the maximal writes as they are makes merge a plain semilattice.
+//!
+//! Stored and sent between nodes as record format 2
+//! (`docs/formats/record.md`), through [`super::codec`].
+
+use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 
@@ -71,9 +82,9 @@ pub fn base_id(clock: &VectorClock) -> u64 {
 }
 
 /// The siblings of one key, always reconciled: no sibling's clock is
-/// dominated by another's, no two are causally equal, no two counters share
-/// a base, and they are kept in canonical order (`ts_ms`, then the encoded
-/// clock, then the encoded sibling), so equal states compare equal.
+/// dominated by another's, no two are causally equal, and they are kept in
+/// canonical order (`ts_ms`, then the encoded clock, then the encoded
+/// sibling), so equal states compare equal.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Siblings {
     siblings: Vec<Sibling>,
@@ -87,11 +98,11 @@ impl Siblings {
 
     /// Reconciles with another replica's state: the union, minus every
     /// sibling whose clock another's dominates; causally equal clocks are
-    /// the same write (the greater encoding is kept); concurrent counters of
-    /// equal `(base_id, base)` are joined into one (clock merged, slots
-    /// joined, the greater `(ts_ms, expire_at_ms)`), repeated until nothing
-    /// changes. Commutative, associative and idempotent on states that
-    /// histories of writes and merges produce.
+    /// the same write (the greater encoding is kept, whichever side it came
+    /// from). The maximal elements of a strict partial order, so merge is
+    /// commutative, associative and idempotent for any inputs. Concurrent
+    /// counters of one base stay separate siblings here and are joined on
+    /// read and increment (see the module doc for why).
     pub fn merge(&mut self, other: &Siblings) {
         let mut all = std::mem::take(&mut self.siblings);
         all.extend(other.siblings.iter().cloned());
@@ -116,8 +127,13 @@ impl Siblings {
     /// Every sibling that clock descends is removed; concurrent siblings
     /// (written elsewhere, not in the context) stay. The clock is then
     /// pruned to [`MAX_CLOCK_ENTRIES`] dots, keeping those younger than
-    /// [`YOUNG_CLOCK_MS`]. A counter written concurrently with one of the
-    /// same base is joined with it, as in [`merge`](Self::merge).
+    /// [`YOUNG_CLOCK_MS`].
+    ///
+    /// Limit (shared with Riak's per-vnode clocks): a stale context whose
+    /// write is coordinated by the same `actor` that wrote a value the
+    /// writer did not see supersedes that value, because the fresh dot must
+    /// count past it. Through any other coordinator the value is kept as a
+    /// sibling. Dotted version vectors would lift this; see the format doc.
     pub fn write(
         &mut self,
         context: Option<&VectorClock>,
@@ -149,9 +165,9 @@ impl Siblings {
     }
 
     /// INCR/INCRBY/DECR/DECRBY coordinated by `actor`: adds `delta` to the
-    /// counter grown from the sibling [`resolve`](Self::resolve) picks and
-    /// writes it as a new sibling superseding everything held, keeping that
-    /// sibling's expiry. The base is: for a missing key `"0"` with base id
+    /// counter grown from the sibling [`resolve`](Self::resolve) picks (with
+    /// every concurrent counter of its base joined in) and writes it as a
+    /// new sibling superseding everything held, keeping that expiry. The base is: for a missing key `"0"` with base id
     /// 0; for a tombstone or an expired sibling `"0"` with that sibling's
     /// [`base_id`]; for a value its bytes and [`base_id`]; a counter
     /// continues.
@@ -188,14 +204,34 @@ impl Siblings {
 
     /// Last-write-wins pick: the sibling with the greatest `ts_ms`, ties
     /// broken by the greater encoded clock (then encoding); `None` if empty.
-    /// It may be a tombstone or expired; see [`live`](Self::live).
-    pub fn resolve(&self) -> Option<&Sibling> {
-        self.siblings.last()
+    /// If it is a counter, every other counter sibling of the same
+    /// `(base_id, base)` (all concurrent with it) is joined in: clocks
+    /// merged, slots joined, its `ts_ms` and expiry kept; that is the only
+    /// case that allocates. It may be a tombstone or expired; see
+    /// [`live`](Self::live).
+    pub fn resolve(&self) -> Option<Cow<'_, Sibling>> {
+        let last = self.siblings.last()?;
+        let Payload::Counter(winner) = &last.payload else {
+            return Some(Cow::Borrowed(last));
+        };
+        let mut joined: Option<Sibling> = None;
+        for other in self.siblings.iter().rev().skip(1) {
+            if let Payload::Counter(c) = &other.payload {
+                if c.base_id == winner.base_id && c.base == winner.base {
+                    let into = joined.get_or_insert_with(|| last.clone());
+                    into.clock.merge(&other.clock);
+                    if let Payload::Counter(mine) = &mut into.payload {
+                        mine.join(c);
+                    }
+                }
+            }
+        }
+        Some(joined.map_or(Cow::Borrowed(last), Cow::Owned))
     }
 
     /// What a plain GET at `now_ms` sees: [`resolve`](Self::resolve)'s pick
     /// unless it is a tombstone or expired.
-    pub fn live(&self, now_ms: u64) -> Option<&Sibling> {
+    pub fn live(&self, now_ms: u64) -> Option<Cow<'_, Sibling>> {
         self.resolve().filter(|s| !s.is_absent(now_ms))
     }
 
@@ -267,65 +303,41 @@ impl Siblings {
 
 /// Reconciles a multiset of siblings (see [`Siblings::merge`]) and sorts it
 /// canonically.
-fn normalize(mut all: Vec<Sibling>) -> Vec<Sibling> {
-    loop {
-        // Causally equal clocks are one write: keep the greatest encoding,
-        // whichever input it came from.
-        all.sort_by_cached_key(|s| std::cmp::Reverse(sibling_bytes(s)));
-        let mut distinct: Vec<Sibling> = Vec::with_capacity(all.len());
-        for s in all {
-            if !distinct.iter().any(|k| causally_equal(&k.clock, &s.clock)) {
-                distinct.push(s);
-            }
-        }
-        let survivors: Vec<Sibling> = distinct
+fn normalize(all: Vec<Sibling>) -> Vec<Sibling> {
+    // Causally equal clocks are one write: keep the greatest encoding.
+    let mut keyed: Vec<(BytesMut, Sibling)> =
+        all.into_iter().map(|s| (sibling_bytes(&s), s)).collect();
+    keyed.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut distinct: Vec<Sibling> = Vec::with_capacity(keyed.len());
+    for (_, s) in keyed {
+        if !distinct
             .iter()
-            .filter(|s| !distinct.iter().any(|t| t.clock.dominates(&s.clock)))
-            .cloned()
-            .collect();
-        // What is left is pairwise concurrent: join counters of one base.
-        let before = survivors.len();
-        let mut joined: Vec<Sibling> = Vec::with_capacity(before);
-        for s in survivors {
-            let same_base = joined.iter_mut().find(|k| match (&k.payload, &s.payload) {
-                (Payload::Counter(a), Payload::Counter(b)) => {
-                    a.base_id == b.base_id && a.base == b.base
-                }
-                _ => false,
-            });
-            match same_base {
-                Some(k) => join_counters(k, &s),
-                None => joined.push(s),
-            }
+            .any(|k| k.clock.descends(&s.clock) && s.clock.descends(&k.clock))
+        {
+            distinct.push(s);
         }
-        all = joined;
-        if all.len() == before {
-            break;
-        }
-        // A joined clock may now dominate other siblings: go round again.
     }
-    all.sort_by_cached_key(|s| (s.ts_ms, codec::clock_bytes(&s.clock), sibling_bytes(s)));
-    all
-}
-
-fn causally_equal(a: &VectorClock, b: &VectorClock) -> bool {
-    a.descends(b) && b.descends(a)
-}
-
-/// Joins counter sibling `from` into `into` (both counters of one base).
-fn join_counters(into: &mut Sibling, from: &Sibling) {
-    if let (Payload::Counter(a), Payload::Counter(b)) = (&mut into.payload, &from.payload) {
-        a.join(b);
-    }
-    into.clock.merge(&from.clock);
-    if (from.ts_ms, from.expire_at_ms) > (into.ts_ms, into.expire_at_ms) {
-        into.ts_ms = from.ts_ms;
-        into.expire_at_ms = from.expire_at_ms;
-    }
+    let mut maximal: Vec<Sibling> = distinct
+        .iter()
+        .filter(|s| !distinct.iter().any(|t| t.clock.dominates(&s.clock)))
+        .cloned()
+        .collect();
+    maximal.sort_by_cached_key(|s| (s.ts_ms, codec::clock_bytes(&s.clock), sibling_bytes(s)));
+    maximal
 }
 
 fn sibling_bytes(s: &Sibling) -> BytesMut {
     let mut out = BytesMut::new();
     codec::put_sibling(&mut out, s);
     out
+}
+
+/// Builds a reconciled set from any siblings (duplicates and dominated
+/// ones are dropped as in [`Siblings::merge`]).
+impl FromIterator<Sibling> for Siblings {
+    fn from_iter<I: IntoIterator<Item = Sibling>>(iter: I) -> Self {
+        Siblings {
+            siblings: normalize(iter.into_iter().collect()),
+        }
+    }
 }
