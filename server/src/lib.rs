@@ -14,6 +14,7 @@
 //! → handler → `cluster::Keyspace` → engine; the reply flows back the same way.
 
 pub mod client;
+pub mod cluster_metrics;
 pub mod command;
 pub mod connection;
 pub mod glob;

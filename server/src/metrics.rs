@@ -107,7 +107,10 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric, including the engine collector for `engine`.
-    pub fn new(engine: Engine) -> Result<Metrics, prometheus::Error> {
+    pub fn new(
+        engine: Engine,
+        cluster: Arc<ringkv_cluster::Coordinator>,
+    ) -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
         let latency = HistogramVec::new(
             HistogramOpts::new(
@@ -204,6 +207,9 @@ impl Metrics {
         reg(Box::new(keyspace_hits.clone()))?;
         reg(Box::new(keyspace_misses.clone()))?;
         reg(Box::new(EngineCollector::new(engine)?))?;
+        reg(Box::new(crate::cluster_metrics::ClusterCollector::new(
+            cluster,
+        )?))?;
 
         Ok(Metrics {
             registry,

@@ -108,7 +108,10 @@ impl Server {
         keyspace: Keyspace,
         cluster: Arc<Coordinator>,
     ) -> anyhow::Result<Arc<Server>> {
-        let metrics = Arc::new(Metrics::new(keyspace.engine().clone())?);
+        let metrics = Arc::new(Metrics::new(
+            keyspace.engine().clone(),
+            Arc::clone(&cluster),
+        )?);
         let now = unix_secs();
         let run_id: String = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))

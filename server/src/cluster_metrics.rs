@@ -1,0 +1,139 @@
+//! Prometheus view of the cluster: membership by state and the
+//! coordinator's counters, read at scrape time from
+//! [`ringkv_cluster::coordinator::ClusterStats`] (plain atomics).
+
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
+use ringkv_cluster::Coordinator;
+use ringkv_cluster::coordinator::stats::{LatencyHistogram, PerLevel};
+
+/// Collects cluster metrics from the coordinator.
+pub struct ClusterCollector {
+    cluster: Arc<Coordinator>,
+    descs: Vec<Desc>,
+}
+
+impl ClusterCollector {
+    /// A collector over `cluster`.
+    pub fn new(cluster: Arc<Coordinator>) -> Result<Self, prometheus::Error> {
+        let mut c = ClusterCollector {
+            cluster,
+            descs: Vec::new(),
+        };
+        let mut descs = Vec::new();
+        for family in c.collect() {
+            let labels = family
+                .get_metric()
+                .first()
+                .map(|m| m.get_label().iter().map(|l| l.name().to_string()).collect())
+                .unwrap_or_default();
+            descs.push(Desc::new(
+                family.name().to_string(),
+                family.help().to_string(),
+                labels,
+                Default::default(),
+            )?);
+        }
+        c.descs = descs;
+        Ok(c)
+    }
+}
+
+impl Collector for ClusterCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut out = Vec::new();
+        let views = self.cluster.members().views();
+        if let Ok(g) = IntGaugeVec::new(
+            Opts::new(
+                "ringkv_cluster_members",
+                "Members by announced state and local verdict",
+            ),
+            &["state"],
+        ) {
+            for state in ["joining", "normal", "leaving", "left", "down"] {
+                let n = views
+                    .iter()
+                    .filter(|v| {
+                        if state == "down" {
+                            !v.up
+                        } else {
+                            v.up && v.state.status.as_str() == state
+                        }
+                    })
+                    .count();
+                g.with_label_values(&[state]).set(n as i64);
+            }
+            out.extend(g.collect());
+        }
+        let stats = self.cluster.stats();
+        if let Ok(c) = IntCounterVec::new(
+            Opts::new(
+                "ringkv_cluster_requests_total",
+                "Coordinated requests by operation and consistency level",
+            ),
+            &["op", "level"],
+        ) {
+            for level in PerLevel::LEVELS {
+                let name = level.as_str();
+                c.with_label_values(&["read", name])
+                    .inc_by(stats.reads.get(level));
+                c.with_label_values(&["write", name])
+                    .inc_by(stats.writes.get(level));
+            }
+            out.extend(c.collect());
+        }
+        let mut counter = |name: &str, help: &str, v: u64| {
+            if let Ok(c) = IntCounter::new(name, help) {
+                c.inc_by(v);
+                out.extend(c.collect());
+            }
+        };
+        counter(
+            "ringkv_cluster_unavailable_total",
+            "Requests answered NOQUORUM",
+            stats.unavailable.get(),
+        );
+        counter(
+            "ringkv_cluster_replica_timeouts_total",
+            "Replica calls that timed out",
+            stats.replica_timeouts.get(),
+        );
+        counter(
+            "ringkv_cluster_read_repairs_total",
+            "Replicas brought up to date by read repair",
+            stats.read_repairs.get(),
+        );
+        counter(
+            "ringkv_cluster_gossip_rounds_total",
+            "Gossip rounds run",
+            stats.gossip_rounds.get(),
+        );
+        let lat = &stats.replica_latency;
+        counter(
+            "ringkv_cluster_replica_calls_total",
+            "Calls to other replicas",
+            lat.count.get(),
+        );
+        if let Ok(g) = GaugeVec::new(
+            Opts::new(
+                "ringkv_cluster_replica_latency_le_seconds_calls",
+                "Replica calls whose round trip was at most `le` seconds (cumulative)",
+            ),
+            &["le"],
+        ) {
+            for (bound, bucket) in LatencyHistogram::BOUNDS_MICROS.iter().zip(&lat.buckets) {
+                let le = format!("{}", *bound as f64 / 1e6);
+                g.with_label_values(&[le.as_str()]).set(bucket.get() as f64);
+            }
+            out.extend(g.collect());
+        }
+        out
+    }
+}
