@@ -40,7 +40,20 @@ fn world() -> &'static World {
             .expect("runtime");
         let opts = ringkv_engine::Options::from_config(&config);
         let ks = Keyspace::open(dir.path(), opts, config.databases).expect("keyspace");
-        let server = rt.block_on(async { Server::new(config, None, ks) }).expect("server");
+        // A cluster of one on a free loopback cluster port.
+        config.cluster_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let server = rt
+            .block_on(async {
+                let cluster = ringkv_cluster::node::start(ks.clone(), &config, stop_rx).await?;
+                Server::new(config, None, ks, cluster).map_err(|e| {
+                    ringkv_cluster::Error::Cluster(e.to_string())
+                })
+            })
+            .expect("server");
         World {
             rt,
             server,
