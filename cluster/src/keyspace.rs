@@ -1,15 +1,17 @@
-//! The keyspace: Redis databases of string keys, stored through the engine.
+//! The keyspace: this node's local store of Redis databases of string
+//! keys, kept in the engine.
 //!
-//! This is the only door from the command layer to data. Today it serves a
-//! cluster of one: every key is owned by the local engine. Keys are encoded
-//! as `[namespace][token][key]` (see [`crate::token`]), values as records
-//! (see [`crate::record`]).
+//! Keys are encoded as `[namespace][token][key]` (see [`crate::token`]),
+//! values as versioned records (see [`crate::version`], record format 2 in
+//! `docs/formats/record.md`; format 1 is still read). The command layer
+//! reaches it through the [`crate::coordinator`], which decides which
+//! replicas a key lives on.
 //!
-//! Writes become visible when [`Keyspace::write`] returns and durable when
-//! the returned [`Ack`] has been awaited with [`Keyspace::durable`]; the
-//! connection awaits once per batch of pipelined commands, so one WAL write
-//! (and under `appendfsync always` one fsync) serves the whole batch, as
-//! Redis's AOF does before it sends replies.
+//! Writes ([`Keyspace::update_record`]) become visible when they return and
+//! durable when the returned [`Ack`] has been awaited with
+//! [`Keyspace::durable`]; the connection awaits once per batch of pipelined
+//! commands, so one WAL write (and under `appendfsync always` one fsync)
+//! serves the whole batch, as Redis's AOF does before it sends replies.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -93,7 +95,7 @@ impl Entry {
     }
 }
 
-/// One change in an atomic [`Keyspace::write`].
+/// One change a command makes; the coordinator applies each on the key's replicas.
 #[derive(Clone, Debug)]
 pub enum Write {
     /// Store `entry` under `key` in database `db`.
@@ -405,18 +407,5 @@ impl Keyspace {
             Ok(r) => r,
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
-    }
-
-    /// A random live key of `db`: the first key at or after a random ring
-    /// position, wrapping around.
-    pub async fn random_key(&self, db: u32) -> Result<Option<Bytes>> {
-        let start: u64 = rand::random();
-        for cursor in [start, 0] {
-            let page = self.scan(db, cursor, 1, |_, _| true).await?;
-            if let Some(k) = page.keys.into_iter().next() {
-                return Ok(Some(k));
-            }
-        }
-        Ok(None)
     }
 }

@@ -315,15 +315,7 @@ impl Coordinator {
         level: Consistency,
     ) -> Result<(Outcome, Ack)> {
         self.stats.writes.inc(level);
-        let context = match &op {
-            Op::Put {
-                context: Some(c), ..
-            } => Some(
-                VectorClock::from_context_string(c)
-                    .map_err(|e| Error::BadContext(e.to_string()))?,
-            ),
-            _ => None,
-        };
+        let context = op_context(&op)?;
         if self.is_alone() {
             let (outcome, _, ack) = self.apply_local(db, key, op, context).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
@@ -508,6 +500,18 @@ impl Coordinator {
         })
     }
 
+    /// A random live key of `db`, cluster-wide: the first key at or after a
+    /// random ring position, wrapping around.
+    pub async fn random_key(self: &Arc<Self>, db: u32) -> Result<Option<Bytes>> {
+        for cursor in [rand::random::<u64>(), 0] {
+            let page = self.scan(db, cursor, 1).await?;
+            if let Some(k) = page.keys.into_iter().next() {
+                return Ok(Some(k));
+            }
+        }
+        Ok(None)
+    }
+
     /// Gives `dbs` fresh namespaces on every member (FLUSHDB, FLUSHALL).
     /// Needs every member up: a member that missed a flush would bring the
     /// old keys back through read repair.
@@ -563,15 +567,7 @@ impl Coordinator {
                 Response::Ack
             }
             Request::Apply { db, key, op } => {
-                let context = match &op {
-                    Op::Put {
-                        context: Some(c), ..
-                    } => Some(
-                        VectorClock::from_context_string(c)
-                            .map_err(|e| Error::BadContext(e.to_string()))?,
-                    ),
-                    _ => None,
-                };
+                let context = op_context(&op)?;
                 let (outcome, record, ack) = self.apply_local(db, &key, op, context).await?;
                 self.keyspace.durable(ack).await?;
                 Response::Applied {
@@ -596,6 +592,18 @@ impl Coordinator {
                 Response::Ack
             }
         })
+    }
+}
+
+/// The causal context a VSET carries, decoded (its CRC catches typos).
+fn op_context(op: &Op) -> Result<Option<VectorClock>> {
+    match op {
+        Op::Put {
+            context: Some(c), ..
+        } => VectorClock::from_context_string(c)
+            .map(Some)
+            .map_err(|e| Error::BadContext(e.to_string())),
+        _ => Ok(None),
     }
 }
 

@@ -143,27 +143,25 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// The MAC proving knowledge of the cluster secret for one challenge.
-fn mac(secret: &str, nonce: &[u8], node_id: u64) -> Vec<u8> {
-    // HMAC accepts keys of any length, so new_from_slice cannot fail here;
-    // an empty MAC would simply never verify.
-    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return Vec::new();
-    };
+/// The HMAC over one challenge, keyed by the cluster secret; `None` never
+/// happens in practice (HMAC accepts keys of any length).
+fn keyed_mac(secret: &str, nonce: &[u8], node_id: u64) -> Option<Hmac<Sha256>> {
+    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
     m.update(b"ringkv-cluster-v1");
     m.update(nonce);
     m.update(&node_id.to_be_bytes());
-    m.finalize().into_bytes().to_vec()
+    Some(m)
 }
 
+/// The MAC proving knowledge of the cluster secret for one challenge (empty,
+/// and so never verifying, if the MAC could not be keyed).
+fn mac(secret: &str, nonce: &[u8], node_id: u64) -> Vec<u8> {
+    keyed_mac(secret, nonce, node_id).map_or_else(Vec::new, |m| m.finalize().into_bytes().to_vec())
+}
+
+/// Checks a MAC in constant time.
 fn verify(secret: &str, nonce: &[u8], node_id: u64, tag: &[u8]) -> bool {
-    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    m.update(b"ringkv-cluster-v1");
-    m.update(nonce);
-    m.update(&node_id.to_be_bytes());
-    m.verify_slice(tag).is_ok()
+    keyed_mac(secret, nonce, node_id).is_some_and(|m| m.verify_slice(tag).is_ok())
 }
 
 /// Server side of the handshake: sends a challenge, checks the answer.

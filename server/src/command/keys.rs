@@ -294,14 +294,11 @@ pub async fn move_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// RANDOMKEY.
 pub async fn randomkey(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    // The first key at or after a random ring position, wrapping around.
-    for cursor in [rand::random::<u64>(), 0] {
-        let page = cx.cluster().scan(cx.db(), cursor, 1).await?;
-        if let Some(k) = page.keys.into_iter().next() {
-            return Ok(Reply::Bulk(k));
-        }
-    }
-    Ok(Reply::Nil)
+    Ok(cx
+        .cluster()
+        .random_key(cx.db())
+        .await?
+        .map_or(Reply::Nil, Reply::Bulk))
 }
 
 fn flush_mode(args: &[Bytes]) -> Result<(), ReplyError> {
