@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks ringkv against a real redis-server, side by side in one run.
 #
-#   scripts/bench.sh [--rounds N] [--requests N] [--keyspace N]
+#   scripts/bench.sh [--rounds N] [--requests N] [--keyspace N] [--cluster N]
 #
 # Starts ringkv-server (release build, appendfsync everysec) and redis-server
 # (--appendonly yes --appendfsync everysec, no RDB snapshots), each on a free
@@ -9,6 +9,10 @@
 # redis-benchmark (-c 50, random keys) for SET and GET, unpipelined and with
 # -P 16, alternating the two servers for several rounds. Prints the median
 # requests/s and p99 latency per workload and the ratio ringkv/Redis.
+# With --cluster N it also starts an N-node ringkv cluster (replicas 3, reads
+# and writes at QUORUM, each node with its own free ports and data directory)
+# and benchmarks it through its first node in the same rotation, so the table
+# shows the cluster beside the single node and Redis.
 # Installs redis-server/redis-tools if missing; stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +21,14 @@ ROUNDS=3
 REQUESTS=200000
 KEYSPACE=100000
 CLIENTS=50
+CLUSTER_NODES=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) ROUNDS="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
         --keyspace) KEYSPACE="$2"; shift 2 ;;
-        *) echo "usage: $0 [--rounds N] [--requests N] [--keyspace N]" >&2; exit 2 ;;
+        --cluster) CLUSTER_NODES="$2"; shift 2 ;;
+        *) echo "usage: $0 [--rounds N] [--requests N] [--keyspace N] [--cluster N]" >&2; exit 2 ;;
     esac
 done
 
@@ -69,6 +75,34 @@ PIDS+=($!)
 wait_ping "$RINGKV_PORT"
 wait_ping "$REDIS_PORT"
 
+SERVERS="ringkv redis"
+CLUSTER_PORT=0
+if [ "$CLUSTER_NODES" -gt 0 ]; then
+    SERVERS="ringkv cluster redis"
+    SEED=""
+    for i in $(seq 0 $((CLUSTER_NODES - 1))); do
+        port=$(free_port)
+        cport=$(free_port)
+        mkdir -p "$WORK/node$i"
+        seeds=()
+        [ -n "$SEED" ] && seeds=(--seeds "$SEED")
+        ./target/release/ringkv-server --port "$port" --cluster-port "$cport" \
+            --metrics-port "$(free_port)" --dir "$WORK/node$i" --appendfsync everysec \
+            --read-consistency quorum --write-consistency quorum \
+            "${seeds[@]}" --loglevel warning >"$WORK/node$i.log" 2>&1 &
+        PIDS+=($!)
+        wait_ping "$port"
+        if [ -z "$SEED" ]; then SEED="127.0.0.1:$cport"; CLUSTER_PORT=$port; fi
+    done
+    # Wait until the first node sees every member up and owning tokens.
+    for _ in $(seq 1 200); do
+        up=$(redis-cli -p "$CLUSTER_PORT" cluster nodes 2>/dev/null | grep -c 'normal up' || true)
+        [ "$up" -ge "$CLUSTER_NODES" ] && break
+        sleep 0.1
+    done
+    echo "cluster of $CLUSTER_NODES nodes up, benchmarking through port $CLUSTER_PORT" >&2
+fi
+
 # One redis-benchmark run; prints "rps p99_ms".
 run_one() {
     local port=$1 test=$2 pipeline=$3
@@ -82,9 +116,14 @@ for round in $(seq 1 "$ROUNDS"); do
     for workload in "set 1" "get 1" "set 16" "get 16"; do
         read -r test pipeline <<<"$workload"
         # Alternate which server goes first, so neither always runs on a warmer machine.
-        if [ $((round % 2)) = 1 ]; then order="ringkv redis"; else order="redis ringkv"; fi
+        order=$SERVERS
+        if [ $((round % 2)) = 0 ]; then order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' '); fi
         for server in $order; do
-            port=$RINGKV_PORT; [ "$server" = redis ] && port=$REDIS_PORT
+            case "$server" in
+                ringkv) port=$RINGKV_PORT ;;
+                cluster) port=$CLUSTER_PORT ;;
+                redis) port=$REDIS_PORT ;;
+            esac
             RESULTS["$server $test $pipeline"]+="$(run_one "$port" "$test" "$pipeline");"
         done
     done
@@ -106,3 +145,19 @@ for workload in "set 1" "get 1" "set 16" "get 16"; do
     diff=$(awk -v a="$r_p99" -v b="$d_p99" 'BEGIN { printf "%+.3f ms", a - b }')
     printf '%-10s %14s %14s %8s %10s ms %10s ms %10s\n' "${test^^} -P$pipeline" "$r_rps" "$d_rps" "${ratio}x" "$r_p99" "$d_p99" "$diff"
 done
+
+if [ "$CLUSTER_NODES" -gt 0 ]; then
+    printf '\n%s-node cluster (replicas 3, QUORUM reads and writes) through one node, same rounds\n' "$CLUSTER_NODES"
+    printf '%-10s %14s %12s %14s %14s %12s\n' workload "cluster rps" "cluster p99" "vs single" "vs redis" "single p99"
+    for workload in "set 1" "get 1" "set 16" "get 16"; do
+        read -r test pipeline <<<"$workload"
+        c_rps=$(echo "${RESULTS["cluster $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
+        c_p99=$(echo "${RESULTS["cluster $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
+        r_rps=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
+        r_p99=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
+        d_rps=$(echo "${RESULTS["redis $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
+        vs_single=$(awk -v a="$c_rps" -v b="$r_rps" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+        vs_redis=$(awk -v a="$c_rps" -v b="$d_rps" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+        printf '%-10s %14s %9s ms %14s %14s %9s ms\n' "${test^^} -P$pipeline" "$c_rps" "$c_p99" "$vs_single" "$vs_redis" "$r_p99"
+    done
+fi
