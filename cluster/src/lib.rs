@@ -15,14 +15,19 @@
 //! - [`rpc`]: the node-to-node protocol (frames, messages, pool, server).
 //! - [`membership`]: the gossiped member table and up/down verdicts.
 //! - [`coordinator`]: quorum reads and writes, read repair, cluster scans.
-//! - [`node`]: start-up, joining through seeds, the gossip loop.
+//! - [`hints`]: hinted handoff: writes kept for down replicas, replayed.
+//! - [`antientropy`]: Merkle-tree comparison and streaming between replicas
+//!   (background repair, CLUSTER REPAIR, join and leave streaming).
+//! - [`node`]: start-up, joining through seeds, the gossip loop, leaving.
 //!
 //! A node with no peers is a cluster of one: every key is owned locally.
 //! This crate depends on `engine` and `conf`, never on `resp` or `server`.
 
+pub mod antientropy;
 pub mod coordinator;
 pub mod error;
 pub mod failure;
+pub mod hints;
 pub mod keyspace;
 pub mod locks;
 pub mod membership;

@@ -147,19 +147,37 @@ pub struct Membership {
     me: NodeId,
     table: RwLock<Table>,
     ring: RwLock<Arc<Ring>>,
+    next_ring: RwLock<Arc<Ring>>,
     interval: Duration,
     /// Bits of the phi threshold (f64), changeable at run time.
     phi_threshold: std::sync::atomic::AtomicU64,
 }
 
-fn ring_of(table: &Table) -> Ring {
-    Ring::new(
-        table
-            .members
-            .values()
-            .filter(|m| m.state.status != Status::Left)
-            .map(|m| (m.state.id, m.state.tokens.clone())),
-    )
+/// The serving ring (members that own data now: normal and leaving) and
+/// the next ring (what it becomes once joins and departures finish:
+/// normal and joining). Equal, and shared, when nothing is moving.
+fn rings_of(table: &Table) -> (Arc<Ring>, Arc<Ring>) {
+    let ring = |keep: &dyn Fn(Status) -> bool| {
+        Ring::new(
+            table
+                .members
+                .values()
+                .filter(|m| keep(m.state.status))
+                .map(|m| (m.state.id, m.state.tokens.clone())),
+        )
+    };
+    let serving = ring(&|s| matches!(s, Status::Normal | Status::Leaving));
+    let moving = table
+        .members
+        .values()
+        .any(|m| matches!(m.state.status, Status::Joining | Status::Leaving) && !m.state.tokens.is_empty());
+    let serving = Arc::new(serving);
+    if moving {
+        let next = ring(&|s| matches!(s, Status::Normal | Status::Joining));
+        (serving, Arc::new(next))
+    } else {
+        (Arc::clone(&serving), serving)
+    }
 }
 
 impl Membership {
@@ -175,14 +193,20 @@ impl Membership {
             },
         );
         let table = Table { members };
-        let ring = Arc::new(ring_of(&table));
+        let (ring, next) = rings_of(&table);
         Membership {
             me: id,
             table: RwLock::new(table),
             ring: RwLock::new(ring),
+            next_ring: RwLock::new(next),
             interval,
             phi_threshold: std::sync::atomic::AtomicU64::new(phi_threshold.to_bits()),
         }
+    }
+
+    /// The gossip interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 
     /// This node's id.
@@ -203,9 +227,24 @@ impl Membership {
         )
     }
 
-    /// The current ring snapshot.
+    /// The serving ring: the members that own data now (normal and
+    /// leaving). Reads use it.
     pub fn ring(&self) -> Arc<Ring> {
         Arc::clone(&self.ring.read())
+    }
+
+    /// The ring once moving members have finished joining or leaving.
+    /// Writes go to a key's replicas on both rings, so none is lost while
+    /// ranges move. The same snapshot as [`Membership::ring`] when nothing
+    /// moves.
+    pub fn next_ring(&self) -> Arc<Ring> {
+        Arc::clone(&self.next_ring.read())
+    }
+
+    fn publish_rings(&self, t: &Table) {
+        let (ring, next) = rings_of(t);
+        *self.ring.write() = ring;
+        *self.next_ring.write() = next;
     }
 
     /// Every state, for a gossip message.
@@ -230,16 +269,16 @@ impl Membership {
     /// Changes this node's own state (status, tokens) and bumps its version.
     pub fn update_me(&self, f: impl FnOnce(&mut MemberState)) {
         let mut t = self.table.write();
-        let changed_tokens = if let Some(m) = t.members.get_mut(&self.me) {
-            let before = m.state.tokens.clone();
+        let changed = if let Some(m) = t.members.get_mut(&self.me) {
+            let before = (m.state.tokens.clone(), m.state.status);
             f(&mut m.state);
             m.state.version += 1;
-            before != m.state.tokens
+            before != (m.state.tokens.clone(), m.state.status)
         } else {
             false
         };
-        if changed_tokens {
-            *self.ring.write() = Arc::new(ring_of(&t));
+        if changed {
+            self.publish_rings(&t);
         }
     }
 
@@ -280,7 +319,7 @@ impl Membership {
             }
         }
         if ring_changed {
-            *self.ring.write() = Arc::new(ring_of(&t));
+            self.publish_rings(&t);
         }
         ring_changed
     }

@@ -21,7 +21,9 @@ use ringkv_conf::Config;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::antientropy::{AntiEntropyStats, RepairSummary};
 use crate::coordinator::{ClusterStats, Coordinator, Settings};
+use crate::hints::Hints;
 use crate::error::{Error, Result};
 use crate::keyspace::Keyspace;
 use crate::membership::{MemberState, Membership, Status};
@@ -34,6 +36,9 @@ pub const JOIN_WAIT: Duration = Duration::from_secs(30);
 
 const NODE_ID_KEY: &[u8] = b"cluster/node-id";
 const TOKENS_KEY: &[u8] = b"cluster/tokens";
+/// Present while the node has tokens but has not yet streamed their data
+/// (a join, or a replacement of a wiped node, in progress).
+const BOOTSTRAPPING_KEY: &[u8] = b"cluster/bootstrapping";
 
 struct Handler(Arc<Coordinator>);
 
@@ -98,6 +103,15 @@ pub async fn start(
     config: &Config,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Arc<Coordinator>> {
+    keyspace.set_gc_grace_ms(config.gc_grace_seconds.saturating_mul(1000));
+    let cluster_port = config.effective_cluster_port();
+    let my_cluster_addr = announce(config, cluster_port);
+    let seeds: Vec<String> = config
+        .seeds
+        .iter()
+        .filter(|s| **s != my_cluster_addr)
+        .cloned()
+        .collect();
     let id = match keyspace.meta_get(NODE_ID_KEY)? {
         Some(b) => u64::from_be_bytes(
             b.as_ref()
@@ -105,7 +119,22 @@ pub async fn start(
                 .map_err(|_| Error::Cluster("stored node id is not 8 bytes".into()))?,
         ),
         None => {
-            let id: u64 = rand::random::<u64>().max(1);
+            // An empty data directory. If the cluster knows a member at this
+            // very address, this is that node back with its disk replaced:
+            // take over its identity and tokens and stream its data back.
+            let replaced = find_replaced(config, &seeds, &my_cluster_addr).await;
+            let id = match &replaced {
+                Some(old) => {
+                    tracing::warn!(
+                        node = format!("{:016x}", old.id),
+                        "empty data directory at a known member's address: replacing it and streaming its data back"
+                    );
+                    keyspace.meta_put(TOKENS_KEY, encode_tokens(&old.tokens)).await?;
+                    keyspace.meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1")).await?;
+                    old.id
+                }
+                None => rand::random::<u64>().max(1),
+            };
             keyspace
                 .meta_put(NODE_ID_KEY, Bytes::copy_from_slice(&id.to_be_bytes()))
                 .await?;
@@ -116,7 +145,7 @@ pub async fn start(
         Some(b) => decode_tokens(&b)?,
         None => Vec::new(),
     };
-    let cluster_port = config.effective_cluster_port();
+    let bootstrapping = keyspace.meta_get(BOOTSTRAPPING_KEY)?.is_some();
     let bind_host = config
         .bind
         .first()
@@ -132,11 +161,11 @@ pub async fn start(
     let interval = Duration::from_millis(config.gossip_interval_ms);
     let me = MemberState {
         id,
-        cluster_addr: announce(config, cluster_port),
+        cluster_addr: my_cluster_addr.clone(),
         client_addr: announce(config, config.port),
         generation: unix_ms(),
         version: 0,
-        status: if stored_tokens.is_empty() {
+        status: if stored_tokens.is_empty() || bootstrapping {
             Status::Joining
         } else {
             Status::Normal
@@ -154,8 +183,15 @@ pub async fn start(
             replicas: config.replicas,
             replica_timeout: Duration::from_millis(config.replica_timeout_ms),
             read_repair: config.read_repair,
+            anti_entropy_interval: Duration::from_millis(config.anti_entropy_interval_ms),
         }),
         stats: Arc::new(ClusterStats::default()),
+        hints: Hints::open(
+            keyspace.clone(),
+            config.hint_max_age_ms,
+            config.hint_replay_rate,
+        )?,
+        anti_entropy: AntiEntropyStats::default(),
     });
     tokio::spawn(serve(
         listener,
@@ -164,12 +200,6 @@ pub async fn start(
         Arc::new(Handler(Arc::clone(&coordinator))),
         shutdown.clone(),
     ));
-    let seeds: Vec<String> = config
-        .seeds
-        .iter()
-        .filter(|s| **s != announce(config, cluster_port))
-        .cloned()
-        .collect();
     if stored_tokens.is_empty() {
         let ring = if seeds.is_empty() {
             Ring::default()
@@ -177,17 +207,25 @@ pub async fn start(
             learn_ring(&coordinator, &seeds).await?
         };
         let tokens = allocate_tokens(&ring, id, config.vnodes, id);
+        if !seeds.is_empty() {
+            keyspace
+                .meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1"))
+                .await?;
+        }
         keyspace
             .meta_put(TOKENS_KEY, encode_tokens(&tokens))
             .await?;
+        let alone = seeds.is_empty();
         members.update_me(|s| {
             s.tokens = tokens;
-            s.status = Status::Normal;
+            if alone {
+                s.status = Status::Normal;
+            }
         });
         tracing::info!(
             node = format!("{id:016x}"),
             members = ring.nodes().len() + 1,
-            "joined the ring"
+            "took tokens on the ring"
         );
     } else {
         // A restart: say hello so peers learn the new generation at once.
@@ -195,6 +233,19 @@ pub async fn start(
             gossip_with(&coordinator, seed).await;
         }
     }
+    if members.my_state().is_some_and(|s| s.status == Status::Joining) {
+        let c = Arc::clone(&coordinator);
+        tokio::spawn(async move {
+            if let Err(e) = bootstrap(&c).await {
+                tracing::error!(error = %e, "streaming this node's ranges failed; it stays joining, restart to retry");
+            }
+        });
+    }
+    tokio::spawn(crate::hints::replay_loop(
+        Arc::clone(&coordinator),
+        shutdown.clone(),
+    ));
+    tokio::spawn(anti_entropy_loop(Arc::clone(&coordinator), shutdown.clone()));
     tokio::spawn(gossip_loop(
         Arc::clone(&coordinator),
         seeds,
@@ -291,5 +342,172 @@ fn pick<T>(items: &[T]) -> Option<&T> {
         None
     } else {
         items.get(rand::random_range(0..items.len()))
+    }
+}
+
+/// Asks the seeds for the member table and returns the member announcing
+/// `addr`, if any: a node coming back at its old address with an empty
+/// data directory replaces it.
+async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<MemberState> {
+    let rpc = RpcClient::new(0, config.cluster_secret.clone());
+    for seed in seeds {
+        let reply = rpc
+            .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))
+            .await;
+        if let Ok(Response::Gossip(states)) = reply {
+            return states
+                .into_iter()
+                .find(|s| s.cluster_addr == addr && s.status != Status::Left && !s.tokens.is_empty());
+        }
+    }
+    None
+}
+
+/// Tells every known member this node's state now, instead of waiting for
+/// gossip to spread it: used when this node starts or stops taking writes
+/// for ranges.
+async fn announce_to_all(coordinator: &Arc<Coordinator>) {
+    let me = coordinator.me;
+    let addrs: Vec<String> = coordinator
+        .members
+        .states()
+        .into_iter()
+        .filter(|s| s.id != me && s.status != Status::Left)
+        .map(|s| s.cluster_addr)
+        .collect();
+    for addr in addrs {
+        gossip_with(coordinator, &addr).await;
+    }
+}
+
+/// Streams in the data of the ranges this joining node takes over, from
+/// their current owners, then starts serving (status normal). Writes to
+/// those ranges already reach this node, since it is on the next ring.
+async fn bootstrap(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
+    announce_to_all(coordinator).await;
+    // One gossip interval for writes planned before peers heard of us.
+    tokio::time::sleep(coordinator.members.interval()).await;
+    let next = coordinator.members.next_ring();
+    let serving = coordinator.members.ring();
+    let n = coordinator.settings.read().replicas.min(next.nodes().len()).max(1);
+    let mine = next.replica_ranges(coordinator.me, n);
+    let peers: Vec<u64> = serving
+        .nodes()
+        .into_iter()
+        .filter(|&p| p != coordinator.me && coordinator.members.is_up(p))
+        .collect();
+    let started = std::time::Instant::now();
+    let summary = coordinator.sync_peers(&next, &mine, &serving, &peers).await?;
+    coordinator.keyspace.meta_delete(&[Bytes::from_static(BOOTSTRAPPING_KEY)]).await?;
+    coordinator.members.update_me(|s| s.status = Status::Normal);
+    announce_to_all(coordinator).await;
+    tracing::info!(
+        keys = summary.keys_pulled,
+        peers = summary.peers,
+        ms = started.elapsed().as_millis() as u64,
+        "streamed this node's ranges; now serving"
+    );
+    Ok(summary)
+}
+
+/// `CLUSTER JOIN host:port`: a node that is a cluster of one joins the
+/// cluster a member of which listens on `seed`, takes tokens, streams its
+/// ranges and serves.
+pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSummary> {
+    let me = coordinator.me;
+    if coordinator.members.states().iter().any(|s| s.id != me && s.status != Status::Left) {
+        return Err(Error::Cluster("this node is already a member of a cluster".into()));
+    }
+    // Off the ring before anyone hears of us, so no peer sees our old tokens.
+    coordinator.members.update_me(|s| {
+        s.status = Status::Joining;
+        s.tokens = Vec::new();
+    });
+    let ring = match learn_ring(coordinator, &[seed.to_string()]).await {
+        Ok(r) => r,
+        Err(e) => {
+            restore_alone(coordinator).await?;
+            return Err(e);
+        }
+    };
+    let vnodes = coordinator.keyspace.meta_get(TOKENS_KEY)?.map_or(crate::ring::DEFAULT_VNODES, |b| (b.len() / 8).max(1));
+    let tokens = allocate_tokens(&ring, me, vnodes, me);
+    coordinator.keyspace.meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1")).await?;
+    coordinator.keyspace.meta_put(TOKENS_KEY, encode_tokens(&tokens)).await?;
+    coordinator.members.update_me(|s| s.tokens = tokens);
+    bootstrap(coordinator).await
+}
+
+async fn restore_alone(coordinator: &Arc<Coordinator>) -> Result<()> {
+    let tokens = match coordinator.keyspace.meta_get(TOKENS_KEY)? {
+        Some(b) => decode_tokens(&b)?,
+        None => Vec::new(),
+    };
+    coordinator.members.update_me(|s| {
+        s.tokens = tokens;
+        s.status = Status::Normal;
+    });
+    Ok(())
+}
+
+/// `CLUSTER LEAVE`: hands this node's ranges to the nodes that take them
+/// over, then leaves the ring. Writes reach both old and new owners while
+/// the data moves. The node keeps running (off the ring) until stopped;
+/// its stored tokens are cleared, so a restart joins afresh.
+pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
+    let me = coordinator.me;
+    let serving = coordinator.members.ring();
+    if !serving.nodes().contains(&me) {
+        return Err(Error::Cluster("this node does not own ranges on the ring".into()));
+    }
+    if serving.nodes().len() <= 1 {
+        return Err(Error::Cluster("this node is the only member; there is no one to hand its data to".into()));
+    }
+    coordinator.members.update_me(|s| s.status = Status::Leaving);
+    announce_to_all(coordinator).await;
+    tokio::time::sleep(coordinator.members.interval()).await;
+    let serving = coordinator.members.ring();
+    let next = coordinator.members.next_ring();
+    let n = coordinator.settings.read().replicas.min(serving.nodes().len()).max(1);
+    let mine = serving.replica_ranges(me, n);
+    let peers: Vec<u64> = next
+        .nodes()
+        .into_iter()
+        .filter(|&p| p != me && coordinator.members.is_up(p))
+        .collect();
+    let summary = coordinator.sync_peers(&serving, &mine, &next, &peers).await?;
+    coordinator.keyspace.meta_delete(&[Bytes::from_static(TOKENS_KEY)]).await?;
+    coordinator.members.update_me(|s| s.status = Status::Left);
+    announce_to_all(coordinator).await;
+    tracing::info!(keys = summary.keys_pushed, "handed this node's ranges over; left the ring");
+    Ok(summary)
+}
+
+/// Runs an anti-entropy round every `anti-entropy-interval-ms` (0: never).
+async fn anti_entropy_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Receiver<bool>) {
+    let mut last = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let every = coordinator.settings.read().anti_entropy_interval;
+        if every.is_zero() || last.elapsed() < every {
+            continue;
+        }
+        last = tokio::time::Instant::now();
+        if coordinator.members.my_state().is_some_and(|s| s.status != Status::Normal) {
+            continue;
+        }
+        match coordinator.anti_entropy_round().await {
+            Ok(s) if s.keys_pulled + s.keys_pushed > 0 => tracing::info!(
+                pulled = s.keys_pulled,
+                pushed = s.keys_pushed,
+                ranges = s.ranges_differing,
+                "anti-entropy repaired keys"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "anti-entropy round failed"),
+        }
     }
 }

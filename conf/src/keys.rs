@@ -170,4 +170,17 @@ config_keys! {
     /// Whether reads that find stale or missing replicas write the merged
     /// version back to them.
     read_repair: bool = true, "read-repair", "cluster", settable = true;
+    /// How long a hint for a down replica is kept before it is dropped
+    /// (milliseconds); anti-entropy repairs what an expired hint carried.
+    hint_max_age_ms: u64 = 10_800_000, "hint-max-age-ms", "cluster", settable = true;
+    /// Hints replayed per second at most, per node, when their owners return.
+    hint_replay_rate: u64 = 2000, "hint-replay-rate", "cluster", settable = true;
+    /// Milliseconds between background anti-entropy rounds, in which this
+    /// node compares Merkle trees with every replica it shares ranges with
+    /// (0: only on CLUSTER REPAIR).
+    anti_entropy_interval_ms: u64 = 600_000, "anti-entropy-interval-ms", "cluster", settable = true;
+    /// Seconds a deletion's tombstone is kept before compaction may purge
+    /// it. Must exceed hint-max-age-ms and the time a node may stay down,
+    /// or a replica that missed the delete can bring the value back.
+    gc_grace_seconds: u64 = 864_000, "gc-grace-seconds", "cluster", settable = false;
 }

@@ -180,6 +180,17 @@ impl Config {
             "gossip-interval-ms: must be between 10 and 60000".into(),
         );
         check(
+            self.gc_grace_seconds.saturating_mul(1000) > self.hint_max_age_ms,
+            format!(
+                "gc-grace-seconds: must exceed hint-max-age-ms ({} ms), got {} s",
+                self.hint_max_age_ms, self.gc_grace_seconds
+            ),
+        );
+        check(
+            self.hint_replay_rate >= 1,
+            "hint-replay-rate: must be at least 1".into(),
+        );
+        check(
             self.phi_threshold > 0.0,
             "phi-threshold: must be greater than 0".into(),
         );

@@ -89,6 +89,13 @@ impl Collector for ClusterCollector {
             }
             out.extend(c.collect());
         }
+        if let Ok(g) = prometheus::IntGauge::new(
+            "ringkv_cluster_hints_pending",
+            "Hints stored on this node awaiting delivery",
+        ) {
+            g.set(i64::try_from(self.cluster.hints().pending()).unwrap_or(i64::MAX));
+            out.extend(g.collect());
+        }
         let mut counter = |name: &str, help: &str, v: u64| {
             if let Ok(c) = IntCounter::new(name, help) {
                 c.inc_by(v);
@@ -114,6 +121,43 @@ impl Collector for ClusterCollector {
             "ringkv_cluster_gossip_rounds_total",
             "Gossip rounds run",
             stats.gossip_rounds.get(),
+        );
+        let hints = &self.cluster.hints().stats;
+        counter(
+            "ringkv_cluster_hints_stored_total",
+            "Hints stored for replicas that were down or did not acknowledge",
+            hints.stored.get(),
+        );
+        counter(
+            "ringkv_cluster_hints_replayed_total",
+            "Hints delivered to their replica",
+            hints.replayed.get(),
+        );
+        counter(
+            "ringkv_cluster_hints_expired_total",
+            "Hints dropped at hint-max-age-ms",
+            hints.expired.get(),
+        );
+        let ae = self.cluster.anti_entropy_stats();
+        counter(
+            "ringkv_cluster_anti_entropy_rounds_total",
+            "Anti-entropy rounds (background, CLUSTER REPAIR, join, leave)",
+            ae.rounds.get(),
+        );
+        counter(
+            "ringkv_cluster_anti_entropy_trees_compared_total",
+            "Merkle trees compared with a peer",
+            ae.trees_compared.get(),
+        );
+        counter(
+            "ringkv_cluster_anti_entropy_ranges_differing_total",
+            "Merkle leaves (token slices) found different",
+            ae.ranges_differing.get(),
+        );
+        counter(
+            "ringkv_cluster_anti_entropy_keys_repaired_total",
+            "Keys repaired by anti-entropy, here or on a peer",
+            ae.keys_repaired.get(),
         );
         let lat = &stats.replica_latency;
         counter(

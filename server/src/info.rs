@@ -306,6 +306,22 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         format!("cluster_replica_latency_avg_usec:{avg:.1}"),
         format!("cluster_gossip_rounds:{}", stats.gossip_rounds.get()),
     ]);
+    let hints = &c.hints().stats;
+    let ae = c.anti_entropy_stats();
+    lines.extend([
+        format!("cluster_hints_pending:{}", c.hints().pending()),
+        format!("cluster_hints_stored:{}", hints.stored.get()),
+        format!("cluster_hints_replayed:{}", hints.replayed.get()),
+        format!("cluster_hints_expired:{}", hints.expired.get()),
+        format!("cluster_anti_entropy_rounds:{}", ae.rounds.get()),
+        format!("cluster_anti_entropy_trees_compared:{}", ae.trees_compared.get()),
+        format!("cluster_anti_entropy_ranges_differing:{}", ae.ranges_differing.get()),
+        format!("cluster_anti_entropy_keys_repaired:{}", ae.keys_repaired.get()),
+        format!(
+            "cluster_anti_entropy_last_round_ms:{}",
+            ae.last_round_ms.load(Ordering::Relaxed)
+        ),
+    ]);
     lines
 }
 

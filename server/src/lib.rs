@@ -83,6 +83,16 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
                 s.replica_timeout = Duration::from_millis(next.replica_timeout_ms);
                 s.read_repair = next.read_repair;
             }),
+            "anti-entropy-interval-ms" => server.cluster.update_settings(|s| {
+                s.anti_entropy_interval = Duration::from_millis(next.anti_entropy_interval_ms);
+            }),
+            "hint-max-age-ms" | "hint-replay-rate" => {
+                let h = &server.cluster.hints().settings;
+                h.max_age_ms
+                    .store(next.hint_max_age_ms, std::sync::atomic::Ordering::Relaxed);
+                h.replay_rate
+                    .store(next.hint_replay_rate, std::sync::atomic::Ordering::Relaxed);
+            }
             "phi-threshold" => server
                 .cluster
                 .members()

@@ -180,6 +180,7 @@ impl From<ringkv_cluster::Error> for ReplyError {
             E::Refused(t) => ReplyError::Err(t.into()),
             e @ E::BadContext(_) => ReplyError::Err(e.to_string().into()),
             E::Engine(engine) => engine_error(engine),
+            e @ E::Cluster(_) => ReplyError::Err(e.to_string().into()),
             other => {
                 tracing::error!(error = %other, "command failed in the storage layer");
                 ReplyError::Err(format!("storage error: {other}").into())

@@ -20,9 +20,13 @@
 //! back into every replica that answered with less: in the background, or
 //! before answering at level ALL.
 //!
-//! Submodules: [`stats`] (counters for metrics and INFO).
+//! Submodules: [`write`] (the sloppy-quorum write path), [`serve`] (the
+//! replica side of node requests), [`stats`] (counters for metrics and
+//! INFO).
 
+mod serve;
 pub mod stats;
+mod write;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,9 +41,9 @@ use crate::error::{Error, Result};
 use crate::keyspace::{Ack, Keyspace, live_entry};
 use crate::membership::Membership;
 use crate::ring::NodeId;
-use crate::rpc::{Op, Outcome, Request, Response, RpcClient, RpcError};
+use crate::rpc::{Request, Response, RpcClient, RpcError};
 use crate::token;
-use crate::version::{CounterValue, Payload, Siblings, VectorClock};
+use crate::version::Siblings;
 pub use stats::ClusterStats;
 
 /// Coordinator settings that `CONFIG SET` may change.
@@ -51,6 +55,8 @@ pub struct Settings {
     pub replica_timeout: Duration,
     /// Whether reads repair stale replicas.
     pub read_repair: bool,
+    /// Time between background anti-entropy rounds (zero: none).
+    pub anti_entropy_interval: Duration,
 }
 
 /// A page of a cluster-wide SCAN.
@@ -78,6 +84,8 @@ pub struct Coordinator {
     pub(crate) rpc: Arc<RpcClient>,
     pub(crate) settings: RwLock<Settings>,
     pub(crate) stats: Arc<ClusterStats>,
+    pub(crate) hints: crate::hints::Hints,
+    pub(crate) anti_entropy: crate::antientropy::AntiEntropyStats,
 }
 
 impl Coordinator {
@@ -94,6 +102,11 @@ impl Coordinator {
     /// Counters for metrics and INFO.
     pub fn stats(&self) -> &Arc<ClusterStats> {
         &self.stats
+    }
+
+    /// The hint store.
+    pub fn hints(&self) -> &crate::hints::Hints {
+        &self.hints
     }
 
     /// This node's id.
@@ -135,12 +148,12 @@ impl Coordinator {
         Ok(Plan { targets, required })
     }
 
-    fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.settings.read().replica_timeout
     }
 
     /// Sends `req` to node `id`, timing the round trip.
-    async fn call(&self, id: NodeId, req: &Request) -> std::result::Result<Response, RpcError> {
+    pub(crate) async fn call(&self, id: NodeId, req: &Request) -> std::result::Result<Response, RpcError> {
         let Some(addr) = self.members.cluster_addr(id) else {
             return Err(RpcError::Unreachable(format!("unknown node {id:016x}")));
         };
@@ -305,144 +318,6 @@ impl Coordinator {
         self.members.ring().nodes().len() <= 1
     }
 
-    /// Applies `op` to `key` at `level`. Returns what the op produced and
-    /// the local durability to await (when this node applied it).
-    pub async fn write(
-        self: &Arc<Self>,
-        db: u32,
-        key: &Bytes,
-        op: Op,
-        level: Consistency,
-    ) -> Result<(Outcome, Ack)> {
-        self.stats.writes.inc(level);
-        let context = op_context(&op)?;
-        if self.is_alone() {
-            let (outcome, _, ack) = self.apply_local(db, key, op, context).await?;
-            return refused_to_error(outcome).map(|o| (o, ack));
-        }
-        let plan = self.plan(key, level)?;
-        let leader = if plan.targets.contains(&self.me) {
-            self.me
-        } else {
-            plan.targets.first().copied().unwrap_or(self.me)
-        };
-        let (outcome, record, ack) = if leader == self.me {
-            let (outcome, record, ack) = self.apply_local(db, key, op, context).await?;
-            (outcome, record.encode(), ack)
-        } else {
-            let req = Request::Apply {
-                db,
-                key: key.clone(),
-                op,
-            };
-            match self.call(leader, &req).await {
-                Ok(Response::Applied { record, outcome }) => (outcome, record, Ack::NONE),
-                Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
-                Err(_) => {
-                    self.stats.unavailable.inc();
-                    return Err(Error::NoQuorum {
-                        required: plan.required,
-                        answered: 0,
-                    });
-                }
-            }
-        };
-        let outcome = refused_to_error(outcome)?;
-        let mut acked = 1usize;
-        let others: Vec<NodeId> = plan
-            .targets
-            .iter()
-            .copied()
-            .filter(|&id| id != leader)
-            .collect();
-        if !others.is_empty() {
-            let (tx, mut rx) = mpsc::channel(others.len());
-            for id in others.iter().copied() {
-                let this = Arc::clone(self);
-                let tx = tx.clone();
-                let req = Request::Merge {
-                    db,
-                    key: key.clone(),
-                    record: record.clone(),
-                };
-                // `others` never holds this node: it is the leader whenever
-                // it is a replica.
-                tokio::spawn(async move {
-                    let ok = matches!(this.call(id, &req).await, Ok(Response::Ack));
-                    let _ = tx.send(ok).await;
-                });
-            }
-            drop(tx);
-            let deadline = tokio::time::Instant::now() + self.timeout();
-            while acked < plan.required {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(true)) => acked += 1,
-                    Ok(Some(false)) => {}
-                    _ => break,
-                }
-            }
-        }
-        if acked < plan.required {
-            self.stats.unavailable.inc();
-            return Err(Error::NoQuorum {
-                required: plan.required,
-                answered: acked,
-            });
-        }
-        Ok((outcome, ack))
-    }
-
-    /// Applies `op` to this node's record as the coordinating replica.
-    pub(crate) async fn apply_local(
-        &self,
-        db: u32,
-        key: &[u8],
-        op: Op,
-        context: Option<VectorClock>,
-    ) -> Result<(Outcome, Siblings, Ack)> {
-        let me = self.me;
-        let (outcome, record, ack) = self
-            .keyspace
-            .update_record(db, key, |sibs, now| match op {
-                Op::Put {
-                    value,
-                    expire_at_ms,
-                    ..
-                } => {
-                    sibs.write(
-                        context.as_ref(),
-                        me,
-                        now,
-                        Payload::Value(value),
-                        expire_at_ms,
-                    );
-                    Outcome::Done
-                }
-                Op::Delete => {
-                    sibs.write(None, me, now, Payload::Tombstone, 0);
-                    Outcome::Done
-                }
-                Op::AddInt(d) => counter_outcome(sibs.add_int(me, now, d)),
-                Op::AddFloat(d) => counter_outcome(sibs.add_float(me, now, d)),
-            })
-            .await?;
-        Ok((outcome, record, ack))
-    }
-
-    /// Merges another replica's record into this node's.
-    pub(crate) async fn merge_local(
-        &self,
-        db: u32,
-        key: &[u8],
-        incoming: &Siblings,
-    ) -> Result<Ack> {
-        let (_, _, ack) = self
-            .keyspace
-            .update_record(db, key, |sibs, _| sibs.merge(incoming))
-            .await?;
-        Ok(ack)
-    }
-
     /// One page of a cluster-wide SCAN of `db` from ring position `cursor`.
     /// Every member up is asked for a page from the same position; the
     /// page ends where the shortest member page ends, so no key between
@@ -540,72 +415,8 @@ impl Coordinator {
         Ok(ack)
     }
 
-    /// Answers a request from another node.
-    pub(crate) async fn serve(self: &Arc<Self>, req: Request) -> Response {
-        match self.serve_inner(req).await {
-            Ok(r) => r,
-            Err(e) => Response::Error(e.to_string()),
-        }
-    }
-
-    async fn serve_inner(self: &Arc<Self>, req: Request) -> Result<Response> {
-        Ok(match req {
-            Request::Gossip(states) => {
-                self.members.merge(states);
-                Response::Gossip(self.members.states())
-            }
-            Request::Read { db, key } => {
-                Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))
-            }
-            Request::Merge { db, key, record } => {
-                let incoming = Siblings::decode(&record, 0).map_err(|e| Error::CorruptRecord {
-                    key: key.to_vec(),
-                    what: e.to_string(),
-                })?;
-                let ack = self.merge_local(db, &key, &incoming).await?;
-                self.keyspace.durable(ack).await?;
-                Response::Ack
-            }
-            Request::Apply { db, key, op } => {
-                let context = op_context(&op)?;
-                let (outcome, record, ack) = self.apply_local(db, &key, op, context).await?;
-                self.keyspace.durable(ack).await?;
-                Response::Applied {
-                    record: record.encode(),
-                    outcome,
-                }
-            }
-            Request::Scan { db, cursor, count } => {
-                let page = self
-                    .keyspace
-                    .scan(db, cursor, count as usize, |_, _| true)
-                    .await?;
-                Response::ScanPage {
-                    next: page.cursor,
-                    done: page.cursor == 0,
-                    keys: page.tokens.into_iter().zip(page.keys).collect(),
-                }
-            }
-            Request::Flush(dbs) => {
-                let ack = self.keyspace.flush(&dbs).await?;
-                self.keyspace.durable(ack).await?;
-                Response::Ack
-            }
-        })
-    }
 }
 
-/// The causal context a VSET carries, decoded (its CRC catches typos).
-fn op_context(op: &Op) -> Result<Option<VectorClock>> {
-    match op {
-        Op::Put {
-            context: Some(c), ..
-        } => VectorClock::from_context_string(c)
-            .map(Some)
-            .map_err(|e| Error::BadContext(e.to_string())),
-        _ => Ok(None),
-    }
-}
 
 fn decode_remote(rec: Option<Bytes>) -> Result<Option<Siblings>> {
     rec.map(|b| {
@@ -613,18 +424,4 @@ fn decode_remote(rec: Option<Bytes>) -> Result<Option<Siblings>> {
             .map_err(|e| Error::Cluster(format!("replica sent a bad record: {e}")))
     })
     .transpose()
-}
-
-fn counter_outcome<E: std::fmt::Display>(r: std::result::Result<CounterValue, E>) -> Outcome {
-    match r {
-        Ok(v) => Outcome::Counter(v.to_bytes()),
-        Err(e) => Outcome::Refused(e.to_string()),
-    }
-}
-
-fn refused_to_error(o: Outcome) -> Result<Outcome> {
-    match o {
-        Outcome::Refused(text) => Err(Error::Refused(text)),
-        other => Ok(other),
-    }
 }

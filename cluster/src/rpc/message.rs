@@ -22,6 +22,14 @@ pub mod kind {
     pub const SCAN: u8 = 0x14;
     /// `n:u32 db:u32*n` → empty: give the databases fresh namespaces.
     pub const FLUSH: u8 = 0x15;
+    /// `owner:u64 db:u32 key record` → empty: keep a hint for a down replica.
+    pub const HINT: u8 = 0x16;
+    /// `db:u32 depth:u8 n:u32 (start:u64 end:u64)*n` → `n:u32 leaf:u64*n`:
+    /// the leaf level of the Merkle tree of the records in these ranges.
+    pub const TREE: u8 = 0x17;
+    /// `db:u32 n:u32 (start:u64 end:u64)*n after:u8 [token:u64 key] limit:u32`
+    /// → `n:u32 (token:u64 key record)*n`: a page of records in ranges.
+    pub const FETCH: u8 = 0x18;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -101,6 +109,37 @@ pub enum Request {
     },
     /// Flush databases.
     Flush(Vec<u32>),
+    /// Keep `record` for `owner`, a preferred replica that is down.
+    Hint {
+        /// The replica the write is for.
+        owner: u64,
+        /// Database index.
+        db: u32,
+        /// User key.
+        key: Bytes,
+        /// Encoded siblings.
+        record: Bytes,
+    },
+    /// The Merkle leaves of `db`'s records in `ranges`.
+    Tree {
+        /// Database index.
+        db: u32,
+        /// log2 of the number of leaves.
+        depth: u8,
+        /// Ring ranges `(start, end]`.
+        ranges: Vec<(u64, u64)>,
+    },
+    /// A page of `db`'s records in `ranges`, after position `after`.
+    Fetch {
+        /// Database index.
+        db: u32,
+        /// Ring ranges `(start, end]`.
+        ranges: Vec<(u64, u64)>,
+        /// Where the previous page ended.
+        after: Option<(u64, Bytes)>,
+        /// Records at most.
+        limit: u32,
+    },
 }
 
 /// A reply.
@@ -128,8 +167,26 @@ pub enum Response {
         /// (token, key) in ring order.
         keys: Vec<(u64, Bytes)>,
     },
+    /// Merkle leaf hashes.
+    Tree(Vec<u64>),
+    /// Records: (token, key, encoded siblings), in ring order.
+    Records(Vec<(u64, Bytes, Bytes)>),
     /// The request failed.
     Error(String),
+}
+
+fn put_ranges(w: &mut BodyWriter, ranges: &[(u64, u64)]) {
+    w.u32(ranges.len() as u32);
+    for (a, b) in ranges {
+        w.u64(*a).u64(*b);
+    }
+}
+
+fn get_ranges(r: &mut BodyReader) -> Result<Vec<(u64, u64)>, DecodeError> {
+    let n = r.count("range count", 16)?;
+    (0..n)
+        .map(|_| Ok((r.u64("range start")?, r.u64("range end")?)))
+        .collect()
 }
 
 fn put_states(w: &mut BodyWriter, states: &[MemberState]) {
@@ -198,6 +255,35 @@ impl Request {
                 }
                 kind::FLUSH
             }
+            Request::Hint {
+                owner,
+                db,
+                key,
+                record,
+            } => {
+                w.u64(*owner).u32(*db).bytes(key).bytes(record);
+                kind::HINT
+            }
+            Request::Tree { db, depth, ranges } => {
+                w.u32(*db).u8(*depth);
+                put_ranges(&mut w, ranges);
+                kind::TREE
+            }
+            Request::Fetch {
+                db,
+                ranges,
+                after,
+                limit,
+            } => {
+                w.u32(*db);
+                put_ranges(&mut w, ranges);
+                match after {
+                    Some((t, k)) => w.u8(1).u64(*t).bytes(k),
+                    None => w.u8(0),
+                };
+                w.u32(*limit);
+                kind::FETCH
+            }
         };
         (k, w.finish())
     }
@@ -250,6 +336,32 @@ impl Request {
                 let n = r.count("db count", 4)?;
                 Request::Flush((0..n).map(|_| r.u32("db")).collect::<Result<_, _>>()?)
             }
+            kind::HINT => Request::Hint {
+                owner: r.u64("owner")?,
+                db: r.u32("db")?,
+                key: r.bytes("key")?,
+                record: r.bytes("record")?,
+            },
+            kind::TREE => Request::Tree {
+                db: r.u32("db")?,
+                depth: r.u8("depth")?,
+                ranges: get_ranges(&mut r)?,
+            },
+            kind::FETCH => {
+                let db = r.u32("db")?;
+                let ranges = get_ranges(&mut r)?;
+                let after = match r.u8("after flag")? {
+                    0 => None,
+                    1 => Some((r.u64("after token")?, r.bytes("after key")?)),
+                    f => return Err(DecodeError(format!("after flag {f}"))),
+                };
+                Request::Fetch {
+                    db,
+                    ranges,
+                    after,
+                    limit: r.u32("limit")?,
+                }
+            }
             other => return Err(DecodeError(format!("unknown request kind {other:#x}"))),
         };
         r.end("request")?;
@@ -286,6 +398,18 @@ impl Response {
                     w.u64(*t).bytes(k);
                 }
             }
+            Response::Tree(leaves) => {
+                w.u32(leaves.len() as u32);
+                for l in leaves {
+                    w.u64(*l);
+                }
+            }
+            Response::Records(recs) => {
+                w.u32(recs.len() as u32);
+                for (t, k, rec) in recs {
+                    w.u64(*t).bytes(k).bytes(rec);
+                }
+            }
             Response::Error(text) => {
                 w.str(text);
                 return (kind::ERROR, w.finish());
@@ -312,7 +436,19 @@ impl Response {
                 0 => Response::Record(None),
                 _ => Response::Record(Some(r.bytes("record")?)),
             },
-            kind::MERGE | kind::FLUSH => Response::Ack,
+            kind::MERGE | kind::FLUSH | kind::HINT => Response::Ack,
+            kind::TREE => {
+                let n = r.count("leaf count", 8)?;
+                Response::Tree((0..n).map(|_| r.u64("leaf")).collect::<Result<_, _>>()?)
+            }
+            kind::FETCH => {
+                let n = r.count("record count", 16)?;
+                Response::Records(
+                    (0..n)
+                        .map(|_| Ok((r.u64("token")?, r.bytes("key")?, r.bytes("record")?)))
+                        .collect::<Result<_, DecodeError>>()?,
+                )
+            }
             kind::APPLY => {
                 let record = r.bytes("record")?;
                 let outcome = match r.u8("outcome")? {
@@ -376,6 +512,29 @@ mod tests {
                 count: 10,
             },
             Request::Flush(vec![0, 15]),
+            Request::Hint {
+                owner: 9,
+                db: 1,
+                key: Bytes::from_static(b"k"),
+                record: Bytes::from_static(b"r"),
+            },
+            Request::Tree {
+                db: 0,
+                depth: 10,
+                ranges: vec![(5, 1), (7, 9)],
+            },
+            Request::Fetch {
+                db: 2,
+                ranges: vec![(1, 2)],
+                after: Some((4, Bytes::from_static(b"k"))),
+                limit: 100,
+            },
+            Request::Fetch {
+                db: 2,
+                ranges: vec![],
+                after: None,
+                limit: 1,
+            },
         ];
         for req in reqs {
             let (k, body) = req.encode();
@@ -404,6 +563,16 @@ mod tests {
                 },
             ),
             (kind::SCAN, Response::Error("boom".into())),
+            (kind::HINT, Response::Ack),
+            (kind::TREE, Response::Tree(vec![1, 2, u64::MAX])),
+            (
+                kind::FETCH,
+                Response::Records(vec![(
+                    3,
+                    Bytes::from_static(b"k"),
+                    Bytes::from_static(b"r"),
+                )]),
+            ),
         ];
         for (rk, resp) in replies {
             let (k, body) = resp.encode(rk);

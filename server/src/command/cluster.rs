@@ -1,6 +1,6 @@
 //! ringkv's own commands: consistency levels (`CONSISTENCY`, the `CL`
 //! prefix), versioned access (`VGET`, `VSET`) and `CLUSTER INFO | NODES |
-//! RING`. Documented in `docs/commands.md`.
+//! RING | REPAIR | JOIN | LEAVE`. Documented in `docs/commands.md`.
 
 use bytes::Bytes;
 use ringkv_cluster::Consistency;
@@ -228,4 +228,38 @@ pub async fn cluster_ring(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             })
             .collect(),
     ))
+}
+
+fn summary_line(what: &str, s: &ringkv_cluster::antientropy::RepairSummary) -> Reply {
+    Reply::Simple(std::borrow::Cow::Owned(format!(
+        "OK {what}: peers={} trees={} ranges_differing={} keys_pulled={} keys_pushed={}",
+        s.peers, s.trees, s.ranges_differing, s.keys_pulled, s.keys_pushed
+    )))
+}
+
+/// CLUSTER REPAIR: one anti-entropy round with every replica, now.
+pub async fn cluster_repair(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let summary = cx.cluster().anti_entropy_round().await?;
+    Ok(summary_line("repaired", &summary))
+}
+
+/// CLUSTER JOIN host:port: a cluster of one joins another cluster.
+pub async fn cluster_join(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let seed = String::from_utf8_lossy(&args[2]).into_owned();
+    if !seed
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0))
+    {
+        return Err(ReplyError::Err(
+            format!("Invalid node address specified: {seed}").into(),
+        ));
+    }
+    let summary = ringkv_cluster::node::join(cx.cluster(), &seed).await?;
+    Ok(summary_line("joined", &summary))
+}
+
+/// CLUSTER LEAVE: decommission this node.
+pub async fn cluster_leave(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let summary = ringkv_cluster::node::leave(cx.cluster()).await?;
+    Ok(summary_line("left", &summary))
 }

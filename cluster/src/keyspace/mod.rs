@@ -12,10 +12,16 @@
 //! [`Keyspace::durable`]; the connection awaits once per batch of pipelined
 //! commands, so one WAL write (and under `appendfsync always` one fsync)
 //! serves the whole batch, as Redis's AOF does before it sends replies.
+//!
+//! Submodules: [`ranges`] (records of token ranges for anti-entropy and
+//! streaming, and prefix scans of the node-local metadata).
+
+pub mod ranges;
 
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -143,7 +149,7 @@ struct Inner {
     locks: KeyLocks,
     /// Serialise read-modify-write of one key's stored record.
     record_locks: KeyLocks,
-    gc_grace_ms: u64,
+    gc_grace_ms: AtomicU64,
     databases: u32,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
@@ -168,7 +174,7 @@ impl Keyspace {
                 namespaces,
                 locks: KeyLocks::default(),
                 record_locks: KeyLocks::default(),
-                gc_grace_ms: DEFAULT_GC_GRACE_MS,
+                gc_grace_ms: AtomicU64::new(DEFAULT_GC_GRACE_MS),
                 databases,
                 clock,
             }),
@@ -178,6 +184,17 @@ impl Keyspace {
     /// The local storage engine (for statistics, SAVE, shutdown).
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// Sets how long tombstones are kept before compaction may purge them
+    /// (`gc-grace-seconds`); applies to records written from now on.
+    pub fn set_gc_grace_ms(&self, ms: u64) {
+        self.inner.gc_grace_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long tombstones are kept, in milliseconds.
+    pub fn gc_grace_ms(&self) -> u64 {
+        self.inner.gc_grace_ms.load(Ordering::Relaxed)
     }
 
     /// Number of databases.
@@ -282,7 +299,7 @@ impl Keyspace {
             ekey,
             Value::with_expiry(
                 after.encode(),
-                engine_expiry(&after, self.inner.gc_grace_ms),
+                engine_expiry(&after, self.gc_grace_ms()),
             ),
         );
         let seq = self.inner.engine.write(batch)?;

@@ -1,0 +1,97 @@
+//! The replica side: answering other nodes' requests.
+
+use std::sync::Arc;
+
+use super::Coordinator;
+use super::write::op_context;
+use crate::error::{Error, Result};
+use crate::rpc::{Request, Response};
+use crate::version::Siblings;
+
+impl Coordinator {
+    /// Answers a request from another node.
+    pub(crate) async fn serve(self: &Arc<Self>, req: Request) -> Response {
+        match self.serve_inner(req).await {
+            Ok(r) => r,
+            Err(e) => Response::Error(e.to_string()),
+        }
+    }
+
+    async fn serve_inner(self: &Arc<Self>, req: Request) -> Result<Response> {
+        Ok(match req {
+            Request::Gossip(states) => {
+                self.members.merge(states);
+                Response::Gossip(self.members.states())
+            }
+            Request::Read { db, key } => {
+                Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))
+            }
+            Request::Merge { db, key, record } => {
+                let incoming = Siblings::decode(&record, 0).map_err(|e| Error::CorruptRecord {
+                    key: key.to_vec(),
+                    what: e.to_string(),
+                })?;
+                let (_, ack) = self.merge_local(db, &key, &incoming).await?;
+                self.keyspace.durable(ack).await?;
+                Response::Ack
+            }
+            Request::Apply { db, key, op } => {
+                let context = op_context(&op)?;
+                let (outcome, record, ack) = self.apply_local(db, &key, op, context).await?;
+                self.keyspace.durable(ack).await?;
+                Response::Applied {
+                    record: record.encode(),
+                    outcome,
+                }
+            }
+            Request::Scan { db, cursor, count } => {
+                let page = self
+                    .keyspace
+                    .scan(db, cursor, count as usize, |_, _| true)
+                    .await?;
+                Response::ScanPage {
+                    next: page.cursor,
+                    done: page.cursor == 0,
+                    keys: page.tokens.into_iter().zip(page.keys).collect(),
+                }
+            }
+            Request::Flush(dbs) => {
+                let ack = self.keyspace.flush(&dbs).await?;
+                self.keyspace.durable(ack).await?;
+                Response::Ack
+            }
+            Request::Hint {
+                owner,
+                db,
+                key,
+                record,
+            } => {
+                Siblings::decode(&record, 0).map_err(|e| Error::CorruptRecord {
+                    key: key.to_vec(),
+                    what: e.to_string(),
+                })?;
+                self.hints.store(owner, db, &key, &record).await?;
+                Response::Ack
+            }
+            Request::Tree { db, depth, ranges } => {
+                Response::Tree(self.local_leaves(db, ranges, depth).await?)
+            }
+            Request::Fetch {
+                db,
+                ranges,
+                after,
+                limit,
+            } => {
+                let page = self
+                    .keyspace
+                    .range_page(db, ranges, after, limit.clamp(1, 4096) as usize)
+                    .await?;
+                Response::Records(
+                    page.into_iter()
+                        .map(|r| (r.token, r.key, r.record.encode()))
+                        .collect(),
+                )
+            }
+        })
+    }
+}

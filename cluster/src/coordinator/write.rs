@@ -1,0 +1,343 @@
+//! The write path: a sloppy quorum with hinted handoff.
+//!
+//! A key's preferred replicas are the first N distinct nodes clockwise on
+//! the serving ring, plus — while members join or leave — its replicas on
+//! the next ring, which also must acknowledge (Cassandra's pending
+//! replicas: each one raises the acknowledgements needed by one).
+//!
+//! For each preferred replica that is down, the next healthy node further
+//! round the ring stands in: it keeps the write as a hint for the replica
+//! (see [`crate::hints`]) and its acknowledgement counts toward W. A
+//! replica with no stand-in left, and every replica or stand-in that does
+//! not acknowledge in time, gets a hint kept by the coordinator itself;
+//! those count toward W only at level ANY, where one stored hint is enough.
+//!
+//! One preferred replica that is up applies the write (Riak's vnode
+//! clocks: the coordinator itself when it is one, else the first that
+//! answers) and its resulting record is what the others merge and the
+//! hints carry. With no preferred replica up, a SET or DEL is applied to an
+//! empty record by the coordinator: the value then sits beside the old one
+//! as a sibling until a later write or read sees both (GET resolves
+//! last-write-wins). A counter change needs a preferred replica: it adds to
+//! the value it holds.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ringkv_conf::Consistency;
+use tokio::sync::mpsc;
+
+use super::Coordinator;
+use crate::error::{Error, Result};
+use crate::keyspace::Ack;
+use crate::ring::NodeId;
+use crate::rpc::{Op, Outcome, Request, Response};
+use crate::token;
+use crate::version::{CounterValue, Payload, Siblings, VectorClock};
+
+/// Where a write goes.
+struct WritePlan {
+    /// Preferred replicas judged up, in preference order.
+    replicas: Vec<NodeId>,
+    /// `(stand-in, owner)`: a healthy node past the preference list keeping
+    /// a hint for a preferred replica that is down.
+    standins: Vec<(NodeId, NodeId)>,
+    /// Down replicas left without a stand-in.
+    unplaced: Vec<NodeId>,
+    /// Acknowledgements the level needs.
+    required: usize,
+}
+
+/// One acknowledgement the coordinator waits for.
+struct Sent {
+    /// The node asked.
+    target: NodeId,
+    /// The replica the write is for (the target itself unless a stand-in).
+    owner: NodeId,
+    ok: bool,
+}
+
+impl Coordinator {
+    fn write_plan(&self, key: &[u8], level: Consistency) -> Result<WritePlan> {
+        let ring = self.members.ring();
+        let next = self.members.next_ring();
+        let members = ring.nodes().len().max(next.nodes().len());
+        let n = self.settings.read().replicas.min(members).max(1);
+        let tok = token::token(key);
+        let mut prefs = ring.preference_list(tok, n);
+        let mut pending = 0usize;
+        if !Arc::ptr_eq(&ring, &next) {
+            for id in next.preference_list(tok, n) {
+                if !prefs.contains(&id) {
+                    prefs.push(id);
+                    pending += 1;
+                }
+            }
+        }
+        if prefs.is_empty() {
+            // No tokens anywhere yet (this node is still joining): it
+            // holds everything.
+            prefs.push(self.me);
+        }
+        let required = level.required(prefs.len() - pending) + pending;
+        let (replicas, down): (Vec<NodeId>, Vec<NodeId>) =
+            prefs.iter().partition(|&&id| self.members.is_up(id));
+        let mut candidates = ring
+            .preference_list(tok, ring.nodes().len())
+            .into_iter()
+            .filter(|id| !prefs.contains(id) && self.members.is_up(*id));
+        let mut standins = Vec::new();
+        let mut unplaced = Vec::new();
+        for owner in down {
+            match candidates.next() {
+                Some(s) => standins.push((s, owner)),
+                None => unplaced.push(owner),
+            }
+        }
+        let reachable = replicas.len() + standins.len();
+        let hint_counts = usize::from(level == Consistency::Any);
+        if reachable + hint_counts < required {
+            self.stats.unavailable.inc();
+            return Err(Error::NoQuorum {
+                required,
+                answered: reachable,
+            });
+        }
+        Ok(WritePlan {
+            replicas,
+            standins,
+            unplaced,
+            required,
+        })
+    }
+
+    /// Applies `op` to `key` at `level`. Returns what the op produced and
+    /// the local durability to await (when this node applied it).
+    pub async fn write(
+        self: &Arc<Self>,
+        db: u32,
+        key: &Bytes,
+        op: Op,
+        level: Consistency,
+    ) -> Result<(Outcome, Ack)> {
+        self.stats.writes.inc(level);
+        let context = op_context(&op)?;
+        if self.is_alone() {
+            let (outcome, _, ack) = self.apply_local(db, key, op, context).await?;
+            return refused_to_error(outcome).map(|o| (o, ack));
+        }
+        let plan = self.write_plan(key, level)?;
+        let (leader, outcome, record, ack) = self.lead(db, key, op, context, &plan).await?;
+        let outcome = refused_to_error(outcome)?;
+        let mut acked = usize::from(leader.is_some());
+
+        let mut sends: Vec<(NodeId, NodeId, Request)> = Vec::new();
+        for &id in plan.replicas.iter().filter(|&&id| Some(id) != leader) {
+            let req = Request::Merge {
+                db,
+                key: key.clone(),
+                record: record.clone(),
+            };
+            sends.push((id, id, req));
+        }
+        for &(standin, owner) in &plan.standins {
+            if standin == self.me {
+                if self.hints.store(owner, db, key, &record).await.is_ok() {
+                    acked += 1;
+                }
+                continue;
+            }
+            let req = Request::Hint {
+                owner,
+                db,
+                key: key.clone(),
+                record: record.clone(),
+            };
+            sends.push((standin, owner, req));
+        }
+        let mut unplaced = plan.unplaced.clone();
+        if level == Consistency::Any && acked < plan.required {
+            // At ANY a hint kept here is an acknowledgement.
+            let mut stored = false;
+            for owner in std::mem::take(&mut unplaced) {
+                stored |= self.hints.store(owner, db, key, &record).await.is_ok();
+            }
+            acked += usize::from(stored);
+        }
+
+        let (tx, mut rx) = mpsc::channel(sends.len().max(1));
+        for (target, owner, req) in sends {
+            let this = Arc::clone(self);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let ok = matches!(this.call(target, &req).await, Ok(Response::Ack));
+                let _ = tx.send(Sent { target, owner, ok }).await;
+            });
+        }
+        drop(tx);
+        let deadline = tokio::time::Instant::now() + self.timeout();
+        let mut missed: Vec<NodeId> = Vec::new();
+        while acked < plan.required {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(s)) if s.ok => acked += 1,
+                Ok(Some(s)) => missed.push(s.owner),
+                _ => break,
+            }
+        }
+        // Whatever did not acknowledge (now or later) gets a hint kept here,
+        // in the background: the client's answer does not wait for it.
+        let this = Arc::clone(self);
+        let hinted_key = key.clone();
+        tokio::spawn(async move {
+            while let Some(s) = rx.recv().await {
+                if !s.ok {
+                    tracing::debug!(target = format!("{:016x}", s.target), "write not acknowledged; keeping a hint");
+                    missed.push(s.owner);
+                }
+            }
+            missed.extend(unplaced);
+            for owner in missed {
+                if let Err(e) = this.hints.store(owner, db, &hinted_key, &record).await {
+                    tracing::warn!(error = %e, "could not store a hint");
+                }
+            }
+        });
+        if acked < plan.required {
+            self.stats.unavailable.inc();
+            return Err(Error::NoQuorum {
+                required: plan.required,
+                answered: acked,
+            });
+        }
+        Ok((outcome, ack))
+    }
+
+    /// Has a preferred replica apply `op`: this node if it is one, else the
+    /// first that answers. Returns the leader (`None` when no preferred
+    /// replica could, and the write was applied to an empty record here),
+    /// the outcome, the encoded record and the local durability to await.
+    async fn lead(
+        &self,
+        db: u32,
+        key: &Bytes,
+        op: Op,
+        context: Option<VectorClock>,
+        plan: &WritePlan,
+    ) -> Result<(Option<NodeId>, Outcome, Bytes, Ack)> {
+        if plan.replicas.contains(&self.me) {
+            let (outcome, record, ack) = self.apply_local(db, key, op, context).await?;
+            return Ok((Some(self.me), outcome, record.encode(), ack));
+        }
+        let counter = matches!(op, Op::AddInt(_) | Op::AddFloat(_));
+        for &id in &plan.replicas {
+            let req = Request::Apply {
+                db,
+                key: key.clone(),
+                op: op.clone(),
+            };
+            match self.call(id, &req).await {
+                Ok(Response::Applied { record, outcome }) => {
+                    return Ok((Some(id), outcome, record, Ack::NONE));
+                }
+                Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
+                // A counter change may have been applied by a replica that
+                // did not answer; trying another could count it twice.
+                Err(_) if counter => break,
+                Err(_) => continue,
+            }
+        }
+        if counter {
+            self.stats.unavailable.inc();
+            return Err(Error::NoQuorum {
+                required: plan.required,
+                answered: 0,
+            });
+        }
+        let mut sibs = Siblings::default();
+        let outcome = apply_op(&mut sibs, op, context.as_ref(), self.me, self.keyspace.now_ms());
+        Ok((None, outcome, sibs.encode(), Ack::NONE))
+    }
+
+    /// Applies `op` to this node's record as the coordinating replica.
+    pub(crate) async fn apply_local(
+        &self,
+        db: u32,
+        key: &[u8],
+        op: Op,
+        context: Option<VectorClock>,
+    ) -> Result<(Outcome, Siblings, Ack)> {
+        let me = self.me;
+        self.keyspace
+            .update_record(db, key, |sibs, now| {
+                apply_op(sibs, op, context.as_ref(), me, now)
+            })
+            .await
+    }
+
+    /// Merges another replica's record into this node's. Returns whether
+    /// the local record changed, and the durability to await.
+    pub(crate) async fn merge_local(
+        &self,
+        db: u32,
+        key: &[u8],
+        incoming: &Siblings,
+    ) -> Result<(bool, Ack)> {
+        let (_, _, ack) = self
+            .keyspace
+            .update_record(db, key, |sibs, _| sibs.merge(incoming))
+            .await?;
+        Ok((ack != Ack::NONE, ack))
+    }
+}
+
+/// Applies one write to a record as actor `me` at `now`.
+fn apply_op(
+    sibs: &mut Siblings,
+    op: Op,
+    context: Option<&VectorClock>,
+    me: NodeId,
+    now: u64,
+) -> Outcome {
+    match op {
+        Op::Put {
+            value,
+            expire_at_ms,
+            ..
+        } => {
+            sibs.write(context, me, now, Payload::Value(value), expire_at_ms);
+            Outcome::Done
+        }
+        Op::Delete => {
+            sibs.write(None, me, now, Payload::Tombstone, 0);
+            Outcome::Done
+        }
+        Op::AddInt(d) => counter_outcome(sibs.add_int(me, now, d)),
+        Op::AddFloat(d) => counter_outcome(sibs.add_float(me, now, d)),
+    }
+}
+
+/// The causal context a VSET carries, decoded (its CRC catches typos).
+pub(super) fn op_context(op: &Op) -> Result<Option<VectorClock>> {
+    match op {
+        Op::Put {
+            context: Some(c), ..
+        } => VectorClock::from_context_string(c)
+            .map(Some)
+            .map_err(|e| Error::BadContext(e.to_string())),
+        _ => Ok(None),
+    }
+}
+
+fn counter_outcome<E: std::fmt::Display>(r: std::result::Result<CounterValue, E>) -> Outcome {
+    match r {
+        Ok(v) => Outcome::Counter(v.to_bytes()),
+        Err(e) => Outcome::Refused(e.to_string()),
+    }
+}
+
+fn refused_to_error(o: Outcome) -> Result<Outcome> {
+    match o {
+        Outcome::Refused(text) => Err(Error::Refused(text)),
+        other => Ok(other),
+    }
+}

@@ -1,0 +1,343 @@
+//! Hinted handoff: writes held for a replica that could not take them.
+//!
+//! A hint is a key's record (encoded siblings) kept for one intended owner.
+//! Hints are created when a write's preferred replica is down (the stand-in
+//! node of the sloppy quorum keeps it) or did not acknowledge in time (the
+//! coordinator keeps it). They live in the node-local metadata namespace of
+//! the engine, so they survive a restart, as
+//!
+//! `hint/<owner u64 BE><created unix ms u64 BE><seq u64 BE>` →
+//! `version:u8 (1) crc32c:u32 db:u32 key_len:u32 key record`
+//!
+//! (`docs/formats/hints.md`); the CRC covers everything after itself.
+//! Ordered by owner, then age, so replay walks one owner's hints oldest
+//! first.
+//!
+//! [`replay_loop`] runs on every node: when gossip holds an owner up, its
+//! hints are merged into it (a MERGE request, idempotent) at most
+//! `hint-replay-rate` per second and deleted once acknowledged. Hints older
+//! than `hint-max-age-ms` are dropped and counted as expired; anti-entropy
+//! repairs what they carried.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::sync::watch;
+
+use crate::coordinator::Coordinator;
+use crate::coordinator::stats::Counter;
+use crate::error::{Error, Result};
+use crate::keyspace::Keyspace;
+use crate::ring::NodeId;
+use crate::rpc::{Request, Response};
+
+const PREFIX: &[u8] = b"hint/";
+const VERSION: u8 = 1;
+/// How often the replay loop wakes.
+const TICK: Duration = Duration::from_millis(200);
+
+/// A stored hint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hint {
+    /// Its metadata name (for deletion).
+    pub name: Bytes,
+    /// The replica it is for.
+    pub owner: NodeId,
+    /// When it was stored (unix ms).
+    pub created_ms: u64,
+    /// Database index.
+    pub db: u32,
+    /// User key.
+    pub key: Bytes,
+    /// Encoded siblings.
+    pub record: Bytes,
+}
+
+/// Hint counters for metrics and INFO.
+#[derive(Default, Debug)]
+pub struct HintStats {
+    /// Hints stored now.
+    pub pending: AtomicU64,
+    /// Hints stored since start.
+    pub stored: Counter,
+    /// Hints delivered to their owner.
+    pub replayed: Counter,
+    /// Hints dropped for age.
+    pub expired: Counter,
+}
+
+/// Replay settings, changeable at run time.
+#[derive(Debug)]
+pub struct HintSettings {
+    /// Maximum age in ms.
+    pub max_age_ms: AtomicU64,
+    /// Replays per second.
+    pub replay_rate: AtomicU64,
+}
+
+/// The hint store of one node.
+pub struct Hints {
+    keyspace: Keyspace,
+    seq: AtomicU64,
+    /// Counters.
+    pub stats: HintStats,
+    /// Knobs.
+    pub settings: HintSettings,
+}
+
+fn name(owner: NodeId, created_ms: u64, seq: u64) -> Bytes {
+    let mut b = BytesMut::with_capacity(PREFIX.len() + 24);
+    b.put_slice(PREFIX);
+    b.put_u64(owner);
+    b.put_u64(created_ms);
+    b.put_u64(seq);
+    b.freeze()
+}
+
+fn encode_value(db: u32, key: &[u8], record: &[u8]) -> Bytes {
+    let mut body = BytesMut::with_capacity(8 + key.len() + record.len());
+    body.put_u32(db);
+    body.put_u32(u32::try_from(key.len()).unwrap_or(u32::MAX));
+    body.put_slice(key);
+    body.put_slice(record);
+    let mut out = BytesMut::with_capacity(5 + body.len());
+    out.put_u8(VERSION);
+    out.put_u32(crc32c::crc32c(&body));
+    out.put_slice(&body);
+    out.freeze()
+}
+
+fn decode(name: Bytes, value: Bytes) -> std::result::Result<Hint, String> {
+    let mut n = name.slice(..);
+    if n.len() != PREFIX.len() + 24 || !n.starts_with(PREFIX) {
+        return Err(format!("bad hint name of {} bytes", n.len()));
+    }
+    n.advance(PREFIX.len());
+    let owner = n.get_u64();
+    let created_ms = n.get_u64();
+    let mut v = value;
+    if v.len() < 13 {
+        return Err("hint value too short".into());
+    }
+    let version = v.get_u8();
+    if version != VERSION {
+        return Err(format!("hint version {version} is not {VERSION}"));
+    }
+    let crc = v.get_u32();
+    if crc32c::crc32c(&v) != crc {
+        return Err("hint checksum mismatch".into());
+    }
+    let db = v.get_u32();
+    let key_len = v.get_u32() as usize;
+    if v.len() < key_len {
+        return Err("hint key truncated".into());
+    }
+    let key = v.split_to(key_len);
+    Ok(Hint {
+        name,
+        owner,
+        created_ms,
+        db,
+        key,
+        record: v,
+    })
+}
+
+impl Hints {
+    /// Opens the hint store kept in `keyspace`, counting what it holds.
+    pub fn open(keyspace: Keyspace, max_age_ms: u64, replay_rate: u64) -> Result<Hints> {
+        let hints = Hints {
+            keyspace,
+            seq: AtomicU64::new(rand::random::<u32>() as u64),
+            stats: HintStats::default(),
+            settings: HintSettings {
+                max_age_ms: AtomicU64::new(max_age_ms),
+                replay_rate: AtomicU64::new(replay_rate),
+            },
+        };
+        let mut count = 0u64;
+        let mut from = PREFIX.to_vec();
+        loop {
+            let page = hints.keyspace.meta_scan(PREFIX, &from, 4096)?;
+            count += page.len() as u64;
+            match page.last() {
+                Some((last, _)) if page.len() == 4096 => {
+                    from = last.to_vec();
+                    from.push(0);
+                }
+                _ => break,
+            }
+        }
+        hints.stats.pending.store(count, Ordering::Relaxed);
+        Ok(hints)
+    }
+
+    /// Hints stored now.
+    pub fn pending(&self) -> u64 {
+        self.stats.pending.load(Ordering::Relaxed)
+    }
+
+    /// Stores a hint for `owner` durably.
+    pub async fn store(&self, owner: NodeId, db: u32, key: &[u8], record: &[u8]) -> Result<()> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let n = name(owner, self.keyspace.now_ms(), seq);
+        self.keyspace
+            .meta_put(&n, encode_value(db, key, record))
+            .await?;
+        self.stats.pending.fetch_add(1, Ordering::Relaxed);
+        self.stats.stored.inc();
+        Ok(())
+    }
+
+    /// The owners that have hints here.
+    pub fn owners(&self) -> Result<Vec<NodeId>> {
+        let mut owners = Vec::new();
+        let mut from = PREFIX.to_vec();
+        loop {
+            let Some((n, _)) = self.keyspace.meta_scan(PREFIX, &from, 1)?.pop() else {
+                return Ok(owners);
+            };
+            let Some(owner) = n.get(PREFIX.len()..PREFIX.len() + 8) else {
+                return Ok(owners);
+            };
+            let owner = u64::from_be_bytes(owner.try_into().unwrap_or_default());
+            owners.push(owner);
+            match owner.checked_add(1) {
+                Some(next) => {
+                    from = PREFIX.to_vec();
+                    from.extend_from_slice(&next.to_be_bytes());
+                }
+                None => return Ok(owners),
+            }
+        }
+    }
+
+    /// Up to `limit` of `owner`'s hints, oldest first. Unreadable entries
+    /// (bad checksum) are deleted and logged.
+    pub async fn oldest(&self, owner: NodeId, limit: usize) -> Result<Vec<Hint>> {
+        let mut prefix = PREFIX.to_vec();
+        prefix.extend_from_slice(&owner.to_be_bytes());
+        let page = self.keyspace.meta_scan(&prefix, &prefix, limit)?;
+        let mut out = Vec::with_capacity(page.len());
+        let mut bad = Vec::new();
+        for (n, v) in page {
+            match decode(n.clone(), v) {
+                Ok(h) => out.push(h),
+                Err(e) => {
+                    tracing::error!(error = %e, "dropping an unreadable hint");
+                    bad.push(n);
+                }
+            }
+        }
+        self.remove(&bad).await?;
+        Ok(out)
+    }
+
+    /// Deletes hints by name.
+    pub async fn remove(&self, names: &[Bytes]) -> Result<()> {
+        self.keyspace.meta_delete(names).await?;
+        let _ = self
+            .stats
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some(p.saturating_sub(names.len() as u64))
+            });
+        Ok(())
+    }
+
+    /// Whether `hint` is past the maximum age at `now_ms`.
+    pub fn is_expired(&self, hint: &Hint, now_ms: u64) -> bool {
+        now_ms.saturating_sub(hint.created_ms) > self.settings.max_age_ms.load(Ordering::Relaxed)
+    }
+}
+
+/// Replays hints to their owners while `shutdown` is not signalled.
+pub async fn replay_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if coordinator.hints.pending() == 0 {
+            continue;
+        }
+        if let Err(e) = replay_round(&coordinator).await {
+            tracing::warn!(error = %e, "hint replay round failed");
+        }
+    }
+}
+
+/// One round: for each owner, drop expired hints, and deliver a
+/// rate-limited batch if the owner is up.
+async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
+    let hints = &c.hints;
+    let rate = hints.settings.replay_rate.load(Ordering::Relaxed).max(1);
+    // The budget of one tick, at least one hint.
+    let mut budget = ((rate as u128 * TICK.as_millis()) / 1000).max(1) as usize;
+    for owner in hints.owners()? {
+        if budget == 0 {
+            break;
+        }
+        let up = c.members.is_up(owner) && c.members.cluster_addr(owner).is_some();
+        let batch = hints.oldest(owner, budget).await?;
+        let now = c.keyspace.now_ms();
+        let mut done = Vec::new();
+        for h in batch {
+            if hints.is_expired(&h, now) {
+                hints.stats.expired.inc();
+                done.push(h.name);
+                continue;
+            }
+            if !up {
+                // Ordered by age: the rest are younger.
+                break;
+            }
+            budget = budget.saturating_sub(1);
+            let req = Request::Merge {
+                db: h.db,
+                key: h.key.clone(),
+                record: h.record.clone(),
+            };
+            match c.call(owner, &req).await {
+                Ok(Response::Ack) => {
+                    hints.stats.replayed.inc();
+                    done.push(h.name);
+                }
+                Ok(other) => {
+                    return Err(Error::Cluster(format!(
+                        "hint replay to {owner:016x}: unexpected reply {other:?}"
+                    )));
+                }
+                // The owner is not taking writes yet; try again next round.
+                Err(_) => break,
+            }
+        }
+        hints.remove(&done).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_and_corruption_is_caught() {
+        let v = encode_value(3, b"key", b"\x02rec");
+        let n = name(42, 1000, 7);
+        let h = decode(n.clone(), v.clone()).unwrap();
+        assert_eq!((h.owner, h.created_ms, h.db), (42, 1000, 3));
+        assert_eq!(&h.key[..], b"key");
+        assert_eq!(&h.record[..], b"\x02rec");
+        for i in 0..v.len() {
+            let mut bad = v.to_vec();
+            bad[i] ^= 0x40;
+            assert!(decode(n.clone(), Bytes::from(bad)).is_err(), "flip at {i}");
+        }
+        assert!(decode(Bytes::from_static(b"hint/x"), v).is_err());
+    }
+}
