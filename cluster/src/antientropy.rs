@@ -207,7 +207,12 @@ impl Coordinator {
     }
 
     /// The Merkle leaves of this node's records of `db` in `ranges`.
-    pub(crate) async fn local_leaves(&self, db: u32, ranges: Vec<(u64, u64)>, depth: u8) -> Result<Vec<u64>> {
+    pub(crate) async fn local_leaves(
+        &self,
+        db: u32,
+        ranges: Vec<(u64, u64)>,
+        depth: u8,
+    ) -> Result<Vec<u64>> {
         let depth = depth.min(16);
         let leaves = Arc::new(Mutex::new(vec![0u64; 1usize << depth]));
         let sink = Arc::clone(&leaves);
@@ -225,7 +230,12 @@ impl Coordinator {
 
     /// Compares `db`'s records in `ranges` with `peer` and streams the
     /// differences both ways.
-    pub async fn sync_with(self: &Arc<Self>, peer: NodeId, db: u32, ranges: Vec<(u64, u64)>) -> Result<RepairSummary> {
+    pub async fn sync_with(
+        self: &Arc<Self>,
+        peer: NodeId,
+        db: u32,
+        ranges: Vec<(u64, u64)>,
+    ) -> Result<RepairSummary> {
         let mut sum = RepairSummary {
             trees: 1,
             ..RepairSummary::default()
@@ -259,7 +269,12 @@ impl Coordinator {
 
     /// Pulls `peer`'s records in `scope` and merges them here, then merges
     /// back into `peer` every record it lacked or held older.
-    async fn exchange(self: &Arc<Self>, peer: NodeId, db: u32, scope: Vec<(u64, u64)>) -> Result<(u64, u64)> {
+    async fn exchange(
+        self: &Arc<Self>,
+        peer: NodeId,
+        db: u32,
+        scope: Vec<(u64, u64)>,
+    ) -> Result<(u64, u64)> {
         let mut theirs: HashMap<Bytes, Siblings> = HashMap::new();
         let mut after = None;
         let mut pulled = 0u64;
@@ -294,7 +309,10 @@ impl Coordinator {
         let mut pushed = 0u64;
         let mut after = None;
         loop {
-            let page = self.keyspace.range_page(db, scope.clone(), after.clone(), PAGE as usize).await?;
+            let page = self
+                .keyspace
+                .range_page(db, scope.clone(), after.clone(), PAGE as usize)
+                .await?;
             let full = page.len() >= PAGE as usize;
             for r in page {
                 after = Some((r.token, r.key.clone()));
@@ -323,7 +341,11 @@ impl Coordinator {
     }
 
     /// Syncs every database with `peer` over `ranges`.
-    async fn sync_all_dbs(self: &Arc<Self>, peer: NodeId, ranges: Vec<(u64, u64)>) -> Result<RepairSummary> {
+    async fn sync_all_dbs(
+        self: &Arc<Self>,
+        peer: NodeId,
+        ranges: Vec<(u64, u64)>,
+    ) -> Result<RepairSummary> {
         let mut sum = RepairSummary {
             peers: 1,
             ..RepairSummary::default()
@@ -341,10 +363,12 @@ impl Coordinator {
         let ring = self.members.ring();
         let n = self.effective_replicas();
         let mine = ring.replica_ranges(self.me, n);
-        let peers: Vec<NodeId> = ring.nodes().into_iter().filter(|&p| p != self.me && self.members.is_up(p)).collect();
-        let summary = self
-            .sync_peers(&ring, &mine, &ring, &peers)
-            .await;
+        let peers: Vec<NodeId> = ring
+            .nodes()
+            .into_iter()
+            .filter(|&p| p != self.me && self.members.is_up(p))
+            .collect();
+        let summary = self.sync_peers(&ring, &mine, &ring, &peers).await;
         self.anti_entropy.rounds.inc();
         self.anti_entropy
             .last_round_ms
@@ -361,7 +385,12 @@ impl Coordinator {
         their_ring: &Ring,
         peers: &[NodeId],
     ) -> Result<RepairSummary> {
-        let n = self.settings.read().replicas.min(their_ring.nodes().len()).max(1);
+        let n = self
+            .settings
+            .read()
+            .replicas
+            .min(their_ring.nodes().len())
+            .max(1);
         let mut sum = RepairSummary::default();
         let mut failures = 0;
         for &peer in peers {
@@ -378,7 +407,9 @@ impl Coordinator {
             }
         }
         if failures > 0 && sum.peers == 0 {
-            return Err(Error::Cluster(format!("anti-entropy failed with all {failures} peers")));
+            return Err(Error::Cluster(format!(
+                "anti-entropy failed with all {failures} peers"
+            )));
         }
         Ok(sum)
     }
@@ -417,7 +448,13 @@ mod tests {
         assert_eq!(intersect(&[(10, 20)], &[(15, 30)]), vec![(15, 20)]);
         assert_eq!(intersect(&[(10, 20)], &[(20, 30)]), vec![]);
         // (100, 5] wraps; with (0, 0] (the whole ring) it is itself.
-        assert_eq!(intersect(&[(100, 5)], &[(0, 0)]), vec![(100, u64::MAX), (u64::MAX, 5)]);
-        assert_eq!(intersect(&[(100, 5)], &[(2, 200)]), vec![(100, 200), (2, 5)]);
+        assert_eq!(
+            intersect(&[(100, 5)], &[(0, 0)]),
+            vec![(100, u64::MAX), (u64::MAX, 5)]
+        );
+        assert_eq!(
+            intersect(&[(100, 5)], &[(2, 200)]),
+            vec![(100, 200), (2, 5)]
+        );
     }
 }

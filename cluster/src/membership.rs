@@ -167,10 +167,9 @@ fn rings_of(table: &Table) -> (Arc<Ring>, Arc<Ring>) {
         )
     };
     let serving = ring(&|s| matches!(s, Status::Normal | Status::Leaving));
-    let moving = table
-        .members
-        .values()
-        .any(|m| matches!(m.state.status, Status::Joining | Status::Leaving) && !m.state.tokens.is_empty());
+    let moving = table.members.values().any(|m| {
+        matches!(m.state.status, Status::Joining | Status::Leaving) && !m.state.tokens.is_empty()
+    });
     let serving = Arc::new(serving);
     if moving {
         let next = ring(&|s| matches!(s, Status::Normal | Status::Joining));

@@ -23,8 +23,8 @@ use tokio::sync::watch;
 
 use crate::antientropy::{AntiEntropyStats, RepairSummary};
 use crate::coordinator::{ClusterStats, Coordinator, Settings};
-use crate::hints::Hints;
 use crate::error::{Error, Result};
+use crate::hints::Hints;
 use crate::keyspace::Keyspace;
 use crate::membership::{MemberState, Membership, Status};
 use crate::ring::{Ring, allocate_tokens};
@@ -129,8 +129,12 @@ pub async fn start(
                         node = format!("{:016x}", old.id),
                         "empty data directory at a known member's address: replacing it and streaming its data back"
                     );
-                    keyspace.meta_put(TOKENS_KEY, encode_tokens(&old.tokens)).await?;
-                    keyspace.meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1")).await?;
+                    keyspace
+                        .meta_put(TOKENS_KEY, encode_tokens(&old.tokens))
+                        .await?;
+                    keyspace
+                        .meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1"))
+                        .await?;
                     old.id
                 }
                 None => rand::random::<u64>().max(1),
@@ -233,7 +237,13 @@ pub async fn start(
             gossip_with(&coordinator, seed).await;
         }
     }
-    if members.my_state().is_some_and(|s| s.status == Status::Joining) {
+    if members
+        .my_state()
+        .is_some_and(|s| s.status == Status::Joining)
+    {
+        // Tell every member our tokens before anyone else can join and
+        // choose against a ring without them.
+        announce_to_all(&coordinator).await;
         let c = Arc::clone(&coordinator);
         tokio::spawn(async move {
             if let Err(e) = bootstrap(&c).await {
@@ -245,7 +255,10 @@ pub async fn start(
         Arc::clone(&coordinator),
         shutdown.clone(),
     ));
-    tokio::spawn(anti_entropy_loop(Arc::clone(&coordinator), shutdown.clone()));
+    tokio::spawn(anti_entropy_loop(
+        Arc::clone(&coordinator),
+        shutdown.clone(),
+    ));
     tokio::spawn(gossip_loop(
         Arc::clone(&coordinator),
         seeds,
@@ -263,7 +276,9 @@ async fn learn_ring(coordinator: &Arc<Coordinator>, seeds: &[String]) -> Result<
             gossip_with(coordinator, seed).await;
             let ring = coordinator.members.ring();
             if ring.nodes().iter().any(|&n| n != coordinator.me) {
-                return Ok((*ring).clone());
+                // Tokens are chosen against the next ring, so members still
+                // joining keep the ranges they took.
+                return Ok((*coordinator.members.next_ring()).clone());
             }
         }
         if tokio::time::Instant::now() >= deadline {
@@ -355,9 +370,9 @@ async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<
             .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))
             .await;
         if let Ok(Response::Gossip(states)) = reply {
-            return states
-                .into_iter()
-                .find(|s| s.cluster_addr == addr && s.status != Status::Left && !s.tokens.is_empty());
+            return states.into_iter().find(|s| {
+                s.cluster_addr == addr && s.status != Status::Left && !s.tokens.is_empty()
+            });
         }
     }
     None
@@ -389,7 +404,12 @@ async fn bootstrap(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     tokio::time::sleep(coordinator.members.interval()).await;
     let next = coordinator.members.next_ring();
     let serving = coordinator.members.ring();
-    let n = coordinator.settings.read().replicas.min(next.nodes().len()).max(1);
+    let n = coordinator
+        .settings
+        .read()
+        .replicas
+        .min(next.nodes().len())
+        .max(1);
     let mine = next.replica_ranges(coordinator.me, n);
     let peers: Vec<u64> = serving
         .nodes()
@@ -397,8 +417,13 @@ async fn bootstrap(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         .filter(|&p| p != coordinator.me && coordinator.members.is_up(p))
         .collect();
     let started = std::time::Instant::now();
-    let summary = coordinator.sync_peers(&next, &mine, &serving, &peers).await?;
-    coordinator.keyspace.meta_delete(&[Bytes::from_static(BOOTSTRAPPING_KEY)]).await?;
+    let summary = coordinator
+        .sync_peers(&next, &mine, &serving, &peers)
+        .await?;
+    coordinator
+        .keyspace
+        .meta_delete(&[Bytes::from_static(BOOTSTRAPPING_KEY)])
+        .await?;
     coordinator.members.update_me(|s| s.status = Status::Normal);
     announce_to_all(coordinator).await;
     tracing::info!(
@@ -415,8 +440,15 @@ async fn bootstrap(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
 /// ranges and serves.
 pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSummary> {
     let me = coordinator.me;
-    if coordinator.members.states().iter().any(|s| s.id != me && s.status != Status::Left) {
-        return Err(Error::Cluster("this node is already a member of a cluster".into()));
+    if coordinator
+        .members
+        .states()
+        .iter()
+        .any(|s| s.id != me && s.status != Status::Left)
+    {
+        return Err(Error::Cluster(
+            "this node is already a member of a cluster".into(),
+        ));
     }
     // Off the ring before anyone hears of us, so no peer sees our old tokens.
     coordinator.members.update_me(|s| {
@@ -430,10 +462,19 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
             return Err(e);
         }
     };
-    let vnodes = coordinator.keyspace.meta_get(TOKENS_KEY)?.map_or(crate::ring::DEFAULT_VNODES, |b| (b.len() / 8).max(1));
+    let vnodes = coordinator
+        .keyspace
+        .meta_get(TOKENS_KEY)?
+        .map_or(crate::ring::DEFAULT_VNODES, |b| (b.len() / 8).max(1));
     let tokens = allocate_tokens(&ring, me, vnodes, me);
-    coordinator.keyspace.meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1")).await?;
-    coordinator.keyspace.meta_put(TOKENS_KEY, encode_tokens(&tokens)).await?;
+    coordinator
+        .keyspace
+        .meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1"))
+        .await?;
+    coordinator
+        .keyspace
+        .meta_put(TOKENS_KEY, encode_tokens(&tokens))
+        .await?;
     coordinator.members.update_me(|s| s.tokens = tokens);
     bootstrap(coordinator).await
 }
@@ -458,28 +499,47 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let me = coordinator.me;
     let serving = coordinator.members.ring();
     if !serving.nodes().contains(&me) {
-        return Err(Error::Cluster("this node does not own ranges on the ring".into()));
+        return Err(Error::Cluster(
+            "this node does not own ranges on the ring".into(),
+        ));
     }
     if serving.nodes().len() <= 1 {
-        return Err(Error::Cluster("this node is the only member; there is no one to hand its data to".into()));
+        return Err(Error::Cluster(
+            "this node is the only member; there is no one to hand its data to".into(),
+        ));
     }
-    coordinator.members.update_me(|s| s.status = Status::Leaving);
+    coordinator
+        .members
+        .update_me(|s| s.status = Status::Leaving);
     announce_to_all(coordinator).await;
     tokio::time::sleep(coordinator.members.interval()).await;
     let serving = coordinator.members.ring();
     let next = coordinator.members.next_ring();
-    let n = coordinator.settings.read().replicas.min(serving.nodes().len()).max(1);
+    let n = coordinator
+        .settings
+        .read()
+        .replicas
+        .min(serving.nodes().len())
+        .max(1);
     let mine = serving.replica_ranges(me, n);
     let peers: Vec<u64> = next
         .nodes()
         .into_iter()
         .filter(|&p| p != me && coordinator.members.is_up(p))
         .collect();
-    let summary = coordinator.sync_peers(&serving, &mine, &next, &peers).await?;
-    coordinator.keyspace.meta_delete(&[Bytes::from_static(TOKENS_KEY)]).await?;
+    let summary = coordinator
+        .sync_peers(&serving, &mine, &next, &peers)
+        .await?;
+    coordinator
+        .keyspace
+        .meta_delete(&[Bytes::from_static(TOKENS_KEY)])
+        .await?;
     coordinator.members.update_me(|s| s.status = Status::Left);
     announce_to_all(coordinator).await;
-    tracing::info!(keys = summary.keys_pushed, "handed this node's ranges over; left the ring");
+    tracing::info!(
+        keys = summary.keys_pushed,
+        "handed this node's ranges over; left the ring"
+    );
     Ok(summary)
 }
 
@@ -496,7 +556,11 @@ async fn anti_entropy_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::R
             continue;
         }
         last = tokio::time::Instant::now();
-        if coordinator.members.my_state().is_some_and(|s| s.status != Status::Normal) {
+        if coordinator
+            .members
+            .my_state()
+            .is_some_and(|s| s.status != Status::Normal)
+        {
             continue;
         }
         match coordinator.anti_entropy_round().await {

@@ -314,9 +314,18 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         format!("cluster_hints_replayed:{}", hints.replayed.get()),
         format!("cluster_hints_expired:{}", hints.expired.get()),
         format!("cluster_anti_entropy_rounds:{}", ae.rounds.get()),
-        format!("cluster_anti_entropy_trees_compared:{}", ae.trees_compared.get()),
-        format!("cluster_anti_entropy_ranges_differing:{}", ae.ranges_differing.get()),
-        format!("cluster_anti_entropy_keys_repaired:{}", ae.keys_repaired.get()),
+        format!(
+            "cluster_anti_entropy_trees_compared:{}",
+            ae.trees_compared.get()
+        ),
+        format!(
+            "cluster_anti_entropy_ranges_differing:{}",
+            ae.ranges_differing.get()
+        ),
+        format!(
+            "cluster_anti_entropy_keys_repaired:{}",
+            ae.keys_repaired.get()
+        ),
         format!(
             "cluster_anti_entropy_last_round_ms:{}",
             ae.last_round_ms.load(Ordering::Relaxed)

@@ -6,6 +6,8 @@
 //! uses every helper.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -78,6 +80,17 @@ impl TestServer {
             self.port = free_port();
             self.metrics_port = free_port();
             self.cluster_port = free_port();
+            if self.spawn_on_current_ports() {
+                return;
+            }
+        }
+        panic!("ringkv-server did not start after 5 attempts");
+    }
+
+    /// Starts the process on the ports already chosen; false if it did not
+    /// come up (it is then killed).
+    fn spawn_on_current_ports(&mut self) -> bool {
+        {
             let mut cmd = Command::new(server_binary());
             cmd.arg("--port")
                 .arg(self.port.to_string())
@@ -98,11 +111,44 @@ impl TestServer {
             let child = cmd.spawn().expect("spawn ringkv-server");
             self.child = Some(child);
             if self.wait_ready() {
-                return;
+                return true;
             }
             self.kill();
+            false
         }
-        panic!("ringkv-server did not start after 5 attempts");
+    }
+
+    /// Kills the server and starts it again on the same ports (and data
+    /// directory), as a machine coming back at its old address would.
+    pub fn restart_same_ports(&mut self) {
+        self.kill();
+        for _attempt in 0..20 {
+            if self.spawn_on_current_ports() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("ringkv-server did not come back on its ports");
+    }
+
+    /// Deletes the data directory (the server must be stopped).
+    pub fn wipe(&mut self) {
+        assert!(self.child.is_none(), "wipe a stopped server only");
+        let _ = std::fs::remove_dir_all(self.data_dir());
+    }
+
+    /// Whether the process is running (started and not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGSTOP`, `libc::SIGCONT`) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits");
+        // SAFETY: kill(2) on the pid of our own child process.
+        unsafe {
+            libc::kill(pid, signal);
+        }
     }
 
     fn wait_ready(&mut self) -> bool {

@@ -153,7 +153,11 @@ impl Coordinator {
     }
 
     /// Sends `req` to node `id`, timing the round trip.
-    pub(crate) async fn call(&self, id: NodeId, req: &Request) -> std::result::Result<Response, RpcError> {
+    pub(crate) async fn call(
+        &self,
+        id: NodeId,
+        req: &Request,
+    ) -> std::result::Result<Response, RpcError> {
         let Some(addr) = self.members.cluster_addr(id) else {
             return Err(RpcError::Unreachable(format!("unknown node {id:016x}")));
         };
@@ -414,9 +418,7 @@ impl Coordinator {
         }
         Ok(ack)
     }
-
 }
-
 
 fn decode_remote(rec: Option<Bytes>) -> Result<Option<Siblings>> {
     rec.map(|b| {

@@ -191,7 +191,10 @@ impl Coordinator {
         tokio::spawn(async move {
             while let Some(s) = rx.recv().await {
                 if !s.ok {
-                    tracing::debug!(target = format!("{:016x}", s.target), "write not acknowledged; keeping a hint");
+                    tracing::debug!(
+                        target = format!("{:016x}", s.target),
+                        "write not acknowledged; keeping a hint"
+                    );
                     missed.push(s.owner);
                 }
             }
@@ -254,7 +257,13 @@ impl Coordinator {
             });
         }
         let mut sibs = Siblings::default();
-        let outcome = apply_op(&mut sibs, op, context.as_ref(), self.me, self.keyspace.now_ms());
+        let outcome = apply_op(
+            &mut sibs,
+            op,
+            context.as_ref(),
+            self.me,
+            self.keyspace.now_ms(),
+        );
         Ok((None, outcome, sibs.encode(), Ack::NONE))
     }
 

@@ -297,10 +297,7 @@ impl Keyspace {
         let mut batch = WriteBatch::new();
         batch.put(
             ekey,
-            Value::with_expiry(
-                after.encode(),
-                engine_expiry(&after, self.gc_grace_ms()),
-            ),
+            Value::with_expiry(after.encode(), engine_expiry(&after, self.gc_grace_ms())),
         );
         let seq = self.inner.engine.write(batch)?;
         Ok((out, after, Ack(seq)))

@@ -129,7 +129,12 @@ impl Keyspace {
     /// Up to `limit` node-local metadata entries whose names start with
     /// `prefix`, from name `from` (inclusive; must start with `prefix`),
     /// ascending by name. Names are returned without the namespace.
-    pub fn meta_scan(&self, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<(Bytes, Bytes)>> {
+    pub fn meta_scan(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>> {
         let lower = meta_key(from);
         let mut upper = BytesMut::from(&meta_key(prefix)[..]);
         // The first name past every name with this prefix.
@@ -188,7 +193,9 @@ mod tests {
         assert_eq!(token_intervals((u64::MAX, 5)), vec![(0, 5)]);
         for r in [(10u64, 20u64), (20, 10), (3, 3)] {
             for t in [0u64, 5, 10, 11, 15, 20, 21, u64::MAX] {
-                let inside = token_intervals(r).iter().any(|&(lo, hi)| t >= lo && t <= hi);
+                let inside = token_intervals(r)
+                    .iter()
+                    .any(|&(lo, hi)| t >= lo && t <= hi);
                 assert_eq!(inside, range_contains(r, t), "{r:?} {t}");
             }
         }

@@ -1,0 +1,279 @@
+//! The cluster under failure and change, with real node processes: kill -9
+//! and restart, SIGSTOP, two nodes down, a wiped data directory, a missed
+//! delete, a join and a decommission under load. Load generators are
+//! bounded in count and time and record every acknowledged write; the
+//! checks read every one back at ALL and compare replicas with Merkle
+//! trees (CLUSTER REPAIR finding nothing to repair).
+//!
+//! Every wait is bounded; nodes are killed by PID when the test ends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::{Cluster, Load, LoadResult, bulk, cl, repair, wait_for};
+
+/// Every acknowledged write reads back at ALL through `node`.
+fn assert_all_readable(c: &Cluster, node: usize, results: &[&LoadResult]) -> usize {
+    let mut con = c.conn(node);
+    let mut n = 0;
+    for r in results {
+        for (k, v) in &r.acked {
+            let got = cl(&mut con, "ALL", &["GET", k]).unwrap_or_else(|e| panic!("GET {k}: {e}"));
+            assert_eq!(
+                bulk(&got).as_deref(),
+                Some(v.as_str()),
+                "acknowledged {k} lost"
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Replicas hold equal data: a repair round through each running node
+/// finds no differing Merkle leaf.
+fn assert_replicas_equal(c: &Cluster) {
+    for (i, node) in c.nodes.iter().enumerate().filter(|(_, n)| n.is_running()) {
+        let r = repair(node);
+        assert_eq!(r.get("ranges_differing"), Some(&0), "node {i}: {r:?}");
+    }
+}
+
+#[test]
+fn a_node_killed_during_quorum_load_loses_nothing_and_hints_bring_it_back() {
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    let a = Load::start(&c.nodes[0], "a", "QUORUM", 5000, Duration::from_secs(30));
+    let b = Load::start(&c.nodes[1], "b", "QUORUM", 5000, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(500));
+    c.nodes[2].kill();
+    // Long enough for the failure detector to mark it down and writes to
+    // go to stand-ins with hints.
+    std::thread::sleep(Duration::from_secs(3));
+    c.nodes[2].restart();
+    std::thread::sleep(Duration::from_millis(500));
+    let (a, b) = (a.finish(), b.finish());
+    assert!(
+        a.errors.is_empty() && b.errors.is_empty(),
+        "client errors: {:?} {:?}",
+        a.errors,
+        b.errors
+    );
+    assert!(a.acked.len() > 100 && b.acked.len() > 100, "load too small");
+    c.wait_all_up();
+    wait_for("every hint delivered", Duration::from_secs(30), || {
+        c.hints_pending() == 0
+    });
+    let stored: u64 = c
+        .nodes
+        .iter()
+        .filter_map(|n| common::cluster::info_field(n, "cluster_hints_replayed"))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    assert!(stored > 0, "no hint was replayed");
+    assert_all_readable(&c, 2, &[&a, &b]);
+    assert_replicas_equal(&c);
+}
+
+#[test]
+fn a_paused_node_gets_its_writes_as_hints_after_it_resumes() {
+    let c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    c.nodes[2].signal(libc::SIGSTOP);
+    let a = Load::start(&c.nodes[0], "p", "QUORUM", 300, Duration::from_secs(20));
+    let a = a.finish_after(Duration::from_secs(4));
+    assert!(a.errors.is_empty(), "client errors: {:?}", a.errors);
+    // (The paused node cannot answer INFO; ask the others.)
+    let pending_on_others: u64 = (0..2)
+        .filter_map(|i| common::cluster::info_field(&c.nodes[i], "cluster_hints_pending"))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    assert!(
+        pending_on_others > 0,
+        "writes to the paused node were not hinted"
+    );
+    c.nodes[2].signal(libc::SIGCONT);
+    wait_for("every hint delivered", Duration::from_secs(30), || {
+        c.hints_pending() == 0
+    });
+    // The resumed node holds every write locally.
+    let mut con = c.conn(2);
+    for (k, v) in &a.acked {
+        let got = cl(&mut con, "ONE", &["GET", k]).unwrap();
+        assert_eq!(bulk(&got).as_deref(), Some(v.as_str()), "{k}");
+    }
+    assert_replicas_equal(&c);
+}
+
+#[test]
+fn two_of_five_down_quorum_writes_go_to_stand_ins_and_every_hint_is_delivered() {
+    let mut c = Cluster::start_with(5, &["--anti-entropy-interval-ms", "0"]);
+    c.nodes[3].kill();
+    c.nodes[4].kill();
+    let down_everywhere = |c: &Cluster| {
+        (0..3).all(|i| {
+            common::cluster::info_field(&c.nodes[i], "cluster_members_down").as_deref() == Some("2")
+        })
+    };
+    wait_for("two nodes marked down", Duration::from_secs(20), || {
+        down_everywhere(&c)
+    });
+    let mut written = Vec::new();
+    for i in 0..300 {
+        let key = format!("sloppy:{i}");
+        let mut con = c.conn(i % 3);
+        cl(&mut con, "QUORUM", &["SET", &key, &format!("v{i}")])
+            .unwrap_or_else(|e| panic!("QUORUM write {key} with two nodes down: {e}"));
+        written.push((key, format!("v{i}")));
+    }
+    assert!(c.hints_pending() > 0);
+    c.nodes[3].restart();
+    c.nodes[4].restart();
+    c.wait_all_up();
+    wait_for("hints pending reaches 0", Duration::from_secs(30), || {
+        c.hints_pending() == 0
+    });
+    let mut con = c.conn(3);
+    for (k, v) in &written {
+        let got = cl(&mut con, "ALL", &["GET", k]).unwrap();
+        assert_eq!(bulk(&got).as_deref(), Some(v.as_str()), "{k}");
+    }
+    assert_replicas_equal(&c);
+}
+
+#[test]
+fn a_wiped_node_comes_back_with_every_key_it_owns() {
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    let mut con = c.conn(0);
+    for i in 0..400 {
+        cl(
+            &mut con,
+            "ALL",
+            &["SET", &format!("w:{i}"), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    cl(&mut con, "ALL", &["INCRBY", "w:counter", "41"]).unwrap();
+    c.nodes[2].kill();
+    c.nodes[2].wipe();
+    c.nodes[2].restart_same_ports();
+    c.wait_all_up();
+    // Node-local reads: every key is back on the wiped node itself.
+    let mut con = c.conn(2);
+    for i in 0..400 {
+        let got = cl(&mut con, "ONE", &["GET", &format!("w:{i}")]).unwrap();
+        assert_eq!(bulk(&got), Some(format!("v{i}")), "w:{i}");
+    }
+    let got = cl(&mut con, "ONE", &["GET", "w:counter"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("41"));
+    assert_replicas_equal(&c);
+}
+
+#[test]
+fn a_deleted_key_does_not_come_back_with_a_replica_that_missed_the_delete() {
+    // Hints expire at once, so only the tombstone on the other replicas
+    // (read merge, anti-entropy) can stop the resurrection.
+    let mut c = Cluster::start_with(
+        3,
+        &["--anti-entropy-interval-ms", "0", "--hint-max-age-ms", "1"],
+    );
+    let mut con = c.conn(0);
+    for i in 0..50 {
+        cl(&mut con, "ALL", &["SET", &format!("d:{i}"), "old"]).unwrap();
+    }
+    c.nodes[2].kill();
+    for i in 0..50 {
+        cl(&mut con, "QUORUM", &["DEL", &format!("d:{i}")]).unwrap();
+    }
+    c.nodes[2].restart();
+    c.wait_all_up();
+    wait_for("expired hints dropped", Duration::from_secs(10), || {
+        c.hints_pending() == 0
+    });
+    let mut stale = c.conn(2);
+    // A quorum read through the stale replica merges its old value with
+    // the tombstone: the delete wins.
+    for i in 0..50 {
+        let got = cl(&mut stale, "QUORUM", &["GET", &format!("d:{i}")]).unwrap();
+        assert_eq!(got, redis::Value::Nil, "d:{i} came back");
+    }
+    let r = repair(&c.nodes[0]);
+    assert!(
+        r.get("ranges_differing").copied().unwrap_or(0) <= 50,
+        "{r:?}"
+    );
+    assert_replicas_equal(&c);
+    for i in 0..50 {
+        let got = cl(&mut stale, "ONE", &["GET", &format!("d:{i}")]).unwrap();
+        assert_eq!(got, redis::Value::Nil, "d:{i} still on the stale replica");
+    }
+    let size: i64 = redis::cmd("DBSIZE").query(&mut stale).unwrap();
+    assert_eq!(size, 0);
+}
+
+#[test]
+fn a_join_and_a_decommission_under_load_lose_no_write() {
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    let mut con = c.conn(0);
+    for i in 0..300 {
+        cl(
+            &mut con,
+            "QUORUM",
+            &["SET", &format!("pre:{i}"), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    let a = Load::start(&c.nodes[0], "j", "QUORUM", 20_000, Duration::from_secs(60));
+    c.add_node(&["--anti-entropy-interval-ms", "0"]);
+    c.wait_all_up();
+    // The joined node streamed its ranges: it serves node-local reads of
+    // keys written before it joined.
+    let mut joined = c.conn(3);
+    let mut local_hits = 0;
+    for i in 0..300 {
+        if let Ok(v) = cl(&mut joined, "ONE", &["GET", &format!("pre:{i}")]) {
+            if bulk(&v) == Some(format!("v{i}")) {
+                local_hits += 1;
+            }
+        }
+    }
+    assert_eq!(local_hits, 300, "reads through the new node");
+    // Decommission node 1 under the same load.
+    let mut leaving = c.conn(1);
+    let reply: String = redis::cmd("CLUSTER")
+        .arg("LEAVE")
+        .query(&mut leaving)
+        .expect("CLUSTER LEAVE");
+    assert!(reply.starts_with("OK left"), "{reply}");
+    std::thread::sleep(Duration::from_millis(300));
+    let a = a.finish();
+    assert!(
+        a.errors.is_empty(),
+        "client errors: {:?}",
+        &a.errors[..a.errors.len().min(5)]
+    );
+    // Node 1 is gone from the ring; check through the others.
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut c.conn(0))
+        .unwrap();
+    let owners: Vec<f64> = nodes
+        .lines()
+        .filter(|l| l.contains("normal up"))
+        .filter_map(|l| l.rsplit("ownership=").next()?.parse().ok())
+        .collect();
+    assert_eq!(owners.len(), 3, "{nodes}");
+    for o in &owners {
+        assert!(
+            (o - 1.0 / 3.0).abs() <= 0.1 / 3.0,
+            "ownership {o} not within 10% of 1/3: {nodes}"
+        );
+    }
+    c.nodes[1].kill();
+    let mut con = c.conn(2);
+    for i in 0..300 {
+        let got = cl(&mut con, "ALL", &["GET", &format!("pre:{i}")]).unwrap();
+        assert_eq!(bulk(&got), Some(format!("v{i}")), "pre:{i}");
+    }
+    let n = assert_all_readable(&c, 3, &[&a]);
+    assert!(n > 100, "load too small: {n}");
+}

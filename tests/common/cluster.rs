@@ -1,0 +1,233 @@
+//! A local cluster of real node processes for the cluster tests: started
+//! one after the other through the first node as seed, with fast gossip.
+
+use std::time::{Duration, Instant};
+
+use super::{TestServer, query};
+
+/// Gossip fast so failure detection takes about two seconds.
+pub const GOSSIP_MS: &str = "100";
+
+pub struct Cluster {
+    /// The nodes, the seed first.
+    pub nodes: Vec<TestServer>,
+}
+
+pub fn info_field(node: &TestServer, field: &str) -> Option<String> {
+    let mut con = node.conn();
+    let text: String = redis::cmd("CLUSTER").arg("INFO").query(&mut con).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+}
+
+pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+impl Cluster {
+    /// Starts `n` nodes one after the other, each seeded with the first.
+    pub fn start(n: usize) -> Cluster {
+        let first = TestServer::start_with(&["--gossip-interval-ms", GOSSIP_MS]);
+        let seed = format!("127.0.0.1:{}", first.cluster_port);
+        let mut nodes = vec![first];
+        for _ in 1..n {
+            nodes.push(TestServer::start_with(&[
+                "--gossip-interval-ms",
+                GOSSIP_MS,
+                "--seeds",
+                &seed,
+            ]));
+        }
+        let c = Cluster { nodes };
+        c.wait_all_up();
+        c
+    }
+
+    /// Waits until every node sees every member up, normal, with its
+    /// tokens on the ring and at its current address (a restarted node
+    /// comes back on new ports).
+    pub fn wait_all_up(&self) {
+        let n = self.nodes.len();
+        let addrs: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|s| format!("127.0.0.1:{} ", s.port))
+            .collect();
+        for node in &self.nodes {
+            wait_for(
+                "every member up on the ring",
+                Duration::from_secs(30),
+                || {
+                    let Ok(mut con) = node.client().get_connection() else {
+                        return false;
+                    };
+                    let Ok(text) = redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut con)
+                    else {
+                        return false;
+                    };
+                    let lines: Vec<&str> = text.lines().collect();
+                    lines.len() == n
+                        && lines
+                            .iter()
+                            .all(|l| l.contains("normal up ") && !l.contains("tokens=0 "))
+                        && addrs.iter().all(|a| text.contains(a.as_str()))
+                },
+            );
+        }
+    }
+
+    pub fn conn(&self, i: usize) -> redis::Connection {
+        self.nodes[i].conn()
+    }
+}
+
+pub fn cl(con: &mut redis::Connection, level: &str, args: &[&str]) -> Result<redis::Value, String> {
+    let mut all = vec!["CL", level];
+    all.extend_from_slice(args);
+    query(con, &all)
+}
+
+pub fn bulk(v: &redis::Value) -> Option<String> {
+    match v {
+        redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+impl Cluster {
+    /// Starts one more node seeded with the first (a join).
+    pub fn add_node(&mut self, extra: &[&str]) {
+        let seed = format!("127.0.0.1:{}", self.nodes[0].cluster_port);
+        let mut args = vec!["--gossip-interval-ms", GOSSIP_MS, "--seeds", &seed];
+        args.extend_from_slice(extra);
+        self.nodes.push(TestServer::start_with(&args));
+    }
+
+    /// Starts `n` nodes with extra flags on every node.
+    pub fn start_with(n: usize, extra: &[&str]) -> Cluster {
+        let mut first_args = vec!["--gossip-interval-ms", GOSSIP_MS];
+        first_args.extend_from_slice(extra);
+        let first = TestServer::start_with(&first_args);
+        let mut c = Cluster { nodes: vec![first] };
+        for _ in 1..n {
+            c.add_node(extra);
+        }
+        c.wait_all_up();
+        c
+    }
+
+    /// Hints stored on the running nodes, summed.
+    pub fn hints_pending(&self) -> u64 {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .filter_map(|n| info_field(n, "cluster_hints_pending"))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+/// A bounded write load through one node: SETs of fresh keys at a level,
+/// each acknowledged key recorded, every error counted.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<(Vec<(String, String)>, Vec<String>)>>,
+}
+
+/// What a load did: the acknowledged (key, value) pairs and the errors.
+pub struct LoadResult {
+    /// Acknowledged writes.
+    pub acked: Vec<(String, String)>,
+    /// Error texts, one per failed write.
+    pub errors: Vec<String>,
+}
+
+impl Load {
+    /// Starts writing `prefix:<i>` through `node` at `level`, at most `max`
+    /// writes and for at most `limit`, until stopped.
+    pub fn start(
+        node: &TestServer,
+        prefix: &str,
+        level: &str,
+        max: usize,
+        limit: Duration,
+    ) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let client = node.client();
+        let prefix = prefix.to_string();
+        let level = level.to_string();
+        let handle = std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut errors = Vec::new();
+            let started = Instant::now();
+            let Ok(mut con) = client.get_connection() else {
+                return (acked, vec!["cannot connect".to_string()]);
+            };
+            for i in 0..max {
+                if flag.load(std::sync::atomic::Ordering::Relaxed) || started.elapsed() > limit {
+                    break;
+                }
+                let key = format!("{prefix}:{i}");
+                let value = format!("v{i}");
+                match cl(&mut con, &level, &["SET", &key, &value]) {
+                    Ok(_) => acked.push((key, value)),
+                    Err(e) => errors.push(e),
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            (acked, errors)
+        });
+        Load {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Lets the load run for `d` (or until it ends), then finishes it.
+    pub fn finish_after(self, d: Duration) -> LoadResult {
+        std::thread::sleep(d);
+        self.finish()
+    }
+
+    /// Stops the load and returns what it did.
+    pub fn finish(mut self) -> LoadResult {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (acked, errors) = self
+            .handle
+            .take()
+            .map(|h| h.join().expect("load thread"))
+            .unwrap_or_default();
+        LoadResult { acked, errors }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The reply of CLUSTER REPAIR through `node`, parsed into its counters
+/// (`peers`, `trees`, `ranges_differing`, `keys_pulled`, `keys_pushed`).
+pub fn repair(node: &TestServer) -> std::collections::HashMap<String, u64> {
+    let mut con = node.conn();
+    let text: String = redis::cmd("CLUSTER")
+        .arg("REPAIR")
+        .query(&mut con)
+        .expect("CLUSTER REPAIR");
+    text.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect()
+}
