@@ -138,10 +138,11 @@ impl Cluster {
 /// each acknowledged key recorded, every error counted.
 pub struct Load {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<(Vec<(String, String)>, Vec<String>)>>,
+    handle: Option<std::thread::JoinHandle<LoadResult>>,
 }
 
 /// What a load did: the acknowledged (key, value) pairs and the errors.
+#[derive(Default)]
 pub struct LoadResult {
     /// Acknowledged writes.
     pub acked: Vec<(String, String)>,
@@ -169,7 +170,10 @@ impl Load {
             let mut errors = Vec::new();
             let started = Instant::now();
             let Ok(mut con) = client.get_connection() else {
-                return (acked, vec!["cannot connect".to_string()]);
+                return LoadResult {
+                    acked,
+                    errors: vec!["cannot connect".to_string()],
+                };
             };
             for i in 0..max {
                 if flag.load(std::sync::atomic::Ordering::Relaxed) || started.elapsed() > limit {
@@ -183,7 +187,7 @@ impl Load {
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
-            (acked, errors)
+            LoadResult { acked, errors }
         });
         Load {
             stop,
@@ -200,12 +204,10 @@ impl Load {
     /// Stops the load and returns what it did.
     pub fn finish(mut self) -> LoadResult {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (acked, errors) = self
-            .handle
+        self.handle
             .take()
             .map(|h| h.join().expect("load thread"))
-            .unwrap_or_default();
-        LoadResult { acked, errors }
+            .unwrap_or_default()
     }
 }
 
