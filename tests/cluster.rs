@@ -120,7 +120,11 @@ fn one_node_down_quorum_succeeds_all_fails_and_the_detector_notices() {
 
 #[test]
 fn concurrent_writes_through_different_nodes_become_siblings_and_vset_resolves_them() {
-    let mut c = Cluster::start(3);
+    // Hints expire at once, so node 2 really has not seen the first write.
+    let mut c = Cluster::start_with(
+        3,
+        &["--hint-max-age-ms", "1", "--anti-entropy-interval-ms", "0"],
+    );
     // Node 2 misses the first write, then writes without having seen it:
     // the two versions are concurrent.
     c.nodes[2].kill();
