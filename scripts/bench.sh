@@ -131,16 +131,20 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 median() { tr ';' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+# stat SERVER TEST PIPELINE COLUMN: median over the rounds of column 1 (rps) or 2 (p99 ms).
+stat() {
+    echo "${RESULTS["$1 $2 $3"]}" | tr ';' '\n' | awk -v c="$4" 'NF { print $c }' | tr '\n' ';' | median
+}
 
 printf '\nredis-benchmark -c %s -n %s -r %s, median of %s rounds (ringkv appendfsync everysec vs redis appendonly everysec)\n' \
     "$CLIENTS" "$REQUESTS" "$KEYSPACE" "$ROUNDS"
 printf '%-10s %14s %14s %8s %12s %12s %10s\n' workload "ringkv rps" "redis rps" ratio "ringkv p99" "redis p99" "p99 diff"
 for workload in "set 1" "get 1" "set 16" "get 16"; do
     read -r test pipeline <<<"$workload"
-    r_rps=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
-    d_rps=$(echo "${RESULTS["redis $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
-    r_p99=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
-    d_p99=$(echo "${RESULTS["redis $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
+    r_rps=$(stat ringkv "$test" "$pipeline" 1)
+    d_rps=$(stat redis "$test" "$pipeline" 1)
+    r_p99=$(stat ringkv "$test" "$pipeline" 2)
+    d_p99=$(stat redis "$test" "$pipeline" 2)
     ratio=$(awk -v a="$r_rps" -v b="$d_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
     diff=$(awk -v a="$r_p99" -v b="$d_p99" 'BEGIN { printf "%+.3f ms", a - b }')
     printf '%-10s %14s %14s %8s %10s ms %10s ms %10s\n' "${test^^} -P$pipeline" "$r_rps" "$d_rps" "${ratio}x" "$r_p99" "$d_p99" "$diff"
@@ -151,11 +155,11 @@ if [ "$CLUSTER_NODES" -gt 0 ]; then
     printf '%-10s %14s %12s %14s %14s %12s\n' workload "cluster rps" "cluster p99" "vs single" "vs redis" "single p99"
     for workload in "set 1" "get 1" "set 16" "get 16"; do
         read -r test pipeline <<<"$workload"
-        c_rps=$(echo "${RESULTS["cluster $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
-        c_p99=$(echo "${RESULTS["cluster $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
-        r_rps=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
-        r_p99=$(echo "${RESULTS["ringkv $test $pipeline"]}" | tr ';' '\n' | awk '{print $2}' | tr '\n' ';' | median)
-        d_rps=$(echo "${RESULTS["redis $test $pipeline"]}" | tr ';' '\n' | awk '{print $1}' | tr '\n' ';' | median)
+        c_rps=$(stat cluster "$test" "$pipeline" 1)
+        c_p99=$(stat cluster "$test" "$pipeline" 2)
+        r_rps=$(stat ringkv "$test" "$pipeline" 1)
+        r_p99=$(stat ringkv "$test" "$pipeline" 2)
+        d_rps=$(stat redis "$test" "$pipeline" 1)
         vs_single=$(awk -v a="$c_rps" -v b="$r_rps" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
         vs_redis=$(awk -v a="$c_rps" -v b="$d_rps" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
         printf '%-10s %14s %9s ms %14s %14s %9s ms\n' "${test^^} -P$pipeline" "$c_rps" "$c_p99" "$vs_single" "$vs_redis" "$r_p99"

@@ -38,6 +38,8 @@ use crate::version::Siblings;
 
 /// log2 of the leaves per tree: 1024 slices of the token space.
 pub const DEPTH: u8 = 10;
+/// The deepest tree a TREE request may ask for (65536 leaves).
+pub const MAX_DEPTH: u8 = 16;
 /// Differing leaves whose records are streamed in one batch.
 const LEAVES_PER_BATCH: usize = 64;
 /// Records per FETCH page.
@@ -160,16 +162,15 @@ pub fn item_hash(key: &[u8], record: &Siblings) -> u64 {
 
 /// The leaf of `token` in a tree of `2^depth` leaves.
 pub fn leaf_of(token: u64, depth: u8) -> usize {
-    if depth == 0 {
-        0
-    } else {
-        (token >> (64 - u32::from(depth.min(20)))) as usize
+    match depth.min(MAX_DEPTH) {
+        0 => 0,
+        d => (token >> (64 - u32::from(d))) as usize,
     }
 }
 
 /// Ring range `(start, end]` of leaf `i`.
 pub fn leaf_range(i: usize, depth: u8) -> (u64, u64) {
-    let shift = 64 - u32::from(depth.clamp(1, 20));
+    let shift = 64 - u32::from(depth.clamp(1, MAX_DEPTH));
     let lo = (i as u64) << shift;
     let hi = lo | ((1u64 << shift) - 1);
     to_ring_range(lo, hi)
@@ -213,11 +214,11 @@ impl Coordinator {
         ranges: Vec<(u64, u64)>,
         depth: u8,
     ) -> Result<Vec<u64>> {
-        let depth = depth.min(16);
+        let depth = depth.min(MAX_DEPTH);
         let leaves = Arc::new(Mutex::new(vec![0u64; 1usize << depth]));
         let sink = Arc::clone(&leaves);
         self.keyspace
-            .for_each_record(db, ranges, move |tok, key, record| {
+            .for_each_record(db, ranges, None, move |tok, key, record| {
                 if let Some(l) = sink.lock().get_mut(leaf_of(tok, depth)) {
                     *l = l.wrapping_add(item_hash(key, &record));
                 }
@@ -254,9 +255,7 @@ impl Coordinator {
         self.anti_entropy.trees_compared.inc();
         let differing = local.differing_leaves(&remote);
         sum.ranges_differing = differing.len() as u64;
-        for _ in &differing {
-            self.anti_entropy.ranges_differing.inc();
-        }
+        self.anti_entropy.ranges_differing.add(sum.ranges_differing);
         for batch in differing.chunks(LEAVES_PER_BATCH) {
             let slices: Vec<(u64, u64)> = batch.iter().map(|&i| leaf_range(i, DEPTH)).collect();
             let scope = intersect(&ranges, &slices);
@@ -368,7 +367,7 @@ impl Coordinator {
             .into_iter()
             .filter(|&p| p != self.me && self.members.is_up(p))
             .collect();
-        let summary = self.sync_peers(&ring, &mine, &ring, &peers).await;
+        let summary = self.sync_peers(&mine, &ring, &peers).await;
         self.anti_entropy.rounds.inc();
         self.anti_entropy
             .last_round_ms
@@ -380,7 +379,6 @@ impl Coordinator {
     /// `their_ring`.
     pub(crate) async fn sync_peers(
         self: &Arc<Self>,
-        _my_ring: &Ring,
         my_ranges: &[(u64, u64)],
         their_ring: &Ring,
         peers: &[NodeId],

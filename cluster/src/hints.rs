@@ -283,8 +283,15 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
             break;
         }
         let up = c.members.is_up(owner) && c.members.cluster_addr(owner).is_some();
-        let batch = hints.oldest(owner, budget).await?;
         let now = c.keyspace.now_ms();
+        if !up {
+            // Only expiry to do: look further only if the oldest is due.
+            let oldest = hints.oldest(owner, 1).await?;
+            if !oldest.first().is_some_and(|h| hints.is_expired(h, now)) {
+                continue;
+            }
+        }
+        let batch = hints.oldest(owner, budget).await?;
         let mut done = Vec::new();
         for h in batch {
             if hints.is_expired(&h, now) {

@@ -417,9 +417,7 @@ async fn bootstrap(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         .filter(|&p| p != coordinator.me && coordinator.members.is_up(p))
         .collect();
     let started = std::time::Instant::now();
-    let summary = coordinator
-        .sync_peers(&next, &mine, &serving, &peers)
-        .await?;
+    let summary = coordinator.sync_peers(&mine, &serving, &peers).await?;
     coordinator
         .keyspace
         .meta_delete(&[Bytes::from_static(BOOTSTRAPPING_KEY)])
@@ -527,9 +525,7 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         .into_iter()
         .filter(|&p| p != me && coordinator.members.is_up(p))
         .collect();
-    let summary = coordinator
-        .sync_peers(&serving, &mine, &next, &peers)
-        .await?;
+    let summary = coordinator.sync_peers(&mine, &next, &peers).await?;
     coordinator
         .keyspace
         .meta_delete(&[Bytes::from_static(TOKENS_KEY)])

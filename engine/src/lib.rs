@@ -50,7 +50,7 @@ pub use batch::WriteBatch;
 pub use compaction::stall::WritePressure;
 pub use db::{Engine, SeqNo};
 pub use error::{Error, Result};
-pub use iter::EngineIter;
+pub use iter::{EngineIter, prefix_successor};
 pub use options::{Clock, CompactionFilter, FilterDecision, Options, system_clock};
 pub use ringkv_conf::{CompactionStrategy, FsyncPolicy};
 pub use snapshot::Snapshot;

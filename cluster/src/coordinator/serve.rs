@@ -27,10 +27,7 @@ impl Coordinator {
                 Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))
             }
             Request::Merge { db, key, record } => {
-                let incoming = Siblings::decode(&record, 0).map_err(|e| Error::CorruptRecord {
-                    key: key.to_vec(),
-                    what: e.to_string(),
-                })?;
+                let incoming = decode_incoming(&key, &record)?;
                 let (_, ack) = self.merge_local(db, &key, &incoming).await?;
                 self.keyspace.durable(ack).await?;
                 Response::Ack
@@ -66,10 +63,7 @@ impl Coordinator {
                 key,
                 record,
             } => {
-                Siblings::decode(&record, 0).map_err(|e| Error::CorruptRecord {
-                    key: key.to_vec(),
-                    what: e.to_string(),
-                })?;
+                decode_incoming(&key, &record)?;
                 self.hints.store(owner, db, &key, &record).await?;
                 Response::Ack
             }
@@ -94,4 +88,12 @@ impl Coordinator {
             }
         })
     }
+}
+
+/// A record another node sent for `key`, decoded (and so validated).
+fn decode_incoming(key: &[u8], record: &[u8]) -> Result<Siblings> {
+    Siblings::decode(record, 0).map_err(|e| Error::CorruptRecord {
+        key: key.to_vec(),
+        what: e.to_string(),
+    })
 }

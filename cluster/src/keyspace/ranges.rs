@@ -9,11 +9,12 @@
 
 use std::ops::Bound;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+use ringkv_engine::prefix_successor;
 
 use super::{Keyspace, decode_record};
 use crate::error::Result;
-use crate::namespace::{META_NAMESPACE, meta_key};
+use crate::namespace::meta_key;
 use crate::token::{self, KEY_PREFIX_LEN};
 use crate::version::Siblings;
 
@@ -58,23 +59,44 @@ pub struct RangeRecord {
 
 impl Keyspace {
     /// Calls `visit` for every record of `db` whose token lies in one of
-    /// `ranges`, in ring order within each range, until it returns false.
-    /// Runs on a blocking thread: a range may hold many keys.
-    pub async fn for_each_record<F>(&self, db: u32, ranges: Vec<(u64, u64)>, visit: F) -> Result<()>
+    /// `ranges`, in ascending `(token, key)` order, starting after position
+    /// `after` (exclusive) when given, until it returns false. Runs on a
+    /// blocking thread: a range may hold many keys.
+    pub async fn for_each_record<F>(
+        &self,
+        db: u32,
+        ranges: Vec<(u64, u64)>,
+        after: Option<(u64, Bytes)>,
+        visit: F,
+    ) -> Result<()>
     where
         F: FnMut(u64, &Bytes, Siblings) -> bool + Send + 'static,
     {
         let ns = self.namespace(db)?;
         let engine = self.inner.engine.clone();
+        // Disjoint intervals, ascending: a wrapping range's two halves are
+        // visited in token order, so a page position is a clean boundary.
+        let mut intervals: Vec<(u64, u64)> = ranges.into_iter().flat_map(token_intervals).collect();
+        intervals.sort_unstable();
         let run = move || -> Result<()> {
             let mut visit = visit;
-            for (lo, hi) in ranges.into_iter().flat_map(token_intervals) {
-                let lower = token::position(ns, lo);
+            for (lo, hi) in intervals {
+                let lower = match &after {
+                    Some((at, _)) if *at > hi => continue,
+                    Some((at, key)) if *at >= lo => {
+                        Bound::Excluded(token::engine_key(ns, key).to_vec())
+                    }
+                    _ => Bound::Included(token::position(ns, lo).to_vec()),
+                };
                 let upper: Vec<u8> = match hi.checked_add(1) {
                     Some(next) => token::position(ns, next).to_vec(),
                     None => token::namespace_prefix(ns.wrapping_add(1)).to_vec(),
                 };
-                for item in engine.iter(Bound::Included(&lower), Bound::Excluded(&upper), None)? {
+                for item in engine.iter(
+                    lower.as_ref().map(Vec::as_slice),
+                    Bound::Excluded(&upper),
+                    None,
+                )? {
                     let (ekey, value) = item?;
                     let Some((_, tok, user)) = token::split_engine_key(&ekey) else {
                         continue;
@@ -95,8 +117,8 @@ impl Keyspace {
 
     /// Up to `limit` records of `db` in `ranges`, starting after the key
     /// `after` (a position `(token, key)` from a previous page), for
-    /// streaming in bounded pages. The page is complete when it holds
-    /// fewer than `limit` records.
+    /// streaming in bounded pages. The ranges are exhausted when the page
+    /// holds fewer than `limit` records.
     pub async fn range_page(
         &self,
         db: u32,
@@ -106,13 +128,7 @@ impl Keyspace {
     ) -> Result<Vec<RangeRecord>> {
         let out = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
         let sink = std::sync::Arc::clone(&out);
-        self.for_each_record(db, ranges, move |tok, key, record| {
-            if let Some((at, k)) = &after {
-                // Ranges are visited in order, so skip up to the position.
-                if (tok, key) <= (*at, k) {
-                    return true;
-                }
-            }
+        self.for_each_record(db, ranges, after, move |tok, key, record| {
             let mut page = sink.lock();
             page.push(RangeRecord {
                 token: tok,
@@ -136,21 +152,8 @@ impl Keyspace {
         limit: usize,
     ) -> Result<Vec<(Bytes, Bytes)>> {
         let lower = meta_key(from);
-        let mut upper = BytesMut::from(&meta_key(prefix)[..]);
-        // The first name past every name with this prefix.
-        while let Some(last) = upper.last().copied() {
-            if last == 0xFF {
-                upper.truncate(upper.len() - 1);
-            } else {
-                let n = upper.len();
-                upper[n - 1] = last + 1;
-                break;
-            }
-        }
-        if upper.len() <= 4 {
-            upper = BytesMut::new();
-            upper.put_u32(META_NAMESPACE + 1);
-        }
+        // The namespace prefix is never all 0xFF, so a successor exists.
+        let upper = prefix_successor(&meta_key(prefix)).unwrap_or_default();
         let mut out = Vec::new();
         for item in
             self.inner
@@ -184,6 +187,43 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::Payload;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pages_cover_a_wrapping_range_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+        for i in 0..60 {
+            let key = format!("k{i}");
+            ks.update_record(0, key.as_bytes(), |s, now| {
+                s.write(None, 1, now, Payload::Value(Bytes::from("v")), 0);
+            })
+            .await
+            .unwrap();
+        }
+        // Wraps through 0 and covers every token but the midpoint.
+        let ranges = vec![(1u64 << 63, (1u64 << 63) - 1)];
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = ks
+                .range_page(0, ranges.clone(), after.clone(), 7)
+                .await
+                .unwrap();
+            let done = page.len() < 7;
+            for r in page {
+                after = Some((r.token, r.key.clone()));
+                seen.push(r.key);
+            }
+            if done {
+                break;
+            }
+        }
+        let total = seen.len();
+        seen.sort();
+        seen.dedup();
+        assert_eq!((total, seen.len()), (60, 60));
+    }
 
     #[test]
     fn intervals_cover_plain_wrapping_and_whole_ranges() {

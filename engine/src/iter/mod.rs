@@ -114,7 +114,7 @@ impl InternalIter for MemIter {
 
 /// The smallest key strictly greater than every key starting with `prefix`,
 /// or `None` if there is none (prefix empty or all 0xff).
-pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Bytes> {
+pub fn prefix_successor(prefix: &[u8]) -> Option<Bytes> {
     let mut v = prefix.to_vec();
     while let Some(last) = v.pop() {
         if last != 0xff {
