@@ -58,6 +58,10 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+fn nonzero_or(announced: u16, actual: u16) -> u16 {
+    if announced != 0 { announced } else { actual }
+}
+
 /// The address other nodes reach this one at, for port `port`.
 fn announce(config: &Config, port: u16) -> String {
     let host = if !config.cluster_announce_ip.is_empty() {
@@ -105,7 +109,10 @@ pub async fn start(
 ) -> Result<Arc<Coordinator>> {
     keyspace.set_gc_grace_ms(config.gc_grace_seconds.saturating_mul(1000));
     let cluster_port = config.effective_cluster_port();
-    let my_cluster_addr = announce(config, cluster_port);
+    let my_cluster_addr = announce(
+        config,
+        nonzero_or(config.cluster_announce_bus_port, cluster_port),
+    );
     let seeds: Vec<String> = config
         .seeds
         .iter()
@@ -166,7 +173,10 @@ pub async fn start(
     let me = MemberState {
         id,
         cluster_addr: my_cluster_addr.clone(),
-        client_addr: announce(config, config.port),
+        client_addr: announce(
+            config,
+            nonzero_or(config.cluster_announce_port, config.port),
+        ),
         generation: unix_ms(),
         version: 0,
         status: if stored_tokens.is_empty() || bootstrapping {
@@ -177,7 +187,11 @@ pub async fn start(
         tokens: stored_tokens.clone(),
     };
     let members = Arc::new(Membership::new(me, interval, config.phi_threshold));
-    let rpc = Arc::new(RpcClient::new(id, config.cluster_secret.clone()));
+    let rpc = Arc::new(RpcClient::new(
+        id,
+        config.cluster_secret.clone(),
+        config.bind_source_ip(),
+    ));
     let coordinator = Arc::new(Coordinator {
         me: id,
         keyspace: keyspace.clone(),
@@ -364,7 +378,7 @@ fn pick<T>(items: &[T]) -> Option<&T> {
 /// `addr`, if any: a node coming back at its old address with an empty
 /// data directory replaces it.
 async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<MemberState> {
-    let rpc = RpcClient::new(0, config.cluster_secret.clone());
+    let rpc = RpcClient::new(0, config.cluster_secret.clone(), config.bind_source_ip());
     for seed in seeds {
         let reply = rpc
             .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))

@@ -141,6 +141,15 @@ config_keys! {
     cluster_port: u16 = 0, "cluster-port", "cluster", settable = false;
     /// Address other nodes use to reach this one (empty: the first bind address).
     cluster_announce_ip: String = String::new(), "cluster-announce-ip", "cluster", settable = false;
+    /// Client port announced to the cluster (0: `port`), for a node behind
+    /// port forwarding or NAT.
+    cluster_announce_port: u16 = 0, "cluster-announce-port", "cluster", settable = false;
+    /// Cluster port announced to other nodes (0: the cluster port it
+    /// listens on), for a node behind port forwarding or a proxy.
+    cluster_announce_bus_port: u16 = 0, "cluster-announce-bus-port", "cluster", settable = false;
+    /// Source address of outgoing node-to-node connections (empty: chosen
+    /// by the operating system), for hosts with several addresses.
+    bind_source_addr: String = String::new(), "bind-source-addr", "cluster", settable = false;
     /// Cluster ports of existing members to join through, host:port comma-separated.
     /// Empty: this node starts a cluster of its own.
     seeds: Vec<String> = Vec::new(), "seeds", "cluster", settable = false;

@@ -191,6 +191,14 @@ impl Config {
             "hint-replay-rate: must be at least 1".into(),
         );
         check(
+            self.bind_source_addr.is_empty()
+                || self.bind_source_addr.parse::<std::net::IpAddr>().is_ok(),
+            format!(
+                "bind-source-addr: not an IP address: '{}'",
+                self.bind_source_addr
+            ),
+        );
+        check(
             self.phi_threshold > 0.0,
             "phi-threshold: must be greater than 0".into(),
         );
@@ -206,6 +214,12 @@ impl Config {
             "compaction-threads: must be between 1 and 64".into(),
         );
         if p.is_empty() { Ok(()) } else { Err(p) }
+    }
+
+    /// The source address for outgoing node-to-node connections, if set
+    /// (`validate` has checked that it parses).
+    pub fn bind_source_ip(&self) -> Option<std::net::IpAddr> {
+        self.bind_source_addr.parse().ok()
     }
 
     /// The node-to-node port: `cluster-port`, or client port + 10000.

@@ -94,6 +94,19 @@ fn cross_key_constraints_are_checked() {
 }
 
 #[test]
+fn bind_source_addr_must_be_an_ip_address() {
+    let err = load_from(args(&["--bind-source-addr", "node-a"]), no_env()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("bind-source-addr: not an IP address: 'node-a'"),
+        "{err}"
+    );
+    let ok = load_from(args(&["--bind-source-addr", "127.0.0.5"]), no_env()).unwrap();
+    assert_eq!(ok.bind_source_ip(), "127.0.0.5".parse().ok());
+    assert_eq!(Config::default().bind_source_ip(), None);
+}
+
+#[test]
 fn unknown_flag_is_a_command_line_error() {
     let err = load_from(args(&["--prot", "1"]), no_env()).unwrap_err();
     assert!(matches!(err, Error::CommandLine(_)));

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::netfault::Network;
 use super::{TestServer, query};
 
 /// Gossip fast so failure detection takes about two seconds.
@@ -58,7 +59,7 @@ impl Cluster {
         let addrs: Vec<String> = self
             .nodes
             .iter()
-            .map(|s| format!("127.0.0.1:{} ", s.port))
+            .map(|s| format!("{}:{} ", s.host, s.port))
             .collect();
         for node in &self.nodes {
             wait_for(
@@ -118,6 +119,41 @@ impl Cluster {
         let mut c = Cluster { nodes: vec![first] };
         for _ in 1..n {
             c.add_node(extra);
+        }
+        c.wait_all_up();
+        c
+    }
+
+    /// Starts `n` nodes whose node-to-node traffic goes through `net`, so
+    /// the test can cut them apart: node i and its proxy listen on
+    /// 127.0.0.(21+i), the node sends from there and announces the proxy's
+    /// port as its cluster port.
+    pub fn start_behind(net: &mut Network, n: usize, extra: &[&str]) -> Cluster {
+        let mut c = Cluster { nodes: Vec::new() };
+        let mut seed = String::new();
+        for i in 0..n {
+            let host = format!("127.0.0.{}", 21 + i);
+            let (node, proxy_port) = net.front(host.parse().expect("loopback address"));
+            let proxy_port = proxy_port.to_string();
+            let mut args = vec![
+                "--gossip-interval-ms",
+                GOSSIP_MS,
+                "--bind-source-addr",
+                &host,
+                "--cluster-announce-bus-port",
+                &proxy_port,
+            ];
+            if i > 0 {
+                args.extend_from_slice(&["--seeds", &seed]);
+            }
+            args.extend_from_slice(extra);
+            let server = TestServer::start_on(&host, &args);
+            let target = format!("{host}:{}", server.cluster_port);
+            net.set_target(node, target.parse().expect("cluster address"));
+            if i == 0 {
+                seed = format!("{host}:{proxy_port}");
+            }
+            c.nodes.push(server);
         }
         c.wait_all_up();
         c

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod netfault;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -19,7 +20,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A free loopback TCP port (bound, then released for the server to take).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    free_port_on("127.0.0.1")
+}
+
+/// A free TCP port on loopback address `host`.
+pub fn free_port_on(host: &str) -> u16 {
+    let l = TcpListener::bind((host, 0)).expect("bind an ephemeral port");
     l.local_addr().expect("local addr").port()
 }
 
@@ -31,6 +37,9 @@ pub fn server_binary() -> PathBuf {
 /// A running server process, killed when dropped.
 pub struct TestServer {
     child: Option<Child>,
+    /// The loopback address it listens on (127.0.0.1 unless started with
+    /// [`TestServer::start_on`]).
+    pub host: String,
     /// Client port.
     pub port: u16,
     /// Metrics port.
@@ -50,9 +59,16 @@ impl TestServer {
 
     /// Starts a server with extra flags (e.g. `["--appendfsync", "always"]`).
     pub fn start_with(args: &[&str]) -> TestServer {
+        TestServer::start_on("127.0.0.1", args)
+    }
+
+    /// Starts a server listening on loopback address `host` (any of
+    /// 127.0.0.0/8) with extra flags.
+    pub fn start_on(host: &str, args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             child: None,
+            host: host.to_string(),
             port: 0,
             metrics_port: 0,
             cluster_port: 0,
@@ -77,9 +93,9 @@ impl TestServer {
         // A port picked free may be taken by a parallel test before the
         // server binds it: retry with new ports.
         for _attempt in 0..5 {
-            self.port = free_port();
-            self.metrics_port = free_port();
-            self.cluster_port = free_port();
+            self.port = free_port_on(&self.host);
+            self.metrics_port = free_port_on(&self.host);
+            self.cluster_port = free_port_on(&self.host);
             if self.spawn_on_current_ports() {
                 return;
             }
@@ -99,7 +115,7 @@ impl TestServer {
                 .arg("--cluster-port")
                 .arg(self.cluster_port.to_string())
                 .arg("--bind")
-                .arg("127.0.0.1")
+                .arg(&self.host)
                 .arg("--dir")
                 .arg(self.data_dir())
                 .arg("--loglevel")
@@ -159,7 +175,7 @@ impl TestServer {
                     return false;
                 }
             }
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+            if let Ok(mut s) = TcpStream::connect((self.host.as_str(), self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 if s.write_all(b"PING\r\n").is_ok() {
                     let mut buf = [0u8; 64];
@@ -231,7 +247,7 @@ impl TestServer {
 
     /// A `redis` crate client for this server.
     pub fn client(&self) -> redis::Client {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client")
+        redis::Client::open(format!("redis://{}:{}/", self.host, self.port)).expect("client")
     }
 
     /// A connected synchronous `redis` connection.
@@ -249,7 +265,8 @@ impl TestServer {
 
     /// The body of GET /metrics.
     pub fn metrics(&self) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.metrics_port)).expect("metrics connect");
+        let mut s =
+            TcpStream::connect((self.host.as_str(), self.metrics_port)).expect("metrics connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")

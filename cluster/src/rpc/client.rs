@@ -8,12 +8,13 @@
 //! `.await`.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::frame::{self, Frame, FrameError};
@@ -44,16 +45,19 @@ struct Conn {
 pub struct RpcClient {
     my_id: u64,
     secret: String,
+    source: Option<IpAddr>,
     conns: Mutex<HashMap<String, Arc<Conn>>>,
     next_id: AtomicU64,
 }
 
 impl RpcClient {
-    /// A pool that authenticates as `my_id` with `secret`.
-    pub fn new(my_id: u64, secret: String) -> Self {
+    /// A pool that authenticates as `my_id` with `secret`; its connections
+    /// leave from `source` when given (`bind-source-addr`).
+    pub fn new(my_id: u64, secret: String, source: Option<IpAddr>) -> Self {
         RpcClient {
             my_id,
             secret,
+            source,
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         }
@@ -129,7 +133,7 @@ impl RpcClient {
     }
 
     async fn open(&self, addr: &str) -> Result<Conn, RpcError> {
-        let mut stream = TcpStream::connect(addr)
+        let mut stream = dial(addr, self.source)
             .await
             .map_err(|e| RpcError::Unreachable(format!("{addr}: {e}")))?;
         let _ = stream.set_nodelay(true);
@@ -174,4 +178,33 @@ impl RpcClient {
         }
         Ok(Conn { tx, alive })
     }
+}
+
+/// Connects to `addr`, from `source` when given.
+async fn dial(addr: &str, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let mut last = None;
+    for target in tokio::net::lookup_host(addr).await? {
+        if target.is_ipv4() != source.is_ipv4() {
+            continue;
+        }
+        let socket = if target.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.bind(SocketAddr::new(source, 0))?;
+        match socket.connect(target).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("no address of {addr} in the family of bind-source-addr {source}"),
+        )
+    }))
 }

@@ -1,0 +1,151 @@
+//! A network partition between real node processes: node-to-node traffic
+//! runs through a fault-injecting proxy (tests/common/netfault.rs) that
+//! cuts a 2|1 split without killing anything. Both sides keep taking
+//! writes at ONE; after the heal the replicas converge, every acknowledged
+//! write (or a causally later one) reads back at ALL, and keys written on
+//! both sides show both versions as siblings.
+//!
+//! Every wait and load is bounded; nodes are killed by PID when the test
+//! ends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::{Cluster, Load, bulk, cl, info_field, repair, wait_for};
+use common::netfault::Network;
+
+/// The values of `key` at ALL through `con`, sorted (VGET shows siblings).
+fn versions(con: &mut redis::Connection, key: &str) -> Vec<String> {
+    let v = cl(con, "ALL", &["VGET", key]).unwrap_or_else(|e| panic!("VGET {key}: {e}"));
+    let redis::Value::Array(parts) = v else {
+        panic!("VGET {key} reply {v:?}")
+    };
+    let Some(redis::Value::Array(vals)) = parts.get(1) else {
+        panic!("VGET {key} values {parts:?}")
+    };
+    let mut vals: Vec<String> = vals.iter().filter_map(bulk).collect();
+    vals.sort();
+    vals
+}
+
+fn members_down(c: &Cluster, node: usize) -> Option<u64> {
+    info_field(&c.nodes[node], "cluster_members_down")?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_two_one_partition_with_writes_at_one_on_both_sides_converges_with_siblings() {
+    let mut net = Network::new();
+    let c = Cluster::start_behind(
+        &mut net,
+        3,
+        &[
+            "--anti-entropy-interval-ms",
+            "0",
+            "--replica-timeout-ms",
+            "300",
+        ],
+    );
+    // Before the split: keys every replica holds, some overwritten or
+    // deleted on one side later.
+    let mut con0 = c.conn(0);
+    for i in 0..20 {
+        cl(&mut con0, "ALL", &["SET", &format!("base:{i}"), "before"]).unwrap();
+    }
+
+    net.partition(&[&[0, 1], &[2]]);
+    let left = Load::start(&c.nodes[0], "left", "ONE", 2000, Duration::from_secs(20));
+    let right = Load::start(&c.nodes[2], "right", "ONE", 2000, Duration::from_secs(20));
+    wait_for(
+        "each side sees the other down",
+        Duration::from_secs(20),
+        || {
+            members_down(&c, 0) == Some(1)
+                && members_down(&c, 1) == Some(1)
+                && members_down(&c, 2) == Some(2)
+        },
+    );
+    let (mut con1, mut con2) = (c.conn(1), c.conn(2));
+    for j in 0..20 {
+        let key = format!("shared:{j}");
+        cl(&mut con1, "ONE", &["SET", &key, &format!("left-{j}")]).unwrap();
+        cl(&mut con2, "ONE", &["SET", &key, &format!("right-{j}")]).unwrap();
+    }
+    for i in 0..10 {
+        cl(
+            &mut con1,
+            "ONE",
+            &["SET", &format!("base:{i}"), "after-left"],
+        )
+        .unwrap();
+    }
+    for i in 10..20 {
+        cl(&mut con2, "ONE", &["DEL", &format!("base:{i}")]).unwrap();
+    }
+    // The minority side cannot reach a quorum of preferred replicas; the
+    // majority side can.
+    assert!(cl(&mut con2, "QUORUM", &["SET", "quorum-probe", "right"]).is_err());
+    cl(&mut con0, "QUORUM", &["SET", "quorum-probe", "left"]).unwrap();
+    let (left, right) = (
+        left.finish_after(Duration::from_secs(1)),
+        right.finish_after(Duration::from_secs(0)),
+    );
+    assert!(
+        left.errors.is_empty() && right.errors.is_empty(),
+        "writes at ONE failed during the partition: {:?} {:?}",
+        left.errors,
+        right.errors
+    );
+    assert!(
+        left.acked.len() > 100 && right.acked.len() > 100,
+        "load too small"
+    );
+    assert!(c.hints_pending() > 0, "no hint kept during the partition");
+
+    net.heal();
+    c.wait_all_up();
+    wait_for("every hint delivered", Duration::from_secs(30), || {
+        c.hints_pending() == 0
+    });
+    for node in &c.nodes {
+        repair(node);
+    }
+    for (i, node) in c.nodes.iter().enumerate() {
+        let r = repair(node);
+        assert_eq!(r.get("ranges_differing"), Some(&0), "node {i}: {r:?}");
+    }
+
+    // Nothing acknowledged is lost, read through each node in turn.
+    let mut cons: Vec<redis::Connection> = (0..3).map(|i| c.conn(i)).collect();
+    for (n, (k, v)) in left.acked.iter().chain(&right.acked).enumerate() {
+        let got = cl(&mut cons[n % 3], "ALL", &["GET", k]).unwrap();
+        assert_eq!(
+            bulk(&got).as_deref(),
+            Some(v.as_str()),
+            "acknowledged {k} lost"
+        );
+    }
+    // Concurrent writes to one key are siblings, on every node alike.
+    for j in 0..20 {
+        let key = format!("shared:{j}");
+        let want = [format!("left-{j}"), format!("right-{j}")];
+        assert_eq!(versions(&mut cons[j % 3], &key), want, "{key}");
+    }
+    // Causally later writes replace what they saw, without siblings.
+    for i in 0..10 {
+        assert_eq!(
+            versions(&mut cons[i % 3], &format!("base:{i}")),
+            ["after-left"]
+        );
+    }
+    for i in 10..20 {
+        let got = cl(&mut cons[i % 3], "ALL", &["GET", &format!("base:{i}")]).unwrap();
+        assert_eq!(
+            got,
+            redis::Value::Nil,
+            "base:{i} deleted on one side came back"
+        );
+    }
+}
