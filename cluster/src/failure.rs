@@ -107,6 +107,12 @@ impl PhiDetector {
         mean.max(MIN_MEAN_MS)
     }
 
+    /// Moves the last heartbeat `gap` later: silence during which this
+    /// node itself was not running (paused, starved) is not the peer's.
+    pub fn forgive(&mut self, gap: Duration) {
+        self.last = self.last.map(|l| l + gap);
+    }
+
     /// Number of intervals in the window (at most [`WINDOW_SIZE`]).
     pub fn window_len(&self) -> usize {
         self.intervals.len()

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::failure::PhiDetector;
 use crate::ring::{NodeId, Ring};
@@ -151,7 +151,17 @@ pub struct Membership {
     interval: Duration,
     /// Bits of the phi threshold (f64), changeable at run time.
     phi_threshold: std::sync::atomic::AtomicU64,
+    /// When this node last showed it was running ([`Membership::awake`]).
+    awake: Mutex<Instant>,
 }
+
+/// A gap of this many gossip intervals between two [`Membership::awake`]
+/// calls means this node itself was paused (SIGSTOP, a stall, a VM
+/// freeze). Peers' silence during it is not held against them: otherwise
+/// a node waking up would judge every peer down at once, as Cassandra
+/// avoids with its maximum local pause. Well below the ~18 intervals after
+/// which the default phi threshold convicts.
+pub const LOCAL_PAUSE_INTERVALS: u32 = 5;
 
 /// The serving ring (members that own data now: normal and leaving) and
 /// the next ring (what it becomes once joins and departures finish:
@@ -200,6 +210,39 @@ impl Membership {
             next_ring: RwLock::new(next),
             interval,
             phi_threshold: std::sync::atomic::AtomicU64::new(phi_threshold.to_bits()),
+            awake: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Records that this node is running at `now`; called every gossip
+    /// interval by a task that does nothing else. After a local pause
+    /// (longer than [`LOCAL_PAUSE_INTERVALS`]) every peer's detector
+    /// forgives the paused time; returns the pause.
+    pub fn awake(&self, now: Instant) -> Option<Duration> {
+        let mut awake = self.awake.lock();
+        let gap = now.saturating_duration_since(*awake);
+        *awake = now;
+        drop(awake);
+        if gap <= self.interval * LOCAL_PAUSE_INTERVALS {
+            return None;
+        }
+        let paused = gap.saturating_sub(self.interval);
+        for m in self.table.write().members.values_mut() {
+            m.detector.forgive(paused);
+        }
+        Some(paused)
+    }
+
+    /// The instant at which peers are judged: now, or, while this node
+    /// looks paused (its awake task overdue), the moment it was last seen
+    /// running, so a request handled first after a pause does not find
+    /// every peer down.
+    fn judged_at(&self, now: Instant) -> Instant {
+        let awake = *self.awake.lock();
+        if now.saturating_duration_since(awake) > self.interval * LOCAL_PAUSE_INTERVALS {
+            awake + self.interval
+        } else {
+            now
         }
     }
 
@@ -325,12 +368,17 @@ impl Membership {
 
     /// Whether `id` is judged up (this node always is).
     pub fn is_up(&self, id: NodeId) -> bool {
+        self.is_up_at(id, Instant::now())
+    }
+
+    fn is_up_at(&self, id: NodeId, now: Instant) -> bool {
         if id == self.me {
             return true;
         }
+        let at = self.judged_at(now);
         let t = self.table.read();
         t.members.get(&id).is_some_and(|m| {
-            m.state.status != Status::Left && !m.detector.is_down(Instant::now(), self.threshold())
+            m.state.status != Status::Left && !m.detector.is_down(at, self.threshold())
         })
     }
 
@@ -345,7 +393,7 @@ impl Membership {
 
     /// Every member with this node's verdict, by id.
     pub fn views(&self) -> Vec<MemberView> {
-        let now = Instant::now();
+        let now = self.judged_at(Instant::now());
         let threshold = self.threshold();
         self.table
             .read()
@@ -406,6 +454,29 @@ mod tests {
         m.merge(vec![state(1, 99, 99, vec![1])]);
         assert_eq!(m.my_state().unwrap().tokens, vec![100]);
         assert!(m.is_up(2));
+    }
+
+    #[test]
+    fn a_paused_node_does_not_convict_its_peers_for_its_own_pause() {
+        let beat = Duration::from_millis(10);
+        let m = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
+        let start = Instant::now();
+        m.awake(start);
+        m.merge(vec![state(2, 5, 1, vec![200])]);
+        // 400 ms (40 intervals) later, with no awake call meanwhile: this
+        // node was paused, not the peer.
+        let woke = start + beat * 40;
+        assert!(m.is_up_at(2, woke), "judged while still looking paused");
+        let paused = m.awake(woke).expect("pause noticed");
+        assert!(paused >= beat * 38, "{paused:?}");
+        assert!(m.is_up_at(2, woke), "forgiven after the pause");
+        // Awake and the peer silent for 30 intervals: now it is down.
+        let mut now = woke;
+        for _ in 0..30 {
+            now += beat;
+            assert_eq!(m.awake(now), None);
+        }
+        assert!(!m.is_up_at(2, now));
     }
 
     #[test]

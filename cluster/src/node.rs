@@ -211,6 +211,7 @@ pub async fn start(
         )?,
         anti_entropy: AntiEntropyStats::default(),
     });
+    tokio::spawn(pause_watch(Arc::clone(&coordinator), shutdown.clone()));
     tokio::spawn(serve(
         listener,
         config.cluster_secret.clone(),
@@ -320,6 +321,27 @@ async fn gossip_with(coordinator: &Arc<Coordinator>, addr: &str) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// Tells the membership every gossip interval that this node is running,
+/// so a pause of the whole process is not mistaken for silent peers. Does
+/// nothing else, so slow gossip calls cannot delay it.
+async fn pause_watch(coordinator: Arc<Coordinator>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(coordinator.members.interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Some(paused) = coordinator.members.awake(std::time::Instant::now()) {
+            coordinator.stats.local_pauses.inc();
+            tracing::warn!(
+                paused_ms = paused.as_millis() as u64,
+                "this node was paused; peers' silence meanwhile is not counted against them"
+            );
+        }
     }
 }
 

@@ -122,6 +122,11 @@ impl Collector for ClusterCollector {
             "Gossip rounds run",
             stats.gossip_rounds.get(),
         );
+        counter(
+            "ringkv_cluster_local_pauses_total",
+            "Times this node was paused long enough that peers' silence during it was forgiven",
+            stats.local_pauses.get(),
+        );
         let hints = &self.cluster.hints().stats;
         counter(
             "ringkv_cluster_hints_stored_total",

@@ -305,6 +305,7 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         format!("cluster_replica_calls:{calls}"),
         format!("cluster_replica_latency_avg_usec:{avg:.1}"),
         format!("cluster_gossip_rounds:{}", stats.gossip_rounds.get()),
+        format!("cluster_local_pauses:{}", stats.local_pauses.get()),
     ]);
     let hints = &c.hints().stats;
     let ae = c.anti_entropy_stats();

@@ -101,4 +101,7 @@ pub struct ClusterStats {
     pub replica_latency: LatencyHistogram,
     /// Gossip rounds run.
     pub gossip_rounds: Counter,
+    /// Times this node found it had itself been paused (longer than
+    /// `LOCAL_PAUSE_INTERVALS` gossip intervals) and forgave its peers.
+    pub local_pauses: Counter,
 }
