@@ -264,3 +264,58 @@ fn consistency_levels_are_shown_set_and_validated() {
     assert!(info.contains("cluster_known_nodes:1"), "{info}");
     let _ = error_text;
 }
+
+#[test]
+fn a_pipeline_through_a_cluster_keeps_replies_in_order_and_each_key_in_sequence() {
+    // Commands of one batch on distinct keys run concurrently in a
+    // cluster; replies must still come in request order, and commands on
+    // one key must still see each other's effects.
+    use redis::Value;
+    let c = Cluster::start(3);
+    let mut con = c.conn(0);
+    let mut p = redis::pipe();
+    let mut expected = Vec::new();
+    let mut count = 0;
+    for i in 0..150 {
+        let key = format!("p:{i}");
+        p.cmd("SET").arg(&key).arg(format!("a{i}"));
+        expected.push(Value::Okay);
+        if i % 3 == 0 {
+            p.cmd("GET").arg(&key);
+            expected.push(Value::BulkString(format!("a{i}").into_bytes()));
+            p.cmd("SET").arg(&key).arg(format!("b{i}"));
+            expected.push(Value::Okay);
+        }
+        if i % 5 == 0 {
+            p.cmd("DEL").arg(&key);
+            expected.push(Value::Int(1));
+        }
+        if i % 10 == 9 {
+            count += 1;
+            p.cmd("INCR").arg("p:count");
+            expected.push(Value::Int(count));
+        }
+    }
+    for i in 0..150 {
+        p.cmd("GET").arg(format!("p:{i}"));
+        expected.push(if i % 5 == 0 {
+            Value::Nil
+        } else if i % 3 == 0 {
+            Value::BulkString(format!("b{i}").into_bytes())
+        } else {
+            Value::BulkString(format!("a{i}").into_bytes())
+        });
+    }
+    let replies: Vec<Value> = p.query(&mut con).unwrap();
+    assert_eq!(replies.len(), expected.len());
+    for (n, (got, want)) in replies.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "reply {n}");
+    }
+    // Every write of the batch reached its replicas: read back at ALL
+    // through another node.
+    let mut other = c.conn(2);
+    for i in (0..150).filter(|i| i % 5 != 0) {
+        let got = cl(&mut other, "ALL", &["GET", &format!("p:{i}")]).unwrap();
+        assert!(bulk(&got).is_some(), "p:{i} at ALL");
+    }
+}

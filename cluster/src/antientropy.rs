@@ -364,7 +364,8 @@ impl Coordinator {
         let mine = ring.replica_ranges(self.me, n);
         let peers: Vec<NodeId> = ring
             .nodes()
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|&p| p != self.me && self.members.is_up(p))
             .collect();
         let summary = self.sync_peers(&mine, &ring, &peers).await;

@@ -449,7 +449,8 @@ async fn bootstrap(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let mine = next.replica_ranges(coordinator.me, n);
     let peers: Vec<u64> = serving
         .nodes()
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|&p| p != coordinator.me && coordinator.members.is_up(p))
         .collect();
     let started = std::time::Instant::now();
@@ -558,7 +559,8 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let mine = serving.replica_ranges(me, n);
     let peers: Vec<u64> = next
         .nodes()
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|&p| p != me && coordinator.members.is_up(p))
         .collect();
     let summary = coordinator.sync_peers(&mine, &next, &peers).await?;

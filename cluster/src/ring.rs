@@ -35,6 +35,9 @@ const SPACE: u128 = 1 << 64;
 pub struct Ring {
     /// Sorted ascending by token; tokens are distinct.
     vnodes: Vec<(u64, NodeId)>,
+    /// The distinct owners of `vnodes`, ascending (asked on every request,
+    /// so computed once).
+    nodes: Vec<NodeId>,
 }
 
 impl Ring {
@@ -53,7 +56,10 @@ impl Ring {
         // and dedup keeps the first of each run.
         vnodes.sort_unstable();
         vnodes.dedup_by_key(|&mut (t, _)| t);
-        Ring { vnodes }
+        let mut nodes: Vec<NodeId> = vnodes.iter().map(|&(_, n)| n).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        Ring { vnodes, nodes }
     }
 
     /// True if the ring has no vnodes (no node owns anything).
@@ -62,11 +68,8 @@ impl Ring {
     }
 
     /// Distinct physical nodes, ascending.
-    pub fn nodes(&self) -> Vec<NodeId> {
-        let mut nodes: Vec<NodeId> = self.vnodes.iter().map(|&(_, n)| n).collect();
-        nodes.sort_unstable();
-        nodes.dedup();
-        nodes
+    pub fn nodes(&self) -> &[NodeId] {
+        &self.nodes
     }
 
     /// All vnodes `(token, owner)`, ascending by token.

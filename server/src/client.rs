@@ -87,6 +87,28 @@ impl Client {
         self.ack = self.ack.max(ack);
     }
 
+    /// A view of this client for one command run beside others of the
+    /// same batch (see `pipeline`): same identity, database, protocol and
+    /// levels, its own acknowledgement, outside any transaction.
+    pub fn view(&self) -> Client {
+        Client {
+            handle: Arc::clone(&self.handle),
+            db: self.db,
+            protocol: self.protocol,
+            authenticated: self.authenticated,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::clone(&self.watch_dirty),
+            ack: Ack::NONE,
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            suppress_reply: false,
+            read_level: self.read_level,
+            write_level: self.write_level,
+            level_override: None,
+        }
+    }
+
     /// Selects `db`, keeping the shared view in step.
     pub fn select(&mut self, db: u32) {
         self.db = db;

@@ -8,6 +8,10 @@
 //! fails, the connection is dropped without sending them, so no client
 //! ever sees an acknowledgement for a write that was not persisted.
 //!
+//! In a cluster, consecutive simple single-key commands of a batch on
+//! distinct keys run concurrently (see [`crate::pipeline`]), replies still
+//! in order.
+//!
 //! A protocol error gets Redis's `-ERR Protocol error: ...` reply after the
 //! replies of the requests before it, then the connection closes. A client
 //! whose unparsed input passes `client-query-buffer-limit` is disconnected.
@@ -24,6 +28,7 @@ use tokio::net::TcpStream;
 
 use crate::client::{Client, ClientHandle, ReplyMode};
 use crate::command;
+use crate::pipeline::{self, ConcurrentRun};
 use crate::shared::Server;
 
 /// Bytes read per read call at least.
@@ -71,6 +76,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = RequestDecoder::new();
+    let mut run = ConcurrentRun::default();
     loop {
         if *shutdown.borrow() {
             return Ended::Shutdown;
@@ -109,12 +115,35 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
         }
 
         let mut protocol_error = false;
+        let concurrent = !server.cluster.is_alone();
         loop {
             let limits = server.limits(!client.authenticated);
             match decoder.decode(&mut rbuf, &limits) {
                 Ok(Some(request)) => {
+                    let mut args = request.args;
+                    if concurrent && pipeline::enabled(client) {
+                        match run.offer(args) {
+                            Ok(()) => continue,
+                            Err(back) if !run.is_empty() => {
+                                run.run(server, client, &mut wbuf).await;
+                                if wbuf.len() >= OUTPUT_FLUSH_BYTES {
+                                    if let Err(e) = flush(server, socket, client, &mut wbuf).await {
+                                        return e;
+                                    }
+                                }
+                                match run.offer(back) {
+                                    Ok(()) => continue,
+                                    Err(back) => args = back,
+                                }
+                            }
+                            Err(back) => args = back,
+                        }
+                    }
+                    if !run.is_empty() {
+                        run.run(server, client, &mut wbuf).await;
+                    }
                     let mode_before = client.reply_mode;
-                    let reply = command::execute(server, client, request.args).await;
+                    let reply = command::execute(server, client, args).await;
                     if should_send(client, mode_before) {
                         reply.encode(client.protocol, &mut wbuf);
                     }
@@ -129,6 +158,9 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    if !run.is_empty() {
+                        run.run(server, client, &mut wbuf).await;
+                    }
                     server.metrics.error(&format!("protocol_{}", e.kind()));
                     server.count_error("ERR");
                     Reply::error(e.to_string()).encode(client.protocol, &mut wbuf);
@@ -136,6 +168,9 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     break;
                 }
             }
+        }
+        if !run.is_empty() {
+            run.run(server, client, &mut wbuf).await;
         }
         handle.query_buffer.store(rbuf.len(), Ordering::Relaxed);
         if let Err(e) = flush(server, socket, client, &mut wbuf).await {

@@ -4,6 +4,7 @@
 //! - [`listener`]: accepts clients under `maxclients` and protected mode.
 //! - [`connection`]: one task per client: frame, execute, await durability, reply.
 //! - [`command`]: the command table, dispatch and one module per command group.
+//! - [`pipeline`]: runs independent commands of one pipeline batch together.
 //! - [`client`]: per-connection state and the registry behind CLIENT LIST/KILL.
 //! - [`reply_error`]: error replies and Redis's texts.
 //! - [`info`], [`metrics`]: INFO and the Prometheus endpoint.
@@ -21,6 +22,7 @@ pub mod glob;
 pub mod info;
 pub mod listener;
 pub mod metrics;
+pub mod pipeline;
 pub mod reply_error;
 pub mod shared;
 

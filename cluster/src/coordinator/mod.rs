@@ -338,7 +338,8 @@ impl Coordinator {
             local.tokens.into_iter().zip(local.keys).collect::<Vec<_>>(),
         )];
         let (up, _) = self.members.peers();
-        let ring_nodes = self.members.ring().nodes();
+        let ring = self.members.ring();
+        let ring_nodes = ring.nodes();
         let req = Request::Scan {
             db,
             cursor,

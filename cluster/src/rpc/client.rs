@@ -1,10 +1,10 @@
 //! The calling side of node-to-node RPC: one authenticated, multiplexed
 //! connection per peer, opened on first use and reopened after a failure.
 //!
-//! Each connection has a writer task (fed by a bounded channel) and a
-//! reader task; replies are matched to callers by frame id. A call that
-//! outlives its timeout gets [`RpcError::Timeout`] and its late reply is
-//! dropped. The pool lock (a `parking_lot::Mutex`) is never held across an
+//! Each connection has a writer task (fed by a bounded channel; the frames
+//! queued at once go out in one write) and a buffered reader task; replies
+//! are matched to callers by frame id. A call that outlives its timeout
+//! gets [`RpcError::Timeout`] and its late reply is dropped. The pool lock (a `parking_lot::Mutex`) is never held across an
 //! `.await`.
 
 use std::collections::HashMap;
@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::io::BufReader;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
@@ -145,7 +146,8 @@ impl RpcClient {
                 }
                 other => RpcError::Unreachable(format!("{addr}: {other}")),
             })?;
-        let (mut rd, mut wr) = stream.into_split();
+        let (rd, mut wr) = stream.into_split();
+        let mut rd = BufReader::with_capacity(frame::READ_BUFFER, rd);
         let (tx, mut rx) = mpsc::channel::<(Frame, oneshot::Sender<Frame>)>(1024);
         let alive = Arc::new(AtomicBool::new(true));
         let pending: Pending = Arc::default();
@@ -153,12 +155,11 @@ impl RpcClient {
             let pending = Arc::clone(&pending);
             let alive = Arc::clone(&alive);
             tokio::spawn(async move {
-                while let Some((f, done)) = rx.recv().await {
+                let _ = frame::write_queued(&mut wr, &mut rx, |(f, done)| {
                     pending.lock().insert(f.id, done);
-                    if frame::write_frame(&mut wr, &f).await.is_err() {
-                        break;
-                    }
-                }
+                    f
+                })
+                .await;
                 alive.store(false, Ordering::Release);
             });
         }

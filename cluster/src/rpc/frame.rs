@@ -15,6 +15,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 /// First two bytes of every frame: "RK".
 pub const MAGIC: u16 = 0x524B;
@@ -22,6 +23,8 @@ pub const MAGIC: u16 = 0x524B;
 pub const VERSION: u8 = 1;
 /// Largest body accepted: a 512 MB value plus its record overhead.
 pub const MAX_BODY: usize = 600 * 1024 * 1024;
+/// Read buffer of a connection: many small frames per read system call.
+pub const READ_BUFFER: usize = 64 * 1024;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 2 + 1 + 1 + 8 + 4;
 
@@ -65,15 +68,53 @@ pub enum FrameError {
 /// Encodes a frame.
 pub fn encode(frame: &Frame) -> Bytes {
     let mut out = BytesMut::with_capacity(HEADER_LEN + frame.body.len() + 4);
+    encode_into(&mut out, frame);
+    out.freeze()
+}
+
+/// Appends the encoding of `frame` to `out`.
+pub fn encode_into(out: &mut BytesMut, frame: &Frame) {
+    let start = out.len();
+    out.reserve(HEADER_LEN + frame.body.len() + 4);
     out.put_u16(MAGIC);
     out.put_u8(VERSION);
     out.put_u8(frame.kind);
     out.put_u64(frame.id);
     out.put_u32(u32::try_from(frame.body.len()).unwrap_or(u32::MAX));
     out.put_slice(&frame.body);
-    let crc = crc32c::crc32c(&out);
+    let crc = crc32c::crc32c(&out[start..]);
     out.put_u32(crc);
-    out.freeze()
+}
+
+/// Most bytes of queued frames gathered into one write.
+const MAX_COALESCED: usize = 256 * 1024;
+
+/// Writes the frames `rx` yields to `w` until `rx` closes (`Ok`) or a
+/// write fails. Frames already queued when one is taken go out in the same
+/// write, so a burst of requests or replies costs one system call, not one
+/// each. `take` turns a queued item into its frame; it runs before the
+/// frame is written (a caller registers its reply waiter there).
+pub async fn write_queued<W: AsyncWrite + Unpin, T>(
+    w: &mut W,
+    rx: &mut mpsc::Receiver<T>,
+    mut take: impl FnMut(T) -> Frame,
+) -> Result<(), FrameError> {
+    let mut buf = BytesMut::new();
+    while let Some(item) = rx.recv().await {
+        encode_into(&mut buf, &take(item));
+        while buf.len() < MAX_COALESCED {
+            let Ok(item) = rx.try_recv() else { break };
+            encode_into(&mut buf, &take(item));
+        }
+        w.write_all(&buf).await?;
+        if buf.capacity() > 4 * MAX_COALESCED {
+            // After a large value: do not keep its buffer for the connection's life.
+            buf = BytesMut::new();
+        } else {
+            buf.clear();
+        }
+    }
+    Ok(())
 }
 
 /// Reads one frame; `Ok(None)` on a clean end of stream between frames.

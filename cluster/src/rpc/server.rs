@@ -1,12 +1,14 @@
 //! The answering side of node-to-node RPC: accepts connections on the
 //! cluster port, runs the handshake, then serves requests concurrently,
-//! each on its own task, replies funnelled through one writer task.
+//! each on its own task, replies funnelled through one writer task that
+//! sends the replies queued at once in one write.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::BufReader;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -57,14 +59,11 @@ pub async fn serve(
                 }
                 Err(_) => return,
             };
-            let (mut rd, mut wr) = stream.into_split();
+            let (rd, mut wr) = stream.into_split();
+            let mut rd = BufReader::with_capacity(frame::READ_BUFFER, rd);
             let (tx, mut rx) = mpsc::channel::<Frame>(1024);
             tokio::spawn(async move {
-                while let Some(f) = rx.recv().await {
-                    if frame::write_frame(&mut wr, &f).await.is_err() {
-                        break;
-                    }
-                }
+                let _ = frame::write_queued(&mut wr, &mut rx, |f| f).await;
             });
             loop {
                 let f = match frame::read_frame(&mut rd).await {

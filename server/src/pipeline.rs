@@ -1,0 +1,149 @@
+//! Running independent commands of one pipeline batch at the same time.
+//!
+//! In a cluster, every GET or SET waits for a round trip to the key's
+//! replicas. Run one after another, a pipeline of 16 commands costs 16
+//! round trips. A [`ConcurrentRun`] gathers consecutive simple single-key
+//! commands (GET, plain SET, single-key DEL) on distinct keys and runs them
+//! together, so the batch costs about one round trip; replies still go out
+//! in request order.
+//!
+//! What a client observes of its own commands does not change: a command
+//! naming a key already in the run ends the run first, so commands on one
+//! key still run in order. What another client may observe does: two
+//! writes to different keys from one pipeline batch can become visible in
+//! either order, as they can in any Dynamo-style store whose keys live on
+//! different replicas. On a cluster of one, and for a client in MULTI, with
+//! CLIENT REPLY off or skipping, or not yet authenticated, commands run one
+//! at a time as before.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::client::{Client, ReplyMode};
+use crate::command;
+use crate::shared::Server;
+
+/// Most commands one run holds; a longer batch is several runs.
+pub const MAX_RUN: usize = 64;
+
+/// Consecutive commands of one batch that may run concurrently.
+#[derive(Default)]
+pub struct ConcurrentRun {
+    commands: Vec<Vec<Bytes>>,
+    keys: HashSet<Bytes>,
+}
+
+/// The key of a command that may join a run: `GET key`, `SET key value`
+/// (no options) or `DEL key`. Other commands, and these with other shapes,
+/// run alone.
+fn single_key(args: &[Bytes]) -> Option<&Bytes> {
+    let (name, key) = (args.first()?, args.get(1)?);
+    let simple = match args.len() {
+        2 => name.eq_ignore_ascii_case(b"GET") || name.eq_ignore_ascii_case(b"DEL"),
+        3 => name.eq_ignore_ascii_case(b"SET"),
+        _ => false,
+    };
+    simple.then_some(key)
+}
+
+/// Whether this client's next command may join a run (the caller also
+/// checks that the node is not a cluster of one).
+pub fn enabled(client: &Client) -> bool {
+    client.authenticated
+        && client.multi.is_none()
+        && client.reply_mode == ReplyMode::On
+        && client.level_override.is_none()
+        && !client.close_after_reply
+}
+
+impl ConcurrentRun {
+    /// Adds `args` to the run if it is a command that may join it and the
+    /// run has room and does not hold its key yet; otherwise gives `args`
+    /// back, and the caller runs the run first.
+    pub fn offer(&mut self, args: Vec<Bytes>) -> Result<(), Vec<Bytes>> {
+        let Some(key) = single_key(&args) else {
+            return Err(args);
+        };
+        if self.commands.len() >= MAX_RUN || self.keys.contains(key) {
+            return Err(args);
+        }
+        self.keys.insert(key.clone());
+        self.commands.push(args);
+        Ok(())
+    }
+
+    /// Whether the run holds no command.
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
+    /// Runs every command of the run at once, each with its own view of
+    /// `client`, appends the replies to `wbuf` in order, and leaves the run
+    /// empty. The replies wait for every write of the run to be durable.
+    pub async fn run(&mut self, server: &Arc<Server>, client: &mut Client, wbuf: &mut BytesMut) {
+        self.keys.clear();
+        let commands = std::mem::take(&mut self.commands);
+        if let [args] = &commands[..] {
+            // One command: nothing to overlap.
+            let reply = command::execute(server, client, args.clone()).await;
+            reply.encode(client.protocol, wbuf);
+            return;
+        }
+        let mut views: Vec<Client> = commands.iter().map(|_| client.view()).collect();
+        let replies = futures_util::future::join_all(
+            views
+                .iter_mut()
+                .zip(commands)
+                .map(|(view, args)| command::execute(server, view, args)),
+        )
+        .await;
+        for (view, reply) in views.iter().zip(replies) {
+            client.await_ack(view.ack);
+            reply.encode(client.protocol, wbuf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(parts: &[&str]) -> Vec<Bytes> {
+        parts
+            .iter()
+            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn only_simple_single_key_commands_join() {
+        let mut run = ConcurrentRun::default();
+        assert!(run.offer(cmd(&["get", "a"])).is_ok());
+        assert!(run.offer(cmd(&["SET", "b", "1"])).is_ok());
+        assert!(run.offer(cmd(&["Del", "c"])).is_ok());
+        assert!(run.offer(cmd(&["SET", "d", "1", "NX"])).is_err());
+        assert!(run.offer(cmd(&["DEL", "e", "f"])).is_err());
+        assert!(run.offer(cmd(&["INCR", "g"])).is_err());
+        assert!(run.offer(cmd(&["GET"])).is_err());
+        assert_eq!(run.commands.len(), 3);
+    }
+
+    #[test]
+    fn a_key_already_in_the_run_ends_it() {
+        let mut run = ConcurrentRun::default();
+        assert!(run.offer(cmd(&["SET", "k", "1"])).is_ok());
+        assert!(run.offer(cmd(&["GET", "k"])).is_err());
+        assert!(run.offer(cmd(&["GET", "other"])).is_ok());
+    }
+
+    #[test]
+    fn a_run_holds_at_most_max_run_commands() {
+        let mut run = ConcurrentRun::default();
+        for i in 0..MAX_RUN {
+            assert!(run.offer(cmd(&["GET", &format!("k{i}")])).is_ok());
+        }
+        assert!(run.offer(cmd(&["GET", "one-more"])).is_err());
+    }
+}
