@@ -4,6 +4,13 @@
 
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: the request path allocates
+/// and frees many small buffers across threads, where glibc's malloc spent
+/// about a fifth of the server's CPU (measured with perf under
+/// redis-benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.iter().any(|a| a == "--print-sample-config") {
