@@ -277,3 +277,35 @@ fn a_join_and_a_decommission_under_load_lose_no_write() {
     let n = assert_all_readable(&c, 3, &[&a]);
     assert!(n > 100, "load too small: {n}");
 }
+
+#[test]
+fn a_node_that_cannot_start_takes_no_tokens_and_quorum_writes_go_on() {
+    // Its metrics port is taken: the node exits at start-up. It must not
+    // have announced tokens first, or it would stay on the ring as a
+    // joiner that never finishes.
+    let c = Cluster::start(3);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics_port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(common::server_binary())
+        .args(["--port", &common::free_port().to_string()])
+        .args(["--cluster-port", &common::free_port().to_string()])
+        .args(["--metrics-port", &metrics_port, "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--seeds", &format!("127.0.0.1:{}", c.nodes[0].cluster_port)])
+        .args(["--gossip-interval-ms", common::cluster::GOSSIP_MS])
+        .args(["--loglevel", "warning"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    let mut con = c.conn(0);
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con).unwrap();
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    for i in 0..50 {
+        cl(&mut con, "QUORUM", &["SET", &format!("after:{i}"), "v"]).unwrap();
+    }
+}

@@ -128,19 +128,9 @@ pub async fn run(config: Config, config_file: Option<PathBuf>) -> anyhow::Result
     let keyspace = tokio::task::spawn_blocking(move || Keyspace::open(open_dir, opts, databases))
         .await?
         .with_context(|| format!("opening data in {}", dir.display()))?;
-    let (cluster_stop, cluster_stop_rx) = tokio::sync::watch::channel(false);
-    let cluster = ringkv_cluster::node::start(keyspace.clone(), &config, cluster_stop_rx)
-        .await
-        .context("starting the cluster node")?;
-    let server = Server::new(config.clone(), config_file, keyspace, cluster)?;
-    {
-        let mut stopping = server.shutdown.subscribe();
-        tokio::spawn(async move {
-            let _ = stopping.wait_for(|s| *s).await;
-            let _ = cluster_stop.send(true);
-        });
-    }
-
+    // Every port is bound before this node announces itself to the
+    // cluster: a node that cannot start must not take tokens on the ring
+    // (a joiner that dies leaves its ranges in motion).
     let mut listeners = Vec::new();
     for addr in &config.bind {
         let ip: IpAddr = addr
@@ -161,6 +151,19 @@ pub async fn run(config: Config, config_file: Option<PathBuf>) -> anyhow::Result
     let metrics_listener = metrics::bind(metrics_addr)
         .await
         .with_context(|| format!("metrics endpoint on {metrics_addr}"))?;
+    let (cluster_stop, cluster_stop_rx) = tokio::sync::watch::channel(false);
+    let cluster = ringkv_cluster::node::start(keyspace.clone(), &config, cluster_stop_rx)
+        .await
+        .context("starting the cluster node")?;
+    let server = Server::new(config.clone(), config_file, keyspace, cluster)?;
+    {
+        let mut stopping = server.shutdown.subscribe();
+        tokio::spawn(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+            let _ = cluster_stop.send(true);
+        });
+    }
+
     tokio::spawn(metrics::serve(
         metrics_listener,
         Arc::clone(&server.metrics),

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use super::Coordinator;
 use crate::error::{Error, Result};
 use crate::keyspace::Ack;
-use crate::ring::NodeId;
+use crate::ring::{NodeId, Ring};
 use crate::rpc::{Op, Outcome, Request, Response};
 use crate::token;
 use crate::version::{CounterValue, Payload, Siblings, VectorClock};
@@ -57,57 +57,88 @@ struct Sent {
     ok: bool,
 }
 
+/// Where a write of the key at ring position `tok` goes, given the
+/// serving ring, the next ring, N and which nodes are judged up; on
+/// failure, the acknowledgements needed and reachable.
+///
+/// Replicas the key gains on the next ring (a node joining, or taking over
+/// from one leaving) are written too, and each one that is up raises the
+/// acknowledgements needed by one, as Cassandra counts pending replicas:
+/// once the move finishes, the new replica set still holds the write at
+/// the level asked. A pending replica that is down is not waited for: it
+/// gets a hint, and it cannot finish joining without first streaming its
+/// ranges from the replicas that did acknowledge. Waiting for it would
+/// stop writes to every range it is taking over until it came back.
+fn plan_write(
+    me: NodeId,
+    ring: &Arc<Ring>,
+    next: &Arc<Ring>,
+    replicas: usize,
+    tok: u64,
+    level: Consistency,
+    is_up: impl Fn(NodeId) -> bool,
+) -> std::result::Result<WritePlan, (usize, usize)> {
+    let members = ring.nodes().len().max(next.nodes().len());
+    let n = replicas.min(members).max(1);
+    let mut prefs = ring.preference_list(tok, n);
+    let mut pending = 0usize;
+    let mut pending_up = 0usize;
+    if !Arc::ptr_eq(ring, next) {
+        for id in next.preference_list(tok, n) {
+            if !prefs.contains(&id) {
+                prefs.push(id);
+                pending += 1;
+                pending_up += usize::from(is_up(id));
+            }
+        }
+    }
+    if prefs.is_empty() {
+        // No tokens anywhere yet (this node is still joining): it
+        // holds everything.
+        prefs.push(me);
+    }
+    let required = level.required(prefs.len() - pending) + pending_up;
+    let (up, down): (Vec<NodeId>, Vec<NodeId>) = prefs.iter().partition(|&&id| is_up(id));
+    let mut candidates = ring
+        .preference_list(tok, ring.nodes().len())
+        .into_iter()
+        .filter(|id| !prefs.contains(id) && is_up(*id));
+    let mut standins = Vec::new();
+    let mut unplaced = Vec::new();
+    for owner in down {
+        match candidates.next() {
+            Some(s) => standins.push((s, owner)),
+            None => unplaced.push(owner),
+        }
+    }
+    let reachable = up.len() + standins.len();
+    let hint_counts = usize::from(level == Consistency::Any);
+    if reachable + hint_counts < required {
+        return Err((required, reachable));
+    }
+    Ok(WritePlan {
+        replicas: up,
+        standins,
+        unplaced,
+        required,
+    })
+}
+
 impl Coordinator {
     fn write_plan(&self, key: &[u8], level: Consistency) -> Result<WritePlan> {
-        let ring = self.members.ring();
-        let next = self.members.next_ring();
-        let members = ring.nodes().len().max(next.nodes().len());
-        let n = self.settings.read().replicas.min(members).max(1);
-        let tok = token::token(key);
-        let mut prefs = ring.preference_list(tok, n);
-        let mut pending = 0usize;
-        if !Arc::ptr_eq(&ring, &next) {
-            for id in next.preference_list(tok, n) {
-                if !prefs.contains(&id) {
-                    prefs.push(id);
-                    pending += 1;
-                }
-            }
-        }
-        if prefs.is_empty() {
-            // No tokens anywhere yet (this node is still joining): it
-            // holds everything.
-            prefs.push(self.me);
-        }
-        let required = level.required(prefs.len() - pending) + pending;
-        let (replicas, down): (Vec<NodeId>, Vec<NodeId>) =
-            prefs.iter().partition(|&&id| self.members.is_up(id));
-        let mut candidates = ring
-            .preference_list(tok, ring.nodes().len())
-            .into_iter()
-            .filter(|id| !prefs.contains(id) && self.members.is_up(*id));
-        let mut standins = Vec::new();
-        let mut unplaced = Vec::new();
-        for owner in down {
-            match candidates.next() {
-                Some(s) => standins.push((s, owner)),
-                None => unplaced.push(owner),
-            }
-        }
-        let reachable = replicas.len() + standins.len();
-        let hint_counts = usize::from(level == Consistency::Any);
-        if reachable + hint_counts < required {
-            self.stats.unavailable.inc();
-            return Err(Error::NoQuorum {
-                required,
-                answered: reachable,
-            });
-        }
-        Ok(WritePlan {
+        let replicas = self.settings.read().replicas;
+        plan_write(
+            self.me,
+            &self.members.ring(),
+            &self.members.next_ring(),
             replicas,
-            standins,
-            unplaced,
-            required,
+            token::token(key),
+            level,
+            |id| self.members.is_up(id),
+        )
+        .map_err(|(required, answered)| {
+            self.stats.unavailable.inc();
+            Error::NoQuorum { required, answered }
         })
     }
 
@@ -348,5 +379,63 @@ fn refused_to_error(o: Outcome) -> Result<Outcome> {
     match o {
         Outcome::Refused(text) => Err(Error::Refused(text)),
         other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nodes 1..=3 serving; node 4 joining (on the next ring only).
+    fn rings(serving: &[NodeId]) -> (Arc<Ring>, Arc<Ring>) {
+        let tokens = |id: NodeId| -> Vec<u64> { (0..16).map(|i| i * 1_000_003 + id).collect() };
+        let ring = Ring::new(serving.iter().map(|&id| (id, tokens(id))));
+        let mut next_members: Vec<_> = serving.iter().map(|&id| (id, tokens(id))).collect();
+        next_members.push((4, crate::ring::allocate_tokens(&ring, 4, 16, 7)));
+        (Arc::new(ring), Arc::new(Ring::new(next_members)))
+    }
+
+    /// A token whose replicas on the next ring include the joiner.
+    fn token_moving_to_joiner(ring: &Ring, next: &Ring, n: usize) -> u64 {
+        (0..u64::MAX / 997)
+            .step_by(1 << 40)
+            .map(|t| t * 997)
+            .find(|&t| {
+                next.preference_list(t, n).contains(&4) && !ring.preference_list(t, n).contains(&4)
+            })
+            .expect("some range moves to the joiner")
+    }
+
+    fn plan(serving: &[NodeId], down: &[NodeId]) -> std::result::Result<WritePlan, (usize, usize)> {
+        let (ring, next) = rings(serving);
+        let tok = token_moving_to_joiner(&ring, &next, 3);
+        plan_write(1, &ring, &next, 3, tok, Consistency::Quorum, |id| {
+            !down.contains(&id)
+        })
+    }
+
+    #[test]
+    fn a_joiner_that_is_up_raises_the_acknowledgements_needed() {
+        let p = plan(&[1, 2, 3], &[]).expect("all up");
+        assert_eq!(p.required, 3);
+        assert!(p.replicas.contains(&4));
+        let p = plan(&[1, 2, 3], &[2]).expect("one normal replica down");
+        assert_eq!(p.required, 3);
+        assert_eq!(plan(&[1, 2, 3], &[2, 3]).err(), Some((3, 2)));
+    }
+
+    #[test]
+    fn a_joiner_that_is_down_gets_a_hint_and_is_not_waited_for() {
+        let p = plan(&[1, 2, 3], &[4]).expect("joiner down");
+        assert_eq!(p.required, 2);
+        assert_eq!(p.unplaced, vec![4]);
+        let p = plan(&[1, 2, 3], &[4, 3]).expect("joiner and one replica down");
+        assert_eq!(p.required, 2);
+        // Two serving nodes and a joiner that died while joining: writes
+        // at QUORUM go on with both serving replicas.
+        let p = plan(&[1, 2], &[4]).expect("2 serving, joiner down");
+        assert_eq!(p.required, 2);
+        assert_eq!(p.replicas.len(), 2);
+        assert_eq!(p.unplaced, vec![4]);
     }
 }
