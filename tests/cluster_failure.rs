@@ -309,3 +309,78 @@ fn a_node_that_cannot_start_takes_no_tokens_and_quorum_writes_go_on() {
         cl(&mut con, "QUORUM", &["SET", &format!("after:{i}"), "v"]).unwrap();
     }
 }
+
+/// The id `node` reports for itself in CLUSTER NODES.
+fn own_id(node: &common::TestServer) -> String {
+    let mut con = node.conn();
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con).unwrap();
+    let line = nodes
+        .lines()
+        .find(|l| l.contains("myself"))
+        .expect("a myself line");
+    line.split(' ').next().unwrap().to_string()
+}
+
+fn remove(node: &common::TestServer, id: &str) -> Result<redis::Value, String> {
+    common::query(&mut node.conn(), &["CLUSTER", "REMOVE", id])
+}
+
+#[test]
+fn a_node_gone_for_good_is_removed_and_its_ranges_reach_their_new_replicas() {
+    // Hints expire at once and background anti-entropy is off: only the
+    // streaming the removal starts can fill the new replicas.
+    let mut c = Cluster::start_with(
+        4,
+        &["--anti-entropy-interval-ms", "0", "--hint-max-age-ms", "1"],
+    );
+    let mut con = c.conn(0);
+    for i in 0..300 {
+        cl(
+            &mut con,
+            "ALL",
+            &["SET", &format!("r:{i}"), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    let gone = own_id(&c.nodes[3]);
+    c.nodes[3].kill();
+    wait_for("node 3 judged down", Duration::from_secs(30), || {
+        common::cluster::info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("1")
+    });
+
+    let e = remove(&c.nodes[0], &own_id(&c.nodes[0])).unwrap_err();
+    assert!(e.contains("run CLUSTER LEAVE"), "{e}");
+    let e = remove(&c.nodes[0], &own_id(&c.nodes[1])).unwrap_err();
+    assert!(e.contains("is up"), "{e}");
+    let e = remove(&c.nodes[0], "not-an-id").unwrap_err();
+    assert!(e.starts_with("ERR Invalid node id"), "{e}");
+    let e = remove(&c.nodes[0], "12345").unwrap_err();
+    assert!(e.contains("unknown node"), "{e}");
+
+    let reply = remove(&c.nodes[0], &gone).unwrap();
+    assert!(
+        matches!(&reply, redis::Value::SimpleString(s) if s.starts_with("OK removed")),
+        "{reply:?}"
+    );
+    let e = remove(&c.nodes[1], &gone).unwrap_err();
+    assert!(e.contains("already left"), "{e}");
+    for node in &c.nodes[..3] {
+        wait_for(
+            "the removal streamed on every member",
+            Duration::from_secs(30),
+            || {
+                common::cluster::info_field(node, "cluster_anti_entropy_rounds")
+                    .and_then(|r| r.parse::<u64>().ok())
+                    .is_some_and(|r| r >= 1)
+            },
+        );
+    }
+    // Three nodes left with N = 3: each holds every key itself now.
+    for (n, node) in c.nodes[..3].iter().enumerate() {
+        let mut con = node.conn();
+        for i in 0..300 {
+            let got = cl(&mut con, "ONE", &["GET", &format!("r:{i}")]).unwrap();
+            assert_eq!(bulk(&got), Some(format!("v{i}")), "node {n} r:{i}");
+        }
+    }
+}

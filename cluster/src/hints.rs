@@ -64,7 +64,7 @@ pub struct HintStats {
     pub stored: Counter,
     /// Hints delivered to their owner.
     pub replayed: Counter,
-    /// Hints dropped for age.
+    /// Hints dropped for age, or because their owner left the cluster.
     pub expired: Counter,
 }
 
@@ -271,8 +271,8 @@ pub async fn replay_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Rec
     }
 }
 
-/// One round: for each owner, drop expired hints, and deliver a
-/// rate-limited batch if the owner is up.
+/// One round: for each owner, drop expired hints (all of them if the
+/// owner has left), and deliver a rate-limited batch if the owner is up.
 async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
     let hints = &c.hints;
     let rate = hints.settings.replay_rate.load(Ordering::Relaxed).max(1);
@@ -283,8 +283,11 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
             break;
         }
         let up = c.members.is_up(owner) && c.members.cluster_addr(owner).is_some();
+        // A member that left (handed over or removed) will never take its
+        // hints; its ranges have other replicas now.
+        let gone = c.members.has_left(owner);
         let now = c.keyspace.now_ms();
-        if !up {
+        if !up && !gone {
             // Only expiry to do: look further only if the oldest is due.
             let oldest = hints.oldest(owner, 1).await?;
             if !oldest.first().is_some_and(|h| hints.is_expired(h, now)) {
@@ -294,7 +297,7 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
         let batch = hints.oldest(owner, budget).await?;
         let mut done = Vec::new();
         for h in batch {
-            if hints.is_expired(&h, now) {
+            if gone || hints.is_expired(&h, now) {
                 hints.stats.expired.inc();
                 done.push(h.name);
                 continue;

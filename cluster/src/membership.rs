@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -153,7 +154,17 @@ pub struct Membership {
     phi_threshold: std::sync::atomic::AtomicU64,
     /// When this node last showed it was running ([`Membership::awake`]).
     awake: Mutex<Instant>,
+    /// Members seen removed (turned `left` without handing their ranges
+    /// over); [`Membership::take_unsynced_removals`] compares it with
+    /// `removals_synced`.
+    removals: AtomicU64,
+    removals_synced: AtomicU64,
 }
+
+/// Added to a removed member's version by [`Membership::remove`], so the
+/// removal outranks every heartbeat the member could still send in its
+/// current generation (at one per gossip interval, centuries of them).
+pub const REMOVAL_VERSION_STEP: u64 = 1 << 32;
 
 /// A gap of this many gossip intervals between two [`Membership::awake`]
 /// calls means this node itself was paused (SIGSTOP, a stall, a VM
@@ -211,7 +222,50 @@ impl Membership {
             interval,
             phi_threshold: std::sync::atomic::AtomicU64::new(phi_threshold.to_bits()),
             awake: Mutex::new(Instant::now()),
+            removals: AtomicU64::new(0),
+            removals_synced: AtomicU64::new(0),
         }
+    }
+
+    /// Removes `id`, a member gone for good, on its behalf: it turns
+    /// `left` with no tokens, at a version above any it could announce in
+    /// its current generation, so gossip spreads the removal to every
+    /// member. Returns false (and changes nothing) for this node itself,
+    /// an unknown member or one that has already left. The caller checks
+    /// that the member is down.
+    pub fn remove(&self, id: NodeId) -> bool {
+        if id == self.me {
+            return false;
+        }
+        let mut t = self.table.write();
+        let Some(m) = t.members.get_mut(&id) else {
+            return false;
+        };
+        if m.state.status == Status::Left {
+            return false;
+        }
+        m.state.status = Status::Left;
+        m.state.tokens.clear();
+        m.state.version = m.state.version.saturating_add(REMOVAL_VERSION_STEP);
+        self.removals.fetch_add(1, AtomicOrdering::Relaxed);
+        self.publish_rings(&t);
+        true
+    }
+
+    /// Whether `id` is a member that has left the cluster.
+    pub fn has_left(&self, id: NodeId) -> bool {
+        self.table
+            .read()
+            .members
+            .get(&id)
+            .is_some_and(|m| m.state.status == Status::Left)
+    }
+
+    /// Whether a member was removed since the last call: its ranges have
+    /// new replicas, which must pull the data from the others.
+    pub fn take_unsynced_removals(&self) -> bool {
+        let seen = self.removals.load(AtomicOrdering::Relaxed);
+        self.removals_synced.swap(seen, AtomicOrdering::Relaxed) != seen
     }
 
     /// Records that this node is running at `now`; called every gossip
@@ -348,6 +402,12 @@ impl Membership {
                             m.detector = PhiDetector::new(self.interval);
                         }
                         ring_changed |= s.tokens != m.state.tokens || s.status != m.state.status;
+                        if s.status == Status::Left
+                            && !matches!(m.state.status, Status::Left | Status::Leaving)
+                        {
+                            // Gone without handing its ranges over (removed).
+                            self.removals.fetch_add(1, AtomicOrdering::Relaxed);
+                        }
                         m.detector.heartbeat(now);
                         m.state = s;
                     }
@@ -477,6 +537,36 @@ mod tests {
             assert_eq!(m.awake(now), None);
         }
         assert!(!m.is_up_at(2, now));
+    }
+
+    #[test]
+    fn a_removed_member_leaves_the_ring_everywhere() {
+        let beat = Duration::from_millis(10);
+        let a = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
+        let b = Membership::new(state(2, 10, 0, vec![200]), beat, 8.0);
+        let gone = state(3, 5, 7, vec![300]);
+        a.merge(vec![b.my_state().unwrap(), gone.clone()]);
+        b.merge(vec![a.my_state().unwrap(), gone.clone()]);
+        assert!(!a.remove(1), "not itself");
+        assert!(!a.remove(9), "not an unknown member");
+        assert!(a.remove(3));
+        assert!(!a.remove(3), "only once");
+        assert_eq!(a.ring().nodes(), vec![1, 2]);
+        assert!(a.take_unsynced_removals());
+        assert!(!a.take_unsynced_removals());
+        // Gossip carries the removal to b, and it outranks a heartbeat the
+        // removed member sent late in the same generation.
+        let mut late = gone.clone();
+        late.version += 1000;
+        b.merge(a.states());
+        b.merge(vec![late]);
+        assert_eq!(b.ring().nodes(), vec![1, 2]);
+        assert!(b.take_unsynced_removals());
+        // A restart of the removed member (a new generation) brings it back.
+        let mut back = gone;
+        back.generation += 1;
+        b.merge(vec![back]);
+        assert_eq!(b.ring().nodes(), vec![1, 2, 3]);
     }
 
     #[test]

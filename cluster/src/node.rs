@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::hints::Hints;
 use crate::keyspace::Keyspace;
 use crate::membership::{MemberState, Membership, Status};
-use crate::ring::{Ring, allocate_tokens};
+use crate::ring::{NodeId, Ring, allocate_tokens};
 use crate::rpc::server::{RequestHandler, serve};
 use crate::rpc::{Request, Response, RpcClient};
 
@@ -577,7 +577,48 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     Ok(summary)
 }
 
-/// Runs an anti-entropy round every `anti-entropy-interval-ms` (0: never).
+/// `CLUSTER REMOVE id`: takes a member that is gone for good (down, never
+/// coming back: its machine or disk is lost) off the ring on its behalf,
+/// as Cassandra's removenode or Riak's force-remove. Its ranges fall to
+/// the next nodes on the ring, which pull the data from the remaining
+/// replicas with an anti-entropy round: this node at once (the reply
+/// reports it), every other member when gossip brings it the removal.
+pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<RepairSummary> {
+    let members = &coordinator.members;
+    if id == coordinator.me {
+        return Err(Error::Cluster(
+            "this is the node itself: run CLUSTER LEAVE to take it out".into(),
+        ));
+    }
+    let Some(state) = members.states().into_iter().find(|s| s.id == id) else {
+        return Err(Error::Cluster(format!("unknown node {id:016x}")));
+    };
+    if state.status == Status::Left {
+        return Err(Error::Cluster(format!("node {id:016x} has already left")));
+    }
+    if members.is_up(id) {
+        return Err(Error::Cluster(format!(
+            "node {id:016x} is up: stop it first, or run CLUSTER LEAVE on it"
+        )));
+    }
+    if !members.remove(id) {
+        return Err(Error::Cluster(format!("node {id:016x} has already left")));
+    }
+    members.take_unsynced_removals();
+    tracing::warn!(
+        node = format!("{id:016x}"),
+        addr = %state.cluster_addr,
+        "removed a member that is gone; its ranges move to the next nodes"
+    );
+    announce_to_all(coordinator).await;
+    // Let the peers hear of it before comparing trees on the new ring.
+    tokio::time::sleep(members.interval()).await;
+    coordinator.anti_entropy_round().await
+}
+
+/// Runs an anti-entropy round every `anti-entropy-interval-ms` (0: never),
+/// and at once after a member was removed (its ranges have new replicas,
+/// whatever the interval).
 async fn anti_entropy_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Receiver<bool>) {
     let mut last = tokio::time::Instant::now();
     loop {
@@ -586,7 +627,8 @@ async fn anti_entropy_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::R
             _ = shutdown.changed() => return,
         }
         let every = coordinator.settings.read().anti_entropy_interval;
-        if every.is_zero() || last.elapsed() < every {
+        let removed = coordinator.members.take_unsynced_removals();
+        if !removed && (every.is_zero() || last.elapsed() < every) {
             continue;
         }
         last = tokio::time::Instant::now();

@@ -186,7 +186,7 @@ config_keys! {
     hint_replay_rate: u64 = 2000, "hint-replay-rate", "cluster", settable = true;
     /// Milliseconds between background anti-entropy rounds, in which this
     /// node compares Merkle trees with every replica it shares ranges with
-    /// (0: only on CLUSTER REPAIR).
+    /// (0: only on CLUSTER REPAIR, and after CLUSTER REMOVE).
     anti_entropy_interval_ms: u64 = 600_000, "anti-entropy-interval-ms", "cluster", settable = true;
     /// Seconds a deletion's tombstone is kept before compaction may purge
     /// it. Must exceed hint-max-age-ms and the time a node may stay down,

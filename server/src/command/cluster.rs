@@ -258,6 +258,22 @@ pub async fn cluster_join(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(summary_line("joined", &summary))
 }
 
+/// CLUSTER REMOVE node-id: take a member that is gone for good off the
+/// ring; the ranges it held are streamed to their new replicas.
+pub async fn cluster_remove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let text = String::from_utf8_lossy(&args[2]);
+    let Some(id) = (text.len() <= 16)
+        .then(|| u64::from_str_radix(&text, 16).ok())
+        .flatten()
+    else {
+        return Err(ReplyError::Err(
+            format!("Invalid node id specified: {text} (CLUSTER NODES shows them)").into(),
+        ));
+    };
+    let summary = ringkv_cluster::node::remove(cx.cluster(), id).await?;
+    Ok(summary_line("removed", &summary))
+}
+
 /// CLUSTER LEAVE: decommission this node.
 pub async fn cluster_leave(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let summary = ringkv_cluster::node::leave(cx.cluster()).await?;
