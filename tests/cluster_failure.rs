@@ -375,6 +375,10 @@ fn a_node_gone_for_good_is_removed_and_its_ranges_reach_their_new_replicas() {
             },
         );
     }
+    // A member that left is counted as left, not as down.
+    let field = |f: &str| common::cluster::info_field(&c.nodes[0], f);
+    assert_eq!(field("cluster_members_down").as_deref(), Some("0"));
+    assert_eq!(field("cluster_members_left").as_deref(), Some("1"));
     // Three nodes left with N = 3: each holds every key itself now.
     for (n, node) in c.nodes[..3].iter().enumerate() {
         let mut con = node.conn();

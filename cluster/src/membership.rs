@@ -134,6 +134,19 @@ pub struct MemberView {
     pub phi: f64,
 }
 
+impl MemberView {
+    /// The one state operators count it under: `left` for a member that
+    /// has left (up or not: it serves nothing), else `down` when judged
+    /// down, else its announced state.
+    pub fn summary_state(&self) -> &'static str {
+        match self.state.status {
+            Status::Left => "left",
+            _ if !self.up => "down",
+            s => s.as_str(),
+        }
+    }
+}
+
 struct Member {
     state: MemberState,
     detector: PhiDetector,

@@ -58,16 +58,7 @@ impl Collector for ClusterCollector {
             &["state"],
         ) {
             for state in ["joining", "normal", "leaving", "left", "down"] {
-                let n = views
-                    .iter()
-                    .filter(|v| {
-                        if state == "down" {
-                            !v.up
-                        } else {
-                            v.up && v.state.status.as_str() == state
-                        }
-                    })
-                    .count();
+                let n = views.iter().filter(|v| v.summary_state() == state).count();
                 g.with_label_values(&[state]).set(n as i64);
             }
             out.extend(g.collect());

@@ -253,13 +253,11 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
     use ringkv_cluster::coordinator::stats::PerLevel;
     let c = &server.cluster;
     let views = c.members().views();
-    let up = views.iter().filter(|v| v.up).count();
-    let count = |st: &str| {
-        views
-            .iter()
-            .filter(|v| v.state.status.as_str() == st)
-            .count()
-    };
+    let up = views
+        .iter()
+        .filter(|v| v.up && v.summary_state() != "left")
+        .count();
+    let count = |st: &str| views.iter().filter(|v| v.summary_state() == st).count();
     let stats = c.stats();
     let ring = c.members().ring();
     let ownership = ring.ownership();
@@ -271,10 +269,11 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         format!("cluster_node_id:{:016x}", c.id()),
         format!("cluster_known_nodes:{}", views.len()),
         format!("cluster_members_up:{up}"),
-        format!("cluster_members_down:{}", views.len() - up),
+        format!("cluster_members_down:{}", count("down")),
         format!("cluster_members_joining:{}", count("joining")),
         format!("cluster_members_normal:{}", count("normal")),
         format!("cluster_members_leaving:{}", count("leaving")),
+        format!("cluster_members_left:{}", count("left")),
         format!(
             "cluster_replicas_configured:{}",
             server.config.read().replicas
