@@ -36,6 +36,7 @@ pub mod node;
 pub mod record;
 pub mod ring;
 pub mod rpc;
+pub mod timer;
 pub mod token;
 pub mod version;
 

@@ -42,6 +42,7 @@ use crate::keyspace::{Ack, Keyspace, live_entry};
 use crate::membership::Membership;
 use crate::ring::NodeId;
 use crate::rpc::{Request, Response, RpcClient, RpcError};
+use crate::timer::AwakeTimer;
 use crate::token;
 use crate::version::Siblings;
 pub use stats::ClusterStats;
@@ -180,7 +181,7 @@ impl Coordinator {
         self.stats.reads.inc(level);
         let key = &Bytes::copy_from_slice(key);
         let plan = self.plan(key, level)?;
-        let deadline = tokio::time::Instant::now() + self.timeout();
+        let mut timer = AwakeTimer::new(self.timeout());
         let (tx, mut rx) = mpsc::channel(plan.targets.len().max(1));
         let mut replies: Vec<(NodeId, Option<Siblings>)> = Vec::with_capacity(plan.targets.len());
         let mut outstanding = 0usize;
@@ -209,8 +210,8 @@ impl Coordinator {
             replies.push((self.me, self.keyspace.read_record(db, key)?));
         }
         while replies.len() < plan.required && outstanding > 0 {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some((id, r))) => {
+            match timer.run(rx.recv()).await {
+                Some(Some((id, r))) => {
                     outstanding -= 1;
                     if let Ok(rec) = r {
                         replies.push((id, rec));
@@ -245,8 +246,8 @@ impl Coordinator {
                     let mut replies = replies;
                     let mut merged = merged_now;
                     while outstanding > 0 {
-                        match tokio::time::timeout_at(deadline, rx.recv()).await {
-                            Ok(Some((id, r))) => {
+                        match timer.run(rx.recv()).await {
+                            Some(Some((id, r))) => {
                                 outstanding -= 1;
                                 if let Ok(rec) = r {
                                     if let Some(r) = &rec {

@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::keyspace::Ack;
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{Op, Outcome, Request, Response};
+use crate::timer::AwakeTimer;
 use crate::token;
 use crate::version::{CounterValue, Payload, Siblings, VectorClock};
 
@@ -206,12 +207,12 @@ impl Coordinator {
             });
         }
         drop(tx);
-        let deadline = tokio::time::Instant::now() + self.timeout();
+        let mut timer = AwakeTimer::new(self.timeout());
         let mut missed: Vec<NodeId> = Vec::new();
         while acked < plan.required {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(s)) if s.ok => acked += 1,
-                Ok(Some(s)) => missed.push(s.owner),
+            match timer.run(rx.recv()).await {
+                Some(Some(s)) if s.ok => acked += 1,
+                Some(Some(s)) => missed.push(s.owner),
                 _ => break,
             }
         }

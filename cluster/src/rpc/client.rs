@@ -72,9 +72,10 @@ impl RpcClient {
         req: &Request,
         timeout: Duration,
     ) -> Result<Response, RpcError> {
-        match tokio::time::timeout(timeout, self.call_inner(addr, req)).await {
-            Ok(r) => r,
-            Err(_) => Err(RpcError::Timeout),
+        // Awake time only: a pause of this process is not the peer's delay.
+        match crate::timer::within(timeout, self.call_inner(addr, req)).await {
+            Some(r) => r,
+            None => Err(RpcError::Timeout),
         }
     }
 
