@@ -103,6 +103,13 @@ impl<'a> Cursor<'a> {
 
     /// Reads an unsigned LEB128 varint of at most 10 bytes.
     pub(crate) fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        // Most varints in a block (lengths, shared prefixes) fit one byte.
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
         let start = self.pos;
         let mut v: u64 = 0;
         for i in 0..10u32 {
