@@ -15,10 +15,13 @@ use std::time::{Duration, Instant};
 const MIN_STEP: Duration = Duration::from_millis(1);
 /// Longest step of an [`AwakeTimer`].
 const MAX_STEP: Duration = Duration::from_millis(50);
-/// A step overrunning its length by more than this was a pause of this
-/// process, not time a peer took: it counts as one step. Scheduling delays
-/// of a busy node stay well below it and count in full.
+/// A step overrunning its length by more than this (and by more than
+/// [`PAUSE_STEPS`] steps) was a pause of this process, not time a peer
+/// took: it counts as one step. Scheduling delays of a busy node stay well
+/// below it and count in full.
 const PAUSE_OVERRUN: Duration = Duration::from_millis(250);
+/// See [`PAUSE_OVERRUN`].
+const PAUSE_STEPS: u32 = 5;
 
 /// A time limit spent across one or more waits, counting awake time only.
 #[derive(Debug)]
@@ -45,7 +48,7 @@ impl AwakeTimer {
 
     /// The time `gap` that passed over a step of `step` counts as.
     fn count(&mut self, gap: Duration, step: Duration) {
-        let awake = if gap > step + PAUSE_OVERRUN {
+        let awake = if gap > step + PAUSE_OVERRUN.max(step * PAUSE_STEPS) {
             step
         } else {
             gap
@@ -54,13 +57,15 @@ impl AwakeTimer {
     }
 
     /// Waits for `fut` while the limit lasts; `None` if it ran out first.
+    /// `fut` is always polled at least once, so what is already there (a
+    /// reply queued in a channel) is taken even from a spent timer.
     pub async fn run<F: Future>(&mut self, fut: F) -> Option<F::Output> {
         tokio::pin!(fut);
         let mut last = Instant::now();
         loop {
             let left = self.limit.saturating_sub(self.counted);
             if left.is_zero() {
-                return None;
+                return poll_once(fut.as_mut()).await;
             }
             let step = left.min(self.step);
             let done = tokio::select! {
@@ -76,6 +81,21 @@ impl AwakeTimer {
             }
         }
     }
+}
+
+/// Polls `fut` once: its output if it is ready, else `None`.
+async fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    let mut fut = Some(fut);
+    std::future::poll_fn(|cx| {
+        let Some(f) = fut.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        }
+    })
+    .await
 }
 
 /// `fut` within `limit` of awake time; `None` if it did not finish.
@@ -120,5 +140,7 @@ mod tests {
         );
         assert_eq!(t.run(std::future::pending::<()>()).await, None);
         assert!(t.expired());
+        // A spent timer still takes what is ready.
+        assert_eq!(t.run(async { 3 }).await, Some(3));
     }
 }

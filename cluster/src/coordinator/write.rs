@@ -63,13 +63,14 @@ struct Sent {
 /// failure, the acknowledgements needed and reachable.
 ///
 /// Replicas the key gains on the next ring (a node joining, or taking over
-/// from one leaving) are written too, and each one that is up raises the
+/// from one leaving) are written too, and each raises the
 /// acknowledgements needed by one, as Cassandra counts pending replicas:
 /// once the move finishes, the new replica set still holds the write at
-/// the level asked. A pending replica that is down is not waited for: it
-/// gets a hint, and it cannot finish joining without first streaming its
-/// ranges from the replicas that did acknowledge. Waiting for it would
-/// stop writes to every range it is taking over until it came back.
+/// the level asked. That holds even when a pending replica is down (a
+/// stand-in's hint may count for it): not waiting for it could leave a
+/// write on too few of the final replicas if it was misjudged, or if it
+/// takes over a leaving node's ranges without streaming. A joiner that
+/// died for good is taken off the ring with `CLUSTER REMOVE`.
 fn plan_write(
     me: NodeId,
     ring: &Arc<Ring>,
@@ -83,13 +84,11 @@ fn plan_write(
     let n = replicas.min(members).max(1);
     let mut prefs = ring.preference_list(tok, n);
     let mut pending = 0usize;
-    let mut pending_up = 0usize;
     if !Arc::ptr_eq(ring, next) {
         for id in next.preference_list(tok, n) {
             if !prefs.contains(&id) {
                 prefs.push(id);
                 pending += 1;
-                pending_up += usize::from(is_up(id));
             }
         }
     }
@@ -98,7 +97,7 @@ fn plan_write(
         // holds everything.
         prefs.push(me);
     }
-    let required = level.required(prefs.len() - pending) + pending_up;
+    let required = level.required(prefs.len() - pending) + pending;
     let (up, down): (Vec<NodeId>, Vec<NodeId>) = prefs.iter().partition(|&&id| is_up(id));
     let mut candidates = ring
         .preference_list(tok, ring.nodes().len())
@@ -426,17 +425,20 @@ mod tests {
     }
 
     #[test]
-    fn a_joiner_that_is_down_gets_a_hint_and_is_not_waited_for() {
-        let p = plan(&[1, 2, 3], &[4]).expect("joiner down");
-        assert_eq!(p.required, 2);
+    fn a_joiner_that_is_down_is_still_counted() {
+        // Nodes 1..=3 serve a key with N = 3, so no stand-in exists: the
+        // down joiner is left a hint and the write needs all three.
+        let p = plan(&[1, 2, 3], &[4]).expect("joiner down, three up");
+        assert_eq!(p.required, 3);
         assert_eq!(p.unplaced, vec![4]);
-        let p = plan(&[1, 2, 3], &[4, 3]).expect("joiner and one replica down");
-        assert_eq!(p.required, 2);
-        // Two serving nodes and a joiner that died while joining: writes
-        // at QUORUM go on with both serving replicas.
-        let p = plan(&[1, 2], &[4]).expect("2 serving, joiner down");
-        assert_eq!(p.required, 2);
-        assert_eq!(p.replicas.len(), 2);
-        assert_eq!(p.unplaced, vec![4]);
+        assert_eq!(plan(&[1, 2, 3], &[4, 3]).err(), Some((3, 2)));
+        // With a fifth serving node, it stands in for the joiner.
+        let (ring, next) = rings(&[1, 2, 3, 5]);
+        let tok = token_moving_to_joiner(&ring, &next, 3);
+        let p = plan_write(1, &ring, &next, 3, tok, Consistency::Quorum, |id| id != 4)
+            .expect("a stand-in for the joiner");
+        assert_eq!(p.required, 3);
+        assert_eq!(p.standins.len(), 1);
+        assert_eq!(p.standins[0].1, 4);
     }
 }
