@@ -387,4 +387,31 @@ fn a_node_gone_for_good_is_removed_and_its_ranges_reach_their_new_replicas() {
             assert_eq!(bulk(&got), Some(format!("v{i}")), "node {n} r:{i}");
         }
     }
+    // Started again on its old (stale) data, the removed node learns from
+    // its seed that it was removed and refuses to start.
+    let mut child = std::process::Command::new(common::server_binary())
+        .args(["--port", &common::free_port().to_string()])
+        .args(["--cluster-port", &common::free_port().to_string()])
+        .args(["--metrics-port", &common::free_port().to_string()])
+        .args(["--bind", "127.0.0.1", "--loglevel", "warning"])
+        .arg("--dir")
+        .arg(c.nodes[3].data_dir())
+        .args(["--seeds", &format!("127.0.0.1:{}", c.nodes[0].cluster_port)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the removed node started on its stale data");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
 }

@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::keyspace::Keyspace;
 use crate::ring::NodeId;
 use crate::rpc::{Request, Response};
+use crate::version::Siblings;
 
 const PREFIX: &[u8] = b"hint/";
 const VERSION: u8 = 1;
@@ -62,9 +63,10 @@ pub struct HintStats {
     pub pending: AtomicU64,
     /// Hints stored since start.
     pub stored: Counter,
-    /// Hints delivered to their owner.
+    /// Hints delivered to their owner (or, for an owner that left, to the
+    /// key's current replicas).
     pub replayed: Counter,
-    /// Hints dropped for age, or because their owner left the cluster.
+    /// Hints dropped for age.
     pub expired: Counter,
 }
 
@@ -271,8 +273,9 @@ pub async fn replay_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Rec
     }
 }
 
-/// One round: for each owner, drop expired hints (all of them if the
-/// owner has left), and deliver a rate-limited batch if the owner is up.
+/// One round: for each owner, drop expired hints, and deliver a
+/// rate-limited batch if the owner is up (or, if it has left, to the
+/// keys' current replicas).
 async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
     let hints = &c.hints;
     let rate = hints.settings.replay_rate.load(Ordering::Relaxed).max(1);
@@ -284,7 +287,9 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
         }
         let up = c.members.is_up(owner) && c.members.cluster_addr(owner).is_some();
         // A member that left (handed over or removed) will never take its
-        // hints; its ranges have other replicas now.
+        // hints: they go to the key's current replicas instead (a hint
+        // may be a write's only copy besides its leader, or at ANY its
+        // only copy).
         let gone = c.members.has_left(owner);
         let now = c.keyspace.now_ms();
         if !up && !gone {
@@ -297,10 +302,25 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
         let batch = hints.oldest(owner, budget).await?;
         let mut done = Vec::new();
         for h in batch {
-            if gone || hints.is_expired(&h, now) {
+            if hints.is_expired(&h, now) {
                 hints.stats.expired.inc();
                 done.push(h.name);
                 continue;
+            }
+            if gone {
+                budget = budget.saturating_sub(1);
+                match redirect(c, &h).await {
+                    Ok(true) => {
+                        hints.stats.replayed.inc();
+                        done.push(h.name);
+                        continue;
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not redirect a hint of a departed member");
+                        break;
+                    }
+                }
             }
             if !up {
                 // Ordered by age: the rest are younger.
@@ -329,6 +349,32 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
         hints.remove(&done).await?;
     }
     Ok(())
+}
+
+/// Merges the hint of a member that has left into every current replica
+/// of its key; true once all of them hold it.
+async fn redirect(c: &Arc<Coordinator>, h: &Hint) -> Result<bool> {
+    let replicas = c
+        .members
+        .ring()
+        .preference_list(crate::token::token(&h.key), c.effective_replicas());
+    for id in replicas {
+        if id == c.me {
+            let rec = Siblings::decode(&h.record, 0)
+                .map_err(|e| Error::Cluster(format!("unreadable hint record: {e}")))?;
+            c.merge_local(h.db, &h.key, &rec).await?;
+            continue;
+        }
+        let req = Request::Merge {
+            db: h.db,
+            key: h.key.clone(),
+            record: h.record.clone(),
+        };
+        if !matches!(c.call(id, &req).await, Ok(Response::Ack)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -172,6 +172,9 @@ pub struct Membership {
     /// `removals_synced`.
     removals: AtomicU64,
     removals_synced: AtomicU64,
+    /// Set when a peer reports this node removed (`CLUSTER REMOVE`) in a
+    /// previous life: its data is stale, and it must not serve it.
+    removed_earlier: std::sync::atomic::AtomicBool,
 }
 
 /// Added to a removed member's version by [`Membership::remove`], so the
@@ -237,6 +240,7 @@ impl Membership {
             awake: Mutex::new(Instant::now()),
             removals: AtomicU64::new(0),
             removals_synced: AtomicU64::new(0),
+            removed_earlier: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -263,6 +267,12 @@ impl Membership {
         self.removals.fetch_add(1, AtomicOrdering::Relaxed);
         self.publish_rings(&t);
         true
+    }
+
+    /// Whether a peer reported this node removed from the cluster in an
+    /// earlier run (see [`Membership::remove`]).
+    pub fn was_removed_earlier(&self) -> bool {
+        self.removed_earlier.load(AtomicOrdering::Relaxed)
     }
 
     /// Whether `id` is a member that has left the cluster.
@@ -403,22 +413,45 @@ impl Membership {
         let mut ring_changed = false;
         for s in incoming {
             if s.id == self.me {
-                // Nobody else may speak for this node; a newer view of it
-                // (ours from a previous life) is overridden by our heartbeat.
+                // Nobody else may speak for this node. A view of it from a
+                // previous life is overridden by our heartbeat; one of this
+                // life at a higher version (a CLUSTER REMOVE of a node that
+                // is in fact running) is refuted by outbidding it.
+                if let Some(mine) = t.members.get_mut(&self.me) {
+                    if s.generation == mine.state.generation && s.version > mine.state.version {
+                        mine.state.version = s.version.saturating_add(1);
+                        tracing::warn!(
+                            "a peer announced this running node as removed; refuting it"
+                        );
+                    } else if s.generation < mine.state.generation
+                        && s.status == Status::Left
+                        && s.version >= REMOVAL_VERSION_STEP
+                    {
+                        self.removed_earlier.store(true, AtomicOrdering::Relaxed);
+                    }
+                }
                 continue;
             }
             match t.members.get_mut(&s.id) {
                 Some(m) => {
+                    let removed =
+                        m.state.status == Status::Left && m.state.version >= REMOVAL_VERSION_STEP;
+                    if removed && s.generation != m.state.generation {
+                        // A removed member stays removed: restarted on its
+                        // old data it is stale (it learns so from our reply
+                        // and stops); only a refutation from the same life
+                        // (it was running all along) brings it back.
+                        continue;
+                    }
                     if (s.generation, s.version) > (m.state.generation, m.state.version) {
                         if s.generation > m.state.generation {
                             // A restart: forget the intervals of the old life.
                             m.detector = PhiDetector::new(self.interval);
                         }
                         ring_changed |= s.tokens != m.state.tokens || s.status != m.state.status;
-                        if s.status == Status::Left
-                            && !matches!(m.state.status, Status::Left | Status::Leaving)
-                        {
-                            // Gone without handing its ranges over (removed).
+                        if s.status == Status::Left && m.state.status != Status::Left {
+                            // Its ranges have new replicas; a removed member
+                            // (or one that died leaving) handed nothing over.
                             self.removals.fetch_add(1, AtomicOrdering::Relaxed);
                         }
                         m.detector.heartbeat(now);
@@ -575,11 +608,33 @@ mod tests {
         b.merge(vec![late]);
         assert_eq!(b.ring().nodes(), vec![1, 2]);
         assert!(b.take_unsynced_removals());
-        // A restart of the removed member (a new generation) brings it back.
+        // A restart of the removed member (a new generation, its old data)
+        // does not bring it back; the member itself, told of its removal,
+        // knows its data is stale.
         let mut back = gone;
         back.generation += 1;
-        b.merge(vec![back]);
-        assert_eq!(b.ring().nodes(), vec![1, 2, 3]);
+        b.merge(vec![back.clone()]);
+        assert_eq!(b.ring().nodes(), vec![1, 2]);
+        let restarted = Membership::new(back, beat, 8.0);
+        assert!(!restarted.was_removed_earlier());
+        restarted.merge(a.states());
+        assert!(restarted.was_removed_earlier());
+    }
+
+    #[test]
+    fn a_running_node_refutes_its_removal() {
+        let beat = Duration::from_millis(10);
+        let a = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
+        let b = Membership::new(state(2, 10, 0, vec![200]), beat, 8.0);
+        a.merge(vec![b.my_state().unwrap()]);
+        assert!(a.remove(2));
+        b.merge(a.states());
+        let refuted = b.my_state().unwrap();
+        assert_eq!(refuted.status, Status::Normal);
+        assert!(refuted.version > REMOVAL_VERSION_STEP);
+        assert!(!b.was_removed_earlier());
+        a.merge(b.states());
+        assert_eq!(a.ring().nodes(), vec![1, 2]);
     }
 
     #[test]

@@ -251,6 +251,13 @@ pub async fn start(
         for seed in &seeds {
             gossip_with(&coordinator, seed).await;
         }
+        if members.was_removed_earlier() {
+            return Err(Error::Cluster(
+                "this node was removed from the cluster (CLUSTER REMOVE) and its data is stale: \
+                 start it with an empty data directory to join as a new member"
+                    .into(),
+            ));
+        }
     }
     if members
         .my_state()
@@ -577,6 +584,9 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     Ok(summary)
 }
 
+/// How soon a failed round owed to a removal is tried again.
+const REMOVAL_RETRY: Duration = Duration::from_secs(5);
+
 /// `CLUSTER REMOVE id`: takes a member that is gone for good (down, never
 /// coming back: its machine or disk is lost) off the ring on its behalf,
 /// as Cassandra's removenode or Riak's force-remove. Its ranges fall to
@@ -621,14 +631,18 @@ pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<Repair
 /// whatever the interval).
 async fn anti_entropy_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Receiver<bool>) {
     let mut last = tokio::time::Instant::now();
+    // A removal's round is owed until one succeeds.
+    let mut owed = false;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             _ = shutdown.changed() => return,
         }
         let every = coordinator.settings.read().anti_entropy_interval;
-        let removed = coordinator.members.take_unsynced_removals();
-        if !removed && (every.is_zero() || last.elapsed() < every) {
+        let fresh = coordinator.members.take_unsynced_removals();
+        owed |= fresh;
+        let due = !every.is_zero() && last.elapsed() >= every;
+        if !(fresh || due || (owed && last.elapsed() >= REMOVAL_RETRY)) {
             continue;
         }
         last = tokio::time::Instant::now();
@@ -639,7 +653,9 @@ async fn anti_entropy_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::R
         {
             continue;
         }
-        match coordinator.anti_entropy_round().await {
+        let round = coordinator.anti_entropy_round().await;
+        owed &= round.is_err();
+        match round {
             Ok(s) if s.keys_pulled + s.keys_pushed > 0 => tracing::info!(
                 pulled = s.keys_pulled,
                 pushed = s.keys_pushed,
