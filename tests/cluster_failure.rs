@@ -415,3 +415,42 @@ fn a_node_gone_for_good_is_removed_and_its_ranges_reach_their_new_replicas() {
     };
     assert!(!status.success());
 }
+
+#[test]
+fn hints_kept_for_a_removed_node_go_to_the_keys_current_replicas() {
+    let mut c = Cluster::start_with(4, &["--anti-entropy-interval-ms", "0"]);
+    let gone = own_id(&c.nodes[3]);
+    c.nodes[3].kill();
+    wait_for("node 3 judged down", Duration::from_secs(30), || {
+        common::cluster::info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("1")
+    });
+    // Writes meant for node 3 leave hints for it (at ANY, a hint alone).
+    let mut con = c.conn(0);
+    for i in 0..100 {
+        let level = if i % 2 == 0 { "QUORUM" } else { "ANY" };
+        cl(
+            &mut con,
+            level,
+            &["SET", &format!("h:{i}"), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    assert!(c.hints_pending() > 0);
+    remove(&c.nodes[0], &gone).unwrap();
+    wait_for("every hint delivered", Duration::from_secs(30), || {
+        c.hints_pending() == 0
+    });
+    let sum = |field: &str| -> u64 {
+        c.nodes[..3]
+            .iter()
+            .filter_map(|n| common::cluster::info_field(n, field))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    };
+    assert!(sum("cluster_hints_replayed") > 0);
+    assert_eq!(sum("cluster_hints_expired"), 0);
+    for i in 0..100 {
+        let got = cl(&mut con, "ALL", &["GET", &format!("h:{i}")]).unwrap();
+        assert_eq!(bulk(&got), Some(format!("v{i}")), "h:{i}");
+    }
+}
