@@ -319,3 +319,57 @@ fn a_pipeline_through_a_cluster_keeps_replies_in_order_and_each_key_in_sequence(
         assert!(bulk(&got).is_some(), "p:{i} at ALL");
     }
 }
+
+#[test]
+fn a_transaction_does_not_wait_for_a_long_cluster_repair() {
+    // Node 1 stops answering: a CLUSTER REPAIR on node 0 waits for its
+    // Merkle tree until the replica timeout. A MULTI/EXEC on node 0 meanwhile
+    // (it needs the transaction gate exclusively) must not wait for the
+    // repair to end, and neither must other clients.
+    let c = Cluster::start_with(
+        2,
+        &[
+            "--replica-timeout-ms",
+            "4000",
+            "--anti-entropy-interval-ms",
+            "0",
+        ],
+    );
+    c.nodes[1].signal(libc::SIGSTOP);
+    let repair_client = c.nodes[0].client();
+    let repair = std::thread::spawn(move || {
+        let mut con = repair_client.get_connection().unwrap();
+        let started = Instant::now();
+        let _ = redis::cmd("CLUSTER")
+            .arg("REPAIR")
+            .query::<redis::Value>(&mut con);
+        started.elapsed()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut con = c.conn(0);
+    let _: () = redis::cmd("CONSISTENCY")
+        .arg("ONE")
+        .query(&mut con)
+        .unwrap();
+    let started = Instant::now();
+    let (v,): (i64,) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("in-tx")
+        .query(&mut con)
+        .unwrap();
+    let exec_took = started.elapsed();
+    assert_eq!(v, 1);
+    let got = cl(&mut c.conn(0), "ONE", &["GET", "in-tx"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("1"));
+    let repair_took = repair.join().unwrap();
+    c.nodes[1].signal(libc::SIGCONT);
+    assert!(
+        repair_took > Duration::from_secs(2),
+        "the repair did not wait for the stopped node ({repair_took:?}); the test proves nothing"
+    );
+    assert!(
+        exec_took < Duration::from_secs(2),
+        "EXEC waited {exec_took:?} for CLUSTER REPAIR"
+    );
+}

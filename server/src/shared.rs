@@ -76,8 +76,10 @@ pub struct Server {
     pub metrics: Arc<Metrics>,
     /// Keys watched by clients, for WATCH/EXEC.
     pub watches: WatchRegistry,
-    /// Every command holds it shared; EXEC holds it exclusively, so a
-    /// transaction runs isolated from every other command on this node.
+    /// Every command holds it shared (but the long cluster administration
+    /// commands, which touch no key themselves); EXEC holds it
+    /// exclusively, so a transaction runs isolated from every other
+    /// command on this node.
     pub exec_gate: tokio::sync::RwLock<()>,
     /// Flips to true when the server begins to shut down.
     pub shutdown: watch::Sender<bool>,

@@ -225,6 +225,20 @@ fn controls_transaction(h: Handler) -> bool {
     )
 }
 
+/// Cluster administration that touches no key through a handler and may
+/// run for minutes (streaming, Merkle rounds): it does not hold the
+/// transaction gate, or an EXEC waiting for the gate would stop every
+/// client until it ended.
+fn outside_transactions(h: Handler) -> bool {
+    matches!(
+        h,
+        Handler::ClusterJoin
+            | Handler::ClusterLeave
+            | Handler::ClusterRemove
+            | Handler::ClusterRepair
+    )
+}
+
 /// Runs one request and returns its reply.
 pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> Reply {
     let (parent, spec) = match resolve(&args) {
@@ -262,7 +276,7 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         client.queue(parent, spec, args);
         return Reply::simple("QUEUED");
     }
-    if spec.handler == Handler::Exec {
+    if spec.handler == Handler::Exec || outside_transactions(spec.handler) {
         // EXEC takes the gate exclusively itself.
         return run_recorded(server, client, parent, spec, &args).await;
     }
