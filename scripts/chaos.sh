@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault drills on a local 3-node cluster, printing figures.
 #
-#   scripts/chaos.sh [--drill crash|partition|all] [--seconds N] [--rate N]
+#   scripts/chaos.sh [--drill crash|partition|membership|all] [--seconds N] [--rate N]
 #
 # Each drill starts three ringkv-server nodes (release build, node i on
 # 127.0.0.(21+i) with free ports and its own data dir, gossip every 100 ms,
@@ -16,6 +16,10 @@
 #   partition  ONE writes through nodes 0 and 2; the network splits {0,1} |
 #              {2} for half the load, and 20 keys are written on both sides
 #              during the split; then it heals.
+#   membership QUORUM writes through nodes 0 and 1; a 4th node joins, then
+#              node 2 is decommissioned with CLUSTER LEAVE and stopped;
+#              prints join and decommission times and how even ownership
+#              is afterwards.
 #
 # Afterwards each drill waits until every hint is delivered, runs CLUSTER
 # REPAIR on every node until no Merkle leaf differs, reads every
@@ -35,10 +39,10 @@ while [ $# -gt 0 ]; do
         --drill) DRILL="$2"; shift 2 ;;
         --seconds) SECONDS_LOAD="$2"; shift 2 ;;
         --rate) RATE="$2"; shift 2 ;;
-        *) echo "usage: $0 [--drill crash|partition|all] [--seconds N] [--rate N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--drill crash|partition|membership|all] [--seconds N] [--rate N]" >&2; exit 2 ;;
     esac
 done
-case "$DRILL" in crash | partition | all) ;; *) echo "--drill: crash, partition or all" >&2; exit 2 ;; esac
+case "$DRILL" in crash | partition | membership | all) ;; *) echo "--drill: crash, partition, membership or all" >&2; exit 2 ;; esac
 
 command -v redis-cli >/dev/null || { echo "redis-cli is needed (apt-get install redis-tools)" >&2; exit 1; }
 echo "building ringkv-server (release)..." >&2
@@ -87,6 +91,7 @@ start_node() {
 # A fresh cluster of three nodes behind the proxy.
 start_cluster() {
     rm -rf "$WORK"/node* "$WORK"/acked-* "$WORK"/errors-*
+    LIVE=(0 1 2)
     local spec=()
     for i in 0 1 2; do
         HOST[$i]=127.0.0.$((21 + i))
@@ -142,7 +147,7 @@ converge_and_report() {
     local title=$1 load_end=$2 start=$3
     for _ in $(seq 1 600); do
         pending=0
-        for i in 0 1 2; do pending=$((pending + $(info "$i" cluster_hints_pending))); done
+        for i in "${LIVE[@]}"; do pending=$((pending + $(info "$i" cluster_hints_pending))); done
         [ "$pending" = 0 ] && break
         sleep 0.1
     done
@@ -151,7 +156,7 @@ converge_and_report() {
     for _ in $(seq 1 10); do
         rounds=$((rounds + 1))
         differing=0
-        for i in 0 1 2; do
+        for i in "${LIVE[@]}"; do
             d=$(cli "$i" cluster repair | sed -n 's/.*ranges_differing=\([0-9]*\).*/\1/p')
             differing=$((differing + d))
         done
@@ -161,14 +166,14 @@ converge_and_report() {
 
     acked=$(cat "$WORK"/acked-* | wc -l)
     lost=$(cat "$WORK"/acked-* \
-        | awk '{ printf "CL ALL GET %s\n", $1 }' | cli 2 \
+        | awk '{ printf "CL ALL GET %s\n", $1 }' | cli "${LIVE[-1]}" \
         | paste -d' ' <(cat "$WORK"/acked-*) - \
         | awk '$2 != $3' | wc -l)
     ops_line=$(cat "$WORK"/errors-* | grep '^writer')
     ops=$(echo "$ops_line" | awk '{ s += $3 } END { print s }')
     errs=$(echo "$ops_line" | awk '{ s += $5 } END { print s }')
     stored=0; replayed=0
-    for i in 0 1 2; do
+    for i in "${LIVE[@]}"; do
         stored=$((stored + $(info "$i" cluster_hints_stored)))
         replayed=$((replayed + $(info "$i" cluster_hints_replayed)))
     done
@@ -248,10 +253,55 @@ partition_drill() {
     cleanup
 }
 
+membership_drill() {
+    start_cluster
+    local start load_end joined left t0
+    start=$(date +%s.%N)
+    writer 0 a QUORUM >"$WORK/acked-a" 2>"$WORK/errors-a" &
+    local wa=$!
+    writer 1 b QUORUM >"$WORK/acked-b" 2>"$WORK/errors-b" &
+    local wb=$!
+    sleep $((SECONDS_LOAD / 4))
+    echo "node 3 joins" >&2
+    # Outside the proxy: it announces the port it listens on.
+    HOST[3]=127.0.0.24
+    PORT[3]=$(free_port "${HOST[3]}"); CPORT[3]=$(free_port "${HOST[3]}")
+    PPORT[3]=${CPORT[3]}; MPORT[3]=$(free_port "${HOST[3]}")
+    t0=$(date +%s.%N)
+    start_node 3
+    for _ in $(seq 1 600); do
+        [ "$(cli 0 cluster nodes | grep -c 'normal up')" = 4 ] && break
+        sleep 0.1
+    done
+    joined=$(echo "$(date +%s.%N) - $t0" | bc)
+    LIVE=(0 1 2 3)
+    sleep $((SECONDS_LOAD / 4))
+    echo "node 2 leaves (CLUSTER LEAVE)" >&2
+    t0=$(date +%s.%N)
+    cli 2 cluster leave >"$WORK/leave" 2>&1 || true
+    left=$(echo "$(date +%s.%N) - $t0" | bc)
+    kill "${PID[2]}"; wait "${PID[2]}" 2>/dev/null || true
+    PID[2]=
+    LIVE=(0 1 3)
+    wait "$wa" "$wb"
+    load_end=$(date +%s.%N)
+    converge_and_report "membership drill: QUORUM writes for ${SECONDS_LOAD}s through nodes 0 and 1; node 3 joins, then node 2 leaves" "$load_end" "$start"
+    printf '%-34s %.1f s\n' "join (start to normal up)" "$joined"
+    printf '%-34s %.1f s (%s)\n' "decommission (CLUSTER LEAVE)" "$left" "$(tr -d '\r' <"$WORK/leave" | cut -c1-40)"
+    local spread
+    spread=$(cli 0 cluster nodes | python3 -c '
+import re, sys
+v = [float(x) for x in re.findall(r"ownership=([0-9.]+)", sys.stdin.read()) if float(x) > 0]
+print("%d members owning ranges, largest deviation from even %.1f%%" % (len(v), max(abs(x * len(v) - 1) * 100 for x in v)))')
+    printf '%-34s %s\n' "ownership afterwards" "$spread"
+    cleanup
+}
+
 FAILED=0
 case "$DRILL" in
     crash) crash_drill ;;
     partition) partition_drill ;;
-    all) crash_drill; partition_drill ;;
+    membership) membership_drill ;;
+    all) crash_drill; partition_drill; membership_drill ;;
 esac
 exit "$FAILED"
