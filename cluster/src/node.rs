@@ -655,26 +655,6 @@ pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<Repair
             "node {id:016x} is up: stop it first, or run CLUSTER LEAVE on it"
         )));
     }
-    // Its tokens go to the members chosen to keep ownership even, as a
-    // leaving node would hand them over itself; the removal's repair
-    // rounds then fill the adopted ranges.
-    for (to, tokens) in handoff_plan(&members.ring(), id) {
-        if to == coordinator.me {
-            adopt_tokens(coordinator, tokens).await?;
-        } else if members.is_up(to) {
-            let n = tokens.len();
-            if !matches!(
-                coordinator.call(to, &Request::Adopt(tokens)).await,
-                Ok(Response::Ack)
-            ) {
-                tracing::warn!(
-                    to = format!("{to:016x}"),
-                    tokens = n,
-                    "a member did not take its share of the removed node's tokens"
-                );
-            }
-        }
-    }
     if !members.remove(id) {
         return Err(Error::Cluster(format!("node {id:016x} has already left")));
     }
