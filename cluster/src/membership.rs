@@ -194,28 +194,13 @@ pub const LOCAL_PAUSE_INTERVALS: u32 = 5;
 /// the next ring (what it becomes once joins and departures finish:
 /// normal and joining). Equal, and shared, when nothing is moving.
 fn rings_of(table: &Table) -> (Arc<Ring>, Arc<Ring>) {
-    // Tokens a leaving member hands over are claimed by it and by their
-    // adopters at once: the serving ring keeps them with the leaving
-    // member until it has left; the next ring has only the adopters' claims.
-    let leaving: std::collections::HashSet<u64> = table
-        .members
-        .values()
-        .filter(|m| m.state.status == Status::Leaving)
-        .flat_map(|m| m.state.tokens.iter().copied())
-        .collect();
     let ring = |keep: &dyn Fn(Status) -> bool| {
         Ring::new(
             table
                 .members
                 .values()
                 .filter(|m| keep(m.state.status))
-                .map(|m| {
-                    let mut tokens = m.state.tokens.clone();
-                    if m.state.status != Status::Leaving && !leaving.is_empty() {
-                        tokens.retain(|t| !leaving.contains(t));
-                    }
-                    (m.state.id, tokens)
-                }),
+                .map(|m| (m.state.id, m.state.tokens.clone())),
         )
     };
     let serving = ring(&|s| matches!(s, Status::Normal | Status::Leaving));

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::hints::Hints;
 use crate::keyspace::Keyspace;
 use crate::membership::{MemberState, Membership, Status};
-use crate::ring::{NodeId, Ring, allocate_tokens, handoff_plan};
+use crate::ring::{NodeId, Ring, allocate_tokens};
 use crate::rpc::server::{RequestHandler, serve};
 use crate::rpc::{Request, Response, RpcClient};
 
@@ -554,26 +554,6 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         .members
         .update_me(|s| s.status = Status::Leaving);
     announce_to_all(coordinator).await;
-    // Hand each of this node's tokens to a member chosen to keep ownership
-    // even (ring::handoff_plan). A member that cannot be reached keeps
-    // nothing: those ranges pass to the tokens that follow them.
-    for (to, tokens) in handoff_plan(&serving, me) {
-        if !coordinator.members.is_up(to) {
-            continue;
-        }
-        let n = tokens.len();
-        match coordinator.call(to, &Request::Adopt(tokens)).await {
-            Ok(Response::Ack) => {
-                tracing::info!(to = format!("{to:016x}"), tokens = n, "handed tokens over")
-            }
-            other => tracing::warn!(
-                to = format!("{to:016x}"),
-                reply = ?other,
-                "a member did not take its share of this node's tokens"
-            ),
-        }
-    }
-    announce_to_all(coordinator).await;
     tokio::time::sleep(coordinator.members.interval()).await;
     let serving = coordinator.members.ring();
     let next = coordinator.members.next_ring();
@@ -602,30 +582,6 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         "handed this node's ranges over; left the ring"
     );
     Ok(summary)
-}
-
-/// Takes `tokens` (handed over by a leaving member) on as this node's own:
-/// stored, then announced. The serving ring keeps them with the leaving
-/// member until it has left; the next ring gives them to this node, so
-/// writes reach both and the leaving member streams their data here.
-pub(crate) async fn adopt_tokens(coordinator: &Arc<Coordinator>, tokens: Vec<u64>) -> Result<()> {
-    let mut all = coordinator
-        .members
-        .my_state()
-        .map(|s| s.tokens)
-        .unwrap_or_default();
-    for t in tokens {
-        if !all.contains(&t) {
-            all.push(t);
-        }
-    }
-    all.sort_unstable();
-    coordinator
-        .keyspace
-        .meta_put(TOKENS_KEY, encode_tokens(&all))
-        .await?;
-    coordinator.members.update_me(|s| s.tokens = all);
-    Ok(())
 }
 
 /// How soon a failed round owed to a removal is tried again.

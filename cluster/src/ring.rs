@@ -296,37 +296,6 @@ pub fn allocate_tokens(ring: &Ring, node: NodeId, vnodes: usize, seed: u64) -> V
     out
 }
 
-/// How `leaving` hands its tokens to the other members of `ring` so that
-/// ownership ends up even: its ranges, largest first, each to the member
-/// owning least with what it was handed so far. A member left to inherit
-/// the ranges that follow its tokens would instead end up owning whatever
-/// token allocation happened to place after them (25% off even in a
-/// cluster of four).
-pub fn handoff_plan(ring: &Ring, leaving: NodeId) -> BTreeMap<NodeId, Vec<u64>> {
-    let mut owned: BTreeMap<NodeId, u128> = BTreeMap::new();
-    let mut mine: Vec<(u128, u64)> = Vec::new();
-    for (i, &(end, owner)) in ring.vnodes.iter().enumerate() {
-        let size = range_size(ring.range(i));
-        if owner == leaving {
-            mine.push((size, end));
-        } else {
-            *owned.entry(owner).or_default() += size;
-        }
-    }
-    mine.sort_unstable_by(|a, b| b.cmp(a));
-    let mut plan: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
-    for (size, token) in mine {
-        let Some((&to, _)) = owned.iter().min_by_key(|&(&id, &o)| (o, id)) else {
-            break;
-        };
-        plan.entry(to).or_default().push(token);
-        if let Some(o) = owned.get_mut(&to) {
-            *o += size;
-        }
-    }
-    plan
-}
-
 /// `vnodes` tokens evenly spaced over the ring, shifted by an offset drawn
 /// from `seed`. Distinct because the spacing is at least one token.
 fn evenly_spaced(vnodes: usize, seed: u64) -> Vec<u64> {
@@ -601,36 +570,6 @@ mod tests {
             let ring = Ring::new(members);
             let total: f64 = ring.ownership().values().sum();
             prop_assert!((total - 1.0).abs() < 1e-9);
-        }
-    }
-
-    #[test]
-    fn a_handoff_keeps_ownership_even_whoever_leaves() {
-        let mut members: Vec<(NodeId, Vec<u64>)> = Vec::new();
-        for id in 1..=4u64 {
-            let ring = Ring::new(members.clone());
-            let t = allocate_tokens(&ring, id, 128, id);
-            members.push((id, t));
-        }
-        let ring = Ring::new(members.clone());
-        for leaving in 1..=4u64 {
-            let plan = handoff_plan(&ring, leaving);
-            let handed: usize = plan.values().map(Vec::len).sum();
-            assert_eq!(handed, 128, "every token of {leaving} handed over");
-            assert!(!plan.contains_key(&leaving));
-            let after = Ring::new(members.iter().filter(|(id, _)| *id != leaving).map(
-                |(id, t)| {
-                    let mut t = t.clone();
-                    t.extend(plan.get(id).into_iter().flatten().copied());
-                    (*id, t)
-                },
-            ));
-            for (id, o) in after.ownership() {
-                assert!(
-                    (o - 1.0 / 3.0).abs() < 0.01,
-                    "{leaving} left: {id} owns {o}"
-                );
-            }
         }
     }
 }

@@ -23,10 +23,6 @@ impl Coordinator {
                 self.members.merge(states);
                 Response::Gossip(self.members.states())
             }
-            Request::Adopt(tokens) => {
-                crate::node::adopt_tokens(self, tokens).await?;
-                Response::Ack
-            }
             Request::Read { db, key } => {
                 Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))
             }

@@ -30,9 +30,6 @@ pub mod kind {
     /// `db:u32 n:u32 (start:u64 end:u64)*n after:u8 [token:u64 key] limit:u32`
     /// → `n:u32 (token:u64 key record)*n`: a page of records in ranges.
     pub const FETCH: u8 = 0x18;
-    /// `n:u32 token:u64*n` → empty: take these tokens of a leaving member
-    /// on as this node's own.
-    pub const ADOPT: u8 = 0x19;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -112,8 +109,6 @@ pub enum Request {
     },
     /// Flush databases.
     Flush(Vec<u32>),
-    /// Take these tokens of a leaving member on (CLUSTER LEAVE's handoff).
-    Adopt(Vec<u64>),
     /// Keep `record` for `owner`, a preferred replica that is down.
     Hint {
         /// The replica the write is for.
@@ -260,13 +255,6 @@ impl Request {
                 }
                 kind::FLUSH
             }
-            Request::Adopt(tokens) => {
-                w.u32(tokens.len() as u32);
-                for t in tokens {
-                    w.u64(*t);
-                }
-                kind::ADOPT
-            }
             Request::Hint {
                 owner,
                 db,
@@ -347,10 +335,6 @@ impl Request {
             kind::FLUSH => {
                 let n = r.count("db count", 4)?;
                 Request::Flush((0..n).map(|_| r.u32("db")).collect::<Result<_, _>>()?)
-            }
-            kind::ADOPT => {
-                let n = r.count("token count", 8)?;
-                Request::Adopt((0..n).map(|_| r.u64("token")).collect::<Result<_, _>>()?)
             }
             kind::HINT => Request::Hint {
                 owner: r.u64("owner")?,
@@ -452,7 +436,7 @@ impl Response {
                 0 => Response::Record(None),
                 _ => Response::Record(Some(r.bytes("record")?)),
             },
-            kind::MERGE | kind::FLUSH | kind::HINT | kind::ADOPT => Response::Ack,
+            kind::MERGE | kind::FLUSH | kind::HINT => Response::Ack,
             kind::TREE => {
                 let n = r.count("leaf count", 8)?;
                 Response::Tree((0..n).map(|_| r.u64("leaf")).collect::<Result<_, _>>()?)
@@ -528,7 +512,6 @@ mod tests {
                 count: 10,
             },
             Request::Flush(vec![0, 15]),
-            Request::Adopt(vec![1, u64::MAX]),
             Request::Hint {
                 owner: 9,
                 db: 1,
