@@ -141,6 +141,20 @@ print("writer %s: %d operations, %d errors" % (prefix, i, errors), file=sys.stde
 PY
 }
 
+# start_writers LEVEL NODE PREFIX NODE PREFIX: two writers in the
+# background, their pids in WRITERS; each records acked pairs in
+# $WORK/acked-PREFIX and its errors and summary in $WORK/errors-PREFIX.
+start_writers() {
+    local level=$1
+    WRITERS=()
+    shift
+    while [ $# -ge 2 ]; do
+        writer "$1" "$2" "$level" >"$WORK/acked-$2" 2>"$WORK/errors-$2" &
+        WRITERS+=($!)
+        shift 2
+    done
+}
+
 # Waits for hints, repairs until the trees agree, checks every acked write
 # and prints the figures. $1: the drill's title.
 converge_and_report() {
@@ -195,10 +209,7 @@ crash_drill() {
     start_cluster
     local start load_end
     start=$(date +%s.%N)
-    writer 0 a QUORUM >"$WORK/acked-a" 2>"$WORK/errors-a" &
-    local wa=$!
-    writer 1 b QUORUM >"$WORK/acked-b" 2>"$WORK/errors-b" &
-    local wb=$!
+    start_writers QUORUM 0 a 1 b
     sleep $((SECONDS_LOAD / 4))
     echo "kill -9 node 2" >&2
     kill -9 "${PID[2]}"; wait "${PID[2]}" 2>/dev/null || true
@@ -208,7 +219,7 @@ crash_drill() {
     sleep $((SECONDS_LOAD / 4))
     echo "SIGSTOP node 0 for 3 s (writer a stalls, writer b goes on)" >&2
     kill -STOP "${PID[0]}"; sleep 3; kill -CONT "${PID[0]}"
-    wait "$wa" "$wb"
+    wait "${WRITERS[@]}"
     load_end=$(date +%s.%N)
     converge_and_report "crash drill: 3 nodes, QUORUM writes for ${SECONDS_LOAD}s, kill -9 + restart of node 2, 3 s SIGSTOP of node 0" "$load_end" "$start"
     cleanup
@@ -218,10 +229,7 @@ partition_drill() {
     start_cluster
     local start load_end split_at detected
     start=$(date +%s.%N)
-    writer 0 left ONE >"$WORK/acked-left" 2>"$WORK/errors-left" &
-    local wl=$!
-    writer 2 right ONE >"$WORK/acked-right" 2>"$WORK/errors-right" &
-    local wr=$!
+    start_writers ONE 0 left 2 right
     sleep $((SECONDS_LOAD / 4))
     echo "split {0,1} | {2}" >&2
     net "cut 0,1|2"
@@ -238,7 +246,7 @@ partition_drill() {
     sleep $((SECONDS_LOAD / 2))
     echo "heal" >&2
     net heal
-    wait "$wl" "$wr"
+    wait "${WRITERS[@]}"
     load_end=$(date +%s.%N)
     converge_and_report "partition drill: 3 nodes, ONE writes for ${SECONDS_LOAD}s through nodes 0 and 2, {0,1} | {2} split for $((SECONDS_LOAD / 2))s" "$load_end" "$start"
     local siblings=0
@@ -257,10 +265,7 @@ membership_drill() {
     start_cluster
     local start load_end joined left t0
     start=$(date +%s.%N)
-    writer 0 a QUORUM >"$WORK/acked-a" 2>"$WORK/errors-a" &
-    local wa=$!
-    writer 1 b QUORUM >"$WORK/acked-b" 2>"$WORK/errors-b" &
-    local wb=$!
+    start_writers QUORUM 0 a 1 b
     sleep $((SECONDS_LOAD / 4))
     echo "node 3 joins" >&2
     # Outside the proxy: it announces the port it listens on.
@@ -283,7 +288,7 @@ membership_drill() {
     kill "${PID[2]}"; wait "${PID[2]}" 2>/dev/null || true
     PID[2]=
     LIVE=(0 1 3)
-    wait "$wa" "$wb"
+    wait "${WRITERS[@]}"
     load_end=$(date +%s.%N)
     converge_and_report "membership drill: QUORUM writes for ${SECONDS_LOAD}s through nodes 0 and 1; node 3 joins, then node 2 leaves" "$load_end" "$start"
     printf '%-34s %.1f s\n' "join (start to normal up)" "$joined"

@@ -32,7 +32,6 @@ use crate::error::{Error, Result};
 use crate::keyspace::Keyspace;
 use crate::ring::NodeId;
 use crate::rpc::{Request, Response};
-use crate::version::Siblings;
 
 const PREFIX: &[u8] = b"hint/";
 const VERSION: u8 = 1;
@@ -360,8 +359,7 @@ async fn redirect(c: &Arc<Coordinator>, h: &Hint) -> Result<bool> {
         .preference_list(crate::token::token(&h.key), c.effective_replicas());
     for id in replicas {
         if id == c.me {
-            let rec = Siblings::decode(&h.record, 0)
-                .map_err(|e| Error::Cluster(format!("unreadable hint record: {e}")))?;
+            let rec = crate::coordinator::decode_incoming(&h.key, &h.record)?;
             c.merge_local(h.db, &h.key, &rec).await?;
             continue;
         }

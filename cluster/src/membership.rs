@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -87,6 +87,12 @@ pub struct MemberState {
 }
 
 impl MemberState {
+    /// Whether this is a removal announced by a peer (`CLUSTER REMOVE`):
+    /// left, at a version no heartbeat of the member's own reaches.
+    pub fn is_removal(&self) -> bool {
+        self.status == Status::Left && self.version >= REMOVAL_VERSION_STEP
+    }
+
     /// Appends the state to a message body.
     pub fn encode(&self, w: &mut BodyWriter) {
         w.u64(self.id)
@@ -167,14 +173,12 @@ pub struct Membership {
     phi_threshold: std::sync::atomic::AtomicU64,
     /// When this node last showed it was running ([`Membership::awake`]).
     awake: Mutex<Instant>,
-    /// Members seen removed (turned `left` without handing their ranges
-    /// over); [`Membership::take_unsynced_removals`] compares it with
-    /// `removals_synced`.
-    removals: AtomicU64,
-    removals_synced: AtomicU64,
+    /// Set when a member turns `left`: its ranges have new replicas, which
+    /// owe a repair round ([`Membership::take_unsynced_removals`]).
+    removal_pending: AtomicBool,
     /// Set when a peer reports this node removed (`CLUSTER REMOVE`) in a
     /// previous life: its data is stale, and it must not serve it.
-    removed_earlier: std::sync::atomic::AtomicBool,
+    removed_earlier: AtomicBool,
 }
 
 /// Added to a removed member's version by [`Membership::remove`], so the
@@ -238,9 +242,8 @@ impl Membership {
             interval,
             phi_threshold: std::sync::atomic::AtomicU64::new(phi_threshold.to_bits()),
             awake: Mutex::new(Instant::now()),
-            removals: AtomicU64::new(0),
-            removals_synced: AtomicU64::new(0),
-            removed_earlier: std::sync::atomic::AtomicBool::new(false),
+            removal_pending: AtomicBool::new(false),
+            removed_earlier: AtomicBool::new(false),
         }
     }
 
@@ -264,7 +267,7 @@ impl Membership {
         m.state.status = Status::Left;
         m.state.tokens.clear();
         m.state.version = m.state.version.saturating_add(REMOVAL_VERSION_STEP);
-        self.removals.fetch_add(1, AtomicOrdering::Relaxed);
+        self.removal_pending.store(true, AtomicOrdering::Relaxed);
         self.publish_rings(&t);
         true
     }
@@ -287,8 +290,7 @@ impl Membership {
     /// Whether a member was removed since the last call: its ranges have
     /// new replicas, which must pull the data from the others.
     pub fn take_unsynced_removals(&self) -> bool {
-        let seen = self.removals.load(AtomicOrdering::Relaxed);
-        self.removals_synced.swap(seen, AtomicOrdering::Relaxed) != seen
+        self.removal_pending.swap(false, AtomicOrdering::Relaxed)
     }
 
     /// Records that this node is running at `now`; called every gossip
@@ -300,7 +302,7 @@ impl Membership {
         let gap = now.saturating_duration_since(*awake);
         *awake = now;
         drop(awake);
-        if gap <= self.interval * LOCAL_PAUSE_INTERVALS {
+        if !self.is_local_pause(gap) {
             return None;
         }
         let paused = gap.saturating_sub(self.interval);
@@ -310,13 +312,19 @@ impl Membership {
         Some(paused)
     }
 
+    /// Whether `gap` since this node was last seen running is a pause of
+    /// its own (more than [`LOCAL_PAUSE_INTERVALS`] gossip intervals).
+    fn is_local_pause(&self, gap: Duration) -> bool {
+        gap > self.interval * LOCAL_PAUSE_INTERVALS
+    }
+
     /// The instant at which peers are judged: now, or, while this node
     /// looks paused (its awake task overdue), the moment it was last seen
     /// running, so a request handled first after a pause does not find
     /// every peer down.
     fn judged_at(&self, now: Instant) -> Instant {
         let awake = *self.awake.lock();
-        if now.saturating_duration_since(awake) > self.interval * LOCAL_PAUSE_INTERVALS {
+        if self.is_local_pause(now.saturating_duration_since(awake)) {
             awake + self.interval
         } else {
             now
@@ -423,10 +431,7 @@ impl Membership {
                         tracing::warn!(
                             "a peer announced this running node as removed; refuting it"
                         );
-                    } else if s.generation < mine.state.generation
-                        && s.status == Status::Left
-                        && s.version >= REMOVAL_VERSION_STEP
-                    {
+                    } else if s.generation < mine.state.generation && s.is_removal() {
                         self.removed_earlier.store(true, AtomicOrdering::Relaxed);
                     }
                 }
@@ -434,9 +439,7 @@ impl Membership {
             }
             match t.members.get_mut(&s.id) {
                 Some(m) => {
-                    let removed =
-                        m.state.status == Status::Left && m.state.version >= REMOVAL_VERSION_STEP;
-                    if removed && s.generation != m.state.generation {
+                    if m.state.is_removal() && s.generation != m.state.generation {
                         // A removed member stays removed: restarted on its
                         // old data it is stale (it learns so from our reply
                         // and stops); only a refutation from the same life
@@ -452,7 +455,7 @@ impl Membership {
                         if s.status == Status::Left && m.state.status != Status::Left {
                             // Its ranges have new replicas; a removed member
                             // (or one that died leaving) handed nothing over.
-                            self.removals.fetch_add(1, AtomicOrdering::Relaxed);
+                            self.removal_pending.store(true, AtomicOrdering::Relaxed);
                         }
                         m.detector.heartbeat(now);
                         m.state = s;

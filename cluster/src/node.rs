@@ -603,9 +603,6 @@ pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<Repair
     let Some(state) = members.states().into_iter().find(|s| s.id == id) else {
         return Err(Error::Cluster(format!("unknown node {id:016x}")));
     };
-    if state.status == Status::Left {
-        return Err(Error::Cluster(format!("node {id:016x} has already left")));
-    }
     if members.is_up(id) {
         return Err(Error::Cluster(format!(
             "node {id:016x} is up: stop it first, or run CLUSTER LEAVE on it"

@@ -11,6 +11,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+
 /// Shortest step of an [`AwakeTimer`].
 const MIN_STEP: Duration = Duration::from_millis(1);
 /// Longest step of an [`AwakeTimer`].
@@ -65,7 +67,7 @@ impl AwakeTimer {
         loop {
             let left = self.limit.saturating_sub(self.counted);
             if left.is_zero() {
-                return poll_once(fut.as_mut()).await;
+                return fut.as_mut().now_or_never();
             }
             let step = left.min(self.step);
             let done = tokio::select! {
@@ -81,21 +83,6 @@ impl AwakeTimer {
             }
         }
     }
-}
-
-/// Polls `fut` once: its output if it is ready, else `None`.
-async fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
-    let mut fut = Some(fut);
-    std::future::poll_fn(|cx| {
-        let Some(f) = fut.as_mut() else {
-            return std::task::Poll::Ready(None);
-        };
-        match f.as_mut().poll(cx) {
-            std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
-            std::task::Poll::Pending => std::task::Poll::Ready(None),
-        }
-    })
-    .await
 }
 
 /// `fut` within `limit` of awake time; `None` if it did not finish.

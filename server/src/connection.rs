@@ -122,26 +122,26 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 Ok(Some(request)) => {
                     let mut args = request.args;
                     if concurrent && pipeline::enabled(client) {
-                        match run.offer(args) {
+                        args = match run.offer(args) {
                             Ok(()) => continue,
-                            Err(back) if !run.is_empty() => {
-                                run.run(server, client, &mut wbuf).await;
-                                if wbuf.len() >= OUTPUT_FLUSH_BYTES {
-                                    if let Err(e) = flush(server, socket, client, &mut wbuf).await {
-                                        return e;
-                                    }
-                                }
-                                match run.offer(back) {
-                                    Ok(()) => continue,
-                                    Err(back) => args = back,
+                            Err(args) => args,
+                        };
+                        if !run.is_empty() {
+                            // The run ends at this command: run it, then
+                            // let the command start the next one.
+                            run.run(server, client, &mut wbuf).await;
+                            if wbuf.len() >= OUTPUT_FLUSH_BYTES {
+                                if let Err(e) = flush(server, socket, client, &mut wbuf).await {
+                                    return e;
                                 }
                             }
-                            Err(back) => args = back,
+                            args = match run.offer(args) {
+                                Ok(()) => continue,
+                                Err(args) => args,
+                            };
                         }
                     }
-                    if !run.is_empty() {
-                        run.run(server, client, &mut wbuf).await;
-                    }
+                    run.run(server, client, &mut wbuf).await;
                     let mode_before = client.reply_mode;
                     let reply = command::execute(server, client, args).await;
                     if should_send(client, mode_before) {
@@ -158,9 +158,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    if !run.is_empty() {
-                        run.run(server, client, &mut wbuf).await;
-                    }
+                    run.run(server, client, &mut wbuf).await;
                     server.metrics.error(&format!("protocol_{}", e.kind()));
                     server.count_error("ERR");
                     Reply::error(e.to_string()).encode(client.protocol, &mut wbuf);
@@ -169,9 +167,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 }
             }
         }
-        if !run.is_empty() {
-            run.run(server, client, &mut wbuf).await;
-        }
+        run.run(server, client, &mut wbuf).await;
         handle.query_buffer.store(rbuf.len(), Ordering::Relaxed);
         if let Err(e) = flush(server, socket, client, &mut wbuf).await {
             return e;

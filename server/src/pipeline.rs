@@ -81,14 +81,20 @@ impl ConcurrentRun {
 
     /// Runs every command of the run at once, each with its own view of
     /// `client`, appends the replies to `wbuf` in order, and leaves the run
-    /// empty. The replies wait for every write of the run to be durable.
+    /// empty (an empty run does nothing). The replies wait for every write
+    /// of the run to be durable.
     pub async fn run(&mut self, server: &Arc<Server>, client: &mut Client, wbuf: &mut BytesMut) {
+        if self.commands.is_empty() {
+            return;
+        }
         self.keys.clear();
-        let commands = std::mem::take(&mut self.commands);
-        if let [args] = &commands[..] {
-            // One command: nothing to overlap.
-            let reply = command::execute(server, client, args.clone()).await;
-            reply.encode(client.protocol, wbuf);
+        let mut commands = std::mem::take(&mut self.commands);
+        if commands.len() == 1 {
+            // Nothing to overlap.
+            if let Some(args) = commands.pop() {
+                let reply = command::execute(server, client, args).await;
+                reply.encode(client.protocol, wbuf);
+            }
             return;
         }
         let mut views: Vec<Client> = commands.iter().map(|_| client.view()).collect();

@@ -25,6 +25,7 @@
 //! INFO).
 
 mod serve;
+pub(crate) use serve::decode_incoming;
 pub mod stats;
 mod write;
 

@@ -91,7 +91,7 @@ impl Coordinator {
 }
 
 /// A record another node sent for `key`, decoded (and so validated).
-fn decode_incoming(key: &[u8], record: &[u8]) -> Result<Siblings> {
+pub(crate) fn decode_incoming(key: &[u8], record: &[u8]) -> Result<Siblings> {
     Siblings::decode(record, 0).map_err(|e| Error::CorruptRecord {
         key: key.to_vec(),
         what: e.to_string(),
