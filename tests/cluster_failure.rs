@@ -237,8 +237,10 @@ fn a_join_and_a_decommission_under_load_lose_no_write() {
         }
     }
     assert_eq!(local_hits, 300, "reads through the new node");
-    // Decommission node 1 under the same load.
-    let mut leaving = c.conn(1);
+    // Decommission node 2 under the same load: the third node to join, the
+    // one whose ranges, passed to the next vnodes, would leave the others
+    // owning 0.375 / 0.375 / 0.25.
+    let mut leaving = c.conn(2);
     let reply: String = redis::cmd("CLUSTER")
         .arg("LEAVE")
         .query(&mut leaving)
@@ -251,31 +253,55 @@ fn a_join_and_a_decommission_under_load_lose_no_write() {
         "client errors: {:?}",
         &a.errors[..a.errors.len().min(5)]
     );
-    // Node 1 is gone from the ring; check through the others.
-    let nodes: String = redis::cmd("CLUSTER")
-        .arg("NODES")
-        .query(&mut c.conn(0))
-        .unwrap();
-    let owners: Vec<f64> = nodes
-        .lines()
-        .filter(|l| l.contains("normal up"))
-        .filter_map(|l| l.rsplit("ownership=").next()?.parse().ok())
-        .collect();
-    assert_eq!(owners.len(), 3, "{nodes}");
-    for o in &owners {
-        assert!(
-            (o - 1.0 / 3.0).abs() <= 0.1 / 3.0,
-            "ownership {o} not within 10% of 1/3: {nodes}"
-        );
-    }
-    c.nodes[1].kill();
-    let mut con = c.conn(2);
+    // Node 2 is gone from the ring; check through the others.
+    assert_eq!(even_owners(&c, 0), 3);
+    c.nodes[2].kill();
+    let mut con = c.conn(1);
     for i in 0..300 {
         let got = cl(&mut con, "ALL", &["GET", &format!("pre:{i}")]).unwrap();
         assert_eq!(bulk(&got), Some(format!("v{i}")), "pre:{i}");
     }
     let n = assert_all_readable(&c, 3, &[&a]);
     assert!(n > 100, "load too small: {n}");
+    // Restarted on its data, the decommissioned node joins afresh under a
+    // new id: its old id stays left, holding the handoff of its vnodes.
+    c.nodes[2].restart();
+    wait_for("the restarted node joined", Duration::from_secs(30), || {
+        let nodes = cluster_nodes(&c, 0);
+        nodes.lines().filter(|l| l.contains("normal up")).count() == 4
+            && nodes.lines().filter(|l| l.contains(" left ")).count() == 1
+    });
+    assert_eq!(even_owners(&c, 2), 4);
+    for i in 0..300 {
+        let got = cl(&mut con, "ALL", &["GET", &format!("pre:{i}")]).unwrap();
+        assert_eq!(bulk(&got), Some(format!("v{i}")), "pre:{i}");
+    }
+}
+
+fn cluster_nodes(c: &Cluster, node: usize) -> String {
+    redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut c.conn(node))
+        .unwrap()
+}
+
+/// Asserts that every serving member, seen through `node`, owns within 10%
+/// of an even share of the ring; returns how many there are.
+fn even_owners(c: &Cluster, node: usize) -> usize {
+    let nodes = cluster_nodes(c, node);
+    let owners: Vec<f64> = nodes
+        .lines()
+        .filter(|l| l.contains("normal up"))
+        .filter_map(|l| l.rsplit("ownership=").next()?.parse().ok())
+        .collect();
+    let even = 1.0 / owners.len() as f64;
+    for o in &owners {
+        assert!(
+            (o - even).abs() <= 0.1 * even,
+            "ownership {o} not within 10% of {even}: {nodes}"
+        );
+    }
+    owners.len()
 }
 
 #[test]

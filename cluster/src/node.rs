@@ -185,6 +185,7 @@ pub async fn start(
             Status::Normal
         },
         tokens: stored_tokens.clone(),
+        handoff: Vec::new(),
     };
     let members = Arc::new(Membership::new(me, interval, config.phi_threshold));
     let rpc = Arc::new(RpcClient::new(
@@ -251,10 +252,10 @@ pub async fn start(
         for seed in &seeds {
             gossip_with(&coordinator, seed).await;
         }
-        if members.was_removed_earlier() {
+        if members.departed_earlier() {
             return Err(Error::Cluster(
-                "this node was removed from the cluster (CLUSTER REMOVE) and its data is stale: \
-                 start it with an empty data directory to join as a new member"
+                "this node has left the cluster (CLUSTER REMOVE, or a CLUSTER LEAVE cut short) \
+                 and its data is stale: start it with an empty data directory to join as a new member"
                     .into(),
             ));
         }
@@ -496,6 +497,7 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
     coordinator.members.update_me(|s| {
         s.status = Status::Joining;
         s.tokens = Vec::new();
+        s.handoff = Vec::new();
     });
     let ring = match learn_ring(coordinator, &[seed.to_string()]).await {
         Ok(r) => r,
@@ -534,12 +536,29 @@ async fn restore_alone(coordinator: &Arc<Coordinator>) -> Result<()> {
 }
 
 /// `CLUSTER LEAVE`: hands this node's ranges to the nodes that take them
-/// over, then leaves the ring. Writes reach both old and new owners while
+/// over, then leaves the ring. Each vnode goes to an adopter chosen so
+/// that ownership stays even ([`Membership::handoff_plan`]), announced
+/// with the `leaving` state. Writes reach both old and new owners while
 /// the data moves. The node keeps running (off the ring) until stopped;
-/// its stored tokens are cleared, so a restart joins afresh.
+/// its stored id and tokens are cleared, so a restart joins afresh as a
+/// new member (the old id's `left` state keeps the handoff).
 pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let me = coordinator.me;
-    let serving = coordinator.members.ring();
+    let members = &coordinator.members;
+    let states = members.states();
+    if let Some(other) = states
+        .iter()
+        .find(|s| s.id != me && matches!(s.status, Status::Joining | Status::Leaving))
+    {
+        // Each plan is made against the ring the other movement is still
+        // changing, as Cassandra allows one range movement at a time.
+        return Err(Error::Cluster(format!(
+            "node {:016x} is {}: run CLUSTER LEAVE once it has finished",
+            other.id,
+            other.status.as_str()
+        )));
+    }
+    let serving = members.ring();
     if !serving.nodes().contains(&me) {
         return Err(Error::Cluster(
             "this node does not own ranges on the ring".into(),
@@ -550,9 +569,18 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
             "this node is the only member; there is no one to hand its data to".into(),
         ));
     }
-    coordinator
-        .members
-        .update_me(|s| s.status = Status::Leaving);
+    // A leave tried again after a failure keeps the plan it announced:
+    // writes have been going to those adopters since.
+    let already = states
+        .iter()
+        .any(|s| s.id == me && s.status == Status::Leaving);
+    if !already {
+        let plan = members.handoff_plan(me);
+        members.update_me(|s| {
+            s.status = Status::Leaving;
+            s.handoff = plan;
+        });
+    }
     announce_to_all(coordinator).await;
     tokio::time::sleep(coordinator.members.interval()).await;
     let serving = coordinator.members.ring();
@@ -571,9 +599,14 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         .filter(|&p| p != me && coordinator.members.is_up(p))
         .collect();
     let summary = coordinator.sync_peers(&mine, &next, &peers).await?;
+    // Forget the id as well: a restart must not bring it back, since its
+    // `left` state is what tells every node who adopted its vnodes.
     coordinator
         .keyspace
-        .meta_delete(&[Bytes::from_static(TOKENS_KEY)])
+        .meta_delete(&[
+            Bytes::from_static(TOKENS_KEY),
+            Bytes::from_static(NODE_ID_KEY),
+        ])
         .await?;
     coordinator.members.update_me(|s| s.status = Status::Left);
     announce_to_all(coordinator).await;

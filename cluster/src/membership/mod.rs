@@ -84,9 +84,24 @@ pub struct MemberState {
     pub status: Status,
     /// Its ring tokens.
     pub tokens: Vec<u64>,
+    /// Who takes over each vnode it owns once it is gone, as `(token,
+    /// adopter)` ascending by token: its own tokens and any it adopted
+    /// from a member that left before it. Set when it starts leaving (or
+    /// by `CLUSTER REMOVE` on its behalf) and kept after it has left, so
+    /// every node derives the same ring from this one state; empty
+    /// otherwise. A token without an adopter passes to the next vnode.
+    pub handoff: Vec<(u64, NodeId)>,
 }
 
 impl MemberState {
+    /// The member `token` passes to once this one is gone, if any.
+    pub fn adopter_of(&self, token: u64) -> Option<NodeId> {
+        self.handoff
+            .binary_search_by_key(&token, |&(t, _)| t)
+            .ok()
+            .map(|i| self.handoff[i].1)
+    }
+
     /// Whether this is a removal announced by a peer (`CLUSTER REMOVE`):
     /// left, at a version no heartbeat of the member's own reaches.
     pub fn is_removal(&self) -> bool {
@@ -105,6 +120,10 @@ impl MemberState {
         for t in &self.tokens {
             w.u64(*t);
         }
+        w.u32(self.handoff.len() as u32);
+        for &(t, adopter) in &self.handoff {
+            w.u64(t).u64(adopter);
+        }
     }
 
     /// Reads a state from a message body.
@@ -117,6 +136,13 @@ impl MemberState {
         let status = Status::from_code(r.u8("status")?)?;
         let n = r.count("token count", 8)?;
         let tokens = (0..n).map(|_| r.u64("token")).collect::<Result<_, _>>()?;
+        let n = r.count("handoff count", 16)?;
+        let mut handoff: Vec<(u64, NodeId)> = (0..n)
+            .map(|_| Ok((r.u64("handoff token")?, r.u64("adopter")?)))
+            .collect::<Result<_, DecodeError>>()?;
+        // Lookups binary-search it; a peer's order is not trusted.
+        handoff.sort_unstable();
+        handoff.dedup_by_key(|&mut (t, _)| t);
         Ok(MemberState {
             id,
             cluster_addr,
@@ -125,6 +151,7 @@ impl MemberState {
             version,
             status,
             tokens,
+            handoff,
         })
     }
 }
@@ -176,9 +203,10 @@ pub struct Membership {
     /// Set when a member turns `left`: its ranges have new replicas, which
     /// owe a repair round ([`Membership::take_unsynced_removals`]).
     removal_pending: AtomicBool,
-    /// Set when a peer reports this node removed (`CLUSTER REMOVE`) in a
-    /// previous life: its data is stale, and it must not serve it.
-    removed_earlier: AtomicBool,
+    /// Set when a peer reports this node left (or removed by `CLUSTER
+    /// REMOVE`) in a previous life: its data is stale, and it must not
+    /// serve it.
+    departed_earlier: AtomicBool,
 }
 
 /// Added to a removed member's version by [`Membership::remove`], so the
@@ -198,26 +226,61 @@ pub const LOCAL_PAUSE_INTERVALS: u32 = 5;
 /// the next ring (what it becomes once joins and departures finish:
 /// normal and joining). Equal, and shared, when nothing is moving.
 fn rings_of(table: &Table) -> (Arc<Ring>, Arc<Ring>) {
-    let ring = |keep: &dyn Fn(Status) -> bool| {
-        Ring::new(
-            table
-                .members
-                .values()
-                .filter(|m| keep(m.state.status))
-                .map(|m| (m.state.id, m.state.tokens.clone())),
-        )
-    };
-    let serving = ring(&|s| matches!(s, Status::Normal | Status::Leaving));
+    let serving = Arc::new(ring_of(table, |s| {
+        matches!(s, Status::Normal | Status::Leaving)
+    }));
     let moving = table.members.values().any(|m| {
         matches!(m.state.status, Status::Joining | Status::Leaving) && !m.state.tokens.is_empty()
     });
-    let serving = Arc::new(serving);
     if moving {
-        let next = ring(&|s| matches!(s, Status::Normal | Status::Joining));
+        let next = ring_of(table, |s| matches!(s, Status::Normal | Status::Joining));
         (serving, Arc::new(next))
     } else {
         (Arc::clone(&serving), serving)
     }
+}
+
+/// Whether two states of a member put it in the same places on the rings.
+fn same_placement(a: &MemberState, b: &MemberState) -> bool {
+    a.status == b.status && a.tokens == b.tokens && a.handoff == b.handoff
+}
+
+/// The ring of the members whose status is `on_ring`. Each token belongs
+/// to the member that lists it if that member is on the ring, else to its
+/// adopter (following the handoffs of members gone in turn); with none, it
+/// is off the ring and its range passes to the next vnode. Only members
+/// list tokens and only departing members hand them over, so no token is
+/// ever claimed twice.
+fn ring_of(table: &Table, on_ring: impl Fn(Status) -> bool) -> Ring {
+    let mut owned: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
+    for m in table.members.values() {
+        for &t in &m.state.tokens {
+            if let Some(owner) = owner_of(table, &m.state, t, &on_ring) {
+                owned.entry(owner).or_default().push(t);
+            }
+        }
+    }
+    Ring::new(owned)
+}
+
+/// Who holds `token`, listed by `claimant`, on the ring of the members
+/// whose status is `on_ring`.
+fn owner_of(
+    table: &Table,
+    claimant: &MemberState,
+    token: u64,
+    on_ring: &impl Fn(Status) -> bool,
+) -> Option<NodeId> {
+    let mut holder = claimant;
+    // Adopters are chosen among members on the ring, so a chain never
+    // loops; the bound only guards against a peer's malformed state.
+    for _ in 0..=table.members.len() {
+        if on_ring(holder.status) {
+            return Some(holder.id);
+        }
+        holder = &table.members.get(&holder.adopter_of(token)?)?.state;
+    }
+    None
 }
 
 impl Membership {
@@ -243,20 +306,24 @@ impl Membership {
             phi_threshold: std::sync::atomic::AtomicU64::new(phi_threshold.to_bits()),
             awake: Mutex::new(Instant::now()),
             removal_pending: AtomicBool::new(false),
-            removed_earlier: AtomicBool::new(false),
+            departed_earlier: AtomicBool::new(false),
         }
     }
 
     /// Removes `id`, a member gone for good, on its behalf: it turns
-    /// `left` with no tokens, at a version above any it could announce in
-    /// its current generation, so gossip spreads the removal to every
-    /// member. Returns false (and changes nothing) for this node itself,
-    /// an unknown member or one that has already left. The caller checks
-    /// that the member is down.
+    /// `left`, at a version above any it could announce in its current
+    /// generation, so gossip spreads the removal to every member. Its
+    /// vnodes go to adopters as if it had left itself ([`Membership::
+    /// handoff_plan`]; a leaving member keeps the plan it announced), except
+    /// a joiner's, which never served and pass back to the next vnodes.
+    /// Returns false (and changes nothing) for this node itself, an unknown
+    /// member or one that has already left. The caller checks that the
+    /// member is down.
     pub fn remove(&self, id: NodeId) -> bool {
         if id == self.me {
             return false;
         }
+        let plan = self.handoff_plan(id);
         let mut t = self.table.write();
         let Some(m) = t.members.get_mut(&id) else {
             return false;
@@ -264,18 +331,36 @@ impl Membership {
         if m.state.status == Status::Left {
             return false;
         }
+        match m.state.status {
+            Status::Normal => m.state.handoff = plan,
+            Status::Joining => m.state.handoff.clear(),
+            Status::Leaving | Status::Left => {}
+        }
         m.state.status = Status::Left;
-        m.state.tokens.clear();
         m.state.version = m.state.version.saturating_add(REMOVAL_VERSION_STEP);
         self.removal_pending.store(true, AtomicOrdering::Relaxed);
         self.publish_rings(&t);
         true
     }
 
-    /// Whether a peer reported this node removed from the cluster in an
-    /// earlier run (see [`Membership::remove`]).
-    pub fn was_removed_earlier(&self) -> bool {
-        self.removed_earlier.load(AtomicOrdering::Relaxed)
+    /// Who should adopt each vnode `id` holds on the next ring, were it to
+    /// leave now: the members that are normal and judged up share them so
+    /// that ownership stays even ([`crate::ring::handoff_plan`]).
+    pub fn handoff_plan(&self, id: NodeId) -> Vec<(u64, NodeId)> {
+        let adopters: Vec<NodeId> = self
+            .views()
+            .into_iter()
+            .filter(|v| v.up && v.state.status == Status::Normal && v.state.id != id)
+            .map(|v| v.state.id)
+            .collect();
+        crate::ring::handoff_plan(&self.next_ring(), id, &adopters)
+    }
+
+    /// Whether a peer reported that this node left the cluster in an
+    /// earlier run (`CLUSTER REMOVE`, or a leave whose end was not
+    /// recorded here): its data is stale and its id belongs to the past.
+    pub fn departed_earlier(&self) -> bool {
+        self.departed_earlier.load(AtomicOrdering::Relaxed)
     }
 
     /// Whether `id` is a member that has left the cluster.
@@ -397,10 +482,10 @@ impl Membership {
     pub fn update_me(&self, f: impl FnOnce(&mut MemberState)) {
         let mut t = self.table.write();
         let changed = if let Some(m) = t.members.get_mut(&self.me) {
-            let before = (m.state.tokens.clone(), m.state.status);
+            let before = m.state.clone();
             f(&mut m.state);
             m.state.version += 1;
-            before != (m.state.tokens.clone(), m.state.status)
+            !same_placement(&before, &m.state)
         } else {
             false
         };
@@ -431,19 +516,21 @@ impl Membership {
                         tracing::warn!(
                             "a peer announced this running node as removed; refuting it"
                         );
-                    } else if s.generation < mine.state.generation && s.is_removal() {
-                        self.removed_earlier.store(true, AtomicOrdering::Relaxed);
+                    } else if s.generation < mine.state.generation && s.status == Status::Left {
+                        self.departed_earlier.store(true, AtomicOrdering::Relaxed);
                     }
                 }
                 continue;
             }
             match t.members.get_mut(&s.id) {
                 Some(m) => {
-                    if m.state.is_removal() && s.generation != m.state.generation {
-                        // A removed member stays removed: restarted on its
-                        // old data it is stale (it learns so from our reply
-                        // and stops); only a refutation from the same life
-                        // (it was running all along) brings it back.
+                    if m.state.status == Status::Left && s.generation != m.state.generation {
+                        // A member that has left stays left: its state
+                        // holds the handoff every ring is derived from, and
+                        // restarted on its old data it is stale (it learns
+                        // so from our reply and stops). Only a refutation
+                        // of a removal from the same life (it was running
+                        // all along) brings it back.
                         continue;
                     }
                     if (s.generation, s.version) > (m.state.generation, m.state.version) {
@@ -451,7 +538,7 @@ impl Membership {
                             // A restart: forget the intervals of the old life.
                             m.detector = PhiDetector::new(self.interval);
                         }
-                        ring_changed |= s.tokens != m.state.tokens || s.status != m.state.status;
+                        ring_changed |= !same_placement(&s, &m.state);
                         if s.status == Status::Left && m.state.status != Status::Left {
                             // Its ranges have new replicas; a removed member
                             // (or one that died leaving) handed nothing over.
@@ -535,117 +622,4 @@ impl Membership {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(id: u64, generation: u64, version: u64, tokens: Vec<u64>) -> MemberState {
-        MemberState {
-            id,
-            cluster_addr: format!("127.0.0.1:{}", 17000 + id),
-            client_addr: format!("127.0.0.1:{}", 7000 + id),
-            generation,
-            version,
-            status: Status::Normal,
-            tokens,
-        }
-    }
-
-    #[test]
-    fn newer_views_win_and_change_the_ring() {
-        let m = Membership::new(state(1, 10, 0, vec![100]), Duration::from_millis(100), 8.0);
-        assert!(m.merge(vec![state(2, 5, 3, vec![200])]));
-        assert_eq!(m.ring().nodes(), vec![1, 2]);
-        // An older version is ignored; a newer generation replaces.
-        assert!(!m.merge(vec![state(2, 5, 1, vec![300])]));
-        assert!(m.merge(vec![state(2, 6, 0, vec![300])]));
-        assert!(m.ring().vnodes().iter().any(|&(t, n)| t == 300 && n == 2));
-        // Nobody speaks for this node.
-        m.merge(vec![state(1, 99, 99, vec![1])]);
-        assert_eq!(m.my_state().unwrap().tokens, vec![100]);
-        assert!(m.is_up(2));
-    }
-
-    #[test]
-    fn a_paused_node_does_not_convict_its_peers_for_its_own_pause() {
-        let beat = Duration::from_millis(10);
-        let m = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
-        let start = Instant::now();
-        m.awake(start);
-        m.merge(vec![state(2, 5, 1, vec![200])]);
-        // 400 ms (40 intervals) later, with no awake call meanwhile: this
-        // node was paused, not the peer.
-        let woke = start + beat * 40;
-        assert!(m.is_up_at(2, woke), "judged while still looking paused");
-        let paused = m.awake(woke).expect("pause noticed");
-        assert!(paused >= beat * 38, "{paused:?}");
-        assert!(m.is_up_at(2, woke), "forgiven after the pause");
-        // Awake and the peer silent for 30 intervals: now it is down.
-        let mut now = woke;
-        for _ in 0..30 {
-            now += beat;
-            assert_eq!(m.awake(now), None);
-        }
-        assert!(!m.is_up_at(2, now));
-    }
-
-    #[test]
-    fn a_removed_member_leaves_the_ring_everywhere() {
-        let beat = Duration::from_millis(10);
-        let a = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
-        let b = Membership::new(state(2, 10, 0, vec![200]), beat, 8.0);
-        let gone = state(3, 5, 7, vec![300]);
-        a.merge(vec![b.my_state().unwrap(), gone.clone()]);
-        b.merge(vec![a.my_state().unwrap(), gone.clone()]);
-        assert!(!a.remove(1), "not itself");
-        assert!(!a.remove(9), "not an unknown member");
-        assert!(a.remove(3));
-        assert!(!a.remove(3), "only once");
-        assert_eq!(a.ring().nodes(), vec![1, 2]);
-        assert!(a.take_unsynced_removals());
-        assert!(!a.take_unsynced_removals());
-        // Gossip carries the removal to b, and it outranks a heartbeat the
-        // removed member sent late in the same generation.
-        let mut late = gone.clone();
-        late.version += 1000;
-        b.merge(a.states());
-        b.merge(vec![late]);
-        assert_eq!(b.ring().nodes(), vec![1, 2]);
-        assert!(b.take_unsynced_removals());
-        // A restart of the removed member (a new generation, its old data)
-        // does not bring it back; the member itself, told of its removal,
-        // knows its data is stale.
-        let mut back = gone;
-        back.generation += 1;
-        b.merge(vec![back.clone()]);
-        assert_eq!(b.ring().nodes(), vec![1, 2]);
-        let restarted = Membership::new(back, beat, 8.0);
-        assert!(!restarted.was_removed_earlier());
-        restarted.merge(a.states());
-        assert!(restarted.was_removed_earlier());
-    }
-
-    #[test]
-    fn a_running_node_refutes_its_removal() {
-        let beat = Duration::from_millis(10);
-        let a = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
-        let b = Membership::new(state(2, 10, 0, vec![200]), beat, 8.0);
-        a.merge(vec![b.my_state().unwrap()]);
-        assert!(a.remove(2));
-        b.merge(a.states());
-        let refuted = b.my_state().unwrap();
-        assert_eq!(refuted.status, Status::Normal);
-        assert!(refuted.version > REMOVAL_VERSION_STEP);
-        assert!(!b.was_removed_earlier());
-        a.merge(b.states());
-        assert_eq!(a.ring().nodes(), vec![1, 2]);
-    }
-
-    #[test]
-    fn states_round_trip() {
-        let s = state(7, 1, 2, vec![1, 2, 3]);
-        let mut w = BodyWriter::new();
-        s.encode(&mut w);
-        let mut r = BodyReader::new(w.finish());
-        assert_eq!(MemberState::decode(&mut r).unwrap(), s);
-    }
-}
+mod tests;

@@ -1,0 +1,218 @@
+//! Membership unit tests: merging, removal, pauses, handoffs.
+
+use super::*;
+
+fn state(id: u64, generation: u64, version: u64, tokens: Vec<u64>) -> MemberState {
+    MemberState {
+        id,
+        cluster_addr: format!("127.0.0.1:{}", 17000 + id),
+        client_addr: format!("127.0.0.1:{}", 7000 + id),
+        generation,
+        version,
+        status: Status::Normal,
+        tokens,
+        handoff: Vec::new(),
+    }
+}
+
+#[test]
+fn newer_views_win_and_change_the_ring() {
+    let m = Membership::new(state(1, 10, 0, vec![100]), Duration::from_millis(100), 8.0);
+    assert!(m.merge(vec![state(2, 5, 3, vec![200])]));
+    assert_eq!(m.ring().nodes(), vec![1, 2]);
+    // An older version is ignored; a newer generation replaces.
+    assert!(!m.merge(vec![state(2, 5, 1, vec![300])]));
+    assert!(m.merge(vec![state(2, 6, 0, vec![300])]));
+    assert!(m.ring().vnodes().iter().any(|&(t, n)| t == 300 && n == 2));
+    // Nobody speaks for this node.
+    m.merge(vec![state(1, 99, 99, vec![1])]);
+    assert_eq!(m.my_state().unwrap().tokens, vec![100]);
+    assert!(m.is_up(2));
+}
+
+#[test]
+fn a_paused_node_does_not_convict_its_peers_for_its_own_pause() {
+    let beat = Duration::from_millis(10);
+    let m = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
+    let start = Instant::now();
+    m.awake(start);
+    m.merge(vec![state(2, 5, 1, vec![200])]);
+    // 400 ms (40 intervals) later, with no awake call meanwhile: this
+    // node was paused, not the peer.
+    let woke = start + beat * 40;
+    assert!(m.is_up_at(2, woke), "judged while still looking paused");
+    let paused = m.awake(woke).expect("pause noticed");
+    assert!(paused >= beat * 38, "{paused:?}");
+    assert!(m.is_up_at(2, woke), "forgiven after the pause");
+    // Awake and the peer silent for 30 intervals: now it is down.
+    let mut now = woke;
+    for _ in 0..30 {
+        now += beat;
+        assert_eq!(m.awake(now), None);
+    }
+    assert!(!m.is_up_at(2, now));
+}
+
+#[test]
+fn a_removed_member_leaves_the_ring_everywhere() {
+    let beat = Duration::from_millis(10);
+    let a = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
+    let b = Membership::new(state(2, 10, 0, vec![200]), beat, 8.0);
+    let gone = state(3, 5, 7, vec![300]);
+    a.merge(vec![b.my_state().unwrap(), gone.clone()]);
+    b.merge(vec![a.my_state().unwrap(), gone.clone()]);
+    assert!(!a.remove(1), "not itself");
+    assert!(!a.remove(9), "not an unknown member");
+    assert!(a.remove(3));
+    assert!(!a.remove(3), "only once");
+    assert_eq!(a.ring().nodes(), vec![1, 2]);
+    assert!(a.take_unsynced_removals());
+    assert!(!a.take_unsynced_removals());
+    // Gossip carries the removal to b, and it outranks a heartbeat the
+    // removed member sent late in the same generation.
+    let mut late = gone.clone();
+    late.version += 1000;
+    b.merge(a.states());
+    b.merge(vec![late]);
+    assert_eq!(b.ring().nodes(), vec![1, 2]);
+    assert!(b.take_unsynced_removals());
+    // A restart of the removed member (a new generation, its old data)
+    // does not bring it back; the member itself, told of its removal,
+    // knows its data is stale.
+    let mut back = gone;
+    back.generation += 1;
+    b.merge(vec![back.clone()]);
+    assert_eq!(b.ring().nodes(), vec![1, 2]);
+    let restarted = Membership::new(back, beat, 8.0);
+    assert!(!restarted.departed_earlier());
+    restarted.merge(a.states());
+    assert!(restarted.departed_earlier());
+}
+
+#[test]
+fn a_running_node_refutes_its_removal() {
+    let beat = Duration::from_millis(10);
+    let a = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
+    let b = Membership::new(state(2, 10, 0, vec![200]), beat, 8.0);
+    a.merge(vec![b.my_state().unwrap()]);
+    assert!(a.remove(2));
+    b.merge(a.states());
+    let refuted = b.my_state().unwrap();
+    assert_eq!(refuted.status, Status::Normal);
+    assert!(refuted.version > REMOVAL_VERSION_STEP);
+    assert!(!b.departed_earlier());
+    a.merge(b.states());
+    assert_eq!(a.ring().nodes(), vec![1, 2]);
+}
+
+/// `count` members that joined one after another, ids 1..=count, each
+/// with 128 tokens chosen as a joining node chooses them.
+fn joined(count: u64) -> Vec<MemberState> {
+    let mut members: Vec<MemberState> = Vec::new();
+    for id in 1..=count {
+        let ring = Ring::new(members.iter().map(|m| (m.id, m.tokens.clone())));
+        let tokens = crate::ring::allocate_tokens(&ring, id, 128, id);
+        members.push(state(id, 10, 1, tokens));
+    }
+    members
+}
+
+/// Asserts that `ring` has `nodes`, every one of `vnodes` tokens, and
+/// ownership within 2% of even.
+fn assert_even(ring: &Ring, nodes: &[NodeId], vnodes: usize) {
+    assert_eq!(ring.nodes(), nodes);
+    assert_eq!(ring.vnodes().len(), vnodes, "tokens adopted, not dropped");
+    let even = 1.0 / nodes.len() as f64;
+    for (node, share) in ring.ownership() {
+        assert!(
+            (share - even).abs() <= 0.02 * even,
+            "node {node} owns {share}, want {even}"
+        );
+    }
+}
+
+/// Moves `s` to `status`, with a newer version.
+fn moved(s: &MemberState, status: Status) -> MemberState {
+    let mut s = s.clone();
+    s.status = status;
+    s.version += 1;
+    s
+}
+
+#[test]
+fn a_leaving_member_hands_its_vnodes_to_adopters_evenly() {
+    let beat = Duration::from_millis(100);
+    let all = joined(4);
+    let m = Membership::new(all[0].clone(), beat, 8.0);
+    m.merge(all[1..].to_vec());
+    // The third node to join leaves: handing its ranges to the next vnodes
+    // would leave 0.375 / 0.375 / 0.25.
+    let mut leaving = moved(&all[2], Status::Leaving);
+    leaving.handoff = m.handoff_plan(3);
+    assert_eq!(leaving.handoff.len(), 128);
+    assert!(leaving.handoff.iter().all(|&(_, a)| a != 3));
+    m.merge(vec![leaving.clone()]);
+    assert_eq!(
+        m.ring().nodes(),
+        vec![1, 2, 3, 4],
+        "it serves until it has left"
+    );
+    assert_even(&m.next_ring(), &[1, 2, 4], 512);
+    let left = moved(&leaving, Status::Left);
+    m.merge(vec![left.clone()]);
+    assert_eq!(m.ring(), m.next_ring());
+    assert_even(&m.ring(), &[1, 2, 4], 512);
+
+    // An adopter that leaves in turn hands over what it adopted too.
+    let mut second = moved(&all[3], Status::Leaving);
+    second.handoff = m.handoff_plan(4);
+    assert!(second.handoff.len() > 128, "its own and adopted vnodes");
+    m.merge(vec![second.clone()]);
+    assert_even(&m.next_ring(), &[1, 2], 512);
+    m.merge(vec![moved(&second, Status::Left)]);
+    assert_even(&m.ring(), &[1, 2], 512);
+
+    // A left member's id does not come back: a later generation is
+    // ignored, and the restarted node learns that its data is stale.
+    let mut back = all[2].clone();
+    back.generation += 1;
+    back.status = Status::Joining;
+    m.merge(vec![back.clone()]);
+    assert_even(&m.ring(), &[1, 2], 512);
+    let restarted = Membership::new(back, beat, 8.0);
+    restarted.merge(m.states());
+    assert!(restarted.departed_earlier());
+}
+
+#[test]
+fn a_removed_member_is_handed_over_unless_it_was_joining() {
+    let beat = Duration::from_millis(100);
+    let all = joined(4);
+    let m = Membership::new(all[0].clone(), beat, 8.0);
+    m.merge(all[1..].to_vec());
+    assert!(m.remove(3));
+    assert_even(&m.ring(), &[1, 2, 4], 512);
+    // A joiner never served: its tokens leave the ring with it.
+    let ring = m.ring();
+    let mut joiner = state(5, 10, 1, crate::ring::allocate_tokens(&ring, 5, 128, 5));
+    joiner.status = Status::Joining;
+    m.merge(vec![joiner]);
+    assert_eq!(m.next_ring().nodes(), vec![1, 2, 4, 5]);
+    assert!(m.remove(5));
+    assert_eq!(m.ring(), m.next_ring());
+    assert_even(&m.ring(), &[1, 2, 4], 512);
+    // Another node derives the same ring from the gossiped states.
+    let other = Membership::new(all[1].clone(), beat, 8.0);
+    other.merge(m.states());
+    assert_eq!(other.ring(), m.ring());
+}
+
+#[test]
+fn states_round_trip() {
+    let mut s = state(7, 1, 2, vec![1, 2, 3]);
+    s.handoff = vec![(1, 9), (3, 8)];
+    let mut w = BodyWriter::new();
+    s.encode(&mut w);
+    let mut r = BodyReader::new(w.finish());
+    assert_eq!(MemberState::decode(&mut r).unwrap(), s);
+}
