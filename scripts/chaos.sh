@@ -19,15 +19,15 @@
 #   membership QUORUM writes through nodes 0 and 1; a 4th node joins, then
 #              node 2 is decommissioned with CLUSTER LEAVE and stopped;
 #              prints join and decommission times and how even ownership
-#              is afterwards.
+#              is afterwards (fails if a member is more than 10% off even).
 #
 # Afterwards each drill waits until every hint is delivered, runs CLUSTER
 # REPAIR on every node until no Merkle leaf differs, reads every
 # acknowledged write back at ALL, and prints: operations, client errors,
 # acknowledged writes lost, hints stored/replayed, time to converge (and for
 # the partition, keys written on both sides that show both as siblings).
-# Exits non-zero if an acknowledged write was lost. Stops only the
-# processes it started.
+# Exits non-zero if an acknowledged write was lost (or a check named above
+# fails). Stops only the processes it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -299,6 +299,8 @@ import re, sys
 v = [float(x) for x in re.findall(r"ownership=([0-9.]+)", sys.stdin.read()) if float(x) > 0]
 print("%d members owning ranges, largest deviation from even %.1f%%" % (len(v), max(abs(x * len(v) - 1) * 100 for x in v)))')
     printf '%-34s %s\n' "ownership afterwards" "$spread"
+    # Acceptance: every member within 10% of an even share.
+    awk -v s="$spread" 'BEGIN { n = split(s, w, " "); d = w[n]; sub("%", "", d); exit !(d + 0 <= 10) }' || FAILED=1
     cleanup
 }
 

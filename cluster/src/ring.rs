@@ -428,8 +428,8 @@ mod tests {
     /// took (measured 0.2493..0.2513). Removing an earlier node hands each
     /// of its ranges to whoever stole the bottom of the next range, which
     /// is uneven: measured 0.1993..0.3000 at worst (removing the third
-    /// node), inside ±25% but not by much. Rebalancing after a removal is
-    /// for the membership layer (re-allocating tokens), not this test.
+    /// node), inside ±25% but not by much. That is why a leaving node
+    /// hands its vnodes to adopters instead ([`handoff_plan`], next test).
     #[test]
     fn removing_a_node_of_five_keeps_the_rest_balanced() {
         let members = join_all(5, DEFAULT_VNODES);
