@@ -278,6 +278,60 @@ fn a_join_and_a_decommission_under_load_lose_no_write() {
     }
 }
 
+#[test]
+fn a_leave_that_cannot_hand_over_changes_nothing_and_can_be_sent_again() {
+    let mut c = Cluster::start_with(4, &["--anti-entropy-interval-ms", "0"]);
+    let mut con = c.conn(0);
+    for i in 0..200 {
+        cl(
+            &mut con,
+            "ALL",
+            &["SET", &format!("h:{i}"), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    c.nodes[3].kill();
+    wait_for("node 3 judged down", Duration::from_secs(30), || {
+        members_down(&c, 0, "1") && members_down(&c, 1, "1")
+    });
+    // Node 3 would adopt some of node 1's vnodes: the leave is refused and
+    // node 1 serves on as before.
+    let e = common::query(&mut c.conn(1), &["CLUSTER", "LEAVE"]).unwrap_err();
+    assert!(e.contains("is down"), "{e}");
+    wait_for("node 1 normal again", Duration::from_secs(10), || {
+        let nodes = cluster_nodes(&c, 0);
+        nodes.lines().filter(|l| l.contains("normal up")).count() == 3 && !nodes.contains("leaving")
+    });
+    for i in 0..200 {
+        cl(
+            &mut con,
+            "QUORUM",
+            &["SET", &format!("h:{i}"), &format!("w{i}")],
+        )
+        .unwrap();
+    }
+    // Once node 3 is back, the same command succeeds.
+    c.nodes[3].restart();
+    wait_for("node 3 back up", Duration::from_secs(30), || {
+        members_down(&c, 0, "0") && members_down(&c, 1, "0")
+    });
+    let reply: String = redis::cmd("CLUSTER")
+        .arg("LEAVE")
+        .query(&mut c.conn(1))
+        .expect("CLUSTER LEAVE");
+    assert!(reply.starts_with("OK left"), "{reply}");
+    assert_eq!(even_owners(&c, 0), 3);
+    c.nodes[1].kill();
+    for i in 0..200 {
+        let got = cl(&mut con, "ALL", &["GET", &format!("h:{i}")]).unwrap();
+        assert_eq!(bulk(&got), Some(format!("w{i}")), "h:{i}");
+    }
+}
+
+fn members_down(c: &Cluster, node: usize, count: &str) -> bool {
+    common::cluster::info_field(&c.nodes[node], "cluster_members_down").as_deref() == Some(count)
+}
+
 fn cluster_nodes(c: &Cluster, node: usize) -> String {
     redis::cmd("CLUSTER")
         .arg("NODES")
@@ -390,6 +444,7 @@ fn a_node_gone_for_good_is_removed_and_its_ranges_reach_their_new_replicas() {
     );
     let e = remove(&c.nodes[1], &gone).unwrap_err();
     assert!(e.contains("already left"), "{e}");
+    assert_eq!(even_owners(&c, 1), 3, "its vnodes were adopted evenly");
     for node in &c.nodes[..3] {
         wait_for(
             "the removal streamed on every member",

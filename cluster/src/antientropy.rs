@@ -377,13 +377,33 @@ impl Coordinator {
     }
 
     /// Syncs `my_ranges` with each of `peers` over the ranges it holds on
-    /// `their_ring`.
+    /// `their_ring`. Peers that fail are skipped and logged; an error only
+    /// if every peer tried failed.
     pub(crate) async fn sync_peers(
         self: &Arc<Self>,
         my_ranges: &[(u64, u64)],
         their_ring: &Ring,
         peers: &[NodeId],
     ) -> Result<RepairSummary> {
+        let (sum, failed) = self.sync_each_peer(my_ranges, their_ring, peers).await;
+        if !failed.is_empty() && sum.peers == 0 {
+            return Err(Error::Cluster(format!(
+                "anti-entropy failed with all {} peers",
+                failed.len()
+            )));
+        }
+        Ok(sum)
+    }
+
+    /// Syncs `my_ranges` with each of `peers` over the ranges it holds on
+    /// `their_ring`; returns the summary of those that succeeded and the
+    /// error of each that failed.
+    pub(crate) async fn sync_each_peer(
+        self: &Arc<Self>,
+        my_ranges: &[(u64, u64)],
+        their_ring: &Ring,
+        peers: &[NodeId],
+    ) -> (RepairSummary, Vec<(NodeId, Error)>) {
         let n = self
             .settings
             .read()
@@ -391,7 +411,7 @@ impl Coordinator {
             .min(their_ring.nodes().len())
             .max(1);
         let mut sum = RepairSummary::default();
-        let mut failures = 0;
+        let mut failed = Vec::new();
         for &peer in peers {
             let shared = intersect(my_ranges, &their_ring.replica_ranges(peer, n));
             if shared.is_empty() {
@@ -400,17 +420,12 @@ impl Coordinator {
             match self.sync_all_dbs(peer, shared).await {
                 Ok(s) => sum.add(s),
                 Err(e) => {
-                    failures += 1;
                     tracing::warn!(peer = format!("{peer:016x}"), error = %e, "anti-entropy with a peer failed");
+                    failed.push((peer, e));
                 }
             }
         }
-        if failures > 0 && sum.peers == 0 {
-            return Err(Error::Cluster(format!(
-                "anti-entropy failed with all {failures} peers"
-            )));
-        }
-        Ok(sum)
+        (sum, failed)
     }
 }
 

@@ -254,8 +254,8 @@ pub async fn start(
         }
         if members.departed_earlier() {
             return Err(Error::Cluster(
-                "this node has left the cluster (CLUSTER REMOVE, or a CLUSTER LEAVE cut short) \
-                 and its data is stale: start it with an empty data directory to join as a new member"
+                "this node's id has left the cluster (CLUSTER REMOVE, or CLUSTER LEAVE) and cannot \
+                 come back: start it with an empty data directory to join as a new member"
                     .into(),
             ));
         }
@@ -414,8 +414,12 @@ async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<
             .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))
             .await;
         if let Ok(Response::Gossip(states)) = reply {
+            // A member that is leaving or has left hands its vnodes over:
+            // taking its id would drop the handoff.
             return states.into_iter().find(|s| {
-                s.cluster_addr == addr && s.status != Status::Left && !s.tokens.is_empty()
+                s.cluster_addr == addr
+                    && matches!(s.status, Status::Joining | Status::Normal)
+                    && !s.tokens.is_empty()
             });
         }
     }
@@ -539,25 +543,15 @@ async fn restore_alone(coordinator: &Arc<Coordinator>) -> Result<()> {
 /// over, then leaves the ring. Each vnode goes to an adopter chosen so
 /// that ownership stays even ([`Membership::handoff_plan`]), announced
 /// with the `leaving` state. Writes reach both old and new owners while
-/// the data moves. The node keeps running (off the ring) until stopped;
-/// its stored id and tokens are cleared, so a restart joins afresh as a
-/// new member (the old id's `left` state keeps the handoff).
+/// the data moves. If the hand-over fails the node serves on as before
+/// (it received every write meanwhile) and the command can be sent again.
+/// Once left, the node keeps running off the ring until stopped; it forgets
+/// its stored id and tokens, so a restart joins afresh as a new member (the
+/// old id's `left` state keeps the handoff).
 pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let me = coordinator.me;
     let members = &coordinator.members;
-    let states = members.states();
-    if let Some(other) = states
-        .iter()
-        .find(|s| s.id != me && matches!(s.status, Status::Joining | Status::Leaving))
-    {
-        // Each plan is made against the ring the other movement is still
-        // changing, as Cassandra allows one range movement at a time.
-        return Err(Error::Cluster(format!(
-            "node {:016x} is {}: run CLUSTER LEAVE once it has finished",
-            other.id,
-            other.status.as_str()
-        )));
-    }
+    other_movement(members, me)?;
     let serving = members.ring();
     if !serving.nodes().contains(&me) {
         return Err(Error::Cluster(
@@ -569,38 +563,27 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
             "this node is the only member; there is no one to hand its data to".into(),
         ));
     }
-    // A leave tried again after a failure keeps the plan it announced:
-    // writes have been going to those adopters since.
-    let already = states
-        .iter()
-        .any(|s| s.id == me && s.status == Status::Leaving);
-    if !already {
-        let plan = members.handoff_plan(me);
-        members.update_me(|s| {
-            s.status = Status::Leaving;
-            s.handoff = plan;
-        });
-    }
+    let plan = members.handoff_plan(me);
+    members.update_me(|s| {
+        s.status = Status::Leaving;
+        s.handoff = plan;
+    });
+    let summary = match hand_over(coordinator).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            members.update_me(|s| {
+                s.status = Status::Normal;
+                s.handoff = Vec::new();
+            });
+            announce_to_all(coordinator).await;
+            return Err(e);
+        }
+    };
+    // Announced before the id is forgotten: killed in between, the node
+    // finds its id left when it restarts and refuses to start, rather than
+    // coming back under that id.
+    members.update_me(|s| s.status = Status::Left);
     announce_to_all(coordinator).await;
-    tokio::time::sleep(coordinator.members.interval()).await;
-    let serving = coordinator.members.ring();
-    let next = coordinator.members.next_ring();
-    let n = coordinator
-        .settings
-        .read()
-        .replicas
-        .min(serving.nodes().len())
-        .max(1);
-    let mine = serving.replica_ranges(me, n);
-    let peers: Vec<u64> = next
-        .nodes()
-        .iter()
-        .copied()
-        .filter(|&p| p != me && coordinator.members.is_up(p))
-        .collect();
-    let summary = coordinator.sync_peers(&mine, &next, &peers).await?;
-    // Forget the id as well: a restart must not bring it back, since its
-    // `left` state is what tells every node who adopted its vnodes.
     coordinator
         .keyspace
         .meta_delete(&[
@@ -608,12 +591,64 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
             Bytes::from_static(NODE_ID_KEY),
         ])
         .await?;
-    coordinator.members.update_me(|s| s.status = Status::Left);
-    announce_to_all(coordinator).await;
     tracing::info!(
         keys = summary.keys_pushed,
         "handed this node's ranges over; left the ring"
     );
+    Ok(summary)
+}
+
+/// Refuses a range movement while another member is joining or leaving:
+/// each plan is made against the ring the other is still changing (as
+/// Cassandra allows one movement at a time).
+fn other_movement(members: &Membership, me: NodeId) -> Result<()> {
+    match members
+        .states()
+        .into_iter()
+        .find(|s| s.id != me && matches!(s.status, Status::Joining | Status::Leaving))
+    {
+        Some(other) => Err(Error::Cluster(format!(
+            "node {:016x} is {}: run CLUSTER LEAVE once it has finished",
+            other.id,
+            other.status.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The streaming half of [`leave`], once this node announced `leaving`:
+/// every key of its ranges reaches each of its replicas on the next ring.
+/// Fails, leaving nothing moved for good, if another movement started
+/// meanwhile or a new replica is down or cannot be streamed to.
+async fn hand_over(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
+    let me = coordinator.me;
+    let members = &coordinator.members;
+    announce_to_all(coordinator).await;
+    // One gossip interval for writes planned before peers heard of it.
+    tokio::time::sleep(members.interval()).await;
+    other_movement(members, me)?;
+    let serving = members.ring();
+    let next = members.next_ring();
+    let n = coordinator
+        .settings
+        .read()
+        .replicas
+        .min(serving.nodes().len())
+        .max(1);
+    let mine = serving.replica_ranges(me, n);
+    let peers: Vec<u64> = next.nodes().iter().copied().filter(|&p| p != me).collect();
+    if let Some(down) = peers.iter().find(|&&p| !members.is_up(p)) {
+        return Err(Error::Cluster(format!(
+            "node {down:016x} would take over ranges but is down: \
+             run CLUSTER LEAVE again once it is up, or CLUSTER REMOVE it"
+        )));
+    }
+    let (summary, failed) = coordinator.sync_each_peer(&mine, &next, &peers).await;
+    if let Some((peer, e)) = failed.first() {
+        return Err(Error::Cluster(format!(
+            "handing ranges to node {peer:016x} failed: {e}"
+        )));
+    }
     Ok(summary)
 }
 
@@ -622,10 +657,11 @@ const REMOVAL_RETRY: Duration = Duration::from_secs(5);
 
 /// `CLUSTER REMOVE id`: takes a member that is gone for good (down, never
 /// coming back: its machine or disk is lost) off the ring on its behalf,
-/// as Cassandra's removenode or Riak's force-remove. Its ranges fall to
-/// the next nodes on the ring, which pull the data from the remaining
-/// replicas with an anti-entropy round: this node at once (the reply
-/// reports it), every other member when gossip brings it the removal.
+/// as Cassandra's removenode or Riak's force-remove. Its vnodes go to
+/// adopters chosen as for a leave ([`Membership::remove`]), which pull the
+/// data from the remaining replicas with an anti-entropy round: this node
+/// at once (the reply reports it), every other member when gossip brings
+/// it the removal.
 pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<RepairSummary> {
     let members = &coordinator.members;
     if id == coordinator.me {
@@ -648,7 +684,7 @@ pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<Repair
     tracing::warn!(
         node = format!("{id:016x}"),
         addr = %state.cluster_addr,
-        "removed a member that is gone; its ranges move to the next nodes"
+        "removed a member that is gone; its vnodes move to adopters"
     );
     announce_to_all(coordinator).await;
     // Let the peers hear of it before comparing trees on the new ring.

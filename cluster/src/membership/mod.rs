@@ -1,6 +1,7 @@
 //! Gossip membership (`docs/protocol/gossip.md`): every node's view of
 //! every member — address, generation, heartbeat version, status, ring
-//! tokens — plus this node's phi-accrual verdict on each peer.
+//! tokens, who adopts its vnodes when it leaves — plus this node's
+//! phi-accrual verdict on each peer, and the two rings derived from it.
 //!
 //! A member's state is owned by that member: only it raises its version (a
 //! heartbeat each gossip round) or changes its status and tokens. A view
@@ -240,6 +241,24 @@ fn rings_of(table: &Table) -> (Arc<Ring>, Arc<Ring>) {
     }
 }
 
+/// Whether `new`, heard of a member, replaces `held`: a later `(generation,
+/// version)`, except that a member that has left stays left, whatever a
+/// later life of its id announces (its `left` state holds the handoff
+/// every ring is derived from; the caller also ignores later generations
+/// once it holds `left`). Two removals of one member announced at once by
+/// different nodes carry the same version: the smaller handoff wins, so
+/// every node keeps the same one.
+fn supersedes(new: &MemberState, held: &MemberState) -> bool {
+    let (n, h) = (
+        (new.generation, new.version),
+        (held.generation, held.version),
+    );
+    if new.status == Status::Left && new.generation < held.generation {
+        return held.status != Status::Left;
+    }
+    n > h || (n == h && new.is_removal() && held.is_removal() && new.handoff < held.handoff)
+}
+
 /// Whether two states of a member put it in the same places on the rings.
 fn same_placement(a: &MemberState, b: &MemberState) -> bool {
     a.status == b.status && a.tokens == b.tokens && a.handoff == b.handoff
@@ -343,17 +362,21 @@ impl Membership {
         true
     }
 
-    /// Who should adopt each vnode `id` holds on the next ring, were it to
-    /// leave now: the members that are normal and judged up share them so
-    /// that ownership stays even ([`crate::ring::handoff_plan`]).
+    /// Who should adopt each vnode `id` holds on the serving ring, were it
+    /// to leave now: the other members that are normal share them so that
+    /// ownership stays even ([`crate::ring::handoff_plan`]). It depends on
+    /// gossiped states only, not on this node's up/down verdicts, so two
+    /// nodes removing the same member at once make the same plan.
     pub fn handoff_plan(&self, id: NodeId) -> Vec<(u64, NodeId)> {
-        let adopters: Vec<NodeId> = self
-            .views()
-            .into_iter()
-            .filter(|v| v.up && v.state.status == Status::Normal && v.state.id != id)
-            .map(|v| v.state.id)
+        let ring = self.ring();
+        let t = self.table.read();
+        let adopters: Vec<NodeId> = t
+            .members
+            .values()
+            .filter(|m| m.state.status == Status::Normal && m.state.id != id)
+            .map(|m| m.state.id)
             .collect();
-        crate::ring::handoff_plan(&self.next_ring(), id, &adopters)
+        crate::ring::handoff_plan(&ring, id, &adopters)
     }
 
     /// Whether a peer reported that this node left the cluster in an
@@ -513,11 +536,28 @@ impl Membership {
                 if let Some(mine) = t.members.get_mut(&self.me) {
                     if s.generation == mine.state.generation && s.version > mine.state.version {
                         mine.state.version = s.version.saturating_add(1);
+                        // Its ranges were others' meanwhile: catch up.
+                        self.removal_pending.store(true, AtomicOrdering::Relaxed);
                         tracing::warn!(
                             "a peer announced this running node as removed; refuting it"
                         );
-                    } else if s.generation < mine.state.generation && s.status == Status::Left {
+                    } else if s.generation < mine.state.generation
+                        && s.status == Status::Left
+                        && mine.state.status != Status::Left
+                    {
+                        // Its id left the cluster in an earlier life, and
+                        // every member ignores this one: stop serving, and
+                        // see the ring as they do.
                         self.departed_earlier.store(true, AtomicOrdering::Relaxed);
+                        mine.state.status = Status::Left;
+                        mine.state.tokens = s.tokens;
+                        mine.state.handoff = s.handoff;
+                        mine.state.version += 1;
+                        ring_changed = true;
+                        tracing::error!(
+                            "this node's id left the cluster in an earlier run and its data is \
+                             stale; it no longer serves: restart it with an empty data directory"
+                        );
                     }
                 }
                 continue;
@@ -533,15 +573,17 @@ impl Membership {
                         // all along) brings it back.
                         continue;
                     }
-                    if (s.generation, s.version) > (m.state.generation, m.state.version) {
+                    if supersedes(&s, &m.state) {
                         if s.generation > m.state.generation {
                             // A restart: forget the intervals of the old life.
                             m.detector = PhiDetector::new(self.interval);
                         }
-                        ring_changed |= !same_placement(&s, &m.state);
-                        if s.status == Status::Left && m.state.status != Status::Left {
-                            // Its ranges have new replicas; a removed member
-                            // (or one that died leaving) handed nothing over.
+                        let moved = !same_placement(&s, &m.state);
+                        ring_changed |= moved;
+                        if moved && (s.status == Status::Left || m.state.status == Status::Left) {
+                            // Ranges have new replicas that nobody streamed
+                            // to (a removal, its refutation, a member that
+                            // died leaving): they owe a repair round.
                             self.removal_pending.store(true, AtomicOrdering::Relaxed);
                         }
                         m.detector.heartbeat(now);

@@ -96,13 +96,72 @@ fn a_running_node_refutes_its_removal() {
     let b = Membership::new(state(2, 10, 0, vec![200]), beat, 8.0);
     a.merge(vec![b.my_state().unwrap()]);
     assert!(a.remove(2));
+    assert!(a.take_unsynced_removals());
     b.merge(a.states());
     let refuted = b.my_state().unwrap();
     assert_eq!(refuted.status, Status::Normal);
     assert!(refuted.version > REMOVAL_VERSION_STEP);
     assert!(!b.departed_earlier());
+    assert!(b.take_unsynced_removals(), "it missed writes while removed");
     a.merge(b.states());
     assert_eq!(a.ring().nodes(), vec![1, 2]);
+    assert!(a.take_unsynced_removals(), "its ranges moved back");
+}
+
+#[test]
+fn two_removals_of_one_member_at_once_settle_on_one_handoff() {
+    let beat = Duration::from_millis(10);
+    let all = joined(4);
+    let mut first = moved(&all[2], Status::Left);
+    first.version += REMOVAL_VERSION_STEP;
+    first.handoff = all[2].tokens.iter().map(|&t| (t, 1)).collect();
+    let mut second = first.clone();
+    second.handoff = all[2].tokens.iter().map(|&t| (t, 2)).collect();
+    let a = Membership::new(all[0].clone(), beat, 8.0);
+    let b = Membership::new(all[1].clone(), beat, 8.0);
+    for (m, order) in [(&a, [&first, &second]), (&b, [&second, &first])] {
+        m.merge(all.to_vec());
+        m.merge(vec![order[0].clone()]);
+        m.take_unsynced_removals();
+        m.merge(vec![order[1].clone()]);
+    }
+    assert_eq!(
+        a.ring(),
+        b.ring(),
+        "the same handoff kept whatever the order"
+    );
+    assert_eq!(a.ring().vnodes().len(), 512);
+    assert!(!a.take_unsynced_removals(), "a kept its first plan");
+    assert!(
+        b.take_unsynced_removals(),
+        "b's ranges moved: a repair is owed"
+    );
+}
+
+#[test]
+fn a_later_life_of_a_left_member_never_replaces_its_departure() {
+    let beat = Duration::from_millis(10);
+    let all = joined(3);
+    let m = Membership::new(all[0].clone(), beat, 8.0);
+    // It heard of node 3's restart (a later generation) before its
+    // departure in the earlier one: the departure still wins.
+    let mut restarted = all[2].clone();
+    restarted.generation += 1;
+    m.merge(vec![all[1].clone(), restarted.clone()]);
+    assert_eq!(m.ring().nodes(), vec![1, 2, 3]);
+    let mut left = moved(&all[2], Status::Left);
+    left.handoff = m.handoff_plan(3);
+    m.merge(vec![left.clone()]);
+    assert_even(&m.ring(), &[1, 2], 384);
+    m.merge(vec![restarted.clone()]);
+    assert_even(&m.ring(), &[1, 2], 384);
+    // The restarted node, running, learns of it and stops serving.
+    let node3 = Membership::new(restarted, beat, 8.0);
+    assert_eq!(node3.ring().nodes(), vec![3]);
+    node3.merge(m.states());
+    assert!(node3.departed_earlier());
+    assert_eq!(node3.my_state().unwrap().status, Status::Left);
+    assert_even(&node3.ring(), &[1, 2], 384);
 }
 
 /// `count` members that joined one after another, ids 1..=count, each
