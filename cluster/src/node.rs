@@ -21,7 +21,7 @@ use ringkv_conf::Config;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::antientropy::{AntiEntropyStats, RepairSummary};
+use crate::antientropy::{AntiEntropyStats, RepairSummary, intersect};
 use crate::coordinator::{ClusterStats, Coordinator, Settings};
 use crate::error::{Error, Result};
 use crate::hints::Hints;
@@ -130,6 +130,14 @@ pub async fn start(
             // very address, this is that node back with its disk replaced:
             // take over its identity and tokens and stream its data back.
             let replaced = find_replaced(config, &seeds, &my_cluster_addr).await;
+            if let Some(old) = replaced.as_ref().filter(|s| s.status == Status::Leaving) {
+                // Taking its id would drop the handoff it announced.
+                return Err(Error::Cluster(format!(
+                    "the member at this address, {:016x}, was leaving when it went down: \
+                     take it off with CLUSTER REMOVE {:016x} on another node, then start this one",
+                    old.id, old.id
+                )));
+            }
             let id = match &replaced {
                 Some(old) => {
                     tracing::warn!(
@@ -252,13 +260,13 @@ pub async fn start(
         for seed in &seeds {
             gossip_with(&coordinator, seed).await;
         }
-        if members.departed_earlier() {
-            return Err(Error::Cluster(
-                "this node's id has left the cluster (CLUSTER REMOVE, or CLUSTER LEAVE) and cannot \
-                 come back: start it with an empty data directory to join as a new member"
-                    .into(),
-            ));
-        }
+    }
+    if members.departed_earlier() {
+        return Err(Error::Cluster(
+            "this node's id has left the cluster (CLUSTER REMOVE, or CLUSTER LEAVE) and cannot \
+             come back: start it with an empty data directory to join as a new member"
+                .into(),
+        ));
     }
     if members
         .my_state()
@@ -414,12 +422,8 @@ async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<
             .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))
             .await;
         if let Ok(Response::Gossip(states)) = reply {
-            // A member that is leaving or has left hands its vnodes over:
-            // taking its id would drop the handoff.
             return states.into_iter().find(|s| {
-                s.cluster_addr == addr
-                    && matches!(s.status, Status::Joining | Status::Normal)
-                    && !s.tokens.is_empty()
+                s.cluster_addr == addr && s.status != Status::Left && !s.tokens.is_empty()
             });
         }
     }
@@ -489,6 +493,15 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
     let me = coordinator.me;
     if coordinator
         .members
+        .my_state()
+        .is_some_and(|s| s.status == Status::Left)
+    {
+        return Err(Error::Cluster(
+            "this node has left its cluster: restart it to join as a new member".into(),
+        ));
+    }
+    if coordinator
+        .members
         .states()
         .iter()
         .any(|s| s.id != me && s.status != Status::Left)
@@ -551,6 +564,17 @@ async fn restore_alone(coordinator: &Arc<Coordinator>) -> Result<()> {
 pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let me = coordinator.me;
     let members = &coordinator.members;
+    match members.my_state().map(|s| s.status) {
+        Some(Status::Leaving) => {
+            return Err(Error::Cluster(
+                "this node is already leaving (a CLUSTER LEAVE is running)".into(),
+            ));
+        }
+        Some(Status::Left) => {
+            return Err(Error::Cluster("this node has already left".into()));
+        }
+        _ => {}
+    }
     other_movement(members, me)?;
     let serving = members.ring();
     if !serving.nodes().contains(&me) {
@@ -572,8 +596,10 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         Ok(summary) => summary,
         Err(e) => {
             members.update_me(|s| {
-                s.status = Status::Normal;
-                s.handoff = Vec::new();
+                if s.status == Status::Leaving {
+                    s.status = Status::Normal;
+                    s.handoff = Vec::new();
+                }
             });
             announce_to_all(coordinator).await;
             return Err(e);
@@ -629,14 +655,16 @@ async fn hand_over(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     other_movement(members, me)?;
     let serving = members.ring();
     let next = members.next_ring();
-    let n = coordinator
-        .settings
-        .read()
-        .replicas
-        .min(serving.nodes().len())
-        .max(1);
-    let mine = serving.replica_ranges(me, n);
-    let peers: Vec<u64> = next.nodes().iter().copied().filter(|&p| p != me).collect();
+    let replicas = coordinator.settings.read().replicas.max(1);
+    let mine = serving.replica_ranges(me, replicas.min(serving.nodes().len()));
+    // The nodes that will hold some of these ranges.
+    let next_n = replicas.min(next.nodes().len());
+    let peers: Vec<u64> = next
+        .nodes()
+        .iter()
+        .copied()
+        .filter(|&p| p != me && !intersect(&mine, &next.replica_ranges(p, next_n)).is_empty())
+        .collect();
     if let Some(down) = peers.iter().find(|&&p| !members.is_up(p)) {
         return Err(Error::Cluster(format!(
             "node {down:016x} would take over ranges but is down: \

@@ -242,19 +242,24 @@ fn rings_of(table: &Table) -> (Arc<Ring>, Arc<Ring>) {
 }
 
 /// Whether `new`, heard of a member, replaces `held`: a later `(generation,
-/// version)`, except that a member that has left stays left, whatever a
-/// later life of its id announces (its `left` state holds the handoff
-/// every ring is derived from; the caller also ignores later generations
-/// once it holds `left`). Two removals of one member announced at once by
-/// different nodes carry the same version: the smaller handoff wins, so
-/// every node keeps the same one.
+/// version)`, except that a departure is final. A `left` state outranks any
+/// later life of the id (its handoff is what every ring is derived from),
+/// the earliest generation's departure outranking later ones; once `left`
+/// is held, later generations are ignored. Within one generation a
+/// running member can still refute its removal by a higher version. Two
+/// removals of one member announced at once by different nodes carry the
+/// same version: the smaller handoff wins, so every node keeps the same
+/// one. The outcome does not depend on the order states arrive in.
 fn supersedes(new: &MemberState, held: &MemberState) -> bool {
     let (n, h) = (
         (new.generation, new.version),
         (held.generation, held.version),
     );
     if new.status == Status::Left && new.generation < held.generation {
-        return held.status != Status::Left;
+        return true;
+    }
+    if held.status == Status::Left && new.generation > held.generation {
+        return false;
     }
     n > h || (n == h && new.is_removal() && held.is_removal() && new.handoff < held.handoff)
 }
@@ -502,11 +507,17 @@ impl Membership {
     }
 
     /// Changes this node's own state (status, tokens) and bumps its version.
+    /// Once this node has left, only the version moves: a departure is
+    /// final (a late revert of a leave, or a replacement finishing its
+    /// bootstrap after learning its id left, must not bring it back).
     pub fn update_me(&self, f: impl FnOnce(&mut MemberState)) {
         let mut t = self.table.write();
         let changed = if let Some(m) = t.members.get_mut(&self.me) {
             let before = m.state.clone();
             f(&mut m.state);
+            if before.status == Status::Left {
+                m.state = before.clone();
+            }
             m.state.version += 1;
             !same_placement(&before, &m.state)
         } else {
@@ -543,36 +554,29 @@ impl Membership {
                         );
                     } else if s.generation < mine.state.generation
                         && s.status == Status::Left
-                        && mine.state.status != Status::Left
+                        && (mine.state.status != Status::Left || !same_placement(&s, &mine.state))
                     {
                         // Its id left the cluster in an earlier life, and
                         // every member ignores this one: stop serving, and
-                        // see the ring as they do.
-                        self.departed_earlier.store(true, AtomicOrdering::Relaxed);
+                        // see the ring as they do (following that state if
+                        // it settles on another handoff).
+                        if !self.departed_earlier.swap(true, AtomicOrdering::Relaxed) {
+                            tracing::error!(
+                                "this node's id left the cluster in an earlier run; it no longer \
+                                 serves: restart it with an empty data directory"
+                            );
+                        }
                         mine.state.status = Status::Left;
                         mine.state.tokens = s.tokens;
                         mine.state.handoff = s.handoff;
                         mine.state.version += 1;
                         ring_changed = true;
-                        tracing::error!(
-                            "this node's id left the cluster in an earlier run and its data is \
-                             stale; it no longer serves: restart it with an empty data directory"
-                        );
                     }
                 }
                 continue;
             }
             match t.members.get_mut(&s.id) {
                 Some(m) => {
-                    if m.state.status == Status::Left && s.generation != m.state.generation {
-                        // A member that has left stays left: its state
-                        // holds the handoff every ring is derived from, and
-                        // restarted on its old data it is stale (it learns
-                        // so from our reply and stops). Only a refutation
-                        // of a removal from the same life (it was running
-                        // all along) brings it back.
-                        continue;
-                    }
                     if supersedes(&s, &m.state) {
                         if s.generation > m.state.generation {
                             // A restart: forget the intervals of the old life.

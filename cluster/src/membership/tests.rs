@@ -162,6 +162,17 @@ fn a_later_life_of_a_left_member_never_replaces_its_departure() {
     assert!(node3.departed_earlier());
     assert_eq!(node3.my_state().unwrap().status, Status::Left);
     assert_even(&node3.ring(), &[1, 2], 384);
+    // A departure is final: finishing a bootstrap does not undo it.
+    node3.update_me(|s| s.status = Status::Normal);
+    assert_eq!(node3.my_state().unwrap().status, Status::Left);
+    // A node that hears this life's copy first still ends with the
+    // earlier departure, as every other node does.
+    let p = Membership::new(all[1].clone(), beat, 8.0);
+    p.merge(vec![all[0].clone(), node3.my_state().unwrap()]);
+    p.merge(m.states());
+    let held = p.states().into_iter().find(|s| s.id == 3).unwrap();
+    assert_eq!(held.generation, left.generation);
+    assert_eq!(p.ring(), m.ring());
 }
 
 /// `count` members that joined one after another, ids 1..=count, each
