@@ -673,8 +673,12 @@ async fn hand_over(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     }
     let (summary, failed) = coordinator.sync_each_peer(&mine, &next, &peers).await;
     if let Some((peer, e)) = failed.first() {
+        let why = match e {
+            Error::Cluster(text) => text.clone(),
+            other => other.to_string(),
+        };
         return Err(Error::Cluster(format!(
-            "handing ranges to node {peer:016x} failed: {e}"
+            "handing ranges to node {peer:016x} failed: {why}"
         )));
     }
     Ok(summary)
