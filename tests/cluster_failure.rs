@@ -321,11 +321,48 @@ fn a_leave_that_cannot_hand_over_changes_nothing_and_can_be_sent_again() {
         .expect("CLUSTER LEAVE");
     assert!(reply.starts_with("OK left"), "{reply}");
     assert_eq!(even_owners(&c, 0), 3);
+    // Still running off the ring, the left node coordinates a SCAN from the
+    // members' keys, not from its own copy, which misses these deletes.
+    for i in 0..10 {
+        cl(&mut con, "ALL", &["DEL", &format!("h:{i}")]).unwrap();
+    }
+    let mut left = c.conn(1);
+    let mut keys: Vec<String> = redis::Commands::scan(&mut left).unwrap().collect();
+    keys.sort();
+    keys.dedup();
+    let mut want: Vec<String> = (10..200).map(|i| format!("h:{i}")).collect();
+    want.sort();
+    assert_eq!(keys, want);
     c.nodes[1].kill();
-    for i in 0..200 {
+    for i in 10..200 {
         let got = cl(&mut con, "ALL", &["GET", &format!("h:{i}")]).unwrap();
         assert_eq!(bulk(&got), Some(format!("w{i}")), "h:{i}");
     }
+}
+
+#[test]
+fn a_node_that_left_a_cluster_of_two_answers_from_the_node_that_stays() {
+    let c = Cluster::start(2);
+    let mut stays = c.conn(0);
+    let mut leaves = c.conn(1);
+    cl(&mut stays, "ALL", &["SET", "k", "before"]).unwrap();
+    let reply: String = redis::cmd("CLUSTER")
+        .arg("LEAVE")
+        .query(&mut leaves)
+        .expect("CLUSTER LEAVE");
+    assert!(reply.starts_with("OK left"), "{reply}");
+    // Node 0 is now a cluster of one; node 1, off the ring but running,
+    // must not answer from its own (stale) copy.
+    cl(&mut stays, "ONE", &["SET", "k", "after"]).unwrap();
+    cl(&mut stays, "ONE", &["SET", "new", "1"]).unwrap();
+    let got = cl(&mut leaves, "ONE", &["GET", "k"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("after"));
+    let size: i64 = redis::cmd("DBSIZE").query(&mut leaves).unwrap();
+    assert_eq!(size, 2);
+    // A write through it lands on the node that stays.
+    cl(&mut leaves, "ONE", &["SET", "via-left", "x"]).unwrap();
+    let got = cl(&mut stays, "ONE", &["GET", "via-left"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("x"));
 }
 
 fn members_down(c: &Cluster, node: usize, count: &str) -> bool {

@@ -318,30 +318,41 @@ impl Coordinator {
         Ok(live_entry(&rec, self.keyspace.now_ms()))
     }
 
-    /// Whether this node is the only member on the ring (a cluster of one):
-    /// every key's only replica is local, so no fan-out is needed.
+    /// Whether this node is the only member on the ring, now and once
+    /// movements finish (a cluster of one): every key's only replica is
+    /// local, so no fan-out is needed. Not so for a node joining a cluster
+    /// of one (the other node serves), for that node while the joiner is
+    /// pending (writes must reach it too), nor for a node that has left one
+    /// (its local data is stale).
     pub fn is_alone(&self) -> bool {
-        self.members.ring().nodes().len() <= 1
+        let only_me = |ring: &crate::ring::Ring| ring.nodes() == [self.me];
+        only_me(&self.members.ring()) && only_me(&self.members.next_ring())
     }
 
     /// One page of a cluster-wide SCAN of `db` from ring position `cursor`.
-    /// Every member up is asked for a page from the same position; the
-    /// page ends where the shortest member page ends, so no key between
-    /// `cursor` and the returned cursor is missed on any member.
+    /// Every member up on the serving ring (this node included, if it is
+    /// on it) is asked for a page from the same position; the page ends
+    /// where the shortest member page ends, so no key between `cursor` and
+    /// the returned cursor is missed on any member. A node off the ring (one
+    /// that has left, still running) coordinates without adding its own
+    /// keys, which are stale.
     pub async fn scan(
         self: &Arc<Self>,
         db: u32,
         cursor: u64,
         count: usize,
     ) -> Result<ClusterScanPage> {
-        let local = self.keyspace.scan(db, cursor, count, |_, _| true).await?;
-        let mut pages = vec![(
-            local.cursor,
-            local.tokens.into_iter().zip(local.keys).collect::<Vec<_>>(),
-        )];
         let (up, _) = self.members.peers();
         let ring = self.members.ring();
         let ring_nodes = ring.nodes();
+        let mut pages = Vec::new();
+        if ring_nodes.contains(&self.me) {
+            let local = self.keyspace.scan(db, cursor, count, |_, _| true).await?;
+            pages.push((
+                local.cursor,
+                local.tokens.into_iter().zip(local.keys).collect::<Vec<_>>(),
+            ));
+        }
         let req = Request::Scan {
             db,
             cursor,
