@@ -564,16 +564,8 @@ async fn restore_alone(coordinator: &Arc<Coordinator>) -> Result<()> {
 pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let me = coordinator.me;
     let members = &coordinator.members;
-    match members.my_state().map(|s| s.status) {
-        Some(Status::Leaving) => {
-            return Err(Error::Cluster(
-                "this node is already leaving (a CLUSTER LEAVE is running)".into(),
-            ));
-        }
-        Some(Status::Left) => {
-            return Err(Error::Cluster("this node has already left".into()));
-        }
-        _ => {}
+    if members.has_left(me) {
+        return Err(Error::Cluster("this node has already left".into()));
     }
     other_movement(members, me)?;
     let serving = members.ring();
@@ -587,11 +579,11 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
             "this node is the only member; there is no one to hand its data to".into(),
         ));
     }
-    let plan = members.handoff_plan(me);
-    members.update_me(|s| {
-        s.status = Status::Leaving;
-        s.handoff = plan;
-    });
+    if !members.start_leaving(members.handoff_plan(me)) {
+        return Err(Error::Cluster(
+            "this node is not normal: it is joining, or a CLUSTER LEAVE of it is running".into(),
+        ));
+    }
     let summary = match hand_over(coordinator).await {
         Ok(summary) => summary,
         Err(e) => {

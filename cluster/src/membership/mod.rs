@@ -528,6 +528,24 @@ impl Membership {
         }
     }
 
+    /// Turns this node `leaving` with `plan` as its handoff, if it is
+    /// `normal`: one check and change, so two leaves started at once cannot
+    /// both run. Returns false (and changes nothing) otherwise.
+    pub fn start_leaving(&self, plan: Vec<(u64, NodeId)>) -> bool {
+        let mut t = self.table.write();
+        let Some(m) = t.members.get_mut(&self.me) else {
+            return false;
+        };
+        if m.state.status != Status::Normal {
+            return false;
+        }
+        m.state.status = Status::Leaving;
+        m.state.handoff = plan;
+        m.state.version += 1;
+        self.publish_rings(&t);
+        true
+    }
+
     /// A gossip round's heartbeat: raises this node's version.
     pub fn heartbeat(&self) {
         self.update_me(|_| {});

@@ -286,3 +286,20 @@ fn states_round_trip() {
     let mut r = BodyReader::new(w.finish());
     assert_eq!(MemberState::decode(&mut r).unwrap(), s);
 }
+
+#[test]
+fn only_a_normal_node_starts_leaving_and_only_once() {
+    let beat = Duration::from_millis(10);
+    let all = joined(3);
+    let m = Membership::new(all[0].clone(), beat, 8.0);
+    m.merge(all[1..].to_vec());
+    let plan = m.handoff_plan(1);
+    assert!(m.start_leaving(plan.clone()));
+    assert!(!m.start_leaving(plan.clone()), "a second leave at once");
+    assert_eq!(m.my_state().unwrap().handoff, plan);
+    assert_even(&m.next_ring(), &[2, 3], 384);
+    m.update_me(|s| s.status = Status::Left);
+    assert!(!m.start_leaving(plan));
+    m.update_me(|s| s.status = Status::Normal);
+    assert_eq!(m.my_state().unwrap().status, Status::Left, "left is final");
+}
