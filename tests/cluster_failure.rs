@@ -31,6 +31,36 @@ fn assert_all_readable(c: &Cluster, node: usize, results: &[&LoadResult]) -> usi
     n
 }
 
+/// Writes `{key}:{i}` = `{value}{i}` for each `i` of `range` at `level`.
+fn set_numbered(
+    con: &mut redis::Connection,
+    level: &str,
+    key: &str,
+    value: &str,
+    range: std::ops::Range<u32>,
+) {
+    for i in range {
+        let k = format!("{key}:{i}");
+        cl(con, level, &["SET", &k, &format!("{value}{i}")])
+            .unwrap_or_else(|e| panic!("SET {k}: {e}"));
+    }
+}
+
+/// Reads back at `level` what [`set_numbered`] wrote.
+fn assert_numbered(
+    con: &mut redis::Connection,
+    level: &str,
+    key: &str,
+    value: &str,
+    range: std::ops::Range<u32>,
+) {
+    for i in range {
+        let k = format!("{key}:{i}");
+        let got = cl(con, level, &["GET", &k]).unwrap_or_else(|e| panic!("GET {k}: {e}"));
+        assert_eq!(bulk(&got), Some(format!("{value}{i}")), "{k}");
+    }
+}
+
 /// Replicas hold equal data: a repair round through each running node
 /// finds no differing Merkle leaf.
 fn assert_replicas_equal(c: &Cluster) {
@@ -144,14 +174,7 @@ fn two_of_five_down_quorum_writes_go_to_stand_ins_and_every_hint_is_delivered() 
 fn a_wiped_node_comes_back_with_every_key_it_owns() {
     let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
     let mut con = c.conn(0);
-    for i in 0..400 {
-        cl(
-            &mut con,
-            "ALL",
-            &["SET", &format!("w:{i}"), &format!("v{i}")],
-        )
-        .unwrap();
-    }
+    set_numbered(&mut con, "ALL", "w", "v", 0..400);
     cl(&mut con, "ALL", &["INCRBY", "w:counter", "41"]).unwrap();
     c.nodes[2].kill();
     c.nodes[2].wipe();
@@ -159,10 +182,7 @@ fn a_wiped_node_comes_back_with_every_key_it_owns() {
     c.wait_all_up();
     // Node-local reads: every key is back on the wiped node itself.
     let mut con = c.conn(2);
-    for i in 0..400 {
-        let got = cl(&mut con, "ONE", &["GET", &format!("w:{i}")]).unwrap();
-        assert_eq!(bulk(&got), Some(format!("v{i}")), "w:{i}");
-    }
+    assert_numbered(&mut con, "ONE", "w", "v", 0..400);
     let got = cl(&mut con, "ONE", &["GET", "w:counter"]).unwrap();
     assert_eq!(bulk(&got).as_deref(), Some("41"));
     assert_replicas_equal(&c);
@@ -214,14 +234,7 @@ fn a_deleted_key_does_not_come_back_with_a_replica_that_missed_the_delete() {
 fn a_join_and_a_decommission_under_load_lose_no_write() {
     let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
     let mut con = c.conn(0);
-    for i in 0..300 {
-        cl(
-            &mut con,
-            "QUORUM",
-            &["SET", &format!("pre:{i}"), &format!("v{i}")],
-        )
-        .unwrap();
-    }
+    set_numbered(&mut con, "QUORUM", "pre", "v", 0..300);
     let a = Load::start(&c.nodes[0], "j", "QUORUM", 20_000, Duration::from_secs(60));
     c.add_node(&["--anti-entropy-interval-ms", "0"]);
     c.wait_all_up();
@@ -257,10 +270,7 @@ fn a_join_and_a_decommission_under_load_lose_no_write() {
     assert_eq!(even_owners(&c, 0), 3);
     c.nodes[2].kill();
     let mut con = c.conn(1);
-    for i in 0..300 {
-        let got = cl(&mut con, "ALL", &["GET", &format!("pre:{i}")]).unwrap();
-        assert_eq!(bulk(&got), Some(format!("v{i}")), "pre:{i}");
-    }
+    assert_numbered(&mut con, "ALL", "pre", "v", 0..300);
     let n = assert_all_readable(&c, 3, &[&a]);
     assert!(n > 100, "load too small: {n}");
     // Restarted on its data, the decommissioned node joins afresh under a
@@ -272,24 +282,14 @@ fn a_join_and_a_decommission_under_load_lose_no_write() {
             && nodes.lines().filter(|l| l.contains(" left ")).count() == 1
     });
     assert_eq!(even_owners(&c, 2), 4);
-    for i in 0..300 {
-        let got = cl(&mut con, "ALL", &["GET", &format!("pre:{i}")]).unwrap();
-        assert_eq!(bulk(&got), Some(format!("v{i}")), "pre:{i}");
-    }
+    assert_numbered(&mut con, "ALL", "pre", "v", 0..300);
 }
 
 #[test]
 fn a_leave_that_cannot_hand_over_changes_nothing_and_can_be_sent_again() {
     let mut c = Cluster::start_with(4, &["--anti-entropy-interval-ms", "0"]);
     let mut con = c.conn(0);
-    for i in 0..200 {
-        cl(
-            &mut con,
-            "ALL",
-            &["SET", &format!("h:{i}"), &format!("v{i}")],
-        )
-        .unwrap();
-    }
+    set_numbered(&mut con, "ALL", "h", "v", 0..200);
     c.nodes[3].kill();
     wait_for("node 3 judged down", Duration::from_secs(30), || {
         members_down(&c, 0, "1") && members_down(&c, 1, "1")
@@ -302,14 +302,7 @@ fn a_leave_that_cannot_hand_over_changes_nothing_and_can_be_sent_again() {
         let nodes = cluster_nodes(&c, 0);
         nodes.lines().filter(|l| l.contains("normal up")).count() == 3 && !nodes.contains("leaving")
     });
-    for i in 0..200 {
-        cl(
-            &mut con,
-            "QUORUM",
-            &["SET", &format!("h:{i}"), &format!("w{i}")],
-        )
-        .unwrap();
-    }
+    set_numbered(&mut con, "QUORUM", "h", "w", 0..200);
     // Once node 3 is back, the same command succeeds.
     c.nodes[3].restart();
     wait_for("node 3 back up", Duration::from_secs(30), || {
@@ -334,10 +327,7 @@ fn a_leave_that_cannot_hand_over_changes_nothing_and_can_be_sent_again() {
     want.sort();
     assert_eq!(keys, want);
     c.nodes[1].kill();
-    for i in 10..200 {
-        let got = cl(&mut con, "ALL", &["GET", &format!("h:{i}")]).unwrap();
-        assert_eq!(bulk(&got), Some(format!("w{i}")), "h:{i}");
-    }
+    assert_numbered(&mut con, "ALL", "h", "w", 10..200);
 }
 
 #[test]
@@ -451,14 +441,7 @@ fn a_node_gone_for_good_is_removed_and_its_ranges_reach_their_new_replicas() {
         &["--anti-entropy-interval-ms", "0", "--hint-max-age-ms", "1"],
     );
     let mut con = c.conn(0);
-    for i in 0..300 {
-        cl(
-            &mut con,
-            "ALL",
-            &["SET", &format!("r:{i}"), &format!("v{i}")],
-        )
-        .unwrap();
-    }
+    set_numbered(&mut con, "ALL", "r", "v", 0..300);
     let gone = own_id(&c.nodes[3]);
     c.nodes[3].kill();
     wait_for("node 3 judged down", Duration::from_secs(30), || {
@@ -498,12 +481,8 @@ fn a_node_gone_for_good_is_removed_and_its_ranges_reach_their_new_replicas() {
     assert_eq!(field("cluster_members_down").as_deref(), Some("0"));
     assert_eq!(field("cluster_members_left").as_deref(), Some("1"));
     // Three nodes left with N = 3: each holds every key itself now.
-    for (n, node) in c.nodes[..3].iter().enumerate() {
-        let mut con = node.conn();
-        for i in 0..300 {
-            let got = cl(&mut con, "ONE", &["GET", &format!("r:{i}")]).unwrap();
-            assert_eq!(bulk(&got), Some(format!("v{i}")), "node {n} r:{i}");
-        }
+    for node in &c.nodes[..3] {
+        assert_numbered(&mut node.conn(), "ONE", "r", "v", 0..300);
     }
     // Started again on its old (stale) data, the removed node learns from
     // its seed that it was removed and refuses to start.

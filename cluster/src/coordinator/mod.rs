@@ -318,15 +318,10 @@ impl Coordinator {
         Ok(live_entry(&rec, self.keyspace.now_ms()))
     }
 
-    /// Whether this node is the only member on the ring, now and once
-    /// movements finish (a cluster of one): every key's only replica is
-    /// local, so no fan-out is needed. Not so for a node joining a cluster
-    /// of one (the other node serves), for that node while the joiner is
-    /// pending (writes must reach it too), nor for a node that has left one
-    /// (its local data is stale).
+    /// Whether this node is a cluster of one ([`Membership::is_alone`]):
+    /// every key's only replica is local, so no fan-out is needed.
     pub fn is_alone(&self) -> bool {
-        let only_me = |ring: &crate::ring::Ring| ring.nodes() == [self.me];
-        only_me(&self.members.ring()) && only_me(&self.members.next_ring())
+        self.members.is_alone()
     }
 
     /// One page of a cluster-wide SCAN of `db` from ring position `cursor`.

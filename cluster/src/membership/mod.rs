@@ -196,6 +196,9 @@ pub struct Membership {
     table: RwLock<Table>,
     ring: RwLock<Arc<Ring>>,
     next_ring: RwLock<Arc<Ring>>,
+    /// Whether this node is the only one on both rings; kept with them,
+    /// since every request asks ([`Membership::is_alone`]).
+    alone: AtomicBool,
     interval: Duration,
     /// Bits of the phi threshold (f64), changeable at run time.
     phi_threshold: std::sync::atomic::AtomicU64,
@@ -264,6 +267,11 @@ fn supersedes(new: &MemberState, held: &MemberState) -> bool {
     n > h || (n == h && new.is_removal() && held.is_removal() && new.handoff < held.handoff)
 }
 
+/// Whether `me` is the only node on both rings.
+fn alone_on(ring: &Ring, next: &Ring, me: NodeId) -> bool {
+    ring.nodes() == [me] && next.nodes() == [me]
+}
+
 /// Whether two states of a member put it in the same places on the rings.
 fn same_placement(a: &MemberState, b: &MemberState) -> bool {
     a.status == b.status && a.tokens == b.tokens && a.handoff == b.handoff
@@ -324,6 +332,7 @@ impl Membership {
         Membership {
             me: id,
             table: RwLock::new(table),
+            alone: AtomicBool::new(alone_on(&ring, &next, id)),
             ring: RwLock::new(ring),
             next_ring: RwLock::new(next),
             interval,
@@ -483,8 +492,19 @@ impl Membership {
 
     fn publish_rings(&self, t: &Table) {
         let (ring, next) = rings_of(t);
+        self.alone
+            .store(alone_on(&ring, &next, self.me), AtomicOrdering::Relaxed);
         *self.ring.write() = ring;
         *self.next_ring.write() = next;
+    }
+
+    /// Whether this node is the only member on the ring, now and once
+    /// movements finish (a cluster of one). Not so for a node joining a
+    /// cluster of one (the other node serves), for that node while the
+    /// joiner is pending (writes must reach it too), nor for a node that
+    /// has left one (its local data is stale).
+    pub fn is_alone(&self) -> bool {
+        self.alone.load(AtomicOrdering::Relaxed)
     }
 
     /// Every state, for a gossip message.

@@ -187,6 +187,13 @@ fn joined(count: u64) -> Vec<MemberState> {
     members
 }
 
+/// The first of `all`, having heard of the others.
+fn knowing_all(all: &[MemberState], beat: Duration) -> Membership {
+    let m = Membership::new(all[0].clone(), beat, 8.0);
+    m.merge(all[1..].to_vec());
+    m
+}
+
 /// Asserts that `ring` has `nodes`, every one of `vnodes` tokens, and
 /// ownership within 2% of even.
 fn assert_even(ring: &Ring, nodes: &[NodeId], vnodes: usize) {
@@ -213,8 +220,7 @@ fn moved(s: &MemberState, status: Status) -> MemberState {
 fn a_leaving_member_hands_its_vnodes_to_adopters_evenly() {
     let beat = Duration::from_millis(100);
     let all = joined(4);
-    let m = Membership::new(all[0].clone(), beat, 8.0);
-    m.merge(all[1..].to_vec());
+    let m = knowing_all(&all, beat);
     // The third node to join leaves: handing its ranges to the next vnodes
     // would leave 0.375 / 0.375 / 0.25.
     let mut leaving = moved(&all[2], Status::Leaving);
@@ -258,8 +264,7 @@ fn a_leaving_member_hands_its_vnodes_to_adopters_evenly() {
 fn a_removed_member_is_handed_over_unless_it_was_joining() {
     let beat = Duration::from_millis(100);
     let all = joined(4);
-    let m = Membership::new(all[0].clone(), beat, 8.0);
-    m.merge(all[1..].to_vec());
+    let m = knowing_all(&all, beat);
     assert!(m.remove(3));
     assert_even(&m.ring(), &[1, 2, 4], 512);
     // A joiner never served: its tokens leave the ring with it.
@@ -289,10 +294,8 @@ fn states_round_trip() {
 
 #[test]
 fn only_a_normal_node_starts_leaving_and_only_once() {
-    let beat = Duration::from_millis(10);
     let all = joined(3);
-    let m = Membership::new(all[0].clone(), beat, 8.0);
-    m.merge(all[1..].to_vec());
+    let m = knowing_all(&all, Duration::from_millis(10));
     let plan = m.handoff_plan(1);
     assert!(m.start_leaving(plan.clone()));
     assert!(!m.start_leaving(plan.clone()), "a second leave at once");
