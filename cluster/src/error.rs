@@ -3,6 +3,10 @@
 /// Result alias for the cluster crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// How an RPC error reply from a rebuilding replica begins
+/// (`docs/protocol/node-rpc.md`): the request was refused, not applied.
+pub const REBUILDING_PREFIX: &str = "REBUILDING ";
+
 /// What can go wrong below the command layer.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -38,6 +42,11 @@ pub enum Error {
     /// A causal context given by a client could not be decoded.
     #[error("invalid causal context: {0}")]
     BadContext(String),
+    /// This replica is rebuilding after it may have lost data and refuses
+    /// to read or apply from its own record (nothing was done). The text
+    /// starts with [`REBUILDING_PREFIX`], which peers match on.
+    #[error("REBUILDING this replica may have lost data and is syncing with its peers")]
+    Rebuilding,
     /// Node-to-node communication failed outside the quorum logic.
     #[error("cluster: {0}")]
     Cluster(String),

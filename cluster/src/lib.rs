@@ -19,10 +19,14 @@
 //! - [`antientropy`]: Merkle-tree comparison and streaming between replicas
 //!   (background repair, CLUSTER REPAIR, join and leave streaming).
 //! - [`node`]: start-up, joining through seeds, the gossip loop, leaving.
+//! - [`actor`]: the identity versions are stamped with, fresh whenever
+//!   this node may have lost data; [`rebuild`]: syncing such a node with
+//!   its peers before it applies writes or answers reads again.
 //!
 //! A node with no peers is a cluster of one: every key is owned locally.
 //! This crate depends on `engine` and `conf`, never on `resp` or `server`.
 
+pub mod actor;
 pub mod antientropy;
 pub mod coordinator;
 pub mod error;
@@ -33,6 +37,7 @@ pub mod locks;
 pub mod membership;
 pub mod namespace;
 pub mod node;
+pub mod rebuild;
 pub mod record;
 pub mod ring;
 pub mod rpc;

@@ -11,6 +11,10 @@
 //!    members ([`crate::ring::allocate_tokens`]), persists them and
 //!    announces itself `normal`. With no seeds it starts a cluster of one.
 //! 4. The gossip loop runs every `gossip-interval-ms` until shutdown.
+//!
+//! Between 1 and 2 the node chooses the actor it stamps versions with
+//! ([`crate::actor`]); a fresh one (no clean stop recorded) starts
+//! [`crate::rebuild`] as well.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -160,6 +164,13 @@ pub async fn start(
             id
         }
     };
+    let epoch = crate::actor::begin(&keyspace).await?;
+    if epoch.fresh {
+        tracing::warn!(
+            actor = format!("{:016x}", epoch.actor),
+            "no clean stop recorded: stamping versions as a fresh actor, and rebuilding from the other replicas before applying writes"
+        );
+    }
     let stored_tokens = match keyspace.meta_get(TOKENS_KEY)? {
         Some(b) => decode_tokens(&b)?,
         None => Vec::new(),
@@ -203,6 +214,8 @@ pub async fn start(
     ));
     let coordinator = Arc::new(Coordinator {
         me: id,
+        actor: epoch.actor,
+        rebuilding: std::sync::atomic::AtomicBool::new(epoch.fresh),
         keyspace: keyspace.clone(),
         members: Arc::clone(&members),
         rpc: Arc::clone(&rpc),
@@ -281,6 +294,12 @@ pub async fn start(
                 tracing::error!(error = %e, "streaming this node's ranges failed; it stays joining, restart to retry");
             }
         });
+    }
+    if epoch.fresh {
+        tokio::spawn(crate::rebuild::rebuild_loop(
+            Arc::clone(&coordinator),
+            shutdown.clone(),
+        ));
     }
     tokio::spawn(crate::hints::replay_loop(
         Arc::clone(&coordinator),

@@ -87,6 +87,13 @@ impl Collector for ClusterCollector {
             g.set(i64::try_from(self.cluster.hints().pending()).unwrap_or(i64::MAX));
             out.extend(g.collect());
         }
+        if let Ok(g) = prometheus::IntGauge::new(
+            "ringkv_cluster_rebuilding",
+            "1 while this node syncs with its peers after it may have lost data (it applies no write and answers no read from its own record)",
+        ) {
+            g.set(i64::from(self.cluster.is_rebuilding()));
+            out.extend(g.collect());
+        }
         let mut counter = |name: &str, help: &str, v: u64| {
             if let Ok(c) = IntCounter::new(name, help) {
                 c.inc_by(v);

@@ -267,6 +267,8 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
             if ring.is_empty() { "joining" } else { "ok" }
         ),
         format!("cluster_node_id:{:016x}", c.id()),
+        format!("cluster_actor:{:016x}", c.actor()),
+        format!("cluster_rebuilding:{}", u8::from(c.is_rebuilding())),
         format!("cluster_known_nodes:{}", views.len()),
         format!("cluster_members_up:{up}"),
         format!("cluster_members_down:{}", count("down")),

@@ -194,6 +194,11 @@ pub async fn run(config: Config, config_file: Option<PathBuf>) -> anyhow::Result
     while !server.clients.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // Every stamp this run made is in the WAL now; the engine fsyncs it on
+    // close, so the next start may keep this run's actor.
+    if let Err(e) = server.cluster.mark_clean_stop().await {
+        tracing::warn!(error = %e, "could not record a clean stop: the next start takes a fresh actor");
+    }
     let engine = server.keyspace.engine().clone();
     tokio::task::spawn_blocking(move || engine.shutdown())
         .await?

@@ -81,6 +81,15 @@ struct Plan {
 /// The node's coordinator and replica handler.
 pub struct Coordinator {
     pub(crate) me: NodeId,
+    /// The actor this run stamps dots and counter increments with
+    /// ([`crate::actor`]); not the node id, so it can change.
+    pub(crate) actor: crate::version::Actor,
+    /// Set while this node may hold less than it once acknowledged (it
+    /// took a fresh actor, or is streaming its ranges in): it then neither
+    /// applies writes from its own record nor answers reads, and coordinates
+    /// through the other replicas only. Cleared by [`crate::node`] once
+    /// every replica it shares ranges with has synced with it.
+    pub(crate) rebuilding: std::sync::atomic::AtomicBool,
     pub(crate) keyspace: Keyspace,
     pub(crate) members: Arc<Membership>,
     pub(crate) rpc: Arc<RpcClient>,
@@ -116,6 +125,23 @@ impl Coordinator {
         self.me
     }
 
+    /// The actor this run stamps versions with ([`crate::actor`]).
+    pub fn actor(&self) -> crate::version::Actor {
+        self.actor
+    }
+
+    /// Whether this node is rebuilding its replicas after it may have lost
+    /// data: it coordinates through the other replicas only meanwhile.
+    pub fn is_rebuilding(&self) -> bool {
+        self.rebuilding.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Records a clean stop (see [`crate::actor`]): the last step before
+    /// the engine closes, once no client or peer request can stamp again.
+    pub async fn mark_clean_stop(&self) -> Result<()> {
+        crate::actor::mark_clean_stop(&self.keyspace, self.actor).await
+    }
+
     /// Changes the run-time settings.
     pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
         f(&mut self.settings.write());
@@ -136,9 +162,12 @@ impl Coordinator {
             prefs.push(self.me);
         }
         let required = level.required(prefs.len());
+        // A rebuilding node's own record may lack acknowledged writes: it
+        // does not count toward R.
+        let rebuilding = self.is_rebuilding();
         let targets: Vec<NodeId> = prefs
             .into_iter()
-            .filter(|&id| self.members.is_up(id))
+            .filter(|&id| self.members.is_up(id) && !(rebuilding && id == self.me))
             .collect();
         if targets.len() < required {
             self.stats.unavailable.inc();

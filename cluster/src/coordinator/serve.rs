@@ -23,6 +23,10 @@ impl Coordinator {
                 self.members.merge(states);
                 Response::Gossip(self.members.states())
             }
+            Request::Read { .. } | Request::Apply { .. } if self.is_rebuilding() => {
+                // Not applied, not read: the coordinator asks another replica.
+                Response::Error(Error::Rebuilding.to_string())
+            }
             Request::Read { db, key } => {
                 Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))
             }
@@ -34,7 +38,9 @@ impl Coordinator {
             }
             Request::Apply { db, key, op } => {
                 let context = op_context(&op)?;
-                let (outcome, record, ack) = self.apply_local(db, &key, op, context).await?;
+                let (outcome, record, ack) = self
+                    .apply_local(db, &key, op, context, self.actor)
+                    .await?;
                 self.keyspace.durable(ack).await?;
                 Response::Applied {
                     record: record.encode(),

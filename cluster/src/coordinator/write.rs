@@ -15,11 +15,17 @@
 //! One preferred replica that is up applies the write (Riak's vnode
 //! clocks: the coordinator itself when it is one, else the first that
 //! answers) and its resulting record is what the others merge and the
-//! hints carry. With no preferred replica up, a SET or DEL is applied to an
-//! empty record by the coordinator: the value then sits beside the old one
-//! as a sibling until a later write or read sees both (GET resolves
-//! last-write-wins). A counter change needs a preferred replica: it adds to
-//! the value it holds.
+//! hints carry. Only a replica on the serving ring that is not rebuilding
+//! may apply: a pending replica (a joiner, or a node taking over a leaving
+//! one's ranges) or a node that may have lost data would build the new
+//! version on a record that lacks acknowledged writes (a DEL that does not
+//! cover the value, an INCR reply that goes backwards). A rebuilding
+//! replica refuses such a request without applying it, and the next one is
+//! asked. With no such replica up, a SET or DEL is applied to an empty
+//! record by the coordinator under a one-off actor ([`crate::actor`]): the
+//! value then sits beside the old one as a sibling until a later write or
+//! read sees both (GET resolves last-write-wins). A counter change needs a
+//! replica that can apply: it adds to the value it holds.
 
 use std::sync::Arc;
 
@@ -28,18 +34,21 @@ use ringkv_conf::Consistency;
 use tokio::sync::mpsc;
 
 use super::Coordinator;
-use crate::error::{Error, Result};
+use crate::error::{Error, REBUILDING_PREFIX, Result};
 use crate::keyspace::Ack;
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
 use crate::token;
-use crate::version::{CounterValue, Payload, Siblings, VectorClock};
+use crate::version::{Actor, CounterValue, Payload, Siblings, VectorClock};
 
 /// Where a write goes.
 struct WritePlan {
     /// Preferred replicas judged up, in preference order.
     replicas: Vec<NodeId>,
+    /// Those of `replicas` on the serving ring (not pending): the ones
+    /// that may apply the write to their record, in preference order.
+    leaders: Vec<NodeId>,
     /// `(stand-in, owner)`: a healthy node past the preference list keeping
     /// a hint for a preferred replica that is down.
     standins: Vec<(NodeId, NodeId)>,
@@ -83,6 +92,7 @@ fn plan_write(
     let members = ring.nodes().len().max(next.nodes().len());
     let n = replicas.min(members).max(1);
     let mut prefs = ring.preference_list(tok, n);
+    let serving = prefs.clone();
     let mut pending = 0usize;
     if !Arc::ptr_eq(ring, next) {
         for id in next.preference_list(tok, n) {
@@ -116,7 +126,9 @@ fn plan_write(
     if reachable + hint_counts < required {
         return Err((required, reachable));
     }
+    let leaders = up.iter().copied().filter(|id| serving.contains(id)).collect();
     Ok(WritePlan {
+        leaders,
         replicas: up,
         standins,
         unplaced,
@@ -154,16 +166,31 @@ impl Coordinator {
         self.stats.writes.inc(level);
         let context = op_context(&op)?;
         if self.is_alone() {
-            let (outcome, _, ack) = self.apply_local(db, key, op, context).await?;
+            let (outcome, _, ack) = self.apply_local(db, key, op, context, self.actor).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
         }
         let plan = self.write_plan(key, level)?;
         let (leader, outcome, record, ack) = self.lead(db, key, op, context, &plan).await?;
         let outcome = refused_to_error(outcome)?;
         let mut acked = usize::from(leader.is_some());
+        let mut missed_local = false;
 
         let mut sends: Vec<(NodeId, NodeId, Request)> = Vec::new();
+        let mut ack = ack;
         for &id in plan.replicas.iter().filter(|&&id| Some(id) != leader) {
+            if id == self.me {
+                // This node did not lead (it is pending or rebuilding): it
+                // merges the leader's record like any other replica.
+                if let Ok(incoming) = Siblings::decode(&record, 0) {
+                    if let Ok((_, local)) = self.merge_local(db, key, &incoming).await {
+                        ack = local;
+                        acked += 1;
+                        continue;
+                    }
+                }
+                missed_local = true;
+                continue;
+            }
             let req = Request::Merge {
                 db,
                 key: key.clone(),
@@ -208,6 +235,9 @@ impl Coordinator {
         drop(tx);
         let mut timer = AwakeTimer::new(self.timeout());
         let mut missed: Vec<NodeId> = Vec::new();
+        if missed_local {
+            missed.push(self.me);
+        }
         while acked < plan.required {
             match timer.run(rx.recv()).await {
                 Some(Some(s)) if s.ok => acked += 1,
@@ -258,12 +288,12 @@ impl Coordinator {
         context: Option<VectorClock>,
         plan: &WritePlan,
     ) -> Result<(Option<NodeId>, Outcome, Bytes, Ack)> {
-        if plan.replicas.contains(&self.me) {
-            let (outcome, record, ack) = self.apply_local(db, key, op, context).await?;
+        if plan.leaders.contains(&self.me) && !self.is_rebuilding() {
+            let (outcome, record, ack) = self.apply_local(db, key, op, context, self.actor).await?;
             return Ok((Some(self.me), outcome, record.encode(), ack));
         }
         let counter = matches!(op, Op::AddInt(_) | Op::AddFloat(_));
-        for &id in &plan.replicas {
+        for &id in plan.leaders.iter().filter(|&&id| id != self.me) {
             let req = Request::Apply {
                 db,
                 key: key.clone(),
@@ -273,6 +303,8 @@ impl Coordinator {
                 Ok(Response::Applied { record, outcome }) => {
                     return Ok((Some(id), outcome, record, Ack::NONE));
                 }
+                // Refused unapplied (it is rebuilding): ask the next one.
+                Ok(Response::Error(text)) if text.starts_with(REBUILDING_PREFIX) => continue,
                 Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
                 // A counter change may have been applied by a replica that
                 // did not answer; trying another could count it twice.
@@ -292,24 +324,25 @@ impl Coordinator {
             &mut sibs,
             op,
             context.as_ref(),
-            self.me,
+            crate::actor::one_off(),
             self.keyspace.now_ms(),
         );
         Ok((None, outcome, sibs.encode(), Ack::NONE))
     }
 
-    /// Applies `op` to this node's record as the coordinating replica.
+    /// Applies `op` to this node's record as the coordinating replica,
+    /// stamping as `actor`.
     pub(crate) async fn apply_local(
         &self,
         db: u32,
         key: &[u8],
         op: Op,
         context: Option<VectorClock>,
+        actor: Actor,
     ) -> Result<(Outcome, Siblings, Ack)> {
-        let me = self.me;
         self.keyspace
             .update_record(db, key, |sibs, now| {
-                apply_op(sibs, op, context.as_ref(), me, now)
+                apply_op(sibs, op, context.as_ref(), actor, now)
             })
             .await
     }
@@ -335,7 +368,7 @@ fn apply_op(
     sibs: &mut Siblings,
     op: Op,
     context: Option<&VectorClock>,
-    me: NodeId,
+    me: Actor,
     now: u64,
 ) -> Outcome {
     match op {

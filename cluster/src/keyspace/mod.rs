@@ -260,6 +260,16 @@ impl Keyspace {
         Ok(())
     }
 
+    /// Writes and fsyncs everything written so far, whatever `appendfsync`
+    /// says: for metadata that must be on disk before it is relied on.
+    pub async fn sync(&self) -> Result<()> {
+        let engine = self.inner.engine.clone();
+        tokio::task::spawn_blocking(move || engine.sync_wal())
+            .await
+            .map_err(|e| Error::Cluster(format!("WAL sync task failed: {e}")))??;
+        Ok(())
+    }
+
     /// This node's record of `key` in `db` (every sibling, tombstones included).
     pub fn read_record(&self, db: u32, key: &[u8]) -> Result<Option<Siblings>> {
         let ekey = token::engine_key(self.namespace(db)?, key);
