@@ -147,6 +147,12 @@ impl TestServer {
         panic!("ringkv-server did not come back on its ports");
     }
 
+    /// Adds flags for the next (re)start, e.g. `--seeds` for a first node
+    /// that comes back with an empty directory and must find its cluster.
+    pub fn add_args(&mut self, extra: &[&str]) {
+        self.args.extend(extra.iter().map(|a| a.to_string()));
+    }
+
     /// Deletes the data directory (the server must be stopped).
     pub fn wipe(&mut self) {
         assert!(self.child.is_none(), "wipe a stopped server only");

@@ -1,0 +1,419 @@
+//! A randomized fault test, Jepsen style, on a 3-node cluster at QUORUM
+//! with `appendfsync everysec`.
+//!
+//! Clients write through every node (SET, DEL and INCR on keys each client
+//! owns alone, so the expected end state is known) while one node at a
+//! time is hit by a fault drawn at random:
+//! - `kill -9`, then a restart on the same directory;
+//! - SIGSTOP for 1-3 s, then SIGCONT;
+//! - a power cut: `kill -9`, then every WAL file cut back to its length at
+//!   least one second earlier (more than `everysec` can lose), then a
+//!   restart;
+//! - a disk replacement: `kill -9`, the directory emptied, a restart at the
+//!   same address.
+//!
+//! After each fault the cluster heals (every node up, the victim rebuilt)
+//! before the next. At the end every key is read at ALL through every node
+//! after CLUSTER REPAIR: a key holds its last acknowledged value or the value
+//! of a write that failed after it (its outcome unknown), never anything
+//! older (a lost write or a resurrected delete); a counter holds at least
+//! its acknowledged increments and at most those plus the failed ones, and
+//! INCR replies only go up.
+//!
+//! Bounded: `FAULT_TEST_SECONDS` of faults (default 25), then the checks.
+//! `FAULT_TEST_SEED` replays a run (the seed is printed). Run it longer
+//! by hand, e.g. `FAULT_TEST_SECONDS=600 cargo test --release --test
+//! fault_random -- --nocapture`.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::cluster::{Cluster, bulk, cl, info_field, repair, wait_for};
+use common::query;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const CLIENTS: usize = 4;
+const KEYS_PER_CLIENT: usize = 24;
+/// Longest a client waits for a reply (a SIGSTOPped node never answers).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(4);
+/// Most operations one client makes, whatever the duration.
+const MAX_OPS_PER_CLIENT: u64 = 200_000;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What one client knows of its keys and counter.
+#[derive(Default)]
+struct History {
+    /// Per key: the states it may end in (`None`: absent). The first entry
+    /// is the last acknowledged state; later ones are writes that failed
+    /// after it.
+    keys: Vec<Vec<Option<String>>>,
+    incr_acked: i64,
+    incr_failed: i64,
+    last_reply: i64,
+    ops: u64,
+    errors: u64,
+    anomalies: Vec<String>,
+}
+
+fn key_name(client: usize, k: usize) -> String {
+    format!("f{client}:{k}")
+}
+
+fn counter_name(client: usize) -> String {
+    format!("fctr{client}")
+}
+
+fn connect(port: u16) -> Option<redis::Connection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let con = client
+        .get_connection_with_timeout(Duration::from_secs(1))
+        .ok()?;
+    con.set_read_timeout(Some(CLIENT_TIMEOUT)).ok()?;
+    con.set_write_timeout(Some(CLIENT_TIMEOUT)).ok()?;
+    Some(con)
+}
+
+/// One client: operations through node `c % 3`, moving to the next node
+/// whenever one fails to answer.
+fn run_client(
+    c: usize,
+    ports: Arc<Mutex<Vec<u16>>>,
+    stop: Arc<AtomicBool>,
+    seed: u64,
+) -> History {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut h = History {
+        keys: vec![vec![None]; KEYS_PER_CLIENT],
+        ..History::default()
+    };
+    let mut node = c % 3;
+    let mut con: Option<redis::Connection> = None;
+    while !stop.load(Ordering::Relaxed) && h.ops < MAX_OPS_PER_CLIENT {
+        if con.is_none() {
+            let port = ports.lock().expect("ports")[node];
+            con = connect(port);
+            if con.is_none() {
+                node = (node + 1) % 3;
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        }
+        let Some(conn) = con.as_mut() else { continue };
+        h.ops += 1;
+        let roll = rng.random_range(0..100);
+        if roll < 40 {
+            match query(conn, &["INCR", &counter_name(c)]) {
+                Ok(redis::Value::Int(r)) => {
+                    h.incr_acked += 1;
+                    if r <= h.last_reply
+                        || r < h.incr_acked
+                        || r > h.incr_acked + h.incr_failed
+                    {
+                        h.anomalies.push(format!(
+                            "{}: INCR replied {r} after {} (acked {}, failed {})",
+                            counter_name(c),
+                            h.last_reply,
+                            h.incr_acked,
+                            h.incr_failed
+                        ));
+                    }
+                    h.last_reply = r;
+                }
+                Ok(other) => h.anomalies.push(format!("INCR replied {other:?}")),
+                Err(_) => {
+                    h.incr_failed += 1;
+                    h.errors += 1;
+                    con = None;
+                    node = (node + 1) % 3;
+                }
+            }
+            continue;
+        }
+        let k = rng.random_range(0..KEYS_PER_CLIENT);
+        let key = key_name(c, k);
+        let (state, result) = if roll < 80 {
+            let v = format!("v{}", h.ops);
+            let r = query(conn, &["SET", &key, &v]);
+            (Some(v), r)
+        } else {
+            (None, query(conn, &["DEL", &key]))
+        };
+        match result {
+            Ok(_) => h.keys[k] = vec![state],
+            Err(_) => {
+                h.keys[k].push(state);
+                h.errors += 1;
+                con = None;
+                node = (node + 1) % 3;
+            }
+        }
+    }
+    h
+}
+
+/// WAL lengths of each node, sampled every 100 ms, so a power cut can
+/// take a node's WAL back to where it was a second ago.
+struct WalSampler {
+    samples: Arc<Mutex<Vec<VecDeque<(Instant, Vec<(PathBuf, u64)>)>>>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+fn wal_files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wal") {
+                out.push((p, e.metadata().map(|m| m.len()).unwrap_or(0)));
+            }
+        }
+    }
+    out
+}
+
+impl WalSampler {
+    fn start(dirs: Vec<PathBuf>) -> WalSampler {
+        let samples = Arc::new(Mutex::new(vec![VecDeque::new(); dirs.len()]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (Arc::clone(&samples), Arc::clone(&stop));
+        let handle = std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                for (i, d) in dirs.iter().enumerate() {
+                    let files = wal_files(d);
+                    let mut all = s.lock().expect("samples");
+                    let q = &mut all[i];
+                    q.push_back((Instant::now(), files));
+                    while q.len() > 50 {
+                        q.pop_front();
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        WalSampler {
+            samples,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// The newest sample of node `i` at least `age` old and taken after
+    /// `since` (its last restart), if any.
+    fn at_least(&self, i: usize, age: Duration, since: Instant) -> Option<Vec<(PathBuf, u64)>> {
+        let all = self.samples.lock().expect("samples");
+        all[i]
+            .iter()
+            .rev()
+            .find(|(t, _)| t.elapsed() >= age && *t > since)
+            .map(|(_, f)| f.clone())
+    }
+}
+
+impl Drop for WalSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Cuts every WAL file named in `then` back to its length there; returns
+/// the bytes cut.
+fn cut_back(then: &[(PathBuf, u64)]) -> u64 {
+    let mut cut = 0;
+    for (path, len) in then {
+        let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) else {
+            continue;
+        };
+        let now = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if now > *len && f.set_len(*len).is_ok() {
+            cut += now - len;
+            let _ = f.sync_all();
+        }
+    }
+    cut
+}
+
+/// Waits until the cluster has healed: every node up on every node's view
+/// and none rebuilding.
+fn wait_healed(c: &Cluster) {
+    let healed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.wait_all_up()));
+    if healed.is_err() {
+        for (i, node) in c.nodes.iter().enumerate() {
+            let nodes = node
+                .client()
+                .get_connection()
+                .ok()
+                .and_then(|mut con| query(&mut con, &["CLUSTER", "NODES"]).ok())
+                .and_then(|v| bulk(&v));
+            eprintln!("node {i} (port {}) sees:\n{nodes:?}", node.port);
+        }
+        panic!("the cluster did not heal");
+    }
+    for (i, node) in c.nodes.iter().enumerate() {
+        wait_for(
+            &format!("node {i} rebuilt"),
+            Duration::from_secs(60),
+            || info_field(node, "cluster_rebuilding").as_deref() == Some("0"),
+        );
+    }
+}
+
+#[test]
+fn random_faults_lose_no_acknowledged_write_delete_or_increment() {
+    let seconds = env_u64("FAULT_TEST_SECONDS", 25);
+    let seed = env_u64("FAULT_TEST_SEED", rand::random::<u64>());
+    println!("fault test: {seconds} s of faults, FAULT_TEST_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut c = Cluster::start_with(
+        3,
+        &["--appendfsync", "everysec", "--replica-timeout-ms", "1000"],
+    );
+    let ports = Arc::new(Mutex::new(c.nodes.iter().map(|n| n.port).collect()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (p, s) = (Arc::clone(&ports), Arc::clone(&stop));
+            let client_seed = seed.wrapping_add(i as u64 + 1);
+            std::thread::spawn(move || run_client(i, p, s, client_seed))
+        })
+        .collect();
+    let sampler = WalSampler::start(c.nodes.iter().map(|n| n.data_dir()).collect());
+    let mut restarted = [Instant::now(); 3];
+    let mut counts = [0u32; 4];
+    let mut cut_bytes = 0u64;
+    let mut seeded_first = false;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_millis(rng.random_range(1000..2500)));
+        let v = rng.random_range(0..3);
+        let fault = rng.random_range(0..4);
+        counts[fault] += 1;
+        println!(
+            "{:>6.1}s: {} on node {v}",
+            started.elapsed().as_secs_f64(),
+            ["kill -9", "SIGSTOP", "power cut", "disk replacement"][fault]
+        );
+        match fault {
+            0 => {
+                c.nodes[v].kill();
+                std::thread::sleep(Duration::from_millis(300));
+                c.nodes[v].restart_same_ports();
+            }
+            1 => {
+                c.nodes[v].signal(libc::SIGSTOP);
+                std::thread::sleep(Duration::from_millis(rng.random_range(1000..3000)));
+                c.nodes[v].signal(libc::SIGCONT);
+            }
+            2 => {
+                let then = sampler.at_least(v, Duration::from_secs(1), restarted[v]);
+                c.nodes[v].kill();
+                cut_bytes += then.as_deref().map_or(0, cut_back);
+                c.nodes[v].restart_same_ports();
+            }
+            _ => {
+                if v == 0 && !seeded_first {
+                    // The first node was started without seeds; an empty
+                    // replacement must be told where its cluster is.
+                    let seed = format!("127.0.0.1:{}", c.nodes[1].cluster_port);
+                    c.nodes[0].add_args(&["--seeds", &seed]);
+                    seeded_first = true;
+                }
+                c.nodes[v].kill();
+                c.nodes[v].wipe();
+                c.nodes[v].restart_same_ports();
+            }
+        }
+        if fault != 1 {
+            restarted[v] = Instant::now();
+        }
+        wait_healed(&c);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let histories: Vec<History> = clients
+        .into_iter()
+        .map(|h| h.join().expect("client thread"))
+        .collect();
+    drop(sampler);
+    wait_healed(&c);
+    wait_for("hints delivered", Duration::from_secs(60), || {
+        c.hints_pending() == 0
+    });
+    for node in &c.nodes {
+        repair(node);
+    }
+
+    let mut anomalies: Vec<String> = histories
+        .iter()
+        .flat_map(|h| h.anomalies.iter().cloned())
+        .collect();
+    for (i, node) in c.nodes.iter().enumerate() {
+        let mut con = node.conn();
+        for (client, h) in histories.iter().enumerate() {
+            for (k, allowed) in h.keys.iter().enumerate() {
+                let key = key_name(client, k);
+                match cl(&mut con, "ALL", &["GET", &key]) {
+                    Ok(v) if allowed.contains(&bulk(&v)) => {}
+                    Ok(v) => anomalies.push(format!(
+                        "node {i}: {key} = {:?}, expected one of {allowed:?}",
+                        bulk(&v)
+                    )),
+                    Err(e) => anomalies.push(format!("node {i}: GET {key}: {e}")),
+                }
+            }
+            let name = counter_name(client);
+            match cl(&mut con, "ALL", &["GET", &name]) {
+                Ok(v) => {
+                    let total: i64 = bulk(&v).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    if total < h.incr_acked || total > h.incr_acked + h.incr_failed {
+                        anomalies.push(format!(
+                            "node {i}: {name} = {total}, acked {} failed {}",
+                            h.incr_acked, h.incr_failed
+                        ));
+                    }
+                }
+                Err(e) => anomalies.push(format!("node {i}: GET {name}: {e}")),
+            }
+        }
+    }
+    let ops: u64 = histories.iter().map(|h| h.ops).sum();
+    let errors: u64 = histories.iter().map(|h| h.errors).sum();
+    let acked_incrs: i64 = histories.iter().map(|h| h.incr_acked).sum();
+    println!(
+        "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
+         replace={}; operations {ops}, client errors {errors}, acknowledged INCRs {acked_incrs}; \
+         anomalies {}",
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        anomalies.len()
+    );
+    assert!(
+        anomalies.is_empty(),
+        "seed {seed}: {} anomalies, first: {:#?}",
+        anomalies.len(),
+        &anomalies[..anomalies.len().min(20)]
+    );
+    assert!(ops > 0, "the clients made no operation");
+}
