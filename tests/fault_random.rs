@@ -85,28 +85,24 @@ fn connect(port: u16) -> Option<redis::Connection> {
     Some(con)
 }
 
-/// One client: operations through node `c % 3`, moving to the next node
-/// whenever one fails to answer.
-fn run_client(
-    c: usize,
-    ports: Arc<Mutex<Vec<u16>>>,
-    stop: Arc<AtomicBool>,
-    seed: u64,
-) -> History {
+/// One client: each operation through a node drawn at random (so writes
+/// reach a node soon after it came back from a fault), one connection per
+/// node, dropped when it fails.
+fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed: u64) -> History {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut h = History {
         keys: vec![vec![None]; KEYS_PER_CLIENT],
         ..History::default()
     };
-    let mut node = c % 3;
-    let mut con: Option<redis::Connection> = None;
+    let mut cons: Vec<Option<redis::Connection>> = (0..3).map(|_| None).collect();
     while !stop.load(Ordering::Relaxed) && h.ops < MAX_OPS_PER_CLIENT {
+        let node = rng.random_range(0..3);
+        let con = &mut cons[node];
         if con.is_none() {
             let port = ports.lock().expect("ports")[node];
-            con = connect(port);
+            *con = connect(port);
             if con.is_none() {
-                node = (node + 1) % 3;
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(20));
                 continue;
             }
         }
@@ -117,10 +113,7 @@ fn run_client(
             match query(conn, &["INCR", &counter_name(c)]) {
                 Ok(redis::Value::Int(r)) => {
                     h.incr_acked += 1;
-                    if r <= h.last_reply
-                        || r < h.incr_acked
-                        || r > h.incr_acked + h.incr_failed
-                    {
+                    if r <= h.last_reply || r < h.incr_acked || r > h.incr_acked + h.incr_failed {
                         h.anomalies.push(format!(
                             "{}: INCR replied {r} after {} (acked {}, failed {})",
                             counter_name(c),
@@ -135,8 +128,7 @@ fn run_client(
                 Err(_) => {
                     h.incr_failed += 1;
                     h.errors += 1;
-                    con = None;
-                    node = (node + 1) % 3;
+                    *con = None;
                 }
             }
             continue;
@@ -155,8 +147,7 @@ fn run_client(
             Err(_) => {
                 h.keys[k].push(state);
                 h.errors += 1;
-                con = None;
-                node = (node + 1) % 3;
+                *con = None;
             }
         }
     }

@@ -128,7 +128,12 @@ fn assert_final_state(c: &Cluster, counter: i64) {
 fn a_power_cut_on_a_replica_loses_no_acknowledged_write_made_after_it() {
     let mut c = Cluster::start_with(
         3,
-        &["--appendfsync", "everysec", "--anti-entropy-interval-ms", "0"],
+        &[
+            "--appendfsync",
+            "everysec",
+            "--anti-entropy-interval-ms",
+            "0",
+        ],
     );
     let mut con = c.conn(1);
     write_history(&mut con, 5, "synced");
@@ -184,4 +189,30 @@ fn a_replaced_disk_loses_no_acknowledged_write_made_while_it_streams() {
             "{k}"
         );
     }
+}
+
+#[test]
+fn a_clean_stop_keeps_the_actor_and_an_unclean_one_draws_a_fresh_one() {
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    let actor = |node: &TestServer| info_field(node, "cluster_actor").expect("cluster_actor");
+    let first = actor(&c.nodes[1]);
+    let mut con = c.conn(1);
+    write_history(&mut con, 3, "before");
+    drop(con);
+    assert!(c.nodes[1].terminate(), "a clean exit");
+    c.nodes[1].restart_same_ports();
+    assert_eq!(actor(&c.nodes[1]), first, "a clean stop keeps the actor");
+    assert_eq!(
+        info_field(&c.nodes[1], "cluster_rebuilding").as_deref(),
+        Some("0"),
+        "and has nothing to rebuild"
+    );
+    c.nodes[1].kill();
+    c.nodes[1].restart_same_ports();
+    let second = actor(&c.nodes[1]);
+    assert_ne!(second, first, "kill -9 draws a fresh actor");
+    let mut con = c.conn(1);
+    write_after_loss(&mut con, 3);
+    c.wait_all_up();
+    assert_final_state(&c, 4);
 }

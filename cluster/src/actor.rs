@@ -44,6 +44,9 @@ pub struct ActorEpoch {
     /// Whether it was drawn at this start (the directory did not prove
     /// that it holds everything the previous actor stamped).
     pub fresh: bool,
+    /// Whether the directory held an actor before (false on a first start
+    /// or with an empty directory).
+    pub had_actor: bool,
 }
 
 fn encode(actor: Actor) -> Bytes {
@@ -84,10 +87,12 @@ pub async fn begin(keyspace: &Keyspace) -> Result<ActorEpoch> {
         (Some(a), Some(c)) if a == c => ActorEpoch {
             actor: a,
             fresh: false,
+            had_actor: true,
         },
         _ => ActorEpoch {
             actor: draw(stored),
             fresh: true,
+            had_actor: stored.is_some(),
         },
     };
     if epoch.fresh {
@@ -151,7 +156,8 @@ mod tests {
                 e,
                 ActorEpoch {
                     actor: first,
-                    fresh: false
+                    fresh: false,
+                    had_actor: true,
                 }
             );
             // No clean stop this time: the process "dies".
@@ -160,7 +166,10 @@ mod tests {
         };
         let ks = keyspace(dir.path());
         let e = begin(&ks).await.expect("begin");
-        assert!(e.fresh, "an unclean stop draws a fresh actor");
+        assert!(
+            e.fresh && e.had_actor,
+            "an unclean stop draws a fresh actor"
+        );
         assert_ne!(e.actor, second);
     }
 

@@ -165,10 +165,15 @@ pub async fn start(
         }
     };
     let epoch = crate::actor::begin(&keyspace).await?;
-    if epoch.fresh {
+    if epoch.fresh && epoch.had_actor {
         tracing::warn!(
             actor = format!("{:016x}", epoch.actor),
             "no clean stop recorded: stamping versions as a fresh actor, and rebuilding from the other replicas before applying writes"
+        );
+    } else if epoch.fresh {
+        tracing::info!(
+            actor = format!("{:016x}", epoch.actor),
+            "new data directory: stamping versions as a new actor"
         );
     }
     let stored_tokens = match keyspace.meta_get(TOKENS_KEY)? {

@@ -70,7 +70,10 @@ impl Coordinator {
 
 /// Runs rebuild rounds until one succeeds, then lets this node apply
 /// writes and answer reads from its own record again.
-pub(crate) async fn rebuild_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn rebuild_loop(
+    coordinator: Arc<Coordinator>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let started = Instant::now();
     let mut attempts = 0u64;
     while coordinator.is_rebuilding() {
@@ -81,6 +84,11 @@ pub(crate) async fn rebuild_loop(coordinator: Arc<Coordinator>, mut shutdown: wa
         if normal {
             attempts += 1;
             match coordinator.rebuild_round().await {
+                Ok(s) if s.peers == 0 => {
+                    coordinator.rebuilding.store(false, Ordering::Release);
+                    tracing::info!("no other replica to rebuild from; applying writes");
+                    return;
+                }
                 Ok(s) => {
                     coordinator.rebuilding.store(false, Ordering::Release);
                     tracing::warn!(

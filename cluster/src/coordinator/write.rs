@@ -126,7 +126,11 @@ fn plan_write(
     if reachable + hint_counts < required {
         return Err((required, reachable));
     }
-    let leaders = up.iter().copied().filter(|id| serving.contains(id)).collect();
+    let leaders = up
+        .iter()
+        .copied()
+        .filter(|id| serving.contains(id))
+        .collect();
     Ok(WritePlan {
         leaders,
         replicas: up,
@@ -170,7 +174,7 @@ impl Coordinator {
             return refused_to_error(outcome).map(|o| (o, ack));
         }
         let plan = self.write_plan(key, level)?;
-        let (leader, outcome, record, ack) = self.lead(db, key, op, context, &plan).await?;
+        let (leader, outcome, record, ack) = self.lead(db, key, op, context, &plan, level).await?;
         let outcome = refused_to_error(outcome)?;
         let mut acked = usize::from(leader.is_some());
         let mut missed_local = false;
@@ -277,23 +281,47 @@ impl Coordinator {
     }
 
     /// Has a preferred replica apply `op`: this node if it is one, else the
-    /// first that answers. Returns the leader (`None` when no preferred
+    /// first that answers. A counter change is built on what `level`'s
+    /// worth of replicas hold, merged into the leader first, not on the
+    /// leader's record alone: the previous INCR may have been acknowledged
+    /// by the other replicas while its merge into this one is still on the
+    /// way, and the reply would then repeat (or undercount) the count. Returns the leader (`None` when no preferred
     /// replica could, and the write was applied to an empty record here),
     /// the outcome, the encoded record and the local durability to await.
     async fn lead(
-        &self,
+        self: &Arc<Self>,
         db: u32,
         key: &Bytes,
         op: Op,
         context: Option<VectorClock>,
         plan: &WritePlan,
+        level: Consistency,
     ) -> Result<(Option<NodeId>, Outcome, Bytes, Ack)> {
+        let counter = matches!(op, Op::AddInt(_) | Op::AddFloat(_));
+        let base = if counter {
+            Some(self.read(db, key, level).await?).filter(|b| !b.is_empty())
+        } else {
+            None
+        };
         if plan.leaders.contains(&self.me) && !self.is_rebuilding() {
+            if let Some(b) = &base {
+                self.merge_local(db, key, b).await?;
+            }
             let (outcome, record, ack) = self.apply_local(db, key, op, context, self.actor).await?;
             return Ok((Some(self.me), outcome, record.encode(), ack));
         }
-        let counter = matches!(op, Op::AddInt(_) | Op::AddFloat(_));
+        let base = base.map(|b| b.encode());
         for &id in plan.leaders.iter().filter(|&&id| id != self.me) {
+            if let Some(record) = &base {
+                let merge = Request::Merge {
+                    db,
+                    key: key.clone(),
+                    record: record.clone(),
+                };
+                if !matches!(self.call(id, &merge).await, Ok(Response::Ack)) {
+                    continue;
+                }
+            }
             let req = Request::Apply {
                 db,
                 key: key.clone(),
