@@ -154,10 +154,13 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
     h
 }
 
+/// When, and every WAL file with its length then.
+type WalSample = (Instant, Vec<(PathBuf, u64)>);
+
 /// WAL lengths of each node, sampled every 100 ms, so a power cut can
 /// take a node's WAL back to where it was a second ago.
 struct WalSampler {
-    samples: Arc<Mutex<Vec<VecDeque<(Instant, Vec<(PathBuf, u64)>)>>>>,
+    samples: Arc<Mutex<Vec<VecDeque<WalSample>>>>,
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }

@@ -123,6 +123,9 @@ pub async fn start(
         .filter(|s| **s != my_cluster_addr)
         .cloned()
         .collect();
+    // Whether this start takes over a member's identity with an empty
+    // directory (a replaced disk): its old self's writes are out there.
+    let mut replacing = false;
     let id = match keyspace.meta_get(NODE_ID_KEY)? {
         Some(b) => u64::from_be_bytes(
             b.as_ref()
@@ -154,6 +157,7 @@ pub async fn start(
                     keyspace
                         .meta_put(BOOTSTRAPPING_KEY, Bytes::from_static(b"1"))
                         .await?;
+                    replacing = true;
                     old.id
                 }
                 None => rand::random::<u64>().max(1),
@@ -176,6 +180,10 @@ pub async fn start(
             "new data directory: stamping versions as a new actor"
         );
     }
+    // A brand-new member has stamped nothing yet and only serves once its
+    // ranges are streamed in; one that may have lost what it acknowledged
+    // rebuilds first (crate::rebuild).
+    let must_rebuild = epoch.fresh && (epoch.had_actor || replacing);
     let stored_tokens = match keyspace.meta_get(TOKENS_KEY)? {
         Some(b) => decode_tokens(&b)?,
         None => Vec::new(),
@@ -220,7 +228,7 @@ pub async fn start(
     let coordinator = Arc::new(Coordinator {
         me: id,
         actor: epoch.actor,
-        rebuilding: std::sync::atomic::AtomicBool::new(epoch.fresh),
+        rebuilding: std::sync::atomic::AtomicBool::new(must_rebuild),
         keyspace: keyspace.clone(),
         members: Arc::clone(&members),
         rpc: Arc::clone(&rpc),
@@ -300,7 +308,7 @@ pub async fn start(
             }
         });
     }
-    if epoch.fresh {
+    if must_rebuild {
         tokio::spawn(crate::rebuild::rebuild_loop(
             Arc::clone(&coordinator),
             shutdown.clone(),

@@ -1,8 +1,8 @@
 //! Rebuilding a node that may have lost acknowledged data.
 //!
-//! A node that starts with a fresh actor ([`crate::actor`]: after an
-//! unclean stop, or with an empty or restored directory) may hold less than
-//! it once acknowledged. Until it has synced every range it replicates with
+//! A node that starts with a fresh actor ([`crate::actor`]) after an
+//! unclean stop, or that replaces a lost member with an empty directory,
+//! may hold less than it (or the member it replaces) once acknowledged. Until it has synced every range it replicates with
 //! every other replica of that range (Merkle anti-entropy, pulling what it
 //! lacks), it is *rebuilding*: it coordinates requests but neither applies
 //! a write to its own record nor counts its own record toward a read (see
