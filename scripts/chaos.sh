@@ -159,6 +159,13 @@ start_writers() {
 # and prints the figures. $1: the drill's title.
 converge_and_report() {
     local title=$1 load_end=$2 start=$3
+    # A node back from kill -9 serves reads once it has rebuilt.
+    for _ in $(seq 1 600); do
+        rebuilding=0
+        for i in "${LIVE[@]}"; do rebuilding=$((rebuilding + $(info "$i" cluster_rebuilding))); done
+        [ "$rebuilding" = 0 ] && break
+        sleep 0.1
+    done
     for _ in $(seq 1 600); do
         pending=0
         for i in "${LIVE[@]}"; do pending=$((pending + $(info "$i" cluster_hints_pending))); done

@@ -126,8 +126,9 @@ fn concurrent_writes_through_different_nodes_become_siblings_and_vset_resolves_t
         &["--hint-max-age-ms", "1", "--anti-entropy-interval-ms", "0"],
     );
     // Node 2 misses the first write, then writes without having seen it:
-    // the two versions are concurrent.
-    c.nodes[2].kill();
+    // the two versions are concurrent. (Stopped cleanly: after a kill -9
+    // it would rebuild from its peers before serving, and see the write.)
+    assert!(c.nodes[2].terminate());
     cl(&mut c.conn(0), "ONE", &["SET", "doc", "from-a"]).unwrap();
     c.nodes[2].restart();
     c.wait_all_up();
@@ -200,12 +201,13 @@ fn increments_through_two_nodes_at_once_are_all_counted() {
 
 #[test]
 fn a_read_repairs_a_stale_replica() {
-    // Hints expire at once, so nothing but the read brings node 2 up to date.
+    // Hints expire at once, so nothing but the read brings node 2 up to
+    // date. It stops cleanly: after a kill -9 it would rebuild first.
     let mut c = Cluster::start_with(
         3,
         &["--hint-max-age-ms", "1", "--anti-entropy-interval-ms", "0"],
     );
-    c.nodes[2].kill();
+    assert!(c.nodes[2].terminate());
     cl(&mut c.conn(0), "QUORUM", &["SET", "fresh", "yes"]).unwrap();
     c.nodes[2].restart();
     c.wait_all_up();

@@ -126,7 +126,9 @@ pub async fn start(
     // Whether this start takes over a member's identity with an empty
     // directory (a replaced disk): its old self's writes are out there.
     let mut replacing = false;
-    let id = match keyspace.meta_get(NODE_ID_KEY)? {
+    let stored_id = keyspace.meta_get(NODE_ID_KEY)?;
+    let known_member = stored_id.is_some();
+    let id = match stored_id {
         Some(b) => u64::from_be_bytes(
             b.as_ref()
                 .try_into()
@@ -180,10 +182,12 @@ pub async fn start(
             "new data directory: stamping versions as a new actor"
         );
     }
-    // A brand-new member has stamped nothing yet and only serves once its
-    // ranges are streamed in; one that may have lost what it acknowledged
-    // rebuilds first (crate::rebuild).
-    let must_rebuild = epoch.fresh && (epoch.had_actor || replacing);
+    // A member that may have lost what it acknowledged (restarted after an
+    // unclean stop, or taking over a lost member's identity) rebuilds first
+    // (crate::rebuild). A new member (a first start, or a comeback under a
+    // new id after a leave) has acknowledged nothing under its id yet and
+    // serves once its ranges are streamed in.
+    let must_rebuild = epoch.fresh && (known_member || replacing);
     let stored_tokens = match keyspace.meta_get(TOKENS_KEY)? {
         Some(b) => decode_tokens(&b)?,
         None => Vec::new(),

@@ -53,7 +53,7 @@ impl Cluster {
 
     /// Waits until every node sees every member up, normal, with its
     /// tokens on the ring and at its current address (a restarted node
-    /// comes back on new ports).
+    /// comes back on new ports), and none is rebuilding.
     pub fn wait_all_up(&self) {
         let n = self.nodes.len();
         let addrs: Vec<String> = self
@@ -81,6 +81,13 @@ impl Cluster {
                         && addrs.iter().all(|a| text.contains(a.as_str()))
                 },
             );
+        }
+        // A node back from a kill -9 (or a replaced disk) serves reads from
+        // its own record only once it has rebuilt from its peers.
+        for node in &self.nodes {
+            wait_for("every node rebuilt", Duration::from_secs(60), || {
+                info_field(node, "cluster_rebuilding").as_deref() == Some("0")
+            });
         }
     }
 

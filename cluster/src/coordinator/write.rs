@@ -177,7 +177,6 @@ impl Coordinator {
         let (leader, outcome, record, ack) = self.lead(db, key, op, context, &plan, level).await?;
         let outcome = refused_to_error(outcome)?;
         let mut acked = usize::from(leader.is_some());
-        let mut missed_local = false;
 
         let mut sends: Vec<(NodeId, NodeId, Request)> = Vec::new();
         let mut ack = ack;
@@ -185,14 +184,14 @@ impl Coordinator {
             if id == self.me {
                 // This node did not lead (it is pending or rebuilding): it
                 // merges the leader's record like any other replica.
+                // (A local failure is an engine error: not counted, and no
+                // hint either, which would sit on the same failing store.)
                 if let Ok(incoming) = Siblings::decode(&record, 0) {
                     if let Ok((_, local)) = self.merge_local(db, key, &incoming).await {
                         ack = local;
                         acked += 1;
-                        continue;
                     }
                 }
-                missed_local = true;
                 continue;
             }
             let req = Request::Merge {
@@ -239,9 +238,7 @@ impl Coordinator {
         drop(tx);
         let mut timer = AwakeTimer::new(self.timeout());
         let mut missed: Vec<NodeId> = Vec::new();
-        if missed_local {
-            missed.push(self.me);
-        }
+
         while acked < plan.required {
             match timer.run(rx.recv()).await {
                 Some(Some(s)) if s.ok => acked += 1,
