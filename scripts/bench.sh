@@ -13,6 +13,7 @@
 # and writes at QUORUM, each node with its own free ports and data directory)
 # and benchmarks it through its first node in the same rotation, so the table
 # shows the cluster beside the single node and Redis.
+# RINGKV_SERVER=path benchmarks a given binary instead of building one.
 # Installs redis-server/redis-tools if missing; stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,8 +52,14 @@ wait_ping() {
     return 1
 }
 
-echo "building ringkv-server (release)..." >&2
-cargo build --release --quiet --bin ringkv-server
+# RINGKV_SERVER=path benchmarks that binary instead (A/B of two builds).
+if [ -n "${RINGKV_SERVER:-}" ]; then
+    SERVER_BIN=$RINGKV_SERVER
+else
+    echo "building ringkv-server (release)..." >&2
+    cargo build --release --quiet --bin ringkv-server
+    SERVER_BIN=./target/release/ringkv-server
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -66,7 +73,7 @@ trap cleanup EXIT
 RINGKV_PORT=$(free_port)
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/ringkv" "$WORK/redis"
-./target/release/ringkv-server --port "$RINGKV_PORT" --metrics-port "$(free_port)" \
+"$SERVER_BIN" --port "$RINGKV_PORT" --metrics-port "$(free_port)" \
     --dir "$WORK/ringkv" --appendfsync everysec --loglevel warning >"$WORK/ringkv.log" 2>&1 &
 PIDS+=($!)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
@@ -86,7 +93,7 @@ if [ "$CLUSTER_NODES" -gt 0 ]; then
         mkdir -p "$WORK/node$i"
         seeds=()
         [ -n "$SEED" ] && seeds=(--seeds "$SEED")
-        ./target/release/ringkv-server --port "$port" --cluster-port "$cport" \
+        "$SERVER_BIN" --port "$port" --cluster-port "$cport" \
             --metrics-port "$(free_port)" --dir "$WORK/node$i" --appendfsync everysec \
             --read-consistency quorum --write-consistency quorum \
             "${seeds[@]}" --loglevel warning >"$WORK/node$i.log" 2>&1 &
