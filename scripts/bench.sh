@@ -73,7 +73,7 @@ trap cleanup EXIT
 RINGKV_PORT=$(free_port)
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/ringkv" "$WORK/redis"
-"$SERVER_BIN" --port "$RINGKV_PORT" --metrics-port "$(free_port)" \
+"$SERVER_BIN" --port "$RINGKV_PORT" --metrics-port "$(free_port)" --cluster-port "$(free_port)" \
     --dir "$WORK/ringkv" --appendfsync everysec --loglevel warning >"$WORK/ringkv.log" 2>&1 &
 PIDS+=($!)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
