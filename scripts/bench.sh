@@ -13,7 +13,7 @@
 # and writes at QUORUM, each node with its own free ports and data directory)
 # and benchmarks it through its first node in the same rotation, so the table
 # shows the cluster beside the single node and Redis.
-# RINGKV_SERVER=path benchmarks a given binary instead of building one.
+# BENCH_SERVER_BIN=path benchmarks a given binary instead of building one.
 # Installs redis-server/redis-tools if missing; stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,9 +52,9 @@ wait_ping() {
     return 1
 }
 
-# RINGKV_SERVER=path benchmarks that binary instead (A/B of two builds).
-if [ -n "${RINGKV_SERVER:-}" ]; then
-    SERVER_BIN=$RINGKV_SERVER
+# BENCH_SERVER_BIN=path benchmarks that binary instead (A/B of two builds).
+if [ -n "${BENCH_SERVER_BIN:-}" ]; then
+    SERVER_BIN=$BENCH_SERVER_BIN
 else
     echo "building ringkv-server (release)..." >&2
     cargo build --release --quiet --bin ringkv-server
