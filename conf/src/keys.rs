@@ -135,6 +135,12 @@ config_keys! {
     compaction_threads: usize = 1, "compaction-threads", "engine", settable = false;
     /// Compaction write rate limit in bytes per second (0: unlimited).
     compaction_rate_limit: ByteSize = ByteSize(0), "compaction-rate-limit", "engine", settable = true;
+    /// Start even when the write-ahead log the manifest names as live is
+    /// missing or shorter than its 16-byte header, losing the writes it held
+    /// since the last flush. With no, such a start fails and names the file,
+    /// changing nothing. Set it for one start after deciding the loss is
+    /// acceptable, then set it back.
+    wal_missing_ok: bool = false, "wal-missing-ok", "engine", settable = false;
 
     // --------------------------------------------------------------- cluster
     /// TCP port for node-to-node traffic (gossip, replication); 0: client port + 10000.

@@ -170,3 +170,21 @@ fn readme_documents_every_key() {
         );
     }
 }
+
+#[test]
+fn wal_missing_ok_defaults_to_no_and_is_not_runtime_settable() {
+    let c = Config::default();
+    assert!(!c.wal_missing_ok);
+    assert_eq!(c.get("wal-missing-ok").as_deref(), Some("no"));
+    assert!(!find_key("wal-missing-ok").unwrap().settable);
+    let c = load_from(args(&["--wal-missing-ok", "yes"]), no_env()).unwrap();
+    assert!(c.wal_missing_ok);
+    let env = vec![("RINGKV_WAL_MISSING_OK".to_string(), "yes".to_string())];
+    assert!(load_from(args(&[]), env).unwrap().wal_missing_ok);
+    let err = load_from(args(&["--wal-missing-ok", "maybe"]), no_env()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("wal-missing-ok: expected yes|no, got \"maybe\""),
+        "{err}"
+    );
+}

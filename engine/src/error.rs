@@ -74,6 +74,71 @@ pub enum Error {
     /// An argument was outside its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// `CURRENT` is missing from a directory that holds a database (`found`
+    /// is one of its SSTables, or a WAL with records). Opening it as a new,
+    /// empty database would hide that data, so `open` stops before changing
+    /// anything (`docs/formats/manifest.md` §5).
+    #[error(
+        "{} is missing but the directory holds database files (such as {}): refusing to \
+         open it as a new, empty database; nothing in the directory was changed. To recover, \
+         restore CURRENT from a backup, or write the name of the newest MANIFEST-* file in \
+         that directory followed by a newline into it",
+        file.display(),
+        found.display()
+    )]
+    MissingCurrent {
+        /// The missing `CURRENT` file.
+        file: PathBuf,
+        /// A file showing that the directory holds data.
+        found: PathBuf,
+    },
+    /// `CURRENT`, or the manifest it names, is missing or cannot be read, so
+    /// what the database holds is unknown; `open` stops before changing
+    /// anything. `cause` is the underlying error (`Io`, `Corruption`,
+    /// `ChecksumMismatch` or `UnsupportedVersion`, naming the same file); it is
+    /// part of this message rather than a `source()`, so a printed error chain
+    /// shows it once.
+    #[error(
+        "cannot read {}, which says what the database holds ({cause}); nothing in the \
+         directory was changed. To recover, restore it from a backup (for an unsupported \
+         version, run a build that reads it)",
+        file.display()
+    )]
+    UnreadableManifest {
+        /// `CURRENT` or the `MANIFEST-NNNNNN` it names.
+        file: PathBuf,
+        /// Why it could not be read.
+        cause: Box<Error>,
+    },
+    /// The write-ahead log the manifest names as live (it holds every write
+    /// since the last flush) is missing (`found_len` is `None`) or shorter
+    /// than its header (`Some(len)`). `open` stops before changing anything
+    /// unless `Options::wal_missing_ok` accepts the loss
+    /// (`docs/formats/wal.md` §5).
+    #[error(
+        "write-ahead log {} {}: it held the writes acknowledged since the last flush; \
+         nothing in the directory was changed. To recover, restore it from a backup, or \
+         start once with wal-missing-ok yes (engine option wal_missing_ok) to open with \
+         what the SSTables hold and lose those writes",
+        file.display(),
+        describe_wal_len(*found_len)
+    )]
+    MissingWal {
+        /// The WAL file the manifest's log number names.
+        file: PathBuf,
+        /// Its length when it exists but is shorter than its header.
+        found_len: Option<u64>,
+    },
+}
+
+fn describe_wal_len(found_len: Option<u64>) -> String {
+    match found_len {
+        None => "is missing".to_string(),
+        Some(len) => format!(
+            "is {len} bytes long, shorter than its {}-byte header",
+            crate::format::WAL_HEADER_LEN
+        ),
+    }
 }
 
 impl Error {
@@ -100,10 +165,11 @@ impl Error {
 
     /// True for errors that mean bytes on disk are damaged.
     pub fn is_corruption(&self) -> bool {
-        matches!(
-            self,
-            Error::Corruption { .. } | Error::ChecksumMismatch { .. }
-        )
+        match self {
+            Error::Corruption { .. } | Error::ChecksumMismatch { .. } => true,
+            Error::UnreadableManifest { cause, .. } => cause.is_corruption(),
+            _ => false,
+        }
     }
 
     /// A cheap clonable copy for fan-out to several waiters (I/O sources become text).
@@ -145,6 +211,18 @@ impl Error {
             Error::Locked { path } => Error::Locked { path: path.clone() },
             Error::Background(s) => Error::Background(s.clone()),
             Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
+            Error::MissingCurrent { file, found } => Error::MissingCurrent {
+                file: file.clone(),
+                found: found.clone(),
+            },
+            Error::UnreadableManifest { file, cause } => Error::UnreadableManifest {
+                file: file.clone(),
+                cause: Box::new(cause.duplicate()),
+            },
+            Error::MissingWal { file, found_len } => Error::MissingWal {
+                file: file.clone(),
+                found_len: *found_len,
+            },
         }
     }
 }

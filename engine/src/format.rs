@@ -96,3 +96,7 @@ pub const CURRENT_FILE: &str = "CURRENT";
 pub const LOCK_FILE: &str = "LOCK";
 /// Prefix of manifest file names (`MANIFEST-000007`).
 pub const MANIFEST_PREFIX: &str = "MANIFEST-";
+/// Subdirectory of the data directory that receives files `open` found but
+/// the manifest does not know (`docs/operations.md`, "The data directory").
+/// Not `lost+found`: that name belongs to the file system at a mount's root.
+pub const ORPHANED_DIR: &str = "orphaned";

@@ -10,10 +10,15 @@
 //! that was not completely written, and a torn last record is an edit that
 //! never took effect.
 //!
+//! A `CURRENT` or manifest that exists but cannot be read is
+//! `Error::UnreadableManifest` naming it; whether a missing `CURRENT` means a
+//! new database is decided by `open` from what else the directory holds.
+//!
 //! Callers hold the engine's structure lock while appending (see `db`).
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -156,10 +161,23 @@ pub(crate) struct Recovered {
     pub(crate) last_seq: u64,
     pub(crate) strategy: Option<CompactionStrategy>,
     pub(crate) manifest_number: u64,
+    /// Every file number an edit of this manifest deleted (a trivial move
+    /// deletes and re-adds the same number: subtract the live files). Such a
+    /// file left on disk is provably obsolete.
+    pub(crate) deleted: BTreeSet<u64>,
 }
 
 fn manifest_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("{MANIFEST_PREFIX}{n:06}"))
+}
+
+/// `MANIFEST-NNNNNN` (digits only) → `NNNNNN`; anything else → `None`.
+pub(crate) fn parse_manifest_name(name: &str) -> Option<u64> {
+    let num = name.strip_prefix(MANIFEST_PREFIX)?;
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    num.parse().ok()
 }
 
 fn header() -> Vec<u8> {
@@ -171,27 +189,43 @@ fn header() -> Vec<u8> {
     h
 }
 
-/// Reads `CURRENT` and replays the manifest it names. `Ok(None)` for a new database.
+/// Reads `CURRENT` and replays the manifest it names. `Ok(None)` when
+/// `CURRENT` does not exist (the caller decides whether that is a new
+/// database); any other failure is `UnreadableManifest` naming `CURRENT` or
+/// the manifest.
 pub(crate) fn recover(dir: &Path) -> Result<Option<Recovered>> {
     let current = dir.join(CURRENT_FILE);
+    let unreadable = |file: &Path, cause: Error| Error::UnreadableManifest {
+        file: file.to_path_buf(),
+        cause: Box::new(cause),
+    };
     let name = match std::fs::read_to_string(&current) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&current, e)),
+        Err(e) => return Err(unreadable(&current, Error::io(&current, e))),
     };
-    let name = name.trim_end_matches('\n');
-    let number = name
-        .strip_prefix(MANIFEST_PREFIX)
-        .and_then(|n| n.parse::<u64>().ok())
-        .filter(|_| !name.contains('/'))
-        .ok_or_else(|| {
+    // Trimmed: an operator restoring CURRENT by hand may leave a newline
+    // (or none, or a CR); no manifest name holds whitespace.
+    let name = name.trim();
+    let number = parse_manifest_name(name).ok_or_else(|| {
+        unreadable(
+            &current,
             Error::corruption(
                 &current,
                 0,
                 format!("CURRENT names {name:?}, not a manifest"),
-            )
-        })?;
+            ),
+        )
+    })?;
     let path = manifest_path(dir, number);
+    replay(&path, number)
+        .map(Some)
+        .map_err(|e| unreadable(&path, e))
+}
+
+/// Rebuilds the state recorded in manifest `number` at `path`.
+fn replay(path: &Path, number: u64) -> Result<Recovered> {
+    let path = path.to_path_buf();
     let data = Bytes::from(std::fs::read(&path).map_err(|e| Error::io(&path, e))?);
     let head = header();
     let got = data.get(..16).unwrap_or_default();
@@ -243,6 +277,7 @@ pub(crate) fn recover(dir: &Path) -> Result<Option<Recovered>> {
             )
         })?;
         r.version = r.version.apply(&edit);
+        r.deleted.extend(edit.deleted.iter().copied());
         if let Some(v) = edit.log_number {
             r.log_number = v;
         }
@@ -259,7 +294,7 @@ pub(crate) fn recover(dir: &Path) -> Result<Option<Recovered>> {
     if contents.valid_len < data.len() as u64 {
         tracing::warn!(file = %path.display(), "ignoring torn manifest tail (an edit that never completed)");
     }
-    Ok(Some(r))
+    Ok(r)
 }
 
 /// The open manifest being appended to. Owned by the structure-lock state.
@@ -271,7 +306,10 @@ pub(crate) struct ManifestWriter {
 
 impl ManifestWriter {
     /// Writes manifest `number` holding `snapshot` (the whole current state),
-    /// points `CURRENT` at it atomically, and deletes other manifests.
+    /// points `CURRENT` at it atomically, and deletes the manifests numbered
+    /// below it: `CURRENT` named one of them (or none), and the new one,
+    /// complete and fsynced before the switch, supersedes it. `open` has
+    /// moved aside any manifest `CURRENT` never named before calling this.
     pub(crate) fn create(
         dir: &Path,
         number: u64,
@@ -303,13 +341,8 @@ impl ManifestWriter {
             for e in rd.flatten() {
                 let name = e.file_name();
                 let Some(name) = name.to_str() else { continue };
-                if let Some(n) = name
-                    .strip_prefix(MANIFEST_PREFIX)
-                    .and_then(|n| n.parse::<u64>().ok())
-                {
-                    if n != number {
-                        let _ = std::fs::remove_file(e.path());
-                    }
+                if parse_manifest_name(name).is_some_and(|n| n < number) {
+                    let _ = std::fs::remove_file(e.path());
                 }
             }
         }

@@ -98,6 +98,15 @@ pub struct Options {
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
     /// Unix-ms clock for expiry and tombstone times (default: the system clock).
     pub clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    /// Whether `open` may proceed when the WAL the manifest names as live is
+    /// missing or shorter than its 16-byte header (`wal-missing-ok`; default
+    /// false). False: `open` fails with `Error::MissingWal` naming the file
+    /// and changes nothing. True: it logs a warning and opens with what the
+    /// SSTables (and any later WALs) hold, losing the writes acknowledged
+    /// since the last flush. Meant for one start after an operator decided
+    /// the loss is acceptable; it never affects a WAL that is present and
+    /// readable, torn tails included.
+    pub wal_missing_ok: bool,
 }
 
 impl Default for Options {
@@ -132,6 +141,7 @@ impl Options {
             tombstone_grace: Duration::ZERO,
             compaction_filter: None,
             clock: system_clock(),
+            wal_missing_ok: cfg.wal_missing_ok,
         }
     }
 
@@ -186,6 +196,7 @@ impl fmt::Debug for Options {
             )
             .field("tombstone_grace", &self.tombstone_grace)
             .field("compaction_filter", &self.compaction_filter.is_some())
+            .field("wal_missing_ok", &self.wal_missing_ok)
             .finish_non_exhaustive()
     }
 }

@@ -50,6 +50,8 @@ fn build(dir: &Path) -> Options {
 fn names(err: &Error, file: &Path) -> bool {
     match err {
         Error::Corruption { file: f, .. } | Error::ChecksumMismatch { file: f, .. } => f == file,
+        // A damaged manifest stops `open`: the cause names the same file.
+        Error::UnreadableManifest { file: f, cause } => f == file && names(cause, file),
         _ => false,
     }
 }
@@ -194,6 +196,7 @@ fn damaged_manifest_is_reported() {
     flip(&manifest, 30);
     let err = Engine::open(dir.path(), opts.clone()).unwrap_err();
     assert!(names(&err, &manifest), "{err:?}");
+    assert!(err.is_corruption(), "{err:?}");
     // Nothing was deleted: repairing the byte brings every key back.
     flip(&manifest, 30);
     let e = open(dir.path(), &opts);

@@ -156,6 +156,10 @@ fn names_file(err: &Error, suffix: &str) -> bool {
         Error::Corruption { file, .. } | Error::ChecksumMismatch { file, .. } => {
             file.to_string_lossy().contains(suffix)
         }
+        // A damaged manifest stops `open`: the cause names the same file.
+        Error::UnreadableManifest { file, cause } => {
+            file.to_string_lossy().contains(suffix) && names_file(cause, suffix)
+        }
         _ => false,
     }
 }
@@ -192,4 +196,5 @@ fn v1_damaged_manifest_is_corruption() {
     let (_t, r) = open_copy("db-bad-manifest");
     let err = r.unwrap_err();
     assert!(names_file(&err, "MANIFEST-"), "{err:?}");
+    assert!(err.is_corruption(), "{err:?}");
 }

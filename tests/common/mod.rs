@@ -510,3 +510,67 @@ pub fn bulks(items: &[Option<&str>]) -> redis::Value {
             .collect(),
     )
 }
+
+/// How a server start that was expected to fail ended.
+pub struct RefusedStart {
+    /// The process's exit status.
+    pub status: std::process::ExitStatus,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+impl TestServer {
+    /// Starts the server again on its data directory (killing the running
+    /// process first, as [`TestServer::restart`] does) expecting it to refuse
+    /// to start: waits up to `timeout` for it to exit by itself and returns
+    /// its status and stderr. Panics, after killing it, if it is still
+    /// running then.
+    pub fn start_expecting_exit(&mut self, timeout: Duration) -> RefusedStart {
+        self.kill();
+        self.port = free_port_on(&self.host);
+        self.metrics_port = free_port_on(&self.host);
+        self.cluster_port = free_port_on(&self.host);
+        let mut child = Command::new(server_binary())
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--metrics-port")
+            .arg(self.metrics_port.to_string())
+            .arg("--cluster-port")
+            .arg(self.cluster_port.to_string())
+            .arg("--bind")
+            .arg(&self.host)
+            .arg("--dir")
+            .arg(self.data_dir())
+            .arg("--loglevel")
+            .arg("warning")
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ringkv-server");
+        let mut pipe = child.stderr.take().expect("stderr piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        });
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stderr = reader.join().unwrap_or_default();
+        match status {
+            Some(status) => RefusedStart { status, stderr },
+            None => panic!("ringkv-server was still running after {timeout:?}; stderr:\n{stderr}"),
+        }
+    }
+}

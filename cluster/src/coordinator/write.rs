@@ -278,13 +278,15 @@ impl Coordinator {
     }
 
     /// Has a preferred replica apply `op`: this node if it is one, else the
-    /// first that answers. A counter change is built on what `level`'s
-    /// worth of replicas hold, merged into the leader first, not on the
-    /// leader's record alone: the previous INCR may have been acknowledged
-    /// by the other replicas while its merge into this one is still on the
-    /// way, and the reply would then repeat (or undercount) the count. Returns the leader (`None` when no preferred
+    /// first that answers. Returns the leader (`None` when no preferred
     /// replica could, and the write was applied to an empty record here),
     /// the outcome, the encoded record and the local durability to await.
+    ///
+    /// A counter change is built on what `level`'s worth of replicas hold,
+    /// merged into the leader first, not on the leader's record alone: the
+    /// previous INCR may have been acknowledged by the other replicas while
+    /// its merge into this one is still on the way, and the reply would
+    /// then repeat (or undercount) the count.
     async fn lead(
         self: &Arc<Self>,
         db: u32,

@@ -145,6 +145,10 @@ impl Inner {
                     .map_or(sv.mem.wal_number, |m| m.wal_number),
             }
         };
+        // The edit names WAL `next_log` as the live log: its header must be
+        // durable first, or a power cut could leave the manifest naming a WAL
+        // that `open` refuses as shorter than its header.
+        crate::wal::sync_existing(&self.dir, next_log)?;
         let mut edit = VersionEdit {
             log_number: Some(next_log),
             last_seq: Some(max_seq),

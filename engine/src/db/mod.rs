@@ -12,6 +12,7 @@
 //! The committer's I/O lock is taken without holding any of these (it takes
 //! `write` briefly itself, see `wal::committer`). Readers take no lock but `sv`.
 
+mod dir;
 mod open;
 mod read;
 mod write;
@@ -263,11 +264,20 @@ impl Engine {
         &self.handle.inner
     }
 
-    /// Opens the database in `dir`, creating it if empty, or recovering it:
-    /// manifest, then every unflushed WAL (torn tails truncated).
+    /// Opens the database in `dir`, creating it if it holds no data, or
+    /// recovering it: manifest, then every unflushed WAL (torn tails
+    /// truncated). Files the manifest does not know are moved into
+    /// `dir/orphaned/`, never deleted (see `docs/operations.md`).
     ///
-    /// Errors: `Locked` if another engine holds the directory, `Corruption` /
-    /// `ChecksumMismatch` / `UnsupportedVersion` for damaged files, `Io`.
+    /// Errors, each returned before anything in `dir` changes unless noted:
+    /// `Locked` if another engine holds the directory; `MissingCurrent` if
+    /// `CURRENT` is gone but the directory holds data; `UnreadableManifest`
+    /// if `CURRENT` or its manifest cannot be read; `Corruption` naming an
+    /// SSTable the manifest names but the directory lacks; `MissingWal` if
+    /// the live WAL is missing or shorter than its header (unless
+    /// `Options::wal_missing_ok`); `Corruption` / `ChecksumMismatch` /
+    /// `UnsupportedVersion` for a damaged WAL (earlier WALs may have had
+    /// torn tails truncated by then); `Io`.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Engine> {
         let inner = open::open(dir.as_ref(), options.sanitized())?;
         Ok(Engine {

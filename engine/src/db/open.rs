@@ -1,7 +1,18 @@
-//! Opening a database: take the directory lock, rebuild the version from the
-//! manifest, delete files no version needs, replay unflushed WALs into
-//! memtables and flush them to level 0, start a fresh WAL and a fresh
-//! manifest, then start the background threads.
+//! Opening a database: take the directory lock, take stock of the directory,
+//! rebuild the version from the manifest, check that every file it needs is
+//! there, replay unflushed WALs into memtables and flush them to level 0,
+//! start a fresh WAL and a fresh manifest, clear away what no version needs,
+//! then start the background threads.
+//!
+//! Opening never destroys a database (`docs/operations.md`, "The data
+//! directory"). Every check runs before anything in the directory changes
+//! (beyond creating it and its `LOCK` file):
+//! a directory that holds data but no `CURRENT`, an unreadable `CURRENT` or
+//! manifest, a missing SSTable, or a live WAL that is missing or shorter
+//! than its header (unless `Options::wal_missing_ok`) stops `open` with an
+//! error naming the file. Afterwards a file is deleted only when the
+//! manifest proves it obsolete; other files the engine does not need are
+//! moved into `orphaned/` (see `dir`).
 //!
 //! Crash safety: every step leaves the directory recoverable. The old WALs
 //! are deleted only after the fresh manifest (whose log number is past them)
@@ -16,12 +27,13 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use super::dir::{self, Inventory};
 use super::flush::write_memtable;
 use super::{BgSignal, Inner, Structure, WriteState, strategy_code};
 use crate::cache::TableCache;
 use crate::compaction::CompactionState;
 use crate::error::{Error, Result};
-use crate::format::{LOCK_FILE, SST_SUFFIX, WAL_SUFFIX};
+use crate::format::LOCK_FILE;
 use crate::manifest::{self, AddedFile, ManifestWriter, VersionEdit, snapshot_edit};
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -50,22 +62,20 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File> {
     Ok(f)
 }
 
-fn parse_name(name: &str) -> Option<(u64, &str)> {
-    let (num, ext) = name.split_once('.')?;
-    if num.len() < 6 || !num.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((num.parse().ok()?, ext))
-}
-
 pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let lock = lock_dir(dir)?;
-    let rec = manifest::recover(dir)?.unwrap_or_default();
+
+    // Checks. Nothing in the directory changes until all of them pass.
+    let inv = Inventory::scan(dir)?;
+    let recovered = manifest::recover(dir)?;
+    let fresh = recovered.is_none();
+    if fresh {
+        dir::check_current_missing(dir, &inv)?;
+    }
+    let rec = recovered.unwrap_or_default();
     let mut version = rec.version;
     let live: BTreeSet<u64> = version.files().map(|f| f.number).collect();
-
-    // Every file the manifest names must exist before anything is deleted.
     for n in &live {
         let p = sst_path(dir, *n);
         if !p.exists() {
@@ -76,29 +86,21 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
             ));
         }
     }
-    // Inventory the directory.
-    let mut wals = Vec::new();
-    let mut max_number = rec.next_file_number.max(rec.manifest_number);
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for e in rd {
-        let e = e.map_err(|e| Error::io(dir, e))?;
-        let name = e.file_name();
-        let Some((n, ext)) = name.to_str().and_then(parse_name) else {
-            continue;
-        };
-        max_number = max_number.max(n);
-        if ext == WAL_SUFFIX {
-            if n >= rec.log_number {
-                wals.push(n);
-            } else {
-                let _ = std::fs::remove_file(e.path());
-            }
-        } else if ext == SST_SUFFIX && !live.contains(&n) {
-            // Written by a flush or compaction that never reached the manifest.
-            let _ = std::fs::remove_file(e.path());
-        }
+    if !fresh {
+        dir::check_live_wal(dir, rec.log_number, opts.wal_missing_ok)?;
     }
-    wals.sort_unstable();
+
+    // WALs at or above the log number hold writes no SSTable has.
+    let wals: Vec<u64> = inv
+        .wals
+        .iter()
+        .map(|w| w.number)
+        .filter(|n| *n >= rec.log_number)
+        .collect();
+    let max_number = rec
+        .next_file_number
+        .max(rec.manifest_number)
+        .max(inv.max_number());
     let next_file = AtomicU64::new(max_number + 1);
     let stats = Arc::new(Counters::default());
 
@@ -157,6 +159,30 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     let wal_no = next_file.fetch_add(1, Ordering::SeqCst);
     let wal_file = Arc::new(WalFile::create(dir, wal_no)?);
     wal_file.sync()?;
+    // Before the fresh manifest supersedes the old one, move aside what the
+    // manifest does not know. A manifest CURRENT never named was written by
+    // an open that stopped before its switch (its L0 files are among the
+    // unknown SSTables, its data still in the WALs); an SSTable no edit
+    // names is the output of a flush or compaction that never reached the
+    // manifest, or a file put here by hand. Neither is needed, but neither
+    // is provably garbage if CURRENT or the manifest was restored from
+    // elsewhere, so they are kept.
+    for m in &inv.manifests {
+        if fresh || m.number > rec.manifest_number {
+            dir::move_aside(dir, &m.path, "a manifest CURRENT does not name");
+        }
+    }
+    let mut replaced = Vec::new();
+    for t in &inv.ssts {
+        if live.contains(&t.number) {
+            continue;
+        }
+        if rec.deleted.contains(&t.number) {
+            replaced.push(t);
+        } else {
+            dir::move_aside(dir, &t.path, "an SSTable the manifest does not name");
+        }
+    }
     let manifest_no = next_file.fetch_add(1, Ordering::SeqCst);
     let strategy = opts.compaction_strategy;
     if rec.strategy.is_some_and(|s| s != strategy) {
@@ -170,8 +196,18 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         strategy,
     );
     let manifest = ManifestWriter::create(dir, manifest_no, &snap)?;
+    // Provably obsolete now: the replayed WALs (their data is in the L0
+    // files the fresh manifest names), WALs below the old log number
+    // (flushed before the crash), and SSTables a recorded compaction edit
+    // replaced (left behind when the process stopped before deleting them).
     for n in wals {
-        let _ = std::fs::remove_file(wal_path(dir, n));
+        dir::delete_obsolete(&wal_path(dir, n), "a WAL replayed into SSTables");
+    }
+    for w in inv.wals.iter().filter(|w| w.number < rec.log_number) {
+        dir::delete_obsolete(&w.path, "a WAL below the manifest's log number");
+    }
+    for t in replaced {
+        dir::delete_obsolete(&t.path, "an SSTable a compaction replaced");
     }
 
     let version = Arc::new(version);

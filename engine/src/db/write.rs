@@ -198,6 +198,12 @@ impl Inner {
             return Err(e);
         }
         edit.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
+        // The directory entries of the files the edit names (new SSTables, a
+        // new live WAL) must be durable before the edit is: after a power cut
+        // `open` refuses a manifest naming a file that is not there.
+        if !edit.added.is_empty() || edit.log_number.is_some() {
+            crate::wal::sync_dir(&self.dir)?;
+        }
         if let Err(e) = st.manifest.append(&edit) {
             self.set_bg_error(&e);
             return Err(e);

@@ -104,6 +104,19 @@ impl WalFile {
     }
 }
 
+/// fsyncs WAL `number`'s bytes so far (its header at least) through a
+/// descriptor of its own. Called before a manifest edit names the file as the
+/// live log (the edit's append fsyncs the directory entry first, see
+/// `Inner::log_and_apply`): `create` does not fsync (it runs under the write
+/// lock), and `open` refuses a live WAL that is missing or shorter than its
+/// header, so a power cut must never be able to leave it so.
+pub(crate) fn sync_existing(dir: &Path, number: u64) -> Result<()> {
+    let path = wal_path(dir, number);
+    File::open(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(&path, e))
+}
+
 /// fsyncs a directory so created, renamed or deleted entries are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
