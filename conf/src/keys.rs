@@ -74,7 +74,11 @@ config_keys! {
     /// Password clients must give with AUTH (empty: no password).
     requirepass: String = String::new(), "requirepass", "server", settable = true;
     /// Most clients connected at once; one more gets "max number of clients reached".
+    /// Lowered at start (with a warning) to fit the open-file limit.
     maxclients: usize = 10000, "maxclients", "server", settable = true;
+    /// Length of the queue of connections not yet accepted (`listen(2)`
+    /// backlog; the kernel caps it at `net.core.somaxconn`).
+    tcp_backlog: u32 = 511, "tcp-backlog", "server", settable = false;
     /// Close a client idle for this many seconds (0: never).
     timeout: u64 = 0, "timeout", "server", settable = true;
     /// Number of databases (SELECT 0..databases-1), each its own keyspace.
@@ -144,6 +148,8 @@ config_keys! {
 
     // --------------------------------------------------------------- cluster
     /// TCP port for node-to-node traffic (gossip, replication); 0: client port + 10000.
+    /// A node with no seeds listens on it only when this is set (not 0), or
+    /// once CLUSTER JOIN has run: a cluster of one keeps it closed.
     cluster_port: u16 = 0, "cluster-port", "cluster", settable = false;
     /// Address other nodes use to reach this one (empty: the first bind address).
     cluster_announce_ip: String = String::new(), "cluster-announce-ip", "cluster", settable = false;
@@ -165,8 +171,10 @@ config_keys! {
     /// spreads ownership more evenly.
     vnodes: usize = 128, "vnodes", "cluster", settable = false;
     /// Shared secret authenticating node-to-node connections (HMAC-SHA256
-    /// challenge); every member must use the same value. Set it whenever the
-    /// cluster port is reachable from other machines.
+    /// challenge); every member must use the same value. Without it the
+    /// cluster port admits loopback peers only (protected mode), and a node
+    /// whose cluster port would listen on a non-loopback bind address
+    /// refuses to start.
     cluster_secret: String = String::new(), "cluster-secret", "cluster", settable = false;
     /// Consistency level of reads unless a client chooses (CONSISTENCY, CL):
     /// one, two, three, quorum or all.

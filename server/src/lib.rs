@@ -18,6 +18,7 @@ pub mod client;
 pub mod cluster_metrics;
 pub mod command;
 pub mod connection;
+pub mod fd_limit;
 pub mod glob;
 pub mod info;
 pub mod listener;
@@ -95,6 +96,13 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
                 h.replay_rate
                     .store(next.hint_replay_rate, std::sync::atomic::Ordering::Relaxed);
             }
+            "maxclients" => {
+                if let Some(cap) = fd_limit::max_clients_cap().filter(|&c| next.maxclients > c) {
+                    anyhow::bail!(
+                        "The operating system is not able to handle the specified number of clients, try with {cap}"
+                    );
+                }
+            }
             "phi-threshold" => server
                 .cluster
                 .members()
@@ -118,7 +126,8 @@ fn engine_options(config: &Config) -> ringkv_engine::Options {
 /// Runs the server until SIGTERM, SIGINT or SHUTDOWN, then shuts down
 /// gracefully: stops accepting, lets connections finish their batch, and
 /// flushes and fsyncs the write-ahead log.
-pub async fn run(config: Config, config_file: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(mut config: Config, config_file: Option<PathBuf>) -> anyhow::Result<()> {
+    fd_limit::fit(&mut config);
     let dir = PathBuf::from(&config.dir);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
@@ -137,8 +146,7 @@ pub async fn run(config: Config, config_file: Option<PathBuf>) -> anyhow::Result
             .parse()
             .with_context(|| format!("bind: invalid address {addr:?}"))?;
         let sock = SocketAddr::new(ip, config.port);
-        let l = tokio::net::TcpListener::bind(sock)
-            .await
+        let l = listener::bind(sock, config.tcp_backlog)
             .with_context(|| format!("listening on {sock}"))?;
         listeners.push(l);
     }
@@ -148,7 +156,7 @@ pub async fn run(config: Config, config_file: Option<PathBuf>) -> anyhow::Result
         .and_then(|a| a.parse().ok())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let metrics_addr = SocketAddr::new(metrics_ip, config.effective_metrics_port());
-    let metrics_listener = metrics::bind(metrics_addr)
+    let metrics_listener = metrics::bind(metrics_addr, config.tcp_backlog)
         .await
         .with_context(|| format!("metrics endpoint on {metrics_addr}"))?;
     let (cluster_stop, cluster_stop_rx) = tokio::sync::watch::channel(false);

@@ -17,9 +17,61 @@ use crate::shared::Server;
 /// Sent to a non-loopback client when protected mode refuses it.
 const DENIED: &str = "-DENIED ringkv is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers you may adopt one of the following solutions: 1) Disable protected mode by sending the command 'CONFIG SET protected-mode no' from the loopback interface, making sure the server is not reachable from the internet. 2) Set 'protected-mode = \"no\"' in the configuration file and restart the server. 3) Start the server with the '--protected-mode no' option. 4) Set a password with requirepass. You only need to do one of the above things for the server to accept connections from the outside.\r\n";
 
+/// Binds a listening socket on `addr` with a `listen(2)` backlog of
+/// `backlog` (`tcp-backlog`; tokio's own bind uses 1024 or the platform's
+/// default, and Redis uses 511).
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Backs off after a failed `accept` (typically EMFILE: no descriptor left)
+/// instead of spinning on a connection the kernel keeps offering, and logs
+/// at most one line a second about it.
+pub struct AcceptBackoff {
+    last_log: Option<std::time::Instant>,
+    failed: u64,
+}
+
+impl AcceptBackoff {
+    /// No failure yet.
+    pub fn new() -> Self {
+        AcceptBackoff {
+            last_log: None,
+            failed: 0,
+        }
+    }
+
+    /// Records a failed accept on `what` and sleeps a little.
+    pub async fn failed(&mut self, what: &str, e: &std::io::Error) {
+        self.failed += 1;
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
+        {
+            tracing::warn!(error = %e, failures = self.failed, listener = what, "accept failed; backing off");
+            self.last_log = Some(std::time::Instant::now());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+impl Default for AcceptBackoff {
+    fn default() -> Self {
+        AcceptBackoff::new()
+    }
+}
+
 /// Accepts connections on `listener` until shutdown begins.
 pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
     let mut shutdown = server.shutdown.subscribe();
+    let mut backoff = AcceptBackoff::new();
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => return,
@@ -28,9 +80,7 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
         let (socket, addr) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                // Typically EMFILE: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                backoff.failed("clients", &e).await;
                 continue;
             }
         };

@@ -498,9 +498,14 @@ impl Collector for EngineCollector {
 
 /// Serves `GET /metrics` on `addr` until the process ends.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    let mut backoff = crate::listener::AcceptBackoff::new();
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                backoff.failed("metrics", &e).await;
+                continue;
+            }
         };
         let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
@@ -537,6 +542,6 @@ fn respond(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> 
 }
 
 /// Binds the metrics endpoint.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+pub async fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    crate::listener::bind(addr, backlog)
 }

@@ -49,6 +49,9 @@ pub struct TestServer {
     /// Keeps the data directory alive for restarts.
     dir: tempfile::TempDir,
     args: Vec<String>,
+    /// The open-file limit (`ulimit -n`, soft and hard) the process starts
+    /// with, if the test sets one.
+    nofile: Option<u64>,
 }
 
 impl TestServer {
@@ -65,6 +68,16 @@ impl TestServer {
     /// Starts a server listening on loopback address `host` (any of
     /// 127.0.0.0/8) with extra flags.
     pub fn start_on(host: &str, args: &[&str]) -> TestServer {
+        TestServer::launch(host, args, None)
+    }
+
+    /// Starts a server whose open-file limit (soft and hard, as `ulimit -n`
+    /// sets it) is `limit`.
+    pub fn start_with_nofile(limit: u64, args: &[&str]) -> TestServer {
+        TestServer::launch("127.0.0.1", args, Some(limit))
+    }
+
+    fn launch(host: &str, args: &[&str], nofile: Option<u64>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             child: None,
@@ -74,6 +87,7 @@ impl TestServer {
             cluster_port: 0,
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
+            nofile,
         };
         s.spawn_until_ready();
         s
@@ -124,6 +138,23 @@ impl TestServer {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit());
+            if let Some(limit) = self.nofile {
+                use std::os::unix::process::CommandExt;
+                // SAFETY: only setrlimit(2), async-signal-safe, runs between
+                // fork and exec.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        let r = libc::rlimit {
+                            rlim_cur: limit,
+                            rlim_max: limit,
+                        };
+                        if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+            }
             let child = cmd.spawn().expect("spawn ringkv-server");
             self.child = Some(child);
             if self.wait_ready() {

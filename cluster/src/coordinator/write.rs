@@ -485,6 +485,18 @@ mod tests {
     }
 
     #[test]
+    fn only_serving_replicas_lead_a_write() {
+        // The joiner receives the write but never applies it to its own,
+        // still incomplete, record.
+        let p = plan(&[1, 2, 3], &[]).expect("all up");
+        assert!(p.replicas.contains(&4));
+        assert!(!p.leaders.contains(&4));
+        assert!(p.leaders.iter().all(|id| [1, 2, 3].contains(id)));
+        let p = plan(&[1, 2, 3], &[1, 2]).err();
+        assert_eq!(p, Some((3, 2)));
+    }
+
+    #[test]
     fn a_joiner_that_is_down_is_still_counted() {
         // Nodes 1..=3 serve a key with N = 3, so no stand-in exists: the
         // down joiner is left a hint and the write needs all three.
