@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use redis::Value::{Nil, Okay};
@@ -189,4 +189,53 @@ fn reset_and_discard_forget_the_transaction_and_watches() {
     assert_eq!(err(c, &["EXEC"]), "ERR EXEC without MULTI");
     ok(other, &["SET", "w", "again"]);
     assert!(exec_survives(c, other, "unrelated", &[]), "RESET unwatched");
+}
+
+/// Issue 15, finding 4: an EXEC whose writes wait on a stopped replica
+/// held the node-wide transaction gate through every replica timeout, so
+/// PING from an unrelated client waited seconds.
+#[test]
+fn an_exec_waiting_on_a_stopped_replica_does_not_stop_other_clients() {
+    let c = common::cluster::Cluster::start_with(2, &["--replica-timeout-ms", "1500"]);
+    // Connected first: a new connection's handshake is a command too.
+    let mut con = c.conn(0);
+    c.nodes[1].signal(libc::SIGSTOP);
+    let client = c.nodes[0].client();
+    let exec = std::thread::spawn(move || {
+        let mut con = client.get_connection().expect("connect");
+        let _: () = redis::cmd("MULTI").query(&mut con).expect("MULTI");
+        for i in 0..5 {
+            let _: redis::Value = redis::cmd("SET")
+                .arg(format!("tx:{i}"))
+                .arg("v")
+                .query(&mut con)
+                .expect("queued");
+        }
+        // Each SET waits for the stopped replica, then fails NOQUORUM or
+        // succeeds on a hint: either way the EXEC itself takes seconds.
+        let _ = redis::cmd("EXEC").query::<redis::Value>(&mut con);
+    });
+    // Let the EXEC start waiting.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut waits = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) && waits.len() < 60 {
+        let t = Instant::now();
+        let _: String = redis::cmd("PING").query(&mut con).expect("PING");
+        waits.push(t.elapsed());
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    c.nodes[1].signal(libc::SIGCONT);
+    exec.join().expect("EXEC thread");
+    waits.sort();
+    let p99 = waits[(waits.len() * 99 / 100).min(waits.len() - 1)];
+    assert!(
+        waits.len() >= 20,
+        "only {} PINGs answered in 3 s",
+        waits.len()
+    );
+    assert!(
+        p99 < Duration::from_millis(50),
+        "PING p99 {p99:?} while an EXEC waited on a stopped replica"
+    );
 }

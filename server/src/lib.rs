@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod reply_error;
 pub mod shared;
+pub mod transient;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -100,6 +100,8 @@ pub struct Server {
     pub ops_per_sec: AtomicU64,
     /// The last count of keys per database (INFO keyspace).
     pub census: crate::info::Census,
+    /// Memory that LCS, SETRANGE and APPEND may hold at once.
+    pub transient_memory: crate::transient::TransientMemory,
 }
 
 impl Server {
@@ -119,7 +121,10 @@ impl Server {
             .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
             .collect();
         let port = config.port;
+        let transient_memory =
+            crate::transient::TransientMemory::new(config.proto_max_bulk_len.bytes());
         Ok(Arc::new(Server {
+            transient_memory,
             config: RwLock::new(config),
             config_file,
             keyspace,

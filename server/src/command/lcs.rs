@@ -245,6 +245,12 @@ pub async fn lcs_cmd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let o = parse_options(args)?;
     let budget = cx.server.config.read().proto_max_bulk_len.bytes();
     let cells = table_cells(a.len(), b.len(), budget)?;
+    // Parallel LCS tables share one node-wide budget (`crate::transient`).
+    let _reserved = cx
+        .server
+        .transient_memory
+        .reserve(cells.saturating_mul(4))
+        .await;
     let result = if cells <= INLINE_CELLS {
         lcs(&a, &b, o.min_match_len)?
     } else {

@@ -7,6 +7,8 @@
 //! its TTL; commands that replace it (SET, GETSET) clear it unless told
 //! otherwise (KEEPTTL), as in Redis.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use ringkv_cluster::rpc::{Op, Outcome};
 use ringkv_cluster::{Entry, Write};
@@ -358,6 +360,8 @@ pub async fn append(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if new_len as u64 > max_string_len(cx) {
         return Err(ReplyError::err(text::TOO_BIG));
     }
+    let server = Arc::clone(cx.server);
+    let _reserved = server.transient_memory.reserve(new_len as u64).await;
     let mut value = BytesMut::with_capacity(new_len);
     value.extend_from_slice(&old);
     value.extend_from_slice(suffix);
@@ -433,6 +437,11 @@ pub async fn setrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(ReplyError::err(text::TOO_BIG));
     }
     let (old, expire_at_ms) = current.map_or((Bytes::new(), 0), |e| (e.value, e.expire_at_ms));
+    let server = Arc::clone(cx.server);
+    let _reserved = server
+        .transient_memory
+        .reserve(needed.max(old.len()) as u64)
+        .await;
     let mut value = BytesMut::from(old.as_ref());
     if value.len() < needed {
         value.resize(needed, 0);

@@ -1,9 +1,12 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 //!
 //! Queued commands are validated (name, arity) when queued; an invalid one
-//! makes EXEC answer EXECABORT. EXEC takes the server's transaction gate
-//! exclusively, so the queued commands run with no other command in
-//! between on this node: atomic and isolated, as in Redis.
+//! makes EXEC answer EXECABORT. On a cluster of one, EXEC takes the
+//! server's transaction gate exclusively, so the queued commands run with
+//! no other command in between: atomic and isolated, as in Redis. In a
+//! cluster it shares the gate, and each queued command is atomic on its
+//! keys: its writes wait on replicas, and no client of the node should
+//! wait behind them (`docs/commands.md`).
 //!
 //! WATCH: every write goes through `Ctx::apply`, which marks the watchers of
 //! the written keys dirty; FLUSHDB/FLUSHALL mark the watchers of the keys
@@ -199,7 +202,18 @@ pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         server.watches.unwatch_all(cx.client);
         return Err(ReplyError::ExecAbort);
     }
-    let _exclusive = server.exec_gate.write().await;
+    // On a cluster of one the queued commands run with no other command in
+    // between, as in Redis. In a cluster the guarantee is per key (another
+    // node may write the same keys meanwhile), and the queued commands wait
+    // on replicas: holding the node-wide gate exclusively through those round
+    // trips stopped every other client of the node (a stopped replica made
+    // PING wait 2 s per queued write), so EXEC shares the gate like any
+    // command and each queued command is atomic on its keys.
+    let (_exclusive, _shared) = if server.cluster.is_alone() {
+        (Some(server.exec_gate.write().await), None)
+    } else {
+        (None, Some(server.exec_gate.read().await))
+    };
     let now = cx.now_ms();
     let expired = cx
         .client
