@@ -221,7 +221,8 @@ fn command_introspection_for_clients_and_redis_cli() {
 
 #[test]
 fn info_config_time_save_debug_function() {
-    let s = TestServer::start();
+    // DEBUG is refused unless enabled (tests/hardening.rs checks the default).
+    let s = TestServer::start_with(&["--enable-debug-command", "yes"]);
     let c = &mut s.conn();
     ok(c, &["SET", "k", "v", "EX", "1000"]);
     ok(c, &["SET", "k2", "v"]);

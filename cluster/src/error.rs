@@ -50,6 +50,10 @@ pub enum Error {
     /// Node-to-node communication failed outside the quorum logic.
     #[error("cluster: {0}")]
     Cluster(String),
+    /// No seed could be used to learn the ring: each seed's reason (a
+    /// refusal, not a cluster port, no answer in time).
+    #[error("{0}")]
+    Seeds(crate::seeds::SeedFailures),
     /// A database index outside `0..databases`.
     #[error("database {db} out of range (databases = {databases})")]
     DbOutOfRange {

@@ -18,7 +18,9 @@
 //! - [`hints`]: hinted handoff: writes kept for down replicas, replayed.
 //! - [`antientropy`]: Merkle-tree comparison and streaming between replicas
 //!   (background repair, CLUSTER REPAIR, join and leave streaming).
-//! - [`node`]: start-up, joining through seeds, the gossip loop, leaving.
+//! - [`node`]: start-up, joining through seeds, the gossip loop, leaving;
+//!   [`port`]: when the cluster port listens, and protected mode on it;
+//!   [`seeds`]: learning the ring from seeds, and why a seed was refused.
 //! - [`actor`]: the identity versions are stamped with, fresh whenever
 //!   this node may have lost data; [`rebuild`]: syncing such a node with
 //!   its peers before it applies writes or answers reads again.
@@ -37,10 +39,12 @@ pub mod locks;
 pub mod membership;
 pub mod namespace;
 pub mod node;
+pub mod port;
 pub mod rebuild;
 pub mod record;
 pub mod ring;
 pub mod rpc;
+pub mod seeds;
 pub mod timer;
 pub mod token;
 pub mod version;

@@ -5,9 +5,11 @@
 //! 1. The node id and ring tokens are read from the local engine's meta
 //!    namespace (`cluster/node-id`, `cluster/tokens`, see
 //!    `docs/formats/record.md`); a first start draws a random id.
-//! 2. The cluster port starts answering (gossip, replica requests).
+//! 2. The cluster port starts answering (gossip, replica requests), if the
+//!    node listens from the start ([`crate::port`]); a cluster of one keeps
+//!    it closed until `CLUSTER JOIN`.
 //! 3. A node without tokens learns the ring from its seeds (retrying for up
-//!    to [`JOIN_WAIT`]), chooses tokens by stealing from the richest
+//!    to [`JOIN_WAIT`], [`crate::seeds`]), chooses tokens by stealing from the richest
 //!    members ([`crate::ring::allocate_tokens`]), persists them and
 //!    announces itself `normal`. With no seeds it starts a cluster of one.
 //! 4. The gossip loop runs every `gossip-interval-ms` until shutdown.
@@ -22,7 +24,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::RwLock;
 use ringkv_conf::Config;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::antientropy::{AntiEntropyStats, RepairSummary, intersect};
@@ -31,30 +32,18 @@ use crate::error::{Error, Result};
 use crate::hints::Hints;
 use crate::keyspace::Keyspace;
 use crate::membership::{MemberState, Membership, Status};
+use crate::port::{ClusterPort, JOINED_KEY};
 use crate::ring::{NodeId, Ring, allocate_tokens};
-use crate::rpc::server::{RequestHandler, serve};
 use crate::rpc::{Request, Response, RpcClient};
+use crate::seeds::learn_ring;
 
-/// How long a new node keeps asking its seeds for the ring.
-pub const JOIN_WAIT: Duration = Duration::from_secs(30);
+pub use crate::seeds::JOIN_WAIT;
 
 const NODE_ID_KEY: &[u8] = b"cluster/node-id";
 const TOKENS_KEY: &[u8] = b"cluster/tokens";
 /// Present while the node has tokens but has not yet streamed their data
 /// (a join, or a replacement of a wiped node, in progress).
 const BOOTSTRAPPING_KEY: &[u8] = b"cluster/bootstrapping";
-
-struct Handler(Arc<Coordinator>);
-
-impl RequestHandler for Handler {
-    fn handle(
-        &self,
-        _from: u64,
-        req: Request,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + '_>> {
-        Box::pin(self.0.serve(req))
-    }
-}
 
 fn unix_ms() -> u64 {
     SystemTime::now()
@@ -112,7 +101,8 @@ pub async fn start(
     shutdown: watch::Receiver<bool>,
 ) -> Result<Arc<Coordinator>> {
     keyspace.set_gc_grace_ms(config.gc_grace_seconds.saturating_mul(1000));
-    let cluster_port = config.effective_cluster_port();
+    // 0 only where the default passes 65535; such a node cannot listen.
+    let cluster_port = config.effective_cluster_port().unwrap_or(0);
     let my_cluster_addr = announce(
         config,
         nonzero_or(config.cluster_announce_bus_port, cluster_port),
@@ -193,18 +183,9 @@ pub async fn start(
         None => Vec::new(),
     };
     let bootstrapping = keyspace.meta_get(BOOTSTRAPPING_KEY)?.is_some();
-    let bind_host = config
-        .bind
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "127.0.0.1".into());
-    let listener = TcpListener::bind((bind_host.as_str(), cluster_port))
-        .await
-        .map_err(|e| {
-            Error::Cluster(format!(
-                "cannot listen on cluster port {bind_host}:{cluster_port}: {e}"
-            ))
-        })?;
+    let stats = Arc::new(ClusterStats::default());
+    let joined = keyspace.meta_get(JOINED_KEY)?.is_some();
+    let port = ClusterPort::new(config, id, Arc::clone(&stats), shutdown.clone(), joined).await?;
     let interval = Duration::from_millis(config.gossip_interval_ms);
     let me = MemberState {
         id,
@@ -242,7 +223,8 @@ pub async fn start(
             read_repair: config.read_repair,
             anti_entropy_interval: Duration::from_millis(config.anti_entropy_interval_ms),
         }),
-        stats: Arc::new(ClusterStats::default()),
+        stats,
+        port,
         hints: Hints::open(
             keyspace.clone(),
             config.hint_max_age_ms,
@@ -251,13 +233,9 @@ pub async fn start(
         anti_entropy: AntiEntropyStats::default(),
     });
     tokio::spawn(pause_watch(Arc::clone(&coordinator), shutdown.clone()));
-    tokio::spawn(serve(
-        listener,
-        config.cluster_secret.clone(),
-        id,
-        Arc::new(Handler(Arc::clone(&coordinator))),
-        shutdown.clone(),
-    ));
+    if coordinator.port.listens_at_start() {
+        crate::port::listen(&coordinator).await?;
+    }
     if stored_tokens.is_empty() {
         let ring = if seeds.is_empty() {
             Ring::default()
@@ -335,45 +313,10 @@ pub async fn start(
     Ok(coordinator)
 }
 
-/// Asks the seeds for the membership until one answers with a ring.
-async fn learn_ring(coordinator: &Arc<Coordinator>, seeds: &[String]) -> Result<Ring> {
-    let deadline = tokio::time::Instant::now() + JOIN_WAIT;
-    loop {
-        for seed in seeds {
-            gossip_with(coordinator, seed).await;
-            let ring = coordinator.members.ring();
-            if ring.nodes().iter().any(|&n| n != coordinator.me) {
-                // Tokens are chosen against the next ring, so members still
-                // joining keep the ranges they took.
-                return Ok((*coordinator.members.next_ring()).clone());
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Error::Cluster(format!(
-                "no seed answered within {}s: {}",
-                JOIN_WAIT.as_secs(),
-                seeds.join(", ")
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// One push-pull gossip exchange with the node at `addr`.
+/// One push-pull gossip exchange with the node at `addr`; whether it
+/// answered.
 async fn gossip_with(coordinator: &Arc<Coordinator>, addr: &str) -> bool {
-    let req = Request::Gossip(coordinator.members.states());
-    let timeout = coordinator
-        .settings
-        .read()
-        .replica_timeout
-        .min(Duration::from_secs(2));
-    match coordinator.rpc.call(addr, &req, timeout).await {
-        Ok(Response::Gossip(states)) => {
-            coordinator.members.merge(states);
-            true
-        }
-        _ => false,
-    }
+    crate::seeds::exchange(coordinator, addr).await.is_ok()
 }
 
 /// Tells the membership every gossip interval that this node is running,
@@ -413,6 +356,13 @@ async fn gossip_loop(
         coordinator.members.heartbeat();
         coordinator.stats.gossip_rounds.inc();
         let (up, down) = coordinator.members.peers();
+        let left = coordinator.members.has_left(coordinator.me);
+        if !up.is_empty() && !left {
+            // A failure is the engine's, reported where it happens.
+            if let Err(e) = crate::port::mark_joined(&coordinator).await {
+                tracing::debug!(error = %e, "could not record cluster membership");
+            }
+        }
         let mut targets = Vec::new();
         if let Some(&id) = pick(&up) {
             targets.push(id);
@@ -546,6 +496,12 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
             "this node is already a member of a cluster".into(),
         ));
     }
+    // Peers must reach us once they hear of us; refused (no secret on a
+    // non-loopback bind address) before anything changes.
+    crate::port::listen(coordinator).await?;
+    // Peers hear of this node from here on (even if the join then fails):
+    // later starts listen for them too.
+    crate::port::mark_joined(coordinator).await?;
     // Off the ring before anyone hears of us, so no peer sees our old tokens.
     coordinator.members.update_me(|s| {
         s.status = Status::Joining;
@@ -643,6 +599,7 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         .meta_delete(&[
             Bytes::from_static(TOKENS_KEY),
             Bytes::from_static(NODE_ID_KEY),
+            Bytes::from_static(JOINED_KEY),
         ])
         .await?;
     tracing::info!(

@@ -4,7 +4,9 @@
 //! defaults, `CONFIG GET`/`CONFIG SET`, the command-line flags and the
 //! sample `ringkv.toml` are all generated from this table.
 
-use crate::value::{ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel};
+use crate::value::{
+    ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel, ProtectedAction,
+};
 
 /// One configuration key, as the table declares it.
 #[derive(Clone, Copy)]
@@ -17,6 +19,9 @@ pub struct KeySpec {
     pub help: &'static str,
     /// Whether `CONFIG SET` may change it on a running server.
     pub settable: bool,
+    /// Whether the value is a secret (a password): `CONFIG GET` shows
+    /// [`SECRET_MASK`] instead when it is set; it is never logged.
+    pub secret: bool,
     /// The accepted syntax, e.g. `yes|no`.
     pub syntax: fn() -> &'static str,
     /// Renders the key's current value.
@@ -25,10 +30,27 @@ pub struct KeySpec {
     pub set: fn(&mut Config, &str) -> Result<(), String>,
 }
 
+/// What `CONFIG GET` shows for a secret key that is set (an unset one shows
+/// as empty, so tools can still tell whether a password is required).
+pub const SECRET_MASK: &str = "********";
+
+impl KeySpec {
+    /// The value as `CONFIG GET` shows it: the current value, but for a set
+    /// secret the [`SECRET_MASK`].
+    pub fn shown(&self, config: &Config) -> String {
+        let value = (self.get)(config);
+        if self.secret && !value.is_empty() {
+            SECRET_MASK.to_string()
+        } else {
+            value
+        }
+    }
+}
+
 macro_rules! config_keys {
     ($(
         $(#[doc = $doc:literal])*
-        $field:ident : $ty:ty = $default:expr, $name:literal, $section:literal, settable = $settable:literal;
+        $field:ident : $ty:ty = $default:expr, $name:literal, $section:literal, settable = $settable:literal $(, secret = $secret:literal)?;
     )*) => {
         /// The whole server configuration. Built by [`crate::load`] from defaults,
         /// the TOML file, `RINGKV_*` environment variables and flags, then validated.
@@ -50,6 +72,7 @@ macro_rules! config_keys {
                 section: $section,
                 help: concat!($($doc, "\n"),*),
                 settable: $settable,
+                secret: false $(|| $secret)?,
                 syntax: <$ty as ConfValue>::syntax,
                 get: |c: &Config| c.$field.render(),
                 set: |c: &mut Config, text: &str| {
@@ -72,7 +95,7 @@ config_keys! {
     /// loopback are refused with Redis's DENIED error.
     protected_mode: bool = true, "protected-mode", "server", settable = true;
     /// Password clients must give with AUTH (empty: no password).
-    requirepass: String = String::new(), "requirepass", "server", settable = true;
+    requirepass: String = String::new(), "requirepass", "server", settable = true, secret = true;
     /// Most clients connected at once; one more gets "max number of clients reached".
     /// Lowered at start (with a warning) to fit the open-file limit.
     maxclients: usize = 10000, "maxclients", "server", settable = true;
@@ -97,6 +120,11 @@ config_keys! {
     metrics_port: u16 = 0, "metrics-port", "server", settable = false;
     /// How many times a second server housekeeping (statistics sampling) runs, 1..=500. Expired keys are reclaimed by compaction, which checks every second.
     hz: u32 = 10, "hz", "server", settable = true;
+    /// Who may run DEBUG, as in Redis 7: no (nobody), yes (everyone) or local
+    /// (clients connected from a loopback address). DEBUG SLEEP stalls the
+    /// client that sends it and DEBUG RELOAD forces a flush, so keep it off
+    /// where untrusted clients connect.
+    enable_debug_command: ProtectedAction = ProtectedAction::No, "enable-debug-command", "server", settable = false;
 
     // ---------------------------------------------------------------- engine
     /// When the write-ahead log is fsynced: always (before every reply, group
@@ -149,7 +177,7 @@ config_keys! {
     // --------------------------------------------------------------- cluster
     /// TCP port for node-to-node traffic (gossip, replication); 0: client port + 10000.
     /// A node with no seeds listens on it only when this is set (not 0), or
-    /// once CLUSTER JOIN has run: a cluster of one keeps it closed.
+    /// once it has had peers (CLUSTER JOIN): a cluster of one keeps it closed.
     cluster_port: u16 = 0, "cluster-port", "cluster", settable = false;
     /// Address other nodes use to reach this one (empty: the first bind address).
     cluster_announce_ip: String = String::new(), "cluster-announce-ip", "cluster", settable = false;
@@ -175,7 +203,7 @@ config_keys! {
     /// cluster port admits loopback peers only (protected mode), and a node
     /// whose cluster port would listen on a non-loopback bind address
     /// refuses to start.
-    cluster_secret: String = String::new(), "cluster-secret", "cluster", settable = false;
+    cluster_secret: String = String::new(), "cluster-secret", "cluster", settable = false, secret = true;
     /// Consistency level of reads unless a client chooses (CONSISTENCY, CL):
     /// one, two, three, quorum or all.
     read_consistency: Consistency = Consistency::Quorum, "read-consistency", "cluster", settable = true;

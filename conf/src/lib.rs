@@ -15,10 +15,14 @@
 //! file from the same table, and a test keeps `ringkv.example.toml` equal to it.
 
 mod keys;
+mod net;
 mod value;
 
-pub use keys::{Config, KEYS, KeySpec};
-pub use value::{ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel};
+pub use keys::{Config, KEYS, KeySpec, SECRET_MASK};
+pub use net::{is_loopback, is_loopback_bind};
+pub use value::{
+    ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel, ProtectedAction,
+};
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -213,6 +217,25 @@ impl Config {
             (1..=64).contains(&self.compaction_threads),
             "compaction-threads: must be between 1 and 64".into(),
         );
+        if self.cluster_port_at_start() {
+            check(
+                self.effective_cluster_port().is_some(),
+                format!(
+                    "cluster-port: the default, client port + 10000, passes 65535 (port {}); set cluster-port",
+                    self.port
+                ),
+            );
+            let host = self.cluster_bind();
+            check(
+                !self.cluster_secret.is_empty() || is_loopback_bind(host),
+                format!(
+                    "cluster-secret: required when the cluster port listens beyond loopback \
+                     (bind {host}): without it anyone who reaches that port can read, write and \
+                     flush every key. Set the same cluster-secret on every member, or bind a \
+                     loopback address"
+                ),
+            );
+        }
         if p.is_empty() { Ok(()) } else { Err(p) }
     }
 
@@ -222,13 +245,28 @@ impl Config {
         self.bind_source_addr.parse().ok()
     }
 
-    /// The node-to-node port: `cluster-port`, or client port + 10000.
-    pub fn effective_cluster_port(&self) -> u16 {
+    /// The node-to-node port: `cluster-port`, or client port + 10000;
+    /// `None` when that default passes 65535.
+    pub fn effective_cluster_port(&self) -> Option<u16> {
         if self.cluster_port != 0 {
-            self.cluster_port
+            Some(self.cluster_port)
         } else {
-            self.port.wrapping_add(10000)
+            self.port.checked_add(10000)
         }
+    }
+
+    /// Whether the cluster port listens from start-up: when `seeds` are
+    /// given or `cluster-port` is set (not 0). A node with neither is a
+    /// cluster of one and opens its cluster port only when `CLUSTER JOIN`
+    /// runs (and at every later start, see `cluster/joined` in
+    /// `docs/formats/hints.md`), so a single server exposes no node port.
+    pub fn cluster_port_at_start(&self) -> bool {
+        self.cluster_port != 0 || !self.seeds.is_empty()
+    }
+
+    /// The address the cluster port binds: the first `bind` address.
+    pub fn cluster_bind(&self) -> &str {
+        self.bind.first().map_or("127.0.0.1", String::as_str)
     }
 
     /// The port of the metrics endpoint: `metrics-port`, or client port + 1000.

@@ -107,6 +107,70 @@ fn bind_source_addr_must_be_an_ip_address() {
 }
 
 #[test]
+fn the_cluster_port_listens_at_start_only_when_asked() {
+    let alone = Config::default();
+    assert!(
+        !alone.cluster_port_at_start(),
+        "a cluster of one keeps it closed"
+    );
+    assert_eq!(alone.effective_cluster_port(), Some(16379));
+    let c = load_from(args(&["--cluster-port", "17000"]), no_env()).unwrap();
+    assert!(c.cluster_port_at_start());
+    let env = vec![("RINGKV_CLUSTER_PORT".to_string(), "17000".to_string())];
+    assert!(load_from(args(&[]), env).unwrap().cluster_port_at_start());
+    let c = load_from(args(&["--seeds", "127.0.0.1:17000"]), no_env()).unwrap();
+    assert!(c.cluster_port_at_start());
+    assert_eq!(c.effective_cluster_port(), Some(16379));
+    // 0 given explicitly is the default: "client port + 10000 when needed".
+    let c = load_from(args(&["--cluster-port", "0"]), no_env()).unwrap();
+    assert!(!c.cluster_port_at_start());
+}
+
+#[test]
+fn a_cluster_port_beyond_loopback_needs_a_cluster_secret() {
+    for flags in [
+        &["--bind", "0.0.0.0", "--cluster-port", "17000"][..],
+        &["--bind", "10.0.0.1", "--seeds", "10.0.0.2:17000"][..],
+        &["--bind", "::", "--cluster-port", "17000"][..],
+    ] {
+        let err = load_from(args(flags), no_env()).unwrap_err().to_string();
+        assert!(
+            err.contains("cluster-secret: required when the cluster port listens beyond loopback"),
+            "{flags:?}: {err}"
+        );
+    }
+    // With a secret, on loopback, or with the cluster port closed: fine.
+    for flags in [
+        &[
+            "--bind",
+            "0.0.0.0",
+            "--cluster-port",
+            "17000",
+            "--cluster-secret",
+            "s",
+        ][..],
+        &["--bind", "127.0.0.2", "--cluster-port", "17000"][..],
+        &["--bind", "::1", "--seeds", "[::1]:17000"][..],
+        &["--bind", "0.0.0.0", "--requirepass", "pw"][..],
+    ] {
+        load_from(args(flags), no_env()).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+    }
+}
+
+#[test]
+fn a_default_cluster_port_past_65535_is_refused_when_needed() {
+    let err = load_from(
+        args(&["--port", "60000", "--seeds", "127.0.0.1:17000"]),
+        no_env(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cluster-port: the default"), "{err}");
+    let c = load_from(args(&["--port", "60000"]), no_env()).unwrap();
+    assert_eq!(c.effective_cluster_port(), None);
+}
+
+#[test]
 fn unknown_flag_is_a_command_line_error() {
     let err = load_from(args(&["--prot", "1"]), no_env()).unwrap_err();
     assert!(matches!(err, Error::CommandLine(_)));
@@ -187,4 +251,41 @@ fn wal_missing_ok_defaults_to_no_and_is_not_runtime_settable() {
             .contains("wal-missing-ok: expected yes|no, got \"maybe\""),
         "{err}"
     );
+}
+
+#[test]
+fn enable_debug_command_defaults_to_no_and_is_not_runtime_settable() {
+    let c = Config::default();
+    assert_eq!(c.enable_debug_command, ProtectedAction::No);
+    assert_eq!(c.get("enable-debug-command").as_deref(), Some("no"));
+    assert!(!find_key("enable-debug-command").unwrap().settable);
+    let c = load_from(args(&["--enable-debug-command", "local"]), no_env()).unwrap();
+    assert_eq!(c.enable_debug_command, ProtectedAction::Local);
+    let err = load_from(args(&["--enable-debug-command", "maybe"]), no_env()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("enable-debug-command: expected no|yes|local, got \"maybe\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_are_masked_when_shown_but_kept_for_rewrite() {
+    let c = Config {
+        requirepass: "pw".into(),
+        cluster_secret: "s3".into(),
+        ..Config::default()
+    };
+    let secret_keys: Vec<&str> = KEYS.iter().filter(|k| k.secret).map(|k| k.name).collect();
+    assert_eq!(secret_keys, ["requirepass", "cluster-secret"]);
+    for name in secret_keys {
+        let key = find_key(name).unwrap();
+        assert_eq!(key.shown(&c), SECRET_MASK, "{name}");
+        assert_eq!(key.shown(&Config::default()), "", "{name} unset");
+    }
+    assert_eq!(find_key("port").unwrap().shown(&c), "6379");
+    // CONFIG REWRITE writes the real values.
+    let toml = render_toml(&c);
+    assert!(toml.contains("requirepass = \"pw\""), "{toml}");
+    assert!(toml.contains("cluster-secret = \"s3\""), "{toml}");
 }

@@ -275,6 +275,30 @@ conf_enum!(
     }
 );
 
+conf_enum!(
+    /// Who may run a protected command such as DEBUG (redis-server 7's
+    /// `enable-debug-command`).
+    ProtectedAction {
+        /// Nobody: the command is refused.
+        No = "no",
+        /// Every client.
+        Yes = "yes",
+        /// Clients connected from a loopback address only.
+        Local = "local",
+    }
+);
+
+impl ProtectedAction {
+    /// Whether a client connected from `peer` may run the command.
+    pub fn allows(self, peer: std::net::IpAddr) -> bool {
+        match self {
+            ProtectedAction::No => false,
+            ProtectedAction::Yes => true,
+            ProtectedAction::Local => crate::net::is_loopback(peer),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +323,22 @@ mod tests {
             CompactionStrategy::SizeTiered
         );
         assert_eq!(FsyncPolicy::syntax(), "always everysec no");
+    }
+
+    #[test]
+    fn protected_actions_follow_redis() {
+        let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let remote: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        assert_eq!(ProtectedAction::syntax(), "no yes local");
+        for ip in [local, mapped, remote] {
+            assert!(!ProtectedAction::No.allows(ip));
+            assert!(ProtectedAction::Yes.allows(ip));
+        }
+        assert!(ProtectedAction::Local.allows(local));
+        assert!(ProtectedAction::Local.allows(mapped));
+        assert!(ProtectedAction::Local.allows("::1".parse().unwrap()));
+        assert!(!ProtectedAction::Local.allows(remote));
     }
 
     #[test]

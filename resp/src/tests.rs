@@ -177,6 +177,104 @@ fn large_bulk_reports_the_bytes_it_needs() {
     assert_eq!(dec.needed(), 13 + 9 + 100_000 + 2);
 }
 
+/// Feeds `wire` to one decoder in pieces cut at `cuts` (offsets, any
+/// order), decoding everything buffered after each piece as the server
+/// does. Returns the requests, the error if any, and the bytes examined.
+fn decode_split(
+    wire: &[u8],
+    cuts: &[usize],
+    limits: &Limits,
+) -> (Vec<Request>, Option<ProtocolError>, u64) {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(wire.len())).collect();
+    cuts.push(wire.len());
+    cuts.sort_unstable();
+    let mut buf = BytesMut::new();
+    let mut dec = RequestDecoder::new();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for cut in cuts {
+        buf.extend_from_slice(&wire[from..cut]);
+        from = cut;
+        loop {
+            match dec.decode(&mut buf, limits) {
+                Ok(Some(req)) => out.push(req),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e), dec.examined()),
+            }
+        }
+    }
+    (out, None, dec.examined())
+}
+
+#[test]
+fn a_trickled_100k_argument_request_is_examined_in_linear_work() {
+    let n = 100_000;
+    let args: Vec<Vec<u8>> = (0..n).map(|i| format!("{i}").into_bytes()).collect();
+    let wire = multibulk(&args);
+    let mut buf = BytesMut::new();
+    let mut dec = RequestDecoder::new();
+    let mut got = None;
+    let mut fed = 0u64;
+    for (calls, piece) in (1u64..).zip(wire.chunks(7)) {
+        buf.extend_from_slice(piece);
+        fed += piece.len() as u64;
+        if let Some(req) = dec.decode(&mut buf, &Limits::default()).unwrap() {
+            got = Some(req);
+        }
+        // Header bytes are searched and then parsed (twice), data bytes are
+        // skipped, and a call may re-look at one '\r' awaiting its '\n'.
+        // Rescanning the partial request on each call breaks this at once.
+        assert!(
+            dec.examined() <= 2 * fed + calls,
+            "after {fed} bytes in {calls} calls the decoder had examined {} bytes",
+            dec.examined()
+        );
+    }
+    let req = got.expect("the request completes once every byte is in");
+    assert_eq!(req.args.len(), n);
+    assert_eq!(req.args[n - 1].as_ref(), format!("{}", n - 1).as_bytes());
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn a_trickled_inline_request_is_examined_in_linear_work() {
+    let mut line = b"SET k ".to_vec();
+    line.extend(std::iter::repeat_n(b'v', request::INLINE_MAX_BYTES - 100));
+    line.extend_from_slice(b"\r\n");
+    let cuts: Vec<usize> = (1..line.len()).collect();
+    let (reqs, err, examined) = decode_split(&line, &cuts, &Limits::default());
+    assert_eq!(err, None);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].args[2].len(), request::INLINE_MAX_BYTES - 100);
+    // Searched once for '\n', then split into words once.
+    assert!(examined <= 2 * line.len() as u64, "examined {examined}");
+}
+
+#[test]
+fn a_header_split_between_cr_and_lf_resumes() {
+    let wire = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+    for cut in 1..wire.len() {
+        let (reqs, err, _) = decode_split(wire, &[cut], &Limits::default());
+        assert_eq!(err, None, "cut at {cut}");
+        assert_eq!(reqs.len(), 1, "cut at {cut}");
+        assert_eq!(reqs[0].args, [&b"GET"[..], b"k"], "cut at {cut}");
+    }
+}
+
+#[test]
+fn limits_apply_to_the_header_parsed_after_they_change() {
+    // AUTH completes first; the next request is framed with the limits the
+    // server passes after AUTH succeeded.
+    let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*11\r\n"[..]);
+    let mut dec = RequestDecoder::new();
+    let strict = Limits {
+        auth_required: true,
+        ..Limits::default()
+    };
+    assert!(dec.decode(&mut buf, &strict).unwrap().is_some());
+    assert_eq!(dec.decode(&mut buf, &Limits::default()), Ok(None));
+}
+
 #[test]
 fn string_to_i64_matches_redis_string2ll() {
     assert_eq!(string_to_i64(b"0"), Some(0));
@@ -261,6 +359,31 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
     })
 }
 
+/// One request on the wire and the arguments it decodes to (`None`: an
+/// empty request the decoder skips): multibulk with arbitrary bytes, inline
+/// words, or the empty forms `*0`, `*-1` and blank lines.
+fn arb_wire_request() -> impl Strategy<Value = (Vec<u8>, Option<Vec<Vec<u8>>>)> {
+    prop_oneof![
+        4 => proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..6)
+            .prop_map(|args| (multibulk(&args), Some(args))),
+        2 => (proptest::collection::vec("[a-zA-Z0-9]{1,10}", 1..5), any::<bool>()).prop_map(
+            |(words, crlf)| {
+                let mut line = words.join(" ").into_bytes();
+                line.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+                let args = words.into_iter().map(String::into_bytes).collect();
+                (line, Some(args))
+            }
+        ),
+        1 => prop_oneof![
+            Just(b"*0\r\n".to_vec()),
+            Just(b"*-1\r\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"  \n".to_vec()),
+        ]
+        .prop_map(|w| (w, None)),
+    ]
+}
+
 proptest! {
     #[test]
     fn multibulk_round_trips_in_any_chunking(
@@ -279,6 +402,43 @@ proptest! {
         }
         prop_assert_eq!(got, reqs);
         prop_assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_pipeline_split_anywhere_decodes_as_when_fed_whole(
+        reqs in proptest::collection::vec(arb_wire_request(), 1..12),
+        cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..24),
+    ) {
+        let wire: Vec<u8> = reqs.iter().flat_map(|(w, _)| w.clone()).collect();
+        let expected: Vec<Vec<Vec<u8>>> = reqs.iter().filter_map(|(_, r)| r.clone()).collect();
+        let cuts: Vec<usize> = cuts.iter().map(|i| i.index(wire.len() + 1)).collect();
+        let (whole, whole_err, _) = decode_split(&wire, &[], &Limits::default());
+        let (split, split_err, examined) = decode_split(&wire, &cuts, &Limits::default());
+        prop_assert_eq!(whole_err, None);
+        prop_assert_eq!(split_err, None);
+        prop_assert_eq!(&split, &whole);
+        let args: Vec<Vec<Vec<u8>>> = split
+            .iter()
+            .map(|r| r.args.iter().map(|a| a.to_vec()).collect())
+            .collect();
+        prop_assert_eq!(args, expected);
+        prop_assert!(examined <= 2 * wire.len() as u64 + cuts.len() as u64 + 1);
+    }
+
+    #[test]
+    fn garbage_split_anywhere_decodes_as_when_fed_whole(
+        input in proptest::collection::vec(
+            prop_oneof![any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b'$'), Just(b'*'), Just(b'1')],
+            0..300,
+        ),
+        cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..16),
+        auth_required in any::<bool>(),
+    ) {
+        let limits = Limits { auth_required, ..Limits::default() };
+        let cuts: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        let whole = decode_split(&input, &[], &limits);
+        let split = decode_split(&input, &cuts, &limits);
+        prop_assert_eq!((whole.0, whole.1), (split.0, split.1));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{
     AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -59,6 +59,10 @@ pub struct Client {
     pub write_level: Option<Consistency>,
     /// The level of a `CL <level>` prefix, for the one command it wraps.
     pub level_override: Option<Consistency>,
+    /// Time DEBUG SLEEP owes: slept by dispatch once the command, or the
+    /// EXEC that ran it, has released the transaction gate, so only this
+    /// client waits while the node keeps serving the others.
+    pub debug_sleep: Duration,
 }
 
 impl Client {
@@ -79,6 +83,7 @@ impl Client {
             read_level: None,
             write_level: None,
             level_override: None,
+            debug_sleep: Duration::ZERO,
         }
     }
 
@@ -106,6 +111,7 @@ impl Client {
             read_level: self.read_level,
             write_level: self.write_level,
             level_override: None,
+            debug_sleep: Duration::ZERO,
         }
     }
 

@@ -88,6 +88,13 @@ impl Collector for ClusterCollector {
             out.extend(g.collect());
         }
         if let Ok(g) = prometheus::IntGauge::new(
+            "ringkv_cluster_port_listening",
+            "1 while the cluster port accepts node-to-node connections (a cluster of one keeps it closed until CLUSTER JOIN)",
+        ) {
+            g.set(i64::from(self.cluster.cluster_port().is_listening()));
+            out.extend(g.collect());
+        }
+        if let Ok(g) = prometheus::IntGauge::new(
             "ringkv_cluster_rebuilding",
             "1 while this node syncs with its peers after it may have lost data (it applies no write and answers no read from its own record)",
         ) {
@@ -119,6 +126,11 @@ impl Collector for ClusterCollector {
             "ringkv_cluster_gossip_rounds_total",
             "Gossip rounds run",
             stats.gossip_rounds.get(),
+        );
+        counter(
+            "ringkv_cluster_handshakes_refused_total",
+            "Cluster-port connections refused or dropped before they authenticated (protected mode, too many unauthenticated connections, a failed or unfinished handshake)",
+            stats.handshakes_refused.get(),
         );
         counter(
             "ringkv_cluster_local_pauses_total",

@@ -16,6 +16,10 @@ use parking_lot::Mutex;
 use crate::command::connection::REDIS_COMPAT_VERSION;
 use crate::shared::{Server, unix_micros};
 
+/// The allocator the `ringkv-server` binary installs (`server/src/main.rs`),
+/// for INFO's `mem_allocator`.
+pub const MEM_ALLOCATOR: &str = "mimalloc";
+
 /// How old the keyspace census may get before INFO starts a new one.
 pub const CENSUS_MAX_AGE: Duration = Duration::from_secs(10);
 
@@ -307,6 +311,18 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         format!("cluster_replica_latency_avg_usec:{avg:.1}"),
         format!("cluster_gossip_rounds:{}", stats.gossip_rounds.get()),
         format!("cluster_local_pauses:{}", stats.local_pauses.get()),
+        format!(
+            "cluster_port_listening:{}",
+            u8::from(c.cluster_port().is_listening())
+        ),
+        format!(
+            "cluster_port_protected_mode:{}",
+            u8::from(c.cluster_port().is_protected())
+        ),
+        format!(
+            "cluster_handshakes_refused:{}",
+            stats.handshakes_refused.get()
+        ),
     ]);
     let hints = &c.hints().stats;
     let ae = c.anti_entropy_stats();
@@ -378,7 +394,7 @@ fn memory_section(server: &Server, out: &mut String) {
     let (qbufs, _) = server.clients.query_buffers();
     let _ = write!(
         out,
-        "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmemtable_bytes:{}\r\nblock_cache_bytes:{}\r\nblock_cache_capacity:{}\r\nclients_query_buffers:{qbufs}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+        "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmemtable_bytes:{}\r\nblock_cache_bytes:{}\r\nblock_cache_capacity:{}\r\nclients_query_buffers:{qbufs}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:{MEM_ALLOCATOR}\r\n",
         human_bytes(rss),
         human_bytes(rss),
         s.memtable_bytes,

@@ -99,7 +99,7 @@ async fn admit(server: &Arc<Server>, mut socket: TcpStream, addr: SocketAddr) {
         let c = server.config.read();
         (c.maxclients, c.protected_mode, !c.requirepass.is_empty())
     };
-    let refusal = if protected && !has_password && !addr.ip().is_loopback() {
+    let refusal = if protected && !has_password && !ringkv_conf::is_loopback(addr.ip()) {
         Some(("protected_mode", DENIED.to_string()))
     } else if server.clients.len() >= maxclients {
         Some(("maxclients", format!("-ERR {}\r\n", text::MAX_CLIENTS)))

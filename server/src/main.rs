@@ -7,7 +7,8 @@ use std::process::ExitCode;
 /// mimalloc instead of the system allocator: the request path allocates
 /// and frees many small buffers across threads, where glibc's malloc spent
 /// about a fifth of the server's CPU (measured with perf under
-/// redis-benchmark).
+/// redis-benchmark). INFO's `mem_allocator` names it
+/// (`ringkv_server::info::MEM_ALLOCATOR`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -46,6 +46,8 @@ pub mod text {
     pub const SAME_OBJECT: &str = "source and destination objects are the same";
     /// Reply when a client is over `maxclients`.
     pub const MAX_CLIENTS: &str = "max number of clients reached";
+    /// DEBUG when `enable-debug-command` does not allow this client.
+    pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 }
 
 /// An error reply. Converts into a [`Reply::Error`] with the right prefix.
@@ -180,7 +182,7 @@ impl From<ringkv_cluster::Error> for ReplyError {
             E::Refused(t) => ReplyError::Err(t.into()),
             e @ E::BadContext(_) => ReplyError::Err(e.to_string().into()),
             E::Engine(engine) => engine_error(engine),
-            e @ E::Cluster(_) => ReplyError::Err(e.to_string().into()),
+            e @ (E::Cluster(_) | E::Seeds(_)) => ReplyError::Err(e.to_string().into()),
             other => {
                 tracing::error!(error = %other, "command failed in the storage layer");
                 ReplyError::Err(format!("storage error: {other}").into())

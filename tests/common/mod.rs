@@ -605,3 +605,47 @@ impl TestServer {
         }
     }
 }
+
+/// Runs `ringkv-server` with exactly `args` (plus `--dir`, a fresh
+/// temporary directory, and `--loglevel warning`), expecting it to refuse
+/// to start: waits up to `timeout` for it to exit and returns its status
+/// and stderr. Panics, after killing it, if it is still running then. For
+/// starts [`TestServer::start_expecting_exit`] cannot express (another
+/// `--bind`, no `--cluster-port`).
+pub fn run_expecting_exit(args: &[&str], timeout: Duration) -> RefusedStart {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(server_binary())
+        .args(args)
+        .arg("--dir")
+        .arg(dir.path().join("data"))
+        .arg("--loglevel")
+        .arg("warning")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ringkv-server");
+    let mut pipe = child.stderr.take().expect("stderr piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = reader.join().unwrap_or_default();
+    match status {
+        Some(status) => RefusedStart { status, stderr },
+        None => panic!("ringkv-server was still running after {timeout:?}; stderr:\n{stderr}"),
+    }
+}

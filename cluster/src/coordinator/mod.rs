@@ -95,6 +95,8 @@ pub struct Coordinator {
     pub(crate) rpc: Arc<RpcClient>,
     pub(crate) settings: RwLock<Settings>,
     pub(crate) stats: Arc<ClusterStats>,
+    /// The cluster port: whether it listens, and its admission gate.
+    pub(crate) port: crate::port::ClusterPort,
     pub(crate) hints: crate::hints::Hints,
     pub(crate) anti_entropy: crate::antientropy::AntiEntropyStats,
 }
@@ -113,6 +115,11 @@ impl Coordinator {
     /// Counters for metrics and INFO.
     pub fn stats(&self) -> &Arc<ClusterStats> {
         &self.stats
+    }
+
+    /// The cluster port (whether it listens, protected mode).
+    pub fn cluster_port(&self) -> &crate::port::ClusterPort {
+        &self.port
     }
 
     /// The hint store.

@@ -104,4 +104,8 @@ pub struct ClusterStats {
     /// Times this node found it had itself been paused (longer than
     /// `LOCAL_PAUSE_INTERVALS` gossip intervals) and forgave its peers.
     pub local_pauses: Counter,
+    /// Cluster-port connections refused or dropped before they
+    /// authenticated: protected mode, too many unauthenticated connections,
+    /// a failed or unfinished handshake ([`crate::rpc::gate`]).
+    pub handshakes_refused: Counter,
 }

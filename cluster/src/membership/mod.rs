@@ -15,6 +15,8 @@
 //! `.await`; the ring is rebuilt when tokens change and published as an
 //! `Arc` snapshot that readers clone.
 
+pub mod persist;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};

@@ -6,6 +6,12 @@
 //! are matched to callers by frame id. A call that outlives its timeout
 //! gets [`RpcError::Timeout`] and its late reply is dropped. The pool lock (a `parking_lot::Mutex`) is never held across an
 //! `.await`.
+//!
+//! One connection to a peer is opened at a time (the caller holding that
+//! address's `opening` lock; the others wait and then reuse it), so a
+//! burst of calls to a peer that just came back costs one handshake, not
+//! one per call, and stays far under the peer's bound on unauthenticated
+//! connections ([`super::gate`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -33,6 +39,32 @@ pub enum RpcError {
     /// The peer answered with an error.
     #[error("remote error: {0}")]
     Remote(String),
+    /// The peer refused the handshake and said why: a wrong cluster
+    /// secret, or its protected mode. Trying again does not help until a
+    /// configuration changes.
+    #[error("{addr} refused: {reason}")]
+    Refused {
+        /// The peer's cluster address.
+        addr: String,
+        /// The text of its REFUSED frame.
+        reason: String,
+    },
+    /// The peer does not speak the node protocol: not a ringkv cluster port.
+    #[error("{addr} is not a ringkv cluster port ({what})")]
+    NotRingkv {
+        /// The address called.
+        addr: String,
+        /// What was found there instead.
+        what: String,
+    },
+}
+
+impl RpcError {
+    /// Whether the peer answered in a way that retrying cannot change
+    /// ([`RpcError::Refused`], [`RpcError::NotRingkv`]).
+    pub fn is_definitive(&self) -> bool {
+        matches!(self, RpcError::Refused { .. } | RpcError::NotRingkv { .. })
+    }
 }
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Frame>>>>;
@@ -48,6 +80,8 @@ pub struct RpcClient {
     secret: String,
     source: Option<IpAddr>,
     conns: Mutex<HashMap<String, Arc<Conn>>>,
+    /// Per address: held by the one caller opening a connection to it.
+    opening: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     next_id: AtomicU64,
 }
 
@@ -60,8 +94,14 @@ impl RpcClient {
             secret,
             source,
             conns: Mutex::new(HashMap::new()),
+            opening: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// The source address of outgoing connections (`bind-source-addr`).
+    pub fn source(&self) -> Option<IpAddr> {
+        self.source
     }
 
     /// Sends `req` to the node at `addr` (its cluster port) and waits for the
@@ -116,21 +156,28 @@ impl RpcClient {
         self.conns.lock().remove(addr);
     }
 
+    fn live(&self, addr: &str) -> Option<Arc<Conn>> {
+        self.conns
+            .lock()
+            .get(addr)
+            .filter(|c| c.alive.load(Ordering::Acquire))
+            .cloned()
+    }
+
     async fn connection(&self, addr: &str) -> Result<Arc<Conn>, RpcError> {
-        if let Some(c) = self.conns.lock().get(addr) {
-            if c.alive.load(Ordering::Acquire) {
-                return Ok(Arc::clone(c));
-            }
+        if let Some(c) = self.live(addr) {
+            return Ok(c);
+        }
+        let turn = Arc::clone(self.opening.lock().entry(addr.to_string()).or_default());
+        let _turn = turn.lock().await;
+        // Whoever held the turn before may have connected.
+        if let Some(c) = self.live(addr) {
+            return Ok(c);
         }
         let conn = Arc::new(self.open(addr).await?);
-        let mut conns = self.conns.lock();
-        // Another caller may have connected meanwhile; keep the first live one.
-        if let Some(c) = conns.get(addr) {
-            if c.alive.load(Ordering::Acquire) {
-                return Ok(Arc::clone(c));
-            }
-        }
-        conns.insert(addr.to_string(), Arc::clone(&conn));
+        self.conns
+            .lock()
+            .insert(addr.to_string(), Arc::clone(&conn));
         Ok(conn)
     }
 
@@ -142,6 +189,14 @@ impl RpcClient {
         frame::connect_handshake(&mut stream, &self.secret, self.my_id)
             .await
             .map_err(|e| match e {
+                FrameError::Refused(reason) => RpcError::Refused {
+                    addr: addr.to_string(),
+                    reason,
+                },
+                e @ FrameError::BadMagic { .. } => RpcError::NotRingkv {
+                    addr: addr.to_string(),
+                    what: e.to_string(),
+                },
                 FrameError::Auth(t) => {
                     RpcError::Remote(format!("{addr}: authentication failed: {t}"))
                 }
@@ -183,7 +238,7 @@ impl RpcClient {
 }
 
 /// Connects to `addr`, from `source` when given.
-async fn dial(addr: &str, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+pub(crate) async fn dial(addr: &str, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
     let Some(source) = source else {
         return TcpStream::connect(addr).await;
     };

@@ -1,15 +1,18 @@
 //! Frames and the authentication handshake of the node-to-node protocol
-//! (`docs/protocol/node-rpc.md`, version 1).
+//! (`docs/protocol/node-rpc.md`, version 2).
 //!
 //! ```text
-//! frame := magic:u16be (0x524B "RK") version:u8 (1) kind:u8 id:u64be
+//! frame := magic:u16be (0x524B "RK") version:u8 (2) kind:u8 id:u64be
 //!          len:u32be body[len] crc:u32be
 //! crc   := crc32c(magic .. body)
 //! ```
 //!
 //! A frame with a bad magic, an unknown version, a length over
 //! [`MAX_BODY`] or a checksum mismatch is a protocol error: the connection
-//! is closed (nothing in it can be trusted any more).
+//! is closed (nothing in it can be trusted any more). Before the handshake
+//! has succeeded, both sides read frames of at most [`MAX_PREAUTH_BODY`]
+//! bytes: the length is checked before the body is allocated, so a
+//! stranger cannot make a node hold more than that.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use hmac::{Hmac, Mac};
@@ -23,6 +26,15 @@ pub const MAGIC: u16 = 0x524B;
 pub const VERSION: u8 = 2;
 /// Largest body accepted: a 512 MB value plus its record overhead.
 pub const MAX_BODY: usize = 600 * 1024 * 1024;
+/// Largest body read before the peer has authenticated. Handshake frames
+/// carry at most 40 bytes and a refusal a short text; a longer claimed
+/// length closes the connection before anything is allocated for it.
+pub const MAX_PREAUTH_BODY: usize = 64 * 1024;
+/// Most bytes of a REFUSED text kept when one is received.
+const MAX_REFUSAL_TEXT: usize = 512;
+/// The text of the REFUSED frame answering an AUTH whose MAC does not
+/// verify (the two nodes' `cluster-secret`s differ).
+pub const WRONG_SECRET: &str = "wrong cluster secret";
 /// Read buffer of a connection: many small frames per read system call.
 pub const READ_BUFFER: usize = 64 * 1024;
 /// Bytes before the body.
@@ -57,12 +69,31 @@ pub enum FrameError {
     /// Socket error (including the peer closing).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The first two bytes of a frame are not [`MAGIC`]: the peer does not
+    /// speak this protocol (a Redis port, an HTTP server, garbage).
+    #[error("bad magic {found:#06x}: not the ringkv node protocol")]
+    BadMagic {
+        /// The two bytes found, big-endian.
+        found: u16,
+    },
+    /// A frame claims a body longer than this side accepts here.
+    #[error("frame body of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// The claimed body length.
+        len: usize,
+        /// The limit: [`MAX_BODY`], or [`MAX_PREAUTH_BODY`] in the handshake.
+        max: usize,
+    },
     /// The bytes are not a valid frame.
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// The handshake failed: wrong secret, or refused by the peer.
+    /// The handshake failed on this side: a bad MAC, an unexpected frame.
     #[error("authentication failed: {0}")]
     Auth(String),
+    /// The peer answered the handshake with REFUSED and this text (e.g.
+    /// [`WRONG_SECRET`], or its protected mode).
+    #[error("refused by the peer: {0}")]
+    Refused(String),
 }
 
 /// Encodes a frame.
@@ -119,6 +150,16 @@ pub async fn write_queued<W: AsyncWrite + Unpin, T>(
 
 /// Reads one frame; `Ok(None)` on a clean end of stream between frames.
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Frame>, FrameError> {
+    read_frame_within(r, MAX_BODY).await
+}
+
+/// Reads one frame whose body is at most `max_body` bytes; a longer
+/// claimed length is [`FrameError::TooLarge`] before any of it is read or
+/// allocated. `Ok(None)` on a clean end of stream between frames.
+pub async fn read_frame_within<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max_body: usize,
+) -> Result<Option<Frame>, FrameError> {
     let mut header = [0u8; HEADER_LEN];
     match r.read_exact(&mut header).await {
         Ok(_) => {}
@@ -143,8 +184,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Frame>
         l2,
         l3,
     ] = header;
-    if u16::from_be_bytes([m0, m1]) != MAGIC {
-        return Err(FrameError::Protocol("bad magic".into()));
+    let found = u16::from_be_bytes([m0, m1]);
+    if found != MAGIC {
+        return Err(FrameError::BadMagic { found });
     }
     if version != VERSION {
         return Err(FrameError::Protocol(format!(
@@ -153,8 +195,11 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Frame>
     }
     let id = u64::from_be_bytes([i0, i1, i2, i3, i4, i5, i6, i7]);
     let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
-    if len > MAX_BODY {
-        return Err(FrameError::Protocol(format!("frame body of {len} bytes")));
+    if len > max_body.min(MAX_BODY) {
+        return Err(FrameError::TooLarge {
+            len,
+            max: max_body.min(MAX_BODY),
+        });
     }
     let mut rest = vec![0u8; len + 4];
     r.read_exact(&mut rest).await?;
@@ -182,6 +227,22 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
 ) -> Result<(), FrameError> {
     w.write_all(&encode(frame)).await?;
     Ok(())
+}
+
+/// The encoding of a REFUSED frame carrying `text`: what an acceptor sends
+/// instead of a CHALLENGE (protected mode) or of AUTH_OK (a bad MAC).
+pub fn refusal(text: &str) -> Bytes {
+    encode(&Frame {
+        kind: kind::REFUSED,
+        id: 0,
+        body: Bytes::copy_from_slice(text.as_bytes()),
+    })
+}
+
+/// The text of a received REFUSED frame, cut to a sane length.
+fn refusal_text(body: &[u8]) -> String {
+    let cut = body.get(..MAX_REFUSAL_TEXT).unwrap_or(body);
+    String::from_utf8_lossy(cut).into_owned()
 }
 
 /// The HMAC over one challenge, keyed by the cluster secret; `None` never
@@ -225,7 +286,7 @@ pub async fn accept_handshake<S: AsyncRead + AsyncWrite + Unpin>(
         },
     )
     .await?;
-    let reply = read_frame(s)
+    let reply = read_frame_within(s, MAX_PREAUTH_BODY)
         .await?
         .ok_or_else(|| FrameError::Auth("closed during handshake".into()))?;
     let (peer, tag) = match (reply.kind, reply.body.split_first_chunk::<8>()) {
@@ -233,17 +294,9 @@ pub async fn accept_handshake<S: AsyncRead + AsyncWrite + Unpin>(
         _ => return Err(FrameError::Auth("expected an AUTH frame".into())),
     };
     if !verify(secret, &nonce, peer, tag) {
-        let _ = write_frame(
-            s,
-            &Frame {
-                kind: kind::REFUSED,
-                id: 0,
-                body: Bytes::from_static(b"bad cluster secret"),
-            },
-        )
-        .await;
+        let _ = s.write_all(&refusal(WRONG_SECRET)).await;
         return Err(FrameError::Auth(format!(
-            "node {peer:016x} presented a bad cluster secret"
+            "node {peer:016x} presented a wrong cluster secret"
         )));
     }
     write_frame(
@@ -264,9 +317,12 @@ pub async fn connect_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     secret: &str,
     my_id: u64,
 ) -> Result<u64, FrameError> {
-    let challenge = read_frame(s)
+    let challenge = read_frame_within(s, MAX_PREAUTH_BODY)
         .await?
         .ok_or_else(|| FrameError::Auth("closed during handshake".into()))?;
+    if challenge.kind == kind::REFUSED {
+        return Err(FrameError::Refused(refusal_text(&challenge.body)));
+    }
     if challenge.kind != kind::CHALLENGE || challenge.body.len() != 40 {
         return Err(FrameError::Auth("expected a CHALLENGE frame".into()));
     }
@@ -284,11 +340,9 @@ pub async fn connect_handshake<S: AsyncRead + AsyncWrite + Unpin>(
         },
     )
     .await?;
-    match read_frame(s).await? {
+    match read_frame_within(s, MAX_PREAUTH_BODY).await? {
         Some(f) if f.kind == kind::AUTH_OK => Ok(server_id),
-        Some(f) if f.kind == kind::REFUSED => Err(FrameError::Auth(
-            String::from_utf8_lossy(&f.body).into_owned(),
-        )),
+        Some(f) if f.kind == kind::REFUSED => Err(FrameError::Refused(refusal_text(&f.body))),
         _ => Err(FrameError::Auth("handshake not acknowledged".into())),
     }
 }
@@ -333,7 +387,56 @@ mod tests {
             if ok {
                 assert_eq!(client.unwrap(), 1);
                 assert_eq!(server.unwrap(), 2);
+            } else {
+                assert!(
+                    matches!(&client, Err(FrameError::Refused(t)) if t == WRONG_SECRET),
+                    "{client:?}"
+                );
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_huge_length_before_authentication_is_refused_unallocated() {
+        // A header claiming the largest body any frame may have: refused
+        // on its length alone, though no body follows.
+        let mut header = Vec::new();
+        header.extend_from_slice(&MAGIC.to_be_bytes());
+        header.extend_from_slice(&[VERSION, kind::AUTH]);
+        header.extend_from_slice(&0u64.to_be_bytes());
+        header.extend_from_slice(&u32::try_from(MAX_BODY).unwrap().to_be_bytes());
+        let mut r = &header[..];
+        assert!(matches!(
+            read_frame_within(&mut r, MAX_PREAUTH_BODY).await,
+            Err(FrameError::TooLarge {
+                len: MAX_BODY,
+                max: MAX_PREAUTH_BODY
+            })
+        ));
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let server = tokio::spawn(async move { accept_handshake(&mut a, "s", 1).await });
+        b.write_all(&header).await.unwrap();
+        assert!(matches!(
+            server.await.unwrap(),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_instead_of_a_challenge_and_a_foreign_protocol_are_told_apart() {
+        let (mut a, mut refused) = tokio::io::duplex(4096);
+        a.write_all(&refusal("protected mode")).await.unwrap();
+        assert!(matches!(
+            connect_handshake(&mut refused, "s", 2).await,
+            Err(FrameError::Refused(t)) if t == "protected mode"
+        ));
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        a.write_all(b"+PONG\r\n-ERR unknown command\r\n")
+            .await
+            .unwrap();
+        assert!(matches!(
+            connect_handshake(&mut b, "s", 2).await,
+            Err(FrameError::BadMagic { found: 0x2b50 })
+        ));
     }
 }

@@ -6,11 +6,14 @@
 //! - [`codec`]: bounds-checked field reader/writer for bodies.
 //! - [`message`]: every request and reply.
 //! - [`client`]: pooled, multiplexed outgoing connections with timeouts.
+//! - [`gate`]: admission before authentication (protected mode, bounded
+//!   handshakes, counted and rate-limited refusals).
 //! - [`server`]: the accept loop and per-request dispatch.
 
 pub mod client;
 pub mod codec;
 pub mod frame;
+pub mod gate;
 pub mod message;
 pub mod server;
 

@@ -1,7 +1,8 @@
 //! The answering side of node-to-node RPC: accepts connections on the
-//! cluster port, runs the handshake, then serves requests concurrently,
-//! each on its own task, replies funnelled through one writer task that
-//! sends the replies queued at once in one write.
+//! cluster port, admits them through the [`Gate`] (protected mode, bounded
+//! unauthenticated connections), runs the handshake, then serves requests
+//! concurrently, each on its own task, replies funnelled through one
+//! writer task that sends the replies queued at once in one write.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use super::frame::{self, Frame};
+use super::gate::{Gate, HANDSHAKE_TIMEOUT};
 use super::message::{Request, Response};
 
 /// What answers requests (the cluster node).
@@ -25,12 +27,14 @@ pub trait RequestHandler: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Response> + Send + '_>>;
 }
 
-/// Serves `listener` until `shutdown` turns true.
+/// Serves `listener` until `shutdown` turns true, admitting connections
+/// through `gate`.
 pub async fn serve(
     listener: TcpListener,
     secret: String,
     my_id: u64,
     handler: Arc<dyn RequestHandler>,
+    gate: Arc<Gate>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -42,22 +46,45 @@ pub async fn serve(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        let pass = match gate.admit(peer_addr.ip()) {
+            Ok(pass) => pass,
+            Err(refusal) => {
+                if let Some(text) = refusal.reply() {
+                    // Never waits: a fresh socket's send buffer takes one
+                    // small frame, and a peer that cannot take it loses
+                    // only the explanation.
+                    let _ = stream.try_write(&frame::refusal(text));
+                }
+                gate.refused(peer_addr, &refusal);
+                // Dropping the stream closes it.
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let secret = secret.clone();
         let handler = Arc::clone(&handler);
+        let gate = Arc::clone(&gate);
         tokio::spawn(async move {
             let shake = tokio::time::timeout(
-                Duration::from_secs(5),
+                HANDSHAKE_TIMEOUT,
                 frame::accept_handshake(&mut stream, &secret, my_id),
             )
             .await;
+            // Authenticated or not, the connection leaves the handshake.
+            drop(pass);
             let from = match shake {
                 Ok(Ok(id)) => id,
                 Ok(Err(e)) => {
-                    tracing::warn!(%peer_addr, error = %e, "cluster connection refused");
+                    gate.refused(peer_addr, &e);
                     return;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    gate.refused(
+                        peer_addr,
+                        &format_args!("no handshake within {}s", HANDSHAKE_TIMEOUT.as_secs()),
+                    );
+                    return;
+                }
             };
             let (rd, mut wr) = stream.into_split();
             let mut rd = BufReader::with_capacity(frame::READ_BUFFER, rd);

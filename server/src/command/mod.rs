@@ -1,10 +1,12 @@
 //! Command dispatch: from a decoded request to a reply.
 //!
 //! [`execute`] resolves the command (and subcommand) in the table, checks
-//! arity once, applies the connection gates in order — authentication,
-//! MULTI queueing — and runs the handler while holding the transaction gate
-//! shared. Latency, calls, failures and rejections are recorded here, the
-//! one place every command passes.
+//! arity once, applies the connection gates in order — protected commands
+//! (`enable-debug-command`), authentication, MULTI queueing — and runs the
+//! handler while holding the transaction gate shared. A DEBUG SLEEP is
+//! slept after the gate is released (see [`server::owed_sleep`]). Latency,
+//! calls, failures and rejections are recorded here, the one place every
+//! command passes.
 //!
 //! Handlers get a [`Ctx`]: the server, the client, and the (sub)command
 //! being run. They read through [`Ctx::read`]/[`Ctx::peek`] and write only
@@ -33,7 +35,7 @@ use ringkv_cluster::{Consistency, Coordinator, Entry, Keyspace, Write};
 use ringkv_resp::Reply;
 
 use crate::client::Client;
-use crate::reply_error::{CmdResult, ReplyError};
+use crate::reply_error::{CmdResult, ReplyError, text};
 use crate::shared::Server;
 use table::{CommandSpec, Handler, flag};
 
@@ -261,6 +263,14 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         }
         error_reply(server, e)
     };
+    // Before authentication, as in Redis 7's processCommand; inside MULTI
+    // the refusal makes EXEC abort.
+    if (spec.has(flag::PROTECTED) || parent.is_some_and(|p| p.has(flag::PROTECTED)))
+        && !protected_allowed(server, client)
+    {
+        client.flag_transaction_error();
+        return refuse(server, ReplyError::err(text::DEBUG_NOT_ALLOWED));
+    }
     if !client.authenticated && !spec.has(flag::NO_AUTH) {
         client.flag_transaction_error();
         return refuse(server, ReplyError::NoAuth);
@@ -276,12 +286,27 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         client.queue(parent, spec, args);
         return Reply::simple("QUEUED");
     }
-    if spec.handler == Handler::Exec || outside_transactions(spec.handler) {
-        // EXEC takes the gate exclusively itself.
-        return run_recorded(server, client, parent, spec, &args).await;
-    }
-    let _gate = server.exec_gate.read().await;
-    run_recorded(server, client, parent, spec, &args).await
+    let reply = if spec.handler == Handler::Exec || outside_transactions(spec.handler) {
+        // EXEC takes the gate itself.
+        run_recorded(server, client, parent, spec, &args).await
+    } else {
+        let _gate = server.exec_gate.read().await;
+        run_recorded(server, client, parent, spec, &args).await
+    };
+    // No gate is held here: a DEBUG SLEEP (alone or queued in an EXEC that
+    // held the gate exclusively) stalls this client only.
+    server::owed_sleep(server, client).await;
+    reply
+}
+
+/// Whether `enable-debug-command` lets this client run a protected command
+/// (DEBUG): `no` nobody, `yes` everyone, `local` loopback peers only.
+fn protected_allowed(server: &Server, client: &Client) -> bool {
+    server
+        .config
+        .read()
+        .enable_debug_command
+        .allows(client.handle.addr.ip())
 }
 
 /// Runs an already-validated command, recording its latency and outcome.

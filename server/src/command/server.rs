@@ -13,10 +13,11 @@ use super::args::{ArgCursor, arg, is, parse_f64};
 use super::docs::{all, docs_reply, info_reply};
 use super::keys::string_encoding;
 use super::table::{self, CommandSpec};
+use crate::client::Client;
 use crate::glob::Glob;
 use crate::info;
 use crate::reply_error::{CmdResult, ReplyError, lossy};
-use crate::shared::{unix_micros, unix_secs};
+use crate::shared::{Server, unix_micros, unix_secs};
 
 /// OBJECT HELP, word for word as Redis 7.0 prints it (ringkv has every
 /// OBJECT subcommand Redis has, so its help text applies unchanged).
@@ -252,7 +253,8 @@ const FIXED_REDIS_KEYS: &[(&str, &str)] = &[
 /// CONFIG GET parameter [parameter ...] (glob patterns, case-insensitive).
 pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let config = cx.server.config.read().clone();
-    let keys = ringkv_conf::KEYS.iter().map(|k| (k.name, (k.get)(&config)));
+    // Secrets (requirepass, cluster-secret) show as a mask (SPEC §2).
+    let keys = ringkv_conf::KEYS.iter().map(|k| (k.name, k.shown(&config)));
     let fixed = FIXED_REDIS_KEYS.iter().map(|(n, v)| (*n, v.to_string()));
     let all: Vec<(&str, String)> = keys.chain(fixed).collect();
     let mut pairs: Vec<(Reply, Reply)> = Vec::new();
@@ -394,7 +396,7 @@ const DEBUG_HELP: &[&str] = &[
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in the background when they are not accessed.",
     "SLEEP <seconds>",
-    "    Stop the server for <seconds>. Decimals allowed.",
+    "    Stall this client for <seconds> (at most 3600); others are still served. Decimals allowed.",
     "HELP",
     "    Print this help.",
 ];
@@ -420,7 +422,11 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         // Redis reads the time with strtod: a bad number sleeps 0 seconds.
         let secs = leading_float(arg(args, 2));
         if secs > 0.0 {
-            tokio::time::sleep(Duration::from_secs_f64(secs.min(3600.0))).await;
+            // Owed, not slept here: this handler may run under EXEC's
+            // exclusive gate, and sleeping there would stop every client.
+            let owed =
+                cx.client.debug_sleep + Duration::from_secs_f64(secs.min(MAX_DEBUG_SLEEP_SECS));
+            cx.client.debug_sleep = owed.min(Duration::from_secs_f64(MAX_DEBUG_SLEEP_SECS));
         }
         return Ok(Reply::Ok);
     }
@@ -447,6 +453,31 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Ok);
     }
     Err(syntax())
+}
+
+/// Longest DEBUG SLEEP, in seconds (Redis has no cap; an hour keeps
+/// `DEBUG SLEEP 1e308` finite).
+const MAX_DEBUG_SLEEP_SECS: f64 = 3600.0;
+
+/// Sleeps the DEBUG SLEEP time `client` owes, if any. Dispatch calls it
+/// after the command (or the EXEC that queued it) has released the
+/// transaction gate, so the sleeping client stalls alone, as a client of a
+/// multi-threaded server would; Redis, single-threaded, stalls everyone.
+/// The sleep ends early when the server shuts down or the client is killed.
+pub async fn owed_sleep(server: &Server, client: &mut Client) {
+    let owed = std::mem::take(&mut client.debug_sleep);
+    if owed.is_zero() {
+        return;
+    }
+    let mut shutdown = server.shutdown.subscribe();
+    tokio::select! {
+        _ = tokio::time::sleep(owed) => {}
+        _ = shutdown.wait_for(|stopping| *stopping) => {}
+        _ = client.handle.kill_signal.notified() => {
+            // The connection loop waits for this wake-up to close.
+            client.handle.kill_signal.notify_one();
+        }
+    }
 }
 
 /// The number at the start of `raw`, as C's `strtod` reads it (0 if none).

@@ -44,6 +44,8 @@ pub mod flag {
     pub const MOVABLEKEYS: u32 = 1 << 12;
     /// Allowed while a script is busy.
     pub const ALLOW_BUSY: u32 = 1 << 13;
+    /// Refused unless its `enable-*-command` option allows the client (DEBUG).
+    pub const PROTECTED: u32 = 1 << 14;
 
     /// Names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -58,6 +60,7 @@ pub mod flag {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
+        (PROTECTED, "protected"),
         (NO_MULTI, "no_multi"),
         (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
@@ -432,7 +435,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("consistency", -1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, G::Cluster, "0.1.0", "O(1)", "Shows or sets the connection's read and write consistency levels (ringkv).", "[level | [READ read-level] [WRITE write-level]]", H::Consistency),
     c("copy", -3, RW, KEY1_2, G::Generic, "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key.", "source destination [DB destination-db:integer] [REPLACE]", H::Copy),
     c("dbsize", 1, RO | FAST, NO_KEYS, G::Server, "1.0.0", "O(N) where N is the number of keys in the database", "Returns the number of keys in the database.", "", H::DbSize),
-    c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "1.0.0", "Depends on subcommand.", "A container for debugging commands.", "subcommand [arg...]", H::Debug),
+    c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, NO_KEYS, G::Server, "1.0.0", "Depends on subcommand.", "A container for debugging commands.", "subcommand [arg...]", H::Debug),
     c("decr", 2, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "key", H::Decr),
     c("decrby", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "key decrement:integer", H::DecrBy),
     c("del", -2, WRITE, ALL_KEYS, G::Generic, "1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys.", "key...", H::Del),
