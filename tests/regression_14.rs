@@ -216,3 +216,27 @@ fn a_clean_stop_keeps_the_actor_and_an_unclean_one_draws_a_fresh_one() {
     c.wait_all_up();
     assert_final_state(&c, 4);
 }
+
+#[test]
+fn a_first_node_restarted_without_seeds_knows_its_cluster_at_once() {
+    // Node 0 was started without --seeds. Restarted, it used to take
+    // itself for a cluster of one until a peer gossiped to it, and answered
+    // from its own, stale, record meanwhile.
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    c.nodes[0].kill();
+    for i in 0..10 {
+        let mut con = c.conn(1 + i % 2);
+        int(&mut con, &["INCR", "c"]);
+    }
+    c.nodes[0].restart_same_ports();
+    let mut con = c.conn(0);
+    assert_eq!(
+        int(&mut con, &["INCR", "c"]),
+        11,
+        "the restarted node answered from its own record alone"
+    );
+    assert_eq!(
+        info_field(&c.nodes[0], "cluster_known_nodes").as_deref(),
+        Some("3")
+    );
+}

@@ -205,6 +205,23 @@ pub async fn start(
         handoff: Vec::new(),
     };
     let members = Arc::new(Membership::new(me, interval, config.phi_threshold));
+    // The members this node last knew (a restart of the same identity), so
+    // it does not take itself for a cluster of one until a peer gossips to
+    // it, whether or not it has seeds (crate::membership::persist).
+    let stored_members = if known_member {
+        crate::membership::persist::load(&keyspace, id)
+    } else {
+        Vec::new()
+    };
+    let greet: Vec<String> = stored_members
+        .iter()
+        .filter(|s| s.status != Status::Left && s.cluster_addr != my_cluster_addr)
+        .map(|s| s.cluster_addr.clone())
+        .filter(|a| !seeds.contains(a))
+        .collect();
+    if !stored_members.is_empty() {
+        members.merge(stored_members);
+    }
     let rpc = Arc::new(RpcClient::new(
         id,
         config.cluster_secret.clone(),
@@ -265,8 +282,8 @@ pub async fn start(
         );
     } else {
         // A restart: say hello so peers learn the new generation at once.
-        for seed in &seeds {
-            gossip_with(&coordinator, seed).await;
+        for addr in seeds.iter().chain(&greet) {
+            gossip_with(&coordinator, addr).await;
         }
     }
     if members.departed_earlier() {
@@ -348,6 +365,7 @@ async fn gossip_loop(
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stored = 0u64;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -355,6 +373,14 @@ async fn gossip_loop(
         }
         coordinator.members.heartbeat();
         coordinator.stats.gossip_rounds.inc();
+        let states = coordinator.members.states();
+        let signature = crate::membership::persist::signature(&states);
+        if signature != stored {
+            match crate::membership::persist::save(&coordinator.keyspace, &states).await {
+                Ok(()) => stored = signature,
+                Err(e) => tracing::debug!(error = %e, "could not store the member table"),
+            }
+        }
         let (up, down) = coordinator.members.peers();
         let left = coordinator.members.has_left(coordinator.me);
         if !up.is_empty() && !left {
