@@ -149,3 +149,55 @@ fn a_two_one_partition_with_writes_at_one_on_both_sides_converges_with_siblings(
         );
     }
 }
+
+/// Issue 15, finding 11: after a long partition a node kept its stuck
+/// connection to the healed peer (only an I/O error retired it), so writes
+/// at ALL failed with NOQUORUM and hints piled up long after the heal.
+#[test]
+fn after_a_long_partition_heals_writes_at_all_succeed_within_two_seconds() {
+    let mut net = Network::new();
+    let c = Cluster::start_behind(
+        &mut net,
+        3,
+        &[
+            "--anti-entropy-interval-ms",
+            "0",
+            "--replica-timeout-ms",
+            "500",
+        ],
+    );
+    let mut con0 = c.conn(0);
+    for round in 0..2 {
+        // Traffic on every connection, so the cut freezes them.
+        for i in 0..20 {
+            cl(&mut con0, "ALL", &["SET", &format!("pre:{round}:{i}"), "v"]).unwrap();
+        }
+        net.partition_stuck(&[&[0, 1], &[2]]);
+        let load = Load::start(
+            &c.nodes[0],
+            &format!("cut{round}"),
+            "QUORUM",
+            5000,
+            Duration::from_secs(4),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        let during = load.finish();
+        assert!(
+            during.errors.is_empty(),
+            "QUORUM writes failed during the cut: {:?}",
+            &during.errors[..during.errors.len().min(3)]
+        );
+        net.heal();
+        let healed = std::time::Instant::now();
+        wait_for(
+            "a write at ALL after the heal",
+            Duration::from_secs(2),
+            || cl(&mut con0, "ALL", &["SET", &format!("after:{round}"), "v"]).is_ok(),
+        );
+        let took = healed.elapsed();
+        wait_for("hints drained", Duration::from_secs(10), || {
+            c.hints_pending() == 0
+        });
+        println!("round {round}: a write at ALL succeeded {took:?} after the heal");
+    }
+}

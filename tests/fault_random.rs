@@ -43,7 +43,7 @@ const KEYS_PER_CLIENT: usize = 24;
 /// Longest a client waits for a reply (a SIGSTOPped node never answers).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(4);
 /// Most operations one client makes, whatever the duration.
-const MAX_OPS_PER_CLIENT: u64 = 200_000;
+const MAX_OPS_PER_CLIENT: u64 = 2_000_000;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)

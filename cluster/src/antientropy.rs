@@ -355,10 +355,9 @@ impl Coordinator {
         Ok(sum)
     }
 
-    /// One anti-entropy round: with every member up that shares ranges
-    /// with this node on the serving ring. Peers that fail are skipped and
-    /// reported in the log; the round goes on with the others.
-    pub async fn anti_entropy_round(self: &Arc<Self>) -> Result<RepairSummary> {
+    /// The serving ring, this node's ranges on it, and the members up
+    /// there: what an anti-entropy round covers.
+    fn round_targets(&self) -> (Arc<Ring>, Vec<(u64, u64)>, Vec<NodeId>) {
         let ring = self.members.ring();
         let n = self.effective_replicas();
         let mine = ring.replica_ranges(self.me, n);
@@ -368,12 +367,42 @@ impl Coordinator {
             .copied()
             .filter(|&p| p != self.me && self.members.is_up(p))
             .collect();
-        let summary = self.sync_peers(&mine, &ring, &peers).await;
+        (ring, mine, peers)
+    }
+
+    fn count_round(&self) {
         self.anti_entropy.rounds.inc();
         self.anti_entropy
             .last_round_ms
             .store(self.keyspace.now_ms(), Ordering::Relaxed);
+    }
+
+    /// One anti-entropy round: with every member up that shares ranges
+    /// with this node on the serving ring. Peers that fail are skipped and
+    /// reported in the log; the round goes on with the others.
+    pub async fn anti_entropy_round(self: &Arc<Self>) -> Result<RepairSummary> {
+        let (ring, mine, peers) = self.round_targets();
+        let summary = self.sync_peers(&mine, &ring, &peers).await;
+        self.count_round();
         summary
+    }
+
+    /// `CLUSTER REPAIR`: an anti-entropy round now; unlike the background
+    /// round, a peer that fails makes it an error naming each such peer and
+    /// why (what the others repaired stays done).
+    pub async fn repair_round(self: &Arc<Self>) -> Result<RepairSummary> {
+        let (ring, mine, peers) = self.round_targets();
+        let (summary, failed) = self.sync_each_peer(&mine, &ring, &peers).await;
+        self.count_round();
+        if failed.is_empty() {
+            return Ok(summary);
+        }
+        Err(Error::Cluster(format!(
+            "repair failed with {} of {} peers: {}",
+            failed.len(),
+            failed.len() + summary.peers,
+            describe_failures(&failed)
+        )))
     }
 
     /// Syncs `my_ranges` with each of `peers` over the ranges it holds on
@@ -427,6 +456,15 @@ impl Coordinator {
         }
         (sum, failed)
     }
+}
+
+/// `id (error), ...` for the peers a round failed with.
+pub(crate) fn describe_failures(failed: &[(NodeId, Error)]) -> String {
+    failed
+        .iter()
+        .map(|(p, e)| format!("{p:016x} ({e})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

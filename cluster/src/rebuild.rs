@@ -55,13 +55,9 @@ impl Coordinator {
         }
         let (summary, failed) = self.sync_each_peer(&mine, &ring, &peers).await;
         if !failed.is_empty() {
-            let names: Vec<String> = failed
-                .iter()
-                .map(|(p, e)| format!("{p:016x} ({e})"))
-                .collect();
             return Err(Error::Cluster(format!(
                 "sync failed with {}",
-                names.join(", ")
+                crate::antientropy::describe_failures(&failed)
             )));
         }
         Ok(summary)

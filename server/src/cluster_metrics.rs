@@ -108,6 +108,11 @@ impl Collector for ClusterCollector {
             }
         };
         counter(
+            "ringkv_cluster_rpc_connections_retired_total",
+            "Node-to-node connections dropped after a call timed out on them in silence",
+            self.cluster.rpc_connections_retired(),
+        );
+        counter(
             "ringkv_cluster_unavailable_total",
             "Requests answered NOQUORUM",
             stats.unavailable.get(),

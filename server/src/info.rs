@@ -273,6 +273,10 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         format!("cluster_node_id:{:016x}", c.id()),
         format!("cluster_actor:{:016x}", c.actor()),
         format!("cluster_rebuilding:{}", u8::from(c.is_rebuilding())),
+        format!(
+            "cluster_rpc_connections_retired:{}",
+            c.rpc_connections_retired()
+        ),
         format!("cluster_known_nodes:{}", views.len()),
         format!("cluster_members_up:{up}"),
         format!("cluster_members_down:{}", count("down")),

@@ -10,6 +10,12 @@
 //! flowing (new connections are accepted and held, established ones stop
 //! being forwarded), so callers see timeouts. Healing lets the held bytes
 //! through in order, as TCP retransmission would after a short partition.
+//!
+//! [`Network::partition_stuck`] cuts like a long partition instead: an
+//! established connection that tries to carry bytes during the cut stays
+//! silent for good, even after the heal (as a socket deep in TCP's
+//! retransmission backoff does for minutes); connections opened during or
+//! after the cut work once it heals.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{ErrorKind, Read, Write};
@@ -33,6 +39,8 @@ struct State {
     targets: Mutex<Vec<Option<SocketAddr>>>,
     /// Pairs of nodes (lower index first) that cannot reach each other.
     cut: Mutex<HashSet<(usize, usize)>>,
+    /// Cut pairs whose established connections get stuck for good.
+    stuck: Mutex<HashSet<(usize, usize)>>,
     /// Every socket the proxy opened or accepted, shut down when it drops.
     sockets: Mutex<Vec<TcpStream>>,
 }
@@ -40,6 +48,10 @@ struct State {
 impl State {
     fn is_cut(&self, a: usize, b: usize) -> bool {
         self.cut.lock().contains(&(a.min(b), a.max(b)))
+    }
+
+    fn is_stuck_cut(&self, a: usize, b: usize) -> bool {
+        self.is_cut(a, b) && self.stuck.lock().contains(&(a.min(b), a.max(b)))
     }
 
     fn stopped(&self) -> bool {
@@ -116,9 +128,19 @@ impl Network {
         }
     }
 
-    /// Ends every cut; held traffic flows again.
+    /// As [`partition`](Self::partition), but connections that try to
+    /// carry bytes across the cut stay silent for good.
+    pub fn partition_stuck(&self, sides: &[&[usize]]) {
+        self.partition(sides);
+        let cut = self.state.cut.lock().clone();
+        self.state.stuck.lock().extend(cut);
+    }
+
+    /// Ends every cut; held traffic flows again (but not on connections a
+    /// stuck cut froze).
     pub fn heal(&self) {
         self.state.cut.lock().clear();
+        self.state.stuck.lock().clear();
     }
 }
 
@@ -195,6 +217,13 @@ fn pump(state: &State, mut src: TcpStream, mut dst: TcpStream, a: usize, b: usiz
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if state.is_stuck_cut(a, b) {
+            // Frozen for good: never forward again (until the proxy stops).
+            while !state.stopped() {
+                std::thread::sleep(POLL);
+            }
+            break;
+        }
         if !state.wait_connected(a, b) || dst.write_all(&buf[..n]).is_err() {
             break;
         }

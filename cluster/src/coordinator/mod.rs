@@ -132,6 +132,12 @@ impl Coordinator {
         self.me
     }
 
+    /// Node-to-node connections dropped because a call timed out while they
+    /// delivered nothing (a stuck path; the next call redials).
+    pub fn rpc_connections_retired(&self) -> u64 {
+        self.rpc.retired_connections()
+    }
+
     /// The actor this run stamps versions with ([`crate::actor`]).
     pub fn actor(&self) -> crate::version::Actor {
         self.actor

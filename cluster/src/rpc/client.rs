@@ -7,6 +7,15 @@
 //! gets [`RpcError::Timeout`] and its late reply is dropped. The pool lock (a `parking_lot::Mutex`) is never held across an
 //! `.await`.
 //!
+//! A call that times out while its connection delivered nothing at all
+//! retires that connection (its tasks end, its socket closes) and the
+//! next call dials afresh: a socket stuck in TCP's retransmission backoff
+//! after a partition would otherwise keep failing every call to a peer
+//! that is back up. A connection to a slow peer that still delivers other
+//! replies is kept. Node sockets also use TCP keepalive and
+//! `TCP_USER_TIMEOUT` ([`tune_peer_socket`]) so the kernel gives up on a
+//! dead path in seconds, not minutes.
+//!
 //! One connection to a peer is opened at a time (the caller holding that
 //! address's `opening` lock; the others wait and then reuse it), so a
 //! burst of calls to a peer that just came back costs one handshake, not
@@ -72,6 +81,19 @@ type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Frame>>>>;
 struct Conn {
     tx: mpsc::Sender<(Frame, oneshot::Sender<Frame>)>,
     alive: Arc<AtomicBool>,
+    /// When a frame last arrived, in ms since the pool's `epoch`.
+    last_rx_ms: Arc<AtomicU64>,
+    /// The reader and writer tasks, ended when the connection is retired.
+    tasks: [tokio::task::AbortHandle; 2],
+}
+
+impl Conn {
+    fn retire(&self) {
+        self.alive.store(false, Ordering::Release);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 /// The connection pool.
@@ -83,6 +105,10 @@ pub struct RpcClient {
     /// Per address: held by the one caller opening a connection to it.
     opening: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     next_id: AtomicU64,
+    /// Origin of the connections' `last_rx_ms`.
+    epoch: std::time::Instant,
+    /// Connections retired because a call timed out on them in silence.
+    retired: AtomicU64,
 }
 
 impl RpcClient {
@@ -96,6 +122,37 @@ impl RpcClient {
             conns: Mutex::new(HashMap::new()),
             opening: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            epoch: std::time::Instant::now(),
+            retired: AtomicU64::new(0),
+        }
+    }
+
+    /// Connections retired so far because a call timed out while they
+    /// delivered nothing.
+    pub fn retired_connections(&self) -> u64 {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// After a call to `addr` begun at `since_ms` timed out: retires the
+    /// pooled connection if no frame arrived on it since.
+    fn retire_if_silent(&self, addr: &str, since_ms: u64) {
+        let mut conns = self.conns.lock();
+        let silent = conns
+            .get(addr)
+            .is_some_and(|c| c.last_rx_ms.load(Ordering::Acquire) < since_ms);
+        if silent {
+            if let Some(c) = conns.remove(addr) {
+                c.retire();
+                self.retired.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    peer = addr,
+                    "a call timed out on a silent connection; redialing next time"
+                );
+            }
         }
     }
 
@@ -113,9 +170,13 @@ impl RpcClient {
         timeout: Duration,
     ) -> Result<Response, RpcError> {
         // Awake time only: a pause of this process is not the peer's delay.
+        let since_ms = self.now_ms();
         match crate::timer::within(timeout, self.call_inner(addr, req)).await {
             Some(r) => r,
-            None => Err(RpcError::Timeout),
+            None => {
+                self.retire_if_silent(addr, since_ms);
+                Err(RpcError::Timeout)
+            }
         }
     }
 
@@ -186,6 +247,7 @@ impl RpcClient {
             .await
             .map_err(|e| RpcError::Unreachable(format!("{addr}: {e}")))?;
         let _ = stream.set_nodelay(true);
+        tune_peer_socket(&stream);
         frame::connect_handshake(&mut stream, &self.secret, self.my_id)
             .await
             .map_err(|e| match e {
@@ -206,8 +268,9 @@ impl RpcClient {
         let mut rd = BufReader::with_capacity(frame::READ_BUFFER, rd);
         let (tx, mut rx) = mpsc::channel::<(Frame, oneshot::Sender<Frame>)>(1024);
         let alive = Arc::new(AtomicBool::new(true));
+        let last_rx_ms = Arc::new(AtomicU64::new(self.now_ms()));
         let pending: Pending = Arc::default();
-        {
+        let writer = {
             let pending = Arc::clone(&pending);
             let alive = Arc::clone(&alive);
             tokio::spawn(async move {
@@ -217,12 +280,18 @@ impl RpcClient {
                 })
                 .await;
                 alive.store(false, Ordering::Release);
-            });
-        }
-        {
+            })
+        };
+        let reader = {
             let alive = Arc::clone(&alive);
+            let last_rx_ms = Arc::clone(&last_rx_ms);
+            let epoch = self.epoch;
             tokio::spawn(async move {
                 while let Ok(Some(f)) = frame::read_frame(&mut rd).await {
+                    last_rx_ms.store(
+                        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX),
+                        Ordering::Release,
+                    );
                     let waiter = pending.lock().remove(&f.id);
                     if let Some(w) = waiter {
                         let _ = w.send(f);
@@ -231,10 +300,50 @@ impl RpcClient {
                 alive.store(false, Ordering::Release);
                 // Dropping the senders fails every call still waiting.
                 pending.lock().clear();
-            });
-        }
-        Ok(Conn { tx, alive })
+            })
+        };
+        Ok(Conn {
+            tx,
+            alive,
+            last_rx_ms,
+            tasks: [writer.abort_handle(), reader.abort_handle()],
+        })
     }
+}
+
+/// How long unacknowledged data may stay unacknowledged on a node socket
+/// before the kernel drops the connection (`TCP_USER_TIMEOUT`).
+const PEER_USER_TIMEOUT_MS: libc::c_int = 10_000;
+
+/// Keepalive and `TCP_USER_TIMEOUT` on a node-to-node socket: an idle
+/// connection whose peer vanished is probed after 5 s and dropped after 3
+/// unanswered probes 2 s apart; one with data in flight is dropped once it
+/// has gone unacknowledged for [`PEER_USER_TIMEOUT_MS`]. Best effort.
+pub(crate) fn tune_peer_socket(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: setsockopt on a socket we own, with a c_int option value
+        // whose size we pass.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                std::ptr::from_ref(&value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 5);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 2);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
+    set(
+        libc::IPPROTO_TCP,
+        libc::TCP_USER_TIMEOUT,
+        PEER_USER_TIMEOUT_MS,
+    );
 }
 
 /// Connects to `addr`, from `source` when given.

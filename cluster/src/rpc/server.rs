@@ -61,6 +61,7 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        super::client::tune_peer_socket(&stream);
         let secret = secret.clone();
         let handler = Arc::clone(&handler);
         let gate = Arc::clone(&gate);

@@ -239,7 +239,7 @@ fn summary_line(what: &str, s: &ringkv_cluster::antientropy::RepairSummary) -> R
 
 /// CLUSTER REPAIR: one anti-entropy round with every replica, now.
 pub async fn cluster_repair(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    let summary = cx.cluster().anti_entropy_round().await?;
+    let summary = cx.cluster().repair_round().await?;
     Ok(summary_line("repaired", &summary))
 }
 
