@@ -28,13 +28,13 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, bulk, cl, repair, wait_for};
-use common::query;
+use common::{query, wal_files};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -163,25 +163,6 @@ struct WalSampler {
     samples: Arc<Mutex<Vec<VecDeque<WalSample>>>>,
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
-}
-
-fn wal_files(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wal") {
-                out.push((p, e.metadata().map(|m| m.len()).unwrap_or(0)));
-            }
-        }
-    }
-    out
 }
 
 impl WalSampler {

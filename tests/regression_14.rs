@@ -10,33 +10,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::cluster::{Cluster, bulk, cl, info_field, repair, wait_for};
-use common::{TestServer, query};
-
-/// Every `.wal` file under `dir`, with its length.
-fn wal_files(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wal") {
-                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push((p, len));
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use common::{TestServer, query, wal_files};
 
 /// A power cut: every WAL file back to the length it had at `synced`.
 fn cut_wals_back(node: &TestServer, synced: &[(PathBuf, u64)]) {

@@ -355,9 +355,10 @@ impl Coordinator {
         Ok(sum)
     }
 
-    /// The serving ring, this node's ranges on it, and the members up
-    /// there: what an anti-entropy round covers.
-    fn round_targets(&self) -> (Arc<Ring>, Vec<(u64, u64)>, Vec<NodeId>) {
+    /// The serving ring, this node's ranges on it, and the other members
+    /// that share some of them (only those judged up, if `only_up`): what
+    /// an anti-entropy or rebuild round covers.
+    pub(crate) fn round_targets(&self, only_up: bool) -> (Arc<Ring>, Vec<(u64, u64)>, Vec<NodeId>) {
         let ring = self.members.ring();
         let n = self.effective_replicas();
         let mine = ring.replica_ranges(self.me, n);
@@ -365,7 +366,8 @@ impl Coordinator {
             .nodes()
             .iter()
             .copied()
-            .filter(|&p| p != self.me && self.members.is_up(p))
+            .filter(|&p| p != self.me && (!only_up || self.members.is_up(p)))
+            .filter(|&p| !intersect(&mine, &ring.replica_ranges(p, n)).is_empty())
             .collect();
         (ring, mine, peers)
     }
@@ -381,7 +383,7 @@ impl Coordinator {
     /// with this node on the serving ring. Peers that fail are skipped and
     /// reported in the log; the round goes on with the others.
     pub async fn anti_entropy_round(self: &Arc<Self>) -> Result<RepairSummary> {
-        let (ring, mine, peers) = self.round_targets();
+        let (ring, mine, peers) = self.round_targets(true);
         let summary = self.sync_peers(&mine, &ring, &peers).await;
         self.count_round();
         summary
@@ -391,7 +393,7 @@ impl Coordinator {
     /// round, a peer that fails makes it an error naming each such peer and
     /// why (what the others repaired stays done).
     pub async fn repair_round(self: &Arc<Self>) -> Result<RepairSummary> {
-        let (ring, mine, peers) = self.round_targets();
+        let (ring, mine, peers) = self.round_targets(true);
         let (summary, failed) = self.sync_each_peer(&mine, &ring, &peers).await;
         self.count_round();
         if failed.is_empty() {

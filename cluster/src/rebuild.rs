@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::antientropy::{RepairSummary, intersect};
+use crate::antientropy::RepairSummary;
 use crate::coordinator::Coordinator;
 use crate::error::{Error, Result};
 use crate::membership::Status;
-use crate::ring::NodeId;
 
 /// Time between rebuild attempts.
 pub const RETRY: Duration = Duration::from_millis(500);
@@ -33,15 +32,7 @@ impl Coordinator {
     /// Syncs this node's ranges with every replica it shares them with on
     /// the serving ring; an error names each peer that was down or failed.
     pub(crate) async fn rebuild_round(self: &Arc<Self>) -> Result<RepairSummary> {
-        let ring = self.members.ring();
-        let n = self.effective_replicas();
-        let mine = ring.replica_ranges(self.me, n);
-        let peers: Vec<NodeId> = ring
-            .nodes()
-            .iter()
-            .copied()
-            .filter(|&p| p != self.me && !intersect(&mine, &ring.replica_ranges(p, n)).is_empty())
-            .collect();
+        let (ring, mine, peers) = self.round_targets(false);
         let down: Vec<String> = peers
             .iter()
             .filter(|&&p| !self.members.is_up(p))

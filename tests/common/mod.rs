@@ -561,7 +561,7 @@ impl TestServer {
         self.port = free_port_on(&self.host);
         self.metrics_port = free_port_on(&self.host);
         self.cluster_port = free_port_on(&self.host);
-        let mut child = Command::new(server_binary())
+        let child = Command::new(server_binary())
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--metrics-port")
@@ -580,29 +580,7 @@ impl TestServer {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn ringkv-server");
-        let mut pipe = child.stderr.take().expect("stderr piped");
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        });
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let stderr = reader.join().unwrap_or_default();
-        match status {
-            Some(status) => RefusedStart { status, stderr },
-            None => panic!("ringkv-server was still running after {timeout:?}; stderr:\n{stderr}"),
-        }
+        wait_refused(child, timeout)
     }
 }
 
@@ -614,7 +592,7 @@ impl TestServer {
 /// `--bind`, no `--cluster-port`).
 pub fn run_expecting_exit(args: &[&str], timeout: Duration) -> RefusedStart {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(server_binary())
+    let child = Command::new(server_binary())
         .args(args)
         .arg("--dir")
         .arg(dir.path().join("data"))
@@ -625,6 +603,13 @@ pub fn run_expecting_exit(args: &[&str], timeout: Duration) -> RefusedStart {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ringkv-server");
+    wait_refused(child, timeout)
+}
+
+/// Waits up to `timeout` for a server expected to refuse to start (its
+/// stderr piped) to exit; returns its status and stderr, or kills it and
+/// panics if it is still running then.
+fn wait_refused(mut child: Child, timeout: Duration) -> RefusedStart {
     let mut pipe = child.stderr.take().expect("stderr piped");
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -648,4 +633,25 @@ pub fn run_expecting_exit(args: &[&str], timeout: Duration) -> RefusedStart {
         Some(status) => RefusedStart { status, stderr },
         None => panic!("ringkv-server was still running after {timeout:?}; stderr:\n{stderr}"),
     }
+}
+
+/// Every `.wal` file under `dir`, with its length, sorted by path.
+pub fn wal_files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wal") {
+                out.push((p, e.metadata().map(|m| m.len()).unwrap_or(0)));
+            }
+        }
+    }
+    out.sort();
+    out
 }
