@@ -118,6 +118,10 @@ config_keys! {
     dir: String = "./data".to_string(), "dir", "server", settable = false;
     /// TCP port of the Prometheus /metrics HTTP endpoint (0: client port + 1000).
     metrics_port: u16 = 0, "metrics-port", "server", settable = false;
+    /// Address the /metrics endpoint listens on. Empty: the first `bind`
+    /// address if it is loopback, else 127.0.0.1, so metrics stay on this
+    /// machine unless set to something else (e.g. 0.0.0.0).
+    metrics_bind: String = String::new(), "metrics-bind", "server", settable = false;
     /// How many times a second server housekeeping (statistics sampling) runs, 1..=500. Expired keys are reclaimed by compaction, which checks every second.
     hz: u32 = 10, "hz", "server", settable = true;
     /// Who may run DEBUG, as in Redis 7: no (nobody), yes (everyone) or local

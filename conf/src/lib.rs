@@ -69,6 +69,19 @@ impl Config {
         Ok(())
     }
 
+    /// The address the /metrics endpoint listens on (`metrics-bind`, or
+    /// the first `bind` address when it is loopback, else 127.0.0.1).
+    pub fn metrics_ip(&self) -> std::net::IpAddr {
+        if let Ok(ip) = self.metrics_bind.parse() {
+            return ip;
+        }
+        self.bind
+            .first()
+            .and_then(|a| a.parse().ok())
+            .filter(|ip| net::is_loopback(*ip))
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+    }
+
     /// Checks the constraints between keys and the ranges the types cannot
     /// express. Returns every problem found, each naming its key.
     pub fn validate(&self) -> Result<(), Vec<String>> {
@@ -83,6 +96,10 @@ impl Config {
             "bind: at least one address is required".into(),
         );
         check(self.port != 0, "port: must be between 1 and 65535".into());
+        check(
+            self.metrics_bind.is_empty() || self.metrics_bind.parse::<std::net::IpAddr>().is_ok(),
+            format!("metrics-bind: {:?} is not an IP address", self.metrics_bind),
+        );
         check(
             self.maxclients >= 1,
             "maxclients: must be at least 1".into(),

@@ -289,3 +289,27 @@ fn secrets_are_masked_when_shown_but_kept_for_rewrite() {
     assert!(toml.contains("requirepass = \"pw\""), "{toml}");
     assert!(toml.contains("cluster-secret = \"s3\""), "{toml}");
 }
+
+#[test]
+fn metrics_stay_on_loopback_unless_metrics_bind_says_otherwise() {
+    let mut c = Config::default();
+    assert_eq!(c.metrics_ip().to_string(), "127.0.0.1");
+    c.bind = vec!["127.0.0.21".into()];
+    assert_eq!(c.metrics_ip().to_string(), "127.0.0.21");
+    c.bind = vec!["0.0.0.0".into()];
+    assert_eq!(
+        c.metrics_ip().to_string(),
+        "127.0.0.1",
+        "a public bind keeps metrics local"
+    );
+    c.bind = vec!["10.1.2.3".into()];
+    assert_eq!(c.metrics_ip().to_string(), "127.0.0.1");
+    c.metrics_bind = "0.0.0.0".into();
+    assert_eq!(c.metrics_ip().to_string(), "0.0.0.0");
+    assert!(c.validate().is_ok());
+    c.metrics_bind = "not-an-ip".into();
+    assert!(
+        c.validate()
+            .is_err_and(|p| p.iter().any(|m| m.starts_with("metrics-bind")))
+    );
+}

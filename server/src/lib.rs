@@ -151,11 +151,9 @@ pub async fn run(mut config: Config, config_file: Option<PathBuf>) -> anyhow::Re
             .with_context(|| format!("listening on {sock}"))?;
         listeners.push(l);
     }
-    let metrics_ip: IpAddr = config
-        .bind
-        .first()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    // Loopback unless metrics-bind says otherwise (protected mode covers
+    // every port).
+    let metrics_ip = config.metrics_ip();
     let metrics_addr = SocketAddr::new(metrics_ip, config.effective_metrics_port());
     let metrics_listener = metrics::bind(metrics_addr, config.tcp_backlog)
         .await
