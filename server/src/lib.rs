@@ -155,8 +155,7 @@ pub async fn run(mut config: Config, config_file: Option<PathBuf>) -> anyhow::Re
     // every port).
     let metrics_ip = config.metrics_ip();
     let metrics_addr = SocketAddr::new(metrics_ip, config.effective_metrics_port());
-    let metrics_listener = metrics::bind(metrics_addr, config.tcp_backlog)
-        .await
+    let metrics_listener = listener::bind(metrics_addr, config.tcp_backlog)
         .with_context(|| format!("metrics endpoint on {metrics_addr}"))?;
     let (cluster_stop, cluster_stop_rx) = tokio::sync::watch::channel(false);
     let cluster = ringkv_cluster::node::start(keyspace.clone(), &config, cluster_stop_rx)

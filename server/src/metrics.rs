@@ -11,7 +11,6 @@
 //! counters must never go backwards.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -539,9 +538,4 @@ fn respond(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> 
         hyper::header::HeaderValue::from_static("close"),
     );
     resp
-}
-
-/// Binds the metrics endpoint.
-pub async fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    crate::listener::bind(addr, backlog)
 }

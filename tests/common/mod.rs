@@ -107,9 +107,7 @@ impl TestServer {
         // A port picked free may be taken by a parallel test before the
         // server binds it: retry with new ports.
         for _attempt in 0..5 {
-            self.port = free_port_on(&self.host);
-            self.metrics_port = free_port_on(&self.host);
-            self.cluster_port = free_port_on(&self.host);
+            self.pick_ports();
             if self.spawn_on_current_ports() {
                 return;
             }
@@ -117,52 +115,66 @@ impl TestServer {
         panic!("ringkv-server did not start after 5 attempts");
     }
 
+    /// Draws fresh free ports for the next start.
+    fn pick_ports(&mut self) {
+        self.port = free_port_on(&self.host);
+        self.metrics_port = free_port_on(&self.host);
+        self.cluster_port = free_port_on(&self.host);
+    }
+
+    /// The server command on the ports already chosen, with this server's
+    /// flags and open-file limit; stderr is the caller's to set.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(server_binary());
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .arg("--metrics-port")
+            .arg(self.metrics_port.to_string())
+            .arg("--cluster-port")
+            .arg(self.cluster_port.to_string())
+            .arg("--bind")
+            .arg(&self.host)
+            .arg("--dir")
+            .arg(self.data_dir())
+            .arg("--loglevel")
+            .arg("warning")
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        if let Some(limit) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit(2), async-signal-safe, runs between
+            // fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd
+    }
+
     /// Starts the process on the ports already chosen; false if it did not
     /// come up (it is then killed).
     fn spawn_on_current_ports(&mut self) -> bool {
-        {
-            let mut cmd = Command::new(server_binary());
-            cmd.arg("--port")
-                .arg(self.port.to_string())
-                .arg("--metrics-port")
-                .arg(self.metrics_port.to_string())
-                .arg("--cluster-port")
-                .arg(self.cluster_port.to_string())
-                .arg("--bind")
-                .arg(&self.host)
-                .arg("--dir")
-                .arg(self.data_dir())
-                .arg("--loglevel")
-                .arg("warning")
-                .args(&self.args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit());
-            if let Some(limit) = self.nofile {
-                use std::os::unix::process::CommandExt;
-                // SAFETY: only setrlimit(2), async-signal-safe, runs between
-                // fork and exec.
-                unsafe {
-                    cmd.pre_exec(move || {
-                        let r = libc::rlimit {
-                            rlim_cur: limit,
-                            rlim_max: limit,
-                        };
-                        if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        Ok(())
-                    });
-                }
-            }
-            let child = cmd.spawn().expect("spawn ringkv-server");
-            self.child = Some(child);
-            if self.wait_ready() {
-                return true;
-            }
-            self.kill();
-            false
+        let child = self
+            .command()
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ringkv-server");
+        self.child = Some(child);
+        if self.wait_ready() {
+            return true;
         }
+        self.kill();
+        false
     }
 
     /// Kills the server and starts it again on the same ports (and data
@@ -558,25 +570,9 @@ impl TestServer {
     /// running then.
     pub fn start_expecting_exit(&mut self, timeout: Duration) -> RefusedStart {
         self.kill();
-        self.port = free_port_on(&self.host);
-        self.metrics_port = free_port_on(&self.host);
-        self.cluster_port = free_port_on(&self.host);
-        let child = Command::new(server_binary())
-            .arg("--port")
-            .arg(self.port.to_string())
-            .arg("--metrics-port")
-            .arg(self.metrics_port.to_string())
-            .arg("--cluster-port")
-            .arg(self.cluster_port.to_string())
-            .arg("--bind")
-            .arg(&self.host)
-            .arg("--dir")
-            .arg(self.data_dir())
-            .arg("--loglevel")
-            .arg("warning")
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+        self.pick_ports();
+        let child = self
+            .command()
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn ringkv-server");

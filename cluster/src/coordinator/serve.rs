@@ -38,8 +38,7 @@ impl Coordinator {
             }
             Request::Apply { db, key, op } => {
                 let context = op_context(&op)?;
-                let (outcome, record, ack) =
-                    self.apply_local(db, &key, op, context, self.actor).await?;
+                let (outcome, record, ack) = self.apply_local(db, &key, op, context).await?;
                 self.keyspace.durable(ack).await?;
                 Response::Applied {
                     record: record.encode(),

@@ -170,7 +170,7 @@ impl Coordinator {
         self.stats.writes.inc(level);
         let context = op_context(&op)?;
         if self.is_alone() {
-            let (outcome, _, ack) = self.apply_local(db, key, op, context, self.actor).await?;
+            let (outcome, _, ack) = self.apply_local(db, key, op, context).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
         }
         let plan = self.write_plan(key, level)?;
@@ -186,7 +186,7 @@ impl Coordinator {
                 // merges the leader's record like any other replica.
                 // (A local failure is an engine error: not counted, and no
                 // hint either, which would sit on the same failing store.)
-                if let Ok(incoming) = Siblings::decode(&record, 0) {
+                if let Ok(incoming) = super::decode_incoming(key, &record) {
                     if let Ok((_, local)) = self.merge_local(db, key, &incoming).await {
                         ack = local;
                         acked += 1;
@@ -306,7 +306,7 @@ impl Coordinator {
             if let Some(b) = &base {
                 self.merge_local(db, key, b).await?;
             }
-            let (outcome, record, ack) = self.apply_local(db, key, op, context, self.actor).await?;
+            let (outcome, record, ack) = self.apply_local(db, key, op, context).await?;
             return Ok((Some(self.me), outcome, record.encode(), ack));
         }
         let base = base.map(|b| b.encode());
@@ -358,15 +358,15 @@ impl Coordinator {
     }
 
     /// Applies `op` to this node's record as the coordinating replica,
-    /// stamping as `actor`.
+    /// stamping as this run's actor.
     pub(crate) async fn apply_local(
         &self,
         db: u32,
         key: &[u8],
         op: Op,
         context: Option<VectorClock>,
-        actor: Actor,
     ) -> Result<(Outcome, Siblings, Ack)> {
+        let actor = self.actor;
         self.keyspace
             .update_record(db, key, |sibs, now| {
                 apply_op(sibs, op, context.as_ref(), actor, now)

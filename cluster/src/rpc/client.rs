@@ -8,8 +8,8 @@
 //! `.await`.
 //!
 //! A call that times out while its connection delivered nothing at all
-//! retires that connection (its tasks end, its socket closes) and the
-//! next call dials afresh: a socket stuck in TCP's retransmission backoff
+//! retires that connection (its socket closes once the calls still waiting
+//! on it have timed out) and the next call dials afresh: a socket stuck in TCP's retransmission backoff
 //! after a partition would otherwise keep failing every call to a peer
 //! that is back up. A connection to a slow peer that still delivers other
 //! replies is kept. Node sockets also use TCP keepalive and
@@ -83,13 +83,21 @@ struct Conn {
     alive: Arc<AtomicBool>,
     /// When a frame last arrived, in ms since the pool's `epoch`.
     last_rx_ms: Arc<AtomicU64>,
-    /// The reader and writer tasks, ended when the connection is retired.
+    /// The reader and writer tasks, ended when the last caller lets go of
+    /// the connection (a stuck socket is closed then, not left to TCP).
     tasks: [tokio::task::AbortHandle; 2],
 }
 
 impl Conn {
+    /// Takes the connection out of service: new calls dial afresh, while
+    /// calls already waiting on it keep their own timeouts.
     fn retire(&self) {
         self.alive.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
         }
