@@ -22,7 +22,13 @@
 //!
 //! Either way `cluster/clean-stop` is deleted and `cluster/actor` written,
 //! and the WAL is fsynced, before the first stamp, so a crash later can
-//! never be mistaken for a clean stop. Formats: `docs/formats/hints.md`
+//! never be mistaken for a clean stop.
+//!
+//! A node started on a full disk (its engine refusing writes) cannot record
+//! its choice. It then runs under a fresh actor that is recorded nowhere:
+//! no later start can pick that actor again (an actor is reused only when
+//! `cluster/actor` names it), and the actor a surviving clean-stop marker
+//! names was not stamped with in this run, so reusing it later is sound. Formats: `docs/formats/hints.md`
 //! (the metadata table); the scheme and its costs: `docs/operations.md`.
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -95,14 +101,29 @@ pub async fn begin(keyspace: &Keyspace) -> Result<ActorEpoch> {
             had_actor: stored.is_some(),
         },
     };
+    match record(keyspace, &epoch).await {
+        Ok(()) => Ok(epoch),
+        Err(Error::Engine(e)) if e.is_write_failure() => {
+            let unrecorded = ActorEpoch {
+                actor: draw(stored),
+                ..epoch
+            };
+            tracing::warn!(error = %e, actor = %format!("{:016x}", unrecorded.actor), "the disk refuses writes: running under an actor recorded nowhere");
+            Ok(unrecorded)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores the actor chosen (if drawn) and deletes the clean-stop marker, fsynced.
+async fn record(keyspace: &Keyspace, epoch: &ActorEpoch) -> Result<()> {
     if epoch.fresh {
         keyspace.meta_put(ACTOR_KEY, encode(epoch.actor)).await?;
     }
     keyspace
         .meta_delete(&[Bytes::from_static(CLEAN_STOP_KEY)])
         .await?;
-    keyspace.sync().await?;
-    Ok(epoch)
+    keyspace.sync().await
 }
 
 /// Records that every stamp of `actor` is in this directory: called at a

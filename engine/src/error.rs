@@ -55,9 +55,10 @@ pub enum Error {
     /// The engine was shut down; no further writes are accepted.
     #[error("engine is closed")]
     Closed,
-    /// An earlier WAL write or fsync failed; the log's state on disk is unknown,
-    /// so writes are refused until the process restarts and recovers.
-    #[error("write-ahead log is poisoned by an earlier failed write or fsync: {cause}")]
+    /// A WAL write failed (writes are refused until the log takes writes
+    /// again, and the writes whose records failed are undone) or an fsync
+    /// failed (writes are refused until the process restarts and recovers).
+    #[error("write-ahead log could not be written: {cause}")]
     WalPoisoned {
         /// The first failure, as text (the original `io::Error` is not `Clone`).
         cause: String,
@@ -161,6 +162,13 @@ impl Error {
             offset,
             what: what.into(),
         }
+    }
+
+    /// True for a failure to write (a full disk, a file-size limit, an I/O
+    /// error): background work retries it, and it clears once writes go
+    /// through again. Damage (corruption, checksums) is not one.
+    pub fn is_write_failure(&self) -> bool {
+        matches!(self, Error::Io { .. } | Error::WalPoisoned { .. })
     }
 
     /// True for errors that mean bytes on disk are damaged.

@@ -21,6 +21,7 @@
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -165,6 +166,8 @@ pub(crate) struct Recovered {
     /// deletes and re-adds the same number: subtract the live files). Such a
     /// file left on disk is provably obsolete.
     pub(crate) deleted: BTreeSet<u64>,
+    /// Length of the manifest's whole records (a torn tail is past it).
+    pub(crate) valid_len: u64,
 }
 
 fn manifest_path(dir: &Path, n: u64) -> PathBuf {
@@ -294,6 +297,7 @@ fn replay(path: &Path, number: u64) -> Result<Recovered> {
     if contents.valid_len < data.len() as u64 {
         tracing::warn!(file = %path.display(), "ignoring torn manifest tail (an edit that never completed)");
     }
+    r.valid_len = contents.valid_len;
     Ok(r)
 }
 
@@ -302,6 +306,8 @@ fn replay(path: &Path, number: u64) -> Result<Recovered> {
 pub(crate) struct ManifestWriter {
     path: PathBuf,
     file: File,
+    /// Bytes of whole records written: where the next edit goes.
+    len: u64,
 }
 
 impl ManifestWriter {
@@ -326,8 +332,17 @@ impl ManifestWriter {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
-        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        let written = file
+            .write_all(&buf)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io(&path, e));
+        if let Err(e) = written {
+            // Not named by CURRENT yet: a full disk leaves nothing behind.
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        let len = buf.len() as u64;
         let tmp = dir.join(format!("{CURRENT_FILE}.tmp"));
         let mut t = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         t.write_all(format!("{MANIFEST_PREFIX}{number:06}\n").as_bytes())
@@ -346,20 +361,57 @@ impl ManifestWriter {
                 }
             }
         }
-        Ok(ManifestWriter { path, file })
+        Ok(ManifestWriter { path, file, len })
     }
 
-    /// Appends one edit and fsyncs it. After an error the manifest may hold a
-    /// torn record; the caller must stop structural changes (sticky error).
+    /// Reopens manifest `number` (the one `CURRENT` names) to append after
+    /// its `valid_len` bytes of whole records; a torn tail past them is cut
+    /// off (shrinking needs no free space). Used when a full disk leaves no
+    /// room for a fresh manifest at open.
+    pub(crate) fn open_existing(dir: &Path, number: u64, valid_len: u64) -> Result<ManifestWriter> {
+        let path = manifest_path(dir, number);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let size = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if size > valid_len {
+            file.set_len(valid_len).map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(ManifestWriter {
+            path,
+            file,
+            len: valid_len,
+        })
+    }
+
+    /// Appends one edit and fsyncs it. A failed write (a full disk) is cut
+    /// back to the last whole edit, so the edit can be tried again later
+    /// (the caller installs nothing on error). A failed fsync, or a cut that
+    /// fails, leaves the manifest's state unknown: that error is not a
+    /// write failure (`Error::is_write_failure`), so structural work stops.
     pub(crate) fn append(&mut self, edit: &VersionEdit) -> Result<()> {
         let mut payload = Vec::new();
         edit.encode(&mut payload);
         let mut buf = Vec::with_capacity(payload.len() + 9);
         append_record(&mut buf, MANIFEST_RECORD_EDIT, &payload);
-        self.file
-            .write_all(&buf)
-            .map_err(|e| Error::io(&self.path, e))?;
-        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+        if let Err(e) = self.file.write_all_at(&buf, self.len) {
+            if let Err(cut) = self.file.set_len(self.len) {
+                return Err(Error::Background(format!(
+                    "manifest {} holds a torn edit ({e}) that could not be cut off ({cut})",
+                    self.path.display()
+                )));
+            }
+            return Err(Error::io(&self.path, e));
+        }
+        if let Err(e) = self.file.sync_data() {
+            return Err(Error::Background(format!(
+                "manifest {} could not be fsynced: {e}",
+                self.path.display()
+            )));
+        }
+        self.len += buf.len() as u64;
+        Ok(())
     }
 }
 

@@ -20,7 +20,7 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
@@ -167,6 +167,10 @@ pub(crate) struct Memtable {
     /// Number of the first WAL file whose records live here; once this memtable
     /// is flushed, WALs below the next memtable's number may be deleted.
     pub(crate) wal_number: u64,
+    /// The highest sequence number inserted, set when the memtable is
+    /// frozen: a flush waits until the WAL holds (or discarded) every record
+    /// up to it, so no SSTable carries a write whose record failed.
+    sealed_seq: AtomicU64,
 }
 
 impl Memtable {
@@ -177,7 +181,18 @@ impl Memtable {
             newest: DashMap::with_hasher(ahash::RandomState::new()),
             bytes: AtomicUsize::new(0),
             wal_number,
+            sealed_seq: AtomicU64::new(0),
         }
+    }
+
+    /// Records the last sequence number inserted (at rotation).
+    pub(crate) fn seal(&self, last_seq: u64) {
+        self.sealed_seq.store(last_seq, AtomicOrdering::Release);
+    }
+
+    /// See `sealed_seq` (0: nothing to wait for, e.g. replayed at open).
+    pub(crate) fn sealed_seq(&self) -> u64 {
+        self.sealed_seq.load(AtomicOrdering::Acquire)
     }
 
     /// Inserts one version. Called only under the engine's write lock.
@@ -187,6 +202,39 @@ impl Memtable {
         self.newest.insert(user.clone(), (seq, v.clone()));
         self.map.insert(MemKey { prefix, user, seq }, v);
         self.bytes.fetch_add(add, AtomicOrdering::Relaxed);
+    }
+
+    /// Takes version `seq` of `user` out again: its WAL record could not be
+    /// written (see `wal::committer`). The next older version, if any,
+    /// becomes the newest. Called only under the engine's write lock.
+    pub(crate) fn remove(&self, user: &[u8], seq: u64) {
+        let probe = LookupKey::new(user, seq);
+        let Some(e) = self.map.get(&probe as &dyn KeyView) else {
+            return;
+        };
+        let add = user.len() + e.value().data.len() + ENTRY_OVERHEAD + INDEX_OVERHEAD;
+        e.remove();
+        drop(e);
+        self.bytes
+            .fetch_sub(add.min(self.approx_bytes()), AtomicOrdering::Relaxed);
+        let newest_is_it = self.newest.get(user).is_some_and(|n| n.0 == seq);
+        if !newest_is_it {
+            return;
+        }
+        let below = LookupKey::new(user, seq.saturating_sub(1));
+        let older = self
+            .map
+            .lower_bound(Bound::Included(&below as &dyn KeyView))
+            .filter(|e| e.key().user.as_ref() == user && e.key().seq < seq)
+            .map(|e| (e.key().seq, e.value().clone()));
+        match older {
+            Some(v) => {
+                self.newest.insert(Bytes::copy_from_slice(user), v);
+            }
+            None => {
+                self.newest.remove(user);
+            }
+        }
     }
 
     /// Approximate memory held, in bytes.

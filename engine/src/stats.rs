@@ -135,6 +135,12 @@ pub struct Stats {
     pub snapshots: usize,
     /// Write batches accepted since open.
     pub writes: u64,
-    /// The first background or WAL error, sticky until restart.
+    /// The background (flush, compaction) or WAL error in force: a failed
+    /// write clears once the disk takes writes again, damage or a failed
+    /// fsync stays until restart.
     pub background_error: Option<String>,
+    /// WAL appends that failed (each refused writes until a probe passed).
+    pub wal_write_failures: u64,
+    /// Times writes resumed after a failed WAL append (or a read-only open).
+    pub wal_write_recoveries: u64,
 }

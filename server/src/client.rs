@@ -47,6 +47,8 @@ pub struct Client {
     pub watch_dirty: Arc<AtomicBool>,
     /// Writes to await before the replies of this batch are sent.
     pub ack: Ack,
+    /// Commands run since the last reply write (their replies wait for `ack`).
+    pub unsent_commands: usize,
     /// Close the connection once the pending replies are written.
     pub close_after_reply: bool,
     /// CLIENT REPLY mode.
@@ -77,6 +79,7 @@ impl Client {
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             ack: Ack::NONE,
+            unsent_commands: 0,
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
@@ -105,6 +108,7 @@ impl Client {
             watched: Vec::new(),
             watch_dirty: Arc::clone(&self.watch_dirty),
             ack: Ack::NONE,
+            unsent_commands: 0,
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,

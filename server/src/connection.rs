@@ -5,8 +5,10 @@
 //! pipeline of N commands costs one read, one durability wait (one WAL
 //! write, or one fsync under `appendfsync always`) and one write. Replies
 //! are only sent after the writes they acknowledge are durable; if that
-//! fails, the connection is dropped without sending them, so no client
-//! ever sees an acknowledgement for a write that was not persisted.
+//! fails, a lone command's reply becomes the error (`-MISCONF` for a disk
+//! that refused the write, which is then undone), and a pipeline's
+//! connection is dropped without sending its replies, so no client ever
+//! sees an acknowledgement for a write that was not persisted.
 //!
 //! In a cluster, consecutive simple single-key commands of a batch on
 //! distinct keys run concurrently (see [`crate::pipeline`]), replies still
@@ -143,6 +145,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     }
                     run.run(server, client, &mut wbuf).await;
                     let mode_before = client.reply_mode;
+                    client.unsent_commands += 1;
                     let reply = command::execute(server, client, args).await;
                     if should_send(client, mode_before) {
                         reply.encode(client.protocol, &mut wbuf);
@@ -210,8 +213,16 @@ async fn flush(
     wbuf: &mut BytesMut,
 ) -> Result<(), Ended> {
     let ack = std::mem::replace(&mut client.ack, Ack::NONE);
+    let commands = std::mem::take(&mut client.unsent_commands);
     if let Err(e) = server.keyspace.durable(ack).await {
-        return Err(Ended::NotDurable(e.to_string()));
+        if commands != 1 {
+            return Err(Ended::NotDurable(e.to_string()));
+        }
+        // One command: its write failed, and its reply says so instead.
+        wbuf.clear();
+        crate::reply_error::ReplyError::from(e)
+            .into_reply()
+            .encode(client.protocol, wbuf);
     }
     if wbuf.is_empty() {
         return Ok(());

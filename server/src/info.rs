@@ -476,7 +476,7 @@ fn engine_section(server: &Server, out: &mut String) {
     };
     let _ = write!(
         out,
-        "compaction_strategy:{}\r\nsequence:{}\r\nmemtable_bytes:{}\r\nimmutable_memtables:{}\r\nl0_runs:{}\r\npending_compaction_bytes:{}\r\nlive_sst_bytes:{}\r\nflushes:{}\r\ncompactions:{}\r\nwrite_amplification:{:.2}\r\nsstables_probed_per_read:{probes:.2}\r\nbloom_useful:{}\r\nbloom_false_positives:{}\r\nblock_cache_hits:{}\r\nblock_cache_misses:{}\r\nwrite_stall_slowdowns:{}\r\nwrite_stall_stops:{}\r\nwrite_stall_micros:{}\r\nwrite_stalled:{}\r\nbackground_error:{}\r\n",
+        "compaction_strategy:{}\r\nsequence:{}\r\nmemtable_bytes:{}\r\nimmutable_memtables:{}\r\nl0_runs:{}\r\npending_compaction_bytes:{}\r\nlive_sst_bytes:{}\r\nflushes:{}\r\ncompactions:{}\r\nwrite_amplification:{:.2}\r\nsstables_probed_per_read:{probes:.2}\r\nbloom_useful:{}\r\nbloom_false_positives:{}\r\nblock_cache_hits:{}\r\nblock_cache_misses:{}\r\nwrite_stall_slowdowns:{}\r\nwrite_stall_stops:{}\r\nwrite_stall_micros:{}\r\nwrite_stalled:{}\r\nbackground_error:{}\r\nwal_write_failures:{}\r\nwal_write_recoveries:{}\r\n",
         s.compaction_strategy,
         s.seq,
         s.memtable_bytes,
@@ -500,6 +500,8 @@ fn engine_section(server: &Server, out: &mut String) {
             ringkv_engine::WritePressure::Stop => "stop",
         },
         s.background_error.as_deref().unwrap_or(""),
+        s.wal_write_failures,
+        s.wal_write_recoveries,
     );
     for (i, l) in s.levels.iter().enumerate() {
         let _ = write!(

@@ -366,7 +366,7 @@ impl Collector for EngineCollector {
         );
         gauge(
             "ringkv_engine_background_error",
-            "1 if the engine hit a sticky background error",
+            "1 while the engine refuses writes or background work fails (disk full, I/O error, damage)",
             f64::from(u8::from(s.background_error.is_some())),
         );
         let probes = if s.point_reads == 0 {
@@ -385,6 +385,16 @@ impl Collector for EngineCollector {
                 out.extend(c.collect());
             }
         };
+        counter(
+            "ringkv_engine_wal_write_failures_total",
+            "WAL appends that failed (writes refused until the disk took writes again)",
+            s.wal_write_failures,
+        );
+        counter(
+            "ringkv_engine_wal_write_recoveries_total",
+            "Times writes resumed after a failed WAL append or a read-only start",
+            s.wal_write_recoveries,
+        );
         counter(
             "ringkv_engine_flushes_total",
             "Memtables flushed to SSTables",

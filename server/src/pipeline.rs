@@ -89,6 +89,7 @@ impl ConcurrentRun {
         }
         self.keys.clear();
         let mut commands = std::mem::take(&mut self.commands);
+        client.unsent_commands += commands.len();
         if commands.len() == 1 {
             // Nothing to overlap.
             if let Some(args) = commands.pop() {

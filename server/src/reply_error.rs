@@ -65,7 +65,8 @@ pub enum ReplyError {
     ExecAbort,
     /// `-NOPROTO unsupported protocol version`.
     NoProto,
-    /// `-MISCONF ...`: the write-ahead log could not be written; writes refused.
+    /// `-MISCONF ...`: the disk refused a write (WAL or flush); writes are
+    /// refused until it takes writes again.
     Misconf(String),
     /// Any other prefix, e.g. `NOQUORUM ...`; the text includes the prefix.
     Prefixed(Cow<'static, str>),
@@ -161,7 +162,7 @@ impl ReplyError {
             }
             ReplyError::NoProto => "NOPROTO unsupported protocol version".into(),
             ReplyError::Misconf(detail) => {
-                format!("MISCONF Errors writing to the write-ahead log: {detail}").into()
+                format!("MISCONF Errors writing to disk: {detail}").into()
             }
             ReplyError::Prefixed(t) => t.clone(),
         }
@@ -192,9 +193,10 @@ impl From<ringkv_cluster::Error> for ReplyError {
 }
 
 fn engine_error(e: ringkv_engine::Error) -> ReplyError {
-    // A failed WAL write or fsync is sticky: say so the way Redis reports a
-    // failing AOF, so operators and clients recognise it.
-    if matches!(e, ringkv_engine::Error::WalPoisoned { .. }) {
+    // A failing disk (WAL or flush): say so the way Redis reports a failing
+    // AOF, so operators and clients recognise it. The engine logs the cause
+    // once; writes resume by themselves once the disk takes writes again.
+    if e.is_write_failure() || matches!(e, ringkv_engine::Error::Background(_)) {
         return ReplyError::Misconf(e.to_string());
     }
     tracing::error!(error = %e, "storage engine error");

@@ -90,12 +90,15 @@ impl Inner {
                 }
                 g.compaction_requested = false;
             }
-            while self.bg_error().is_none() && !self.bg.m.lock().shutdown {
+            while self.bg_stopped().is_none() && !self.bg.m.lock().shutdown {
                 let Some((task, others)) = self.start_task(None) else {
                     break;
                 };
                 let r = self.execute(&task, &others);
-                self.finish_task(&task, r);
+                if self.finish_task(&task, r) {
+                    self.backoff(crate::db::BG_RETRY);
+                    break;
+                }
             }
             let mut st = self.structure.lock();
             self.purge_obsolete(&mut st);
@@ -129,19 +132,27 @@ impl Inner {
         Some((task, others))
     }
 
-    fn finish_task(&self, task: &Task, r: Result<()>) {
+    /// Releases `task`'s inputs and records its outcome; true if it failed.
+    fn finish_task(&self, task: &Task, r: Result<()>) -> bool {
         let mut st = self.structure.lock();
         for f in task.files() {
             st.compaction.busy.remove(&f.number);
         }
         st.compaction.running -= 1;
         drop(st);
-        match r {
-            Ok(()) => {}
-            Err(Error::Closed) => {}
-            Err(e) => self.set_bg_error(&e),
-        }
+        let failed = match r {
+            Ok(()) => {
+                self.clear_passing_bg_error();
+                false
+            }
+            Err(Error::Closed) => false,
+            Err(e) => {
+                self.set_bg_error(&e);
+                true
+            }
+        };
         self.signal_done();
+        failed
     }
 
     /// Runs `task` and installs its result.
@@ -379,7 +390,7 @@ impl Inner {
             let (task, others) = self.start_task(Some(task)).ok_or(Error::Closed)?;
             let r = self.execute(&task, &others);
             let failed = r.as_ref().err().map(Error::duplicate);
-            self.finish_task(&task, r);
+            let _ = self.finish_task(&task, r);
             match failed {
                 Some(e) => Err(e),
                 None => Ok(()),

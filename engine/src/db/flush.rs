@@ -103,16 +103,21 @@ impl Inner {
                 }
                 g.flush_requested = false;
             }
-            if self.bg_error().is_some() {
+            if self.bg_stopped().is_some() {
                 continue;
             }
             while let Some(mem) = self.current_sv().imms.last().cloned() {
                 if self.bg.m.lock().shutdown {
                     return;
                 }
-                if let Err(e) = self.flush_one(&mem) {
-                    self.set_bg_error(&e);
-                    break;
+                match self.flush_one(&mem) {
+                    Ok(()) => self.clear_passing_bg_error(),
+                    Err(Error::Closed) => return,
+                    Err(e) => {
+                        self.set_bg_error(&e);
+                        self.backoff(super::BG_RETRY);
+                        break;
+                    }
                 }
             }
         }
@@ -120,6 +125,12 @@ impl Inner {
 
     /// Flushes the oldest immutable memtable `mem`.
     fn flush_one(&self, mem: &Arc<Memtable>) -> Result<()> {
+        // Every record of `mem` must be in its WAL (or discarded after a
+        // failed append) first: an SSTable never carries a failed write.
+        let sealed = mem.sealed_seq();
+        if sealed > 0 {
+            self.committer.wait_written(sealed, self)?;
+        }
         let number = self.next_file.fetch_add(1, Ordering::SeqCst);
         let snapshots = self.snapshots.list();
         let (meta, max_seq) = write_memtable(
@@ -148,7 +159,12 @@ impl Inner {
         // The edit names WAL `next_log` as the live log: its header must be
         // durable first, or a power cut could leave the manifest naming a WAL
         // that `open` refuses as shorter than its header.
-        crate::wal::sync_existing(&self.dir, next_log)?;
+        if let Err(e) = crate::wal::sync_existing(&self.dir, next_log) {
+            if meta.is_some() {
+                let _ = std::fs::remove_file(sst_path(&self.dir, number));
+            }
+            return Err(e);
+        }
         let mut edit = VersionEdit {
             log_number: Some(next_log),
             last_seq: Some(max_seq),
@@ -161,7 +177,12 @@ impl Inner {
                 meta: Arc::new(m.clone()),
             });
         }
-        self.install(&mut st, edit, Some(mem))?;
+        if let Err(e) = self.install(&mut st, edit, Some(mem)) {
+            if meta.is_some() {
+                let _ = std::fs::remove_file(sst_path(&self.dir, number));
+            }
+            return Err(e);
+        }
         drop(st);
         if let Some(m) = &meta {
             Counters::add(&self.stats.bytes_written_flush, m.size);

@@ -43,6 +43,7 @@ use crate::snapshot::{Snapshot, SnapshotList};
 use crate::stats::{Counters, Stats};
 use crate::value::Value;
 use crate::version::{FileMeta, SuperVersion, Version};
+use crate::wal::WalFile;
 use crate::wal::committer::{Chunk, Committer, Durable, DurableSource, LogBuffer, LogSource};
 
 /// A sequence number: every write gets consecutive ones, starting at 1.
@@ -55,6 +56,17 @@ pub(crate) struct WriteState {
     /// Sequence number the next operation gets.
     pub(crate) next_seq: u64,
 }
+
+/// A failed flush or compaction (see `Inner::set_bg_error`).
+#[derive(Debug, Clone)]
+pub(crate) struct BgError {
+    pub(crate) text: String,
+    /// Not a failure to write: structural work stays stopped.
+    pub(crate) lasting: bool,
+}
+
+/// How long a failed background write waits before it is tried again.
+pub(crate) const BG_RETRY: Duration = Duration::from_secs(1);
 
 /// State guarded by the structure lock.
 pub(crate) struct Structure {
@@ -113,7 +125,7 @@ pub(crate) struct Inner {
     pub(crate) strategy: AtomicU8,
     pub(crate) rate_limit: AtomicU64,
     pub(crate) tables: TableCache,
-    pub(crate) bg_error: Mutex<Option<String>>,
+    pub(crate) bg_error: Mutex<Option<BgError>>,
     /// Stall measure and debt, recomputed at every version install.
     pub(crate) stall_runs: AtomicUsize,
     pub(crate) pending_compaction_bytes: AtomicU64,
@@ -152,23 +164,78 @@ impl Inner {
         strategy_from(self.strategy.load(Ordering::Relaxed))
     }
 
-    /// Records the first background error; structural work stops after it.
+    /// Records a failed flush or compaction. A failure to write (a full
+    /// disk, an I/O error) is retried (see `backoff`) and cleared by the
+    /// next success; any other error (corruption) stops structural work for
+    /// good. A lasting error is never replaced by a passing one.
     pub(crate) fn set_bg_error(&self, e: &Error) {
+        let lasting = !e.is_write_failure();
         let mut g = self.bg_error.lock();
-        if g.is_none() {
-            tracing::error!(error = %e, "background work failed; flush and compaction stopped");
-            *g = Some(e.to_string());
+        match &*g {
+            Some(held) if held.lasting => {}
+            Some(_) if !lasting => {
+                // Still failing: logged once, when it started.
+                tracing::debug!(error = %e, "background write failed again");
+                *g = Some(BgError {
+                    text: e.to_string(),
+                    lasting,
+                });
+            }
+            _ => {
+                if lasting {
+                    tracing::error!(error = %e, "background work failed; flush and compaction stopped");
+                } else {
+                    tracing::error!(error = %e, "background write failed; retrying");
+                }
+                *g = Some(BgError {
+                    text: e.to_string(),
+                    lasting,
+                });
+            }
         }
         drop(g);
         self.bg.done_cv.notify_all();
     }
 
-    /// The sticky background error, if any.
+    /// Clears a passing background error after a flush or compaction succeeded.
+    pub(crate) fn clear_passing_bg_error(&self) {
+        let mut g = self.bg_error.lock();
+        if g.as_ref().is_some_and(|b| !b.lasting) {
+            tracing::warn!("background writes succeed again");
+            *g = None;
+        }
+    }
+
+    /// The background error, lasting or passing, if any: writers that wait
+    /// on flushes give up with it.
     pub(crate) fn bg_error(&self) -> Option<Error> {
         self.bg_error
             .lock()
             .as_ref()
-            .map(|s| Error::Background(s.clone()))
+            .map(|b| Error::Background(b.text.clone()))
+    }
+
+    /// The lasting background error that stopped structural work, if any.
+    pub(crate) fn bg_stopped(&self) -> Option<Error> {
+        self.bg_error
+            .lock()
+            .as_ref()
+            .filter(|b| b.lasting)
+            .map(|b| Error::Background(b.text.clone()))
+    }
+
+    /// Waits `d` (or until shutdown) before a failed background write is
+    /// tried again, so a full disk is not hammered.
+    pub(crate) fn backoff(&self, d: Duration) {
+        let deadline = std::time::Instant::now() + d;
+        let mut g = self.bg.m.lock();
+        while !g.shutdown {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.bg.done_cv.wait_for(&mut g, left);
+        }
     }
 
     /// Refuses writes when closed or poisoned.
@@ -219,6 +286,50 @@ impl Inner {
 impl LogSource for Inner {
     fn take_pending(&self, out: &mut Vec<Chunk>) {
         self.write.lock().log.take(out);
+    }
+
+    fn discard(&self, mut failed: Vec<Chunk>) -> Option<u64> {
+        let mut w = self.write.lock();
+        w.log.take(&mut failed);
+        let sv = self.current_sv();
+        let mut highest = None;
+        for c in failed {
+            highest = highest.max(Some(c.last_seq));
+            let data = bytes::Bytes::from(c.data);
+            let records = match crate::wal::record::read_records(&c.file.path, &data, 0, &|t| {
+                t == crate::format::WAL_RECORD_BATCH
+            }) {
+                Ok(r) => r.records,
+                Err(e) => {
+                    // Our own encoding: unreachable short of a bug.
+                    tracing::error!(error = %e, "could not decode discarded WAL records");
+                    continue;
+                }
+            };
+            for r in records {
+                let Ok(b) = crate::batch::decode_batch(&r.payload) else {
+                    continue;
+                };
+                for (seq, (key, _)) in (b.start_seq..).zip(b.ops) {
+                    sv.mem.remove(&key, seq);
+                    for m in &sv.imms {
+                        m.remove(&key, seq);
+                    }
+                }
+            }
+        }
+        drop(w);
+        if let Some(h) = highest {
+            tracing::warn!(
+                through_seq = h,
+                "writes whose WAL records failed were undone"
+            );
+        }
+        highest
+    }
+
+    fn active_file(&self) -> Arc<WalFile> {
+        self.write.lock().log.file.clone()
     }
 }
 

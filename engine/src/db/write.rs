@@ -30,6 +30,10 @@ impl Inner {
         let now = self.now_ms();
         let n = batch.len() as u64;
         let mut w = self.write.lock();
+        // Again under the lock: a failed WAL append poisons the committer,
+        // then discards what the buffer holds under this lock, so a record
+        // must not join the buffer after that (see `wal::committer`).
+        self.check_writable()?;
         let start = w.next_seq;
         let last = start + n - 1;
         {
@@ -81,6 +85,7 @@ impl Inner {
         let file = Arc::new(WalFile::create(&self.dir, n)?);
         w.log.rotate(file);
         let old = std::mem::replace(&mut w.mem, Arc::new(Memtable::new(n)));
+        old.seal(w.next_seq.saturating_sub(1));
         {
             let mut g = self.sv.write();
             let mut imms = Vec::with_capacity(g.imms.len() + 1);
@@ -194,7 +199,7 @@ impl Inner {
         mut edit: VersionEdit,
         flushed: Option<&Arc<Memtable>>,
     ) -> Result<()> {
-        if let Some(e) = self.bg_error() {
+        if let Some(e) = self.bg_stopped() {
             return Err(e);
         }
         edit.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
@@ -319,7 +324,8 @@ impl Inner {
         let background_error = self
             .bg_error
             .lock()
-            .clone()
+            .as_ref()
+            .map(|b| b.text.clone())
             .or_else(|| self.committer.poison_text());
         Stats {
             seq: self.visible_seq.load(Ordering::Acquire),
@@ -367,6 +373,8 @@ impl Inner {
             open_files: self.tables.open_files(),
             snapshots: self.snapshots.list().len(),
             writes: g(&c.writes),
+            wal_write_failures: self.committer.write_failures.load(Ordering::Relaxed),
+            wal_write_recoveries: self.committer.recoveries.load(Ordering::Relaxed),
             background_error,
         }
     }

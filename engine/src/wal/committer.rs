@@ -18,8 +18,17 @@
 //! (briefly, to take the buffer) → waiters. A leader never holds the write
 //! lock while doing I/O.
 //!
-//! A failed write or fsync poisons the committer: the error is sticky, every
-//! waiter is woken with `WalPoisoned`, and the engine refuses writes.
+//! A failed `write` (a full disk, a file-size limit) poisons the committer
+//! until the log can be written again: the file is cut back to its last
+//! whole record, every record not written is discarded — its entries taken
+//! out of the memtables before any waiter hears of the failure, so a write
+//! whose client got an error is never readable — its sequence numbers are
+//! remembered as discarded (a `Durable` future for one of them fails even
+//! after recovery), and the engine refuses writes. Once a second the
+//! committer thread probes the file; when a probe write succeeds, writes
+//! resume. A failed `fsync` poisons the committer for good: the kernel may
+//! have dropped the dirty pages it could not write, so nothing short of a
+//! restart and replay says what is on disk.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -104,7 +113,17 @@ impl LogBuffer {
 pub(crate) trait LogSource: Send + Sync {
     /// Moves every pending chunk into `out`.
     fn take_pending(&self, out: &mut Vec<Chunk>);
+    /// Called after a failed append, with the committer already poisoned
+    /// (so no write can add records any more): takes the rest of the pending
+    /// records, undoes every record of `failed` and of the rest in the
+    /// memtables, and returns the highest sequence number among them.
+    fn discard(&self, failed: Vec<Chunk>) -> Option<u64>;
+    /// The WAL file appends go to now (the one to probe after a failure).
+    fn active_file(&self) -> Arc<WalFile>;
 }
+
+/// At most this many discarded ranges are remembered (one per failure).
+const MAX_DISCARDED_RANGES: usize = 1024;
 
 struct Waiter {
     id: u64,
@@ -142,6 +161,15 @@ pub(crate) struct Committer {
     waiters: Mutex<Waiters>,
     poisoned: AtomicBool,
     poison: Mutex<Option<String>>,
+    /// Set with `poisoned` when an fsync failed: no recovery without restart.
+    poison_final: AtomicBool,
+    /// Sequence ranges (inclusive) whose records were discarded after a
+    /// failed append, with the failure's text; oldest first.
+    discarded: Mutex<Vec<(u64, u64, String)>>,
+    any_discarded: AtomicBool,
+    /// Failed appends and recoveries (Relaxed: statistics).
+    pub(crate) write_failures: AtomicU64,
+    pub(crate) recoveries: AtomicU64,
     policy: AtomicU8,
     signal: Mutex<Signal>,
     cv: Condvar,
@@ -167,6 +195,11 @@ impl Committer {
             waiters: Mutex::new(Waiters::default()),
             poisoned: AtomicBool::new(false),
             poison: Mutex::new(None),
+            poison_final: AtomicBool::new(false),
+            discarded: Mutex::new(Vec::new()),
+            any_discarded: AtomicBool::new(false),
+            write_failures: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
             policy: AtomicU8::new(policy_code(policy)),
             signal: Mutex::new(Signal::default()),
             cv: Condvar::new(),
@@ -230,18 +263,125 @@ impl Committer {
         self.cv.notify_one();
     }
 
+    /// A failed fsync: writes are refused until the process restarts.
     fn set_poison(&self, e: &Error) {
+        self.poison_final.store(true, Ordering::Release);
         let mut p = self.poison.lock();
         if p.is_none() {
-            tracing::error!(error = %e, "WAL write failed; refusing writes until restart");
+            tracing::error!(error = %e, "WAL fsync failed; refusing writes until restart");
             *p = Some(e.to_string());
         }
         drop(p);
         self.poisoned.store(true, Ordering::Release);
+        self.wake_all();
+    }
+
+    fn wake_all(&self) {
         let list = std::mem::take(&mut self.waiters.lock().list);
         for w in list {
             w.waker.wake();
         }
+    }
+
+    /// A failed append (the file was already cut back to its last whole
+    /// record): refuse writes, discard every record not written (`failed`
+    /// and whatever is still pending), and only then tell the waiters.
+    /// Under `always` the records written before the failure are fsynced
+    /// first, so their waiters succeed: only discarded writes fail.
+    /// Caller holds the I/O lock (`io`).
+    fn fail_write(&self, io: &mut IoState, e: &Error, failed: Vec<Chunk>, src: &dyn LogSource) {
+        self.write_failures.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut p = self.poison.lock();
+            if p.is_none() {
+                tracing::error!(error = %e, "WAL write failed; refusing writes until the log can be written again");
+                *p = Some(e.to_string());
+            }
+        }
+        // Writers check this under the engine's write lock, which `discard`
+        // takes: after it, no record can join the buffer.
+        self.poisoned.store(true, Ordering::Release);
+        if let Some(last) = src.discard(failed) {
+            let first = self.written_seq.load(Ordering::Acquire) + 1;
+            if last >= first {
+                let mut d = self.discarded.lock();
+                if d.len() >= MAX_DISCARDED_RANGES {
+                    d.remove(0);
+                }
+                d.push((first, last, e.to_string()));
+                self.any_discarded.store(true, Ordering::Release);
+            }
+            // Every sequence up to `last` is now written or discarded.
+            self.written_seq.fetch_max(last, Ordering::AcqRel);
+        }
+        if self.policy() == FsyncPolicy::Always {
+            let upto = self.written_seq.load(Ordering::Acquire);
+            for f in io.dirty.drain(..) {
+                if let Err(e) = f.sync() {
+                    self.set_poison(&e);
+                    return;
+                }
+            }
+            self.synced_seq.fetch_max(upto, Ordering::AcqRel);
+        }
+        self.wake_all();
+    }
+
+    /// Refuses writes from the start (a read-only open on a full disk);
+    /// they resume once a probe write to the WAL succeeds.
+    pub(crate) fn refuse_until_writable(&self, cause: String) {
+        *self.poison.lock() = Some(cause);
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    /// The failure that discarded `seq`'s record, if one did.
+    fn discarded_cause(&self, seq: u64) -> Option<Error> {
+        if !self.any_discarded.load(Ordering::Acquire) {
+            return None;
+        }
+        let d = self.discarded.lock();
+        d.iter()
+            .rev()
+            .find(|(first, last, _)| (*first..=*last).contains(&seq))
+            .map(|(_, _, cause)| Error::WalPoisoned {
+                cause: cause.clone(),
+            })
+    }
+
+    /// How a wait for `seq` ends now: its record was discarded, it is
+    /// durable, writes are refused, or it is still pending (`None`).
+    fn outcome(&self, seq: u64) -> Option<Result<()>> {
+        if let Some(e) = self.discarded_cause(seq) {
+            return Some(Err(e));
+        }
+        if self.is_durable(seq) {
+            return Some(Ok(()));
+        }
+        self.poison_error().map(Err)
+    }
+
+    /// After a failed append: whether the active WAL file takes writes
+    /// again; if so, writes resume. Called by the committer thread.
+    fn try_recover(&self, src: &dyn LogSource) {
+        if !self.poisoned.load(Ordering::Acquire) || self.poison_final.load(Ordering::Acquire) {
+            return;
+        }
+        let io = self.io.lock();
+        let file = src.active_file();
+        if let Err(e) = file.probe() {
+            tracing::debug!(error = %e, "WAL still not writable");
+            return;
+        }
+        // Nothing was appended while poisoned (writes are refused), but a
+        // record that slipped in would have no home: discard it too.
+        if let Some(last) = src.discard(Vec::new()) {
+            self.written_seq.fetch_max(last, Ordering::AcqRel);
+        }
+        *self.poison.lock() = None;
+        self.poisoned.store(false, Ordering::Release);
+        drop(io);
+        self.recoveries.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(file = %file.path.display(), "WAL writable again; accepting writes");
     }
 
     /// Leads one or more rounds. The caller holds the I/O lock (`io`).
@@ -254,9 +394,14 @@ impl Committer {
             src.take_pending(&mut chunks);
             let had_chunks = !chunks.is_empty();
             let mut last = None;
-            for c in chunks.drain(..) {
+            let mut pending = chunks.drain(..);
+            while let Some(c) = pending.next() {
                 if let Err(e) = c.file.append(&c.data) {
-                    self.set_poison(&e);
+                    if let Some(l) = last {
+                        self.written_seq.fetch_max(l, Ordering::AcqRel);
+                    }
+                    let failed = std::iter::once(c).chain(pending).collect();
+                    self.fail_write(io, &e, failed, src);
                     return Err(e);
                 }
                 self.bytes_written
@@ -266,6 +411,7 @@ impl Committer {
                 }
                 last = Some(c.last_seq);
             }
+            drop(pending);
             io.scratch = chunks;
             if let Some(l) = last {
                 self.written_seq.fetch_max(l, Ordering::AcqRel);
@@ -327,15 +473,12 @@ impl Committer {
     /// Blocks until `seq` is durable, leading (with fsync under `always`) as needed.
     pub(crate) fn wait_durable(&self, seq: u64, src: &dyn LogSource) -> Result<()> {
         loop {
-            if let Some(e) = self.poison_error() {
-                return Err(e);
-            }
-            if self.is_durable(seq) {
-                return Ok(());
+            if let Some(r) = self.outcome(seq) {
+                return r;
             }
             let mut io = self.io.lock();
-            if self.is_durable(seq) {
-                return Ok(());
+            if let Some(r) = self.outcome(seq) {
+                return r;
             }
             let sync = self.policy() == FsyncPolicy::Always;
             let r = self.lead_locked(&mut io, src, sync);
@@ -348,6 +491,27 @@ impl Committer {
                     "sequence {seq} was never written"
                 )));
             }
+        }
+    }
+
+    /// Blocks until every record up to `seq` was handed to the OS or
+    /// discarded (a flush of the memtable holding them may then start).
+    pub(crate) fn wait_written(&self, seq: u64, src: &dyn LogSource) -> Result<()> {
+        loop {
+            if self.written_seq() >= seq {
+                return Ok(());
+            }
+            if let Some(e) = self.poison_error() {
+                return Err(e);
+            }
+            let mut io = self.io.lock();
+            let r = self.lead_locked(&mut io, src, false);
+            drop(io);
+            self.after_lead();
+            if self.written_seq() >= seq {
+                return Ok(());
+            }
+            r?;
         }
     }
 
@@ -368,17 +532,14 @@ impl Committer {
         cx: &mut Context<'_>,
         src: &dyn LogSource,
     ) -> Poll<Result<()>> {
-        if let Some(e) = self.poison_error() {
-            return Poll::Ready(Err(e));
-        }
-        if self.is_durable(seq) {
+        if let Some(r) = self.outcome(seq) {
             self.deregister(id);
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(r);
         }
         let always = self.policy() == FsyncPolicy::Always;
         if !always {
-            if let Some(r) = self.try_lead(src, false) {
-                if r.is_err() || self.is_durable(seq) {
+            if self.try_lead(src, false).is_some() {
+                if let Some(r) = self.outcome(seq) {
                     self.deregister(id);
                     return Poll::Ready(r);
                 }
@@ -386,17 +547,14 @@ impl Committer {
         }
         self.register(seq, id, cx.waker());
         // Re-check after registering so a leader that finished in between is not missed.
-        if self.is_durable(seq) {
+        if let Some(r) = self.outcome(seq) {
             self.deregister(id);
-            return Poll::Ready(Ok(()));
-        }
-        if let Some(e) = self.poison_error() {
-            return Poll::Ready(Err(e));
+            return Poll::Ready(r);
         }
         if always {
             self.request();
-        } else if let Some(r) = self.try_lead(src, false) {
-            if r.is_err() || self.is_durable(seq) {
+        } else if self.try_lead(src, false).is_some() {
+            if let Some(r) = self.outcome(seq) {
                 self.deregister(id);
                 return Poll::Ready(r);
             }
@@ -484,6 +642,9 @@ impl Committer {
                     // Errors are sticky and reported through waiters and stats.
                     let _ = self.lead_locked(&mut io, src, sync);
                 }
+            }
+            if tick {
+                self.try_recover(src);
             }
             if shutdown {
                 return;

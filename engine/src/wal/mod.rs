@@ -10,8 +10,9 @@ pub(crate) mod record;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -51,6 +52,9 @@ pub(crate) struct WalFile {
     /// Set until the directory entry of a newly created file has been made
     /// durable by the first `sync`.
     needs_dir_sync: AtomicBool,
+    /// Bytes of whole records (and the header) written so far: where the
+    /// next append goes. A failed append is cut back to it.
+    len: AtomicU64,
 }
 
 impl WalFile {
@@ -68,22 +72,82 @@ impl WalFile {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        file.write_all(&header_bytes())
-            .map_err(|e| Error::io(&path, e))?;
+        if let Err(e) = file.write_all(&header_bytes()) {
+            // A full disk: no half-made log is left behind (its number is
+            // simply skipped).
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(Error::io(&path, e));
+        }
         Ok(WalFile {
             path,
             file,
             dirty: AtomicBool::new(true),
             needs_dir_sync: AtomicBool::new(true),
+            len: AtomicU64::new(WAL_HEADER_LEN as u64),
         })
     }
 
-    /// Appends `data` (whole records) with one `write` loop.
+    /// Reopens WAL `number` (already replayed, so it ends with a whole
+    /// record) to append to it. Used when a full disk leaves no room for a
+    /// fresh WAL at open.
+    pub(crate) fn open_existing(dir: &Path, number: u64) -> Result<WalFile> {
+        let path = wal_path(dir, number);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if len < WAL_HEADER_LEN as u64 {
+            return Err(Error::corruption(&path, 0, "WAL shorter than its header"));
+        }
+        Ok(WalFile {
+            path,
+            file,
+            dirty: AtomicBool::new(false),
+            needs_dir_sync: AtomicBool::new(false),
+            len: AtomicU64::new(len),
+        })
+    }
+
+    /// Appends `data` (whole records) at the end of what was written. When
+    /// the write fails part-way (a full disk, a file-size limit), the file
+    /// is cut back to its last whole record, so a later append never follows
+    /// a torn one (replay stops at the first bad record); see
+    /// `Committer::fail_write`.
     pub(crate) fn append(&self, data: &[u8]) -> Result<()> {
-        let mut f = &self.file;
-        f.write_all(data).map_err(|e| Error::io(&self.path, e))?;
+        let at = self.len.load(Ordering::Acquire);
+        if let Err(e) = self.file.write_all_at(data, at) {
+            self.dirty.store(true, Ordering::Relaxed);
+            self.cut_back();
+            return Err(Error::io(&self.path, e));
+        }
+        self.len.store(at + data.len() as u64, Ordering::Release);
         self.dirty.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Drops whatever a failed append left past the last whole record.
+    /// Shrinking a file needs no free space; if it still fails, the torn
+    /// bytes stay until the next append overwrites them or replay cuts them.
+    fn cut_back(&self) {
+        let at = self.len.load(Ordering::Acquire);
+        if let Err(e) = self.file.set_len(at) {
+            tracing::warn!(file = %self.path.display(), error = %e, "could not cut a failed WAL append back");
+        }
+    }
+
+    /// Whether the file can take another append: writes a block of zeros
+    /// past the last record and cuts it off again. Used to notice that space
+    /// came back after a failed append (a crash in between leaves zeros,
+    /// which replay treats as a torn tail).
+    pub(crate) fn probe(&self) -> Result<()> {
+        const PROBE: [u8; 4096] = [0; 4096];
+        let at = self.len.load(Ordering::Acquire);
+        let r = self.file.write_all_at(&PROBE, at);
+        let cut = self.file.set_len(at);
+        r.map_err(|e| Error::io(&self.path, e))?;
+        cut.map_err(|e| Error::io(&self.path, e))
     }
 
     /// fsyncs the file if anything was written since the last fsync.
