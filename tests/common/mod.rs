@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod netfault;
+pub mod small_disk;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -52,6 +53,8 @@ pub struct TestServer {
     /// The open-file limit (`ulimit -n`, soft and hard) the process starts
     /// with, if the test sets one.
     nofile: Option<u64>,
+    /// A command the server runs under (e.g. `nsenter ... --`), if any.
+    wrapper: Vec<String>,
 }
 
 impl TestServer {
@@ -79,7 +82,19 @@ impl TestServer {
 
     fn launch(host: &str, args: &[&str], nofile: Option<u64>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut s = TestServer {
+        let mut s = TestServer::unstarted(dir, host, args, nofile, Vec::new());
+        s.spawn_until_ready();
+        s
+    }
+
+    fn unstarted(
+        dir: tempfile::TempDir,
+        host: &str,
+        args: &[&str],
+        nofile: Option<u64>,
+        wrapper: Vec<String>,
+    ) -> TestServer {
+        TestServer {
             child: None,
             host: host.to_string(),
             port: 0,
@@ -88,9 +103,23 @@ impl TestServer {
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
             nofile,
-        };
+            wrapper,
+        }
+    }
+
+    /// Starts a server whose data directory `prepare` sets up first (it
+    /// gets the path, and returns a guard to keep and the command prefix
+    /// the server runs under), e.g. on a [`small_disk::SmallDisk`]. `None`
+    /// if `prepare` declines.
+    pub fn start_prepared<T>(
+        args: &[&str],
+        prepare: impl FnOnce(&Path) -> Option<(T, Vec<String>)>,
+    ) -> Option<(TestServer, T)> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (guard, wrapper) = prepare(&dir.path().join("data"))?;
+        let mut s = TestServer::unstarted(dir, "127.0.0.1", args, None, wrapper);
         s.spawn_until_ready();
-        s
+        Some((s, guard))
     }
 
     /// Where the server keeps its data.
@@ -125,7 +154,14 @@ impl TestServer {
     /// The server command on the ports already chosen, with this server's
     /// flags and open-file limit; stderr is the caller's to set.
     fn command(&self) -> Command {
-        let mut cmd = Command::new(server_binary());
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(server_binary());
+                c
+            }
+            None => Command::new(server_binary()),
+        };
         cmd.arg("--port")
             .arg(self.port.to_string())
             .arg("--metrics-port")

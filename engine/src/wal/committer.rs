@@ -537,12 +537,10 @@ impl Committer {
             return Poll::Ready(r);
         }
         let always = self.policy() == FsyncPolicy::Always;
-        if !always {
-            if self.try_lead(src, false).is_some() {
-                if let Some(r) = self.outcome(seq) {
-                    self.deregister(id);
-                    return Poll::Ready(r);
-                }
+        if !always && self.try_lead(src, false).is_some() {
+            if let Some(r) = self.outcome(seq) {
+                self.deregister(id);
+                return Poll::Ready(r);
             }
         }
         self.register(seq, id, cx.waker());
