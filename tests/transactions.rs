@@ -239,3 +239,54 @@ fn an_exec_waiting_on_a_stopped_replica_does_not_stop_other_clients() {
         "PING p99 {p99:?} while an EXEC waited on a stopped replica"
     );
 }
+
+/// A huge EXEC keeps Redis's isolation (no other client's read or write
+/// runs in its middle) but not by stopping the node: commands that touch no
+/// data answer while it runs. Before, EXEC of 1,000,000 SETs held the
+/// node-wide gate for seconds and PING waited for all of it.
+#[test]
+fn a_huge_exec_is_isolated_but_does_not_stop_ping() {
+    const N: usize = 60_000;
+    let server = TestServer::start();
+    let mut tx = server.raw();
+    let mut pipeline = encode_cmd(&[b"MULTI"]);
+    for i in 0..N {
+        pipeline.extend(encode_cmd(&[b"SET", format!("tx:{i}").as_bytes(), b"v"]));
+    }
+    tx.send(&pipeline);
+    assert_eq!(tx.read_reply(), "+OK\r\n");
+    for _ in 0..N {
+        assert_eq!(tx.read_reply(), "+QUEUED\r\n");
+    }
+    let mut pinger = server.raw();
+    let mut reader = server.raw();
+    tx.send(&encode_cmd(&[b"EXEC"]));
+    // The reader's GETs are sent while the EXEC runs: they must see all of
+    // it or none of it, never the first key set and the last not.
+    reader.send(&encode_cmd(&[b"GET", b"tx:0"]));
+    reader.send(&encode_cmd(&[b"GET", format!("tx:{}", N - 1).as_bytes()]));
+    let started = Instant::now();
+    // Let the EXEC get going (it runs for seconds in a debug build).
+    std::thread::sleep(Duration::from_millis(300));
+    let ping_sent = Instant::now();
+    assert_eq!(pinger.cmd(&["PING"]), "+PONG\r\n");
+    let ping_took = ping_sent.elapsed();
+    let exec_reply = tx.read_reply();
+    let exec_took = started.elapsed();
+    assert!(
+        exec_reply.starts_with(&format!("*{N}\r\n")),
+        "{}",
+        &exec_reply[..40]
+    );
+    let first = reader.read_reply();
+    let last = reader.read_reply();
+    assert_eq!(
+        first == "$-1\r\n",
+        last == "$-1\r\n",
+        "a reader saw half a transaction: {first:?} {last:?}"
+    );
+    assert!(
+        ping_took < exec_took / 2,
+        "PING took {ping_took:?}, as long as the EXEC ({exec_took:?})"
+    );
+}

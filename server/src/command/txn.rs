@@ -192,6 +192,9 @@ pub async fn discard(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::Ok)
 }
 
+/// Queued commands an EXEC runs between two yields to the scheduler.
+const EXEC_YIELD_EVERY: usize = 256;
+
 /// EXEC.
 pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let Some(state) = cx.client.end_multi() else {
@@ -226,8 +229,13 @@ pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         return Ok(Reply::NilArray);
     }
     let mut replies = Vec::with_capacity(state.queue.len());
-    for q in state.queue {
+    for (i, q) in state.queue.into_iter().enumerate() {
         replies.push(run_boxed(&server, cx.client, q.parent, q.spec, &q.args).await);
+        if i % EXEC_YIELD_EVERY == EXEC_YIELD_EVERY - 1 {
+            // A huge transaction lets the rest of the node (commands that
+            // touch no data, peers, background work) run between its steps.
+            tokio::task::yield_now().await;
+        }
     }
     Ok(Reply::Array(replies))
 }
