@@ -2,6 +2,8 @@
 //! `cluster-secret`, nothing allocated before authentication beyond a
 //! small frame, bounded and counted unauthenticated connections, seeds
 //! that refuse saying why, and a cluster of one that keeps the port closed.
+//! Against a peer that knows the secret: gossip that claims more than a
+//! member can have announced is ignored and counted.
 //!
 //! Non-loopback peers cannot be simulated here (tests talk over loopback
 //! only): the protected-mode predicate itself is unit-tested in
@@ -17,8 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, GOSSIP_MS, info_field, wait_for};
+use common::cluster::{Cluster, GOSSIP_MS, cl, info_field, wait_for};
 use common::{TestServer, free_port, run_expecting_exit, server_binary};
+use ringkv_cluster::membership::{MemberState, Status};
+use ringkv_cluster::rpc::{Request, Response, RpcClient};
 
 /// The resident set size of process `pid`, in bytes.
 fn rss_bytes(pid: u32) -> u64 {
@@ -437,4 +441,84 @@ fn a_cluster_of_one_keeps_the_cluster_port_closed_until_cluster_join() {
         TcpStream::connect(("127.0.0.1", default_cluster_port)).is_ok(),
         "listening after a restart"
     );
+}
+
+/// Sends `states` in a GOSSIP request to the cluster port at `addr`, as a
+/// peer that knows `secret` (the node RPC's own client), and returns the
+/// table the node answers with.
+fn gossip_as_peer(addr: &str, secret: &str, states: Vec<MemberState>) -> Vec<MemberState> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let peer = RpcClient::new(0x0bad_0bad_0bad_0bad, secret.to_string(), None);
+        let reply = peer
+            .call(addr, &Request::Gossip(states), Duration::from_secs(10))
+            .await;
+        match reply {
+            Ok(Response::Gossip(table)) => table,
+            other => panic!("GOSSIP to {addr}: {other:?}"),
+        }
+    })
+}
+
+#[test]
+fn an_authenticated_peer_cannot_evict_a_live_member_with_an_unbeatable_state() {
+    let secret = "bounded-gossip-secret";
+    let cluster = Cluster::start_with(2, &["--cluster-secret", secret]);
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let a_addr = format!("127.0.0.1:{}", a.cluster_port);
+    let b_id = info_field(b, "cluster_node_id")
+        .and_then(|id| u64::from_str_radix(&id, 16).ok())
+        .expect("B's node id");
+    let table = gossip_as_peer(&a_addr, secret, Vec::new());
+    let held = table.into_iter().find(|s| s.id == b_id).expect("A knows B");
+    // B left, at a version B can never outbid; and B left in a generation
+    // far ahead, which would outrank all its restarts.
+    let mut unbeatable = held.clone();
+    unbeatable.status = Status::Left;
+    unbeatable.version = u64::MAX;
+    let mut far_ahead = held.clone();
+    far_ahead.status = Status::Left;
+    far_ahead.generation = held.generation + 365 * 24 * 3600 * 1000;
+    far_ahead.version = 0;
+    let answer = gossip_as_peer(&a_addr, secret, vec![unbeatable, far_ahead]);
+    let b_in_answer = answer.iter().find(|s| s.id == b_id).expect("B answered");
+    assert_eq!(b_in_answer.status, Status::Normal);
+    assert_eq!(b_in_answer.generation, held.generation);
+    let rejected = |node: &TestServer| {
+        info_field(node, "cluster_gossip_rejected_states")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(rejected(a), 2, "both states ignored and counted");
+    assert!(
+        a.metrics()
+            .contains("ringkv_cluster_gossip_rejected_states_total 2"),
+        "the Prometheus counter"
+    );
+
+    // Some gossip rounds later A still sees B normal and up, as a replica.
+    std::thread::sleep(Duration::from_millis(
+        10 * GOSSIP_MS.parse::<u64>().unwrap_or(100),
+    ));
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut a.conn())
+        .expect("CLUSTER NODES");
+    let b_line = nodes
+        .lines()
+        .find(|l| l.starts_with(&format!("{b_id:016x} ")))
+        .expect("B listed");
+    assert!(b_line.contains(" normal up "), "{b_line}");
+    assert_eq!(info_field(a, "cluster_members_left").as_deref(), Some("0"));
+    assert_eq!(info_field(a, "cluster_members_up").as_deref(), Some("2"));
+    assert_eq!(
+        info_field(a, "cluster_replicas_effective").as_deref(),
+        Some("2")
+    );
+    // A write that needs both replicas still succeeds through A.
+    cl(&mut a.conn(), "ALL", &["SET", "bounded", "gossip"]).expect("CL ALL SET through A");
+    assert_eq!(rejected(b), 0, "B heard nothing forged");
 }

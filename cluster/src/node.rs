@@ -19,7 +19,7 @@
 //! [`crate::rebuild`] as well.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::RwLock;
@@ -44,12 +44,6 @@ const TOKENS_KEY: &[u8] = b"cluster/tokens";
 /// Present while the node has tokens but has not yet streamed their data
 /// (a join, or a replacement of a wiped node, in progress).
 const BOOTSTRAPPING_KEY: &[u8] = b"cluster/bootstrapping";
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 fn nonzero_or(announced: u16, actual: u16) -> u16 {
     if announced != 0 { announced } else { actual }
@@ -194,7 +188,7 @@ pub async fn start(
             config,
             nonzero_or(config.cluster_announce_port, config.port),
         ),
-        generation: unix_ms(),
+        generation: crate::membership::bounds::unix_ms(),
         version: 0,
         status: if stored_tokens.is_empty() || bootstrapping {
             Status::Joining
@@ -721,7 +715,13 @@ pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<Repair
         )));
     }
     if !members.remove(id) {
-        return Err(Error::Cluster(format!("node {id:016x} has already left")));
+        if members.has_left(id) {
+            return Err(Error::Cluster(format!("node {id:016x} has already left")));
+        }
+        return Err(Error::Cluster(format!(
+            "node {id:016x} was announced at a version too high for a removal peers would \
+             accept (a misbehaving peer?)"
+        )));
     }
     members.take_unsynced_removals();
     tracing::warn!(

@@ -133,6 +133,11 @@ impl Collector for ClusterCollector {
             stats.gossip_rounds.get(),
         );
         counter(
+            "ringkv_cluster_gossip_rejected_states_total",
+            "Gossiped member states ignored for claiming more than the member can have announced (a generation over a day ahead, an impossible version)",
+            self.cluster.members().rejected_states(),
+        );
+        counter(
             "ringkv_cluster_handshakes_refused_total",
             "Cluster-port connections refused or dropped before they authenticated (protected mode, too many unauthenticated connections, a failed or unfinished handshake)",
             stats.handshakes_refused.get(),

@@ -314,6 +314,10 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         format!("cluster_replica_calls:{calls}"),
         format!("cluster_replica_latency_avg_usec:{avg:.1}"),
         format!("cluster_gossip_rounds:{}", stats.gossip_rounds.get()),
+        format!(
+            "cluster_gossip_rejected_states:{}",
+            c.members().rejected_states()
+        ),
         format!("cluster_local_pauses:{}", stats.local_pauses.get()),
         format!(
             "cluster_port_listening:{}",

@@ -9,17 +9,19 @@
 //! generation is the member's start time, so a restarted node's state wins
 //! over its previous life. Every newer version seen, first-hand or
 //! second-hand, is a heartbeat for the failure detector. Up/down is a local
-//! judgement and is not gossiped.
+//! judgement and is not gossiped. A state claiming more than the member
+//! can have announced is ignored and counted ([`bounds`]).
 //!
 //! The table is guarded by one `parking_lot::RwLock`, never held across an
 //! `.await`; the ring is rebuilt when tokens change and published as an
 //! `Arc` snapshot that readers clone.
 
+pub mod bounds;
 pub mod persist;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -213,6 +215,10 @@ pub struct Membership {
     /// REMOVE`) in a previous life: its data is stale, and it must not
     /// serve it.
     departed_earlier: AtomicBool,
+    /// States received and ignored because they claimed more than the
+    /// member can have announced ([`bounds`]).
+    rejected: AtomicU64,
+    reject_log: Mutex<bounds::RejectLog>,
 }
 
 /// Added to a removed member's version by [`Membership::remove`], so the
@@ -342,6 +348,8 @@ impl Membership {
             awake: Mutex::new(Instant::now()),
             removal_pending: AtomicBool::new(false),
             departed_earlier: AtomicBool::new(false),
+            rejected: AtomicU64::new(0),
+            reject_log: Mutex::new(bounds::RejectLog::default()),
         }
     }
 
@@ -352,8 +360,10 @@ impl Membership {
     /// handoff_plan`]; a leaving member keeps the plan it announced), except
     /// a joiner's, which never served and pass back to the next vnodes.
     /// Returns false (and changes nothing) for this node itself, an unknown
-    /// member or one that has already left. The caller checks that the
-    /// member is down.
+    /// member, one that has already left, or one whose version is so high
+    /// that peers would ignore the removal ([`bounds::version_limit`]: only
+    /// after a peer announced an absurd version for it). The caller checks
+    /// that the member is down.
     pub fn remove(&self, id: NodeId) -> bool {
         if id == self.me {
             return false;
@@ -366,13 +376,22 @@ impl Membership {
         if m.state.status == Status::Left {
             return false;
         }
+        let limit = bounds::version_limit(m.state.generation, bounds::unix_ms());
+        let Some(version) = m
+            .state
+            .version
+            .checked_add(REMOVAL_VERSION_STEP)
+            .filter(|&v| v <= limit)
+        else {
+            return false;
+        };
         match m.state.status {
             Status::Normal => m.state.handoff = plan,
             Status::Joining => m.state.handoff.clear(),
             Status::Leaving | Status::Left => {}
         }
         m.state.status = Status::Left;
-        m.state.version = m.state.version.saturating_add(REMOVAL_VERSION_STEP);
+        m.state.version = version;
         self.removal_pending.store(true, AtomicOrdering::Relaxed);
         self.publish_rings(&t);
         true
@@ -540,7 +559,7 @@ impl Membership {
             if before.status == Status::Left {
                 m.state = before.clone();
             }
-            m.state.version += 1;
+            m.state.version = m.state.version.saturating_add(1);
             !same_placement(&before, &m.state)
         } else {
             false
@@ -563,7 +582,7 @@ impl Membership {
         }
         m.state.status = Status::Leaving;
         m.state.handoff = plan;
-        m.state.version += 1;
+        m.state.version = m.state.version.saturating_add(1);
         self.publish_rings(&t);
         true
     }
@@ -574,19 +593,30 @@ impl Membership {
     }
 
     /// Folds in states heard from a peer. Returns true if the ring changed.
+    /// A state claiming more than its member can have announced is ignored
+    /// and counted ([`bounds::check`]).
     pub fn merge(&self, incoming: Vec<MemberState>) -> bool {
         let now = Instant::now();
+        let now_ms = bounds::unix_ms();
         let mut t = self.table.write();
         let mut ring_changed = false;
         for s in incoming {
+            if let Err(why) = bounds::check(&s, now_ms, s.id == self.me) {
+                self.rejected.fetch_add(1, AtomicOrdering::Relaxed);
+                self.reject_log.lock().note(&s, why, now);
+                continue;
+            }
             if s.id == self.me {
                 // Nobody else may speak for this node. A view of it from a
                 // previous life is overridden by our heartbeat; one of this
                 // life at a higher version (a CLUSTER REMOVE of a node that
-                // is in fact running) is refuted by outbidding it.
+                // is in fact running) is refuted by outbidding it: the
+                // bound checked above leaves room for one more.
                 if let Some(mine) = t.members.get_mut(&self.me) {
-                    if s.generation == mine.state.generation && s.version > mine.state.version {
-                        mine.state.version = s.version.saturating_add(1);
+                    let outbid =
+                        s.generation == mine.state.generation && s.version > mine.state.version;
+                    if let Some(refutation) = s.version.checked_add(1).filter(|_| outbid) {
+                        mine.state.version = refutation;
                         // Its ranges were others' meanwhile: catch up.
                         self.removal_pending.store(true, AtomicOrdering::Relaxed);
                         tracing::warn!(
@@ -609,7 +639,7 @@ impl Membership {
                         mine.state.status = Status::Left;
                         mine.state.tokens = s.tokens;
                         mine.state.handoff = s.handoff;
-                        mine.state.version += 1;
+                        mine.state.version = mine.state.version.saturating_add(1);
                         ring_changed = true;
                     }
                 }
@@ -646,6 +676,12 @@ impl Membership {
             self.publish_rings(&t);
         }
         ring_changed
+    }
+
+    /// Gossiped states ignored so far because they claimed more than their
+    /// member can have announced ([`bounds`]).
+    pub fn rejected_states(&self) -> u64 {
+        self.rejected.load(AtomicOrdering::Relaxed)
     }
 
     /// Whether `id` is judged up (this node always is).

@@ -306,3 +306,150 @@ fn only_a_normal_node_starts_leaving_and_only_once() {
     m.update_me(|s| s.status = Status::Normal);
     assert_eq!(m.my_state().unwrap().status, Status::Left, "left is final");
 }
+
+/// A member's state as it announces it when it started `age` ago by this
+/// node's clock (a generation in the future for a negative age).
+fn started(id: u64, age_ms: i64, version: u64, tokens: Vec<u64>) -> MemberState {
+    let now = bounds::unix_ms();
+    let generation = if age_ms >= 0 {
+        now.saturating_sub(age_ms.unsigned_abs())
+    } else {
+        now.saturating_add(age_ms.unsigned_abs())
+    };
+    state(id, generation, version, tokens)
+}
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
+
+#[test]
+fn a_generation_far_ahead_of_the_clock_is_ignored_and_counted() {
+    let beat = Duration::from_millis(10);
+    let m = Membership::new(started(1, MINUTE_MS, 0, vec![100]), beat, 8.0);
+    m.merge(vec![started(2, MINUTE_MS, 10, vec![200])]);
+    // Two days ahead: it would outrank every restart of member 2 until
+    // then; ignored, for a known member and an unknown one alike.
+    assert!(!m.merge(vec![started(2, -2 * DAY_MS, 0, vec![300])]));
+    assert!(!m.merge(vec![started(3, -2 * DAY_MS, 0, vec![400])]));
+    assert_eq!(m.rejected_states(), 2);
+    assert_eq!(m.ring().nodes(), vec![1, 2]);
+    assert!(m.ring().vnodes().iter().any(|&(t, n)| t == 200 && n == 2));
+    // A member whose clock runs minutes ahead of this node's is accepted,
+    // at all the versions it can have reached.
+    let ahead = started(4, -5 * MINUTE_MS, 0, vec![500]);
+    assert!(m.merge(vec![ahead.clone()]));
+    let mut later = ahead;
+    later.version = 30_000;
+    m.merge(vec![later]);
+    assert_eq!(m.rejected_states(), 2);
+    assert_eq!(m.ring().nodes(), vec![1, 2, 4]);
+}
+
+#[test]
+fn an_unbeatable_version_is_ignored_and_the_member_stays() {
+    let beat = Duration::from_millis(100);
+    let a = Membership::new(started(1, MINUTE_MS, 0, vec![100]), beat, 8.0);
+    let b = Membership::new(started(2, MINUTE_MS, 50, vec![200]), beat, 8.0);
+    a.merge(vec![b.my_state().unwrap()]);
+    // A peer announces b left at a version b could never outbid.
+    let mut forged = b.my_state().unwrap();
+    forged.status = Status::Left;
+    forged.version = u64::MAX;
+    assert!(!a.merge(vec![forged.clone()]));
+    assert_eq!(a.rejected_states(), 1);
+    assert!(!a.has_left(2));
+    assert!(a.is_up(2));
+    assert_eq!(a.ring().nodes(), vec![1, 2]);
+    assert!(!a.take_unsynced_removals());
+    // So is one just over the limit (a minute's margin for the clock).
+    let limit = bounds::version_limit(forged.generation, bounds::unix_ms());
+    forged.version = limit + 60_000;
+    assert!(!a.merge(vec![forged.clone()]));
+    assert_eq!(a.rejected_states(), 2);
+    assert!(!a.has_left(2));
+    // b itself ignores the absurd copy instead of trying to outbid it.
+    forged.version = u64::MAX;
+    b.merge(vec![forged.clone()]);
+    assert_eq!(b.rejected_states(), 1);
+    assert_eq!(b.my_state().unwrap().version, 50);
+    assert!(!b.take_unsynced_removals());
+    // A copy over a's limit that a peer whose clock runs ahead may have
+    // accepted is still refuted by b, one above.
+    forged.version = limit + 60_000;
+    b.merge(vec![forged.clone()]);
+    let mine = b.my_state().unwrap();
+    assert_eq!(mine.version, limit + 60_001);
+    assert_eq!(mine.status, Status::Normal);
+    assert_eq!(b.rejected_states(), 1);
+}
+
+#[test]
+fn a_removal_and_its_refutation_stay_within_the_bounds() {
+    let beat = Duration::from_millis(10);
+    // Started an hour ago, heartbeating at the fastest interval.
+    let hour = 60 * MINUTE_MS;
+    let a = Membership::new(started(1, hour, 360_000, vec![100]), beat, 8.0);
+    let b = Membership::new(started(2, hour, 360_000, vec![200]), beat, 8.0);
+    let c = Membership::new(started(3, hour, 360_000, vec![300]), beat, 8.0);
+    let all = |m: &Membership| {
+        m.merge(a.states());
+        m.merge(b.states());
+        m.merge(c.states());
+    };
+    all(&a);
+    all(&b);
+    all(&c);
+    // Removed (twice, refuted in between), refuted: every step accepted.
+    for _ in 0..2 {
+        assert!(a.remove(3));
+        b.merge(a.states());
+        assert!(b.has_left(3), "the removal reaches b");
+        c.merge(a.states());
+        assert_eq!(c.my_state().unwrap().status, Status::Normal);
+        b.merge(c.states());
+        a.merge(c.states());
+        assert!(!b.has_left(3), "the refutation reaches b");
+        assert!(!a.has_left(3), "and a");
+    }
+    assert!(c.my_state().unwrap().version > 2 * REMOVAL_VERSION_STEP);
+    for m in [&a, &b, &c] {
+        assert_eq!(m.rejected_states(), 0);
+        assert_eq!(m.ring().nodes(), vec![1, 2, 3]);
+    }
+}
+
+#[test]
+fn a_version_raised_by_a_plausible_amount_is_accepted() {
+    let beat = Duration::from_millis(100);
+    let m = Membership::new(started(1, MINUTE_MS, 0, vec![100]), beat, 8.0);
+    let mut s = started(2, 10 * MINUTE_MS, 5, vec![200]);
+    assert!(m.merge(vec![s.clone()]));
+    // Ten minutes of 10 ms rounds, and a few status changes.
+    s.version = 60_000 + 5;
+    s.status = Status::Leaving;
+    assert!(m.merge(vec![s.clone()]));
+    assert_eq!(m.rejected_states(), 0);
+    assert!(m.is_up(2));
+    // More than one a millisecond over its life and a day (the clock skew
+    // tolerated), on top of every removal allowed, is not.
+    let ms = (10 + 24 * 60 + 1) * 60_000;
+    s.version = ms + bounds::MAX_REMOVALS * REMOVAL_VERSION_STEP;
+    s.status = Status::Left;
+    assert!(!m.merge(vec![s.clone()]));
+    assert_eq!(m.rejected_states(), 1);
+    assert!(!m.has_left(2));
+}
+
+#[test]
+fn a_removal_peers_would_ignore_is_refused() {
+    let beat = Duration::from_millis(10);
+    let m = Membership::new(started(1, MINUTE_MS, 0, vec![100]), beat, 8.0);
+    // A peer raised member 2 close to the limit: a removal on top of it
+    // would go over, and every other node would ignore it.
+    let mut s = started(2, MINUTE_MS, 0, vec![200]);
+    s.version = bounds::version_limit(s.generation, bounds::unix_ms()) - 1000;
+    assert!(m.merge(vec![s]));
+    assert!(!m.remove(2));
+    assert!(!m.has_left(2));
+    assert_eq!(m.ring().nodes(), vec![1, 2]);
+}
