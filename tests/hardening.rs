@@ -8,6 +8,7 @@
 //! - SELECT/MOVE/COPY out of range and SCAN's cursor reply as Redis 7.0.
 //! - A request trickled in small pieces costs the server CPU in proportion
 //!   to the bytes, not to bytes times reads.
+//! - An idle connection gives its read and reply buffers back.
 
 mod common;
 
@@ -276,5 +277,48 @@ fn a_trickled_200k_argument_request_costs_little_cpu_and_others_are_served() {
     assert_eq!(
         reply,
         "-ERR wrong number of arguments for 'echo' command\r\n"
+    );
+}
+
+/// An idle connection gives its buffers back (Redis shrinks an idle
+/// client's query buffer too): after a large request, CLIENT LIST shows the
+/// read and reply buffers in use, and once the client has been quiet a few
+/// seconds, none; the connection still works.
+#[test]
+fn an_idle_connection_releases_its_buffers() {
+    let server = TestServer::start();
+    let mut busy = server.raw();
+    let big = "x".repeat(200_000);
+    assert_eq!(busy.cmd(&["CLIENT", "SETNAME", "busy"]), "+OK\r\n");
+    assert_eq!(busy.cmd(&["SET", "big", &big]), "+OK\r\n");
+    let mut admin = server.conn();
+    let field = |admin: &mut redis::Connection, name: &str| -> u64 {
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(admin)
+            .expect("CLIENT LIST");
+        let line = list
+            .lines()
+            .find(|l| l.contains(" name=busy "))
+            .expect("the busy client is listed")
+            .to_string();
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+    };
+    assert!(
+        field(&mut admin, "qbuf-free") > 0,
+        "the read buffer grew for the request"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while field(&mut admin, "qbuf-free") != 0 || field(&mut admin, "rbs") != 0 {
+        assert!(Instant::now() < deadline, "an idle client kept its buffers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(field(&mut admin, "tot-mem"), 0);
+    assert_eq!(
+        busy.cmd(&["GET", "big"]).len(),
+        big.len() + "$200000\r\n\r\n".len()
     );
 }

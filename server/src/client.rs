@@ -156,6 +156,10 @@ pub struct ClientHandle {
     pub last_interaction_ms: AtomicU64,
     /// Unparsed input buffered.
     pub query_buffer: AtomicUsize,
+    /// Free room in the read buffer (CLIENT LIST `qbuf-free`).
+    pub query_buffer_free: AtomicUsize,
+    /// Capacity of the reply buffer (CLIENT LIST `rbs`).
+    pub reply_buffer_size: AtomicUsize,
     /// CLIENT NO-EVICT.
     pub no_evict: AtomicBool,
     /// Set by CLIENT KILL; the connection closes at its next safe point.
@@ -181,6 +185,8 @@ impl ClientHandle {
             last_command: Mutex::new((None, "NULL")),
             last_interaction_ms: AtomicU64::new(0),
             query_buffer: AtomicUsize::new(0),
+            query_buffer_free: AtomicUsize::new(0),
+            reply_buffer_size: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
@@ -218,12 +224,14 @@ impl ClientHandle {
         let multi = self.multi.load(Ordering::Relaxed);
         let flags = if multi >= 0 { "x" } else { "N" };
         let qbuf = self.query_buffer.load(Ordering::Relaxed);
+        let qbuf_free = self.query_buffer_free.load(Ordering::Relaxed);
+        let rbs = self.reply_buffer_size.load(Ordering::Relaxed);
         let cmd = match *self.last_command.lock() {
             (Some(p), n) => format!("{p}|{n}"),
             (None, n) => n.to_string(),
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -235,6 +243,9 @@ impl ClientHandle {
             self.db.load(Ordering::Relaxed),
             multi,
             qbuf,
+            qbuf_free,
+            rbs,
+            qbuf + qbuf_free + rbs,
             cmd,
             self.resp.load(Ordering::Relaxed),
             lib_name,

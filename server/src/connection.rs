@@ -25,7 +25,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use ringkv_cluster::Ack;
 use ringkv_resp::{Reply, RequestDecoder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::client::{Client, ClientHandle, ReplyMode};
@@ -35,6 +35,8 @@ use crate::shared::Server;
 
 /// Bytes read per read call at least.
 const READ_CHUNK: usize = 16 * 1024;
+/// A connection quiet this long releases its (empty) read and write buffers.
+const IDLE_SHRINK: Duration = Duration::from_secs(2);
 /// Replies buffered beyond this are written before the batch ends.
 const OUTPUT_FLUSH_BYTES: usize = 1024 * 1024;
 
@@ -75,8 +77,9 @@ pub async fn serve(server: Arc<Server>, mut socket: TcpStream, handle: Arc<Clien
 async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) -> Ended {
     let handle = Arc::clone(&client.handle);
     let mut shutdown = server.shutdown.subscribe();
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    // Allocated with the first input, released when idle (see `read_some`).
+    let mut rbuf = BytesMut::new();
+    let mut wbuf = BytesMut::new();
     let mut decoder = RequestDecoder::new();
     let mut run = ConcurrentRun::default();
     loop {
@@ -84,28 +87,22 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
             return Ended::Shutdown;
         }
         let want = decoder.needed().saturating_sub(rbuf.len()).max(READ_CHUNK);
-        rbuf.reserve(want);
         let idle = server.config.read().timeout;
-        let read = async {
-            if idle == 0 {
-                Some(socket.read_buf(&mut rbuf).await)
-            } else {
-                tokio::time::timeout(Duration::from_secs(idle), socket.read_buf(&mut rbuf))
-                    .await
-                    .ok()
-            }
-        };
-        let n = tokio::select! {
-            biased;
-            _ = handle.kill_signal.notified() => return Ended::Killed,
-            _ = shutdown.changed() => return Ended::Shutdown,
-            r = read => match r {
-                None if client.multi.is_none() => return Ended::IdleTimeout,
-                None => continue,
-                Some(Ok(0)) => return Ended::PeerClosed,
-                Some(Ok(n)) => n,
-                Some(Err(e)) => return Ended::Io(e),
-            },
+        let n = match read_some(
+            socket,
+            &mut rbuf,
+            &mut wbuf,
+            want,
+            idle,
+            &handle,
+            &mut shutdown,
+        )
+        .await
+        {
+            Read::Data(n) => n,
+            Read::IdleTimeout if client.multi.is_none() => return Ended::IdleTimeout,
+            Read::IdleTimeout => continue,
+            Read::Ended(e) => return e,
         };
         server
             .stats
@@ -131,7 +128,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                         if !run.is_empty() {
                             // The run ends at this command: run it, then
                             // let the command start the next one.
-                            run.run(server, client, &mut wbuf).await;
+                            run_pending(&mut run, server, client, &mut wbuf).await;
                             if wbuf.len() >= OUTPUT_FLUSH_BYTES {
                                 if let Err(e) = flush(server, socket, client, &mut wbuf).await {
                                     return e;
@@ -143,10 +140,10 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                             };
                         }
                     }
-                    run.run(server, client, &mut wbuf).await;
+                    run_pending(&mut run, server, client, &mut wbuf).await;
                     let mode_before = client.reply_mode;
                     client.unsent_commands += 1;
-                    let reply = command::execute(server, client, args).await;
+                    let reply = Box::pin(command::execute(server, client, args)).await;
                     if should_send(client, mode_before) {
                         reply.encode(client.protocol, &mut wbuf);
                     }
@@ -161,7 +158,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    run.run(server, client, &mut wbuf).await;
+                    run_pending(&mut run, server, client, &mut wbuf).await;
                     server.metrics.error(&format!("protocol_{}", e.kind()));
                     server.count_error("ERR");
                     Reply::error(e.to_string()).encode(client.protocol, &mut wbuf);
@@ -170,8 +167,8 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 }
             }
         }
-        run.run(server, client, &mut wbuf).await;
-        handle.query_buffer.store(rbuf.len(), Ordering::Relaxed);
+        run_pending(&mut run, server, client, &mut wbuf).await;
+        note_buffers(&handle, &rbuf, &wbuf);
         if let Err(e) = flush(server, socket, client, &mut wbuf).await {
             return e;
         }
@@ -186,6 +183,95 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
             return Ended::QueryBufferLimit;
         }
     }
+}
+
+/// What one wait for input ended with.
+enum Read {
+    /// Bytes appended to the read buffer.
+    Data(usize),
+    /// No input for `timeout` seconds.
+    IdleTimeout,
+    /// The connection is over.
+    Ended(Ended),
+}
+
+/// Reads whatever arrives next into `rbuf` (reserving `want` bytes first).
+/// A connection that stays quiet for [`IDLE_SHRINK`] gives its empty
+/// buffers back and waits for input holding none, so an idle client costs
+/// little more than its socket; the buffers come back with the next read.
+async fn read_some(
+    socket: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    wbuf: &mut BytesMut,
+    want: usize,
+    idle_secs: u64,
+    handle: &ClientHandle,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Read {
+    let started = tokio::time::Instant::now();
+    let idle_at = (idle_secs > 0).then(|| started + Duration::from_secs(idle_secs));
+    let mut shrink_at = Some(started + IDLE_SHRINK);
+    // A connection that holds no buffer (new, or idle) waits for input
+    // before it allocates one.
+    let mut readable = rbuf.capacity() > 0;
+    loop {
+        if readable {
+            rbuf.reserve(want);
+            match socket.try_read_buf(rbuf) {
+                Ok(0) => return Read::Ended(Ended::PeerClosed),
+                Ok(n) => return Read::Data(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Read::Ended(Ended::Io(e)),
+            }
+        }
+        let wake_at = match (idle_at, shrink_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timer = async {
+            match wake_at {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = handle.kill_signal.notified() => return Read::Ended(Ended::Killed),
+            _ = shutdown.changed() => return Read::Ended(Ended::Shutdown),
+            r = socket.readable() => {
+                if let Err(e) = r {
+                    return Read::Ended(Ended::Io(e));
+                }
+                readable = true;
+            }
+            () = timer => {
+                let now = tokio::time::Instant::now();
+                if idle_at.is_some_and(|t| now >= t) {
+                    return Read::IdleTimeout;
+                }
+                shrink_at = None;
+                readable = false;
+                if rbuf.is_empty() {
+                    *rbuf = BytesMut::new();
+                }
+                if wbuf.is_empty() {
+                    *wbuf = BytesMut::new();
+                }
+                note_buffers(handle, rbuf, wbuf);
+            }
+        }
+    }
+}
+
+/// Publishes the buffers' sizes for CLIENT LIST.
+fn note_buffers(handle: &ClientHandle, rbuf: &BytesMut, wbuf: &BytesMut) {
+    handle.query_buffer.store(rbuf.len(), Ordering::Relaxed);
+    handle
+        .query_buffer_free
+        .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
+    handle
+        .reply_buffer_size
+        .store(wbuf.capacity(), Ordering::Relaxed);
 }
 
 /// Applies CLIENT REPLY and reply suppression; returns whether to send.
@@ -237,4 +323,18 @@ async fn flush(
     server.metrics.net_output_bytes.inc_by(wbuf.len() as u64);
     wbuf.clear();
     Ok(())
+}
+
+/// Runs the concurrent run if it holds commands. Its future (like a
+/// command's) is boxed only while it runs, so an idle connection's task
+/// does not carry the state of the largest command it might run.
+async fn run_pending(
+    run: &mut ConcurrentRun,
+    server: &Arc<Server>,
+    client: &mut Client,
+    wbuf: &mut BytesMut,
+) {
+    if !run.is_empty() {
+        Box::pin(run.run(server, client, wbuf)).await;
+    }
 }
