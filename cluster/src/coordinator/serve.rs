@@ -38,11 +38,11 @@ impl Coordinator {
             }
             Request::Apply { db, key, op } => {
                 let context = op_context(&op)?;
-                let (outcome, record, ack) = self.apply_local(db, &key, op, context).await?;
-                self.keyspace.durable(ack).await?;
+                let applied = self.apply_local(db, &key, op, context).await?;
+                self.keyspace.durable(applied.ack).await?;
                 Response::Applied {
-                    record: record.encode(),
-                    outcome,
+                    record: applied.encoded(),
+                    outcome: applied.out,
                 }
             }
             Request::Scan { db, cursor, count } => {

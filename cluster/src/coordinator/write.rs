@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 
 use super::Coordinator;
 use crate::error::{Error, REBUILDING_PREFIX, Result};
-use crate::keyspace::Ack;
+use crate::keyspace::{Ack, Updated};
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
@@ -170,7 +170,9 @@ impl Coordinator {
         self.stats.writes.inc(level);
         let context = op_context(&op)?;
         if self.is_alone() {
-            let (outcome, _, ack) = self.apply_local(db, key, op, context).await?;
+            let Updated {
+                out: outcome, ack, ..
+            } = self.apply_local(db, key, op, context).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
         }
         let plan = self.write_plan(key, level)?;
@@ -306,8 +308,9 @@ impl Coordinator {
             if let Some(b) = &base {
                 self.merge_local(db, key, b).await?;
             }
-            let (outcome, record, ack) = self.apply_local(db, key, op, context).await?;
-            return Ok((Some(self.me), outcome, record.encode(), ack));
+            let applied = self.apply_local(db, key, op, context).await?;
+            let record = applied.encoded();
+            return Ok((Some(self.me), applied.out, record, applied.ack));
         }
         let base = base.map(|b| b.encode());
         for &id in plan.leaders.iter().filter(|&&id| id != self.me) {
@@ -365,7 +368,7 @@ impl Coordinator {
         key: &[u8],
         op: Op,
         context: Option<VectorClock>,
-    ) -> Result<(Outcome, Siblings, Ack)> {
+    ) -> Result<Updated<Outcome>> {
         let actor = self.actor;
         self.keyspace
             .update_record(db, key, |sibs, now| {
@@ -382,10 +385,11 @@ impl Coordinator {
         key: &[u8],
         incoming: &Siblings,
     ) -> Result<(bool, Ack)> {
-        let (_, _, ack) = self
+        let ack = self
             .keyspace
             .update_record(db, key, |sibs, _| sibs.merge(incoming))
-            .await?;
+            .await?
+            .ack;
         Ok((ack != Ack::NONE, ack))
     }
 }

@@ -133,6 +133,28 @@ impl Ack {
 }
 
 /// One page of a SCAN.
+/// What [`Keyspace::update_record`] did.
+#[derive(Debug)]
+pub struct Updated<R> {
+    /// What the update function returned.
+    pub out: R,
+    /// The record after the update.
+    pub record: Siblings,
+    /// Its encoding as stored, when it changed: callers that ship the
+    /// record to peers reuse it instead of encoding (copying) the values
+    /// once more.
+    pub stored: Option<Bytes>,
+    /// The durability to await (none when nothing changed).
+    pub ack: Ack,
+}
+
+impl<R> Updated<R> {
+    /// The record's encoding: the stored one, or a fresh one if unchanged.
+    pub fn encoded(&self) -> Bytes {
+        self.stored.clone().unwrap_or_else(|| self.record.encode())
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanPage {
     /// The cursor to continue from; 0 when the scan is complete.
@@ -289,7 +311,7 @@ impl Keyspace {
         db: u32,
         key: &[u8],
         f: impl FnOnce(&mut Siblings, u64) -> R,
-    ) -> Result<(R, Siblings, Ack)> {
+    ) -> Result<Updated<R>> {
         let ns = self.namespace(db)?;
         let _guard = self.inner.record_locks.lock(vec![token::token(key)]).await;
         let ekey = token::engine_key(ns, key);
@@ -301,16 +323,27 @@ impl Keyspace {
         let now = self.now_ms();
         let out = f(&mut after, now);
         if after == before {
-            return Ok((out, after, Ack::NONE));
+            return Ok(Updated {
+                out,
+                record: after,
+                stored: None,
+                ack: Ack::NONE,
+            });
         }
         self.admit_write().await;
+        let encoded = after.encode();
         let mut batch = WriteBatch::new();
         batch.put(
             ekey,
-            Value::with_expiry(after.encode(), engine_expiry(&after, self.gc_grace_ms())),
+            Value::with_expiry(encoded.clone(), engine_expiry(&after, self.gc_grace_ms())),
         );
         let seq = self.inner.engine.write(batch)?;
-        Ok((out, after, Ack(seq)))
+        Ok(Updated {
+            out,
+            record: after,
+            stored: Some(encoded),
+            ack: Ack(seq),
+        })
     }
 
     async fn admit_write(&self) {
