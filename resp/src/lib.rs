@@ -17,8 +17,9 @@ pub mod reply;
 pub mod request;
 
 pub use error::ProtocolError;
-pub use reply::{Protocol, Reply, format_double};
-pub use request::{Limits, Request, RequestDecoder, split_args, string_to_i64};
+pub use reply::{Protocol, Reply};
+pub use request::{Limits, Request, RequestDecoder, split_args};
+pub use ringkv_number::{format_double, string_to_i64};
 
 #[cfg(test)]
 mod tests;

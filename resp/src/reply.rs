@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use redis_protocol::{resp2, resp3};
+use ringkv_number::format_double;
 
 /// Which protocol a connection speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -233,22 +234,5 @@ fn sanitize(s: &str) -> Cow<'_, str> {
         Cow::Owned(s.replace(['\r', '\n'], " "))
     } else {
         Cow::Borrowed(s)
-    }
-}
-
-/// Formats a double as Redis does for replies: `inf`, `-inf`, `nan`, and
-/// otherwise the shortest text that reads back as the same double.
-pub fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        "nan".to_string()
-    } else if d.is_infinite() {
-        if d > 0.0 {
-            "inf".to_string()
-        } else {
-            "-inf".to_string()
-        }
-    } else {
-        let s = format!("{d}");
-        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
     }
 }

@@ -24,6 +24,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::error::ProtocolError;
+use ringkv_number::string_to_i64;
 
 /// Longest inline request, and longest `*<n>`/`$<n>` header line, that
 /// Redis accepts (`PROTO_INLINE_MAX_SIZE`).
@@ -408,39 +409,6 @@ fn scan_inline(
         consumed: nl + 1,
         args: args.into_iter().map(Bytes::from).collect(),
     })
-}
-
-/// Parses a decimal integer with the strictness of Redis's `string2ll`: an
-/// optional `-`, no `+`, no spaces, no leading zeros, no overflow.
-pub fn string_to_i64(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s {
-        [b'0'] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    if digits.len() > 19 {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        if v == 1 << 63 {
-            Some(i64::MIN)
-        } else {
-            i64::try_from(v).ok().map(|v| -v)
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
 }
 
 fn is_space(c: u8) -> bool {

@@ -275,27 +275,6 @@ fn limits_apply_to_the_header_parsed_after_they_change() {
     assert_eq!(dec.decode(&mut buf, &Limits::default()), Ok(None));
 }
 
-#[test]
-fn string_to_i64_matches_redis_string2ll() {
-    assert_eq!(string_to_i64(b"0"), Some(0));
-    assert_eq!(string_to_i64(b"-1"), Some(-1));
-    assert_eq!(string_to_i64(b"9223372036854775807"), Some(i64::MAX));
-    assert_eq!(string_to_i64(b"-9223372036854775808"), Some(i64::MIN));
-    for bad in [
-        &b""[..],
-        b"-",
-        b"-0",
-        b"01",
-        b"+1",
-        b" 1",
-        b"1 ",
-        b"9223372036854775808",
-        b"1a",
-    ] {
-        assert_eq!(string_to_i64(bad), None, "{bad:?}");
-    }
-}
-
 fn encoded(r: &Reply, p: Protocol) -> Vec<u8> {
     let mut out = BytesMut::new();
     r.encode(p, &mut out);

@@ -13,17 +13,16 @@
 //! is allowed when the value is exactly an integer, as Redis allows INCR on
 //! "11" after `INCRBYFLOAT` 1.0 stored "11".
 //!
-//! The number parsers and [`format_float`] repeat the server's
-//! (`resp`'s `string_to_i64` and `server/src/command/args.rs`'s
-//! `parse_float_text` and `format_float_human`): this crate must not depend
-//! on `resp` or `server`, and the two must agree so a counter renders the
-//! text a plain string would hold.
+//! Numbers are read and printed by `ringkv-number`, as the command layer
+//! reads and prints them, so a counter renders the text a plain string
+//! would hold.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use ringkv_number::{format_float, parse_f64, string_to_i64 as parse_i64};
 
 use super::Actor;
 
@@ -264,130 +263,4 @@ fn float_as_i64(f: f64) -> Option<i64> {
         return None;
     }
     Some(f as i64)
-}
-
-/// Parses a 64-bit integer as Redis's `string2ll`: optional `-`, no `+`,
-/// no spaces, no leading zeros (except "0"), at most 19 digits.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s {
-        [b'0'] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    if digits.len() > 19 {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        if v == 1 << 63 {
-            Some(i64::MIN)
-        } else {
-            i64::try_from(v).ok().map(|v| -v)
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
-}
-
-/// Parses a float as Redis's `strtold` accepts it: decimal, exponent or C99
-/// hex notation, `inf`/`-inf`; no surrounding spaces, no NaN.
-pub fn parse_f64(arg: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(arg).ok()?;
-    if s.is_empty()
-        || s.len() > 5000
-        || s.starts_with(char::is_whitespace)
-        || s.ends_with(char::is_whitespace)
-    {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            if lower.contains("nan") || lower.contains("inf") {
-                return None;
-            }
-            let unsigned = lower.trim_start_matches(['+', '-']);
-            if let Some(hex) = unsigned.strip_prefix("0x") {
-                if lower.len() - unsigned.len() > 1 {
-                    return None;
-                }
-                let v = parse_hex_float(hex)?;
-                if lower.starts_with('-') { -v } else { v }
-            } else {
-                lower.parse::<f64>().ok()?
-            }
-        }
-    };
-    if v.is_nan() { None } else { Some(v) }
-}
-
-/// The value of a hex float's digits after `0x`: `h[.h][p[+-]d]`.
-fn parse_hex_float(text: &str) -> Option<f64> {
-    let (mantissa, exponent) = match text.split_once('p') {
-        Some((m, e)) => {
-            let digits = e.trim_start_matches(['+', '-']);
-            if digits.is_empty()
-                || !digits.bytes().all(|b| b.is_ascii_digit())
-                || e.len() - digits.len() > 1
-            {
-                return None;
-            }
-            // Huge exponents saturate: the value is then 0 or infinite anyway.
-            let saturated = if e.starts_with('-') {
-                i64::MIN
-            } else {
-                i64::MAX
-            };
-            (m, e.parse::<i64>().unwrap_or(saturated))
-        }
-        None => (text, 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int_part.is_empty() && frac_part.is_empty() {
-        return None;
-    }
-    let mut value = 0f64;
-    for c in int_part.chars().chain(frac_part.chars()) {
-        value = value * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let frac_bits = i64::try_from(frac_part.len()).ok()?.checked_mul(4)?;
-    let shift = exponent.saturating_sub(frac_bits).clamp(-2200, 2200);
-    Some(value * 2f64.powi(i32::try_from(shift).ok()?))
-}
-
-/// Formats a float as INCRBYFLOAT replies: plain notation (never an
-/// exponent), the shortest digits that read back as the same `f64` (at
-/// most 17 significant), trailing zeros and a trailing `.` removed, `-0` as
-/// `0`. The same text as the server's `format_float_human`
-/// (`server/src/command/args.rs`).
-pub fn format_float(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let s = format!("{v}");
-    if !s.contains('e') && !s.contains('E') {
-        return trim_zeros(&s);
-    }
-    trim_zeros(&format!("{v:.17}"))
-}
-
-fn trim_zeros(s: &str) -> String {
-    let t = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    };
-    if t == "-0" { "0".into() } else { t.into() }
 }

@@ -24,7 +24,7 @@ mod tests;
 
 pub use clock::{Dot, VectorClock};
 pub use codec::DecodeError;
-pub use counter::{Counter, CounterError, CounterValue, Slot, format_float};
+pub use counter::{Counter, CounterError, CounterValue, Slot};
 pub use siblings::{Payload, Sibling, Siblings, base_id, payload_bytes};
 
 /// An actor of a vector clock: the node id of the coordinating replica.

@@ -377,17 +377,6 @@ fn counter_values_follow_redis_integer_and_float_rules() {
     assert_eq!(v(""), Err(CounterError::NotFloat));
 }
 
-#[test]
-fn floats_format_like_incrbyfloat() {
-    assert_eq!(format_float(10.5), "10.5");
-    assert_eq!(format_float(3.0e3), "3000");
-    assert_eq!(format_float(-0.0), "0");
-    assert_eq!(format_float(1e-7), "0.0000001");
-    assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
-    assert_eq!(format_float(f64::INFINITY), "inf");
-    assert_eq!(format_float(1e20), "100000000000000000000");
-}
-
 // ---- record format 2 ----
 
 #[test]

@@ -29,11 +29,11 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, ReplyError> {
 
 /// The float value of `arg`, or `None` if Redis would reject it (shared
 /// with the counter CRDT, which parses stored values the same way).
-pub use ringkv_cluster::version::counter::parse_f64 as parse_float_text;
+pub use ringkv_number::parse_f64 as parse_float_text;
 
 /// Formats a float as INCRBYFLOAT replies: up to 17 significant digits in
 /// plain notation, trailing zeros removed (Redis's `%.17Lf` then trim).
-pub use ringkv_cluster::version::format_float as format_float_human;
+pub use ringkv_number::format_float as format_float_human;
 
 /// Reads a command's arguments left to right.
 pub struct ArgCursor<'a> {

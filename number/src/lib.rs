@@ -1,0 +1,211 @@
+//! Numbers as Redis reads and prints them, in one place for every crate:
+//! the protocol layer (RESP lengths, replies), the cluster (counter CRDT
+//! values) and the command layer (arguments, INCRBYFLOAT replies).
+//!
+//! - [`string_to_i64`]: Redis's `string2ll` (strict: no `+`, no spaces, no
+//!   leading zeros).
+//! - [`parse_f64`]: what Redis's `strtold` accepts (decimal, exponent, C99
+//!   hex, `inf`; never NaN).
+//! - [`format_float`]: INCRBYFLOAT's plain-notation text.
+//! - [`format_double`]: a double in a reply (`inf`, `nan`, shortest digits).
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+/// Parses a decimal integer with the strictness of Redis's `string2ll`: an
+/// optional `-`, no `+`, no spaces, no leading zeros, no overflow.
+pub fn string_to_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s {
+        [b'0'] => return Some(0),
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    if digits.len() > 19 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if neg {
+        if v == 1 << 63 {
+            Some(i64::MIN)
+        } else {
+            i64::try_from(v).ok().map(|v| -v)
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Parses a float as Redis's `strtold` accepts it: decimal, exponent or C99
+/// hex notation, `inf`/`-inf`; no surrounding spaces, no NaN.
+pub fn parse_f64(arg: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(arg).ok()?;
+    if s.is_empty()
+        || s.len() > 5000
+        || s.starts_with(char::is_whitespace)
+        || s.ends_with(char::is_whitespace)
+    {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            if lower.contains("nan") || lower.contains("inf") {
+                return None;
+            }
+            let unsigned = lower.trim_start_matches(['+', '-']);
+            if let Some(hex) = unsigned.strip_prefix("0x") {
+                if lower.len() - unsigned.len() > 1 {
+                    return None;
+                }
+                let v = parse_hex_float(hex)?;
+                if lower.starts_with('-') { -v } else { v }
+            } else {
+                lower.parse::<f64>().ok()?
+            }
+        }
+    };
+    if v.is_nan() { None } else { Some(v) }
+}
+
+/// The value of a hex float's digits after `0x`: `h[.h][p[+-]d]`.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (mantissa, exponent) = match text.split_once('p') {
+        Some((m, e)) => {
+            let digits = e.trim_start_matches(['+', '-']);
+            if digits.is_empty()
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || e.len() - digits.len() > 1
+            {
+                return None;
+            }
+            // Huge exponents saturate: the value is then 0 or infinite anyway.
+            let saturated = if e.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            };
+            (m, e.parse::<i64>().unwrap_or(saturated))
+        }
+        None => (text, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for c in int_part.chars().chain(frac_part.chars()) {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let frac_bits = i64::try_from(frac_part.len()).ok()?.checked_mul(4)?;
+    let shift = exponent.saturating_sub(frac_bits).clamp(-2200, 2200);
+    Some(value * 2f64.powi(i32::try_from(shift).ok()?))
+}
+
+/// Formats a float as INCRBYFLOAT replies: plain notation (never an
+/// exponent), the shortest digits that read back as the same `f64` (at
+/// most 17 significant), trailing zeros and a trailing `.` removed, `-0` as
+/// `0`. The same text as the server's `format_float_human`
+/// (`server/src/command/args.rs`).
+pub fn format_float(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let s = format!("{v}");
+    if !s.contains('e') && !s.contains('E') {
+        return trim_zeros(&s);
+    }
+    trim_zeros(&format!("{v:.17}"))
+}
+
+fn trim_zeros(s: &str) -> String {
+    let t = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    };
+    if t == "-0" { "0".into() } else { t.into() }
+}
+
+/// Formats a double as Redis does for replies: `inf`, `-inf`, `nan`, and
+/// otherwise the shortest text that reads back as the same double.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        "nan".to_string()
+    } else if d.is_infinite() {
+        if d > 0.0 {
+            "inf".to_string()
+        } else {
+            "-inf".to_string()
+        }
+    } else {
+        let s = format!("{d}");
+        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_to_i64_matches_redis_string2ll() {
+        assert_eq!(string_to_i64(b"0"), Some(0));
+        assert_eq!(string_to_i64(b"-1"), Some(-1));
+        assert_eq!(string_to_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(string_to_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+        ] {
+            assert_eq!(string_to_i64(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn floats_format_like_incrbyfloat() {
+        assert_eq!(format_float(10.5), "10.5");
+        assert_eq!(format_float(3.0e3), "3000");
+        assert_eq!(format_float(-0.0), "0");
+        assert_eq!(format_float(1e-7), "0.0000001");
+        assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_float(f64::INFINITY), "inf");
+        assert_eq!(format_float(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn floats_parse_as_strtold_accepts_them() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        for bad in [&b""[..], b"nan", b" 1", b"1 ", b"abc", b"--1"] {
+            assert_eq!(parse_f64(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn doubles_print_as_replies_show_them() {
+        assert_eq!(format_double(1.0), "1");
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(f64::NAN), "nan");
+    }
+}
