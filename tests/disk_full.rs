@@ -111,6 +111,13 @@ fn writes_refused_on_a_full_disk_resume_when_space_returns() {
     disk.remove("reserve");
     wait_writable(&mut con);
     assert_eq!(info(&mut con, "aof_last_write_status"), "ok");
+    // Flushes and compactions retry too, and say so once they succeed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !info(&mut con, "background_error").is_empty() {
+        assert!(Instant::now() < deadline, "background work never recovered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(info(&mut con, "rdb_last_bgsave_status"), "ok");
     assert_eq!(get(&mut con, &format!("k{failed}")), None);
     let more: Vec<u32> = (failed + 1..failed + 200).collect();
     for &i in &more {

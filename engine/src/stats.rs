@@ -139,6 +139,12 @@ pub struct Stats {
     /// write clears once the disk takes writes again, damage or a failed
     /// fsync stays until restart.
     pub background_error: Option<String>,
+    /// The WAL error in force (a failed append until a probe passes, or a
+    /// failed fsync until restart).
+    pub wal_error: Option<String>,
+    /// The failed flush or compaction in force (cleared by the next success,
+    /// unless it was damage).
+    pub flush_error: Option<String>,
     /// WAL appends that failed (each refused writes until a probe passed).
     pub wal_write_failures: u64,
     /// Times writes resumed after a failed WAL append (or a read-only open).

@@ -414,14 +414,13 @@ fn memory_section(server: &Server, out: &mut String) {
 fn persistence_section(server: &Server, out: &mut String) {
     let s = server.keyspace.engine().stats();
     let fsync = server.config.read().appendfsync;
-    let status = if s.background_error.is_some() {
-        "err"
-    } else {
-        "ok"
-    };
+    let status = |failed: bool| if failed { "err" } else { "ok" };
+    // The WAL is Redis's AOF; flushes and compactions stand for its RDB saves.
+    let wal = status(s.wal_error.is_some());
+    let saves = status(s.flush_error.is_some());
     let _ = write!(
         out,
-        "loading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{status}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{status}\r\nappendfsync:{fsync}\r\nwal_bytes:{}\r\n",
+        "loading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{saves}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{wal}\r\nappendfsync:{fsync}\r\nwal_bytes:{}\r\n",
         server.last_save_unix.load(Ordering::Relaxed),
         s.wal_bytes,
     );

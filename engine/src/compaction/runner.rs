@@ -92,6 +92,7 @@ impl Inner {
             }
             while self.bg_stopped().is_none() && !self.bg.m.lock().shutdown {
                 let Some((task, others)) = self.start_task(None) else {
+                    self.clear_passing_bg_error(crate::db::BgWork::Compaction);
                     break;
                 };
                 let r = self.execute(&task, &others);
@@ -142,12 +143,12 @@ impl Inner {
         drop(st);
         let failed = match r {
             Ok(()) => {
-                self.clear_passing_bg_error();
+                self.clear_passing_bg_error(crate::db::BgWork::Compaction);
                 false
             }
             Err(Error::Closed) => false,
             Err(e) => {
-                self.set_bg_error(&e);
+                self.set_bg_error(&e, crate::db::BgWork::Compaction);
                 true
             }
         };

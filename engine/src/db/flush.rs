@@ -111,14 +111,17 @@ impl Inner {
                     return;
                 }
                 match self.flush_one(&mem) {
-                    Ok(()) => self.clear_passing_bg_error(),
+                    Ok(()) => self.clear_passing_bg_error(super::BgWork::Flush),
                     Err(Error::Closed) => return,
                     Err(e) => {
-                        self.set_bg_error(&e);
+                        self.set_bg_error(&e, super::BgWork::Flush);
                         self.backoff(super::BG_RETRY);
                         break;
                     }
                 }
+            }
+            if self.current_sv().imms.is_empty() {
+                self.clear_passing_bg_error(super::BgWork::Flush);
             }
         }
     }

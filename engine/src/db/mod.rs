@@ -63,6 +63,18 @@ pub(crate) struct BgError {
     pub(crate) text: String,
     /// Not a failure to write: structural work stays stopped.
     pub(crate) lasting: bool,
+    /// The work that failed; its next success (or having nothing left to
+    /// do) clears a passing error.
+    pub(crate) origin: BgWork,
+}
+
+/// Background work whose failure is recorded in `Inner::bg_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BgWork {
+    Flush,
+    Compaction,
+    /// A manifest edit (of either): cleared by any later success.
+    Manifest,
 }
 
 /// How long a failed background write waits before it is tried again.
@@ -168,7 +180,7 @@ impl Inner {
     /// disk, an I/O error) is retried (see `backoff`) and cleared by the
     /// next success; any other error (corruption) stops structural work for
     /// good. A lasting error is never replaced by a passing one.
-    pub(crate) fn set_bg_error(&self, e: &Error) {
+    pub(crate) fn set_bg_error(&self, e: &Error, origin: BgWork) {
         let lasting = !e.is_write_failure();
         let mut g = self.bg_error.lock();
         match &*g {
@@ -179,6 +191,7 @@ impl Inner {
                 *g = Some(BgError {
                     text: e.to_string(),
                     lasting,
+                    origin,
                 });
             }
             _ => {
@@ -190,6 +203,7 @@ impl Inner {
                 *g = Some(BgError {
                     text: e.to_string(),
                     lasting,
+                    origin,
                 });
             }
         }
@@ -197,10 +211,13 @@ impl Inner {
         self.bg.done_cv.notify_all();
     }
 
-    /// Clears a passing background error after a flush or compaction succeeded.
-    pub(crate) fn clear_passing_bg_error(&self) {
+    /// Clears a passing background error of `work` (or of a manifest
+    /// edit) after `work` succeeded or found nothing left to do.
+    pub(crate) fn clear_passing_bg_error(&self, work: BgWork) {
         let mut g = self.bg_error.lock();
-        if g.as_ref().is_some_and(|b| !b.lasting) {
+        if g.as_ref()
+            .is_some_and(|b| !b.lasting && (b.origin == work || b.origin == BgWork::Manifest))
+        {
             tracing::warn!("background writes succeed again");
             *g = None;
         }

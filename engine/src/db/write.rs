@@ -210,7 +210,7 @@ impl Inner {
             crate::wal::sync_dir(&self.dir)?;
         }
         if let Err(e) = st.manifest.append(&edit) {
-            self.set_bg_error(&e);
+            self.set_bg_error(&e, super::BgWork::Manifest);
             return Err(e);
         }
         if let Some(l) = edit.log_number {
@@ -321,12 +321,9 @@ impl Inner {
         let compacted = g(&c.bytes_written_compaction);
         let reads = g(&c.point_reads);
         let probed = g(&c.sstables_probed);
-        let background_error = self
-            .bg_error
-            .lock()
-            .as_ref()
-            .map(|b| b.text.clone())
-            .or_else(|| self.committer.poison_text());
+        let flush_error = self.bg_error.lock().as_ref().map(|b| b.text.clone());
+        let wal_error = self.committer.poison_text();
+        let background_error = flush_error.clone().or_else(|| wal_error.clone());
         Stats {
             seq: self.visible_seq.load(Ordering::Acquire),
             memtable_bytes: sv.mem.approx_bytes() as u64,
@@ -376,6 +373,8 @@ impl Inner {
             wal_write_failures: self.committer.write_failures.load(Ordering::Relaxed),
             wal_write_recoveries: self.committer.recoveries.load(Ordering::Relaxed),
             background_error,
+            wal_error,
+            flush_error,
         }
     }
 }
