@@ -214,8 +214,33 @@ impl Coordinator {
         r
     }
 
+    /// Every live version of `key` and the context covering them, read
+    /// from as many replicas as `level` needs (VGET); `None` if the key
+    /// has no record at all.
+    pub async fn versions(
+        self: &Arc<Self>,
+        db: u32,
+        key: &[u8],
+        level: Consistency,
+    ) -> Result<Option<crate::mutation::Versions>> {
+        let record = self.read(db, key, level).await?;
+        if record.is_empty() {
+            return Ok(None);
+        }
+        let now = self.keyspace.now_ms();
+        let values = record
+            .iter()
+            .filter(|s| !s.is_absent(now))
+            .filter_map(|s| crate::version::payload_bytes(&s.payload))
+            .collect();
+        Ok(Some(crate::mutation::Versions {
+            context: record.context().to_context_string(),
+            values,
+        }))
+    }
+
     /// Reads every sibling of `key` from as many replicas as `level` needs.
-    pub async fn read(
+    pub(crate) async fn read(
         self: &Arc<Self>,
         db: u32,
         key: &[u8],

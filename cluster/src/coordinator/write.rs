@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use super::Coordinator;
 use crate::error::{Error, REBUILDING_PREFIX, Result};
 use crate::keyspace::{Ack, Updated};
+use crate::mutation::{Applied, Mutation};
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
@@ -158,9 +159,21 @@ impl Coordinator {
         })
     }
 
-    /// Applies `op` to `key` at `level`. Returns what the op produced and
+    /// Applies `mutation` to `key` at `level`. Returns what it produced and
     /// the local durability to await (when this node applied it).
     pub async fn write(
+        self: &Arc<Self>,
+        db: u32,
+        key: &Bytes,
+        mutation: Mutation,
+        level: Consistency,
+    ) -> Result<(Applied, Ack)> {
+        let (outcome, ack) = self.write_op(db, key, mutation.into_op(), level).await?;
+        Ok((Applied::from_outcome(outcome), ack))
+    }
+
+    /// [`Coordinator::write`] of a replicated operation.
+    pub(crate) async fn write_op(
         self: &Arc<Self>,
         db: u32,
         key: &Bytes,

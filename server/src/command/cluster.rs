@@ -3,9 +3,7 @@
 //! RING | REPAIR | JOIN | LEAVE`. Documented in `docs/commands.md`.
 
 use bytes::Bytes;
-use ringkv_cluster::Consistency;
-use ringkv_cluster::rpc::Op;
-use ringkv_cluster::version::{VectorClock, payload_bytes};
+use ringkv_cluster::{CausalContext, Consistency, Mutation};
 use ringkv_conf::ConfValue;
 use ringkv_resp::Reply;
 
@@ -106,20 +104,12 @@ pub async fn cl(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn vget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let level = cx.read_level();
-    let record = cx.cluster().read(cx.db(), key, level).await?;
-    if record.is_empty() {
+    let Some(versions) = cx.cluster().versions(cx.db(), key, level).await? else {
         return Ok(Reply::Array(vec![Reply::Nil, Reply::Array(Vec::new())]));
-    }
-    let now = cx.now_ms();
-    let values = record
-        .iter()
-        .filter(|s| !s.is_absent(now))
-        .filter_map(|s| payload_bytes(&s.payload))
-        .map(Reply::Bulk)
-        .collect();
+    };
     Ok(Reply::Array(vec![
-        Reply::Bulk(Bytes::from(record.context().to_context_string())),
-        Reply::Array(values),
+        Reply::Bulk(Bytes::from(versions.context)),
+        Reply::Array(versions.values.into_iter().map(Reply::Bulk).collect()),
     ]))
 }
 
@@ -131,9 +121,10 @@ pub async fn vset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     while c.has_more() {
         if c.eat("CONTEXT") {
             let raw = String::from_utf8_lossy(c.require()?).into_owned();
-            VectorClock::from_context_string(&raw)
-                .map_err(|e| ReplyError::Err(format!("invalid causal context: {e}").into()))?;
-            context = Some(raw);
+            context = Some(
+                CausalContext::parse(&raw)
+                    .map_err(|e| ReplyError::Err(format!("invalid causal context: {e}").into()))?,
+            );
         } else if let Some(unit) = if c.eat("EX") {
             Some(1000i64)
         } else if c.eat("PX") {
@@ -153,13 +144,13 @@ pub async fn vset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let _lock = cx.ks().lock([key.as_ref()]).await;
     cx.server.watches.touch(cx.db(), key);
-    let op = Op::Put {
+    let mutation = Mutation::Set {
         value: Bytes::copy_from_slice(value),
         expire_at_ms,
         context,
     };
     let level = cx.write_level();
-    let (_, ack) = cx.cluster().write(cx.db(), key, op, level).await?;
+    let (_, ack) = cx.cluster().write(cx.db(), key, mutation, level).await?;
     cx.client.await_ack(ack);
     Ok(Reply::Ok)
 }

@@ -30,8 +30,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use ringkv_cluster::rpc::Op;
-use ringkv_cluster::{Consistency, Coordinator, Entry, Keyspace, Write};
+use ringkv_cluster::{Consistency, Coordinator, Entry, Keyspace, Mutation, Write};
 use ringkv_resp::Reply;
 
 use crate::client::Client;
@@ -127,19 +126,19 @@ impl Ctx<'_> {
         // the command locks keep it isolated).
         let level = self.write_level();
         for w in writes {
-            let (db, key, op) = match w {
+            let (db, key, mutation) = match w {
                 Write::Put { db, key, entry } => (
                     db,
                     key,
-                    Op::Put {
+                    Mutation::Set {
                         value: entry.value,
                         expire_at_ms: entry.expire_at_ms,
                         context: None,
                     },
                 ),
-                Write::Delete { db, key } => (db, key, Op::Delete),
+                Write::Delete { db, key } => (db, key, Mutation::Delete),
             };
-            let (_, ack) = self.server.cluster.write(db, &key, op, level).await?;
+            let (_, ack) = self.server.cluster.write(db, &key, mutation, level).await?;
             self.client.await_ack(ack);
         }
         Ok(())

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use ringkv_cluster::rpc::{Op, Outcome};
+use ringkv_cluster::{Applied, Mutation};
 use ringkv_cluster::{Entry, Write};
 use ringkv_resp::Reply;
 
@@ -458,14 +458,18 @@ pub async fn setrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// Adds to a counter through the coordinator: on a cluster the value is a
 /// counter CRDT, so increments made through different nodes at the same
 /// time are all kept. Returns the counter's new value as Redis prints it.
-async fn add_to_counter(cx: &mut Ctx<'_>, key: &Bytes, op: Op) -> Result<Bytes, ReplyError> {
+async fn add_to_counter(
+    cx: &mut Ctx<'_>,
+    key: &Bytes,
+    mutation: Mutation,
+) -> Result<Bytes, ReplyError> {
     let _lock = cx.ks().lock([key.as_ref()]).await;
     cx.server.watches.touch(cx.db(), key);
     let level = cx.write_level();
-    let (outcome, ack) = cx.cluster().write(cx.db(), key, op, level).await?;
+    let (applied, ack) = cx.cluster().write(cx.db(), key, mutation, level).await?;
     cx.client.await_ack(ack);
-    match outcome {
-        Outcome::Counter(v) => Ok(v),
+    match applied {
+        Applied::Counter(v) => Ok(v),
         other => Err(ReplyError::Err(
             format!("unexpected counter outcome {other:?}").into(),
         )),
@@ -473,7 +477,7 @@ async fn add_to_counter(cx: &mut Ctx<'_>, key: &Bytes, op: Op) -> Result<Bytes, 
 }
 
 async fn incr_by(cx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
-    let value = add_to_counter(cx, key, Op::AddInt(delta)).await?;
+    let value = add_to_counter(cx, key, Mutation::IncrBy(delta)).await?;
     Ok(Reply::Int(parse_i64(&value)?))
 }
 
@@ -506,7 +510,7 @@ pub async fn decrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn incrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let delta = parse_f64(arg(args, 2))?;
-    let value = add_to_counter(cx, key, Op::AddFloat(delta)).await?;
+    let value = add_to_counter(cx, key, Mutation::IncrByFloat(delta)).await?;
     Ok(Reply::Bulk(value))
 }
 

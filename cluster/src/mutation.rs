@@ -1,0 +1,94 @@
+//! The vocabulary the command layer changes keys with. A command says what
+//! it wants done to one key ([`Mutation`]); the coordinator turns that into
+//! the node-to-node operation its replicas apply (`rpc::Op`, whose wire
+//! encoding stays inside this crate) and reports what it produced
+//! ([`Applied`]). New data types add variants here, not wire types in the
+//! server.
+
+use bytes::Bytes;
+
+use crate::rpc::{Op, Outcome};
+use crate::version::VectorClock;
+
+/// A change to one key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mutation {
+    /// Store `value` (the SET family). It supersedes what `context` covers
+    /// (VSET, see [`CausalContext`]), or everything the replicas hold.
+    Set {
+        /// The value.
+        value: Bytes,
+        /// Absolute expiry, unix ms (0: none).
+        expire_at_ms: u64,
+        /// The causal context the writer read, if it passed one.
+        context: Option<CausalContext>,
+    },
+    /// Delete the key (a versioned tombstone).
+    Delete,
+    /// Add to the key's integer counter (INCR, INCRBY, DECR, DECRBY).
+    IncrBy(i64),
+    /// Add to the key's float counter (INCRBYFLOAT).
+    IncrByFloat(f64),
+}
+
+/// What a [`Mutation`] produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The change was made.
+    Done,
+    /// A counter changed; its new value as Redis prints it.
+    Counter(Bytes),
+}
+
+/// Every live version of a key and the context covering them all (VGET).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versions {
+    /// The causal context, as VSET takes it back.
+    pub context: String,
+    /// The live values (siblings that are neither deleted nor expired).
+    pub values: Vec<Bytes>,
+}
+
+/// A causal context as VGET returns it and VSET takes it: the version the
+/// writer saw, checked when parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CausalContext(String);
+
+impl CausalContext {
+    /// Parses a context string; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<CausalContext, String> {
+        VectorClock::from_context_string(text).map_err(|e| e.to_string())?;
+        Ok(CausalContext(text.to_string()))
+    }
+}
+
+impl Mutation {
+    /// The replicated operation that carries this change.
+    pub(crate) fn into_op(self) -> Op {
+        match self {
+            Mutation::Set {
+                value,
+                expire_at_ms,
+                context,
+            } => Op::Put {
+                value,
+                expire_at_ms,
+                context: context.map(|c| c.0),
+            },
+            Mutation::Delete => Op::Delete,
+            Mutation::IncrBy(n) => Op::AddInt(n),
+            Mutation::IncrByFloat(f) => Op::AddFloat(f),
+        }
+    }
+}
+
+impl Applied {
+    /// What an applied operation's outcome means to the caller (a refused
+    /// operation was turned into an error before).
+    pub(crate) fn from_outcome(o: Outcome) -> Applied {
+        match o {
+            Outcome::Counter(v) => Applied::Counter(v),
+            Outcome::Done | Outcome::Refused(_) => Applied::Done,
+        }
+    }
+}
