@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, GOSSIP_MS, cl, info_field, wait_for};
 use common::{TestServer, free_port, run_expecting_exit, server_binary};
-use ringkv_cluster::membership::{MemberState, Status};
-use ringkv_cluster::rpc::{Request, Response, RpcClient};
+use ringkv_cluster::wire::{MemberState, Request, Response, RpcClient, Status};
 
 /// The resident set size of process `pid`, in bytes.
 fn rss_bytes(pid: u32) -> u64 {

@@ -113,6 +113,7 @@ impl MerkleTree {
     }
 
     /// The root hash.
+    #[cfg(test)]
     pub fn root(&self) -> u64 {
         self.levels
             .last()

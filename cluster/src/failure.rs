@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 /// With the exponential model, 8 means about 18.4 mean intervals of silence
 /// (Cassandra's default `phi_convict_threshold`). Lower convicts faster but
 /// flaps on a congested network; higher waits longer before failing over.
+#[cfg(test)]
 pub const DEFAULT_PHI_THRESHOLD: f64 = 8.0;
 
 /// Intervals kept; older ones are dropped so the mean follows the peer's
@@ -114,6 +115,7 @@ impl PhiDetector {
     }
 
     /// Number of intervals in the window (at most [`WINDOW_SIZE`]).
+    #[cfg(test)]
     pub fn window_len(&self) -> usize {
         self.intervals.len()
     }

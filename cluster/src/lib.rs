@@ -1,57 +1,63 @@
 //! ringkv's cluster layer: where a key lives and how it is read and written.
 //!
-//! Layout:
-//! - [`token`]: the ring token of a key and the engine key layout
-//!   `[namespace][token][key]`.
-//! - [`record`]: the stored value format.
-//! - [`version`]: vector clocks, siblings and the counter CRDT of versioned
-//!   values, and their record format 2.
-//! - [`namespace`]: one namespace per Redis database; O(1) FLUSHDB.
-//! - [`locks`]: striped key locks making read-modify-write commands atomic.
-//! - [`keyspace`]: the API the command layer uses.
-//! - [`ring`]: the consistent-hash ring of virtual nodes, preference lists
-//!   and token allocation for joining nodes.
-//! - [`failure`]: the phi-accrual failure detector judging peers up or down.
-//! - [`rpc`]: the node-to-node protocol (frames, messages, pool, server).
-//! - [`membership`]: the gossiped member table and up/down verdicts.
-//! - [`coordinator`]: quorum reads and writes, read repair, cluster scans.
-//! - [`hints`]: hinted handoff: writes kept for down replicas, replayed.
-//! - [`antientropy`]: Merkle-tree comparison and streaming between replicas
-//!   (background repair, CLUSTER REPAIR, join and leave streaming).
-//! - [`node`]: start-up, joining through seeds, the gossip loop, leaving;
-//!   [`port`]: when the cluster port listens, and protected mode on it;
-//!   [`seeds`]: learning the ring from seeds, and why a seed was refused.
-//! - [`actor`]: the identity versions are stamped with, fresh whenever
-//!   this node may have lost data; [`rebuild`]: syncing such a node with
-//!   its peers before it applies writes or answers reads again.
+//! The command layer talks to it through this root only:
+//! - [`Keyspace`] (the local store: databases, locks, scans) and
+//!   [`Coordinator`] (quorum reads and writes across the ring, membership,
+//!   repair), started by [`start`] and changed by [`join`], [`leave`],
+//!   [`remove`] and [`Coordinator::reconfigure`];
+//! - the change vocabulary: a [`Mutation`] of one key, what it
+//!   [`Applied`], a VSET [`CausalContext`], VGET's [`Versions`];
+//! - [`Error`], [`Ack`] (durability to await), statistics types.
+//!
+//! [`wire`] exposes the node-to-node protocol to what must speak it from
+//! outside (tests acting as a peer, fuzz targets). Everything else is
+//! private, laid out by concern:
+//! - `token`, `namespace`, `locks`, `keyspace`: the engine key layout
+//!   `[namespace][token][key]`, one namespace per Redis database, striped
+//!   key locks, the local store;
+//! - `version`: vector clocks, siblings and the counter CRDT, record
+//!   format 2;
+//! - `ring`, `failure`, `membership`: virtual-node ring, phi-accrual
+//!   failure detector, the gossiped member table;
+//! - `rpc`: frames, messages, the peer connection pool and server;
+//! - `coordinator`: plans, quorum reads and writes, read repair, serving
+//!   peers' requests; `hints`: hinted handoff; `antientropy`: Merkle
+//!   trees and streaming between replicas;
+//! - `node`, `port`, `seeds`: start-up, joining, the gossip loop, leaving,
+//!   the cluster port; `actor`, `rebuild`: the identity versions are
+//!   stamped with and rebuilding a node that may have lost data.
 //!
 //! A node with no peers is a cluster of one: every key is owned locally.
-//! This crate depends on `engine` and `conf`, never on `resp` or `server`.
+//! This crate depends on `engine`, `conf` and `number`, never on `resp` or
+//! `server`.
 
-pub mod actor;
-pub mod antientropy;
-pub mod coordinator;
-pub mod error;
-pub mod failure;
-pub mod hints;
-pub mod keyspace;
-pub mod locks;
-pub mod membership;
-pub mod mutation;
-pub mod namespace;
-pub mod node;
-pub mod port;
-pub mod rebuild;
-pub mod record;
-pub mod ring;
-pub mod rpc;
-pub mod seeds;
-pub mod timer;
-pub mod token;
-pub mod version;
+mod actor;
+mod antientropy;
+mod coordinator;
+mod error;
+mod failure;
+mod hints;
+mod keyspace;
+mod locks;
+mod membership;
+mod mutation;
+mod namespace;
+mod node;
+mod port;
+mod rebuild;
+mod ring;
+mod rpc;
+mod seeds;
+mod timer;
+mod token;
+mod version;
+pub mod wire;
 
+pub use antientropy::RepairSummary;
+pub use coordinator::stats::{ClusterStats, LatencyHistogram, PerLevel};
 pub use coordinator::{ClusterScanPage, Coordinator};
 pub use error::{Error, Result};
 pub use keyspace::{Ack, Entry, Keyspace, ScanPage, Write};
 pub use mutation::{Applied, CausalContext, Mutation, Versions};
+pub use node::{join, leave, remove, start};
 pub use ringkv_conf::Consistency;

@@ -37,8 +37,6 @@ use crate::ring::{NodeId, Ring, allocate_tokens};
 use crate::rpc::{Request, Response, RpcClient};
 use crate::seeds::learn_ring;
 
-pub use crate::seeds::JOIN_WAIT;
-
 const NODE_ID_KEY: &[u8] = b"cluster/node-id";
 const TOKENS_KEY: &[u8] = b"cluster/tokens";
 /// Present while the node has tokens but has not yet streamed their data

@@ -44,6 +44,7 @@ impl AwakeTimer {
     }
 
     /// Whether the limit is spent.
+    #[cfg(test)]
     pub fn expired(&self) -> bool {
         self.counted >= self.limit
     }

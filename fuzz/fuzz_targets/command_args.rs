@@ -48,7 +48,7 @@ fn world() -> &'static World {
         let (_stop, stop_rx) = tokio::sync::watch::channel(false);
         let server = rt
             .block_on(async {
-                let cluster = ringkv_cluster::node::start(ks.clone(), &config, stop_rx).await?;
+                let cluster = ringkv_cluster::start(ks.clone(), &config, stop_rx).await?;
                 Server::new(config, None, ks, cluster).map_err(|e| {
                     ringkv_cluster::Error::Cluster(e.to_string())
                 })

@@ -15,8 +15,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringkv_cluster::rpc::frame::{self, FrameError, MAX_PREAUTH_BODY};
-use ringkv_cluster::rpc::message::{Request, Response, kind};
+use ringkv_cluster::wire::frame::{self, FrameError, MAX_PREAUTH_BODY};
+use ringkv_cluster::wire::{Request, Response, kind};
 use tokio::io::AsyncWriteExt;
 
 /// Request kinds (`message::kind`).

@@ -8,7 +8,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
 use ringkv_cluster::Coordinator;
-use ringkv_cluster::coordinator::stats::{LatencyHistogram, PerLevel};
+use ringkv_cluster::{LatencyHistogram, PerLevel};
 
 /// Collects cluster metrics from the coordinator.
 pub struct ClusterCollector {

@@ -254,7 +254,7 @@ pub async fn render(server: &Arc<Server>, sections: &[&str]) -> String {
 /// The `# Cluster` fields (also CLUSTER INFO): members by state, the ring,
 /// coordinator requests by level, failures, repairs and replica latency.
 pub fn cluster_lines(server: &Server) -> Vec<String> {
-    use ringkv_cluster::coordinator::stats::PerLevel;
+    use ringkv_cluster::PerLevel;
     let c = &server.cluster;
     let views = c.members().views();
     let up = views

@@ -83,20 +83,12 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
             "compaction-rate-limit" => {
                 engine.set_compaction_rate_limit(next.compaction_rate_limit.bytes())
             }
-            "replica-timeout-ms" | "read-repair" => server.cluster.update_settings(|s| {
-                s.replica_timeout = Duration::from_millis(next.replica_timeout_ms);
-                s.read_repair = next.read_repair;
-            }),
-            "anti-entropy-interval-ms" => server.cluster.update_settings(|s| {
-                s.anti_entropy_interval = Duration::from_millis(next.anti_entropy_interval_ms);
-            }),
-            "hint-max-age-ms" | "hint-replay-rate" => {
-                let h = &server.cluster.hints().settings;
-                h.max_age_ms
-                    .store(next.hint_max_age_ms, std::sync::atomic::Ordering::Relaxed);
-                h.replay_rate
-                    .store(next.hint_replay_rate, std::sync::atomic::Ordering::Relaxed);
-            }
+            "replica-timeout-ms"
+            | "read-repair"
+            | "anti-entropy-interval-ms"
+            | "hint-max-age-ms"
+            | "hint-replay-rate"
+            | "phi-threshold" => server.cluster.reconfigure(next),
             "maxclients" => {
                 if let Some(cap) = fd_limit::max_clients_cap().filter(|&c| next.maxclients > c) {
                     anyhow::bail!(
@@ -104,10 +96,6 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
                     );
                 }
             }
-            "phi-threshold" => server
-                .cluster
-                .members()
-                .set_phi_threshold(next.phi_threshold),
             "loglevel" => {
                 if let Some(h) = LOG_FILTER.get() {
                     h.reload(filter_for(next.loglevel))?;
@@ -158,7 +146,7 @@ pub async fn run(mut config: Config, config_file: Option<PathBuf>) -> anyhow::Re
     let metrics_listener = listener::bind(metrics_addr, config.tcp_backlog)
         .with_context(|| format!("metrics endpoint on {metrics_addr}"))?;
     let (cluster_stop, cluster_stop_rx) = tokio::sync::watch::channel(false);
-    let cluster = ringkv_cluster::node::start(keyspace.clone(), &config, cluster_stop_rx)
+    let cluster = ringkv_cluster::start(keyspace.clone(), &config, cluster_stop_rx)
         .await
         .context("starting the cluster node")?;
     let server = Server::new(config.clone(), config_file, keyspace, cluster)?;

@@ -156,8 +156,28 @@ impl Coordinator {
     }
 
     /// Changes the run-time settings.
-    pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
+    pub(crate) fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
         f(&mut self.settings.write());
+    }
+
+    /// Applies the settings of `config` that can change while the node
+    /// runs (CONFIG SET): replica timeout, read repair, anti-entropy
+    /// interval, hint age and replay rate, phi threshold. The one call the
+    /// server makes for any of them.
+    pub fn reconfigure(&self, config: &ringkv_conf::Config) {
+        self.update_settings(|s| {
+            s.replica_timeout = Duration::from_millis(config.replica_timeout_ms);
+            s.read_repair = config.read_repair;
+            s.anti_entropy_interval = Duration::from_millis(config.anti_entropy_interval_ms);
+        });
+        let h = &self.hints.settings;
+        h.max_age_ms
+            .store(config.hint_max_age_ms, std::sync::atomic::Ordering::Relaxed);
+        h.replay_rate.store(
+            config.hint_replay_rate,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.members.set_phi_threshold(config.phi_threshold);
     }
 
     /// N as it applies now: the configured replicas capped at the ring size.

@@ -37,6 +37,7 @@ pub fn token_intervals((start, end): (u64, u64)) -> Vec<(u64, u64)> {
 }
 
 /// Whether `tok` lies in ring range `(start, end]`.
+#[cfg(test)]
 pub fn range_contains((start, end): (u64, u64), tok: u64) -> bool {
     use std::cmp::Ordering::*;
     match start.cmp(&end) {

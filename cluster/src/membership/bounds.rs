@@ -9,10 +9,10 @@
 //! announced:
 //!
 //! - a `generation` (the member's start time, unix ms) more than
-//!   [`MAX_GENERATION_AHEAD`] ahead of this node's clock;
+//!   [`AHEAD_MS`] (a day) ahead of this node's clock;
 //! - a `version` above [`version_limit`]: one version per millisecond of
 //!   the member's life (as measured by a clock up to
-//!   [`MAX_GENERATION_AHEAD`] ahead of this node's), plus
+//!   [`AHEAD_MS`] (a day) ahead of this node's), plus
 //!   [`MAX_REMOVALS`] steps of `CLUSTER REMOVE`.
 //!
 //! The limit depends only on the state and the clock, never on what this
@@ -24,16 +24,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{MemberState, REMOVAL_VERSION_STEP};
 
-/// How far ahead of this node's clock a member's generation may be: the
-/// clock skew between members tolerated. A day, far above the skew of
+/// How far ahead of this node's clock a member's generation may be, in
+/// milliseconds: the clock skew between members tolerated. A day, far above the skew of
 /// clocks kept by NTP and above the hours a restored VM can run before its
 /// clock is corrected; a member further ahead has every state ignored
 /// (and counted) until the clocks agree. A smaller value would shorten how
 /// long a forged generation within it outranks the member's restarts, but
 /// would turn a badly set clock into a member that looks down.
-pub const MAX_GENERATION_AHEAD: Duration = Duration::from_millis(AHEAD_MS);
-
-/// [`MAX_GENERATION_AHEAD`] in milliseconds.
 const AHEAD_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Removals by `CLUSTER REMOVE` allowed for in one generation of a member.
@@ -61,7 +58,7 @@ pub fn unix_ms() -> u64 {
 /// change of its own status or tokens (a handful in a life), and by one
 /// above a copy of itself it refutes. One version per millisecond since
 /// its start is thus ten times the fastest heartbeat; the member's age is
-/// measured by a clock [`MAX_GENERATION_AHEAD`] ahead of this node's, so a
+/// measured by a clock [`AHEAD_MS`] (a day) ahead of this node's, so a
 /// member whose clock runs ahead (its generation in this node's future)
 /// still has a day's worth of versions (86.4 million) to spare. On top of
 /// that come [`MAX_REMOVALS`] removals: `CLUSTER REMOVE` announces the
@@ -76,7 +73,7 @@ pub fn version_limit(generation: u64, now_ms: u64) -> u64 {
 
 /// The highest version of this node's own state it still refutes when a
 /// peer announces it: [`version_limit`] as a node whose clock is up to
-/// [`MAX_GENERATION_AHEAD`] ahead of this one computes it. Any copy a peer
+/// [`AHEAD_MS`] (a day) ahead of this one computes it. Any copy a peer
 /// within the tolerated skew could have accepted is thus refuted (so this
 /// node is never left out by a copy it ignored), and the refutation, one
 /// above, cannot overflow.
@@ -87,7 +84,7 @@ pub fn own_version_limit(generation: u64, now_ms: u64) -> u64 {
 /// Why a received state was ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// Its generation is more than [`MAX_GENERATION_AHEAD`] ahead.
+    /// Its generation is more than [`AHEAD_MS`] (a day) ahead.
     FutureGeneration,
     /// Its version is above what the member can have announced.
     ImplausibleVersion,

@@ -220,11 +220,6 @@ impl RpcClient {
         }
     }
 
-    /// Drops the pooled connection to `addr` (e.g. after the peer restarted).
-    pub fn disconnect(&self, addr: &str) {
-        self.conns.lock().remove(addr);
-    }
-
     fn live(&self, addr: &str) -> Option<Arc<Conn>> {
         self.conns
             .lock()

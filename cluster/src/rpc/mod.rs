@@ -19,4 +19,3 @@ pub mod server;
 
 pub use client::{RpcClient, RpcError};
 pub use message::{Op, Outcome, Request, Response};
-pub use server::RequestHandler;

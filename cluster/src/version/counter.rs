@@ -38,10 +38,10 @@ pub enum CounterValue {
 impl CounterValue {
     /// The value as a client reads it with GET: decimal for integers,
     /// [`format_float`] for floats.
-    pub fn to_bytes(&self) -> Bytes {
+    pub fn to_bytes(self) -> Bytes {
         match self {
             CounterValue::Int(v) => Bytes::from(v.to_string()),
-            CounterValue::Float(v) => Bytes::from(format_float(*v)),
+            CounterValue::Float(v) => Bytes::from(format_float(v)),
         }
     }
 }

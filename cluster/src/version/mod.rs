@@ -22,10 +22,16 @@ pub mod siblings;
 #[cfg(test)]
 mod tests;
 
-pub use clock::{Dot, VectorClock};
-pub use codec::DecodeError;
-pub use counter::{Counter, CounterError, CounterValue, Slot};
-pub use siblings::{Payload, Sibling, Siblings, base_id, payload_bytes};
+pub use clock::VectorClock;
+pub use counter::CounterValue;
+pub use siblings::{Payload, Siblings, payload_bytes};
+#[cfg(test)]
+pub use {
+    clock::Dot,
+    codec::DecodeError,
+    counter::{Counter, CounterError},
+    siblings::Sibling,
+};
 
 /// An actor of a vector clock: the node id of the coordinating replica.
 pub type Actor = u64;

@@ -221,7 +221,7 @@ pub async fn cluster_ring(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ))
 }
 
-fn summary_line(what: &str, s: &ringkv_cluster::antientropy::RepairSummary) -> Reply {
+fn summary_line(what: &str, s: &ringkv_cluster::RepairSummary) -> Reply {
     Reply::Simple(std::borrow::Cow::Owned(format!(
         "OK {what}: peers={} trees={} ranges_differing={} keys_pulled={} keys_pushed={}",
         s.peers, s.trees, s.ranges_differing, s.keys_pulled, s.keys_pushed
@@ -245,7 +245,7 @@ pub async fn cluster_join(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             format!("Invalid node address specified: {seed}").into(),
         ));
     }
-    let summary = ringkv_cluster::node::join(cx.cluster(), &seed).await?;
+    let summary = ringkv_cluster::join(cx.cluster(), &seed).await?;
     Ok(summary_line("joined", &summary))
 }
 
@@ -261,12 +261,12 @@ pub async fn cluster_remove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             format!("Invalid node id specified: {text} (CLUSTER NODES shows them)").into(),
         ));
     };
-    let summary = ringkv_cluster::node::remove(cx.cluster(), id).await?;
+    let summary = ringkv_cluster::remove(cx.cluster(), id).await?;
     Ok(summary_line("removed", &summary))
 }
 
 /// CLUSTER LEAVE: decommission this node.
 pub async fn cluster_leave(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    let summary = ringkv_cluster::node::leave(cx.cluster()).await?;
+    let summary = ringkv_cluster::leave(cx.cluster()).await?;
     Ok(summary_line("left", &summary))
 }
