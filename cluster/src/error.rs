@@ -1,5 +1,10 @@
 //! The cluster layer's error type.
 
+use std::fmt;
+use std::time::Duration;
+
+use crate::rpc::RpcError;
+
 /// Result alias for the cluster crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -53,7 +58,7 @@ pub enum Error {
     /// No seed could be used to learn the ring: each seed's reason (a
     /// refusal, not a cluster port, no answer in time).
     #[error("{0}")]
-    Seeds(crate::seeds::SeedFailures),
+    Seeds(SeedFailures),
     /// A database index outside `0..databases`.
     #[error("database {db} out of range (databases = {databases})")]
     DbOutOfRange {
@@ -62,4 +67,55 @@ pub enum Error {
         /// The configured number of databases.
         databases: u32,
     },
+}
+
+/// Why one seed could not be used: its last error.
+#[derive(Debug, Clone)]
+pub struct SeedFailure {
+    /// The seed's address, as configured.
+    pub addr: String,
+    /// What the last attempt found.
+    pub error: RpcError,
+}
+
+impl fmt::Display for SeedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            RpcError::Refused { reason, .. } => write!(f, "seed {} refused: {reason}", self.addr),
+            RpcError::NotRingkv { what, .. } => {
+                write!(
+                    f,
+                    "seed {} is not a ringkv cluster port ({what})",
+                    self.addr
+                )
+            }
+            other => write!(f, "seed {}: {other}", self.addr),
+        }
+    }
+}
+
+/// Every seed's reason, for [`Error::Seeds`].
+#[derive(Debug, Clone)]
+pub struct SeedFailures {
+    /// One per seed, in the configured order.
+    pub failures: Vec<SeedFailure>,
+    /// How long the seeds were tried: `None` when every one refused or
+    /// was found not to be a cluster port, which waiting cannot change.
+    pub waited: Option<Duration>,
+}
+
+impl fmt::Display for SeedFailures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.waited {
+            Some(d) => write!(f, "no seed answered within {}s: ", d.as_secs())?,
+            None => f.write_str("cannot join through the seeds: ")?,
+        }
+        for (i, failure) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{failure}")?;
+        }
+        Ok(())
+    }
 }

@@ -33,12 +33,14 @@
 
 mod actor;
 mod antientropy;
+mod codec;
 mod coordinator;
 mod error;
 mod failure;
 mod hints;
 mod keyspace;
 mod locks;
+mod member_table;
 mod membership;
 mod mutation;
 mod namespace;
@@ -48,16 +50,17 @@ mod rebuild;
 mod ring;
 mod rpc;
 mod seeds;
+mod stats;
 mod timer;
 mod token;
 mod version;
 pub mod wire;
 
 pub use antientropy::RepairSummary;
-pub use coordinator::stats::{ClusterStats, LatencyHistogram, PerLevel};
 pub use coordinator::{ClusterScanPage, Coordinator};
 pub use error::{Error, Result};
 pub use keyspace::{Ack, Entry, Keyspace, ScanPage, Write};
 pub use mutation::{Applied, CausalContext, Mutation, Versions};
 pub use node::{join, leave, remove, start};
 pub use ringkv_conf::Consistency;
+pub use stats::{ClusterStats, LatencyHistogram, PerLevel};

@@ -22,12 +22,11 @@ use ringkv_conf::Config;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::coordinator::{ClusterStats, Coordinator};
 use crate::error::{Error, Result};
 use crate::ring::NodeId;
 use crate::rpc::gate::Gate;
 use crate::rpc::server::{RequestHandler, serve};
-use crate::rpc::{Request, Response};
+use crate::stats::ClusterStats;
 
 /// Present (value `1`) once this node has been a member of a cluster with
 /// peers (`CLUSTER JOIN` run, even if it then failed, or a peer seen up),
@@ -54,7 +53,7 @@ pub struct ClusterPort {
     /// Mirror of `started` for readers that cannot wait (INFO).
     listening: AtomicBool,
     /// Whether [`JOINED_KEY`] is stored (read at start, set by [`mark_joined`]).
-    joined: AtomicBool,
+    pub(crate) joined: AtomicBool,
 }
 
 impl ClusterPort {
@@ -132,7 +131,7 @@ impl ClusterPort {
 
     /// Starts serving node requests with `handler`, on the port bound at
     /// start-up or bound now. Does nothing if already serving.
-    async fn listen(&self, handler: Arc<dyn RequestHandler>) -> Result<()> {
+    pub(crate) async fn listen(&self, handler: Arc<dyn RequestHandler>) -> Result<()> {
         let mut started = self.started.lock().await;
         if *started {
             return Ok(());
@@ -165,40 +164,4 @@ impl ClusterPort {
         self.listening.store(true, Ordering::Release);
         Ok(())
     }
-}
-
-/// Serves node requests to `coordinator`.
-struct Handler(Arc<Coordinator>);
-
-impl RequestHandler for Handler {
-    fn handle(
-        &self,
-        _from: u64,
-        req: Request,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + '_>> {
-        Box::pin(self.0.serve(req))
-    }
-}
-
-/// Records, once, that this node is a member of a cluster with peers
-/// ([`JOINED_KEY`]): later starts open the cluster port without seeds or
-/// `cluster-port`.
-pub(crate) async fn mark_joined(coordinator: &Coordinator) -> Result<()> {
-    if coordinator.port.joined.load(Ordering::Acquire) {
-        return Ok(());
-    }
-    coordinator
-        .keyspace
-        .meta_put(JOINED_KEY, bytes::Bytes::from_static(b"1"))
-        .await?;
-    coordinator.port.joined.store(true, Ordering::Release);
-    Ok(())
-}
-
-/// Opens `coordinator`'s cluster port (if not open yet) and serves it.
-pub(crate) async fn listen(coordinator: &Arc<Coordinator>) -> Result<()> {
-    coordinator
-        .port
-        .listen(Arc::new(Handler(Arc::clone(coordinator))))
-        .await
 }

@@ -14,7 +14,6 @@
 //! and an answer that is not a node frame marks it not a ringkv cluster
 //! port.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::coordinator::Coordinator;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SeedFailure, SeedFailures};
 use crate::ring::Ring;
 use crate::rpc::frame::MAGIC;
 use crate::rpc::{Request, Response, RpcError};
@@ -34,57 +33,6 @@ const RETRY: Duration = Duration::from_millis(200);
 /// Bound of each step of [`probe`]: connecting, waiting for a first byte,
 /// waiting for an answer to `PING`.
 const PROBE_STEP: Duration = Duration::from_secs(1);
-
-/// Why one seed could not be used: its last error.
-#[derive(Debug, Clone)]
-pub struct SeedFailure {
-    /// The seed's address, as configured.
-    pub addr: String,
-    /// What the last attempt found.
-    pub error: RpcError,
-}
-
-impl fmt::Display for SeedFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.error {
-            RpcError::Refused { reason, .. } => write!(f, "seed {} refused: {reason}", self.addr),
-            RpcError::NotRingkv { what, .. } => {
-                write!(
-                    f,
-                    "seed {} is not a ringkv cluster port ({what})",
-                    self.addr
-                )
-            }
-            other => write!(f, "seed {}: {other}", self.addr),
-        }
-    }
-}
-
-/// Every seed's reason, for [`Error::Seeds`].
-#[derive(Debug, Clone)]
-pub struct SeedFailures {
-    /// One per seed, in the configured order.
-    pub failures: Vec<SeedFailure>,
-    /// How long the seeds were tried: `None` when every one refused or
-    /// was found not to be a cluster port, which waiting cannot change.
-    pub waited: Option<Duration>,
-}
-
-impl fmt::Display for SeedFailures {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.waited {
-            Some(d) => write!(f, "no seed answered within {}s: ", d.as_secs())?,
-            None => f.write_str("cannot join through the seeds: ")?,
-        }
-        for (i, failure) in self.failures.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{failure}")?;
-        }
-        Ok(())
-    }
-}
 
 /// One push-pull gossip exchange with the node at `addr`.
 pub(crate) async fn exchange(

@@ -24,9 +24,9 @@
 //! replica side of node requests), [`stats`] (counters for metrics and
 //! INFO).
 
+mod repair;
 mod serve;
 pub(crate) use serve::decode_incoming;
-pub mod stats;
 mod write;
 
 use std::sync::Arc;
@@ -43,10 +43,10 @@ use crate::keyspace::{Ack, Keyspace, live_entry};
 use crate::membership::Membership;
 use crate::ring::NodeId;
 use crate::rpc::{Request, Response, RpcClient, RpcError};
+pub use crate::stats::ClusterStats;
 use crate::timer::AwakeTimer;
 use crate::token;
 use crate::version::Siblings;
-pub use stats::ClusterStats;
 
 /// Coordinator settings that `CONFIG SET` may change.
 #[derive(Clone, Debug)]

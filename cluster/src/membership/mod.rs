@@ -17,8 +17,6 @@
 //! `Arc` snapshot that readers clone.
 
 pub mod bounds;
-pub mod persist;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
@@ -26,9 +24,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::codec::{BodyReader, BodyWriter, DecodeError};
 use crate::failure::PhiDetector;
 use crate::ring::{NodeId, Ring};
-use crate::rpc::codec::{BodyReader, BodyWriter, DecodeError};
 
 /// A member's lifecycle state, as it announces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,6 +248,21 @@ fn rings_of(table: &Table) -> (Arc<Ring>, Arc<Ring>) {
     } else {
         (Arc::clone(&serving), serving)
     }
+}
+
+/// Writes a member list: `count:u32` then each state (the body of a
+/// GOSSIP request or reply, and of the stored member table).
+pub(crate) fn encode_states(w: &mut BodyWriter, states: &[MemberState]) {
+    w.u32(u32::try_from(states.len()).unwrap_or(u32::MAX));
+    for s in states {
+        s.encode(w);
+    }
+}
+
+/// Reads a member list written by [`encode_states`].
+pub(crate) fn decode_states(r: &mut BodyReader) -> Result<Vec<MemberState>, DecodeError> {
+    let n = r.count("member count", 8)?;
+    (0..n).map(|_| MemberState::decode(r)).collect()
 }
 
 /// Whether `new`, heard of a member, replaces `held`: a later `(generation,

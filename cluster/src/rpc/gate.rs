@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::coordinator::ClusterStats;
+use crate::stats::ClusterStats;
 
 /// Most connections in the handshake at once.
 pub const MAX_UNAUTHENTICATED: usize = 64;

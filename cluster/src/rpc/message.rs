@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::codec::{BodyReader, BodyWriter, DecodeError};
+use crate::codec::{BodyReader, BodyWriter, DecodeError};
 use crate::membership::MemberState;
 
 /// Frame kinds of requests; the reply to kind `k` is `k | 0x80`.
@@ -189,25 +189,13 @@ fn get_ranges(r: &mut BodyReader) -> Result<Vec<(u64, u64)>, DecodeError> {
         .collect()
 }
 
-fn put_states(w: &mut BodyWriter, states: &[MemberState]) {
-    w.u32(states.len() as u32);
-    for s in states {
-        s.encode(w);
-    }
-}
-
-fn get_states(r: &mut BodyReader) -> Result<Vec<MemberState>, DecodeError> {
-    let n = r.count("member count", 8)?;
-    (0..n).map(|_| MemberState::decode(r)).collect()
-}
-
 impl Request {
     /// The frame kind and body.
     pub fn encode(&self) -> (u8, Bytes) {
         let mut w = BodyWriter::new();
         let k = match self {
             Request::Gossip(states) => {
-                put_states(&mut w, states);
+                crate::membership::encode_states(&mut w, states);
                 kind::GOSSIP
             }
             Request::Read { db, key } => {
@@ -292,7 +280,7 @@ impl Request {
     pub fn decode(k: u8, body: Bytes) -> Result<Request, DecodeError> {
         let mut r = BodyReader::new(body);
         let req = match k {
-            kind::GOSSIP => Request::Gossip(get_states(&mut r)?),
+            kind::GOSSIP => Request::Gossip(crate::membership::decode_states(&mut r)?),
             kind::READ => Request::Read {
                 db: r.u32("db")?,
                 key: r.bytes("key")?,
@@ -374,7 +362,7 @@ impl Response {
     pub fn encode(&self, request_kind: u8) -> (u8, Bytes) {
         let mut w = BodyWriter::new();
         match self {
-            Response::Gossip(states) => put_states(&mut w, states),
+            Response::Gossip(states) => crate::membership::encode_states(&mut w, states),
             Response::Record(rec) => match rec {
                 Some(r) => {
                     w.u8(1).bytes(r);
@@ -431,7 +419,7 @@ impl Response {
             )));
         }
         let resp = match request_kind {
-            kind::GOSSIP => Response::Gossip(get_states(&mut r)?),
+            kind::GOSSIP => Response::Gossip(crate::membership::decode_states(&mut r)?),
             kind::READ => match r.u8("present")? {
                 0 => Response::Record(None),
                 _ => Response::Record(Some(r.bytes("record")?)),

@@ -11,7 +11,6 @@
 //! - [`server`]: the accept loop and per-request dispatch.
 
 pub mod client;
-pub mod codec;
 pub mod frame;
 pub mod gate;
 pub mod message;

@@ -16,17 +16,18 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::MemberState;
+use crate::codec::{BodyReader, BodyWriter};
 use crate::error::{Error, Result};
 use crate::keyspace::Keyspace;
-use crate::rpc::Request;
-use crate::rpc::message::kind;
+use crate::membership::{MemberState, decode_states, encode_states};
 
 const MEMBERS_KEY: &[u8] = b"cluster/members";
 const FORMAT_VERSION: u8 = 1;
 
 fn encode(states: &[MemberState]) -> Bytes {
-    let (_, body) = Request::Gossip(states.to_vec()).encode();
+    let mut w = BodyWriter::new();
+    encode_states(&mut w, states);
+    let body = w.finish();
     let mut out = BytesMut::with_capacity(body.len() + 5);
     out.put_u8(FORMAT_VERSION);
     out.put_u32(crc32c::crc32c(&body));
@@ -46,11 +47,10 @@ fn decode(b: &Bytes) -> Result<Vec<MemberState>> {
     if crc32c::crc32c(&body) != u32::from_be_bytes([*c0, *c1, *c2, *c3]) {
         return Err(bad("checksum mismatch"));
     }
-    match Request::decode(kind::GOSSIP, body) {
-        Ok(Request::Gossip(states)) => Ok(states),
-        Ok(_) => Err(bad("not a member list")),
-        Err(e) => Err(bad(&e.to_string())),
-    }
+    let mut r = BodyReader::new(body);
+    let states = decode_states(&mut r).map_err(|e| bad(&e.to_string()))?;
+    r.end("member table").map_err(|e| bad(&e.to_string()))?;
+    Ok(states)
 }
 
 /// What identifies the stored table's content: a heartbeat alone does not

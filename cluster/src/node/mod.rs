@@ -18,6 +18,9 @@
 //! ([`crate::actor`]); a fresh one (no clean stop recorded) starts
 //! [`crate::rebuild`] as well.
 
+mod hint_replay;
+mod port;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -199,9 +202,9 @@ pub async fn start(
     let members = Arc::new(Membership::new(me, interval, config.phi_threshold));
     // The members this node last knew (a restart of the same identity), so
     // it does not take itself for a cluster of one until a peer gossips to
-    // it, whether or not it has seeds (crate::membership::persist).
+    // it, whether or not it has seeds (crate::member_table).
     let stored_members = if known_member {
-        crate::membership::persist::load(&keyspace, id)
+        crate::member_table::load(&keyspace, id)
     } else {
         Vec::new()
     };
@@ -243,7 +246,7 @@ pub async fn start(
     });
     tokio::spawn(pause_watch(Arc::clone(&coordinator), shutdown.clone()));
     if coordinator.port.listens_at_start() {
-        crate::port::listen(&coordinator).await?;
+        port::listen(&coordinator).await?;
     }
     if stored_tokens.is_empty() {
         let ring = if seeds.is_empty() {
@@ -305,7 +308,7 @@ pub async fn start(
             shutdown.clone(),
         ));
     }
-    tokio::spawn(crate::hints::replay_loop(
+    tokio::spawn(hint_replay::replay_loop(
         Arc::clone(&coordinator),
         shutdown.clone(),
     ));
@@ -366,9 +369,9 @@ async fn gossip_loop(
         coordinator.members.heartbeat();
         coordinator.stats.gossip_rounds.inc();
         let states = coordinator.members.states();
-        let signature = crate::membership::persist::signature(&states);
+        let signature = crate::member_table::signature(&states);
         if signature != stored {
-            match crate::membership::persist::save(&coordinator.keyspace, &states).await {
+            match crate::member_table::save(&coordinator.keyspace, &states).await {
                 Ok(()) => stored = signature,
                 Err(e) => tracing::debug!(error = %e, "could not store the member table"),
             }
@@ -377,7 +380,7 @@ async fn gossip_loop(
         let left = coordinator.members.has_left(coordinator.me);
         if !up.is_empty() && !left {
             // A failure is the engine's, reported where it happens.
-            if let Err(e) = crate::port::mark_joined(&coordinator).await {
+            if let Err(e) = port::mark_joined(&coordinator).await {
                 tracing::debug!(error = %e, "could not record cluster membership");
             }
         }
@@ -516,10 +519,10 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
     }
     // Peers must reach us once they hear of us; refused (no secret on a
     // non-loopback bind address) before anything changes.
-    crate::port::listen(coordinator).await?;
+    port::listen(coordinator).await?;
     // Peers hear of this node from here on (even if the join then fails):
     // later starts listen for them too.
-    crate::port::mark_joined(coordinator).await?;
+    port::mark_joined(coordinator).await?;
     // Off the ring before anyone hears of us, so no peer sees our old tokens.
     coordinator.members.update_me(|s| {
         s.status = Status::Joining;
