@@ -9,6 +9,7 @@
 //! - [`reply_error`]: error replies and Redis's texts.
 //! - [`info`], [`metrics`]: INFO and the Prometheus endpoint.
 //! - [`shared`]: state every connection shares.
+//! - [`engine_options`]: the storage engine's options from the configuration.
 //! - [`glob`]: Redis glob patterns.
 //!
 //! A request flows: listener → connection (`resp` framing) → `command::execute`
@@ -18,6 +19,7 @@ pub mod client;
 pub mod cluster_metrics;
 pub mod command;
 pub mod connection;
+pub mod engine_options;
 pub mod fd_limit;
 pub mod glob;
 pub mod info;
@@ -78,8 +80,12 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
     let engine = server.keyspace.engine();
     for key in changed {
         match *key {
-            "appendfsync" => engine.set_fsync_policy(next.appendfsync),
-            "compaction-strategy" => engine.set_compaction_strategy(next.compaction_strategy)?,
+            "appendfsync" => {
+                engine.set_fsync_policy(engine_options::fsync_policy(next.appendfsync))
+            }
+            "compaction-strategy" => engine.set_compaction_strategy(
+                engine_options::compaction_strategy(next.compaction_strategy),
+            )?,
             "compaction-rate-limit" => {
                 engine.set_compaction_rate_limit(next.compaction_rate_limit.bytes())
             }
@@ -120,10 +126,6 @@ pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow:
     Ok(())
 }
 
-fn engine_options(config: &Config) -> ringkv_engine::Options {
-    ringkv_engine::Options::from_config(config)
-}
-
 /// Runs the server until SIGTERM, SIGINT or SHUTDOWN, then shuts down
 /// gracefully: stops accepting, lets connections finish their batch, and
 /// flushes and fsyncs the write-ahead log.
@@ -132,7 +134,7 @@ pub async fn run(mut config: Config, config_file: Option<PathBuf>) -> anyhow::Re
     let dir = PathBuf::from(&config.dir);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
-    let opts = engine_options(&config);
+    let opts = engine_options::engine_options(&config);
     let databases = config.databases;
     let open_dir = dir.clone();
     let keyspace = tokio::task::spawn_blocking(move || Keyspace::open(open_dir, opts, databases))
