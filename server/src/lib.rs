@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ringkv_cluster::Keyspace;
-use ringkv_conf::{Config, LogLevel};
+use ringkv_conf::{Config, LiveHook, LogLevel};
 use tracing_subscriber::{EnvFilter, reload};
 
 use shared::Server;
@@ -74,53 +74,54 @@ pub fn init_logging(level: LogLevel) {
     }
 }
 
-/// Applies runtime-settable keys that need more than a new config value.
-/// Called by CONFIG SET before the new configuration is published.
-pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow::Result<()> {
+/// Applies the live keys a `CONFIG SET` changed, in the order given, each
+/// through the hook its row in the key table names. Called before the new
+/// configuration is published; an error fails the command. The match is
+/// exhaustive: a new [`LiveHook`] does not compile until it is handled here.
+pub fn apply_config(server: &Server, next: &Config, changed: &[LiveHook]) -> anyhow::Result<()> {
     let engine = server.keyspace.engine();
-    for key in changed {
-        match *key {
-            "appendfsync" => {
+    for hook in changed {
+        match hook {
+            // Read from the configuration where it is used.
+            LiveHook::ReadWhereUsed => {}
+            LiveHook::FsyncPolicy => {
                 engine.set_fsync_policy(engine_options::fsync_policy(next.appendfsync))
             }
-            "compaction-strategy" => engine.set_compaction_strategy(
+            LiveHook::CompactionStrategy => engine.set_compaction_strategy(
                 engine_options::compaction_strategy(next.compaction_strategy),
             )?,
-            "compaction-rate-limit" => {
+            LiveHook::CompactionRateLimit => {
                 engine.set_compaction_rate_limit(next.compaction_rate_limit.bytes())
             }
-            "replica-timeout-ms" | "read-repair" => server.cluster.update_settings(|s| {
+            LiveHook::CoordinatorSettings => server.cluster.update_settings(|s| {
                 s.replica_timeout = Duration::from_millis(next.replica_timeout_ms);
                 s.read_repair = next.read_repair;
             }),
-            "anti-entropy-interval-ms" => server.cluster.update_settings(|s| {
+            LiveHook::AntiEntropyInterval => server.cluster.update_settings(|s| {
                 s.anti_entropy_interval = Duration::from_millis(next.anti_entropy_interval_ms);
             }),
-            "hint-max-age-ms" | "hint-replay-rate" => {
+            LiveHook::Hints => {
                 let h = &server.cluster.hints().settings;
-                h.max_age_ms
-                    .store(next.hint_max_age_ms, std::sync::atomic::Ordering::Relaxed);
+                h.max_age_ms.store(next.hint_max_age_ms, Ordering::Relaxed);
                 h.replay_rate
-                    .store(next.hint_replay_rate, std::sync::atomic::Ordering::Relaxed);
+                    .store(next.hint_replay_rate, Ordering::Relaxed);
             }
-            "maxclients" => {
+            LiveHook::MaxClients => {
                 if let Some(cap) = fd_limit::max_clients_cap().filter(|&c| next.maxclients > c) {
                     anyhow::bail!(
                         "The operating system is not able to handle the specified number of clients, try with {cap}"
                     );
                 }
             }
-            "phi-threshold" => server
+            LiveHook::PhiThreshold => server
                 .cluster
                 .members()
                 .set_phi_threshold(next.phi_threshold),
-            "loglevel" => {
+            LiveHook::LogLevel => {
                 if let Some(h) = LOG_FILTER.get() {
                     h.reload(filter_for(next.loglevel))?;
                 }
             }
-            // Everything else is read from the configuration where it is used.
-            _ => {}
         }
     }
     Ok(())
