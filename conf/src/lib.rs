@@ -1,8 +1,9 @@
 //! ringkv configuration.
 //!
 //! One typed [`Config`], declared row by row in [`keys`] (name, type,
-//! default, section, runtime-settable, help). It is built in layers, each
-//! overriding the one before:
+//! default, section, whether and how `CONFIG SET` changes it at run time,
+//! range or format, help). It is built in layers, each overriding the one
+//! before:
 //!
 //! 1. the defaults in the table,
 //! 2. a TOML file given with `--config FILE` (flat kebab-case keys),
@@ -11,14 +12,17 @@
 //!    redis-server names them where the two overlap.
 //!
 //! Unknown keys and bad values are rejected at start-up with every problem
-//! listed and the key named. [`sample_toml`] renders the documented sample
+//! listed and the key named: each key's own range or format comes from its
+//! row (the checks are in `check.rs`), the constraints between keys from
+//! [`Config::validate`]. [`sample_toml`] renders the documented sample
 //! file from the same table, and a test keeps `ringkv.example.toml` equal to it.
 
+mod check;
 mod keys;
 mod net;
 mod value;
 
-pub use keys::{Config, KEYS, KeySpec, SECRET_MASK};
+pub use keys::{Config, KEYS, KeySpec, LiveHook, SECRET_MASK};
 pub use net::{is_loopback, is_loopback_bind};
 pub use value::{
     ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel, ProtectedAction,
@@ -82,76 +86,16 @@ impl Config {
             .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
     }
 
-    /// Checks the constraints between keys and the ranges the types cannot
-    /// express. Returns every problem found, each naming its key.
+    /// Checks every key's own range or format (declared in its row of the
+    /// table) and the constraints between keys. Returns every problem
+    /// found, each naming its key.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut p = Vec::new();
+        let mut p: Vec<String> = KEYS.iter().flat_map(|key| (key.check)(self)).collect();
         let mut check = |ok: bool, msg: String| {
             if !ok {
                 p.push(msg);
             }
         };
-        check(
-            !self.bind.is_empty(),
-            "bind: at least one address is required".into(),
-        );
-        check(self.port != 0, "port: must be between 1 and 65535".into());
-        check(
-            self.metrics_bind.is_empty() || self.metrics_bind.parse::<std::net::IpAddr>().is_ok(),
-            format!("metrics-bind: {:?} is not an IP address", self.metrics_bind),
-        );
-        check(
-            self.maxclients >= 1,
-            "maxclients: must be at least 1".into(),
-        );
-        check(
-            (1..=10_000).contains(&self.databases),
-            format!(
-                "databases: must be between 1 and 10000, got {}",
-                self.databases
-            ),
-        );
-        check(
-            self.proto_max_bulk_len.bytes() >= 1024,
-            "proto-max-bulk-len: must be at least 1kb".into(),
-        );
-        check(
-            self.proto_max_multibulk_len >= 1,
-            "proto-max-multibulk-len: must be at least 1".into(),
-        );
-        check(
-            self.client_query_buffer_limit.bytes() >= 1024 * 1024,
-            "client-query-buffer-limit: must be at least 1mb".into(),
-        );
-        check(
-            (1..=500).contains(&self.hz),
-            format!("hz: must be between 1 and 500, got {}", self.hz),
-        );
-        check(!self.dir.is_empty(), "dir: must not be empty".into());
-        check(
-            self.memtable_size.bytes() >= 64 * 1024,
-            "memtable-size: must be at least 64kb".into(),
-        );
-        check(
-            (256..=1024 * 1024).contains(&self.block_size.bytes()),
-            "block-size: must be between 256 bytes and 1mb".into(),
-        );
-        check(
-            self.max_immutable_memtables >= 1,
-            "max-immutable-memtables: must be at least 1".into(),
-        );
-        check(
-            self.bloom_bits_per_key <= 32,
-            "bloom-bits-per-key: must be between 0 and 32".into(),
-        );
-        check(
-            self.max_open_files >= 16,
-            "max-open-files: must be at least 16".into(),
-        );
-        check(
-            self.l0_compaction_trigger >= 1,
-            "l0-compaction-trigger: must be at least 1".into(),
-        );
         check(
             self.l0_compaction_trigger < self.l0_slowdown_trigger
                 && self.l0_slowdown_trigger < self.l0_stop_trigger,
@@ -159,18 +103,6 @@ impl Config {
                 "l0-slowdown-trigger: need l0-compaction-trigger < l0-slowdown-trigger < l0-stop-trigger, got {} < {} < {}",
                 self.l0_compaction_trigger, self.l0_slowdown_trigger, self.l0_stop_trigger
             ),
-        );
-        check(
-            self.level_size_ratio >= 2,
-            "level-size-ratio: must be at least 2".into(),
-        );
-        check(
-            self.level1_max_size.bytes() >= 64 * 1024,
-            "level1-max-size: must be at least 64kb".into(),
-        );
-        check(
-            self.target_file_size.bytes() >= 64 * 1024,
-            "target-file-size: must be at least 64kb".into(),
         );
         check(
             self.tiered_min_threshold >= 2
@@ -181,58 +113,11 @@ impl Config {
             ),
         );
         check(
-            (1..=16).contains(&self.replicas),
-            format!("replicas: must be between 1 and 16, got {}", self.replicas),
-        );
-        check(
-            (1..=4096).contains(&self.vnodes),
-            format!("vnodes: must be between 1 and 4096, got {}", self.vnodes),
-        );
-        check(
-            self.read_consistency != Consistency::Any,
-            "read-consistency: ANY applies to writes only".into(),
-        );
-        check(
-            self.replica_timeout_ms >= 1,
-            "replica-timeout-ms: must be at least 1".into(),
-        );
-        check(
-            (10..=60_000).contains(&self.gossip_interval_ms),
-            "gossip-interval-ms: must be between 10 and 60000".into(),
-        );
-        check(
             self.gc_grace_seconds.saturating_mul(1000) > self.hint_max_age_ms,
             format!(
                 "gc-grace-seconds: must exceed hint-max-age-ms ({} ms), got {} s",
                 self.hint_max_age_ms, self.gc_grace_seconds
             ),
-        );
-        check(
-            self.hint_replay_rate >= 1,
-            "hint-replay-rate: must be at least 1".into(),
-        );
-        check(
-            self.bind_source_addr.is_empty()
-                || self.bind_source_addr.parse::<std::net::IpAddr>().is_ok(),
-            format!(
-                "bind-source-addr: not an IP address: '{}'",
-                self.bind_source_addr
-            ),
-        );
-        check(
-            self.phi_threshold > 0.0,
-            "phi-threshold: must be greater than 0".into(),
-        );
-        for seed in &self.seeds {
-            check(
-                seed.rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0)),
-                format!("seeds: expected host:port, got {seed:?}"),
-            );
-        }
-        check(
-            (1..=64).contains(&self.compaction_threads),
-            "compaction-threads: must be between 1 and 64".into(),
         );
         if self.cluster_port_at_start() {
             check(
@@ -435,7 +320,7 @@ pub fn render_toml(config: &Config) -> String {
         for line in key.help.lines() {
             let _ = writeln!(out, "# {}", line.trim());
         }
-        let runtime = if key.settable { " [runtime]" } else { "" };
+        let runtime = if key.settable() { " [runtime]" } else { "" };
         let _ = writeln!(out, "# type: {}{runtime}", (key.syntax)());
         let _ = writeln!(out, "{} = {}", key.name, toml_literal(key, defaults));
     }

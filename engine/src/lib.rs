@@ -2,7 +2,8 @@
 //! lock-free memtable, SSTables with bloom filters and a byte-bounded block
 //! cache, a manifest of version edits, and leveled or size-tiered compaction
 //! switchable on a live database. Synchronous, owns its background threads,
-//! knows nothing of the network.
+//! knows nothing of the network or of how the server is configured (the
+//! server turns its configuration into [`Options`]).
 //!
 //! # Layout
 //! - `wal/` — WAL record codec, file header and replay (`docs/formats/wal.md`),
@@ -16,6 +17,8 @@
 //! - `compaction/` — `strategy` (pure decision), `leveled`, `tiered`, `runner`, `stall`.
 //! - `iter/` — merging iterators and the public `EngineIter`.
 //! - `db/` — the `Engine`: open/recovery, write path, read path, flush.
+//! - `options` — `Options`, the `FsyncPolicy` and `CompactionStrategy` they
+//!   choose, the `CompactionFilter` hook and the clock.
 //! - `format` — magic numbers, versions and tags; `error` — the `Error` enum.
 //!
 //! # Durability
@@ -51,8 +54,9 @@ pub use compaction::stall::WritePressure;
 pub use db::{Engine, SeqNo};
 pub use error::{Error, Result};
 pub use iter::{EngineIter, prefix_successor};
-pub use options::{Clock, CompactionFilter, FilterDecision, Options, system_clock};
-pub use ringkv_conf::{CompactionStrategy, FsyncPolicy};
+pub use options::{
+    Clock, CompactionFilter, CompactionStrategy, FilterDecision, FsyncPolicy, Options, system_clock,
+};
 pub use snapshot::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use value::Value;

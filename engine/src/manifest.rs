@@ -26,13 +26,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ringkv_conf::CompactionStrategy;
 
 use crate::coding::{Cursor, DecodeError, put_varint};
 use crate::error::{Error, Result};
 use crate::format::{
     CURRENT_FILE, MANIFEST_MAGIC, MANIFEST_PREFIX, MANIFEST_RECORD_EDIT, MANIFEST_VERSION, edit_tag,
 };
+use crate::options::CompactionStrategy;
 use crate::sstable::Properties;
 use crate::version::{FileMeta, Version};
 use crate::wal::record::{append_record, read_records};

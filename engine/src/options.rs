@@ -1,13 +1,71 @@
-//! Engine options (every knob with its `ringkv.toml` default), the
-//! compaction-filter hook the embedder implements, and the clock.
+//! Engine options (every knob with its default), the fsync policy and
+//! compaction strategy they choose between, the compaction-filter hook the
+//! embedder implements, and the clock.
+//!
+//! The engine owns these types and knows nothing of how a server is
+//! configured: the server builds an [`Options`] from its configuration
+//! (`server/src/engine_options.rs`), so the engine needs no command-line
+//! or config-file crate.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ringkv_conf::{CompactionStrategy, Config, FsyncPolicy};
-
 use crate::value::Value;
+
+/// When the write-ahead log is fsynced (redis-server's `appendfsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FsyncPolicy {
+    /// Every write is fsynced before it is acknowledged (group commit shares one fsync).
+    Always,
+    /// Written to the OS before the reply, fsynced once a second: a process crash
+    /// loses nothing, a power loss at most about one second.
+    EverySec,
+    /// Written to the OS before the reply, fsync left to the OS.
+    No,
+}
+
+impl FsyncPolicy {
+    /// The policy's name as the configuration spells it (`everysec`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::EverySec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+}
+
+impl fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The LSM compaction strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CompactionStrategy {
+    /// Leveled: few sorted runs, low read and space amplification.
+    Leveled,
+    /// Size-tiered: runs of similar size merged together, low write amplification.
+    SizeTiered,
+}
+
+impl CompactionStrategy {
+    /// The strategy's name as the configuration and INFO spell it (`size-tiered`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompactionStrategy::Leveled => "leveled",
+            CompactionStrategy::SizeTiered => "size-tiered",
+        }
+    }
+}
+
+impl fmt::Display for CompactionStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Asked by compaction for every surviving put; lets the embedder retire data
 /// (for example versions whose tombstone grace has passed in the cluster's
@@ -41,8 +99,9 @@ pub fn system_clock() -> Clock {
     })
 }
 
-/// Every engine knob. `Default` matches the `ringkv.toml` defaults; see
-/// `conf/src/keys.rs` for the documentation of each key.
+/// Every engine knob. `Default` gives the same values as the server's
+/// configuration defaults (a server test keeps the two equal); the keys are
+/// documented with the configuration table in `conf/src/keys.rs`.
 #[derive(Clone)]
 pub struct Options {
     /// When the WAL is fsynced (`appendfsync`; default everysec).
@@ -111,40 +170,35 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options::from_config(&Config::default())
+        Options {
+            fsync: FsyncPolicy::EverySec,
+            memtable_size_bytes: 64 << 20,
+            max_immutable_memtables: 2,
+            block_size_bytes: 4 << 10,
+            bloom_bits_per_key: 10,
+            block_cache_bytes: 128 << 20,
+            max_open_files: 1000,
+            compaction_strategy: CompactionStrategy::Leveled,
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 8,
+            l0_stop_trigger: 12,
+            level_size_ratio: 10,
+            level1_max_bytes: 256 << 20,
+            target_file_size_bytes: 64 << 20,
+            tiered_min_threshold: 4,
+            tiered_max_threshold: 32,
+            pending_compaction_bytes_limit: 64 << 30,
+            compaction_threads: 1,
+            compaction_rate_limit_bytes_per_sec: 0,
+            tombstone_grace: Duration::ZERO,
+            compaction_filter: None,
+            clock: system_clock(),
+            wal_missing_ok: false,
+        }
     }
 }
 
 impl Options {
-    /// The engine options of a server configuration.
-    pub fn from_config(cfg: &Config) -> Self {
-        Options {
-            fsync: cfg.appendfsync,
-            memtable_size_bytes: cfg.memtable_size.bytes_usize(),
-            max_immutable_memtables: cfg.max_immutable_memtables,
-            block_size_bytes: cfg.block_size.bytes_usize(),
-            bloom_bits_per_key: cfg.bloom_bits_per_key,
-            block_cache_bytes: cfg.block_cache_size.bytes_usize(),
-            max_open_files: cfg.max_open_files,
-            compaction_strategy: cfg.compaction_strategy,
-            l0_compaction_trigger: cfg.l0_compaction_trigger,
-            l0_slowdown_trigger: cfg.l0_slowdown_trigger,
-            l0_stop_trigger: cfg.l0_stop_trigger,
-            level_size_ratio: cfg.level_size_ratio,
-            level1_max_bytes: cfg.level1_max_size.bytes(),
-            target_file_size_bytes: cfg.target_file_size.bytes(),
-            tiered_min_threshold: cfg.tiered_min_threshold,
-            tiered_max_threshold: cfg.tiered_max_threshold,
-            pending_compaction_bytes_limit: cfg.pending_compaction_bytes_limit.bytes(),
-            compaction_threads: cfg.compaction_threads,
-            compaction_rate_limit_bytes_per_sec: cfg.compaction_rate_limit.bytes(),
-            tombstone_grace: Duration::ZERO,
-            compaction_filter: None,
-            clock: system_clock(),
-            wal_missing_ok: cfg.wal_missing_ok,
-        }
-    }
-
     /// Clamps values that would make the engine misbehave (zero sizes, inverted
     /// triggers) into their documented ranges.
     pub(crate) fn sanitized(mut self) -> Self {

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ringkv_conf::CompactionStrategy;
+use crate::options::CompactionStrategy;
 
 /// Counters owned by the engine.
 #[derive(Default, Debug)]

@@ -38,7 +38,7 @@ fn world() -> &'static World {
             .enable_all()
             .build()
             .expect("runtime");
-        let opts = ringkv_engine::Options::from_config(&config);
+        let opts = ringkv_server::engine_options::engine_options(&config);
         let ks = Keyspace::open(dir.path(), opts, config.databases).expect("keyspace");
         // A cluster of one on a free loopback cluster port.
         config.cluster_port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -9,6 +9,7 @@
 //! - [`reply_error`]: error replies and Redis's texts.
 //! - [`info`], [`metrics`]: INFO and the Prometheus endpoint.
 //! - [`shared`]: state every connection shares.
+//! - [`engine_options`]: the storage engine's options from the configuration.
 //! - [`glob`]: Redis glob patterns.
 //!
 //! A request flows: listener → connection (`resp` framing) → `command::execute`
@@ -18,6 +19,7 @@ pub mod client;
 pub mod cluster_metrics;
 pub mod command;
 pub mod connection;
+pub mod engine_options;
 pub mod fd_limit;
 pub mod glob;
 pub mod info;
@@ -36,7 +38,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ringkv_cluster::Keyspace;
-use ringkv_conf::{Config, LogLevel};
+use ringkv_conf::{Config, LiveHook, LogLevel};
 use tracing_subscriber::{EnvFilter, reload};
 
 use shared::Server;
@@ -72,44 +74,44 @@ pub fn init_logging(level: LogLevel) {
     }
 }
 
-/// Applies runtime-settable keys that need more than a new config value.
-/// Called by CONFIG SET before the new configuration is published.
-pub fn apply_config(server: &Server, next: &Config, changed: &[&str]) -> anyhow::Result<()> {
+/// Applies the live keys a `CONFIG SET` changed, in the order given, each
+/// through the hook its row in the key table names. Called before the new
+/// configuration is published; an error fails the command. The match is
+/// exhaustive: a new [`LiveHook`] does not compile until it is handled here.
+pub fn apply_config(server: &Server, next: &Config, changed: &[LiveHook]) -> anyhow::Result<()> {
     let engine = server.keyspace.engine();
-    for key in changed {
-        match *key {
-            "appendfsync" => engine.set_fsync_policy(next.appendfsync),
-            "compaction-strategy" => engine.set_compaction_strategy(next.compaction_strategy)?,
-            "compaction-rate-limit" => {
+    for hook in changed {
+        match hook {
+            // Read from the configuration where it is used.
+            LiveHook::ReadWhereUsed => {}
+            LiveHook::FsyncPolicy => {
+                engine.set_fsync_policy(engine_options::fsync_policy(next.appendfsync))
+            }
+            LiveHook::CompactionStrategy => engine.set_compaction_strategy(
+                engine_options::compaction_strategy(next.compaction_strategy),
+            )?,
+            LiveHook::CompactionRateLimit => {
                 engine.set_compaction_rate_limit(next.compaction_rate_limit.bytes())
             }
-            "replica-timeout-ms"
-            | "read-repair"
-            | "anti-entropy-interval-ms"
-            | "hint-max-age-ms"
-            | "hint-replay-rate"
-            | "phi-threshold" => server.cluster.reconfigure(next),
-            "maxclients" => {
+            LiveHook::CoordinatorSettings
+            | LiveHook::AntiEntropyInterval
+            | LiveHook::Hints
+            | LiveHook::PhiThreshold => server.cluster.reconfigure(next),
+            LiveHook::MaxClients => {
                 if let Some(cap) = fd_limit::max_clients_cap().filter(|&c| next.maxclients > c) {
                     anyhow::bail!(
                         "The operating system is not able to handle the specified number of clients, try with {cap}"
                     );
                 }
             }
-            "loglevel" => {
+            LiveHook::LogLevel => {
                 if let Some(h) = LOG_FILTER.get() {
                     h.reload(filter_for(next.loglevel))?;
                 }
             }
-            // Everything else is read from the configuration where it is used.
-            _ => {}
         }
     }
     Ok(())
-}
-
-fn engine_options(config: &Config) -> ringkv_engine::Options {
-    ringkv_engine::Options::from_config(config)
 }
 
 /// Runs the server until SIGTERM, SIGINT or SHUTDOWN, then shuts down
@@ -120,7 +122,7 @@ pub async fn run(mut config: Config, config_file: Option<PathBuf>) -> anyhow::Re
     let dir = PathBuf::from(&config.dir);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
-    let opts = engine_options(&config);
+    let opts = engine_options::engine_options(&config);
     let databases = config.databases;
     let open_dir = dir.clone();
     let keyspace = tokio::task::spawn_blocking(move || Keyspace::open(open_dir, opts, databases))

@@ -403,7 +403,7 @@ impl Inner {
     }
 
     /// See `Engine::set_compaction_strategy`.
-    pub(crate) fn set_strategy(&self, s: ringkv_conf::CompactionStrategy) -> Result<()> {
+    pub(crate) fn set_strategy(&self, s: crate::options::CompactionStrategy) -> Result<()> {
         let mut st = self.structure.lock();
         let old = self
             .strategy

@@ -9,9 +9,7 @@
 
 use std::time::Duration;
 
-use ringkv_conf::CompactionStrategy;
-
-use crate::options::Options;
+use crate::options::{CompactionStrategy, Options};
 use crate::version::Version;
 
 /// How hard compaction is being pushed.

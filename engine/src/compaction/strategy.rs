@@ -12,10 +12,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ringkv_conf::CompactionStrategy;
 
 use super::{leveled, tiered};
-use crate::options::Options;
+use crate::options::{CompactionStrategy, Options};
 use crate::version::{FileMeta, NUM_LEVELS, Version};
 
 /// Why a task was chosen (for logs and stats).

@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
-use ringkv_conf::{CompactionStrategy, FsyncPolicy};
 
 use crate::batch::WriteBatch;
 use crate::cache::TableCache;
@@ -38,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::iter::EngineIter;
 use crate::manifest::ManifestWriter;
 use crate::memtable::Memtable;
-use crate::options::Options;
+use crate::options::{CompactionStrategy, FsyncPolicy, Options};
 use crate::snapshot::{Snapshot, SnapshotList};
 use crate::stats::{Counters, Stats};
 use crate::value::Value;

@@ -38,10 +38,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use ringkv_conf::FsyncPolicy;
 
 use super::WalFile;
 use crate::error::{Error, Result};
+use crate::options::FsyncPolicy;
 
 /// Pending bytes above which a write wakes the committer thread.
 pub(crate) const FLUSH_THRESHOLD: usize = 1 << 20;

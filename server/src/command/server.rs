@@ -288,17 +288,17 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 format!("Unknown option or number of arguments for CONFIG SET - '{name}'").into(),
             ));
         };
-        if !key.settable {
+        let Some(hook) = key.live else {
             return Err(ReplyError::Err(
                 format!("CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config").into(),
             ));
-        }
+        };
         next.set(key.name, &value).map_err(|e| {
             ReplyError::Err(
                 format!("CONFIG SET failed (possibly related to argument '{name}') - {e}").into(),
             )
         })?;
-        changed.push(key.name);
+        changed.push(hook);
     }
     crate::apply_config(cx.server, &next, &changed)
         .map_err(|e| ReplyError::Err(format!("CONFIG SET failed - {e}").into()))?;
