@@ -25,6 +25,9 @@
 //!   this node may have lost data; [`rebuild`]: syncing such a node with
 //!   its peers before it applies writes or answers reads again.
 //!
+//! (`fuzzing`, hidden and not API, holds the fuzz targets of the decoders
+//! of untrusted bytes, shared by `fuzz/` and the smoke tests.)
+//!
 //! A node with no peers is a cluster of one: every key is owned locally.
 //! This crate depends on `engine` and `conf`, never on `resp` or `server`.
 
@@ -33,6 +36,8 @@ pub mod antientropy;
 pub mod coordinator;
 pub mod error;
 pub mod failure;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hints;
 pub mod keyspace;
 pub mod locks;

@@ -17,6 +17,8 @@
 //! - `iter/` — merging iterators and the public `EngineIter`.
 //! - `db/` — the `Engine`: open/recovery, write path, read path, flush.
 //! - `format` — magic numbers, versions and tags; `error` — the `Error` enum.
+//! - `fuzzing` (hidden, not API) — the decoders of on-disk bytes as fuzz
+//!   targets, shared by `fuzz/` and the smoke tests.
 //!
 //! # Durability
 //! `write` makes a batch visible and queues its WAL record; `durable(seq)`
@@ -35,6 +37,8 @@ mod compaction;
 mod db;
 mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod iter;
 mod manifest;
 mod memtable;

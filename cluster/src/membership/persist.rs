@@ -25,7 +25,8 @@ use crate::rpc::message::kind;
 const MEMBERS_KEY: &[u8] = b"cluster/members";
 const FORMAT_VERSION: u8 = 1;
 
-fn encode(states: &[MemberState]) -> Bytes {
+/// The stored form of `states`.
+pub(crate) fn encode(states: &[MemberState]) -> Bytes {
     let (_, body) = Request::Gossip(states.to_vec()).encode();
     let mut out = BytesMut::with_capacity(body.len() + 5);
     out.put_u8(FORMAT_VERSION);
@@ -34,7 +35,8 @@ fn encode(states: &[MemberState]) -> Bytes {
     out.freeze()
 }
 
-fn decode(b: &Bytes) -> Result<Vec<MemberState>> {
+/// Reads what [`encode`] stored.
+pub(crate) fn decode(b: &Bytes) -> Result<Vec<MemberState>> {
     let bad = |what: &str| Error::Cluster(format!("stored member table: {what}"));
     let [version, c0, c1, c2, c3, ..] = b.as_ref() else {
         return Err(bad("too short"));
