@@ -27,6 +27,9 @@
 //!   the cluster port; `actor`, `rebuild`: the identity versions are
 //!   stamped with and rebuilding a node that may have lost data.
 //!
+//! (`fuzzing`, hidden and not API, holds the fuzz targets of the decoders
+//! of untrusted bytes, shared by `fuzz/` and the smoke tests.)
+//!
 //! A node with no peers is a cluster of one: every key is owned locally.
 //! This crate depends on `engine`, `conf` and `number`, never on `resp` or
 //! `server`.
@@ -37,6 +40,8 @@ mod codec;
 mod coordinator;
 mod error;
 mod failure;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hints;
 mod keyspace;
 mod locks;

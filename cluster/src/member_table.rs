@@ -24,7 +24,8 @@ use crate::membership::{MemberState, decode_states, encode_states};
 const MEMBERS_KEY: &[u8] = b"cluster/members";
 const FORMAT_VERSION: u8 = 1;
 
-fn encode(states: &[MemberState]) -> Bytes {
+/// The stored form of `states`.
+pub(crate) fn encode(states: &[MemberState]) -> Bytes {
     let mut w = BodyWriter::new();
     encode_states(&mut w, states);
     let body = w.finish();
@@ -35,7 +36,8 @@ fn encode(states: &[MemberState]) -> Bytes {
     out.freeze()
 }
 
-fn decode(b: &Bytes) -> Result<Vec<MemberState>> {
+/// Reads what [`encode`] stored.
+pub(crate) fn decode(b: &Bytes) -> Result<Vec<MemberState>> {
     let bad = |what: &str| Error::Cluster(format!("stored member table: {what}"));
     let [version, c0, c1, c2, c3, ..] = b.as_ref() else {
         return Err(bad("too short"));

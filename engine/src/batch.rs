@@ -94,13 +94,7 @@ pub(crate) fn encoded_batch_len(batch: &WriteBatch) -> usize {
 #[derive(Debug)]
 pub(crate) struct DecodedBatch {
     pub(crate) start_seq: u64,
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "replay dates tombstones from the ops; kept for tests"
-        )
-    )]
+    /// Replay dates tombstones from the ops; kept for tests and fuzzing.
     pub(crate) write_ms: u64,
     pub(crate) ops: Vec<(Bytes, InternalValue)>,
 }

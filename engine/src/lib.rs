@@ -20,6 +20,8 @@
 //! - `options` — `Options`, the `FsyncPolicy` and `CompactionStrategy` they
 //!   choose, the `CompactionFilter` hook and the clock.
 //! - `format` — magic numbers, versions and tags; `error` — the `Error` enum.
+//! - `fuzzing` (hidden, not API) — the decoders of on-disk bytes as fuzz
+//!   targets, shared by `fuzz/` and the smoke tests.
 //!
 //! # Durability
 //! `write` makes a batch visible and queues its WAL record; `durable(seq)`
@@ -38,6 +40,8 @@ mod compaction;
 mod db;
 mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod iter;
 mod manifest;
 mod memtable;

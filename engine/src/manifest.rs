@@ -183,7 +183,8 @@ pub(crate) fn parse_manifest_name(name: &str) -> Option<u64> {
     num.parse().ok()
 }
 
-fn header() -> Vec<u8> {
+/// The 16-byte manifest header: magic, version, crc32c of the previous 12 bytes.
+pub(crate) fn header() -> Vec<u8> {
     let mut h = Vec::with_capacity(16);
     h.extend_from_slice(&MANIFEST_MAGIC);
     h.extend_from_slice(&MANIFEST_VERSION.to_le_bytes());

@@ -19,7 +19,7 @@ use super::index::decode_handle;
 use crate::cache::{CacheInner, Cached};
 use crate::coding::{DecodeError, u32_at};
 use crate::error::{Error, Result};
-use crate::format::{SST_FOOTER_LEN, SST_VERSION};
+use crate::format::{BLOCK_TRAILER_LEN, SST_FOOTER_LEN, SST_VERSION};
 use crate::iter::InternalIter;
 use crate::stats::Counters;
 use crate::value::{InternalValue, Kind};
@@ -31,6 +31,8 @@ pub(crate) struct TableReader {
     pub(crate) number: u64,
     pub(crate) path: PathBuf,
     file: File,
+    /// File size: where blocks must end (before the footer).
+    size: u64,
     footer: Footer,
 }
 
@@ -78,6 +80,7 @@ impl TableReader {
             number,
             path,
             file,
+            size,
             footer,
         })
     }
@@ -93,6 +96,21 @@ impl TableReader {
             return Ok(b);
         }
         Counters::add(&c.stats.block_cache_misses, 1);
+        // Index entries are not checked at open as footer handles are: one
+        // pointing past the blocks is corruption, and must not size the
+        // buffer (a huge length would abort on allocation).
+        let blocks_end = self.size.saturating_sub(SST_FOOTER_LEN as u64);
+        let end = h
+            .offset
+            .checked_add(h.len)
+            .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64));
+        if end.is_none_or(|e| e > blocks_end) {
+            return Err(Error::corruption(
+                &self.path,
+                h.offset,
+                format!("block of {} bytes outside the file", h.len),
+            ));
+        }
         let len = usize::try_from(h.len)
             .map_err(|_| Error::corruption(&self.path, h.offset, "block too large"))?;
         let mut buf = vec![0u8; len + 4];
@@ -431,5 +449,87 @@ impl InternalIter for RunIter {
             }
         }
         self.skip_exhausted()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+mod tests {
+    use super::*;
+    use crate::cache::TableCache;
+    use crate::sstable::block::{BlockBuilder, put_value};
+    use crate::sstable::index::encode_handle;
+    use crate::sstable::sst_path;
+    use crate::value::Value;
+
+    fn put_block(file: &mut Vec<u8>, b: &[u8]) -> Handle {
+        let h = Handle {
+            offset: file.len() as u64,
+            len: b.len() as u64,
+        };
+        file.extend_from_slice(b);
+        file.extend_from_slice(&crc32c::crc32c(b).to_le_bytes());
+        h
+    }
+
+    /// Found by the `sstable_block` fuzz target: an index entry (checksum
+    /// valid) whose handle points past the file was read as an I/O error,
+    /// and one with a huge length sized the read buffer by it, aborting
+    /// the process on allocation.
+    #[test]
+    fn an_index_handle_outside_the_file_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut key = Vec::new();
+        put_internal_key(&mut key, b"a", 1, Kind::Put);
+        let mut value = Vec::new();
+        put_value(&mut value, &InternalValue::put(Value::new("x")));
+        let mut data = BlockBuilder::new(16);
+        data.add(&key, &value);
+        let data = data.finish();
+        for bad in [
+            Handle {
+                offset: 0,
+                len: 1 << 40,
+            },
+            Handle {
+                offset: 1 << 20,
+                len: 10,
+            },
+            Handle {
+                offset: u64::MAX - 2,
+                len: 10,
+            },
+            Handle {
+                offset: 0,
+                len: u64::MAX,
+            },
+        ] {
+            let mut file = Vec::new();
+            put_block(&mut file, &data);
+            let empty = put_block(&mut file, &[]);
+            let mut entry = Vec::new();
+            encode_handle(&mut entry, bad);
+            let mut index = BlockBuilder::new(1);
+            index.add(&key, &entry);
+            let index = put_block(&mut file, &index.finish());
+            let footer = Footer {
+                index,
+                filter: empty,
+                props: empty,
+            };
+            file.extend_from_slice(&footer.encode());
+            let path = sst_path(dir.path(), 1);
+            std::fs::write(&path, &file).unwrap();
+            let reader = Arc::new(TableReader::open(path, 1, file.len() as u64).unwrap());
+            let cache =
+                TableCache::new(dir.path().to_path_buf(), 1 << 20, 16, 4096, Arc::default());
+            let err = reader
+                .get(&cache.inner, b"a", bloom::key_hash(b"a"), 5)
+                .unwrap_err();
+            assert!(matches!(err, Error::Corruption { .. }), "{bad:?}: {err:?}");
+            let mut it = TableIter::new(reader, cache.inner.clone());
+            let err = it.seek_first().unwrap_err();
+            assert!(matches!(err, Error::Corruption { .. }), "{bad:?}: {err:?}");
+        }
     }
 }

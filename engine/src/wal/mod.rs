@@ -193,10 +193,6 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 pub(crate) struct Replayed {
     pub(crate) batches: Vec<DecodedBatch>,
     /// True when a torn tail was cut off.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "logged at replay; asserted by tests")
-    )]
     pub(crate) truncated: bool,
 }
 
