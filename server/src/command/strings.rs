@@ -150,8 +150,10 @@ struct SetPlan {
 async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -> CmdResult {
     let _lock = cx.ks().lock([key.as_ref()]).await;
     let db = cx.db();
-    // A blind SET (no NX/XX/GET/KEEPTTL) does not need the old value: skip
-    // the read, which is most of a SET's cost when the memtable is large.
+    // A blind SET (no NX/XX/GET/KEEPTTL) does not need the old value at
+    // this layer, so it does not read it here. (The replica applying the
+    // write still reads its record to build the new version: the vector
+    // clock needs it.)
     let needs_current = plan.nx || plan.xx || plan.get || matches!(plan.expiry, Expiry::Keep);
     let current = if needs_current {
         cx.peek(db, key).await?
