@@ -3,9 +3,11 @@
 //! In a cluster, every GET or SET waits for a round trip to the key's
 //! replicas. Run one after another, a pipeline of 16 commands costs 16
 //! round trips. A [`ConcurrentRun`] gathers consecutive simple single-key
-//! commands (GET, plain SET, single-key DEL) on distinct keys and runs them
-//! together, so the batch costs about one round trip; replies still go out
-//! in request order.
+//! commands on distinct keys and runs them together, so the batch costs
+//! about one round trip; replies still go out in request order. Which
+//! commands qualify is a flag in the command table (`flag::CONCURRENT`:
+//! today GET, SET and DEL), in their plainest form only: one key, no
+//! options.
 //!
 //! What a client observes of its own commands does not change: a command
 //! naming a key already in the run ends the run first, so commands on one
@@ -23,6 +25,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::client::{Client, ReplyMode};
 use crate::command;
+use crate::command::table::{self, flag};
 use crate::shared::Server;
 
 /// Most commands one run holds; a longer batch is several runs.
@@ -35,17 +38,16 @@ pub struct ConcurrentRun {
     keys: HashSet<Bytes>,
 }
 
-/// The key of a command that may join a run: `GET key`, `SET key value`
-/// (no options) or `DEL key`. Other commands, and these with other shapes,
-/// run alone.
+/// The key of a command that may join a run: one flagged
+/// [`flag::CONCURRENT`] in the command table, called with exactly
+/// `|arity|` arguments (its plainest form: `GET key`, `SET key value`,
+/// `DEL key`). Other commands, and these with other shapes, run alone.
 fn single_key(args: &[Bytes]) -> Option<&Bytes> {
-    let (name, key) = (args.first()?, args.get(1)?);
-    let simple = match args.len() {
-        2 => name.eq_ignore_ascii_case(b"GET") || name.eq_ignore_ascii_case(b"DEL"),
-        3 => name.eq_ignore_ascii_case(b"SET"),
-        _ => false,
-    };
-    simple.then_some(key)
+    let spec = table::lookup(args.first()?)?;
+    let plain = spec.flags & flag::CONCURRENT != 0
+        && args.len() == spec.arity.unsigned_abs() as usize
+        && spec.keys.first == 1;
+    plain.then(|| args.get(1)).flatten()
 }
 
 /// Whether this client's next command may join a run (the caller also

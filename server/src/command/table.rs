@@ -46,6 +46,11 @@ pub mod flag {
     pub const ALLOW_BUSY: u32 = 1 << 13;
     /// Refused unless its `enable-*-command` option allows the client (DEBUG).
     pub const PROTECTED: u32 = 1 << 14;
+    /// ringkv's own, not shown by `COMMAND INFO`: in its plainest form (one
+    /// key, no options: exactly `|arity|` arguments) the command may run
+    /// concurrently with its neighbours in a pipeline batch on a cluster
+    /// (see `crate::pipeline`).
+    pub const CONCURRENT: u32 = 1 << 15;
 
     /// Names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -438,7 +443,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, NO_KEYS, G::Server, "1.0.0", "Depends on subcommand.", "A container for debugging commands.", "subcommand [arg...]", H::Debug),
     c("decr", 2, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "key", H::Decr),
     c("decrby", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "key decrement:integer", H::DecrBy),
-    c("del", -2, WRITE, ALL_KEYS, G::Generic, "1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys.", "key...", H::Del),
+    c("del", -2, WRITE | CONCURRENT, ALL_KEYS, G::Generic, "1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys.", "key...", H::Del),
     c("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NO_KEYS, G::Transactions, "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction.", "", H::Discard),
     c("echo", 2, FAST, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Returns the given string.", "message", H::Echo),
     c("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, NO_KEYS, G::Transactions, "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction.", "", H::Exec),
@@ -454,7 +459,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "A container for function commands.",
         &FUNCTION_SUBCOMMANDS,
     ),
-    c("get", 2, RO | FAST, KEY1, G::String, "1.0.0", "O(1)", "Returns the string value of a key.", "key", H::Get),
+    c("get", 2, RO | FAST | CONCURRENT, KEY1, G::String, "1.0.0", "O(1)", "Returns the string value of a key.", "key", H::Get),
     c("getbit", 3, RO | FAST, KEY1, G::Bitmap, "2.2.0", "O(1)", "Returns the bit value at offset in the string value stored at key", "key offset:integer", H::GetBit),
     c("getdel", 2, WRITE | FAST, KEY1, G::String, "6.2.0", "O(1)", "Returns the string value of a key after deleting the key.", "key", H::GetDel),
     c("getex", -2, WRITE | FAST, KEY1, G::String, "6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time.", "key expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | PERSIST]", H::GetEx),
@@ -494,7 +499,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, G::Server, "1.0.0", "O(N) where N is the size of the memtable", "Flushes the memtable to SSTables and fsyncs.", "", H::Save),
     c("scan", -2, RO, NO_KEYS, G::Generic, "2.8.0", "O(1) for every call. O(N) for a complete iteration.", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", H::Scan),
     c("select", 2, LOADING | STALE | FAST, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Changes the selected database.", "index:integer", H::Select),
-    c("set", -3, RW, KEY1, G::String, "1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "key value condition=[NX | XX] [GET] expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | KEEPTTL]", H::Set),
+    c("set", -3, RW | CONCURRENT, KEY1, G::String, "1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "key value condition=[NX | XX] [GET] expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | KEEPTTL]", H::Set),
     c("setbit", 4, RW, KEY1, G::Bitmap, "2.2.0", "O(1)", "Sets or clears the bit at offset in the string value stored at key", "key offset:integer value:integer", H::SetBit),
     c("setex", 4, RW, KEY1, G::String, "2.0.0", "O(1)", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "key seconds:integer value", H::SetEx),
     c("setnx", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist.", "key value", H::SetNx),
