@@ -8,10 +8,6 @@ use crate::rpc::RpcError;
 /// Result alias for the cluster crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// How an RPC error reply from a rebuilding replica begins
-/// (`docs/protocol/node-rpc.md`): the request was refused, not applied.
-pub const REBUILDING_PREFIX: &str = "REBUILDING ";
-
 /// What can go wrong below the command layer.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -48,8 +44,8 @@ pub enum Error {
     #[error("invalid causal context: {0}")]
     BadContext(String),
     /// This replica is rebuilding after it may have lost data and refuses
-    /// to read or apply from its own record (nothing was done). The text
-    /// starts with [`REBUILDING_PREFIX`], which peers match on.
+    /// to read or apply from its own record (nothing was done). Peers get
+    /// it as the wire code `ErrorCode::Rebuilding`.
     #[error("REBUILDING this replica may have lost data and is syncing with its peers")]
     Rebuilding,
     /// Node-to-node communication failed outside the quorum logic.
@@ -76,6 +72,24 @@ pub struct SeedFailure {
     pub addr: String,
     /// What the last attempt found.
     pub error: RpcError,
+}
+
+impl Error {
+    /// The code a peer gets when serving its request failed with this
+    /// error (`docs/protocol/node-rpc.md`, ERROR).
+    pub(crate) fn wire_code(&self) -> crate::rpc::ErrorCode {
+        use crate::rpc::ErrorCode;
+        match self {
+            Error::Rebuilding => ErrorCode::Rebuilding,
+            Error::Engine(_) | Error::CorruptRecord { .. } | Error::CorruptNamespaces { .. } => {
+                ErrorCode::Storage
+            }
+            Error::Refused(_) | Error::BadContext(_) | Error::DbOutOfRange { .. } => {
+                ErrorCode::Refused
+            }
+            Error::NoQuorum { .. } | Error::Cluster(_) | Error::Seeds(_) => ErrorCode::Internal,
+        }
+    }
 }
 
 impl fmt::Display for SeedFailure {

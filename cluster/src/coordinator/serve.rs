@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::Coordinator;
 use super::write::op_context;
 use crate::error::{Error, Result};
-use crate::rpc::{Request, Response};
+use crate::rpc::{ErrorCode, Request, Response};
 use crate::version::Siblings;
 
 impl Coordinator {
@@ -13,7 +13,7 @@ impl Coordinator {
     pub(crate) async fn serve(self: &Arc<Self>, req: Request) -> Response {
         match self.serve_inner(req).await {
             Ok(r) => r,
-            Err(e) => Response::Error(e.to_string()),
+            Err(e) => Response::error(e.wire_code(), e.to_string()),
         }
     }
 
@@ -25,7 +25,7 @@ impl Coordinator {
             }
             Request::Read { .. } | Request::Apply { .. } if self.is_rebuilding() => {
                 // Not applied, not read: the coordinator asks another replica.
-                Response::Error(Error::Rebuilding.to_string())
+                Response::error(ErrorCode::Rebuilding, Error::Rebuilding.to_string())
             }
             Request::Read { db, key } => {
                 Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))

@@ -34,11 +34,11 @@ use ringkv_conf::Consistency;
 use tokio::sync::mpsc;
 
 use super::Coordinator;
-use crate::error::{Error, REBUILDING_PREFIX, Result};
+use crate::error::{Error, Result};
 use crate::keyspace::{Ack, Updated};
 use crate::mutation::{Applied, Mutation};
 use crate::ring::{NodeId, Ring};
-use crate::rpc::{Op, Outcome, Request, Response};
+use crate::rpc::{ErrorCode, Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
 use crate::token;
 use crate::version::{Actor, CounterValue, Payload, Siblings, VectorClock};
@@ -347,7 +347,10 @@ impl Coordinator {
                     return Ok((Some(id), outcome, record, Ack::NONE));
                 }
                 // Refused unapplied (it is rebuilding): ask the next one.
-                Ok(Response::Error(text)) if text.starts_with(REBUILDING_PREFIX) => continue,
+                Ok(Response::Error {
+                    code: ErrorCode::Rebuilding,
+                    ..
+                }) => continue,
                 Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
                 // A counter change may have been applied by a replica that
                 // did not answer; trying another could count it twice.

@@ -45,7 +45,16 @@ pub enum RpcError {
     /// The peer could not be reached, or the connection broke.
     #[error("unreachable: {0}")]
     Unreachable(String),
-    /// The peer answered with an error.
+    /// The peer failed the request, and said why.
+    #[error("remote error: {text}")]
+    Failed {
+        /// What kind of failure.
+        code: super::ErrorCode,
+        /// The peer's text.
+        text: String,
+    },
+    /// The peer's answer made no sense here (a reply of the wrong kind, a
+    /// body that does not decode, an authentication that failed).
     #[error("remote error: {0}")]
     Remote(String),
     /// The peer refused the handshake and said why: a wrong cluster
@@ -207,7 +216,7 @@ impl RpcClient {
             return Err(RpcError::Unreachable("connection lost".into()));
         };
         match Response::decode(kind, reply.kind, reply.body) {
-            Ok(Response::Error(text)) => Err(RpcError::Remote(text)),
+            Ok(Response::Error { code, text }) => Err(RpcError::Failed { code, text }),
             Ok(r) => Ok(r),
             Err(e) => Err(RpcError::Remote(e.to_string())),
         }

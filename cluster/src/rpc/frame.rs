@@ -2,7 +2,7 @@
 //! (`docs/protocol/node-rpc.md`, version 2).
 //!
 //! ```text
-//! frame := magic:u16be (0x524B "RK") version:u8 (2) kind:u8 id:u64be
+//! frame := magic:u16be (0x524B "RK") version:u8 (3) kind:u8 id:u64be
 //!          len:u32be body[len] crc:u32be
 //! crc   := crc32c(magic .. body)
 //! ```
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 /// First two bytes of every frame: "RK".
 pub const MAGIC: u16 = 0x524B;
 /// The protocol version this build speaks.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Largest body accepted: a 512 MB value plus its record overhead.
 pub const MAX_BODY: usize = 600 * 1024 * 1024;
 /// Largest body read before the peer has authenticated. Handshake frames
@@ -393,6 +393,46 @@ mod tests {
                     "{client:?}"
                 );
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_of_another_protocol_version_is_refused_with_a_clear_error() {
+        let old = |f: &Frame| {
+            let mut b = encode(f).to_vec();
+            b[2] = VERSION - 1;
+            b
+        };
+        let expected = format!(
+            "unsupported protocol version {} (this node speaks {VERSION})",
+            VERSION - 1
+        );
+        // An old node answering our challenge.
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let server = tokio::spawn(async move { accept_handshake(&mut a, "s", 1).await });
+        let mut challenge = [0u8; 64];
+        let _ = tokio::io::AsyncReadExt::read(&mut b, &mut challenge).await;
+        let auth = Frame {
+            kind: kind::AUTH,
+            id: 0,
+            body: Bytes::from(vec![0u8; 40]),
+        };
+        b.write_all(&old(&auth)).await.unwrap();
+        match server.await.unwrap() {
+            Err(FrameError::Protocol(text)) => assert_eq!(text, expected),
+            other => panic!("an old peer was not refused: {other:?}"),
+        }
+        // An old node's challenge to us.
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let challenge = Frame {
+            kind: kind::CHALLENGE,
+            id: 0,
+            body: Bytes::from(vec![0u8; 40]),
+        };
+        a.write_all(&old(&challenge)).await.unwrap();
+        match connect_handshake(&mut b, "s", 2).await {
+            Err(FrameError::Protocol(text)) => assert_eq!(text, expected),
+            other => panic!("an old acceptor was not refused: {other:?}"),
         }
     }
 

@@ -171,8 +171,66 @@ pub enum Response {
     Tree(Vec<u64>),
     /// Records: (token, key, encoded siblings), in ring order.
     Records(Vec<(u64, Bytes, Bytes)>),
-    /// The request failed.
-    Error(String),
+    /// The request failed: why, as a code a caller acts on, and as text.
+    Error {
+        /// What kind of failure.
+        code: ErrorCode,
+        /// What happened, for logs and error replies.
+        text: String,
+    },
+}
+
+/// Why a peer failed a request: the first byte of an ERROR reply's body
+/// (protocol version 3, `docs/protocol/node-rpc.md`). A caller decides by
+/// the code, never by the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Anything else; the text says what.
+    Internal,
+    /// The replica may have lost data and is syncing with its peers: the
+    /// request was neither read nor applied, so another replica may be
+    /// asked.
+    Rebuilding,
+    /// The replica's storage failed (a full disk, an I/O error, damage).
+    Storage,
+    /// The request was understood and refused (a counter change on a
+    /// non-number, a bad causal context, a database out of range).
+    Refused,
+    /// The request could not be decoded.
+    BadRequest,
+}
+
+impl ErrorCode {
+    fn byte(self) -> u8 {
+        match self {
+            ErrorCode::Internal => 0,
+            ErrorCode::Rebuilding => 1,
+            ErrorCode::Storage => 2,
+            ErrorCode::Refused => 3,
+            ErrorCode::BadRequest => 4,
+        }
+    }
+
+    /// A code from a newer peer reads as `Internal`.
+    fn from_byte(b: u8) -> ErrorCode {
+        match b {
+            1 => ErrorCode::Rebuilding,
+            2 => ErrorCode::Storage,
+            3 => ErrorCode::Refused,
+            4 => ErrorCode::BadRequest,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+impl Response {
+    /// An ERROR reply.
+    pub fn error(code: ErrorCode, text: impl Into<String>) -> Response {
+        Response::Error {
+            code,
+            text: text.into(),
+        }
+    }
 }
 
 fn put_ranges(w: &mut BodyWriter, ranges: &[(u64, u64)]) {
@@ -398,8 +456,8 @@ impl Response {
                     w.u64(*t).bytes(k).bytes(rec);
                 }
             }
-            Response::Error(text) => {
-                w.str(text);
+            Response::Error { code, text } => {
+                w.u8(code.byte()).str(text);
                 return (kind::ERROR, w.finish());
             }
         }
@@ -410,8 +468,9 @@ impl Response {
     pub fn decode(request_kind: u8, k: u8, body: Bytes) -> Result<Response, DecodeError> {
         let mut r = BodyReader::new(body);
         if k == kind::ERROR {
+            let code = ErrorCode::from_byte(r.u8("error code")?);
             let text = r.string("error")?;
-            return Ok(Response::Error(text));
+            return Ok(Response::Error { code, text });
         }
         if k != request_kind | kind::REPLY {
             return Err(DecodeError(format!(
@@ -550,7 +609,11 @@ mod tests {
                     keys: vec![(4, Bytes::from_static(b"a"))],
                 },
             ),
-            (kind::SCAN, Response::Error("boom".into())),
+            (kind::SCAN, Response::error(ErrorCode::Storage, "boom")),
+            (
+                kind::READ,
+                Response::error(ErrorCode::Rebuilding, "syncing"),
+            ),
             (kind::HINT, Response::Ack),
             (kind::TREE, Response::Tree(vec![1, 2, u64::MAX])),
             (

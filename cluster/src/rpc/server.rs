@@ -107,7 +107,7 @@ pub async fn serve(
                 tokio::spawn(async move {
                     let resp = match Request::decode(f.kind, f.body) {
                         Ok(req) => handler.handle(from, req).await,
-                        Err(e) => Response::Error(e.to_string()),
+                        Err(e) => Response::error(super::ErrorCode::BadRequest, e.to_string()),
                     };
                     let (kind, body) = resp.encode(f.kind);
                     let _ = tx
