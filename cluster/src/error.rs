@@ -48,6 +48,28 @@ pub enum Error {
     /// it as the wire code `ErrorCode::Rebuilding`.
     #[error("REBUILDING this replica may have lost data and is syncing with its peers")]
     Rebuilding,
+    /// A request to a peer failed: it could not be reached, timed out, or
+    /// answered with an error (whose wire code the `RpcError` keeps).
+    #[error("{what} {node:016x}: {cause}")]
+    Peer {
+        /// The peer.
+        node: u64,
+        /// What was asked, e.g. "tree from", "merge into".
+        what: &'static str,
+        /// Why it failed.
+        cause: RpcError,
+    },
+    /// A peer answered with a reply that makes no sense for the request,
+    /// or with a record that does not decode.
+    #[error("{what} {node:016x}: {problem}")]
+    BadReply {
+        /// The peer.
+        node: u64,
+        /// What was asked.
+        what: &'static str,
+        /// What was wrong with the answer.
+        problem: String,
+    },
     /// Node-to-node communication failed outside the quorum logic.
     #[error("cluster: {0}")]
     Cluster(String),
@@ -75,6 +97,15 @@ pub struct SeedFailure {
 }
 
 impl Error {
+    /// A reply of the wrong kind from `node`, asked `what`.
+    pub(crate) fn unexpected(node: u64, what: &'static str, reply: &impl fmt::Debug) -> Error {
+        Error::BadReply {
+            node,
+            what,
+            problem: format!("unexpected reply {reply:?}"),
+        }
+    }
+
     /// The code a peer gets when serving its request failed with this
     /// error (`docs/protocol/node-rpc.md`, ERROR).
     pub(crate) fn wire_code(&self) -> crate::rpc::ErrorCode {
@@ -87,7 +118,11 @@ impl Error {
             Error::Refused(_) | Error::BadContext(_) | Error::DbOutOfRange { .. } => {
                 ErrorCode::Refused
             }
-            Error::NoQuorum { .. } | Error::Cluster(_) | Error::Seeds(_) => ErrorCode::Internal,
+            Error::NoQuorum { .. }
+            | Error::Cluster(_)
+            | Error::Seeds(_)
+            | Error::Peer { .. }
+            | Error::BadReply { .. } => ErrorCode::Internal,
         }
     }
 }
@@ -131,5 +166,40 @@ impl fmt::Display for SeedFailures {
             write!(f, "{failure}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::ErrorCode;
+
+    #[test]
+    fn peer_errors_name_the_node_what_was_asked_and_why() {
+        let e = Error::Peer {
+            node: 0xab,
+            what: "tree from",
+            cause: RpcError::Timeout,
+        };
+        assert_eq!(e.to_string(), "tree from 00000000000000ab: timed out");
+        let e = Error::Peer {
+            node: 1,
+            what: "merge into",
+            cause: RpcError::Failed {
+                code: ErrorCode::Storage,
+                text: "disk full".into(),
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "merge into 0000000000000001: remote error: disk full"
+        );
+        assert_eq!(e.wire_code(), ErrorCode::Internal);
+        let e = Error::unexpected(2, "read from", &"Ack");
+        assert_eq!(
+            e.to_string(),
+            "read from 0000000000000002: unexpected reply \"Ack\""
+        );
+        assert_eq!(Error::Rebuilding.wire_code(), ErrorCode::Rebuilding);
     }
 }

@@ -183,7 +183,9 @@ impl From<ringkv_cluster::Error> for ReplyError {
             E::Refused(t) => ReplyError::Err(t.into()),
             e @ E::BadContext(_) => ReplyError::Err(e.to_string().into()),
             E::Engine(engine) => engine_error(engine),
-            e @ (E::Cluster(_) | E::Seeds(_)) => ReplyError::Err(e.to_string().into()),
+            e @ (E::Cluster(_) | E::Seeds(_) | E::Peer { .. } | E::BadReply { .. }) => {
+                ReplyError::Err(e.to_string().into())
+            }
             other => {
                 tracing::error!(error = %other, "command failed in the storage layer");
                 ReplyError::Err(format!("storage error: {other}").into())

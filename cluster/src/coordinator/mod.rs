@@ -286,9 +286,13 @@ impl Coordinator {
             };
             tokio::spawn(async move {
                 let r = match this.call(id, &req).await {
-                    Ok(Response::Record(rec)) => decode_remote(rec),
-                    Ok(other) => Err(Error::Cluster(format!("unexpected reply {other:?}"))),
-                    Err(e) => Err(Error::Cluster(e.to_string())),
+                    Ok(Response::Record(rec)) => decode_remote(id, rec),
+                    Ok(other) => Err(Error::unexpected(id, "read from", &other)),
+                    Err(cause) => Err(Error::Peer {
+                        node: id,
+                        what: "read from",
+                        cause,
+                    }),
                 };
                 let _ = tx.send((id, r)).await;
             });
@@ -516,10 +520,13 @@ impl Coordinator {
     }
 }
 
-fn decode_remote(rec: Option<Bytes>) -> Result<Option<Siblings>> {
+fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {
     rec.map(|b| {
-        Siblings::decode(&b, 0)
-            .map_err(|e| Error::Cluster(format!("replica sent a bad record: {e}")))
+        Siblings::decode(&b, 0).map_err(|e| Error::BadReply {
+            node,
+            what: "read from",
+            problem: format!("bad record: {e}"),
+        })
     })
     .transpose()
 }

@@ -66,8 +66,14 @@ impl Coordinator {
         };
         let remote = match self.call(peer, &req).await {
             Ok(Response::Tree(leaves)) => MerkleTree::from_leaves(leaves),
-            Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
-            Err(e) => return Err(Error::Cluster(format!("tree from {peer:016x}: {e}"))),
+            Ok(other) => return Err(Error::unexpected(peer, "tree from", &other)),
+            Err(cause) => {
+                return Err(Error::Peer {
+                    node: peer,
+                    what: "tree from",
+                    cause,
+                });
+            }
         };
         self.anti_entropy.trees_compared.inc();
         let differing = local.differing_leaves(&remote);
@@ -103,13 +109,22 @@ impl Coordinator {
             };
             let recs = match self.call(peer, &req).await {
                 Ok(Response::Records(r)) => r,
-                Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
-                Err(e) => return Err(Error::Cluster(format!("fetch from {peer:016x}: {e}"))),
+                Ok(other) => return Err(Error::unexpected(peer, "fetch from", &other)),
+                Err(cause) => {
+                    return Err(Error::Peer {
+                        node: peer,
+                        what: "fetch from",
+                        cause,
+                    });
+                }
             };
             let full = recs.len() as u32 >= PAGE;
             for (tok, key, bytes) in recs {
-                let rec = Siblings::decode(&bytes, 0)
-                    .map_err(|e| Error::Cluster(format!("peer sent a bad record: {e}")))?;
+                let rec = Siblings::decode(&bytes, 0).map_err(|e| Error::BadReply {
+                    node: peer,
+                    what: "fetch from",
+                    problem: format!("bad record: {e}"),
+                })?;
                 let (changed, _) = self.merge_local(db, &key, &rec).await?;
                 if changed {
                     pulled += 1;
@@ -145,8 +160,14 @@ impl Coordinator {
                         pushed += 1;
                         self.anti_entropy.keys_repaired.inc();
                     }
-                    Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
-                    Err(e) => return Err(Error::Cluster(format!("merge into {peer:016x}: {e}"))),
+                    Ok(other) => return Err(Error::unexpected(peer, "merge into", &other)),
+                    Err(cause) => {
+                        return Err(Error::Peer {
+                            node: peer,
+                            what: "merge into",
+                            cause,
+                        });
+                    }
                 }
             }
             if !full {

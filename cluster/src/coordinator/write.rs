@@ -351,7 +351,7 @@ impl Coordinator {
                     code: ErrorCode::Rebuilding,
                     ..
                 }) => continue,
-                Ok(other) => return Err(Error::Cluster(format!("unexpected reply {other:?}"))),
+                Ok(other) => return Err(Error::unexpected(id, "apply on", &other)),
                 // A counter change may have been applied by a replica that
                 // did not answer; trying another could count it twice.
                 Err(_) if counter => break,

@@ -95,9 +95,7 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
                     done.push(h.name);
                 }
                 Ok(other) => {
-                    return Err(Error::Cluster(format!(
-                        "hint replay to {owner:016x}: unexpected reply {other:?}"
-                    )));
+                    return Err(Error::unexpected(owner, "hint replay to", &other));
                 }
                 // The owner is not taking writes yet; try again next round.
                 Err(_) => break,
