@@ -899,6 +899,37 @@ impl XorShift {
     }
 }
 
+/// The stable smoke test of one fuzz target, as `engine/tests/fuzz_smoke.rs`
+/// and `cluster/tests/fuzz_smoke.rs` run it: [`smoke`] on `seeds` plus
+/// 3,000 more inputs within 4 s, from a seed derived from `name` (so each
+/// target sees its own fixed inputs), checking that a seed decoded, that
+/// an input was refused and that more than the corpus ran. With
+/// `FUZZ_CORPUS_DIR` set, the seeds are also written to `<dir>/<name>/`,
+/// where `cargo fuzz run` looks for its corpus.
+pub fn smoke_test(name: &str, seeds: Vec<Vec<u8>>, target: fn(&[u8]) -> Tally) {
+    if let Some(dir) = std::env::var_os("FUZZ_CORPUS_DIR") {
+        let dir = Path::new(&dir).join(name);
+        std::fs::create_dir_all(&dir).expect("create the corpus directory");
+        for (i, s) in seeds.iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i:02}")), s).expect("write a seed");
+        }
+    }
+    let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let r = smoke(
+        &seeds,
+        seed,
+        seeds.len() + 3000,
+        Duration::from_secs(4),
+        target,
+    );
+    eprintln!("{name}: {r:?}");
+    assert!(r.corpus.accepted > 0, "{name}: no seed decoded");
+    assert!(r.tally.rejected > 0, "{name}: no input was rejected");
+    assert!(r.inputs > seeds.len(), "{name}: only the corpus ran");
+}
+
 /// What a [`smoke`] run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SmokeReport {
