@@ -69,11 +69,13 @@ fn decode(name: &[u8], b: &[u8]) -> Result<Actor> {
             a.copy_from_slice(rest);
             Ok(u64::from_be_bytes(a))
         }
-        _ => Err(Error::Cluster(format!(
-            "stored {} is not version {FORMAT_VERSION} and 9 bytes ({} bytes)",
-            String::from_utf8_lossy(name),
-            b.len()
-        ))),
+        _ => Err(Error::CorruptNodeState {
+            what: format!(
+                "{} is not version {FORMAT_VERSION} and 9 bytes ({} bytes)",
+                String::from_utf8_lossy(name),
+                b.len()
+            ),
+        }),
     }
 }
 

@@ -23,9 +23,7 @@
 
 use std::sync::atomic::AtomicU64;
 
-use crate::error::Error;
 use crate::keyspace::ranges::token_intervals;
-use crate::ring::NodeId;
 use crate::stats::Counter;
 use crate::version::Siblings;
 
@@ -193,15 +191,6 @@ pub fn intersect(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
         }
     }
     out
-}
-
-/// `id (error), ...` for the peers a round failed with.
-pub(crate) fn describe_failures(failed: &[(NodeId, Error)]) -> String {
-    failed
-        .iter()
-        .map(|(p, e)| format!("{p:016x} ({e})"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

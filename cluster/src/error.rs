@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::ring::NodeId;
 use crate::rpc::RpcError;
 
 /// Result alias for the cluster crate.
@@ -28,8 +29,9 @@ pub enum Error {
         /// What is wrong with it.
         what: String,
     },
-    /// Fewer replicas answered than the consistency level needs.
-    #[error("NOQUORUM needed {required} replicas, {answered} answered")]
+    /// Fewer replicas answered than the consistency level needs (clients
+    /// see it as `-NOQUORUM <this text>`).
+    #[error("needed {required} replicas, {answered} answered")]
     NoQuorum {
         /// Replicas the level needs.
         required: usize,
@@ -39,7 +41,7 @@ pub enum Error {
     /// A replica refused a counter operation (e.g. the value is not an
     /// integer); the text is Redis's, without the `ERR ` prefix.
     #[error("{0}")]
-    Refused(String),
+    NotApplied(String),
     /// A causal context given by a client could not be decoded.
     #[error("invalid causal context: {0}")]
     BadContext(String),
@@ -70,9 +72,31 @@ pub enum Error {
         /// What was wrong with the answer.
         problem: String,
     },
-    /// Node-to-node communication failed outside the quorum logic.
-    #[error("cluster: {0}")]
-    Cluster(String),
+    /// An operator command or a start that the cluster's state does not
+    /// allow (nothing was changed).
+    #[error("{0}")]
+    Refused(Refusal),
+    /// A repair, rebuild or hand-over did not reach every peer it needed.
+    #[error("{0}")]
+    Sync(SyncFailure),
+    /// The cluster port cannot be opened.
+    #[error("{0}")]
+    Port(PortError),
+    /// A node's own state stored in its engine (node id, tokens, actor,
+    /// member table) is damaged.
+    #[error("stored {what}")]
+    CorruptNodeState {
+        /// Which item, and what is wrong with it.
+        what: String,
+    },
+    /// A background task this request waited for panicked or was cancelled.
+    #[error("{what} task failed: {cause}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// Why it ended.
+        cause: String,
+    },
     /// No seed could be used to learn the ring: each seed's reason (a
     /// refusal, not a cluster port, no answer in time).
     #[error("{0}")]
@@ -115,16 +139,164 @@ impl Error {
             Error::Engine(_) | Error::CorruptRecord { .. } | Error::CorruptNamespaces { .. } => {
                 ErrorCode::Storage
             }
-            Error::Refused(_) | Error::BadContext(_) | Error::DbOutOfRange { .. } => {
-                ErrorCode::Refused
-            }
+            Error::CorruptNodeState { .. } => ErrorCode::Storage,
+            Error::NotApplied(_)
+            | Error::BadContext(_)
+            | Error::DbOutOfRange { .. }
+            | Error::Refused(_) => ErrorCode::Refused,
             Error::NoQuorum { .. }
-            | Error::Cluster(_)
+            | Error::Sync(_)
+            | Error::Port(_)
+            | Error::Task { .. }
             | Error::Seeds(_)
             | Error::Peer { .. }
             | Error::BadReply { .. } => ErrorCode::Internal,
         }
     }
+}
+
+/// Why a membership command (CLUSTER JOIN, LEAVE, REMOVE) or a start was
+/// refused: the cluster's state does not allow it, and nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// An empty directory at the address of a member that was leaving.
+    #[error(
+        "the member at this address, {0:016x}, was leaving when it went down: \
+         take it off with CLUSTER REMOVE {0:016x} on another node, then start this one"
+    )]
+    ReplacedMemberWasLeaving(NodeId),
+    /// The stored id has left the cluster.
+    #[error(
+        "this node's id has left the cluster (CLUSTER REMOVE, or CLUSTER LEAVE) and cannot \
+         come back: start it with an empty data directory to join as a new member"
+    )]
+    IdHasLeft,
+    /// CLUSTER JOIN on a node that has left.
+    #[error("this node has left its cluster: restart it to join as a new member")]
+    JoinAfterLeaving,
+    /// CLUSTER JOIN on a node already in a cluster.
+    #[error("this node is already a member of a cluster")]
+    AlreadyMember,
+    /// CLUSTER LEAVE on a node that has left.
+    #[error("this node has already left")]
+    AlreadyLeft,
+    /// CLUSTER LEAVE on a node without ranges.
+    #[error("this node does not own ranges on the ring")]
+    NotOnRing,
+    /// CLUSTER LEAVE on the only member.
+    #[error("this node is the only member; there is no one to hand its data to")]
+    OnlyMember,
+    /// CLUSTER LEAVE while this node joins or already leaves.
+    #[error("this node is not normal: it is joining, or a CLUSTER LEAVE of it is running")]
+    NotNormal,
+    /// Another member is joining or leaving.
+    #[error("node {node:016x} is {status}: run CLUSTER LEAVE once it has finished")]
+    OtherMovement {
+        /// The moving member.
+        node: NodeId,
+        /// `joining` or `leaving`.
+        status: &'static str,
+    },
+    /// A member that would take over ranges is down.
+    #[error(
+        "node {0:016x} would take over ranges but is down: \
+         run CLUSTER LEAVE again once it is up, or CLUSTER REMOVE it"
+    )]
+    SuccessorDown(NodeId),
+    /// CLUSTER REMOVE of this node.
+    #[error("this is the node itself: run CLUSTER LEAVE to take it out")]
+    RemoveSelf,
+    /// CLUSTER REMOVE of an id nobody knows.
+    #[error("unknown node {0:016x}")]
+    UnknownNode(NodeId),
+    /// CLUSTER REMOVE of a member that is up.
+    #[error("node {0:016x} is up: stop it first, or run CLUSTER LEAVE on it")]
+    NodeUp(NodeId),
+    /// CLUSTER REMOVE of a member that has left.
+    #[error("node {0:016x} has already left")]
+    NodeLeft(NodeId),
+    /// CLUSTER REMOVE of a member announced at a version no removal beats.
+    #[error(
+        "node {0:016x} was announced at a version too high for a removal peers would \
+         accept (a misbehaving peer?)"
+    )]
+    VersionTooHigh(NodeId),
+}
+
+/// A repair, rebuild or hand-over that did not reach every peer it needed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncFailure {
+    /// Replicas a rebuild needs are down.
+    #[error("replicas down: {}", hex_ids(.0))]
+    ReplicasDown(Vec<NodeId>),
+    /// A rebuild failed with some peers.
+    #[error("sync failed with {}", describe_failures(.0))]
+    Rebuild(Vec<(NodeId, Error)>),
+    /// A CLUSTER REPAIR round failed with some peers.
+    #[error(
+        "repair failed with {} of {} peers: {}",
+        .failed.len(),
+        .failed.len() + .succeeded,
+        describe_failures(.failed)
+    )]
+    Repair {
+        /// The peers that failed, with why.
+        failed: Vec<(NodeId, Error)>,
+        /// How many peers were synced.
+        succeeded: usize,
+    },
+    /// A background anti-entropy round reached no peer.
+    #[error("anti-entropy failed with all {0} peers")]
+    AllPeers(usize),
+    /// CLUSTER LEAVE could not stream a range to its next replica.
+    #[error("handing ranges to node {node:016x} failed: {cause}")]
+    HandOff {
+        /// The next replica.
+        node: NodeId,
+        /// Why.
+        cause: Box<Error>,
+    },
+}
+
+/// Why the cluster port cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// No secret, and a non-loopback bind address.
+    #[error(
+        "cluster-secret is not set, and the cluster port would listen beyond loopback \
+         (bind {0}): set the same cluster-secret on every member, or bind a \
+         loopback address"
+    )]
+    NoSecret(String),
+    /// The default port (client port + 10000) does not exist.
+    #[error("cluster-port: the default, client port + 10000, passes 65535; set cluster-port")]
+    NoPort,
+    /// The bind failed.
+    #[error("cannot listen on cluster port {host}:{port}: {source}")]
+    Bind {
+        /// The bind address.
+        host: String,
+        /// The port.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn hex_ids(ids: &[NodeId]) -> String {
+    ids.iter()
+        .map(|p| format!("{p:016x}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `id (error), ...` for the peers a round failed with.
+pub(crate) fn describe_failures(failed: &[(NodeId, Error)]) -> String {
+    failed
+        .iter()
+        .map(|(p, e)| format!("{p:016x} ({e})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl fmt::Display for SeedFailure {

@@ -63,7 +63,7 @@ pub mod wire;
 
 pub use antientropy::RepairSummary;
 pub use coordinator::{ClusterScanPage, Coordinator};
-pub use error::{Error, Result};
+pub use error::{Error, PortError, Refusal, Result, SyncFailure};
 pub use keyspace::{Ack, Entry, Keyspace, ScanPage, Write};
 pub use mutation::{Applied, CausalContext, Mutation, Versions};
 pub use node::{join, leave, remove, start};

@@ -38,7 +38,9 @@ pub(crate) fn encode(states: &[MemberState]) -> Bytes {
 
 /// Reads what [`encode`] stored.
 pub(crate) fn decode(b: &Bytes) -> Result<Vec<MemberState>> {
-    let bad = |what: &str| Error::Cluster(format!("stored member table: {what}"));
+    let bad = |what: &str| Error::CorruptNodeState {
+        what: format!("member table: {what}"),
+    };
     let [version, c0, c1, c2, c3, ..] = b.as_ref() else {
         return Err(bad("too short"));
     };

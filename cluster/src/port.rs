@@ -22,7 +22,7 @@ use ringkv_conf::Config;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PortError, Result};
 use crate::ring::NodeId;
 use crate::rpc::gate::Gate;
 use crate::rpc::server::{RequestHandler, serve};
@@ -112,20 +112,17 @@ impl ClusterPort {
     async fn bind(&self) -> Result<TcpListener> {
         let host = self.host.as_str();
         if self.is_protected() && !ringkv_conf::is_loopback_bind(host) {
-            return Err(Error::Cluster(format!(
-                "cluster-secret is not set, and the cluster port would listen beyond loopback \
-                 (bind {host}): set the same cluster-secret on every member, or bind a \
-                 loopback address"
-            )));
+            return Err(Error::Port(PortError::NoSecret(host.to_string())));
         }
         let Some(port) = self.port else {
-            return Err(Error::Cluster(
-                "cluster-port: the default, client port + 10000, passes 65535; set cluster-port"
-                    .into(),
-            ));
+            return Err(Error::Port(PortError::NoPort));
         };
-        TcpListener::bind((host, port)).await.map_err(|e| {
-            Error::Cluster(format!("cannot listen on cluster port {host}:{port}: {e}"))
+        TcpListener::bind((host, port)).await.map_err(|source| {
+            Error::Port(PortError::Bind {
+                host: host.to_string(),
+                port,
+                source,
+            })
         })
     }
 

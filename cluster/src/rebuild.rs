@@ -22,8 +22,9 @@ use tokio::sync::watch;
 
 use crate::antientropy::RepairSummary;
 use crate::coordinator::Coordinator;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SyncFailure};
 use crate::membership::Status;
+use crate::ring::NodeId;
 
 /// Time between rebuild attempts.
 pub const RETRY: Duration = Duration::from_millis(500);
@@ -33,23 +34,17 @@ impl Coordinator {
     /// the serving ring; an error names each peer that was down or failed.
     pub(crate) async fn rebuild_round(self: &Arc<Self>) -> Result<RepairSummary> {
         let (ring, mine, peers) = self.round_targets(false);
-        let down: Vec<String> = peers
+        let down: Vec<NodeId> = peers
             .iter()
-            .filter(|&&p| !self.members.is_up(p))
-            .map(|p| format!("{p:016x}"))
+            .copied()
+            .filter(|&p| !self.members.is_up(p))
             .collect();
         if !down.is_empty() {
-            return Err(Error::Cluster(format!(
-                "replicas down: {}",
-                down.join(", ")
-            )));
+            return Err(Error::Sync(SyncFailure::ReplicasDown(down)));
         }
         let (summary, failed) = self.sync_each_peer(&mine, &ring, &peers).await;
         if !failed.is_empty() {
-            return Err(Error::Cluster(format!(
-                "sync failed with {}",
-                crate::antientropy::describe_failures(&failed)
-            )));
+            return Err(Error::Sync(SyncFailure::Rebuild(failed)));
         }
         Ok(summary)
     }

@@ -3,12 +3,15 @@
 //! [`ringkv_cluster::coordinator::ClusterStats`] (plain atomics).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
+use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts};
 use ringkv_cluster::Coordinator;
 use ringkv_cluster::{LatencyHistogram, PerLevel};
+
+use crate::stat::{Row, counter, gauge, ratio};
 
 /// Collects cluster metrics from the coordinator.
 pub struct ClusterCollector {
@@ -23,20 +26,7 @@ impl ClusterCollector {
             cluster,
             descs: Vec::new(),
         };
-        let mut descs = Vec::new();
-        for family in c.collect() {
-            let labels = family
-                .get_metric()
-                .first()
-                .map(|m| m.get_label().iter().map(|l| l.name().to_string()).collect())
-                .unwrap_or_default();
-            descs.push(Desc::new(
-                family.name().to_string(),
-                family.help().to_string(),
-                labels,
-                Default::default(),
-            )?);
-        }
+        let descs = crate::stat::descs_of(c.collect())?;
         c.descs = descs;
         Ok(c)
     }
@@ -80,116 +70,8 @@ impl Collector for ClusterCollector {
             }
             out.extend(c.collect());
         }
-        if let Ok(g) = prometheus::IntGauge::new(
-            "ringkv_cluster_hints_pending",
-            "Hints stored on this node awaiting delivery",
-        ) {
-            g.set(i64::try_from(self.cluster.hints().pending()).unwrap_or(i64::MAX));
-            out.extend(g.collect());
-        }
-        if let Ok(g) = prometheus::IntGauge::new(
-            "ringkv_cluster_port_listening",
-            "1 while the cluster port accepts node-to-node connections (a cluster of one keeps it closed until CLUSTER JOIN)",
-        ) {
-            g.set(i64::from(self.cluster.cluster_port().is_listening()));
-            out.extend(g.collect());
-        }
-        if let Ok(g) = prometheus::IntGauge::new(
-            "ringkv_cluster_rebuilding",
-            "1 while this node syncs with its peers after it may have lost data (it applies no write and answers no read from its own record)",
-        ) {
-            g.set(i64::from(self.cluster.is_rebuilding()));
-            out.extend(g.collect());
-        }
-        let mut counter = |name: &str, help: &str, v: u64| {
-            if let Ok(c) = IntCounter::new(name, help) {
-                c.inc_by(v);
-                out.extend(c.collect());
-            }
-        };
-        counter(
-            "ringkv_cluster_rpc_connections_retired_total",
-            "Node-to-node connections dropped after a call timed out on them in silence",
-            self.cluster.rpc_connections_retired(),
-        );
-        counter(
-            "ringkv_cluster_unavailable_total",
-            "Requests answered NOQUORUM",
-            stats.unavailable.get(),
-        );
-        counter(
-            "ringkv_cluster_replica_timeouts_total",
-            "Replica calls that timed out",
-            stats.replica_timeouts.get(),
-        );
-        counter(
-            "ringkv_cluster_read_repairs_total",
-            "Replicas brought up to date by read repair",
-            stats.read_repairs.get(),
-        );
-        counter(
-            "ringkv_cluster_gossip_rounds_total",
-            "Gossip rounds run",
-            stats.gossip_rounds.get(),
-        );
-        counter(
-            "ringkv_cluster_gossip_rejected_states_total",
-            "Gossiped member states ignored for claiming more than the member can have announced (a generation over a day ahead, an impossible version)",
-            self.cluster.members().rejected_states(),
-        );
-        counter(
-            "ringkv_cluster_handshakes_refused_total",
-            "Cluster-port connections refused or dropped before they authenticated (protected mode, too many unauthenticated connections, a failed or unfinished handshake)",
-            stats.handshakes_refused.get(),
-        );
-        counter(
-            "ringkv_cluster_local_pauses_total",
-            "Times this node was paused long enough that peers' silence during it was forgiven",
-            stats.local_pauses.get(),
-        );
-        let hints = &self.cluster.hints().stats;
-        counter(
-            "ringkv_cluster_hints_stored_total",
-            "Hints stored for replicas that were down or did not acknowledge",
-            hints.stored.get(),
-        );
-        counter(
-            "ringkv_cluster_hints_replayed_total",
-            "Hints delivered to their replica",
-            hints.replayed.get(),
-        );
-        counter(
-            "ringkv_cluster_hints_expired_total",
-            "Hints dropped at hint-max-age-ms",
-            hints.expired.get(),
-        );
-        let ae = self.cluster.anti_entropy_stats();
-        counter(
-            "ringkv_cluster_anti_entropy_rounds_total",
-            "Anti-entropy rounds (background, CLUSTER REPAIR, join, leave)",
-            ae.rounds.get(),
-        );
-        counter(
-            "ringkv_cluster_anti_entropy_trees_compared_total",
-            "Merkle trees compared with a peer",
-            ae.trees_compared.get(),
-        );
-        counter(
-            "ringkv_cluster_anti_entropy_ranges_differing_total",
-            "Merkle leaves (token slices) found different",
-            ae.ranges_differing.get(),
-        );
-        counter(
-            "ringkv_cluster_anti_entropy_keys_repaired_total",
-            "Keys repaired by anti-entropy, here or on a peer",
-            ae.keys_repaired.get(),
-        );
+        out.extend(crate::stat::metric_families(CLUSTER_ROWS, &self.cluster));
         let lat = &stats.replica_latency;
-        counter(
-            "ringkv_cluster_replica_calls_total",
-            "Calls to other replicas",
-            lat.count.get(),
-        );
         if let Ok(g) = GaugeVec::new(
             Opts::new(
                 "ringkv_cluster_replica_latency_le_seconds_calls",
@@ -206,3 +88,177 @@ impl Collector for ClusterCollector {
         out
     }
 }
+
+/// The cluster's figures: INFO `# Cluster` (and CLUSTER INFO) and the
+/// `ringkv_cluster_*` metrics.
+pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
+    gauge(
+        "cluster_known_nodes",
+        "ringkv_cluster_known_nodes",
+        "Members this node knows of, in any state",
+        |c| c.members().views().len() as u64,
+    ),
+    gauge(
+        "cluster_vnodes",
+        "ringkv_cluster_vnodes",
+        "Virtual nodes on the ring",
+        |c| c.members().ring().vnodes().len() as u64,
+    ),
+    ratio(
+        "cluster_my_ownership",
+        "ringkv_cluster_my_ownership_ratio",
+        "Share of the token space this node owns as primary",
+        |c| {
+            let ring = c.members().ring();
+            ring.ownership().get(&c.id()).copied().unwrap_or(0.0)
+        },
+        4,
+    ),
+    gauge(
+        "cluster_rebuilding",
+        "ringkv_cluster_rebuilding",
+        "1 while this node syncs with its peers after it may have lost data (it applies no write and answers no read from its own record)",
+        |c| u64::from(c.is_rebuilding()),
+    ),
+    counter(
+        "cluster_rpc_connections_retired",
+        "ringkv_cluster_rpc_connections_retired_total",
+        "Node-to-node connections dropped after a call timed out on them in silence",
+        |c| c.rpc_connections_retired(),
+    ),
+    gauge(
+        "cluster_replicas_effective",
+        "ringkv_cluster_replicas_effective",
+        "Replicas each key has on the current ring (the configured count, or fewer members)",
+        |c| c.effective_replicas() as u64,
+    ),
+    counter(
+        "cluster_unavailable",
+        "ringkv_cluster_unavailable_total",
+        "Requests answered NOQUORUM",
+        |c| c.stats().unavailable.get(),
+    ),
+    counter(
+        "cluster_replica_timeouts",
+        "ringkv_cluster_replica_timeouts_total",
+        "Replica calls that timed out",
+        |c| c.stats().replica_timeouts.get(),
+    ),
+    counter(
+        "cluster_read_repairs",
+        "ringkv_cluster_read_repairs_total",
+        "Replicas brought up to date by read repair",
+        |c| c.stats().read_repairs.get(),
+    ),
+    counter(
+        "cluster_replica_calls",
+        "ringkv_cluster_replica_calls_total",
+        "Calls to other replicas",
+        |c| c.stats().replica_latency.count.get(),
+    ),
+    ratio(
+        "cluster_replica_latency_avg_usec",
+        "ringkv_cluster_replica_latency_avg_microseconds",
+        "Mean round trip of a call to another replica",
+        |c| {
+            let lat = &c.stats().replica_latency;
+            let calls = lat.count.get();
+            if calls == 0 {
+                0.0
+            } else {
+                lat.sum_micros.load(Ordering::Relaxed) as f64 / calls as f64
+            }
+        },
+        1,
+    ),
+    counter(
+        "cluster_gossip_rounds",
+        "ringkv_cluster_gossip_rounds_total",
+        "Gossip rounds run",
+        |c| c.stats().gossip_rounds.get(),
+    ),
+    counter(
+        "cluster_gossip_rejected_states",
+        "ringkv_cluster_gossip_rejected_states_total",
+        "Gossiped member states ignored for claiming more than the member can have announced (a generation over a day ahead, an impossible version)",
+        |c| c.members().rejected_states(),
+    ),
+    counter(
+        "cluster_local_pauses",
+        "ringkv_cluster_local_pauses_total",
+        "Times this node was paused long enough that peers' silence during it was forgiven",
+        |c| c.stats().local_pauses.get(),
+    ),
+    gauge(
+        "cluster_port_listening",
+        "ringkv_cluster_port_listening",
+        "1 while the cluster port accepts node-to-node connections (a cluster of one keeps it closed until CLUSTER JOIN)",
+        |c| u64::from(c.cluster_port().is_listening()),
+    ),
+    gauge(
+        "cluster_port_protected_mode",
+        "ringkv_cluster_port_protected_mode",
+        "1 while the cluster port has no secret and accepts loopback peers only",
+        |c| u64::from(c.cluster_port().is_protected()),
+    ),
+    counter(
+        "cluster_handshakes_refused",
+        "ringkv_cluster_handshakes_refused_total",
+        "Cluster-port connections refused or dropped before they authenticated (protected mode, too many unauthenticated connections, a failed or unfinished handshake)",
+        |c| c.stats().handshakes_refused.get(),
+    ),
+    gauge(
+        "cluster_hints_pending",
+        "ringkv_cluster_hints_pending",
+        "Hints stored on this node awaiting delivery",
+        |c| c.hints().pending(),
+    ),
+    counter(
+        "cluster_hints_stored",
+        "ringkv_cluster_hints_stored_total",
+        "Hints stored for replicas that were down or did not acknowledge",
+        |c| c.hints().stats.stored.get(),
+    ),
+    counter(
+        "cluster_hints_replayed",
+        "ringkv_cluster_hints_replayed_total",
+        "Hints delivered to their replica",
+        |c| c.hints().stats.replayed.get(),
+    ),
+    counter(
+        "cluster_hints_expired",
+        "ringkv_cluster_hints_expired_total",
+        "Hints dropped at hint-max-age-ms",
+        |c| c.hints().stats.expired.get(),
+    ),
+    counter(
+        "cluster_anti_entropy_rounds",
+        "ringkv_cluster_anti_entropy_rounds_total",
+        "Anti-entropy rounds (background, CLUSTER REPAIR, join, leave)",
+        |c| c.anti_entropy_stats().rounds.get(),
+    ),
+    counter(
+        "cluster_anti_entropy_trees_compared",
+        "ringkv_cluster_anti_entropy_trees_compared_total",
+        "Merkle trees compared with a peer",
+        |c| c.anti_entropy_stats().trees_compared.get(),
+    ),
+    counter(
+        "cluster_anti_entropy_ranges_differing",
+        "ringkv_cluster_anti_entropy_ranges_differing_total",
+        "Merkle leaves (token slices) found different",
+        |c| c.anti_entropy_stats().ranges_differing.get(),
+    ),
+    counter(
+        "cluster_anti_entropy_keys_repaired",
+        "ringkv_cluster_anti_entropy_keys_repaired_total",
+        "Keys repaired by anti-entropy, here or on a peer",
+        |c| c.anti_entropy_stats().keys_repaired.get(),
+    ),
+    gauge(
+        "cluster_anti_entropy_last_round_ms",
+        "ringkv_cluster_anti_entropy_last_round_milliseconds",
+        "Duration of the last anti-entropy round",
+        |c| c.anti_entropy_stats().last_round_ms.load(Ordering::Relaxed),
+    ),
+];

@@ -104,11 +104,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
             Read::IdleTimeout => continue,
             Read::Ended(e) => return e,
         };
-        server
-            .stats
-            .net_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
-        server.metrics.net_input_bytes.inc_by(n as u64);
+        server.stats.net_input_bytes.add(n as u64);
         if handle.killed.load(Ordering::Acquire) {
             return Ended::Killed;
         }
@@ -159,7 +155,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 Ok(None) => break,
                 Err(e) => {
                     run_pending(&mut run, server, client, &mut wbuf).await;
-                    server.metrics.error(&format!("protocol_{}", e.kind()));
+                    server.stats.errors.inc(&format!("protocol_{}", e.kind()));
                     server.count_error("ERR");
                     Reply::error(e.to_string()).encode(client.protocol, &mut wbuf);
                     protocol_error = true;
@@ -316,11 +312,7 @@ async fn flush(
     if let Err(e) = socket.write_all(wbuf).await {
         return Err(Ended::Io(e));
     }
-    server
-        .stats
-        .net_output_bytes
-        .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
-    server.metrics.net_output_bytes.inc_by(wbuf.len() as u64);
+    server.stats.net_output_bytes.add(wbuf.len() as u64);
     wbuf.clear();
     Ok(())
 }

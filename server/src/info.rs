@@ -222,7 +222,7 @@ pub async fn render(server: &Arc<Server>, sections: &[&str]) -> String {
                 let _ = write!(out, "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
             }
             "errorstats" => {
-                for (prefix, n) in server.stats.errors_by_prefix.lock().iter() {
+                for (prefix, n) in server.stats.error_replies() {
                     let _ = write!(out, "errorstat_{prefix}:count={n}\r\n");
                 }
             }
@@ -264,7 +264,6 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
     let count = |st: &str| views.iter().filter(|v| v.summary_state() == st).count();
     let stats = c.stats();
     let ring = c.members().ring();
-    let ownership = ring.ownership();
     let mut lines = vec![
         format!(
             "cluster_state:{}",
@@ -272,12 +271,6 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
         ),
         format!("cluster_node_id:{:016x}", c.id()),
         format!("cluster_actor:{:016x}", c.actor()),
-        format!("cluster_rebuilding:{}", u8::from(c.is_rebuilding())),
-        format!(
-            "cluster_rpc_connections_retired:{}",
-            c.rpc_connections_retired()
-        ),
-        format!("cluster_known_nodes:{}", views.len()),
         format!("cluster_members_up:{up}"),
         format!("cluster_members_down:{}", count("down")),
         format!("cluster_members_joining:{}", count("joining")),
@@ -288,75 +281,15 @@ pub fn cluster_lines(server: &Server) -> Vec<String> {
             "cluster_replicas_configured:{}",
             server.config.read().replicas
         ),
-        format!("cluster_replicas_effective:{}", c.effective_replicas()),
-        format!("cluster_vnodes:{}", ring.vnodes().len()),
-        format!(
-            "cluster_my_ownership:{:.4}",
-            ownership.get(&c.id()).copied().unwrap_or(0.0)
-        ),
     ];
     for level in PerLevel::LEVELS {
         let name = level.as_str();
         lines.push(format!("cluster_reads_{name}:{}", stats.reads.get(level)));
         lines.push(format!("cluster_writes_{name}:{}", stats.writes.get(level)));
     }
-    let lat = &stats.replica_latency;
-    let calls = lat.count.get();
-    let avg = if calls == 0 {
-        0.0
-    } else {
-        lat.sum_micros.load(Ordering::Relaxed) as f64 / calls as f64
-    };
-    lines.extend([
-        format!("cluster_unavailable:{}", stats.unavailable.get()),
-        format!("cluster_replica_timeouts:{}", stats.replica_timeouts.get()),
-        format!("cluster_read_repairs:{}", stats.read_repairs.get()),
-        format!("cluster_replica_calls:{calls}"),
-        format!("cluster_replica_latency_avg_usec:{avg:.1}"),
-        format!("cluster_gossip_rounds:{}", stats.gossip_rounds.get()),
-        format!(
-            "cluster_gossip_rejected_states:{}",
-            c.members().rejected_states()
-        ),
-        format!("cluster_local_pauses:{}", stats.local_pauses.get()),
-        format!(
-            "cluster_port_listening:{}",
-            u8::from(c.cluster_port().is_listening())
-        ),
-        format!(
-            "cluster_port_protected_mode:{}",
-            u8::from(c.cluster_port().is_protected())
-        ),
-        format!(
-            "cluster_handshakes_refused:{}",
-            stats.handshakes_refused.get()
-        ),
-    ]);
-    let hints = &c.hints().stats;
-    let ae = c.anti_entropy_stats();
-    lines.extend([
-        format!("cluster_hints_pending:{}", c.hints().pending()),
-        format!("cluster_hints_stored:{}", hints.stored.get()),
-        format!("cluster_hints_replayed:{}", hints.replayed.get()),
-        format!("cluster_hints_expired:{}", hints.expired.get()),
-        format!("cluster_anti_entropy_rounds:{}", ae.rounds.get()),
-        format!(
-            "cluster_anti_entropy_trees_compared:{}",
-            ae.trees_compared.get()
-        ),
-        format!(
-            "cluster_anti_entropy_ranges_differing:{}",
-            ae.ranges_differing.get()
-        ),
-        format!(
-            "cluster_anti_entropy_keys_repaired:{}",
-            ae.keys_repaired.get()
-        ),
-        format!(
-            "cluster_anti_entropy_last_round_ms:{}",
-            ae.last_round_ms.load(Ordering::Relaxed)
-        ),
-    ]);
+    let mut rows = String::new();
+    crate::stat::write_info(crate::cluster_metrics::CLUSTER_ROWS, c, &mut rows);
+    lines.extend(rows.split_terminator("\r\n").map(str::to_string));
     lines
 }
 
@@ -428,21 +361,16 @@ fn persistence_section(server: &Server, out: &mut String) {
 
 fn stats_section(server: &Server, out: &mut String) {
     let st = &server.stats;
-    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let engine = server.keyspace.engine().stats();
+    for (field, n) in st.info_fields() {
+        let _ = write!(out, "{field}:{n}\r\n");
+    }
+    let rejected: u64 = st.rejected_connections.since_reset().values().sum();
+    let errors: u64 = st.error_replies().values().sum();
     let _ = write!(
         out,
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\n",
-        get(&st.connections_received),
-        get(&st.commands_processed),
+        "instantaneous_ops_per_sec:{}\r\nrejected_connections:{rejected}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{errors}\r\n",
         server.ops_per_sec.load(Ordering::Relaxed),
-        get(&st.net_input_bytes),
-        get(&st.net_output_bytes),
-        get(&st.rejected_connections),
-        engine.expired_dropped,
-        get(&st.keyspace_hits),
-        get(&st.keyspace_misses),
-        get(&st.error_replies),
+        server.keyspace.engine().stats().expired_dropped,
     );
 }
 
@@ -471,46 +399,5 @@ fn commandstats_section(server: &Server, out: &mut String) {
 }
 
 fn engine_section(server: &Server, out: &mut String) {
-    let s = server.keyspace.engine().stats();
-    let probes = if s.point_reads == 0 {
-        0.0
-    } else {
-        s.sstables_probed as f64 / s.point_reads as f64
-    };
-    let _ = write!(
-        out,
-        "compaction_strategy:{}\r\nsequence:{}\r\nmemtable_bytes:{}\r\nimmutable_memtables:{}\r\nl0_runs:{}\r\npending_compaction_bytes:{}\r\nlive_sst_bytes:{}\r\nflushes:{}\r\ncompactions:{}\r\nwrite_amplification:{:.2}\r\nsstables_probed_per_read:{probes:.2}\r\nbloom_useful:{}\r\nbloom_false_positives:{}\r\nblock_cache_hits:{}\r\nblock_cache_misses:{}\r\nwrite_stall_slowdowns:{}\r\nwrite_stall_stops:{}\r\nwrite_stall_micros:{}\r\nwrite_stalled:{}\r\nbackground_error:{}\r\nwal_write_failures:{}\r\nwal_write_recoveries:{}\r\n",
-        s.compaction_strategy,
-        s.seq,
-        s.memtable_bytes,
-        s.immutable_memtables,
-        s.l0_runs,
-        s.pending_compaction_bytes,
-        s.live_sst_bytes,
-        s.flushes,
-        s.compactions,
-        s.write_amplification,
-        s.bloom_useful,
-        s.bloom_false_positives,
-        s.block_cache_hits,
-        s.block_cache_misses,
-        s.stall_slowdowns,
-        s.stall_stops,
-        s.stall_micros,
-        match server.keyspace.engine().write_pressure() {
-            ringkv_engine::WritePressure::Normal => "no",
-            ringkv_engine::WritePressure::Slowdown { .. } => "slowdown",
-            ringkv_engine::WritePressure::Stop => "stop",
-        },
-        s.background_error.as_deref().unwrap_or(""),
-        s.wal_write_failures,
-        s.wal_write_recoveries,
-    );
-    for (i, l) in s.levels.iter().enumerate() {
-        let _ = write!(
-            out,
-            "level{i}:files={},runs={},bytes={}\r\n",
-            l.files, l.runs, l.bytes
-        );
-    }
+    crate::metrics::engine_info(server.keyspace.engine(), out);
 }

@@ -7,7 +7,8 @@
 //! - [`pipeline`]: runs independent commands of one pipeline batch together.
 //! - [`client`]: per-connection state and the registry behind CLIENT LIST/KILL.
 //! - [`reply_error`]: error replies and Redis's texts.
-//! - [`info`], [`metrics`]: INFO and the Prometheus endpoint.
+//! - [`info`], [`metrics`], [`stat`]: INFO, the Prometheus endpoint, and the
+//!   statistics both render from one declaration.
 //! - [`shared`]: state every connection shares.
 //! - [`engine_options`]: the storage engine's options from the configuration.
 //! - [`glob`]: Redis glob patterns.
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod reply_error;
 pub mod shared;
+pub mod stat;
 pub mod transient;
 
 use std::net::{IpAddr, SocketAddr};
@@ -230,7 +232,7 @@ async fn cron(server: Arc<Server>) {
             _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
         }
         let now = tokio::time::Instant::now();
-        let processed = server.stats.commands_processed.load(Ordering::Relaxed);
+        let processed = server.stats.commands_processed.total();
         let secs = now.duration_since(last.0).as_secs_f64();
         if secs >= 1.0 {
             let rate = processed.saturating_sub(last.1) as f64 / secs;

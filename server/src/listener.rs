@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -90,11 +89,7 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
 
 async fn admit(server: &Arc<Server>, mut socket: TcpStream, addr: SocketAddr) {
     let _ = socket.set_nodelay(true);
-    server
-        .stats
-        .connections_received
-        .fetch_add(1, Ordering::Relaxed);
-    server.metrics.connections_received.inc();
+    server.stats.connections_received.inc();
     let (maxclients, protected, has_password) = {
         let c = server.config.read();
         (c.maxclients, c.protected_mode, !c.requirepass.is_empty())
@@ -107,15 +102,7 @@ async fn admit(server: &Arc<Server>, mut socket: TcpStream, addr: SocketAddr) {
         None
     };
     if let Some((reason, reply)) = refusal {
-        server
-            .stats
-            .rejected_connections
-            .fetch_add(1, Ordering::Relaxed);
-        server
-            .metrics
-            .connections_rejected
-            .with_label_values(&[reason])
-            .inc();
+        server.stats.rejected_connections.inc(reason);
         tracing::debug!(%addr, reason, "connection refused");
         // Best effort: the client may already be gone.
         let _ = socket.write_all(reply.as_bytes()).await;

@@ -21,13 +21,14 @@ use hyper_util::rt::TokioIo;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use ringkv_engine::Engine;
 use tokio::net::TcpListener;
 
 use crate::command::table::{COMMANDS, CommandSpec};
+use crate::stat::{Row, counter, gauge, ratio};
 
 /// Latency buckets, seconds: 10 µs to 2.5 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -88,20 +89,6 @@ pub struct Metrics {
     sub_base: Vec<usize>,
     /// Connected clients.
     pub connected_clients: IntGauge,
-    /// Connections accepted.
-    pub connections_received: IntCounter,
-    /// Connections refused, by reason (`maxclients`, `protected_mode`).
-    pub connections_rejected: IntCounterVec,
-    /// Bytes read from clients.
-    pub net_input_bytes: IntCounter,
-    /// Bytes written to clients.
-    pub net_output_bytes: IntCounter,
-    /// Error replies and protocol errors, by kind (reply prefix or protocol error).
-    pub errors: IntCounterVec,
-    /// Reads that found their key.
-    pub keyspace_hits: IntCounter,
-    /// Reads that did not.
-    pub keyspace_misses: IntCounter,
 }
 
 impl Metrics {
@@ -167,44 +154,7 @@ impl Metrics {
 
         let reg = |c: Box<dyn Collector>| registry.register(c);
         let connected_clients = IntGauge::new("ringkv_connected_clients", "Connected clients")?;
-        let connections_received = IntCounter::new(
-            "ringkv_connections_received_total",
-            "Client connections accepted",
-        )?;
-        let connections_rejected = IntCounterVec::new(
-            Opts::new(
-                "ringkv_connections_rejected_total",
-                "Client connections refused, by reason",
-            ),
-            &["reason"],
-        )?;
-        let net_input_bytes =
-            IntCounter::new("ringkv_net_input_bytes_total", "Bytes read from clients")?;
-        let net_output_bytes =
-            IntCounter::new("ringkv_net_output_bytes_total", "Bytes written to clients")?;
-        let errors = IntCounterVec::new(
-            Opts::new(
-                "ringkv_errors_total",
-                "Error replies and protocol errors, by kind",
-            ),
-            &["kind"],
-        )?;
-        let keyspace_hits = IntCounter::new(
-            "ringkv_keyspace_hits_total",
-            "Key lookups that found the key",
-        )?;
-        let keyspace_misses = IntCounter::new(
-            "ringkv_keyspace_misses_total",
-            "Key lookups that did not find the key",
-        )?;
         reg(Box::new(connected_clients.clone()))?;
-        reg(Box::new(connections_received.clone()))?;
-        reg(Box::new(connections_rejected.clone()))?;
-        reg(Box::new(net_input_bytes.clone()))?;
-        reg(Box::new(net_output_bytes.clone()))?;
-        reg(Box::new(errors.clone()))?;
-        reg(Box::new(keyspace_hits.clone()))?;
-        reg(Box::new(keyspace_misses.clone()))?;
         reg(Box::new(EngineCollector::new(engine)?))?;
         reg(Box::new(crate::cluster_metrics::ClusterCollector::new(
             cluster,
@@ -215,13 +165,6 @@ impl Metrics {
             commands,
             sub_base,
             connected_clients,
-            connections_received,
-            connections_rejected,
-            net_input_bytes,
-            net_output_bytes,
-            errors,
-            keyspace_hits,
-            keyspace_misses,
         })
     }
 
@@ -253,11 +196,6 @@ impl Metrics {
         &self.commands
     }
 
-    /// Counts an error reply or protocol error of `kind`.
-    pub fn error(&self, kind: &str) {
-        self.errors.with_label_values(&[kind]).inc();
-    }
-
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -276,27 +214,250 @@ struct EngineCollector {
 
 impl EngineCollector {
     fn new(engine: Engine) -> Result<Self, prometheus::Error> {
-        // Descriptors are built from a sample collection so `desc()` and
-        // `collect()` always agree.
         let mut c = EngineCollector {
             engine,
             descs: Vec::new(),
         };
-        let mut descs = Vec::new();
-        for family in c.collect() {
-            descs.push(Desc::new(
-                family.name().to_string(),
-                family.help().to_string(),
-                if family.name().starts_with("ringkv_engine_level_") {
-                    vec!["level".into()]
-                } else {
-                    vec![]
-                },
-                Default::default(),
-            )?);
-        }
-        c.descs = descs;
+        c.descs = crate::stat::descs_of(c.collect())?;
         Ok(c)
+    }
+}
+
+/// The engine's figures: INFO `# Engine` and the `ringkv_engine_*` metrics.
+pub static ENGINE_ROWS: &[Row<ringkv_engine::Stats>] = &[
+    gauge(
+        "sequence",
+        "ringkv_engine_sequence",
+        "Highest sequence number visible to readers",
+        |s| s.seq,
+    ),
+    gauge(
+        "memtable_bytes",
+        "ringkv_engine_memtable_bytes",
+        "Bytes in the active memtable",
+        |s| s.memtable_bytes,
+    ),
+    gauge(
+        "immutable_memtables",
+        "ringkv_engine_immutable_memtables",
+        "Frozen memtables awaiting flush",
+        |s| s.immutable_memtables as u64,
+    ),
+    gauge(
+        "wal_bytes",
+        "ringkv_engine_wal_bytes",
+        "Bytes in live write-ahead logs",
+        |s| s.wal_bytes,
+    ),
+    gauge(
+        "l0_runs",
+        "ringkv_engine_l0_runs",
+        "Sorted runs in level 0",
+        |s| s.l0_runs as u64,
+    ),
+    gauge(
+        "pending_compaction_bytes",
+        "ringkv_engine_pending_compaction_bytes",
+        "Estimated bytes awaiting compaction",
+        |s| s.pending_compaction_bytes,
+    ),
+    gauge(
+        "live_sst_bytes",
+        "ringkv_engine_live_sst_bytes",
+        "Bytes in live SSTables",
+        |s| s.live_sst_bytes,
+    ),
+    gauge(
+        "open_files",
+        "ringkv_engine_open_files",
+        "SSTables held open",
+        |s| s.open_files as u64,
+    ),
+    gauge(
+        "block_cache_bytes",
+        "ringkv_engine_block_cache_bytes",
+        "Bytes held by the block cache",
+        |s| s.block_cache_bytes,
+    ),
+    gauge(
+        "block_cache_capacity",
+        "ringkv_engine_block_cache_capacity_bytes",
+        "Block cache budget",
+        |s| s.block_cache_capacity,
+    ),
+    ratio(
+        "write_amplification",
+        "ringkv_engine_write_amplification",
+        "Bytes written by flush and compaction per byte written to the WAL",
+        |s| s.write_amplification,
+        2,
+    ),
+    ratio(
+        "sstables_probed_per_read",
+        "ringkv_engine_sstables_probed_per_read",
+        "SSTables probed per point read",
+        |s| {
+            if s.point_reads == 0 {
+                0.0
+            } else {
+                s.sstables_probed as f64 / s.point_reads as f64
+            }
+        },
+        2,
+    ),
+    counter(
+        "flushes",
+        "ringkv_engine_flushes_total",
+        "Memtables flushed to SSTables",
+        |s| s.flushes,
+    ),
+    counter(
+        "compactions",
+        "ringkv_engine_compactions_total",
+        "Compactions completed",
+        |s| s.compactions,
+    ),
+    counter(
+        "wal_written_bytes",
+        "ringkv_engine_wal_written_bytes_total",
+        "Bytes written to the write-ahead log",
+        |s| s.bytes_written_wal,
+    ),
+    counter(
+        "flush_written_bytes",
+        "ringkv_engine_flush_written_bytes_total",
+        "Bytes written by flushes",
+        |s| s.bytes_written_flush,
+    ),
+    counter(
+        "compaction_written_bytes",
+        "ringkv_engine_compaction_written_bytes_total",
+        "Bytes written by compactions",
+        |s| s.bytes_written_compaction,
+    ),
+    counter(
+        "point_reads",
+        "ringkv_engine_point_reads_total",
+        "Point reads",
+        |s| s.point_reads,
+    ),
+    counter(
+        "bloom_checks",
+        "ringkv_engine_bloom_checks_total",
+        "Bloom filter checks",
+        |s| s.bloom_checks,
+    ),
+    counter(
+        "bloom_useful",
+        "ringkv_engine_bloom_useful_total",
+        "Bloom filter checks that skipped a table",
+        |s| s.bloom_useful,
+    ),
+    counter(
+        "bloom_false_positives",
+        "ringkv_engine_bloom_false_positives_total",
+        "Bloom filter checks that passed for an absent key",
+        |s| s.bloom_false_positives,
+    ),
+    counter(
+        "block_cache_hits",
+        "ringkv_engine_block_cache_hits_total",
+        "Block cache hits",
+        |s| s.block_cache_hits,
+    ),
+    counter(
+        "block_cache_misses",
+        "ringkv_engine_block_cache_misses_total",
+        "Block cache misses",
+        |s| s.block_cache_misses,
+    ),
+    counter(
+        "write_stall_slowdowns",
+        "ringkv_engine_write_slowdowns_total",
+        "Writes delayed by back-pressure",
+        |s| s.stall_slowdowns,
+    ),
+    counter(
+        "write_stall_stops",
+        "ringkv_engine_write_stops_total",
+        "Writes stopped by back-pressure",
+        |s| s.stall_stops,
+    ),
+    counter(
+        "write_stall_micros",
+        "ringkv_engine_write_stall_microseconds_total",
+        "Time writes spent stalled",
+        |s| s.stall_micros,
+    ),
+    counter(
+        "tombstones_dropped",
+        "ringkv_engine_tombstones_dropped_total",
+        "Tombstones dropped by compaction",
+        |s| s.tombstones_dropped,
+    ),
+    counter(
+        "expired_dropped",
+        "ringkv_engine_expired_dropped_total",
+        "Expired values dropped by compaction",
+        |s| s.expired_dropped,
+    ),
+    counter(
+        "wal_write_failures",
+        "ringkv_engine_wal_write_failures_total",
+        "WAL appends that failed (writes refused until the disk took writes again)",
+        |s| s.wal_write_failures,
+    ),
+    counter(
+        "wal_write_recoveries",
+        "ringkv_engine_wal_write_recoveries_total",
+        "Times writes resumed after a failed WAL append or a read-only start",
+        |s| s.wal_write_recoveries,
+    ),
+    gauge(
+        "background_error_active",
+        "ringkv_engine_background_error",
+        "1 while the engine refuses writes or background work fails (disk full, I/O error, damage)",
+        |s| u64::from(s.background_error.is_some()),
+    ),
+];
+
+/// Per-level figures (INFO `levelN:files=..,runs=..,bytes=..`).
+type LevelFigure = (
+    &'static str,
+    &'static str,
+    fn(&ringkv_engine::LevelStats) -> u64,
+);
+
+const LEVEL_FIGURES: [LevelFigure; 3] = [
+    ("files", "SSTables per level", |l| l.files as u64),
+    ("runs", "Sorted runs per level", |l| l.runs as u64),
+    ("bytes", "Bytes per level", |l| l.bytes),
+];
+
+/// The `# Engine` INFO section: the strategy and write state, the rows, and
+/// one line per level.
+pub fn engine_info(engine: &Engine, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = engine.stats();
+    let stalled = match engine.write_pressure() {
+        ringkv_engine::WritePressure::Normal => "no",
+        ringkv_engine::WritePressure::Slowdown { .. } => "slowdown",
+        ringkv_engine::WritePressure::Stop => "stop",
+    };
+    let _ = write!(
+        out,
+        "compaction_strategy:{}\r\nwrite_stalled:{stalled}\r\nbackground_error:{}\r\n",
+        s.compaction_strategy,
+        s.background_error.as_deref().unwrap_or(""),
+    );
+    crate::stat::write_info(ENGINE_ROWS, &s, out);
+    for (i, level) in s.levels.iter().enumerate() {
+        let _ = write!(out, "level{i}:");
+        for (n, (name, _, read)) in LEVEL_FIGURES.iter().enumerate() {
+            let sep = if n == 0 { "" } else { "," };
+            let _ = write!(out, "{sep}{name}={}", read(level));
+        }
+        out.push_str("\r\n");
     }
 }
 
@@ -307,196 +468,13 @@ impl Collector for EngineCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let s = self.engine.stats();
-        let mut out = Vec::new();
-        let mut gauge = |name: &str, help: &str, v: f64| {
-            if let Ok(g) = Gauge::new(name, help) {
-                g.set(v);
-                out.extend(g.collect());
-            }
-        };
-        gauge(
-            "ringkv_engine_memtable_bytes",
-            "Bytes in the active memtable",
-            s.memtable_bytes as f64,
-        );
-        gauge(
-            "ringkv_engine_immutable_memtables",
-            "Frozen memtables awaiting flush",
-            s.immutable_memtables as f64,
-        );
-        gauge(
-            "ringkv_engine_wal_bytes",
-            "Bytes in live write-ahead logs",
-            s.wal_bytes as f64,
-        );
-        gauge(
-            "ringkv_engine_l0_runs",
-            "Sorted runs in level 0",
-            s.l0_runs as f64,
-        );
-        gauge(
-            "ringkv_engine_pending_compaction_bytes",
-            "Estimated bytes awaiting compaction",
-            s.pending_compaction_bytes as f64,
-        );
-        gauge(
-            "ringkv_engine_write_amplification",
-            "Bytes written by flush and compaction per byte written to the WAL",
-            s.write_amplification,
-        );
-        gauge(
-            "ringkv_engine_live_sst_bytes",
-            "Bytes in live SSTables",
-            s.live_sst_bytes as f64,
-        );
-        gauge(
-            "ringkv_engine_open_files",
-            "SSTables held open",
-            s.open_files as f64,
-        );
-        gauge(
-            "ringkv_engine_block_cache_bytes",
-            "Bytes held by the block cache",
-            s.block_cache_bytes as f64,
-        );
-        gauge(
-            "ringkv_engine_block_cache_capacity_bytes",
-            "Block cache budget",
-            s.block_cache_capacity as f64,
-        );
-        gauge(
-            "ringkv_engine_background_error",
-            "1 while the engine refuses writes or background work fails (disk full, I/O error, damage)",
-            f64::from(u8::from(s.background_error.is_some())),
-        );
-        let probes = if s.point_reads == 0 {
-            0.0
-        } else {
-            s.sstables_probed as f64 / s.point_reads as f64
-        };
-        gauge(
-            "ringkv_engine_sstables_probed_per_read",
-            "SSTables probed per point read",
-            probes,
-        );
-        let mut counter = |name: &str, help: &str, v: u64| {
-            if let Ok(c) = IntCounter::new(name, help) {
-                c.inc_by(v);
-                out.extend(c.collect());
-            }
-        };
-        counter(
-            "ringkv_engine_wal_write_failures_total",
-            "WAL appends that failed (writes refused until the disk took writes again)",
-            s.wal_write_failures,
-        );
-        counter(
-            "ringkv_engine_wal_write_recoveries_total",
-            "Times writes resumed after a failed WAL append or a read-only start",
-            s.wal_write_recoveries,
-        );
-        counter(
-            "ringkv_engine_flushes_total",
-            "Memtables flushed to SSTables",
-            s.flushes,
-        );
-        counter(
-            "ringkv_engine_compactions_total",
-            "Compactions completed",
-            s.compactions,
-        );
-        counter(
-            "ringkv_engine_wal_written_bytes_total",
-            "Bytes written to the write-ahead log",
-            s.bytes_written_wal,
-        );
-        counter(
-            "ringkv_engine_flush_written_bytes_total",
-            "Bytes written by flushes",
-            s.bytes_written_flush,
-        );
-        counter(
-            "ringkv_engine_compaction_written_bytes_total",
-            "Bytes written by compactions",
-            s.bytes_written_compaction,
-        );
-        counter(
-            "ringkv_engine_point_reads_total",
-            "Point reads",
-            s.point_reads,
-        );
-        counter(
-            "ringkv_engine_bloom_checks_total",
-            "Bloom filter checks",
-            s.bloom_checks,
-        );
-        counter(
-            "ringkv_engine_bloom_useful_total",
-            "Bloom filter checks that skipped a table",
-            s.bloom_useful,
-        );
-        counter(
-            "ringkv_engine_bloom_false_positives_total",
-            "Bloom filter checks that passed for an absent key",
-            s.bloom_false_positives,
-        );
-        counter(
-            "ringkv_engine_block_cache_hits_total",
-            "Block cache hits",
-            s.block_cache_hits,
-        );
-        counter(
-            "ringkv_engine_block_cache_misses_total",
-            "Block cache misses",
-            s.block_cache_misses,
-        );
-        counter(
-            "ringkv_engine_write_slowdowns_total",
-            "Writes delayed by back-pressure",
-            s.stall_slowdowns,
-        );
-        counter(
-            "ringkv_engine_write_stops_total",
-            "Writes stopped by back-pressure",
-            s.stall_stops,
-        );
-        counter(
-            "ringkv_engine_write_stall_microseconds_total",
-            "Time writes spent stalled",
-            s.stall_micros,
-        );
-        counter(
-            "ringkv_engine_tombstones_dropped_total",
-            "Tombstones dropped by compaction",
-            s.tombstones_dropped,
-        );
-        counter(
-            "ringkv_engine_expired_dropped_total",
-            "Expired values dropped by compaction",
-            s.expired_dropped,
-        );
-        for (help, name, value) in [
-            (
-                "SSTables per level",
-                "ringkv_engine_level_files",
-                &(|l: &ringkv_engine::LevelStats| l.files as f64)
-                    as &dyn Fn(&ringkv_engine::LevelStats) -> f64,
-            ),
-            (
-                "Bytes per level",
-                "ringkv_engine_level_bytes",
-                &|l: &ringkv_engine::LevelStats| l.bytes as f64,
-            ),
-            (
-                "Sorted runs per level",
-                "ringkv_engine_level_runs",
-                &|l: &ringkv_engine::LevelStats| l.runs as f64,
-            ),
-        ] {
-            if let Ok(vec) = prometheus::GaugeVec::new(Opts::new(name, help), &["level"]) {
+        let mut out = crate::stat::metric_families(ENGINE_ROWS, &s);
+        for (name, help, read) in LEVEL_FIGURES {
+            let metric = format!("ringkv_engine_level_{name}");
+            if let Ok(vec) = prometheus::IntGaugeVec::new(Opts::new(metric, help), &["level"]) {
                 for (i, level) in s.levels.iter().enumerate() {
                     vec.with_label_values(&[i.to_string().as_str()])
-                        .set(value(level));
+                        .set(i64::try_from(read(level)).unwrap_or(i64::MAX));
                 }
                 out.extend(vec.collect());
             }

@@ -68,8 +68,21 @@ pub enum ReplyError {
     /// `-MISCONF ...`: the disk refused a write (WAL or flush); writes are
     /// refused until it takes writes again.
     Misconf(String),
-    /// Any other prefix, e.g. `NOQUORUM ...`; the text includes the prefix.
-    Prefixed(Cow<'static, str>),
+    /// `-NOQUORUM needed <required> replicas, <answered> answered`: fewer
+    /// replicas answered than the consistency level needs.
+    NoQuorum {
+        /// Replicas the level needs.
+        required: usize,
+        /// Replicas that answered in time.
+        answered: usize,
+    },
+    /// Any other prefix with its own text, e.g. HELLO's longer `NOAUTH`.
+    Prefixed {
+        /// The prefix word, e.g. `NOAUTH`.
+        prefix: &'static str,
+        /// The text after it.
+        text: Cow<'static, str>,
+    },
 }
 
 /// What every command handler returns.
@@ -142,7 +155,8 @@ impl ReplyError {
             ReplyError::ExecAbort => "EXECABORT",
             ReplyError::NoProto => "NOPROTO",
             ReplyError::Misconf(_) => "MISCONF",
-            ReplyError::Prefixed(t) => t.split(' ').next().unwrap_or("ERR"),
+            ReplyError::NoQuorum { .. } => "NOQUORUM",
+            ReplyError::Prefixed { prefix, .. } => prefix,
         }
     }
 
@@ -164,7 +178,10 @@ impl ReplyError {
             ReplyError::Misconf(detail) => {
                 format!("MISCONF Errors writing to disk: {detail}").into()
             }
-            ReplyError::Prefixed(t) => t.clone(),
+            ReplyError::NoQuorum { required, answered } => {
+                format!("NOQUORUM needed {required} replicas, {answered} answered").into()
+            }
+            ReplyError::Prefixed { prefix, text } => format!("{prefix} {text}").into(),
         }
     }
 
@@ -177,18 +194,26 @@ impl ReplyError {
 impl From<ringkv_cluster::Error> for ReplyError {
     fn from(e: ringkv_cluster::Error) -> Self {
         use ringkv_cluster::Error as E;
+        // Every variant is named: a new one must choose its prefix here.
         match e {
             E::DbOutOfRange { .. } => ReplyError::err(text::DB_RANGE),
-            e @ E::NoQuorum { .. } => ReplyError::Prefixed(e.to_string().into()),
-            E::Refused(t) => ReplyError::Err(t.into()),
-            e @ E::BadContext(_) => ReplyError::Err(e.to_string().into()),
+            E::NoQuorum { required, answered } => ReplyError::NoQuorum { required, answered },
+            E::NotApplied(t) => ReplyError::Err(t.into()),
             E::Engine(engine) => engine_error(engine),
-            e @ (E::Cluster(_) | E::Seeds(_) | E::Peer { .. } | E::BadReply { .. }) => {
-                ReplyError::Err(e.to_string().into())
-            }
-            other => {
-                tracing::error!(error = %other, "command failed in the storage layer");
-                ReplyError::Err(format!("storage error: {other}").into())
+            e @ (E::BadContext(_)
+            | E::Refused(_)
+            | E::Sync(_)
+            | E::Port(_)
+            | E::Seeds(_)
+            | E::Peer { .. }
+            | E::BadReply { .. }) => ReplyError::Err(e.to_string().into()),
+            e @ (E::Rebuilding
+            | E::CorruptRecord { .. }
+            | E::CorruptNamespaces { .. }
+            | E::CorruptNodeState { .. }
+            | E::Task { .. }) => {
+                tracing::error!(error = %e, "command failed in the storage layer");
+                ReplyError::Err(format!("storage error: {e}").into())
             }
         }
     }
@@ -235,10 +260,12 @@ mod tests {
     #[test]
     fn prefixes_come_from_the_variant() {
         assert_eq!(ReplyError::WrongType.prefix(), "WRONGTYPE");
-        assert_eq!(
-            ReplyError::Prefixed("NOQUORUM needed 2".into()).prefix(),
-            "NOQUORUM"
-        );
+        let e = ReplyError::from(ringkv_cluster::Error::NoQuorum {
+            required: 3,
+            answered: 2,
+        });
+        assert_eq!(e.prefix(), "NOQUORUM");
+        assert_eq!(e.text(), "NOQUORUM needed 3 replicas, 2 answered");
         assert_eq!(
             ReplyError::arity("get").text(),
             "ERR wrong number of arguments for 'get' command"

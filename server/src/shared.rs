@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
@@ -15,48 +15,7 @@ use tokio::sync::watch;
 use crate::client::ClientRegistry;
 use crate::command::txn::WatchRegistry;
 use crate::metrics::Metrics;
-
-/// Server-wide counters for INFO `# Stats` (reset by CONFIG RESETSTAT).
-#[derive(Default)]
-pub struct Stats {
-    /// Connections accepted.
-    pub connections_received: AtomicU64,
-    /// Connections refused (maxclients, protected mode).
-    pub rejected_connections: AtomicU64,
-    /// Commands run.
-    pub commands_processed: AtomicU64,
-    /// Bytes read from clients.
-    pub net_input_bytes: AtomicU64,
-    /// Bytes written to clients.
-    pub net_output_bytes: AtomicU64,
-    /// Reads that found their key.
-    pub keyspace_hits: AtomicU64,
-    /// Reads that did not.
-    pub keyspace_misses: AtomicU64,
-    /// Error replies sent.
-    pub error_replies: AtomicU64,
-    /// Error replies by prefix (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
-    pub errors_by_prefix: parking_lot::Mutex<std::collections::BTreeMap<String, u64>>,
-}
-
-impl Stats {
-    /// Zeroes every counter.
-    pub fn reset(&self) {
-        for a in [
-            &self.connections_received,
-            &self.rejected_connections,
-            &self.commands_processed,
-            &self.net_input_bytes,
-            &self.net_output_bytes,
-            &self.keyspace_hits,
-            &self.keyspace_misses,
-            &self.error_replies,
-        ] {
-            a.store(0, Ordering::Relaxed);
-        }
-        self.errors_by_prefix.lock().clear();
-    }
-}
+use crate::stat::ServerStats;
 
 /// The server: everything a command may need.
 pub struct Server {
@@ -70,8 +29,8 @@ pub struct Server {
     pub cluster: Arc<Coordinator>,
     /// Connected clients.
     pub clients: ClientRegistry,
-    /// INFO counters.
-    pub stats: Stats,
+    /// The server's counters (INFO `# Stats` and `/metrics`).
+    pub stats: ServerStats,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Keys watched by clients, for WATCH/EXEC.
@@ -116,6 +75,7 @@ impl Server {
             keyspace.engine().clone(),
             Arc::clone(&cluster),
         )?);
+        let stats = ServerStats::new(&metrics.registry)?;
         let now = unix_secs();
         let run_id: String = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
@@ -130,7 +90,7 @@ impl Server {
             keyspace,
             cluster,
             clients: ClientRegistry::default(),
-            stats: Stats::default(),
+            stats,
             metrics,
             watches: WatchRegistry::default(),
             exec_gate: tokio::sync::RwLock::new(()),
@@ -173,14 +133,7 @@ impl Server {
 
     /// Counts an error reply by its prefix (INFO errorstats, metrics).
     pub fn count_error(&self, prefix: &str) {
-        self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-        *self
-            .stats
-            .errors_by_prefix
-            .lock()
-            .entry(prefix.to_string())
-            .or_default() += 1;
-        self.metrics.error(prefix);
+        self.stats.errors.inc(prefix);
     }
 }
 

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use super::Coordinator;
 use crate::antientropy::*;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SyncFailure};
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{Request, Response};
 use crate::version::Siblings;
@@ -237,12 +237,10 @@ impl Coordinator {
         if failed.is_empty() {
             return Ok(summary);
         }
-        Err(Error::Cluster(format!(
-            "repair failed with {} of {} peers: {}",
-            failed.len(),
-            failed.len() + summary.peers,
-            describe_failures(&failed)
-        )))
+        Err(Error::Sync(SyncFailure::Repair {
+            failed,
+            succeeded: summary.peers,
+        }))
     }
 
     /// Syncs `my_ranges` with each of `peers` over the ranges it holds on
@@ -256,10 +254,7 @@ impl Coordinator {
     ) -> Result<RepairSummary> {
         let (sum, failed) = self.sync_each_peer(my_ranges, their_ring, peers).await;
         if !failed.is_empty() && sum.peers == 0 {
-            return Err(Error::Cluster(format!(
-                "anti-entropy failed with all {} peers",
-                failed.len()
-            )));
+            return Err(Error::Sync(SyncFailure::AllPeers(failed.len())));
         }
         Ok(sum)
     }

@@ -457,7 +457,7 @@ fn counter_outcome<E: std::fmt::Display>(r: std::result::Result<CounterValue, E>
 
 fn refused_to_error(o: Outcome) -> Result<Outcome> {
     match o {
-        Outcome::Refused(text) => Err(Error::Refused(text)),
+        Outcome::Refused(text) => Err(Error::NotApplied(text)),
         other => Ok(other),
     }
 }

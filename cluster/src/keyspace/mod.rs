@@ -288,7 +288,10 @@ impl Keyspace {
         let engine = self.inner.engine.clone();
         tokio::task::spawn_blocking(move || engine.sync_wal())
             .await
-            .map_err(|e| Error::Cluster(format!("WAL sync task failed: {e}")))??;
+            .map_err(|e| Error::Task {
+                what: "WAL sync",
+                cause: e.to_string(),
+            })??;
         Ok(())
     }
 

@@ -31,7 +31,7 @@ use tokio::sync::watch;
 
 use crate::antientropy::{AntiEntropyStats, RepairSummary, intersect};
 use crate::coordinator::{ClusterStats, Coordinator, Settings};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, SyncFailure};
 use crate::hints::Hints;
 use crate::keyspace::Keyspace;
 use crate::membership::{MemberState, Membership, Status};
@@ -78,10 +78,9 @@ fn encode_tokens(tokens: &[u64]) -> Bytes {
 
 fn decode_tokens(b: &[u8]) -> Result<Vec<u64>> {
     if b.len() % 8 != 0 {
-        return Err(Error::Cluster(format!(
-            "stored tokens: {} bytes is not a multiple of 8",
-            b.len()
-        )));
+        return Err(Error::CorruptNodeState {
+            what: format!("tokens: {} bytes is not a multiple of 8", b.len()),
+        });
     }
     Ok(b.chunks_exact(8)
         .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
@@ -114,11 +113,11 @@ pub async fn start(
     let stored_id = keyspace.meta_get(NODE_ID_KEY)?;
     let known_member = stored_id.is_some();
     let id = match stored_id {
-        Some(b) => u64::from_be_bytes(
-            b.as_ref()
-                .try_into()
-                .map_err(|_| Error::Cluster("stored node id is not 8 bytes".into()))?,
-        ),
+        Some(b) => {
+            u64::from_be_bytes(b.as_ref().try_into().map_err(|_| Error::CorruptNodeState {
+                what: "node id is not 8 bytes".into(),
+            })?)
+        }
         None => {
             // An empty data directory. If the cluster knows a member at this
             // very address, this is that node back with its disk replaced:
@@ -126,11 +125,7 @@ pub async fn start(
             let replaced = find_replaced(config, &seeds, &my_cluster_addr).await;
             if let Some(old) = replaced.as_ref().filter(|s| s.status == Status::Leaving) {
                 // Taking its id would drop the handoff it announced.
-                return Err(Error::Cluster(format!(
-                    "the member at this address, {:016x}, was leaving when it went down: \
-                     take it off with CLUSTER REMOVE {:016x} on another node, then start this one",
-                    old.id, old.id
-                )));
+                return Err(Error::Refused(Refusal::ReplacedMemberWasLeaving(old.id)));
             }
             let id = match &replaced {
                 Some(old) => {
@@ -282,11 +277,7 @@ pub async fn start(
         }
     }
     if members.departed_earlier() {
-        return Err(Error::Cluster(
-            "this node's id has left the cluster (CLUSTER REMOVE, or CLUSTER LEAVE) and cannot \
-             come back: start it with an empty data directory to join as a new member"
-                .into(),
-        ));
+        return Err(Error::Refused(Refusal::IdHasLeft));
     }
     if members
         .my_state()
@@ -503,9 +494,7 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
         .my_state()
         .is_some_and(|s| s.status == Status::Left)
     {
-        return Err(Error::Cluster(
-            "this node has left its cluster: restart it to join as a new member".into(),
-        ));
+        return Err(Error::Refused(Refusal::JoinAfterLeaving));
     }
     if coordinator
         .members
@@ -513,9 +502,7 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
         .iter()
         .any(|s| s.id != me && s.status != Status::Left)
     {
-        return Err(Error::Cluster(
-            "this node is already a member of a cluster".into(),
-        ));
+        return Err(Error::Refused(Refusal::AlreadyMember));
     }
     // Peers must reach us once they hear of us; refused (no secret on a
     // non-loopback bind address) before anything changes.
@@ -578,24 +565,18 @@ pub async fn leave(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     let me = coordinator.me;
     let members = &coordinator.members;
     if members.has_left(me) {
-        return Err(Error::Cluster("this node has already left".into()));
+        return Err(Error::Refused(Refusal::AlreadyLeft));
     }
     other_movement(members, me)?;
     let serving = members.ring();
     if !serving.nodes().contains(&me) {
-        return Err(Error::Cluster(
-            "this node does not own ranges on the ring".into(),
-        ));
+        return Err(Error::Refused(Refusal::NotOnRing));
     }
     if serving.nodes().len() <= 1 {
-        return Err(Error::Cluster(
-            "this node is the only member; there is no one to hand its data to".into(),
-        ));
+        return Err(Error::Refused(Refusal::OnlyMember));
     }
     if !members.start_leaving(members.handoff_plan(me)) {
-        return Err(Error::Cluster(
-            "this node is not normal: it is joining, or a CLUSTER LEAVE of it is running".into(),
-        ));
+        return Err(Error::Refused(Refusal::NotNormal));
     }
     let summary = match hand_over(coordinator).await {
         Ok(summary) => summary,
@@ -639,11 +620,10 @@ fn other_movement(members: &Membership, me: NodeId) -> Result<()> {
         .into_iter()
         .find(|s| s.id != me && matches!(s.status, Status::Joining | Status::Leaving))
     {
-        Some(other) => Err(Error::Cluster(format!(
-            "node {:016x} is {}: run CLUSTER LEAVE once it has finished",
-            other.id,
-            other.status.as_str()
-        ))),
+        Some(other) => Err(Error::Refused(Refusal::OtherMovement {
+            node: other.id,
+            status: other.status.as_str(),
+        })),
         None => Ok(()),
     }
 }
@@ -672,20 +652,14 @@ async fn hand_over(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
         .filter(|&p| p != me && !intersect(&mine, &next.replica_ranges(p, next_n)).is_empty())
         .collect();
     if let Some(down) = peers.iter().find(|&&p| !members.is_up(p)) {
-        return Err(Error::Cluster(format!(
-            "node {down:016x} would take over ranges but is down: \
-             run CLUSTER LEAVE again once it is up, or CLUSTER REMOVE it"
-        )));
+        return Err(Error::Refused(Refusal::SuccessorDown(*down)));
     }
     let (summary, failed) = coordinator.sync_each_peer(&mine, &next, &peers).await;
-    if let Some((peer, e)) = failed.first() {
-        let why = match e {
-            Error::Cluster(text) => text.clone(),
-            other => other.to_string(),
-        };
-        return Err(Error::Cluster(format!(
-            "handing ranges to node {peer:016x} failed: {why}"
-        )));
+    if let Some((node, cause)) = failed.into_iter().next() {
+        return Err(Error::Sync(SyncFailure::HandOff {
+            node,
+            cause: Box::new(cause),
+        }));
     }
     Ok(summary)
 }
@@ -703,26 +677,19 @@ const REMOVAL_RETRY: Duration = Duration::from_secs(5);
 pub async fn remove(coordinator: &Arc<Coordinator>, id: NodeId) -> Result<RepairSummary> {
     let members = &coordinator.members;
     if id == coordinator.me {
-        return Err(Error::Cluster(
-            "this is the node itself: run CLUSTER LEAVE to take it out".into(),
-        ));
+        return Err(Error::Refused(Refusal::RemoveSelf));
     }
     let Some(state) = members.states().into_iter().find(|s| s.id == id) else {
-        return Err(Error::Cluster(format!("unknown node {id:016x}")));
+        return Err(Error::Refused(Refusal::UnknownNode(id)));
     };
     if members.is_up(id) {
-        return Err(Error::Cluster(format!(
-            "node {id:016x} is up: stop it first, or run CLUSTER LEAVE on it"
-        )));
+        return Err(Error::Refused(Refusal::NodeUp(id)));
     }
     if !members.remove(id) {
         if members.has_left(id) {
-            return Err(Error::Cluster(format!("node {id:016x} has already left")));
+            return Err(Error::Refused(Refusal::NodeLeft(id)));
         }
-        return Err(Error::Cluster(format!(
-            "node {id:016x} was announced at a version too high for a removal peers would \
-             accept (a misbehaving peer?)"
-        )));
+        return Err(Error::Refused(Refusal::VersionTooHigh(id)));
     }
     members.take_unsynced_removals();
     tracing::warn!(

@@ -110,9 +110,10 @@ pub async fn hello(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         cx.client.authenticated = true;
     }
     if !cx.client.authenticated {
-        return Err(ReplyError::Prefixed(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
-        ));
+        return Err(ReplyError::Prefixed {
+            prefix: "NOAUTH",
+            text: "HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+        });
     }
     if let Some(n) = name {
         *cx.client.handle.name.lock() = (!n.is_empty()).then_some(n);

@@ -97,15 +97,9 @@ impl Ctx<'_> {
             .await?;
         let stats = &self.server.stats;
         if found.is_some() {
-            stats
-                .keyspace_hits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.server.metrics.keyspace_hits.inc();
+            stats.keyspace_hits.inc();
         } else {
-            stats
-                .keyspace_misses
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.server.metrics.keyspace_misses.inc();
+            stats.keyspace_misses.inc();
         }
         Ok(found)
     }
@@ -341,10 +335,7 @@ pub(crate) async fn run_recorded(
         table::run(spec.handler, &mut cx, args).await
     };
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    server
-        .stats
-        .commands_processed
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    server.stats.commands_processed.inc();
     if let Some(stats) = server.metrics.command(parent, spec) {
         stats.record(micros, result.is_err());
     }
