@@ -42,6 +42,13 @@ pub enum Error {
     /// integer); the text is Redis's, without the `ERR ` prefix.
     #[error("{0}")]
     NotApplied(String),
+    /// A HyperLogLog command on a value that is not one (clients see
+    /// `-WRONGTYPE Key is not a valid HyperLogLog string value.`).
+    #[error("Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    /// A HyperLogLog command on a damaged one (`-INVALIDOBJ`).
+    #[error("Corrupted HLL object detected")]
+    CorruptHll,
     /// A causal context given by a client could not be decoded.
     #[error("invalid causal context: {0}")]
     BadContext(String),
@@ -143,6 +150,8 @@ impl Error {
             Error::NotApplied(_)
             | Error::BadContext(_)
             | Error::DbOutOfRange { .. }
+            | Error::NotHll
+            | Error::CorruptHll
             | Error::Refused(_) => ErrorCode::Refused,
             Error::NoQuorum { .. }
             | Error::Sync(_)

@@ -29,6 +29,16 @@ pub enum Mutation {
     IncrBy(i64),
     /// Add to the key's float counter (INCRBYFLOAT).
     IncrByFloat(f64),
+    /// Add elements to the key's HyperLogLog (PFADD).
+    PfAdd(Vec<Bytes>),
+    /// Raise the key's HyperLogLog to the union of others (PFMERGE):
+    /// `registers` one byte per register, `dense` when a source was dense.
+    PfMerge {
+        /// The union's registers ([`ringkv_hll::REGISTERS`] bytes).
+        registers: Bytes,
+        /// Whether some source was dense.
+        dense: bool,
+    },
 }
 
 /// What a [`Mutation`] produced.
@@ -38,6 +48,8 @@ pub enum Applied {
     Done,
     /// A counter changed; its new value as Redis prints it.
     Counter(Bytes),
+    /// PFADD: whether the HyperLogLog changed.
+    Changed(bool),
 }
 
 /// Every live version of a key and the context covering them all (VGET).
@@ -78,6 +90,8 @@ impl Mutation {
             Mutation::Delete => Op::Delete,
             Mutation::IncrBy(n) => Op::AddInt(n),
             Mutation::IncrByFloat(f) => Op::AddFloat(f),
+            Mutation::PfAdd(elements) => Op::PfAdd(elements),
+            Mutation::PfMerge { registers, dense } => Op::PfMerge { registers, dense },
         }
     }
 }
@@ -88,7 +102,10 @@ impl Applied {
     pub(crate) fn from_outcome(o: Outcome) -> Applied {
         match o {
             Outcome::Counter(v) => Applied::Counter(v),
-            Outcome::Done | Outcome::Refused(_) => Applied::Done,
+            Outcome::Changed(c) => Applied::Changed(c),
+            Outcome::Done | Outcome::Refused(_) | Outcome::NotHll | Outcome::CorruptHll => {
+                Applied::Done
+            }
         }
     }
 }

@@ -199,6 +199,14 @@ impl From<ringkv_cluster::Error> for ReplyError {
             E::DbOutOfRange { .. } => ReplyError::err(text::DB_RANGE),
             E::NoQuorum { required, answered } => ReplyError::NoQuorum { required, answered },
             E::NotApplied(t) => ReplyError::Err(t.into()),
+            e @ E::NotHll => ReplyError::Prefixed {
+                prefix: "WRONGTYPE",
+                text: e.to_string().into(),
+            },
+            e @ E::CorruptHll => ReplyError::Prefixed {
+                prefix: "INVALIDOBJ",
+                text: e.to_string().into(),
+            },
             E::Engine(engine) => engine_error(engine),
             e @ (E::BadContext(_)
             | E::Refused(_)

@@ -301,7 +301,9 @@ impl Coordinator {
     /// merged into the leader first, not on the leader's record alone: the
     /// previous INCR may have been acknowledged by the other replicas while
     /// its merge into this one is still on the way, and the reply would
-    /// then repeat (or undercount) the count.
+    /// then repeat (or undercount) the count. A HyperLogLog change is built
+    /// the same way, so its reply (whether PFADD changed anything) and its
+    /// type check see what the level has seen.
     async fn lead(
         self: &Arc<Self>,
         db: u32,
@@ -312,7 +314,8 @@ impl Coordinator {
         level: Consistency,
     ) -> Result<(Option<NodeId>, Outcome, Bytes, Ack)> {
         let counter = matches!(op, Op::AddInt(_) | Op::AddFloat(_));
-        let base = if counter {
+        let builds_on_read = counter || matches!(op, Op::PfAdd(_) | Op::PfMerge { .. });
+        let base = if builds_on_read {
             Some(self.read(db, key, level).await?).filter(|b| !b.is_empty())
         } else {
             None
@@ -325,9 +328,9 @@ impl Coordinator {
             let record = applied.encoded();
             return Ok((Some(self.me), applied.out, record, applied.ack));
         }
-        let base = base.map(|b| b.encode());
+        let encoded_base = base.as_ref().map(Siblings::encode);
         for &id in plan.leaders.iter().filter(|&&id| id != self.me) {
-            if let Some(record) = &base {
+            if let Some(record) = &encoded_base {
                 let merge = Request::Merge {
                     db,
                     key: key.clone(),
@@ -365,7 +368,9 @@ impl Coordinator {
                 answered: 0,
             });
         }
-        let mut sibs = Siblings::default();
+        // No preferred replica could: applied here, on what the read found
+        // (a HyperLogLog change then joins whatever it missed on read).
+        let mut sibs = base.unwrap_or_default();
         let outcome = apply_op(
             &mut sibs,
             op,
@@ -433,6 +438,19 @@ fn apply_op(
         }
         Op::AddInt(d) => counter_outcome(sibs.add_int(me, now, d)),
         Op::AddFloat(d) => counter_outcome(sibs.add_float(me, now, d)),
+        Op::PfAdd(elements) => hll_outcome(sibs.pf_add(me, now, &elements).map(Outcome::Changed)),
+        Op::PfMerge { registers, dense } => hll_outcome(
+            sibs.pf_merge(me, now, &registers, dense)
+                .map(|()| Outcome::Done),
+        ),
+    }
+}
+
+fn hll_outcome(r: std::result::Result<Outcome, ringkv_hll::Invalid>) -> Outcome {
+    match r {
+        Ok(o) => o,
+        Err(ringkv_hll::Invalid::NotHll) => Outcome::NotHll,
+        Err(ringkv_hll::Invalid::Corrupt) => Outcome::CorruptHll,
     }
 }
 
@@ -458,6 +476,8 @@ fn counter_outcome<E: std::fmt::Display>(r: std::result::Result<CounterValue, E>
 fn refused_to_error(o: Outcome) -> Result<Outcome> {
     match o {
         Outcome::Refused(text) => Err(Error::NotApplied(text)),
+        Outcome::NotHll => Err(Error::NotHll),
+        Outcome::CorruptHll => Err(Error::CorruptHll),
         other => Ok(other),
     }
 }

@@ -1,5 +1,5 @@
 //! Frames and the authentication handshake of the node-to-node protocol
-//! (`docs/protocol/node-rpc.md`, version 2).
+//! (`docs/protocol/node-rpc.md`, version 4).
 //!
 //! ```text
 //! frame := magic:u16be (0x524B "RK") version:u8 (3) kind:u8 id:u64be
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 /// First two bytes of every frame: "RK".
 pub const MAGIC: u16 = 0x524B;
 /// The protocol version this build speaks.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Largest body accepted: a 512 MB value plus its record overhead.
 pub const MAX_BODY: usize = 600 * 1024 * 1024;
 /// Largest body read before the peer has authenticated. Handshake frames

@@ -55,6 +55,16 @@ pub enum Op {
     AddInt(i64),
     /// INCRBYFLOAT add to the counter CRDT.
     AddFloat(f64),
+    /// PFADD these elements to the key's HyperLogLog.
+    PfAdd(Vec<Bytes>),
+    /// PFMERGE: raise the key's HyperLogLog to `registers` (one byte per
+    /// register, the union of the sources); `dense` when a source was.
+    PfMerge {
+        /// The union's registers, [`ringkv_hll::REGISTERS`] bytes.
+        registers: Bytes,
+        /// Whether some source was dense (the result then is).
+        dense: bool,
+    },
 }
 
 /// What applying an [`Op`] produced besides the new record.
@@ -66,6 +76,12 @@ pub enum Outcome {
     Counter(Bytes),
     /// The op was refused (e.g. the value is not an integer); nothing changed.
     Refused(String),
+    /// PFADD: whether a register changed (or the key was created).
+    Changed(bool),
+    /// A HyperLogLog op on a value that is not one; nothing changed.
+    NotHll,
+    /// A HyperLogLog op on a damaged HyperLogLog; nothing changed.
+    CorruptHll,
 }
 
 /// A request.
@@ -287,6 +303,15 @@ impl Request {
                     Op::AddFloat(d) => {
                         w.u8(3).f64(*d);
                     }
+                    Op::PfAdd(elements) => {
+                        w.u8(4).u32(elements.len() as u32);
+                        for e in elements {
+                            w.bytes(e);
+                        }
+                    }
+                    Op::PfMerge { registers, dense } => {
+                        w.u8(5).u8(u8::from(*dense)).bytes(registers);
+                    }
                 }
                 kind::APPLY
             }
@@ -369,6 +394,26 @@ impl Request {
                     1 => Op::Delete,
                     2 => Op::AddInt(r.i64("delta")?),
                     3 => Op::AddFloat(r.f64("delta")?),
+                    4 => {
+                        let n = r.count("elements", 4)?;
+                        Op::PfAdd(
+                            (0..n)
+                                .map(|_| r.bytes("element"))
+                                .collect::<Result<_, _>>()?,
+                        )
+                    }
+                    5 => {
+                        let dense = r.u8("dense")? != 0;
+                        let registers = r.bytes("registers")?;
+                        if registers.len() != ringkv_hll::REGISTERS {
+                            return Err(DecodeError(format!(
+                                "registers: {} bytes, not {}",
+                                registers.len(),
+                                ringkv_hll::REGISTERS
+                            )));
+                        }
+                        Op::PfMerge { registers, dense }
+                    }
                     t => return Err(DecodeError(format!("unknown op {t}"))),
                 };
                 Request::Apply { db, key, op }
@@ -436,6 +481,9 @@ impl Response {
                     Outcome::Done => w.u8(0),
                     Outcome::Counter(v) => w.u8(1).bytes(v),
                     Outcome::Refused(t) => w.u8(2).str(t),
+                    Outcome::Changed(c) => w.u8(3).u8(u8::from(*c)),
+                    Outcome::NotHll => w.u8(4),
+                    Outcome::CorruptHll => w.u8(5),
                 };
             }
             Response::ScanPage { next, done, keys } => {
@@ -502,6 +550,9 @@ impl Response {
                     0 => Outcome::Done,
                     1 => Outcome::Counter(r.bytes("counter")?),
                     2 => Outcome::Refused(r.string("refusal")?),
+                    3 => Outcome::Changed(r.u8("changed")? != 0),
+                    4 => Outcome::NotHll,
+                    5 => Outcome::CorruptHll,
                     t => return Err(DecodeError(format!("unknown outcome {t}"))),
                 };
                 Response::Applied { record, outcome }

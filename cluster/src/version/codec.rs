@@ -31,6 +31,9 @@ pub const TAG_VALUE: u8 = 0;
 pub const TAG_TOMBSTONE: u8 = 1;
 /// Payload tag of a counter.
 pub const TAG_COUNTER: u8 = 2;
+/// Payload tag of a HyperLogLog (PFADD, PFMERGE): a value in Redis's
+/// representation whose concurrent siblings join by register maximum.
+pub const TAG_HLL: u8 = 3;
 /// Version byte of the causal context string.
 pub const CONTEXT_VERSION: u8 = 1;
 
@@ -158,6 +161,10 @@ pub fn put_sibling(out: &mut BytesMut, s: &Sibling) {
             put_blob(out, b);
         }
         Payload::Tombstone => out.put_u8(TAG_TOMBSTONE),
+        Payload::Hll(b) => {
+            out.put_u8(TAG_HLL);
+            put_blob(out, b);
+        }
         Payload::Counter(c) => {
             out.put_u8(TAG_COUNTER);
             put_blob(out, &c.base);
@@ -413,6 +420,7 @@ impl<'a> Reader<'a> {
             TAG_VALUE => Payload::Value(self.blob("value")?),
             TAG_TOMBSTONE => Payload::Tombstone,
             TAG_COUNTER => Payload::Counter(self.counter()?),
+            TAG_HLL => Payload::Hll(self.blob("hyperloglog")?),
             tag => {
                 return Err(DecodeError::UnknownPayloadTag {
                     tag,

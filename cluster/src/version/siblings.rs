@@ -36,6 +36,10 @@ pub enum Payload {
     Tombstone,
     /// A counter (the INCR family).
     Counter(Counter),
+    /// A HyperLogLog written by PFADD or PFMERGE: Redis's bytes (sparse or
+    /// dense). Concurrent HyperLogLog siblings are joined on read, register
+    /// by register, so concurrent PFADDs all count.
+    Hll(Bytes),
 }
 
 /// One write of a key.
@@ -67,7 +71,7 @@ impl Sibling {
 /// rendered value (see [`Counter::render`]); `None` for a tombstone.
 pub fn payload_bytes(p: &Payload) -> Option<Bytes> {
     match p {
-        Payload::Value(b) => Some(b.clone()),
+        Payload::Value(b) | Payload::Hll(b) => Some(b.clone()),
         Payload::Tombstone => None,
         Payload::Counter(c) => Some(c.render()),
     }
@@ -202,6 +206,86 @@ impl Siblings {
         Ok(value)
     }
 
+    /// PFADD of `elements` coordinated by `actor`, on the HyperLogLog
+    /// [`resolve`](Self::resolve) picks (concurrent ones joined), or a new
+    /// empty one when the key is missing, deleted or expired. When a
+    /// register changed (or the key was created) the result is written as a
+    /// sibling superseding everything held, keeping the expiry, with its
+    /// cache marked stale; returns whether it was.
+    ///
+    /// # Errors
+    /// [`ringkv_hll::Invalid`] when the value is not a HyperLogLog or is
+    /// damaged; `self` is then unchanged.
+    pub fn pf_add(
+        &mut self,
+        actor: Actor,
+        now_ms: u64,
+        elements: &[Bytes],
+    ) -> Result<bool, ringkv_hll::Invalid> {
+        let (mut hll, mut changed, expire_at_ms) = self.hll_at(now_ms)?;
+        for e in elements {
+            changed |= ringkv_hll::add(&mut hll, e, ringkv_hll::DEFAULT_SPARSE_MAX_BYTES)?;
+        }
+        if changed {
+            ringkv_hll::invalidate_cache(&mut hll);
+            self.write(
+                None,
+                actor,
+                now_ms,
+                Payload::Hll(Bytes::from(hll)),
+                expire_at_ms,
+            );
+        }
+        Ok(changed)
+    }
+
+    /// PFMERGE into this key, coordinated by `actor`: its HyperLogLog (a
+    /// new empty one if missing) is raised to `registers` and to its own,
+    /// made dense first if `dense` or it already is, and written as a
+    /// sibling superseding everything held, as Redis's PFMERGE always
+    /// writes.
+    ///
+    /// # Errors
+    /// As [`pf_add`](Self::pf_add).
+    pub fn pf_merge(
+        &mut self,
+        actor: Actor,
+        now_ms: u64,
+        registers: &[u8],
+        dense: bool,
+    ) -> Result<(), ringkv_hll::Invalid> {
+        let (mut hll, _, expire_at_ms) = self.hll_at(now_ms)?;
+        let mut max = ringkv_hll::registers(&hll)?;
+        for (m, r) in max.iter_mut().zip(registers) {
+            *m = (*m).max(*r);
+        }
+        let dense = dense || ringkv_hll::is_dense(&hll);
+        ringkv_hll::merge_into(&mut hll, &max, dense, ringkv_hll::DEFAULT_SPARSE_MAX_BYTES)?;
+        self.write(
+            None,
+            actor,
+            now_ms,
+            Payload::Hll(Bytes::from(hll)),
+            expire_at_ms,
+        );
+        Ok(())
+    }
+
+    /// The HyperLogLog a PFADD or PFMERGE at `now_ms` starts from, whether
+    /// it is new, and the expiry it keeps.
+    fn hll_at(&self, now_ms: u64) -> Result<(Vec<u8>, bool, u64), ringkv_hll::Invalid> {
+        let Some(s) = self.resolve().filter(|s| !s.is_absent(now_ms)) else {
+            return Ok((ringkv_hll::new_sparse(), true, 0));
+        };
+        match &s.payload {
+            Payload::Value(b) | Payload::Hll(b) => {
+                ringkv_hll::check(b)?;
+                Ok((b.to_vec(), false, s.expire_at_ms))
+            }
+            Payload::Counter(_) | Payload::Tombstone => Err(ringkv_hll::Invalid::NotHll),
+        }
+    }
+
     /// Last-write-wins pick: the sibling with the greatest `ts_ms`, ties
     /// broken by the greater encoded clock (then encoding); `None` if empty.
     /// If it is a counter, every other counter sibling of the same
@@ -211,6 +295,9 @@ impl Siblings {
     /// [`live`](Self::live).
     pub fn resolve(&self) -> Option<Cow<'_, Sibling>> {
         let last = self.siblings.last()?;
+        if let Payload::Hll(_) = &last.payload {
+            return Some(self.join_hll(last));
+        }
         let Payload::Counter(winner) = &last.payload else {
             return Some(Cow::Borrowed(last));
         };
@@ -227,6 +314,36 @@ impl Siblings {
             }
         }
         Some(joined.map_or(Cow::Borrowed(last), Cow::Owned))
+    }
+
+    /// A HyperLogLog winner with every other HyperLogLog sibling (all
+    /// concurrent with it) joined in: clocks merged, registers raised to
+    /// the maximum, written dense with a stale cache (as Redis's PFMERGE
+    /// writes a dense result); the winner's `ts_ms` and expiry kept. A
+    /// sibling that is not a valid HyperLogLog is left out (the writer
+    /// checked it; only damage could get one here). Alone, the winner is
+    /// returned as written, so GET gives Redis's exact bytes.
+    fn join_hll<'a>(&'a self, last: &'a Sibling) -> Cow<'a, Sibling> {
+        let others: Vec<&Sibling> = self
+            .siblings
+            .iter()
+            .rev()
+            .skip(1)
+            .filter(|s| matches!(s.payload, Payload::Hll(_)))
+            .collect();
+        if others.is_empty() {
+            return Cow::Borrowed(last);
+        }
+        let mut max = vec![0u8; ringkv_hll::REGISTERS];
+        let mut joined = last.clone();
+        for s in std::iter::once(last).chain(others.iter().copied()) {
+            if let Payload::Hll(b) = &s.payload {
+                let _ = ringkv_hll::union_registers(&mut max, b);
+            }
+            joined.clock.merge(&s.clock);
+        }
+        joined.payload = Payload::Hll(Bytes::from(ringkv_hll::dense_from_registers(&max)));
+        Cow::Owned(joined)
     }
 
     /// What a plain GET at `now_ms` sees: [`resolve`](Self::resolve)'s pick
@@ -293,7 +410,9 @@ impl Siblings {
             // before the delete would resurrect their counts.
             Some(s) if s.is_absent(now_ms) => (Counter::new(zero, base_id(&s.clock)), 0),
             Some(s) => match &s.payload {
-                Payload::Value(b) => (Counter::new(b.clone(), base_id(&s.clock)), s.expire_at_ms),
+                Payload::Value(b) | Payload::Hll(b) => {
+                    (Counter::new(b.clone(), base_id(&s.clock)), s.expire_at_ms)
+                }
                 Payload::Counter(c) => (c.clone(), s.expire_at_ms),
                 Payload::Tombstone => (Counter::new(zero, base_id(&s.clock)), 0),
             },

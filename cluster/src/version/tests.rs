@@ -542,6 +542,7 @@ enum Op {
     Del(usize),
     Incr(usize, i8),
     IncrFloat(usize, i8),
+    PfAdd(usize, u8),
     Sync(usize, usize),
 }
 
@@ -551,6 +552,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         (0usize..3).prop_map(Op::Del),
         (0usize..3, any::<i8>()).prop_map(|(r, d)| Op::Incr(r, d)),
         (0usize..3, any::<i8>()).prop_map(|(r, d)| Op::IncrFloat(r, d)),
+        (0usize..3, any::<u8>()).prop_map(|(r, e)| Op::PfAdd(r, e)),
         (0usize..3, 0usize..3).prop_map(|(a, b)| Op::Sync(a, b)),
     ]
 }
@@ -574,6 +576,9 @@ fn run(ops: &[Op]) -> [Siblings; 3] {
             }
             Op::IncrFloat(r, d) => {
                 let _ = rs[r].add_float(r as u64 + 1, now(r), f64::from(d) / 4.0);
+            }
+            Op::PfAdd(r, e) => {
+                let _ = rs[r].pf_add(r as u64 + 1, now(r), &[Bytes::from(vec![e])]);
             }
             Op::Sync(from, to) => {
                 let src = rs[from].clone();
@@ -627,4 +632,93 @@ proptest! {
             prop_assert_eq!(Siblings::decode(&s.encode(), 0), Ok(s));
         }
     }
+}
+
+// ---- HyperLogLog: concurrent PFADDs all count ----
+
+fn hll_registers(s: &Siblings, now_ms: u64) -> Vec<u8> {
+    match s.live(now_ms).map(|x| x.payload.clone()) {
+        Some(Payload::Hll(b)) => ringkv_hll::registers(&b).unwrap(),
+        None => vec![0; ringkv_hll::REGISTERS],
+        other => panic!("not a HyperLogLog: {other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// PFADDs on three replicas, synced in any order with repeats: once
+    /// every replica has seen everything, all hold the same registers, and
+    /// they are those of one HyperLogLog that saw every element (the
+    /// sequential model).
+    #[test]
+    fn concurrent_pfadds_converge_to_the_union(
+        ops in prop::collection::vec(
+            prop_oneof![
+                (0usize..3, prop::collection::vec(any::<u16>(), 1..4))
+                    .prop_map(|(r, es)| (r, Some(es), 0usize)),
+                (0usize..3, 0usize..3).prop_map(|(a, b)| (a, None, b)),
+            ],
+            0..30,
+        )
+    ) {
+        let mut rs: [Siblings; 3] = Default::default();
+        let mut model = ringkv_hll::new_sparse();
+        for (i, (r, elements, to)) in ops.into_iter().enumerate() {
+            let now = 1_000 + 10 * i as u64 + 7 * r as u64;
+            match elements {
+                Some(es) => {
+                    let es: Vec<Bytes> =
+                        es.iter().map(|e| Bytes::from(e.to_be_bytes().to_vec())).collect();
+                    for e in &es {
+                        ringkv_hll::add(&mut model, e, ringkv_hll::DEFAULT_SPARSE_MAX_BYTES)
+                            .unwrap();
+                    }
+                    rs[r].pf_add(r as u64 + 1, now, &es).unwrap();
+                }
+                None => {
+                    let src = rs[r].clone();
+                    rs[to].merge(&src);
+                }
+            }
+        }
+        let everything = merged(&merged(&rs[0], &rs[1]), &rs[2]);
+        let mut synced = rs.clone();
+        for s in &mut synced {
+            s.merge(&everything);
+        }
+        let want = ringkv_hll::registers(&model).unwrap();
+        for s in &synced {
+            prop_assert_eq!(s, &synced[0]);
+            prop_assert_eq!(hll_registers(s, 10_000), want.clone());
+        }
+    }
+}
+
+#[test]
+fn a_set_after_pfadd_wins_and_a_pfadd_after_set_checks_the_type() {
+    let mut s = Siblings::new();
+    assert_eq!(s.pf_add(A, 10, &[Bytes::from("x")]), Ok(true));
+    assert_eq!(s.pf_add(A, 11, &[Bytes::from("x")]), Ok(false));
+    s.write(None, A, 12, value("plain"), 0);
+    assert_eq!(
+        s.pf_add(A, 13, &[Bytes::from("x")]),
+        Err(ringkv_hll::Invalid::NotHll)
+    );
+    assert_eq!(live_bytes(&s, 14), Some(Bytes::from("plain")));
+    // A concurrent PFADD and SET: last write wins, as for any two writes.
+    let mut a = Siblings::new();
+    a.pf_add(A, 20, &[Bytes::from("y")]).unwrap();
+    let mut b = Siblings::new();
+    b.write(None, B, 21, value("later"), 0);
+    assert_eq!(live_bytes(&merged(&a, &b), 30), Some(Bytes::from("later")));
+    // Deleted, then PFADD: a new HyperLogLog, the old elements gone.
+    let mut d = Siblings::new();
+    d.pf_add(A, 40, &[Bytes::from("old")]).unwrap();
+    d.write(None, A, 41, Payload::Tombstone, 0);
+    assert_eq!(d.pf_add(A, 42, &[Bytes::from("new")]), Ok(true));
+    let regs = hll_registers(&d, 50);
+    assert_eq!(ringkv_hll::estimate(&regs), 1);
+    // The payload survives the record codec.
+    assert_eq!(Siblings::decode(&d.encode(), 0), Ok(d));
 }

@@ -318,6 +318,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),
+        "hyperloglog" => cats.push("@hyperloglog"),
         _ => {}
     }
     if spec.has(flag::ADMIN) {

@@ -334,9 +334,12 @@ pub async fn flushall(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// How Redis would encode a string value: `int` for a canonical integer of
-/// at most 20 bytes, `embstr` up to 44 bytes, `raw` beyond.
+/// at most 20 bytes, `embstr` up to 44 bytes, `raw` beyond; a HyperLogLog
+/// is always `raw` (PFADD builds it as a raw string).
 pub fn string_encoding(value: &[u8]) -> &'static str {
-    if value.len() <= 20 && ringkv_resp::string_to_i64(value).is_some() {
+    if ringkv_hll::check(value).is_ok() {
+        "raw"
+    } else if value.len() <= 20 && ringkv_resp::string_to_i64(value).is_some() {
         "int"
     } else if value.len() <= 44 {
         "embstr"

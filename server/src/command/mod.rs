@@ -19,6 +19,7 @@ pub mod cluster;
 pub mod connection;
 pub mod docs;
 pub mod expire;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lcs;
 pub mod server;

@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, bits, cluster, connection, expire, keys, lcs, server, strings, txn};
+use super::{Ctx, bits, cluster, connection, expire, hyperloglog, keys, lcs, server, strings, txn};
 use crate::reply_error::CmdResult;
 
 /// Command flags, as `COMMAND INFO` reports them.
@@ -100,6 +100,8 @@ pub enum Group {
     Transactions,
     /// ringkv's cluster and consistency commands.
     Cluster,
+    /// HyperLogLog.
+    HyperLogLog,
 }
 
 impl Group {
@@ -113,6 +115,7 @@ impl Group {
             Group::Server => "server",
             Group::Transactions => "transactions",
             Group::Cluster => "cluster",
+            Group::HyperLogLog => "hyperloglog",
         }
     }
 }
@@ -287,6 +290,7 @@ handlers! {
     SetRange => strings::setrange, Incr => strings::incr, Decr => strings::decr,
     IncrBy => strings::incrby, DecrBy => strings::decrby, IncrByFloat => strings::incrbyfloat,
     Lcs => lcs::lcs_cmd,
+    PfAdd => hyperloglog::pfadd, PfCount => hyperloglog::pfcount, PfMerge => hyperloglog::pfmerge,
     SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
     BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
@@ -488,6 +492,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("pexpire", -3, WRITE | FAST, KEY1, G::Generic, "2.6.0", "O(1)", "Sets the expiration time of a key in milliseconds.", "key milliseconds:integer condition=[NX | XX | GT | LT]", H::PExpire),
     c("pexpireat", -3, WRITE | FAST, KEY1, G::Generic, "2.6.0", "O(1)", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "key unix-time-milliseconds:unix-time condition=[NX | XX | GT | LT]", H::PExpireAt),
     c("pexpiretime", 2, RO | FAST, KEY1, G::Generic, "7.0.0", "O(1)", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key", H::PExpireTime),
+    c("pfadd", -2, RW | FAST, KEY1, G::HyperLogLog, "2.8.9", "O(1) to add every element.", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "key [element...]", H::PfAdd),
+    c("pfcount", -2, RO, ALL_KEYS, G::HyperLogLog, "2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "key...", H::PfCount),
+    c("pfmerge", -2, RW, ALL_KEYS, G::HyperLogLog, "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.", "Merges one or more HyperLogLog values into a single key.", "destkey:key [sourcekey:key...]", H::PfMerge),
     c("ping", -1, FAST, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Returns the server's liveliness response.", "[message]", H::Ping),
     c("psetex", 4, RW, KEY1, G::String, "2.6.0", "O(1)", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "key milliseconds:integer value", H::PSetEx),
     c("pttl", 2, RO | FAST, KEY1, G::Generic, "2.6.0", "O(1)", "Returns the expiration time in milliseconds of a key.", "key", H::PTtl),
