@@ -58,6 +58,7 @@ fn replies_errors_and_bytes_match_redis() {
         ok(c, &["TYPE", "k"]),
         redis::Value::SimpleString("string".into())
     );
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "k"]), bulk("raw"));
 
     // Growing past the sparse limit turns the value dense (12304 bytes).
     let many: Vec<String> = (0..5000).map(|j| format!("el:{j}")).collect();
