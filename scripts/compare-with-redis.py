@@ -2,7 +2,7 @@
 """Sends the same commands to a real redis-server and to ringkv and reports
 every reply that differs byte for byte.
 
-Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [FILE]
+Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [--random-hll N] [FILE]
 
 FILE holds one command per line (words split like a shell would, so quote
 arguments with spaces); without it, commands are read from stdin. A line
@@ -11,7 +11,7 @@ WATCH and other multi-client cases; @0 is the default), and the line
 "SLEEP ms" pauses between commands. --random N
 adds N random bitmap/string commands (SETBIT, GETBIT, BITCOUNT, BITPOS,
 BITOP, LCS, GETRANGE, SETRANGE) over a few small keys, seeded for
-repeatability. Both servers should start empty; FLUSHALL is sent first.
+repeatability; --random-hll N adds N random PFADD/PFCOUNT/PFMERGE commands. Both servers should start empty; FLUSHALL is sent first.
 Exits 1 if any reply differs. Only the standard library is used.
 """
 import random
@@ -123,6 +123,35 @@ def random_commands(n, seed=1):
     return out
 
 
+def random_hll_commands(n, seed=2):
+    """PFADD/PFCOUNT/PFMERGE over a few keys, with deletes, TYPE and the
+    representation's length and encoding byte. The cached count (header
+    bytes 8-15) is left out: ringkv's PFCOUNT does not write it
+    (docs/compatibility.md)."""
+    rng = random.Random(seed)
+    hlls = ["h1", "h2", "h3"]
+    readable = hlls + ["missing", "s"]
+    out = [["SET", "s", "plain string"]]
+    for _ in range(n):
+        op = rng.randrange(12)
+        h = rng.choice(hlls)
+        if op < 5:
+            size = rng.choice([0, 1, 3, 10, 50, 200])
+            base = rng.randrange(20000)
+            out.append(["PFADD", h] + [f"e{base + i * rng.randint(1, 7)}" for i in range(size)])
+        elif op < 7:
+            out.append(["PFCOUNT"] + rng.sample(readable, rng.randint(1, 3)))
+        elif op < 9:
+            out.append(["PFMERGE", h] + rng.sample(readable, rng.randint(0, 3)))
+        elif op == 9:
+            out.append(rng.choice([["DEL", h], ["TYPE", h], ["EXISTS", h]]))
+        elif op == 10:
+            out.append(["STRLEN", h])
+        else:
+            out.append(["GETRANGE", h, "0", "4"])
+    return out
+
+
 def main():
     argv = sys.argv[1:]
     if len(argv) < 2:
@@ -133,6 +162,9 @@ def main():
     commands = []
     if rest[:1] == ["--random"]:
         commands += random_commands(int(rest[1]))
+        rest = rest[2:]
+    if rest[:1] == ["--random-hll"]:
+        commands += random_hll_commands(int(rest[1]))
         rest = rest[2:]
     if rest:
         with open(rest[0]) as f:

@@ -138,40 +138,84 @@ fn replies_errors_and_bytes_match_redis() {
     assert_eq!((a, n), (1, 1));
 }
 
+/// A redis-server of the test's own on a free port, killed on drop; `None`
+/// (the test prints SKIPPED) where it is not installed.
+struct RealRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl RealRedis {
+    fn start() -> Option<RealRedis> {
+        if !have_tool("redis-server") {
+            eprintln!("SKIPPED: redis-server is not installed");
+            return None;
+        }
+        let port = free_port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let r = RealRedis { child, port };
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        wait_for("redis-server answers", Duration::from_secs(10), || {
+            client.get_connection().is_ok()
+        });
+        Some(r)
+    }
+
+    fn conn(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn random_pf_commands_reply_as_redis_does() {
+    let Some(real) = RealRedis::start() else {
+        return;
+    };
+    let s = TestServer::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/compare-with-redis.py");
+    let (out, errs, ok) = run_tool(
+        "python3",
+        &[
+            script,
+            &real.port.to_string(),
+            &s.port.to_string(),
+            "--random-hll",
+            "3000",
+        ],
+        None,
+        Duration::from_secs(240),
+    );
+    assert!(ok, "differing replies:\n{out}\n{errs}");
+    assert!(out.contains("0 differing replies"), "{out}");
+}
+
 #[test]
 fn values_move_between_redis_and_ringkv() {
-    if !have_tool("redis-server") {
-        eprintln!("SKIPPED: redis-server is not installed");
+    let Some(real) = RealRedis::start() else {
         return;
-    }
-    let port = free_port();
-    let mut redis_server = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(&mut redis_server);
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let mut r = None;
-    wait_for("redis-server answers", Duration::from_secs(10), || {
-        r = client.get_connection().ok();
-        r.is_some()
-    });
-    let r = &mut r.unwrap();
+    };
+    let r = &mut real.conn();
     let s = TestServer::start();
     let c = &mut s.conn();
     for (n, key) in [(3usize, "small"), (300, "mid"), (20000, "dense")] {

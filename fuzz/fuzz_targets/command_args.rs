@@ -46,14 +46,10 @@ fn world() -> &'static World {
             .map(|a| a.port())
             .expect("free port");
         let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-        let server = rt
-            .block_on(async {
-                let cluster = ringkv_cluster::start(ks.clone(), &config, stop_rx).await?;
-                Server::new(config, None, ks, cluster).map_err(|e| {
-                    ringkv_cluster::Error::Cluster(e.to_string())
-                })
-            })
-            .expect("server");
+        let cluster = rt
+            .block_on(ringkv_cluster::start(ks.clone(), &config, stop_rx))
+            .expect("cluster of one");
+        let server = Server::new(config, None, ks, cluster).expect("server");
         World {
             rt,
             server,
