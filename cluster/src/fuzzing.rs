@@ -233,6 +233,18 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
     gone.write(None, 3, NOW_MS + 9, Payload::Tombstone, 0);
     out.push(with_mode(0, &gone.encode()));
 
+    // HyperLogLogs: concurrent PFADDs (joined on read), one dense.
+    let mut h1 = Siblings::new();
+    let _ = h1.pf_add(1, NOW_MS, &[Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+    let mut h2 = Siblings::new();
+    let _ = h2.pf_add(2, NOW_MS + 1, &[Bytes::from_static(b"c")]);
+    let mut hlls = h1.clone();
+    hlls.merge(&h2);
+    out.push(with_mode(0, &hlls.encode()));
+    let mut dense = Siblings::new();
+    let _ = dense.pf_merge(3, NOW_MS, &[1u8; ringkv_hll::REGISTERS], true);
+    out.push(with_mode(0, &dense.encode()));
+
     // Two records for the merge laws (mode bit 7).
     let (a, b) = (c1.encode(), other.encode());
     let mut pair = vec![0x80];
