@@ -235,7 +235,11 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
 
     // HyperLogLogs: concurrent PFADDs (joined on read), one dense.
     let mut h1 = Siblings::new();
-    let _ = h1.pf_add(1, NOW_MS, &[Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+    let _ = h1.pf_add(
+        1,
+        NOW_MS,
+        &[Bytes::from_static(b"a"), Bytes::from_static(b"b")],
+    );
     let mut h2 = Siblings::new();
     let _ = h2.pf_add(2, NOW_MS + 1, &[Bytes::from_static(b"c")]);
     let mut hlls = h1.clone();

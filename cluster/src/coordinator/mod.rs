@@ -33,9 +33,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use parking_lot::RwLock;
 use ringkv_conf::Consistency;
-use tokio::sync::mpsc;
 
 use crate::Entry;
 use crate::error::{Error, Result};
@@ -270,41 +271,22 @@ impl Coordinator {
         let key = &Bytes::copy_from_slice(key);
         let plan = self.plan(key, level)?;
         let mut timer = AwakeTimer::new(self.timeout());
-        let (tx, mut rx) = mpsc::channel(plan.targets.len().max(1));
-        let mut replies: Vec<(NodeId, Option<Siblings>)> = Vec::with_capacity(plan.targets.len());
-        let mut outstanding = 0usize;
+        // The remote reads run inside this request's task (no task per
+        // replica): a pipeline's reads then reach each peer's writer
+        // together and leave in one write.
+        let mut calls = FuturesUnordered::new();
         for &id in &plan.targets {
-            if id == self.me {
-                continue;
+            if id != self.me {
+                calls.push(read_from(Arc::clone(self), id, db, key.clone()));
             }
-            outstanding += 1;
-            let this = Arc::clone(self);
-            let tx = tx.clone();
-            let req = Request::Read {
-                db,
-                key: key.clone(),
-            };
-            tokio::spawn(async move {
-                let r = match this.call(id, &req).await {
-                    Ok(Response::Record(rec)) => decode_remote(id, rec),
-                    Ok(other) => Err(Error::unexpected(id, "read from", &other)),
-                    Err(cause) => Err(Error::Peer {
-                        node: id,
-                        what: "read from",
-                        cause,
-                    }),
-                };
-                let _ = tx.send((id, r)).await;
-            });
         }
-        drop(tx);
+        let mut replies: Vec<(NodeId, Option<Siblings>)> = Vec::with_capacity(plan.targets.len());
         if plan.targets.contains(&self.me) {
             replies.push((self.me, self.keyspace.read_record(db, key)?));
         }
-        while replies.len() < plan.required && outstanding > 0 {
-            match timer.run(rx.recv()).await {
+        while replies.len() < plan.required && !calls.is_empty() {
+            match timer.run(calls.next()).await {
                 Some(Some((id, r))) => {
-                    outstanding -= 1;
                     if let Ok(rec) = r {
                         replies.push((id, rec));
                     }
@@ -326,28 +308,28 @@ impl Coordinator {
             }
         }
         if self.settings.read().read_repair {
-            if outstanding == 0 {
+            if calls.is_empty() {
                 // Every replica answered (always so at ALL): repair now, so
                 // a read at ALL returns with the replicas equal.
                 self.repair(db, key, &merged, &replies).await;
             } else {
+                // The others are awaited in the background (one task for
+                // all of them), then repaired.
                 let this = Arc::clone(self);
                 let key = key.clone();
                 let merged_now = merged.clone();
                 tokio::spawn(async move {
                     let mut replies = replies;
                     let mut merged = merged_now;
-                    while outstanding > 0 {
-                        match timer.run(rx.recv()).await {
-                            Some(Some((id, r))) => {
-                                outstanding -= 1;
-                                if let Ok(rec) = r {
-                                    if let Some(r) = &rec {
-                                        merged.merge(r);
-                                    }
-                                    replies.push((id, rec));
+                    while !calls.is_empty() {
+                        match timer.run(calls.next()).await {
+                            Some(Some((id, Ok(rec)))) => {
+                                if let Some(r) = &rec {
+                                    merged.merge(r);
                                 }
+                                replies.push((id, rec));
                             }
+                            Some(Some((_, Err(_)))) => {}
                             _ => break,
                         }
                     }
@@ -529,4 +511,24 @@ fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {
         })
     })
     .transpose()
+}
+
+/// One replica's record of `key`, for [`Coordinator::read`].
+async fn read_from(
+    this: Arc<Coordinator>,
+    id: NodeId,
+    db: u32,
+    key: Bytes,
+) -> (NodeId, Result<Option<Siblings>>) {
+    let req = Request::Read { db, key };
+    let r = match this.call(id, &req).await {
+        Ok(Response::Record(rec)) => decode_remote(id, rec),
+        Ok(other) => Err(Error::unexpected(id, "read from", &other)),
+        Err(cause) => Err(Error::Peer {
+            node: id,
+            what: "read from",
+            cause,
+        }),
+    };
+    (id, r)
 }

@@ -30,8 +30,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
-use tokio::sync::mpsc;
 
 use super::Coordinator;
 use crate::error::{Error, Result};
@@ -241,21 +242,17 @@ impl Coordinator {
             acked += usize::from(stored);
         }
 
-        let (tx, mut rx) = mpsc::channel(sends.len().max(1));
-        for (target, owner, req) in sends {
-            let this = Arc::clone(self);
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let ok = matches!(this.call(target, &req).await, Ok(Response::Ack));
-                let _ = tx.send(Sent { target, owner, ok }).await;
-            });
-        }
-        drop(tx);
+        // The sends run inside this request's task (no task per replica):
+        // a pipeline's writes reach each peer's writer together.
+        let mut calls: FuturesUnordered<_> = sends
+            .into_iter()
+            .map(|(target, owner, req)| send_to(Arc::clone(self), target, owner, req))
+            .collect();
         let mut timer = AwakeTimer::new(self.timeout());
         let mut missed: Vec<NodeId> = Vec::new();
 
         while acked < plan.required {
-            match timer.run(rx.recv()).await {
+            match timer.run(calls.next()).await {
                 Some(Some(s)) if s.ok => acked += 1,
                 Some(Some(s)) => missed.push(s.owner),
                 _ => break,
@@ -263,25 +260,27 @@ impl Coordinator {
         }
         // Whatever did not acknowledge (now or later) gets a hint kept here,
         // in the background: the client's answer does not wait for it.
-        let this = Arc::clone(self);
-        let hinted_key = key.clone();
-        tokio::spawn(async move {
-            while let Some(s) = rx.recv().await {
-                if !s.ok {
-                    tracing::debug!(
-                        target = format!("{:016x}", s.target),
-                        "write not acknowledged; keeping a hint"
-                    );
-                    missed.push(s.owner);
+        if !calls.is_empty() || !missed.is_empty() || !unplaced.is_empty() {
+            let this = Arc::clone(self);
+            let hinted_key = key.clone();
+            tokio::spawn(async move {
+                while let Some(s) = calls.next().await {
+                    if !s.ok {
+                        tracing::debug!(
+                            target = format!("{:016x}", s.target),
+                            "write not acknowledged; keeping a hint"
+                        );
+                        missed.push(s.owner);
+                    }
                 }
-            }
-            missed.extend(unplaced);
-            for owner in missed {
-                if let Err(e) = this.hints.store(owner, db, &hinted_key, &record).await {
-                    tracing::warn!(error = %e, "could not store a hint");
+                missed.extend(unplaced);
+                for owner in missed {
+                    if let Err(e) = this.hints.store(owner, db, &hinted_key, &record).await {
+                        tracing::warn!(error = %e, "could not store a hint");
+                    }
                 }
-            }
-        });
+            });
+        }
         if acked < plan.required {
             self.stats.unavailable.inc();
             return Err(Error::NoQuorum {
@@ -413,6 +412,13 @@ impl Coordinator {
             .ack;
         Ok((ack != Ack::NONE, ack))
     }
+}
+
+/// One replica (or stand-in) asked to take a record, for
+/// [`Coordinator::write_op`].
+async fn send_to(this: Arc<Coordinator>, target: NodeId, owner: NodeId, req: Request) -> Sent {
+    let ok = matches!(this.call(target, &req).await, Ok(Response::Ack));
+    Sent { target, owner, ok }
 }
 
 /// Applies one write to a record as actor `me` at `now`.

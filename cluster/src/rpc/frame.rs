@@ -133,9 +133,19 @@ pub async fn write_queued<W: AsyncWrite + Unpin, T>(
     let mut buf = BytesMut::new();
     while let Some(item) = rx.recv().await {
         encode_into(&mut buf, &take(item));
+        // The first frame woke this task at once; the tasks that queue the
+        // rest of a burst (a pipeline's other keys) run when it yields.
+        // One yield turns a burst into one write instead of one per frame.
+        let mut yielded = false;
         while buf.len() < MAX_COALESCED {
-            let Ok(item) = rx.try_recv() else { break };
-            encode_into(&mut buf, &take(item));
+            match rx.try_recv() {
+                Ok(item) => encode_into(&mut buf, &take(item)),
+                Err(mpsc::error::TryRecvError::Empty) if !yielded => {
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                }
+                Err(_) => break,
+            }
         }
         w.write_all(&buf).await?;
         if buf.capacity() > 4 * MAX_COALESCED {
