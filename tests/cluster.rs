@@ -375,3 +375,69 @@ fn a_transaction_does_not_wait_for_a_long_cluster_repair() {
         "EXEC waited {exec_took:?} for CLUSTER REPAIR"
     );
 }
+
+/// A pipeline's GETs are read with one batched request per replica; each
+/// still answers as a lone GET would: its value or nil, counted in INFO,
+/// repaired where a replica was behind, and its own NOQUORUM when too few
+/// replicas are up.
+#[test]
+fn pipelined_gets_answer_like_single_gets() {
+    let mut c = Cluster::start(3);
+    let mut con = c.conn(0);
+    for i in 0..40 {
+        cl(
+            &mut con,
+            "ALL",
+            &["SET", &format!("p:{i}"), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    let hits = |con: &mut redis::Connection| -> i64 {
+        let text: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("keyspace_hits:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1)
+    };
+    let before = hits(&mut con);
+    let mut pipe = redis::pipe();
+    for i in 0..60 {
+        pipe.cmd("GET").arg(format!("p:{i}"));
+    }
+    pipe.cmd("SET").arg("p:new").arg("x");
+    pipe.cmd("GET").arg("p:new");
+    let replies: Vec<Option<String>> = pipe.query(&mut con).unwrap();
+    for (i, r) in replies.iter().take(60).enumerate() {
+        let want = (i < 40).then(|| format!("v{i}"));
+        assert_eq!(r, &want, "GET p:{i}");
+    }
+    assert_eq!(
+        replies[61].as_deref(),
+        Some("x"),
+        "a GET after a SET of its key"
+    );
+    assert_eq!(hits(&mut con) - before, 41, "hits counted per GET");
+
+    // Two of three replicas gone: every GET of the pipeline gets NOQUORUM.
+    c.nodes[1].kill();
+    c.nodes[2].kill();
+    wait_for("both peers seen down", Duration::from_secs(30), || {
+        info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("2")
+    });
+    let mut raw = c.nodes[0].raw();
+    let mut batch = Vec::new();
+    for i in 0..5 {
+        batch.extend(common::encode_cmd(&[b"GET", format!("p:{i}").as_bytes()]));
+    }
+    raw.send(&batch);
+    for i in 0..5 {
+        let reply = raw.read_reply();
+        assert!(
+            reply.starts_with("-NOQUORUM needed 2 replicas"),
+            "GET p:{i}: {reply}"
+        );
+    }
+    // ONE still answers from this node's record.
+    let got = cl(&mut con, "ONE", &["GET", "p:3"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("v3"));
+}

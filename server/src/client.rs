@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use ringkv_cluster::{Ack, Consistency};
+use ringkv_cluster::{Ack, Consistency, Entry};
 use ringkv_resp::Protocol;
 use tokio::sync::Notify;
 
 use crate::command::txn::{MultiState, WatchedKey};
+use crate::reply_error::ReplyError;
 
 /// Whether replies are sent (CLIENT REPLY).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +66,10 @@ pub struct Client {
     /// EXEC that ran it, has released the transaction gate, so only this
     /// client waits while the node keeps serving the others.
     pub debug_sleep: Duration,
+    /// A GET's read already made for it, batched with the other GETs of
+    /// its pipeline ([`crate::pipeline`]): the key and what the cluster
+    /// answered. [`crate::command::Ctx::read`] uses it instead of reading.
+    pub prefetched: Option<(Bytes, Result<Option<Entry>, ReplyError>)>,
 }
 
 impl Client {
@@ -87,6 +92,7 @@ impl Client {
             write_level: None,
             level_override: None,
             debug_sleep: Duration::ZERO,
+            prefetched: None,
         }
     }
 
@@ -116,6 +122,7 @@ impl Client {
             write_level: self.write_level,
             level_override: None,
             debug_sleep: Duration::ZERO,
+            prefetched: None,
         }
     }
 

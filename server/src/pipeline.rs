@@ -9,6 +9,11 @@
 //! today GET, SET and DEL), in their plainest form only: one key, no
 //! options.
 //!
+//! The GETs of a run are read together: one batched request per replica
+//! for all their keys ([`prefetch_gets`], `Coordinator::get_many`),
+//! instead of one request per key and replica; each GET then answers,
+//! counts and records as a lone GET does.
+//!
 //! What a client observes of its own commands does not change: a command
 //! naming a key already in the run ends the run first, so commands on one
 //! key still run in order. What another client may observe does: two
@@ -26,6 +31,7 @@ use bytes::{Bytes, BytesMut};
 use crate::client::{Client, ReplyMode};
 use crate::command;
 use crate::command::table::{self, flag};
+use crate::reply_error::ReplyError;
 use crate::shared::Server;
 
 /// Most commands one run holds; a longer batch is several runs.
@@ -101,6 +107,7 @@ impl ConcurrentRun {
             return;
         }
         let mut views: Vec<Client> = commands.iter().map(|_| client.view()).collect();
+        prefetch_gets(server, client, &commands, &mut views).await;
         let replies = futures_util::future::join_all(
             views
                 .iter_mut()
@@ -111,6 +118,43 @@ impl ConcurrentRun {
         for (view, reply) in views.iter().zip(replies) {
             client.await_ack(view.ack);
             reply.encode(client.protocol, wbuf);
+        }
+    }
+}
+
+/// Reads the keys of the run's GETs with one batched cluster read (one
+/// request per replica for all of them) and hands each GET its answer
+/// ([`Client::prefetched`]); the GETs then run as usual, counted and
+/// recorded as any command. Does nothing for fewer than two GETs.
+async fn prefetch_gets(
+    server: &Arc<Server>,
+    client: &Client,
+    commands: &[Vec<Bytes>],
+    views: &mut [Client],
+) {
+    let gets: Vec<usize> = commands
+        .iter()
+        .enumerate()
+        .filter(|(_, args)| {
+            args.len() == 2 && table::lookup(&args[0]).is_some_and(|s| s.name == "get")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if gets.len() < 2 {
+        return;
+    }
+    let keys: Vec<Bytes> = gets.iter().map(|&i| commands[i][1].clone()).collect();
+    let level = client
+        .read_level
+        .unwrap_or_else(|| server.config.read().read_consistency);
+    let found = {
+        // As each GET would, outside any transaction's EXEC.
+        let _gate = server.exec_gate.read().await;
+        server.cluster.get_many(client.db, &keys, level).await
+    };
+    for ((i, key), found) in gets.into_iter().zip(keys).zip(found) {
+        if let Some(view) = views.get_mut(i) {
+            view.prefetched = Some((key, found.map_err(ReplyError::from)));
         }
     }
 }

@@ -391,6 +391,112 @@ impl Coordinator {
         Ok(live_entry(&rec, self.keyspace.now_ms()))
     }
 
+    /// What [`Coordinator::get`] answers for each of `keys`, with their
+    /// replica reads batched: one request per peer for every key it holds
+    /// (a pipeline's GETs), instead of one per key and replica. Each key is
+    /// answered as `get` would: its own quorum, its own NOQUORUM, read
+    /// repair of its replicas that were behind.
+    pub async fn get_many(
+        self: &Arc<Self>,
+        db: u32,
+        keys: &[Bytes],
+        level: Consistency,
+    ) -> Vec<Result<Option<Entry>>> {
+        let now = self.keyspace.now_ms();
+        if self.is_alone() {
+            return keys
+                .iter()
+                .map(|key| {
+                    self.stats.reads.inc(level);
+                    Ok(self
+                        .keyspace
+                        .read_record(db, key)?
+                        .and_then(|s| live_entry(&s, now)))
+                })
+                .collect();
+        }
+        let mut reads: Vec<KeyRead> = Vec::with_capacity(keys.len());
+        let mut per_peer: std::collections::HashMap<NodeId, Vec<usize>> = Default::default();
+        for (i, key) in keys.iter().enumerate() {
+            self.stats.reads.inc(level);
+            let mut read = KeyRead::default();
+            match self.plan(key, level) {
+                Err(e) => read.error = Some(e),
+                Ok(plan) => {
+                    read.required = plan.required;
+                    for &id in &plan.targets {
+                        if id != self.me {
+                            per_peer.entry(id).or_default().push(i);
+                        } else {
+                            match self.keyspace.read_record(db, key) {
+                                Ok(rec) => read.replies.push((id, rec)),
+                                Err(e) => read.error = Some(e),
+                            }
+                        }
+                    }
+                }
+            }
+            reads.push(read);
+        }
+        let mut calls: FuturesUnordered<_> = per_peer
+            .into_iter()
+            .map(|(id, indexes)| {
+                let batch = indexes.iter().map(|&i| keys[i].clone()).collect();
+                read_many_from(Arc::clone(self), id, db, batch, indexes)
+            })
+            .collect();
+        let mut timer = AwakeTimer::new(self.timeout());
+        let answered =
+            |reads: &[KeyRead]| reads.iter().all(|r| r.error.is_some() || r.has_quorum());
+        while !answered(&reads) && !calls.is_empty() {
+            match timer.run(calls.next()).await {
+                Some(Some(batch)) => batch.add_to(&mut reads),
+                _ => break,
+            }
+        }
+        let mut result = Vec::with_capacity(keys.len());
+        let mut answered_keys = Vec::new();
+        for (i, read) in reads.iter_mut().enumerate() {
+            result.push(match read.error.take() {
+                Some(e) => Err(e),
+                None if !read.has_quorum() => {
+                    self.stats.unavailable.inc();
+                    Err(Error::NoQuorum {
+                        required: read.required,
+                        answered: read.replies.len(),
+                    })
+                }
+                None => {
+                    answered_keys.push(i);
+                    Ok(live_entry(&read.merged(), now))
+                }
+            });
+        }
+        if self.settings.read().read_repair && !answered_keys.is_empty() {
+            let this = Arc::clone(self);
+            let keys = keys.to_vec();
+            let all_in = calls.is_empty();
+            let repair = async move {
+                while let Some(batch) = timer.run(calls.next()).await.flatten() {
+                    batch.add_to(&mut reads);
+                }
+                for i in answered_keys {
+                    let read = &reads[i];
+                    this.repair(db, &keys[i], &read.merged(), &read.replies)
+                        .await;
+                }
+            };
+            if all_in {
+                // Every replica answered (always so at ALL): repaired before
+                // the reply, as a single read is.
+                repair.await;
+            } else {
+                tokio::spawn(repair);
+            }
+        }
+        result
+    }
+
     /// Whether this node is a cluster of one ([`Membership::is_alone`]):
     /// every key's only replica is local, so no fan-out is needed.
     pub fn is_alone(&self) -> bool {
@@ -511,6 +617,80 @@ fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {
         })
     })
     .transpose()
+}
+
+/// One key of a [`Coordinator::get_many`]: what its plan needs and what
+/// its replicas answered.
+#[derive(Default)]
+struct KeyRead {
+    required: usize,
+    replies: Vec<(NodeId, Option<Siblings>)>,
+    error: Option<Error>,
+}
+
+impl KeyRead {
+    fn has_quorum(&self) -> bool {
+        self.replies.len() >= self.required
+    }
+
+    fn merged(&self) -> Siblings {
+        let mut merged = Siblings::default();
+        for (_, rec) in &self.replies {
+            if let Some(r) = rec {
+                merged.merge(r);
+            }
+        }
+        merged
+    }
+}
+
+/// One peer's answer to a batched read: per key (by index into the
+/// batch's keys), its record or why it could not be used.
+struct BatchReply {
+    id: NodeId,
+    indexes: Vec<usize>,
+    records: Result<Vec<Result<Option<Siblings>>>>,
+}
+
+impl BatchReply {
+    fn add_to(self, reads: &mut [KeyRead]) {
+        let Ok(records) = self.records else {
+            return;
+        };
+        for (i, rec) in self.indexes.into_iter().zip(records) {
+            if let (Some(read), Ok(rec)) = (reads.get_mut(i), rec) {
+                read.replies.push((self.id, rec));
+            }
+        }
+    }
+}
+
+/// Several keys' records from one replica, for [`Coordinator::get_many`].
+async fn read_many_from(
+    this: Arc<Coordinator>,
+    id: NodeId,
+    db: u32,
+    keys: Vec<Bytes>,
+    indexes: Vec<usize>,
+) -> BatchReply {
+    let n = keys.len();
+    let req = Request::ReadMany { db, keys };
+    let records = match this.call(id, &req).await {
+        Ok(Response::RecordPerKey(recs)) if recs.len() == n => {
+            Ok(recs.into_iter().map(|rec| decode_remote(id, rec)).collect())
+        }
+        Ok(other) => Err(Error::unexpected(id, "read many from", &other)),
+        Err(cause) => Err(Error::Peer {
+            node: id,
+            what: "read many from",
+            cause,
+        }),
+    };
+    BatchReply {
+        id,
+        indexes,
+        records,
+    }
 }
 
 /// One replica's record of `key`, for [`Coordinator::read`].

@@ -23,13 +23,20 @@ impl Coordinator {
                 self.members.merge(states);
                 Response::Gossip(self.members.states())
             }
-            Request::Read { .. } | Request::Apply { .. } if self.is_rebuilding() => {
+            Request::Read { .. } | Request::ReadMany { .. } | Request::Apply { .. }
+                if self.is_rebuilding() =>
+            {
                 // Not applied, not read: the coordinator asks another replica.
                 Response::error(ErrorCode::Rebuilding, Error::Rebuilding.to_string())
             }
             Request::Read { db, key } => {
                 Response::Record(self.keyspace.read_record(db, &key)?.map(|s| s.encode()))
             }
+            Request::ReadMany { db, keys } => Response::RecordPerKey(
+                keys.iter()
+                    .map(|key| Ok(self.keyspace.read_record(db, key)?.map(|s| s.encode())))
+                    .collect::<Result<_>>()?,
+            ),
             Request::Merge { db, key, record } => {
                 let incoming = decode_incoming(&key, &record)?;
                 let (_, ack) = self.merge_local(db, &key, &incoming).await?;

@@ -30,6 +30,8 @@ pub mod kind {
     /// `db:u32 n:u32 (start:u64 end:u64)*n after:u8 [token:u64 key] limit:u32`
     /// → `n:u32 (token:u64 key record)*n`: a page of records in ranges.
     pub const FETCH: u8 = 0x18;
+    /// Several keys' records at once (protocol version 4).
+    pub const READ_MANY: u8 = 0x19;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -89,6 +91,14 @@ pub enum Outcome {
 pub enum Request {
     /// Gossip push: the sender's view of every member.
     Gossip(Vec<MemberState>),
+    /// Read the local records of several keys of one database (a
+    /// pipeline's GETs, fanned out together).
+    ReadMany {
+        /// Database index.
+        db: u32,
+        /// User keys.
+        keys: Vec<Bytes>,
+    },
     /// Read the local record of a key.
     Read {
         /// Database index.
@@ -165,6 +175,8 @@ pub enum Response {
     Gossip(Vec<MemberState>),
     /// A local record, if any.
     Record(Option<Bytes>),
+    /// The local records of a [`Request::ReadMany`], one per key, in order.
+    RecordPerKey(Vec<Option<Bytes>>),
     /// Done.
     Ack,
     /// Result of an [`Request::Apply`].
@@ -276,6 +288,13 @@ impl Request {
                 w.u32(*db).bytes(key);
                 kind::READ
             }
+            Request::ReadMany { db, keys } => {
+                w.u32(*db).u32(keys.len() as u32);
+                for k in keys {
+                    w.bytes(k);
+                }
+                kind::READ_MANY
+            }
             Request::Merge { db, key, record } => {
                 w.u32(*db).bytes(key).bytes(record);
                 kind::MERGE
@@ -373,6 +392,14 @@ impl Request {
                 key: r.bytes("key")?,
                 record: r.bytes("record")?,
             },
+            kind::READ_MANY => {
+                let db = r.u32("db")?;
+                let n = r.count("key count", 4)?;
+                Request::ReadMany {
+                    db,
+                    keys: (0..n).map(|_| r.bytes("key")).collect::<Result<_, _>>()?,
+                }
+            }
             kind::APPLY => {
                 let db = r.u32("db")?;
                 let key = r.bytes("key")?;
@@ -474,6 +501,15 @@ impl Response {
                     w.u8(0);
                 }
             },
+            Response::RecordPerKey(recs) => {
+                w.u32(recs.len() as u32);
+                for rec in recs {
+                    match rec {
+                        Some(r) => w.u8(1).bytes(r),
+                        None => w.u8(0),
+                    };
+                }
+            }
             Response::Ack => {}
             Response::Applied { record, outcome } => {
                 w.bytes(record);
@@ -531,6 +567,17 @@ impl Response {
                 0 => Response::Record(None),
                 _ => Response::Record(Some(r.bytes("record")?)),
             },
+            kind::READ_MANY => {
+                let n = r.count("record count", 1)?;
+                Response::RecordPerKey(
+                    (0..n)
+                        .map(|_| match r.u8("present")? {
+                            0 => Ok(None),
+                            _ => Ok(Some(r.bytes("record")?)),
+                        })
+                        .collect::<Result<_, DecodeError>>()?,
+                )
+            }
             kind::MERGE | kind::FLUSH | kind::HINT => Response::Ack,
             kind::TREE => {
                 let n = r.count("leaf count", 8)?;
@@ -584,6 +631,23 @@ mod tests {
             Request::Read {
                 db: 3,
                 key: Bytes::from_static(b"k"),
+            },
+            Request::ReadMany {
+                db: 1,
+                keys: vec![Bytes::from_static(b"a"), Bytes::new()],
+            },
+            Request::Apply {
+                db: 0,
+                key: Bytes::from_static(b"h"),
+                op: Op::PfAdd(vec![Bytes::from_static(b"x"), Bytes::new()]),
+            },
+            Request::Apply {
+                db: 0,
+                key: Bytes::from_static(b"h"),
+                op: Op::PfMerge {
+                    registers: Bytes::from(vec![3u8; ringkv_hll::REGISTERS]),
+                    dense: true,
+                },
             },
             Request::Merge {
                 db: 0,
@@ -644,6 +708,24 @@ mod tests {
         let replies = vec![
             (kind::READ, Response::Record(Some(Bytes::from_static(b"r")))),
             (kind::READ, Response::Record(None)),
+            (
+                kind::READ_MANY,
+                Response::RecordPerKey(vec![None, Some(Bytes::from_static(b"r"))]),
+            ),
+            (
+                kind::APPLY,
+                Response::Applied {
+                    record: Bytes::from_static(b"r"),
+                    outcome: Outcome::Changed(true),
+                },
+            ),
+            (
+                kind::APPLY,
+                Response::Applied {
+                    record: Bytes::from_static(b"r"),
+                    outcome: Outcome::NotHll,
+                },
+            ),
             (kind::MERGE, Response::Ack),
             (
                 kind::APPLY,

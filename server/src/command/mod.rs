@@ -90,12 +90,16 @@ impl Ctx<'_> {
     }
 
     /// Reads `key` in the selected database, counting a keyspace hit or miss.
-    pub async fn read(&self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
-        let found = self
-            .server
-            .cluster
-            .get(self.client.db, key, self.read_level())
-            .await?;
+    pub async fn read(&mut self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
+        let found = match self.client.prefetched.take() {
+            Some((k, found)) if k == key => found?,
+            _ => {
+                self.server
+                    .cluster
+                    .get(self.client.db, key, self.read_level())
+                    .await?
+            }
+        };
         let stats = &self.server.stats;
         if found.is_some() {
             stats.keyspace_hits.inc();
