@@ -441,3 +441,44 @@ fn pipelined_gets_answer_like_single_gets() {
     let got = cl(&mut con, "ONE", &["GET", "p:3"]).unwrap();
     assert_eq!(bulk(&got).as_deref(), Some("v3"));
 }
+
+/// A pipeline's plain SETs are written with one batched request per
+/// replica; each is acknowledged at its level, readable at ALL through
+/// every node, and a WATCHing client on the coordinator sees the change.
+#[test]
+fn pipelined_sets_reach_every_replica_and_touch_watches() {
+    let c = Cluster::start(3);
+    let mut watcher = c.conn(0);
+    let _: () = redis::cmd("WATCH").arg("s:7").query(&mut watcher).unwrap();
+    let mut con = c.conn(0);
+    let mut pipe = redis::pipe();
+    for i in 0..30 {
+        pipe.cmd("SET").arg(format!("s:{i}")).arg(format!("w{i}"));
+    }
+    pipe.cmd("GET").arg("s:3");
+    let replies: Vec<redis::Value> = pipe.query(&mut con).unwrap();
+    assert!(
+        replies[..30].iter().all(|r| *r == redis::Value::Okay),
+        "{replies:?}"
+    );
+    assert_eq!(bulk(&replies[30]).as_deref(), Some("w3"));
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        for i in 0..30 {
+            let got = cl(&mut con, "ALL", &["GET", &format!("s:{i}")]).unwrap();
+            assert_eq!(bulk(&got), Some(format!("w{i}")), "node {node} s:{i}");
+        }
+    }
+    let _: () = redis::cmd("MULTI").query(&mut watcher).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("s:7")
+        .arg("late")
+        .query(&mut watcher)
+        .unwrap();
+    let exec: redis::Value = redis::cmd("EXEC").query(&mut watcher).unwrap();
+    assert_eq!(
+        exec,
+        redis::Value::Nil,
+        "the pipelined SET touched the watch"
+    );
+}

@@ -151,25 +151,37 @@ impl RealRedis {
             eprintln!("SKIPPED: redis-server is not installed");
             return None;
         }
-        let port = free_port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let r = RealRedis { child, port };
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-        wait_for("redis-server answers", Duration::from_secs(10), || {
-            client.get_connection().is_ok()
-        });
-        Some(r)
+        // A port picked free may be taken before redis-server binds it
+        // (tests run in parallel): then it exits, and another is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(20) {
+                if client.get_connection().is_ok() {
+                    return Some(RealRedis { child, port });
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
     fn conn(&self) -> redis::Connection {

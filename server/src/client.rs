@@ -70,6 +70,11 @@ pub struct Client {
     /// its pipeline ([`crate::pipeline`]): the key and what the cluster
     /// answered. [`crate::command::Ctx::read`] uses it instead of reading.
     pub prefetched: Option<(Bytes, Result<Option<Entry>, ReplyError>)>,
+    /// A plain SET's write already made for it, batched with the other
+    /// SETs of its pipeline: the key and the durability to await (or why
+    /// it failed). [`crate::command::Ctx::apply`] uses it instead of
+    /// writing.
+    pub prewritten: Option<(Bytes, Result<Ack, ReplyError>)>,
 }
 
 impl Client {
@@ -93,6 +98,7 @@ impl Client {
             level_override: None,
             debug_sleep: Duration::ZERO,
             prefetched: None,
+            prewritten: None,
         }
     }
 
@@ -123,6 +129,7 @@ impl Client {
             level_override: None,
             debug_sleep: Duration::ZERO,
             prefetched: None,
+            prewritten: None,
         }
     }
 

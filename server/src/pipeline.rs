@@ -9,10 +9,11 @@
 //! today GET, SET and DEL), in their plainest form only: one key, no
 //! options.
 //!
-//! The GETs of a run are read together: one batched request per replica
-//! for all their keys ([`prefetch_gets`], `Coordinator::get_many`),
-//! instead of one request per key and replica; each GET then answers,
-//! counts and records as a lone GET does.
+//! The GETs of a run are read together, and its plain SETs written
+//! together: one batched request per replica for all their keys
+//! ([`prefetch_gets`], [`prewrite_sets`]; `Coordinator::get_many`,
+//! `Coordinator::set_many`), instead of one request per key and replica;
+//! each command then answers, counts and records as it would alone.
 //!
 //! What a client observes of its own commands does not change: a command
 //! naming a key already in the run ends the run first, so commands on one
@@ -108,6 +109,7 @@ impl ConcurrentRun {
         }
         let mut views: Vec<Client> = commands.iter().map(|_| client.view()).collect();
         prefetch_gets(server, client, &commands, &mut views).await;
+        prewrite_sets(server, client, &commands, &mut views).await;
         let replies = futures_util::future::join_all(
             views
                 .iter_mut()
@@ -155,6 +157,55 @@ async fn prefetch_gets(
     for ((i, key), found) in gets.into_iter().zip(keys).zip(found) {
         if let Some(view) = views.get_mut(i) {
             view.prefetched = Some((key, found.map_err(ReplyError::from)));
+        }
+    }
+}
+
+/// Writes the run's plain SETs with one batched cluster write (one
+/// request per replica for all of them) and hands each SET its outcome
+/// ([`Client::prewritten`]); the SETs then run as usual (watches touched,
+/// counted, recorded) without writing again. Does nothing for fewer than
+/// two SETs.
+async fn prewrite_sets(
+    server: &Arc<Server>,
+    client: &Client,
+    commands: &[Vec<Bytes>],
+    views: &mut [Client],
+) {
+    let sets: Vec<usize> = commands
+        .iter()
+        .enumerate()
+        .filter(|(_, args)| {
+            args.len() == 3 && table::lookup(&args[0]).is_some_and(|s| s.name == "set")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if sets.len() < 2 {
+        return;
+    }
+    let items: Vec<(Bytes, Bytes)> = sets
+        .iter()
+        .map(|&i| {
+            // A private copy, as SET stores: a value never pins a read buffer.
+            let value = Bytes::copy_from_slice(&commands[i][2]);
+            (commands[i][1].clone(), value)
+        })
+        .collect();
+    let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
+    let level = client
+        .write_level
+        .unwrap_or_else(|| server.config.read().write_consistency);
+    let done = {
+        // Outside any EXEC, as each SET. No key lock: a plain SET reads
+        // nothing at this layer, and the replica applying it takes the
+        // record's lock (holding the stripes of every key of the batch
+        // across the round trip would queue other pipelines behind it).
+        let _gate = server.exec_gate.read().await;
+        server.cluster.set_many(client.db, items, level).await
+    };
+    for ((i, key), done) in sets.into_iter().zip(keys).zip(done) {
+        if let Some(view) = views.get_mut(i) {
+            view.prewritten = Some((key, done.map_err(ReplyError::from)));
         }
     }
 }

@@ -28,6 +28,7 @@ mod repair;
 mod serve;
 pub(crate) use serve::decode_incoming;
 mod write;
+mod write_many;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

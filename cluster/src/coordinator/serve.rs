@@ -37,6 +37,24 @@ impl Coordinator {
                     .map(|key| Ok(self.keyspace.read_record(db, key)?.map(|s| s.encode())))
                     .collect::<Result<_>>()?,
             ),
+            Request::MergeMany { db, items } => {
+                // Each item on its own (one bad record fails only itself);
+                // durable together, once.
+                let mut last = crate::keyspace::Ack::NONE;
+                let mut done = Vec::with_capacity(items.len());
+                for (key, record) in items {
+                    let merged = match decode_incoming(&key, &record) {
+                        Ok(incoming) => self.merge_local(db, &key, &incoming).await.ok(),
+                        Err(_) => None,
+                    };
+                    if let Some((_, ack)) = merged {
+                        last = last.max(ack);
+                    }
+                    done.push(merged.is_some());
+                }
+                self.keyspace.durable(last).await?;
+                Response::MergedPerKey(done)
+            }
             Request::Merge { db, key, record } => {
                 let incoming = decode_incoming(&key, &record)?;
                 let (_, ack) = self.merge_local(db, &key, &incoming).await?;

@@ -45,19 +45,19 @@ use crate::token;
 use crate::version::{Actor, CounterValue, Payload, Siblings, VectorClock};
 
 /// Where a write goes.
-struct WritePlan {
+pub(super) struct WritePlan {
     /// Preferred replicas judged up, in preference order.
-    replicas: Vec<NodeId>,
+    pub(super) replicas: Vec<NodeId>,
     /// Those of `replicas` on the serving ring (not pending): the ones
     /// that may apply the write to their record, in preference order.
-    leaders: Vec<NodeId>,
+    pub(super) leaders: Vec<NodeId>,
     /// `(stand-in, owner)`: a healthy node past the preference list keeping
     /// a hint for a preferred replica that is down.
-    standins: Vec<(NodeId, NodeId)>,
+    pub(super) standins: Vec<(NodeId, NodeId)>,
     /// Down replicas left without a stand-in.
-    unplaced: Vec<NodeId>,
+    pub(super) unplaced: Vec<NodeId>,
     /// Acknowledgements the level needs.
-    required: usize,
+    pub(super) required: usize,
 }
 
 /// One acknowledgement the coordinator waits for.
@@ -143,7 +143,7 @@ fn plan_write(
 }
 
 impl Coordinator {
-    fn write_plan(&self, key: &[u8], level: Consistency) -> Result<WritePlan> {
+    pub(super) fn write_plan(&self, key: &[u8], level: Consistency) -> Result<WritePlan> {
         let replicas = self.settings.read().replicas;
         plan_write(
             self.me,

@@ -32,6 +32,8 @@ pub mod kind {
     pub const FETCH: u8 = 0x18;
     /// Several keys' records at once (protocol version 4).
     pub const READ_MANY: u8 = 0x19;
+    /// Merge several keys' records at once (protocol version 4).
+    pub const MERGE_MANY: u8 = 0x1A;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -98,6 +100,14 @@ pub enum Request {
         db: u32,
         /// User keys.
         keys: Vec<Bytes>,
+    },
+    /// Merge records of several keys of one database (a pipeline's SETs,
+    /// fanned out together); the reply says which were merged.
+    MergeMany {
+        /// Database index.
+        db: u32,
+        /// (user key, encoded siblings).
+        items: Vec<(Bytes, Bytes)>,
     },
     /// Read the local record of a key.
     Read {
@@ -177,6 +187,9 @@ pub enum Response {
     Record(Option<Bytes>),
     /// The local records of a [`Request::ReadMany`], one per key, in order.
     RecordPerKey(Vec<Option<Bytes>>),
+    /// Per item of a [`Request::MergeMany`], in order: whether it was merged
+    /// (and is durable as the node's fsync policy makes writes).
+    MergedPerKey(Vec<bool>),
     /// Done.
     Ack,
     /// Result of an [`Request::Apply`].
@@ -288,6 +301,13 @@ impl Request {
                 w.u32(*db).bytes(key);
                 kind::READ
             }
+            Request::MergeMany { db, items } => {
+                w.u32(*db).u32(items.len() as u32);
+                for (k, rec) in items {
+                    w.bytes(k).bytes(rec);
+                }
+                kind::MERGE_MANY
+            }
             Request::ReadMany { db, keys } => {
                 w.u32(*db).u32(keys.len() as u32);
                 for k in keys {
@@ -392,6 +412,16 @@ impl Request {
                 key: r.bytes("key")?,
                 record: r.bytes("record")?,
             },
+            kind::MERGE_MANY => {
+                let db = r.u32("db")?;
+                let n = r.count("item count", 8)?;
+                Request::MergeMany {
+                    db,
+                    items: (0..n)
+                        .map(|_| Ok((r.bytes("key")?, r.bytes("record")?)))
+                        .collect::<Result<_, DecodeError>>()?,
+                }
+            }
             kind::READ_MANY => {
                 let db = r.u32("db")?;
                 let n = r.count("key count", 4)?;
@@ -510,6 +540,12 @@ impl Response {
                     };
                 }
             }
+            Response::MergedPerKey(done) => {
+                w.u32(done.len() as u32);
+                for d in done {
+                    w.u8(u8::from(*d));
+                }
+            }
             Response::Ack => {}
             Response::Applied { record, outcome } => {
                 w.bytes(record);
@@ -578,6 +614,14 @@ impl Response {
                         .collect::<Result<_, DecodeError>>()?,
                 )
             }
+            kind::MERGE_MANY => {
+                let n = r.count("item count", 1)?;
+                Response::MergedPerKey((0..n).map(|_| Ok(r.u8("merged")? != 0)).collect::<Result<
+                    _,
+                    DecodeError,
+                >>(
+                )?)
+            }
             kind::MERGE | kind::FLUSH | kind::HINT => Response::Ack,
             kind::TREE => {
                 let n = r.count("leaf count", 8)?;
@@ -635,6 +679,10 @@ mod tests {
             Request::ReadMany {
                 db: 1,
                 keys: vec![Bytes::from_static(b"a"), Bytes::new()],
+            },
+            Request::MergeMany {
+                db: 2,
+                items: vec![(Bytes::from_static(b"a"), Bytes::from_static(b"r"))],
             },
             Request::Apply {
                 db: 0,
@@ -712,6 +760,7 @@ mod tests {
                 kind::READ_MANY,
                 Response::RecordPerKey(vec![None, Some(Bytes::from_static(b"r"))]),
             ),
+            (kind::MERGE_MANY, Response::MergedPerKey(vec![true, false])),
             (
                 kind::APPLY,
                 Response::Applied {

@@ -120,6 +120,15 @@ impl Ctx<'_> {
             let (Write::Put { db, key, .. } | Write::Delete { db, key }) = w;
             self.server.watches.touch(*db, key);
         }
+        if let Some((key, done)) = self.client.prewritten.take() {
+            // A plain SET whose write its pipeline made (crate::pipeline).
+            if let [Write::Put { key: k, entry, .. }] = writes.as_slice() {
+                if *k == key && entry.expire_at_ms == 0 {
+                    self.client.await_ack(done?);
+                    return Ok(());
+                }
+            }
+        }
         // Each key is written on its own replicas: a multi-key write is
         // atomic per key in a cluster (on a cluster of one, EXEC's gate and
         // the command locks keep it isolated).
