@@ -201,6 +201,11 @@ async fn prewrite_sets(
         // record's lock (holding the stripes of every key of the batch
         // across the round trip would queue other pipelines behind it).
         let _gate = server.exec_gate.read().await;
+        // Watchers learn of the change before it is made, as from a lone
+        // SET (no EXEC can slip in between: it needs the gate).
+        for key in &keys {
+            server.watches.touch(client.db, key);
+        }
         server.cluster.set_many(client.db, items, level).await
     };
     for ((i, key), done) in sets.into_iter().zip(keys).zip(done) {
