@@ -196,6 +196,7 @@ fn redis_crate_scenario() {
     strings(c);
     expiry(c);
     counters(c);
+    hyperloglog(c);
     pipelines(c);
     transactions(c, &mut connect(port, ""), port);
     scan(&mut connect(port, "7"));
@@ -293,6 +294,20 @@ fn counters(c: &mut redis::Connection) {
     assert_eq!(
         err(c, &["INCR", "word"]),
         "ERR value is not an integer or out of range"
+    );
+}
+
+fn hyperloglog(c: &mut redis::Connection) {
+    assert_eq!(ok(c, &["PFADD", "hll", "a", "b", "c"]), int(1));
+    assert_eq!(ok(c, &["PFADD", "hll", "a"]), int(0));
+    assert_eq!(ok(c, &["PFCOUNT", "hll"]), int(3));
+    ok(c, &["PFADD", "hll2", "c", "d"]);
+    assert_eq!(ok(c, &["PFCOUNT", "hll", "hll2"]), int(4));
+    assert_eq!(ok(c, &["PFMERGE", "hll3", "hll", "hll2"]), Value::Okay);
+    assert_eq!(ok(c, &["PFCOUNT", "hll3"]), int(4));
+    assert_eq!(
+        err(c, &["PFADD", "word", "x"]),
+        "WRONGTYPE Key is not a valid HyperLogLog string value."
     );
 }
 
@@ -464,10 +479,10 @@ fn redis_cli_scenario() {
     assert_eq!(cli(port, &["-n", "5", "GET", "where"], None), "five\n");
     let session = b"SET s Hello\nAPPEND s \" World\"\nGETRANGE s -5 -1\nMSET a 1 b 2\n\
 MGET a missing b\nINCRBYFLOAT f 10.5\nSETBIT bits 7 1\nBITCOUNT bits\nSET e v EX 100\nTTL e\n\
-PERSIST e\nTTL e\nLCS s s LEN\n";
+PERSIST e\nTTL e\nLCS s s LEN\nPFADD h x y z\nPFCOUNT h\n";
     assert_eq!(
         cli(port, &[], Some(session)),
-        "OK\n11\nWorld\nOK\n1\n\n2\n10.5\n0\n1\nOK\n100\n1\n-1\n11\n"
+        "OK\n11\nWorld\nOK\n1\n\n2\n10.5\n0\n1\nOK\n100\n1\n-1\n11\n1\n3\n"
     );
     assert_eq!(
         cli(port, &["-r", "100", "INCR", "n"], None).lines().last(),

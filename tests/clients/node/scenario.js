@@ -164,6 +164,21 @@ async function counters(r) {
   check("INCRBYFLOAT bad", await errorOf("INCRBYFLOAT", r.incrbyfloat("word", 1)), "ERR value is not a valid float");
 }
 
+async function hyperloglog(r) {
+  check("PFADD", await r.pfadd("hll", "a", "b", "c"), 1);
+  check("PFADD again", await r.pfadd("hll", "a"), 0);
+  check("PFCOUNT", await r.pfcount("hll"), 3);
+  await r.pfadd("hll2", "c", "d");
+  check("PFCOUNT union", await r.pfcount("hll", "hll2"), 4);
+  check("PFMERGE", await r.pfmerge("hll3", "hll", "hll2"), "OK");
+  check("PFCOUNT merged", await r.pfcount("hll3"), 4);
+  check(
+    "PFADD wrongtype",
+    await errorOf("PFADD word", r.pfadd("word", "x")),
+    "WRONGTYPE Key is not a valid HyperLogLog string value."
+  );
+}
+
 async function pipelines(r) {
   const p = r.pipeline();
   for (let i = 0; i < 1000; i++) p.incr("pipe:n");
@@ -298,6 +313,7 @@ async function main() {
   await strings(r);
   await expiry(r);
   await counters(r);
+  await hyperloglog(r);
   await pipelines(r);
   await transactions(r);
   await scan();

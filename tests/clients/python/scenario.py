@@ -162,6 +162,18 @@ def counters(r):
     check("INCRBYFLOAT bad", error_of("INCRBYFLOAT", lambda: r.incrbyfloat("word", 1)), "value is not a valid float")
 
 
+def hyperloglog(r):
+    check("PFADD", r.pfadd("hll", "a", "b", "c"), 1)
+    check("PFADD again", r.pfadd("hll", "a"), 0)
+    check("PFCOUNT", r.pfcount("hll"), 3)
+    r.pfadd("hll2", "c", "d")
+    check("PFCOUNT union", r.pfcount("hll", "hll2"), 4)
+    check("PFMERGE", r.pfmerge("hll3", "hll", "hll2"), True)
+    check("PFCOUNT merged", r.pfcount("hll3"), 4)
+    check("PFADD wrongtype", error_of("PFADD word", lambda: r.pfadd("word", "x")),
+          "WRONGTYPE Key is not a valid HyperLogLog string value.")
+
+
 def pipelines(r):
     p = r.pipeline(transaction=False)
     for _ in range(1000):
@@ -277,6 +289,7 @@ def main():
     strings(r)
     expiry(r)
     counters(r)
+    hyperloglog(r)
     pipelines(r)
     transactions(host, port, password, r)
     scan(host, port, password)
