@@ -133,6 +133,21 @@ impl Client {
         }
     }
 
+    /// The consistency level of this client's next read: a `CL` prefix,
+    /// else its `CONSISTENCY`, else `read-consistency` in `config`.
+    pub fn read_level_in(&self, config: &ringkv_conf::Config) -> Consistency {
+        self.level_override
+            .or(self.read_level)
+            .unwrap_or(config.read_consistency)
+    }
+
+    /// As [`Client::read_level_in`], for writes.
+    pub fn write_level_in(&self, config: &ringkv_conf::Config) -> Consistency {
+        self.level_override
+            .or(self.write_level)
+            .unwrap_or(config.write_consistency)
+    }
+
     /// Selects `db`, keeping the shared view in step.
     pub fn select(&mut self, db: u32) {
         self.db = db;

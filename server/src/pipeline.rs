@@ -124,6 +124,19 @@ impl ConcurrentRun {
     }
 }
 
+/// Where in `commands` the command `name` is called with exactly `len`
+/// arguments (its name included).
+fn positions_of(commands: &[Vec<Bytes>], name: &str, len: usize) -> Vec<usize> {
+    commands
+        .iter()
+        .enumerate()
+        .filter(|(_, args)| {
+            args.len() == len && table::lookup(&args[0]).is_some_and(|s| s.name == name)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Reads the keys of the run's GETs with one batched cluster read (one
 /// request per replica for all of them) and hands each GET its answer
 /// ([`Client::prefetched`]); the GETs then run as usual, counted and
@@ -134,21 +147,12 @@ async fn prefetch_gets(
     commands: &[Vec<Bytes>],
     views: &mut [Client],
 ) {
-    let gets: Vec<usize> = commands
-        .iter()
-        .enumerate()
-        .filter(|(_, args)| {
-            args.len() == 2 && table::lookup(&args[0]).is_some_and(|s| s.name == "get")
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let gets = positions_of(commands, "get", 2);
     if gets.len() < 2 {
         return;
     }
     let keys: Vec<Bytes> = gets.iter().map(|&i| commands[i][1].clone()).collect();
-    let level = client
-        .read_level
-        .unwrap_or_else(|| server.config.read().read_consistency);
+    let level = client.read_level_in(&server.config.read());
     let found = {
         // As each GET would, outside any transaction's EXEC.
         let _gate = server.exec_gate.read().await;
@@ -172,14 +176,7 @@ async fn prewrite_sets(
     commands: &[Vec<Bytes>],
     views: &mut [Client],
 ) {
-    let sets: Vec<usize> = commands
-        .iter()
-        .enumerate()
-        .filter(|(_, args)| {
-            args.len() == 3 && table::lookup(&args[0]).is_some_and(|s| s.name == "set")
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let sets = positions_of(commands, "set", 3);
     if sets.len() < 2 {
         return;
     }
@@ -192,9 +189,7 @@ async fn prewrite_sets(
         })
         .collect();
     let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
-    let level = client
-        .write_level
-        .unwrap_or_else(|| server.config.read().write_consistency);
+    let level = client.write_level_in(&server.config.read());
     let done = {
         // Outside any EXEC, as each SET. No key lock: a plain SET reads
         // nothing at this layer, and the replica applying it takes the

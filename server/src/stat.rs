@@ -243,11 +243,8 @@ pub const fn counter<S: ?Sized>(
     read: fn(&S) -> u64,
 ) -> Row<S> {
     Row {
-        info,
-        metric,
-        help,
         kind: Kind::Counter,
-        read: Read::Int(read),
+        ..gauge(info, metric, help, read)
     }
 }
 

@@ -302,12 +302,7 @@ impl Coordinator {
                 answered: replies.len(),
             });
         }
-        let mut merged = Siblings::default();
-        for (_, rec) in &replies {
-            if let Some(r) = rec {
-                merged.merge(r);
-            }
-        }
+        let merged = merge_replies(&replies);
         if self.settings.read().read_repair {
             if calls.is_empty() {
                 // Every replica answered (always so at ALL): repair now, so
@@ -381,12 +376,7 @@ impl Coordinator {
         level: Consistency,
     ) -> Result<Option<Entry>> {
         if self.is_alone() {
-            self.stats.reads.inc(level);
-            let now = self.keyspace.now_ms();
-            return Ok(self
-                .keyspace
-                .read_record(db, key)?
-                .and_then(|s| live_entry(&s, now)));
+            return self.get_local(db, key, level, self.keyspace.now_ms());
         }
         let rec = self.read(db, key, level).await?;
         Ok(live_entry(&rec, self.keyspace.now_ms()))
@@ -407,13 +397,7 @@ impl Coordinator {
         if self.is_alone() {
             return keys
                 .iter()
-                .map(|key| {
-                    self.stats.reads.inc(level);
-                    Ok(self
-                        .keyspace
-                        .read_record(db, key)?
-                        .and_then(|s| live_entry(&s, now)))
-                })
+                .map(|key| self.get_local(db, key, level, now))
                 .collect();
         }
         let mut reads: Vec<KeyRead> = Vec::with_capacity(keys.len());
@@ -496,6 +480,21 @@ impl Coordinator {
             }
         }
         result
+    }
+
+    /// A GET on a cluster of one: this node's record, no fan-out.
+    fn get_local(
+        &self,
+        db: u32,
+        key: &[u8],
+        level: Consistency,
+        now: u64,
+    ) -> Result<Option<Entry>> {
+        self.stats.reads.inc(level);
+        Ok(self
+            .keyspace
+            .read_record(db, key)?
+            .and_then(|s| live_entry(&s, now)))
     }
 
     /// Whether this node is a cluster of one ([`Membership::is_alone`]):
@@ -620,6 +619,15 @@ fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {
     .transpose()
 }
 
+/// Every record the replicas answered, merged.
+fn merge_replies(replies: &[(NodeId, Option<Siblings>)]) -> Siblings {
+    let mut merged = Siblings::default();
+    for rec in replies.iter().filter_map(|(_, rec)| rec.as_ref()) {
+        merged.merge(rec);
+    }
+    merged
+}
+
 /// One key of a [`Coordinator::get_many`]: what its plan needs and what
 /// its replicas answered.
 #[derive(Default)]
@@ -635,13 +643,7 @@ impl KeyRead {
     }
 
     fn merged(&self) -> Siblings {
-        let mut merged = Siblings::default();
-        for (_, rec) in &self.replies {
-            if let Some(r) = rec {
-                merged.merge(r);
-            }
-        }
-        merged
+        merge_replies(&self.replies)
     }
 }
 

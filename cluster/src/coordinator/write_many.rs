@@ -23,6 +23,8 @@ use crate::timer::AwakeTimer;
 
 /// One key of a batch written here.
 struct KeyWrite {
+    /// This node's durability for it.
+    ack: Ack,
     required: usize,
     acked: usize,
     record: Bytes,
@@ -50,7 +52,6 @@ impl Coordinator {
         let mut writes: HashMap<usize, KeyWrite> = HashMap::new();
         let mut per_peer: HashMap<NodeId, Vec<usize>> = HashMap::new();
         let mut alone = FuturesUnordered::new();
-        let mut acks = Vec::with_capacity(items.len());
         for (i, (key, value)) in items.iter().enumerate() {
             let plan = match self.write_plan(key, level) {
                 Ok(plan) => plan,
@@ -90,7 +91,6 @@ impl Coordinator {
                     continue;
                 }
             };
-            acks.push((i, applied.ack));
             let waiting: Vec<NodeId> = plan
                 .replicas
                 .iter()
@@ -103,6 +103,7 @@ impl Coordinator {
             writes.insert(
                 i,
                 KeyWrite {
+                    ack: applied.ack,
                     required: plan.required,
                     acked: 1,
                     record: applied.encoded(),
@@ -129,18 +130,16 @@ impl Coordinator {
                 _ => break,
             }
         }
-        for (i, ack) in acks {
-            if let Some(w) = writes.get(&i) {
-                results[i] = Some(if w.acked >= w.required {
-                    Ok(ack)
-                } else {
-                    self.stats.unavailable.inc();
-                    Err(Error::NoQuorum {
-                        required: w.required,
-                        answered: w.acked,
-                    })
-                });
-            }
+        for (&i, w) in &writes {
+            results[i] = Some(if w.acked >= w.required {
+                Ok(w.ack)
+            } else {
+                self.stats.unavailable.inc();
+                Err(Error::NoQuorum {
+                    required: w.required,
+                    answered: w.acked,
+                })
+            });
         }
         // Replicas that did not acknowledge (now or later) get a hint kept
         // here, in the background: the replies do not wait for it.

@@ -228,13 +228,7 @@ impl Siblings {
         }
         if changed {
             ringkv_hll::invalidate_cache(&mut hll);
-            self.write(
-                None,
-                actor,
-                now_ms,
-                Payload::Hll(Bytes::from(hll)),
-                expire_at_ms,
-            );
+            self.write(None, actor, now_ms, Payload::Hll(hll.into()), expire_at_ms);
         }
         Ok(changed)
     }
@@ -261,13 +255,7 @@ impl Siblings {
         }
         let dense = dense || ringkv_hll::is_dense(&hll);
         ringkv_hll::merge_into(&mut hll, &max, dense, ringkv_hll::DEFAULT_SPARSE_MAX_BYTES)?;
-        self.write(
-            None,
-            actor,
-            now_ms,
-            Payload::Hll(Bytes::from(hll)),
-            expire_at_ms,
-        );
+        self.write(None, actor, now_ms, Payload::Hll(hll.into()), expire_at_ms);
         Ok(())
     }
 

@@ -70,18 +70,12 @@ impl Ctx<'_> {
     /// The consistency level of this command's reads: a `CL` prefix, else
     /// the connection's `CONSISTENCY`, else `read-consistency`.
     pub fn read_level(&self) -> Consistency {
-        self.client
-            .level_override
-            .or(self.client.read_level)
-            .unwrap_or_else(|| self.server.config.read().read_consistency)
+        self.client.read_level_in(&self.server.config.read())
     }
 
     /// The consistency level of this command's writes (as [`Ctx::read_level`]).
     pub fn write_level(&self) -> Consistency {
-        self.client
-            .level_override
-            .or(self.client.write_level)
-            .unwrap_or_else(|| self.server.config.read().write_consistency)
+        self.client.write_level_in(&self.server.config.read())
     }
 
     /// The coordinator (quorum reads and writes across the cluster).
