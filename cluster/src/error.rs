@@ -46,6 +46,9 @@ pub enum Error {
     /// `-WRONGTYPE Key is not a valid HyperLogLog string value.`).
     #[error("Key is not a valid HyperLogLog string value.")]
     NotHll,
+    /// A command on a key holding another type (`-WRONGTYPE ...`).
+    #[error("Operation against a key holding the wrong kind of value")]
+    WrongType,
     /// A HyperLogLog command on a damaged one (`-INVALIDOBJ`).
     #[error("Corrupted HLL object detected")]
     CorruptHll,
@@ -151,6 +154,7 @@ impl Error {
             | Error::BadContext(_)
             | Error::DbOutOfRange { .. }
             | Error::NotHll
+            | Error::WrongType
             | Error::CorruptHll
             | Error::Refused(_) => ErrorCode::Refused,
             Error::NoQuorum { .. }

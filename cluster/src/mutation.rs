@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use crate::rpc::{Op, Outcome};
-use crate::version::VectorClock;
+use crate::version::{CollectionOp, CollectionReply, VectorClock};
 
 /// A change to one key.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +39,8 @@ pub enum Mutation {
         /// Whether some source was dense.
         dense: bool,
     },
+    /// Change a hash or set.
+    Collection(CollectionOp),
 }
 
 /// What a [`Mutation`] produced.
@@ -50,6 +52,8 @@ pub enum Applied {
     Counter(Bytes),
     /// PFADD: whether the HyperLogLog changed.
     Changed(bool),
+    /// A hash or set change's reply.
+    Collection(CollectionReply),
 }
 
 /// Every live version of a key and the context covering them all (VGET).
@@ -92,6 +96,7 @@ impl Mutation {
             Mutation::IncrByFloat(f) => Op::AddFloat(f),
             Mutation::PfAdd(elements) => Op::PfAdd(elements),
             Mutation::PfMerge { registers, dense } => Op::PfMerge { registers, dense },
+            Mutation::Collection(op) => Op::Collection(op),
         }
     }
 }
@@ -103,9 +108,12 @@ impl Applied {
         match o {
             Outcome::Counter(v) => Applied::Counter(v),
             Outcome::Changed(c) => Applied::Changed(c),
-            Outcome::Done | Outcome::Refused(_) | Outcome::NotHll | Outcome::CorruptHll => {
-                Applied::Done
-            }
+            Outcome::Collection(r) => Applied::Collection(r),
+            Outcome::Done
+            | Outcome::Refused(_)
+            | Outcome::NotHll
+            | Outcome::CorruptHll
+            | Outcome::WrongType => Applied::Done,
         }
     }
 }

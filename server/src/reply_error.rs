@@ -26,6 +26,8 @@ pub mod text {
     pub const DB_RANGE: &str = "DB index is out of range";
     /// SCAN with a non-numeric cursor.
     pub const INVALID_CURSOR: &str = "invalid cursor";
+    /// A count beyond what a command accepts (HRANDFIELD, SRANDMEMBER).
+    pub const OUT_OF_RANGE: &str = "value is out of range";
     /// SETRANGE/GETRANGE offsets.
     pub const OFFSET_RANGE: &str = "offset is out of range";
     /// SETBIT/GETBIT/BITPOS offsets.
@@ -199,6 +201,7 @@ impl From<ringkv_cluster::Error> for ReplyError {
             E::DbOutOfRange { .. } => ReplyError::err(text::DB_RANGE),
             E::NoQuorum { required, answered } => ReplyError::NoQuorum { required, answered },
             E::NotApplied(t) => ReplyError::Err(t.into()),
+            E::WrongType => ReplyError::WrongType,
             e @ E::NotHll => ReplyError::Prefixed {
                 prefix: "WRONGTYPE",
                 text: e.to_string().into(),

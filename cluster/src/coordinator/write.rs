@@ -42,7 +42,8 @@ use crate::ring::{NodeId, Ring};
 use crate::rpc::{ErrorCode, Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
 use crate::token;
-use crate::version::{Actor, CounterValue, Payload, Siblings, VectorClock};
+use crate::version::counter::CounterError;
+use crate::version::{Actor, CollectionOp, CounterValue, OpError, Payload, Siblings, VectorClock};
 
 /// Where a write goes.
 pub(super) struct WritePlan {
@@ -312,8 +313,18 @@ impl Coordinator {
         plan: &WritePlan,
         level: Consistency,
     ) -> Result<(Option<NodeId>, Outcome, Bytes, Ack)> {
-        let counter = matches!(op, Op::AddInt(_) | Op::AddFloat(_));
-        let builds_on_read = counter || matches!(op, Op::PfAdd(_) | Op::PfMerge { .. });
+        let counter = matches!(
+            op,
+            Op::AddInt(_)
+                | Op::AddFloat(_)
+                | Op::Collection(
+                    CollectionOp::AddInt { .. }
+                        | CollectionOp::AddFloat { .. }
+                        | CollectionOp::Pop { .. }
+                )
+        );
+        let builds_on_read =
+            counter || matches!(op, Op::PfAdd(_) | Op::PfMerge { .. } | Op::Collection(_));
         let base = if builds_on_read {
             Some(self.read(db, key, level).await?).filter(|b| !b.is_empty())
         } else {
@@ -445,6 +456,11 @@ fn apply_op(
         Op::AddInt(d) => counter_outcome(sibs.add_int(me, now, d)),
         Op::AddFloat(d) => counter_outcome(sibs.add_float(me, now, d)),
         Op::PfAdd(elements) => hll_outcome(sibs.pf_add(me, now, &elements).map(Outcome::Changed)),
+        Op::Collection(op) => match sibs.apply_collection(me, now, &op) {
+            Ok(reply) => Outcome::Collection(reply),
+            Err(OpError::WrongType) => Outcome::WrongType,
+            Err(OpError::Refused(text)) => Outcome::Refused(text),
+        },
         Op::PfMerge { registers, dense } => hll_outcome(
             sibs.pf_merge(me, now, &registers, dense)
                 .map(|()| Outcome::Done),
@@ -472,9 +488,10 @@ pub(super) fn op_context(op: &Op) -> Result<Option<VectorClock>> {
     }
 }
 
-fn counter_outcome<E: std::fmt::Display>(r: std::result::Result<CounterValue, E>) -> Outcome {
+fn counter_outcome(r: std::result::Result<CounterValue, CounterError>) -> Outcome {
     match r {
         Ok(v) => Outcome::Counter(v.to_bytes()),
+        Err(CounterError::WrongType) => Outcome::WrongType,
         Err(e) => Outcome::Refused(e.to_string()),
     }
 }
@@ -483,6 +500,7 @@ fn refused_to_error(o: Outcome) -> Result<Outcome> {
     match o {
         Outcome::Refused(text) => Err(Error::NotApplied(text)),
         Outcome::NotHll => Err(Error::NotHll),
+        Outcome::WrongType => Err(Error::WrongType),
         Outcome::CorruptHll => Err(Error::CorruptHll),
         other => Ok(other),
     }

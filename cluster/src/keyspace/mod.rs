@@ -30,7 +30,7 @@ use ringkv_engine::{Engine, Options, SeqNo, Value, WriteBatch, WritePressure};
 use crate::error::{Error, Result};
 use crate::locks::{KeyLocks, KeysGuard};
 use crate::namespace::Namespaces;
-use crate::version::{Payload, Siblings};
+use crate::version::{Kind, Members, Payload, Siblings, View};
 
 /// How long a tombstone is kept before compaction may purge it (10 days):
 /// longer than any replica may stay away and still be repaired, so a
@@ -40,12 +40,21 @@ pub const DEFAULT_GC_GRACE_MS: u64 = 10 * 24 * 3600 * 1000;
 /// The value a plain read sees: the last-write-wins sibling, if it is a live
 /// value (not a tombstone, not expired).
 pub fn live_entry(record: &Siblings, now_ms: u64) -> Option<Entry> {
-    let sib = record.live(now_ms)?;
-    let value = crate::version::payload_bytes(&sib.payload)?;
-    Some(Entry {
-        value,
-        expire_at_ms: sib.expire_at_ms,
-    })
+    match record.view(now_ms) {
+        View::Absent => None,
+        View::Plain(sib) => Some(Entry::with_expiry(
+            crate::version::payload_bytes(&sib.payload)?,
+            sib.expire_at_ms,
+        )),
+        View::Collection {
+            collection,
+            expire_at_ms,
+        } => Some(Entry::collection(
+            ValueType::of_kind(collection.kind()),
+            &collection.to_members(),
+            expire_at_ms,
+        )),
+    }
 }
 
 /// Decodes a stored value: record format 2 (siblings), or format 1 (one
@@ -74,29 +83,87 @@ fn engine_expiry(record: &Siblings, gc_grace_ms: u64) -> u64 {
 }
 use crate::token::{self, KEY_PREFIX_LEN};
 
-/// A string value and its absolute expiry (unix ms, 0 = none).
+/// The Redis type of a key's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// A string (values, counters, HyperLogLogs).
+    String,
+    /// A hash.
+    Hash,
+    /// A set.
+    Set,
+}
+
+impl ValueType {
+    /// The name TYPE replies with.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+            ValueType::Hash => "hash",
+            ValueType::Set => "set",
+        }
+    }
+
+    /// The collection kind of a hash or set.
+    pub fn kind(self) -> Option<Kind> {
+        match self {
+            ValueType::String => None,
+            ValueType::Hash => Some(Kind::Hash),
+            ValueType::Set => Some(Kind::Set),
+        }
+    }
+
+    /// The type of a collection kind.
+    pub fn of_kind(kind: Kind) -> ValueType {
+        match kind {
+            Kind::Hash => ValueType::Hash,
+            Kind::Set => ValueType::Set,
+        }
+    }
+}
+
+/// A key's value and its absolute expiry (unix ms, 0 = none). A string's
+/// `value` is its bytes; a hash's or set's is its [`Members`] encoding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// The value.
     pub value: Bytes,
     /// When it expires (unix ms), or 0.
     pub expire_at_ms: u64,
+    /// The value's type.
+    pub kind: ValueType,
 }
 
 impl Entry {
-    /// A value that never expires.
+    /// A string that never expires.
     pub fn new(value: impl Into<Bytes>) -> Self {
-        Entry {
-            value: value.into(),
-            expire_at_ms: 0,
-        }
+        Entry::with_expiry(value, 0)
     }
 
-    /// A value expiring at `expire_at_ms` (0 = never).
+    /// A string expiring at `expire_at_ms` (0 = never).
     pub fn with_expiry(value: impl Into<Bytes>, expire_at_ms: u64) -> Self {
         Entry {
             value: value.into(),
             expire_at_ms,
+            kind: ValueType::String,
+        }
+    }
+
+    /// A hash or set with these members.
+    pub fn collection(kind: ValueType, members: &Members, expire_at_ms: u64) -> Self {
+        Entry {
+            value: members.encode(),
+            expire_at_ms,
+            kind,
+        }
+    }
+
+    /// The members of a hash or set entry (`None` for a string or damaged
+    /// bytes).
+    pub fn members(&self) -> Option<Members> {
+        match self.kind {
+            ValueType::String => None,
+            _ => Members::decode(&self.value),
         }
     }
 }

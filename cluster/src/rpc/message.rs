@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::codec::{BodyReader, BodyWriter, DecodeError};
 use crate::membership::MemberState;
+use crate::version::{CollectionOp, CollectionReply};
 
 /// Frame kinds of requests; the reply to kind `k` is `k | 0x80`.
 pub mod kind {
@@ -69,6 +70,8 @@ pub enum Op {
         /// Whether some source was dense (the result then is).
         dense: bool,
     },
+    /// A write of a hash or set (body: [`CollectionOp::encode`]).
+    Collection(CollectionOp),
 }
 
 /// What applying an [`Op`] produced besides the new record.
@@ -86,6 +89,10 @@ pub enum Outcome {
     NotHll,
     /// A HyperLogLog op on a damaged HyperLogLog; nothing changed.
     CorruptHll,
+    /// A hash or set op was applied; its reply.
+    Collection(CollectionReply),
+    /// An op on a key holding another type; nothing changed.
+    WrongType,
 }
 
 /// A request.
@@ -351,6 +358,9 @@ impl Request {
                     Op::PfMerge { registers, dense } => {
                         w.u8(5).u8(u8::from(*dense)).bytes(registers);
                     }
+                    Op::Collection(op) => {
+                        w.u8(6).bytes(&op.encode());
+                    }
                 }
                 kind::APPLY
             }
@@ -471,6 +481,13 @@ impl Request {
                         }
                         Op::PfMerge { registers, dense }
                     }
+                    6 => {
+                        let body = r.bytes("collection op")?;
+                        Op::Collection(
+                            CollectionOp::decode(&body)
+                                .ok_or_else(|| DecodeError("damaged collection op".into()))?,
+                        )
+                    }
                     t => return Err(DecodeError(format!("unknown op {t}"))),
                 };
                 Request::Apply { db, key, op }
@@ -556,6 +573,8 @@ impl Response {
                     Outcome::Changed(c) => w.u8(3).u8(u8::from(*c)),
                     Outcome::NotHll => w.u8(4),
                     Outcome::CorruptHll => w.u8(5),
+                    Outcome::Collection(reply) => w.u8(6).bytes(&reply.encode()),
+                    Outcome::WrongType => w.u8(7),
                 };
             }
             Response::ScanPage { next, done, keys } => {
@@ -644,6 +663,14 @@ impl Response {
                     3 => Outcome::Changed(r.u8("changed")? != 0),
                     4 => Outcome::NotHll,
                     5 => Outcome::CorruptHll,
+                    6 => {
+                        let body = r.bytes("collection reply")?;
+                        Outcome::Collection(
+                            CollectionReply::decode(&body)
+                                .ok_or_else(|| DecodeError("damaged collection reply".into()))?,
+                        )
+                    }
+                    7 => Outcome::WrongType,
                     t => return Err(DecodeError(format!("unknown outcome {t}"))),
                 };
                 Response::Applied { record, outcome }

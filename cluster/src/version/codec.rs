@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::clock::{Dot, VectorClock};
+use super::collection::{Collection, Element, Item, Kind, Tag};
 use super::counter::{Counter, Slot};
 use super::siblings::{Payload, Sibling};
 
@@ -34,6 +35,15 @@ pub const TAG_COUNTER: u8 = 2;
 /// Payload tag of a HyperLogLog (PFADD, PFMERGE): a value in Redis's
 /// representation whose concurrent siblings join by register maximum.
 pub const TAG_HLL: u8 = 3;
+/// Payload tag of a hash or set: members with the tags of the writes that
+/// hold them (`super::collection`).
+pub const TAG_COLLECTION: u8 = 4;
+/// Item element tag of a plain value.
+const ELEMENT_VALUE: u8 = 0;
+/// Item element tag of a counter.
+const ELEMENT_COUNTER: u8 = 1;
+/// Smallest encoded item: tag, ts, element tag and an empty value.
+const MIN_ITEM_LEN: usize = 8 + 8 + 8 + 1 + 4;
 /// Version byte of the causal context string.
 pub const CONTEXT_VERSION: u8 = 1;
 
@@ -165,20 +175,48 @@ pub fn put_sibling(out: &mut BytesMut, s: &Sibling) {
             out.put_u8(TAG_HLL);
             put_blob(out, b);
         }
-        Payload::Counter(c) => {
-            out.put_u8(TAG_COUNTER);
-            put_blob(out, &c.base);
-            out.put_u64(c.base_id);
-            // One slot per actor: bounded like clocks, far below u16::MAX.
-            let n = u16::try_from(c.slots().len()).unwrap_or(u16::MAX);
-            out.put_u16(n);
-            for (actor, slot) in c.slots().take(usize::from(n)) {
-                out.put_u64(actor);
-                out.put_u64(slot.seq);
-                out.put_i64(slot.int_total);
-                out.put_u64(slot.float_total.to_bits());
+        Payload::Collection(c) => {
+            out.put_u8(TAG_COLLECTION);
+            out.put_u8(c.kind().code());
+            out.put_u32(u32::try_from(c.len()).unwrap_or(u32::MAX));
+            for (member, items) in c.iter() {
+                put_blob(out, member);
+                out.put_u16(u16::try_from(items.len()).unwrap_or(u16::MAX));
+                for item in items.iter().take(usize::from(u16::MAX)) {
+                    out.put_u64(item.tag.actor);
+                    out.put_u64(item.tag.counter);
+                    out.put_u64(item.ts_ms);
+                    match &item.element {
+                        Element::Value(v) => {
+                            out.put_u8(ELEMENT_VALUE);
+                            put_blob(out, v);
+                        }
+                        Element::Counter(c) => {
+                            out.put_u8(ELEMENT_COUNTER);
+                            put_counter(out, c);
+                        }
+                    }
+                }
             }
         }
+        Payload::Counter(c) => {
+            out.put_u8(TAG_COUNTER);
+            put_counter(out, c);
+        }
+    }
+}
+
+fn put_counter(out: &mut BytesMut, c: &Counter) {
+    put_blob(out, &c.base);
+    out.put_u64(c.base_id);
+    // One slot per actor: bounded like clocks, far below u16::MAX.
+    let n = u16::try_from(c.slots().len()).unwrap_or(u16::MAX);
+    out.put_u16(n);
+    for (actor, slot) in c.slots().take(usize::from(n)) {
+        out.put_u64(actor);
+        out.put_u64(slot.seq);
+        out.put_i64(slot.int_total);
+        out.put_u64(slot.float_total.to_bits());
     }
 }
 
@@ -421,6 +459,7 @@ impl<'a> Reader<'a> {
             TAG_TOMBSTONE => Payload::Tombstone,
             TAG_COUNTER => Payload::Counter(self.counter()?),
             TAG_HLL => Payload::Hll(self.blob("hyperloglog")?),
+            TAG_COLLECTION => Payload::Collection(self.collection()?),
             tag => {
                 return Err(DecodeError::UnknownPayloadTag {
                     tag,
@@ -434,6 +473,74 @@ impl<'a> Reader<'a> {
             expire_at_ms,
             payload,
         })
+    }
+
+    fn collection(&mut self) -> Result<Collection, DecodeError> {
+        let at = self.pos;
+        let kind = Kind::from_code(self.u8("collection kind")?).ok_or(DecodeError::Invalid {
+            offset: at,
+            what: "unknown collection kind",
+        })?;
+        let n = self.u32("member count")?;
+        let mut members: BTreeMap<Bytes, Vec<Item>> = BTreeMap::new();
+        for _ in 0..n {
+            let at = self.pos;
+            let member = self.blob("member")?;
+            if members
+                .last_key_value()
+                .is_some_and(|(prev, _)| *prev >= member)
+            {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "members not strictly increasing",
+                });
+            }
+            let count = self.u16("item count")?;
+            if count == 0 {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "member without items",
+                });
+            }
+            let mut items = Vec::with_capacity(usize::from(count).min(self.left() / MIN_ITEM_LEN));
+            for _ in 0..count {
+                let at = self.pos;
+                let tag = Tag {
+                    actor: self.u64("item actor")?,
+                    counter: self.u64("item counter")?,
+                };
+                if tag.counter == 0 || items.last().is_some_and(|p: &Item| p.tag >= tag) {
+                    return Err(DecodeError::Invalid {
+                        offset: at,
+                        what: "item tags not strictly increasing from counter 1",
+                    });
+                }
+                let ts_ms = self.u64("item ts")?;
+                let element = match self.u8("element tag")? {
+                    ELEMENT_VALUE => Element::Value(self.blob("member value")?),
+                    ELEMENT_COUNTER => Element::Counter(self.counter()?),
+                    tag => {
+                        return Err(DecodeError::UnknownPayloadTag {
+                            tag,
+                            offset: at + 24,
+                        });
+                    }
+                };
+                items.push(Item {
+                    tag,
+                    ts_ms,
+                    element,
+                });
+            }
+            members.insert(member, items);
+        }
+        if members.is_empty() {
+            return Err(DecodeError::Invalid {
+                offset: at,
+                what: "empty collection",
+            });
+        }
+        Ok(Collection::from_members(kind, members))
     }
 
     fn counter(&mut self) -> Result<Counter, DecodeError> {

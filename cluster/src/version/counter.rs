@@ -61,6 +61,9 @@ pub enum CounterError {
     /// The float result would be NaN or infinite.
     #[error("increment would produce NaN or Infinity")]
     NanOrInfinity,
+    /// An increment of a key that holds a hash or a set.
+    #[error("Operation against a key holding the wrong kind of value")]
+    WrongType,
 }
 
 /// One actor's contribution to a counter. Written only by that actor.

@@ -10,12 +10,16 @@
 //!
 //! - [`clock`]: [`Dot`], [`VectorClock`], pruning and client contexts.
 //! - [`counter`]: [`Counter`], its value typing and Redis number texts.
-//! - [`siblings`]: [`Payload`], [`Sibling`], [`Siblings`].
+//! - [`siblings`]: [`Payload`], [`Sibling`], [`Siblings`], [`View`].
+//! - [`collection`]: hashes and sets as observed-remove maps;
+//!   [`collection_op`]: their writes.
 //! - [`codec`]: record format 2 (and the format 1 reader), the causal
 //!   context string; documented in `docs/formats/record.md`.
 
 pub mod clock;
 pub mod codec;
+pub mod collection;
+pub mod collection_op;
 pub mod counter;
 pub mod siblings;
 
@@ -23,8 +27,10 @@ pub mod siblings;
 mod tests;
 
 pub use clock::VectorClock;
+pub use collection::{Kind, Members};
+pub use collection_op::{CollectionOp, CollectionReply, OpError};
 pub use counter::CounterValue;
-pub use siblings::{Payload, Siblings, payload_bytes};
+pub use siblings::{Payload, Siblings, View, payload_bytes};
 #[cfg(test)]
 pub use {
     clock::Dot,

@@ -23,6 +23,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::clock::VectorClock;
 use super::codec::{self, DecodeError};
+use super::collection::Collection;
 use super::counter::{Counter, CounterError, CounterValue};
 use super::{Actor, BASE_ID_SEED, MAX_CLOCK_ENTRIES, YOUNG_CLOCK_MS};
 
@@ -40,6 +41,10 @@ pub enum Payload {
     /// dense). Concurrent HyperLogLog siblings are joined on read, register
     /// by register, so concurrent PFADDs all count.
     Hll(Bytes),
+    /// A hash or a set (never empty: a write that empties it stores a
+    /// tombstone). Concurrent collection siblings are joined on read
+    /// ([`Siblings::view`]).
+    Collection(Collection),
 }
 
 /// One write of a key.
@@ -72,9 +77,26 @@ impl Sibling {
 pub fn payload_bytes(p: &Payload) -> Option<Bytes> {
     match p {
         Payload::Value(b) | Payload::Hll(b) => Some(b.clone()),
-        Payload::Tombstone => None,
+        Payload::Tombstone | Payload::Collection(_) => None,
         Payload::Counter(c) => Some(c.render()),
     }
+}
+
+/// What a read of a key sees once its siblings are resolved.
+#[derive(Clone, Debug)]
+pub enum View<'a> {
+    /// Nothing: never written, deleted, expired or emptied.
+    Absent,
+    /// A string (value, counter or HyperLogLog), last-write-wins.
+    Plain(Cow<'a, Sibling>),
+    /// A hash or set: the join of its concurrent siblings, with the expiry
+    /// of the latest of them.
+    Collection {
+        /// The members.
+        collection: Collection,
+        /// Absolute expiry, unix ms (0: none).
+        expire_at_ms: u64,
+    },
 }
 
 /// The identity of a counter grown from the sibling with `clock`: XXH3-64 of
@@ -152,6 +174,24 @@ impl Siblings {
             local.dots().iter().filter(|d| d.actor == actor).copied(),
         ));
         clock.increment(actor, now_ms);
+        self.write_clocked(clock, now_ms, payload, expire_at_ms)
+    }
+
+    /// The counter `actor` gets in the clock of a write superseding
+    /// everything held ([`write`](Self::write) with no context).
+    pub fn next_counter(&self, actor: Actor) -> u64 {
+        self.context().counter(actor).saturating_add(1)
+    }
+
+    /// Stores a write whose clock `clock` is already made (see
+    /// [`write`](Self::write)).
+    fn write_clocked(
+        &mut self,
+        mut clock: VectorClock,
+        now_ms: u64,
+        payload: Payload,
+        expire_at_ms: u64,
+    ) -> VectorClock {
         // Decided on the full clock: what this writer saw is gone here even
         // if pruning makes the stored clock forget it (a false sibling at
         // worst, on a replica that still holds the old write).
@@ -184,7 +224,7 @@ impl Siblings {
         now_ms: u64,
         delta: i64,
     ) -> Result<CounterValue, CounterError> {
-        let (mut counter, expire_at_ms) = self.counter_at(now_ms);
+        let (mut counter, expire_at_ms) = self.counter_at(now_ms)?;
         let value = counter.add_int(actor, delta)?;
         self.write(None, actor, now_ms, Payload::Counter(counter), expire_at_ms);
         Ok(value)
@@ -200,7 +240,7 @@ impl Siblings {
         now_ms: u64,
         delta: f64,
     ) -> Result<CounterValue, CounterError> {
-        let (mut counter, expire_at_ms) = self.counter_at(now_ms);
+        let (mut counter, expire_at_ms) = self.counter_at(now_ms)?;
         let value = counter.add_float(actor, delta)?;
         self.write(None, actor, now_ms, Payload::Counter(counter), expire_at_ms);
         Ok(value)
@@ -262,15 +302,70 @@ impl Siblings {
     /// The HyperLogLog a PFADD or PFMERGE at `now_ms` starts from, whether
     /// it is new, and the expiry it keeps.
     fn hll_at(&self, now_ms: u64) -> Result<(Vec<u8>, bool, u64), ringkv_hll::Invalid> {
-        let Some(s) = self.resolve().filter(|s| !s.is_absent(now_ms)) else {
-            return Ok((ringkv_hll::new_sparse(), true, 0));
+        let s = match self.view(now_ms) {
+            View::Absent => return Ok((ringkv_hll::new_sparse(), true, 0)),
+            View::Collection { .. } => return Err(ringkv_hll::Invalid::NotHll),
+            View::Plain(s) => s,
         };
         match &s.payload {
             Payload::Value(b) | Payload::Hll(b) => {
                 ringkv_hll::check(b)?;
                 Ok((b.to_vec(), false, s.expire_at_ms))
             }
-            Payload::Counter(_) | Payload::Tombstone => Err(ringkv_hll::Invalid::NotHll),
+            Payload::Counter(_) | Payload::Tombstone | Payload::Collection(_) => {
+                Err(ringkv_hll::Invalid::NotHll)
+            }
+        }
+    }
+
+    /// What a read at `now_ms` sees.
+    ///
+    /// Without collection siblings: the [`resolve`](Self::resolve) pick,
+    /// unless it is a tombstone or expired. With them: a live string that is
+    /// the last write wins (last-write-wins across types, as between two
+    /// strings); otherwise the kind of the latest live collection sibling
+    /// is the key's type, and the view is the join of every sibling
+    /// ([`Collection::join`]): a tombstone, a string or an expired sibling
+    /// removes the members it had seen, and a member added concurrently
+    /// survives (add-wins). An empty join is [`View::Absent`].
+    pub fn view(&self, now_ms: u64) -> View<'_> {
+        let latest = self.siblings.iter().rev().find_map(|s| match &s.payload {
+            Payload::Collection(c) if !s.is_expired(now_ms) => Some((c.kind(), s.expire_at_ms)),
+            _ => None,
+        });
+        let plain = || match self.resolve() {
+            Some(s) if !s.is_absent(now_ms) => View::Plain(s),
+            _ => View::Absent,
+        };
+        let Some((kind, expire_at_ms)) = latest else {
+            return plain();
+        };
+        if self
+            .siblings
+            .last()
+            .is_some_and(|s| !s.is_absent(now_ms) && !matches!(s.payload, Payload::Collection(_)))
+        {
+            return plain();
+        }
+        let parts: Vec<_> = self
+            .siblings
+            .iter()
+            .map(|s| {
+                let coll = match &s.payload {
+                    Payload::Collection(c) if c.kind() == kind && !s.is_expired(now_ms) => Some(c),
+                    _ => None,
+                };
+                (&s.clock, coll)
+            })
+            .collect();
+        let collection = Collection::join(kind, &parts);
+        if collection.is_empty() {
+            View::Absent
+        } else {
+            View::Collection {
+                collection,
+                expire_at_ms,
+            }
         }
     }
 
@@ -390,9 +485,12 @@ impl Siblings {
     }
 
     /// The counter an INCR at `now_ms` grows, and the expiry it keeps.
-    fn counter_at(&self, now_ms: u64) -> (Counter, u64) {
+    fn counter_at(&self, now_ms: u64) -> Result<(Counter, u64), CounterError> {
+        if let View::Collection { .. } = self.view(now_ms) {
+            return Err(CounterError::WrongType);
+        }
         let zero = Bytes::from_static(b"0");
-        match self.resolve() {
+        Ok(match self.resolve() {
             None => (Counter::new(zero, 0), 0),
             // A fresh lineage per deletion: joining it with counters from
             // before the delete would resurrect their counts.
@@ -402,9 +500,11 @@ impl Siblings {
                     (Counter::new(b.clone(), base_id(&s.clock)), s.expire_at_ms)
                 }
                 Payload::Counter(c) => (c.clone(), s.expire_at_ms),
-                Payload::Tombstone => (Counter::new(zero, base_id(&s.clock)), 0),
+                Payload::Tombstone | Payload::Collection(_) => {
+                    (Counter::new(zero, base_id(&s.clock)), 0)
+                }
             },
-        }
+        })
     }
 }
 

@@ -253,7 +253,7 @@ pub async fn setbit(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // The offset passed the bound, so the byte index fits in memory sizes.
     let byte = usize::try_from(offset >> 3).map_err(|_| ReplyError::err(text::BIT_OFFSET))?;
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    let current = cx.peek(cx.db(), key).await?;
+    let current = cx.peek_string(cx.db(), key).await?;
     let (old, expire_at_ms) = current.map_or((None, 0), |e| (Some(e.value), e.expire_at_ms));
     let old_len = old.as_ref().map_or(0, Bytes::len);
     let previous = old.as_deref().map_or(0, |v| bit_at(v, offset));

@@ -319,6 +319,8 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),
         "hyperloglog" => cats.push("@hyperloglog"),
+        "hash" => cats.push("@hash"),
+        "set" => cats.push("@set"),
         _ => {}
     }
     if spec.has(flag::ADMIN) {

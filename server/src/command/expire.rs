@@ -86,7 +86,16 @@ async fn expire_generic(
         return Ok(Reply::Int(0));
     }
     match u64::try_from(when) {
-        Ok(at) if at > cx.now_ms() => cx.put(key, Entry::with_expiry(entry.value, at)).await?,
+        Ok(at) if at > cx.now_ms() => {
+            cx.put(
+                key,
+                Entry {
+                    expire_at_ms: at,
+                    ..entry
+                },
+            )
+            .await?
+        }
         _ => cx.delete(key).await?,
     }
     Ok(Reply::Int(1))
@@ -154,7 +163,14 @@ pub async fn persist(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let _lock = cx.ks().lock([key.as_ref()]).await;
     match cx.peek(cx.db(), key).await? {
         Some(e) if e.expire_at_ms != 0 => {
-            cx.put(key, Entry::new(e.value)).await?;
+            cx.put(
+                key,
+                Entry {
+                    expire_at_ms: 0,
+                    ..e
+                },
+            )
+            .await?;
             Ok(Reply::Int(1))
         }
         _ => Ok(Reply::Int(0)),

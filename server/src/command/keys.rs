@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use ringkv_cluster::{Entry, Write};
+use ringkv_cluster::{Entry, Members, ValueType, Write};
 use ringkv_resp::Reply;
 
 use super::Ctx;
@@ -65,7 +65,7 @@ pub async fn touch(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// TYPE key.
 pub async fn type_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match cx.peek(cx.db(), arg(args, 1)).await? {
-        Some(_) => Reply::simple("string"),
+        Some(e) => Reply::simple(e.kind.name()),
         None => Reply::simple("none"),
     })
 }
@@ -167,15 +167,22 @@ pub async fn scan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(ReplyError::syntax());
         }
     }
-    // Only strings exist: a TYPE filter for anything else matches nothing.
-    let type_ok = type_filter.as_ref().is_none_or(|t| is(t, "string"));
     let page = cx.cluster().scan(cx.db(), cursor, count_hint).await?;
-    let keys = page
-        .keys
-        .into_iter()
-        .filter(|key| type_ok && pattern.as_ref().is_none_or(|g| g.matches(key)))
-        .map(Reply::Bulk)
-        .collect();
+    let mut keys = Vec::new();
+    for key in page.keys {
+        if !pattern.as_ref().is_none_or(|g| g.matches(&key)) {
+            continue;
+        }
+        if let Some(t) = &type_filter {
+            // The page names keys; their types need a read each (a key
+            // gone since is skipped, as Redis skips an expired one).
+            match cx.peek(cx.db(), &key).await? {
+                Some(e) if is(t, e.kind.name()) => {}
+                _ => continue,
+            }
+        }
+        keys.push(Reply::Bulk(key));
+    }
     Ok(Reply::Array(vec![
         Reply::Bulk(Bytes::from(page.cursor.to_string())),
         Reply::Array(keys),
@@ -352,11 +359,43 @@ async fn object_lookup(cx: &Ctx<'_>, args: &[Bytes]) -> Result<Option<Entry>, Re
     cx.peek(cx.db(), arg(args, 2)).await
 }
 
+/// How Redis 7.2 would encode a hash or set of these members (default
+/// thresholds): a hash is `listpack` up to 128 fields of at most 64 bytes
+/// (field and value), else `hashtable`; a set of integers is `intset` up
+/// to 512 members, else `listpack` up to 128 members of at most 64 bytes,
+/// else `hashtable`. Computed from the contents: Redis never converts
+/// back after shrinking, ringkv reports what the value is now.
+pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
+    let small = |n: usize| {
+        members.map.len() <= n
+            && members
+                .map
+                .iter()
+                .all(|(m, v)| m.len() <= 64 && v.len() <= 64)
+    };
+    match kind {
+        ValueType::Set
+            if members.map.len() <= 512
+                && members
+                    .map
+                    .keys()
+                    .all(|m| ringkv_resp::string_to_i64(m).is_some()) =>
+        {
+            "intset"
+        }
+        _ if small(128) => "listpack",
+        _ => "hashtable",
+    }
+}
+
 /// OBJECT ENCODING key.
 pub async fn object_encoding(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(object_lookup(cx, args)
         .await?
-        .map_or(Reply::Nil, |e| Reply::bulk(string_encoding(&e.value))))
+        .map_or(Reply::Nil, |e| match e.members() {
+            Some(m) => Reply::bulk(collection_encoding(e.kind, &m)),
+            None => Reply::bulk(string_encoding(&e.value)),
+        }))
 }
 
 /// OBJECT REFCOUNT key: Redis shares the integers 0..9999, reported with

@@ -16,13 +16,16 @@
 pub mod args;
 pub mod bits;
 pub mod cluster;
+pub mod collections;
 pub mod connection;
 pub mod docs;
 pub mod expire;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lcs;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod txn;
@@ -31,7 +34,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use ringkv_cluster::{Consistency, Coordinator, Entry, Keyspace, Mutation, Write};
+use ringkv_cluster::{
+    CollectionOp, Consistency, Coordinator, Entry, Keyspace, Mutation, ValueType, Write,
+};
 use ringkv_resp::Reply;
 
 use crate::client::Client;
@@ -83,8 +88,15 @@ impl Ctx<'_> {
         &self.server.cluster
     }
 
-    /// Reads `key` in the selected database, counting a keyspace hit or miss.
+    /// Reads the string at `key` in the selected database, counting a
+    /// keyspace hit or miss; another type is `-WRONGTYPE`.
     pub async fn read(&mut self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
+        string_only(self.read_any(key).await?)
+    }
+
+    /// Reads `key` (any type) in the selected database, counting a keyspace
+    /// hit or miss.
+    pub async fn read_any(&mut self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
         let found = match self.client.prefetched.take() {
             Some((k, found)) if k == key => found?,
             _ => {
@@ -103,9 +115,15 @@ impl Ctx<'_> {
         Ok(found)
     }
 
-    /// Reads `key` in database `db` without touching statistics (for writes).
+    /// Reads `key` (any type) in database `db` without touching statistics
+    /// (for writes and existence checks).
     pub async fn peek(&self, db: u32, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
         Ok(self.server.cluster.get(db, key, self.read_level()).await?)
+    }
+
+    /// [`Ctx::peek`] of a string: another type is `-WRONGTYPE`.
+    pub async fn peek_string(&self, db: u32, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
+        string_only(self.peek(db, key).await?)
     }
 
     /// Applies writes atomically; the reply will wait for their durability.
@@ -129,15 +147,7 @@ impl Ctx<'_> {
         let level = self.write_level();
         for w in writes {
             let (db, key, mutation) = match w {
-                Write::Put { db, key, entry } => (
-                    db,
-                    key,
-                    Mutation::Set {
-                        value: entry.value,
-                        expire_at_ms: entry.expire_at_ms,
-                        context: None,
-                    },
-                ),
+                Write::Put { db, key, entry } => (db, key, put_mutation(entry)?),
                 Write::Delete { db, key } => (db, key, Mutation::Delete),
             };
             let (_, ack) = self.server.cluster.write(db, &key, mutation, level).await?;
@@ -171,6 +181,34 @@ impl Ctx<'_> {
     pub fn now_ms(&self) -> u64 {
         self.server.keyspace.now_ms()
     }
+}
+
+/// The entry if it is a string (or absent); `-WRONGTYPE` otherwise.
+fn string_only(entry: Option<Entry>) -> Result<Option<Entry>, ReplyError> {
+    match entry {
+        Some(e) if e.kind != ValueType::String => Err(ReplyError::WrongType),
+        other => Ok(other),
+    }
+}
+
+/// The write that stores `entry` whole: a string as SET does, a hash or
+/// set as a replacement of the collection (RENAME, COPY, MOVE, EXPIRE).
+fn put_mutation(entry: Entry) -> Result<Mutation, ReplyError> {
+    let Some(kind) = entry.kind.kind() else {
+        return Ok(Mutation::Set {
+            value: entry.value,
+            expire_at_ms: entry.expire_at_ms,
+            context: None,
+        });
+    };
+    let members = entry
+        .members()
+        .ok_or_else(|| ReplyError::err("internal error: damaged collection value"))?;
+    Ok(Mutation::Collection(CollectionOp::Replace {
+        kind,
+        pairs: members.map.into_iter().collect(),
+        expire_at_ms: entry.expire_at_ms,
+    }))
 }
 
 /// How a command resolved against the table.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use ringkv_cluster::{Applied, Mutation};
-use ringkv_cluster::{Entry, Write};
+use ringkv_cluster::{Entry, ValueType, Write};
 use ringkv_resp::Reply;
 
 use super::Ctx;
@@ -160,6 +160,13 @@ async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -
     } else {
         None
     };
+    if plan.get
+        && current
+            .as_ref()
+            .is_some_and(|e| e.kind != ValueType::String)
+    {
+        return Err(ReplyError::WrongType);
+    }
     let old_reply = || match &current {
         Some(e) => Reply::Bulk(e.value.clone()),
         None => Reply::Nil,
@@ -356,7 +363,7 @@ fn max_string_len(cx: &Ctx<'_>) -> u64 {
 pub async fn append(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (key, suffix) = (arg(args, 1), arg(args, 2));
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    let current = cx.peek(cx.db(), key).await?;
+    let current = cx.peek_string(cx.db(), key).await?;
     let (old, expire_at_ms) = current.map_or((Bytes::new(), 0), |e| (e.value, e.expire_at_ms));
     let new_len = old.len() + suffix.len();
     if new_len as u64 > max_string_len(cx) {
@@ -427,7 +434,7 @@ pub async fn setrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let offset = parse_i64(arg(args, 2))?;
     let offset = usize::try_from(offset).map_err(|_| ReplyError::err(text::OFFSET_RANGE))?;
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    let current = cx.peek(cx.db(), key).await?;
+    let current = cx.peek_string(cx.db(), key).await?;
     let old_len = current.as_ref().map_or(0, |e| e.value.len());
     if patch.is_empty() {
         return Ok(Reply::Int(i64::try_from(old_len).unwrap_or(i64::MAX)));

@@ -11,7 +11,10 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, bits, cluster, connection, expire, hyperloglog, keys, lcs, server, strings, txn};
+use super::{
+    Ctx, bits, cluster, connection, expire, hashes, hyperloglog, keys, lcs, server, sets, strings,
+    txn,
+};
 use crate::reply_error::CmdResult;
 
 /// Command flags, as `COMMAND INFO` reports them.
@@ -102,6 +105,10 @@ pub enum Group {
     Cluster,
     /// HyperLogLog.
     HyperLogLog,
+    /// Hashes.
+    Hash,
+    /// Sets.
+    Set,
 }
 
 impl Group {
@@ -116,6 +123,8 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Cluster => "cluster",
             Group::HyperLogLog => "hyperloglog",
+            Group::Hash => "hash",
+            Group::Set => "set",
         }
     }
 }
@@ -291,6 +300,17 @@ handlers! {
     IncrBy => strings::incrby, DecrBy => strings::decrby, IncrByFloat => strings::incrbyfloat,
     Lcs => lcs::lcs_cmd,
     PfAdd => hyperloglog::pfadd, PfCount => hyperloglog::pfcount, PfMerge => hyperloglog::pfmerge,
+    HSet => hashes::hset, HSetNx => hashes::hsetnx, HMSet => hashes::hmset, HGet => hashes::hget,
+    HMGet => hashes::hmget, HGetAll => hashes::hgetall, HKeys => hashes::hkeys,
+    HVals => hashes::hvals, HLen => hashes::hlen, HExists => hashes::hexists, HDel => hashes::hdel,
+    HStrLen => hashes::hstrlen, HIncrBy => hashes::hincrby, HIncrByFloat => hashes::hincrbyfloat,
+    HRandField => hashes::hrandfield, HScan => hashes::hscan,
+    SAdd => sets::sadd, SRem => sets::srem, SMembers => sets::smembers, SIsMember => sets::sismember,
+    SMIsMember => sets::smismember, SCard => sets::scard, SPop => sets::spop,
+    SRandMember => sets::srandmember, SMove => sets::smove, SInter => sets::sinter,
+    SInterCard => sets::sintercard, SInterStore => sets::sinterstore, SUnion => sets::sunion,
+    SUnionStore => sets::sunionstore, SDiff => sets::sdiff, SDiffStore => sets::sdiffstore,
+    SScan => sets::sscan,
     SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
     BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
@@ -469,7 +489,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("getex", -2, WRITE | FAST, KEY1, G::String, "6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time.", "key expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | PERSIST]", H::GetEx),
     c("getrange", 4, RO, KEY1, G::String, "2.4.0", "O(N) where N is the length of the returned string.", "Returns a substring of the string stored at a key.", "key start:integer end:integer", H::GetRange),
     c("getset", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Returns the previous string value of a key after setting it to a new value.", "key value", H::GetSet),
+    c("hdel", -3, WRITE | FAST, KEY1, G::Hash, "2.0.0", "O(N) where N is the number of fields to be removed.", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "key field...", H::HDel),
     c("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "6.0.0", "O(1)", "Handshakes with the server.", "[protover:integer [AUTH username password] [SETNAME clientname]]", H::Hello),
+    c("hexists", 3, RO | FAST, KEY1, G::Hash, "2.0.0", "O(1)", "Determines whether a field exists in a hash.", "key field", H::HExists),
+    c("hget", 3, RO | FAST, KEY1, G::Hash, "2.0.0", "O(1)", "Returns the value of a field in a hash.", "key field", H::HGet),
+    c("hgetall", 2, RO, KEY1, G::Hash, "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields and values in a hash.", "key", H::HGetAll),
+    c("hincrby", 4, RW | FAST, KEY1, G::Hash, "2.0.0", "O(1)", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "key field increment:integer", H::HIncrBy),
+    c("hincrbyfloat", 4, RW | FAST, KEY1, G::Hash, "2.6.0", "O(1)", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "key field increment:double", H::HIncrByFloat),
+    c("hkeys", 2, RO, KEY1, G::Hash, "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields in a hash.", "key", H::HKeys),
+    c("hlen", 2, RO | FAST, KEY1, G::Hash, "2.0.0", "O(1)", "Returns the number of fields in a hash.", "key", H::HLen),
+    c("hmget", -3, RO | FAST, KEY1, G::Hash, "2.0.0", "O(N) where N is the number of fields being requested.", "Returns the values of all fields in a hash.", "key field...", H::HMGet),
+    c("hmset", -4, RW | FAST, KEY1, G::Hash, "2.0.0", "O(N) where N is the number of fields being set.", "Sets the values of multiple fields.", "key (field value)...", H::HMSet),
+    c("hrandfield", -2, RO, KEY1, G::Hash, "6.2.0", "O(N) where N is the number of fields returned", "Returns one or more random fields from a hash.", "key [options=count:integer [WITHVALUES]]", H::HRandField),
+    c("hscan", -3, RO, KEY1, G::Hash, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over fields and values of a hash.", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", H::HScan),
+    c("hset", -4, RW | FAST, KEY1, G::Hash, "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "Creates or modifies the value of a field in a hash.", "key (field value)...", H::HSet),
+    c("hsetnx", 4, RW | FAST, KEY1, G::Hash, "2.0.0", "O(1)", "Sets the value of a field in a hash only when the field doesn't exist.", "key field value", H::HSetNx),
+    c("hstrlen", 3, RO | FAST, KEY1, G::Hash, "3.2.0", "O(1)", "Returns the length of the value of a field.", "key field", H::HStrLen),
+    c("hvals", 2, RO, KEY1, G::Hash, "2.0.0", "O(N) where N is the size of the hash.", "Returns all values in a hash.", "key", H::HVals),
     c("incr", 2, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "key", H::Incr),
     c("incrby", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "key increment:integer", H::IncrBy),
     c("incrbyfloat", 3, RW | FAST, KEY1, G::String, "2.6.0", "O(1)", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "key increment:double", H::IncrByFloat),
@@ -503,8 +539,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("rename", 3, WRITE, KEY1_2, G::Generic, "1.0.0", "O(1)", "Renames a key and overwrites the destination.", "key newkey", H::Rename),
     c("renamenx", 3, WRITE | FAST, KEY1_2, G::Generic, "1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist.", "key newkey", H::RenameNx),
     c("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "6.2.0", "O(1)", "Resets the connection.", "", H::Reset),
+    c("sadd", -3, RW | FAST, KEY1, G::Set, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Adds one or more members to a set. Creates the key if it doesn't exist.", "key member...", H::SAdd),
     c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, G::Server, "1.0.0", "O(N) where N is the size of the memtable", "Flushes the memtable to SSTables and fsyncs.", "", H::Save),
     c("scan", -2, RO, NO_KEYS, G::Generic, "2.8.0", "O(1) for every call. O(N) for a complete iteration.", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", H::Scan),
+    c("scard", 2, RO | FAST, KEY1, G::Set, "1.0.0", "O(1)", "Returns the number of members in a set.", "key", H::SCard),
+    c("sdiff", -2, RO, ALL_KEYS, G::Set, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the difference of multiple sets.", "key...", H::SDiff),
+    c("sdiffstore", -3, RW, ALL_KEYS, G::Set, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Stores the difference of multiple sets in a key.", "destination key...", H::SDiffStore),
     c("select", 2, LOADING | STALE | FAST, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Changes the selected database.", "index:integer", H::Select),
     c("set", -3, RW | CONCURRENT, KEY1, G::String, "1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "key value condition=[NX | XX] [GET] expiration=[EX seconds:integer | PX milliseconds:integer | EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | KEEPTTL]", H::Set),
     c("setbit", 4, RW, KEY1, G::Bitmap, "2.2.0", "O(1)", "Sets or clears the bit at offset in the string value stored at key", "key offset:integer value:integer", H::SetBit),
@@ -512,8 +552,21 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("setnx", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist.", "key value", H::SetNx),
     c("setrange", 4, RW, KEY1, G::String, "2.2.0", "O(1), not counting the time taken to copy the new string in place.", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "key offset:integer value", H::SetRange),
     c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, G::Server, "1.0.0", "O(1)", "Synchronously flushes the write-ahead log and shuts down the server.", "save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", H::Shutdown),
+    c("sinter", -2, RO, ALL_KEYS, G::Set, "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Returns the intersect of multiple sets.", "key...", H::SInter),
+    c("sintercard", -3, RO | MOVABLEKEYS, KEYS_FROM_2, G::Set, "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Returns the number of members of the intersect of multiple sets.", "numkeys:integer key... [LIMIT limit:integer]", H::SInterCard),
+    c("sinterstore", -3, RW, ALL_KEYS, G::Set, "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Stores the intersect of multiple sets in a key.", "destination key...", H::SInterStore),
+    c("sismember", 3, RO | FAST, KEY1, G::Set, "1.0.0", "O(1)", "Determines whether a member belongs to a set.", "key member", H::SIsMember),
+    c("smembers", 2, RO, KEY1, G::Set, "1.0.0", "O(N) where N is the set cardinality.", "Returns all members of a set.", "key", H::SMembers),
+    c("smismember", -3, RO | FAST, KEY1, G::Set, "6.2.0", "O(N) where N is the number of elements being checked for membership", "Determines whether multiple members belong to a set.", "key member...", H::SMIsMember),
+    c("smove", 4, WRITE | FAST, KEY1_2, G::Set, "1.0.0", "O(1)", "Moves a member from one set to another.", "source destination member", H::SMove),
+    c("spop", -2, WRITE | FAST, KEY1, G::Set, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "key [count:integer]", H::SPop),
+    c("srandmember", -2, RO, KEY1, G::Set, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "Get one or multiple random members from a set", "key [count:integer]", H::SRandMember),
+    c("srem", -3, WRITE | FAST, KEY1, G::Set, "1.0.0", "O(N) where N is the number of members to be removed.", "Removes one or more members from a set. Deletes the set if the last member was removed.", "key member...", H::SRem),
+    c("sscan", -3, RO, KEY1, G::Set, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over members of a set.", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", H::SScan),
     c("strlen", 2, RO | FAST, KEY1, G::String, "2.2.0", "O(1)", "Returns the length of a string value.", "key", H::StrLen),
     c("substr", 4, RO, KEY1, G::String, "1.0.0", "O(N) where N is the length of the returned string.", "Returns a substring from a string value.", "key start:integer end:integer", H::GetRange),
+    c("sunion", -2, RO, ALL_KEYS, G::Set, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the union of multiple sets.", "key...", H::SUnion),
+    c("sunionstore", -3, RW, ALL_KEYS, G::Set, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Stores the union of multiple sets in a key.", "destination key...", H::SUnionStore),
     c("time", 1, LOADING | STALE | FAST, NO_KEYS, G::Server, "2.6.0", "O(1)", "Returns the server time.", "", H::Time),
     c("touch", -2, RO | FAST, ALL_KEYS, G::Generic, "3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key...", H::Touch),
     c("ttl", 2, RO | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Returns the expiration time in seconds of a key.", "key", H::Ttl),

@@ -1,0 +1,340 @@
+//! Hashes and sets as observed-remove maps: the add-wins, dotted map of
+//! Riak's ORSWOT and of delta-state CRDTs (the "dot kernel").
+//!
+//! A collection is stored as one sibling of its key (record payload tag 4,
+//! `docs/formats/record.md`). Every member carries the *tags* of the writes
+//! that put it there: a tag is `(actor, counter)`, the counter the write's
+//! own vector clock gave its coordinating actor, so a tag is unique to one
+//! write of the key and the sibling's clock covers every tag inside it.
+//!
+//! Removing a member is leaving it out: a later sibling's clock covers the
+//! member's tags while its map lacks them. Joining concurrent siblings
+//! ([`Collection::join`]) keeps a member's tag when every sibling either
+//! holds it too or has not seen it (its clock does not cover the tag). So:
+//! - a member added concurrently with a removal survives (the remover had
+//!   not seen its tag): observed-remove, add-wins;
+//! - a tombstone (DEL) or a string written over the key removes exactly the
+//!   members its clock had seen; a field added concurrently survives;
+//! - two writes of one member with different values keep both tags and a
+//!   read shows the later ([`resolve_item`]: `ts_ms`, then the tag), so every
+//!   replica shows the same one;
+//! - increments (HINCRBY, HINCRBYFLOAT) are [`Counter`]s: concurrent
+//!   counters grown from one base join their slots, so all increments count.
+//!
+//! The join is commutative, associative and idempotent (property tests in
+//! `super::tests`), so it serves every replica, read repair, hint and
+//! anti-entropy round unchanged.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+
+use super::Actor;
+use super::clock::VectorClock;
+use super::counter::Counter;
+
+/// The Redis type a collection holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A hash: field → value.
+    Hash,
+    /// A set: members with empty values.
+    Set,
+}
+
+impl Kind {
+    /// The byte stored for this kind.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Hash => 1,
+            Kind::Set => 2,
+        }
+    }
+
+    /// The kind stored as `code`, if any.
+    pub fn from_code(code: u8) -> Option<Kind> {
+        match code {
+            1 => Some(Kind::Hash),
+            2 => Some(Kind::Set),
+            _ => None,
+        }
+    }
+}
+
+/// The identity of one write of a key: its coordinating actor and the
+/// counter the write's clock gave that actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag {
+    /// The coordinating replica's actor.
+    pub actor: Actor,
+    /// The actor's counter in the write's clock (never 0).
+    pub counter: u64,
+}
+
+impl Tag {
+    /// Whether `clock` has seen this write.
+    pub fn covered_by(&self, clock: &VectorClock) -> bool {
+        clock.counter(self.actor) >= self.counter
+    }
+
+    /// A counter base identity for a counter grown from this write's value:
+    /// XXH3 of the tag with [`super::BASE_ID_SEED`], never 0.
+    pub fn base_id(&self) -> u64 {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.actor.to_be_bytes());
+        b[8..].copy_from_slice(&self.counter.to_be_bytes());
+        match xxhash_rust::xxh3::xxh3_64_with_seed(&b, super::BASE_ID_SEED) {
+            0 => 1,
+            h => h,
+        }
+    }
+}
+
+/// What one write stored for a member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Element {
+    /// A plain value (a hash field's value; empty for a set member).
+    Value(Bytes),
+    /// A counter (HINCRBY, HINCRBYFLOAT).
+    Counter(Counter),
+}
+
+impl Element {
+    /// The bytes a client reads.
+    pub fn bytes(&self) -> Bytes {
+        match self {
+            Element::Value(b) => b.clone(),
+            Element::Counter(c) => c.render(),
+        }
+    }
+}
+
+/// One write of a member, kept while no later write that saw it exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// The write that made it.
+    pub tag: Tag,
+    /// That write's wall time (unix ms): the last-write-wins order.
+    pub ts_ms: u64,
+    /// What it stored.
+    pub element: Element,
+}
+
+/// The state of a hash or set: each member with the writes that hold it
+/// (never empty; items sorted by tag).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collection {
+    kind: Kind,
+    members: BTreeMap<Bytes, Vec<Item>>,
+}
+
+impl Collection {
+    /// An empty collection of `kind`.
+    pub fn new(kind: Kind) -> Self {
+        Collection {
+            kind,
+            members: BTreeMap::new(),
+        }
+    }
+
+    /// A collection from its members (the decoder's constructor): empty
+    /// item lists are dropped, items sorted by tag and deduplicated.
+    pub(super) fn from_members(kind: Kind, members: BTreeMap<Bytes, Vec<Item>>) -> Self {
+        let members = members
+            .into_iter()
+            .filter_map(|(m, mut items)| {
+                items.sort_by_key(|i| i.tag);
+                items.dedup_by_key(|i| i.tag);
+                (!items.is_empty()).then_some((m, items))
+            })
+            .collect();
+        Collection { kind, members }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Every member with its items, in member order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Bytes, &Vec<Item>)> {
+        self.members.iter()
+    }
+
+    /// Whether `member` is present.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.members.contains_key(member)
+    }
+
+    /// The element a read of `member` shows (see [`resolve_item`]).
+    pub fn element(&self, member: &[u8]) -> Option<Cow<'_, Element>> {
+        self.members
+            .get(member)
+            .and_then(|items| resolve_item(items))
+    }
+
+    /// Stores `element` as `member`'s only item: the write (`tag`) replaces
+    /// every item of the member it had seen, which is all of them here.
+    pub fn put(&mut self, member: Bytes, tag: Tag, ts_ms: u64, element: Element) {
+        self.members.insert(
+            member,
+            vec![Item {
+                tag,
+                ts_ms,
+                element,
+            }],
+        );
+    }
+
+    /// Removes `member`; whether it was present.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        self.members.remove(member).is_some()
+    }
+
+    /// What a client reads: each member with its resolved value.
+    pub fn to_members(&self) -> Members {
+        Members {
+            map: self
+                .members
+                .iter()
+                .filter_map(|(m, items)| Some((m.clone(), resolve_item(items)?.bytes())))
+                .collect(),
+        }
+    }
+
+    /// Joins the collections of concurrent siblings: `parts` holds every
+    /// sibling's clock, with its collection when it is a live one of
+    /// `kind` (a tombstone, a string, an expired value or another kind
+    /// contributes only its clock, i.e. removes what it had seen). An item
+    /// survives when each part holds it too or has not seen its write.
+    pub fn join(kind: Kind, parts: &[(&VectorClock, Option<&Collection>)]) -> Collection {
+        // (member, tag) → the item and how many parts hold it.
+        let mut seen: HashMap<(&Bytes, Tag), (&Item, usize)> = HashMap::new();
+        for (_, coll) in parts {
+            for (member, items) in coll.iter().flat_map(|c| c.members.iter()) {
+                for item in items {
+                    seen.entry((member, item.tag))
+                        // A tag is one write: every copy holds the same item.
+                        .and_modify(|e| e.1 += 1)
+                        .or_insert((item, 1));
+                }
+            }
+        }
+        let mut members: BTreeMap<Bytes, Vec<Item>> = BTreeMap::new();
+        for ((member, tag), (item, holders)) in seen {
+            let survives = holders == parts.len()
+                || parts.iter().all(|(clock, coll)| {
+                    coll.is_some_and(|c| holds(c, member, tag)) || !tag.covered_by(clock)
+                });
+            if survives {
+                members
+                    .entry(member.clone())
+                    .or_default()
+                    .push(item.clone());
+            }
+        }
+        Collection::from_members(kind, members)
+    }
+}
+
+fn holds(c: &Collection, member: &[u8], tag: Tag) -> bool {
+    c.members
+        .get(member)
+        .is_some_and(|items| items.binary_search_by_key(&tag, |i| i.tag).is_ok())
+}
+
+/// The element a read shows among a member's items: the latest write
+/// (`ts_ms`, then the tag, so every replica picks the same); if it is a
+/// counter, every other counter of the same base is joined in, so
+/// concurrent increments all count.
+pub fn resolve_item(items: &[Item]) -> Option<Cow<'_, Element>> {
+    let last = items.iter().max_by_key(|i| (i.ts_ms, i.tag))?;
+    let Element::Counter(winner) = &last.element else {
+        return Some(Cow::Borrowed(&last.element));
+    };
+    let mut joined: Option<Counter> = None;
+    for other in items.iter().filter(|i| i.tag != last.tag) {
+        if let Element::Counter(c) = &other.element {
+            if c.base_id == winner.base_id && c.base == winner.base {
+                joined.get_or_insert_with(|| winner.clone()).join(c);
+            }
+        }
+    }
+    Some(joined.map_or(Cow::Borrowed(&last.element), |c| {
+        Cow::Owned(Element::Counter(c))
+    }))
+}
+
+/// A collection as a client reads it: each member with its value (empty
+/// for a set). Its encoding is what a non-string [`crate::Entry`] carries,
+/// so the command layer can copy a whole collection (RENAME, COPY, MOVE,
+/// EXPIRE) without knowing the replicated form:
+/// `count:u32be (len:u32be member len:u32be value)*count`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Members {
+    /// Member → value, in member order.
+    pub map: BTreeMap<Bytes, Bytes>,
+}
+
+impl Members {
+    /// The encoding described on the type.
+    pub fn encode(&self) -> Bytes {
+        let mut out = Vec::with_capacity(4 + self.map.len() * 16);
+        put_u32(&mut out, self.map.len());
+        for (m, v) in &self.map {
+            put_u32(&mut out, m.len());
+            out.extend_from_slice(m);
+            put_u32(&mut out, v.len());
+            out.extend_from_slice(v);
+        }
+        Bytes::from(out)
+    }
+
+    /// Decodes [`encode`](Self::encode)'s output; `None` if damaged.
+    pub fn decode(bytes: &Bytes) -> Option<Members> {
+        let mut pos = 0usize;
+        let n = take_u32(bytes, &mut pos)?;
+        let mut map = BTreeMap::new();
+        for _ in 0..n {
+            let m = take_blob(bytes, &mut pos)?;
+            let v = take_blob(bytes, &mut pos)?;
+            map.insert(m, v);
+        }
+        (pos == bytes.len()).then_some(Members { map })
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+pub(super) fn take_u32(b: &[u8], pos: &mut usize) -> Option<usize> {
+    let end = pos.checked_add(4)?;
+    let raw: [u8; 4] = b.get(*pos..end)?.try_into().ok()?;
+    *pos = end;
+    usize::try_from(u32::from_be_bytes(raw)).ok()
+}
+
+pub(super) fn take_blob(b: &Bytes, pos: &mut usize) -> Option<Bytes> {
+    let n = take_u32(b, pos)?;
+    let end = pos.checked_add(n)?;
+    if end > b.len() {
+        return None;
+    }
+    let out = b.slice(*pos..end);
+    *pos = end;
+    Some(out)
+}

@@ -1,0 +1,437 @@
+//! The writes of hashes and sets, applied by a key's coordinating replica
+//! to what it holds ([`Siblings::apply_collection`]), and their node-to-node
+//! encoding (the body of `Op::Collection`, `docs/formats/node-rpc.md`).
+//!
+//! Each write reads the key's [`View`], changes it, and stores the result
+//! as one sibling superseding everything the replica holds; the members it
+//! set carry the write's [`Tag`]. A write that changes nothing stores
+//! nothing; one that empties the collection stores a tombstone (whose
+//! clock removes exactly what it had seen).
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use bytes::Bytes;
+use rand::seq::index;
+
+use super::Actor;
+use super::collection::{Collection, Element, Kind, Tag, take_blob, take_u32};
+use super::counter::{Counter, CounterError};
+use super::siblings::{Payload, Siblings, View};
+
+/// A write of a hash or set.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CollectionOp {
+    /// HSET, HMSET, HSETNX, SADD: store each member's value; with
+    /// `if_absent` only members not present (HSETNX).
+    Put {
+        /// The type the key must hold (or gets).
+        kind: Kind,
+        /// Member and value (empty for a set).
+        pairs: Vec<(Bytes, Bytes)>,
+        /// Store only absent members.
+        if_absent: bool,
+    },
+    /// HDEL, SREM: remove these members.
+    Remove {
+        /// The type the key must hold.
+        kind: Kind,
+        /// The members.
+        members: Vec<Bytes>,
+    },
+    /// HINCRBY: add to a field's integer counter.
+    AddInt {
+        /// The field.
+        member: Bytes,
+        /// The increment.
+        delta: i64,
+    },
+    /// HINCRBYFLOAT: add to a field's float counter.
+    AddFloat {
+        /// The field.
+        member: Bytes,
+        /// The increment.
+        delta: f64,
+    },
+    /// SPOP: remove up to `count` members chosen at random.
+    Pop {
+        /// The type the key must hold.
+        kind: Kind,
+        /// How many.
+        count: u64,
+    },
+    /// Replace whatever the key holds by these members (RENAME, COPY,
+    /// MOVE, RESTORE-like copies, EXPIRE, the *STORE commands); no members
+    /// deletes the key.
+    Replace {
+        /// The type written.
+        kind: Kind,
+        /// Member and value.
+        pairs: Vec<(Bytes, Bytes)>,
+        /// Absolute expiry, unix ms (0: none).
+        expire_at_ms: u64,
+    },
+}
+
+/// What a [`CollectionOp`] answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CollectionReply {
+    /// Members added (Put), removed (Remove) or written (Replace).
+    Count(u64),
+    /// A counter's new value as Redis prints it (AddInt, AddFloat).
+    Value(Bytes),
+    /// The members removed (Pop).
+    Members(Vec<Bytes>),
+}
+
+/// Why a [`CollectionOp`] was not applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpError {
+    /// The key holds another type.
+    WrongType,
+    /// Refused with Redis's error text (without the `ERR ` prefix).
+    Refused(String),
+}
+
+impl Siblings {
+    /// Applies `op` coordinated by `actor` at `now_ms`.
+    ///
+    /// # Errors
+    /// [`OpError`]; nothing is stored then.
+    pub fn apply_collection(
+        &mut self,
+        actor: Actor,
+        now_ms: u64,
+        op: &CollectionOp,
+    ) -> Result<CollectionReply, OpError> {
+        let tag = Tag {
+            actor,
+            counter: self.next_counter(actor),
+        };
+        if let CollectionOp::Replace {
+            kind,
+            pairs,
+            expire_at_ms,
+        } = op
+        {
+            let mut coll = Collection::new(*kind);
+            for (m, v) in pairs {
+                coll.put(m.clone(), tag, now_ms, Element::Value(v.clone()));
+            }
+            let n = coll.len() as u64;
+            self.store(actor, now_ms, coll, *expire_at_ms);
+            return Ok(CollectionReply::Count(n));
+        }
+        let kind = match op {
+            CollectionOp::Put { kind, .. }
+            | CollectionOp::Remove { kind, .. }
+            | CollectionOp::Pop { kind, .. }
+            | CollectionOp::Replace { kind, .. } => *kind,
+            CollectionOp::AddInt { .. } | CollectionOp::AddFloat { .. } => Kind::Hash,
+        };
+        let (mut coll, expire_at_ms) = match self.view(now_ms) {
+            View::Absent => (Collection::new(kind), 0),
+            View::Plain(_) => return Err(OpError::WrongType),
+            View::Collection {
+                collection,
+                expire_at_ms,
+            } if collection.kind() == kind => (collection, expire_at_ms),
+            View::Collection { .. } => return Err(OpError::WrongType),
+        };
+        let (reply, changed) = match op {
+            CollectionOp::Put {
+                pairs, if_absent, ..
+            } => {
+                let (mut added, mut changed) = (0u64, false);
+                for (m, v) in pairs {
+                    let present = coll.element(m);
+                    if present.is_some() && *if_absent {
+                        continue;
+                    }
+                    if present.is_none() {
+                        added += 1;
+                    }
+                    let same = matches!(present.as_deref(), Some(Element::Value(old)) if old == v);
+                    if !same {
+                        coll.put(m.clone(), tag, now_ms, Element::Value(v.clone()));
+                        changed = true;
+                    }
+                }
+                (CollectionReply::Count(added), changed)
+            }
+            CollectionOp::Remove { members, .. } => {
+                let removed = members.iter().filter(|m| coll.remove(m)).count() as u64;
+                (CollectionReply::Count(removed), removed > 0)
+            }
+            CollectionOp::AddInt { member, delta } => {
+                let mut counter = counter_of(&coll, member);
+                let value = counter
+                    .add_int(actor, *delta)
+                    .map_err(|e| refusal(e, "hash value is not an integer"))?;
+                coll.put(member.clone(), tag, now_ms, Element::Counter(counter));
+                (CollectionReply::Value(value.to_bytes()), true)
+            }
+            CollectionOp::AddFloat { member, delta } => {
+                let mut counter = counter_of(&coll, member);
+                let value = counter
+                    .add_float(actor, *delta)
+                    .map_err(|e| refusal(e, "hash value is not a float"))?;
+                coll.put(member.clone(), tag, now_ms, Element::Counter(counter));
+                (CollectionReply::Value(value.to_bytes()), true)
+            }
+            CollectionOp::Pop { count, .. } => {
+                let names: Vec<Bytes> = coll.iter().map(|(m, _)| m.clone()).collect();
+                let n = usize::try_from(*count)
+                    .unwrap_or(usize::MAX)
+                    .min(names.len());
+                let picked: Vec<Bytes> = index::sample(&mut rand::rng(), names.len(), n)
+                    .into_iter()
+                    .filter_map(|i| names.get(i).cloned())
+                    .collect();
+                for m in &picked {
+                    coll.remove(m);
+                }
+                let changed = !picked.is_empty();
+                (CollectionReply::Members(picked), changed)
+            }
+            // Handled before the view is taken.
+            CollectionOp::Replace { .. } => (CollectionReply::Count(0), false),
+        };
+        if changed {
+            self.store(actor, now_ms, coll, expire_at_ms);
+        }
+        Ok(reply)
+    }
+
+    /// Stores `coll` (a tombstone when empty) superseding everything held.
+    fn store(&mut self, actor: Actor, now_ms: u64, coll: Collection, expire_at_ms: u64) {
+        if coll.is_empty() {
+            self.write(None, actor, now_ms, Payload::Tombstone, 0);
+        } else {
+            self.write(None, actor, now_ms, Payload::Collection(coll), expire_at_ms);
+        }
+    }
+}
+
+/// The counter HINCRBY grows for `member`: its counter (concurrent ones
+/// joined), a counter based on its value, or 0 for an absent field.
+fn counter_of(coll: &Collection, member: &[u8]) -> Counter {
+    let zero = Bytes::from_static(b"0");
+    let Some(items) = coll
+        .iter()
+        .find(|(m, _)| m.as_ref() == member)
+        .map(|(_, i)| i)
+    else {
+        return Counter::new(zero, 0);
+    };
+    match super::collection::resolve_item(items).as_deref() {
+        Some(Element::Counter(c)) => c.clone(),
+        Some(Element::Value(v)) => {
+            let tag = items
+                .iter()
+                .max_by_key(|i| (i.ts_ms, i.tag))
+                .map_or(0, |i| i.tag.base_id());
+            Counter::new(v.clone(), tag)
+        }
+        None => Counter::new(zero, 0),
+    }
+}
+
+/// A counter error in Redis's words for a hash field.
+fn refusal(e: CounterError, not_number: &str) -> OpError {
+    match e {
+        CounterError::NotInteger | CounterError::NotFloat => OpError::Refused(not_number.into()),
+        CounterError::WrongType => OpError::WrongType,
+        other => OpError::Refused(other.to_string()),
+    }
+}
+
+// The wire form: `kind:u8` then per op a tag and its fields (counts and
+// lengths u32be, integers u64be/i64be, floats as IEEE bits u64be).
+const OP_PUT: u8 = 0;
+const OP_REMOVE: u8 = 1;
+const OP_ADD_INT: u8 = 2;
+const OP_ADD_FLOAT: u8 = 3;
+const OP_POP: u8 = 4;
+const OP_REPLACE: u8 = 5;
+
+impl CollectionOp {
+    /// The encoding carried by `Op::Collection`.
+    pub fn encode(&self) -> Bytes {
+        let mut out = Vec::new();
+        let blob = |out: &mut Vec<u8>, b: &[u8]| {
+            out.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(b);
+        };
+        let count = |out: &mut Vec<u8>, n: usize| {
+            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+        };
+        match self {
+            CollectionOp::Put {
+                kind,
+                pairs,
+                if_absent,
+            } => {
+                out.extend_from_slice(&[OP_PUT, kind.code(), u8::from(*if_absent)]);
+                count(&mut out, pairs.len());
+                for (m, v) in pairs {
+                    blob(&mut out, m);
+                    blob(&mut out, v);
+                }
+            }
+            CollectionOp::Remove { kind, members } => {
+                out.extend_from_slice(&[OP_REMOVE, kind.code()]);
+                count(&mut out, members.len());
+                for m in members {
+                    blob(&mut out, m);
+                }
+            }
+            CollectionOp::AddInt { member, delta } => {
+                out.push(OP_ADD_INT);
+                blob(&mut out, member);
+                out.extend_from_slice(&delta.to_be_bytes());
+            }
+            CollectionOp::AddFloat { member, delta } => {
+                out.push(OP_ADD_FLOAT);
+                blob(&mut out, member);
+                out.extend_from_slice(&delta.to_bits().to_be_bytes());
+            }
+            CollectionOp::Pop { kind, count } => {
+                out.extend_from_slice(&[OP_POP, kind.code()]);
+                out.extend_from_slice(&count.to_be_bytes());
+            }
+            CollectionOp::Replace {
+                kind,
+                pairs,
+                expire_at_ms,
+            } => {
+                out.extend_from_slice(&[OP_REPLACE, kind.code()]);
+                out.extend_from_slice(&expire_at_ms.to_be_bytes());
+                count(&mut out, pairs.len());
+                for (m, v) in pairs {
+                    blob(&mut out, m);
+                    blob(&mut out, v);
+                }
+            }
+        }
+        Bytes::from(out)
+    }
+
+    /// Decodes [`encode`](Self::encode)'s output; `None` if damaged.
+    pub fn decode(b: &Bytes) -> Option<CollectionOp> {
+        let mut pos = 0usize;
+        let byte = |pos: &mut usize| -> Option<u8> {
+            let v = *b.get(*pos)?;
+            *pos += 1;
+            Some(v)
+        };
+        let u64_at = |pos: &mut usize| -> Option<u64> {
+            let end = pos.checked_add(8)?;
+            let raw: [u8; 8] = b.get(*pos..end)?.try_into().ok()?;
+            *pos = end;
+            Some(u64::from_be_bytes(raw))
+        };
+        let pairs = |pos: &mut usize| -> Option<Vec<(Bytes, Bytes)>> {
+            let n = take_u32(b, pos)?;
+            let mut out = Vec::with_capacity(n.min(b.len() / 8));
+            for _ in 0..n {
+                out.push((take_blob(b, pos)?, take_blob(b, pos)?));
+            }
+            Some(out)
+        };
+        let op = match byte(&mut pos)? {
+            OP_PUT => {
+                let kind = Kind::from_code(byte(&mut pos)?)?;
+                let if_absent = byte(&mut pos)? != 0;
+                CollectionOp::Put {
+                    kind,
+                    pairs: pairs(&mut pos)?,
+                    if_absent,
+                }
+            }
+            OP_REMOVE => {
+                let kind = Kind::from_code(byte(&mut pos)?)?;
+                let n = take_u32(b, &mut pos)?;
+                let mut members = Vec::with_capacity(n.min(b.len() / 4));
+                for _ in 0..n {
+                    members.push(take_blob(b, &mut pos)?);
+                }
+                CollectionOp::Remove { kind, members }
+            }
+            OP_ADD_INT => CollectionOp::AddInt {
+                member: take_blob(b, &mut pos)?,
+                delta: u64_at(&mut pos)? as i64,
+            },
+            OP_ADD_FLOAT => {
+                let member = take_blob(b, &mut pos)?;
+                let delta = f64::from_bits(u64_at(&mut pos)?);
+                if !delta.is_finite() {
+                    return None;
+                }
+                CollectionOp::AddFloat { member, delta }
+            }
+            OP_POP => CollectionOp::Pop {
+                kind: Kind::from_code(byte(&mut pos)?)?,
+                count: u64_at(&mut pos)?,
+            },
+            OP_REPLACE => {
+                let kind = Kind::from_code(byte(&mut pos)?)?;
+                let expire_at_ms = u64_at(&mut pos)?;
+                CollectionOp::Replace {
+                    kind,
+                    pairs: pairs(&mut pos)?,
+                    expire_at_ms,
+                }
+            }
+            _ => return None,
+        };
+        (pos == b.len()).then_some(op)
+    }
+}
+
+impl CollectionReply {
+    /// The encoding carried by `Outcome::Collection`.
+    pub fn encode(&self) -> Bytes {
+        let mut out = Vec::new();
+        match self {
+            CollectionReply::Count(n) => {
+                out.push(0);
+                out.extend_from_slice(&n.to_be_bytes());
+            }
+            CollectionReply::Value(v) => {
+                out.push(1);
+                out.extend_from_slice(v);
+            }
+            CollectionReply::Members(ms) => {
+                out.push(2);
+                out.extend_from_slice(&u32::try_from(ms.len()).unwrap_or(0).to_be_bytes());
+                for m in ms {
+                    out.extend_from_slice(&u32::try_from(m.len()).unwrap_or(0).to_be_bytes());
+                    out.extend_from_slice(m);
+                }
+            }
+        }
+        Bytes::from(out)
+    }
+
+    /// Decodes [`encode`](Self::encode)'s output; `None` if damaged.
+    pub fn decode(b: &Bytes) -> Option<CollectionReply> {
+        let (&tag, _) = b.split_first()?;
+        let mut pos = 1usize;
+        match tag {
+            0 => {
+                let raw: [u8; 8] = b.get(1..9)?.try_into().ok()?;
+                (b.len() == 9).then_some(CollectionReply::Count(u64::from_be_bytes(raw)))
+            }
+            1 => Some(CollectionReply::Value(b.slice(1..))),
+            2 => {
+                let n = take_u32(b, &mut pos)?;
+                let mut ms = Vec::with_capacity(n.min(b.len() / 4));
+                for _ in 0..n {
+                    ms.push(take_blob(b, &mut pos)?);
+                }
+                (pos == b.len()).then_some(CollectionReply::Members(ms))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! What the hash and set commands share: reading a collection with its
+//! type checked, sending a change to the key's replicas, the random picks
+//! of HRANDFIELD/SRANDMEMBER, and the *SCAN commands' page.
+
+use bytes::Bytes;
+use rand::Rng;
+use ringkv_cluster::{Applied, CollectionOp, CollectionReply, Members, Mutation, ValueType};
+use ringkv_resp::Reply;
+
+use super::Ctx;
+use super::args::ArgCursor;
+use super::keys::parse_cursor;
+use crate::glob::Glob;
+use crate::reply_error::{ReplyError, text};
+
+/// The members of the `ty` at `key` (a keyspace hit or miss is counted);
+/// `None` if the key does not exist, `-WRONGTYPE` if it holds another type.
+pub async fn read_members(
+    cx: &mut Ctx<'_>,
+    key: &[u8],
+    ty: ValueType,
+) -> Result<Option<Members>, ReplyError> {
+    let Some(entry) = cx.read_any(key).await? else {
+        return Ok(None);
+    };
+    members_of(&entry, ty).map(Some)
+}
+
+/// [`read_members`] without statistics, in database `db` (for writes).
+pub async fn peek_members(
+    cx: &Ctx<'_>,
+    db: u32,
+    key: &[u8],
+    ty: ValueType,
+) -> Result<Option<Members>, ReplyError> {
+    let Some(entry) = cx.peek(db, key).await? else {
+        return Ok(None);
+    };
+    members_of(&entry, ty).map(Some)
+}
+
+fn members_of(entry: &ringkv_cluster::Entry, ty: ValueType) -> Result<Members, ReplyError> {
+    if entry.kind != ty {
+        return Err(ReplyError::WrongType);
+    }
+    entry
+        .members()
+        .ok_or_else(|| ReplyError::err("internal error: damaged collection value"))
+}
+
+/// Applies `op` to `key` in the selected database on its replicas at the
+/// command's write level, touching the key's WATCHes; the reply waits for
+/// local durability.
+pub async fn change(
+    cx: &mut Ctx<'_>,
+    key: &Bytes,
+    op: CollectionOp,
+) -> Result<CollectionReply, ReplyError> {
+    change_in(cx, cx.db(), key, op).await
+}
+
+/// [`change`] in database `db`.
+pub async fn change_in(
+    cx: &mut Ctx<'_>,
+    db: u32,
+    key: &Bytes,
+    op: CollectionOp,
+) -> Result<CollectionReply, ReplyError> {
+    let level = cx.write_level();
+    cx.server.watches.touch(db, key);
+    let (applied, ack) = cx
+        .cluster()
+        .write(db, key, Mutation::Collection(op), level)
+        .await?;
+    cx.client.await_ack(ack);
+    match applied {
+        Applied::Collection(reply) => Ok(reply),
+        other => Err(ReplyError::Err(
+            format!("internal error: unexpected outcome {other:?}").into(),
+        )),
+    }
+}
+
+/// The count a Put, Remove or Replace answered.
+pub fn count(reply: &CollectionReply) -> i64 {
+    match reply {
+        CollectionReply::Count(n) => i64::try_from(*n).unwrap_or(i64::MAX),
+        CollectionReply::Members(m) => i64::try_from(m.len()).unwrap_or(i64::MAX),
+        CollectionReply::Value(_) => 0,
+    }
+}
+
+/// Replaces whatever `dest` holds by `members` as a `ty` (deleting it when
+/// there are none), as the *STORE commands do; returns how many it holds.
+pub async fn store(
+    cx: &mut Ctx<'_>,
+    dest: &Bytes,
+    ty: ValueType,
+    members: Members,
+) -> Result<i64, ReplyError> {
+    let n = i64::try_from(members.map.len()).unwrap_or(i64::MAX);
+    let Some(kind) = ty.kind() else {
+        return Err(ReplyError::err("internal error: not a collection type"));
+    };
+    change(
+        cx,
+        dest,
+        CollectionOp::Replace {
+            kind,
+            pairs: members.map.into_iter().collect(),
+            expire_at_ms: 0,
+        },
+    )
+    .await?;
+    Ok(n)
+}
+
+/// Indices HRANDFIELD and SRANDMEMBER return among `len` members for
+/// `count`: distinct ones in random order (at most `len`) when positive,
+/// `|count|` independent picks (repeats allowed) when negative.
+pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
+    let mut rng = rand::rng();
+    if len == 0 || count == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        return (0..n).map(|_| rng.random_range(0..len)).collect();
+    }
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+    rand::seq::index::sample(&mut rng, len, n).into_vec()
+}
+
+/// The largest `|count|` HRANDFIELD/SRANDMEMBER accept with repeats: a
+/// reply is built in memory, so a bound keeps one request from
+/// exhausting it (Redis: "value is out of range").
+pub fn check_random_count(count: i64) -> Result<(), ReplyError> {
+    if count < -(i64::MAX / 2) {
+        return Err(ReplyError::err(text::OUT_OF_RANGE));
+    }
+    Ok(())
+}
+
+/// HSCAN/SSCAN key cursor [MATCH pattern] [COUNT count]: the members
+/// matching (with their values when `with_values`), in one page: a
+/// collection lives in one record, so the whole of it is at hand and the
+/// next cursor is 0 (Redis does the same for its compact encodings).
+pub fn scan_page(
+    args: &[Bytes],
+    members: Option<Members>,
+    with_values: bool,
+) -> Result<Reply, ReplyError> {
+    parse_cursor(super::args::arg(args, 2)).ok_or(ReplyError::err(text::INVALID_CURSOR))?;
+    let mut c = ArgCursor::new(args, 3);
+    let mut pattern = None;
+    while c.has_more() {
+        if c.eat("MATCH") {
+            pattern = Some(Glob::new(c.require()?, false));
+        } else if c.eat("COUNT") {
+            if c.require_i64()? < 1 {
+                return Err(ReplyError::syntax());
+            }
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    let mut items = Vec::new();
+    for (m, v) in members.map(|m| m.map).unwrap_or_default() {
+        if pattern.as_ref().is_none_or(|g| g.matches(&m)) {
+            items.push(Reply::Bulk(m));
+            if with_values {
+                items.push(Reply::Bulk(v));
+            }
+        }
+    }
+    Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(items)]))
+}

@@ -1,0 +1,286 @@
+//! Set commands with Redis 7.0's replies and errors. A set is an
+//! observed-remove set replicated without a leader (`docs/data-types.md`,
+//! Sets): a member added concurrently with its removal stays (add-wins).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, ValueType};
+use ringkv_resp::Reply;
+
+use super::Ctx;
+use super::args::{ArgCursor, arg, parse_i64, parse_positive};
+use super::collections::{
+    change, change_in, count, peek_members, random_picks, read_members, scan_page, store,
+};
+use crate::reply_error::{CmdResult, ReplyError};
+
+async fn set(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Members>, ReplyError> {
+    read_members(cx, key, ValueType::Set).await
+}
+
+fn to_set_reply(members: impl IntoIterator<Item = Bytes>) -> Reply {
+    Reply::Set(members.into_iter().map(Reply::Bulk).collect())
+}
+
+/// SADD key member [member ...]: the number added.
+pub async fn sadd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let op = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: args
+            .iter()
+            .skip(2)
+            .map(|m| (m.clone(), Bytes::new()))
+            .collect(),
+        if_absent: true,
+    };
+    Ok(Reply::Int(count(&change(cx, arg(args, 1), op).await?)))
+}
+
+/// SREM key member [member ...]: the number removed.
+pub async fn srem(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let op = CollectionOp::Remove {
+        kind: Kind::Set,
+        members: args.get(2..).unwrap_or_default().to_vec(),
+    };
+    Ok(Reply::Int(count(&change(cx, arg(args, 1), op).await?)))
+}
+
+/// SMEMBERS key.
+pub async fn smembers(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let s = set(cx, arg(args, 1)).await?.unwrap_or_default();
+    Ok(to_set_reply(s.map.into_keys()))
+}
+
+/// SISMEMBER key member.
+pub async fn sismember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let s = set(cx, arg(args, 1)).await?;
+    Ok(Reply::Int(i64::from(
+        s.is_some_and(|s| s.map.contains_key(arg(args, 2))),
+    )))
+}
+
+/// SMISMEMBER key member [member ...].
+pub async fn smismember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let s = set(cx, arg(args, 1)).await?.unwrap_or_default();
+    Ok(Reply::Array(
+        args.iter()
+            .skip(2)
+            .map(|m| Reply::Int(i64::from(s.map.contains_key(m))))
+            .collect(),
+    ))
+}
+
+/// SCARD key.
+pub async fn scard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let s = set(cx, arg(args, 1)).await?;
+    Ok(Reply::Int(s.map_or(0, |s| {
+        i64::try_from(s.map.len()).unwrap_or(i64::MAX)
+    })))
+}
+
+/// SPOP key [count]: one member (or nil), or an array of up to `count`.
+pub async fn spop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = match args.len() {
+        2 => None,
+        3 => Some(parse_positive(arg(args, 2))?),
+        _ => return Err(ReplyError::syntax()),
+    };
+    let op = CollectionOp::Pop {
+        kind: Kind::Set,
+        count: count.map_or(1, |n| n.unsigned_abs()),
+    };
+    if count == Some(0) {
+        // Redis answers an empty array without touching the key (but
+        // still checks its type).
+        set(cx, arg(args, 1)).await?;
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let popped = match change(cx, arg(args, 1), op).await? {
+        CollectionReply::Members(m) => m,
+        _ => Vec::new(),
+    };
+    Ok(match count {
+        None => popped.into_iter().next().map_or(Reply::Nil, Reply::Bulk),
+        Some(_) => to_set_reply(popped),
+    })
+}
+
+/// SRANDMEMBER key [count].
+pub async fn srandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = match args.len() {
+        2 => None,
+        3 => Some(parse_i64(arg(args, 2))?),
+        _ => return Err(ReplyError::syntax()),
+    };
+    let s = set(cx, arg(args, 1)).await?;
+    let members: Vec<Bytes> = s.map(|s| s.map.into_keys().collect()).unwrap_or_default();
+    let Some(count) = count else {
+        let picked = random_picks(members.len(), 1);
+        return Ok(picked
+            .first()
+            .and_then(|&i| members.get(i).cloned())
+            .map_or(Reply::Nil, Reply::Bulk));
+    };
+    Ok(Reply::Array(
+        random_picks(members.len(), count)
+            .into_iter()
+            .filter_map(|i| members.get(i).cloned().map(Reply::Bulk))
+            .collect(),
+    ))
+}
+
+/// SMOVE source destination member: 1 if moved. In a cluster the removal
+/// and the addition are two writes (each atomic on its key's replicas).
+pub async fn smove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (src, dst, member) = (arg(args, 1), arg(args, 2), arg(args, 3));
+    let db = cx.db();
+    let _lock = cx.ks().lock([src.as_ref(), dst.as_ref()]).await;
+    let from = peek_members(cx, db, src, ValueType::Set).await?;
+    peek_members(cx, db, dst, ValueType::Set).await?;
+    let Some(from) = from else {
+        return Ok(Reply::Int(0));
+    };
+    if !from.map.contains_key(member) {
+        return Ok(Reply::Int(0));
+    }
+    if src == dst {
+        return Ok(Reply::Int(1));
+    }
+    let removed = change_in(
+        cx,
+        db,
+        src,
+        CollectionOp::Remove {
+            kind: Kind::Set,
+            members: vec![member.clone()],
+        },
+    )
+    .await?;
+    if count(&removed) == 0 {
+        return Ok(Reply::Int(0));
+    }
+    let add = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: vec![(member.clone(), Bytes::new())],
+        if_absent: true,
+    };
+    change_in(cx, db, dst, add).await?;
+    Ok(Reply::Int(1))
+}
+
+/// How several sets combine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Combine {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// Reads every key (all type-checked, as Redis does before answering;
+/// a missing key is an empty set) and combines them.
+async fn combine(
+    cx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    how: Combine,
+) -> Result<BTreeMap<Bytes, Bytes>, ReplyError> {
+    let mut sets = Vec::with_capacity(keys.len());
+    for k in keys {
+        sets.push(set(cx, k).await?.map(|s| s.map).unwrap_or_default());
+    }
+    let mut iter = sets.into_iter();
+    let mut acc = iter.next().unwrap_or_default();
+    for s in iter {
+        match how {
+            Combine::Inter => acc.retain(|m, _| s.contains_key(m)),
+            Combine::Union => acc.extend(s),
+            Combine::Diff => acc.retain(|m, _| !s.contains_key(m)),
+        }
+    }
+    Ok(acc)
+}
+
+async fn combine_reply(cx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
+    let acc = combine(cx, args.get(1..).unwrap_or_default(), how).await?;
+    Ok(to_set_reply(acc.into_keys()))
+}
+
+async fn combine_store(cx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
+    let dest = arg(args, 1);
+    let keys = args.get(2..).unwrap_or_default();
+    let _lock = cx.ks().lock(args.iter().skip(1).map(|k| k.as_ref())).await;
+    let map = combine(cx, keys, how).await?;
+    Ok(Reply::Int(
+        store(cx, dest, ValueType::Set, Members { map }).await?,
+    ))
+}
+
+/// SINTER key [key ...].
+pub async fn sinter(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_reply(cx, args, Combine::Inter).await
+}
+
+/// SUNION key [key ...].
+pub async fn sunion(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_reply(cx, args, Combine::Union).await
+}
+
+/// SDIFF key [key ...].
+pub async fn sdiff(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_reply(cx, args, Combine::Diff).await
+}
+
+/// SINTERSTORE destination key [key ...].
+pub async fn sinterstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(cx, args, Combine::Inter).await
+}
+
+/// SUNIONSTORE destination key [key ...].
+pub async fn sunionstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(cx, args, Combine::Union).await
+}
+
+/// SDIFFSTORE destination key [key ...].
+pub async fn sdiffstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(cx, args, Combine::Diff).await
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit].
+pub async fn sintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let numkeys = parse_i64(arg(args, 1))?;
+    if numkeys <= 0 {
+        return Err(ReplyError::err("numkeys should be greater than 0"));
+    }
+    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    let Some(keys) = args.get(2..2usize.saturating_add(n)) else {
+        return Err(ReplyError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    };
+    let mut c = ArgCursor::new(args, 2 + n);
+    let mut limit = 0usize;
+    while c.has_more() {
+        if c.eat("LIMIT") {
+            let l = c.require_i64()?;
+            if l < 0 {
+                return Err(ReplyError::err("LIMIT can't be negative"));
+            }
+            limit = usize::try_from(l).unwrap_or(usize::MAX);
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    let acc = combine(cx, keys, Combine::Inter).await?;
+    let n = if limit == 0 {
+        acc.len()
+    } else {
+        acc.len().min(limit)
+    };
+    Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count].
+pub async fn sscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let s = set(cx, arg(args, 1)).await?;
+    scan_page(args, s, false)
+}
