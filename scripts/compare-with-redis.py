@@ -2,7 +2,8 @@
 """Sends the same commands to a real redis-server and to ringkv and reports
 every reply that differs byte for byte.
 
-Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [--random-hll N] [FILE]
+Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [--random-hll N]
+                             [--random-collections N] [--seed S] [FILE]
 
 FILE holds one command per line (words split like a shell would, so quote
 arguments with spaces); without it, commands are read from stdin. A line
@@ -11,7 +12,21 @@ WATCH and other multi-client cases; @0 is the default), and the line
 "SLEEP ms" pauses between commands. --random N
 adds N random bitmap/string commands (SETBIT, GETBIT, BITCOUNT, BITPOS,
 BITOP, LCS, GETRANGE, SETRANGE) over a few small keys, seeded for
-repeatability; --random-hll N adds N random PFADD/PFCOUNT/PFMERGE commands. Both servers should start empty; FLUSHALL is sent first.
+repeatability; --random-hll N adds N random PFADD/PFCOUNT/PFMERGE commands;
+--random-collections N adds N random hash and set commands (HSET ... HSCAN,
+SADD ... SSCAN, with DEL/EXISTS/TYPE/EXPIRE/TTL/PERSIST/RENAME/COPY and SET
+on the same six keys so WRONGTYPE is hit). --seed S changes the seed of
+every random mode (default: each mode's own fixed seed).
+
+Replies Redis leaves unordered are compared as multisets: SMEMBERS, SINTER,
+SUNION, SDIFF, HKEYS, HVALS, SPOP with a count, HGETALL (as field-value
+pairs). HSCAN/SSCAN with cursor 0 are followed on each server until the
+cursor is 0 again and the union of the pages is compared. SRANDMEMBER and
+HRANDFIELD are compared by shape only (reply type, length, and whether the
+picks are distinct), except when a positive count returned fewer picks
+than asked: then the whole collection came back and is compared as a
+multiset. Errors are always compared exactly. Both servers should start
+empty; FLUSHALL is sent first.
 Exits 1 if any reply differs. Only the standard library is used.
 """
 import random
@@ -53,6 +68,27 @@ class Conn:
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
 
+    def parsed(self):
+        """The next reply as (raw bytes, tree); the tree is (kind, value)
+        with kind one of + - : $ * (and RESP3's others as sent), value
+        None for a null bulk or array."""
+        line = self._line()
+        kind, body = line[:1], line[1:]
+        if kind in (b"$", b"="):
+            n = int(body)
+            if n < 0:
+                return line, ("$", None)
+            data = self._exact(n + 2)[:-2]
+            return line + b"\r\n" + data, ("$", data)
+        if kind in (b"*", b"%", b"~"):
+            n = int(body)
+            parts = [self.parsed() for _ in range(max(n, 0) * (2 if kind == b"%" else 1))]
+            raw = line + b"\r\n" + b"\r\n".join(p[0] for p in parts)
+            return raw, ("*", None if n < 0 else [p[1] for p in parts])
+        if kind == b":":
+            return line, (":", int(body))
+        return line, (kind.decode(), body)
+
     def reply(self):
         line = self._line()
         kind, body = line[:1], line[1:]
@@ -70,6 +106,10 @@ class Conn:
     def cmd(self, args):
         self.sock.sendall(encode(args))
         return self.reply()
+
+    def cmd_parsed(self, args):
+        self.sock.sendall(encode(args))
+        return self.parsed()
 
 
 def random_commands(n, seed=1):
@@ -152,6 +192,230 @@ def random_hll_commands(n, seed=2):
     return out
 
 
+def random_collection_commands(n, seed=3):
+    """N random hash and set commands over six keys (h1 h2 mostly hashes,
+    s1 s2 mostly sets, m x anything, strings included) plus "nokey", which
+    is only ever read, and "one", a set of at most one member where SPOP
+    without a count is deterministic. Every command's effect is
+    deterministic: SPOP takes no random member from a larger set (count 0,
+    a count larger than any set, or a missing, wrong-type or one-member
+    key), and HRANDFIELD/SRANDMEMBER only read."""
+    rng = random.Random(seed)
+    fields = [f"f{i}" for i in range(11)] + [""]
+    members = ["0", "1", "2", "10", "-5", "007", "a", "b", "c", "ab", "", "xyz"]
+    values = ["0", "1", "-1", "17", "1.5", "abc", "", "9223372036854775807",
+              "-9223372036854775808", "1e3", "3.0", " 5", "nan", "inf", "0.1",
+              "5e-1", "-0", "10.50"]
+    incrs = ["1", "-1", "0", "5", "100", "9223372036854775807", "-9223372036854775808",
+             "9223372036854775808", "abc", "1.5", "", " 1", "+3", "007"]
+    fincrs = ["1", "0.1", "-1.5", "1e3", "0.2", "3", "-0.1", "abc", "inf", "-inf", "nan",
+              "1e308", "5.0e-3", "", " 2", "0x10", "1.7976931348623157e308", "1e-20", "-0"]
+    patterns = ["*", "f*", "f1*", "?", "f[0-4]", "*0", "[a-c]", "a*", "\\*", "[", "x", "[^f]*", ""]
+    cursors = ["abc", "1.5", " 0", "18446744073709551616", "", "-0", "0x0"]
+    counts = ["1", "2", "10", "100", "0", "-1", "abc"]
+    rcounts = ["-5", "-3", "-1", "0", "1", "2", "3", "5", "20", "abc", "1.0",
+               "9223372036854775807", "-9223372036854775808", "9223372036854775808"]
+    everyone = ["h1", "h2", "s1", "s2", "m", "x"]
+
+    def pick(weighted):
+        keys, weights = zip(*weighted)
+        return rng.choices(keys, weights)[0]
+
+    def hkey(write=False):
+        return pick([("h1", 4), ("h2", 4), ("m", 2), ("x", 2), ("s1", 1), ("s2", 1),
+                     ("nokey", 0 if write else 1)])
+
+    def skey(write=False):
+        return pick([("s1", 4), ("s2", 4), ("m", 2), ("x", 2), ("h1", 1), ("h2", 1),
+                     ("nokey", 0 if write else 1)])
+
+    def dest():
+        return pick([("s1", 3), ("s2", 3), ("m", 2), ("x", 2), ("h1", 1), ("h2", 1)])
+
+    def anykey():
+        return rng.choice(everyone + ["nokey"])
+
+    def value():
+        return "v" * 70 if rng.random() < 0.03 else rng.choice(values)
+
+    def some(pool, lo, hi):
+        return [rng.choice(pool) for _ in range(rng.randint(lo, hi))]
+
+    def pairs(lo, hi):
+        out = []
+        for _ in range(rng.randint(lo, hi)):
+            out += [rng.choice(fields), value()]
+        return out
+
+    def scan(cmd, k):
+        args = [cmd, k, "0" if rng.random() < 0.85 else rng.choice(cursors)]
+        for opt in rng.sample(["MATCH", "COUNT"], rng.randint(0, 2)):
+            args += [opt, rng.choice(patterns if opt == "MATCH" else counts)]
+        if rng.random() < 0.05:
+            args += rng.choice([["NOVALUES"], ["MATCH"], ["COUNT"], ["TYPE", "hash"], ["count", "3"]])
+        return args
+
+    def hset(cmd):
+        r = rng.random()
+        if r < 0.05:
+            return [cmd, hkey(True)]
+        args = [cmd, hkey(True)] + pairs(1, 4)
+        if r < 0.15:
+            args.pop()
+        return args
+
+    def spop():
+        r = rng.random()
+        if r < 0.3:
+            m = some(members, 1, 1)
+            return [["DEL", "one"], ["SADD", "one"] + m,
+                    ["SPOP", "one"] + rng.choice([[], [], ["1"], ["3"], ["0"]]), ["EXISTS", "one"]]
+        if r < 0.45:
+            return [["SPOP", rng.choice(["nokey", "one"])]]
+        count = rng.choice(["0", "0", "20", "100", "9223372036854775807", "-1", "abc", "1.5",
+                            "-9223372036854775808", ""])
+        args = ["SPOP", skey(), count]
+        if rng.random() < 0.03:
+            args.append("extra")
+        return [args]
+
+    def randcmd(cmd, k):
+        args = [cmd, k]
+        if rng.random() < 0.8:
+            args.append(rng.choice(rcounts))
+            if k == "nokey" and rng.random() < 0.3:
+                args[-1] = rng.choice(["-9223372036854775807", "-4611686018427387904",
+                                       "-4611686018427387903"])
+            if cmd == "HRANDFIELD" and rng.random() < 0.4:
+                args.append(rng.choice(["WITHVALUES", "WITHVALUES", "withvalues", "nope"]))
+        elif rng.random() < 0.1:
+            args += ["WITHVALUES"]
+        return args
+
+    def sintercard():
+        keys = [skey() for _ in range(rng.randint(1, 3))]
+        numkeys = str(len(keys))
+        r = rng.random()
+        if r < 0.1:
+            numkeys = rng.choice(["0", "-1", "abc", str(len(keys) + 1), "9999999999999"])
+        elif r < 0.15 and len(keys) > 1:
+            numkeys = str(len(keys) - 1)
+        args = ["SINTERCARD", numkeys] + keys
+        if rng.random() < 0.5:
+            args += ["LIMIT", rng.choice(["0", "1", "2", "3", "-1", "abc", "100"])]
+            if rng.random() < 0.05:
+                args.pop()
+        return args
+
+    ops = [
+        (6, lambda: [hset("HSET")]),
+        (2, lambda: [rng.choice([["HSETNX", hkey(True), rng.choice(fields), value()],
+                                 ["HSETNX", hkey(), rng.choice(fields)]])]),
+        (2, lambda: [hset("HMSET")]),
+        (3, lambda: [["HGET", hkey(), rng.choice(fields)]]),
+        (2, lambda: [["HMGET", hkey()] + some(fields, 0 if rng.random() < 0.05 else 1, 4)]),
+        (2, lambda: [["HGETALL", hkey()]]),
+        (1, lambda: [["HKEYS", hkey()]]),
+        (1, lambda: [["HVALS", hkey()]]),
+        (2, lambda: [["HLEN", hkey()]]),
+        (2, lambda: [["HEXISTS", hkey(), rng.choice(fields)]]),
+        (3, lambda: [["HDEL", hkey()] + some(fields, 0 if rng.random() < 0.05 else 1, 3)]),
+        (2, lambda: [["HSTRLEN", hkey(), rng.choice(fields)]]),
+        (3, lambda: [["HINCRBY", hkey(True), rng.choice(fields), rng.choice(incrs)]]),
+        (3, lambda: [["HINCRBYFLOAT", hkey(True), rng.choice(fields), rng.choice(fincrs)]]),
+        (2, lambda: [scan("HSCAN", hkey())]),
+        (2, lambda: [randcmd("HRANDFIELD", hkey())]),
+        (6, lambda: [["SADD", skey(True)] + some(members, 0 if rng.random() < 0.05 else 1, 4)]),
+        (3, lambda: [["SREM", skey()] + some(members, 0 if rng.random() < 0.05 else 1, 3)]),
+        (2, lambda: [["SMEMBERS", skey()]]),
+        (2, lambda: [["SISMEMBER", skey(), rng.choice(members)]]),
+        (2, lambda: [["SMISMEMBER", skey()] + some(members, 0 if rng.random() < 0.05 else 1, 4)]),
+        (2, lambda: [["SCARD", skey()]]),
+        (2, spop),
+        (2, lambda: [randcmd("SRANDMEMBER", skey())]),
+        (2, lambda: [["SMOVE", skey(), skey(True), rng.choice(members)]]),
+        (2, lambda: [["SINTER"] + [skey() for _ in range(rng.randint(1, 3))]]),
+        (2, lambda: [sintercard()]),
+        (1, lambda: [["SINTERSTORE", dest()] + [skey() for _ in range(rng.randint(1, 3))]]),
+        (2, lambda: [["SUNION"] + [skey() for _ in range(rng.randint(1, 3))]]),
+        (1, lambda: [["SUNIONSTORE", dest()] + [skey() for _ in range(rng.randint(1, 3))]]),
+        (2, lambda: [["SDIFF"] + [skey() for _ in range(rng.randint(1, 3))]]),
+        (1, lambda: [["SDIFFSTORE", dest()] + [skey() for _ in range(rng.randint(1, 3))]]),
+        (2, lambda: [scan("SSCAN", skey())]),
+        (1, lambda: [["SET", pick([("m", 3), ("x", 3), ("h1", 1), ("h2", 1), ("s1", 1), ("s2", 1)]),
+                      rng.choice(values)]]),
+        (1, lambda: [["DEL"] + [anykey() for _ in range(rng.randint(1, 2))]]),
+        (1, lambda: [["EXISTS"] + [anykey() for _ in range(rng.randint(1, 3))]]),
+        (1, lambda: [["TYPE", anykey()]]),
+        (1, lambda: [["EXPIRE", anykey(), rng.choice(["100", "1000", "2000", "0", "-1", "abc"])]
+                     + rng.choice([[], [], ["NX"], ["XX"], ["GT"], ["LT"], ["NX", "XX"]])]),
+        (1, lambda: [["TTL", anykey()]]),
+        (1, lambda: [["PERSIST", anykey()]]),
+        (1, lambda: [[rng.choice(["RENAME", "RENAME", "RENAMENX"]), anykey(), dest()]]),
+        (1, lambda: [["COPY", anykey(), dest()] + rng.choice([[], ["REPLACE"]])]),
+    ]
+    weights = [w for w, _ in ops]
+    out = []
+    while len(out) < n:
+        out += rng.choices(ops, weights)[0][1]()
+    return out[:n]
+
+
+UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS", "SPOP"}
+NORMALIZED = UNORDERED | {"HGETALL", "HSCAN", "SSCAN", "SRANDMEMBER", "HRANDFIELD"}
+
+
+def pairs_of(items):
+    return [(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+
+
+def scan_all(conn, args, tree):
+    """Follows an HSCAN/SSCAN from its first reply `tree` until the cursor
+    is 0 again; the union of the pages (field-value pairs for HSCAN) as a
+    sorted list, or the first reply that is not a scan page."""
+    items = []
+    for _ in range(100000):
+        if tree[0] != "*" or tree[1] is None or len(tree[1]) != 2 or tree[1][1][0] != "*":
+            return tree
+        cursor, page = tree[1][0][1], tree[1][1][1]
+        items += page
+        if cursor == b"0":
+            break
+        args = args[:2] + [cursor.decode()] + args[3:]
+        tree = conn.cmd_parsed(args)[1]
+    if args[0].upper() == "HSCAN":
+        items = pairs_of(items)
+    return ("all pages", sorted(items, key=repr))
+
+
+def normalize(args, tree):
+    """What of a reply to `args` is compared: the whole reply, or its
+    elements sorted where Redis leaves the order open, or only the shape of
+    a random pick (see the module documentation)."""
+    name = args[0].upper() if args else ""
+    if tree[0] != "*" or tree[1] is None or name not in NORMALIZED:
+        if name in ("SRANDMEMBER", "HRANDFIELD") and tree[0] == "$":
+            return ("one pick", "nil" if tree[1] is None else "bulk")
+        return tree
+    items = tree[1]
+    if name in UNORDERED:
+        return ("unordered", sorted(items, key=repr))
+    if name == "HGETALL":
+        return ("pairs", sorted(pairs_of(items), key=repr))
+    if name in ("SRANDMEMBER", "HRANDFIELD"):
+        try:
+            count = int(args[2])
+        except (IndexError, ValueError):
+            return tree
+        if len(args) > 3 and args[3].upper() == "WITHVALUES":
+            items = pairs_of(items)
+        if 0 < count and len(items) < count:
+            return ("all members", sorted(items, key=repr))
+        keys = [i[0] if isinstance(i, tuple) and i and isinstance(i[0], tuple) else i for i in items]
+        return ("picks", len(items), "distinct" if len(set(map(repr, keys))) == len(keys) else "repeats")
+    return tree
+
+
 def main():
     argv = sys.argv[1:]
     if len(argv) < 2:
@@ -159,13 +423,21 @@ def main():
         return 2
     redis_port, ringkv_port = int(argv[0]), int(argv[1])
     rest = argv[2:]
+    modes = {"--random": random_commands, "--random-hll": random_hll_commands,
+             "--random-collections": random_collection_commands}
+    wanted, seed = [], None
+    while rest[:1] and rest[0] in list(modes) + ["--seed"]:
+        if len(rest) < 2:
+            print(__doc__)
+            return 2
+        if rest[0] == "--seed":
+            seed = int(rest[1])
+        else:
+            wanted.append((modes[rest[0]], int(rest[1])))
+        rest = rest[2:]
     commands = []
-    if rest[:1] == ["--random"]:
-        commands += random_commands(int(rest[1]))
-        rest = rest[2:]
-    if rest[:1] == ["--random-hll"]:
-        commands += random_hll_commands(int(rest[1]))
-        rest = rest[2:]
+    for gen, count in wanted:
+        commands += gen(count) if seed is None else gen(count, seed)
     if rest:
         with open(rest[0]) as f:
             commands += [shlex.split(l) for l in f if l.strip() and not l.startswith("#")]
@@ -189,10 +461,26 @@ def main():
             time.sleep(int(args[1]) / 1000)
             continue
         redis, ringkv = pair(n)
-        want, got = redis.cmd(args), ringkv.cmd(args)
-        if want != got:
+        replies = []
+        for conn in (redis, ringkv):
+            try:
+                replies.append(conn.cmd_parsed(args))
+            except (EOFError, OSError) as e:
+                # Reported as a differing reply; both connections are
+                # opened anew for the next command on connection n.
+                replies.append((b"<connection lost: %s>" % str(e).encode(), ("lost", None)))
+                conns.pop(n, None)
+        (want, want_tree), (got, got_tree) = replies
+        if want == got:
+            continue
+        if args and args[0].upper() in ("HSCAN", "SSCAN"):
+            want_tree, got_tree = scan_all(redis, args, want_tree), scan_all(ringkv, args, got_tree)
+        want_tree, got_tree = normalize(args, want_tree), normalize(args, got_tree)
+        if want_tree != got_tree:
             differ += 1
             print(f"DIFF (command {i + 1})", f"@{n}", " ".join(shlex.quote(a) for a in args))
+            if args and args[0].upper() in NORMALIZED:
+                want, got = want_tree, got_tree
             print("  redis :", want)
             print("  ringkv:", got)
     print(f"{len(commands)} commands, {differ} differing replies")

@@ -24,6 +24,8 @@ pub mod counter;
 pub mod siblings;
 
 #[cfg(test)]
+mod collection_tests;
+#[cfg(test)]
 mod tests;
 
 pub use clock::VectorClock;
