@@ -150,11 +150,11 @@ impl Siblings {
                     if present.is_none() {
                         added += 1;
                     }
-                    let same = matches!(present.as_deref(), Some(Element::Value(old)) if old == v);
-                    if !same {
-                        coll.put(m.clone(), tag, now_ms, Element::Value(v.clone()));
-                        changed = true;
-                    }
+                    // Stored even when the value is the same: the fresh tag
+                    // is what makes this add win over a concurrent removal
+                    // it did not see.
+                    coll.put(m.clone(), tag, now_ms, Element::Value(v.clone()));
+                    changed = true;
                 }
                 (CollectionReply::Count(added), changed)
             }

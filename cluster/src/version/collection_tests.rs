@@ -113,6 +113,32 @@ fn a_removal_keeps_a_concurrent_add_of_the_same_member() {
 }
 
 #[test]
+fn re_adding_a_present_member_wins_over_a_concurrent_removal() {
+    let mut base = Siblings::new();
+    let sadd = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: vec![(b("x"), Bytes::new())],
+        if_absent: false,
+    };
+    assert_eq!(
+        base.apply_collection(A, 10, &sadd),
+        Ok(CollectionReply::Count(1))
+    );
+    let (mut remover, mut adder) = (base.clone(), base);
+    let srem = CollectionOp::Remove {
+        kind: Kind::Set,
+        members: vec![b("x")],
+    };
+    remover.apply_collection(A, 30, &srem).unwrap();
+    // Redis counts nothing added, yet the add is a fresh write.
+    assert_eq!(
+        adder.apply_collection(B, 20, &sadd),
+        Ok(CollectionReply::Count(0))
+    );
+    assert_eq!(fields(&merged(&remover, &adder)), map(&[("x", "")]));
+}
+
+#[test]
 fn del_removes_what_it_saw_and_keeps_a_concurrent_new_field() {
     let mut base = Siblings::new();
     hset(&mut base, A, 10, "seen", "1");

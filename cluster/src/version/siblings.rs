@@ -347,6 +347,15 @@ impl Siblings {
         {
             return plain();
         }
+        if let [only] = self.siblings.as_slice() {
+            // The common case: one write superseded all others; nothing to join.
+            if let Payload::Collection(c) = &only.payload {
+                return View::Collection {
+                    collection: c.clone(),
+                    expire_at_ms,
+                };
+            }
+        }
         let parts: Vec<_> = self
             .siblings
             .iter()

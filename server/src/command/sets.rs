@@ -32,7 +32,7 @@ pub async fn sadd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .skip(2)
             .map(|m| (m.clone(), Bytes::new()))
             .collect(),
-        if_absent: true,
+        if_absent: false,
     };
     Ok(Reply::Int(count(&change(cx, arg(args, 1), op).await?)))
 }
@@ -163,7 +163,7 @@ pub async fn smove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let add = CollectionOp::Put {
         kind: Kind::Set,
         pairs: vec![(member.clone(), Bytes::new())],
-        if_absent: true,
+        if_absent: false,
     };
     change_in(cx, db, dst, add).await?;
     Ok(Reply::Int(1))

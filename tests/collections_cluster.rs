@@ -1,0 +1,187 @@
+//! Hashes and sets on a 3-node cluster of real processes: the documented
+//! concurrent outcomes through two coordinators on both sides of a
+//! partition, a node that was down getting every write by hints, and a
+//! wiped node rebuilt by CLUSTER REPAIR; afterwards every node agrees at
+//! ONE and at ALL.
+//!
+//! Every wait is bounded; servers are killed by PID when the test ends.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::cluster::{Cluster, cl, info_field, repair, wait_for};
+use common::netfault::Network;
+use common::*;
+use redis::Value;
+
+fn strings(v: Value) -> Vec<String> {
+    match v {
+        Value::Array(items) | Value::Set(items) => {
+            let mut out: Vec<String> = items
+                .into_iter()
+                .map(|i| match i {
+                    Value::BulkString(b) => String::from_utf8(b).unwrap(),
+                    other => panic!("not a bulk: {other:?}"),
+                })
+                .collect();
+            out.sort();
+            out
+        }
+        Value::Map(pairs) => {
+            let mut out = Vec::new();
+            for (k, v) in pairs {
+                out.extend(strings(Value::Array(vec![k, v])));
+            }
+            out
+        }
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+fn hgetall(con: &mut redis::Connection, level: &str, key: &str) -> BTreeMap<String, String> {
+    let v: Vec<String> = redis::cmd("CL")
+        .arg(level)
+        .arg("HGETALL")
+        .arg(key)
+        .query(con)
+        .unwrap();
+    v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect()
+}
+
+fn smembers(con: &mut redis::Connection, level: &str, key: &str) -> Vec<String> {
+    strings(cl(con, level, &["SMEMBERS", key]).unwrap())
+}
+
+#[test]
+fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented() {
+    let mut net = Network::new();
+    let c = Cluster::start_behind(
+        &mut net,
+        3,
+        &[
+            "--anti-entropy-interval-ms",
+            "0",
+            "--replica-timeout-ms",
+            "300",
+        ],
+    );
+    let mut con0 = c.conn(0);
+    for args in [
+        &["HSET", "h", "base", "0"][..],
+        &["SADD", "s", "x", "y"],
+        &["HSET", "d", "old", "1"],
+        &["HSET", "counters", "n", "0"],
+    ] {
+        cl(&mut con0, "ALL", args).unwrap();
+    }
+
+    net.partition(&[&[0, 1], &[2]]);
+    wait_for(
+        "the minority sees both others down",
+        Duration::from_secs(20),
+        || info_field(&c.nodes[2], "cluster_members_down").as_deref() == Some("2"),
+    );
+    let (mut left, mut right) = (c.conn(1), c.conn(2));
+    // Different fields of one hash, interleaved.
+    for i in 0..100 {
+        let (l, r) = (format!("left:{i}"), format!("right:{i}"));
+        cl(&mut left, "ONE", &["HSET", "h", &l, "L"]).unwrap();
+        cl(&mut right, "ONE", &["HSET", "h", &r, "R"]).unwrap();
+    }
+    // SREM x on one side, SADD x (already present) on the other: add-wins.
+    assert_eq!(cl(&mut left, "ONE", &["SREM", "s", "x"]).unwrap(), int(1));
+    assert_eq!(cl(&mut right, "ONE", &["SADD", "s", "x"]).unwrap(), int(0));
+    // SREM y on one side only: removed.
+    assert_eq!(cl(&mut left, "ONE", &["SREM", "s", "y"]).unwrap(), int(1));
+    // DEL on one side, a new field on the other: the new field only.
+    assert_eq!(cl(&mut left, "ONE", &["DEL", "d"]).unwrap(), int(1));
+    cl(&mut right, "ONE", &["HSET", "d", "new", "2"]).unwrap();
+    // 2 × 1,000 increments through two coordinators.
+    for _ in 0..1000 {
+        cl(&mut left, "ONE", &["HINCRBY", "counters", "n", "1"]).unwrap();
+        cl(&mut right, "ONE", &["HINCRBY", "counters", "n", "1"]).unwrap();
+    }
+
+    net.heal();
+    c.wait_all_up();
+    wait_for("every hint delivered", Duration::from_secs(30), || {
+        c.hints_pending() == 0
+    });
+    for node in &c.nodes {
+        repair(node);
+    }
+    for i in 0..3 {
+        let mut con = c.conn(i);
+        for level in ["ONE", "ALL"] {
+            let h = hgetall(&mut con, level, "h");
+            assert_eq!(h.len(), 201, "node {i} at {level}");
+            assert_eq!(h.get("left:99").map(String::as_str), Some("L"));
+            assert_eq!(h.get("right:0").map(String::as_str), Some("R"));
+            assert_eq!(smembers(&mut con, level, "s"), ["x"], "node {i} at {level}");
+            let d = hgetall(&mut con, level, "d");
+            assert_eq!(
+                d.into_iter().collect::<Vec<_>>(),
+                [("new".to_string(), "2".to_string())],
+                "node {i} at {level}"
+            );
+            let n = cl(&mut con, level, &["HGET", "counters", "n"]).unwrap();
+            assert_eq!(n, bulk("2000"), "node {i} at {level}");
+        }
+    }
+}
+
+#[test]
+fn a_node_down_gets_collection_writes_by_hints_and_a_wiped_one_by_repair() {
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    let mut con = c.conn(0);
+    c.nodes[2].kill();
+    wait_for("node 2 seen down", Duration::from_secs(20), || {
+        info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("1")
+    });
+    // 1,000 of each over 20 hashes and 20 sets.
+    for i in 0..1000 {
+        let f = format!("f{i}");
+        let (h, s) = (format!("hh:{}", i % 20), format!("ss:{}", i % 20));
+        cl(&mut con, "QUORUM", &["HSET", &h, &f, &i.to_string()]).unwrap();
+        cl(&mut con, "QUORUM", &["SADD", &s, &f]).unwrap();
+    }
+    c.nodes[2].restart_same_ports();
+    c.wait_all_up();
+    wait_for("every hint delivered", Duration::from_secs(60), || {
+        c.hints_pending() == 0
+    });
+    let check = |c: &Cluster, node: usize| {
+        let mut con = c.conn(node);
+        for k in 0..20 {
+            let (h, s) = (format!("hh:{k}"), format!("ss:{k}"));
+            assert_eq!(
+                cl(&mut con, "ONE", &["HLEN", &h]).unwrap(),
+                int(50),
+                "{node} {h}"
+            );
+            assert_eq!(
+                cl(&mut con, "ONE", &["SCARD", &s]).unwrap(),
+                int(50),
+                "{node} {s}"
+            );
+        }
+        assert_eq!(
+            cl(&mut con, "ONE", &["HGET", "hh:19", "f999"]).unwrap(),
+            bulk("999")
+        );
+    };
+    check(&c, 2);
+
+    // Wiped: the data directory replaced by an empty one, then repaired.
+    c.nodes[2].kill();
+    c.nodes[2].wipe();
+    c.nodes[2].restart_same_ports();
+    c.wait_all_up();
+    repair(&c.nodes[2]);
+    check(&c, 2);
+    for node in 0..3 {
+        check(&c, node);
+    }
+}
