@@ -22,11 +22,12 @@ Replies Redis leaves unordered are compared as multisets: SMEMBERS, SINTER,
 SUNION, SDIFF, HKEYS, HVALS, SPOP with a count, HGETALL (as field-value
 pairs). HSCAN/SSCAN with cursor 0 are followed on each server until the
 cursor is 0 again and the union of the pages is compared. SRANDMEMBER and
-HRANDFIELD are compared by shape only (reply type, length, and whether the
-picks are distinct), except when a positive count returned fewer picks
-than asked: then the whole collection came back and is compared as a
-multiset. Errors are always compared exactly. Both servers should start
-empty; FLUSHALL is sent first.
+HRANDFIELD are compared by shape only (reply type, length and, for a
+positive count, whether the picks are distinct), except when a positive
+count returned fewer picks than asked: then the whole collection came back
+and is compared as a multiset. Errors are always compared exactly. A
+connection a server closes (a crash) counts as a differing reply and is
+reopened. Both servers should start empty; FLUSHALL is sent first.
 Exits 1 if any reply differs. Only the standard library is used.
 """
 import random
@@ -210,8 +211,8 @@ def random_collection_commands(n, seed=3):
     # need are kept in fields f9 and f10, which HINCRBYFLOAT never touches.
     big_fields = ["f9", "f10"]
     float_fields = [f for f in fields if f not in big_fields]
-    values = ["0", "1", "-1", "17", "2", "42", "-7", "1.5", "abc", "", "1e3", "3.0", " 5", "nan", "inf",
-              "5e-1", "-0", "10.50", "0x10", "-2.25"]
+    values = ["0", "1", "-1", "17", "2", "42", "-7", "1.5", "abc", "", "1e3", "3.0", " 5",
+              "nan", "inf", "5e-1", "-0", "10.50", "0x10", "-2.25"]
     big_values = ["9223372036854775807", "-9223372036854775808", "9223372036854775806",
                   "-9223372036854775807", "9223372036854775808"]
     incrs = ["1", "-1", "0", "5", "100", "-3", "2", "1", "9223372036854775808", "abc", "1.5",
@@ -267,7 +268,8 @@ def random_collection_commands(n, seed=3):
         for opt in rng.sample(["MATCH", "COUNT"], rng.randint(0, 2)):
             args += [opt, rng.choice(patterns if opt == "MATCH" else counts)]
         if rng.random() < 0.05:
-            args += rng.choice([["NOVALUES"], ["MATCH"], ["COUNT"], ["TYPE", "hash"], ["count", "3"]])
+            args += rng.choice([["NOVALUES"], ["MATCH"], ["COUNT"], ["TYPE", "hash"],
+                                ["count", "3"]])
         return args
 
     def hset(cmd):
@@ -324,7 +326,8 @@ def random_collection_commands(n, seed=3):
 
     def hincrby():
         f = rng.choice(fields)
-        return ["HINCRBY", hkey(True), f, rng.choice(incrs + (big_incrs if f in big_fields else []))]
+        return ["HINCRBY", hkey(True), f,
+                rng.choice(incrs + (big_incrs if f in big_fields else []))]
 
     def hsetnx():
         f = rng.choice(fields)
@@ -364,8 +367,8 @@ def random_collection_commands(n, seed=3):
         (2, lambda: [["SDIFF"] + [skey() for _ in range(rng.randint(1, 3))]]),
         (1, lambda: [["SDIFFSTORE", dest()] + [skey() for _ in range(rng.randint(1, 3))]]),
         (2, lambda: [scan("SSCAN", skey())]),
-        (1, lambda: [["SET", pick([("m", 5), ("x", 5), ("h1", 1), ("h2", 1), ("s1", 1), ("s2", 1)]),
-                      value("")]]),
+        (1, lambda: [["SET", pick([("m", 5), ("x", 5), ("h1", 1), ("h2", 1), ("s1", 1),
+                                   ("s2", 1)]), value("")]]),
         (2, lambda: [["DEL"] + [anykey() for _ in range(rng.randint(1, 2))]]),
         (1, lambda: [["EXISTS"] + [anykey() for _ in range(rng.randint(1, 3))]]),
         (1, lambda: [["TYPE", anykey()]]),
@@ -373,7 +376,8 @@ def random_collection_commands(n, seed=3):
                      + rng.choice([[], [], ["NX"], ["XX"], ["GT"], ["LT"], ["NX", "XX"]])]),
         (1, lambda: [["TTL", anykey()]]),
         (1, lambda: [["PERSIST", anykey()]]),
-        (1, lambda: [[rng.choice(["RENAME", "RENAME", "RENAMENX"]), anykey(), rng.choice(everyone)]]),
+        (1, lambda: [[rng.choice(["RENAME", "RENAME", "RENAMENX"]), anykey(),
+                      rng.choice(everyone)]]),
         (1, lambda: [["COPY", anykey(), rng.choice(everyone)] + rng.choice([[], ["REPLACE"]])]),
     ]
     weights = [w for w, _ in ops]
@@ -435,8 +439,9 @@ def normalize(args, tree):
             return ("all members", sorted(items, key=repr))
         if count < 0:
             return ("picks with repeats allowed", len(items))
-        keys = [i[0] if isinstance(i, tuple) and i and isinstance(i[0], tuple) else i for i in items]
-        return ("picks", len(items), "distinct" if len(set(map(repr, keys))) == len(keys) else "repeats")
+        keys = [i[0] if isinstance(i[0], tuple) else i for i in items]
+        distinct = len(set(map(repr, keys))) == len(keys)
+        return ("picks", len(items), "distinct" if distinct else "repeats")
     return tree
 
 

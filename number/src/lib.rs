@@ -137,6 +137,38 @@ fn trim_zeros(s: &str) -> String {
     if t == "-0" { "0".into() } else { t.into() }
 }
 
+/// Formats a sorted-set score as Redis 7.0 replies with it: C's `%.17g`
+/// (17 significant digits, exponent form below 1e-4 or from 1e17, trailing
+/// zeros removed), `inf` and `-inf` for infinities.
+pub fn format_score(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{}e{sign}{:02}", trim(mantissa), exp.unsigned_abs());
+    }
+    let decimals = usize::try_from(16 - exp).unwrap_or(0);
+    trim(&format!("{d:.decimals$}"))
+}
+
 /// Formats a double as Redis does for replies: `inf`, `-inf`, `nan`, and
 /// otherwise the shortest text that reads back as the same double.
 pub fn format_double(d: f64) -> String {
@@ -177,6 +209,26 @@ mod tests {
         ] {
             assert_eq!(string_to_i64(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn scores_format_like_printf_17g() {
+        assert_eq!(format_score(1.1), "1.1000000000000001");
+        assert_eq!(format_score(1.5), "1.5");
+        assert_eq!(format_score(10.0), "10");
+        assert_eq!(format_score(-2.0), "-2");
+        assert_eq!(format_score(0.0), "0");
+        assert_eq!(format_score(0.1), "0.10000000000000001");
+        assert_eq!(format_score(1e17), "1e+17");
+        assert_eq!(format_score(123456789012345678.0), "1.2345678901234568e+17");
+        assert_eq!(format_score(1e16), "10000000000000000");
+        assert_eq!(format_score(0.0001), "0.0001");
+        assert_eq!(format_score(0.00001), "1.0000000000000001e-05");
+        assert_eq!(format_score(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_score(3.0e-300), "3.0000000000000002e-300");
+        assert_eq!(format_score(1.0 / 3.0), "0.33333333333333331");
+        assert_eq!(format_score(1e300), "1.0000000000000001e+300");
+        assert_eq!(format_score(5e-324), "4.9406564584124654e-324");
     }
 
     #[test]

@@ -313,16 +313,19 @@ impl Coordinator {
         plan: &WritePlan,
         level: Consistency,
     ) -> Result<(Option<NodeId>, Outcome, Bytes, Ack)> {
-        let counter = matches!(
-            op,
-            Op::AddInt(_)
-                | Op::AddFloat(_)
-                | Op::Collection(
-                    CollectionOp::AddInt { .. }
-                        | CollectionOp::AddFloat { .. }
-                        | CollectionOp::Pop { .. }
-                )
-        );
+        // Not to be retried on another replica after an unanswered call:
+        // it may have been applied, and twice would count twice.
+        let counter = match &op {
+            Op::AddInt(_) | Op::AddFloat(_) => true,
+            Op::Collection(c) => match c {
+                CollectionOp::AddInt { .. }
+                | CollectionOp::AddFloat { .. }
+                | CollectionOp::Pop { .. } => true,
+                CollectionOp::ZAdd { flags, .. } => flags & crate::version::zadd::INCR != 0,
+                _ => false,
+            },
+            _ => false,
+        };
         let builds_on_read =
             counter || matches!(op, Op::PfAdd(_) | Op::PfMerge { .. } | Op::Collection(_));
         let base = if builds_on_read {

@@ -92,6 +92,8 @@ pub enum ValueType {
     Hash,
     /// A set.
     Set,
+    /// A sorted set.
+    ZSet,
 }
 
 impl ValueType {
@@ -101,6 +103,7 @@ impl ValueType {
             ValueType::String => "string",
             ValueType::Hash => "hash",
             ValueType::Set => "set",
+            ValueType::ZSet => "zset",
         }
     }
 
@@ -110,6 +113,7 @@ impl ValueType {
             ValueType::String => None,
             ValueType::Hash => Some(Kind::Hash),
             ValueType::Set => Some(Kind::Set),
+            ValueType::ZSet => Some(Kind::ZSet),
         }
     }
 
@@ -118,6 +122,7 @@ impl ValueType {
         match kind {
             Kind::Hash => ValueType::Hash,
             Kind::Set => ValueType::Set,
+            Kind::ZSet => ValueType::ZSet,
         }
     }
 }

@@ -43,6 +43,8 @@ pub enum Kind {
     Hash,
     /// A set: members with empty values.
     Set,
+    /// A sorted set: member → score (its text, see [`score_text`]).
+    ZSet,
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
         match self {
             Kind::Hash => 1,
             Kind::Set => 2,
+            Kind::ZSet => 3,
         }
     }
 
@@ -59,6 +62,7 @@ impl Kind {
         match code {
             1 => Some(Kind::Hash),
             2 => Some(Kind::Set),
+            3 => Some(Kind::ZSet),
             _ => None,
         }
     }
@@ -90,6 +94,27 @@ impl Tag {
             0 => 1,
             h => h,
         }
+    }
+}
+
+/// The stored text of a sorted-set score: the shortest exponent form that
+/// reads back as the same `f64` (`inf`, `-inf` for infinities).
+pub fn score_text(score: f64) -> Bytes {
+    if score.is_infinite() {
+        Bytes::from_static(if score > 0.0 { b"inf" } else { b"-inf" })
+    } else {
+        Bytes::from(format!("{score:e}"))
+    }
+}
+
+/// The score a stored element holds (`None` if it is not a number).
+pub fn element_score(element: &Element) -> Option<f64> {
+    match element {
+        Element::Value(v) => ringkv_number::parse_f64(v),
+        Element::Counter(c) => match c.value().ok()? {
+            super::CounterValue::Int(i) => Some(i as f64),
+            super::CounterValue::Float(f) => Some(f),
+        },
     }
 }
 

@@ -14,7 +14,9 @@ use bytes::Bytes;
 use rand::seq::index;
 
 use super::Actor;
-use super::collection::{Collection, Element, Kind, Tag, take_blob, take_u32};
+use super::collection::{
+    Collection, Element, Kind, Tag, element_score, score_text, take_blob, take_u32,
+};
 use super::counter::{Counter, CounterError};
 use super::siblings::{Payload, Siblings, View};
 
@@ -52,12 +54,23 @@ pub enum CollectionOp {
         /// The increment.
         delta: f64,
     },
-    /// SPOP: remove up to `count` members chosen at random.
+    /// SPOP, ZPOPMIN, ZPOPMAX, ZMPOP: remove up to `count` members, chosen
+    /// at random or by score.
     Pop {
         /// The type the key must hold.
         kind: Kind,
         /// How many.
         count: u64,
+        /// Which members.
+        end: PopEnd,
+    },
+    /// ZADD (and ZINCRBY, which is ZADD INCR): scores for members, with
+    /// Redis's NX, XX, GT, LT, CH and INCR flags ([`zadd`] bits).
+    ZAdd {
+        /// Member and score (or increment).
+        pairs: Vec<(Bytes, f64)>,
+        /// [`zadd`] bits.
+        flags: u8,
     },
     /// Replace whatever the key holds by these members (RENAME, COPY,
     /// MOVE, RESTORE-like copies, EXPIRE, the *STORE commands); no members
@@ -72,15 +85,45 @@ pub enum CollectionOp {
     },
 }
 
+/// Which members a [`CollectionOp::Pop`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopEnd {
+    /// Chosen at random (SPOP).
+    Random,
+    /// The lowest scores (ZPOPMIN).
+    Min,
+    /// The highest scores (ZPOPMAX).
+    Max,
+}
+
+/// ZADD's flags, as bits of [`CollectionOp::ZAdd`]'s `flags`.
+pub mod zadd {
+    /// Only add new members.
+    pub const NX: u8 = 1;
+    /// Only update existing members.
+    pub const XX: u8 = 2;
+    /// Only update when the new score is greater.
+    pub const GT: u8 = 4;
+    /// Only update when the new score is less.
+    pub const LT: u8 = 8;
+    /// Count changed members too.
+    pub const CH: u8 = 16;
+    /// Add the score to the current one (one pair); reply with the result.
+    pub const INCR: u8 = 32;
+}
+
 /// What a [`CollectionOp`] answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CollectionReply {
-    /// Members added (Put), removed (Remove) or written (Replace).
+    /// Members added (Put, ZAdd), removed (Remove) or written (Replace).
     Count(u64),
-    /// A counter's new value as Redis prints it (AddInt, AddFloat).
+    /// A counter's new value or a new score as stored (AddInt, AddFloat,
+    /// ZAdd INCR).
     Value(Bytes),
-    /// The members removed (Pop).
-    Members(Vec<Bytes>),
+    /// The members removed with their values (Pop).
+    Pairs(Vec<(Bytes, Bytes)>),
+    /// Nothing (ZAdd INCR that a flag stopped).
+    Nil,
 }
 
 /// Why a [`CollectionOp`] was not applied.
@@ -127,6 +170,7 @@ impl Siblings {
             | CollectionOp::Pop { kind, .. }
             | CollectionOp::Replace { kind, .. } => *kind,
             CollectionOp::AddInt { .. } | CollectionOp::AddFloat { .. } => Kind::Hash,
+            CollectionOp::ZAdd { .. } => Kind::ZSet,
         };
         let (mut coll, expire_at_ms) = match self.view(now_ms) {
             View::Absent => (Collection::new(kind), 0),
@@ -178,20 +222,19 @@ impl Siblings {
                 coll.put(member.clone(), tag, now_ms, Element::Counter(counter));
                 (CollectionReply::Value(value.to_bytes()), true)
             }
-            CollectionOp::Pop { count, .. } => {
-                let names: Vec<Bytes> = coll.iter().map(|(m, _)| m.clone()).collect();
+            CollectionOp::Pop { count, end, .. } => {
                 let n = usize::try_from(*count)
                     .unwrap_or(usize::MAX)
-                    .min(names.len());
-                let picked: Vec<Bytes> = index::sample(&mut rand::rng(), names.len(), n)
-                    .into_iter()
-                    .filter_map(|i| names.get(i).cloned())
-                    .collect();
-                for m in &picked {
+                    .min(coll.len());
+                let picked = pick(&coll, n, *end);
+                for (m, _) in &picked {
                     coll.remove(m);
                 }
                 let changed = !picked.is_empty();
-                (CollectionReply::Members(picked), changed)
+                (CollectionReply::Pairs(picked), changed)
+            }
+            CollectionOp::ZAdd { pairs, flags } => {
+                zadd_into(&mut coll, pairs, *flags, actor, tag, now_ms)?
             }
             // Handled before the view is taken.
             CollectionOp::Replace { .. } => (CollectionReply::Count(0), false),
@@ -210,6 +253,108 @@ impl Siblings {
             self.write(None, actor, now_ms, Payload::Collection(coll), expire_at_ms);
         }
     }
+}
+
+/// `n` members to pop, with their values: random ones, or the lowest or
+/// highest scores (ties by member, as Redis orders them).
+fn pick(coll: &Collection, n: usize, end: PopEnd) -> Vec<(Bytes, Bytes)> {
+    let all = coll.to_members().map;
+    match end {
+        PopEnd::Random => {
+            let names: Vec<(&Bytes, &Bytes)> = all.iter().collect();
+            index::sample(&mut rand::rng(), names.len(), n)
+                .into_iter()
+                .filter_map(|i| names.get(i).map(|(m, v)| ((*m).clone(), (*v).clone())))
+                .collect()
+        }
+        PopEnd::Min | PopEnd::Max => {
+            let mut scored: Vec<(f64, Bytes, Bytes)> = all
+                .into_iter()
+                .map(|(m, v)| (ringkv_number::parse_f64(&v).unwrap_or(0.0), m, v))
+                .collect();
+            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            if end == PopEnd::Max {
+                scored.reverse();
+            }
+            scored.into_iter().take(n).map(|(_, m, v)| (m, v)).collect()
+        }
+    }
+}
+
+/// ZADD's per-member rules (Redis's `zsetAdd`), applied in order.
+fn zadd_into(
+    coll: &mut Collection,
+    pairs: &[(Bytes, f64)],
+    flags: u8,
+    actor: Actor,
+    tag: Tag,
+    now_ms: u64,
+) -> Result<(CollectionReply, bool), OpError> {
+    let has = |f: u8| flags & f != 0;
+    let (mut added, mut updated, mut changed) = (0u64, 0u64, false);
+    let mut last_score: Option<f64> = None;
+    for (member, score) in pairs {
+        let current = coll.element(member).and_then(|e| element_score(&e));
+        let element = match current {
+            Some(_) if has(zadd::NX) => continue,
+            None if has(zadd::XX) => continue,
+            Some(cur) => {
+                let new = if has(zadd::INCR) { cur + score } else { *score };
+                if new.is_nan() {
+                    return Err(OpError::Refused(NAN_SCORE.into()));
+                }
+                if (has(zadd::GT) && new <= cur) || (has(zadd::LT) && new >= cur) {
+                    continue;
+                }
+                if new != cur {
+                    updated += 1;
+                }
+                last_score = Some(new);
+                if has(zadd::INCR) {
+                    incremented(coll, member, *score, new, actor)
+                } else {
+                    Element::Value(score_text(new))
+                }
+            }
+            None => {
+                added += 1;
+                last_score = Some(*score);
+                if has(zadd::INCR) {
+                    incremented(coll, member, *score, *score, actor)
+                } else {
+                    Element::Value(score_text(*score))
+                }
+            }
+        };
+        coll.put(member.clone(), tag, now_ms, element);
+        changed = true;
+    }
+    let reply = if has(zadd::INCR) {
+        last_score.map_or(CollectionReply::Nil, |s| {
+            CollectionReply::Value(score_text(s))
+        })
+    } else if has(zadd::CH) {
+        CollectionReply::Count(added + updated)
+    } else {
+        CollectionReply::Count(added)
+    };
+    Ok((reply, changed))
+}
+
+/// Redis's error for a score increment that gives NaN.
+const NAN_SCORE: &str = "resulting score is not a number (NaN)";
+
+/// The element ZINCRBY stores for `member` whose new score is `new`: a
+/// counter (so concurrent increments through other coordinators add up)
+/// while the arithmetic is finite, else the plain score.
+fn incremented(coll: &Collection, member: &[u8], delta: f64, new: f64, actor: Actor) -> Element {
+    if new.is_finite() && delta.is_finite() {
+        let mut counter = counter_of(coll, member);
+        if counter.add_float(actor, delta).is_ok() {
+            return Element::Counter(counter);
+        }
+    }
+    Element::Value(score_text(new))
 }
 
 /// The counter HINCRBY grows for `member`: its counter (concurrent ones
@@ -253,6 +398,7 @@ const OP_ADD_INT: u8 = 2;
 const OP_ADD_FLOAT: u8 = 3;
 const OP_POP: u8 = 4;
 const OP_REPLACE: u8 = 5;
+const OP_ZADD: u8 = 6;
 
 impl CollectionOp {
     /// The encoding carried by `Op::Collection`.
@@ -295,9 +441,22 @@ impl CollectionOp {
                 blob(&mut out, member);
                 out.extend_from_slice(&delta.to_bits().to_be_bytes());
             }
-            CollectionOp::Pop { kind, count } => {
-                out.extend_from_slice(&[OP_POP, kind.code()]);
+            CollectionOp::Pop { kind, count, end } => {
+                let end = match end {
+                    PopEnd::Random => 0,
+                    PopEnd::Min => 1,
+                    PopEnd::Max => 2,
+                };
+                out.extend_from_slice(&[OP_POP, kind.code(), end]);
                 out.extend_from_slice(&count.to_be_bytes());
+            }
+            CollectionOp::ZAdd { pairs, flags } => {
+                out.extend_from_slice(&[OP_ZADD, *flags]);
+                count(&mut out, pairs.len());
+                for (m, score) in pairs {
+                    blob(&mut out, m);
+                    out.extend_from_slice(&score.to_bits().to_be_bytes());
+                }
             }
             CollectionOp::Replace {
                 kind,
@@ -369,10 +528,34 @@ impl CollectionOp {
                 }
                 CollectionOp::AddFloat { member, delta }
             }
-            OP_POP => CollectionOp::Pop {
-                kind: Kind::from_code(byte(&mut pos)?)?,
-                count: u64_at(&mut pos)?,
-            },
+            OP_POP => {
+                let kind = Kind::from_code(byte(&mut pos)?)?;
+                let end = match byte(&mut pos)? {
+                    0 => PopEnd::Random,
+                    1 => PopEnd::Min,
+                    2 => PopEnd::Max,
+                    _ => return None,
+                };
+                CollectionOp::Pop {
+                    kind,
+                    count: u64_at(&mut pos)?,
+                    end,
+                }
+            }
+            OP_ZADD => {
+                let flags = byte(&mut pos)?;
+                let n = take_u32(b, &mut pos)?;
+                let mut pairs = Vec::with_capacity(n.min(b.len() / 12));
+                for _ in 0..n {
+                    let m = take_blob(b, &mut pos)?;
+                    let score = f64::from_bits(u64_at(&mut pos)?);
+                    if score.is_nan() {
+                        return None;
+                    }
+                    pairs.push((m, score));
+                }
+                CollectionOp::ZAdd { pairs, flags }
+            }
             OP_REPLACE => {
                 let kind = Kind::from_code(byte(&mut pos)?)?;
                 let expire_at_ms = u64_at(&mut pos)?;
@@ -401,14 +584,17 @@ impl CollectionReply {
                 out.push(1);
                 out.extend_from_slice(v);
             }
-            CollectionReply::Members(ms) => {
+            CollectionReply::Pairs(ps) => {
                 out.push(2);
-                out.extend_from_slice(&u32::try_from(ms.len()).unwrap_or(0).to_be_bytes());
-                for m in ms {
-                    out.extend_from_slice(&u32::try_from(m.len()).unwrap_or(0).to_be_bytes());
-                    out.extend_from_slice(m);
+                out.extend_from_slice(&u32::try_from(ps.len()).unwrap_or(0).to_be_bytes());
+                for (m, v) in ps {
+                    for x in [m, v] {
+                        out.extend_from_slice(&u32::try_from(x.len()).unwrap_or(0).to_be_bytes());
+                        out.extend_from_slice(x);
+                    }
                 }
             }
+            CollectionReply::Nil => out.push(3),
         }
         Bytes::from(out)
     }
@@ -425,12 +611,13 @@ impl CollectionReply {
             1 => Some(CollectionReply::Value(b.slice(1..))),
             2 => {
                 let n = take_u32(b, &mut pos)?;
-                let mut ms = Vec::with_capacity(n.min(b.len() / 4));
+                let mut ps = Vec::with_capacity(n.min(b.len() / 8));
                 for _ in 0..n {
-                    ms.push(take_blob(b, &mut pos)?);
+                    ps.push((take_blob(b, &mut pos)?, take_blob(b, &mut pos)?));
                 }
-                (pos == b.len()).then_some(CollectionReply::Members(ms))
+                (pos == b.len()).then_some(CollectionReply::Pairs(ps))
             }
+            3 => (b.len() == 1).then_some(CollectionReply::Nil),
             _ => None,
         }
     }

@@ -265,6 +265,11 @@ fn collection_ops_round_trip_their_wire_encoding() {
         CollectionOp::Pop {
             kind: Kind::Set,
             count: 3,
+            end: PopEnd::Max,
+        },
+        CollectionOp::ZAdd {
+            pairs: vec![(b("m"), 1.5), (b("n"), f64::NEG_INFINITY)],
+            flags: zadd::GT | zadd::CH,
         },
         CollectionOp::Replace {
             kind: Kind::Hash,
@@ -282,7 +287,8 @@ fn collection_ops_round_trip_their_wire_encoding() {
     for r in [
         CollectionReply::Count(5),
         CollectionReply::Value(b("1.5")),
-        CollectionReply::Members(vec![b("a"), b("bc")]),
+        CollectionReply::Pairs(vec![(b("a"), b("1")), (b("bc"), b(""))]),
+        CollectionReply::Nil,
     ] {
         assert_eq!(CollectionReply::decode(&r.encode()), Some(r));
     }

@@ -164,6 +164,12 @@ impl Counter {
     pub fn add_int(&mut self, actor: Actor, delta: i64) -> Result<CounterValue, CounterError> {
         let current = match self.value() {
             Ok(CounterValue::Int(v)) => v,
+            // Float-typed by its base alone ("1e3", "0x10", "007"): the
+            // stored text is not an integer, and Redis refuses it. Made
+            // float by INCRBYFLOAT, the text is the value's, integral or not.
+            Ok(CounterValue::Float(_)) if self.is_int_typed() => {
+                return Err(CounterError::NotInteger);
+            }
             Ok(CounterValue::Float(f)) => float_as_i64(f).ok_or(CounterError::NotInteger)?,
             Err(CounterError::Overflow) => return Err(CounterError::Overflow),
             Err(_) => return Err(CounterError::NotInteger),

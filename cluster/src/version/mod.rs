@@ -30,7 +30,7 @@ mod tests;
 
 pub use clock::VectorClock;
 pub use collection::{Kind, Members};
-pub use collection_op::{CollectionOp, CollectionReply, OpError};
+pub use collection_op::{CollectionOp, CollectionReply, OpError, PopEnd, zadd};
 pub use counter::CounterValue;
 pub use siblings::{Payload, Siblings, View, payload_bytes};
 #[cfg(test)]

@@ -85,8 +85,8 @@ pub async fn change_in(
 pub fn count(reply: &CollectionReply) -> i64 {
     match reply {
         CollectionReply::Count(n) => i64::try_from(*n).unwrap_or(i64::MAX),
-        CollectionReply::Members(m) => i64::try_from(m.len()).unwrap_or(i64::MAX),
-        CollectionReply::Value(_) => 0,
+        CollectionReply::Pairs(m) => i64::try_from(m.len()).unwrap_or(i64::MAX),
+        CollectionReply::Value(_) | CollectionReply::Nil => 0,
     }
 }
 
@@ -131,26 +131,54 @@ pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
     rand::seq::index::sample(&mut rng, len, n).into_vec()
 }
 
-/// The largest `|count|` HRANDFIELD/SRANDMEMBER accept with repeats: a
-/// reply is built in memory, so a bound keeps one request from
-/// exhausting it (Redis: "value is out of range").
-pub fn check_random_count(count: i64) -> Result<(), ReplyError> {
-    if count < -(i64::MAX / 2) {
+/// Parses the count of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER as Redis
+/// 7.0 does (before the key is looked up): within ±`i64::MAX`, and with
+/// values (`with_values`) within ±`i64::MAX / 2`. A negative count (picks
+/// with repeats) is bounded by [`MAX_RANDOM_REPEATS`]: the reply is built
+/// in memory, and a larger one would exhaust it.
+pub fn random_count(arg: &[u8], with_values: bool) -> Result<i64, ReplyError> {
+    let n = super::args::parse_i64(arg)?;
+    if n == i64::MIN {
+        return Err(ReplyError::err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if with_values && (n < -(i64::MAX / 2) || n > i64::MAX / 2) {
         return Err(ReplyError::err(text::OUT_OF_RANGE));
     }
-    Ok(())
+    if n < -MAX_RANDOM_REPEATS {
+        return Err(ReplyError::err(text::OUT_OF_RANGE));
+    }
+    Ok(n)
 }
 
-/// HSCAN/SSCAN key cursor [MATCH pattern] [COUNT count]: the members
-/// matching (with their values when `with_values`), in one page: a
-/// collection lives in one record, so the whole of it is at hand and the
-/// next cursor is 0 (Redis does the same for its compact encodings).
+/// The most picks a negative random count may ask for.
+pub const MAX_RANDOM_REPEATS: i64 = 10_000_000;
+
+/// The cursor of HSCAN/SSCAN/ZSCAN, checked first as Redis does.
+pub fn scan_cursor(args: &[Bytes]) -> Result<(), ReplyError> {
+    parse_cursor(super::args::arg(args, 2))
+        .map(|_| ())
+        .ok_or(ReplyError::err(text::INVALID_CURSOR))
+}
+
+/// HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count], once the
+/// cursor is checked and the key read (a missing key answers an empty page
+/// without looking at the options, as Redis does): the members matching
+/// with their values when `with_values`, in one page. A collection lives
+/// in one record, so the whole of it is at hand and the next cursor is 0
+/// (Redis does the same for its compact encodings).
 pub fn scan_page(
     args: &[Bytes],
-    members: Option<Members>,
+    members: Option<Vec<(Bytes, Bytes)>>,
     with_values: bool,
 ) -> Result<Reply, ReplyError> {
-    parse_cursor(super::args::arg(args, 2)).ok_or(ReplyError::err(text::INVALID_CURSOR))?;
+    let Some(members) = members else {
+        return Ok(Reply::Array(vec![
+            Reply::bulk("0"),
+            Reply::Array(Vec::new()),
+        ]));
+    };
     let mut c = ArgCursor::new(args, 3);
     let mut pattern = None;
     while c.has_more() {
@@ -165,7 +193,7 @@ pub fn scan_page(
         }
     }
     let mut items = Vec::new();
-    for (m, v) in members.map(|m| m.map).unwrap_or_default() {
+    for (m, v) in members {
         if pattern.as_ref().is_none_or(|g| g.matches(&m)) {
             items.push(Reply::Bulk(m));
             if with_values {

@@ -321,6 +321,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         "hyperloglog" => cats.push("@hyperloglog"),
         "hash" => cats.push("@hash"),
         "set" => cats.push("@set"),
+        "sorted-set" => cats.push("@sortedset"),
         _ => {}
     }
     if spec.has(flag::ADMIN) {

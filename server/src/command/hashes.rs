@@ -10,7 +10,7 @@ use ringkv_resp::Reply;
 use super::Ctx;
 use super::args::{arg, is, parse_f64, parse_i64};
 use super::collections::{
-    change, check_random_count, count, random_picks, read_members, scan_page,
+    change, count, random_count, random_picks, read_members, scan_cursor, scan_page,
 };
 use crate::reply_error::{CmdResult, ReplyError};
 
@@ -158,7 +158,7 @@ pub async fn hincrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn hincrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let delta = parse_f64(arg(args, 3))?;
     if !delta.is_finite() {
-        return Err(ReplyError::err(crate::reply_error::text::NAN_OR_INF));
+        return Err(ReplyError::err("value is NaN or Infinity"));
     }
     let op = CollectionOp::AddFloat {
         member: arg(args, 2).clone(),
@@ -171,17 +171,13 @@ pub async fn hincrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// HRANDFIELD key [count [WITHVALUES]].
 pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let with_values = args.len() == 4 && is(arg(args, 3), "WITHVALUES");
     let count = match args.get(2) {
-        Some(n) => Some(parse_i64(n)?),
+        Some(n) => Some(random_count(n, with_values)?),
         None => None,
     };
-    let with_values = match args.get(3) {
-        None => false,
-        Some(w) if args.len() == 4 && is(w, "WITHVALUES") => true,
-        Some(_) => return Err(ReplyError::syntax()),
-    };
-    if let (Some(n), true) = (count, with_values) {
-        check_random_count(n)?;
+    if args.len() > 4 || (args.len() == 4 && !with_values) {
+        return Err(ReplyError::syntax());
     }
     let h = hash(cx, arg(args, 1)).await?;
     let Some(count) = count else {
@@ -209,6 +205,7 @@ pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count].
 pub async fn hscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    scan_cursor(args)?;
     let h = hash(cx, arg(args, 1)).await?;
-    scan_page(args, h, true)
+    scan_page(args, h.map(|h| h.map.into_iter().collect()), true)
 }

@@ -135,6 +135,10 @@ async fn cluster_pass(cx: &Ctx<'_>, mut visit: impl FnMut(&Bytes)) -> Result<(),
 /// sign, a negative number wrapping modulo 2^64 (`-1` is the largest
 /// cursor); no spaces, nothing after the digits, no overflow.
 pub fn parse_cursor(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() {
+        // strtoul reads nothing and stops at the end: Redis takes it as 0.
+        return Some(0);
+    }
     let (negative, digits) = match raw.split_first()? {
         (b'-', rest) => (true, rest),
         (b'+', rest) => (false, rest),
@@ -363,7 +367,8 @@ async fn object_lookup(cx: &Ctx<'_>, args: &[Bytes]) -> Result<Option<Entry>, Re
 /// thresholds): a hash is `listpack` up to 128 fields of at most 64 bytes
 /// (field and value), else `hashtable`; a set of integers is `intset` up
 /// to 512 members, else `listpack` up to 128 members of at most 64 bytes,
-/// else `hashtable`. Computed from the contents: Redis never converts
+/// else `hashtable`; a sorted set is `listpack` up to 128 members of at
+/// most 64 bytes, else `skiplist`. Computed from the contents: Redis never converts
 /// back after shrinking, ringkv reports what the value is now.
 pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
     let small = |n: usize| {
@@ -383,6 +388,12 @@ pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
         {
             "intset"
         }
+        ValueType::ZSet
+            if members.map.len() <= 128 && members.map.keys().all(|m| m.len() <= 64) =>
+        {
+            "listpack"
+        }
+        ValueType::ZSet => "skiplist",
         _ if small(128) => "listpack",
         _ => "hashtable",
     }

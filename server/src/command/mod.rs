@@ -29,6 +29,8 @@ pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod txn;
+pub mod zset_range;
+pub mod zsets;
 
 use std::sync::Arc;
 use std::time::Instant;

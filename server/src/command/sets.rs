@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, ValueType};
+use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, ValueType};
 use ringkv_resp::Reply;
 
 use super::Ctx;
-use super::args::{ArgCursor, arg, parse_i64, parse_positive};
+use super::args::{ArgCursor, arg, parse_i64};
 use super::collections::{
-    change, change_in, count, peek_members, random_picks, read_members, scan_page, store,
+    change, change_in, count, peek_members, random_count, random_picks, read_members, scan_cursor,
+    scan_page, store,
 };
-use crate::reply_error::{CmdResult, ReplyError};
+use crate::reply_error::{CmdResult, ReplyError, text};
 
 async fn set(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Members>, ReplyError> {
     read_members(cx, key, ValueType::Set).await
@@ -83,12 +84,18 @@ pub async fn scard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn spop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let count = match args.len() {
         2 => None,
-        3 => Some(parse_positive(arg(args, 2))?),
+        3 => Some(
+            parse_i64(arg(args, 2))
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or(ReplyError::err(text::NOT_POSITIVE))?,
+        ),
         _ => return Err(ReplyError::syntax()),
     };
     let op = CollectionOp::Pop {
         kind: Kind::Set,
         count: count.map_or(1, |n| n.unsigned_abs()),
+        end: PopEnd::Random,
     };
     if count == Some(0) {
         // Redis answers an empty array without touching the key (but
@@ -96,8 +103,8 @@ pub async fn spop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         set(cx, arg(args, 1)).await?;
         return Ok(Reply::Array(Vec::new()));
     }
-    let popped = match change(cx, arg(args, 1), op).await? {
-        CollectionReply::Members(m) => m,
+    let popped: Vec<Bytes> = match change(cx, arg(args, 1), op).await? {
+        CollectionReply::Pairs(p) => p.into_iter().map(|(m, _)| m).collect(),
         _ => Vec::new(),
     };
     Ok(match count {
@@ -110,7 +117,7 @@ pub async fn spop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn srandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let count = match args.len() {
         2 => None,
-        3 => Some(parse_i64(arg(args, 2))?),
+        3 => Some(random_count(arg(args, 2), false)?),
         _ => return Err(ReplyError::syntax()),
     };
     let s = set(cx, arg(args, 1)).await?;
@@ -136,11 +143,15 @@ pub async fn smove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (src, dst, member) = (arg(args, 1), arg(args, 2), arg(args, 3));
     let db = cx.db();
     let _lock = cx.ks().lock([src.as_ref(), dst.as_ref()]).await;
-    let from = peek_members(cx, db, src, ValueType::Set).await?;
-    peek_members(cx, db, dst, ValueType::Set).await?;
-    let Some(from) = from else {
+    // Redis's order: a missing source answers 0 before any type check.
+    let Some(from) = cx.peek(db, src).await? else {
         return Ok(Reply::Int(0));
     };
+    if from.kind != ValueType::Set {
+        return Err(ReplyError::WrongType);
+    }
+    peek_members(cx, db, dst, ValueType::Set).await?;
+    let from = from.members().unwrap_or_default();
     if !from.map.contains_key(member) {
         return Ok(Reply::Int(0));
     }
@@ -247,7 +258,7 @@ pub async fn sdiffstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit].
 pub async fn sintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = parse_i64(arg(args, 1))?;
+    let numkeys = parse_i64(arg(args, 1)).unwrap_or(0);
     if numkeys <= 0 {
         return Err(ReplyError::err("numkeys should be greater than 0"));
     }
@@ -261,7 +272,7 @@ pub async fn sintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut limit = 0usize;
     while c.has_more() {
         if c.eat("LIMIT") {
-            let l = c.require_i64()?;
+            let l = parse_i64(c.require()?).unwrap_or(-1);
             if l < 0 {
                 return Err(ReplyError::err("LIMIT can't be negative"));
             }
@@ -281,6 +292,7 @@ pub async fn sintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count].
 pub async fn sscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    scan_cursor(args)?;
     let s = set(cx, arg(args, 1)).await?;
-    scan_page(args, s, false)
+    scan_page(args, s.map(|s| s.map.into_iter().collect()), false)
 }

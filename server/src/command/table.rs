@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::{
     Ctx, bits, cluster, connection, expire, hashes, hyperloglog, keys, lcs, server, sets, strings,
-    txn,
+    txn, zsets,
 };
 use crate::reply_error::CmdResult;
 
@@ -109,6 +109,8 @@ pub enum Group {
     Hash,
     /// Sets.
     Set,
+    /// Sorted sets.
+    SortedSet,
 }
 
 impl Group {
@@ -125,6 +127,7 @@ impl Group {
             Group::HyperLogLog => "hyperloglog",
             Group::Hash => "hash",
             Group::Set => "set",
+            Group::SortedSet => "sorted-set",
         }
     }
 }
@@ -311,6 +314,18 @@ handlers! {
     SInterCard => sets::sintercard, SInterStore => sets::sinterstore, SUnion => sets::sunion,
     SUnionStore => sets::sunionstore, SDiff => sets::sdiff, SDiffStore => sets::sdiffstore,
     SScan => sets::sscan,
+    ZAdd => zsets::zadd_cmd, ZIncrBy => zsets::zincrby, ZRem => zsets::zrem, ZScore => zsets::zscore,
+    ZMScore => zsets::zmscore, ZCard => zsets::zcard, ZCount => zsets::zcount,
+    ZLexCount => zsets::zlexcount, ZRange => zsets::zrange, ZRangeStore => zsets::zrangestore,
+    ZRangeByScore => zsets::zrangebyscore, ZRevRangeByScore => zsets::zrevrangebyscore,
+    ZRangeByLex => zsets::zrangebylex, ZRevRangeByLex => zsets::zrevrangebylex,
+    ZRevRange => zsets::zrevrange, ZRank => zsets::zrank, ZRevRank => zsets::zrevrank,
+    ZPopMin => zsets::zpopmin, ZPopMax => zsets::zpopmax, ZMPop => zsets::zmpop,
+    ZRandMember => zsets::zrandmember, ZRemRangeByScore => zsets::zremrangebyscore,
+    ZRemRangeByRank => zsets::zremrangebyrank, ZRemRangeByLex => zsets::zremrangebylex,
+    ZUnion => zsets::zunion, ZUnionStore => zsets::zunionstore, ZInter => zsets::zinter,
+    ZInterStore => zsets::zinterstore, ZInterCard => zsets::zintercard, ZDiff => zsets::zdiff,
+    ZDiffStore => zsets::zdiffstore, ZScan => zsets::zscan,
     SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
     BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
@@ -576,6 +591,38 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("vget", 2, RO, KEY1, G::Cluster, "0.1.0", "O(1)", "Returns every sibling of a key and the causal context covering them (ringkv).", "key", H::VGet),
     c("vset", -3, RW, KEY1, G::Cluster, "0.1.0", "O(1)", "Writes a value that supersedes the siblings a causal context has seen (ringkv).", "key value [CONTEXT context] [expiration=EX seconds:integer | PX milliseconds:integer]", H::VSet),
     c("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, ALL_KEYS, G::Transactions, "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", "key...", H::Watch),
+    c("zadd", -4, RW | FAST, KEY1, G::SortedSet, "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "key [condition=NX | XX] [comparison=GT | LT] [CH] [INCR] (score:double member)...", H::ZAdd),
+    c("zcard", 2, RO | FAST, KEY1, G::SortedSet, "1.2.0", "O(1)", "Returns the number of members in a sorted set.", "key", H::ZCard),
+    c("zcount", 4, RO | FAST, KEY1, G::SortedSet, "2.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Returns the count of members in a sorted set that have scores within a range.", "key min:double max:double", H::ZCount),
+    c("zdiff", -3, RO | MOVABLEKEYS, KEY1_2, G::SortedSet, "6.2.0", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", "Returns the difference between multiple sorted sets.", "numkeys:integer key... [WITHSCORES]", H::ZDiff),
+    c("zdiffstore", -4, RW | MOVABLEKEYS, KEY1_2, G::SortedSet, "6.2.0", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", "Stores the difference of multiple sorted sets in a key.", "destination numkeys:integer key...", H::ZDiffStore),
+    c("zincrby", 4, RW | FAST, KEY1, G::SortedSet, "1.2.0", "O(log(N)) where N is the number of elements in the sorted set.", "Increments the score of a member in a sorted set.", "key increment:double member", H::ZIncrBy),
+    c("zinter", -3, RO | MOVABLEKEYS, KEY1_2, G::SortedSet, "6.2.0", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", "Returns the intersect of multiple sorted sets.", "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=SUM | MIN | MAX] [WITHSCORES]", H::ZInter),
+    c("zintercard", -3, RO | MOVABLEKEYS, KEYS_FROM_2, G::SortedSet, "7.0.0", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", "Returns the number of members of the intersect of multiple sorted sets.", "numkeys:integer key... [LIMIT limit:integer]", H::ZInterCard),
+    c("zinterstore", -4, RW | MOVABLEKEYS, KEY1_2, G::SortedSet, "2.0.0", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", "Stores the intersect of multiple sorted sets in a key.", "destination numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=SUM | MIN | MAX]", H::ZInterStore),
+    c("zlexcount", 4, RO | FAST, KEY1, G::SortedSet, "2.8.9", "O(log(N)) with N being the number of elements in the sorted set.", "Returns the number of members in a sorted set within a lexicographical range.", "key min max", H::ZLexCount),
+    c("zmpop", -4, WRITE | MOVABLEKEYS, KEYS_FROM_2, G::SortedSet, "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "numkeys:integer key... where=MIN | MAX [COUNT count:integer]", H::ZMPop),
+    c("zmscore", -3, RO | FAST, KEY1, G::SortedSet, "6.2.0", "O(N) where N is the number of members being requested.", "Returns the score of one or more members in a sorted set.", "key member...", H::ZMScore),
+    c("zpopmax", -2, WRITE | FAST, KEY1, G::SortedSet, "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "key [count:integer]", H::ZPopMax),
+    c("zpopmin", -2, WRITE | FAST, KEY1, G::SortedSet, "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "key [count:integer]", H::ZPopMin),
+    c("zrandmember", -2, RO, KEY1, G::SortedSet, "6.2.0", "O(N) where N is the number of members returned", "Returns one or more random members from a sorted set.", "key [options=count:integer [WITHSCORES]]", H::ZRandMember),
+    c("zrange", -4, RO, KEY1, G::SortedSet, "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", "Returns members in a sorted set within a range of indexes.", "key start stop [sortby=BYSCORE | BYLEX] [REV] [LIMIT offset:integer count:integer] [WITHSCORES]", H::ZRange),
+    c("zrangebylex", -4, RO, KEY1, G::SortedSet, "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", "Returns members in a sorted set within a lexicographical range.", "key min max [LIMIT offset:integer count:integer]", H::ZRangeByLex),
+    c("zrangebyscore", -4, RO, KEY1, G::SortedSet, "1.0.5", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", "Returns members in a sorted set within a range of scores.", "key min:double max:double [WITHSCORES] [LIMIT offset:integer count:integer]", H::ZRangeByScore),
+    c("zrangestore", -5, RW, KEY1_2, G::SortedSet, "6.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.", "Stores a range of members from sorted set in a key.", "dst:key src:key min max [sortby=BYSCORE | BYLEX] [REV] [LIMIT offset:integer count:integer]", H::ZRangeStore),
+    c("zrank", 3, RO | FAST, KEY1, G::SortedSet, "2.0.0", "O(log(N))", "Returns the index of a member in a sorted set ordered by ascending scores.", "key member", H::ZRank),
+    c("zrem", -3, WRITE | FAST, KEY1, G::SortedSet, "1.2.0", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", "key member...", H::ZRem),
+    c("zremrangebylex", 4, WRITE, KEY1, G::SortedSet, "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "key min max", H::ZRemRangeByLex),
+    c("zremrangebyrank", 4, WRITE, KEY1, G::SortedSet, "2.0.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", "key start:integer stop:integer", H::ZRemRangeByRank),
+    c("zremrangebyscore", 4, WRITE, KEY1, G::SortedSet, "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", "key min:double max:double", H::ZRemRangeByScore),
+    c("zrevrange", -4, RO, KEY1, G::SortedSet, "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", "Returns members in a sorted set within a range of indexes in reverse order.", "key start:integer stop:integer [WITHSCORES]", H::ZRevRange),
+    c("zrevrangebylex", -4, RO, KEY1, G::SortedSet, "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", "Returns members in a sorted set within a lexicographical range in reverse order.", "key max min [LIMIT offset:integer count:integer]", H::ZRevRangeByLex),
+    c("zrevrangebyscore", -4, RO, KEY1, G::SortedSet, "2.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", "Returns members in a sorted set within a range of scores in reverse order.", "key max:double min:double [WITHSCORES] [LIMIT offset:integer count:integer]", H::ZRevRangeByScore),
+    c("zrevrank", 3, RO | FAST, KEY1, G::SortedSet, "2.0.0", "O(log(N))", "Returns the index of a member in a sorted set ordered by descending scores.", "key member", H::ZRevRank),
+    c("zscan", -3, RO, KEY1, G::SortedSet, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over members and scores of a sorted set.", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", H::ZScan),
+    c("zscore", 3, RO | FAST, KEY1, G::SortedSet, "1.2.0", "O(1)", "Returns the score of a member in a sorted set.", "key member", H::ZScore),
+    c("zunion", -3, RO | MOVABLEKEYS, KEY1_2, G::SortedSet, "6.2.0", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", "Returns the union of multiple sorted sets.", "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=SUM | MIN | MAX] [WITHSCORES]", H::ZUnion),
+    c("zunionstore", -4, RW | MOVABLEKEYS, KEY1_2, G::SortedSet, "2.0.0", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", "Stores the union of multiple sorted sets in a key.", "destination numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=SUM | MIN | MAX]", H::ZUnionStore),
 ];
 
 /// The top-level command named `name` (any case).

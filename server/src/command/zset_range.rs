@@ -1,0 +1,285 @@
+//! Sorted-set ranges as Redis 7.0 parses and walks them: members ordered
+//! by (score, member), score bounds (`(1`, `-inf`, `+inf`), lex bounds
+//! (`[a`, `(a`, `-`, `+`), rank ranges with negative indices, and the
+//! options of the ZRANGE family (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES).
+
+use bytes::Bytes;
+use ringkv_cluster::Members;
+use ringkv_resp::Reply;
+
+use super::args::{is, parse_i64};
+use crate::reply_error::ReplyError;
+
+/// Members in Redis's order: score, then member bytes.
+pub type Sorted = Vec<(f64, Bytes)>;
+
+/// The members of a sorted set in order.
+pub fn sorted(members: Members) -> Sorted {
+    let mut v: Sorted = members
+        .map
+        .into_iter()
+        .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    v
+}
+
+/// A score as Redis 7.0 replies with it (`%.17g`).
+pub fn score_reply(score: f64) -> Reply {
+    Reply::Bulk(Bytes::from(ringkv_number::format_score(score)))
+}
+
+/// Members, with their scores after each when `with_scores` (RESP2 flat).
+pub fn members_reply(items: &[(f64, Bytes)], with_scores: bool) -> Reply {
+    let mut out = Vec::with_capacity(items.len() * if with_scores { 2 } else { 1 });
+    for (s, m) in items {
+        out.push(Reply::Bulk(m.clone()));
+        if with_scores {
+            out.push(score_reply(*s));
+        }
+    }
+    Reply::Array(out)
+}
+
+/// One end of a score range.
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreBound {
+    value: f64,
+    exclusive: bool,
+}
+
+/// A score range (`min max` as ZRANGEBYSCORE takes them).
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreRange {
+    min: ScoreBound,
+    max: ScoreBound,
+}
+
+fn score_bound(arg: &[u8]) -> Option<ScoreBound> {
+    let (exclusive, text) = match arg.split_first() {
+        Some((b'(', rest)) => (true, rest),
+        _ => (false, arg),
+    };
+    let value = ringkv_number::parse_f64(text)?;
+    Some(ScoreBound { value, exclusive })
+}
+
+impl ScoreRange {
+    /// Parses `min` and `max`; Redis's error otherwise.
+    pub fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, ReplyError> {
+        match (score_bound(min), score_bound(max)) {
+            (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
+            _ => Err(ReplyError::err("min or max is not a float")),
+        }
+    }
+
+    /// Whether `score` lies in the range.
+    pub fn contains(&self, score: f64) -> bool {
+        let above = if self.min.exclusive {
+            score > self.min.value
+        } else {
+            score >= self.min.value
+        };
+        let below = if self.max.exclusive {
+            score < self.max.value
+        } else {
+            score <= self.max.value
+        };
+        above && below
+    }
+}
+
+/// One end of a lex range.
+#[derive(Clone, Debug)]
+enum LexBound {
+    Min,
+    Max,
+    Inclusive(Bytes),
+    Exclusive(Bytes),
+}
+
+/// A lex range (`min max` as ZRANGEBYLEX takes them).
+#[derive(Clone, Debug)]
+pub struct LexRange {
+    min: LexBound,
+    max: LexBound,
+}
+
+fn lex_bound(arg: &Bytes) -> Option<LexBound> {
+    match arg.first()? {
+        b'-' if arg.len() == 1 => Some(LexBound::Min),
+        b'+' if arg.len() == 1 => Some(LexBound::Max),
+        b'[' => Some(LexBound::Inclusive(arg.slice(1..))),
+        b'(' => Some(LexBound::Exclusive(arg.slice(1..))),
+        _ => None,
+    }
+}
+
+impl LexRange {
+    /// Parses `min` and `max`; Redis's error otherwise.
+    pub fn parse(min: &Bytes, max: &Bytes) -> Result<LexRange, ReplyError> {
+        match (lex_bound(min), lex_bound(max)) {
+            (Some(min), Some(max)) => Ok(LexRange { min, max }),
+            _ => Err(ReplyError::err("min or max not valid string range item")),
+        }
+    }
+
+    /// Whether `member` lies in the range.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        let above = match &self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Inclusive(b) => member >= b.as_ref(),
+            LexBound::Exclusive(b) => member > b.as_ref(),
+        };
+        let below = match &self.max {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Inclusive(b) => member <= b.as_ref(),
+            LexBound::Exclusive(b) => member < b.as_ref(),
+        };
+        above && below
+    }
+}
+
+/// Indices `[start, end]` (inclusive) that a rank range selects among
+/// `len` members (negative indices count from the end), or `None`.
+pub fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len_i = i64::try_from(len).unwrap_or(i64::MAX);
+    let start = if start < 0 { start + len_i } else { start }.max(0);
+    let end = if end < 0 { end + len_i } else { end };
+    if start > end || start >= len_i {
+        return None;
+    }
+    let end = end.min(len_i - 1);
+    Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?))
+}
+
+/// What a ZRANGE-family command selects.
+#[derive(Clone, Debug)]
+pub enum RangeBy {
+    /// By index.
+    Rank(i64, i64),
+    /// By score.
+    Score(ScoreRange),
+    /// By member (all scores equal).
+    Lex(LexRange),
+}
+
+/// A parsed ZRANGE-family request.
+#[derive(Clone, Debug)]
+pub struct RangeQuery {
+    /// What is selected.
+    pub by: RangeBy,
+    /// Highest first.
+    pub rev: bool,
+    /// LIMIT offset count (count < 0: all).
+    pub limit: Option<(i64, i64)>,
+    /// WITHSCORES.
+    pub with_scores: bool,
+}
+
+/// How a command fixes the range kind and direction (the legacy
+/// ZRANGEBYSCORE and friends), or leaves them to options (ZRANGE).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Options choose (ZRANGE, ZRANGESTORE).
+    Auto,
+    /// By rank.
+    Rank,
+    /// By score.
+    Score,
+    /// By lex.
+    Lex,
+}
+
+/// Parses `min max [options]` starting at `args[at]` as Redis 7.0's
+/// `zrangeGenericCommand` does (`store`: ZRANGESTORE, no WITHSCORES).
+pub fn parse_query(
+    args: &[Bytes],
+    at: usize,
+    fixed: Kind,
+    rev_fixed: bool,
+    store: bool,
+) -> Result<RangeQuery, ReplyError> {
+    let (mut kind, mut rev, mut limit, mut with_scores) = (fixed, rev_fixed, None, false);
+    let mut j = at + 2;
+    while let Some(a) = args.get(j) {
+        let left = args.len() - j - 1;
+        if !store && is(a, "WITHSCORES") {
+            with_scores = true;
+        } else if is(a, "LIMIT") && left >= 2 {
+            let offset = parse_i64(&args[j + 1])?;
+            let count = parse_i64(&args[j + 2])?;
+            limit = Some((offset, count));
+            j += 2;
+        } else if fixed == Kind::Auto && !rev && is(a, "REV") {
+            rev = true;
+        } else if fixed == Kind::Auto && kind == Kind::Auto && is(a, "BYLEX") {
+            kind = Kind::Lex;
+        } else if fixed == Kind::Auto && kind == Kind::Auto && is(a, "BYSCORE") {
+            kind = Kind::Score;
+        } else {
+            return Err(ReplyError::syntax());
+        }
+        j += 1;
+    }
+    if kind == Kind::Auto {
+        kind = Kind::Rank;
+    }
+    if limit.is_some_and(|(_, c)| c != -1) && kind == Kind::Rank {
+        return Err(ReplyError::err(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if with_scores && kind == Kind::Lex {
+        return Err(ReplyError::err(
+            "syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    let (mut lo, mut hi) = (&args[at], &args[at + 1]);
+    if rev && kind != Kind::Rank {
+        std::mem::swap(&mut lo, &mut hi);
+    }
+    let by = match kind {
+        Kind::Score => RangeBy::Score(ScoreRange::parse(lo, hi)?),
+        Kind::Lex => RangeBy::Lex(LexRange::parse(lo, hi)?),
+        _ => RangeBy::Rank(parse_i64(lo)?, parse_i64(hi)?),
+    };
+    Ok(RangeQuery {
+        by,
+        rev,
+        limit,
+        with_scores,
+    })
+}
+
+/// The members a query selects, in reply order.
+pub fn select(items: &Sorted, q: &RangeQuery) -> Sorted {
+    let ordered: Box<dyn Iterator<Item = &(f64, Bytes)>> = if q.rev {
+        Box::new(items.iter().rev())
+    } else {
+        Box::new(items.iter())
+    };
+    let picked: Sorted = match &q.by {
+        RangeBy::Rank(start, end) => {
+            let Some((s, e)) = rank_range(*start, *end, items.len()) else {
+                return Vec::new();
+            };
+            ordered.skip(s).take(e - s + 1).cloned().collect()
+        }
+        RangeBy::Score(r) => ordered.filter(|(s, _)| r.contains(*s)).cloned().collect(),
+        RangeBy::Lex(r) => ordered.filter(|(_, m)| r.contains(m)).cloned().collect(),
+    };
+    match q.limit {
+        Some((offset, count)) if !matches!(q.by, RangeBy::Rank(..)) => {
+            if offset < 0 {
+                return Vec::new();
+            }
+            let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+            let take = usize::try_from(count).unwrap_or(usize::MAX);
+            picked.into_iter().skip(skip).take(take).collect()
+        }
+        _ => picked,
+    }
+}

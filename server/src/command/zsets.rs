@@ -1,0 +1,677 @@
+//! Sorted-set commands with Redis 7.0's replies and errors (scores print
+//! as `%.17g`). A sorted set is an observed-remove map of member → score
+//! replicated without a leader (`docs/data-types.md`, Sorted sets):
+//! concurrent ZADDs of different members all survive, concurrent ZINCRBYs
+//! all count, the same member scored concurrently shows the later score.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, ValueType, zadd};
+use ringkv_resp::Reply;
+
+use super::Ctx;
+use super::args::{ArgCursor, arg, is, parse_f64, parse_i64};
+use super::collections::{
+    change, count, random_count, random_picks, read_members, scan_cursor, scan_page, store,
+};
+use super::zset_range::{
+    self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
+};
+use crate::reply_error::{CmdResult, ReplyError, text};
+
+async fn zset(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Sorted>, ReplyError> {
+    Ok(read_members(cx, key, ValueType::ZSet).await?.map(sorted))
+}
+
+fn score_of(items: &Sorted, member: &[u8]) -> Option<f64> {
+    items
+        .iter()
+        .find(|(_, m)| m.as_ref() == member)
+        .map(|(s, _)| *s)
+}
+
+fn score_text(bytes: &[u8]) -> Reply {
+    score_reply(ringkv_number::parse_f64(bytes).unwrap_or(0.0))
+}
+
+/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...].
+pub async fn zadd_cmd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut flags = 0u8;
+    let mut j = 2;
+    while let Some(a) = args.get(j) {
+        let f = if is(a, "NX") {
+            zadd::NX
+        } else if is(a, "XX") {
+            zadd::XX
+        } else if is(a, "GT") {
+            zadd::GT
+        } else if is(a, "LT") {
+            zadd::LT
+        } else if is(a, "CH") {
+            zadd::CH
+        } else if is(a, "INCR") {
+            zadd::INCR
+        } else {
+            break;
+        };
+        flags |= f;
+        j += 1;
+    }
+    let rest = args.get(j..).unwrap_or_default();
+    if rest.is_empty() || rest.len() % 2 != 0 {
+        return Err(ReplyError::syntax());
+    }
+    let has = |f: u8| flags & f != 0;
+    if has(zadd::NX) && has(zadd::XX) {
+        return Err(ReplyError::err(
+            "XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (has(zadd::GT) && has(zadd::NX))
+        || (has(zadd::LT) && has(zadd::NX))
+        || (has(zadd::GT) && has(zadd::LT))
+    {
+        return Err(ReplyError::err(
+            "GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if has(zadd::INCR) && rest.len() > 2 {
+        return Err(ReplyError::err(
+            "INCR option supports a single increment-element pair",
+        ));
+    }
+    let mut pairs = Vec::with_capacity(rest.len() / 2);
+    for p in rest.chunks_exact(2) {
+        pairs.push((p[1].clone(), parse_f64(&p[0])?));
+    }
+    zadd_reply(cx, arg(args, 1), pairs, flags).await
+}
+
+async fn zadd_reply(
+    cx: &mut Ctx<'_>,
+    key: &Bytes,
+    pairs: Vec<(Bytes, f64)>,
+    flags: u8,
+) -> CmdResult {
+    let reply = change(cx, key, CollectionOp::ZAdd { pairs, flags }).await?;
+    Ok(match reply {
+        CollectionReply::Value(v) => score_text(&v),
+        CollectionReply::Nil => Reply::Nil,
+        other => Reply::Int(count(&other)),
+    })
+}
+
+/// ZINCRBY key increment member.
+pub async fn zincrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let delta = parse_f64(arg(args, 2))?;
+    let pairs = vec![(arg(args, 3).clone(), delta)];
+    zadd_reply(cx, arg(args, 1), pairs, zadd::INCR).await
+}
+
+/// ZREM key member [member ...].
+pub async fn zrem(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let op = CollectionOp::Remove {
+        kind: Kind::ZSet,
+        members: args.get(2..).unwrap_or_default().to_vec(),
+    };
+    Ok(Reply::Int(count(&change(cx, arg(args, 1), op).await?)))
+}
+
+/// ZSCORE key member.
+pub async fn zscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    Ok(score_of(&z, arg(args, 2)).map_or(Reply::Nil, score_reply))
+}
+
+/// ZMSCORE key member [member ...].
+pub async fn zmscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    Ok(Reply::Array(
+        args.iter()
+            .skip(2)
+            .map(|m| score_of(&z, m).map_or(Reply::Nil, score_reply))
+            .collect(),
+    ))
+}
+
+/// ZCARD key.
+pub async fn zcard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    Ok(Reply::Int(i64::try_from(z.len()).unwrap_or(i64::MAX)))
+}
+
+/// ZCOUNT key min max.
+pub async fn zcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let n = z.iter().filter(|(s, _)| range.contains(*s)).count();
+    Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+/// ZLEXCOUNT key min max.
+pub async fn zlexcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let n = z.iter().filter(|(_, m)| range.contains(m)).count();
+    Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+async fn range_reply(
+    cx: &mut Ctx<'_>,
+    args: &[Bytes],
+    kind: zset_range::Kind,
+    rev: bool,
+) -> CmdResult {
+    let q = zset_range::parse_query(args, 2, kind, rev, false)?;
+    let Some(z) = zset(cx, arg(args, 1)).await? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    Ok(members_reply(&select(&z, &q), q.with_scores))
+}
+
+/// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES].
+pub async fn zrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range_reply(cx, args, zset_range::Kind::Auto, false).await
+}
+
+/// ZREVRANGE key start stop [WITHSCORES].
+pub async fn zrevrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range_reply(cx, args, zset_range::Kind::Rank, true).await
+}
+
+/// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count].
+pub async fn zrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range_reply(cx, args, zset_range::Kind::Score, false).await
+}
+
+/// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count].
+pub async fn zrevrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range_reply(cx, args, zset_range::Kind::Score, true).await
+}
+
+/// ZRANGEBYLEX key min max [LIMIT offset count].
+pub async fn zrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range_reply(cx, args, zset_range::Kind::Lex, false).await
+}
+
+/// ZREVRANGEBYLEX key max min [LIMIT offset count].
+pub async fn zrevrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    range_reply(cx, args, zset_range::Kind::Lex, true).await
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count].
+pub async fn zrangestore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let shifted = args.get(1..).unwrap_or_default();
+    let q: RangeQuery = zset_range::parse_query(shifted, 2, zset_range::Kind::Auto, false, true)?;
+    let (dst, src) = (arg(args, 1), arg(args, 2));
+    let _lock = cx.ks().lock([dst.as_ref(), src.as_ref()]).await;
+    let picked = match zset(cx, src).await? {
+        Some(z) => select(&z, &q),
+        None => Vec::new(),
+    };
+    Ok(Reply::Int(store_sorted(cx, dst, picked).await?))
+}
+
+async fn store_sorted(cx: &mut Ctx<'_>, dst: &Bytes, items: Sorted) -> Result<i64, ReplyError> {
+    let map = items
+        .into_iter()
+        .map(|(s, m)| (m, ringkv_cluster::score_text(s)))
+        .collect();
+    store(cx, dst, ValueType::ZSet, Members { map }).await
+}
+
+async fn rank(cx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let Some(i) = z.iter().position(|(_, m)| m == arg(args, 2)) else {
+        return Ok(Reply::Nil);
+    };
+    let r = if rev { z.len() - 1 - i } else { i };
+    Ok(Reply::Int(i64::try_from(r).unwrap_or(i64::MAX)))
+}
+
+/// ZRANK key member.
+pub async fn zrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank(cx, args, false).await
+}
+
+/// ZREVRANK key member.
+pub async fn zrevrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rank(cx, args, true).await
+}
+
+async fn pop(cx: &mut Ctx<'_>, key: &Bytes, count: u64, end: PopEnd) -> Result<Sorted, ReplyError> {
+    let op = CollectionOp::Pop {
+        kind: Kind::ZSet,
+        count,
+        end,
+    };
+    Ok(match change(cx, key, op).await? {
+        CollectionReply::Pairs(p) => p
+            .into_iter()
+            .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+async fn zpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
+    if args.len() > 3 {
+        return Err(ReplyError::syntax());
+    }
+    let count = match args.get(2) {
+        Some(c) => {
+            let n = parse_i64(c)
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or(ReplyError::err(text::NOT_POSITIVE))?;
+            if n == 0 {
+                return Ok(Reply::Array(Vec::new()));
+            }
+            n.unsigned_abs()
+        }
+        None => 1,
+    };
+    let popped = pop(cx, arg(args, 1), count, end).await?;
+    Ok(members_reply(&popped, true))
+}
+
+/// ZPOPMIN key [count].
+pub async fn zpopmin(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zpop(cx, args, PopEnd::Min).await
+}
+
+/// ZPOPMAX key [count].
+pub async fn zpopmax(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    zpop(cx, args, PopEnd::Max).await
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count].
+pub async fn zmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let numkeys = parse_i64(arg(args, 1)).unwrap_or(0);
+    if numkeys <= 0 {
+        return Err(ReplyError::err("numkeys should be greater than 0"));
+    }
+    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    let Some(keys) = args.get(2..2usize.saturating_add(n)) else {
+        return Err(ReplyError::syntax());
+    };
+    let mut c = ArgCursor::new(args, 2 + n);
+    let end = match c.next_arg() {
+        Some(w) if is(w, "MIN") => PopEnd::Min,
+        Some(w) if is(w, "MAX") => PopEnd::Max,
+        _ => return Err(ReplyError::syntax()),
+    };
+    let mut count = 1u64;
+    let mut counted = false;
+    while c.has_more() {
+        if !counted && c.eat("COUNT") {
+            let n = parse_i64(c.require()?).unwrap_or(0);
+            if n <= 0 {
+                return Err(ReplyError::err("count should be greater than 0"));
+            }
+            count = n.unsigned_abs();
+            counted = true;
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    for key in keys {
+        let Some(z) = zset(cx, key).await? else {
+            continue;
+        };
+        if z.is_empty() {
+            continue;
+        }
+        let popped = pop(cx, key, count, end).await?;
+        if popped.is_empty() {
+            continue;
+        }
+        let pairs = popped
+            .iter()
+            .map(|(s, m)| Reply::Array(vec![Reply::Bulk(m.clone()), score_reply(*s)]))
+            .collect();
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            Reply::Array(pairs),
+        ]));
+    }
+    Ok(Reply::NilArray)
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]].
+pub async fn zrandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let with_scores = args.len() == 4 && is(arg(args, 3), "WITHSCORES");
+    let count = match args.get(2) {
+        Some(n) => Some(random_count(n, with_scores)?),
+        None => None,
+    };
+    if args.len() > 4 || (args.len() == 4 && !with_scores) {
+        return Err(ReplyError::syntax());
+    }
+    let z = zset(cx, arg(args, 1)).await?;
+    let Some(count) = count else {
+        return Ok(z
+            .and_then(|z| {
+                let i = *random_picks(z.len(), 1).first()?;
+                z.get(i).map(|(_, m)| Reply::Bulk(m.clone()))
+            })
+            .unwrap_or(Reply::Nil));
+    };
+    let z = z.unwrap_or_default();
+    let picked: Sorted = random_picks(z.len(), count)
+        .into_iter()
+        .filter_map(|i| z.get(i).cloned())
+        .collect();
+    Ok(members_reply(&picked, with_scores))
+}
+
+async fn remove_selected(cx: &mut Ctx<'_>, key: &Bytes, members: Vec<Bytes>) -> CmdResult {
+    if members.is_empty() {
+        return Ok(Reply::Int(0));
+    }
+    let op = CollectionOp::Remove {
+        kind: Kind::ZSet,
+        members,
+    };
+    Ok(Reply::Int(count(&change(cx, key, op).await?)))
+}
+
+/// ZREMRANGEBYSCORE key min max: removes what this read saw in range.
+pub async fn zremrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let members = z
+        .into_iter()
+        .filter(|(s, _)| range.contains(*s))
+        .map(|(_, m)| m)
+        .collect();
+    remove_selected(cx, arg(args, 1), members).await
+}
+
+/// ZREMRANGEBYLEX key min max.
+pub async fn zremrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let members = z
+        .into_iter()
+        .filter(|(_, m)| range.contains(m))
+        .map(|(_, m)| m)
+        .collect();
+    remove_selected(cx, arg(args, 1), members).await
+}
+
+/// ZREMRANGEBYRANK key start stop.
+pub async fn zremrangebyrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (start, stop) = (parse_i64(arg(args, 2))?, parse_i64(arg(args, 3))?);
+    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let members = match zset_range::rank_range(start, stop, z.len()) {
+        Some((s, e)) => z
+            .into_iter()
+            .skip(s)
+            .take(e - s + 1)
+            .map(|(_, m)| m)
+            .collect(),
+        None => Vec::new(),
+    };
+    remove_selected(cx, arg(args, 1), members).await
+}
+
+/// How ZUNION/ZINTER/ZDIFF combine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+fn aggregate(into: &mut f64, v: f64, how: Aggregate) {
+    match how {
+        Aggregate::Sum => {
+            *into += v;
+            if into.is_nan() {
+                *into = 0.0;
+            }
+        }
+        Aggregate::Min => *into = into.min(v),
+        Aggregate::Max => *into = into.max(v),
+    }
+}
+
+/// A sorted set or a set (members score 1) as an input of the algebra.
+async fn input(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<BTreeMap<Bytes, f64>>, ReplyError> {
+    let Some(entry) = cx.read_any(key).await? else {
+        return Ok(None);
+    };
+    let scored = match entry.kind {
+        ValueType::ZSet => true,
+        ValueType::Set => false,
+        _ => return Err(ReplyError::WrongType),
+    };
+    let members = entry.members().unwrap_or_default();
+    Ok(Some(
+        members
+            .map
+            .into_iter()
+            .map(|(m, s)| {
+                let score = if scored {
+                    ringkv_number::parse_f64(&s).unwrap_or(0.0)
+                } else {
+                    1.0
+                };
+                (m, score)
+            })
+            .collect(),
+    ))
+}
+
+/// `numkeys key ... [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]` from
+/// `args[at]` as Redis 7.0 reads them (keys first, then options); the
+/// result in order and whether WITHSCORES was given.
+async fn combine(
+    cx: &mut Ctx<'_>,
+    args: &[Bytes],
+    at: usize,
+    op: Op,
+    store: bool,
+) -> Result<(Sorted, bool), ReplyError> {
+    let numkeys = parse_i64(arg(args, at))?;
+    if numkeys < 1 {
+        return Err(ReplyError::Err(
+            format!(
+                "at least 1 input key is needed for '{}' command",
+                cx.fullname()
+            )
+            .into(),
+        ));
+    }
+    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    let Some(keys) = args.get(at + 1..(at + 1).saturating_add(n)) else {
+        return Err(ReplyError::syntax());
+    };
+    let mut inputs = Vec::with_capacity(n);
+    for k in keys {
+        inputs.push(input(cx, k).await?.unwrap_or_default());
+    }
+    let mut weights = vec![1.0f64; n];
+    let (mut how, mut with_scores) = (Aggregate::Sum, false);
+    let mut j = at + 1 + n;
+    while let Some(a) = args.get(j) {
+        let left = args.len() - j;
+        if op != Op::Diff && left > n && is(a, "WEIGHTS") {
+            for (i, w) in weights.iter_mut().enumerate() {
+                *w = ringkv_number::parse_f64(&args[j + 1 + i])
+                    .ok_or(ReplyError::err("weight value is not a float"))?;
+            }
+            j += 1 + n;
+        } else if op != Op::Diff && left >= 2 && is(a, "AGGREGATE") {
+            let w = &args[j + 1];
+            how = if is(w, "SUM") {
+                Aggregate::Sum
+            } else if is(w, "MIN") {
+                Aggregate::Min
+            } else if is(w, "MAX") {
+                Aggregate::Max
+            } else {
+                return Err(ReplyError::syntax());
+            };
+            j += 2;
+        } else if !store && is(a, "WITHSCORES") {
+            with_scores = true;
+            j += 1;
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    let weighted = |score: f64, w: f64| {
+        let v = score * w;
+        if v.is_nan() { 0.0 } else { v }
+    };
+    let mut acc: BTreeMap<Bytes, f64> = BTreeMap::new();
+    match op {
+        Op::Union => {
+            for (input, w) in inputs.iter().zip(&weights) {
+                for (m, s) in input {
+                    let v = weighted(*s, *w);
+                    match acc.get_mut(m) {
+                        Some(into) => aggregate(into, v, how),
+                        None => {
+                            acc.insert(m.clone(), v);
+                        }
+                    }
+                }
+            }
+        }
+        Op::Inter => {
+            // Redis walks the inputs smallest first.
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by_key(|&i| inputs[i].len());
+            if let Some((&first, rest)) = order.split_first() {
+                'members: for (m, s) in &inputs[first] {
+                    let mut v = weighted(*s, weights[first]);
+                    for &i in rest {
+                        let Some(other) = inputs[i].get(m) else {
+                            continue 'members;
+                        };
+                        aggregate(&mut v, weighted(*other, weights[i]), how);
+                    }
+                    acc.insert(m.clone(), v);
+                }
+            }
+        }
+        Op::Diff => {
+            if let Some((first, rest)) = inputs.split_first() {
+                for (m, s) in first {
+                    if rest.iter().all(|o| !o.contains_key(m)) {
+                        acc.insert(m.clone(), *s);
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Sorted = acc.into_iter().map(|(m, s)| (s, m)).collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    Ok((out, with_scores))
+}
+
+async fn combine_reply(cx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
+    let (items, with_scores) = combine(cx, args, 1, op, false).await?;
+    Ok(members_reply(&items, with_scores))
+}
+
+async fn combine_store(cx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
+    let _lock = cx.ks().lock(args.iter().skip(1).map(|k| k.as_ref())).await;
+    let (items, _) = combine(cx, args, 2, op, true).await?;
+    Ok(Reply::Int(store_sorted(cx, arg(args, 1), items).await?))
+}
+
+/// ZUNION numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES].
+pub async fn zunion(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_reply(cx, args, Op::Union).await
+}
+
+/// ZINTER numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES].
+pub async fn zinter(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_reply(cx, args, Op::Inter).await
+}
+
+/// ZDIFF numkeys key [key ...] [WITHSCORES].
+pub async fn zdiff(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_reply(cx, args, Op::Diff).await
+}
+
+/// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
+pub async fn zunionstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(cx, args, Op::Union).await
+}
+
+/// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
+pub async fn zinterstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(cx, args, Op::Inter).await
+}
+
+/// ZDIFFSTORE destination numkeys key [key ...].
+pub async fn zdiffstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    combine_store(cx, args, Op::Diff).await
+}
+
+/// ZINTERCARD numkeys key [key ...] [LIMIT limit].
+pub async fn zintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let numkeys = parse_i64(arg(args, 1)).unwrap_or(0);
+    if numkeys <= 0 {
+        return Err(ReplyError::err("numkeys should be greater than 0"));
+    }
+    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    let Some(keys) = args.get(2..2usize.saturating_add(n)) else {
+        return Err(ReplyError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    };
+    let mut c = ArgCursor::new(args, 2 + n);
+    let mut limit = 0usize;
+    while c.has_more() {
+        if c.eat("LIMIT") {
+            let l = parse_i64(c.require()?).unwrap_or(-1);
+            if l < 0 {
+                return Err(ReplyError::err("LIMIT can't be negative"));
+            }
+            limit = usize::try_from(l).unwrap_or(usize::MAX);
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    let mut inputs = Vec::with_capacity(n);
+    for k in keys {
+        inputs.push(input(cx, k).await?.unwrap_or_default());
+    }
+    let mut iter = inputs.into_iter();
+    let mut acc = iter.next().unwrap_or_default();
+    for other in iter {
+        acc.retain(|m, _| other.contains_key(m));
+    }
+    let n = if limit == 0 {
+        acc.len()
+    } else {
+        acc.len().min(limit)
+    };
+    Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count].
+pub async fn zscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    scan_cursor(args)?;
+    let z = zset(cx, arg(args, 1)).await?;
+    let members = z.map(|z| {
+        z.into_iter()
+            .map(|(s, m)| (m, Bytes::from(ringkv_number::format_score(s))))
+            .collect()
+    });
+    scan_page(args, members, true)
+}
