@@ -1,4 +1,4 @@
-//! Hashes and sets on a 3-node cluster of real processes: the documented
+//! Hashes, sets and sorted sets on a 3-node cluster of real processes: the documented
 //! concurrent outcomes through two coordinators on both sides of a
 //! partition, a node that was down getting every write by hints, and a
 //! wiped node rebuilt by CLUSTER REPAIR; afterwards every node agrees at
@@ -98,10 +98,18 @@ fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented
     // DEL on one side, a new field on the other: the new field only.
     assert_eq!(cl(&mut left, "ONE", &["DEL", "d"]).unwrap(), int(1));
     cl(&mut right, "ONE", &["HSET", "d", "new", "2"]).unwrap();
-    // 2 × 1,000 increments through two coordinators.
-    for _ in 0..1000 {
+    // 2 × 1,000 increments through two coordinators, of a hash field and
+    // of a sorted-set score; different members of one sorted set.
+    for i in 0..1000 {
         cl(&mut left, "ONE", &["HINCRBY", "counters", "n", "1"]).unwrap();
         cl(&mut right, "ONE", &["HINCRBY", "counters", "n", "1"]).unwrap();
+        cl(&mut left, "ONE", &["ZINCRBY", "board", "1", "p"]).unwrap();
+        cl(&mut right, "ONE", &["ZINCRBY", "board", "1", "p"]).unwrap();
+        if i < 50 {
+            let (l, r) = (format!("l{i}"), format!("r{i}"));
+            cl(&mut left, "ONE", &["ZADD", "board", "5", &l]).unwrap();
+            cl(&mut right, "ONE", &["ZADD", "board", "7", &r]).unwrap();
+        }
     }
 
     net.heal();
@@ -128,6 +136,11 @@ fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented
             );
             let n = cl(&mut con, level, &["HGET", "counters", "n"]).unwrap();
             assert_eq!(n, bulk("2000"), "node {i} at {level}");
+            let p = cl(&mut con, level, &["ZSCORE", "board", "p"]).unwrap();
+            assert_eq!(p, bulk("2000"), "node {i} at {level}");
+            assert_eq!(cl(&mut con, level, &["ZCARD", "board"]).unwrap(), int(101));
+            let top = cl(&mut con, level, &["ZRANGE", "board", "0", "0", "REV"]).unwrap();
+            assert_eq!(strings(top), ["p"]);
         }
     }
 }
@@ -140,12 +153,14 @@ fn a_node_down_gets_collection_writes_by_hints_and_a_wiped_one_by_repair() {
     wait_for("node 2 seen down", Duration::from_secs(20), || {
         info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("1")
     });
-    // 1,000 of each over 20 hashes and 20 sets.
+    // 1,000 of each over 20 hashes, 20 sets and 20 sorted sets.
     for i in 0..1000 {
         let f = format!("f{i}");
         let (h, s) = (format!("hh:{}", i % 20), format!("ss:{}", i % 20));
         cl(&mut con, "QUORUM", &["HSET", &h, &f, &i.to_string()]).unwrap();
         cl(&mut con, "QUORUM", &["SADD", &s, &f]).unwrap();
+        let z = format!("zz:{}", i % 20);
+        cl(&mut con, "QUORUM", &["ZADD", &z, &i.to_string(), &f]).unwrap();
     }
     c.nodes[2].restart_same_ports();
     c.wait_all_up();
@@ -166,7 +181,17 @@ fn a_node_down_gets_collection_writes_by_hints_and_a_wiped_one_by_repair() {
                 int(50),
                 "{node} {s}"
             );
+            let z = format!("zz:{k}");
+            assert_eq!(
+                cl(&mut con, "ONE", &["ZCARD", &z]).unwrap(),
+                int(50),
+                "{node} {z}"
+            );
         }
+        assert_eq!(
+            cl(&mut con, "ONE", &["ZSCORE", "zz:19", "f999"]).unwrap(),
+            bulk("999")
+        );
         assert_eq!(
             cl(&mut con, "ONE", &["HGET", "hh:19", "f999"]).unwrap(),
             bulk("999")
