@@ -25,7 +25,7 @@ use crate::rpc::message::{Request, Response, kind};
 use crate::version::codec::{RECORD_FORMAT_V2, decode_record, encode_record};
 use crate::version::counter::Counter;
 use crate::version::siblings::Sibling;
-use crate::version::{Payload, Siblings, VectorClock, payload_bytes};
+use crate::version::{CollectionOp, Kind, Payload, Siblings, VectorClock, payload_bytes};
 
 /// A fixed "now" for reads and writes of versioned values (unix ms).
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -113,6 +113,9 @@ fn siblings(t: &mut Tally, bytes: &[u8], legacy: u64) -> Option<Siblings> {
 
     let _ = s.resolve();
     let _ = s.live(NOW_MS);
+    if let crate::version::View::Collection { collection, .. } = s.view(NOW_MS) {
+        let _ = collection.to_members();
+    }
     let _ = s.context();
     let _ = s.engine_expire_at_ms();
     for sib in s.iter() {
@@ -130,6 +133,15 @@ fn siblings(t: &mut Tally, bytes: &[u8], legacy: u64) -> Option<Siblings> {
     }
     let mut w = s.clone();
     if w.add_float(actor, NOW_MS, 0.5).is_ok() {
+        supersedes_all(&w, legacy);
+    }
+    let mut w = s.clone();
+    let hset = CollectionOp::Put {
+        kind: Kind::Hash,
+        pairs: vec![(Bytes::from_static(b"f"), Bytes::from_static(b"v"))],
+        if_absent: false,
+    };
+    if w.apply_collection(actor, NOW_MS, &hset).is_ok() {
         supersedes_all(&w, legacy);
     }
     let mut w = s.clone();
@@ -248,6 +260,53 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
     let mut dense = Siblings::new();
     let _ = dense.pf_merge(3, NOW_MS, &[1u8; ringkv_hll::REGISTERS], true);
     out.push(with_mode(0, &dense.encode()));
+
+    // Collections: concurrent hash writes (joined on read), a sorted set
+    // with a counter score, a set emptied into a tombstone.
+    let put = |kind, pairs: &[(&'static [u8], &'static [u8])]| CollectionOp::Put {
+        kind,
+        pairs: pairs
+            .iter()
+            .map(|(m, v)| (Bytes::from_static(m), Bytes::from_static(v)))
+            .collect(),
+        if_absent: false,
+    };
+    let mut k1 = Siblings::new();
+    let _ = k1.apply_collection(1, NOW_MS, &put(Kind::Hash, &[(b"f", b"1"), (b"g", b"2")]));
+    let mut k2 = k1.clone();
+    let _ = k2.apply_collection(2, NOW_MS + 1, &put(Kind::Hash, &[(b"h", b"3")]));
+    let _ = k1.apply_collection(
+        1,
+        NOW_MS + 2,
+        &CollectionOp::AddInt {
+            member: Bytes::from_static(b"f"),
+            delta: 5,
+        },
+    );
+    let mut hashes = k1.clone();
+    hashes.merge(&k2);
+    out.push(with_mode(0, &hashes.encode()));
+    let mut z = Siblings::new();
+    let _ = z.apply_collection(
+        3,
+        NOW_MS,
+        &CollectionOp::ZAdd {
+            pairs: vec![(Bytes::from_static(b"m"), 1.5)],
+            flags: crate::version::zadd::INCR,
+        },
+    );
+    out.push(with_mode(0, &z.encode()));
+    let mut emptied = Siblings::new();
+    let _ = emptied.apply_collection(1, NOW_MS, &put(Kind::Set, &[(b"x", b"")]));
+    let _ = emptied.apply_collection(
+        1,
+        NOW_MS + 1,
+        &CollectionOp::Remove {
+            kind: Kind::Set,
+            members: vec![Bytes::from_static(b"x")],
+        },
+    );
+    out.push(with_mode(0, &emptied.encode()));
 
     // Two records for the merge laws (mode bit 7).
     let (a, b) = (c1.encode(), other.encode());
