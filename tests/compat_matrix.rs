@@ -197,6 +197,7 @@ fn redis_crate_scenario() {
     expiry(c);
     counters(c);
     hyperloglog(c);
+    collections(c);
     pipelines(c);
     transactions(c, &mut connect(port, ""), port);
     scan(&mut connect(port, "7"));
@@ -308,6 +309,44 @@ fn hyperloglog(c: &mut redis::Connection) {
     assert_eq!(
         err(c, &["PFADD", "word", "x"]),
         "WRONGTYPE Key is not a valid HyperLogLog string value."
+    );
+}
+
+fn collections(c: &mut redis::Connection) {
+    assert_eq!(
+        ok(c, &["HSET", "user:1", "name", "ada", "age", "36"]),
+        int(2)
+    );
+    assert_eq!(ok(c, &["HGET", "user:1", "name"]), bulk("ada"));
+    let all: std::collections::HashMap<String, String> =
+        redis::cmd("HGETALL").arg("user:1").query(c).unwrap();
+    assert_eq!(all.get("age").map(String::as_str), Some("36"));
+    assert_eq!(ok(c, &["HINCRBY", "user:1", "age", "1"]), int(37));
+    assert_eq!(ok(c, &["HDEL", "user:1", "name"]), int(1));
+    assert_eq!(ok(c, &["HLEN", "user:1"]), int(1));
+    assert_eq!(ok(c, &["SADD", "tags", "a", "b", "c"]), int(3));
+    assert_eq!(ok(c, &["SISMEMBER", "tags", "a"]), int(1));
+    let mut members: Vec<String> = redis::cmd("SMEMBERS").arg("tags").query(c).unwrap();
+    members.sort();
+    assert_eq!(members, ["a", "b", "c"]);
+    assert_eq!(ok(c, &["SREM", "tags", "a"]), int(1));
+    assert_eq!(ok(c, &["ZADD", "board", "10", "ann", "20", "bob"]), int(2));
+    assert_eq!(ok(c, &["ZINCRBY", "board", "15", "ann"]), bulk("25"));
+    let ranked: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg("board")
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(c)
+        .unwrap();
+    assert_eq!(
+        ranked,
+        [("bob".to_string(), 20.0), ("ann".to_string(), 25.0)]
+    );
+    assert_eq!(ok(c, &["ZREVRANK", "board", "ann"]), int(0));
+    assert_eq!(
+        err(c, &["HGET", "word", "x"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
     );
 }
 
@@ -479,10 +518,11 @@ fn redis_cli_scenario() {
     assert_eq!(cli(port, &["-n", "5", "GET", "where"], None), "five\n");
     let session = b"SET s Hello\nAPPEND s \" World\"\nGETRANGE s -5 -1\nMSET a 1 b 2\n\
 MGET a missing b\nINCRBYFLOAT f 10.5\nSETBIT bits 7 1\nBITCOUNT bits\nSET e v EX 100\nTTL e\n\
-PERSIST e\nTTL e\nLCS s s LEN\nPFADD h x y z\nPFCOUNT h\n";
+PERSIST e\nTTL e\nLCS s s LEN\nPFADD h x y z\nPFCOUNT h\nHSET hh f v\nHGET hh f\n\
+SADD ss m\nSCARD ss\nZADD zz 1.5 m\nZSCORE zz m\n";
     assert_eq!(
         cli(port, &[], Some(session)),
-        "OK\n11\nWorld\nOK\n1\n\n2\n10.5\n0\n1\nOK\n100\n1\n-1\n11\n1\n3\n"
+        "OK\n11\nWorld\nOK\n1\n\n2\n10.5\n0\n1\nOK\n100\n1\n-1\n11\n1\n3\n1\nv\n1\n1\n1\n1.5\n"
     );
     assert_eq!(
         cli(port, &["-r", "100", "INCR", "n"], None).lines().last(),

@@ -179,6 +179,32 @@ async function hyperloglog(r) {
   );
 }
 
+async function collections(r) {
+  check("HSET", await r.hset("user:1", { name: "ada", age: 36 }), 2);
+  check("HGET", await r.hget("user:1", "name"), "ada");
+  check("HGETALL", await r.hgetall("user:1"), { name: "ada", age: "36" });
+  check("HINCRBY", await r.hincrby("user:1", "age", 1), 37);
+  check("HDEL", await r.hdel("user:1", "name"), 1);
+  check("HLEN", await r.hlen("user:1"), 1);
+  check("SADD", await r.sadd("tags", "a", "b", "c"), 3);
+  check("SISMEMBER", await r.sismember("tags", "a"), 1);
+  check("SMEMBERS", (await r.smembers("tags")).sort(), ["a", "b", "c"]);
+  check("SREM", await r.srem("tags", "a"), 1);
+  check("SCARD", await r.scard("tags"), 2);
+  check("ZADD", await r.zadd("board", 10, "ann", 20, "bob"), 2);
+  check("ZINCRBY", await r.zincrby("board", 15, "ann"), "25");
+  check("ZRANGE WITHSCORES", await r.zrange("board", 0, -1, "WITHSCORES"), ["bob", "20", "ann", "25"]);
+  check("ZREVRANK", await r.zrevrank("board", "ann"), 0);
+  check("ZSCORE", await r.zscore("board", "bob"), "20");
+  check("ZPOPMIN", await r.zpopmin("board"), ["bob", "20"]);
+  check("TYPE", await r.type("tags"), "set");
+  check(
+    "HGET wrongtype",
+    await errorOf("HGET word", r.hget("word", "x")),
+    "WRONGTYPE Operation against a key holding the wrong kind of value"
+  );
+}
+
 async function pipelines(r) {
   const p = r.pipeline();
   for (let i = 0; i < 1000; i++) p.incr("pipe:n");
@@ -314,6 +340,7 @@ async function main() {
   await expiry(r);
   await counters(r);
   await hyperloglog(r);
+  await collections(r);
   await pipelines(r);
   await transactions(r);
   await scan();

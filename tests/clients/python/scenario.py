@@ -174,6 +174,30 @@ def hyperloglog(r):
           "WRONGTYPE Key is not a valid HyperLogLog string value.")
 
 
+def collections(r):
+    check("HSET", r.hset("user:1", mapping={"name": "ada", "age": 36}), 2)
+    check("HGET", r.hget("user:1", "name"), b"ada")
+    check("HGETALL", r.hgetall("user:1"), {b"name": b"ada", b"age": b"36"})
+    check("HINCRBY", r.hincrby("user:1", "age", 1), 37)
+    check("HDEL", r.hdel("user:1", "name"), 1)
+    check("HLEN", r.hlen("user:1"), 1)
+    check("SADD", r.sadd("tags", "a", "b", "c"), 3)
+    check("SISMEMBER", r.sismember("tags", "a"), True)
+    check("SMEMBERS", r.smembers("tags"), {b"a", b"b", b"c"})
+    check("SREM", r.srem("tags", "a"), 1)
+    check("SCARD", r.scard("tags"), 2)
+    check("ZADD", r.zadd("board", {"ann": 10, "bob": 20}), 2)
+    check("ZINCRBY", r.zincrby("board", 15, "ann"), 25.0)
+    check("ZRANGE WITHSCORES", r.zrange("board", 0, -1, withscores=True),
+          [(b"bob", 20.0), (b"ann", 25.0)])
+    check("ZREVRANK", r.zrevrank("board", "ann"), 0)
+    check("ZSCORE", r.zscore("board", "bob"), 20.0)
+    check("ZPOPMIN", r.zpopmin("board"), [(b"bob", 20.0)])
+    check("TYPE", r.type("tags"), b"set")
+    check("HGET wrongtype", error_of("HGET word", lambda: r.hget("word", "x")),
+          "WRONGTYPE Operation against a key holding the wrong kind of value")
+
+
 def pipelines(r):
     p = r.pipeline(transaction=False)
     for _ in range(1000):
@@ -290,6 +314,7 @@ def main():
     expiry(r)
     counters(r)
     hyperloglog(r)
+    collections(r)
     pipelines(r)
     transactions(host, port, password, r)
     scan(host, port, password)
