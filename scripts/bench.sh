@@ -2,6 +2,7 @@
 # Benchmarks ringkv against a real redis-server, side by side in one run.
 #
 #   scripts/bench.sh [--rounds N] [--requests N] [--keyspace N] [--cluster N]
+#                    [--collections] [--members N]
 #
 # Starts ringkv-server (release build, appendfsync everysec) and redis-server
 # (--appendonly yes --appendfsync everysec, no RDB snapshots), each on a free
@@ -13,6 +14,9 @@
 # and writes at QUORUM, each node with its own free ports and data directory)
 # and benchmarks it through its first node in the same rotation, so the table
 # shows the cluster beside the single node and Redis.
+# With --collections it adds redis-benchmark's HSET, SADD, SPOP, ZADD and
+# ZPOPMIN tests (one hash, set or sorted set of up to --members N members,
+# default 1000: a collection is one record today, so a write costs O(N)).
 # BENCH_SERVER_BIN=path benchmarks a given binary instead of building one.
 # Installs redis-server/redis-tools if missing; stops only what it started.
 set -euo pipefail
@@ -23,13 +27,17 @@ REQUESTS=200000
 KEYSPACE=100000
 CLIENTS=50
 CLUSTER_NODES=0
+COLLECTIONS=0
+MEMBERS=1000
 while [ $# -gt 0 ]; do
     case "$1" in
+        --collections) COLLECTIONS=1; shift ;;
+        --members) MEMBERS="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
         --keyspace) KEYSPACE="$2"; shift 2 ;;
         --cluster) CLUSTER_NODES="$2"; shift 2 ;;
-        *) echo "usage: $0 [--rounds N] [--requests N] [--keyspace N] [--cluster N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--rounds N] [--requests N] [--keyspace N] [--cluster N] [--collections] [--members N]" >&2; exit 2 ;;
     esac
 done
 
@@ -112,15 +120,22 @@ fi
 
 # One redis-benchmark run; prints "rps p99_ms".
 run_one() {
-    local port=$1 test=$2 pipeline=$3
-    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" \
+    local port=$1 test=$2 pipeline=$3 keyspace=$KEYSPACE
+    case "$test" in hset | sadd | spop | zadd | zpopmin) keyspace=$MEMBERS ;; esac
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$REQUESTS" -r "$keyspace" \
         -P "$pipeline" -t "$test" --csv 2>/dev/null \
         | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); gsub(/"/, "", $7); print $2, $7 }'
 }
 
+WORKLOADS=("set 1" "get 1" "set 16" "get 16")
+if [ "$COLLECTIONS" = 1 ]; then
+    # SPOP and ZPOPMIN after the test that fills their key, as redis-benchmark orders them.
+    WORKLOADS+=("hset 1" "sadd 1" "spop 1" "zadd 1" "zpopmin 1" "hset 16" "sadd 16" "spop 16" "zadd 16" "zpopmin 16")
+fi
+
 declare -A RESULTS
 for round in $(seq 1 "$ROUNDS"); do
-    for workload in "set 1" "get 1" "set 16" "get 16"; do
+    for workload in "${WORKLOADS[@]}"; do
         read -r test pipeline <<<"$workload"
         # Alternate which server goes first, so neither always runs on a warmer machine.
         order=$SERVERS
@@ -143,10 +158,10 @@ stat() {
     echo "${RESULTS["$1 $2 $3"]}" | tr ';' '\n' | awk -v c="$4" 'NF { print $c }' | tr '\n' ';' | median
 }
 
-printf '\nredis-benchmark -c %s -n %s -r %s, median of %s rounds (ringkv appendfsync everysec vs redis appendonly everysec)\n' \
-    "$CLIENTS" "$REQUESTS" "$KEYSPACE" "$ROUNDS"
+printf '\nredis-benchmark -c %s -n %s -r %s (collections: -r %s), median of %s rounds (ringkv appendfsync everysec vs redis appendonly everysec)\n' \
+    "$CLIENTS" "$REQUESTS" "$KEYSPACE" "$MEMBERS" "$ROUNDS"
 printf '%-10s %14s %14s %8s %12s %12s %10s\n' workload "ringkv rps" "redis rps" ratio "ringkv p99" "redis p99" "p99 diff"
-for workload in "set 1" "get 1" "set 16" "get 16"; do
+for workload in "${WORKLOADS[@]}"; do
     read -r test pipeline <<<"$workload"
     r_rps=$(stat ringkv "$test" "$pipeline" 1)
     d_rps=$(stat redis "$test" "$pipeline" 1)
@@ -154,13 +169,13 @@ for workload in "set 1" "get 1" "set 16" "get 16"; do
     d_p99=$(stat redis "$test" "$pipeline" 2)
     ratio=$(awk -v a="$r_rps" -v b="$d_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
     diff=$(awk -v a="$r_p99" -v b="$d_p99" 'BEGIN { printf "%+.3f ms", a - b }')
-    printf '%-10s %14s %14s %8s %10s ms %10s ms %10s\n' "${test^^} -P$pipeline" "$r_rps" "$d_rps" "${ratio}x" "$r_p99" "$d_p99" "$diff"
+    printf '%-11s %14s %14s %8s %10s ms %10s ms %10s\n' "${test^^} -P$pipeline" "$r_rps" "$d_rps" "${ratio}x" "$r_p99" "$d_p99" "$diff"
 done
 
 if [ "$CLUSTER_NODES" -gt 0 ]; then
     printf '\n%s-node cluster (replicas 3, QUORUM reads and writes) through one node, same rounds\n' "$CLUSTER_NODES"
     printf '%-10s %14s %12s %14s %14s %12s\n' workload "cluster rps" "cluster p99" "vs single" "vs redis" "single p99"
-    for workload in "set 1" "get 1" "set 16" "get 16"; do
+    for workload in "${WORKLOADS[@]}"; do
         read -r test pipeline <<<"$workload"
         c_rps=$(stat cluster "$test" "$pipeline" 1)
         c_p99=$(stat cluster "$test" "$pipeline" 2)
