@@ -482,14 +482,12 @@ impl<'a> Reader<'a> {
             what: "unknown collection kind",
         })?;
         let n = self.u32("member count")?;
-        let mut members: BTreeMap<Bytes, Vec<Item>> = BTreeMap::new();
+        let mut members: Vec<(Bytes, Vec<Item>)> =
+            Vec::with_capacity((n as usize).min(self.left() / MIN_ITEM_LEN));
         for _ in 0..n {
             let at = self.pos;
             let member = self.blob("member")?;
-            if members
-                .last_key_value()
-                .is_some_and(|(prev, _)| *prev >= member)
-            {
+            if members.last().is_some_and(|(prev, _)| *prev >= member) {
                 return Err(DecodeError::Invalid {
                     offset: at,
                     what: "members not strictly increasing",
@@ -532,7 +530,7 @@ impl<'a> Reader<'a> {
                     element,
                 });
             }
-            members.insert(member, items);
+            members.push((member, items));
         }
         if members.is_empty() {
             return Err(DecodeError::Invalid {
@@ -540,7 +538,9 @@ impl<'a> Reader<'a> {
                 what: "empty collection",
             });
         }
-        Ok(Collection::from_members(kind, members))
+        // Checked above: members strictly increasing, items non-empty and
+        // strictly increasing by tag.
+        Ok(Collection::from_sorted(kind, members))
     }
 
     fn counter(&mut self) -> Result<Counter, DecodeError> {

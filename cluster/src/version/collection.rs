@@ -179,6 +179,16 @@ impl Collection {
         Collection { kind, members }
     }
 
+    /// A collection from members already strictly increasing, each with
+    /// items strictly increasing by tag (the decoder checked both): built
+    /// in one pass.
+    pub(super) fn from_sorted(kind: Kind, members: Vec<(Bytes, Vec<Item>)>) -> Self {
+        Collection {
+            kind,
+            members: members.into_iter().collect(),
+        }
+    }
+
     /// The kind.
     pub fn kind(&self) -> Kind {
         self.kind

@@ -172,77 +172,39 @@ impl Siblings {
             CollectionOp::AddInt { .. } | CollectionOp::AddFloat { .. } => Kind::Hash,
             CollectionOp::ZAdd { .. } => Kind::ZSet,
         };
-        let (mut coll, expire_at_ms) = match self.view(now_ms) {
-            View::Absent => (Collection::new(kind), 0),
-            View::Plain(_) => return Err(OpError::WrongType),
-            View::Collection {
-                collection,
-                expire_at_ms,
-            } if collection.kind() == kind => (collection, expire_at_ms),
-            View::Collection { .. } => return Err(OpError::WrongType),
+        let taken = self.take_sole_collection(now_ms, kind);
+        let was_taken = taken.is_some();
+        let (mut coll, expire_at_ms) = match taken {
+            Some(t) => t,
+            None => match self.view(now_ms) {
+                View::Absent => (Collection::new(kind), 0),
+                View::Plain(_) => return Err(OpError::WrongType),
+                View::Collection {
+                    collection,
+                    expire_at_ms,
+                } if collection.kind() == kind => (collection, expire_at_ms),
+                View::Collection { .. } => return Err(OpError::WrongType),
+            },
         };
-        let (reply, changed) = match op {
-            CollectionOp::Put {
-                pairs, if_absent, ..
-            } => {
-                let (mut added, mut changed) = (0u64, false);
-                for (m, v) in pairs {
-                    let present = coll.element(m);
-                    if present.is_some() && *if_absent {
-                        continue;
-                    }
-                    if present.is_none() {
-                        added += 1;
-                    }
-                    // Stored even when the value is the same: the fresh tag
-                    // is what makes this add win over a concurrent removal
-                    // it did not see.
-                    coll.put(m.clone(), tag, now_ms, Element::Value(v.clone()));
-                    changed = true;
+        // Every refusal in `change` comes before `coll` is changed.
+        match change(&mut coll, op, actor, tag, now_ms) {
+            Ok((reply, true)) => {
+                self.store(actor, now_ms, coll, expire_at_ms);
+                Ok(reply)
+            }
+            Ok((reply, false)) => {
+                if was_taken {
+                    self.put_back_sole_collection(coll);
                 }
-                (CollectionReply::Count(added), changed)
+                Ok(reply)
             }
-            CollectionOp::Remove { members, .. } => {
-                let removed = members.iter().filter(|m| coll.remove(m)).count() as u64;
-                (CollectionReply::Count(removed), removed > 0)
-            }
-            CollectionOp::AddInt { member, delta } => {
-                let mut counter = counter_of(&coll, member);
-                let value = counter
-                    .add_int(actor, *delta)
-                    .map_err(|e| refusal(e, "hash value is not an integer"))?;
-                coll.put(member.clone(), tag, now_ms, Element::Counter(counter));
-                (CollectionReply::Value(value.to_bytes()), true)
-            }
-            CollectionOp::AddFloat { member, delta } => {
-                let mut counter = counter_of(&coll, member);
-                let value = counter
-                    .add_float(actor, *delta)
-                    .map_err(|e| refusal(e, "hash value is not a float"))?;
-                coll.put(member.clone(), tag, now_ms, Element::Counter(counter));
-                (CollectionReply::Value(value.to_bytes()), true)
-            }
-            CollectionOp::Pop { count, end, .. } => {
-                let n = usize::try_from(*count)
-                    .unwrap_or(usize::MAX)
-                    .min(coll.len());
-                let picked = pick(&coll, n, *end);
-                for (m, _) in &picked {
-                    coll.remove(m);
+            Err(e) => {
+                if was_taken {
+                    self.put_back_sole_collection(coll);
                 }
-                let changed = !picked.is_empty();
-                (CollectionReply::Pairs(picked), changed)
+                Err(e)
             }
-            CollectionOp::ZAdd { pairs, flags } => {
-                zadd_into(&mut coll, pairs, *flags, actor, tag, now_ms)?
-            }
-            // Handled before the view is taken.
-            CollectionOp::Replace { .. } => (CollectionReply::Count(0), false),
-        };
-        if changed {
-            self.store(actor, now_ms, coll, expire_at_ms);
         }
-        Ok(reply)
     }
 
     /// Stores `coll` (a tombstone when empty) superseding everything held.
@@ -253,6 +215,74 @@ impl Siblings {
             self.write(None, actor, now_ms, Payload::Collection(coll), expire_at_ms);
         }
     }
+}
+
+/// Applies `op` (not Replace) to `coll`: the reply and whether it changed.
+/// A refusal leaves `coll` unchanged.
+fn change(
+    coll: &mut Collection,
+    op: &CollectionOp,
+    actor: Actor,
+    tag: Tag,
+    now_ms: u64,
+) -> Result<(CollectionReply, bool), OpError> {
+    let (reply, changed) = match op {
+        CollectionOp::Put {
+            pairs, if_absent, ..
+        } => {
+            let (mut added, mut changed) = (0u64, false);
+            for (m, v) in pairs {
+                let present = coll.element(m);
+                if present.is_some() && *if_absent {
+                    continue;
+                }
+                if present.is_none() {
+                    added += 1;
+                }
+                // Stored even when the value is the same: the fresh tag
+                // is what makes this add win over a concurrent removal
+                // it did not see.
+                coll.put(m.clone(), tag, now_ms, Element::Value(v.clone()));
+                changed = true;
+            }
+            (CollectionReply::Count(added), changed)
+        }
+        CollectionOp::Remove { members, .. } => {
+            let removed = members.iter().filter(|m| coll.remove(m)).count() as u64;
+            (CollectionReply::Count(removed), removed > 0)
+        }
+        CollectionOp::AddInt { member, delta } => {
+            let mut counter = counter_of(&coll, member);
+            let value = counter
+                .add_int(actor, *delta)
+                .map_err(|e| refusal(e, "hash value is not an integer"))?;
+            coll.put(member.clone(), tag, now_ms, Element::Counter(counter));
+            (CollectionReply::Value(value.to_bytes()), true)
+        }
+        CollectionOp::AddFloat { member, delta } => {
+            let mut counter = counter_of(&coll, member);
+            let value = counter
+                .add_float(actor, *delta)
+                .map_err(|e| refusal(e, "hash value is not a float"))?;
+            coll.put(member.clone(), tag, now_ms, Element::Counter(counter));
+            (CollectionReply::Value(value.to_bytes()), true)
+        }
+        CollectionOp::Pop { count, end, .. } => {
+            let n = usize::try_from(*count)
+                .unwrap_or(usize::MAX)
+                .min(coll.len());
+            let picked = pick(&coll, n, *end);
+            for (m, _) in &picked {
+                coll.remove(m);
+            }
+            let changed = !picked.is_empty();
+            (CollectionReply::Pairs(picked), changed)
+        }
+        CollectionOp::ZAdd { pairs, flags } => zadd_into(coll, pairs, *flags, actor, tag, now_ms)?,
+        // Handled before the view is taken.
+        CollectionOp::Replace { .. } => (CollectionReply::Count(0), false),
+    };
+    Ok((reply, changed))
 }
 
 /// `n` members to pop, with their values: random ones, or the lowest or

@@ -318,6 +318,37 @@ impl Siblings {
         }
     }
 
+    /// The collection of `kind` when it is the only sibling and live,
+    /// taken out (the sibling keeps a placeholder until
+    /// [`put_back_sole_collection`](Self::put_back_sole_collection) or a
+    /// write replaces it), with its expiry: a write then changes it in
+    /// place instead of copying it.
+    pub(super) fn take_sole_collection(
+        &mut self,
+        now_ms: u64,
+        kind: super::collection::Kind,
+    ) -> Option<(Collection, u64)> {
+        let [only] = self.siblings.as_mut_slice() else {
+            return None;
+        };
+        match &only.payload {
+            Payload::Collection(c) if c.kind() == kind && !only.is_expired(now_ms) => {}
+            _ => return None,
+        }
+        match std::mem::replace(&mut only.payload, Payload::Tombstone) {
+            Payload::Collection(c) => Some((c, only.expire_at_ms)),
+            _ => None,
+        }
+    }
+
+    /// Undoes [`take_sole_collection`](Self::take_sole_collection) when the
+    /// write changed nothing.
+    pub(super) fn put_back_sole_collection(&mut self, collection: Collection) {
+        if let [only] = self.siblings.as_mut_slice() {
+            only.payload = Payload::Collection(collection);
+        }
+    }
+
     /// What a read at `now_ms` sees.
     ///
     /// Without collection siblings: the [`resolve`](Self::resolve) pick,
