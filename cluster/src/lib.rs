@@ -69,5 +69,5 @@ pub use mutation::{Applied, CausalContext, Mutation, Versions};
 pub use node::{join, leave, remove, start};
 pub use ringkv_conf::Consistency;
 pub use stats::{ClusterStats, LatencyHistogram, PerLevel};
-pub use version::collection::score_text;
+pub use version::collection::{cmp_scores, score_text};
 pub use version::{CollectionOp, CollectionReply, Kind, Members, PopEnd, zadd};

@@ -100,10 +100,22 @@ impl Tag {
 /// The stored text of a sorted-set score: the shortest exponent form that
 /// reads back as the same `f64` (`inf`, `-inf` for infinities).
 pub fn score_text(score: f64) -> Bytes {
-    if score.is_infinite() {
+    if score == 0.0 {
+        // -0 is stored as 0, as Redis stores it in a small sorted set.
+        Bytes::from_static(b"0")
+    } else if score.is_infinite() {
         Bytes::from_static(if score > 0.0 { b"inf" } else { b"-inf" })
     } else {
         Bytes::from(format!("{score:e}"))
+    }
+}
+
+/// Redis's order of two scores: numeric, with -0 equal to 0 (never NaN).
+pub fn cmp_scores(a: f64, b: f64) -> std::cmp::Ordering {
+    if a == b {
+        std::cmp::Ordering::Equal
+    } else {
+        a.total_cmp(&b)
     }
 }
 

@@ -15,7 +15,7 @@ use rand::seq::index;
 
 use super::Actor;
 use super::collection::{
-    Collection, Element, Kind, Tag, element_score, score_text, take_blob, take_u32,
+    Collection, Element, Kind, Tag, cmp_scores, element_score, score_text, take_blob, take_u32,
 };
 use super::counter::{Counter, CounterError};
 use super::siblings::{Payload, Siblings, View};
@@ -252,7 +252,7 @@ fn change(
             (CollectionReply::Count(removed), removed > 0)
         }
         CollectionOp::AddInt { member, delta } => {
-            let mut counter = counter_of(&coll, member);
+            let mut counter = counter_of(coll, member);
             let value = counter
                 .add_int(actor, *delta)
                 .map_err(|e| refusal(e, "hash value is not an integer"))?;
@@ -260,7 +260,7 @@ fn change(
             (CollectionReply::Value(value.to_bytes()), true)
         }
         CollectionOp::AddFloat { member, delta } => {
-            let mut counter = counter_of(&coll, member);
+            let mut counter = counter_of(coll, member);
             let value = counter
                 .add_float(actor, *delta)
                 .map_err(|e| refusal(e, "hash value is not a float"))?;
@@ -271,7 +271,7 @@ fn change(
             let n = usize::try_from(*count)
                 .unwrap_or(usize::MAX)
                 .min(coll.len());
-            let picked = pick(&coll, n, *end);
+            let picked = pick(coll, n, *end);
             for (m, _) in &picked {
                 coll.remove(m);
             }
@@ -302,7 +302,7 @@ fn pick(coll: &Collection, n: usize, end: PopEnd) -> Vec<(Bytes, Bytes)> {
                 .into_iter()
                 .map(|(m, v)| (ringkv_number::parse_f64(&v).unwrap_or(0.0), m, v))
                 .collect();
-            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            scored.sort_by(|a, b| cmp_scores(a.0, b.0).then_with(|| a.1.cmp(&b.1)));
             if end == PopEnd::Max {
                 scored.reverse();
             }
@@ -329,10 +329,14 @@ fn zadd_into(
             Some(_) if has(zadd::NX) => continue,
             None if has(zadd::XX) => continue,
             Some(cur) => {
-                let new = if has(zadd::INCR) { cur + score } else { *score };
-                if new.is_nan() {
-                    return Err(OpError::Refused(NAN_SCORE.into()));
-                }
+                let (new, element) = if has(zadd::INCR) {
+                    if (cur + score).is_nan() {
+                        return Err(OpError::Refused(NAN_SCORE.into()));
+                    }
+                    incremented(coll, member, *score, cur + score, actor)
+                } else {
+                    (*score, Element::Value(score_text(*score)))
+                };
                 if (has(zadd::GT) && new <= cur) || (has(zadd::LT) && new >= cur) {
                     continue;
                 }
@@ -340,28 +344,30 @@ fn zadd_into(
                     updated += 1;
                 }
                 last_score = Some(new);
-                if has(zadd::INCR) {
-                    incremented(coll, member, *score, new, actor)
-                } else {
-                    Element::Value(score_text(new))
-                }
+                element
             }
             None => {
-                added += 1;
-                last_score = Some(*score);
-                if has(zadd::INCR) {
+                let (new, element) = if has(zadd::INCR) {
                     incremented(coll, member, *score, *score, actor)
                 } else {
-                    Element::Value(score_text(*score))
-                }
+                    (*score, Element::Value(score_text(*score)))
+                };
+                added += 1;
+                last_score = Some(new);
+                element
             }
         };
         coll.put(member.clone(), tag, now_ms, element);
         changed = true;
     }
     let reply = if has(zadd::INCR) {
+        // The reply keeps the sign of a zero score (stored as 0).
         last_score.map_or(CollectionReply::Nil, |s| {
-            CollectionReply::Value(score_text(s))
+            CollectionReply::Value(if s == 0.0 && s.is_sign_negative() {
+                Bytes::from_static(b"-0")
+            } else {
+                score_text(s)
+            })
         })
     } else if has(zadd::CH) {
         CollectionReply::Count(added + updated)
@@ -374,17 +380,31 @@ fn zadd_into(
 /// Redis's error for a score increment that gives NaN.
 const NAN_SCORE: &str = "resulting score is not a number (NaN)";
 
-/// The element ZINCRBY stores for `member` whose new score is `new`: a
-/// counter (so concurrent increments through other coordinators add up)
-/// while the arithmetic is finite, else the plain score.
-fn incremented(coll: &Collection, member: &[u8], delta: f64, new: f64, actor: Actor) -> Element {
+/// The score and element ZINCRBY stores for `member` whose score becomes
+/// about `new`: a counter (so concurrent increments through other
+/// coordinators add up) while the arithmetic is finite, and then the score
+/// is the counter's value, which the reply shows too; else the plain
+/// score.
+fn incremented(
+    coll: &Collection,
+    member: &[u8],
+    delta: f64,
+    new: f64,
+    actor: Actor,
+) -> (f64, Element) {
     if new.is_finite() && delta.is_finite() {
         let mut counter = counter_of(coll, member);
         if counter.add_float(actor, delta).is_ok() {
-            return Element::Counter(counter);
+            let element = Element::Counter(counter);
+            if let Some(score) = element_score(&element) {
+                // Equal values: the step-by-step sum keeps the sign of a
+                // zero as Redis replies it (`-0`); otherwise the stored
+                // value, so a later read agrees with the reply.
+                return (if score == new { new } else { score }, element);
+            }
         }
     }
-    Element::Value(score_text(new))
+    (new, Element::Value(score_text(new)))
 }
 
 /// The counter HINCRBY grows for `member`: its counter (concurrent ones

@@ -131,23 +131,46 @@ pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
     rand::seq::index::sample(&mut rng, len, n).into_vec()
 }
 
-/// Parses the count of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER as Redis
-/// 7.0 does (before the key is looked up): within ±`i64::MAX`, and with
-/// values (`with_values`) within ±`i64::MAX / 2`. A negative count (picks
-/// with repeats) is bounded by [`MAX_RANDOM_REPEATS`]: the reply is built
-/// in memory, and a larger one would exhaust it.
-pub fn random_count(arg: &[u8], with_values: bool) -> Result<i64, ReplyError> {
-    let n = super::args::parse_i64(arg)?;
+/// The count and WITHVALUES/WITHSCORES of HRANDFIELD and ZRANDMEMBER
+/// (`key [count [word]]`), checked in Redis 7.0's order before the key is
+/// read: the count an integer within ±`i64::MAX`, then the syntax, then
+/// with values the range ±`i64::MAX / 2`. A negative count (picks with
+/// repeats) is then bounded by [`check_repeats`]: the reply is built in
+/// memory, and a larger one would exhaust it.
+pub fn random_args(args: &[Bytes], word: &str) -> Result<(Option<i64>, bool), ReplyError> {
+    let Some(raw) = args.get(2) else {
+        return Ok((None, false));
+    };
+    let n = parse_random_count(raw)?;
+    let with_values = match args.get(3) {
+        None => false,
+        Some(w) if args.len() == 4 && super::args::is(w, word) => true,
+        Some(_) => return Err(ReplyError::syntax()),
+    };
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
+        return Err(ReplyError::err(text::OUT_OF_RANGE));
+    }
+    Ok((Some(n), with_values))
+}
+
+/// Refuses a negative count beyond [`MAX_RANDOM_REPEATS`] picks from a
+/// collection of `len` members (a missing or empty one answers empty, as
+/// in Redis).
+pub fn check_repeats(count: i64, len: usize) -> Result<(), ReplyError> {
+    if len > 0 && count < -MAX_RANDOM_REPEATS {
+        return Err(ReplyError::err(text::OUT_OF_RANGE));
+    }
+    Ok(())
+}
+
+/// A random-member count: an integer within ±`i64::MAX` (Redis's range
+/// check).
+pub fn parse_random_count(raw: &[u8]) -> Result<i64, ReplyError> {
+    let n = super::args::parse_i64(raw)?;
     if n == i64::MIN {
         return Err(ReplyError::err(
             "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
         ));
-    }
-    if with_values && (n < -(i64::MAX / 2) || n > i64::MAX / 2) {
-        return Err(ReplyError::err(text::OUT_OF_RANGE));
-    }
-    if n < -MAX_RANDOM_REPEATS {
-        return Err(ReplyError::err(text::OUT_OF_RANGE));
     }
     Ok(n)
 }

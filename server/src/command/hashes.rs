@@ -8,9 +8,9 @@ use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, ValueType};
 use ringkv_resp::Reply;
 
 use super::Ctx;
-use super::args::{arg, is, parse_f64, parse_i64};
+use super::args::{arg, parse_f64, parse_i64};
 use super::collections::{
-    change, count, random_count, random_picks, read_members, scan_cursor, scan_page,
+    change, check_repeats, count, random_args, random_picks, read_members, scan_cursor, scan_page,
 };
 use crate::reply_error::{CmdResult, ReplyError};
 
@@ -171,14 +171,7 @@ pub async fn hincrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// HRANDFIELD key [count [WITHVALUES]].
 pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let with_values = args.len() == 4 && is(arg(args, 3), "WITHVALUES");
-    let count = match args.get(2) {
-        Some(n) => Some(random_count(n, with_values)?),
-        None => None,
-    };
-    if args.len() > 4 || (args.len() == 4 && !with_values) {
-        return Err(ReplyError::syntax());
-    }
+    let (count, with_values) = random_args(args, "WITHVALUES")?;
     let h = hash(cx, arg(args, 1)).await?;
     let Some(count) = count else {
         let Some(h) = h else {
@@ -191,6 +184,7 @@ pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .map_or(Reply::Nil, Reply::Bulk));
     };
     let fields: Vec<(Bytes, Bytes)> = h.map(|h| h.map.into_iter().collect()).unwrap_or_default();
+    check_repeats(count, fields.len())?;
     let mut out = Vec::new();
     for i in random_picks(fields.len(), count) {
         if let Some((f, v)) = fields.get(i) {

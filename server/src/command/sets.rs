@@ -11,8 +11,8 @@ use ringkv_resp::Reply;
 use super::Ctx;
 use super::args::{ArgCursor, arg, parse_i64};
 use super::collections::{
-    change, change_in, count, peek_members, random_count, random_picks, read_members, scan_cursor,
-    scan_page, store,
+    change, change_in, check_repeats, count, parse_random_count, peek_members, random_picks,
+    read_members, scan_cursor, scan_page, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -117,11 +117,14 @@ pub async fn spop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn srandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let count = match args.len() {
         2 => None,
-        3 => Some(random_count(arg(args, 2), false)?),
+        3 => Some(parse_random_count(arg(args, 2))?),
         _ => return Err(ReplyError::syntax()),
     };
     let s = set(cx, arg(args, 1)).await?;
     let members: Vec<Bytes> = s.map(|s| s.map.into_keys().collect()).unwrap_or_default();
+    if let Some(n) = count {
+        check_repeats(n, members.len())?;
+    }
     let Some(count) = count else {
         let picked = random_picks(members.len(), 1);
         return Ok(picked

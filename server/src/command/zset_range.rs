@@ -20,7 +20,7 @@ pub fn sorted(members: Members) -> Sorted {
         .into_iter()
         .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
         .collect();
-    v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    v.sort_by(|a, b| ringkv_cluster::cmp_scores(a.0, b.0).then_with(|| a.1.cmp(&b.1)));
     v
 }
 
@@ -55,13 +55,67 @@ pub struct ScoreRange {
     max: ScoreBound,
 }
 
+/// A bound as Redis's `zslParseRange` reads it with `strtod`: leading
+/// spaces skipped, nothing at all is 0, NaN refused.
 fn score_bound(arg: &[u8]) -> Option<ScoreBound> {
     let (exclusive, text) = match arg.split_first() {
         Some((b'(', rest)) => (true, rest),
         _ => (false, arg),
     };
-    let value = ringkv_number::parse_f64(text)?;
+    let start = text
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    let text = &text[start..];
+    let value = if text.is_empty() {
+        0.0
+    } else {
+        ringkv_number::parse_f64(text)?
+    };
     Some(ScoreBound { value, exclusive })
+}
+
+/// A score, increment or weight as Redis's `getDoubleFromObject` reads it:
+/// also refused when it overflows to infinity or underflows to zero (a
+/// literal `inf` is fine).
+pub fn parse_score(arg: &[u8]) -> Option<f64> {
+    let v = ringkv_number::parse_f64(arg)?;
+    let digits = arg
+        .strip_prefix(b"+")
+        .or_else(|| arg.strip_prefix(b"-"))
+        .unwrap_or(arg);
+    if v.is_infinite() && !digits.to_ascii_lowercase().starts_with(b"inf") {
+        return None;
+    }
+    if v == 0.0 {
+        let hex = digits.len() > 1 && digits[1].eq_ignore_ascii_case(&b'x');
+        let (body, exponent_mark) = if hex {
+            (&digits[2..], b'p')
+        } else {
+            (digits, b'e')
+        };
+        let body = body
+            .split(|c| c.eq_ignore_ascii_case(&exponent_mark))
+            .next()
+            .unwrap_or_default();
+        if body.iter().any(|c| c.is_ascii_alphanumeric() && *c != b'0') {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// 2^63 as a float: the end of the 64-bit integer range.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// A score as ZSCAN prints it (Redis 7.0 keeps small sorted sets as text
+/// from `d2string`): a whole number within the 64-bit range as an integer,
+/// otherwise `%.17g`.
+pub fn scan_score_text(score: f64) -> Bytes {
+    if score == score.trunc() && (-TWO_POW_63..TWO_POW_63).contains(&score) {
+        return Bytes::from((score as i64).to_string());
+    }
+    Bytes::from(ringkv_number::format_score(score))
 }
 
 impl ScoreRange {
@@ -124,21 +178,57 @@ impl LexRange {
         }
     }
 
-    /// Whether `member` lies in the range.
-    pub fn contains(&self, member: &[u8]) -> bool {
-        let above = match &self.min {
+    fn above_min(&self, member: &[u8]) -> bool {
+        match &self.min {
             LexBound::Min => true,
             LexBound::Max => false,
             LexBound::Inclusive(b) => member >= b.as_ref(),
             LexBound::Exclusive(b) => member > b.as_ref(),
-        };
-        let below = match &self.max {
+        }
+    }
+
+    fn below_max(&self, member: &[u8]) -> bool {
+        match &self.max {
             LexBound::Min => false,
             LexBound::Max => true,
             LexBound::Inclusive(b) => member <= b.as_ref(),
             LexBound::Exclusive(b) => member < b.as_ref(),
+        }
+    }
+
+    /// The members in range, walked as Redis walks a compact sorted set:
+    /// from the first member at or above the minimum (the last at or below
+    /// the maximum when `rev`) while the other bound holds. With every
+    /// score equal (what lex ranges are for) that is exactly the members in
+    /// range; over mixed scores it is Redis's answer for its compact
+    /// encoding.
+    pub fn run<'a>(&self, items: &'a Sorted, rev: bool) -> Vec<&'a (f64, Bytes)> {
+        // As Redis first checks: the last member reaches the minimum and
+        // the first is within the maximum.
+        let (Some((_, first)), Some((_, last))) = (items.first(), items.last()) else {
+            return Vec::new();
         };
-        above && below
+        if !self.above_min(last) || !self.below_max(first) {
+            return Vec::new();
+        }
+        if rev {
+            let Some(start) = items.iter().rposition(|(_, m)| self.below_max(m)) else {
+                return Vec::new();
+            };
+            items[..=start]
+                .iter()
+                .rev()
+                .take_while(|(_, m)| self.above_min(m))
+                .collect()
+        } else {
+            let Some(start) = items.iter().position(|(_, m)| self.above_min(m)) else {
+                return Vec::new();
+            };
+            items[start..]
+                .iter()
+                .take_while(|(_, m)| self.below_max(m))
+                .collect()
+        }
     }
 }
 
@@ -256,20 +346,22 @@ pub fn parse_query(
 
 /// The members a query selects, in reply order.
 pub fn select(items: &Sorted, q: &RangeQuery) -> Sorted {
-    let ordered: Box<dyn Iterator<Item = &(f64, Bytes)>> = if q.rev {
-        Box::new(items.iter().rev())
-    } else {
-        Box::new(items.iter())
+    let ordered = || -> Box<dyn Iterator<Item = &(f64, Bytes)>> {
+        if q.rev {
+            Box::new(items.iter().rev())
+        } else {
+            Box::new(items.iter())
+        }
     };
     let picked: Sorted = match &q.by {
         RangeBy::Rank(start, end) => {
             let Some((s, e)) = rank_range(*start, *end, items.len()) else {
                 return Vec::new();
             };
-            ordered.skip(s).take(e - s + 1).cloned().collect()
+            ordered().skip(s).take(e - s + 1).cloned().collect()
         }
-        RangeBy::Score(r) => ordered.filter(|(s, _)| r.contains(*s)).cloned().collect(),
-        RangeBy::Lex(r) => ordered.filter(|(_, m)| r.contains(m)).cloned().collect(),
+        RangeBy::Score(r) => ordered().filter(|(s, _)| r.contains(*s)).cloned().collect(),
+        RangeBy::Lex(r) => r.run(items, q.rev).into_iter().cloned().collect(),
     };
     match q.limit {
         Some((offset, count)) if !matches!(q.by, RangeBy::Rank(..)) => {

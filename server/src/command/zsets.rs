@@ -11,9 +11,10 @@ use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, Value
 use ringkv_resp::Reply;
 
 use super::Ctx;
-use super::args::{ArgCursor, arg, is, parse_f64, parse_i64};
+use super::args::{ArgCursor, arg, is, parse_i64};
 use super::collections::{
-    change, count, random_count, random_picks, read_members, scan_cursor, scan_page, store,
+    change, check_repeats, count, random_args, random_picks, read_members, scan_cursor, scan_page,
+    store,
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
@@ -29,6 +30,10 @@ fn score_of(items: &Sorted, member: &[u8]) -> Option<f64> {
         .iter()
         .find(|(_, m)| m.as_ref() == member)
         .map(|(s, _)| *s)
+}
+
+fn score_arg(raw: &[u8]) -> Result<f64, ReplyError> {
+    zset_range::parse_score(raw).ok_or(ReplyError::err(text::NOT_FLOAT))
 }
 
 fn score_text(bytes: &[u8]) -> Reply {
@@ -83,7 +88,7 @@ pub async fn zadd_cmd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let mut pairs = Vec::with_capacity(rest.len() / 2);
     for p in rest.chunks_exact(2) {
-        pairs.push((p[1].clone(), parse_f64(&p[0])?));
+        pairs.push((p[1].clone(), score_arg(&p[0])?));
     }
     zadd_reply(cx, arg(args, 1), pairs, flags).await
 }
@@ -104,7 +109,7 @@ async fn zadd_reply(
 
 /// ZINCRBY key increment member.
 pub async fn zincrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let delta = parse_f64(arg(args, 2))?;
+    let delta = score_arg(arg(args, 2))?;
     let pairs = vec![(arg(args, 3).clone(), delta)];
     zadd_reply(cx, arg(args, 1), pairs, zadd::INCR).await
 }
@@ -153,7 +158,7 @@ pub async fn zcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn zlexcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
     let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let n = z.iter().filter(|(_, m)| range.contains(m)).count();
+    let n = range.run(&z, false).len();
     Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
 }
 
@@ -266,6 +271,7 @@ async fn zpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
                 .filter(|n| *n >= 0)
                 .ok_or(ReplyError::err(text::NOT_POSITIVE))?;
             if n == 0 {
+                zset(cx, arg(args, 1)).await?;
                 return Ok(Reply::Array(Vec::new()));
             }
             n.unsigned_abs()
@@ -341,14 +347,7 @@ pub async fn zmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// ZRANDMEMBER key [count [WITHSCORES]].
 pub async fn zrandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let with_scores = args.len() == 4 && is(arg(args, 3), "WITHSCORES");
-    let count = match args.get(2) {
-        Some(n) => Some(random_count(n, with_scores)?),
-        None => None,
-    };
-    if args.len() > 4 || (args.len() == 4 && !with_scores) {
-        return Err(ReplyError::syntax());
-    }
+    let (count, with_scores) = random_args(args, "WITHSCORES")?;
     let z = zset(cx, arg(args, 1)).await?;
     let Some(count) = count else {
         return Ok(z
@@ -359,6 +358,7 @@ pub async fn zrandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .unwrap_or(Reply::Nil));
     };
     let z = z.unwrap_or_default();
+    check_repeats(count, z.len())?;
     let picked: Sorted = random_picks(z.len(), count)
         .into_iter()
         .filter_map(|i| z.get(i).cloned())
@@ -393,10 +393,10 @@ pub async fn zremrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn zremrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
     let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let members = z
+    let members = range
+        .run(&z, false)
         .into_iter()
-        .filter(|(_, m)| range.contains(m))
-        .map(|(_, m)| m)
+        .map(|(_, m)| m.clone())
         .collect();
     remove_selected(cx, arg(args, 1), members).await
 }
@@ -507,7 +507,7 @@ async fn combine(
         let left = args.len() - j;
         if op != Op::Diff && left > n && is(a, "WEIGHTS") {
             for (i, w) in weights.iter_mut().enumerate() {
-                *w = ringkv_number::parse_f64(&args[j + 1 + i])
+                *w = zset_range::parse_score(&args[j + 1 + i])
                     .ok_or(ReplyError::err("weight value is not a float"))?;
             }
             j += 1 + n;
@@ -560,7 +560,9 @@ async fn combine(
                         let Some(other) = inputs[i].get(m) else {
                             continue 'members;
                         };
-                        aggregate(&mut v, weighted(*other, weights[i]), how);
+                        // As Redis: only the first product is cleared of
+                        // NaN; a NaN sum becomes 0 in `aggregate`.
+                        aggregate(&mut v, *other * weights[i], how);
                     }
                     acc.insert(m.clone(), v);
                 }
@@ -577,7 +579,7 @@ async fn combine(
         }
     }
     let mut out: Sorted = acc.into_iter().map(|(m, s)| (s, m)).collect();
-    out.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    out.sort_by(|a, b| ringkv_cluster::cmp_scores(a.0, b.0).then_with(|| a.1.cmp(&b.1)));
     Ok((out, with_scores))
 }
 
@@ -624,16 +626,21 @@ pub async fn zdiffstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit].
 pub async fn zintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = parse_i64(arg(args, 1)).unwrap_or(0);
-    if numkeys <= 0 {
-        return Err(ReplyError::err("numkeys should be greater than 0"));
+    let numkeys = parse_i64(arg(args, 1))?;
+    if numkeys < 1 {
+        return Err(ReplyError::err(
+            "at least 1 input key is needed for 'zintercard' command",
+        ));
     }
     let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
     let Some(keys) = args.get(2..2usize.saturating_add(n)) else {
-        return Err(ReplyError::err(
-            "Number of keys can't be greater than number of args",
-        ));
+        return Err(ReplyError::syntax());
     };
+    // Redis reads (and type-checks) the keys before the options.
+    let mut inputs = Vec::with_capacity(n);
+    for k in keys {
+        inputs.push(input(cx, k).await?.unwrap_or_default());
+    }
     let mut c = ArgCursor::new(args, 2 + n);
     let mut limit = 0usize;
     while c.has_more() {
@@ -646,10 +653,6 @@ pub async fn zintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else {
             return Err(ReplyError::syntax());
         }
-    }
-    let mut inputs = Vec::with_capacity(n);
-    for k in keys {
-        inputs.push(input(cx, k).await?.unwrap_or_default());
     }
     let mut iter = inputs.into_iter();
     let mut acc = iter.next().unwrap_or_default();
@@ -670,7 +673,7 @@ pub async fn zscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let z = zset(cx, arg(args, 1)).await?;
     let members = z.map(|z| {
         z.into_iter()
-            .map(|(s, m)| (m, Bytes::from(ringkv_number::format_score(s))))
+            .map(|(s, m)| (m, zset_range::scan_score_text(s)))
             .collect()
     });
     scan_page(args, members, true)
