@@ -14,23 +14,8 @@ use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
-fn strings(v: Value) -> Vec<String> {
-    match v {
-        Value::Array(items) | Value::Set(items) => items
-            .into_iter()
-            .map(|i| match i {
-                Value::BulkString(b) => String::from_utf8(b).unwrap(),
-                other => panic!("not a bulk: {other:?}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other:?}"),
-    }
-}
-
 fn sorted(v: Value) -> Vec<String> {
-    let mut s = strings(v);
-    s.sort();
-    s
+    sorted_strings(v)
 }
 
 fn pairs(v: Value) -> BTreeMap<String, String> {

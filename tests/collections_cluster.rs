@@ -14,31 +14,6 @@ use std::time::Duration;
 use common::cluster::{Cluster, cl, info_field, repair, wait_for};
 use common::netfault::Network;
 use common::*;
-use redis::Value;
-
-fn strings(v: Value) -> Vec<String> {
-    match v {
-        Value::Array(items) | Value::Set(items) => {
-            let mut out: Vec<String> = items
-                .into_iter()
-                .map(|i| match i {
-                    Value::BulkString(b) => String::from_utf8(b).unwrap(),
-                    other => panic!("not a bulk: {other:?}"),
-                })
-                .collect();
-            out.sort();
-            out
-        }
-        Value::Map(pairs) => {
-            let mut out = Vec::new();
-            for (k, v) in pairs {
-                out.extend(strings(Value::Array(vec![k, v])));
-            }
-            out
-        }
-        other => panic!("not an array: {other:?}"),
-    }
-}
 
 fn hgetall(con: &mut redis::Connection, level: &str, key: &str) -> BTreeMap<String, String> {
     let v: Vec<String> = redis::cmd("CL")
@@ -51,22 +26,13 @@ fn hgetall(con: &mut redis::Connection, level: &str, key: &str) -> BTreeMap<Stri
 }
 
 fn smembers(con: &mut redis::Connection, level: &str, key: &str) -> Vec<String> {
-    strings(cl(con, level, &["SMEMBERS", key]).unwrap())
+    sorted_strings(cl(con, level, &["SMEMBERS", key]).unwrap())
 }
 
 #[test]
 fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented() {
     let mut net = Network::new();
-    let c = Cluster::start_behind(
-        &mut net,
-        3,
-        &[
-            "--anti-entropy-interval-ms",
-            "0",
-            "--replica-timeout-ms",
-            "300",
-        ],
-    );
+    let c = Cluster::start_for_partition(&mut net);
     let mut con0 = c.conn(0);
     for args in [
         &["HSET", "h", "base", "0"][..],
@@ -77,12 +43,7 @@ fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented
         cl(&mut con0, "ALL", args).unwrap();
     }
 
-    net.partition(&[&[0, 1], &[2]]);
-    wait_for(
-        "the minority sees both others down",
-        Duration::from_secs(20),
-        || info_field(&c.nodes[2], "cluster_members_down").as_deref() == Some("2"),
-    );
+    c.isolate_last(&mut net);
     let (mut left, mut right) = (c.conn(1), c.conn(2));
     // Different fields of one hash, interleaved.
     for i in 0..100 {
@@ -112,14 +73,7 @@ fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented
         }
     }
 
-    net.heal();
-    c.wait_all_up();
-    wait_for("every hint delivered", Duration::from_secs(30), || {
-        c.hints_pending() == 0
-    });
-    for node in &c.nodes {
-        repair(node);
-    }
+    c.heal_and_repair(&mut net);
     for i in 0..3 {
         let mut con = c.conn(i);
         for level in ["ONE", "ALL"] {

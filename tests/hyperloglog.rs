@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cluster::{Cluster, cl, repair, wait_for};
+use common::cluster::{Cluster, cl};
 use common::netfault::Network;
 use common::*;
 use redis::Value::{Nil, Okay};
@@ -260,16 +260,7 @@ fn values_move_between_redis_and_ringkv() {
 #[test]
 fn pfadds_on_both_sides_of_a_partition_all_count() {
     let mut net = Network::new();
-    let c = Cluster::start_behind(
-        &mut net,
-        3,
-        &[
-            "--anti-entropy-interval-ms",
-            "0",
-            "--replica-timeout-ms",
-            "300",
-        ],
-    );
+    let c = Cluster::start_for_partition(&mut net);
     let mut con0 = c.conn(0);
     let before: Vec<String> = (0..200).map(|j| format!("before:{j}")).collect();
     let _: redis::Value = redis::cmd("CONSISTENCY")
@@ -282,12 +273,7 @@ fn pfadds_on_both_sides_of_a_partition_all_count() {
         .query(&mut con0)
         .unwrap();
 
-    net.partition(&[&[0, 1], &[2]]);
-    wait_for(
-        "the minority sees both others down",
-        Duration::from_secs(20),
-        || common::cluster::info_field(&c.nodes[2], "cluster_members_down").as_deref() == Some("2"),
-    );
+    c.isolate_last(&mut net);
     let (mut left, mut right) = (c.conn(1), c.conn(2));
     let left_els: Vec<String> = (0..1000).map(|j| format!("left:{j}")).collect();
     let right_els: Vec<String> = (0..1000).map(|j| format!("right:{j}")).collect();
@@ -301,14 +287,7 @@ fn pfadds_on_both_sides_of_a_partition_all_count() {
         args.extend(r.iter().map(String::as_str));
         cl(&mut right, "ONE", &args).unwrap();
     }
-    net.heal();
-    c.wait_all_up();
-    wait_for("every hint delivered", Duration::from_secs(30), || {
-        c.hints_pending() == 0
-    });
-    for node in &c.nodes {
-        repair(node);
-    }
+    c.heal_and_repair(&mut net);
     let mut all = before.clone();
     all.extend(left_els);
     all.extend(right_els);

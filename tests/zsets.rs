@@ -8,19 +8,6 @@ mod common;
 use common::*;
 use redis::Value;
 
-fn strings(v: Value) -> Vec<String> {
-    match v {
-        Value::Array(items) | Value::Set(items) => items
-            .into_iter()
-            .map(|i| match i {
-                Value::BulkString(b) => String::from_utf8(b).unwrap(),
-                other => panic!("not a bulk: {other:?}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other:?}"),
-    }
-}
-
 fn q(c: &mut redis::Connection, args: &[&str]) -> Vec<String> {
     strings(ok(c, args))
 }

@@ -166,6 +166,47 @@ impl Cluster {
         c
     }
 
+    /// Three nodes behind `net` for a partition test: no background
+    /// anti-entropy (so only hints and repair heal) and a short replica
+    /// timeout (so writes on a side that lost a replica answer quickly).
+    pub fn start_for_partition(net: &mut Network) -> Cluster {
+        Cluster::start_behind(
+            net,
+            3,
+            &[
+                "--anti-entropy-interval-ms",
+                "0",
+                "--replica-timeout-ms",
+                "300",
+            ],
+        )
+    }
+
+    /// Cuts node 2 off from nodes 0 and 1 and waits until it sees both
+    /// down.
+    pub fn isolate_last(&self, net: &mut Network) {
+        net.partition(&[&[0, 1], &[2]]);
+        wait_for(
+            "the minority sees both others down",
+            Duration::from_secs(20),
+            || info_field(&self.nodes[2], "cluster_members_down").as_deref() == Some("2"),
+        );
+    }
+
+    /// Heals the partition, waits for every node up and every hint
+    /// delivered, then runs CLUSTER REPAIR on each node: afterwards every
+    /// replica holds every write.
+    pub fn heal_and_repair(&self, net: &mut Network) {
+        net.heal();
+        self.wait_all_up();
+        wait_for("every hint delivered", Duration::from_secs(30), || {
+            self.hints_pending() == 0
+        });
+        for node in &self.nodes {
+            repair(node);
+        }
+    }
+
     /// Hints stored on the running nodes, summed.
     pub fn hints_pending(&self) -> u64 {
         self.nodes

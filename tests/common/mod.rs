@@ -590,6 +590,27 @@ pub fn bulks(items: &[Option<&str>]) -> redis::Value {
     )
 }
 
+/// The strings of an array or set reply of bulk strings, in reply order.
+pub fn strings(v: redis::Value) -> Vec<String> {
+    match v {
+        redis::Value::Array(items) | redis::Value::Set(items) => items
+            .into_iter()
+            .map(|i| match i {
+                redis::Value::BulkString(b) => String::from_utf8(b).expect("utf-8 bulk"),
+                other => panic!("not a bulk string: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+/// [`strings`], sorted (for replies whose order Redis leaves unspecified).
+pub fn sorted_strings(v: redis::Value) -> Vec<String> {
+    let mut s = strings(v);
+    s.sort();
+    s
+}
+
 /// How a server start that was expected to fail ended.
 pub struct RefusedStart {
     /// The process's exit status.

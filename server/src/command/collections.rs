@@ -178,6 +178,36 @@ pub fn parse_random_count(raw: &[u8]) -> Result<i64, ReplyError> {
 /// The most picks a negative random count may ask for.
 pub const MAX_RANDOM_REPEATS: i64 = 10_000_000;
 
+/// The `[LIMIT limit]` of SINTERCARD and ZINTERCARD from `args[at..]`
+/// (0: no limit), with Redis's texts.
+pub fn intercard_limit(args: &[Bytes], at: usize) -> Result<usize, ReplyError> {
+    let mut c = ArgCursor::new(args, at);
+    let mut limit = 0usize;
+    while c.has_more() {
+        if c.eat("LIMIT") {
+            let l = super::args::parse_i64(c.require()?).unwrap_or(-1);
+            if l < 0 {
+                return Err(ReplyError::err("LIMIT can't be negative"));
+            }
+            limit = usize::try_from(l).unwrap_or(usize::MAX);
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    Ok(limit)
+}
+
+/// The reply of SINTERCARD/ZINTERCARD: how many members the intersection
+/// `common` holds, at most `limit` (0: no limit).
+pub fn intercard_reply(common: usize, limit: usize) -> Reply {
+    let n = if limit == 0 {
+        common
+    } else {
+        common.min(limit)
+    };
+    Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 /// The cursor of HSCAN/SSCAN/ZSCAN, checked first as Redis does.
 pub fn scan_cursor(args: &[Bytes]) -> Result<(), ReplyError> {
     parse_cursor(super::args::arg(args, 2))

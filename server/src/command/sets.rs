@@ -9,10 +9,10 @@ use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, Value
 use ringkv_resp::Reply;
 
 use super::Ctx;
-use super::args::{ArgCursor, arg, parse_i64};
+use super::args::{arg, parse_i64};
 use super::collections::{
-    change, change_in, check_repeats, count, parse_random_count, peek_members, random_picks,
-    read_members, scan_cursor, scan_page, store,
+    change, change_in, check_repeats, count, intercard_limit, intercard_reply, parse_random_count,
+    peek_members, random_picks, read_members, scan_cursor, scan_page, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -271,26 +271,10 @@ pub async fn sintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "Number of keys can't be greater than number of args",
         ));
     };
-    let mut c = ArgCursor::new(args, 2 + n);
-    let mut limit = 0usize;
-    while c.has_more() {
-        if c.eat("LIMIT") {
-            let l = parse_i64(c.require()?).unwrap_or(-1);
-            if l < 0 {
-                return Err(ReplyError::err("LIMIT can't be negative"));
-            }
-            limit = usize::try_from(l).unwrap_or(usize::MAX);
-        } else {
-            return Err(ReplyError::syntax());
-        }
-    }
+    // Redis reads the options before the keys here.
+    let limit = intercard_limit(args, 2 + n)?;
     let acc = combine(cx, keys, Combine::Inter).await?;
-    let n = if limit == 0 {
-        acc.len()
-    } else {
-        acc.len().min(limit)
-    };
-    Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+    Ok(intercard_reply(acc.len(), limit))
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count].

@@ -13,8 +13,8 @@ use ringkv_resp::Reply;
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_i64};
 use super::collections::{
-    change, check_repeats, count, random_args, random_picks, read_members, scan_cursor, scan_page,
-    store,
+    change, check_repeats, count, intercard_limit, intercard_reply, random_args, random_picks,
+    read_members, scan_cursor, scan_page, store,
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
@@ -641,30 +641,13 @@ pub async fn zintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for k in keys {
         inputs.push(input(cx, k).await?.unwrap_or_default());
     }
-    let mut c = ArgCursor::new(args, 2 + n);
-    let mut limit = 0usize;
-    while c.has_more() {
-        if c.eat("LIMIT") {
-            let l = parse_i64(c.require()?).unwrap_or(-1);
-            if l < 0 {
-                return Err(ReplyError::err("LIMIT can't be negative"));
-            }
-            limit = usize::try_from(l).unwrap_or(usize::MAX);
-        } else {
-            return Err(ReplyError::syntax());
-        }
-    }
+    let limit = intercard_limit(args, 2 + n)?;
     let mut iter = inputs.into_iter();
     let mut acc = iter.next().unwrap_or_default();
     for other in iter {
         acc.retain(|m, _| other.contains_key(m));
     }
-    let n = if limit == 0 {
-        acc.len()
-    } else {
-        acc.len().min(limit)
-    };
-    Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+    Ok(intercard_reply(acc.len(), limit))
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count].
