@@ -24,6 +24,34 @@ fn benchmark(s: &TestServer, extra: &[&str]) -> String {
 }
 
 #[test]
+fn redis_benchmark_collection_tests_run_without_errors() {
+    let s = TestServer::start();
+    for pipeline in ["1", "16"] {
+        let out = benchmark(
+            &s,
+            &[
+                "-t",
+                "hset,sadd,spop,zadd,zpopmin",
+                "-n",
+                "2000",
+                "-c",
+                "20",
+                "-P",
+                pipeline,
+                "-r",
+                "100",
+            ],
+        );
+        for test in ["HSET", "SADD", "SPOP", "ZADD", "ZPOPMIN"] {
+            assert!(
+                out.contains(&format!("{test}: ")),
+                "missing {test} in:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
 fn redis_benchmark_runs_without_errors() {
     let s = TestServer::start();
     for pipeline in ["1", "16"] {
