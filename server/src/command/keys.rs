@@ -447,9 +447,10 @@ mod tests {
         assert_eq!(parse_cursor(b"+7"), Some(7));
         assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
         assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        // strtoul reads nothing and stops at the end: Redis takes it as 0.
+        assert_eq!(parse_cursor(b""), Some(0));
         for bad in [
-            &b""[..],
-            b"-",
+            &b"-"[..],
             b"x",
             b" 1",
             b"1 ",
