@@ -2,8 +2,9 @@
 //! with `appendfsync everysec`.
 //!
 //! Clients write through every node (SET, DEL and INCR on keys each client
-//! owns alone, so the expected end state is known) while one node at a
-//! time is hit by a fault drawn at random:
+//! owns alone, and on a hash and a set of their own: HSET/HDEL of fields,
+//! HINCRBY, SADD/SREM of members; so the expected end state is known)
+//! while one node at a time is hit by a fault drawn at random:
 //! - `kill -9`, then a restart on the same directory;
 //! - SIGSTOP for 1-3 s, then SIGCONT;
 //! - a power cut: `kill -9`, then every WAL file cut back to its length at
@@ -16,9 +17,11 @@
 //! before the next. At the end every key is read at ALL through every node
 //! after CLUSTER REPAIR: a key holds its last acknowledged value or the value
 //! of a write that failed after it (its outcome unknown), never anything
-//! older (a lost write or a resurrected delete); a counter holds at least
-//! its acknowledged increments and at most those plus the failed ones, and
-//! INCR replies only go up.
+//! older (a lost write or a resurrected delete); a counter (INCR, HINCRBY)
+//! holds at least its acknowledged increments and at most those plus the
+//! failed ones, and its replies only go up; a hash field obeys the key rule;
+//! a set holds every member whose SADD was acknowledged and not removed,
+//! and none whose SREM was acknowledged.
 //!
 //! Bounded: `FAULT_TEST_SECONDS` of faults (default 25), then the checks.
 //! `FAULT_TEST_SEED` replays a run (the seed is printed). Run it longer
@@ -52,19 +55,64 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// What one client knows of its keys and counter.
+/// What a client knows of one counter.
+#[derive(Default)]
+struct CounterHistory {
+    acked: i64,
+    failed: i64,
+    last_reply: i64,
+}
+
+impl CounterHistory {
+    /// Records one increment's outcome; an anomaly if its reply cannot be.
+    fn record(&mut self, name: &str, reply: Result<i64, ()>, anomalies: &mut Vec<String>) {
+        match reply {
+            Ok(r) => {
+                self.acked += 1;
+                if r <= self.last_reply || r < self.acked || r > self.acked + self.failed {
+                    anomalies.push(format!(
+                        "{name}: replied {r} after {} (acked {}, failed {})",
+                        self.last_reply, self.acked, self.failed
+                    ));
+                }
+                self.last_reply = r;
+            }
+            Err(()) => self.failed += 1,
+        }
+    }
+
+    /// Whether `total` is a value the counter may end with.
+    fn allows(&self, total: i64) -> bool {
+        total >= self.acked && total <= self.acked + self.failed
+    }
+}
+
+/// What one client knows of its keys, counters, hash fields and set.
 #[derive(Default)]
 struct History {
     /// Per key: the states it may end in (`None`: absent). The first entry
     /// is the last acknowledged state; later ones are writes that failed
     /// after it.
     keys: Vec<Vec<Option<String>>>,
-    incr_acked: i64,
-    incr_failed: i64,
-    last_reply: i64,
+    /// The same for the fields of the client's hash.
+    fields: Vec<Vec<Option<String>>>,
+    incr: CounterHistory,
+    hincr: CounterHistory,
+    /// Set members whose SADD was acknowledged and not removed since.
+    members_in: std::collections::BTreeSet<String>,
+    /// Members whose SREM was acknowledged.
+    members_out: std::collections::BTreeSet<String>,
     ops: u64,
     errors: u64,
     anomalies: Vec<String>,
+}
+
+fn hash_name(client: usize) -> String {
+    format!("fhash{client}")
+}
+
+fn set_name(client: usize) -> String {
+    format!("fset{client}")
 }
 
 fn key_name(client: usize, k: usize) -> String {
@@ -92,6 +140,7 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
     let mut rng = StdRng::seed_from_u64(seed);
     let mut h = History {
         keys: vec![vec![None]; KEYS_PER_CLIENT],
+        fields: vec![vec![None]; KEYS_PER_CLIENT],
         ..History::default()
     };
     let mut cons: Vec<Option<redis::Connection>> = (0..3).map(|_| None).collect();
@@ -110,23 +159,71 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
         h.ops += 1;
         let roll = rng.random_range(0..100);
         if roll < 40 {
-            match query(conn, &["INCR", &counter_name(c)]) {
-                Ok(redis::Value::Int(r)) => {
-                    h.incr_acked += 1;
-                    if r <= h.last_reply || r < h.incr_acked || r > h.incr_acked + h.incr_failed {
-                        h.anomalies.push(format!(
-                            "{}: INCR replied {r} after {} (acked {}, failed {})",
-                            counter_name(c),
-                            h.last_reply,
-                            h.incr_acked,
-                            h.incr_failed
-                        ));
-                    }
-                    h.last_reply = r;
+            let (name, hash) = (counter_name(c), hash_name(c));
+            let (args, counter): (Vec<&str>, _) = if roll < 25 {
+                (vec!["INCR", &name], &mut h.incr)
+            } else {
+                (vec!["HINCRBY", &hash, "n", "1"], &mut h.hincr)
+            };
+            let reply = match query(conn, &args) {
+                Ok(redis::Value::Int(r)) => Ok(r),
+                Ok(other) => {
+                    h.anomalies.push(format!("{args:?} replied {other:?}"));
+                    continue;
                 }
-                Ok(other) => h.anomalies.push(format!("INCR replied {other:?}")),
                 Err(_) => {
-                    h.incr_failed += 1;
+                    h.errors += 1;
+                    *con = None;
+                    Err(())
+                }
+            };
+            counter.record(&args.join(" "), reply, &mut h.anomalies);
+            continue;
+        }
+        if roll < 55 {
+            // The set: a new member, or the removal of one known present.
+            let set = set_name(c);
+            let remove = roll >= 50 && !h.members_in.is_empty();
+            let member = if remove {
+                let i = rng.random_range(0..h.members_in.len());
+                h.members_in.iter().nth(i).cloned().unwrap_or_default()
+            } else {
+                format!("m{}", h.ops)
+            };
+            let cmd = if remove { "SREM" } else { "SADD" };
+            let acked = query(conn, &[cmd, &set, &member]).is_ok();
+            if remove {
+                h.members_in.remove(&member);
+            }
+            match (acked, remove) {
+                (true, false) => {
+                    h.members_in.insert(member);
+                }
+                (true, true) => {
+                    h.members_out.insert(member);
+                }
+                // Unknown outcome: the member may or may not be there.
+                (false, _) => {
+                    h.errors += 1;
+                    *con = None;
+                }
+            }
+            continue;
+        }
+        if roll < 65 {
+            let f = rng.random_range(0..KEYS_PER_CLIENT);
+            let (hash, field) = (hash_name(c), format!("f{f}"));
+            let (state, result) = if roll < 62 {
+                let v = format!("v{}", h.ops);
+                let r = query(conn, &["HSET", &hash, &field, &v]);
+                (Some(v), r)
+            } else {
+                (None, query(conn, &["HDEL", &hash, &field]))
+            };
+            match result {
+                Ok(_) => h.fields[f] = vec![state],
+                Err(_) => {
+                    h.fields[f].push(state);
                     h.errors += 1;
                     *con = None;
                 }
@@ -135,7 +232,7 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
         }
         let k = rng.random_range(0..KEYS_PER_CLIENT);
         let key = key_name(c, k);
-        let (state, result) = if roll < 80 {
+        let (state, result) = if roll < 88 {
             let v = format!("v{}", h.ops);
             let r = query(conn, &["SET", &key, &v]);
             (Some(v), r)
@@ -249,7 +346,7 @@ fn wait_healed(c: &Cluster) {
 }
 
 #[test]
-fn random_faults_lose_no_acknowledged_write_delete_or_increment() {
+fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
     let seconds = env_u64("FAULT_TEST_SECONDS", 25);
     let seed = env_u64("FAULT_TEST_SEED", rand::random::<u64>());
     println!("fault test: {seconds} s of faults, FAULT_TEST_SEED={seed}");
@@ -350,28 +447,58 @@ fn random_faults_lose_no_acknowledged_write_delete_or_increment() {
                     Err(e) => anomalies.push(format!("node {i}: GET {key}: {e}")),
                 }
             }
-            let name = counter_name(client);
-            match cl(&mut con, "ALL", &["GET", &name]) {
+            let (name, hash, set) = (counter_name(client), hash_name(client), set_name(client));
+            for (args, counter) in [
+                (vec!["GET", &name], &h.incr),
+                (vec!["HGET", &hash, "n"], &h.hincr),
+            ] {
+                match cl(&mut con, "ALL", &args) {
+                    Ok(v) => {
+                        let total: i64 = bulk(&v).and_then(|s| s.parse().ok()).unwrap_or(0);
+                        if !counter.allows(total) {
+                            anomalies.push(format!(
+                                "node {i}: {args:?} = {total}, acked {} failed {}",
+                                counter.acked, counter.failed
+                            ));
+                        }
+                    }
+                    Err(e) => anomalies.push(format!("node {i}: {args:?}: {e}")),
+                }
+            }
+            for (f, allowed) in h.fields.iter().enumerate() {
+                let field = format!("f{f}");
+                match cl(&mut con, "ALL", &["HGET", &hash, &field]) {
+                    Ok(v) if allowed.contains(&bulk(&v)) => {}
+                    Ok(v) => anomalies.push(format!(
+                        "node {i}: {hash} {field} = {:?}, expected one of {allowed:?}",
+                        bulk(&v)
+                    )),
+                    Err(e) => anomalies.push(format!("node {i}: HGET {hash} {field}: {e}")),
+                }
+            }
+            match cl(&mut con, "ALL", &["SMEMBERS", &set]) {
                 Ok(v) => {
-                    let total: i64 = bulk(&v).and_then(|s| s.parse().ok()).unwrap_or(0);
-                    if total < h.incr_acked || total > h.incr_acked + h.incr_failed {
-                        anomalies.push(format!(
-                            "node {i}: {name} = {total}, acked {} failed {}",
-                            h.incr_acked, h.incr_failed
-                        ));
+                    let held: std::collections::BTreeSet<String> =
+                        common::strings(v).into_iter().collect();
+                    for lost in h.members_in.difference(&held) {
+                        anomalies.push(format!("node {i}: {set} lost acknowledged {lost}"));
+                    }
+                    for back in h.members_out.intersection(&held) {
+                        anomalies.push(format!("node {i}: {set} holds removed {back}"));
                     }
                 }
-                Err(e) => anomalies.push(format!("node {i}: GET {name}: {e}")),
+                Err(e) => anomalies.push(format!("node {i}: SMEMBERS {set}: {e}")),
             }
         }
     }
     let ops: u64 = histories.iter().map(|h| h.ops).sum();
     let errors: u64 = histories.iter().map(|h| h.errors).sum();
-    let acked_incrs: i64 = histories.iter().map(|h| h.incr_acked).sum();
+    let acked_incrs: i64 = histories.iter().map(|h| h.incr.acked + h.hincr.acked).sum();
+    let members: usize = histories.iter().map(|h| h.members_in.len()).sum();
     println!(
         "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
-         replace={}; operations {ops}, client errors {errors}, acknowledged INCRs {acked_incrs}; \
-         anomalies {}",
+         replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY \
+         {acked_incrs}, set members {members}; anomalies {}",
         counts[0],
         counts[1],
         counts[2],
