@@ -325,3 +325,33 @@ fn pops_random_members_and_set_algebra_match_redis() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn resp3_replies_nest_score_pairs_and_send_doubles() {
+    let s = TestServer::start();
+    let mut r = s.raw();
+    assert!(r.cmd(&["HELLO", "3"]).starts_with('%'));
+    assert_eq!(r.cmd(&["ZADD", "z", "1", "a", "2.5", "b"]), ":2\r\n");
+    assert_eq!(r.cmd(&["ZSCORE", "z", "b"]), ",2.5\r\n");
+    assert_eq!(r.cmd(&["ZINCRBY", "z", "1", "a"]), ",2\r\n");
+    assert_eq!(
+        r.cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        "*2\r\n*2\r\n$1\r\na\r\n,2\r\n*2\r\n$1\r\nb\r\n,2.5\r\n"
+    );
+    assert_eq!(r.cmd(&["ZRANGE", "z", "0", "0"]), "*1\r\n$1\r\na\r\n");
+    assert_eq!(r.cmd(&["ZMSCORE", "z", "a", "x"]), "*2\r\n,2\r\n_\r\n");
+    // Without a count ZPOPMIN answers one flat pair; with one, nested pairs.
+    assert_eq!(r.cmd(&["ZPOPMIN", "z"]), "*2\r\n$1\r\na\r\n,2\r\n");
+    assert_eq!(
+        r.cmd(&["ZPOPMAX", "z", "1"]),
+        "*1\r\n*2\r\n$1\r\nb\r\n,2.5\r\n"
+    );
+    assert_eq!(r.cmd(&["HSET", "h", "f", "v"]), ":1\r\n");
+    assert_eq!(
+        r.cmd(&["HRANDFIELD", "h", "1", "WITHVALUES"]),
+        "*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+    assert_eq!(r.cmd(&["HGETALL", "h"]), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    assert_eq!(r.cmd(&["SADD", "s", "m"]), ":1\r\n");
+    assert_eq!(r.cmd(&["SMEMBERS", "s"]), "~1\r\n$1\r\nm\r\n");
+}

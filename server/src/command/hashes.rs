@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, ValueType};
-use ringkv_resp::Reply;
+use ringkv_resp::{Protocol, Reply};
 
 use super::Ctx;
 use super::args::{arg, parse_f64, parse_i64};
@@ -185,12 +185,16 @@ pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let fields: Vec<(Bytes, Bytes)> = h.map(|h| h.map.into_iter().collect()).unwrap_or_default();
     check_repeats(count, fields.len())?;
+    let resp3 = cx.client.protocol == Protocol::Resp3;
     let mut out = Vec::new();
     for i in random_picks(fields.len(), count) {
         if let Some((f, v)) = fields.get(i) {
-            out.push(Reply::Bulk(f.clone()));
-            if with_values {
-                out.push(Reply::Bulk(v.clone()));
+            let (f, v) = (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()));
+            match (with_values, resp3) {
+                // RESP3 nests [field, value] pairs, as Redis 7.0 does.
+                (true, true) => out.push(Reply::Array(vec![f, v])),
+                (true, false) => out.extend([f, v]),
+                (false, _) => out.push(f),
             }
         }
     }

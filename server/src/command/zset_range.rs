@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use ringkv_cluster::Members;
-use ringkv_resp::Reply;
+use ringkv_resp::{Protocol, Reply};
 
 use super::args::{is, parse_i64};
 use crate::reply_error::ReplyError;
@@ -24,18 +24,31 @@ pub fn sorted(members: Members) -> Sorted {
     v
 }
 
-/// A score as Redis 7.0 replies with it (`%.17g`).
-pub fn score_reply(score: f64) -> Reply {
-    Reply::Bulk(Bytes::from(ringkv_number::format_score(score)))
+/// A score as Redis 7.0 replies with it: a bulk string (`%.17g`) in RESP2,
+/// a double in RESP3.
+pub fn score_reply(score: f64, proto: Protocol) -> Reply {
+    match proto {
+        Protocol::Resp3 => Reply::Double(score),
+        Protocol::Resp2 => Reply::Bulk(Bytes::from(ringkv_number::format_score(score))),
+    }
 }
 
-/// Members, with their scores after each when `with_scores` (RESP2 flat).
-pub fn members_reply(items: &[(f64, Bytes)], with_scores: bool) -> Reply {
+/// Members, with their scores when `with_scores`: RESP2 alternates them in
+/// one array, RESP3 nests `[member, score]` pairs, as Redis 7.0 does.
+pub fn members_reply(items: &[(f64, Bytes)], with_scores: bool, proto: Protocol) -> Reply {
+    if with_scores && proto == Protocol::Resp3 {
+        return Reply::Array(
+            items
+                .iter()
+                .map(|(s, m)| Reply::Array(vec![Reply::Bulk(m.clone()), Reply::Double(*s)]))
+                .collect(),
+        );
+    }
     let mut out = Vec::with_capacity(items.len() * if with_scores { 2 } else { 1 });
     for (s, m) in items {
         out.push(Reply::Bulk(m.clone()));
         if with_scores {
-            out.push(score_reply(*s));
+            out.push(score_reply(*s, proto));
         }
     }
     Reply::Array(out)

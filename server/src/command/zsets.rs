@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, ValueType, zadd};
-use ringkv_resp::Reply;
+use ringkv_resp::{Protocol, Reply};
 
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_i64};
@@ -36,8 +36,8 @@ fn score_arg(raw: &[u8]) -> Result<f64, ReplyError> {
     zset_range::parse_score(raw).ok_or(ReplyError::err(text::NOT_FLOAT))
 }
 
-fn score_text(bytes: &[u8]) -> Reply {
-    score_reply(ringkv_number::parse_f64(bytes).unwrap_or(0.0))
+fn score_text(bytes: &[u8], proto: Protocol) -> Reply {
+    score_reply(ringkv_number::parse_f64(bytes).unwrap_or(0.0), proto)
 }
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...].
@@ -101,7 +101,7 @@ async fn zadd_reply(
 ) -> CmdResult {
     let reply = change(cx, key, CollectionOp::ZAdd { pairs, flags }).await?;
     Ok(match reply {
-        CollectionReply::Value(v) => score_text(&v),
+        CollectionReply::Value(v) => score_text(&v, cx.client.protocol),
         CollectionReply::Nil => Reply::Nil,
         other => Reply::Int(count(&other)),
     })
@@ -126,7 +126,8 @@ pub async fn zrem(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ZSCORE key member.
 pub async fn zscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    Ok(score_of(&z, arg(args, 2)).map_or(Reply::Nil, score_reply))
+    let proto = cx.client.protocol;
+    Ok(score_of(&z, arg(args, 2)).map_or(Reply::Nil, |s| score_reply(s, proto)))
 }
 
 /// ZMSCORE key member [member ...].
@@ -135,7 +136,7 @@ pub async fn zmscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(
         args.iter()
             .skip(2)
-            .map(|m| score_of(&z, m).map_or(Reply::Nil, score_reply))
+            .map(|m| score_of(&z, m).map_or(Reply::Nil, |s| score_reply(s, cx.client.protocol)))
             .collect(),
     ))
 }
@@ -172,7 +173,11 @@ async fn range_reply(
     let Some(z) = zset(cx, arg(args, 1)).await? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    Ok(members_reply(&select(&z, &q), q.with_scores))
+    Ok(members_reply(
+        &select(&z, &q),
+        q.with_scores,
+        cx.client.protocol,
+    ))
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES].
@@ -279,7 +284,17 @@ async fn zpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
         None => 1,
     };
     let popped = pop(cx, arg(args, 1), count, end).await?;
-    Ok(members_reply(&popped, true))
+    if args.len() == 2 {
+        // Without a count, one flat pair even in RESP3 (Redis 7.0).
+        let proto = cx.client.protocol;
+        return Ok(Reply::Array(
+            popped
+                .into_iter()
+                .flat_map(|(s, m)| [Reply::Bulk(m), score_reply(s, proto)])
+                .collect(),
+        ));
+    }
+    Ok(members_reply(&popped, true, cx.client.protocol))
 }
 
 /// ZPOPMIN key [count].
@@ -335,7 +350,12 @@ pub async fn zmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         let pairs = popped
             .iter()
-            .map(|(s, m)| Reply::Array(vec![Reply::Bulk(m.clone()), score_reply(*s)]))
+            .map(|(s, m)| {
+                Reply::Array(vec![
+                    Reply::Bulk(m.clone()),
+                    score_reply(*s, cx.client.protocol),
+                ])
+            })
             .collect();
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),
@@ -363,7 +383,7 @@ pub async fn zrandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .into_iter()
         .filter_map(|i| z.get(i).cloned())
         .collect();
-    Ok(members_reply(&picked, with_scores))
+    Ok(members_reply(&picked, with_scores, cx.client.protocol))
 }
 
 async fn remove_selected(cx: &mut Ctx<'_>, key: &Bytes, members: Vec<Bytes>) -> CmdResult {
@@ -585,7 +605,7 @@ async fn combine(
 
 async fn combine_reply(cx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
     let (items, with_scores) = combine(cx, args, 1, op, false).await?;
-    Ok(members_reply(&items, with_scores))
+    Ok(members_reply(&items, with_scores, cx.client.protocol))
 }
 
 async fn combine_store(cx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
