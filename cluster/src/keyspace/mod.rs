@@ -60,7 +60,7 @@ pub fn live_entry(record: &Siblings, now_ms: u64) -> Option<Entry> {
 /// Decodes a stored value: record format 2 (siblings), or format 1 (one
 /// plain value, written before versions existed).
 fn decode_record(stored: &Value, key: &[u8]) -> Result<Siblings> {
-    Siblings::decode(&stored.data, stored.expire_at_ms).map_err(|e| Error::CorruptRecord {
+    Siblings::decode_shared(&stored.data, stored.expire_at_ms).map_err(|e| Error::CorruptRecord {
         key: key.to_vec(),
         what: e.to_string(),
     })

@@ -251,6 +251,26 @@ pub fn encode_record(siblings: &[Sibling]) -> Bytes {
 /// # Errors
 /// Any [`DecodeError`] but the context ones; never panics.
 pub fn decode_record(bytes: &[u8], legacy_expire_at_ms: u64) -> Result<Vec<Sibling>, DecodeError> {
+    decode_record_from(bytes, None, legacy_expire_at_ms)
+}
+
+/// [`decode_record`] of bytes already shared: values, members and counter
+/// bases are slices of `bytes` instead of copies.
+///
+/// # Errors
+/// As [`decode_record`].
+pub fn decode_shared_record(
+    bytes: &Bytes,
+    legacy_expire_at_ms: u64,
+) -> Result<Vec<Sibling>, DecodeError> {
+    decode_record_from(bytes, Some(bytes), legacy_expire_at_ms)
+}
+
+fn decode_record_from(
+    bytes: &[u8],
+    shared: Option<&Bytes>,
+    legacy_expire_at_ms: u64,
+) -> Result<Vec<Sibling>, DecodeError> {
     let (&format, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
     match format {
         RECORD_FORMAT_V1 => {
@@ -271,7 +291,11 @@ pub fn decode_record(bytes: &[u8], legacy_expire_at_ms: u64) -> Result<Vec<Sibli
             }])
         }
         RECORD_FORMAT_V2 => {
-            let mut r = Reader { buf: bytes, pos: 1 };
+            let mut r = Reader {
+                buf: bytes,
+                shared,
+                pos: 1,
+            };
             let count = r.u16("sibling count")?;
             let mut out = Vec::with_capacity(usize::from(count).min(r.left() / MIN_SIBLING_LEN));
             for _ in 0..count {
@@ -333,7 +357,11 @@ pub fn decode_context(s: &str) -> Result<VectorClock, DecodeError> {
     if expected != actual {
         return Err(DecodeError::ChecksumMismatch { expected, actual });
     }
-    let mut r = Reader { buf: body, pos: 0 };
+    let mut r = Reader {
+        buf: body,
+        shared: None,
+        pos: 0,
+    };
     let version = r.u8("context version")?;
     if version != CONTEXT_VERSION {
         return Err(DecodeError::UnsupportedContextVersion {
@@ -359,6 +387,9 @@ fn hex_value(c: u8) -> Option<u8> {
 /// A bounds-checked cursor over untrusted bytes.
 struct Reader<'a> {
     buf: &'a [u8],
+    /// `buf` as shared bytes, when the caller has them: blobs are then
+    /// slices of it rather than copies.
+    shared: Option<&'a Bytes>,
     pos: usize,
 }
 
@@ -409,7 +440,12 @@ impl<'a> Reader<'a> {
             offset: self.pos,
             what: "length exceeds address space",
         })?;
-        Ok(Bytes::copy_from_slice(self.take(n, what)?))
+        let start = self.pos;
+        let bytes = self.take(n, what)?;
+        Ok(match self.shared {
+            Some(shared) => shared.slice(start..start + bytes.len()),
+            None => Bytes::copy_from_slice(bytes),
+        })
     }
 
     fn finish(&self) -> Result<(), DecodeError> {

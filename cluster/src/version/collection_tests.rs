@@ -448,6 +448,7 @@ proptest! {
             prop_assert_eq!(s, &synced[0]);
             prop_assert_eq!(shown(s, 1_000_000), shown(&synced[0], 1_000_000));
             prop_assert_eq!(&Siblings::decode(&s.encode(), 0).unwrap(), s);
+            prop_assert_eq!(&Siblings::decode_shared(&s.encode(), 0).unwrap(), s);
         }
     }
 

@@ -524,6 +524,18 @@ impl Siblings {
         })
     }
 
+    /// [`decode`](Self::decode) of shared bytes (an engine value, a
+    /// peer's frame): values and members are slices of `bytes`, not copies.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_shared(bytes: &Bytes, legacy_expire_at_ms: u64) -> Result<Siblings, DecodeError> {
+        let siblings = codec::decode_shared_record(bytes, legacy_expire_at_ms)?;
+        Ok(Siblings {
+            siblings: normalize(siblings),
+        })
+    }
+
     /// The counter an INCR at `now_ms` grows, and the expiry it keeps.
     fn counter_at(&self, now_ms: u64) -> Result<(Counter, u64), CounterError> {
         if let View::Collection { .. } = self.view(now_ms) {
