@@ -355,3 +355,31 @@ fn resp3_replies_nest_score_pairs_and_send_doubles() {
     assert_eq!(r.cmd(&["SADD", "s", "m"]), ":1\r\n");
     assert_eq!(r.cmd(&["SMEMBERS", "s"]), "~1\r\n$1\r\nm\r\n");
 }
+
+#[test]
+fn command_getkeys_reads_numkeys() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    let keys = |c: &mut redis::Connection, args: &[&str]| {
+        let mut all = vec!["COMMAND", "GETKEYS"];
+        all.extend_from_slice(args);
+        strings(ok(c, &all))
+    };
+    assert_eq!(
+        keys(c, &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]),
+        ["d", "a", "b"]
+    );
+    assert_eq!(
+        keys(c, &["ZUNION", "2", "a", "b", "WITHSCORES"]),
+        ["a", "b"]
+    );
+    assert_eq!(
+        keys(c, &["SINTERCARD", "2", "a", "b", "LIMIT", "1"]),
+        ["a", "b"]
+    );
+    assert_eq!(keys(c, &["ZMPOP", "1", "z", "MIN"]), ["z"]);
+    assert_eq!(
+        err(c, &["COMMAND", "GETKEYS", "ZUNION", "3", "a", "b"]),
+        "ERR Invalid arguments specified for command"
+    );
+}

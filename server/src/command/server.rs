@@ -195,6 +195,11 @@ pub async fn command_getkeys(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let _ = parent;
     let k = spec.keys;
+    if spec.has(table::flag::MOVABLEKEYS)
+        && matches!(spec.group, table::Group::Set | table::Group::SortedSet)
+    {
+        return numkeys_keys(inner, k.first == 1);
+    }
     if k.first == 0 {
         return Err(ReplyError::err("The command has no key arguments"));
     }
@@ -218,6 +223,30 @@ pub async fn command_getkeys(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         i += i64::from(k.step.max(1));
     }
     Ok(Reply::Array(keys))
+}
+
+/// The keys of a command whose keys a `numkeys` argument counts (after a
+/// destination key when `dest`): SINTERCARD, ZUNION, ZUNIONSTORE, ZMPOP...
+fn numkeys_keys(inner: &[Bytes], dest: bool) -> CmdResult {
+    let at = if dest { 2 } else { 1 };
+    let invalid = || ReplyError::err("Invalid arguments specified for command");
+    let n = inner
+        .get(at)
+        .and_then(|n| ringkv_resp::string_to_i64(n))
+        .filter(|n| *n > 0)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(invalid)?;
+    let keys = inner
+        .get(at + 1..(at + 1).saturating_add(n))
+        .ok_or_else(invalid)?;
+    let first = if dest { inner.get(1) } else { None };
+    Ok(Reply::Array(
+        first
+            .into_iter()
+            .chain(keys)
+            .map(|k| Reply::Bulk(k.clone()))
+            .collect(),
+    ))
 }
 
 fn text_reply(proto: Protocol, body: String) -> Reply {
