@@ -51,7 +51,7 @@ pub fn live_entry(record: &Siblings, now_ms: u64) -> Option<Entry> {
             expire_at_ms,
         } => Some(Entry::collection(
             ValueType::of_kind(collection.kind()),
-            &collection.to_members(),
+            collection.to_members(),
             expire_at_ms,
         )),
     }
@@ -127,16 +127,19 @@ impl ValueType {
     }
 }
 
-/// A key's value and its absolute expiry (unix ms, 0 = none). A string's
-/// `value` is its bytes; a hash's or set's is its [`Members`] encoding.
+/// A key's value and its absolute expiry (unix ms, 0 = none): a string's
+/// bytes in `value`, or a hash's, set's or sorted set's `members` (then
+/// `value` is empty).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// The value.
+    /// The string value (empty for a collection).
     pub value: Bytes,
     /// When it expires (unix ms), or 0.
     pub expire_at_ms: u64,
     /// The value's type.
     pub kind: ValueType,
+    /// The members of a collection (`None` for a string).
+    pub members: Option<Members>,
 }
 
 impl Entry {
@@ -151,24 +154,17 @@ impl Entry {
             value: value.into(),
             expire_at_ms,
             kind: ValueType::String,
+            members: None,
         }
     }
 
-    /// A hash or set with these members.
-    pub fn collection(kind: ValueType, members: &Members, expire_at_ms: u64) -> Self {
+    /// A hash, set or sorted set with these members.
+    pub fn collection(kind: ValueType, members: Members, expire_at_ms: u64) -> Self {
         Entry {
-            value: members.encode(),
+            value: Bytes::new(),
             expire_at_ms,
             kind,
-        }
-    }
-
-    /// The members of a hash or set entry (`None` for a string or damaged
-    /// bytes).
-    pub fn members(&self) -> Option<Members> {
-        match self.kind {
-            ValueType::String => None,
-            _ => Members::decode(&self.value),
+            members: Some(members),
         }
     }
 }

@@ -221,9 +221,9 @@ impl Collection {
         self.members.iter()
     }
 
-    /// Whether `member` is present.
-    pub fn contains(&self, member: &[u8]) -> bool {
-        self.members.contains_key(member)
+    /// The items holding `member`, if it is present.
+    pub fn items(&self, member: &[u8]) -> Option<&[Item]> {
+        self.members.get(member).map(Vec::as_slice)
     }
 
     /// The element a read of `member` shows (see [`resolve_item`]).
@@ -303,12 +303,17 @@ fn holds(c: &Collection, member: &[u8], tag: Tag) -> bool {
         .is_some_and(|items| items.binary_search_by_key(&tag, |i| i.tag).is_ok())
 }
 
+/// The last write among a member's items: the greatest `ts_ms`, then tag.
+pub fn latest_item(items: &[Item]) -> Option<&Item> {
+    items.iter().max_by_key(|i| (i.ts_ms, i.tag))
+}
+
 /// The element a read shows among a member's items: the latest write
 /// (`ts_ms`, then the tag, so every replica picks the same); if it is a
 /// counter, every other counter of the same base is joined in, so
 /// concurrent increments all count.
 pub fn resolve_item(items: &[Item]) -> Option<Cow<'_, Element>> {
-    let last = items.iter().max_by_key(|i| (i.ts_ms, i.tag))?;
+    let last = latest_item(items)?;
     let Element::Counter(winner) = &last.element else {
         return Some(Cow::Borrowed(&last.element));
     };
@@ -326,46 +331,22 @@ pub fn resolve_item(items: &[Item]) -> Option<Cow<'_, Element>> {
 }
 
 /// A collection as a client reads it: each member with its value (empty
-/// for a set). Its encoding is what a non-string [`crate::Entry`] carries,
-/// so the command layer can copy a whole collection (RENAME, COPY, MOVE,
-/// EXPIRE) without knowing the replicated form:
-/// `count:u32be (len:u32be member len:u32be value)*count`.
+/// for a set; a sorted set's score as text).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Members {
     /// Member → value, in member order.
     pub map: BTreeMap<Bytes, Bytes>,
 }
 
-impl Members {
-    /// The encoding described on the type.
-    pub fn encode(&self) -> Bytes {
-        let mut out = Vec::with_capacity(4 + self.map.len() * 16);
-        put_u32(&mut out, self.map.len());
-        for (m, v) in &self.map {
-            put_u32(&mut out, m.len());
-            out.extend_from_slice(m);
-            put_u32(&mut out, v.len());
-            out.extend_from_slice(v);
-        }
-        Bytes::from(out)
-    }
-
-    /// Decodes [`encode`](Self::encode)'s output; `None` if damaged.
-    pub fn decode(bytes: &Bytes) -> Option<Members> {
-        let mut pos = 0usize;
-        let n = take_u32(bytes, &mut pos)?;
-        let mut map = BTreeMap::new();
-        for _ in 0..n {
-            let m = take_blob(bytes, &mut pos)?;
-            let v = take_blob(bytes, &mut pos)?;
-            map.insert(m, v);
-        }
-        (pos == bytes.len()).then_some(Members { map })
-    }
+/// Appends `n` as `u32be` (saturating).
+pub(super) fn put_u32(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
 }
 
-fn put_u32(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+/// Appends `len:u32be bytes`.
+pub(super) fn put_blob(out: &mut Vec<u8>, b: &[u8]) {
+    put_u32(out, b.len());
+    out.extend_from_slice(b);
 }
 
 pub(super) fn take_u32(b: &[u8], pos: &mut usize) -> Option<usize> {

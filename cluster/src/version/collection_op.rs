@@ -15,7 +15,8 @@ use rand::seq::index;
 
 use super::Actor;
 use super::collection::{
-    Collection, Element, Kind, Tag, cmp_scores, element_score, score_text, take_blob, take_u32,
+    Collection, Element, Kind, Tag, cmp_scores, element_score, latest_item, put_blob, put_u32,
+    score_text, take_blob, take_u32,
 };
 use super::counter::{Counter, CounterError};
 use super::siblings::{Payload, Siblings, View};
@@ -182,7 +183,7 @@ impl Siblings {
                 View::Collection {
                     collection,
                     expire_at_ms,
-                } if collection.kind() == kind => (collection, expire_at_ms),
+                } if collection.kind() == kind => (collection.into_owned(), expire_at_ms),
                 View::Collection { .. } => return Err(OpError::WrongType),
             },
         };
@@ -411,21 +412,14 @@ fn incremented(
 /// joined), a counter based on its value, or 0 for an absent field.
 fn counter_of(coll: &Collection, member: &[u8]) -> Counter {
     let zero = Bytes::from_static(b"0");
-    let Some(items) = coll
-        .iter()
-        .find(|(m, _)| m.as_ref() == member)
-        .map(|(_, i)| i)
-    else {
+    let Some(items) = coll.items(member) else {
         return Counter::new(zero, 0);
     };
     match super::collection::resolve_item(items).as_deref() {
         Some(Element::Counter(c)) => c.clone(),
         Some(Element::Value(v)) => {
-            let tag = items
-                .iter()
-                .max_by_key(|i| (i.ts_ms, i.tag))
-                .map_or(0, |i| i.tag.base_id());
-            Counter::new(v.clone(), tag)
+            let base_id = latest_item(items).map_or(0, |i| i.tag.base_id());
+            Counter::new(v.clone(), base_id)
         }
         None => Counter::new(zero, 0),
     }
@@ -454,13 +448,6 @@ impl CollectionOp {
     /// The encoding carried by `Op::Collection`.
     pub fn encode(&self) -> Bytes {
         let mut out = Vec::new();
-        let blob = |out: &mut Vec<u8>, b: &[u8]| {
-            out.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_be_bytes());
-            out.extend_from_slice(b);
-        };
-        let count = |out: &mut Vec<u8>, n: usize| {
-            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
-        };
         match self {
             CollectionOp::Put {
                 kind,
@@ -468,27 +455,27 @@ impl CollectionOp {
                 if_absent,
             } => {
                 out.extend_from_slice(&[OP_PUT, kind.code(), u8::from(*if_absent)]);
-                count(&mut out, pairs.len());
+                put_u32(&mut out, pairs.len());
                 for (m, v) in pairs {
-                    blob(&mut out, m);
-                    blob(&mut out, v);
+                    put_blob(&mut out, m);
+                    put_blob(&mut out, v);
                 }
             }
             CollectionOp::Remove { kind, members } => {
                 out.extend_from_slice(&[OP_REMOVE, kind.code()]);
-                count(&mut out, members.len());
+                put_u32(&mut out, members.len());
                 for m in members {
-                    blob(&mut out, m);
+                    put_blob(&mut out, m);
                 }
             }
             CollectionOp::AddInt { member, delta } => {
                 out.push(OP_ADD_INT);
-                blob(&mut out, member);
+                put_blob(&mut out, member);
                 out.extend_from_slice(&delta.to_be_bytes());
             }
             CollectionOp::AddFloat { member, delta } => {
                 out.push(OP_ADD_FLOAT);
-                blob(&mut out, member);
+                put_blob(&mut out, member);
                 out.extend_from_slice(&delta.to_bits().to_be_bytes());
             }
             CollectionOp::Pop { kind, count, end } => {
@@ -502,9 +489,9 @@ impl CollectionOp {
             }
             CollectionOp::ZAdd { pairs, flags } => {
                 out.extend_from_slice(&[OP_ZADD, *flags]);
-                count(&mut out, pairs.len());
+                put_u32(&mut out, pairs.len());
                 for (m, score) in pairs {
-                    blob(&mut out, m);
+                    put_blob(&mut out, m);
                     out.extend_from_slice(&score.to_bits().to_be_bytes());
                 }
             }
@@ -515,10 +502,10 @@ impl CollectionOp {
             } => {
                 out.extend_from_slice(&[OP_REPLACE, kind.code()]);
                 out.extend_from_slice(&expire_at_ms.to_be_bytes());
-                count(&mut out, pairs.len());
+                put_u32(&mut out, pairs.len());
                 for (m, v) in pairs {
-                    blob(&mut out, m);
-                    blob(&mut out, v);
+                    put_blob(&mut out, m);
+                    put_blob(&mut out, v);
                 }
             }
         }
@@ -636,12 +623,10 @@ impl CollectionReply {
             }
             CollectionReply::Pairs(ps) => {
                 out.push(2);
-                out.extend_from_slice(&u32::try_from(ps.len()).unwrap_or(0).to_be_bytes());
+                put_u32(&mut out, ps.len());
                 for (m, v) in ps {
-                    for x in [m, v] {
-                        out.extend_from_slice(&u32::try_from(x.len()).unwrap_or(0).to_be_bytes());
-                        out.extend_from_slice(x);
-                    }
+                    put_blob(&mut out, m);
+                    put_blob(&mut out, v);
                 }
             }
             CollectionReply::Nil => out.push(3),

@@ -92,8 +92,8 @@ pub enum View<'a> {
     /// A hash or set: the join of its concurrent siblings, with the expiry
     /// of the latest of them.
     Collection {
-        /// The members.
-        collection: Collection,
+        /// The members (borrowed when one sibling holds them all).
+        collection: Cow<'a, Collection>,
         /// Absolute expiry, unix ms (0: none).
         expire_at_ms: u64,
     },
@@ -382,7 +382,7 @@ impl Siblings {
             // The common case: one write superseded all others; nothing to join.
             if let Payload::Collection(c) = &only.payload {
                 return View::Collection {
-                    collection: c.clone(),
+                    collection: Cow::Borrowed(c),
                     expire_at_ms,
                 };
             }
@@ -403,7 +403,7 @@ impl Siblings {
             View::Absent
         } else {
             View::Collection {
-                collection,
+                collection: Cow::Owned(collection),
                 expire_at_ms,
             }
         }

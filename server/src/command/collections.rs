@@ -23,7 +23,7 @@ pub async fn read_members(
     let Some(entry) = cx.read_any(key).await? else {
         return Ok(None);
     };
-    members_of(&entry, ty).map(Some)
+    members_of(entry, ty).map(Some)
 }
 
 /// [`read_members`] without statistics, in database `db` (for writes).
@@ -36,16 +36,14 @@ pub async fn peek_members(
     let Some(entry) = cx.peek(db, key).await? else {
         return Ok(None);
     };
-    members_of(&entry, ty).map(Some)
+    members_of(entry, ty).map(Some)
 }
 
-fn members_of(entry: &ringkv_cluster::Entry, ty: ValueType) -> Result<Members, ReplyError> {
+fn members_of(entry: ringkv_cluster::Entry, ty: ValueType) -> Result<Members, ReplyError> {
     if entry.kind != ty {
         return Err(ReplyError::WrongType);
     }
-    entry
-        .members()
-        .ok_or_else(|| ReplyError::err("internal error: damaged collection value"))
+    Ok(entry.members.unwrap_or_default())
 }
 
 /// Applies `op` to `key` in the selected database on its replicas at the

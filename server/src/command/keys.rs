@@ -403,8 +403,8 @@ pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
 pub async fn object_encoding(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(object_lookup(cx, args)
         .await?
-        .map_or(Reply::Nil, |e| match e.members() {
-            Some(m) => Reply::bulk(collection_encoding(e.kind, &m)),
+        .map_or(Reply::Nil, |e| match &e.members {
+            Some(m) => Reply::bulk(collection_encoding(e.kind, m)),
             None => Reply::bulk(string_encoding(&e.value)),
         }))
 }

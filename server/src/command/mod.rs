@@ -149,7 +149,7 @@ impl Ctx<'_> {
         let level = self.write_level();
         for w in writes {
             let (db, key, mutation) = match w {
-                Write::Put { db, key, entry } => (db, key, put_mutation(entry)?),
+                Write::Put { db, key, entry } => (db, key, put_mutation(entry)),
                 Write::Delete { db, key } => (db, key, Mutation::Delete),
             };
             let (_, ack) = self.server.cluster.write(db, &key, mutation, level).await?;
@@ -195,22 +195,19 @@ fn string_only(entry: Option<Entry>) -> Result<Option<Entry>, ReplyError> {
 
 /// The write that stores `entry` whole: a string as SET does, a hash or
 /// set as a replacement of the collection (RENAME, COPY, MOVE, EXPIRE).
-fn put_mutation(entry: Entry) -> Result<Mutation, ReplyError> {
-    let Some(kind) = entry.kind.kind() else {
-        return Ok(Mutation::Set {
+fn put_mutation(entry: Entry) -> Mutation {
+    match (entry.kind.kind(), entry.members) {
+        (Some(kind), members) => Mutation::Collection(CollectionOp::Replace {
+            kind,
+            pairs: members.unwrap_or_default().map.into_iter().collect(),
+            expire_at_ms: entry.expire_at_ms,
+        }),
+        (None, _) => Mutation::Set {
             value: entry.value,
             expire_at_ms: entry.expire_at_ms,
             context: None,
-        });
-    };
-    let members = entry
-        .members()
-        .ok_or_else(|| ReplyError::err("internal error: damaged collection value"))?;
-    Ok(Mutation::Collection(CollectionOp::Replace {
-        kind,
-        pairs: members.map.into_iter().collect(),
-        expire_at_ms: entry.expire_at_ms,
-    }))
+        },
+    }
 }
 
 /// How a command resolved against the table.

@@ -154,7 +154,7 @@ pub async fn smove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(ReplyError::WrongType);
     }
     peek_members(cx, db, dst, ValueType::Set).await?;
-    let from = from.members().unwrap_or_default();
+    let from = from.members.unwrap_or_default();
     if !from.map.contains_key(member) {
         return Ok(Reply::Int(0));
     }

@@ -475,7 +475,7 @@ async fn input(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<BTreeMap<Bytes, f6
         ValueType::Set => false,
         _ => return Err(ReplyError::WrongType),
     };
-    let members = entry.members().unwrap_or_default();
+    let members = entry.members.unwrap_or_default();
     Ok(Some(
         members
             .map
