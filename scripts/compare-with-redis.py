@@ -532,23 +532,20 @@ def random_zset_commands(n, seed=4):
             args = args[:rng.randint(2, 3)] if rng.random() < 0.7 else args + ["extra"]
         return [args]
 
-    def score_pair(rev):
+    def bound_pair(good, bad, rev):
         if rng.random() < 0.06:
-            lo, hi = rng.choice(bad_score_bounds), rng.choice(score_bounds + bad_score_bounds)
+            lo, hi = rng.choice(bad), rng.choice(good + bad)
         else:
-            lo, hi = rng.choice(score_bounds), rng.choice(score_bounds)
+            lo, hi = rng.choice(good), rng.choice(good)
         if rng.random() < 0.1:
             lo, hi = hi, lo
         return [hi, lo] if rev else [lo, hi]
 
+    def score_pair(rev):
+        return bound_pair(score_bounds, bad_score_bounds, rev)
+
     def lex_pair(rev):
-        if rng.random() < 0.06:
-            lo, hi = rng.choice(bad_lex_bounds), rng.choice(lex_bounds + bad_lex_bounds)
-        else:
-            lo, hi = rng.choice(lex_bounds), rng.choice(lex_bounds)
-        if rng.random() < 0.1:
-            lo, hi = hi, lo
-        return [hi, lo] if rev else [lo, hi]
+        return bound_pair(lex_bounds, bad_lex_bounds, rev)
 
     def rank_pair():
         pool = bad_ranks if rng.random() < 0.05 else ranks
