@@ -70,4 +70,5 @@ pub use node::{join, leave, remove, start};
 pub use ringkv_conf::Consistency;
 pub use stats::{ClusterStats, LatencyHistogram, PerLevel};
 pub use version::collection::{cmp_scores, score_text};
+pub use version::list_op::{normalize as list_index, trim_range as list_trim_range};
 pub use version::{CollectionOp, CollectionReply, Kind, Members, PopEnd, zadd};

@@ -75,6 +75,11 @@ pub struct Client {
     /// it failed). [`crate::command::Ctx::apply`] uses it instead of
     /// writing.
     pub prewritten: Option<(Bytes, Result<Ack, ReplyError>)>,
+    /// Set while EXEC runs the queued commands (blocking commands answer
+    /// at once there).
+    pub in_exec: bool,
+    /// Left by a blocking command that found nothing: the connection waits.
+    pub block: Option<crate::blocking::BlockRequest>,
 }
 
 impl Client {
@@ -99,6 +104,8 @@ impl Client {
             debug_sleep: Duration::ZERO,
             prefetched: None,
             prewritten: None,
+            in_exec: false,
+            block: None,
         }
     }
 
@@ -130,6 +137,8 @@ impl Client {
             debug_sleep: Duration::ZERO,
             prefetched: None,
             prewritten: None,
+            in_exec: false,
+            block: None,
         }
     }
 
@@ -195,6 +204,12 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection task when killed.
     pub kill_signal: Notify,
+    /// Whether the client waits in a blocking command.
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK: ends the wait (with an error if `unblock_error`).
+    pub unblock: Notify,
+    /// CLIENT UNBLOCK ... ERROR.
+    pub unblock_error: AtomicBool,
 }
 
 impl ClientHandle {
@@ -219,6 +234,9 @@ impl ClientHandle {
             no_evict: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            blocked: AtomicBool::new(false),
+            unblock: Notify::new(),
+            unblock_error: AtomicBool::new(false),
         }
     }
 
@@ -251,7 +269,13 @@ impl ClientHandle {
             .unwrap_or_default();
         let (lib_name, lib_ver) = self.lib.lock().clone();
         let multi = self.multi.load(Ordering::Relaxed);
-        let flags = if multi >= 0 { "x" } else { "N" };
+        let flags = if multi >= 0 {
+            "x"
+        } else if self.blocked.load(Ordering::Relaxed) {
+            "b"
+        } else {
+            "N"
+        };
         let qbuf = self.query_buffer.load(Ordering::Relaxed);
         let qbuf_free = self.query_buffer_free.load(Ordering::Relaxed);
         let rbs = self.reply_buffer_size.load(Ordering::Relaxed);

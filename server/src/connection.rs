@@ -139,7 +139,18 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     run_pending(&mut run, server, client, &mut wbuf).await;
                     let mode_before = client.reply_mode;
                     client.unsent_commands += 1;
-                    let reply = Box::pin(command::execute(server, client, args)).await;
+                    let mut reply = Box::pin(command::execute(server, client, args)).await;
+                    if let Some(request) = client.block.take() {
+                        // Earlier replies go out before the wait.
+                        if let Err(e) = flush(server, socket, client, &mut wbuf).await {
+                            return e;
+                        }
+                        reply = match wait_blocked(server, socket, client, &mut rbuf, request).await
+                        {
+                            Ok(r) => r,
+                            Err(e) => return e,
+                        };
+                    }
                     if should_send(client, mode_before) {
                         reply.encode(client.protocol, &mut wbuf);
                     }
@@ -329,4 +340,75 @@ async fn run_pending(
     if !run.is_empty() {
         Box::pin(run.run(server, client, wbuf)).await;
     }
+}
+
+/// Waits for a blocking command left in `request` to be served: re-runs it
+/// after each wake-up of its keys (and, in a cluster, at a backing-off
+/// poll, for pushes coordinated by other nodes) until it answers, the
+/// timeout passes, CLIENT UNBLOCK ends it, or the connection ends (killed,
+/// shutdown, the peer closing: then nothing is popped for it). Input that
+/// arrives meanwhile stays in `rbuf` for after the reply.
+async fn wait_blocked(
+    server: &Arc<Server>,
+    socket: &mut TcpStream,
+    client: &mut Client,
+    rbuf: &mut BytesMut,
+    request: crate::blocking::BlockRequest,
+) -> Result<Reply, Ended> {
+    use crate::blocking::{POLL_MAX, POLL_MIN};
+    let handle = Arc::clone(&client.handle);
+    let mut shutdown = server.shutdown.subscribe();
+    let registration = server.blocking.register(client.db, &request.keys);
+    handle.blocked.store(true, Ordering::Relaxed);
+    let deadline = request.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut poll = POLL_MIN;
+    let mut watch_socket = true;
+    let result = loop {
+        // Registered first, then looked: no wake-up falls in between.
+        let reply = Box::pin(command::execute(server, client, request.args.clone())).await;
+        if client.block.take().is_none() {
+            server.blocking.served.fetch_add(1, Ordering::Relaxed);
+            break Ok(reply);
+        }
+        let polling = !server.cluster.is_alone();
+        let until_deadline = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = handle.kill_signal.notified() => break Err(Ended::Killed),
+            _ = shutdown.wait_for(|stopping| *stopping) => break Err(Ended::Shutdown),
+            _ = handle.unblock.notified() => {
+                break Ok(if handle.unblock_error.swap(false, Ordering::AcqRel) {
+                    Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+                } else {
+                    request.timeout_reply.clone()
+                });
+            }
+            () = registration.waiter.woken() => poll = POLL_MIN,
+            () = until_deadline => {
+                server.blocking.timed_out.fetch_add(1, Ordering::Relaxed);
+                break Ok(request.timeout_reply.clone());
+            }
+            () = tokio::time::sleep(poll), if polling => poll = (poll * 2).min(POLL_MAX),
+            r = socket.readable(), if watch_socket => {
+                if let Err(e) = r {
+                    break Err(Ended::Io(e));
+                }
+                rbuf.reserve(READ_CHUNK);
+                match socket.try_read_buf(rbuf) {
+                    Ok(0) => break Err(Ended::PeerClosed),
+                    // Pipelined input: kept; a close now shows at the next read.
+                    Ok(_) => watch_socket = false,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => break Err(Ended::Io(e)),
+                }
+            }
+        }
+    };
+    handle.blocked.store(false, Ordering::Relaxed);
+    result
 }

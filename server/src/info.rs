@@ -323,9 +323,11 @@ fn clients_section(server: &Server, out: &mut String) {
     let (_, max_qbuf) = server.clients.query_buffers();
     let _ = write!(
         out,
-        "connected_clients:{}\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{max_qbuf}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n",
+        "connected_clients:{}\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{max_qbuf}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
         server.clients.len(),
         server.config.read().maxclients,
+        server.blocking.blocked_clients(),
+        server.blocking.blocked_clients(),
     );
 }
 

@@ -16,6 +16,7 @@
 //! A request flows: listener → connection (`resp` framing) → `command::execute`
 //! → handler → `cluster::Keyspace` → engine; the reply flows back the same way.
 
+pub mod blocking;
 pub mod client;
 pub mod cluster_metrics;
 pub mod command;

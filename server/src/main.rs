@@ -32,7 +32,11 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .map(std::path::PathBuf::from);
     ringkv_server::init_logging(config.loglevel);
+    // 8 MiB, a main thread's stack: EXEC runs its queued commands through
+    // the command table's dispatch a second time, and an unoptimized build
+    // gives that dispatch a frame per handler (2 MiB overflowed there).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(8 << 20)
         .enable_all()
         .build()
     {

@@ -61,6 +61,8 @@ pub struct Server {
     pub census: crate::info::Census,
     /// Memory that LCS, SETRANGE and APPEND may hold at once.
     pub transient_memory: crate::transient::TransientMemory,
+    /// Clients blocked in BLPOP and the like, per key.
+    pub blocking: Arc<crate::blocking::Blocking>,
 }
 
 impl Server {
@@ -103,6 +105,7 @@ impl Server {
             port,
             ops_per_sec: AtomicU64::new(0),
             census: crate::info::Census::default(),
+            blocking: Arc::default(),
         }))
     }
 

@@ -94,6 +94,8 @@ pub enum ValueType {
     Set,
     /// A sorted set.
     ZSet,
+    /// A list.
+    List,
 }
 
 impl ValueType {
@@ -104,6 +106,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::ZSet => "zset",
+            ValueType::List => "list",
         }
     }
 
@@ -114,6 +117,7 @@ impl ValueType {
             ValueType::Hash => Some(Kind::Hash),
             ValueType::Set => Some(Kind::Set),
             ValueType::ZSet => Some(Kind::ZSet),
+            ValueType::List => Some(Kind::List),
         }
     }
 
@@ -123,6 +127,7 @@ impl ValueType {
             Kind::Hash => ValueType::Hash,
             Kind::Set => ValueType::Set,
             Kind::ZSet => ValueType::ZSet,
+            Kind::List => ValueType::List,
         }
     }
 }

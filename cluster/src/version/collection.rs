@@ -45,6 +45,8 @@ pub enum Kind {
     Set,
     /// A sorted set: member → score (its text, see [`score_text`]).
     ZSet,
+    /// A list: position → element (see `super::list_position`).
+    List,
 }
 
 impl Kind {
@@ -54,6 +56,7 @@ impl Kind {
             Kind::Hash => 1,
             Kind::Set => 2,
             Kind::ZSet => 3,
+            Kind::List => 4,
         }
     }
 
@@ -63,6 +66,7 @@ impl Kind {
             1 => Some(Kind::Hash),
             2 => Some(Kind::Set),
             3 => Some(Kind::ZSet),
+            4 => Some(Kind::List),
             _ => None,
         }
     }
@@ -217,7 +221,9 @@ impl Collection {
     }
 
     /// Every member with its items, in member order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Bytes, &Vec<Item>)> {
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&Bytes, &Vec<Item>)> + ExactSizeIterator {
         self.members.iter()
     }
 
@@ -244,6 +250,16 @@ impl Collection {
                 element,
             }],
         );
+    }
+
+    /// The first member and its items.
+    pub fn first(&self) -> Option<(&Bytes, &Vec<Item>)> {
+        self.members.first_key_value()
+    }
+
+    /// The last member and its items.
+    pub fn last(&self) -> Option<(&Bytes, &Vec<Item>)> {
+        self.members.last_key_value()
     }
 
     /// Removes `member`; whether it was present.

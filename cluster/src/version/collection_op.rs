@@ -15,8 +15,7 @@ use rand::seq::index;
 
 use super::Actor;
 use super::collection::{
-    Collection, Element, Kind, Tag, cmp_scores, element_score, latest_item, put_blob, put_u32,
-    score_text, take_blob, take_u32,
+    Collection, Element, Kind, Tag, cmp_scores, element_score, latest_item, score_text,
 };
 use super::counter::{Counter, CounterError};
 use super::siblings::{Payload, Siblings, View};
@@ -55,8 +54,9 @@ pub enum CollectionOp {
         /// The increment.
         delta: f64,
     },
-    /// SPOP, ZPOPMIN, ZPOPMAX, ZMPOP: remove up to `count` members, chosen
-    /// at random or by score.
+    /// SPOP, ZPOPMIN, ZPOPMAX, ZMPOP, LPOP, RPOP: remove up to `count`
+    /// members, chosen at random, by score, or (a list) from the head
+    /// (`Min`) or the tail (`Max`).
     Pop {
         /// The type the key must hold.
         kind: Kind,
@@ -72,6 +72,50 @@ pub enum CollectionOp {
         pairs: Vec<(Bytes, f64)>,
         /// [`zadd`] bits.
         flags: u8,
+    },
+    /// LPUSH, RPUSH, LPUSHX, RPUSHX: add `values` at one end, each in
+    /// turn (so LPUSH a b c leaves c first); with `if_exists` only onto an
+    /// existing list. Replies the new length.
+    Push {
+        /// At the head (LPUSH) or the tail.
+        left: bool,
+        /// The elements.
+        values: Vec<Bytes>,
+        /// Only onto an existing list (LPUSHX, RPUSHX).
+        if_exists: bool,
+    },
+    /// LSET: the element at `index` (negative from the tail) gets `value`.
+    ListSet {
+        /// The index.
+        index: i64,
+        /// The new value.
+        value: Bytes,
+    },
+    /// LINSERT: `value` before or after the first element equal to
+    /// `pivot`. Replies the new length, `Nil` when no element equals it.
+    ListInsert {
+        /// Before the pivot, or after it.
+        before: bool,
+        /// The value to find.
+        pivot: Bytes,
+        /// The value inserted.
+        value: Bytes,
+    },
+    /// LREM: remove up to `|count|` elements equal to `value`, from the
+    /// head (count > 0), the tail (count < 0) or all (0).
+    ListRemove {
+        /// Redis's count.
+        count: i64,
+        /// The value.
+        value: Bytes,
+    },
+    /// LTRIM: keep only the elements from `start` to `stop` (inclusive,
+    /// negative from the tail).
+    ListTrim {
+        /// First index kept.
+        start: i64,
+        /// Last index kept.
+        stop: i64,
     },
     /// Replace whatever the key holds by these members (RENAME, COPY,
     /// MOVE, RESTORE-like copies, EXPIRE, the *STORE commands); no members
@@ -91,9 +135,9 @@ pub enum CollectionOp {
 pub enum PopEnd {
     /// Chosen at random (SPOP).
     Random,
-    /// The lowest scores (ZPOPMIN).
+    /// The lowest scores (ZPOPMIN); a list's head (LPOP).
     Min,
-    /// The highest scores (ZPOPMAX).
+    /// The highest scores (ZPOPMAX); a list's tail (RPOP).
     Max,
 }
 
@@ -123,7 +167,8 @@ pub enum CollectionReply {
     Value(Bytes),
     /// The members removed with their values (Pop).
     Pairs(Vec<(Bytes, Bytes)>),
-    /// Nothing (ZAdd INCR that a flag stopped).
+    /// Nothing (ZAdd INCR that a flag stopped; ListInsert without its
+    /// pivot).
     Nil,
 }
 
@@ -172,6 +217,11 @@ impl Siblings {
             | CollectionOp::Replace { kind, .. } => *kind,
             CollectionOp::AddInt { .. } | CollectionOp::AddFloat { .. } => Kind::Hash,
             CollectionOp::ZAdd { .. } => Kind::ZSet,
+            CollectionOp::Push { .. }
+            | CollectionOp::ListSet { .. }
+            | CollectionOp::ListInsert { .. }
+            | CollectionOp::ListRemove { .. }
+            | CollectionOp::ListTrim { .. } => Kind::List,
         };
         let taken = self.take_sole_collection(now_ms, kind);
         let was_taken = taken.is_some();
@@ -280,6 +330,11 @@ fn change(
             (CollectionReply::Pairs(picked), changed)
         }
         CollectionOp::ZAdd { pairs, flags } => zadd_into(coll, pairs, *flags, actor, tag, now_ms)?,
+        CollectionOp::Push { .. }
+        | CollectionOp::ListSet { .. }
+        | CollectionOp::ListInsert { .. }
+        | CollectionOp::ListRemove { .. }
+        | CollectionOp::ListTrim { .. } => super::list_op::change_list(coll, op, tag, now_ms)?,
         // Handled before the view is taken.
         CollectionOp::Replace { .. } => (CollectionReply::Count(0), false),
     };
@@ -289,6 +344,9 @@ fn change(
 /// `n` members to pop, with their values: random ones, or the lowest or
 /// highest scores (ties by member, as Redis orders them).
 fn pick(coll: &Collection, n: usize, end: PopEnd) -> Vec<(Bytes, Bytes)> {
+    if coll.kind() == Kind::List {
+        return super::list_op::ends(coll, n, end == PopEnd::Min);
+    }
     let all = coll.to_members().map;
     match end {
         PopEnd::Random => {
@@ -431,229 +489,5 @@ fn refusal(e: CounterError, not_number: &str) -> OpError {
         CounterError::NotInteger | CounterError::NotFloat => OpError::Refused(not_number.into()),
         CounterError::WrongType => OpError::WrongType,
         other => OpError::Refused(other.to_string()),
-    }
-}
-
-// The wire form: `kind:u8` then per op a tag and its fields (counts and
-// lengths u32be, integers u64be/i64be, floats as IEEE bits u64be).
-const OP_PUT: u8 = 0;
-const OP_REMOVE: u8 = 1;
-const OP_ADD_INT: u8 = 2;
-const OP_ADD_FLOAT: u8 = 3;
-const OP_POP: u8 = 4;
-const OP_REPLACE: u8 = 5;
-const OP_ZADD: u8 = 6;
-
-impl CollectionOp {
-    /// The encoding carried by `Op::Collection`.
-    pub fn encode(&self) -> Bytes {
-        let mut out = Vec::new();
-        match self {
-            CollectionOp::Put {
-                kind,
-                pairs,
-                if_absent,
-            } => {
-                out.extend_from_slice(&[OP_PUT, kind.code(), u8::from(*if_absent)]);
-                put_u32(&mut out, pairs.len());
-                for (m, v) in pairs {
-                    put_blob(&mut out, m);
-                    put_blob(&mut out, v);
-                }
-            }
-            CollectionOp::Remove { kind, members } => {
-                out.extend_from_slice(&[OP_REMOVE, kind.code()]);
-                put_u32(&mut out, members.len());
-                for m in members {
-                    put_blob(&mut out, m);
-                }
-            }
-            CollectionOp::AddInt { member, delta } => {
-                out.push(OP_ADD_INT);
-                put_blob(&mut out, member);
-                out.extend_from_slice(&delta.to_be_bytes());
-            }
-            CollectionOp::AddFloat { member, delta } => {
-                out.push(OP_ADD_FLOAT);
-                put_blob(&mut out, member);
-                out.extend_from_slice(&delta.to_bits().to_be_bytes());
-            }
-            CollectionOp::Pop { kind, count, end } => {
-                let end = match end {
-                    PopEnd::Random => 0,
-                    PopEnd::Min => 1,
-                    PopEnd::Max => 2,
-                };
-                out.extend_from_slice(&[OP_POP, kind.code(), end]);
-                out.extend_from_slice(&count.to_be_bytes());
-            }
-            CollectionOp::ZAdd { pairs, flags } => {
-                out.extend_from_slice(&[OP_ZADD, *flags]);
-                put_u32(&mut out, pairs.len());
-                for (m, score) in pairs {
-                    put_blob(&mut out, m);
-                    out.extend_from_slice(&score.to_bits().to_be_bytes());
-                }
-            }
-            CollectionOp::Replace {
-                kind,
-                pairs,
-                expire_at_ms,
-            } => {
-                out.extend_from_slice(&[OP_REPLACE, kind.code()]);
-                out.extend_from_slice(&expire_at_ms.to_be_bytes());
-                put_u32(&mut out, pairs.len());
-                for (m, v) in pairs {
-                    put_blob(&mut out, m);
-                    put_blob(&mut out, v);
-                }
-            }
-        }
-        Bytes::from(out)
-    }
-
-    /// Decodes [`encode`](Self::encode)'s output; `None` if damaged.
-    pub fn decode(b: &Bytes) -> Option<CollectionOp> {
-        let mut pos = 0usize;
-        let byte = |pos: &mut usize| -> Option<u8> {
-            let v = *b.get(*pos)?;
-            *pos += 1;
-            Some(v)
-        };
-        let u64_at = |pos: &mut usize| -> Option<u64> {
-            let end = pos.checked_add(8)?;
-            let raw: [u8; 8] = b.get(*pos..end)?.try_into().ok()?;
-            *pos = end;
-            Some(u64::from_be_bytes(raw))
-        };
-        let pairs = |pos: &mut usize| -> Option<Vec<(Bytes, Bytes)>> {
-            let n = take_u32(b, pos)?;
-            let mut out = Vec::with_capacity(n.min(b.len() / 8));
-            for _ in 0..n {
-                out.push((take_blob(b, pos)?, take_blob(b, pos)?));
-            }
-            Some(out)
-        };
-        let op = match byte(&mut pos)? {
-            OP_PUT => {
-                let kind = Kind::from_code(byte(&mut pos)?)?;
-                let if_absent = byte(&mut pos)? != 0;
-                CollectionOp::Put {
-                    kind,
-                    pairs: pairs(&mut pos)?,
-                    if_absent,
-                }
-            }
-            OP_REMOVE => {
-                let kind = Kind::from_code(byte(&mut pos)?)?;
-                let n = take_u32(b, &mut pos)?;
-                let mut members = Vec::with_capacity(n.min(b.len() / 4));
-                for _ in 0..n {
-                    members.push(take_blob(b, &mut pos)?);
-                }
-                CollectionOp::Remove { kind, members }
-            }
-            OP_ADD_INT => CollectionOp::AddInt {
-                member: take_blob(b, &mut pos)?,
-                delta: u64_at(&mut pos)? as i64,
-            },
-            OP_ADD_FLOAT => {
-                let member = take_blob(b, &mut pos)?;
-                let delta = f64::from_bits(u64_at(&mut pos)?);
-                if !delta.is_finite() {
-                    return None;
-                }
-                CollectionOp::AddFloat { member, delta }
-            }
-            OP_POP => {
-                let kind = Kind::from_code(byte(&mut pos)?)?;
-                let end = match byte(&mut pos)? {
-                    0 => PopEnd::Random,
-                    1 => PopEnd::Min,
-                    2 => PopEnd::Max,
-                    _ => return None,
-                };
-                CollectionOp::Pop {
-                    kind,
-                    count: u64_at(&mut pos)?,
-                    end,
-                }
-            }
-            OP_ZADD => {
-                let flags = byte(&mut pos)?;
-                let n = take_u32(b, &mut pos)?;
-                let mut pairs = Vec::with_capacity(n.min(b.len() / 12));
-                for _ in 0..n {
-                    let m = take_blob(b, &mut pos)?;
-                    let score = f64::from_bits(u64_at(&mut pos)?);
-                    if score.is_nan() {
-                        return None;
-                    }
-                    pairs.push((m, score));
-                }
-                CollectionOp::ZAdd { pairs, flags }
-            }
-            OP_REPLACE => {
-                let kind = Kind::from_code(byte(&mut pos)?)?;
-                let expire_at_ms = u64_at(&mut pos)?;
-                CollectionOp::Replace {
-                    kind,
-                    pairs: pairs(&mut pos)?,
-                    expire_at_ms,
-                }
-            }
-            _ => return None,
-        };
-        (pos == b.len()).then_some(op)
-    }
-}
-
-impl CollectionReply {
-    /// The encoding carried by `Outcome::Collection`.
-    pub fn encode(&self) -> Bytes {
-        let mut out = Vec::new();
-        match self {
-            CollectionReply::Count(n) => {
-                out.push(0);
-                out.extend_from_slice(&n.to_be_bytes());
-            }
-            CollectionReply::Value(v) => {
-                out.push(1);
-                out.extend_from_slice(v);
-            }
-            CollectionReply::Pairs(ps) => {
-                out.push(2);
-                put_u32(&mut out, ps.len());
-                for (m, v) in ps {
-                    put_blob(&mut out, m);
-                    put_blob(&mut out, v);
-                }
-            }
-            CollectionReply::Nil => out.push(3),
-        }
-        Bytes::from(out)
-    }
-
-    /// Decodes [`encode`](Self::encode)'s output; `None` if damaged.
-    pub fn decode(b: &Bytes) -> Option<CollectionReply> {
-        let (&tag, _) = b.split_first()?;
-        let mut pos = 1usize;
-        match tag {
-            0 => {
-                let raw: [u8; 8] = b.get(1..9)?.try_into().ok()?;
-                (b.len() == 9).then_some(CollectionReply::Count(u64::from_be_bytes(raw)))
-            }
-            1 => Some(CollectionReply::Value(b.slice(1..))),
-            2 => {
-                let n = take_u32(b, &mut pos)?;
-                let mut ps = Vec::with_capacity(n.min(b.len() / 8));
-                for _ in 0..n {
-                    ps.push((take_blob(b, &mut pos)?, take_blob(b, &mut pos)?));
-                }
-                (pos == b.len()).then_some(CollectionReply::Pairs(ps))
-            }
-            3 => (b.len() == 1).then_some(CollectionReply::Nil),
-            _ => None,
-        }
     }
 }

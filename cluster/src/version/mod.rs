@@ -12,7 +12,8 @@
 //! - [`counter`]: [`Counter`], its value typing and Redis number texts.
 //! - [`siblings`]: [`Payload`], [`Sibling`], [`Siblings`], [`View`].
 //! - [`collection`]: hashes and sets as observed-remove maps;
-//!   [`collection_op`]: their writes.
+//!   [`collection_op`]: their writes; lists are the same map keyed by
+//!   [`list_position`]s.
 //! - [`codec`]: record format 2 (and the format 1 reader), the causal
 //!   context string; documented in `docs/formats/record.md`.
 
@@ -20,7 +21,10 @@ pub mod clock;
 pub mod codec;
 pub mod collection;
 pub mod collection_op;
+mod collection_wire;
 pub mod counter;
+pub mod list_op;
+pub mod list_position;
 pub mod siblings;
 
 #[cfg(test)]

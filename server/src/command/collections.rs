@@ -71,6 +71,7 @@ pub async fn change_in(
         .write(db, key, Mutation::Collection(op), level)
         .await?;
     cx.client.await_ack(ack);
+    cx.server.blocking.wake(db, key);
     match applied {
         Applied::Collection(reply) => Ok(reply),
         other => Err(ReplyError::Err(

@@ -278,6 +278,38 @@ pub async fn client_setinfo(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Ok)
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: ends a blocking command's
+/// wait as if it timed out, or with `-UNBLOCKED`; 1 if the client was
+/// blocked.
+pub async fn client_unblock(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let id = parse_i64(arg(args, 2))?;
+    let error = match args.get(3) {
+        None => false,
+        Some(w) if is(w, "TIMEOUT") => false,
+        Some(w) if is(w, "ERROR") => true,
+        Some(_) => {
+            return Err(ReplyError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    let target = cx
+        .server
+        .clients
+        .all()
+        .into_iter()
+        .find(|h| i64::try_from(h.id).ok() == Some(id));
+    Ok(Reply::Int(match target {
+        Some(h) if h.blocked.load(std::sync::atomic::Ordering::Relaxed) => {
+            h.unblock_error
+                .store(error, std::sync::atomic::Ordering::Release);
+            h.unblock.notify_one();
+            1
+        }
+        _ => 0,
+    }))
+}
+
 /// CLIENT KILL ip:port | [ID id] [TYPE type] [ADDR ip:port] [LADDR ip:port] [USER name] [SKIPME yes|no] ...
 pub async fn client_kill(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let me = cx.client.handle.id;

@@ -368,7 +368,8 @@ async fn object_lookup(cx: &Ctx<'_>, args: &[Bytes]) -> Result<Option<Entry>, Re
 /// (field and value), else `hashtable`; a set of integers is `intset` up
 /// to 512 members, else `listpack` up to 128 members of at most 64 bytes,
 /// else `hashtable`; a sorted set is `listpack` up to 128 members of at
-/// most 64 bytes, else `skiplist`. Computed from the contents: Redis never converts
+/// most 64 bytes, else `skiplist`; a list is `listpack` up to about 8 kB,
+/// else `quicklist`. Computed from the contents: Redis never converts
 /// back after shrinking, ringkv reports what the value is now.
 pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
     let small = |n: usize| {
@@ -394,6 +395,14 @@ pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
             "listpack"
         }
         ValueType::ZSet => "skiplist",
+        // Redis 7.2: one listpack while it fits list-max-listpack-size
+        // (-2: 8 kB; about 11 bytes of overhead per entry).
+        ValueType::List
+            if members.map.values().map(|v| v.len() + 11).sum::<usize>() <= 8 * 1024 =>
+        {
+            "listpack"
+        }
+        ValueType::List => "quicklist",
         _ if small(128) => "listpack",
         _ => "hashtable",
     }

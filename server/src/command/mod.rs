@@ -15,6 +15,7 @@
 
 pub mod args;
 pub mod bits;
+pub mod blocking_pops;
 pub mod cluster;
 pub mod collections;
 pub mod connection;
@@ -24,6 +25,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lcs;
+pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -154,6 +156,7 @@ impl Ctx<'_> {
             };
             let (_, ack) = self.server.cluster.write(db, &key, mutation, level).await?;
             self.client.await_ack(ack);
+            self.server.blocking.wake(db, &key);
         }
         Ok(())
     }

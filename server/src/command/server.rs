@@ -196,9 +196,14 @@ pub async fn command_getkeys(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let _ = parent;
     let k = spec.keys;
     if spec.has(table::flag::MOVABLEKEYS)
-        && matches!(spec.group, table::Group::Set | table::Group::SortedSet)
+        && matches!(
+            spec.group,
+            table::Group::Set | table::Group::SortedSet | table::Group::List
+        )
     {
-        return numkeys_keys(inner, k.first == 1);
+        // BLMPOP and BZMPOP count their keys after the timeout.
+        let after_timeout = spec.has(table::flag::BLOCKING);
+        return numkeys_keys(inner, k.first == 1, after_timeout);
     }
     if k.first == 0 {
         return Err(ReplyError::err("The command has no key arguments"));
@@ -226,9 +231,10 @@ pub async fn command_getkeys(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// The keys of a command whose keys a `numkeys` argument counts (after a
-/// destination key when `dest`): SINTERCARD, ZUNION, ZUNIONSTORE, ZMPOP...
-fn numkeys_keys(inner: &[Bytes], dest: bool) -> CmdResult {
-    let at = if dest { 2 } else { 1 };
+/// destination key when `dest`, or a timeout when `after_timeout`):
+/// SINTERCARD, ZUNION, ZUNIONSTORE, ZMPOP, LMPOP, BLMPOP...
+fn numkeys_keys(inner: &[Bytes], dest: bool, after_timeout: bool) -> CmdResult {
+    let at = if dest || after_timeout { 2 } else { 1 };
     let invalid = || ReplyError::err("Invalid arguments specified for command");
     let n = inner
         .get(at)

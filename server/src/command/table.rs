@@ -12,8 +12,8 @@
 use bytes::Bytes;
 
 use super::{
-    Ctx, bits, cluster, connection, expire, hashes, hyperloglog, keys, lcs, server, sets, strings,
-    txn, zsets,
+    Ctx, bits, blocking_pops, cluster, connection, expire, hashes, hyperloglog, keys, lcs, lists,
+    server, sets, strings, txn, zsets,
 };
 use crate::reply_error::CmdResult;
 
@@ -54,6 +54,10 @@ pub mod flag {
     /// concurrently with its neighbours in a pipeline batch on a cluster
     /// (see `crate::pipeline`).
     pub const CONCURRENT: u32 = 1 << 15;
+    /// May block the client (BLPOP and the like).
+    pub const BLOCKING: u32 = 1 << 16;
+    /// Publish/subscribe.
+    pub const PUBSUB: u32 = 1 << 17;
 
     /// Names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -61,7 +65,9 @@ pub mod flag {
         (READONLY, "readonly"),
         (DENYOOM, "denyoom"),
         (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
         (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
@@ -111,6 +117,10 @@ pub enum Group {
     Set,
     /// Sorted sets.
     SortedSet,
+    /// Lists.
+    List,
+    /// Publish/subscribe.
+    PubSub,
 }
 
 impl Group {
@@ -128,6 +138,8 @@ impl Group {
             Group::Hash => "hash",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::List => "list",
+            Group::PubSub => "pubsub",
         }
     }
 }
@@ -219,6 +231,11 @@ const NUMKEYS: KeyPositions = KeyPositions {
     first: 0,
     last: 0,
     step: 0,
+};
+const KEYS_BUT_LAST: KeyPositions = KeyPositions {
+    first: 1,
+    last: -2,
+    step: 1,
 };
 const KEYS_FROM_2: KeyPositions = KeyPositions {
     first: 2,
@@ -333,6 +350,15 @@ handlers! {
     ZUnion => zsets::zunion, ZUnionStore => zsets::zunionstore, ZInter => zsets::zinter,
     ZInterStore => zsets::zinterstore, ZInterCard => zsets::zintercard, ZDiff => zsets::zdiff,
     ZDiffStore => zsets::zdiffstore, ZScan => zsets::zscan,
+    LPush => lists::lpush, RPush => lists::rpush, LPushX => lists::lpushx, RPushX => lists::rpushx,
+    LPop => lists::lpop, RPop => lists::rpop, LLen => lists::llen, LRange => lists::lrange,
+    LIndex => lists::lindex, LSet => lists::lset, LInsert => lists::linsert, LRem => lists::lrem,
+    LTrim => lists::ltrim, LPos => lists::lpos, LMove => lists::lmove,
+    RPopLPush => lists::rpoplpush, LMPop => lists::lmpop,
+    BLPop => blocking_pops::blpop, BRPop => blocking_pops::brpop,
+    BRPopLPush => blocking_pops::brpoplpush, BLMove => blocking_pops::blmove,
+    BLMPop => blocking_pops::blmpop, BZPopMin => blocking_pops::bzpopmin,
+    BZPopMax => blocking_pops::bzpopmax, BZMPop => blocking_pops::bzmpop,
     SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
     BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
@@ -350,6 +376,7 @@ handlers! {
     ClientSetName => connection::client_setname, ClientGetName => connection::client_getname,
     ClientList => connection::client_list, ClientInfo => connection::client_info,
     ClientSetInfo => connection::client_setinfo, ClientKill => connection::client_kill,
+    ClientUnblock => connection::client_unblock,
     ClientNoEvict => connection::client_no_evict, ClientReply => connection::client_reply,
     Help => server::help,
     Command => server::command, CommandCount => server::command_count,
@@ -399,7 +426,7 @@ static OBJECT_SUBCOMMANDS: [CommandSpec; 5] = [ c("encoding", 3, RO, KEY2, G::Ge
 ];
 
 #[rustfmt::skip]
-static CLIENT_SUBCOMMANDS: [CommandSpec; 10] = [
+static CLIENT_SUBCOMMANDS: [CommandSpec; 11] = [
     c("id", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "", H::ClientId),
     c("setname", 3, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.6.9", "O(1)", "Sets the connection name.", "connection-name", H::ClientSetName),
     c("getname", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.6.9", "O(1)", "Returns the name of the connection.", "", H::ClientGetName),
@@ -407,6 +434,7 @@ static CLIENT_SUBCOMMANDS: [CommandSpec; 10] = [
     c("info", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "6.2.0", "O(1)", "Returns information about the connection.", "", H::ClientInfo),
     c("setinfo", 4, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "7.2.0", "O(1)", "Sets information specific to the client or connection.", "attr=(LIB-NAME libname | LIB-VER libver)", H::ClientSetInfo),
     c("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.4.0", "O(N) where N is the number of client connections", "Terminates open connections.", "filter=(old-format | new-format=([ID client-id:integer] [TYPE client-type=(NORMAL | MASTER | SLAVE | REPLICA | PUBSUB)] [USER username] [ADDR ip-port] [LADDR ip-port] [SKIPME yes/no=(YES | NO)])...)", H::ClientKill),
+    c("unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "5.0.0", "O(log N) where N is the number of client connections", "Unblocks a client blocked by a blocking command from a different connection.", "client-id:integer [unblock-type=TIMEOUT | ERROR]", H::ClientUnblock),
     c("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "7.0.0", "O(1)", "Sets the client eviction mode of the connection.", "enabled=(ON | OFF)", H::ClientNoEvict),
     c("reply", 3, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "action=(ON | OFF | SKIP)", H::ClientReply),
     help("Returns helpful text about the different subcommands."),
@@ -458,6 +486,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("bitcount", -2, RO, KEY1, G::Bitmap, "2.6.0", "O(N)", "Count set bits in a string", "key [index=start:integer end:integer [index_unit=BYTE | BIT]]", H::BitCount),
     c("bitop", -4, RW, KEYS_FROM_2, G::Bitmap, "2.6.0", "O(N)", "Perform bitwise operations between strings", "operation destkey key...", H::BitOp),
     c("bitpos", -3, RO, KEY1, G::Bitmap, "2.8.7", "O(N)", "Find first bit set or clear in a string", "key bit:integer [index=start:integer [end_index=end:integer [index_unit=BYTE | BIT]]]", H::BitPos),
+    c("blmove", 6, RW | NOSCRIPT | BLOCKING, KEY1_2, G::List, "6.2.0", "O(1)", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "source destination wherefrom=LEFT | RIGHT whereto=LEFT | RIGHT timeout:double", H::BLMove),
+    c("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, NUMKEYS, G::List, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "timeout:double numkeys:integer key... where=LEFT | RIGHT [COUNT count:integer]", H::BLMPop),
+    c("blpop", -3, WRITE | NOSCRIPT | BLOCKING, KEYS_BUT_LAST, G::List, "2.0.0", "O(N) where N is the number of provided keys.", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "key... timeout:double", H::BLPop),
+    c("brpop", -3, WRITE | NOSCRIPT | BLOCKING, KEYS_BUT_LAST, G::List, "2.0.0", "O(N) where N is the number of provided keys.", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "key... timeout:double", H::BRPop),
+    c("brpoplpush", 4, RW | NOSCRIPT | BLOCKING, KEY1_2, G::List, "2.2.0", "O(1)", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "source destination timeout:double", H::BRPopLPush),
+    c("bzmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, NUMKEYS, G::SortedSet, "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "timeout:double numkeys:integer key... where=MIN | MAX [COUNT count:integer]", H::BZMPop),
+    c("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, KEYS_BUT_LAST, G::SortedSet, "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "key... timeout:double", H::BZPopMax),
+    c("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, KEYS_BUT_LAST, G::SortedSet, "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "key... timeout:double", H::BZPopMin),
     c("cl", -3, MOVABLEKEYS, NO_KEYS, G::Cluster, "0.1.0", "Depends on the wrapped command.", "Runs one command at the given consistency level (ringkv).", "level=(ONE | TWO | THREE | QUORUM | ALL | ANY) command arg...", H::Cl),
     container("client", -2, H::Container,
         G::Connection,
@@ -535,6 +571,19 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("keys", 2, RO, NO_KEYS, G::Generic, "1.0.0", "O(N) with N being the number of keys in the database", "Returns all key names that match a pattern.", "pattern:pattern", H::Keys),
     c("lastsave", 1, LOADING | STALE | FAST, NO_KEYS, G::Server, "1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk.", "", H::LastSave),
     c("lcs", -3, RO, KEY1_2, G::String, "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Find longest common substring", "key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]", H::Lcs),
+    c("lindex", 3, RO, KEY1, G::List, "1.0.0", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", "Returns an element from a list by its index.", "key index:integer", H::LIndex),
+    c("linsert", 5, RW, KEY1, G::List, "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", "Inserts an element before or after another element in a list.", "key where=BEFORE | AFTER pivot element", H::LInsert),
+    c("llen", 2, RO | FAST, KEY1, G::List, "1.0.0", "O(1)", "Returns the length of a list.", "key", H::LLen),
+    c("lmove", 5, RW, KEY1_2, G::List, "6.2.0", "O(1)", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "source destination wherefrom=LEFT | RIGHT whereto=LEFT | RIGHT", H::LMove),
+    c("lmpop", -4, WRITE | MOVABLEKEYS, NUMKEYS, G::List, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "numkeys:integer key... where=LEFT | RIGHT [COUNT count:integer]", H::LMPop),
+    c("lpop", -2, WRITE | FAST, KEY1, G::List, "1.0.0", "O(N) where N is the number of elements returned", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "key [count:integer]", H::LPop),
+    c("lpos", -3, RO, KEY1, G::List, "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", "Returns the index of matching elements in a list.", "key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]", H::LPos),
+    c("lpush", -3, RW | FAST, KEY1, G::List, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "key element...", H::LPush),
+    c("lpushx", -3, RW | FAST, KEY1, G::List, "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Prepends one or more elements to a list only when the list exists.", "key element...", H::LPushX),
+    c("lrange", 4, RO, KEY1, G::List, "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", "Returns a range of elements from a list.", "key start:integer stop:integer", H::LRange),
+    c("lrem", 4, WRITE, KEY1, G::List, "1.0.0", "O(N+M) where N is the length of the list and M is the number of elements removed.", "Removes elements from a list. Deletes the list if the last element was removed.", "key count:integer element", H::LRem),
+    c("lset", 4, RW, KEY1, G::List, "1.0.0", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", "Sets the value of an element in a list by its index.", "key index:integer element", H::LSet),
+    c("ltrim", 4, WRITE, KEY1, G::List, "1.0.0", "O(N) where N is the number of elements to be removed by the operation.", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "key start:integer stop:integer", H::LTrim),
     c("mget", -2, RO | FAST, ALL_KEYS, G::String, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys.", "key...", H::MGet),
     c("move", 3, WRITE | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Moves a key to another database.", "key db:integer", H::Move),
     c("mset", -3, RW, KEY_PAIRS, G::String, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys.", "(key value)...", H::MSet),
@@ -561,6 +610,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("rename", 3, WRITE, KEY1_2, G::Generic, "1.0.0", "O(1)", "Renames a key and overwrites the destination.", "key newkey", H::Rename),
     c("renamenx", 3, WRITE | FAST, KEY1_2, G::Generic, "1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist.", "key newkey", H::RenameNx),
     c("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "6.2.0", "O(1)", "Resets the connection.", "", H::Reset),
+    c("rpop", -2, WRITE | FAST, KEY1, G::List, "1.0.0", "O(N) where N is the number of elements returned", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "key [count:integer]", H::RPop),
+    c("rpoplpush", 3, RW, KEY1_2, G::List, "1.2.0", "O(1)", "Returns the last element of a list after removing and pushing it to another list. Deletes the source list if the last element was popped.", "source destination", H::RPopLPush),
+    c("rpush", -3, RW | FAST, KEY1, G::List, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "key element...", H::RPush),
+    c("rpushx", -3, RW | FAST, KEY1, G::List, "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Appends an element to a list only when the list exists.", "key element...", H::RPushX),
     c("sadd", -3, RW | FAST, KEY1, G::Set, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Adds one or more members to a set. Creates the key if it doesn't exist.", "key member...", H::SAdd),
     c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, G::Server, "1.0.0", "O(N) where N is the size of the memtable", "Flushes the memtable to SSTables and fsyncs.", "", H::Save),
     c("scan", -2, RO, NO_KEYS, G::Generic, "2.8.0", "O(1) for every call. O(N) for a complete iteration.", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", H::Scan),

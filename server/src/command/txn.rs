@@ -229,6 +229,7 @@ pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         return Ok(Reply::NilArray);
     }
     let mut replies = Vec::with_capacity(state.queue.len());
+    cx.client.in_exec = true;
     for (i, q) in state.queue.into_iter().enumerate() {
         replies.push(run_boxed(&server, cx.client, q.parent, q.spec, &q.args).await);
         if i % EXEC_YIELD_EVERY == EXEC_YIELD_EVERY - 1 {
@@ -237,6 +238,7 @@ pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             tokio::task::yield_now().await;
         }
     }
+    cx.client.in_exec = false;
     Ok(Reply::Array(replies))
 }
 

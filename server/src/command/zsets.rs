@@ -309,15 +309,25 @@ pub async fn zpopmax(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count].
 pub async fn zmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = parse_i64(arg(args, 1)).unwrap_or(0);
+    let (keys, end, count) = zmpop_args(args, 1)?;
+    Ok(zmpop_first(cx, keys, end, count)
+        .await?
+        .unwrap_or(Reply::NilArray))
+}
+
+/// The keys, end and count of `numkeys key [key ...] MIN|MAX [COUNT
+/// count]` from `args[at..]` (ZMPOP, BZMPOP), with Redis's texts.
+pub fn zmpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], PopEnd, u64), ReplyError> {
+    let numkeys = parse_i64(arg(args, at)).unwrap_or(0);
     if numkeys <= 0 {
         return Err(ReplyError::err("numkeys should be greater than 0"));
     }
     let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    let Some(keys) = args.get(2..2usize.saturating_add(n)) else {
+    let first = at + 1;
+    let Some(keys) = args.get(first..first.saturating_add(n)) else {
         return Err(ReplyError::syntax());
     };
-    let mut c = ArgCursor::new(args, 2 + n);
+    let mut c = ArgCursor::new(args, first + n);
     let end = match c.next_arg() {
         Some(w) if is(w, "MIN") => PopEnd::Min,
         Some(w) if is(w, "MAX") => PopEnd::Max,
@@ -337,6 +347,18 @@ pub async fn zmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(ReplyError::syntax());
         }
     }
+    Ok((keys, end, count))
+}
+
+/// Pops from the first non-empty sorted set of `keys`: `[key, [[member,
+/// score], ...]]`, or `None` when all are empty or missing (each
+/// type-checked on the way).
+pub async fn zmpop_first(
+    cx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    end: PopEnd,
+    count: u64,
+) -> Result<Option<Reply>, ReplyError> {
     for key in keys {
         let Some(z) = zset(cx, key).await? else {
             continue;
@@ -357,12 +379,35 @@ pub async fn zmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ])
             })
             .collect();
-        return Ok(Reply::Array(vec![
+        return Ok(Some(Reply::Array(vec![
             Reply::Bulk(key.clone()),
             Reply::Array(pairs),
-        ]));
+        ])));
     }
-    Ok(Reply::NilArray)
+    Ok(None)
+}
+
+/// Pops one member from the first non-empty sorted set of `keys` (BZPOPMIN,
+/// BZPOPMAX): `[key, member, score]`, or `None`.
+pub async fn zpop_first(
+    cx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    end: PopEnd,
+) -> Result<Option<Reply>, ReplyError> {
+    for key in keys {
+        match zset(cx, key).await? {
+            Some(z) if !z.is_empty() => {}
+            _ => continue,
+        }
+        if let Some((s, m)) = pop(cx, key, 1, end).await?.into_iter().next() {
+            return Ok(Some(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::Bulk(m),
+                score_reply(s, cx.client.protocol),
+            ])));
+        }
+    }
+    Ok(None)
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]].

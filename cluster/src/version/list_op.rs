@@ -1,0 +1,186 @@
+//! The writes of lists, applied to the observed-remove map of position →
+//! element ([`super::list_position`]): pushes make new positions at an
+//! end, LINSERT one between two neighbours, LSET writes a new item at an
+//! existing position (last write wins per element), and LPOP, RPOP, LREM
+//! and LTRIM remove the positions they saw.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use bytes::Bytes;
+
+use super::collection::{Collection, Element, Tag, resolve_item};
+use super::collection_op::{CollectionOp, CollectionReply, OpError};
+use super::list_position::{Origin, after_last, before_first, between};
+
+/// The value a read of a list element shows.
+fn value_of(items: &[super::collection::Item]) -> Bytes {
+    resolve_item(items).map_or_else(Bytes::new, |e| e.bytes())
+}
+
+fn length(coll: &Collection) -> CollectionReply {
+    CollectionReply::Count(coll.len() as u64)
+}
+
+/// Applies a list write (not a pop, see [`ends`]) to `coll`: the reply and
+/// whether it changed. A refusal leaves `coll` unchanged.
+pub(super) fn change_list(
+    coll: &mut Collection,
+    op: &CollectionOp,
+    tag: Tag,
+    now_ms: u64,
+) -> Result<(CollectionReply, bool), OpError> {
+    let origin = |seq: usize| Origin {
+        tag,
+        seq: u32::try_from(seq).unwrap_or(u32::MAX),
+    };
+    match op {
+        CollectionOp::Push {
+            left,
+            values,
+            if_exists,
+        } => {
+            if *if_exists && coll.is_empty() {
+                return Ok((CollectionReply::Count(0), false));
+            }
+            for (seq, value) in values.iter().enumerate() {
+                let position = if *left {
+                    before_first(coll.first().map(|(p, _)| &p[..]), origin(seq))
+                } else {
+                    after_last(coll.last().map(|(p, _)| &p[..]), origin(seq))
+                };
+                coll.put(position, tag, now_ms, Element::Value(value.clone()));
+            }
+            Ok((length(coll), !values.is_empty()))
+        }
+        CollectionOp::ListSet { index, value } => {
+            if coll.is_empty() {
+                return Err(OpError::Refused("no such key".into()));
+            }
+            let at = normalize(*index, coll.len())
+                .ok_or_else(|| OpError::Refused("index out of range".into()))?;
+            let Some(position) = coll.iter().nth(at).map(|(p, _)| p.clone()) else {
+                return Err(OpError::Refused("index out of range".into()));
+            };
+            coll.put(position, tag, now_ms, Element::Value(value.clone()));
+            Ok((CollectionReply::Count(0), true))
+        }
+        CollectionOp::ListInsert {
+            before,
+            pivot,
+            value,
+        } => {
+            if coll.is_empty() {
+                return Ok((CollectionReply::Count(0), false));
+            }
+            let positions: Vec<(&Bytes, &Vec<_>)> = coll.iter().collect();
+            let Some(at) = positions
+                .iter()
+                .position(|(_, items)| value_of(items) == *pivot)
+            else {
+                return Ok((CollectionReply::Nil, false));
+            };
+            let neighbour = |i: Option<usize>| {
+                i.and_then(|i| positions.get(i))
+                    .map(|(p, _)| Bytes::clone(p))
+            };
+            let (low, high) = if *before {
+                (neighbour(at.checked_sub(1)), neighbour(Some(at)))
+            } else {
+                (neighbour(Some(at)), neighbour(at.checked_add(1)))
+            };
+            let position = between(low.as_deref(), high.as_deref(), origin(0));
+            coll.put(position, tag, now_ms, Element::Value(value.clone()));
+            Ok((length(coll), true))
+        }
+        CollectionOp::ListRemove { count, value } => {
+            let matching = coll
+                .iter()
+                .filter(|(_, items)| value_of(items) == *value)
+                .map(|(p, _)| p.clone());
+            let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+            let doomed: Vec<Bytes> = match count.signum() {
+                0 => matching.collect(),
+                1 => matching.take(limit).collect(),
+                _ => {
+                    let all: Vec<Bytes> = matching.collect();
+                    all.into_iter().rev().take(limit).collect()
+                }
+            };
+            for p in &doomed {
+                coll.remove(p);
+            }
+            Ok((
+                CollectionReply::Count(doomed.len() as u64),
+                !doomed.is_empty(),
+            ))
+        }
+        CollectionOp::ListTrim { start, stop } => {
+            let (keep_from, keep_to) = trim_range(*start, *stop, coll.len());
+            let doomed: Vec<Bytes> = coll
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i < keep_from || *i >= keep_to)
+                .map(|(_, (p, _))| p.clone())
+                .collect();
+            for p in &doomed {
+                coll.remove(p);
+            }
+            Ok((
+                CollectionReply::Count(doomed.len() as u64),
+                !doomed.is_empty(),
+            ))
+        }
+        _ => Ok((CollectionReply::Count(0), false)),
+    }
+}
+
+/// Up to `n` elements from the head (`head`) or the tail, in pop order,
+/// with their positions.
+pub(super) fn ends(coll: &Collection, n: usize, head: bool) -> Vec<(Bytes, Bytes)> {
+    let pair = |(p, items): (&Bytes, &Vec<_>)| (p.clone(), value_of(items));
+    if head {
+        coll.iter().take(n).map(pair).collect()
+    } else {
+        coll.iter().rev().take(n).map(pair).collect()
+    }
+}
+
+/// `index` (negative: from the tail) as an offset into `len` elements.
+pub fn normalize(index: i64, len: usize) -> Option<usize> {
+    let len = i64::try_from(len).ok()?;
+    let i = if index < 0 {
+        index.checked_add(len)?
+    } else {
+        index
+    };
+    usize::try_from(i).ok().filter(|i| (*i as i64) < len)
+}
+
+/// The half-open range of offsets LTRIM `start stop` keeps among `len`
+/// elements, by Redis's rules (empty when out of range).
+pub fn trim_range(start: i64, stop: i64, len: usize) -> (usize, usize) {
+    let n = i64::try_from(len).unwrap_or(i64::MAX);
+    let mut start = if start < 0 {
+        start.saturating_add(n)
+    } else {
+        start
+    };
+    let mut stop = if stop < 0 {
+        stop.saturating_add(n)
+    } else {
+        stop
+    };
+    if start < 0 {
+        start = 0;
+    }
+    if start > stop || start >= n {
+        return (0, 0);
+    }
+    if stop >= n {
+        stop = n - 1;
+    }
+    (
+        usize::try_from(start).unwrap_or(0),
+        usize::try_from(stop + 1).unwrap_or(0),
+    )
+}

@@ -1,0 +1,168 @@
+//! Blocked clients (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+//! BZPOPMAX, BZMPOP): who waits for which keys, in arrival order, and the
+//! wake-ups that writes to those keys send.
+//!
+//! A blocking command first runs as its non-blocking form. If it found
+//! nothing it leaves a [`BlockRequest`] on the client; the connection then
+//! registers the client on its keys and waits ([`wait_blocked`]) for a
+//! wake-up, the timeout, CLIENT UNBLOCK, a kill, shutdown or the peer
+//! closing, re-running the command after each wake-up until it is served.
+//!
+//! Per key the waiters form a FIFO queue and a write to the key wakes only
+//! the first; a waiter that is served (or leaves) wakes the next, so
+//! clients are served in the order they blocked and a push wakes no herd.
+//! Writes coordinated by this node wake at once. In a cluster a push
+//! coordinated by another node reaches this node's waiters by polling: the
+//! waiter re-runs its command every [`POLL_MIN`], doubling up to
+//! [`POLL_MAX`] while nothing arrives.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use ringkv_resp::Reply;
+use tokio::sync::Notify;
+
+/// The first re-run interval of a waiter in a cluster of several nodes.
+pub const POLL_MIN: Duration = Duration::from_millis(5);
+/// The longest re-run interval in a cluster.
+pub const POLL_MAX: Duration = Duration::from_millis(100);
+
+/// What a blocking command that found nothing asks of its connection.
+#[derive(Clone, Debug)]
+pub struct BlockRequest {
+    /// The keys it waits on (selected database).
+    pub keys: Vec<Bytes>,
+    /// How long to wait (`None`: forever).
+    pub timeout: Option<Duration>,
+    /// The reply when the wait ends unserved.
+    pub timeout_reply: Reply,
+    /// The command to re-run.
+    pub args: Vec<Bytes>,
+}
+
+/// The timeout argument of a blocking command, in seconds as Redis reads
+/// it (a float; `0`: forever), with Redis's error texts.
+pub fn parse_timeout(raw: &[u8]) -> Result<Option<Duration>, crate::reply_error::ReplyError> {
+    use crate::reply_error::ReplyError;
+    let secs = ringkv_number::parse_f64(raw)
+        .ok_or(ReplyError::err("timeout is not a float or out of range"))?;
+    // Redis converts seconds × 1000 to a 64-bit integer; beyond its range
+    // the result is negative on the platforms it runs on.
+    let ms = secs * 1000.0;
+    if ms < 0.0 || !ms.is_finite() || ms >= 9.2e18 {
+        return Err(ReplyError::err("timeout is negative"));
+    }
+    let ms = ms as u64;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// One blocked client.
+pub struct Waiter {
+    wake: Notify,
+}
+
+impl Waiter {
+    /// Resolves at the next wake-up (one stored if it came meanwhile).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+}
+
+/// Every blocked client of this node, per key.
+#[derive(Default)]
+pub struct Blocking {
+    queues: Mutex<HashMap<(u32, Bytes), VecDeque<Arc<Waiter>>>>,
+    waiting: AtomicUsize,
+    /// Blocking commands that were served after waiting.
+    pub served: AtomicU64,
+    /// Blocking commands whose timeout passed.
+    pub timed_out: AtomicU64,
+}
+
+impl Blocking {
+    /// Clients blocked now.
+    pub fn blocked_clients(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Keys with blocked clients now.
+    pub fn blocking_keys(&self) -> usize {
+        self.queues.lock().len()
+    }
+
+    /// A write changed `key` in `db`: wakes its first waiter.
+    pub fn wake(&self, db: u32, key: &[u8]) {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let queues = self.queues.lock();
+        if let Some(w) = queues
+            .get(&(db, Bytes::copy_from_slice(key)))
+            .and_then(|q| q.front())
+        {
+            w.wake.notify_one();
+        }
+    }
+
+    /// Queues a waiter on `keys` of `db`; it leaves when the guard drops.
+    pub fn register(self: &Arc<Self>, db: u32, keys: &[Bytes]) -> Registration {
+        let waiter = Arc::new(Waiter {
+            wake: Notify::new(),
+        });
+        let mut queues = self.queues.lock();
+        let mut unique: Vec<Bytes> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !unique.contains(k) {
+                unique.push(k.clone());
+                queues
+                    .entry((db, k.clone()))
+                    .or_default()
+                    .push_back(Arc::clone(&waiter));
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        Registration {
+            blocking: Arc::clone(self),
+            db,
+            keys: unique,
+            waiter,
+        }
+    }
+}
+
+/// A queued waiter; dropping it leaves every queue and passes a wake-up
+/// on to the next waiter of each key it headed.
+pub struct Registration {
+    blocking: Arc<Blocking>,
+    db: u32,
+    keys: Vec<Bytes>,
+    /// The waiter.
+    pub waiter: Arc<Waiter>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut queues = self.blocking.queues.lock();
+        for k in &self.keys {
+            let slot = (self.db, k.clone());
+            let Some(q) = queues.get_mut(&slot) else {
+                continue;
+            };
+            let headed = q.front().is_some_and(|w| Arc::ptr_eq(w, &self.waiter));
+            q.retain(|w| !Arc::ptr_eq(w, &self.waiter));
+            match q.front() {
+                // The key may hold what this waiter left: the next looks.
+                Some(next) if headed => next.wake.notify_one(),
+                Some(_) => {}
+                None => {
+                    queues.remove(&slot);
+                }
+            }
+        }
+        self.blocking.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,121 @@
+//! The blocking pops: BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BLMPOP, BZPOPMIN,
+//! BZPOPMAX and BZMPOP. Each runs its non-blocking form; when that finds
+//! nothing, outside a transaction, it asks the connection to wait
+//! ([`crate::blocking`]) and is re-run when a key it waits on is written.
+//! Inside MULTI/EXEC it answers at once, as Redis does.
+
+use bytes::Bytes;
+use ringkv_cluster::PopEnd;
+use ringkv_resp::Reply;
+
+use super::Ctx;
+use super::args::arg;
+use super::lists::{End, list, move_one, mpop_args, mpop_first, pop_in};
+use super::zsets::{zmpop_args, zmpop_first, zpop_first};
+use crate::blocking::{BlockRequest, parse_timeout};
+use crate::reply_error::CmdResult;
+
+/// Nothing to pop: waits on `keys` (unless in a transaction), answering
+/// `none` if the wait ends unserved.
+fn block(
+    cx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    timeout: Option<std::time::Duration>,
+    none: Reply,
+    args: &[Bytes],
+) -> CmdResult {
+    if !cx.client.in_exec {
+        cx.client.block = Some(BlockRequest {
+            keys: keys.to_vec(),
+            timeout,
+            timeout_reply: none.clone(),
+            args: args.to_vec(),
+        });
+    }
+    Ok(none)
+}
+
+async fn bpop(cx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
+    let timeout = parse_timeout(arg(args, args.len() - 1))?;
+    let keys = args.get(1..args.len() - 1).unwrap_or_default();
+    for key in keys {
+        match list(cx, key).await? {
+            Some(l) if !l.is_empty() => {}
+            _ => continue,
+        }
+        if let Some(v) = pop_in(cx, cx.db(), key, 1, end).await?.into_iter().next() {
+            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]));
+        }
+    }
+    block(cx, keys, timeout, Reply::NilArray, args)
+}
+
+/// BLPOP key [key ...] timeout: `[key, element]`, or nil at the timeout.
+pub async fn blpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bpop(cx, args, End::Left).await
+}
+
+/// BRPOP key [key ...] timeout.
+pub async fn brpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bpop(cx, args, End::Right).await
+}
+
+async fn bmove(cx: &mut Ctx<'_>, args: &[Bytes], from: End, to: End, at: usize) -> CmdResult {
+    let timeout = parse_timeout(arg(args, at))?;
+    let (src, dst) = (arg(args, 1), arg(args, 2));
+    match move_one(cx, src, dst, from, to).await? {
+        Some(v) => Ok(Reply::Bulk(v)),
+        None => block(cx, std::slice::from_ref(src), timeout, Reply::Nil, args),
+    }
+}
+
+/// BRPOPLPUSH source destination timeout.
+pub async fn brpoplpush(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bmove(cx, args, End::Right, End::Left, 3).await
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout.
+pub async fn blmove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let from = End::parse(arg(args, 3))?;
+    let to = End::parse(arg(args, 4))?;
+    bmove(cx, args, from, to, 5).await
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count].
+pub async fn blmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(arg(args, 1))?;
+    let (keys, end, count) = mpop_args(args, 2)?;
+    match mpop_first(cx, keys, end, count).await? {
+        Some(r) => Ok(r),
+        None => block(cx, keys, timeout, Reply::NilArray, args),
+    }
+}
+
+async fn bzpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
+    let timeout = parse_timeout(arg(args, args.len() - 1))?;
+    let keys = args.get(1..args.len() - 1).unwrap_or_default();
+    match zpop_first(cx, keys, end).await? {
+        Some(r) => Ok(r),
+        None => block(cx, keys, timeout, Reply::NilArray, args),
+    }
+}
+
+/// BZPOPMIN key [key ...] timeout: `[key, member, score]`, or nil.
+pub async fn bzpopmin(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bzpop(cx, args, PopEnd::Min).await
+}
+
+/// BZPOPMAX key [key ...] timeout.
+pub async fn bzpopmax(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bzpop(cx, args, PopEnd::Max).await
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count].
+pub async fn bzmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(arg(args, 1))?;
+    let (keys, end, count) = zmpop_args(args, 2)?;
+    match zmpop_first(cx, keys, end, count).await? {
+        Some(r) => Ok(r),
+        None => block(cx, keys, timeout, Reply::NilArray, args),
+    }
+}
