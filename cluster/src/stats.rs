@@ -108,4 +108,8 @@ pub struct ClusterStats {
     /// authenticated: protected mode, too many unauthenticated connections,
     /// a failed or unfinished handshake ([`crate::rpc::gate`]).
     pub handshakes_refused: Counter,
+    /// Published messages a live node did not confirm delivering.
+    pub publish_failures: Counter,
+    /// Published messages delivered to this node from other nodes.
+    pub messages_received: Counter,
 }

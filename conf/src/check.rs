@@ -84,6 +84,13 @@ pub(crate) fn not_empty(text: &str) -> Option<String> {
     text.is_empty().then(|| "must not be empty".to_string())
 }
 
+/// `client-output-buffer-limit`: `class hard soft seconds` groups.
+pub(crate) fn output_buffer_limits(text: &str) -> Option<String> {
+    crate::parse_output_limits(text)
+        .err()
+        .map(|e| format!("{e}: '{text}'"))
+}
+
 /// An IP address, or empty for "not set".
 pub(crate) fn ip_address_or_empty(text: &str) -> Option<String> {
     (!text.is_empty() && text.parse::<std::net::IpAddr>().is_err())

@@ -14,7 +14,9 @@
 
 use std::ops::Bound::{Excluded, Unbounded};
 
-use crate::check::{host_ports, ip_address_or_empty, not_empty, read_level, some_address};
+use crate::check::{
+    host_ports, ip_address_or_empty, not_empty, output_buffer_limits, read_level, some_address,
+};
 use crate::value::{
     ByteSize, CompactionStrategy, ConfValue, Consistency, FsyncPolicy, LogLevel, ProtectedAction,
 };
@@ -183,6 +185,11 @@ config_keys! {
     proto_max_multibulk_len: u64 = 1024 * 1024, "proto-max-multibulk-len", "server", live = ReadWhereUsed, range = 1..;
     /// Most unparsed input buffered for one client before it is disconnected.
     client_query_buffer_limit: ByteSize = ByteSize::gib(1), "client-query-buffer-limit", "server", live = ReadWhereUsed, range = ByteSize::mib(1)..;
+    /// Output limits per client class, as Redis writes them: `class hard
+    /// soft soft-seconds` for `normal`, `replica` and `pubsub`. A subscriber
+    /// whose undelivered messages pass the pubsub hard limit, or stay over
+    /// the soft limit for soft-seconds, is disconnected.
+    client_output_buffer_limit: String = "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60".to_string(), "client-output-buffer-limit", "server", live = ReadWhereUsed, check = output_buffer_limits;
     /// Log verbosity: debug, verbose, notice or warning (or nothing).
     loglevel: LogLevel = LogLevel::Notice, "loglevel", "server", live = LogLevel;
     /// Directory holding the data (write-ahead logs, SSTables, manifest).

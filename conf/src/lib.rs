@@ -339,5 +339,69 @@ fn toml_literal(key: &KeySpec, cfg: &Config) -> String {
     }
 }
 
+/// One class's output limit of `client-output-buffer-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Disconnect at once past this many bytes (0: no limit).
+    pub hard: u64,
+    /// Disconnect when over this many bytes for `soft_seconds` (0: none).
+    pub soft: u64,
+    /// How long the soft limit may be passed.
+    pub soft_seconds: u64,
+}
+
+/// Redis's default limit of the pubsub class: 32mb 8mb 60.
+pub const PUBSUB_OUTPUT_LIMIT: OutputLimit = OutputLimit {
+    hard: 32 << 20,
+    soft: 8 << 20,
+    soft_seconds: 60,
+};
+
+/// Parses `client-output-buffer-limit` (`class hard soft seconds` groups,
+/// classes `normal`, `replica`/`slave`, `pubsub`): each class's limit.
+///
+/// # Errors
+/// What is wrong with the text.
+pub fn parse_output_limits(text: &str) -> Result<Vec<(String, OutputLimit)>, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() % 4 != 0 {
+        return Err("expected groups of 'class hard soft seconds'".into());
+    }
+    words
+        .chunks_exact(4)
+        .map(|g| {
+            let [class, hard, soft, secs] = g else {
+                return Err("expected groups of 'class hard soft seconds'".into());
+            };
+            let class = class.to_ascii_lowercase();
+            if !matches!(class.as_str(), "normal" | "replica" | "slave" | "pubsub") {
+                return Err(format!("unknown client class '{class}'"));
+            }
+            let hard = <ByteSize as ConfValue>::parse_conf(hard)?.bytes();
+            let soft = <ByteSize as ConfValue>::parse_conf(soft)?.bytes();
+            let soft_seconds = secs
+                .parse::<u64>()
+                .map_err(|_| format!("bad soft seconds '{secs}'"))?;
+            Ok((
+                class,
+                OutputLimit {
+                    hard,
+                    soft,
+                    soft_seconds,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The pubsub class's limit in `client-output-buffer-limit` (the default
+/// when the text does not name it).
+pub fn pubsub_output_limit(text: &str) -> OutputLimit {
+    parse_output_limits(text)
+        .ok()
+        .and_then(|l| l.into_iter().rev().find(|(c, _)| c == "pubsub"))
+        .map_or(PUBSUB_OUTPUT_LIMIT, |(_, l)| l)
+}
+
 #[cfg(test)]
 mod tests;

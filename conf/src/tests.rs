@@ -334,6 +334,7 @@ fn live_keys_are_those_config_set_accepts_each_with_its_hook() {
             ("proto-max-bulk-len", ReadWhereUsed),
             ("proto-max-multibulk-len", ReadWhereUsed),
             ("client-query-buffer-limit", ReadWhereUsed),
+            ("client-output-buffer-limit", ReadWhereUsed),
             ("loglevel", LogLevel),
             ("hz", ReadWhereUsed),
             ("appendfsync", FsyncPolicy),

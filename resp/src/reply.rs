@@ -66,6 +66,11 @@ pub enum Reply {
     Bool(bool),
     /// A verbatim string with its three-letter format, e.g. `txt` (a bulk string in RESP2).
     Verbatim(&'static str, Bytes),
+    /// An out-of-band message (pub/sub): a RESP3 push, a RESP2 array.
+    Push(Vec<Reply>),
+    /// Several replies sent back to back for one command (SUBSCRIBE of
+    /// several channels answers once per channel).
+    Many(Vec<Reply>),
 }
 
 impl Reply {
@@ -116,10 +121,11 @@ impl Reply {
             Reply::Bulk(b) | Reply::Verbatim(_, b) => leaf2(out, &F::BulkString(b)),
             Reply::Nil => leaf2(out, &F::Null),
             Reply::NilArray => out.put_slice(b"*-1\r\n"),
-            Reply::Array(items) | Reply::Set(items) => {
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 header(out, b'*', items.len());
                 items.iter().for_each(|r| r.encode_resp2(out));
             }
+            Reply::Many(replies) => replies.iter().for_each(|r| r.encode_resp2(out)),
             Reply::Map(pairs) => {
                 header(out, b'*', pairs.len() * 2);
                 for (k, v) in pairs {
@@ -181,6 +187,11 @@ impl Reply {
                 header(out, b'~', items.len());
                 items.iter().for_each(|r| r.encode_resp3(out));
             }
+            Reply::Push(items) => {
+                header(out, b'>', items.len());
+                items.iter().for_each(|r| r.encode_resp3(out));
+            }
+            Reply::Many(replies) => replies.iter().for_each(|r| r.encode_resp3(out)),
             Reply::Map(pairs) => {
                 header(out, b'%', pairs.len());
                 for (k, v) in pairs {

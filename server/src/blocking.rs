@@ -72,10 +72,13 @@ impl Waiter {
     }
 }
 
+/// The waiters of one key, first come first served.
+type Queue = VecDeque<Arc<Waiter>>;
+
 /// Every blocked client of this node, per key.
 #[derive(Default)]
 pub struct Blocking {
-    queues: Mutex<HashMap<(u32, Bytes), VecDeque<Arc<Waiter>>>>,
+    queues: Mutex<HashMap<(u32, Bytes), Queue>>,
     waiting: AtomicUsize,
     /// Blocking commands that were served after waiting.
     pub served: AtomicU64,

@@ -80,6 +80,8 @@ pub struct Client {
     pub in_exec: bool,
     /// Left by a blocking command that found nothing: the connection waits.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// Pub/sub subscriptions and their message queue, once subscribed.
+    pub subscriptions: Option<crate::pubsub::Subscriptions>,
 }
 
 impl Client {
@@ -106,6 +108,7 @@ impl Client {
             prewritten: None,
             in_exec: false,
             block: None,
+            subscriptions: None,
         }
     }
 
@@ -139,6 +142,7 @@ impl Client {
             prewritten: None,
             in_exec: false,
             block: None,
+            subscriptions: None,
         }
     }
 
@@ -210,6 +214,8 @@ pub struct ClientHandle {
     pub unblock: Notify,
     /// CLIENT UNBLOCK ... ERROR.
     pub unblock_error: AtomicBool,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST).
+    pub subscribed: Mutex<(usize, usize, usize)>,
 }
 
 impl ClientHandle {
@@ -237,10 +243,15 @@ impl ClientHandle {
             blocked: AtomicBool::new(false),
             unblock: Notify::new(),
             unblock_error: AtomicBool::new(false),
+            subscribed: Mutex::new((0, 0, 0)),
         }
     }
 
     /// Asks the connection to close.
+    pub fn note_subscriptions(&self, channels: usize, patterns: usize, shard: usize) {
+        *self.subscribed.lock() = (channels, patterns, shard);
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_signal.notify_one();
@@ -269,8 +280,11 @@ impl ClientHandle {
             .unwrap_or_default();
         let (lib_name, lib_ver) = self.lib.lock().clone();
         let multi = self.multi.load(Ordering::Relaxed);
+        let (sub, psub, ssub) = *self.subscribed.lock();
         let flags = if multi >= 0 {
             "x"
+        } else if sub + psub + ssub > 0 {
+            "P"
         } else if self.blocked.load(Ordering::Relaxed) {
             "b"
         } else {
@@ -284,7 +298,7 @@ impl ClientHandle {
             (None, n) => n.to_string(),
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,

@@ -145,6 +145,18 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.stats().replica_timeouts.get(),
     ),
     counter(
+        "cluster_publish_failures",
+        "ringkv_cluster_publish_failures_total",
+        "Published messages a live node did not confirm delivering (at-most-once: not retried)",
+        |c| c.stats().publish_failures.get(),
+    ),
+    counter(
+        "cluster_messages_received",
+        "ringkv_cluster_messages_received_total",
+        "Published messages delivered to this node's subscribers from other nodes",
+        |c| c.stats().messages_received.get(),
+    ),
+    counter(
         "cluster_read_repairs",
         "ringkv_cluster_read_repairs_total",
         "Replicas brought up to date by read repair",

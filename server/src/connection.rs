@@ -69,6 +69,9 @@ pub async fn serve(server: Arc<Server>, mut socket: TcpStream, handle: Arc<Clien
         other => tracing::debug!(client = handle.id, reason = ?other, "client disconnected"),
     }
     server.watches.unwatch_all(&mut client);
+    if let Some(mut subs) = client.subscriptions.take() {
+        server.pubsub.forget(&mut subs);
+    }
     let _ = socket.shutdown().await;
     server.clients.remove(handle.id);
     server.metrics.connected_clients.dec();
@@ -88,18 +91,20 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
         }
         let want = decoder.needed().saturating_sub(rbuf.len()).max(READ_CHUNK);
         let idle = server.config.read().timeout;
-        let n = match read_some(
-            socket,
-            &mut rbuf,
-            &mut wbuf,
-            want,
-            idle,
-            &handle,
-            &mut shutdown,
-        )
-        .await
-        {
+        let messages = client.subscriptions.as_mut().map(|s| &mut s.queue);
+        let wakes = Wakes {
+            handle: &handle,
+            shutdown: &mut shutdown,
+            messages,
+        };
+        let n = match read_some(socket, &mut rbuf, &mut wbuf, want, idle, wakes).await {
             Read::Data(n) => n,
+            Read::Message(first) => {
+                if let Err(e) = write_messages(server, socket, client, &mut wbuf, first).await {
+                    return e;
+                }
+                continue;
+            }
             Read::IdleTimeout if client.multi.is_none() => return Ended::IdleTimeout,
             Read::IdleTimeout => continue,
             Read::Ended(e) => return e,
@@ -151,6 +156,9 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                             Err(e) => return e,
                         };
                     }
+                    // Messages that arrived while the command ran go first,
+                    // as they would sit in a Redis client's output buffer.
+                    queued_messages(client, &mut wbuf);
                     if should_send(client, mode_before) {
                         reply.encode(client.protocol, &mut wbuf);
                     }
@@ -192,10 +200,19 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
     }
 }
 
+/// What else ends a wait for input: a kill, shutdown, a published message.
+struct Wakes<'a> {
+    handle: &'a ClientHandle,
+    shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
+    messages: Option<&'a mut tokio::sync::mpsc::UnboundedReceiver<crate::pubsub::Message>>,
+}
+
 /// What one wait for input ended with.
 enum Read {
     /// Bytes appended to the read buffer.
     Data(usize),
+    /// A published message for this subscriber.
+    Message(crate::pubsub::Message),
     /// No input for `timeout` seconds.
     IdleTimeout,
     /// The connection is over.
@@ -212,9 +229,13 @@ async fn read_some(
     wbuf: &mut BytesMut,
     want: usize,
     idle_secs: u64,
-    handle: &ClientHandle,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    wakes: Wakes<'_>,
 ) -> Read {
+    let Wakes {
+        handle,
+        shutdown,
+        mut messages,
+    } = wakes;
     let started = tokio::time::Instant::now();
     let idle_at = (idle_secs > 0).then(|| started + Duration::from_secs(idle_secs));
     let mut shrink_at = Some(started + IDLE_SHRINK);
@@ -241,10 +262,17 @@ async fn read_some(
                 None => std::future::pending().await,
             }
         };
+        let next_message = async {
+            match messages.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             _ = handle.kill_signal.notified() => return Read::Ended(Ended::Killed),
             _ = shutdown.changed() => return Read::Ended(Ended::Shutdown),
+            Some(m) = next_message => return Read::Message(m),
             r = socket.readable() => {
                 if let Err(e) = r {
                     return Read::Ended(Ended::Io(e));
@@ -411,4 +439,42 @@ async fn wait_blocked(
     };
     handle.blocked.store(false, Ordering::Relaxed);
     result
+}
+
+/// Most messages written to a subscriber per socket write.
+const MESSAGE_BATCH: usize = 256;
+
+/// Writes `first` and whatever else is queued for this subscriber (up to
+/// [`MESSAGE_BATCH`]), then flushes.
+async fn write_messages(
+    server: &Arc<Server>,
+    socket: &mut TcpStream,
+    client: &mut Client,
+    wbuf: &mut BytesMut,
+    first: crate::pubsub::Message,
+) -> Result<(), Ended> {
+    let proto = client.protocol;
+    if let Some(subs) = client.subscriptions.as_mut() {
+        first.reply().encode(proto, wbuf);
+        subs.subscriber.written(&first);
+        for _ in 1..MESSAGE_BATCH {
+            let Ok(m) = subs.queue.try_recv() else {
+                break;
+            };
+            m.reply().encode(proto, wbuf);
+            subs.subscriber.written(&m);
+        }
+    }
+    flush(server, socket, client, wbuf).await
+}
+
+/// Encodes every message already queued for this subscriber.
+fn queued_messages(client: &mut Client, wbuf: &mut BytesMut) {
+    let proto = client.protocol;
+    if let Some(subs) = client.subscriptions.as_mut() {
+        while let Ok(m) = subs.queue.try_recv() {
+            m.reply().encode(proto, wbuf);
+            subs.subscriber.written(&m);
+        }
+    }
 }

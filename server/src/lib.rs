@@ -28,6 +28,7 @@ pub mod info;
 pub mod listener;
 pub mod metrics;
 pub mod pipeline;
+pub mod pubsub;
 pub mod reply_error;
 pub mod shared;
 pub mod stat;

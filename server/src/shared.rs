@@ -63,6 +63,8 @@ pub struct Server {
     pub transient_memory: crate::transient::TransientMemory,
     /// Clients blocked in BLPOP and the like, per key.
     pub blocking: Arc<crate::blocking::Blocking>,
+    /// This node's pub/sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Server {
@@ -85,7 +87,7 @@ impl Server {
         let port = config.port;
         let transient_memory =
             crate::transient::TransientMemory::new(config.proto_max_bulk_len.bytes());
-        Ok(Arc::new(Server {
+        let server = Arc::new(Server {
             transient_memory,
             config: RwLock::new(config),
             config_file,
@@ -106,7 +108,30 @@ impl Server {
             ops_per_sec: AtomicU64::new(0),
             census: crate::info::Census::default(),
             blocking: Arc::default(),
-        }))
+            pubsub: crate::pubsub::PubSub::default(),
+        });
+        // Messages published on any node reach this node's subscribers.
+        let weak = Arc::downgrade(&server);
+        server
+            .cluster
+            .set_message_sink(Arc::new(move |shard, channel, message| {
+                weak.upgrade()
+                    .map_or(0, |s| s.deliver_message(shard, channel, message))
+            }));
+        Ok(server)
+    }
+
+    /// Delivers a published message to this node's subscribers under the
+    /// pubsub class of `client-output-buffer-limit`.
+    pub fn deliver_message(
+        &self,
+        shard: bool,
+        channel: &bytes::Bytes,
+        message: &bytes::Bytes,
+    ) -> u64 {
+        let limit =
+            ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit);
+        self.pubsub.deliver(shard, channel, message, limit)
     }
 
     /// The protocol limits for a client, from the current configuration.

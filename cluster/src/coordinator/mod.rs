@@ -24,6 +24,8 @@
 //! replica side of node requests), [`stats`] (counters for metrics and
 //! INFO).
 
+mod publish;
+pub use publish::MessageSink;
 mod repair;
 mod serve;
 pub(crate) use serve::decode_incoming;
@@ -101,6 +103,8 @@ pub struct Coordinator {
     pub(crate) port: crate::port::ClusterPort,
     pub(crate) hints: crate::hints::Hints,
     pub(crate) anti_entropy: crate::antientropy::AntiEntropyStats,
+    /// Where published messages go on this node (set by the server).
+    pub(crate) message_sink: RwLock<Option<publish::MessageSink>>,
 }
 
 impl Coordinator {

@@ -96,6 +96,14 @@ impl Coordinator {
                 self.hints.store(owner, db, &key, &record).await?;
                 Response::Ack
             }
+            Request::Publish {
+                shard,
+                channel,
+                message,
+            } => {
+                self.stats.messages_received.inc();
+                Response::Delivered(self.deliver_local(shard, &channel, &message))
+            }
             Request::Tree { db, depth, ranges } => {
                 Response::Tree(self.local_leaves(db, ranges, depth).await?)
             }

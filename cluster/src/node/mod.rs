@@ -238,6 +238,7 @@ pub async fn start(
             config.hint_replay_rate,
         )?,
         anti_entropy: AntiEntropyStats::default(),
+        message_sink: parking_lot::RwLock::new(None),
     });
     tokio::spawn(pause_watch(Arc::clone(&coordinator), shutdown.clone()));
     if coordinator.port.listens_at_start() {

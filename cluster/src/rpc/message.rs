@@ -35,6 +35,9 @@ pub mod kind {
     pub const READ_MANY: u8 = 0x19;
     /// Merge several keys' records at once (protocol version 4).
     pub const MERGE_MANY: u8 = 0x1A;
+    /// `shard:u8 channel message` → `receivers:u64`: deliver a published
+    /// message to this node's subscribers (protocol version 6).
+    pub const PUBLISH: u8 = 0x1B;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -172,6 +175,16 @@ pub enum Request {
         /// Ring ranges `(start, end]`.
         ranges: Vec<(u64, u64)>,
     },
+    /// Deliver a message published on another node to this node's
+    /// subscribers (PUBLISH, SPUBLISH).
+    Publish {
+        /// A shard channel (SPUBLISH) rather than a channel.
+        shard: bool,
+        /// The channel.
+        channel: Bytes,
+        /// The message.
+        message: Bytes,
+    },
     /// A page of `db`'s records in `ranges`, after position `after`.
     Fetch {
         /// Database index.
@@ -219,6 +232,8 @@ pub enum Response {
     Tree(Vec<u64>),
     /// Records: (token, key, encoded siblings), in ring order.
     Records(Vec<(u64, Bytes, Bytes)>),
+    /// How many subscribers of the node received a [`Request::Publish`].
+    Delivered(u64),
     /// The request failed: why, as a code a caller acts on, and as text.
     Error {
         /// What kind of failure.
@@ -404,6 +419,14 @@ impl Request {
                 w.u32(*limit);
                 kind::FETCH
             }
+            Request::Publish {
+                shard,
+                channel,
+                message,
+            } => {
+                w.u8(u8::from(*shard)).bytes(channel).bytes(message);
+                kind::PUBLISH
+            }
         };
         (k, w.finish())
     }
@@ -527,6 +550,11 @@ impl Request {
                     limit: r.u32("limit")?,
                 }
             }
+            kind::PUBLISH => Request::Publish {
+                shard: r.u8("shard")? != 0,
+                channel: r.bytes("channel")?,
+                message: r.bytes("message")?,
+            },
             other => return Err(DecodeError(format!("unknown request kind {other:#x}"))),
         };
         r.end("request")?;
@@ -595,6 +623,9 @@ impl Response {
                     w.u64(*t).bytes(k).bytes(rec);
                 }
             }
+            Response::Delivered(n) => {
+                w.u64(*n);
+            }
             Response::Error { code, text } => {
                 w.u8(code.byte()).str(text);
                 return (kind::ERROR, w.finish());
@@ -642,6 +673,7 @@ impl Response {
                 )?)
             }
             kind::MERGE | kind::FLUSH | kind::HINT => Response::Ack,
+            kind::PUBLISH => Response::Delivered(r.u64("receivers")?),
             kind::TREE => {
                 let n = r.count("leaf count", 8)?;
                 Response::Tree((0..n).map(|_| r.u64("leaf")).collect::<Result<_, _>>()?)
@@ -772,6 +804,11 @@ mod tests {
                 after: None,
                 limit: 1,
             },
+            Request::Publish {
+                shard: true,
+                channel: Bytes::from_static(b"news"),
+                message: Bytes::from_static(b"hello"),
+            },
         ];
         for req in reqs {
             let (k, body) = req.encode();
@@ -825,6 +862,7 @@ mod tests {
             ),
             (kind::HINT, Response::Ack),
             (kind::TREE, Response::Tree(vec![1, 2, u64::MAX])),
+            (kind::PUBLISH, Response::Delivered(3)),
             (
                 kind::FETCH,
                 Response::Records(vec![(

@@ -15,7 +15,19 @@ use crate::reply_error::{CmdResult, ReplyError, text};
 pub const REDIS_COMPAT_VERSION: &str = "7.0.0";
 
 /// PING [message].
-pub async fn ping(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+pub async fn ping(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        return Err(ReplyError::arity("ping"));
+    }
+    if cx.client.protocol == Protocol::Resp2
+        && cx.client.subscriptions.as_ref().is_some_and(|s| s.any())
+    {
+        // Subscribed mode (RESP2): a two-element array, as Redis answers.
+        return Ok(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(args.get(1).cloned().unwrap_or_default()),
+        ]));
+    }
     match args.get(1) {
         None => Ok(Reply::simple("PONG")),
         Some(m) if args.len() == 2 => Ok(Reply::Bulk(m.clone())),
@@ -155,6 +167,10 @@ pub async fn reset(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     cx.client.reply_mode = ReplyMode::On;
     cx.client.handle.no_evict.store(false, Ordering::Relaxed);
     cx.client.authenticated = !cx.server.requires_auth();
+    if let Some(mut subs) = cx.client.subscriptions.take() {
+        cx.server.pubsub.forget(&mut subs);
+        cx.client.handle.note_subscriptions(0, 0, 0);
+    }
     Ok(Reply::simple("RESET"))
 }
 

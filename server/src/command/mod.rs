@@ -26,6 +26,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lcs;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -268,6 +269,22 @@ fn controls_transaction(h: Handler) -> bool {
     )
 }
 
+/// What a RESP2 connection in subscribed mode may run.
+fn allowed_subscribed(h: Handler) -> bool {
+    matches!(
+        h,
+        Handler::Subscribe
+            | Handler::Unsubscribe
+            | Handler::PSubscribe
+            | Handler::PUnsubscribe
+            | Handler::SSubscribe
+            | Handler::SUnsubscribe
+            | Handler::Ping
+            | Handler::Quit
+            | Handler::Reset
+    )
+}
+
 /// Cluster administration that touches no key through a handler and may
 /// run for minutes (streaming, Merkle rounds): it does not hold the
 /// transaction gate, or an EXEC waiting for the gate would stop every
@@ -322,6 +339,22 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
     if !client.authenticated && !spec.has(flag::NO_AUTH) {
         client.flag_transaction_error();
         return refuse(server, ReplyError::NoAuth);
+    }
+    if client.protocol == ringkv_resp::Protocol::Resp2
+        && client.subscriptions.as_ref().is_some_and(|s| s.any())
+        && !allowed_subscribed(spec.handler)
+    {
+        client.flag_transaction_error();
+        return refuse(
+            server,
+            ReplyError::Err(
+                format!(
+                    "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    table::fullname(parent, spec)
+                )
+                .into(),
+            ),
+        );
     }
     if client.multi.is_some() && !controls_transaction(spec.handler) {
         if spec.has(flag::NO_MULTI) {

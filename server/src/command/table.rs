@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::{
     Ctx, bits, blocking_pops, cluster, connection, expire, hashes, hyperloglog, keys, lcs, lists,
-    server, sets, strings, txn, zsets,
+    pubsub, server, sets, strings, txn, zsets,
 };
 use crate::reply_error::CmdResult;
 
@@ -359,6 +359,13 @@ handlers! {
     BRPopLPush => blocking_pops::brpoplpush, BLMove => blocking_pops::blmove,
     BLMPop => blocking_pops::blmpop, BZPopMin => blocking_pops::bzpopmin,
     BZPopMax => blocking_pops::bzpopmax, BZMPop => blocking_pops::bzmpop,
+    Subscribe => pubsub::subscribe_cmd, Unsubscribe => pubsub::unsubscribe_cmd,
+    PSubscribe => pubsub::psubscribe, PUnsubscribe => pubsub::punsubscribe,
+    SSubscribe => pubsub::ssubscribe, SUnsubscribe => pubsub::sunsubscribe,
+    Publish => pubsub::publish_cmd, SPublish => pubsub::spublish,
+    PubSubChannels => pubsub::pubsub_channels, PubSubNumSub => pubsub::pubsub_numsub,
+    PubSubNumPat => pubsub::pubsub_numpat, PubSubShardChannels => pubsub::pubsub_shardchannels,
+    PubSubShardNumSub => pubsub::pubsub_shardnumsub,
     SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
     BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
@@ -423,6 +430,16 @@ static OBJECT_SUBCOMMANDS: [CommandSpec; 5] = [ c("encoding", 3, RO, KEY2, G::Ge
     c("idletime", 3, RO, KEY2, G::Generic, "2.2.3", "O(1)", "Returns the time since the last access to a value.", "key", H::ObjectIdletime),
     c("refcount", 3, RO, KEY2, G::Generic, "2.2.3", "O(1)", "Returns the reference count of a value.", "key", H::ObjectRefcount),
     help("Returns helpful text about the OBJECT subcommands."),
+];
+
+#[rustfmt::skip]
+static PUBSUB_SUBCOMMANDS: [CommandSpec; 6] = [
+    c("channels", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "2.8.0", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)", "Returns the active channels.", "[pattern:pattern]", H::PubSubChannels),
+    c("numpat", 2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "2.8.0", "O(1)", "Returns a count of unique pattern subscriptions.", "", H::PubSubNumPat),
+    c("numsub", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "2.8.0", "O(N) for the NUMSUB subcommand, where N is the number of requested channels", "Returns a count of subscribers to channels.", "[channel...]", H::PubSubNumSub),
+    c("shardchannels", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "7.0.0", "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).", "Returns the active shard channels.", "[pattern:pattern]", H::PubSubShardChannels),
+    c("shardnumsub", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "7.0.0", "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels", "Returns the count of subscribers of shard channels.", "[shardchannel...]", H::PubSubShardNumSub),
+    help("Returns helpful text about the PUBSUB subcommands."),
 ];
 
 #[rustfmt::skip]
@@ -604,7 +621,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("pfmerge", -2, RW, ALL_KEYS, G::HyperLogLog, "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.", "Merges one or more HyperLogLog values into a single key.", "destkey:key [sourcekey:key...]", H::PfMerge),
     c("ping", -1, FAST, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Returns the server's liveliness response.", "[message]", H::Ping),
     c("psetex", 4, RW, KEY1, G::String, "2.6.0", "O(1)", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "key milliseconds:integer value", H::PSetEx),
+    c("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NO_KEYS, G::PubSub, "2.0.0", "O(N) where N is the number of patterns to subscribe to.", "Listens for messages published to channels that match one or more patterns.", "pattern:pattern...", H::PSubscribe),
     c("pttl", 2, RO | FAST, KEY1, G::Generic, "2.6.0", "O(1)", "Returns the expiration time in milliseconds of a key.", "key", H::PTtl),
+    c("publish", 3, PUBSUB | LOADING | STALE | FAST, NO_KEYS, G::PubSub, "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "Posts a message to a channel.", "channel message", H::Publish),
+    container("pubsub", -2, H::Container,
+        G::PubSub,
+        "2.8.0",
+        "A container for Pub/Sub commands.",
+        &PUBSUB_SUBCOMMANDS,
+    ),
+    c("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NO_KEYS, G::PubSub, "2.0.0", "O(N) where N is the number of patterns to unsubscribe.", "Stops listening to messages published to channels that match one or more patterns.", "[pattern:pattern...]", H::PUnsubscribe),
     c("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Closes the connection.", "", H::Quit),
     c("randomkey", 1, RO, NO_KEYS, G::Generic, "1.0.0", "O(1)", "Returns a random key name from the database.", "", H::RandomKey),
     c("rename", 3, WRITE, KEY1_2, G::Generic, "1.0.0", "O(1)", "Renames a key and overwrites the destination.", "key newkey", H::Rename),
@@ -635,18 +661,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("smismember", -3, RO | FAST, KEY1, G::Set, "6.2.0", "O(N) where N is the number of elements being checked for membership", "Determines whether multiple members belong to a set.", "key member...", H::SMIsMember),
     c("smove", 4, WRITE | FAST, KEY1_2, G::Set, "1.0.0", "O(1)", "Moves a member from one set to another.", "source destination member", H::SMove),
     c("spop", -2, WRITE | FAST, KEY1, G::Set, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "key [count:integer]", H::SPop),
+    c("spublish", 3, PUBSUB | LOADING | STALE | FAST, NO_KEYS, G::PubSub, "7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.", "Post a message to a shard channel", "shardchannel message", H::SPublish),
     c("srandmember", -2, RO, KEY1, G::Set, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "Get one or multiple random members from a set", "key [count:integer]", H::SRandMember),
     c("srem", -3, WRITE | FAST, KEY1, G::Set, "1.0.0", "O(N) where N is the number of members to be removed.", "Removes one or more members from a set. Deletes the set if the last member was removed.", "key member...", H::SRem),
     c("sscan", -3, RO, KEY1, G::Set, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over members of a set.", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", H::SScan),
+    c("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NO_KEYS, G::PubSub, "7.0.0", "O(N) where N is the number of shard channels to subscribe to.", "Listens for messages published to shard channels.", "shardchannel...", H::SSubscribe),
     c("strlen", 2, RO | FAST, KEY1, G::String, "2.2.0", "O(1)", "Returns the length of a string value.", "key", H::StrLen),
+    c("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NO_KEYS, G::PubSub, "2.0.0", "O(N) where N is the number of channels to subscribe to.", "Listens for messages published to channels.", "channel...", H::Subscribe),
     c("substr", 4, RO, KEY1, G::String, "1.0.0", "O(N) where N is the length of the returned string.", "Returns a substring from a string value.", "key start:integer end:integer", H::GetRange),
     c("sunion", -2, RO, ALL_KEYS, G::Set, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the union of multiple sets.", "key...", H::SUnion),
     c("sunionstore", -3, RW, ALL_KEYS, G::Set, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Stores the union of multiple sets in a key.", "destination key...", H::SUnionStore),
+    c("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NO_KEYS, G::PubSub, "7.0.0", "O(N) where N is the number of shard channels to unsubscribe.", "Stops listening to messages posted to shard channels.", "[shardchannel...]", H::SUnsubscribe),
     c("time", 1, LOADING | STALE | FAST, NO_KEYS, G::Server, "2.6.0", "O(1)", "Returns the server time.", "", H::Time),
     c("touch", -2, RO | FAST, ALL_KEYS, G::Generic, "3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key...", H::Touch),
     c("ttl", 2, RO | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Returns the expiration time in seconds of a key.", "key", H::Ttl),
     c("type", 2, RO | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Determines the type of value stored at a key.", "key", H::Type),
     c("unlink", -2, WRITE | FAST, ALL_KEYS, G::Generic, "4.0.0", "O(1) for each key removed regardless of its size.", "Asynchronously deletes one or more keys.", "key...", H::Del),
+    c("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NO_KEYS, G::PubSub, "2.0.0", "O(N) where N is the number of channels to unsubscribe.", "Stops listening to messages posted to channels.", "[channel...]", H::Unsubscribe),
     c("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NO_KEYS, G::Transactions, "2.2.0", "O(1)", "Forgets about watched keys of a transaction.", "", H::Unwatch),
     c("vget", 2, RO, KEY1, G::Cluster, "0.1.0", "O(1)", "Returns every sibling of a key and the causal context covering them (ringkv).", "key", H::VGet),
     c("vset", -3, RW, KEY1, G::Cluster, "0.1.0", "O(1)", "Writes a value that supersedes the siblings a causal context has seen (ringkv).", "key value [CONTEXT context] [expiration=EX seconds:integer | PX milliseconds:integer]", H::VSet),
