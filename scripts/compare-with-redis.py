@@ -4,7 +4,7 @@ every reply that differs byte for byte.
 
 Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [--random-hll N]
                              [--random-collections N] [--random-zsets N]
-                             [--seed S] [FILE]
+                             [--random-lists N] [--seed S] [FILE]
 
 FILE holds one command per line (words split like a shell would, so quote
 arguments with spaces); without it, commands are read from stdin. A line
@@ -19,6 +19,8 @@ SADD ... SSCAN, with DEL/EXISTS/TYPE/EXPIRE/TTL/PERSIST/RENAME/COPY and SET
 on the same six keys so WRONGTYPE is hit); --random-zsets N adds N random
 sorted-set commands (ZADD ... ZSCAN, ZUNION/ZINTER/ZDIFF with sets as
 inputs, with strings, hashes and sets on some keys and the same keyspace
+commands); --random-lists N adds N random list commands (LPUSH ... LMPOP,
+the blocking forms with a 10 ms timeout, WRONGTYPE and the keyspace
 commands). --seed S changes the seed of every random mode (default: each
 mode's own fixed seed).
 
@@ -813,6 +815,121 @@ NORMALIZED = UNORDERED | SCANS | RANDOM_PICKS | {"HGETALL"}
 LEX_READS = {"ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT"}
 
 
+def random_list_commands(n, seed=5):
+    """N random list commands over l1 l2 (mostly lists), m (anything), x
+    (sometimes a string) and "nokey" (only read): every list command with
+    good and bad arguments, the blocking forms with a short timeout, and
+    DEL/EXISTS/TYPE/EXPIRE/RENAME/COPY/SET/SADD on the same keys so
+    WRONGTYPE is hit. Every reply is deterministic."""
+    rng = random.Random(seed)
+    values = ["a", "b", "c", "1", "2", "", "xyz", "a b", "-1"]
+    indexes = ["0", "1", "2", "-1", "-2", "5", "-10", "100", "-100", "abc", "1.5", "",
+               "9223372036854775807", "-9223372036854775808", "9223372036854775808"]
+    counts = ["0", "1", "2", "3", "-1", "-2", "-3", "10", "abc", ""]
+    lists = ["l1", "l2", "m"]
+
+    def pick(weighted):
+        keys, weights = zip(*weighted)
+        return rng.choices(keys, weights)[0]
+
+    def lkey(write=False):
+        return pick([("l1", 8), ("l2", 8), ("m", 4), ("x", 1 if write else 3),
+                     ("nokey", 0 if write else 2)])
+
+    def end():
+        return pick([("LEFT", 10), ("RIGHT", 10), ("left", 2), ("middle", 1)])
+
+    def some(lo, hi):
+        return [rng.choice(values) for _ in range(rng.randint(lo, hi))]
+
+    def lpos():
+        args = ["LPOS", lkey(), rng.choice(values)]
+        for opt in rng.sample(["RANK", "COUNT", "MAXLEN"], rng.randint(0, 3)):
+            arg = {"RANK": ["1", "2", "-1", "-2", "0", "abc", "-9223372036854775808"],
+                   "COUNT": ["0", "1", "2", "-1", "x"],
+                   "MAXLEN": ["0", "1", "3", "-1", "y"]}[opt]
+            args += [opt, rng.choice(arg)]
+        if rng.random() < 0.03:
+            args.append("RANK")
+        return args
+
+    def mpop(blocking):
+        keys = [lkey() for _ in range(rng.randint(1, 3))]
+        numkeys = str(len(keys)) if rng.random() < 0.9 else rng.choice(["0", "-1", "9", "x"])
+        args = ["BLMPOP", "0.01"] if blocking else ["LMPOP"]
+        args += [numkeys] + keys + [end()]
+        if rng.random() < 0.5:
+            args += ["COUNT", rng.choice(["1", "2", "5", "0", "-1", "x"])]
+        if rng.random() < 0.03:
+            args += ["COUNT", "1"]
+        return args
+
+    def other():
+        return pick([
+            (["DEL", lkey(True)], 3),
+            (["EXISTS", lkey()], 1),
+            (["TYPE", lkey()], 1),
+            (["SET", "x", "v"], 1),
+            (["DEL", "x"], 1),
+            (["SADD", "m", "s"], 1),
+            (["DEL", "m"], 1),
+            (["EXPIRE", lkey(), "100"], 1),
+            (["TTL", lkey()], 1),
+            (["RENAME", lkey(), lkey(True)], 1),
+            (["COPY", lkey(), lkey(True), "REPLACE"], 1),
+        ])
+
+    out = []
+    for _ in range(n):
+        choice = rng.randint(0, 99)
+        k = lkey()
+        if choice < 16:
+            out.append([rng.choice(["LPUSH", "RPUSH"]), lkey(True)] + some(1, 3))
+        elif choice < 20:
+            out.append([rng.choice(["LPUSHX", "RPUSHX"]), lkey(True)] + some(1, 2))
+        elif choice < 30:
+            cmd = [rng.choice(["LPOP", "RPOP"]), k]
+            if rng.random() < 0.5:
+                cmd.append(rng.choice(counts))
+            out.append(cmd)
+        elif choice < 34:
+            out.append(["LLEN", k])
+        elif choice < 44:
+            out.append(["LRANGE", k, rng.choice(indexes), rng.choice(indexes)])
+        elif choice < 48:
+            out.append(["LINDEX", k, rng.choice(indexes)])
+        elif choice < 52:
+            out.append(["LSET", lkey(True), rng.choice(indexes), rng.choice(values)])
+        elif choice < 57:
+            where = pick([("BEFORE", 5), ("AFTER", 5), ("after", 1), ("between", 1)])
+            out.append(["LINSERT", lkey(True), where, rng.choice(values), rng.choice(values)])
+        elif choice < 62:
+            out.append(["LREM", lkey(True), rng.choice(counts), rng.choice(values)])
+        elif choice < 66:
+            out.append(["LTRIM", lkey(True), rng.choice(indexes), rng.choice(indexes)])
+        elif choice < 72:
+            out.append(lpos())
+        elif choice < 76:
+            out.append(["LMOVE", lkey(), lkey(True), end(), end()])
+        elif choice < 78:
+            out.append(["RPOPLPUSH", lkey(), lkey(True)])
+        elif choice < 82:
+            out.append(mpop(False))
+        elif choice < 84:
+            out.append([rng.choice(["BLPOP", "BRPOP"])]
+                       + [lkey() for _ in range(rng.randint(1, 2))]
+                       + [rng.choice(["0.01", "0.01", "-1", "x"])])
+        elif choice < 85:
+            out.append(["BLMOVE", lkey(), lkey(True), end(), end(), "0.01"])
+        elif choice < 86:
+            out.append(["BRPOPLPUSH", lkey(), lkey(True), "0.01"])
+        elif choice < 87:
+            out.append(mpop(True))
+        else:
+            out.append(other())
+    return out
+
+
 def pairs_of(items):
     return [(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
 
@@ -893,7 +1010,8 @@ def main():
     rest = argv[2:]
     modes = {"--random": random_commands, "--random-hll": random_hll_commands,
              "--random-collections": random_collection_commands,
-             "--random-zsets": random_zset_commands}
+             "--random-zsets": random_zset_commands,
+             "--random-lists": random_list_commands}
     wanted, seed = [], None
     while rest[:1] and rest[0] in list(modes) + ["--seed"]:
         if len(rest) < 2:

@@ -348,8 +348,15 @@ async fn flush(
     if wbuf.is_empty() {
         return Ok(());
     }
-    if let Err(e) = socket.write_all(wbuf).await {
-        return Err(Ended::Io(e));
+    // A client that stops reading must not hold its task forever: a kill
+    // (CLIENT KILL, a subscriber past its output limit) ends the write.
+    tokio::select! {
+        r = socket.write_all(wbuf) => {
+            if let Err(e) = r {
+                return Err(Ended::Io(e));
+            }
+        }
+        () = client.handle.kill_signal.notified() => return Err(Ended::Killed),
     }
     server.stats.net_output_bytes.add(wbuf.len() as u64);
     wbuf.clear();

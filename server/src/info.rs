@@ -329,6 +329,8 @@ fn clients_section(server: &Server, out: &mut String) {
         server.blocking.blocked_clients(),
         server.blocking.blocked_clients(),
     );
+    let m = crate::messaging_metrics::Messaging::sample(&server.blocking, &server.pubsub);
+    crate::stat::write_info(crate::messaging_metrics::CLIENT_ROWS, &m, out);
 }
 
 fn memory_section(server: &Server, out: &mut String) {
@@ -374,6 +376,8 @@ fn stats_section(server: &Server, out: &mut String) {
         server.ops_per_sec.load(Ordering::Relaxed),
         server.keyspace.engine().stats().expired_dropped,
     );
+    let m = crate::messaging_metrics::Messaging::sample(&server.blocking, &server.pubsub);
+    crate::stat::write_info(crate::messaging_metrics::STATS_ROWS, &m, out);
 }
 
 fn commandstats_section(server: &Server, out: &mut String) {

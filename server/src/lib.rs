@@ -26,6 +26,7 @@ pub mod fd_limit;
 pub mod glob;
 pub mod info;
 pub mod listener;
+pub mod messaging_metrics;
 pub mod metrics;
 pub mod pipeline;
 pub mod pubsub;

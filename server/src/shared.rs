@@ -64,7 +64,7 @@ pub struct Server {
     /// Clients blocked in BLPOP and the like, per key.
     pub blocking: Arc<crate::blocking::Blocking>,
     /// This node's pub/sub subscriptions.
-    pub pubsub: crate::pubsub::PubSub,
+    pub pubsub: Arc<crate::pubsub::PubSub>,
 }
 
 impl Server {
@@ -80,6 +80,14 @@ impl Server {
             Arc::clone(&cluster),
         )?);
         let stats = ServerStats::new(&metrics.registry)?;
+        let blocking: Arc<crate::blocking::Blocking> = Arc::default();
+        let pubsub: Arc<crate::pubsub::PubSub> = Arc::default();
+        metrics
+            .registry
+            .register(Box::new(crate::messaging_metrics::MessagingCollector::new(
+                Arc::clone(&blocking),
+                Arc::clone(&pubsub),
+            )?))?;
         let now = unix_secs();
         let run_id: String = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
@@ -107,8 +115,8 @@ impl Server {
             port,
             ops_per_sec: AtomicU64::new(0),
             census: crate::info::Census::default(),
-            blocking: Arc::default(),
-            pubsub: crate::pubsub::PubSub::default(),
+            blocking,
+            pubsub,
         });
         // Messages published on any node reach this node's subscribers.
         let weak = Arc::downgrade(&server);

@@ -416,7 +416,7 @@ impl RawConn {
                 }
                 line
             }
-            b'*' | b'%' | b'~' => {
+            b'*' | b'%' | b'~' | b'>' => {
                 let n: i64 = body.parse().expect("aggregate length");
                 let items = if kind == b'%' { n * 2 } else { n };
                 for _ in 0..items.max(0) {

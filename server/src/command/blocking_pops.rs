@@ -15,24 +15,24 @@ use super::zsets::{zmpop_args, zmpop_first, zpop_first};
 use crate::blocking::{BlockRequest, parse_timeout};
 use crate::reply_error::CmdResult;
 
-/// Nothing to pop: waits on `keys` (unless in a transaction), answering
-/// `none` if the wait ends unserved.
+/// Nothing to pop: waits on `keys`, answering a nil array if the wait
+/// ends unserved (every blocking command does, as in Redis 7.0).
 fn block(
     cx: &mut Ctx<'_>,
     keys: &[Bytes],
     timeout: Option<std::time::Duration>,
-    none: Reply,
     args: &[Bytes],
 ) -> CmdResult {
-    if !cx.client.in_exec {
-        cx.client.block = Some(BlockRequest {
-            keys: keys.to_vec(),
-            timeout,
-            timeout_reply: none.clone(),
-            args: args.to_vec(),
-        });
+    if cx.client.in_exec {
+        return Ok(Reply::NilArray);
     }
-    Ok(none)
+    cx.client.block = Some(BlockRequest {
+        keys: keys.to_vec(),
+        timeout,
+        timeout_reply: Reply::NilArray,
+        args: args.to_vec(),
+    });
+    Ok(Reply::NilArray)
 }
 
 async fn bpop(cx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
@@ -47,7 +47,7 @@ async fn bpop(cx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
             return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]));
         }
     }
-    block(cx, keys, timeout, Reply::NilArray, args)
+    block(cx, keys, timeout, args)
 }
 
 /// BLPOP key [key ...] timeout: `[key, element]`, or nil at the timeout.
@@ -65,7 +65,9 @@ async fn bmove(cx: &mut Ctx<'_>, args: &[Bytes], from: End, to: End, at: usize) 
     let (src, dst) = (arg(args, 1), arg(args, 2));
     match move_one(cx, src, dst, from, to).await? {
         Some(v) => Ok(Reply::Bulk(v)),
-        None => block(cx, std::slice::from_ref(src), timeout, Reply::Nil, args),
+        // Inside a transaction BLMOVE answers a nil bulk, not an array.
+        None if cx.client.in_exec => Ok(Reply::Nil),
+        None => block(cx, std::slice::from_ref(src), timeout, args),
     }
 }
 
@@ -87,7 +89,7 @@ pub async fn blmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (keys, end, count) = mpop_args(args, 2)?;
     match mpop_first(cx, keys, end, count).await? {
         Some(r) => Ok(r),
-        None => block(cx, keys, timeout, Reply::NilArray, args),
+        None => block(cx, keys, timeout, args),
     }
 }
 
@@ -96,7 +98,7 @@ async fn bzpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
     let keys = args.get(1..args.len() - 1).unwrap_or_default();
     match zpop_first(cx, keys, end).await? {
         Some(r) => Ok(r),
-        None => block(cx, keys, timeout, Reply::NilArray, args),
+        None => block(cx, keys, timeout, args),
     }
 }
 
@@ -116,6 +118,6 @@ pub async fn bzmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (keys, end, count) = zmpop_args(args, 2)?;
     match zmpop_first(cx, keys, end, count).await? {
         Some(r) => Ok(r),
-        None => block(cx, keys, timeout, Reply::NilArray, args),
+        None => block(cx, keys, timeout, args),
     }
 }

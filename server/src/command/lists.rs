@@ -167,10 +167,13 @@ pub async fn lrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ))
 }
 
-/// LINDEX key index.
+/// LINDEX key index (the key is looked up before the index is parsed,
+/// as in Redis).
 pub async fn lindex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let Some(l) = list(cx, arg(args, 1)).await? else {
+        return Ok(Reply::Nil);
+    };
     let index = parse_i64(arg(args, 2))?;
-    let l = list(cx, arg(args, 1)).await?.unwrap_or_default();
     Ok(ringkv_cluster::list_index(index, l.len())
         .and_then(|i| l.into_iter().nth(i))
         .map_or(Reply::Nil, Reply::Bulk))
@@ -178,7 +181,18 @@ pub async fn lindex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// LSET key index element.
 pub async fn lset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let index = parse_i64(arg(args, 2))?;
+    let Ok(index) = parse_i64(arg(args, 2)) else {
+        // Redis looks the key up first: no such key, or the wrong type,
+        // comes before a bad index.
+        let db = cx.db();
+        if peek_members(cx, db, arg(args, 1), ValueType::List)
+            .await?
+            .is_none()
+        {
+            return Err(ReplyError::err(text::NO_SUCH_KEY));
+        }
+        return Err(ReplyError::not_integer());
+    };
     let op = CollectionOp::ListSet {
         index,
         value: arg(args, 3).clone(),
@@ -238,13 +252,14 @@ pub async fn lpos(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ));
             }
         } else if c.eat("COUNT") {
-            let n = c.require_i64()?;
+            // Redis answers a non-number with the same text.
+            let n = parse_i64(c.require()?).unwrap_or(-1);
             if n < 0 {
                 return Err(ReplyError::err("COUNT can't be negative"));
             }
             matches = Some(n);
         } else if c.eat("MAXLEN") {
-            maxlen = c.require_i64()?;
+            maxlen = parse_i64(c.require()?).unwrap_or(-1);
             if maxlen < 0 {
                 return Err(ReplyError::err("MAXLEN can't be negative"));
             }
@@ -254,13 +269,13 @@ pub async fn lpos(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let l = list(cx, arg(args, 1)).await?.unwrap_or_default();
     let element = arg(args, 2);
-    let want = matches.map_or(1, |n| {
-        if n == 0 {
-            usize::MAX
-        } else {
-            usize::try_from(n).unwrap_or(usize::MAX)
-        }
-    });
+    let want = match matches {
+        None => 1,
+        // Redis's count check overflows with this rank: every match.
+        Some(_) if rank == i64::MIN => usize::MAX,
+        Some(0) => usize::MAX,
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
     // Redis negates a negative rank; i64::MIN stays negative there, so
     // every match passes its rank test: the first match from the tail.
     let skip = usize::try_from(rank.unsigned_abs().saturating_sub(1)).unwrap_or(usize::MAX);

@@ -1,0 +1,211 @@
+//! Lists, blocking pops and pub/sub on a 3-node cluster of real processes:
+//! concurrent pushes through two coordinators all survive in one order on
+//! every replica, a consumer blocked on one node receives everything pushed
+//! through the others, subscribers on every node receive every message
+//! published through any node in order, and a node that was down gets the
+//! pushes by hints.
+//!
+//! Every wait is bounded; servers are killed by PID when the test ends.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::cluster::{Cluster, cl, info_field, wait_for};
+use common::*;
+
+fn lrange(con: &mut redis::Connection, level: &str, key: &str) -> Vec<String> {
+    strings(cl(con, level, &["LRANGE", key, "0", "-1"]).unwrap())
+}
+
+/// Whether `list` holds `prefix0..prefixN-1` in order (among others).
+fn in_order(list: &[String], prefix: &str, n: usize) -> bool {
+    let mine: Vec<&String> = list.iter().filter(|e| e.starts_with(prefix)).collect();
+    mine.len() == n
+        && mine
+            .iter()
+            .enumerate()
+            .all(|(i, e)| **e == format!("{prefix}{i}"))
+}
+
+#[test]
+fn concurrent_pushes_through_two_coordinators_all_survive_in_one_order() {
+    let c = Cluster::start(3);
+    const N: usize = 1000;
+    let pushers: Vec<_> = [0usize, 1]
+        .into_iter()
+        .map(|node| {
+            let mut con = c.conn(node);
+            thread::spawn(move || {
+                for i in 0..N {
+                    let v = format!("n{node}-{i}");
+                    cl(&mut con, "QUORUM", &["RPUSH", "feed", &v]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    let mut first: Option<Vec<String>> = None;
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        assert_eq!(
+            cl(&mut con, "ALL", &["LLEN", "feed"]).unwrap(),
+            int(2 * N as i64),
+            "node {node}"
+        );
+        let list = lrange(&mut con, "ALL", "feed");
+        assert!(
+            in_order(&list, "n0-", N),
+            "node {node}: n0's pushes in order"
+        );
+        assert!(
+            in_order(&list, "n1-", N),
+            "node {node}: n1's pushes in order"
+        );
+        match &first {
+            None => first = Some(list),
+            Some(f) => assert_eq!(f, &list, "node {node} orders the list differently"),
+        }
+    }
+    // After ALL reads repaired every replica, each answers alone the same.
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        assert_eq!(Some(lrange(&mut con, "ONE", "feed")), first, "node {node}");
+    }
+}
+
+#[test]
+fn a_consumer_blocked_on_one_node_gets_every_push_through_the_others() {
+    let c = Cluster::start(3);
+    const N: usize = 200;
+    let mut consumer = c.conn(2);
+    let reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while got.len() < 2 * N && Instant::now() < deadline {
+            let r = query(&mut consumer, &["BRPOP", "jobs", "5"]).unwrap();
+            let items = strings(r);
+            if let [_, v] = items.as_slice() {
+                got.push(v.clone());
+            }
+        }
+        got
+    });
+    // Let the consumer block first, so pushes wake it.
+    wait_for("the consumer blocked", Duration::from_secs(10), || {
+        let mut con = c.conn(2);
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
+        info.contains("blocked_clients:1")
+    });
+    let pushers: Vec<_> = [0usize, 1]
+        .into_iter()
+        .map(|node| {
+            let mut con = c.conn(node);
+            thread::spawn(move || {
+                for i in 0..N {
+                    let v = format!("n{node}-{i}");
+                    cl(&mut con, "QUORUM", &["LPUSH", "jobs", &v]).unwrap();
+                    if i % 20 == 0 {
+                        thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    let got = reader.join().unwrap();
+    let unique: BTreeSet<&String> = got.iter().collect();
+    assert_eq!(
+        unique.len(),
+        got.len(),
+        "one consumer never gets duplicates"
+    );
+    let want: BTreeSet<String> = (0..2)
+        .flat_map(|n| (0..N).map(move |i| format!("n{n}-{i}")))
+        .collect();
+    assert_eq!(
+        unique.into_iter().cloned().collect::<BTreeSet<_>>(),
+        want,
+        "every pushed element reached the consumer"
+    );
+    let mut con = c.conn(0);
+    assert_eq!(cl(&mut con, "ALL", &["LLEN", "jobs"]).unwrap(), int(0));
+}
+
+#[test]
+fn subscribers_on_every_node_get_every_message_in_publish_order() {
+    let c = Cluster::start(3);
+    const N: usize = 200;
+    let mut subs: Vec<RawConn> = (0..3)
+        .map(|node| {
+            let mut r = c.nodes[node].raw();
+            r.send_cmd(&[b"SUBSCRIBE", b"events"]);
+            assert!(r.read_reply().contains("subscribe"));
+            r
+        })
+        .collect();
+    let publishers: Vec<_> = [0usize, 1]
+        .into_iter()
+        .map(|node| {
+            let mut con = c.conn(node);
+            thread::spawn(move || {
+                for i in 0..N {
+                    let n: i64 = redis::cmd("PUBLISH")
+                        .arg("events")
+                        .arg(format!("p{node}-{i}"))
+                        .query(&mut con)
+                        .unwrap();
+                    assert_eq!(n, 3, "PUBLISH counts subscribers on every node");
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.join().unwrap();
+    }
+    for (node, sub) in subs.iter_mut().enumerate() {
+        let mut seen: Vec<String> = Vec::new();
+        for _ in 0..2 * N {
+            let reply = sub.read_reply();
+            let payload = reply.rsplit("\r\n").nth(1).unwrap_or_default().to_string();
+            seen.push(payload);
+        }
+        assert!(in_order(&seen, "p0-", N), "node {node} from p0: {seen:?}");
+        assert!(in_order(&seen, "p1-", N), "node {node} from p1");
+    }
+    let mut con = c.conn(0);
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    assert!(info.contains("pubsub_channels:1"), "{info}");
+}
+
+#[test]
+fn a_node_down_during_pushes_gets_them_by_hints() {
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    let mut con = c.conn(0);
+    c.nodes[2].kill();
+    wait_for("node 2 seen down", Duration::from_secs(20), || {
+        info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("1")
+    });
+    for i in 0..300 {
+        let key = format!("q{}", i % 10);
+        cl(&mut con, "QUORUM", &["RPUSH", &key, &format!("e{i}")]).unwrap();
+    }
+    c.nodes[2].restart_same_ports();
+    c.wait_all_up();
+    wait_for("every hint delivered", Duration::from_secs(60), || {
+        c.hints_pending() == 0
+    });
+    let mut con2 = c.conn(2);
+    for k in 0..10 {
+        let key = format!("q{k}");
+        let list = lrange(&mut con2, "ONE", &key);
+        let want: Vec<String> = (0..30).map(|j| format!("e{}", j * 10 + k)).collect();
+        assert_eq!(list, want, "{key} on the node that was down");
+    }
+}
