@@ -42,11 +42,18 @@ pub(super) fn change_list(
             if *if_exists && coll.is_empty() {
                 return Ok((CollectionReply::Count(0), false));
             }
-            for (seq, value) in values.iter().enumerate() {
+            // Every element of one push takes the same step from the end
+            // the writer saw and is told apart by its index in the write,
+            // so a push's elements stay together beside a concurrent push
+            // (LPUSH a b c leaves c b a: the indexes run backwards).
+            let first = coll.first().map(|(p, _)| p.clone());
+            let last = coll.last().map(|(p, _)| p.clone());
+            let n = values.len();
+            for (i, value) in values.iter().enumerate() {
                 let position = if *left {
-                    before_first(coll.first().map(|(p, _)| &p[..]), origin(seq))
+                    before_first(first.as_deref(), origin(n - 1 - i))
                 } else {
-                    after_last(coll.last().map(|(p, _)| &p[..]), origin(seq))
+                    after_last(last.as_deref(), origin(i))
                 };
                 coll.put(position, tag, now_ms, Element::Value(value.clone()));
             }

@@ -30,6 +30,8 @@ pub mod siblings;
 #[cfg(test)]
 mod collection_tests;
 #[cfg(test)]
+mod list_tests;
+#[cfg(test)]
 mod tests;
 
 pub use clock::VectorClock;
