@@ -198,6 +198,7 @@ fn redis_crate_scenario() {
     counters(c);
     hyperloglog(c);
     collections(c);
+    lists_and_pubsub(c, port);
     pipelines(c);
     transactions(c, &mut connect(port, ""), port);
     scan(&mut connect(port, "7"));
@@ -348,6 +349,32 @@ fn collections(c: &mut redis::Connection) {
         err(c, &["HGET", "word", "x"]),
         "WRONGTYPE Operation against a key holding the wrong kind of value"
     );
+}
+
+fn lists_and_pubsub(c: &mut redis::Connection, port: u16) {
+    assert_eq!(ok(c, &["RPUSH", "queue", "a", "b"]), int(2));
+    assert_eq!(ok(c, &["LPUSH", "queue", "z"]), int(3));
+    let all: Vec<String> = redis::cmd("LRANGE")
+        .arg("queue")
+        .arg(0)
+        .arg(-1)
+        .query(c)
+        .unwrap();
+    assert_eq!(all, ["z", "a", "b"]);
+    assert_eq!(
+        ok(c, &["BLPOP", "queue", "1"]),
+        Value::Array(vec![bulk("queue"), bulk("z")])
+    );
+    assert_eq!(ok(c, &["BRPOP", "empty", "0.05"]), Value::Nil);
+    let mut sub_con = connect(port, "");
+    let mut sub = sub_con.as_pubsub();
+    sub.subscribe("news").unwrap();
+    assert_eq!(ok(c, &["PUBLISH", "news", "hello"]), int(1));
+    sub.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let m = sub.get_message().unwrap();
+    assert_eq!(m.get_channel_name(), "news");
+    assert_eq!(m.get_payload::<String>().unwrap(), "hello");
 }
 
 fn pipelines(c: &mut redis::Connection) {

@@ -395,7 +395,10 @@ async fn wait_blocked(
     let mut shutdown = server.shutdown.subscribe();
     let registration = server.blocking.register(client.db, &request.keys);
     handle.blocked.store(true, Ordering::Relaxed);
-    let deadline = request.timeout.map(|t| tokio::time::Instant::now() + t);
+    // A timeout past what the clock can hold waits forever.
+    let deadline = request
+        .timeout
+        .and_then(|t| tokio::time::Instant::now().checked_add(t));
     let mut poll = POLL_MIN;
     let mut watch_socket = true;
     let result = loop {

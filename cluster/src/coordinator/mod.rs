@@ -24,8 +24,8 @@
 //! replica side of node requests), [`stats`] (counters for metrics and
 //! INFO).
 
-mod publish;
-pub use publish::MessageSink;
+mod notify;
+pub use notify::{ChangeObserver, MessageSink};
 mod repair;
 mod serve;
 pub(crate) use serve::decode_incoming;
@@ -104,7 +104,9 @@ pub struct Coordinator {
     pub(crate) hints: crate::hints::Hints,
     pub(crate) anti_entropy: crate::antientropy::AntiEntropyStats,
     /// Where published messages go on this node (set by the server).
-    pub(crate) message_sink: RwLock<Option<publish::MessageSink>>,
+    pub(crate) message_sink: RwLock<Option<notify::MessageSink>>,
+    /// Who hears of every record change on this node (set by the server).
+    pub(crate) change_observer: RwLock<Option<notify::ChangeObserver>>,
 }
 
 impl Coordinator {

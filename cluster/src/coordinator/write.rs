@@ -404,11 +404,16 @@ impl Coordinator {
         context: Option<VectorClock>,
     ) -> Result<Updated<Outcome>> {
         let actor = self.actor;
-        self.keyspace
+        let updated = self
+            .keyspace
             .update_record(db, key, |sibs, now| {
                 apply_op(sibs, op, context.as_ref(), actor, now)
             })
-            .await
+            .await;
+        if updated.as_ref().is_ok_and(|u| u.ack != Ack::NONE) {
+            self.changed(db, key);
+        }
+        updated
     }
 
     /// Merges another replica's record into this node's. Returns whether
@@ -424,6 +429,9 @@ impl Coordinator {
             .update_record(db, key, |sibs, _| sibs.merge(incoming))
             .await?
             .ack;
+        if ack != Ack::NONE {
+            self.changed(db, key);
+        }
         Ok((ack != Ack::NONE, ack))
     }
 }

@@ -205,6 +205,35 @@ async function collections(r) {
   );
 }
 
+async function listsAndPubsub(r) {
+  check("RPUSH", await r.rpush("queue", "a", "b", "c"), 3);
+  check("LPUSH", await r.lpush("queue", "z"), 4);
+  check("LRANGE", await r.lrange("queue", 0, -1), ["z", "a", "b", "c"]);
+  check("LPOP", await r.lpop("queue"), "z");
+  check("RPOP count", await r.rpop("queue", 2), ["c", "b"]);
+  check("LMOVE", await r.lmove("queue", "done", "LEFT", "RIGHT"), "a");
+  check("BLPOP timeout", await r.blpop("queue", 0.05), null);
+  // A blocked BRPOP is served by a push from another connection.
+  const blocked = client();
+  const pending = blocked.brpop("jobs", 5);
+  for (let i = 0; i < 500; i++) {
+    if ((await r.info("clients")).includes("blocked_clients:1")) break;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  await r.rpush("jobs", "job1");
+  check("BRPOP woken", await pending, ["jobs", "job1"]);
+  // Pub/sub: a subscriber receives a published message.
+  const sub = client();
+  const received = new Promise((res) => sub.on("message", (ch, msg) => res([ch, msg])));
+  check("SUBSCRIBE", await sub.subscribe("news"), 1);
+  check("PUBLISH", await r.publish("news", "hello"), 1);
+  check("message", await received, ["news", "hello"]);
+  const preceived = new Promise((res) => sub.on("pmessage", (p, ch, msg) => res([p, ch, msg])));
+  await sub.psubscribe("n*");
+  check("PUBLISH to channel and pattern", await r.publish("news", "again"), 2);
+  check("pmessage", await preceived, ["n*", "news", "again"]);
+}
+
 async function pipelines(r) {
   const p = r.pipeline();
   for (let i = 0; i < 1000; i++) p.incr("pipe:n");
@@ -341,6 +370,7 @@ async function main() {
   await counters(r);
   await hyperloglog(r);
   await collections(r);
+  await listsAndPubsub(r);
   await pipelines(r);
   await transactions(r);
   await scan();

@@ -10,6 +10,7 @@ a timeout, so a hung server fails the run instead of hanging it.
 """
 
 import signal
+import threading
 import sys
 import time
 
@@ -198,6 +199,46 @@ def collections(r):
           "WRONGTYPE Operation against a key holding the wrong kind of value")
 
 
+def lists_and_pubsub(host, port, password, r):
+    check("RPUSH", r.rpush("queue", "a", "b", "c"), 3)
+    check("LPUSH", r.lpush("queue", "z"), 4)
+    check("LRANGE", r.lrange("queue", 0, -1), [b"z", b"a", b"b", b"c"])
+    check("LPOP", r.lpop("queue"), b"z")
+    check("RPOP count", r.rpop("queue", 2), [b"c", b"b"])
+    check("LLEN", r.llen("queue"), 1)
+    check("LMOVE", r.lmove("queue", "done", "LEFT", "RIGHT"), b"a")
+    check("BLPOP timeout", r.blpop(["queue"], timeout=0.05), None)
+    # A blocked BRPOP is served by a push from another connection.
+    got = []
+    blocked = client(host, port, password)
+    t = threading.Thread(target=lambda: got.append(blocked.brpop(["jobs"], timeout=5)))
+    t.start()
+    for _ in range(500):
+        if r.info("clients")["blocked_clients"] == 1:
+            break
+        time.sleep(0.01)
+    r.rpush("jobs", "job1")
+    t.join(10)
+    check("BRPOP woken", got, [(b"jobs", b"job1")])
+    check("BZPOPMIN", (r.zadd("prio", {"x": 1}), r.bzpopmin(["prio"], timeout=1))[1],
+          (b"prio", b"x", 1.0))
+    # Pub/sub: a subscriber receives a published message.
+    sub = client(host, port, password)
+    ps = sub.pubsub()
+    ps.subscribe("news")
+    check("subscribe confirmation", ps.get_message(timeout=2)["type"], "subscribe")
+    check("PUBLISH", r.publish("news", "hello"), 1)
+    m = ps.get_message(timeout=2)
+    check("message", (m["type"], m["channel"], m["data"]), ("message", b"news", b"hello"))
+    ps.psubscribe("n*")
+    ps.get_message(timeout=2)
+    check("PUBLISH to channel and pattern", r.publish("news", "again"), 2)
+    kinds = sorted(ps.get_message(timeout=2)["type"] for _ in range(2))
+    check("message and pmessage", kinds, ["message", "pmessage"])
+    check("PUBSUB NUMSUB", r.pubsub_numsub("news"), [(b"news", 1)])
+    ps.close()
+
+
 def pipelines(r):
     p = r.pipeline(transaction=False)
     for _ in range(1000):
@@ -315,6 +356,7 @@ def main():
     counters(r)
     hyperloglog(r)
     collections(r)
+    lists_and_pubsub(host, port, password, r)
     pipelines(r)
     transactions(host, port, password, r)
     scan(host, port, password)

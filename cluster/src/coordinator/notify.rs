@@ -1,3 +1,7 @@
+//! What the coordinator tells the server it serves: which keys changed on
+//! this node ([`ChangeObserver`], so clients blocked on them look again),
+//! and messages published on any node ([`MessageSink`]).
+//!
 //! Cluster-wide publish/subscribe delivery. The server keeps the
 //! subscriptions of its own clients and hands the coordinator a
 //! [`MessageSink`]; a message published on any node is delivered to the
@@ -22,7 +26,24 @@ use crate::rpc::{Request, Response};
 /// message)` → how many received it.
 pub type MessageSink = Arc<dyn Fn(bool, &Bytes, &Bytes) -> u64 + Send + Sync>;
 
+/// Called with `(db, key)` after a write changed the key's record on this
+/// node: one this node coordinated, one it applied or merged for another
+/// coordinator, a hint delivered to it.
+pub type ChangeObserver = Arc<dyn Fn(u32, &[u8]) + Send + Sync>;
+
 impl Coordinator {
+    /// Sets who hears of every change of a record on this node.
+    pub fn set_change_observer(&self, observer: ChangeObserver) {
+        *self.change_observer.write() = Some(observer);
+    }
+
+    /// Tells the observer that `key` changed here.
+    pub(crate) fn changed(&self, db: u32, key: &[u8]) {
+        if let Some(o) = self.change_observer.read().as_ref() {
+            o(db, key);
+        }
+    }
+
     /// Sets where messages published on any node are delivered here.
     pub fn set_message_sink(&self, sink: MessageSink) {
         *self.message_sink.write() = Some(sink);
