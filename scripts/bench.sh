@@ -2,7 +2,7 @@
 # Benchmarks ringkv against a real redis-server, side by side in one run.
 #
 #   scripts/bench.sh [--rounds N] [--requests N] [--keyspace N] [--cluster N]
-#                    [--collections] [--members N]
+#                    [--collections] [--members N] [--lists] [--list-requests N]
 #
 # Starts ringkv-server (release build, appendfsync everysec) and redis-server
 # (--appendonly yes --appendfsync everysec, no RDB snapshots), each on a free
@@ -17,6 +17,9 @@
 # With --collections it adds redis-benchmark's HSET, SADD, SPOP, ZADD and
 # ZPOPMIN tests (one hash, set or sorted set of up to --members N members,
 # default 1000: a collection is one record today, so a write costs O(N)).
+# With --lists it adds LPUSH, RPOP and LRANGE_100 (redis-benchmark uses one
+# list, which grows to the request count: --list-requests N, default 2000,
+# since a list is one record today and a push costs O(its length)).
 # BENCH_SERVER_BIN=path benchmarks a given binary instead of building one.
 # Installs redis-server/redis-tools if missing; stops only what it started.
 set -euo pipefail
@@ -29,15 +32,19 @@ CLIENTS=50
 CLUSTER_NODES=0
 COLLECTIONS=0
 MEMBERS=1000
+LISTS=0
+LIST_REQUESTS=2000
 while [ $# -gt 0 ]; do
     case "$1" in
         --collections) COLLECTIONS=1; shift ;;
         --members) MEMBERS="$2"; shift 2 ;;
+        --lists) LISTS=1; shift ;;
+        --list-requests) LIST_REQUESTS="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
         --keyspace) KEYSPACE="$2"; shift 2 ;;
         --cluster) CLUSTER_NODES="$2"; shift 2 ;;
-        *) echo "usage: $0 [--rounds N] [--requests N] [--keyspace N] [--cluster N] [--collections] [--members N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--rounds N] [--requests N] [--keyspace N] [--cluster N] [--collections] [--members N] [--lists] [--list-requests N]" >&2; exit 2 ;;
     esac
 done
 
@@ -118,19 +125,25 @@ if [ "$CLUSTER_NODES" -gt 0 ]; then
     echo "cluster of $CLUSTER_NODES nodes up, benchmarking through port $CLUSTER_PORT" >&2
 fi
 
-# One redis-benchmark run; prints "rps p99_ms".
+# One redis-benchmark run; prints "rps p99_ms" of its last test (LRANGE
+# first runs the LPUSH that fills its list).
 run_one() {
-    local port=$1 test=$2 pipeline=$3 keyspace=$KEYSPACE
+    local port=$1 test=$2 pipeline=$3 keyspace=$KEYSPACE requests=$REQUESTS
     case "$test" in hset | sadd | spop | zadd | zpopmin) keyspace=$MEMBERS ;; esac
-    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$REQUESTS" -r "$keyspace" \
+    case "$test" in lpush | rpop | lrange_100) requests=$LIST_REQUESTS ;; esac
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$requests" -r "$keyspace" \
         -P "$pipeline" -t "$test" --csv 2>/dev/null \
-        | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); gsub(/"/, "", $7); print $2, $7 }'
+        | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); gsub(/"/, "", $7); last = $2 " " $7 } END { print last }'
 }
 
 WORKLOADS=("set 1" "get 1" "set 16" "get 16")
 if [ "$COLLECTIONS" = 1 ]; then
     # SPOP and ZPOPMIN after the test that fills their key, as redis-benchmark orders them.
     WORKLOADS+=("hset 1" "sadd 1" "spop 1" "zadd 1" "zpopmin 1" "hset 16" "sadd 16" "spop 16" "zadd 16" "zpopmin 16")
+fi
+if [ "$LISTS" = 1 ]; then
+    # RPOP after LPUSH, which fills its list.
+    WORKLOADS+=("lpush 1" "rpop 1" "lrange_100 1" "lpush 16" "rpop 16" "lrange_100 16")
 fi
 
 declare -A RESULTS
@@ -158,8 +171,8 @@ stat() {
     echo "${RESULTS["$1 $2 $3"]}" | tr ';' '\n' | awk -v c="$4" 'NF { print $c }' | tr '\n' ';' | median
 }
 
-printf '\nredis-benchmark -c %s -n %s -r %s (collections: -r %s), median of %s rounds (ringkv appendfsync everysec vs redis appendonly everysec)\n' \
-    "$CLIENTS" "$REQUESTS" "$KEYSPACE" "$MEMBERS" "$ROUNDS"
+printf '\nredis-benchmark -c %s -n %s -r %s (collections: -r %s; lists: -n %s), median of %s rounds (ringkv appendfsync everysec vs redis appendonly everysec)\n' \
+    "$CLIENTS" "$REQUESTS" "$KEYSPACE" "$MEMBERS" "$LIST_REQUESTS" "$ROUNDS"
 printf '%-10s %14s %14s %8s %12s %12s %10s\n' workload "ringkv rps" "redis rps" ratio "ringkv p99" "redis p99" "p99 diff"
 for workload in "${WORKLOADS[@]}"; do
     read -r test pipeline <<<"$workload"
