@@ -2,8 +2,9 @@
 //! with `appendfsync everysec`.
 //!
 //! Clients write through every node (SET, DEL and INCR on keys each client
-//! owns alone, and on a hash and a set of their own: HSET/HDEL of fields,
-//! HINCRBY, SADD/SREM of members; so the expected end state is known)
+//! owns alone, and on a hash, a set and a list of their own: HSET/HDEL of
+//! fields, HINCRBY, SADD/SREM of members, RPUSH/LPOP of elements; so the
+//! expected end state is known)
 //! while one node at a time is hit by a fault drawn at random:
 //! - `kill -9`, then a restart on the same directory;
 //! - SIGSTOP for 1-3 s, then SIGCONT;
@@ -21,7 +22,10 @@
 //! holds at least its acknowledged increments and at most those plus the
 //! failed ones, and its replies only go up; a hash field obeys the key rule;
 //! a set holds every member whose SADD was acknowledged and not removed,
-//! and none whose SREM was acknowledged.
+//! and none whose SREM was acknowledged; a list holds every element whose
+//! RPUSH was acknowledged and no acknowledged LPOP returned, none that an
+//! acknowledged LPOP returned, nothing never pushed, in push order, and no
+//! LPOP returns an element twice or one never pushed.
 //!
 //! Bounded: `FAULT_TEST_SECONDS` of faults (default 25), then the checks.
 //! `FAULT_TEST_SEED` replays a run (the seed is printed). Run it longer
@@ -102,6 +106,12 @@ struct History {
     members_in: std::collections::BTreeSet<String>,
     /// Members whose SREM was acknowledged.
     members_out: std::collections::BTreeSet<String>,
+    /// List elements surely present: RPUSH acknowledged, not popped.
+    list_in: VecDeque<String>,
+    /// Elements that may be present (an RPUSH or LPOP that failed).
+    list_maybe: std::collections::BTreeSet<String>,
+    /// Elements an acknowledged LPOP returned.
+    popped: std::collections::BTreeSet<String>,
     ops: u64,
     errors: u64,
     anomalies: Vec<String>,
@@ -113,6 +123,75 @@ fn hash_name(client: usize) -> String {
 
 fn set_name(client: usize) -> String {
     format!("fset{client}")
+}
+
+fn list_name(client: usize) -> String {
+    format!("flist{client}")
+}
+
+/// The push number in a list element `e{n}`.
+fn element_number(e: &str) -> u64 {
+    e.trim_start_matches('e').parse().unwrap_or(0)
+}
+
+/// One RPUSH (`push`) or LPOP on the client's list, with its bookkeeping;
+/// whether the connection still works.
+fn list_step(h: &mut History, conn: &mut redis::Connection, c: usize, push: bool) -> bool {
+    let list = list_name(c);
+    if push {
+        let e = format!("e{}", h.ops);
+        return match query(conn, &["RPUSH", &list, &e]) {
+            Ok(_) => {
+                h.list_in.push_back(e);
+                true
+            }
+            Err(_) => {
+                h.list_maybe.insert(e);
+                false
+            }
+        };
+    }
+    match query(conn, &["LPOP", &list]) {
+        Ok(redis::Value::BulkString(b)) => {
+            let e = String::from_utf8_lossy(&b).into_owned();
+            if h.popped.contains(&e) {
+                h.anomalies.push(format!("{list}: LPOP returned {e} twice"));
+            } else if let Some(i) = h.list_in.iter().position(|x| *x == e) {
+                // Elements before it were surely present: a lost push.
+                for skipped in h.list_in.drain(..i).collect::<Vec<_>>() {
+                    if !h.list_maybe.contains(&skipped) {
+                        h.anomalies
+                            .push(format!("{list}: LPOP returned {e} before {skipped}"));
+                    }
+                }
+                h.list_in.pop_front();
+            } else if !h.list_maybe.remove(&e) {
+                h.anomalies
+                    .push(format!("{list}: LPOP returned {e}, never pushed"));
+            }
+            h.popped.insert(e);
+            true
+        }
+        Ok(redis::Value::Nil) => {
+            if let Some(first) = h.list_in.front() {
+                h.anomalies.push(format!(
+                    "{list}: LPOP found nothing while {first} was acknowledged"
+                ));
+            }
+            true
+        }
+        Ok(other) => {
+            h.anomalies.push(format!("LPOP {list} replied {other:?}"));
+            true
+        }
+        Err(_) => {
+            // It may have taken the head: that element may now be gone.
+            if let Some(first) = h.list_in.pop_front() {
+                h.list_maybe.insert(first);
+            }
+            false
+        }
+    }
 }
 
 fn key_name(client: usize, k: usize) -> String {
@@ -210,6 +289,13 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
             }
             continue;
         }
+        if (65..75).contains(&roll) {
+            if !list_step(&mut h, conn, c, roll < 71) {
+                h.errors += 1;
+                *con = None;
+            }
+            continue;
+        }
         if roll < 65 {
             let f = rng.random_range(0..KEYS_PER_CLIENT);
             let (hash, field) = (hash_name(c), format!("f{f}"));
@@ -232,7 +318,7 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
         }
         let k = rng.random_range(0..KEYS_PER_CLIENT);
         let key = key_name(c, k);
-        let (state, result) = if roll < 88 {
+        let (state, result) = if roll < 91 {
             let v = format!("v{}", h.ops);
             let r = query(conn, &["SET", &key, &v]);
             (Some(v), r)
@@ -489,16 +575,48 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
                 }
                 Err(e) => anomalies.push(format!("node {i}: SMEMBERS {set}: {e}")),
             }
+            let list = list_name(client);
+            match cl(&mut con, "ALL", &["LRANGE", &list, "0", "-1"]) {
+                Ok(v) => {
+                    let held = common::strings(v);
+                    let set: std::collections::BTreeSet<&String> = held.iter().collect();
+                    for lost in h.list_in.iter().filter(|e| !set.contains(e)) {
+                        anomalies.push(format!("node {i}: {list} lost acknowledged {lost}"));
+                    }
+                    for e in &held {
+                        if h.popped.contains(e) {
+                            anomalies.push(format!("node {i}: {list} holds popped {e}"));
+                        } else if !h.list_in.contains(e) && !h.list_maybe.contains(e) {
+                            anomalies.push(format!("node {i}: {list} holds unknown {e}"));
+                        }
+                    }
+                    // Acknowledged pushes keep their order; a failed one
+                    // may have been applied late, anywhere after.
+                    let acked: Vec<&String> =
+                        held.iter().filter(|e| h.list_in.contains(e)).collect();
+                    if set.len() != held.len()
+                        || acked
+                            .windows(2)
+                            .any(|w| element_number(w[0]) >= element_number(w[1]))
+                    {
+                        anomalies.push(format!("node {i}: {list} out of push order: {held:?}"));
+                    }
+                }
+                Err(e) => anomalies.push(format!("node {i}: LRANGE {list}: {e}")),
+            }
         }
     }
     let ops: u64 = histories.iter().map(|h| h.ops).sum();
     let errors: u64 = histories.iter().map(|h| h.errors).sum();
     let acked_incrs: i64 = histories.iter().map(|h| h.incr.acked + h.hincr.acked).sum();
     let members: usize = histories.iter().map(|h| h.members_in.len()).sum();
+    let elements: usize = histories.iter().map(|h| h.list_in.len()).sum();
+    let pops: usize = histories.iter().map(|h| h.popped.len()).sum();
     println!(
         "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
          replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY \
-         {acked_incrs}, set members {members}; anomalies {}",
+         {acked_incrs}, set members {members}, list elements {elements} (popped {pops}); \
+         anomalies {}",
         counts[0],
         counts[1],
         counts[2],
