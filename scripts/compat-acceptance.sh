@@ -4,8 +4,8 @@
 #   1. redis-cli --pipe loads N SET commands (default 1,000,000): 0 errors;
 #   2. redis-cli --scan --pattern 'key:1*' lists exactly the matching keys;
 #   3. redis-benchmark -q -n 20000 for the PING, SET, GET, INCR and MSET
-#      tests prints no error; the list/set/hash/zset tests are run one by
-#      one and are expected to answer Redis's unknown-command error.
+#      tests, and -n 1000 for the list, hash, set and sorted-set tests,
+#      prints no error.
 # Usage: scripts/compat-acceptance.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,8 +61,9 @@ redis-cli -p "$port" FLUSHALL >/dev/null
 out="$(redis-benchmark -p "$port" -q -n 20000 -t ping_inline,ping_mbulk,set,get,incr,mset 2>&1 | tr '\r' '\n' | grep -E 'per second|rror')"
 echo "$out"
 ! grep -qi error <<<"$out" || { echo "FAIL: errors in string/key tests"; exit 1; }
-for t in lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100; do
-    printf '%s (no such type yet): ' "$t"
-    redis-benchmark -p "$port" -q -n 100 -t "$t" 2>&1 | tr '\r' '\n' | grep -m1 -E 'rror|per second' || true
-done
+# The list, hash, set and sorted-set tests with few requests: their lists
+# grow to the request count, and a collection is one record today.
+out="$(redis-benchmark -p "$port" -q -n 1000 -t lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100 2>&1 | tr '\r' '\n' | grep -E 'per second|rror')"
+echo "$out"
+! grep -qi error <<<"$out" || { echo "FAIL: errors in collection tests"; exit 1; }
 echo "all acceptance checks passed"
