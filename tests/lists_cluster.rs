@@ -30,18 +30,26 @@ fn in_order(list: &[String], prefix: &str, n: usize) -> bool {
             .all(|(i, e)| **e == format!("{prefix}{i}"))
 }
 
-#[test]
-fn concurrent_pushes_through_two_coordinators_all_survive_in_one_order() {
-    let c = Cluster::start(3);
-    const N: usize = 1000;
+/// Pushes `n{node}-{i}` for i in 0..n through nodes 0 and 1 at once (a
+/// short pause every `pause_every` pushes when not 0).
+fn push_through_two_nodes(
+    c: &Cluster,
+    cmd: &'static str,
+    key: &'static str,
+    n: usize,
+    pause_every: usize,
+) {
     let pushers: Vec<_> = [0usize, 1]
         .into_iter()
         .map(|node| {
             let mut con = c.conn(node);
             thread::spawn(move || {
-                for i in 0..N {
+                for i in 0..n {
                     let v = format!("n{node}-{i}");
-                    cl(&mut con, "QUORUM", &["RPUSH", "feed", &v]).unwrap();
+                    cl(&mut con, "QUORUM", &[cmd, key, &v]).unwrap();
+                    if pause_every > 0 && i % pause_every == 0 {
+                        thread::sleep(Duration::from_millis(20));
+                    }
                 }
             })
         })
@@ -49,6 +57,13 @@ fn concurrent_pushes_through_two_coordinators_all_survive_in_one_order() {
     for p in pushers {
         p.join().unwrap();
     }
+}
+
+#[test]
+fn concurrent_pushes_through_two_coordinators_all_survive_in_one_order() {
+    let c = Cluster::start(3);
+    const N: usize = 1000;
+    push_through_two_nodes(&c, "RPUSH", "feed", N, 0);
     let mut first: Option<Vec<String>> = None;
     for node in 0..3 {
         let mut con = c.conn(node);
@@ -101,24 +116,7 @@ fn a_consumer_blocked_on_one_node_gets_every_push_through_the_others() {
         let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
         info.contains("blocked_clients:1")
     });
-    let pushers: Vec<_> = [0usize, 1]
-        .into_iter()
-        .map(|node| {
-            let mut con = c.conn(node);
-            thread::spawn(move || {
-                for i in 0..N {
-                    let v = format!("n{node}-{i}");
-                    cl(&mut con, "QUORUM", &["LPUSH", "jobs", &v]).unwrap();
-                    if i % 20 == 0 {
-                        thread::sleep(Duration::from_millis(20));
-                    }
-                }
-            })
-        })
-        .collect();
-    for p in pushers {
-        p.join().unwrap();
-    }
+    push_through_two_nodes(&c, "LPUSH", "jobs", N, 20);
     let got = reader.join().unwrap();
     let unique: BTreeSet<&String> = got.iter().collect();
     assert_eq!(

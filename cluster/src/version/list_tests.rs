@@ -234,19 +234,9 @@ proptest! {
         for (i, step) in steps.iter().enumerate() {
             apply(&mut rs, i, step);
         }
-        let [a, c, d] = rs.clone();
-        prop_assert_eq!(merged(&a, &c), merged(&c, &a));
-        prop_assert_eq!(merged(&merged(&a, &c), &d), merged(&a, &merged(&c, &d)));
-        prop_assert_eq!(merged(&a, &a), a.clone());
-        let everything = merged(&merged(&a, &c), &d);
-        let mut synced = rs.clone();
-        for s in synced.iter_mut().rev() {
-            s.merge(&everything);
-        }
+        let synced = super::collection_tests::converged(&rs)?;
         for s in &synced {
-            prop_assert_eq!(s, &synced[0]);
             prop_assert_eq!(shown(s), shown(&synced[0]));
-            prop_assert_eq!(&Siblings::decode(&s.encode(), 0).unwrap(), s);
         }
     }
 

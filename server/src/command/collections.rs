@@ -255,3 +255,42 @@ pub fn scan_page(
     }
     Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(items)]))
 }
+
+/// The keys, end and count of `numkeys key [key ...] END [COUNT count]`
+/// from `args[at..]` (LMPOP, BLMPOP, ZMPOP, BZMPOP), with Redis's texts;
+/// `end` reads the END word (a syntax error when it answers `None`).
+pub fn mpop_args<E>(
+    args: &[Bytes],
+    at: usize,
+    end: impl Fn(&[u8]) -> Option<E>,
+) -> Result<(&[Bytes], E, u64), ReplyError> {
+    let numkeys = super::args::parse_i64(super::args::arg(args, at)).unwrap_or(0);
+    if numkeys <= 0 {
+        return Err(ReplyError::err("numkeys should be greater than 0"));
+    }
+    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    let first = at + 1;
+    let Some(keys) = args.get(first..first.saturating_add(n)) else {
+        return Err(ReplyError::syntax());
+    };
+    let mut c = ArgCursor::new(args, first + n);
+    let end = c
+        .next_arg()
+        .and_then(|w| end(w))
+        .ok_or(ReplyError::syntax())?;
+    let mut count = 1u64;
+    let mut counted = false;
+    while c.has_more() {
+        if !counted && c.eat("COUNT") {
+            let n = super::args::parse_i64(c.require()?).unwrap_or(0);
+            if n <= 0 {
+                return Err(ReplyError::err("count should be greater than 0"));
+            }
+            count = n.unsigned_abs();
+            counted = true;
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    Ok((keys, end, count))
+}

@@ -348,35 +348,10 @@ pub async fn rpoplpush(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(moved.map_or(Reply::Nil, Reply::Bulk))
 }
 
-/// The keys, end and count of `[LMPOP] numkeys key [key ...] LEFT|RIGHT
-/// [COUNT count]` from `args[at..]`, with Redis's texts.
+/// The keys, end and count of `numkeys key [key ...] LEFT|RIGHT [COUNT
+/// count]` from `args[at..]` (LMPOP, BLMPOP).
 pub fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, u64), ReplyError> {
-    let numkeys = parse_i64(arg(args, at)).unwrap_or(0);
-    if numkeys <= 0 {
-        return Err(ReplyError::err("numkeys should be greater than 0"));
-    }
-    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    let first = at + 1;
-    let Some(keys) = args.get(first..first.saturating_add(n)) else {
-        return Err(ReplyError::syntax());
-    };
-    let mut c = ArgCursor::new(args, first + n);
-    let end = End::parse(c.require()?)?;
-    let mut count = 1u64;
-    let mut counted = false;
-    while c.has_more() {
-        if !counted && c.eat("COUNT") {
-            let n = parse_i64(c.require()?).unwrap_or(0);
-            if n <= 0 {
-                return Err(ReplyError::err("count should be greater than 0"));
-            }
-            count = n.unsigned_abs();
-            counted = true;
-        } else {
-            return Err(ReplyError::syntax());
-        }
-    }
-    Ok((keys, end, count))
+    super::collections::mpop_args(args, at, |w| End::parse(w).ok())
 }
 
 /// Pops from the first non-empty list of `keys`: `[key, [elements]]`, or

@@ -11,7 +11,7 @@ use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, Value
 use ringkv_resp::{Protocol, Reply};
 
 use super::Ctx;
-use super::args::{ArgCursor, arg, is, parse_i64};
+use super::args::{arg, is, parse_i64};
 use super::collections::{
     change, check_repeats, count, intercard_limit, intercard_reply, random_args, random_picks,
     read_members, scan_cursor, scan_page, store,
@@ -316,38 +316,17 @@ pub async fn zmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// The keys, end and count of `numkeys key [key ...] MIN|MAX [COUNT
-/// count]` from `args[at..]` (ZMPOP, BZMPOP), with Redis's texts.
+/// count]` from `args[at..]` (ZMPOP, BZMPOP).
 pub fn zmpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], PopEnd, u64), ReplyError> {
-    let numkeys = parse_i64(arg(args, at)).unwrap_or(0);
-    if numkeys <= 0 {
-        return Err(ReplyError::err("numkeys should be greater than 0"));
-    }
-    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    let first = at + 1;
-    let Some(keys) = args.get(first..first.saturating_add(n)) else {
-        return Err(ReplyError::syntax());
-    };
-    let mut c = ArgCursor::new(args, first + n);
-    let end = match c.next_arg() {
-        Some(w) if is(w, "MIN") => PopEnd::Min,
-        Some(w) if is(w, "MAX") => PopEnd::Max,
-        _ => return Err(ReplyError::syntax()),
-    };
-    let mut count = 1u64;
-    let mut counted = false;
-    while c.has_more() {
-        if !counted && c.eat("COUNT") {
-            let n = parse_i64(c.require()?).unwrap_or(0);
-            if n <= 0 {
-                return Err(ReplyError::err("count should be greater than 0"));
-            }
-            count = n.unsigned_abs();
-            counted = true;
+    super::collections::mpop_args(args, at, |w| {
+        if is(w, "MIN") {
+            Some(PopEnd::Min)
+        } else if is(w, "MAX") {
+            Some(PopEnd::Max)
         } else {
-            return Err(ReplyError::syntax());
+            None
         }
-    }
-    Ok((keys, end, count))
+    })
 }
 
 /// Pops from the first non-empty sorted set of `keys`: `[key, [[member,
