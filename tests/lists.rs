@@ -376,6 +376,19 @@ fn blocking_pops_wake_on_push_in_arrival_order_and_time_out() {
             Value::Array(vec![Value::Array(vec![bulk("x"), bulk("5")])])
         ])
     );
+    // A key that becomes another type does not serve its waiter (no
+    // WRONGTYPE for it); a list pushed there later does.
+    let t = in_thread(&s, &["BLPOP", "typed", "10"]);
+    wait_blocked(&s, 1);
+    ok(c, &["SET", "typed", "x"]);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(blocked_clients(&s), 1, "still blocked after SET");
+    ok(c, &["DEL", "typed"]);
+    ok(c, &["RPUSH", "typed", "t"]);
+    assert_eq!(
+        t.join().unwrap().0.unwrap(),
+        bulks(&[Some("typed"), Some("t")])
+    );
     // A key that becomes a list by RENAME wakes its waiters too.
     let t = in_thread(&s, &["BLPOP", "renamed", "10"]);
     wait_blocked(&s, 1);

@@ -404,7 +404,10 @@ async fn wait_blocked(
     let result = loop {
         // Registered first, then looked: no wake-up falls in between.
         let reply = Box::pin(command::execute(server, client, request.args.clone())).await;
-        if client.block.take().is_none() {
+        // An error while waiting (the key now holds another type, a
+        // replica did not answer) does not end the wait, as in Redis a
+        // key of the wrong type does not serve its blocked clients.
+        if client.block.take().is_none() && !reply.is_error() {
             server.blocking.served.fetch_add(1, Ordering::Relaxed);
             break Ok(reply);
         }
