@@ -62,7 +62,7 @@ mod version;
 pub mod wire;
 
 pub use antientropy::RepairSummary;
-pub use coordinator::{ChangeObserver, ClusterScanPage, Coordinator, MessageSink};
+pub use coordinator::{ChangeObserver, ClusterScanPage, Coordinator, INTEREST_TTL, MessageSink};
 pub use error::{Error, PortError, Refusal, Result, SyncFailure};
 pub use keyspace::{Ack, Entry, Keyspace, ScanPage, ValueType, Write};
 pub use mutation::{Applied, CausalContext, Mutation, Versions};

@@ -11,10 +11,12 @@
 //! Per key the waiters form a FIFO queue and a write to the key wakes only
 //! the first; a waiter that is served (or leaves) wakes the next, so
 //! clients are served in the order they blocked and a push wakes no herd.
-//! Writes coordinated by this node wake at once. In a cluster a push
-//! coordinated by another node reaches this node's waiters by polling: the
-//! waiter re-runs its command every [`POLL_MIN`], doubling up to
-//! [`POLL_MAX`] while nothing arrives.
+//! Any change of a key's record on this node wakes at once: a write this
+//! node coordinated, or one it applied or merged as a replica. In a cluster
+//! the node also registers its interest in the keys with every live node
+//! (renewed while clients wait), and a node where one of them changes
+//! sends a wake-up. As a safety net for a lost wake-up the waiter re-runs
+//! its command every [`POLL_MIN`], doubling up to [`POLL_MAX`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use tokio::sync::Notify;
 /// The first re-run interval of a waiter in a cluster of several nodes.
 pub const POLL_MIN: Duration = Duration::from_millis(5);
 /// The longest re-run interval in a cluster.
-pub const POLL_MAX: Duration = Duration::from_millis(100);
+pub const POLL_MAX: Duration = Duration::from_secs(1);
 
 /// What a blocking command that found nothing asks of its connection.
 #[derive(Clone, Debug)]

@@ -401,7 +401,16 @@ async fn wait_blocked(
         .and_then(|t| tokio::time::Instant::now().checked_add(t));
     let mut poll = POLL_MIN;
     let mut watch_socket = true;
+    // In a cluster the other nodes are asked to wake this one when a key
+    // changes there; renewed while the client waits.
+    let mut interest_renewal = tokio::time::Instant::now();
     let result = loop {
+        if !server.cluster.is_alone() && tokio::time::Instant::now() >= interest_renewal {
+            let (cluster, db, keys) =
+                (Arc::clone(&server.cluster), client.db, request.keys.clone());
+            tokio::spawn(async move { cluster.register_interest(db, keys).await });
+            interest_renewal = tokio::time::Instant::now() + ringkv_cluster::INTEREST_TTL / 2;
+        }
         // Registered first, then looked: no wake-up falls in between.
         let reply = Box::pin(command::execute(server, client, request.args.clone())).await;
         // An error while waiting (the key now holds another type, a

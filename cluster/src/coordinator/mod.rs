@@ -25,7 +25,7 @@
 //! INFO).
 
 mod notify;
-pub use notify::{ChangeObserver, MessageSink};
+pub use notify::{ChangeObserver, INTEREST_TTL, MessageSink};
 mod repair;
 mod serve;
 pub(crate) use serve::decode_incoming;
@@ -107,6 +107,8 @@ pub struct Coordinator {
     pub(crate) message_sink: RwLock<Option<notify::MessageSink>>,
     /// Who hears of every record change on this node (set by the server).
     pub(crate) change_observer: RwLock<Option<notify::ChangeObserver>>,
+    /// Nodes with clients blocked on keys, per key (`notify`).
+    pub(crate) interest: parking_lot::Mutex<notify::InterestTable>,
 }
 
 impl Coordinator {

@@ -2,6 +2,11 @@
 //! this node ([`ChangeObserver`], so clients blocked on them look again),
 //! and messages published on any node ([`MessageSink`]).
 //!
+//! A node whose clients block on keys it may not replicate registers its
+//! interest with every live node (`Request::Interest`, renewed while the
+//! clients wait); a node where such a key changes sends it a
+//! `Request::Wake`, which its observer hears as a local change.
+//!
 //! Cluster-wide publish/subscribe delivery. The server keeps the
 //! subscriptions of its own clients and hands the coordinator a
 //! [`MessageSink`]; a message published on any node is delivered to the
@@ -14,13 +19,22 @@
 //! retries it. A publisher's messages reach each node in the order it
 //! published them, since PUBLISH answers only after every node did.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::join_all;
 
 use super::Coordinator;
+use crate::ring::NodeId;
 use crate::rpc::{Request, Response};
+
+/// How long a node's interest in a key lasts unless renewed.
+pub const INTEREST_TTL: Duration = Duration::from_secs(10);
+
+/// Per key, the nodes with clients blocked on it and until when.
+pub(crate) type InterestTable = HashMap<(u32, Bytes), HashMap<NodeId, Instant>>;
 
 /// Delivers a message to this node's subscribers: `(shard, channel,
 /// message)` → how many received it.
@@ -37,11 +51,83 @@ impl Coordinator {
         *self.change_observer.write() = Some(observer);
     }
 
-    /// Tells the observer that `key` changed here.
+    /// `key` changed here: tells the observer, and wakes the nodes that
+    /// registered interest in it (fire and forget).
     pub(crate) fn changed(&self, db: u32, key: &[u8]) {
+        self.changed_locally(db, key);
+        let nodes = self.interested_nodes(db, key);
+        if nodes.is_empty() {
+            return;
+        }
+        let req = Request::Wake {
+            db,
+            key: Bytes::copy_from_slice(key),
+        };
+        let timeout = self.timeout();
+        for id in nodes {
+            let Some(addr) = self.members.cluster_addr(id) else {
+                continue;
+            };
+            let (rpc, req) = (Arc::clone(&self.rpc), req.clone());
+            tokio::spawn(async move {
+                let _ = rpc.call(&addr, &req, timeout).await;
+            });
+        }
+    }
+
+    /// Tells this node's observer that `key` changed.
+    pub(crate) fn changed_locally(&self, db: u32, key: &[u8]) {
         if let Some(o) = self.change_observer.read().as_ref() {
             o(db, key);
         }
+    }
+
+    /// Node `from` has clients blocked on `keys` of `db`: it is woken when
+    /// they change here during the next [`INTEREST_TTL`].
+    pub(crate) fn note_interest(&self, from: NodeId, db: u32, keys: Vec<Bytes>) {
+        let until = Instant::now() + INTEREST_TTL;
+        let mut table = self.interest.lock();
+        table.retain(|_, nodes| {
+            nodes.retain(|_, t| *t > Instant::now());
+            !nodes.is_empty()
+        });
+        for key in keys {
+            table.entry((db, key)).or_default().insert(from, until);
+        }
+    }
+
+    fn interested_nodes(&self, db: u32, key: &[u8]) -> Vec<NodeId> {
+        let table = self.interest.lock();
+        if table.is_empty() {
+            return Vec::new();
+        }
+        let now = Instant::now();
+        table
+            .get(&(db, Bytes::copy_from_slice(key)))
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .filter(|(_, t)| **t > now)
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// This node has clients blocked on `keys` of `db`: asks every live
+    /// node to wake it when one of them changes there. Renew it within
+    /// [`INTEREST_TTL`] while the clients wait.
+    pub async fn register_interest(self: &Arc<Self>, db: u32, keys: Vec<Bytes>) {
+        let (up, _) = self.members.peers();
+        if up.is_empty() {
+            return;
+        }
+        let req = Request::Interest {
+            from: self.me,
+            db,
+            keys,
+        };
+        join_all(up.iter().map(|id| self.call(*id, &req))).await;
     }
 
     /// Sets where messages published on any node are delivered here.

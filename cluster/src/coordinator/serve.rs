@@ -104,6 +104,14 @@ impl Coordinator {
                 self.stats.messages_received.inc();
                 Response::Delivered(self.deliver_local(shard, &channel, &message))
             }
+            Request::Interest { from, db, keys } => {
+                self.note_interest(from, db, keys);
+                Response::Ack
+            }
+            Request::Wake { db, key } => {
+                self.changed_locally(db, &key);
+                Response::Ack
+            }
             Request::Tree { db, depth, ranges } => {
                 Response::Tree(self.local_leaves(db, ranges, depth).await?)
             }

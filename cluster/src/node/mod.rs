@@ -240,6 +240,7 @@ pub async fn start(
         anti_entropy: AntiEntropyStats::default(),
         message_sink: parking_lot::RwLock::new(None),
         change_observer: parking_lot::RwLock::new(None),
+        interest: parking_lot::Mutex::new(std::collections::HashMap::new()),
     });
     tokio::spawn(pause_watch(Arc::clone(&coordinator), shutdown.clone()));
     if coordinator.port.listens_at_start() {

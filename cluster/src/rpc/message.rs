@@ -38,6 +38,11 @@ pub mod kind {
     /// `shard:u8 channel message` → `receivers:u64`: deliver a published
     /// message to this node's subscribers (protocol version 6).
     pub const PUBLISH: u8 = 0x1B;
+    /// `from:u64 db:u32 n:u32 key*n` → empty: node `from` has clients
+    /// blocked on these keys; tell it when they change (protocol 6).
+    pub const INTEREST: u8 = 0x1C;
+    /// `db:u32 key` → empty: a key another node was told about changed.
+    pub const WAKE: u8 = 0x1D;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -184,6 +189,23 @@ pub enum Request {
         channel: Bytes,
         /// The message.
         message: Bytes,
+    },
+    /// Node `from` has clients blocked on `keys`: wake it when they
+    /// change here (for a while, see `coordinator::notify`).
+    Interest {
+        /// The interested node.
+        from: u64,
+        /// Database index.
+        db: u32,
+        /// User keys.
+        keys: Vec<Bytes>,
+    },
+    /// A key this node asked about changed on the sender.
+    Wake {
+        /// Database index.
+        db: u32,
+        /// User key.
+        key: Bytes,
     },
     /// A page of `db`'s records in `ranges`, after position `after`.
     Fetch {
@@ -427,6 +449,17 @@ impl Request {
                 w.u8(u8::from(*shard)).bytes(channel).bytes(message);
                 kind::PUBLISH
             }
+            Request::Interest { from, db, keys } => {
+                w.u64(*from).u32(*db).u32(keys.len() as u32);
+                for k in keys {
+                    w.bytes(k);
+                }
+                kind::INTEREST
+            }
+            Request::Wake { db, key } => {
+                w.u32(*db).bytes(key);
+                kind::WAKE
+            }
         };
         (k, w.finish())
     }
@@ -555,6 +588,20 @@ impl Request {
                 channel: r.bytes("channel")?,
                 message: r.bytes("message")?,
             },
+            kind::INTEREST => {
+                let from = r.u64("from")?;
+                let db = r.u32("db")?;
+                let n = r.count("key count", 4)?;
+                Request::Interest {
+                    from,
+                    db,
+                    keys: (0..n).map(|_| r.bytes("key")).collect::<Result<_, _>>()?,
+                }
+            }
+            kind::WAKE => Request::Wake {
+                db: r.u32("db")?,
+                key: r.bytes("key")?,
+            },
             other => return Err(DecodeError(format!("unknown request kind {other:#x}"))),
         };
         r.end("request")?;
@@ -672,7 +719,7 @@ impl Response {
                 >>(
                 )?)
             }
-            kind::MERGE | kind::FLUSH | kind::HINT => Response::Ack,
+            kind::MERGE | kind::FLUSH | kind::HINT | kind::INTEREST | kind::WAKE => Response::Ack,
             kind::PUBLISH => Response::Delivered(r.u64("receivers")?),
             kind::TREE => {
                 let n = r.count("leaf count", 8)?;
@@ -808,6 +855,15 @@ mod tests {
                 shard: true,
                 channel: Bytes::from_static(b"news"),
                 message: Bytes::from_static(b"hello"),
+            },
+            Request::Interest {
+                from: 7,
+                db: 1,
+                keys: vec![Bytes::from_static(b"q"), Bytes::from_static(b"r")],
+            },
+            Request::Wake {
+                db: 1,
+                key: Bytes::from_static(b"q"),
             },
         ];
         for req in reqs {
