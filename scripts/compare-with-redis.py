@@ -558,18 +558,21 @@ def random_zset_commands(n, seed=4):
             return rng.choice([["LIMIT"], ["LIMIT", "0"], ["limit", "1", "1"]])
         return ["LIMIT", rng.choice(offsets), rng.choice(limits)]
 
+    def dest_for(src):
+        """A destination for a copy of `src` (ZRANGESTORE, RENAME, COPY)."""
+        if src == "zp":
+            return "zp"
+        if src in lkeys + ["nokey"]:
+            return rng.choice(everyone)
+        return rng.choice(zkeys + ["m", "s", "zp"])
+
     def zrange(store=False):
         kind = pick([("rank", 4), ("score", 4), ("lex", 3)])
         rev = rng.random() < 0.35
         opts = []
         if store:
             src = rkey() if kind != "lex" else lexkey()
-            if src == "zp":
-                dst = "zp"
-            elif src in lkeys + ["nokey"]:
-                dst = rng.choice(everyone)
-            else:
-                dst = rng.choice(zkeys + ["m", "s", "zp"])
+            dst = dest_for(src)
             head = ["ZRANGESTORE", dst, src]
         else:
             head = ["ZRANGE", rkey() if kind != "lex" or rng.random() < 0.2 else lexkey()]
@@ -738,12 +741,7 @@ def random_zset_commands(n, seed=4):
 
     def rename():
         src = rng.choice(everyone + ["nokey"])
-        if src == "zp":
-            dst = "zp"
-        elif src in lkeys + ["nokey"]:
-            dst = rng.choice(everyone)
-        else:
-            dst = rng.choice(zkeys + ["m", "s", "zp"])
+        dst = dest_for(src)
         if rng.random() < 0.5:
             return [[rng.choice(["RENAME", "RENAME", "RENAMENX"]), src, dst]]
         return [["COPY", src, dst] + rng.choice([[], ["REPLACE"]])]

@@ -9,7 +9,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 
 use crate::blocking::Blocking;
-use crate::pubsub::PubSub;
+use crate::pubsub::{Family, PubSub};
 use crate::stat::{Row, counter, gauge};
 
 /// The figures at one moment.
@@ -34,9 +34,9 @@ impl Messaging {
             blocking_keys: blocking.blocking_keys() as u64,
             blocked_served: blocking.served.load(Ordering::Relaxed),
             blocked_timeouts: blocking.timed_out.load(Ordering::Relaxed),
-            channels: pubsub.channels(false, None).len() as u64,
-            patterns: pubsub.numpat() as u64,
-            shard_channels: pubsub.channels(true, None).len() as u64,
+            channels: pubsub.active(Family::Channel) as u64,
+            patterns: pubsub.active(Family::Pattern) as u64,
+            shard_channels: pubsub.active(Family::Shard) as u64,
             published: pubsub.stats.published.load(Ordering::Relaxed),
             delivered: pubsub.stats.delivered.load(Ordering::Relaxed),
             output_limit_disconnects: pubsub

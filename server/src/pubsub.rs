@@ -162,12 +162,8 @@ pub struct Subscriptions {
     pub subscriber: Arc<Subscriber>,
     /// Messages to write.
     pub queue: mpsc::UnboundedReceiver<Message>,
-    /// Channels.
-    pub channels: BTreeSet<Bytes>,
-    /// Patterns.
-    pub patterns: BTreeSet<Bytes>,
-    /// Shard channels.
-    pub shard_channels: BTreeSet<Bytes>,
+    /// The names subscribed, per [`Family`].
+    names: [BTreeSet<Bytes>; 3],
 }
 
 impl Subscriptions {
@@ -182,21 +178,30 @@ impl Subscriptions {
                 over_soft_since: Mutex::new(None),
             }),
             queue: rx,
-            channels: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-            shard_channels: BTreeSet::new(),
+            names: Default::default(),
         }
     }
 
-    /// Channels and patterns (what SUBSCRIBE replies count).
-    pub fn count(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+    /// The channels, patterns or shard channels subscribed.
+    pub fn names(&self, family: Family) -> &BTreeSet<Bytes> {
+        &self.names[family as usize]
+    }
+
+    /// What a (un)subscribe reply counts: channels and patterns together,
+    /// shard channels apart (as Redis counts them).
+    pub fn count(&self, family: Family) -> usize {
+        match family {
+            Family::Shard => self.names(Family::Shard).len(),
+            Family::Channel | Family::Pattern => {
+                self.names(Family::Channel).len() + self.names(Family::Pattern).len()
+            }
+        }
     }
 
     /// Whether any subscription is left (the connection is in subscribed
     /// mode while there is).
     pub fn any(&self) -> bool {
-        self.count() + self.shard_channels.len() > 0
+        self.names.iter().any(|n| !n.is_empty())
     }
 }
 
@@ -213,12 +218,18 @@ pub struct PubSubStats {
     pub output_limit_disconnects: AtomicU64,
 }
 
+/// The subscribers of one channel, pattern or shard channel.
+struct Listeners {
+    /// The compiled pattern (PSUBSCRIBE only).
+    glob: Option<Glob>,
+    subscribers: Subscribers,
+}
+
 /// Every subscription on this node.
 #[derive(Default)]
 pub struct PubSub {
-    channels: RwLock<HashMap<Bytes, Subscribers>>,
-    patterns: RwLock<HashMap<Bytes, (Glob, Subscribers)>>,
-    shard_channels: RwLock<HashMap<Bytes, Subscribers>>,
+    /// Name → listeners, per [`Family`].
+    families: [RwLock<HashMap<Bytes, Listeners>>; 3],
     /// Counters.
     pub stats: PubSubStats,
 }
@@ -227,102 +238,74 @@ pub struct PubSub {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
     /// SUBSCRIBE.
-    Channel,
+    Channel = 0,
     /// PSUBSCRIBE.
-    Pattern,
+    Pattern = 1,
     /// SSUBSCRIBE.
-    Shard,
+    Shard = 2,
+}
+
+impl Family {
+    /// Channels or shard channels, as PUBLISH/SPUBLISH and PUBSUB name them.
+    pub fn of(shard: bool) -> Family {
+        if shard {
+            Family::Shard
+        } else {
+            Family::Channel
+        }
+    }
 }
 
 impl PubSub {
+    fn family(&self, family: Family) -> &RwLock<HashMap<Bytes, Listeners>> {
+        &self.families[family as usize]
+    }
+
     /// Adds `subs`'s subscriber to `name` in `family`; whether it is new.
     pub fn subscribe(&self, subs: &mut Subscriptions, family: Family, name: &Bytes) -> bool {
-        let id = subs.subscriber.handle.id;
-        let sub = Arc::clone(&subs.subscriber);
-        let new = match family {
-            Family::Channel => subs.channels.insert(name.clone()),
-            Family::Pattern => subs.patterns.insert(name.clone()),
-            Family::Shard => subs.shard_channels.insert(name.clone()),
-        };
-        if new {
-            match family {
-                Family::Channel => {
-                    self.channels
-                        .write()
-                        .entry(name.clone())
-                        .or_default()
-                        .insert(id, sub);
-                }
-                Family::Shard => {
-                    self.shard_channels
-                        .write()
-                        .entry(name.clone())
-                        .or_default()
-                        .insert(id, sub);
-                }
-                Family::Pattern => {
-                    self.patterns
-                        .write()
-                        .entry(name.clone())
-                        .or_insert_with(|| (Glob::new(name, false), HashMap::new()))
-                        .1
-                        .insert(id, sub);
-                }
-            }
+        if !subs.names[family as usize].insert(name.clone()) {
+            return false;
         }
-        new
+        let id = subs.subscriber.handle.id;
+        self.family(family)
+            .write()
+            .entry(name.clone())
+            .or_insert_with(|| Listeners {
+                glob: (family == Family::Pattern).then(|| Glob::new(name, false)),
+                subscribers: HashMap::new(),
+            })
+            .subscribers
+            .insert(id, Arc::clone(&subs.subscriber));
+        true
     }
 
     /// Removes `subs`'s subscriber from `name` in `family`; whether it was
     /// subscribed.
     pub fn unsubscribe(&self, subs: &mut Subscriptions, family: Family, name: &Bytes) -> bool {
-        let id = subs.subscriber.handle.id;
-        let was = match family {
-            Family::Channel => subs.channels.remove(name),
-            Family::Pattern => subs.patterns.remove(name),
-            Family::Shard => subs.shard_channels.remove(name),
-        };
-        if was {
-            let drop_from = |map: &mut HashMap<Bytes, Subscribers>| {
-                if let Some(s) = map.get_mut(name) {
-                    s.remove(&id);
-                    if s.is_empty() {
-                        map.remove(name);
-                    }
-                }
-            };
-            match family {
-                Family::Channel => drop_from(&mut self.channels.write()),
-                Family::Shard => drop_from(&mut self.shard_channels.write()),
-                Family::Pattern => {
-                    let mut patterns = self.patterns.write();
-                    if let Some((_, s)) = patterns.get_mut(name) {
-                        s.remove(&id);
-                        if s.is_empty() {
-                            patterns.remove(name);
-                        }
-                    }
-                }
-            }
+        if !subs.names[family as usize].remove(name) {
+            return false;
         }
-        was
+        self.leave(family, name, subs.subscriber.handle.id);
+        true
     }
 
     /// Drops every subscription of a closing (or RESET) connection.
     pub fn forget(&self, subs: &mut Subscriptions) {
-        let names: Vec<(Family, Bytes)> = subs
-            .channels
-            .iter()
-            .map(|n| (Family::Channel, n.clone()))
-            .chain(subs.patterns.iter().map(|n| (Family::Pattern, n.clone())))
-            .chain(
-                subs.shard_channels
-                    .iter()
-                    .map(|n| (Family::Shard, n.clone())),
-            )
-            .collect();
-        for (family, name) in names {
-            self.unsubscribe(subs, family, &name);
+        for family in [Family::Channel, Family::Pattern, Family::Shard] {
+            for name in std::mem::take(&mut subs.names[family as usize]) {
+                self.leave(family, &name, subs.subscriber.handle.id);
+            }
+        }
+    }
+
+    /// Takes subscriber `id` off `name`'s listeners.
+    fn leave(&self, family: Family, name: &Bytes, id: u64) {
+        let mut map = self.family(family).write();
+        if let Some(l) = map.get_mut(name) {
+            l.subscribers.remove(&id);
+            if l.subscribers.is_empty() {
+                map.remove(name);
+            }
         }
     }
 
@@ -336,37 +319,29 @@ impl PubSub {
         limit: ringkv_conf::OutputLimit,
     ) -> u64 {
         let mut n = 0u64;
-        if shard {
-            if let Some(subs) = self.shard_channels.read().get(channel) {
-                for s in subs.values() {
-                    let m = Message::Shard {
-                        channel: channel.clone(),
-                        payload: payload.clone(),
-                    };
-                    n += u64::from(s.offer(m, limit, &self.stats));
-                }
+        let mut offer = |subscribers: &Subscribers, m: &Message| {
+            for s in subscribers.values() {
+                n += u64::from(s.offer(m.clone(), limit, &self.stats));
             }
-        } else {
-            if let Some(subs) = self.channels.read().get(channel) {
-                for s in subs.values() {
-                    let m = Message::Channel {
-                        channel: channel.clone(),
-                        payload: payload.clone(),
-                    };
-                    n += u64::from(s.offer(m, limit, &self.stats));
-                }
-            }
-            for (pattern, (glob, subs)) in self.patterns.read().iter() {
-                if !glob.matches(channel) {
-                    continue;
-                }
-                for s in subs.values() {
+        };
+        if let Some(l) = self.family(Family::of(shard)).read().get(channel) {
+            let (channel, payload) = (channel.clone(), payload.clone());
+            let m = if shard {
+                Message::Shard { channel, payload }
+            } else {
+                Message::Channel { channel, payload }
+            };
+            offer(&l.subscribers, &m);
+        }
+        if !shard {
+            for (pattern, l) in self.family(Family::Pattern).read().iter() {
+                if l.glob.as_ref().is_some_and(|g| g.matches(channel)) {
                     let m = Message::Pattern {
                         pattern: pattern.clone(),
                         channel: channel.clone(),
                         payload: payload.clone(),
                     };
-                    n += u64::from(s.offer(m, limit, &self.stats));
+                    offer(&l.subscribers, &m);
                 }
             }
         }
@@ -374,15 +349,13 @@ impl PubSub {
         n
     }
 
-    /// Channels with subscribers matching `pattern` (all when `None`).
+    /// Channels (or shard channels) with subscribers matching `pattern`
+    /// (all when `None`), sorted.
     pub fn channels(&self, shard: bool, pattern: Option<&[u8]>) -> Vec<Bytes> {
         let glob = pattern.map(|p| Glob::new(p, false));
-        let map = if shard {
-            self.shard_channels.read()
-        } else {
-            self.channels.read()
-        };
-        let mut out: Vec<Bytes> = map
+        let mut out: Vec<Bytes> = self
+            .family(Family::of(shard))
+            .read()
             .keys()
             .filter(|c| glob.as_ref().is_none_or(|g| g.matches(c)))
             .cloned()
@@ -393,17 +366,15 @@ impl PubSub {
 
     /// Subscribers of `channel`.
     pub fn numsub(&self, shard: bool, channel: &[u8]) -> usize {
-        let map = if shard {
-            self.shard_channels.read()
-        } else {
-            self.channels.read()
-        };
-        map.get(channel).map_or(0, HashMap::len)
+        self.family(Family::of(shard))
+            .read()
+            .get(channel)
+            .map_or(0, |l| l.subscribers.len())
     }
 
-    /// Patterns with subscribers.
-    pub fn numpat(&self) -> usize {
-        self.patterns.read().len()
+    /// How many channels, patterns or shard channels have subscribers.
+    pub fn active(&self, family: Family) -> usize {
+        self.family(family).read().len()
     }
 }
 

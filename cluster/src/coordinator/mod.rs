@@ -109,6 +109,9 @@ pub struct Coordinator {
     pub(crate) change_observer: RwLock<Option<notify::ChangeObserver>>,
     /// Nodes with clients blocked on keys, per key (`notify`).
     pub(crate) interest: parking_lot::Mutex<notify::InterestTable>,
+    /// When the last interest in `interest` expires (unix ms): its
+    /// lock-free fast path.
+    pub(crate) interest_until_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Coordinator {

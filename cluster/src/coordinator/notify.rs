@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -31,7 +32,14 @@ use crate::ring::NodeId;
 use crate::rpc::{Request, Response};
 
 /// How long a node's interest in a key lasts unless renewed.
-pub const INTEREST_TTL: Duration = Duration::from_secs(10);
+pub const INTEREST_TTL: Duration = Duration::from_millis(INTEREST_TTL_MS);
+const INTEREST_TTL_MS: u64 = 10_000;
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// Per key, the nodes with clients blocked on it and until when.
 pub(crate) type InterestTable = HashMap<(u32, Bytes), HashMap<NodeId, Instant>>;
@@ -94,13 +102,17 @@ impl Coordinator {
         for key in keys {
             table.entry((db, key)).or_default().insert(from, until);
         }
+        self.interest_until_ms
+            .fetch_max(unix_ms() + INTEREST_TTL_MS, AtomicOrdering::AcqRel);
     }
 
     fn interested_nodes(&self, db: u32, key: &[u8]) -> Vec<NodeId> {
-        let table = self.interest.lock();
-        if table.is_empty() {
+        // Every write on the node passes here: no lock once every
+        // interest has expired.
+        if unix_ms() > self.interest_until_ms.load(AtomicOrdering::Acquire) {
             return Vec::new();
         }
+        let table = self.interest.lock();
         let now = Instant::now();
         table
             .get(&(db, Bytes::copy_from_slice(key)))

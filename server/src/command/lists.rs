@@ -147,17 +147,13 @@ pub async fn llen(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ))
 }
 
-/// The offsets `[from, to)` of LRANGE `start stop` over `len` elements.
-fn range(start: i64, stop: i64, len: usize) -> (usize, usize) {
-    ringkv_cluster::list_trim_range(start, stop, len)
-}
-
 /// LRANGE key start stop.
 pub async fn lrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let start = parse_i64(arg(args, 2))?;
     let stop = parse_i64(arg(args, 3))?;
     let l = list(cx, arg(args, 1)).await?.unwrap_or_default();
-    let (from, to) = range(start, stop, l.len());
+    // LRANGE keeps what LTRIM with the same indexes would keep.
+    let (from, to) = ringkv_cluster::list_trim_range(start, stop, l.len());
     Ok(Reply::Array(
         l.into_iter()
             .skip(from)

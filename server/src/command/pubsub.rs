@@ -19,20 +19,13 @@ fn subscriptions<'a>(cx: &'a mut Ctx<'_>) -> &'a mut Subscriptions {
         .get_or_insert_with(|| Subscriptions::new(handle))
 }
 
-fn count_of(subs: &Subscriptions, family: Family) -> usize {
-    match family {
-        Family::Shard => subs.shard_channels.len(),
-        Family::Channel | Family::Pattern => subs.count(),
-    }
-}
-
 fn subscribe(cx: &mut Ctx<'_>, args: &[Bytes], family: Family, kind: &'static str) -> CmdResult {
     let server = std::sync::Arc::clone(cx.server);
     let subs = subscriptions(cx);
     let mut replies = Vec::with_capacity(args.len().saturating_sub(1));
     for name in args.iter().skip(1) {
         server.pubsub.subscribe(subs, family, name);
-        replies.push(notice(kind, Some(name), count_of(subs, family)));
+        replies.push(notice(kind, Some(name), subs.count(family)));
     }
     note_mode(cx);
     Ok(Reply::Many(replies))
@@ -44,19 +37,15 @@ fn unsubscribe(cx: &mut Ctx<'_>, args: &[Bytes], family: Family, kind: &'static 
     let names: Vec<Bytes> = if args.len() > 1 {
         args[1..].to_vec()
     } else {
-        match family {
-            Family::Channel => subs.channels.iter().cloned().collect(),
-            Family::Pattern => subs.patterns.iter().cloned().collect(),
-            Family::Shard => subs.shard_channels.iter().cloned().collect(),
-        }
+        subs.names(family).iter().cloned().collect()
     };
     let mut replies = Vec::with_capacity(names.len().max(1));
     for name in &names {
         server.pubsub.unsubscribe(subs, family, name);
-        replies.push(notice(kind, Some(name), count_of(subs, family)));
+        replies.push(notice(kind, Some(name), subs.count(family)));
     }
     if names.is_empty() {
-        replies.push(notice(kind, None, count_of(subs, family)));
+        replies.push(notice(kind, None, subs.count(family)));
     }
     note_mode(cx);
     Ok(Reply::Many(replies))
@@ -65,7 +54,11 @@ fn unsubscribe(cx: &mut Ctx<'_>, args: &[Bytes], family: Family, kind: &'static 
 /// Mirrors the subscription counts on the handle (CLIENT LIST).
 fn note_mode(cx: &mut Ctx<'_>) {
     let (sub, psub, ssub) = cx.client.subscriptions.as_ref().map_or((0, 0, 0), |s| {
-        (s.channels.len(), s.patterns.len(), s.shard_channels.len())
+        (
+            s.names(Family::Channel).len(),
+            s.names(Family::Pattern).len(),
+            s.names(Family::Shard).len(),
+        )
     });
     cx.client.handle.note_subscriptions(sub, psub, ssub);
 }
@@ -173,6 +166,6 @@ pub async fn pubsub_shardnumsub(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// PUBSUB NUMPAT.
 pub async fn pubsub_numpat(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        i64::try_from(cx.server.pubsub.numpat()).unwrap_or(i64::MAX),
+        i64::try_from(cx.server.pubsub.active(Family::Pattern)).unwrap_or(i64::MAX),
     ))
 }
