@@ -44,12 +44,11 @@ impl Inner {
             record::finish_header(buf, h, WAL_RECORD_BATCH);
         }
         w.log.last_seq = last;
-        for (seq, op) in (start..).zip(batch.ops.iter()) {
-            match op {
-                BatchOp::Put(k, v) => w.mem.insert(k.clone(), seq, InternalValue::put(v.clone())),
-                BatchOp::Delete(k) => w.mem.insert(k.clone(), seq, InternalValue::tombstone(now)),
-            }
-        }
+        w.mem
+            .insert_all((start..).zip(batch.ops.iter()).map(|(seq, op)| match op {
+                BatchOp::Put(k, v) => (k.clone(), seq, InternalValue::put(v.clone())),
+                BatchOp::Delete(k) => (k.clone(), seq, InternalValue::tombstone(now)),
+            }));
         w.next_seq = last + 1;
         // Publishing after every insert makes the batch visible atomically.
         self.visible_seq.store(last, Ordering::Release);
