@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 /// Number of lock stripes; a power of two.
 pub const STRIPES: usize = 1024;
@@ -52,6 +52,25 @@ impl KeyLocks {
     }
 }
 
+impl KeyLocks {
+    /// Locks the stripe of one key: [`KeyLocks::lock`] without its
+    /// allocations, for the single-key write path (a guard borrowed from
+    /// the stripes, no reference count).
+    pub async fn lock_one(&self, token: u64) -> MutexGuard<'_, ()> {
+        let i = (token as usize) & (STRIPES - 1);
+        match self.stripes.get(i) {
+            Some(stripe) => stripe.lock().await,
+            // Unreachable: the index is masked to the array's length.
+            None => self.unreachable_stripe().await,
+        }
+    }
+
+    async fn unreachable_stripe(&self) -> MutexGuard<'_, ()> {
+        static SPARE: Mutex<()> = Mutex::const_new(());
+        SPARE.lock().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +97,24 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(20), all)
             .await
             .expect("deadlock");
+    }
+
+    #[tokio::test]
+    async fn one_key_lock_excludes_the_many_key_lock_of_its_stripe() {
+        let locks = KeyLocks::default();
+        let g = locks.lock_one(42 + STRIPES as u64).await;
+        let second = tokio::time::timeout(Duration::from_millis(50), locks.lock(vec![42])).await;
+        assert!(second.is_err(), "the same stripe must wait");
+        drop(g);
+        let many = tokio::time::timeout(Duration::from_secs(5), locks.lock(vec![42, 7]))
+            .await
+            .unwrap();
+        let one = tokio::time::timeout(Duration::from_millis(50), locks.lock_one(7)).await;
+        assert!(one.is_err(), "a stripe held by a many-key lock must wait");
+        drop(many);
+        let _g = tokio::time::timeout(Duration::from_secs(5), locks.lock_one(7))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

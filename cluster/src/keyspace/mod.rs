@@ -389,7 +389,7 @@ impl Keyspace {
         f: impl FnOnce(&mut Siblings, u64) -> R,
     ) -> Result<Updated<R>> {
         let ns = self.namespace(db)?;
-        let _guard = self.inner.record_locks.lock(vec![token::token(key)]).await;
+        let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
         let before = match self.inner.engine.get(&ekey)? {
             Some(v) => decode_record(&v, key)?,
