@@ -21,7 +21,8 @@
 # memtables and cache use up to twice their nominal bytes in allocator
 # pages at their peak). The resident size after each quarter of the load
 # shows whether it grows with the data. Stops only the
-# processes it started.
+# processes it started. MEMORY_SERVER_BIN=path measures a given binary
+# instead of building one (before/after figures of two builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,9 +38,13 @@ while [ $# -gt 0 ]; do
     esac
 done
 command -v redis-cli >/dev/null || { echo "redis-cli is needed (apt-get install redis-tools)" >&2; exit 1; }
-echo "building ringkv-server (release)..." >&2
-cargo build --release --quiet --bin ringkv-server
-BIN=./target/release/ringkv-server
+if [ -n "${MEMORY_SERVER_BIN:-}" ]; then
+    BIN=$MEMORY_SERVER_BIN
+else
+    echo "building ringkv-server (release)..." >&2
+    cargo build --release --quiet --bin ringkv-server
+    BIN=./target/release/ringkv-server
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d)
