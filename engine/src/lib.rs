@@ -8,7 +8,8 @@
 //! # Layout
 //! - `wal/` — WAL record codec, file header and replay (`docs/formats/wal.md`),
 //!   the group committer and the `Durable` future.
-//! - `memtable` — the skiplist keyed by (user key asc, seq desc).
+//! - `memtable` — an ordered B-tree of versions keyed by (user key asc, seq
+//!   desc), with a hash index of each key's newest version and an arena.
 //! - `sstable/` — `block`, `builder`, `reader`, `index`, `bloom`, `footer`
 //!   (`docs/formats/sstable.md`).
 //! - `cache` — block cache (bytes-bounded; data, index and filter blocks) and table cache.

@@ -39,11 +39,11 @@ pub(crate) trait InternalIter: Send {
     }
 }
 
-/// Entries fetched from the skiplist per refill: one epoch pin per batch.
+/// Entries fetched from the memtable per refill: one read lock per batch.
 const MEM_BATCH: usize = 64;
 
-/// Iterator over one memtable, fetching entries in small batches so no epoch
-/// guard or skiplist borrow outlives a call (the iterator is `'static`).
+/// Iterator over one memtable, fetching entries in small batches so no
+/// lock or map borrow outlives a call (the iterator is `'static`).
 pub(crate) struct MemIter {
     mem: Arc<Memtable>,
     buf: Vec<MemEntry>,
