@@ -52,21 +52,22 @@ const INDEX_OVERHEAD: usize = 64;
 /// than writing the SSTable did).
 const ARENA_CHUNK: usize = 1 << 20;
 
-/// Bytes larger than this get an allocation of their own rather than a
-/// slice of a chunk, so one large value never leaves most of a chunk unused.
+/// Bytes larger than this are kept as they came (no copy), so one large
+/// value neither leaves most of a chunk unused nor costs a second copy of
+/// itself.
 const ARENA_MAX_COPY: usize = ARENA_CHUNK / 8;
 
 /// Copies `b` into the arena's current chunk (a new chunk when it is
 /// full) and returns it as a slice of the chunk: one reference count per
-/// chunk, no allocation per copy.
-fn arena_copy(arena: &mut BytesMut, b: &[u8]) -> Bytes {
+/// chunk, no allocation per copy. Large bytes are returned as they are.
+fn arena_copy(arena: &mut BytesMut, b: Bytes) -> Bytes {
     if b.len() > ARENA_MAX_COPY {
-        return Bytes::copy_from_slice(b);
+        return b;
     }
     if arena.capacity() - arena.len() < b.len() {
         *arena = BytesMut::with_capacity(ARENA_CHUNK);
     }
-    arena.extend_from_slice(b);
+    arena.extend_from_slice(&b);
     arena.split().freeze()
 }
 
@@ -247,8 +248,8 @@ impl Memtable {
         let mut add = 0;
         for (user, seq, mut v) in versions {
             add += user.len() + v.data.len() + ENTRY_OVERHEAD + INDEX_OVERHEAD;
-            let user = arena_copy(&mut arena, &user);
-            v.data = arena_copy(&mut arena, &v.data);
+            let user = arena_copy(&mut arena, user);
+            v.data = arena_copy(&mut arena, std::mem::take(&mut v.data));
             let prefix = key_prefix(&user);
             self.newest.insert(user.clone(), (seq, v.clone()));
             map.insert(MemKey { prefix, user, seq }, v);
@@ -391,6 +392,48 @@ mod tests {
         assert_eq!(m.get(b"", 10).unwrap().1, InternalValue::tombstone(7));
         assert!(m.approx_bytes() > 0);
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn arena_copies_read_back_across_chunks_and_large_values() {
+        let m = Memtable::new(1);
+        let sizes = [
+            0usize,
+            1,
+            100,
+            4096,
+            ARENA_MAX_COPY,
+            ARENA_MAX_COPY + 1,
+            3 << 20,
+        ];
+        let mut expected = Vec::new();
+        for round in 0..40u64 {
+            for (i, &n) in sizes.iter().enumerate() {
+                let key = Bytes::from(format!("k{round:03}-{i}"));
+                let fill = (round as u8).wrapping_mul(31).wrapping_add(i as u8);
+                let value = Bytes::from(vec![fill; n]);
+                let seq = round * sizes.len() as u64 + i as u64 + 1;
+                m.insert(
+                    key.clone(),
+                    seq,
+                    InternalValue::put(Value::new(value.clone())),
+                );
+                expected.push((key, value));
+            }
+        }
+        for (key, value) in &expected {
+            let (_, got) = m.get(key, u64::MAX).unwrap();
+            assert_eq!(&got.data, value, "{key:?}");
+        }
+        let mut walked = 0;
+        m.for_each(|k, _, v| {
+            let want = expected.iter().find(|(ek, _)| ek == k).unwrap();
+            assert_eq!(&v.data, &want.1);
+            walked += 1;
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(walked, expected.len());
     }
 
     #[test]
