@@ -32,6 +32,8 @@ mod collection_tests;
 #[cfg(test)]
 mod list_tests;
 #[cfg(test)]
+mod member_records_model;
+#[cfg(test)]
 mod tests;
 
 pub use clock::VectorClock;
