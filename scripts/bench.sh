@@ -68,13 +68,8 @@ wait_ping() {
 }
 
 # BENCH_SERVER_BIN=path benchmarks that binary instead (A/B of two builds).
-if [ -n "${BENCH_SERVER_BIN:-}" ]; then
-    SERVER_BIN=$BENCH_SERVER_BIN
-else
-    echo "building ringkv-server (release)..." >&2
-    cargo build --release --quiet --bin ringkv-server
-    SERVER_BIN=./target/release/ringkv-server
-fi
+. scripts/server-bin.sh
+SERVER_BIN=$(release_server_bin "${BENCH_SERVER_BIN:-}")
 
 WORK=$(mktemp -d)
 PIDS=()

@@ -38,13 +38,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 command -v redis-cli >/dev/null || { echo "redis-cli is needed (apt-get install redis-tools)" >&2; exit 1; }
-if [ -n "${MEMORY_SERVER_BIN:-}" ]; then
-    BIN=$MEMORY_SERVER_BIN
-else
-    echo "building ringkv-server (release)..." >&2
-    cargo build --release --quiet --bin ringkv-server
-    BIN=./target/release/ringkv-server
-fi
+. scripts/server-bin.sh
+BIN=$(release_server_bin "${MEMORY_SERVER_BIN:-}")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d)
