@@ -469,10 +469,13 @@ fn incremented(
 /// The counter HINCRBY grows for `member`: its counter (concurrent ones
 /// joined), a counter based on its value, or 0 for an absent field.
 fn counter_of(coll: &Collection, member: &[u8]) -> Counter {
+    counter_of_items(coll.items(member).unwrap_or_default())
+}
+
+/// The counter an increment of a member holding `items` grows: the
+/// member's counter, or a new one based on its plain value (0 if absent).
+pub(super) fn counter_of_items(items: &[super::collection::Item]) -> Counter {
     let zero = Bytes::from_static(b"0");
-    let Some(items) = coll.items(member) else {
-        return Counter::new(zero, 0);
-    };
     match super::collection::resolve_item(items).as_deref() {
         Some(Element::Counter(c)) => c.clone(),
         Some(Element::Value(v)) => {

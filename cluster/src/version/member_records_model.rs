@@ -14,7 +14,9 @@
 //! - the split model shows, replica by replica and step by step, exactly
 //!   what today's one-record model ([`Siblings`] with
 //!   [`Siblings::apply_collection`] and [`Siblings::merge`]) shows for the
-//!   same history: the redesign keeps every documented outcome.
+//!   same history of HSET, HINCRBY, HDEL and DEL: the redesign keeps every
+//!   documented outcome. A member's items are today's [`Item`]s, resolved
+//!   by today's [`resolve_item`], so counters join as they do now.
 //!
 //! Found while writing it:
 //! - every write event needs a dot of its own, removals included: were a
@@ -36,7 +38,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::collection::{Kind, Members};
+use super::collection::{Element, Item, Kind, Members, Tag, resolve_item};
+use super::collection_op::counter_of_items;
 use super::siblings::{Payload, Siblings, View};
 use super::{Actor, CollectionOp};
 
@@ -109,9 +112,6 @@ impl DotSet {
     }
 }
 
-/// What a live dot holds: the value and its coordinator's write time.
-type Entry = (u8, u64);
-
 /// One replica's split state of one collection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct SplitState {
@@ -122,16 +122,19 @@ struct SplitState {
     /// arrived: the add is skipped when it comes. Empty but for
     /// out-of-order delivery.
     dead: BTreeSet<Dot>,
-    members: BTreeMap<u8, BTreeMap<Dot, Entry>>,
+    /// Per member, its live dots with what each write stored (today's
+    /// per-member items, unchanged).
+    members: BTreeMap<u8, BTreeMap<Dot, Item>>,
 }
 
 /// A write as it travels to other replicas.
 #[derive(Clone, Debug)]
 enum Delta {
-    /// HSET, HDEL: the event's dot, what it added and what it removed.
+    /// HSET, HINCRBY, HDEL: the event's dot, what it added (an item
+    /// whose tag is the event's dot) and what it removed.
     Change {
         event: Dot,
-        added: Vec<(u8, Dot, Entry)>,
+        added: Vec<(u8, Item)>,
         removed: Vec<(u8, Dot)>,
     },
     /// DEL: removes every dot the deleter knew of, its context and its
@@ -147,6 +150,7 @@ enum Delta {
 #[derive(Clone, Debug)]
 enum Write {
     Put(u8, u8),
+    Incr(u8, i64),
     Remove(u8),
     Del,
 }
@@ -156,12 +160,30 @@ impl SplitState {
     /// nothing (as today's model stores nothing for it).
     fn delta(&self, me: Actor, now: u64, write: &Write) -> Option<Delta> {
         let event = (me, self.context.max(me) + 1);
+        let item = |element| Item {
+            tag: Tag {
+                actor: event.0,
+                counter: event.1,
+            },
+            ts_ms: now,
+            element,
+        };
         match *write {
             Write::Put(member, value) => Some(Delta::Change {
                 event,
-                added: vec![(member, event, (value, now))],
+                added: vec![(member, item(Element::Value(text(value))))],
                 removed: self.dots_of(member),
             }),
+            Write::Incr(member, by) => {
+                let items: Vec<Item> = self.items_of(member);
+                let mut counter = counter_of_items(&items);
+                counter.add_int(me, by).ok()?;
+                Some(Delta::Change {
+                    event,
+                    added: vec![(member, item(Element::Counter(counter)))],
+                    removed: self.dots_of(member),
+                })
+            }
             Write::Remove(member) => {
                 let removed = self.dots_of(member);
                 (!removed.is_empty()).then_some(Delta::Change {
@@ -176,6 +198,13 @@ impl SplitState {
                 dead: self.dead.clone(),
             }),
         }
+    }
+
+    fn items_of(&self, member: u8) -> Vec<Item> {
+        self.members
+            .get(&member)
+            .map(|dots| dots.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn dots_of(&self, member: u8) -> Vec<(u8, Dot)> {
@@ -202,13 +231,15 @@ impl SplitState {
                         self.dead.insert(dot);
                     }
                 }
-                for &(member, dot, entry) in added {
+                for (member, item) in added {
+                    let dot = (item.tag.actor, item.tag.counter);
                     if !self.context.contains(dot) && !self.dead.contains(&dot) {
-                        self.members.entry(member).or_default().insert(dot, entry);
+                        let dots = self.members.entry(*member).or_default();
+                        dots.insert(dot, item.clone());
                     }
                 }
-                for &(_, dot, _) in added {
-                    self.context.insert(dot);
+                for (_, item) in added {
+                    self.context.insert((item.tag.actor, item.tag.counter));
                 }
                 self.context.insert(*event);
                 let context = &self.context;
@@ -264,14 +295,14 @@ impl SplitState {
             let mine = self.members.get(&name).unwrap_or(&empty);
             let theirs = other.members.get(&name).unwrap_or(&empty);
             let mut dots = BTreeMap::new();
-            for (&d, &e) in mine {
+            for (&d, e) in mine {
                 if theirs.contains_key(&d) || !other.knows(d) {
-                    dots.insert(d, e);
+                    dots.insert(d, e.clone());
                 }
             }
-            for (&d, &e) in theirs {
+            for (&d, e) in theirs {
                 if !mine.contains_key(&d) && !self.knows(d) {
-                    dots.insert(d, e);
+                    dots.insert(d, e.clone());
                 }
             }
             if !dots.is_empty() {
@@ -285,15 +316,14 @@ impl SplitState {
         self.dead.retain(|&d| !context.contains(d));
     }
 
-    /// What a read shows: per member the value of the latest write (write
-    /// time, then dot), as today's model resolves one member.
-    fn view(&self) -> BTreeMap<u8, u8> {
+    /// What a read shows: per member, today's resolution of its items (the
+    /// latest write; counters of one base joined).
+    fn view(&self) -> BTreeMap<u8, Bytes> {
         self.members
             .iter()
             .filter_map(|(&m, dots)| {
-                dots.iter()
-                    .max_by_key(|(d, e)| (e.1, **d))
-                    .map(|(_, e)| (m, e.0))
+                let items: Vec<Item> = dots.values().cloned().collect();
+                resolve_item(&items).map(|e| (m, e.bytes()))
             })
             .collect()
     }
@@ -304,8 +334,12 @@ fn record_write(s: &mut Siblings, me: Actor, now: u64, write: &Write) {
     let op = match *write {
         Write::Put(m, v) => CollectionOp::Put {
             kind: Kind::Hash,
-            pairs: vec![(Bytes::from(vec![m]), Bytes::from(vec![v]))],
+            pairs: vec![(Bytes::from(vec![m]), text(v))],
             if_absent: false,
+        },
+        Write::Incr(m, by) => CollectionOp::AddInt {
+            member: Bytes::from(vec![m]),
+            delta: by,
         },
         Write::Remove(m) => CollectionOp::Remove {
             kind: Kind::Hash,
@@ -321,19 +355,19 @@ fn record_write(s: &mut Siblings, me: Actor, now: u64, write: &Write) {
     s.apply_collection(me, now, &op).expect("a hash write");
 }
 
-fn record_view(s: &Siblings) -> BTreeMap<u8, u8> {
+/// A hash value as text, so HINCRBY can grow it.
+fn text(v: u8) -> Bytes {
+    Bytes::from(v.to_string())
+}
+
+fn record_view(s: &Siblings) -> BTreeMap<u8, Bytes> {
     match s.view(u64::MAX / 2) {
         View::Collection { collection, .. } => {
             let members: Members = collection.to_members();
             members
                 .map
                 .into_iter()
-                .map(|(k, v)| {
-                    (
-                        k.first().copied().unwrap_or(0),
-                        v.first().copied().unwrap_or(0),
-                    )
-                })
+                .map(|(k, v)| (k.first().copied().unwrap_or(0), v))
                 .collect()
         }
         _ => BTreeMap::new(),
@@ -354,6 +388,7 @@ enum Step {
 fn write_strategy() -> impl Strategy<Value = Write> {
     prop_oneof![
         5 => (0u8..4, 0u8..3).prop_map(|(m, v)| Write::Put(m, v)),
+        3 => (0u8..4, -2i64..3).prop_map(|(m, by)| Write::Incr(m, by)),
         3 => (0u8..4).prop_map(Write::Remove),
         1 => Just(Write::Del),
     ]
@@ -500,7 +535,7 @@ fn a_del_keeps_a_member_added_concurrently() {
     a.apply(&concurrent);
     b.apply(&del);
     assert_eq!(a, b);
-    assert_eq!(a.view(), BTreeMap::from([(2, 5)]));
+    assert_eq!(a.view(), BTreeMap::from([(2, text(5))]));
 }
 
 #[test]
@@ -530,4 +565,30 @@ fn replayed_deltas_agree_with_a_history_of_joins_and_clears() {
         Deliver { which: 16, to: 0 },
     ];
     check_deltas(&steps).unwrap();
+}
+
+#[test]
+fn increments_through_two_coordinators_all_count_by_deltas() {
+    let (mut a, mut b) = (SplitState::default(), SplitState::default());
+    let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
+    for i in 0..200u64 {
+        let d = a.delta(1, i, &Write::Incr(9, 1)).unwrap();
+        a.apply(&d);
+        from_a.push(d);
+        let d = b.delta(2, i, &Write::Incr(9, 1)).unwrap();
+        b.apply(&d);
+        from_b.push(d);
+        // Now and then a side hears the other's latest, out of order.
+        if i % 17 == 0 {
+            b.apply(from_a.last().unwrap());
+        }
+    }
+    for d in from_b.iter().rev() {
+        a.apply(d);
+    }
+    for d in &from_a {
+        b.apply(d);
+    }
+    assert_eq!(a, b);
+    assert_eq!(a.view(), BTreeMap::from([(9, Bytes::from("400"))]));
 }
