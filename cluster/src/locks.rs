@@ -36,10 +36,7 @@ impl Default for KeyLocks {
 impl KeyLocks {
     /// Locks the stripes of the given ring tokens (duplicates are fine).
     pub async fn lock(&self, tokens: Vec<u64>) -> KeysGuard {
-        let mut idx: Vec<usize> = tokens
-            .into_iter()
-            .map(|t| (t as usize) & (STRIPES - 1))
-            .collect();
+        let mut idx: Vec<usize> = tokens.into_iter().map(stripe_index).collect();
         idx.sort_unstable();
         idx.dedup();
         let mut held = Vec::with_capacity(idx.len());
@@ -50,25 +47,19 @@ impl KeyLocks {
         }
         KeysGuard { _held: held }
     }
-}
 
-impl KeyLocks {
     /// Locks the stripe of one key: [`KeyLocks::lock`] without its
     /// allocations, for the single-key write path (a guard borrowed from
     /// the stripes, no reference count).
     pub async fn lock_one(&self, token: u64) -> MutexGuard<'_, ()> {
-        let i = (token as usize) & (STRIPES - 1);
-        match self.stripes.get(i) {
-            Some(stripe) => stripe.lock().await,
-            // Unreachable: the index is masked to the array's length.
-            None => self.unreachable_stripe().await,
-        }
+        // `stripe_index` is below STRIPES, the array's length.
+        self.stripes[stripe_index(token)].lock().await
     }
+}
 
-    async fn unreachable_stripe(&self) -> MutexGuard<'_, ()> {
-        static SPARE: Mutex<()> = Mutex::const_new(());
-        SPARE.lock().await
-    }
+/// The stripe a ring token maps to.
+fn stripe_index(token: u64) -> usize {
+    (token as usize) & (STRIPES - 1)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
 use crate::value::InternalValue;
 
@@ -193,13 +193,20 @@ impl<'a> Borrow<dyn KeyView + 'a> for MemKey {
 /// One entry as iterators carry it.
 pub(crate) type MemEntry = (Bytes, u64, InternalValue);
 
+/// The versions of a memtable and the arena chunk their bytes are copied
+/// into, behind one lock: inserts (serialised by the engine's write lock)
+/// take it to write, readers to read the map.
+#[derive(Default)]
+struct Versions {
+    map: BTreeMap<MemKey, InternalValue>,
+    /// See [`arena_copy`].
+    arena: BytesMut,
+}
+
 /// A memtable and the WAL file that holds its records.
 pub(crate) struct Memtable {
-    map: RwLock<BTreeMap<MemKey, InternalValue>>,
-    /// The chunk keys and values are copied into (see [`arena_copy`]);
-    /// locked only by inserts, which the engine's write lock serialises.
-    arena: Mutex<BytesMut>,
-    /// Newest version of every user key in `map`.
+    versions: RwLock<Versions>,
+    /// Newest version of every user key in `versions`.
     newest: DashMap<Bytes, (u64, InternalValue), ahash::RandomState>,
     bytes: AtomicUsize,
     /// Number of the first WAL file whose records live here; once this memtable
@@ -215,8 +222,7 @@ impl Memtable {
     /// An empty memtable logging to WAL `wal_number`.
     pub(crate) fn new(wal_number: u64) -> Self {
         Memtable {
-            map: RwLock::new(BTreeMap::new()),
-            arena: Mutex::new(BytesMut::new()),
+            versions: RwLock::new(Versions::default()),
             newest: DashMap::with_hasher(ahash::RandomState::new()),
             bytes: AtomicUsize::new(0),
             wal_number,
@@ -242,19 +248,19 @@ impl Memtable {
 
     /// Inserts the versions of one batch under one lock of the map. Called
     /// only under the engine's write lock.
-    pub(crate) fn insert_all(&self, versions: impl IntoIterator<Item = MemEntry>) {
-        let mut arena = self.arena.lock();
-        let mut map = self.map.write();
+    pub(crate) fn insert_all(&self, batch: impl IntoIterator<Item = MemEntry>) {
+        let mut guard = self.versions.write();
+        let Versions { map, arena } = &mut *guard;
         let mut add = 0;
-        for (user, seq, mut v) in versions {
+        for (user, seq, mut v) in batch {
             add += user.len() + v.data.len() + ENTRY_OVERHEAD + INDEX_OVERHEAD;
-            let user = arena_copy(&mut arena, user);
-            v.data = arena_copy(&mut arena, std::mem::take(&mut v.data));
+            let user = arena_copy(arena, user);
+            v.data = arena_copy(arena, std::mem::take(&mut v.data));
             let prefix = key_prefix(&user);
             self.newest.insert(user.clone(), (seq, v.clone()));
             map.insert(MemKey { prefix, user, seq }, v);
         }
-        drop(map);
+        drop(guard);
         self.bytes.fetch_add(add, AtomicOrdering::Relaxed);
     }
 
@@ -263,7 +269,8 @@ impl Memtable {
     /// becomes the newest. Called only under the engine's write lock.
     pub(crate) fn remove(&self, user: &[u8], seq: u64) {
         let probe = LookupKey::new(user, seq);
-        let mut map = self.map.write();
+        let mut guard = self.versions.write();
+        let map = &mut guard.map;
         let Some(removed) = map.remove(&probe as &dyn KeyView) else {
             return;
         };
@@ -280,7 +287,7 @@ impl Memtable {
             .next()
             .filter(|(k, _)| k.user.as_ref() == user && k.seq < seq)
             .map(|(k, v)| (k.seq, v.clone()));
-        drop(map);
+        drop(guard);
         match older {
             Some(v) => {
                 self.newest.insert(Bytes::copy_from_slice(user), v);
@@ -299,12 +306,12 @@ impl Memtable {
     /// Number of versions held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.map.read().len()
+        self.versions.read().map.len()
     }
 
     /// True when nothing was inserted.
     pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.load(AtomicOrdering::Relaxed) == 0 && self.map.read().is_empty()
+        self.versions.read().map.is_empty()
     }
 
     /// The newest version of `key` with sequence <= `snapshot`.
@@ -316,8 +323,9 @@ impl Memtable {
             }
         }
         let probe = LookupKey::new(key, snapshot);
-        let map = self.map.read();
-        let (k, v) = map
+        let versions = self.versions.read();
+        let (k, v) = versions
+            .map
             .range::<dyn KeyView, _>((Bound::Included(&probe as &dyn KeyView), Bound::Unbounded))
             .next()?;
         if k.user.as_ref() == key {
@@ -333,7 +341,7 @@ impl Memtable {
         &self,
         mut f: impl FnMut(&Bytes, u64, &InternalValue) -> Result<(), E>,
     ) -> Result<(), E> {
-        for (k, v) in self.map.read().iter() {
+        for (k, v) in self.versions.read().map.iter() {
             f(&k.user, k.seq, v)?;
         }
         Ok(())
@@ -359,8 +367,9 @@ impl Memtable {
             }
             Bound::Unbounded => Bound::Unbounded,
         };
-        let map = self.map.read();
-        for (n, (k, v)) in map
+        let versions = self.versions.read();
+        for (n, (k, v)) in versions
+            .map
             .range::<dyn KeyView, _>((bound, Bound::Unbounded))
             .enumerate()
         {

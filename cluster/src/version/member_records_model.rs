@@ -76,7 +76,8 @@ impl DotSet {
         self.compact();
     }
 
-    /// Folds dots that continue a contiguous run into it.
+    /// Folds dots that continue a contiguous run into it. The dots come in
+    /// ascending order per actor, so one pass folds every run.
     fn compact(&mut self) {
         let beyond = std::mem::take(&mut self.beyond);
         for (actor, counter) in beyond {
@@ -86,14 +87,6 @@ impl DotSet {
             } else if counter > *run {
                 self.beyond.insert((actor, counter));
             }
-        }
-        // A fold can make a later dot contiguous: repeat until stable.
-        if self
-            .beyond
-            .iter()
-            .any(|&(a, c)| self.contiguous.get(&a).is_some_and(|&m| c <= m + 1))
-        {
-            self.compact();
         }
         self.contiguous.retain(|_, m| *m > 0);
     }
