@@ -43,7 +43,7 @@ use ringkv_conf::Consistency;
 
 use crate::Entry;
 use crate::error::{Error, Result};
-use crate::keyspace::{Ack, Keyspace, live_entry};
+use crate::keyspace::{Ack, Keyspace, Need, PartialRead, live_entry};
 use crate::membership::Membership;
 use crate::ring::NodeId;
 use crate::rpc::{Request, Response, RpcClient, RpcError};
@@ -391,6 +391,33 @@ impl Coordinator {
         }
         let rec = self.read(db, key, level).await?;
         Ok(live_entry(&rec, self.keyspace.now_ms()))
+    }
+
+    /// What `need` asks of the collection at `key`, read at `level`: on a
+    /// node that is the only replica of its keys, only the needed members
+    /// of a split collection are read ([`Keyspace::read_partial`]);
+    /// otherwise the whole record is read and cut, as [`Coordinator::get`]
+    /// reads it. `None` if the key does not exist.
+    pub async fn read_partial(
+        self: &Arc<Self>,
+        db: u32,
+        key: &[u8],
+        need: Need<'_>,
+        level: Consistency,
+    ) -> Result<Option<PartialRead>> {
+        if self.is_alone() {
+            self.stats.reads.inc(level);
+            return self.keyspace.read_partial(db, key, need);
+        }
+        Ok(self.get(db, key, level).await?.map(|e| match &e.members {
+            Some(all) => PartialRead::cut(e.kind, e.expire_at_ms, all, need),
+            None => PartialRead {
+                kind: e.kind,
+                expire_at_ms: e.expire_at_ms,
+                len: 0,
+                members: Vec::new(),
+            },
+        }))
     }
 
     /// What [`Coordinator::get`] answers for each of `keys`, with their

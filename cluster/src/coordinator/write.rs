@@ -36,6 +36,7 @@ use ringkv_conf::Consistency;
 
 use super::Coordinator;
 use crate::error::{Error, Result};
+use crate::keyspace::Need;
 use crate::keyspace::{Ack, Updated};
 use crate::mutation::{Applied, Mutation};
 use crate::ring::{NodeId, Ring};
@@ -43,7 +44,9 @@ use crate::rpc::{ErrorCode, Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
 use crate::token;
 use crate::version::counter::CounterError;
-use crate::version::{Actor, CollectionOp, CounterValue, OpError, Payload, Siblings, VectorClock};
+use crate::version::{
+    Actor, CollectionOp, CollectionReply, CounterValue, OpError, Payload, Siblings, VectorClock,
+};
 
 /// Where a write goes.
 pub(super) struct WritePlan {
@@ -187,7 +190,7 @@ impl Coordinator {
         if self.is_alone() {
             let Updated {
                 out: outcome, ack, ..
-            } = self.apply_local(db, key, op, context).await?;
+            } = self.apply_local_alone(db, key, op, context).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
         }
         let plan = self.write_plan(key, level)?;
@@ -414,6 +417,45 @@ impl Coordinator {
             self.changed(db, key);
         }
         updated
+    }
+
+    /// [`Coordinator::apply_local`] on a node that is the only replica of
+    /// its keys: a collection write reads and writes only the members it
+    /// needs when the collection is stored split (no peer wants the whole
+    /// record).
+    async fn apply_local_alone(
+        &self,
+        db: u32,
+        key: &[u8],
+        op: Op,
+        context: Option<VectorClock>,
+    ) -> Result<Updated<Outcome>> {
+        let Op::Collection(c) = &op else {
+            return self.apply_local(db, key, op, context).await;
+        };
+        let Some((kind, names, end)) = crate::keyspace::collection_need(c) else {
+            return self.apply_local(db, key, op, context).await;
+        };
+        let need = match end {
+            Some(n) => n,
+            None => Need::Members(&names),
+        };
+        let count_reply: Option<fn(u64) -> Outcome> = crate::keyspace::replies_length(c)
+            .then_some(|n| Outcome::Collection(CollectionReply::Count(n)));
+        let actor = self.actor;
+        let apply = move |sibs: &mut Siblings, now: u64| apply_op(sibs, op, None, actor, now);
+        let updated = match self
+            .keyspace
+            .update_partial(db, key, kind, need, apply, count_reply)
+            .await?
+        {
+            Ok(updated) => updated,
+            Err(apply) => self.keyspace.update_record(db, key, apply).await?,
+        };
+        if updated.ack != Ack::NONE {
+            self.changed(db, key);
+        }
+        Ok(updated)
     }
 
     /// Merges another replica's record into this node's. Returns whether

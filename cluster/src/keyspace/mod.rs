@@ -16,7 +16,15 @@
 //! Submodules: [`ranges`] (records of token ranges for anti-entropy and
 //! streaming, and prefix scans of the node-local metadata).
 
+mod partial;
 pub mod ranges;
+mod split;
+#[cfg(test)]
+mod split_tests;
+
+pub use partial::PartialRead;
+pub(crate) use partial::{collection_need, replies_length};
+pub use split::Need;
 
 use std::ops::Bound;
 use std::path::Path;
@@ -57,13 +65,69 @@ pub fn live_entry(record: &Siblings, now_ms: u64) -> Option<Entry> {
     }
 }
 
-/// Decodes a stored value: record format 2 (siblings), or format 1 (one
-/// plain value, written before versions existed).
-fn decode_record(stored: &Value, key: &[u8]) -> Result<Siblings> {
-    Siblings::decode_shared(&stored.data, stored.expire_at_ms).map_err(|e| Error::CorruptRecord {
-        key: key.to_vec(),
-        what: e.to_string(),
-    })
+/// Decodes a key's stored value as the record it stands for: record
+/// format 2 (siblings), format 1 (one plain value, written before versions
+/// existed), or a split collection's header (format 3), whose members are
+/// read at one snapshot with a fresh copy of the header.
+fn decode_record(
+    engine: &Engine,
+    ns: u32,
+    ekey: &[u8],
+    stored: &Value,
+    key: &[u8],
+) -> Result<Siblings> {
+    match split::decode_stored(stored, key)? {
+        split::Stored::Inline(s) => Ok(s),
+        split::Stored::Split(_) => Ok(read_stored(engine, ns, ekey, key)?
+            .map(|(record, _)| record)
+            .unwrap_or_default()),
+    }
+}
+
+/// The record at `ekey` and, when it is stored split, its header; the
+/// header and the members are read at one snapshot.
+fn read_stored(
+    engine: &Engine,
+    ns: u32,
+    ekey: &[u8],
+    key: &[u8],
+) -> Result<Option<(Siblings, Option<crate::version::codec::SplitHeader>)>> {
+    let Some(v) = engine.get(ekey)? else {
+        return Ok(None);
+    };
+    if let split::Stored::Inline(s) = split::decode_stored(&v, key)? {
+        return Ok(Some((s, None)));
+    }
+    let snapshot = engine.snapshot();
+    let Some(v) = engine.get_at(ekey, &snapshot)? else {
+        return Ok(None);
+    };
+    match split::decode_stored(&v, key)? {
+        split::Stored::Inline(s) => Ok(Some((s, None))),
+        split::Stored::Split(h) => {
+            let record = split::materialize(engine, &snapshot, ns, key, &h)?;
+            Ok(Some((record, Some(h))))
+        }
+    }
+}
+
+/// What a key scan sees of a stored value: its live entry, without
+/// reading a split collection's members (an entry with none: scans look
+/// only at the type and the expiry).
+fn scanned_entry(stored: &Value, key: &[u8], now_ms: u64) -> Result<Option<Entry>> {
+    match split::decode_stored(stored, key)? {
+        split::Stored::Inline(s) => Ok(live_entry(&s, now_ms)),
+        split::Stored::Split(h) => {
+            let expired = h.expire_at_ms != 0 && h.expire_at_ms <= now_ms;
+            Ok((!expired && h.count > 0).then(|| {
+                Entry::collection(
+                    ValueType::of_kind(h.kind),
+                    Members::default(),
+                    h.expire_at_ms,
+                )
+            }))
+        }
+    }
 }
 
 /// The engine-level expiry of a record: compaction may drop it once every
@@ -244,6 +308,8 @@ struct Inner {
     locks: KeyLocks,
     /// Serialise read-modify-write of one key's stored record.
     record_locks: KeyLocks,
+    /// Deletes the member records of replaced split collections.
+    reclaimer: split::Reclaimer,
     gc_grace_ms: AtomicU64,
     databases: u32,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
@@ -263,12 +329,14 @@ impl Keyspace {
         let clock = Arc::clone(&options.clock);
         let engine = Engine::open(dir, options)?;
         namespaces.load(&engine)?;
+        let reclaimer = split::Reclaimer::start(engine.clone());
         Ok(Keyspace {
             inner: Arc::new(Inner {
                 engine,
                 namespaces,
                 locks: KeyLocks::default(),
                 record_locks: KeyLocks::default(),
+                reclaimer,
                 gc_grace_ms: AtomicU64::new(DEFAULT_GC_GRACE_MS),
                 databases,
                 clock,
@@ -370,11 +438,9 @@ impl Keyspace {
 
     /// This node's record of `key` in `db` (every sibling, tombstones included).
     pub fn read_record(&self, db: u32, key: &[u8]) -> Result<Option<Siblings>> {
-        let ekey = token::engine_key(self.namespace(db)?, key);
-        match self.inner.engine.get(&ekey)? {
-            None => Ok(None),
-            Some(v) => Ok(Some(decode_record(&v, key)?)),
-        }
+        let ns = self.namespace(db)?;
+        let ekey = token::engine_key(ns, key);
+        Ok(read_stored(&self.inner.engine, ns, &ekey, key)?.map(|(record, _)| record))
     }
 
     /// Read-modify-write of this node's record of `key`: `f` changes the
@@ -391,10 +457,8 @@ impl Keyspace {
         let ns = self.namespace(db)?;
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
-        let before = match self.inner.engine.get(&ekey)? {
-            Some(v) => decode_record(&v, key)?,
-            None => Siblings::default(),
-        };
+        let (before, old_header) =
+            read_stored(&self.inner.engine, ns, &ekey, key)?.unwrap_or_default();
         let mut after = before.clone();
         let now = self.now_ms();
         let out = f(&mut after, now);
@@ -407,17 +471,30 @@ impl Keyspace {
             });
         }
         self.admit_write().await;
-        let encoded = after.encode();
         let mut batch = WriteBatch::new();
-        batch.put(
-            ekey,
-            Value::with_expiry(encoded.clone(), engine_expiry(&after, self.gc_grace_ms())),
+        let placement = split::place(
+            &mut batch,
+            ns,
+            key,
+            old_header.as_ref(),
+            &before,
+            &after,
+            engine_expiry(&after, self.gc_grace_ms()),
         );
+        // The stored bytes are the record's encoding unless it is split.
+        let stored = placement
+            .header
+            .is_none()
+            .then(|| placement.main.data.clone());
+        batch.put(ekey, placement.main);
         let seq = self.inner.engine.write(batch)?;
+        if old_header.is_some() {
+            self.inner.reclaimer.wake();
+        }
         Ok(Updated {
             out,
             record: after,
-            stored: Some(encoded),
+            stored,
             ack: Ack(seq),
         })
     }
@@ -497,7 +574,7 @@ impl Keyspace {
             }
             visited += 1;
             last_token = Some(tok);
-            let Some(entry) = live_entry(&decode_record(&value, user)?, now) else {
+            let Some(entry) = scanned_entry(&value, user, now)? else {
                 continue;
             };
             if accept(user, &entry) {
@@ -527,7 +604,7 @@ impl Keyspace {
                 let Some(user) = ekey.get(KEY_PREFIX_LEN..) else {
                     continue;
                 };
-                let Some(entry) = live_entry(&decode_record(&value, user)?, now) else {
+                let Some(entry) = scanned_entry(&value, user, now)? else {
                     continue;
                 };
                 if !visit(user, entry.expire_at_ms) {

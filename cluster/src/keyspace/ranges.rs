@@ -102,7 +102,7 @@ impl Keyspace {
                     let Some((_, tok, user)) = token::split_engine_key(&ekey) else {
                         continue;
                     };
-                    let record = decode_record(&value, user)?;
+                    let record = decode_record(&engine, ns, &ekey, &value, user)?;
                     if !visit(tok, &ekey.slice(KEY_PREFIX_LEN..), record) {
                         return Ok(());
                     }

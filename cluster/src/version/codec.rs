@@ -181,27 +181,34 @@ pub fn put_sibling(out: &mut BytesMut, s: &Sibling) {
             out.put_u32(u32::try_from(c.len()).unwrap_or(u32::MAX));
             for (member, items) in c.iter() {
                 put_blob(out, member);
-                out.put_u16(u16::try_from(items.len()).unwrap_or(u16::MAX));
-                for item in items.iter().take(usize::from(u16::MAX)) {
-                    out.put_u64(item.tag.actor);
-                    out.put_u64(item.tag.counter);
-                    out.put_u64(item.ts_ms);
-                    match &item.element {
-                        Element::Value(v) => {
-                            out.put_u8(ELEMENT_VALUE);
-                            put_blob(out, v);
-                        }
-                        Element::Counter(c) => {
-                            out.put_u8(ELEMENT_COUNTER);
-                            put_counter(out, c);
-                        }
-                    }
-                }
+                put_items(out, items);
             }
         }
         Payload::Counter(c) => {
             out.put_u8(TAG_COUNTER);
             put_counter(out, c);
+        }
+    }
+}
+
+/// Appends `items := n:u16be item*n`, `item := actor:u64be counter:u64be
+/// ts:u64be element` (a member's writes, inside a collection or as a member
+/// record of a split collection).
+fn put_items(out: &mut BytesMut, items: &[Item]) {
+    out.put_u16(u16::try_from(items.len()).unwrap_or(u16::MAX));
+    for item in items.iter().take(usize::from(u16::MAX)) {
+        out.put_u64(item.tag.actor);
+        out.put_u64(item.tag.counter);
+        out.put_u64(item.ts_ms);
+        match &item.element {
+            Element::Value(v) => {
+                out.put_u8(ELEMENT_VALUE);
+                put_blob(out, v);
+            }
+            Element::Counter(c) => {
+                out.put_u8(ELEMENT_COUNTER);
+                put_counter(out, c);
+            }
         }
     }
 }
@@ -529,43 +536,7 @@ impl<'a> Reader<'a> {
                     what: "members not strictly increasing",
                 });
             }
-            let count = self.u16("item count")?;
-            if count == 0 {
-                return Err(DecodeError::Invalid {
-                    offset: at,
-                    what: "member without items",
-                });
-            }
-            let mut items = Vec::with_capacity(usize::from(count).min(self.left() / MIN_ITEM_LEN));
-            for _ in 0..count {
-                let at = self.pos;
-                let tag = Tag {
-                    actor: self.u64("item actor")?,
-                    counter: self.u64("item counter")?,
-                };
-                if tag.counter == 0 || items.last().is_some_and(|p: &Item| p.tag >= tag) {
-                    return Err(DecodeError::Invalid {
-                        offset: at,
-                        what: "item tags not strictly increasing from counter 1",
-                    });
-                }
-                let ts_ms = self.u64("item ts")?;
-                let element = match self.u8("element tag")? {
-                    ELEMENT_VALUE => Element::Value(self.blob("member value")?),
-                    ELEMENT_COUNTER => Element::Counter(self.counter()?),
-                    tag => {
-                        return Err(DecodeError::UnknownPayloadTag {
-                            tag,
-                            offset: at + 24,
-                        });
-                    }
-                };
-                items.push(Item {
-                    tag,
-                    ts_ms,
-                    element,
-                });
-            }
+            let items = self.items(at)?;
             members.push((member, items));
         }
         if members.is_empty() {
@@ -577,6 +548,49 @@ impl<'a> Reader<'a> {
         // Checked above: members strictly increasing, items non-empty and
         // strictly increasing by tag.
         Ok(Collection::from_sorted(kind, members))
+    }
+
+    /// A member's items (see [`put_items`]): at least one, tags strictly
+    /// increasing from counter 1. `at` is where the member starts.
+    fn items(&mut self, at: usize) -> Result<Vec<Item>, DecodeError> {
+        let count = self.u16("item count")?;
+        if count == 0 {
+            return Err(DecodeError::Invalid {
+                offset: at,
+                what: "member without items",
+            });
+        }
+        let mut items = Vec::with_capacity(usize::from(count).min(self.left() / MIN_ITEM_LEN));
+        for _ in 0..count {
+            let at = self.pos;
+            let tag = Tag {
+                actor: self.u64("item actor")?,
+                counter: self.u64("item counter")?,
+            };
+            if tag.counter == 0 || items.last().is_some_and(|p: &Item| p.tag >= tag) {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "item tags not strictly increasing from counter 1",
+                });
+            }
+            let ts_ms = self.u64("item ts")?;
+            let element = match self.u8("element tag")? {
+                ELEMENT_VALUE => Element::Value(self.blob("member value")?),
+                ELEMENT_COUNTER => Element::Counter(self.counter()?),
+                tag => {
+                    return Err(DecodeError::UnknownPayloadTag {
+                        tag,
+                        offset: at + 24,
+                    });
+                }
+            };
+            items.push(Item {
+                tag,
+                ts_ms,
+                element,
+            });
+        }
+        Ok(items)
     }
 
     fn counter(&mut self) -> Result<Counter, DecodeError> {
@@ -615,4 +629,122 @@ impl<'a> Reader<'a> {
         }
         Ok(Counter::from_parts(base, base_id, slots))
     }
+}
+
+/// First byte of the header record of a collection stored split: its
+/// members are records of their own (`docs/formats/record.md` §5).
+pub const RECORD_FORMAT_SPLIT: u8 = 3;
+/// First byte of a split collection's member record.
+pub const MEMBER_FORMAT: u8 = 1;
+
+/// What the header record of a split collection holds: the one sibling of
+/// the key (a live collection) without its members, their count, and the
+/// generation naming its member records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitHeader {
+    /// The collection's type.
+    pub kind: Kind,
+    /// Names this incarnation's member records: a new one whenever the
+    /// members are replaced wholesale, so old ones are never read again.
+    pub generation: u64,
+    /// How many members there are.
+    pub count: u64,
+    /// The sibling's write time.
+    pub ts_ms: u64,
+    /// The sibling's expiry (unix ms, 0 = none).
+    pub expire_at_ms: u64,
+    /// The sibling's clock.
+    pub clock: VectorClock,
+    /// A list's first position (at most its least member), so a read at
+    /// the head starts there instead of passing the deletions of earlier
+    /// pops; empty for the other kinds or when not known.
+    pub first: Bytes,
+    /// A list's last position (at least its greatest member), so a push or
+    /// pop at the tail starts there; empty for the other kinds or when not
+    /// known.
+    pub last: Bytes,
+}
+
+/// Encodes `header := format:u8=3 kind:u8 generation:u64be count:u64be
+/// ts_ms:u64be expire_at_ms:u64be clock first:blob last:blob`.
+pub fn encode_split_header(h: &SplitHeader) -> Bytes {
+    let mut out = BytesMut::with_capacity(
+        34 + 2 + h.clock.len() * DOT_LEN + 8 + h.first.len() + h.last.len(),
+    );
+    out.put_u8(RECORD_FORMAT_SPLIT);
+    out.put_u8(h.kind.code());
+    out.put_u64(h.generation);
+    out.put_u64(h.count);
+    out.put_u64(h.ts_ms);
+    out.put_u64(h.expire_at_ms);
+    put_clock(&mut out, &h.clock);
+    put_blob(&mut out, &h.first);
+    put_blob(&mut out, &h.last);
+    out.freeze()
+}
+
+/// Decodes a split collection's header ([`encode_split_header`]).
+///
+/// # Errors
+/// Any [`DecodeError`]; never panics.
+pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
+    let mut r = Reader {
+        buf: bytes,
+        shared: None,
+        pos: 0,
+    };
+    let format = r.u8("record format")?;
+    if format != RECORD_FORMAT_SPLIT {
+        return Err(DecodeError::UnsupportedFormat {
+            found: format,
+            supported: [RECORD_FORMAT_V2, RECORD_FORMAT_SPLIT],
+        });
+    }
+    let at = r.pos;
+    let kind = Kind::from_code(r.u8("collection kind")?).ok_or(DecodeError::Invalid {
+        offset: at,
+        what: "unknown collection kind",
+    })?;
+    let header = SplitHeader {
+        kind,
+        generation: r.u64("generation")?,
+        count: r.u64("member count")?,
+        ts_ms: r.u64("sibling ts")?,
+        expire_at_ms: r.u64("sibling expiry")?,
+        clock: r.clock()?,
+        first: r.blob("first position")?,
+        last: r.blob("last position")?,
+    };
+    r.finish()?;
+    Ok(header)
+}
+
+/// Encodes a member record: `format:u8=1 items` ([`put_items`]).
+pub fn encode_member(items: &[Item]) -> Bytes {
+    let mut out = BytesMut::with_capacity(1 + 2 + items.len() * 48);
+    out.put_u8(MEMBER_FORMAT);
+    put_items(&mut out, items);
+    out.freeze()
+}
+
+/// Decodes a member record ([`encode_member`]); values are slices of `bytes`.
+///
+/// # Errors
+/// Any [`DecodeError`]; never panics.
+pub fn decode_member(bytes: &Bytes) -> Result<Vec<Item>, DecodeError> {
+    let mut r = Reader {
+        buf: bytes,
+        shared: Some(bytes),
+        pos: 0,
+    };
+    let format = r.u8("member format")?;
+    if format != MEMBER_FORMAT {
+        return Err(DecodeError::Invalid {
+            offset: 0,
+            what: "unknown member record format",
+        });
+    }
+    let items = r.items(0)?;
+    r.finish()?;
+    Ok(items)
 }

@@ -205,6 +205,27 @@ impl Collection {
         }
     }
 
+    /// A collection from member records read in member order (each
+    /// record's items were checked by its decoder); out-of-order or
+    /// repeated members are tolerated, the later copy kept.
+    pub fn from_member_records(kind: Kind, members: Vec<(Bytes, Vec<Item>)>) -> Self {
+        if members.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
+            Collection::from_sorted(kind, members)
+        } else {
+            Collection::from_members(kind, members.into_iter().collect())
+        }
+    }
+
+    /// Puts `member` with `items` as read from storage (a split
+    /// collection's member record); empty items remove it.
+    pub fn insert_items(&mut self, member: Bytes, items: Vec<Item>) {
+        if items.is_empty() {
+            self.members.remove(&member);
+        } else {
+            self.members.insert(member, items);
+        }
+    }
+
     /// The kind.
     pub fn kind(&self) -> Kind {
         self.kind

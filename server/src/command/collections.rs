@@ -4,7 +4,9 @@
 
 use bytes::Bytes;
 use rand::Rng;
-use ringkv_cluster::{Applied, CollectionOp, CollectionReply, Members, Mutation, ValueType};
+use ringkv_cluster::{
+    Applied, CollectionOp, CollectionReply, Members, Mutation, Need, PartialRead, ValueType,
+};
 use ringkv_resp::Reply;
 
 use super::Ctx;
@@ -24,6 +26,33 @@ pub async fn read_members(
         return Ok(None);
     };
     members_of(entry, ty).map(Some)
+}
+
+/// What `need` asks of the `ty` at `key` (a keyspace hit or miss is
+/// counted): on a single node only the members needed are read from a
+/// large collection. `None` if the key does not exist, `-WRONGTYPE` if it
+/// holds another type.
+pub async fn read_part(
+    cx: &mut Ctx<'_>,
+    key: &[u8],
+    ty: ValueType,
+    need: Need<'_>,
+) -> Result<Option<PartialRead>, ReplyError> {
+    let found = cx
+        .server
+        .cluster
+        .read_partial(cx.client.db, key, need, cx.read_level())
+        .await?;
+    let stats = &cx.server.stats;
+    if found.is_some() {
+        stats.keyspace_hits.inc();
+    } else {
+        stats.keyspace_misses.inc();
+    }
+    match found {
+        Some(p) if p.kind != ty => Err(ReplyError::WrongType),
+        other => Ok(other),
+    }
 }
 
 /// [`read_members`] without statistics, in database `db` (for writes).

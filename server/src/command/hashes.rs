@@ -4,13 +4,14 @@
 //! HINCRBYs all count, and an HDEL removes only the writes it had seen.
 
 use bytes::Bytes;
-use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, ValueType};
+use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, Need, ValueType};
 use ringkv_resp::{Protocol, Reply};
 
 use super::Ctx;
 use super::args::{arg, parse_f64, parse_i64};
 use super::collections::{
-    change, check_repeats, count, random_args, random_picks, read_members, scan_cursor, scan_page,
+    change, check_repeats, count, random_args, random_picks, read_members, read_part, scan_cursor,
+    scan_page,
 };
 use crate::reply_error::{CmdResult, ReplyError};
 
@@ -60,18 +61,24 @@ pub async fn hsetnx(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// HGET key field.
 pub async fn hget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let h = hash(cx, arg(args, 1)).await?;
-    Ok(h.and_then(|h| h.map.get(arg(args, 2)).cloned())
+    let fields = args.get(2..3).unwrap_or_default();
+    let h = read_part(cx, arg(args, 1), ValueType::Hash, Need::Members(fields)).await?;
+    Ok(h.and_then(|h| h.get(arg(args, 2)).cloned())
         .map_or(Reply::Nil, Reply::Bulk))
 }
 
 /// HMGET key field [field ...].
 pub async fn hmget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let h = hash(cx, arg(args, 1)).await?.unwrap_or_default();
+    let fields = args.get(2..).unwrap_or_default();
+    let h = read_part(cx, arg(args, 1), ValueType::Hash, Need::Members(fields)).await?;
     Ok(Reply::Array(
-        args.iter()
-            .skip(2)
-            .map(|f| h.map.get(f).cloned().map_or(Reply::Nil, Reply::Bulk))
+        fields
+            .iter()
+            .map(|f| {
+                h.as_ref()
+                    .and_then(|h| h.get(f).cloned())
+                    .map_or(Reply::Nil, Reply::Bulk)
+            })
             .collect(),
     ))
 }
@@ -101,24 +108,26 @@ pub async fn hvals(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// HLEN key.
 pub async fn hlen(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let h = hash(cx, arg(args, 1)).await?;
-    Ok(Reply::Int(h.map_or(0, |h| {
-        i64::try_from(h.map.len()).unwrap_or(i64::MAX)
-    })))
+    let h = read_part(cx, arg(args, 1), ValueType::Hash, Need::Count).await?;
+    Ok(Reply::Int(
+        h.map_or(0, |h| i64::try_from(h.len).unwrap_or(i64::MAX)),
+    ))
 }
 
 /// HEXISTS key field.
 pub async fn hexists(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let h = hash(cx, arg(args, 1)).await?;
+    let fields = args.get(2..3).unwrap_or_default();
+    let h = read_part(cx, arg(args, 1), ValueType::Hash, Need::Members(fields)).await?;
     Ok(Reply::Int(i64::from(
-        h.is_some_and(|h| h.map.contains_key(arg(args, 2))),
+        h.is_some_and(|h| h.get(arg(args, 2)).is_some()),
     )))
 }
 
 /// HSTRLEN key field.
 pub async fn hstrlen(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let h = hash(cx, arg(args, 1)).await?;
-    let len = h.and_then(|h| h.map.get(arg(args, 2)).map(Bytes::len));
+    let fields = args.get(2..3).unwrap_or_default();
+    let h = read_part(cx, arg(args, 1), ValueType::Hash, Need::Members(fields)).await?;
+    let len = h.and_then(|h| h.get(arg(args, 2)).map(Bytes::len));
     Ok(Reply::Int(
         len.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)),
     ))

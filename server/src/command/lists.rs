@@ -4,12 +4,12 @@
 //! order on every replica, and removals take what the remover saw.
 
 use bytes::Bytes;
-use ringkv_cluster::{CollectionOp, CollectionReply, Kind, PopEnd, ValueType};
+use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Need, PopEnd, ValueType};
 use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_i64};
-use super::collections::{change, change_in, count, peek_members, read_members};
+use super::collections::{change, change_in, count, peek_members, read_members, read_part};
 use crate::reply_error::{CmdResult, ReplyError, text};
 
 /// The elements of the list at `key`, in order (`None`: no such key).
@@ -141,9 +141,9 @@ pub async fn rpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// LLEN key.
 pub async fn llen(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let l = list(cx, arg(args, 1)).await?;
+    let l = read_part(cx, arg(args, 1), ValueType::List, Need::Count).await?;
     Ok(Reply::Int(
-        l.map_or(0, |l| i64::try_from(l.len()).unwrap_or(i64::MAX)),
+        l.map_or(0, |l| i64::try_from(l.len).unwrap_or(i64::MAX)),
     ))
 }
 
@@ -151,14 +151,19 @@ pub async fn llen(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn lrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let start = parse_i64(arg(args, 2))?;
     let stop = parse_i64(arg(args, 3))?;
-    let l = list(cx, arg(args, 1)).await?.unwrap_or_default();
     // LRANGE keeps what LTRIM with the same indexes would keep.
-    let (from, to) = ringkv_cluster::list_trim_range(start, stop, l.len());
+    let l = read_part(
+        cx,
+        arg(args, 1),
+        ValueType::List,
+        Need::Range { start, stop },
+    )
+    .await?;
     Ok(Reply::Array(
-        l.into_iter()
-            .skip(from)
-            .take(to.saturating_sub(from))
-            .map(Reply::Bulk)
+        l.map(|l| l.members)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, v)| Reply::Bulk(v))
             .collect(),
     ))
 }
@@ -166,13 +171,21 @@ pub async fn lrange(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// LINDEX key index (the key is looked up before the index is parsed,
 /// as in Redis).
 pub async fn lindex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let Some(l) = list(cx, arg(args, 1)).await? else {
+    let key = arg(args, 1);
+    if read_part(cx, key, ValueType::List, Need::Count)
+        .await?
+        .is_none()
+    {
         return Ok(Reply::Nil);
-    };
+    }
     let index = parse_i64(arg(args, 2))?;
-    Ok(ringkv_cluster::list_index(index, l.len())
-        .and_then(|i| l.into_iter().nth(i))
-        .map_or(Reply::Nil, Reply::Bulk))
+    let at = Need::Range {
+        start: index,
+        stop: index,
+    };
+    let l = read_part(cx, key, ValueType::List, at).await?;
+    Ok(l.and_then(|l| l.members.into_iter().next())
+        .map_or(Reply::Nil, |(_, v)| Reply::Bulk(v)))
 }
 
 /// LSET key index element.

@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, ValueType};
+use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, Need, PopEnd, ValueType};
 use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{arg, parse_i64};
 use super::collections::{
     change, change_in, check_repeats, count, intercard_limit, intercard_reply, parse_random_count,
-    peek_members, random_picks, read_members, scan_cursor, scan_page, store,
+    peek_members, random_picks, read_members, read_part, scan_cursor, scan_page, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -55,29 +55,31 @@ pub async fn smembers(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// SISMEMBER key member.
 pub async fn sismember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let s = set(cx, arg(args, 1)).await?;
+    let names = args.get(2..3).unwrap_or_default();
+    let s = read_part(cx, arg(args, 1), ValueType::Set, Need::Members(names)).await?;
     Ok(Reply::Int(i64::from(
-        s.is_some_and(|s| s.map.contains_key(arg(args, 2))),
+        s.is_some_and(|s| s.get(arg(args, 2)).is_some()),
     )))
 }
 
 /// SMISMEMBER key member [member ...].
 pub async fn smismember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let s = set(cx, arg(args, 1)).await?.unwrap_or_default();
+    let names = args.get(2..).unwrap_or_default();
+    let s = read_part(cx, arg(args, 1), ValueType::Set, Need::Members(names)).await?;
     Ok(Reply::Array(
-        args.iter()
-            .skip(2)
-            .map(|m| Reply::Int(i64::from(s.map.contains_key(m))))
+        names
+            .iter()
+            .map(|m| Reply::Int(i64::from(s.as_ref().is_some_and(|s| s.get(m).is_some()))))
             .collect(),
     ))
 }
 
 /// SCARD key.
 pub async fn scard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let s = set(cx, arg(args, 1)).await?;
-    Ok(Reply::Int(s.map_or(0, |s| {
-        i64::try_from(s.map.len()).unwrap_or(i64::MAX)
-    })))
+    let s = read_part(cx, arg(args, 1), ValueType::Set, Need::Count).await?;
+    Ok(Reply::Int(
+        s.map_or(0, |s| i64::try_from(s.len).unwrap_or(i64::MAX)),
+    ))
 }
 
 /// SPOP key [count]: one member (or nil), or an array of up to `count`.

@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, PopEnd, ValueType, zadd};
+use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, Need, PopEnd, ValueType, zadd};
 use ringkv_resp::{Protocol, Reply};
 
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
 use super::collections::{
     change, check_repeats, count, intercard_limit, intercard_reply, random_args, random_picks,
-    read_members, scan_cursor, scan_page, store,
+    read_members, read_part, scan_cursor, scan_page, store,
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
@@ -23,13 +23,6 @@ use crate::reply_error::{CmdResult, ReplyError, text};
 
 async fn zset(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Sorted>, ReplyError> {
     Ok(read_members(cx, key, ValueType::ZSet).await?.map(sorted))
-}
-
-fn score_of(items: &Sorted, member: &[u8]) -> Option<f64> {
-    items
-        .iter()
-        .find(|(_, m)| m.as_ref() == member)
-        .map(|(s, _)| *s)
 }
 
 fn score_arg(raw: &[u8]) -> Result<f64, ReplyError> {
@@ -125,26 +118,36 @@ pub async fn zrem(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// ZSCORE key member.
 pub async fn zscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let names = args.get(2..3).unwrap_or_default();
+    let z = read_part(cx, arg(args, 1), ValueType::ZSet, Need::Members(names)).await?;
     let proto = cx.client.protocol;
-    Ok(score_of(&z, arg(args, 2)).map_or(Reply::Nil, |s| score_reply(s, proto)))
+    Ok(z.and_then(|z| z.get(arg(args, 2)).cloned())
+        .map_or(Reply::Nil, |s| score_text(&s, proto)))
 }
 
 /// ZMSCORE key member [member ...].
 pub async fn zmscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
+    let names = args.get(2..).unwrap_or_default();
+    let z = read_part(cx, arg(args, 1), ValueType::ZSet, Need::Members(names)).await?;
+    let proto = cx.client.protocol;
     Ok(Reply::Array(
-        args.iter()
-            .skip(2)
-            .map(|m| score_of(&z, m).map_or(Reply::Nil, |s| score_reply(s, cx.client.protocol)))
+        names
+            .iter()
+            .map(|m| {
+                z.as_ref()
+                    .and_then(|z| z.get(m))
+                    .map_or(Reply::Nil, |s| score_text(s, proto))
+            })
             .collect(),
     ))
 }
 
 /// ZCARD key.
 pub async fn zcard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    Ok(Reply::Int(i64::try_from(z.len()).unwrap_or(i64::MAX)))
+    let z = read_part(cx, arg(args, 1), ValueType::ZSet, Need::Count).await?;
+    Ok(Reply::Int(
+        z.map_or(0, |z| i64::try_from(z.len).unwrap_or(i64::MAX)),
+    ))
 }
 
 /// ZCOUNT key min max.

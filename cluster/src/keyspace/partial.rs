@@ -1,0 +1,411 @@
+//! Reads and writes that touch only the members they need, on a node that
+//! is the only replica of its keys: a split collection's header and the
+//! member records a command names (or the few at an end of a list), never
+//! the whole collection ([`super::split`]).
+//!
+//! A write runs the same collection write as every other path
+//! ([`Siblings::apply_collection`] through the caller's function) on a
+//! record that holds only the needed members, then stores the members it
+//! changed and the new header. Every member the write could touch, or
+//! whose absence it could observe, is among those loaded, so the result is
+//! the one the whole record would give; only the count (the replies of
+//! LPUSH and RPUSH) comes from the header.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use bytes::Bytes;
+use ringkv_engine::{Value, WriteBatch};
+
+use super::split::{self, INLINE_AT, Need, Stored};
+use super::{Ack, Keyspace, Updated, ValueType, live_entry};
+use crate::error::{Error, Result};
+use crate::token;
+use crate::version::codec::SplitHeader;
+use crate::version::collection::{Collection, Kind, resolve_item};
+use crate::version::siblings::Sibling;
+use crate::version::{CollectionOp, Payload, PopEnd, Siblings};
+
+/// What a partial read found: the key's type, expiry and member count, and
+/// the members asked for with the values a read shows, in member order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartialRead {
+    /// The key's type.
+    pub kind: ValueType,
+    /// Its expiry (unix ms, 0 = none).
+    pub expire_at_ms: u64,
+    /// How many members it has (0 for a string).
+    pub len: u64,
+    /// The members asked for that are present, with their values.
+    pub members: Vec<(Bytes, Bytes)>,
+}
+
+impl PartialRead {
+    /// The value of `member`, if it was asked for and is present.
+    pub fn get(&self, member: &[u8]) -> Option<&Bytes> {
+        self.members
+            .iter()
+            .find(|(m, _)| m.as_ref() == member)
+            .map(|(_, v)| v)
+    }
+
+    /// The part of a whole collection that `need` asks for.
+    pub fn cut(
+        kind: ValueType,
+        expire_at_ms: u64,
+        all: &crate::version::Members,
+        need: Need<'_>,
+    ) -> Self {
+        let members = match need {
+            Need::Members(names) => names
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .filter_map(|n| all.map.get(n).map(|v| (n.clone(), v.clone())))
+                .collect(),
+            Need::Head(n) => all
+                .map
+                .iter()
+                .take(n)
+                .map(|(m, v)| (m.clone(), v.clone()))
+                .collect(),
+            Need::Tail(n) => {
+                let skip = all.map.len().saturating_sub(n);
+                all.map
+                    .iter()
+                    .skip(skip)
+                    .map(|(m, v)| (m.clone(), v.clone()))
+                    .collect()
+            }
+            Need::Count => Vec::new(),
+            Need::Range { start, stop } => {
+                let (from, to) = crate::version::list_op::trim_range(start, stop, all.map.len());
+                all.map
+                    .iter()
+                    .skip(from)
+                    .take(to.saturating_sub(from))
+                    .map(|(m, v)| (m.clone(), v.clone()))
+                    .collect()
+            }
+        };
+        PartialRead {
+            kind,
+            expire_at_ms,
+            len: all.map.len() as u64,
+            members,
+        }
+    }
+}
+
+/// The one sibling a split header and some of its members stand for (a
+/// collection sibling even when none of them was loaded).
+fn partial_record(header: &SplitHeader, members: Collection) -> Siblings {
+    Siblings::from_iter([Sibling {
+        clock: header.clock.clone(),
+        ts_ms: header.ts_ms,
+        expire_at_ms: header.expire_at_ms,
+        payload: Payload::Collection(members),
+    }])
+}
+
+impl Keyspace {
+    /// Reads what `need` asks of `key`: a split collection's header and
+    /// only the needed member records; any other record whole. `None` if
+    /// the key is absent, deleted or expired.
+    pub fn read_partial(&self, db: u32, key: &[u8], need: Need<'_>) -> Result<Option<PartialRead>> {
+        let ns = self.namespace(db)?;
+        let ekey = token::engine_key(ns, key);
+        let engine = &self.inner.engine;
+        let now = self.now_ms();
+        let Some(v) = engine.get(&ekey)? else {
+            return Ok(None);
+        };
+        let inline = |record: &Siblings| match live_entry(record, now) {
+            None => None,
+            Some(e) => Some(match &e.members {
+                Some(all) => PartialRead::cut(e.kind, e.expire_at_ms, all, need),
+                None => PartialRead {
+                    kind: e.kind,
+                    expire_at_ms: e.expire_at_ms,
+                    len: 0,
+                    members: Vec::new(),
+                },
+            }),
+        };
+        if let Stored::Inline(record) = split::decode_stored(&v, key)? {
+            return Ok(inline(&record));
+        }
+        let snapshot = engine.snapshot();
+        let Some(v) = engine.get_at(&ekey, &snapshot)? else {
+            return Ok(None);
+        };
+        let header = match split::decode_stored(&v, key)? {
+            Stored::Inline(record) => return Ok(inline(&record)),
+            Stored::Split(h) => h,
+        };
+        if header.expire_at_ms != 0 && header.expire_at_ms <= now {
+            return Ok(None);
+        }
+        let part = split::load_partial(engine, &snapshot, ns, key, &header, need)?;
+        let members = part
+            .iter()
+            .filter_map(|(m, items)| Some((m.clone(), resolve_item(items)?.bytes())))
+            .collect();
+        Ok(Some(PartialRead {
+            kind: ValueType::of_kind(header.kind),
+            expire_at_ms: header.expire_at_ms,
+            len: header.count,
+            members,
+        }))
+    }
+
+    /// A collection write `f` of `kind` applied to only the members `need`
+    /// names, when `key` is stored split as a live collection of `kind`;
+    /// otherwise `f` is handed back unrun (`Err`), for
+    /// [`Keyspace::update_record`]. `count_reply` turns the new member
+    /// count into the reply of a write that answers a length (a push).
+    pub async fn update_partial<R, F>(
+        &self,
+        db: u32,
+        key: &[u8],
+        kind: Kind,
+        need: Need<'_>,
+        f: F,
+        count_reply: Option<fn(u64) -> R>,
+    ) -> Result<std::result::Result<Updated<R>, F>>
+    where
+        F: FnOnce(&mut Siblings, u64) -> R,
+    {
+        let ns = self.namespace(db)?;
+        let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
+        let ekey = token::engine_key(ns, key);
+        let engine = &self.inner.engine;
+        let now = self.now_ms();
+        let header = match engine.get(&ekey)? {
+            Some(v) => match split::decode_stored(&v, key)? {
+                Stored::Split(h) => h,
+                Stored::Inline(_) => return Ok(Err(f)),
+            },
+            None => return Ok(Err(f)),
+        };
+        if header.kind != kind || (header.expire_at_ms != 0 && header.expire_at_ms <= now) {
+            return Ok(Err(f));
+        }
+        // Writers of this key are serialised by the record lock; the
+        // snapshot only pins what the member reads see.
+        let snapshot = engine.snapshot();
+        let loaded = split::load_partial(engine, &snapshot, ns, key, &header, need)?;
+        let before = partial_record(&header, loaded.clone());
+        let mut after = before.clone();
+        let mut out = f(&mut after, now);
+        if after == before {
+            return Ok(Ok(Updated {
+                out,
+                record: after,
+                stored: None,
+                ack: Ack::NONE,
+            }));
+        }
+        let (sib, changed) = written_collection(&after, kind, &header, key)?;
+        let added = changed
+            .iter()
+            .filter(|(m, _)| loaded.items(m).is_none())
+            .count() as u64;
+        let removed = loaded
+            .iter()
+            .filter(|(m, _)| changed.items(m).is_none())
+            .count() as u64;
+        let count = header.count.saturating_add(added).saturating_sub(removed);
+        if let Some(reply) = count_reply {
+            out = reply(count);
+        }
+        self.admit_write().await;
+        let mut batch = WriteBatch::new();
+        let expiry = header.expire_at_ms;
+        if count < INLINE_AT as u64 {
+            // Small again (or empty): stored inline, as the whole record.
+            let mut whole = match split::materialize(engine, &snapshot, ns, key, &header)?
+                .iter()
+                .next()
+                .map(|s| s.payload.clone())
+            {
+                Some(Payload::Collection(c)) => c,
+                _ => Collection::new(kind),
+            };
+            for (m, _) in loaded.iter() {
+                whole.insert_items(m.clone(), Vec::new());
+            }
+            for (m, items) in changed.iter() {
+                whole.insert_items(m.clone(), items.clone());
+            }
+            let record = Siblings::from_iter([if whole.is_empty() {
+                Sibling {
+                    expire_at_ms: 0,
+                    ..sib
+                }
+            } else {
+                Sibling {
+                    payload: Payload::Collection(whole),
+                    ..sib
+                }
+            }]);
+            split::queue_reclaim(&mut batch, ns, key, header.generation);
+            let encoded = record.encode();
+            let engine_expiry = super::engine_expiry(&record, self.gc_grace_ms());
+            batch.put(ekey, Value::with_expiry(encoded, engine_expiry));
+            let seq = engine.write(batch)?;
+            self.inner.reclaimer.wake();
+            return Ok(Ok(Updated {
+                out,
+                record,
+                stored: None,
+                ack: Ack(seq),
+            }));
+        }
+        let prefix = split::member_prefix(ns, key, header.generation);
+        split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, expiry);
+        let first = list_bound(kind, &header.first, &loaded, &changed, true);
+        let last = list_bound(kind, &header.last, &loaded, &changed, false);
+        let next = SplitHeader {
+            kind,
+            generation: header.generation,
+            count,
+            ts_ms: sib.ts_ms,
+            expire_at_ms: expiry,
+            clock: sib.clock.clone(),
+            first,
+            last,
+        };
+        batch.put(
+            ekey,
+            Value::with_expiry(crate::version::codec::encode_split_header(&next), expiry),
+        );
+        let seq = engine.write(batch)?;
+        Ok(Ok(Updated {
+            out,
+            record: after,
+            stored: None,
+            ack: Ack(seq),
+        }))
+    }
+}
+
+/// A list's new first (`first`) or last position after a write that
+/// loaded `loaded` and left `changed`: the old one unless the write removed
+/// it, or the least (greatest) position the write left, whichever is
+/// further out. Empty (not known: reads then start at the list's other
+/// bound of the key space) when the write removed it and left none.
+fn list_bound(
+    kind: Kind,
+    old: &Bytes,
+    loaded: &Collection,
+    changed: &Collection,
+    first: bool,
+) -> Bytes {
+    if kind != Kind::List {
+        return Bytes::new();
+    }
+    let kept = Some(old)
+        .filter(|p| !p.is_empty())
+        .filter(|p| loaded.items(p).is_none() || changed.items(p).is_some());
+    let written = if first {
+        changed.first()
+    } else {
+        changed.last()
+    }
+    .map(|(p, _)| p);
+    match (kept, written) {
+        (Some(a), Some(b)) if first => a.min(b).clone(),
+        (Some(a), Some(b)) => a.max(b).clone(),
+        (Some(a), None) => a.clone(),
+        (None, Some(b)) if !old.is_empty() || loaded.is_empty() => b.clone(),
+        _ => Bytes::new(),
+    }
+}
+
+/// What a collection write needs of a split collection: its kind, and the
+/// members it names or the end of a list it works at (`None` when it needs
+/// every member: random or by-score pops, the list writes by index or
+/// value, a replacement).
+pub(crate) fn collection_need(
+    op: &CollectionOp,
+) -> Option<(Kind, Vec<Bytes>, Option<Need<'static>>)> {
+    let names = |pairs: &[(Bytes, Bytes)]| pairs.iter().map(|(m, _)| m.clone()).collect();
+    let usize_of = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    Some(match op {
+        CollectionOp::Put { kind, pairs, .. } => (*kind, names(pairs), None),
+        CollectionOp::Remove { kind, members } => (*kind, members.clone(), None),
+        CollectionOp::AddInt { member, .. } | CollectionOp::AddFloat { member, .. } => {
+            (Kind::Hash, vec![member.clone()], None)
+        }
+        CollectionOp::ZAdd { pairs, .. } => (
+            Kind::ZSet,
+            pairs.iter().map(|(m, _)| m.clone()).collect(),
+            None,
+        ),
+        CollectionOp::Push { left: true, .. } => (Kind::List, Vec::new(), Some(Need::Head(1))),
+        CollectionOp::Push { left: false, .. } => (Kind::List, Vec::new(), Some(Need::Tail(1))),
+        // One more than popped: the new first (last) element.
+        CollectionOp::Pop {
+            kind: Kind::List,
+            count,
+            end: PopEnd::Min,
+        } => (
+            Kind::List,
+            Vec::new(),
+            Some(Need::Head(usize_of(*count).saturating_add(1))),
+        ),
+        CollectionOp::Pop {
+            kind: Kind::List,
+            count,
+            end: PopEnd::Max,
+        } => (
+            Kind::List,
+            Vec::new(),
+            Some(Need::Tail(usize_of(*count).saturating_add(1))),
+        ),
+        _ => return None,
+    })
+}
+
+/// Whether `op` replies with the collection's new length (a push), which
+/// a partial write takes from the header.
+pub(crate) fn replies_length(op: &CollectionOp) -> bool {
+    matches!(op, CollectionOp::Push { .. })
+}
+
+/// The sibling a collection write left and the members it holds (none,
+/// when it stored a tombstone because the loaded members ran out).
+fn written_collection(
+    after: &Siblings,
+    kind: Kind,
+    header: &SplitHeader,
+    key: &[u8],
+) -> Result<(Sibling, Collection)> {
+    let mut it = after.iter();
+    let only = match (it.next(), it.next()) {
+        (Some(only), None) => only,
+        _ => {
+            return Err(Error::CorruptRecord {
+                key: key.to_vec(),
+                what: "a partial collection write left other than one sibling".into(),
+            });
+        }
+    };
+    let members = match &only.payload {
+        Payload::Collection(c) if c.kind() == kind => c.clone(),
+        Payload::Tombstone => Collection::new(kind),
+        _ => {
+            return Err(Error::CorruptRecord {
+                key: key.to_vec(),
+                what: "a partial collection write changed the key's type".into(),
+            });
+        }
+    };
+    let sib = Sibling {
+        clock: only.clock.clone(),
+        ts_ms: only.ts_ms,
+        expire_at_ms: header.expire_at_ms,
+        payload: Payload::Tombstone,
+    };
+    Ok((sib, members))
+}

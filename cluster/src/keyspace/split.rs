@@ -1,0 +1,577 @@
+//! Large collections stored split: a header record at the key and one
+//! member record per member, so a write of one member reads and writes
+//! that member, not the collection (`docs/formats/record.md` §5).
+//!
+//! A key's record is stored split when it is one live collection sibling
+//! of at least [`SPLIT_AT`] members; it goes back inline (record format 2)
+//! below [`INLINE_AT`], or when it stops being one collection sibling (a
+//! concurrent sibling, a tombstone, a string). The split form is a storage
+//! detail of this node: every reader that asks for the record gets the
+//! same [`Siblings`] the inline form decodes to ([`Keyspace::read_record`]
+//! materialises it), and replicas exchange records as before.
+//!
+//! Member records live in a namespace of their own (the database's with
+//! [`MEMBER_NS_BIT`] set), so key scans, SCAN and DBSIZE never see them:
+//! `[ns | MEMBER_NS_BIT: u32][token(key): u64][len(key): u32][key]
+//! [generation: u64][member]`, ordered by member. A generation is drawn at
+//! random whenever a collection is split anew (or its expiry changes): a
+//! header names the generation of its members, and members of any other
+//! generation are never read. They are deleted in the background
+//! ([`Reclaimer`]), from a queue kept in the metadata namespace so a
+//! restart resumes it.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::ops::Bound;
+use std::sync::mpsc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
+
+use crate::error::{Error, Result};
+use crate::token;
+use crate::version::codec::{self, SplitHeader};
+use crate::version::collection::{Collection, Item, Kind};
+use crate::version::siblings::Sibling;
+use crate::version::{Payload, Siblings};
+
+/// A collection with at least this many members is stored split.
+pub const SPLIT_AT: usize = 512;
+/// A split collection with fewer members than this goes back inline.
+pub const INLINE_AT: usize = 128;
+/// Set in a database namespace to name its member records' namespace.
+pub const MEMBER_NS_BIT: u32 = 0x8000_0000;
+/// Metadata name prefix of the queue of member generations to delete.
+const RECLAIM_PREFIX: &[u8] = b"reclaim/";
+/// Member records deleted per engine batch by the reclaimer.
+const RECLAIM_BATCH: usize = 1024;
+
+/// A key's engine value, decoded: siblings, or a split collection's header.
+pub(super) enum Stored {
+    /// Record format 1 or 2.
+    Inline(Siblings),
+    /// Record format 3: the members are records of their own.
+    Split(SplitHeader),
+}
+
+/// Decodes a key's engine value.
+pub(super) fn decode_stored(stored: &Value, key: &[u8]) -> Result<Stored> {
+    let corrupt = |what: String| Error::CorruptRecord {
+        key: key.to_vec(),
+        what,
+    };
+    if stored.data.first() == Some(&codec::RECORD_FORMAT_SPLIT) {
+        return codec::decode_split_header(&stored.data)
+            .map(Stored::Split)
+            .map_err(|e| corrupt(e.to_string()));
+    }
+    Siblings::decode_shared(&stored.data, stored.expire_at_ms)
+        .map(Stored::Inline)
+        .map_err(|e| corrupt(e.to_string()))
+}
+
+/// The prefix of every member record of `key`'s `generation` in the
+/// database whose namespace is `ns`.
+pub(super) fn member_prefix(ns: u32, key: &[u8], generation: u64) -> BytesMut {
+    let mut out = BytesMut::with_capacity(4 + 8 + 4 + key.len() + 8 + 16);
+    out.put_u32(ns | MEMBER_NS_BIT);
+    out.put_u64(token::token(key));
+    out.put_u32(u32::try_from(key.len()).unwrap_or(u32::MAX));
+    out.put_slice(key);
+    out.put_u64(generation);
+    out
+}
+
+fn member_key(prefix: &[u8], member: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(prefix.len() + member.len());
+    out.put_slice(prefix);
+    out.put_slice(member);
+    out.freeze()
+}
+
+/// The first key after every key starting with `prefix` (`None` if the
+/// prefix is all 0xFF, which a member prefix never is: its namespace is
+/// below 0xFFFF_FFFF).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Reads a split collection's members, in member order,
+/// until `take` says stop.
+/// `take` gets each member and its items and returns whether to go on.
+pub(super) fn visit_members(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    mut take: impl FnMut(Bytes, Vec<Item>) -> bool,
+) -> Result<()> {
+    let prefix = member_prefix(ns, key, header.generation);
+    let end = prefix_end(&prefix).unwrap_or_default();
+    // A list starts at its first position: the deletions its head pops
+    // left before it are never passed.
+    let start = member_key(&prefix, &header.first);
+    let iter = engine.iter(
+        Bound::Included(&start[..]),
+        Bound::Excluded(&end[..]),
+        Some(snapshot),
+    )?;
+    for item in iter {
+        let (ekey, value) = item?;
+        let member = ekey.slice(prefix.len().min(ekey.len())..);
+        let items = codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
+            key: key.to_vec(),
+            what: format!("member record: {e}"),
+        })?;
+        if !take(member, items) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One member's items, if it is present.
+pub(super) fn get_member(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    member: &[u8],
+) -> Result<Option<Vec<Item>>> {
+    let prefix = member_prefix(ns, key, header.generation);
+    match engine.get_at(&member_key(&prefix, member), snapshot)? {
+        None => Ok(None),
+        Some(v) => codec::decode_member(&v.data)
+            .map(Some)
+            .map_err(|e| Error::CorruptRecord {
+                key: key.to_vec(),
+                what: format!("member record: {e}"),
+            }),
+    }
+}
+
+/// The record a split header and its members stand for: one collection
+/// sibling, as the inline form decodes.
+pub(super) fn sibling_of(header: &SplitHeader, collection: Collection) -> Siblings {
+    let payload = if collection.is_empty() {
+        Payload::Tombstone
+    } else {
+        Payload::Collection(collection)
+    };
+    Siblings::from_iter([Sibling {
+        clock: header.clock.clone(),
+        ts_ms: header.ts_ms,
+        expire_at_ms: header.expire_at_ms,
+        payload,
+    }])
+}
+
+/// Every member of a split collection, as the record it stands for.
+pub(super) fn materialize(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+) -> Result<Siblings> {
+    let mut members = Vec::with_capacity(usize::try_from(header.count).unwrap_or(0).min(1 << 20));
+    visit_members(engine, snapshot, ns, key, header, |m, items| {
+        members.push((m, items));
+        true
+    })?;
+    Ok(sibling_of(
+        header,
+        Collection::from_member_records(header.kind, members),
+    ))
+}
+
+/// The one live collection sibling of `record`, if that is all it holds.
+pub(super) fn sole_collection(record: &Siblings) -> Option<(&Sibling, &Collection)> {
+    let mut it = record.iter();
+    let only = it.next()?;
+    if it.next().is_some() {
+        return None;
+    }
+    match &only.payload {
+        Payload::Collection(c) => Some((only, c)),
+        _ => None,
+    }
+}
+
+/// How a write leaves a key's storage.
+pub(super) struct Placement {
+    /// The key's new engine value.
+    pub main: Value,
+    /// The header written, when the record stays or becomes split.
+    pub header: Option<SplitHeader>,
+}
+
+/// Adds to `batch` the writes that store `after` for `key`, whose stored
+/// form was `old` (a split header, if it was split) holding `before`.
+/// Members that did not change are not rewritten. Returns the key's new
+/// engine value and header; the caller puts the value.
+pub(super) fn place(
+    batch: &mut WriteBatch,
+    ns: u32,
+    key: &[u8],
+    old: Option<&SplitHeader>,
+    before: &Siblings,
+    after: &Siblings,
+    engine_expiry: u64,
+) -> Placement {
+    let split = sole_collection(after)
+        .filter(|(_, c)| c.len() >= SPLIT_AT || (old.is_some() && c.len() >= INLINE_AT));
+    let Some((sib, coll)) = split else {
+        if let Some(h) = old {
+            queue_reclaim(batch, ns, key, h.generation);
+        }
+        return Placement {
+            main: Value::with_expiry(after.encode(), engine_expiry),
+            header: None,
+        };
+    };
+    // Members carry the header's expiry, so compaction drops them with it:
+    // a new expiry (or kind) writes them all under a new generation.
+    let same = old.filter(|h| h.kind == coll.kind() && h.expire_at_ms == sib.expire_at_ms);
+    let generation = match same {
+        Some(h) => h.generation,
+        None => {
+            if let Some(h) = old {
+                queue_reclaim(batch, ns, key, h.generation);
+            }
+            fresh_generation(old.map(|h| h.generation))
+        }
+    };
+    let prefix = member_prefix(ns, key, generation);
+    let previous = same.and_then(|_| sole_collection(before)).map(|(_, c)| c);
+    write_member_changes(batch, &prefix, previous, coll, engine_expiry);
+    let header = SplitHeader {
+        kind: coll.kind(),
+        generation,
+        count: coll.len() as u64,
+        ts_ms: sib.ts_ms,
+        expire_at_ms: sib.expire_at_ms,
+        clock: sib.clock.clone(),
+        first: list_end(coll, true),
+        last: list_end(coll, false),
+    };
+    Placement {
+        main: Value::with_expiry(codec::encode_split_header(&header), engine_expiry),
+        header: Some(header),
+    }
+}
+
+/// Puts the members of `now` that differ from `previous` (all of them
+/// without one) and deletes those `previous` held and `now` does not.
+pub(super) fn write_member_changes(
+    batch: &mut WriteBatch,
+    prefix: &[u8],
+    previous: Option<&Collection>,
+    now: &Collection,
+    engine_expiry: u64,
+) {
+    for (member, items) in now.iter() {
+        if previous.and_then(|p| p.items(member)) != Some(items.as_slice()) {
+            batch.put(
+                member_key(prefix, member),
+                Value::with_expiry(codec::encode_member(items), engine_expiry),
+            );
+        }
+    }
+    for (member, _) in previous.into_iter().flat_map(Collection::iter) {
+        if now.items(member).is_none() {
+            batch.delete(member_key(prefix, member));
+        }
+    }
+}
+
+/// A list's least (`first`) or greatest position (empty for the other
+/// kinds).
+pub(super) fn list_end(coll: &Collection, first: bool) -> Bytes {
+    let end = if first { coll.first() } else { coll.last() };
+    match coll.kind() {
+        Kind::List => end.map(|(p, _)| p.clone()).unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+/// The last `k` members of a split collection, in member order. A list
+/// starts from a little before its last position (`header.last`; pushes
+/// step the first digit by one, so the last `k` elements of a list built
+/// by pushes lie within `k` digits of it) and widens the window until it
+/// holds `k`; other kinds read every member.
+pub(super) fn tail_members(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    k: usize,
+) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let prefix = member_prefix(ns, key, header.generation);
+    // A list ends at its last position: the deletions its tail pops left
+    // after it are never passed.
+    let end = match header.kind {
+        Kind::List if !header.last.is_empty() => {
+            let mut after_last = member_key(&prefix, &header.last).to_vec();
+            after_last.push(0);
+            after_last
+        }
+        _ => prefix_end(&prefix).unwrap_or_default(),
+    };
+    let digit = match header.kind {
+        Kind::List => header
+            .last
+            .first_chunk::<8>()
+            .map(|d| u64::from_be_bytes(*d)),
+        _ => None,
+    };
+    let mut span = u64::try_from(k).unwrap_or(u64::MAX);
+    loop {
+        let mut lower = prefix.to_vec();
+        let whole = match digit {
+            Some(d) if d >= span => {
+                lower.extend_from_slice(&(d - span).to_be_bytes());
+                false
+            }
+            _ => {
+                lower.extend_from_slice(&header.first);
+                true
+            }
+        };
+        let mut window: std::collections::VecDeque<(Bytes, Vec<Item>)> =
+            std::collections::VecDeque::with_capacity(k.min(1 << 16));
+        for item in engine.iter(
+            Bound::Included(&lower[..]),
+            Bound::Excluded(&end[..]),
+            Some(snapshot),
+        )? {
+            let (ekey, value) = item?;
+            let items = codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
+                key: key.to_vec(),
+                what: format!("member record: {e}"),
+            })?;
+            if window.len() == k {
+                window.pop_front();
+            }
+            window.push_back((ekey.slice(prefix.len().min(ekey.len())..), items));
+        }
+        if window.len() >= k || whole {
+            return Ok(window.into());
+        }
+        span = span.saturating_mul(4);
+    }
+}
+
+/// Which members a write or read of a split collection needs.
+#[derive(Clone, Copy, Debug)]
+pub enum Need<'a> {
+    /// These members (HSET, HGET, SISMEMBER, ZSCORE...).
+    Members(&'a [Bytes]),
+    /// The first `n` (LPOP, LPUSH, LRANGE near the head).
+    Head(usize),
+    /// The last `n` (RPOP, RPUSH, LRANGE near the tail).
+    Tail(usize),
+    /// Only how many there are (HLEN, SCARD, LLEN).
+    Count,
+    /// The members LRANGE `start stop` returns (LINDEX: one index twice),
+    /// read from the nearer end.
+    Range {
+        /// Redis's start index (negative from the tail).
+        start: i64,
+        /// Redis's stop index, inclusive.
+        stop: i64,
+    },
+}
+
+/// The members `need` asks for, as a collection of `header.kind`.
+pub(super) fn load_partial(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    need: Need<'_>,
+) -> Result<Collection> {
+    let mut coll = Collection::new(header.kind);
+    match need {
+        Need::Members(names) => {
+            for name in names {
+                if let Some(items) = get_member(engine, snapshot, ns, key, header, name)? {
+                    coll.insert_items(name.clone(), items);
+                }
+            }
+        }
+        Need::Head(n) => {
+            let mut left = n;
+            if left > 0 {
+                visit_members(engine, snapshot, ns, key, header, |m, items| {
+                    coll.insert_items(m, items);
+                    left -= 1;
+                    left > 0
+                })?;
+            }
+        }
+        Need::Tail(n) => {
+            for (m, items) in tail_members(engine, snapshot, ns, key, header, n)? {
+                coll.insert_items(m, items);
+            }
+        }
+        Need::Count => {}
+        Need::Range { start, stop } => {
+            let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+            let (from, to) = crate::version::list_op::trim_range(start, stop, len);
+            if to > from {
+                let near_head = from <= len.saturating_sub(to);
+                let part = if near_head {
+                    load_partial(engine, snapshot, ns, key, header, Need::Head(to))?
+                } else {
+                    load_partial(engine, snapshot, ns, key, header, Need::Tail(len - from))?
+                };
+                let skip = if near_head { from } else { 0 };
+                for (m, items) in part.iter().skip(skip).take(to - from) {
+                    coll.insert_items(m.clone(), items.clone());
+                }
+            }
+        }
+    }
+    Ok(coll)
+}
+
+/// A generation other than `old`.
+fn fresh_generation(old: Option<u64>) -> u64 {
+    loop {
+        let g: u64 = rand::random();
+        if Some(g) != old {
+            return g;
+        }
+    }
+}
+
+fn reclaim_name(ns: u32, key: &[u8], generation: u64) -> Vec<u8> {
+    let mut name = RECLAIM_PREFIX.to_vec();
+    name.extend_from_slice(&member_prefix(ns, key, generation));
+    name
+}
+
+/// Queues `generation`'s member records of `key` for deletion, in the same
+/// batch that stops the header naming them.
+pub(super) fn queue_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generation: u64) {
+    batch.put(
+        crate::namespace::meta_key(&reclaim_name(ns, key, generation)),
+        Value::new(Bytes::new()),
+    );
+}
+
+/// Deletes the member records of replaced generations in the background:
+/// a thread that takes the queue from the metadata namespace when woken
+/// (after a write that queued one, and once at start).
+pub(super) struct Reclaimer {
+    wake: Option<parking_lot::Mutex<mpsc::Sender<()>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Reclaimer {
+    /// Starts the thread; it ends when the reclaimer is dropped.
+    pub(super) fn start(engine: Engine) -> Reclaimer {
+        let (tx, rx) = mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("ringkv-reclaim".into())
+            .spawn(move || {
+                loop {
+                    if let Err(e) = reclaim_queued(&engine) {
+                        tracing::warn!(error = %e, "reclaiming replaced collection members failed");
+                    }
+                    if rx.recv().is_err() {
+                        return;
+                    }
+                    // Coalesce a burst of wake-ups into one pass.
+                    while rx.try_recv().is_ok() {}
+                }
+            });
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start the member reclaimer");
+                None
+            }
+        };
+        Reclaimer {
+            wake: Some(parking_lot::Mutex::new(tx)),
+            thread,
+        }
+    }
+
+    /// Asks for a pass over the queue.
+    pub(super) fn wake(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.lock().send(());
+        }
+    }
+}
+
+impl Drop for Reclaimer {
+    /// Stops the thread and waits for it, so its handle on the engine (and
+    /// the engine's directory lock) is gone when the keyspace is.
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Deletes every queued generation's members, then its queue entry.
+pub(crate) fn reclaim_queued(engine: &Engine) -> Result<()> {
+    let queue_start = crate::namespace::meta_key(RECLAIM_PREFIX);
+    let queue_end = prefix_end(&queue_start).unwrap_or_default();
+    let queued: Vec<Bytes> = engine
+        .iter(
+            Bound::Included(&queue_start[..]),
+            Bound::Excluded(&queue_end[..]),
+            None,
+        )?
+        .map(|item| item.map(|(k, _)| k))
+        .collect::<std::result::Result<_, _>>()?;
+    for entry in queued {
+        let Some(prefix) = entry.get(queue_start.len()..) else {
+            continue;
+        };
+        let Some(end) = prefix_end(prefix) else {
+            continue;
+        };
+        loop {
+            let mut batch = WriteBatch::new();
+            let mut n = 0usize;
+            for item in engine.iter(Bound::Included(prefix), Bound::Excluded(&end[..]), None)? {
+                let (k, _) = item?;
+                batch.delete(k);
+                n += 1;
+                if n >= RECLAIM_BATCH {
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+            engine.write(batch)?;
+            engine.throttle();
+        }
+        let mut done = WriteBatch::new();
+        done.delete(entry.clone());
+        engine.write(done)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! Split collections against the one-record model: random histories of
+//! collection writes applied through the keyspace (the partial path where
+//! it applies, the whole record otherwise, as a node alone runs them) and
+//! to an in-memory record give the same replies, the same record and the
+//! same partial reads, while collections grow past [`SPLIT_AT`] and
+//! shrink below [`INLINE_AT`].
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::split::{INLINE_AT, MEMBER_NS_BIT, SPLIT_AT};
+use super::{Keyspace, Need, PartialRead, collection_need, live_entry, replies_length};
+use crate::version::{CollectionOp, CollectionReply, Kind, OpError, PopEnd, Siblings, zadd};
+
+type Reply = Result<CollectionReply, OpError>;
+
+const ACTOR: u64 = 7;
+
+/// Applies `op` as a node alone does; returns its reply and the `now` it ran at.
+async fn apply(ks: &Keyspace, key: &[u8], op: &CollectionOp) -> (Reply, u64) {
+    let ran_at = Arc::new(Mutex::new(0u64));
+    let at = Arc::clone(&ran_at);
+    let op_run = op.clone();
+    let f = move |s: &mut Siblings, now: u64| {
+        *at.lock().unwrap() = now;
+        s.apply_collection(ACTOR, now, &op_run)
+    };
+    let count_reply: Option<fn(u64) -> Reply> =
+        replies_length(op).then_some(|n| Ok(CollectionReply::Count(n)));
+    let reply = match collection_need(op) {
+        Some((kind, names, end)) => {
+            let need = end.unwrap_or(Need::Members(&names));
+            match ks
+                .update_partial(0, key, kind, need, f, count_reply)
+                .await
+                .unwrap()
+            {
+                Ok(u) => u.out,
+                Err(f) => ks.update_record(0, key, f).await.unwrap().out,
+            }
+        }
+        None => ks.update_record(0, key, f).await.unwrap().out,
+    };
+    let now = *ran_at.lock().unwrap();
+    (reply, now)
+}
+
+fn member(rng: &mut StdRng, universe: u32) -> Bytes {
+    Bytes::from(format!("m{:05}", rng.random_range(0..universe)))
+}
+
+fn value(rng: &mut StdRng) -> Bytes {
+    Bytes::from(format!("v{}", rng.random_range(0..50u32)))
+}
+
+/// A random write of `kind`; `grow` biases it towards adding.
+fn random_op(rng: &mut StdRng, kind: Kind, grow: bool) -> CollectionOp {
+    let universe = 3000;
+    let r = rng.random_range(0..100u32);
+    let adding = if grow { r < 80 } else { r < 15 };
+    match kind {
+        Kind::Hash | Kind::Set => {
+            let pairs_of = |rng: &mut StdRng, n: usize| -> Vec<(Bytes, Bytes)> {
+                (0..n)
+                    .map(|_| {
+                        let v = if kind == Kind::Hash {
+                            value(rng)
+                        } else {
+                            Bytes::new()
+                        };
+                        (member(rng, universe), v)
+                    })
+                    .collect()
+            };
+            if adding {
+                let n = rng.random_range(1..40);
+                CollectionOp::Put {
+                    kind,
+                    pairs: pairs_of(rng, n),
+                    if_absent: rng.random_bool(0.2),
+                }
+            } else if kind == Kind::Hash && r % 3 == 0 {
+                CollectionOp::AddInt {
+                    member: member(rng, universe),
+                    delta: rng.random_range(-5..5),
+                }
+            } else {
+                let n = rng.random_range(1..400);
+                CollectionOp::Remove {
+                    kind,
+                    members: (0..n).map(|_| member(rng, universe)).collect(),
+                }
+            }
+        }
+        Kind::ZSet => {
+            if adding {
+                let n = rng.random_range(1..40);
+                let flags = [0, zadd::NX, zadd::XX, zadd::GT, zadd::LT, zadd::CH]
+                    [rng.random_range(0..6usize)];
+                CollectionOp::ZAdd {
+                    pairs: (0..n)
+                        .map(|_| (member(rng, universe), f64::from(rng.random_range(-9..9i32))))
+                        .collect(),
+                    flags,
+                }
+            } else if r % 4 == 0 {
+                CollectionOp::Pop {
+                    kind,
+                    count: rng.random_range(1..30),
+                    end: if rng.random_bool(0.5) {
+                        PopEnd::Min
+                    } else {
+                        PopEnd::Max
+                    },
+                }
+            } else {
+                CollectionOp::Remove {
+                    kind,
+                    members: (0..rng.random_range(1..60))
+                        .map(|_| member(rng, universe))
+                        .collect(),
+                }
+            }
+        }
+        Kind::List => {
+            if adding {
+                CollectionOp::Push {
+                    left: rng.random_bool(0.5),
+                    values: (0..rng.random_range(1..30)).map(|_| value(rng)).collect(),
+                    if_exists: rng.random_bool(0.1),
+                }
+            } else {
+                match r % 6 {
+                    0 => CollectionOp::ListSet {
+                        index: rng.random_range(-20..20),
+                        value: value(rng),
+                    },
+                    1 => CollectionOp::ListInsert {
+                        before: rng.random_bool(0.5),
+                        pivot: value(rng),
+                        value: value(rng),
+                    },
+                    2 => CollectionOp::ListRemove {
+                        count: rng.random_range(-3..3),
+                        value: value(rng),
+                    },
+                    3 => CollectionOp::ListTrim {
+                        start: rng.random_range(0..3),
+                        stop: -rng.random_range(1..4),
+                    },
+                    _ => CollectionOp::Pop {
+                        kind,
+                        count: rng.random_range(1..40),
+                        end: if rng.random_bool(0.5) {
+                            PopEnd::Min
+                        } else {
+                            PopEnd::Max
+                        },
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// What `need` shows of the model's record, as the keyspace should.
+fn model_read(model: &Siblings, now: u64, need: Need<'_>) -> Option<PartialRead> {
+    let e = live_entry(model, now)?;
+    Some(PartialRead::cut(
+        e.kind,
+        e.expire_at_ms,
+        e.members.as_ref().unwrap(),
+        need,
+    ))
+}
+
+fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
+    match rng.random_range(0..5u32) {
+        0 => Need::Members(names),
+        1 => Need::Head(rng.random_range(0..20)),
+        2 => Need::Tail(rng.random_range(0..20)),
+        3 => Need::Count,
+        _ => Need::Range {
+            start: rng.random_range(-700..700),
+            stop: rng.random_range(-700..700),
+        },
+    }
+}
+
+async fn check_history(kind: Kind, seed: u64, steps: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let key = Bytes::from(format!("key-{seed}"));
+    let mut model = Siblings::default();
+    let (mut split_seen, mut inline_after_split) = (false, false);
+    let mut grow = true;
+    for step in 0..steps {
+        let len = live_entry(&model, ks.now_ms())
+            .and_then(|e| e.members)
+            .map_or(0, |m| m.map.len());
+        // Grow past the split size, shrink below the inline size, again.
+        if len > SPLIT_AT + 150 {
+            grow = false;
+        } else if len < INLINE_AT / 2 {
+            grow = true;
+        }
+        let op = if step == 0 && kind == Kind::List {
+            CollectionOp::Push {
+                left: false,
+                values: (0..SPLIT_AT + 20)
+                    .map(|i| Bytes::from(format!("v{}", i % 50)))
+                    .collect(),
+                if_exists: false,
+            }
+        } else {
+            random_op(&mut rng, kind, grow)
+        };
+        let (reply, now) = apply(&ks, &key, &op).await;
+        let expected = model.apply_collection(ACTOR, now, &op);
+        assert_eq!(reply, expected, "seed {seed} step {step}: reply to {op:?}");
+        let stored = ks.read_record(0, &key).unwrap().unwrap_or_default();
+        assert_eq!(
+            stored, model,
+            "seed {seed} step {step}: record after {op:?}"
+        );
+        let is_split = header_of(&ks, &key).is_some();
+        split_seen |= is_split;
+        inline_after_split |= split_seen && !is_split && len > 0;
+        let names: Vec<Bytes> = (0..5).map(|_| member(&mut rng, 3000)).collect();
+        let need = random_need(&mut rng, &names);
+        let got = ks.read_partial(0, &key, need).unwrap();
+        assert_eq!(
+            got,
+            model_read(&model, ks.now_ms(), need),
+            "seed {seed} step {step}: read {need:?}"
+        );
+    }
+    assert!(split_seen, "seed {seed}: never split");
+    assert!(inline_after_split, "seed {seed}: never went back inline");
+}
+
+fn header_of(ks: &Keyspace, key: &[u8]) -> Option<crate::version::codec::SplitHeader> {
+    let ekey = crate::token::engine_key(ks.namespace(0).unwrap(), key);
+    let v = ks.engine().get(&ekey).unwrap()?;
+    crate::version::codec::decode_split_header(&v.data).ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn split_lists_match_the_one_record_model() {
+    for seed in 0..3 {
+        check_history(Kind::List, seed, 700).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn split_hashes_match_the_one_record_model() {
+    for seed in 10..12 {
+        check_history(Kind::Hash, seed, 600).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn split_sets_match_the_one_record_model() {
+    check_history(Kind::Set, 20, 600).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn split_sorted_sets_match_the_one_record_model() {
+    check_history(Kind::ZSet, 30, 400).await;
+}
+
+/// Waits (up to 5 s) until `want` member records are left.
+async fn settled(ks: &Keyspace, want: usize) -> bool {
+    for _ in 0..500 {
+        if member_records(ks) == want {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Counts the member records of database 0 still in the engine.
+fn member_records(ks: &Keyspace) -> usize {
+    let ns = ks.namespace(0).unwrap() | MEMBER_NS_BIT;
+    ks.engine().iter_prefix(&ns.to_be_bytes()).unwrap().count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replaced_members_are_reclaimed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let pairs: Vec<(Bytes, Bytes)> = (0..2000)
+        .map(|i| (Bytes::from(format!("f{i}")), Bytes::from("v")))
+        .collect();
+    let put = CollectionOp::Put {
+        kind: Kind::Hash,
+        pairs,
+        if_absent: false,
+    };
+    apply(&ks, b"h", &put).await.0.unwrap();
+    assert!(header_of(&ks, b"h").is_some());
+    assert_eq!(member_records(&ks), 2000);
+    // A new expiry moves the members to a new generation; a DEL leaves
+    // none. Either way the old records go, and nothing else does.
+    let replace = CollectionOp::Replace {
+        kind: Kind::Hash,
+        pairs: (0..600)
+            .map(|i| (Bytes::from(format!("g{i}")), Bytes::from("w")))
+            .collect(),
+        expire_at_ms: ks.now_ms() + 3_600_000,
+    };
+    apply(&ks, b"h", &replace).await.0.unwrap();
+    assert!(settled(&ks, 600).await, "left {}", member_records(&ks));
+    ks.update_record(0, b"h", |s, now| {
+        s.write(None, ACTOR, now, crate::version::Payload::Tombstone, 0);
+    })
+    .await
+    .unwrap();
+    assert!(settled(&ks, 0).await, "left {}", member_records(&ks));
+    let record = ks.read_record(0, b"h").unwrap().unwrap();
+    assert!(live_entry(&record, ks.now_ms()).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_split_collection_survives_a_restart_and_scans_as_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs: Vec<(Bytes, Bytes)> = (0..1000)
+        .map(|i| (Bytes::from(format!("m{i}")), Bytes::new()))
+        .collect();
+    let put = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs,
+        if_absent: false,
+    };
+    let before = {
+        let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+        apply(&ks, b"s", &put).await.0.unwrap();
+        let r = ks.read_record(0, b"s").unwrap();
+        ks.engine().shutdown().unwrap();
+        r
+    };
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    assert_eq!(ks.read_record(0, b"s").unwrap(), before);
+    let page = ks.scan(0, 0, 100, |_, _| true).await.unwrap();
+    assert_eq!(page.keys, vec![Bytes::from_static(b"s")]);
+    let got = ks.read_partial(0, b"s", Need::Count).unwrap().unwrap();
+    assert_eq!(got.len, 1000);
+}
