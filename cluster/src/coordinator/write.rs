@@ -430,28 +430,31 @@ impl Coordinator {
         op: Op,
         context: Option<VectorClock>,
     ) -> Result<Updated<Outcome>> {
-        let Op::Collection(c) = &op else {
-            return self.apply_local(db, key, op, context).await;
-        };
-        let Some((kind, names, end)) = crate::keyspace::collection_need(c) else {
-            return self.apply_local(db, key, op, context).await;
+        let replaces = matches!(op, Op::Delete | Op::Put { context: None, .. });
+        let (kind, names, end) = match &op {
+            Op::Collection(c) => match crate::keyspace::collection_need(c) {
+                Some((kind, names, end)) => (Some(kind), names, end),
+                None => return self.apply_local(db, key, op, context).await,
+            },
+            _ if replaces => (None, Vec::new(), Some(Need::Count)),
+            _ => return self.apply_local(db, key, op, context).await,
         };
         let need = match end {
             Some(n) => n,
             None => Need::Members(&names),
         };
-        let count_reply: Option<fn(u64) -> Outcome> = crate::keyspace::replies_length(c)
-            .then_some(|n| Outcome::Collection(CollectionReply::Count(n)));
+        let count_reply: Option<fn(u64) -> Outcome> = match &op {
+            Op::Collection(c) if crate::keyspace::replies_length(c) => {
+                Some(|n| Outcome::Collection(CollectionReply::Count(n)))
+            }
+            _ => None,
+        };
         let actor = self.actor;
         let apply = move |sibs: &mut Siblings, now: u64| apply_op(sibs, op, None, actor, now);
-        let updated = match self
+        let updated = self
             .keyspace
             .update_partial(db, key, kind, need, apply, count_reply)
-            .await?
-        {
-            Ok(updated) => updated,
-            Err(apply) => self.keyspace.update_record(db, key, apply).await?,
-        };
+            .await?;
         if updated.ack != Ack::NONE {
             self.changed(db, key);
         }

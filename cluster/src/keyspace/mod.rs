@@ -457,8 +457,34 @@ impl Keyspace {
         let ns = self.namespace(db)?;
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
-        let (before, old_header) =
-            read_stored(&self.inner.engine, ns, &ekey, key)?.unwrap_or_default();
+        let stored = match self.inner.engine.get(&ekey)? {
+            Some(v) => Some(split::decode_stored(&v, key)?),
+            None => None,
+        };
+        self.update_stored(ns, key, ekey, stored, f).await
+    }
+
+    /// The rest of [`Keyspace::update_record`], under the key's record
+    /// lock, once its stored value is read.
+    async fn update_stored<R>(
+        &self,
+        ns: u32,
+        key: &[u8],
+        ekey: Bytes,
+        stored: Option<split::Stored>,
+        f: impl FnOnce(&mut Siblings, u64) -> R,
+    ) -> Result<Updated<R>> {
+        let (before, old_header) = match stored {
+            None => (Siblings::default(), None),
+            Some(split::Stored::Inline(s)) => (s, None),
+            Some(split::Stored::Split(h)) => {
+                // No other writer runs under the record lock: members read
+                // now belong to this header.
+                let snapshot = self.inner.engine.snapshot();
+                let record = split::materialize(&self.inner.engine, &snapshot, ns, key, &h)?;
+                (record, Some(h))
+            }
+        };
         let mut after = before.clone();
         let now = self.now_ms();
         let out = f(&mut after, now);

@@ -160,18 +160,23 @@ impl Keyspace {
 
     /// A collection write `f` of `kind` applied to only the members `need`
     /// names, when `key` is stored split as a live collection of `kind`;
-    /// otherwise `f` is handed back unrun (`Err`), for
-    /// [`Keyspace::update_record`]. `count_reply` turns the new member
-    /// count into the reply of a write that answers a length (a push).
+    /// otherwise to the whole record, as [`Keyspace::update_record`] does.
+    /// `count_reply` turns the new member count into the reply of a write
+    /// that answers a length (a push).
+    ///
+    /// With no `kind`, `f` replaces the key whatever it holds (DEL, SET
+    /// without a causal context): it sees no members, its result is stored
+    /// inline, and the members are reclaimed in the background, so a large
+    /// collection is deleted at once.
     pub async fn update_partial<R, F>(
         &self,
         db: u32,
         key: &[u8],
-        kind: Kind,
+        kind: Option<Kind>,
         need: Need<'_>,
         f: F,
         count_reply: Option<fn(u64) -> R>,
-    ) -> Result<std::result::Result<Updated<R>, F>>
+    ) -> Result<Updated<R>>
     where
         F: FnOnce(&mut Siblings, u64) -> R,
     {
@@ -183,12 +188,17 @@ impl Keyspace {
         let header = match engine.get(&ekey)? {
             Some(v) => match split::decode_stored(&v, key)? {
                 Stored::Split(h) => h,
-                Stored::Inline(_) => return Ok(Err(f)),
+                inline => return self.update_stored(ns, key, ekey, Some(inline), f).await,
             },
-            None => return Ok(Err(f)),
+            None => return self.update_stored(ns, key, ekey, None, f).await,
+        };
+        let Some(kind) = kind else {
+            return self.replace_split(ns, key, ekey, &header, f, now).await;
         };
         if header.kind != kind || (header.expire_at_ms != 0 && header.expire_at_ms <= now) {
-            return Ok(Err(f));
+            return self
+                .update_stored(ns, key, ekey, Some(Stored::Split(header)), f)
+                .await;
         }
         // Writers of this key are serialised by the record lock; the
         // snapshot only pins what the member reads see.
@@ -198,12 +208,12 @@ impl Keyspace {
         let mut after = before.clone();
         let mut out = f(&mut after, now);
         if after == before {
-            return Ok(Ok(Updated {
+            return Ok(Updated {
                 out,
                 record: after,
                 stored: None,
                 ack: Ack::NONE,
-            }));
+            });
         }
         let (sib, changed) = written_collection(&after, kind, &header, key)?;
         let added = changed
@@ -254,12 +264,12 @@ impl Keyspace {
             batch.put(ekey, Value::with_expiry(encoded, engine_expiry));
             let seq = engine.write(batch)?;
             self.inner.reclaimer.wake();
-            return Ok(Ok(Updated {
+            return Ok(Updated {
                 out,
                 record,
                 stored: None,
                 ack: Ack(seq),
-            }));
+            });
         }
         let prefix = split::member_prefix(ns, key, header.generation);
         split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, expiry);
@@ -280,12 +290,61 @@ impl Keyspace {
             Value::with_expiry(crate::version::codec::encode_split_header(&next), expiry),
         );
         let seq = engine.write(batch)?;
-        Ok(Ok(Updated {
+        Ok(Updated {
             out,
             record: after,
             stored: None,
             ack: Ack(seq),
-        }))
+        })
+    }
+}
+
+impl Keyspace {
+    /// The rest of [`Keyspace::update_partial`] for a write that replaces
+    /// the key (called under its record lock).
+    async fn replace_split<R>(
+        &self,
+        ns: u32,
+        key: &[u8],
+        ekey: Bytes,
+        header: &SplitHeader,
+        f: impl FnOnce(&mut Siblings, u64) -> R,
+        now: u64,
+    ) -> Result<Updated<R>> {
+        let before = partial_record(header, Collection::new(header.kind));
+        let mut after = before.clone();
+        let out = f(&mut after, now);
+        if after == before {
+            return Ok(Updated {
+                out,
+                record: after,
+                stored: None,
+                ack: Ack::NONE,
+            });
+        }
+        if after
+            .iter()
+            .any(|s| matches!(s.payload, Payload::Collection(_)))
+        {
+            return Err(Error::CorruptRecord {
+                key: key.to_vec(),
+                what: "a write replacing a split collection left a collection".into(),
+            });
+        }
+        self.admit_write().await;
+        let mut batch = WriteBatch::new();
+        split::queue_reclaim(&mut batch, ns, key, header.generation);
+        let encoded = after.encode();
+        let expiry = super::engine_expiry(&after, self.gc_grace_ms());
+        batch.put(ekey, Value::with_expiry(encoded.clone(), expiry));
+        let seq = self.inner.engine.write(batch)?;
+        self.inner.reclaimer.wake();
+        Ok(Updated {
+            out,
+            record: after,
+            stored: Some(encoded),
+            ack: Ack(seq),
+        })
     }
 }
 

@@ -33,14 +33,10 @@ async fn apply(ks: &Keyspace, key: &[u8], op: &CollectionOp) -> (Reply, u64) {
     let reply = match collection_need(op) {
         Some((kind, names, end)) => {
             let need = end.unwrap_or(Need::Members(&names));
-            match ks
-                .update_partial(0, key, kind, need, f, count_reply)
+            ks.update_partial(0, key, Some(kind), need, f, count_reply)
                 .await
                 .unwrap()
-            {
-                Ok(u) => u.out,
-                Err(f) => ks.update_record(0, key, f).await.unwrap().out,
-            }
+                .out
         }
         None => ks.update_record(0, key, f).await.unwrap().out,
     };
@@ -316,11 +312,23 @@ async fn replaced_members_are_reclaimed_in_the_background() {
     };
     apply(&ks, b"h", &replace).await.0.unwrap();
     assert!(settled(&ks, 600).await, "left {}", member_records(&ks));
-    ks.update_record(0, b"h", |s, now| {
+    // The DEL runs without reading the members, and leaves what a DEL of
+    // the whole record leaves.
+    let mut model = ks.read_record(0, b"h").unwrap().unwrap();
+    let ran_at = Arc::new(Mutex::new(0u64));
+    let at = Arc::clone(&ran_at);
+    let del = move |s: &mut Siblings, now: u64| {
+        *at.lock().unwrap() = now;
         s.write(None, ACTOR, now, crate::version::Payload::Tombstone, 0);
-    })
-    .await
-    .unwrap();
+    };
+    let no_reply: Option<fn(u64)> = None;
+    ks.update_partial(0, b"h", None, Need::Count, del, no_reply)
+        .await
+        .unwrap();
+    let now = *ran_at.lock().unwrap();
+    model.write(None, ACTOR, now, crate::version::Payload::Tombstone, 0);
+    assert_eq!(ks.read_record(0, b"h").unwrap().unwrap(), model);
+    assert!(header_of(&ks, b"h").is_none());
     assert!(settled(&ks, 0).await, "left {}", member_records(&ks));
     let record = ks.read_record(0, b"h").unwrap().unwrap();
     assert!(live_entry(&record, ks.now_ms()).is_none());

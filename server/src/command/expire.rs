@@ -123,7 +123,7 @@ pub async fn pexpireat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// -2 for a missing key, -1 for no expiry, otherwise `f(expire_at_ms, now_ms)`.
 async fn ttl_generic(cx: &mut Ctx<'_>, args: &[Bytes], f: impl Fn(u64, u64) -> i64) -> CmdResult {
-    Ok(Reply::Int(match cx.read_any(arg(args, 1)).await? {
+    Ok(Reply::Int(match cx.read_meta(arg(args, 1)).await? {
         None => -2,
         Some(e) if e.expire_at_ms == 0 => -1,
         Some(e) => f(e.expire_at_ms, cx.now_ms()),

@@ -30,7 +30,7 @@ pub async fn del(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut deleted = 0;
     let mut writes = Vec::new();
     for key in keys {
-        if cx.peek(db, key).await?.is_some()
+        if cx.peek_meta(db, key).await?.is_some()
             && !writes
                 .iter()
                 .any(|w| matches!(w, Write::Delete { key: k, .. } if k == key))
@@ -50,7 +50,7 @@ pub async fn del(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn exists(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for key in args.iter().skip(1) {
-        if cx.peek(cx.db(), key).await?.is_some() {
+        if cx.peek_meta(cx.db(), key).await?.is_some() {
             n += 1;
         }
     }
@@ -64,7 +64,7 @@ pub async fn touch(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// TYPE key.
 pub async fn type_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(match cx.peek(cx.db(), arg(args, 1)).await? {
+    Ok(match cx.peek_meta(cx.db(), arg(args, 1)).await? {
         Some(e) => Reply::simple(e.kind.name()),
         None => Reply::simple("none"),
     })
@@ -180,7 +180,7 @@ pub async fn scan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if let Some(t) = &type_filter {
             // The page names keys; their types need a read each (a key
             // gone since is skipped, as Redis skips an expired one).
-            match cx.peek(cx.db(), &key).await? {
+            match cx.peek_meta(cx.db(), &key).await? {
                 Some(e) if is(t, e.kind.name()) => {}
                 _ => continue,
             }

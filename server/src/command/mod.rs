@@ -40,7 +40,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ringkv_cluster::{
-    CollectionOp, Consistency, Coordinator, Entry, Keyspace, Mutation, ValueType, Write,
+    CollectionOp, Consistency, Coordinator, Entry, Keyspace, Mutation, Need, PartialRead,
+    ValueType, Write,
 };
 use ringkv_resp::Reply;
 
@@ -124,6 +125,30 @@ impl Ctx<'_> {
     /// (for writes and existence checks).
     pub async fn peek(&self, db: u32, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
         Ok(self.server.cluster.get(db, key, self.read_level()).await?)
+    }
+
+    /// The type, expiry and (for a collection) member count of `key` in
+    /// database `db`, without reading a large collection's members (for
+    /// DEL, EXISTS, TYPE, TTL); no statistics.
+    pub async fn peek_meta(&self, db: u32, key: &[u8]) -> Result<Option<PartialRead>, ReplyError> {
+        Ok(self
+            .server
+            .cluster
+            .read_partial(db, key, Need::Count, self.read_level())
+            .await?)
+    }
+
+    /// [`Ctx::peek_meta`] in the selected database, counting a keyspace
+    /// hit or miss as a read does.
+    pub async fn read_meta(&mut self, key: &[u8]) -> Result<Option<PartialRead>, ReplyError> {
+        let found = self.peek_meta(self.client.db, key).await?;
+        let stats = &self.server.stats;
+        if found.is_some() {
+            stats.keyspace_hits.inc();
+        } else {
+            stats.keyspace_misses.inc();
+        }
+        Ok(found)
     }
 
     /// [`Ctx::peek`] of a string: another type is `-WRONGTYPE`.
