@@ -22,6 +22,10 @@ use ringkv_engine::{CompactionFilter, Engine, FilterDecision, SeqNo, Value, Writ
 
 use crate::error::{Error, Result};
 
+/// Set in a database's namespace to name the namespace of its split
+/// collections' member records (`docs/formats/record.md` §3.6).
+pub const MEMBER_NS_BIT: u32 = 0x8000_0000;
+
 /// The reserved namespace holding this table.
 pub const META_NAMESPACE: u32 = 0;
 
@@ -152,7 +156,10 @@ impl Namespaces {
         Ok(seq)
     }
 
+    /// Whether `ns` (or the database namespace whose member records it
+    /// holds, [`MEMBER_NS_BIT`] set) is no longer in use.
     fn is_retired(&self, ns: u32) -> bool {
+        let ns = ns & !MEMBER_NS_BIT;
         ns != META_NAMESPACE
             && self.loaded.load(Ordering::Acquire)
             && !self.current.iter().any(|c| c.load(Ordering::Acquire) == ns)

@@ -39,8 +39,7 @@ use crate::version::{Payload, Siblings};
 pub const SPLIT_AT: usize = 512;
 /// A split collection with fewer members than this goes back inline.
 pub const INLINE_AT: usize = 128;
-/// Set in a database namespace to name its member records' namespace.
-pub const MEMBER_NS_BIT: u32 = 0x8000_0000;
+pub use crate::namespace::MEMBER_NS_BIT;
 /// Metadata name prefix of the queue of member generations to delete.
 const RECLAIM_PREFIX: &[u8] = b"reclaim/";
 /// Member records deleted per engine batch by the reclaimer.
