@@ -223,7 +223,16 @@ async fn check_history(kind: Kind, seed: u64, steps: usize) {
             stored, model,
             "seed {seed} step {step}: record after {op:?}"
         );
-        let is_split = header_of(&ks, &key).is_some();
+        let header = header_of(&ks, &key);
+        if let (Some(h), Some(coll)) = (&header, sole_members(&model)) {
+            if kind == Kind::List {
+                // Known, and bounds of the list: end reads start there.
+                let (least, greatest) = (coll.first().unwrap().0, coll.last().unwrap().0);
+                assert_eq!(h.first, *least, "seed {seed} step {step}: first after {op:?}");
+                assert_eq!(h.last, *greatest, "seed {seed} step {step}: last after {op:?}");
+            }
+        }
+        let is_split = header.is_some();
         split_seen |= is_split;
         inline_after_split |= split_seen && !is_split && len > 0;
         let names: Vec<Bytes> = (0..5).map(|_| member(&mut rng, 3000)).collect();
@@ -237,6 +246,13 @@ async fn check_history(kind: Kind, seed: u64, steps: usize) {
     }
     assert!(split_seen, "seed {seed}: never split");
     assert!(inline_after_split, "seed {seed}: never went back inline");
+}
+
+fn sole_members(record: &Siblings) -> Option<&crate::version::collection::Collection> {
+    match record.iter().next().map(|s| &s.payload) {
+        Some(crate::version::Payload::Collection(c)) if record.len() == 1 => Some(c),
+        _ => None,
+    }
 }
 
 fn header_of(ks: &Keyspace, key: &[u8]) -> Option<crate::version::codec::SplitHeader> {
