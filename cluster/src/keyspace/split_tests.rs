@@ -228,8 +228,14 @@ async fn check_history(kind: Kind, seed: u64, steps: usize) {
             if kind == Kind::List {
                 // Known, and bounds of the list: end reads start there.
                 let (least, greatest) = (coll.first().unwrap().0, coll.last().unwrap().0);
-                assert_eq!(h.first, *least, "seed {seed} step {step}: first after {op:?}");
-                assert_eq!(h.last, *greatest, "seed {seed} step {step}: last after {op:?}");
+                assert_eq!(
+                    h.first, *least,
+                    "seed {seed} step {step}: first after {op:?}"
+                );
+                assert_eq!(
+                    h.last, *greatest,
+                    "seed {seed} step {step}: last after {op:?}"
+                );
             }
         }
         let is_split = header.is_some();

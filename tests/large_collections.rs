@@ -1,0 +1,266 @@
+//! Collections large enough to be stored split (a header and one record
+//! per member, `docs/formats/record.md` §3.6) against a real server:
+//! random commands on a big list, hash, set and sorted set agree with an
+//! in-test model at every step, through memtable flushes and compactions
+//! (a tiny memtable) and a restart; DEL of a big key is at once and final.
+//!
+//! Every loop is bounded; the server is killed by PID when the test ends.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use common::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use redis::Value;
+
+/// Bigger than the split size (512), with room to shrink and grow.
+const FILL: usize = 1500;
+
+fn start() -> TestServer {
+    TestServer::start_with(&["--memtable-size", "262144"])
+}
+
+fn int_of(v: Value) -> i64 {
+    match v {
+        Value::Int(i) => i,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+fn bulk_of(v: Value) -> Option<String> {
+    match v {
+        Value::Nil => None,
+        Value::BulkString(b) => Some(String::from_utf8(b).expect("utf-8")),
+        other => panic!("not a bulk string: {other:?}"),
+    }
+}
+
+fn range_of(model: &VecDeque<String>, start: i64, stop: i64) -> Vec<String> {
+    let n = model.len() as i64;
+    let norm = |i: i64| if i < 0 { i + n } else { i };
+    let (a, b) = (norm(start).max(0), norm(stop).min(n - 1));
+    if a > b || a >= n {
+        return Vec::new();
+    }
+    model.range(a as usize..=b as usize).cloned().collect()
+}
+
+#[test]
+fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
+    let mut s = start();
+    let c = &mut s.conn();
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut model: VecDeque<String> = VecDeque::new();
+    for chunk in 0..FILL / 100 {
+        let values: Vec<String> = (0..100).map(|i| format!("e{}", chunk * 100 + i)).collect();
+        let mut args = vec!["RPUSH", "big"];
+        args.extend(values.iter().map(String::as_str));
+        assert_eq!(int_of(ok(c, &args)), (model.len() + values.len()) as i64);
+        model.extend(values);
+    }
+    for step in 0..3000 {
+        let n = model.len() as i64;
+        match rng.random_range(0..10u32) {
+            0 | 1 => {
+                let left = rng.random_bool(0.5);
+                let values: Vec<String> = (0..rng.random_range(1..20))
+                    .map(|i| format!("s{step}.{i}"))
+                    .collect();
+                let mut args = vec![if left { "LPUSH" } else { "RPUSH" }, "big"];
+                args.extend(values.iter().map(String::as_str));
+                let len = int_of(ok(c, &args));
+                for v in values {
+                    if left {
+                        model.push_front(v);
+                    } else {
+                        model.push_back(v);
+                    }
+                }
+                assert_eq!(len, model.len() as i64, "step {step}");
+            }
+            2 | 3 => {
+                let left = rng.random_bool(0.5);
+                let count = rng.random_range(1..25usize);
+                let cmd = if left { "LPOP" } else { "RPOP" };
+                let got = strings(ok(c, &[cmd, "big", &count.to_string()]));
+                let want: Vec<String> = (0..count)
+                    .map_while(|_| {
+                        if left {
+                            model.pop_front()
+                        } else {
+                            model.pop_back()
+                        }
+                    })
+                    .collect();
+                assert_eq!(got, want, "step {step}: {cmd} {count}");
+            }
+            4 | 5 => {
+                let (a, b) = (
+                    rng.random_range(-n - 5..n + 5),
+                    rng.random_range(-n - 5..n + 5),
+                );
+                let (a, b) = if rng.random_bool(0.7) {
+                    (a, a + rng.random_range(0..30))
+                } else {
+                    (a, b)
+                };
+                let got = strings(ok(c, &["LRANGE", "big", &a.to_string(), &b.to_string()]));
+                assert_eq!(got, range_of(&model, a, b), "step {step}: LRANGE {a} {b}");
+            }
+            6 => {
+                let i = rng.random_range(-n - 3..n + 3);
+                let got = bulk_of(ok(c, &["LINDEX", "big", &i.to_string()]));
+                assert_eq!(got, range_of(&model, i, i).pop(), "step {step}: LINDEX {i}");
+            }
+            7 => {
+                assert_eq!(int_of(ok(c, &["LLEN", "big"])), n, "step {step}");
+            }
+            8 if n > 0 => {
+                let i = rng.random_range(0..n);
+                let v = format!("set{step}");
+                assert_eq!(ok(c, &["LSET", "big", &i.to_string(), &v]), okay());
+                model[i as usize] = v;
+            }
+            _ => {
+                // Grow back when popping has shrunk it below the split size.
+                if model.len() < 600 {
+                    let values: Vec<String> = (0..400).map(|i| format!("g{step}.{i}")).collect();
+                    let mut args = vec!["RPUSH", "big"];
+                    args.extend(values.iter().map(String::as_str));
+                    ok(c, &args);
+                    model.extend(values);
+                }
+            }
+        }
+        if step % 700 == 0 {
+            assert_eq!(ok(c, &["SAVE"]), okay());
+        }
+    }
+    let all: Vec<String> = model.iter().cloned().collect();
+    assert_eq!(strings(ok(c, &["LRANGE", "big", "0", "-1"])), all);
+    s.restart();
+    let c = &mut s.conn();
+    assert_eq!(strings(ok(c, &["LRANGE", "big", "0", "-1"])), all);
+    assert_eq!(int_of(ok(c, &["LLEN", "big"])), all.len() as i64);
+    assert_eq!(ok(c, &["TYPE", "big"]), Value::SimpleString("list".into()));
+}
+
+#[test]
+fn large_hashes_sets_and_sorted_sets_behave_as_models() {
+    let mut s = start();
+    let c = &mut s.conn();
+    let mut rng = StdRng::seed_from_u64(12);
+    let mut hash: BTreeMap<String, i64> = BTreeMap::new();
+    let mut set: BTreeSet<String> = BTreeSet::new();
+    let mut zset: BTreeMap<String, i64> = BTreeMap::new();
+    let name = |i: u32| format!("m{i:05}");
+    for chunk in 0..FILL as u32 / 100 {
+        let (mut h, mut st, mut z) = (
+            vec!["HSET".to_string(), "h".into()],
+            vec!["SADD".to_string(), "s".into()],
+            vec!["ZADD".to_string(), "z".into()],
+        );
+        for i in chunk * 100..chunk * 100 + 100 {
+            h.extend([name(i), i.to_string()]);
+            st.push(name(i));
+            z.extend([i.to_string(), name(i)]);
+            hash.insert(name(i), i64::from(i));
+            set.insert(name(i));
+            zset.insert(name(i), i64::from(i));
+        }
+        for args in [h, st, z] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(int_of(ok(c, &args)), 100);
+        }
+    }
+    let universe = 2 * FILL as u32;
+    for step in 0..3000 {
+        let m = name(rng.random_range(0..universe));
+        match rng.random_range(0..9u32) {
+            0 => {
+                let v: i64 = rng.random_range(0..1000);
+                let added = int_of(ok(c, &["HSET", "h", &m, &v.to_string()]));
+                assert_eq!(added, i64::from(hash.insert(m, v).is_none()), "step {step}");
+            }
+            1 => {
+                let by: i64 = rng.random_range(-5..5);
+                let got = int_of(ok(c, &["HINCRBY", "h", &m, &by.to_string()]));
+                let e = hash.entry(m).or_insert(0);
+                *e += by;
+                assert_eq!(got, *e, "step {step}");
+            }
+            2 => {
+                let removed = int_of(ok(c, &["HDEL", "h", &m]));
+                assert_eq!(removed, i64::from(hash.remove(&m).is_some()), "step {step}");
+            }
+            3 => {
+                let other = name(rng.random_range(0..universe));
+                let got: Vec<Option<String>> = match ok(c, &["HMGET", "h", &m, &other]) {
+                    Value::Array(items) => items.into_iter().map(bulk_of).collect(),
+                    v => panic!("{v:?}"),
+                };
+                let want: Vec<Option<String>> = [&m, &other]
+                    .iter()
+                    .map(|k| hash.get(*k).map(i64::to_string))
+                    .collect();
+                assert_eq!(got, want, "step {step}");
+                assert_eq!(int_of(ok(c, &["HLEN", "h"])), hash.len() as i64);
+            }
+            4 => {
+                let added = int_of(ok(c, &["SADD", "s", &m]));
+                assert_eq!(added, i64::from(set.insert(m)), "step {step}");
+            }
+            5 => {
+                let removed = int_of(ok(c, &["SREM", "s", &m]));
+                assert_eq!(removed, i64::from(set.remove(&m)), "step {step}");
+                assert_eq!(int_of(ok(c, &["SCARD", "s"])), set.len() as i64);
+            }
+            6 => {
+                let is = int_of(ok(c, &["SISMEMBER", "s", &m]));
+                assert_eq!(is, i64::from(set.contains(&m)), "step {step}");
+            }
+            7 => {
+                let score: i64 = rng.random_range(0..5000);
+                let added = int_of(ok(c, &["ZADD", "z", &score.to_string(), &m]));
+                assert_eq!(
+                    added,
+                    i64::from(zset.insert(m, score).is_none()),
+                    "step {step}"
+                );
+            }
+            _ => {
+                let got = bulk_of(ok(c, &["ZSCORE", "z", &m]));
+                assert_eq!(got, zset.get(&m).map(i64::to_string), "step {step}");
+                assert_eq!(int_of(ok(c, &["ZCARD", "z"])), zset.len() as i64);
+            }
+        }
+        if step % 1000 == 0 {
+            assert_eq!(ok(c, &["SAVE"]), okay());
+        }
+    }
+    s.restart();
+    let c = &mut s.conn();
+    let all = strings(ok(c, &["HKEYS", "h"]));
+    assert_eq!(all, hash.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        sorted_strings(ok(c, &["SMEMBERS", "s"])),
+        set.iter().cloned().collect::<Vec<_>>()
+    );
+    let mut by_score: Vec<(i64, String)> = zset.iter().map(|(m, s)| (*s, m.clone())).collect();
+    by_score.sort();
+    let want: Vec<String> = by_score.into_iter().map(|(_, m)| m).collect();
+    assert_eq!(strings(ok(c, &["ZRANGE", "z", "0", "-1"])), want);
+    // A big key goes at once, and stays gone.
+    assert_eq!(ok(c, &["DEL", "h", "s"]), int(2));
+    assert_eq!(ok(c, &["EXISTS", "h", "s"]), int(0));
+    assert_eq!(ok(c, &["HLEN", "h"]), int(0));
+    assert_eq!(ok(c, &["HSET", "h", "again", "1"]), int(1));
+    assert_eq!(ok(c, &["HLEN", "h"]), int(1));
+    s.restart();
+    let c = &mut s.conn();
+    assert_eq!(strings(ok(c, &["HKEYS", "h"])), ["again"]);
+    assert_eq!(ok(c, &["EXISTS", "s"]), int(0));
+    assert_eq!(int_of(ok(c, &["ZCARD", "z"])), zset.len() as i64);
+}
