@@ -3,7 +3,7 @@
 //! every replica, a consumer blocked on one node receives everything pushed
 //! through the others, subscribers on every node receive every message
 //! published through any node in order, and a node that was down gets the
-//! pushes by hints.
+//! pushes by hints (a list large enough to be stored split too).
 //!
 //! Every wait is bounded; servers are killed by PID when the test ends.
 
@@ -205,5 +205,49 @@ fn a_node_down_during_pushes_gets_them_by_hints() {
         let list = lrange(&mut con2, "ONE", &key);
         let want: Vec<String> = (0..30).map(|j| format!("e{}", j * 10 + k)).collect();
         assert_eq!(list, want, "{key} on the node that was down");
+    }
+}
+
+#[test]
+fn a_large_list_replicates_and_a_node_down_gets_it_by_hints() {
+    // Large enough to be stored split (a header and a record per element)
+    // on every replica; replicas still exchange it as one record.
+    let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
+    let mut con = c.conn(0);
+    c.nodes[2].kill();
+    wait_for("node 2 seen down", Duration::from_secs(20), || {
+        info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("1")
+    });
+    let mut want: Vec<String> = Vec::new();
+    for chunk in 0..12 {
+        let values: Vec<String> = (0..100).map(|i| format!("e{}", chunk * 100 + i)).collect();
+        let mut args = vec!["RPUSH", "big"];
+        args.extend(values.iter().map(String::as_str));
+        cl(&mut con, "QUORUM", &args).unwrap();
+        want.extend(values);
+    }
+    let popped = strings(cl(&mut con, "QUORUM", &["LPOP", "big", "5"]).unwrap());
+    assert_eq!(popped, want.drain(..5).collect::<Vec<_>>());
+    c.nodes[2].restart_same_ports();
+    c.wait_all_up();
+    wait_for("every hint delivered", Duration::from_secs(60), || {
+        c.hints_pending() == 0
+    });
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        assert_eq!(lrange(&mut con, "ONE", "big"), want, "node {node} at ONE");
+        assert_eq!(
+            cl(&mut con, "ONE", &["LLEN", "big"]).unwrap(),
+            int(want.len() as i64)
+        );
+        assert_eq!(
+            strings(cl(&mut con, "ALL", &["LRANGE", "big", "-3", "-1"]).unwrap()),
+            want[want.len() - 3..].to_vec()
+        );
+    }
+    cl(&mut con, "ALL", &["DEL", "big"]).unwrap();
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        assert_eq!(cl(&mut con, "ONE", &["EXISTS", "big"]).unwrap(), int(0));
     }
 }
