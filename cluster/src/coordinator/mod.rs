@@ -409,15 +409,10 @@ impl Coordinator {
             self.stats.reads.inc(level);
             return self.keyspace.read_partial(db, key, need);
         }
-        Ok(self.get(db, key, level).await?.map(|e| match &e.members {
-            Some(all) => PartialRead::cut(e.kind, e.expire_at_ms, all, need),
-            None => PartialRead {
-                kind: e.kind,
-                expire_at_ms: e.expire_at_ms,
-                len: 0,
-                members: Vec::new(),
-            },
-        }))
+        Ok(self
+            .get(db, key, level)
+            .await?
+            .map(|e| PartialRead::of_entry(&e, need)))
     }
 
     /// What [`Coordinator::get`] answers for each of `keys`, with their

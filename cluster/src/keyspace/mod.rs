@@ -286,6 +286,16 @@ pub struct Updated<R> {
 }
 
 impl<R> Updated<R> {
+    /// A write that changed nothing: `record` as it was, nothing to await.
+    pub fn unchanged(out: R, record: Siblings) -> Self {
+        Updated {
+            out,
+            record,
+            stored: None,
+            ack: Ack::NONE,
+        }
+    }
+
     /// The record's encoding: the stored one, or a fresh one if unchanged.
     pub fn encoded(&self) -> Bytes {
         self.stored.clone().unwrap_or_else(|| self.record.encode())
@@ -489,12 +499,7 @@ impl Keyspace {
         let now = self.now_ms();
         let out = f(&mut after, now);
         if after == before {
-            return Ok(Updated {
-                out,
-                record: after,
-                stored: None,
-                ack: Ack::NONE,
-            });
+            return Ok(Updated::unchanged(out, after));
         }
         self.admit_write().await;
         let mut batch = WriteBatch::new();

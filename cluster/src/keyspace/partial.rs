@@ -48,6 +48,20 @@ impl PartialRead {
             .map(|(_, v)| v)
     }
 
+    /// The part of a key's whole value that `need` asks for (a string:
+    /// its type and expiry).
+    pub fn of_entry(e: &super::Entry, need: Need<'_>) -> Self {
+        match &e.members {
+            Some(all) => PartialRead::cut(e.kind, e.expire_at_ms, all, need),
+            None => PartialRead {
+                kind: e.kind,
+                expire_at_ms: e.expire_at_ms,
+                len: 0,
+                members: Vec::new(),
+            },
+        }
+    }
+
     /// The part of a whole collection that `need` asks for.
     pub fn cut(
         kind: ValueType,
@@ -119,18 +133,8 @@ impl Keyspace {
         let Some(v) = engine.get(&ekey)? else {
             return Ok(None);
         };
-        let inline = |record: &Siblings| match live_entry(record, now) {
-            None => None,
-            Some(e) => Some(match &e.members {
-                Some(all) => PartialRead::cut(e.kind, e.expire_at_ms, all, need),
-                None => PartialRead {
-                    kind: e.kind,
-                    expire_at_ms: e.expire_at_ms,
-                    len: 0,
-                    members: Vec::new(),
-                },
-            }),
-        };
+        let inline =
+            |record: &Siblings| live_entry(record, now).map(|e| PartialRead::of_entry(&e, need));
         if let Stored::Inline(record) = split::decode_stored(&v, key)? {
             return Ok(inline(&record));
         }
@@ -208,12 +212,7 @@ impl Keyspace {
         let mut after = before.clone();
         let mut out = f(&mut after, now);
         if after == before {
-            return Ok(Updated {
-                out,
-                record: after,
-                stored: None,
-                ack: Ack::NONE,
-            });
+            return Ok(Updated::unchanged(out, after));
         }
         let (sib, changed) = written_collection(&after, kind, &header, key)?;
         let added = changed
@@ -315,12 +314,7 @@ impl Keyspace {
         let mut after = before.clone();
         let out = f(&mut after, now);
         if after == before {
-            return Ok(Updated {
-                out,
-                record: after,
-                stored: None,
-                ack: Ack::NONE,
-            });
+            return Ok(Updated::unchanged(out, after));
         }
         if after
             .iter()

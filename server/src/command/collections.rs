@@ -43,12 +43,7 @@ pub async fn read_part(
         .cluster
         .read_partial(cx.client.db, key, need, cx.read_level())
         .await?;
-    let stats = &cx.server.stats;
-    if found.is_some() {
-        stats.keyspace_hits.inc();
-    } else {
-        stats.keyspace_misses.inc();
-    }
+    cx.count_lookup(found.is_some());
     match found {
         Some(p) if p.kind != ty => Err(ReplyError::WrongType),
         other => Ok(other),

@@ -112,13 +112,18 @@ impl Ctx<'_> {
                     .await?
             }
         };
+        self.count_lookup(found.is_some());
+        Ok(found)
+    }
+
+    /// Counts a read's keyspace hit or miss (INFO's `keyspace_hits`).
+    pub fn count_lookup(&self, hit: bool) {
         let stats = &self.server.stats;
-        if found.is_some() {
+        if hit {
             stats.keyspace_hits.inc();
         } else {
             stats.keyspace_misses.inc();
         }
-        Ok(found)
     }
 
     /// Reads `key` (any type) in database `db` without touching statistics
@@ -142,12 +147,7 @@ impl Ctx<'_> {
     /// hit or miss as a read does.
     pub async fn read_meta(&mut self, key: &[u8]) -> Result<Option<PartialRead>, ReplyError> {
         let found = self.peek_meta(self.client.db, key).await?;
-        let stats = &self.server.stats;
-        if found.is_some() {
-            stats.keyspace_hits.inc();
-        } else {
-            stats.keyspace_misses.inc();
-        }
+        self.count_lookup(found.is_some());
         Ok(found)
     }
 
