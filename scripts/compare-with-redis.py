@@ -4,7 +4,7 @@ every reply that differs byte for byte.
 
 Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [--random-hll N]
                              [--random-collections N] [--random-zsets N]
-                             [--random-lists N] [--seed S] [FILE]
+                             [--random-lists N] [--random-big N] [--seed S] [FILE]
 
 FILE holds one command per line (words split like a shell would, so quote
 arguments with spaces); without it, commands are read from stdin. A line
@@ -21,8 +21,11 @@ sorted-set commands (ZADD ... ZSCAN, ZUNION/ZINTER/ZDIFF with sets as
 inputs, with strings, hashes and sets on some keys and the same keyspace
 commands); --random-lists N adds N random list commands (LPUSH ... LMPOP,
 the blocking forms with a 10 ms timeout, WRONGTYPE and the keyspace
-commands). --seed S changes the seed of every random mode (default: each
-mode's own fixed seed).
+commands); --random-big N adds N random commands on a hash, a set, a
+sorted set and a list of over a thousand members each (ringkv stores them
+split: the commands that touch only some members, pushes and pops at both
+ends, the counts, DEL and refills). --seed S changes the seed of every
+random mode (default: each mode's own fixed seed).
 
 Replies Redis leaves unordered are compared as multisets: SMEMBERS, SINTER,
 SUNION, SDIFF, HKEYS, HVALS, SPOP with a count, HGETALL (as field-value
@@ -805,6 +808,93 @@ def random_zset_commands(n, seed=4):
     return out[:n]
 
 
+def random_big_commands(n, seed=6):
+    """N random commands on a hash, a set, a sorted set and a list large
+    enough to be stored split by ringkv (1,200 members each to start,
+    growing and shrinking across the split size): the writes and reads that
+    touch only the members they name (HSET ... ZSCORE), pushes and pops at
+    both list ends, LRANGE/LINDEX/LSET near either end, the counts,
+    TYPE/EXISTS/TTL, and now and then a read of everything, a DEL and a
+    refill. Every reply is deterministic."""
+    rng = random.Random(seed)
+
+    def member():
+        return f"m{rng.randrange(3000):04d}"
+
+    def fill(key):
+        cmds = []
+        for c in range(12):
+            ms = [f"m{c * 100 + i:04d}" for i in range(100)]
+            if key == "bh":
+                cmds.append(["HSET", "bh"] + [x for m in ms for x in (m, str(rng.randrange(100)))])
+            elif key == "bs":
+                cmds.append(["SADD", "bs"] + ms)
+            elif key == "bz":
+                cmds.append(["ZADD", "bz"] + [x for m in ms for x in (str(rng.randrange(-50, 50)), m)])
+            else:
+                cmds.append(["RPUSH", "bl"] + [f"v{rng.randrange(40)}" for _ in range(100)])
+        return cmds
+
+    def members(lo, hi):
+        return [member() for _ in range(rng.randint(lo, hi))]
+
+    def near_end():
+        i = rng.randrange(60)
+        return str(i if rng.random() < 0.5 else -1 - i)
+
+    def value():
+        return f"v{rng.randrange(40)}"
+
+    def count():
+        return [] if rng.random() < 0.3 else [str(rng.randrange(12))]
+
+    weighted = [
+        (6, lambda: [["HSET", "bh"] + [x for m in members(1, 5) for x in (m, value())]]),
+        (1, lambda: [["HSETNX", "bh", member(), value()]]),
+        (4, lambda: [["HDEL", "bh"] + members(1, 30)]),
+        (3, lambda: [["HGET", "bh", member()]]),
+        (2, lambda: [["HMGET", "bh"] + members(1, 5)]),
+        (1, lambda: [["HEXISTS", "bh", member()]]),
+        (1, lambda: [["HSTRLEN", "bh", member()]]),
+        (2, lambda: [["HLEN", "bh"]]),
+        (2, lambda: [["HINCRBY", "bh", member(), str(rng.randrange(-9, 9))]]),
+        (5, lambda: [["SADD", "bs"] + members(1, 10)]),
+        (4, lambda: [["SREM", "bs"] + members(1, 40)]),
+        (2, lambda: [["SISMEMBER", "bs", member()]]),
+        (1, lambda: [["SMISMEMBER", "bs"] + members(1, 5)]),
+        (2, lambda: [["SCARD", "bs"]]),
+        (5, lambda: [["ZADD", "bz"] + rng.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["CH"], ["XX", "CH"]])
+                     + [x for m in members(1, 5) for x in (str(rng.randrange(-50, 50)), m)]]),
+        (2, lambda: [["ZINCRBY", "bz", str(rng.randrange(-5, 5)), member()]]),
+        (4, lambda: [["ZREM", "bz"] + members(1, 40)]),
+        (2, lambda: [["ZSCORE", "bz", member()]]),
+        (1, lambda: [["ZMSCORE", "bz"] + members(1, 5)]),
+        (2, lambda: [["ZCARD", "bz"]]),
+        (1, lambda: [["ZRANGE", "bz", near_end(), near_end(), "WITHSCORES"]]),
+        (5, lambda: [[rng.choice(["LPUSH", "RPUSH"]), "bl"] + [value() for _ in range(rng.randint(1, 12))]]),
+        (1, lambda: [[rng.choice(["LPUSHX", "RPUSHX"]), rng.choice(["bl", "nolist"]), value()]]),
+        (5, lambda: [[rng.choice(["LPOP", "RPOP"]), "bl"] + count()]),
+        (4, lambda: [["LRANGE", "bl", near_end(), near_end()]]),
+        (2, lambda: [["LINDEX", "bl", near_end()]]),
+        (2, lambda: [["LLEN", "bl"]]),
+        (1, lambda: [["LSET", "bl", near_end(), value()]]),
+        (0.3, lambda: [["LINSERT", "bl", rng.choice(["BEFORE", "AFTER"]), value(), value()]]),
+        (0.3, lambda: [["LREM", "bl", str(rng.randrange(-2, 3)), value()]]),
+        (0.3, lambda: [["LTRIM", "bl", str(rng.randrange(3)), str(-1 - rng.randrange(3))]]),
+        (1, lambda: [[rng.choice(["TYPE", "EXISTS", "TTL"]), rng.choice(["bh", "bs", "bz", "bl"])]]),
+        (0.3, lambda: [[rng.choice(["HGETALL", "SMEMBERS", "HKEYS"]), rng.choice(["bh", "bs"])]]),
+        (0.2, lambda: [["LRANGE", "bl", "0", "-1"]]),
+        (0.1, lambda: (lambda k: [["DEL", k]] + fill(k))(rng.choice(["bh", "bs", "bz", "bl"]))),
+    ]
+    weights = [w for w, _ in weighted]
+    out = []
+    for key in ("bh", "bs", "bz", "bl"):
+        out += fill(key)
+    while len(out) < n:
+        out += rng.choices(weighted, weights)[0][1]()
+    return out
+
+
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS", "SPOP"}
 SCANS = {"HSCAN", "SSCAN", "ZSCAN"}
 RANDOM_PICKS = {"SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"}
@@ -1009,7 +1099,8 @@ def main():
     modes = {"--random": random_commands, "--random-hll": random_hll_commands,
              "--random-collections": random_collection_commands,
              "--random-zsets": random_zset_commands,
-             "--random-lists": random_list_commands}
+             "--random-lists": random_list_commands,
+             "--random-big": random_big_commands}
     wanted, seed = [], None
     while rest[:1] and rest[0] in list(modes) + ["--seed"]:
         if len(rest) < 2:
