@@ -149,10 +149,9 @@ impl Keyspace {
         if header.expire_at_ms != 0 && header.expire_at_ms <= now {
             return Ok(None);
         }
-        let part = split::load_partial(engine, &snapshot, ns, key, &header, need)?;
-        let members = part
-            .iter()
-            .filter_map(|(m, items)| Some((m.clone(), resolve_item(items)?.bytes())))
+        let members = split::load_members(engine, &snapshot, ns, key, &header, need)?
+            .into_iter()
+            .filter_map(|(m, items)| Some((m, resolve_item(&items)?.bytes())))
             .collect();
         Ok(Some(PartialRead {
             kind: ValueType::of_kind(header.kind),

@@ -404,12 +404,26 @@ pub(super) fn load_partial(
     header: &SplitHeader,
     need: Need<'_>,
 ) -> Result<Collection> {
-    let mut coll = Collection::new(header.kind);
+    let members = load_members(engine, snapshot, ns, key, header, need)?;
+    Ok(Collection::from_member_records(header.kind, members))
+}
+
+/// The members `need` asks for with their items, in member order.
+pub(super) fn load_members(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    need: Need<'_>,
+) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    let mut out = Vec::new();
     match need {
         Need::Members(names) => {
+            let names: std::collections::BTreeSet<&Bytes> = names.iter().collect();
             for name in names {
                 if let Some(items) = get_member(engine, snapshot, ns, key, header, name)? {
-                    coll.insert_items(name.clone(), items);
+                    out.push((name.clone(), items));
                 }
             }
         }
@@ -417,36 +431,31 @@ pub(super) fn load_partial(
             let mut left = n;
             if left > 0 {
                 visit_members(engine, snapshot, ns, key, header, |m, items| {
-                    coll.insert_items(m, items);
+                    out.push((m, items));
                     left -= 1;
                     left > 0
                 })?;
             }
         }
-        Need::Tail(n) => {
-            for (m, items) in tail_members(engine, snapshot, ns, key, header, n)? {
-                coll.insert_items(m, items);
-            }
-        }
+        Need::Tail(n) => out = tail_members(engine, snapshot, ns, key, header, n)?,
         Need::Count => {}
         Need::Range { start, stop } => {
             let len = usize::try_from(header.count).unwrap_or(usize::MAX);
             let (from, to) = crate::version::list_op::trim_range(start, stop, len);
             if to > from {
                 let near_head = from <= len.saturating_sub(to);
-                let part = if near_head {
-                    load_partial(engine, snapshot, ns, key, header, Need::Head(to))?
+                let (end, skip) = if near_head {
+                    (Need::Head(to), from)
                 } else {
-                    load_partial(engine, snapshot, ns, key, header, Need::Tail(len - from))?
+                    (Need::Tail(len - from), 0)
                 };
-                let skip = if near_head { from } else { 0 };
-                for (m, items) in part.iter().skip(skip).take(to - from) {
-                    coll.insert_items(m.clone(), items.clone());
-                }
+                out = load_members(engine, snapshot, ns, key, header, end)?;
+                out.drain(..skip.min(out.len()));
+                out.truncate(to - from);
             }
         }
     }
-    Ok(coll)
+    Ok(out)
 }
 
 /// A generation other than `old`.
