@@ -349,11 +349,17 @@ impl Memtable {
 
     /// Appends up to `max` entries that follow `after` (or start at `start`)
     /// into `out`; returns false when the memtable has nothing more.
+    ///
+    /// With `newest_at`, only the version of each key a reader at that
+    /// sequence sees is appended (the newest at or below it): the versions
+    /// above are invisible to it, and the older ones hidden by it, so a
+    /// scan of a key rewritten many times copies one entry, not all.
     pub(crate) fn scan(
         &self,
         from: Bound<(&[u8], u64)>,
         max: usize,
         out: &mut Vec<MemEntry>,
+        newest_at: Option<u64>,
     ) -> bool {
         let lk;
         let bound: Bound<&dyn KeyView> = match from {
@@ -368,15 +374,23 @@ impl Memtable {
             Bound::Unbounded => Bound::Unbounded,
         };
         let versions = self.versions.read();
-        for (n, (k, v)) in versions
+        let mut taken = 0usize;
+        let mut last_user: Option<&Bytes> = None;
+        for (k, v) in versions
             .map
             .range::<dyn KeyView, _>((bound, Bound::Unbounded))
-            .enumerate()
         {
-            if n == max {
+            if let Some(at) = newest_at {
+                if k.seq > at || last_user == Some(&k.user) {
+                    continue;
+                }
+                last_user = Some(&k.user);
+            }
+            if taken == max {
                 return true;
             }
             out.push((k.user.clone(), k.seq, v.clone()));
+            taken += 1;
         }
         false
     }
@@ -477,10 +491,10 @@ mod tests {
             );
         }
         let mut all = Vec::new();
-        let mut more = m.scan(Bound::Unbounded, 3, &mut all);
+        let mut more = m.scan(Bound::Unbounded, 3, &mut all, None);
         while more {
             let (k, s, _) = all.last().unwrap().clone();
-            more = m.scan(Bound::Excluded((&k, s)), 3, &mut all);
+            more = m.scan(Bound::Excluded((&k, s)), 3, &mut all, None);
         }
         assert_eq!(all.len(), 10);
         for w in all.windows(2) {

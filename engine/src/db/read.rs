@@ -66,12 +66,13 @@ impl Inner {
         Ok(best.map(|(_, v)| v))
     }
 
-    /// A merged iterator over every source, unpositioned.
-    pub(crate) fn merged(&self, sv: &crate::version::SuperVersion) -> MergeIter {
+    /// A merged iterator over every source, unpositioned, for a reader at
+    /// `seq` (the memtables yield only the version of each key it sees).
+    pub(crate) fn merged(&self, sv: &crate::version::SuperVersion, seq: u64) -> MergeIter {
         let mut children: Vec<Box<dyn InternalIter>> = Vec::with_capacity(2 + sv.imms.len() + 8);
-        children.push(Box::new(MemIter::new(sv.mem.clone())));
+        children.push(Box::new(MemIter::new(sv.mem.clone(), Some(seq))));
         for m in &sv.imms {
-            children.push(Box::new(MemIter::new(m.clone())));
+            children.push(Box::new(MemIter::new(m.clone(), Some(seq))));
         }
         for (_, run) in sv.version.runs_by_age() {
             children.push(Box::new(RunIter::new(
@@ -90,7 +91,7 @@ impl Inner {
         seq: u64,
     ) -> Result<EngineIter> {
         let sv = self.current_sv();
-        let merge = self.merged(&sv);
+        let merge = self.merged(&sv, seq);
         Ok(EngineIter::new(merge, seq, lower, upper, self.now_ms()))
     }
 }

@@ -12,6 +12,10 @@ use super::merge::MergeIter;
 use crate::error::Result;
 use crate::value::Value;
 
+/// Older versions of one key passed by stepping before a scan seeks past
+/// the rest.
+const SKIP_BY_STEPPING: usize = 4;
+
 /// Ascending iterator over live, unexpired `(key, value)` pairs, consistent at
 /// one snapshot. A corrupted block yields one `Err` item, after which the
 /// iterator ends; it never yields wrong data.
@@ -68,6 +72,26 @@ impl EngineIter {
         }
     }
 
+    /// Moves past every older version of `key`: a few steps, then (a key
+    /// rewritten many times since the last flush) one seek to its oldest
+    /// possible version, so a scan costs per key, not per version.
+    fn skip_versions(&mut self, key: &[u8]) -> Result<()> {
+        for _ in 0..SKIP_BY_STEPPING {
+            self.merge.next()?;
+            if !self.merge.valid() || self.merge.user_key() != key {
+                return Ok(());
+            }
+        }
+        // Internal keys order versions newest first: (key, 0) is the last
+        // one a key can have, and no source holds anything between the
+        // current position and it that is not a version of `key`.
+        self.merge.seek(key, 0)?;
+        while self.merge.valid() && self.merge.user_key() == key {
+            self.merge.next()?;
+        }
+        Ok(())
+    }
+
     fn step(&mut self) -> Result<Option<(Bytes, Value)>> {
         if let Some(lower) = self.started.take() {
             self.start(lower)?;
@@ -86,12 +110,7 @@ impl EngineIter {
             // The first version at or below the snapshot is the one visible.
             let key = Bytes::copy_from_slice(self.merge.user_key());
             let visible = self.merge.value().visible(self.now_ms);
-            loop {
-                self.merge.next()?;
-                if !self.merge.valid() || self.merge.user_key() != &key[..] {
-                    break;
-                }
-            }
+            self.skip_versions(&key)?;
             if let Some(v) = visible {
                 return Ok(Some((key, v)));
             }

@@ -49,23 +49,27 @@ pub(crate) struct MemIter {
     buf: Vec<MemEntry>,
     pos: usize,
     more: bool,
+    /// Only the version each key shows a reader at this sequence.
+    newest_at: Option<u64>,
 }
 
 impl MemIter {
-    /// An unpositioned iterator over `mem`.
-    pub(crate) fn new(mem: Arc<Memtable>) -> Self {
+    /// An unpositioned iterator over `mem`: every version of every key, or
+    /// (`newest_at`) only the one a reader at that sequence sees.
+    pub(crate) fn new(mem: Arc<Memtable>, newest_at: Option<u64>) -> Self {
         MemIter {
             mem,
             buf: Vec::new(),
             pos: 0,
             more: false,
+            newest_at,
         }
     }
 
     fn fill(&mut self, from: Bound<(&[u8], u64)>) {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        self.more = self.mem.scan(from, MEM_BATCH, &mut buf);
+        self.more = self.mem.scan(from, MEM_BATCH, &mut buf, self.newest_at);
         self.buf = buf;
         self.pos = 0;
     }
@@ -97,6 +101,9 @@ impl InternalIter for MemIter {
         self.pos += 1;
         if self.pos >= self.buf.len() && self.more {
             if let Some((k, s, _)) = self.buf.last().cloned() {
+                // With one version per key, the next batch starts after
+                // every version of the last key ((k, 0) sorts last).
+                let s = if self.newest_at.is_some() { 0 } else { s };
                 self.fill(Bound::Excluded((&k, s)));
             }
         }
