@@ -489,17 +489,22 @@ pub(super) fn queue_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generat
 pub(super) struct Reclaimer {
     wake: Option<parking_lot::Mutex<mpsc::Sender<()>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Set when the keyspace closes: a pass stops at its next batch (the
+    /// queue keeps what is left for the next start).
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Reclaimer {
     /// Starts the thread; it ends when the reclaimer is dropped.
     pub(super) fn start(engine: Engine) -> Reclaimer {
         let (tx, rx) = mpsc::channel::<()>();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = std::sync::Arc::clone(&stop);
         let spawned = std::thread::Builder::new()
             .name("ringkv-reclaim".into())
             .spawn(move || {
                 loop {
-                    if let Err(e) = reclaim_queued(&engine) {
+                    if let Err(e) = reclaim_queued(&engine, &stopping) {
                         tracing::warn!(error = %e, "reclaiming replaced collection members failed");
                     }
                     if rx.recv().is_err() {
@@ -519,6 +524,7 @@ impl Reclaimer {
         Reclaimer {
             wake: Some(parking_lot::Mutex::new(tx)),
             thread,
+            stop,
         }
     }
 
@@ -534,6 +540,7 @@ impl Drop for Reclaimer {
     /// Stops the thread and waits for it, so its handle on the engine (and
     /// the engine's directory lock) is gone when the keyspace is.
     fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
         drop(self.wake.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -541,8 +548,9 @@ impl Drop for Reclaimer {
     }
 }
 
-/// Deletes every queued generation's members, then its queue entry.
-pub(crate) fn reclaim_queued(engine: &Engine) -> Result<()> {
+/// Deletes every queued generation's members, then its queue entry, until
+/// `stop` is set.
+pub(crate) fn reclaim_queued(engine: &Engine, stop: &std::sync::atomic::AtomicBool) -> Result<()> {
     let queue_start = crate::namespace::meta_key(RECLAIM_PREFIX);
     let queue_end = prefix_end(&queue_start).unwrap_or_default();
     let queued: Vec<Bytes> = engine
@@ -561,6 +569,9 @@ pub(crate) fn reclaim_queued(engine: &Engine) -> Result<()> {
             continue;
         };
         loop {
+            if stop.load(std::sync::atomic::Ordering::Acquire) {
+                return Ok(());
+            }
             let mut batch = WriteBatch::new();
             let mut n = 0usize;
             for item in engine.iter(Bound::Included(prefix), Bound::Excluded(&end[..]), None)? {
