@@ -255,6 +255,19 @@ fn large_hashes_sets_and_sorted_sets_behave_as_models() {
     // A big key goes at once, and stays gone.
     assert_eq!(ok(c, &["DEL", "h", "s"]), int(2));
     assert_eq!(ok(c, &["EXISTS", "h", "s"]), int(0));
+    // Their members are deleted in the background, and INFO counts them.
+    let reclaimed = |c: &mut redis::Connection| -> u64 {
+        let text: String = redis::cmd("INFO").query(c).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("collection_members_reclaimed:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while reclaimed(c) < 1000 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(reclaimed(c) >= 1000, "reclaimed {}", reclaimed(c));
     assert_eq!(ok(c, &["HLEN", "h"]), int(0));
     assert_eq!(ok(c, &["HSET", "h", "again", "1"]), int(1));
     assert_eq!(ok(c, &["HLEN", "h"]), int(1));

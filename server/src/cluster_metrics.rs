@@ -243,6 +243,18 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         "Hints dropped at hint-max-age-ms",
         |c| c.hints().stats.expired.get(),
     ),
+    gauge(
+        "collection_reclaim_pending",
+        "ringkv_collection_reclaim_pending",
+        "Replaced generations of large collections' members waiting for background deletion",
+        |c| c.keyspace().reclaim_stats().pending.load(Ordering::Relaxed),
+    ),
+    counter(
+        "collection_members_reclaimed",
+        "ringkv_collection_members_reclaimed_total",
+        "Member records of deleted or replaced large collections deleted in the background",
+        |c| c.keyspace().reclaim_stats().members.load(Ordering::Relaxed),
+    ),
     counter(
         "cluster_anti_entropy_rounds",
         "ringkv_cluster_anti_entropy_rounds_total",

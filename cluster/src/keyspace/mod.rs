@@ -24,7 +24,7 @@ mod split_tests;
 
 pub use partial::PartialRead;
 pub(crate) use partial::{collection_need, replies_length};
-pub use split::Need;
+pub use split::{Need, ReclaimStats};
 
 use std::ops::Bound;
 use std::path::Path;
@@ -352,6 +352,11 @@ impl Keyspace {
                 clock,
             }),
         })
+    }
+
+    /// What the background deletion of replaced collection members has done.
+    pub fn reclaim_stats(&self) -> &ReclaimStats {
+        &self.inner.reclaimer.stats
     }
 
     /// The local storage engine (for statistics, SAVE, shutdown).

@@ -483,10 +483,24 @@ pub(super) fn queue_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generat
     );
 }
 
+/// The reclaimer's counters.
+#[derive(Debug, Default)]
+pub struct ReclaimStats {
+    /// Replaced generations queued and not yet deleted (as of the last
+    /// pass's start, less those it finished).
+    pub pending: std::sync::atomic::AtomicU64,
+    /// Member records deleted.
+    pub members: std::sync::atomic::AtomicU64,
+    /// Generations whose members are all deleted.
+    pub generations: std::sync::atomic::AtomicU64,
+}
+
 /// Deletes the member records of replaced generations in the background:
 /// a thread that takes the queue from the metadata namespace when woken
 /// (after a write that queued one, and once at start).
 pub(super) struct Reclaimer {
+    /// What the reclaimer has done, for INFO and metrics.
+    pub(super) stats: std::sync::Arc<ReclaimStats>,
     wake: Option<parking_lot::Mutex<mpsc::Sender<()>>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Set when the keyspace closes: a pass stops at its next batch (the
@@ -500,11 +514,13 @@ impl Reclaimer {
         let (tx, rx) = mpsc::channel::<()>();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopping = std::sync::Arc::clone(&stop);
+        let stats = std::sync::Arc::new(ReclaimStats::default());
+        let counting = std::sync::Arc::clone(&stats);
         let spawned = std::thread::Builder::new()
             .name("ringkv-reclaim".into())
             .spawn(move || {
                 loop {
-                    if let Err(e) = reclaim_queued(&engine, &stopping) {
+                    if let Err(e) = reclaim_queued(&engine, &stopping, &counting) {
                         tracing::warn!(error = %e, "reclaiming replaced collection members failed");
                     }
                     if rx.recv().is_err() {
@@ -522,6 +538,7 @@ impl Reclaimer {
             }
         };
         Reclaimer {
+            stats,
             wake: Some(parking_lot::Mutex::new(tx)),
             thread,
             stop,
@@ -550,7 +567,12 @@ impl Drop for Reclaimer {
 
 /// Deletes every queued generation's members, then its queue entry, until
 /// `stop` is set.
-pub(crate) fn reclaim_queued(engine: &Engine, stop: &std::sync::atomic::AtomicBool) -> Result<()> {
+pub(crate) fn reclaim_queued(
+    engine: &Engine,
+    stop: &std::sync::atomic::AtomicBool,
+    stats: &ReclaimStats,
+) -> Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
     let queue_start = crate::namespace::meta_key(RECLAIM_PREFIX);
     let queue_end = prefix_end(&queue_start).unwrap_or_default();
     let queued: Vec<Bytes> = engine
@@ -561,6 +583,7 @@ pub(crate) fn reclaim_queued(engine: &Engine, stop: &std::sync::atomic::AtomicBo
         )?
         .map(|item| item.map(|(k, _)| k))
         .collect::<std::result::Result<_, _>>()?;
+    stats.pending.store(queued.len() as u64, Relaxed);
     for entry in queued {
         let Some(prefix) = entry.get(queue_start.len()..) else {
             continue;
@@ -586,11 +609,16 @@ pub(crate) fn reclaim_queued(engine: &Engine, stop: &std::sync::atomic::AtomicBo
                 break;
             }
             engine.write(batch)?;
+            stats.members.fetch_add(n as u64, Relaxed);
             engine.throttle();
         }
         let mut done = WriteBatch::new();
         done.delete(entry.clone());
         engine.write(done)?;
+        stats.generations.fetch_add(1, Relaxed);
+        let _ = stats
+            .pending
+            .fetch_update(Relaxed, Relaxed, |p| Some(p.saturating_sub(1)));
     }
     Ok(())
 }

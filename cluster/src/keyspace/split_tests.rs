@@ -352,6 +352,20 @@ async fn replaced_members_are_reclaimed_in_the_background() {
     assert_eq!(ks.read_record(0, b"h").unwrap().unwrap(), model);
     assert!(header_of(&ks, b"h").is_none());
     assert!(settled(&ks, 0).await, "left {}", member_records(&ks));
+    // Counted for INFO: the 2,000 of the first generation, the 600 of the
+    // second.
+    let stats = ks.reclaim_stats();
+    for _ in 0..500 {
+        if stats.generations.load(std::sync::atomic::Ordering::Relaxed) == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        stats.members.load(std::sync::atomic::Ordering::Relaxed),
+        2600
+    );
+    assert_eq!(stats.pending.load(std::sync::atomic::Ordering::Relaxed), 0);
     let record = ks.read_record(0, b"h").unwrap().unwrap();
     assert!(live_entry(&record, ks.now_ms()).is_none());
 }
