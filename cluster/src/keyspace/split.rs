@@ -1,6 +1,6 @@
 //! Large collections stored split: a header record at the key and one
 //! member record per member, so a write of one member reads and writes
-//! that member, not the collection (`docs/formats/record.md` §5).
+//! that member, not the collection (`docs/formats/record.md` §3.6).
 //!
 //! A key's record is stored split when it is one live collection sibling
 //! of at least [`SPLIT_AT`] members; it goes back inline (record format 2)
