@@ -14,7 +14,11 @@
 //! serves the whole batch, as Redis's AOF does before it sends replies.
 //!
 //! Submodules: [`ranges`] (records of token ranges for anti-entropy and
-//! streaming, and prefix scans of the node-local metadata).
+//! streaming, and prefix scans of the node-local metadata); `split` (large
+//! collections stored as a header and one record per member, record format
+//! 3, materialised for every reader that asks for the record) and
+//! `partial` (on a node alone, writes and reads that touch only the members
+//! they need).
 
 mod partial;
 pub mod ranges;
