@@ -510,25 +510,37 @@ impl Keyspace {
         if after == before {
             return Ok(Updated::unchanged(out, after));
         }
+        self.store(ns, key, ekey, old_header.as_ref(), &before, after, out)
+            .await
+    }
+
+    /// Stores `after` for `key`, whose stored form was `old` (its header,
+    /// when split) holding `before`: inline or split by its size, only
+    /// the members that changed rewritten, a replaced generation of
+    /// members queued for the reclaimer. Called under the record lock.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the record's identity and both of its states"
+    )]
+    async fn store<R>(
+        &self,
+        ns: u32,
+        key: &[u8],
+        ekey: Bytes,
+        old: Option<&crate::version::codec::SplitHeader>,
+        before: &Siblings,
+        after: Siblings,
+        out: R,
+    ) -> Result<Updated<R>> {
         self.admit_write().await;
         let mut batch = WriteBatch::new();
-        let placement = split::place(
-            &mut batch,
-            ns,
-            key,
-            old_header.as_ref(),
-            &before,
-            &after,
-            engine_expiry(&after, self.gc_grace_ms()),
-        );
+        let expiry = engine_expiry(&after, self.gc_grace_ms());
+        let placement = split::place(&mut batch, ns, key, old, before, &after, expiry);
         // The stored bytes are the record's encoding unless it is split.
-        let stored = placement
-            .header
-            .is_none()
-            .then(|| placement.main.data.clone());
+        let stored = (!placement.split).then(|| placement.main.data.clone());
         batch.put(ekey, placement.main);
         let seq = self.inner.engine.write(batch)?;
-        if old_header.is_some() {
+        if placement.reclaims {
             self.inner.reclaimer.wake();
         }
         Ok(Updated {

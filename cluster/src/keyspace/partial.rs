@@ -110,17 +110,6 @@ impl PartialRead {
     }
 }
 
-/// The one sibling a split header and some of its members stand for (a
-/// collection sibling even when none of them was loaded).
-fn partial_record(header: &SplitHeader, members: Collection) -> Siblings {
-    Siblings::from_iter([Sibling {
-        clock: header.clock.clone(),
-        ts_ms: header.ts_ms,
-        expire_at_ms: header.expire_at_ms,
-        payload: Payload::Collection(members),
-    }])
-}
-
 impl Keyspace {
     /// Reads what `need` asks of `key`: a split collection's header and
     /// only the needed member records; any other record whole. `None` if
@@ -206,8 +195,11 @@ impl Keyspace {
         // Writers of this key are serialised by the record lock; the
         // snapshot only pins what the member reads see.
         let snapshot = engine.snapshot();
-        let loaded = split::load_partial(engine, &snapshot, ns, key, &header, need)?;
-        let before = partial_record(&header, loaded.clone());
+        let loaded = Collection::from_member_records(
+            kind,
+            split::load_members(engine, &snapshot, ns, key, &header, need)?,
+        );
+        let before = split::sibling_of(&header, Payload::Collection(loaded.clone()));
         let mut after = before.clone();
         let mut out = f(&mut after, now);
         if after == before {
@@ -226,17 +218,11 @@ impl Keyspace {
         if let Some(reply) = count_reply {
             out = reply(count);
         }
-        self.admit_write().await;
-        let mut batch = WriteBatch::new();
-        let expiry = header.expire_at_ms;
         if count < INLINE_AT as u64 {
             // Small again (or empty): stored inline, as the whole record.
-            let mut whole = match split::materialize(engine, &snapshot, ns, key, &header)?
-                .iter()
-                .next()
-                .map(|s| s.payload.clone())
-            {
-                Some(Payload::Collection(c)) => c,
+            let whole_before = split::materialize(engine, &snapshot, ns, key, &header)?;
+            let mut whole = match whole_before.iter().next().map(|s| &s.payload) {
+                Some(Payload::Collection(c)) => c.clone(),
                 _ => Collection::new(kind),
             };
             for (m, _) in loaded.iter() {
@@ -245,7 +231,7 @@ impl Keyspace {
             for (m, items) in changed.iter() {
                 whole.insert_items(m.clone(), items.clone());
             }
-            let record = Siblings::from_iter([if whole.is_empty() {
+            let whole_after = Siblings::from_iter([if whole.is_empty() {
                 Sibling {
                     expire_at_ms: 0,
                     ..sib
@@ -256,19 +242,21 @@ impl Keyspace {
                     ..sib
                 }
             }]);
-            split::queue_reclaim(&mut batch, ns, key, header.generation);
-            let encoded = record.encode();
-            let engine_expiry = super::engine_expiry(&record, self.gc_grace_ms());
-            batch.put(ekey, Value::with_expiry(encoded, engine_expiry));
-            let seq = engine.write(batch)?;
-            self.inner.reclaimer.wake();
-            return Ok(Updated {
-                out,
-                record,
-                stored: None,
-                ack: Ack(seq),
-            });
+            return self
+                .store(
+                    ns,
+                    key,
+                    ekey,
+                    Some(&header),
+                    &whole_before,
+                    whole_after,
+                    out,
+                )
+                .await;
         }
+        self.admit_write().await;
+        let mut batch = WriteBatch::new();
+        let expiry = header.expire_at_ms;
         let prefix = split::member_prefix(ns, key, header.generation);
         split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, expiry);
         let first = list_bound(kind, &header.first, &loaded, &changed, true);
@@ -309,12 +297,13 @@ impl Keyspace {
         f: impl FnOnce(&mut Siblings, u64) -> R,
         now: u64,
     ) -> Result<Updated<R>> {
-        let before = partial_record(header, Collection::new(header.kind));
+        let before = split::sibling_of(header, Payload::Collection(Collection::new(header.kind)));
         let mut after = before.clone();
         let out = f(&mut after, now);
         if after == before {
             return Ok(Updated::unchanged(out, after));
         }
+        // Stored inline (it holds no collection), the members reclaimed.
         if after
             .iter()
             .any(|s| matches!(s.payload, Payload::Collection(_)))
@@ -324,20 +313,8 @@ impl Keyspace {
                 what: "a write replacing a split collection left a collection".into(),
             });
         }
-        self.admit_write().await;
-        let mut batch = WriteBatch::new();
-        split::queue_reclaim(&mut batch, ns, key, header.generation);
-        let encoded = after.encode();
-        let expiry = super::engine_expiry(&after, self.gc_grace_ms());
-        batch.put(ekey, Value::with_expiry(encoded.clone(), expiry));
-        let seq = self.inner.engine.write(batch)?;
-        self.inner.reclaimer.wake();
-        Ok(Updated {
-            out,
-            record: after,
-            stored: Some(encoded),
-            ack: Ack(seq),
-        })
+        self.store(ns, key, ekey, Some(header), &before, after, out)
+            .await
     }
 }
 

@@ -158,14 +158,9 @@ pub(super) fn get_member(
     }
 }
 
-/// The record a split header and its members stand for: one collection
-/// sibling, as the inline form decodes.
-pub(super) fn sibling_of(header: &SplitHeader, collection: Collection) -> Siblings {
-    let payload = if collection.is_empty() {
-        Payload::Tombstone
-    } else {
-        Payload::Collection(collection)
-    };
+/// The one sibling a split header stands for, holding `payload` (the
+/// collection, or some of its members).
+pub(super) fn sibling_of(header: &SplitHeader, payload: Payload) -> Siblings {
     Siblings::from_iter([Sibling {
         clock: header.clock.clone(),
         ts_ms: header.ts_ms,
@@ -187,10 +182,14 @@ pub(super) fn materialize(
         members.push((m, items));
         true
     })?;
-    Ok(sibling_of(
-        header,
-        Collection::from_member_records(header.kind, members),
-    ))
+    let collection = Collection::from_member_records(header.kind, members);
+    // As the inline form decodes: no members is no collection.
+    let payload = if collection.is_empty() {
+        Payload::Tombstone
+    } else {
+        Payload::Collection(collection)
+    };
+    Ok(sibling_of(header, payload))
 }
 
 /// The one live collection sibling of `record`, if that is all it holds.
@@ -210,14 +209,16 @@ pub(super) fn sole_collection(record: &Siblings) -> Option<(&Sibling, &Collectio
 pub(super) struct Placement {
     /// The key's new engine value.
     pub main: Value,
-    /// The header written, when the record stays or becomes split.
-    pub header: Option<SplitHeader>,
+    /// Whether the record stays or becomes split (`main` is a header).
+    pub split: bool,
+    /// Whether a replaced generation of members was queued for deletion.
+    pub reclaims: bool,
 }
 
 /// Adds to `batch` the writes that store `after` for `key`, whose stored
 /// form was `old` (a split header, if it was split) holding `before`.
 /// Members that did not change are not rewritten. Returns the key's new
-/// engine value and header; the caller puts the value.
+/// engine value (the caller puts it) and what became of the members.
 pub(super) fn place(
     batch: &mut WriteBatch,
     ns: u32,
@@ -235,7 +236,8 @@ pub(super) fn place(
         }
         return Placement {
             main: Value::with_expiry(after.encode(), engine_expiry),
-            header: None,
+            split: false,
+            reclaims: old.is_some(),
         };
     };
     // Members carry the header's expiry, so compaction drops them with it:
@@ -265,7 +267,8 @@ pub(super) fn place(
     };
     Placement {
         main: Value::with_expiry(codec::encode_split_header(&header), engine_expiry),
-        header: Some(header),
+        split: true,
+        reclaims: old.is_some() && same.is_none(),
     }
 }
 
@@ -393,19 +396,6 @@ pub enum Need<'a> {
         /// Redis's stop index, inclusive.
         stop: i64,
     },
-}
-
-/// The members `need` asks for, as a collection of `header.kind`.
-pub(super) fn load_partial(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-    need: Need<'_>,
-) -> Result<Collection> {
-    let members = load_members(engine, snapshot, ns, key, header, need)?;
-    Ok(Collection::from_member_records(header.kind, members))
 }
 
 /// The members `need` asks for with their items, in member order.

@@ -38,13 +38,7 @@ pub async fn read_part(
     ty: ValueType,
     need: Need<'_>,
 ) -> Result<Option<PartialRead>, ReplyError> {
-    let found = cx
-        .server
-        .cluster
-        .read_partial(cx.client.db, key, need, cx.read_level())
-        .await?;
-    cx.count_lookup(found.is_some());
-    match found {
+    match cx.read_part_any(key, need).await? {
         Some(p) if p.kind != ty => Err(ReplyError::WrongType),
         other => Ok(other),
     }

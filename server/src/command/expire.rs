@@ -6,7 +6,7 @@
 //! their space is reclaimed by the engine's compaction (active expiry).
 
 use bytes::Bytes;
-use ringkv_cluster::Entry;
+use ringkv_cluster::{Entry, Need};
 use ringkv_resp::Reply;
 
 use super::Ctx;
@@ -123,11 +123,13 @@ pub async fn pexpireat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// -2 for a missing key, -1 for no expiry, otherwise `f(expire_at_ms, now_ms)`.
 async fn ttl_generic(cx: &mut Ctx<'_>, args: &[Bytes], f: impl Fn(u64, u64) -> i64) -> CmdResult {
-    Ok(Reply::Int(match cx.read_meta(arg(args, 1)).await? {
-        None => -2,
-        Some(e) if e.expire_at_ms == 0 => -1,
-        Some(e) => f(e.expire_at_ms, cx.now_ms()),
-    }))
+    Ok(Reply::Int(
+        match cx.read_part_any(arg(args, 1), Need::Count).await? {
+            None => -2,
+            Some(e) if e.expire_at_ms == 0 => -1,
+            Some(e) => f(e.expire_at_ms, cx.now_ms()),
+        },
+    ))
 }
 
 fn remaining_ms(at: u64, now: u64) -> i64 {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use ringkv_cluster::{Entry, Members, ValueType, Write};
+use ringkv_cluster::{Entry, Members, Need, ValueType, Write};
 use ringkv_resp::Reply;
 
 use super::Ctx;
@@ -30,7 +30,7 @@ pub async fn del(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut deleted = 0;
     let mut writes = Vec::new();
     for key in keys {
-        if cx.peek_meta(db, key).await?.is_some()
+        if cx.peek_part(db, key, Need::Count).await?.is_some()
             && !writes
                 .iter()
                 .any(|w| matches!(w, Write::Delete { key: k, .. } if k == key))
@@ -50,7 +50,7 @@ pub async fn del(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn exists(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for key in args.iter().skip(1) {
-        if cx.peek_meta(cx.db(), key).await?.is_some() {
+        if cx.peek_part(cx.db(), key, Need::Count).await?.is_some() {
             n += 1;
         }
     }
@@ -64,10 +64,12 @@ pub async fn touch(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// TYPE key.
 pub async fn type_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(match cx.peek_meta(cx.db(), arg(args, 1)).await? {
-        Some(e) => Reply::simple(e.kind.name()),
-        None => Reply::simple("none"),
-    })
+    Ok(
+        match cx.peek_part(cx.db(), arg(args, 1), Need::Count).await? {
+            Some(e) => Reply::simple(e.kind.name()),
+            None => Reply::simple("none"),
+        },
+    )
 }
 
 /// KEYS pattern.
@@ -180,7 +182,7 @@ pub async fn scan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if let Some(t) = &type_filter {
             // The page names keys; their types need a read each (a key
             // gone since is skipped, as Redis skips an expired one).
-            match cx.peek_meta(cx.db(), &key).await? {
+            match cx.peek_part(cx.db(), &key, Need::Count).await? {
                 Some(e) if is(t, e.kind.name()) => {}
                 _ => continue,
             }

@@ -132,21 +132,31 @@ impl Ctx<'_> {
         Ok(self.server.cluster.get(db, key, self.read_level()).await?)
     }
 
-    /// The type, expiry and (for a collection) member count of `key` in
-    /// database `db`, without reading a large collection's members (for
-    /// DEL, EXISTS, TYPE, TTL); no statistics.
-    pub async fn peek_meta(&self, db: u32, key: &[u8]) -> Result<Option<PartialRead>, ReplyError> {
+    /// What `need` asks of `key` in database `db` (with its type, expiry
+    /// and, for a collection, member count), without reading the rest of a
+    /// large collection (`Need::Count`: only its header, for DEL, EXISTS,
+    /// TYPE, TTL); no statistics.
+    pub async fn peek_part(
+        &self,
+        db: u32,
+        key: &[u8],
+        need: Need<'_>,
+    ) -> Result<Option<PartialRead>, ReplyError> {
         Ok(self
             .server
             .cluster
-            .read_partial(db, key, Need::Count, self.read_level())
+            .read_partial(db, key, need, self.read_level())
             .await?)
     }
 
-    /// [`Ctx::peek_meta`] in the selected database, counting a keyspace
+    /// [`Ctx::peek_part`] in the selected database, counting a keyspace
     /// hit or miss as a read does.
-    pub async fn read_meta(&mut self, key: &[u8]) -> Result<Option<PartialRead>, ReplyError> {
-        let found = self.peek_meta(self.client.db, key).await?;
+    pub async fn read_part_any(
+        &mut self,
+        key: &[u8],
+        need: Need<'_>,
+    ) -> Result<Option<PartialRead>, ReplyError> {
+        let found = self.peek_part(self.client.db, key, need).await?;
         self.count_lookup(found.is_some());
         Ok(found)
     }
