@@ -845,6 +845,26 @@ def random_big_commands(n, seed=6):
     def value():
         return f"v{rng.randrange(40)}"
 
+    def score_bound():
+        b = rng.choice(["-inf", "+inf"] + [str(rng.randrange(-55, 55) / 2) for _ in range(8)])
+        return ("(" + b) if rng.random() < 0.25 and "inf" not in b else b
+
+    def score_range():
+        """A by-score read of the big sorted set, ascending or descending,
+        often with LIMIT (a negative offset or count now and then)."""
+        lo, hi = score_bound(), score_bound()
+        limit = []
+        if rng.random() < 0.7:
+            limit = ["LIMIT", str(rng.choice([0, 0, rng.randrange(40), -1])),
+                     str(rng.choice([rng.randrange(1, 20), -1]))]
+        scores = ["WITHSCORES"] if rng.random() < 0.5 else []
+        form = rng.randrange(3)
+        if form == 0:
+            return ["ZRANGEBYSCORE", "bz", lo, hi] + scores + limit
+        if form == 1:
+            return ["ZREVRANGEBYSCORE", "bz", hi, lo] + scores + limit
+        return ["ZRANGE", "bz", hi, lo, "BYSCORE", "REV"] + limit + scores
+
     def count():
         return [] if rng.random() < 0.3 else [str(rng.randrange(12))]
 
@@ -871,6 +891,10 @@ def random_big_commands(n, seed=6):
         (1, lambda: [["ZMSCORE", "bz"] + members(1, 5)]),
         (2, lambda: [["ZCARD", "bz"]]),
         (1, lambda: [["ZRANGE", "bz", near_end(), near_end(), "WITHSCORES"]]),
+        (1, lambda: [["ZREVRANGE", "bz", near_end(), near_end()] + rng.choice([[], ["WITHSCORES"]])]),
+        (3, lambda: [score_range()]),
+        (2, lambda: [[rng.choice(["ZPOPMIN", "ZPOPMAX"]), "bz"] + count()]),
+        (1, lambda: [["ZINCRBY", "bz", rng.choice(["0.5", "-1.25", "2.75"]), member()]]),
         (5, lambda: [[rng.choice(["LPUSH", "RPUSH"]), "bl"] + [value() for _ in range(rng.randint(1, 12))]]),
         (1, lambda: [[rng.choice(["LPUSHX", "RPUSHX"]), rng.choice(["bl", "nolist"]), value()]]),
         (5, lambda: [[rng.choice(["LPOP", "RPOP"]), "bl"] + count()]),

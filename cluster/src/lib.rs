@@ -64,7 +64,9 @@ pub mod wire;
 pub use antientropy::RepairSummary;
 pub use coordinator::{ChangeObserver, ClusterScanPage, Coordinator, INTEREST_TTL, MessageSink};
 pub use error::{Error, PortError, Refusal, Result, SyncFailure};
-pub use keyspace::{Ack, Entry, Keyspace, Need, PartialRead, ScanPage, ValueType, Write};
+pub use keyspace::{
+    Ack, Entry, Keyspace, Need, PartialRead, ScanPage, ScoreWindow, ValueType, Write,
+};
 pub use mutation::{Applied, CausalContext, Mutation, Versions};
 pub use node::{join, leave, remove, start};
 pub use ringkv_conf::Consistency;

@@ -26,6 +26,14 @@ use crate::error::{Error, Result};
 /// collections' member records (`docs/formats/record.md` §3.6).
 pub const MEMBER_NS_BIT: u32 = 0x8000_0000;
 
+/// Set with [`MEMBER_NS_BIT`] to name the namespace of split sorted sets'
+/// score-index entries (`docs/formats/record.md` §3.6).
+pub const SCORE_NS_BIT: u32 = 0x4000_0000;
+
+/// The greatest namespace a database is given: the two top bits name the
+/// member and score-index namespaces that go with it.
+const LAST_DB_NAMESPACE: u32 = SCORE_NS_BIT - 1;
+
 /// The reserved namespace holding this table.
 pub const META_NAMESPACE: u32 = 0;
 
@@ -138,6 +146,11 @@ impl Namespaces {
         let mut next = self.alloc.lock();
         let mut batch = WriteBatch::new();
         let mut fresh = Vec::with_capacity(dbs.len());
+        if next.saturating_add(dbs.len() as u32) > LAST_DB_NAMESPACE {
+            return Err(Error::CorruptNamespaces {
+                what: format!("every namespace up to {LAST_DB_NAMESPACE} has been used"),
+            });
+        }
         for &db in dbs {
             let ns = *next;
             *next += 1;
@@ -156,10 +169,15 @@ impl Namespaces {
         Ok(seq)
     }
 
-    /// Whether `ns` (or the database namespace whose member records it
-    /// holds, [`MEMBER_NS_BIT`] set) is no longer in use.
+    /// Whether `ns` (or the database namespace whose member records or
+    /// score-index entries it holds, [`MEMBER_NS_BIT`] and maybe
+    /// [`SCORE_NS_BIT`] set) is no longer in use.
     fn is_retired(&self, ns: u32) -> bool {
-        let ns = ns & !MEMBER_NS_BIT;
+        let ns = if ns & MEMBER_NS_BIT != 0 {
+            ns & !(MEMBER_NS_BIT | SCORE_NS_BIT)
+        } else {
+            ns
+        };
         ns != META_NAMESPACE
             && self.loaded.load(Ordering::Acquire)
             && !self.current.iter().any(|c| c.load(Ordering::Acquire) == ns)

@@ -22,12 +22,14 @@
 
 mod partial;
 pub mod ranges;
+mod score_index;
 mod split;
 #[cfg(test)]
 mod split_tests;
 
 pub use partial::PartialRead;
 pub(crate) use partial::{collection_need, replies_length};
+pub use score_index::ScoreWindow;
 pub use split::{Need, ReclaimStats};
 
 use std::ops::Bound;

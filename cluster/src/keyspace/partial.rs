@@ -16,6 +16,7 @@
 use bytes::Bytes;
 use ringkv_engine::{Value, WriteBatch};
 
+use super::score_index::ScoreWindow;
 use super::split::{self, INLINE_AT, Need, Stored};
 use super::{Ack, Keyspace, Updated, ValueType, live_entry};
 use crate::error::{Error, Result};
@@ -100,6 +101,19 @@ impl PartialRead {
                     .map(|(m, v)| (m.clone(), v.clone()))
                     .collect()
             }
+            Need::Scores(w) => w.select(scored(kind, all)),
+            Need::Ranks { start, stop, rev } => {
+                match ScoreWindow::ranks(start, stop, rev, all.map.len()) {
+                    Some(w) => {
+                        let mut picked = w.select(scored(kind, all));
+                        if w.rev != rev {
+                            picked.reverse();
+                        }
+                        picked
+                    }
+                    None => Vec::new(),
+                }
+            }
         };
         PartialRead {
             kind,
@@ -108,6 +122,20 @@ impl PartialRead {
             members,
         }
     }
+}
+
+/// A sorted set's members with their scores (nothing for another type).
+fn scored(kind: ValueType, all: &crate::version::Members) -> Vec<(f64, Bytes, Bytes)> {
+    if kind != ValueType::ZSet {
+        return Vec::new();
+    }
+    all.map
+        .iter()
+        .map(|(m, v)| {
+            let score = ringkv_number::parse_f64(v).unwrap_or(0.0);
+            (score, m.clone(), v.clone())
+        })
+        .collect()
 }
 
 impl Keyspace {
@@ -187,7 +215,11 @@ impl Keyspace {
         let Some(kind) = kind else {
             return self.replace_split(ns, key, ekey, &header, f, now).await;
         };
-        if header.kind != kind || (header.expire_at_ms != 0 && header.expire_at_ms <= now) {
+        // A sorted set split without a score index gets one by a whole write.
+        if header.kind != kind
+            || (header.expire_at_ms != 0 && header.expire_at_ms <= now)
+            || (kind == Kind::ZSet && !header.score_index)
+        {
             return self
                 .update_stored(ns, key, ekey, Some(Stored::Split(header)), f)
                 .await;
@@ -270,6 +302,7 @@ impl Keyspace {
             clock: sib.clock.clone(),
             first,
             last,
+            score_index: header.score_index,
         };
         batch.put(
             ekey,
@@ -391,6 +424,19 @@ pub(crate) fn collection_need(
             Kind::List,
             Vec::new(),
             Some(Need::Tail(usize_of(*count).saturating_add(1))),
+        ),
+        // The lowest (highest) scores, from the score index.
+        CollectionOp::Pop {
+            kind: Kind::ZSet,
+            count,
+            end: end @ (PopEnd::Min | PopEnd::Max),
+        } => (
+            Kind::ZSet,
+            Vec::new(),
+            Some(Need::Scores(ScoreWindow::ends(
+                *end == PopEnd::Max,
+                usize_of(*count),
+            ))),
         ),
         _ => return None,
     })

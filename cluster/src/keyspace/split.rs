@@ -28,6 +28,7 @@ use std::sync::mpsc;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
+use super::score_index::{self, ScoreWindow};
 use crate::error::{Error, Result};
 use crate::token;
 use crate::version::codec::{self, SplitHeader};
@@ -59,7 +60,10 @@ pub(super) fn decode_stored(stored: &Value, key: &[u8]) -> Result<Stored> {
         key: key.to_vec(),
         what,
     };
-    if stored.data.first() == Some(&codec::RECORD_FORMAT_SPLIT) {
+    if matches!(
+        stored.data.first(),
+        Some(&(codec::RECORD_FORMAT_SPLIT | codec::RECORD_FORMAT_SPLIT_V3))
+    ) {
         return codec::decode_split_header(&stored.data)
             .map(Stored::Split)
             .map_err(|e| corrupt(e.to_string()));
@@ -91,7 +95,7 @@ fn member_key(prefix: &[u8], member: &[u8]) -> Bytes {
 /// The first key after every key starting with `prefix` (`None` if the
 /// prefix is all 0xFF, which a member prefix never is: its namespace is
 /// below 0xFFFF_FFFF).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xFF {
@@ -242,7 +246,12 @@ pub(super) fn place(
     };
     // Members carry the header's expiry, so compaction drops them with it:
     // a new expiry (or kind) writes them all under a new generation.
-    let same = old.filter(|h| h.kind == coll.kind() && h.expire_at_ms == sib.expire_at_ms);
+    // A sorted set split before score indexes existed gets one this way.
+    let same = old.filter(|h| {
+        h.kind == coll.kind()
+            && h.expire_at_ms == sib.expire_at_ms
+            && (h.kind != Kind::ZSet || h.score_index)
+    });
     let generation = match same {
         Some(h) => h.generation,
         None => {
@@ -264,6 +273,7 @@ pub(super) fn place(
         clock: sib.clock.clone(),
         first: list_end(coll, true),
         last: list_end(coll, false),
+        score_index: coll.kind() == Kind::ZSet,
     };
     Placement {
         main: Value::with_expiry(codec::encode_split_header(&header), engine_expiry),
@@ -273,7 +283,8 @@ pub(super) fn place(
 }
 
 /// Puts the members of `now` that differ from `previous` (all of them
-/// without one) and deletes those `previous` held and `now` does not.
+/// without one) and deletes those `previous` held and `now` does not; a
+/// sorted set's score index follows.
 pub(super) fn write_member_changes(
     batch: &mut WriteBatch,
     prefix: &[u8],
@@ -281,6 +292,10 @@ pub(super) fn write_member_changes(
     now: &Collection,
     engine_expiry: u64,
 ) {
+    if now.kind() == Kind::ZSet {
+        let index = score_index::index_prefix(prefix);
+        score_index::write_changes(batch, &index, previous, now, engine_expiry);
+    }
     for (member, items) in now.iter() {
         if previous.and_then(|p| p.items(member)) != Some(items.as_slice()) {
             batch.put(
@@ -396,6 +411,19 @@ pub enum Need<'a> {
         /// Redis's stop index, inclusive.
         stop: i64,
     },
+    /// A sorted set's members in a window of its (score, member) order
+    /// (ZRANGEBYSCORE, ZPOPMIN...), in the window's order.
+    Scores(ScoreWindow),
+    /// The members ZRANGE `start stop` (REV when `rev`) returns by rank, in
+    /// that order.
+    Ranks {
+        /// Redis's start index (negative from the end).
+        start: i64,
+        /// Redis's stop index, inclusive.
+        stop: i64,
+        /// Highest score first.
+        rev: bool,
+    },
 }
 
 /// The members `need` asks for with their items, in member order.
@@ -444,6 +472,55 @@ pub(super) fn load_members(
                 out.truncate(to - from);
             }
         }
+        Need::Scores(w) => out = scored_members(engine, snapshot, ns, key, header, &w)?,
+        Need::Ranks { start, stop, rev } => {
+            let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+            if let Some(w) = ScoreWindow::ranks(start, stop, rev, len) {
+                out = scored_members(engine, snapshot, ns, key, header, &w)?;
+                if w.rev != rev {
+                    out.reverse();
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The members of a split sorted set in `w`, in its order: from the score
+/// index, or, when the window is a good part of the set (or the set has no
+/// index), from every member sorted here, which reads them in one pass.
+fn scored_members(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    w: &ScoreWindow,
+) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    if header.kind != Kind::ZSet {
+        return Ok(Vec::new());
+    }
+    let half = usize::try_from(header.count / 2).unwrap_or(usize::MAX);
+    if !header.score_index || w.offset.saturating_add(w.count) >= half {
+        let mut scored = Vec::new();
+        visit_members(engine, snapshot, ns, key, header, |m, items| {
+            if let Some(s) = score_index::score_of(&items) {
+                scored.push((s, m, items));
+            }
+            true
+        })?;
+        return Ok(w.select(scored));
+    }
+    let index = score_index::index_prefix(&member_prefix(ns, key, header.generation));
+    let mut out = Vec::new();
+    for name in score_index::members_in(engine, snapshot, &index, w)? {
+        let items = get_member(engine, snapshot, ns, key, header, &name)?.ok_or_else(|| {
+            Error::CorruptRecord {
+                key: key.to_vec(),
+                what: "a score-index entry names a missing member".into(),
+            }
+        })?;
+        out.push((name, items));
     }
     Ok(out)
 }
@@ -575,32 +652,35 @@ pub(crate) fn reclaim_queued(
         .collect::<std::result::Result<_, _>>()?;
     stats.pending.store(queued.len() as u64, Relaxed);
     for entry in queued {
-        let Some(prefix) = entry.get(queue_start.len()..) else {
+        let Some(members) = entry.get(queue_start.len()..) else {
             continue;
         };
-        let Some(end) = prefix_end(prefix) else {
-            continue;
-        };
-        loop {
-            if stop.load(std::sync::atomic::Ordering::Acquire) {
-                return Ok(());
-            }
-            let mut batch = WriteBatch::new();
-            let mut n = 0usize;
-            for item in engine.iter(Bound::Included(prefix), Bound::Excluded(&end[..]), None)? {
-                let (k, _) = item?;
-                batch.delete(k);
-                n += 1;
-                if n >= RECLAIM_BATCH {
+        let index = score_index::index_prefix(members);
+        for prefix in [members, &index[..]] {
+            let Some(end) = prefix_end(prefix) else {
+                continue;
+            };
+            loop {
+                if stop.load(std::sync::atomic::Ordering::Acquire) {
+                    return Ok(());
+                }
+                let mut batch = WriteBatch::new();
+                let mut n = 0usize;
+                for item in engine.iter(Bound::Included(prefix), Bound::Excluded(&end[..]), None)? {
+                    let (k, _) = item?;
+                    batch.delete(k);
+                    n += 1;
+                    if n >= RECLAIM_BATCH {
+                        break;
+                    }
+                }
+                if n == 0 {
                     break;
                 }
+                engine.write(batch)?;
+                stats.members.fetch_add(n as u64, Relaxed);
+                engine.throttle();
             }
-            if n == 0 {
-                break;
-            }
-            engine.write(batch)?;
-            stats.members.fetch_add(n as u64, Relaxed);
-            engine.throttle();
         }
         let mut done = WriteBatch::new();
         done.delete(entry.clone());

@@ -632,8 +632,14 @@ impl<'a> Reader<'a> {
 }
 
 /// First byte of the header record of a collection stored split: its
-/// members are records of their own (`docs/formats/record.md` §5).
-pub const RECORD_FORMAT_SPLIT: u8 = 3;
+/// members are records of their own (`docs/formats/record.md` §3.6).
+/// Format 3 (read only) has no flags; format 4 adds them.
+pub const RECORD_FORMAT_SPLIT: u8 = 4;
+/// The first split-header format, without flags (read only).
+pub const RECORD_FORMAT_SPLIT_V3: u8 = 3;
+/// Split-header flag: a sorted set's members also have score-index
+/// entries (`docs/formats/record.md` §3.6).
+const SPLIT_FLAG_SCORE_INDEX: u8 = 1;
 /// First byte of a split collection's member record.
 pub const MEMBER_FORMAT: u8 = 1;
 
@@ -663,10 +669,13 @@ pub struct SplitHeader {
     /// pop at the tail starts there; empty for the other kinds or when not
     /// known.
     pub last: Bytes,
+    /// Whether a sorted set's members have score-index entries (always,
+    /// for a sorted set split by this version; never in format 3).
+    pub score_index: bool,
 }
 
-/// Encodes `header := format:u8=3 kind:u8 generation:u64be count:u64be
-/// ts_ms:u64be expire_at_ms:u64be clock first:blob last:blob`.
+/// Encodes `header := format:u8=4 kind:u8 generation:u64be count:u64be
+/// ts_ms:u64be expire_at_ms:u64be clock first:blob last:blob flags:u8`.
 pub fn encode_split_header(h: &SplitHeader) -> Bytes {
     let mut out = BytesMut::with_capacity(
         34 + 2 + h.clock.len() * DOT_LEN + 8 + h.first.len() + h.last.len(),
@@ -680,6 +689,11 @@ pub fn encode_split_header(h: &SplitHeader) -> Bytes {
     put_clock(&mut out, &h.clock);
     put_blob(&mut out, &h.first);
     put_blob(&mut out, &h.last);
+    out.put_u8(if h.score_index {
+        SPLIT_FLAG_SCORE_INDEX
+    } else {
+        0
+    });
     out.freeze()
 }
 
@@ -694,7 +708,7 @@ pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
         pos: 0,
     };
     let format = r.u8("record format")?;
-    if format != RECORD_FORMAT_SPLIT {
+    if format != RECORD_FORMAT_SPLIT && format != RECORD_FORMAT_SPLIT_V3 {
         return Err(DecodeError::UnsupportedFormat {
             found: format,
             supported: [RECORD_FORMAT_V2, RECORD_FORMAT_SPLIT],
@@ -705,7 +719,7 @@ pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
         offset: at,
         what: "unknown collection kind",
     })?;
-    let header = SplitHeader {
+    let mut header = SplitHeader {
         kind,
         generation: r.u64("generation")?,
         count: r.u64("member count")?,
@@ -714,7 +728,19 @@ pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
         clock: r.clock()?,
         first: r.blob("first position")?,
         last: r.blob("last position")?,
+        score_index: false,
     };
+    if format == RECORD_FORMAT_SPLIT {
+        let at = r.pos;
+        let flags = r.u8("header flags")?;
+        if flags & !SPLIT_FLAG_SCORE_INDEX != 0 {
+            return Err(DecodeError::Invalid {
+                offset: at,
+                what: "unknown split header flags",
+            });
+        }
+        header.score_index = flags & SPLIT_FLAG_SCORE_INDEX != 0;
+    }
     r.finish()?;
     Ok(header)
 }

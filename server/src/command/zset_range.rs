@@ -4,7 +4,7 @@
 //! options of the ZRANGE family (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES).
 
 use bytes::Bytes;
-use ringkv_cluster::Members;
+use ringkv_cluster::{Members, Need, ScoreWindow};
 use ringkv_resp::{Protocol, Reply};
 
 use super::args::{is, parse_i64};
@@ -137,6 +137,29 @@ impl ScoreRange {
         match (score_bound(min), score_bound(max)) {
             (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
             _ => Err(ReplyError::err("min or max is not a float")),
+        }
+    }
+
+    /// The window a BYSCORE query with this range selects (`rev`: highest
+    /// first; `limit`: LIMIT offset count, where a negative offset selects
+    /// nothing and a negative count everything after the offset).
+    pub fn window(&self, rev: bool, limit: Option<(i64, i64)>) -> ScoreWindow {
+        let (offset, count) = match limit {
+            Some((offset, _)) if offset < 0 => (0, 0),
+            Some((offset, count)) => (
+                usize::try_from(offset).unwrap_or(usize::MAX),
+                usize::try_from(count).unwrap_or(usize::MAX),
+            ),
+            None => (0, usize::MAX),
+        };
+        ScoreWindow {
+            min: self.min.value,
+            min_exclusive: self.min.exclusive,
+            max: self.max.value,
+            max_exclusive: self.max.exclusive,
+            rev,
+            offset,
+            count,
         }
     }
 
@@ -355,6 +378,20 @@ pub fn parse_query(
         limit,
         with_scores,
     })
+}
+
+/// What a query needs of a sorted set when it can be read in part (by
+/// rank or by score; a lex range reads every member).
+pub fn need(q: &RangeQuery) -> Option<Need<'static>> {
+    match &q.by {
+        RangeBy::Rank(start, stop) => Some(Need::Ranks {
+            start: *start,
+            stop: *stop,
+            rev: q.rev,
+        }),
+        RangeBy::Score(r) => Some(Need::Scores(r.window(q.rev, q.limit))),
+        RangeBy::Lex(_) => None,
+    }
 }
 
 /// The members a query selects, in reply order.

@@ -173,6 +173,19 @@ async fn range_reply(
     rev: bool,
 ) -> CmdResult {
     let q = zset_range::parse_query(args, 2, kind, rev, false)?;
+    if let Some(need) = zset_range::need(&q) {
+        // By rank or score: a large sorted set reads only what it returns.
+        let picked: Sorted = read_part(cx, arg(args, 1), ValueType::ZSet, need)
+            .await?
+            .map(|p| {
+                p.members
+                    .into_iter()
+                    .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Ok(members_reply(&picked, q.with_scores, cx.client.protocol));
+    }
     let Some(z) = zset(cx, arg(args, 1)).await? else {
         return Ok(Reply::Array(Vec::new()));
     };
