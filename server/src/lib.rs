@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod pubsub;
 pub mod reply_error;
+pub mod scan_cursors;
 pub mod shared;
 pub mod stat;
 pub mod transient;

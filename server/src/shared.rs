@@ -35,6 +35,8 @@ pub struct Server {
     pub metrics: Arc<Metrics>,
     /// Keys watched by clients, for WATCH/EXEC.
     pub watches: WatchRegistry,
+    /// The cursors of HSCAN, SSCAN and ZSCAN over large collections.
+    pub scan_cursors: crate::scan_cursors::ScanCursors,
     /// Every command holds it shared (but the long cluster administration
     /// commands, which touch no key themselves); EXEC holds it
     /// exclusively, so a transaction runs isolated from every other
@@ -105,6 +107,7 @@ impl Server {
             stats,
             metrics,
             watches: WatchRegistry::default(),
+            scan_cursors: Default::default(),
             exec_gate: tokio::sync::RwLock::new(()),
             shutdown: watch::channel(false).0,
             started: Instant::now(),

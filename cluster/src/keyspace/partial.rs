@@ -102,6 +102,17 @@ impl PartialRead {
                     .collect()
             }
             Need::Scores(w) => w.select(scored(kind, all)),
+            Need::After { after, count } => {
+                let from = match after {
+                    Some(m) => std::ops::Bound::Excluded(m),
+                    None => std::ops::Bound::Unbounded,
+                };
+                all.map
+                    .range::<[u8], _>((from, std::ops::Bound::Unbounded))
+                    .take(count)
+                    .map(|(m, v)| (m.clone(), v.clone()))
+                    .collect()
+            }
             Need::Ranks { start, stop, rev } => {
                 match ScoreWindow::ranks(start, stop, rev, all.map.len()) {
                     Some(w) => {
@@ -291,8 +302,17 @@ impl Keyspace {
         let expiry = header.expire_at_ms;
         let prefix = split::member_prefix(ns, key, header.generation);
         split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, expiry);
-        let first = list_bound(kind, &header.first, &loaded, &changed, true);
-        let last = list_bound(kind, &header.last, &loaded, &changed, false);
+        let (first, last) = if kind == Kind::ZSet {
+            (
+                zset_bound(&header.first, &loaded, &changed, need, false),
+                zset_bound(&header.last, &loaded, &changed, need, true),
+            )
+        } else {
+            (
+                list_bound(kind, &header.first, &loaded, &changed, true),
+                list_bound(kind, &header.last, &loaded, &changed, false),
+            )
+        };
         let next = SplitHeader {
             kind,
             generation: header.generation,
@@ -382,6 +402,43 @@ fn list_bound(
         (None, Some(b)) if !old.is_empty() || loaded.is_empty() => b.clone(),
         _ => Bytes::new(),
     }
+}
+
+/// A sorted set's new bound below which its ascending (`rev`: descending)
+/// score-index order holds no member, after a write that loaded `loaded`
+/// and left `changed` (empty: not known, the start of the index). A pop
+/// from that end (it loaded the members there and removed them all) moves
+/// it up to the last one removed; a member written below it moves it down.
+fn zset_bound(
+    old: &Bytes,
+    loaded: &Collection,
+    changed: &Collection,
+    need: Need<'_>,
+    rev: bool,
+) -> Bytes {
+    use super::score_index::{entry_suffix, score_of};
+    let suffix = |m: &Bytes, items: &[crate::version::collection::Item]| {
+        score_of(items).map(|s| entry_suffix(s, m, rev))
+    };
+    let mut bound = old.clone();
+    let popped_here = matches!(need, Need::Scores(w) if w.rev == rev && w.offset == 0
+        && w.min == f64::NEG_INFINITY && w.max == f64::INFINITY);
+    if popped_here && !loaded.is_empty() && loaded.iter().all(|(m, _)| changed.items(m).is_none()) {
+        if let Some(last_removed) = loaded.iter().filter_map(|(m, i)| suffix(m, i)).max() {
+            bound = bound.max(last_removed);
+        }
+    }
+    if !bound.is_empty() {
+        for (m, items) in changed.iter() {
+            if loaded.items(m) == Some(items.as_slice()) {
+                continue;
+            }
+            if let Some(s) = suffix(m, items).filter(|s| *s < bound) {
+                bound = s;
+            }
+        }
+    }
+    bound
 }
 
 /// What a collection write needs of a split collection: its kind, and the

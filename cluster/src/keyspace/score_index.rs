@@ -139,7 +139,9 @@ pub(super) fn score_of(items: &[Item]) -> Option<f64> {
     Some(ringkv_number::parse_f64(&element.bytes()).unwrap_or(0.0))
 }
 
-/// The index prefix that goes with a member prefix (`split::member_prefix`).
+/// The prefix of a sorted set's index entries that goes with its member
+/// prefix (`split::member_prefix`); the ascending entries follow it with
+/// [`ASCENDING`], the descending ones with [`DESCENDING`].
 pub(super) fn index_prefix(member_prefix: &[u8]) -> Vec<u8> {
     let mut out = member_prefix.to_vec();
     if let Some(top) = out.first_mut() {
@@ -148,12 +150,69 @@ pub(super) fn index_prefix(member_prefix: &[u8]) -> Vec<u8> {
     out
 }
 
-fn entry_key(prefix: &[u8], score: f64, member: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(prefix.len() + 8 + member.len());
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(&sortable(score).to_be_bytes());
-    out.extend_from_slice(member);
+/// Tag of the ascending entries: `[score][member]`, lowest first.
+const ASCENDING: u8 = 0;
+/// Tag of the descending entries: `[!score][member, inverted]`, highest
+/// first (ZREVRANGE's order, read forward).
+const DESCENDING: u8 = 1;
+
+/// An entry's suffix after the index prefix and its tag: where it sorts.
+pub(super) fn entry_suffix(score: f64, member: &[u8], rev: bool) -> Bytes {
+    let mut out = BytesMut::with_capacity(8 + member.len() + 2);
+    if rev {
+        out.extend_from_slice(&(!sortable(score)).to_be_bytes());
+        invert_member(member, &mut out);
+    } else {
+        out.extend_from_slice(&sortable(score).to_be_bytes());
+        out.extend_from_slice(member);
+    }
     out.freeze()
+}
+
+pub(super) fn tagged(prefix: &[u8], rev: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(prefix.len() + 1 + 32);
+    out.extend_from_slice(prefix);
+    out.push(if rev { DESCENDING } else { ASCENDING });
+    out
+}
+
+fn entry_key(prefix: &[u8], score: f64, member: &[u8], rev: bool) -> Bytes {
+    let mut out = tagged(prefix, rev);
+    out.extend_from_slice(&entry_suffix(score, member, rev));
+    Bytes::from(out)
+}
+
+/// `member` in an order-reversing, prefix-free form: each byte inverted,
+/// an inverted 0x00 (0xFF) written 0xFF 0x00, and 0xFF 0xFF at the end, so
+/// a longer member sorts before its prefix.
+fn invert_member(member: &[u8], out: &mut BytesMut) {
+    for &b in member {
+        if b == 0 {
+            out.extend_from_slice(&[0xFF, 0x00]);
+        } else {
+            out.extend_from_slice(&[!b]);
+        }
+    }
+    out.extend_from_slice(&[0xFF, 0xFF]);
+}
+
+/// The member [`invert_member`] wrote (`None` if malformed).
+fn revert_member(mut bytes: &[u8]) -> Option<Bytes> {
+    let mut out = Vec::with_capacity(bytes.len());
+    loop {
+        match bytes {
+            [0xFF, 0xFF] => return Some(Bytes::from(out)),
+            [0xFF, 0x00, rest @ ..] => {
+                out.push(0);
+                bytes = rest;
+            }
+            [b, rest @ ..] if *b != 0xFF => {
+                out.push(!b);
+                bytes = rest;
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Adds to `batch` the index changes that go with storing `now` over
@@ -166,6 +225,15 @@ pub(super) fn write_changes(
     now: &Collection,
     engine_expiry: u64,
 ) {
+    let mut put = |score: f64, member: &[u8]| {
+        for rev in [false, true] {
+            batch.put(
+                entry_key(prefix, score, member, rev),
+                Value::with_expiry(Bytes::new(), engine_expiry),
+            );
+        }
+    };
+    let mut deletes = Vec::new();
     for (member, items) in now.iter() {
         let old = previous.and_then(|p| p.items(member));
         if old == Some(items.as_slice()) {
@@ -177,40 +245,47 @@ pub(super) fn write_changes(
             continue;
         }
         if let Some(s) = before {
-            batch.delete(entry_key(prefix, s, member));
+            deletes.push((s, member.clone()));
         }
         if let Some(s) = after {
-            batch.put(
-                entry_key(prefix, s, member),
-                Value::with_expiry(Bytes::new(), engine_expiry),
-            );
+            put(s, member);
         }
     }
     for (member, items) in previous.into_iter().flat_map(Collection::iter) {
         if now.items(member).is_none() {
             if let Some(s) = score_of(items) {
-                batch.delete(entry_key(prefix, s, member));
+                deletes.push((s, member.clone()));
             }
+        }
+    }
+    for (score, member) in deletes {
+        for rev in [false, true] {
+            batch.delete(entry_key(prefix, score, &member, rev));
         }
     }
 }
 
-/// The members in `w`, in its order, read from the index under `prefix`.
+/// The members in `w`, in its order, read forward from the ascending
+/// entries under `prefix` ([`index_prefix`]), or the descending ones when
+/// `w.rev`. `from` is a bound below which that order holds no member (an
+/// [`entry_suffix`]; empty when not known), so a read at an end does not
+/// pass the deletions earlier pops left there.
 pub(super) fn members_in(
     engine: &Engine,
     snapshot: &Snapshot,
     prefix: &[u8],
     w: &ScoreWindow,
+    from: &[u8],
 ) -> Result<Vec<Bytes>> {
     if w.count == 0 || w.min > w.max {
         return Ok(Vec::new());
     }
-    if w.rev {
-        return backward(engine, snapshot, prefix, w);
-    }
-    let mut start = prefix.to_vec();
-    start.extend_from_slice(&sortable(w.min).to_be_bytes());
-    let end = prefix_end(prefix).unwrap_or_default();
+    let base = tagged(prefix, w.rev);
+    let first = if w.rev { w.max } else { w.min };
+    let at_first = entry_suffix(first, b"", w.rev);
+    let mut start = base.clone();
+    start.extend_from_slice(at_first.get(..8).unwrap_or_default().max(from));
+    let end = prefix_end(&base).unwrap_or_default();
     let mut skip = w.offset;
     let mut out = Vec::new();
     for item in engine.iter(
@@ -219,11 +294,12 @@ pub(super) fn members_in(
         Some(snapshot),
     )? {
         let (k, _) = item?;
-        let Some((score, member)) = parse_entry(&k, prefix.len()) else {
+        let Some((score, member)) = parse_entry(&k, base.len(), w.rev) else {
             continue;
         };
         if !w.contains(score) {
-            if score < w.min || (score == w.min && w.min_exclusive) {
+            // Before the window (an excluded first bound), or past it.
+            if score == first {
                 continue;
             }
             break;
@@ -240,61 +316,15 @@ pub(super) fn members_in(
     Ok(out)
 }
 
-/// [`members_in`] highest first: the engine iterates forward only, so this
-/// reads windows of scores ending at the maximum, each sixteen times wider
-/// than the last, until one holds enough (or reaches the minimum). A window
-/// is a suffix of the range, so what it holds is exact.
-fn backward(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    prefix: &[u8],
-    w: &ScoreWindow,
-) -> Result<Vec<Bytes>> {
-    let (lo, hi) = (sortable(w.min), sortable(w.max));
-    let end = match hi.checked_add(1) {
-        Some(next) => {
-            let mut end = prefix.to_vec();
-            end.extend_from_slice(&next.to_be_bytes());
-            end
-        }
-        None => prefix_end(prefix).unwrap_or_default(),
-    };
-    let wanted = w.offset.saturating_add(w.count);
-    let mut span: u64 = 1 << 32;
-    loop {
-        let lower = hi.saturating_sub(span).max(lo);
-        let mut start = prefix.to_vec();
-        start.extend_from_slice(&lower.to_be_bytes());
-        let mut found = Vec::new();
-        for item in engine.iter(
-            Bound::Included(&start[..]),
-            Bound::Excluded(&end[..]),
-            Some(snapshot),
-        )? {
-            let (k, _) = item?;
-            if let Some((score, member)) = parse_entry(&k, prefix.len()) {
-                if w.contains(score) {
-                    found.push(member);
-                }
-            }
-        }
-        if found.len() >= wanted || lower == lo {
-            return Ok(found
-                .into_iter()
-                .rev()
-                .skip(w.offset)
-                .take(w.count)
-                .collect());
-        }
-        span = span.saturating_mul(16);
-    }
-}
-
-/// An entry's score and member.
-fn parse_entry(key: &Bytes, prefix_len: usize) -> Option<(f64, Bytes)> {
-    let score = key.get(prefix_len..prefix_len + 8)?;
+/// An entry's score and member, from its key after the tagged prefix.
+pub(super) fn parse_entry(key: &Bytes, at: usize, rev: bool) -> Option<(f64, Bytes)> {
+    let score = key.get(at..at + 8)?;
     let score = u64::from_be_bytes(score.try_into().ok()?);
-    Some((from_sortable(score), key.slice(prefix_len + 8..)))
+    if rev {
+        Some((from_sortable(!score), revert_member(key.get(at + 8..)?)?))
+    } else {
+        Some((from_sortable(score), key.slice(at + 8..)))
+    }
 }
 
 #[cfg(test)]
@@ -325,6 +355,39 @@ mod tests {
             assert_eq!(from_sortable(sortable(s)), s);
         }
         assert_eq!(sortable(-0.0), sortable(0.0));
+    }
+
+    #[test]
+    fn descending_entries_sort_highest_first_and_members_read_back() {
+        let members: [&[u8]; 7] = [
+            b"",
+            b"\x00",
+            b"\x00\x00",
+            b"a",
+            b"a\x00",
+            b"ab",
+            b"\xff\xfe",
+        ];
+        let mut keys: Vec<(Bytes, f64, &[u8])> = Vec::new();
+        for score in [-1.5, 0.0, 2.0] {
+            for m in members {
+                keys.push((entry_suffix(score, m, true), score, m));
+            }
+        }
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let order: Vec<(f64, &[u8])> = keys.iter().map(|(_, s, m)| (*s, *m)).collect();
+        let mut want = order.clone();
+        want.sort_by(|a, b| cmp_scores(b.0, a.0).then_with(|| b.1.cmp(a.1)));
+        assert_eq!(order, want);
+        for (k, s, m) in keys {
+            let full = Bytes::from([&b"p"[..], &k[..]].concat());
+            assert_eq!(
+                parse_entry(&full, 1, true),
+                Some((s, Bytes::copy_from_slice(m)))
+            );
+        }
+        assert_eq!(revert_member(b"\xff"), None);
+        assert_eq!(revert_member(b"a"), None);
     }
 
     #[test]

@@ -115,18 +115,33 @@ pub(super) fn visit_members(
     ns: u32,
     key: &[u8],
     header: &SplitHeader,
+    take: impl FnMut(Bytes, Vec<Item>) -> bool,
+) -> Result<()> {
+    // A list starts at its first position: the deletions its head pops
+    // left before it are never passed.
+    let from = list_first(header);
+    visit_members_from(engine, snapshot, ns, key, header, (from, true), take)
+}
+
+/// [`visit_members`] from member `from.0` (included when `from.1`).
+fn visit_members_from(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    from: (&[u8], bool),
     mut take: impl FnMut(Bytes, Vec<Item>) -> bool,
 ) -> Result<()> {
     let prefix = member_prefix(ns, key, header.generation);
     let end = prefix_end(&prefix).unwrap_or_default();
-    // A list starts at its first position: the deletions its head pops
-    // left before it are never passed.
-    let start = member_key(&prefix, &header.first);
-    let iter = engine.iter(
-        Bound::Included(&start[..]),
-        Bound::Excluded(&end[..]),
-        Some(snapshot),
-    )?;
+    let start = member_key(&prefix, from.0);
+    let lower = if from.1 {
+        Bound::Included(&start[..])
+    } else {
+        Bound::Excluded(&start[..])
+    };
+    let iter = engine.iter(lower, Bound::Excluded(&end[..]), Some(snapshot))?;
     for item in iter {
         let (ekey, value) = item?;
         let member = ekey.slice(prefix.len().min(ekey.len())..);
@@ -139,6 +154,16 @@ pub(super) fn visit_members(
         }
     }
     Ok(())
+}
+
+/// Where a split collection's members start: a list's first position, or
+/// the first member of any other kind (a sorted set's `first` is a bound in
+/// its score index, not a member).
+fn list_first(header: &SplitHeader) -> &[u8] {
+    match header.kind {
+        Kind::List => &header.first,
+        _ => &[],
+    }
 }
 
 /// One member's items, if it is present.
@@ -311,12 +336,25 @@ pub(super) fn write_member_changes(
     }
 }
 
-/// A list's least (`first`) or greatest position (empty for the other
-/// kinds).
+/// A list's least (`first`) or greatest position; a sorted set's lowest
+/// (`first`) or highest member as its ascending or descending score-index
+/// entry sorts ([`score_index::entry_suffix`]); empty for the other kinds.
 pub(super) fn list_end(coll: &Collection, first: bool) -> Bytes {
-    let end = if first { coll.first() } else { coll.last() };
     match coll.kind() {
-        Kind::List => end.map(|(p, _)| p.clone()).unwrap_or_default(),
+        Kind::List => if first { coll.first() } else { coll.last() }
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default(),
+        Kind::ZSet => coll
+            .iter()
+            .filter_map(|(m, items)| {
+                Some(score_index::entry_suffix(
+                    score_index::score_of(items)?,
+                    m,
+                    !first,
+                ))
+            })
+            .min()
+            .unwrap_or_default(),
         _ => Bytes::new(),
     }
 }
@@ -364,7 +402,7 @@ pub(super) fn tail_members(
                 false
             }
             _ => {
-                lower.extend_from_slice(&header.first);
+                lower.extend_from_slice(list_first(header));
                 true
             }
         };
@@ -414,6 +452,14 @@ pub enum Need<'a> {
     /// A sorted set's members in a window of its (score, member) order
     /// (ZRANGEBYSCORE, ZPOPMIN...), in the window's order.
     Scores(ScoreWindow),
+    /// Up to `count` members in member order, from the first (`after`
+    /// `None`) or from the first after `after` (a scan's page).
+    After {
+        /// The member the page starts after.
+        after: Option<&'a [u8]>,
+        /// How many members at most.
+        count: usize,
+    },
     /// The members ZRANGE `start stop` (REV when `rev`) returns by rank, in
     /// that order.
     Ranks {
@@ -473,6 +519,18 @@ pub(super) fn load_members(
             }
         }
         Need::Scores(w) => out = scored_members(engine, snapshot, ns, key, header, &w)?,
+        Need::After { after, count } => {
+            let from = match after {
+                Some(m) => (m, false),
+                None => (list_first(header), true),
+            };
+            if count > 0 {
+                visit_members_from(engine, snapshot, ns, key, header, from, |m, items| {
+                    out.push((m, items));
+                    out.len() < count
+                })?;
+            }
+        }
         Need::Ranks { start, stop, rev } => {
             let len = usize::try_from(header.count).unwrap_or(usize::MAX);
             if let Some(w) = ScoreWindow::ranks(start, stop, rev, len) {
@@ -513,7 +571,8 @@ fn scored_members(
     }
     let index = score_index::index_prefix(&member_prefix(ns, key, header.generation));
     let mut out = Vec::new();
-    for name in score_index::members_in(engine, snapshot, &index, w)? {
+    let from = if w.rev { &header.last } else { &header.first };
+    for name in score_index::members_in(engine, snapshot, &index, w, from)? {
         let items = get_member(engine, snapshot, ns, key, header, &name)?.ok_or_else(|| {
             Error::CorruptRecord {
                 key: key.to_vec(),

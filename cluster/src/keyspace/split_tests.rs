@@ -46,8 +46,15 @@ async fn apply(ks: &Keyspace, key: &[u8], op: &CollectionOp) -> (Reply, u64) {
     (reply, now)
 }
 
+/// A member whose first byte varies widely, so reads that start from a
+/// bound (a list position, a score-index entry) are checked not to skip
+/// members that sort below it.
 fn member(rng: &mut StdRng, universe: u32) -> Bytes {
-    Bytes::from(format!("m{:05}", rng.random_range(0..universe)))
+    let i = rng.random_range(0..universe);
+    let first = [0x01u8, b'0', b'm', 0xC1, 0xFE][(i % 5) as usize];
+    let mut m = vec![first];
+    m.extend_from_slice(format!("{i:05}").as_bytes());
+    Bytes::from(m)
 }
 
 fn value(rng: &mut StdRng) -> Bytes {
@@ -188,7 +195,14 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
         1 => f64::INFINITY,
         _ => f64::from(rng.random_range(-20..20i32)) / 2.0,
     };
-    match rng.random_range(0..7u32) {
+    match rng.random_range(0..8u32) {
+        7 => Need::After {
+            after: names
+                .first()
+                .filter(|_| rng.random_bool(0.8))
+                .map(|m| &m[..]),
+            count: rng.random_range(0..300),
+        },
         5 => Need::Scores(ScoreWindow {
             min: score(rng),
             min_exclusive: rng.random_bool(0.3),
@@ -272,12 +286,8 @@ async fn check_history(kind: Kind, seed: u64, steps: usize) {
         }
         if let (Some(h), Some(coll)) = (&header, sole_members(&model)) {
             if kind == Kind::ZSet {
-                assert!(h.score_index, "seed {seed} step {step}: no score index");
-                assert_eq!(
-                    index_entries(&ks, &key, h),
-                    sorted_scores(coll),
-                    "seed {seed} step {step}: score index after {op:?}"
-                );
+                let at = format!("seed {seed} step {step} after {op:?}");
+                check_score_index(&ks, &key, h, coll, &at);
             }
         }
         let is_split = header.is_some();
@@ -303,36 +313,69 @@ fn sole_members(record: &Siblings) -> Option<&crate::version::collection::Collec
     }
 }
 
-/// A split sorted set's score-index entries, in engine order.
+/// A split sorted set's ascending (`rev`: descending) score-index
+/// entries, in engine order.
 fn index_entries(
     ks: &Keyspace,
     key: &[u8],
     h: &crate::version::codec::SplitHeader,
-) -> Vec<(u64, Bytes)> {
+    rev: bool,
+) -> Vec<(f64, Bytes)> {
+    use super::score_index::{index_prefix, parse_entry, tagged};
     let members = super::split::member_prefix(ks.namespace(0).unwrap(), key, h.generation);
-    let prefix = super::score_index::index_prefix(&members);
+    let prefix = tagged(&index_prefix(&members), rev);
     ks.engine()
         .iter_prefix(&prefix)
         .unwrap()
-        .map(|item| {
-            let (k, _) = item.unwrap();
-            let score = u64::from_be_bytes(k[prefix.len()..prefix.len() + 8].try_into().unwrap());
-            (score, k.slice(prefix.len() + 8..))
-        })
+        .map(|item| parse_entry(&item.unwrap().0, prefix.len(), rev).unwrap())
         .collect()
 }
 
-/// The (score, member) order a sorted set's index must hold.
-fn sorted_scores(coll: &crate::version::collection::Collection) -> Vec<(u64, Bytes)> {
-    let mut out: Vec<(u64, Bytes)> = coll
+/// The (score, member) order a sorted set's ascending index must hold.
+fn sorted_scores(coll: &crate::version::collection::Collection) -> Vec<(f64, Bytes)> {
+    let mut out: Vec<(f64, Bytes)> = coll
         .iter()
-        .filter_map(|(m, items)| {
-            let s = super::score_index::score_of(items)?;
-            Some((super::score_index::sortable(s), m.clone()))
-        })
+        .filter_map(|(m, items)| Some((super::score_index::score_of(items)?, m.clone())))
         .collect();
-    out.sort();
+    out.sort_by(|a, b| {
+        crate::version::collection::cmp_scores(a.0, b.0).then_with(|| a.1.cmp(&b.1))
+    });
     out
+}
+
+/// Checks a split sorted set's index and end bounds against the model.
+fn check_score_index(
+    ks: &Keyspace,
+    key: &[u8],
+    h: &crate::version::codec::SplitHeader,
+    coll: &crate::version::collection::Collection,
+    at: &str,
+) {
+    use super::score_index::entry_suffix;
+    assert!(h.score_index, "{at}: no score index");
+    let want = sorted_scores(coll);
+    let asc = index_entries(ks, key, h, false);
+    assert_eq!(asc.len(), want.len(), "{at}: ascending index size");
+    for (got, want) in asc.iter().zip(&want) {
+        assert!(
+            got.0 == want.0 && got.1 == want.1,
+            "{at}: ascending index {got:?} vs {want:?}"
+        );
+    }
+    let mut desc = index_entries(ks, key, h, true);
+    desc.reverse();
+    assert_eq!(desc, asc, "{at}: descending index");
+    // The end bounds are at or below the first entry each way.
+    if let (Some(lo), Some(hi)) = (asc.first(), asc.last()) {
+        assert!(
+            h.first <= entry_suffix(lo.0, &lo.1, false),
+            "{at}: first bound"
+        );
+        assert!(
+            h.last <= entry_suffix(hi.0, &hi.1, true),
+            "{at}: last bound"
+        );
+    }
 }
 
 fn header_of(ks: &Keyspace, key: &[u8]) -> Option<crate::version::codec::SplitHeader> {

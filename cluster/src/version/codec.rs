@@ -663,11 +663,13 @@ pub struct SplitHeader {
     pub clock: VectorClock,
     /// A list's first position (at most its least member), so a read at
     /// the head starts there instead of passing the deletions of earlier
-    /// pops; empty for the other kinds or when not known.
+    /// pops; for a sorted set, the same bound in its ascending score-index
+    /// order (format 4); empty for the other kinds or when not known.
     pub first: Bytes,
     /// A list's last position (at least its greatest member), so a push or
-    /// pop at the tail starts there; empty for the other kinds or when not
-    /// known.
+    /// pop at the tail starts there; for a sorted set, a bound in its
+    /// descending score-index order (format 4); empty for the other kinds
+    /// or when not known.
     pub last: Bytes,
     /// Whether a sorted set's members have score-index entries (always,
     /// for a sorted set split by this version; never in format 3).

@@ -225,53 +225,91 @@ pub fn intercard_reply(common: usize, limit: usize) -> Reply {
     Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// The cursor of HSCAN/SSCAN/ZSCAN, checked first as Redis does.
-pub fn scan_cursor(args: &[Bytes]) -> Result<(), ReplyError> {
-    parse_cursor(super::args::arg(args, 2))
-        .map(|_| ())
-        .ok_or(ReplyError::err(text::INVALID_CURSOR))
-}
+/// Members a HSCAN/SSCAN/ZSCAN page holds at least: a collection of up to
+/// this many comes back whole with cursor 0, as Redis returns its compact
+/// encodings; a larger one in pages of this many, or COUNT if larger.
+pub const SCAN_PAGE: usize = 128;
 
-/// HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count], once the
-/// cursor is checked and the key read (a missing key answers an empty page
-/// without looking at the options, as Redis does): the members matching
-/// with their values when `with_values`, in one page. A collection lives
-/// in one record, so the whole of it is at hand and the next cursor is 0
-/// (Redis does the same for its compact encodings).
-pub fn scan_page(
+/// HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count] over the
+/// `ty` at `key`: one page of members in member order, matching the
+/// pattern, with their values (`value` turns a read's value into the
+/// reply's) when `with_values`, and the cursor of the next page (0 at the
+/// end). The cursor is checked first and a missing key answers an empty
+/// page without looking at the options, as Redis does. A walk returns every
+/// member present from its start to its end exactly once
+/// ([`crate::scan_cursors`]).
+pub async fn scan_collection(
+    cx: &mut Ctx<'_>,
     args: &[Bytes],
-    members: Option<Vec<(Bytes, Bytes)>>,
+    ty: ValueType,
     with_values: bool,
+    value: fn(Bytes) -> Bytes,
 ) -> Result<Reply, ReplyError> {
-    let Some(members) = members else {
+    let key = super::args::arg(args, 1);
+    let cursor =
+        parse_cursor(super::args::arg(args, 2)).ok_or(ReplyError::err(text::INVALID_CURSOR))?;
+    let options = scan_options(args);
+    let count = options.as_ref().map_or(10, |o| o.1);
+    let page = count.max(SCAN_PAGE);
+    let db = cx.client.db;
+    let after = match cursor {
+        0 => None,
+        id => cx.server.scan_cursors.resume(db, key, id),
+    };
+    let need = Need::After {
+        after: after.as_deref(),
+        count: page.saturating_add(1),
+    };
+    let Some(part) = read_part(cx, key, ty, need).await? else {
         return Ok(Reply::Array(vec![
             Reply::bulk("0"),
             Reply::Array(Vec::new()),
         ]));
     };
-    let mut c = ArgCursor::new(args, 3);
-    let mut pattern = None;
-    while c.has_more() {
-        if c.eat("MATCH") {
-            pattern = Some(Glob::new(c.require()?, false));
-        } else if c.eat("COUNT") {
-            if c.require_i64()? < 1 {
-                return Err(ReplyError::syntax());
-            }
-        } else {
-            return Err(ReplyError::syntax());
+    let (pattern, _) = options?;
+    let mut members = part.members;
+    let next = if members.len() > page {
+        members.truncate(page);
+        match members.last() {
+            Some((last, _)) => cx.server.scan_cursors.save(db, key, last.clone()),
+            None => 0,
         }
-    }
+    } else {
+        0
+    };
     let mut items = Vec::new();
     for (m, v) in members {
         if pattern.as_ref().is_none_or(|g| g.matches(&m)) {
             items.push(Reply::Bulk(m));
             if with_values {
-                items.push(Reply::Bulk(v));
+                items.push(Reply::Bulk(value(v)));
             }
         }
     }
-    Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(items)]))
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from(next.to_string())),
+        Reply::Array(items),
+    ]))
+}
+
+/// A scan's MATCH pattern and COUNT (10 without one), or Redis's error.
+fn scan_options(args: &[Bytes]) -> Result<(Option<Glob>, usize), ReplyError> {
+    let mut c = ArgCursor::new(args, 3);
+    let (mut pattern, mut count) = (None, 10usize);
+    while c.has_more() {
+        if c.eat("MATCH") {
+            pattern = Some(Glob::new(c.require()?, false));
+        } else if c.eat("COUNT") {
+            let n = c.require_i64()?;
+            if n < 1 {
+                return Err(ReplyError::syntax());
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else {
+            return Err(ReplyError::syntax());
+        }
+    }
+    Ok((pattern, count))
 }
 
 /// The keys, end and count of `numkeys key [key ...] END [COUNT count]`

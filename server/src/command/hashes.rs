@@ -10,8 +10,8 @@ use ringkv_resp::{Protocol, Reply};
 use super::Ctx;
 use super::args::{arg, parse_f64, parse_i64};
 use super::collections::{
-    change, check_repeats, count, random_args, random_picks, read_members, read_part, scan_cursor,
-    scan_page,
+    change, check_repeats, count, random_args, random_picks, read_members, read_part,
+    scan_collection,
 };
 use crate::reply_error::{CmdResult, ReplyError};
 
@@ -212,7 +212,5 @@ pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count].
 pub async fn hscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    scan_cursor(args)?;
-    let h = hash(cx, arg(args, 1)).await?;
-    scan_page(args, h.map(|h| h.map.into_iter().collect()), true)
+    scan_collection(cx, args, ValueType::Hash, true, |v| v).await
 }

@@ -12,7 +12,7 @@ use super::Ctx;
 use super::args::{arg, parse_i64};
 use super::collections::{
     change, change_in, check_repeats, count, intercard_limit, intercard_reply, parse_random_count,
-    peek_members, random_picks, read_members, read_part, scan_cursor, scan_page, store,
+    peek_members, random_picks, read_members, read_part, scan_collection, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -281,7 +281,5 @@ pub async fn sintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count].
 pub async fn sscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    scan_cursor(args)?;
-    let s = set(cx, arg(args, 1)).await?;
-    scan_page(args, s.map(|s| s.map.into_iter().collect()), false)
+    scan_collection(cx, args, ValueType::Set, false, |v| v).await
 }

@@ -14,7 +14,7 @@ use super::Ctx;
 use super::args::{arg, is, parse_i64};
 use super::collections::{
     change, check_repeats, count, intercard_limit, intercard_reply, random_args, random_picks,
-    read_members, read_part, scan_cursor, scan_page, store,
+    read_members, read_part, scan_collection, store,
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
@@ -712,12 +712,8 @@ pub async fn zintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count].
 pub async fn zscan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    scan_cursor(args)?;
-    let z = zset(cx, arg(args, 1)).await?;
-    let members = z.map(|z| {
-        z.into_iter()
-            .map(|(s, m)| (m, zset_range::scan_score_text(s)))
-            .collect()
-    });
-    scan_page(args, members, true)
+    scan_collection(cx, args, ValueType::ZSet, true, |score| {
+        zset_range::scan_score_text(ringkv_number::parse_f64(&score).unwrap_or(0.0))
+    })
+    .await
 }
