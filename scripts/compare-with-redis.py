@@ -812,8 +812,9 @@ def random_big_commands(n, seed=6):
     """N random commands on a hash, a set, a sorted set and a list large
     enough to be stored split by ringkv (1,200 members each to start,
     growing and shrinking across the split size): the writes and reads that
-    touch only the members they name (HSET ... ZSCORE), pushes and pops at
-    both list ends, LRANGE/LINDEX/LSET near either end, the counts,
+    touch only the members they name (HSET ... ZSCORE), sorted-set reads
+    and pops by score or rank (ZRANGEBYSCORE ... LIMIT, ZREVRANGE, ZRANK,
+    ZCOUNT, ZPOPMIN/MAX), pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end, the counts,
     TYPE/EXISTS/TTL, and now and then a read of everything, a DEL and a
     refill. Every reply is deterministic."""
     rng = random.Random(seed)
@@ -894,6 +895,8 @@ def random_big_commands(n, seed=6):
         (1, lambda: [["ZREVRANGE", "bz", near_end(), near_end()] + rng.choice([[], ["WITHSCORES"]])]),
         (3, lambda: [score_range()]),
         (2, lambda: [[rng.choice(["ZPOPMIN", "ZPOPMAX"]), "bz"] + count()]),
+        (2, lambda: [[rng.choice(["ZRANK", "ZREVRANK"]), "bz", member()]]),
+        (1, lambda: [["ZCOUNT", "bz", score_bound(), score_bound()]]),
         (1, lambda: [["ZINCRBY", "bz", rng.choice(["0.5", "-1.25", "2.75"]), member()]]),
         (5, lambda: [[rng.choice(["LPUSH", "RPUSH"]), "bl"] + [value() for _ in range(rng.randint(1, 12))]]),
         (1, lambda: [[rng.choice(["LPUSHX", "RPUSHX"]), rng.choice(["bl", "nolist"]), value()]]),

@@ -38,6 +38,10 @@ pub struct PartialRead {
     pub len: u64,
     /// The members asked for that are present, with their values.
     pub members: Vec<(Bytes, Bytes)>,
+    /// What a [`Need::Rank`] (the member's rank, if present) or a
+    /// [`Need::CountScores`] (the members in range) counted; `None` for the
+    /// other needs.
+    pub counted: Option<u64>,
 }
 
 impl PartialRead {
@@ -59,6 +63,7 @@ impl PartialRead {
                 expire_at_ms: e.expire_at_ms,
                 len: 0,
                 members: Vec::new(),
+                counted: None,
             },
         }
     }
@@ -102,6 +107,13 @@ impl PartialRead {
                     .collect()
             }
             Need::Scores(w) => w.select(scored(kind, all)),
+            Need::Rank { member, .. } => all
+                .map
+                .get_key_value(member)
+                .map(|(m, v)| (m.clone(), v.clone()))
+                .into_iter()
+                .collect(),
+            Need::CountScores(_) => Vec::new(),
             Need::After { after, count } => {
                 let from = match after {
                     Some(m) => std::ops::Bound::Excluded(m),
@@ -126,13 +138,36 @@ impl PartialRead {
                 }
             }
         };
+        let counted = match need {
+            Need::Rank { member, rev } if !members.is_empty() => {
+                let ascending = w_select_all(kind, all)
+                    .iter()
+                    .position(|(m, _)| m.as_ref() == member)
+                    .map(|i| i as u64);
+                let last = (all.map.len() as u64).saturating_sub(1);
+                ascending.map(|i| if rev { last - i } else { i })
+            }
+            Need::CountScores(w) if kind == ValueType::ZSet => Some(
+                scored(kind, all)
+                    .iter()
+                    .filter(|(s, _, _)| w.contains(*s))
+                    .count() as u64,
+            ),
+            _ => None,
+        };
         PartialRead {
             kind,
             expire_at_ms,
             len: all.map.len() as u64,
             members,
+            counted,
         }
     }
+}
+
+/// A sorted set's members in (score, member) order.
+fn w_select_all(kind: ValueType, all: &crate::version::Members) -> Vec<(Bytes, Bytes)> {
+    ScoreWindow::ends(false, usize::MAX).select(scored(kind, all))
 }
 
 /// A sorted set's members with their scores (nothing for another type).
@@ -186,6 +221,7 @@ impl Keyspace {
             expire_at_ms: header.expire_at_ms,
             len: header.count,
             members,
+            counted: split::counted(engine, &snapshot, ns, key, &header, need)?,
         }))
     }
 

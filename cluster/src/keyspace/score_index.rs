@@ -277,8 +277,52 @@ pub(super) fn members_in(
     w: &ScoreWindow,
     from: &[u8],
 ) -> Result<Vec<Bytes>> {
-    if w.count == 0 || w.min > w.max {
-        return Ok(Vec::new());
+    let mut skip = w.offset;
+    let mut out = Vec::new();
+    if w.count == 0 {
+        return Ok(out);
+    }
+    walk(engine, snapshot, prefix, w, from, |member| {
+        if skip > 0 {
+            skip -= 1;
+            return true;
+        }
+        out.push(member);
+        out.len() < w.count
+    })?;
+    Ok(out)
+}
+
+/// How many members have a score within `w`'s bounds (ZCOUNT), counted on
+/// the ascending entries from `from` ([`members_in`]).
+pub(super) fn count_in(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    prefix: &[u8],
+    w: &ScoreWindow,
+    from: &[u8],
+) -> Result<u64> {
+    let mut n = 0u64;
+    let ascending = ScoreWindow { rev: false, ..*w };
+    walk(engine, snapshot, prefix, &ascending, from, |_| {
+        n += 1;
+        true
+    })?;
+    Ok(n)
+}
+
+/// Visits the members within `w`'s bounds in its direction (offset and
+/// count aside) until `visit` says stop.
+fn walk(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    prefix: &[u8],
+    w: &ScoreWindow,
+    from: &[u8],
+    mut visit: impl FnMut(Bytes) -> bool,
+) -> Result<()> {
+    if w.min > w.max {
+        return Ok(());
     }
     let base = tagged(prefix, w.rev);
     let first = if w.rev { w.max } else { w.min };
@@ -286,8 +330,6 @@ pub(super) fn members_in(
     let mut start = base.clone();
     start.extend_from_slice(at_first.get(..8).unwrap_or_default().max(from));
     let end = prefix_end(&base).unwrap_or_default();
-    let mut skip = w.offset;
-    let mut out = Vec::new();
     for item in engine.iter(
         Bound::Included(&start[..]),
         Bound::Excluded(&end[..]),
@@ -304,16 +346,64 @@ pub(super) fn members_in(
             }
             break;
         }
-        if skip > 0 {
-            skip -= 1;
-            continue;
-        }
-        out.push(member);
-        if out.len() >= w.count {
+        if !visit(member) {
             break;
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The ascending rank of `member` (present, with `score`) in a split
+/// sorted set of `count` members: the entries before it, counted from both
+/// ends at once (`bounds`: the header's `first` and `last`), so the cost is
+/// its distance from the nearer end.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn rank(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    prefix: &[u8],
+    bounds: (&[u8], &[u8]),
+    score: f64,
+    member: &[u8],
+    count: u64,
+) -> Result<u64> {
+    let range = |rev: bool, from: &[u8]| {
+        let base = tagged(prefix, rev);
+        let mut start = base.clone();
+        start.extend_from_slice(from);
+        let mut target = base;
+        target.extend_from_slice(&entry_suffix(score, member, rev));
+        (start, target)
+    };
+    let (up_start, up_end) = range(false, bounds.0);
+    let (down_start, down_end) = range(true, bounds.1);
+    let mut up = engine.iter(
+        Bound::Included(&up_start[..]),
+        Bound::Excluded(&up_end[..]),
+        Some(snapshot),
+    )?;
+    let mut down = engine.iter(
+        Bound::Included(&down_start[..]),
+        Bound::Excluded(&down_end[..]),
+        Some(snapshot),
+    )?;
+    let (mut below, mut above) = (0u64, 0u64);
+    loop {
+        match up.next() {
+            None => return Ok(below),
+            Some(item) => {
+                item?;
+                below += 1;
+            }
+        }
+        match down.next() {
+            None => return Ok(count.saturating_sub(1).saturating_sub(above)),
+            Some(item) => {
+                item?;
+                above += 1;
+            }
+        }
+    }
 }
 
 /// An entry's score and member, from its key after the tagged prefix.

@@ -460,6 +460,19 @@ pub enum Need<'a> {
         /// How many members at most.
         count: usize,
     },
+    /// A sorted set's `member` (if present) with its rank from the lowest
+    /// score, or from the highest when `rev` (ZRANK, ZREVRANK), in
+    /// [`super::PartialRead::counted`].
+    Rank {
+        /// The member.
+        member: &'a [u8],
+        /// Ranked from the highest score.
+        rev: bool,
+    },
+    /// No members; how many of a sorted set's members have a score within
+    /// the window's bounds (ZCOUNT; offset, count and direction aside), in
+    /// [`super::PartialRead::counted`].
+    CountScores(ScoreWindow),
     /// The members ZRANGE `start stop` (REV when `rev`) returns by rank, in
     /// that order.
     Ranks {
@@ -519,6 +532,12 @@ pub(super) fn load_members(
             }
         }
         Need::Scores(w) => out = scored_members(engine, snapshot, ns, key, header, &w)?,
+        Need::Rank { member, .. } => {
+            if let Some(items) = get_member(engine, snapshot, ns, key, header, member)? {
+                out.push((Bytes::copy_from_slice(member), items));
+            }
+        }
+        Need::CountScores(_) => {}
         Need::After { after, count } => {
             let from = match after {
                 Some(m) => (m, false),
@@ -542,6 +561,82 @@ pub(super) fn load_members(
         }
     }
     Ok(out)
+}
+
+/// What a [`Need::Rank`] or [`Need::CountScores`] counts of a split sorted
+/// set (`None` for any other need or kind, or an absent member): from the
+/// score index, or from every member when the set has none.
+pub(super) fn counted(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    need: Need<'_>,
+) -> Result<Option<u64>> {
+    if header.kind != Kind::ZSet {
+        return Ok(None);
+    }
+    let index = || score_index::index_prefix(&member_prefix(ns, key, header.generation));
+    match need {
+        Need::Rank { member, rev } => {
+            let Some(items) = get_member(engine, snapshot, ns, key, header, member)? else {
+                return Ok(None);
+            };
+            let Some(score) = score_index::score_of(&items) else {
+                return Ok(None);
+            };
+            let ascending = if header.score_index {
+                let bounds = (&header.first[..], &header.last[..]);
+                score_index::rank(
+                    engine,
+                    snapshot,
+                    &index(),
+                    bounds,
+                    score,
+                    member,
+                    header.count,
+                )?
+            } else {
+                let mut below = 0u64;
+                visit_members(engine, snapshot, ns, key, header, |m, items| {
+                    if let Some(s) = score_index::score_of(&items) {
+                        let order = crate::version::collection::cmp_scores(s, score)
+                            .then_with(|| m.as_ref().cmp(member));
+                        below += u64::from(order == std::cmp::Ordering::Less);
+                    }
+                    true
+                })?;
+                below
+            };
+            let last = header.count.saturating_sub(1);
+            Ok(Some(if rev {
+                last.saturating_sub(ascending)
+            } else {
+                ascending
+            }))
+        }
+        Need::CountScores(w) => {
+            let everything = !w.min_exclusive
+                && !w.max_exclusive
+                && w.min == f64::NEG_INFINITY
+                && w.max == f64::INFINITY;
+            if everything {
+                return Ok(Some(header.count));
+            }
+            if header.score_index {
+                return score_index::count_in(engine, snapshot, &index(), &w, &header.first)
+                    .map(Some);
+            }
+            let mut n = 0u64;
+            visit_members(engine, snapshot, ns, key, header, |_, items| {
+                n += u64::from(score_index::score_of(&items).is_some_and(|s| w.contains(s)));
+                true
+            })?;
+            Ok(Some(n))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The members of a split sorted set in `w`, in its order: from the score

@@ -195,7 +195,29 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
         1 => f64::INFINITY,
         _ => f64::from(rng.random_range(-20..20i32)) / 2.0,
     };
-    match rng.random_range(0..8u32) {
+    let window = |rng: &mut StdRng| ScoreWindow {
+        min: score(rng),
+        min_exclusive: rng.random_bool(0.3),
+        max: score(rng),
+        max_exclusive: rng.random_bool(0.3),
+        rev: rng.random_bool(0.5),
+        offset: rng.random_range(0..40),
+        count: if rng.random_bool(0.1) {
+            usize::MAX
+        } else {
+            rng.random_range(0..60)
+        },
+    };
+    match rng.random_range(0..10u32) {
+        8 => Need::Rank {
+            member: &names[0],
+            rev: rng.random_bool(0.5),
+        },
+        9 => Need::CountScores(if rng.random_bool(0.1) {
+            ScoreWindow::ends(false, 0)
+        } else {
+            window(rng)
+        }),
         7 => Need::After {
             after: names
                 .first()
@@ -203,19 +225,7 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
                 .map(|m| &m[..]),
             count: rng.random_range(0..300),
         },
-        5 => Need::Scores(ScoreWindow {
-            min: score(rng),
-            min_exclusive: rng.random_bool(0.3),
-            max: score(rng),
-            max_exclusive: rng.random_bool(0.3),
-            rev: rng.random_bool(0.5),
-            offset: rng.random_range(0..40),
-            count: if rng.random_bool(0.1) {
-                usize::MAX
-            } else {
-                rng.random_range(0..60)
-            },
-        }),
+        5 => Need::Scores(window(rng)),
         6 => Need::Ranks {
             start: rng.random_range(-700..700),
             stop: rng.random_range(-700..700),

@@ -153,8 +153,9 @@ pub async fn zcard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ZCOUNT key min max.
 pub async fn zcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let n = z.iter().filter(|(s, _)| range.contains(*s)).count();
+    let need = Need::CountScores(range.window(false, None));
+    let found = read_part(cx, arg(args, 1), ValueType::ZSet, need).await?;
+    let n = found.and_then(|p| p.counted).unwrap_or(0);
     Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
 }
 
@@ -248,12 +249,15 @@ async fn store_sorted(cx: &mut Ctx<'_>, dst: &Bytes, items: Sorted) -> Result<i6
 }
 
 async fn rank(cx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let Some(i) = z.iter().position(|(_, m)| m == arg(args, 2)) else {
-        return Ok(Reply::Nil);
+    let need = Need::Rank {
+        member: arg(args, 2),
+        rev,
     };
-    let r = if rev { z.len() - 1 - i } else { i };
-    Ok(Reply::Int(i64::try_from(r).unwrap_or(i64::MAX)))
+    let found = read_part(cx, arg(args, 1), ValueType::ZSet, need).await?;
+    Ok(match found.and_then(|p| p.counted) {
+        Some(r) => Reply::Int(i64::try_from(r).unwrap_or(i64::MAX)),
+        None => Reply::Nil,
+    })
 }
 
 /// ZRANK key member.
