@@ -22,6 +22,7 @@
 
 mod partial;
 pub mod ranges;
+mod reclaim;
 mod score_index;
 mod split;
 #[cfg(test)]
@@ -29,8 +30,9 @@ mod split_tests;
 
 pub use partial::PartialRead;
 pub(crate) use partial::{collection_need, replies_length};
+pub use reclaim::ReclaimStats;
 pub use score_index::ScoreWindow;
-pub use split::{Need, ReclaimStats};
+pub use split::Need;
 
 use std::ops::Bound;
 use std::path::Path;
@@ -325,7 +327,7 @@ struct Inner {
     /// Serialise read-modify-write of one key's stored record.
     record_locks: KeyLocks,
     /// Deletes the member records of replaced split collections.
-    reclaimer: split::Reclaimer,
+    reclaimer: reclaim::Reclaimer,
     gc_grace_ms: AtomicU64,
     databases: u32,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
@@ -345,7 +347,7 @@ impl Keyspace {
         let clock = Arc::clone(&options.clock);
         let engine = Engine::open(dir, options)?;
         namespaces.load(&engine)?;
-        let reclaimer = split::Reclaimer::start(engine.clone());
+        let reclaimer = reclaim::Reclaimer::start(engine.clone());
         Ok(Keyspace {
             inner: Arc::new(Inner {
                 engine,

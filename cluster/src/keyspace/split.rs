@@ -17,17 +17,17 @@
 //! random whenever a collection is split anew (or its expiry changes): a
 //! header names the generation of its members, and members of any other
 //! generation are never read. They are deleted in the background
-//! ([`Reclaimer`]), from a queue kept in the metadata namespace so a
+//! ([`super::reclaim`]), from a queue kept in the metadata namespace so a
 //! restart resumes it.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::ops::Bound;
-use std::sync::mpsc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
+use super::reclaim::queue_reclaim;
 use super::score_index::{self, ScoreWindow};
 use crate::error::{Error, Result};
 use crate::token;
@@ -41,10 +41,6 @@ pub const SPLIT_AT: usize = 512;
 /// A split collection with fewer members than this goes back inline.
 pub const INLINE_AT: usize = 128;
 pub use crate::namespace::MEMBER_NS_BIT;
-/// Metadata name prefix of the queue of member generations to delete.
-const RECLAIM_PREFIX: &[u8] = b"reclaim/";
-/// Member records deleted per engine batch by the reclaimer.
-const RECLAIM_BATCH: usize = 1024;
 
 /// A key's engine value, decoded: siblings, or a split collection's header.
 pub(super) enum Stored {
@@ -687,162 +683,4 @@ fn fresh_generation(old: Option<u64>) -> u64 {
             return g;
         }
     }
-}
-
-fn reclaim_name(ns: u32, key: &[u8], generation: u64) -> Vec<u8> {
-    let mut name = RECLAIM_PREFIX.to_vec();
-    name.extend_from_slice(&member_prefix(ns, key, generation));
-    name
-}
-
-/// Queues `generation`'s member records of `key` for deletion, in the same
-/// batch that stops the header naming them.
-pub(super) fn queue_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generation: u64) {
-    batch.put(
-        crate::namespace::meta_key(&reclaim_name(ns, key, generation)),
-        Value::new(Bytes::new()),
-    );
-}
-
-/// The reclaimer's counters.
-#[derive(Debug, Default)]
-pub struct ReclaimStats {
-    /// Replaced generations queued and not yet deleted (as of the last
-    /// pass's start, less those it finished).
-    pub pending: std::sync::atomic::AtomicU64,
-    /// Member records deleted.
-    pub members: std::sync::atomic::AtomicU64,
-    /// Generations whose members are all deleted.
-    pub generations: std::sync::atomic::AtomicU64,
-}
-
-/// Deletes the member records of replaced generations in the background:
-/// a thread that takes the queue from the metadata namespace when woken
-/// (after a write that queued one, and once at start).
-pub(super) struct Reclaimer {
-    /// What the reclaimer has done, for INFO and metrics.
-    pub(super) stats: std::sync::Arc<ReclaimStats>,
-    wake: Option<parking_lot::Mutex<mpsc::Sender<()>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    /// Set when the keyspace closes: a pass stops at its next batch (the
-    /// queue keeps what is left for the next start).
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Reclaimer {
-    /// Starts the thread; it ends when the reclaimer is dropped.
-    pub(super) fn start(engine: Engine) -> Reclaimer {
-        let (tx, rx) = mpsc::channel::<()>();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopping = std::sync::Arc::clone(&stop);
-        let stats = std::sync::Arc::new(ReclaimStats::default());
-        let counting = std::sync::Arc::clone(&stats);
-        let spawned = std::thread::Builder::new()
-            .name("ringkv-reclaim".into())
-            .spawn(move || {
-                loop {
-                    if let Err(e) = reclaim_queued(&engine, &stopping, &counting) {
-                        tracing::warn!(error = %e, "reclaiming replaced collection members failed");
-                    }
-                    if rx.recv().is_err() {
-                        return;
-                    }
-                    // Coalesce a burst of wake-ups into one pass.
-                    while rx.try_recv().is_ok() {}
-                }
-            });
-        let thread = match spawned {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not start the member reclaimer");
-                None
-            }
-        };
-        Reclaimer {
-            stats,
-            wake: Some(parking_lot::Mutex::new(tx)),
-            thread,
-            stop,
-        }
-    }
-
-    /// Asks for a pass over the queue.
-    pub(super) fn wake(&self) {
-        if let Some(w) = &self.wake {
-            let _ = w.lock().send(());
-        }
-    }
-}
-
-impl Drop for Reclaimer {
-    /// Stops the thread and waits for it, so its handle on the engine (and
-    /// the engine's directory lock) is gone when the keyspace is.
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
-        drop(self.wake.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Deletes every queued generation's members, then its queue entry, until
-/// `stop` is set.
-pub(crate) fn reclaim_queued(
-    engine: &Engine,
-    stop: &std::sync::atomic::AtomicBool,
-    stats: &ReclaimStats,
-) -> Result<()> {
-    use std::sync::atomic::Ordering::Relaxed;
-    let queue_start = crate::namespace::meta_key(RECLAIM_PREFIX);
-    let queue_end = prefix_end(&queue_start).unwrap_or_default();
-    let queued: Vec<Bytes> = engine
-        .iter(
-            Bound::Included(&queue_start[..]),
-            Bound::Excluded(&queue_end[..]),
-            None,
-        )?
-        .map(|item| item.map(|(k, _)| k))
-        .collect::<std::result::Result<_, _>>()?;
-    stats.pending.store(queued.len() as u64, Relaxed);
-    for entry in queued {
-        let Some(members) = entry.get(queue_start.len()..) else {
-            continue;
-        };
-        let index = score_index::index_prefix(members);
-        for prefix in [members, &index[..]] {
-            let Some(end) = prefix_end(prefix) else {
-                continue;
-            };
-            loop {
-                if stop.load(std::sync::atomic::Ordering::Acquire) {
-                    return Ok(());
-                }
-                let mut batch = WriteBatch::new();
-                let mut n = 0usize;
-                for item in engine.iter(Bound::Included(prefix), Bound::Excluded(&end[..]), None)? {
-                    let (k, _) = item?;
-                    batch.delete(k);
-                    n += 1;
-                    if n >= RECLAIM_BATCH {
-                        break;
-                    }
-                }
-                if n == 0 {
-                    break;
-                }
-                engine.write(batch)?;
-                stats.members.fetch_add(n as u64, Relaxed);
-                engine.throttle();
-            }
-        }
-        let mut done = WriteBatch::new();
-        done.delete(entry.clone());
-        engine.write(done)?;
-        stats.generations.fetch_add(1, Relaxed);
-        let _ = stats
-            .pending
-            .fetch_update(Relaxed, Relaxed, |p| Some(p.saturating_sub(1)));
-    }
-    Ok(())
 }
