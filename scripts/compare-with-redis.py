@@ -866,6 +866,18 @@ def random_big_commands(n, seed=6):
             return ["ZREVRANGEBYSCORE", "bz", hi, lo] + scores + limit
         return ["ZRANGE", "bz", hi, lo, "BYSCORE", "REV"] + limit + scores
 
+    def random_read():
+        """SRANDMEMBER, HRANDFIELD or ZRANDMEMBER of a big key: compared by
+        shape (how many picks, distinct or not), or whole when the count
+        exceeds the collection."""
+        cmd, key, word = rng.choice([("SRANDMEMBER", "bs", None), ("HRANDFIELD", "bh", "WITHVALUES"),
+                                     ("ZRANDMEMBER", "bz", "WITHSCORES")])
+        n = rng.choice([None, 1, 5, 40, -7, 5000])
+        args = [cmd, key] + ([] if n is None else [str(n)])
+        if n is not None and word and rng.random() < 0.5:
+            args.append(word)
+        return args
+
     def count():
         return [] if rng.random() < 0.3 else [str(rng.randrange(12))]
 
@@ -896,6 +908,7 @@ def random_big_commands(n, seed=6):
         (3, lambda: [score_range()]),
         (2, lambda: [[rng.choice(["ZPOPMIN", "ZPOPMAX"]), "bz"] + count()]),
         (2, lambda: [[rng.choice(["ZRANK", "ZREVRANK"]), "bz", member()]]),
+        (1, lambda: [random_read()]),
         (1, lambda: [["ZCOUNT", "bz", score_bound(), score_bound()]]),
         (1, lambda: [["ZINCRBY", "bz", rng.choice(["0.5", "-1.25", "2.75"]), member()]]),
         (5, lambda: [[rng.choice(["LPUSH", "RPUSH"]), "bl"] + [value() for _ in range(rng.randint(1, 12))]]),

@@ -65,7 +65,7 @@ pub use antientropy::RepairSummary;
 pub use coordinator::{ChangeObserver, ClusterScanPage, Coordinator, INTEREST_TTL, MessageSink};
 pub use error::{Error, PortError, Refusal, Result, SyncFailure};
 pub use keyspace::{
-    Ack, Entry, Keyspace, Need, PartialRead, ScanPage, ScoreWindow, ValueType, Write,
+    Ack, Entry, Keyspace, Need, PartialRead, ScanPage, ScoreWindow, ValueType, Write, random_picks,
 };
 pub use mutation::{Applied, CausalContext, Mutation, Versions};
 pub use node::{join, leave, remove, start};

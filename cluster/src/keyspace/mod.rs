@@ -28,7 +28,7 @@ mod split;
 #[cfg(test)]
 mod split_tests;
 
-pub use partial::PartialRead;
+pub use partial::{PartialRead, random_picks};
 pub(crate) use partial::{collection_need, replies_length};
 pub use reclaim::ReclaimStats;
 pub use score_index::ScoreWindow;

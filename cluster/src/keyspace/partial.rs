@@ -114,6 +114,13 @@ impl PartialRead {
                 .into_iter()
                 .collect(),
             Need::CountScores(_) => Vec::new(),
+            Need::Sample(n) => {
+                let all: Vec<(&Bytes, &Bytes)> = all.map.iter().collect();
+                random_picks(all.len(), n)
+                    .into_iter()
+                    .filter_map(|i| all.get(i).map(|(m, v)| ((*m).clone(), (*v).clone())))
+                    .collect()
+            }
             Need::After { after, count } => {
                 let from = match after {
                     Some(m) => std::ops::Bound::Excluded(m),
@@ -163,6 +170,24 @@ impl PartialRead {
             counted,
         }
     }
+}
+
+/// Positions of `count` members picked at random among `len`, as
+/// SRANDMEMBER, HRANDFIELD and ZRANDMEMBER pick them: distinct ones (all,
+/// if `count` ≥ `len`) in random order when `count` > 0, `-count` picks
+/// with repeats when it is negative.
+pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    if len == 0 || count == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        return (0..n).map(|_| rng.random_range(0..len)).collect();
+    }
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+    rand::seq::index::sample(&mut rng, len, n).into_vec()
 }
 
 /// A sorted set's members in (score, member) order.
@@ -496,6 +521,16 @@ pub(crate) fn collection_need(
             Kind::ZSet,
             pairs.iter().map(|(m, _)| m.clone()).collect(),
             None,
+        ),
+        // SPOP: members picked at random, then all of them popped.
+        CollectionOp::Pop {
+            kind: Kind::Set,
+            count,
+            end: PopEnd::Random,
+        } => (
+            Kind::Set,
+            Vec::new(),
+            Some(Need::Sample(i64::try_from(*count).unwrap_or(i64::MAX))),
         ),
         CollectionOp::Push { left: true, .. } => (Kind::List, Vec::new(), Some(Need::Head(1))),
         CollectionOp::Push { left: false, .. } => (Kind::List, Vec::new(), Some(Need::Tail(1))),

@@ -456,6 +456,10 @@ pub enum Need<'a> {
         /// How many members at most.
         count: usize,
     },
+    /// Members picked at random as SRANDMEMBER picks them
+    /// ([`super::random_picks`]): `n` distinct ones (all, if fewer) when
+    /// `n` > 0, `-n` with repeats when `n` < 0, in the order picked.
+    Sample(i64),
     /// A sorted set's `member` (if present) with its rank from the lowest
     /// score, or from the highest when `rev` (ZRANK, ZREVRANK), in
     /// [`super::PartialRead::counted`].
@@ -534,6 +538,17 @@ pub(super) fn load_members(
             }
         }
         Need::CountScores(_) => {}
+        Need::Sample(n) => {
+            let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+            out = members_at(
+                engine,
+                snapshot,
+                ns,
+                key,
+                header,
+                &super::random_picks(len, n),
+            )?;
+        }
         Need::After { after, count } => {
             let from = match after {
                 Some(m) => (m, false),
@@ -557,6 +572,53 @@ pub(super) fn load_members(
         }
     }
     Ok(out)
+}
+
+/// The members at positions `picks` (in member order; repeats allowed), in
+/// the order of `picks`: one walk over the members' keys that decodes only
+/// the picked ones.
+fn members_at(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    picks: &[usize],
+) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    let mut wanted: Vec<usize> = picks.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let Some(&last) = wanted.last() else {
+        return Ok(Vec::new());
+    };
+    let prefix = member_prefix(ns, key, header.generation);
+    let end = prefix_end(&prefix).unwrap_or_default();
+    let start = member_key(&prefix, list_first(header));
+    let mut found = std::collections::HashMap::with_capacity(wanted.len());
+    let mut next = wanted.iter().peekable();
+    for (i, item) in engine
+        .iter(
+            Bound::Included(&start[..]),
+            Bound::Excluded(&end[..]),
+            Some(snapshot),
+        )?
+        .enumerate()
+    {
+        if i > last {
+            break;
+        }
+        let (ekey, value) = item?;
+        if next.peek() != Some(&&i) {
+            continue;
+        }
+        next.next();
+        let items = codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
+            key: key.to_vec(),
+            what: format!("member record: {e}"),
+        })?;
+        found.insert(i, (ekey.slice(prefix.len().min(ekey.len())..), items));
+    }
+    Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())
 }
 
 /// What a [`Need::Rank`] or [`Need::CountScores`] counts of a split sorted

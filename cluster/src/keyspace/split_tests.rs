@@ -528,3 +528,60 @@ async fn a_split_collection_survives_a_restart_and_scans_as_one_key() {
     let got = ks.read_partial(0, b"s", Need::Count).unwrap().unwrap();
     assert_eq!(got.len, 1000);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_picks_of_a_split_set_are_members_uniform_and_spop_removes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let n = 800;
+    let name = |i: usize| Bytes::from(format!("m{i:04}"));
+    let put = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: (0..n).map(|i| (name(i), Bytes::new())).collect(),
+        if_absent: false,
+    };
+    apply(&ks, b"s", &put).await.0.unwrap();
+    assert!(header_of(&ks, b"s").is_some(), "stored split");
+    // Distinct picks, all members when asked for more; repeats when negative.
+    let picked = |count: i64| {
+        ks.read_partial(0, b"s", Need::Sample(count))
+            .unwrap()
+            .unwrap()
+            .members
+    };
+    let some = picked(50);
+    let distinct: std::collections::BTreeSet<_> = some.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!((some.len(), distinct.len()), (50, 50));
+    assert!(distinct.iter().all(|m| (0..n).any(|i| name(i) == *m)));
+    assert_eq!(picked(5000).len(), n);
+    assert_eq!(picked(-3000).len(), 3000);
+    // One pick at a time lands in each quarter of the member order about
+    // equally often (4,000 picks: a quarter's count is 1,000 ± 27).
+    let mut quarters = [0usize; 4];
+    for _ in 0..4000 {
+        let (m, _) = picked(1).into_iter().next().unwrap();
+        let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+        quarters[i * 4 / n] += 1;
+    }
+    assert!(
+        quarters.iter().all(|q| (600..1400).contains(q)),
+        "{quarters:?}"
+    );
+    // SPOP through the partial path removes exactly what it returned.
+    let spop = CollectionOp::Pop {
+        kind: Kind::Set,
+        count: 300,
+        end: PopEnd::Random,
+    };
+    let popped = match apply(&ks, b"s", &spop).await.0.unwrap() {
+        CollectionReply::Pairs(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(popped.len(), 300);
+    let left = ks.read_partial(0, b"s", Need::Count).unwrap().unwrap();
+    assert_eq!(left.len, (n - 300) as u64);
+    let record = ks.read_record(0, b"s").unwrap().unwrap();
+    let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
+    assert_eq!(members.map.len(), n - 300);
+    assert!(popped.iter().all(|(m, _)| !members.map.contains_key(m)));
+}

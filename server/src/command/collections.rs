@@ -3,7 +3,6 @@
 //! of HRANDFIELD/SRANDMEMBER, and the *SCAN commands' page.
 
 use bytes::Bytes;
-use rand::Rng;
 use ringkv_cluster::{
     Applied, CollectionOp, CollectionReply, Members, Mutation, Need, PartialRead, ValueType,
 };
@@ -132,20 +131,29 @@ pub async fn store(
     Ok(n)
 }
 
-/// Indices HRANDFIELD and SRANDMEMBER return among `len` members for
-/// `count`: distinct ones in random order (at most `len`) when positive,
-/// `|count|` independent picks (repeats allowed) when negative.
-pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
-    let mut rng = rand::rng();
-    if len == 0 || count == 0 {
-        return Vec::new();
+/// What SRANDMEMBER, HRANDFIELD and ZRANDMEMBER pick from the `ty` at
+/// `key` (a keyspace hit or miss is counted): `count` members at random
+/// (one without a count) with their values, as [`ringkv_cluster::random_picks`]
+/// picks them; only the picked members of a large collection are decoded.
+/// `None` if the key does not exist. A negative count beyond
+/// [`MAX_RANDOM_REPEATS`] picks is refused ([`check_repeats`]).
+pub async fn random_members(
+    cx: &mut Ctx<'_>,
+    key: &[u8],
+    ty: ValueType,
+    count: Option<i64>,
+) -> Result<Option<Vec<(Bytes, Bytes)>>, ReplyError> {
+    let n = count.unwrap_or(1);
+    if n < -MAX_RANDOM_REPEATS {
+        let found = read_part(cx, key, ty, Need::Count).await?;
+        if let Some(p) = &found {
+            check_repeats(n, usize::try_from(p.len).unwrap_or(usize::MAX))?;
+        }
+        return Ok(found.map(|_| Vec::new()));
     }
-    if count < 0 {
-        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-        return (0..n).map(|_| rng.random_range(0..len)).collect();
-    }
-    let n = usize::try_from(count).unwrap_or(usize::MAX).min(len);
-    rand::seq::index::sample(&mut rng, len, n).into_vec()
+    Ok(read_part(cx, key, ty, Need::Sample(n))
+        .await?
+        .map(|p| p.members))
 }
 
 /// The count and WITHVALUES/WITHSCORES of HRANDFIELD and ZRANDMEMBER

@@ -10,8 +10,7 @@ use ringkv_resp::{Protocol, Reply};
 use super::Ctx;
 use super::args::{arg, parse_f64, parse_i64};
 use super::collections::{
-    change, check_repeats, count, random_args, random_picks, read_members, read_part,
-    scan_collection,
+    change, count, random_args, random_members, read_members, read_part, scan_collection,
 };
 use crate::reply_error::{CmdResult, ReplyError};
 
@@ -181,30 +180,20 @@ pub async fn hincrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// HRANDFIELD key [count [WITHVALUES]].
 pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (count, with_values) = random_args(args, "WITHVALUES")?;
-    let h = hash(cx, arg(args, 1)).await?;
-    let Some(count) = count else {
-        let Some(h) = h else {
-            return Ok(Reply::Nil);
-        };
-        let picked = random_picks(h.map.len(), 1);
-        return Ok(picked
-            .first()
-            .and_then(|&i| h.map.keys().nth(i).cloned())
-            .map_or(Reply::Nil, Reply::Bulk));
-    };
-    let fields: Vec<(Bytes, Bytes)> = h.map(|h| h.map.into_iter().collect()).unwrap_or_default();
-    check_repeats(count, fields.len())?;
+    let picked = random_members(cx, arg(args, 1), ValueType::Hash, count).await?;
+    if count.is_none() {
+        let first = picked.and_then(|p| p.into_iter().next());
+        return Ok(first.map_or(Reply::Nil, |(f, _)| Reply::Bulk(f)));
+    }
     let resp3 = cx.client.protocol == Protocol::Resp3;
     let mut out = Vec::new();
-    for i in random_picks(fields.len(), count) {
-        if let Some((f, v)) = fields.get(i) {
-            let (f, v) = (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()));
-            match (with_values, resp3) {
-                // RESP3 nests [field, value] pairs, as Redis 7.0 does.
-                (true, true) => out.push(Reply::Array(vec![f, v])),
-                (true, false) => out.extend([f, v]),
-                (false, _) => out.push(f),
-            }
+    for (f, v) in picked.unwrap_or_default() {
+        let (f, v) = (Reply::Bulk(f), Reply::Bulk(v));
+        match (with_values, resp3) {
+            // RESP3 nests [field, value] pairs, as Redis 7.0 does.
+            (true, true) => out.push(Reply::Array(vec![f, v])),
+            (true, false) => out.extend([f, v]),
+            (false, _) => out.push(f),
         }
     }
     Ok(Reply::Array(out))

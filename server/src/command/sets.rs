@@ -11,8 +11,8 @@ use ringkv_resp::Reply;
 use super::Ctx;
 use super::args::{arg, parse_i64};
 use super::collections::{
-    change, change_in, check_repeats, count, intercard_limit, intercard_reply, parse_random_count,
-    peek_members, random_picks, read_members, read_part, scan_collection, store,
+    change, change_in, count, intercard_limit, intercard_reply, parse_random_count, peek_members,
+    random_members, read_members, read_part, scan_collection, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -122,24 +122,12 @@ pub async fn srandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         3 => Some(parse_random_count(arg(args, 2))?),
         _ => return Err(ReplyError::syntax()),
     };
-    let s = set(cx, arg(args, 1)).await?;
-    let members: Vec<Bytes> = s.map(|s| s.map.into_keys().collect()).unwrap_or_default();
-    if let Some(n) = count {
-        check_repeats(n, members.len())?;
-    }
-    let Some(count) = count else {
-        let picked = random_picks(members.len(), 1);
-        return Ok(picked
-            .first()
-            .and_then(|&i| members.get(i).cloned())
-            .map_or(Reply::Nil, Reply::Bulk));
-    };
-    Ok(Reply::Array(
-        random_picks(members.len(), count)
-            .into_iter()
-            .filter_map(|i| members.get(i).cloned().map(Reply::Bulk))
-            .collect(),
-    ))
+    let picked = random_members(cx, arg(args, 1), ValueType::Set, count).await?;
+    let members = picked.unwrap_or_default().into_iter().map(|(m, _)| m);
+    Ok(match count {
+        None => members.into_iter().next().map_or(Reply::Nil, Reply::Bulk),
+        Some(_) => Reply::Array(members.map(Reply::Bulk).collect()),
+    })
 }
 
 /// SMOVE source destination member: 1 if moved. In a cluster the removal

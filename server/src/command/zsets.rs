@@ -13,8 +13,8 @@ use ringkv_resp::{Protocol, Reply};
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
 use super::collections::{
-    change, check_repeats, count, intercard_limit, intercard_reply, random_args, random_picks,
-    read_members, read_part, scan_collection, store,
+    change, count, intercard_limit, intercard_reply, random_args, random_members, read_members,
+    read_part, scan_collection, store,
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
@@ -412,21 +412,16 @@ pub async fn zpop_first(
 /// ZRANDMEMBER key [count [WITHSCORES]].
 pub async fn zrandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (count, with_scores) = random_args(args, "WITHSCORES")?;
-    let z = zset(cx, arg(args, 1)).await?;
-    let Some(count) = count else {
-        return Ok(z
-            .and_then(|z| {
-                let i = *random_picks(z.len(), 1).first()?;
-                z.get(i).map(|(_, m)| Reply::Bulk(m.clone()))
-            })
-            .unwrap_or(Reply::Nil));
-    };
-    let z = z.unwrap_or_default();
-    check_repeats(count, z.len())?;
-    let picked: Sorted = random_picks(z.len(), count)
+    let picked = random_members(cx, arg(args, 1), ValueType::ZSet, count).await?;
+    let picked: Sorted = picked
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(|i| z.get(i).cloned())
+        .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
         .collect();
+    if count.is_none() {
+        let first = picked.into_iter().next();
+        return Ok(first.map_or(Reply::Nil, |(_, m)| Reply::Bulk(m)));
+    }
     Ok(members_reply(&picked, with_scores, cx.client.protocol))
 }
 
