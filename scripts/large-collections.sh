@@ -11,8 +11,8 @@
 # most of the collections on disk. For a hash, a set and a sorted set it
 # measures redis-benchmark's HSET, SADD and ZADD (-c 50 -P 1, writes of
 # members picked at random among those present) at 1,000 members and again
-# at --members (default 1,000,000), loaded through redis-cli --pipe, and
-# prints the ratio. On the big sorted set it prints the server time per
+# at --members (default 1,000,000), loaded through redis-cli --pipe, each
+# once compaction has caught up, and prints the ratio. On the big sorted set it prints the server time per
 # call (INFO commandstats, one client) of ZRANGEBYSCORE ... LIMIT 0 10 from the lowest
 # score, from the middle and from the highest (REV), of ZRANGE 0 9 and
 # ZREVRANGE 0 9, of ZRANK and ZREVRANK of a member near an end, of ZCOUNT
@@ -113,6 +113,16 @@ PIDS+=("$RPID")
 wait_ping "$PORT"
 
 echo "idle: resident $(( $(kb "$RPID" VmRSS) / 1024 )) MB" >&2
+# Waits (up to a minute) until compaction has caught up, so each figure is
+# taken at a steady state and not while the load's backlog is compacted.
+settle() {
+    for _ in $(seq 1 120); do
+        pending=$(redis-cli -p "$PORT" info engine | tr -d '\r' | awk -F: '$1 == "pending_compaction_bytes" { print $2 }')
+        [ "${pending:-0}" = 0 ] && return 0
+        sleep 0.5
+    done
+}
+
 declare -A SMALL BIG
 small_cmd() {
     case "$1" in
@@ -123,12 +133,14 @@ small_cmd() {
 }
 for kind in hash set zset; do
     load "$PORT" "$kind" 0 1000
+    settle
     # shellcheck disable=SC2046
     SMALL[$kind]=$(rps "$PORT" 1000 $(small_cmd "$kind"))
     echo "$kind at 1000 members: ${SMALL[$kind]} rps; loading $MEMBERS..." >&2
     started=$(date +%s.%N)
     load "$PORT" "$kind" 1000 "$MEMBERS"
     echo "  loaded in $(echo "$(date +%s.%N) - $started" | bc) s" >&2
+    settle
     # shellcheck disable=SC2046
     BIG[$kind]=$(rps "$PORT" "$MEMBERS" $(small_cmd "$kind"))
     echo "  resident $(( $(kb "$RPID" VmRSS) / 1024 )) MB, peak $(( $(kb "$RPID" VmHWM) / 1024 )) MB" >&2

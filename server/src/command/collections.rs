@@ -235,7 +235,8 @@ pub fn intercard_reply(common: usize, limit: usize) -> Reply {
 
 /// Members a HSCAN/SSCAN/ZSCAN page holds at least: a collection of up to
 /// this many comes back whole with cursor 0, as Redis returns its compact
-/// encodings; a larger one in pages of this many, or COUNT if larger.
+/// encodings; a larger one in pages of this many, or COUNT if larger (on a
+/// node alone: in a cluster every collection comes back in one page).
 pub const SCAN_PAGE: usize = 128;
 
 /// HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count] over the
@@ -258,7 +259,13 @@ pub async fn scan_collection(
         parse_cursor(super::args::arg(args, 2)).ok_or(ReplyError::err(text::INVALID_CURSOR))?;
     let options = scan_options(args);
     let count = options.as_ref().map_or(10, |o| o.1);
-    let page = count.max(SCAN_PAGE);
+    // In a cluster a read fetches the whole record at its level, so pages
+    // would cost the whole collection each: one page then, as before.
+    let page = if cx.server.cluster.is_alone() {
+        count.max(SCAN_PAGE)
+    } else {
+        usize::MAX - 1
+    };
     let db = cx.client.db;
     let after = match cursor {
         0 => None,
