@@ -42,25 +42,7 @@ done
 . scripts/server-bin.sh
 BIN=$(release_server_bin "${BENCH_SERVER_BIN:-}")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_ping() {
-    for _ in $(seq 1 200); do
-        [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.05
-    done
-    echo "server on port $1 did not start" >&2
-    exit 1
-}
-kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+start_work_dir
 
 # Loads members $3 <= i < $4 into collection type $2 (hash, set, zset) of
 # key big$2 on port $1, 100 to a command: f:<i> -> v, m:<i>, score i m:<i>
@@ -184,10 +166,12 @@ for q in "ZRANGEBYSCORE bigzset -inf +inf LIMIT 0 10" \
     redis-benchmark -p "$PORT" -c 1 -n 2000 $q >/dev/null 2>&1
     printf '%-52s %s\n' "$q" "$(usec_per_call "$PORT" "$name")"
 done
-# The windows answer what a read of the whole set shows.
-python3 - "$PORT" "$mid" <<'EOF' || fail=1
-import socket, sys
-port, mid = int(sys.argv[1]), float(sys.argv[2])
+# The windows answer what a read of the whole set shows; then a whole
+# HSCAN walk while fields are added and others deleted: every field present
+# throughout must come back exactly once.
+python3 - "$PORT" "$mid" "$MEMBERS" <<'EOF' || fail=1
+import socket, sys, time
+port, mid, members = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 s = socket.create_connection(("127.0.0.1", port))
 f = s.makefile("rb")
 def read():
@@ -198,6 +182,8 @@ def read():
     if t == b"$":
         n = int(rest)
         return None if n < 0 else f.read(n + 2)[:-2]
+    if t == b"-":
+        raise RuntimeError(rest.decode())
     return rest
 def cmd(*args):
     s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
@@ -216,31 +202,7 @@ checks = [
 ]
 bad = sum(1 for got, want in checks if got != want)
 print(f"windows checked against a read of the whole set: {len(checks) - bad} of {len(checks)} equal")
-sys.exit(1 if bad else 0)
-EOF
-
-# A whole HSCAN walk while fields are added: every field present at the
-# start must come back exactly once.
-echo
-python3 - "$PORT" "$MEMBERS" <<'EOF' || fail=1
-import socket, sys, time
-port, members = int(sys.argv[1]), int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port))
-f = s.makefile("rb")
-def read():
-    line = f.readline()
-    t, rest = line[:1], line[1:-2]
-    if t == b"*":
-        return [read() for _ in range(int(rest))]
-    if t == b"$":
-        n = int(rest)
-        return None if n < 0 else f.read(n + 2)[:-2]
-    if t == b"-":
-        raise RuntimeError(rest.decode())
-    return rest
-def cmd(*args):
-    s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
-    return read()
+print()
 # Fields deleted during the walk (one per page) may or may not be returned.
 cmd(b"HSET", b"bighash", *[x for i in range(5000) for x in (b"gone:%d" % i, b"v")])
 seen, cursor, pages, added = {}, b"0", 0, 0
@@ -261,7 +223,7 @@ dups = sum(1 for v in seen.values() if v > 1)
 missing = sum(1 for i in range(members) if seen.get(b"f:%012d" % i) is None)
 print(f"HSCAN walk of {members} fields: {pages} pages in {took:.1f} s, "
       f"{missing} missing, {dups} returned more than once, {added} added during the walk")
-sys.exit(1 if missing or dups else 0)
+sys.exit(1 if bad or missing or dups else 0)
 EOF
 
 mb() { echo "scale=1; $1 / 1024" | bc; }

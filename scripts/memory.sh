@@ -41,25 +41,7 @@ command -v redis-cli >/dev/null || { echo "redis-cli is needed (apt-get install 
 . scripts/server-bin.sh
 BIN=$(release_server_bin "${MEMORY_SERVER_BIN:-}")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_ping() {
-    for _ in $(seq 1 200); do
-        [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.05
-    done
-    echo "server on port $1 did not start" >&2
-    exit 1
-}
-kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+start_work_dir
 
 # Loads keys $2 <= i < $3 into the server on port $1 (RESP on stdin for
 # redis-cli --pipe): key:<i> -> a value derived from i, so reads can be

@@ -141,10 +141,7 @@ fn visit_members_from(
     for item in iter {
         let (ekey, value) = item?;
         let member = ekey.slice(prefix.len().min(ekey.len())..);
-        let items = codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
-            key: key.to_vec(),
-            what: format!("member record: {e}"),
-        })?;
+        let items = member_items(key, &value)?;
         if !take(member, items) {
             break;
         }
@@ -162,6 +159,14 @@ fn list_first(header: &SplitHeader) -> &[u8] {
     }
 }
 
+/// The items a member record of `key` holds.
+fn member_items(key: &[u8], value: &Value) -> Result<Vec<Item>> {
+    codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
+        key: key.to_vec(),
+        what: format!("member record: {e}"),
+    })
+}
+
 /// One member's items, if it is present.
 pub(super) fn get_member(
     engine: &Engine,
@@ -174,12 +179,7 @@ pub(super) fn get_member(
     let prefix = member_prefix(ns, key, header.generation);
     match engine.get_at(&member_key(&prefix, member), snapshot)? {
         None => Ok(None),
-        Some(v) => codec::decode_member(&v.data)
-            .map(Some)
-            .map_err(|e| Error::CorruptRecord {
-                key: key.to_vec(),
-                what: format!("member record: {e}"),
-            }),
+        Some(v) => member_items(key, &v).map(Some),
     }
 }
 
@@ -410,10 +410,7 @@ pub(super) fn tail_members(
             Some(snapshot),
         )? {
             let (ekey, value) = item?;
-            let items = codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
-                key: key.to_vec(),
-                what: format!("member record: {e}"),
-            })?;
+            let items = member_items(key, &value)?;
             if window.len() == k {
                 window.pop_front();
             }
@@ -612,10 +609,7 @@ fn members_at(
             continue;
         }
         next.next();
-        let items = codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
-            key: key.to_vec(),
-            what: format!("member record: {e}"),
-        })?;
+        let items = member_items(key, &value)?;
         found.insert(i, (ekey.slice(prefix.len().min(ekey.len())..), items));
     }
     Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())

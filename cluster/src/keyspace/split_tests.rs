@@ -585,3 +585,84 @@ async fn random_picks_of_a_split_set_are_members_uniform_and_spop_removes_them()
     assert_eq!(members.map.len(), n - 300);
     assert!(popped.iter().all(|(m, _)| !members.map.contains_key(m)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sorted_set_split_by_format_3_reads_and_gets_its_index_at_its_next_write() {
+    use crate::version::codec::{self, RECORD_FORMAT_SPLIT_V3};
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let zadd = CollectionOp::ZAdd {
+        pairs: (0..600)
+            .map(|i| (Bytes::from(format!("m{i:04}")), f64::from(i % 97)))
+            .collect(),
+        flags: 0,
+    };
+    apply(&ks, b"z", &zadd).await.0.unwrap();
+    // Store it as the first split format did: a format-3 header (no flags
+    // byte) and no score index.
+    let h = header_of(&ks, b"z").unwrap();
+    let mut old = codec::encode_split_header(&codec::SplitHeader {
+        first: Bytes::new(),
+        last: Bytes::new(),
+        score_index: false,
+        ..h.clone()
+    })
+    .to_vec();
+    old[0] = RECORD_FORMAT_SPLIT_V3;
+    old.pop();
+    let ekey = crate::token::engine_key(ks.namespace(0).unwrap(), b"z");
+    let mut batch = ringkv_engine::WriteBatch::new();
+    batch.put(ekey, ringkv_engine::Value::new(Bytes::from(old)));
+    let members = super::split::member_prefix(ks.namespace(0).unwrap(), b"z", h.generation);
+    for item in ks
+        .engine()
+        .iter_prefix(&super::score_index::index_prefix(&members))
+        .unwrap()
+    {
+        batch.delete(item.unwrap().0);
+    }
+    ks.engine().write(batch).unwrap();
+    let old_header = header_of(&ks, b"z").unwrap();
+    assert!(!old_header.score_index);
+    // Every read answers as the one-record model does.
+    let model = ks.read_record(0, b"z").unwrap().unwrap();
+    let m5 = Bytes::from_static(b"m0005");
+    let needs = [
+        Need::Scores(ScoreWindow::ends(false, 7)),
+        Need::Scores(ScoreWindow::ends(true, 7)),
+        Need::Ranks {
+            start: -5,
+            stop: -1,
+            rev: false,
+        },
+        Need::Rank {
+            member: &m5,
+            rev: true,
+        },
+        Need::CountScores(ScoreWindow {
+            min: 3.0,
+            max: 10.0,
+            ..ScoreWindow::ends(false, 0)
+        }),
+    ];
+    for need in needs {
+        let got = ks.read_partial(0, b"z", need).unwrap();
+        assert_eq!(got, model_read(&model, ks.now_ms(), need), "{need:?}");
+    }
+    // Its next write stores it anew, with an index and a format-4 header.
+    let one = CollectionOp::ZAdd {
+        pairs: vec![(Bytes::from_static(b"new"), 1.5)],
+        flags: 0,
+    };
+    apply(&ks, b"z", &one).await.0.unwrap();
+    let h = header_of(&ks, b"z").unwrap();
+    assert!(h.score_index && h.generation != old_header.generation);
+    let model = ks.read_record(0, b"z").unwrap().unwrap();
+    check_score_index(
+        &ks,
+        b"z",
+        &h,
+        sole_members(&model).unwrap(),
+        "after the write",
+    );
+}
