@@ -237,10 +237,26 @@ impl Keyspace {
         if header.expire_at_ms != 0 && header.expire_at_ms <= now {
             return Ok(None);
         }
-        let members = split::load_members(engine, &snapshot, ns, key, &header, need)?
-            .into_iter()
-            .filter_map(|(m, items)| Some((m, resolve_item(&items)?.bytes())))
-            .collect();
+        let members = match need {
+            // Random picks may repeat a member millions of times: each is
+            // decoded once and its bytes shared.
+            Need::Sample(n) => {
+                let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+                let picks = random_picks(len, n);
+                let found =
+                    split::members_at(engine, &snapshot, ns, key, &header, &picks, |m, items| {
+                        resolve_item(&items).map(|e| (m, e.bytes()))
+                    })?;
+                picks
+                    .iter()
+                    .filter_map(|i| found.get(i).cloned().flatten())
+                    .collect()
+            }
+            _ => split::load_members(engine, &snapshot, ns, key, &header, need)?
+                .into_iter()
+                .filter_map(|(m, items)| Some((m, resolve_item(&items)?.bytes())))
+                .collect(),
+        };
         Ok(Some(PartialRead {
             kind: ValueType::of_kind(header.kind),
             expire_at_ms: header.expire_at_ms,

@@ -536,15 +536,12 @@ pub(super) fn load_members(
         }
         Need::CountScores(_) => {}
         Need::Sample(n) => {
+            // A write (SPOP) asks for distinct members; repeats (a read with
+            // a negative count) are read by `Keyspace::read_partial`.
             let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-            out = members_at(
-                engine,
-                snapshot,
-                ns,
-                key,
-                header,
-                &super::random_picks(len, n),
-            )?;
+            let picks = super::random_picks(len, n);
+            let mut found = members_at(engine, snapshot, ns, key, header, &picks, |m, i| (m, i))?;
+            out = picks.iter().filter_map(|i| found.remove(i)).collect();
         }
         Need::After { after, count } => {
             let from = match after {
@@ -571,27 +568,28 @@ pub(super) fn load_members(
     Ok(out)
 }
 
-/// The members at positions `picks` (in member order; repeats allowed), in
-/// the order of `picks`: one walk over the members' keys that decodes only
-/// the picked ones.
-fn members_at(
+/// The members at positions `picks` (in member order; repeats allowed),
+/// each distinct position once, with `decode` of its items: one walk over
+/// the members' keys that decodes only the picked ones.
+pub(super) fn members_at<T>(
     engine: &Engine,
     snapshot: &Snapshot,
     ns: u32,
     key: &[u8],
     header: &SplitHeader,
     picks: &[usize],
-) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
+) -> Result<std::collections::HashMap<usize, T>> {
     let mut wanted: Vec<usize> = picks.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
+    let mut found = std::collections::HashMap::with_capacity(wanted.len());
     let Some(&last) = wanted.last() else {
-        return Ok(Vec::new());
+        return Ok(found);
     };
     let prefix = member_prefix(ns, key, header.generation);
     let end = prefix_end(&prefix).unwrap_or_default();
     let start = member_key(&prefix, list_first(header));
-    let mut found = std::collections::HashMap::with_capacity(wanted.len());
     let mut next = wanted.iter().peekable();
     for (i, item) in engine
         .iter(
@@ -609,10 +607,10 @@ fn members_at(
             continue;
         }
         next.next();
-        let items = member_items(key, &value)?;
-        found.insert(i, (ekey.slice(prefix.len().min(ekey.len())..), items));
+        let member = ekey.slice(prefix.len().min(ekey.len())..);
+        found.insert(i, decode(member, member_items(key, &value)?));
     }
-    Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())
+    Ok(found)
 }
 
 /// What a [`Need::Rank`] or [`Need::CountScores`] counts of a split sorted
