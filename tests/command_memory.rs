@@ -3,7 +3,9 @@
 //! 2.9 GB). They now share one node-wide budget of `proto-max-bulk-len`
 //! bytes (`server/src/transient.rs`); this test states the bound through a
 //! small budget and checks the server's peak resident size (measured by
-//! hand: 170 MB with the budget, 879 MB without).
+//! hand: 170 MB with the budget, 879 MB without). Random picks with
+//! repeats (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER with a negative count)
+//! hold their picks and reply in memory and reserve from the same budget.
 
 mod common;
 
@@ -67,6 +69,59 @@ fn parallel_lcs_stays_within_one_budget() {
     assert!(
         peak < before + 400 * 1024 * 1024,
         "peak RSS {} MB (before {} MB): parallel LCS tables were not bounded",
+        peak >> 20,
+        before >> 20
+    );
+}
+
+/// Sends `args` on a raw connection to `port` and reads a reply of
+/// `lines` lines (an array of bulk strings: 1 + 2 per element) without
+/// keeping it, so the client holds nothing of it.
+fn discard_reply(port: u16, args: &[&str], lines: usize) {
+    use std::io::{BufRead, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.write_all(req.as_bytes()).expect("send");
+    let mut reader = std::io::BufReader::new(stream);
+    let mut line = Vec::new();
+    for _ in 0..lines {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).expect("read");
+        assert!(n > 0, "reply ended early");
+    }
+}
+
+#[test]
+fn parallel_random_picks_with_repeats_stay_within_one_budget() {
+    // A pick with repeats holds about 120 bytes until its reply is built:
+    // 1,000,000 of them about 120 MB. Four clients at once, with a 64 MB
+    // budget, run one at a time (measured: +110 MB peak; without the
+    // budget, about +280 MB).
+    let server = TestServer::start_with(&["--proto-max-bulk-len", "64mb"]);
+    let mut con = server.conn();
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let mut args = vec!["SADD", "s"];
+    args.extend(members.iter().map(String::as_str));
+    query(&mut con, &args).expect("SADD");
+    let before = peak_rss(&server);
+    let port = server.port;
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                discard_reply(port, &["SRANDMEMBER", "s", "-1000000"], 1 + 2 * 1_000_000)
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let peak = peak_rss(&server);
+    assert!(
+        peak < before + 200 * 1024 * 1024,
+        "peak RSS {} MB (before {} MB): parallel random picks were not bounded",
         peak >> 20,
         before >> 20
     );

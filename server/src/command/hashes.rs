@@ -180,23 +180,25 @@ pub async fn hincrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// HRANDFIELD key [count [WITHVALUES]].
 pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (count, with_values) = random_args(args, "WITHVALUES")?;
-    let picked = random_members(cx, arg(args, 1), ValueType::Hash, count).await?;
-    if count.is_none() {
-        let first = picked.and_then(|p| p.into_iter().next());
-        return Ok(first.map_or(Reply::Nil, |(f, _)| Reply::Bulk(f)));
-    }
     let resp3 = cx.client.protocol == Protocol::Resp3;
-    let mut out = Vec::new();
-    for (f, v) in picked.unwrap_or_default() {
-        let (f, v) = (Reply::Bulk(f), Reply::Bulk(v));
-        match (with_values, resp3) {
-            // RESP3 nests [field, value] pairs, as Redis 7.0 does.
-            (true, true) => out.push(Reply::Array(vec![f, v])),
-            (true, false) => out.extend([f, v]),
-            (false, _) => out.push(f),
+    random_members(cx, arg(args, 1), ValueType::Hash, count, |picked| {
+        if count.is_none() {
+            let first = picked.and_then(|p| p.into_iter().next());
+            return first.map_or(Reply::Nil, |(f, _)| Reply::Bulk(f));
         }
-    }
-    Ok(Reply::Array(out))
+        let mut out = Vec::new();
+        for (f, v) in picked.unwrap_or_default() {
+            let (f, v) = (Reply::Bulk(f), Reply::Bulk(v));
+            match (with_values, resp3) {
+                // RESP3 nests [field, value] pairs, as Redis 7.0 does.
+                (true, true) => out.push(Reply::Array(vec![f, v])),
+                (true, false) => out.extend([f, v]),
+                (false, _) => out.push(f),
+            }
+        }
+        Reply::Array(out)
+    })
+    .await
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count].

@@ -122,12 +122,14 @@ pub async fn srandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         3 => Some(parse_random_count(arg(args, 2))?),
         _ => return Err(ReplyError::syntax()),
     };
-    let picked = random_members(cx, arg(args, 1), ValueType::Set, count).await?;
-    let members = picked.unwrap_or_default().into_iter().map(|(m, _)| m);
-    Ok(match count {
-        None => members.into_iter().next().map_or(Reply::Nil, Reply::Bulk),
-        Some(_) => Reply::Array(members.map(Reply::Bulk).collect()),
+    random_members(cx, arg(args, 1), ValueType::Set, count, |picked| {
+        let members = picked.unwrap_or_default().into_iter().map(|(m, _)| m);
+        match count {
+            None => members.into_iter().next().map_or(Reply::Nil, Reply::Bulk),
+            Some(_) => Reply::Array(members.map(Reply::Bulk).collect()),
+        }
     })
+    .await
 }
 
 /// SMOVE source destination member: 1 if moved. In a cluster the removal

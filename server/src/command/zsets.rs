@@ -412,17 +412,20 @@ pub async fn zpop_first(
 /// ZRANDMEMBER key [count [WITHSCORES]].
 pub async fn zrandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (count, with_scores) = random_args(args, "WITHSCORES")?;
-    let picked = random_members(cx, arg(args, 1), ValueType::ZSet, count).await?;
-    let picked: Sorted = picked
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
-        .collect();
-    if count.is_none() {
-        let first = picked.into_iter().next();
-        return Ok(first.map_or(Reply::Nil, |(_, m)| Reply::Bulk(m)));
-    }
-    Ok(members_reply(&picked, with_scores, cx.client.protocol))
+    let proto = cx.client.protocol;
+    random_members(cx, arg(args, 1), ValueType::ZSet, count, |picked| {
+        let picked: Sorted = picked
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
+            .collect();
+        if count.is_none() {
+            let first = picked.into_iter().next();
+            return first.map_or(Reply::Nil, |(_, m)| Reply::Bulk(m));
+        }
+        members_reply(&picked, with_scores, proto)
+    })
+    .await
 }
 
 async fn remove_selected(cx: &mut Ctx<'_>, key: &Bytes, members: Vec<Bytes>) -> CmdResult {
