@@ -147,7 +147,7 @@ impl PartialRead {
         };
         let counted = match need {
             Need::Rank { member, rev } if !members.is_empty() => {
-                let ascending = w_select_all(kind, all)
+                let ascending = in_score_order(kind, all)
                     .iter()
                     .position(|(m, _)| m.as_ref() == member)
                     .map(|i| i as u64);
@@ -191,7 +191,7 @@ pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
 }
 
 /// A sorted set's members in (score, member) order.
-fn w_select_all(kind: ValueType, all: &crate::version::Members) -> Vec<(Bytes, Bytes)> {
+fn in_score_order(kind: ValueType, all: &crate::version::Members) -> Vec<(Bytes, Bytes)> {
     ScoreWindow::ends(false, usize::MAX).select(scored(kind, all))
 }
 
@@ -237,32 +237,31 @@ impl Keyspace {
         if header.expire_at_ms != 0 && header.expire_at_ms <= now {
             return Ok(None);
         }
-        let members = match need {
+        let (members, counted) = match need {
             // Random picks may repeat a member millions of times: each is
-            // decoded once and its bytes shared.
+            // resolved once and its bytes shared.
             Need::Sample(n) => {
-                let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-                let picks = random_picks(len, n);
-                let found =
-                    split::members_at(engine, &snapshot, ns, key, &header, &picks, |m, items| {
-                        resolve_item(&items).map(|e| (m, e.bytes()))
-                    })?;
-                picks
-                    .iter()
-                    .filter_map(|i| found.get(i).cloned().flatten())
-                    .collect()
+                let picked = split::sampled(engine, &snapshot, ns, key, &header, n, |m, items| {
+                    resolve_item(&items).map(|e| (m, e.bytes()))
+                })?;
+                (picked.into_iter().flatten().collect(), None)
             }
-            _ => split::load_members(engine, &snapshot, ns, key, &header, need)?
-                .into_iter()
-                .filter_map(|(m, items)| Some((m, resolve_item(&items)?.bytes())))
-                .collect(),
+            _ => {
+                let loaded = split::load_members(engine, &snapshot, ns, key, &header, need)?;
+                let counted = split::counted(engine, &snapshot, ns, key, &header, need, &loaded)?;
+                let members = loaded
+                    .into_iter()
+                    .filter_map(|(m, items)| Some((m, resolve_item(&items)?.bytes())))
+                    .collect();
+                (members, counted)
+            }
         };
         Ok(Some(PartialRead {
             kind: ValueType::of_kind(header.kind),
             expire_at_ms: header.expire_at_ms,
             len: header.count,
             members,
-            counted: split::counted(engine, &snapshot, ns, key, &header, need)?,
+            counted,
         }))
     }
 

@@ -535,14 +535,7 @@ pub(super) fn load_members(
             }
         }
         Need::CountScores(_) => {}
-        Need::Sample(n) => {
-            // A write (SPOP) asks for distinct members; repeats (a read with
-            // a negative count) are read by `Keyspace::read_partial`.
-            let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-            let picks = super::random_picks(len, n);
-            let mut found = members_at(engine, snapshot, ns, key, header, &picks, |m, i| (m, i))?;
-            out = picks.iter().filter_map(|i| found.remove(i)).collect();
-        }
+        Need::Sample(n) => out = sampled(engine, snapshot, ns, key, header, n, |m, i| (m, i))?,
         Need::After { after, count } => {
             let from = match after {
                 Some(m) => (m, false),
@@ -568,10 +561,28 @@ pub(super) fn load_members(
     Ok(out)
 }
 
+/// `decode` of the members [`Need::Sample`]`(n)` picks, in the order picked:
+/// each distinct member decoded once and its result cloned for a repeat
+/// (so a read with millions of repeats shares one value per member).
+pub(super) fn sampled<T: Clone>(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    n: i64,
+    decode: impl FnMut(Bytes, Vec<Item>) -> T,
+) -> Result<Vec<T>> {
+    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+    let picks = super::random_picks(len, n);
+    let found = members_at(engine, snapshot, ns, key, header, &picks, decode)?;
+    Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())
+}
+
 /// The members at positions `picks` (in member order; repeats allowed),
 /// each distinct position once, with `decode` of its items: one walk over
 /// the members' keys that decodes only the picked ones.
-pub(super) fn members_at<T>(
+fn members_at<T>(
     engine: &Engine,
     snapshot: &Snapshot,
     ns: u32,
@@ -615,7 +626,8 @@ pub(super) fn members_at<T>(
 
 /// What a [`Need::Rank`] or [`Need::CountScores`] counts of a split sorted
 /// set (`None` for any other need or kind, or an absent member): from the
-/// score index, or from every member when the set has none.
+/// score index, or from every member when the set has none. `loaded` is
+/// what [`load_members`] read for `need` (a rank's member, if present).
 pub(super) fn counted(
     engine: &Engine,
     snapshot: &Snapshot,
@@ -623,6 +635,7 @@ pub(super) fn counted(
     key: &[u8],
     header: &SplitHeader,
     need: Need<'_>,
+    loaded: &[(Bytes, Vec<Item>)],
 ) -> Result<Option<u64>> {
     if header.kind != Kind::ZSet {
         return Ok(None);
@@ -630,10 +643,10 @@ pub(super) fn counted(
     let index = || score_index::index_prefix(&member_prefix(ns, key, header.generation));
     match need {
         Need::Rank { member, rev } => {
-            let Some(items) = get_member(engine, snapshot, ns, key, header, member)? else {
+            let Some((_, items)) = loaded.first() else {
                 return Ok(None);
             };
-            let Some(score) = score_index::score_of(&items) else {
+            let Some(score) = score_index::score_of(items) else {
                 return Ok(None);
             };
             let ascending = if header.score_index {

@@ -165,17 +165,7 @@ impl ScoreRange {
 
     /// Whether `score` lies in the range.
     pub fn contains(&self, score: f64) -> bool {
-        let above = if self.min.exclusive {
-            score > self.min.value
-        } else {
-            score >= self.min.value
-        };
-        let below = if self.max.exclusive {
-            score < self.max.value
-        } else {
-            score <= self.max.value
-        };
-        above && below
+        self.window(false, None).contains(score)
     }
 }
 
