@@ -97,6 +97,17 @@ pub struct ClusterStats {
     pub replica_timeouts: Counter,
     /// Replicas brought up to date by read repair.
     pub read_repairs: Counter,
+    /// Collection writes this node shipped to a replica as the operation
+    /// on an agreed base (a few bytes instead of the whole record).
+    pub delta_writes: Counter,
+    /// Of those, replicas whose record had another context: they were sent
+    /// the whole record instead.
+    pub delta_diverged: Counter,
+    /// Collection reads answered from this node's members alone after the
+    /// replicas the level asks agreed on the record's context.
+    pub digest_reads: Counter,
+    /// Collection reads whose replicas disagreed: read whole and repaired.
+    pub digest_mismatches: Counter,
     /// Replica call round trips.
     pub replica_latency: LatencyHistogram,
     /// Gossip rounds run.

@@ -163,6 +163,30 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.stats().read_repairs.get(),
     ),
     counter(
+        "cluster_delta_writes",
+        "ringkv_cluster_delta_writes_total",
+        "Collection writes shipped to a replica as the operation on an agreed base",
+        |c| c.stats().delta_writes.get(),
+    ),
+    counter(
+        "cluster_delta_diverged",
+        "ringkv_cluster_delta_diverged_total",
+        "Shipped collection writes a replica could not apply (another base): the whole record was sent",
+        |c| c.stats().delta_diverged.get(),
+    ),
+    counter(
+        "cluster_digest_reads",
+        "ringkv_cluster_digest_reads_total",
+        "Collection reads answered from local members after the replicas agreed on the record's context",
+        |c| c.stats().digest_reads.get(),
+    ),
+    counter(
+        "cluster_digest_mismatches",
+        "ringkv_cluster_digest_mismatches_total",
+        "Collection reads whose replicas disagreed: read whole and repaired",
+        |c| c.stats().digest_mismatches.get(),
+    ),
+    counter(
         "cluster_replica_calls",
         "ringkv_cluster_replica_calls_total",
         "Calls to other replicas",

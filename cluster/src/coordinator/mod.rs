@@ -24,6 +24,7 @@
 //! replica side of node requests), [`stats`] (counters for metrics and
 //! INFO).
 
+mod delta;
 mod notify;
 pub use notify::{ChangeObserver, INTEREST_TTL, MessageSink};
 mod repair;
@@ -394,10 +395,12 @@ impl Coordinator {
     }
 
     /// What `need` asks of the collection at `key`, read at `level`: on a
-    /// node that is the only replica of its keys, only the needed members
-    /// of a split collection are read ([`Keyspace::read_partial`]);
-    /// otherwise the whole record is read and cut, as [`Coordinator::get`]
-    /// reads it. `None` if the key does not exist.
+    /// node that is the only replica of its keys, or when the replicas the
+    /// level asks agree with this one on the record's context, only the
+    /// needed members of a split collection are read
+    /// ([`Keyspace::read_partial`]); otherwise the whole record is read and
+    /// cut, as [`Coordinator::get`] reads it. `None` if the key does not
+    /// exist.
     pub async fn read_partial(
         self: &Arc<Self>,
         db: u32,
@@ -408,6 +411,9 @@ impl Coordinator {
         if self.is_alone() {
             self.stats.reads.inc(level);
             return self.keyspace.read_partial(db, key, need);
+        }
+        if let Some(read) = self.read_agreed(db, key, need, level).await? {
+            return Ok(read);
         }
         Ok(self
             .get(db, key, level)

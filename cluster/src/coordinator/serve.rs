@@ -23,7 +23,10 @@ impl Coordinator {
                 self.members.merge(states);
                 Response::Gossip(self.members.states())
             }
-            Request::Read { .. } | Request::ReadMany { .. } | Request::Apply { .. }
+            Request::Read { .. }
+            | Request::ReadMany { .. }
+            | Request::Apply { .. }
+            | Request::Clock { .. }
                 if self.is_rebuilding() =>
             {
                 // Not applied, not read: the coordinator asks another replica.
@@ -70,6 +73,15 @@ impl Coordinator {
                     outcome: applied.out,
                 }
             }
+            Request::Clock { db, key } => Response::Clock(self.keyspace.record_context(db, &key)?),
+            Request::ApplyAt {
+                db,
+                key,
+                base,
+                actor,
+                now_ms,
+                op,
+            } => self.apply_at(db, &key, base, actor, now_ms, op).await?,
             Request::Scan { db, cursor, count } => {
                 let page = self
                     .keyspace

@@ -35,12 +35,13 @@ use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
 
 use super::Coordinator;
+use super::delta::Shipment;
 use crate::error::{Error, Result};
 use crate::keyspace::Need;
 use crate::keyspace::{Ack, Updated};
 use crate::mutation::{Applied, Mutation};
 use crate::ring::{NodeId, Ring};
-use crate::rpc::{ErrorCode, Op, Outcome, Request, Response};
+use crate::rpc::{ErrorCode, Op, Outcome, Request, Response, RpcError};
 use crate::timer::AwakeTimer;
 use crate::token;
 use crate::version::counter::CounterError;
@@ -190,14 +191,43 @@ impl Coordinator {
         if self.is_alone() {
             let Updated {
                 out: outcome, ack, ..
-            } = self.apply_local_alone(db, key, op, context).await?;
+            } = self.apply_local_partial(db, key, op, context).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
         }
         let plan = self.write_plan(key, level)?;
+        let op = match op {
+            Op::Collection(c) if self.leads_delta(&plan) => {
+                return self.write_delta(db, key, c, level, &plan).await;
+            }
+            op => op,
+        };
         let (leader, outcome, record, ack) = self.lead(db, key, op, context, &plan, level).await?;
         let outcome = refused_to_error(outcome)?;
-        let mut acked = usize::from(leader.is_some());
+        let ack = self
+            .replicate(db, key, &plan, level, leader, Shipment::Record(record), ack)
+            .await?;
+        Ok((outcome, ack))
+    }
 
+    /// Sends what `leader` produced to every other replica of `plan`, to
+    /// stand-ins as hints, and keeps hints here for whatever does not
+    /// acknowledge; returns once `level`'s worth of replicas hold it (the
+    /// leader counts), with the local durability to await.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the key, where it goes and what was applied"
+    )]
+    pub(super) async fn replicate(
+        self: &Arc<Self>,
+        db: u32,
+        key: &Bytes,
+        plan: &WritePlan,
+        level: Consistency,
+        leader: Option<NodeId>,
+        shipment: Shipment,
+        ack: Ack,
+    ) -> Result<Ack> {
+        let mut acked = usize::from(leader.is_some());
         let mut sends: Vec<(NodeId, NodeId, Request)> = Vec::new();
         let mut ack = ack;
         for &id in plan.replicas.iter().filter(|&&id| Some(id) != leader) {
@@ -206,22 +236,22 @@ impl Coordinator {
                 // merges the leader's record like any other replica.
                 // (A local failure is an engine error: not counted, and no
                 // hint either, which would sit on the same failing store.)
-                if let Ok(incoming) = super::decode_incoming(key, &record) {
-                    if let Ok((_, local)) = self.merge_local(db, key, &incoming).await {
-                        ack = local;
-                        acked += 1;
+                if let Some(record) = shipment.record(self, db, key) {
+                    if let Ok(incoming) = super::decode_incoming(key, &record) {
+                        if let Ok((_, local)) = self.merge_local(db, key, &incoming).await {
+                            ack = local;
+                            acked += 1;
+                        }
                     }
                 }
                 continue;
             }
-            let req = Request::Merge {
-                db,
-                key: key.clone(),
-                record: record.clone(),
-            };
-            sends.push((id, id, req));
+            sends.push((id, id, shipment.request(db, key)));
         }
         for &(standin, owner) in &plan.standins {
+            let Some(record) = shipment.record(self, db, key) else {
+                continue;
+            };
             if standin == self.me {
                 if self.hints.store(owner, db, key, &record).await.is_ok() {
                     acked += 1;
@@ -232,7 +262,7 @@ impl Coordinator {
                 owner,
                 db,
                 key: key.clone(),
-                record: record.clone(),
+                record,
             };
             sends.push((standin, owner, req));
         }
@@ -240,8 +270,10 @@ impl Coordinator {
         if level == Consistency::Any && acked < plan.required {
             // At ANY a hint kept here is an acknowledgement.
             let mut stored = false;
-            for owner in std::mem::take(&mut unplaced) {
-                stored |= self.hints.store(owner, db, key, &record).await.is_ok();
+            if let Some(record) = shipment.record(self, db, key) {
+                for owner in std::mem::take(&mut unplaced) {
+                    stored |= self.hints.store(owner, db, key, &record).await.is_ok();
+                }
             }
             acked += usize::from(stored);
         }
@@ -250,7 +282,9 @@ impl Coordinator {
         // a pipeline's writes reach each peer's writer together.
         let mut calls: FuturesUnordered<_> = sends
             .into_iter()
-            .map(|(target, owner, req)| send_to(Arc::clone(self), target, owner, req))
+            .map(|(target, owner, req)| {
+                send_to(Arc::clone(self), target, owner, req, shipment.clone(), db)
+            })
             .collect();
         let mut timer = AwakeTimer::new(self.timeout());
         let mut missed: Vec<NodeId> = Vec::new();
@@ -278,6 +312,13 @@ impl Coordinator {
                     }
                 }
                 missed.extend(unplaced);
+                if missed.is_empty() {
+                    return;
+                }
+                let Some(record) = shipment.record(&this, db, &hinted_key) else {
+                    tracing::warn!("could not read the record to keep as a hint");
+                    return;
+                };
                 for owner in missed {
                     if let Err(e) = this.hints.store(owner, db, &hinted_key, &record).await {
                         tracing::warn!(error = %e, "could not store a hint");
@@ -292,7 +333,7 @@ impl Coordinator {
                 answered: acked,
             });
         }
-        Ok((outcome, ack))
+        Ok(ack)
     }
 
     /// Has a preferred replica apply `op`: this node if it is one, else the
@@ -340,7 +381,13 @@ impl Coordinator {
             if let Some(b) = &base {
                 self.merge_local(db, key, b).await?;
             }
-            let applied = self.apply_local(db, key, op, context).await?;
+            // A write replacing the key leaves a whole record without
+            // reading a split collection's members.
+            let applied = if matches!(op, Op::Delete | Op::Put { context: None, .. }) {
+                self.apply_local_partial(db, key, op, context).await?
+            } else {
+                self.apply_local(db, key, op, context).await?
+            };
             let record = applied.encoded();
             return Ok((Some(self.me), applied.out, record, applied.ack));
         }
@@ -366,7 +413,7 @@ impl Coordinator {
                     return Ok((Some(id), outcome, record, Ack::NONE));
                 }
                 // Refused unapplied (it is rebuilding): ask the next one.
-                Ok(Response::Error {
+                Err(RpcError::Failed {
                     code: ErrorCode::Rebuilding,
                     ..
                 }) => continue,
@@ -419,46 +466,68 @@ impl Coordinator {
         updated
     }
 
-    /// [`Coordinator::apply_local`] on a node that is the only replica of
-    /// its keys: a collection write reads and writes only the members it
-    /// needs when the collection is stored split (no peer wants the whole
-    /// record).
-    async fn apply_local_alone(
+    /// [`Coordinator::apply_local`] reading and writing only the members
+    /// the write needs when the collection is stored split. Its result's
+    /// record is then partial: for a node that is the only replica of its
+    /// keys (no peer wants the whole record), and for a write that replaces
+    /// the key (DEL, SET: the record left is whole).
+    async fn apply_local_partial(
         &self,
         db: u32,
         key: &[u8],
         op: Op,
         context: Option<VectorClock>,
     ) -> Result<Updated<Outcome>> {
+        let actor = self.actor;
+        let partial = op.clone();
+        let apply = move |sibs: &mut Siblings, now: u64| apply_op(sibs, partial, None, actor, now);
+        match self.update_partial_op(db, key, &op, apply).await? {
+            Some(updated) => Ok(updated),
+            None => self.apply_local(db, key, op, context).await,
+        }
+    }
+
+    /// `f`, a write of `op`, applied to only the members `op` needs
+    /// ([`Keyspace::update_partial`](crate::keyspace::Keyspace::update_partial)),
+    /// its change announced; `None` (nothing applied) for a write that
+    /// needs the whole record.
+    pub(super) async fn update_partial_op<F>(
+        &self,
+        db: u32,
+        key: &[u8],
+        op: &Op,
+        f: F,
+    ) -> Result<Option<Updated<Outcome>>>
+    where
+        F: FnOnce(&mut Siblings, u64) -> Outcome,
+    {
         let replaces = matches!(op, Op::Delete | Op::Put { context: None, .. });
-        let (kind, names, end) = match &op {
+        let (kind, names, end) = match op {
             Op::Collection(c) => match crate::keyspace::collection_need(c) {
                 Some((kind, names, end)) => (Some(kind), names, end),
-                None => return self.apply_local(db, key, op, context).await,
+                None => return Ok(None),
             },
             _ if replaces => (None, Vec::new(), Some(Need::Count)),
-            _ => return self.apply_local(db, key, op, context).await,
+            _ => return Ok(None),
         };
         let need = match end {
             Some(n) => n,
             None => Need::Members(&names),
         };
-        let count_reply: Option<fn(u64) -> Outcome> = match &op {
+        let count_reply: Option<fn(u64) -> Outcome> = match op {
             Op::Collection(c) if crate::keyspace::replies_length(c) => {
                 Some(|n| Outcome::Collection(CollectionReply::Count(n)))
             }
             _ => None,
         };
-        let actor = self.actor;
-        let apply = move |sibs: &mut Siblings, now: u64| apply_op(sibs, op, None, actor, now);
         let updated = self
             .keyspace
-            .update_partial(db, key, kind, need, apply, count_reply)
+            .update_partial(db, key, kind, need, f, count_reply)
             .await?;
         if updated.ack != Ack::NONE {
             self.changed(db, key);
         }
-        Ok(updated)
+        Ok(Some(updated))
     }
 
     /// Merges another replica's record into this node's. Returns whether
@@ -481,15 +550,48 @@ impl Coordinator {
     }
 }
 
-/// One replica (or stand-in) asked to take a record, for
-/// [`Coordinator::write_op`].
-async fn send_to(this: Arc<Coordinator>, target: NodeId, owner: NodeId, req: Request) -> Sent {
-    let ok = matches!(this.call(target, &req).await, Ok(Response::Ack));
+/// One replica (or stand-in) asked to take a write, for
+/// [`Coordinator::replicate`]: a replica that cannot apply a shipped
+/// operation (its record has another base) is sent the whole record.
+async fn send_to(
+    this: Arc<Coordinator>,
+    target: NodeId,
+    owner: NodeId,
+    req: Request,
+    shipment: Shipment,
+    db: u32,
+) -> Sent {
+    let delta = matches!(req, Request::ApplyAt { .. });
+    let reply = this.call(target, &req).await;
+    if delta {
+        this.stats.delta_writes.inc();
+    }
+    let ok = match reply {
+        Ok(Response::Ack) => true,
+        Err(RpcError::Failed {
+            code: ErrorCode::Diverged,
+            ..
+        }) => {
+            this.stats.delta_diverged.inc();
+            let key = match &req {
+                Request::ApplyAt { key, .. } => key.clone(),
+                _ => Bytes::new(),
+            };
+            match shipment.record(&this, db, &key) {
+                Some(record) => {
+                    let merge = Request::Merge { db, key, record };
+                    matches!(this.call(target, &merge).await, Ok(Response::Ack))
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    };
     Sent { target, owner, ok }
 }
 
 /// Applies one write to a record as actor `me` at `now`.
-fn apply_op(
+pub(super) fn apply_op(
     sibs: &mut Siblings,
     op: Op,
     context: Option<&VectorClock>,
@@ -552,7 +654,7 @@ fn counter_outcome(r: std::result::Result<CounterValue, CounterError>) -> Outcom
     }
 }
 
-fn refused_to_error(o: Outcome) -> Result<Outcome> {
+pub(super) fn refused_to_error(o: Outcome) -> Result<Outcome> {
     match o {
         Outcome::Refused(text) => Err(Error::NotApplied(text)),
         Outcome::NotHll => Err(Error::NotHll),

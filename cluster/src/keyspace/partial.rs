@@ -1,7 +1,10 @@
-//! Reads and writes that touch only the members they need, on a node that
-//! is the only replica of its keys: a split collection's header and the
-//! member records a command names (or the few at an end of a list), never
-//! the whole collection ([`super::split`]).
+//! Reads and writes that touch only the members they need: a split
+//! collection's header and the member records a command names (or the few
+//! at an end of a list), never the whole collection ([`super::split`]).
+//! A node that is the only replica of its keys uses them for every
+//! collection command; in a cluster, a write shipped to replicas as an
+//! operation on an agreed base ([`crate::coordinator`]'s delta writes) and
+//! a read whose replicas agree on the record's context use them too.
 //!
 //! A write runs the same collection write as every other path
 //! ([`Siblings::apply_collection`] through the caller's function) on a
@@ -24,7 +27,7 @@ use crate::token;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Collection, Kind, resolve_item};
 use crate::version::siblings::Sibling;
-use crate::version::{CollectionOp, Payload, PopEnd, Siblings};
+use crate::version::{CollectionOp, Payload, PopEnd, Siblings, VectorClock};
 
 /// What a partial read found: the key's type, expiry and member count, and
 /// the members asked for with the values a read shows, in member order.
@@ -262,6 +265,23 @@ impl Keyspace {
             len: header.count,
             members,
             counted,
+        }))
+    }
+
+    /// The causal context of this node's record of `key` (the merge of
+    /// its siblings' clocks; a split collection's header clock) without
+    /// reading any member; `None` when there is no record. Two replicas
+    /// whose contexts are equal have seen the same writes and so hold the
+    /// same value (the digest of a read, the base of a shipped write).
+    pub fn record_context(&self, db: u32, key: &[u8]) -> Result<Option<VectorClock>> {
+        let ns = self.namespace(db)?;
+        let ekey = token::engine_key(ns, key);
+        let Some(v) = self.inner.engine.get(&ekey)? else {
+            return Ok(None);
+        };
+        Ok(Some(match split::decode_stored(&v, key)? {
+            Stored::Inline(record) => record.context(),
+            Stored::Split(header) => header.clock,
         }))
     }
 

@@ -7,7 +7,8 @@ use bytes::Bytes;
 
 use crate::codec::{BodyReader, BodyWriter, DecodeError};
 use crate::membership::MemberState;
-use crate::version::{CollectionOp, CollectionReply};
+use crate::version::codec::{clock_bytes, decode_clock};
+use crate::version::{CollectionOp, CollectionReply, VectorClock};
 
 /// Frame kinds of requests; the reply to kind `k` is `k | 0x80`.
 pub mod kind {
@@ -43,6 +44,13 @@ pub mod kind {
     pub const INTEREST: u8 = 0x1C;
     /// `db:u32 key` → empty: a key another node was told about changed.
     pub const WAKE: u8 = 0x1D;
+    /// `db:u32 key` → `present:u8 [clock]`: the causal context of a
+    /// replica's record, read without its members (protocol version 7).
+    pub const CLOCK: u8 = 0x1E;
+    /// `db:u32 key base:clock actor:u64 now_ms:u64 op` → empty: apply a
+    /// collection write the coordinating replica applied, if this replica's
+    /// record has exactly the context `base` (protocol version 7).
+    pub const APPLY_AT: u8 = 0x1F;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -218,6 +226,32 @@ pub enum Request {
         /// Records at most.
         limit: u32,
     },
+    /// The causal context of the local record of a key.
+    Clock {
+        /// Database index.
+        db: u32,
+        /// User key.
+        key: Bytes,
+    },
+    /// Apply `op` as actor `actor` at time `now_ms`, the way the
+    /// coordinating replica applied it, if the local record's context is
+    /// `base` (so the result is the coordinator's record); otherwise answer
+    /// [`ErrorCode::Diverged`] without applying, and the coordinator sends
+    /// its whole record instead.
+    ApplyAt {
+        /// Database index.
+        db: u32,
+        /// User key.
+        key: Bytes,
+        /// The context of the record the coordinator applied `op` to.
+        base: VectorClock,
+        /// The coordinator's actor.
+        actor: u64,
+        /// The coordinator's clock reading when it applied `op`.
+        now_ms: u64,
+        /// The write (a random pop already resolved to the members it took).
+        op: CollectionOp,
+    },
 }
 
 /// A reply.
@@ -256,6 +290,8 @@ pub enum Response {
     Records(Vec<(u64, Bytes, Bytes)>),
     /// How many subscribers of the node received a [`Request::Publish`].
     Delivered(u64),
+    /// A [`Request::Clock`]'s answer: the record's context, if any record.
+    Clock(Option<VectorClock>),
     /// The request failed: why, as a code a caller acts on, and as text.
     Error {
         /// What kind of failure.
@@ -283,6 +319,9 @@ pub enum ErrorCode {
     Refused,
     /// The request could not be decoded.
     BadRequest,
+    /// An [`Request::ApplyAt`] found a record of another context: nothing
+    /// was applied (protocol version 7).
+    Diverged,
 }
 
 impl ErrorCode {
@@ -293,6 +332,7 @@ impl ErrorCode {
             ErrorCode::Storage => 2,
             ErrorCode::Refused => 3,
             ErrorCode::BadRequest => 4,
+            ErrorCode::Diverged => 5,
         }
     }
 
@@ -303,6 +343,7 @@ impl ErrorCode {
             2 => ErrorCode::Storage,
             3 => ErrorCode::Refused,
             4 => ErrorCode::BadRequest,
+            5 => ErrorCode::Diverged,
             _ => ErrorCode::Internal,
         }
     }
@@ -330,6 +371,11 @@ fn get_ranges(r: &mut BodyReader) -> Result<Vec<(u64, u64)>, DecodeError> {
     (0..n)
         .map(|_| Ok((r.u64("range start")?, r.u64("range end")?)))
         .collect()
+}
+
+/// A clock sent as a blob ([`clock_bytes`]).
+fn read_clock(r: &mut BodyReader) -> Result<VectorClock, DecodeError> {
+    decode_clock(&r.bytes("clock")?).map_err(|e| DecodeError(format!("clock: {e}")))
 }
 
 impl Request {
@@ -459,6 +505,26 @@ impl Request {
             Request::Wake { db, key } => {
                 w.u32(*db).bytes(key);
                 kind::WAKE
+            }
+            Request::Clock { db, key } => {
+                w.u32(*db).bytes(key);
+                kind::CLOCK
+            }
+            Request::ApplyAt {
+                db,
+                key,
+                base,
+                actor,
+                now_ms,
+                op,
+            } => {
+                w.u32(*db)
+                    .bytes(key)
+                    .bytes(&clock_bytes(base))
+                    .u64(*actor)
+                    .u64(*now_ms)
+                    .bytes(&op.encode());
+                kind::APPLY_AT
             }
         };
         (k, w.finish())
@@ -602,6 +668,19 @@ impl Request {
                 db: r.u32("db")?,
                 key: r.bytes("key")?,
             },
+            kind::CLOCK => Request::Clock {
+                db: r.u32("db")?,
+                key: r.bytes("key")?,
+            },
+            kind::APPLY_AT => Request::ApplyAt {
+                db: r.u32("db")?,
+                key: r.bytes("key")?,
+                base: read_clock(&mut r)?,
+                actor: r.u64("actor")?,
+                now_ms: r.u64("now")?,
+                op: CollectionOp::decode(&r.bytes("collection op")?)
+                    .ok_or_else(|| DecodeError("damaged collection op".into()))?,
+            },
             other => return Err(DecodeError(format!("unknown request kind {other:#x}"))),
         };
         r.end("request")?;
@@ -673,6 +752,14 @@ impl Response {
             Response::Delivered(n) => {
                 w.u64(*n);
             }
+            Response::Clock(clock) => match clock {
+                Some(c) => {
+                    w.u8(1).bytes(&clock_bytes(c));
+                }
+                None => {
+                    w.u8(0);
+                }
+            },
             Response::Error { code, text } => {
                 w.u8(code.byte()).str(text);
                 return (kind::ERROR, w.finish());
@@ -719,7 +806,16 @@ impl Response {
                 >>(
                 )?)
             }
-            kind::MERGE | kind::FLUSH | kind::HINT | kind::INTEREST | kind::WAKE => Response::Ack,
+            kind::MERGE
+            | kind::FLUSH
+            | kind::HINT
+            | kind::INTEREST
+            | kind::WAKE
+            | kind::APPLY_AT => Response::Ack,
+            kind::CLOCK => Response::Clock(match r.u8("present")? {
+                0 => None,
+                _ => Some(read_clock(&mut r)?),
+            }),
             kind::PUBLISH => Response::Delivered(r.u64("receivers")?),
             kind::TREE => {
                 let n = r.count("leaf count", 8)?;
@@ -771,166 +867,5 @@ impl Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_request_and_reply_round_trips() {
-        let reqs = vec![
-            Request::Gossip(vec![]),
-            Request::Read {
-                db: 3,
-                key: Bytes::from_static(b"k"),
-            },
-            Request::ReadMany {
-                db: 1,
-                keys: vec![Bytes::from_static(b"a"), Bytes::new()],
-            },
-            Request::MergeMany {
-                db: 2,
-                items: vec![(Bytes::from_static(b"a"), Bytes::from_static(b"r"))],
-            },
-            Request::Apply {
-                db: 0,
-                key: Bytes::from_static(b"h"),
-                op: Op::PfAdd(vec![Bytes::from_static(b"x"), Bytes::new()]),
-            },
-            Request::Apply {
-                db: 0,
-                key: Bytes::from_static(b"h"),
-                op: Op::PfMerge {
-                    registers: Bytes::from(vec![3u8; ringkv_hll::REGISTERS]),
-                    dense: true,
-                },
-            },
-            Request::Merge {
-                db: 0,
-                key: Bytes::from_static(b"k"),
-                record: Bytes::from_static(b"\x02\x00\x00"),
-            },
-            Request::Apply {
-                db: 1,
-                key: Bytes::from_static(b"k"),
-                op: Op::Put {
-                    value: Bytes::from_static(b"v"),
-                    expire_at_ms: 9,
-                    context: Some("abc".into()),
-                },
-            },
-            Request::Apply {
-                db: 1,
-                key: Bytes::from_static(b"k"),
-                op: Op::AddFloat(-1.25),
-            },
-            Request::Scan {
-                db: 2,
-                cursor: u64::MAX,
-                count: 10,
-            },
-            Request::Flush(vec![0, 15]),
-            Request::Hint {
-                owner: 9,
-                db: 1,
-                key: Bytes::from_static(b"k"),
-                record: Bytes::from_static(b"r"),
-            },
-            Request::Tree {
-                db: 0,
-                depth: 10,
-                ranges: vec![(5, 1), (7, 9)],
-            },
-            Request::Fetch {
-                db: 2,
-                ranges: vec![(1, 2)],
-                after: Some((4, Bytes::from_static(b"k"))),
-                limit: 100,
-            },
-            Request::Fetch {
-                db: 2,
-                ranges: vec![],
-                after: None,
-                limit: 1,
-            },
-            Request::Publish {
-                shard: true,
-                channel: Bytes::from_static(b"news"),
-                message: Bytes::from_static(b"hello"),
-            },
-            Request::Interest {
-                from: 7,
-                db: 1,
-                keys: vec![Bytes::from_static(b"q"), Bytes::from_static(b"r")],
-            },
-            Request::Wake {
-                db: 1,
-                key: Bytes::from_static(b"q"),
-            },
-        ];
-        for req in reqs {
-            let (k, body) = req.encode();
-            assert_eq!(Request::decode(k, body.clone()).unwrap(), req);
-            for cut in 0..body.len() {
-                assert!(Request::decode(k, body.slice(..cut)).is_err());
-            }
-        }
-        let replies = vec![
-            (kind::READ, Response::Record(Some(Bytes::from_static(b"r")))),
-            (kind::READ, Response::Record(None)),
-            (
-                kind::READ_MANY,
-                Response::RecordPerKey(vec![None, Some(Bytes::from_static(b"r"))]),
-            ),
-            (kind::MERGE_MANY, Response::MergedPerKey(vec![true, false])),
-            (
-                kind::APPLY,
-                Response::Applied {
-                    record: Bytes::from_static(b"r"),
-                    outcome: Outcome::Changed(true),
-                },
-            ),
-            (
-                kind::APPLY,
-                Response::Applied {
-                    record: Bytes::from_static(b"r"),
-                    outcome: Outcome::NotHll,
-                },
-            ),
-            (kind::MERGE, Response::Ack),
-            (
-                kind::APPLY,
-                Response::Applied {
-                    record: Bytes::from_static(b"r"),
-                    outcome: Outcome::Counter(Bytes::from_static(b"12")),
-                },
-            ),
-            (
-                kind::SCAN,
-                Response::ScanPage {
-                    next: 5,
-                    done: false,
-                    keys: vec![(4, Bytes::from_static(b"a"))],
-                },
-            ),
-            (kind::SCAN, Response::error(ErrorCode::Storage, "boom")),
-            (
-                kind::READ,
-                Response::error(ErrorCode::Rebuilding, "syncing"),
-            ),
-            (kind::HINT, Response::Ack),
-            (kind::TREE, Response::Tree(vec![1, 2, u64::MAX])),
-            (kind::PUBLISH, Response::Delivered(3)),
-            (
-                kind::FETCH,
-                Response::Records(vec![(
-                    3,
-                    Bytes::from_static(b"k"),
-                    Bytes::from_static(b"r"),
-                )]),
-            ),
-        ];
-        for (rk, resp) in replies {
-            let (k, body) = resp.encode(rk);
-            assert_eq!(Response::decode(rk, k, body).unwrap(), resp);
-        }
-    }
-}
+#[path = "message_tests.rs"]
+mod tests;

@@ -381,6 +381,22 @@ pub fn decode_context(s: &str) -> Result<VectorClock, DecodeError> {
     Ok(clock)
 }
 
+/// Parses a clock encoded alone ([`clock_bytes`]), as node-to-node
+/// requests carry it.
+///
+/// # Errors
+/// A truncated or invalid clock, or bytes after it.
+pub fn decode_clock(bytes: &[u8]) -> Result<VectorClock, DecodeError> {
+    let mut r = Reader {
+        buf: bytes,
+        shared: None,
+        pos: 0,
+    };
+    let clock = r.clock()?;
+    r.finish()?;
+    Ok(clock)
+}
+
 fn hex_digit(v: u8) -> char {
     char::from_digit(u32::from(v), 16).unwrap_or('0')
 }

@@ -1,0 +1,413 @@
+//! Collection writes and reads that move only what they touch between
+//! replicas, so a member of a large collection is changed or read without
+//! the whole record crossing the network or being rewritten.
+//!
+//! A write: the coordinator, itself a replica that may lead, first makes
+//! sure its record holds everything the level has acknowledged by asking
+//! the other replicas for their record's causal context only (a
+//! [`Request::Clock`]); a full read and merge happens only when one has
+//! seen a write this node has not. It then applies the write to the members
+//! it needs and ships the *operation* to the other replicas with the
+//! context it was applied on, its actor and its clock reading
+//! ([`Request::ApplyAt`]). A replica whose record has exactly that context
+//! holds the same value (every write carries a dot in the context, and the
+//! vnode-clock rule means a replica holding an actor's n-th write holds its
+//! earlier ones), so applying the same deterministic write there gives the
+//! coordinator's record; a random pop travels as the removal of the
+//! members it took. A replica whose context differs applies nothing and is
+//! sent the whole record, merged as before; one that is only behind (the
+//! previous shipped write is still on its way) waits a few milliseconds
+//! for it first. Hints and stand-ins always carry the whole record.
+//!
+//! A read: the replicas the level asks are sent [`Request::Clock`]; when
+//! every context equals this node's, the members asked for are read here
+//! alone (Cassandra's digest read). Otherwise the whole record is read
+//! from each and merged, and read repair brings the others up to date.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use ringkv_conf::Consistency;
+
+use super::write::{WritePlan, apply_op, refused_to_error};
+use super::{Coordinator, Plan};
+use crate::error::{Error, Result};
+use crate::keyspace::{Ack, Need, PartialRead, Updated};
+use crate::rpc::{ErrorCode, Op, Outcome, Request, Response};
+use crate::timer::AwakeTimer;
+use crate::version::{Actor, CollectionOp, CollectionReply, PopEnd, Siblings, VectorClock};
+
+/// Waits of a replica that is behind a shipped write's base before it
+/// answers [`ErrorCode::Diverged`] (1 + 2 + 4 + 8 + 16 ms at most).
+const BEHIND_RETRIES: u32 = 5;
+
+/// What a write sends the other replicas of its key.
+#[derive(Clone)]
+pub(super) enum Shipment {
+    /// The leader's whole record (encoded siblings), merged by each.
+    Record(Bytes),
+    /// The write as the leader applied it; the whole record, read from this
+    /// node's store when a hint or a diverged replica needs it.
+    Delta {
+        /// The context of the record the write was applied to.
+        base: VectorClock,
+        /// The leader's actor.
+        actor: Actor,
+        /// The leader's clock reading.
+        now_ms: u64,
+        /// The write, a random pop resolved to the members it took.
+        op: CollectionOp,
+        /// This node's whole record, read once when first needed.
+        whole: Arc<OnceLock<Option<Bytes>>>,
+    },
+}
+
+impl Shipment {
+    /// The request taking the write to a replica.
+    pub(super) fn request(&self, db: u32, key: &Bytes) -> Request {
+        match self {
+            Shipment::Record(record) => Request::Merge {
+                db,
+                key: key.clone(),
+                record: record.clone(),
+            },
+            Shipment::Delta {
+                base,
+                actor,
+                now_ms,
+                op,
+                ..
+            } => Request::ApplyAt {
+                db,
+                key: key.clone(),
+                base: base.clone(),
+                actor: *actor,
+                now_ms: *now_ms,
+                op: op.clone(),
+            },
+        }
+    }
+
+    /// The whole record to merge or keep as a hint (`None` if this node's
+    /// could not be read).
+    pub(super) fn record(&self, this: &Coordinator, db: u32, key: &[u8]) -> Option<Bytes> {
+        match self {
+            Shipment::Record(record) => Some(record.clone()),
+            Shipment::Delta { whole, .. } => whole
+                .get_or_init(|| match this.keyspace.read_record(db, key) {
+                    Ok(record) => record.map(|r| r.encode()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read a record to ship whole");
+                        None
+                    }
+                })
+                .clone(),
+        }
+    }
+}
+
+/// What [`Coordinator::apply_on_base`] found.
+enum OnBase {
+    /// Applied: the result, the context it was applied on, the clock
+    /// reading used, and whether the base can be shipped (not a record of
+    /// the unversioned format, whose empty context says nothing).
+    Applied(Updated<Outcome>, VectorClock, u64, bool),
+    /// Not applied: the record's context differs from the base asked for.
+    Diverged(VectorClock),
+}
+
+/// Whether two contexts name the same writes (timestamps aside).
+fn same_writes(a: &VectorClock, b: &VectorClock) -> bool {
+    a.descends(b) && b.descends(a)
+}
+
+/// A record whose context cannot stand for its value: it holds siblings
+/// but no dots (written before vector clocks).
+fn unversioned(sibs: &Siblings, context: &VectorClock) -> bool {
+    context.is_empty() && !sibs.is_empty()
+}
+
+impl Coordinator {
+    /// Whether a collection write with this plan is led here and shipped
+    /// as an operation.
+    pub(super) fn leads_delta(&self, plan: &WritePlan) -> bool {
+        plan.leaders.contains(&self.me) && !self.is_rebuilding()
+    }
+
+    /// [`Coordinator::write_op`] of a collection write led by this node and
+    /// shipped as an operation (module doc).
+    pub(super) async fn write_delta(
+        self: &Arc<Self>,
+        db: u32,
+        key: &Bytes,
+        op: CollectionOp,
+        level: Consistency,
+        plan: &WritePlan,
+    ) -> Result<(Outcome, Ack)> {
+        self.catch_up(db, key, level).await?;
+        let applied = self
+            .apply_on_base(db, key, op.clone(), self.actor, None, None)
+            .await?;
+        let OnBase::Applied(updated, base, now_ms, shippable) = applied else {
+            // Only a write given a base to check can find another.
+            return Err(Error::Task {
+                what: "a collection write",
+                cause: "diverged from no base".into(),
+            });
+        };
+        let outcome = refused_to_error(updated.out)?;
+        if updated.ack == Ack::NONE {
+            // Nothing changed: nothing to ship.
+            return Ok((outcome, Ack::NONE));
+        }
+        let op = match (op, &outcome) {
+            (
+                CollectionOp::Pop {
+                    kind,
+                    end: PopEnd::Random,
+                    ..
+                },
+                Outcome::Collection(CollectionReply::Pairs(taken)),
+            ) => CollectionOp::Remove {
+                kind,
+                members: taken.iter().map(|(m, _)| m.clone()).collect(),
+            },
+            (op, _) => op,
+        };
+        let shipment = Shipment::Delta {
+            base,
+            actor: self.actor,
+            now_ms,
+            op,
+            whole: Arc::new(OnceLock::new()),
+        };
+        let shipment = if shippable {
+            shipment
+        } else {
+            match shipment.record(self, db, key) {
+                Some(record) => Shipment::Record(record),
+                None => shipment,
+            }
+        };
+        let ack = self
+            .replicate(db, key, plan, level, Some(self.me), shipment, updated.ack)
+            .await?;
+        Ok((outcome, ack))
+    }
+
+    /// Makes this node's record of `key` hold every write `level`'s worth
+    /// of replicas hold, before a write is built on it: their contexts are
+    /// compared with this node's, and only when one has seen a write this
+    /// node has not is the record read whole from them and merged in.
+    async fn catch_up(self: &Arc<Self>, db: u32, key: &Bytes, level: Consistency) -> Result<()> {
+        let plan = self.plan(key, level)?;
+        if plan.targets.contains(&self.me) {
+            if plan.required <= 1 {
+                return Ok(());
+            }
+            let local = self.keyspace.record_context(db, key)?.unwrap_or_default();
+            let remote = self.replica_contexts(db, key, &plan).await?;
+            let behind = remote.iter().flatten().any(|r| {
+                // An unversioned record's empty context says nothing.
+                r.is_empty() || !local.descends(r)
+            });
+            if !behind {
+                return Ok(());
+            }
+        }
+        let merged = self.read(db, key, level).await?;
+        if !merged.is_empty() {
+            self.merge_local(db, key, &merged).await?;
+        }
+        Ok(())
+    }
+
+    /// The record contexts of `key` on the replicas of `plan` other than
+    /// this node, as many as its level needs besides this node's
+    /// (`None`: no record); NOQUORUM when too few answer.
+    async fn replica_contexts(
+        self: &Arc<Self>,
+        db: u32,
+        key: &Bytes,
+        plan: &Plan,
+    ) -> Result<Vec<Option<VectorClock>>> {
+        let needed = plan.required.saturating_sub(1);
+        let mut calls: FuturesUnordered<_> = plan
+            .targets
+            .iter()
+            .filter(|&&id| id != self.me)
+            .map(|&id| {
+                let req = Request::Clock {
+                    db,
+                    key: key.clone(),
+                };
+                let this = Arc::clone(self);
+                async move { this.call(id, &req).await }
+            })
+            .collect();
+        let mut timer = AwakeTimer::new(self.timeout());
+        let mut contexts = Vec::with_capacity(needed);
+        while contexts.len() < needed && !calls.is_empty() {
+            match timer.run(calls.next()).await {
+                Some(Some(Ok(Response::Clock(c)))) => contexts.push(c),
+                Some(Some(_)) => {}
+                _ => break,
+            }
+        }
+        if contexts.len() < needed {
+            self.stats.unavailable.inc();
+            return Err(Error::NoQuorum {
+                required: plan.required,
+                answered: contexts.len() + 1,
+            });
+        }
+        Ok(contexts)
+    }
+
+    /// What `need` asks of the collection at `key`, read from this node's
+    /// members alone when the replicas `level` asks agree with this node on
+    /// the record's context (`Some`); `None` when they do not, or this node
+    /// is not one of them: the caller then reads whole.
+    pub(super) async fn read_agreed(
+        self: &Arc<Self>,
+        db: u32,
+        key: &[u8],
+        need: Need<'_>,
+        level: Consistency,
+    ) -> Result<Option<Option<PartialRead>>> {
+        let key = Bytes::copy_from_slice(key);
+        let plan = self.plan(&key, level)?;
+        if !plan.targets.contains(&self.me) {
+            return Ok(None);
+        }
+        let local = self.keyspace.record_context(db, &key)?;
+        if local.as_ref().is_some_and(VectorClock::is_empty) {
+            return Ok(None);
+        }
+        if plan.required > 1 {
+            let remote = self.replica_contexts(db, &key, &plan).await?;
+            let agree = remote.iter().all(|r| match (r, &local) {
+                (None, None) => true,
+                (Some(r), Some(l)) => same_writes(r, l),
+                _ => false,
+            });
+            if !agree {
+                self.stats.digest_mismatches.inc();
+                return Ok(None);
+            }
+        }
+        self.stats.reads.inc(level);
+        self.stats.digest_reads.inc();
+        Ok(Some(self.keyspace.read_partial(db, &key, need)?))
+    }
+
+    /// A replica's side of [`Request::ApplyAt`].
+    pub(super) async fn apply_at(
+        &self,
+        db: u32,
+        key: &[u8],
+        base: VectorClock,
+        actor: Actor,
+        now_ms: u64,
+        op: CollectionOp,
+    ) -> Result<Response> {
+        let mut wait = Duration::from_millis(1);
+        for attempt in 0..=BEHIND_RETRIES {
+            let found = match self
+                .apply_on_base(db, key, op.clone(), actor, Some(now_ms), Some(&base))
+                .await?
+            {
+                OnBase::Applied(updated, ..) => {
+                    self.keyspace.durable(updated.ack).await?;
+                    return Ok(Response::Ack);
+                }
+                OnBase::Diverged(found) => found,
+            };
+            // Behind the base: the write before this one may still be on
+            // its way (replicas serve requests concurrently).
+            let behind = !found.is_empty() && base.dominates(&found);
+            if !behind || attempt == BEHIND_RETRIES {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        Ok(Response::error(
+            ErrorCode::Diverged,
+            "the record's context is not the write's base",
+        ))
+    }
+
+    /// Applies `op` as `actor` to this node's record of `key`, reading and
+    /// writing only the members it needs where it can, at `at` (another
+    /// node's clock reading) or now; with `base`, only if the record's
+    /// context is `base`.
+    async fn apply_on_base(
+        &self,
+        db: u32,
+        key: &[u8],
+        op: CollectionOp,
+        actor: Actor,
+        at: Option<u64>,
+        base: Option<&VectorClock>,
+    ) -> Result<OnBase> {
+        let mut seen: Option<(VectorClock, u64, bool)> = None;
+        let mut diverged: Option<VectorClock> = None;
+        let op = Op::Collection(op);
+        let partial = match &op {
+            Op::Collection(c) => crate::keyspace::collection_need(c).is_some(),
+            _ => false,
+        };
+        let updated = if partial {
+            let apply = base_checked(op.clone(), actor, at, base, &mut seen, &mut diverged);
+            self.update_partial_op(db, key, &op, apply).await?
+        } else {
+            None
+        };
+        let updated = match updated {
+            Some(u) => u,
+            None => {
+                let apply = base_checked(op, actor, at, base, &mut seen, &mut diverged);
+                let u = self.keyspace.update_record(db, key, apply).await?;
+                if u.ack != Ack::NONE {
+                    self.changed(db, key);
+                }
+                u
+            }
+        };
+        if let Some(found) = diverged {
+            return Ok(OnBase::Diverged(found));
+        }
+        let (context, now, shippable) = seen.unwrap_or_default();
+        Ok(OnBase::Applied(updated, context, now, shippable))
+    }
+}
+
+/// The write of [`Coordinator::apply_on_base`]: notes the context it
+/// found and the clock reading it used in `seen`, or, when `base` is given
+/// and the context differs, changes nothing and notes it in `diverged`.
+fn base_checked<'a>(
+    op: Op,
+    actor: Actor,
+    at: Option<u64>,
+    base: Option<&'a VectorClock>,
+    seen: &'a mut Option<(VectorClock, u64, bool)>,
+    diverged: &'a mut Option<VectorClock>,
+) -> impl FnOnce(&mut Siblings, u64) -> Outcome + 'a {
+    move |sibs: &mut Siblings, local_now: u64| {
+        let context = sibs.context();
+        let unversioned = unversioned(sibs, &context);
+        if let Some(base) = base {
+            if unversioned || !same_writes(&context, base) {
+                *diverged = Some(context);
+                return Outcome::Done;
+            }
+        }
+        let now = at.unwrap_or(local_now);
+        *seen = Some((context, now, !unversioned));
+        apply_op(sibs, op, None, actor, now)
+    }
+}

@@ -1,0 +1,177 @@
+//! Round trips of every request and reply of the node-to-node protocol.
+
+use super::*;
+
+#[test]
+fn every_request_and_reply_round_trips() {
+    let reqs = vec![
+        Request::Gossip(vec![]),
+        Request::Read {
+            db: 3,
+            key: Bytes::from_static(b"k"),
+        },
+        Request::ReadMany {
+            db: 1,
+            keys: vec![Bytes::from_static(b"a"), Bytes::new()],
+        },
+        Request::MergeMany {
+            db: 2,
+            items: vec![(Bytes::from_static(b"a"), Bytes::from_static(b"r"))],
+        },
+        Request::Apply {
+            db: 0,
+            key: Bytes::from_static(b"h"),
+            op: Op::PfAdd(vec![Bytes::from_static(b"x"), Bytes::new()]),
+        },
+        Request::Apply {
+            db: 0,
+            key: Bytes::from_static(b"h"),
+            op: Op::PfMerge {
+                registers: Bytes::from(vec![3u8; ringkv_hll::REGISTERS]),
+                dense: true,
+            },
+        },
+        Request::Merge {
+            db: 0,
+            key: Bytes::from_static(b"k"),
+            record: Bytes::from_static(b"\x02\x00\x00"),
+        },
+        Request::Apply {
+            db: 1,
+            key: Bytes::from_static(b"k"),
+            op: Op::Put {
+                value: Bytes::from_static(b"v"),
+                expire_at_ms: 9,
+                context: Some("abc".into()),
+            },
+        },
+        Request::Apply {
+            db: 1,
+            key: Bytes::from_static(b"k"),
+            op: Op::AddFloat(-1.25),
+        },
+        Request::Scan {
+            db: 2,
+            cursor: u64::MAX,
+            count: 10,
+        },
+        Request::Flush(vec![0, 15]),
+        Request::Hint {
+            owner: 9,
+            db: 1,
+            key: Bytes::from_static(b"k"),
+            record: Bytes::from_static(b"r"),
+        },
+        Request::Tree {
+            db: 0,
+            depth: 10,
+            ranges: vec![(5, 1), (7, 9)],
+        },
+        Request::Fetch {
+            db: 2,
+            ranges: vec![(1, 2)],
+            after: Some((4, Bytes::from_static(b"k"))),
+            limit: 100,
+        },
+        Request::Fetch {
+            db: 2,
+            ranges: vec![],
+            after: None,
+            limit: 1,
+        },
+        Request::Publish {
+            shard: true,
+            channel: Bytes::from_static(b"news"),
+            message: Bytes::from_static(b"hello"),
+        },
+        Request::Interest {
+            from: 7,
+            db: 1,
+            keys: vec![Bytes::from_static(b"q"), Bytes::from_static(b"r")],
+        },
+        Request::Wake {
+            db: 1,
+            key: Bytes::from_static(b"q"),
+        },
+    ];
+    for req in reqs {
+        let (k, body) = req.encode();
+        assert_eq!(Request::decode(k, body.clone()).unwrap(), req);
+        for cut in 0..body.len() {
+            assert!(Request::decode(k, body.slice(..cut)).is_err());
+        }
+    }
+    let replies = vec![
+        (kind::READ, Response::Record(Some(Bytes::from_static(b"r")))),
+        (kind::READ, Response::Record(None)),
+        (
+            kind::READ_MANY,
+            Response::RecordPerKey(vec![None, Some(Bytes::from_static(b"r"))]),
+        ),
+        (kind::MERGE_MANY, Response::MergedPerKey(vec![true, false])),
+        (
+            kind::APPLY,
+            Response::Applied {
+                record: Bytes::from_static(b"r"),
+                outcome: Outcome::Changed(true),
+            },
+        ),
+        (
+            kind::APPLY,
+            Response::Applied {
+                record: Bytes::from_static(b"r"),
+                outcome: Outcome::NotHll,
+            },
+        ),
+        (kind::MERGE, Response::Ack),
+        (
+            kind::APPLY,
+            Response::Applied {
+                record: Bytes::from_static(b"r"),
+                outcome: Outcome::Counter(Bytes::from_static(b"12")),
+            },
+        ),
+        (
+            kind::SCAN,
+            Response::ScanPage {
+                next: 5,
+                done: false,
+                keys: vec![(4, Bytes::from_static(b"a"))],
+            },
+        ),
+        (kind::SCAN, Response::error(ErrorCode::Storage, "boom")),
+        (
+            kind::READ,
+            Response::error(ErrorCode::Rebuilding, "syncing"),
+        ),
+        (kind::HINT, Response::Ack),
+        (kind::TREE, Response::Tree(vec![1, 2, u64::MAX])),
+        (kind::PUBLISH, Response::Delivered(3)),
+        (kind::CLOCK, Response::Clock(None)),
+        (
+            kind::CLOCK,
+            Response::Clock(Some(VectorClock::from_dots([crate::version::clock::Dot {
+                actor: 1,
+                counter: 9,
+                ts_ms: 4,
+            }]))),
+        ),
+        (kind::APPLY_AT, Response::Ack),
+        (
+            kind::APPLY_AT,
+            Response::error(ErrorCode::Diverged, "diverged"),
+        ),
+        (
+            kind::FETCH,
+            Response::Records(vec![(
+                3,
+                Bytes::from_static(b"k"),
+                Bytes::from_static(b"r"),
+            )]),
+        ),
+    ];
+    for (rk, resp) in replies {
+        let (k, body) = resp.encode(rk);
+        assert_eq!(Response::decode(rk, k, body).unwrap(), resp);
+    }
+}
