@@ -1,6 +1,8 @@
 //! Hinted handoff: writes held for a replica that could not take them.
 //!
-//! A hint is a key's record (encoded siblings) kept for one intended owner.
+//! A hint is a key's record (encoded siblings) kept for one intended owner,
+//! or a marker (an empty record) standing for this node's record of the
+//! key when the hint is replayed.
 //! Hints are created when a write's preferred replica is down (the stand-in
 //! node of the sloppy quorum keeps it) or did not acknowledge in time (the
 //! coordinator keeps it). They live in the node-local metadata namespace of
@@ -82,6 +84,9 @@ pub struct Hints {
     pub stats: HintStats,
     /// Knobs.
     pub settings: HintSettings,
+    /// `(owner, db, key)` of the markers stored by this run and not yet
+    /// replayed: one is enough per key, as its replay reads the record.
+    markers: parking_lot::Mutex<std::collections::HashSet<(NodeId, u32, Bytes)>>,
 }
 
 fn name(owner: NodeId, created_ms: u64, seq: u64) -> Bytes {
@@ -146,6 +151,7 @@ impl Hints {
     /// Opens the hint store kept in `keyspace`, counting what it holds.
     pub fn open(keyspace: Keyspace, max_age_ms: u64, replay_rate: u64) -> Result<Hints> {
         let hints = Hints {
+            markers: Default::default(),
             keyspace,
             seq: AtomicU64::new(rand::random::<u32>() as u64),
             stats: HintStats::default(),
@@ -186,6 +192,29 @@ impl Hints {
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
         self.stats.stored.inc();
         Ok(())
+    }
+
+    /// Stores a **marker** for `owner`: a hint with an empty record, whose
+    /// replay sends this node's record of `key` as it is then. Kept by the
+    /// replica that applied a write (its record holds the write from then
+    /// on), so a large collection's missed writes are not each kept as a
+    /// copy of the whole collection; one marker per key is kept at a time.
+    pub async fn store_marker(&self, owner: NodeId, db: u32, key: &[u8]) -> Result<()> {
+        let id = (owner, db, Bytes::copy_from_slice(key));
+        if !self.markers.lock().insert(id.clone()) {
+            return Ok(());
+        }
+        let stored = self.store(owner, db, key, &[]).await;
+        if stored.is_err() {
+            self.markers.lock().remove(&id);
+        }
+        stored
+    }
+
+    /// A marker's replay is about to read the record: a write missed from
+    /// now on needs a marker of its own.
+    pub fn replaying_marker(&self, owner: NodeId, db: u32, key: &Bytes) {
+        self.markers.lock().remove(&(owner, db, key.clone()));
     }
 
     /// The owners that have hints here.

@@ -24,6 +24,8 @@
 //! alone (Cassandra's digest read). Otherwise the whole record is read
 //! from each and merged, and read repair brings the others up to date.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -31,18 +33,166 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
+use tokio::sync::Notify;
 
 use super::write::{WritePlan, apply_op, refused_to_error};
 use super::{Coordinator, Plan};
 use crate::error::{Error, Result};
-use crate::keyspace::{Ack, Need, PartialRead, Updated};
+use crate::keyspace::{Ack, Keyspace, Need, PartialRead, Updated};
+use crate::ring::NodeId;
 use crate::rpc::{ErrorCode, Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
 use crate::version::{Actor, CollectionOp, CollectionReply, PopEnd, Siblings, VectorClock};
 
-/// Waits of a replica that is behind a shipped write's base before it
-/// answers [`ErrorCode::Diverged`] (1 + 2 + 4 + 8 + 16 ms at most).
-const BEHIND_RETRIES: u32 = 5;
+/// How long a replica behind a shipped write's base waits for the writes
+/// before it (at most half the replica timeout) before it answers
+/// [`ErrorCode::Diverged`].
+const BEHIND_WAIT_MS: u64 = 500;
+
+/// Shipped writes waiting on this node for the writes before them, by
+/// key. A change of a key reads its context once and wakes only the
+/// writes it makes ready (their base reached, passed by a whole record,
+/// or left behind for good), so a replica with many reordered writes in
+/// flight does not look at its record once per waiting write per change.
+#[derive(Default)]
+pub(crate) struct Behind {
+    /// Per (database, key): the writes waiting on it.
+    keys: parking_lot::Mutex<HashMap<(u32, Bytes), Vec<Waiter>>>,
+    /// How many wait on any key (changes skip the map when none does).
+    waiting: AtomicUsize,
+    /// Names waiters, to unregister them.
+    next_id: AtomicU64,
+}
+
+/// A shipped write waiting for its base.
+struct Waiter {
+    id: u64,
+    base: VectorClock,
+    actor: Actor,
+    ready: Arc<Notify>,
+}
+
+/// Whether a write on `base` by `actor` has something to do, given the
+/// record's context `found`: apply (its base), acknowledge (the record
+/// already holds it), or give up (not merely behind).
+fn ready(found: &VectorClock, base: &VectorClock, actor: Actor) -> bool {
+    let behind = !found.is_empty() && base.dominates(found);
+    same_writes(found, base) || found.counter(actor) > base.counter(actor) || !behind
+}
+
+/// One shipped write registered in [`Behind`] while it lives.
+pub(crate) struct Waiting<'a> {
+    behind: &'a Behind,
+    key: (u32, Bytes),
+    id: u64,
+    /// Woken when a change of the key makes this write ready.
+    ready: Arc<Notify>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut keys = self.behind.keys.lock();
+        if let Some(list) = keys.get_mut(&self.key) {
+            list.retain(|w| w.id != self.id);
+            if list.is_empty() {
+                keys.remove(&self.key);
+            }
+        }
+        self.behind.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Behind {
+    /// Registers a shipped write of `key` on `base` until the guard drops.
+    fn enter(&self, db: u32, key: &[u8], base: &VectorClock, actor: Actor) -> Waiting<'_> {
+        let key = (db, Bytes::copy_from_slice(key));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let ready = Arc::new(Notify::new());
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.keys
+            .lock()
+            .entry(key.clone())
+            .or_default()
+            .push(Waiter {
+                id,
+                base: base.clone(),
+                actor,
+                ready: Arc::clone(&ready),
+            });
+        Waiting {
+            behind: self,
+            key,
+            id,
+            ready,
+        }
+    }
+
+    /// `key` changed here: wakes the writes waiting on it that it made
+    /// ready.
+    pub(crate) fn wake(&self, keyspace: &Keyspace, db: u32, key: &[u8]) {
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let keys = self.keys.lock();
+        let Some(list) = keys.get(&(db, Bytes::copy_from_slice(key))) else {
+            return;
+        };
+        let found = match keyspace.record_context(db, key) {
+            Ok(c) => c.unwrap_or_default(),
+            // Let them look for themselves.
+            Err(_) => {
+                list.iter().for_each(|w| w.ready.notify_one());
+                return;
+            }
+        };
+        for w in list.iter().filter(|w| ready(&found, &w.base, w.actor)) {
+            w.ready.notify_one();
+        }
+    }
+}
+
+/// One whole-record fallback at a time per replica and key: the writes
+/// that found a replica diverged at once wait their turn, and by then the
+/// first one's whole record usually holds them (the replica then
+/// acknowledges their operation as already held).
+#[derive(Default)]
+pub(crate) struct Fallbacks {
+    turns: parking_lot::Mutex<HashMap<(NodeId, u32, Bytes), Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A turn of [`Fallbacks`]; the key's entry goes with its last holder.
+pub(crate) struct Turn<'a> {
+    fallbacks: &'a Fallbacks,
+    id: (NodeId, u32, Bytes),
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut turns = self.fallbacks.turns.lock();
+        if turns
+            .get(&self.id)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            turns.remove(&self.id);
+        }
+    }
+}
+
+impl Fallbacks {
+    /// Waits for the turn of `key` on replica `target`.
+    pub(crate) async fn turn(&self, target: NodeId, db: u32, key: &Bytes) -> Turn<'_> {
+        let id = (target, db, key.clone());
+        let lock = Arc::clone(self.turns.lock().entry(id.clone()).or_default());
+        let guard = lock.lock_owned().await;
+        Turn {
+            fallbacks: self,
+            id,
+            guard: Some(guard),
+        }
+    }
+}
 
 /// What a write sends the other replicas of its key.
 #[derive(Clone)]
@@ -91,6 +241,22 @@ impl Shipment {
         }
     }
 
+    /// Keeps a hint of this write here for `owner`: the record, or for a
+    /// shipped operation a marker standing for this node's record (which
+    /// holds the write) when the hint is replayed.
+    pub(super) async fn keep_hint(
+        &self,
+        this: &Coordinator,
+        owner: NodeId,
+        db: u32,
+        key: &[u8],
+    ) -> Result<()> {
+        match self {
+            Shipment::Record(record) => this.hints.store(owner, db, key, record).await,
+            Shipment::Delta { .. } => this.hints.store_marker(owner, db, key).await,
+        }
+    }
+
     /// The whole record to merge or keep as a hint (`None` if this node's
     /// could not be read).
     pub(super) fn record(&self, this: &Coordinator, db: u32, key: &[u8]) -> Option<Bytes> {
@@ -116,7 +282,7 @@ enum OnBase {
     /// the unversioned format, whose empty context says nothing).
     Applied(Updated<Outcome>, VectorClock, u64, bool),
     /// Not applied: the record's context differs from the base asked for.
-    Diverged(VectorClock),
+    Diverged,
 }
 
 /// Whether two contexts name the same writes (timestamps aside).
@@ -208,8 +374,10 @@ impl Coordinator {
             if plan.required <= 1 {
                 return Ok(());
             }
-            let local = self.keyspace.record_context(db, key)?.unwrap_or_default();
             let remote = self.replica_contexts(db, key, &plan).await?;
+            // Read after the answers: writes led here meanwhile may have
+            // reached the replicas already, and this record only grows.
+            let local = self.keyspace.record_context(db, key)?.unwrap_or_default();
             let behind = remote.iter().flatten().any(|r| {
                 // An unversioned record's empty context says nothing.
                 r.is_empty() || !local.descends(r)
@@ -314,26 +482,48 @@ impl Coordinator {
         now_ms: u64,
         op: CollectionOp,
     ) -> Result<Response> {
-        let mut wait = Duration::from_millis(1);
-        for attempt in 0..=BEHIND_RETRIES {
-            let found = match self
-                .apply_on_base(db, key, op.clone(), actor, Some(now_ms), Some(&base))
-                .await?
-            {
-                OnBase::Applied(updated, ..) => {
-                    self.keyspace.durable(updated.ack).await?;
-                    return Ok(Response::Ack);
+        // Less than the coordinator waits for the answer, so it never
+        // takes a slow answer for a lost one (and keeps a hint).
+        let deadline = tokio::time::Instant::now()
+            + (self.timeout() / 2).min(Duration::from_millis(BEHIND_WAIT_MS));
+        // Registered before its first look, so no change between a look
+        // and the wait goes unnoticed (a wake-up leaves a permit).
+        let waiting = self.behind.enter(db, key, &base, actor);
+        loop {
+            // A cheap look first (no lock, no member read): only a record
+            // on the base is worth the apply, which checks again.
+            let found = self.keyspace.record_context(db, key)?.unwrap_or_default();
+            if same_writes(&found, &base) {
+                match self
+                    .apply_on_base(db, key, op.clone(), actor, Some(now_ms), Some(&base))
+                    .await?
+                {
+                    OnBase::Applied(updated, ..) => {
+                        self.keyspace.durable(updated.ack).await?;
+                        return Ok(Response::Ack);
+                    }
+                    // Changed between the look and the lock: look again.
+                    OnBase::Diverged => continue,
                 }
-                OnBase::Diverged(found) => found,
-            };
-            // Behind the base: the write before this one may still be on
-            // its way (replicas serve requests concurrently).
-            let behind = !found.is_empty() && base.dominates(&found);
-            if !behind || attempt == BEHIND_RETRIES {
+            }
+            // The record already holds this write: its dot is `actor`'s
+            // next event after `base`, and a record holding an actor's
+            // n-th event holds its earlier ones (a whole record merged
+            // here since, by a fallback or a repair).
+            if found.counter(actor) > base.counter(actor) {
+                return Ok(Response::Ack);
+            }
+            // Behind the base: the writes before this one may still be on
+            // their way (replicas serve requests concurrently).
+            if ready(&found, &base, actor) {
                 break;
             }
-            tokio::time::sleep(wait).await;
-            wait *= 2;
+            if tokio::time::timeout_at(deadline, waiting.ready.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
         }
         Ok(Response::error(
             ErrorCode::Diverged,
@@ -355,7 +545,7 @@ impl Coordinator {
         base: Option<&VectorClock>,
     ) -> Result<OnBase> {
         let mut seen: Option<(VectorClock, u64, bool)> = None;
-        let mut diverged: Option<VectorClock> = None;
+        let mut diverged = false;
         let op = Op::Collection(op);
         let partial = match &op {
             Op::Collection(c) => crate::keyspace::collection_need(c).is_some(),
@@ -378,8 +568,8 @@ impl Coordinator {
                 u
             }
         };
-        if let Some(found) = diverged {
-            return Ok(OnBase::Diverged(found));
+        if diverged {
+            return Ok(OnBase::Diverged);
         }
         let (context, now, shippable) = seen.unwrap_or_default();
         Ok(OnBase::Applied(updated, context, now, shippable))
@@ -388,21 +578,21 @@ impl Coordinator {
 
 /// The write of [`Coordinator::apply_on_base`]: notes the context it
 /// found and the clock reading it used in `seen`, or, when `base` is given
-/// and the context differs, changes nothing and notes it in `diverged`.
+/// and the context differs, changes nothing and sets `diverged`.
 fn base_checked<'a>(
     op: Op,
     actor: Actor,
     at: Option<u64>,
     base: Option<&'a VectorClock>,
     seen: &'a mut Option<(VectorClock, u64, bool)>,
-    diverged: &'a mut Option<VectorClock>,
+    diverged: &'a mut bool,
 ) -> impl FnOnce(&mut Siblings, u64) -> Outcome + 'a {
     move |sibs: &mut Siblings, local_now: u64| {
         let context = sibs.context();
         let unversioned = unversioned(sibs, &context);
         if let Some(base) = base {
             if unversioned || !same_writes(&context, base) {
-                *diverged = Some(context);
+                *diverged = true;
                 return Outcome::Done;
             }
         }

@@ -113,6 +113,10 @@ pub struct Coordinator {
     /// When the last interest in `interest` expires (unix ms): its
     /// lock-free fast path.
     pub(crate) interest_until_ms: std::sync::atomic::AtomicU64,
+    /// Shipped writes waiting for the write before them (`delta`).
+    pub(crate) behind: delta::Behind,
+    /// Whole-record fallbacks of shipped writes in progress (`delta`).
+    pub(crate) fallbacks: delta::Fallbacks,
 }
 
 impl Coordinator {

@@ -85,6 +85,7 @@ impl Coordinator {
 
     /// Tells this node's observer that `key` changed.
     pub(crate) fn changed_locally(&self, db: u32, key: &[u8]) {
+        self.behind.wake(&self.keyspace, db, key);
         if let Some(o) = self.change_observer.read().as_ref() {
             o(db, key);
         }

@@ -249,15 +249,15 @@ impl Coordinator {
             sends.push((id, id, shipment.request(db, key)));
         }
         for &(standin, owner) in &plan.standins {
-            let Some(record) = shipment.record(self, db, key) else {
-                continue;
-            };
             if standin == self.me {
-                if self.hints.store(owner, db, key, &record).await.is_ok() {
+                if shipment.keep_hint(self, owner, db, key).await.is_ok() {
                     acked += 1;
                 }
                 continue;
             }
+            let Some(record) = shipment.record(self, db, key) else {
+                continue;
+            };
             let req = Request::Hint {
                 owner,
                 db,
@@ -270,10 +270,8 @@ impl Coordinator {
         if level == Consistency::Any && acked < plan.required {
             // At ANY a hint kept here is an acknowledgement.
             let mut stored = false;
-            if let Some(record) = shipment.record(self, db, key) {
-                for owner in std::mem::take(&mut unplaced) {
-                    stored |= self.hints.store(owner, db, key, &record).await.is_ok();
-                }
+            for owner in std::mem::take(&mut unplaced) {
+                stored |= shipment.keep_hint(self, owner, db, key).await.is_ok();
             }
             acked += usize::from(stored);
         }
@@ -312,15 +310,8 @@ impl Coordinator {
                     }
                 }
                 missed.extend(unplaced);
-                if missed.is_empty() {
-                    return;
-                }
-                let Some(record) = shipment.record(&this, db, &hinted_key) else {
-                    tracing::warn!("could not read the record to keep as a hint");
-                    return;
-                };
                 for owner in missed {
-                    if let Err(e) = this.hints.store(owner, db, &hinted_key, &record).await {
+                    if let Err(e) = shipment.keep_hint(&this, owner, db, &hinted_key).await {
                         tracing::warn!(error = %e, "could not store a hint");
                     }
                 }
@@ -577,15 +568,26 @@ async fn send_to(
                 Request::ApplyAt { key, .. } => key.clone(),
                 _ => Bytes::new(),
             };
-            match shipment.record(&this, db, &key) {
-                Some(record) => {
-                    let merge = Request::Merge { db, key, record };
-                    matches!(this.call(target, &merge).await, Ok(Response::Ack))
+            // One fallback per replica and key at a time; after waiting,
+            // the operation may already be held there.
+            let _turn = this.fallbacks.turn(target, db, &key).await;
+            if matches!(this.call(target, &req).await, Ok(Response::Ack)) {
+                true
+            } else {
+                match shipment.record(&this, db, &key) {
+                    Some(record) => {
+                        let merge = Request::Merge { db, key, record };
+                        matches!(this.call(target, &merge).await, Ok(Response::Ack))
+                    }
+                    None => false,
                 }
-                None => false,
             }
         }
-        _ => false,
+        Err(RpcError::Timeout) => false,
+        other => {
+            tracing::warn!(target = format!("{target:016x}"), reply = ?other, "a replica failed a write");
+            false
+        }
     };
     Sent { target, owner, ok }
 }

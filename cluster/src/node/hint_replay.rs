@@ -3,6 +3,8 @@
 //! redirects them when the ring moved.
 
 use std::sync::Arc;
+
+use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 use tokio::sync::watch;
@@ -84,10 +86,14 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
                 break;
             }
             budget = budget.saturating_sub(1);
+            let Some(record) = hinted_record(c, &h)? else {
+                done.push(h.name);
+                continue;
+            };
             let req = Request::Merge {
                 db: h.db,
                 key: h.key.clone(),
-                record: h.record.clone(),
+                record,
             };
             match c.call(owner, &req).await {
                 Ok(Response::Ack) => {
@@ -109,24 +115,37 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
 /// Merges the hint of a member that has left into every current replica
 /// of its key; true once all of them hold it.
 async fn redirect(c: &Arc<Coordinator>, h: &Hint) -> Result<bool> {
+    let Some(record) = hinted_record(c, h)? else {
+        return Ok(true);
+    };
     let replicas = c
         .members
         .ring()
         .preference_list(crate::token::token(&h.key), c.effective_replicas());
     for id in replicas {
         if id == c.me {
-            let rec = crate::coordinator::decode_incoming(&h.key, &h.record)?;
+            let rec = crate::coordinator::decode_incoming(&h.key, &record)?;
             c.merge_local(h.db, &h.key, &rec).await?;
             continue;
         }
         let req = Request::Merge {
             db: h.db,
             key: h.key.clone(),
-            record: h.record.clone(),
+            record: record.clone(),
         };
         if !matches!(c.call(id, &req).await, Ok(Response::Ack)) {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// The record a hint carries: its own, or for a marker this node's record
+/// of the key now (`None`: there is none, nothing to send).
+fn hinted_record(c: &Arc<Coordinator>, h: &Hint) -> Result<Option<Bytes>> {
+    if !h.record.is_empty() {
+        return Ok(Some(h.record.clone()));
+    }
+    c.hints.replaying_marker(h.owner, h.db, &h.key);
+    Ok(c.keyspace.read_record(h.db, &h.key)?.map(|r| r.encode()))
 }

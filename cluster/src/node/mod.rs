@@ -242,6 +242,8 @@ pub async fn start(
         change_observer: parking_lot::RwLock::new(None),
         interest: parking_lot::Mutex::new(std::collections::HashMap::new()),
         interest_until_ms: std::sync::atomic::AtomicU64::new(0),
+        behind: Default::default(),
+        fallbacks: Default::default(),
     });
     tokio::spawn(pause_watch(Arc::clone(&coordinator), shutdown.clone()));
     if coordinator.port.listens_at_start() {
