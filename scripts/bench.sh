@@ -34,9 +34,8 @@ COLLECTIONS=0
 MEMBERS=1000
 LISTS=0
 LIST_REQUESTS=
-# A list in a cluster still travels whole between replicas (a write costs
-# O(length), docs/data-types.md): its list tests run shorter.
-CLUSTER_LIST_REQUESTS=2000
+# The list tests' requests in a cluster (default: the same as on one node).
+CLUSTER_LIST_REQUESTS=
 while [ $# -gt 0 ]; do
     case "$1" in
         --collections) COLLECTIONS=1; shift ;;
@@ -52,6 +51,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 LIST_REQUESTS=${LIST_REQUESTS:-$REQUESTS}
+CLUSTER_LIST_REQUESTS=${CLUSTER_LIST_REQUESTS:-$LIST_REQUESTS}
 
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
