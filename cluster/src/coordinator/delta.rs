@@ -157,13 +157,16 @@ impl Behind {
 /// acknowledges their operation as already held).
 #[derive(Default)]
 pub(crate) struct Fallbacks {
-    turns: parking_lot::Mutex<HashMap<(NodeId, u32, Bytes), Arc<tokio::sync::Mutex<()>>>>,
+    turns: parking_lot::Mutex<HashMap<ReplicaKey, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// A replica, a database and a key.
+type ReplicaKey = (NodeId, u32, Bytes);
 
 /// A turn of [`Fallbacks`]; the key's entry goes with its last holder.
 pub(crate) struct Turn<'a> {
     fallbacks: &'a Fallbacks,
-    id: (NodeId, u32, Bytes),
+    id: ReplicaKey,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
