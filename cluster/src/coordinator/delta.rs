@@ -25,15 +25,15 @@
 //! from each and merged, and read repair brings the others up to date.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
 
 use super::write::{WritePlan, apply_op, refused_to_error};
 use super::{Coordinator, Plan};
@@ -214,7 +214,7 @@ pub(super) enum Shipment {
         /// The write, a random pop resolved to the members it took.
         op: CollectionOp,
         /// This node's whole record, read once when first needed.
-        whole: Arc<OnceLock<Option<Bytes>>>,
+        whole: Arc<OnceCell<Option<Bytes>>>,
     },
 }
 
@@ -262,19 +262,37 @@ impl Shipment {
 
     /// The whole record to merge or keep as a hint (`None` if this node's
     /// could not be read).
-    pub(super) fn record(&self, this: &Coordinator, db: u32, key: &[u8]) -> Option<Bytes> {
+    pub(super) async fn record(&self, this: &Coordinator, db: u32, key: &[u8]) -> Option<Bytes> {
         match self {
             Shipment::Record(record) => Some(record.clone()),
             Shipment::Delta { whole, .. } => whole
-                .get_or_init(|| match this.keyspace.read_record(db, key) {
-                    Ok(record) => record.map(|r| r.encode()),
-                    Err(e) => {
+                .get_or_init(|| async {
+                    whole_record(this, db, key).await.unwrap_or_else(|e| {
                         tracing::warn!(error = %e, "could not read a record to ship whole");
                         None
-                    }
+                    })
                 })
+                .await
                 .clone(),
         }
+    }
+}
+
+/// This node's whole record of `key`, encoded, read and encoded on a
+/// blocking thread (a large collection's members are many); `None` if
+/// there is none.
+pub(crate) async fn whole_record(this: &Coordinator, db: u32, key: &[u8]) -> Result<Option<Bytes>> {
+    let keyspace = this.keyspace.clone();
+    let key = key.to_vec();
+    let read = tokio::task::spawn_blocking(move || {
+        keyspace
+            .read_record(db, &key)
+            .map(|r| r.map(|r| r.encode()))
+    })
+    .await;
+    match read {
+        Ok(r) => r,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
 }
 
@@ -351,12 +369,12 @@ impl Coordinator {
             actor: self.actor,
             now_ms,
             op,
-            whole: Arc::new(OnceLock::new()),
+            whole: Arc::new(OnceCell::new()),
         };
         let shipment = if shippable {
             shipment
         } else {
-            match shipment.record(self, db, key) {
+            match shipment.record(self, db, key).await {
                 Some(record) => Shipment::Record(record),
                 None => shipment,
             }

@@ -25,6 +25,7 @@
 //! INFO).
 
 mod delta;
+pub(crate) use delta::whole_record;
 mod notify;
 pub use notify::{ChangeObserver, INTEREST_TTL, MessageSink};
 mod repair;

@@ -236,7 +236,7 @@ impl Coordinator {
                 // merges the leader's record like any other replica.
                 // (A local failure is an engine error: not counted, and no
                 // hint either, which would sit on the same failing store.)
-                if let Some(record) = shipment.record(self, db, key) {
+                if let Some(record) = shipment.record(self, db, key).await {
                     if let Ok(incoming) = super::decode_incoming(key, &record) {
                         if let Ok((_, local)) = self.merge_local(db, key, &incoming).await {
                             ack = local;
@@ -255,7 +255,7 @@ impl Coordinator {
                 }
                 continue;
             }
-            let Some(record) = shipment.record(self, db, key) else {
+            let Some(record) = shipment.record(self, db, key).await else {
                 continue;
             };
             let req = Request::Hint {
@@ -574,7 +574,7 @@ async fn send_to(
             if matches!(this.call(target, &req).await, Ok(Response::Ack)) {
                 true
             } else {
-                match shipment.record(&this, db, &key) {
+                match shipment.record(&this, db, &key).await {
                     Some(record) => {
                         let merge = Request::Merge { db, key, record };
                         matches!(this.call(target, &merge).await, Ok(Response::Ack))

@@ -86,7 +86,7 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
                 break;
             }
             budget = budget.saturating_sub(1);
-            let Some(record) = hinted_record(c, &h)? else {
+            let Some(record) = hinted_record(c, &h).await? else {
                 done.push(h.name);
                 continue;
             };
@@ -115,7 +115,7 @@ async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
 /// Merges the hint of a member that has left into every current replica
 /// of its key; true once all of them hold it.
 async fn redirect(c: &Arc<Coordinator>, h: &Hint) -> Result<bool> {
-    let Some(record) = hinted_record(c, h)? else {
+    let Some(record) = hinted_record(c, h).await? else {
         return Ok(true);
     };
     let replicas = c
@@ -142,10 +142,10 @@ async fn redirect(c: &Arc<Coordinator>, h: &Hint) -> Result<bool> {
 
 /// The record a hint carries: its own, or for a marker this node's record
 /// of the key now (`None`: there is none, nothing to send).
-fn hinted_record(c: &Arc<Coordinator>, h: &Hint) -> Result<Option<Bytes>> {
+async fn hinted_record(c: &Arc<Coordinator>, h: &Hint) -> Result<Option<Bytes>> {
     if !h.record.is_empty() {
         return Ok(Some(h.record.clone()));
     }
     c.hints.replaying_marker(h.owner, h.db, &h.key);
-    Ok(c.keyspace.read_record(h.db, &h.key)?.map(|r| r.encode()))
+    crate::coordinator::whole_record(c, h.db, &h.key).await
 }
