@@ -568,26 +568,10 @@ impl Coordinator {
         let mut seen: Option<(VectorClock, u64, bool)> = None;
         let mut diverged = false;
         let op = Op::Collection(op);
-        let partial = match &op {
-            Op::Collection(c) => crate::keyspace::collection_need(c).is_some(),
-            _ => false,
-        };
-        let updated = if partial {
-            let apply = base_checked(op.clone(), actor, at, base, &mut seen, &mut diverged);
-            self.update_partial_op(db, key, &op, apply).await?
-        } else {
-            None
-        };
-        let updated = match updated {
-            Some(u) => u,
-            None => {
-                let apply = base_checked(op, actor, at, base, &mut seen, &mut diverged);
-                let u = self.keyspace.update_record(db, key, apply).await?;
-                if u.ack != Ack::NONE {
-                    self.changed(db, key);
-                }
-                u
-            }
+        let apply = base_checked(op.clone(), actor, at, base, &mut seen, &mut diverged);
+        let updated = match self.update_partial_op(db, key, &op, apply).await? {
+            Ok(updated) => updated,
+            Err(apply) => self.update_announced(db, key, apply).await?,
         };
         if diverged {
             return Ok(OnBase::Diverged);

@@ -281,7 +281,7 @@ impl Coordinator {
         let mut calls: FuturesUnordered<_> = sends
             .into_iter()
             .map(|(target, owner, req)| {
-                send_to(Arc::clone(self), target, owner, req, shipment.clone(), db)
+                send_to(Arc::clone(self), target, owner, req, shipment.clone())
             })
             .collect();
         let mut timer = AwakeTimer::new(self.timeout());
@@ -445,16 +445,26 @@ impl Coordinator {
         context: Option<VectorClock>,
     ) -> Result<Updated<Outcome>> {
         let actor = self.actor;
-        let updated = self
-            .keyspace
-            .update_record(db, key, |sibs, now| {
-                apply_op(sibs, op, context.as_ref(), actor, now)
-            })
-            .await;
-        if updated.as_ref().is_ok_and(|u| u.ack != Ack::NONE) {
+        self.update_announced(db, key, |sibs, now| {
+            apply_op(sibs, op, context.as_ref(), actor, now)
+        })
+        .await
+    }
+
+    /// [`Keyspace::update_record`](crate::keyspace::Keyspace::update_record)
+    /// of this node's record, its change announced (blocked clients,
+    /// interested nodes, shipped writes waiting for it).
+    pub(super) async fn update_announced<R>(
+        &self,
+        db: u32,
+        key: &[u8],
+        f: impl FnOnce(&mut Siblings, u64) -> R,
+    ) -> Result<Updated<R>> {
+        let updated = self.keyspace.update_record(db, key, f).await?;
+        if updated.ack != Ack::NONE {
             self.changed(db, key);
         }
-        updated
+        Ok(updated)
     }
 
     /// [`Coordinator::apply_local`] reading and writing only the members
@@ -473,22 +483,22 @@ impl Coordinator {
         let partial = op.clone();
         let apply = move |sibs: &mut Siblings, now: u64| apply_op(sibs, partial, None, actor, now);
         match self.update_partial_op(db, key, &op, apply).await? {
-            Some(updated) => Ok(updated),
-            None => self.apply_local(db, key, op, context).await,
+            Ok(updated) => Ok(updated),
+            Err(_) => self.apply_local(db, key, op, context).await,
         }
     }
 
     /// `f`, a write of `op`, applied to only the members `op` needs
     /// ([`Keyspace::update_partial`](crate::keyspace::Keyspace::update_partial)),
-    /// its change announced; `None` (nothing applied) for a write that
-    /// needs the whole record.
+    /// its change announced; `f` back, unapplied, for a write that needs
+    /// the whole record.
     pub(super) async fn update_partial_op<F>(
         &self,
         db: u32,
         key: &[u8],
         op: &Op,
         f: F,
-    ) -> Result<Option<Updated<Outcome>>>
+    ) -> Result<std::result::Result<Updated<Outcome>, F>>
     where
         F: FnOnce(&mut Siblings, u64) -> Outcome,
     {
@@ -496,10 +506,10 @@ impl Coordinator {
         let (kind, names, end) = match op {
             Op::Collection(c) => match crate::keyspace::collection_need(c) {
                 Some((kind, names, end)) => (Some(kind), names, end),
-                None => return Ok(None),
+                None => return Ok(Err(f)),
             },
             _ if replaces => (None, Vec::new(), Some(Need::Count)),
-            _ => return Ok(None),
+            _ => return Ok(Err(f)),
         };
         let need = match end {
             Some(n) => n,
@@ -518,7 +528,7 @@ impl Coordinator {
         if updated.ack != Ack::NONE {
             self.changed(db, key);
         }
-        Ok(Some(updated))
+        Ok(Ok(updated))
     }
 
     /// Merges another replica's record into this node's. Returns whether
@@ -530,13 +540,9 @@ impl Coordinator {
         incoming: &Siblings,
     ) -> Result<(bool, Ack)> {
         let ack = self
-            .keyspace
-            .update_record(db, key, |sibs, _| sibs.merge(incoming))
+            .update_announced(db, key, |sibs, _| sibs.merge(incoming))
             .await?
             .ack;
-        if ack != Ack::NONE {
-            self.changed(db, key);
-        }
         Ok((ack != Ack::NONE, ack))
     }
 }
@@ -550,41 +556,39 @@ async fn send_to(
     owner: NodeId,
     req: Request,
     shipment: Shipment,
-    db: u32,
 ) -> Sent {
-    let delta = matches!(req, Request::ApplyAt { .. });
-    let reply = this.call(target, &req).await;
-    if delta {
+    if matches!(req, Request::ApplyAt { .. }) {
         this.stats.delta_writes.inc();
     }
-    let ok = match reply {
-        Ok(Response::Ack) => true,
-        Err(RpcError::Failed {
-            code: ErrorCode::Diverged,
-            ..
-        }) => {
+    let reply = this.call(target, &req).await;
+    let ok = match (reply, &req) {
+        (Ok(Response::Ack), _) => true,
+        (
+            Err(RpcError::Failed {
+                code: ErrorCode::Diverged,
+                ..
+            }),
+            Request::ApplyAt { db, key, .. },
+        ) => {
             this.stats.delta_diverged.inc();
-            let key = match &req {
-                Request::ApplyAt { key, .. } => key.clone(),
-                _ => Bytes::new(),
-            };
             // One fallback per replica and key at a time; after waiting,
             // the operation may already be held there.
-            let _turn = this.fallbacks.turn(target, db, &key).await;
-            if matches!(this.call(target, &req).await, Ok(Response::Ack)) {
-                true
-            } else {
-                match shipment.record(&this, db, &key).await {
+            let _turn = this.fallbacks.turn(target, *db, key).await;
+            matches!(this.call(target, &req).await, Ok(Response::Ack))
+                || match shipment.record(&this, *db, key).await {
                     Some(record) => {
-                        let merge = Request::Merge { db, key, record };
+                        let merge = Request::Merge {
+                            db: *db,
+                            key: key.clone(),
+                            record,
+                        };
                         matches!(this.call(target, &merge).await, Ok(Response::Ack))
                     }
                     None => false,
                 }
-            }
         }
-        Err(RpcError::Timeout) => false,
-        other => {
+        (Err(RpcError::Timeout), _) => false,
+        (other, _) => {
             tracing::warn!(target = format!("{target:016x}"), reply = ?other, "a replica failed a write");
             false
         }

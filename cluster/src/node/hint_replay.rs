@@ -3,10 +3,9 @@
 //! redirects them when the ring moved.
 
 use std::sync::Arc;
-
-use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::coordinator::Coordinator;
