@@ -262,8 +262,53 @@ fn types_are_kept_apart_and_keyspace_commands_see_them() {
     assert_eq!(ok(c, &["HSET", "h", "f", "v"]), int(1));
     assert_eq!(ok(c, &["SADD", "s", "1", "2"]), int(2));
     assert_eq!(ok(c, &["SET", "str", "x"]), okay());
+    wrong_types_are_refused(c);
+    // The same against collections large enough to be stored split (a
+    // header and a record per member): answered from the header.
+    let mut hset = vec!["HSET".to_string(), "h".into()];
+    let mut sadd = vec!["SADD".to_string(), "s".into()];
+    for i in 0..1_000 {
+        hset.extend([format!("f{i}"), "v".into()]);
+        sadd.push(i.to_string());
+    }
+    ok(c, &["DEL", "h", "s"]);
+    query(c, &hset.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    query(c, &sadd.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    wrong_types_are_refused(c);
+    assert_eq!(ok(c, &["HLEN", "h"]), int(1_000));
+    assert_eq!(ok(c, &["SCARD", "s"]), int(1_000));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "h"]), bulk("hashtable"));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "s"]), bulk("hashtable"));
+    // MGET answers nil for a key of another type, as Redis does.
+    assert_eq!(
+        ok(c, &["MGET", "str", "h", "s", "none"]),
+        Value::Array(vec![bulk("x"), Value::Nil, Value::Nil, Value::Nil])
+    );
+    // SET with NX, XX, GET and KEEPTTL looks at a collection's type only.
+    assert_eq!(ok(c, &["SET", "h", "v", "NX"]), Value::Nil);
+    assert_eq!(err(c, &["SET", "h", "v", "GET"]), WRONGTYPE);
+    ok(c, &["DEL", "h", "s"]);
+    assert_eq!(ok(c, &["HSET", "h", "f", "v"]), int(1));
+    assert_eq!(ok(c, &["SADD", "s", "1", "2"]), int(2));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "h"]), bulk("listpack"));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "s"]), bulk("intset"));
+    assert_eq!(ok(c, &["SADD", "s2", "word"]), int(1));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "s2"]), bulk("listpack"));
+    let long = "x".repeat(65);
+    assert_eq!(ok(c, &["HSET", "h2", "f", &long]), int(1));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "h2"]), bulk("hashtable"));
+    types_and_keyspace_commands(&s, c);
+}
+
+/// Commands of one type against the hash `h`, the set `s` and the string
+/// `str` of another: each answers `-WRONGTYPE` and changes nothing.
+fn wrong_types_are_refused(c: &mut redis::Connection) {
     for cmd in [
         &["GET", "h"][..],
+        &["INCRBYFLOAT", "h", "1"],
+        &["PFMERGE", "s", "h"],
+        &["LPUSH", "s", "x"],
+        &["ZADD", "h", "1", "x"],
         &["APPEND", "h", "x"],
         &["INCR", "s"],
         &["STRLEN", "h"],
@@ -282,15 +327,18 @@ fn types_are_kept_apart_and_keyspace_commands_see_them() {
     ] {
         assert_eq!(err(c, cmd), WRONGTYPE, "{cmd:?}");
     }
+    assert_eq!(
+        err(c, &["PFADD", "h", "a"]),
+        "WRONGTYPE Key is not a valid HyperLogLog string value."
+    );
     assert_eq!(ok(c, &["TYPE", "h"]), simple("hash"));
     assert_eq!(ok(c, &["TYPE", "s"]), simple("set"));
-    assert_eq!(ok(c, &["OBJECT", "ENCODING", "h"]), bulk("listpack"));
-    assert_eq!(ok(c, &["OBJECT", "ENCODING", "s"]), bulk("intset"));
-    assert_eq!(ok(c, &["SADD", "s2", "word"]), int(1));
-    assert_eq!(ok(c, &["OBJECT", "ENCODING", "s2"]), bulk("listpack"));
-    let long = "x".repeat(65);
-    assert_eq!(ok(c, &["HSET", "h2", "f", &long]), int(1));
-    assert_eq!(ok(c, &["OBJECT", "ENCODING", "h2"]), bulk("hashtable"));
+    assert_eq!(ok(c, &["TYPE", "str"]), simple("string"));
+}
+
+/// TYPE, SCAN TYPE, the expiry commands, RENAME/COPY/MOVE, SET and DEL,
+/// MULTI/EXEC/WATCH on collections.
+fn types_and_keyspace_commands(s: &TestServer, c: &mut redis::Connection) {
     // SCAN TYPE.
     let scan = |c: &mut redis::Connection, t: &str| -> Vec<String> {
         match ok(c, &["SCAN", "0", "COUNT", "1000", "TYPE", t]) {

@@ -399,6 +399,22 @@ impl Coordinator {
         Ok(live_entry(&rec, self.keyspace.now_ms()))
     }
 
+    /// As [`Coordinator::get`], for a caller that needs only a string: on
+    /// a node that is the only replica of its keys, a split collection is
+    /// read no further than its header (its type and expiry, no members).
+    pub async fn get_shallow(
+        self: &Arc<Self>,
+        db: u32,
+        key: &[u8],
+        level: Consistency,
+    ) -> Result<Option<Entry>> {
+        if self.is_alone() {
+            self.stats.reads.inc(level);
+            return self.keyspace.read_shallow(db, key);
+        }
+        self.get(db, key, level).await
+    }
+
     /// What `need` asks of the collection at `key`, read at `level`: on a
     /// node that is the only replica of its keys, or when the replicas the
     /// level asks agree with this one on the record's context, only the

@@ -38,7 +38,7 @@ use super::Coordinator;
 use super::delta::Shipment;
 use crate::error::{Error, Result};
 use crate::keyspace::Need;
-use crate::keyspace::{Ack, Updated};
+use crate::keyspace::{Ack, PartialTarget, Updated};
 use crate::mutation::{Applied, Mutation};
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{ErrorCode, Op, Outcome, Request, Response, RpcError};
@@ -502,14 +502,18 @@ impl Coordinator {
     where
         F: FnOnce(&mut Siblings, u64) -> Outcome,
     {
-        let replaces = matches!(op, Op::Delete | Op::Put { context: None, .. });
-        let (kind, names, end) = match op {
+        let (target, names, end) = match op {
             Op::Collection(c) => match crate::keyspace::collection_need(c) {
-                Some((kind, names, end)) => (Some(kind), names, end),
+                Some((kind, names, end)) => (PartialTarget::Collection(kind), names, end),
                 None => return Ok(Err(f)),
             },
-            _ if replaces => (None, Vec::new(), Some(Need::Count)),
-            _ => return Ok(Err(f)),
+            Op::Delete | Op::Put { context: None, .. } => {
+                (PartialTarget::Replace, Vec::new(), Some(Need::Count))
+            }
+            Op::AddInt(_) | Op::AddFloat(_) | Op::PfAdd(_) | Op::PfMerge { .. } => {
+                (PartialTarget::String, Vec::new(), Some(Need::Count))
+            }
+            Op::Put { .. } => return Ok(Err(f)),
         };
         let need = match end {
             Some(n) => n,
@@ -523,7 +527,7 @@ impl Coordinator {
         };
         let updated = self
             .keyspace
-            .update_partial(db, key, kind, need, f, count_reply)
+            .update_partial(db, key, target, need, f, count_reply)
             .await?;
         if updated.ack != Ack::NONE {
             self.changed(db, key);

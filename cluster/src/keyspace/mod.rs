@@ -28,7 +28,7 @@ mod split;
 #[cfg(test)]
 mod split_tests;
 
-pub use partial::{PartialRead, random_picks};
+pub use partial::{PartialRead, PartialTarget, random_picks};
 pub(crate) use partial::{collection_need, replies_length};
 pub use reclaim::ReclaimStats;
 pub use score_index::ScoreWindow;
@@ -464,6 +464,19 @@ impl Keyspace {
         let ns = self.namespace(db)?;
         let ekey = token::engine_key(ns, key);
         Ok(read_stored(&self.inner.engine, ns, &ekey, key)?.map(|(record, _)| record))
+    }
+
+    /// This node's live entry of `key` as a key scan sees it: a string
+    /// whole, a split collection without its members (its type and
+    /// expiry). Enough for a string command to answer `-WRONGTYPE`, or
+    /// MGET nil, without reading a large collection.
+    pub fn read_shallow(&self, db: u32, key: &[u8]) -> Result<Option<Entry>> {
+        let ns = self.namespace(db)?;
+        let ekey = token::engine_key(ns, key);
+        match self.inner.engine.get(&ekey)? {
+            Some(v) => scanned_entry(&v, key, self.now_ms()),
+            None => Ok(None),
+        }
     }
 
     /// Read-modify-write of this node's record of `key`: `f` changes the

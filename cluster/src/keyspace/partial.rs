@@ -285,21 +285,28 @@ impl Keyspace {
         }))
     }
 
-    /// A collection write `f` of `kind` applied to only the members `need`
-    /// names, when `key` is stored split as a live collection of `kind`;
-    /// otherwise to the whole record, as [`Keyspace::update_record`] does.
-    /// `count_reply` turns the new member count into the reply of a write
-    /// that answers a length (a push).
+    /// A write `f` applied to no more of `key`'s record than `target`
+    /// needs when the key is stored split, otherwise to the whole record
+    /// as [`Keyspace::update_record`] does:
     ///
-    /// With no `kind`, `f` replaces the key whatever it holds (DEL, SET
-    /// without a causal context): it sees no members, its result is stored
-    /// inline, and the members are reclaimed in the background, so a large
-    /// collection is deleted at once.
+    /// - [`PartialTarget::Collection`]: a collection write applied to only
+    ///   the members `need` names, when the key is a live collection of
+    ///   that kind. `count_reply` turns the new member count into the reply
+    ///   of a write that answers a length (a push).
+    /// - [`PartialTarget::Replace`]: `f` replaces the key whatever it holds
+    ///   (DEL, SET without a causal context): it sees no members, its
+    ///   result is stored inline, and the members are reclaimed in the
+    ///   background, so a large collection is deleted at once.
+    ///
+    /// A collection write of another kind, or a [`PartialTarget::String`]
+    /// write, against a live split collection sees the header's clock and
+    /// an empty collection of the header's kind: enough for its
+    /// `-WRONGTYPE`, without reading a member.
     pub async fn update_partial<R, F>(
         &self,
         db: u32,
         key: &[u8],
-        kind: Option<Kind>,
+        target: PartialTarget,
         need: Need<'_>,
         f: F,
         count_reply: Option<fn(u64) -> R>,
@@ -319,14 +326,19 @@ impl Keyspace {
             },
             None => return self.update_stored(ns, key, ekey, None, f).await,
         };
-        let Some(kind) = kind else {
-            return self.replace_split(ns, key, ekey, &header, f, now).await;
+        let expired = header.expire_at_ms != 0 && header.expire_at_ms <= now;
+        let kind = match target {
+            PartialTarget::Replace => {
+                return self.replace_split(ns, key, ekey, &header, f, now).await;
+            }
+            _ if !expired && target != PartialTarget::Collection(header.kind) => {
+                return wrong_kind(&header, f, now);
+            }
+            PartialTarget::Collection(kind) => kind,
+            PartialTarget::String => header.kind,
         };
         // A sorted set split without a score index gets one by a whole write.
-        if header.kind != kind
-            || (header.expire_at_ms != 0 && header.expire_at_ms <= now)
-            || (kind == Kind::ZSet && !header.score_index)
-        {
+        if header.kind != kind || expired || (kind == Kind::ZSet && !header.score_index) {
             return self
                 .update_stored(ns, key, ekey, Some(Stored::Split(header)), f)
                 .await;
@@ -646,4 +658,34 @@ fn written_collection(
         payload: Payload::Tombstone,
     };
     Ok((sib, members))
+}
+
+/// What a write given to [`Keyspace::update_partial`] needs of the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartialTarget {
+    /// A collection write of this kind (HSET, SADD, LPUSH...).
+    Collection(Kind),
+    /// A write that replaces the key whatever it holds (DEL, SET).
+    Replace,
+    /// A write that applies only to a string, counter or HyperLogLog
+    /// (INCR, APPEND, PFADD...).
+    String,
+}
+
+/// `f`, a write that cannot apply to the live split collection `header`
+/// describes, run on a stand-in record: the header's clock and an empty
+/// collection of its kind. The write refuses (`-WRONGTYPE`) before it
+/// looks at a member; one that would change the stand-in is refused the
+/// same way rather than stored.
+fn wrong_kind<R, F>(header: &SplitHeader, f: F, now: u64) -> Result<Updated<R>>
+where
+    F: FnOnce(&mut Siblings, u64) -> R,
+{
+    let before = split::sibling_of(header, Payload::Collection(Collection::new(header.kind)));
+    let mut after = before.clone();
+    let out = f(&mut after, now);
+    if after != before {
+        return Err(Error::WrongType);
+    }
+    Ok(Updated::unchanged(out, after))
 }

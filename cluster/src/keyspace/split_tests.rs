@@ -13,7 +13,8 @@ use rand::{Rng, SeedableRng};
 
 use super::split::{INLINE_AT, MEMBER_NS_BIT, SPLIT_AT};
 use super::{
-    Keyspace, Need, PartialRead, ScoreWindow, collection_need, live_entry, replies_length,
+    Keyspace, Need, PartialRead, PartialTarget, ScoreWindow, collection_need, live_entry,
+    replies_length,
 };
 use crate::version::{CollectionOp, CollectionReply, Kind, OpError, PopEnd, Siblings, zadd};
 
@@ -35,10 +36,17 @@ async fn apply(ks: &Keyspace, key: &[u8], op: &CollectionOp) -> (Reply, u64) {
     let reply = match collection_need(op) {
         Some((kind, names, end)) => {
             let need = end.unwrap_or(Need::Members(&names));
-            ks.update_partial(0, key, Some(kind), need, f, count_reply)
-                .await
-                .unwrap()
-                .out
+            ks.update_partial(
+                0,
+                key,
+                PartialTarget::Collection(kind),
+                need,
+                f,
+                count_reply,
+            )
+            .await
+            .unwrap()
+            .out
         }
         None => ks.update_record(0, key, f).await.unwrap().out,
     };
@@ -473,7 +481,7 @@ async fn replaced_members_are_reclaimed_in_the_background() {
         s.write(None, ACTOR, now, crate::version::Payload::Tombstone, 0);
     };
     let no_reply: Option<fn(u64)> = None;
-    ks.update_partial(0, b"h", None, Need::Count, del, no_reply)
+    ks.update_partial(0, b"h", PartialTarget::Replace, Need::Count, del, no_reply)
         .await
         .unwrap();
     let now = *ran_at.lock().unwrap();

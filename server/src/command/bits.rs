@@ -371,7 +371,7 @@ pub async fn bitop_cmd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = cx.db();
     if len > 0 {
         cx.put(dest, Entry::new(result)).await?;
-    } else if cx.peek(db, dest).await?.is_some() {
+    } else if cx.peek_shallow(db, dest).await?.is_some() {
         cx.apply(vec![Write::Delete {
             db,
             key: dest.clone(),

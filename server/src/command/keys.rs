@@ -205,7 +205,7 @@ async fn rename_with(cx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> CmdResult {
     if src == dst {
         return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
     }
-    if nx && cx.peek(db, dst).await?.is_some() {
+    if nx && cx.peek_shallow(db, dst).await?.is_some() {
         return Ok(Reply::Int(0));
     }
     cx.apply(vec![
@@ -263,7 +263,7 @@ pub async fn copy(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(entry) = cx.peek(src_db, src).await? else {
         return Ok(Reply::Int(0));
     };
-    if !replace && cx.peek(dst_db, dst).await?.is_some() {
+    if !replace && cx.peek_shallow(dst_db, dst).await?.is_some() {
         return Ok(Reply::Int(0));
     }
     cx.apply(vec![Write::Put {
@@ -287,7 +287,7 @@ pub async fn move_(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(entry) = cx.peek(src_db, key).await? else {
         return Ok(Reply::Int(0));
     };
-    if cx.peek(dst_db, key).await?.is_some() {
+    if cx.peek_shallow(dst_db, key).await?.is_some() {
         return Ok(Reply::Int(0));
     }
     cx.apply(vec![
@@ -410,14 +410,42 @@ pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
     }
 }
 
-/// OBJECT ENCODING key.
+/// The encoding Redis would report for the value of `entry`.
+pub fn entry_encoding(entry: &Entry) -> &'static str {
+    match &entry.members {
+        Some(m) => collection_encoding(entry.kind, m),
+        None => string_encoding(&entry.value),
+    }
+}
+
+/// The encoding of a collection that [`collection_encoding`] gives for
+/// any members once it holds `len` of them, if its size alone decides.
+fn encoding_by_size(kind: ValueType, len: u64) -> Option<&'static str> {
+    match kind {
+        ValueType::Hash if len > 128 => Some("hashtable"),
+        ValueType::Set if len > 512 => Some("hashtable"),
+        ValueType::ZSet if len > 128 => Some("skiplist"),
+        // Each element costs at least 11 bytes of the 8 kB listpack.
+        ValueType::List if len > 8 * 1024 / 11 => Some("quicklist"),
+        _ => None,
+    }
+}
+
+/// OBJECT ENCODING key. A large collection is answered from its member
+/// count, without reading its members.
 pub async fn object_encoding(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let counted = cx.peek_part(cx.db(), arg(args, 2), Need::Count).await?;
+    match counted {
+        None => return Ok(Reply::Nil),
+        Some(part) => {
+            if let Some(encoding) = encoding_by_size(part.kind, part.len) {
+                return Ok(Reply::bulk(encoding));
+            }
+        }
+    }
     Ok(object_lookup(cx, args)
         .await?
-        .map_or(Reply::Nil, |e| match &e.members {
-            Some(m) => Reply::bulk(collection_encoding(e.kind, m)),
-            None => Reply::bulk(string_encoding(&e.value)),
-        }))
+        .map_or(Reply::Nil, |e| Reply::bulk(entry_encoding(&e))))
 }
 
 /// OBJECT REFCOUNT key: Redis shares the integers 0..9999, reported with

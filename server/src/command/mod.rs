@@ -97,23 +97,39 @@ impl Ctx<'_> {
     /// Reads the string at `key` in the selected database, counting a
     /// keyspace hit or miss; another type is `-WRONGTYPE`.
     pub async fn read(&mut self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
-        string_only(self.read_any(key).await?)
+        string_only(self.read_shallow(key).await?)
+    }
+
+    /// Reads `key` in the selected database as a string command needs it
+    /// ([`Coordinator::get_shallow`]: a collection may come without its
+    /// members), counting a keyspace hit or miss.
+    pub async fn read_shallow(&mut self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
+        self.lookup(key, true).await
+    }
+
+    /// [`Ctx::read_any`] (`shallow` false) or [`Ctx::read_shallow`]: a
+    /// GET of a pipeline batch finds its answer prefetched.
+    async fn lookup(&mut self, key: &[u8], shallow: bool) -> Result<Option<Entry>, ReplyError> {
+        let found = match self.client.prefetched.take() {
+            Some((k, found)) if k == key => found?,
+            _ => {
+                let (cluster, db, level) =
+                    (&self.server.cluster, self.client.db, self.read_level());
+                if shallow {
+                    cluster.get_shallow(db, key, level).await?
+                } else {
+                    cluster.get(db, key, level).await?
+                }
+            }
+        };
+        self.count_lookup(found.is_some());
+        Ok(found)
     }
 
     /// Reads `key` (any type) in the selected database, counting a keyspace
     /// hit or miss.
     pub async fn read_any(&mut self, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
-        let found = match self.client.prefetched.take() {
-            Some((k, found)) if k == key => found?,
-            _ => {
-                self.server
-                    .cluster
-                    .get(self.client.db, key, self.read_level())
-                    .await?
-            }
-        };
-        self.count_lookup(found.is_some());
-        Ok(found)
+        self.lookup(key, false).await
     }
 
     /// Counts a read's keyspace hit or miss (INFO's `keyspace_hits`).
@@ -161,9 +177,21 @@ impl Ctx<'_> {
         Ok(found)
     }
 
+    /// [`Ctx::peek`] for a caller that needs a string, or of another type
+    /// only its kind and expiry: a large collection comes without its
+    /// members ([`Coordinator::get_shallow`]). For existence checks, TTLs,
+    /// and `-WRONGTYPE`.
+    pub async fn peek_shallow(&self, db: u32, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
+        Ok(self
+            .server
+            .cluster
+            .get_shallow(db, key, self.read_level())
+            .await?)
+    }
+
     /// [`Ctx::peek`] of a string: another type is `-WRONGTYPE`.
     pub async fn peek_string(&self, db: u32, key: &[u8]) -> Result<Option<Entry>, ReplyError> {
-        string_only(self.peek(db, key).await?)
+        string_only(self.peek_shallow(db, key).await?)
     }
 
     /// Applies writes atomically; the reply will wait for their durability.

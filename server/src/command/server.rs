@@ -11,7 +11,6 @@ use ringkv_resp::{Protocol, Reply};
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_f64};
 use super::docs::{all, docs_reply, info_reply};
-use super::keys::string_encoding;
 use super::table::{self, CommandSpec};
 use crate::client::Client;
 use crate::glob::Glob;
@@ -477,8 +476,12 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Simple(
             format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-                string_encoding(&e.value),
-                e.value.len()
+                super::keys::entry_encoding(&e),
+                e.members.as_ref().map_or(e.value.len(), |m| m
+                    .map
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum())
             )
             .into(),
         ));

@@ -11,8 +11,8 @@ use ringkv_resp::Reply;
 use super::Ctx;
 use super::args::{arg, parse_i64};
 use super::collections::{
-    change, change_in, count, intercard_limit, intercard_reply, parse_random_count, peek_members,
-    random_members, read_members, read_part, scan_collection, store,
+    change, change_in, count, intercard_limit, intercard_reply, parse_random_count, random_members,
+    read_members, read_part, scan_collection, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -138,16 +138,17 @@ pub async fn smove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (src, dst, member) = (arg(args, 1), arg(args, 2), arg(args, 3));
     let db = cx.db();
     let _lock = cx.ks().lock([src.as_ref(), dst.as_ref()]).await;
-    // Redis's order: a missing source answers 0 before any type check.
-    let Some(from) = cx.peek(db, src).await? else {
+    // Only the moved member is read of either set. Redis's order: a
+    // missing source answers 0 before any type check.
+    let names = [member.clone()];
+    let Some(from) = cx.peek_part(db, src, Need::Members(&names)).await? else {
         return Ok(Reply::Int(0));
     };
-    if from.kind != ValueType::Set {
+    let to = cx.peek_part(db, dst, Need::Members(&names)).await?;
+    if from.kind != ValueType::Set || to.as_ref().is_some_and(|t| t.kind != ValueType::Set) {
         return Err(ReplyError::WrongType);
     }
-    peek_members(cx, db, dst, ValueType::Set).await?;
-    let from = from.members.unwrap_or_default();
-    if !from.map.contains_key(member) {
+    if from.get(member).is_none() {
         return Ok(Reply::Int(0));
     }
     if src == dst {
@@ -165,6 +166,11 @@ pub async fn smove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .await?;
     if count(&removed) == 0 {
         return Ok(Reply::Int(0));
+    }
+    if to.is_some_and(|t| t.get(member).is_some()) {
+        // Already there: the destination is not written (nor its
+        // watchers touched), as in Redis.
+        return Ok(Reply::Int(1));
     }
     let add = CollectionOp::Put {
         kind: Kind::Set,

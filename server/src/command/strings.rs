@@ -156,7 +156,7 @@ async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -
     // clock needs it.)
     let needs_current = plan.nx || plan.xx || plan.get || matches!(plan.expiry, Expiry::Keep);
     let current = if needs_current {
-        cx.peek(db, key).await?
+        cx.peek_shallow(db, key).await?
     } else {
         None
     };
@@ -293,11 +293,11 @@ pub async fn getex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn mget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut out = Vec::with_capacity(args.len() - 1);
     for key in args.iter().skip(1) {
-        out.push(
-            cx.read(key)
-                .await?
-                .map_or(Reply::Nil, |e| Reply::Bulk(e.value)),
-        );
+        // A key of another type reads as nil, as in Redis.
+        out.push(match cx.read_shallow(key).await? {
+            Some(e) if e.kind == ValueType::String => Reply::Bulk(e.value),
+            _ => Reply::Nil,
+        });
     }
     Ok(Reply::Array(out))
 }
@@ -339,7 +339,7 @@ pub async fn msetnx(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let pairs: Vec<_> = pairs(cx, args)?.collect();
     let _lock = cx.ks().lock(pairs.iter().map(|(k, _)| k.as_ref())).await;
     for (k, _) in &pairs {
-        if cx.peek(db, k).await?.is_some() {
+        if cx.peek_shallow(db, k).await?.is_some() {
             return Ok(Reply::Int(0));
         }
     }

@@ -157,7 +157,7 @@ pub async fn watched_existing(
 ) -> Result<Vec<(u32, Bytes)>, ReplyError> {
     let mut existing = Vec::new();
     for (d, key) in cx.server.watches.watched_in(db) {
-        if cx.peek(d, &key).await?.is_some() {
+        if cx.peek_shallow(d, &key).await?.is_some() {
             existing.push((d, key));
         }
     }
@@ -252,7 +252,10 @@ pub async fn watch(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if cx.client.watched.iter().any(|w| w.db == db && w.key == key) {
             continue;
         }
-        let expire_at_ms = cx.peek(db, key).await?.map_or(0, |e| e.expire_at_ms);
+        let expire_at_ms = cx
+            .peek_shallow(db, key)
+            .await?
+            .map_or(0, |e| e.expire_at_ms);
         cx.server
             .watches
             .add(db, key.clone(), &cx.client.watch_dirty);
