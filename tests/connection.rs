@@ -307,7 +307,28 @@ fn info_config_time_save_debug_function() {
         "ERR unknown subcommand or wrong number of arguments for 'FOO'. Try DEBUG HELP."
     );
     assert_eq!(ok(c, &["DEBUG", "RELOAD"]), Okay);
+    assert_eq!(ok(c, &["DEBUG", "LOADAOF"]), Okay);
     assert_eq!(ok(c, &["GET", "k2"]), bulk("v"));
+    // DIGEST-VALUE: equal values sign equally, a missing key as zeros.
+    ok(c, &["HSET", "h1", "a", "1", "b", "2"]);
+    assert_eq!(ok(c, &["COPY", "h1", "h2"]), redis::Value::Int(1));
+    ok(c, &["HSET", "h3", "a", "1", "b", "3"]);
+    let digests = |c: &mut redis::Connection| -> Vec<String> {
+        redis::from_redis_value(&ok(c, &["DEBUG", "DIGEST-VALUE", "h1", "h2", "h3", "none"]))
+            .unwrap()
+    };
+    let d = digests(c);
+    assert_eq!(d[0], d[1]);
+    assert_ne!(d[0], d[2]);
+    assert_eq!(d[3], "0".repeat(40));
+    assert!(
+        matches!(ok(c, &["DEBUG", "OBJECT", "h1"]), redis::Value::SimpleString(s) if s.contains("encoding:listpack"))
+    );
+    assert_eq!(ok(c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1b"]), Okay);
+    assert_eq!(
+        err(c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"]),
+        "ERR argument must be a memory value"
+    );
     assert_eq!(ok(c, &["FUNCTION", "LIST"]), redis::Value::Array(vec![]));
     assert_eq!(ok(c, &["FUNCTION", "FLUSH"]), Okay);
     assert_eq!(

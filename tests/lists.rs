@@ -389,6 +389,16 @@ fn blocking_pops_wake_on_push_in_arrival_order_and_time_out() {
         t.join().unwrap().0.unwrap(),
         bulks(&[Some("typed"), Some("t")])
     );
+    // A blocked BRPOPLPUSH whose destination is of another type answers
+    // WRONGTYPE once the source has an element, which stays there.
+    ok(c, &["SET", "target", "nolist"]);
+    let t = in_thread(&s, &["BRPOPLPUSH", "blist", "target", "10"]);
+    wait_blocked(&s, 1);
+    ok(c, &["RPUSH", "blist", "a", "b", "c"]);
+    let (reply, _) = t.join().unwrap();
+    assert!(reply.unwrap_err().starts_with("WRONGTYPE"));
+    assert_eq!(range(c, "blist"), ["a", "b", "c"]);
+    assert_eq!(blocked_clients(&s), 0);
     // A key that becomes a list by RENAME wakes its waiters too.
     let t = in_thread(&s, &["BLPOP", "renamed", "10"]);
     wait_blocked(&s, 1);

@@ -76,8 +76,18 @@ fn reads_and_no_op_writes_do_not_abort() {
     // SMOVE of a member the destination already holds leaves it alone.
     ok(c, &["SADD", "src", "a", "b"]);
     ok(c, &["SADD", "dst", "a"]);
-    assert!(exec_survives(c, other, "dst", &["SMOVE", "src", "dst", "a"]));
-    assert!(!exec_survives(c, other, "dst", &["SMOVE", "src", "dst", "b"]));
+    assert!(exec_survives(
+        c,
+        other,
+        "dst",
+        &["SMOVE", "src", "dst", "a"]
+    ));
+    assert!(!exec_survives(
+        c,
+        other,
+        "dst",
+        &["SMOVE", "src", "dst", "b"]
+    ));
     // The same name in another database is another key.
     ok(other, &["SELECT", "3"]);
     assert!(exec_survives(c, other, "k", &["SET", "k", "other-db"]));

@@ -80,6 +80,10 @@ pub struct Client {
     pub in_exec: bool,
     /// Left by a blocking command that found nothing: the connection waits.
     pub block: Option<crate::blocking::BlockRequest>,
+    /// Set by a blocking command whose error reply still ends its wait
+    /// (BLMOVE finding its destination of another type once the source has
+    /// an element, as Redis answers); other errors keep a client waiting.
+    pub error_ends_wait: bool,
     /// Pub/sub subscriptions and their message queue, once subscribed.
     pub subscriptions: Option<crate::pubsub::Subscriptions>,
 }
@@ -108,6 +112,7 @@ impl Client {
             prewritten: None,
             in_exec: false,
             block: None,
+            error_ends_wait: false,
             subscriptions: None,
         }
     }
@@ -142,6 +147,7 @@ impl Client {
             prewritten: None,
             in_exec: false,
             block: None,
+            error_ends_wait: false,
             subscriptions: None,
         }
     }

@@ -416,7 +416,8 @@ async fn wait_blocked(
         // An error while waiting (the key now holds another type, a
         // replica did not answer) does not end the wait, as in Redis a
         // key of the wrong type does not serve its blocked clients.
-        if client.block.take().is_none() && !reply.is_error() {
+        let ends = !reply.is_error() || std::mem::take(&mut client.error_ends_wait);
+        if client.block.take().is_none() && ends {
             server.blocking.served.fetch_add(1, Ordering::Relaxed);
             break Ok(reply);
         }

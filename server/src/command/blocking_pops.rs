@@ -10,7 +10,7 @@ use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::arg;
-use super::lists::{End, list, move_one, mpop_args, mpop_first, pop_in};
+use super::lists::{End, list_len, move_one, mpop_args, mpop_first, pop_in};
 use super::zsets::{zmpop_args, zmpop_first, zpop_first};
 use crate::blocking::{BlockRequest, parse_timeout};
 use crate::reply_error::CmdResult;
@@ -39,8 +39,8 @@ async fn bpop(cx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let timeout = parse_timeout(arg(args, args.len() - 1))?;
     let keys = args.get(1..args.len() - 1).unwrap_or_default();
     for key in keys {
-        match list(cx, key).await? {
-            Some(l) if !l.is_empty() => {}
+        match list_len(cx, key).await? {
+            Some(n) if n > 0 => {}
             _ => continue,
         }
         if let Some(v) = pop_in(cx, cx.db(), key, 1, end).await?.into_iter().next() {

@@ -43,6 +43,18 @@ pub async fn read_part(
     }
 }
 
+/// How many members the collection of type `ty` at `key` holds, from its
+/// header (`None`: no such key), counting a keyspace hit or miss; another
+/// type is `-WRONGTYPE`. For a pop that must skip empty keys without
+/// reading a long one.
+pub async fn length_of(
+    cx: &mut Ctx<'_>,
+    key: &[u8],
+    ty: ValueType,
+) -> Result<Option<u64>, ReplyError> {
+    Ok(read_part(cx, key, ty, Need::Count).await?.map(|p| p.len))
+}
+
 /// [`read_members`] without statistics, in database `db` (for writes).
 pub async fn peek_members(
     cx: &Ctx<'_>,

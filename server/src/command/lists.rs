@@ -9,7 +9,9 @@ use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_i64};
-use super::collections::{change, change_in, count, peek_members, read_members, read_part};
+use super::collections::{
+    change, change_in, count, length_of, peek_members, read_members, read_part,
+};
 use crate::reply_error::{CmdResult, ReplyError, text};
 
 /// The elements of the list at `key`, in order (`None`: no such key).
@@ -17,6 +19,11 @@ pub async fn list(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<Bytes>>, Re
     Ok(read_members(cx, key, ValueType::List)
         .await?
         .map(|m| m.map.into_values().collect()))
+}
+
+/// The length of the list at `key` ([`length_of`]).
+pub async fn list_len(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<u64>, ReplyError> {
+    length_of(cx, key, ValueType::List).await
 }
 
 /// Which end of a list.
@@ -116,7 +123,7 @@ async fn pop_cmd(cx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
         .ok_or(ReplyError::err(text::NOT_POSITIVE))?;
     if n == 0 {
         // Redis: nil for a missing key, an empty array for a list.
-        return Ok(match list(cx, key).await? {
+        return Ok(match list_len(cx, key).await? {
             None => Reply::NilArray,
             Some(_) => Reply::Array(Vec::new()),
         });
@@ -325,11 +332,20 @@ pub async fn move_one(
 ) -> Result<Option<Bytes>, ReplyError> {
     let db = cx.db();
     let _lock = cx.ks().lock([src.as_ref(), dst.as_ref()]).await;
-    match peek_members(cx, db, src, ValueType::List).await? {
-        Some(m) if !m.map.is_empty() => {}
+    // Both lists' types and lengths from their headers: a move touches
+    // only the element it moves, however long the lists.
+    match cx.peek_part(db, src, Need::Count).await? {
+        Some(p) if p.kind != ValueType::List => return Err(ReplyError::WrongType),
+        Some(p) if p.len > 0 => {}
         _ => return Ok(None),
     }
-    peek_members(cx, db, dst, ValueType::List).await?;
+    if let Some(p) = cx.peek_part(db, dst, Need::Count).await? {
+        if p.kind != ValueType::List {
+            // Redis answers this error even to a client it had blocked.
+            cx.client.error_ends_wait = true;
+            return Err(ReplyError::WrongType);
+        }
+    }
     let Some(value) = pop_in(cx, db, src, 1, from).await?.into_iter().next() else {
         return Ok(None);
     };
@@ -372,8 +388,8 @@ pub async fn mpop_first(
     count: u64,
 ) -> Result<Option<Reply>, ReplyError> {
     for key in keys {
-        match list(cx, key).await? {
-            Some(l) if !l.is_empty() => {}
+        match list_len(cx, key).await? {
+            Some(n) if n > 0 => {}
             _ => continue,
         }
         let popped = pop_in(cx, cx.db(), key, count, end).await?;

@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ringkv_cluster::{Entry, ValueType};
 use ringkv_resp::{Protocol, Reply};
+use sha2::{Digest, Sha256};
 
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_f64};
@@ -427,6 +429,12 @@ const DEBUG_HELP: &[&str] = &[
     "    Show low-level information about the key.",
     "RELOAD",
     "    Flush the memtable to SSTables and fsync, as a save-and-reload would persist everything.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of the given keys (40 zeros for a missing key).",
+    "LOADAOF",
+    "    As RELOAD: the WAL already holds every write.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Accepted for compatibility: lists are not stored as quicklists.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in the background when they are not accessed.",
     "SLEEP <seconds>",
@@ -486,11 +494,57 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .into(),
         ));
     }
-    if is(sub, "RELOAD") {
+    if is(sub, "DIGEST-VALUE") {
+        let mut digests = Vec::with_capacity(args.len().saturating_sub(2));
+        for key in args.iter().skip(2) {
+            let found = cx.peek(cx.db(), key).await?;
+            digests.push(Reply::bulk(&value_digest(found.as_ref())));
+        }
+        return Ok(Reply::Array(digests));
+    }
+    if is(sub, "QUICKLIST-PACKED-THRESHOLD") && args.len() == 3 {
+        let size = String::from_utf8_lossy(arg(args, 2));
+        <ringkv_conf::ByteSize as ringkv_conf::ConfValue>::parse_conf(&size)
+            .map_err(|_| ReplyError::err("argument must be a memory value"))?;
+        return Ok(Reply::Ok);
+    }
+    if is(sub, "RELOAD") || (is(sub, "LOADAOF") && args.len() == 2) {
         flush_engine(cx.server).await?;
         return Ok(Reply::Ok);
     }
     Err(syntax())
+}
+
+/// DEBUG DIGEST-VALUE's signature of a value: 40 hex digits of a SHA-256
+/// over its type and content (a list's elements in order, a hash's or
+/// sorted set's members with their values, a set's members), so equal
+/// values sign equally; 40 zeros for a missing key, as Redis.
+fn value_digest(entry: Option<&Entry>) -> String {
+    let Some(entry) = entry else {
+        return "0".repeat(40);
+    };
+    let mut hash = Sha256::new();
+    let mut put = |b: &[u8]| {
+        hash.update((b.len() as u64).to_be_bytes());
+        hash.update(b);
+    };
+    put(entry.kind.name().as_bytes());
+    match &entry.members {
+        None => put(&entry.value),
+        Some(m) => {
+            for (member, value) in &m.map {
+                if entry.kind != ValueType::List {
+                    put(member);
+                }
+                put(value);
+            }
+        }
+    }
+    hash.finalize()
+        .iter()
+        .take(20)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Longest DEBUG SLEEP, in seconds (Redis has no cap; an hour keeps

@@ -11,8 +11,8 @@ use ringkv_resp::Reply;
 use super::Ctx;
 use super::args::{arg, parse_i64};
 use super::collections::{
-    change, change_in, count, intercard_limit, intercard_reply, parse_random_count, random_members,
-    read_members, read_part, scan_collection, store,
+    change, change_in, count, intercard_limit, intercard_reply, length_of, parse_random_count,
+    random_members, read_members, read_part, scan_collection, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -102,7 +102,7 @@ pub async fn spop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if count == Some(0) {
         // Redis answers an empty array without touching the key (but
         // still checks its type).
-        set(cx, arg(args, 1)).await?;
+        length_of(cx, arg(args, 1), ValueType::Set).await?;
         return Ok(Reply::Array(Vec::new()));
     }
     let popped: Vec<Bytes> = match change(cx, arg(args, 1), op).await? {

@@ -13,8 +13,8 @@ use ringkv_resp::{Protocol, Reply};
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
 use super::collections::{
-    change, count, intercard_limit, intercard_reply, random_args, random_members, read_members,
-    read_part, scan_collection, store,
+    change, count, intercard_limit, intercard_reply, length_of, random_args, random_members,
+    read_members, read_part, scan_collection, store,
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
@@ -296,7 +296,7 @@ async fn zpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
                 .filter(|n| *n >= 0)
                 .ok_or(ReplyError::err(text::NOT_POSITIVE))?;
             if n == 0 {
-                zset(cx, arg(args, 1)).await?;
+                length_of(cx, arg(args, 1), ValueType::ZSet).await?;
                 return Ok(Reply::Array(Vec::new()));
             }
             n.unsigned_abs()
@@ -359,11 +359,9 @@ pub async fn zmpop_first(
     count: u64,
 ) -> Result<Option<Reply>, ReplyError> {
     for key in keys {
-        let Some(z) = zset(cx, key).await? else {
-            continue;
-        };
-        if z.is_empty() {
-            continue;
+        match length_of(cx, key, ValueType::ZSet).await? {
+            Some(n) if n > 0 => {}
+            _ => continue,
         }
         let popped = pop(cx, key, count, end).await?;
         if popped.is_empty() {
@@ -394,8 +392,8 @@ pub async fn zpop_first(
     end: PopEnd,
 ) -> Result<Option<Reply>, ReplyError> {
     for key in keys {
-        match zset(cx, key).await? {
-            Some(z) if !z.is_empty() => {}
+        match length_of(cx, key, ValueType::ZSet).await? {
+            Some(n) if n > 0 => {}
             _ => continue,
         }
         if let Some((s, m)) = pop(cx, key, 1, end).await?.into_iter().next() {
