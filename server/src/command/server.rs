@@ -498,7 +498,7 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let mut digests = Vec::with_capacity(args.len().saturating_sub(2));
         for key in args.iter().skip(2) {
             let found = cx.peek(cx.db(), key).await?;
-            digests.push(Reply::bulk(&value_digest(found.as_ref())));
+            digests.push(Reply::bulk(value_digest(found.as_ref())));
         }
         return Ok(Reply::Array(digests));
     }
