@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 
 use super::split::{INLINE_AT, MEMBER_NS_BIT, SPLIT_AT};
 use super::{
-    Keyspace, Need, PartialRead, PartialTarget, ScoreWindow, collection_need, live_entry,
+    Ack, Keyspace, Need, PartialRead, PartialTarget, ScoreWindow, collection_need, live_entry,
     replies_length,
 };
 use crate::version::{CollectionOp, CollectionReply, Kind, OpError, PopEnd, Siblings, zadd};
@@ -673,4 +673,56 @@ async fn a_sorted_set_split_by_format_3_reads_and_gets_its_index_at_its_next_wri
         sole_members(&model).unwrap(),
         "after the write",
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_of_another_type_is_refused_from_a_split_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let pairs: Vec<(Bytes, Bytes)> = (0..2000)
+        .map(|i| (Bytes::from(format!("f{i}")), Bytes::from("v")))
+        .collect();
+    let put = CollectionOp::Put {
+        kind: Kind::Hash,
+        pairs,
+        if_absent: false,
+    };
+    apply(&ks, b"h", &put).await.0.unwrap();
+    let before = header_of(&ks, b"h").expect("stored split");
+    // A set write on the hash: WRONGTYPE, from the header alone.
+    let sadd = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: vec![(Bytes::from("m"), Bytes::new())],
+        if_absent: false,
+    };
+    assert_eq!(apply(&ks, b"h", &sadd).await.0, Err(OpError::WrongType));
+    // A counter write (INCR's kind): the same, through the string target.
+    let seen = Arc::new(Mutex::new(0usize));
+    let seen_in = Arc::clone(&seen);
+    let incr = move |s: &mut Siblings, now: u64| {
+        // Siblings and members the write was given.
+        *seen_in.lock().unwrap() = s.iter().count()
+            + s.iter()
+                .map(|sib| match &sib.payload {
+                    crate::version::Payload::Collection(c) => c.len(),
+                    _ => 0,
+                })
+                .sum::<usize>();
+        s.add_int(ACTOR, now, 1).is_err()
+    };
+    let no_reply: Option<fn(u64) -> bool> = None;
+    let refused = ks
+        .update_partial(0, b"h", PartialTarget::String, Need::Count, incr, no_reply)
+        .await
+        .unwrap();
+    assert!(refused.out, "INCR of a hash is refused");
+    assert_eq!(refused.ack, Ack::NONE, "nothing written");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        1,
+        "one stand-in sibling, no member read"
+    );
+    let after = header_of(&ks, b"h").unwrap();
+    assert_eq!((after.count, &after.clock), (before.count, &before.clock));
+    assert_eq!(member_records(&ks), 2000);
 }
