@@ -259,18 +259,24 @@ fn large_hashes_sets_and_sorted_sets_behave_as_models() {
     assert_eq!(ok(c, &["DEL", "h", "s"]), int(2));
     assert_eq!(ok(c, &["EXISTS", "h", "s"]), int(0));
     // Their members are deleted in the background, and INFO counts them.
-    let reclaimed = |c: &mut redis::Connection| -> u64 {
+    let info = |c: &mut redis::Connection, field: &str| -> u64 {
         let text: String = redis::cmd("INFO").query(c).unwrap();
         text.lines()
-            .find_map(|l| l.strip_prefix("collection_members_reclaimed:"))
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
+    let reclaimed = |c: &mut redis::Connection| info(c, "collection_members_reclaimed");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while reclaimed(c) < 1000 && std::time::Instant::now() < deadline {
+    while (reclaimed(c) < 1000 || info(c, "lazyfree_pending_objects") > 0)
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(reclaimed(c) >= 1000, "reclaimed {}", reclaimed(c));
+    // Redis's names for the same: nothing pending, both keys' members freed.
+    assert_eq!(info(c, "lazyfree_pending_objects"), 0);
+    assert!(info(c, "lazyfreed_objects") >= 2);
     assert_eq!(ok(c, &["HLEN", "h"]), int(0));
     assert_eq!(ok(c, &["HSET", "h", "again", "1"]), int(1));
     assert_eq!(ok(c, &["HLEN", "h"]), int(1));

@@ -339,12 +339,19 @@ fn memory_section(server: &Server, out: &mut String) {
     let (qbufs, _) = server.clients.query_buffers();
     let _ = write!(
         out,
-        "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmemtable_bytes:{}\r\nblock_cache_bytes:{}\r\nblock_cache_capacity:{}\r\nclients_query_buffers:{qbufs}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:{MEM_ALLOCATOR}\r\n",
+        "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmemtable_bytes:{}\r\nblock_cache_bytes:{}\r\nblock_cache_capacity:{}\r\nclients_query_buffers:{qbufs}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:{MEM_ALLOCATOR}\r\nlazyfree_pending_objects:{}\r\n",
         human_bytes(rss),
         human_bytes(rss),
         s.memtable_bytes,
         s.block_cache_bytes,
         s.block_cache_capacity,
+        // Redis's lazy free: deleted or replaced large collections whose
+        // members the background reclaimer has not deleted yet.
+        server
+            .keyspace
+            .reclaim_stats()
+            .pending
+            .load(Ordering::Relaxed),
     );
 }
 
@@ -372,9 +379,14 @@ fn stats_section(server: &Server, out: &mut String) {
     let errors: u64 = st.error_replies().values().sum();
     let _ = write!(
         out,
-        "instantaneous_ops_per_sec:{}\r\nrejected_connections:{rejected}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{errors}\r\n",
+        "instantaneous_ops_per_sec:{}\r\nrejected_connections:{rejected}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{errors}\r\nlazyfreed_objects:{}\r\n",
         server.ops_per_sec.load(Ordering::Relaxed),
         server.keyspace.engine().stats().expired_dropped,
+        server
+            .keyspace
+            .reclaim_stats()
+            .generations
+            .load(Ordering::Relaxed),
     );
     let m = crate::messaging_metrics::Messaging::sample(&server.blocking, &server.pubsub);
     crate::stat::write_info(crate::messaging_metrics::STATS_ROWS, &m, out);
