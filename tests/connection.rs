@@ -124,6 +124,14 @@ fn client_subcommands_and_quit() {
         "ERR client-id should be greater than 0"
     );
     assert_eq!(
+        err(c, &["CLIENT", "KILL", "USER", "wrong_user"]),
+        "ERR No such user 'wrong_user'"
+    );
+    assert_eq!(
+        ok(c, &["CLIENT", "KILL", "USER", "default", "ID", "999999"]),
+        int(0)
+    );
+    assert_eq!(
         err(c, &["CLIENT", "FOO"]),
         "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
     );

@@ -377,6 +377,12 @@ pub async fn client_kill(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is(opt, "LADDR") {
             laddr = Some(text_value);
         } else if is(opt, "USER") {
+            // The only user is `default` (there are no ACL users).
+            if text_value != "default" {
+                return Err(ReplyError::Err(
+                    format!("No such user '{text_value}'").into(),
+                ));
+            }
             user = Some(text_value);
         } else if is(opt, "SKIPME") {
             skipme = if is(value, "yes") {
