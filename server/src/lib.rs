@@ -21,6 +21,7 @@ pub mod client;
 pub mod cluster_metrics;
 pub mod command;
 pub mod connection;
+pub mod encoding_limits;
 pub mod engine_options;
 pub mod fd_limit;
 pub mod glob;

@@ -67,6 +67,8 @@ pub struct Server {
     pub blocking: Arc<crate::blocking::Blocking>,
     /// This node's pub/sub subscriptions.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Redis's encoding thresholds, for OBJECT ENCODING only.
+    pub encoding_limits: crate::encoding_limits::EncodingLimits,
 }
 
 impl Server {
@@ -120,6 +122,7 @@ impl Server {
             census: crate::info::Census::default(),
             blocking,
             pubsub,
+            encoding_limits: Default::default(),
         });
         // Clients blocked on a key look again when its record changes
         // here, whoever coordinated the write.

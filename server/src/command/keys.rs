@@ -15,6 +15,7 @@ use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_i64};
+use crate::encoding_limits::{EncodingLimits, Threshold};
 use crate::glob::Glob;
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -365,25 +366,35 @@ async fn object_lookup(cx: &Ctx<'_>, args: &[Bytes]) -> Result<Option<Entry>, Re
     cx.peek(cx.db(), arg(args, 2)).await
 }
 
-/// How Redis 7.2 would encode a hash or set of these members (default
-/// thresholds): a hash is `listpack` up to 128 fields of at most 64 bytes
-/// (field and value), else `hashtable`; a set of integers is `intset` up
-/// to 512 members, else `listpack` up to 128 members of at most 64 bytes,
-/// else `hashtable`; a sorted set is `listpack` up to 128 members of at
-/// most 64 bytes, else `skiplist`; a list is `listpack` up to about 8 kB,
-/// else `quicklist`. Computed from the contents: Redis never converts
-/// back after shrinking, ringkv reports what the value is now.
-pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
-    let small = |n: usize| {
-        members.map.len() <= n
+/// How Redis 7.2 would encode a collection of these members under the
+/// thresholds `limits` holds (their defaults in brackets): a hash is
+/// `listpack` up to hash-max-listpack-entries fields (128) of at most
+/// hash-max-listpack-value bytes (64, field and value), else `hashtable`;
+/// a set of integers is `intset` up to set-max-intset-entries members
+/// (512), else `listpack` up to set-max-listpack-entries (128) of at most
+/// set-max-listpack-value bytes (64), else `hashtable`; a sorted set is
+/// `listpack` up to zset-max-listpack-entries (128) of at most
+/// zset-max-listpack-value bytes (64), else `skiplist`; a list is
+/// `listpack` while it fits list-max-listpack-size (-2: 8 kB), else
+/// `quicklist`. Computed from the contents: Redis never converts back
+/// after shrinking, ringkv reports what the value is now.
+pub fn collection_encoding(
+    kind: ValueType,
+    members: &Members,
+    limits: &EncodingLimits,
+) -> &'static str {
+    let n = members.map.len();
+    let fits = |entries: Threshold, value: Threshold, with_values: bool| {
+        let longest = limits.size(value);
+        n <= limits.size(entries)
             && members
                 .map
                 .iter()
-                .all(|(m, v)| m.len() <= 64 && v.len() <= 64)
+                .all(|(m, v)| m.len() <= longest && (!with_values || v.len() <= longest))
     };
     match kind {
         ValueType::Set
-            if members.map.len() <= 512
+            if n <= limits.size(Threshold::SetIntsetEntries)
                 && members
                     .map
                     .keys()
@@ -391,42 +402,47 @@ pub fn collection_encoding(kind: ValueType, members: &Members) -> &'static str {
         {
             "intset"
         }
-        ValueType::ZSet
-            if members.map.len() <= 128 && members.map.keys().all(|m| m.len() <= 64) =>
-        {
-            "listpack"
-        }
+        ValueType::Set if fits(Threshold::SetEntries, Threshold::SetValue, false) => "listpack",
+        ValueType::Set => "hashtable",
+        ValueType::ZSet if fits(Threshold::ZSetEntries, Threshold::ZSetValue, false) => "listpack",
         ValueType::ZSet => "skiplist",
-        // Redis 7.2: one listpack while it fits list-max-listpack-size
-        // (-2: 8 kB; about 11 bytes of overhead per entry).
-        ValueType::List
-            if members.map.values().map(|v| v.len() + 11).sum::<usize>() <= 8 * 1024 =>
-        {
-            "listpack"
-        }
-        ValueType::List => "quicklist",
-        _ if small(128) => "listpack",
+        // About 11 bytes of listpack overhead per entry.
+        ValueType::List => match limits.list_bytes() {
+            Some(bytes) if members.map.values().map(|v| v.len() + 11).sum::<usize>() <= bytes => {
+                "listpack"
+            }
+            None if n <= limits.size(Threshold::ListSize) => "listpack",
+            _ => "quicklist",
+        },
+        _ if fits(Threshold::HashEntries, Threshold::HashValue, true) => "listpack",
         _ => "hashtable",
     }
 }
 
 /// The encoding Redis would report for the value of `entry`.
-pub fn entry_encoding(entry: &Entry) -> &'static str {
+pub fn entry_encoding(entry: &Entry, limits: &EncodingLimits) -> &'static str {
     match &entry.members {
-        Some(m) => collection_encoding(entry.kind, m),
+        Some(m) => collection_encoding(entry.kind, m, limits),
         None => string_encoding(&entry.value),
     }
 }
 
 /// The encoding of a collection that [`collection_encoding`] gives for
 /// any members once it holds `len` of them, if its size alone decides.
-fn encoding_by_size(kind: ValueType, len: u64) -> Option<&'static str> {
+fn encoding_by_size(kind: ValueType, len: u64, limits: &EncodingLimits) -> Option<&'static str> {
+    let over = |t: Threshold| usize::try_from(len).unwrap_or(usize::MAX) > limits.size(t);
     match kind {
-        ValueType::Hash if len > 128 => Some("hashtable"),
-        ValueType::Set if len > 512 => Some("hashtable"),
-        ValueType::ZSet if len > 128 => Some("skiplist"),
-        // Each element costs at least 11 bytes of the 8 kB listpack.
-        ValueType::List if len > 8 * 1024 / 11 => Some("quicklist"),
+        ValueType::Hash if over(Threshold::HashEntries) => Some("hashtable"),
+        ValueType::Set if over(Threshold::SetIntsetEntries) && over(Threshold::SetEntries) => {
+            Some("hashtable")
+        }
+        ValueType::ZSet if over(Threshold::ZSetEntries) => Some("skiplist"),
+        // Each element costs at least 11 bytes of a listpack.
+        ValueType::List => match limits.list_bytes() {
+            Some(bytes) if len > (bytes / 11) as u64 => Some("quicklist"),
+            None if over(Threshold::ListSize) => Some("quicklist"),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -438,14 +454,16 @@ pub async fn object_encoding(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match counted {
         None => return Ok(Reply::Nil),
         Some(part) => {
-            if let Some(encoding) = encoding_by_size(part.kind, part.len) {
+            if let Some(encoding) =
+                encoding_by_size(part.kind, part.len, &cx.server.encoding_limits)
+            {
                 return Ok(Reply::bulk(encoding));
             }
         }
     }
-    Ok(object_lookup(cx, args)
-        .await?
-        .map_or(Reply::Nil, |e| Reply::bulk(entry_encoding(&e))))
+    Ok(object_lookup(cx, args).await?.map_or(Reply::Nil, |e| {
+        Reply::bulk(entry_encoding(&e, &cx.server.encoding_limits))
+    }))
 }
 
 /// OBJECT REFCOUNT key: Redis shares the integers 0..9999, reported with

@@ -15,6 +15,7 @@ use super::args::{ArgCursor, arg, is, parse_f64};
 use super::docs::{all, docs_reply, info_reply};
 use super::table::{self, CommandSpec};
 use crate::client::Client;
+use crate::encoding_limits::EncodingLimits;
 use crate::glob::Glob;
 use crate::info;
 use crate::reply_error::{CmdResult, ReplyError, lossy};
@@ -292,7 +293,8 @@ pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // Secrets (requirepass, cluster-secret) show as a mask (SPEC §2).
     let keys = ringkv_conf::KEYS.iter().map(|k| (k.name, k.shown(&config)));
     let fixed = FIXED_REDIS_KEYS.iter().map(|(n, v)| (*n, v.to_string()));
-    let all: Vec<(&str, String)> = keys.chain(fixed).collect();
+    let encodings = cx.server.encoding_limits.all();
+    let all: Vec<(&str, String)> = keys.chain(fixed).chain(encodings).collect();
     let mut pairs: Vec<(Reply, Reply)> = Vec::new();
     for pattern in args.iter().skip(2) {
         let glob = Glob::new(pattern, true);
@@ -314,11 +316,25 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let mut next = cx.server.config.read().clone();
     let mut changed = Vec::new();
+    let mut thresholds = Vec::new();
     for pair in rest.chunks_exact(2) {
         let (name, value) = (
             String::from_utf8_lossy(arg(pair, 0)).into_owned(),
             String::from_utf8_lossy(arg(pair, 1)).into_owned(),
         );
+        match EncodingLimits::parse(&name, &value) {
+            Ok(Some(parsed)) => {
+                thresholds.push(parsed);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(ReplyError::Err(
+                    format!("CONFIG SET failed (possibly related to argument '{name}') - {e}")
+                        .into(),
+                ));
+            }
+        }
         let Some(key) = ringkv_conf::find_key(&name) else {
             return Err(ReplyError::Err(
                 format!("Unknown option or number of arguments for CONFIG SET - '{name}'").into(),
@@ -339,6 +355,9 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     crate::apply_config(cx.server, &next, &changed)
         .map_err(|e| ReplyError::Err(format!("CONFIG SET failed - {e}").into()))?;
     *cx.server.config.write() = next;
+    for parsed in thresholds {
+        cx.server.encoding_limits.store(parsed);
+    }
     Ok(Reply::Ok)
 }
 
@@ -484,7 +503,7 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Simple(
             format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-                super::keys::entry_encoding(&e),
+                super::keys::entry_encoding(&e, &cx.server.encoding_limits),
                 e.members.as_ref().map_or(e.value.len(), |m| m
                     .map
                     .iter()
