@@ -197,3 +197,51 @@ fn large_collections_change_member_by_member_on_every_replica() {
     }
     assert!(counter(&c, 0, "cluster_digest_reads") >= digests + 40);
 }
+
+#[test]
+fn string_commands_on_a_large_collection_read_its_type_not_its_members() {
+    let c = Cluster::start(3);
+    let mut con0 = c.conn(0);
+    let mut hset = vec!["HSET".to_string(), "big:h".into()];
+    for i in 0..MEMBERS {
+        hset.extend([format!("f{i}"), i.to_string()]);
+    }
+    let hset: Vec<&str> = hset.iter().map(String::as_str).collect();
+    cl(&mut con0, "ALL", &hset).unwrap();
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        let digests_before = counter(&c, node, "cluster_digest_reads");
+        for level in ["ONE", "QUORUM", "ALL"] {
+            for args in [
+                &["GET", "big:h"][..],
+                &["INCR", "big:h"],
+                &["INCRBYFLOAT", "big:h", "1.5"],
+                &["APPEND", "big:h", "x"],
+            ] {
+                assert_eq!(
+                    cl(&mut con, level, args).unwrap_err(),
+                    WRONGTYPE,
+                    "{args:?}"
+                );
+            }
+            assert_eq!(
+                cl(&mut con, level, &["PFADD", "big:h", "a"]).unwrap_err(),
+                "WRONGTYPE Key is not a valid HyperLogLog string value."
+            );
+            assert_eq!(
+                cl(&mut con, level, &["MGET", "big:h"]).unwrap(),
+                redis::Value::Array(vec![redis::Value::Nil])
+            );
+        }
+        // Each was answered from the replicas' agreeing contexts and this
+        // node's header, not from the whole records (which the digest
+        // counter does not count).
+        let digests = counter(&c, node, "cluster_digest_reads") - digests_before;
+        assert!(digests >= 2 * 6, "node {node}: {digests} digest reads");
+        assert_eq!(
+            cl(&mut con, "ALL", &["HLEN", "big:h"]).unwrap(),
+            redis::Value::Int(MEMBERS as i64)
+        );
+    }
+}

@@ -399,9 +399,10 @@ impl Coordinator {
         Ok(live_entry(&rec, self.keyspace.now_ms()))
     }
 
-    /// As [`Coordinator::get`], for a caller that needs only a string: on
-    /// a node that is the only replica of its keys, a split collection is
-    /// read no further than its header (its type and expiry, no members).
+    /// As [`Coordinator::get`], for a caller that needs only a string: a
+    /// collection is read no further than its header (its type and expiry,
+    /// no members) on a node that is the only replica of its keys, and in
+    /// a cluster when this node holds the key as a collection.
     pub async fn get_shallow(
         self: &Arc<Self>,
         db: u32,
@@ -411,6 +412,25 @@ impl Coordinator {
         if self.is_alone() {
             self.stats.reads.inc(level);
             return self.keyspace.read_shallow(db, key);
+        }
+        // In a cluster, this node's own record tells whether the key may be
+        // a collection: then its type and expiry are read as HLEN reads its
+        // count (by digest when the replicas agree), not whole.
+        let local = self.keyspace.read_shallow(db, key)?;
+        if local.is_some_and(|e| e.kind != crate::ValueType::String) {
+            match self.read_partial(db, key, Need::Count, level).await? {
+                None => return Ok(None),
+                Some(read) if read.kind != crate::ValueType::String => {
+                    let members = crate::Members::default();
+                    return Ok(Some(Entry::collection(
+                        read.kind,
+                        members,
+                        read.expire_at_ms,
+                    )));
+                }
+                // A string at the level after all: read it whole.
+                Some(_) => {}
+            }
         }
         self.get(db, key, level).await
     }
