@@ -333,6 +333,24 @@ fn info_config_time_save_debug_function() {
         matches!(ok(c, &["DEBUG", "OBJECT", "h1"]), redis::Value::SimpleString(s) if s.contains("encoding:listpack"))
     );
     assert_eq!(ok(c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1b"]), Okay);
+    // MEMORY USAGE: an estimate in Redis's range, nil for no key.
+    let usage = |c: &mut redis::Connection, args: &[&str]| -> i64 {
+        redis::from_redis_value(&ok(c, args)).unwrap()
+    };
+    let small = usage(c, &["MEMORY", "USAGE", "h1"]);
+    assert!((40..200).contains(&small), "{small}");
+    let mut hset = vec!["HSET".to_string(), "big".into()];
+    for i in 0..2_000 {
+        hset.extend([format!("field:{i}"), "v".repeat(20)]);
+    }
+    query(c, &hset.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    let big = usage(c, &["MEMORY", "USAGE", "big", "SAMPLES", "0"]);
+    assert!((2_000 * 30..2_000 * 100).contains(&big), "{big}");
+    assert_eq!(ok(c, &["MEMORY", "USAGE", "none"]), redis::Value::Nil);
+    assert_eq!(
+        err(c, &["MEMORY", "USAGE", "h1", "FOO", "1"]),
+        "ERR syntax error"
+    );
     assert_eq!(
         err(c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"]),
         "ERR argument must be a memory value"

@@ -374,6 +374,7 @@ handlers! {
     FlushDb => keys::flushdb, FlushAll => keys::flushall,
     ObjectEncoding => keys::object_encoding, ObjectRefcount => keys::object_refcount,
     ObjectIdletime => keys::object_idletime, ObjectFreq => keys::object_freq,
+    MemoryUsage => keys::memory_usage,
     Expire => expire::expire, PExpire => expire::pexpire, ExpireAt => expire::expireat,
     PExpireAt => expire::pexpireat, Ttl => expire::ttl, PTtl => expire::pttl,
     Persist => expire::persist, ExpireTime => expire::expiretime, PExpireTime => expire::pexpiretime,
@@ -430,6 +431,11 @@ static OBJECT_SUBCOMMANDS: [CommandSpec; 5] = [ c("encoding", 3, RO, KEY2, G::Ge
     c("idletime", 3, RO, KEY2, G::Generic, "2.2.3", "O(1)", "Returns the time since the last access to a value.", "key", H::ObjectIdletime),
     c("refcount", 3, RO, KEY2, G::Generic, "2.2.3", "O(1)", "Returns the reference count of a value.", "key", H::ObjectRefcount),
     help("Returns helpful text about the OBJECT subcommands."),
+];
+
+#[rustfmt::skip]
+static MEMORY_SUBCOMMANDS: [CommandSpec; 2] = [ c("usage", -3, RO, KEY2, G::Server, "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", H::MemoryUsage),
+    help("Returns helpful text about the MEMORY subcommands."),
 ];
 
 #[rustfmt::skip]
@@ -602,6 +608,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("lset", 4, RW, KEY1, G::List, "1.0.0", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", "Sets the value of an element in a list by its index.", "key index:integer element", H::LSet),
     c("ltrim", 4, WRITE, KEY1, G::List, "1.0.0", "O(N) where N is the number of elements to be removed by the operation.", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "key start:integer stop:integer", H::LTrim),
     c("mget", -2, RO | FAST, ALL_KEYS, G::String, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys.", "key...", H::MGet),
+    container("memory", -2, H::Container,
+        G::Server,
+        "4.0.0",
+        "A container for memory diagnostics commands.",
+        &MEMORY_SUBCOMMANDS,
+    ),
     c("move", 3, WRITE | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Moves a key to another database.", "key db:integer", H::Move),
     c("mset", -3, RW, KEY_PAIRS, G::String, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys.", "(key value)...", H::MSet),
     c("msetnx", -3, RW, KEY_PAIRS, G::String, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "(key value)...", H::MSetNx),
