@@ -494,39 +494,6 @@ pub async fn object_freq(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        // strtoul reads nothing and stops at the end: Redis takes it as 0.
-        assert_eq!(parse_cursor(b""), Some(0));
-        for bad in [
-            &b"-"[..],
-            b"x",
-            b" 1",
-            b"1 ",
-            b"18446744073709551616",
-            b"1.0",
-        ] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn encodings_follow_redis_rules() {
-        assert_eq!(string_encoding(b"12345"), "int");
-        assert_eq!(string_encoding(b"012"), "embstr");
-        assert_eq!(string_encoding(&[b'a'; 44]), "embstr");
-        assert_eq!(string_encoding(&[b'a'; 45]), "raw");
-    }
-}
-
 /// What MEMORY USAGE adds to a value's bytes: a key's entry, object and
 /// string headers in Redis (its figures for a short string are 50-70).
 const KEY_OVERHEAD: usize = 48;
@@ -588,4 +555,37 @@ pub async fn memory_usage(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
         i64::try_from(base + estimate).unwrap_or(i64::MAX),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        // strtoul reads nothing and stops at the end: Redis takes it as 0.
+        assert_eq!(parse_cursor(b""), Some(0));
+        for bad in [
+            &b"-"[..],
+            b"x",
+            b" 1",
+            b"1 ",
+            b"18446744073709551616",
+            b"1.0",
+        ] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn encodings_follow_redis_rules() {
+        assert_eq!(string_encoding(b"12345"), "int");
+        assert_eq!(string_encoding(b"012"), "embstr");
+        assert_eq!(string_encoding(&[b'a'; 44]), "embstr");
+        assert_eq!(string_encoding(&[b'a'; 45]), "raw");
+    }
 }
