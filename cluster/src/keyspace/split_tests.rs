@@ -445,11 +445,9 @@ fn member_records(ks: &Keyspace) -> usize {
     ks.engine().iter_prefix(&ns.to_be_bytes()).unwrap().count()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn replaced_members_are_reclaimed_in_the_background() {
-    let dir = tempfile::tempdir().unwrap();
-    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
-    let pairs: Vec<(Bytes, Bytes)> = (0..2000)
+/// Stores a hash of `n` fields `f0`, `f1`... at `key` (split from 512).
+async fn put_hash(ks: &Keyspace, key: &[u8], n: usize) {
+    let pairs: Vec<(Bytes, Bytes)> = (0..n)
         .map(|i| (Bytes::from(format!("f{i}")), Bytes::from("v")))
         .collect();
     let put = CollectionOp::Put {
@@ -457,7 +455,14 @@ async fn replaced_members_are_reclaimed_in_the_background() {
         pairs,
         if_absent: false,
     };
-    apply(&ks, b"h", &put).await.0.unwrap();
+    apply(ks, key, &put).await.0.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replaced_members_are_reclaimed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    put_hash(&ks, b"h", 2000).await;
     assert!(header_of(&ks, b"h").is_some());
     assert_eq!(member_records(&ks), 2000);
     // A new expiry moves the members to a new generation; a DEL leaves
@@ -679,15 +684,7 @@ async fn a_sorted_set_split_by_format_3_reads_and_gets_its_index_at_its_next_wri
 async fn a_write_of_another_type_is_refused_from_a_split_header() {
     let dir = tempfile::tempdir().unwrap();
     let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
-    let pairs: Vec<(Bytes, Bytes)> = (0..2000)
-        .map(|i| (Bytes::from(format!("f{i}")), Bytes::from("v")))
-        .collect();
-    let put = CollectionOp::Put {
-        kind: Kind::Hash,
-        pairs,
-        if_absent: false,
-    };
-    apply(&ks, b"h", &put).await.0.unwrap();
+    put_hash(&ks, b"h", 2000).await;
     let before = header_of(&ks, b"h").expect("stored split");
     // A set write on the hash: WRONGTYPE, from the header alone.
     let sadd = CollectionOp::Put {
