@@ -289,6 +289,35 @@ fn info_config_time_save_debug_function() {
         ok(c, &["CONFIG", "SET", "compaction-strategy", "size-tiered"]),
         Okay
     );
+    // Redis keys whose value ringkv fixes: what it does anyway is
+    // accepted (any snapshot schedule: there are no snapshots), else refused.
+    assert_eq!(ok(c, &["CONFIG", "SET", "save", ""]), Okay);
+    assert_eq!(ok(c, &["CONFIG", "SET", "save", "900 1"]), Okay);
+    assert_eq!(ok(c, &["CONFIG", "SET", "appendonly", "yes"]), Okay);
+    assert_eq!(
+        err(c, &["CONFIG", "SET", "appendonly", "no"]),
+        "ERR CONFIG SET failed (possibly related to argument 'appendonly') - ringkv always runs with appendonly 'yes'"
+    );
+    // Redis's encoding thresholds, aliases included, for OBJECT ENCODING.
+    assert_eq!(
+        ok(c, &["CONFIG", "SET", "hash-max-ziplist-entries", "1"]),
+        Okay
+    );
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("hash-max-listpack-entries")
+        .query(c)
+        .unwrap();
+    assert_eq!(got, ["hash-max-listpack-entries", "1"]);
+    ok(c, &["HSET", "enc", "a", "1", "b", "2"]);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "enc"]), bulk("hashtable"));
+    assert!(
+        err(c, &["CONFIG", "SET", "set-max-intset-entries", "-1"]).starts_with(
+            "ERR CONFIG SET failed (possibly related to argument 'set-max-intset-entries')"
+        )
+    );
+    ok(c, &["CONFIG", "SET", "hash-max-listpack-entries", "128"]);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "enc"]), bulk("listpack"));
     assert_eq!(ok(c, &["CONFIG", "RESETSTAT"]), Okay);
     assert_eq!(
         err(c, &["CONFIG", "REWRITE"]),

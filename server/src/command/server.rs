@@ -335,6 +335,20 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ));
             }
         }
+        if let Some((fixed, current)) = FIXED_REDIS_KEYS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            // Accepted when it asks for what ringkv always does; `save`
+            // schedules snapshots ringkv does not take (the WAL holds every
+            // write), so any schedule is accepted and changes nothing.
+            if *fixed == "save" || value.eq_ignore_ascii_case(current) {
+                continue;
+            }
+            return Err(ReplyError::Err(
+                format!("CONFIG SET failed (possibly related to argument '{name}') - ringkv always runs with {fixed} '{current}'").into(),
+            ));
+        }
         let Some(key) = ringkv_conf::find_key(&name) else {
             return Err(ReplyError::Err(
                 format!("Unknown option or number of arguments for CONFIG SET - '{name}'").into(),
