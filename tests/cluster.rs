@@ -95,6 +95,23 @@ fn one_node_down_quorum_succeeds_all_fails_and_the_detector_notices() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let err = cl(&mut con, "ALL", &["SET", "k", "v"]).unwrap_err();
     assert!(err.starts_with("NOQUORUM needed 3 replicas"), "{err}");
+    // A multi-key write: its keys are written at once; at QUORUM all of
+    // them land, at ALL the reply is NOQUORUM (each key atomic alone).
+    let mut mset = vec!["MSET".to_string()];
+    for k in 0..10 {
+        mset.extend([format!("m:{k}"), format!("v{k}")]);
+    }
+    let mset: Vec<&str> = mset.iter().map(String::as_str).collect();
+    cl(&mut con, "QUORUM", &mset).unwrap();
+    let mut other = c.conn(1);
+    for k in 0..10 {
+        assert_eq!(
+            bulk(&cl(&mut other, "QUORUM", &["GET", &format!("m:{k}")]).unwrap()).as_deref(),
+            Some(format!("v{k}").as_str())
+        );
+    }
+    let err = cl(&mut con, "ALL", &mset).unwrap_err();
+    assert!(err.starts_with("NOQUORUM needed 3 replicas"), "{err}");
     let state_of = |node: &TestServer| -> String {
         let mut con = node.conn();
         let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con).unwrap();

@@ -213,11 +213,37 @@ impl Ctx<'_> {
         // atomic per key in a cluster (on a cluster of one, EXEC's gate and
         // the command locks keep it isolated).
         let level = self.write_level();
-        for w in writes {
-            let (db, key, mutation) = match w {
-                Write::Put { db, key, entry } => (db, key, put_mutation(entry)),
-                Write::Delete { db, key } => (db, key, Mutation::Delete),
-            };
+        let split = |w: Write| match w {
+            Write::Put { db, key, entry } => (db, key, put_mutation(entry)),
+            Write::Delete { db, key } => (db, key, Mutation::Delete),
+        };
+        if writes.len() > 1 && !self.server.cluster.is_alone() {
+            // Independent per key, so written at once (MSET's ten keys cost
+            // one round trip, not ten); every key is attempted, and the
+            // first failure is the reply.
+            let cluster = &self.server.cluster;
+            let done = futures_util::future::join_all(writes.into_iter().map(split).map(
+                |(db, key, mutation)| async move {
+                    let written = cluster.write(db, &key, mutation, level).await;
+                    (db, key, written)
+                },
+            ))
+            .await;
+            let mut failed = None;
+            for (db, key, written) in done {
+                match written {
+                    Ok((_, ack)) => {
+                        self.client.await_ack(ack);
+                        self.server.blocking.wake(db, &key);
+                    }
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+            return failed.map_or(Ok(()), |e| Err(e.into()));
+        }
+        for (db, key, mutation) in writes.into_iter().map(split) {
             let (_, ack) = self.server.cluster.write(db, &key, mutation, level).await?;
             self.client.await_ack(ack);
             self.server.blocking.wake(db, &key);
