@@ -155,6 +155,35 @@ fn subscribed_mode_allows_only_pubsub_commands_in_resp2_and_pushes_in_resp3() {
         ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n"
     );
     assert_eq!(r3.read_reply(), ":1\r\n");
+
+    // With replies off (or skipped) subscription confirmations and
+    // messages still arrive, other replies do not, as from Redis 7.0.
+    for protocol in ["2", "3"] {
+        let mut quiet = s.raw();
+        if protocol == "3" {
+            quiet.cmd(&["HELLO", "3"]);
+        }
+        let push = if protocol == "3" { ">" } else { "*" };
+        quiet.send_cmd(&[b"CLIENT", b"REPLY", b"OFF"]);
+        quiet.send_cmd(&[b"SUBSCRIBE", b"quiet"]);
+        assert_eq!(
+            quiet.read_reply(),
+            format!("{push}3\r\n$9\r\nsubscribe\r\n$5\r\nquiet\r\n:1\r\n")
+        );
+        quiet.send_cmd(&[b"PING"]);
+        let mut publisher = s.conn();
+        ok(&mut publisher, &["PUBLISH", "quiet", "hi"]);
+        assert_eq!(
+            quiet.read_reply(),
+            format!("{push}3\r\n$7\r\nmessage\r\n$5\r\nquiet\r\n$2\r\nhi\r\n"),
+            "no PONG before the message"
+        );
+        quiet.send_cmd(&[b"UNSUBSCRIBE", b"quiet"]);
+        assert_eq!(
+            quiet.read_reply(),
+            format!("{push}3\r\n$11\r\nunsubscribe\r\n$5\r\nquiet\r\n:0\r\n")
+        );
+    }
 }
 
 #[test]

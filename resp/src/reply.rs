@@ -103,6 +103,17 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
+    /// Whether this is a push notification, or several and nothing else
+    /// (a SUBSCRIBE's confirmations): what a client gets even with its
+    /// replies turned off (CLIENT REPLY OFF or SKIP), as in Redis.
+    pub fn is_push(&self) -> bool {
+        match self {
+            Reply::Push(_) => true,
+            Reply::Many(all) => !all.is_empty() && all.iter().all(Reply::is_push),
+            _ => false,
+        }
+    }
+
     /// Appends the encoding of this reply in `proto` to `out`.
     pub fn encode(&self, proto: Protocol, out: &mut BytesMut) {
         match proto {

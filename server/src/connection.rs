@@ -159,7 +159,9 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     // Messages that arrived while the command ran go first,
                     // as they would sit in a Redis client's output buffer.
                     queued_messages(client, &mut wbuf);
-                    if should_send(client, mode_before) {
+                    // Subscription confirmations go out even with replies
+                    // off, as Redis sends them.
+                    if should_send(client, mode_before) || reply.is_push() {
                         reply.encode(client.protocol, &mut wbuf);
                     }
                     if client.close_after_reply {
