@@ -389,6 +389,21 @@ pub(super) fn tail_members(
             .map(|d| u64::from_be_bytes(*d)),
         _ => None,
     };
+    // A push of many elements gives them one digit, told apart by their
+    // index in the write (the last 4 bytes of a one-level position): the
+    // last `k` of the last push are found by that index first.
+    if let (Kind::List, Some((level, seq))) = (header.kind, split_last_level(&header.last)) {
+        let want = u32::try_from(k).unwrap_or(u32::MAX);
+        if seq >= want {
+            let mut lower = prefix.to_vec();
+            lower.extend_from_slice(level);
+            lower.extend_from_slice(&(seq - want).to_be_bytes());
+            let window = last_records(engine, snapshot, &lower, &end, k)?;
+            if window.len() >= k {
+                return decode_records(key, prefix.len(), window);
+            }
+        }
+    }
     let mut span = u64::try_from(k).unwrap_or(u64::MAX);
     loop {
         let mut lower = prefix.to_vec();
@@ -402,25 +417,57 @@ pub(super) fn tail_members(
                 true
             }
         };
-        let mut window: std::collections::VecDeque<(Bytes, Vec<Item>)> =
-            std::collections::VecDeque::with_capacity(k.min(1 << 16));
-        for item in engine.iter(
-            Bound::Included(&lower[..]),
-            Bound::Excluded(&end[..]),
-            Some(snapshot),
-        )? {
-            let (ekey, value) = item?;
-            let items = member_items(key, &value)?;
-            if window.len() == k {
-                window.pop_front();
-            }
-            window.push_back((ekey.slice(prefix.len().min(ekey.len())..), items));
-        }
+        let window = last_records(engine, snapshot, &lower, &end, k)?;
         if window.len() >= k || whole {
-            return Ok(window.into());
+            return decode_records(key, prefix.len(), window);
         }
         span = span.saturating_mul(4);
     }
+}
+
+/// A one-level list position split into its first 24 bytes (digit, actor,
+/// counter) and its index in the write; `None` for a deeper position.
+fn split_last_level(position: &[u8]) -> Option<(&[u8], u32)> {
+    if position.len() != crate::version::list_position::LEVEL_BYTES {
+        return None;
+    }
+    let (level, seq) = position.split_at(position.len() - 4);
+    Some((level, u32::from_be_bytes(seq.try_into().ok()?)))
+}
+
+/// The last `k` records of the engine range `[lower, end)`, undecoded (a
+/// range may hold many more).
+fn last_records(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    lower: &[u8],
+    end: &[u8],
+    k: usize,
+) -> Result<std::collections::VecDeque<(Bytes, Value)>> {
+    let mut window = std::collections::VecDeque::with_capacity(k.min(1 << 16));
+    for item in engine.iter(Bound::Included(lower), Bound::Excluded(end), Some(snapshot))? {
+        if window.len() == k {
+            window.pop_front();
+        }
+        window.push_back(item?);
+    }
+    Ok(window)
+}
+
+/// Member records of `key` (engine keys with a prefix of `prefix_len`
+/// bytes) decoded as members and their items.
+fn decode_records(
+    key: &[u8],
+    prefix_len: usize,
+    records: impl IntoIterator<Item = (Bytes, Value)>,
+) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    records
+        .into_iter()
+        .map(|(ekey, value)| {
+            let member = ekey.slice(prefix_len.min(ekey.len())..);
+            Ok((member, member_items(key, &value)?))
+        })
+        .collect()
 }
 
 /// Which members a write or read of a split collection needs.

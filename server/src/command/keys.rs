@@ -502,9 +502,9 @@ const MEMBER_OVERHEAD: usize = 16;
 
 /// MEMORY USAGE key [SAMPLES count]: an estimate of the bytes the key
 /// takes in memory in Redis's terms (key, value and their headers). A
-/// collection's members are sampled as Redis samples them (5 by
-/// default, all with `SAMPLES 0`) and the average scaled to its length, so
-/// a large collection is not read whole. ringkv itself keeps the value on
+/// collection's first members in member order are sampled (5 by default,
+/// all with `SAMPLES 0`, as Redis counts samples) and their average scaled
+/// to its length, so a large collection is not read whole. ringkv itself keeps the value on
 /// disk, in the LSM: this says what the key weighs, not what this node's
 /// memory holds for it.
 pub async fn memory_usage(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -535,12 +535,14 @@ pub async fn memory_usage(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else {
         samples.unsigned_abs().min(head.len)
     };
+    // The first members in member order stand for the rest: reading
+    // them costs what they are, where a uniform pick walks every key.
+    let first = Need::After {
+        after: None,
+        count: usize::try_from(want).unwrap_or(usize::MAX),
+    };
     let picked = cx
-        .peek_part(
-            cx.db(),
-            key,
-            Need::Sample(i64::try_from(want).unwrap_or(i64::MAX)),
-        )
+        .peek_part(cx.db(), key, first)
         .await?
         .map(|p| p.members)
         .unwrap_or_default();
