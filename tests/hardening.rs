@@ -290,7 +290,6 @@ fn an_idle_connection_releases_its_buffers() {
     let mut busy = server.raw();
     let big = "x".repeat(200_000);
     assert_eq!(busy.cmd(&["CLIENT", "SETNAME", "busy"]), "+OK\r\n");
-    assert_eq!(busy.cmd(&["SET", "big", &big]), "+OK\r\n");
     let mut admin = server.conn();
     let field = |admin: &mut redis::Connection, name: &str| -> u64 {
         let list: String = redis::cmd("CLIENT")
@@ -307,10 +306,15 @@ fn an_idle_connection_releases_its_buffers() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in {line}"))
     };
-    assert!(
-        field(&mut admin, "qbuf-free") > 0,
-        "the read buffer grew for the request"
-    );
+    // The buffer grows for the request and is released after 2 s idle:
+    // on a loaded machine the look may come after that, so the request is
+    // repeated until the grown buffer is seen once (else the test would
+    // prove nothing).
+    let grew = (0..5).any(|_| {
+        assert_eq!(busy.cmd(&["SET", "big", &big]), "+OK\r\n");
+        field(&mut admin, "qbuf-free") > 0
+    });
+    assert!(grew, "the read buffer grew for the request");
     let deadline = Instant::now() + Duration::from_secs(15);
     while field(&mut admin, "qbuf-free") != 0 || field(&mut admin, "rbs") != 0 {
         assert!(Instant::now() < deadline, "an idle client kept its buffers");
