@@ -308,6 +308,7 @@ fn wrong_types_are_refused(c: &mut redis::Connection) {
         &["INCRBYFLOAT", "h", "1"],
         &["PFMERGE", "s", "h"],
         &["LPUSH", "s", "x"],
+        &["PFADD", "h", "a"],
         &["ZADD", "h", "1", "x"],
         &["APPEND", "h", "x"],
         &["INCR", "s"],
@@ -327,8 +328,9 @@ fn wrong_types_are_refused(c: &mut redis::Connection) {
     ] {
         assert_eq!(err(c, cmd), WRONGTYPE, "{cmd:?}");
     }
+    // A string that is not a HyperLogLog gets PFADD's own WRONGTYPE.
     assert_eq!(
-        err(c, &["PFADD", "h", "a"]),
+        err(c, &["PFADD", "str", "a"]),
         "WRONGTYPE Key is not a valid HyperLogLog string value."
     );
     assert_eq!(ok(c, &["TYPE", "h"]), simple("hash"));

@@ -50,6 +50,10 @@ pub enum Invalid {
     /// The header says HyperLogLog but the registers do not add up
     /// (Redis: `INVALIDOBJ Corrupted HLL object detected`).
     Corrupt,
+    /// The key holds another type than a string (a hash, a set...):
+    /// Redis's plain `WRONGTYPE Operation against a key holding the wrong
+    /// kind of value`, which it answers before looking at the bytes.
+    WrongType,
 }
 
 /// Whether `bytes` pass Redis's check of a HyperLogLog value: magic,

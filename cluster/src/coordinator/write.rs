@@ -682,6 +682,7 @@ fn hll_outcome(r: std::result::Result<Outcome, ringkv_hll::Invalid>) -> Outcome 
         Ok(o) => o,
         Err(ringkv_hll::Invalid::NotHll) => Outcome::NotHll,
         Err(ringkv_hll::Invalid::Corrupt) => Outcome::CorruptHll,
+        Err(ringkv_hll::Invalid::WrongType) => Outcome::WrongType,
     }
 }
 

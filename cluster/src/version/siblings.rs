@@ -304,7 +304,7 @@ impl Siblings {
     fn hll_at(&self, now_ms: u64) -> Result<(Vec<u8>, bool, u64), ringkv_hll::Invalid> {
         let s = match self.view(now_ms) {
             View::Absent => return Ok((ringkv_hll::new_sparse(), true, 0)),
-            View::Collection { .. } => return Err(ringkv_hll::Invalid::NotHll),
+            View::Collection { .. } => return Err(ringkv_hll::Invalid::WrongType),
             View::Plain(s) => s,
         };
         match &s.payload {
@@ -312,9 +312,8 @@ impl Siblings {
                 ringkv_hll::check(b)?;
                 Ok((b.to_vec(), false, s.expire_at_ms))
             }
-            Payload::Counter(_) | Payload::Tombstone | Payload::Collection(_) => {
-                Err(ringkv_hll::Invalid::NotHll)
-            }
+            Payload::Collection(_) => Err(ringkv_hll::Invalid::WrongType),
+            Payload::Counter(_) | Payload::Tombstone => Err(ringkv_hll::Invalid::NotHll),
         }
     }
 

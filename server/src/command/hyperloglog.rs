@@ -22,6 +22,7 @@ fn invalid(e: Invalid) -> ReplyError {
     match e {
         Invalid::NotHll => ringkv_cluster::Error::NotHll.into(),
         Invalid::Corrupt => ringkv_cluster::Error::CorruptHll.into(),
+        Invalid::WrongType => ringkv_cluster::Error::WrongType.into(),
     }
 }
 
