@@ -413,26 +413,36 @@ impl Coordinator {
             self.stats.reads.inc(level);
             return self.keyspace.read_shallow(db, key);
         }
-        // In a cluster, this node's own record tells whether the key may be
-        // a collection: then its type and expiry are read as HLEN reads its
-        // count (by digest when the replicas agree), not whole.
-        let local = self.keyspace.read_shallow(db, key)?;
-        if local.is_some_and(|e| e.kind != crate::ValueType::String) {
-            match self.read_partial(db, key, Need::Count, level).await? {
-                None => return Ok(None),
-                Some(read) if read.kind != crate::ValueType::String => {
-                    let members = crate::Members::default();
-                    return Ok(Some(Entry::collection(
-                        read.kind,
-                        members,
-                        read.expire_at_ms,
-                    )));
-                }
-                // A string at the level after all: read it whole.
-                Some(_) => {}
-            }
+        match self.collection_at(db, key, level).await? {
+            Some(None) => Ok(None),
+            Some(Some(read)) => Ok(Some(Entry::collection(
+                read.kind,
+                crate::Members::default(),
+                read.expire_at_ms,
+            ))),
+            None => self.get(db, key, level).await,
         }
-        self.get(db, key, level).await
+    }
+
+    /// When this node holds `key` as a collection: the key's type, expiry
+    /// and length as `level` reads them, as HLEN reads its count (by digest
+    /// when the replicas agree, not whole); `Some(None)` when the level
+    /// finds no key. `None` when this node holds no collection there or the
+    /// level reads a string: the caller reads as usual.
+    pub(crate) async fn collection_at(
+        self: &Arc<Self>,
+        db: u32,
+        key: &[u8],
+        level: Consistency,
+    ) -> Result<Option<Option<PartialRead>>> {
+        let local = self.keyspace.read_shallow(db, key)?;
+        if !local.is_some_and(|e| e.kind != crate::ValueType::String) {
+            return Ok(None);
+        }
+        match self.read_partial(db, key, Need::Count, level).await? {
+            Some(read) if read.kind == crate::ValueType::String => Ok(None),
+            read => Ok(Some(read)),
+        }
     }
 
     /// What `need` asks of the collection at `key`, read at `level`: on a

@@ -44,9 +44,7 @@ use crate::ring::{NodeId, Ring};
 use crate::rpc::{ErrorCode, Op, Outcome, Request, Response, RpcError};
 use crate::timer::AwakeTimer;
 use crate::token;
-use crate::version::collection::Collection;
 use crate::version::counter::CounterError;
-use crate::version::siblings::Sibling;
 use crate::version::{
     Actor, CollectionOp, CollectionReply, CounterValue, OpError, Payload, Siblings, VectorClock,
 };
@@ -474,10 +472,11 @@ impl Coordinator {
 
     /// The refusal of a string write (INCR, INCRBYFLOAT, PFADD, PFMERGE)
     /// of a key this node holds as a collection, decided from the key's
-    /// type as `level` reads it without its members: the write run on a
-    /// stand-in of that type, as a node alone runs it on a split header.
-    /// (Reading a large collection whole would only reach the same
-    /// `-WRONGTYPE`.) `None` when the write goes ahead as usual.
+    /// type as `level` reads it without its members
+    /// ([`Coordinator::collection_at`]): each of these answers a
+    /// collection of any kind `-WRONGTYPE`, which reading a large
+    /// collection whole would only reach at O(n). `None` when the write
+    /// goes ahead as usual.
     async fn refused_by_type(
         self: &Arc<Self>,
         db: u32,
@@ -489,23 +488,11 @@ impl Coordinator {
             op,
             Op::AddInt(_) | Op::AddFloat(_) | Op::PfAdd(_) | Op::PfMerge { .. }
         );
-        let local = self.keyspace.read_shallow(db, key)?;
-        if !string_write || !local.is_some_and(|e| e.kind != crate::ValueType::String) {
+        if !string_write {
             return Ok(None);
         }
-        let read = self.read_partial(db, key, Need::Count, level).await?;
-        let Some(kind) = read.and_then(|r| r.kind.kind()) else {
-            return Ok(None);
-        };
-        let mut stand_in = Siblings::from_iter([Sibling {
-            clock: VectorClock::default(),
-            ts_ms: 0,
-            expire_at_ms: 0,
-            payload: Payload::Collection(Collection::new(kind)),
-        }]);
-        let now = self.keyspace.now_ms();
-        let outcome = apply_op(&mut stand_in, op.clone(), None, self.actor, now);
-        Ok(refused_to_error(outcome).err())
+        let collection = self.collection_at(db, key, level).await?;
+        Ok(matches!(collection, Some(Some(_))).then_some(Error::WrongType))
     }
 
     /// [`Coordinator::apply_local`] reading and writing only the members

@@ -504,9 +504,9 @@ const MEMBER_OVERHEAD: usize = 16;
 /// takes in memory in Redis's terms (key, value and their headers). A
 /// collection's first members in member order are sampled (5 by default,
 /// all with `SAMPLES 0`, as Redis counts samples) and their average scaled
-/// to its length, so a large collection is not read whole. ringkv itself keeps the value on
-/// disk, in the LSM: this says what the key weighs, not what this node's
-/// memory holds for it.
+/// to its length, so a large collection is not read whole. ringkv itself
+/// keeps the value on disk, in the LSM: this says what the key weighs,
+/// not what this node's memory holds for it.
 pub async fn memory_usage(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 2);
     let mut samples: i64 = 5;
@@ -520,32 +520,30 @@ pub async fn memory_usage(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(ReplyError::syntax());
         }
     }
-    let Some(head) = cx.peek_part(cx.db(), key, Need::Count).await? else {
+    let Some(entry) = cx.peek_shallow(cx.db(), key).await? else {
         return Ok(Reply::Nil);
     };
     let base = KEY_OVERHEAD + key.len();
-    if head.kind == ValueType::String {
-        let value = cx.peek_shallow(cx.db(), key).await?;
-        let len = value.map_or(0, |e| e.value.len());
+    if entry.kind == ValueType::String {
+        let len = entry.value.len();
         return Ok(Reply::Int(i64::try_from(base + len).unwrap_or(i64::MAX)));
     }
-    let len = usize::try_from(head.len).unwrap_or(usize::MAX);
-    let want = if samples == 0 {
-        head.len
-    } else {
-        samples.unsigned_abs().min(head.len)
-    };
     // The first members in member order stand for the rest: reading
     // them costs what they are, where a uniform pick walks every key.
     let first = Need::After {
         after: None,
-        count: usize::try_from(want).unwrap_or(usize::MAX),
+        count: match samples {
+            0 => usize::MAX,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        },
     };
-    let picked = cx
-        .peek_part(cx.db(), key, first)
-        .await?
-        .map(|p| p.members)
-        .unwrap_or_default();
+    let Some(part) = cx.peek_part(cx.db(), key, first).await? else {
+        return Ok(Reply::Nil);
+    };
+    let (picked, len) = (
+        part.members,
+        usize::try_from(part.len).unwrap_or(usize::MAX),
+    );
     let sampled: usize = picked
         .iter()
         .map(|(m, v)| m.len() + v.len() + MEMBER_OVERHEAD)
