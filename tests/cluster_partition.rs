@@ -29,6 +29,22 @@ fn versions(con: &mut redis::Connection, key: &str) -> Vec<String> {
     vals
 }
 
+/// Node `node`'s view of the cluster, for a failure message.
+fn cluster_health(c: &Cluster, node: usize) -> String {
+    [
+        "cluster_members_down",
+        "cluster_replica_timeouts",
+        "cluster_unavailable",
+        "cluster_rpc_connections_retired",
+        "cluster_local_pauses",
+        "cluster_replica_latency_avg_usec",
+    ]
+    .iter()
+    .map(|f| format!("{f}={}", info_field(&c.nodes[node], f).unwrap_or_default()))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
 fn members_down(c: &Cluster, node: usize) -> Option<u64> {
     info_field(&c.nodes[node], "cluster_members_down")?
         .parse()
@@ -162,8 +178,12 @@ fn after_a_long_partition_heals_writes_at_all_succeed_within_two_seconds() {
         &[
             "--anti-entropy-interval-ms",
             "0",
+            // Long enough that one slow reply from the reachable replica
+            // on a loaded machine is not a lost quorum; short enough that
+            // a stuck connection is retired well within the 2 s after the
+            // heal.
             "--replica-timeout-ms",
-            "500",
+            "1000",
         ],
     );
     let mut con0 = c.conn(0);
@@ -184,8 +204,10 @@ fn after_a_long_partition_heals_writes_at_all_succeed_within_two_seconds() {
         let during = load.finish();
         assert!(
             during.errors.is_empty(),
-            "QUORUM writes failed during the cut: {:?}",
-            &during.errors[..during.errors.len().min(3)]
+            "QUORUM writes failed during the cut: {:?} ({} acknowledged); node 0 saw {}",
+            &during.errors[..during.errors.len().min(3)],
+            during.acked.len(),
+            cluster_health(&c, 0)
         );
         net.heal();
         let healed = std::time::Instant::now();
