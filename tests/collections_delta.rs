@@ -245,3 +245,63 @@ fn string_commands_on_a_large_collection_read_its_type_not_its_members() {
         );
     }
 }
+
+/// The fields an HSCAN page holds, and its next cursor.
+fn hscan_page(con: &mut redis::Connection, level: &str, cursor: &str) -> (String, Vec<String>) {
+    match cl(con, level, &["HSCAN", "big:h", cursor, "COUNT", "150"]).unwrap() {
+        redis::Value::Array(mut parts) if parts.len() == 2 => {
+            let items = strings(parts.pop().expect("items"));
+            let next = strings(redis::Value::Array(parts)).remove(0);
+            (next, items.chunks(2).map(|p| p[0].clone()).collect())
+        }
+        other => panic!("not a scan reply: {other:?}"),
+    }
+}
+
+#[test]
+fn a_scan_of_a_large_collection_in_a_cluster_pages_from_agreeing_replicas() {
+    let c = Cluster::start(3);
+    let mut con0 = c.conn(0);
+    let mut hset = vec!["HSET".to_string(), "big:h".into()];
+    for i in 0..MEMBERS {
+        hset.extend([format!("f{i:04}"), i.to_string()]);
+    }
+    let hset: Vec<&str> = hset.iter().map(String::as_str).collect();
+    cl(&mut con0, "ALL", &hset).unwrap();
+    for (node, level) in [(0, "QUORUM"), (1, "ALL"), (2, "ONE")] {
+        let mut con = c.conn(node);
+        let digests_before = counter(&c, node, "cluster_digest_reads");
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let (mut cursor, mut pages) = ("0".to_string(), 0);
+        loop {
+            let (next, fields) = hscan_page(&mut con, level, &cursor);
+            pages += 1;
+            assert!(pages < 100, "the walk does not end");
+            for f in fields {
+                *seen.entry(f).or_default() += 1;
+            }
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        // Pages of COUNT 150, each read from this node's members once the
+        // replicas agreed (a whole read would have ended the walk at once).
+        assert_eq!(pages, MEMBERS.div_ceil(150), "node {node} at {level}");
+        assert_eq!(seen.len(), MEMBERS, "node {node}");
+        assert!(seen.values().all(|n| *n == 1), "node {node}: a field twice");
+        if level != "ONE" {
+            let digests = counter(&c, node, "cluster_digest_reads") - digests_before;
+            assert!(
+                digests >= pages as u64,
+                "node {node}: {digests} digest reads"
+            );
+        }
+    }
+    // A cursor handed out by another node cannot be placed: its page is
+    // the whole hash, and the walk ends.
+    let (cursor, first) = hscan_page(&mut con0, "QUORUM", "0");
+    assert_eq!(first.len(), 150);
+    let (next, fields) = hscan_page(&mut c.conn(1), "QUORUM", &cursor);
+    assert_eq!((next.as_str(), fields.len()), ("0", MEMBERS));
+}

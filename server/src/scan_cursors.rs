@@ -7,8 +7,8 @@
 //! keeps the last member of each page it handed out under a random cursor
 //! number: at most [`CAPACITY`] cursors and [`MAX_BYTES`] of keys and
 //! members, the oldest forgotten first. A cursor this node does not know
-//! (forgotten, given by another node, or made up) starts the walk again
-//! from the first member.
+//! (forgotten, given by another node, or made up) gets every member in
+//! one page and ends the walk (`command::collections::scan_collection`).
 
 use std::collections::{HashMap, VecDeque};
 

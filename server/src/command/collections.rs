@@ -266,8 +266,7 @@ pub fn intercard_reply(common: usize, limit: usize) -> Reply {
 
 /// Members a HSCAN/SSCAN/ZSCAN page holds at least: a collection of up to
 /// this many comes back whole with cursor 0, as Redis returns its compact
-/// encodings; a larger one in pages of this many, or COUNT if larger (on a
-/// node alone: in a cluster every collection comes back in one page).
+/// encodings; a larger one in pages of this many, or COUNT if larger.
 pub const SCAN_PAGE: usize = 128;
 
 /// HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT count] over the
@@ -277,7 +276,9 @@ pub const SCAN_PAGE: usize = 128;
 /// end). The cursor is checked first and a missing key answers an empty
 /// page without looking at the options, as Redis does. A walk returns every
 /// member present from its start to its end exactly once
-/// ([`crate::scan_cursors`]).
+/// ([`crate::scan_cursors`]), in a cluster too as long as its pages are
+/// asked of the node that handed out its cursors; a cursor from elsewhere
+/// gets the whole collection and ends the walk.
 pub async fn scan_collection(
     cx: &mut Ctx<'_>,
     args: &[Bytes],
@@ -290,31 +291,45 @@ pub async fn scan_collection(
         parse_cursor(super::args::arg(args, 2)).ok_or(ReplyError::err(text::INVALID_CURSOR))?;
     let options = scan_options(args);
     let count = options.as_ref().map_or(10, |o| o.1);
-    // In a cluster a read fetches the whole record at its level, so pages
-    // would cost the whole collection each: one page then, as before.
-    let page = if cx.server.cluster.is_alone() {
-        count.max(SCAN_PAGE)
-    } else {
-        usize::MAX - 1
-    };
+    let page = count.max(SCAN_PAGE);
     let db = cx.client.db;
-    let after = match cursor {
-        0 => None,
-        id => cx.server.scan_cursors.resume(db, key, id),
+    // A cursor this node did not hand out (another node's, forgotten, or
+    // made up) cannot be placed in the walk: its page is every member, and
+    // the walk ends there. SCAN's guarantee holds and the walk always ends,
+    // even for a client whose pages land on different nodes.
+    let (after, rest) = match cursor {
+        0 => (None, false),
+        id => match cx.server.scan_cursors.resume(db, key, id) {
+            Some(m) => (Some(m), false),
+            None => (None, true),
+        },
     };
-    let need = Need::After {
-        after: after.as_deref(),
-        count: page.saturating_add(1),
+    let ask = if rest {
+        usize::MAX
+    } else {
+        page.saturating_add(1)
     };
-    let Some(part) = read_part(cx, key, ty, need).await? else {
-        return Ok(Reply::Array(vec![
-            Reply::bulk("0"),
-            Reply::Array(Vec::new()),
-        ]));
+    let found = cx
+        .server
+        .cluster
+        .read_scan_page(db, key, after.as_deref(), ask, cx.read_level())
+        .await?;
+    cx.count_lookup(found.is_some());
+    let part = match found {
+        Some(p) if p.kind != ty => return Err(ReplyError::WrongType),
+        Some(p) => p,
+        None => {
+            return Ok(Reply::Array(vec![
+                Reply::bulk("0"),
+                Reply::Array(Vec::new()),
+            ]));
+        }
     };
     let (pattern, _) = options?;
     let mut members = part.members;
-    let next = if members.len() > page {
+    // More than asked: a cluster read that had to take the whole record
+    // answered with the rest of the walk (Coordinator::read_scan_page).
+    let next = if members.len() == page.saturating_add(1) {
         members.truncate(page);
         match members.last() {
             Some((last, _)) => cx.server.scan_cursors.save(db, key, last.clone()),
