@@ -23,6 +23,7 @@
 mod partial;
 pub mod ranges;
 mod reclaim;
+mod sample_pool;
 mod score_index;
 mod split;
 #[cfg(test)]
@@ -328,6 +329,8 @@ struct Inner {
     record_locks: KeyLocks,
     /// Deletes the member records of replaced split collections.
     reclaimer: reclaim::Reclaimer,
+    /// Members proposed for random picks from large collections.
+    samples: sample_pool::SamplePools,
     gc_grace_ms: AtomicU64,
     databases: u32,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
@@ -355,6 +358,7 @@ impl Keyspace {
                 locks: KeyLocks::default(),
                 record_locks: KeyLocks::default(),
                 reclaimer,
+                samples: sample_pool::SamplePools::default(),
                 gc_grace_ms: AtomicU64::new(DEFAULT_GC_GRACE_MS),
                 databases,
                 clock,

@@ -244,13 +244,16 @@ impl Keyspace {
             // Random picks may repeat a member millions of times: each is
             // resolved once and its bytes shared.
             Need::Sample(n) => {
-                let picked = split::sampled(engine, &snapshot, ns, key, &header, n, |m, items| {
-                    resolve_item(&items).map(|e| (m, e.bytes()))
-                })?;
+                let pools = &self.inner.samples;
+                let picked =
+                    split::sampled(engine, &snapshot, pools, ns, key, &header, n, |m, items| {
+                        resolve_item(&items).map(|e| (m, e.bytes()))
+                    })?;
                 (picked.into_iter().flatten().collect(), None)
             }
             _ => {
-                let loaded = split::load_members(engine, &snapshot, ns, key, &header, need)?;
+                let pools = &self.inner.samples;
+                let loaded = split::load_members(engine, &snapshot, pools, ns, key, &header, need)?;
                 let counted = split::counted(engine, &snapshot, ns, key, &header, need, &loaded)?;
                 let members = loaded
                     .into_iter()
@@ -348,7 +351,15 @@ impl Keyspace {
         let snapshot = engine.snapshot();
         let loaded = Collection::from_member_records(
             kind,
-            split::load_members(engine, &snapshot, ns, key, &header, need)?,
+            split::load_members(
+                engine,
+                &snapshot,
+                &self.inner.samples,
+                ns,
+                key,
+                &header,
+                need,
+            )?,
         );
         let before = split::sibling_of(&header, Payload::Collection(loaded.clone()));
         let mut after = before.clone();

@@ -28,6 +28,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
 use super::reclaim::queue_reclaim;
+use super::sample_pool::{self, SamplePools};
 use super::score_index::{self, ScoreWindow};
 use crate::error::{Error, Result};
 use crate::token;
@@ -533,6 +534,7 @@ pub enum Need<'a> {
 pub(super) fn load_members(
     engine: &Engine,
     snapshot: &Snapshot,
+    pools: &SamplePools,
     ns: u32,
     key: &[u8],
     header: &SplitHeader,
@@ -570,7 +572,7 @@ pub(super) fn load_members(
                 } else {
                     (Need::Tail(len - from), 0)
                 };
-                out = load_members(engine, snapshot, ns, key, header, end)?;
+                out = load_members(engine, snapshot, pools, ns, key, header, end)?;
                 out.drain(..skip.min(out.len()));
                 out.truncate(to - from);
             }
@@ -582,7 +584,9 @@ pub(super) fn load_members(
             }
         }
         Need::CountScores(_) => {}
-        Need::Sample(n) => out = sampled(engine, snapshot, ns, key, header, n, |m, i| (m, i))?,
+        Need::Sample(n) => {
+            out = sampled(engine, snapshot, pools, ns, key, header, n, |m, i| (m, i))?;
+        }
         Need::After { after, count } => {
             let from = match after {
                 Some(m) => (m, false),
@@ -611,19 +615,95 @@ pub(super) fn load_members(
 /// `decode` of the members [`Need::Sample`]`(n)` picks, in the order picked:
 /// each distinct member decoded once and its result cloned for a repeat
 /// (so a read with millions of repeats shares one value per member).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the collection, where its pool is, and what to pick"
+)]
 pub(super) fn sampled<T: Clone>(
     engine: &Engine,
     snapshot: &Snapshot,
+    pools: &SamplePools,
     ns: u32,
     key: &[u8],
     header: &SplitHeader,
     n: i64,
-    decode: impl FnMut(Bytes, Vec<Item>) -> T,
+    mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
 ) -> Result<Vec<T>> {
+    if header.kind != Kind::List && sample_pool::pooled(header.count, n) {
+        let from_pool = pooled_picks(engine, snapshot, pools, ns, key, header, n, &mut decode)?;
+        if let Some(picked) = from_pool {
+            return Ok(picked);
+        }
+    }
     let len = usize::try_from(header.count).unwrap_or(usize::MAX);
     let picks = super::random_picks(len, n);
     let found = members_at(engine, snapshot, ns, key, header, &picks, decode)?;
     Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())
+}
+
+/// `|n|` picks of [`sampled`] from the collection's pool
+/// ([`super::sample_pool`]), drawing it (one walk) when it is empty:
+/// distinct members, each read at `snapshot`. `None` when even a fresh
+/// pool could not supply them (most of its members removed since): the
+/// caller walks.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the collection, where its pool is, and what to pick"
+)]
+fn pooled_picks<T>(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    pools: &SamplePools,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    n: i64,
+    decode: &mut impl FnMut(Bytes, Vec<Item>) -> T,
+) -> Result<Option<Vec<T>>> {
+    let want = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(want);
+    let mut taken = std::collections::HashSet::with_capacity(want);
+    let mut drawn = false;
+    while out.len() < want {
+        match pools.next(ns, key, header.generation, header.count) {
+            Some(m) => {
+                if taken.contains(&m) {
+                    continue;
+                }
+                if let Some(items) = get_member(engine, snapshot, ns, key, header, &m)? {
+                    taken.insert(m.clone());
+                    out.push(decode(m, items));
+                }
+            }
+            None if drawn => return Ok(None),
+            None => {
+                draw_pool(engine, snapshot, pools, ns, key, header)?;
+                drawn = true;
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Draws the pool of a collection: one walk keeping the members at
+/// [`sample_pool::POOL_PICKS`] distinct random positions, shuffled.
+fn draw_pool(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    pools: &SamplePools,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+) -> Result<()> {
+    use rand::seq::SliceRandom;
+    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+    let picks = super::random_picks(len, sample_pool::POOL_PICKS.min(len) as i64);
+    let mut members: Vec<Bytes> = members_at(engine, snapshot, ns, key, header, &picks, |m, _| m)?
+        .into_values()
+        .collect();
+    members.shuffle(&mut rand::rng());
+    pools.fill(ns, key, header.generation, header.count, members);
+    Ok(())
 }
 
 /// The members at positions `picks` (in member order; repeats allowed),

@@ -542,6 +542,70 @@ async fn a_split_collection_survives_a_restart_and_scans_as_one_key() {
     assert_eq!(got.len, 1000);
 }
 
+/// Picks from a set large enough for the sample pool
+/// (`super::sample_pool`): distinct members, uniform over the member
+/// order across several draws, and SPOP one at a time returns every member
+/// exactly once while the pool goes stale under it.
+#[tokio::test(flavor = "multi_thread")]
+async fn pooled_picks_of_a_large_set_are_uniform_and_spop_returns_each_member_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let n = 3000;
+    assert!(n as u64 >= super::sample_pool::POOL_MIN_MEMBERS);
+    let name = |i: usize| Bytes::from(format!("m{i:04}"));
+    let put = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: (0..n).map(|i| (name(i), Bytes::new())).collect(),
+        if_absent: false,
+    };
+    apply(&ks, b"s", &put).await.0.unwrap();
+    let picked = |count: i64| {
+        ks.read_partial(0, b"s", Need::Sample(count))
+            .unwrap()
+            .unwrap()
+            .members
+    };
+    let some = picked(64);
+    let distinct: std::collections::BTreeSet<_> = some.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!((some.len(), distinct.len()), (64, 64));
+    assert!(distinct.iter().all(|m| (0..n).any(|i| name(i) == *m)));
+    assert_eq!(picked(-5).len(), 5);
+    // 4,000 single picks span four draws; each quarter of the member
+    // order gets about a quarter of them (1,000 ± 27).
+    let mut quarters = [0usize; 4];
+    for _ in 0..4000 {
+        let (m, _) = picked(1).into_iter().next().unwrap();
+        let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+        quarters[i * 4 / n] += 1;
+    }
+    assert!(
+        quarters.iter().all(|q| (800..1200).contains(q)),
+        "{quarters:?}"
+    );
+    // SPOP one member at a time (then two, as the set shrinks below the
+    // pool's threshold): every member comes back exactly once.
+    let mut popped = std::collections::BTreeSet::new();
+    for round in 0..n {
+        let spop = CollectionOp::Pop {
+            kind: Kind::Set,
+            count: 1 + round as u64 % 2,
+            end: PopEnd::Random,
+        };
+        let got = match apply(&ks, b"s", &spop).await.0.unwrap() {
+            CollectionReply::Pairs(p) => p,
+            other => panic!("{other:?}"),
+        };
+        for (m, _) in got {
+            assert!(popped.insert(m.clone()), "{m:?} popped twice");
+        }
+        if popped.len() == n {
+            break;
+        }
+    }
+    assert_eq!(popped.len(), n);
+    assert!(ks.read_partial(0, b"s", Need::Count).unwrap().is_none());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn random_picks_of_a_split_set_are_members_uniform_and_spop_removes_them() {
     let dir = tempfile::tempdir().unwrap();
