@@ -4,23 +4,26 @@
 //! Members are stored in member order with no index by position, so a
 //! uniform pick by position walks the member keys up to it: O(*n*) per
 //! call (14 ms on a 200,000-member set). For a small pick from a large
-//! collection, one walk instead draws [`POOL_PICKS`] distinct positions
-//! at random and keeps their members, shuffled, in a pool for the
+//! collection, one walk instead draws [`pool_size`] distinct positions
+//! (one per 64 members, at least 1,024) at random and keeps their members, shuffled, in a pool for the
 //! collection's generation; each later pick takes the next member from
 //! the pool and reads it (a point read), skipping one removed since. The
-//! pool is drawn again once used up, or once the collection's size has
-//! moved by more than a quarter since.
+//! pool is drawn again once a quarter of it is left (by the one caller
+//! that noticed, after its own picks, while the others go on taking what
+//! is left), or at once when the collection's size has moved by more
+//! than a quarter since. A caller that finds no pool while another draws
+//! it walks for its own picks, as without a pool.
 //!
 //! Each pick is still a uniform one among the members present when its
 //! pool was drawn, and the picks of one call are distinct. Members added
-//! after the draw are not picked until the next one (at most
-//! [`POOL_PICKS`] picks later). A pool only ever proposes members: what a
+//! after the draw are not picked until the next one. A pool only ever proposes members: what a
 //! pick returns is read at the caller's snapshot, so a stale pool can
 //! skew which members are picked, never what a reply holds.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -31,28 +34,52 @@ pub const POOL_MIN_MEMBERS: u64 = 2048;
 /// A call picking more than this many members walks (its reply is large
 /// anyway).
 pub const POOL_MAX_CALL: usize = 64;
-/// Positions drawn per walk.
+/// Positions drawn per walk at least ([`pool_size`]).
 pub const POOL_PICKS: usize = 1024;
+/// Positions drawn per walk at most.
+const POOL_MAX_PICKS: usize = 16_384;
 /// Bytes of member names a pool keeps at most (it stops short of
-/// [`POOL_PICKS`] for long members).
-const POOL_MAX_BYTES: usize = 256 << 10;
+/// [`pool_size`] for long members).
+const POOL_MAX_BYTES: usize = 512 << 10;
 /// Pools kept at most, the least recently drawn dropped first.
 const MAX_POOLS: usize = 32;
 
 /// Which collection a pool is for: namespace, key and generation.
 type PoolKey = (u32, Bytes, u64);
 
+/// How long a draw may take before another caller may draw instead (the
+/// first one failed, or its thread is stuck).
+const DRAW_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Pool {
     /// Members not yet proposed, taken from the end.
     members: Vec<Bytes>,
     /// The collection's size when the pool was drawn.
     drawn_at_count: u64,
+    /// When a caller took on drawing it again, if one has.
+    drawing_since: Option<Instant>,
+}
+
+impl Pool {
+    /// Whether the caller should draw the pool again: it runs low and no
+    /// other caller has taken that on (recently).
+    fn claim_draw(&mut self) -> bool {
+        let full = pool_size(usize::try_from(self.drawn_at_count).unwrap_or(usize::MAX));
+        let low = self.members.len() < full / 4;
+        let free = self
+            .drawing_since
+            .is_none_or(|t| t.elapsed() > DRAW_TIMEOUT);
+        if low && free {
+            self.drawing_since = Some(Instant::now());
+        }
+        low && free
+    }
 }
 
 #[derive(Default)]
 struct Pools {
     by_key: HashMap<PoolKey, Pool>,
-    /// Keys in the order their pools were drawn.
+    /// Keys in the order their pools were made.
     order: VecDeque<PoolKey>,
 }
 
@@ -60,6 +87,24 @@ struct Pools {
 #[derive(Default)]
 pub struct SamplePools {
     inner: Mutex<Pools>,
+}
+
+/// What [`SamplePools::take`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Take {
+    /// The next member the pool proposes, if it has one.
+    pub member: Option<Bytes>,
+    /// Whether this caller is to draw the pool again
+    /// ([`SamplePools::fill`]), once it has its picks.
+    pub draw: bool,
+}
+
+/// Positions a walk draws for a pool of a collection of `len` members:
+/// one per 64 members, between [`POOL_PICKS`] and 16,384, so a walk
+/// costs about 85 member keys per pick whatever the size (a pool is drawn
+/// again when a quarter is left).
+pub fn pool_size(len: usize) -> usize {
+    (len / 64).clamp(POOL_PICKS, POOL_MAX_PICKS).min(len)
 }
 
 /// Whether a pick of `count` (SRANDMEMBER's sign convention) among `len`
@@ -71,18 +116,38 @@ pub fn pooled(len: u64, count: i64) -> bool {
 }
 
 impl SamplePools {
-    /// The next member the pool of `(ns, key, generation)` proposes, if it
-    /// has one and the collection (now `count` members) has not moved by
-    /// more than a quarter since the draw.
-    pub fn next(&self, ns: u32, key: &[u8], generation: u64, count: u64) -> Option<Bytes> {
+    /// The next member the pool of `(ns, key, generation)` (a collection
+    /// of `count` members now) proposes, and whether this caller is to
+    /// draw the pool again. A pool drawn when the collection's size was
+    /// more than a quarter away from `count` proposes nothing.
+    pub fn take(&self, ns: u32, key: &[u8], generation: u64, count: u64) -> Take {
         let mut pools = self.inner.lock();
         let id: PoolKey = (ns, Bytes::copy_from_slice(key), generation);
-        let pool = pools.by_key.get_mut(&id)?;
-        let drift = pool.drawn_at_count.abs_diff(count);
-        if drift > pool.drawn_at_count / 4 {
+        let Some(pool) = pools.by_key.get_mut(&id) else {
+            // The first caller draws; until it has, others walk.
+            pools.by_key.insert(
+                id.clone(),
+                Pool {
+                    members: Vec::new(),
+                    drawn_at_count: count,
+                    drawing_since: Some(Instant::now()),
+                },
+            );
+            pools.order.push_back(id);
+            pools.trim();
+            return Take {
+                member: None,
+                draw: true,
+            };
+        };
+        if pool.drawn_at_count.abs_diff(count) > pool.drawn_at_count / 4 {
             pool.members.clear();
         }
-        pool.members.pop()
+        let member = pool.members.pop();
+        Take {
+            member,
+            draw: pool.claim_draw(),
+        }
     }
 
     /// Keeps `members` (drawn at random, in random order, when the
@@ -102,13 +167,21 @@ impl SamplePools {
         let pool = Pool {
             members: kept,
             drawn_at_count: count,
+            drawing_since: None,
         };
         if pools.by_key.insert(id.clone(), pool).is_none() {
             pools.order.push_back(id);
+            pools.trim();
         }
-        while pools.order.len() > MAX_POOLS {
-            if let Some(old) = pools.order.pop_front() {
-                pools.by_key.remove(&old);
+    }
+}
+
+impl Pools {
+    /// Drops the oldest pools beyond [`MAX_POOLS`].
+    fn trim(&mut self) {
+        while self.order.len() > MAX_POOLS {
+            if let Some(old) = self.order.pop_front() {
+                self.by_key.remove(&old);
             }
         }
     }
@@ -122,25 +195,50 @@ mod tests {
         (0..n).map(|i| Bytes::from(format!("m{i}"))).collect()
     }
 
-    #[test]
-    fn a_pool_proposes_each_member_once_then_runs_dry() {
-        let pools = SamplePools::default();
-        assert_eq!(pools.next(0, b"k", 1, 5000), None);
-        pools.fill(0, b"k", 1, 5000, names(3));
-        let got: Vec<_> = std::iter::from_fn(|| pools.next(0, b"k", 1, 5000)).collect();
-        assert_eq!(got, vec!["m2", "m1", "m0"]);
-        // Another generation of the key has no pool.
-        pools.fill(0, b"k", 1, 5000, names(3));
-        assert_eq!(pools.next(0, b"k", 2, 5000), None);
+    fn next(pools: &SamplePools, generation: u64, count: u64) -> Option<Bytes> {
+        pools.take(0, b"k", generation, count).member
     }
 
     #[test]
-    fn a_pool_is_dropped_once_the_collection_moved_by_a_quarter() {
+    fn the_first_caller_draws_and_others_walk_until_it_has() {
+        let pools = SamplePools::default();
+        let none_draw = Take {
+            member: None,
+            draw: true,
+        };
+        assert_eq!(pools.take(0, b"k", 1, 5000), none_draw);
+        let none_walk = Take {
+            member: None,
+            draw: false,
+        };
+        assert_eq!(pools.take(0, b"k", 1, 5000), none_walk);
+        pools.fill(0, b"k", 1, 5000, names(POOL_PICKS));
+        // Each member once, from the end; a caller is asked to draw again
+        // once a quarter is left, and only one.
+        let mut draws = 0;
+        let mut got = Vec::new();
+        while let Take {
+            member: Some(m),
+            draw,
+        } = pools.take(0, b"k", 1, 5000)
+        {
+            got.push(m);
+            draws += usize::from(draw);
+        }
+        assert_eq!(got.len(), POOL_PICKS);
+        assert_eq!(got.first().map(|m| &m[..]), Some(&b"m1023"[..]));
+        assert_eq!(draws, 1);
+        // Another generation of the key has its own pool.
+        assert_eq!(pools.take(0, b"k", 2, 5000), none_draw);
+    }
+
+    #[test]
+    fn a_pool_proposes_nothing_once_the_collection_moved_by_a_quarter() {
         let pools = SamplePools::default();
         pools.fill(0, b"k", 1, 4000, names(10));
-        assert!(pools.next(0, b"k", 1, 4900).is_some());
-        assert_eq!(pools.next(0, b"k", 1, 5100), None);
-        assert_eq!(pools.next(0, b"k", 1, 4000), None);
+        assert!(next(&pools, 1, 4900).is_some());
+        assert_eq!(next(&pools, 1, 5100), None);
+        assert_eq!(next(&pools, 1, 4000), None);
     }
 
     #[test]
@@ -149,12 +247,15 @@ mod tests {
         for g in 0..(MAX_POOLS as u64 + 5) {
             pools.fill(0, b"k", g, 5000, names(2));
         }
-        assert_eq!(pools.next(0, b"k", 0, 5000), None, "the oldest is dropped");
-        assert!(pools.next(0, b"k", MAX_POOLS as u64 + 4, 5000).is_some());
+        assert_eq!(next(&pools, 0, 5000), None, "the oldest is dropped");
+        assert!(next(&pools, MAX_POOLS as u64 + 4, 5000).is_some());
         let long = vec![Bytes::from(vec![b'x'; 100 << 10]); 10];
         pools.fill(1, b"k", 1, 5000, long);
-        let kept = std::iter::from_fn(|| pools.next(1, b"k", 1, 5000)).count();
-        assert_eq!(kept, 2, "256 KiB of 100 KiB members");
+        let kept = std::iter::from_fn(|| pools.take(1, b"k", 1, 5000).member).count();
+        assert_eq!(kept, 5, "512 KiB of 100 KiB members");
+        assert_eq!(pool_size(3000), POOL_PICKS);
+        assert_eq!(pool_size(1_000_000), 15_625);
+        assert_eq!(pool_size(100_000_000), POOL_MAX_PICKS);
     }
 
     #[test]

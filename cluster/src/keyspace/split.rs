@@ -663,9 +663,12 @@ fn pooled_picks<T>(
     let want = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
     let mut out = Vec::with_capacity(want);
     let mut taken = std::collections::HashSet::with_capacity(want);
-    let mut drawn = false;
+    // Whether this caller is to draw the pool again, and whether it has.
+    let (mut draw, mut drawn) = (false, false);
     while out.len() < want {
-        match pools.next(ns, key, header.generation, header.count) {
+        let take = pools.take(ns, key, header.generation, header.count);
+        draw |= take.draw;
+        match take.member {
             Some(m) => {
                 if taken.contains(&m) {
                     continue;
@@ -675,18 +678,22 @@ fn pooled_picks<T>(
                     out.push(decode(m, items));
                 }
             }
-            None if drawn => return Ok(None),
+            // Another caller is drawing it, or even a fresh pool ran dry.
+            None if !draw || drawn => return Ok(None),
             None => {
                 draw_pool(engine, snapshot, pools, ns, key, header)?;
-                drawn = true;
+                (draw, drawn) = (false, true);
             }
         }
+    }
+    if draw {
+        draw_pool(engine, snapshot, pools, ns, key, header)?;
     }
     Ok(Some(out))
 }
 
 /// Draws the pool of a collection: one walk keeping the members at
-/// [`sample_pool::POOL_PICKS`] distinct random positions, shuffled.
+/// [`sample_pool::pool_size`] distinct random positions, shuffled.
 fn draw_pool(
     engine: &Engine,
     snapshot: &Snapshot,
@@ -697,7 +704,8 @@ fn draw_pool(
 ) -> Result<()> {
     use rand::seq::SliceRandom;
     let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-    let picks = super::random_picks(len, sample_pool::POOL_PICKS.min(len) as i64);
+    let size = i64::try_from(sample_pool::pool_size(len)).unwrap_or(i64::MAX);
+    let picks = super::random_picks(len, size);
     let mut members: Vec<Bytes> = members_at(engine, snapshot, ns, key, header, &picks, |m, _| m)?
         .into_values()
         .collect();
