@@ -5,7 +5,9 @@
 //! (a tiny memtable) and a restart; DEL of a big key is at once and final;
 //! a scan pages a big hash and returns each field once while it changes;
 //! by-score and by-rank reads, ZRANK, ZCOUNT and pops of a big sorted set
-//! (read from its score index) agree with a model.
+//! (read from its score index) agree with a model; random picks from a
+//! big set come from a pool (one walk for many picks) and SPOP returns
+//! each member once.
 //!
 //! Every loop is bounded; the server is killed by PID when the test ends.
 
@@ -477,4 +479,53 @@ fn a_large_sorted_set_answers_ranges_ranks_counts_and_pops_as_a_model() {
     assert_eq!(strings(ok(c, &["ZRANGE", "z", "0", "9"])), want);
     let want: Vec<String> = sorted.iter().rev().take(10).map(|p| p.1.clone()).collect();
     assert_eq!(strings(ok(c, &["ZREVRANGE", "z", "0", "9"])), want);
+}
+
+/// A field of INFO as a number (0 when absent).
+fn info_u64(c: &mut redis::Connection, field: &str) -> u64 {
+    let text: String = redis::cmd("INFO").query(c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn random_picks_from_a_large_set_come_from_a_pool_and_spop_empties_it() {
+    let s = start();
+    let c = &mut s.conn();
+    let n = 3000;
+    for chunk in 0..n / 500 {
+        let mut args = vec!["SADD".to_string(), "s".into()];
+        args.extend((chunk * 500..(chunk + 1) * 500).map(|i| format!("m{i:05}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(c, &args);
+    }
+    for _ in 0..100 {
+        let picks = strings(ok(c, &["SRANDMEMBER", "s", "5"]));
+        let distinct: BTreeSet<&String> = picks.iter().collect();
+        assert_eq!(distinct.len(), 5, "{picks:?}");
+        assert!(picks.iter().all(|m| m.len() == 6 && m.starts_with('m')));
+    }
+    // 500 picks from one or two walks, not one walk per call.
+    let (draws, picked) = (
+        info_u64(c, "collection_sample_draws"),
+        info_u64(c, "collection_sample_picks"),
+    );
+    assert!((1..=2).contains(&draws), "{draws} draws");
+    assert!(picked >= 500, "{picked} picks");
+    // SPOP until empty, one or three at a time: each member exactly once.
+    let mut popped = BTreeSet::new();
+    for round in 0..n {
+        let count = if round % 2 == 0 { "1" } else { "3" };
+        let got = strings(ok(c, &["SPOP", "s", count]));
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            assert!(popped.insert(m.clone()), "{m} popped twice");
+        }
+    }
+    assert_eq!(popped.len(), n);
+    assert_eq!(ok(c, &["EXISTS", "s"]), int(0));
 }

@@ -280,6 +280,18 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.keyspace().reclaim_stats().members.load(Ordering::Relaxed),
     ),
     counter(
+        "collection_sample_draws",
+        "ringkv_collection_sample_draws_total",
+        "Pools of random picks drawn from large collections (one walk of the member keys each)",
+        |c| c.keyspace().sample_stats().0,
+    ),
+    counter(
+        "collection_sample_picks",
+        "ringkv_collection_sample_picks_total",
+        "Members proposed for SPOP, SRANDMEMBER, HRANDFIELD or ZRANDMEMBER by pools of random picks",
+        |c| c.keyspace().sample_stats().1,
+    ),
+    counter(
         "cluster_anti_entropy_rounds",
         "ringkv_cluster_anti_entropy_rounds_total",
         "Anti-entropy rounds (background, CLUSTER REPAIR, join, leave)",

@@ -366,6 +366,16 @@ impl Keyspace {
         })
     }
 
+    /// How many pools of random picks were drawn (walks) and how many
+    /// members they proposed, for INFO and metrics.
+    pub fn sample_stats(&self) -> (u64, u64) {
+        let pools = &self.inner.samples;
+        (
+            pools.draws.load(std::sync::atomic::Ordering::Relaxed),
+            pools.proposed.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// What the background deletion of replaced collection members has done.
     pub fn reclaim_stats(&self) -> &ReclaimStats {
         &self.inner.reclaimer.stats

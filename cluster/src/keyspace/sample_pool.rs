@@ -23,6 +23,7 @@
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -87,6 +88,10 @@ struct Pools {
 #[derive(Default)]
 pub struct SamplePools {
     inner: Mutex<Pools>,
+    /// Pools drawn (each one walk of a collection's member keys).
+    pub draws: AtomicU64,
+    /// Members proposed by pools.
+    pub proposed: AtomicU64,
 }
 
 /// What [`SamplePools::take`] found.
@@ -144,6 +149,9 @@ impl SamplePools {
             pool.members.clear();
         }
         let member = pool.members.pop();
+        if member.is_some() {
+            self.proposed.fetch_add(1, Ordering::Relaxed);
+        }
         Take {
             member,
             draw: pool.claim_draw(),
@@ -162,6 +170,7 @@ impl SamplePools {
             }
             kept.push(m);
         }
+        self.draws.fetch_add(1, Ordering::Relaxed);
         let mut pools = self.inner.lock();
         let id: PoolKey = (ns, Bytes::copy_from_slice(key), generation);
         let pool = Pool {
