@@ -529,3 +529,59 @@ fn random_picks_from_a_large_set_come_from_a_pool_and_spop_empties_it() {
     assert_eq!(popped.len(), n);
     assert_eq!(ok(c, &["EXISTS", "s"]), int(0));
 }
+
+#[test]
+fn expire_and_persist_of_a_large_hash_change_its_header_not_its_members() {
+    let s = start();
+    let c = &mut s.conn();
+    let n = 2000;
+    for chunk in 0..n / 500 {
+        let mut args = vec!["HSET".to_string(), "h".into()];
+        for i in chunk * 500..(chunk + 1) * 500 {
+            args.extend([format!("f{i:05}"), "v".into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(c, &args);
+    }
+    let reclaimed = |c: &mut redis::Connection| info_u64(c, "collection_members_reclaimed");
+    let before = reclaimed(c);
+    // A WATCHing transaction sees the EXPIRE as a change.
+    let w = &mut s.conn();
+    ok(w, &["WATCH", "h"]);
+    assert_eq!(ok(c, &["EXPIRE", "h", "1000"]), int(1));
+    ok(w, &["MULTI"]);
+    ok(w, &["HSET", "h", "x", "1"]);
+    assert_eq!(ok(w, &["EXEC"]), Value::Nil);
+    let ttl = int_of(ok(c, &["TTL", "h"]));
+    assert!((999..=1000).contains(&ttl), "{ttl}");
+    assert_eq!(ok(c, &["EXPIRE", "h", "2000", "NX"]), int(0));
+    assert_eq!(ok(c, &["EXPIRE", "h", "2000", "GT"]), int(1));
+    assert_eq!(ok(c, &["PERSIST", "h"]), int(1));
+    assert_eq!(ok(c, &["TTL", "h"]), int(-1));
+    assert_eq!(ok(c, &["PERSIST", "h"]), int(0));
+    assert_eq!(int_of(ok(c, &["HLEN", "h"])), n as i64);
+    assert_eq!(
+        bulk_of(ok(c, &["HGET", "h", "f01999"])).as_deref(),
+        Some("v")
+    );
+    // No member was rewritten, so no replaced generation was deleted.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(reclaimed(c), before);
+    // An expiry that passes: the key is gone at once, its members go in
+    // the background, and the key can be written anew.
+    assert_eq!(ok(c, &["PEXPIRE", "h", "300"]), int(1));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(ok(c, &["EXISTS", "h"]), int(0));
+    assert_eq!(ok(c, &["HLEN", "h"]), int(0));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while reclaimed(c) < before + n as u64 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        reclaimed(c) >= before + n as u64,
+        "reclaimed {}",
+        reclaimed(c)
+    );
+    assert_eq!(ok(c, &["HSET", "h", "again", "1"]), int(1));
+    assert_eq!(strings(ok(c, &["HKEYS", "h"])), ["again"]);
+}

@@ -243,6 +243,7 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
             },
             first: Bytes::from_static(b"\x80first"),
             last: Bytes::from_static(b"\x80last"),
+            unexpiring_members: true,
             score_index: false,
         }),
     ));

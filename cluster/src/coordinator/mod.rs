@@ -25,6 +25,7 @@
 //! INFO).
 
 mod delta;
+mod expiry;
 pub(crate) use delta::whole_record;
 mod notify;
 pub use notify::{ChangeObserver, INTEREST_TTL, MessageSink};
@@ -470,38 +471,6 @@ impl Coordinator {
             .get(db, key, level)
             .await?
             .map(|e| PartialRead::of_entry(&e, need)))
-    }
-
-    /// A page of a collection walk (HSCAN, SSCAN, ZSCAN): at most `count`
-    /// members after `after` (from the first without one), read as
-    /// [`Coordinator::read_partial`] reads [`Need::After`]. When the
-    /// replicas do not agree and the whole record had to be read at
-    /// `level`, the page holds every member after `after`: a walk costs
-    /// at most one whole read, never one per page.
-    pub async fn read_scan_page(
-        self: &Arc<Self>,
-        db: u32,
-        key: &[u8],
-        after: Option<&[u8]>,
-        count: usize,
-        level: Consistency,
-    ) -> Result<Option<PartialRead>> {
-        let need = Need::After { after, count };
-        if self.is_alone() {
-            self.stats.reads.inc(level);
-            return self.keyspace.read_partial(db, key, need);
-        }
-        if let Some(read) = self.read_agreed(db, key, need, level).await? {
-            return Ok(read);
-        }
-        let rest = Need::After {
-            after,
-            count: usize::MAX,
-        };
-        Ok(self
-            .get(db, key, level)
-            .await?
-            .map(|e| PartialRead::of_entry(&e, rest)))
     }
 
     /// What [`Coordinator::get`] answers for each of `keys`, with their

@@ -20,6 +20,8 @@
 //! `partial` (on a node alone, writes and reads that touch only the members
 //! they need).
 
+#[cfg(test)]
+mod expiry_tests;
 mod partial;
 pub mod ranges;
 mod reclaim;
@@ -350,7 +352,7 @@ impl Keyspace {
         let clock = Arc::clone(&options.clock);
         let engine = Engine::open(dir, options)?;
         namespaces.load(&engine)?;
-        let reclaimer = reclaim::Reclaimer::start(engine.clone());
+        let reclaimer = reclaim::Reclaimer::start(engine.clone(), Arc::clone(&clock));
         Ok(Keyspace {
             inner: Arc::new(Inner {
                 engine,
@@ -566,7 +568,8 @@ impl Keyspace {
         self.admit_write().await;
         let mut batch = WriteBatch::new();
         let expiry = engine_expiry(&after, self.gc_grace_ms());
-        let placement = split::place(&mut batch, ns, key, old, before, &after, expiry);
+        let now = self.now_ms();
+        let placement = split::place(&mut batch, ns, key, old, before, &after, expiry, now);
         // The stored bytes are the record's encoding unless it is split.
         let stored = (!placement.split).then(|| placement.main.data.clone());
         batch.put(ekey, placement.main);

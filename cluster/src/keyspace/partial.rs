@@ -245,10 +245,16 @@ impl Keyspace {
             // resolved once and its bytes shared.
             Need::Sample(n) => {
                 let pools = &self.inner.samples;
-                let picked =
-                    split::sampled(engine, &snapshot, pools, ns, key, &header, n, |m, items| {
-                        resolve_item(&items).map(|e| (m, e.bytes()))
-                    })?;
+                let picked = super::sample_pool::sampled(
+                    engine,
+                    &snapshot,
+                    pools,
+                    ns,
+                    key,
+                    &header,
+                    n,
+                    |m, items| resolve_item(&items).map(|e| (m, e.bytes())),
+                )?;
                 (picked.into_iter().flatten().collect(), None)
             }
             _ => {
@@ -420,7 +426,8 @@ impl Keyspace {
         let mut batch = WriteBatch::new();
         let expiry = header.expire_at_ms;
         let prefix = split::member_prefix(ns, key, header.generation);
-        split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, expiry);
+        let member_expiry = if header.unexpiring_members { 0 } else { expiry };
+        split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, member_expiry);
         let (first, last) = if kind == Kind::ZSet {
             (
                 zset_bound(&header.first, &loaded, &changed, need, false),
@@ -442,6 +449,7 @@ impl Keyspace {
             first,
             last,
             score_index: header.score_index,
+            unexpiring_members: header.unexpiring_members,
         };
         batch.put(
             ekey,
@@ -458,6 +466,73 @@ impl Keyspace {
 }
 
 impl Keyspace {
+    /// Gives the large collection at `key` the expiry `expire_at_ms` (0:
+    /// none) by rewriting only its header, as a write of `actor` (a new
+    /// dot in its clock), and queues its members' deletion for when that
+    /// expiry passes. `None` (nothing done) unless `key` holds a live split
+    /// collection whose members carry no engine expiry (one of an earlier
+    /// version rewrites them: the caller's whole write does), or if
+    /// `expire_at_ms` has already passed.
+    pub async fn set_split_expiry(
+        &self,
+        db: u32,
+        key: &[u8],
+        expire_at_ms: u64,
+        actor: crate::version::Actor,
+    ) -> Result<Option<Ack>> {
+        let ns = self.namespace(db)?;
+        let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
+        let ekey = token::engine_key(ns, key);
+        let engine = &self.inner.engine;
+        let now = self.now_ms();
+        let Some(v) = engine.get(&ekey)? else {
+            return Ok(None);
+        };
+        let Stored::Split(header) = split::decode_stored(&v, key)? else {
+            return Ok(None);
+        };
+        let passed = expire_at_ms != 0 && expire_at_ms <= now;
+        if !header.unexpiring_members || header.is_expired(now) || passed {
+            return Ok(None);
+        }
+        if header.expire_at_ms == expire_at_ms {
+            return Ok(Some(Ack::NONE));
+        }
+        let mut record =
+            split::sibling_of(&header, Payload::Collection(Collection::new(header.kind)));
+        let context = record.context();
+        let clock = record.write(
+            Some(&context),
+            actor,
+            now,
+            Payload::Collection(Collection::new(header.kind)),
+            expire_at_ms,
+        );
+        let ts_ms = record.iter().next().map_or(now, |s| s.ts_ms);
+        let generation = header.generation;
+        let next = SplitHeader {
+            ts_ms,
+            expire_at_ms,
+            clock,
+            ..header
+        };
+        self.admit_write().await;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            ekey,
+            Value::with_expiry(
+                crate::version::codec::encode_split_header(&next),
+                expire_at_ms,
+            ),
+        );
+        if expire_at_ms != 0 {
+            super::reclaim::queue_reclaim_at(&mut batch, ns, key, generation, expire_at_ms);
+        }
+        let seq = engine.write(batch)?;
+        self.inner.reclaimer.wake();
+        Ok(Some(Ack(seq)))
+    }
+
     /// The rest of [`Keyspace::update_partial`] for a write that replaces
     /// the key (called under its record lock).
     async fn replace_split<R>(

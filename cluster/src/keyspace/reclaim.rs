@@ -3,6 +3,14 @@
 //! same batch that stops a header naming them), and a thread that deletes
 //! each queued generation's member records and score-index entries, then
 //! its queue entry (`docs/formats/record.md` §3.6, "Replaced generations").
+//!
+//! A generation whose members carry no engine expiry is queued with a
+//! time when its header gets an expiry: the entry is due then, and its
+//! members are deleted only if by then no live header names the
+//! generation (an EXPIRE or PERSIST since moved or removed the expiry:
+//! the entry waits, and the header's newer expiry, queued with it, is
+//! what counts). An expired header's generation is never written again,
+//! so nothing races the deletion.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -13,7 +21,7 @@ use bytes::Bytes;
 use ringkv_engine::{Engine, Value, WriteBatch};
 
 use super::score_index;
-use super::split::{member_prefix, prefix_end};
+use super::split::{self, member_prefix, prefix_end};
 use crate::error::Result;
 
 /// Metadata name prefix of the queue of member generations to delete.
@@ -35,6 +43,29 @@ pub(super) fn queue_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generat
         Value::new(Bytes::new()),
     );
 }
+
+/// Queues `generation`'s member records of `key` for deletion once
+/// `at_ms` has passed and no live header names them (the header's expiry,
+/// set in the same batch). Replaces an earlier entry of the generation.
+pub(super) fn queue_reclaim_at(
+    batch: &mut WriteBatch,
+    ns: u32,
+    key: &[u8],
+    generation: u64,
+    at_ms: u64,
+) {
+    batch.put(
+        crate::namespace::meta_key(&reclaim_name(ns, key, generation)),
+        Value::new(Bytes::copy_from_slice(&at_ms.to_be_bytes())),
+    );
+}
+
+/// The keyspace's clock (unix ms).
+pub(super) type Clock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The longest the reclaimer sleeps between passes while timed entries
+/// wait (a clock that jumps is noticed within it).
+const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The reclaimer's counters.
 #[derive(Debug, Default)]
@@ -63,7 +94,7 @@ pub(super) struct Reclaimer {
 
 impl Reclaimer {
     /// Starts the thread; it ends when the reclaimer is dropped.
-    pub(super) fn start(engine: Engine) -> Reclaimer {
+    pub(super) fn start(engine: Engine, clock: Clock) -> Reclaimer {
         let (tx, rx) = mpsc::channel::<()>();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopping = std::sync::Arc::clone(&stop);
@@ -73,10 +104,21 @@ impl Reclaimer {
             .name("ringkv-reclaim".into())
             .spawn(move || {
                 loop {
-                    if let Err(e) = reclaim_queued(&engine, &stopping, &counting) {
-                        tracing::warn!(error = %e, "reclaiming replaced collection members failed");
-                    }
-                    if rx.recv().is_err() {
+                    let next = match reclaim_queued(&engine, &stopping, &counting, clock()) {
+                        Ok(next) => next,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reclaiming replaced collection members failed");
+                            None
+                        }
+                    };
+                    let woken = match next {
+                        None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                        Some(at) => {
+                            let wait = std::time::Duration::from_millis(at.saturating_sub(clock()));
+                            rx.recv_timeout(wait.min(MAX_SLEEP))
+                        }
+                    };
+                    if woken == Err(mpsc::RecvTimeoutError::Disconnected) {
                         return;
                     }
                     // Coalesce a burst of wake-ups into one pass.
@@ -118,26 +160,39 @@ impl Drop for Reclaimer {
     }
 }
 
-/// Deletes every queued generation's members, then its queue entry, until
-/// `stop` is set.
+/// Deletes every queued generation's members that are due at `now`, then
+/// its queue entry, until `stop` is set. Returns when the earliest entry
+/// still waiting is due (`None`: none waits).
 pub(crate) fn reclaim_queued(
     engine: &Engine,
     stop: &std::sync::atomic::AtomicBool,
     stats: &ReclaimStats,
-) -> Result<()> {
+    now: u64,
+) -> Result<Option<u64>> {
     use std::sync::atomic::Ordering::Relaxed;
     let queue_start = crate::namespace::meta_key(RECLAIM_PREFIX);
     let queue_end = prefix_end(&queue_start).unwrap_or_default();
-    let queued: Vec<Bytes> = engine
+    let queued: Vec<(Bytes, Bytes)> = engine
         .iter(
             Bound::Included(&queue_start[..]),
             Bound::Excluded(&queue_end[..]),
             None,
         )?
-        .map(|item| item.map(|(k, _)| k))
+        .map(|item| item.map(|(k, v)| (k, v.data)))
         .collect::<std::result::Result<_, _>>()?;
-    stats.pending.store(queued.len() as u64, Relaxed);
-    for entry in queued {
+    let mut waiting: Option<u64> = None;
+    let mut due = Vec::with_capacity(queued.len());
+    for (entry, at) in queued {
+        let Some(members) = entry.get(queue_start.len()..) else {
+            continue;
+        };
+        match waits_until(engine, members, &at, now)? {
+            Some(until) => waiting = Some(waiting.map_or(until, |w| w.min(until))),
+            None => due.push(entry),
+        }
+    }
+    stats.pending.store(due.len() as u64, Relaxed);
+    for entry in due {
         let Some(members) = entry.get(queue_start.len()..) else {
             continue;
         };
@@ -148,7 +203,7 @@ pub(crate) fn reclaim_queued(
             };
             loop {
                 if stop.load(std::sync::atomic::Ordering::Acquire) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let mut batch = WriteBatch::new();
                 let mut n = 0usize;
@@ -176,5 +231,38 @@ pub(crate) fn reclaim_queued(
             .pending
             .fetch_update(Relaxed, Relaxed, |p| Some(p.saturating_sub(1)));
     }
-    Ok(())
+    Ok(waiting)
+}
+
+/// For a queue entry of `members` (a member prefix) with value `at`:
+/// `None` if its members are to be deleted now, or when to look again.
+/// An untimed entry is always due. A timed one is due once its time has
+/// passed and no live header names the generation; while a live header
+/// names it, the entry waits for that header's expiry (`u64::MAX`, checked
+/// again at the next pass, for one without).
+fn waits_until(engine: &Engine, members: &[u8], at: &[u8], now: u64) -> Result<Option<u64>> {
+    let Ok(at) = <[u8; 8]>::try_from(at) else {
+        return Ok(None);
+    };
+    let at = u64::from_be_bytes(at);
+    if at > now {
+        return Ok(Some(at));
+    }
+    let Some((ns, key, generation)) = split::parse_member_prefix(members) else {
+        return Ok(None);
+    };
+    let Some(stored) = engine.get(&crate::token::engine_key(ns, &key))? else {
+        return Ok(None);
+    };
+    // A header that does not decode names nothing this entry could keep.
+    match split::decode_stored(&stored, &key) {
+        Ok(split::Stored::Split(h)) if h.generation == generation && !h.is_expired(now) => {
+            Ok(Some(if h.expire_at_ms == 0 {
+                u64::MAX
+            } else {
+                h.expire_at_ms
+            }))
+        }
+        _ => Ok(None),
+    }
 }

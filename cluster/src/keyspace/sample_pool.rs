@@ -26,8 +26,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::ops::Bound;
+
 use bytes::Bytes;
 use parking_lot::Mutex;
+use ringkv_engine::{Engine, Snapshot};
+
+use super::split::{get_member, list_first, member_items, member_key, member_prefix, prefix_end};
+use crate::error::Result;
+use crate::version::codec::SplitHeader;
+use crate::version::collection::{Item, Kind};
 
 /// A collection has at least this many members for its picks to come from
 /// a pool (below, the walk is short).
@@ -194,6 +202,153 @@ impl Pools {
             }
         }
     }
+}
+
+/// `decode` of the members [`Need::Sample`]`(n)` picks, in the order picked:
+/// each distinct member decoded once and its result cloned for a repeat
+/// (so a read with millions of repeats shares one value per member).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the collection, where its pool is, and what to pick"
+)]
+pub(super) fn sampled<T: Clone>(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    pools: &SamplePools,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    n: i64,
+    mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
+) -> Result<Vec<T>> {
+    if header.kind != Kind::List && pooled(header.count, n) {
+        let from_pool = pooled_picks(engine, snapshot, pools, ns, key, header, n, &mut decode)?;
+        if let Some(picked) = from_pool {
+            return Ok(picked);
+        }
+    }
+    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+    let picks = super::random_picks(len, n);
+    let found = members_at(engine, snapshot, ns, key, header, &picks, decode)?;
+    Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())
+}
+
+/// `|n|` picks of [`sampled`] from the collection's pool
+/// ((this module)), drawing it (one walk) when it is empty:
+/// distinct members, each read at `snapshot`. `None` when even a fresh
+/// pool could not supply them (most of its members removed since): the
+/// caller walks.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the collection, where its pool is, and what to pick"
+)]
+fn pooled_picks<T>(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    pools: &SamplePools,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    n: i64,
+    decode: &mut impl FnMut(Bytes, Vec<Item>) -> T,
+) -> Result<Option<Vec<T>>> {
+    let want = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(want);
+    let mut taken = std::collections::HashSet::with_capacity(want);
+    // Whether this caller is to draw the pool again, and whether it has.
+    let (mut draw, mut drawn) = (false, false);
+    while out.len() < want {
+        let take = pools.take(ns, key, header.generation, header.count);
+        draw |= take.draw;
+        match take.member {
+            Some(m) => {
+                if taken.contains(&m) {
+                    continue;
+                }
+                if let Some(items) = get_member(engine, snapshot, ns, key, header, &m)? {
+                    taken.insert(m.clone());
+                    out.push(decode(m, items));
+                }
+            }
+            // Another caller is drawing it, or even a fresh pool ran dry.
+            None if !draw || drawn => return Ok(None),
+            None => {
+                draw_pool(engine, snapshot, pools, ns, key, header)?;
+                (draw, drawn) = (false, true);
+            }
+        }
+    }
+    if draw {
+        draw_pool(engine, snapshot, pools, ns, key, header)?;
+    }
+    Ok(Some(out))
+}
+
+/// Draws the pool of a collection: one walk keeping the members at
+/// [`pool_size`] distinct random positions, shuffled.
+fn draw_pool(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    pools: &SamplePools,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+) -> Result<()> {
+    use rand::seq::SliceRandom;
+    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+    let size = i64::try_from(pool_size(len)).unwrap_or(i64::MAX);
+    let picks = super::random_picks(len, size);
+    let mut members: Vec<Bytes> = members_at(engine, snapshot, ns, key, header, &picks, |m, _| m)?
+        .into_values()
+        .collect();
+    members.shuffle(&mut rand::rng());
+    pools.fill(ns, key, header.generation, header.count, members);
+    Ok(())
+}
+
+/// The members at positions `picks` (in member order; repeats allowed),
+/// each distinct position once, with `decode` of its items: one walk over
+/// the members' keys that decodes only the picked ones.
+fn members_at<T>(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    picks: &[usize],
+    mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
+) -> Result<std::collections::HashMap<usize, T>> {
+    let mut wanted: Vec<usize> = picks.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found = std::collections::HashMap::with_capacity(wanted.len());
+    let Some(&last) = wanted.last() else {
+        return Ok(found);
+    };
+    let prefix = member_prefix(ns, key, header.generation);
+    let end = prefix_end(&prefix).unwrap_or_default();
+    let start = member_key(&prefix, list_first(header));
+    let mut next = wanted.iter().peekable();
+    for (i, item) in engine
+        .iter(
+            Bound::Included(&start[..]),
+            Bound::Excluded(&end[..]),
+            Some(snapshot),
+        )?
+        .enumerate()
+    {
+        if i > last {
+            break;
+        }
+        let (ekey, value) = item?;
+        if next.peek() != Some(&&i) {
+            continue;
+        }
+        next.next();
+        let member = ekey.slice(prefix.len().min(ekey.len())..);
+        found.insert(i, decode(member, member_items(key, &value)?));
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

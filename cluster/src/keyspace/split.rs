@@ -27,7 +27,7 @@ use std::ops::Bound;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
-use super::reclaim::queue_reclaim;
+use super::reclaim::{queue_reclaim, queue_reclaim_at};
 use super::sample_pool::{self, SamplePools};
 use super::score_index::{self, ScoreWindow};
 use crate::error::{Error, Result};
@@ -82,7 +82,19 @@ pub(super) fn member_prefix(ns: u32, key: &[u8], generation: u64) -> BytesMut {
     out
 }
 
-fn member_key(prefix: &[u8], member: &[u8]) -> Bytes {
+/// The database namespace, key and generation a [`member_prefix`] names;
+/// `None` if `prefix` is not one.
+pub(super) fn parse_member_prefix(prefix: &[u8]) -> Option<(u32, Bytes, u64)> {
+    let ns = u32::from_be_bytes(prefix.get(..4)?.try_into().ok()?) & !MEMBER_NS_BIT;
+    let len = u32::from_be_bytes(prefix.get(12..16)?.try_into().ok()?);
+    let end = 16usize.checked_add(usize::try_from(len).ok()?)?;
+    let key = Bytes::copy_from_slice(prefix.get(16..end)?);
+    let generation = prefix.get(end..)?;
+    let generation = u64::from_be_bytes(generation.try_into().ok()?);
+    Some((ns, key, generation))
+}
+
+pub(super) fn member_key(prefix: &[u8], member: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(prefix.len() + member.len());
     out.put_slice(prefix);
     out.put_slice(member);
@@ -153,7 +165,7 @@ fn visit_members_from(
 /// Where a split collection's members start: a list's first position, or
 /// the first member of any other kind (a sorted set's `first` is a bound in
 /// its score index, not a member).
-fn list_first(header: &SplitHeader) -> &[u8] {
+pub(super) fn list_first(header: &SplitHeader) -> &[u8] {
     match header.kind {
         Kind::List => &header.first,
         _ => &[],
@@ -161,7 +173,7 @@ fn list_first(header: &SplitHeader) -> &[u8] {
 }
 
 /// The items a member record of `key` holds.
-fn member_items(key: &[u8], value: &Value) -> Result<Vec<Item>> {
+pub(super) fn member_items(key: &[u8], value: &Value) -> Result<Vec<Item>> {
     codec::decode_member(&value.data).map_err(|e| Error::CorruptRecord {
         key: key.to_vec(),
         what: format!("member record: {e}"),
@@ -245,6 +257,17 @@ pub(super) struct Placement {
 /// form was `old` (a split header, if it was split) holding `before`.
 /// Members that did not change are not rewritten. Returns the key's new
 /// engine value (the caller puts it) and what became of the members.
+///
+/// A generation made here has members without engine expiry (the header's
+/// decides): a new expiry keeps it, rewrites only the header, and queues
+/// the members' deletion for when that expiry passes. A generation of an
+/// earlier version, whose members carry the expiry, gets a new generation
+/// when the expiry changes; an expired header's generation is never
+/// written again.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the key, both of its states, and the time"
+)]
 pub(super) fn place(
     batch: &mut WriteBatch,
     ns: u32,
@@ -253,6 +276,7 @@ pub(super) fn place(
     before: &Siblings,
     after: &Siblings,
     engine_expiry: u64,
+    now: u64,
 ) -> Placement {
     let split = sole_collection(after)
         .filter(|(_, c)| c.len() >= SPLIT_AT || (old.is_some() && c.len() >= INLINE_AT));
@@ -266,12 +290,12 @@ pub(super) fn place(
             reclaims: old.is_some(),
         };
     };
-    // Members carry the header's expiry, so compaction drops them with it:
-    // a new expiry (or kind) writes them all under a new generation.
-    // A sorted set split before score indexes existed gets one this way.
+    // A sorted set split before score indexes existed gets one by a new
+    // generation, as does one whose members carry an expiry that changes.
     let same = old.filter(|h| {
         h.kind == coll.kind()
-            && h.expire_at_ms == sib.expire_at_ms
+            && !h.is_expired(now)
+            && (h.unexpiring_members || h.expire_at_ms == sib.expire_at_ms)
             && (h.kind != Kind::ZSet || h.score_index)
     });
     let generation = match same {
@@ -283,9 +307,15 @@ pub(super) fn place(
             fresh_generation(old.map(|h| h.generation))
         }
     };
+    let unexpiring = same.is_none_or(|h| h.unexpiring_members);
+    let member_expiry = if unexpiring { 0 } else { engine_expiry };
     let prefix = member_prefix(ns, key, generation);
     let previous = same.and_then(|_| sole_collection(before)).map(|(_, c)| c);
-    write_member_changes(batch, &prefix, previous, coll, engine_expiry);
+    write_member_changes(batch, &prefix, previous, coll, member_expiry);
+    let new_expiry = same.is_none_or(|h| h.expire_at_ms != sib.expire_at_ms);
+    if unexpiring && sib.expire_at_ms != 0 && new_expiry {
+        queue_reclaim_at(batch, ns, key, generation, sib.expire_at_ms);
+    }
     let header = SplitHeader {
         kind: coll.kind(),
         generation,
@@ -296,11 +326,12 @@ pub(super) fn place(
         first: list_end(coll, true),
         last: list_end(coll, false),
         score_index: coll.kind() == Kind::ZSet,
+        unexpiring_members: unexpiring,
     };
     Placement {
         main: Value::with_expiry(codec::encode_split_header(&header), engine_expiry),
         split: true,
-        reclaims: old.is_some() && same.is_none(),
+        reclaims: old.is_some() && same.is_none() || unexpiring && sib.expire_at_ms != 0,
     }
 }
 
@@ -585,7 +616,7 @@ pub(super) fn load_members(
         }
         Need::CountScores(_) => {}
         Need::Sample(n) => {
-            out = sampled(engine, snapshot, pools, ns, key, header, n, |m, i| (m, i))?;
+            out = sample_pool::sampled(engine, snapshot, pools, ns, key, header, n, |m, i| (m, i))?;
         }
         Need::After { after, count } => {
             let from = match after {
@@ -610,153 +641,6 @@ pub(super) fn load_members(
         }
     }
     Ok(out)
-}
-
-/// `decode` of the members [`Need::Sample`]`(n)` picks, in the order picked:
-/// each distinct member decoded once and its result cloned for a repeat
-/// (so a read with millions of repeats shares one value per member).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the collection, where its pool is, and what to pick"
-)]
-pub(super) fn sampled<T: Clone>(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    pools: &SamplePools,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-    n: i64,
-    mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
-) -> Result<Vec<T>> {
-    if header.kind != Kind::List && sample_pool::pooled(header.count, n) {
-        let from_pool = pooled_picks(engine, snapshot, pools, ns, key, header, n, &mut decode)?;
-        if let Some(picked) = from_pool {
-            return Ok(picked);
-        }
-    }
-    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-    let picks = super::random_picks(len, n);
-    let found = members_at(engine, snapshot, ns, key, header, &picks, decode)?;
-    Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())
-}
-
-/// `|n|` picks of [`sampled`] from the collection's pool
-/// ([`super::sample_pool`]), drawing it (one walk) when it is empty:
-/// distinct members, each read at `snapshot`. `None` when even a fresh
-/// pool could not supply them (most of its members removed since): the
-/// caller walks.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the collection, where its pool is, and what to pick"
-)]
-fn pooled_picks<T>(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    pools: &SamplePools,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-    n: i64,
-    decode: &mut impl FnMut(Bytes, Vec<Item>) -> T,
-) -> Result<Option<Vec<T>>> {
-    let want = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(want);
-    let mut taken = std::collections::HashSet::with_capacity(want);
-    // Whether this caller is to draw the pool again, and whether it has.
-    let (mut draw, mut drawn) = (false, false);
-    while out.len() < want {
-        let take = pools.take(ns, key, header.generation, header.count);
-        draw |= take.draw;
-        match take.member {
-            Some(m) => {
-                if taken.contains(&m) {
-                    continue;
-                }
-                if let Some(items) = get_member(engine, snapshot, ns, key, header, &m)? {
-                    taken.insert(m.clone());
-                    out.push(decode(m, items));
-                }
-            }
-            // Another caller is drawing it, or even a fresh pool ran dry.
-            None if !draw || drawn => return Ok(None),
-            None => {
-                draw_pool(engine, snapshot, pools, ns, key, header)?;
-                (draw, drawn) = (false, true);
-            }
-        }
-    }
-    if draw {
-        draw_pool(engine, snapshot, pools, ns, key, header)?;
-    }
-    Ok(Some(out))
-}
-
-/// Draws the pool of a collection: one walk keeping the members at
-/// [`sample_pool::pool_size`] distinct random positions, shuffled.
-fn draw_pool(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    pools: &SamplePools,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-) -> Result<()> {
-    use rand::seq::SliceRandom;
-    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-    let size = i64::try_from(sample_pool::pool_size(len)).unwrap_or(i64::MAX);
-    let picks = super::random_picks(len, size);
-    let mut members: Vec<Bytes> = members_at(engine, snapshot, ns, key, header, &picks, |m, _| m)?
-        .into_values()
-        .collect();
-    members.shuffle(&mut rand::rng());
-    pools.fill(ns, key, header.generation, header.count, members);
-    Ok(())
-}
-
-/// The members at positions `picks` (in member order; repeats allowed),
-/// each distinct position once, with `decode` of its items: one walk over
-/// the members' keys that decodes only the picked ones.
-fn members_at<T>(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-    picks: &[usize],
-    mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
-) -> Result<std::collections::HashMap<usize, T>> {
-    let mut wanted: Vec<usize> = picks.to_vec();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mut found = std::collections::HashMap::with_capacity(wanted.len());
-    let Some(&last) = wanted.last() else {
-        return Ok(found);
-    };
-    let prefix = member_prefix(ns, key, header.generation);
-    let end = prefix_end(&prefix).unwrap_or_default();
-    let start = member_key(&prefix, list_first(header));
-    let mut next = wanted.iter().peekable();
-    for (i, item) in engine
-        .iter(
-            Bound::Included(&start[..]),
-            Bound::Excluded(&end[..]),
-            Some(snapshot),
-        )?
-        .enumerate()
-    {
-        if i > last {
-            break;
-        }
-        let (ekey, value) = item?;
-        if next.peek() != Some(&&i) {
-            continue;
-        }
-        next.next();
-        let member = ekey.slice(prefix.len().min(ekey.len())..);
-        found.insert(i, decode(member, member_items(key, &value)?));
-    }
-    Ok(found)
 }
 
 /// What a [`Need::Rank`] or [`Need::CountScores`] counts of a split sorted

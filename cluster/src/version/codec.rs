@@ -656,6 +656,11 @@ pub const RECORD_FORMAT_SPLIT_V3: u8 = 3;
 /// Split-header flag: a sorted set's members also have score-index
 /// entries (`docs/formats/record.md` §3.6).
 const SPLIT_FLAG_SCORE_INDEX: u8 = 1;
+/// Split-header flag: the member records (and score-index entries) of this
+/// generation carry no engine expiry; the header's expiry alone decides,
+/// and a timed reclaim entry deletes them once it passes
+/// (`docs/formats/record.md` §3.6).
+const SPLIT_FLAG_UNEXPIRING_MEMBERS: u8 = 2;
 /// First byte of a split collection's member record.
 pub const MEMBER_FORMAT: u8 = 1;
 
@@ -690,6 +695,17 @@ pub struct SplitHeader {
     /// Whether a sorted set's members have score-index entries (always,
     /// for a sorted set split by this version; never in format 3).
     pub score_index: bool,
+    /// Whether this generation's member records carry no engine expiry, so
+    /// a new expiry rewrites only the header (always, for a generation
+    /// made by this version; never in format 3).
+    pub unexpiring_members: bool,
+}
+
+impl SplitHeader {
+    /// Whether the collection has expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
+    }
 }
 
 /// Encodes `header := format:u8=4 kind:u8 generation:u64be count:u64be
@@ -707,11 +723,14 @@ pub fn encode_split_header(h: &SplitHeader) -> Bytes {
     put_clock(&mut out, &h.clock);
     put_blob(&mut out, &h.first);
     put_blob(&mut out, &h.last);
-    out.put_u8(if h.score_index {
-        SPLIT_FLAG_SCORE_INDEX
-    } else {
-        0
-    });
+    let mut flags = 0;
+    if h.score_index {
+        flags |= SPLIT_FLAG_SCORE_INDEX;
+    }
+    if h.unexpiring_members {
+        flags |= SPLIT_FLAG_UNEXPIRING_MEMBERS;
+    }
+    out.put_u8(flags);
     out.freeze()
 }
 
@@ -747,17 +766,19 @@ pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
         first: r.blob("first position")?,
         last: r.blob("last position")?,
         score_index: false,
+        unexpiring_members: false,
     };
     if format == RECORD_FORMAT_SPLIT {
         let at = r.pos;
         let flags = r.u8("header flags")?;
-        if flags & !SPLIT_FLAG_SCORE_INDEX != 0 {
+        if flags & !(SPLIT_FLAG_SCORE_INDEX | SPLIT_FLAG_UNEXPIRING_MEMBERS) != 0 {
             return Err(DecodeError::Invalid {
                 offset: at,
                 what: "unknown split header flags",
             });
         }
         header.score_index = flags & SPLIT_FLAG_SCORE_INDEX != 0;
+        header.unexpiring_members = flags & SPLIT_FLAG_UNEXPIRING_MEMBERS != 0;
     }
     r.finish()?;
     Ok(header)

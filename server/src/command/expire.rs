@@ -6,7 +6,7 @@
 //! their space is reclaimed by the engine's compaction (active expiry).
 
 use bytes::Bytes;
-use ringkv_cluster::{Entry, Need};
+use ringkv_cluster::{Entry, Need, ValueType};
 use ringkv_resp::Reply;
 
 use super::Ctx;
@@ -69,14 +69,16 @@ async fn expire_generic(
     }
     let key = arg(args, 1);
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    let Some(entry) = cx.peek(cx.db(), key).await? else {
+    // The type and expiry only: a large collection's members are not read
+    // unless it has to be written whole.
+    let Some(found) = cx.peek_shallow(cx.db(), key).await? else {
         return Ok(Reply::Int(0));
     };
     // -1 is "no expiry", an infinite TTL.
-    let current = if entry.expire_at_ms == 0 {
+    let current = if found.expire_at_ms == 0 {
         -1
     } else {
-        i64::try_from(entry.expire_at_ms).unwrap_or(i64::MAX)
+        i64::try_from(found.expire_at_ms).unwrap_or(i64::MAX)
     };
     let refused = (cond.nx && current != -1)
         || (cond.xx && current == -1)
@@ -86,19 +88,40 @@ async fn expire_generic(
         return Ok(Reply::Int(0));
     }
     match u64::try_from(when) {
-        Ok(at) if at > cx.now_ms() => {
-            cx.put(
-                key,
-                Entry {
-                    expire_at_ms: at,
-                    ..entry
-                },
-            )
-            .await?
-        }
+        Ok(at) if at > cx.now_ms() => set_expiry(cx, key, found, at).await?,
         _ => cx.delete(key).await?,
     }
     Ok(Reply::Int(1))
+}
+
+/// Gives `key` (which `cx.peek_shallow` found as `found`) the expiry `at`
+/// (0: none): a large collection by its header alone where the node can
+/// ([`Ctx::set_collection_expiry`]), anything else by writing it whole
+/// with the new expiry.
+async fn set_expiry(
+    cx: &mut Ctx<'_>,
+    key: &Bytes,
+    found: Entry,
+    at: u64,
+) -> Result<(), ReplyError> {
+    if found.kind != ValueType::String && cx.set_collection_expiry(key, at).await? {
+        return Ok(());
+    }
+    let entry = match found.kind {
+        ValueType::String => found,
+        _ => match cx.peek(cx.db(), key).await? {
+            Some(whole) => whole,
+            None => return Ok(()),
+        },
+    };
+    cx.put(
+        key,
+        Entry {
+            expire_at_ms: at,
+            ..entry
+        },
+    )
+    .await
 }
 
 /// EXPIRE key seconds [NX | XX | GT | LT].
@@ -163,16 +186,9 @@ pub async fn pexpiretime(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn persist(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    match cx.peek(cx.db(), key).await? {
+    match cx.peek_shallow(cx.db(), key).await? {
         Some(e) if e.expire_at_ms != 0 => {
-            cx.put(
-                key,
-                Entry {
-                    expire_at_ms: 0,
-                    ..e
-                },
-            )
-            .await?;
+            set_expiry(cx, key, e, 0).await?;
             Ok(Reply::Int(1))
         }
         _ => Ok(Reply::Int(0)),

@@ -251,6 +251,30 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Gives the large collection at `key` in the selected database the
+    /// expiry `at` (0: none) by its header alone, touching the key's
+    /// WATCHes; false (nothing done) where that cannot be done (a cluster,
+    /// a small or older collection): the caller writes it whole.
+    pub async fn set_collection_expiry(
+        &mut self,
+        key: &Bytes,
+        at: u64,
+    ) -> Result<bool, ReplyError> {
+        let db = self.client.db;
+        let level = self.write_level();
+        let done = self
+            .server
+            .cluster
+            .set_collection_expiry(db, key, at, level)
+            .await?;
+        let Some(ack) = done else {
+            return Ok(false);
+        };
+        self.server.watches.touch(db, key);
+        self.client.await_ack(ack);
+        Ok(true)
+    }
+
     /// Stores `entry` under `key` in the selected database.
     pub async fn put(&mut self, key: &Bytes, entry: Entry) -> Result<(), ReplyError> {
         let db = self.client.db;

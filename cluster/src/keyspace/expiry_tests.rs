@@ -1,0 +1,153 @@
+//! A new expiry of a split collection: only its header is rewritten
+//! (its members carry no engine expiry), the members go in the background
+//! once the expiry passes, and a header of an earlier version (members
+//! with the expiry) gets a new generation instead.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::split::{MEMBER_NS_BIT, Need};
+use super::split_tests::{ACTOR, apply, header_of, member_records, put_hash, settled};
+use super::{Keyspace, live_entry};
+use crate::version::{CollectionOp, Kind};
+
+/// Whether every member record of database 0 has no engine expiry.
+fn members_unexpiring(ks: &Keyspace) -> bool {
+    let ns = ks.namespace(0).unwrap() | MEMBER_NS_BIT;
+    ks.engine()
+        .iter_prefix(&ns.to_be_bytes())
+        .unwrap()
+        .all(|item| item.unwrap().1.expire_at_ms == 0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_expiry_rewrites_only_the_header_and_the_members_go_once_it_passes() {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let dir = tempfile::tempdir().unwrap();
+    let time = Arc::new(AtomicU64::new(1_800_000_000_000));
+    let clock = Arc::clone(&time);
+    let options = ringkv_engine::Options {
+        clock: Arc::new(move || clock.load(Relaxed)),
+        ..ringkv_engine::Options::default()
+    };
+    let ks = Keyspace::open(dir.path(), options, 16).unwrap();
+    put_hash(&ks, b"h", 2000).await;
+    let first = header_of(&ks, b"h").unwrap();
+    assert!(first.unexpiring_members && members_unexpiring(&ks));
+    let t0 = ks.now_ms();
+    let record_before = ks.read_record(0, b"h").unwrap().unwrap();
+
+    // EXPIRE: the header alone changes, with a newer clock.
+    let ack = ks
+        .set_split_expiry(0, b"h", t0 + 10_000, ACTOR)
+        .await
+        .unwrap();
+    assert!(ack.is_some());
+    let h = header_of(&ks, b"h").unwrap();
+    assert_eq!(
+        (h.generation, h.count, h.expire_at_ms),
+        (first.generation, 2000, t0 + 10_000)
+    );
+    assert!(h.clock.descends(&first.clock) && h.clock != first.clock);
+    assert!(members_unexpiring(&ks));
+    let got = ks.read_partial(0, b"h", Need::Count).unwrap().unwrap();
+    assert_eq!((got.len, got.expire_at_ms), (2000, t0 + 10_000));
+    // The whole record reads as before, with the expiry.
+    let entry = live_entry(&ks.read_record(0, b"h").unwrap().unwrap(), t0).unwrap();
+    let before = live_entry(&record_before, t0).unwrap();
+    assert_eq!(entry.members, before.members);
+    assert_eq!(entry.expire_at_ms, t0 + 10_000);
+
+    // PERSIST, then the old expiry passes: the collection lives on, whole.
+    ks.set_split_expiry(0, b"h", 0, ACTOR)
+        .await
+        .unwrap()
+        .unwrap();
+    time.store(t0 + 20_000, Relaxed);
+    ks.inner.reclaimer.wake();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(member_records(&ks), 2000);
+    assert_eq!(
+        ks.read_partial(0, b"h", Need::Count).unwrap().unwrap().len,
+        2000
+    );
+
+    // A write keeps the members unexpiring; an expiry that passes makes
+    // the key absent at once and its members go in the background.
+    let hset = CollectionOp::Put {
+        kind: Kind::Hash,
+        pairs: vec![(Bytes::from("new"), Bytes::from("1"))],
+        if_absent: false,
+    };
+    apply(&ks, b"h", &hset).await.0.unwrap();
+    let t1 = ks.now_ms();
+    ks.set_split_expiry(0, b"h", t1 + 5_000, ACTOR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(members_unexpiring(&ks));
+    time.store(t1 + 5_000, Relaxed);
+    assert!(ks.read_partial(0, b"h", Need::Count).unwrap().is_none());
+    // An expired header is not changed in place (the caller's whole write
+    // finds no key), and a write makes a new generation.
+    assert!(
+        ks.set_split_expiry(0, b"h", t1 + 60_000, ACTOR)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    ks.inner.reclaimer.wake();
+    assert!(settled(&ks, 0).await, "left {}", member_records(&ks));
+    put_hash(&ks, b"h", 600).await;
+    let again = header_of(&ks, b"h").unwrap();
+    assert_ne!(again.generation, first.generation);
+    assert_eq!(
+        ks.read_partial(0, b"h", Need::Count).unwrap().unwrap().len,
+        600
+    );
+    assert_eq!(member_records(&ks), 600);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_of_an_earlier_version_gets_a_new_generation_for_a_new_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    put_hash(&ks, b"h", 1000).await;
+    // As the release before stored it: flag bit 1 clear.
+    let h = header_of(&ks, b"h").unwrap();
+    let old = crate::version::codec::SplitHeader {
+        unexpiring_members: false,
+        ..h.clone()
+    };
+    let ekey = crate::token::engine_key(ks.namespace(0).unwrap(), b"h");
+    ks.engine()
+        .put(
+            ekey,
+            ringkv_engine::Value::new(crate::version::codec::encode_split_header(&old)),
+        )
+        .unwrap();
+    let at = ks.now_ms() + 60_000;
+    assert!(
+        ks.set_split_expiry(0, b"h", at, ACTOR)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The whole write its caller makes instead stores the members anew.
+    let record = ks.read_record(0, b"h").unwrap().unwrap();
+    let entry = live_entry(&record, ks.now_ms()).unwrap();
+    let replace = CollectionOp::Replace {
+        kind: Kind::Hash,
+        pairs: entry.members.unwrap().map.into_iter().collect(),
+        expire_at_ms: at,
+    };
+    apply(&ks, b"h", &replace).await.0.unwrap();
+    let new = header_of(&ks, b"h").unwrap();
+    assert_ne!(new.generation, h.generation);
+    assert!(new.unexpiring_members);
+    assert!(settled(&ks, 1000).await, "left {}", member_records(&ks));
+    assert!(members_unexpiring(&ks));
+    let got = ks.read_partial(0, b"h", Need::Count).unwrap().unwrap();
+    assert_eq!((got.len, got.expire_at_ms), (1000, at));
+}
