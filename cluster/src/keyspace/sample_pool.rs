@@ -233,8 +233,8 @@ pub(super) fn sampled<T: Clone>(
     Ok(picks.iter().filter_map(|i| found.get(i).cloned()).collect())
 }
 
-/// `|n|` picks of [`sampled`] from the collection's pool
-/// ((this module)), drawing it (one walk) when it is empty:
+/// `|n|` picks of [`sampled`] from the collection's pool, drawing it
+/// (one walk) when it is empty or low:
 /// distinct members, each read at `snapshot`. `None` when even a fresh
 /// pool could not supply them (most of its members removed since): the
 /// caller walks.

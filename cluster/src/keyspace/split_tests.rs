@@ -545,6 +545,18 @@ async fn a_split_collection_survives_a_restart_and_scans_as_one_key() {
     assert_eq!(got.len, 1000);
 }
 
+/// How many of 4,000 single picks (`pick` returns one member `m<i>` of
+/// `n`) land in each quarter of the member order.
+fn quarters_of_single_picks(n: usize, mut pick: impl FnMut() -> Vec<(Bytes, Bytes)>) -> [usize; 4] {
+    let mut quarters = [0usize; 4];
+    for _ in 0..4000 {
+        let (m, _) = pick().into_iter().next().unwrap();
+        let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+        quarters[i * 4 / n] += 1;
+    }
+    quarters
+}
+
 /// Picks from a set large enough for the sample pool
 /// (`super::sample_pool`): distinct members, uniform over the member
 /// order across several draws, and SPOP one at a time returns every member
@@ -575,12 +587,7 @@ async fn pooled_picks_of_a_large_set_are_uniform_and_spop_returns_each_member_on
     assert_eq!(picked(-5).len(), 5);
     // 4,000 single picks span four draws; each quarter of the member
     // order gets about a quarter of them (1,000 ± 27).
-    let mut quarters = [0usize; 4];
-    for _ in 0..4000 {
-        let (m, _) = picked(1).into_iter().next().unwrap();
-        let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
-        quarters[i * 4 / n] += 1;
-    }
+    let quarters = quarters_of_single_picks(n, || picked(1));
     assert!(
         quarters.iter().all(|q| (800..1200).contains(q)),
         "{quarters:?}"
@@ -637,12 +644,7 @@ async fn random_picks_of_a_split_set_are_members_uniform_and_spop_removes_them()
     assert_eq!(picked(-3000).len(), 3000);
     // One pick at a time lands in each quarter of the member order about
     // equally often (4,000 picks: a quarter's count is 1,000 ± 27).
-    let mut quarters = [0usize; 4];
-    for _ in 0..4000 {
-        let (m, _) = picked(1).into_iter().next().unwrap();
-        let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
-        quarters[i * 4 / n] += 1;
-    }
+    let quarters = quarters_of_single_picks(n, || picked(1));
     assert!(
         quarters.iter().all(|q| (600..1400).contains(q)),
         "{quarters:?}"
