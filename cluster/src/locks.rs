@@ -55,6 +55,13 @@ impl KeyLocks {
         // `stripe_index` is below STRIPES, the array's length.
         self.stripes[stripe_index(token)].lock().await
     }
+
+    /// [`KeyLocks::lock_one`] for a thread outside the async runtime (the
+    /// collection reclaimer), which blocks until the stripe is free. Must
+    /// not be called from an async task.
+    pub fn blocking_lock_one(&self, token: u64) -> MutexGuard<'_, ()> {
+        self.stripes[stripe_index(token)].blocking_lock()
+    }
 }
 
 /// The stripe a ring token maps to.

@@ -151,3 +151,62 @@ async fn a_header_of_an_earlier_version_gets_a_new_generation_for_a_new_expiry()
     let got = ks.read_partial(0, b"h", Need::Count).unwrap().unwrap();
     assert_eq!((got.len, got.expire_at_ms), (1000, at));
 }
+
+/// A write that saw the header live before its expiry and lands after it
+/// (held up in the write admission) is ordered against the reclaimer by
+/// the record lock: a PERSIST landing then keeps the members, where the
+/// reclaimer looking without the lock deleted them under a live header.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reclaimer_decides_under_the_record_lock_so_a_late_persist_keeps_the_members() {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let dir = tempfile::tempdir().unwrap();
+    let time = Arc::new(AtomicU64::new(1_800_000_000_000));
+    let clock = Arc::clone(&time);
+    let options = ringkv_engine::Options {
+        clock: Arc::new(move || clock.load(Relaxed)),
+        ..ringkv_engine::Options::default()
+    };
+    let ks = Keyspace::open(dir.path(), options, 16).unwrap();
+    put_hash(&ks, b"h", 2000).await;
+    let t0 = ks.now_ms();
+    ks.set_split_expiry(0, b"h", t0 + 1_000, ACTOR)
+        .await
+        .unwrap()
+        .unwrap();
+    let h = header_of(&ks, b"h").unwrap();
+    // A writer holds the key's lock, having checked the header at t0; the
+    // expiry passes and the reclaimer wakes meanwhile.
+    let writer = ks
+        .inner
+        .record_locks
+        .lock_one(crate::token::token(b"h"))
+        .await;
+    time.store(t0 + 2_000, Relaxed);
+    ks.inner.reclaimer.wake();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        member_records(&ks),
+        2000,
+        "deleted while a writer held the key"
+    );
+    // Its PERSIST lands: the same generation, live, without expiry.
+    let persisted = crate::version::codec::SplitHeader {
+        expire_at_ms: 0,
+        ..h.clone()
+    };
+    let ekey = crate::token::engine_key(ks.namespace(0).unwrap(), b"h");
+    ks.engine()
+        .put(
+            ekey,
+            ringkv_engine::Value::new(crate::version::codec::encode_split_header(&persisted)),
+        )
+        .unwrap();
+    drop(writer);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(member_records(&ks), 2000);
+    let got = ks.read_partial(0, b"h", Need::Count).unwrap().unwrap();
+    assert_eq!((got.len, got.expire_at_ms), (2000, 0));
+    let record = ks.read_record(0, b"h").unwrap().unwrap();
+    let entry = live_entry(&record, ks.now_ms()).unwrap();
+    assert_eq!(entry.members.unwrap().map.len(), 2000);
+}

@@ -327,8 +327,10 @@ struct Inner {
     engine: Engine,
     namespaces: Arc<Namespaces>,
     locks: KeyLocks,
-    /// Serialise read-modify-write of one key's stored record.
-    record_locks: KeyLocks,
+    /// Serialise read-modify-write of one key's stored record (shared
+    /// with the reclaimer, which decides under it whether a generation is
+    /// dead).
+    record_locks: Arc<KeyLocks>,
     /// Deletes the member records of replaced split collections.
     reclaimer: reclaim::Reclaimer,
     /// Members proposed for random picks from large collections.
@@ -352,13 +354,18 @@ impl Keyspace {
         let clock = Arc::clone(&options.clock);
         let engine = Engine::open(dir, options)?;
         namespaces.load(&engine)?;
-        let reclaimer = reclaim::Reclaimer::start(engine.clone(), Arc::clone(&clock));
+        let record_locks = Arc::new(KeyLocks::default());
+        let reclaimer = reclaim::Reclaimer::start(
+            engine.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&record_locks),
+        );
         Ok(Keyspace {
             inner: Arc::new(Inner {
                 engine,
                 namespaces,
                 locks: KeyLocks::default(),
-                record_locks: KeyLocks::default(),
+                record_locks,
                 reclaimer,
                 samples: sample_pool::SamplePools::default(),
                 gc_grace_ms: AtomicU64::new(DEFAULT_GC_GRACE_MS),

@@ -9,8 +9,9 @@
 //! members are deleted only if by then no live header names the
 //! generation (an EXPIRE or PERSIST since moved or removed the expiry:
 //! the entry waits, and the header's newer expiry, queued with it, is
-//! what counts). An expired header's generation is never written again,
-//! so nothing races the deletion.
+//! what counts). That look is taken under the key's record lock, and an
+//! expired header's generation is never written again, so nothing races
+//! the deletion.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -94,7 +95,11 @@ pub(super) struct Reclaimer {
 
 impl Reclaimer {
     /// Starts the thread; it ends when the reclaimer is dropped.
-    pub(super) fn start(engine: Engine, clock: Clock) -> Reclaimer {
+    pub(super) fn start(
+        engine: Engine,
+        clock: Clock,
+        record_locks: std::sync::Arc<crate::locks::KeyLocks>,
+    ) -> Reclaimer {
         let (tx, rx) = mpsc::channel::<()>();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopping = std::sync::Arc::clone(&stop);
@@ -104,7 +109,8 @@ impl Reclaimer {
             .name("ringkv-reclaim".into())
             .spawn(move || {
                 loop {
-                    let next = match reclaim_queued(&engine, &stopping, &counting, clock()) {
+                    let pass = reclaim_queued(&engine, &record_locks, &stopping, &counting, clock());
+                    let next = match pass {
                         Ok(next) => next,
                         Err(e) => {
                             tracing::warn!(error = %e, "reclaiming replaced collection members failed");
@@ -165,6 +171,7 @@ impl Drop for Reclaimer {
 /// still waiting is due (`None`: none waits).
 pub(crate) fn reclaim_queued(
     engine: &Engine,
+    record_locks: &crate::locks::KeyLocks,
     stop: &std::sync::atomic::AtomicBool,
     stats: &ReclaimStats,
     now: u64,
@@ -186,7 +193,7 @@ pub(crate) fn reclaim_queued(
         let Some(members) = entry.get(queue_start.len()..) else {
             continue;
         };
-        match waits_until(engine, members, &at, now)? {
+        match waits_until(engine, record_locks, members, &at, now)? {
             Some(until) => waiting = Some(waiting.map_or(until, |w| w.min(until))),
             None => due.push(entry),
         }
@@ -240,7 +247,20 @@ pub(crate) fn reclaim_queued(
 /// passed and no live header names the generation; while a live header
 /// names it, the entry waits for that header's expiry (`u64::MAX`, checked
 /// again at the next pass, for one without).
-fn waits_until(engine: &Engine, members: &[u8], at: &[u8], now: u64) -> Result<Option<u64>> {
+///
+/// Decided under the key's record lock: a writer checks the header's
+/// expiry and writes under it, so a write that saw the header live has
+/// landed before this look (a PERSIST keeps the generation; a member
+/// written just before the expiry is deleted with the rest), and every
+/// write after it finds the header expired or gone, and so starts a new
+/// generation. A generation found dead here stays dead.
+fn waits_until(
+    engine: &Engine,
+    record_locks: &crate::locks::KeyLocks,
+    members: &[u8],
+    at: &[u8],
+    now: u64,
+) -> Result<Option<u64>> {
     let Ok(at) = <[u8; 8]>::try_from(at) else {
         return Ok(None);
     };
@@ -251,6 +271,7 @@ fn waits_until(engine: &Engine, members: &[u8], at: &[u8], now: u64) -> Result<O
     let Some((ns, key, generation)) = split::parse_member_prefix(members) else {
         return Ok(None);
     };
+    let _writers = record_locks.blocking_lock_one(crate::token::token(&key));
     let Some(stored) = engine.get(&crate::token::engine_key(ns, &key))? else {
         return Ok(None);
     };
