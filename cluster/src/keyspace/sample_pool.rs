@@ -40,8 +40,9 @@ use crate::version::collection::{Item, Kind};
 /// A collection has at least this many members for its picks to come from
 /// a pool (below, the walk is short).
 pub const POOL_MIN_MEMBERS: u64 = 2048;
-/// A call picking more than this many members walks (its reply is large
-/// anyway).
+/// A call picking more than this many members, or more than a quarter
+/// of a pool ([`pooled`]), walks: its point reads would cost about what
+/// the walk does.
 pub const POOL_MAX_CALL: usize = 64;
 /// Positions drawn per walk at least ([`pool_size`]).
 pub const POOL_PICKS: usize = 1024;
@@ -125,7 +126,10 @@ pub fn pool_size(len: usize) -> usize {
 pub fn pooled(len: u64, count: i64) -> bool {
     len >= POOL_MIN_MEMBERS
         && count != 0
-        && usize::try_from(count.unsigned_abs()).is_ok_and(|c| c <= POOL_MAX_CALL)
+        && usize::try_from(count.unsigned_abs()).is_ok_and(|c| {
+            let quarter_pool = usize::try_from(len / 256).unwrap_or(usize::MAX);
+            c <= POOL_MAX_CALL.max(quarter_pool)
+        })
 }
 
 impl SamplePools {
@@ -427,7 +431,9 @@ mod tests {
         assert!(pooled(POOL_MIN_MEMBERS, 1));
         assert!(pooled(1_000_000, -64));
         assert!(!pooled(POOL_MIN_MEMBERS - 1, 1));
-        assert!(!pooled(1_000_000, 65));
+        assert!(!pooled(10_000, 65));
+        assert!(pooled(1_000_000, 3_906));
+        assert!(!pooled(1_000_000, 3_907));
         assert!(!pooled(1_000_000, 0));
         assert!(!pooled(1_000_000, i64::MIN));
     }
