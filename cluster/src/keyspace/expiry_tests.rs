@@ -21,6 +21,14 @@ fn members_unexpiring(ks: &Keyspace) -> bool {
         .all(|item| item.unwrap().1.expire_at_ms == 0)
 }
 
+/// How many generations the reclaim queue holds.
+fn queued_reclaims(ks: &Keyspace) -> usize {
+    ks.engine()
+        .iter_prefix(&crate::namespace::meta_key(b"reclaim/"))
+        .unwrap()
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_expiry_rewrites_only_the_header_and_the_members_go_once_it_passes() {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -59,11 +67,14 @@ async fn a_new_expiry_rewrites_only_the_header_and_the_members_go_once_it_passes
     assert_eq!(entry.members, before.members);
     assert_eq!(entry.expire_at_ms, t0 + 10_000);
 
-    // PERSIST, then the old expiry passes: the collection lives on, whole.
+    assert_eq!(queued_reclaims(&ks), 1);
+    // PERSIST (its timed entry goes with the expiry), then the old expiry
+    // passes: the collection lives on, whole.
     ks.set_split_expiry(0, b"h", 0, ACTOR)
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(queued_reclaims(&ks), 0);
     time.store(t0 + 20_000, Relaxed);
     ks.inner.reclaimer.wake();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

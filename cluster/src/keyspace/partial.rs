@@ -527,6 +527,8 @@ impl Keyspace {
         );
         if expire_at_ms != 0 {
             super::reclaim::queue_reclaim_at(&mut batch, ns, key, generation, expire_at_ms);
+        } else {
+            super::reclaim::unqueue_timed_reclaim(&mut batch, ns, key, generation);
         }
         let seq = engine.write(batch)?;
         self.inner.reclaimer.wake();

@@ -61,6 +61,16 @@ pub(super) fn queue_reclaim_at(
     );
 }
 
+/// Drops the timed queue entry of `generation` of `key`, in the batch that
+/// takes the expiry off a live header naming it (PERSIST): nothing is left
+/// to delete at that time. (A live header's generation has no untimed
+/// entry: those are queued only when a header stops naming it.)
+pub(super) fn unqueue_timed_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generation: u64) {
+    batch.delete(crate::namespace::meta_key(&reclaim_name(
+        ns, key, generation,
+    )));
+}
+
 /// The keyspace's clock (unix ms).
 pub(super) type Clock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
 

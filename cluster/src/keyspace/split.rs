@@ -27,7 +27,7 @@ use std::ops::Bound;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
-use super::reclaim::{queue_reclaim, queue_reclaim_at};
+use super::reclaim::{queue_reclaim, queue_reclaim_at, unqueue_timed_reclaim};
 use super::sample_pool::{self, SamplePools};
 use super::score_index::{self, ScoreWindow};
 use crate::error::{Error, Result};
@@ -315,6 +315,8 @@ pub(super) fn place(
     let new_expiry = same.is_none_or(|h| h.expire_at_ms != sib.expire_at_ms);
     if unexpiring && sib.expire_at_ms != 0 && new_expiry {
         queue_reclaim_at(batch, ns, key, generation, sib.expire_at_ms);
+    } else if unexpiring && sib.expire_at_ms == 0 && new_expiry && same.is_some() {
+        unqueue_timed_reclaim(batch, ns, key, generation);
     }
     let header = SplitHeader {
         kind: coll.kind(),
