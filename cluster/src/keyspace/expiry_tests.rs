@@ -4,6 +4,7 @@
 //! with the expiry) gets a new generation instead.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bytes::Bytes;
 
@@ -21,6 +22,17 @@ fn members_unexpiring(ks: &Keyspace) -> bool {
         .all(|item| item.unwrap().1.expire_at_ms == 0)
 }
 
+/// A keyspace in `dir` whose clock (unix ms) the test sets.
+fn keyspace_with_clock(dir: &std::path::Path) -> (Keyspace, Arc<AtomicU64>) {
+    let time = Arc::new(AtomicU64::new(1_800_000_000_000));
+    let clock = Arc::clone(&time);
+    let options = ringkv_engine::Options {
+        clock: Arc::new(move || clock.load(Relaxed)),
+        ..ringkv_engine::Options::default()
+    };
+    (Keyspace::open(dir, options, 16).unwrap(), time)
+}
+
 /// How many generations the reclaim queue holds.
 fn queued_reclaims(ks: &Keyspace) -> usize {
     ks.engine()
@@ -31,15 +43,8 @@ fn queued_reclaims(ks: &Keyspace) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_expiry_rewrites_only_the_header_and_the_members_go_once_it_passes() {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     let dir = tempfile::tempdir().unwrap();
-    let time = Arc::new(AtomicU64::new(1_800_000_000_000));
-    let clock = Arc::clone(&time);
-    let options = ringkv_engine::Options {
-        clock: Arc::new(move || clock.load(Relaxed)),
-        ..ringkv_engine::Options::default()
-    };
-    let ks = Keyspace::open(dir.path(), options, 16).unwrap();
+    let (ks, time) = keyspace_with_clock(dir.path());
     put_hash(&ks, b"h", 2000).await;
     let first = header_of(&ks, b"h").unwrap();
     assert!(first.unexpiring_members && members_unexpiring(&ks));
@@ -169,15 +174,8 @@ async fn a_header_of_an_earlier_version_gets_a_new_generation_for_a_new_expiry()
 /// reclaimer looking without the lock deleted them under a live header.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reclaimer_decides_under_the_record_lock_so_a_late_persist_keeps_the_members() {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     let dir = tempfile::tempdir().unwrap();
-    let time = Arc::new(AtomicU64::new(1_800_000_000_000));
-    let clock = Arc::clone(&time);
-    let options = ringkv_engine::Options {
-        clock: Arc::new(move || clock.load(Relaxed)),
-        ..ringkv_engine::Options::default()
-    };
-    let ks = Keyspace::open(dir.path(), options, 16).unwrap();
+    let (ks, time) = keyspace_with_clock(dir.path());
     put_hash(&ks, b"h", 2000).await;
     let t0 = ks.now_ms();
     ks.set_split_expiry(0, b"h", t0 + 1_000, ACTOR)

@@ -498,20 +498,12 @@ impl Keyspace {
         if header.expire_at_ms == expire_at_ms {
             return Ok(Some(Ack::NONE));
         }
-        let mut record =
-            split::sibling_of(&header, Payload::Collection(Collection::new(header.kind)));
-        let context = record.context();
-        let clock = record.write(
-            Some(&context),
-            actor,
-            now,
-            Payload::Collection(Collection::new(header.kind)),
-            expire_at_ms,
-        );
-        let ts_ms = record.iter().next().map_or(now, |s| s.ts_ms);
+        // The clock a write of `actor` superseding the header's sibling gets.
+        let empty = || Payload::Collection(Collection::new(header.kind));
+        let clock = split::sibling_of(&header, empty()).write(None, actor, now, empty(), 0);
         let generation = header.generation;
         let next = SplitHeader {
-            ts_ms,
+            ts_ms: now,
             expire_at_ms,
             clock,
             ..header
@@ -525,11 +517,7 @@ impl Keyspace {
                 expire_at_ms,
             ),
         );
-        if expire_at_ms != 0 {
-            super::reclaim::queue_reclaim_at(&mut batch, ns, key, generation, expire_at_ms);
-        } else {
-            super::reclaim::unqueue_timed_reclaim(&mut batch, ns, key, generation);
-        }
+        super::reclaim::reclaim_at_expiry(&mut batch, ns, key, generation, expire_at_ms);
         let seq = engine.write(batch)?;
         self.inner.reclaimer.wake();
         Ok(Some(Ack(seq)))

@@ -45,30 +45,29 @@ pub(super) fn queue_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generat
     );
 }
 
-/// Queues `generation`'s member records of `key` for deletion once
-/// `at_ms` has passed and no live header names them (the header's expiry,
-/// set in the same batch). Replaces an earlier entry of the generation.
-pub(super) fn queue_reclaim_at(
+/// Keeps the timed queue entry of a live generation whose members carry
+/// no engine expiry in step with its header's new expiry, in the batch
+/// that writes the header: queued for deletion once `expire_at_ms` has
+/// passed and no live header names the generation (an earlier entry of it
+/// replaced), or, with no expiry (PERSIST), no entry at all. (A live
+/// header's generation has no untimed entry: those are queued only when a
+/// header stops naming it.)
+pub(super) fn reclaim_at_expiry(
     batch: &mut WriteBatch,
     ns: u32,
     key: &[u8],
     generation: u64,
-    at_ms: u64,
+    expire_at_ms: u64,
 ) {
-    batch.put(
-        crate::namespace::meta_key(&reclaim_name(ns, key, generation)),
-        Value::new(Bytes::copy_from_slice(&at_ms.to_be_bytes())),
-    );
-}
-
-/// Drops the timed queue entry of `generation` of `key`, in the batch that
-/// takes the expiry off a live header naming it (PERSIST): nothing is left
-/// to delete at that time. (A live header's generation has no untimed
-/// entry: those are queued only when a header stops naming it.)
-pub(super) fn unqueue_timed_reclaim(batch: &mut WriteBatch, ns: u32, key: &[u8], generation: u64) {
-    batch.delete(crate::namespace::meta_key(&reclaim_name(
-        ns, key, generation,
-    )));
+    let name = crate::namespace::meta_key(&reclaim_name(ns, key, generation));
+    if expire_at_ms == 0 {
+        batch.delete(name);
+    } else {
+        batch.put(
+            name,
+            Value::new(Bytes::copy_from_slice(&expire_at_ms.to_be_bytes())),
+        );
+    }
 }
 
 /// The keyspace's clock (unix ms).

@@ -265,15 +265,13 @@ fn pooled_picks<T>(
         let take = pools.take(ns, key, header.generation, header.count);
         draw |= take.draw;
         match take.member {
-            Some(m) => {
-                if taken.contains(&m) {
-                    continue;
-                }
+            // Each member once per call, and one removed since not at all.
+            Some(m) if taken.insert(m.clone()) => {
                 if let Some(items) = get_member(engine, snapshot, ns, key, header, &m)? {
-                    taken.insert(m.clone());
                     out.push(decode(m, items));
                 }
             }
+            Some(_) => {}
             // Another caller is drawing it, or even a fresh pool ran dry.
             None if !draw || drawn => return Ok(None),
             None => {

@@ -27,7 +27,7 @@ use std::ops::Bound;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
-use super::reclaim::{queue_reclaim, queue_reclaim_at, unqueue_timed_reclaim};
+use super::reclaim::{queue_reclaim, reclaim_at_expiry};
 use super::sample_pool::{self, SamplePools};
 use super::score_index::{self, ScoreWindow};
 use crate::error::{Error, Result};
@@ -312,11 +312,13 @@ pub(super) fn place(
     let prefix = member_prefix(ns, key, generation);
     let previous = same.and_then(|_| sole_collection(before)).map(|(_, c)| c);
     write_member_changes(batch, &prefix, previous, coll, member_expiry);
-    let new_expiry = same.is_none_or(|h| h.expire_at_ms != sib.expire_at_ms);
-    if unexpiring && sib.expire_at_ms != 0 && new_expiry {
-        queue_reclaim_at(batch, ns, key, generation, sib.expire_at_ms);
-    } else if unexpiring && sib.expire_at_ms == 0 && new_expiry && same.is_some() {
-        unqueue_timed_reclaim(batch, ns, key, generation);
+    // A fresh generation without expiry has no entry to keep in step.
+    let expiry_changed = match same {
+        Some(h) => h.expire_at_ms != sib.expire_at_ms,
+        None => sib.expire_at_ms != 0,
+    };
+    if unexpiring && expiry_changed {
+        reclaim_at_expiry(batch, ns, key, generation, sib.expire_at_ms);
     }
     let header = SplitHeader {
         kind: coll.kind(),
@@ -333,7 +335,8 @@ pub(super) fn place(
     Placement {
         main: Value::with_expiry(codec::encode_split_header(&header), engine_expiry),
         split: true,
-        reclaims: old.is_some() && same.is_none() || unexpiring && sib.expire_at_ms != 0,
+        reclaims: old.is_some() && same.is_none()
+            || unexpiring && expiry_changed && sib.expire_at_ms != 0,
     }
 }
 

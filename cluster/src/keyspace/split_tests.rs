@@ -545,6 +545,17 @@ async fn a_split_collection_survives_a_restart_and_scans_as_one_key() {
     assert_eq!(got.len, 1000);
 }
 
+/// That `picks` are `count` distinct members among `m0000`..`m<n>`.
+fn assert_distinct_members(picks: &[(Bytes, Bytes)], count: usize, n: usize) {
+    let distinct: std::collections::BTreeSet<_> = picks.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!((picks.len(), distinct.len()), (count, count));
+    assert!(
+        distinct
+            .iter()
+            .all(|m| (0..n).any(|i| *m == format!("m{i:04}")))
+    );
+}
+
 /// How many of 4,000 single picks (`pick` returns one member `m<i>` of
 /// `n`) land in each quarter of the member order.
 fn quarters_of_single_picks(n: usize, mut pick: impl FnMut() -> Vec<(Bytes, Bytes)>) -> [usize; 4] {
@@ -580,10 +591,7 @@ async fn pooled_picks_of_a_large_set_are_uniform_and_spop_returns_each_member_on
             .unwrap()
             .members
     };
-    let some = picked(64);
-    let distinct: std::collections::BTreeSet<_> = some.iter().map(|(m, _)| m.clone()).collect();
-    assert_eq!((some.len(), distinct.len()), (64, 64));
-    assert!(distinct.iter().all(|m| (0..n).any(|i| name(i) == *m)));
+    assert_distinct_members(&picked(64), 64, n);
     assert_eq!(picked(-5).len(), 5);
     // 4,000 single picks span four draws; each quarter of the member
     // order gets about a quarter of them (1,000 ± 27).
@@ -636,10 +644,7 @@ async fn random_picks_of_a_split_set_are_members_uniform_and_spop_removes_them()
             .unwrap()
             .members
     };
-    let some = picked(50);
-    let distinct: std::collections::BTreeSet<_> = some.iter().map(|(m, _)| m.clone()).collect();
-    assert_eq!((some.len(), distinct.len()), (50, 50));
-    assert!(distinct.iter().all(|m| (0..n).any(|i| name(i) == *m)));
+    assert_distinct_members(&picked(50), 50, n);
     assert_eq!(picked(5000).len(), n);
     assert_eq!(picked(-3000).len(), 3000);
     // One pick at a time lands in each quarter of the member order about
