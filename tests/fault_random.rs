@@ -2,9 +2,11 @@
 //! with `appendfsync everysec`.
 //!
 //! Clients write through every node (SET, DEL and INCR on keys each client
-//! owns alone, and on a hash, a set and a list of their own: HSET/HDEL of
-//! fields, HINCRBY, SADD/SREM of members, RPUSH/LPOP of elements; so the
-//! expected end state is known)
+//! owns alone, and on a hash, a set, a sorted set and a list of their own:
+//! HSET/HDEL of fields, HINCRBY, SADD/SREM of members, ZADD/ZREM of new
+//! members and of members whose score changes, ZINCRBY, RPUSH/LPOP of
+//! elements; so the expected end state is known; the set and the sorted set
+//! grow past the size where a collection is stored split)
 //! while one node at a time is hit by a fault drawn at random:
 //! - `kill -9`, then a restart on the same directory;
 //! - SIGSTOP for 1-3 s, then SIGCONT;
@@ -22,7 +24,11 @@
 //! holds at least its acknowledged increments and at most those plus the
 //! failed ones, and its replies only go up; a hash field obeys the key rule;
 //! a set holds every member whose SADD was acknowledged and not removed,
-//! and none whose SREM was acknowledged; a list holds every element whose
+//! and none whose SREM was acknowledged, and SCARD counts what SMEMBERS
+//! returns; a sorted set obeys the set rule for its new members (each with
+//! the one score it was given), the key rule for the scores of its
+//! re-scored members and the counter rule for its ZINCRBY member, returns
+//! its members in score order, and ZCARD and ZCOUNT count them; a list holds every element whose
 //! RPUSH was acknowledged and no acknowledged LPOP returned, none that an
 //! acknowledged LPOP returned, nothing never pushed, in push order, and no
 //! LPOP returns an element twice or one never pushed.
@@ -106,6 +112,15 @@ struct History {
     members_in: std::collections::BTreeSet<String>,
     /// Members whose SREM was acknowledged.
     members_out: std::collections::BTreeSet<String>,
+    /// The same for the new members of the client's sorted set (member
+    /// `z{n}` has score n).
+    zmembers_in: std::collections::BTreeSet<String>,
+    zmembers_out: std::collections::BTreeSet<String>,
+    /// The scores (`None`: absent) sorted-set member `s{i}` may end with,
+    /// as `fields`.
+    scores: Vec<Vec<Option<String>>>,
+    /// ZINCRBY of the sorted set's member `n`.
+    zincr: CounterHistory,
     /// List elements surely present: RPUSH acknowledged, not popped.
     list_in: VecDeque<String>,
     /// Elements that may be present (an RPUSH or LPOP that failed).
@@ -123,6 +138,10 @@ fn hash_name(client: usize) -> String {
 
 fn set_name(client: usize) -> String {
     format!("fset{client}")
+}
+
+fn zset_name(client: usize) -> String {
+    format!("fzset{client}")
 }
 
 fn list_name(client: usize) -> String {
@@ -194,6 +213,83 @@ fn list_step(h: &mut History, conn: &mut redis::Connection, c: usize, push: bool
     }
 }
 
+/// One sorted-set operation (`roll` in 75..85): a new member (75-78), the
+/// removal of one known present (79-80), a new score for, or the removal
+/// of, a re-scored member (81-82), a ZINCRBY (83-84); with its
+/// bookkeeping; whether the connection still works.
+fn zset_step(
+    h: &mut History,
+    conn: &mut redis::Connection,
+    c: usize,
+    roll: u32,
+    rng: &mut StdRng,
+) -> bool {
+    let zset = zset_name(c);
+    if roll >= 83 {
+        let reply = match query(conn, &["ZINCRBY", &zset, "1", "n"]) {
+            Ok(v) => match bulk(&v).and_then(|s| s.parse::<f64>().ok()) {
+                Some(r) => Ok(r as i64),
+                None => {
+                    h.anomalies.push(format!("ZINCRBY {zset} replied {v:?}"));
+                    return true;
+                }
+            },
+            Err(_) => Err(()),
+        };
+        let ok = reply.is_ok();
+        h.zincr
+            .record(&format!("ZINCRBY {zset}"), reply, &mut h.anomalies);
+        return ok;
+    }
+    if roll >= 81 {
+        let f = rng.random_range(0..KEYS_PER_CLIENT);
+        let member = format!("s{f}");
+        let (state, result) = if roll == 81 {
+            let score = format!("{}", h.ops);
+            let r = query(conn, &["ZADD", &zset, &score, &member]);
+            (Some(score), r)
+        } else {
+            (None, query(conn, &["ZREM", &zset, &member]))
+        };
+        return match result {
+            Ok(_) => {
+                h.scores[f] = vec![state];
+                true
+            }
+            Err(_) => {
+                h.scores[f].push(state);
+                false
+            }
+        };
+    }
+    let remove = roll >= 79 && !h.zmembers_in.is_empty();
+    let member = if remove {
+        let i = rng.random_range(0..h.zmembers_in.len());
+        h.zmembers_in.iter().nth(i).cloned().unwrap_or_default()
+    } else {
+        format!("z{}", h.ops)
+    };
+    let acked = if remove {
+        query(conn, &["ZREM", &zset, &member]).is_ok()
+    } else {
+        query(conn, &["ZADD", &zset, &h.ops.to_string(), &member]).is_ok()
+    };
+    if remove {
+        h.zmembers_in.remove(&member);
+    }
+    match (acked, remove) {
+        (true, false) => {
+            h.zmembers_in.insert(member);
+        }
+        (true, true) => {
+            h.zmembers_out.insert(member);
+        }
+        // Unknown outcome: the member may or may not be there.
+        (false, _) => {}
+    }
+    acked
+}
+
 fn key_name(client: usize, k: usize) -> String {
     format!("f{client}:{k}")
 }
@@ -220,6 +316,7 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
     let mut h = History {
         keys: vec![vec![None]; KEYS_PER_CLIENT],
         fields: vec![vec![None]; KEYS_PER_CLIENT],
+        scores: vec![vec![None]; KEYS_PER_CLIENT],
         ..History::default()
     };
     let mut cons: Vec<Option<redis::Connection>> = (0..3).map(|_| None).collect();
@@ -316,9 +413,16 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
             }
             continue;
         }
+        if roll < 85 {
+            if !zset_step(&mut h, conn, c, roll, &mut rng) {
+                h.errors += 1;
+                *con = None;
+            }
+            continue;
+        }
         let k = rng.random_range(0..KEYS_PER_CLIENT);
         let key = key_name(c, k);
-        let (state, result) = if roll < 91 {
+        let (state, result) = if roll < 94 {
             let v = format!("v{}", h.ops);
             let r = query(conn, &["SET", &key, &v]);
             (Some(v), r)
@@ -429,6 +533,87 @@ fn wait_healed(c: &Cluster) {
         }
         panic!("the cluster did not heal");
     }
+}
+
+/// An anomaly unless `args` (a count, read at ALL) answers `expected`.
+fn count_matches(
+    con: &mut redis::Connection,
+    node: usize,
+    args: &[&str],
+    expected: usize,
+    anomalies: &mut Vec<String>,
+) {
+    match cl(con, "ALL", args) {
+        Ok(redis::Value::Int(n)) if n == expected as i64 => {}
+        other => anomalies.push(format!(
+            "node {node}: {args:?} = {other:?}, but {expected} members were read"
+        )),
+    }
+}
+
+/// The end-state checks of one client's sorted set through one node.
+fn check_zset(
+    con: &mut redis::Connection,
+    node: usize,
+    zset: &str,
+    h: &History,
+    anomalies: &mut Vec<String>,
+) {
+    let flat = match cl(con, "ALL", &["ZRANGE", zset, "0", "-1", "WITHSCORES"]) {
+        Ok(v) => common::strings(v),
+        Err(e) => return anomalies.push(format!("node {node}: ZRANGE {zset}: {e}")),
+    };
+    let pairs: Vec<(String, f64)> = flat
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].parse().unwrap_or(f64::NAN)))
+        .collect();
+    if pairs
+        .windows(2)
+        .any(|w| (w[0].1, &w[0].0) >= (w[1].1, &w[1].0) || w[0].1.is_nan())
+    {
+        anomalies.push(format!("node {node}: {zset} not in score order: {pairs:?}"));
+    }
+    let held: std::collections::HashMap<&str, f64> =
+        pairs.iter().map(|(m, s)| (m.as_str(), *s)).collect();
+    for m in &h.zmembers_in {
+        let want: f64 = m.trim_start_matches('z').parse().unwrap_or(f64::NAN);
+        match held.get(m.as_str()) {
+            Some(&s) if s == want => {}
+            Some(s) => anomalies.push(format!("node {node}: {zset} {m} has score {s}")),
+            None => anomalies.push(format!("node {node}: {zset} lost acknowledged {m}")),
+        }
+    }
+    for m in h
+        .zmembers_out
+        .iter()
+        .filter(|m| held.contains_key(m.as_str()))
+    {
+        anomalies.push(format!("node {node}: {zset} holds removed {m}"));
+    }
+    for (f, allowed) in h.scores.iter().enumerate() {
+        let member = format!("s{f}");
+        let got = held.get(member.as_str()).map(|s| format!("{s}"));
+        if !allowed.contains(&got) {
+            anomalies.push(format!(
+                "node {node}: {zset} {member} score {got:?}, expected one of {allowed:?}"
+            ));
+        }
+    }
+    let total = held.get("n").copied().unwrap_or(0.0) as i64;
+    if !h.zincr.allows(total) {
+        anomalies.push(format!(
+            "node {node}: {zset} n = {total}, acked {} failed {}",
+            h.zincr.acked, h.zincr.failed
+        ));
+    }
+    count_matches(con, node, &["ZCARD", zset], pairs.len(), anomalies);
+    count_matches(
+        con,
+        node,
+        &["ZCOUNT", zset, "-inf", "+inf"],
+        pairs.len(),
+        anomalies,
+    );
 }
 
 #[test]
@@ -572,9 +757,11 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
                     for back in h.members_out.intersection(&held) {
                         anomalies.push(format!("node {i}: {set} holds removed {back}"));
                     }
+                    count_matches(&mut con, i, &["SCARD", &set], held.len(), &mut anomalies);
                 }
                 Err(e) => anomalies.push(format!("node {i}: SMEMBERS {set}: {e}")),
             }
+            check_zset(&mut con, i, &zset_name(client), h, &mut anomalies);
             let list = list_name(client);
             match cl(&mut con, "ALL", &["LRANGE", &list, "0", "-1"]) {
                 Ok(v) => {
@@ -608,14 +795,20 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
     }
     let ops: u64 = histories.iter().map(|h| h.ops).sum();
     let errors: u64 = histories.iter().map(|h| h.errors).sum();
-    let acked_incrs: i64 = histories.iter().map(|h| h.incr.acked + h.hincr.acked).sum();
-    let members: usize = histories.iter().map(|h| h.members_in.len()).sum();
+    let acked_incrs: i64 = histories
+        .iter()
+        .map(|h| h.incr.acked + h.hincr.acked + h.zincr.acked)
+        .sum();
+    let members: usize = histories
+        .iter()
+        .map(|h| h.members_in.len() + h.zmembers_in.len())
+        .sum();
     let elements: usize = histories.iter().map(|h| h.list_in.len()).sum();
     let pops: usize = histories.iter().map(|h| h.popped.len()).sum();
     println!(
         "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
-         replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY \
-         {acked_incrs}, set members {members}, list elements {elements} (popped {pops}); \
+         replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY/ZINCRBY \
+         {acked_incrs}, set and sorted-set members {members}, list elements {elements} (popped {pops}); \
          anomalies {}",
         counts[0],
         counts[1],
