@@ -447,3 +447,48 @@ fn repeated_options_and_number_forms_follow_redis() {
         "ERR value is not a valid float"
     );
 }
+
+/// Replies where a differential run of random commands against
+/// redis-server 7.0 found ringkv checking in another order or wording.
+#[test]
+fn error_precedence_matches_redis() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SADD", "set", "a"]);
+    ok(c, &["SET", "str", "abc"]);
+    // LCS answers a key of another type with its own error.
+    for keys in [["set", "str"], ["str", "set"], ["set", "missing"]] {
+        assert_eq!(
+            err(c, &["LCS", keys[0], keys[1]]),
+            "ERR The specified keys must contain string values"
+        );
+    }
+    // INCRBYFLOAT looks at the key's type before the increment.
+    assert_eq!(
+        err(c, &["INCRBYFLOAT", "set", "notafloat"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    assert_eq!(
+        err(c, &["INCRBYFLOAT", "str", "notafloat"]),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(
+        err(c, &["INCRBYFLOAT", "missing", "notafloat"]),
+        "ERR value is not a valid float"
+    );
+    // ZINCRBY is parsed as ZADD INCR: a flag in the increment's place is
+    // a flag, and the rest is a syntax error.
+    for flag in ["NX", "xx", "GT", "lt", "CH", "incr"] {
+        assert_eq!(err(c, &["ZINCRBY", "z", flag, "m"]), "ERR syntax error");
+    }
+    assert_eq!(
+        err(c, &["ZINCRBY", "z", "x", "m"]),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(ok(c, &["EXISTS", "z"]), int(0));
+    // An unknown EXPIRE option is shown as Redis's C string shows it.
+    assert_eq!(
+        err(c, &["EXPIRE", "str", "10", "\u{0}FOO"]),
+        "ERR Unsupported option "
+    );
+}

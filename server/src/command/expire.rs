@@ -33,8 +33,10 @@ fn parse_conditions(args: &[Bytes]) -> Result<Conditions, ReplyError> {
         } else if is(opt, "LT") {
             c.lt = true;
         } else {
+            // Redis formats the option as a C string: up to its first NUL.
+            let shown = opt.split(|&b| b == 0).next().unwrap_or_default();
             return Err(ReplyError::Err(
-                format!("Unsupported option {}", String::from_utf8_lossy(opt)).into(),
+                format!("Unsupported option {}", String::from_utf8_lossy(shown)).into(),
             ));
         }
     }

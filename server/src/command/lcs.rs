@@ -233,15 +233,18 @@ pub fn reply(result: &Lcs, o: LcsOptions) -> Reply {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN].
 pub async fn lcs_cmd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    // Redis reads both keys before parsing the options.
-    let a = cx
-        .read(arg(args, 1))
-        .await?
-        .map_or_else(Bytes::new, |e| e.value);
-    let b = cx
-        .read(arg(args, 2))
-        .await?
-        .map_or_else(Bytes::new, |e| e.value);
+    // Redis reads both keys before parsing the options, and answers a key
+    // of another type with its own error, not -WRONGTYPE.
+    let not_strings = |e: ReplyError| match e {
+        ReplyError::WrongType => ReplyError::err("The specified keys must contain string values"),
+        e => e,
+    };
+    let a = cx.read(arg(args, 1)).await.map_err(not_strings)?;
+    let b = cx.read(arg(args, 2)).await.map_err(not_strings)?;
+    let (a, b) = (
+        a.map_or_else(Bytes::new, |e| e.value),
+        b.map_or_else(Bytes::new, |e| e.value),
+    );
     let o = parse_options(args)?;
     let budget = cx.server.config.read().proto_max_bulk_len.bytes();
     let cells = table_cells(a.len(), b.len(), budget)?;

@@ -518,7 +518,21 @@ pub async fn decrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// INCRBYFLOAT key increment.
 pub async fn incrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    let delta = parse_f64(arg(args, 2))?;
+    let delta = match parse_f64(arg(args, 2)) {
+        Ok(delta) => delta,
+        // Redis looks at the key's type before it parses the increment.
+        Err(e) => {
+            let db = cx.db();
+            if cx
+                .peek_shallow(db, key)
+                .await?
+                .is_some_and(|e| e.kind != ValueType::String)
+            {
+                return Err(ReplyError::WrongType);
+            }
+            return Err(e);
+        }
+    };
     let value = add_to_counter(cx, key, Mutation::IncrByFloat(delta)).await?;
     Ok(Reply::Bulk(value))
 }

@@ -102,6 +102,15 @@ async fn zadd_reply(
 
 /// ZINCRBY key increment member.
 pub async fn zincrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis parses ZINCRBY as a ZADD INCR: an increment spelled as one of
+    // ZADD's flags is taken for the flag, which leaves the arguments odd.
+    const FLAGS: [&str; 6] = ["NX", "XX", "GT", "LT", "CH", "INCR"];
+    if FLAGS
+        .iter()
+        .any(|f| arg(args, 2).eq_ignore_ascii_case(f.as_bytes()))
+    {
+        return Err(ReplyError::syntax());
+    }
     let delta = score_arg(arg(args, 2))?;
     let pairs = vec![(arg(args, 3).clone(), delta)];
     zadd_reply(cx, arg(args, 1), pairs, zadd::INCR).await
