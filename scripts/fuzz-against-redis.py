@@ -2,18 +2,20 @@
 """Differential fuzzing of the whole command table against a real Redis.
 
 Usage: fuzz-against-redis.py RINGKV_PORT REDIS_PORT [--seed S] [--commands N]
+                             [--resp3]
 
 Sends the same random commands to a ringkv node and to a redis-server (both
 already running, both emptied with FLUSHDB every 500 commands): a command
 name drawn from ringkv's COMMAND list, then up to seven arguments drawn from
 eight keys (seeded as a hash, a set, a sorted set, a list, an integer
-string, a HyperLogLog and a plain string, and half of the time a hash of 200
-fields, stored split) and a pool of hostile values: empty, signed and
+string, a HyperLogLog and a plain string, and half of the time a hash, a
+set, a sorted set or a list of 200, stored split) and a pool of hostile values: empty, signed and
 overflowing integers, inf/nan, range syntax, option words of every family,
 a NUL byte followed by 0xff, 300 bytes. Where the replies differ (arrays
 compared as multisets, since member order is not Redis's for every
 encoding), prints the command and both replies, the first three times per
-command name, and at the end how often each command differed.
+command name, and at the end how often each command differed. --resp3
+speaks RESP3 on both connections (maps, sets, doubles, nulls).
 
 Left out: commands that block, change the connection or the server
 (SUBSCRIBE, MULTI, SELECT, CONFIG, SHUTDOWN, ...), replies that are random
@@ -76,7 +78,13 @@ SETUP = [
     [b"PFADD", b"k5", b"a"],
     [b"SET", b"k6", b"hello"],
 ]
-BIG_HASH = [b"HSET", b"k7"] + [x for j in range(200) for x in (b"f%d" % j, b"%d" % j)]
+# One of these, half of the time: a collection of 200, stored split.
+BIG = [
+    [b"HSET", b"k7"] + [x for j in range(200) for x in (b"f%d" % j, b"%d" % j)],
+    [b"SADD", b"k7"] + [b"m%d" % j for j in range(200)],
+    [b"ZADD", b"k7"] + [x for j in range(200) for x in (b"%d" % (j % 50), b"m%d" % j)],
+    [b"RPUSH", b"k7"] + [b"e%d" % (j % 20) for j in range(200)],
+]
 
 
 class Conn:
@@ -92,17 +100,23 @@ class Conn:
         if not line:
             raise EOFError("connection closed")
         kind, rest = line[:1], line[1:-2]
-        if kind == b"*":
+        if kind in b"*~>":
             n = int(rest)
             return None if n < 0 else [self.read() for _ in range(n)]
-        if kind == b"$":
+        if kind == b"%":
+            return [[self.read(), self.read()] for _ in range(int(rest))]
+        if kind in b"$=":
             n = int(rest)
             return None if n < 0 else self.file.read(n + 2)[:-2]
+        if kind == b"!":
+            return ("error", self.file.read(int(rest) + 2)[:-2])
         if kind == b"-":
             return ("error", rest)
         if kind == b":":
             return int(rest)
-        return rest
+        if kind == b"_":
+            return None
+        return (kind, rest)
 
     def call(self, args):
         self.sock.sendall(b"*%d\r\n" % len(args) + b"".join(
@@ -122,16 +136,21 @@ def main():
     p.add_argument("redis_port", type=int)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--commands", type=int, default=20000)
+    p.add_argument("--resp3", action="store_true", help="speak RESP3 (HELLO 3)")
     a = p.parse_args()
     rng = random.Random(a.seed)
     ringkv, redis = Conn(a.ringkv_port), Conn(a.redis_port)
+    if a.resp3:
+        for conn in (ringkv, redis):
+            conn.call([b"HELLO", b"3"])
     names = [c[0] for c in ringkv.call([b"COMMAND"])
              if c[0].decode().lower() not in SKIP]
     diffs = collections.Counter()
     started = time.time()
     for i in range(a.commands):
         if i % 500 == 0:
-            for c in ([[b"FLUSHDB"]] + ([BIG_HASH] if rng.random() < 0.5 else []) + SETUP):
+            big = [rng.choice(BIG)] if rng.random() < 0.5 else []
+            for c in [[b"FLUSHDB"]] + big + SETUP:
                 ringkv.call(c)
                 redis.call(c)
         args = [rng.choice(names)] + [

@@ -346,6 +346,10 @@ fn resp3_replies_nest_score_pairs_and_send_doubles() {
         r.cmd(&["ZPOPMAX", "z", "1"]),
         "*1\r\n*2\r\n$1\r\nb\r\n,2.5\r\n"
     );
+    // Doubles as redis-server 7.0 sends them: `%.17g`.
+    assert_eq!(r.cmd(&["ZADD", "y", "0.1", "a", "1e20", "b"]), ":2\r\n");
+    assert_eq!(r.cmd(&["ZSCORE", "y", "a"]), ",0.10000000000000001\r\n");
+    assert_eq!(r.cmd(&["ZINCRBY", "y", "0", "b"]), ",1e+20\r\n");
     assert_eq!(r.cmd(&["HSET", "h", "f", "v"]), ":1\r\n");
     assert_eq!(
         r.cmd(&["HRANDFIELD", "h", "1", "WITHVALUES"]),

@@ -7,7 +7,8 @@
 //! - [`parse_f64`]: what Redis's `strtold` accepts (decimal, exponent, C99
 //!   hex, `inf`; never NaN).
 //! - [`format_float`]: INCRBYFLOAT's plain-notation text.
-//! - [`format_double`]: a double in a reply (`inf`, `nan`, shortest digits).
+//! - [`format_double`]: a double in a reply, as Redis 7.0's `addReplyDouble`
+//!   prints it (`%.17g`, `inf`, `nan`); [`format_score`] the same for a score.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -169,21 +170,14 @@ pub fn format_score(d: f64) -> String {
     trim(&format!("{d:.decimals$}"))
 }
 
-/// Formats a double as Redis does for replies: `inf`, `-inf`, `nan`, and
-/// otherwise the shortest text that reads back as the same double.
+/// Formats a double as Redis 7.0's `addReplyDouble` does, in RESP2 bulk
+/// strings and RESP3 doubles alike: C's `%.17g` ([`format_score`]), `inf`,
+/// `-inf`, and `nan`.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        "nan".to_string()
-    } else if d.is_infinite() {
-        if d > 0.0 {
-            "inf".to_string()
-        } else {
-            "-inf".to_string()
-        }
-    } else {
-        let s = format!("{d}");
-        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+        return "nan".to_string();
     }
+    format_score(d)
 }
 
 #[cfg(test)]
@@ -259,5 +253,9 @@ mod tests {
         assert_eq!(format_double(1.5), "1.5");
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(f64::NAN), "nan");
+        // %.17g, as redis-server 7.0 sends a RESP3 double.
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(-0.000001), "-9.9999999999999995e-07");
     }
 }

@@ -305,6 +305,11 @@ fn replies_encode_as_redis_sends_them() {
         ),
         (Reply::Double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n"),
         (Reply::Double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n"),
+        (
+            Reply::Double(0.1),
+            b"$19\r\n0.10000000000000001\r\n",
+            b",0.10000000000000001\r\n",
+        ),
         (Reply::Bool(true), b":1\r\n", b"#t\r\n"),
         (
             Reply::Verbatim("txt", Bytes::from_static(b"x")),
