@@ -13,12 +13,14 @@ set, a sorted set or a list of 200, stored split) and a pool of hostile values: 
 overflowing integers, inf/nan, range syntax, option words of every family,
 a NUL byte followed by 0xff, 300 bytes. Where the replies differ (arrays
 compared as multisets, since member order is not Redis's for every
-encoding), prints the command and both replies, the first three times per
+encoding; some steps are two to five commands in MULTI, then EXEC or
+DISCARD, so queue-time and EXEC-time errors are compared too), prints the command and both replies, the first three times per
 command name, and at the end how often each command differed. --resp3
 speaks RESP3 on both connections (maps, sets, doubles, nulls).
 
 Left out: commands that block, change the connection or the server
-(SUBSCRIBE, MULTI, SELECT, CONFIG, SHUTDOWN, ...), replies that are random
+(SUBSCRIBE, SELECT, CONFIG, SHUTDOWN, ... and MULTI, EXEC, WATCH outside the
+transaction steps), replies that are random
 or the server's own (SPOP, RANDOMKEY, INFO, SCAN cursors, OBJECT, TIME,
 ...), and ringkv's own commands (VSET, VGET, CONSISTENCY, CL). Every reply
 is followed by an ECHO on both connections, so a command that answered
@@ -124,6 +126,13 @@ class Conn:
         return self.read()
 
 
+def random_command(rng, names):
+    return [rng.choice(names)] + [
+        rng.choice(KEYS) if rng.random() < 0.4 else rng.choice(VALUES)
+        for _ in range(rng.randint(0, 7))
+    ]
+
+
 def unordered(reply):
     if isinstance(reply, list):
         return sorted(repr(unordered(x)) for x in reply)
@@ -153,28 +162,34 @@ def main():
             for c in [[b"FLUSHDB"]] + big + SETUP:
                 ringkv.call(c)
                 redis.call(c)
-        args = [rng.choice(names)] + [
-            rng.choice(KEYS) if rng.random() < 0.4 else rng.choice(VALUES)
-            for _ in range(rng.randint(0, 7))
-        ]
-        try:
-            got, want = ringkv.call(args), redis.call(args)
-            token = b"sync%d" % i
-            for conn in (ringkv, redis):
+        # One time in seven, a few commands in a transaction, EXEC or DISCARD.
+        batch = [random_command(rng, names)]
+        if rng.random() < 0.15:
+            batch = ([[b"MULTI"]] + [random_command(rng, names) for _ in range(rng.randint(1, 4))]
+                     + [[rng.choice([b"EXEC", b"EXEC", b"DISCARD"])]])
+        for args in batch:
+            try:
+                got, want = ringkv.call(args), redis.call(args)
+            except (EOFError, OSError) as e:
+                print("connection lost after", args, e)
+                sys.exit(2)
+            if got != want and unordered(got) != unordered(want):
+                name = args[0].decode().lower()
+                diffs[name] += 1
+                if diffs[name] <= 3:
+                    print("DIFF", batch if len(batch) > 1 else args)
+                    print("   ringkv:", repr(got)[:300])
+                    print("   redis: ", repr(want)[:300])
+        token = b"sync%d" % i
+        for conn in (ringkv, redis):
+            try:
                 echo = conn.call([b"ECHO", token])
-                if echo != token:
-                    print("out of step after", args, "ECHO answered", echo)
-                    sys.exit(3)
-        except (EOFError, OSError) as e:
-            print("connection lost after", args, e)
-            sys.exit(2)
-        if got != want and unordered(got) != unordered(want):
-            name = args[0].decode().lower()
-            diffs[name] += 1
-            if diffs[name] <= 3:
-                print("DIFF", args)
-                print("   ringkv:", repr(got)[:300])
-                print("   redis: ", repr(want)[:300])
+            except (EOFError, OSError) as e:
+                print("connection lost after", batch, e)
+                sys.exit(2)
+            if echo != token:
+                print("out of step after", batch, "ECHO answered", echo)
+                sys.exit(3)
     print(f"{a.commands} commands in {time.time() - started:.1f} s, seed {a.seed}; "
           f"differing replies by command: {dict(diffs) or 'none'}")
 
