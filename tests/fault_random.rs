@@ -41,13 +41,13 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, bulk, cl, repair, wait_for};
-use common::{query, wal_files};
+use common::power_cut::{WalSampler, cut_back};
+use common::query;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -108,14 +108,11 @@ struct History {
     fields: Vec<Vec<Option<String>>>,
     incr: CounterHistory,
     hincr: CounterHistory,
-    /// Set members whose SADD was acknowledged and not removed since.
-    members_in: std::collections::BTreeSet<String>,
-    /// Members whose SREM was acknowledged.
-    members_out: std::collections::BTreeSet<String>,
-    /// The same for the new members of the client's sorted set (member
-    /// `z{n}` has score n).
-    zmembers_in: std::collections::BTreeSet<String>,
-    zmembers_out: std::collections::BTreeSet<String>,
+    /// The members of the client's set.
+    members: Members,
+    /// The new members of the client's sorted set (member `z{n}` has score
+    /// n).
+    zmembers: Members,
     /// The scores (`None`: absent) sorted-set member `s{i}` may end with,
     /// as `fields`.
     scores: Vec<Vec<Option<String>>>,
@@ -130,6 +127,46 @@ struct History {
     ops: u64,
     errors: u64,
     anomalies: Vec<String>,
+}
+
+/// What a client knows of the members it added to and removed from a set
+/// or a sorted set.
+#[derive(Default)]
+struct Members {
+    /// Added (acknowledged) and not removed since.
+    present: std::collections::BTreeSet<String>,
+    /// Removed (acknowledged).
+    removed: std::collections::BTreeSet<String>,
+}
+
+impl Members {
+    /// The member a step works on: when `remove` and one is known present,
+    /// one of those, to remove (`true`); otherwise `new`, to add.
+    fn pick(&self, rng: &mut StdRng, remove: bool, new: String) -> (String, bool) {
+        if !remove || self.present.is_empty() {
+            return (new, false);
+        }
+        let i = rng.random_range(0..self.present.len());
+        let member = self.present.iter().nth(i).cloned().unwrap_or_default();
+        (member, true)
+    }
+
+    /// Books an add or remove of `member`: one whose outcome is unknown
+    /// (not `acked`) may or may not have been applied.
+    fn record(&mut self, member: String, remove: bool, acked: bool) {
+        if remove {
+            self.present.remove(&member);
+        }
+        match (acked, remove) {
+            (true, false) => {
+                self.present.insert(member);
+            }
+            (true, true) => {
+                self.removed.insert(member);
+            }
+            (false, _) => {}
+        }
+    }
 }
 
 fn hash_name(client: usize) -> String {
@@ -262,31 +299,13 @@ fn zset_step(
             }
         };
     }
-    let remove = roll >= 79 && !h.zmembers_in.is_empty();
-    let member = if remove {
-        let i = rng.random_range(0..h.zmembers_in.len());
-        h.zmembers_in.iter().nth(i).cloned().unwrap_or_default()
-    } else {
-        format!("z{}", h.ops)
-    };
+    let (member, remove) = h.zmembers.pick(rng, roll >= 79, format!("z{}", h.ops));
     let acked = if remove {
         query(conn, &["ZREM", &zset, &member]).is_ok()
     } else {
         query(conn, &["ZADD", &zset, &h.ops.to_string(), &member]).is_ok()
     };
-    if remove {
-        h.zmembers_in.remove(&member);
-    }
-    match (acked, remove) {
-        (true, false) => {
-            h.zmembers_in.insert(member);
-        }
-        (true, true) => {
-            h.zmembers_out.insert(member);
-        }
-        // Unknown outcome: the member may or may not be there.
-        (false, _) => {}
-    }
+    h.zmembers.record(member, remove, acked);
     acked
 }
 
@@ -359,30 +378,13 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
         if roll < 55 {
             // The set: a new member, or the removal of one known present.
             let set = set_name(c);
-            let remove = roll >= 50 && !h.members_in.is_empty();
-            let member = if remove {
-                let i = rng.random_range(0..h.members_in.len());
-                h.members_in.iter().nth(i).cloned().unwrap_or_default()
-            } else {
-                format!("m{}", h.ops)
-            };
+            let (member, remove) = h.members.pick(&mut rng, roll >= 50, format!("m{}", h.ops));
             let cmd = if remove { "SREM" } else { "SADD" };
             let acked = query(conn, &[cmd, &set, &member]).is_ok();
-            if remove {
-                h.members_in.remove(&member);
-            }
-            match (acked, remove) {
-                (true, false) => {
-                    h.members_in.insert(member);
-                }
-                (true, true) => {
-                    h.members_out.insert(member);
-                }
-                // Unknown outcome: the member may or may not be there.
-                (false, _) => {
-                    h.errors += 1;
-                    *con = None;
-                }
+            h.members.record(member, remove, acked);
+            if !acked {
+                h.errors += 1;
+                *con = None;
             }
             continue;
         }
@@ -439,81 +441,6 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
         }
     }
     h
-}
-
-/// When, and every WAL file with its length then.
-type WalSample = (Instant, Vec<(PathBuf, u64)>);
-
-/// WAL lengths of each node, sampled every 100 ms, so a power cut can
-/// take a node's WAL back to where it was a second ago.
-struct WalSampler {
-    samples: Arc<Mutex<Vec<VecDeque<WalSample>>>>,
-    stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl WalSampler {
-    fn start(dirs: Vec<PathBuf>) -> WalSampler {
-        let samples = Arc::new(Mutex::new(vec![VecDeque::new(); dirs.len()]));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (Arc::clone(&samples), Arc::clone(&stop));
-        let handle = std::thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) {
-                for (i, d) in dirs.iter().enumerate() {
-                    let files = wal_files(d);
-                    let mut all = s.lock().expect("samples");
-                    let q = &mut all[i];
-                    q.push_back((Instant::now(), files));
-                    while q.len() > 50 {
-                        q.pop_front();
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        WalSampler {
-            samples,
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    /// The newest sample of node `i` at least `age` old and taken after
-    /// `since` (its last restart), if any.
-    fn at_least(&self, i: usize, age: Duration, since: Instant) -> Option<Vec<(PathBuf, u64)>> {
-        let all = self.samples.lock().expect("samples");
-        all[i]
-            .iter()
-            .rev()
-            .find(|(t, _)| t.elapsed() >= age && *t > since)
-            .map(|(_, f)| f.clone())
-    }
-}
-
-impl Drop for WalSampler {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Cuts every WAL file named in `then` back to its length there; returns
-/// the bytes cut.
-fn cut_back(then: &[(PathBuf, u64)]) -> u64 {
-    let mut cut = 0;
-    for (path, len) in then {
-        let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) else {
-            continue;
-        };
-        let now = f.metadata().map(|m| m.len()).unwrap_or(0);
-        if now > *len && f.set_len(*len).is_ok() {
-            cut += now - len;
-            let _ = f.sync_all();
-        }
-    }
-    cut
 }
 
 /// Waits until the cluster has healed: every node up on every node's view
@@ -575,7 +502,7 @@ fn check_zset(
     }
     let held: std::collections::HashMap<&str, f64> =
         pairs.iter().map(|(m, s)| (m.as_str(), *s)).collect();
-    for m in &h.zmembers_in {
+    for m in &h.zmembers.present {
         let want: f64 = m.trim_start_matches('z').parse().unwrap_or(f64::NAN);
         match held.get(m.as_str()) {
             Some(&s) if s == want => {}
@@ -584,7 +511,8 @@ fn check_zset(
         }
     }
     for m in h
-        .zmembers_out
+        .zmembers
+        .removed
         .iter()
         .filter(|m| held.contains_key(m.as_str()))
     {
@@ -751,10 +679,10 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
                 Ok(v) => {
                     let held: std::collections::BTreeSet<String> =
                         common::strings(v).into_iter().collect();
-                    for lost in h.members_in.difference(&held) {
+                    for lost in h.members.present.difference(&held) {
                         anomalies.push(format!("node {i}: {set} lost acknowledged {lost}"));
                     }
-                    for back in h.members_out.intersection(&held) {
+                    for back in h.members.removed.intersection(&held) {
                         anomalies.push(format!("node {i}: {set} holds removed {back}"));
                     }
                     count_matches(&mut con, i, &["SCARD", &set], held.len(), &mut anomalies);
@@ -801,7 +729,7 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
         .sum();
     let members: usize = histories
         .iter()
-        .map(|h| h.members_in.len() + h.zmembers_in.len())
+        .map(|h| h.members.present.len() + h.zmembers.present.len())
         .sum();
     let elements: usize = histories.iter().map(|h| h.list_in.len()).sum();
     let pops: usize = histories.iter().map(|h| h.popped.len()).sum();

@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod netfault;
+pub mod power_cut;
 pub mod small_disk;
 
 use std::io::{BufRead, BufReader, Read, Write};
