@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
+use redis::Value;
 
 /// Parses Prometheus text format strictly enough to catch malformed output:
 /// every sample line is `name{labels} value` with a float value, every family
@@ -125,4 +126,65 @@ fn metrics_endpoint_serves_valid_prometheus_text() {
     ] {
         assert!(m.contains_key(engine), "missing {engine}");
     }
+}
+
+/// SLOWLOG as Redis keeps it: entries above `slowlog-log-slower-than`,
+/// newest first, at most `slowlog-max-len`, arguments cut as Redis cuts them.
+#[test]
+fn slowlog_keeps_slow_commands_as_redis_does() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    assert_eq!(
+        ok(c, &["SLOWLOG", "LEN"]),
+        int(0),
+        "nothing takes 10 ms here"
+    );
+    ok(c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    ok(c, &["SLOWLOG", "RESET"]);
+    ok(c, &["CLIENT", "SETNAME", "tester"]);
+    let long = "x".repeat(130);
+    ok(c, &["SET", "k", &long]);
+    let Value::Array(entries) = ok(c, &["SLOWLOG", "GET", "1"]) else {
+        panic!("an array of entries");
+    };
+    assert_eq!(entries.len(), 1);
+    let Value::Array(entry) = &entries[0] else {
+        panic!("an entry is an array");
+    };
+    assert_eq!(entry.len(), 6, "id, time, duration, args, address, name");
+    let cut = format!("{}... (2 more bytes)", "x".repeat(128));
+    assert_eq!(
+        entry[3],
+        bulks(&[Some("SET"), Some("k"), Some(cut.as_str())])
+    );
+    assert_eq!(entry[5], bulk("tester"));
+    // AUTH and HELLO may carry a password: never logged.
+    let _ = query(c, &["AUTH", "secret"]);
+    let Value::Array(newest) = ok(c, &["SLOWLOG", "GET", "1"]) else {
+        panic!("an array");
+    };
+    assert!(!format!("{newest:?}").contains("secret"));
+    assert_eq!(
+        err(c, &["SLOWLOG", "GET", "-2"]),
+        "ERR count should be greater than or equal to -1"
+    );
+    ok(c, &["CONFIG", "SET", "slowlog-max-len", "2"]);
+    assert_eq!(ok(c, &["SLOWLOG", "LEN"]), int(2));
+    let Value::Array(all) = ok(c, &["SLOWLOG", "GET", "-1"]) else {
+        panic!("an array");
+    };
+    assert_eq!(all.len(), 2);
+    ok(c, &["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    ok(c, &["SLOWLOG", "RESET"]);
+    ok(c, &["SET", "k", "v"]);
+    assert_eq!(ok(c, &["SLOWLOG", "LEN"]), int(0), "-1 logs nothing");
+    assert_eq!(
+        ok(c, &["CONFIG", "GET", "slowlog-*"]),
+        bulks(&[
+            Some("slowlog-log-slower-than"),
+            Some("-1"),
+            Some("slowlog-max-len"),
+            Some("2")
+        ])
+    );
 }

@@ -229,6 +229,11 @@ pub async fn render(server: &Arc<Server>, sections: &[&str]) -> String {
             "commandstats" => commandstats_section(server, &mut out),
             "engine" => engine_section(server, &mut out),
             "cluster" => {
+                // Redis's one field here: ringkv does not speak the Redis
+                // Cluster protocol (no slots, no MOVED), every node serves
+                // every key, so a client must not switch to cluster mode
+                // (as CONFIG GET cluster-enabled says too).
+                out.push_str("cluster_enabled:0\r\n");
                 for line in cluster_lines(server) {
                     out.push_str(&line);
                     out.push_str("\r\n");

@@ -34,6 +34,7 @@ pub mod pubsub;
 pub mod reply_error;
 pub mod scan_cursors;
 pub mod shared;
+pub mod slowlog;
 pub mod stat;
 pub mod transient;
 

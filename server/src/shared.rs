@@ -69,6 +69,8 @@ pub struct Server {
     pub pubsub: Arc<crate::pubsub::PubSub>,
     /// Redis's encoding thresholds, for OBJECT ENCODING only.
     pub encoding_limits: crate::encoding_limits::EncodingLimits,
+    /// SLOWLOG's entries and settings.
+    pub slowlog: crate::slowlog::SlowLog,
 }
 
 impl Server {
@@ -123,6 +125,7 @@ impl Server {
             blocking,
             pubsub,
             encoding_limits: Default::default(),
+            slowlog: Default::default(),
         });
         // Clients blocked on a key look again when its record changes
         // here, whoever coordinated the write.

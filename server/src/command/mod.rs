@@ -533,6 +533,14 @@ pub(crate) async fn run_recorded(
     if let Some(stats) = server.metrics.command(parent, spec) {
         stats.record(micros, result.is_err());
     }
+    let top = parent.unwrap_or(spec);
+    let unlogged = flag::SKIP_SLOWLOG | flag::BLOCKING;
+    if spec.flags & unlogged == 0 && !matches!(top.name, "auth" | "hello") {
+        let handle = &client.handle;
+        server.slowlog.record(micros, args, || {
+            (handle.addr.to_string(), handle.name.lock().clone())
+        });
+    }
     match result {
         Ok(reply) => {
             if let Reply::Error(text) = &reply {

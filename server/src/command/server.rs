@@ -294,7 +294,8 @@ pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let keys = ringkv_conf::KEYS.iter().map(|k| (k.name, k.shown(&config)));
     let fixed = FIXED_REDIS_KEYS.iter().map(|(n, v)| (*n, v.to_string()));
     let encodings = cx.server.encoding_limits.all();
-    let all: Vec<(&str, String)> = keys.chain(fixed).chain(encodings).collect();
+    let slowlog = cx.server.slowlog.all();
+    let all: Vec<(&str, String)> = keys.chain(fixed).chain(encodings).chain(slowlog).collect();
     let mut pairs: Vec<(Reply, Reply)> = Vec::new();
     for pattern in args.iter().skip(2) {
         let glob = Glob::new(pattern, true);
@@ -317,11 +318,25 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut next = cx.server.config.read().clone();
     let mut changed = Vec::new();
     let mut thresholds = Vec::new();
+    let mut slowlog = Vec::new();
     for pair in rest.chunks_exact(2) {
         let (name, value) = (
             String::from_utf8_lossy(arg(pair, 0)).into_owned(),
             String::from_utf8_lossy(arg(pair, 1)).into_owned(),
         );
+        match crate::slowlog::SlowLog::parse(&name, &value) {
+            Ok(Some(parsed)) => {
+                slowlog.push(parsed);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(ReplyError::Err(
+                    format!("CONFIG SET failed (possibly related to argument '{name}') - {e}")
+                        .into(),
+                ));
+            }
+        }
         match EncodingLimits::parse(&name, &value) {
             Ok(Some(parsed)) => {
                 thresholds.push(parsed);
@@ -372,6 +387,40 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for parsed in thresholds {
         cx.server.encoding_limits.store(parsed);
     }
+    for parsed in slowlog {
+        cx.server.slowlog.store(parsed);
+    }
+    Ok(Reply::Ok)
+}
+
+/// SLOWLOG GET [count]: the newest `count` entries (10 by default, all
+/// for -1).
+pub async fn slowlog_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = match args.get(2) {
+        None => Some(10),
+        Some(raw) => match ringkv_number::string_to_i64(raw) {
+            Some(-1) => None,
+            Some(n) if n >= 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            _ => {
+                return Err(ReplyError::err(
+                    "count should be greater than or equal to -1",
+                ));
+            }
+        },
+    };
+    Ok(cx.server.slowlog.newest(count))
+}
+
+/// SLOWLOG LEN.
+pub async fn slowlog_len(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        i64::try_from(cx.server.slowlog.len()).unwrap_or(i64::MAX),
+    ))
+}
+
+/// SLOWLOG RESET.
+pub async fn slowlog_reset(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    cx.server.slowlog.reset();
     Ok(Reply::Ok)
 }
 

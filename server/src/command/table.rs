@@ -375,6 +375,8 @@ handlers! {
     ObjectEncoding => keys::object_encoding, ObjectRefcount => keys::object_refcount,
     ObjectIdletime => keys::object_idletime, ObjectFreq => keys::object_freq,
     MemoryUsage => keys::memory_usage,
+    SlowlogGet => server::slowlog_get, SlowlogLen => server::slowlog_len,
+    SlowlogReset => server::slowlog_reset,
     Expire => expire::expire, PExpire => expire::pexpire, ExpireAt => expire::expireat,
     PExpireAt => expire::pexpireat, Ttl => expire::ttl, PTtl => expire::pttl,
     Persist => expire::persist, ExpireTime => expire::expiretime, PExpireTime => expire::pexpiretime,
@@ -436,6 +438,14 @@ static OBJECT_SUBCOMMANDS: [CommandSpec; 5] = [ c("encoding", 3, RO, KEY2, G::Ge
 #[rustfmt::skip]
 static MEMORY_SUBCOMMANDS: [CommandSpec; 2] = [ c("usage", -3, RO, KEY2, G::Server, "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", H::MemoryUsage),
     help("Returns helpful text about the MEMORY subcommands."),
+];
+
+#[rustfmt::skip]
+static SLOWLOG_SUBCOMMANDS: [CommandSpec; 4] = [
+    c("get", -2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries.", "[count:integer]", H::SlowlogGet),
+    c("len", 2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(1)", "Returns the number of entries in the slow log.", "", H::SlowlogLen),
+    c("reset", 2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(N) where N is the number of entries in the slowlog", "Clears all entries from the slow log.", "", H::SlowlogReset),
+    help("Show helpful text about the different subcommands"),
 ];
 
 #[rustfmt::skip]
@@ -669,6 +679,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("sintercard", -3, RO | MOVABLEKEYS, NUMKEYS, G::Set, "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Returns the number of members of the intersect of multiple sets.", "numkeys:integer key... [LIMIT limit:integer]", H::SInterCard),
     c("sinterstore", -3, RW, ALL_KEYS, G::Set, "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Stores the intersect of multiple sets in a key.", "destination key...", H::SInterStore),
     c("sismember", 3, RO | FAST, KEY1, G::Set, "1.0.0", "O(1)", "Determines whether a member belongs to a set.", "key member", H::SIsMember),
+    container("slowlog", -2, H::Container,
+        G::Server,
+        "2.2.12",
+        "A container for slow log commands.",
+        &SLOWLOG_SUBCOMMANDS,
+    ),
     c("smembers", 2, RO, KEY1, G::Set, "1.0.0", "O(N) where N is the set cardinality.", "Returns all members of a set.", "key", H::SMembers),
     c("smismember", -3, RO | FAST, KEY1, G::Set, "6.2.0", "O(N) where N is the number of elements being checked for membership", "Determines whether multiple members belong to a set.", "key member...", H::SMIsMember),
     c("smove", 4, WRITE | FAST, KEY1_2, G::Set, "1.0.0", "O(1)", "Moves a member from one set to another.", "source destination member", H::SMove),
