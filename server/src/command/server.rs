@@ -317,29 +317,15 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let mut next = cx.server.config.read().clone();
     let mut changed = Vec::new();
-    let mut thresholds = Vec::new();
-    let mut slowlog = Vec::new();
+    let mut in_memory = Vec::new();
     for pair in rest.chunks_exact(2) {
         let (name, value) = (
             String::from_utf8_lossy(arg(pair, 0)).into_owned(),
             String::from_utf8_lossy(arg(pair, 1)).into_owned(),
         );
-        match crate::slowlog::SlowLog::parse(&name, &value) {
+        match InMemory::parse(&name, &value) {
             Ok(Some(parsed)) => {
-                slowlog.push(parsed);
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                return Err(ReplyError::Err(
-                    format!("CONFIG SET failed (possibly related to argument '{name}') - {e}")
-                        .into(),
-                ));
-            }
-        }
-        match EncodingLimits::parse(&name, &value) {
-            Ok(Some(parsed)) => {
-                thresholds.push(parsed);
+                in_memory.push(parsed);
                 continue;
             }
             Ok(None) => {}
@@ -384,13 +370,31 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     crate::apply_config(cx.server, &next, &changed)
         .map_err(|e| ReplyError::Err(format!("CONFIG SET failed - {e}").into()))?;
     *cx.server.config.write() = next;
-    for parsed in thresholds {
-        cx.server.encoding_limits.store(parsed);
-    }
-    for parsed in slowlog {
-        cx.server.slowlog.store(parsed);
+    for parsed in in_memory {
+        match parsed {
+            InMemory::Encoding(t) => cx.server.encoding_limits.store(t),
+            InMemory::Slowlog(s) => cx.server.slowlog.store(s),
+        }
     }
     Ok(Reply::Ok)
+}
+
+/// A CONFIG SET setting held only in this node's memory, not in its
+/// configuration, checked: one of Redis's encoding thresholds, or one of
+/// SLOWLOG's.
+enum InMemory {
+    Encoding((usize, i64)),
+    Slowlog(crate::slowlog::Setting),
+}
+
+impl InMemory {
+    /// `Ok(None)` if `name` is neither.
+    fn parse(name: &str, value: &str) -> Result<Option<InMemory>, String> {
+        if let Some(t) = EncodingLimits::parse(name, value)? {
+            return Ok(Some(InMemory::Encoding(t)));
+        }
+        Ok(crate::slowlog::SlowLog::parse(name, value)?.map(InMemory::Slowlog))
+    }
 }
 
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, all
