@@ -58,9 +58,11 @@ impl Default for SlowLog {
 }
 
 /// A setting CONFIG SET was given, checked.
-pub struct Setting {
-    slower_than: Option<i64>,
-    max_len: Option<i64>,
+pub enum Setting {
+    /// `slowlog-log-slower-than`, in microseconds (-1: log nothing).
+    SlowerThan(i64),
+    /// `slowlog-max-len`.
+    MaxLen(i64),
 }
 
 impl SlowLog {
@@ -149,10 +151,10 @@ impl SlowLog {
     /// otherwise, or why it is refused.
     pub fn parse(name: &str, value: &str) -> Result<Option<Setting>, String> {
         let is = |n: &str| name.eq_ignore_ascii_case(n);
-        let (min, slower) = if is("slowlog-log-slower-than") {
-            (-1, true)
+        let (min, setting): (i64, fn(i64) -> Setting) = if is("slowlog-log-slower-than") {
+            (-1, Setting::SlowerThan)
         } else if is("slowlog-max-len") {
-            (0, false)
+            (0, Setting::MaxLen)
         } else {
             return Ok(None);
         };
@@ -165,28 +167,18 @@ impl SlowLog {
                 i64::MAX
             ));
         }
-        Ok(Some(if slower {
-            Setting {
-                slower_than: Some(v),
-                max_len: None,
-            }
-        } else {
-            Setting {
-                slower_than: None,
-                max_len: Some(v),
-            }
-        }))
+        Ok(Some(setting(v)))
     }
 
     /// Applies a setting [`SlowLog::parse`] checked.
     pub fn store(&self, s: Setting) {
-        if let Some(v) = s.slower_than {
-            self.slower_than.store(v, Ordering::Relaxed);
-        }
-        if let Some(v) = s.max_len {
-            self.max_len.store(v, Ordering::Relaxed);
-            let max = usize::try_from(v).unwrap_or(0);
-            self.entries.lock().truncate(max);
+        match s {
+            Setting::SlowerThan(v) => self.slower_than.store(v, Ordering::Relaxed),
+            Setting::MaxLen(v) => {
+                self.max_len.store(v, Ordering::Relaxed);
+                let max = usize::try_from(v).unwrap_or(0);
+                self.entries.lock().truncate(max);
+            }
         }
     }
 }

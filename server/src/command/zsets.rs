@@ -33,26 +33,26 @@ fn score_text(bytes: &[u8], proto: Protocol) -> Reply {
     score_reply(ringkv_number::parse_f64(bytes).unwrap_or(0.0), proto)
 }
 
+/// The ZADD flag `word` names, if it names one (any case).
+fn zadd_flag(word: &[u8]) -> Option<u8> {
+    [
+        ("NX", zadd::NX),
+        ("XX", zadd::XX),
+        ("GT", zadd::GT),
+        ("LT", zadd::LT),
+        ("CH", zadd::CH),
+        ("INCR", zadd::INCR),
+    ]
+    .into_iter()
+    .find(|(name, _)| is(word, name))
+    .map(|(_, f)| f)
+}
+
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...].
 pub async fn zadd_cmd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut flags = 0u8;
     let mut j = 2;
-    while let Some(a) = args.get(j) {
-        let f = if is(a, "NX") {
-            zadd::NX
-        } else if is(a, "XX") {
-            zadd::XX
-        } else if is(a, "GT") {
-            zadd::GT
-        } else if is(a, "LT") {
-            zadd::LT
-        } else if is(a, "CH") {
-            zadd::CH
-        } else if is(a, "INCR") {
-            zadd::INCR
-        } else {
-            break;
-        };
+    while let Some(f) = args.get(j).and_then(|a| zadd_flag(a)) {
         flags |= f;
         j += 1;
     }
@@ -104,11 +104,7 @@ async fn zadd_reply(
 pub async fn zincrby(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // Redis parses ZINCRBY as a ZADD INCR: an increment spelled as one of
     // ZADD's flags is taken for the flag, which leaves the arguments odd.
-    const FLAGS: [&str; 6] = ["NX", "XX", "GT", "LT", "CH", "INCR"];
-    if FLAGS
-        .iter()
-        .any(|f| arg(args, 2).eq_ignore_ascii_case(f.as_bytes()))
-    {
+    if zadd_flag(arg(args, 2)).is_some() {
         return Err(ReplyError::syntax());
     }
     let delta = score_arg(arg(args, 2))?;
