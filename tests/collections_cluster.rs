@@ -39,6 +39,7 @@ fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented
         &["SADD", "s", "x", "y"],
         &["HSET", "d", "old", "1"],
         &["HSET", "counters", "n", "0"],
+        &["HSET", "e", "a", "1", "b", "2"],
     ] {
         cl(&mut con0, "ALL", args).unwrap();
     }
@@ -59,6 +60,13 @@ fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented
     // DEL on one side, a new field on the other: the new field only.
     assert_eq!(cl(&mut left, "ONE", &["DEL", "d"]).unwrap(), int(1));
     cl(&mut right, "ONE", &["HSET", "d", "new", "2"]).unwrap();
+    // HDEL on one side, a later EXPIRE on the other: the EXPIRE keeps the
+    // members it saw with their tags, so it re-adds nothing.
+    assert_eq!(cl(&mut left, "ONE", &["HDEL", "e", "a"]).unwrap(), int(1));
+    assert_eq!(
+        cl(&mut right, "ONE", &["EXPIRE", "e", "1000"]).unwrap(),
+        int(1)
+    );
     // 2 × 1,000 increments through two coordinators, of a hash field and
     // of a sorted-set score; different members of one sorted set.
     for i in 0..1000 {
@@ -87,6 +95,17 @@ fn concurrent_collection_writes_on_both_sides_of_a_partition_merge_as_documented
                 d.into_iter().collect::<Vec<_>>(),
                 [("new".to_string(), "2".to_string())],
                 "node {i} at {level}"
+            );
+            let e = hgetall(&mut con, level, "e");
+            assert_eq!(
+                e.into_iter().collect::<Vec<_>>(),
+                [("b".to_string(), "2".to_string())],
+                "node {i} at {level}"
+            );
+            let ttl = cl(&mut con, level, &["TTL", "e"]).unwrap();
+            assert!(
+                matches!(ttl, redis::Value::Int(t) if (900..=1000).contains(&t)),
+                "node {i} at {level}: TTL {ttl:?}"
             );
             let n = cl(&mut con, level, &["HGET", "counters", "n"]).unwrap();
             assert_eq!(n, bulk("2000"), "node {i} at {level}");

@@ -305,3 +305,88 @@ fn a_scan_of_a_large_collection_in_a_cluster_pages_from_agreeing_replicas() {
     let (next, fields) = hscan_page(&mut c.conn(1), "QUORUM", &cursor);
     assert_eq!((next.as_str(), fields.len()), ("0", MEMBERS));
 }
+
+/// TTL of `key` read at ONE through `node`.
+fn ttl_at(c: &Cluster, node: usize, key: &str) -> i64 {
+    match cl(&mut c.conn(node), "ONE", &["TTL", key]).unwrap() {
+        redis::Value::Int(n) => n,
+        other => panic!("TTL answered {other:?}"),
+    }
+}
+
+#[test]
+fn a_new_expiry_of_a_large_collection_travels_as_an_operation() {
+    let c = Cluster::start_with(3, &["--read-repair", "no"]);
+    let mut con0 = c.conn(0);
+    let mut hset = vec!["HSET".to_string(), "big:h".into()];
+    let mut zadd = vec!["ZADD".to_string(), "big:z".into()];
+    for i in 0..MEMBERS {
+        hset.extend([format!("f{i}"), i.to_string()]);
+        zadd.extend([i.to_string(), format!("m{i}")]);
+    }
+    for args in [hset, zadd] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cl(&mut con0, "ALL", &args).unwrap();
+    }
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        let (shipped, diverged) = (
+            counter(&c, node, "cluster_delta_writes"),
+            counter(&c, node, "cluster_delta_diverged"),
+        );
+        for key in ["big:h", "big:z"] {
+            assert_eq!(
+                cl(&mut con, "ALL", &["EXPIRE", key, "1000"]).unwrap(),
+                redis::Value::Int(1)
+            );
+        }
+        // Each EXPIRE went to the two other replicas as the operation
+        // (APPLY_AT), none as the whole record.
+        assert!(counter(&c, node, "cluster_delta_writes") >= shipped + 4);
+        assert_eq!(counter(&c, node, "cluster_delta_diverged"), diverged);
+        for other in 0..3 {
+            for key in ["big:h", "big:z"] {
+                let ttl = ttl_at(&c, other, key);
+                assert!((990..=1000).contains(&ttl), "node {other} {key}: {ttl}");
+            }
+        }
+        assert_eq!(
+            cl(&mut con, "ALL", &["PERSIST", "big:h"]).unwrap(),
+            redis::Value::Int(1)
+        );
+        assert!((0..3).all(|other| ttl_at(&c, other, "big:h") == -1));
+    }
+    // The members keep their tags: a field removed before the EXPIRE stays
+    // removed, and the score order is intact.
+    cl(&mut c.conn(1), "ALL", &["HDEL", "big:h", "f1"]).unwrap();
+    cl(&mut c.conn(2), "ALL", &["EXPIRE", "big:h", "500"]).unwrap();
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        assert_eq!(
+            cl(&mut con, "ONE", &["HEXISTS", "big:h", "f1"]).unwrap(),
+            redis::Value::Int(0)
+        );
+        assert_eq!(
+            cl(&mut con, "ONE", &["HLEN", "big:h"]).unwrap(),
+            redis::Value::Int(MEMBERS as i64 - 1)
+        );
+        assert_eq!(
+            strings(cl(&mut con, "ONE", &["ZRANGE", "big:z", "0", "2"]).unwrap()),
+            ["m0", "m1", "m2"]
+        );
+    }
+    // An expiry that passes removes the key everywhere; a new write starts
+    // an empty hash (no member of the expired one comes back).
+    cl(&mut con0, "ALL", &["PEXPIRE", "big:h", "200"]).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    for node in 0..3 {
+        assert_eq!(ttl_at(&c, node, "big:h"), -2, "node {node}");
+    }
+    cl(&mut con0, "ALL", &["HSET", "big:h", "new", "1"]).unwrap();
+    for node in 0..3 {
+        assert_eq!(
+            cl(&mut c.conn(node), "ONE", &["HGETALL", "big:h"]).unwrap(),
+            redis::Value::Array(vec![bulk("new"), bulk("1")])
+        );
+    }
+}

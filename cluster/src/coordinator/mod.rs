@@ -25,7 +25,6 @@
 //! INFO).
 
 mod delta;
-mod expiry;
 pub(crate) use delta::whole_record;
 mod notify;
 pub use notify::{ChangeObserver, INTEREST_TTL, MessageSink};

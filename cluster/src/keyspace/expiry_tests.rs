@@ -1,7 +1,7 @@
-//! A new expiry of a split collection: only its header is rewritten
-//! (its members carry no engine expiry), the members go in the background
-//! once the expiry passes, and a header of an earlier version (members
-//! with the expiry) gets a new generation instead.
+//! A new expiry of a split collection (`CollectionOp::Expire`): only its
+//! header is rewritten (its members carry no engine expiry), the members go
+//! in the background once the expiry passes, and a header of an earlier
+//! version (members with the expiry) gets a new generation instead.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use bytes::Bytes;
 
 use super::split::{MEMBER_NS_BIT, Need};
-use super::split_tests::{ACTOR, apply, header_of, member_records, put_hash, settled};
+use super::split_tests::{apply, header_of, member_records, put_hash, settled};
 use super::{Keyspace, live_entry};
-use crate::version::{CollectionOp, Kind};
+use crate::version::{CollectionOp, CollectionReply, Kind};
 
 /// Whether every member record of database 0 has no engine expiry.
 fn members_unexpiring(ks: &Keyspace) -> bool {
@@ -33,6 +33,15 @@ fn keyspace_with_clock(dir: &std::path::Path) -> (Keyspace, Arc<AtomicU64>) {
     (Keyspace::open(dir, options, 16).unwrap(), time)
 }
 
+/// EXPIRE (PERSIST with 0) of hash `h` as a collection write: its reply.
+async fn expire(ks: &Keyspace, at: u64) -> CollectionReply {
+    let op = CollectionOp::Expire {
+        kind: Kind::Hash,
+        expire_at_ms: at,
+    };
+    apply(ks, b"h", &op).await.0.unwrap()
+}
+
 /// How many generations the reclaim queue holds.
 fn queued_reclaims(ks: &Keyspace) -> usize {
     ks.engine()
@@ -52,11 +61,7 @@ async fn a_new_expiry_rewrites_only_the_header_and_the_members_go_once_it_passes
     let record_before = ks.read_record(0, b"h").unwrap().unwrap();
 
     // EXPIRE: the header alone changes, with a newer clock.
-    let ack = ks
-        .set_split_expiry(0, b"h", t0 + 10_000, ACTOR)
-        .await
-        .unwrap();
-    assert!(ack.is_some());
+    assert_eq!(expire(&ks, t0 + 10_000).await, CollectionReply::Count(1));
     let h = header_of(&ks, b"h").unwrap();
     assert_eq!(
         (h.generation, h.count, h.expire_at_ms),
@@ -75,10 +80,7 @@ async fn a_new_expiry_rewrites_only_the_header_and_the_members_go_once_it_passes
     assert_eq!(queued_reclaims(&ks), 1);
     // PERSIST (its timed entry goes with the expiry), then the old expiry
     // passes: the collection lives on, whole.
-    ks.set_split_expiry(0, b"h", 0, ACTOR)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(expire(&ks, 0).await, CollectionReply::Count(1));
     assert_eq!(queued_reclaims(&ks), 0);
     time.store(t0 + 20_000, Relaxed);
     ks.inner.reclaimer.wake();
@@ -98,21 +100,14 @@ async fn a_new_expiry_rewrites_only_the_header_and_the_members_go_once_it_passes
     };
     apply(&ks, b"h", &hset).await.0.unwrap();
     let t1 = ks.now_ms();
-    ks.set_split_expiry(0, b"h", t1 + 5_000, ACTOR)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(expire(&ks, t1 + 5_000).await, CollectionReply::Count(1));
     assert!(members_unexpiring(&ks));
     time.store(t1 + 5_000, Relaxed);
     assert!(ks.read_partial(0, b"h", Need::Count).unwrap().is_none());
-    // An expired header is not changed in place (the caller's whole write
-    // finds no key), and a write makes a new generation.
-    assert!(
-        ks.set_split_expiry(0, b"h", t1 + 60_000, ACTOR)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    // An expired key is absent: EXPIRE answers 0 and writes nothing, and
+    // a write makes a new generation.
+    assert_eq!(expire(&ks, t1 + 60_000).await, CollectionReply::Count(0));
+    assert!(ks.read_partial(0, b"h", Need::Count).unwrap().is_none());
     ks.inner.reclaimer.wake();
     assert!(settled(&ks, 0).await, "left {}", member_records(&ks));
     put_hash(&ks, b"h", 600).await;
@@ -143,22 +138,9 @@ async fn a_header_of_an_earlier_version_gets_a_new_generation_for_a_new_expiry()
             ringkv_engine::Value::new(crate::version::codec::encode_split_header(&old)),
         )
         .unwrap();
+    // The members carry the old expiry, so they are stored anew.
     let at = ks.now_ms() + 60_000;
-    assert!(
-        ks.set_split_expiry(0, b"h", at, ACTOR)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // The whole write its caller makes instead stores the members anew.
-    let record = ks.read_record(0, b"h").unwrap().unwrap();
-    let entry = live_entry(&record, ks.now_ms()).unwrap();
-    let replace = CollectionOp::Replace {
-        kind: Kind::Hash,
-        pairs: entry.members.unwrap().map.into_iter().collect(),
-        expire_at_ms: at,
-    };
-    apply(&ks, b"h", &replace).await.0.unwrap();
+    assert_eq!(expire(&ks, at).await, CollectionReply::Count(1));
     let new = header_of(&ks, b"h").unwrap();
     assert_ne!(new.generation, h.generation);
     assert!(new.unexpiring_members);
@@ -178,10 +160,7 @@ async fn the_reclaimer_decides_under_the_record_lock_so_a_late_persist_keeps_the
     let (ks, time) = keyspace_with_clock(dir.path());
     put_hash(&ks, b"h", 2000).await;
     let t0 = ks.now_ms();
-    ks.set_split_expiry(0, b"h", t0 + 1_000, ACTOR)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(expire(&ks, t0 + 1_000).await, CollectionReply::Count(1));
     let h = header_of(&ks, b"h").unwrap();
     // A writer holds the key's lock, having checked the header at t0; the
     // expiry passes and the reclaimer wakes meanwhile.

@@ -386,8 +386,14 @@ impl Keyspace {
         if let Some(reply) = count_reply {
             out = reply(count);
         }
-        if count < INLINE_AT as u64 {
-            // Small again (or empty): stored inline, as the whole record.
+        // A new expiry is the header's alone, unless the members carry the
+        // old one in their engine metadata (a generation an earlier
+        // version wrote): then they are stored anew, whole.
+        let expiry = sib.expire_at_ms;
+        let members_carry_expiry = expiry != header.expire_at_ms && !header.unexpiring_members;
+        if count < INLINE_AT as u64 || members_carry_expiry {
+            // Small again (or empty), or members to store anew: stored as the
+            // whole record (inline when small).
             let whole_before = split::materialize(engine, &snapshot, ns, key, &header)?;
             let mut whole = match whole_before.iter().next().map(|s| &s.payload) {
                 Some(Payload::Collection(c)) => c.clone(),
@@ -424,7 +430,11 @@ impl Keyspace {
         }
         self.admit_write().await;
         let mut batch = WriteBatch::new();
-        let expiry = header.expire_at_ms;
+        let expiry_changed = expiry != header.expire_at_ms;
+        if expiry_changed {
+            // The members are deleted in the background once it passes.
+            super::reclaim::reclaim_at_expiry(&mut batch, ns, key, header.generation, expiry);
+        }
         let prefix = split::member_prefix(ns, key, header.generation);
         let member_expiry = if header.unexpiring_members { 0 } else { expiry };
         split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, member_expiry);
@@ -456,6 +466,9 @@ impl Keyspace {
             Value::with_expiry(crate::version::codec::encode_split_header(&next), expiry),
         );
         let seq = engine.write(batch)?;
+        if expiry_changed {
+            self.inner.reclaimer.wake();
+        }
         Ok(Updated {
             out,
             record: after,
@@ -466,63 +479,6 @@ impl Keyspace {
 }
 
 impl Keyspace {
-    /// Gives the large collection at `key` the expiry `expire_at_ms` (0:
-    /// none) by rewriting only its header, as a write of `actor` (a new
-    /// dot in its clock), and queues its members' deletion for when that
-    /// expiry passes. `None` (nothing done) unless `key` holds a live split
-    /// collection whose members carry no engine expiry (one of an earlier
-    /// version rewrites them: the caller's whole write does), or if
-    /// `expire_at_ms` has already passed.
-    pub async fn set_split_expiry(
-        &self,
-        db: u32,
-        key: &[u8],
-        expire_at_ms: u64,
-        actor: crate::version::Actor,
-    ) -> Result<Option<Ack>> {
-        let ns = self.namespace(db)?;
-        let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
-        let ekey = token::engine_key(ns, key);
-        let engine = &self.inner.engine;
-        let now = self.now_ms();
-        let Some(v) = engine.get(&ekey)? else {
-            return Ok(None);
-        };
-        let Stored::Split(header) = split::decode_stored(&v, key)? else {
-            return Ok(None);
-        };
-        let passed = expire_at_ms != 0 && expire_at_ms <= now;
-        if !header.unexpiring_members || header.is_expired(now) || passed {
-            return Ok(None);
-        }
-        if header.expire_at_ms == expire_at_ms {
-            return Ok(Some(Ack::NONE));
-        }
-        // The clock a write of `actor` superseding the header's sibling gets.
-        let empty = || Payload::Collection(Collection::new(header.kind));
-        let clock = split::sibling_of(&header, empty()).write(None, actor, now, empty(), 0);
-        let generation = header.generation;
-        let next = SplitHeader {
-            ts_ms: now,
-            expire_at_ms,
-            clock,
-            ..header
-        };
-        self.admit_write().await;
-        let mut batch = WriteBatch::new();
-        batch.put(
-            ekey,
-            Value::with_expiry(
-                crate::version::codec::encode_split_header(&next),
-                expire_at_ms,
-            ),
-        );
-        super::reclaim::reclaim_at_expiry(&mut batch, ns, key, generation, expire_at_ms);
-        let seq = engine.write(batch)?;
-        self.inner.reclaimer.wake();
-        Ok(Some(Ack(seq)))
-    }
-
     /// The rest of [`Keyspace::update_partial`] for a write that replaces
     /// the key (called under its record lock).
     async fn replace_split<R>(
@@ -676,6 +632,8 @@ pub(crate) fn collection_need(
             Vec::new(),
             Some(Need::Tail(usize_of(*count).saturating_add(1))),
         ),
+        // No member: the header alone changes.
+        CollectionOp::Expire { kind, .. } => (*kind, Vec::new(), Some(Need::Count)),
         // The lowest (highest) scores, from the score index.
         CollectionOp::Pop {
             kind: Kind::ZSet,
@@ -717,9 +675,12 @@ fn written_collection(
             });
         }
     };
-    let members = match &only.payload {
-        Payload::Collection(c) if c.kind() == kind => c.clone(),
-        Payload::Tombstone => Collection::new(kind),
+    // A write that left its loaded members empty stored a tombstone; the
+    // collection keeps its expiry then. A collection written carries the
+    // expiry the write gave it (EXPIRE's new one, or the header's).
+    let (members, expire_at_ms) = match &only.payload {
+        Payload::Collection(c) if c.kind() == kind => (c.clone(), only.expire_at_ms),
+        Payload::Tombstone => (Collection::new(kind), header.expire_at_ms),
         _ => {
             return Err(Error::CorruptRecord {
                 key: key.to_vec(),
@@ -730,7 +691,7 @@ fn written_collection(
     let sib = Sibling {
         clock: only.clock.clone(),
         ts_ms: only.ts_ms,
-        expire_at_ms: header.expire_at_ms,
+        expire_at_ms,
         payload: Payload::Tombstone,
     };
     Ok((sib, members))

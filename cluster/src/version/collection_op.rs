@@ -118,13 +118,24 @@ pub enum CollectionOp {
         stop: i64,
     },
     /// Replace whatever the key holds by these members (RENAME, COPY,
-    /// MOVE, RESTORE-like copies, EXPIRE, the *STORE commands); no members
-    /// deletes the key.
+    /// MOVE, RESTORE-like copies, the *STORE commands); no members deletes
+    /// the key.
     Replace {
         /// The type written.
         kind: Kind,
         /// Member and value.
         pairs: Vec<(Bytes, Bytes)>,
+        /// Absolute expiry, unix ms (0: none).
+        expire_at_ms: u64,
+    },
+    /// EXPIRE family, PERSIST: the collection gets a new expiry as a new
+    /// write superseding what the coordinator holds, its members and their
+    /// tags unchanged (so a concurrent removal elsewhere still removes
+    /// what it saw). Replies 1, or 0 (nothing written) when the key is
+    /// absent.
+    Expire {
+        /// The type the key must hold.
+        kind: Kind,
         /// Absolute expiry, unix ms (0: none).
         expire_at_ms: u64,
     },
@@ -210,11 +221,15 @@ impl Siblings {
             self.store(actor, now_ms, coll, *expire_at_ms);
             return Ok(CollectionReply::Count(n));
         }
+        if let CollectionOp::Expire { kind, expire_at_ms } = op {
+            return self.expire_collection(actor, now_ms, *kind, *expire_at_ms);
+        }
         let kind = match op {
             CollectionOp::Put { kind, .. }
             | CollectionOp::Remove { kind, .. }
             | CollectionOp::Pop { kind, .. }
-            | CollectionOp::Replace { kind, .. } => *kind,
+            | CollectionOp::Replace { kind, .. }
+            | CollectionOp::Expire { kind, .. } => *kind,
             CollectionOp::AddInt { .. } | CollectionOp::AddFloat { .. } => Kind::Hash,
             CollectionOp::ZAdd { .. } => Kind::ZSet,
             CollectionOp::Push { .. }
@@ -256,6 +271,36 @@ impl Siblings {
                 Err(e)
             }
         }
+    }
+
+    /// [`CollectionOp::Expire`]: the live collection (the join of its
+    /// siblings, or the members a split collection's write loaded) written
+    /// again with `expire_at_ms`, under a clock that supersedes everything
+    /// held. Not through [`store`](Self::store): a split collection's write
+    /// may load no member, and its empty collection is not a deletion.
+    fn expire_collection(
+        &mut self,
+        actor: Actor,
+        now_ms: u64,
+        kind: Kind,
+        expire_at_ms: u64,
+    ) -> Result<CollectionReply, OpError> {
+        let coll = match self.take_sole_collection(now_ms, kind) {
+            Some((coll, current)) if current == expire_at_ms => {
+                self.put_back_sole_collection(coll);
+                return Ok(CollectionReply::Count(1));
+            }
+            Some((coll, _)) => coll,
+            None => match self.view(now_ms) {
+                View::Absent => return Ok(CollectionReply::Count(0)),
+                View::Collection { collection, .. } if collection.kind() == kind => {
+                    collection.into_owned()
+                }
+                View::Plain(_) | View::Collection { .. } => return Err(OpError::WrongType),
+            },
+        };
+        self.write(None, actor, now_ms, Payload::Collection(coll), expire_at_ms);
+        Ok(CollectionReply::Count(1))
     }
 
     /// Stores `coll` (a tombstone when empty) superseding everything held.
@@ -336,7 +381,9 @@ fn change(
         | CollectionOp::ListRemove { .. }
         | CollectionOp::ListTrim { .. } => super::list_op::change_list(coll, op, tag, now_ms)?,
         // Handled before the view is taken.
-        CollectionOp::Replace { .. } => (CollectionReply::Count(0), false),
+        CollectionOp::Replace { .. } | CollectionOp::Expire { .. } => {
+            (CollectionReply::Count(0), false)
+        }
     };
     Ok((reply, changed))
 }

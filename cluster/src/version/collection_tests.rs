@@ -242,6 +242,65 @@ fn an_expired_hash_is_absent_and_a_write_after_expiry_starts_empty() {
     assert_eq!(fields(&s), map(&[("b", "2")]));
 }
 
+fn expire(s: &mut Siblings, actor: Actor, now: u64, at: u64) -> CollectionReply {
+    let op = CollectionOp::Expire {
+        kind: Kind::Hash,
+        expire_at_ms: at,
+    };
+    s.apply_collection(actor, now, &op).unwrap()
+}
+
+fn expiry(s: &Siblings, now: u64) -> Option<u64> {
+    match s.view(now) {
+        View::Collection { expire_at_ms, .. } => Some(expire_at_ms),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_new_expiry_keeps_the_members_and_their_tags() {
+    let mut base = Siblings::new();
+    assert_eq!(expire(&mut base, A, 5, 1_000), CollectionReply::Count(0));
+    assert!(base.is_empty(), "EXPIRE of an absent key writes nothing");
+    hset(&mut base, A, 10, "f", "1");
+    hset(&mut base, A, 11, "g", "2");
+    let (mut expirer, mut remover) = (base.clone(), base.clone());
+    assert_eq!(
+        expire(&mut expirer, A, 20, 5_000_000),
+        CollectionReply::Count(1)
+    );
+    assert_eq!(expiry(&expirer, 30), Some(5_000_000));
+    assert_eq!(fields(&expirer), map(&[("f", "1"), ("g", "2")]));
+    // A concurrent HDEL elsewhere: the EXPIRE did not re-add what it
+    // removed (a whole-record rewrite with fresh tags would have).
+    hdel(&mut remover, B, 21, "f");
+    let m = merged(&expirer, &remover);
+    assert_eq!(fields(&m), map(&[("g", "2")]));
+    assert_eq!(m, merged(&remover, &expirer));
+    // The same expiry again changes nothing; PERSIST (0) takes it away.
+    let before = expirer.clone();
+    assert_eq!(
+        expire(&mut expirer, A, 40, 5_000_000),
+        CollectionReply::Count(1)
+    );
+    assert_eq!(expirer, before);
+    expire(&mut expirer, A, 50, 0);
+    assert_eq!(expiry(&expirer, 10_000), Some(0));
+    // Another type refuses it.
+    let mut set = Siblings::new();
+    let sadd = CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: vec![(b("x"), Bytes::new())],
+        if_absent: false,
+    };
+    set.apply_collection(A, 10, &sadd).unwrap();
+    let op = CollectionOp::Expire {
+        kind: Kind::Hash,
+        expire_at_ms: 99,
+    };
+    assert_eq!(set.apply_collection(A, 20, &op), Err(OpError::WrongType));
+}
+
 #[test]
 fn collection_ops_round_trip_their_wire_encoding() {
     let ops = [
@@ -275,6 +334,10 @@ fn collection_ops_round_trip_their_wire_encoding() {
             kind: Kind::Hash,
             pairs: vec![(b("k"), b("v"))],
             expire_at_ms: 99,
+        },
+        CollectionOp::Expire {
+            kind: Kind::ZSet,
+            expire_at_ms: 1_700_000_000_000,
         },
     ];
     for op in ops {

@@ -23,6 +23,7 @@ const OP_LIST_SET: u8 = 8;
 const OP_LIST_INSERT: u8 = 9;
 const OP_LIST_REMOVE: u8 = 10;
 const OP_LIST_TRIM: u8 = 11;
+const OP_EXPIRE: u8 = 12;
 
 impl CollectionOp {
     /// The encoding carried by `Op::Collection`.
@@ -109,6 +110,10 @@ impl CollectionOp {
                 out.push(OP_LIST_TRIM);
                 out.extend_from_slice(&start.to_be_bytes());
                 out.extend_from_slice(&stop.to_be_bytes());
+            }
+            CollectionOp::Expire { kind, expire_at_ms } => {
+                out.extend_from_slice(&[OP_EXPIRE, kind.code()]);
+                out.extend_from_slice(&expire_at_ms.to_be_bytes());
             }
             CollectionOp::Replace {
                 kind,
@@ -208,6 +213,10 @@ impl CollectionOp {
                 }
                 CollectionOp::ZAdd { pairs, flags }
             }
+            OP_EXPIRE => CollectionOp::Expire {
+                kind: Kind::from_code(byte(&mut pos)?)?,
+                expire_at_ms: u64_at(&mut pos)?,
+            },
             OP_REPLACE => {
                 let kind = Kind::from_code(byte(&mut pos)?)?;
                 let expire_at_ms = u64_at(&mut pos)?;

@@ -6,11 +6,12 @@
 //! their space is reclaimed by the engine's compaction (active expiry).
 
 use bytes::Bytes;
-use ringkv_cluster::{Entry, Need, ValueType};
+use ringkv_cluster::{CollectionOp, Entry, Need, ValueType};
 use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
+use super::collections::change;
 use crate::reply_error::{CmdResult, ReplyError};
 
 #[derive(Default)]
@@ -97,17 +98,27 @@ async fn expire_generic(
 }
 
 /// Gives `key` (which `cx.peek_shallow` found as `found`) the expiry `at`
-/// (0: none): a large collection by its header alone where the node can
-/// ([`Ctx::set_collection_expiry`]), anything else by writing it whole
-/// with the new expiry.
+/// (0: none). A collection gets it as a collection write of its own
+/// (`CollectionOp::Expire`): its members and their tags stay as they are,
+/// a large one's header alone is rewritten, and in a cluster only the
+/// operation travels to the other replicas. A string is written whole with
+/// the new expiry, as is a collection whose type changed meanwhile
+/// through another node.
 async fn set_expiry(
     cx: &mut Ctx<'_>,
     key: &Bytes,
     found: Entry,
     at: u64,
 ) -> Result<(), ReplyError> {
-    if found.kind != ValueType::String && cx.set_collection_expiry(key, at).await? {
-        return Ok(());
+    if let Some(kind) = found.kind.kind() {
+        let op = CollectionOp::Expire {
+            kind,
+            expire_at_ms: at,
+        };
+        match change(cx, key, op).await {
+            Err(ReplyError::WrongType) => {}
+            done => return done.map(|_| ()),
+        }
     }
     let entry = match found.kind {
         ValueType::String => found,

@@ -251,30 +251,6 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Gives the large collection at `key` in the selected database the
-    /// expiry `at` (0: none) by its header alone, touching the key's
-    /// WATCHes; false (nothing done) where that cannot be done (a cluster,
-    /// a small or older collection): the caller writes it whole.
-    pub async fn set_collection_expiry(
-        &mut self,
-        key: &Bytes,
-        at: u64,
-    ) -> Result<bool, ReplyError> {
-        let db = self.client.db;
-        let level = self.write_level();
-        let done = self
-            .server
-            .cluster
-            .set_collection_expiry(db, key, at, level)
-            .await?;
-        let Some(ack) = done else {
-            return Ok(false);
-        };
-        self.server.watches.touch(db, key);
-        self.client.await_ack(ack);
-        Ok(true)
-    }
-
     /// Stores `entry` under `key` in the selected database.
     pub async fn put(&mut self, key: &Bytes, entry: Entry) -> Result<(), ReplyError> {
         let db = self.client.db;
@@ -311,7 +287,7 @@ fn string_only(entry: Option<Entry>) -> Result<Option<Entry>, ReplyError> {
 }
 
 /// The write that stores `entry` whole: a string as SET does, a hash or
-/// set as a replacement of the collection (RENAME, COPY, MOVE, EXPIRE).
+/// set as a replacement of the collection (RENAME, COPY, MOVE).
 fn put_mutation(entry: Entry) -> Mutation {
     match (entry.kind.kind(), entry.members) {
         (Some(kind), members) => Mutation::Collection(CollectionOp::Replace {
