@@ -198,3 +198,25 @@ async fn the_reclaimer_decides_under_the_record_lock_so_a_late_persist_keeps_the
     let entry = live_entry(&record, ks.now_ms()).unwrap();
     assert_eq!(entry.members.unwrap().map.len(), 2000);
 }
+
+/// A new expiry due after the reclaimer's next pass does not wake it (a
+/// repeated EXPIRE would cost a pass each); that pass still finds it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expiry_due_after_the_next_pass_is_reclaimed_by_that_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ks, time) = keyspace_with_clock(dir.path());
+    put_hash(&ks, b"h", 2000).await;
+    let t0 = ks.now_ms();
+    // The first expiry wakes the reclaimer; its next pass is then due at
+    // that expiry (half a second on, in real time too).
+    assert_eq!(expire(&ks, t0 + 500).await, CollectionReply::Count(1));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(member_records(&ks), 2000);
+    // Later than that pass: no wake, and the pass finds it.
+    assert_eq!(expire(&ks, t0 + 800).await, CollectionReply::Count(1));
+    assert_eq!(queued_reclaims(&ks), 1);
+    time.store(t0 + 1_000, Relaxed);
+    assert!(settled(&ks, 0).await, "left {}", member_records(&ks));
+    assert!(ks.read_partial(0, b"h", Need::Count).unwrap().is_none());
+    assert_eq!(queued_reclaims(&ks), 0);
+}

@@ -467,7 +467,7 @@ impl Keyspace {
         );
         let seq = engine.write(batch)?;
         if expiry_changed {
-            self.inner.reclaimer.wake();
+            self.inner.reclaimer.wake_by(expiry);
         }
         Ok(Updated {
             out,

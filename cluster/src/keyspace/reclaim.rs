@@ -95,6 +95,10 @@ pub struct ReclaimStats {
 pub(super) struct Reclaimer {
     /// What the reclaimer has done, for INFO and metrics.
     pub(super) stats: std::sync::Arc<ReclaimStats>,
+    /// When the next pass starts on its own (unix ms; `u64::MAX`: not
+    /// before a wake), 0 while a pass runs: a timed entry due later needs
+    /// no wake ([`wake_by`](Self::wake_by)).
+    next_pass: std::sync::Arc<std::sync::atomic::AtomicU64>,
     wake: Option<parking_lot::Mutex<mpsc::Sender<()>>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Set when the keyspace closes: a pass stops at its next batch (the
@@ -114,10 +118,15 @@ impl Reclaimer {
         let stopping = std::sync::Arc::clone(&stop);
         let stats = std::sync::Arc::new(ReclaimStats::default());
         let counting = std::sync::Arc::clone(&stats);
+        let next_pass = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let scheduling = std::sync::Arc::clone(&next_pass);
         let spawned = std::thread::Builder::new()
             .name("ringkv-reclaim".into())
             .spawn(move || {
                 loop {
+                    // Entries written from here on are seen by this pass,
+                    // or their writers wake the next one.
+                    scheduling.store(0, std::sync::atomic::Ordering::SeqCst);
                     let pass = reclaim_queued(&engine, &record_locks, &stopping, &counting, clock());
                     let next = match pass {
                         Ok(next) => next,
@@ -127,10 +136,20 @@ impl Reclaimer {
                         }
                     };
                     let woken = match next {
-                        None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                        None => {
+                            scheduling.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+                            rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+                        }
                         Some(at) => {
-                            let wait = std::time::Duration::from_millis(at.saturating_sub(clock()));
-                            rx.recv_timeout(wait.min(MAX_SLEEP))
+                            let now = clock();
+                            let wait = std::time::Duration::from_millis(at.saturating_sub(now))
+                                .min(MAX_SLEEP);
+                            let millis = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                            scheduling.store(
+                                now.saturating_add(millis),
+                                std::sync::atomic::Ordering::SeqCst,
+                            );
+                            rx.recv_timeout(wait)
                         }
                     };
                     if woken == Err(mpsc::RecvTimeoutError::Disconnected) {
@@ -149,6 +168,7 @@ impl Reclaimer {
         };
         Reclaimer {
             stats,
+            next_pass,
             wake: Some(parking_lot::Mutex::new(tx)),
             thread,
             stop,
@@ -159,6 +179,17 @@ impl Reclaimer {
     pub(super) fn wake(&self) {
         if let Some(w) = &self.wake {
             let _ = w.lock().send(());
+        }
+    }
+
+    /// Asks for a pass for a timed entry just written that is due at
+    /// `due_ms` (0: an entry removed, nothing due sooner), unless the next
+    /// pass comes no later anyway: an EXPIRE repeated on a large
+    /// collection then costs no pass each (a pass reads the whole queue,
+    /// and every version of a rewritten entry still in the memtable).
+    pub(super) fn wake_by(&self, due_ms: u64) {
+        if due_ms != 0 && due_ms < self.next_pass.load(std::sync::atomic::Ordering::SeqCst) {
+            self.wake();
         }
     }
 }
