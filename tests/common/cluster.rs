@@ -61,26 +61,37 @@ impl Cluster {
             .iter()
             .map(|s| format!("{}:{} ", s.host, s.port))
             .collect();
-        for node in &self.nodes {
-            wait_for(
-                "every member up on the ring",
-                Duration::from_secs(30),
-                || {
-                    let Ok(mut con) = node.client().get_connection() else {
-                        return false;
-                    };
-                    let Ok(text) = redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut con)
-                    else {
-                        return false;
-                    };
+        // Up to a minute each: on a loaded 2-core machine running other
+        // clusters' tests beside this one, gossip can take a while to
+        // settle. On a timeout the node's last view is in the message.
+        for (i, node) in self.nodes.iter().enumerate() {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut last = String::new();
+            loop {
+                let view = node.client().get_connection().ok().and_then(|mut con| {
+                    redis::cmd("CLUSTER")
+                        .arg("NODES")
+                        .query::<String>(&mut con)
+                        .ok()
+                });
+                if let Some(text) = view {
                     let lines: Vec<&str> = text.lines().collect();
-                    lines.len() == n
+                    let up = lines.len() == n
                         && lines
                             .iter()
                             .all(|l| l.contains("normal up ") && !l.contains("tokens=0 "))
-                        && addrs.iter().all(|a| text.contains(a.as_str()))
-                },
-            );
+                        && addrs.iter().all(|a| text.contains(a.as_str()));
+                    if up {
+                        break;
+                    }
+                    last = text;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for every member up on the ring; node {i} sees:\n{last}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         // A node back from a kill -9 (or a replaced disk) serves reads from
         // its own record only once it has rebuilt from its peers.
