@@ -442,15 +442,25 @@ async fn remove_selected(cx: &mut Ctx<'_>, key: &Bytes, members: Vec<Bytes>) -> 
     Ok(Reply::Int(count(&change(cx, key, op).await?)))
 }
 
+/// The members of the sorted set at `key` that `need` selects by score or
+/// by rank, read in part: a large one reads those members alone, from its
+/// score index (`-WRONGTYPE` for another type).
+async fn selected_members(
+    cx: &mut Ctx<'_>,
+    key: &[u8],
+    need: Need<'_>,
+) -> Result<Vec<Bytes>, ReplyError> {
+    Ok(read_part(cx, key, ValueType::ZSet, need)
+        .await?
+        .map(|p| p.members.into_iter().map(|(m, _)| m).collect())
+        .unwrap_or_default())
+}
+
 /// ZREMRANGEBYSCORE key min max: removes what this read saw in range.
 pub async fn zremrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let members = z
-        .into_iter()
-        .filter(|(s, _)| range.contains(*s))
-        .map(|(_, m)| m)
-        .collect();
+    let need = Need::Scores(range.window(false, None));
+    let members = selected_members(cx, arg(args, 1), need).await?;
     remove_selected(cx, arg(args, 1), members).await
 }
 
@@ -469,16 +479,12 @@ pub async fn zremrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ZREMRANGEBYRANK key start stop.
 pub async fn zremrangebyrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (parse_i64(arg(args, 2))?, parse_i64(arg(args, 3))?);
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let members = match zset_range::rank_range(start, stop, z.len()) {
-        Some((s, e)) => z
-            .into_iter()
-            .skip(s)
-            .take(e - s + 1)
-            .map(|(_, m)| m)
-            .collect(),
-        None => Vec::new(),
+    let need = Need::Ranks {
+        start,
+        stop,
+        rev: false,
     };
+    let members = selected_members(cx, arg(args, 1), need).await?;
     remove_selected(cx, arg(args, 1), members).await
 }
 
