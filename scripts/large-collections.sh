@@ -16,7 +16,9 @@
 # call (INFO commandstats, one client) of ZRANGEBYSCORE ... LIMIT 0 10 from the lowest
 # score, from the middle and from the highest (REV), of ZRANGE 0 9 and
 # ZREVRANGE 0 9, of ZRANK and ZREVRANK of a member near an end, of ZCOUNT
-# over 1,000 scores, and of ZPOPMIN, and checks those windows against a read
+# over 1,000 scores, of ZRANGEBYSCORE over 10 scores without LIMIT, of
+# ZREMRANGEBYSCORE and ZREMRANGEBYRANK at the low end (a sliding window's
+# trim), and of ZPOPMIN, and checks those windows against a read
 # of the whole set; on the big hash, the time of a whole HSCAN walk (COUNT
 # 1000) and whether it returned every field exactly once while fields were
 # added and others deleted. Prints the resident size after the loads against the budget.
@@ -159,6 +161,9 @@ for q in "ZRANGEBYSCORE bigzset -inf +inf LIMIT 0 10" \
          "ZRANK bigzset m:000000000100" \
          "ZREVRANK bigzset m:$(printf %012d $((MEMBERS - 100)))" \
          "ZCOUNT bigzset ($mid $((mid + 1000))" \
+         "ZRANGEBYSCORE bigzset $mid $((mid + 10))" \
+         "ZREMRANGEBYSCORE bigzset -inf 5" \
+         "ZREMRANGEBYRANK bigzset 0 0" \
          "ZPOPMIN bigzset"; do
     name=$(echo "$q" | cut -d' ' -f1 | tr 'A-Z' 'a-z')
     redis-cli -p "$PORT" config resetstat >/dev/null

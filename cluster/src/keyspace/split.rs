@@ -740,8 +740,13 @@ fn scored_members(
     if header.kind != Kind::ZSet {
         return Ok(Vec::new());
     }
+    // A window over every score (by rank, or a pop) that covers half the
+    // set or more is read whole, in one pass. One bounded by a score reads
+    // the index up to its bound, however many it may hold: ZRANGEBYSCORE
+    // and ZREMRANGEBYSCORE without LIMIT have no count to judge it by.
     let half = usize::try_from(header.count / 2).unwrap_or(usize::MAX);
-    if !header.score_index || w.offset.saturating_add(w.count) >= half {
+    let every_score = w.min == f64::NEG_INFINITY && w.max == f64::INFINITY;
+    if !header.score_index || (every_score && w.offset.saturating_add(w.count) >= half) {
         let mut scored = Vec::new();
         visit_members(engine, snapshot, ns, key, header, |m, items| {
             if let Some(s) = score_index::score_of(&items) {

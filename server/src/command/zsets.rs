@@ -172,6 +172,21 @@ pub async fn zlexcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
 }
 
+/// The members of the sorted set at `key` that `need` (by rank or by
+/// score) selects, with their scores, in the window's order: a large one
+/// reads them alone, from its score index.
+async fn read_scored(cx: &mut Ctx<'_>, key: &[u8], need: Need<'_>) -> Result<Sorted, ReplyError> {
+    Ok(read_part(cx, key, ValueType::ZSet, need)
+        .await?
+        .map(|p| {
+            p.members
+                .into_iter()
+                .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 async fn range_reply(
     cx: &mut Ctx<'_>,
     args: &[Bytes],
@@ -181,15 +196,7 @@ async fn range_reply(
     let q = zset_range::parse_query(args, 2, kind, rev, false)?;
     if let Some(need) = zset_range::need(&q) {
         // By rank or score: a large sorted set reads only what it returns.
-        let picked: Sorted = read_part(cx, arg(args, 1), ValueType::ZSet, need)
-            .await?
-            .map(|p| {
-                p.members
-                    .into_iter()
-                    .map(|(m, s)| (ringkv_number::parse_f64(&s).unwrap_or(0.0), m))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let picked = read_scored(cx, arg(args, 1), need).await?;
         return Ok(members_reply(&picked, q.with_scores, cx.client.protocol));
     }
     let Some(z) = zset(cx, arg(args, 1)).await? else {
@@ -238,9 +245,13 @@ pub async fn zrangestore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let q: RangeQuery = zset_range::parse_query(shifted, 2, zset_range::Kind::Auto, false, true)?;
     let (dst, src) = (arg(args, 1), arg(args, 2));
     let _lock = cx.ks().lock([dst.as_ref(), src.as_ref()]).await;
-    let picked = match zset(cx, src).await? {
-        Some(z) => select(&z, &q),
-        None => Vec::new(),
+    let picked = match zset_range::need(&q) {
+        // By rank or score: a large source reads only what it stores.
+        Some(need) => read_scored(cx, src, need).await?,
+        None => match zset(cx, src).await? {
+            Some(z) => select(&z, &q),
+            None => Vec::new(),
+        },
     };
     Ok(Reply::Int(store_sorted(cx, dst, picked).await?))
 }
@@ -442,26 +453,17 @@ async fn remove_selected(cx: &mut Ctx<'_>, key: &Bytes, members: Vec<Bytes>) -> 
     Ok(Reply::Int(count(&change(cx, key, op).await?)))
 }
 
-/// The members of the sorted set at `key` that `need` selects by score or
-/// by rank, read in part: a large one reads those members alone, from its
-/// score index (`-WRONGTYPE` for another type).
-async fn selected_members(
-    cx: &mut Ctx<'_>,
-    key: &[u8],
-    need: Need<'_>,
-) -> Result<Vec<Bytes>, ReplyError> {
-    Ok(read_part(cx, key, ValueType::ZSet, need)
-        .await?
-        .map(|p| p.members.into_iter().map(|(m, _)| m).collect())
-        .unwrap_or_default())
-}
-
 /// ZREMRANGEBYSCORE key min max: removes what this read saw in range.
 pub async fn zremrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
     let need = Need::Scores(range.window(false, None));
-    let members = selected_members(cx, arg(args, 1), need).await?;
-    remove_selected(cx, arg(args, 1), members).await
+    let picked = read_scored(cx, arg(args, 1), need).await?;
+    remove_selected(
+        cx,
+        arg(args, 1),
+        picked.into_iter().map(|(_, m)| m).collect(),
+    )
+    .await
 }
 
 /// ZREMRANGEBYLEX key min max.
@@ -484,8 +486,13 @@ pub async fn zremrangebyrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         stop,
         rev: false,
     };
-    let members = selected_members(cx, arg(args, 1), need).await?;
-    remove_selected(cx, arg(args, 1), members).await
+    let picked = read_scored(cx, arg(args, 1), need).await?;
+    remove_selected(
+        cx,
+        arg(args, 1),
+        picked.into_iter().map(|(_, m)| m).collect(),
+    )
+    .await
 }
 
 /// How ZUNION/ZINTER/ZDIFF combine.
