@@ -546,9 +546,11 @@ fn list_bound(
 
 /// A sorted set's new bound below which its ascending (`rev`: descending)
 /// score-index order holds no member, after a write that loaded `loaded`
-/// and left `changed` (empty: not known, the start of the index). A pop
-/// from that end (it loaded the members there and removed them all) moves
-/// it up to the last one removed; a member written below it moves it down.
+/// and left `changed` (empty: not known, the start of the index). A write
+/// that loaded the members from that end (a pop, or ZREMRANGEBYSCORE from
+/// `-inf`) and removed them all moves it up to the last one removed, so
+/// the next walk from that end does not pass their deletion marks; a
+/// member written below it moves it down.
 fn zset_bound(
     old: &Bytes,
     loaded: &Collection,
@@ -562,7 +564,11 @@ fn zset_bound(
     };
     let mut bound = old.clone();
     let popped_here = matches!(need, Need::Scores(w) if w.rev == rev && w.offset == 0
-        && w.min == f64::NEG_INFINITY && w.max == f64::INFINITY);
+    && if rev {
+        w.max == f64::INFINITY && !w.max_exclusive
+    } else {
+        w.min == f64::NEG_INFINITY && !w.min_exclusive
+    });
     if popped_here && !loaded.is_empty() && loaded.iter().all(|(m, _)| changed.items(m).is_none()) {
         if let Some(last_removed) = loaded.iter().filter_map(|(m, i)| suffix(m, i)).max() {
             bound = bound.max(last_removed);
@@ -631,6 +637,25 @@ pub(crate) fn collection_need(
             Kind::List,
             Vec::new(),
             Some(Need::Tail(usize_of(*count).saturating_add(1))),
+        ),
+        // The members in range, from the score index.
+        CollectionOp::RemoveScores {
+            min,
+            min_exclusive,
+            max,
+            max_exclusive,
+        } => (
+            Kind::ZSet,
+            Vec::new(),
+            Some(Need::Scores(ScoreWindow {
+                min: *min,
+                min_exclusive: *min_exclusive,
+                max: *max,
+                max_exclusive: *max_exclusive,
+                rev: false,
+                offset: 0,
+                count: usize::MAX,
+            })),
         ),
         // No member: the header alone changes.
         CollectionOp::Expire { kind, .. } => (*kind, Vec::new(), Some(Need::Count)),

@@ -126,6 +126,21 @@ fn random_op(rng: &mut StdRng, kind: Kind, grow: bool) -> CollectionOp {
                         .collect(),
                     flags,
                 }
+            } else if r % 8 == 1 {
+                // ZREMRANGEBYSCORE, often from -inf (a sliding window's
+                // trim, which moves the low bound).
+                let low = rng.random_range(-10..10i32);
+                let min = if rng.random_bool(0.6) {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::from(low)
+                };
+                CollectionOp::RemoveScores {
+                    min,
+                    min_exclusive: rng.random_bool(0.2),
+                    max: f64::from(low + rng.random_range(0..4i32)),
+                    max_exclusive: rng.random_bool(0.3),
+                }
             } else if r % 4 == 0 {
                 CollectionOp::Pop {
                     kind,
@@ -796,4 +811,58 @@ async fn a_write_of_another_type_is_refused_from_a_split_header() {
     let after = header_of(&ks, b"h").unwrap();
     assert_eq!((after.count, &after.clock), (before.count, &before.clock));
     assert_eq!(member_records(&ks), 2000);
+}
+
+/// A trim from the lowest score (ZREMRANGEBYSCORE -inf x, a sliding
+/// window's) moves the low bound past what it removed, so the next walk
+/// from that end starts after their deletion marks instead of passing
+/// them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trim_from_the_lowest_score_moves_the_low_bound() {
+    use super::score_index::entry_suffix;
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let zadd = CollectionOp::ZAdd {
+        pairs: (0..1000)
+            .map(|i| (Bytes::from(format!("m{i:04}")), f64::from(i)))
+            .collect(),
+        flags: 0,
+    };
+    apply(&ks, b"z", &zadd).await.0.unwrap();
+    let trim = |max: f64| CollectionOp::RemoveScores {
+        min: f64::NEG_INFINITY,
+        min_exclusive: false,
+        max,
+        max_exclusive: false,
+    };
+    for (max, removed) in [(99.0, 100), (99.0, 0), (149.5, 50)] {
+        let (reply, _) = apply(&ks, b"z", &trim(max)).await;
+        assert_eq!(reply.unwrap(), CollectionReply::Count(removed));
+    }
+    let h = header_of(&ks, b"z").unwrap();
+    assert_eq!(h.count, 850);
+    assert!(h.first >= entry_suffix(149.0, b"m0149", false));
+    assert!(h.first < entry_suffix(150.0, b"m0150", false));
+    // Reads from that end start at the first member left.
+    let got = ks
+        .read_partial(0, b"z", Need::Scores(ScoreWindow::ends(false, 2)))
+        .unwrap()
+        .unwrap();
+    let names: Vec<&[u8]> = got.members.iter().map(|(m, _)| m.as_ref()).collect();
+    assert_eq!(names, [&b"m0150"[..], b"m0151"]);
+    // A trim not from -inf leaves the bound where it was.
+    apply(
+        &ks,
+        b"z",
+        &CollectionOp::RemoveScores {
+            min: 500.0,
+            min_exclusive: false,
+            max: 509.0,
+            max_exclusive: false,
+        },
+    )
+    .await
+    .0
+    .unwrap();
+    assert_eq!(header_of(&ks, b"z").unwrap().first, h.first);
 }

@@ -128,6 +128,19 @@ pub enum CollectionOp {
         /// Absolute expiry, unix ms (0: none).
         expire_at_ms: u64,
     },
+    /// ZREMRANGEBYSCORE: remove every member whose score lies between
+    /// `min` and `max` (each excluded when its flag says so). Replies how
+    /// many were removed.
+    RemoveScores {
+        /// The least score.
+        min: f64,
+        /// Whether `min` itself is left out.
+        min_exclusive: bool,
+        /// The greatest score.
+        max: f64,
+        /// Whether `max` itself is left out.
+        max_exclusive: bool,
+    },
     /// EXPIRE family, PERSIST: the collection gets a new expiry as a new
     /// write superseding what the coordinator holds, its members and their
     /// tags unchanged (so a concurrent removal elsewhere still removes
@@ -231,7 +244,7 @@ impl Siblings {
             | CollectionOp::Replace { kind, .. }
             | CollectionOp::Expire { kind, .. } => *kind,
             CollectionOp::AddInt { .. } | CollectionOp::AddFloat { .. } => Kind::Hash,
-            CollectionOp::ZAdd { .. } => Kind::ZSet,
+            CollectionOp::ZAdd { .. } | CollectionOp::RemoveScores { .. } => Kind::ZSet,
             CollectionOp::Push { .. }
             | CollectionOp::ListSet { .. }
             | CollectionOp::ListInsert { .. }
@@ -375,6 +388,29 @@ fn change(
             (CollectionReply::Pairs(picked), changed)
         }
         CollectionOp::ZAdd { pairs, flags } => zadd_into(coll, pairs, *flags, actor, tag, now_ms)?,
+        CollectionOp::RemoveScores {
+            min,
+            min_exclusive,
+            max,
+            max_exclusive,
+        } => {
+            let above = |s: f64| if *min_exclusive { s > *min } else { s >= *min };
+            let below = |s: f64| if *max_exclusive { s < *max } else { s <= *max };
+            let gone: Vec<Bytes> = coll
+                .to_members()
+                .map
+                .into_iter()
+                .filter(|(_, v)| {
+                    let s = ringkv_number::parse_f64(v).unwrap_or(0.0);
+                    above(s) && below(s)
+                })
+                .map(|(m, _)| m)
+                .collect();
+            for m in &gone {
+                coll.remove(m);
+            }
+            (CollectionReply::Count(gone.len() as u64), !gone.is_empty())
+        }
         CollectionOp::Push { .. }
         | CollectionOp::ListSet { .. }
         | CollectionOp::ListInsert { .. }

@@ -339,6 +339,12 @@ fn collection_ops_round_trip_their_wire_encoding() {
             kind: Kind::ZSet,
             expire_at_ms: 1_700_000_000_000,
         },
+        CollectionOp::RemoveScores {
+            min: f64::NEG_INFINITY,
+            min_exclusive: false,
+            max: 2.5,
+            max_exclusive: true,
+        },
     ];
     for op in ops {
         let enc = op.encode();

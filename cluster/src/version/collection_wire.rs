@@ -24,6 +24,7 @@ const OP_LIST_INSERT: u8 = 9;
 const OP_LIST_REMOVE: u8 = 10;
 const OP_LIST_TRIM: u8 = 11;
 const OP_EXPIRE: u8 = 12;
+const OP_REMOVE_SCORES: u8 = 13;
 
 impl CollectionOp {
     /// The encoding carried by `Op::Collection`.
@@ -110,6 +111,18 @@ impl CollectionOp {
                 out.push(OP_LIST_TRIM);
                 out.extend_from_slice(&start.to_be_bytes());
                 out.extend_from_slice(&stop.to_be_bytes());
+            }
+            CollectionOp::RemoveScores {
+                min,
+                min_exclusive,
+                max,
+                max_exclusive,
+            } => {
+                out.push(OP_REMOVE_SCORES);
+                out.extend_from_slice(&min.to_bits().to_be_bytes());
+                out.push(u8::from(*min_exclusive));
+                out.extend_from_slice(&max.to_bits().to_be_bytes());
+                out.push(u8::from(*max_exclusive));
             }
             CollectionOp::Expire { kind, expire_at_ms } => {
                 out.extend_from_slice(&[OP_EXPIRE, kind.code()]);
@@ -212,6 +225,21 @@ impl CollectionOp {
                     pairs.push((m, score));
                 }
                 CollectionOp::ZAdd { pairs, flags }
+            }
+            OP_REMOVE_SCORES => {
+                let min = f64::from_bits(u64_at(&mut pos)?);
+                let min_exclusive = byte(&mut pos)? != 0;
+                let max = f64::from_bits(u64_at(&mut pos)?);
+                let max_exclusive = byte(&mut pos)? != 0;
+                if min.is_nan() || max.is_nan() {
+                    return None;
+                }
+                CollectionOp::RemoveScores {
+                    min,
+                    min_exclusive,
+                    max,
+                    max_exclusive,
+                }
             }
             OP_EXPIRE => CollectionOp::Expire {
                 kind: Kind::from_code(byte(&mut pos)?)?,

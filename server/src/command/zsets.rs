@@ -453,17 +453,17 @@ async fn remove_selected(cx: &mut Ctx<'_>, key: &Bytes, members: Vec<Bytes>) -> 
     Ok(Reply::Int(count(&change(cx, key, op).await?)))
 }
 
-/// ZREMRANGEBYSCORE key min max: removes what this read saw in range.
+/// ZREMRANGEBYSCORE key min max: one write that removes the members in
+/// range (a large set reads them from its score index).
 pub async fn zremrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
-    let need = Need::Scores(range.window(false, None));
-    let picked = read_scored(cx, arg(args, 1), need).await?;
-    remove_selected(
-        cx,
-        arg(args, 1),
-        picked.into_iter().map(|(_, m)| m).collect(),
-    )
-    .await
+    let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?.window(false, None);
+    let op = CollectionOp::RemoveScores {
+        min: range.min,
+        min_exclusive: range.min_exclusive,
+        max: range.max,
+        max_exclusive: range.max_exclusive,
+    };
+    Ok(Reply::Int(count(&change(cx, arg(args, 1), op).await?)))
 }
 
 /// ZREMRANGEBYLEX key min max.
