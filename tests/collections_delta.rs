@@ -390,3 +390,37 @@ fn a_new_expiry_of_a_large_collection_travels_as_an_operation() {
         );
     }
 }
+
+#[test]
+fn a_large_collection_deleted_through_another_node_is_gone_everywhere() {
+    let c = Cluster::start(3);
+    let mut zadd = vec!["ZADD".to_string(), "big:z".into()];
+    for i in 0..MEMBERS {
+        zadd.extend([i.to_string(), format!("m{i}")]);
+    }
+    let zadd: Vec<&str> = zadd.iter().map(String::as_str).collect();
+    cl(&mut c.conn(0), "ALL", &zadd).unwrap();
+    // The other replicas merge the tombstone into their split sorted set
+    // (stored at once, members reclaimed in the background).
+    assert_eq!(
+        cl(&mut c.conn(1), "ALL", &["DEL", "big:z"]).unwrap(),
+        redis::Value::Int(1)
+    );
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        assert_eq!(
+            cl(&mut con, "ONE", &["EXISTS", "big:z"]).unwrap(),
+            redis::Value::Int(0),
+            "node {node}"
+        );
+    }
+    cl(&mut c.conn(2), "ALL", &["ZADD", "big:z", "1", "new"]).unwrap();
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        assert_eq!(
+            strings(cl(&mut con, "ONE", &["ZRANGE", "big:z", "0", "-1"]).unwrap()),
+            ["new"],
+            "node {node}"
+        );
+    }
+}

@@ -571,10 +571,10 @@ impl Coordinator {
         key: &[u8],
         incoming: &Siblings,
     ) -> Result<(bool, Ack)> {
-        let ack = self
-            .update_announced(db, key, |sibs, _| sibs.merge(incoming))
-            .await?
-            .ack;
+        let ack = self.keyspace.merge_record(db, key, incoming).await?.ack;
+        if ack != Ack::NONE {
+            self.changed(db, key);
+        }
         Ok((ack != Ack::NONE, ack))
     }
 }

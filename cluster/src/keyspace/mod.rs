@@ -30,6 +30,8 @@ mod score_index;
 mod split;
 #[cfg(test)]
 mod split_tests;
+#[cfg(test)]
+mod split_write_tests;
 
 pub use partial::{PartialRead, PartialTarget, random_picks};
 pub(crate) use partial::{collection_need, replies_length};
@@ -521,6 +523,53 @@ impl Keyspace {
             None => None,
         };
         self.update_stored(ns, key, ekey, stored, f).await
+    }
+
+    /// Merges `incoming` (another replica's record: a MERGE, a hint, read
+    /// repair, anti-entropy) into this node's record of `key`. When this
+    /// node holds a large collection stored split, two merges need none of
+    /// its members: `incoming` holds nothing it has not seen (an older
+    /// record: nothing changes), or `incoming` supersedes it (a DEL, a SET
+    /// or a small collection written by a coordinator that had seen it:
+    /// the merge is `incoming`, stored at once, and the reclaimer deletes
+    /// the members in the background). Otherwise the whole record is
+    /// merged. The result's `record` is only what was read.
+    pub async fn merge_record(
+        &self,
+        db: u32,
+        key: &[u8],
+        incoming: &Siblings,
+    ) -> Result<Updated<()>> {
+        let ns = self.namespace(db)?;
+        let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
+        let ekey = token::engine_key(ns, key);
+        let stored = match self.inner.engine.get(&ekey)? {
+            Some(v) => Some(split::decode_stored(&v, key)?),
+            None => None,
+        };
+        if let Some(split::Stored::Split(header)) = &stored {
+            // The sibling the header stands for, without its members: a
+            // merge drops it when an incoming sibling's clock covers it,
+            // whatever it holds.
+            let local = split::sibling_of(header, Payload::Tombstone);
+            let mut after = local.clone();
+            after.merge(incoming);
+            if after == local {
+                return Ok(Updated::unchanged((), local));
+            }
+            let superseded = after.iter().all(|s| s.clock != header.clock);
+            // A large collection in `after` would be stored split, by a
+            // difference with members this path has not read.
+            let small =
+                split::sole_collection(&after).is_none_or(|(_, c)| c.len() < split::INLINE_AT);
+            if superseded && small {
+                return self
+                    .store(ns, key, ekey, Some(header), &local, after, ())
+                    .await;
+            }
+        }
+        self.update_stored(ns, key, ekey, stored, |sibs, _| sibs.merge(incoming))
+            .await
     }
 
     /// The rest of [`Keyspace::update_record`], under the key's record

@@ -1,0 +1,150 @@
+//! Writes to a split collection that must not read its members: a trim
+//! from the lowest score moves the index's low bound past what it removed,
+//! and a merge of another replica's record that supersedes the collection
+//! (a DEL, a SET, a small rewrite) stores that record without reading them.
+
+use bytes::Bytes;
+
+use super::score_index::entry_suffix;
+use super::split_tests::{apply, header_of, member_records, put_hash, settled};
+use super::{Keyspace, Need, ScoreWindow, live_entry};
+use crate::version::{CollectionOp, CollectionReply, Kind, Payload};
+
+/// A trim from the lowest score (ZREMRANGEBYSCORE -inf x, a sliding
+/// window's) moves the low bound past what it removed, so the next walk
+/// from that end starts after their deletion marks instead of passing
+/// them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trim_from_the_lowest_score_moves_the_low_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let zadd = CollectionOp::ZAdd {
+        pairs: (0..1000)
+            .map(|i| (Bytes::from(format!("m{i:04}")), f64::from(i)))
+            .collect(),
+        flags: 0,
+    };
+    apply(&ks, b"z", &zadd).await.0.unwrap();
+    let trim = |max: f64| CollectionOp::RemoveScores {
+        min: f64::NEG_INFINITY,
+        min_exclusive: false,
+        max,
+        max_exclusive: false,
+    };
+    for (max, removed) in [(99.0, 100), (99.0, 0), (149.5, 50)] {
+        let (reply, _) = apply(&ks, b"z", &trim(max)).await;
+        assert_eq!(reply.unwrap(), CollectionReply::Count(removed));
+    }
+    let h = header_of(&ks, b"z").unwrap();
+    assert_eq!(h.count, 850);
+    assert!(h.first >= entry_suffix(149.0, b"m0149", false));
+    assert!(h.first < entry_suffix(150.0, b"m0150", false));
+    // Reads from that end start at the first member left.
+    let got = ks
+        .read_partial(0, b"z", Need::Scores(ScoreWindow::ends(false, 2)))
+        .unwrap()
+        .unwrap();
+    let names: Vec<&[u8]> = got.members.iter().map(|(m, _)| m.as_ref()).collect();
+    assert_eq!(names, [&b"m0150"[..], b"m0151"]);
+    // A trim not from -inf leaves the bound where it was.
+    apply(
+        &ks,
+        b"z",
+        &CollectionOp::RemoveScores {
+            min: 500.0,
+            min_exclusive: false,
+            max: 509.0,
+            max_exclusive: false,
+        },
+    )
+    .await
+    .0
+    .unwrap();
+    assert_eq!(header_of(&ks, b"z").unwrap().first, h.first);
+}
+
+/// Another coordinator's actor.
+const OTHER: u64 = 99;
+
+fn hset(field: &str) -> CollectionOp {
+    CollectionOp::Put {
+        kind: Kind::Hash,
+        pairs: vec![(Bytes::from(field.to_string()), Bytes::from_static(b"1"))],
+        if_absent: false,
+    }
+}
+
+fn len_of(ks: &Keyspace, key: &[u8]) -> Option<u64> {
+    ks.read_partial(0, key, Need::Count).unwrap().map(|p| p.len)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_that_supersedes_a_large_collection_stores_the_incoming_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    put_hash(&ks, b"h", 2000).await;
+    let record = ks.read_record(0, b"h").unwrap().unwrap();
+    // A DEL through another coordinator that had seen the hash.
+    let mut deleted = record.clone();
+    deleted.write(None, OTHER, ks.now_ms() + 1, Payload::Tombstone, 0);
+    let updated = ks.merge_record(0, b"h", &deleted).await.unwrap();
+    assert_ne!(updated.ack, super::Ack::NONE);
+    assert!(header_of(&ks, b"h").is_none(), "no longer split");
+    assert_eq!(ks.read_record(0, b"h").unwrap().unwrap(), deleted);
+    assert!(live_entry(&deleted, ks.now_ms()).is_none());
+    assert_eq!(len_of(&ks, b"h"), None);
+    assert!(settled(&ks, 0).await, "left {}", member_records(&ks));
+    // The same merge again changes nothing.
+    let again = ks.merge_record(0, b"h", &deleted).await.unwrap();
+    assert_eq!(again.ack, super::Ack::NONE);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_of_an_older_record_leaves_a_large_collection_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    put_hash(&ks, b"h", 1500).await;
+    let older = ks.read_record(0, b"h").unwrap().unwrap();
+    put_hash(&ks, b"h", 2000).await;
+    let header = header_of(&ks, b"h").unwrap();
+    for incoming in [older, crate::version::Siblings::new()] {
+        let updated = ks.merge_record(0, b"h", &incoming).await.unwrap();
+        assert_eq!(updated.ack, super::Ack::NONE);
+    }
+    assert_eq!(header_of(&ks, b"h").unwrap(), header);
+    assert_eq!(len_of(&ks, b"h"), Some(2000));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_that_does_not_supersede_a_large_collection_joins_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    put_hash(&ks, b"h", 2000).await;
+    // A field written concurrently elsewhere, from nothing.
+    let mut concurrent = crate::version::Siblings::new();
+    concurrent
+        .apply_collection(OTHER, ks.now_ms(), &hset("elsewhere"))
+        .unwrap();
+    ks.merge_record(0, b"h", &concurrent).await.unwrap();
+    assert_eq!(len_of(&ks, b"h"), Some(2001));
+    // A write that saw the hash and kept it large: stored by its
+    // difference, every member still there.
+    let mut grown = ks.read_record(0, b"h").unwrap().unwrap();
+    grown
+        .apply_collection(OTHER, ks.now_ms() + 1, &hset("later"))
+        .unwrap();
+    ks.merge_record(0, b"h", &grown).await.unwrap();
+    assert_eq!(len_of(&ks, b"h"), Some(2002));
+    assert!(header_of(&ks, b"h").is_some());
+    assert_eq!(member_records(&ks), 2002);
+    let whole = ks.read_record(0, b"h").unwrap().unwrap();
+    assert_eq!(
+        live_entry(&whole, ks.now_ms())
+            .unwrap()
+            .members
+            .unwrap()
+            .map
+            .len(),
+        2002
+    );
+}
