@@ -518,10 +518,7 @@ impl Keyspace {
         let ns = self.namespace(db)?;
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
-        let stored = match self.inner.engine.get(&ekey)? {
-            Some(v) => Some(split::decode_stored(&v, key)?),
-            None => None,
-        };
+        let stored = self.stored(&ekey, key)?;
         self.update_stored(ns, key, ekey, stored, f).await
     }
 
@@ -543,10 +540,7 @@ impl Keyspace {
         let ns = self.namespace(db)?;
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
-        let stored = match self.inner.engine.get(&ekey)? {
-            Some(v) => Some(split::decode_stored(&v, key)?),
-            None => None,
-        };
+        let stored = self.stored(&ekey, key)?;
         if let Some(split::Stored::Split(header)) = &stored {
             // The sibling the header stands for, without its members: a
             // merge drops it when an incoming sibling's clock covers it,
@@ -570,6 +564,15 @@ impl Keyspace {
         }
         self.update_stored(ns, key, ekey, stored, |sibs, _| sibs.merge(incoming))
             .await
+    }
+
+    /// What the engine holds at `ekey` for `key`: an inline record or a
+    /// split collection's header.
+    fn stored(&self, ekey: &[u8], key: &[u8]) -> Result<Option<split::Stored>> {
+        match self.inner.engine.get(ekey)? {
+            Some(v) => Ok(Some(split::decode_stored(&v, key)?)),
+            None => Ok(None),
+        }
     }
 
     /// The rest of [`Keyspace::update_record`], under the key's record
