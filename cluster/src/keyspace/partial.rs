@@ -390,7 +390,8 @@ impl Keyspace {
         // old one in their engine metadata (a generation an earlier
         // version wrote): then they are stored anew, whole.
         let expiry = sib.expire_at_ms;
-        let members_carry_expiry = expiry != header.expire_at_ms && !header.unexpiring_members;
+        let expiry_changed = expiry != header.expire_at_ms;
+        let members_carry_expiry = expiry_changed && !header.unexpiring_members;
         if count < INLINE_AT as u64 || members_carry_expiry {
             // Small again (or empty), or members to store anew: stored as the
             // whole record (inline when small).
@@ -430,7 +431,6 @@ impl Keyspace {
         }
         self.admit_write().await;
         let mut batch = WriteBatch::new();
-        let expiry_changed = expiry != header.expire_at_ms;
         if expiry_changed {
             // The members are deleted in the background once it passes.
             super::reclaim::reclaim_at_expiry(&mut batch, ns, key, header.generation, expiry);
@@ -563,12 +563,17 @@ fn zset_bound(
         score_of(items).map(|s| entry_suffix(s, m, rev))
     };
     let mut bound = old.clone();
-    let popped_here = matches!(need, Need::Scores(w) if w.rev == rev && w.offset == 0
-    && if rev {
-        w.max == f64::INFINITY && !w.max_exclusive
-    } else {
-        w.min == f64::NEG_INFINITY && !w.min_exclusive
-    });
+    // Loaded from this end: nothing before the window was left out.
+    let popped_here = match need {
+        Need::Scores(w) if w.rev == rev && w.offset == 0 => {
+            if rev {
+                w.max == f64::INFINITY && !w.max_exclusive
+            } else {
+                w.min == f64::NEG_INFINITY && !w.min_exclusive
+            }
+        }
+        _ => false,
+    };
     if popped_here && !loaded.is_empty() && loaded.iter().all(|(m, _)| changed.items(m).is_none()) {
         if let Some(last_removed) = loaded.iter().filter_map(|(m, i)| suffix(m, i)).max() {
             bound = bound.max(last_removed);
