@@ -5,8 +5,10 @@
 //! owns alone, and on a hash, a set, a sorted set and a list of their own:
 //! HSET/HDEL of fields, HINCRBY, SADD/SREM of members, ZADD/ZREM of new
 //! members and of members whose score changes, ZINCRBY, RPUSH/LPOP of
-//! elements; so the expected end state is known; the set and the sorted set
-//! grow past the size where a collection is stored split)
+//! elements; a sliding window in a second sorted set, trimmed by
+//! ZREMRANGEBYSCORE; EXPIRE and PERSIST of the hash and the sorted set; so
+//! the expected end state is known; the set and the sorted set grow past
+//! the size where a collection is stored split)
 //! while one node at a time is hit by a fault drawn at random:
 //! - `kill -9`, then a restart on the same directory;
 //! - SIGSTOP for 1-3 s, then SIGCONT;
@@ -28,7 +30,9 @@
 //! returns; a sorted set obeys the set rule for its new members (each with
 //! the one score it was given), the key rule for the scores of its
 //! re-scored members and the counter rule for its ZINCRBY member, returns
-//! its members in score order, and ZCARD and ZCOUNT count them; a list holds every element whose
+//! its members in score order, and ZCARD and ZCOUNT count them; the
+//! window obeys the rule in `fault_random/window.rs`, and the hash's and
+//! sorted set's expiry the key rule; a list holds every element whose
 //! RPUSH was acknowledged and no acknowledged LPOP returned, none that an
 //! acknowledged LPOP returned, nothing never pushed, in push order, and no
 //! LPOP returns an element twice or one never pushed.
@@ -39,6 +43,10 @@
 //! fault_random -- --nocapture`.
 
 mod common;
+#[path = "fault_random/expiry.rs"]
+mod expiry;
+#[path = "fault_random/window.rs"]
+mod window;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,6 +126,11 @@ struct History {
     scores: Vec<Vec<Option<String>>>,
     /// ZINCRBY of the sorted set's member `n`.
     zincr: CounterHistory,
+    /// The sliding window (a second sorted set).
+    window: window::Window,
+    /// EXPIRE and PERSIST of the hash and of the sorted set.
+    hash_expiry: expiry::Expiry,
+    zset_expiry: expiry::Expiry,
     /// List elements surely present: RPUSH acknowledged, not popped.
     list_in: VecDeque<String>,
     /// Elements that may be present (an RPUSH or LPOP that failed).
@@ -309,6 +322,29 @@ fn zset_step(
     acked
 }
 
+/// A step on the sliding window (rolls 92-98, one in seven a trim, which
+/// keeps the last 12,000 operations' members: several hundred, past
+/// the size where a collection is stored split) or an
+/// EXPIRE or PERSIST of the hash or the sorted set (roll 99) once its
+/// counter member exists. Whether it was acknowledged (a step skipped is).
+fn expiry_or_window_step(
+    h: &mut History,
+    conn: &mut redis::Connection,
+    c: usize,
+    roll: u32,
+    rng: &mut StdRng,
+) -> bool {
+    if roll < 99 {
+        return h.window.step(conn, c, h.ops, roll == 98, 12_000);
+    }
+    let set = rng.random_bool(0.6);
+    if rng.random_bool(0.5) {
+        h.hincr.acked == 0 || h.hash_expiry.step(conn, &hash_name(c), set)
+    } else {
+        h.zincr.acked == 0 || h.zset_expiry.step(conn, &zset_name(c), set)
+    }
+}
+
 fn key_name(client: usize, k: usize) -> String {
     format!("f{client}:{k}")
 }
@@ -422,9 +458,16 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
             }
             continue;
         }
+        if roll >= 92 {
+            if !expiry_or_window_step(&mut h, conn, c, roll, &mut rng) {
+                h.errors += 1;
+                *con = None;
+            }
+            continue;
+        }
         let k = rng.random_range(0..KEYS_PER_CLIENT);
         let key = key_name(c, k);
-        let (state, result) = if roll < 94 {
+        let (state, result) = if roll < 89 {
             let v = format!("v{}", h.ops);
             let r = query(conn, &["SET", &key, &v]);
             (Some(v), r)
@@ -690,6 +733,10 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
                 Err(e) => anomalies.push(format!("node {i}: SMEMBERS {set}: {e}")),
             }
             check_zset(&mut con, i, &zset_name(client), h, &mut anomalies);
+            h.window.check(&mut con, i, client, &mut anomalies);
+            h.hash_expiry.check(&mut con, i, &hash, &mut anomalies);
+            h.zset_expiry
+                .check(&mut con, i, &zset_name(client), &mut anomalies);
             let list = list_name(client);
             match cl(&mut con, "ALL", &["LRANGE", &list, "0", "-1"]) {
                 Ok(v) => {
@@ -732,12 +779,18 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
         .map(|h| h.members.present.len() + h.zmembers.present.len())
         .sum();
     let elements: usize = histories.iter().map(|h| h.list_in.len()).sum();
+    let trims: u64 = histories.iter().map(|h| h.window.trims).sum();
+    let windowed: usize = histories.iter().map(|h| h.window.present()).sum();
+    let expiries: u64 = histories
+        .iter()
+        .map(|h| h.hash_expiry.acked + h.zset_expiry.acked)
+        .sum();
     let pops: usize = histories.iter().map(|h| h.popped.len()).sum();
     println!(
         "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
          replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY/ZINCRBY \
-         {acked_incrs}, set and sorted-set members {members}, list elements {elements} (popped {pops}); \
-         anomalies {}",
+         {acked_incrs}, set and sorted-set members {members}, list elements {elements} (popped {pops}), \
+         window trims {trims} (members left {windowed}), EXPIRE/PERSIST {expiries}; anomalies {}",
         counts[0],
         counts[1],
         counts[2],
