@@ -5,7 +5,9 @@
 //! contents is bounded by `block_cache_bytes` whatever the data size. (Index
 //! and filter blocks are charged to the cache rather than pinned per table:
 //! with 1000 open 64 MB tables, pinned index+filter blocks alone would be
-//! about 1 GB. The price is one cache lookup each per point read.)
+//! about 1 GB. The price is one cache lookup each per point read.) An index
+//! block is cached decoded (`sstable::index::TableIndex`), charged with what
+//! the decoded form holds.
 //!
 //! Table cache: open `TableReader`s (a file descriptor plus the decoded
 //! footer, ~100 bytes), at most `max_open_files`, least recently used evicted.
@@ -20,6 +22,7 @@ use quick_cache::Weighter;
 
 use crate::error::Result;
 use crate::sstable::block::Block;
+use crate::sstable::index::TableIndex;
 use crate::sstable::reader::TableReader;
 use crate::sstable::sst_path;
 use crate::stats::Counters;
@@ -28,8 +31,10 @@ use crate::version::FileMeta;
 /// A cached block: decoded (data, index) or raw (filter).
 #[derive(Clone, Debug)]
 pub(crate) enum Cached {
-    /// A data or index block, restart array validated.
+    /// A data block, restart array validated.
     Block(Block),
+    /// An index block, decoded for seeks.
+    Index(Arc<TableIndex>),
     /// The bloom filter bytes.
     Raw(Bytes),
 }
@@ -38,6 +43,7 @@ impl Cached {
     fn len(&self) -> usize {
         match self {
             Cached::Block(b) => b.data.len(),
+            Cached::Index(i) => i.bytes(),
             Cached::Raw(b) => b.len(),
         }
     }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use super::block::{Block, BlockIter, decode_value, put_internal_key, split_internal_key};
 use super::bloom;
 use super::footer::{Footer, FooterError, Handle};
-use super::index::decode_handle;
+use super::index::TableIndex;
 use crate::cache::{CacheInner, Cached};
 use crate::coding::{DecodeError, u32_at};
 use crate::error::{Error, Result};
@@ -40,6 +40,7 @@ pub(crate) struct TableReader {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum BlockKind {
     Block,
+    Index,
     Raw,
 }
 
@@ -132,6 +133,12 @@ impl TableReader {
         let v = match kind {
             BlockKind::Raw => Cached::Raw(data),
             BlockKind::Block => Cached::Block(Block::decode(data).map_err(|e| self.corrupt(h, e))?),
+            BlockKind::Index => {
+                let block = Block::decode(data).map_err(|e| self.corrupt(h, e))?;
+                Cached::Index(Arc::new(
+                    TableIndex::decode(block).map_err(|e| self.corrupt(h, e))?,
+                ))
+            }
         };
         c.blocks.insert(key, v.clone());
         Ok(v)
@@ -140,12 +147,21 @@ impl TableReader {
     fn block(&self, c: &CacheInner, h: Handle) -> Result<Block> {
         match self.read_block(c, h, BlockKind::Block)? {
             Cached::Block(b) => Ok(b),
-            Cached::Raw(_) => Err(Error::corruption(
-                &self.path,
-                h.offset,
-                "block cached with the wrong kind",
-            )),
+            _ => Err(self.wrong_kind(h)),
         }
+    }
+
+    /// The table's index, decoded.
+    fn index(&self, c: &CacheInner) -> Result<Arc<TableIndex>> {
+        let h = self.footer.index;
+        match self.read_block(c, h, BlockKind::Index)? {
+            Cached::Index(i) => Ok(i),
+            _ => Err(self.wrong_kind(h)),
+        }
+    }
+
+    fn wrong_kind(&self, h: Handle) -> Error {
+        Error::corruption(&self.path, h.offset, "block cached with the wrong kind")
     }
 
     /// The newest version of `key` with sequence <= `snapshot` in this table.
@@ -161,7 +177,7 @@ impl TableReader {
         if filtered {
             let filter = match self.read_block(c, self.footer.filter, BlockKind::Raw)? {
                 Cached::Raw(b) => b,
-                Cached::Block(b) => b.data,
+                _ => return Err(self.wrong_kind(self.footer.filter)),
             };
             Counters::add(&stats.bloom_checks, 1);
             if !bloom::may_contain(&filter, hash) {
@@ -171,29 +187,24 @@ impl TableReader {
         }
         let mut target = Vec::with_capacity(key.len() + 8);
         put_internal_key(&mut target, key, snapshot.min(u64::MAX >> 8), Kind::Put);
-        let index_h = self.footer.index;
-        let mut idx = BlockIter::new(self.block(c, index_h)?);
-        idx.seek(&target);
-        if let Some(e) = idx.status() {
-            return Err(self.corrupt(index_h, e));
-        }
-        let found = if idx.valid() {
-            let h = decode_handle(idx.value()).map_err(|e| self.corrupt(index_h, e))?;
-            let mut it = BlockIter::new(self.block(c, h)?);
-            it.seek(&target);
-            if let Some(e) = it.status() {
-                return Err(self.corrupt(h, e));
+        let index = self.index(c)?;
+        let found = match index.handle(index.seek(&target)) {
+            Some(h) => {
+                let mut it = BlockIter::new(self.block(c, h)?);
+                it.seek(&target);
+                if let Some(e) = it.status() {
+                    return Err(self.corrupt(h, e));
+                }
+                match it.valid().then(|| split_internal_key(it.key())).flatten() {
+                    Some((user, seq, kind)) if user == key => Some((
+                        seq,
+                        decode_value(it.block_bytes(), it.value(), kind)
+                            .map_err(|e| self.corrupt(h, e))?,
+                    )),
+                    _ => None,
+                }
             }
-            match it.valid().then(|| split_internal_key(it.key())).flatten() {
-                Some((user, seq, kind)) if user == key => Some((
-                    seq,
-                    decode_value(it.block_bytes(), it.value(), kind)
-                        .map_err(|e| self.corrupt(h, e))?,
-                )),
-                _ => None,
-            }
-        } else {
-            None
+            None => None,
         };
         if found.is_none() && filtered {
             Counters::add(&stats.bloom_false_positives, 1);
@@ -206,7 +217,9 @@ impl TableReader {
 pub(crate) struct TableIter {
     table: Arc<TableReader>,
     cache: Arc<CacheInner>,
-    index: Option<BlockIter>,
+    /// The decoded index, once loaded, and the entry whose block `data` is.
+    index: Option<Arc<TableIndex>>,
+    at: usize,
     data: Option<BlockIter>,
     data_h: Handle,
     seq: u64,
@@ -221,6 +234,7 @@ impl TableIter {
             table,
             cache,
             index: None,
+            at: 0,
             data: None,
             data_h: Handle::default(),
             seq: 0,
@@ -229,27 +243,28 @@ impl TableIter {
         }
     }
 
-    fn index_iter(&mut self) -> Result<&mut BlockIter> {
-        if self.index.is_none() {
-            let b = self.table.block(&self.cache, self.table.footer.index)?;
-            self.index = Some(BlockIter::new(b));
+    fn index(&mut self) -> Result<Arc<TableIndex>> {
+        if let Some(i) = &self.index {
+            return Ok(i.clone());
         }
-        self.index
-            .as_mut()
-            .ok_or_else(|| Error::corruption(&self.table.path, 0, "index"))
+        let i = self.table.index(&self.cache)?;
+        self.index = Some(i.clone());
+        Ok(i)
     }
 
-    /// Loads the data block the index points at (index must be valid).
-    fn load_data(&mut self) -> Result<()> {
-        let ih = self.table.footer.index;
-        let Some(idx) = self.index.as_ref() else {
-            return Ok(());
+    /// Loads the data block of index entry `at`; past the last, the
+    /// iterator is exhausted (false).
+    fn load_data(&mut self, at: usize) -> Result<bool> {
+        self.at = at;
+        let Some(h) = self.index()?.handle(at) else {
+            self.valid = false;
+            self.data = None;
+            return Ok(false);
         };
-        let h = decode_handle(idx.value()).map_err(|e| self.table.corrupt(ih, e))?;
         let b = self.table.block(&self.cache, h)?;
         self.data = Some(BlockIter::new(b));
         self.data_h = h;
-        Ok(())
+        Ok(true)
     }
 
     /// Settles on the current data entry, moving to later blocks past empty ones.
@@ -277,19 +292,9 @@ impl TableIter {
                     return Ok(());
                 }
             }
-            let ih = self.table.footer.index;
-            let idx = self.index_iter()?;
-            idx.next();
-            if let Some(e) = idx.status() {
-                self.valid = false;
-                return Err(self.table.corrupt(ih, e));
-            }
-            if !idx.valid() {
-                self.valid = false;
-                self.data = None;
+            if !self.load_data(self.at + 1)? {
                 return Ok(());
             }
-            self.load_data()?;
             if let Some(d) = self.data.as_mut() {
                 d.seek_first();
             }
@@ -322,36 +327,19 @@ impl InternalIter for TableIter {
     fn seek(&mut self, user: &[u8], seq: u64) -> Result<()> {
         let mut target = Vec::with_capacity(user.len() + 8);
         put_internal_key(&mut target, user, seq.min(u64::MAX >> 8), Kind::Put);
-        let ih = self.table.footer.index;
-        let idx = self.index_iter()?;
-        idx.seek(&target);
-        if let Some(e) = idx.status() {
-            return Err(self.table.corrupt(ih, e));
-        }
-        if !idx.valid() {
-            self.valid = false;
-            self.data = None;
+        let at = self.index()?.seek(&target);
+        if !self.load_data(at)? {
             return Ok(());
         }
-        self.load_data()?;
         if let Some(d) = self.data.as_mut() {
             d.seek(&target);
         }
         self.settle()
     }
     fn seek_first(&mut self) -> Result<()> {
-        let ih = self.table.footer.index;
-        let idx = self.index_iter()?;
-        idx.seek_first();
-        if let Some(e) = idx.status() {
-            return Err(self.table.corrupt(ih, e));
-        }
-        if !idx.valid() {
-            self.valid = false;
-            self.data = None;
+        if !self.load_data(0)? {
             return Ok(());
         }
-        self.load_data()?;
         if let Some(d) = self.data.as_mut() {
             d.seek_first();
         }
