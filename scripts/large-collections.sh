@@ -9,10 +9,14 @@
 # cache 128 MB: a 320 MB budget), or with --budget-mb N set as
 # scripts/memory.sh sets it (memtable N/8 x 3, block cache N/2), which puts
 # most of the collections on disk. For a hash, a set and a sorted set it
+# loads (redis-cli --pipe) one collection of 1,000 members and one of
+# --members (default 1,000,000), waits for compaction to catch up, then
 # measures redis-benchmark's HSET, SADD and ZADD (-c 50 -P 1, writes of
-# members picked at random among those present) at 1,000 members and again
-# at --members (default 1,000,000), loaded through redis-cli --pipe, each
-# once compaction has caught up, and prints the ratio. On the big sorted set it prints the server time per
+# members picked at random among those present) on the small one and on
+# the big one in turn, --rounds times (default 3), and prints the medians
+# and their ratio: both sizes measured against the same engine state, one
+# after the other, so that neither the memtable's fill nor a slow moment of
+# a shared machine weighs on one side only. On the big sorted set it prints the server time per
 # call (INFO commandstats, one client) of ZRANGEBYSCORE ... LIMIT 0 10 from the lowest
 # score, from the middle and from the highest (REV), of ZRANGE 0 9 and
 # ZREVRANGE 0 9, of ZRANK and ZREVRANK of a member near an end, of ZCOUNT
@@ -29,13 +33,15 @@ cd "$(dirname "$0")/.."
 
 MEMBERS=1000000
 REQUESTS=50000
+ROUNDS=3
 BUDGET_MB=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --members) MEMBERS="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
+        --rounds) ROUNDS="$2"; shift 2 ;;
         --budget-mb) BUDGET_MB="$2"; shift 2 ;;
-        *) echo "usage: $0 [--members N] [--requests N] [--budget-mb N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--members N] [--requests N] [--rounds N] [--budget-mb N]" >&2; exit 2 ;;
     esac
 done
 for tool in redis-cli redis-benchmark; do
@@ -47,23 +53,25 @@ BIN=$(release_server_bin "${BENCH_SERVER_BIN:-}")
 start_work_dir
 
 # Loads members $3 <= i < $4 into collection type $2 (hash, set, zset) of
-# key big$2 on port $1, 100 to a command: f:<i> -> v, m:<i>, score i m:<i>
-# (i zero-padded to 12 digits, as redis-benchmark's __rand_int__ is).
+# key $5 (default big$2) on port $1, 100 to a command: f:<i> -> v, m:<i>,
+# score i m:<i> (i zero-padded to 12 digits, as redis-benchmark's
+# __rand_int__ is).
 load() {
-    python3 - "$2" "$3" "$4" <<'EOF' | redis-cli -p "$1" --pipe >/dev/null
+    python3 - "$2" "$3" "$4" "${5:-big$2}" <<'EOF' | redis-cli -p "$1" --pipe >/dev/null
 import sys
 kind, first, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+key = sys.argv[4].encode()
 out = sys.stdout.buffer
 def cmd(args):
     out.write(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
 for start in range(first, end, 100):
     ids = range(start, min(start + 100, end))
     if kind == "hash":
-        cmd([b"HSET", b"bighash"] + [x for i in ids for x in (b"f:%012d" % i, b"v")])
+        cmd([b"HSET", key] + [x for i in ids for x in (b"f:%012d" % i, b"v")])
     elif kind == "set":
-        cmd([b"SADD", b"bigset"] + [b"m:%012d" % i for i in ids])
+        cmd([b"SADD", key] + [b"m:%012d" % i for i in ids])
     else:
-        cmd([b"ZADD", b"bigzset"] + [x for i in ids for x in (b"%d" % i, b"m:%012d" % i)])
+        cmd([b"ZADD", key] + [x for i in ids for x in (b"%d" % i, b"m:%012d" % i)])
 EOF
 }
 
@@ -108,25 +116,32 @@ settle() {
 }
 
 declare -A SMALL BIG
-small_cmd() {
+# The benchmark's write to collection type $1 held by key $2.
+write_cmd() {
     case "$1" in
-        hash) echo "HSET bighash f:__rand_int__ v2" ;;
-        set) echo "SADD bigset m:__rand_int__" ;;
-        zset) echo "ZADD bigzset __rand_int__ m:__rand_int__" ;;
+        hash) echo "HSET $2 f:__rand_int__ v2" ;;
+        set) echo "SADD $2 m:__rand_int__" ;;
+        zset) echo "ZADD $2 __rand_int__ m:__rand_int__" ;;
     esac
 }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for kind in hash set zset; do
-    load "$PORT" "$kind" 0 1000
-    settle
-    # shellcheck disable=SC2046
-    SMALL[$kind]=$(rps "$PORT" 1000 $(small_cmd "$kind"))
-    echo "$kind at 1000 members: ${SMALL[$kind]} rps; loading $MEMBERS..." >&2
+    load "$PORT" "$kind" 0 1000 "small$kind"
+    echo "$kind: loading $MEMBERS..." >&2
     started=$(date +%s.%N)
-    load "$PORT" "$kind" 1000 "$MEMBERS"
+    load "$PORT" "$kind" 0 "$MEMBERS"
     echo "  loaded in $(echo "$(date +%s.%N) - $started" | bc) s" >&2
     settle
-    # shellcheck disable=SC2046
-    BIG[$kind]=$(rps "$PORT" "$MEMBERS" $(small_cmd "$kind"))
+    small=() big=()
+    for r in $(seq 1 "$ROUNDS"); do
+        # shellcheck disable=SC2046
+        small+=("$(rps "$PORT" 1000 $(write_cmd "$kind" "small$kind"))")
+        # shellcheck disable=SC2046
+        big+=("$(rps "$PORT" "$MEMBERS" $(write_cmd "$kind" "big$kind"))")
+        echo "  round $r: ${small[-1]} rps at 1000 members, ${big[-1]} at $MEMBERS" >&2
+    done
+    SMALL[$kind]=$(median "${small[@]}")
+    BIG[$kind]=$(median "${big[@]}")
     echo "  resident $(( $(kb "$RPID" VmRSS) / 1024 )) MB, peak $(( $(kb "$RPID" VmHWM) / 1024 )) MB" >&2
 done
 rss_kb=$(kb "$RPID" VmRSS)
@@ -134,7 +149,7 @@ hwm_kb=$(kb "$RPID" VmHWM)
 
 fail=0
 echo
-echo "large collections: $MEMBERS members, redis-benchmark -c 50 -P 1 -n $REQUESTS, budget $BUDGET_MB MB"
+echo "large collections: $MEMBERS members, redis-benchmark -c 50 -P 1 -n $REQUESTS, median of $ROUNDS rounds, budget $BUDGET_MB MB"
 printf '%-10s %14s %14s %8s\n' type "rps at 1000" "rps at $MEMBERS" ratio
 for kind in hash set zset; do
     ratio=$(echo "scale=2; ${BIG[$kind]} / ${SMALL[$kind]}" | bc)
