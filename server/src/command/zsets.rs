@@ -478,9 +478,43 @@ pub async fn zremrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     remove_selected(cx, arg(args, 1), members).await
 }
 
-/// ZREMRANGEBYRANK key start stop.
+/// ZREMRANGEBYRANK key start stop. A window that reaches either end (the
+/// capped leaderboard's `ZREMRANGEBYRANK key 0 -1001`, a queue's trim) is a
+/// pop of that many members from that end: one write, which a large set
+/// serves by walking its score index from that end's bound and moving the
+/// bound, so later trims do not pass the deletion marks of earlier ones. A
+/// window in the middle is read, then removed by name.
 pub async fn zremrangebyrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (parse_i64(arg(args, 2))?, parse_i64(arg(args, 3))?);
+    let Some(card) = length_of(cx, arg(args, 1), ValueType::ZSet).await? else {
+        return Ok(Reply::Int(0));
+    };
+    let card = i64::try_from(card).unwrap_or(i64::MAX);
+    let first = if start < 0 {
+        start.saturating_add(card).max(0)
+    } else {
+        start
+    };
+    let last = if stop < 0 {
+        stop.saturating_add(card)
+    } else {
+        stop.min(card - 1)
+    };
+    if first > last || first >= card {
+        return Ok(Reply::Int(0));
+    }
+    let end = if first == 0 {
+        Some(PopEnd::Min)
+    } else if last == card - 1 {
+        Some(PopEnd::Max)
+    } else {
+        None
+    };
+    if let Some(end) = end {
+        let n = (last - first + 1).unsigned_abs();
+        let popped = pop(cx, arg(args, 1), n, end).await?;
+        return Ok(Reply::Int(i64::try_from(popped.len()).unwrap_or(i64::MAX)));
+    }
     let need = Need::Ranks {
         start,
         stop,
