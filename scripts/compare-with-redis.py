@@ -814,7 +814,8 @@ def random_big_commands(n, seed=6):
     growing and shrinking across the split size): the writes and reads that
     touch only the members they name (HSET ... ZSCORE), sorted-set reads
     and pops by score or rank (ZRANGEBYSCORE ... LIMIT, ZREVRANGE, ZRANK,
-    ZCOUNT, ZPOPMIN/MAX), pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end, the counts,
+    ZCOUNT, ZPOPMIN/MAX, ZREMRANGEBYRANK near either end, ZREMRANGEBYSCORE),
+    pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end, the counts,
     TYPE/EXISTS/TTL, and now and then a read of everything, a DEL and a
     refill. Every reply is deterministic."""
     rng = random.Random(seed)
@@ -845,6 +846,12 @@ def random_big_commands(n, seed=6):
 
     def value():
         return f"v{rng.randrange(40)}"
+
+    def rank_trim():
+        # A few ranks at the low end, at the high end, or near either.
+        n, i = rng.randrange(3), rng.randrange(1, 60)
+        return rng.choice([["0", str(n)], [str(-1 - n), "-1"], [str(i), str(i + n)],
+                           [str(-i - n), str(-i)], ["0", str(-1200 + n)]])
 
     def score_bound():
         b = rng.choice(["-inf", "+inf"] + [str(rng.randrange(-55, 55) / 2) for _ in range(8)])
@@ -908,6 +915,8 @@ def random_big_commands(n, seed=6):
         (3, lambda: [score_range()]),
         (2, lambda: [[rng.choice(["ZPOPMIN", "ZPOPMAX"]), "bz"] + count()]),
         (2, lambda: [[rng.choice(["ZRANK", "ZREVRANK"]), "bz", member()]]),
+        (1, lambda: [["ZREMRANGEBYRANK", "bz"] + rank_trim()]),
+        (0.5, lambda: [["ZREMRANGEBYSCORE", "bz", score_bound(), score_bound()]]),
         (1, lambda: [random_read()]),
         (1, lambda: [["ZCOUNT", "bz", score_bound(), score_bound()]]),
         (1, lambda: [["ZINCRBY", "bz", rng.choice(["0.5", "-1.25", "2.75"]), member()]]),
