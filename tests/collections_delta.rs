@@ -69,7 +69,7 @@ fn random_write(
 ) {
     let r = rng.next(2 * MEMBERS as u64).to_string();
     let (f, m) = (format!("f{r}"), format!("m{r}"));
-    let args: Vec<String> = match rng.next(14) {
+    let args: Vec<String> = match rng.next(16) {
         0 => vec!["HSET".into(), "big:h".into(), f, r.clone()],
         1 => vec!["HDEL".into(), "big:h".into(), f],
         2 => {
@@ -88,6 +88,24 @@ fn random_write(
         10 => vec!["LPUSH".into(), "big:l".into(), format!("x{r}")],
         11 => vec!["RPOP".into(), "big:l".into()],
         12 => vec!["LSET".into(), "big:l".into(), "3".into(), format!("y{r}")],
+        // A trim from the top: a pop shipped as an operation.
+        13 => vec![
+            "ZREMRANGEBYRANK".into(),
+            "big:z".into(),
+            "-2".into(),
+            "-1".into(),
+        ],
+        14 => {
+            // (k - 5, k]: among the members the load added, most still there.
+            let k = rng.next(MEMBERS as u64);
+            let low = format!("({}", k.saturating_sub(5));
+            vec![
+                "ZREMRANGEBYSCORE".into(),
+                "big:z".into(),
+                low,
+                k.to_string(),
+            ]
+        }
         _ => vec!["LREM".into(), "big:l".into(), "1".into(), format!("x{r}")],
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
