@@ -322,9 +322,9 @@ fn zset_step(
     acked
 }
 
-/// A step on the sliding window (rolls 92-98, one in seven a trim, which
-/// keeps the last 12,000 operations' members: several hundred, past
-/// the size where a collection is stored split) or an
+/// A step on the sliding window (rolls 92-98: one in seven a trim, which
+/// keeps the last 12,000 operations' members, several hundred, past the
+/// size where a collection is stored split; one in seven a ZPOPMIN) or an
 /// EXPIRE or PERSIST of the hash or the sorted set (roll 99) once its
 /// counter member exists. Whether it was acknowledged (a step skipped is).
 fn expiry_or_window_step(
@@ -335,7 +335,14 @@ fn expiry_or_window_step(
     rng: &mut StdRng,
 ) -> bool {
     if roll < 99 {
-        return h.window.step(conn, c, h.ops, roll == 98, 12_000);
+        let step = match roll {
+            98 => window::Step::Trim,
+            97 => window::Step::Pop,
+            _ => window::Step::Add,
+        };
+        return h
+            .window
+            .step(conn, c, h.ops, step, 12_000, &mut h.anomalies);
     }
     let set = rng.random_bool(0.6);
     if rng.random_bool(0.5) {
@@ -780,6 +787,7 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
         .sum();
     let elements: usize = histories.iter().map(|h| h.list_in.len()).sum();
     let trims: u64 = histories.iter().map(|h| h.window.trims).sum();
+    let zpops: u64 = histories.iter().map(|h| h.window.pops).sum();
     let windowed: usize = histories.iter().map(|h| h.window.present()).sum();
     let expiries: u64 = histories
         .iter()
@@ -790,7 +798,7 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
         "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
          replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY/ZINCRBY \
          {acked_incrs}, set and sorted-set members {members}, list elements {elements} (popped {pops}), \
-         window trims {trims} (members left {windowed}), EXPIRE/PERSIST {expiries}; anomalies {}",
+         window trims {trims} and pops {zpops} (members left {windowed}), EXPIRE/PERSIST {expiries}; anomalies {}",
         counts[0],
         counts[1],
         counts[2],

@@ -1,11 +1,15 @@
 //! A sliding window in a sorted set (the rate limiter's shape): members
-//! `w{n}` with score `n` are added, and every so often the ones below a
-//! bound are trimmed by ZREMRANGEBYSCORE, one collection write.
+//! `w{n}` with score `n` are added, every so often the ones below a bound
+//! are trimmed by ZREMRANGEBYSCORE (one collection write), and now and then
+//! the lowest is taken by ZPOPMIN (a pop that moves the set's low bound).
 //!
 //! The rule: every member whose ZADD was acknowledged and that no
-//! acknowledged trim covered is present, with its score; no member that an
-//! acknowledged trim covered while it was known present is (a trim removes
-//! what its coordinator saw); nothing is present that was never added.
+//! acknowledged trim covered and no acknowledged pop returned is present,
+//! with its score; no member that an acknowledged trim covered while it was
+//! known present, or that an acknowledged pop returned, is (a trim removes
+//! what its coordinator saw); nothing is present, or popped, that was never
+//! added. (A pop may return a member an earlier pop returned: under a
+//! sloppy quorum a pop is at-least-once, `docs/data-types.md`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +27,15 @@ pub struct Window {
     removed: BTreeSet<String>,
     /// Trims acknowledged.
     pub trims: u64,
+    /// Pops acknowledged.
+    pub pops: u64,
+}
+
+/// What one step on the window does.
+pub enum Step {
+    Add,
+    Trim,
+    Pop,
 }
 
 /// The name of client `c`'s window.
@@ -31,19 +44,23 @@ pub fn name(client: usize) -> String {
 }
 
 impl Window {
-    /// One step at operation number `op`: a trim of what lies `keep` or
-    /// more below it when `trim`, else the addition of member `w{op}`.
-    /// Whether it was acknowledged.
+    /// One step at operation number `op`: the addition of member `w{op}`,
+    /// a trim of what lies `keep` or more below `op`, or a pop. Whether it
+    /// was acknowledged; an impossible reply is an anomaly.
     pub fn step(
         &mut self,
         conn: &mut redis::Connection,
         c: usize,
         op: u64,
-        trim: bool,
+        step: Step,
         keep: u64,
+        anomalies: &mut Vec<String>,
     ) -> bool {
         let key = name(c);
-        if !trim {
+        if let Step::Pop = step {
+            return self.pop(conn, &key, anomalies);
+        }
+        if let Step::Add = step {
             let member = format!("w{op}");
             let acked = query(conn, &["ZADD", &key, &op.to_string(), &member]).is_ok();
             if acked {
@@ -72,6 +89,42 @@ impl Window {
         }
         self.trims += u64::from(acked);
         acked
+    }
+
+    fn pop(
+        &mut self,
+        conn: &mut redis::Connection,
+        key: &str,
+        anomalies: &mut Vec<String>,
+    ) -> bool {
+        let Ok(reply) = query(conn, &["ZPOPMIN", key]) else {
+            // The lowest member known present may be gone.
+            if let Some((s, m)) = self.present.pop_first() {
+                self.maybe.insert(s, m);
+            }
+            return false;
+        };
+        let got = common::strings(reply);
+        if let [member, score] = got.as_slice() {
+            let s: Option<u64> = score.parse().ok();
+            let known = s
+                .and_then(|s| self.present.get(&s).or_else(|| self.maybe.get(&s)))
+                .is_some_and(|m| m == member);
+            if !known && !self.removed.contains(member) {
+                anomalies.push(format!(
+                    "ZPOPMIN {key} returned {member} {score}, never added"
+                ));
+            }
+            if let Some(s) = s {
+                self.present.remove(&s);
+                self.maybe.remove(&s);
+            }
+            self.removed.insert(member.clone());
+            self.pops += 1;
+        } else if !got.is_empty() {
+            anomalies.push(format!("ZPOPMIN {key} replied {got:?}"));
+        }
+        true
     }
 
     /// How many members are known present.
@@ -105,7 +158,7 @@ impl Window {
         }
         for (member, _) in held.iter() {
             if self.removed.contains(*member) {
-                anomalies.push(format!("node {node}: {key} holds trimmed {member}"));
+                anomalies.push(format!("node {node}: {key} holds trimmed or popped {member}"));
             } else if !self
                 .present
                 .values()
