@@ -158,7 +158,9 @@ impl Window {
         }
         for (member, _) in held.iter() {
             if self.removed.contains(*member) {
-                anomalies.push(format!("node {node}: {key} holds trimmed or popped {member}"));
+                anomalies.push(format!(
+                    "node {node}: {key} holds trimmed or popped {member}"
+                ));
             } else if !self
                 .present
                 .values()
