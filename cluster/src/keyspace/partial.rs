@@ -657,9 +657,7 @@ pub(crate) fn collection_need(
                 min_exclusive: *min_exclusive,
                 max: *max,
                 max_exclusive: *max_exclusive,
-                rev: false,
-                offset: 0,
-                count: usize::MAX,
+                ..ScoreWindow::ends(false, usize::MAX)
             })),
         ),
         // No member: the header alone changes.

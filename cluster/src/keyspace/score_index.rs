@@ -20,7 +20,7 @@ use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 use super::split::prefix_end;
 use crate::error::Result;
 use crate::namespace::SCORE_NS_BIT;
-use crate::version::collection::{Collection, Item, cmp_scores, resolve_item};
+use crate::version::collection::{Collection, Item, cmp_scores, resolve_item, score_between};
 
 /// A window over a sorted set's (score, member) order: the members whose
 /// score lies between `min` and `max`, highest first when `rev`, `offset`
@@ -83,17 +83,13 @@ impl ScoreWindow {
 
     /// Whether `score` lies between the bounds.
     pub fn contains(&self, score: f64) -> bool {
-        let above = if self.min_exclusive {
-            score > self.min
-        } else {
-            score >= self.min
-        };
-        let below = if self.max_exclusive {
-            score < self.max
-        } else {
-            score <= self.max
-        };
-        above && below
+        score_between(
+            score,
+            self.min,
+            self.min_exclusive,
+            self.max,
+            self.max_exclusive,
+        )
     }
 
     /// The window over `scored` (each member with its score and a value

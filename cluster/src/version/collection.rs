@@ -123,6 +123,28 @@ pub fn cmp_scores(a: f64, b: f64) -> std::cmp::Ordering {
     }
 }
 
+/// Whether `score` lies between `min` and `max`, each bound left out when
+/// its flag says so (ZRANGEBYSCORE's `(` bounds).
+pub fn score_between(
+    score: f64,
+    min: f64,
+    min_exclusive: bool,
+    max: f64,
+    max_exclusive: bool,
+) -> bool {
+    let above = if min_exclusive {
+        score > min
+    } else {
+        score >= min
+    };
+    let below = if max_exclusive {
+        score < max
+    } else {
+        score <= max
+    };
+    above && below
+}
+
 /// The score a stored element holds (`None` if it is not a number).
 pub fn element_score(element: &Element) -> Option<f64> {
     match element {

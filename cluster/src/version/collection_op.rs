@@ -394,15 +394,13 @@ fn change(
             max,
             max_exclusive,
         } => {
-            let above = |s: f64| if *min_exclusive { s > *min } else { s >= *min };
-            let below = |s: f64| if *max_exclusive { s < *max } else { s <= *max };
             let gone: Vec<Bytes> = coll
                 .to_members()
                 .map
                 .into_iter()
                 .filter(|(_, v)| {
                     let s = ringkv_number::parse_f64(v).unwrap_or(0.0);
-                    above(s) && below(s)
+                    super::collection::score_between(s, *min, *min_exclusive, *max, *max_exclusive)
                 })
                 .map(|(m, _)| m)
                 .collect();

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, Need, PopEnd, ValueType, zadd};
+use ringkv_cluster::{
+    CollectionOp, CollectionReply, Kind, Members, Need, PopEnd, ValueType, list_trim_range, zadd,
+};
 use ringkv_resp::{Protocol, Reply};
 
 use super::Ctx;
@@ -489,30 +491,20 @@ pub async fn zremrangebyrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(card) = length_of(cx, arg(args, 1), ValueType::ZSet).await? else {
         return Ok(Reply::Int(0));
     };
-    let card = i64::try_from(card).unwrap_or(i64::MAX);
-    let first = if start < 0 {
-        start.saturating_add(card).max(0)
-    } else {
-        start
-    };
-    let last = if stop < 0 {
-        stop.saturating_add(card)
-    } else {
-        stop.min(card - 1)
-    };
-    if first > last || first >= card {
+    let len = usize::try_from(card).unwrap_or(usize::MAX);
+    let (from, to) = list_trim_range(start, stop, len);
+    if to <= from {
         return Ok(Reply::Int(0));
     }
-    let end = if first == 0 {
+    let end = if from == 0 {
         Some(PopEnd::Min)
-    } else if last == card - 1 {
+    } else if to == len {
         Some(PopEnd::Max)
     } else {
         None
     };
     if let Some(end) = end {
-        let n = (last - first + 1).unsigned_abs();
-        let popped = pop(cx, arg(args, 1), n, end).await?;
+        let popped = pop(cx, arg(args, 1), (to - from) as u64, end).await?;
         return Ok(Reply::Int(i64::try_from(popped.len()).unwrap_or(i64::MAX)));
     }
     let need = Need::Ranks {
