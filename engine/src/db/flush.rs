@@ -43,17 +43,22 @@ pub(crate) fn write_memtable(
     let path = sst_path(dir, number);
     let mut b = TableBuilder::create(&path, block_size, bloom_bits)?;
     let mut max_seq = 0;
-    let mut last: Option<(bytes::Bytes, usize)> = None;
+    let mut last: Option<(Vec<u8>, usize)> = None;
     let r = mem.for_each(|key, seq, v| {
         max_seq = max_seq.max(seq);
         let s = stripe(snapshots, seq);
-        if let Some((k, ls)) = &last {
-            if k == key && *ls == s {
+        match &mut last {
+            Some((k, ls)) if k.as_slice() == key && *ls == s => {
                 Counters::add(&stats.versions_dropped, 1);
                 return Ok(());
             }
+            Some((k, ls)) => {
+                k.clear();
+                k.extend_from_slice(key);
+                *ls = s;
+            }
+            None => last = Some((key.to_vec(), s)),
         }
-        last = Some((key.clone(), s));
         if v.is_expired(now_ms) {
             Counters::add(&stats.expired_dropped, 1);
             b.add(key, seq, &InternalValue::tombstone(v.time_ms))

@@ -12,9 +12,9 @@ use crate::compaction::stall::WritePressure;
 use crate::error::Result;
 use crate::format::WAL_RECORD_BATCH;
 use crate::manifest::VersionEdit;
-use crate::memtable::Memtable;
+use crate::memtable::{Memtable, NewVersion};
 use crate::stats::{Counters, LevelStats, Stats};
-use crate::value::InternalValue;
+use crate::value::Kind;
 use crate::version::SuperVersion;
 use crate::wal::committer::FLUSH_THRESHOLD;
 use crate::wal::{WalFile, record};
@@ -46,8 +46,20 @@ impl Inner {
         w.log.last_seq = last;
         w.mem
             .insert_all((start..).zip(batch.ops.iter()).map(|(seq, op)| match op {
-                BatchOp::Put(k, v) => (k.clone(), seq, InternalValue::put(v.clone())),
-                BatchOp::Delete(k) => (k.clone(), seq, InternalValue::tombstone(now)),
+                BatchOp::Put(k, v) => NewVersion {
+                    user: k,
+                    seq,
+                    kind: Kind::Put,
+                    time_ms: v.expire_at_ms,
+                    data: &v.data,
+                },
+                BatchOp::Delete(k) => NewVersion {
+                    user: k,
+                    seq,
+                    kind: Kind::Delete,
+                    time_ms: now,
+                    data: &[],
+                },
             }));
         w.next_seq = last + 1;
         // Publishing after every insert makes the batch visible atomically.

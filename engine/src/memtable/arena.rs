@@ -1,0 +1,323 @@
+//! The memtable's arena: every version is one record copied into large
+//! chunks of memory, `header | key | value`, and the ordered map and the
+//! newest-version index hold only a pointer to it.
+//!
+//! Why: a version used to be two `Bytes` handles and a sequence in a
+//! B-tree node (96 bytes) plus a copy of both handles in a hash index (88
+//! bytes), about 340 bytes of memory beyond its key and value once node
+//! fill and table growth were counted. A memtable charged for less than it
+//! held, and one holding 116-byte versions flushed about half of what
+//! RocksDB's flushes at the same budget, which made leveled compaction
+//! write more (`docs/performance.md`). A record's own overhead is its
+//! 40-byte header; the map holds 16 bytes per version and the index 8 per
+//! key.
+//!
+//! Safety. Chunks are raw allocations that live as long as the arena (the
+//! memtable). A record is written once, by the memtable's single writer,
+//! before any map or index entry points at it; readers reach a record only
+//! through those entries, taken under the lock the writer published them
+//! with, so they see it whole. No `&mut` to a chunk is ever formed: the
+//! writer copies into the unwritten tail with raw pointer writes, and
+//! readers borrow only bytes already written, which never change again.
+
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::value::{InternalValue, Kind};
+
+/// Size of one arena chunk.
+pub(super) const CHUNK_SIZE: usize = 1 << 20;
+
+/// A record larger than this gets a chunk of its own, so one large value
+/// neither leaves most of a chunk unused nor starts a new one early.
+const OWN_CHUNK_ABOVE: usize = CHUNK_SIZE / 8;
+
+/// Values up to this many bytes are copied out to a reader; larger ones
+/// are handed out as a `Bytes` sharing the chunk (no copy).
+const COPY_OUT_MAX: usize = 256;
+
+/// Record alignment (the header holds `u64`s).
+const ALIGN: usize = 8;
+
+/// `seq:u64 | time_ms:u64 | chunk:*const Chunk | key_len:u32 |
+/// value_len:u32 | kind:u8 | 7 bytes unused`, native byte order: the
+/// arena is memory, never written to disk.
+pub(super) const HEADER: usize = 40;
+
+const SEQ_AT: usize = 0;
+const TIME_AT: usize = 8;
+const CHUNK_AT: usize = 16;
+const KEY_LEN_AT: usize = 24;
+const VALUE_LEN_AT: usize = 28;
+const KIND_AT: usize = 32;
+
+/// One block of arena memory.
+pub(super) struct Chunk {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: a chunk is plain memory owned by one arena. Its bytes are
+// written only by the arena's single writer, before anything that lets
+// another thread reach them is published, and never changed afterwards.
+unsafe impl Send for Chunk {}
+// SAFETY: as for `Send`; shared access only reads bytes already written.
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    fn new(size: usize) -> Arc<Chunk> {
+        let layout = Layout::from_size_align(size.max(ALIGN), ALIGN)
+            .unwrap_or_else(|_| handle_alloc_error(Layout::new::<u64>()));
+        // SAFETY: the layout's size is non-zero.
+        let raw = unsafe { alloc(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            handle_alloc_error(layout)
+        };
+        Arc::new(Chunk { ptr, layout })
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `Chunk::new` with this layout, freed once.
+        unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+/// A record in an arena. Valid while the arena that wrote it is alive:
+/// the memtable keeps its arena as long as any map or index entry (the
+/// only holders of records) exists, and hands out owned copies or
+/// `Bytes` that keep the chunk alive.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rec(NonNull<u8>);
+
+// SAFETY: a record is immutable once written (see the module comment).
+unsafe impl Send for Rec {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Rec {}
+
+impl Rec {
+    fn read_u64(self, at: usize) -> u64 {
+        // SAFETY: `at + 8 <= HEADER`; the header was written whole before
+        // the record was published, and records are 8-aligned.
+        unsafe { self.0.as_ptr().add(at).cast::<u64>().read() }
+    }
+
+    fn read_u32(self, at: usize) -> u32 {
+        // SAFETY: as in `read_u64`, with 4-byte alignment.
+        unsafe { self.0.as_ptr().add(at).cast::<u32>().read() }
+    }
+
+    pub(super) fn seq(self) -> u64 {
+        self.read_u64(SEQ_AT)
+    }
+
+    pub(super) fn time_ms(self) -> u64 {
+        self.read_u64(TIME_AT)
+    }
+
+    pub(super) fn kind(self) -> Kind {
+        // SAFETY: inside the header (see `read_u64`).
+        match unsafe { self.0.as_ptr().add(KIND_AT).read() } {
+            0 => Kind::Put,
+            _ => Kind::Delete,
+        }
+    }
+
+    fn key_len(self) -> usize {
+        self.read_u32(KEY_LEN_AT) as usize
+    }
+
+    fn value_len(self) -> usize {
+        self.read_u32(VALUE_LEN_AT) as usize
+    }
+
+    /// The record's user key, borrowed for as long as the caller holds
+    /// what keeps the arena alive (`'a` is chosen by the memtable, which
+    /// ties it to a borrow of itself or of its map).
+    pub(super) fn key<'a>(self) -> &'a [u8] {
+        // SAFETY: the key was written after the header before publication
+        // and never changes; the arena outlives the borrow (see `Rec`).
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(HEADER), self.key_len()) }
+    }
+
+    fn value_ptr(self) -> *const u8 {
+        // SAFETY: within the record.
+        unsafe { self.0.as_ptr().add(HEADER + self.key_len()) }
+    }
+
+    /// The value as owned bytes: copied when small, else a `Bytes` that
+    /// shares (and keeps alive) the chunk.
+    pub(super) fn value_bytes(self) -> Bytes {
+        let len = self.value_len();
+        // SAFETY: the value was written before publication and never
+        // changes; the arena is alive during this call (see `Rec`).
+        let value = unsafe { std::slice::from_raw_parts(self.value_ptr(), len) };
+        if len <= COPY_OUT_MAX {
+            return Bytes::copy_from_slice(value);
+        }
+        let chunk = self.read_u64(CHUNK_AT) as usize as *const Chunk;
+        // SAFETY: `chunk` is `Arc::as_ptr` of the chunk holding this
+        // record, and the arena holds that `Arc` while the record is
+        // reachable, so taking one more strong count is sound.
+        let chunk = unsafe {
+            Arc::increment_strong_count(chunk);
+            Arc::from_raw(chunk)
+        };
+        Bytes::from_owner(ChunkSlice {
+            _chunk: chunk,
+            ptr: value.as_ptr(),
+            len,
+        })
+    }
+
+    /// The version as iterators and reads carry it.
+    pub(super) fn internal_value(self) -> InternalValue {
+        InternalValue {
+            kind: self.kind(),
+            data: match self.kind() {
+                Kind::Put => self.value_bytes(),
+                Kind::Delete => Bytes::new(),
+            },
+            time_ms: self.time_ms(),
+        }
+    }
+}
+
+/// Written bytes of a chunk, owned by a `Bytes`: keeps the chunk alive.
+struct ChunkSlice {
+    _chunk: Arc<Chunk>,
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the slice is immutable memory kept alive by `_chunk`.
+unsafe impl Send for ChunkSlice {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for ChunkSlice {}
+
+impl AsRef<[u8]> for ChunkSlice {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+len` lies in written bytes of `_chunk`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// Bytes a record of this key and value takes in the arena.
+pub(super) fn record_size(key_len: usize, value_len: usize) -> usize {
+    (HEADER + key_len + value_len).next_multiple_of(ALIGN)
+}
+
+/// The chunks records are written into.
+#[derive(Default)]
+pub(super) struct Arena {
+    chunks: Vec<Arc<Chunk>>,
+    /// Bytes used of the last chunk of size `CHUNK_SIZE`.
+    used: usize,
+    /// Index in `chunks` of that chunk (`None` before the first).
+    current: Option<usize>,
+}
+
+impl Arena {
+    /// Copies one version into the arena and returns its record. Called
+    /// only by the memtable's writer (under its write lock).
+    pub(super) fn push(
+        &mut self,
+        seq: u64,
+        kind: Kind,
+        time_ms: u64,
+        key: &[u8],
+        value: &[u8],
+    ) -> Rec {
+        let size = record_size(key.len(), value.len());
+        let (chunk, offset) = self.reserve(size);
+        // SAFETY: `offset + size` bytes fit in the chunk (`reserve`), no
+        // other record uses them, and nothing has published them yet.
+        unsafe {
+            let at = chunk.ptr.as_ptr().add(offset);
+            at.add(SEQ_AT).cast::<u64>().write(seq);
+            at.add(TIME_AT).cast::<u64>().write(time_ms);
+            at.add(CHUNK_AT)
+                .cast::<u64>()
+                .write(Arc::as_ptr(chunk) as usize as u64);
+            at.add(KEY_LEN_AT).cast::<u32>().write(len_u32(key.len()));
+            at.add(VALUE_LEN_AT)
+                .cast::<u32>()
+                .write(len_u32(value.len()));
+            at.add(KIND_AT).write(match kind {
+                Kind::Put => 0,
+                Kind::Delete => 1,
+            });
+            std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(HEADER), key.len());
+            std::ptr::copy_nonoverlapping(value.as_ptr(), at.add(HEADER + key.len()), value.len());
+            Rec(NonNull::new_unchecked(at))
+        }
+    }
+
+    /// A chunk and an offset with `size` free bytes.
+    fn reserve(&mut self, size: usize) -> (&Arc<Chunk>, usize) {
+        if size > OWN_CHUNK_ABOVE {
+            self.chunks.push(Chunk::new(size));
+            return (&self.chunks[self.chunks.len() - 1], 0);
+        }
+        let fits = self.current.is_some() && CHUNK_SIZE - self.used >= size;
+        if !fits {
+            self.chunks.push(Chunk::new(CHUNK_SIZE));
+            self.current = Some(self.chunks.len() - 1);
+            self.used = 0;
+        }
+        let at = self.used;
+        self.used += size;
+        let i = self.current.unwrap_or(self.chunks.len() - 1);
+        (&self.chunks[i], at)
+    }
+}
+
+/// A key or value length as the header stores it. Keys and values are
+/// bounded by the protocol's bulk limit (at most 512 MB by default, and a
+/// `u32` can hold 4 GB), so this never saturates in practice.
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_back_across_chunks_and_own_chunks() {
+        let mut arena = Arena::default();
+        let mut recs = Vec::new();
+        for i in 0..5_000u64 {
+            let key = format!("key{i}").into_bytes();
+            let n = match i % 50 {
+                0 => OWN_CHUNK_ABOVE + 1,
+                1 => COPY_OUT_MAX + 1,
+                _ => (i % 300) as usize,
+            };
+            let value = vec![(i % 251) as u8; n];
+            let kind = if i % 7 == 0 { Kind::Delete } else { Kind::Put };
+            recs.push((
+                arena.push(i + 1, kind, i * 3, &key, &value),
+                key,
+                value,
+                kind,
+            ));
+        }
+        for (i, (rec, key, value, kind)) in recs.iter().enumerate() {
+            assert_eq!(rec.seq(), i as u64 + 1);
+            assert_eq!(rec.time_ms(), i as u64 * 3);
+            assert_eq!(rec.key(), &key[..]);
+            assert_eq!(rec.kind(), *kind);
+            assert_eq!(&rec.value_bytes()[..], &value[..]);
+        }
+        // A value handed out without a copy outlives the arena.
+        let shared = recs[1].0.value_bytes();
+        drop(recs);
+        drop(arena);
+        assert_eq!(&shared[..], &vec![1u8; COPY_OUT_MAX + 1][..]);
+    }
+}
