@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use super::{Inner, Structure};
 use crate::batch::{BatchOp, WriteBatch, encode_batch, encoded_batch_len};
 use crate::compaction::stall::WritePressure;
-use crate::error::Result;
-use crate::format::WAL_RECORD_BATCH;
+use crate::error::{Error, Result};
+use crate::format::{LOG_MAX_PAYLOAD, WAL_RECORD_BATCH};
 use crate::manifest::VersionEdit;
 use crate::memtable::{Memtable, NewVersion};
 use crate::stats::{Counters, LevelStats, Stats};
@@ -19,6 +19,20 @@ use crate::version::SuperVersion;
 use crate::wal::committer::FLUSH_THRESHOLD;
 use crate::wal::{WalFile, record};
 
+/// Refuses a batch whose WAL payload would be larger than one log record
+/// may be: replay treats such a record as damaged (`docs/formats/wal.md`
+/// §2), so writing it would acknowledge a write that a restart loses.
+/// Reachable only with limits raised far past Redis's defaults (a value
+/// over 1 GiB).
+fn check_batch_len(encoded_len: usize) -> Result<()> {
+    if encoded_len > LOG_MAX_PAYLOAD {
+        return Err(Error::InvalidArgument(format!(
+            "a write of {encoded_len} bytes is larger than the {LOG_MAX_PAYLOAD} bytes one log record holds"
+        )));
+    }
+    Ok(())
+}
+
 impl Inner {
     /// See `Engine::write`.
     pub(crate) fn write(&self, batch: &WriteBatch) -> Result<u64> {
@@ -26,6 +40,8 @@ impl Inner {
         if batch.is_empty() {
             return Ok(self.visible_seq.load(Ordering::Acquire));
         }
+        let encoded_len = encoded_batch_len(batch);
+        check_batch_len(encoded_len)?;
         self.make_room()?;
         let now = self.now_ms();
         let n = batch.len() as u64;
@@ -38,7 +54,7 @@ impl Inner {
         let last = start + n - 1;
         {
             let buf = &mut w.log.buf;
-            buf.reserve(encoded_batch_len(batch) + 9);
+            buf.reserve(encoded_len + 9);
             let h = record::reserve_header(buf);
             encode_batch(buf, start, now, batch);
             record::finish_header(buf, h, WAL_RECORD_BATCH);
@@ -387,5 +403,18 @@ impl Inner {
             wal_error,
             flush_error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_larger_than_one_log_record_is_refused() {
+        assert!(check_batch_len(LOG_MAX_PAYLOAD).is_ok());
+        let err = check_batch_len(LOG_MAX_PAYLOAD + 1).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 }
