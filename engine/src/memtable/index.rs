@@ -20,14 +20,21 @@ const SHARDS: usize = 16;
 pub(super) const INDEX_CHARGE: usize = 24;
 
 pub(super) struct NewestIndex {
-    shards: Box<[RwLock<HashTable<Rec>>]>,
+    shards: Box<[Shard]>,
     hasher: ahash::RandomState,
 }
+
+/// One shard, alone on its cache line: a writer taking one shard's lock
+/// does not evict its neighbours' locks from readers' caches.
+#[repr(align(64))]
+struct Shard(RwLock<HashTable<Rec>>);
 
 impl Default for NewestIndex {
     fn default() -> Self {
         NewestIndex {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Shard(RwLock::new(HashTable::new())))
+                .collect(),
             hasher: ahash::RandomState::new(),
         }
     }
@@ -41,7 +48,7 @@ impl NewestIndex {
     /// The shard of a hash. Bits the table itself uses little: it takes
     /// the bucket from the low bits and the tag from the top seven.
     fn shard(&self, hash: u64) -> &RwLock<HashTable<Rec>> {
-        &self.shards[(hash >> 40) as usize % SHARDS]
+        &self.shards[(hash >> 40) as usize % SHARDS].0
     }
 
     /// The newest record of `key`, if the memtable holds one.
