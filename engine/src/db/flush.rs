@@ -43,27 +43,25 @@ pub(crate) fn write_memtable(
     let path = sst_path(dir, number);
     let mut b = TableBuilder::create(&path, block_size, bloom_bits)?;
     let mut max_seq = 0;
-    let mut last: Option<(Vec<u8>, usize)> = None;
+    // The key and visibility stripe of the last version written.
+    let mut last_key: Vec<u8> = Vec::new();
+    let mut last_stripe: Option<usize> = None;
     let r = mem.for_each(|key, seq, v| {
         max_seq = max_seq.max(seq);
         let s = stripe(snapshots, seq);
-        match &mut last {
-            Some((k, ls)) if k.as_slice() == key && *ls == s => {
-                Counters::add(&stats.versions_dropped, 1);
-                return Ok(());
-            }
-            Some((k, ls)) => {
-                k.clear();
-                k.extend_from_slice(key);
-                *ls = s;
-            }
-            None => last = Some((key.to_vec(), s)),
+        if last_stripe == Some(s) && last_key == key {
+            Counters::add(&stats.versions_dropped, 1);
+            return Ok(());
         }
+        last_key.clear();
+        last_key.extend_from_slice(key);
+        last_stripe = Some(s);
+        let v = v.read();
         if v.is_expired(now_ms) {
             Counters::add(&stats.expired_dropped, 1);
             b.add(key, seq, &InternalValue::tombstone(v.time_ms))
         } else {
-            b.add(key, seq, v)
+            b.add(key, seq, &v)
         }
     });
     if let Err(e) = r {

@@ -176,9 +176,10 @@ impl Rec {
 
     /// The version as iterators and reads carry it.
     pub(super) fn internal_value(self) -> InternalValue {
+        let kind = self.kind();
         InternalValue {
-            kind: self.kind(),
-            data: match self.kind() {
+            kind,
+            data: match kind {
                 Kind::Put => self.value_bytes(),
                 Kind::Delete => Bytes::new(),
             },
@@ -263,15 +264,16 @@ impl Arena {
             self.chunks.push(Chunk::new(size));
             return (&self.chunks[self.chunks.len() - 1], 0);
         }
-        let fits = self.current.is_some() && CHUNK_SIZE - self.used >= size;
-        if !fits {
-            self.chunks.push(Chunk::new(CHUNK_SIZE));
-            self.current = Some(self.chunks.len() - 1);
-            self.used = 0;
-        }
+        let i = match self.current {
+            Some(i) if CHUNK_SIZE - self.used >= size => i,
+            _ => {
+                self.chunks.push(Chunk::new(CHUNK_SIZE));
+                self.used = 0;
+                *self.current.insert(self.chunks.len() - 1)
+            }
+        };
         let at = self.used;
         self.used += size;
-        let i = self.current.unwrap_or(self.chunks.len() - 1);
         (&self.chunks[i], at)
     }
 }

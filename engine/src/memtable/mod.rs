@@ -173,6 +173,16 @@ impl<'a> Borrow<dyn KeyView + 'a> for Slot {
 /// One entry as iterators carry it.
 pub(crate) type MemEntry = (Bytes, u64, InternalValue);
 
+/// The value of a version `Memtable::for_each` visits, read on demand.
+pub(crate) struct LazyValue(Rec);
+
+impl LazyValue {
+    /// The value, as reads carry it (copied, or sharing its chunk).
+    pub(crate) fn read(&self) -> InternalValue {
+        self.0.internal_value()
+    }
+}
+
 /// One version to insert, borrowed from the write batch.
 pub(crate) struct NewVersion<'a> {
     pub(crate) user: &'a [u8],
@@ -329,12 +339,14 @@ impl Memtable {
 
     /// Calls `f` on every entry in internal order, holding the read lock
     /// throughout: for a frozen memtable (a flush), which no one writes.
+    /// The value is read only if `f` asks for it, so a version the flush
+    /// drops (hidden by a newer one) is never copied.
     pub(crate) fn for_each<E>(
         &self,
-        mut f: impl FnMut(&[u8], u64, &InternalValue) -> Result<(), E>,
+        mut f: impl FnMut(&[u8], u64, LazyValue) -> Result<(), E>,
     ) -> Result<(), E> {
         for slot in self.versions.read().map.iter() {
-            f(slot.rec.key(), slot.rec.seq(), &slot.rec.internal_value())?;
+            f(slot.rec.key(), slot.rec.seq(), LazyValue(slot.rec))?;
         }
         Ok(())
     }
@@ -444,7 +456,7 @@ mod tests {
         let mut walked = 0;
         m.for_each(|k, _, v| {
             let want = expected.iter().find(|(ek, _)| ek[..] == *k).unwrap();
-            assert_eq!(&v.data, &want.1);
+            assert_eq!(&v.read().data, &want.1);
             walked += 1;
             Ok::<(), ()>(())
         })
@@ -599,7 +611,7 @@ mod tests {
                 prop_assert_eq!(&scan_all(&m, None), &want);
                 let mut walked = Vec::new();
                 m.for_each(|k, s, v| {
-                    walked.push((Bytes::copy_from_slice(k), s, v.clone()));
+                    walked.push((Bytes::copy_from_slice(k), s, v.read()));
                     Ok::<(), ()>(())
                 })
                 .unwrap();
