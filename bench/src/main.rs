@@ -8,7 +8,8 @@
 //! write/read/space amplification.
 //!
 //! Usage: ringkv-bench [--keys N] [--reads N] [--dir PATH] [--only NAME,...]
-//!        ringkv-bench --micro   (per-call costs of write, durable write, memtable get)
+//!        ringkv-bench --micro   (per-call costs of write, durable write, memtable get,
+//!                                and of a point read from a compacted table against RocksDB's)
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ trait Db: Send + Sync {
     fn settle(&self);
     /// (write amplification, bytes in SSTables, probes per point read if known)
     fn amplification(&self) -> (f64, u64, Option<f64>);
+    /// Flushes the memtable and compacts everything into one sorted run.
+    fn compact_all(&self);
 }
 
 struct Rocks {
@@ -110,6 +113,11 @@ impl Db for Rocks {
         let user = self.user_bytes.load(std::sync::atomic::Ordering::Relaxed).max(1);
         (written as f64 / user as f64, self.prop("rocksdb.total-sst-files-size"), None)
     }
+    fn compact_all(&self) {
+        self.db.flush().expect("flush");
+        self.db.compact_range::<&[u8], &[u8]>(None, None);
+        self.settle();
+    }
 }
 
 struct Ring {
@@ -174,6 +182,11 @@ impl Db for Ring {
     fn amplification(&self) -> (f64, u64, Option<f64>) {
         let s = self.e.stats();
         (s.write_amplification, s.live_sst_bytes, Some(s.probes_per_read))
+    }
+    fn compact_all(&self) {
+        self.e.flush().expect("flush");
+        self.e.compact_all().expect("compact");
+        self.settle();
     }
 }
 
@@ -280,6 +293,36 @@ fn micro(dir: &Path) {
     let durable = per(&|i| r.put(&key(n + i), &value(i)));
     let get = per(&|i| assert!(r.get(&key((i * 7919) % n))));
     println!("micro (ns/op): write {write:.0}, write+wait_durable {durable:.0}, memtable get {get:.0}");
+    drop(r);
+    sstable_gets(dir);
+}
+
+/// Point reads from one compacted sorted run (every read a table probe, one
+/// thread, a warm block cache): random keys present and absent, ns per call,
+/// each engine on the same keys.
+fn sstable_gets(dir: &Path) {
+    let n = 1_000_000u64;
+    let reads = 300_000u64;
+    for name in ["rocksdb", "ringkv-leveled"] {
+        let db = open(name, &dir.join(format!("sst-{name}")));
+        for i in 0..n {
+            db.put(&key(2 * i), &value(i));
+        }
+        db.compact_all();
+        let per = |odd: u64| {
+            let mut rng = SmallRng::seed_from_u64(7);
+            let mut found = 0u64;
+            let t = Instant::now();
+            for _ in 0..reads {
+                found += db.get(&key(2 * rng.random_range(0..n) + odd)) as u64;
+            }
+            (t.elapsed().as_nanos() as f64 / reads as f64, found)
+        };
+        per(0); // warms the block cache
+        let ((hit, found), (miss, false_hits)) = (per(0), per(1));
+        assert_eq!((found, false_hits), (reads, 0), "{name}: wrong answers");
+        println!("micro sstable get (ns/op) {name}: present {hit:.0}, absent {miss:.0}");
+    }
 }
 
 fn main() {
