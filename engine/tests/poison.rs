@@ -43,6 +43,11 @@ fn poison_child() {
     for i in 0..10_000u32 {
         let mut b = WriteBatch::new();
         b.put(format!("k{i}"), value(i));
+        // A key every batch overwrites, twice: the failed batch's two
+        // versions of it are undone, newest first, down to the last
+        // acknowledged one.
+        b.put("shared", Value::new("overwritten in the same batch"));
+        b.put("shared", value(i));
         match e.write(b).and_then(|s| e.wait_durable(s)) {
             Ok(()) => {}
             Err(err) => {
@@ -65,6 +70,8 @@ fn poison_child() {
     assert!(e.stats().background_error.is_some());
     // The failed write was undone; every acknowledged one is readable.
     assert_eq!(e.get(format!("k{failed_at}").as_bytes()).unwrap(), None);
+    let shared_before = failed_at.checked_sub(1).map(value);
+    assert_eq!(e.get(b"shared").unwrap(), shared_before);
     for i in 0..failed_at {
         assert_eq!(e.get(format!("k{i}").as_bytes()).unwrap(), Some(value(i)));
     }
@@ -89,6 +96,7 @@ fn poison_child() {
     drop(e);
     let e = Engine::open(&dir, common::small_options(CompactionStrategy::Leveled)).unwrap();
     assert_eq!(e.get(format!("k{failed_at}").as_bytes()).unwrap(), None);
+    assert_eq!(e.get(b"shared").unwrap(), shared_before);
     for i in (0..failed_at).chain(failed_at + 1..failed_at + 100) {
         assert_eq!(
             e.get(format!("k{i}").as_bytes()).unwrap(),

@@ -309,6 +309,7 @@ impl LogSource for Inner {
         w.log.take(&mut failed);
         let sv = self.current_sv();
         let mut highest = None;
+        let mut undone = Vec::new();
         for c in failed {
             highest = highest.max(Some(c.last_seq));
             let data = bytes::Bytes::from(c.data);
@@ -326,12 +327,16 @@ impl LogSource for Inner {
                 let Ok(b) = crate::batch::decode_batch(&r.payload) else {
                     continue;
                 };
-                for (seq, (key, _)) in (b.start_seq..).zip(b.ops) {
-                    sv.mem.remove(&key, seq);
-                    for m in &sv.imms {
-                        m.remove(&key, seq);
-                    }
-                }
+                undone.extend((b.start_seq..).zip(b.ops).map(|(seq, (key, _))| (key, seq)));
+            }
+        }
+        // Newest first: the failed writes are the newest of all, so each is
+        // its key's newest version when it is taken out (`Memtable::remove`).
+        undone.sort_unstable_by_key(|(_, seq)| std::cmp::Reverse(*seq));
+        for (key, seq) in undone {
+            sv.mem.remove(&key, seq);
+            for m in &sv.imms {
+                m.remove(&key, seq);
             }
         }
         drop(w);

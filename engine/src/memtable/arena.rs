@@ -9,8 +9,8 @@
 //! held, and one holding 116-byte versions flushed about half of what
 //! RocksDB's flushes at the same budget, which made leveled compaction
 //! write more (`docs/performance.md`). A record's own overhead is its
-//! 40-byte header; the map holds 16 bytes per version and the index 8 per
-//! key.
+//! 48-byte header; the map holds 16 bytes and the index 8 per key, and
+//! each record points at the key's next older record in the memtable.
 //!
 //! Safety. Chunks are raw allocations that live as long as the arena (the
 //! memtable). A record is written once, by the memtable's single writer,
@@ -43,9 +43,11 @@ const COPY_OUT_MAX: usize = 256;
 const ALIGN: usize = 8;
 
 /// `seq:u64 | time_ms:u64 | chunk:*const Chunk | key_len:u32 |
-/// value_len:u32 | kind:u8 | 7 bytes unused`, native byte order: the
-/// arena is memory, never written to disk.
-pub(super) const HEADER: usize = 40;
+/// value_len:u32 | kind:u8 | 7 bytes unused | prev:*const u8`, native
+/// byte order: the arena is memory, never written to disk. `prev` is the
+/// record of the same key's next older version in this arena (null for
+/// the oldest).
+pub(super) const HEADER: usize = 48;
 
 const SEQ_AT: usize = 0;
 const TIME_AT: usize = 8;
@@ -53,6 +55,7 @@ const CHUNK_AT: usize = 16;
 const KEY_LEN_AT: usize = 24;
 const VALUE_LEN_AT: usize = 28;
 const KIND_AT: usize = 32;
+const PREV_AT: usize = 40;
 
 /// One block of arena memory.
 pub(super) struct Chunk {
@@ -125,6 +128,14 @@ impl Rec {
             0 => Kind::Put,
             _ => Kind::Delete,
         }
+    }
+
+    /// The same key's next older version in this arena, if any.
+    pub(super) fn prev(self) -> Option<Rec> {
+        let at = self.read_u64(PREV_AT) as usize as *mut u8;
+        // A record of the same arena, written before this one (see `push`),
+        // so alive and immutable as long as this one.
+        NonNull::new(at).map(Rec)
     }
 
     fn key_len(self) -> usize {
@@ -223,8 +234,10 @@ pub(super) struct Arena {
 }
 
 impl Arena {
-    /// Copies one version into the arena and returns its record. Called
-    /// only by the memtable's writer (under its write lock).
+    /// Copies one version into the arena and returns its record; `prev`
+    /// is the record of the key's next older version, which must be one
+    /// of this arena's. Called only by the memtable's writer (under its
+    /// write lock).
     pub(super) fn push(
         &mut self,
         seq: u64,
@@ -232,6 +245,7 @@ impl Arena {
         time_ms: u64,
         key: &[u8],
         value: &[u8],
+        prev: Option<Rec>,
     ) -> Rec {
         let size = record_size(key.len(), value.len());
         let (chunk, offset) = self.reserve(size);
@@ -252,6 +266,9 @@ impl Arena {
                 Kind::Put => 0,
                 Kind::Delete => 1,
             });
+            at.add(PREV_AT)
+                .cast::<u64>()
+                .write(prev.map_or(0, |r| r.0.as_ptr() as usize as u64));
             std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(HEADER), key.len());
             std::ptr::copy_nonoverlapping(value.as_ptr(), at.add(HEADER + key.len()), value.len());
             Rec(NonNull::new_unchecked(at))
@@ -292,7 +309,7 @@ mod tests {
     #[test]
     fn records_read_back_across_chunks_and_own_chunks() {
         let mut arena = Arena::default();
-        let mut recs = Vec::new();
+        let mut recs: Vec<(Rec, Vec<u8>, Vec<u8>, Kind)> = Vec::new();
         for i in 0..5_000u64 {
             let key = format!("key{i}").into_bytes();
             let n = match i % 50 {
@@ -303,7 +320,7 @@ mod tests {
             let value = vec![(i % 251) as u8; n];
             let kind = if i % 7 == 0 { Kind::Delete } else { Kind::Put };
             recs.push((
-                arena.push(i + 1, kind, i * 3, &key, &value),
+                arena.push(i + 1, kind, i * 3, &key, &value, recs.last().map(|r| r.0)),
                 key,
                 value,
                 kind,
@@ -315,6 +332,8 @@ mod tests {
             assert_eq!(rec.key(), &key[..]);
             assert_eq!(rec.kind(), *kind);
             assert_eq!(&rec.value_bytes()[..], &value[..]);
+            let prev = rec.prev().map(|p| p.seq());
+            assert_eq!(prev, i.checked_sub(1).map(|p| p as u64 + 1));
         }
         // A value handed out without a copy outlives the arena.
         let shared = recs[1].0.value_bytes();

@@ -1,7 +1,9 @@
-//! The memtable: an ordered map (a B-tree behind a reader-writer lock) of
-//! every version written since the last rotation, ordered by (user key
-//! ascending, sequence descending), so the first entry at or after
-//! `(key, snapshot)` is the newest version visible to that snapshot.
+//! The memtable: every version written since the last rotation, in
+//! internal-key order (user key ascending, sequence descending). An
+//! ordered map (a B-tree behind a reader-writer lock) holds one slot per
+//! user key; each version's record points at the same key's next older
+//! one, and an index maps each key to its newest record, so a key's
+//! versions are its newest record and the chain behind it.
 //!
 //! Why a B-tree and not a lock-free skiplist: an insert into a skiplist of a
 //! few hundred thousand entries is ~20 dependent cache misses, and it was the
@@ -11,11 +13,21 @@
 //! faster and dropping a flushed memtable 2.5x faster (measured on 400k
 //! versions of 100k keys, `docs/performance.md`).
 //!
+//! Why one slot per key and not per version: a new version of a key the
+//! memtable already holds (an overwrite, a collection's header, a counter)
+//! then changes no B-tree at all. A B-tree insert compares the new key
+//! with a dozen or more others, and each comparison the slots' cached key
+//! prefixes cannot decide (versions of one key; members of one
+//! collection, whose keys share their first 24 bytes and more) reads
+//! another record, a cache miss: that was 10-13% of the server's CPU
+//! under `redis-benchmark -t set,sadd -P 16` (`docs/performance.md`).
+//!
 //! Each version is one record in an arena ([`arena`]): the map holds a
-//! 16-byte slot per version (the key's first 8 bytes and the record's
+//! 16-byte slot per key (the key's first 8 bytes and its oldest record's
 //! address) and the index of newest versions ([`index`]) an 8-byte slot
-//! per key, so a memtable's memory is its keys and values plus about 90
-//! bytes a version, and what it is charged is what it holds.
+//! per key, so a memtable's memory is its keys and values plus a record
+//! header a version and about 70 bytes a key, and what it is charged is
+//! what it holds.
 //!
 //! Thread safety:
 //! 1. Inserts happen only under the engine's write lock (so sequence order and
@@ -25,12 +37,16 @@
 //!    never blocks writers for longer than one batch. What they return is
 //!    owned (copied, or sharing an arena chunk it keeps alive).
 //! 3. `approx_bytes` only grows; it decides rotation, so it may lag by one batch.
-//! 4. Beside the map, a hash index maps each user key to its newest
-//!    version, so a point read at the latest snapshot costs one hash probe
-//!    and takes no lock on the map. Both are updated under the write lock
+//! 4. A point read takes no lock on the map: one probe of the index, then
+//!    the chain back to the newest version at or below its snapshot. The
+//!    index, the chains and the map are updated under the write lock
 //!    before the batch's sequence is published, so a reader whose snapshot
-//!    covers a version finds the key in the index; when the indexed version
-//!    is newer than the snapshot the read falls back to the map.
+//!    covers a version finds it; a version newer than its snapshot it
+//!    steps over. Records never change once written: a new version links
+//!    to the older one, never the other way round.
+//! 5. A version is taken out again (`remove`, a failed WAL write) only
+//!    while it is its key's newest: the failed writes are the newest of
+//!    all, and are undone newest first.
 
 mod arena;
 mod index;
@@ -48,13 +64,14 @@ use crate::value::{InternalValue, Kind};
 use arena::{Arena, Rec, record_size};
 use index::{INDEX_CHARGE, NewestIndex};
 
-/// Charged per version for its slot in the ordered map: 16 bytes at a
+/// Charged per key for its slot in the ordered map: 16 bytes at a
 /// B-tree leaf's usual fill, with the inner nodes above it.
 const SLOT_CHARGE: usize = 32;
 
-/// One version in the ordered map. `prefix` caches the first 8 key bytes
-/// inside the B-tree node, so most comparisons during a search never read
-/// the record.
+/// One key in the ordered map: its oldest record here (any of its records
+/// would do: only the key is compared). `prefix` caches the first 8 key
+/// bytes inside the B-tree node, so comparisons with keys that differ
+/// there never read the record.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     prefix: u64,
@@ -70,11 +87,10 @@ fn key_prefix(key: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// A borrowed view of an internal key, so lookups need no allocation.
+/// A borrowed view of a user key, so lookups need no allocation.
 pub(crate) trait KeyView {
     fn prefix(&self) -> u64;
     fn user(&self) -> &[u8];
-    fn seq(&self) -> u64;
 }
 
 impl KeyView for Slot {
@@ -84,24 +100,19 @@ impl KeyView for Slot {
     fn user(&self) -> &[u8] {
         self.rec.key()
     }
-    fn seq(&self) -> u64 {
-        self.rec.seq()
-    }
 }
 
 /// A lookup key borrowing its user key.
 pub(crate) struct LookupKey<'a> {
     prefix: u64,
     user: &'a [u8],
-    seq: u64,
 }
 
 impl<'a> LookupKey<'a> {
-    pub(crate) fn new(user: &'a [u8], seq: u64) -> Self {
+    pub(crate) fn new(user: &'a [u8]) -> Self {
         LookupKey {
             prefix: key_prefix(user),
             user,
-            seq,
         }
     }
 }
@@ -113,9 +124,6 @@ impl KeyView for LookupKey<'_> {
     fn user(&self) -> &[u8] {
         self.user
     }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
 }
 
 /// Internal-key order: user key ascending, then sequence descending.
@@ -123,11 +131,11 @@ pub(crate) fn cmp_internal(a_user: &[u8], a_seq: u64, b_user: &[u8], b_seq: u64)
     a_user.cmp(b_user).then_with(|| b_seq.cmp(&a_seq))
 }
 
-/// `cmp_internal`, deciding on the cached prefixes when they differ.
+/// User-key order, deciding on the cached prefixes when they differ.
 fn cmp_views(a: &(impl KeyView + ?Sized), b: &(impl KeyView + ?Sized)) -> Ordering {
     a.prefix()
         .cmp(&b.prefix())
-        .then_with(|| cmp_internal(a.user(), a.seq(), b.user(), b.seq()))
+        .then_with(|| a.user().cmp(b.user()))
 }
 
 impl<'a> PartialEq for dyn KeyView + 'a {
@@ -193,9 +201,9 @@ pub(crate) struct NewVersion<'a> {
     pub(crate) data: &'a [u8],
 }
 
-/// The versions of a memtable and the arena their records live in, behind
-/// one lock: inserts (serialised by the engine's write lock) take it to
-/// write, readers to read the map.
+/// The keys of a memtable and the arena their versions' records live in,
+/// behind one lock: inserts (serialised by the engine's write lock) take
+/// it to write, readers to read the map.
 #[derive(Default)]
 struct Versions {
     map: BTreeSet<Slot>,
@@ -259,50 +267,49 @@ impl Memtable {
         let Versions { map, arena } = &mut *guard;
         let mut add = 0;
         for v in batch {
-            let rec = arena.push(v.seq, v.kind, v.time_ms, v.user, v.data);
-            add += record_size(v.user.len(), v.data.len()) + SLOT_CHARGE;
-            if self.newest.set(rec) {
-                add += INDEX_CHARGE;
-            }
-            map.insert(Slot {
-                prefix: key_prefix(v.user),
-                rec,
+            let mut rec = None;
+            let new_key = self.newest.upsert(v.user, |prev| {
+                *rec.insert(arena.push(v.seq, v.kind, v.time_ms, v.user, v.data, prev))
             });
+            add += record_size(v.user.len(), v.data.len());
+            if let (true, Some(rec)) = (new_key, rec) {
+                add += SLOT_CHARGE + INDEX_CHARGE;
+                map.insert(Slot {
+                    prefix: key_prefix(v.user),
+                    rec,
+                });
+            }
         }
         drop(guard);
         self.bytes.fetch_add(add, AtomicOrdering::Relaxed);
     }
 
     /// Takes version `seq` of `user` out again: its WAL record could not be
-    /// written (see `wal::committer`). The next older version, if any,
+    /// written (see `wal::committer`). Only a key's newest version can be
+    /// taken out (the failed writes are the newest of all, undone newest
+    /// first); a `seq` newer than the key's newest here is not in this
+    /// memtable, and nothing happens. The next older version, if any,
     /// becomes the newest. Called only under the engine's write lock. The
     /// record's bytes stay in the arena until the memtable is dropped.
     pub(crate) fn remove(&self, user: &[u8], seq: u64) {
-        let probe = LookupKey::new(user, seq);
         let mut guard = self.versions.write();
-        let map = &mut guard.map;
-        if map.take(&probe as &dyn KeyView).is_none() {
+        let Some(newest) = self.newest.get(user) else {
+            return;
+        };
+        if newest.seq() != seq {
+            debug_assert!(newest.seq() < seq, "only a key's newest version is removed");
             return;
         }
-        self.bytes.fetch_sub(
-            SLOT_CHARGE.min(self.approx_bytes()),
-            AtomicOrdering::Relaxed,
-        );
-        let newest_is_it = self.newest.get(user).is_some_and(|r| r.seq() == seq);
-        if !newest_is_it {
-            return;
-        }
-        let below = LookupKey::new(user, seq.saturating_sub(1));
-        let older = map
-            .range::<dyn KeyView, _>((Bound::Included(&below as &dyn KeyView), Bound::Unbounded))
-            .next()
-            .filter(|s| s.rec.key() == user && s.rec.seq() < seq)
-            .map(|s| s.rec);
-        match older {
-            Some(rec) => {
-                self.newest.set(rec);
+        match newest.prev() {
+            Some(older) => self.newest.replace(older),
+            None => {
+                self.newest.remove(user);
+                guard.map.remove(&LookupKey::new(user) as &dyn KeyView);
+                self.bytes.fetch_sub(
+                    (SLOT_CHARGE + INDEX_CHARGE).min(self.approx_bytes()),
+                    AtomicOrdering::Relaxed,
+                );
             }
-            None => self.newest.remove(user),
         }
     }
 
@@ -314,7 +321,24 @@ impl Memtable {
     /// Number of versions held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.versions.read().map.len()
+        let versions = self.versions.read();
+        versions
+            .map
+            .iter()
+            .map(|slot| self.versions_of(slot).count())
+            .sum()
+    }
+
+    /// The versions of `slot`'s key, newest first.
+    fn versions_of<'a>(&'a self, slot: &Slot) -> impl Iterator<Item = Rec> + 'a {
+        // Every key in the map is in the index (both are changed together,
+        // under the map's write lock, which the caller's read lock excludes).
+        let newest = self.newest.get(slot.rec.key());
+        debug_assert!(
+            newest.is_some(),
+            "a key of the map is missing from the index"
+        );
+        std::iter::successors(newest, |r| r.prev())
     }
 
     /// True when nothing was inserted.
@@ -324,17 +348,11 @@ impl Memtable {
 
     /// The newest version of `key` with sequence <= `snapshot`.
     pub(crate) fn get(&self, key: &[u8], snapshot: u64) -> Option<(u64, InternalValue)> {
-        let newest = self.newest.get(key)?;
-        if newest.seq() <= snapshot {
-            return Some((newest.seq(), newest.internal_value()));
+        let mut rec = self.newest.get(key)?;
+        while rec.seq() > snapshot {
+            rec = rec.prev()?;
         }
-        let probe = LookupKey::new(key, snapshot);
-        let versions = self.versions.read();
-        let slot = versions
-            .map
-            .range::<dyn KeyView, _>((Bound::Included(&probe as &dyn KeyView), Bound::Unbounded))
-            .next()?;
-        (slot.rec.key() == key).then(|| (slot.rec.seq(), slot.rec.internal_value()))
+        Some((rec.seq(), rec.internal_value()))
     }
 
     /// Calls `f` on every entry in internal order, holding the read lock
@@ -345,8 +363,11 @@ impl Memtable {
         &self,
         mut f: impl FnMut(&[u8], u64, LazyValue) -> Result<(), E>,
     ) -> Result<(), E> {
-        for slot in self.versions.read().map.iter() {
-            f(slot.rec.key(), slot.rec.seq(), LazyValue(slot.rec))?;
+        let versions = self.versions.read();
+        for slot in versions.map.iter() {
+            for rec in self.versions_of(slot) {
+                f(rec.key(), rec.seq(), LazyValue(rec))?;
+            }
         }
         Ok(())
     }
@@ -365,37 +386,38 @@ impl Memtable {
         out: &mut Vec<MemEntry>,
         newest_at: Option<u64>,
     ) -> bool {
-        let lk;
-        let bound: Bound<&dyn KeyView> = match from {
-            Bound::Included((k, s)) => {
-                lk = LookupKey::new(k, s);
-                Bound::Included(&lk)
-            }
-            Bound::Excluded((k, s)) => {
-                lk = LookupKey::new(k, s);
-                Bound::Excluded(&lk)
-            }
-            Bound::Unbounded => Bound::Unbounded,
+        // The first key's versions from the bound on; every version of the
+        // keys after it.
+        let (first, lk) = match from {
+            Bound::Included((k, s)) => (Some((k, s, true)), LookupKey::new(k)),
+            Bound::Excluded((k, s)) => (Some((k, s, false)), LookupKey::new(k)),
+            Bound::Unbounded => (None, LookupKey::new(&[])),
+        };
+        let in_bound = |user: &[u8], seq: u64| match first {
+            Some((k, s, inclusive)) if user == k => seq < s || (inclusive && seq == s),
+            _ => true,
         };
         let versions = self.versions.read();
         let mut taken = 0usize;
-        let mut last_user: Option<&[u8]> = None;
         for slot in versions
             .map
-            .range::<dyn KeyView, _>((bound, Bound::Unbounded))
+            .range::<dyn KeyView, _>((Bound::Included(&lk as &dyn KeyView), Bound::Unbounded))
         {
-            let (user, seq) = (slot.rec.key(), slot.rec.seq());
-            if let Some(at) = newest_at {
-                if seq > at || last_user == Some(user) {
+            let user = slot.rec.key();
+            for rec in self.versions_of(slot) {
+                let seq = rec.seq();
+                if !in_bound(user, seq) || newest_at.is_some_and(|at| seq > at) {
                     continue;
                 }
-                last_user = Some(user);
+                if taken == max {
+                    return true;
+                }
+                out.push((Bytes::copy_from_slice(user), seq, rec.internal_value()));
+                taken += 1;
+                if newest_at.is_some() {
+                    break;
+                }
             }
-            if taken == max {
-                return true;
-            }
-            out.push((Bytes::copy_from_slice(user), seq, slot.rec.internal_value()));
-            taken += 1;
         }
         false
     }
@@ -479,7 +501,7 @@ mod tests {
         ];
         for a in keys {
             for b in keys {
-                let (x, y) = (LookupKey::new(a, 1), LookupKey::new(b, 1));
+                let (x, y) = (LookupKey::new(a), LookupKey::new(b));
                 assert_eq!(cmp_views(&x, &y), a.cmp(b), "{a:?} vs {b:?}");
             }
         }
@@ -510,9 +532,10 @@ mod tests {
         }
     }
 
-    /// Random inserts, removals (a failed WAL write) and reads against a
-    /// model of every version: `get` at any snapshot, `scan` in batches
-    /// with and without `newest_at`, and `for_each` agree with it.
+    /// Random inserts, removals (a failed WAL write: the newest versions,
+    /// newest first) and reads against a model of every version: `get` at
+    /// any snapshot, `scan` in batches with and without `newest_at`, and
+    /// `for_each` agree with it.
     mod model {
         use super::*;
         use proptest::prelude::*;
@@ -522,7 +545,7 @@ mod tests {
         enum Op {
             Put(u8, usize),
             Delete(u8),
-            RemoveRecent(usize),
+            RemoveNewest(usize),
         }
 
         fn op() -> impl Strategy<Value = Op> {
@@ -530,7 +553,7 @@ mod tests {
                 6 => (0u8..12, prop_oneof![0usize..40, 250usize..300, Just(200_000usize)])
                     .prop_map(|(k, n)| Op::Put(k, n)),
                 2 => (0u8..12).prop_map(Op::Delete),
-                1 => (0usize..4).prop_map(Op::RemoveRecent),
+                1 => (1usize..4).prop_map(Op::RemoveNewest),
             ]
         }
 
@@ -583,11 +606,12 @@ mod tests {
                             model.insert((key(k), std::cmp::Reverse(seq)), v);
                             recent.push((key(k), seq));
                         }
-                        Op::RemoveRecent(back) => {
-                            if let Some(i) = recent.len().checked_sub(back + 1) {
-                                let (k, s) = recent.remove(i);
-                                m.remove(&k, s);
-                                model.remove(&(k, std::cmp::Reverse(s)));
+                        Op::RemoveNewest(n) => {
+                            for _ in 0..n {
+                                if let Some((k, s)) = recent.pop() {
+                                    m.remove(&k, s);
+                                    model.remove(&(k, std::cmp::Reverse(s)));
+                                }
                             }
                         }
                     }
