@@ -300,13 +300,13 @@ impl Inner {
 }
 
 impl LogSource for Inner {
-    fn take_pending(&self, out: &mut Vec<Chunk>) {
-        self.write.lock().log.take(out);
+    fn take_pending(&self, out: &mut Vec<Chunk>, spare: &mut Vec<u8>) {
+        self.write.lock().log.take(out, spare);
     }
 
     fn discard(&self, mut failed: Vec<Chunk>) -> Option<u64> {
         let mut w = self.write.lock();
-        w.log.take(&mut failed);
+        w.log.take(&mut failed, &mut Vec::new());
         let sv = self.current_sv();
         let mut highest = None;
         let mut undone = Vec::new();

@@ -46,6 +46,13 @@ use crate::options::FsyncPolicy;
 /// Pending bytes above which a write wakes the committer thread.
 pub(crate) const FLUSH_THRESHOLD: usize = 1 << 20;
 
+/// Capacity a fresh log buffer starts with.
+const BUFFER_START: usize = 64 * 1024;
+
+/// A written buffer up to this capacity is kept for the next fill; a
+/// larger one (a large write's) is freed.
+const BUFFER_KEEP_MAX: usize = 4 * FLUSH_THRESHOLD;
+
 /// Bytes queued for one WAL file, in order.
 #[derive(Debug)]
 pub(crate) struct Chunk {
@@ -76,18 +83,28 @@ impl LogBuffer {
     pub(crate) fn new(file: Arc<WalFile>, last_seq: u64) -> Self {
         LogBuffer {
             file,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::with_capacity(BUFFER_START),
             last_seq,
             sealed: Vec::new(),
             signalled: false,
         }
     }
 
-    /// Moves everything pending into `out`, oldest first.
-    pub(crate) fn take(&mut self, out: &mut Vec<Chunk>) {
+    /// Moves everything pending into `out`, oldest first. `spare` (an
+    /// empty buffer a leader wrote out before, or nothing) becomes the new
+    /// buffer: refilling memory already touched, instead of a fresh
+    /// allocation the kernel must fault in and zero page by page (2-3% of
+    /// the server's CPU samples under pipelined writes went there).
+    pub(crate) fn take(&mut self, out: &mut Vec<Chunk>, spare: &mut Vec<u8>) {
         out.append(&mut self.sealed);
         if !self.buf.is_empty() {
-            let data = std::mem::replace(&mut self.buf, Vec::with_capacity(64 * 1024));
+            let next = if spare.capacity() >= BUFFER_START {
+                spare.clear();
+                std::mem::take(spare)
+            } else {
+                Vec::with_capacity(BUFFER_START)
+            };
+            let data = std::mem::replace(&mut self.buf, next);
             out.push(Chunk {
                 file: self.file.clone(),
                 data,
@@ -111,8 +128,9 @@ impl LogBuffer {
 
 /// Where a leader takes pending bytes from (the engine, under its write lock).
 pub(crate) trait LogSource: Send + Sync {
-    /// Moves every pending chunk into `out`.
-    fn take_pending(&self, out: &mut Vec<Chunk>);
+    /// Moves every pending chunk into `out`; `spare` may become the new
+    /// buffer (`LogBuffer::take`).
+    fn take_pending(&self, out: &mut Vec<Chunk>, spare: &mut Vec<u8>);
     /// Called after a failed append, with the committer already poisoned
     /// (so no write can add records any more): takes the rest of the pending
     /// records, undoes every record of `failed` and of the rest in the
@@ -149,6 +167,8 @@ struct IoState {
     /// Files written since their last fsync.
     dirty: Vec<Arc<WalFile>>,
     scratch: Vec<Chunk>,
+    /// The last buffer written out, emptied, for the next take.
+    spare: Vec<u8>,
 }
 
 /// The group committer. One per engine.
@@ -391,7 +411,7 @@ impl Committer {
         }
         loop {
             let mut chunks = std::mem::take(&mut io.scratch);
-            src.take_pending(&mut chunks);
+            src.take_pending(&mut chunks, &mut io.spare);
             let had_chunks = !chunks.is_empty();
             let mut last = None;
             let mut pending = chunks.drain(..);
@@ -410,6 +430,9 @@ impl Committer {
                     io.dirty.push(c.file.clone());
                 }
                 last = Some(c.last_seq);
+                if c.data.capacity() <= BUFFER_KEEP_MAX && c.data.capacity() > io.spare.capacity() {
+                    io.spare = c.data;
+                }
             }
             drop(pending);
             io.scratch = chunks;
