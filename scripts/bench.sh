@@ -16,10 +16,9 @@
 # shows the cluster beside the single node and Redis.
 # With --collections it adds redis-benchmark's HSET, SADD, SPOP, ZADD and
 # ZPOPMIN tests (one hash, set or sorted set of up to --members N members,
-# default 1000: a collection is one record today, so a write costs O(N)).
+# default 1000; every client writes that one key).
 # With --lists it adds LPUSH, RPOP and LRANGE_100 (redis-benchmark uses one
-# list, which grows to the request count: --list-requests N, default 2000,
-# since a list is one record today and a push costs O(its length)).
+# list, which grows to the request count: --list-requests N, default 2000).
 # BENCH_SERVER_BIN=path benchmarks a given binary instead of building one.
 # Installs redis-server/redis-tools if missing; stops only what it started.
 set -euo pipefail

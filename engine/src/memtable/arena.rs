@@ -9,8 +9,9 @@
 //! held, and one holding 116-byte versions flushed about half of what
 //! RocksDB's flushes at the same budget, which made leveled compaction
 //! write more (`docs/performance.md`). A record's own overhead is its
-//! 48-byte header; the map holds 16 bytes and the index 8 per key, and
-//! each record points at the key's next older record in the memtable.
+//! 56-byte header; the map holds 16 bytes and the index 8 per key, and
+//! each record points at the key's next older and next newer records in
+//! the memtable.
 //!
 //! Safety. Chunks are raw allocations that live as long as the arena (the
 //! memtable). A record is written once, by the memtable's single writer,
@@ -19,10 +20,14 @@
 //! with, so they see it whole. No `&mut` to a chunk is ever formed: the
 //! writer copies into the unwritten tail with raw pointer writes, and
 //! readers borrow only bytes already written, which never change again.
+//! The one exception is a record's `next` field (its key's next newer
+//! version), set when that version is written or taken out again: it is
+//! only ever read and written as an atomic, and no reference to it exists.
 
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -43,11 +48,12 @@ const COPY_OUT_MAX: usize = 256;
 const ALIGN: usize = 8;
 
 /// `seq:u64 | time_ms:u64 | chunk:*const Chunk | key_len:u32 |
-/// value_len:u32 | kind:u8 | 7 bytes unused | prev:*const u8`, native
-/// byte order: the arena is memory, never written to disk. `prev` is the
-/// record of the same key's next older version in this arena (null for
-/// the oldest).
-pub(super) const HEADER: usize = 48;
+/// value_len:u32 | kind:u8 | 7 bytes unused | prev:*const u8 | next:*const
+/// u8`, native byte order: the arena is memory, never written to disk.
+/// `prev` is the record of the same key's next older version in this
+/// arena (null for the oldest), `next` of its next newer one (null for the
+/// newest).
+pub(super) const HEADER: usize = 56;
 
 const SEQ_AT: usize = 0;
 const TIME_AT: usize = 8;
@@ -56,6 +62,7 @@ const KEY_LEN_AT: usize = 24;
 const VALUE_LEN_AT: usize = 28;
 const KIND_AT: usize = 32;
 const PREV_AT: usize = 40;
+const NEXT_AT: usize = 48;
 
 /// One block of arena memory.
 pub(super) struct Chunk {
@@ -136,6 +143,28 @@ impl Rec {
         // A record of the same arena, written before this one (see `push`),
         // so alive and immutable as long as this one.
         NonNull::new(at).map(Rec)
+    }
+
+    /// The `next` field, as the atomic it only ever is accessed as.
+    fn next_field(self) -> &'static AtomicU64 {
+        // SAFETY: 8-aligned, inside the header, and accessed only through
+        // this atomic once the record is published (see the module
+        // comment); the arena outlives every use of it (see `Rec`).
+        unsafe { AtomicU64::from_ptr(self.0.as_ptr().add(NEXT_AT).cast::<u64>()) }
+    }
+
+    /// The same key's next newer version in this arena, if any. Read
+    /// under the map's lock, which its writer holds to set it.
+    pub(super) fn next(self) -> Option<Rec> {
+        let at = self.next_field().load(Ordering::Acquire) as usize as *mut u8;
+        NonNull::new(at).map(Rec)
+    }
+
+    /// Links `newer` as the next newer version (or unlinks it: `None`).
+    /// Called only by the memtable's writer.
+    pub(super) fn set_next(self, newer: Option<Rec>) {
+        let at = newer.map_or(0, |r| r.0.as_ptr() as usize as u64);
+        self.next_field().store(at, Ordering::Release);
     }
 
     fn key_len(self) -> usize {
@@ -269,6 +298,7 @@ impl Arena {
             at.add(PREV_AT)
                 .cast::<u64>()
                 .write(prev.map_or(0, |r| r.0.as_ptr() as usize as u64));
+            at.add(NEXT_AT).cast::<u64>().write(0);
             std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(HEADER), key.len());
             std::ptr::copy_nonoverlapping(value.as_ptr(), at.add(HEADER + key.len()), value.len());
             Rec(NonNull::new_unchecked(at))
@@ -334,7 +364,12 @@ mod tests {
             assert_eq!(&rec.value_bytes()[..], &value[..]);
             let prev = rec.prev().map(|p| p.seq());
             assert_eq!(prev, i.checked_sub(1).map(|p| p as u64 + 1));
+            assert!(rec.next().is_none());
         }
+        recs[0].0.set_next(Some(recs[1].0));
+        assert_eq!(recs[0].0.next().map(|r| r.seq()), Some(2));
+        recs[0].0.set_next(None);
+        assert!(recs[0].0.next().is_none());
         // A value handed out without a copy outlives the arena.
         let shared = recs[1].0.value_bytes();
         drop(recs);

@@ -22,12 +22,13 @@
 //! another record, a cache miss: that was 10-13% of the server's CPU
 //! under `redis-benchmark -t set,sadd -P 16` (`docs/performance.md`).
 //!
-//! Each version is one record in an arena ([`arena`]): the map holds a
-//! 16-byte slot per key (the key's first 8 bytes and its oldest record's
-//! address) and the index of newest versions ([`index`]) an 8-byte slot
-//! per key, so a memtable's memory is its keys and values plus a record
-//! header a version and about 70 bytes a key, and what it is charged is
-//! what it holds.
+//! Each version is one record in an arena ([`arena`]), linked to its
+//! key's next older and next newer records: the map holds a 16-byte slot
+//! per key (the key's first 8 bytes and its oldest record's address) and
+//! the index of newest versions ([`index`]) an 8-byte slot per key, so a
+//! memtable's memory is its keys and values plus a record header a
+//! version and about 70 bytes a key, and what it is charged is what it
+//! holds.
 //!
 //! Thread safety:
 //! 1. Inserts happen only under the engine's write lock (so sequence order and
@@ -42,8 +43,9 @@
 //!    index, the chains and the map are updated under the write lock
 //!    before the batch's sequence is published, so a reader whose snapshot
 //!    covers a version finds it; a version newer than its snapshot it
-//!    steps over. Records never change once written: a new version links
-//!    to the older one, never the other way round.
+//!    steps over. A new version links to the older one; the older one's
+//!    link to it (what scans follow to tell a key written once) is set
+//!    under the map's write lock, which scans exclude.
 //! 5. A version is taken out again (`remove`, a failed WAL write) only
 //!    while it is its key's newest: the failed writes are the newest of
 //!    all, and are undone newest first.
@@ -68,10 +70,10 @@ use index::{INDEX_CHARGE, NewestIndex};
 /// B-tree leaf's usual fill, with the inner nodes above it.
 const SLOT_CHARGE: usize = 32;
 
-/// One key in the ordered map: its oldest record here (any of its records
-/// would do: only the key is compared). `prefix` caches the first 8 key
-/// bytes inside the B-tree node, so comparisons with keys that differ
-/// there never read the record.
+/// One key in the ordered map: its oldest record here (scans start from
+/// it: with no newer version linked, it is the key's only one). `prefix`
+/// caches the first 8 key bytes inside the B-tree node, so comparisons
+/// with keys that differ there never read the record.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     prefix: u64,
@@ -269,7 +271,11 @@ impl Memtable {
         for v in batch {
             let mut rec = None;
             let new_key = self.newest.upsert(v.user, |prev| {
-                *rec.insert(arena.push(v.seq, v.kind, v.time_ms, v.user, v.data, prev))
+                let new = arena.push(v.seq, v.kind, v.time_ms, v.user, v.data, prev);
+                if let Some(older) = prev {
+                    older.set_next(Some(new));
+                }
+                *rec.insert(new)
             });
             add += record_size(v.user.len(), v.data.len());
             if let (true, Some(rec)) = (new_key, rec) {
@@ -301,7 +307,10 @@ impl Memtable {
             return;
         }
         match newest.prev() {
-            Some(older) => self.newest.replace(older),
+            Some(older) => {
+                older.set_next(None);
+                self.newest.replace(older);
+            }
             None => {
                 self.newest.remove(user);
                 guard.map.remove(&LookupKey::new(user) as &dyn KeyView);
@@ -329,16 +338,25 @@ impl Memtable {
             .sum()
     }
 
-    /// The versions of `slot`'s key, newest first.
+    /// The versions of `slot`'s key, newest first. A key written once
+    /// (its oldest record has no newer one) costs nothing more; for one
+    /// written again the index gives the newest, so a key rewritten many
+    /// times costs one probe, not a walk up its chain. Called under the
+    /// map's lock, which the writer holds to link versions and update the
+    /// index, so the two agree.
     fn versions_of<'a>(&'a self, slot: &Slot) -> impl Iterator<Item = Rec> + 'a {
-        // Every key in the map is in the index (both are changed together,
-        // under the map's write lock, which the caller's read lock excludes).
-        let newest = self.newest.get(slot.rec.key());
-        debug_assert!(
-            newest.is_some(),
-            "a key of the map is missing from the index"
-        );
-        std::iter::successors(newest, |r| r.prev())
+        let oldest = slot.rec;
+        let newest = match oldest.next() {
+            None => oldest,
+            Some(_) => self.newest.get(oldest.key()).unwrap_or_else(|| {
+                let mut newest = oldest;
+                while let Some(newer) = newest.next() {
+                    newest = newer;
+                }
+                newest
+            }),
+        };
+        std::iter::successors(Some(newest), |r| r.prev())
     }
 
     /// True when nothing was inserted.
