@@ -61,27 +61,18 @@ impl NewestIndex {
     }
 
     /// Makes the record `make` returns the newest of `key`; `make` gets
-    /// the current newest (to link the new record to it). True when the
-    /// key is new to the index.
-    pub(super) fn upsert(&self, key: &[u8], make: impl FnOnce(Option<Rec>) -> Rec) -> bool {
+    /// the current newest (to link the new record to it). Returns the new
+    /// record, and whether the key is new to the index.
+    pub(super) fn upsert(&self, key: &[u8], make: impl FnOnce(Option<Rec>) -> Rec) -> (Rec, bool) {
         let hash = self.hash(key);
         let mut shard = self.shard(hash).write();
         if let Some(slot) = shard.find_mut(hash, |r| r.key() == key) {
             *slot = make(Some(*slot));
-            return false;
+            return (*slot, false);
         }
         let rec = make(None);
         shard.insert_unique(hash, rec, |r| self.hash(r.key()));
-        true
-    }
-
-    /// Makes `rec` the newest record of its key, which the index holds.
-    pub(super) fn replace(&self, rec: Rec) {
-        let key = rec.key();
-        let hash = self.hash(key);
-        if let Some(slot) = self.shard(hash).write().find_mut(hash, |r| r.key() == key) {
-            *slot = rec;
-        }
+        (rec, true)
     }
 
     /// Forgets `key`.

@@ -269,16 +269,15 @@ impl Memtable {
         let Versions { map, arena } = &mut *guard;
         let mut add = 0;
         for v in batch {
-            let mut rec = None;
-            let new_key = self.newest.upsert(v.user, |prev| {
+            let (rec, new_key) = self.newest.upsert(v.user, |prev| {
                 let new = arena.push(v.seq, v.kind, v.time_ms, v.user, v.data, prev);
                 if let Some(older) = prev {
                     older.set_next(Some(new));
                 }
-                *rec.insert(new)
+                new
             });
             add += record_size(v.user.len(), v.data.len());
-            if let (true, Some(rec)) = (new_key, rec) {
+            if new_key {
                 add += SLOT_CHARGE + INDEX_CHARGE;
                 map.insert(Slot {
                     prefix: key_prefix(v.user),
@@ -309,7 +308,7 @@ impl Memtable {
         match newest.prev() {
             Some(older) => {
                 older.set_next(None);
-                self.newest.replace(older);
+                self.newest.upsert(user, |_| older);
             }
             None => {
                 self.newest.remove(user);
