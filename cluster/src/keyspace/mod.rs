@@ -554,8 +554,8 @@ impl Keyspace {
             let superseded = after.iter().all(|s| s.clock != header.clock);
             // A large collection in `after` would be stored split, by a
             // difference with members this path has not read.
-            let small =
-                split::sole_collection(&after).is_none_or(|(_, c)| c.len() < split::INLINE_AT);
+            let small = split::sole_collection(&after)
+                .is_none_or(|(_, c)| c.len() < split::inline_at(c.kind()));
             if superseded && small {
                 return self
                     .store(ns, key, ekey, Some(header), &local, after, ())

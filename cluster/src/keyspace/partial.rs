@@ -20,7 +20,7 @@ use bytes::Bytes;
 use ringkv_engine::{Value, WriteBatch};
 
 use super::score_index::ScoreWindow;
-use super::split::{self, INLINE_AT, Need, Stored};
+use super::split::{self, Need, Stored};
 use super::{Ack, Keyspace, Updated, ValueType, live_entry};
 use crate::error::{Error, Result};
 use crate::token;
@@ -392,7 +392,7 @@ impl Keyspace {
         let expiry = sib.expire_at_ms;
         let expiry_changed = expiry != header.expire_at_ms;
         let members_carry_expiry = expiry_changed && !header.unexpiring_members;
-        if count < INLINE_AT as u64 || members_carry_expiry {
+        if count < split::inline_at(kind) as u64 || members_carry_expiry {
             // Small again (or empty), or members to store anew: stored as the
             // whole record (inline when small).
             let whole_before = split::materialize(engine, &snapshot, ns, key, &header)?;

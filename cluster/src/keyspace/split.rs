@@ -3,8 +3,8 @@
 //! that member, not the collection (`docs/formats/record.md` §3.6).
 //!
 //! A key's record is stored split when it is one live collection sibling
-//! of at least [`SPLIT_AT`] members; it goes back inline (record format 2)
-//! below [`INLINE_AT`], or when it stops being one collection sibling (a
+//! of at least [`split_at`] members; it goes back inline (record format 2)
+//! below [`inline_at`], or when it stops being one collection sibling (a
 //! concurrent sibling, a tombstone, a string). The split form is a storage
 //! detail of this node: every reader that asks for the record gets the
 //! same [`Siblings`] the inline form decodes to ([`Keyspace::read_record`]
@@ -37,10 +37,33 @@ use crate::version::collection::{Collection, Item, Kind};
 use crate::version::siblings::Sibling;
 use crate::version::{Payload, Siblings};
 
-/// A collection with at least this many members is stored split.
-pub const SPLIT_AT: usize = 512;
-/// A split collection with fewer members than this goes back inline.
-pub const INLINE_AT: usize = 128;
+/// A collection of `kind` with at least this many members is stored split.
+///
+/// An inline collection is rewritten whole by every write and decoded
+/// whole by every read, so a hash or set of a few hundred members cost
+/// several kilobytes of WAL per HSET or SADD and a whole decode per HGET
+/// or SISMEMBER (3 to 10 times the split form's cost at 100 and 300
+/// members, `docs/performance.md`): hashes and sets split early. Sorted
+/// sets and lists stay inline longer: split, every re-score of a member
+/// (and every pop) leaves a dead score-index entry (or position) that
+/// range reads skip until compaction drops it, which a small, busy
+/// leaderboard or queue would meet on every read.
+pub const fn split_at(kind: Kind) -> usize {
+    match kind {
+        Kind::Hash | Kind::Set => 64,
+        Kind::ZSet | Kind::List => 512,
+    }
+}
+
+/// A split collection of `kind` with fewer members than this goes back
+/// inline (half or a quarter of [`split_at`], so a collection around the
+/// threshold does not change form on every write).
+pub const fn inline_at(kind: Kind) -> usize {
+    match kind {
+        Kind::Hash | Kind::Set => 32,
+        Kind::ZSet | Kind::List => 128,
+    }
+}
 pub use crate::namespace::MEMBER_NS_BIT;
 
 /// A key's engine value, decoded: siblings, or a split collection's header.
@@ -278,8 +301,9 @@ pub(super) fn place(
     engine_expiry: u64,
     now: u64,
 ) -> Placement {
-    let split = sole_collection(after)
-        .filter(|(_, c)| c.len() >= SPLIT_AT || (old.is_some() && c.len() >= INLINE_AT));
+    let split = sole_collection(after).filter(|(_, c)| {
+        c.len() >= split_at(c.kind()) || (old.is_some() && c.len() >= inline_at(c.kind()))
+    });
     let Some((sib, coll)) = split else {
         if let Some(h) = old {
             queue_reclaim(batch, ns, key, h.generation);

@@ -2,8 +2,8 @@
 //! collection writes applied through the keyspace (the partial path where
 //! it applies, the whole record otherwise, as a node alone runs them) and
 //! to an in-memory record give the same replies, the same record and the
-//! same partial reads, while collections grow past [`SPLIT_AT`] and
-//! shrink below [`INLINE_AT`].
+//! same partial reads, while collections grow past [`split_at`] and
+//! shrink below [`inline_at`].
 
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::split::{INLINE_AT, MEMBER_NS_BIT, SPLIT_AT};
+use super::split::{MEMBER_NS_BIT, inline_at, split_at};
 use super::{
     Ack, Keyspace, Need, PartialRead, PartialTarget, ScoreWindow, collection_need, live_entry,
     replies_length,
@@ -101,7 +101,10 @@ fn random_op(rng: &mut StdRng, kind: Kind, grow: bool) -> CollectionOp {
                     delta: rng.random_range(-5..5),
                 }
             } else {
-                let n = rng.random_range(1..400);
+                // Shrinking, larger removals: a random name of the universe
+                // seldom names a member of a small collection, and the
+                // collection must still get below the inline size.
+                let n = rng.random_range(1..if grow { 400 } else { 1500 });
                 CollectionOp::Remove {
                     kind,
                     members: (0..n).map(|_| member(rng, universe)).collect(),
@@ -278,15 +281,15 @@ async fn check_history(kind: Kind, seed: u64, steps: usize) {
             .and_then(|e| e.members)
             .map_or(0, |m| m.map.len());
         // Grow past the split size, shrink below the inline size, again.
-        if len > SPLIT_AT + 150 {
+        if len > split_at(kind) + 150 {
             grow = false;
-        } else if len < INLINE_AT / 2 {
+        } else if len < inline_at(kind) / 2 {
             grow = true;
         }
         let op = if step == 0 && kind == Kind::List {
             CollectionOp::Push {
                 left: false,
-                values: (0..SPLIT_AT + 20)
+                values: (0..split_at(kind) + 20)
                     .map(|i| Bytes::from(format!("v{}", i % 50)))
                     .collect(),
                 if_exists: false,
