@@ -67,6 +67,7 @@ pub use error::{Error, PortError, Refusal, Result, SyncFailure};
 pub use keyspace::{
     Ack, Entry, Keyspace, Need, PartialRead, ScanPage, ScoreWindow, ValueType, Write, random_picks,
 };
+pub use locks::{KeyHold, holding_scope};
 pub use mutation::{Applied, CausalContext, Mutation, Versions};
 pub use node::{join, leave, remove, start};
 pub use ringkv_conf::Consistency;

@@ -52,6 +52,9 @@ pub struct Client {
     pub unsent_commands: usize,
     /// Close the connection once the pending replies are written.
     pub close_after_reply: bool,
+    /// The connection holds the transaction gate (shared) across a run of
+    /// writes to one key (`key_run`): its commands do not take it again.
+    pub holds_exec_gate: bool,
     /// CLIENT REPLY mode.
     pub reply_mode: ReplyMode,
     /// Send no reply for the command just run (SHUTDOWN).
@@ -102,6 +105,7 @@ impl Client {
             ack: Ack::NONE,
             unsent_commands: 0,
             close_after_reply: false,
+            holds_exec_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
             read_level: None,
@@ -137,6 +141,7 @@ impl Client {
             ack: Ack::NONE,
             unsent_commands: 0,
             close_after_reply: false,
+            holds_exec_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
             read_level: self.read_level,

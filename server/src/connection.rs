@@ -30,6 +30,7 @@ use tokio::net::TcpStream;
 
 use crate::client::{Client, ClientHandle, ReplyMode};
 use crate::command;
+use crate::key_run::KeyRun;
 use crate::pipeline::{self, ConcurrentRun};
 use crate::shared::Server;
 
@@ -57,7 +58,7 @@ enum Ended {
 /// Serves one client until it leaves, is killed, or the server shuts down.
 pub async fn serve(server: Arc<Server>, mut socket: TcpStream, handle: Arc<ClientHandle>) {
     let mut client = Client::new(Arc::clone(&handle), !server.requires_auth());
-    let ended = run(&server, &mut socket, &mut client).await;
+    let ended = ringkv_cluster::holding_scope(run(&server, &mut socket, &mut client)).await;
     match &ended {
         Ended::Io(e) => tracing::debug!(client = handle.id, error = %e, "client connection error"),
         Ended::NotDurable(e) => {
@@ -85,6 +86,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
     let mut wbuf = BytesMut::new();
     let mut decoder = RequestDecoder::new();
     let mut run = ConcurrentRun::default();
+    let mut key_run = KeyRun::default();
     loop {
         if *shutdown.borrow() {
             return Ended::Shutdown;
@@ -142,10 +144,16 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                         }
                     }
                     run_pending(&mut run, server, client, &mut wbuf).await;
+                    if !concurrent && pipeline::enabled(client) {
+                        key_run.before(server, client, &args).await;
+                    } else {
+                        key_run.release(client);
+                    }
                     let mode_before = client.reply_mode;
                     client.unsent_commands += 1;
                     let mut reply = Box::pin(command::execute(server, client, args)).await;
                     if let Some(request) = client.block.take() {
+                        key_run.release(client);
                         // Earlier replies go out before the wait.
                         if let Err(e) = flush(server, socket, client, &mut wbuf).await {
                             return e;
@@ -168,6 +176,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                         break;
                     }
                     if wbuf.len() >= OUTPUT_FLUSH_BYTES {
+                        key_run.release(client);
                         if let Err(e) = flush(server, socket, client, &mut wbuf).await {
                             return e;
                         }
@@ -184,6 +193,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                 }
             }
         }
+        key_run.end_batch(client);
         run_pending(&mut run, server, client, &mut wbuf).await;
         note_buffers(&handle, &rbuf, &wbuf);
         if let Err(e) = flush(server, socket, client, &mut wbuf).await {

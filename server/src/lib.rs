@@ -26,6 +26,7 @@ pub mod engine_options;
 pub mod fd_limit;
 pub mod glob;
 pub mod info;
+pub mod key_run;
 pub mod listener;
 pub mod messaging_metrics;
 pub mod metrics;

@@ -452,6 +452,17 @@ impl Keyspace {
         self.inner.locks.lock(tokens)
     }
 
+    /// Holds `key`'s record lock for this task (a connection inside
+    /// [`holding_scope`](crate::locks::holding_scope)) until the hold drops: its
+    /// writes of `key` meanwhile take the lock at no cost, and no other
+    /// writer of the key (or of a key sharing its stripe) runs in between.
+    /// `None` when this task cannot hold it (outside the scope, or holding
+    /// one already). The holder must write no other key while it holds
+    /// this one.
+    pub async fn hold_key(&self, key: &[u8]) -> Option<crate::locks::KeyHold> {
+        self.inner.record_locks.hold(token::token(key)).await
+    }
+
     /// A node-local metadata value (cluster identity, tokens), stored in
     /// the reserved namespace beside the database table.
     pub fn meta_get(&self, name: &[u8]) -> Result<Option<Bytes>> {

@@ -459,10 +459,12 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
     let reply = if spec.handler == Handler::Exec
         || outside_transactions(spec.handler)
         || !touches_data(spec)
+        || client.holds_exec_gate
     {
         // EXEC takes the gate itself; a command that touches no data (PING,
         // INFO, CLIENT, CONFIG, ...) needs no isolation from a transaction,
-        // so it answers even while a huge EXEC runs.
+        // so it answers even while a huge EXEC runs. A run of writes to one
+        // key holds the gate already (`key_run`).
         run_recorded(server, client, parent, spec, &args).await
     } else {
         let _gate = server.exec_gate.read().await;
