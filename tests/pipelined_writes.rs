@@ -1,10 +1,11 @@
 //! Pipelined writes of one hot key from many connections (which a node
 //! runs holding the key's lock across each connection's consecutive
 //! writes, `server/src/key_run.rs`), interleaved with transactions,
-//! WATCH, multi-key moves and reads of the same key: every increment
-//! lands exactly once, transactions stay atomic, and nothing waits on
-//! anything forever (every connection has a read timeout, so a deadlock
-//! fails the test instead of hanging it).
+//! WATCH, multi-key moves and reads of the same key, and pushes and pops
+//! of a list: every increment, push and pop lands exactly once,
+//! transactions stay atomic, and nothing waits on anything forever (every
+//! connection has a read timeout, so a deadlock fails the test instead of
+//! hanging it).
 //!
 //! Every loop is bounded; the server is killed by PID when the test ends.
 
@@ -38,6 +39,13 @@ fn pipelined_writes_of_one_key_mix_with_transactions_watches_and_moves() {
                             .arg(format!("m-{t}-{b}-{i}"))
                             .ignore();
                         p.cmd("ZINCRBY").arg("z").arg(1).arg("x").ignore();
+                    }
+                    // Each pop follows this connection's own pushes, so the
+                    // list is never empty when one runs.
+                    if i % 4 == 0 {
+                        p.cmd("RPUSH").arg("l").arg(i).ignore();
+                        p.cmd("RPUSH").arg("l").arg(i).ignore();
+                        p.cmd("LPOP").arg("l").ignore();
                     }
                 }
                 p.cmd("HGET").arg("h").arg("f");
@@ -143,6 +151,8 @@ fn pipelined_writes_of_one_key_mix_with_transactions_watches_and_moves() {
     let members: i64 = redis::cmd("SCARD").arg("s").query(c).expect("scard");
     let moved: i64 = redis::cmd("SCARD").arg("s2").query(c).expect("scard");
     assert_eq!(members + moved, (PIPELINERS * BATCHES * BATCH / 8) as i64);
+    let len: i64 = redis::cmd("LLEN").arg("l").query(c).expect("llen");
+    assert_eq!(len, (PIPELINERS * BATCHES * BATCH / 4) as i64);
     let score: f64 = redis::cmd("ZSCORE")
         .arg("z")
         .arg("x")

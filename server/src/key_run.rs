@@ -32,7 +32,8 @@ use crate::shared::Server;
 pub const MAX_HELD: usize = 64;
 
 /// The single-key writes a run may hold the lock across: each writes only
-/// its key, through the record lock alone, and never blocks.
+/// its key, through the record lock alone, and never blocks (the blocking
+/// pops, and moves between two keys, are not among them).
 const HOLDABLE: &[&str] = &[
     "hset",
     "hsetnx",
@@ -45,6 +46,15 @@ const HOLDABLE: &[&str] = &[
     "zadd",
     "zincrby",
     "zrem",
+    "zpopmin",
+    "zpopmax",
+    "spop",
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "lpop",
+    "rpop",
 ];
 
 /// The key of `args` if it is a command a run may hold the lock across.
@@ -152,6 +162,10 @@ mod tests {
         assert!(holdable(&cmd(&["SET", "k", "v"])).is_none());
         assert!(holdable(&cmd(&["HGET", "h", "f"])).is_none());
         assert!(holdable(&cmd(&["BZPOPMIN", "z", "0"])).is_none());
+        assert!(holdable(&cmd(&["BLPOP", "l", "0"])).is_none());
+        assert!(holdable(&cmd(&["LMOVE", "a", "b", "LEFT", "RIGHT"])).is_none());
+        assert!(holdable(&cmd(&["RPUSH", "l", "x"])).is_some());
+        assert!(holdable(&cmd(&["ZPOPMIN", "z"])).is_some());
         assert!(holdable(&cmd(&["NOSUCH", "k"])).is_none());
     }
 }
