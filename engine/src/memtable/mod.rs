@@ -563,23 +563,34 @@ mod tests {
             Put(u8, usize),
             Delete(u8),
             RemoveNewest(usize),
+            Scan,
         }
 
         fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
-                6 => (0u8..12, prop_oneof![0usize..40, 250usize..300, Just(200_000usize)])
+                12 => (0u8..KEYS, prop_oneof![0usize..40, 250usize..300, Just(200_000usize)])
                     .prop_map(|(k, n)| Op::Put(k, n)),
-                2 => (0u8..12).prop_map(Op::Delete),
-                1 => (1usize..4).prop_map(Op::RemoveNewest),
+                4 => (0u8..KEYS).prop_map(Op::Delete),
+                2 => (1usize..4).prop_map(Op::RemoveNewest),
+                1 => Just(Op::Scan),
             ]
         }
 
+        const KEYS: u8 = 180;
+
         fn key(k: u8) -> Vec<u8> {
-            // Keys that share 8-byte prefixes, and keys shorter than 8 bytes.
-            match k % 3 {
-                0 => vec![b'p'; (k / 3) as usize],
+            // Keys that share 8-byte prefixes, keys shorter than 8 bytes,
+            // and keys that share their first 47 bytes (a collection's
+            // members share 30 and more), one a prefix of another, zero
+            // bytes after it.
+            let long = |tail: &[u8]| [&[7u8; 47][..], tail].concat();
+            match k % 6 {
+                0 => vec![b'p'; (k / 6) as usize],
                 1 => format!("prefix00{k}").into_bytes(),
-                _ => format!("prefix00/{k:03}").into_bytes(),
+                2 => format!("prefix00/{k:03}").into_bytes(),
+                3 => long(format!("{}", k / 6).as_bytes()),
+                4 => long(&[0u8; 8][..(k / 6 % 8) as usize]),
+                _ => long(format!("{:03}-{}", k / 6, k).as_bytes()),
             }
         }
 
@@ -599,7 +610,7 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(64))]
             #[test]
-            fn memtable_agrees_with_a_model(ops in proptest::collection::vec(op(), 1..120)) {
+            fn memtable_agrees_with_a_model(ops in proptest::collection::vec(op(), 1..400)) {
                 let m = Memtable::new(1);
                 let mut model: Model = BTreeMap::new();
                 let mut recent: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -623,6 +634,15 @@ mod tests {
                             model.insert((key(k), std::cmp::Reverse(seq)), v);
                             recent.push((key(k), seq));
                         }
+                        Op::Scan => {
+                            // Scans between writes: the model holds at any
+                            // point, not only at the end.
+                            let want: Vec<MemEntry> = model
+                                .iter()
+                                .map(|((k, s), v)| (Bytes::from(k.clone()), s.0, v.clone()))
+                                .collect();
+                            prop_assert_eq!(&scan_all(&m, None), &want);
+                        }
                         Op::RemoveNewest(n) => {
                             for _ in 0..n {
                                 if let Some((k, s)) = recent.pop() {
@@ -634,7 +654,7 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(m.len(), model.len());
-                for k in 0..12u8 {
+                for k in 0..KEYS {
                     let k = key(k);
                     for snap in [0, 1, seq / 2, seq, u64::MAX] {
                         let want = model
