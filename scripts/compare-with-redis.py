@@ -4,7 +4,8 @@ every reply that differs byte for byte.
 
 Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [--random-hll N]
                              [--random-collections N] [--random-zsets N]
-                             [--random-lists N] [--random-big N] [--seed S] [FILE]
+                             [--random-lists N] [--random-big N] [--seed S]
+                             [--pipeline K] [FILE]
 
 FILE holds one command per line (words split like a shell would, so quote
 arguments with spaces); without it, commands are read from stdin. A line
@@ -25,7 +26,11 @@ commands); --random-big N adds N random commands on a hash, a set, a
 sorted set and a list of over a thousand members each (ringkv stores them
 split: the commands that touch only some members, pushes and pops at both
 ends, the counts, DEL and refills). --seed S changes the seed of every
-random mode (default: each mode's own fixed seed).
+random mode (default: each mode's own fixed seed). --pipeline K sends up
+to K consecutive commands of connection 0 in one write and reads their
+replies after (a scan, a blocking command, another connection's line or
+SLEEP is sent alone): pipelined writes of one key take a different path
+in ringkv, and their replies must not change.
 
 Replies Redis leaves unordered are compared as multisets: SMEMBERS, SINTER,
 SUNION, SDIFF, HKEYS, HVALS, SPOP with a count, HGETALL (as field-value
@@ -946,6 +951,7 @@ def random_big_commands(n, seed=6):
 
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS", "SPOP"}
 SCANS = {"HSCAN", "SSCAN", "ZSCAN"}
+BLOCKING = {"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP"}
 RANDOM_PICKS = {"SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"}
 NORMALIZED = UNORDERED | SCANS | RANDOM_PICKS | {"HGETALL"}
 # Lex ranges Redis leaves unspecified when the members' scores differ.
@@ -1150,13 +1156,15 @@ def main():
              "--random-zsets": random_zset_commands,
              "--random-lists": random_list_commands,
              "--random-big": random_big_commands}
-    wanted, seed = [], None
-    while rest[:1] and rest[0] in list(modes) + ["--seed"]:
+    wanted, seed, depth = [], None, 1
+    while rest[:1] and rest[0] in list(modes) + ["--seed", "--pipeline"]:
         if len(rest) < 2:
             print(__doc__)
             return 2
         if rest[0] == "--seed":
             seed = int(rest[1])
+        elif rest[0] == "--pipeline":
+            depth = max(1, int(rest[1]))
         else:
             wanted.append((modes[rest[0]], int(rest[1])))
         rest = rest[2:]
@@ -1178,47 +1186,80 @@ def main():
     for c in pair(0):
         c.cmd(["FLUSHALL"])
     differ = mixed_lex = 0
-    for i, args in enumerate(commands):
+    for batch in batches(commands, depth):
         n = 0
-        if args and args[0].startswith("@"):
-            n, args = int(args[0][1:]), args[1:]
-        if args[:1] == ["SLEEP"]:
-            time.sleep(int(args[1]) / 1000)
+        first = batch[0][1]
+        if first and first[0].startswith("@"):
+            n, first = int(first[0][1:]), first[1:]
+            batch = [(batch[0][0], first)]
+        if first[:1] == ["SLEEP"]:
+            time.sleep(int(first[1]) / 1000)
             continue
         redis, ringkv = pair(n)
-        replies = []
+        answers = []
         for conn in (redis, ringkv):
             try:
-                replies.append(conn.cmd_parsed(args))
+                conn.sock.sendall(b"".join(encode(args) for _, args in batch))
+                answers.append([conn.parsed() for _ in batch])
             except (EOFError, OSError) as e:
-                # Reported as a differing reply; both connections are
+                # Reported as differing replies; both connections are
                 # opened anew for the next command on connection n.
-                replies.append((b"<connection lost: %s>" % str(e).encode(), ("lost", None)))
+                lost = (b"<connection lost: %s>" % str(e).encode(), ("lost", None))
+                answers.append([lost] * len(batch))
                 conns.pop(n, None)
-        (want, want_tree), (got, got_tree) = replies
-        scan = bool(args) and args[0].upper() in SCANS
-        # A scan whose first pages match but go on is followed too.
-        if want == got and not (scan and want_tree[0] == "*" and want_tree[1]
-                                and want_tree[1][0] != ("$", b"0")):
-            continue
-        if scan:
-            want_tree, got_tree = scan_all(redis, args, want_tree), scan_all(ringkv, args, got_tree)
-        want_tree, got_tree = normalize(args, want_tree), normalize(args, got_tree)
-        if want_tree != got_tree:
-            what = "DIFF"
-            if is_lex_read(args) and mixed_scores(redis, args[1]):
-                what = "DIFF over mixed scores (Redis leaves this lex range unspecified)"
-                mixed_lex += 1
-            else:
-                differ += 1
-            print(f"{what} (command {i + 1})", f"@{n}", " ".join(shlex.quote(a) for a in args))
-            if args and args[0].upper() in NORMALIZED:
-                want, got = want_tree, got_tree
-            print("  redis :", want)
-            print("  ringkv:", got)
+        for (i, args), want_reply, got_reply in zip(batch, *answers):
+            d, m = compare(i, n, args, redis, ringkv, want_reply, got_reply)
+            differ += d
+            mixed_lex += m
     print(f"{len(commands)} commands, {differ} differing replies"
           + (f", {mixed_lex} more in lex ranges over mixed scores" if mixed_lex else ""))
     return 1 if differ else 0
+
+
+def batches(commands, depth):
+    """The commands with their indexes, in runs of up to `depth` sent in
+    one write: a scan, a blocking command, a line of another connection
+    and SLEEP each go alone."""
+    run = []
+    for i, args in enumerate(commands):
+        alone = (not args or args[0].startswith("@") or args[0] == "SLEEP"
+                 or args[0].upper() in SCANS | BLOCKING)
+        if alone or len(run) == depth:
+            if run:
+                yield run
+            run = []
+        if alone:
+            yield [(i, args)]
+        else:
+            run.append((i, args))
+    if run:
+        yield run
+
+
+def compare(i, n, args, redis, ringkv, want_reply, got_reply):
+    """Compares one command's replies, printing a difference; returns
+    (differing, differing in a lex range over mixed scores) as 0 or 1."""
+    (want, want_tree), (got, got_tree) = want_reply, got_reply
+    scan = bool(args) and args[0].upper() in SCANS
+    # A scan whose first pages match but go on is followed too.
+    if want == got and not (scan and want_tree[0] == "*" and want_tree[1]
+                            and want_tree[1][0] != ("$", b"0")):
+        return 0, 0
+    if scan:
+        want_tree, got_tree = scan_all(redis, args, want_tree), scan_all(ringkv, args, got_tree)
+    want_tree, got_tree = normalize(args, want_tree), normalize(args, got_tree)
+    if want_tree == got_tree:
+        return 0, 0
+    what, counts = "DIFF", (1, 0)
+    if is_lex_read(args) and mixed_scores(redis, args[1]):
+        what = "DIFF over mixed scores (Redis leaves this lex range unspecified)"
+        counts = (0, 1)
+    print(f"{what} (command {i + 1})", f"@{n}", " ".join(shlex.quote(a) for a in args))
+    if args and args[0].upper() in NORMALIZED:
+        want, got = want_tree, got_tree
+    print("  redis :", want)
+    print("  ringkv:", got)
+    return counts
 
 
 if __name__ == "__main__":

@@ -463,3 +463,39 @@ fn blocking_pops_inside_multi_unblock_and_closed_clients() {
     assert_eq!(raw.read_reply(), "*2\r\n$2\r\npq\r\n$1\r\nv\r\n");
     assert_eq!(raw.read_reply(), "+PONG\r\n");
 }
+
+#[test]
+fn rotating_a_one_element_list_onto_itself_keeps_the_key_and_its_expiry() {
+    // Popping the only element first emptied the list, which deleted the
+    // key and its expiry; the push then made a new list without one.
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    for rotate in [
+        vec!["RPOPLPUSH", "l", "l"],
+        vec!["LMOVE", "l", "l", "RIGHT", "LEFT"],
+        vec!["LMOVE", "l", "l", "LEFT", "LEFT"],
+        vec!["BRPOPLPUSH", "l", "l", "0.01"],
+        vec!["BLMOVE", "l", "l", "LEFT", "RIGHT", "0"],
+    ] {
+        ok(c, &["DEL", "l"]);
+        ok(c, &["RPUSH", "l", "only"]);
+        assert_eq!(ok(c, &["EXPIRE", "l", "100"]), int(1));
+        let mut watcher = s.conn();
+        ok(&mut watcher, &["WATCH", "l"]);
+        assert_eq!(ok(c, &rotate), bulk("only"), "{rotate:?}");
+        assert_eq!(range(c, "l"), ["only"], "{rotate:?}");
+        assert!(
+            matches!(ok(c, &["TTL", "l"]), Value::Int(t) if t > 90),
+            "{rotate:?} kept the expiry"
+        );
+        // Redis counts the rotation as a write of the key.
+        ok(&mut watcher, &["MULTI"]);
+        ok(&mut watcher, &["GET", "x"]);
+        assert_eq!(ok(&mut watcher, &["EXEC"]), Value::Nil, "{rotate:?}");
+    }
+    // Two elements rotate as before, expiry kept.
+    ok(c, &["RPUSH", "l", "second"]);
+    assert_eq!(ok(c, &["RPOPLPUSH", "l", "l"]), bulk("second"));
+    assert_eq!(range(c, "l"), ["second", "only"]);
+    assert!(matches!(ok(c, &["TTL", "l"]), Value::Int(t) if t > 90));
+}

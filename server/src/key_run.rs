@@ -89,7 +89,11 @@ impl<'a> KeyRun<'a> {
     /// held key, takes it for the second consecutive write of one key,
     /// and lets it go for anything else.
     pub async fn before(&mut self, server: &'a Arc<Server>, client: &mut Client, args: &[Bytes]) {
-        let Some(key) = holdable(args) else {
+        // Checked before every command, not once a batch: a node that
+        // joins a cluster mid-batch stops holding at once (a write there
+        // waits on its peers, whose writes to the key would wait on it).
+        let key = holdable(args).filter(|_| server.cluster.is_alone());
+        let Some(key) = key else {
             self.release(client);
             self.last = None;
             return;

@@ -334,17 +334,27 @@ pub async fn move_one(
     let _lock = cx.ks().lock([src.as_ref(), dst.as_ref()]).await;
     // Both lists' types and lengths from their headers: a move touches
     // only the element it moves, however long the lists.
-    match cx.peek_part(db, src, Need::Count).await? {
+    let src_len = match cx.peek_part(db, src, Need::Count).await? {
         Some(p) if p.kind != ValueType::List => return Err(ReplyError::WrongType),
-        Some(p) if p.len > 0 => {}
+        Some(p) if p.len > 0 => p.len,
         _ => return Ok(None),
-    }
+    };
     if let Some(p) = cx.peek_part(db, dst, Need::Count).await? {
         if p.kind != ValueType::List {
             // Redis answers this error even to a client it had blocked.
             cx.client.error_ends_wait = true;
             return Err(ReplyError::WrongType);
         }
+    }
+    if src == dst && src_len == 1 {
+        // Rotating a one-element list leaves it as it was, and the key
+        // with it (its expiry too): popping first would delete the key.
+        // Its watchers are touched, as Redis does.
+        let element = list(cx, src).await?.unwrap_or_default().into_iter().next();
+        if element.is_some() {
+            cx.server.watches.touch(db, src);
+        }
+        return Ok(element);
     }
     let Some(value) = pop_in(cx, db, src, 1, from).await?.into_iter().next() else {
         return Ok(None);
