@@ -73,6 +73,18 @@ fn hash_commands_reply_as_redis_does() {
     assert_eq!(ok(c, &["HINCRBYFLOAT", "h", "f", "1.5"]), bulk("1.5"));
     assert_eq!(ok(c, &["HINCRBYFLOAT", "h", "f", "2.5"]), bulk("4"));
     assert_eq!(ok(c, &["HINCRBY", "h", "f", "1"]), int(5));
+    // A float increment rewrites "1e3" as "1000", even by zero.
+    assert_eq!(ok(c, &["HSET", "h", "e", "1e3"]), int(1));
+    assert_eq!(
+        err(c, &["HINCRBY", "h", "e", "1"]),
+        "ERR hash value is not an integer"
+    );
+    assert_eq!(ok(c, &["HINCRBYFLOAT", "h", "e", "0"]), bulk("1000"));
+    assert_eq!(ok(c, &["HINCRBY", "h", "e", "1"]), int(1001));
+    ok(c, &["SET", "se", "1e3"]);
+    assert_eq!(ok(c, &["INCRBYFLOAT", "se", "-0"]), bulk("1000"));
+    assert_eq!(ok(c, &["INCR", "se"]), int(1001));
+    ok(c, &["DEL", "se"]);
     assert_eq!(ok(c, &["HSET", "h", "x", "abc"]), int(1));
     assert_eq!(
         err(c, &["HINCRBY", "h", "x", "1"]),

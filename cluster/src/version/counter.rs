@@ -201,9 +201,18 @@ impl Counter {
     /// the state is unchanged.
     pub fn add_float(&mut self, actor: Actor, delta: f64) -> Result<CounterValue, CounterError> {
         let mut next = self.clone();
+        let int_base = parse_i64(&next.base).is_some();
         let slot = next.slots.entry(actor).or_default();
         slot.seq = slot.seq.saturating_add(1);
         slot.float_total += delta;
+        if slot.float_total == 0.0 && !int_base {
+            // Float additions that sum to zero ("1e3" + 0) still made the
+            // value's text a float's ("1000"), which an integer increment
+            // then takes, as in Redis: a -0.0 total marks it (no sum of
+            // float additions gives -0.0 from the +0.0 a slot starts at).
+            // An integer base stays integer-typed, exact beyond 2^53.
+            slot.float_total = -0.0;
+        }
         // Judge the value the state will really have, so the reply and every
         // later read agree; a non-finite slot total would poison later sums.
         let f = next.float_value().ok_or(CounterError::NotFloat)?;
@@ -244,7 +253,10 @@ impl Counter {
     }
 
     fn is_int_typed(&self) -> bool {
-        self.slots.values().all(|s| s.float_total == 0.0)
+        // +0.0 only: -0.0 marks float additions that summed to zero.
+        self.slots
+            .values()
+            .all(|s| s.float_total.to_bits() == 0f64.to_bits())
     }
 
     fn int_sum(&self) -> i128 {

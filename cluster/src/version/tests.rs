@@ -317,6 +317,40 @@ fn overflow_errors_and_leaves_the_state_unchanged() {
 }
 
 #[test]
+fn float_additions_summing_to_zero_leave_a_float_text_an_integer_takes() {
+    // Redis: SET k 1e3, INCRBYFLOAT k 0 -> "1000", INCR k -> 1001.
+    for (base, delta, then) in [("1e3", 0.0, 1001), ("1e3", -0.0, 1001), ("007", 0.0, 8)] {
+        let mut c = Counter::new(Bytes::from(base), 0);
+        assert_eq!(
+            c.add_int(A, 1),
+            Err(CounterError::NotInteger),
+            "{base} alone"
+        );
+        c.add_float(A, delta).unwrap();
+        assert_eq!(
+            c.add_int(A, 1),
+            Ok(CounterValue::Int(then)),
+            "{base} + {delta}"
+        );
+        // And on a replica that joins it in.
+        let mut other = Counter::new(Bytes::from(base), 0);
+        other.join(&c);
+        assert_eq!(other.add_int(2, 1), Ok(CounterValue::Int(then + 1)));
+    }
+    let mut c = Counter::new(Bytes::from("1e3"), 0);
+    c.add_float(A, 0.5).unwrap();
+    assert_eq!(c.add_float(A, -0.5), Ok(CounterValue::Float(1000.0)));
+    assert_eq!(c.add_int(A, 1), Ok(CounterValue::Int(1001)));
+    // An integer base stays integer-typed, exact beyond 2^53.
+    let mut c = Counter::new(Bytes::from("9007199254740993"), 0);
+    c.add_float(A, 0.0).unwrap();
+    assert_eq!(
+        c.add_int(A, 2),
+        Ok(CounterValue::Int(9_007_199_254_740_995))
+    );
+}
+
+#[test]
 fn counters_keep_the_ttl_and_restart_after_expiry_or_delete() {
     let mut r = Siblings::new();
     r.write(None, A, 100, value("5"), 1_000);
