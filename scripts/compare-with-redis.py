@@ -1141,6 +1141,9 @@ def mixed_scores(conn, key):
     tree = conn.cmd_parsed(["ZRANGE", key, "0", "-1", "WITHSCORES"])[1]
     if tree[0] != "*" or not tree[1]:
         return False
+    if tree[1][0][0] == "*":
+        # RESP3: [member, score] pairs.
+        return len({float(pair[1][1][1]) for pair in tree[1]}) > 1
     return len({float(s[1]) for s in tree[1][1::2]}) > 1
 
 
