@@ -1118,7 +1118,9 @@ def normalize(args, tree):
             count = int(args[2])
         except (IndexError, ValueError):
             return tree
-        if len(args) > 3 and args[3].upper() in ("WITHVALUES", "WITHSCORES"):
+        # RESP2 flattens the pairs; RESP3 sends each as an array of two.
+        if (len(args) > 3 and args[3].upper() in ("WITHVALUES", "WITHSCORES")
+                and items and items[0][0] != "*"):
             items = pairs_of(items)
         if 0 < count and len(items) < count:
             return ("all members", sorted(items, key=repr))

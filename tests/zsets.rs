@@ -292,6 +292,56 @@ fn pops_random_members_and_set_algebra_match_redis() {
     assert_eq!(ok(c, &["EXISTS", "d"]), int(0));
     assert_eq!(ok(c, &["ZINTERCARD", "2", "a", "b"]), int(1));
     assert_eq!(ok(c, &["ZINTERCARD", "2", "a", "u", "LIMIT", "1"]), int(1));
+    // A union sums its inputs smallest first, as Redis does: 0.2 + 0.3 +
+    // 0.1, not 0.1 + 0.2 + 0.3 (0.60000000000000009); and with inf and
+    // -inf, whether they meet before the finite term decides the sum.
+    ok(c, &["ZADD", "f3", "0.1", "m", "0", "p", "0", "q"]);
+    ok(c, &["ZADD", "f1", "0.2", "m"]);
+    ok(c, &["ZADD", "f2", "0.3", "m", "0", "r"]);
+    assert_eq!(
+        ok(c, &["ZUNION", "3", "f3", "f1", "f2", "WITHSCORES"]),
+        bulks(&[
+            Some("p"),
+            Some("0"),
+            Some("q"),
+            Some("0"),
+            Some("r"),
+            Some("0"),
+            Some("m"),
+            Some("0.59999999999999998")
+        ])
+    );
+    ok(c, &["ZADD", "inf1", "inf", "m"]);
+    ok(
+        c,
+        &["ZADD", "four", "-3", "m", "1", "p", "1", "q", "1", "r"],
+    );
+    let sum = |c: &mut redis::Connection, args: &[&str]| {
+        ok(
+            c,
+            &[
+                "ZUNIONSTORE",
+                "u3",
+                "3",
+                args[0],
+                args[1],
+                args[2],
+                "WEIGHTS",
+                args[3],
+                args[4],
+                args[5],
+            ],
+        );
+        ok(c, &["ZSCORE", "u3", "m"])
+    };
+    assert_eq!(
+        sum(c, &["four", "inf1", "inf1", "2", "-inf", "1"]),
+        bulk("-6")
+    );
+    assert_eq!(
+        sum(c, &["inf1", "four", "inf1", "-inf", "2", "1"]),
+        bulk("-6")
+    );
     assert_eq!(
         err(c, &["ZUNION", "0", "a"]),
         "ERR at least 1 input key is needed for 'zunion' command"

@@ -639,9 +639,16 @@ async fn combine(
         if v.is_nan() { 0.0 } else { v }
     };
     let mut acc: BTreeMap<Bytes, f64> = BTreeMap::new();
+    // Redis walks the inputs smallest first (ties in the order given), for
+    // a union too: a sum of floats depends on its order (0.1 + 0.2 + 0.3
+    // is 0.6000000000000001, 0.2 + 0.3 + 0.1 is 0.6), and so does
+    // whether inf and -inf meet before or after a finite term.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| inputs[i].len());
     match op {
         Op::Union => {
-            for (input, w) in inputs.iter().zip(&weights) {
+            for &i in &order {
+                let (input, w) = (&inputs[i], &weights[i]);
                 for (m, s) in input {
                     let v = weighted(*s, *w);
                     match acc.get_mut(m) {
@@ -654,9 +661,6 @@ async fn combine(
             }
         }
         Op::Inter => {
-            // Redis walks the inputs smallest first.
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by_key(|&i| inputs[i].len());
             if let Some((&first, rest)) = order.split_first() {
                 'members: for (m, s) in &inputs[first] {
                     let mut v = weighted(*s, weights[first]);
