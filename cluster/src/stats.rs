@@ -1,14 +1,14 @@
-//! Coordinator counters: plain atomics the server turns into Prometheus
-//! metrics and INFO `# Cluster` fields. All `Relaxed`: statistics.
+//! Coordinator counters the server turns into Prometheus metrics and INFO
+//! `# Cluster` fields. Split by thread ([`ringkv_sharded`]): reads and
+//! writes count on every request.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ringkv_conf::Consistency;
 
 /// A monotonically increasing count.
 #[derive(Default, Debug)]
-pub struct Counter(AtomicU64);
+pub struct Counter(ringkv_sharded::ShardedCounter);
 
 impl Counter {
     /// Adds one.
@@ -17,11 +17,11 @@ impl Counter {
     }
     /// Adds `n`.
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0.add(n);
     }
     /// The current count.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.sum()
     }
 }
 
@@ -61,7 +61,7 @@ pub struct LatencyHistogram {
     /// Calls observed.
     pub count: Counter,
     /// Sum of round trips in microseconds.
-    pub sum_micros: AtomicU64,
+    pub sum_micros: Counter,
     /// Calls at or under each bound of [`LatencyHistogram::BOUNDS_MICROS`].
     pub buckets: [Counter; 10],
 }
@@ -75,7 +75,7 @@ impl LatencyHistogram {
     pub fn observe(&self, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.count.inc();
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.sum_micros.add(micros);
         for (bound, bucket) in Self::BOUNDS_MICROS.iter().zip(&self.buckets) {
             if micros <= *bound {
                 bucket.inc();

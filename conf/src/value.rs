@@ -169,6 +169,8 @@ macro_rules! conf_enum {
         impl $name {
             /// Every accepted name, in declaration order.
             pub const NAMES: &'static [&'static str] = &[$($text),+];
+            /// Every value, in declaration order (the order of [`Self::NAMES`]).
+            pub const ALL: &'static [Self] = &[$($name::$variant),+];
             /// The configuration name of this value.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }

@@ -1,48 +1,48 @@
-//! Engine statistics: plain atomic counters updated on the hot paths
-//! (Relaxed: they are statistics, never used for synchronisation) and a
-//! `Stats` snapshot struct the embedder turns into INFO fields and metrics.
+//! Engine statistics: counters split by thread ([`ringkv_sharded`]: every
+//! point read and write bumps some) and a `Stats` snapshot struct the
+//! embedder turns into INFO fields and metrics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use ringkv_sharded::ShardedCounter;
 
 use crate::options::CompactionStrategy;
 
 /// Counters owned by the engine.
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
-    pub(crate) user_bytes_written: AtomicU64,
-    pub(crate) bytes_written_flush: AtomicU64,
-    pub(crate) bytes_written_compaction: AtomicU64,
-    pub(crate) bytes_read_compaction: AtomicU64,
-    pub(crate) flushes: AtomicU64,
-    pub(crate) compactions: AtomicU64,
-    pub(crate) point_reads: AtomicU64,
-    pub(crate) sstables_probed: AtomicU64,
-    pub(crate) bloom_checks: AtomicU64,
-    pub(crate) bloom_useful: AtomicU64,
-    pub(crate) bloom_false_positives: AtomicU64,
-    pub(crate) block_cache_hits: AtomicU64,
-    pub(crate) block_cache_misses: AtomicU64,
-    pub(crate) stall_slowdowns: AtomicU64,
-    pub(crate) stall_stops: AtomicU64,
-    pub(crate) stall_micros: AtomicU64,
-    pub(crate) tombstones_dropped: AtomicU64,
-    pub(crate) expired_dropped: AtomicU64,
-    pub(crate) versions_dropped: AtomicU64,
-    pub(crate) filter_deleted: AtomicU64,
-    pub(crate) writes: AtomicU64,
+    pub(crate) user_bytes_written: ShardedCounter,
+    pub(crate) bytes_written_flush: ShardedCounter,
+    pub(crate) bytes_written_compaction: ShardedCounter,
+    pub(crate) bytes_read_compaction: ShardedCounter,
+    pub(crate) flushes: ShardedCounter,
+    pub(crate) compactions: ShardedCounter,
+    pub(crate) point_reads: ShardedCounter,
+    pub(crate) sstables_probed: ShardedCounter,
+    pub(crate) bloom_checks: ShardedCounter,
+    pub(crate) bloom_useful: ShardedCounter,
+    pub(crate) bloom_false_positives: ShardedCounter,
+    pub(crate) block_cache_hits: ShardedCounter,
+    pub(crate) block_cache_misses: ShardedCounter,
+    pub(crate) stall_slowdowns: ShardedCounter,
+    pub(crate) stall_stops: ShardedCounter,
+    pub(crate) stall_micros: ShardedCounter,
+    pub(crate) tombstones_dropped: ShardedCounter,
+    pub(crate) expired_dropped: ShardedCounter,
+    pub(crate) versions_dropped: ShardedCounter,
+    pub(crate) filter_deleted: ShardedCounter,
+    pub(crate) writes: ShardedCounter,
 }
 
 impl Counters {
     /// Adds `n` to a counter.
     #[inline]
-    pub(crate) fn add(c: &AtomicU64, n: u64) {
-        c.fetch_add(n, Ordering::Relaxed);
+    pub(crate) fn add(c: &ShardedCounter, n: u64) {
+        c.add(n);
     }
 
     /// Reads a counter.
     #[inline]
-    pub(crate) fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
+    pub(crate) fn get(c: &ShardedCounter) -> u64 {
+        c.sum()
     }
 }
 

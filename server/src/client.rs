@@ -158,18 +158,18 @@ impl Client {
     }
 
     /// The consistency level of this client's next read: a `CL` prefix,
-    /// else its `CONSISTENCY`, else `read-consistency` in `config`.
-    pub fn read_level_in(&self, config: &ringkv_conf::Config) -> Consistency {
+    /// else its `CONSISTENCY`, else the configured `read-consistency`.
+    pub fn read_level_in(&self, levels: &crate::shared::DefaultLevels) -> Consistency {
         self.level_override
             .or(self.read_level)
-            .unwrap_or(config.read_consistency)
+            .unwrap_or_else(|| levels.read())
     }
 
     /// As [`Client::read_level_in`], for writes.
-    pub fn write_level_in(&self, config: &ringkv_conf::Config) -> Consistency {
+    pub fn write_level_in(&self, levels: &crate::shared::DefaultLevels) -> Consistency {
         self.level_override
             .or(self.write_level)
-            .unwrap_or(config.write_consistency)
+            .unwrap_or_else(|| levels.write())
     }
 
     /// Selects `db`, keeping the shared view in step.
@@ -268,9 +268,10 @@ impl ClientHandle {
         self.kill_signal.notify_one();
     }
 
-    /// Notes activity now, running `parent|name` (or `name`).
-    pub fn touch(&self, parent: Option<&'static str>, name: &'static str) {
-        let ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+    /// Notes activity at `now`, running `parent|name` (or `name`).
+    pub fn touch(&self, parent: Option<&'static str>, name: &'static str, now: Instant) {
+        let since = now.saturating_duration_since(self.created);
+        let ms = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
         self.last_interaction_ms.store(ms, Ordering::Relaxed);
         *self.last_command.lock() = (parent, name);
     }

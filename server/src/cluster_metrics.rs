@@ -202,7 +202,7 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
             if calls == 0 {
                 0.0
             } else {
-                lat.sum_micros.load(Ordering::Relaxed) as f64 / calls as f64
+                lat.sum_micros.get() as f64 / calls as f64
             }
         },
         1,

@@ -398,16 +398,11 @@ fn stats_section(server: &Server, out: &mut String) {
 }
 
 fn commandstats_section(server: &Server, out: &mut String) {
-    for c in server.metrics.all_commands() {
-        let calls = c.calls.load(Ordering::Relaxed);
-        let (rejected, failed) = (
-            c.rejected.load(Ordering::Relaxed),
-            c.failed.load(Ordering::Relaxed),
-        );
+    for c in server.metrics.commands().since_reset() {
+        let (calls, rejected, failed, usec) = (c.calls, c.rejected, c.failed, c.usec);
         if calls == 0 && rejected == 0 {
             continue;
         }
-        let usec = c.usec.load(Ordering::Relaxed);
         let per_call = if calls == 0 {
             0.0
         } else {

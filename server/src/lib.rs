@@ -20,6 +20,7 @@ pub mod blocking;
 pub mod client;
 pub mod cluster_metrics;
 pub mod command;
+pub mod command_stats;
 pub mod connection;
 pub mod encoding_limits;
 pub mod engine_options;

@@ -12,7 +12,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -20,62 +19,29 @@ use hyper::{Request, Response, StatusCode, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
-};
+use prometheus::{Encoder, IntGauge, Opts, Registry, TextEncoder};
 use ringkv_engine::Engine;
 use tokio::net::TcpListener;
 
 use crate::command::table::{COMMANDS, CommandSpec};
+use crate::command_stats::{CommandCollector, CommandStats};
 use crate::stat::{Row, counter, gauge, ratio};
 
-/// Latency buckets, seconds: 10 µs to 2.5 s.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5,
-];
-
-/// Figures for one command: resettable ones for INFO, monotonic ones for Prometheus.
-pub struct CommandStats {
-    /// Full name (`get`, `client|list`).
-    pub name: String,
-    /// Calls since start or CONFIG RESETSTAT.
-    pub calls: AtomicU64,
-    /// Microseconds spent, since start or RESETSTAT.
-    pub usec: AtomicU64,
-    /// Calls that returned an error.
-    pub failed: AtomicU64,
-    /// Calls refused before running (arity, auth, transaction state).
-    pub rejected: AtomicU64,
-    latency: Histogram,
-    failed_total: IntCounter,
-    rejected_total: IntCounter,
+/// One (sub)command's statistics slot ([`Metrics::command`]).
+pub struct CommandSlot<'a> {
+    stats: &'a CommandStats,
+    index: usize,
 }
 
-impl CommandStats {
-    /// Records one call.
+impl CommandSlot<'_> {
+    /// Records one call that took `micros`.
     pub fn record(&self, micros: u64, failed: bool) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.usec.fetch_add(micros, Ordering::Relaxed);
-        self.latency.observe(micros as f64 / 1e6);
-        if failed {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-            self.failed_total.inc();
-        }
+        self.stats.record(self.index, micros, failed);
     }
 
     /// Records one refused call.
     pub fn reject(&self) {
-        self.rejected.fetch_add(1, Ordering::Relaxed);
-        self.rejected_total.inc();
-    }
-
-    /// Zeroes the INFO figures (CONFIG RESETSTAT).
-    pub fn reset(&self) {
-        for a in [&self.calls, &self.usec, &self.failed, &self.rejected] {
-            a.store(0, Ordering::Relaxed);
-        }
+        self.stats.reject(self.index);
     }
 }
 
@@ -83,8 +49,8 @@ impl CommandStats {
 pub struct Metrics {
     /// The registry `/metrics` renders.
     pub registry: Registry,
-    /// One entry per command and subcommand; see [`Metrics::command`].
-    commands: Vec<CommandStats>,
+    /// Every command's and subcommand's figures; see [`Metrics::command`].
+    commands: Arc<CommandStats>,
     /// Index in `commands` of each container's first subcommand, by top-level index.
     sub_base: Vec<usize>,
     /// Connected clients.
@@ -98,59 +64,20 @@ impl Metrics {
         cluster: Arc<ringkv_cluster::Coordinator>,
     ) -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "ringkv_command_duration_seconds",
-                "Command latency, by command",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["cmd"],
-        )?;
-        let failed = IntCounterVec::new(
-            Opts::new(
-                "ringkv_command_failed_total",
-                "Commands that returned an error, by command",
-            ),
-            &["cmd"],
-        )?;
-        let rejected = IntCounterVec::new(
-            Opts::new(
-                "ringkv_command_rejected_total",
-                "Commands refused before running, by command",
-            ),
-            &["cmd"],
-        )?;
-        registry.register(Box::new(latency.clone()))?;
-        registry.register(Box::new(failed.clone()))?;
-        registry.register(Box::new(rejected.clone()))?;
-
-        let mut commands = Vec::new();
+        let mut names: Vec<String> = COMMANDS.iter().map(|s| s.name.to_string()).collect();
         let mut sub_base = vec![0; COMMANDS.len()];
-        let mut add = |name: String| {
-            commands.push(CommandStats {
-                latency: latency.with_label_values(&[name.as_str()]),
-                failed_total: failed.with_label_values(&[name.as_str()]),
-                rejected_total: rejected.with_label_values(&[name.as_str()]),
-                calls: AtomicU64::new(0),
-                usec: AtomicU64::new(0),
-                failed: AtomicU64::new(0),
-                rejected: AtomicU64::new(0),
-                name,
-            });
-        };
-        for spec in COMMANDS {
-            add(spec.name.to_string());
-        }
-        let mut next = COMMANDS.len();
         for (i, spec) in COMMANDS.iter().enumerate() {
             if let Some(slot) = sub_base.get_mut(i) {
-                *slot = next;
+                *slot = names.len();
             }
-            for sub in spec.subcommands {
-                add(format!("{}|{}", spec.name, sub.name));
-                next += 1;
-            }
+            names.extend(
+                spec.subcommands
+                    .iter()
+                    .map(|sub| format!("{}|{}", spec.name, sub.name)),
+            );
         }
+        let commands = Arc::new(CommandStats::new(names));
+        registry.register(Box::new(CommandCollector::new(Arc::clone(&commands))?))?;
 
         let reg = |c: Box<dyn Collector>| registry.register(c);
         let connected_clients = IntGauge::new("ringkv_connected_clients", "Connected clients")?;
@@ -173,7 +100,7 @@ impl Metrics {
         &self,
         parent: Option<&CommandSpec>,
         spec: &CommandSpec,
-    ) -> Option<&CommandStats> {
+    ) -> Option<CommandSlot<'_>> {
         let index_in = |table: &[CommandSpec], s: &CommandSpec| {
             let base = table.as_ptr() as usize;
             let addr = std::ptr::from_ref(s) as usize;
@@ -181,18 +108,22 @@ impl Metrics {
             (addr >= base && addr < base + std::mem::size_of_val(table))
                 .then(|| (addr - base) / size)
         };
-        match parent {
-            None => index_in(COMMANDS, spec).and_then(|i| self.commands.get(i)),
+        let index = match parent {
+            None => index_in(COMMANDS, spec)?,
             Some(p) => {
                 let pi = index_in(COMMANDS, p)?;
                 let si = index_in(p.subcommands, spec)?;
-                self.commands.get(self.sub_base.get(pi)? + si)
+                self.sub_base.get(pi)? + si
             }
-        }
+        };
+        Some(CommandSlot {
+            stats: &self.commands,
+            index,
+        })
     }
 
     /// Every command's figures, for INFO commandstats and RESETSTAT.
-    pub fn all_commands(&self) -> &[CommandStats] {
+    pub fn commands(&self) -> &CommandStats {
         &self.commands
     }
 

@@ -152,7 +152,7 @@ async fn prefetch_gets(
         return;
     }
     let keys: Vec<Bytes> = gets.iter().map(|&i| commands[i][1].clone()).collect();
-    let level = client.read_level_in(&server.config.read());
+    let level = client.read_level_in(&server.levels);
     let found = {
         // As each GET would, outside any transaction's EXEC.
         let _gate = server.exec_gate.read().await;
@@ -189,7 +189,7 @@ async fn prewrite_sets(
         })
         .collect();
     let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
-    let level = client.write_level_in(&server.config.read());
+    let level = client.write_level_in(&server.levels);
     let done = {
         // Outside any EXEC, as each SET. No key lock: a plain SET reads
         // nothing at this layer, and the replica applying it takes the

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 use ringkv_cluster::{Coordinator, Keyspace};
-use ringkv_conf::Config;
+use ringkv_conf::{Config, Consistency};
 use ringkv_resp::Limits;
 use tokio::sync::watch;
 
@@ -21,6 +21,9 @@ use crate::stat::ServerStats;
 pub struct Server {
     /// Current configuration (CONFIG SET changes the runtime-settable keys).
     pub config: RwLock<Config>,
+    /// The configured read and write consistency levels, kept in step
+    /// with `config` (every command reads them; see [`DefaultLevels`]).
+    pub levels: DefaultLevels,
     /// The configuration file given at start-up (for CONFIG REWRITE).
     pub config_file: Option<PathBuf>,
     /// This node's local store.
@@ -73,6 +76,47 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
 }
 
+/// The configured `read-consistency` and `write-consistency`, readable
+/// without the configuration's lock: a lock taken shared by every command
+/// still moves its cache line between cores on every command.
+#[derive(Default)]
+pub struct DefaultLevels {
+    read: AtomicU8,
+    write: AtomicU8,
+}
+
+impl DefaultLevels {
+    /// Takes the levels of `config` (at start and on CONFIG SET).
+    pub fn store(&self, config: &Config) {
+        let index = |level| {
+            Consistency::ALL
+                .iter()
+                .position(|&l| l == level)
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(0)
+        };
+        self.read
+            .store(index(config.read_consistency), Ordering::Relaxed);
+        self.write
+            .store(index(config.write_consistency), Ordering::Relaxed);
+    }
+
+    fn level(slot: &AtomicU8) -> Consistency {
+        let i = usize::from(slot.load(Ordering::Relaxed));
+        Consistency::ALL.get(i).copied().unwrap_or(Consistency::One)
+    }
+
+    /// The configured read level.
+    pub fn read(&self) -> Consistency {
+        Self::level(&self.read)
+    }
+
+    /// The configured write level.
+    pub fn write(&self) -> Consistency {
+        Self::level(&self.write)
+    }
+}
+
 impl Server {
     /// Builds the shared state around an open keyspace.
     pub fn new(
@@ -101,8 +145,11 @@ impl Server {
         let port = config.port;
         let transient_memory =
             crate::transient::TransientMemory::new(config.proto_max_bulk_len.bytes());
+        let levels = DefaultLevels::default();
+        levels.store(&config);
         let server = Arc::new(Server {
             transient_memory,
+            levels,
             config: RwLock::new(config),
             config_file,
             keyspace,
@@ -200,4 +247,23 @@ pub fn unix_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_levels_follow_every_configured_level() {
+        let levels = DefaultLevels::default();
+        for (&read, &write) in Consistency::ALL.iter().zip(Consistency::ALL.iter().rev()) {
+            let config = Config {
+                read_consistency: read,
+                write_consistency: write,
+                ..Config::default()
+            };
+            levels.store(&config);
+            assert_eq!((levels.read(), levels.write()), (read, write));
+        }
+    }
 }

@@ -12,24 +12,33 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
+use ringkv_sharded::ShardedCounter;
+
 /// A counter shown in INFO since the last CONFIG RESETSTAT and in
-/// Prometheus since start.
+/// Prometheus since start. Counted per thread ([`ShardedCounter`]): the
+/// busiest of these (commands processed, keyspace hits, network bytes)
+/// move on every command.
 pub struct Stat {
-    counter: IntCounter,
+    counter: Arc<ShardedCounter>,
     baseline: AtomicU64,
 }
 
 impl Stat {
     /// A counter registered in `registry` as `metric`.
     pub fn new(registry: &Registry, metric: &str, help: &str) -> prometheus::Result<Stat> {
-        let counter = IntCounter::new(metric, help)?;
-        registry.register(Box::new(counter.clone()))?;
+        let counter = Arc::new(ShardedCounter::default());
+        registry.register(Box::new(ShardedCollector::new(
+            metric,
+            help,
+            Arc::clone(&counter),
+        )?))?;
         Ok(Stat {
             counter,
             baseline: AtomicU64::new(0),
@@ -38,17 +47,17 @@ impl Stat {
 
     /// Counts one event.
     pub fn inc(&self) {
-        self.counter.inc();
+        self.counter.add(1);
     }
 
     /// Counts `n`.
     pub fn add(&self, n: u64) {
-        self.counter.inc_by(n);
+        self.counter.add(n);
     }
 
     /// Since start (never goes back).
     pub fn total(&self) -> u64 {
-        self.counter.get()
+        self.counter.sum()
     }
 
     /// Since the last [`Stat::reset`] (INFO).
@@ -60,6 +69,43 @@ impl Stat {
     /// CONFIG RESETSTAT: INFO counts from zero again.
     pub fn reset(&self) {
         self.baseline.store(self.total(), Ordering::Relaxed);
+    }
+}
+
+/// A [`Stat`]'s counter as one Prometheus counter.
+struct ShardedCollector {
+    metric: String,
+    help: String,
+    counter: Arc<ShardedCounter>,
+    descs: Vec<prometheus::core::Desc>,
+}
+
+impl ShardedCollector {
+    fn new(metric: &str, help: &str, counter: Arc<ShardedCounter>) -> prometheus::Result<Self> {
+        let mut c = ShardedCollector {
+            metric: metric.to_string(),
+            help: help.to_string(),
+            counter,
+            descs: Vec::new(),
+        };
+        c.descs = descs_of(c.collect())?;
+        Ok(c)
+    }
+}
+
+impl Collector for ShardedCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        match IntCounter::new(self.metric.as_str(), self.help.as_str()) {
+            Ok(c) => {
+                c.inc_by(self.counter.sum());
+                c.collect()
+            }
+            Err(_) => Vec::new(),
+        }
     }
 }
 

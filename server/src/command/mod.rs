@@ -81,12 +81,12 @@ impl Ctx<'_> {
     /// The consistency level of this command's reads: a `CL` prefix, else
     /// the connection's `CONSISTENCY`, else `read-consistency`.
     pub fn read_level(&self) -> Consistency {
-        self.client.read_level_in(&self.server.config.read())
+        self.client.read_level_in(&self.server.levels)
     }
 
     /// The consistency level of this command's writes (as [`Ctx::read_level`]).
     pub fn write_level(&self) -> Consistency {
-        self.client.write_level_in(&self.server.config.read())
+        self.client.write_level_in(&self.server.levels)
     }
 
     /// The coordinator (quorum reads and writes across the cluster).
@@ -496,7 +496,9 @@ pub(crate) async fn run_recorded(
     args: &[Bytes],
 ) -> Reply {
     let started = Instant::now();
-    client.handle.touch(parent.map(|p| p.name), spec.name);
+    client
+        .handle
+        .touch(parent.map(|p| p.name), spec.name, started);
     let result = {
         let mut cx = Ctx {
             server,

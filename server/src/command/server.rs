@@ -369,6 +369,7 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     crate::apply_config(cx.server, &next, &changed)
         .map_err(|e| ReplyError::Err(format!("CONFIG SET failed - {e}").into()))?;
+    cx.server.levels.store(&next);
     *cx.server.config.write() = next;
     for parsed in in_memory {
         match parsed {
@@ -431,11 +432,7 @@ pub async fn slowlog_reset(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// CONFIG RESETSTAT.
 pub async fn config_resetstat(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     cx.server.stats.reset();
-    cx.server
-        .metrics
-        .all_commands()
-        .iter()
-        .for_each(|c| c.reset());
+    cx.server.metrics.commands().reset();
     Ok(Reply::Ok)
 }
 
