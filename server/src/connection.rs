@@ -151,7 +151,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     }
                     let mode_before = client.reply_mode;
                     client.unsent_commands += 1;
-                    let mut reply = Box::pin(command::execute(server, client, args)).await;
+                    let mut reply = command::execute(server, client, args).await;
                     if let Some(request) = client.block.take() {
                         key_run.release(client);
                         // Earlier replies go out before the wait.

@@ -312,7 +312,7 @@ macro_rules! handlers {
         pub(crate) async fn run(h: Handler, cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             match h {
                 Handler::Container => Err(crate::reply_error::ReplyError::syntax()),
-                $( Handler::$id => $f(cx, args).await, )*
+                $( Handler::$id => Box::pin($f(cx, args)).await, )*
             }
         }
     };
