@@ -7,10 +7,11 @@
 //! 2. `structure` — the structure lock: flush install, compaction install,
 //!    manifest appends, strategy switches. Functions that need it take the
 //!    guard (`&mut Structure`) as a parameter.
-//! 3. `sv` — the super-version lock: held only to clone or swap an `Arc`.
+//! 3. `sv` — the super-version: an `ArcSwap`, read without a lock or a
+//!    reference count (`sv_now`), replaced under `write` or `structure`.
 //!
 //! The committer's I/O lock is taken without holding any of these (it takes
-//! `write` briefly itself, see `wal::committer`). Readers take no lock but `sv`.
+//! `write` briefly itself, see `wal::committer`). Readers take no lock.
 
 mod dir;
 mod open;
@@ -26,8 +27,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
 use crate::batch::WriteBatch;
 use crate::cache::TableCache;
@@ -123,7 +125,11 @@ pub(crate) struct Inner {
     pub(crate) committer: Committer,
     /// Highest sequence whose batch is fully in the memtable (Release on store).
     pub(crate) visible_seq: AtomicU64,
-    pub(crate) sv: RwLock<Arc<SuperVersion>>,
+    /// The memtables and SSTable version readers start from. Loaded on
+    /// every point read and write: an `RwLock<Arc<_>>` there took the
+    /// lock's and the `Arc`'s counts shared on every operation, moving
+    /// their cache lines between cores each time.
+    pub(crate) sv: ArcSwap<SuperVersion>,
     pub(crate) structure: Mutex<Structure>,
     pub(crate) next_file: AtomicU64,
     pub(crate) snapshots: Arc<SnapshotList>,
@@ -162,7 +168,13 @@ pub(crate) fn strategy_code(s: CompactionStrategy) -> u8 {
 impl Inner {
     /// The reader's snapshot of memtables and version.
     pub(crate) fn current_sv(&self) -> Arc<SuperVersion> {
-        self.sv.read().clone()
+        self.sv.load_full()
+    }
+
+    /// The current super-version for a short look (one read, one write's
+    /// checks): no reference count taken. Not to be held across a wait.
+    pub(crate) fn sv_now(&self) -> arc_swap::Guard<Arc<SuperVersion>> {
+        self.sv.load()
     }
 
     /// Unix ms from the configured clock.

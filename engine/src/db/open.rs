@@ -25,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use super::dir::{self, Inventory};
 use super::flush::write_memtable;
@@ -401,7 +401,7 @@ fn assemble(
             next_seq: last_seq + 1,
         }),
         visible_seq: AtomicU64::new(last_seq),
-        sv: RwLock::new(Arc::new(SuperVersion {
+        sv: arc_swap::ArcSwap::new(Arc::new(SuperVersion {
             mem,
             imms: Vec::new(),
             version: version.clone(),

@@ -20,7 +20,7 @@ impl Inner {
     /// The newest version of `key` visible at `seq`, if live.
     pub(crate) fn get_at_seq(&self, key: &[u8], seq: u64) -> Result<Option<Value>> {
         Counters::add(&self.stats.point_reads, 1);
-        let sv = self.current_sv();
+        let sv = self.sv_now();
         let found = match sv.mem.get(key, seq) {
             Some((_, v)) => Some(v),
             None => match sv.imms.iter().find_map(|m| m.get(key, seq)) {

@@ -113,17 +113,16 @@ impl Inner {
         w.log.rotate(file);
         let old = std::mem::replace(&mut w.mem, Arc::new(Memtable::new(n)));
         old.seal(w.next_seq.saturating_sub(1));
-        {
-            let mut g = self.sv.write();
+        self.sv.rcu(|g| {
             let mut imms = Vec::with_capacity(g.imms.len() + 1);
-            imms.push(old);
+            imms.push(old.clone());
             imms.extend(g.imms.iter().cloned());
-            *g = Arc::new(SuperVersion {
+            SuperVersion {
                 mem: w.mem.clone(),
                 imms,
                 version: g.version.clone(),
-            });
-        }
+            }
+        });
         self.committer.request();
         self.signal_flush();
         Ok(true)
@@ -139,11 +138,14 @@ impl Inner {
         let limit = self.opts.memtable_size_bytes;
         let mut stalled: Option<Instant> = None;
         let result = loop {
-            let sv = self.current_sv();
-            if sv.mem.approx_bytes() < limit {
+            let (mem_bytes, imms) = {
+                let sv = self.sv_now();
+                (sv.mem.approx_bytes(), sv.imms.len())
+            };
+            if mem_bytes < limit {
                 break Ok(());
             }
-            if sv.imms.len() < self.opts.max_immutable_memtables {
+            if imms < self.opts.max_immutable_memtables {
                 let mut w = self.write.lock();
                 if w.mem.approx_bytes() >= limit {
                     if let Err(e) = self.maybe_rotate(&mut w) {
@@ -173,7 +175,7 @@ impl Inner {
 
     /// See `Engine::write_pressure`.
     pub(crate) fn write_pressure(&self) -> WritePressure {
-        let sv = self.current_sv();
+        let sv = self.sv_now();
         if sv.mem.approx_bytes() >= self.opts.memtable_size_bytes
             && sv.imms.len() >= self.opts.max_immutable_memtables
         {
@@ -255,8 +257,7 @@ impl Inner {
             }
         }
         st.version = new_version.clone();
-        {
-            let mut g = self.sv.write();
+        self.sv.rcu(|g| {
             let imms = match flushed {
                 Some(m) => g
                     .imms
@@ -266,12 +267,12 @@ impl Inner {
                     .collect(),
                 None => g.imms.clone(),
             };
-            *g = Arc::new(SuperVersion {
+            SuperVersion {
                 mem: g.mem.clone(),
                 imms,
-                version: new_version,
-            });
-        }
+                version: new_version.clone(),
+            }
+        });
         self.refresh_pressure(st);
         self.purge_obsolete(st);
         Ok(())
