@@ -98,6 +98,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         .max(found.inv.max_number());
     let next_file = AtomicU64::new(max_number + 1);
     let stats = Arc::new(Counters::default());
+    crate::memtable::chunk_pool::allow(opts.memtable_size_bytes);
     let ready = match open_writable(dir, &opts, &found, &next_file, &stats) {
         Ok(r) => r,
         Err(e) if e.is_write_failure() && read_only_possible(dir, &found) => {

@@ -51,6 +51,7 @@
 //!    all, and are undone newest first.
 
 mod arena;
+pub(crate) use arena::chunk_pool;
 mod index;
 
 use std::borrow::Borrow;
