@@ -108,7 +108,7 @@ pub struct Coordinator {
     /// Where published messages go on this node (set by the server).
     pub(crate) message_sink: RwLock<Option<notify::MessageSink>>,
     /// Who hears of every record change on this node (set by the server).
-    pub(crate) change_observer: RwLock<Option<notify::ChangeObserver>>,
+    pub(crate) change_observer: std::sync::OnceLock<notify::ChangeObserver>,
     /// Nodes with clients blocked on keys, per key (`notify`).
     pub(crate) interest: parking_lot::Mutex<notify::InterestTable>,
     /// When the last interest in `interest` expires (unix ms): its

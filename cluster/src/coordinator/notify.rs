@@ -54,9 +54,13 @@ pub type MessageSink = Arc<dyn Fn(bool, &Bytes, &Bytes) -> u64 + Send + Sync>;
 pub type ChangeObserver = Arc<dyn Fn(u32, &[u8]) + Send + Sync>;
 
 impl Coordinator {
-    /// Sets who hears of every change of a record on this node.
+    /// Sets who hears of every change of a record on this node: once, at
+    /// start (every write reads it, so it is not behind a lock); a second
+    /// observer is refused with a warning.
     pub fn set_change_observer(&self, observer: ChangeObserver) {
-        *self.change_observer.write() = Some(observer);
+        if self.change_observer.set(observer).is_err() {
+            tracing::warn!("a change observer is already set; the new one is ignored");
+        }
     }
 
     /// `key` changed here: tells the observer, and wakes the nodes that
@@ -86,7 +90,7 @@ impl Coordinator {
     /// Tells this node's observer that `key` changed.
     pub(crate) fn changed_locally(&self, db: u32, key: &[u8]) {
         self.behind.wake(&self.keyspace, db, key);
-        if let Some(o) = self.change_observer.read().as_ref() {
+        if let Some(o) = self.change_observer.get() {
             o(db, key);
         }
     }
@@ -110,7 +114,9 @@ impl Coordinator {
     fn interested_nodes(&self, db: u32, key: &[u8]) -> Vec<NodeId> {
         // Every write on the node passes here: no lock once every
         // interest has expired.
-        if unix_ms() > self.interest_until_ms.load(AtomicOrdering::Acquire) {
+        let until = self.interest_until_ms.load(AtomicOrdering::Acquire);
+        // 0: no node ever registered interest (and no clock read).
+        if until == 0 || unix_ms() > until {
             return Vec::new();
         }
         let table = self.interest.lock();

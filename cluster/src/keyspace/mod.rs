@@ -530,7 +530,8 @@ impl Keyspace {
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
         let stored = self.stored(&ekey, key)?;
-        self.update_stored(ns, key, ekey, stored, f).await
+        let now = self.now_ms();
+        self.update_stored(ns, key, ekey, stored, f, now).await
     }
 
     /// Merges `incoming` (another replica's record: a MERGE, a hint, read
@@ -568,12 +569,14 @@ impl Keyspace {
             let small = split::sole_collection(&after)
                 .is_none_or(|(_, c)| c.len() < split::inline_at(c.kind()));
             if superseded && small {
+                let now = self.now_ms();
                 return self
-                    .store(ns, key, ekey, Some(header), &local, after, ())
+                    .store(ns, key, ekey, Some(header), &local, after, (), now)
                     .await;
             }
         }
-        self.update_stored(ns, key, ekey, stored, |sibs, _| sibs.merge(incoming))
+        let now = self.now_ms();
+        self.update_stored(ns, key, ekey, stored, |sibs, _| sibs.merge(incoming), now)
             .await
     }
 
@@ -587,7 +590,11 @@ impl Keyspace {
     }
 
     /// The rest of [`Keyspace::update_record`], under the key's record
-    /// lock, once its stored value is read.
+    /// lock, once its stored value is read; `now` is the write's time.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the record's identity, its stored form, the change and its time"
+    )]
     async fn update_stored<R>(
         &self,
         ns: u32,
@@ -595,6 +602,7 @@ impl Keyspace {
         ekey: Bytes,
         stored: Option<split::Stored>,
         f: impl FnOnce(&mut Siblings, u64) -> R,
+        now: u64,
     ) -> Result<Updated<R>> {
         let (before, old_header) = match stored {
             None => (Siblings::default(), None),
@@ -608,19 +616,19 @@ impl Keyspace {
             }
         };
         let mut after = before.clone();
-        let now = self.now_ms();
         let out = f(&mut after, now);
         if after == before {
             return Ok(Updated::unchanged(out, after));
         }
-        self.store(ns, key, ekey, old_header.as_ref(), &before, after, out)
+        self.store(ns, key, ekey, old_header.as_ref(), &before, after, out, now)
             .await
     }
 
     /// Stores `after` for `key`, whose stored form was `old` (its header,
     /// when split) holding `before`: inline or split by its size, only
     /// the members that changed rewritten, a replaced generation of
-    /// members queued for the reclaimer. Called under the record lock.
+    /// members queued for the reclaimer, at `now`. Called under the record
+    /// lock.
     #[allow(
         clippy::too_many_arguments,
         reason = "the record's identity and both of its states"
@@ -634,11 +642,11 @@ impl Keyspace {
         before: &Siblings,
         after: Siblings,
         out: R,
+        now: u64,
     ) -> Result<Updated<R>> {
         self.admit_write().await;
         let mut batch = WriteBatch::new();
         let expiry = engine_expiry(&after, self.gc_grace_ms());
-        let now = self.now_ms();
         let placement = split::place(&mut batch, ns, key, old, before, &after, expiry, now);
         // The stored bytes are the record's encoding unless it is split.
         let stored = (!placement.split).then(|| placement.main.data.clone());
@@ -657,24 +665,24 @@ impl Keyspace {
 
     async fn admit_write(&self) {
         let engine = &self.inner.engine;
-        let started = Instant::now();
-        let mut waited = false;
+        // The clock is read only once the write has to wait.
+        let mut started: Option<Instant> = None;
         loop {
             match engine.write_pressure() {
                 WritePressure::Normal => break,
                 WritePressure::Slowdown { delay } => {
+                    started.get_or_insert_with(Instant::now);
                     tokio::time::sleep(delay).await;
-                    waited = true;
                     break;
                 }
                 WritePressure::Stop => {
+                    started.get_or_insert_with(Instant::now);
                     tokio::time::sleep(Duration::from_millis(5)).await;
-                    waited = true;
                 }
             }
         }
-        if waited {
-            engine.record_stall(started.elapsed());
+        if let Some(t) = started {
+            engine.record_stall(t.elapsed());
         }
     }
 

@@ -331,9 +331,13 @@ impl Keyspace {
         let header = match engine.get(&ekey)? {
             Some(v) => match split::decode_stored(&v, key)? {
                 Stored::Split(h) => h,
-                inline => return self.update_stored(ns, key, ekey, Some(inline), f).await,
+                inline => {
+                    return self
+                        .update_stored(ns, key, ekey, Some(inline), f, now)
+                        .await;
+                }
             },
-            None => return self.update_stored(ns, key, ekey, None, f).await,
+            None => return self.update_stored(ns, key, ekey, None, f, now).await,
         };
         let expired = header.expire_at_ms != 0 && header.expire_at_ms <= now;
         let kind = match target {
@@ -349,7 +353,7 @@ impl Keyspace {
         // A sorted set split without a score index gets one by a whole write.
         if header.kind != kind || expired || (kind == Kind::ZSet && !header.score_index) {
             return self
-                .update_stored(ns, key, ekey, Some(Stored::Split(header)), f)
+                .update_stored(ns, key, ekey, Some(Stored::Split(header)), f, now)
                 .await;
         }
         // Writers of this key are serialised by the record lock; the
@@ -426,6 +430,7 @@ impl Keyspace {
                     &whole_before,
                     whole_after,
                     out,
+                    now,
                 )
                 .await;
         }
@@ -506,7 +511,7 @@ impl Keyspace {
                 what: "a write replacing a split collection left a collection".into(),
             });
         }
-        self.store(ns, key, ekey, Some(header), &before, after, out)
+        self.store(ns, key, ekey, Some(header), &before, after, out, now)
             .await
     }
 }

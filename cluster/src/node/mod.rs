@@ -239,7 +239,7 @@ pub async fn start(
         )?,
         anti_entropy: AntiEntropyStats::default(),
         message_sink: parking_lot::RwLock::new(None),
-        change_observer: parking_lot::RwLock::new(None),
+        change_observer: std::sync::OnceLock::new(),
         interest: parking_lot::Mutex::new(std::collections::HashMap::new()),
         interest_until_ms: std::sync::atomic::AtomicU64::new(0),
         behind: Default::default(),
