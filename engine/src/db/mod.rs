@@ -463,6 +463,7 @@ impl Engine {
             shared: Some(self.inner().clone() as Arc<dyn DurableSource>),
             seq,
             waiter: None,
+            yielded: false,
         }
     }
 

@@ -680,6 +680,9 @@ pub struct Durable {
     pub(crate) shared: Option<Arc<dyn DurableSource>>,
     pub(crate) seq: u64,
     pub(crate) waiter: Option<u64>,
+    /// Whether the future has let the other tasks of its thread run once
+    /// (see `poll`).
+    pub(crate) yielded: bool,
 }
 
 /// What a `Durable` future needs from the engine (type-erased so the future is
@@ -694,13 +697,23 @@ impl Future for Durable {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let Some(shared) = this.shared.clone() else {
+        let Some(shared) = this.shared.as_ref() else {
             return Poll::Ready(Err(Error::Closed));
         };
-        let r =
-            shared
-                .committer()
-                .poll_durable(this.seq, &mut this.waiter, cx, shared.log_source());
+        let committer = shared.committer();
+        // Before leading the write to the OS, let the other tasks ready on
+        // this thread run once: their writes join the buffer, and the lead
+        // that follows hands them all over in one `write`, as Redis writes
+        // its AOF once per pass of its event loop. Leading at once cost one
+        // `pwrite` per unpipelined SET (17,240 requests, 16,824 calls).
+        if !this.yielded {
+            this.yielded = true;
+            if committer.policy() != FsyncPolicy::Always && committer.outcome(this.seq).is_none() {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        let r = committer.poll_durable(this.seq, &mut this.waiter, cx, shared.log_source());
         if r.is_ready() {
             this.shared = None;
         }
