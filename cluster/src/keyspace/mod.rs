@@ -553,6 +553,7 @@ impl Keyspace {
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
         let stored = self.stored(&ekey, key)?;
+        let now = self.now_ms();
         if let Some(split::Stored::Split(header)) = &stored {
             // The sibling the header stands for, without its members: a
             // merge drops it when an incoming sibling's clock covers it,
@@ -569,13 +570,11 @@ impl Keyspace {
             let small = split::sole_collection(&after)
                 .is_none_or(|(_, c)| c.len() < split::inline_at(c.kind()));
             if superseded && small {
-                let now = self.now_ms();
                 return self
                     .store(ns, key, ekey, Some(header), &local, after, (), now)
                     .await;
             }
         }
-        let now = self.now_ms();
         self.update_stored(ns, key, ekey, stored, |sibs, _| sibs.merge(incoming), now)
             .await
     }

@@ -171,8 +171,9 @@ impl Inner {
         self.sv.load_full()
     }
 
-    /// The current super-version for a short look (one read, one write's
-    /// checks): no reference count taken. Not to be held across a wait.
+    /// The current super-version for one point read or one write's checks,
+    /// with no reference count taken. Whatever keeps it longer (an
+    /// iterator, a flush) takes [`Inner::current_sv`].
     pub(crate) fn sv_now(&self) -> arc_swap::Guard<Arc<SuperVersion>> {
         self.sv.load()
     }
