@@ -1,34 +1,32 @@
 //! The memtable: every version written since the last rotation, in
 //! internal-key order (user key ascending, sequence descending). An
-//! ordered map (a B-tree behind a reader-writer lock) holds one slot per
-//! user key; each version's record points at the same key's next older
-//! one, and an index maps each key to its newest record, so a key's
-//! versions are its newest record and the chain behind it.
+//! ordered map of keys ([`keys`]: B-trees of 8-byte key slices, behind a
+//! reader-writer lock) holds one entry per user key; each version's
+//! record points at the same key's next older one, and an index maps each
+//! key to its newest record, so a key's versions are its newest record
+//! and the chain behind it.
 //!
-//! Why a B-tree and not a lock-free skiplist: an insert into a skiplist of a
+//! Why B-trees and not a lock-free skiplist: an insert into a skiplist of a
 //! few hundred thousand entries is ~20 dependent cache misses, and it was the
 //! largest single cost of a SET (18% of the server's CPU under
 //! `redis-benchmark -t set -P 16`). A B-tree node holds eleven keys side by
 //! side, so the same insert is 1.8x faster, an in-order walk (a flush) 7x
 //! faster and dropping a flushed memtable 2.5x faster (measured on 400k
-//! versions of 100k keys, `docs/performance.md`).
+//! versions of 100k keys, `docs/performance.md`). Why slices and not whole
+//! keys: see [`keys`] (the members of one collection share their first 30
+//! bytes and more).
 //!
-//! Why one slot per key and not per version: a new version of a key the
+//! Why one entry per key and not per version: a new version of a key the
 //! memtable already holds (an overwrite, a collection's header, a counter)
-//! then changes no B-tree at all. A B-tree insert compares the new key
-//! with a dozen or more others, and each comparison the slots' cached key
-//! prefixes cannot decide (versions of one key; members of one
-//! collection, whose keys share their first 24 bytes and more) reads
-//! another record, a cache miss: that was 10-13% of the server's CPU
-//! under `redis-benchmark -t set,sadd -P 16` (`docs/performance.md`).
+//! then changes no B-tree at all.
 //!
 //! Each version is one record in an arena ([`arena`]), linked to its
-//! key's next older and next newer records: the map holds a 16-byte slot
-//! per key (the key's first 8 bytes and its oldest record's address) and
-//! the index of newest versions ([`index`]) an 8-byte slot per key, so a
-//! memtable's memory is its keys and values plus a record header a
-//! version and about 70 bytes a key, and what it is charged is what it
-//! holds.
+//! key's next older and next newer records: the map holds an entry per
+//! key (the key's oldest record's address, under its slice) and the index
+//! of newest versions ([`index`]) an 8-byte slot per key, so a memtable's
+//! memory is its keys and values plus a record header a version and about
+//! 80 bytes a key (and a B-tree leaf per group of keys sharing a slice),
+//! and what it is charged is what it holds.
 //!
 //! Thread safety:
 //! 1. Inserts happen only under the engine's write lock (so sequence order and
@@ -53,10 +51,9 @@
 mod arena;
 pub(crate) use arena::chunk_pool;
 mod index;
+mod keys;
 
-use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 
@@ -66,119 +63,11 @@ use parking_lot::RwLock;
 use crate::value::{InternalValue, Kind};
 use arena::{Arena, Rec, record_size};
 use index::{INDEX_CHARGE, NewestIndex};
-
-/// Charged per key for its slot in the ordered map: 16 bytes at a
-/// B-tree leaf's usual fill, with the inner nodes above it.
-const SLOT_CHARGE: usize = 32;
-
-/// One key in the ordered map: its oldest record here (scans start from
-/// it: with no newer version linked, it is the key's only one). `prefix`
-/// caches the first 8 key bytes inside the B-tree node, so comparisons
-/// with keys that differ there never read the record.
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    prefix: u64,
-    rec: Rec,
-}
-
-/// The first 8 bytes of `key`, big-endian, zero-padded: comparing prefixes
-/// agrees with comparing keys whenever the prefixes differ.
-fn key_prefix(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(b)
-}
-
-/// A borrowed view of a user key, so lookups need no allocation.
-pub(crate) trait KeyView {
-    fn prefix(&self) -> u64;
-    fn user(&self) -> &[u8];
-}
-
-impl KeyView for Slot {
-    fn prefix(&self) -> u64 {
-        self.prefix
-    }
-    fn user(&self) -> &[u8] {
-        self.rec.key()
-    }
-}
-
-/// A lookup key borrowing its user key.
-pub(crate) struct LookupKey<'a> {
-    prefix: u64,
-    user: &'a [u8],
-}
-
-impl<'a> LookupKey<'a> {
-    pub(crate) fn new(user: &'a [u8]) -> Self {
-        LookupKey {
-            prefix: key_prefix(user),
-            user,
-        }
-    }
-}
-
-impl KeyView for LookupKey<'_> {
-    fn prefix(&self) -> u64 {
-        self.prefix
-    }
-    fn user(&self) -> &[u8] {
-        self.user
-    }
-}
+use keys::{KEY_CHARGE, KeyMap};
 
 /// Internal-key order: user key ascending, then sequence descending.
 pub(crate) fn cmp_internal(a_user: &[u8], a_seq: u64, b_user: &[u8], b_seq: u64) -> Ordering {
     a_user.cmp(b_user).then_with(|| b_seq.cmp(&a_seq))
-}
-
-/// User-key order, deciding on the cached prefixes when they differ.
-fn cmp_views(a: &(impl KeyView + ?Sized), b: &(impl KeyView + ?Sized)) -> Ordering {
-    a.prefix()
-        .cmp(&b.prefix())
-        .then_with(|| a.user().cmp(b.user()))
-}
-
-impl<'a> PartialEq for dyn KeyView + 'a {
-    fn eq(&self, other: &Self) -> bool {
-        cmp_views(self, other) == Ordering::Equal
-    }
-}
-impl<'a> Eq for dyn KeyView + 'a {}
-impl<'a> PartialOrd for dyn KeyView + 'a {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<'a> Ord for dyn KeyView + 'a {
-    fn cmp(&self, other: &Self) -> Ordering {
-        cmp_views(self, other)
-    }
-}
-
-impl PartialEq for Slot {
-    fn eq(&self, other: &Self) -> bool {
-        cmp_views(self, other) == Ordering::Equal
-    }
-}
-impl Eq for Slot {}
-impl PartialOrd for Slot {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Slot {
-    fn cmp(&self, other: &Self) -> Ordering {
-        cmp_views(self, other)
-    }
-}
-
-impl<'a> Borrow<dyn KeyView + 'a> for Slot {
-    fn borrow(&self) -> &(dyn KeyView + 'a) {
-        self
-    }
 }
 
 /// One entry as iterators carry it.
@@ -209,7 +98,7 @@ pub(crate) struct NewVersion<'a> {
 /// it to write, readers to read the map.
 #[derive(Default)]
 struct Versions {
-    map: BTreeSet<Slot>,
+    map: KeyMap,
     arena: Arena,
 }
 
@@ -279,11 +168,7 @@ impl Memtable {
             });
             add += record_size(v.user.len(), v.data.len());
             if new_key {
-                add += SLOT_CHARGE + INDEX_CHARGE;
-                map.insert(Slot {
-                    prefix: key_prefix(v.user),
-                    rec,
-                });
+                add += INDEX_CHARGE + map.insert(rec);
             }
         }
         drop(guard);
@@ -313,9 +198,9 @@ impl Memtable {
             }
             None => {
                 self.newest.remove(user);
-                guard.map.remove(&LookupKey::new(user) as &dyn KeyView);
+                guard.map.remove(user);
                 self.bytes.fetch_sub(
-                    (SLOT_CHARGE + INDEX_CHARGE).min(self.approx_bytes()),
+                    (KEY_CHARGE + INDEX_CHARGE).min(self.approx_bytes()),
                     AtomicOrdering::Relaxed,
                 );
             }
@@ -334,18 +219,17 @@ impl Memtable {
         versions
             .map
             .iter()
-            .map(|slot| self.versions_of(slot).count())
+            .map(|rec| self.versions_of(rec).count())
             .sum()
     }
 
-    /// The versions of `slot`'s key, newest first. A key written once
+    /// The versions of the key whose oldest record is `oldest`, newest first. A key written once
     /// (its oldest record has no newer one) costs nothing more; for one
     /// written again the index gives the newest, so a key rewritten many
     /// times costs one probe, not a walk up its chain. Called under the
     /// map's lock, which the writer holds to link versions and update the
     /// index, so the two agree.
-    fn versions_of<'a>(&'a self, slot: &Slot) -> impl Iterator<Item = Rec> + 'a {
-        let oldest = slot.rec;
+    fn versions_of<'a>(&'a self, oldest: Rec) -> impl Iterator<Item = Rec> + 'a {
         let newest = match oldest.next() {
             None => oldest,
             Some(_) => self.newest.get(oldest.key()).unwrap_or_else(|| {
@@ -361,7 +245,7 @@ impl Memtable {
 
     /// True when nothing was inserted.
     pub(crate) fn is_empty(&self) -> bool {
-        self.versions.read().map.is_empty()
+        self.versions.read().map.len() == 0
     }
 
     /// The newest version of `key` with sequence <= `snapshot`.
@@ -382,8 +266,8 @@ impl Memtable {
         mut f: impl FnMut(&[u8], u64, LazyValue) -> Result<(), E>,
     ) -> Result<(), E> {
         let versions = self.versions.read();
-        for slot in versions.map.iter() {
-            for rec in self.versions_of(slot) {
+        for oldest in versions.map.iter() {
+            for rec in self.versions_of(oldest) {
                 f(rec.key(), rec.seq(), LazyValue(rec))?;
             }
         }
@@ -406,10 +290,10 @@ impl Memtable {
     ) -> bool {
         // The first key's versions from the bound on; every version of the
         // keys after it.
-        let (first, lk) = match from {
-            Bound::Included((k, s)) => (Some((k, s, true)), LookupKey::new(k)),
-            Bound::Excluded((k, s)) => (Some((k, s, false)), LookupKey::new(k)),
-            Bound::Unbounded => (None, LookupKey::new(&[])),
+        let (first, start): (_, &[u8]) = match from {
+            Bound::Included((k, s)) => (Some((k, s, true)), k),
+            Bound::Excluded((k, s)) => (Some((k, s, false)), k),
+            Bound::Unbounded => (None, &[]),
         };
         let in_bound = |user: &[u8], seq: u64| match first {
             Some((k, s, inclusive)) if user == k => seq < s || (inclusive && seq == s),
@@ -417,12 +301,9 @@ impl Memtable {
         };
         let versions = self.versions.read();
         let mut taken = 0usize;
-        for slot in versions
-            .map
-            .range::<dyn KeyView, _>((Bound::Included(&lk as &dyn KeyView), Bound::Unbounded))
-        {
-            let user = slot.rec.key();
-            for rec in self.versions_of(slot) {
+        for oldest in versions.map.range_from(start) {
+            let user = oldest.key();
+            for rec in self.versions_of(oldest) {
                 let seq = rec.seq();
                 if !in_bound(user, seq) || newest_at.is_some_and(|at| seq > at) {
                     continue;
@@ -502,27 +383,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!(walked, expected.len());
-    }
-
-    #[test]
-    fn prefix_order_agrees_with_key_order() {
-        let keys: [&[u8]; 9] = [
-            b"",
-            b"\0",
-            b"a",
-            b"a\0",
-            b"a\0\x01",
-            b"abcdefgh",
-            b"abcdefgh\0",
-            b"abcdefgi",
-            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
-        ];
-        for a in keys {
-            for b in keys {
-                let (x, y) = (LookupKey::new(a), LookupKey::new(b));
-                assert_eq!(cmp_views(&x, &y), a.cmp(b), "{a:?} vs {b:?}");
-            }
-        }
     }
 
     #[test]
