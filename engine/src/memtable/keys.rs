@@ -37,12 +37,17 @@ const LONGER: u8 = 9;
 /// Layers below which keys are ordered whole.
 const MAX_DEPTH: usize = 32;
 
-/// Bytes charged for a new layer: one B-tree leaf of slices and entries.
-pub(super) const LAYER_CHARGE: usize = 384;
+/// Slices a layer holds in a sorted vector before it becomes a B-tree: a
+/// B-tree leaf is 368 bytes however few keys it holds, and most layers
+/// hold a handful (ten keys whose last digit alone differs).
+const SMALL_LAYER: usize = 16;
 
-/// Bytes charged per key: its slice and entry at a leaf's usual fill, with
-/// the inner nodes above it.
-pub(super) const KEY_CHARGE: usize = 56;
+/// Bytes charged for a new layer: its box and a vector's first slots.
+pub(super) const LAYER_CHARGE: usize = 48;
+
+/// Bytes charged per key: its slice and entry (32 bytes) in a vector or
+/// B-tree leaf at its usual fill, with the inner nodes above it.
+pub(super) const KEY_CHARGE: usize = 48;
 
 /// One 8-byte slice of a key and how many of its bytes the key has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,8 +107,108 @@ enum Entry {
     Whole(Box<BTreeSet<Whole>>),
 }
 
-#[derive(Debug, Default)]
-struct Layer(BTreeMap<Slice, Entry>);
+/// One layer: its slices, in a sorted vector while they are few.
+#[derive(Debug)]
+enum Layer {
+    Small(Vec<(Slice, Entry)>),
+    Big(BTreeMap<Slice, Entry>),
+}
+
+impl Default for Layer {
+    fn default() -> Self {
+        Layer::Small(Vec::new())
+    }
+}
+
+impl Layer {
+    fn get(&self, slice: &Slice) -> Option<&Entry> {
+        match self {
+            Layer::Small(v) => v
+                .binary_search_by(|(s, _)| s.cmp(slice))
+                .ok()
+                .and_then(|i| v.get(i))
+                .map(|(_, e)| e),
+            Layer::Big(m) => m.get(slice),
+        }
+    }
+
+    fn get_mut(&mut self, slice: &Slice) -> Option<&mut Entry> {
+        match self {
+            Layer::Small(v) => match v.binary_search_by(|(s, _)| s.cmp(slice)) {
+                Ok(i) => v.get_mut(i).map(|(_, e)| e),
+                Err(_) => None,
+            },
+            Layer::Big(m) => m.get_mut(slice),
+        }
+    }
+
+    /// Sets `slice`'s entry, in place of any it had.
+    fn insert(&mut self, slice: Slice, entry: Entry) {
+        if let Layer::Small(v) = self {
+            match v.binary_search_by(|(s, _)| s.cmp(&slice)) {
+                Ok(i) => {
+                    if let Some(slot) = v.get_mut(i) {
+                        slot.1 = entry;
+                    }
+                    return;
+                }
+                Err(i) if v.len() < SMALL_LAYER => {
+                    v.insert(i, (slice, entry));
+                    return;
+                }
+                Err(_) => *self = Layer::Big(std::mem::take(v).into_iter().collect()),
+            }
+        }
+        if let Layer::Big(m) = self {
+            m.insert(slice, entry);
+        }
+    }
+
+    fn remove(&mut self, slice: &Slice) {
+        match self {
+            Layer::Small(v) => {
+                if let Ok(i) = v.binary_search_by(|(s, _)| s.cmp(slice)) {
+                    v.remove(i);
+                }
+            }
+            Layer::Big(m) => {
+                m.remove(slice);
+            }
+        }
+    }
+
+    /// The entries from `from` on, in slice order.
+    fn range(&self, from: Bound<Slice>) -> LayerRange<'_> {
+        match self {
+            Layer::Small(v) => {
+                let start = match from {
+                    Bound::Unbounded => 0,
+                    Bound::Included(f) => v.partition_point(|(s, _)| *s < f),
+                    Bound::Excluded(f) => v.partition_point(|(s, _)| *s <= f),
+                };
+                LayerRange::Small(v.get(start..).unwrap_or_default().iter())
+            }
+            Layer::Big(m) => LayerRange::Big(m.range((from, Bound::Unbounded))),
+        }
+    }
+}
+
+/// A position in one layer.
+enum LayerRange<'a> {
+    Small(std::slice::Iter<'a, (Slice, Entry)>),
+    Big(btree_map::Range<'a, Slice, Entry>),
+}
+
+impl<'a> Iterator for LayerRange<'a> {
+    type Item = &'a Entry;
+
+    fn next(&mut self) -> Option<&'a Entry> {
+        match self {
+            LayerRange::Small(it) => it.next().map(|(_, e)| e),
+            LayerRange::Big(it) => it.next().map(|(_, e)| e),
+        }
+    }
+}
 
 /// The ordered set of a memtable's keys, each with its oldest record.
 #[derive(Debug, Default)]
@@ -129,19 +234,20 @@ impl KeyMap {
             let rest = key.get(depth * 8..).unwrap_or_default();
             let slice = Slice::of(rest);
             if slice.len != LONGER {
-                layer.0.insert(slice, Entry::Key(rec));
+                layer.insert(slice, Entry::Key(rec));
                 break;
             }
-            let entry = match layer.0.entry(slice) {
-                btree_map::Entry::Vacant(v) => {
-                    if depth + 1 < MAX_DEPTH {
-                        v.insert(Entry::Key(rec));
-                    } else {
-                        v.insert(Entry::Whole(Box::new(BTreeSet::from([Whole(rec)]))));
-                    }
-                    break;
-                }
-                btree_map::Entry::Occupied(o) => o.into_mut(),
+            if layer.get(&slice).is_none() {
+                let entry = if depth + 1 < MAX_DEPTH {
+                    Entry::Key(rec)
+                } else {
+                    Entry::Whole(Box::new(BTreeSet::from([Whole(rec)])))
+                };
+                layer.insert(slice, entry);
+                break;
+            }
+            let Some(entry) = layer.get_mut(&slice) else {
+                break;
             };
             if let Entry::Key(other) = *entry {
                 if other.key() == key {
@@ -151,7 +257,7 @@ impl KeyMap {
                 }
                 // A second key with this slice: both move to a new layer.
                 let mut next = Layer::default();
-                next.0.insert(
+                next.insert(
                     Slice::of(other.key().get((depth + 1) * 8..).unwrap_or_default()),
                     Entry::Key(other),
                 );
@@ -182,16 +288,16 @@ impl KeyMap {
         let mut depth = 0;
         let slice = loop {
             let slice = Slice::of(key.get(depth * 8..).unwrap_or_default());
-            if !matches!(layer.0.get(&slice), Some(Entry::Layer(_))) {
+            if !matches!(layer.get(&slice), Some(Entry::Layer(_))) {
                 break slice;
             }
-            match layer.0.get_mut(&slice) {
+            match layer.get_mut(&slice) {
                 Some(Entry::Layer(next)) => layer = next,
                 _ => return false,
             }
             depth += 1;
         };
-        let (removed, drop_entry) = match layer.0.get_mut(&slice) {
+        let (removed, drop_entry) = match layer.get_mut(&slice) {
             Some(Entry::Whole(set)) => (set.remove(key), set.is_empty()),
             Some(Entry::Key(rec)) => {
                 let same = rec.key() == key;
@@ -200,7 +306,7 @@ impl KeyMap {
             _ => (false, false),
         };
         if drop_entry {
-            layer.0.remove(&slice);
+            layer.remove(&slice);
         }
         if removed {
             self.len -= 1;
@@ -211,7 +317,7 @@ impl KeyMap {
     /// Every key's record, in key order.
     pub(super) fn iter(&self) -> Iter<'_> {
         Iter {
-            stack: vec![Frame::Layer(self.root.0.range(..))],
+            stack: vec![Frame::Layer(self.root.range(Bound::Unbounded))],
         }
     }
 
@@ -224,13 +330,11 @@ impl KeyMap {
             let rest = from.get(depth * 8..).unwrap_or_default();
             let slice = Slice::of(rest);
             if slice.len != LONGER {
-                stack.push(Frame::Layer(layer.0.range(slice..)));
+                stack.push(Frame::Layer(layer.range(Bound::Included(slice))));
                 break;
             }
-            stack.push(Frame::Layer(
-                layer.0.range((Bound::Excluded(slice), Bound::Unbounded)),
-            ));
-            match layer.0.get(&slice) {
+            stack.push(Frame::Layer(layer.range(Bound::Excluded(slice))));
+            match layer.get(&slice) {
                 None => break,
                 Some(Entry::Key(rec)) => {
                     if rec.key() >= from {
@@ -255,7 +359,7 @@ impl KeyMap {
 }
 
 enum Frame<'a> {
-    Layer(btree_map::Range<'a, Slice, Entry>),
+    Layer(LayerRange<'a>),
     Whole(btree_set::Range<'a, Whole>),
     One(Option<Rec>),
 }
@@ -275,12 +379,12 @@ impl Iterator for Iter<'_> {
                 Frame::Whole(range) => range.next().map(|w| w.0),
                 Frame::Layer(range) => match range.next() {
                     None => None,
-                    Some((_, Entry::Key(rec))) => Some(*rec),
-                    Some((_, Entry::Layer(next))) => {
-                        self.stack.push(Frame::Layer(next.0.range(..)));
+                    Some(Entry::Key(rec)) => Some(*rec),
+                    Some(Entry::Layer(next)) => {
+                        self.stack.push(Frame::Layer(next.range(Bound::Unbounded)));
                         continue;
                     }
-                    Some((_, Entry::Whole(set))) => {
+                    Some(Entry::Whole(set)) => {
                         self.stack.push(Frame::Whole(set.range::<Whole, _>(..)));
                         continue;
                     }
@@ -350,6 +454,34 @@ mod tests {
                 let want: Vec<Vec<u8>> = model.range(b.clone()..).cloned().collect();
                 prop_assert_eq!(got, want, "from {:?}", b);
             }
+        }
+    }
+
+    /// Layers that grow past the vector's size into a B-tree, and many
+    /// small ones (members numbered in sequence, as in a benchmark).
+    #[test]
+    fn small_and_big_layers_keep_key_order() {
+        let mut arena = Arena::default();
+        let mut map = KeyMap::default();
+        let mut model = std::collections::BTreeSet::new();
+        let head = [9u8; 27];
+        for i in (0..3000u64).rev().step_by(7).chain(0..3000) {
+            let key = [&head[..], format!("m:{i:012}").as_bytes()].concat();
+            if model.insert(key.clone()) {
+                map.insert(arena.push(i + 1, Kind::Put, 0, &key, b"", None));
+            }
+        }
+        for i in (0..3000u64).step_by(3) {
+            let key = [&head[..], format!("m:{i:012}").as_bytes()].concat();
+            assert_eq!(map.remove(&key), model.remove(&key));
+        }
+        let walked: Vec<Vec<u8>> = map.iter().map(|r| r.key().to_vec()).collect();
+        assert_eq!(walked, model.iter().cloned().collect::<Vec<_>>());
+        for i in [0u64, 1, 10, 999, 1000, 1001, 2999, 3000] {
+            let from = [&head[..], format!("m:{i:012}").as_bytes()].concat();
+            let got: Vec<Vec<u8>> = map.range_from(&from).map(|r| r.key().to_vec()).collect();
+            let want: Vec<Vec<u8>> = model.range(from.clone()..).cloned().collect();
+            assert_eq!(got, want);
         }
     }
 
