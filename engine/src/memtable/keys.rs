@@ -164,6 +164,41 @@ impl Layer {
         }
     }
 
+    /// `slice`'s entry, or (when it has none) `None` after setting it to
+    /// `make()`: one search either way.
+    fn existing_or_insert(
+        &mut self,
+        slice: Slice,
+        make: impl FnOnce() -> Entry,
+    ) -> Option<&mut Entry> {
+        if let Layer::Small(v) = self {
+            match v.binary_search_by(|(s, _)| s.cmp(&slice)) {
+                Ok(_) => {}
+                Err(i) if v.len() < SMALL_LAYER => {
+                    v.insert(i, (slice, make()));
+                    return None;
+                }
+                Err(_) => *self = Layer::Big(std::mem::take(v).into_iter().collect()),
+            }
+        }
+        match self {
+            // Found above (a second search of at most 16 slices, which the
+            // borrow checker needs).
+            Layer::Small(v) => v
+                .binary_search_by(|(s, _)| s.cmp(&slice))
+                .ok()
+                .and_then(|i| v.get_mut(i))
+                .map(|(_, e)| e),
+            Layer::Big(m) => match m.entry(slice) {
+                btree_map::Entry::Vacant(e) => {
+                    e.insert(make());
+                    None
+                }
+                btree_map::Entry::Occupied(e) => Some(e.into_mut()),
+            },
+        }
+    }
+
     fn remove(&mut self, slice: &Slice) {
         match self {
             Layer::Small(v) => {
@@ -237,16 +272,13 @@ impl KeyMap {
                 layer.insert(slice, Entry::Key(rec));
                 break;
             }
-            if layer.get(&slice).is_none() {
-                let entry = if depth + 1 < MAX_DEPTH {
+            let Some(entry) = layer.existing_or_insert(slice, || {
+                if depth + 1 < MAX_DEPTH {
                     Entry::Key(rec)
                 } else {
                     Entry::Whole(Box::new(BTreeSet::from([Whole(rec)])))
-                };
-                layer.insert(slice, entry);
-                break;
-            }
-            let Some(entry) = layer.get_mut(&slice) else {
+                }
+            }) else {
                 break;
             };
             if let Entry::Key(other) = *entry {
