@@ -103,9 +103,12 @@ impl TableCache {
         self.inner.reader(f)
     }
 
-    /// Forgets table `number` (it was deleted).
+    /// Forgets table `number` (it was deleted), and its index and filter
+    /// blocks if its reader was open.
     pub(crate) fn evict(&self, number: u64) {
-        self.inner.tables.remove(&number);
+        if let Some((_, reader)) = self.inner.tables.remove(&number) {
+            reader.forget_cached(&self.inner);
+        }
     }
 
     /// Bytes held by the block cache.

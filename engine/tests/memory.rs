@@ -62,3 +62,46 @@ fn memtables_and_block_cache_stay_within_budget() {
         let _ = CompactionStrategy::Leveled;
     });
 }
+
+/// A compaction reads its inputs without caching their data blocks: they
+/// are deleted when it ends, and caching them would evict what readers
+/// use. Only index and filter blocks (a small fraction) may be cached.
+#[test]
+fn compaction_does_not_fill_the_block_cache() {
+    common::for_each_strategy(|s| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = small_options(s);
+        opts.block_cache_bytes = 1 << 20;
+        let e = open(dir.path(), &opts);
+        let value = vec![b'v'; 200];
+        let n = 8_000u64; // ~1.7 MB: more than the cache
+        for chunk in 0..n / 32 {
+            let mut b = WriteBatch::new();
+            for i in chunk * 32..chunk * 32 + 32 {
+                b.put(key(i * 7 % n), Value::new(value.clone()));
+            }
+            e.throttle();
+            e.write(b).unwrap();
+        }
+        e.compact_all().unwrap();
+        let st = e.stats();
+        assert!(
+            st.live_sst_bytes > opts.block_cache_bytes as u64,
+            "{s}: too little data to mean anything: {st:?}"
+        );
+        assert!(
+            st.block_cache_bytes < opts.block_cache_bytes as u64 / 8,
+            "{s}: compaction left {} bytes of blocks in the cache",
+            st.block_cache_bytes
+        );
+        // Readers still fill it.
+        for i in 0..n {
+            assert!(e.get(&key(i)).unwrap().is_some(), "{s}: key {i}");
+        }
+        assert!(
+            e.stats().block_cache_bytes > opts.block_cache_bytes as u64 / 2,
+            "{s}: reads did not fill the cache: {:?}",
+            e.stats()
+        );
+    });
+}

@@ -226,7 +226,8 @@ impl Inner {
             .inputs
             .iter()
             .map(|r: &InputRun| {
-                Box::new(RunIter::new(r.files.clone(), cache.clone())) as Box<dyn InternalIter>
+                Box::new(RunIter::for_compaction(r.files.clone(), cache.clone()))
+                    as Box<dyn InternalIter>
             })
             .collect();
         let mut it = MergeIter::new(children);

@@ -90,7 +90,12 @@ impl TableReader {
         Error::corruption(&self.path, h.offset + e.at as u64, e.what)
     }
 
-    fn read_block(&self, c: &CacheInner, h: Handle, kind: BlockKind) -> Result<Cached> {
+    /// Block `h`, from the cache or read and checked. A block read is
+    /// cached only with `fill` (a compaction reads without it: its inputs
+    /// are deleted when it ends, and caching them would evict what readers
+    /// use, as RocksDB's and LevelDB's compactions read with `fill_cache`
+    /// off).
+    fn read_block(&self, c: &CacheInner, h: Handle, kind: BlockKind, fill: bool) -> Result<Cached> {
         let key = (self.number, h.offset);
         if let Some(b) = c.blocks.get(&key) {
             Counters::add(&c.stats.block_cache_hits, 1);
@@ -140,21 +145,33 @@ impl TableReader {
                 ))
             }
         };
-        c.blocks.insert(key, v.clone());
+        if fill {
+            c.blocks.insert(key, v.clone());
+        }
         Ok(v)
     }
 
-    fn block(&self, c: &CacheInner, h: Handle) -> Result<Block> {
-        match self.read_block(c, h, BlockKind::Block)? {
+    fn block(&self, c: &CacheInner, h: Handle, fill: bool) -> Result<Block> {
+        match self.read_block(c, h, BlockKind::Block, fill)? {
             Cached::Block(b) => Ok(b),
             _ => Err(self.wrong_kind(h)),
+        }
+    }
+
+    /// Drops the table's index and filter from the block cache (the table
+    /// was deleted). Its data blocks are left to the cache's eviction: no
+    /// one reads them again, so they go first, and finding them would mean
+    /// one removal per block.
+    pub(crate) fn forget_cached(&self, c: &CacheInner) {
+        for h in [self.footer.index, self.footer.filter] {
+            c.blocks.remove(&(self.number, h.offset));
         }
     }
 
     /// The table's index, decoded.
     fn index(&self, c: &CacheInner) -> Result<Arc<TableIndex>> {
         let h = self.footer.index;
-        match self.read_block(c, h, BlockKind::Index)? {
+        match self.read_block(c, h, BlockKind::Index, true)? {
             Cached::Index(i) => Ok(i),
             _ => Err(self.wrong_kind(h)),
         }
@@ -175,7 +192,7 @@ impl TableReader {
         let stats = &c.stats;
         let filtered = self.footer.filter.len > 0;
         if filtered {
-            let filter = match self.read_block(c, self.footer.filter, BlockKind::Raw)? {
+            let filter = match self.read_block(c, self.footer.filter, BlockKind::Raw, true)? {
                 Cached::Raw(b) => b,
                 _ => return Err(self.wrong_kind(self.footer.filter)),
             };
@@ -190,7 +207,7 @@ impl TableReader {
         let index = self.index(c)?;
         let found = match index.handle(index.seek(&target)) {
             Some(h) => {
-                let mut it = BlockIter::new(self.block(c, h)?);
+                let mut it = BlockIter::new(self.block(c, h, true)?);
                 it.seek(&target);
                 if let Some(e) = it.status() {
                     return Err(self.corrupt(h, e));
@@ -217,6 +234,8 @@ impl TableReader {
 pub(crate) struct TableIter {
     table: Arc<TableReader>,
     cache: Arc<CacheInner>,
+    /// Whether data blocks read are cached (see `TableReader::read_block`).
+    fill_cache: bool,
     /// The decoded index, once loaded, and the entry whose block `data` is.
     index: Option<Arc<TableIndex>>,
     at: usize,
@@ -233,6 +252,7 @@ impl TableIter {
         TableIter {
             table,
             cache,
+            fill_cache: true,
             index: None,
             at: 0,
             data: None,
@@ -261,7 +281,7 @@ impl TableIter {
             self.data = None;
             return Ok(false);
         };
-        let b = self.table.block(&self.cache, h)?;
+        let b = self.table.block(&self.cache, h, self.fill_cache)?;
         self.data = Some(BlockIter::new(b));
         self.data_h = h;
         Ok(true)
@@ -351,6 +371,7 @@ impl InternalIter for TableIter {
 pub(crate) struct RunIter {
     files: Vec<Arc<FileMeta>>,
     cache: Arc<CacheInner>,
+    fill_cache: bool,
     pos: usize,
     cur: Option<TableIter>,
 }
@@ -361,8 +382,18 @@ impl RunIter {
         RunIter {
             files,
             cache,
+            fill_cache: true,
             pos: 0,
             cur: None,
+        }
+    }
+
+    /// The same iterator for a compaction: data blocks it reads are not
+    /// cached (see `TableReader::read_block`).
+    pub(crate) fn for_compaction(files: Vec<Arc<FileMeta>>, cache: Arc<CacheInner>) -> Self {
+        RunIter {
+            fill_cache: false,
+            ..RunIter::new(files, cache)
         }
     }
 
@@ -373,7 +404,9 @@ impl RunIter {
             return Ok(false);
         };
         let r = self.cache.reader(f)?;
-        self.cur = Some(TableIter::new(r, self.cache.clone()));
+        let mut it = TableIter::new(r, self.cache.clone());
+        it.fill_cache = self.fill_cache;
+        self.cur = Some(it);
         Ok(true)
     }
 
