@@ -762,7 +762,9 @@ impl Keyspace {
             let mut visit = visit;
             let prefix = token::namespace_prefix(ns);
             let upper = token::namespace_prefix(ns.wrapping_add(1));
-            for item in engine.iter(Bound::Included(&prefix), Bound::Excluded(&upper), None)? {
+            for item in
+                engine.iter_uncached(Bound::Included(&prefix), Bound::Excluded(&upper), None)?
+            {
                 let (ekey, value) = item?;
                 let Some(user) = ekey.get(KEY_PREFIX_LEN..) else {
                     continue;

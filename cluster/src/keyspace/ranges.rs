@@ -93,7 +93,7 @@ impl Keyspace {
                     Some(next) => token::position(ns, next).to_vec(),
                     None => token::namespace_prefix(ns.wrapping_add(1)).to_vec(),
                 };
-                for item in engine.iter(
+                for item in engine.iter_uncached(
                     lower.as_ref().map(Vec::as_slice),
                     Bound::Excluded(&upper),
                     None,

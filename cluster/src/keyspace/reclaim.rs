@@ -254,7 +254,11 @@ pub(crate) fn reclaim_queued(
                 }
                 let mut batch = WriteBatch::new();
                 let mut n = 0usize;
-                for item in engine.iter(Bound::Included(prefix), Bound::Excluded(&end[..]), None)? {
+                for item in engine.iter_uncached(
+                    Bound::Included(prefix),
+                    Bound::Excluded(&end[..]),
+                    None,
+                )? {
                     let (k, _) = item?;
                     batch.delete(k);
                     n += 1;

@@ -226,8 +226,7 @@ impl Inner {
             .inputs
             .iter()
             .map(|r: &InputRun| {
-                Box::new(RunIter::for_compaction(r.files.clone(), cache.clone()))
-                    as Box<dyn InternalIter>
+                Box::new(RunIter::uncached(r.files.clone(), cache.clone())) as Box<dyn InternalIter>
             })
             .collect();
         let mut it = MergeIter::new(children);

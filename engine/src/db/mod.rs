@@ -526,6 +526,30 @@ impl Engine {
         upper: Bound<&[u8]>,
         snapshot: Option<&Snapshot>,
     ) -> Result<EngineIter> {
+        self.iter_with(lower, upper, snapshot, true)
+    }
+
+    /// [`Engine::iter`] for a bulk scan (anti-entropy, streaming, a pass
+    /// over a whole database, background deletion): it reads blocks the
+    /// cache holds, but does not cache those it reads, so a pass over more
+    /// than the cache holds does not evict what readers use (RocksDB's
+    /// `fill_cache = false`).
+    pub fn iter_uncached(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<EngineIter> {
+        self.iter_with(lower, upper, snapshot, false)
+    }
+
+    fn iter_with(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        snapshot: Option<&Snapshot>,
+        fill_cache: bool,
+    ) -> Result<EngineIter> {
         let inner = self.inner();
         let seq = snapshot.map_or_else(|| inner.visible_seq.load(Ordering::Acquire), Snapshot::seq);
         let own = |b: Bound<&[u8]>| match b {
@@ -533,7 +557,7 @@ impl Engine {
             Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k)),
             Bound::Unbounded => Bound::Unbounded,
         };
-        inner.iter_at(own(lower), own(upper), seq)
+        inner.iter_at(own(lower), own(upper), seq, fill_cache)
     }
 
     /// Every live entry whose key starts with `prefix`, ascending.
@@ -541,7 +565,12 @@ impl Engine {
         let upper = crate::iter::prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
         let inner = self.inner();
         let seq = inner.visible_seq.load(Ordering::Acquire);
-        inner.iter_at(Bound::Included(Bytes::copy_from_slice(prefix)), upper, seq)
+        inner.iter_at(
+            Bound::Included(Bytes::copy_from_slice(prefix)),
+            upper,
+            seq,
+            true,
+        )
     }
 
     /// Freezes the memtable and waits until every memtable is an SSTable (Redis SAVE).

@@ -68,17 +68,25 @@ impl Inner {
 
     /// A merged iterator over every source, unpositioned, for a reader at
     /// `seq` (the memtables yield only the version of each key it sees).
-    pub(crate) fn merged(&self, sv: &crate::version::SuperVersion, seq: u64) -> MergeIter {
+    /// With `fill_cache` off, SSTable blocks it reads are not cached.
+    pub(crate) fn merged(
+        &self,
+        sv: &crate::version::SuperVersion,
+        seq: u64,
+        fill_cache: bool,
+    ) -> MergeIter {
         let mut children: Vec<Box<dyn InternalIter>> = Vec::with_capacity(2 + sv.imms.len() + 8);
         children.push(Box::new(MemIter::new(sv.mem.clone(), Some(seq))));
         for m in &sv.imms {
             children.push(Box::new(MemIter::new(m.clone(), Some(seq))));
         }
         for (_, run) in sv.version.runs_by_age() {
-            children.push(Box::new(RunIter::new(
-                run.files.clone(),
-                self.tables.inner.clone(),
-            )));
+            let (files, cache) = (run.files.clone(), self.tables.inner.clone());
+            children.push(Box::new(if fill_cache {
+                RunIter::new(files, cache)
+            } else {
+                RunIter::uncached(files, cache)
+            }));
         }
         MergeIter::new(children)
     }
@@ -89,9 +97,10 @@ impl Inner {
         lower: Bound<Bytes>,
         upper: Bound<Bytes>,
         seq: u64,
+        fill_cache: bool,
     ) -> Result<EngineIter> {
         let sv = self.current_sv();
-        let merge = self.merged(&sv, seq);
+        let merge = self.merged(&sv, seq, fill_cache);
         Ok(EngineIter::new(merge, seq, lower, upper, self.now_ms()))
     }
 }

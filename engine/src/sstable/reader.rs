@@ -388,9 +388,9 @@ impl RunIter {
         }
     }
 
-    /// The same iterator for a compaction: data blocks it reads are not
-    /// cached (see `TableReader::read_block`).
-    pub(crate) fn for_compaction(files: Vec<Arc<FileMeta>>, cache: Arc<CacheInner>) -> Self {
+    /// The same iterator for a compaction or a bulk scan: data blocks it
+    /// reads are not cached (see `TableReader::read_block`).
+    pub(crate) fn uncached(files: Vec<Arc<FileMeta>>, cache: Arc<CacheInner>) -> Self {
         RunIter {
             fill_cache: false,
             ..RunIter::new(files, cache)
