@@ -42,8 +42,11 @@ const MAX_DEPTH: usize = 32;
 /// hold a handful (ten keys whose last digit alone differs).
 const SMALL_LAYER: usize = 16;
 
-/// Bytes charged for a new layer: its box and a vector's first slots.
-pub(super) const LAYER_CHARGE: usize = 48;
+/// Bytes charged for a new layer: its box (32 bytes) and its vector's
+/// first allocation (four 32-byte slots). Charged in full, so keys made to
+/// share long prefixes in pairs (a layer per 8 shared bytes) cannot hold
+/// more memory than the memtable is charged.
+pub(super) const LAYER_CHARGE: usize = 160;
 
 /// Bytes charged per key: its slice and entry (32 bytes) in a vector or
 /// B-tree leaf at its usual fill, with the inner nodes above it.
@@ -515,6 +518,18 @@ mod tests {
             let want: Vec<Vec<u8>> = model.range(from.clone()..).cloned().collect();
             assert_eq!(got, want);
         }
+    }
+
+    /// The charges assume these sizes (a layer's box, a slot's slice and
+    /// entry); a change of layout must revisit them.
+    #[test]
+    fn charges_match_the_layout() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Entry>(), 16);
+        assert_eq!(size_of::<(Slice, Entry)>(), 32);
+        assert_eq!(size_of::<Layer>(), 32);
+        assert!(KEY_CHARGE >= size_of::<(Slice, Entry)>() * 3 / 2);
+        assert!(LAYER_CHARGE >= size_of::<Layer>() + 4 * size_of::<(Slice, Entry)>());
     }
 
     #[test]
