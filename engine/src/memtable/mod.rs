@@ -25,7 +25,7 @@
 //! key (the key's oldest record's address, under its slice) and the index
 //! of newest versions ([`index`]) an 8-byte slot per key, so a memtable's
 //! memory is its keys and values plus a record header a version and about
-//! 80 bytes a key (and a B-tree leaf per group of keys sharing a slice),
+//! 80 bytes a key (and 160 bytes per layer of keys sharing a slice),
 //! and what it is charged is what it holds.
 //!
 //! Thread safety:
