@@ -145,25 +145,27 @@ impl Layer {
         }
     }
 
-    /// Sets `slice`'s entry, in place of any it had.
-    fn insert(&mut self, slice: Slice, entry: Entry) {
+    /// Sets `slice`'s entry, in place of any it had; returns whether it had
+    /// none.
+    fn insert(&mut self, slice: Slice, entry: Entry) -> bool {
         if let Layer::Small(v) = self {
             match v.binary_search_by(|(s, _)| s.cmp(&slice)) {
                 Ok(i) => {
                     if let Some(slot) = v.get_mut(i) {
                         slot.1 = entry;
                     }
-                    return;
+                    return false;
                 }
                 Err(i) if v.len() < SMALL_LAYER => {
                     v.insert(i, (slice, entry));
-                    return;
+                    return true;
                 }
                 Err(_) => *self = Layer::Big(std::mem::take(v).into_iter().collect()),
             }
         }
-        if let Layer::Big(m) = self {
-            m.insert(slice, entry);
+        match self {
+            Layer::Big(m) => m.insert(slice, entry).is_none(),
+            Layer::Small(_) => false,
         }
     }
 
@@ -261,8 +263,9 @@ impl KeyMap {
         self.len
     }
 
-    /// Adds the key of `rec`, which the map does not hold. Returns the
-    /// bytes to charge for it.
+    /// Adds the key of `rec` (the memtable adds only keys it does not hold;
+    /// one it holds has its record replaced, and is charged and counted
+    /// once). Returns the bytes to charge for it.
     pub(super) fn insert(&mut self, rec: Rec) -> usize {
         let key = rec.key();
         let mut charge = KEY_CHARGE;
@@ -272,7 +275,9 @@ impl KeyMap {
             let rest = key.get(depth * 8..).unwrap_or_default();
             let slice = Slice::of(rest);
             if slice.len != LONGER {
-                layer.insert(slice, Entry::Key(rec));
+                if !layer.insert(slice, Entry::Key(rec)) {
+                    return 0;
+                }
                 break;
             }
             let Some(entry) = layer.existing_or_insert(slice, || {
@@ -287,8 +292,7 @@ impl KeyMap {
             if let Entry::Key(other) = *entry {
                 if other.key() == key {
                     *entry = Entry::Key(rec);
-                    charge = 0;
-                    break;
+                    return 0;
                 }
                 // A second key with this slice: both move to a new layer.
                 let mut next = Layer::default();
@@ -305,7 +309,9 @@ impl KeyMap {
                     depth += 1;
                 }
                 Entry::Whole(set) => {
-                    set.insert(Whole(rec));
+                    if set.replace(Whole(rec)).is_some() {
+                        return 0;
+                    }
                     break;
                 }
                 Entry::Key(_) => unreachable!("a shared slice leads to a layer"),
@@ -472,10 +478,9 @@ mod tests {
             let mut map = KeyMap::default();
             let mut model = std::collections::BTreeSet::new();
             for (i, k) in keys.iter().enumerate() {
-                if model.insert(k.clone()) {
-                    let rec = arena.push(i as u64 + 1, Kind::Put, 0, k, b"v", None);
-                    prop_assert!(map.insert(rec) > 0);
-                }
+                let rec = arena.push(i as u64 + 1, Kind::Put, 0, k, b"v", None);
+                let charge = map.insert(rec);
+                prop_assert_eq!(charge > 0, model.insert(k.clone()), "{:?}", k);
             }
             for r in removals {
                 let k = &keys[r.index(keys.len())];
