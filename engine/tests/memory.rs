@@ -7,7 +7,21 @@ mod common;
 use common::{key, open, small_options};
 use std::ops::Bound;
 
-use ringkv_engine::{CompactionStrategy, Value, WriteBatch};
+use ringkv_engine::{CompactionStrategy, Engine, Stats, Value, WriteBatch};
+
+/// Writes keys 0..n in a scattered order, 32 to a batch, each `value`,
+/// calling `after` with the stats after every batch.
+fn load(e: &Engine, n: u64, value: &[u8], mut after: impl FnMut(&Stats)) {
+    for chunk in 0..n / 32 {
+        let mut b = WriteBatch::new();
+        for i in chunk * 32..chunk * 32 + 32 {
+            b.put(key(i * 7 % n), Value::new(value.to_vec()));
+        }
+        e.throttle();
+        e.write(b).unwrap();
+        after(&e.stats());
+    }
+}
 
 #[test]
 fn memtables_and_block_cache_stay_within_budget() {
@@ -30,17 +44,10 @@ fn memtables_and_block_cache_stay_within_budget() {
         let n = 12_000u64; // ~3.4 MB of user data: > 10x (memtables + cache)
         let mut peak_mem = 0;
         let mut peak_cache = 0;
-        for chunk in 0..n / 32 {
-            let mut b = WriteBatch::new();
-            for i in chunk * 32..chunk * 32 + 32 {
-                b.put(key(i * 7 % n), Value::new(value.clone()));
-            }
-            e.throttle();
-            e.write(b).unwrap();
-            let st = e.stats();
+        load(&e, n, &value, |st| {
             peak_mem = peak_mem.max(st.memtable_bytes + st.immutable_memtable_bytes);
             peak_cache = peak_cache.max(st.block_cache_bytes);
-        }
+        });
         for i in (0..n).step_by(3) {
             assert!(e.get(&key(i)).unwrap().is_some(), "{s}: key {i}");
             peak_cache = peak_cache.max(e.stats().block_cache_bytes);
@@ -79,14 +86,7 @@ fn compaction_does_not_fill_the_block_cache() {
         let e = open(dir.path(), &opts);
         let value = vec![b'v'; 200];
         let n = 8_000u64; // ~1.7 MB: more than the cache
-        for chunk in 0..n / 32 {
-            let mut b = WriteBatch::new();
-            for i in chunk * 32..chunk * 32 + 32 {
-                b.put(key(i * 7 % n), Value::new(value.clone()));
-            }
-            e.throttle();
-            e.write(b).unwrap();
-        }
+        load(&e, n, &value, |_| {});
         e.compact_all().unwrap();
         let st = e.stats();
         assert!(

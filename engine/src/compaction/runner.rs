@@ -226,7 +226,8 @@ impl Inner {
             .inputs
             .iter()
             .map(|r: &InputRun| {
-                Box::new(RunIter::uncached(r.files.clone(), cache.clone())) as Box<dyn InternalIter>
+                Box::new(RunIter::new(r.files.clone(), cache.clone(), false))
+                    as Box<dyn InternalIter>
             })
             .collect();
         let mut it = MergeIter::new(children);

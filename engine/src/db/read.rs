@@ -81,12 +81,11 @@ impl Inner {
             children.push(Box::new(MemIter::new(m.clone(), Some(seq))));
         }
         for (_, run) in sv.version.runs_by_age() {
-            let (files, cache) = (run.files.clone(), self.tables.inner.clone());
-            children.push(Box::new(if fill_cache {
-                RunIter::new(files, cache)
-            } else {
-                RunIter::uncached(files, cache)
-            }));
+            children.push(Box::new(RunIter::new(
+                run.files.clone(),
+                self.tables.inner.clone(),
+                fill_cache,
+            )));
         }
         MergeIter::new(children)
     }

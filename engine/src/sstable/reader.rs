@@ -377,23 +377,16 @@ pub(crate) struct RunIter {
 }
 
 impl RunIter {
-    /// An unpositioned iterator over `files` (disjoint, ascending).
-    pub(crate) fn new(files: Vec<Arc<FileMeta>>, cache: Arc<CacheInner>) -> Self {
+    /// An unpositioned iterator over `files` (disjoint, ascending). With
+    /// `fill_cache` off (a compaction, a bulk scan) the data blocks it reads
+    /// are not cached (see `TableReader::read_block`).
+    pub(crate) fn new(files: Vec<Arc<FileMeta>>, cache: Arc<CacheInner>, fill_cache: bool) -> Self {
         RunIter {
             files,
             cache,
-            fill_cache: true,
+            fill_cache,
             pos: 0,
             cur: None,
-        }
-    }
-
-    /// The same iterator for a compaction or a bulk scan: data blocks it
-    /// reads are not cached (see `TableReader::read_block`).
-    pub(crate) fn uncached(files: Vec<Arc<FileMeta>>, cache: Arc<CacheInner>) -> Self {
-        RunIter {
-            fill_cache: false,
-            ..RunIter::new(files, cache)
         }
     }
 
