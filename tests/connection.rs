@@ -415,3 +415,52 @@ fn config_rewrite_persists_runtime_changes() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("maxclients = 88"), "{text}");
 }
+
+/// `io-threads 1` runs the whole server on one worker: a client blocked
+/// in BLPOP, a held transaction and pipelines of other clients must all
+/// still progress (nothing may wait synchronously for another task).
+#[test]
+fn one_io_thread_serves_blocked_clients_transactions_and_pipelines() {
+    let s = TestServer::start_with(&["--io-threads", "1"]);
+    let c = &mut s.conn();
+    assert_eq!(
+        ok(c, &["CONFIG", "GET", "io-threads"]),
+        redis::Value::Array(vec![bulk("io-threads"), bulk("1")])
+    );
+    let waiter = {
+        let mut b = s.conn();
+        std::thread::spawn(move || {
+            redis::cmd("BLPOP")
+                .arg("jobs")
+                .arg(10)
+                .query::<Option<(String, String)>>(&mut b)
+        })
+    };
+    // Let the BLPOP park before the push wakes it.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut pipe = redis::pipe();
+    for i in 0..200 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+        pipe.cmd("HSET")
+            .arg("h")
+            .arg(format!("f{i}"))
+            .arg(i)
+            .ignore();
+    }
+    pipe.cmd("DBSIZE");
+    let (size,): (i64,) = pipe.query(c).expect("pipeline");
+    assert_eq!(size, 201);
+    let mut t = s.conn();
+    assert_eq!(ok(&mut t, &["MULTI"]), Okay);
+    ok(&mut t, &["INCR", "counter"]);
+    ok(&mut t, &["RPUSH", "jobs", "one"]);
+    assert_eq!(
+        ok(&mut t, &["EXEC"]),
+        redis::Value::Array(vec![redis::Value::Int(1), redis::Value::Int(1)])
+    );
+    let popped = waiter.join().expect("waiter thread").expect("BLPOP");
+    assert_eq!(popped, Some(("jobs".to_string(), "one".to_string())));
+    assert_eq!(ok(c, &["HLEN", "h"]), redis::Value::Int(200));
+    assert_eq!(ok(c, &["SAVE"]), Okay);
+    assert_eq!(ok(c, &["GET", "k199"]), bulk("199"));
+}

@@ -175,6 +175,10 @@ config_keys! {
     /// Length of the queue of connections not yet accepted (`listen(2)`
     /// backlog; the kernel caps it at `net.core.somaxconn`).
     tcp_backlog: u32 = 511, "tcp-backlog", "server", fixed;
+    /// Threads that serve clients and the cluster (0: one per CPU core).
+    /// On a machine of two cores that also runs the clients, 1 serves
+    /// unpipelined requests faster and pipelined ones slower.
+    io_threads: usize = 0, "io-threads", "server", fixed, range = 0..=1024;
     /// Close a client idle for this many seconds (0: never).
     timeout: u64 = 0, "timeout", "server", live = ReadWhereUsed;
     /// Number of databases (SELECT 0..databases-1), each its own keyspace.

@@ -82,11 +82,12 @@ fn main() -> ExitCode {
     // 8 MiB, a main thread's stack: EXEC runs its queued commands through
     // the command table's dispatch a second time, and an unoptimized build
     // gives that dispatch a frame per handler (2 MiB overflowed there).
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .thread_stack_size(8 << 20)
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.thread_stack_size(8 << 20).enable_all();
+    if config.io_threads > 0 {
+        builder.worker_threads(config.io_threads);
+    }
+    let runtime = match builder.build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ringkv-server: cannot start the runtime: {e}");
