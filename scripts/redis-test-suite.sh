@@ -17,7 +17,9 @@
 # subcommands...) fails its own test instead of aborting the rest of the
 # file. Failures that remain are the differences listed in
 # docs/compatibility.md; the failed tests' messages are in the per-file
-# logs under $WORK/logs, printed at the end.
+# logs under $WORK/logs, printed at the end. SUITE_SERVER_BIN=path tests a
+# given binary instead of building one (not a RINGKV_ variable: the server
+# reads those as configuration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/server-bin.sh
@@ -29,12 +31,12 @@ if [ ${#units[@]} -eq 0 ]; then
     units=(unit/type/string unit/type/incr unit/type/hash unit/type/set unit/type/zset
         unit/type/list unit/type/list-2 unit/type/list-3 unit/keyspace unit/expire
         unit/multi unit/hyperloglog unit/pubsub unit/bitops unit/scan unit/info-command
-        unit/quit unit/other)
+        unit/quit unit/other unit/introspection)
 fi
 [ -x "$src/runtest" ] && [ -d "$src/tests" ] || { echo "$src: no runtest or tests/" >&2; exit 2; }
 command -v tclsh >/dev/null || { echo "missing tclsh (apt-get install tcl)" >&2; exit 2; }
 
-SERVER_BIN=$(release_server_bin "${RINGKV_BIN:-}")
+SERVER_BIN=$(release_server_bin "${SUITE_SERVER_BIN:-}")
 start_work_dir
 suite="$WORK/redis"
 mkdir -p "$suite" "$WORK/logs"

@@ -221,6 +221,8 @@ pub struct ClientHandle {
     pub kill_signal: Notify,
     /// Whether the client waits in a blocking command.
     pub blocked: AtomicBool,
+    /// Set while the connection is in MONITOR mode.
+    pub monitor: AtomicBool,
     /// CLIENT UNBLOCK: ends the wait (with an error if `unblock_error`).
     pub unblock: Notify,
     /// CLIENT UNBLOCK ... ERROR.
@@ -252,6 +254,7 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
             blocked: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             unblock: Notify::new(),
             unblock_error: AtomicBool::new(false),
             subscribed: Mutex::new((0, 0, 0)),
@@ -295,6 +298,8 @@ impl ClientHandle {
         let (sub, psub, ssub) = *self.subscribed.lock();
         let flags = if multi >= 0 {
             "x"
+        } else if self.monitor.load(Ordering::Relaxed) {
+            "O"
         } else if sub + psub + ssub > 0 {
             "P"
         } else if self.blocked.load(Ordering::Relaxed) {

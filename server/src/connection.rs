@@ -73,6 +73,9 @@ pub async fn serve(server: Arc<Server>, mut socket: TcpStream, handle: Arc<Clien
     if let Some(mut subs) = client.subscriptions.take() {
         server.pubsub.forget(&mut subs);
     }
+    if handle.monitor.load(Ordering::Relaxed) {
+        server.monitors.remove(handle.id);
+    }
     let _ = socket.shutdown().await;
     server.clients.remove(handle.id);
     server.metrics.connected_clients.dec();
@@ -92,7 +95,15 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
             return Ended::Shutdown;
         }
         let want = decoder.needed().saturating_sub(rbuf.len()).max(READ_CHUNK);
-        let idle = server.config.read().timeout;
+        // Subscribers and monitors wait for what the server sends, not
+        // for their own input: `timeout` spares them, as Redis does.
+        let listening = client.subscriptions.as_ref().is_some_and(|s| s.any())
+            || handle.monitor.load(Ordering::Relaxed);
+        let idle = if listening {
+            0
+        } else {
+            server.config.read().timeout
+        };
         let messages = client.subscriptions.as_mut().map(|s| &mut s.queue);
         let wakes = Wakes {
             handle: &handle,
@@ -120,8 +131,12 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
         let concurrent = !server.cluster.is_alone();
         loop {
             let limits = server.limits(!client.authenticated);
+            let unparsed = rbuf.len();
             match decoder.decode(&mut rbuf, &limits) {
                 Ok(Some(request)) => {
+                    // CLIENT LIST's qbuf counts the running command, as
+                    // Redis's query buffer still holds it.
+                    handle.query_buffer.store(unparsed, Ordering::Relaxed);
                     let mut args = request.args;
                     if concurrent && pipeline::enabled(client) {
                         args = match run.offer(args) {
@@ -172,6 +187,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     if should_send(client, mode_before) || reply.is_push() {
                         reply.encode(client.protocol, &mut wbuf);
                     }
+                    own_monitor_lines(client, &mut wbuf);
                     if client.close_after_reply {
                         break;
                     }
@@ -501,6 +517,16 @@ async fn write_messages(
         }
     }
     flush(server, socket, client, wbuf).await
+}
+
+/// Encodes the MONITOR lines of this monitor's own command, after its reply.
+fn own_monitor_lines(client: &mut Client, wbuf: &mut BytesMut) {
+    let proto = client.protocol;
+    if let Some(subs) = client.subscriptions.as_mut() {
+        for m in subs.own_monitor_lines.drain(..) {
+            m.reply().encode(proto, wbuf);
+        }
+    }
 }
 
 /// Encodes every message already queued for this subscriber.

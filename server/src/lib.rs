@@ -31,6 +31,7 @@ pub mod key_run;
 pub mod listener;
 pub mod messaging_metrics;
 pub mod metrics;
+pub mod monitor;
 pub mod pipeline;
 pub mod pubsub;
 pub mod reply_error;

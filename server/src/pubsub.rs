@@ -50,6 +50,8 @@ pub enum Message {
         /// The message.
         payload: Bytes,
     },
+    /// A MONITOR line ([`crate::monitor`]).
+    Monitor(Arc<str>),
 }
 
 impl Message {
@@ -64,12 +66,15 @@ impl Message {
                 channel,
                 payload,
             } => pattern.len() + channel.len() + payload.len() + 40,
+            Message::Monitor(line) => line.len() + 16,
         }
     }
 
-    /// The reply that carries it: a RESP3 push, a RESP2 array.
+    /// The reply that carries it: a RESP3 push, a RESP2 array; a MONITOR
+    /// line is a simple string in both, as Redis sends it.
     pub fn reply(&self) -> Reply {
         let items = match self {
+            Message::Monitor(line) => return Reply::Simple(line.to_string().into()),
             Message::Channel { channel, payload } => vec![
                 Reply::bulk("message"),
                 Reply::Bulk(channel.clone()),
@@ -111,8 +116,13 @@ impl Subscriber {
         self.pending.fetch_sub(message.size(), Ordering::AcqRel);
     }
 
+    /// The subscribed client's id.
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+
     /// Queues `message`, or disconnects a subscriber over its limit.
-    fn offer(
+    pub(crate) fn offer(
         &self,
         message: Message,
         limit: ringkv_conf::OutputLimit,
@@ -164,6 +174,9 @@ pub struct Subscriptions {
     pub queue: mpsc::UnboundedReceiver<Message>,
     /// The names subscribed, per [`Family`].
     names: [BTreeSet<Bytes>; 3],
+    /// MONITOR lines of this connection's own commands, written after the
+    /// command's reply (where Redis puts them), not queued before it.
+    pub own_monitor_lines: Vec<Message>,
 }
 
 impl Subscriptions {
@@ -179,6 +192,7 @@ impl Subscriptions {
             }),
             queue: rx,
             names: Default::default(),
+            own_monitor_lines: Vec::new(),
         }
     }
 

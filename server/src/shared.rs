@@ -70,6 +70,8 @@ pub struct Server {
     pub blocking: Arc<crate::blocking::Blocking>,
     /// This node's pub/sub subscriptions.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// The connections in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
     /// Redis's encoding thresholds, for OBJECT ENCODING only.
     pub encoding_limits: crate::encoding_limits::EncodingLimits,
     /// SLOWLOG's entries and settings.
@@ -171,6 +173,7 @@ impl Server {
             census: crate::info::Census::default(),
             blocking,
             pubsub,
+            monitors: crate::monitor::Monitors::default(),
             encoding_limits: Default::default(),
             slowlog: Default::default(),
         });
@@ -202,6 +205,30 @@ impl Server {
         let limit =
             ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit);
         self.pubsub.deliver(shard, channel, message, limit)
+    }
+
+    /// Shows `client`'s command `args` to the monitors
+    /// ([`crate::monitor`]), under the pubsub class of
+    /// `client-output-buffer-limit`. A monitor's own command's line waits
+    /// in its connection until the command's reply is written.
+    pub fn feed_monitors(&self, client: &mut crate::client::Client, args: &[bytes::Bytes]) {
+        let handle = &client.handle;
+        let line =
+            crate::monitor::line(std::time::SystemTime::now(), client.db, &handle.addr, args);
+        let own = client
+            .subscriptions
+            .as_mut()
+            .filter(|_| handle.monitor.load(std::sync::atomic::Ordering::Relaxed));
+        let except = own.map(|subs| {
+            subs.own_monitor_lines
+                .push(crate::pubsub::Message::Monitor(std::sync::Arc::clone(
+                    &line,
+                )));
+            handle.id
+        });
+        let limit =
+            ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit);
+        self.monitors.feed(&line, except, limit, &self.pubsub.stats);
     }
 
     /// The protocol limits for a client, from the current configuration.

@@ -171,7 +171,34 @@ pub async fn reset(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         cx.server.pubsub.forget(&mut subs);
         cx.client.handle.note_subscriptions(0, 0, 0);
     }
+    if cx.client.handle.monitor.swap(false, Ordering::Relaxed) {
+        cx.server.monitors.remove(cx.client.handle.id);
+    }
     Ok(Reply::simple("RESET"))
+}
+
+/// MONITOR: from now on the connection receives a line for every command
+/// this node runs ([`crate::monitor`]). A second MONITOR gets no reply,
+/// as in Redis; RESET or QUIT ends it.
+pub async fn monitor(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if cx.client.in_exec {
+        return Err(ReplyError::err(
+            "MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    if cx.client.handle.monitor.load(Ordering::Relaxed) {
+        return Ok(Reply::Many(Vec::new()));
+    }
+    let handle = std::sync::Arc::clone(&cx.client.handle);
+    let subs = cx
+        .client
+        .subscriptions
+        .get_or_insert_with(|| crate::pubsub::Subscriptions::new(handle));
+    cx.server
+        .monitors
+        .add(std::sync::Arc::clone(&subs.subscriber));
+    cx.client.handle.monitor.store(true, Ordering::Relaxed);
+    Ok(Reply::Ok)
 }
 
 /// SELECT index.

@@ -499,6 +499,13 @@ pub(crate) async fn run_recorded(
     client
         .handle
         .touch(parent.map(|p| p.name), spec.name, started);
+    // Shown as Redis shows them: a blocking command when it starts (Redis
+    // when it blocks), any other once it has run (after the commands an
+    // EXEC runs), never an administrative one.
+    let monitored = server.monitors.any() && spec.flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0;
+    if monitored && spec.flags & flag::BLOCKING != 0 {
+        server.feed_monitors(client, args);
+    }
     let result = {
         let mut cx = Ctx {
             server,
@@ -512,6 +519,9 @@ pub(crate) async fn run_recorded(
     server.stats.commands_processed.inc();
     if let Some(stats) = server.metrics.command(parent, spec) {
         stats.record(micros, result.is_err());
+    }
+    if monitored && spec.flags & flag::BLOCKING == 0 {
+        server.feed_monitors(client, args);
     }
     let top = parent.unwrap_or(spec);
     let unlogged = flag::SKIP_SLOWLOG | flag::BLOCKING;
