@@ -114,4 +114,13 @@ fn a_monitor_that_does_not_read_is_disconnected_at_its_output_limit() {
     assert!(dropped, "the slow monitor was never dropped");
     let info = c.cmd(&["INFO", "stats"]);
     assert!(info.contains("pubsub_output_limit_disconnects:1"), "{info}");
+    // A line past the limit on its own (100 KB of bytes escaped as \xHH)
+    // is never built: the monitor is disconnected at once.
+    let mut m = s.raw();
+    assert_eq!(m.cmd(&["MONITOR"]), "+OK\r\n");
+    c.send_cmd(&[b"SET", b"bin", &vec![0xffu8; 100 * 1024]]);
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert!(m.is_closed(), "the monitor outlived a line past its limit");
+    let info = c.cmd(&["INFO", "stats"]);
+    assert!(info.contains("pubsub_output_limit_disconnects:2"), "{info}");
 }

@@ -67,6 +67,14 @@ impl Monitors {
         self.count.store(list.len(), Ordering::Relaxed);
     }
 
+    /// Disconnects every monitor: a line of `len` bytes passes their
+    /// output limit on its own.
+    pub fn disconnect_all(&self, len: usize, stats: &PubSubStats) {
+        for s in self.list.lock().iter() {
+            s.disconnect_over_limit(len, stats);
+        }
+    }
+
     /// Queues `line` for every monitor but client `except`, disconnecting
     /// those over `limit` (counted in pub/sub's `stats`).
     pub fn feed(
@@ -83,6 +91,23 @@ impl Monitors {
             }
         }
     }
+}
+
+/// Bytes of the line of `args` (without its time and source, at most 64
+/// bytes more), counted without building it: a line can be four times
+/// its arguments, and one past the monitors' output limit is not built.
+pub fn line_len(args: &[Bytes]) -> usize {
+    let secret = credentials(args);
+    args.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if secret.get(i).copied().unwrap_or(false) {
+                REDACTED.len() + 3
+            } else {
+                a.iter().map(|&b| escaped_len(b)).sum::<usize>() + 3
+            }
+        })
+        .sum()
 }
 
 /// The monitor line of `args` run by the client at `addr` on database `db`
@@ -137,6 +162,15 @@ fn credentials(args: &[Bytes]) -> Vec<bool> {
     secret
 }
 
+/// Bytes `b` takes in a line (see [`quote`]).
+fn escaped_len(b: u8) -> usize {
+    match b {
+        b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 0x07 | 0x08 => 2,
+        0x20..=0x7e => 1,
+        _ => 4,
+    }
+}
+
 /// Appends `bytes` quoted and escaped as Redis's `sdscatrepr`: `\\`, `\"`,
 /// `\n`, `\r`, `\t`, `\a`, `\b`, printable ASCII as is, anything else
 /// `\xHH`.
@@ -188,6 +222,21 @@ mod tests {
             &*line(UNIX_EPOCH, 0, &v6, &args(&[b"PING"])),
             r#"0.000000 [0 [::1]:7000] "PING""#
         );
+    }
+
+    #[test]
+    fn line_len_counts_what_line_writes() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().expect("address");
+        let cases: [&[&[u8]]; 3] = [
+            &[b"SET", b"k", b"a \"b\"\\\n\r\t\x07\x08\x00\xff"],
+            &[b"AUTH", b"u", b"p"],
+            &[b"PING"],
+        ];
+        for parts in cases {
+            let a = args(parts);
+            let head = "0.000000 [0 127.0.0.1:1]".len();
+            assert_eq!(line(UNIX_EPOCH, 0, &addr, &a).len(), head + line_len(&a));
+        }
     }
 
     #[test]

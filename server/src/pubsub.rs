@@ -121,6 +121,23 @@ impl Subscriber {
         self.handle.id
     }
 
+    /// Disconnects this subscriber: `pending` bytes would pass its output
+    /// limit.
+    pub(crate) fn disconnect_over_limit(&self, pending: usize, stats: &PubSubStats) {
+        if !self.handle.killed.load(Ordering::Acquire) {
+            stats
+                .output_limit_disconnects
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                client = self.handle.id,
+                addr = %self.handle.addr,
+                pending,
+                "closing subscriber over its pubsub output buffer limit"
+            );
+            self.handle.kill();
+        }
+    }
+
     /// Queues `message`, or disconnects a subscriber over its limit.
     pub(crate) fn offer(
         &self,
@@ -144,18 +161,7 @@ impl Subscriber {
         };
         if over_hard || soft_expired {
             self.pending.fetch_sub(size, Ordering::AcqRel);
-            if !self.handle.killed.load(Ordering::Acquire) {
-                stats
-                    .output_limit_disconnects
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    client = self.handle.id,
-                    addr = %self.handle.addr,
-                    pending,
-                    "closing subscriber over its pubsub output buffer limit"
-                );
-                self.handle.kill();
-            }
+            self.disconnect_over_limit(pending, stats);
             return false;
         }
         if self.queue.send(message).is_err() {

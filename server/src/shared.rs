@@ -212,6 +212,14 @@ impl Server {
     /// `client-output-buffer-limit`. A monitor's own command's line waits
     /// in its connection until the command's reply is written.
     pub fn feed_monitors(&self, client: &mut crate::client::Client, args: &[bytes::Bytes]) {
+        let limit =
+            ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit);
+        let len = crate::monitor::line_len(args);
+        if limit.hard > 0 && len as u64 > limit.hard {
+            // It would disconnect every monitor: not built at all.
+            self.monitors.disconnect_all(len, &self.pubsub.stats);
+            return;
+        }
         let handle = &client.handle;
         let line =
             crate::monitor::line(std::time::SystemTime::now(), client.db, &handle.addr, args);
@@ -220,14 +228,10 @@ impl Server {
             .as_mut()
             .filter(|_| handle.monitor.load(std::sync::atomic::Ordering::Relaxed));
         let except = own.map(|subs| {
-            subs.own_monitor_lines
-                .push(crate::pubsub::Message::Monitor(std::sync::Arc::clone(
-                    &line,
-                )));
+            let own_line = crate::pubsub::Message::Monitor(std::sync::Arc::clone(&line));
+            subs.own_monitor_lines.push(own_line);
             handle.id
         });
-        let limit =
-            ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit);
         self.monitors.feed(&line, except, limit, &self.pubsub.stats);
     }
 
