@@ -31,7 +31,7 @@ if [ ${#units[@]} -eq 0 ]; then
     units=(unit/type/string unit/type/incr unit/type/hash unit/type/set unit/type/zset
         unit/type/list unit/type/list-2 unit/type/list-3 unit/keyspace unit/expire
         unit/multi unit/hyperloglog unit/pubsub unit/bitops unit/scan unit/info-command
-        unit/quit unit/other unit/introspection)
+        unit/quit unit/other unit/introspection unit/slowlog)
 fi
 [ -x "$src/runtest" ] && [ -d "$src/tests" ] || { echo "$src: no runtest or tests/" >&2; exit 2; }
 command -v tclsh >/dev/null || { echo "missing tclsh (apt-get install tcl)" >&2; exit 2; }

@@ -188,3 +188,34 @@ fn slowlog_keeps_slow_commands_as_redis_does() {
         ])
     );
 }
+
+/// DEBUG SLEEP sleeps after the command has let other clients in, yet its
+/// time is the command's, in SLOWLOG and command statistics, alone or in
+/// EXEC (which itself is not logged), as in Redis.
+#[test]
+fn slowlog_counts_the_time_debug_sleep_slept() {
+    let s = TestServer::start_with(&["--enable-debug-command", "yes"]);
+    let c = &mut s.conn();
+    ok(c, &["CONFIG", "SET", "slowlog-log-slower-than", "100000"]);
+    ok(c, &["DEBUG", "SLEEP", "0.2"]);
+    ok(c, &["MULTI"]);
+    ok(c, &["DEBUG", "SLEEP", "0.15"]);
+    ok(c, &["EXEC"]);
+    let Value::Array(entries) = ok(c, &["SLOWLOG", "GET", "-1"]) else {
+        panic!("an array of entries");
+    };
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (entry, secs, min_micros) in [
+        (&entries[0], "0.15", 150_000),
+        (&entries[1], "0.2", 200_000),
+    ] {
+        let Value::Array(entry) = entry else {
+            panic!("an entry is an array");
+        };
+        let Value::Int(micros) = entry[2] else {
+            panic!("a duration");
+        };
+        assert!(micros >= min_micros, "{entry:?}");
+        assert_eq!(entry[3], bulks(&[Some("DEBUG"), Some("SLEEP"), Some(secs)]));
+    }
+}

@@ -506,6 +506,7 @@ pub(crate) async fn run_recorded(
     if monitored && spec.flags & flag::BLOCKING != 0 {
         server.feed_monitors(client, args);
     }
+    let owed_before = client.debug_sleep;
     let result = {
         let mut cx = Ctx {
             server,
@@ -515,7 +516,10 @@ pub(crate) async fn run_recorded(
         };
         table::run(spec.handler, &mut cx, args).await
     };
-    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    // DEBUG SLEEP sleeps later, outside the transaction gate: its time
+    // still counts as the command's (statistics and SLOWLOG), as in Redis.
+    let slept = client.debug_sleep.saturating_sub(owed_before);
+    let micros = u64::try_from((started.elapsed() + slept).as_micros()).unwrap_or(u64::MAX);
     server.stats.commands_processed.inc();
     if let Some(stats) = server.metrics.command(parent, spec) {
         stats.record(micros, result.is_err());
