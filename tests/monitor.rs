@@ -55,11 +55,15 @@ fn monitor_shows_each_command_as_redis_prints_it() {
     expect_line(&mut m, 0, r#""PING""#);
     let list = c.cmd(&["CLIENT", "LIST"]);
     assert_eq!(list.matches("flags=O").count(), 1, "{list}");
+    assert!(c.cmd(&["INFO", "clients"]).contains("monitor_clients:1"));
+    expect_line(&mut m, 3, r#""INFO" "clients""#);
+    assert!(s.metrics().contains("ringkv_monitor_clients 1"));
     // RESET leaves monitor mode.
     assert_eq!(m.cmd(&["RESET"]), "+RESET\r\n");
     c.cmd(&["SET", "after", "reset"]);
     assert_eq!(m.cmd(&["PING"]), "+PONG\r\n");
     assert!(!c.cmd(&["CLIENT", "LIST"]).contains("flags=O"));
+    assert!(c.cmd(&["INFO", "clients"]).contains("monitor_clients:0"));
 }
 
 #[test]

@@ -74,7 +74,7 @@ pub async fn serve(server: Arc<Server>, mut socket: TcpStream, handle: Arc<Clien
         server.pubsub.forget(&mut subs);
     }
     if handle.monitor.load(Ordering::Relaxed) {
-        server.monitors.remove(handle.id);
+        server.pubsub.monitors.remove(handle.id);
     }
     let _ = socket.shutdown().await;
     server.clients.remove(handle.id);

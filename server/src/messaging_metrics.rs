@@ -24,6 +24,7 @@ pub struct Messaging {
     published: u64,
     delivered: u64,
     output_limit_disconnects: u64,
+    monitors: u64,
 }
 
 impl Messaging {
@@ -43,17 +44,26 @@ impl Messaging {
                 .stats
                 .output_limit_disconnects
                 .load(Ordering::Relaxed),
+            monitors: pubsub.monitors.len() as u64,
         }
     }
 }
 
 /// INFO `clients` rows after `blocked_clients`.
-pub static CLIENT_ROWS: &[Row<Messaging>] = &[gauge(
-    "blocking_keys",
-    "ringkv_blocking_keys",
-    "Keys that blocked clients wait on",
-    |m| m.blocking_keys,
-)];
+pub static CLIENT_ROWS: &[Row<Messaging>] = &[
+    gauge(
+        "blocking_keys",
+        "ringkv_blocking_keys",
+        "Keys that blocked clients wait on",
+        |m| m.blocking_keys,
+    ),
+    gauge(
+        "monitor_clients",
+        "ringkv_monitor_clients",
+        "Connections in MONITOR mode (each command is formatted for them)",
+        |m| m.monitors,
+    ),
+];
 
 /// INFO `stats` rows.
 pub static STATS_ROWS: &[Row<Messaging>] = &[
@@ -90,7 +100,7 @@ pub static STATS_ROWS: &[Row<Messaging>] = &[
     counter(
         "pubsub_output_limit_disconnects",
         "ringkv_pubsub_output_limit_disconnects_total",
-        "Subscribers disconnected past the pubsub client-output-buffer-limit",
+        "Subscribers and monitors disconnected past the pubsub client-output-buffer-limit",
         |m| m.output_limit_disconnects,
     ),
     counter(

@@ -252,6 +252,9 @@ pub struct PubSub {
     families: [RwLock<HashMap<Bytes, Listeners>>; 3],
     /// Counters.
     pub stats: PubSubStats,
+    /// The connections in MONITOR mode, which receive their lines through
+    /// the same queues ([`crate::monitor`]).
+    pub monitors: crate::monitor::Monitors,
 }
 
 /// Which family of subscriptions.

@@ -70,8 +70,6 @@ pub struct Server {
     pub blocking: Arc<crate::blocking::Blocking>,
     /// This node's pub/sub subscriptions.
     pub pubsub: Arc<crate::pubsub::PubSub>,
-    /// The connections in MONITOR mode.
-    pub monitors: crate::monitor::Monitors,
     /// Redis's encoding thresholds, for OBJECT ENCODING only.
     pub encoding_limits: crate::encoding_limits::EncodingLimits,
     /// SLOWLOG's entries and settings.
@@ -173,7 +171,6 @@ impl Server {
             census: crate::info::Census::default(),
             blocking,
             pubsub,
-            monitors: crate::monitor::Monitors::default(),
             encoding_limits: Default::default(),
             slowlog: Default::default(),
         });
@@ -217,7 +214,7 @@ impl Server {
         let len = crate::monitor::line_len(args);
         if limit.hard > 0 && len as u64 > limit.hard {
             // It would disconnect every monitor: not built at all.
-            self.monitors.disconnect_all(len, &self.pubsub.stats);
+            self.pubsub.monitors.disconnect_all(len, &self.pubsub.stats);
             return;
         }
         let handle = &client.handle;
@@ -232,7 +229,9 @@ impl Server {
             subs.own_monitor_lines.push(own_line);
             handle.id
         });
-        self.monitors.feed(&line, except, limit, &self.pubsub.stats);
+        self.pubsub
+            .monitors
+            .feed(&line, except, limit, &self.pubsub.stats);
     }
 
     /// The protocol limits for a client, from the current configuration.

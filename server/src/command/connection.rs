@@ -172,7 +172,7 @@ pub async fn reset(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         cx.client.handle.note_subscriptions(0, 0, 0);
     }
     if cx.client.handle.monitor.swap(false, Ordering::Relaxed) {
-        cx.server.monitors.remove(cx.client.handle.id);
+        cx.server.pubsub.monitors.remove(cx.client.handle.id);
     }
     Ok(Reply::simple("RESET"))
 }
@@ -195,6 +195,7 @@ pub async fn monitor(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         .subscriptions
         .get_or_insert_with(|| crate::pubsub::Subscriptions::new(handle));
     cx.server
+        .pubsub
         .monitors
         .add(std::sync::Arc::clone(&subs.subscriber));
     cx.client.handle.monitor.store(true, Ordering::Relaxed);

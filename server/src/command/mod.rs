@@ -502,7 +502,8 @@ pub(crate) async fn run_recorded(
     // Shown as Redis shows them: a blocking command when it starts (Redis
     // when it blocks), any other once it has run (after the commands an
     // EXEC runs), never an administrative one.
-    let monitored = server.monitors.any() && spec.flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0;
+    let monitored =
+        server.pubsub.monitors.any() && spec.flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0;
     if monitored && spec.flags & flag::BLOCKING != 0 {
         server.feed_monitors(client, args);
     }
