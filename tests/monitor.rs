@@ -66,6 +66,47 @@ fn monitor_shows_each_command_as_redis_prints_it() {
     assert!(c.cmd(&["INFO", "clients"]).contains("monitor_clients:0"));
 }
 
+/// A blocking command is shown once, when it starts, however often it is
+/// retried while it waits; CL shows the command it wraps (redacted as that
+/// command is), not itself; a monitor that goes away stops being counted.
+#[test]
+fn blocked_commands_once_cl_unwrapped_and_gone_monitors_forgotten() {
+    let s = TestServer::start();
+    let mut m = s.raw();
+    assert_eq!(m.cmd(&["MONITOR"]), "+OK\r\n");
+    let mut waiter = s.raw();
+    waiter.send_cmd(&[b"BLPOP", b"q", b"0"]);
+    expect_line(&mut m, 0, r#""BLPOP" "q" "0""#);
+    let mut c = s.raw();
+    // A wake-up that serves nothing (another type, then gone) retries it.
+    c.cmd(&["SET", "q", "x"]);
+    c.cmd(&["DEL", "q"]);
+    c.cmd(&["RPUSH", "q", "1"]);
+    assert!(waiter.read_reply().contains('1'));
+    c.cmd(&["RPUSH", "q", "2"]);
+    expect_line(&mut m, 0, r#""SET" "q" "x""#);
+    expect_line(&mut m, 0, r#""DEL" "q""#);
+    expect_line(&mut m, 0, r#""RPUSH" "q" "1""#);
+    expect_line(&mut m, 0, r#""RPUSH" "q" "2""#);
+    assert!(
+        c.cmd(&["CL", "ONE", "AUTH", "user", "secret"])
+            .starts_with('-')
+    );
+    c.cmd(&["CL", "ONE", "SET", "k", "v"]);
+    expect_line(&mut m, 0, r#""AUTH" "(redacted)" "(redacted)""#);
+    expect_line(&mut m, 0, r#""SET" "k" "v""#);
+    assert!(c.cmd(&["INFO", "clients"]).contains("monitor_clients:1"));
+    drop(m);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c.cmd(&["INFO", "clients"]).contains("monitor_clients:0") {
+        assert!(
+            Instant::now() < deadline,
+            "a closed monitor is still counted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn monitors_and_subscribers_outlive_the_idle_timeout() {
     let s = TestServer::start_with(&["--timeout", "1"]);

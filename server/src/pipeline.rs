@@ -62,6 +62,8 @@ fn single_key(args: &[Bytes]) -> Option<&Bytes> {
 pub fn enabled(client: &Client) -> bool {
     client.authenticated
         && client.multi.is_none()
+        // A monitor's own lines follow each reply on the main path.
+        && !client.handle.monitor.load(std::sync::atomic::Ordering::Relaxed)
         && client.reply_mode == ReplyMode::On
         && client.level_override.is_none()
         && !client.close_after_reply

@@ -436,10 +436,15 @@ impl RawConn {
         self.read_reply()
     }
 
-    /// Whether the server closed the connection (EOF within the timeout).
+    /// Whether the server closed the connection (EOF or a reset within
+    /// the read timeout; the timeout passing is not a close).
     pub fn is_closed(&mut self) -> bool {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
         let mut buf = [0u8; 1];
-        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+        match self.reader.read(&mut buf) {
+            Ok(n) => n == 0,
+            Err(e) => matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe),
+        }
     }
 }
 

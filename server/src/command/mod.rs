@@ -499,12 +499,18 @@ pub(crate) async fn run_recorded(
     client
         .handle
         .touch(parent.map(|p| p.name), spec.name, started);
-    // Shown as Redis shows them: a blocking command when it starts (Redis
-    // when it blocks), any other once it has run (after the commands an
-    // EXEC runs), never an administrative one.
+    // Shown as Redis shows them: a blocking command once, when it starts
+    // (Redis: when it blocks; not again at each retry while it waits), any
+    // other once it has run (after the commands an EXEC runs), never an
+    // administrative one. CL is not shown itself: the command it wraps is,
+    // with that command's own filtering and redaction.
     let monitored =
         server.pubsub.monitors.any() && spec.flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0;
-    if monitored && spec.flags & flag::BLOCKING != 0 {
+    let retry = client
+        .handle
+        .blocked
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if monitored && spec.flags & flag::BLOCKING != 0 && !retry {
         server.feed_monitors(client, args);
     }
     let owed_before = client.debug_sleep;
