@@ -199,9 +199,14 @@ impl Server {
         channel: &bytes::Bytes,
         message: &bytes::Bytes,
     ) -> u64 {
-        let limit =
-            ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit);
-        self.pubsub.deliver(shard, channel, message, limit)
+        self.pubsub
+            .deliver(shard, channel, message, self.pubsub_output_limit())
+    }
+
+    /// The pubsub class of `client-output-buffer-limit`, which subscribers
+    /// and monitors are held to.
+    fn pubsub_output_limit(&self) -> ringkv_conf::OutputLimit {
+        ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit)
     }
 
     /// Shows `client`'s command `args` to the monitors
@@ -209,8 +214,7 @@ impl Server {
     /// `client-output-buffer-limit`. A monitor's own command's line waits
     /// in its connection until the command's reply is written.
     pub fn feed_monitors(&self, client: &mut crate::client::Client, args: &[bytes::Bytes]) {
-        let limit =
-            ringkv_conf::pubsub_output_limit(&self.config.read().client_output_buffer_limit);
+        let limit = self.pubsub_output_limit();
         let len = crate::monitor::line_len(args);
         if limit.hard > 0 && len as u64 > limit.hard {
             // It would disconnect every monitor: not built at all.

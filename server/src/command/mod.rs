@@ -506,11 +506,14 @@ pub(crate) async fn run_recorded(
     // with that command's own filtering and redaction.
     let monitored =
         server.pubsub.monitors.any() && spec.flags & (flag::ADMIN | flag::SKIP_MONITOR) == 0;
-    let retry = client
-        .handle
-        .blocked
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if monitored && spec.flags & flag::BLOCKING != 0 && !retry {
+    let blocking = spec.flags & flag::BLOCKING != 0;
+    if monitored
+        && blocking
+        && !client
+            .handle
+            .blocked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    {
         server.feed_monitors(client, args);
     }
     let owed_before = client.debug_sleep;
@@ -531,7 +534,7 @@ pub(crate) async fn run_recorded(
     if let Some(stats) = server.metrics.command(parent, spec) {
         stats.record(micros, result.is_err());
     }
-    if monitored && spec.flags & flag::BLOCKING == 0 {
+    if monitored && !blocking {
         server.feed_monitors(client, args);
     }
     let top = parent.unwrap_or(spec);
