@@ -220,6 +220,38 @@ fn command_introspection_for_clients_and_redis_cli() {
         raw.cmd(&["COMMAND", "GETKEYS", "GET", "a", "b"]),
         "-ERR Invalid number of arguments specified for command\r\n"
     );
+    // GETKEYSANDFLAGS: Redis 7.0's key-spec flags, the source and the
+    // destination of a move each with their own, SET's depending on GET.
+    assert_eq!(
+        raw.cmd(&[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "LMOVE",
+            "s",
+            "d",
+            "LEFT",
+            "LEFT"
+        ]),
+        "*2\r\n*2\r\n$1\r\ns\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n\
+         *2\r\n$1\r\nd\r\n*2\r\n+RW\r\n+insert\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v"]),
+        "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "GET"]),
+        "*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYSANDFLAGS", "ZUNIONSTORE", "d", "1", "a"]),
+        "*2\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n\
+         *2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["COMMAND", "GETKEYSANDFLAGS", "PING", "x"]),
+        "-ERR The command has no key arguments\r\n"
+    );
     let list = raw.cmd(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "get*"]);
     assert!(
         list.contains("getrange") && list.contains("getdel") && !list.contains("$3\r\nset\r\n"),

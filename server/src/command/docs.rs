@@ -459,6 +459,17 @@ mod tests {
     }
 
     #[test]
+    fn every_command_with_subcommands_has_help() {
+        for spec in COMMANDS.iter().filter(|s| !s.subcommands.is_empty()) {
+            assert!(
+                spec.subcommands.iter().any(|s| s.name == "help"),
+                "{} HELP",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
     fn every_row_parses() {
         for spec in COMMANDS {
             let _ = docs_reply(spec, None);

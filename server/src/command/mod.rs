@@ -21,6 +21,7 @@ pub mod collections;
 pub mod connection;
 pub mod docs;
 pub mod expire;
+pub mod getkeys;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;

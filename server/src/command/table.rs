@@ -12,8 +12,8 @@
 use bytes::Bytes;
 
 use super::{
-    Ctx, bits, blocking_pops, cluster, connection, expire, hashes, hyperloglog, keys, lcs, lists,
-    pubsub, server, sets, strings, txn, zsets,
+    Ctx, bits, blocking_pops, cluster, connection, expire, getkeys, hashes, hyperloglog, keys, lcs,
+    lists, pubsub, server, sets, strings, txn, zsets,
 };
 use crate::reply_error::CmdResult;
 
@@ -392,7 +392,8 @@ handlers! {
     Help => server::help,
     Command => server::command, CommandCount => server::command_count,
     CommandInfo => server::command_info, CommandDocs => server::command_docs,
-    CommandList => server::command_list, CommandGetKeys => server::command_getkeys,
+    CommandList => server::command_list, CommandGetKeys => getkeys::command_getkeys,
+    CommandGetKeysAndFlags => getkeys::command_getkeysandflags,
     Info => server::info, ConfigGet => server::config_get, ConfigSet => server::config_set,
     ConfigResetStat => server::config_resetstat, ConfigRewrite => server::config_rewrite,
     Time => server::time, LastSave => server::lastsave, Save => server::save, BgSave => server::bgsave,
@@ -475,17 +476,18 @@ static CLIENT_SUBCOMMANDS: [CommandSpec; 11] = [
 ];
 
 #[rustfmt::skip]
-static COMMAND_SUBCOMMANDS: [CommandSpec; 6] = [
+static COMMAND_SUBCOMMANDS: [CommandSpec; 7] = [
     c("count", 2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Returns a count of commands.", "", H::CommandCount),
     c("docs", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands.", "[command-name...]", H::CommandDocs),
     c("getkeys", -4, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command.", "command arg...", H::CommandGetKeys),
+    c("getkeysandflags", -4, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of arguments to the command", "Extracts the key names and access flags for an arbitrary command.", "command arg...", H::CommandGetKeysAndFlags),
     c("info", -2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands.", "[command-name...]", H::CommandInfo),
     c("list", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names.", "[FILTERBY filter=(MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]", H::CommandList),
     help("Returns helpful text about the different subcommands."),
 ];
 
 #[rustfmt::skip]
-static CLUSTER_SUBCOMMANDS: [CommandSpec; 7] = [
+static CLUSTER_SUBCOMMANDS: [CommandSpec; 8] = [
     c("info", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Returns membership and ring figures (ringkv).", "", H::ClusterInfo),
     c("join", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys in the ranges taken over", "Joins this single node to the cluster of the member at host:port, streaming the ranges it takes over (ringkv).", "host:port", H::ClusterJoin),
     c("leave", 2, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys this node holds", "Hands this node's ranges to their new owners, then leaves the ring (ringkv).", "", H::ClusterLeave),
@@ -493,6 +495,7 @@ static CLUSTER_SUBCOMMANDS: [CommandSpec; 7] = [
     c("remove", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys in the ranges that move", "Takes a member that is down for good off the ring; its ranges are streamed to their new replicas (ringkv).", "node-id", H::ClusterRemove),
     c("repair", 2, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys this node replicates", "Runs an anti-entropy round now: compares Merkle trees with every replica and streams the differences (ringkv).", "", H::ClusterRepair),
     c("ring", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(V) where V is the number of virtual nodes", "Lists every virtual node's token and owner (ringkv).", "", H::ClusterRing),
+    help("Returns helpful text about the different subcommands."),
 ];
 
 #[rustfmt::skip]
