@@ -260,6 +260,25 @@ fn command_introspection_for_clients_and_redis_cli() {
 }
 
 #[test]
+fn role_and_lolwut_answer_as_a_redis_primary() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    // A primary without replicas, which is what every node is to a client.
+    assert_eq!(raw.cmd(&["ROLE"]), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    assert_eq!(
+        raw.cmd(&["ROLE", "x"]),
+        "-ERR wrong number of arguments for 'role' command\r\n"
+    );
+    assert_eq!(raw.cmd(&["LOLWUT"]), "$17\r\nRedis ver. 7.0.0\n\r\n");
+    assert_eq!(
+        raw.cmd(&["LOLWUT", "VERSION", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    let info = raw.cmd(&["COMMAND", "INFO", "ROLE", "LOLWUT"]);
+    assert!(info.contains("role") && info.contains("lolwut"), "{info}");
+}
+
+#[test]
 fn info_config_time_save_debug_function() {
     // DEBUG is refused unless enabled (tests/hardening.rs checks the default).
     let s = TestServer::start_with(&["--enable-debug-command", "yes"]);

@@ -391,6 +391,28 @@ pub async fn time(_cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ]))
 }
 
+/// ROLE: every node is a primary in Redis's terms (the ring has no
+/// replicas that follow one primary; each node replicates its share), so it
+/// answers as a Redis primary without replicas does.
+pub async fn role(_cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Array(vec![
+        Reply::bulk("master"),
+        Reply::Int(0),
+        Reply::Array(vec![]),
+    ]))
+}
+
+/// LOLWUT [VERSION version]: the version line Redis ends its art with
+/// (Redis's own output for a version it has no art for).
+pub async fn lolwut(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut c = ArgCursor::new(args, 1);
+    if c.eat("VERSION") {
+        super::args::parse_i64(c.require()?)?;
+    }
+    let line = format!("Redis ver. {}\n", super::connection::REDIS_COMPAT_VERSION);
+    Ok(text_reply(cx.client.protocol, line))
+}
+
 /// LASTSAVE.
 pub async fn lastsave(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(

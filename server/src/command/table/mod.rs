@@ -396,7 +396,7 @@ handlers! {
     CommandGetKeysAndFlags => getkeys::command_getkeysandflags,
     Info => server::info, ConfigGet => server::config_get, ConfigSet => server::config_set,
     ConfigResetStat => server::config_resetstat, ConfigRewrite => server::config_rewrite,
-    Time => server::time, LastSave => server::lastsave, Save => server::save, BgSave => server::bgsave,
+    Time => server::time, Role => server::role, Lolwut => server::lolwut, LastSave => server::lastsave, Save => server::save, BgSave => server::bgsave,
     Debug => server::debug, FunctionFlush => server::function_flush, FunctionList => server::function_list,
     Shutdown => server::shutdown,
     Consistency => cluster::consistency, Cl => cluster::cl, VGet => cluster::vget,
@@ -429,90 +429,8 @@ const fn help(parent_summary: &'static str) -> CommandSpec {
         H::Help,
     )
 }
-#[rustfmt::skip]
-static OBJECT_SUBCOMMANDS: [CommandSpec; 5] = [ c("encoding", 3, RO, KEY2, G::Generic, "2.2.3", "O(1)", "Returns the internal encoding of a value.", "key", H::ObjectEncoding),
-    c("freq", 3, RO, KEY2, G::Generic, "4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a value.", "key", H::ObjectFreq),
-    c("idletime", 3, RO, KEY2, G::Generic, "2.2.3", "O(1)", "Returns the time since the last access to a value.", "key", H::ObjectIdletime),
-    c("refcount", 3, RO, KEY2, G::Generic, "2.2.3", "O(1)", "Returns the reference count of a value.", "key", H::ObjectRefcount),
-    help("Returns helpful text about the OBJECT subcommands."),
-];
-
-#[rustfmt::skip]
-static MEMORY_SUBCOMMANDS: [CommandSpec; 2] = [ c("usage", -3, RO, KEY2, G::Server, "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", H::MemoryUsage),
-    help("Returns helpful text about the MEMORY subcommands."),
-];
-
-#[rustfmt::skip]
-static SLOWLOG_SUBCOMMANDS: [CommandSpec; 4] = [
-    c("get", -2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries.", "[count:integer]", H::SlowlogGet),
-    c("len", 2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(1)", "Returns the number of entries in the slow log.", "", H::SlowlogLen),
-    c("reset", 2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(N) where N is the number of entries in the slowlog", "Clears all entries from the slow log.", "", H::SlowlogReset),
-    help("Show helpful text about the different subcommands"),
-];
-
-#[rustfmt::skip]
-static PUBSUB_SUBCOMMANDS: [CommandSpec; 6] = [
-    c("channels", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "2.8.0", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)", "Returns the active channels.", "[pattern:pattern]", H::PubSubChannels),
-    c("numpat", 2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "2.8.0", "O(1)", "Returns a count of unique pattern subscriptions.", "", H::PubSubNumPat),
-    c("numsub", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "2.8.0", "O(N) for the NUMSUB subcommand, where N is the number of requested channels", "Returns a count of subscribers to channels.", "[channel...]", H::PubSubNumSub),
-    c("shardchannels", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "7.0.0", "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).", "Returns the active shard channels.", "[pattern:pattern]", H::PubSubShardChannels),
-    c("shardnumsub", -2, PUBSUB | LOADING | STALE, NO_KEYS, G::PubSub, "7.0.0", "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels", "Returns the count of subscribers of shard channels.", "[shardchannel...]", H::PubSubShardNumSub),
-    help("Returns helpful text about the PUBSUB subcommands."),
-];
-
-#[rustfmt::skip]
-static CLIENT_SUBCOMMANDS: [CommandSpec; 11] = [
-    c("id", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "", H::ClientId),
-    c("setname", 3, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.6.9", "O(1)", "Sets the connection name.", "connection-name", H::ClientSetName),
-    c("getname", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.6.9", "O(1)", "Returns the name of the connection.", "", H::ClientGetName),
-    c("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.4.0", "O(N) where N is the number of client connections", "Lists open connections.", "[TYPE client-type=(NORMAL | MASTER | REPLICA | PUBSUB)] [ID client-id:integer...]", H::ClientList),
-    c("info", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "6.2.0", "O(1)", "Returns information about the connection.", "", H::ClientInfo),
-    c("setinfo", 4, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "7.2.0", "O(1)", "Sets information specific to the client or connection.", "attr=(LIB-NAME libname | LIB-VER libver)", H::ClientSetInfo),
-    c("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.4.0", "O(N) where N is the number of client connections", "Terminates open connections.", "filter=(old-format | new-format=([ID client-id:integer] [TYPE client-type=(NORMAL | MASTER | SLAVE | REPLICA | PUBSUB)] [USER username] [ADDR ip-port] [LADDR ip-port] [SKIPME yes/no=(YES | NO)])...)", H::ClientKill),
-    c("unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "5.0.0", "O(log N) where N is the number of client connections", "Unblocks a client blocked by a blocking command from a different connection.", "client-id:integer [unblock-type=TIMEOUT | ERROR]", H::ClientUnblock),
-    c("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "7.0.0", "O(1)", "Sets the client eviction mode of the connection.", "enabled=(ON | OFF)", H::ClientNoEvict),
-    c("reply", 3, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "action=(ON | OFF | SKIP)", H::ClientReply),
-    help("Returns helpful text about the different subcommands."),
-];
-
-#[rustfmt::skip]
-static COMMAND_SUBCOMMANDS: [CommandSpec; 7] = [
-    c("count", 2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Returns a count of commands.", "", H::CommandCount),
-    c("docs", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands.", "[command-name...]", H::CommandDocs),
-    c("getkeys", -4, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command.", "command arg...", H::CommandGetKeys),
-    c("getkeysandflags", -4, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of arguments to the command", "Extracts the key names and access flags for an arbitrary command.", "command arg...", H::CommandGetKeysAndFlags),
-    c("info", -2, LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands.", "[command-name...]", H::CommandInfo),
-    c("list", -2, LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names.", "[FILTERBY filter=(MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]", H::CommandList),
-    help("Returns helpful text about the different subcommands."),
-];
-
-#[rustfmt::skip]
-static CLUSTER_SUBCOMMANDS: [CommandSpec; 8] = [
-    c("info", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Returns membership and ring figures (ringkv).", "", H::ClusterInfo),
-    c("join", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys in the ranges taken over", "Joins this single node to the cluster of the member at host:port, streaming the ranges it takes over (ringkv).", "host:port", H::ClusterJoin),
-    c("leave", 2, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys this node holds", "Hands this node's ranges to their new owners, then leaves the ring (ringkv).", "", H::ClusterLeave),
-    c("nodes", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Lists the members, their state and ownership (ringkv).", "", H::ClusterNodes),
-    c("remove", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys in the ranges that move", "Takes a member that is down for good off the ring; its ranges are streamed to their new replicas (ringkv).", "node-id", H::ClusterRemove),
-    c("repair", 2, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys this node replicates", "Runs an anti-entropy round now: compares Merkle trees with every replica and streams the differences (ringkv).", "", H::ClusterRepair),
-    c("ring", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(V) where V is the number of virtual nodes", "Lists every virtual node's token and owner (ringkv).", "", H::ClusterRing),
-    help("Returns helpful text about the different subcommands."),
-];
-
-#[rustfmt::skip]
-static CONFIG_SUBCOMMANDS: [CommandSpec; 5] = [
-    c("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters.", "parameter:pattern...", H::ConfigGet),
-    c("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight.", "(parameter value)...", H::ConfigSet),
-    c("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.0.0", "O(1)", "Resets the server's statistics.", "", H::ConfigResetStat),
-    c("rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.8.0", "O(1)", "Persists the effective configuration to file.", "", H::ConfigRewrite),
-    help("Returns helpful text about the different subcommands."),
-];
-
-#[rustfmt::skip]
-static FUNCTION_SUBCOMMANDS: [CommandSpec; 3] = [
-    c("flush", -2, WRITE | NOSCRIPT, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of functions deleted", "Deletes all libraries and functions.", "flush-type=[ASYNC | SYNC]", H::FunctionFlush),
-    c("list", -2, NOSCRIPT, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of functions", "Returns information about all libraries.", "[LIBRARYNAME library-name-pattern:pattern] [WITHCODE]", H::FunctionList),
-    help("Returns helpful text about the different subcommands."),
-];
+mod subcommands;
+use subcommands::*;
 
 /// Every top-level command, alphabetically.
 #[rustfmt::skip]
@@ -613,6 +531,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("llen", 2, RO | FAST, KEY1, G::List, "1.0.0", "O(1)", "Returns the length of a list.", "key", H::LLen),
     c("lmove", 5, RW, KEY1_2, G::List, "6.2.0", "O(1)", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "source destination wherefrom=LEFT | RIGHT whereto=LEFT | RIGHT", H::LMove),
     c("lmpop", -4, WRITE | MOVABLEKEYS, NUMKEYS, G::List, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "numkeys:integer key... where=LEFT | RIGHT [COUNT count:integer]", H::LMPop),
+    c("lolwut", -1, RO | FAST, NO_KEYS, G::Server, "5.0.0", "O(1)", "Displays computer art and the Redis version", "[VERSION version:integer]", H::Lolwut),
     c("lpop", -2, WRITE | FAST, KEY1, G::List, "1.0.0", "O(N) where N is the number of elements returned", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "key [count:integer]", H::LPop),
     c("lpos", -3, RO, KEY1, G::List, "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", "Returns the index of matching elements in a list.", "key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]", H::LPos),
     c("lpush", -3, RW | FAST, KEY1, G::List, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "key element...", H::LPush),
@@ -663,6 +582,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("rename", 3, WRITE, KEY1_2, G::Generic, "1.0.0", "O(1)", "Renames a key and overwrites the destination.", "key newkey", H::Rename),
     c("renamenx", 3, WRITE | FAST, KEY1_2, G::Generic, "1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist.", "key newkey", H::RenameNx),
     c("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "6.2.0", "O(1)", "Resets the connection.", "", H::Reset),
+    c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, G::Server, "2.8.12", "O(1)", "Returns the replication role.", "", H::Role),
     c("rpop", -2, WRITE | FAST, KEY1, G::List, "1.0.0", "O(N) where N is the number of elements returned", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "key [count:integer]", H::RPop),
     c("rpoplpush", 3, RW, KEY1_2, G::List, "1.2.0", "O(1)", "Returns the last element of a list after removing and pushing it to another list. Deletes the source list if the last element was popped.", "source destination", H::RPopLPush),
     c("rpush", -3, RW | FAST, KEY1, G::List, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "key element...", H::RPush),
