@@ -53,13 +53,33 @@ enum Ended {
     Quit,
     Io(std::io::Error),
     NotDurable(String),
+    /// A bug: serving the client panicked. The connection is closed and
+    /// cleaned up like any other, so the server keeps no trace of it.
+    Panicked,
+}
+
+/// Runs `serving` to its end; a panic inside ends it as
+/// [`Ended::Panicked`] instead of unwinding past the cleanup in [`serve`]
+/// (which would leave the client counted against `maxclients`, listed by
+/// CLIENT LIST, and subscribed, watching or monitoring for ever).
+async fn panic_safe(serving: impl std::future::Future<Output = Ended>) -> Ended {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(serving)
+        .catch_unwind()
+        .await
+        .unwrap_or(Ended::Panicked)
 }
 
 /// Serves one client until it leaves, is killed, or the server shuts down.
 pub async fn serve(server: Arc<Server>, mut socket: TcpStream, handle: Arc<ClientHandle>) {
     let mut client = Client::new(Arc::clone(&handle), !server.requires_auth());
-    let ended = ringkv_cluster::holding_scope(run(&server, &mut socket, &mut client)).await;
+    let serving = ringkv_cluster::holding_scope(run(&server, &mut socket, &mut client));
+    let ended = panic_safe(serving).await;
     match &ended {
+        Ended::Panicked => {
+            server.stats.client_panics.inc();
+            tracing::error!(client = handle.id, addr = %handle.addr, "serving the client panicked; connection closed")
+        }
         Ended::Io(e) => tracing::debug!(client = handle.id, error = %e, "client connection error"),
         Ended::NotDurable(e) => {
             tracing::error!(client = handle.id, error = %e, "write not durable; dropping client without acknowledging")
@@ -537,5 +557,26 @@ fn queued_messages(client: &mut Client, wbuf: &mut BytesMut) {
             m.reply().encode(proto, wbuf);
             subs.subscriber.written(&m);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_serving_ends_the_connection_instead_of_its_cleanup() {
+        let ended = panic_safe(async {
+            let v: Vec<u8> = Vec::new();
+            // An out-of-bounds index stands for any bug in a command.
+            let i = v.len() + usize::from(std::hint::black_box(1u8));
+            Ended::Io(std::io::Error::other(format!("{}", v[i])))
+        })
+        .await;
+        assert!(matches!(ended, Ended::Panicked));
+        assert!(matches!(
+            panic_safe(async { Ended::Quit }).await,
+            Ended::Quit
+        ));
     }
 }

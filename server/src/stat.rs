@@ -239,6 +239,9 @@ server_counters! {
     /// Reads that did not.
     keyspace_misses: "keyspace_misses",
         "ringkv_keyspace_misses_total", "Key lookups that did not find the key";
+    /// Connections closed because serving them panicked (each one a bug).
+    client_panics: "client_panics",
+        "ringkv_client_panics_total", "Client connections closed because serving them panicked (a bug; the log names the client)";
 }
 
 impl ServerStats {
