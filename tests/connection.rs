@@ -515,3 +515,48 @@ fn one_io_thread_serves_blocked_clients_transactions_and_pipelines() {
     assert_eq!(ok(c, &["SAVE"]), Okay);
     assert_eq!(ok(c, &["GET", "k199"]), bulk("199"));
 }
+
+#[test]
+fn client_pause_holds_writes_until_unpause_and_everything_until_its_end() {
+    let s = TestServer::start();
+    let mut admin = s.raw();
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "abc"]),
+        "-ERR timeout is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "-1"]),
+        "-ERR timeout is negative\r\n"
+    );
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "10", "FOO"]),
+        "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"
+    );
+    // WRITE: a write waits (and counts as a blocked client), reads answer.
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
+    let mut writer = s.raw();
+    writer.send_cmd(&[b"SET", b"k", b"v"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !admin
+        .cmd(&["INFO", "clients"])
+        .contains("blocked_clients:1\r\n")
+    {
+        assert!(std::time::Instant::now() < deadline, "the SET never waited");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut reader = s.raw();
+    assert_eq!(reader.cmd(&["GET", "k"]), "$-1\r\n");
+    // A malformed write is answered at once; a transaction of reads runs.
+    assert!(reader.cmd(&["SET", "k"]).starts_with("-ERR wrong number"));
+    assert_eq!(reader.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(reader.cmd(&["GET", "k"]), "+QUEUED\r\n");
+    assert_eq!(reader.cmd(&["EXEC"]), "*1\r\n$-1\r\n");
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(writer.read_reply(), "+OK\r\n");
+    assert_eq!(reader.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    // ALL (the default): reads wait too, until the pause ends.
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300"]), "+OK\r\n");
+    let started = std::time::Instant::now();
+    assert_eq!(reader.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+}

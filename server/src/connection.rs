@@ -179,7 +179,9 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                         }
                     }
                     run_pending(&mut run, server, client, &mut wbuf).await;
-                    if !concurrent && pipeline::enabled(client) {
+                    // A paused write must not wait holding the gate a run
+                    // of writes to one key takes (EXECs of reads need it).
+                    if !concurrent && pipeline::enabled(client) && !server.client_pause.active() {
                         key_run.before(server, client, &args).await;
                     } else {
                         key_run.release(client);

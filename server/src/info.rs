@@ -331,7 +331,7 @@ fn clients_section(server: &Server, out: &mut String) {
         "connected_clients:{}\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{max_qbuf}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
         server.clients.len(),
         server.config.read().maxclients,
-        server.blocking.blocked_clients(),
+        server.blocking.blocked_clients() + server.client_pause.waiting(),
         server.blocking.blocked_clients(),
     );
     let m = crate::messaging_metrics::Messaging::sample(&server.blocking, &server.pubsub);

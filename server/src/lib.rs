@@ -18,6 +18,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod client_pause;
 pub mod cluster_metrics;
 pub mod command;
 pub mod command_stats;

@@ -68,6 +68,8 @@ pub struct Server {
     pub transient_memory: crate::transient::TransientMemory,
     /// Clients blocked in BLPOP and the like, per key.
     pub blocking: Arc<crate::blocking::Blocking>,
+    /// CLIENT PAUSE.
+    pub client_pause: crate::client_pause::ClientPause,
     /// This node's pub/sub subscriptions.
     pub pubsub: Arc<crate::pubsub::PubSub>,
     /// Redis's encoding thresholds, for OBJECT ENCODING only.
@@ -170,6 +172,7 @@ impl Server {
             ops_per_sec: AtomicU64::new(0),
             census: crate::info::Census::default(),
             blocking,
+            client_pause: Default::default(),
             pubsub,
             encoding_limits: Default::default(),
             slowlog: Default::default(),

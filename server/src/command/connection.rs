@@ -9,7 +9,7 @@ use ringkv_resp::{Protocol, Reply};
 use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_i64};
 use crate::client::ReplyMode;
-use crate::reply_error::{CmdResult, ReplyError, text};
+use crate::reply_error::{CmdResult, ReplyError, lossy, text};
 
 /// The Redis version ringkv's command set and replies follow.
 pub const REDIS_COMPAT_VERSION: &str = "7.0.0";
@@ -455,6 +455,38 @@ pub async fn client_no_evict(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(ReplyError::syntax());
     };
     cx.client.handle.no_evict.store(on, Ordering::Relaxed);
+    Ok(Reply::Ok)
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL] (`crate::client_pause`).
+pub async fn client_pause(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(ReplyError::Err(
+            format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                lossy(arg(args, 1), 128)
+            )
+            .into(),
+        ));
+    }
+    let all = match args.get(3) {
+        None => true,
+        Some(m) if is(m, "WRITE") => false,
+        Some(m) if is(m, "ALL") => true,
+        Some(_) => return Err(ReplyError::err("CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let ms = ringkv_resp::string_to_i64(arg(args, 2))
+        .ok_or_else(|| ReplyError::err("timeout is not an integer or out of range"))?;
+    let ms = u64::try_from(ms).map_err(|_| ReplyError::err("timeout is negative"))?;
+    cx.server
+        .client_pause
+        .pause(std::time::Duration::from_millis(ms), all);
+    Ok(Reply::Ok)
+}
+
+/// CLIENT UNPAUSE.
+pub async fn client_unpause(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    cx.server.client_pause.unpause();
     Ok(Reply::Ok)
 }
 

@@ -457,6 +457,7 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         client.queue(parent, spec, args);
         return Reply::simple("QUEUED");
     }
+    wait_for_pause(server, client, spec).await;
     let reply = if spec.handler == Handler::Exec
         || outside_transactions(spec.handler)
         || !touches_data(spec)
@@ -475,6 +476,17 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
     // held the gate exclusively) stalls this client only.
     server::owed_sleep(server, client).await;
     reply
+}
+
+/// Holds a command that is about to run while CLIENT PAUSE holds it (EXEC
+/// counts as a write if anything it queued writes).
+pub(crate) async fn wait_for_pause(server: &Server, client: &Client, spec: &CommandSpec) {
+    let writes = if spec.handler == Handler::Exec {
+        client.multi.as_ref().is_some_and(|m| m.pauses_as_write())
+    } else {
+        crate::client_pause::pauses_as_write(spec)
+    };
+    server.client_pause.wait(writes).await;
 }
 
 /// Whether `enable-debug-command` lets this client run a protected command

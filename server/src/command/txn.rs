@@ -42,6 +42,23 @@ pub struct MultiState {
     error: bool,
 }
 
+impl MultiState {
+    /// Whether EXEC of this queue counts as a write for CLIENT PAUSE WRITE.
+    pub fn pauses_as_write(&self) -> bool {
+        self.queue.iter().any(|q| {
+            // CL is judged by the command it wraps.
+            let spec = match (q.spec.handler, q.args.get(2..)) {
+                (super::table::Handler::Cl, Some(inner)) => match super::resolve(inner) {
+                    super::Resolved::Run(_, s) => s,
+                    _ => q.spec,
+                },
+                _ => q.spec,
+            };
+            crate::client_pause::pauses_as_write(spec)
+        })
+    }
+}
+
 /// A key watched by a client.
 pub struct WatchedKey {
     db: u32,

@@ -388,6 +388,7 @@ handlers! {
     ClientList => connection::client_list, ClientInfo => connection::client_info,
     ClientSetInfo => connection::client_setinfo, ClientKill => connection::client_kill,
     ClientUnblock => connection::client_unblock,
+    ClientPause => connection::client_pause, ClientUnpause => connection::client_unpause,
     ClientNoEvict => connection::client_no_evict, ClientReply => connection::client_reply,
     Help => server::help,
     Command => server::command, CommandCount => server::command_count,

@@ -36,7 +36,7 @@ pub(super) static PUBSUB_SUBCOMMANDS: [CommandSpec; 6] = [
 ];
 
 #[rustfmt::skip]
-pub(super) static CLIENT_SUBCOMMANDS: [CommandSpec; 11] = [
+pub(super) static CLIENT_SUBCOMMANDS: [CommandSpec; 13] = [
     c("id", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "", H::ClientId),
     c("setname", 3, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.6.9", "O(1)", "Sets the connection name.", "connection-name", H::ClientSetName),
     c("getname", 2, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.6.9", "O(1)", "Returns the name of the connection.", "", H::ClientGetName),
@@ -45,6 +45,8 @@ pub(super) static CLIENT_SUBCOMMANDS: [CommandSpec; 11] = [
     c("setinfo", 4, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "7.2.0", "O(1)", "Sets information specific to the client or connection.", "attr=(LIB-NAME libname | LIB-VER libver)", H::ClientSetInfo),
     c("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "2.4.0", "O(N) where N is the number of client connections", "Terminates open connections.", "filter=(old-format | new-format=([ID client-id:integer] [TYPE client-type=(NORMAL | MASTER | SLAVE | REPLICA | PUBSUB)] [USER username] [ADDR ip-port] [LADDR ip-port] [SKIPME yes/no=(YES | NO)])...)", H::ClientKill),
     c("unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "5.0.0", "O(log N) where N is the number of client connections", "Unblocks a client blocked by a blocking command from a different connection.", "client-id:integer [unblock-type=TIMEOUT | ERROR]", H::ClientUnblock),
+    c("pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "3.0.0", "O(1)", "Suspends commands processing.", "timeout:integer [mode=WRITE | ALL]", H::ClientPause),
+    c("unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "6.2.0", "O(N) Where N is the number of paused clients", "Resumes processing of clients that were paused.", "", H::ClientUnpause),
     c("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "7.0.0", "O(1)", "Sets the client eviction mode of the connection.", "enabled=(ON | OFF)", H::ClientNoEvict),
     c("reply", 3, NOSCRIPT | LOADING | STALE, NO_KEYS, G::Connection, "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "action=(ON | OFF | SKIP)", H::ClientReply),
     help("Returns helpful text about the different subcommands."),
