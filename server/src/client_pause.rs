@@ -11,7 +11,7 @@
 //! `blocked_clients`. Only this node's clients are paused: the ring's
 //! replication between nodes goes on.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -31,6 +31,9 @@ struct Pause {
 /// The node's client pause.
 #[derive(Default)]
 pub struct ClientPause {
+    /// Whether `state` may hold a pause: every command reads this, and
+    /// only takes the lock while a pause is set.
+    set: AtomicBool,
     state: Mutex<Option<Pause>>,
     /// Woken when the pause is lifted or changed.
     changed: Notify,
@@ -51,13 +54,17 @@ impl ClientPause {
             },
             _ => Pause { end, all },
         });
+        self.set.store(true, Ordering::Release);
         drop(state);
         self.changed.notify_waiters();
     }
 
     /// Lifts the pause.
     pub fn unpause(&self) {
-        *self.state.lock() = None;
+        let mut state = self.state.lock();
+        *state = None;
+        self.set.store(false, Ordering::Release);
+        drop(state);
         self.changed.notify_waiters();
     }
 
@@ -68,16 +75,30 @@ impl ClientPause {
 
     /// Whether a pause is in force now.
     pub fn active(&self) -> bool {
-        self.state.lock().is_some_and(|p| p.end > Instant::now())
+        self.current().is_some()
+    }
+
+    /// The pause in force now, if any (one atomic load when none is set;
+    /// a pause found over is cleared).
+    fn current(&self) -> Option<Pause> {
+        if !self.set.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut state = self.state.lock();
+        match *state {
+            Some(p) if p.end > Instant::now() => Some(p),
+            _ => {
+                *state = None;
+                self.set.store(false, Ordering::Release);
+                None
+            }
+        }
     }
 
     /// The end of the pause a command that writes (`writes`) or not must
     /// wait for, if any.
     fn holds(&self, writes: bool) -> Option<Instant> {
-        let state = *self.state.lock();
-        state
-            .filter(|p| p.end > Instant::now() && (p.all || writes))
-            .map(|p| p.end)
+        self.current().filter(|p| p.all || writes).map(|p| p.end)
     }
 
     /// Returns once a command that writes (`writes`) or not may run.
