@@ -219,3 +219,72 @@ fn slowlog_counts_the_time_debug_sleep_slept() {
         assert_eq!(entry[3], bulks(&[Some("DEBUG"), Some("SLEEP"), Some(secs)]));
     }
 }
+
+/// LATENCY: off by default; with a threshold, a command at least that slow
+/// is a sample of `command`, and LATEST, HISTORY, RESET and DOCTOR report
+/// it as Redis does.
+#[test]
+fn latency_monitor_samples_commands_over_its_threshold() {
+    let s = TestServer::start_with(&["--enable-debug-command", "yes"]);
+    let c = &mut s.conn();
+    ok(c, &["DEBUG", "SLEEP", "0.05"]);
+    assert_eq!(ok(c, &["LATENCY", "LATEST"]), Value::Array(vec![]));
+    let doctor: String = redis::cmd("LATENCY").arg("DOCTOR").query(c).unwrap();
+    assert!(
+        doctor.contains("Latency monitoring is disabled"),
+        "{doctor}"
+    );
+    ok(c, &["CONFIG", "SET", "latency-monitor-threshold", "20"]);
+    ok(c, &["GET", "k"]);
+    ok(c, &["DEBUG", "SLEEP", "0.05"]);
+    let Value::Array(events) = ok(c, &["LATENCY", "LATEST"]) else {
+        panic!("an array of events");
+    };
+    assert_eq!(events.len(), 1, "only the sleep reached 20 ms: {events:?}");
+    let Value::Array(event) = &events[0] else {
+        panic!("an event is an array");
+    };
+    assert_eq!(event[0], bulk("command"));
+    let (Value::Int(latest), Value::Int(max)) = (&event[2], &event[3]) else {
+        panic!("latencies: {event:?}");
+    };
+    assert!(*latest >= 50 && max >= latest, "{event:?}");
+    let Value::Array(history) = ok(c, &["LATENCY", "HISTORY", "command"]) else {
+        panic!("an array of samples");
+    };
+    assert_eq!(history.len(), 1);
+    let doctor: String = redis::cmd("LATENCY").arg("DOCTOR").query(c).unwrap();
+    assert!(doctor.contains("1. command: 1 latency spikes"), "{doctor}");
+    assert_eq!(ok(c, &["LATENCY", "RESET"]), int(1));
+    assert_eq!(ok(c, &["LATENCY", "LATEST"]), Value::Array(vec![]));
+    // HISTOGRAM: calls since CONFIG RESETSTAT by latency, per command; a
+    // container's name stands for its subcommands; unknown names skipped.
+    ok(c, &["CONFIG", "RESETSTAT"]);
+    ok(c, &["SET", "a", "b"]);
+    ok(c, &["SET", "c", "d"]);
+    ok(c, &["CLIENT", "ID"]);
+    let Value::Array(h) = ok(c, &["LATENCY", "HISTOGRAM", "nosuch", "set", "client"]) else {
+        panic!("a map");
+    };
+    assert_eq!(h.len(), 4, "set and client|id: {h:?}");
+    assert_eq!((&h[0], &h[2]), (&bulk("set"), &bulk("client|id")));
+    let Value::Array(set) = &h[1] else {
+        panic!("set's figures: {h:?}");
+    };
+    assert_eq!(
+        (&set[0], &set[1], &set[2]),
+        (&bulk("calls"), &int(2), &bulk("histogram_usec"))
+    );
+    let Value::Array(buckets) = &set[3] else {
+        panic!("buckets: {set:?}");
+    };
+    assert_eq!(buckets.last(), Some(&int(2)), "cumulative: {buckets:?}");
+    assert_eq!(
+        ok(c, &["LATENCY", "HISTOGRAM", "nosuch"]),
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        err(c, &["CONFIG", "SET", "latency-monitor-threshold", "-1"]),
+        "ERR CONFIG SET failed (possibly related to argument 'latency-monitor-threshold') - argument must be between 0 and 9223372036854775807 inclusive"
+    );
+}

@@ -28,6 +28,8 @@ const CALLS: usize = 0;
 const USEC: usize = 1;
 const FAILED: usize = 2;
 const REJECTED: usize = 3;
+/// Cells of a command's baseline: its four counts and its buckets.
+const BASELINE: usize = 4 + LATENCY_BUCKETS_US.len();
 
 /// One command's cells in one shard: calls, microseconds, failed,
 /// rejected, then the calls per latency bucket (a call slower than the
@@ -62,13 +64,25 @@ pub struct CommandFigures<'a> {
     pub rejected: u64,
 }
 
+/// One command's calls since the last reset by latency (LATENCY HISTOGRAM).
+pub struct CommandHistogram<'a> {
+    /// Full name.
+    pub name: &'a str,
+    /// Calls.
+    pub calls: u64,
+    /// Per bucket up to the slowest call: its bound (microseconds) and
+    /// the calls that took at most that long.
+    pub cdf: Vec<(u64, u64)>,
+}
+
 /// Every command's figures.
 pub struct CommandStats {
     names: Vec<String>,
     /// `shards[s][i]`: command `i`'s cells in shard `s`.
     shards: Box<[Box<[Cell]>]>,
-    /// Command `i`'s totals at the last CONFIG RESETSTAT.
-    baseline: Box<[[AtomicU64; 4]]>,
+    /// Command `i`'s totals at the last CONFIG RESETSTAT: its counts, then
+    /// its calls per latency bucket.
+    baseline: Box<[[AtomicU64; BASELINE]]>,
 }
 
 impl CommandStats {
@@ -148,14 +162,57 @@ impl CommandStats {
             .collect()
     }
 
-    /// CONFIG RESETSTAT: INFO counts from zero again.
+    /// CONFIG RESETSTAT: INFO counts (and LATENCY HISTOGRAM) from zero again.
     pub fn reset(&self) {
         for (i, base) in self.baseline.iter().enumerate() {
-            let (counts, _) = self.totals(i);
-            for (b, c) in base.iter().zip(counts) {
+            let (counts, buckets) = self.totals(i);
+            for (b, c) in base.iter().zip(counts.into_iter().chain(buckets)) {
                 b.store(c, Ordering::Relaxed);
             }
         }
+    }
+
+    /// LATENCY HISTOGRAM: for each command `wanted` keeps that was called
+    /// since the last reset, its name, its calls and, per latency bucket up
+    /// to the slowest call, the bucket's bound (microseconds) and the calls
+    /// that took at most that long.
+    pub fn histograms(&self, wanted: impl Fn(&str) -> bool) -> Vec<CommandHistogram<'_>> {
+        let mut out = Vec::new();
+        for (i, (name, base)) in self.names.iter().zip(self.baseline.iter()).enumerate() {
+            if !wanted(name) {
+                continue;
+            }
+            let (counts, buckets) = self.totals(i);
+            let since = |k: usize, total: u64| {
+                total.saturating_sub(base.get(k).map_or(0, |b| b.load(Ordering::Relaxed)))
+            };
+            let calls = since(CALLS, counts[CALLS]);
+            if calls == 0 {
+                continue;
+            }
+            let per_bucket: Vec<u64> = buckets
+                .iter()
+                .enumerate()
+                .map(|(j, &n)| since(4 + j, n))
+                .collect();
+            let used = per_bucket.iter().rposition(|&n| n > 0).map_or(0, |j| j + 1);
+            let mut cumulative = 0u64;
+            let cdf = LATENCY_BUCKETS_US
+                .iter()
+                .zip(&per_bucket)
+                .take(used)
+                .map(|(&bound, &n)| {
+                    cumulative += n;
+                    (bound, cumulative)
+                })
+                .collect();
+            out.push(CommandHistogram {
+                name: name.as_str(),
+                calls,
+                cdf,
+            });
+        }
+        out
     }
 
     /// The three metric families, one metric per command.

@@ -29,6 +29,7 @@ pub mod fd_limit;
 pub mod glob;
 pub mod info;
 pub mod key_run;
+pub mod latency;
 pub mod listener;
 pub mod messaging_metrics;
 pub mod metrics;

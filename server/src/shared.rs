@@ -76,6 +76,8 @@ pub struct Server {
     pub encoding_limits: crate::encoding_limits::EncodingLimits,
     /// SLOWLOG's entries and settings.
     pub slowlog: crate::slowlog::SlowLog,
+    /// LATENCY's samples and `latency-monitor-threshold`.
+    pub latency: crate::latency::LatencyMonitor,
 }
 
 /// The configured `read-consistency` and `write-consistency`, readable
@@ -176,6 +178,7 @@ impl Server {
             pubsub,
             encoding_limits: Default::default(),
             slowlog: Default::default(),
+            latency: Default::default(),
         });
         // Clients blocked on a key look again when its record changes
         // here, whoever coordinated the write.

@@ -118,6 +118,11 @@ impl SlowLog {
         )
     }
 
+    /// `slowlog-log-slower-than`, microseconds (-1: nothing is logged).
+    pub fn slower_than(&self) -> i64 {
+        self.slower_than.load(Ordering::Relaxed)
+    }
+
     /// How many entries the log holds.
     pub fn len(&self) -> usize {
         self.entries.lock().len()

@@ -552,6 +552,9 @@ pub(crate) async fn run_recorded(
     }
     let top = parent.unwrap_or(spec);
     let unlogged = flag::SKIP_SLOWLOG | flag::BLOCKING;
+    if !blocking {
+        server.latency.record_command(spec.has(flag::FAST), micros);
+    }
     if spec.flags & unlogged == 0 && !matches!(top.name, "auth" | "hello") {
         let handle = &client.handle;
         server.slowlog.record(micros, args, || {

@@ -222,7 +222,13 @@ pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let fixed = FIXED_REDIS_KEYS.iter().map(|(n, v)| (*n, v.to_string()));
     let encodings = cx.server.encoding_limits.all();
     let slowlog = cx.server.slowlog.all();
-    let all: Vec<(&str, String)> = keys.chain(fixed).chain(encodings).chain(slowlog).collect();
+    let latency = cx.server.latency.all();
+    let all: Vec<(&str, String)> = keys
+        .chain(fixed)
+        .chain(encodings)
+        .chain(slowlog)
+        .chain(latency)
+        .collect();
     let mut pairs: Vec<(Reply, Reply)> = Vec::new();
     for pattern in args.iter().skip(2) {
         let glob = Glob::new(pattern, true);
@@ -302,17 +308,19 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         match parsed {
             InMemory::Encoding(t) => cx.server.encoding_limits.store(t),
             InMemory::Slowlog(s) => cx.server.slowlog.store(s),
+            InMemory::Latency(ms) => cx.server.latency.store(ms),
         }
     }
     Ok(Reply::Ok)
 }
 
 /// A CONFIG SET setting held only in this node's memory, not in its
-/// configuration, checked: one of Redis's encoding thresholds, or one of
-/// SLOWLOG's.
+/// configuration, checked: one of Redis's encoding thresholds, one of
+/// SLOWLOG's, or LATENCY's threshold.
 enum InMemory {
     Encoding((usize, i64)),
     Slowlog(crate::slowlog::Setting),
+    Latency(i64),
 }
 
 impl InMemory {
@@ -321,8 +329,78 @@ impl InMemory {
         if let Some(t) = EncodingLimits::parse(name, value)? {
             return Ok(Some(InMemory::Encoding(t)));
         }
+        if let Some(ms) = crate::latency::LatencyMonitor::parse(name, value)? {
+            return Ok(Some(InMemory::Latency(ms)));
+        }
         Ok(crate::slowlog::SlowLog::parse(name, value)?.map(InMemory::Slowlog))
     }
+}
+
+/// LATENCY LATEST.
+pub async fn latency_latest(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(cx.server.latency.latest())
+}
+
+/// LATENCY HISTORY event.
+pub async fn latency_history(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(cx.server.latency.history(arg(args, 2)))
+}
+
+/// LATENCY RESET [event ...].
+pub async fn latency_reset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let n = cx.server.latency.reset(args.get(2..).unwrap_or_default());
+    Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+/// LATENCY HISTOGRAM [command ...]: each command's calls since CONFIG
+/// RESETSTAT by latency (a container's name stands for its subcommands;
+/// unknown names are skipped). The buckets are the ones
+/// `ringkv_command_duration_seconds` has, in microseconds.
+pub async fn latency_histogram(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let names: Vec<String> = args
+        .iter()
+        .skip(2)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    // The place of the first name that asks for a command (names in the
+    // order given, as Redis answers them).
+    let asked = |name: &str| {
+        names.iter().position(|n| {
+            name == n
+                || name
+                    .strip_prefix(n.as_str())
+                    .is_some_and(|r| r.starts_with('|'))
+        })
+    };
+    let int = |v: u64| Reply::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let mut histograms = cx
+        .server
+        .metrics
+        .commands()
+        .histograms(|name| names.is_empty() || asked(name).is_some());
+    histograms.sort_by_key(|h| asked(h.name));
+    Ok(Reply::Map(
+        histograms
+            .into_iter()
+            .map(|h| {
+                let buckets = h.cdf.into_iter().map(|(b, n)| (int(b), int(n))).collect();
+                (
+                    Reply::bulk(h.name),
+                    Reply::Map(vec![
+                        (Reply::bulk("calls"), int(h.calls)),
+                        (Reply::bulk("histogram_usec"), Reply::Map(buckets)),
+                    ]),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// LATENCY DOCTOR.
+pub async fn latency_doctor(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let slower_than = cx.server.slowlog.slower_than();
+    let report = cx.server.latency.doctor(slower_than);
+    Ok(text_reply(cx.client.protocol, report))
 }
 
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, all

@@ -18,6 +18,16 @@ pub(super) static MEMORY_SUBCOMMANDS: [CommandSpec; 2] = [ c("usage", -3, RO, KE
 ];
 
 #[rustfmt::skip]
+pub(super) static LATENCY_SUBCOMMANDS: [CommandSpec; 6] = [
+    c("doctor", 2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Returns a human-readable latency analysis report.", "", H::LatencyDoctor),
+    c("histogram", -2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "7.0.0", "O(N) where N is the number of commands with latency information being retrieved.", "Returns the cumulative distribution of latencies of a subset or all commands.", "[command...]", H::LatencyHistogram),
+    c("history", 3, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Returns timestamp-latency samples for an event.", "event", H::LatencyHistory),
+    c("latest", 2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Returns the latest latency samples for all events.", "", H::LatencyLatest),
+    c("reset", -2, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, G::Server, "2.8.13", "O(1)", "Resets the latency data for one or more events.", "[event...]", H::LatencyReset),
+    help("Returns helpful text about the different subcommands."),
+];
+
+#[rustfmt::skip]
 pub(super) static SLOWLOG_SUBCOMMANDS: [CommandSpec; 4] = [
     c("get", -2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries.", "[count:integer]", H::SlowlogGet),
     c("len", 2, ADMIN | LOADING | STALE, NO_KEYS, G::Server, "2.2.12", "O(1)", "Returns the number of entries in the slow log.", "", H::SlowlogLen),
