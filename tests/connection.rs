@@ -560,3 +560,31 @@ fn client_pause_holds_writes_until_unpause_and_everything_until_its_end() {
     assert_eq!(reader.cmd(&["GET", "k"]), "$1\r\nv\r\n");
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
 }
+
+#[test]
+fn memory_stats_doctor_and_malloc_stats() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SET", "k", "v"]);
+    let stats: std::collections::HashMap<String, i64> =
+        redis::cmd("MEMORY").arg("STATS").query(c).unwrap();
+    assert!(stats["total.allocated"] > 0, "{stats:?}");
+    assert!(
+        stats["peak.allocated"] >= stats["total.allocated"] / 2,
+        "{stats:?}"
+    );
+    assert!(
+        stats["memtable.bytes"] > 0,
+        "the SET is in the memtable: {stats:?}"
+    );
+    assert!(stats.contains_key("block-cache.capacity"), "{stats:?}");
+    let doctor: String = redis::cmd("MEMORY").arg("DOCTOR").query(c).unwrap();
+    assert!(
+        doctor.starts_with("Hi Sam") && doctor.contains("memtable.bytes"),
+        "{doctor}"
+    );
+    assert_eq!(
+        ok(c, &["MEMORY", "MALLOC-STATS"]),
+        bulk("Stats not supported for the current allocator")
+    );
+}

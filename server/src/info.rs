@@ -182,6 +182,57 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * page)
 }
 
+/// The process's peak resident size (`VmHWM`), bytes.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// MEMORY STATS: the figures ringkv has, under Redis's names where Redis
+/// has the figure (the process's resident size stands for what the
+/// allocator holds) and under ringkv's own for the engine's memory.
+pub fn memory_stats(server: &Server) -> Vec<(&'static str, u64)> {
+    let s = server.keyspace.engine().stats();
+    let (qbufs, _) = server.clients.query_buffers();
+    vec![
+        ("peak.allocated", peak_rss_bytes()),
+        ("total.allocated", rss_bytes()),
+        ("clients.normal", qbufs as u64),
+        ("memtable.bytes", s.memtable_bytes),
+        ("block-cache.bytes", s.block_cache_bytes),
+        ("block-cache.capacity", s.block_cache_capacity),
+        (
+            "lazyfree.pending-objects",
+            server
+                .keyspace
+                .reclaim_stats()
+                .pending
+                .load(Ordering::Relaxed),
+        ),
+    ]
+}
+
+/// MEMORY DOCTOR: the same figures in words.
+pub fn memory_doctor(server: &Server) -> String {
+    let mut out = String::from(
+        "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n\n",
+    );
+    for (name, v) in memory_stats(server) {
+        if name.ends_with("-objects") {
+            let _ = writeln!(out, "{name}: {v}");
+        } else {
+            let _ = writeln!(out, "{name}: {}", human_bytes(v));
+        }
+    }
+    out
+}
+
 fn cpu_times() -> (f64, f64) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a complete rusage into the pointer we pass,

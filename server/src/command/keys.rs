@@ -500,6 +500,36 @@ const KEY_OVERHEAD: usize = 48;
 /// ... and per member of a collection (a hash-table entry and headers).
 const MEMBER_OVERHEAD: usize = 16;
 
+/// MEMORY STATS: `crate::info::memory_stats`.
+pub async fn memory_stats(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let figures = crate::info::memory_stats(cx.server);
+    Ok(Reply::Map(
+        figures
+            .into_iter()
+            .map(|(name, v)| {
+                (
+                    Reply::bulk(name),
+                    Reply::Int(i64::try_from(v).unwrap_or(i64::MAX)),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// MEMORY DOCTOR.
+pub async fn memory_doctor(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let report = crate::info::memory_doctor(cx.server);
+    Ok(match cx.client.protocol {
+        ringkv_resp::Protocol::Resp3 => Reply::Verbatim("txt", Bytes::from(report)),
+        ringkv_resp::Protocol::Resp2 => Reply::Bulk(Bytes::from(report)),
+    })
+}
+
+/// MEMORY MALLOC-STATS: Redis's answer for an allocator without a report.
+pub async fn memory_malloc_stats(_cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::bulk("Stats not supported for the current allocator"))
+}
+
 /// MEMORY USAGE key [SAMPLES count]: an estimate of the bytes the key
 /// takes in memory in Redis's terms (key, value and their headers). A
 /// collection's first members in member order are sampled (5 by default,

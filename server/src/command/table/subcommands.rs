@@ -13,7 +13,11 @@ pub(super) static OBJECT_SUBCOMMANDS: [CommandSpec; 5] = [ c("encoding", 3, RO, 
 ];
 
 #[rustfmt::skip]
-pub(super) static MEMORY_SUBCOMMANDS: [CommandSpec; 2] = [ c("usage", -3, RO, KEY2, G::Server, "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", H::MemoryUsage),
+pub(super) static MEMORY_SUBCOMMANDS: [CommandSpec; 5] = [
+    c("doctor", 2, 0, NO_KEYS, G::Server, "4.0.0", "O(1)", "Outputs a memory problems report.", "", H::MemoryDoctor),
+    c("malloc-stats", 2, 0, NO_KEYS, G::Server, "4.0.0", "Depends on how much memory is allocated, could be slow", "Returns the allocator statistics.", "", H::MemoryMallocStats),
+    c("stats", 2, 0, NO_KEYS, G::Server, "4.0.0", "O(1)", "Returns details about memory usage.", "", H::MemoryStats),
+    c("usage", -3, RO, KEY2, G::Server, "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", H::MemoryUsage),
     help("Returns helpful text about the MEMORY subcommands."),
 ];
 
