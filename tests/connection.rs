@@ -588,3 +588,39 @@ fn memory_stats_doctor_and_malloc_stats() {
         bulk("Stats not supported for the current allocator")
     );
 }
+
+/// A SIGTERM during a pause does not wait for the pause: the held write is
+/// refused, not run, and the server stops well inside its 10 s wait for
+/// clients.
+#[test]
+fn shutdown_does_not_wait_for_a_client_pause() {
+    let mut s = TestServer::start();
+    let mut admin = s.raw();
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "600000", "WRITE"]),
+        "+OK\r\n"
+    );
+    let mut writer = s.raw();
+    writer.send_cmd(&[b"SET", b"held", b"v"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !admin
+        .cmd(&["INFO", "clients"])
+        .contains("blocked_clients:1\r\n")
+    {
+        assert!(std::time::Instant::now() < deadline, "the SET never waited");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let started = std::time::Instant::now();
+    s.signal(libc::SIGTERM);
+    assert!(
+        s.wait_exit(std::time::Duration::from_secs(8)),
+        "no clean exit"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(
+        writer.read_reply(),
+        "-ERR the server is shutting down; the command was not run\r\n"
+    );
+    s.restart();
+    assert_eq!(s.raw().cmd(&["GET", "held"]), "$-1\r\n");
+}

@@ -7,7 +7,7 @@
 //! once; a command queued in MULTI is checked at EXEC, which counts as a
 //! write if anything it queued writes); a second PAUSE keeps the later end
 //! and the stricter mode; UNPAUSE, or the end, lets every waiting command
-//! run in the order it came; a client waiting here counts in INFO's
+//! run, each client's in its order; a client waiting here counts in INFO's
 //! `blocked_clients`. Only this node's clients are paused: the ring's
 //! replication between nodes goes on.
 

@@ -457,7 +457,9 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         client.queue(parent, spec, args);
         return Reply::simple("QUEUED");
     }
-    wait_for_pause(server, client, spec).await;
+    if let Err(e) = wait_for_pause(server, client, spec).await {
+        return error_reply(server, e);
+    }
     let reply = if spec.handler == Handler::Exec
         || outside_transactions(spec.handler)
         || !touches_data(spec)
@@ -479,15 +481,31 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
 }
 
 /// Holds a command that is about to run while CLIENT PAUSE holds it (EXEC
-/// counts as a write if anything it queued writes).
-pub(crate) async fn wait_for_pause(server: &Server, client: &Client, spec: &CommandSpec) {
+/// counts as a write if anything it queued writes). A command held when
+/// the server begins to shut down is not run: shutdown does not wait for
+/// the pause to end.
+pub(crate) async fn wait_for_pause(
+    server: &Server,
+    client: &Client,
+    spec: &CommandSpec,
+) -> Result<(), ReplyError> {
+    if !server.client_pause.active() {
+        return Ok(());
+    }
     let writes = if spec.handler == Handler::Exec {
         client.multi.as_ref().is_some_and(|m| m.pauses_as_write())
     } else {
         crate::client_pause::pauses_as_write(spec)
     };
-    server.client_pause.wait(writes).await;
+    let mut shutdown = server.shutdown.subscribe();
+    tokio::select! {
+        () = server.client_pause.wait(writes) => Ok(()),
+        _ = shutdown.wait_for(|s| *s) => Err(ReplyError::err(SHUTTING_DOWN)),
+    }
 }
+
+/// The reply to a command held by CLIENT PAUSE when shutdown begins.
+const SHUTTING_DOWN: &str = "the server is shutting down; the command was not run";
 
 /// Whether `enable-debug-command` lets this client run a protected command
 /// (DEBUG): `no` nobody, `yes` everyone, `local` loopback peers only.
