@@ -483,7 +483,7 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
 /// Holds a command that is about to run while CLIENT PAUSE holds it (EXEC
 /// counts as a write if anything it queued writes). A command held when
 /// the server begins to shut down is not run: shutdown does not wait for
-/// the pause to end.
+/// the pause to end, and a client killed while held leaves at once.
 pub(crate) async fn wait_for_pause(
     server: &Server,
     client: &Client,
@@ -498,11 +498,21 @@ pub(crate) async fn wait_for_pause(
         crate::client_pause::pauses_as_write(spec)
     };
     let mut shutdown = server.shutdown.subscribe();
+    let kill = &client.handle.kill_signal;
     tokio::select! {
         () = server.client_pause.wait(writes) => Ok(()),
         _ = shutdown.wait_for(|s| *s) => Err(ReplyError::err(SHUTTING_DOWN)),
+        () = kill.notified() => {
+            // CLIENT KILL: passed on to the connection, which closes.
+            kill.notify_one();
+            Err(ReplyError::err(KILLED))
+        }
     }
 }
+
+/// The reply to a command held by CLIENT PAUSE when its client is killed
+/// (the connection closes right after).
+const KILLED: &str = "the client was killed; the command was not run";
 
 /// The reply to a command held by CLIENT PAUSE when shutdown begins.
 const SHUTTING_DOWN: &str = "the server is shutting down; the command was not run";
