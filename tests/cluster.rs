@@ -499,3 +499,39 @@ fn pipelined_sets_reach_every_replica_and_touch_watches() {
         "the pipelined SET touched the watch"
     );
 }
+
+/// CLIENT PAUSE on a node of a cluster: pipelined SETs (which a cluster
+/// node otherwise writes together before answering) wait for the pause like
+/// any write, and a client blocked in BLPOP still times out while its
+/// retries are held.
+#[test]
+fn client_pause_holds_pipelined_writes_and_blocked_clients_still_time_out() {
+    let c = Cluster::start(2);
+    let node = &c.nodes[0];
+    let mut admin = node.raw();
+    let mut blocked = node.raw();
+    blocked.send_cmd(&[b"BLPOP", b"paused-list", b"1"]);
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
+    let started = Instant::now();
+    assert_eq!(blocked.read_reply(), "*-1\r\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "BLPOP's 1 s timeout"
+    );
+    let mut writer = node.raw();
+    let mut pipeline = common::encode_cmd(&[b"SET", b"pa", b"1"]);
+    pipeline.extend(common::encode_cmd(&[b"SET", b"pb", b"2"]));
+    writer.send(&pipeline);
+    wait_for("the pipelined SET to wait", Duration::from_secs(10), || {
+        admin
+            .cmd(&["INFO", "clients"])
+            .contains("blocked_clients:1\r\n")
+    });
+    let mut reader = node.raw();
+    assert_eq!(reader.cmd(&["GET", "pa"]), "$-1\r\n");
+    assert_eq!(reader.cmd(&["GET", "pb"]), "$-1\r\n");
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(writer.read_reply(), "+OK\r\n");
+    assert_eq!(writer.read_reply(), "+OK\r\n");
+    assert_eq!(reader.cmd(&["GET", "pb"]), "$1\r\n2\r\n");
+}

@@ -2,10 +2,10 @@
 //! (all their commands, or only those that write) for a while, e.g. to let
 //! replicas catch up before taking the node down.
 //!
-//! As in Redis 7.0: a command checks the pause when it is about to run
-//! (after its arguments were checked, so a malformed one is answered at
-//! once; a command queued in MULTI is checked at EXEC, which counts as a
-//! write if anything it queued writes); a second PAUSE keeps the later end
+//! As in Redis 7.0: a command checks the pause when it is about to run or
+//! be queued in MULTI (after its arguments were checked, so a malformed one
+//! is answered at once; EXEC counts as a write if anything it queued
+//! writes, CL as the command it wraps); a second PAUSE keeps the later end
 //! and the stricter mode; UNPAUSE, or the end, lets every waiting command
 //! run, each client's in its order; a client waiting here counts in INFO's
 //! `blocked_clients`. Only this node's clients are paused: the ring's
@@ -97,8 +97,14 @@ impl ClientPause {
 
     /// The end of the pause a command that writes (`writes`) or not must
     /// wait for, if any.
-    fn holds(&self, writes: bool) -> Option<Instant> {
+    pub fn holds(&self, writes: bool) -> Option<Instant> {
         self.current().filter(|p| p.all || writes).map(|p| p.end)
+    }
+
+    /// Completes when the pause is lifted or changed (enable it before
+    /// reading [`ClientPause::holds`], so no change is missed).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
     }
 
     /// Returns once a command that writes (`writes`) or not may run.

@@ -70,8 +70,8 @@ pub struct CommandHistogram<'a> {
     pub name: &'a str,
     /// Calls.
     pub calls: u64,
-    /// Per bucket up to the slowest call: its bound (microseconds) and
-    /// the calls that took at most that long.
+    /// Per bucket that holds calls: its bound (microseconds; `u64::MAX`
+    /// past the last bound) and the calls that took at most that long.
     pub cdf: Vec<(u64, u64)>,
 }
 
@@ -173,8 +173,8 @@ impl CommandStats {
     }
 
     /// LATENCY HISTOGRAM: for each command `wanted` keeps that was called
-    /// since the last reset, its name, its calls and, per latency bucket up
-    /// to the slowest call, the bucket's bound (microseconds) and the calls
+    /// since the last reset, its name, its calls and, per latency bucket
+    /// that holds calls, the bucket's bound (microseconds) and the calls
     /// that took at most that long.
     pub fn histograms(&self, wanted: impl Fn(&str) -> bool) -> Vec<CommandHistogram<'_>> {
         let mut out = Vec::new();
@@ -190,22 +190,21 @@ impl CommandStats {
             if calls == 0 {
                 continue;
             }
-            let per_bucket: Vec<u64> = buckets
-                .iter()
-                .enumerate()
-                .map(|(j, &n)| since(4 + j, n))
-                .collect();
-            let used = per_bucket.iter().rposition(|&n| n > 0).map_or(0, |j| j + 1);
+            // Buckets that hold calls only, as Redis lists them; the calls
+            // slower than the last bound in a last bucket bounded by
+            // u64::MAX, so the counts add up to `calls`.
             let mut cumulative = 0u64;
-            let cdf = LATENCY_BUCKETS_US
-                .iter()
-                .zip(&per_bucket)
-                .take(used)
-                .map(|(&bound, &n)| {
-                    cumulative += n;
-                    (bound, cumulative)
-                })
-                .collect();
+            let mut cdf = Vec::new();
+            for (j, (&bound, &n)) in LATENCY_BUCKETS_US.iter().zip(&buckets).enumerate() {
+                let n = since(4 + j, n);
+                if n > 0 {
+                    cumulative = cumulative.saturating_add(n);
+                    cdf.push((bound, cumulative));
+                }
+            }
+            if calls > cumulative {
+                cdf.push((u64::MAX, calls));
+            }
             out.push(CommandHistogram {
                 name: name.as_str(),
                 calls,
@@ -333,6 +332,22 @@ mod tests {
 
     fn stats() -> CommandStats {
         CommandStats::new(vec!["get".into(), "set".into()])
+    }
+
+    #[test]
+    fn latency_histogram_lists_buckets_with_calls_since_reset_and_the_slowest() {
+        let s = stats();
+        s.record(1, 5, false);
+        s.reset();
+        assert!(s.histograms(|_| true).is_empty(), "nothing since the reset");
+        s.record(1, 7, false);
+        s.record(1, 40, false);
+        s.record(1, 45, false);
+        s.record(1, 3_000_000, false);
+        let h = s.histograms(|n| n == "set");
+        assert_eq!(h.len(), 1);
+        assert_eq!((h[0].name, h[0].calls), ("set", 4));
+        assert_eq!(h[0].cdf, vec![(10, 1), (50, 3), (u64::MAX, 4)]);
     }
 
     #[test]

@@ -158,7 +158,10 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     // Redis's query buffer still holds it.
                     handle.query_buffer.store(unparsed, Ordering::Relaxed);
                     let mut args = request.args;
-                    if concurrent && pipeline::enabled(client) {
+                    // While CLIENT PAUSE holds anything, commands go one by
+                    // one through its check: a concurrent run writes its
+                    // SETs before any of them would reach it.
+                    if concurrent && pipeline::enabled(client) && !server.client_pause.active() {
                         args = match run.offer(args) {
                             Ok(()) => continue,
                             Err(args) => args,
@@ -183,6 +186,10 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     // of writes to one key takes (EXECs of reads need it).
                     if !concurrent && pipeline::enabled(client) && !server.client_pause.active() {
                         key_run.before(server, client, &args).await;
+                        // A pause may have begun while the hold was awaited.
+                        if server.client_pause.active() {
+                            key_run.release(client);
+                        }
                     } else {
                         key_run.release(client);
                     }
@@ -461,16 +468,31 @@ async fn wait_blocked(
             tokio::spawn(async move { cluster.register_interest(db, keys).await });
             interest_renewal = tokio::time::Instant::now() + ringkv_cluster::INTEREST_TTL / 2;
         }
-        // Registered first, then looked: no wake-up falls in between.
-        let reply = Box::pin(command::execute(server, client, request.args.clone())).await;
-        // An error while waiting (the key now holds another type, a
-        // replica did not answer) does not end the wait, as in Redis a
-        // key of the wrong type does not serve its blocked clients.
-        let ends = !reply.is_error() || std::mem::take(&mut client.error_ends_wait);
-        if client.block.take().is_none() && ends {
-            server.blocking.served.fetch_add(1, Ordering::Relaxed);
-            break Ok(reply);
+        // A blocking command pops: CLIENT PAUSE WRITE holds its retries.
+        // While held, the wait goes on here (its timeout, UNBLOCK and KILL
+        // still answer) until the pause changes or ends.
+        let pause_changed = server.client_pause.changed();
+        tokio::pin!(pause_changed);
+        pause_changed.as_mut().enable();
+        let held_until = server.client_pause.holds(true);
+        if held_until.is_none() {
+            // Registered first, then looked: no wake-up falls in between.
+            let reply = Box::pin(command::execute(server, client, request.args.clone())).await;
+            // An error while waiting (the key now holds another type, a
+            // replica did not answer) does not end the wait, as in Redis a
+            // key of the wrong type does not serve its blocked clients.
+            let ends = !reply.is_error() || std::mem::take(&mut client.error_ends_wait);
+            if client.block.take().is_none() && ends {
+                server.blocking.served.fetch_add(1, Ordering::Relaxed);
+                break Ok(reply);
+            }
         }
+        let pause_over = async {
+            match held_until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
         let polling = !server.cluster.is_alone();
         let until_deadline = async {
             match deadline {
@@ -495,6 +517,8 @@ async fn wait_blocked(
                 break Ok(request.timeout_reply.clone());
             }
             () = tokio::time::sleep(poll), if polling => poll = (poll * 2).min(POLL_MAX),
+            () = &mut pause_changed, if held_until.is_some() => {}
+            () = pause_over => {}
             r = socket.readable(), if watch_socket => {
                 if let Err(e) = r {
                     break Err(Ended::Io(e));

@@ -107,11 +107,7 @@ impl LatencyMonitor {
             return n;
         }
         let before = events.len();
-        events.retain(|name, _| {
-            !names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-        });
+        events.retain(|name, _| !names.iter().any(|n| n == name.as_bytes()));
         before - events.len()
     }
 
@@ -244,7 +240,8 @@ mod tests {
             ])])
         );
         m.add_sample("fast-command", 15, 300);
-        assert_eq!(m.reset(&[bytes::Bytes::from_static(b"FAST-COMMAND")]), 1);
+        assert_eq!(m.reset(&[bytes::Bytes::from_static(b"FAST-COMMAND")]), 0);
+        assert_eq!(m.reset(&[bytes::Bytes::from_static(b"fast-command")]), 1);
         assert_eq!(m.reset(&[]), 1);
         assert_eq!(m.history(b"command"), Reply::Array(vec![]));
     }

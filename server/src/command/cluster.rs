@@ -94,10 +94,6 @@ pub async fn cl(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             format!("CL cannot wrap '{}'", spec.name).into(),
         ));
     }
-    // Inside EXEC the pause was checked for the whole transaction.
-    if !cx.client.in_exec {
-        super::wait_for_pause(cx.server, cx.client, spec).await?;
-    }
     let previous = cx.client.level_override.replace(level);
     let reply = run_boxed(cx.server, cx.client, parent, spec, &inner).await;
     cx.client.level_override = previous;

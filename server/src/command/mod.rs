@@ -446,6 +446,11 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
             ),
         );
     }
+    // CLIENT PAUSE holds the command here, before any gate is taken and
+    // before MULTI queues it, as Redis does.
+    if let Err(e) = wait_for_pause(server, client, spec, &args).await {
+        return error_reply(server, e);
+    }
     if client.multi.is_some() && !controls_transaction(spec.handler) {
         if spec.has(flag::NO_MULTI) {
             client.flag_transaction_error();
@@ -456,9 +461,6 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         }
         client.queue(parent, spec, args);
         return Reply::simple("QUEUED");
-    }
-    if let Err(e) = wait_for_pause(server, client, spec).await {
-        return error_reply(server, e);
     }
     let reply = if spec.handler == Handler::Exec
         || outside_transactions(spec.handler)
@@ -484,18 +486,19 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
 /// counts as a write if anything it queued writes). A command held when
 /// the server begins to shut down is not run: shutdown does not wait for
 /// the pause to end, and a client killed while held leaves at once.
-pub(crate) async fn wait_for_pause(
+async fn wait_for_pause(
     server: &Server,
     client: &Client,
     spec: &CommandSpec,
+    args: &[Bytes],
 ) -> Result<(), ReplyError> {
     if !server.client_pause.active() {
         return Ok(());
     }
-    let writes = if spec.handler == Handler::Exec {
-        client.multi.as_ref().is_some_and(|m| m.pauses_as_write())
-    } else {
-        crate::client_pause::pauses_as_write(spec)
+    let writes = match spec.handler {
+        Handler::Exec => client.multi.as_ref().is_some_and(|m| m.pauses_as_write()),
+        Handler::Cl => txn::cl_pauses_as_write(args),
+        _ => crate::client_pause::pauses_as_write(spec),
     };
     let mut shutdown = server.shutdown.subscribe();
     let kill = &client.handle.kill_signal;

@@ -45,17 +45,19 @@ pub struct MultiState {
 impl MultiState {
     /// Whether EXEC of this queue counts as a write for CLIENT PAUSE WRITE.
     pub fn pauses_as_write(&self) -> bool {
-        self.queue.iter().any(|q| {
-            // CL is judged by the command it wraps.
-            let spec = match (q.spec.handler, q.args.get(2..)) {
-                (super::table::Handler::Cl, Some(inner)) => match super::resolve(inner) {
-                    super::Resolved::Run(_, s) => s,
-                    _ => q.spec,
-                },
-                _ => q.spec,
-            };
-            crate::client_pause::pauses_as_write(spec)
+        self.queue.iter().any(|q| match q.spec.handler {
+            super::table::Handler::Cl => cl_pauses_as_write(&q.args),
+            _ => crate::client_pause::pauses_as_write(q.spec),
         })
+    }
+}
+
+/// Whether `CL level command ...` counts as a write for CLIENT PAUSE: as
+/// the command it wraps does.
+pub(crate) fn cl_pauses_as_write(args: &[Bytes]) -> bool {
+    match args.get(2..).map(super::resolve) {
+        Some(super::Resolved::Run(_, s)) => crate::client_pause::pauses_as_write(s),
+        _ => false,
     }
 }
 
