@@ -511,6 +511,13 @@ fn client_pause_holds_pipelined_writes_and_blocked_clients_still_time_out() {
     let mut admin = node.raw();
     let mut blocked = node.raw();
     blocked.send_cmd(&[b"BLPOP", b"paused-list", b"1"]);
+    // Blocked before the pause (a BLPOP sent during it waits for the pause
+    // to end before it starts, timeout and all, as in Redis).
+    wait_for("the BLPOP to block", Duration::from_secs(10), || {
+        admin
+            .cmd(&["INFO", "clients"])
+            .contains("blocked_clients:1\r\n")
+    });
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
     let started = Instant::now();
     assert_eq!(blocked.read_reply(), "*-1\r\n");
