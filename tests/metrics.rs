@@ -234,29 +234,39 @@ fn latency_monitor_samples_commands_over_its_threshold() {
         doctor.contains("Latency monitoring is disabled"),
         "{doctor}"
     );
-    ok(c, &["CONFIG", "SET", "latency-monitor-threshold", "20"]);
-    ok(c, &["GET", "k"]);
-    ok(c, &["DEBUG", "SLEEP", "0.05"]);
+    // A threshold well above what a plain command takes on a loaded
+    // machine, so only the sleep is sampled.
+    ok(c, &["CONFIG", "SET", "latency-monitor-threshold", "200"]);
+    ok(c, &["DEBUG", "SLEEP", "0.3"]);
     let Value::Array(events) = ok(c, &["LATENCY", "LATEST"]) else {
         panic!("an array of events");
     };
-    assert_eq!(events.len(), 1, "only the sleep reached 20 ms: {events:?}");
-    let Value::Array(event) = &events[0] else {
-        panic!("an event is an array");
-    };
-    assert_eq!(event[0], bulk("command"));
+    let event = events
+        .iter()
+        .find_map(|e| match e {
+            Value::Array(e) if e.first() == Some(&bulk("command")) => Some(e),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a command event: {events:?}"));
     let (Value::Int(latest), Value::Int(max)) = (&event[2], &event[3]) else {
         panic!("latencies: {event:?}");
     };
-    assert!(*latest >= 50 && max >= latest, "{event:?}");
+    assert!(*latest >= 300 && max >= latest, "{event:?}");
     let Value::Array(history) = ok(c, &["LATENCY", "HISTORY", "command"]) else {
         panic!("an array of samples");
     };
-    assert_eq!(history.len(), 1);
+    assert!(!history.is_empty());
     let doctor: String = redis::cmd("LATENCY").arg("DOCTOR").query(c).unwrap();
-    assert!(doctor.contains("1. command: 1 latency spikes"), "{doctor}");
-    assert_eq!(ok(c, &["LATENCY", "RESET"]), int(1));
-    assert_eq!(ok(c, &["LATENCY", "LATEST"]), Value::Array(vec![]));
+    assert!(
+        doctor.contains("1. command: ") && doctor.contains("latency spikes"),
+        "{doctor}"
+    );
+    assert_eq!(ok(c, &["LATENCY", "RESET", "nosuch"]), int(0));
+    assert_eq!(ok(c, &["LATENCY", "RESET", "command"]), int(1));
+    assert_eq!(
+        ok(c, &["LATENCY", "HISTORY", "command"]),
+        Value::Array(vec![])
+    );
     // HISTOGRAM: calls since CONFIG RESETSTAT by latency, per command; a
     // container's name stands for its subcommands; unknown names skipped.
     ok(c, &["CONFIG", "RESETSTAT"]);
