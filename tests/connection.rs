@@ -536,14 +536,7 @@ fn client_pause_holds_writes_until_unpause_and_everything_until_its_end() {
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
     let mut writer = s.raw();
     writer.send_cmd(&[b"SET", b"k", b"v"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !admin
-        .cmd(&["INFO", "clients"])
-        .contains("blocked_clients:1\r\n")
-    {
-        assert!(std::time::Instant::now() < deadline, "the SET never waited");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_blocked_clients(&mut admin, 1, "the SET never waited");
     let mut reader = s.raw();
     assert_eq!(reader.cmd(&["GET", "k"]), "$-1\r\n");
     // A malformed write is answered at once; a transaction of reads runs.
@@ -555,16 +548,7 @@ fn client_pause_holds_writes_until_unpause_and_everything_until_its_end() {
     let mut killed = s.raw();
     assert_eq!(killed.cmd(&["CLIENT", "SETNAME", "held"]), "+OK\r\n");
     killed.send_cmd(&[b"SET", b"k2", b"v2"]);
-    while !admin
-        .cmd(&["INFO", "clients"])
-        .contains("blocked_clients:2\r\n")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the second SET never waited"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_blocked_clients(&mut admin, 2, "the second SET never waited");
     let list = admin.cmd(&["CLIENT", "LIST"]);
     let id = list
         .lines()
@@ -627,14 +611,7 @@ fn shutdown_does_not_wait_for_a_client_pause() {
     );
     let mut writer = s.raw();
     writer.send_cmd(&[b"SET", b"held", b"v"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !admin
-        .cmd(&["INFO", "clients"])
-        .contains("blocked_clients:1\r\n")
-    {
-        assert!(std::time::Instant::now() < deadline, "the SET never waited");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_blocked_clients(&mut admin, 1, "the SET never waited");
     let started = std::time::Instant::now();
     s.signal(libc::SIGTERM);
     assert!(
@@ -646,4 +623,15 @@ fn shutdown_does_not_wait_for_a_client_pause() {
     assert!((0..200).any(|_| writer.is_closed()), "closed at shutdown");
     s.restart();
     assert_eq!(s.raw().cmd(&["GET", "held"]), "$-1\r\n");
+}
+
+/// Waits (up to 10 s) until INFO shows `n` blocked clients; `what` names
+/// the wait in the failure.
+fn wait_blocked_clients(admin: &mut RawConn, n: usize, what: &str) {
+    let want = format!("blocked_clients:{n}\r\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !admin.cmd(&["INFO", "clients"]).contains(&want) {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -106,6 +106,18 @@ impl ReplyError {
         ReplyError::err(text::NOT_INTEGER)
     }
 
+    /// Redis's reply to a subcommand of `container` it does not know or
+    /// got the wrong number of arguments for.
+    pub fn subcommand_syntax(container: &str, sub: &[u8]) -> Self {
+        ReplyError::Err(
+            format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+                lossy(sub, 128)
+            )
+            .into(),
+        )
+    }
+
     /// `ERR wrong number of arguments for '<name>' command`.
     pub fn arity(fullname: &str) -> Self {
         ReplyError::Err(format!("wrong number of arguments for '{fullname}' command").into())

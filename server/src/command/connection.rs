@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use ringkv_resp::{Protocol, Reply};
 
-use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_i64};
+use super::{Ctx, text_reply};
 use crate::client::ReplyMode;
-use crate::reply_error::{CmdResult, ReplyError, lossy, text};
+use crate::reply_error::{CmdResult, ReplyError, text};
 
 /// The Redis version ringkv's command set and replies follow.
 pub const REDIS_COMPAT_VERSION: &str = "7.0.0";
@@ -243,13 +243,6 @@ pub async fn client_getname(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         .map_or(Reply::Nil, Reply::Bulk))
 }
 
-fn text_reply(cx: &Ctx<'_>, body: String) -> Reply {
-    match cx.client.protocol {
-        Protocol::Resp3 => Reply::Verbatim("txt", Bytes::from(body)),
-        Protocol::Resp2 => Reply::Bulk(Bytes::from(body)),
-    }
-}
-
 /// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID id [id ...]].
 pub async fn client_list(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut c = ArgCursor::new(args, 2);
@@ -288,13 +281,13 @@ pub async fn client_list(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             out.push('\n');
         }
     }
-    Ok(text_reply(cx, out))
+    Ok(text_reply(cx.client.protocol, out))
 }
 
 /// CLIENT INFO.
 pub async fn client_info(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let line = cx.client.handle.describe() + "\n";
-    Ok(text_reply(cx, line))
+    Ok(text_reply(cx.client.protocol, line))
 }
 
 /// CLIENT SETINFO LIB-NAME libname | LIB-VER libver.
@@ -461,13 +454,7 @@ pub async fn client_no_evict(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// CLIENT PAUSE timeout [WRITE|ALL] (`crate::client_pause`).
 pub async fn client_pause(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 4 {
-        return Err(ReplyError::Err(
-            format!(
-                "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-                lossy(arg(args, 1), 128)
-            )
-            .into(),
-        ));
+        return Err(ReplyError::subcommand_syntax("CLIENT", arg(args, 1)));
     }
     let all = match args.get(3) {
         None => true,

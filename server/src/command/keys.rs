@@ -519,10 +519,7 @@ pub async fn memory_stats(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// MEMORY DOCTOR.
 pub async fn memory_doctor(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let report = crate::info::memory_doctor(cx.server);
-    Ok(match cx.client.protocol {
-        ringkv_resp::Protocol::Resp3 => Reply::Verbatim("txt", Bytes::from(report)),
-        ringkv_resp::Protocol::Resp2 => Reply::Bulk(Bytes::from(report)),
-    })
+    Ok(super::text_reply(cx.client.protocol, report))
 }
 
 /// MEMORY MALLOC-STATS: Redis's answer for an allocator without a report.

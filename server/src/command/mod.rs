@@ -482,6 +482,15 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
     reply
 }
 
+/// A text reply (INFO, CLIENT INFO, LATENCY DOCTOR...): verbatim `txt` in
+/// RESP3, a bulk string in RESP2, as Redis sends them.
+pub(crate) fn text_reply(proto: ringkv_resp::Protocol, body: String) -> Reply {
+    match proto {
+        ringkv_resp::Protocol::Resp3 => Reply::Verbatim("txt", Bytes::from(body)),
+        ringkv_resp::Protocol::Resp2 => Reply::Bulk(Bytes::from(body)),
+    }
+}
+
 /// Holds a command that is about to run while CLIENT PAUSE holds it (EXEC
 /// counts as a write if anything it queued writes). A command held when
 /// the server begins to shut down is not run: shutdown does not wait for

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ringkv_cluster::{Entry, ValueType};
-use ringkv_resp::{Protocol, Reply};
+use ringkv_resp::Reply;
 use sha2::{Digest, Sha256};
 
-use super::Ctx;
 use super::args::{ArgCursor, arg, is, parse_f64};
 use super::docs::{all, docs_reply, info_reply};
 use super::table::{self, CommandSpec};
+use super::{Ctx, text_reply};
 use crate::client::Client;
 use crate::encoding_limits::EncodingLimits;
 use crate::glob::Glob;
@@ -181,13 +181,6 @@ fn acl_category_matches(spec: &CommandSpec, cat: &str) -> bool {
         "connection" => spec.group == table::Group::Connection,
         "transaction" => spec.group == table::Group::Transactions,
         _ => false,
-    }
-}
-
-fn text_reply(proto: Protocol, body: String) -> Reply {
-    match proto {
-        Protocol::Resp3 => Reply::Verbatim("txt", Bytes::from(body)),
-        Protocol::Resp2 => Reply::Bulk(Bytes::from(body)),
     }
 }
 
@@ -556,15 +549,7 @@ const DEBUG_HELP: &[&str] = &[
 /// DEBUG SLEEP | SET-ACTIVE-EXPIRE | OBJECT | RELOAD | HELP.
 pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = arg(args, 1);
-    let syntax = || {
-        ReplyError::Err(
-            format!(
-                "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                lossy(sub, 128)
-            )
-            .into(),
-        )
-    };
+    let syntax = || ReplyError::subcommand_syntax("DEBUG", sub);
     if is(sub, "HELP") && args.len() == 2 {
         return Ok(Reply::Array(
             DEBUG_HELP.iter().map(|l| Reply::simple(l)).collect(),
@@ -697,13 +682,7 @@ fn leading_float(raw: &[u8]) -> f64 {
 /// FUNCTION FLUSH [ASYNC | SYNC]: there are no functions to delete.
 pub async fn function_flush(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
-        return Err(ReplyError::Err(
-            format!(
-                "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
-                lossy(arg(args, 1), 128)
-            )
-            .into(),
-        ));
+        return Err(ReplyError::subcommand_syntax("FUNCTION", arg(args, 1)));
     }
     match args.get(2) {
         None => Ok(Reply::Ok),
