@@ -22,14 +22,30 @@ const VALUE_LEN: usize = 100;
 const MEMTABLE: usize = 64 << 20;
 const CACHE: usize = 128 << 20;
 
+/// An engine's writes over the whole run and what it holds at the end.
+struct Amplification {
+    /// (flushed + compacted) / user bytes written.
+    write: f64,
+    /// Bytes in SSTables.
+    sst_bytes: u64,
+    /// SSTables consulted per point read, where the engine counts it.
+    probes_per_read: Option<f64>,
+    /// Bytes written to SSTables by flushes.
+    flushed: u64,
+    /// Bytes written to SSTables by compactions.
+    compacted: u64,
+    /// Level-0 files left (data not yet merged into level 1).
+    l0_files: u64,
+}
+
 trait Db: Send + Sync {
     fn put(&self, k: &[u8], v: &[u8]);
     fn get(&self, k: &[u8]) -> bool;
     fn delete(&self, k: &[u8]);
     /// Waits until background compaction is idle (bounded).
     fn settle(&self);
-    /// (write amplification, bytes in SSTables, probes per point read if known)
-    fn amplification(&self) -> (f64, u64, Option<f64>);
+    /// What the run wrote and left, once settled.
+    fn amplification(&self) -> Amplification;
     /// Flushes the memtable and compacts everything into one sorted run.
     fn compact_all(&self);
 }
@@ -108,10 +124,18 @@ impl Db for Rocks {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    fn amplification(&self) -> (f64, u64, Option<f64>) {
-        let written = self.ticker("rocksdb.flush.write.bytes") + self.ticker("rocksdb.compact.write.bytes");
+    fn amplification(&self) -> Amplification {
+        let flushed = self.ticker("rocksdb.flush.write.bytes");
+        let compacted = self.ticker("rocksdb.compact.write.bytes");
         let user = self.user_bytes.load(std::sync::atomic::Ordering::Relaxed).max(1);
-        (written as f64 / user as f64, self.prop("rocksdb.total-sst-files-size"), None)
+        Amplification {
+            write: (flushed + compacted) as f64 / user as f64,
+            sst_bytes: self.prop("rocksdb.total-sst-files-size"),
+            probes_per_read: None,
+            flushed,
+            compacted,
+            l0_files: self.prop("rocksdb.num-files-at-level0"),
+        }
     }
     fn compact_all(&self) {
         self.db.flush().expect("flush");
@@ -179,9 +203,16 @@ impl Db for Ring {
             last = s.compactions;
         }
     }
-    fn amplification(&self) -> (f64, u64, Option<f64>) {
+    fn amplification(&self) -> Amplification {
         let s = self.e.stats();
-        (s.write_amplification, s.live_sst_bytes, Some(s.probes_per_read))
+        Amplification {
+            write: s.write_amplification,
+            sst_bytes: s.live_sst_bytes,
+            probes_per_read: Some(s.probes_per_read),
+            flushed: s.bytes_written_flush,
+            compacted: s.bytes_written_compaction,
+            l0_files: s.levels.first().map_or(0, |l| l.files as u64),
+        }
     }
     fn compact_all(&self) {
         self.e.flush().expect("flush");
@@ -219,6 +250,11 @@ fn args() -> Args {
     let mut a = Args { keys: 2_000_000, reads: 1_000_000, dir: std::env::temp_dir(), only: Vec::new() };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("usage: ringkv-bench [--keys N] [--reads N] [--dir PATH] [--only ENGINE,...]");
+            println!("engines: {}", ENGINES.join(", "));
+            std::process::exit(0);
+        }
         let v = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--keys" => a.keys = v.parse().expect("--keys N"),
@@ -447,12 +483,16 @@ fn main() {
 
     let live_bytes = live.iter().filter(|&&p| p).count() as u64 * (16 + VALUE_LEN as u64);
     println!();
-    println!("| engine | write amplification | space amplification | SSTables probed per point read |");
-    println!("|---|---:|---:|---:|");
+    println!("| engine | write amplification | flushed MB | compacted MB | level-0 files left | space amplification | SSTables probed per point read |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (e, db) in &dbs {
         db.settle();
-        let (wa, sst, probes) = db.amplification();
-        let probes = probes.map_or("n/a".to_string(), |p| format!("{p:.2}"));
-        println!("| {} | {wa:.2} | {:.2} | {probes} |", ENGINES[*e], sst as f64 / live_bytes.max(1) as f64);
+        let a = db.amplification();
+        let probes = a.probes_per_read.map_or("n/a".to_string(), |p| format!("{p:.2}"));
+        let space = a.sst_bytes as f64 / live_bytes.max(1) as f64;
+        println!(
+            "| {} | {:.2} | {} | {} | {} | {space:.2} | {probes} |",
+            ENGINES[*e], a.write, a.flushed >> 20, a.compacted >> 20, a.l0_files
+        );
     }
 }

@@ -231,7 +231,7 @@ config_keys! {
     bloom_bits_per_key: u32 = 10, "bloom-bits-per-key", "engine", fixed, range = 0..=32;
     /// Most SSTable files kept open at once.
     max_open_files: usize = 1000, "max-open-files", "engine", fixed, range = 16..;
-    /// Level-0 files that trigger a compaction into level 1 (leveled).
+    /// Level-0 files that trigger a compaction into level 1 (leveled); while level 0 holds fewer bytes than the level-1 files it overlaps, it waits for up to twice as many (at most l0-slowdown-trigger - 2).
     l0_compaction_trigger: usize = 4, "l0-compaction-trigger", "engine", fixed, range = 1..;
     /// Level-0 sorted runs at which each write is slowed down.
     l0_slowdown_trigger: usize = 8, "l0-slowdown-trigger", "engine", fixed;

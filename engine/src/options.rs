@@ -128,7 +128,9 @@ pub struct Options {
     /// before CONFIG REWRITE). A change at open is logged and converges like a
     /// live switch.
     pub compaction_strategy: CompactionStrategy,
-    /// L0 sorted runs that trigger an L0 compaction (leveled; default 4).
+    /// L0 sorted runs that trigger an L0 compaction (leveled; default 4). While L0
+    /// holds fewer bytes than the L1 files it overlaps it waits for more runs, up
+    /// to twice this (at most `l0_slowdown_trigger - 2`; `compaction::leveled`).
     pub l0_compaction_trigger: usize,
     /// L0 sorted runs at which writes are slowed down (default 8).
     pub l0_slowdown_trigger: usize,

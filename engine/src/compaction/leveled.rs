@@ -3,8 +3,17 @@
 //! `level1_max_bytes * level_size_ratio^(n-1)`.
 //!
 //! Decision order:
-//! 1. Level 0 has `l0_compaction_trigger` runs or more: merge every level-0
-//!    run with the overlapping files of level 1.
+//! 1. Level 0 is due ([`l0_due`]): merge every level-0 run with the
+//!    overlapping files of level 1. It is due at `l0_compaction_trigger`
+//!    runs once it holds at least as many bytes as the level-1 files it
+//!    overlaps, and otherwise at twice the trigger or two runs below
+//!    `l0_slowdown_trigger`, whichever is fewer (never below the trigger). Each level-0 compaction rewrites the level-1
+//!    files it overlaps; when flushes are small beside level 1 (random
+//!    writes over a level 1 of hundreds of megabytes) waiting for a few
+//!    more runs spreads that rewrite over more new data: at most about
+//!    twice the new data is written when it is due by size, instead of
+//!    1 + level 1 / level 0 times. The cost is a few more filter checks per
+//!    point read while level 0 holds more runs.
 //! 2. Otherwise the level with the highest size/target score >= 1: pick the
 //!    next file after the level's compact pointer (round robin over the key
 //!    space) and merge it with the overlapping files of the next level; with
@@ -53,18 +62,63 @@ fn next_run_id(v: &Version, level: usize) -> u64 {
         .map_or(level as u64, |r| r.id)
 }
 
+/// Whether level 0 is due to be merged into level 1 (the module's rule
+/// 1): it holds a run no flush could have made (several files, or larger
+/// than two memtables: size-tiered left it), or `l0_compaction_trigger`
+/// runs holding at least the bytes of the level-1 files their key range
+/// overlaps, or [`l0_max_deferred_runs`] runs.
+pub(crate) fn l0_due(v: &Version, opts: &Options) -> bool {
+    let Some(l0) = v.levels.first() else {
+        return false;
+    };
+    let foreign = l0
+        .runs
+        .iter()
+        .any(|r| r.files.len() > 1 || r.bytes() > 2 * opts.memtable_size_bytes as u64);
+    let runs = l0.runs.len();
+    if foreign || runs >= l0_max_deferred_runs(opts) {
+        return true;
+    }
+    if runs < opts.l0_compaction_trigger {
+        return false;
+    }
+    match l0_range(v) {
+        Some((lo, hi)) => {
+            let below: u64 = overlapping(v, 1, &lo, &hi).iter().map(|f| f.size).sum();
+            l0.bytes() >= below
+        }
+        None => true,
+    }
+}
+
+/// Level-0 runs at which level 0 is merged down whatever level 1 holds:
+/// twice the trigger, but two below the slowdown trigger at most, so
+/// flushes during that compaction still find room before writes are
+/// slowed; never below the trigger.
+pub(crate) fn l0_max_deferred_runs(opts: &Options) -> usize {
+    (2 * opts.l0_compaction_trigger)
+        .min(opts.l0_slowdown_trigger.saturating_sub(2))
+        .max(opts.l0_compaction_trigger)
+}
+
+/// The smallest and largest user keys of level 0's runs.
+fn l0_range(v: &Version) -> Option<(Bytes, Bytes)> {
+    let (mut lo, mut hi): (Option<Bytes>, Option<Bytes>) = (None, None);
+    for r in &v.levels.first()?.runs {
+        if let Some((a, b)) = r.range() {
+            lo = Some(lo.map_or(a.clone(), |x| x.min(a)));
+            hi = Some(hi.map_or(b.clone(), |x| x.max(b)));
+        }
+    }
+    Some((lo?, hi?))
+}
+
 /// Estimated bytes compaction must still rewrite: the excess of each level
-/// over its target, and all of level 0 once it reached its trigger.
+/// over its target, and all of level 0 once it is due.
 pub(crate) fn pending_bytes(v: &Version, opts: &Options) -> u64 {
     let mut debt = 0u64;
-    if let Some(l0) = v.levels.first() {
-        let foreign = l0
-            .runs
-            .iter()
-            .any(|r| r.files.len() > 1 || r.bytes() > 2 * opts.memtable_size_bytes as u64);
-        if l0.runs.len() >= opts.l0_compaction_trigger || foreign {
-            debt += l0.bytes();
-        }
+    if l0_due(v, opts) {
+        debt += v.levels.first().map_or(0, |l| l.bytes());
     }
     for n in 1..NUM_LEVELS - 1 {
         if let Some(l) = v.levels.get(n) {
@@ -78,14 +132,7 @@ pub(crate) fn pending_bytes(v: &Version, opts: &Options) -> u64 {
 pub(crate) fn pick(ctx: &PickContext<'_>) -> Option<Task> {
     let v = ctx.version;
     let opts = ctx.opts;
-    let l0 = v.levels.first()?;
-    // Runs a flush cannot have produced (several files, or larger than two
-    // memtables) come from size-tiered: push them down right away.
-    let foreign = l0
-        .runs
-        .iter()
-        .any(|r| r.files.len() > 1 || r.bytes() > 2 * opts.memtable_size_bytes as u64);
-    if l0.runs.len() >= opts.l0_compaction_trigger || foreign {
+    if l0_due(v, opts) {
         if let Some(t) = pick_l0(ctx) {
             return Some(t);
         }
@@ -136,14 +183,7 @@ fn pick_l0(ctx: &PickContext<'_>) -> Option<Task> {
     if ctx.any_busy(l0.runs.iter().flat_map(|r| r.files.iter())) {
         return None;
     }
-    let (mut lo, mut hi): (Option<Bytes>, Option<Bytes>) = (None, None);
-    for r in &l0.runs {
-        if let Some((a, b)) = r.range() {
-            lo = Some(lo.map_or(a.clone(), |x| x.min(a)));
-            hi = Some(hi.map_or(b.clone(), |x| x.max(b)));
-        }
-    }
-    let (lo, hi) = (lo?, hi?);
+    let (lo, hi) = l0_range(v)?;
     let below = overlapping(v, 1, &lo, &hi);
     if ctx.any_busy(below.iter()) {
         return None;
@@ -284,6 +324,87 @@ mod tests {
         // A busy input blocks the task instead of compacting around it.
         let busy: HashSet<u64> = [2].into();
         assert!(pick(&ctx(&v, &o, &busy, &p, &ex)).is_none());
+    }
+
+    #[test]
+    fn l0_waits_for_more_runs_while_level1_dwarfs_it() {
+        // Trigger 2, slowdown 6: merged at 2 runs when they hold as many
+        // bytes as the level-1 files they overlap, else at 4.
+        let o = Options {
+            l0_compaction_trigger: 2,
+            l0_slowdown_trigger: 6,
+            ..Options::default()
+        };
+        let (busy, ex, p) = (HashSet::new(), HashSet::new(), Default::default());
+        let l1 = || {
+            vec![
+                (1, 1, file(1, "a", "m", 300)),
+                (1, 1, file(2, "n", "z", 300)),
+            ]
+        };
+        let with_l0 = |runs: &[(u64, &str, &str, u64)]| {
+            let mut files = l1();
+            files.extend(
+                runs.iter()
+                    .map(|&(n, lo, hi, size)| (0, n, file(n, lo, hi, size))),
+            );
+            version(&files)
+        };
+        // Two runs of 100 bytes over the whole key space: 200 < 600.
+        let v = with_l0(&[(10, "a", "z", 100), (11, "b", "y", 100)]);
+        assert!(!l0_due(&v, &o));
+        assert!(pick(&ctx(&v, &o, &busy, &p, &ex)).is_none());
+        assert_eq!(pending_bytes(&v, &o), 0, "a waiting level 0 is no debt");
+        // Three runs over one file's range: 300 >= 300.
+        let v = with_l0(&[
+            (10, "a", "c", 100),
+            (11, "b", "d", 100),
+            (12, "c", "e", 100),
+        ]);
+        assert!(l0_due(&v, &o));
+        let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
+        assert_eq!(t.reason, Reason::Level0);
+        let mut inputs: Vec<u64> = t.files().map(|f| f.number).collect();
+        inputs.sort();
+        assert_eq!(inputs, vec![1, 10, 11, 12]);
+        // Four runs are due whatever level 1 holds (slowdown 6 - 2).
+        let v = with_l0(&[(10, "a", "z", 10), (11, "a", "z", 10), (12, "a", "z", 10)]);
+        assert!(!l0_due(&v, &o));
+        let v = with_l0(&[
+            (10, "a", "z", 10),
+            (11, "a", "z", 10),
+            (12, "a", "z", 10),
+            (13, "a", "z", 10),
+        ]);
+        assert!(l0_due(&v, &o));
+        assert_eq!(pending_bytes(&v, &o), 40);
+        // Below the trigger nothing is due, even with level 1 empty.
+        let v = version(&[(0, 10, file(10, "a", "z", 100))]);
+        assert!(!l0_due(&v, &o));
+        // An empty level 1 never delays the trigger.
+        let v = version(&[
+            (0, 10, file(10, "a", "z", 1)),
+            (0, 11, file(11, "a", "z", 1)),
+        ]);
+        assert!(l0_due(&v, &o));
+    }
+
+    #[test]
+    fn the_deferral_cap_never_falls_below_the_trigger() {
+        let o = Options {
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 4,
+            ..Options::default()
+        };
+        assert_eq!(l0_max_deferred_runs(&o), 4);
+        let o = Options::default();
+        assert_eq!(l0_max_deferred_runs(&o), 6);
+        let o = Options {
+            l0_compaction_trigger: 3,
+            l0_slowdown_trigger: 20,
+            ..Options::default()
+        };
+        assert_eq!(l0_max_deferred_runs(&o), 6);
     }
 
     #[test]
