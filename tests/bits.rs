@@ -1,4 +1,5 @@
-//! Bitmap commands (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP) and LCS
+//! Bitmap commands (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD,
+//! BITFIELD_RO) and LCS
 //! against a real server, asserting Redis 7.0's replies and error texts
 //! (each expected value was checked against redis-server 7.0).
 
@@ -330,4 +331,215 @@ fn lcs_table_is_bounded_by_proto_max_bulk_len() {
     );
     ok(c, &["SET", "b", &"a".repeat(400)]);
     assert_eq!(ok(c, &["LCS", "a", "b", "LEN"]), int(400));
+}
+
+fn ints(items: &[Option<i64>]) -> redis::Value {
+    redis::Value::Array(
+        items
+            .iter()
+            .map(|i| i.map_or(redis::Value::Nil, redis::Value::Int))
+            .collect(),
+    )
+}
+
+#[test]
+fn bitfield_operations_and_overflow() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    // Each operation sees the ones before it; OVERFLOW holds until changed.
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "BITFIELD", "k", "SET", "i8", "0", "100", "GET", "i8", "0", "INCRBY", "i8", "0",
+                "100", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "100", "OVERFLOW", "FAIL", "INCRBY",
+                "i8", "0", "100", "GET", "u8", "0",
+            ]
+        ),
+        ints(&[Some(0), Some(100), Some(-56), Some(44), None, Some(44)])
+    );
+    // `#N` is the N-th field of the width; fields are most significant bit first.
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "BITFIELD", "h", "SET", "u8", "#2", "255", "GET", "u4", "#4", "GET", "i64", "0",
+                "SET", "i64", "0", "-1", "INCRBY", "u63", "3", "-5",
+            ]
+        ),
+        ints(&[
+            Some(0),
+            Some(15),
+            Some(280375465082880),
+            Some(280375465082880),
+            Some(9223372036854775799)
+        ])
+    );
+    assert_eq!(
+        ok(c, &["GET", "h"]),
+        raw(b"\xff\xff\xff\xff\xff\xff\xff\xfd\xc0")
+    );
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "BITFIELD", "h2", "SET", "i5", "#3", "-7", "INCRBY", "i5", "#3", "-20", "OVERFLOW",
+                "SAT", "INCRBY", "u5", "#3", "40", "GET", "u5", "#3",
+            ]
+        ),
+        ints(&[Some(0), Some(5), Some(31), Some(31)])
+    );
+    assert_eq!(ok(c, &["GET", "h2"]), raw(b"\x00\x01\xf0"));
+    // SET's value overflows as an increment of 0 would: -1 into u8.
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "BITFIELD", "s", "SET", "u8", "0", "-1", "OVERFLOW", "SAT", "SET", "u8", "8", "-1",
+                "OVERFLOW", "FAIL", "SET", "u8", "16", "-1", "SET", "i8", "24", "200", "OVERFLOW",
+                "WRAP", "SET", "i8", "32", "200", "OVERFLOW", "SAT", "SET", "i8", "40", "-200",
+            ]
+        ),
+        ints(&[Some(0), Some(0), None, None, Some(0), Some(0)])
+    );
+    assert_eq!(ok(c, &["GET", "s"]), raw(b"\xff\xff\x00\x00\xc8\x80"));
+    // 64-bit signed limits.
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "BITFIELD",
+                "w",
+                "INCRBY",
+                "i64",
+                "0",
+                "9223372036854775807",
+                "INCRBY",
+                "i64",
+                "0",
+                "1",
+                "OVERFLOW",
+                "SAT",
+                "INCRBY",
+                "i64",
+                "0",
+                "-9223372036854775807",
+                "INCRBY",
+                "i64",
+                "0",
+                "-100",
+            ]
+        ),
+        ints(&[
+            Some(i64::MAX),
+            Some(i64::MIN),
+            Some(i64::MIN),
+            Some(i64::MIN)
+        ])
+    );
+    // A missing key is created zero-filled even when every write fails.
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "10"
+            ]
+        ),
+        ints(&[None])
+    );
+    assert_eq!(ok(c, &["GET", "f"]), raw(&[0u8; 13]));
+    // Only GETs (or nothing): no key is created.
+    assert_eq!(
+        ok(c, &["BITFIELD", "none", "GET", "u8", "0"]),
+        ints(&[Some(0)])
+    );
+    assert_eq!(ok(c, &["BITFIELD", "none"]), ints(&[]));
+    assert_eq!(ok(c, &["EXISTS", "none"]), int(0));
+    // In place: the TTL stays.
+    ok(c, &["SET", "t", "abc", "EX", "100"]);
+    assert_eq!(
+        ok(c, &["BITFIELD", "t", "INCRBY", "u8", "0", "1"]),
+        ints(&[Some(98)])
+    );
+    assert_eq!(ok(c, &["TTL", "t"]), int(100));
+    assert_eq!(ok(c, &["GET", "t"]), bulk("bbc"));
+    // BITFIELD_RO reads only.
+    assert_eq!(
+        ok(
+            c,
+            &["BITFIELD_RO", "t", "GET", "u8", "0", "GET", "i4", "#1"]
+        ),
+        ints(&[Some(98), Some(2)])
+    );
+    assert_eq!(
+        err(c, &["BITFIELD_RO", "t", "SET", "u8", "0", "1"]),
+        "ERR BITFIELD_RO only supports the GET subcommand"
+    );
+}
+
+#[test]
+fn bitfield_errors_are_redis_texts_and_change_nothing() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    let bad_type = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+    for t in ["u64", "i65", "u0", "i", "x8"] {
+        assert_eq!(
+            err(c, &["BITFIELD", "k", "SET", t, "0", "1"]),
+            bad_type,
+            "{t}"
+        );
+    }
+    for off in [
+        "-1",
+        "#-1",
+        "#",
+        "x",
+        "4294967296",
+        "#536870912",
+        "#9223372036854775807",
+    ] {
+        assert_eq!(
+            err(c, &["BITFIELD", "k", "GET", "u8", off]),
+            BIT_OFFSET_ERR,
+            "{off}"
+        );
+    }
+    assert_eq!(
+        ok(c, &["BITFIELD", "k", "GET", "u8", "4294967295"]),
+        ints(&[Some(0)])
+    );
+    assert_eq!(
+        err(c, &["BITFIELD", "k", "OVERFLOW", "maybe", "GET", "u8", "0"]),
+        "ERR Invalid OVERFLOW type specified"
+    );
+    for args in [
+        &["GET", "u8"][..],
+        &["OVERFLOW"],
+        &["FOO"],
+        &["SET", "u8", "0"],
+    ] {
+        let mut cmd = vec!["BITFIELD", "k"];
+        cmd.extend_from_slice(args);
+        assert_eq!(err(c, &cmd), "ERR syntax error", "{args:?}");
+    }
+    assert_eq!(
+        err(c, &["BITFIELD", "k", "SET", "u8", "0", "x"]),
+        "ERR value is not an integer or out of range"
+    );
+    // A bad operation after a good write: nothing is written.
+    assert_eq!(
+        err(
+            c,
+            &[
+                "BITFIELD", "k", "SET", "u8", "0", "1", "SET", "u64", "0", "1"
+            ]
+        ),
+        bad_type
+    );
+    assert_eq!(ok(c, &["EXISTS", "k"]), int(0));
+    ok(c, &["LPUSH", "l", "a"]);
+    let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    assert_eq!(err(c, &["BITFIELD", "l", "GET", "u8", "0"]), wrongtype);
+    assert_eq!(err(c, &["BITFIELD", "l", "SET", "u8", "0", "1"]), wrongtype);
+    assert_eq!(err(c, &["BITFIELD_RO", "l", "GET", "u8", "0"]), wrongtype);
 }

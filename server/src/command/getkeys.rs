@@ -53,10 +53,36 @@ fn flags_of_key(
             &["OW", "update"]
         };
     }
+    if name == "bitfield" {
+        return if bitfield_reads_only(inner) {
+            &["RO", "access"]
+        } else {
+            &["RW", "access", "update"]
+        };
+    }
     specs
         .get(index.min(specs.len().saturating_sub(1)))
         .copied()
         .unwrap_or(&[])
+}
+
+/// Whether BITFIELD's operations (`inner[2..]`) only GET, as Redis's
+/// `bitfieldGetKeys` scans them: up to the first SET or INCRBY, and
+/// anything it cannot parse counts as a write.
+fn bitfield_reads_only(inner: &[Bytes]) -> bool {
+    let mut i = 2;
+    while i < inner.len() {
+        let remaining = inner.len() - i - 1;
+        let op = &inner[i];
+        if is(op, "get") && remaining >= 2 {
+            i += 3;
+        } else if is(op, "overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// The (sub)command `args[2..]` names, by its full name, and the keys it
@@ -151,6 +177,8 @@ fn key_flags(name: &str) -> &'static [&'static [&'static str]] {
 static KEY_FLAGS: &[(&str, &[&[&str]])] = &[
     ("append", &[&["RW", "insert"]]),
     ("bitcount", &[&["RO", "access"]]),
+    ("bitfield", &[&["RW", "access", "update", "variable_flags"]]),
+    ("bitfield_ro", &[&["RO", "access"]]),
     ("bitop", &[&["OW", "update"], &["RO", "access"]]),
     ("bitpos", &[&["RO", "access"]]),
     ("blmove", &[&["RW", "access", "delete"], &["RW", "insert"]]),

@@ -14,6 +14,7 @@
 //! the durability the connection awaits before replying.
 
 pub mod args;
+pub mod bitfield;
 pub mod bits;
 pub mod blocking_pops;
 pub mod cluster;

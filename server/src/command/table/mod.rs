@@ -12,8 +12,8 @@
 use bytes::Bytes;
 
 use super::{
-    Ctx, bits, blocking_pops, cluster, connection, expire, getkeys, hashes, hyperloglog, keys, lcs,
-    lists, pubsub, server, sets, strings, txn, zsets,
+    Ctx, bitfield, bits, blocking_pops, cluster, connection, expire, getkeys, hashes, hyperloglog,
+    keys, lcs, lists, pubsub, server, sets, strings, txn, zsets,
 };
 use crate::reply_error::CmdResult;
 
@@ -367,6 +367,7 @@ handlers! {
     PubSubNumPat => pubsub::pubsub_numpat, PubSubShardChannels => pubsub::pubsub_shardchannels,
     PubSubShardNumSub => pubsub::pubsub_shardnumsub,
     SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
+    BitField => bitfield::bitfield, BitFieldRo => bitfield::bitfield_ro,
     BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
     Keys => keys::keys, Scan => keys::scan, DbSize => keys::dbsize, Rename => keys::rename,
@@ -443,6 +444,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection.", "[username] password", H::Auth),
     c("bgsave", -1, ADMIN | NOSCRIPT, NO_KEYS, G::Server, "1.0.0", "O(1)", "Flushes the memtable to SSTables in the background.", "[SCHEDULE]", H::BgSave),
     c("bitcount", -2, RO, KEY1, G::Bitmap, "2.6.0", "O(N)", "Count set bits in a string", "key [index=start:integer end:integer [index_unit=BYTE | BIT]]", H::BitCount),
+    c("bitfield", -2, RW, KEY1, G::Bitmap, "3.2.0", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings", "key [operation=(encoding_offset=(GET encoding offset:integer) | write=([OVERFLOW wrap_sat_fail=(WRAP | SAT | FAIL)] write_operation=(encoding_offset_value=(SET encoding offset:integer value:integer) | encoding_offset_increment=(INCRBY encoding offset:integer increment:integer))))]...", H::BitField),
+    c("bitfield_ro", -2, RO | FAST, KEY1, G::Bitmap, "6.0.0", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", "key [encoding_offset=(GET encoding offset:integer)]...", H::BitFieldRo),
     c("bitop", -4, RW, KEYS_FROM_2, G::Bitmap, "2.6.0", "O(N)", "Perform bitwise operations between strings", "operation destkey key...", H::BitOp),
     c("bitpos", -3, RO, KEY1, G::Bitmap, "2.8.7", "O(N)", "Find first bit set or clear in a string", "key bit:integer [index=start:integer [end_index=end:integer [index_unit=BYTE | BIT]]]", H::BitPos),
     c("blmove", 6, RW | NOSCRIPT | BLOCKING, KEY1_2, G::List, "6.2.0", "O(1)", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "source destination wherefrom=LEFT | RIGHT whereto=LEFT | RIGHT timeout:double", H::BLMove),
