@@ -499,3 +499,226 @@ fn rotating_a_one_element_list_onto_itself_keeps_the_key_and_its_expiry() {
     assert_eq!(range(c, "l"), ["second", "only"]);
     assert!(matches!(ok(c, &["TTL", "l"]), Value::Int(t) if t > 90));
 }
+
+fn texts(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn sort_orders_lists_sets_and_sorted_sets_like_redis() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["RPUSH", "l", "3", "1", "2", "10", "-5", "2.5", "1e2"]);
+    assert_eq!(
+        strings(ok(c, &["SORT", "l"])),
+        texts(&["-5", "1", "2", "2.5", "3", "10", "1e2"])
+    );
+    assert_eq!(
+        strings(ok(c, &["SORT", "l", "ALPHA"])),
+        texts(&["-5", "1", "10", "1e2", "2", "2.5", "3"])
+    );
+    assert_eq!(
+        strings(ok(c, &["SORT", "l", "ALPHA", "DESC", "LIMIT", "1", "3"])),
+        texts(&["2.5", "2", "1e2"])
+    );
+    assert_eq!(
+        strings(ok(c, &["SORT", "l", "LIMIT", "-2", "3"])),
+        texts(&["-5", "1", "2"])
+    );
+    assert_eq!(
+        strings(ok(c, &["SORT", "l", "LIMIT", "2", "-1"])),
+        texts(&["2", "2.5", "3", "10", "1e2"])
+    );
+    assert!(strings(ok(c, &["SORT", "l", "LIMIT", "10", "1"])).is_empty());
+    // BY without `*`: the list's own order, reversed by DESC, windowed.
+    assert_eq!(
+        strings(ok(
+            c,
+            &["SORT", "l", "BY", "nosort", "DESC", "LIMIT", "1", "2"]
+        )),
+        texts(&["2.5", "-5"])
+    );
+    // An empty element is 0; leading blanks are skipped.
+    ok(c, &["RPUSH", "e", "", "3", "-1", " 5"]);
+    assert_eq!(
+        strings(ok(c, &["SORT", "e"])),
+        texts(&["-1", "", "3", " 5"])
+    );
+    // Equal scores order by the element's bytes.
+    ok(c, &["RPUSH", "ties", "1.0", "01", "1"]);
+    assert_eq!(
+        strings(ok(c, &["SORT", "ties"])),
+        texts(&["01", "1", "1.0"])
+    );
+    for bad in [
+        &["RPUSH", "nan", "1", "2x"][..],
+        &["RPUSH", "huge", "1e999"],
+        &["RPUSH", "n2", "nan"],
+    ] {
+        ok(c, bad);
+        assert_eq!(
+            err(c, &["SORT", bad[1]]),
+            "ERR One or more scores can't be converted into double",
+            "{bad:?}"
+        );
+    }
+    // A sorted set: by member value, or (BY nosort) in score order.
+    ok(c, &["ZADD", "z", "3", "a", "1", "b", "2", "c", "0", "d"]);
+    assert_eq!(
+        strings(ok(c, &["SORT", "z", "BY", "nosort"])),
+        texts(&["d", "b", "c", "a"])
+    );
+    assert_eq!(
+        strings(ok(
+            c,
+            &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "0", "2"]
+        )),
+        texts(&["a", "c"])
+    );
+    assert_eq!(
+        strings(ok(c, &["SORT", "z", "ALPHA"])),
+        texts(&["a", "b", "c", "d"])
+    );
+    ok(c, &["SADD", "s", "b", "a", "c", "5", "1"]);
+    assert_eq!(
+        strings(ok(c, &["SORT", "s", "ALPHA"])),
+        texts(&["1", "5", "a", "b", "c"])
+    );
+    assert!(strings(ok(c, &["SORT", "missing"])).is_empty());
+    ok(c, &["SET", "str", "x"]);
+    ok(c, &["HSET", "h", "f", "v"]);
+    for key in ["str", "h"] {
+        assert_eq!(
+            err(c, &["SORT", key]),
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+    }
+    assert_eq!(err(c, &["SORT", "l", "LIMIT", "1"]), "ERR syntax error");
+    assert_eq!(
+        err(c, &["SORT", "l", "LIMIT", "x", "1"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(err(c, &["SORT", "l", "BOGUS"]), "ERR syntax error");
+    assert_eq!(err(c, &["SORT_RO", "l", "STORE", "d"]), "ERR syntax error");
+    assert_eq!(
+        strings(ok(c, &["SORT_RO", "l", "DESC", "LIMIT", "0", "2"])),
+        texts(&["1e2", "10"])
+    );
+}
+
+#[test]
+fn sort_by_and_get_patterns_and_store() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["RPUSH", "l", "3", "1", "2", "10"]);
+    ok(
+        c,
+        &["MSET", "w_3", "30", "w_1", "10", "w_2", "20", "w_10", "5"],
+    );
+    ok(c, &["HSET", "h_3", "f", "c3", "g", "9"]);
+    ok(c, &["HSET", "h_1", "f", "c1", "g", "7"]);
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "SORT", "l", "BY", "w_*", "GET", "#", "GET", "w_*", "GET", "nostar", "GET",
+                "w_*->f"
+            ]
+        ),
+        bulks(&[
+            Some("10"),
+            Some("5"),
+            None,
+            None,
+            Some("1"),
+            Some("10"),
+            None,
+            None,
+            Some("2"),
+            Some("20"),
+            None,
+            None,
+            Some("3"),
+            Some("30"),
+            None,
+            None,
+        ])
+    );
+    // A missing BY key sorts as 0; hash fields by `->`.
+    assert_eq!(
+        ok(
+            c,
+            &["SORT", "l", "BY", "h_*->g", "GET", "h_*->f", "GET", "#"]
+        ),
+        bulks(&[
+            None,
+            Some("10"),
+            None,
+            Some("2"),
+            Some("c1"),
+            Some("1"),
+            Some("c3"),
+            Some("3")
+        ])
+    );
+    // ALPHA by a pattern: what is missing comes first.
+    assert_eq!(
+        strings(ok(c, &["SORT", "l", "BY", "h_*->f", "ALPHA", "DESC"])),
+        texts(&["3", "1", "2", "10"])
+    );
+    // STORE: a list of the results ("" for what a GET did not find), the
+    // destination's old value and TTL replaced.
+    ok(c, &["SET", "dst", "old", "EX", "100"]);
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "SORT",
+                "l",
+                "STORE",
+                "dst",
+                "GET",
+                "w_*",
+                "GET",
+                "missing_*"
+            ]
+        ),
+        int(8)
+    );
+    assert_eq!(
+        ok(c, &["TYPE", "dst"]),
+        redis::Value::SimpleString("list".into())
+    );
+    assert_eq!(ok(c, &["TTL", "dst"]), int(-1));
+    assert_eq!(
+        strings(ok(c, &["LRANGE", "dst", "0", "-1"])),
+        texts(&["10", "", "20", "", "30", "", "5", ""])
+    );
+    // A set stored with BY nosort is sorted anyway (ALPHA).
+    ok(c, &["SADD", "s", "b", "a", "c"]);
+    assert_eq!(
+        ok(c, &["SORT", "s", "BY", "nosort", "STORE", "dst"]),
+        int(3)
+    );
+    assert_eq!(
+        strings(ok(c, &["LRANGE", "dst", "0", "-1"])),
+        texts(&["a", "b", "c"])
+    );
+    // Nothing to store deletes the destination.
+    assert_eq!(ok(c, &["SORT", "missing", "STORE", "dst"]), int(0));
+    assert_eq!(ok(c, &["EXISTS", "dst"]), int(0));
+    // A conversion error stores nothing.
+    ok(c, &["RPUSH", "bad", "x"]);
+    assert!(err(c, &["SORT", "bad", "STORE", "dst"]).contains("can't be converted"));
+    assert_eq!(ok(c, &["EXISTS", "dst"]), int(0));
+    assert_eq!(
+        strings(ok(
+            c,
+            &[
+                "COMMAND", "GETKEYS", "SORT", "l", "STORE", "d", "LIMIT", "0", "1", "GET", "#",
+                "STORE", "e"
+            ]
+        )),
+        texts(&["l", "e"])
+    );
+}

@@ -251,3 +251,52 @@ fn a_large_list_replicates_and_a_node_down_gets_it_by_hints() {
         assert_eq!(cl(&mut con, "ONE", &["EXISTS", "big"]).unwrap(), int(0));
     }
 }
+
+#[test]
+fn sort_reads_pattern_keys_across_the_ring_and_stores_for_every_node() {
+    let c = Cluster::start(3);
+    let mut a = c.conn(0);
+    const N: usize = 30;
+    for i in 0..N {
+        let i = i.to_string();
+        cl(&mut a, "QUORUM", &["RPUSH", "ids", &i]).unwrap();
+        let weight = (1000 - i.parse::<i64>().unwrap()).to_string();
+        cl(&mut a, "QUORUM", &["SET", &format!("weight_{i}"), &weight]).unwrap();
+        cl(
+            &mut a,
+            "QUORUM",
+            &["HSET", &format!("obj_{i}"), "name", &format!("n{i}")],
+        )
+        .unwrap();
+    }
+    // Through another node: the BY and GET keys live all over the ring.
+    let mut b = c.conn(1);
+    let args = [
+        "SORT",
+        "ids",
+        "BY",
+        "weight_*",
+        "GET",
+        "obj_*->name",
+        "STORE",
+        "out",
+    ];
+    assert_eq!(cl(&mut b, "QUORUM", &args).unwrap(), int(N as i64));
+    let want: Vec<String> = (0..N).rev().map(|i| format!("n{i}")).collect();
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        let got = strings(cl(&mut con, "ALL", &["LRANGE", "out", "0", "-1"]).unwrap());
+        assert_eq!(got, want, "node {node}");
+        let read = cl(
+            &mut con,
+            "QUORUM",
+            &["SORT_RO", "ids", "BY", "weight_*", "LIMIT", "0", "2"],
+        )
+        .unwrap();
+        assert_eq!(
+            strings(read),
+            vec![(N - 1).to_string(), (N - 2).to_string()],
+            "node {node}"
+        );
+    }
+}

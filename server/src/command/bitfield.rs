@@ -224,8 +224,7 @@ fn run_ops(value: &mut [u8], ops: &[Op]) -> Vec<Reply> {
                 (1u64 << op.bits) - 1
             };
             match (op.kind, op.signed) {
-                (OpKind::Get, true) => Reply::Int(get_signed(value, op.offset, op.bits)),
-                (OpKind::Get, false) => Reply::Int(get_unsigned(value, op.offset, op.bits) as i64),
+                (OpKind::Get, _) => get_reply(value, op),
                 (OpKind::Set(v) | OpKind::IncrBy(v), true) => {
                     let old = get_signed(value, op.offset, op.bits);
                     let (base, incr) = match op.kind {
@@ -268,6 +267,15 @@ fn run_ops(value: &mut [u8], ops: &[Op]) -> Vec<Reply> {
             }
         })
         .collect()
+}
+
+/// A GET's reply: the field's value.
+fn get_reply(value: &[u8], op: &Op) -> Reply {
+    if op.signed {
+        Reply::Int(get_signed(value, op.offset, op.bits))
+    } else {
+        Reply::Int(get_unsigned(value, op.offset, op.bits) as i64)
+    }
 }
 
 /// The value an unsigned SET stores: `v` (the 64-bit pattern of the
@@ -330,8 +338,9 @@ pub async fn bitfield_ro(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// Answers operations that are all GETs: a read, no lock, no write.
 async fn get_only(cx: &mut Ctx<'_>, key: &Bytes, ops: &[Op]) -> CmdResult {
     let value = cx.read(key).await?.map(|e| e.value).unwrap_or_default();
-    let mut copy = value.to_vec();
-    Ok(Reply::Array(run_ops(&mut copy, ops)))
+    Ok(Reply::Array(
+        ops.iter().map(|op| get_reply(&value, op)).collect(),
+    ))
 }
 
 #[cfg(test)]

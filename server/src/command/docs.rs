@@ -315,7 +315,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
     match spec.group.as_str() {
         "string" => cats.push("@string"),
         "bitmap" => cats.push("@bitmap"),
-        "generic" => cats.push("@keyspace"),
+        "generic" if !matches!(spec.name, "sort" | "sort_ro") => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),
         "hyperloglog" => cats.push("@hyperloglog"),
@@ -326,6 +326,10 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
     }
     if spec.has(flag::ADMIN) {
         cats.extend(["@admin", "@dangerous"]);
+    }
+    // SORT reads lists, sets and sorted sets, and keys its patterns name.
+    if matches!(spec.name, "sort" | "sort_ro") {
+        cats.extend(["@set", "@sortedset", "@list", "@dangerous"]);
     }
     cats.push(if spec.has(flag::FAST) {
         "@fast"

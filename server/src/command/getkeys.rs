@@ -122,6 +122,9 @@ fn keys_of(spec: &CommandSpec, inner: &[Bytes]) -> Result<Vec<Bytes>, ReplyError
             "Invalid number of arguments specified for command",
         ));
     }
+    if spec.name == "sort" {
+        return Ok(sort_keys(inner));
+    }
     let len = i64::try_from(inner.len()).unwrap_or(i64::MAX);
     let last = if k.last < 0 {
         len + i64::from(k.last)
@@ -137,6 +140,28 @@ fn keys_of(spec: &CommandSpec, inner: &[Bytes]) -> Result<Vec<Bytes>, ReplyError
         i += i64::from(k.step.max(1));
     }
     Ok(keys)
+}
+
+/// SORT's keys as Redis's `sortGetKeys` finds them: the sorted key, then
+/// the last STORE's destination (options are skipped by their argument
+/// counts; the destination itself is looked at as an option next).
+fn sort_keys(inner: &[Bytes]) -> Vec<Bytes> {
+    let mut keys: Vec<Bytes> = inner.get(1).into_iter().cloned().collect();
+    let mut store = None;
+    let mut i = 2;
+    while i < inner.len() {
+        let word = &inner[i];
+        if is(word, "limit") {
+            i += 2;
+        } else if is(word, "get") || is(word, "by") {
+            i += 1;
+        } else if is(word, "store") && i + 1 < inner.len() {
+            store = inner.get(i + 1).cloned();
+        }
+        i += 1;
+    }
+    keys.extend(store);
+    keys
 }
 
 /// The keys of a command whose keys a `numkeys` argument counts (after a
@@ -276,6 +301,8 @@ static KEY_FLAGS: &[(&str, &[&[&str]])] = &[
     ("smembers", &[&["RO", "access"]]),
     ("smismember", &[&["RO", "access"]]),
     ("smove", &[&["RW", "access", "delete"], &["RW", "insert"]]),
+    ("sort", &[&["RO", "access"], &["OW", "update"]]),
+    ("sort_ro", &[&["RO", "access"]]),
     ("spop", &[&["RW", "access", "delete"]]),
     ("spublish", &[&["not_key"]]),
     ("srandmember", &[&["RO", "access"]]),

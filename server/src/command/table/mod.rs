@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::{
     Ctx, bitfield, bits, blocking_pops, cluster, connection, expire, getkeys, hashes, hyperloglog,
-    keys, lcs, lists, pubsub, server, sets, strings, txn, zsets,
+    keys, lcs, lists, pubsub, server, sets, sort, strings, txn, zsets,
 };
 use crate::reply_error::CmdResult;
 
@@ -368,6 +368,7 @@ handlers! {
     PubSubShardNumSub => pubsub::pubsub_shardnumsub,
     SetBit => bits::setbit, GetBit => bits::getbit, BitCount => bits::bitcount_cmd,
     BitField => bitfield::bitfield, BitFieldRo => bitfield::bitfield_ro,
+    Sort => sort::sort, SortRo => sort::sort_ro,
     BitPos => bits::bitpos_cmd, BitOp => bits::bitop_cmd,
     Del => keys::del, Exists => keys::exists, Type => keys::type_, Touch => keys::touch,
     Keys => keys::keys, Scan => keys::scan, DbSize => keys::dbsize, Rename => keys::rename,
@@ -621,6 +622,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("smembers", 2, RO, KEY1, G::Set, "1.0.0", "O(N) where N is the set cardinality.", "Returns all members of a set.", "key", H::SMembers),
     c("smismember", -3, RO | FAST, KEY1, G::Set, "6.2.0", "O(N) where N is the number of elements being checked for membership", "Determines whether multiple members belong to a set.", "key member...", H::SMIsMember),
     c("smove", 4, WRITE | FAST, KEY1_2, G::Set, "1.0.0", "O(1)", "Moves a member from one set to another.", "source destination member", H::SMove),
+    c("sort", -2, RW | MOVABLEKEYS, KEY1, G::Generic, "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Sort the elements in a list, set or sorted set", "key [BY pattern] [LIMIT offset:integer count:integer] [GET pattern]... [order=(ASC | DESC)] [sorting=ALPHA] [STORE destination:key]", H::Sort),
+    c("sort_ro", -2, RO | MOVABLEKEYS, KEY1, G::Generic, "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", "key [BY pattern] [LIMIT offset:integer count:integer] [GET pattern]... [order=(ASC | DESC)] [sorting=ALPHA]", H::SortRo),
     c("spop", -2, WRITE | FAST, KEY1, G::Set, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "key [count:integer]", H::SPop),
     c("spublish", 3, PUBSUB | LOADING | STALE | FAST, NO_KEYS, G::PubSub, "7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.", "Post a message to a shard channel", "shardchannel message", H::SPublish),
     c("srandmember", -2, RO, KEY1, G::Set, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "Get one or multiple random members from a set", "key [count:integer]", H::SRandMember),
