@@ -4,7 +4,8 @@ every reply that differs byte for byte.
 
 Usage: compare-with-redis.py REDIS_PORT RINGKV_PORT [--random N] [--random-hll N]
                              [--random-collections N] [--random-zsets N]
-                             [--random-lists N] [--random-big N] [--seed S]
+                             [--random-lists N] [--random-big N]
+                             [--random-sort N] [--seed S]
                              [--pipeline K] [FILE]
 
 FILE holds one command per line (words split like a shell would, so quote
@@ -13,7 +14,8 @@ may start with @N to send it on the N-th connection to each server (for
 WATCH and other multi-client cases; @0 is the default), and the line
 "SLEEP ms" pauses between commands. --random N
 adds N random bitmap/string commands (SETBIT, GETBIT, BITCOUNT, BITPOS,
-BITOP, LCS, GETRANGE, SETRANGE) over a few small keys, seeded for
+BITOP, BITFIELD, BITFIELD_RO, LCS, GETRANGE, SETRANGE) over a few small
+keys, seeded for
 repeatability; --random-hll N adds N random PFADD/PFCOUNT/PFMERGE commands;
 --random-collections N adds N random hash and set commands (HSET ... HSCAN,
 SADD ... SSCAN, with DEL/EXISTS/TYPE/EXPIRE/TTL/PERSIST/RENAME/COPY and SET
@@ -25,7 +27,9 @@ the blocking forms with a 10 ms timeout, WRONGTYPE and the keyspace
 commands); --random-big N adds N random commands on a hash, a set, a
 sorted set and a list of over a thousand members each (ringkv stores them
 split: the commands that touch only some members, pushes and pops at both
-ends, the counts, DEL and refills). --seed S changes the seed of every
+ends, the counts, DEL and refills); --random-sort N adds N random SORT and
+SORT_RO commands (BY, GET, LIMIT, ASC/DESC, ALPHA, STORE) over lists, sets
+and sorted sets and the weights their patterns name. --seed S changes the seed of every
 random mode (default: each mode's own fixed seed). --pipeline K sends up
 to K consecutive commands of connection 0 in one write and reads their
 replies after (a scan, a blocking command, another connection's line or
@@ -140,8 +144,10 @@ def random_commands(n, seed=1):
     out = []
     for _ in range(n):
         k = rng.choice(keys)
-        op = rng.randrange(10)
-        if op == 0:
+        op = rng.randrange(12)
+        if op >= 10:
+            out.append(random_bitfield(rng, k, readonly=op == 11))
+        elif op == 0:
             out.append(["SETBIT", k, num(-2, 70), num(-1, 2)])
         elif op == 1:
             out.append(["GETBIT", k, num(-2, 70)])
@@ -180,6 +186,108 @@ def random_commands(n, seed=1):
             out.append(["SETRANGE", k, num(-1, 12), rng.choice(["", "z", "xyz"])])
         else:
             out.append(["GET", k])
+    return out
+
+
+def random_bitfield(rng, key, readonly=False):
+    """A BITFIELD (or BITFIELD_RO) with one to four operations: every
+    type width at its limits, # offsets, OVERFLOW modes, values around the
+    limits, and now and then a bad argument."""
+    args = ["BITFIELD_RO" if readonly else "BITFIELD", key]
+    values = ["0", "1", "-1", "127", "128", "-128", "255", "256", "100", "-100",
+              "9223372036854775807", "-9223372036854775808", "4611686018427387904", "x"]
+    for _ in range(rng.randint(0, 4)):
+        sign = rng.choice("iiuu")
+        bits = rng.choice([1, 2, 3, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 65, 0])
+        enc = rng.choice([f"{sign}{bits}"] * 20 + ["x8", "i", ""])
+        offset = rng.choice([str(rng.randint(0, 90)), f"#{rng.randint(0, 6)}", "-1", "#-1", "y",
+                             "4294967295", "4294967296"] + [str(rng.randint(0, 40))] * 6)
+        op = rng.choice(["GET", "GET", "SET", "INCRBY", "INCRBY", "OVERFLOW", "get", "incrby", "BOGUS"])
+        if readonly and op in ("SET", "INCRBY", "incrby", "OVERFLOW") and rng.random() < 0.8:
+            op = "GET"
+        if op.upper() != "GET" and offset.startswith("42949672"):
+            offset = "4294967296"   # a write there would make a 512 MB value
+        if op.upper() == "OVERFLOW":
+            args += [op, rng.choice(["WRAP", "SAT", "FAIL", "fail", "sat", "nope"])]
+        elif op.upper() == "GET":
+            args += [op, enc, offset]
+        else:
+            args += [op, enc, offset, rng.choice(values)]
+    if rng.random() < 0.03:
+        args.append("GET")
+    return args
+
+
+def random_sort_commands(n, seed=7):
+    """N random SORT/SORT_RO commands over a list, a set and a sorted set
+    of numbers and words, and a string and a hash (WRONGTYPE), with BY
+    patterns naming string weights (some missing, some not numbers) and
+    hash fields, GET patterns, LIMIT, ASC/DESC, ALPHA and STORE into keys
+    read back with LRANGE; between them, writes to the sorted keys and the
+    weights. Replies whose order Redis leaves open are avoided: a set is
+    never read BY a constant pattern without STORE, and ALPHA BY uses only
+    the u_* weights, which every element has and which all differ."""
+    rng = random.Random(seed)
+    elements = ["1", "2", "3", "10", "-5", "2.5", "1e2", "07", "a", "b", "", "x y", "inf"]
+    numbers = ["1", "2", "3", "10", "-5", "2.5", "1e2", "07", "inf"]
+    out = [["SET", f"u_{e}", f"u{i:02d}"] for i, e in enumerate(elements)]
+    out += [["HSET", f"h_{e}", "f", f"v{i % 4}"] for i, e in enumerate(elements)]
+    out += [["SET", "str", "x"], ["SET", "d3", "x"], ["HSET", "hash", "a", "1"]]
+    sources = ["nl", "wl", "ns", "ws", "nz", "wz", "str", "hash", "missing"]
+
+    def source():
+        return rng.choice(sources)
+
+    for _ in range(n):
+        op = rng.randrange(10)
+        if op == 0:
+            out.append(["RPUSH", rng.choice(["nl", "wl"]),
+                        *[rng.choice(numbers if rng.random() < 0.93 else elements) for _ in range(rng.randint(1, 3))]])
+        elif op == 1:
+            out.append(["SADD", rng.choice(["ns", "ws"]),
+                        *[rng.choice(numbers if rng.random() < 0.93 else elements) for _ in range(rng.randint(1, 3))]])
+        elif op == 2:
+            out.append(["ZADD", rng.choice(["nz", "wz"]), str(rng.randint(-3, 3)),
+                        rng.choice(numbers if rng.random() < 0.93 else elements)])
+        elif op == 3:
+            e = rng.choice(elements)
+            out.append(["SET", f"w_{e}", rng.choice(["1", "2", "5", "-1", "0.5", "", "3", "7", "1e1"] * 3 + ["zz"])])
+        elif op == 4:
+            out.append(["DEL", rng.choice(["w_" + rng.choice(elements)] * 4 + ["nl", "ns", "nz", "wl", "ws", "wz"])])
+        elif op == 5:
+            out.append(["LRANGE", rng.choice(["d1", "d2", "d3"]), "0", "-1"])
+        else:
+            src = source()
+            ro = rng.random() < 0.2
+            args = ["SORT_RO" if ro else "SORT", src]
+            alpha = rng.random() < 0.4
+            opts = []
+            by = rng.choice([None, None, "w_*", "h_*->f", "nosort", "u_*"])
+            store = (not ro and rng.random() < 0.3) or (ro and rng.random() < 0.03)
+            if by == "nosort" and src.endswith("s") and src != "hash" and not store:
+                by = None
+            if alpha and by in ("w_*", "h_*->f"):
+                by = "u_*"
+            if by:
+                opts.append(["BY", by])
+            if rng.random() < 0.4:
+                opts.append(["LIMIT", rng.choice(["0", "1", "2", "-1", "5", "x"]),
+                             rng.choice(["0", "1", "2", "3", "-1", "10"])])
+            for _ in range(rng.choice([0, 0, 1, 2])):
+                opts.append(["GET", rng.choice(["#", "w_*", "h_*->f", "const", "u_*", "h_*->"])])
+            if rng.random() < 0.4:
+                opts.append([rng.choice(["ASC", "DESC", "desc"])])
+            if alpha:
+                opts.append(["ALPHA"])
+            if store:
+                # Never a source: stored GET results would break the u_* rule.
+                opts.append(["STORE", rng.choice(["d1", "d2", "d3"])])
+            rng.shuffle(opts)
+            for o in opts:
+                args += o
+            if rng.random() < 0.02:
+                args.append(rng.choice(["BY", "LIMIT", "BOGUS"]))
+            out.append(args)
     return out
 
 
@@ -1160,7 +1268,8 @@ def main():
              "--random-collections": random_collection_commands,
              "--random-zsets": random_zset_commands,
              "--random-lists": random_list_commands,
-             "--random-big": random_big_commands}
+             "--random-big": random_big_commands,
+             "--random-sort": random_sort_commands}
     wanted, seed, depth = [], None, 1
     while rest[:1] and rest[0] in list(modes) + ["--seed", "--pipeline"]:
         if len(rest) < 2:
