@@ -409,6 +409,27 @@ fn info_config_time_save_debug_function() {
     assert_eq!(d[0], d[1]);
     assert_ne!(d[0], d[2]);
     assert_eq!(d[3], "0".repeat(40));
+    // DIGEST: the whole dataset; back to the same value when the data is.
+    let digest = |c: &mut redis::Connection| -> String {
+        redis::from_redis_value(&ok(c, &["DEBUG", "DIGEST"])).unwrap()
+    };
+    let before = digest(c);
+    assert_ne!(before, "0".repeat(40));
+    ok(c, &["SET", "extra", "1"]);
+    let with_extra = digest(c);
+    assert_ne!(with_extra, before);
+    ok(c, &["DEBUG", "RELOAD"]);
+    assert_eq!(digest(c), with_extra, "a reload keeps the data");
+    ok(c, &["EXPIRE", "extra", "1000"]);
+    assert_ne!(digest(c), with_extra, "an expiry is part of the data");
+    ok(c, &["DEL", "extra"]);
+    assert_eq!(digest(c), before);
+    ok(c, &["SELECT", "3"]);
+    ok(c, &["SET", "k", "v"]);
+    assert_ne!(digest(c), before, "every database counts");
+    ok(c, &["DEL", "k"]);
+    ok(c, &["SELECT", "0"]);
+    assert_eq!(digest(c), before);
     assert!(
         matches!(ok(c, &["DEBUG", "OBJECT", "h1"]), redis::Value::SimpleString(s) if s.contains("encoding:listpack"))
     );
@@ -445,6 +466,8 @@ fn info_config_time_save_debug_function() {
         err(c, &["SHUTDOWN", "ABORT"]),
         "ERR No shutdown in progress."
     );
+    ok(c, &["FLUSHALL"]);
+    assert_eq!(ok(c, &["DEBUG", "DIGEST"]), bulk(&"0".repeat(40)));
 }
 
 #[test]

@@ -6,11 +6,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ringkv_cluster::{Entry, ValueType};
 use ringkv_resp::Reply;
-use sha2::{Digest, Sha256};
 
 use super::args::{ArgCursor, arg, is, parse_f64};
+use super::digest;
 use super::docs::{all, docs_reply, info_reply};
 use super::table::{self, CommandSpec};
 use super::{Ctx, text_reply};
@@ -532,6 +531,8 @@ const DEBUG_HELP: &[&str] = &[
     "    Show low-level information about the key.",
     "RELOAD",
     "    Flush the memtable to SSTables and fsync, as a save-and-reload would persist everything.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content (40 zeros when empty).",
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the values of the given keys (40 zeros for a missing key).",
     "LOADAOF",
@@ -590,12 +591,10 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     if is(sub, "DIGEST-VALUE") {
-        let mut digests = Vec::with_capacity(args.len().saturating_sub(2));
-        for key in args.iter().skip(2) {
-            let found = cx.peek(cx.db(), key).await?;
-            digests.push(Reply::bulk(value_digest(found.as_ref())));
-        }
-        return Ok(Reply::Array(digests));
+        return digest::digest_values(cx, args.get(2..).unwrap_or_default()).await;
+    }
+    if is(sub, "DIGEST") && args.len() == 2 {
+        return digest::digest_dataset(cx).await;
     }
     if is(sub, "QUICKLIST-PACKED-THRESHOLD") && args.len() == 3 {
         let size = String::from_utf8_lossy(arg(args, 2));
@@ -608,38 +607,6 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Ok);
     }
     Err(syntax())
-}
-
-/// DEBUG DIGEST-VALUE's signature of a value: 40 hex digits of a SHA-256
-/// over its type and content (a list's elements in order, a hash's or
-/// sorted set's members with their values, a set's members), so equal
-/// values sign equally; 40 zeros for a missing key, as Redis.
-fn value_digest(entry: Option<&Entry>) -> String {
-    let Some(entry) = entry else {
-        return "0".repeat(40);
-    };
-    let mut hash = Sha256::new();
-    let mut put = |b: &[u8]| {
-        hash.update((b.len() as u64).to_be_bytes());
-        hash.update(b);
-    };
-    put(entry.kind.name().as_bytes());
-    match &entry.members {
-        None => put(&entry.value),
-        Some(m) => {
-            for (member, value) in &m.map {
-                if entry.kind != ValueType::List {
-                    put(member);
-                }
-                put(value);
-            }
-        }
-    }
-    hash.finalize()
-        .iter()
-        .take(20)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Longest DEBUG SLEEP, in seconds (Redis has no cap; an hour keeps

@@ -1,0 +1,105 @@
+//! DEBUG DIGEST and DEBUG DIGEST-VALUE: signatures of values and of the
+//! whole dataset, for tests that check a restart, a reload or a copy left
+//! the data as it was (Redis's test suite uses them that way). They are
+//! ringkv's own SHA-256 signatures, stable across restarts and equal on
+//! every node holding the same data, not Redis's digests: no test compares
+//! a digest across the two servers.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use ringkv_cluster::{Entry, ValueType};
+use ringkv_resp::Reply;
+use sha2::{Digest, Sha256};
+
+use super::Ctx;
+use crate::reply_error::CmdResult;
+
+/// Hex digits in a digest (Redis's 20-byte SHA-1 length).
+const DIGEST_BYTES: usize = 20;
+
+/// DEBUG DIGEST-VALUE key [key ...]: one signature per key.
+pub async fn digest_values(cx: &mut Ctx<'_>, keys: &[Bytes]) -> CmdResult {
+    let mut digests = Vec::with_capacity(keys.len());
+    for key in keys {
+        let found = cx.peek(cx.db(), key).await?;
+        digests.push(Reply::bulk(hex(found.as_ref().map(value_digest))));
+    }
+    Ok(Reply::Array(digests))
+}
+
+/// DEBUG DIGEST: the XOR over every key of every database of a signature
+/// of its database, name, value and expiry, so the order keys are found
+/// in does not matter; 40 zeros when there are no keys, as Redis.
+pub async fn digest_dataset(cx: &mut Ctx<'_>) -> CmdResult {
+    let mut total = [0u8; DIGEST_BYTES];
+    let mut any = false;
+    for db in 0..cx.ks().databases() {
+        for key in keys_of(cx, db).await? {
+            // Gone since the scan (expired or deleted): not in the data.
+            let Some(entry) = cx.peek(db, &key).await? else {
+                continue;
+            };
+            any = true;
+            let mut h = Sha256::new();
+            h.update(db.to_be_bytes());
+            put(&mut h, &key);
+            h.update(value_digest(&entry));
+            h.update(entry.expire_at_ms.to_be_bytes());
+            for (t, b) in total.iter_mut().zip(h.finalize()) {
+                *t ^= b;
+            }
+        }
+    }
+    Ok(Reply::bulk(hex(any.then_some(total))))
+}
+
+/// Every key of database `db`, each once (a scan may return a key twice).
+async fn keys_of(cx: &Ctx<'_>, db: u32) -> Result<BTreeSet<Bytes>, crate::reply_error::ReplyError> {
+    let mut keys = BTreeSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let page = cx.cluster().scan(db, cursor, 1000).await?;
+        keys.extend(page.keys);
+        if page.cursor == 0 {
+            return Ok(keys);
+        }
+        cursor = page.cursor;
+    }
+}
+
+fn put(h: &mut Sha256, b: &[u8]) {
+    h.update((b.len() as u64).to_be_bytes());
+    h.update(b);
+}
+
+/// A value's signature: SHA-256 over its type and content (a list's
+/// elements in order, a hash's or sorted set's members with their values,
+/// a set's members), so equal values sign equally.
+fn value_digest(entry: &Entry) -> [u8; DIGEST_BYTES] {
+    let mut h = Sha256::new();
+    put(&mut h, entry.kind.name().as_bytes());
+    match &entry.members {
+        None => put(&mut h, &entry.value),
+        Some(m) => {
+            for (member, value) in &m.map {
+                if entry.kind != ValueType::List {
+                    put(&mut h, member);
+                }
+                put(&mut h, value);
+            }
+        }
+    }
+    let mut out = [0u8; DIGEST_BYTES];
+    out.copy_from_slice(&h.finalize()[..DIGEST_BYTES]);
+    out
+}
+
+/// 40 hex digits, or 40 zeros for nothing.
+fn hex(digest: Option<[u8; DIGEST_BYTES]>) -> String {
+    digest
+        .unwrap_or([0; DIGEST_BYTES])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
