@@ -462,3 +462,103 @@ fn copy_and_move_edge_cases() {
     ok(c, &["SELECT", "3"]);
     assert_eq!(ok(c, &["GET", "y"]), bulk("w"), "the last DB option wins");
 }
+
+/// Waits until INFO reports `n` blocked clients.
+fn wait_blocked(c: &mut redis::Connection, n: usize) {
+    let want = format!("blocked_clients:{n}\r\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let info: String = redis::from_redis_value(&ok(c, &["INFO", "clients"])).unwrap();
+        if info.contains(&want) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "never {n} blocked");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn swapdb_trades_contents_and_survives_a_restart() {
+    let mut s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SET", "a", "zero"]);
+    // Large enough to be stored split: its member records follow it.
+    let mut hset = vec!["HSET".to_string(), "big".into()];
+    for i in 0..300 {
+        hset.extend([format!("f{i}"), format!("v{i}")]);
+    }
+    query(c, &hset.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    ok(c, &["SET", "ttl", "x", "EX", "1000"]);
+    ok(c, &["SELECT", "2"]);
+    ok(c, &["SET", "a", "two"]);
+    ok(c, &["SELECT", "0"]);
+    assert_eq!(ok(c, &["SWAPDB", "0", "2"]), Okay);
+    assert_eq!(ok(c, &["GET", "a"]), bulk("two"));
+    assert_eq!(ok(c, &["EXISTS", "big", "ttl"]), int(0));
+    assert_eq!(ok(c, &["DBSIZE"]), int(1));
+    ok(c, &["SELECT", "2"]);
+    assert_eq!(ok(c, &["GET", "a"]), bulk("zero"));
+    assert_eq!(ok(c, &["HLEN", "big"]), int(300));
+    assert_eq!(ok(c, &["HGET", "big", "f299"]), bulk("v299"));
+    assert!(matches!(ok(c, &["TTL", "ttl"]), redis::Value::Int(t) if t > 900));
+    assert_eq!(ok(c, &["DBSIZE"]), int(3));
+    // Writes after the swap land where the database is now.
+    ok(c, &["HSET", "big", "new", "1"]);
+    assert_eq!(ok(c, &["SWAPDB", "1", "1"]), Okay);
+    s.restart();
+    let c = &mut s.conn();
+    assert_eq!(ok(c, &["GET", "a"]), bulk("two"), "the swap is durable");
+    ok(c, &["SELECT", "2"]);
+    assert_eq!(ok(c, &["HLEN", "big"]), int(301));
+    for (args, e) in [
+        (&["SWAPDB", "0", "16"][..], "ERR DB index is out of range"),
+        (&["SWAPDB", "-1", "0"], "ERR DB index is out of range"),
+        (&["SWAPDB", "x", "0"], "ERR invalid first DB index"),
+        (
+            &["SWAPDB", "0", "99999999999"],
+            "ERR invalid second DB index",
+        ),
+    ] {
+        assert_eq!(err(c, args), e, "{args:?}");
+    }
+}
+
+#[test]
+fn swapdb_fails_watchers_and_serves_blocked_clients() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    ok(c, &["SELECT", "1"]);
+    ok(c, &["RPUSH", "jobs", "j1"]);
+    ok(c, &["SET", "w", "1"]);
+    // A transaction watching a key the swap changes fails.
+    let mut watcher = s.conn();
+    ok(&mut watcher, &["WATCH", "w"]);
+    ok(&mut watcher, &["MULTI"]);
+    ok(&mut watcher, &["GET", "w"]);
+    // A client blocked on an empty key of database 0 gets what the swap brings.
+    let mut blocked = s.conn();
+    let popper =
+        std::thread::spawn(move || -> redis::Value { ok(&mut blocked, &["BLPOP", "jobs", "10"]) });
+    wait_blocked(c, 1);
+    assert_eq!(ok(c, &["SWAPDB", "1", "0"]), Okay);
+    assert_eq!(popper.join().unwrap(), bulks(&[Some("jobs"), Some("j1")]));
+    assert_eq!(ok(&mut watcher, &["EXEC"]), Nil, "the watched key changed");
+    // A watch on a key missing from both databases is left alone.
+    ok(&mut watcher, &["WATCH", "nowhere"]);
+    ok(&mut watcher, &["MULTI"]);
+    ok(&mut watcher, &["PING"]);
+    assert_eq!(ok(c, &["SWAPDB", "0", "1"]), Okay);
+    assert_eq!(
+        ok(&mut watcher, &["EXEC"]),
+        redis::Value::Array(vec![redis::Value::SimpleString("PONG".into())])
+    );
+    // Inside a transaction, as one step of it: database 1 (this
+    // connection's) held w, and holds nothing after the swap.
+    assert_eq!(ok(c, &["DBSIZE"]), int(1));
+    ok(c, &["MULTI"]);
+    ok(c, &["SWAPDB", "0", "1"]);
+    ok(c, &["DBSIZE"]);
+    assert_eq!(ok(c, &["EXEC"]), redis::Value::Array(vec![Okay, int(0)]));
+    ok(c, &["SELECT", "0"]);
+    assert_eq!(ok(c, &["GET", "w"]), bulk("1"));
+}

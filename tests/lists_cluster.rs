@@ -253,7 +253,7 @@ fn a_large_list_replicates_and_a_node_down_gets_it_by_hints() {
 }
 
 #[test]
-fn sort_reads_pattern_keys_across_the_ring_and_stores_for_every_node() {
+fn sort_reads_pattern_keys_across_the_ring_and_swapdb_is_refused() {
     let c = Cluster::start(3);
     let mut a = c.conn(0);
     const N: usize = 30;
@@ -271,6 +271,12 @@ fn sort_reads_pattern_keys_across_the_ring_and_stores_for_every_node() {
     }
     // Through another node: the BY and GET keys live all over the ring.
     let mut b = c.conn(1);
+    // Replicas could disagree on which database a concurrent write went
+    // to: a cluster does not swap databases.
+    assert_eq!(
+        query(&mut b, &["SWAPDB", "0", "1"]).unwrap_err(),
+        "ERR SWAPDB is not allowed in cluster mode"
+    );
     let args = [
         "SORT",
         "ids",

@@ -169,6 +169,26 @@ impl Namespaces {
         Ok(seq)
     }
 
+    /// Exchanges the namespaces of databases `a` and `b` (SWAPDB) in one
+    /// atomic engine write; nothing is copied or retired. Returns its
+    /// sequence number (await its durability before acknowledging).
+    /// Callers check the range first, and keep other commands out
+    /// meanwhile: the two slots change one after the other.
+    pub fn swap(&self, engine: &Engine, a: u32, b: u32) -> Result<SeqNo> {
+        let _alloc = self.alloc.lock();
+        let (na, nb) = (self.of(a), self.of(b));
+        let mut batch = WriteBatch::new();
+        batch.put(db_key(a), u32_value(nb));
+        batch.put(db_key(b), u32_value(na));
+        let seq = engine.write(batch)?;
+        for (db, ns) in [(a, nb), (b, na)] {
+            if let Some(slot) = self.current.get(db as usize) {
+                slot.store(ns, Ordering::Release);
+            }
+        }
+        Ok(seq)
+    }
+
     /// Whether `ns` (or the database namespace whose member records or
     /// score-index entries it holds, [`MEMBER_NS_BIT`] and maybe
     /// [`SCORE_NS_BIT`] set) is no longer in use.

@@ -113,6 +113,23 @@ impl Blocking {
         }
     }
 
+    /// Every key of `db` may have changed (SWAPDB): wakes the first waiter
+    /// of each key blocked on there; each looks again and waits on if
+    /// its key is still empty.
+    pub fn wake_db(&self, db: u32) {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let queues = self.queues.lock();
+        for ((d, _), q) in queues.iter() {
+            if *d == db {
+                if let Some(w) = q.front() {
+                    w.wake.notify_one();
+                }
+            }
+        }
+    }
+
     /// Queues a waiter on `keys` of `db`; it leaves when the guard drops.
     pub fn register(self: &Arc<Self>, db: u32, keys: &[Bytes]) -> Registration {
         let waiter = Arc::new(Waiter {

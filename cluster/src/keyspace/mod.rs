@@ -694,6 +694,19 @@ impl Keyspace {
         Ok(())
     }
 
+    /// Exchanges the contents of databases `a` and `b` (SWAPDB): their
+    /// namespaces trade places, at once whatever they hold. This node's
+    /// alone: a cluster does not swap (its replicas could disagree on
+    /// which database a concurrent write went to).
+    pub fn swap_dbs(&self, a: u32, b: u32) -> Result<Ack> {
+        self.namespace(a)?;
+        self.namespace(b)?;
+        if a == b {
+            return Ok(Ack::NONE);
+        }
+        Ok(Ack(self.inner.namespaces.swap(&self.inner.engine, a, b)?))
+    }
+
     /// Gives each database in `dbs` a fresh, empty namespace (FLUSHDB,
     /// FLUSHALL). The old data is reclaimed by compaction.
     pub async fn flush(&self, dbs: &[u32]) -> Result<Ack> {

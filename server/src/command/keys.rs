@@ -242,6 +242,47 @@ fn parse_db(cx: &Ctx<'_>, raw: &[u8]) -> Result<u32, ReplyError> {
         .ok_or(ReplyError::err(text::DB_RANGE))
 }
 
+/// SWAPDB index1 index2: the two databases trade contents at once. Runs
+/// with every other command of the node held off (the transaction gate,
+/// exclusively); refused on a node in a cluster of more than one.
+pub async fn swapdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if !cx.cluster().is_alone() {
+        return Err(ReplyError::err("SWAPDB is not allowed in cluster mode"));
+    }
+    let index = |i: usize, what: &'static str| -> Result<i64, ReplyError> {
+        ringkv_resp::string_to_i64(arg(args, i))
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or(ReplyError::err(what))
+    };
+    let a = index(1, "invalid first DB index")?;
+    let b = index(2, "invalid second DB index")?;
+    let databases = i64::from(cx.ks().databases());
+    if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
+        return Err(ReplyError::err(text::DB_RANGE));
+    }
+    let (a, b) = (a as u32, b as u32);
+    // A transaction watching a key of either database fails if the swap
+    // changes what it sees: the key exists on one side or the other.
+    let mut touched = Vec::new();
+    for (db, other) in [(a, b), (b, a)] {
+        for (d, key) in cx.server.watches.watched_in(Some(db)) {
+            if cx.peek_shallow(d, &key).await?.is_some()
+                || cx.peek_shallow(other, &key).await?.is_some()
+            {
+                touched.push((d, key));
+            }
+        }
+    }
+    cx.server.watches.touch_all(&touched);
+    let ack = cx.ks().swap_dbs(a, b)?;
+    cx.server.census.invalidate();
+    // A client blocked on a key the swap filled is served now.
+    cx.server.blocking.wake_db(a);
+    cx.server.blocking.wake_db(b);
+    cx.client.await_ack(ack);
+    Ok(Reply::Ok)
+}
+
 /// COPY source destination [DB destination-db] [REPLACE].
 pub async fn copy(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (src, dst) = (arg(args, 1), arg(args, 2));

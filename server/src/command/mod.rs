@@ -465,7 +465,12 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         client.queue(parent, spec, args);
         return Reply::simple("QUEUED");
     }
-    let reply = if spec.handler == Handler::Exec
+    let reply = if spec.handler == Handler::SwapDb && !client.holds_exec_gate {
+        // Two databases trade namespaces: no command may run meanwhile
+        // and see the same one in both (in EXEC, EXEC holds it already).
+        let _gate = server.exec_gate.write().await;
+        run_recorded(server, client, parent, spec, &args).await
+    } else if spec.handler == Handler::Exec
         || outside_transactions(spec.handler)
         || !touches_data(spec)
         || client.holds_exec_gate
