@@ -14,7 +14,7 @@
 //! recovered table never misses a namespace that holds acknowledged keys.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -78,6 +78,10 @@ pub struct Namespaces {
     loaded: AtomicBool,
     /// Serialises allocation of new namespaces; holds the next free one.
     alloc: Mutex<u32>,
+    /// Odd while a SWAPDB rewrites two slots, bumped before and after: a
+    /// reader of the slots that overlaps a swap may have seen one
+    /// namespace in both, and another in neither.
+    swaps: AtomicU64,
 }
 
 impl Namespaces {
@@ -88,6 +92,7 @@ impl Namespaces {
             current: (0..databases).map(|_| AtomicU32::new(u32::MAX)).collect(),
             loaded: AtomicBool::new(false),
             alloc: Mutex::new(0),
+            swaps: AtomicU64::new(0),
         })
     }
 
@@ -181,11 +186,13 @@ impl Namespaces {
         batch.put(db_key(a), u32_value(nb));
         batch.put(db_key(b), u32_value(na));
         let seq = engine.write(batch)?;
+        self.swaps.fetch_add(1, Ordering::SeqCst);
         for (db, ns) in [(a, nb), (b, na)] {
             if let Some(slot) = self.current.get(db as usize) {
-                slot.store(ns, Ordering::Release);
+                slot.store(ns, Ordering::SeqCst);
             }
         }
+        self.swaps.fetch_add(1, Ordering::SeqCst);
         Ok(seq)
     }
 
@@ -198,9 +205,17 @@ impl Namespaces {
         } else {
             ns
         };
-        ns != META_NAMESPACE
-            && self.loaded.load(Ordering::Acquire)
-            && !self.current.iter().any(|c| c.load(Ordering::Acquire) == ns)
+        if ns == META_NAMESPACE || !self.loaded.load(Ordering::Acquire) {
+            return false;
+        }
+        // Mid-swap, the slots may name `ns` nowhere for a moment although
+        // it stays live: a read that overlaps a swap keeps everything.
+        let before = self.swaps.load(Ordering::SeqCst);
+        if before % 2 == 1 {
+            return false;
+        }
+        let unused = !self.current.iter().any(|c| c.load(Ordering::SeqCst) == ns);
+        unused && self.swaps.load(Ordering::SeqCst) == before
     }
 }
 
@@ -213,5 +228,61 @@ impl CompactionFilter for NamespaceFilter {
             Some(ns) if self.0.is_retired(u32::from_be_bytes(*ns)) => FilterDecision::Delete,
             _ => FilterDecision::Keep,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(dir: &std::path::Path) -> (Arc<Namespaces>, Engine) {
+        let ns = Namespaces::new(4);
+        let opts = ringkv_engine::Options {
+            compaction_filter: Some(ns.filter()),
+            ..ringkv_engine::Options::default()
+        };
+        let engine = Engine::open(dir, opts).unwrap();
+        ns.load(&engine).unwrap();
+        (ns, engine)
+    }
+
+    #[test]
+    fn a_swap_trades_namespaces_durably_and_retires_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ns, engine) = table(dir.path());
+        let (a, b) = (ns.of(0), ns.of(2));
+        engine
+            .wait_durable(ns.swap(&engine, 0, 2).unwrap())
+            .unwrap();
+        assert_eq!((ns.of(0), ns.of(2)), (b, a));
+        assert!(!ns.is_retired(a) && !ns.is_retired(b));
+        drop(engine);
+        let (again, _engine) = table(dir.path());
+        assert_eq!(
+            (again.of(0), again.of(2)),
+            (b, a),
+            "read back after a restart"
+        );
+    }
+
+    #[test]
+    fn mid_swap_no_namespace_reads_as_retired() {
+        // The state a compaction thread can meet between the two slot
+        // stores: database 0 already names 2's namespace, 2 still names it
+        // too, and 0's old namespace is in no slot. It must stay live.
+        let dir = tempfile::tempdir().unwrap();
+        let (ns, engine) = table(dir.path());
+        let (a, b) = (ns.of(0), ns.of(2));
+        ns.swaps.fetch_add(1, Ordering::SeqCst);
+        ns.current[0].store(b, Ordering::SeqCst);
+        assert!(!ns.is_retired(a), "a swap in progress keeps everything");
+        ns.current[2].store(a, Ordering::SeqCst);
+        ns.swaps.fetch_add(1, Ordering::SeqCst);
+        assert!(!ns.is_retired(a) && !ns.is_retired(b));
+        // A namespace FLUSHDB replaced is retired as before.
+        let flushed = ns.of(1);
+        ns.renew(&engine, &[1]).unwrap();
+        assert!(ns.is_retired(flushed));
+        assert!(!ns.is_retired(ns.of(1)));
     }
 }

@@ -110,7 +110,11 @@ fn parse_hex_float(text: &str) -> Option<f64> {
     }
     let frac_bits = i64::try_from(frac_part.len()).ok()?.checked_mul(4)?;
     let shift = exponent.saturating_sub(frac_bits).clamp(-2200, 2200);
-    Some(value * 2f64.powi(i32::try_from(shift).ok()?))
+    // In two steps: 2^shift alone is 0 (or infinite) below 2^-1022 (above
+    // 2^1023) where value * 2^shift is still a subnormal (finite) number.
+    let shift = i32::try_from(shift).ok()?;
+    let half = shift / 2;
+    Some(value * 2f64.powi(half) * 2f64.powi(shift - half))
 }
 
 /// Formats a float as INCRBYFLOAT replies: plain notation (never an
@@ -241,6 +245,12 @@ mod tests {
         assert_eq!(parse_f64(b"1.5"), Some(1.5));
         assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        // Subnormal hex floats keep their value (2^-1070 alone is below
+        // the normal range, so it is scaled in two steps).
+        assert_eq!(parse_f64(b"0x1p-1070"), Some(f64::from_bits(1 << 4)));
+        assert_eq!(parse_f64(b"0x1p-1074"), Some(f64::from_bits(1)));
+        assert_eq!(parse_f64(b"0x1p1023"), Some(2f64.powi(1023)));
+        assert_eq!(parse_f64(b"0x0.8p-1073"), Some(f64::from_bits(1)));
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
         for bad in [&b""[..], b"nan", b" 1", b"1 ", b"abc", b"--1"] {
             assert_eq!(parse_f64(bad), None, "{bad:?}");

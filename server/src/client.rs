@@ -55,6 +55,9 @@ pub struct Client {
     /// The connection holds the transaction gate (shared) across a run of
     /// writes to one key (`key_run`): its commands do not take it again.
     pub holds_exec_gate: bool,
+    /// The command running holds the transaction gate exclusively (an
+    /// EXEC on a cluster of one, or SWAPDB): nothing else touches data.
+    pub exclusive_gate: bool,
     /// CLIENT REPLY mode.
     pub reply_mode: ReplyMode,
     /// Send no reply for the command just run (SHUTDOWN).
@@ -106,6 +109,7 @@ impl Client {
             unsent_commands: 0,
             close_after_reply: false,
             holds_exec_gate: false,
+            exclusive_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
             read_level: None,
@@ -142,6 +146,7 @@ impl Client {
             unsent_commands: 0,
             close_after_reply: false,
             holds_exec_gate: false,
+            exclusive_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
             read_level: self.read_level,

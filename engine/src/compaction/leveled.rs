@@ -96,7 +96,8 @@ pub(crate) fn l0_due(v: &Version, opts: &Options) -> bool {
 /// flushes during that compaction still find room before writes are
 /// slowed; never below the trigger.
 pub(crate) fn l0_max_deferred_runs(opts: &Options) -> usize {
-    (2 * opts.l0_compaction_trigger)
+    opts.l0_compaction_trigger
+        .saturating_mul(2)
         .min(opts.l0_slowdown_trigger.saturating_sub(2))
         .max(opts.l0_compaction_trigger)
 }

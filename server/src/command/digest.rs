@@ -30,8 +30,17 @@ pub async fn digest_values(cx: &mut Ctx<'_>, keys: &[Bytes]) -> CmdResult {
 
 /// DEBUG DIGEST: the XOR over every key of every database of a signature
 /// of its database, name, value and expiry, so the order keys are found
-/// in does not matter; 40 zeros when there are no keys, as Redis.
+/// in does not matter; 40 zeros when there are no keys, as Redis. Other
+/// clients' commands wait until it is done, as in single-threaded Redis.
 pub async fn digest_dataset(cx: &mut Ctx<'_>) -> CmdResult {
+    // Every other command held off meanwhile, so the digest is of one state
+    // (inside EXEC, or a run holding the gate, this client has it already).
+    let server = std::sync::Arc::clone(cx.server);
+    let _gate = if cx.client.in_exec || cx.client.holds_exec_gate {
+        None
+    } else {
+        Some(server.exec_gate.write().await)
+    };
     let mut total = [0u8; DIGEST_BYTES];
     let mut any = false;
     for db in 0..cx.ks().databases() {

@@ -261,6 +261,16 @@ pub async fn swapdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(ReplyError::err(text::DB_RANGE));
     }
     let (a, b) = (a as u32, b as u32);
+    if a == b {
+        return Ok(Reply::Ok);
+    }
+    if !cx.client.exclusive_gate {
+        // Reached other than through the exclusive gate (CL wraps it):
+        // other commands could see one namespace in both databases.
+        return Err(ReplyError::err(
+            "SWAPDB must run on its own, not wrapped in another command",
+        ));
+    }
     // A transaction watching a key of either database fails if the swap
     // changes what it sees: the key exists on one side or the other.
     let mut touched = Vec::new();

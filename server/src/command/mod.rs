@@ -469,7 +469,10 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
         // Two databases trade namespaces: no command may run meanwhile
         // and see the same one in both (in EXEC, EXEC holds it already).
         let _gate = server.exec_gate.write().await;
-        run_recorded(server, client, parent, spec, &args).await
+        client.exclusive_gate = true;
+        let reply = run_recorded(server, client, parent, spec, &args).await;
+        client.exclusive_gate = false;
+        reply
     } else if spec.handler == Handler::Exec
         || outside_transactions(spec.handler)
         || !touches_data(spec)

@@ -11,9 +11,11 @@
 //! too: the keys they name are read through the coordinator like any read.
 //!
 //! STORE replaces the destination with a list of the results (deletes it
-//! when there are none) in two writes under the destination's key lock:
-//! the old value's removal, then the push of the new elements; a reader on
-//! another connection can see the destination missing between the two.
+//! when there are none) in two writes with the destination's record lock
+//! held across both: the old value's removal, then the push of the new
+//! elements. No other writer of it on this node runs in between; a reader
+//! can see it missing, and in a cluster a push through another node can
+//! land between the two.
 
 use std::cmp::Ordering;
 
@@ -180,7 +182,28 @@ fn sort_score(raw: &[u8]) -> Option<f64> {
     if v.is_infinite() && word != b"inf" && word != b"infinity" {
         return None;
     }
+    // Nonzero digits that came out as zero, or a decimal that came out
+    // subnormal (inexact), underflowed: glibc's strtod reports ERANGE. A
+    // hex subnormal is exact and accepted, as there.
+    let hex = word.starts_with(b"0x");
+    if (v == 0.0 || (v.is_subnormal() && !hex)) && has_nonzero_mantissa(word) {
+        return None;
+    }
     Some(v)
+}
+
+/// Whether a number's digits before its exponent include one that is not
+/// zero (`0x` prefix and `.` aside).
+fn has_nonzero_mantissa(word: &[u8]) -> bool {
+    let (hex, digits) = match word.strip_prefix(b"0x") {
+        Some(rest) => (true, rest),
+        None => (false, word),
+    };
+    let end = if hex { b'p' } else { b'e' };
+    digits
+        .iter()
+        .take_while(|&&b| b != end)
+        .any(|&b| b != b'0' && b != b'.')
 }
 
 /// One element with what it sorts by.
@@ -306,6 +329,9 @@ async fn sort_generic(cx: &mut Ctx<'_>, args: &[Bytes], readonly: bool) -> CmdRe
         Some(dest) => {
             let n = i64::try_from(out.len()).unwrap_or(i64::MAX);
             let _lock = cx.ks().lock([dest.as_ref()]).await;
+            // The destination's record lock held across both writes: no
+            // other writer of it on this node runs in between.
+            let _hold = cx.ks().hold_key(&dest).await;
             let replace = CollectionOp::Replace {
                 kind: Kind::List,
                 pairs: Vec::new(),
@@ -380,7 +406,16 @@ mod tests {
         assert_eq!(sort_score(b"-1.5e2"), Some(-150.0));
         assert_eq!(sort_score(b"inf"), Some(f64::INFINITY));
         assert_eq!(sort_score(b"-Infinity"), Some(f64::NEG_INFINITY));
-        for bad in ["x", "1x", "7 ", "nan", " ", "1e999"] {
+        assert_eq!(sort_score(b"0e-999"), Some(0.0));
+        assert_eq!(sort_score(b"0x0p-9999"), Some(0.0));
+        assert_eq!(sort_score(b"0x1p-1070"), Some(f64::from_bits(1 << 4)));
+        assert_eq!(
+            sort_score(b"2.2250738585072014e-308"),
+            Some(f64::MIN_POSITIVE)
+        );
+        for bad in [
+            "x", "1x", "7 ", "nan", " ", "1e999", "1e-400", "1e-310", "4.9e-324",
+        ] {
             assert_eq!(sort_score(bad.as_bytes()), None, "{bad}");
         }
     }

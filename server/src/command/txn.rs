@@ -231,7 +231,7 @@ pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     // trips stopped every other client of the node (a stopped replica made
     // PING wait 2 s per queued write), so EXEC shares the gate like any
     // command and each queued command is atomic on its keys.
-    let (_exclusive, _shared) = if server.cluster.is_alone() {
+    let (exclusive, _shared) = if server.cluster.is_alone() {
         (Some(server.exec_gate.write().await), None)
     } else {
         (None, Some(server.exec_gate.read().await))
@@ -249,6 +249,7 @@ pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     let mut replies = Vec::with_capacity(state.queue.len());
     cx.client.in_exec = true;
+    cx.client.exclusive_gate = exclusive.is_some();
     for (i, q) in state.queue.into_iter().enumerate() {
         replies.push(run_boxed(&server, cx.client, q.parent, q.spec, &q.args).await);
         if i % EXEC_YIELD_EVERY == EXEC_YIELD_EVERY - 1 {
@@ -258,6 +259,7 @@ pub async fn exec(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         }
     }
     cx.client.in_exec = false;
+    cx.client.exclusive_gate = false;
     Ok(Reply::Array(replies))
 }
 
