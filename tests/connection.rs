@@ -380,6 +380,25 @@ fn info_config_time_save_debug_function() {
     assert!(time[1].parse::<u64>().unwrap() < 1_000_000);
     assert_eq!(ok(c, &["SAVE"]), Okay);
     assert!(matches!(ok(c, &["LASTSAVE"]), redis::Value::Int(t) if t > 1_700_000_000));
+    // Changes since the save: a write that changes nothing is none.
+    let changes = |c: &mut redis::Connection| -> i64 {
+        let info: String = redis::from_redis_value(&ok(c, &["INFO", "persistence"])).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("rdb_changes_since_last_save")
+    };
+    assert_eq!(changes(c), 0);
+    ok(c, &["SETBIT", "bits", "3", "1"]);
+    ok(c, &["SETBIT", "bits", "3", "1"]);
+    ok(c, &["BITFIELD", "bits", "SET", "u4", "0", "1"]);
+    assert_eq!(
+        changes(c),
+        1,
+        "the second SETBIT and the BITFIELD changed nothing"
+    );
+    assert_eq!(ok(c, &["SAVE"]), Okay);
+    assert_eq!(changes(c), 0);
     assert_eq!(
         ok(c, &["BGSAVE"]),
         redis::Value::SimpleString("Background saving started".into())

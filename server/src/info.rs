@@ -420,7 +420,10 @@ fn persistence_section(server: &Server, out: &mut String) {
     let saves = status(s.flush_error.is_some());
     let _ = write!(
         out,
-        "loading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{saves}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{wal}\r\nappendfsync:{fsync}\r\nwal_bytes:{}\r\n",
+        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{saves}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{wal}\r\nappendfsync:{fsync}\r\nwal_bytes:{}\r\n",
+        // Engine write batches (a command's writes of one key are one).
+        s.writes
+            .saturating_sub(server.saved_writes.load(Ordering::Relaxed)),
         server.last_save_unix.load(Ordering::Relaxed),
         s.wal_bytes,
     );

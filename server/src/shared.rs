@@ -55,6 +55,10 @@ pub struct Server {
     pub run_id: String,
     /// Unix seconds of the last SAVE/BGSAVE (start time until then).
     pub last_save_unix: AtomicU64,
+    /// The engine's write count when the last SAVE/BGSAVE began (when the
+    /// server opened, until then): INFO's `rdb_changes_since_last_save`
+    /// counts from it.
+    pub saved_writes: AtomicU64,
     /// Set by DEBUG SET-ACTIVE-EXPIRE. Expired keys are never visible and
     /// their space is reclaimed by compaction either way, so nothing reads it.
     pub active_expire: AtomicBool,
@@ -151,6 +155,8 @@ impl Server {
             crate::transient::TransientMemory::new(config.proto_max_bulk_len.bytes());
         let levels = DefaultLevels::default();
         levels.store(&config);
+        // What opening wrote (the namespace table, node metadata) is no change.
+        let opened_writes = keyspace.engine().stats().writes;
         let server = Arc::new(Server {
             transient_memory,
             levels,
@@ -169,6 +175,7 @@ impl Server {
             started_unix: now,
             run_id,
             last_save_unix: AtomicU64::new(now),
+            saved_writes: AtomicU64::new(opened_writes),
             active_expire: AtomicBool::new(true),
             port,
             ops_per_sec: AtomicU64::new(0),

@@ -492,10 +492,13 @@ pub async fn lastsave(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 async fn flush_engine(server: &Arc<crate::shared::Server>) -> Result<(), ReplyError> {
     let engine = server.keyspace.engine().clone();
+    // Every write counted so far is in what the flush persists.
+    let writes = engine.stats().writes;
     let flushed = tokio::task::spawn_blocking(move || engine.flush()).await;
     match flushed {
         Ok(Ok(())) => {
             server.last_save_unix.store(unix_secs(), Ordering::Relaxed);
+            server.saved_writes.fetch_max(writes, Ordering::Relaxed);
             Ok(())
         }
         Ok(Err(e)) => Err(ReplyError::from(ringkv_cluster::Error::from(e))),
