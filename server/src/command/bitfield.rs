@@ -20,7 +20,7 @@ use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
-use super::bits::parse_bit_offset;
+use super::bits::{check_bit_offset, max_bytes, parse_bit_offset};
 use crate::reply_error::{CmdResult, ReplyError, text};
 
 /// An encoding argument that is not `i1`..`i64` or `u1`..`u63`.
@@ -83,7 +83,7 @@ fn parse_offset(raw: &[u8], bits: u32, max_bytes: u64) -> Result<u64, ReplyError
             let bad = || ReplyError::err(text::BIT_OFFSET);
             let n = ringkv_resp::string_to_i64(index).ok_or_else(bad)?;
             let offset = n.checked_mul(i64::from(bits)).ok_or_else(bad)?;
-            parse_bit_offset(offset.to_string().as_bytes(), max_bytes)
+            check_bit_offset(offset, max_bytes)
         }
         None => parse_bit_offset(raw, max_bytes),
     }
@@ -97,7 +97,7 @@ fn parse_ops(args: &[Bytes], max_bytes: u64) -> Result<Vec<Op>, ReplyError> {
     while j < args.len() {
         let remaining = args.len() - j - 1;
         let sub = arg(args, j);
-        let kind = if is(sub, "get") && remaining >= 2 {
+        let mut kind = if is(sub, "get") && remaining >= 2 {
             OpKind::Get
         } else if is(sub, "set") && remaining >= 3 {
             OpKind::Set(0)
@@ -121,11 +121,9 @@ fn parse_ops(args: &[Bytes], max_bytes: u64) -> Result<Vec<Op>, ReplyError> {
         };
         let (signed, bits) = parse_type(arg(args, j + 1))?;
         let offset = parse_offset(arg(args, j + 2), bits, max_bytes)?;
-        let kind = match kind {
-            OpKind::Get => OpKind::Get,
-            OpKind::Set(_) => OpKind::Set(parse_i64(arg(args, j + 3))?),
-            OpKind::IncrBy(_) => OpKind::IncrBy(parse_i64(arg(args, j + 3))?),
-        };
+        if let OpKind::Set(v) | OpKind::IncrBy(v) = &mut kind {
+            *v = parse_i64(arg(args, j + 3))?;
+        }
         ops.push(Op {
             kind,
             signed,
@@ -290,10 +288,6 @@ fn unsigned_set_result(v: u64, bits: u32, overflow: Overflow) -> Option<u64> {
         Overflow::Sat => Some(max),
         Overflow::Fail => None,
     }
-}
-
-fn max_bytes(cx: &Ctx<'_>) -> u64 {
-    cx.server.config.read().proto_max_bulk_len.bytes()
 }
 
 /// BITFIELD key [GET type offset | [OVERFLOW WRAP|SAT|FAIL] SET type offset

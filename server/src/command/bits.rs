@@ -31,13 +31,17 @@ const NOT_SINGLE_SOURCE: &str = "BITOP NOT must be called with a single source k
 /// integer, not negative, whose byte (`offset >> 3`) lies below
 /// `max_bytes` (proto-max-bulk-len).
 pub fn parse_bit_offset(raw: &[u8], max_bytes: u64) -> Result<u64, ReplyError> {
-    let bad = || ReplyError::err(text::BIT_OFFSET);
-    let offset = ringkv_resp::string_to_i64(raw).ok_or_else(bad)?;
-    let offset = u64::try_from(offset).map_err(|_| bad())?;
-    if offset >> 3 >= max_bytes {
-        return Err(bad());
-    }
-    Ok(offset)
+    let offset = ringkv_resp::string_to_i64(raw).ok_or(ReplyError::err(text::BIT_OFFSET))?;
+    check_bit_offset(offset, max_bytes)
+}
+
+/// [`parse_bit_offset`]'s bound on an offset already read as a number
+/// (BITFIELD's `#N` form multiplies before checking).
+pub fn check_bit_offset(offset: i64, max_bytes: u64) -> Result<u64, ReplyError> {
+    u64::try_from(offset)
+        .ok()
+        .filter(|o| o >> 3 < max_bytes)
+        .ok_or(ReplyError::err(text::BIT_OFFSET))
 }
 
 /// The bit at `offset` (bit 0 is the high bit of byte 0); 0 past the end.
@@ -237,7 +241,8 @@ pub fn bitop(op: BitOp, sources: &[Bytes]) -> Bytes {
     out.freeze()
 }
 
-fn max_bytes(cx: &Ctx<'_>) -> u64 {
+/// The bound on a string's length (`proto-max-bulk-len`) that offsets obey.
+pub fn max_bytes(cx: &Ctx<'_>) -> u64 {
     cx.server.config.read().proto_max_bulk_len.bytes()
 }
 

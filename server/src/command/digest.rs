@@ -5,8 +5,6 @@
 //! every node holding the same data, not Redis's digests: no test compares
 //! a digest across the two servers.
 
-use std::collections::BTreeSet;
-
 use bytes::Bytes;
 use ringkv_cluster::{Entry, ValueType};
 use ringkv_resp::Reply;
@@ -44,7 +42,13 @@ pub async fn digest_dataset(cx: &mut Ctx<'_>) -> CmdResult {
     let mut total = [0u8; DIGEST_BYTES];
     let mut any = false;
     for db in 0..cx.ks().databases() {
-        for key in keys_of(cx, db).await? {
+        // Each key once: a repeat would cancel itself out of the XOR.
+        let mut keys = std::collections::BTreeSet::new();
+        super::keys::cluster_pass(cx, db, |k| {
+            keys.insert(k.clone());
+        })
+        .await?;
+        for key in keys {
             // Gone since the scan (expired or deleted): not in the data.
             let Some(entry) = cx.peek(db, &key).await? else {
                 continue;
@@ -61,20 +65,6 @@ pub async fn digest_dataset(cx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     Ok(Reply::bulk(hex(any.then_some(total))))
-}
-
-/// Every key of database `db`, each once (a scan may return a key twice).
-async fn keys_of(cx: &Ctx<'_>, db: u32) -> Result<BTreeSet<Bytes>, crate::reply_error::ReplyError> {
-    let mut keys = BTreeSet::new();
-    let mut cursor = 0u64;
-    loop {
-        let page = cx.cluster().scan(db, cursor, 1000).await?;
-        keys.extend(page.keys);
-        if page.cursor == 0 {
-            return Ok(keys);
-        }
-        cursor = page.cursor;
-    }
 }
 
 fn put(h: &mut Sha256, b: &[u8]) {

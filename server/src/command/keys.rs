@@ -78,7 +78,7 @@ pub async fn keys(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let glob = Glob::new(arg(args, 1), false);
     if !cx.cluster().is_alone() {
         let mut found = Vec::new();
-        cluster_pass(cx, |k| {
+        cluster_pass(cx, cx.db(), |k| {
             if glob.matches(k) {
                 found.push(Reply::Bulk(k.clone()));
             }
@@ -104,7 +104,7 @@ pub async fn keys(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn dbsize(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     if !cx.cluster().is_alone() {
         let mut n = 0i64;
-        cluster_pass(cx, |_| n += 1).await?;
+        cluster_pass(cx, cx.db(), |_| n += 1).await?;
         return Ok(Reply::Int(n));
     }
     let n = Arc::new(AtomicU64::new(0));
@@ -120,12 +120,16 @@ pub async fn dbsize(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ))
 }
 
-/// Visits every distinct live key of the selected database across the
-/// cluster, in ring order (KEYS, DBSIZE on more than one node).
-async fn cluster_pass(cx: &Ctx<'_>, mut visit: impl FnMut(&Bytes)) -> Result<(), ReplyError> {
+/// Visits every distinct live key of database `db` across the cluster, in
+/// ring order (KEYS, DBSIZE on more than one node, DEBUG DIGEST).
+pub(super) async fn cluster_pass(
+    cx: &Ctx<'_>,
+    db: u32,
+    mut visit: impl FnMut(&Bytes),
+) -> Result<(), ReplyError> {
     let mut cursor = 0u64;
     loop {
-        let page = cx.cluster().scan(cx.db(), cursor, 1000).await?;
+        let page = cx.cluster().scan(db, cursor, 1000).await?;
         page.keys.iter().for_each(&mut visit);
         if page.cursor == 0 {
             return Ok(());
