@@ -36,6 +36,8 @@ struct Amplification {
     compacted: u64,
     /// Level-0 files left (data not yet merged into level 1).
     l0_files: u64,
+    /// Bytes compactions read and wrote per second of their own time.
+    compaction_mb_s: f64,
 }
 
 trait Db: Send + Sync {
@@ -48,6 +50,8 @@ trait Db: Send + Sync {
     fn amplification(&self) -> Amplification;
     /// Flushes the memtable and compacts everything into one sorted run.
     fn compact_all(&self);
+    /// Files and megabytes per non-empty level, e.g. "L0 3/150 L1 4/240".
+    fn levels(&self) -> String;
 }
 
 struct Rocks {
@@ -98,9 +102,36 @@ impl Rocks {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0)
     }
+
+    /// The SUM of one of RocksDB's histograms.
+    fn histogram_sum(&self, name: &str) -> u64 {
+        let s = self.opts.get_statistics().unwrap_or_default();
+        s.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.split("SUM :").nth(1))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Megabytes per second of `bytes` over `micros`.
+fn mb_per_s(bytes: u64, micros: u64) -> f64 {
+    if micros == 0 { 0.0 } else { bytes as f64 / (1 << 20) as f64 / (micros as f64 / 1e6) }
 }
 
 impl Db for Rocks {
+    fn levels(&self) -> String {
+        (0..7)
+            .filter_map(|n| {
+                let files = self.prop(&format!("rocksdb.num-files-at-level{n}"));
+                let mb = self.db.property_value("rocksdb.levelstats").ok().flatten().and_then(|t| {
+                    t.lines().find(|l| l.trim_start().starts_with(&format!("{n} "))).and_then(|l| l.split_whitespace().nth(2)?.parse::<f64>().ok())
+                });
+                (files > 0).then(|| format!("L{n} {files}/{:.0}", mb.unwrap_or(0.0)))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
     fn put(&self, k: &[u8], v: &[u8]) {
         self.user_bytes.fetch_add((k.len() + v.len()) as u64, std::sync::atomic::Ordering::Relaxed);
         self.db.put_opt(k, v, &self.wo).expect("put");
@@ -135,6 +166,7 @@ impl Db for Rocks {
             flushed,
             compacted,
             l0_files: self.prop("rocksdb.num-files-at-level0"),
+            compaction_mb_s: mb_per_s(self.ticker("rocksdb.compact.read.bytes") + compacted, self.histogram_sum("rocksdb.compaction.times.micros")),
         }
     }
     fn compact_all(&self) {
@@ -173,6 +205,13 @@ impl Ring {
 }
 
 impl Db for Ring {
+    fn levels(&self) -> String {
+        self.e.stats().levels.iter().enumerate()
+            .filter(|(_, l)| l.files > 0)
+            .map(|(n, l)| format!("L{n} {}/{:.0}", l.files, l.bytes as f64 / (1 << 20) as f64))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
     fn put(&self, k: &[u8], v: &[u8]) {
         // The server's path: write, then wait until handed to the OS (everysec).
         let mut b = WriteBatch::new();
@@ -212,6 +251,7 @@ impl Db for Ring {
             flushed: s.bytes_written_flush,
             compacted: s.bytes_written_compaction,
             l0_files: s.levels.first().map_or(0, |l| l.files as u64),
+            compaction_mb_s: mb_per_s(s.bytes_read_compaction + s.bytes_written_compaction, s.compaction_micros),
         }
     }
     fn compact_all(&self) {
@@ -371,6 +411,10 @@ fn main() {
     let n = a.keys;
     let engines: Vec<usize> =
         (0..ENGINES.len()).filter(|&i| a.only.is_empty() || a.only.iter().any(|o| o == ENGINES[i])).collect();
+    if let Err(e) = std::fs::create_dir_all(&a.dir) {
+        eprintln!("cannot create {}: {e}", a.dir.display());
+        std::process::exit(2);
+    }
     let root = tempfile::Builder::new().prefix("ringkv-bench").tempdir_in(&a.dir).expect("tempdir");
     let mut table = Table { rows: Vec::new() };
     eprintln!("keys {n}, reads {}, key 16 B, value {VALUE_LEN} B, dir {}", a.reads, root.path().display());
@@ -433,24 +477,30 @@ fn main() {
         table.add("readrandom (misses)", *e, ops);
     }
 
-    // readwhilewriting: one reader measured while one writer runs flat out.
+    // readwhilewriting: one reader measured while one writer makes n/2
+    // puts, the same ones for every engine (a writer running flat out for
+    // as long as the reads took wrote more into the faster engine, and the
+    // write amplification below then compared unequal loads).
     for (e, db) in &dbs {
-        let stop = std::sync::atomic::AtomicBool::new(false);
+        let done = std::sync::atomic::AtomicBool::new(false);
         let ops = std::thread::scope(|s| {
             s.spawn(|| {
                 let mut r = SmallRng::seed_from_u64(7);
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for _ in 0..n / 2 {
                     let k = r.random_range(0..n);
                     db.put(&key(k), &value(k));
                 }
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
             });
-            let ops = timed(a.reads, || {
-                for &k in &hits {
+            let t = Instant::now();
+            let mut reads = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for &k in hits.iter().take(1024) {
                     assert!(db.get(&key(k)));
                 }
-            });
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            ops
+                reads += hits.len().min(1024) as u64;
+            }
+            reads as f64 / t.elapsed().as_secs_f64()
         });
         table.add("readwhilewriting", *e, ops);
     }
@@ -483,16 +533,16 @@ fn main() {
 
     let live_bytes = live.iter().filter(|&&p| p).count() as u64 * (16 + VALUE_LEN as u64);
     println!();
-    println!("| engine | write amplification | flushed MB | compacted MB | level-0 files left | space amplification | SSTables probed per point read |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| engine | write amplification | flushed MB | compacted MB | compaction MB/s (read + written) | level-0 files left | files/MB per level at the end | space amplification | SSTables probed per point read |");
+    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|");
     for (e, db) in &dbs {
         db.settle();
         let a = db.amplification();
         let probes = a.probes_per_read.map_or("n/a".to_string(), |p| format!("{p:.2}"));
         let space = a.sst_bytes as f64 / live_bytes.max(1) as f64;
         println!(
-            "| {} | {:.2} | {} | {} | {} | {space:.2} | {probes} |",
-            ENGINES[*e], a.write, a.flushed >> 20, a.compacted >> 20, a.l0_files
+            "| {} | {:.2} | {} | {} | {:.0} | {} | {} | {space:.2} | {probes} |",
+            ENGINES[*e], a.write, a.flushed >> 20, a.compacted >> 20, a.compaction_mb_s, a.l0_files, db.levels()
         );
     }
 }

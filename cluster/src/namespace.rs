@@ -223,7 +223,7 @@ impl Namespaces {
 struct NamespaceFilter(Arc<Namespaces>);
 
 impl CompactionFilter for NamespaceFilter {
-    fn decide(&self, key: &[u8], _value: &Value) -> FilterDecision {
+    fn decide(&self, key: &[u8], _value: &[u8], _expire_at_ms: u64) -> FilterDecision {
         match key.first_chunk::<4>() {
             Some(ns) if self.0.is_retired(u32::from_be_bytes(*ns)) => FilterDecision::Delete,
             _ => FilterDecision::Keep,

@@ -11,8 +11,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::value::Value;
-
 /// When the write-ahead log is fsynced (redis-server's `appendfsync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FsyncPolicy {
@@ -72,8 +70,10 @@ impl fmt::Display for CompactionStrategy {
 /// terms). Called on compaction threads, so it must be cheap and must not call
 /// back into the engine.
 pub trait CompactionFilter: Send + Sync {
-    /// Decides the fate of the newest surviving version of `key`.
-    fn decide(&self, key: &[u8], value: &Value) -> FilterDecision;
+    /// Decides the fate of the newest surviving version of `key`: its
+    /// stored bytes and expiry (milliseconds since the epoch, 0: none),
+    /// borrowed from the compaction's input.
+    fn decide(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> FilterDecision;
 }
 
 /// What a `CompactionFilter` wants done with an entry.

@@ -13,6 +13,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_written_flush: ShardedCounter,
     pub(crate) bytes_written_compaction: ShardedCounter,
     pub(crate) bytes_read_compaction: ShardedCounter,
+    pub(crate) compaction_micros: ShardedCounter,
     pub(crate) flushes: ShardedCounter,
     pub(crate) compactions: ShardedCounter,
     pub(crate) point_reads: ShardedCounter,
@@ -93,6 +94,9 @@ pub struct Stats {
     pub bytes_written_compaction: u64,
     /// Bytes read by compactions.
     pub bytes_read_compaction: u64,
+    /// Time compactions spent merging (summed over compaction threads):
+    /// with the bytes they read and wrote, a compaction's throughput.
+    pub compaction_micros: u64,
     /// (flush + compaction bytes) / user bytes written (0 before any write).
     pub write_amplification: f64,
     /// SSTables consulted by point reads (bloom checks included).

@@ -93,7 +93,7 @@ fn tombstones_are_kept_while_a_snapshot_needs_them() {
 struct DropOdd;
 
 impl CompactionFilter for DropOdd {
-    fn decide(&self, key: &[u8], _value: &Value) -> FilterDecision {
+    fn decide(&self, key: &[u8], _value: &[u8], _expire_at_ms: u64) -> FilterDecision {
         if key.last().is_some_and(|b| b % 2 == 1) {
             FilterDecision::Delete
         } else {

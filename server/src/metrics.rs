@@ -267,6 +267,18 @@ pub static ENGINE_ROWS: &[Row<ringkv_engine::Stats>] = &[
         |s| s.bytes_written_compaction,
     ),
     counter(
+        "compaction_read_bytes",
+        "ringkv_engine_compaction_read_bytes_total",
+        "Bytes read by compactions",
+        |s| s.bytes_read_compaction,
+    ),
+    counter(
+        "compaction_micros",
+        "ringkv_engine_compaction_microseconds_total",
+        "Time compactions spent merging",
+        |s| s.compaction_micros,
+    ),
+    counter(
         "point_reads",
         "ringkv_engine_point_reads_total",
         "Point reads",

@@ -32,7 +32,7 @@ use crate::sstable::builder::TableBuilder;
 use crate::sstable::reader::RunIter;
 use crate::sstable::sst_path;
 use crate::stats::Counters;
-use crate::value::{InternalValue, Kind, Value};
+use crate::value::{InternalValue, Kind};
 use crate::version::{FileMeta, Version};
 
 /// Every run's files that are not compaction inputs, for the per-key
@@ -204,6 +204,10 @@ impl Inner {
         Counters::add(&self.stats.compactions, 1);
         Counters::add(&self.stats.bytes_written_compaction, written);
         Counters::add(&self.stats.bytes_read_compaction, task.input_bytes());
+        Counters::add(
+            &self.stats.compaction_micros,
+            started.elapsed().as_micros() as u64,
+        );
         tracing::debug!(reason = ?task.reason, inputs = task.files().count(), in_bytes = task.input_bytes(), out_bytes = written, level = task.output_level, ms = started.elapsed().as_millis() as u64, "compaction done");
         self.signal_compaction();
         Ok(())
@@ -284,23 +288,26 @@ impl Inner {
                     continue;
                 }
                 last_stripe = Some(s);
-                let mut v: InternalValue = it.value().clone();
+                // The entry as it is written, unless expiry or the filter
+                // turn it into a tombstone (borrowed: most entries pass
+                // through unchanged, and a clone is two atomic operations).
+                let stored = it.value();
+                let mut replaced: Option<InternalValue> = None;
                 let mut expired = false;
-                if v.kind == Kind::Put {
-                    if v.is_expired(now) {
-                        v = InternalValue::tombstone(v.time_ms);
+                if stored.kind == Kind::Put {
+                    if stored.is_expired(now) {
+                        replaced = Some(InternalValue::tombstone(stored.time_ms));
                         expired = true;
                     } else if let Some(f) = &filter {
-                        let val = Value {
-                            data: v.data.clone(),
-                            expire_at_ms: v.time_ms,
-                        };
-                        if f.decide(&cur_key, &val) == FilterDecision::Delete {
+                        if f.decide(&cur_key, &stored.data, stored.time_ms)
+                            == FilterDecision::Delete
+                        {
                             Counters::add(&self.stats.filter_deleted, 1);
-                            v = InternalValue::tombstone(now);
+                            replaced = Some(InternalValue::tombstone(now));
                         }
                     }
                 }
+                let v = replaced.as_ref().unwrap_or(stored);
                 if v.kind == Kind::Delete
                     && s == 0
                     && now >= v.time_ms.saturating_add(grace)
@@ -326,7 +333,7 @@ impl Inner {
                     builder = Some((n, b));
                 }
                 if let Some((_, b)) = builder.as_mut() {
-                    b.add(&cur_key, seq, &v)?;
+                    b.add(&cur_key, seq, v)?;
                 }
                 it.next()?;
             }

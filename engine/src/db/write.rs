@@ -369,6 +369,7 @@ impl Inner {
             bytes_written_flush: flushed,
             bytes_written_compaction: compacted,
             bytes_read_compaction: g(&c.bytes_read_compaction),
+            compaction_micros: g(&c.compaction_micros),
             write_amplification: if user == 0 {
                 0.0
             } else {
