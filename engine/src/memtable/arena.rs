@@ -9,7 +9,8 @@
 //! held, and one holding 116-byte versions flushed about half of what
 //! RocksDB's flushes at the same budget, which made leveled compaction
 //! write more (`docs/performance.md`). A record's own overhead is its
-//! 56-byte header; the map holds 16 bytes and the index 8 per key, and
+//! 40-byte header (48 when its value is long enough to be shared, see
+//! [`COPY_OUT_MAX`]); the map holds 16 bytes and the index 8 per key, and
 //! each record points at the key's next older and next newer records in
 //! the memtable.
 //!
@@ -47,22 +48,39 @@ const COPY_OUT_MAX: usize = 256;
 /// Record alignment (the header holds `u64`s).
 const ALIGN: usize = 8;
 
-/// `seq:u64 | time_ms:u64 | chunk:*const Chunk | key_len:u32 |
-/// value_len:u32 | kind:u8 | 7 bytes unused | prev:*const u8 | next:*const
-/// u8`, native byte order: the arena is memory, never written to disk.
-/// `prev` is the record of the same key's next older version in this
-/// arena (null for the oldest), `next` of its next newer one (null for the
-/// newest).
-pub(super) const HEADER: usize = 56;
+/// `seq << 8 | kind: u64 | time_ms:u64 | key_len:u32 | value_len:u32 |
+/// prev:*const u8 | next:*const u8`, native byte order: the arena is
+/// memory, never written to disk. `prev` is the record of the same key's
+/// next older version in this arena (null for the oldest), `next` of its
+/// next newer one (null for the newest). Sequence numbers fit in 56 bits
+/// (an SSTable's internal key stores them so). A record whose value is
+/// longer than [`COPY_OUT_MAX`] has the chunk's address (`*const Chunk`)
+/// after the header, for the `Bytes` that share its value; the key and the
+/// value follow.
+///
+/// Why the chunk's address only there: it was in every header, 8 bytes
+/// that records with short values (most, and all of a collection's
+/// members) never use, as the kind byte's word was; a memtable of such
+/// versions held 14% more bytes than it needed, and flushed that much
+/// less per memtable.
+pub(super) const HEADER: usize = 40;
 
-const SEQ_AT: usize = 0;
+const SEQ_KIND_AT: usize = 0;
 const TIME_AT: usize = 8;
-const CHUNK_AT: usize = 16;
-const KEY_LEN_AT: usize = 24;
-const VALUE_LEN_AT: usize = 28;
-const KIND_AT: usize = 32;
-const PREV_AT: usize = 40;
-const NEXT_AT: usize = 48;
+const KEY_LEN_AT: usize = 16;
+const VALUE_LEN_AT: usize = 20;
+const PREV_AT: usize = 24;
+const NEXT_AT: usize = 32;
+
+/// Where the key starts in a record with a value of `value_len` bytes:
+/// after the header, and the chunk's address when the value is shared.
+const fn key_at(value_len: usize) -> usize {
+    if value_len > COPY_OUT_MAX {
+        HEADER + 8
+    } else {
+        HEADER
+    }
+}
 
 /// One block of arena memory.
 pub(super) struct Chunk {
@@ -172,8 +190,10 @@ unsafe impl Sync for Rec {}
 
 impl Rec {
     fn read_u64(self, at: usize) -> u64 {
-        // SAFETY: `at + 8 <= HEADER`; the header was written whole before
-        // the record was published, and records are 8-aligned.
+        // SAFETY: `at + 8 <= HEADER`, or `at == HEADER` in a record with a
+        // long value (the chunk's address follows its header); the header
+        // was written whole before the record was published, and records
+        // are 8-aligned.
         unsafe { self.0.as_ptr().add(at).cast::<u64>().read() }
     }
 
@@ -183,7 +203,7 @@ impl Rec {
     }
 
     pub(super) fn seq(self) -> u64 {
-        self.read_u64(SEQ_AT)
+        self.read_u64(SEQ_KIND_AT) >> 8
     }
 
     pub(super) fn time_ms(self) -> u64 {
@@ -191,8 +211,7 @@ impl Rec {
     }
 
     pub(super) fn kind(self) -> Kind {
-        // SAFETY: inside the header (see `read_u64`).
-        match unsafe { self.0.as_ptr().add(KIND_AT).read() } {
+        match self.read_u64(SEQ_KIND_AT) & 0xff {
             0 => Kind::Put,
             _ => Kind::Delete,
         }
@@ -242,12 +261,21 @@ impl Rec {
     pub(super) fn key<'a>(self) -> &'a [u8] {
         // SAFETY: the key was written after the header before publication
         // and never changes; the arena outlives the borrow (see `Rec`).
-        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(HEADER), self.key_len()) }
+        unsafe {
+            std::slice::from_raw_parts(
+                self.0.as_ptr().add(key_at(self.value_len())),
+                self.key_len(),
+            )
+        }
     }
 
     fn value_ptr(self) -> *const u8 {
         // SAFETY: within the record.
-        unsafe { self.0.as_ptr().add(HEADER + self.key_len()) }
+        unsafe {
+            self.0
+                .as_ptr()
+                .add(key_at(self.value_len()) + self.key_len())
+        }
     }
 
     /// The value as owned bytes: copied when small, else a `Bytes` that
@@ -260,7 +288,8 @@ impl Rec {
         if len <= COPY_OUT_MAX {
             return Bytes::copy_from_slice(value);
         }
-        let chunk = self.read_u64(CHUNK_AT) as usize as *const Chunk;
+        // Written after the header of every record with a value this long.
+        let chunk = self.read_u64(HEADER) as usize as *const Chunk;
         // SAFETY: `chunk` is `Arc::as_ptr` of the chunk holding this
         // record, and the arena holds that `Arc` while the record is
         // reachable, so taking one more strong count is sound.
@@ -310,7 +339,7 @@ impl AsRef<[u8]> for ChunkSlice {
 
 /// Bytes a record of this key and value takes in the arena.
 pub(super) fn record_size(key_len: usize, value_len: usize) -> usize {
-    (HEADER + key_len + value_len).next_multiple_of(ALIGN)
+    (key_at(value_len) + key_len + value_len).next_multiple_of(ALIGN)
 }
 
 /// The chunks records are written into.
@@ -337,31 +366,41 @@ impl Arena {
         value: &[u8],
         prev: Option<Rec>,
     ) -> Rec {
+        debug_assert!(seq < 1 << 56, "sequence numbers fit in 56 bits");
         let size = record_size(key.len(), value.len());
         let (chunk, offset) = self.reserve(size);
         // SAFETY: `offset + size` bytes fit in the chunk (`reserve`), no
         // other record uses them, and nothing has published them yet.
+        let kind_byte = match kind {
+            Kind::Put => 0,
+            Kind::Delete => 1,
+        };
+        let key_start = key_at(value.len());
         unsafe {
             let at = chunk.ptr.as_ptr().add(offset);
-            at.add(SEQ_AT).cast::<u64>().write(seq);
-            at.add(TIME_AT).cast::<u64>().write(time_ms);
-            at.add(CHUNK_AT)
+            at.add(SEQ_KIND_AT)
                 .cast::<u64>()
-                .write(Arc::as_ptr(chunk) as usize as u64);
+                .write(seq << 8 | kind_byte);
+            at.add(TIME_AT).cast::<u64>().write(time_ms);
             at.add(KEY_LEN_AT).cast::<u32>().write(len_u32(key.len()));
             at.add(VALUE_LEN_AT)
                 .cast::<u32>()
                 .write(len_u32(value.len()));
-            at.add(KIND_AT).write(match kind {
-                Kind::Put => 0,
-                Kind::Delete => 1,
-            });
             at.add(PREV_AT)
                 .cast::<u64>()
                 .write(prev.map_or(0, |r| r.0.as_ptr() as usize as u64));
             at.add(NEXT_AT).cast::<u64>().write(0);
-            std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(HEADER), key.len());
-            std::ptr::copy_nonoverlapping(value.as_ptr(), at.add(HEADER + key.len()), value.len());
+            if key_start > HEADER {
+                at.add(HEADER)
+                    .cast::<u64>()
+                    .write(Arc::as_ptr(chunk) as usize as u64);
+            }
+            std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(key_start), key.len());
+            std::ptr::copy_nonoverlapping(
+                value.as_ptr(),
+                at.add(key_start + key.len()),
+                value.len(),
+            );
             Rec(NonNull::new_unchecked(at))
         }
     }
@@ -427,6 +466,15 @@ mod tests {
             assert_eq!(prev, i.checked_sub(1).map(|p| p as u64 + 1));
             assert!(rec.next().is_none());
         }
+        // Only a value long enough to be shared carries the chunk's address.
+        assert_eq!(
+            record_size(10, COPY_OUT_MAX),
+            (HEADER + 10 + COPY_OUT_MAX).next_multiple_of(ALIGN)
+        );
+        assert_eq!(
+            record_size(10, COPY_OUT_MAX + 1),
+            (HEADER + 8 + 10 + COPY_OUT_MAX + 1).next_multiple_of(ALIGN)
+        );
         recs[0].0.set_next(Some(recs[1].0));
         assert_eq!(recs[0].0.next().map(|r| r.seq()), Some(2));
         recs[0].0.set_next(None);

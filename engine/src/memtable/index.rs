@@ -15,10 +15,6 @@ use super::arena::Rec;
 
 const SHARDS: usize = 16;
 
-/// Charged per key the index holds: a slot and its control byte, at the
-/// table's usual fill, and the table's growth.
-pub(super) const INDEX_CHARGE: usize = 24;
-
 pub(super) struct NewestIndex {
     shards: Box<[Shard]>,
     hasher: ahash::RandomState,
@@ -62,17 +58,35 @@ impl NewestIndex {
 
     /// Makes the record `make` returns the newest of `key`; `make` gets
     /// the current newest (to link the new record to it). Returns the new
-    /// record, and whether the key is new to the index.
-    pub(super) fn upsert(&self, key: &[u8], make: impl FnOnce(Option<Rec>) -> Rec) -> (Rec, bool) {
+    /// record, and when the key is new to the index, the bytes the table's
+    /// allocation grew by to hold it (0 but at a growth), which is what
+    /// the memtable is charged for the index: a slot and its control byte
+    /// at the table's fill, about 14 bytes a key on average, where a
+    /// fixed 24 used to be charged.
+    pub(super) fn upsert(
+        &self,
+        key: &[u8],
+        make: impl FnOnce(Option<Rec>) -> Rec,
+    ) -> (Rec, Option<usize>) {
         let hash = self.hash(key);
         let mut shard = self.shard(hash).write();
         if let Some(slot) = shard.find_mut(hash, |r| r.key() == key) {
             *slot = make(Some(*slot));
-            return (*slot, false);
+            return (*slot, None);
         }
         let rec = make(None);
+        let before = shard.allocation_size();
         shard.insert_unique(hash, rec, |r| self.hash(r.key()));
-        (rec, true)
+        (rec, Some(shard.allocation_size().saturating_sub(before)))
+    }
+
+    /// Bytes the index's tables hold.
+    #[cfg(test)]
+    pub(super) fn allocated(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.0.read().allocation_size())
+            .sum()
     }
 
     /// Forgets `key`.

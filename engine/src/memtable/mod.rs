@@ -25,8 +25,9 @@
 //! key (the key's oldest record's address, under its slice) and the index
 //! of newest versions ([`index`]) an 8-byte slot per key, so a memtable's
 //! memory is its keys and values plus a record header a version and about
-//! 80 bytes a key (and 160 bytes per layer of keys sharing a slice),
-//! and what it is charged is what it holds.
+//! 60 bytes a key (and 160 bytes per layer of keys sharing a slice),
+//! and what it is charged is what it holds (the index: its tables'
+//! allocations, as they grow).
 //!
 //! Thread safety:
 //! 1. Inserts happen only under the engine's write lock (so sequence order and
@@ -62,7 +63,7 @@ use parking_lot::RwLock;
 
 use crate::value::{InternalValue, Kind};
 use arena::{Arena, Rec, record_size};
-use index::{INDEX_CHARGE, NewestIndex};
+use index::NewestIndex;
 use keys::{KEY_CHARGE, KeyMap};
 
 /// Internal-key order: user key ascending, then sequence descending.
@@ -159,7 +160,7 @@ impl Memtable {
         let Versions { map, arena } = &mut *guard;
         let mut add = 0;
         for v in batch {
-            let (rec, new_key) = self.newest.upsert(v.user, |prev| {
+            let (rec, index_grown) = self.newest.upsert(v.user, |prev| {
                 let new = arena.push(v.seq, v.kind, v.time_ms, v.user, v.data, prev);
                 if let Some(older) = prev {
                     older.set_next(Some(new));
@@ -167,8 +168,8 @@ impl Memtable {
                 new
             });
             add += record_size(v.user.len(), v.data.len());
-            if new_key {
-                add += INDEX_CHARGE + map.insert(rec);
+            if let Some(grown) = index_grown {
+                add += grown + map.insert(rec);
             }
         }
         drop(guard);
@@ -199,10 +200,9 @@ impl Memtable {
             None => {
                 self.newest.remove(user);
                 guard.map.remove(user);
-                self.bytes.fetch_sub(
-                    (KEY_CHARGE + INDEX_CHARGE).min(self.approx_bytes()),
-                    AtomicOrdering::Relaxed,
-                );
+                // The index's table keeps its size (and its charge).
+                self.bytes
+                    .fetch_sub(KEY_CHARGE.min(self.approx_bytes()), AtomicOrdering::Relaxed);
             }
         }
     }
@@ -341,6 +341,26 @@ mod tests {
         assert_eq!(m.get(b"", 10).unwrap().1, InternalValue::tombstone(7));
         assert!(m.approx_bytes() > 0);
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn the_charge_covers_the_records_and_the_index_tables() {
+        let m = Memtable::new(1);
+        let mut records = 0;
+        for i in 0..50_000u64 {
+            // Some keys twice: a second version of a key grows no table.
+            let key = format!("member:{:08}", i % 40_000);
+            let value = vec![7u8; (i % 60) as usize];
+            records += record_size(key.len(), value.len());
+            m.insert(
+                Bytes::from(key),
+                i + 1,
+                InternalValue::put(Value::new(value)),
+            );
+        }
+        let index = m.newest.allocated();
+        assert!(index >= 40_000 * 9, "a slot and a control byte a key");
+        assert!(m.approx_bytes() >= records + index + 40_000 * KEY_CHARGE);
     }
 
     #[test]
