@@ -485,6 +485,31 @@ fn info_config_time_save_debug_function() {
         err(c, &["SHUTDOWN", "ABORT"]),
         "ERR No shutdown in progress."
     );
+    // Redis's illegal combinations are syntax errors, and the server goes
+    // on (SAVE with NOSAVE once shut it down).
+    for bad in [
+        &["SHUTDOWN", "SAVE", "NOSAVE"][..],
+        &["SHUTDOWN", "NOSAVE", "SAVE"],
+        &["SHUTDOWN", "ABORT", "NOW"],
+        &["SHUTDOWN", "FORCE", "ABORT"],
+        &["SHUTDOWN", "LATER"],
+    ] {
+        assert_eq!(err(c, bad), "ERR syntax error", "{bad:?}");
+    }
+    let mut raw = s.raw();
+    raw.send_cmd(&[b"MULTI"]);
+    raw.send_cmd(&[b"SHUTDOWN"]);
+    raw.send_cmd(&[b"EXEC"]);
+    assert_eq!(raw.read_reply(), "+OK\r\n");
+    assert_eq!(
+        raw.read_reply(),
+        "-ERR Command not allowed inside a transaction\r\n"
+    );
+    assert_eq!(
+        raw.read_reply(),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(ok(c, &["PING"]), redis::Value::SimpleString("PONG".into()));
     ok(c, &["FLUSHALL"]);
     assert_eq!(ok(c, &["DEBUG", "DIGEST"]), bulk(&"0".repeat(40)));
 }
@@ -574,6 +599,16 @@ fn client_pause_holds_writes_until_unpause_and_everything_until_its_end() {
         admin.cmd(&["CLIENT", "PAUSE", "10", "FOO"]),
         "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"
     );
+    // A timeout whose end passes i64::MAX milliseconds pauses nothing, as
+    // in Redis (its end wraps into the past); it once paused every client
+    // for good, CLIENT UNPAUSE included.
+    for mode in ["ALL", "WRITE"] {
+        assert_eq!(
+            admin.cmd(&["CLIENT", "PAUSE", "9223372036854775807", mode]),
+            "+OK\r\n"
+        );
+        assert_eq!(admin.cmd(&["SET", "after", "1"]), "+OK\r\n");
+    }
     // WRITE: a write waits (and counts as a blocked client), reads answer.
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
     let mut writer = s.raw();

@@ -109,6 +109,12 @@ fn ttl_and_expire_family() {
         ok(c, &["PEXPIRETIME", "k"]),
         int(((now + 600) * 1000) as i64)
     );
+    // EXPIRETIME rounds to the nearest second, as Redis does.
+    for (ms, secs) in [(499, 600), (500, 601), (999, 601)] {
+        let at = ((now + 600) * 1000 + ms).to_string();
+        ok(c, &["PEXPIREAT", "k", &at]);
+        assert_eq!(ok(c, &["EXPIRETIME", "k"]), int((now + secs) as i64));
+    }
     assert_eq!(ok(c, &["EXPIREAT", "k", "1"]), int(1));
     assert_eq!(ok(c, &["EXISTS", "k"]), int(0));
     ok(c, &["SET", "neg", "v"]);

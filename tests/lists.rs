@@ -454,6 +454,34 @@ fn blocking_pops_inside_multi_unblock_and_closed_clients() {
     thread::sleep(Duration::from_millis(100));
     assert_eq!(range(c, "gone"), ["kept"]);
 
+    // Also when it sent more after blocking, then closed: the input is
+    // read (and kept) while it waits, and the close still ends the wait.
+    // The element then goes to the next client in line, not to the one
+    // that left (it once stayed blocked, and took the element with it).
+    for pop in [&b"BLPOP"[..], b"BZPOPMIN"] {
+        let key: &[u8] = if pop == b"BLPOP" { b"gone2" } else { b"gonez" };
+        let mut leaver = s.raw();
+        leaver.send_cmd(&[pop, key, b"0"]);
+        wait_blocked(&s, 1);
+        leaver.send_cmd(&[b"PING"]);
+        thread::sleep(Duration::from_millis(50));
+        drop(leaver);
+        wait_blocked(&s, 0);
+        let mut next = s.raw();
+        next.send_cmd(&[pop, key, b"0"]);
+        wait_blocked(&s, 1);
+        if pop == b"BLPOP" {
+            ok(c, &["RPUSH", "gone2", "v1"]);
+            assert_eq!(next.read_reply(), "*2\r\n$5\r\ngone2\r\n$2\r\nv1\r\n");
+        } else {
+            ok(c, &["ZADD", "gonez", "1", "m"]);
+            assert_eq!(
+                next.read_reply(),
+                "*3\r\n$5\r\ngonez\r\n$1\r\nm\r\n$1\r\n1\r\n"
+            );
+        }
+    }
+
     // Pipelined commands after a blocking pop wait for it.
     let mut raw = s.raw();
     raw.send(&encode_cmd(&[b"BLPOP", b"pq", b"5"]));

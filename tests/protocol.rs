@@ -202,6 +202,57 @@ fn query_buffer_limit_disconnects_the_client() {
 }
 
 #[test]
+fn a_request_may_carry_more_than_a_million_arguments_as_in_redis_7() {
+    // Redis 7.0's only limit on the argument count is i32::MAX (6.x had
+    // 1024 * 1024, which ringkv once kept): an ECHO with 1,100,000
+    // arguments is parsed whole and refused for its arity, not its size.
+    let s = TestServer::start();
+    let n = 1_100_000usize;
+    let mut req = format!("*{n}\r\n$4\r\nECHO\r\n").into_bytes();
+    for _ in 1..n {
+        req.extend_from_slice(b"$0\r\n\r\n");
+    }
+    let mut c = s.raw();
+    c.send(&req);
+    assert_eq!(
+        c.read_reply(),
+        "-ERR wrong number of arguments for 'echo' command\r\n"
+    );
+    let mut c = s.raw();
+    c.send(b"*2147483648\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "-ERR Protocol error: invalid multibulk length\r\n"
+    );
+}
+
+#[test]
+fn parsed_arguments_count_toward_the_query_buffer_limit() {
+    // 200,000 empty arguments are 1.2 MB of input but 3 MB of parsed
+    // offsets: under a 2 MB limit the client is disconnected before the
+    // request completes, though its buffer alone stays under the limit.
+    let s = TestServer::start_with(&["--client-query-buffer-limit", "2mb"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut req = b"*5000000\r\n$4\r\nECHO\r\n".to_vec();
+    for _ in 0..200_000 {
+        req.extend_from_slice(b"$0\r\n\r\n");
+    }
+    let _ = stream.write_all(&req);
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(std::io::Read::read(&mut stream, &mut buf), Ok(0) | Err(_)),
+        "disconnected"
+    );
+    still_serving(&s);
+}
+
+#[test]
 fn unauthenticated_clients_cannot_send_big_frames() {
     let s = TestServer::start_with(&["--requirepass", "pw"]);
     let mut c = s.raw();

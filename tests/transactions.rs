@@ -306,3 +306,40 @@ fn a_huge_exec_is_isolated_but_does_not_stop_ping() {
         "PING took {ping_took:?}, as long as the EXEC ({exec_took:?})"
     );
 }
+
+#[test]
+fn a_refused_exec_discards_the_transaction_as_redis_does() {
+    // Redis answers an EXEC it refuses (wrong arity, subscribed context)
+    // with EXECABORT and discards the transaction; ringkv once answered
+    // the bare error and stayed in MULTI, queueing what followed.
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    let abort = "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n";
+    assert_eq!(raw.cmd(&["EXEC", "foo"]), abort);
+    assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", "a", "1"]), "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["EXEC", "foo"]), abort);
+    assert_eq!(raw.cmd(&["SET", "b", "2"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "a"]), "$-1\r\n");
+    assert_eq!(raw.cmd(&["DISCARD"]), "-ERR DISCARD without MULTI\r\n");
+    // The watches go too: a later transaction is not aborted by them.
+    assert_eq!(raw.cmd(&["WATCH", "w"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["EXEC", "x", "y"]), abort);
+    let c = &mut s.conn();
+    ok(c, &["SET", "w", "changed"]);
+    assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "b"]), "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["EXEC"]), "*1\r\n$1\r\n2\r\n");
+    // In a subscribed context.
+    let mut sub = s.raw();
+    sub.send_cmd(&[b"SUBSCRIBE", b"ch"]);
+    assert_eq!(
+        sub.read_reply(),
+        "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    assert_eq!(
+        sub.cmd(&["EXEC"]),
+        "-EXECABORT Transaction discarded because of: Can't execute 'exec': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+    );
+}

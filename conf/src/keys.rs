@@ -185,8 +185,8 @@ config_keys! {
     databases: u32 = 16, "databases", "server", fixed, range = 1..=10_000;
     /// Largest bulk string a client may send (a value or argument).
     proto_max_bulk_len: ByteSize = ByteSize::mib(512), "proto-max-bulk-len", "server", live = ReadWhereUsed, range = ByteSize::kib(1)..;
-    /// Most arguments one command may carry (the multibulk length).
-    proto_max_multibulk_len: u64 = 1024 * 1024, "proto-max-multibulk-len", "server", live = ReadWhereUsed, range = 1..;
+    /// Most arguments one command may carry (the multibulk length); Redis 7.0's limit is 2147483647. The arguments parsed so far count toward client-query-buffer-limit.
+    proto_max_multibulk_len: u64 = i32::MAX as u64, "proto-max-multibulk-len", "server", live = ReadWhereUsed, range = 1..;
     /// Most unparsed input buffered for one client before it is disconnected.
     client_query_buffer_limit: ByteSize = ByteSize::gib(1), "client-query-buffer-limit", "server", live = ReadWhereUsed, range = ByteSize::mib(1)..;
     /// Output limits per client class, as Redis writes them: `class hard

@@ -53,7 +53,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bulk_len: 512 * 1024 * 1024,
-            max_multibulk_len: 1024 * 1024,
+            max_multibulk_len: i32::MAX as u64,
             auth_required: false,
         }
     }
@@ -176,6 +176,18 @@ impl RequestDecoder {
     /// it is split across reads.
     pub fn examined(&self) -> u64 {
         self.examined
+    }
+
+    /// Memory held for the request at the front of the buffer beyond the
+    /// buffer itself: the offsets of its arguments parsed so far. The
+    /// caller counts it with the buffer against its query-buffer limit, so
+    /// that a request of millions of empty arguments is bounded as its
+    /// bytes are.
+    pub fn held_bytes(&self) -> usize {
+        match &self.front {
+            Front::Start { .. } => 0,
+            Front::Multibulk(p) => p.ranges.capacity() * std::mem::size_of::<(usize, usize)>(),
+        }
     }
 
     /// Removes and returns the first complete request in `buf`.

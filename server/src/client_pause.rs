@@ -45,7 +45,11 @@ impl ClientPause {
     /// Pauses for `timeout` (WRITE mode unless `all`); an earlier pause
     /// keeps its end if later and its mode if stricter.
     pub fn pause(&self, timeout: Duration, all: bool) {
-        let end = Instant::now() + timeout;
+        // A timeout past what the clock can hold lasts as long as it can.
+        let now = Instant::now();
+        let end = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(u32::MAX.into()));
         let mut state = self.state.lock();
         *state = Some(match *state {
             Some(p) if p.end > Instant::now() => Pause {

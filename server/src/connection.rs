@@ -251,7 +251,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
             return Ended::Quit;
         }
         let limit = server.config.read().client_query_buffer_limit.bytes();
-        if rbuf.len() as u64 > limit {
+        if (rbuf.len() + decoder.held_bytes()) as u64 > limit {
             return Ended::QueryBufferLimit;
         }
     }
@@ -457,7 +457,6 @@ async fn wait_blocked(
         .timeout
         .and_then(|t| tokio::time::Instant::now().checked_add(t));
     let mut poll = POLL_MIN;
-    let mut watch_socket = true;
     // In a cluster the other nodes are asked to wake this one when a key
     // changes there; renewed while the client waits.
     let mut interest_renewal = tokio::time::Instant::now();
@@ -519,15 +518,25 @@ async fn wait_blocked(
             () = tokio::time::sleep(poll), if polling => poll = (poll * 2).min(POLL_MAX),
             () = &mut pause_changed, if held_until.is_some() => {}
             () = pause_over => {}
-            r = socket.readable(), if watch_socket => {
+            r = socket.readable() => {
                 if let Err(e) = r {
                     break Err(Ended::Io(e));
                 }
                 rbuf.reserve(READ_CHUNK);
                 match socket.try_read_buf(rbuf) {
                     Ok(0) => break Err(Ended::PeerClosed),
-                    // Pipelined input: kept; a close now shows at the next read.
-                    Ok(_) => watch_socket = false,
+                    // Pipelined input: kept for after the reply, and the
+                    // socket still watched, so that a client that sends
+                    // more and then closes leaves the queue (Redis reads
+                    // on too). Watching stopped here once left such a
+                    // client blocked on its keys for good, and the next
+                    // push went to it and was lost.
+                    Ok(_) => {
+                        let limit = server.config.read().client_query_buffer_limit.bytes();
+                        if rbuf.len() as u64 > limit {
+                            break Err(Ended::QueryBufferLimit);
+                        }
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => break Err(Ended::Io(e)),
                 }

@@ -465,6 +465,16 @@ pub async fn client_pause(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ms = ringkv_resp::string_to_i64(arg(args, 2))
         .ok_or_else(|| ReplyError::err("timeout is not an integer or out of range"))?;
     let ms = u64::try_from(ms).map_err(|_| ReplyError::err("timeout is negative"))?;
+    // Redis adds the timeout to the Unix time in milliseconds as a signed
+    // 64-bit sum: one that passes i64::MAX wraps into the past, and the
+    // command pauses nothing. So does this one (rather than every client,
+    // for longer than the machine will run).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if now_ms.saturating_add(ms) > i64::MAX as u64 {
+        return Ok(Reply::Ok);
+    }
     cx.server
         .client_pause
         .pause(std::time::Duration::from_millis(ms), all);

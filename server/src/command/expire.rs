@@ -182,10 +182,11 @@ pub async fn pttl(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ttl_generic(cx, args, remaining_ms).await
 }
 
-/// EXPIRETIME key.
+/// EXPIRETIME key: the expiry in seconds, rounded to the nearest as
+/// Redis rounds it (`(ms + 500) / 1000`, as TTL is).
 pub async fn expiretime(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ttl_generic(cx, args, |at, _| {
-        i64::try_from(at / 1000).unwrap_or(i64::MAX)
+        i64::try_from(at.saturating_add(500) / 1000).unwrap_or(i64::MAX)
     })
     .await
 }

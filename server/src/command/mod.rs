@@ -412,6 +412,7 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
                 stats.reject();
             }
             client.flag_transaction_error();
+            let e = txn::abort_if_exec(server, client, s, e);
             return error_reply(server, e);
         }
     };
@@ -431,23 +432,23 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
     }
     if !client.authenticated && !spec.has(flag::NO_AUTH) {
         client.flag_transaction_error();
-        return refuse(server, ReplyError::NoAuth);
+        let e = txn::abort_if_exec(server, client, spec, ReplyError::NoAuth);
+        return refuse(server, e);
     }
     if client.protocol == ringkv_resp::Protocol::Resp2
         && client.subscriptions.as_ref().is_some_and(|s| s.any())
         && !allowed_subscribed(spec.handler)
     {
         client.flag_transaction_error();
-        return refuse(
-            server,
-            ReplyError::Err(
-                format!(
-                    "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                    table::fullname(parent, spec)
-                )
-                .into(),
-            ),
+        let e = ReplyError::Err(
+            format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                table::fullname(parent, spec)
+            )
+            .into(),
         );
+        let e = txn::abort_if_exec(server, client, spec, e);
+        return refuse(server, e);
     }
     // CLIENT PAUSE holds the command here, before any gate is taken and
     // before MULTI queues it, as Redis does.

@@ -690,13 +690,24 @@ pub async fn function_list(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// accepting clients, and exits once connections have drained. Like Redis,
 /// it sends no reply on success: the connection just closes.
 pub async fn shutdown(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut nosave, mut save, mut flags) = (false, false, false, 0);
     for a in args.iter().skip(1) {
         if is(a, "ABORT") {
             abort = true;
-        } else if !["NOSAVE", "SAVE", "NOW", "FORCE"].iter().any(|w| is(a, w)) {
+            continue;
+        }
+        flags += 1;
+        if is(a, "NOSAVE") {
+            nosave = true;
+        } else if is(a, "SAVE") {
+            save = true;
+        } else if !is(a, "NOW") && !is(a, "FORCE") {
             return Err(ReplyError::syntax());
         }
+    }
+    // Redis's illegal combinations: ABORT with anything, SAVE with NOSAVE.
+    if (abort && flags > 0) || (save && nosave) {
+        return Err(ReplyError::syntax());
     }
     if abort {
         return Err(ReplyError::err("No shutdown in progress."));

@@ -211,6 +211,33 @@ pub async fn discard(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::Ok)
 }
 
+/// What an EXEC refused before it ran answers (Redis's
+/// `execCommandAbort`): the transaction is discarded (its queue and its
+/// watches, also when there was none) and the refusal comes back as
+/// `EXECABORT Transaction discarded because of: <refusal>`, the refusal's
+/// `ERR ` left out. Any other command's refusal is returned as it is.
+pub fn abort_if_exec(
+    server: &crate::shared::Server,
+    client: &mut Client,
+    spec: &CommandSpec,
+    refusal: ReplyError,
+) -> ReplyError {
+    if spec.handler != super::table::Handler::Exec {
+        return refusal;
+    }
+    client.end_multi();
+    server.watches.unwatch_all(client);
+    let text = refusal.text();
+    ReplyError::Prefixed {
+        prefix: "EXECABORT",
+        text: format!(
+            "Transaction discarded because of: {}",
+            text.strip_prefix("ERR ").unwrap_or(&text)
+        )
+        .into(),
+    }
+}
+
 /// Queued commands an EXEC runs between two yields to the scheduler.
 const EXEC_YIELD_EVERY: usize = 256;
 
