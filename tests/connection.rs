@@ -324,6 +324,20 @@ fn info_config_time_save_debug_function() {
         .query(c)
         .unwrap();
     assert_eq!(got, ["maxclients", "500", "hz", "20"]);
+    // A name without glob characters comes back as the client spelled it,
+    // as in Redis; a pattern gives the table's spelling.
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("MaxClients")
+        .arg("HZ*")
+        .query(c)
+        .unwrap();
+    assert_eq!(got, ["MaxClients", "500", "hz", "20"]);
+    assert_eq!(
+        err(c, &["CONFIG", "SET", "hz", "10", "HZ", "11"]),
+        "ERR CONFIG SET failed (possibly related to argument 'HZ') - duplicate parameter"
+    );
+    assert_eq!(ok(c, &["CONFIG", "SET", "maxmemory", "0mb"]), Okay);
     assert_eq!(
         err(c, &["CONFIG", "SET", "nosuch", "1"]),
         "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"

@@ -222,13 +222,25 @@ pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .chain(latency)
         .collect();
     let mut pairs: Vec<(Reply, Reply)> = Vec::new();
+    // Names already answered (as the table spells them).
+    let mut seen: Vec<&str> = Vec::new();
     for pattern in args.iter().skip(2) {
+        // A name without glob characters is looked up and answered as the
+        // client spelled it (`CONFIG GET TIMEOUT` gives `TIMEOUT`), as
+        // Redis does; a pattern answers the table's names.
+        let literal = !pattern.iter().any(|b| b"[*?".contains(b));
         let glob = Glob::new(pattern, true);
         for (name, value) in &all {
-            let seen = pairs.iter().any(|(n, _)| *n == Reply::bulk(name));
-            if glob.matches(name.as_bytes()) && !seen {
-                pairs.push((Reply::bulk(name), Reply::bulk(value)));
+            if seen.contains(name) || !glob.matches(name.as_bytes()) {
+                continue;
             }
+            seen.push(name);
+            let shown = if literal {
+                Reply::Bulk(pattern.clone())
+            } else {
+                Reply::bulk(name)
+            };
+            pairs.push((shown, Reply::bulk(value)));
         }
     }
     Ok(Reply::Map(pairs))
@@ -243,11 +255,19 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut next = cx.server.config.read().clone();
     let mut changed = Vec::new();
     let mut in_memory = Vec::new();
+    let mut named: Vec<String> = Vec::new();
     for pair in rest.chunks_exact(2) {
         let (name, value) = (
             String::from_utf8_lossy(arg(pair, 0)).into_owned(),
             String::from_utf8_lossy(arg(pair, 1)).into_owned(),
         );
+        let lower = name.to_ascii_lowercase();
+        if named.contains(&lower) {
+            return Err(ReplyError::Err(
+                format!("CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter").into(),
+            ));
+        }
+        named.push(lower);
         match InMemory::parse(&name, &value) {
             Ok(Some(parsed)) => {
                 in_memory.push(parsed);
@@ -268,7 +288,12 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             // Accepted when it asks for what ringkv always does; `save`
             // schedules snapshots ringkv does not take (the WAL holds every
             // write), so any schedule is accepted and changes nothing.
-            if *fixed == "save" || value.eq_ignore_ascii_case(current) {
+            // maxmemory is a memory value: `0mb` asks for 0 as `0` does.
+            let same = value.eq_ignore_ascii_case(current)
+                || (*fixed == "maxmemory"
+                    && <ringkv_conf::ByteSize as ringkv_conf::ConfValue>::parse_conf(&value)
+                        .is_ok_and(|b| b.bytes() == 0));
+            if *fixed == "save" || same {
                 continue;
             }
             return Err(ReplyError::Err(
