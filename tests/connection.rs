@@ -112,6 +112,29 @@ fn client_subcommands_and_quit() {
         err(c, &["CLIENT", "LIST", "TYPE", "foo"]),
         "ERR Unknown client type 'foo'"
     );
+    // One filter at a time, as Redis 7.0 takes them.
+    assert_eq!(
+        err(
+            c,
+            &["CLIENT", "LIST", "TYPE", "normal", "ID", &id.to_string()]
+        ),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        err(c, &["CLIENT", "LIST", "ID", &id.to_string(), "TYPE"]),
+        "ERR Invalid client ID"
+    );
+    assert_eq!(
+        ok(c, &["CLIENT", "LIST", "ID", "0", "-5"]),
+        redis::Value::BulkString(Vec::new())
+    );
+    let mine: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("ID")
+        .arg(id)
+        .query(c)
+        .unwrap();
+    assert!(mine.starts_with(&format!("id={id} ")), "{mine}");
     assert_eq!(ok(c, &["CLIENT", "SETINFO", "LIB-NAME", "mylib"]), Okay);
     assert_eq!(ok(c, &["CLIENT", "NO-EVICT", "on"]), Okay);
     assert_eq!(err(c, &["CLIENT", "NO-EVICT", "maybe"]), "ERR syntax error");

@@ -286,3 +286,23 @@ fn resp3_replies_after_hello_3() {
     );
     assert_eq!(c.cmd(&["MGET", "k", "nope"]), "*2\r\n$1\r\nv\r\n_\r\n");
 }
+
+#[test]
+fn resp3_command_info_sends_sets_where_redis_7_0_does() {
+    // Flags, categories, tips, key specs and their flags, and an empty
+    // subcommand list are sets; these are redis-server 7.0.15's bytes.
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.send(b"HELLO 3\r\n");
+    let _ = c.read_reply();
+    c.send(b"COMMAND INFO get\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+         ~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n\
+         +RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n\
+         $4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n\
+         $5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n\
+         $5\r\nlimit\r\n:0\r\n~0\r\n"
+    );
+}

@@ -245,12 +245,13 @@ pub async fn client_getname(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 /// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID id [id ...]].
 pub async fn client_list(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut c = ArgCursor::new(args, 2);
-    let mut only_ids: Option<Vec<u64>> = None;
+    // Redis 7.0 takes one filter: TYPE <type>, or ID <id> [<id> ...].
+    let mut only_ids: Option<Vec<i64>> = None;
     let mut type_ok = true;
-    while let Some(opt) = c.next_arg() {
-        if is(opt, "TYPE") {
-            let t = c.require()?;
+    match args.get(2) {
+        None => {}
+        Some(opt) if is(opt, "TYPE") && args.len() == 4 => {
+            let t = arg(args, 3);
             if !["normal", "master", "replica", "slave", "pubsub"]
                 .iter()
                 .any(|n| is(t, n))
@@ -260,23 +261,20 @@ pub async fn client_list(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ));
             }
             type_ok = is(t, "normal");
-        } else if is(opt, "ID") && c.has_more() {
-            let mut ids = Vec::new();
-            while let Some(id) = c.next_arg() {
-                let id = parse_i64(id)
-                    .ok()
-                    .and_then(|v| u64::try_from(v).ok())
-                    .filter(|&v| v > 0);
-                ids.push(id.ok_or(ReplyError::err("Invalid client ID"))?);
-            }
-            only_ids = Some(ids);
-        } else {
-            return Err(ReplyError::syntax());
         }
+        Some(opt) if is(opt, "ID") && args.len() > 3 => {
+            let ids = args[3..]
+                .iter()
+                .map(|id| parse_i64(id).map_err(|_| ReplyError::err("Invalid client ID")))
+                .collect::<Result<Vec<_>, _>>()?;
+            only_ids = Some(ids);
+        }
+        Some(_) => return Err(ReplyError::syntax()),
     }
     let mut out = String::new();
     for h in cx.server.clients.all() {
-        if type_ok && only_ids.as_ref().is_none_or(|ids| ids.contains(&h.id)) {
+        let listed = |ids: &Vec<i64>| ids.iter().any(|&id| u64::try_from(id) == Ok(h.id));
+        if type_ok && only_ids.as_ref().is_none_or(listed) {
             out.push_str(&h.describe());
             out.push('\n');
         }

@@ -340,14 +340,15 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
 }
 
 fn key_specs(keys: KeyPositions, write: bool) -> Reply {
+    // Sets, as Redis 7.0 sends them (arrays in RESP2).
     if keys.first == 0 {
-        return Reply::Array(vec![]);
+        return Reply::Set(vec![]);
     }
     let access = if write { "RW" } else { "RO" };
-    Reply::Array(vec![Reply::Map(vec![
+    Reply::Set(vec![Reply::Map(vec![
         (
             Reply::bulk("flags"),
-            Reply::Array(vec![Reply::simple(access), Reply::simple("access")]),
+            Reply::Set(vec![Reply::simple(access), Reply::simple("access")]),
         ),
         (
             Reply::bulk("begin_search"),
@@ -407,9 +408,15 @@ pub fn info_reply(spec: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
         Reply::Int(spec.keys.last.into()),
         Reply::Int(spec.keys.step.into()),
         Reply::Set(acl_categories(spec)),
-        Reply::Array(vec![]),
+        // Tips, key specs and (when there are none) subcommands are sets
+        // in Redis 7.0's reply, which RESP3 shows.
+        Reply::Set(vec![]),
         key_specs(spec.keys, spec.has(flag::WRITE)),
-        Reply::Array(subs),
+        if spec.subcommands.is_empty() {
+            Reply::Set(vec![])
+        } else {
+            Reply::Array(subs)
+        },
     ])
 }
 
