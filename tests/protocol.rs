@@ -306,3 +306,57 @@ fn resp3_command_info_sends_sets_where_redis_7_0_does() {
          $5\r\nlimit\r\n:0\r\n~0\r\n"
     );
 }
+
+#[test]
+fn debug_protocol_answers_each_resp_type_as_redis_does() {
+    let s = TestServer::start_with(&["--enable-debug-command", "yes"]);
+    let mut c = s.raw();
+    // RESP2: attributes left out, big numbers and doubles as bulk strings,
+    // booleans as integers, no push.
+    for (name, want) in [
+        (
+            "attrib",
+            "$39\r\nSome real reply following the attribute\r\n",
+        ),
+        ("bignum", "$37\r\n1234567999999999999999999999999999999\r\n"),
+        ("double", "$5\r\n3.141\r\n"),
+        ("true", ":1\r\n"),
+        ("map", "*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0\r\n"),
+        ("push", "-ERR RESP2 is not supported by this command\r\n"),
+    ] {
+        assert_eq!(c.cmd(&["DEBUG", "PROTOCOL", name]), want, "{name}");
+    }
+    c.send(b"HELLO 3\r\n");
+    let _ = c.read_reply();
+    for (name, want) in [
+        ("bignum", "(1234567999999999999999999999999999999\r\n"),
+        ("double", ",3.141\r\n"),
+        ("false", "#f\r\n"),
+        ("set", "~3\r\n:0\r\n:1\r\n:2\r\n"),
+        ("verbatim", "=29\r\ntxt:This is a verbatim\nstring\r\n"),
+        ("null", "_\r\n"),
+    ] {
+        assert_eq!(c.cmd(&["DEBUG", "PROTOCOL", name]), want, "{name}");
+    }
+    // An attribute, then the reply it describes; a push, then the reply.
+    c.send(b"DEBUG PROTOCOL attrib\r\n");
+    assert_eq!(c.read_reply(), "|1\r\n");
+    assert_eq!(c.read_reply(), "$14\r\nkey-popularity\r\n");
+    assert_eq!(c.read_reply(), "*2\r\n$7\r\nkey:123\r\n:90\r\n");
+    assert_eq!(
+        c.read_reply(),
+        "$39\r\nSome real reply following the attribute\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["DEBUG", "PROTOCOL", "push"]),
+        ">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n"
+    );
+    assert_eq!(
+        c.read_reply(),
+        "$40\r\nSome real reply following the push reply\r\n"
+    );
+    assert!(
+        c.cmd(&["DEBUG", "PROTOCOL", "nope"])
+            .starts_with("-ERR Wrong protocol type name.")
+    );
+}

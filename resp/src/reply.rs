@@ -68,6 +68,11 @@ pub enum Reply {
     Verbatim(&'static str, Bytes),
     /// An out-of-band message (pub/sub): a RESP3 push, a RESP2 array.
     Push(Vec<Reply>),
+    /// A big number, its decimal digits (a bulk string in RESP2).
+    BigNumber(Cow<'static, str>),
+    /// RESP3 attributes: key/value pairs about the reply that follows,
+    /// which is sent separately (nothing in RESP2).
+    Attribute(Vec<(Reply, Reply)>),
     /// Several replies sent back to back for one command (SUBSCRIBE of
     /// several channels answers once per channel).
     Many(Vec<Reply>),
@@ -146,6 +151,8 @@ impl Reply {
             }
             Reply::Double(d) => leaf2(out, &F::BulkString(format_double(*d).as_bytes())),
             Reply::Bool(b) => leaf2(out, &F::Integer(i64::from(*b))),
+            Reply::BigNumber(n) => leaf2(out, &F::BulkString(n.as_bytes())),
+            Reply::Attribute(_) => {}
         }
     }
 
@@ -222,6 +229,18 @@ impl Reply {
                     attributes: None,
                 },
             ),
+            Reply::BigNumber(n) => {
+                out.put_u8(b'(');
+                out.put_slice(sanitize(n).as_bytes());
+                out.put_slice(b"\r\n");
+            }
+            Reply::Attribute(pairs) => {
+                header(out, b'|', pairs.len());
+                for (k, v) in pairs {
+                    k.encode_resp3(out);
+                    v.encode_resp3(out);
+                }
+            }
         }
     }
 }

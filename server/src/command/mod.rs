@@ -20,6 +20,7 @@ pub mod blocking_pops;
 pub mod cluster;
 pub mod collections;
 pub mod connection;
+pub mod debug_protocol;
 pub mod digest;
 pub mod docs;
 pub mod expire;

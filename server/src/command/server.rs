@@ -565,6 +565,10 @@ const DEBUG_HELP: &[&str] = &[
     "    Output a hex signature of the values of the given keys (40 zeros for a missing key).",
     "LOADAOF",
     "    As RELOAD: the WAL already holds every write.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Accepted for compatibility: lists are not stored as quicklists.",
     "SET-ACTIVE-EXPIRE <0|1>",
@@ -575,7 +579,7 @@ const DEBUG_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// DEBUG SLEEP | SET-ACTIVE-EXPIRE | OBJECT | RELOAD | HELP.
+/// DEBUG SLEEP | SET-ACTIVE-EXPIRE | OBJECT | PROTOCOL | RELOAD | HELP.
 pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = arg(args, 1);
     let syntax = || ReplyError::subcommand_syntax("DEBUG", sub);
@@ -617,6 +621,9 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )
             .into(),
         ));
+    }
+    if is(sub, "PROTOCOL") && args.len() == 3 {
+        return super::debug_protocol::reply(arg(args, 2), cx.client.protocol);
     }
     if is(sub, "DIGEST-VALUE") {
         return digest::digest_values(cx, args.get(2..).unwrap_or_default()).await;
