@@ -551,3 +551,63 @@ fn hints_kept_for_a_removed_node_go_to_the_keys_current_replicas() {
         assert_eq!(bulk(&got), Some(format!("v{i}")), "h:{i}");
     }
 }
+
+#[test]
+fn hints_kept_before_a_flushdb_do_not_bring_its_keys_back() {
+    // Hints for a paused replica, replayed slowly, are still pending when
+    // FLUSHDB runs with every member up. They were merged into the new,
+    // empty database after the flush and brought its keys back cluster-wide;
+    // a flush now drops them on every member before any member flushes.
+    let c = Cluster::start_with(
+        3,
+        &["--anti-entropy-interval-ms", "0", "--hint-replay-rate", "1"],
+    );
+    c.nodes[2].signal(libc::SIGSTOP);
+    let load = Load::start(
+        &c.nodes[0],
+        "flushed",
+        "QUORUM",
+        300,
+        Duration::from_secs(20),
+    );
+    let load = load.finish_after(Duration::from_secs(4));
+    assert!(load.errors.is_empty(), "client errors: {:?}", load.errors);
+    assert!(!load.acked.is_empty());
+    // (The paused node cannot answer INFO; ask the others.)
+    let pending: u64 = (0..2)
+        .filter_map(|i| common::cluster::info_field(&c.nodes[i], "cluster_hints_pending"))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    assert!(pending > 0, "the writes to node 2 were not hinted");
+    c.nodes[2].signal(libc::SIGCONT);
+    c.wait_all_up();
+    let mut con = c.conn(0);
+    redis::cmd("FLUSHDB").query::<()>(&mut con).unwrap();
+    // Whatever is still hinted may now go as fast as it can.
+    for n in &c.nodes {
+        let mut con = n.client().get_connection().unwrap();
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("hint-replay-rate")
+            .arg("100000")
+            .query::<()>(&mut con)
+            .unwrap();
+    }
+    wait_for("hints pending reaches 0", Duration::from_secs(30), || {
+        c.hints_pending() == 0
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (first, _) = &load.acked[0];
+    for i in 0..3 {
+        let mut con = c.conn(i);
+        let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(size, 0, "node {i} holds flushed keys again");
+        let got = cl(&mut con, "ALL", &["GET", first]).unwrap();
+        assert_eq!(bulk(&got), None, "node {i}");
+    }
+    let flushed: u64 = (0..3)
+        .filter_map(|i| common::cluster::info_field(&c.nodes[i], "cluster_hints_flushed"))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    assert!(flushed > 0, "no hint was dropped by the flush");
+}

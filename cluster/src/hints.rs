@@ -20,6 +20,13 @@
 //! `hint-replay-rate` per second and deleted once acknowledged. Hints older
 //! than `hint-max-age-ms` are dropped and counted as expired; anti-entropy
 //! repairs what they carried.
+//!
+//! FLUSHDB and FLUSHALL drop the hints of the databases they empty, on
+//! every member and before any member gives them fresh namespaces
+//! ([`Hints::drop_dbs`], the `DROP_HINTS` request): a hint replayed after
+//! a flush would be merged into the new, empty database and bring back a
+//! key the flush removed. The fence ([`Hints::fence`]) makes the drop wait
+//! for a replay round in flight, so none is delivered after it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -65,6 +72,8 @@ pub struct HintStats {
     pub replayed: Counter,
     /// Hints dropped for age.
     pub expired: Counter,
+    /// Hints dropped because FLUSHDB or FLUSHALL emptied their database.
+    pub flushed: Counter,
 }
 
 /// Replay settings, changeable at run time.
@@ -87,6 +96,8 @@ pub struct Hints {
     /// `(owner, db, key)` of the markers stored by this run and not yet
     /// replayed: one is enough per key, as its replay reads the record.
     markers: parking_lot::Mutex<std::collections::HashSet<(NodeId, u32, Bytes)>>,
+    /// Held (shared) by a replay round, and exclusively by [`Hints::drop_dbs`].
+    pub(crate) fence: tokio::sync::RwLock<()>,
 }
 
 fn name(owner: NodeId, created_ms: u64, seq: u64) -> Bytes {
@@ -152,6 +163,7 @@ impl Hints {
     pub fn open(keyspace: Keyspace, max_age_ms: u64, replay_rate: u64) -> Result<Hints> {
         let hints = Hints {
             markers: Default::default(),
+            fence: tokio::sync::RwLock::new(()),
             keyspace,
             seq: AtomicU64::new(rand::random::<u32>() as u64),
             stats: HintStats::default(),
@@ -271,6 +283,44 @@ impl Hints {
                 Some(p.saturating_sub(names.len() as u64))
             });
         Ok(())
+    }
+
+    /// Drops every hint (and marker) of the databases `dbs`, once no
+    /// replay round is in flight; returns how many. FLUSHDB and FLUSHALL
+    /// call it on every member before the databases get fresh namespaces.
+    pub async fn drop_dbs(&self, dbs: &[u32]) -> Result<u64> {
+        let _fence = self.fence.write().await;
+        self.markers.lock().retain(|(_, db, _)| !dbs.contains(db));
+        let mut dropped = 0u64;
+        let mut from = PREFIX.to_vec();
+        loop {
+            let page = self.keyspace.meta_scan(PREFIX, &from, 4096)?;
+            let full = page.len() == 4096;
+            let next = page.last().map(|(last, _)| {
+                let mut f = last.to_vec();
+                f.push(0);
+                f
+            });
+            let doomed: Vec<Bytes> = page
+                .into_iter()
+                .filter(|(_, v)| {
+                    // `version crc db`: the database is bytes 5..9 (an
+                    // unreadable hint is left to replay, which drops it).
+                    v.get(5..9)
+                        .and_then(|b| b.try_into().ok())
+                        .is_some_and(|b| dbs.contains(&u32::from_be_bytes(b)))
+                })
+                .map(|(n, _)| n)
+                .collect();
+            dropped += doomed.len() as u64;
+            self.remove(&doomed).await?;
+            match next {
+                Some(f) if full => from = f,
+                _ => break,
+            }
+        }
+        self.stats.flushed.add(dropped);
+        Ok(dropped)
     }
 
     /// Whether `hint` is past the maximum age at `now_ms`.

@@ -267,6 +267,12 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         "Hints dropped at hint-max-age-ms",
         |c| c.hints().stats.expired.get(),
     ),
+    counter(
+        "cluster_hints_flushed",
+        "ringkv_cluster_hints_flushed_total",
+        "Hints dropped because FLUSHDB or FLUSHALL emptied their database",
+        |c| c.hints().stats.flushed.get(),
+    ),
     gauge(
         "collection_reclaim_pending",
         "ringkv_collection_reclaim_pending",

@@ -671,13 +671,32 @@ impl Coordinator {
 
     /// Gives `dbs` fresh namespaces on every member (FLUSHDB, FLUSHALL).
     /// Needs every member up: a member that missed a flush would bring the
-    /// old keys back through read repair.
+    /// old keys back through read repair. In two rounds: every member drops
+    /// its hints for `dbs`, then every member flushes.
     pub async fn flush(self: &Arc<Self>, dbs: &[u32]) -> Result<Ack> {
         let (up, down) = self.members.peers();
         if !down.is_empty() {
             return Err(Error::NoQuorum {
                 required: up.len() + down.len() + 1,
                 answered: up.len() + 1,
+            });
+        }
+        // First every member drops the hints it keeps for these databases
+        // (waiting for a replay in flight): a hint delivered after some
+        // member's flush would bring a flushed key back into the new,
+        // empty database. Only then does any member flush.
+        let drop = Request::DropHints(dbs.to_vec());
+        let mut failed = 0;
+        for id in &up {
+            if !matches!(self.call(*id, &drop).await, Ok(Response::Ack)) {
+                failed += 1;
+            }
+        }
+        self.hints.drop_dbs(dbs).await?;
+        if failed > 0 {
+            return Err(Error::NoQuorum {
+                required: up.len() + 1,
+                answered: up.len() + 1 - failed,
             });
         }
         let req = Request::Flush(dbs.to_vec());

@@ -93,6 +93,10 @@ impl Coordinator {
                     keys: page.tokens.into_iter().zip(page.keys).collect(),
                 }
             }
+            Request::DropHints(dbs) => {
+                self.hints.drop_dbs(&dbs).await?;
+                Response::Ack
+            }
             Request::Flush(dbs) => {
                 let ack = self.keyspace.flush(&dbs).await?;
                 self.keyspace.durable(ack).await?;

@@ -36,6 +36,9 @@ pub async fn replay_loop(coordinator: Arc<Coordinator>, mut shutdown: watch::Rec
 /// keys' current replicas).
 async fn replay_round(c: &Arc<Coordinator>) -> Result<()> {
     let hints = &c.hints;
+    // A flush's drop of hints waits for this round to end (and no round
+    // starts during the drop): nothing it drops is delivered after it.
+    let _fence = hints.fence.read().await;
     let rate = hints.settings.replay_rate.load(Ordering::Relaxed).max(1);
     // The budget of one tick, at least one hint.
     let mut budget = ((rate as u128 * TICK.as_millis()) / 1000).max(1) as usize;

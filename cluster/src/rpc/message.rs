@@ -51,6 +51,9 @@ pub mod kind {
     /// collection write the coordinating replica applied, if this replica's
     /// record has exactly the context `base` (protocol version 7).
     pub const APPLY_AT: u8 = 0x1F;
+    /// `n:u32 db:u32*n` → empty: drop the hints of these databases (the
+    /// first step of a flush, protocol version 9).
+    pub const DROP_HINTS: u8 = 0x20;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -168,6 +171,8 @@ pub enum Request {
     },
     /// Flush databases.
     Flush(Vec<u32>),
+    /// Drop the hints of databases about to be flushed.
+    DropHints(Vec<u32>),
     /// Keep `record` for `owner`, a preferred replica that is down.
     Hint {
         /// The replica the write is for.
@@ -451,12 +456,16 @@ impl Request {
                 w.u32(*db).u64(*cursor).u32(*count);
                 kind::SCAN
             }
-            Request::Flush(dbs) => {
+            Request::Flush(dbs) | Request::DropHints(dbs) => {
                 w.u32(dbs.len() as u32);
                 for db in dbs {
                     w.u32(*db);
                 }
-                kind::FLUSH
+                if matches!(self, Request::Flush(_)) {
+                    kind::FLUSH
+                } else {
+                    kind::DROP_HINTS
+                }
             }
             Request::Hint {
                 owner,
@@ -622,6 +631,10 @@ impl Request {
             kind::FLUSH => {
                 let n = r.count("db count", 4)?;
                 Request::Flush((0..n).map(|_| r.u32("db")).collect::<Result<_, _>>()?)
+            }
+            kind::DROP_HINTS => {
+                let n = r.count("db count", 4)?;
+                Request::DropHints((0..n).map(|_| r.u32("db")).collect::<Result<_, _>>()?)
             }
             kind::HINT => Request::Hint {
                 owner: r.u64("owner")?,
@@ -808,6 +821,7 @@ impl Response {
             }
             kind::MERGE
             | kind::FLUSH
+            | kind::DROP_HINTS
             | kind::HINT
             | kind::INTEREST
             | kind::WAKE

@@ -56,6 +56,7 @@ fn every_request_and_reply_round_trips() {
             count: 10,
         },
         Request::Flush(vec![0, 15]),
+        Request::DropHints(vec![3]),
         Request::Hint {
             owner: 9,
             db: 1,
@@ -145,6 +146,7 @@ fn every_request_and_reply_round_trips() {
             Response::error(ErrorCode::Rebuilding, "syncing"),
         ),
         (kind::HINT, Response::Ack),
+        (kind::DROP_HINTS, Response::Ack),
         (kind::TREE, Response::Tree(vec![1, 2, u64::MAX])),
         (kind::PUBLISH, Response::Delivered(3)),
         (kind::CLOCK, Response::Clock(None)),
