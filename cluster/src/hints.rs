@@ -173,20 +173,26 @@ impl Hints {
             },
         };
         let mut count = 0u64;
-        let mut from = PREFIX.to_vec();
-        loop {
-            let page = hints.keyspace.meta_scan(PREFIX, &from, 4096)?;
-            count += page.len() as u64;
-            match page.last() {
-                Some((last, _)) if page.len() == 4096 => {
-                    from = last.to_vec();
-                    from.push(0);
-                }
-                _ => break,
-            }
-        }
+        hints.each_page(|page| count += page.len() as u64)?;
         hints.stats.pending.store(count, Ordering::Relaxed);
         Ok(hints)
+    }
+
+    /// Visits every stored hint (name and value), a page at a time.
+    fn each_page(&self, mut visit: impl FnMut(Vec<(Bytes, Bytes)>)) -> Result<()> {
+        const PAGE: usize = 4096;
+        let mut from = PREFIX.to_vec();
+        loop {
+            let page = self.keyspace.meta_scan(PREFIX, &from, PAGE)?;
+            let next = (page.len() == PAGE)
+                .then(|| page.last().map(|(last, _)| [&last[..], &[0]].concat()))
+                .flatten();
+            visit(page);
+            match next {
+                Some(n) => from = n,
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Hints stored now.
@@ -291,34 +297,18 @@ impl Hints {
     pub async fn drop_dbs(&self, dbs: &[u32]) -> Result<u64> {
         let _fence = self.fence.write().await;
         self.markers.lock().retain(|(_, db, _)| !dbs.contains(db));
-        let mut dropped = 0u64;
-        let mut from = PREFIX.to_vec();
-        loop {
-            let page = self.keyspace.meta_scan(PREFIX, &from, 4096)?;
-            let full = page.len() == 4096;
-            let next = page.last().map(|(last, _)| {
-                let mut f = last.to_vec();
-                f.push(0);
-                f
-            });
-            let doomed: Vec<Bytes> = page
-                .into_iter()
-                .filter(|(_, v)| {
-                    // `version crc db`: the database is bytes 5..9 (an
-                    // unreadable hint is left to replay, which drops it).
-                    v.get(5..9)
-                        .and_then(|b| b.try_into().ok())
-                        .is_some_and(|b| dbs.contains(&u32::from_be_bytes(b)))
-                })
-                .map(|(n, _)| n)
-                .collect();
-            dropped += doomed.len() as u64;
-            self.remove(&doomed).await?;
-            match next {
-                Some(f) if full => from = f,
-                _ => break,
-            }
-        }
+        let mut doomed = Vec::new();
+        self.each_page(|page| {
+            // An unreadable hint is left to replay, which drops it.
+            doomed.extend(page.into_iter().filter_map(|(n, v)| {
+                decode(n, v)
+                    .ok()
+                    .filter(|h| dbs.contains(&h.db))
+                    .map(|h| h.name)
+            }));
+        })?;
+        self.remove(&doomed).await?;
+        let dropped = doomed.len() as u64;
         self.stats.flushed.add(dropped);
         Ok(dropped)
     }

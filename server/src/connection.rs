@@ -250,11 +250,15 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
         if client.close_after_reply {
             return Ended::Quit;
         }
-        let limit = server.config.read().client_query_buffer_limit.bytes();
-        if (rbuf.len() + decoder.held_bytes()) as u64 > limit {
+        if over_query_buffer_limit(server, rbuf.len() + decoder.held_bytes()) {
             return Ended::QueryBufferLimit;
         }
     }
+}
+
+/// Whether `held` bytes of a client's input pass `client-query-buffer-limit`.
+fn over_query_buffer_limit(server: &Server, held: usize) -> bool {
+    held as u64 > server.config.read().client_query_buffer_limit.bytes()
 }
 
 /// What else ends a wait for input: a kill, shutdown, a published message.
@@ -532,8 +536,7 @@ async fn wait_blocked(
                     // client blocked on its keys for good, and the next
                     // push went to it and was lost.
                     Ok(_) => {
-                        let limit = server.config.read().client_query_buffer_limit.bytes();
-                        if rbuf.len() as u64 > limit {
+                        if over_query_buffer_limit(server, rbuf.len()) {
                             break Err(Ended::QueryBufferLimit);
                         }
                     }

@@ -685,36 +685,42 @@ impl Coordinator {
         // (waiting for a replay in flight): a hint delivered after some
         // member's flush would bring a flushed key back into the new,
         // empty database. Only then does any member flush.
-        let drop = Request::DropHints(dbs.to_vec());
-        let mut failed = 0;
-        for id in &up {
-            if !matches!(self.call(*id, &drop).await, Ok(Response::Ack)) {
-                failed += 1;
-            }
-        }
+        let failed = self
+            .ack_count_missing(&up, &Request::DropHints(dbs.to_vec()))
+            .await;
         self.hints.drop_dbs(dbs).await?;
-        if failed > 0 {
-            return Err(Error::NoQuorum {
-                required: up.len() + 1,
-                answered: up.len() + 1 - failed,
-            });
-        }
-        let req = Request::Flush(dbs.to_vec());
-        let mut failed = 0;
-        for id in &up {
-            if !matches!(self.call(*id, &req).await, Ok(Response::Ack)) {
-                failed += 1;
-            }
-        }
+        all_acked(up.len(), failed)?;
+        let failed = self
+            .ack_count_missing(&up, &Request::Flush(dbs.to_vec()))
+            .await;
         let ack = self.keyspace.flush(dbs).await?;
-        if failed > 0 {
-            return Err(Error::NoQuorum {
-                required: up.len() + 1,
-                answered: up.len() + 1 - failed,
-            });
-        }
+        all_acked(up.len(), failed)?;
         Ok(ack)
     }
+
+    /// Sends `req` to each of `peers` in turn; returns how many did not
+    /// acknowledge it.
+    async fn ack_count_missing(self: &Arc<Self>, peers: &[NodeId], req: &Request) -> usize {
+        let mut failed = 0;
+        for id in peers {
+            if !matches!(self.call(*id, req).await, Ok(Response::Ack)) {
+                failed += 1;
+            }
+        }
+        failed
+    }
+}
+
+/// A step every member must take: NOQUORUM when `failed` of the `peers`
+/// (this node aside) did not.
+fn all_acked(peers: usize, failed: usize) -> Result<()> {
+    if failed > 0 {
+        return Err(Error::NoQuorum {
+            required: peers + 1,
+            answered: peers + 1 - failed,
+        });
+    }
+    Ok(())
 }
 
 fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {

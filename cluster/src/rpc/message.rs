@@ -378,6 +378,19 @@ fn get_ranges(r: &mut BodyReader) -> Result<Vec<(u64, u64)>, DecodeError> {
         .collect()
 }
 
+/// A list of databases: `n:u32 db:u32*n` (FLUSH, DROP_HINTS).
+fn put_dbs(w: &mut BodyWriter, dbs: &[u32]) {
+    w.u32(dbs.len() as u32);
+    for db in dbs {
+        w.u32(*db);
+    }
+}
+
+fn get_dbs(r: &mut BodyReader) -> Result<Vec<u32>, DecodeError> {
+    let n = r.count("db count", 4)?;
+    (0..n).map(|_| r.u32("db")).collect()
+}
+
 /// A clock sent as a blob ([`clock_bytes`]).
 fn read_clock(r: &mut BodyReader) -> Result<VectorClock, DecodeError> {
     decode_clock(&r.bytes("clock")?).map_err(|e| DecodeError(format!("clock: {e}")))
@@ -456,16 +469,13 @@ impl Request {
                 w.u32(*db).u64(*cursor).u32(*count);
                 kind::SCAN
             }
-            Request::Flush(dbs) | Request::DropHints(dbs) => {
-                w.u32(dbs.len() as u32);
-                for db in dbs {
-                    w.u32(*db);
-                }
-                if matches!(self, Request::Flush(_)) {
-                    kind::FLUSH
-                } else {
-                    kind::DROP_HINTS
-                }
+            Request::Flush(dbs) => {
+                put_dbs(&mut w, dbs);
+                kind::FLUSH
+            }
+            Request::DropHints(dbs) => {
+                put_dbs(&mut w, dbs);
+                kind::DROP_HINTS
             }
             Request::Hint {
                 owner,
@@ -628,14 +638,8 @@ impl Request {
                 cursor: r.u64("cursor")?,
                 count: r.u32("count")?,
             },
-            kind::FLUSH => {
-                let n = r.count("db count", 4)?;
-                Request::Flush((0..n).map(|_| r.u32("db")).collect::<Result<_, _>>()?)
-            }
-            kind::DROP_HINTS => {
-                let n = r.count("db count", 4)?;
-                Request::DropHints((0..n).map(|_| r.u32("db")).collect::<Result<_, _>>()?)
-            }
+            kind::FLUSH => Request::Flush(get_dbs(&mut r)?),
+            kind::DROP_HINTS => Request::DropHints(get_dbs(&mut r)?),
             kind::HINT => Request::Hint {
                 owner: r.u64("owner")?,
                 db: r.u32("db")?,
