@@ -21,7 +21,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::RwLockReadGuard;
 
 use crate::client::Client;
 use crate::command::table;
@@ -73,7 +72,7 @@ struct Held<'a> {
     commands: usize,
     // Dropped in this order: the record lock, then the gate.
     _record: ringkv_cluster::KeyHold,
-    _gate: RwLockReadGuard<'a, ()>,
+    _gate: crate::exec_gate::ReadGuard<'a>,
 }
 
 /// One connection's run state: the key of its last holdable write, and

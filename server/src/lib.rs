@@ -25,6 +25,7 @@ pub mod command_stats;
 pub mod connection;
 pub mod encoding_limits;
 pub mod engine_options;
+pub mod exec_gate;
 pub mod fd_limit;
 pub mod glob;
 pub mod info;

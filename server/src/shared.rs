@@ -43,8 +43,8 @@ pub struct Server {
     /// Every command holds it shared (but the long cluster administration
     /// commands, which touch no key themselves); EXEC holds it
     /// exclusively, so a transaction runs isolated from every other
-    /// command on this node.
-    pub exec_gate: tokio::sync::RwLock<()>,
+    /// command on this node (`crate::exec_gate`).
+    pub exec_gate: crate::exec_gate::ExecGate,
     /// Flips to true when the server begins to shut down.
     pub shutdown: watch::Sender<bool>,
     /// When the server started.
@@ -169,7 +169,7 @@ impl Server {
             metrics,
             watches: WatchRegistry::default(),
             scan_cursors: Default::default(),
-            exec_gate: tokio::sync::RwLock::new(()),
+            exec_gate: Default::default(),
             shutdown: watch::channel(false).0,
             started: Instant::now(),
             started_unix: now,
