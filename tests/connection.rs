@@ -673,9 +673,18 @@ fn client_pause_holds_writes_until_unpause_and_everything_until_its_end() {
     assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", &id]), ":1\r\n");
     // Closed, after at most the refusal of its held write.
     assert!((0..200).any(|_| killed.is_closed()), "killed while held");
+    // A held client that closes its connection (after more pipelined
+    // writes) is dropped, its writes never run, as Redis frees it.
+    let mut gone = s.raw();
+    gone.send(&encode_cmd(&[b"SET", b"k3", b"v3"]));
+    gone.send(&encode_cmd(&[b"SET", b"k4", b"v4"]));
+    wait_blocked_clients(&mut admin, 2, "the closing client's SET never waited");
+    drop(gone);
+    wait_blocked_clients(&mut admin, 1, "the closed client stayed held");
     assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
     assert_eq!(writer.read_reply(), "+OK\r\n");
     assert_eq!(reader.cmd(&["GET", "k2"]), "$-1\r\n");
+    assert_eq!(reader.cmd(&["EXISTS", "k3", "k4"]), ":0\r\n");
     assert_eq!(reader.cmd(&["GET", "k"]), "$1\r\nv\r\n");
     // ALL (the default): reads wait too, until the pause ends.
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300"]), "+OK\r\n");

@@ -47,15 +47,27 @@ pub struct BlockRequest {
 }
 
 /// The timeout argument of a blocking command, in seconds as Redis reads
-/// it (a float; `0`: forever), with Redis's error texts.
+/// it (a float; `0`: forever), with Redis's error texts. As Redis 7.0
+/// does, the milliseconds are rounded up, so a timeout of 0.0005 waits a
+/// millisecond (not forever) and one of -0.0001 is 0 (forever).
 pub fn parse_timeout(raw: &[u8]) -> Result<Option<Duration>, crate::reply_error::ReplyError> {
     use crate::reply_error::ReplyError;
+    // Whole seconds exactly (a double holds integers up to 2^53 only, and
+    // Redis's long double holds every 64-bit one).
+    if let Some(secs) = ringkv_number::string_to_i64(raw) {
+        return match secs.checked_mul(1000).map(u64::try_from) {
+            Some(Ok(0)) => Ok(None),
+            Some(Ok(ms)) => Ok(Some(Duration::from_millis(ms))),
+            _ => Err(ReplyError::err("timeout is negative")),
+        };
+    }
     let secs = ringkv_number::parse_f64(raw)
         .ok_or(ReplyError::err("timeout is not a float or out of range"))?;
-    // Redis converts seconds × 1000 to a 64-bit integer; beyond its range
-    // the result is negative on the platforms it runs on.
-    let ms = secs * 1000.0;
-    if ms < 0.0 || !ms.is_finite() || ms >= 9.2e18 {
+    let ms = (secs * 1000.0).ceil();
+    // Redis converts the milliseconds to a 64-bit integer: beyond its
+    // range (and for infinities) the result is negative on the platforms
+    // it runs on.
+    if ms < 0.0 || !ms.is_finite() || ms >= 9_223_372_036_854_775_808.0 {
         return Err(ReplyError::err("timeout is negative"));
     }
     let ms = ms as u64;

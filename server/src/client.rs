@@ -61,6 +61,9 @@ pub struct Client {
     /// CLIENT REPLY mode.
     pub reply_mode: ReplyMode,
     /// Send no reply for the command just run (SHUTDOWN).
+    /// Set by CLIENT REPLY SKIP for the connection: the skip applies to
+    /// the command after it, not to itself.
+    pub reply_skip_armed: bool,
     pub suppress_reply: bool,
     /// CONSISTENCY's read level (None: the server's `read-consistency`).
     pub read_level: Option<Consistency>,
@@ -112,6 +115,7 @@ impl Client {
             exclusive_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
+            reply_skip_armed: false,
             read_level: None,
             write_level: None,
             level_override: None,
@@ -149,6 +153,7 @@ impl Client {
             exclusive_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
+            reply_skip_armed: false,
             read_level: self.read_level,
             write_level: self.write_level,
             level_override: None,
@@ -301,17 +306,22 @@ impl ClientHandle {
         let (lib_name, lib_ver) = self.lib.lock().clone();
         let multi = self.multi.load(Ordering::Relaxed);
         let (sub, psub, ssub) = *self.subscribed.lock();
-        let flags = if multi >= 0 {
-            "x"
-        } else if self.monitor.load(Ordering::Relaxed) {
-            "O"
-        } else if sub + psub + ssub > 0 {
-            "P"
-        } else if self.blocked.load(Ordering::Relaxed) {
-            "b"
-        } else {
-            "N"
-        };
+        // Redis 7.0's letters, in its order.
+        let mut flags = String::new();
+        for (on, letter) in [
+            (self.monitor.load(Ordering::Relaxed), 'O'),
+            (sub + psub + ssub > 0, 'P'),
+            (multi >= 0, 'x'),
+            (self.blocked.load(Ordering::Relaxed), 'b'),
+            (self.no_evict.load(Ordering::Relaxed), 'e'),
+        ] {
+            if on {
+                flags.push(letter);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let qbuf = self.query_buffer.load(Ordering::Relaxed);
         let qbuf_free = self.query_buffer_free.load(Ordering::Relaxed);
         let rbs = self.reply_buffer_size.load(Ordering::Relaxed);

@@ -195,7 +195,8 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     }
                     let mode_before = client.reply_mode;
                     client.unsent_commands += 1;
-                    let mut reply = command::execute(server, client, args).await;
+                    let mut reply =
+                        command::execute_from(server, client, args, Some(&*socket)).await;
                     if let Some(request) = client.block.take() {
                         key_run.release(client);
                         // Earlier replies go out before the wait.
@@ -372,17 +373,23 @@ fn note_buffers(handle: &ClientHandle, rbuf: &BytesMut, wbuf: &BytesMut) {
 
 /// Applies CLIENT REPLY and reply suppression; returns whether to send.
 fn should_send(client: &mut Client, mode_before: ReplyMode) -> bool {
+    // CLIENT REPLY SKIP arms the skip of the next command's reply; a skip
+    // armed before this command applies to it (Redis's REPLY_SKIP_NEXT
+    // and REPLY_SKIP), so a second SKIP in a row skips the command after.
+    let armed_now = std::mem::take(&mut client.reply_skip_armed);
     if std::mem::take(&mut client.suppress_reply) {
         return false;
     }
     match (mode_before, client.reply_mode) {
+        // CLIENT REPLY SKIP itself: no reply; the skip stays armed.
+        (_, ReplyMode::Skip) if armed_now => false,
         // The reply skipped by an earlier CLIENT REPLY SKIP.
         (ReplyMode::Skip, ReplyMode::Skip) => {
             client.reply_mode = ReplyMode::On;
             false
         }
         (_, ReplyMode::On) => true,
-        // CLIENT REPLY OFF/SKIP itself, and everything while OFF.
+        // CLIENT REPLY OFF itself, and everything while OFF.
         _ => false,
     }
 }
@@ -480,7 +487,13 @@ async fn wait_blocked(
         let held_until = server.client_pause.holds(true);
         if held_until.is_none() {
             // Registered first, then looked: no wake-up falls in between.
-            let reply = Box::pin(command::execute(server, client, request.args.clone())).await;
+            let reply = Box::pin(command::execute_from(
+                server,
+                client,
+                request.args.clone(),
+                Some(&*socket),
+            ))
+            .await;
             // An error while waiting (the key now holds another type, a
             // replica did not answer) does not end the wait, as in Redis a
             // key of the wrong type does not serve its blocked clients.

@@ -20,6 +20,10 @@ enum Token {
 pub struct Glob {
     tokens: Vec<Token>,
     nocase: bool,
+    /// The pattern is exactly `*`, which KEYS and the SCAN family take as
+    /// "every key" without matching (so also the empty key, which no
+    /// pattern but the empty one matches).
+    every_key: bool,
 }
 
 impl Glob {
@@ -69,12 +73,18 @@ impl Glob {
             }
             i += 1;
         }
-        Glob { tokens, nocase }
+        Glob {
+            tokens,
+            nocase,
+            every_key: pattern == b"*",
+        }
     }
 
-    /// Whether the pattern is `*`, matching everything.
-    pub fn matches_all(&self) -> bool {
-        self.tokens == [Token::Star]
+    /// Whether a key, field or member matches, as KEYS and SCAN (MATCH)
+    /// select them: the pattern `*` takes everything, any other pattern
+    /// must match ([`Glob::matches`]).
+    pub fn selects(&self, key: &[u8]) -> bool {
+        self.every_key || self.matches(key)
     }
 
     fn eq(&self, a: u8, b: u8) -> bool {
@@ -108,8 +118,13 @@ impl Glob {
         }
     }
 
-    /// Whether `text` matches the whole pattern.
+    /// Whether `text` matches the whole pattern. As in Redis's
+    /// `stringmatchlen`, an empty text matches only the empty pattern (not
+    /// `*`: PSUBSCRIBE * hears no PUBLISH to the empty channel).
     pub fn matches(&self, text: &[u8]) -> bool {
+        if text.is_empty() {
+            return self.tokens.is_empty();
+        }
         let (mut p, mut t) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
         while t < text.len() {
@@ -155,7 +170,15 @@ mod tests {
 
     #[test]
     fn redis_glob_semantics() {
-        assert!(m("*", ""));
+        // Redis's stringmatchlen: an empty text matches only an empty
+        // pattern; KEYS and SCAN take the pattern `*` as every key.
+        assert!(!m("*", ""));
+        assert!(!m("**", ""));
+        assert!(m("", ""));
+        assert!(!m("", "a"));
+        assert!(Glob::new(b"*", false).selects(b""));
+        assert!(!Glob::new(b"**", false).selects(b""));
+        assert!(Glob::new(b"a*", false).selects(b"ab"));
         assert!(m("*", "anything"));
         assert!(m("h?llo", "hello"));
         assert!(!m("h?llo", "hllo"));

@@ -255,7 +255,10 @@ pub async fn render(server: &Arc<Server>, sections: &[&str]) -> String {
             out.push_str("\r\n");
         }
         let mut title = section.to_string();
-        if let Some(first) = title.get_mut(0..1) {
+        if *section == "cpu" {
+            // Redis's one section title in capitals.
+            title.make_ascii_uppercase();
+        } else if let Some(first) = title.get_mut(0..1) {
             first.make_ascii_uppercase();
         }
         let _ = write!(out, "# {title}\r\n");

@@ -11,6 +11,21 @@ pub fn parse_i64(arg: &[u8]) -> Result<i64, ReplyError> {
     ringkv_resp::string_to_i64(arg).ok_or_else(ReplyError::not_integer)
 }
 
+/// Parses a database index as Redis's `getIntFromObjectOrReply` does: an
+/// integer, within a C int's range, and below `databases`.
+pub fn parse_db_index(arg: &[u8], databases: u32) -> Result<u32, ReplyError> {
+    let n = parse_i64(arg)?;
+    if i32::try_from(n).is_err() {
+        return Err(ReplyError::err(
+            "value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
+    u32::try_from(n)
+        .ok()
+        .filter(|&db| db < databases)
+        .ok_or(ReplyError::err(text::DB_RANGE))
+}
+
 /// Parses a non-negative integer (Redis: "value is out of range, must be positive").
 pub fn parse_positive(arg: &[u8]) -> Result<i64, ReplyError> {
     let v = parse_i64(arg)?;

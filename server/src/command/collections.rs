@@ -340,7 +340,7 @@ pub async fn scan_collection(
     };
     let mut items = Vec::new();
     for (m, v) in members {
-        if pattern.as_ref().is_none_or(|g| g.matches(&m)) {
+        if pattern.as_ref().is_none_or(|g| g.selects(&m)) {
             items.push(Reply::Bulk(m));
             if with_values {
                 items.push(Reply::Bulk(value(v)));

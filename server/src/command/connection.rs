@@ -165,7 +165,9 @@ pub async fn reset(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     cx.client.protocol = Protocol::Resp2;
     cx.client.handle.resp.store(2, Ordering::Relaxed);
     cx.client.reply_mode = ReplyMode::On;
-    cx.client.handle.no_evict.store(false, Ordering::Relaxed);
+    // The name goes too; CLIENT NO-EVICT stays, as in Redis 7.0's
+    // clearClientConnectionState.
+    *cx.client.handle.name.lock() = None;
     cx.client.authenticated = !cx.server.requires_auth();
     if let Some(mut subs) = cx.client.subscriptions.take() {
         cx.server.pubsub.forget(&mut subs);
@@ -204,11 +206,7 @@ pub async fn monitor(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 /// SELECT index.
 pub async fn select(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let n = parse_i64(arg(args, 1))?;
-    let db = u32::try_from(n)
-        .ok()
-        .filter(|&db| db < cx.ks().databases())
-        .ok_or(ReplyError::err(text::DB_RANGE))?;
+    let db = super::args::parse_db_index(arg(args, 1), cx.ks().databases())?;
     cx.client.select(db);
     Ok(Reply::Ok)
 }
@@ -317,7 +315,10 @@ pub async fn client_setinfo(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// wait as if it timed out, or with `-UNBLOCKED`; 1 if the client was
 /// blocked.
 pub async fn client_unblock(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let id = parse_i64(arg(args, 2))?;
+    if args.len() > 4 {
+        return Err(ReplyError::subcommand_syntax("CLIENT", arg(args, 1)));
+    }
+    // The reason is checked before the ID, as in Redis.
     let error = match args.get(3) {
         None => false,
         Some(w) if is(w, "TIMEOUT") => false,
@@ -328,6 +329,7 @@ pub async fn client_unblock(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ));
         }
     };
+    let id = parse_i64(arg(args, 2))?;
     let target = cx
         .server
         .clients
@@ -493,6 +495,12 @@ pub async fn client_reply(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else if is(v, "OFF") {
         ReplyMode::Off
     } else if is(v, "SKIP") {
+        // Skips the next command's reply (this one has none); ignored
+        // while replies are off, as in Redis.
+        if cx.client.reply_mode == ReplyMode::Off {
+            return Ok(Reply::Ok);
+        }
+        cx.client.reply_skip_armed = true;
         ReplyMode::Skip
     } else {
         return Err(ReplyError::syntax());

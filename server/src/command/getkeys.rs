@@ -29,7 +29,8 @@ pub async fn command_getkeysandflags(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdRe
                 let flags = flags_of_key(&name, inner, specs, i);
                 Reply::Array(vec![
                     Reply::Bulk(key),
-                    Reply::Array(flags.iter().map(|f| Reply::simple(f)).collect()),
+                    // A set under RESP3, as Redis sends it.
+                    Reply::Set(flags.iter().map(|f| Reply::simple(f)).collect()),
                 ])
             })
             .collect(),

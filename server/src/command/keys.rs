@@ -79,7 +79,7 @@ pub async fn keys(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !cx.cluster().is_alone() {
         let mut found = Vec::new();
         cluster_pass(cx, cx.db(), |k| {
-            if glob.matches(k) {
+            if glob.selects(k) {
                 found.push(Reply::Bulk(k.clone()));
             }
         })
@@ -90,7 +90,7 @@ pub async fn keys(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sink = Arc::clone(&found);
     cx.ks()
         .for_each_key(cx.db(), move |k, _| {
-            if glob.matches(k) {
+            if glob.selects(k) {
                 sink.lock().push(Reply::Bulk(Bytes::copy_from_slice(k)));
             }
             true
@@ -181,7 +181,7 @@ pub async fn scan(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let page = cx.cluster().scan(cx.db(), cursor, count_hint).await?;
     let mut keys = Vec::new();
     for key in page.keys {
-        if !pattern.as_ref().is_none_or(|g| g.matches(&key)) {
+        if !pattern.as_ref().is_none_or(|g| g.selects(&key)) {
             continue;
         }
         if let Some(t) = &type_filter {
@@ -239,11 +239,7 @@ pub async fn renamenx(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn parse_db(cx: &Ctx<'_>, raw: &[u8]) -> Result<u32, ReplyError> {
-    let n = parse_i64(raw)?;
-    u32::try_from(n)
-        .ok()
-        .filter(|&db| db < cx.ks().databases())
-        .ok_or(ReplyError::err(text::DB_RANGE))
+    super::args::parse_db_index(raw, cx.ks().databases())
 }
 
 /// SWAPDB index1 index2: the two databases trade contents at once. Runs

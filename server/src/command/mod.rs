@@ -402,6 +402,18 @@ fn touches_data(spec: &CommandSpec) -> bool {
 
 /// Runs one request and returns its reply.
 pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> Reply {
+    execute_from(server, client, args, None).await
+}
+
+/// [`execute`] for a request read from `peer`: a command CLIENT PAUSE
+/// holds is dropped, not run, if the peer closes meanwhile (Redis frees
+/// the client and its pending commands).
+pub async fn execute_from(
+    server: &Arc<Server>,
+    client: &mut Client,
+    args: Vec<Bytes>,
+    peer: Option<&tokio::net::TcpStream>,
+) -> Reply {
     let (parent, spec) = match resolve(&args) {
         Resolved::Run(p, s) => (p, s),
         Resolved::Unknown(e) => {
@@ -453,7 +465,7 @@ pub async fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>
     }
     // CLIENT PAUSE holds the command here, before any gate is taken and
     // before MULTI queues it, as Redis does.
-    if let Err(e) = wait_for_pause(server, client, spec, &args).await {
+    if let Err(e) = wait_for_pause(server, client, spec, &args, peer).await {
         return error_reply(server, e);
     }
     if client.multi.is_some() && !controls_transaction(spec.handler) {
@@ -513,6 +525,7 @@ async fn wait_for_pause(
     client: &Client,
     spec: &CommandSpec,
     args: &[Bytes],
+    peer: Option<&tokio::net::TcpStream>,
 ) -> Result<(), ReplyError> {
     if !server.client_pause.active() {
         return Ok(());
@@ -532,8 +545,31 @@ async fn wait_for_pause(
             kill.notify_one();
             Err(ReplyError::err(KILLED))
         }
+        () = peer_closed(peer) => Err(ReplyError::err(PEER_CLOSED)),
     }
 }
+
+/// Resolves when `peer` has closed its side (never without a peer). Input
+/// the client sent after the held command stays unread for the
+/// connection: while some is pending, the readiness (which tokio updates
+/// on every event, closure included) is looked at again every 50 ms.
+async fn peer_closed(peer: Option<&tokio::net::TcpStream>) {
+    let Some(peer) = peer else {
+        return std::future::pending().await;
+    };
+    loop {
+        match peer.ready(tokio::io::Interest::READABLE).await {
+            Ok(ready) if !ready.is_read_closed() => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The reply to a command held by CLIENT PAUSE whose client closed (it
+/// is never sent: the connection ends).
+const PEER_CLOSED: &str = "the client closed the connection; the command was not run";
 
 /// The reply to a command held by CLIENT PAUSE when its client is killed
 /// (the connection closes right after).

@@ -10,7 +10,7 @@ use ringkv_resp::Reply;
 use super::Ctx;
 use super::args::arg;
 use crate::pubsub::{Family, Subscriptions, notice};
-use crate::reply_error::CmdResult;
+use crate::reply_error::{CmdResult, ReplyError};
 
 fn subscriptions<'a>(cx: &'a mut Ctx<'_>) -> &'a mut Subscriptions {
     let handle = std::sync::Arc::clone(&cx.client.handle);
@@ -145,11 +145,21 @@ fn numsub(cx: &Ctx<'_>, args: &[Bytes], shard: bool) -> Reply {
 
 /// PUBSUB CHANNELS [pattern].
 pub async fn pubsub_channels(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    at_most_one_pattern(args)?;
     Ok(channel_list(cx, args, false))
+}
+
+/// PUBSUB CHANNELS and SHARDCHANNELS take one pattern at most.
+fn at_most_one_pattern(args: &[Bytes]) -> Result<(), ReplyError> {
+    if args.len() > 3 {
+        return Err(ReplyError::subcommand_syntax("PUBSUB", arg(args, 1)));
+    }
+    Ok(())
 }
 
 /// PUBSUB SHARDCHANNELS [pattern].
 pub async fn pubsub_shardchannels(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    at_most_one_pattern(args)?;
     Ok(channel_list(cx, args, true))
 }
 

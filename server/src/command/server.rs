@@ -249,8 +249,10 @@ pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let rest = args.get(2..).unwrap_or_default();
+    // Fewer than a pair fails the table's arity; an odd count after that
+    // is Redis's syntax error.
     if rest.len() % 2 != 0 {
-        return Err(ReplyError::arity("config|set"));
+        return Err(ReplyError::syntax());
     }
     let mut next = cx.server.config.read().clone();
     let mut changed = Vec::new();
@@ -423,6 +425,9 @@ pub async fn latency_doctor(cx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, all
 /// for -1).
 pub async fn slowlog_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(ReplyError::subcommand_syntax("SLOWLOG", arg(args, 1)));
+    }
     let count = match args.get(2) {
         None => Some(10),
         Some(raw) => match ringkv_number::string_to_i64(raw) {
