@@ -683,13 +683,17 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The top-level command named `name` (any case).
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    // Binary search on the alphabetical table, comparing lower-cased bytes.
+    // Binary search on the alphabetical table. The name is lower-cased once
+    // into a buffer (every command is shorter than it), so each of the
+    // search's steps is one memcmp rather than a byte-by-byte fold.
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    for (to, from) in lower.iter_mut().zip(name) {
+        *to = from.to_ascii_lowercase();
+    }
+    let lower = &*lower;
     COMMANDS
-        .binary_search_by(|spec| {
-            let a = spec.name.as_bytes().iter().copied();
-            let b = name.iter().map(u8::to_ascii_lowercase);
-            a.cmp(b)
-        })
+        .binary_search_by(|spec| spec.name.as_bytes().cmp(lower))
         .ok()
         .and_then(|i| COMMANDS.get(i))
 }
@@ -708,6 +712,16 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique_so_lookup_works() {
+        for spec in COMMANDS {
+            assert!(
+                spec.name.len() <= 32,
+                "{} is longer than lookup's buffer",
+                spec.name
+            );
+            let upper = spec.name.to_ascii_uppercase();
+            assert!(std::ptr::eq(lookup(upper.as_bytes()).expect("found"), spec));
+        }
+        assert!(lookup(&[b'g'; 40]).is_none());
         for pair in COMMANDS.windows(2) {
             if let [a, b] = pair {
                 assert!(a.name < b.name, "{} must sort before {}", a.name, b.name);
