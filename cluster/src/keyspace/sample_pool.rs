@@ -5,7 +5,7 @@
 //! uniform pick by position walks the member keys up to it: O(*n*) per
 //! call (14 ms on a 200,000-member set). For a small pick from a large
 //! collection, one walk instead draws [`pool_size`] distinct positions
-//! (one per 64 members, at least 1,024) at random and keeps their members, shuffled, in a pool for the
+//! (one per 16 members, at least 1,024) at random and keeps their members, shuffled, in a pool for the
 //! collection's generation; each later pick takes the next member from
 //! the pool and reads it (a point read), skipping one removed since. The
 //! pool is drawn again once a quarter of it is left (by the one caller
@@ -47,12 +47,16 @@ pub const POOL_MAX_CALL: usize = 64;
 /// Positions drawn per walk at least ([`pool_size`]).
 pub const POOL_PICKS: usize = 1024;
 /// Positions drawn per walk at most.
-const POOL_MAX_PICKS: usize = 16_384;
-/// Bytes of member names a pool keeps at most (it stops short of
-/// [`pool_size`] for long members).
-const POOL_MAX_BYTES: usize = 512 << 10;
-/// Pools kept at most, the least recently drawn dropped first.
-const MAX_POOLS: usize = 32;
+const POOL_MAX_PICKS: usize = 65_536;
+/// Bytes a pool holds at most, its members' names and a slot of
+/// [`POOL_SLOT_BYTES`] each (it stops short of [`pool_size`] for long
+/// members).
+const POOL_MAX_BYTES: usize = 2 << 20;
+/// What a pool spends per member beside its name (its `Bytes` handle).
+const POOL_SLOT_BYTES: usize = 32;
+/// Pools kept at most, the least recently drawn dropped first: with
+/// [`POOL_MAX_BYTES`], 16 MiB at most.
+const MAX_POOLS: usize = 8;
 
 /// Which collection a pool is for: namespace, key and generation.
 type PoolKey = (u32, Bytes, u64);
@@ -117,8 +121,13 @@ pub struct Take {
 /// one per 64 members, between [`POOL_PICKS`] and 16,384, so a walk
 /// costs about 85 member keys per pick whatever the size (a pool is drawn
 /// again when a quarter is left).
+///
+/// The walk visits every member record (each a cache miss, about 100 ns),
+/// so one per 16 members: a pick's share of the walks is about 16 of
+/// them. With one per 64, SPOP on a 260,000-member set spent most of its
+/// time walking.
 pub fn pool_size(len: usize) -> usize {
-    (len / 64).clamp(POOL_PICKS, POOL_MAX_PICKS).min(len)
+    (len / 16).clamp(POOL_PICKS, POOL_MAX_PICKS).min(len)
 }
 
 /// Whether a pick of `count` (SRANDMEMBER's sign convention) among `len`
@@ -173,15 +182,34 @@ impl SamplePools {
     /// Keeps `members` (drawn at random, in random order, when the
     /// collection had `count`) as the pool of `(ns, key, generation)`.
     pub fn fill(&self, ns: u32, key: &[u8], generation: u64, count: u64, members: Vec<Bytes>) {
-        let mut kept = Vec::with_capacity(members.len());
         let mut bytes = 0usize;
-        for m in members {
-            bytes += m.len();
-            if bytes > POOL_MAX_BYTES && !kept.is_empty() {
-                break;
-            }
-            kept.push(m);
+        let keep = members
+            .iter()
+            .take_while(|m| {
+                bytes += m.len() + POOL_SLOT_BYTES;
+                bytes <= POOL_MAX_BYTES
+            })
+            .count()
+            .max(1)
+            .min(members.len());
+        // The names are copied into one buffer: a member read from the
+        // engine shares its whole record key's allocation, which the pool
+        // would otherwise keep alive.
+        let names = members.get(..keep).unwrap_or_default();
+        let mut buf = bytes::BytesMut::with_capacity(names.iter().map(|m| m.len()).sum());
+        for m in names {
+            buf.extend_from_slice(m);
         }
+        let buf = buf.freeze();
+        let mut at = 0;
+        let kept: Vec<Bytes> = names
+            .iter()
+            .map(|m| {
+                let name = buf.slice(at..at + m.len());
+                at += m.len();
+                name
+            })
+            .collect();
         self.draws.fetch_add(1, Ordering::Relaxed);
         let mut pools = self.inner.lock();
         let id: PoolKey = (ns, Bytes::copy_from_slice(key), generation);
@@ -418,9 +446,13 @@ mod tests {
         let long = vec![Bytes::from(vec![b'x'; 100 << 10]); 10];
         pools.fill(1, b"k", 1, 5000, long);
         let kept = std::iter::from_fn(|| pools.take(1, b"k", 1, 5000).member).count();
-        assert_eq!(kept, 5, "512 KiB of 100 KiB members");
+        assert_eq!(kept, 10, "2 MiB holds ten 100 KiB members");
+        let long = vec![Bytes::from(vec![b'x'; 100 << 10]); 30];
+        pools.fill(1, b"k", 2, 5000, long);
+        let kept = std::iter::from_fn(|| pools.take(1, b"k", 2, 5000).member).count();
+        assert_eq!(kept, 20, "2 MiB of 100 KiB members and their slots");
         assert_eq!(pool_size(3000), POOL_PICKS);
-        assert_eq!(pool_size(1_000_000), 15_625);
+        assert_eq!(pool_size(1_000_000), 62_500);
         assert_eq!(pool_size(100_000_000), POOL_MAX_PICKS);
     }
 
