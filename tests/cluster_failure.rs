@@ -231,6 +231,87 @@ fn a_deleted_key_does_not_come_back_with_a_replica_that_missed_the_delete() {
 }
 
 #[test]
+fn an_expired_key_does_not_come_back_with_a_replica_that_missed_its_expiry() {
+    // The replica that missed the EXPIRE (or SET ... PX) still holds the
+    // older value; hints expire at once, so only what the other replicas
+    // keep of the expired writes (their clocks, as markers once compacted)
+    // can stop the old value from being copied back, live and without
+    // expiry, by read repair or anti-entropy.
+    let mut c = Cluster::start_with(
+        3,
+        &["--anti-entropy-interval-ms", "0", "--hint-max-age-ms", "1"],
+    );
+    let mut con = c.conn(0);
+    const N: usize = 30;
+    for i in 0..N {
+        cl(&mut con, "ALL", &["SET", &format!("e:{i}"), "old"]).unwrap();
+        cl(&mut con, "ALL", &["HSET", &format!("h:{i}"), "f", "old"]).unwrap();
+    }
+    c.nodes[2].kill();
+    for i in 0..N {
+        let (e, h) = (format!("e:{i}"), format!("h:{i}"));
+        if i % 2 == 0 {
+            cl(&mut con, "QUORUM", &["SET", &e, "new", "PX", "300"]).unwrap();
+        } else {
+            cl(&mut con, "QUORUM", &["PEXPIRE", &e, "300"]).unwrap();
+        }
+        cl(&mut con, "QUORUM", &["HSET", &h, "f", "new"]).unwrap();
+        cl(&mut con, "QUORUM", &["PEXPIRE", &h, "300"]).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Flushed, the expired records are compacted into markers (the TTL
+    // pick takes files of mostly expired entries on its own).
+    for node in &c.nodes[..2] {
+        let mut con = node.conn();
+        let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
+    }
+    for node in &c.nodes[..2] {
+        wait_for(
+            "expired keys kept as markers",
+            Duration::from_secs(60),
+            || {
+                let mut con = node.conn();
+                let info: String = redis::cmd("INFO").arg("engine").query(&mut con).unwrap();
+                info.lines()
+                    .find_map(|l| l.trim().strip_prefix("expired_markers:"))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .is_some_and(|n| n >= 2 * N)
+            },
+        );
+    }
+    c.nodes[2].restart();
+    c.wait_all_up();
+    wait_for("expired hints dropped", Duration::from_secs(10), || {
+        c.hints_pending() == 0
+    });
+    let mut stale = c.conn(2);
+    for i in 0..N {
+        let (e, h) = (format!("e:{i}"), format!("h:{i}"));
+        for level in ["QUORUM", "ALL"] {
+            let got = cl(&mut stale, level, &["EXISTS", &e, &h]).unwrap();
+            assert_eq!(got, redis::Value::Int(0), "{e} or {h} came back at {level}");
+        }
+    }
+    let r = repair(&c.nodes[0]);
+    assert!(
+        r.get("ranges_differing").copied().unwrap_or(0) <= 2 * N as u64,
+        "{r:?}"
+    );
+    for node in 0..3 {
+        let mut con = c.conn(node);
+        for i in 0..N {
+            let (e, h) = (format!("e:{i}"), format!("h:{i}"));
+            let got = cl(&mut con, "ONE", &["GET", &e]).unwrap();
+            assert_eq!(got, redis::Value::Nil, "{e} back on node {node}");
+            let got = cl(&mut con, "ONE", &["HGET", &h, "f"]).unwrap();
+            assert_eq!(got, redis::Value::Nil, "{h} back on node {node}");
+        }
+        let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(size, 0, "node {node}");
+    }
+}
+
+#[test]
 fn a_join_and_a_decommission_under_load_lose_no_write() {
     let mut c = Cluster::start_with(3, &["--anti-entropy-interval-ms", "0"]);
     let mut con = c.conn(0);

@@ -74,13 +74,32 @@ pub trait CompactionFilter: Send + Sync {
     /// stored bytes and expiry (milliseconds since the epoch, 0: none),
     /// borrowed from the compaction's input.
     fn decide(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> FilterDecision;
+
+    /// Asked by compaction about a put whose expiry (`expire_at_ms`) has
+    /// passed at `now_ms`, before it turns it into a tombstone: `Some` keeps
+    /// the returned bytes instead, as a put expiring at the returned time
+    /// (later than `now_ms`; the embedder's marker of what expired, such as
+    /// the causal history of a replicated value). The default drops it.
+    fn expired(
+        &self,
+        _key: &[u8],
+        _value: &[u8],
+        _expire_at_ms: u64,
+        _now_ms: u64,
+    ) -> Option<(bytes::Bytes, u64)> {
+        None
+    }
 }
 
 /// What a `CompactionFilter` wants done with an entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FilterDecision {
     /// Keep the entry as it is.
     Keep,
+    /// Keep the entry with these bytes instead, at the same sequence
+    /// number and with the same expiry (an embedder shrinking what it no
+    /// longer needs whole, e.g. an expired value kept as a marker).
+    Replace(bytes::Bytes),
     /// Treat it as a tombstone at the same sequence number: older versions stay
     /// hidden, and the tombstone itself is dropped once that is safe
     /// (bottommost for the key, no snapshot needs it, grace passed).
@@ -157,6 +176,13 @@ pub struct Options {
     pub tombstone_grace: Duration,
     /// Optional hook asked about every surviving entry during compaction (default none).
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Whether reads hide values whose expiry has passed (default true).
+    /// An embedder that judges expiry itself and keeps expired values as
+    /// markers ([`CompactionFilter::expired`]) sets false: reads then return
+    /// every put, expired or not (its `expire_at_ms` tells), until
+    /// compaction turns it into a marker or a tombstone; flushes write
+    /// expired puts as they are.
+    pub hide_expired: bool,
     /// Unix-ms clock for expiry and tombstone times (default: the system clock).
     pub clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     /// Whether `open` may proceed when the WAL the manifest names as live is
@@ -193,6 +219,7 @@ impl Default for Options {
             compaction_threads: 1,
             compaction_rate_limit_bytes_per_sec: 0,
             tombstone_grace: Duration::ZERO,
+            hide_expired: true,
             compaction_filter: None,
             clock: system_clock(),
             wal_missing_ok: false,

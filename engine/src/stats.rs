@@ -28,6 +28,7 @@ pub(crate) struct Counters {
     pub(crate) stall_micros: ShardedCounter,
     pub(crate) tombstones_dropped: ShardedCounter,
     pub(crate) expired_dropped: ShardedCounter,
+    pub(crate) expired_markers: ShardedCounter,
     pub(crate) versions_dropped: ShardedCounter,
     pub(crate) filter_deleted: ShardedCounter,
     pub(crate) writes: ShardedCounter,
@@ -129,6 +130,9 @@ pub struct Stats {
     pub tombstones_dropped: u64,
     /// Expired values removed by compaction (or turned into tombstones at flush).
     pub expired_dropped: u64,
+    /// Expired values compaction kept as the embedder's markers
+    /// ([`crate::CompactionFilter::expired`]).
+    pub expired_markers: u64,
     /// Older versions removed by compaction.
     pub versions_dropped: u64,
     /// Bytes in live SSTables.

@@ -141,3 +141,79 @@ fn garbage_heavy_file_is_compacted_on_its_own() {
     assert_eq!(after.live_sst_bytes, 0, "{after:?}");
     assert!(after.compactions > before.compactions);
 }
+
+/// Keeps an expired put as the marker `m:<value>` for 1,000 ms past its
+/// expiry, as the cluster keeps an expired key's causal history; a marker
+/// whose time has passed goes.
+struct KeepMarkers;
+
+impl CompactionFilter for KeepMarkers {
+    fn decide(&self, _key: &[u8], _value: &[u8], _expire_at_ms: u64) -> FilterDecision {
+        FilterDecision::Keep
+    }
+
+    fn expired(
+        &self,
+        _key: &[u8],
+        value: &[u8],
+        expire_at_ms: u64,
+        _now_ms: u64,
+    ) -> Option<(bytes::Bytes, u64)> {
+        if value.starts_with(b"m:") {
+            return None;
+        }
+        Some(([&b"m:"[..], value].concat().into(), expire_at_ms + 1_000))
+    }
+}
+
+#[test]
+fn an_embedder_that_judges_expiry_reads_expired_puts_and_keeps_its_markers() {
+    common::for_each_strategy(|s| {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = FakeClock::new(10_000);
+        let mut opts = small_options(s);
+        opts.hide_expired = false;
+        opts.compaction_filter = Some(Arc::new(KeepMarkers));
+        clock.install(&mut opts);
+        let e = open(dir.path(), &opts);
+        for i in 0..300 {
+            e.put(key(i), Value::new("old")).unwrap();
+        }
+        e.compact_all().unwrap();
+        for i in 0..300 {
+            e.put(key(i), Value::with_expiry("new", 20_000)).unwrap();
+        }
+        clock.set(20_500);
+        // Expired, still read (with its expiry) by get and by iterators,
+        // and through a flush as it was.
+        let got = e.get(&key(3)).unwrap().expect("an expired put is read");
+        assert_eq!((got.data.as_ref(), got.expire_at_ms), (&b"new"[..], 20_000));
+        e.flush().unwrap();
+        assert_eq!(e.get(&key(4)).unwrap().unwrap().data, "new", "{s}");
+        // Compaction asks the embedder: the markers stay, older versions
+        // stay hidden.
+        e.compact_all().unwrap();
+        let got = e.get(&key(3)).unwrap().expect("the marker");
+        assert_eq!(
+            (got.data.as_ref(), got.expire_at_ms),
+            (&b"m:new"[..], 21_000)
+        );
+        let all: Vec<_> = e
+            .iter(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, None)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(all.len(), 300, "{s}");
+        assert!(all.iter().all(|(_, v)| v.data == "m:new"), "{s}");
+        assert!(e.stats().expired_markers >= 300, "{s}: {:?}", e.stats());
+        // Past the marker's time it goes, and "old" never comes back.
+        clock.set(21_500);
+        e.compact_all().unwrap();
+        clock.set(40_000);
+        e.compact_all().unwrap();
+        for i in [0, 3, 299] {
+            let v = e.get(&key(i)).unwrap();
+            assert!(v.is_none_or(|v| v.data != "old"), "{s}: key {i} resurfaced");
+        }
+    });
+}

@@ -443,7 +443,8 @@ fn stats_section(server: &Server, out: &mut String) {
         out,
         "instantaneous_ops_per_sec:{}\r\nrejected_connections:{rejected}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{errors}\r\nlazyfreed_objects:{}\r\n",
         server.ops_per_sec.load(Ordering::Relaxed),
-        server.keyspace.engine().stats().expired_dropped,
+        // Each expired key becomes its marker once (`docs/data-types.md`).
+        server.keyspace.engine().stats().expired_markers,
         server
             .keyspace
             .reclaim_stats()

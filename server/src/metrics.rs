@@ -345,6 +345,12 @@ pub static ENGINE_ROWS: &[Row<ringkv_engine::Stats>] = &[
         |s| s.expired_dropped,
     ),
     counter(
+        "expired_markers",
+        "ringkv_engine_expired_markers_total",
+        "Expired keys compaction kept as markers of their causal history",
+        |s| s.expired_markers,
+    ),
+    counter(
         "wal_write_failures",
         "ringkv_engine_wal_write_failures_total",
         "WAL appends that failed (writes refused until the disk took writes again)",

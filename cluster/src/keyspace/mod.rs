@@ -22,6 +22,7 @@
 
 #[cfg(test)]
 mod expiry_tests;
+mod markers;
 mod partial;
 pub mod ranges;
 mod reclaim;
@@ -143,21 +144,6 @@ fn scanned_entry(stored: &Value, key: &[u8], now_ms: u64) -> Result<Option<Entry
     }
 }
 
-/// The engine-level expiry of a record: compaction may drop it once every
-/// sibling is gone — values at their expiry, tombstones after the grace
-/// period. 0 (never) while any sibling is a value without expiry.
-fn engine_expiry(record: &Siblings, gc_grace_ms: u64) -> u64 {
-    let mut latest = 0u64;
-    for sib in record.iter() {
-        let until = match &sib.payload {
-            Payload::Tombstone => sib.ts_ms.saturating_add(gc_grace_ms),
-            _ if sib.expire_at_ms == 0 => return 0,
-            _ => sib.expire_at_ms,
-        };
-        latest = latest.max(until);
-    }
-    latest
-}
 use crate::token::{self, KEY_PREFIX_LEN};
 
 /// The Redis type of a key's value.
@@ -337,7 +323,9 @@ struct Inner {
     reclaimer: reclaim::Reclaimer,
     /// Members proposed for random picks from large collections.
     samples: sample_pool::SamplePools,
-    gc_grace_ms: AtomicU64,
+    /// Shared with the compaction filter, which keeps expired records as
+    /// markers for this long past their expiry.
+    gc_grace_ms: Arc<AtomicU64>,
     databases: u32,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
@@ -352,7 +340,14 @@ impl Keyspace {
     /// Opens (or creates) the engine in `dir` and the database namespaces.
     pub fn open(dir: impl AsRef<Path>, mut options: Options, databases: u32) -> Result<Keyspace> {
         let namespaces = Namespaces::new(databases);
-        options.compaction_filter = Some(namespaces.filter());
+        let gc_grace_ms = Arc::new(AtomicU64::new(DEFAULT_GC_GRACE_MS));
+        options.compaction_filter = Some(Arc::new(markers::KeyspaceFilter {
+            namespaces: namespaces.filter(),
+            grace_ms: Arc::clone(&gc_grace_ms),
+        }));
+        // Expired records stay readable: they are the markers of what
+        // expired, and every reader here judges expiry by the siblings'.
+        options.hide_expired = false;
         let clock = Arc::clone(&options.clock);
         let engine = Engine::open(dir, options)?;
         namespaces.load(&engine)?;
@@ -370,7 +365,7 @@ impl Keyspace {
                 record_locks,
                 reclaimer,
                 samples: sample_pool::SamplePools::default(),
-                gc_grace_ms: AtomicU64::new(DEFAULT_GC_GRACE_MS),
+                gc_grace_ms,
                 databases,
                 clock,
             }),
@@ -645,7 +640,7 @@ impl Keyspace {
     ) -> Result<Updated<R>> {
         self.admit_write().await;
         let mut batch = WriteBatch::new();
-        let expiry = engine_expiry(&after, self.gc_grace_ms());
+        let expiry = markers::engine_expiry(&after, self.gc_grace_ms());
         let placement = split::place(&mut batch, ns, key, old, before, &after, expiry, now);
         // The stored bytes are the record's encoding unless it is split.
         let stored = (!placement.split).then(|| placement.main.data.clone());

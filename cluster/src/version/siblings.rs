@@ -124,8 +124,9 @@ impl Siblings {
 
     /// Reconciles with another replica's state: the union, minus every
     /// sibling whose clock another's dominates; causally equal clocks are
-    /// the same write (the greater encoding is kept, whichever side it came
-    /// from). The maximal elements of a strict partial order, so merge is
+    /// the same write (its tombstone is kept if one side has it, the marker
+    /// of an expired value; else the greater encoding, whichever side it
+    /// came from). The maximal elements of a strict partial order, so merge is
     /// commutative, associative and idempotent for any inputs. Concurrent
     /// counters of one base stay separate siblings here and are joined on
     /// read and increment (see the module doc for why).
@@ -567,12 +568,23 @@ fn normalize(all: Vec<Sibling>) -> Vec<Sibling> {
         // reconcile or order, and no encoding to build for the comparison.
         return all;
     }
-    // Causally equal clocks are one write: keep the greatest encoding.
-    let mut keyed: Vec<(BytesMut, Sibling)> =
-        all.into_iter().map(|s| (sibling_bytes(&s), s)).collect();
-    keyed.sort_by(|a, b| b.0.cmp(&a.0));
+    // Causally equal clocks are one write: keep its tombstone if there is
+    // one (the marker compaction leaves of an expired value, which must
+    // win wherever it meets the value, `keyspace::markers`), else the
+    // greatest encoding.
+    let mut keyed: Vec<(bool, BytesMut, Sibling)> = all
+        .into_iter()
+        .map(|s| {
+            (
+                matches!(s.payload, Payload::Tombstone),
+                sibling_bytes(&s),
+                s,
+            )
+        })
+        .collect();
+    keyed.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
     let mut distinct: Vec<Sibling> = Vec::with_capacity(keyed.len());
-    for (_, s) in keyed {
+    for (_, _, s) in keyed {
         if !distinct
             .iter()
             .any(|k| k.clock.descends(&s.clock) && s.clock.descends(&k.clock))

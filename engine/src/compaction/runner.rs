@@ -296,14 +296,38 @@ impl Inner {
                 let mut expired = false;
                 if stored.kind == Kind::Put {
                     if stored.is_expired(now) {
-                        replaced = Some(InternalValue::tombstone(stored.time_ms));
-                        expired = true;
+                        let marker = filter
+                            .as_ref()
+                            .and_then(|f| f.expired(&cur_key, &stored.data, stored.time_ms, now))
+                            .filter(|(_, until)| *until > now);
+                        replaced = Some(match marker {
+                            Some((data, time_ms)) => {
+                                Counters::add(&self.stats.expired_markers, 1);
+                                InternalValue {
+                                    kind: Kind::Put,
+                                    data,
+                                    time_ms,
+                                }
+                            }
+                            None => {
+                                expired = true;
+                                InternalValue::tombstone(stored.time_ms)
+                            }
+                        });
                     } else if let Some(f) = &filter {
-                        if f.decide(&cur_key, &stored.data, stored.time_ms)
-                            == FilterDecision::Delete
-                        {
-                            Counters::add(&self.stats.filter_deleted, 1);
-                            replaced = Some(InternalValue::tombstone(now));
+                        match f.decide(&cur_key, &stored.data, stored.time_ms) {
+                            FilterDecision::Keep => {}
+                            FilterDecision::Delete => {
+                                Counters::add(&self.stats.filter_deleted, 1);
+                                replaced = Some(InternalValue::tombstone(now));
+                            }
+                            FilterDecision::Replace(data) => {
+                                replaced = Some(InternalValue {
+                                    kind: Kind::Put,
+                                    data,
+                                    time_ms: stored.time_ms,
+                                });
+                            }
                         }
                     }
                 }

@@ -17,6 +17,7 @@ use crate::compaction::stripe;
 use crate::error::{Error, Result};
 use crate::manifest::{AddedFile, VersionEdit};
 use crate::memtable::Memtable;
+use crate::options::Options;
 use crate::sstable::builder::TableBuilder;
 use crate::sstable::sst_path;
 use crate::stats::Counters;
@@ -26,22 +27,17 @@ use crate::wal::wal_path;
 
 /// Writes `mem` as SSTable `number` in `dir`. Returns `None` (and no file) if
 /// nothing survives, plus the memtable's highest sequence.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "called both at open (no engine yet) and by the flush thread"
-)]
 pub(crate) fn write_memtable(
     dir: &Path,
     number: u64,
     mem: &Memtable,
-    block_size: usize,
-    bloom_bits: u32,
+    opts: &Options,
     snapshots: &[u64],
     now_ms: u64,
     stats: &Counters,
 ) -> Result<(Option<FileMeta>, u64)> {
     let path = sst_path(dir, number);
-    let mut b = TableBuilder::create(&path, block_size, bloom_bits)?;
+    let mut b = TableBuilder::create(&path, opts.block_size_bytes, opts.bloom_bits_per_key)?;
     let mut max_seq = 0;
     // The key and visibility stripe of the last version written.
     let mut last_key: Vec<u8> = Vec::new();
@@ -57,7 +53,9 @@ pub(crate) fn write_memtable(
         last_key.extend_from_slice(key);
         last_stripe = Some(s);
         let v = v.read();
-        if v.is_expired(now_ms) {
+        // An expired put goes as it is when the embedder judges expiry
+        // (compaction asks it what to keep).
+        if opts.hide_expired && v.is_expired(now_ms) {
             Counters::add(&stats.expired_dropped, 1);
             b.add(key, seq, &InternalValue::tombstone(v.time_ms))
         } else {
@@ -143,8 +141,7 @@ impl Inner {
             &self.dir,
             number,
             mem,
-            self.opts.block_size_bytes,
-            self.opts.bloom_bits_per_key,
+            &self.opts,
             &snapshots,
             self.now_ms(),
             &self.stats,

@@ -261,16 +261,7 @@ fn replay_and_start(
     let mut flush = |mem: &Memtable, added: &mut Vec<AddedFile>| -> Result<()> {
         let n = next_file.fetch_add(1, Ordering::SeqCst);
         made.push(sst_path(dir, n));
-        let (meta, _) = write_memtable(
-            dir,
-            n,
-            mem,
-            opts.block_size_bytes,
-            opts.bloom_bits_per_key,
-            &[],
-            now,
-            stats,
-        )?;
+        let (meta, _) = write_memtable(dir, n, mem, opts, &[], now, stats)?;
         if let Some(m) = meta {
             Counters::add(&stats.bytes_written_flush, m.size);
             added.push(AddedFile {

@@ -29,7 +29,7 @@ impl Inner {
             },
         };
         Ok(found.and_then(|v| {
-            if v.time_ms != 0 && v.kind == crate::value::Kind::Put {
+            if v.time_ms != 0 && v.kind == crate::value::Kind::Put && self.opts.hide_expired {
                 v.visible(self.now_ms())
             } else {
                 v.visible(0)
@@ -100,6 +100,12 @@ impl Inner {
     ) -> Result<EngineIter> {
         let sv = self.current_sv();
         let merge = self.merged(&sv, seq, fill_cache);
-        Ok(EngineIter::new(merge, seq, lower, upper, self.now_ms()))
+        // At time 0 nothing has expired: the embedder judges expiry.
+        let now = if self.opts.hide_expired {
+            self.now_ms()
+        } else {
+            0
+        };
+        Ok(EngineIter::new(merge, seq, lower, upper, now))
     }
 }

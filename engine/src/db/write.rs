@@ -394,6 +394,7 @@ impl Inner {
             stall_micros: g(&c.stall_micros),
             tombstones_dropped: g(&c.tombstones_dropped),
             expired_dropped: g(&c.expired_dropped),
+            expired_markers: g(&c.expired_markers),
             versions_dropped: g(&c.versions_dropped),
             live_sst_bytes: sv.version.total_bytes(),
             open_files: self.tables.open_files(),
