@@ -542,3 +542,33 @@ fn client_pause_holds_pipelined_writes_and_blocked_clients_still_time_out() {
     assert_eq!(writer.read_reply(), "+OK\r\n");
     assert_eq!(reader.cmd(&["GET", "pb"]), "$1\r\n2\r\n");
 }
+
+#[test]
+fn a_member_restarted_with_another_clusters_seeds_refuses_to_start() {
+    let a = Cluster::start(2);
+    let mut b = Cluster::start(2);
+    let mut con = b.conn(0);
+    cl(&mut con, "ALL", &["SET", "b-key", "v"]).unwrap();
+    // B's first member comes back told to seed from A: gossiping with A
+    // would merge the two rings, each with its own tokens and data.
+    let seed_a = format!("127.0.0.1:{}", a.nodes[0].cluster_port);
+    b.nodes[0].add_args(&["--seeds", &seed_a]);
+    let refused = b.nodes[0].start_expecting_exit(Duration::from_secs(30));
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("belongs to another cluster"),
+        "{}",
+        refused.stderr
+    );
+    // A never heard of B's members.
+    let mut a_con = a.conn(0);
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut a_con)
+        .unwrap();
+    assert_eq!(nodes.lines().count(), 2, "{nodes}");
+    // B's other member still serves B's data.
+    let mut b_con = b.conn(1);
+    let got = cl(&mut b_con, "ONE", &["GET", "b-key"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("v"));
+}

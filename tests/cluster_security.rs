@@ -255,6 +255,24 @@ fn start_refused(extra: &[&str]) -> common::RefusedStart {
 }
 
 #[test]
+fn a_member_restarted_with_another_secret_fails_to_start_saying_so() {
+    // It used to start, answer PING and give NOQUORUM to every command
+    // while hints for it piled up on its peers.
+    let mut c = Cluster::start_with(2, &["--cluster-secret", "right"]);
+    let seed_addr = format!("127.0.0.1:{}", c.nodes[0].cluster_port);
+    c.nodes[1].set_arg("--cluster-secret", "wrong");
+    let refused = c.nodes[1].start_expecting_exit(Duration::from_secs(30));
+    assert!(!refused.status.success());
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("seed {seed_addr} refused: wrong cluster secret")),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
 fn a_seed_with_another_secret_makes_the_start_fail_saying_so() {
     let seed = TestServer::start_with(&["--cluster-secret", "right"]);
     let seed_addr = format!("127.0.0.1:{}", seed.cluster_port);

@@ -184,6 +184,14 @@ pub enum Refusal {
          come back: start it with an empty data directory to join as a new member"
     )]
     IdHasLeft,
+    /// A restarted member's seed answers for another cluster.
+    #[error(
+        "seed {0} belongs to another cluster: none of its members is this node or a member \
+         this node knew, and gossiping with it would merge two rings without moving their data; \
+         start this node with its own cluster's seeds, or with an empty data directory to join \
+         that cluster as a new member"
+    )]
+    SeedOfAnotherCluster(String),
     /// CLUSTER JOIN on a node that has left.
     #[error("this node has left its cluster: restart it to join as a new member")]
     JoinAfterLeaving,

@@ -233,6 +233,15 @@ impl TestServer {
         self.args.extend(extra.iter().map(|a| a.to_string()));
     }
 
+    /// Sets `flag` to `value` for the next (re)start, replacing the value
+    /// it was started with (a flag may be given once).
+    pub fn set_arg(&mut self, flag: &str, value: &str) {
+        match self.args.iter().position(|a| a == flag) {
+            Some(i) if i + 1 < self.args.len() => self.args[i + 1] = value.to_string(),
+            _ => self.add_args(&[flag, value]),
+        }
+    }
+
     /// Deletes the data directory (the server must be stopped).
     pub fn wipe(&mut self) {
         assert!(self.child.is_none(), "wipe a stopped server only");

@@ -277,6 +277,7 @@ pub async fn start(
             "took tokens on the ring"
         );
     } else {
+        refuse_foreign_seeds(config, &members, &seeds).await?;
         // A restart: say hello so peers learn the new generation at once.
         for addr in seeds.iter().chain(&greet) {
             gossip_with(&coordinator, addr).await;
@@ -432,6 +433,49 @@ async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<
         }
     }
     None
+}
+
+/// Refuses the restart of a member whose seeds answer for another cluster:
+/// a seed whose member table holds neither this node nor any member this
+/// node knew. A gossip exchange with it would merge the two rings, each
+/// with its own tokens and data, into one without streaming anything
+/// (keys would read as missing). The seeds are asked read-only (an empty
+/// gossip, as [`find_replaced`] does); one that does not answer is not
+/// judged. When every seed refuses the handshake (a wrong
+/// `cluster-secret`) or is not a cluster port, the start fails as a new
+/// node's does, rather than serving NOQUORUM to every command.
+async fn refuse_foreign_seeds(
+    config: &Config,
+    members: &Membership,
+    seeds: &[String],
+) -> Result<()> {
+    let known: std::collections::HashSet<NodeId> = members.states().iter().map(|s| s.id).collect();
+    let rpc = RpcClient::new(0, config.cluster_secret.clone(), config.bind_source_ip());
+    let mut refused = Vec::new();
+    for seed in seeds {
+        match rpc
+            .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))
+            .await
+        {
+            Ok(Response::Gossip(states)) => {
+                if !states.is_empty() && !states.iter().any(|s| known.contains(&s.id)) {
+                    return Err(Error::Refused(Refusal::SeedOfAnotherCluster(seed.clone())));
+                }
+            }
+            Err(error) if error.is_definitive() => refused.push(crate::error::SeedFailure {
+                addr: seed.clone(),
+                error,
+            }),
+            _ => {}
+        }
+    }
+    if !seeds.is_empty() && refused.len() == seeds.len() {
+        return Err(Error::Seeds(crate::error::SeedFailures {
+            failures: refused,
+            waited: None,
+        }));
+    }
+    Ok(())
 }
 
 /// Tells every known member this node's state now, instead of waiting for
