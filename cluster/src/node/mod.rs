@@ -457,10 +457,10 @@ async fn refuse_foreign_seeds(
             .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))
             .await
         {
-            Ok(Response::Gossip(states)) => {
-                if !states.is_empty() && !states.iter().any(|s| known.contains(&s.id)) {
-                    return Err(Error::Refused(Refusal::SeedOfAnotherCluster(seed.clone())));
-                }
+            Ok(Response::Gossip(states))
+                if !states.is_empty() && !states.iter().any(|s| known.contains(&s.id)) =>
+            {
+                return Err(Error::Refused(Refusal::SeedOfAnotherCluster(seed.clone())));
             }
             Err(error) if error.is_definitive() => refused.push(crate::error::SeedFailure {
                 addr: seed.clone(),
