@@ -431,8 +431,25 @@ fn a_cluster_of_one_keeps_the_cluster_port_closed_until_cluster_join() {
     );
     assert_eq!(node.info("cluster_port_listening").as_deref(), Some("0"));
 
-    // CLUSTER JOIN opens it before joining.
+    // A node that holds keys is refused: they would not be carried over
+    // (some merged into the ranges it takes, the rest left behind as keys
+    // KEYS lists and no read finds).
     let seed = TestServer::start_with(&["--gossip-interval-ms", GOSSIP_MS]);
+    let mut con = node.conn();
+    let _: () = redis::cmd("SET")
+        .arg("own")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let refused = redis::cmd("CLUSTER")
+        .arg("JOIN")
+        .arg(format!("127.0.0.1:{}", seed.cluster_port))
+        .query::<String>(&mut con)
+        .expect_err("a node holding keys joined");
+    assert!(refused.to_string().contains("holds keys"), "{refused}");
+    let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+
+    // CLUSTER JOIN opens it before joining.
     let reply: String = redis::cmd("CLUSTER")
         .arg("JOIN")
         .arg(format!("127.0.0.1:{}", seed.cluster_port))

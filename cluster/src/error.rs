@@ -195,6 +195,12 @@ pub enum Refusal {
     /// CLUSTER JOIN on a node that has left.
     #[error("this node has left its cluster: restart it to join as a new member")]
     JoinAfterLeaving,
+    /// CLUSTER JOIN on a node that holds keys.
+    #[error(
+        "this node holds keys, and a joining node's own keys are not carried over: \
+         FLUSHALL it first (or start it with an empty data directory), then join"
+    )]
+    JoinWithKeys,
     /// CLUSTER JOIN on a node already in a cluster.
     #[error("this node is already a member of a cluster")]
     AlreadyMember,

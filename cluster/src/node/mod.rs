@@ -534,6 +534,24 @@ async fn bootstrap(coordinator: &Arc<Coordinator>) -> Result<RepairSummary> {
     Ok(summary)
 }
 
+/// Whether any database of this node holds a live key.
+async fn holds_keys(keyspace: &Keyspace) -> Result<bool> {
+    for db in 0..keyspace.databases() {
+        let found = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = Arc::clone(&found);
+        keyspace
+            .for_each_key(db, move |_, _| {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                false
+            })
+            .await?;
+        if found.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// `CLUSTER JOIN host:port`: a node that is a cluster of one joins the
 /// cluster a member of which listens on `seed`, takes tokens, streams its
 /// ranges and serves.
@@ -553,6 +571,12 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
         .any(|s| s.id != me && s.status != Status::Left)
     {
         return Err(Error::Refused(Refusal::AlreadyMember));
+    }
+    // Its own keys are not carried over: some would be merged into the
+    // ranges it takes and the rest left behind, listed by KEYS and DBSIZE
+    // but found by no read. So it must hold none.
+    if holds_keys(&coordinator.keyspace).await? {
+        return Err(Error::Refused(Refusal::JoinWithKeys));
     }
     // Peers must reach us once they hear of us; refused (no secret on a
     // non-loopback bind address) before anything changes.
