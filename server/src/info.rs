@@ -443,8 +443,12 @@ fn stats_section(server: &Server, out: &mut String) {
         out,
         "instantaneous_ops_per_sec:{}\r\nrejected_connections:{rejected}\r\nexpired_keys:{}\r\nevicted_keys:0\r\ntotal_error_replies:{errors}\r\nlazyfreed_objects:{}\r\n",
         server.ops_per_sec.load(Ordering::Relaxed),
-        // Each expired key becomes its marker once (`docs/data-types.md`).
-        server.keyspace.engine().stats().expired_markers,
+        // Expired records dropped by compaction, or (in a cluster) kept as
+        // the markers of their history (`docs/operations.md`).
+        {
+            let engine = server.keyspace.engine().stats();
+            engine.expired_markers + engine.expired_dropped
+        },
         server
             .keyspace
             .reclaim_stats()

@@ -18,6 +18,9 @@
 //! are deleted at the expiry, `super::reclaim`). Member records, score
 //! entries and metadata are data, not history: they go at their expiry.
 //!
+//! A node that is a cluster of one keeps no markers (no other replica holds
+//! a version to outlive; [`super::Keyspace::set_alone`]).
+//!
 //! A marker and the expired value it replaced have one clock: merged, the
 //! tombstone is kept (`Siblings::merge`), so replicas that compacted at
 //! different moments converge on the marker.
@@ -25,7 +28,7 @@
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use ringkv_engine::{CompactionFilter, FilterDecision};
@@ -69,6 +72,11 @@ pub(super) fn engine_expiry(record: &Siblings, gc_grace_ms: u64) -> u64 {
 pub(super) struct KeyspaceFilter {
     pub(super) namespaces: Arc<dyn CompactionFilter>,
     pub(super) grace_ms: Arc<AtomicU64>,
+    /// False while this node is a cluster of one: no other replica holds
+    /// a version an expired record must outlive, so it goes at once, as on
+    /// a single Redis (markers of ten days of short-lived keys would be
+    /// disk spent for nothing).
+    pub(super) keep_markers: Arc<AtomicBool>,
 }
 
 impl CompactionFilter for KeyspaceFilter {
@@ -87,7 +95,9 @@ impl CompactionFilter for KeyspaceFilter {
         if ns == META_NAMESPACE || ns & MEMBER_NS_BIT != 0 {
             return None;
         }
-        if self.namespaces.decide(key, value, 0) == FilterDecision::Delete {
+        if !self.keep_markers.load(Ordering::Relaxed)
+            || self.namespaces.decide(key, value, 0) == FilterDecision::Delete
+        {
             return None;
         }
         marker(value, self.grace_ms.load(Ordering::Relaxed), now_ms)
@@ -137,6 +147,26 @@ pub(super) fn marker(value: &[u8], grace_ms: u64, now_ms: u64) -> Option<(Bytes,
                 .then(|| (Bytes::copy_from_slice(value), until))
         }
         _ => None,
+    }
+}
+
+impl super::Keyspace {
+    /// Sets how long tombstones are kept before compaction may purge them
+    /// (`gc-grace-seconds`); applies to records written from now on.
+    pub fn set_gc_grace_ms(&self, ms: u64) {
+        self.inner.gc_grace_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Tells the keyspace whether this node is a cluster of one: then an
+    /// expired record is dropped by compaction instead of kept as a marker
+    /// (no other replica holds a version it must outlive).
+    pub fn set_alone(&self, alone: bool) {
+        self.inner.keep_markers.store(!alone, Ordering::Relaxed);
+    }
+
+    /// How long tombstones are kept, in milliseconds.
+    pub fn gc_grace_ms(&self) -> u64 {
+        self.inner.gc_grace_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -237,6 +267,40 @@ mod tests {
         assert_eq!(
             marker(&encoded, GRACE, 150),
             Some((encoded.clone(), u64::MAX))
+        );
+    }
+
+    #[test]
+    fn a_cluster_of_one_keeps_no_markers() {
+        struct KeepAll;
+        impl CompactionFilter for KeepAll {
+            fn decide(&self, _: &[u8], _: &[u8], _: u64) -> FilterDecision {
+                FilterDecision::Keep
+            }
+        }
+        let filter = KeyspaceFilter {
+            namespaces: Arc::new(KeepAll),
+            grace_ms: Arc::new(AtomicU64::new(GRACE)),
+            keep_markers: Arc::new(AtomicBool::new(true)),
+        };
+        let record: Siblings = std::iter::once(sibling(
+            1,
+            10,
+            100,
+            Payload::Value(Bytes::from_static(b"v")),
+        ))
+        .collect();
+        let key = crate::token::engine_key(1, b"k");
+        assert!(filter.expired(&key, &record.encode(), 100, 150).is_some());
+        filter.keep_markers.store(false, Ordering::Relaxed);
+        assert!(filter.expired(&key, &record.encode(), 100, 150).is_none());
+        // Member records never leave one.
+        filter.keep_markers.store(true, Ordering::Relaxed);
+        let member = [&(1u32 | MEMBER_NS_BIT).to_be_bytes()[..], b"rest"].concat();
+        assert!(
+            filter
+                .expired(&member, &record.encode(), 100, 150)
+                .is_none()
         );
     }
 

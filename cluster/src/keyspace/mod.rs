@@ -43,7 +43,7 @@ pub use split::Need;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -326,6 +326,9 @@ struct Inner {
     /// Shared with the compaction filter, which keeps expired records as
     /// markers for this long past their expiry.
     gc_grace_ms: Arc<AtomicU64>,
+    /// Shared with the compaction filter: whether expired records are kept
+    /// as markers (not on a cluster of one).
+    keep_markers: Arc<std::sync::atomic::AtomicBool>,
     databases: u32,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
@@ -341,9 +344,11 @@ impl Keyspace {
     pub fn open(dir: impl AsRef<Path>, mut options: Options, databases: u32) -> Result<Keyspace> {
         let namespaces = Namespaces::new(databases);
         let gc_grace_ms = Arc::new(AtomicU64::new(DEFAULT_GC_GRACE_MS));
+        let keep_markers = Arc::new(std::sync::atomic::AtomicBool::new(true));
         options.compaction_filter = Some(Arc::new(markers::KeyspaceFilter {
             namespaces: namespaces.filter(),
             grace_ms: Arc::clone(&gc_grace_ms),
+            keep_markers: Arc::clone(&keep_markers),
         }));
         // Expired records stay readable: they are the markers of what
         // expired, and every reader here judges expiry by the siblings'.
@@ -366,6 +371,7 @@ impl Keyspace {
                 reclaimer,
                 samples: sample_pool::SamplePools::default(),
                 gc_grace_ms,
+                keep_markers,
                 databases,
                 clock,
             }),
@@ -390,17 +396,6 @@ impl Keyspace {
     /// The local storage engine (for statistics, SAVE, shutdown).
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
-    }
-
-    /// Sets how long tombstones are kept before compaction may purge them
-    /// (`gc-grace-seconds`); applies to records written from now on.
-    pub fn set_gc_grace_ms(&self, ms: u64) {
-        self.inner.gc_grace_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// How long tombstones are kept, in milliseconds.
-    pub fn gc_grace_ms(&self) -> u64 {
-        self.inner.gc_grace_ms.load(Ordering::Relaxed)
     }
 
     /// Number of databases.

@@ -366,6 +366,9 @@ async fn gossip_loop(
         }
         coordinator.members.heartbeat();
         coordinator.stats.gossip_rounds.inc();
+        coordinator
+            .keyspace
+            .set_alone(coordinator.members.is_alone());
         let states = coordinator.members.states();
         let signature = crate::member_table::signature(&states);
         if signature != stored {
