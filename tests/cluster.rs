@@ -572,3 +572,48 @@ fn a_member_restarted_with_another_clusters_seeds_refuses_to_start() {
     let got = cl(&mut b_con, "ONE", &["GET", "b-key"]).unwrap();
     assert_eq!(bulk(&got).as_deref(), Some("v"));
 }
+
+#[test]
+fn a_copy_of_a_members_data_directory_refuses_to_start_beside_it() {
+    let mut c = Cluster::start(3);
+    let mut con = c.conn(0);
+    cl(&mut con, "ALL", &["SET", "k", "v"]).unwrap();
+    // A clean stop, a copy of its directory, and the member back.
+    assert!(c.nodes[1].terminate());
+    let copy = tempfile::tempdir().unwrap();
+    common::copy_tree(&c.nodes[1].data_dir(), &copy.path().join("data"));
+    c.nodes[1].restart();
+    c.wait_all_up();
+    // The copy, started with the cluster's seeds: two processes with one
+    // id would stamp writes with one identity and lose some of them.
+    let ports = [
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    ]
+    .map(|p| p.to_string());
+    let seed = format!("127.0.0.1:{}", c.nodes[0].cluster_port);
+    let child = std::process::Command::new(common::server_binary())
+        .args(["--port", &ports[0], "--cluster-port", &ports[1]])
+        .args(["--metrics-port", &ports[2], "--seeds", &seed])
+        .args(["--loglevel", "warning", "--dir"])
+        .arg(copy.path().join("data"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the copy");
+    let refused = common::wait_refused(child, Duration::from_secs(30));
+    assert!(!refused.status.success());
+    assert!(
+        refused
+            .stderr
+            .contains("another process serves this node's id"),
+        "{}",
+        refused.stderr
+    );
+    // The member itself serves on.
+    let mut con = c.conn(1);
+    let got = cl(&mut con, "ALL", &["GET", "k"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("v"));
+}

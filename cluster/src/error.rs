@@ -184,6 +184,13 @@ pub enum Refusal {
          come back: start it with an empty data directory to join as a new member"
     )]
     IdHasLeft,
+    /// Another process serves this node's id.
+    #[error(
+        "another process serves this node's id {id:016x} at {addr} (a copy of its data \
+         directory?): two processes with one id lose writes; stop one, or start this one with \
+         an empty data directory to join as a new member"
+    )]
+    TwinRunning { id: NodeId, addr: String },
     /// A restarted member's seed answers for another cluster.
     #[error(
         "seed {0} belongs to another cluster: none of its members is this node or a member \

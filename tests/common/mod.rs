@@ -677,7 +677,7 @@ pub fn run_expecting_exit(args: &[&str], timeout: Duration) -> RefusedStart {
 /// Waits up to `timeout` for a server expected to refuse to start (its
 /// stderr piped) to exit; returns its status and stderr, or kills it and
 /// panics if it is still running then.
-fn wait_refused(mut child: Child, timeout: Duration) -> RefusedStart {
+pub fn wait_refused(mut child: Child, timeout: Duration) -> RefusedStart {
     let mut pipe = child.stderr.take().expect("stderr piped");
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -700,6 +700,19 @@ fn wait_refused(mut child: Child, timeout: Duration) -> RefusedStart {
     match status {
         Some(status) => RefusedStart { status, stderr },
         None => panic!("ringkv-server was still running after {timeout:?}; stderr:\n{stderr}"),
+    }
+}
+
+/// Copies the directory tree `from` to `to` (files and folders only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
     }
 }
 

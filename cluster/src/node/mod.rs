@@ -277,7 +277,7 @@ pub async fn start(
             "took tokens on the ring"
         );
     } else {
-        refuse_foreign_seeds(config, &members, &seeds).await?;
+        refuse_foreign_seeds(config, &members, &seeds, (id, &my_cluster_addr)).await?;
         // A restart: say hello so peers learn the new generation at once.
         for addr in seeds.iter().chain(&greet) {
             gossip_with(&coordinator, addr).await;
@@ -447,24 +447,42 @@ async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<
 /// judged. When every seed refuses the handshake (a wrong
 /// `cluster-secret`) or is not a cluster port, the start fails as a new
 /// node's does, rather than serving NOQUORUM to every command.
+///
+/// It also refuses when its id is served live at another address: a copy
+/// of its data directory started beside it (two processes stamping writes
+/// with one identity lose some of them). A seed placing this id elsewhere
+/// is followed to that address, and if the node answering there lists
+/// this id at its own address, that is the twin.
 async fn refuse_foreign_seeds(
     config: &Config,
     members: &Membership,
     seeds: &[String],
+    (me, my_addr): (NodeId, &str),
 ) -> Result<()> {
     let known: std::collections::HashSet<NodeId> = members.states().iter().map(|s| s.id).collect();
     let rpc = RpcClient::new(0, config.cluster_secret.clone(), config.bind_source_ip());
+    let ask = |addr: String| {
+        let rpc = &rpc;
+        async move {
+            rpc.call(&addr, &Request::Gossip(Vec::new()), Duration::from_secs(2))
+                .await
+        }
+    };
     let mut refused = Vec::new();
+    let mut elsewhere = std::collections::BTreeSet::new();
     for seed in seeds {
-        match rpc
-            .call(seed, &Request::Gossip(Vec::new()), Duration::from_secs(2))
-            .await
-        {
+        match ask(seed.clone()).await {
             Ok(Response::Gossip(states))
                 if !states.is_empty() && !states.iter().any(|s| known.contains(&s.id)) =>
             {
                 return Err(Error::Refused(Refusal::SeedOfAnotherCluster(seed.clone())));
             }
+            Ok(Response::Gossip(states)) => elsewhere.extend(
+                states
+                    .into_iter()
+                    .filter(|s| s.id == me && s.cluster_addr != my_addr)
+                    .map(|s| s.cluster_addr),
+            ),
             Err(error) if error.is_definitive() => refused.push(crate::error::SeedFailure {
                 addr: seed.clone(),
                 error,
@@ -477,6 +495,16 @@ async fn refuse_foreign_seeds(
             failures: refused,
             waited: None,
         }));
+    }
+    for addr in elsewhere {
+        if let Ok(Response::Gossip(states)) = ask(addr.clone()).await {
+            let mut there = states
+                .iter()
+                .filter(|s| s.cluster_addr == addr && s.status != Status::Left);
+            if there.clone().next().is_some() && there.all(|s| s.id == me) {
+                return Err(Error::Refused(Refusal::TwinRunning { id: me, addr }));
+            }
+        }
     }
     Ok(())
 }
