@@ -431,6 +431,16 @@ fn a_cluster_of_one_keeps_the_cluster_port_closed_until_cluster_join() {
     );
     assert_eq!(node.info("cluster_port_listening").as_deref(), Some("0"));
 
+    // Its own cluster port is refused at once (it used to wait out the
+    // 30 s of a seed that never answers with a ring).
+    let started = Instant::now();
+    let own = redis::cmd("CLUSTER")
+        .arg("JOIN")
+        .arg(format!("127.0.0.1:{default_cluster_port}"))
+        .query::<String>(&mut node.conn())
+        .expect_err("joined itself");
+    assert!(own.to_string().contains("own cluster port"), "{own}");
+    assert!(started.elapsed() < Duration::from_secs(5));
     // A node that holds keys is refused: they would not be carried over
     // (some merged into the ranges it takes, the rest left behind as keys
     // KEYS lists and no read finds).

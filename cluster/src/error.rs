@@ -202,6 +202,11 @@ pub enum Refusal {
     /// CLUSTER JOIN on a node that has left.
     #[error("this node has left its cluster: restart it to join as a new member")]
     JoinAfterLeaving,
+    /// CLUSTER JOIN naming this node's own cluster port.
+    #[error(
+        "CLUSTER JOIN names this node's own cluster port: give a member of the cluster to join"
+    )]
+    JoinSelf,
     /// CLUSTER JOIN on a node that holds keys.
     #[error(
         "this node holds keys, and a joining node's own keys are not carried over: \

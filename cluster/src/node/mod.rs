@@ -603,6 +603,13 @@ pub async fn join(coordinator: &Arc<Coordinator>, seed: &str) -> Result<RepairSu
     {
         return Err(Error::Refused(Refusal::AlreadyMember));
     }
+    if coordinator
+        .members
+        .my_state()
+        .is_some_and(|s| s.cluster_addr == seed)
+    {
+        return Err(Error::Refused(Refusal::JoinSelf));
+    }
     // Its own keys are not carried over: some would be merged into the
     // ranges it takes and the rest left behind, listed by KEYS and DBSIZE
     // but found by no read. So it must hold none.
