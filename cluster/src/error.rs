@@ -23,6 +23,20 @@ pub enum Error {
         /// What is wrong with it.
         what: String,
     },
+    /// `databases` is lower than a database that holds data.
+    #[error(
+        "database {db} holds data but databases is {databases}: start with databases {need} or \
+         more (a lower value would let compaction delete the databases beyond it), or FLUSHALL \
+         with the old value first"
+    )]
+    DatabasesLowered {
+        /// The configured number of databases.
+        databases: u32,
+        /// A database at or beyond it that holds data.
+        db: u32,
+        /// The value that serves it.
+        need: u32,
+    },
     /// The namespace table stored in the engine is damaged.
     #[error("corrupt namespace table: {what}")]
     CorruptNamespaces {
@@ -146,9 +160,10 @@ impl Error {
         use crate::rpc::ErrorCode;
         match self {
             Error::Rebuilding => ErrorCode::Rebuilding,
-            Error::Engine(_) | Error::CorruptRecord { .. } | Error::CorruptNamespaces { .. } => {
-                ErrorCode::Storage
-            }
+            Error::Engine(_)
+            | Error::CorruptRecord { .. }
+            | Error::CorruptNamespaces { .. }
+            | Error::DatabasesLowered { .. } => ErrorCode::Storage,
             Error::CorruptNodeState { .. } => ErrorCode::Storage,
             Error::NotApplied(_)
             | Error::BadContext(_)

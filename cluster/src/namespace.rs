@@ -127,6 +127,35 @@ impl Namespaces {
             }
             slot.store(ns, Ordering::Release);
         }
+        // Databases beyond `databases` (it was higher before) are not live,
+        // so compaction would delete them: refused while one holds data.
+        let databases = u32::try_from(self.current.len()).unwrap_or(u32::MAX);
+        let mut db = databases;
+        let mut holding = None;
+        while let Some(v) = engine.get(&db_key(db))? {
+            let ns = read_u32(&v, "ns/db")?;
+            let lower = crate::token::namespace_prefix(ns);
+            let upper = crate::token::namespace_prefix(ns.saturating_add(1));
+            let mut keys = engine.iter(
+                std::ops::Bound::Included(&lower[..]),
+                std::ops::Bound::Excluded(&upper[..]),
+                None,
+            )?;
+            if keys.next().is_some() {
+                holding = Some(db);
+            }
+            db = db.saturating_add(1);
+            if db == u32::MAX {
+                break;
+            }
+        }
+        if let Some(db) = holding {
+            return Err(Error::DatabasesLowered {
+                databases,
+                db,
+                need: db.saturating_add(1),
+            });
+        }
         if !batch.is_empty() {
             batch.put(meta_key(NEXT_KEY), u32_value(next));
             let seq = engine.write(batch)?;
@@ -244,6 +273,40 @@ mod tests {
         let engine = Engine::open(dir, opts).unwrap();
         ns.load(&engine).unwrap();
         (ns, engine)
+    }
+
+    #[test]
+    fn fewer_databases_than_hold_data_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (ns, engine) = table(dir.path());
+            let mut batch = WriteBatch::new();
+            batch.put(
+                crate::token::engine_key(ns.of(2), b"k"),
+                Value::new(Bytes::from_static(b"v")),
+            );
+            engine.wait_durable(engine.write(batch).unwrap()).unwrap();
+        }
+        let open_with = |databases: u32| {
+            let ns = Namespaces::new(databases);
+            let opts = ringkv_engine::Options {
+                compaction_filter: Some(ns.filter()),
+                ..ringkv_engine::Options::default()
+            };
+            let engine = Engine::open(dir.path(), opts).unwrap();
+            ns.load(&engine)
+        };
+        match open_with(2) {
+            Err(Error::DatabasesLowered {
+                databases: 2,
+                db: 2,
+                need: 3,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Database 3 is empty: 3 databases serve everything there is.
+        assert!(open_with(3).is_ok());
+        assert!(open_with(4).is_ok());
     }
 
     #[test]

@@ -233,6 +233,7 @@ impl From<ringkv_cluster::Error> for ReplyError {
             e @ (E::Rebuilding
             | E::CorruptRecord { .. }
             | E::CorruptNamespaces { .. }
+            | E::DatabasesLowered { .. }
             | E::CorruptNodeState { .. }
             | E::Task { .. }) => {
                 tracing::error!(error = %e, "command failed in the storage layer");
