@@ -100,14 +100,21 @@ pub(crate) fn droppable_estimate(f: &FileMeta, now_ms: u64, grace_ms: u64) -> u6
     } else {
         0
     };
-    let expired = if p.expiring == 0 || p.earliest_expiry.saturating_add(grace_ms) > now_ms {
+    tomb + expired_estimate(f, now_ms, grace_ms)
+}
+
+/// Estimated expired values of `f` at `now_ms` (from the properties' time
+/// bounds): a compaction of the file alone rewrites each smaller (a
+/// tombstone, or the embedder's marker) even where it cannot drop it.
+fn expired_estimate(f: &FileMeta, now_ms: u64, grace_ms: u64) -> u64 {
+    let p = &f.props;
+    if p.expiring == 0 || p.earliest_expiry.saturating_add(grace_ms) > now_ms {
         0
     } else if p.latest_expiry.saturating_add(grace_ms) <= now_ms {
         p.expiring
     } else {
         p.expiring / 2
-    };
-    tomb + expired
+    }
 }
 
 /// Share of a file that must be droppable before it is compacted on its own.
@@ -159,6 +166,26 @@ fn pick_ttl(s: CompactionStrategy, ctx: &PickContext<'_>) -> Option<Task> {
                         t.reason = Reason::Ttl;
                         return Some(t);
                     }
+                }
+                // Older data overlaps (a level-0 file over the levels below,
+                // or a push-down not possible now): nothing can be dropped,
+                // but expired values can be rewritten smaller where they
+                // are, their entries and order kept. Without this an idle
+                // node kept a level-0 file of expired values whole until
+                // the next regular compaction.
+                if (expired_estimate(f, ctx.now_ms, grace) as f64)
+                    >= TTL_GARBAGE_RATIO * f.props.entries as f64
+                {
+                    return Some(Task {
+                        inputs: vec![InputRun {
+                            level,
+                            files: vec![f.clone()],
+                        }],
+                        output_level: level,
+                        output_run_id: run.id,
+                        reason: Reason::Ttl,
+                        trivial_move: false,
+                    });
                 }
             }
         }
