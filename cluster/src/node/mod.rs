@@ -277,7 +277,7 @@ pub async fn start(
             "took tokens on the ring"
         );
     } else {
-        refuse_foreign_seeds(config, &members, &seeds, (id, &my_cluster_addr)).await?;
+        check_seeds_at_restart(config, &members, &seeds, (id, &my_cluster_addr)).await?;
         // A restart: say hello so peers learn the new generation at once.
         for addr in seeds.iter().chain(&greet) {
             gossip_with(&coordinator, addr).await;
@@ -453,7 +453,7 @@ async fn find_replaced(config: &Config, seeds: &[String], addr: &str) -> Option<
 /// with one identity lose some of them). A seed placing this id elsewhere
 /// is followed to that address, and if the node answering there lists
 /// this id at its own address, that is the twin.
-async fn refuse_foreign_seeds(
+async fn check_seeds_at_restart(
     config: &Config,
     members: &Membership,
     seeds: &[String],

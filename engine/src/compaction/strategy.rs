@@ -143,23 +143,25 @@ fn pick_ttl(s: CompactionStrategy, ctx: &PickContext<'_>) -> Option<Task> {
                 {
                     continue;
                 }
-                let d = droppable_estimate(f, ctx.now_ms, grace);
-                if (d as f64) < TTL_GARBAGE_RATIO * f.props.entries as f64 {
+                let mostly = |n: u64| n as f64 >= TTL_GARBAGE_RATIO * f.props.entries as f64;
+                if !mostly(droppable_estimate(f, ctx.now_ms, grace)) {
                     continue;
                 }
+                // The file alone, rewritten where it is.
+                let in_place = || Task {
+                    inputs: vec![InputRun {
+                        level,
+                        files: vec![f.clone()],
+                    }],
+                    output_level: level,
+                    output_run_id: run.id,
+                    reason: Reason::Ttl,
+                    trivial_move: false,
+                };
                 // At the bottom the runner decides key by key what can go; if
                 // nothing could, the output is marked exhausted and not re-picked.
                 if level == deepest || !older_data_overlaps(v, f) {
-                    return Some(Task {
-                        inputs: vec![InputRun {
-                            level,
-                            files: vec![f.clone()],
-                        }],
-                        output_level: level,
-                        output_run_id: run.id,
-                        reason: Reason::Ttl,
-                        trivial_move: false,
-                    });
+                    return Some(in_place());
                 }
                 if s == CompactionStrategy::Leveled && level > 0 && level < deepest {
                     if let Some(mut t) = leveled::push_down(ctx, level, f) {
@@ -173,19 +175,8 @@ fn pick_ttl(s: CompactionStrategy, ctx: &PickContext<'_>) -> Option<Task> {
                 // are, their entries and order kept. Without this an idle
                 // node kept a level-0 file of expired values whole until
                 // the next regular compaction.
-                if (expired_estimate(f, ctx.now_ms, grace) as f64)
-                    >= TTL_GARBAGE_RATIO * f.props.entries as f64
-                {
-                    return Some(Task {
-                        inputs: vec![InputRun {
-                            level,
-                            files: vec![f.clone()],
-                        }],
-                        output_level: level,
-                        output_run_id: run.id,
-                        reason: Reason::Ttl,
-                        trivial_move: false,
-                    });
+                if mostly(expired_estimate(f, ctx.now_ms, grace)) {
+                    return Some(in_place());
                 }
             }
         }
