@@ -84,3 +84,39 @@ fn batches_are_atomic_and_empty_key_works() {
     let keys: Vec<_> = e.iter_prefix(b"").unwrap().map(|r| r.unwrap().0).collect();
     assert_eq!(keys, vec![bytes::Bytes::from(""), bytes::Bytes::from("b")]);
 }
+
+/// `written_since` answers from the memtables: false for a key no one
+/// wrote after the snapshot (whether its version is in the memtable or an
+/// SSTable), true for one written after it, and true (may) for every key
+/// once a flush took versions newer than the snapshot out of the
+/// memtables, so a caller never keeps a read that is no longer the newest.
+#[test]
+fn written_since_tells_a_version_newer_than_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(
+        dir.path(),
+        &small_options(ringkv_engine::CompactionStrategy::Leveled),
+    );
+    e.put(key(1), Value::new("in an sstable")).unwrap();
+    e.flush().unwrap();
+    e.put(key(2), Value::new("in the memtable")).unwrap();
+    let snap = e.snapshot();
+    assert!(!e.written_since(&key(1), &snap));
+    assert!(!e.written_since(&key(2), &snap));
+    assert!(!e.written_since(&key(3), &snap), "never written");
+    e.put(key(2), Value::new("newer")).unwrap();
+    let mut b = WriteBatch::new();
+    b.delete(key(3));
+    e.write(b).unwrap();
+    assert!(!e.written_since(&key(1), &snap));
+    assert!(e.written_since(&key(2), &snap), "overwritten");
+    assert!(e.written_since(&key(3), &snap), "a tombstone is a version");
+    let later = e.snapshot();
+    assert!(!e.written_since(&key(2), &later));
+    // A flush of versions newer than `snap`: every key may have changed
+    // for it, none for a snapshot taken after them.
+    e.flush().unwrap();
+    assert!(e.written_since(&key(1), &snap));
+    assert!(!e.written_since(&key(1), &later));
+    assert!(!e.written_since(&key(2), &later));
+}

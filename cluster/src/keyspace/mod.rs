@@ -20,6 +20,7 @@
 //! `partial` (on a node alone, writes and reads that touch only the members
 //! they need).
 
+mod early_read;
 #[cfg(test)]
 mod expiry_tests;
 mod markers;

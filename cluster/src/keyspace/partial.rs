@@ -19,6 +19,7 @@
 use bytes::Bytes;
 use ringkv_engine::{Value, WriteBatch};
 
+use super::early_read::EarlyRead;
 use super::score_index::ScoreWindow;
 use super::split::{self, Need, Stored};
 use super::{Ack, Keyspace, Updated, ValueType, live_entry};
@@ -324,8 +325,12 @@ impl Keyspace {
         F: FnOnce(&mut Siblings, u64) -> R,
     {
         let ns = self.namespace(db)?;
-        let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let ekey = token::engine_key(ns, key);
+        let early = match target {
+            PartialTarget::Collection(kind) => EarlyRead::take(self, ns, key, &ekey, kind, need),
+            _ => None,
+        };
+        let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let engine = &self.inner.engine;
         let now = self.now_ms();
         let header = match engine.get(&ekey)? {
@@ -359,18 +364,23 @@ impl Keyspace {
         // Writers of this key are serialised by the record lock; the
         // snapshot only pins what the member reads see.
         let snapshot = engine.snapshot();
-        let loaded = Collection::from_member_records(
-            kind,
-            split::load_members(
-                engine,
-                &snapshot,
-                &self.inner.samples,
-                ns,
-                key,
-                &header,
-                need,
-            )?,
-        );
+        let early =
+            early.and_then(|e| e.still_newest(engine, ns, key, kind, header.generation, need));
+        let loaded = match early {
+            Some(members) => members,
+            None => Collection::from_member_records(
+                kind,
+                split::load_members(
+                    engine,
+                    &snapshot,
+                    &self.inner.samples,
+                    ns,
+                    key,
+                    &header,
+                    need,
+                )?,
+            ),
+        };
         let before = split::sibling_of(&header, Payload::Collection(loaded.clone()));
         let mut after = before.clone();
         let mut out = f(&mut after, now);

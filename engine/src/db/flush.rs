@@ -180,6 +180,10 @@ impl Inner {
                 meta: Arc::new(m.clone()),
             });
         }
+        // Before the super-version without `mem` is published (see
+        // `Inner::flushed_seq`).
+        self.flushed_seq
+            .fetch_max(max_seq.max(sealed), Ordering::AcqRel);
         if let Err(e) = self.install(&mut st, edit, Some(mem)) {
             if meta.is_some() {
                 let _ = std::fs::remove_file(sst_path(&self.dir, number));

@@ -125,6 +125,12 @@ pub(crate) struct Inner {
     pub(crate) committer: Committer,
     /// Highest sequence whose batch is fully in the memtable (Release on store).
     pub(crate) visible_seq: AtomicU64,
+    /// The highest sequence a flush has taken out of the memtables (at
+    /// open: every sequence recovered). Stored before the super-version
+    /// without the flushed memtable is published, so a reader that loads
+    /// the super-version first and this second never misses a version
+    /// that left the memtables ([`Engine::written_since`]).
+    pub(crate) flushed_seq: AtomicU64,
     /// The memtables and SSTable version readers start from. Loaded on
     /// every point read and write: an `RwLock<Arc<_>>` there took the
     /// lock's and the `Arc`'s counts shared on every operation, moving
@@ -441,6 +447,24 @@ impl Engine {
     /// Like `get`, as of `snapshot`.
     pub fn get_at(&self, key: &[u8], snapshot: &Snapshot) -> Result<Option<Value>> {
         self.inner().get_at_seq(key, snapshot.seq())
+    }
+
+    /// Whether `key` may have a version newer than `snapshot`: false only
+    /// when it has none. Answers from the memtables alone, with no SSTable
+    /// read, and answers true (may) once a flush has taken out of the
+    /// memtables a version newer than the snapshot. A writer serialised
+    /// per key reads before taking its lock and checks here, under it,
+    /// that what it read is still the newest.
+    pub fn written_since(&self, key: &[u8], snapshot: &Snapshot) -> bool {
+        let inner = self.inner();
+        let seq = snapshot.seq();
+        let sv = inner.sv_now();
+        if inner.flushed_seq.load(Ordering::Acquire) > seq {
+            return true;
+        }
+        std::iter::once(&sv.mem)
+            .chain(sv.imms.iter())
+            .any(|m| m.newest_seq(key).is_some_and(|s| s > seq))
     }
 
     /// Applies `batch` atomically and returns the sequence number of its last

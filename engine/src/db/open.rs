@@ -393,6 +393,7 @@ fn assemble(
             next_seq: last_seq + 1,
         }),
         visible_seq: AtomicU64::new(last_seq),
+        flushed_seq: AtomicU64::new(last_seq),
         sv: arc_swap::ArcSwap::new(Arc::new(SuperVersion {
             mem,
             imms: Vec::new(),

@@ -271,6 +271,11 @@ impl Memtable {
         self.versions.read().map.len() == 0
     }
 
+    /// The sequence of the newest version of `key` here, if any.
+    pub(crate) fn newest_seq(&self, key: &[u8]) -> Option<u64> {
+        self.newest.get(key).map(|r| r.seq())
+    }
+
     /// The newest version of `key` with sequence <= `snapshot`.
     pub(crate) fn get(&self, key: &[u8], snapshot: u64) -> Option<(u64, InternalValue)> {
         let mut rec = self.newest.get(key)?;
