@@ -617,3 +617,63 @@ fn a_copy_of_a_members_data_directory_refuses_to_start_beside_it() {
     let got = cl(&mut con, "ALL", &["GET", "k"]).unwrap();
     assert_eq!(bulk(&got).as_deref(), Some("v"));
 }
+
+/// Where a key lives depends on `replicas`: a member with another value
+/// reads and writes other nodes than the rest, and reads miss acknowledged
+/// writes. A node that would join with another value, or a member
+/// restarted with one, is refused naming both values; so is CLUSTER JOIN.
+#[test]
+fn a_node_with_another_replicas_setting_is_refused_at_join_restart_and_cluster_join() {
+    let mut c = Cluster::start(2);
+    let mut con = c.conn(0);
+    cl(&mut con, "ALL", &["SET", "k", "v"]).unwrap();
+    let seed = format!("127.0.0.1:{}", c.nodes[0].cluster_port);
+    let expected = "keeps 3 replicas per key and this node was started with replicas 2";
+
+    // A new node.
+    let ports = [
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    ]
+    .map(|p| p.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(common::server_binary())
+        .args(["--port", &ports[0], "--cluster-port", &ports[1]])
+        .args(["--metrics-port", &ports[2], "--seeds", &seed])
+        .args(["--replicas", "2", "--loglevel", "warning", "--dir"])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the new node");
+    let refused = common::wait_refused(child, Duration::from_secs(30));
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains(expected), "{}", refused.stderr);
+
+    // CLUSTER JOIN of a single node started with another value.
+    let single = TestServer::start_with(&["--replicas", "2"]);
+    let err = redis::cmd("CLUSTER")
+        .arg("JOIN")
+        .arg(&seed)
+        .query::<String>(&mut single.conn())
+        .expect_err("joined with another replicas setting");
+    assert!(err.to_string().contains(expected), "{err}");
+    drop(single);
+
+    // A member restarted with another value.
+    c.nodes[1].set_arg("--replicas", "2");
+    let refused = c.nodes[1].start_expecting_exit(Duration::from_secs(30));
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains(expected), "{}", refused.stderr);
+
+    // The cluster knows two members still, and serves.
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut c.conn(0))
+        .unwrap();
+    assert_eq!(nodes.lines().count(), 2, "{nodes}");
+    let got = cl(&mut c.conn(0), "ONE", &["GET", "k"]).unwrap();
+    assert_eq!(bulk(&got).as_deref(), Some("v"));
+}

@@ -214,6 +214,21 @@ pub enum Refusal {
          that cluster as a new member"
     )]
     SeedOfAnotherCluster(String),
+    /// A seed's cluster keeps another number of replicas per key.
+    #[error(
+        "seed {seed} keeps {theirs} replicas per key and this node was started with \
+         replicas {ours}: every member must use the same value, or they disagree on which \
+         nodes hold a key and reads miss acknowledged writes; start this node with \
+         replicas {theirs}"
+    )]
+    ReplicasDiffer {
+        /// The seed asked.
+        seed: String,
+        /// Its `replicas`.
+        theirs: u32,
+        /// This node's.
+        ours: u32,
+    },
     /// CLUSTER JOIN on a node that has left.
     #[error("this node has left its cluster: restart it to join as a new member")]
     JoinAfterLeaving,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::coordinator::Coordinator;
-use crate::error::{Error, Result, SeedFailure, SeedFailures};
+use crate::error::{Error, Refusal, Result, SeedFailure, SeedFailures};
 use crate::ring::Ring;
 use crate::rpc::frame::MAGIC;
 use crate::rpc::{Request, Response, RpcError};
@@ -56,21 +56,62 @@ pub(crate) async fn exchange(
     }
 }
 
+/// Checks that the node at `addr` keeps the replicas per key this node
+/// was configured with (`ours`): where a key lives depends on it, so a
+/// member with another value would read and write other nodes than the
+/// rest. A mismatch is [`Refusal::ReplicasDiffer`]; a seed that cannot be
+/// asked is reported as the exchange with it would be.
+pub(crate) async fn check_settings(
+    rpc: &crate::rpc::RpcClient,
+    addr: &str,
+    ours: usize,
+    timeout: Duration,
+) -> std::result::Result<std::result::Result<(), Refusal>, RpcError> {
+    match rpc.call(addr, &Request::Settings, timeout).await? {
+        Response::Settings { replicas } if usize::try_from(replicas).ok() == Some(ours) => {
+            Ok(Ok(()))
+        }
+        Response::Settings { replicas } => Ok(Err(Refusal::ReplicasDiffer {
+            seed: addr.to_string(),
+            theirs: replicas,
+            ours: u32::try_from(ours).unwrap_or(u32::MAX),
+        })),
+        other => Err(RpcError::Remote(format!(
+            "{addr}: unexpected reply to SETTINGS: {other:?}"
+        ))),
+    }
+}
+
 /// Asks the seeds for the membership until one answers with a ring (the
 /// next ring: members still joining keep the ranges they took). Fails at
-/// once when every seed refused or is not a cluster port, else after
-/// [`JOIN_WAIT`]; the error gives each seed's reason.
+/// once when every seed refused or is not a cluster port, or when a seed
+/// keeps another number of replicas per key (before any member is
+/// learnt from it), else after [`JOIN_WAIT`]; the error gives each seed's
+/// reason.
 pub(crate) async fn learn_ring(coordinator: &Arc<Coordinator>, seeds: &[String]) -> Result<Ring> {
     let deadline = tokio::time::Instant::now() + JOIN_WAIT;
     let mut last: Vec<Option<RpcError>> = vec![None; seeds.len()];
     let mut probed = vec![false; seeds.len()];
     let source = coordinator.rpc.source();
+    let (replicas, timeout) = {
+        let settings = coordinator.settings.read();
+        (
+            settings.replicas,
+            settings.replica_timeout.min(Duration::from_secs(2)),
+        )
+    };
     loop {
         for ((seed, last), probed) in seeds.iter().zip(&mut last).zip(&mut probed) {
             if last.as_ref().is_some_and(RpcError::is_definitive) {
                 continue;
             }
-            *last = match exchange(coordinator, seed).await {
+            let checked = check_settings(&coordinator.rpc, seed, replicas, timeout).await;
+            let exchanged = match checked {
+                Ok(Err(refusal)) => return Err(Error::Refused(refusal)),
+                Ok(Ok(())) => exchange(coordinator, seed).await,
+                Err(e) => Err(e),
+            };
+            *last = match exchanged {
                 Ok(()) => {
                     let ring = coordinator.members.ring();
                     if ring.nodes().iter().any(|&n| n != coordinator.me) {

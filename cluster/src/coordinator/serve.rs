@@ -23,6 +23,9 @@ impl Coordinator {
                 self.members.merge(states);
                 Response::Gossip(self.members.states())
             }
+            Request::Settings => Response::Settings {
+                replicas: u32::try_from(self.settings.read().replicas).unwrap_or(u32::MAX),
+            },
             Request::Read { .. }
             | Request::ReadMany { .. }
             | Request::Apply { .. }

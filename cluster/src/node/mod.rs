@@ -471,7 +471,9 @@ async fn check_seeds_at_restart(
     let mut refused = Vec::new();
     let mut elsewhere = std::collections::BTreeSet::new();
     for seed in seeds {
-        match ask(seed.clone()).await {
+        let answer = ask(seed.clone()).await;
+        let answered = matches!(answer, Ok(Response::Gossip(_)));
+        match answer {
             Ok(Response::Gossip(states))
                 if !states.is_empty() && !states.iter().any(|s| known.contains(&s.id)) =>
             {
@@ -488,6 +490,15 @@ async fn check_seeds_at_restart(
                 error,
             }),
             _ => {}
+        }
+        // Its cluster keeps as many replicas per key as this node would.
+        if answered {
+            let timeout = Duration::from_secs(2);
+            if let Ok(Err(refusal)) =
+                crate::seeds::check_settings(&rpc, seed, config.replicas, timeout).await
+            {
+                return Err(Error::Refused(refusal));
+            }
         }
     }
     if !seeds.is_empty() && refused.len() == seeds.len() {

@@ -54,6 +54,9 @@ pub mod kind {
     /// `n:u32 db:u32*n` → empty: drop the hints of these databases (the
     /// first step of a flush, protocol version 9).
     pub const DROP_HINTS: u8 = 0x20;
+    /// empty → `replicas:u32`: the settings every member must share, asked
+    /// by a node joining or restarting through a seed (protocol 10).
+    pub const SETTINGS: u8 = 0x21;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -119,6 +122,8 @@ pub enum Outcome {
 pub enum Request {
     /// Gossip push: the sender's view of every member.
     Gossip(Vec<MemberState>),
+    /// The settings every member must share.
+    Settings,
     /// Read the local records of several keys of one database (a
     /// pipeline's GETs, fanned out together).
     ReadMany {
@@ -264,6 +269,11 @@ pub enum Request {
 pub enum Response {
     /// Gossip pull: the receiver's view.
     Gossip(Vec<MemberState>),
+    /// A [`Request::Settings`]'s answer.
+    Settings {
+        /// Replicas per key (`replicas`): where a key lives depends on it.
+        replicas: u32,
+    },
     /// A local record, if any.
     Record(Option<Bytes>),
     /// The local records of a [`Request::ReadMany`], one per key, in order.
@@ -405,6 +415,7 @@ impl Request {
                 crate::membership::encode_states(&mut w, states);
                 kind::GOSSIP
             }
+            Request::Settings => kind::SETTINGS,
             Request::Read { db, key } => {
                 w.u32(*db).bytes(key);
                 kind::READ
@@ -554,6 +565,7 @@ impl Request {
         let mut r = BodyReader::new(body);
         let req = match k {
             kind::GOSSIP => Request::Gossip(crate::membership::decode_states(&mut r)?),
+            kind::SETTINGS => Request::Settings,
             kind::READ => Request::Read {
                 db: r.u32("db")?,
                 key: r.bytes("key")?,
@@ -711,6 +723,9 @@ impl Response {
         let mut w = BodyWriter::new();
         match self {
             Response::Gossip(states) => crate::membership::encode_states(&mut w, states),
+            Response::Settings { replicas } => {
+                w.u32(*replicas);
+            }
             Response::Record(rec) => match rec {
                 Some(r) => {
                     w.u8(1).bytes(r);
@@ -800,6 +815,9 @@ impl Response {
         }
         let resp = match request_kind {
             kind::GOSSIP => Response::Gossip(crate::membership::decode_states(&mut r)?),
+            kind::SETTINGS => Response::Settings {
+                replicas: r.u32("replicas")?,
+            },
             kind::READ => match r.u8("present")? {
                 0 => Response::Record(None),
                 _ => Response::Record(Some(r.bytes("record")?)),

@@ -56,6 +56,7 @@ fn every_request_and_reply_round_trips() {
             count: 10,
         },
         Request::Flush(vec![0, 15]),
+        Request::Settings,
         Request::DropHints(vec![3]),
         Request::Hint {
             owner: 9,
@@ -159,6 +160,7 @@ fn every_request_and_reply_round_trips() {
             }]))),
         ),
         (kind::APPLY_AT, Response::Ack),
+        (kind::SETTINGS, Response::Settings { replicas: 3 }),
         (
             kind::APPLY_AT,
             Response::error(ErrorCode::Diverged, "diverged"),
