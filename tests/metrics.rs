@@ -298,3 +298,105 @@ fn latency_monitor_samples_commands_over_its_threshold() {
         "ERR CONFIG SET failed (possibly related to argument 'latency-monitor-threshold') - argument must be between 0 and 9223372036854775807 inclusive"
     );
 }
+
+/// INFO latencystats: each command's percentiles since CONFIG RESETSTAT,
+/// the ones `latency-tracking-info-percentiles` names, nothing while
+/// `latency-tracking` is off; a sleep shows at its length.
+#[test]
+fn latencystats_report_each_commands_percentiles_as_redis_does() {
+    let s = TestServer::start_with(&["--enable-debug-command", "yes"]);
+    let c = &mut s.conn();
+    let stats = |c: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("latencystats").query(c).unwrap()
+    };
+    let line_of = |text: &str, cmd: &str| -> Option<String> {
+        let prefix = format!("latency_percentiles_usec_{cmd}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    };
+    assert_eq!(
+        ok(c, &["CONFIG", "GET", "latency-tracking*"]),
+        Value::Array(vec![
+            bulk("latency-tracking"),
+            bulk("yes"),
+            bulk("latency-tracking-info-percentiles"),
+            bulk("50 99 99.9"),
+        ])
+    );
+    ok(c, &["CONFIG", "RESETSTAT"]);
+    ok(c, &["SET", "a", "b"]);
+    ok(c, &["CLIENT", "ID"]);
+    let text = stats(c);
+    assert!(text.starts_with("# Latencystats\r\n"), "{text}");
+    let set = line_of(&text, "set").expect("set's line");
+    let fields: Vec<&str> = set.split(',').collect();
+    assert_eq!(fields.len(), 3, "{set}");
+    for (field, p) in fields.iter().zip(["p50=", "p99=", "p99.9="]) {
+        let value = field.strip_prefix(p).unwrap_or_else(|| panic!("{set}"));
+        assert!(value.parse::<f64>().is_ok(), "{set}");
+    }
+    assert!(line_of(&text, "client|id").is_some(), "{text}");
+    assert!(line_of(&text, "get").is_none(), "{text}");
+
+    ok(
+        c,
+        &[
+            "CONFIG",
+            "SET",
+            "latency-tracking-info-percentiles",
+            "0.0 50.0 100.0",
+        ],
+    );
+    assert_eq!(
+        ok(c, &["CONFIG", "GET", "latency-tracking-info-percentiles"]),
+        Value::Array(vec![
+            bulk("latency-tracking-info-percentiles"),
+            bulk("0 50 100")
+        ])
+    );
+    let set = line_of(&stats(c), "set").expect("set's line");
+    assert!(
+        set.starts_with("p0=") && set.contains(",p50=") && set.contains(",p100="),
+        "{set}"
+    );
+    let refused = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking-info-percentiles")
+        .arg("10.0 50.0 101.0")
+        .query::<()>(c)
+        .expect_err("a percentile over 100");
+    assert!(
+        refused
+            .to_string()
+            .contains("Invalid latency-tracking-info-percentiles"),
+        "{refused}"
+    );
+
+    // A 50 ms sleep's p50 is at least 50,000 µs (and at most a bucket,
+    // 1/16, above the time it took).
+    ok(
+        c,
+        &["CONFIG", "SET", "latency-tracking-info-percentiles", "50"],
+    );
+    ok(c, &["DEBUG", "SLEEP", "0.05"]);
+    let debug = line_of(&stats(c), "debug").expect("debug's line");
+    let p50: f64 = debug
+        .strip_prefix("p50=")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{debug}"));
+    assert!(p50 >= 50_000.0, "{debug}");
+
+    // Off: nothing counted; a reset forgets what was.
+    ok(c, &["CONFIG", "SET", "latency-tracking", "no"]);
+    ok(c, &["CONFIG", "RESETSTAT"]);
+    ok(c, &["SET", "a", "b"]);
+    assert!(line_of(&stats(c), "set").is_none());
+    ok(c, &["CONFIG", "SET", "latency-tracking", "yes"]);
+    ok(c, &["SET", "a", "b"]);
+    assert!(line_of(&stats(c), "set").is_some());
+    // In INFO all, not in the default INFO.
+    let all: String = redis::cmd("INFO").arg("all").query(c).unwrap();
+    assert!(all.contains("# Latencystats"));
+    let default: String = redis::cmd("INFO").query(c).unwrap();
+    assert!(!default.contains("# Latencystats"));
+}

@@ -10,8 +10,8 @@
 //! start, which never go back.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Bucket, Counter, Histogram, LabelPair, Metric, MetricFamily, MetricType};
@@ -83,15 +83,24 @@ pub struct CommandStats {
     /// Command `i`'s totals at the last CONFIG RESETSTAT: its counts, then
     /// its calls per latency bucket.
     baseline: Box<[[AtomicU64; BASELINE]]>,
+    /// `fine[s][i]`: command `i`'s calls in shard `s` since the last
+    /// reset, per bucket of [`crate::latency_tracking`], allocated at its
+    /// first call there.
+    fine: Box<[Box<[OnceLock<FineCounts>]>]>,
 }
+
+/// One command's calls in one shard by fine latency bucket.
+type FineCounts = Box<[AtomicU64]>;
 
 impl CommandStats {
     /// Figures for the commands `names`, in that order (a command's index
     /// is its place there).
     pub fn new(names: Vec<String>) -> Self {
         let row = || (0..names.len()).map(|_| Cell::default()).collect();
+        let fine_row = || (0..names.len()).map(|_| OnceLock::new()).collect();
         CommandStats {
             shards: (0..shard_count()).map(|_| row()).collect(),
+            fine: (0..shard_count()).map(|_| fine_row()).collect(),
             baseline: (0..names.len())
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
@@ -118,6 +127,43 @@ impl CommandStats {
         if let Some(b) = cell.buckets.get(bucket) {
             b.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts one call of command `index` that took `micros` for INFO
+    /// `latencystats` (when `latency-tracking` is on).
+    pub fn record_fine(&self, index: usize, micros: u64) {
+        let Some(slot) = self.fine.get(shard()).and_then(|row| row.get(index)) else {
+            return;
+        };
+        let counts = slot.get_or_init(|| {
+            (0..crate::latency_tracking::BUCKETS)
+                .map(|_| AtomicU64::new(0))
+                .collect()
+        });
+        if let Some(c) = counts.get(crate::latency_tracking::bucket_of(micros)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Each command's calls since the last reset by fine latency bucket,
+    /// for those with any, in table order.
+    pub fn fine_histograms(&self) -> Vec<(&str, Vec<u64>)> {
+        let mut out = Vec::new();
+        for (i, name) in self.names.iter().enumerate() {
+            let mut sum = vec![0u64; crate::latency_tracking::BUCKETS];
+            let mut any = false;
+            for counts in self.fine.iter().filter_map(|row| row.get(i)?.get()) {
+                for (t, c) in sum.iter_mut().zip(counts.iter()) {
+                    let n = c.load(Ordering::Relaxed);
+                    any |= n > 0;
+                    *t = t.saturating_add(n);
+                }
+            }
+            if any {
+                out.push((name.as_str(), sum));
+            }
+        }
+        out
     }
 
     /// Records one refused call of command `index`.
@@ -164,6 +210,16 @@ impl CommandStats {
 
     /// CONFIG RESETSTAT: INFO counts (and LATENCY HISTOGRAM) from zero again.
     pub fn reset(&self) {
+        for counts in self
+            .fine
+            .iter()
+            .flat_map(|row| row.iter())
+            .filter_map(OnceLock::get)
+        {
+            for c in counts.iter() {
+                c.store(0, Ordering::Relaxed);
+            }
+        }
         for (i, base) in self.baseline.iter().enumerate() {
             let (counts, buckets) = self.totals(i);
             for (b, c) in base.iter().zip(counts.into_iter().chain(buckets)) {

@@ -133,7 +133,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "keyspace",
 ];
 /// Sections `INFO all` adds.
-const EXTRA_SECTIONS: &[&str] = &["commandstats"];
+const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
 
 /// Which sections a list of INFO arguments selects, in output order.
 pub fn select_sections(args: &[String]) -> Vec<&'static str> {
@@ -281,6 +281,10 @@ pub async fn render(server: &Arc<Server>, sections: &[&str]) -> String {
                 }
             }
             "commandstats" => commandstats_section(server, &mut out),
+            "latencystats" => server.latency_tracking.info(
+                server.metrics.commands().fine_histograms().into_iter(),
+                &mut out,
+            ),
             "engine" => engine_section(server, &mut out),
             "cluster" => {
                 // Redis's one field here: ringkv does not speak the Redis

@@ -31,6 +31,7 @@ pub mod glob;
 pub mod info;
 pub mod key_run;
 pub mod latency;
+pub mod latency_tracking;
 pub mod listener;
 pub mod messaging_metrics;
 pub mod metrics;

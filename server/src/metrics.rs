@@ -34,9 +34,13 @@ pub struct CommandSlot<'a> {
 }
 
 impl CommandSlot<'_> {
-    /// Records one call that took `micros`.
-    pub fn record(&self, micros: u64, failed: bool) {
+    /// Records one call that took `micros`, and counts it for INFO
+    /// `latencystats` when `fine`.
+    pub fn record(&self, micros: u64, failed: bool, fine: bool) {
         self.stats.record(self.index, micros, failed);
+        if fine {
+            self.stats.record_fine(self.index, micros);
+        }
     }
 
     /// Records one refused call.

@@ -82,6 +82,8 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
     /// LATENCY's samples and `latency-monitor-threshold`.
     pub latency: crate::latency::LatencyMonitor,
+    /// `latency-tracking` and its percentiles (INFO `latencystats`).
+    pub latency_tracking: crate::latency_tracking::LatencyTracking,
 }
 
 /// The configured `read-consistency` and `write-consistency`, readable
@@ -186,6 +188,7 @@ impl Server {
             encoding_limits: Default::default(),
             slowlog: Default::default(),
             latency: Default::default(),
+            latency_tracking: Default::default(),
         });
         // Clients blocked on a key look again when its record changes
         // here, whoever coordinated the write.

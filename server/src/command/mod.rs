@@ -634,7 +634,7 @@ pub(crate) async fn run_recorded(
     let micros = u64::try_from((started.elapsed() + slept).as_micros()).unwrap_or(u64::MAX);
     server.stats.commands_processed.inc();
     if let Some(stats) = server.metrics.command(parent, spec) {
-        stats.record(micros, result.is_err());
+        stats.record(micros, result.is_err(), server.latency_tracking.enabled());
     }
     if monitored && !blocking {
         server.feed_monitors(client, args);

@@ -215,11 +215,13 @@ pub async fn config_get(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let encodings = cx.server.encoding_limits.all();
     let slowlog = cx.server.slowlog.all();
     let latency = cx.server.latency.all();
+    let tracking = cx.server.latency_tracking.all();
     let all: Vec<(&str, String)> = keys
         .chain(fixed)
         .chain(encodings)
         .chain(slowlog)
         .chain(latency)
+        .chain(tracking)
         .collect();
     let mut pairs: Vec<(Reply, Reply)> = Vec::new();
     // Names already answered (as the table spells them).
@@ -328,6 +330,7 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             InMemory::Encoding(t) => cx.server.encoding_limits.store(t),
             InMemory::Slowlog(s) => cx.server.slowlog.store(s),
             InMemory::Latency(ms) => cx.server.latency.store(ms),
+            InMemory::Tracking(t) => cx.server.latency_tracking.store(t),
         }
     }
     Ok(Reply::Ok)
@@ -335,11 +338,12 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// A CONFIG SET setting held only in this node's memory, not in its
 /// configuration, checked: one of Redis's encoding thresholds, one of
-/// SLOWLOG's, or LATENCY's threshold.
+/// SLOWLOG's, LATENCY's threshold, or latency tracking's.
 enum InMemory {
     Encoding((usize, i64)),
     Slowlog(crate::slowlog::Setting),
     Latency(i64),
+    Tracking(crate::latency_tracking::Setting),
 }
 
 impl InMemory {
@@ -350,6 +354,9 @@ impl InMemory {
         }
         if let Some(ms) = crate::latency::LatencyMonitor::parse(name, value)? {
             return Ok(Some(InMemory::Latency(ms)));
+        }
+        if let Some(t) = crate::latency_tracking::LatencyTracking::parse(name, value)? {
+            return Ok(Some(InMemory::Tracking(t)));
         }
         Ok(crate::slowlog::SlowLog::parse(name, value)?.map(InMemory::Slowlog))
     }
