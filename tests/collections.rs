@@ -309,6 +309,16 @@ fn types_are_kept_apart_and_keyspace_commands_see_them() {
     let long = "x".repeat(65);
     assert_eq!(ok(c, &["HSET", "h2", "f", &long]), int(1));
     assert_eq!(ok(c, &["OBJECT", "ENCODING", "h2"]), bulk("hashtable"));
+    // Redis 7.0's hash-max-listpack-entries: 512.
+    let mut fields = vec!["HSET".to_string(), "h3".into()];
+    for i in 0..512 {
+        fields.extend([format!("f{i}"), "v".into()]);
+    }
+    query(c, &fields.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "h3"]), bulk("listpack"));
+    assert_eq!(ok(c, &["HSET", "h3", "one-more", "v"]), int(1));
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "h3"]), bulk("hashtable"));
+    ok(c, &["DEL", "h3"]);
     types_and_keyspace_commands(&s, c);
 }
 

@@ -50,7 +50,7 @@ const LIMITS: [Limit; 9] = [
     limit(
         "hash-max-listpack-entries",
         Some("hash-max-ziplist-entries"),
-        128,
+        512,
     ),
     limit(
         "hash-max-listpack-value",
