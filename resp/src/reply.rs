@@ -76,6 +76,9 @@ pub enum Reply {
     /// Several replies sent back to back for one command (SUBSCRIBE of
     /// several channels answers once per channel).
     Many(Vec<Reply>),
+    /// A reply already encoded in the protocol of the connection it is
+    /// sent on ([`Reply::streamed_array`]), sent as it is.
+    Raw(Bytes),
 }
 
 impl Reply {
@@ -119,6 +122,23 @@ impl Reply {
         }
     }
 
+    /// An array of `len` elements encoded in `proto` as `items` yields
+    /// them, one at a time: a reply of millions of elements (random picks
+    /// with repeats) costs its encoding, not a [`Reply`] per element too.
+    /// `items` must yield exactly `len` replies.
+    pub fn streamed_array(
+        len: usize,
+        proto: Protocol,
+        items: impl IntoIterator<Item = Reply>,
+    ) -> Reply {
+        let mut out = BytesMut::new();
+        header(&mut out, b'*', len);
+        for item in items {
+            item.encode(proto, &mut out);
+        }
+        Reply::Raw(out.freeze())
+    }
+
     /// Appends the encoding of this reply in `proto` to `out`.
     pub fn encode(&self, proto: Protocol, out: &mut BytesMut) {
         match proto {
@@ -153,6 +173,7 @@ impl Reply {
             Reply::Bool(b) => leaf2(out, &F::Integer(i64::from(*b))),
             Reply::BigNumber(n) => leaf2(out, &F::BulkString(n.as_bytes())),
             Reply::Attribute(_) => {}
+            Reply::Raw(b) => out.put_slice(b),
         }
     }
 
@@ -241,6 +262,7 @@ impl Reply {
                     v.encode_resp3(out);
                 }
             }
+            Reply::Raw(b) => out.put_slice(b),
         }
     }
 }

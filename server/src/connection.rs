@@ -36,6 +36,9 @@ use crate::shared::Server;
 
 /// Bytes read per read call at least.
 const READ_CHUNK: usize = 16 * 1024;
+/// Bytes the read buffer makes room for beyond what has arrived, at most,
+/// while a long argument comes in.
+const READ_AHEAD: usize = 64 * 1024;
 /// A connection quiet this long releases its (empty) read and write buffers.
 const IDLE_SHRINK: Duration = Duration::from_secs(2);
 /// Replies buffered beyond this are written before the batch ends.
@@ -114,7 +117,16 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
         if *shutdown.borrow() {
             return Ended::Shutdown;
         }
-        let want = decoder.needed().saturating_sub(rbuf.len()).max(READ_CHUNK);
+        // A declared length is not trusted with memory: the buffer grows
+        // with what arrives (up to 64 KB ahead of it, then doubling), so a
+        // client announcing a 512 MB argument and sending nothing costs
+        // what it sent, not 512 MB.
+        let ahead = rbuf.len().max(READ_AHEAD);
+        let want = decoder
+            .needed()
+            .saturating_sub(rbuf.len())
+            .min(ahead)
+            .max(READ_CHUNK);
         // Subscribers and monitors wait for what the server sends, not
         // for their own input: `timeout` spares them, as Redis does.
         let listening = client.subscriptions.as_ref().is_some_and(|s| s.any())

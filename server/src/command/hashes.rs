@@ -180,23 +180,27 @@ pub async fn hincrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// HRANDFIELD key [count [WITHVALUES]].
 pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (count, with_values) = random_args(args, "WITHVALUES")?;
-    let resp3 = cx.client.protocol == Protocol::Resp3;
+    let proto = cx.client.protocol;
+    let resp3 = proto == Protocol::Resp3;
     random_members(cx, arg(args, 1), ValueType::Hash, count, |picked| {
         if count.is_none() {
             let first = picked.and_then(|p| p.into_iter().next());
             return first.map_or(Reply::Nil, |(f, _)| Reply::Bulk(f));
         }
-        let mut out = Vec::new();
-        for (f, v) in picked.unwrap_or_default() {
+        let picked = picked.unwrap_or_default();
+        let flat = with_values && !resp3;
+        let len = picked.len() * if flat { 2 } else { 1 };
+        let replies = picked.into_iter().flat_map(|(f, v)| {
             let (f, v) = (Reply::Bulk(f), Reply::Bulk(v));
-            match (with_values, resp3) {
+            let (first, second) = match (with_values, resp3) {
                 // RESP3 nests [field, value] pairs, as Redis 7.0 does.
-                (true, true) => out.push(Reply::Array(vec![f, v])),
-                (true, false) => out.extend([f, v]),
-                (false, _) => out.push(f),
-            }
-        }
-        Reply::Array(out)
+                (true, true) => (Reply::Array(vec![f, v]), None),
+                (true, false) => (f, Some(v)),
+                (false, _) => (f, None),
+            };
+            std::iter::once(first).chain(second)
+        });
+        Reply::streamed_array(len, proto, replies)
     })
     .await
 }

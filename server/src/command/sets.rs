@@ -122,11 +122,14 @@ pub async fn srandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         3 => Some(parse_random_count(arg(args, 2))?),
         _ => return Err(ReplyError::syntax()),
     };
+    let proto = cx.client.protocol;
     random_members(cx, arg(args, 1), ValueType::Set, count, |picked| {
-        let members = picked.unwrap_or_default().into_iter().map(|(m, _)| m);
+        let picked = picked.unwrap_or_default();
+        let len = picked.len();
+        let mut members = picked.into_iter().map(|(m, _)| m);
         match count {
-            None => members.into_iter().next().map_or(Reply::Nil, Reply::Bulk),
-            Some(_) => Reply::Array(members.map(Reply::Bulk).collect()),
+            None => members.next().map_or(Reply::Nil, Reply::Bulk),
+            Some(_) => Reply::streamed_array(len, proto, members.map(Reply::Bulk)),
         }
     })
     .await

@@ -36,22 +36,34 @@ pub fn score_reply(score: f64, proto: Protocol) -> Reply {
 /// Members, with their scores when `with_scores`: RESP2 alternates them in
 /// one array, RESP3 nests `[member, score]` pairs, as Redis 7.0 does.
 pub fn members_reply(items: &[(f64, Bytes)], with_scores: bool, proto: Protocol) -> Reply {
-    if with_scores && proto == Protocol::Resp3 {
-        return Reply::Array(
-            items
-                .iter()
-                .map(|(s, m)| Reply::Array(vec![Reply::Bulk(m.clone()), Reply::Double(*s)]))
-                .collect(),
-        );
-    }
-    let mut out = Vec::with_capacity(items.len() * if with_scores { 2 } else { 1 });
-    for (s, m) in items {
-        out.push(Reply::Bulk(m.clone()));
-        if with_scores {
-            out.push(score_reply(*s, proto));
-        }
-    }
-    Reply::Array(out)
+    Reply::Array(member_replies(items, with_scores, proto).1.collect())
+}
+
+/// [`members_reply`] encoded as it is built ([`Reply::streamed_array`]):
+/// for random picks with repeats, millions of them.
+pub fn streamed_members_reply(items: &[(f64, Bytes)], with_scores: bool, proto: Protocol) -> Reply {
+    let (len, replies) = member_replies(items, with_scores, proto);
+    Reply::streamed_array(len, proto, replies)
+}
+
+/// The elements of [`members_reply`]'s array, and how many.
+fn member_replies(
+    items: &[(f64, Bytes)],
+    with_scores: bool,
+    proto: Protocol,
+) -> (usize, impl Iterator<Item = Reply> + '_) {
+    let nested = with_scores && proto == Protocol::Resp3;
+    let per = if with_scores && !nested { 2 } else { 1 };
+    let replies = items.iter().flat_map(move |(s, m)| {
+        let member = Reply::Bulk(m.clone());
+        let (first, second) = match (with_scores, nested) {
+            (true, true) => (Reply::Array(vec![member, Reply::Double(*s)]), None),
+            (true, false) => (member, Some(score_reply(*s, proto))),
+            (false, _) => (member, None),
+        };
+        std::iter::once(first).chain(second)
+    });
+    (items.len() * per, replies)
 }
 
 /// One end of a score range.

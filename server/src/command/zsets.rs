@@ -20,6 +20,7 @@ use super::collections::{
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
+    streamed_members_reply,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -439,7 +440,7 @@ pub async fn zrandmember(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let first = picked.into_iter().next();
             return first.map_or(Reply::Nil, |(_, m)| Reply::Bulk(m));
         }
-        members_reply(&picked, with_scores, proto)
+        streamed_members_reply(&picked, with_scores, proto)
     })
     .await
 }
