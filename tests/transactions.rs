@@ -96,6 +96,62 @@ fn reads_and_no_op_writes_do_not_abort() {
     assert!(exec_survives(c, other, "missing", &["FLUSHALL"]));
 }
 
+/// Collection, counter and HyperLogLog writes that change nothing, or
+/// fail, leave a watching transaction alone on a single node, as Redis's
+/// `signalModifiedKey` does; those that change the key abort it.
+#[test]
+fn collection_writes_abort_a_watcher_only_when_they_change_the_key() {
+    let s = TestServer::start();
+    let (c, other) = (&mut s.conn(), &mut s.conn());
+    ok(c, &["SADD", "s", "x"]);
+    ok(c, &["HSET", "h", "f", "v"]);
+    ok(c, &["ZADD", "z", "1", "a"]);
+    ok(c, &["RPUSH", "l", "a"]);
+    ok(c, &["SET", "word", "notnum"]);
+    ok(c, &["SET", "n", "1"]);
+    ok(c, &["PFADD", "p", "a"]);
+    let unchanged: &[(&str, &[&str])] = &[
+        ("s", &["SREM", "s", "nope"]),
+        ("h", &["HDEL", "h", "nope"]),
+        ("h", &["HSETNX", "h", "f", "w"]),
+        ("z", &["ZREM", "z", "nope"]),
+        ("z", &["ZADD", "z", "XX", "1", "b"]),
+        ("z", &["ZREMRANGEBYSCORE", "z", "5", "6"]),
+        ("l", &["LREM", "l", "0", "nope"]),
+        ("p", &["PFADD", "p", "a"]),
+        ("missing", &["LPUSHX", "missing", "a"]),
+        ("missing", &["SPOP", "missing"]),
+    ];
+    for (key, write) in unchanged {
+        assert!(exec_survives(c, other, key, write), "{write:?}");
+    }
+    // Refused writes change nothing either.
+    for (key, write) in [
+        ("h", ["LPUSH", "h", "x"]),
+        ("word", ["INCRBYFLOAT", "word", "1"]),
+    ] {
+        assert_eq!(ok(c, &["WATCH", key]), Okay);
+        assert!(query(other, &write).is_err(), "{write:?}");
+        assert_eq!(ok(c, &["MULTI"]), Okay);
+        assert_eq!(ok(c, &["PING"]), queued());
+        assert!(
+            matches!(ok(c, &["EXEC"]), redis::Value::Array(_)),
+            "{write:?}"
+        );
+    }
+    let changed: &[(&str, &[&str])] = &[
+        ("s", &["SADD", "s", "y"]),
+        ("h", &["HSET", "h", "f", "v"]),
+        ("z", &["ZADD", "z", "2", "a"]),
+        ("l", &["LPUSH", "l", "b"]),
+        ("n", &["INCRBY", "n", "0"]),
+        ("p", &["PFADD", "p", "b"]),
+    ];
+    for (key, write) in changed {
+        assert!(!exec_survives(c, other, key, write), "{write:?}");
+    }
+}
+
 #[test]
 fn watched_key_expiring_aborts_exec() {
     let s = TestServer::start();

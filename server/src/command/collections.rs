@@ -94,11 +94,16 @@ pub async fn change_in(
     op: CollectionOp,
 ) -> Result<CollectionReply, ReplyError> {
     let level = cx.write_level();
-    cx.server.watches.touch(db, key);
+    let alone = cx.server.cluster.is_alone();
+    let deferred = cx.server.watches.before_write(alone, db, key);
     let (applied, ack) = cx
         .cluster()
         .write(db, key, Mutation::Collection(op), level)
         .await?;
+    // A write that changed nothing stored nothing, and so has nothing to
+    // wait for.
+    let changed = ack != ringkv_cluster::Ack::NONE;
+    cx.server.watches.after_write(deferred, changed, db, key);
     cx.client.await_ack(ack);
     cx.server.blocking.wake(db, key);
     match applied {

@@ -32,14 +32,20 @@ pub async fn pfadd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let elements = args.get(2..).unwrap_or_default().to_vec();
     let _lock = cx.ks().lock([key.as_ref()]).await;
     let level = cx.write_level();
-    cx.server.watches.touch(cx.db(), key);
+    let alone = cx.server.cluster.is_alone();
+    let deferred = cx.server.watches.before_write(alone, cx.db(), key);
     let (applied, ack) = cx
         .cluster()
         .write(cx.db(), key, Mutation::PfAdd(elements), level)
         .await?;
     cx.client.await_ack(ack);
     match applied {
-        Applied::Changed(changed) => Ok(Reply::Int(i64::from(changed))),
+        Applied::Changed(changed) => {
+            cx.server
+                .watches
+                .after_write(deferred, changed, cx.db(), key);
+            Ok(Reply::Int(i64::from(changed)))
+        }
         other => Err(ReplyError::Err(
             format!("unexpected PFADD outcome {other:?}").into(),
         )),

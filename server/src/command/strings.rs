@@ -473,9 +473,12 @@ async fn add_to_counter(
     mutation: Mutation,
 ) -> Result<Bytes, ReplyError> {
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    cx.server.watches.touch(cx.db(), key);
+    let alone = cx.server.cluster.is_alone();
+    let deferred = cx.server.watches.before_write(alone, cx.db(), key);
     let level = cx.write_level();
     let (applied, ack) = cx.cluster().write(cx.db(), key, mutation, level).await?;
+    // An increment that succeeded modified the key, by 0 too, as in Redis.
+    cx.server.watches.after_write(deferred, true, cx.db(), key);
     cx.client.await_ack(ack);
     match applied {
         Applied::Counter(v) => Ok(v),

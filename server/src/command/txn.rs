@@ -140,6 +140,28 @@ impl WatchRegistry {
         client.watch_dirty.store(false, Ordering::Relaxed);
     }
 
+    /// Before a write of `key` in `db`: touches its watchers now in a
+    /// cluster, where EXEC shares the transaction gate, so no EXEC can run
+    /// between the write and the touch; returns whether the touch is left
+    /// for after the write instead ([`WatchRegistry::after_write`]), on a
+    /// cluster of one, where EXEC holds the gate alone and so cannot run
+    /// in between either. Only there can a write that changes nothing, or
+    /// fails, leave transactions alone, as Redis's `signalModifiedKey` does.
+    pub fn before_write(&self, server_alone: bool, db: u32, key: &Bytes) -> bool {
+        if !server_alone {
+            self.touch(db, key);
+        }
+        server_alone
+    }
+
+    /// After a write [`WatchRegistry::before_write`] left the touch for:
+    /// touches the watchers if the write `changed` the key.
+    pub fn after_write(&self, deferred: bool, changed: bool, db: u32, key: &Bytes) {
+        if deferred && changed {
+            self.touch(db, key);
+        }
+    }
+
     /// Marks the watchers of `key` in `db` dirty (called on every write).
     pub fn touch(&self, db: u32, key: &Bytes) {
         if self.watched.load(Ordering::Relaxed) == 0 {
