@@ -119,15 +119,18 @@ fn parse_hex_float(text: &str) -> Option<f64> {
 
 /// Formats a float as INCRBYFLOAT replies: plain notation (never an
 /// exponent), the shortest digits that read back as the same `f64` (at
-/// most 17 significant), trailing zeros and a trailing `.` removed, `-0` as
-/// `0`. The same text as the server's `format_float_human`
+/// most 17 significant), but no more than 17 decimals, rounded, as Redis's
+/// `%.17Lf` keeps (`1e-20` is `0`, `1.23456789e-10` is
+/// `0.00000000012345679`); trailing zeros and a trailing `.` removed, `-0`
+/// as `0`. The same text as the server's `format_float_human`
 /// (`server/src/command/args.rs`).
 pub fn format_float(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     let s = format!("{v}");
-    if !s.contains('e') && !s.contains('E') {
+    let decimals = s.split_once('.').map_or(0, |(_, f)| f.len());
+    if !s.contains('e') && !s.contains('E') && decimals <= 17 {
         return trim_zeros(&s);
     }
     trim_zeros(&format!("{v:.17}"))
@@ -238,6 +241,11 @@ mod tests {
         assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(format_float(f64::INFINITY), "inf");
         assert_eq!(format_float(1e20), "100000000000000000000");
+        // At most 17 decimals, rounded, as Redis's %.17Lf.
+        assert_eq!(format_float(1e-20), "0");
+        assert_eq!(format_float(-1e-20), "0");
+        assert_eq!(format_float(1.23456789e-10), "0.00000000012345679");
+        assert_eq!(format_float(5e-18), "0.00000000000000001");
     }
 
     #[test]
