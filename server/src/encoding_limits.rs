@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn names_aliases_and_ranges() {
         let limits = EncodingLimits::default();
-        assert_eq!(limits.get(Threshold::HashEntries), 128);
+        assert_eq!(limits.get(Threshold::HashEntries), 512);
         let parsed = EncodingLimits::parse("HASH-MAX-ZIPLIST-ENTRIES", "10").unwrap();
         limits.store(parsed.unwrap());
         assert_eq!(limits.get(Threshold::HashEntries), 10);
