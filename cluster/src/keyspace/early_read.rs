@@ -50,7 +50,13 @@ impl EarlyRead {
         }
         let engine = &keyspace.inner.engine;
         let snapshot = engine.snapshot();
-        let header = match split::decode_stored(&engine.get_at(ekey, &snapshot).ok()??, key) {
+        // A record stored whole (a small collection) is read under the lock
+        // from the memtable anyway: not decoded here too.
+        let stored = engine.get_at(ekey, &snapshot).ok()??;
+        if !split::is_split_header(&stored) {
+            return None;
+        }
+        let header = match split::decode_stored(&stored, key) {
             Ok(Stored::Split(h)) => h,
             _ => return None,
         };

@@ -80,10 +80,7 @@ pub(super) fn decode_stored(stored: &Value, key: &[u8]) -> Result<Stored> {
         key: key.to_vec(),
         what,
     };
-    if matches!(
-        stored.data.first(),
-        Some(&(codec::RECORD_FORMAT_SPLIT | codec::RECORD_FORMAT_SPLIT_V3))
-    ) {
+    if is_split_header(stored) {
         return codec::decode_split_header(&stored.data)
             .map(Stored::Split)
             .map_err(|e| corrupt(e.to_string()));
@@ -91,6 +88,15 @@ pub(super) fn decode_stored(stored: &Value, key: &[u8]) -> Result<Stored> {
     Siblings::decode_shared(&stored.data, stored.expire_at_ms)
         .map(Stored::Inline)
         .map_err(|e| corrupt(e.to_string()))
+}
+
+/// Whether a key's engine value is a split collection's header (told by
+/// its first byte, without decoding anything).
+pub(super) fn is_split_header(stored: &Value) -> bool {
+    matches!(
+        stored.data.first(),
+        Some(&(codec::RECORD_FORMAT_SPLIT | codec::RECORD_FORMAT_SPLIT_V3))
+    )
 }
 
 /// The prefix of every member record of `key`'s `generation` in the
