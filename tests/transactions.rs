@@ -119,6 +119,7 @@ fn collection_writes_abort_a_watcher_only_when_they_change_the_key() {
         ("z", &["ZREMRANGEBYSCORE", "z", "5", "6"]),
         ("l", &["LREM", "l", "0", "nope"]),
         ("p", &["PFADD", "p", "a"]),
+        ("s", &["SADD", "s", "x"]),
         ("missing", &["LPUSHX", "missing", "a"]),
         ("missing", &["SPOP", "missing"]),
     ];

@@ -96,13 +96,23 @@ pub async fn change_in(
     let level = cx.write_level();
     let alone = cx.server.cluster.is_alone();
     let deferred = cx.server.watches.before_write(alone, db, key);
+    // SADD of members all present stores them again (a new tag each, so
+    // they win over a concurrent remove), but to Redis nothing changed.
+    let set_add = matches!(
+        op,
+        CollectionOp::Put {
+            kind: ringkv_cluster::Kind::Set,
+            ..
+        }
+    );
     let (applied, ack) = cx
         .cluster()
         .write(db, key, Mutation::Collection(op), level)
         .await?;
     // A write that changed nothing stored nothing, and so has nothing to
     // wait for.
-    let changed = ack != ringkv_cluster::Ack::NONE;
+    let re_added = set_add && matches!(applied, Applied::Collection(CollectionReply::Count(0)));
+    let changed = ack != ringkv_cluster::Ack::NONE && !re_added;
     cx.server.watches.after_write(deferred, changed, db, key);
     cx.client.await_ack(ack);
     cx.server.blocking.wake(db, key);
