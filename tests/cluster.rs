@@ -637,18 +637,21 @@ fn a_node_with_another_replicas_setting_is_refused_at_join_restart_and_cluster_j
         common::free_port(),
     ]
     .map(|p| p.to_string());
-    let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(common::server_binary())
-        .args(["--port", &ports[0], "--cluster-port", &ports[1]])
-        .args(["--metrics-port", &ports[2], "--seeds", &seed])
-        .args(["--replicas", "2", "--loglevel", "warning", "--dir"])
-        .arg(dir.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the new node");
-    let refused = common::wait_refused(child, Duration::from_secs(30));
+    let refused = common::run_expecting_exit(
+        &[
+            "--port",
+            &ports[0],
+            "--cluster-port",
+            &ports[1],
+            "--metrics-port",
+            &ports[2],
+            "--seeds",
+            &seed,
+            "--replicas",
+            "2",
+        ],
+        Duration::from_secs(30),
+    );
     assert!(!refused.status.success());
     assert!(refused.stderr.contains(expected), "{}", refused.stderr);
 

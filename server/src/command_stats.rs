@@ -150,9 +150,17 @@ impl CommandStats {
     pub fn fine_histograms(&self) -> Vec<(&str, Vec<u64>)> {
         let mut out = Vec::new();
         for (i, name) in self.names.iter().enumerate() {
+            let mut shards = self
+                .fine
+                .iter()
+                .filter_map(|row| row.get(i)?.get())
+                .peekable();
+            if shards.peek().is_none() {
+                continue;
+            }
             let mut sum = vec![0u64; crate::latency_tracking::BUCKETS];
             let mut any = false;
-            for counts in self.fine.iter().filter_map(|row| row.get(i)?.get()) {
+            for counts in shards {
                 for (t, c) in sum.iter_mut().zip(counts.iter()) {
                     let n = c.load(Ordering::Relaxed);
                     any |= n > 0;

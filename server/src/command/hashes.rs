@@ -5,13 +5,14 @@
 
 use bytes::Bytes;
 use ringkv_cluster::{CollectionOp, CollectionReply, Kind, Members, Need, ValueType};
-use ringkv_resp::{Protocol, Reply};
+use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{arg, parse_f64, parse_i64};
 use super::collections::{
     change, count, random_args, random_members, read_members, read_part, scan_collection,
 };
+use super::zset_range::{elements_per_pair, pair_elements};
 use crate::reply_error::{CmdResult, ReplyError};
 
 async fn hash(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Members>, ReplyError> {
@@ -181,24 +182,16 @@ pub async fn hincrbyfloat(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn hrandfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (count, with_values) = random_args(args, "WITHVALUES")?;
     let proto = cx.client.protocol;
-    let resp3 = proto == Protocol::Resp3;
     random_members(cx, arg(args, 1), ValueType::Hash, count, |picked| {
         if count.is_none() {
             let first = picked.and_then(|p| p.into_iter().next());
             return first.map_or(Reply::Nil, |(f, _)| Reply::Bulk(f));
         }
         let picked = picked.unwrap_or_default();
-        let flat = with_values && !resp3;
-        let len = picked.len() * if flat { 2 } else { 1 };
+        let len = picked.len() * elements_per_pair(with_values, proto);
         let replies = picked.into_iter().flat_map(|(f, v)| {
-            let (f, v) = (Reply::Bulk(f), Reply::Bulk(v));
-            let (first, second) = match (with_values, resp3) {
-                // RESP3 nests [field, value] pairs, as Redis 7.0 does.
-                (true, true) => (Reply::Array(vec![f, v]), None),
-                (true, false) => (f, Some(v)),
-                (false, _) => (f, None),
-            };
-            std::iter::once(first).chain(second)
+            let value = with_values.then_some(Reply::Bulk(v));
+            pair_elements(Reply::Bulk(f), value, proto)
         });
         Reply::streamed_array(len, proto, replies)
     })

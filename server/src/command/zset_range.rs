@@ -52,18 +52,36 @@ fn member_replies(
     with_scores: bool,
     proto: Protocol,
 ) -> (usize, impl Iterator<Item = Reply> + '_) {
-    let nested = with_scores && proto == Protocol::Resp3;
-    let per = if with_scores && !nested { 2 } else { 1 };
     let replies = items.iter().flat_map(move |(s, m)| {
-        let member = Reply::Bulk(m.clone());
-        let (first, second) = match (with_scores, nested) {
-            (true, true) => (Reply::Array(vec![member, Reply::Double(*s)]), None),
-            (true, false) => (member, Some(score_reply(*s, proto))),
-            (false, _) => (member, None),
-        };
-        std::iter::once(first).chain(second)
+        let score = with_scores.then(|| score_reply(*s, proto));
+        pair_elements(Reply::Bulk(m.clone()), score, proto)
     });
-    (items.len() * per, replies)
+    (items.len() * elements_per_pair(with_scores, proto), replies)
+}
+
+/// The array elements one member stands for in a reply that may carry a
+/// second value with it (a score, a hash value): the member alone, the
+/// two side by side in RESP2, or a nested `[member, value]` in RESP3, as
+/// Redis 7.0 replies.
+pub fn pair_elements(
+    first: Reply,
+    second: Option<Reply>,
+    proto: Protocol,
+) -> impl Iterator<Item = Reply> {
+    let (first, second) = match second {
+        Some(v) if proto == Protocol::Resp3 => (Reply::Array(vec![first, v]), None),
+        second => (first, second),
+    };
+    std::iter::once(first).chain(second)
+}
+
+/// How many array elements [`pair_elements`] gives a member.
+pub fn elements_per_pair(with_second: bool, proto: Protocol) -> usize {
+    if with_second && proto == Protocol::Resp2 {
+        2
+    } else {
+        1
+    }
 }
 
 /// One end of a score range.
