@@ -169,7 +169,24 @@ fn client_subcommands_and_quit() {
         .trim_start_matches(':')
         .trim()
         .to_string();
-    assert_eq!(ok(c, &["CLIENT", "KILL", "ID", &victim_id]), int(1));
+    let victim_addr = victim.cmd(&["CLIENT", "INFO"]);
+    let victim_addr = victim_addr
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .expect("addr")
+        .to_string();
+    // A killed client is gone before the reply, as in Redis: a second kill
+    // in the same pipeline finds nothing, and CLIENT LIST no longer shows it.
+    let mut admin = s.raw();
+    admin.send_cmd(&[b"CLIENT", b"KILL", b"ID", victim_id.as_bytes()]);
+    admin.send_cmd(&[b"CLIENT", b"KILL", b"ID", victim_id.as_bytes()]);
+    admin.send_cmd(&[b"CLIENT", b"KILL", victim_addr.as_bytes()]);
+    admin.send_cmd(&[b"CLIENT", b"LIST"]);
+    assert_eq!(admin.read_reply(), ":1\r\n");
+    assert_eq!(admin.read_reply(), ":0\r\n");
+    assert_eq!(admin.read_reply(), "-ERR No such client\r\n");
+    let listed = admin.read_reply();
+    assert!(!listed.contains(&format!("id={victim_id} ")), "{listed}");
     assert!(victim.is_closed(), "killed client is disconnected");
     // QUIT replies OK and closes.
     let mut q = s.raw();

@@ -376,6 +376,18 @@ impl ClientRegistry {
         self.clients.lock().remove(&id);
     }
 
+    /// Kills client `id` (CLIENT KILL): it leaves the registry at once, so
+    /// CLIENT LIST and a second CLIENT KILL no longer see it (Redis frees
+    /// the client before it replies), and its connection task closes the
+    /// socket when it wakes. False if it was already gone.
+    pub fn kill(&self, id: u64) -> bool {
+        let Some(handle) = self.clients.lock().remove(&id) else {
+            return false;
+        };
+        handle.kill();
+        true
+    }
+
     /// Number of connected clients.
     pub fn len(&self) -> usize {
         self.clients.lock().len()

@@ -360,15 +360,12 @@ pub async fn client_kill(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .into_iter()
             .find(|h| h.addr.to_string() == addr);
         return match target {
-            Some(h) => {
-                if h.id == me {
-                    cx.client.close_after_reply = true;
-                } else {
-                    h.kill();
-                }
+            Some(h) if h.id == me => {
+                cx.client.close_after_reply = true;
                 Ok(Reply::Ok)
             }
-            None => Err(ReplyError::err("No such client")),
+            Some(h) if cx.server.clients.kill(h.id) => Ok(Reply::Ok),
+            _ => Err(ReplyError::err("No such client")),
         };
     }
     let mut c = ArgCursor::new(args, 2);
@@ -428,10 +425,10 @@ pub async fn client_kill(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if matches {
             if h.id == me {
                 cx.client.close_after_reply = true;
-            } else {
-                h.kill();
+                killed += 1;
+            } else if cx.server.clients.kill(h.id) {
+                killed += 1;
             }
-            killed += 1;
         }
     }
     Ok(Reply::Int(killed))

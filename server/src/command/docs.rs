@@ -6,7 +6,7 @@
 
 use ringkv_resp::Reply;
 
-use super::table::{COMMANDS, CommandSpec, KeyPositions, flag};
+use super::table::{COMMANDS, CommandSpec, Group, KeyPositions, flag};
 
 /// One documented argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -304,52 +304,151 @@ pub fn docs_reply(spec: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
     Reply::Map(fields)
 }
 
-fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
-    let mut cats = Vec::new();
-    if spec.has(flag::WRITE) {
-        cats.push("@write");
-    }
-    if spec.has(flag::READONLY) {
-        cats.push("@read");
-    }
-    match spec.group.as_str() {
-        "string" => cats.push("@string"),
-        "bitmap" => cats.push("@bitmap"),
-        "generic" if !matches!(spec.name, "sort" | "sort_ro") => cats.push("@keyspace"),
-        "connection" => cats.push("@connection"),
-        "transactions" => cats.push("@transaction"),
-        "hyperloglog" => cats.push("@hyperloglog"),
-        "hash" => cats.push("@hash"),
-        "set" => cats.push("@set"),
-        "sorted-set" => cats.push("@sortedset"),
-        _ => {}
-    }
-    if spec.has(flag::ADMIN) {
-        cats.extend(["@admin", "@dangerous"]);
-    }
-    // SORT reads lists, sets and sorted sets, and keys its patterns name.
-    if matches!(spec.name, "sort" | "sort_ro") {
-        cats.extend(["@set", "@sortedset", "@list", "@dangerous"]);
-    }
-    cats.push(if spec.has(flag::FAST) {
-        "@fast"
-    } else {
-        "@slow"
-    });
-    cats.into_iter().map(Reply::simple).collect()
+/// Redis 7.0's ACL categories, in the order it prints them.
+const ACL_CATEGORIES: [&str; 21] = [
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
+
+/// The bit of ACL category `name` (lower case), if Redis has it.
+fn category_bit(name: &str) -> Option<u32> {
+    ACL_CATEGORIES
+        .iter()
+        .position(|c| c.strip_prefix('@') == Some(name))
+        .map(|i| 1 << i)
 }
 
-fn key_specs(keys: KeyPositions, write: bool) -> Reply {
+/// The bits of `names` (each in [`ACL_CATEGORIES`]).
+fn category_bits(names: &[&str]) -> u32 {
+    names
+        .iter()
+        .filter_map(|n| category_bit(n))
+        .fold(0, |a, b| a | b)
+}
+
+/// The ACL categories of `spec` (a subcommand of `parent` if given), as
+/// Redis 7.0 derives them: from the flags (write, read, admin with
+/// dangerous, pubsub, fast or slow, blocking), from the command's family
+/// (a command with subcommands takes none: its subcommands carry it), and
+/// the categories Redis's command table names one by one.
+fn acl_category_bits(spec: &CommandSpec, parent: Option<&CommandSpec>) -> u32 {
+    let mut bits = 0;
+    for (flag, cat) in [
+        (flag::WRITE, "write"),
+        (flag::READONLY, "read"),
+        (flag::ADMIN, "admin"),
+        (flag::ADMIN, "dangerous"),
+        (flag::PUBSUB, "pubsub"),
+        (flag::BLOCKING, "blocking"),
+    ] {
+        if spec.has(flag) {
+            bits |= category_bits(&[cat]);
+        }
+    }
+    bits |= category_bits(&[if spec.has(flag::FAST) { "fast" } else { "slow" }]);
+    let family = parent.unwrap_or(spec);
+    if parent.is_some() || spec.subcommands.is_empty() {
+        bits |= category_bits(&[match family.group {
+            Group::String => "string",
+            Group::Bitmap => "bitmap",
+            Group::Generic if !matches!(family.name, "sort" | "sort_ro") => "keyspace",
+            Group::Connection => "connection",
+            Group::Transactions => "transaction",
+            Group::HyperLogLog => "hyperloglog",
+            Group::Hash => "hash",
+            Group::Set => "set",
+            Group::SortedSet => "sortedset",
+            Group::List => "list",
+            // PUBSUB HELP is the one subcommand Redis leaves out of its family.
+            Group::PubSub if spec.name != "help" => "pubsub",
+            _ => "",
+        }]);
+    }
+    bits |= category_bits(match family.name {
+        // SORT reads lists, sets and sorted sets, and keys its patterns name.
+        "sort" | "sort_ro" => &["set", "sortedset", "list", "dangerous"],
+        "keys" | "info" => &["dangerous"],
+        "flushall" | "flushdb" | "swapdb" => &["keyspace", "dangerous"],
+        "dbsize" => &["keyspace"],
+        "lastsave" | "role" => &["admin", "dangerous"],
+        "command" => &["connection"],
+        "function" if parent.is_some() => &["scripting"],
+        _ => &[],
+    });
+    bits
+}
+
+/// Whether `spec` (a subcommand of `parent` if given) is in ACL category
+/// `name` (lower case, without `@`), as `COMMAND LIST FILTERBY ACLCAT` asks.
+pub fn in_acl_category(spec: &CommandSpec, parent: Option<&CommandSpec>, name: &str) -> bool {
+    category_bit(name).is_some_and(|bit| acl_category_bits(spec, parent) & bit != 0)
+}
+
+fn acl_categories(spec: &CommandSpec, parent: Option<&CommandSpec>) -> Vec<Reply> {
+    let bits = acl_category_bits(spec, parent);
+    ACL_CATEGORIES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, c)| Reply::simple(c))
+        .collect()
+}
+
+/// The shard channels of SPUBLISH, SSUBSCRIBE and SUNSUBSCRIBE, which
+/// Redis 7.0 reports where keys go (a shard channel picks a cluster slot as
+/// a key does), with a key spec flagged `not_key`. They are not keys here
+/// either: `spec.keys` says none, so nothing locks, watches or routes them.
+fn channel_positions(spec: &CommandSpec) -> Option<KeyPositions> {
+    let last = match spec.name {
+        "spublish" => 1,
+        "ssubscribe" | "sunsubscribe" => -1,
+        _ => return None,
+    };
+    Some(KeyPositions {
+        first: 1,
+        last,
+        step: 1,
+    })
+}
+
+/// Where `COMMAND INFO` says the keys of `spec` are, and the flags of its key spec.
+fn reported_keys(spec: &CommandSpec) -> (KeyPositions, Vec<Reply>) {
+    if let Some(channels) = channel_positions(spec) {
+        return (channels, vec![Reply::simple("not_key")]);
+    }
+    let access = if spec.has(flag::WRITE) { "RW" } else { "RO" };
+    (
+        spec.keys,
+        vec![Reply::simple(access), Reply::simple("access")],
+    )
+}
+
+fn key_specs(keys: KeyPositions, key_flags: Vec<Reply>) -> Reply {
     // Sets, as Redis 7.0 sends them (arrays in RESP2).
     if keys.first == 0 {
         return Reply::Set(vec![]);
     }
-    let access = if write { "RW" } else { "RO" };
     Reply::Set(vec![Reply::Map(vec![
-        (
-            Reply::bulk("flags"),
-            Reply::Set(vec![Reply::simple(access), Reply::simple("access")]),
-        ),
+        (Reply::bulk("flags"), Reply::Set(key_flags)),
         (
             Reply::bulk("begin_search"),
             Reply::Map(vec![
@@ -400,18 +499,19 @@ pub fn info_reply(spec: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
         .iter()
         .map(|s| info_reply(s, Some(spec)))
         .collect();
+    let (keys, key_flags) = reported_keys(spec);
     Reply::Array(vec![
         Reply::bulk(name),
         Reply::Int(spec.arity.into()),
         Reply::Set(flags),
-        Reply::Int(spec.keys.first.into()),
-        Reply::Int(spec.keys.last.into()),
-        Reply::Int(spec.keys.step.into()),
-        Reply::Set(acl_categories(spec)),
+        Reply::Int(keys.first.into()),
+        Reply::Int(keys.last.into()),
+        Reply::Int(keys.step.into()),
+        Reply::Set(acl_categories(spec, parent)),
         // Tips, key specs and (when there are none) subcommands are sets
         // in Redis 7.0's reply, which RESP3 shows.
         Reply::Set(vec![]),
-        key_specs(spec.keys, spec.has(flag::WRITE)),
+        key_specs(keys, key_flags),
         if spec.subcommands.is_empty() {
             Reply::Set(vec![])
         } else {
@@ -427,6 +527,7 @@ pub fn all() -> &'static [CommandSpec] {
 
 #[cfg(test)]
 mod tests {
+    use super::super::table;
     use super::*;
 
     #[test]
@@ -467,6 +568,106 @@ mod tests {
         assert_eq!(mset.len(), 1);
         assert_eq!((mset[0].kind, mset[0].multiple), ("block", true));
         assert_eq!(mset[0].children.len(), 2);
+    }
+
+    /// The categories `COMMAND INFO` prints for `name` (`parent|sub` for a subcommand).
+    fn categories_of(name: &str) -> Vec<&'static str> {
+        let (parent, spec) = match name.split_once('|') {
+            Some((p, sub)) => {
+                let p = table::lookup(p.as_bytes()).expect("parent");
+                (Some(p), p.subcommand(sub.as_bytes()).expect("subcommand"))
+            }
+            None => (None, table::lookup(name.as_bytes()).expect("command")),
+        };
+        let bits = acl_category_bits(spec, parent);
+        ACL_CATEGORIES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, c)| *c)
+            .collect()
+    }
+
+    /// Every command and subcommand in ACL category `cat`.
+    fn in_category(cat: &str) -> usize {
+        COMMANDS
+            .iter()
+            .map(|spec| {
+                usize::from(in_acl_category(spec, None, cat))
+                    + spec
+                        .subcommands
+                        .iter()
+                        .filter(|sub| in_acl_category(sub, Some(spec), cat))
+                        .count()
+            })
+            .sum()
+    }
+
+    /// As redis-server 7.0.15 prints them (`COMMAND INFO`), and as many
+    /// commands per category as its `COMMAND LIST FILTERBY ACLCAT` lists
+    /// among those ringkv has.
+    #[test]
+    fn acl_categories_are_redis_7_0s() {
+        for (name, want) in [
+            ("lpush", &["@write", "@list", "@fast"][..]),
+            ("blmove", &["@write", "@list", "@slow", "@blocking"]),
+            ("bzpopmin", &["@write", "@sortedset", "@fast", "@blocking"]),
+            ("flushall", &["@keyspace", "@write", "@slow", "@dangerous"]),
+            ("keys", &["@keyspace", "@read", "@slow", "@dangerous"]),
+            ("swapdb", &["@keyspace", "@write", "@fast", "@dangerous"]),
+            ("dbsize", &["@keyspace", "@read", "@fast"]),
+            ("lastsave", &["@admin", "@fast", "@dangerous"]),
+            ("info", &["@slow", "@dangerous"]),
+            (
+                "sort",
+                &[
+                    "@write",
+                    "@set",
+                    "@sortedset",
+                    "@list",
+                    "@slow",
+                    "@dangerous",
+                ],
+            ),
+            ("publish", &["@pubsub", "@fast"]),
+            ("subscribe", &["@pubsub", "@slow"]),
+            ("client", &["@slow"]),
+            ("client|help", &["@slow", "@connection"]),
+            ("command", &["@slow", "@connection"]),
+            ("command|info", &["@slow", "@connection"]),
+            ("object|help", &["@keyspace", "@slow"]),
+            ("pubsub|help", &["@slow"]),
+            ("pubsub|numsub", &["@pubsub", "@slow"]),
+            ("function|list", &["@slow", "@scripting"]),
+            ("get", &["@read", "@string", "@fast"]),
+        ] {
+            assert_eq!(categories_of(name), want, "{name}");
+        }
+        for (cat, count) in [
+            ("list", 24),
+            ("sortedset", 37),
+            ("set", 19),
+            ("hash", 16),
+            ("pubsub", 13),
+            ("string", 22),
+            ("bitmap", 7),
+            ("transaction", 5),
+        ] {
+            assert_eq!(in_category(cat), count, "@{cat}");
+        }
+        assert_eq!(in_category("nosuch"), 0);
+    }
+
+    #[test]
+    fn shard_channels_are_reported_as_not_key_positions() {
+        let spublish = table::lookup(b"spublish").expect("spublish");
+        let (keys, flags) = reported_keys(spublish);
+        assert_eq!((keys.first, keys.last, keys.step), (1, 1, 1));
+        assert_eq!(flags, vec![Reply::simple("not_key")]);
+        // Not keys to anything that locks, watches or routes.
+        assert_eq!(spublish.keys.first, 0);
+        let ssubscribe = table::lookup(b"ssubscribe").expect("ssubscribe");
+        assert_eq!(reported_keys(ssubscribe).0.last, -1);
     }
 
     #[test]

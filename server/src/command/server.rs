@@ -10,7 +10,7 @@ use ringkv_resp::Reply;
 
 use super::args::{ArgCursor, arg, is, parse_f64};
 use super::digest;
-use super::docs::{all, docs_reply, info_reply};
+use super::docs::{all, docs_reply, in_acl_category, info_reply};
 use super::table::{self, CommandSpec};
 use super::{Ctx, text_reply};
 use crate::client::Client;
@@ -149,7 +149,7 @@ pub async fn command_list(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             keep = Box::new(move |p, s| g.matches(table::fullname(p, s).as_bytes()));
         } else if c.eat("ACLCAT") {
             let cat = String::from_utf8_lossy(c.require()?).to_ascii_lowercase();
-            keep = Box::new(move |_, s| acl_category_matches(s, &cat));
+            keep = Box::new(move |p, s| in_acl_category(s, p, &cat));
         } else if c.eat("MODULE") {
             c.require()?;
             keep = Box::new(|_, _| false);
@@ -164,23 +164,6 @@ pub async fn command_list(_cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .map(|(p, s)| Reply::bulk(table::fullname(p, s)))
             .collect(),
     ))
-}
-
-fn acl_category_matches(spec: &CommandSpec, cat: &str) -> bool {
-    use table::flag;
-    match cat {
-        "read" => spec.has(flag::READONLY),
-        "write" => spec.has(flag::WRITE),
-        "fast" => spec.has(flag::FAST),
-        "slow" => !spec.has(flag::FAST),
-        "admin" | "dangerous" => spec.has(flag::ADMIN),
-        "string" => spec.group == table::Group::String,
-        "bitmap" => spec.group == table::Group::Bitmap,
-        "keyspace" => spec.group == table::Group::Generic,
-        "connection" => spec.group == table::Group::Connection,
-        "transaction" => spec.group == table::Group::Transactions,
-        _ => false,
-    }
 }
 
 /// INFO [section ...].

@@ -49,7 +49,8 @@ pub mod flag {
     pub const MOVABLEKEYS: u32 = 1 << 12;
     /// Allowed while a script is busy.
     pub const ALLOW_BUSY: u32 = 1 << 13;
-    /// Refused unless its `enable-*-command` option allows the client (DEBUG).
+    /// Refused unless its `enable-*-command` option allows the client
+    /// (DEBUG). Not shown by `COMMAND INFO`, as in Redis 7.0.
     pub const PROTECTED: u32 = 1 << 14;
     /// ringkv's own, not shown by `COMMAND INFO`: in its plainest form (one
     /// key, no options: exactly `|arity|` arguments) the command may run
@@ -60,6 +61,9 @@ pub mod flag {
     pub const BLOCKING: u32 = 1 << 16;
     /// Publish/subscribe.
     pub const PUBSUB: u32 = 1 << 17;
+    /// Refused while a replica loads a dataset asynchronously (Redis's flag,
+    /// shown by `COMMAND INFO`; ringkv never loads that way).
+    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
 
     /// Names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -76,7 +80,7 @@ pub mod flag {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (PROTECTED, "protected"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
@@ -445,7 +449,7 @@ use subcommands::*;
 pub static COMMANDS: &[CommandSpec] = &[
     c("append", 3, RW | FAST, KEY1, G::String, "2.0.0", "O(1)", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "key value", H::Append),
     c("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, G::Connection, "1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection.", "[username] password", H::Auth),
-    c("bgsave", -1, ADMIN | NOSCRIPT, NO_KEYS, G::Server, "1.0.0", "O(1)", "Flushes the memtable to SSTables in the background.", "[SCHEDULE]", H::BgSave),
+    c("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NO_KEYS, G::Server, "1.0.0", "O(1)", "Flushes the memtable to SSTables in the background.", "[SCHEDULE]", H::BgSave),
     c("bitcount", -2, RO, KEY1, G::Bitmap, "2.6.0", "O(N)", "Count set bits in a string", "key [index=start:integer end:integer [index_unit=BYTE | BIT]]", H::BitCount),
     c("bitfield", -2, RW, KEY1, G::Bitmap, "3.2.0", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings", "key [operation=(encoding_offset=(GET encoding offset:integer) | write=([OVERFLOW wrap_sat_fail=(WRAP | SAT | FAIL)] write_operation=(encoding_offset_value=(SET encoding offset:integer value:integer) | encoding_offset_increment=(INCRBY encoding offset:integer increment:integer))))]...", H::BitField),
     c("bitfield_ro", -2, RO | FAST, KEY1, G::Bitmap, "6.0.0", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", "key [encoding_offset=(GET encoding offset:integer)]...", H::BitFieldRo),
@@ -472,12 +476,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         "A container for ringkv cluster commands.",
         &CLUSTER_SUBCOMMANDS,
     ),
-    container("command", -1, H::Command,
-        G::Server,
-        "2.8.13",
-        "Returns detailed information about all commands.",
-        &COMMAND_SUBCOMMANDS,
-    ),
+    // COMMAND alone lists every command, so it has flags of its own.
+    CommandSpec {
+        flags: LOADING | STALE,
+        ..container("command", -1, H::Command,
+            G::Server,
+            "2.8.13",
+            "Returns detailed information about all commands.",
+            &COMMAND_SUBCOMMANDS,
+        )
+    },
     container("config", -2, H::Container,
         G::Server,
         "2.0.0",
@@ -492,7 +500,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("decrby", 3, RW | FAST, KEY1, G::String, "1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "key decrement:integer", H::DecrBy),
     c("del", -2, WRITE | CONCURRENT, ALL_KEYS, G::Generic, "1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys.", "key...", H::Del),
     c("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NO_KEYS, G::Transactions, "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction.", "", H::Discard),
-    c("echo", 2, FAST, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Returns the given string.", "message", H::Echo),
+    c("echo", 2, FAST | LOADING | STALE, NO_KEYS, G::Connection, "1.0.0", "O(1)", "Returns the given string.", "message", H::Echo),
     c("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, NO_KEYS, G::Transactions, "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction.", "", H::Exec),
     c("exists", -2, RO | FAST, ALL_KEYS, G::Generic, "1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist.", "key...", H::Exists),
     c("expire", -3, WRITE | FAST, KEY1, G::Generic, "1.0.0", "O(1)", "Sets the expiration time of a key in seconds.", "key seconds:integer condition=[NX | XX | GT | LT]", H::Expire),
@@ -599,7 +607,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("rpush", -3, RW | FAST, KEY1, G::List, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "key element...", H::RPush),
     c("rpushx", -3, RW | FAST, KEY1, G::List, "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Appends an element to a list only when the list exists.", "key element...", H::RPushX),
     c("sadd", -3, RW | FAST, KEY1, G::Set, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Adds one or more members to a set. Creates the key if it doesn't exist.", "key member...", H::SAdd),
-    c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, G::Server, "1.0.0", "O(N) where N is the size of the memtable", "Flushes the memtable to SSTables and fsyncs.", "", H::Save),
+    c("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NO_KEYS, G::Server, "1.0.0", "O(N) where N is the size of the memtable", "Flushes the memtable to SSTables and fsyncs.", "", H::Save),
     c("scan", -2, RO, NO_KEYS, G::Generic, "2.8.0", "O(1) for every call. O(N) for a complete iteration.", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", H::Scan),
     c("scard", 2, RO | FAST, KEY1, G::Set, "1.0.0", "O(1)", "Returns the number of members in a set.", "key", H::SCard),
     c("sdiff", -2, RO, ALL_KEYS, G::Set, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the difference of multiple sets.", "key...", H::SDiff),

@@ -79,10 +79,10 @@ pub(super) static COMMAND_SUBCOMMANDS: [CommandSpec; 7] = [
 
 #[rustfmt::skip]
 pub(super) static CLUSTER_SUBCOMMANDS: [CommandSpec; 8] = [
-    c("info", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Returns membership and ring figures (ringkv).", "", H::ClusterInfo),
+    c("info", 2, STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Returns membership and ring figures (ringkv).", "", H::ClusterInfo),
     c("join", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys in the ranges taken over", "Joins this single node to the cluster of the member at host:port, streaming the ranges it takes over (ringkv).", "host:port", H::ClusterJoin),
     c("leave", 2, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys this node holds", "Hands this node's ranges to their new owners, then leaves the ring (ringkv).", "", H::ClusterLeave),
-    c("nodes", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Lists the members, their state and ownership (ringkv).", "", H::ClusterNodes),
+    c("nodes", 2, STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of members", "Lists the members, their state and ownership (ringkv).", "", H::ClusterNodes),
     c("remove", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys in the ranges that move", "Takes a member that is down for good off the ring; its ranges are streamed to their new replicas (ringkv).", "node-id", H::ClusterRemove),
     c("repair", 2, ADMIN | NOSCRIPT | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(N) where N is the number of keys this node replicates", "Runs an anti-entropy round now: compares Merkle trees with every replica and streams the differences (ringkv).", "", H::ClusterRepair),
     c("ring", 2, LOADING | STALE, NO_KEYS, G::Cluster, "0.1.0", "O(V) where V is the number of virtual nodes", "Lists every virtual node's token and owner (ringkv).", "", H::ClusterRing),
