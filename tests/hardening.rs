@@ -72,6 +72,18 @@ fn debug_yes_allows_it_and_local_allows_loopback_clients() {
             .query(c)
             .unwrap();
         assert_eq!(shown, ["enable-debug-command", setting]);
+        // DEBUG ERROR: the text is the whole error, as client test suites expect.
+        let mut raw = s.raw();
+        assert_eq!(
+            raw.cmd(&["DEBUG", "ERROR", "ERR invalid password"]),
+            "-ERR invalid password\r\n"
+        );
+        assert_eq!(raw.cmd(&["DEBUG", "error", "foo\r\nba"]), "-foo  ba\r\n");
+        assert_eq!(
+            raw.cmd(&["DEBUG", "ERROR"]),
+            "-ERR unknown subcommand or wrong number of arguments for 'ERROR'. Try DEBUG HELP.\r\n"
+        );
+        assert_eq!(raw.cmd(&["PING"]), "+PONG\r\n");
     }
 }
 

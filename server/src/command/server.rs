@@ -558,6 +558,9 @@ const DEBUG_HELP: &[&str] = &[
     "    Output a hex signature representing the current DB content (40 zeros when empty).",
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the values of the given keys (40 zeros for a missing key).",
+    "ERROR <string>",
+    "    Return a Redis protocol error with <string> as message. Useful for clients",
+    "    unit tests to simulate Redis errors.",
     "LOADAOF",
     "    As RELOAD: the WAL already holds every write.",
     "PROTOCOL <type>",
@@ -574,7 +577,7 @@ const DEBUG_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// DEBUG SLEEP | SET-ACTIVE-EXPIRE | OBJECT | PROTOCOL | RELOAD | HELP.
+/// DEBUG SLEEP | SET-ACTIVE-EXPIRE | OBJECT | PROTOCOL | ERROR | RELOAD | HELP.
 pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = arg(args, 1);
     let syntax = || ReplyError::subcommand_syntax("DEBUG", sub);
@@ -616,6 +619,11 @@ pub async fn debug(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )
             .into(),
         ));
+    }
+    if is(sub, "ERROR") && args.len() == 3 {
+        // The text as the whole error, without an ERR prefix (client test
+        // suites use it to fake a server's error); line breaks become spaces.
+        return Ok(Reply::Error(lossy(arg(args, 2), usize::MAX).into()));
     }
     if is(sub, "PROTOCOL") && args.len() == 3 {
         return super::debug_protocol::reply(arg(args, 2), cx.client.protocol);
