@@ -25,12 +25,7 @@ use ringkv_cluster::wire::{MemberState, Request, Response, RpcClient, Status};
 
 /// The resident set size of process `pid`, in bytes.
 fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    common::proc_status_bytes(pid, "VmRSS")
 }
 
 /// A frame header (`docs/protocol/node-rpc.md`) of an AUTH frame claiming

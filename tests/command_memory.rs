@@ -13,14 +13,7 @@ use common::{TestServer, query};
 
 /// The server's peak resident set size (VmHWM), in bytes.
 fn peak_rss(server: &TestServer) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
-        .expect("read /proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .expect("VmHWM")
+    server.memory("VmHWM")
 }
 
 fn random_text(len: usize, seed: u64) -> String {

@@ -1,7 +1,8 @@
 //! Publish/subscribe against a real server: Redis 7.0's replies for the
 //! (P|S)SUBSCRIBE family, PUBLISH counts, PUBSUB introspection, the RESP2
 //! subscribed mode and RESP3 pushes, and a subscriber that does not read
-//! being disconnected at its output limit.
+//! being disconnected at its output limit, which counts what its queued
+//! messages really take.
 //!
 //! Every wait is bounded; servers are killed by PID when the test ends.
 
@@ -225,4 +226,56 @@ fn a_subscriber_that_does_not_read_is_disconnected_at_its_output_limit() {
     }
     let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
     assert!(info.contains("pubsub_output_limit_disconnects:1"), "{info}");
+}
+
+/// Tiny messages to a subscriber that never reads: the limit counts what
+/// each queued message costs (its slot and buffers, not only its bytes),
+/// and the messages do not keep the publisher's read buffers alive. 2,000
+/// pipelined 1-byte messages at a time once took the server past 900 MB
+/// under the 32 MB default limit.
+#[test]
+fn tiny_messages_to_a_subscriber_that_does_not_read_stay_within_its_limit() {
+    let s = TestServer::start();
+    let mut slow = s.raw(); // never read after the confirmation
+    slow.send_cmd(&[b"SUBSCRIBE", b"tiny"]);
+    slow.read_reply();
+    let before = s.memory("VmRSS");
+    let mut publisher = s.raw();
+    let batch = b"*3\r\n$7\r\nPUBLISH\r\n$4\r\ntiny\r\n$1\r\nx\r\n".repeat(2_000);
+    let mut omem_seen = false;
+    let mut dropped = false;
+    for round in 0..1_000 {
+        publisher.send(&batch);
+        let mut last = String::new();
+        for _ in 0..2_000 {
+            last = publisher.read_reply();
+        }
+        if round == 10 {
+            // The queue shows in CLIENT LIST as the subscriber's omem.
+            let list = publisher.cmd(&["CLIENT", "LIST"]);
+            omem_seen = list.lines().any(|l| {
+                l.contains("sub=1")
+                    && l.split(' ')
+                        .find_map(|f| f.strip_prefix("omem="))
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .is_some_and(|v| v > 0)
+            });
+        }
+        if last == ":0\r\n" {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(dropped, "the subscriber was never disconnected");
+    assert!(
+        omem_seen,
+        "CLIENT LIST showed no omem for the queued messages"
+    );
+    let peak = s.memory("VmHWM");
+    assert!(
+        peak < before + 200 * 1024 * 1024,
+        "resident went from {} MB to a peak of {} MB under a 32 MB limit",
+        before >> 20,
+        peak >> 20
+    );
 }

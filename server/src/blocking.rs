@@ -18,7 +18,7 @@
 //! sends a wake-up. As a safety net for a lost wake-up the waiter re-runs
 //! its command every [`POLL_MIN`], doubling up to [`POLL_MAX`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -61,8 +61,18 @@ pub fn parse_timeout(raw: &[u8]) -> Result<Option<Duration>, crate::reply_error:
             _ => Err(ReplyError::err("timeout is negative")),
         };
     }
-    let secs = ringkv_number::parse_f64(raw)
-        .ok_or(ReplyError::err("timeout is not a float or out of range"))?;
+    let not_a_float = || ReplyError::err("timeout is not a float or out of range");
+    let secs = ringkv_number::parse_f64(raw).ok_or_else(not_a_float)?;
+    match past_double(raw, secs) {
+        Some(PastDouble::OutOfRange) => return Err(not_a_float()),
+        // A long double holds it: a millisecond if positive (rounded up),
+        // forever if negative (rounded up to 0).
+        Some(PastDouble::Tiny { negative }) => {
+            return Ok((!negative).then_some(Duration::from_millis(1)));
+        }
+        // Huge ones are past every timeout: "negative" below, as in Redis.
+        Some(PastDouble::Huge) | None => {}
+    }
     let ms = (secs * 1000.0).ceil();
     // Redis converts the milliseconds to a 64-bit integer: beyond its
     // range (and for infinities) the result is negative on the platforms
@@ -72,6 +82,66 @@ pub fn parse_timeout(raw: &[u8]) -> Result<Option<Duration>, crate::reply_error:
     }
     let ms = ms as u64;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// A decimal number a double cannot hold but Redis's long double reads
+/// differently (Redis parses timeouts with `strtold`).
+#[derive(Debug, PartialEq, Eq)]
+enum PastDouble {
+    /// Nonzero, rounded to 0 by a double; a long double holds it.
+    Tiny { negative: bool },
+    /// Infinite as a double; a long double holds it.
+    Huge,
+    /// Past a long double's range too: `strtold` reports a range error.
+    OutOfRange,
+}
+
+/// Largest and smallest (subnormal) powers of ten of an x87 long double.
+const LONG_DOUBLE_MAX_EXP10: i64 = 4932;
+const LONG_DOUBLE_MIN_EXP10: i64 = -4951;
+
+/// Whether `raw`, which a double read as `parsed`, is beyond a double's
+/// range (`None`: the double is right, the number is 0, or it is not a
+/// plain decimal such as `inf` or a hex float).
+fn past_double(raw: &[u8], parsed: f64) -> Option<PastDouble> {
+    if parsed != 0.0 && parsed.is_finite() {
+        return None;
+    }
+    let text = std::str::from_utf8(raw).ok()?;
+    let negative = text.starts_with('-');
+    let unsigned = text.trim_start_matches(['+', '-']);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (unsigned.get(..at)?, unsigned.get(at + 1..)?),
+        None => (unsigned, "0"),
+    };
+    if !mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    // The power of ten of the first nonzero digit.
+    let int_digits = mantissa.find('.').unwrap_or(mantissa.len());
+    let first = mantissa
+        .bytes()
+        .filter(|b| *b != b'.')
+        .position(|b| b != b'0')?;
+    let magnitude = int_digits as i64 - 1 - first as i64;
+    // An exponent past i64 is past every range anyway.
+    let exp = exponent
+        .parse::<i64>()
+        .unwrap_or(if exponent.starts_with('-') {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
+    let exp10 = exp.saturating_add(magnitude);
+    Some(
+        if !(LONG_DOUBLE_MIN_EXP10..=LONG_DOUBLE_MAX_EXP10).contains(&exp10) {
+            PastDouble::OutOfRange
+        } else if parsed == 0.0 {
+            PastDouble::Tiny { negative }
+        } else {
+            PastDouble::Huge
+        },
+    )
 }
 
 /// One blocked client.
@@ -148,9 +218,10 @@ impl Blocking {
             wake: Notify::new(),
         });
         let mut queues = self.queues.lock();
+        let mut seen: HashSet<&Bytes> = HashSet::with_capacity(keys.len());
         let mut unique: Vec<Bytes> = Vec::with_capacity(keys.len());
         for k in keys {
-            if !unique.contains(k) {
+            if seen.insert(k) {
                 unique.push(k.clone());
                 queues
                     .entry((db, k.clone()))
@@ -176,6 +247,29 @@ pub struct Registration {
     keys: Vec<Bytes>,
     /// The waiter.
     pub waiter: Arc<Waiter>,
+}
+
+impl Registration {
+    /// This waiter was woken but could not use what its keys hold (a type
+    /// it does not pop): wakes the waiter right behind it on each of its
+    /// keys, so that one that can is served. A wake-up thus walks down a
+    /// key's queue past the waiters it cannot serve, as Redis serves the
+    /// first blocked client of the right kind; it never comes back up.
+    pub fn pass_on(&self) {
+        let queues = self.blocking.queues.lock();
+        for k in &self.keys {
+            let Some(q) = queues.get(&(self.db, k.clone())) else {
+                continue;
+            };
+            let behind = q
+                .iter()
+                .position(|w| Arc::ptr_eq(w, &self.waiter))
+                .and_then(|at| q.get(at + 1));
+            if let Some(next) = behind {
+                next.wake.notify_one();
+            }
+        }
+    }
 }
 
 impl Drop for Registration {

@@ -93,6 +93,14 @@ pub struct Client {
     /// (BLMOVE finding its destination of another type once the source has
     /// an element, as Redis answers); other errors keep a client waiting.
     pub error_ends_wait: bool,
+    /// Set while a waiting client's blocking command runs again: a key it
+    /// waits on that now holds another type is passed over (Redis serves a
+    /// blocked client from whichever of its keys became ready) instead of
+    /// answering WRONGTYPE.
+    pub blocked_rerun: bool,
+    /// Set by such a re-run that passed over a key of another type: what
+    /// woke this client may serve the next one waiting on that key.
+    pub skipped_other_type: bool,
     /// Pub/sub subscriptions and their message queue, once subscribed.
     pub subscriptions: Option<crate::pubsub::Subscriptions>,
 }
@@ -125,6 +133,8 @@ impl Client {
             in_exec: false,
             block: None,
             error_ends_wait: false,
+            blocked_rerun: false,
+            skipped_other_type: false,
             subscriptions: None,
         }
     }
@@ -163,6 +173,8 @@ impl Client {
             in_exec: false,
             block: None,
             error_ends_wait: false,
+            blocked_rerun: false,
+            skipped_other_type: false,
             subscriptions: None,
         }
     }
@@ -223,6 +235,9 @@ pub struct ClientHandle {
     pub query_buffer_free: AtomicUsize,
     /// Capacity of the reply buffer (CLIENT LIST `rbs`).
     pub reply_buffer_size: AtomicUsize,
+    /// Memory of the messages queued for this subscriber and not yet
+    /// written (CLIENT LIST `omem`; the pubsub output limit's measure).
+    pub output_pending: AtomicUsize,
     /// CLIENT NO-EVICT.
     pub no_evict: AtomicBool,
     /// Set by CLIENT KILL; the connection closes at its next safe point.
@@ -260,6 +275,7 @@ impl ClientHandle {
             query_buffer: AtomicUsize::new(0),
             query_buffer_free: AtomicUsize::new(0),
             reply_buffer_size: AtomicUsize::new(0),
+            output_pending: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
@@ -325,12 +341,13 @@ impl ClientHandle {
         let qbuf = self.query_buffer.load(Ordering::Relaxed);
         let qbuf_free = self.query_buffer_free.load(Ordering::Relaxed);
         let rbs = self.reply_buffer_size.load(Ordering::Relaxed);
+        let omem = self.output_pending.load(Ordering::Relaxed);
         let cmd = match *self.last_command.lock() {
             (Some(p), n) => format!("{p}|{n}"),
             (None, n) => n.to_string(),
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -344,7 +361,8 @@ impl ClientHandle {
             qbuf,
             qbuf_free,
             rbs,
-            qbuf + qbuf_free + rbs,
+            omem,
+            qbuf + qbuf_free + rbs + omem,
             cmd,
             self.resp.load(Ordering::Relaxed),
             lib_name,

@@ -480,6 +480,8 @@ async fn wait_blocked(
         .timeout
         .and_then(|t| tokio::time::Instant::now().checked_add(t));
     let mut poll = POLL_MIN;
+    // Whether this round was started by a wake-up of one of the keys.
+    let mut woken = false;
     // In a cluster the other nodes are asked to wake this one when a key
     // changes there; renewed while the client waits.
     let mut interest_renewal = tokio::time::Instant::now();
@@ -499,6 +501,8 @@ async fn wait_blocked(
         let held_until = server.client_pause.holds(true);
         if held_until.is_none() {
             // Registered first, then looked: no wake-up falls in between.
+            client.blocked_rerun = true;
+            client.skipped_other_type = false;
             let reply = Box::pin(command::execute_from(
                 server,
                 client,
@@ -506,6 +510,7 @@ async fn wait_blocked(
                 Some(&*socket),
             ))
             .await;
+            client.blocked_rerun = false;
             // An error while waiting (the key now holds another type, a
             // replica did not answer) does not end the wait, as in Redis a
             // key of the wrong type does not serve its blocked clients.
@@ -514,6 +519,11 @@ async fn wait_blocked(
                 server.blocking.served.fetch_add(1, Ordering::Relaxed);
                 break Ok(reply);
             }
+            // Woken for what it cannot pop: the next waiter may can.
+            if woken && (reply.is_error() || client.skipped_other_type) {
+                registration.pass_on();
+            }
+            woken = false;
         }
         let pause_over = async {
             match held_until {
@@ -539,7 +549,10 @@ async fn wait_blocked(
                     request.timeout_reply.clone()
                 });
             }
-            () = registration.waiter.woken() => poll = POLL_MIN,
+            () = registration.waiter.woken() => {
+                poll = POLL_MIN;
+                woken = true;
+            }
             () = until_deadline => {
                 server.blocking.timed_out.fetch_add(1, Ordering::Relaxed);
                 break Ok(request.timeout_reply.clone());

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,6 +23,10 @@ use tokio::sync::mpsc;
 
 use crate::client::ClientHandle;
 use crate::glob::Glob;
+
+/// What a queued message costs besides its bytes: its slot in the
+/// subscriber's queue and the headers of the shared buffers it points to.
+const QUEUED_OVERHEAD: usize = std::mem::size_of::<Message>() + 96;
 
 /// A message on its way to one subscriber.
 #[derive(Clone, Debug)]
@@ -55,19 +59,23 @@ pub enum Message {
 }
 
 impl Message {
-    /// The bytes it holds (for the output limit).
+    /// The memory it takes while queued (for the output limit): its
+    /// bytes, its slot in the queue and the allocations behind its parts.
+    /// Counting the bytes alone let a subscriber that never reads hold
+    /// several times its limit in tiny messages.
     pub fn size(&self) -> usize {
-        match self {
-            Message::Channel { channel, payload } | Message::Shard { channel, payload } => {
-                channel.len() + payload.len() + 32
+        QUEUED_OVERHEAD
+            + match self {
+                Message::Channel { channel, payload } | Message::Shard { channel, payload } => {
+                    channel.len() + payload.len()
+                }
+                Message::Pattern {
+                    pattern,
+                    channel,
+                    payload,
+                } => pattern.len() + channel.len() + payload.len(),
+                Message::Monitor(line) => line.len(),
             }
-            Message::Pattern {
-                pattern,
-                channel,
-                payload,
-            } => pattern.len() + channel.len() + payload.len() + 40,
-            Message::Monitor(line) => line.len() + 16,
-        }
     }
 
     /// The reply that carries it: a RESP3 push, a RESP2 array; a MONITOR
@@ -104,8 +112,6 @@ impl Message {
 pub struct Subscriber {
     handle: Arc<ClientHandle>,
     queue: mpsc::UnboundedSender<Message>,
-    /// Bytes queued and not yet written to the socket.
-    pending: AtomicUsize,
     /// Since when the queue has been over the soft limit.
     over_soft_since: Mutex<Option<Instant>>,
 }
@@ -113,7 +119,9 @@ pub struct Subscriber {
 impl Subscriber {
     /// A written message leaves the queue's count.
     pub fn written(&self, message: &Message) {
-        self.pending.fetch_sub(message.size(), Ordering::AcqRel);
+        self.handle
+            .output_pending
+            .fetch_sub(message.size(), Ordering::AcqRel);
     }
 
     /// The subscribed client's id.
@@ -146,7 +154,7 @@ impl Subscriber {
         stats: &PubSubStats,
     ) -> bool {
         let size = message.size();
-        let pending = self.pending.fetch_add(size, Ordering::AcqRel) + size;
+        let pending = self.handle.output_pending.fetch_add(size, Ordering::AcqRel) + size;
         let over_hard = limit.hard > 0 && pending as u64 > limit.hard;
         let over_soft = limit.soft > 0 && pending as u64 > limit.soft;
         let soft_expired = {
@@ -160,12 +168,12 @@ impl Subscriber {
             }
         };
         if over_hard || soft_expired {
-            self.pending.fetch_sub(size, Ordering::AcqRel);
+            self.handle.output_pending.fetch_sub(size, Ordering::AcqRel);
             self.disconnect_over_limit(pending, stats);
             return false;
         }
         if self.queue.send(message).is_err() {
-            self.pending.fetch_sub(size, Ordering::AcqRel);
+            self.handle.output_pending.fetch_sub(size, Ordering::AcqRel);
             return false;
         }
         true
@@ -185,6 +193,19 @@ pub struct Subscriptions {
     pub own_monitor_lines: Vec<Message>,
 }
 
+impl Drop for Subscriptions {
+    /// Messages never written leave the connection's output count (RESET
+    /// drops the queue; a later SUBSCRIBE starts from nothing). Closed
+    /// first, so a publisher still holding the subscriber fails to queue
+    /// and takes its own message back off the count.
+    fn drop(&mut self) {
+        self.queue.close();
+        while let Ok(m) = self.queue.try_recv() {
+            self.subscriber.written(&m);
+        }
+    }
+}
+
 impl Subscriptions {
     /// A connection's empty subscriptions.
     pub fn new(handle: Arc<ClientHandle>) -> Self {
@@ -193,7 +214,6 @@ impl Subscriptions {
             subscriber: Arc::new(Subscriber {
                 handle,
                 queue: tx,
-                pending: AtomicUsize::new(0),
                 over_soft_since: Mutex::new(None),
             }),
             queue: rx,
@@ -286,6 +306,9 @@ impl PubSub {
 
     /// Adds `subs`'s subscriber to `name` in `family`; whether it is new.
     pub fn subscribe(&self, subs: &mut Subscriptions, family: Family, name: &Bytes) -> bool {
+        // Kept for the subscription's life: a copy, not a slice pinning the
+        // subscriber's read buffer.
+        let name = &Bytes::copy_from_slice(name);
         if !subs.names[family as usize].insert(name.clone()) {
             return false;
         }
@@ -347,7 +370,14 @@ impl PubSub {
                 n += u64::from(s.offer(m.clone(), limit, &self.stats));
             }
         };
-        if let Some(l) = self.family(Family::of(shard)).read().get(channel) {
+        // Copied once for every subscriber: the arguments are slices of the
+        // publisher's read buffer (or a peer's frame), and a queued slice
+        // would keep that whole buffer alive.
+        let (channel, payload) = (
+            Bytes::copy_from_slice(channel),
+            Bytes::copy_from_slice(payload),
+        );
+        if let Some(l) = self.family(Family::of(shard)).read().get(&channel) {
             let (channel, payload) = (channel.clone(), payload.clone());
             let m = if shard {
                 Message::Shard { channel, payload }
@@ -358,7 +388,7 @@ impl PubSub {
         }
         if !shard {
             for (pattern, l) in self.family(Family::Pattern).read().iter() {
-                if l.glob.as_ref().is_some_and(|g| g.matches(channel)) {
+                if l.glob.as_ref().is_some_and(|g| g.matches(&channel)) {
                     let m = Message::Pattern {
                         pattern: pattern.clone(),
                         channel: channel.clone(),

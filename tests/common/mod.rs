@@ -133,6 +133,12 @@ impl TestServer {
         self.child.as_ref().map(|c| c.id()).expect("server running")
     }
 
+    /// A memory figure of the server from `/proc/PID/status` (`VmRSS`,
+    /// `VmHWM`), in bytes; 0 if it cannot be read.
+    pub fn memory(&self, field: &str) -> u64 {
+        proc_status_bytes(self.pid(), field)
+    }
+
     fn spawn_until_ready(&mut self) {
         // A port picked free may be taken by a parallel test before the
         // server binds it: retry with new ports.
@@ -735,4 +741,15 @@ pub fn wal_files(dir: &Path) -> Vec<(PathBuf, u64)> {
     }
     out.sort();
     out
+}
+
+/// Field `field` (`VmRSS`, `VmHWM`) of `/proc/PID/status` in bytes; 0 if
+/// it cannot be read.
+pub fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
 }

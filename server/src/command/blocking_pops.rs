@@ -13,7 +13,31 @@ use super::args::arg;
 use super::lists::{End, list_len, move_one, mpop_args, mpop_first, pop_in};
 use super::zsets::{zmpop_args, zmpop_first, zpop_first};
 use crate::blocking::{BlockRequest, parse_timeout};
-use crate::reply_error::CmdResult;
+use crate::reply_error::{CmdResult, ReplyError};
+
+/// The first of `keys` whose `$search` (a non-blocking pop over the keys
+/// in a slice, given one at a time) finds something. On the re-run of a
+/// waiting client a key that now holds another type is passed over and
+/// noted (see `Client::blocked_rerun`); otherwise its WRONGTYPE answers.
+macro_rules! first_ready {
+    ($cx:expr, $keys:expr, |$key:ident| $search:expr) => {{
+        let mut found = None;
+        for $key in $keys.chunks(1) {
+            match $search.await {
+                Ok(Some(reply)) => {
+                    found = Some(reply);
+                    break;
+                }
+                Ok(None) => {}
+                Err(ReplyError::WrongType) if $cx.client.blocked_rerun => {
+                    $cx.client.skipped_other_type = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        found
+    }};
+}
 
 /// Nothing to pop: waits on `keys`, answering a nil array if the wait
 /// ends unserved (every blocking command does, as in Redis 7.0).
@@ -35,19 +59,26 @@ fn block(
     Ok(Reply::NilArray)
 }
 
+/// BLPOP and BRPOP's pop from `key`: `[key, element]` if it has one.
+async fn pop_one(cx: &mut Ctx<'_>, key: &[Bytes], end: End) -> Result<Option<Reply>, ReplyError> {
+    let Some(key) = key.first() else {
+        return Ok(None);
+    };
+    match list_len(cx, key).await? {
+        Some(n) if n > 0 => {}
+        _ => return Ok(None),
+    }
+    let popped = pop_in(cx, cx.db(), key, 1, end).await?.into_iter().next();
+    Ok(popped.map(|v| Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)])))
+}
+
 async fn bpop(cx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let timeout = parse_timeout(arg(args, args.len() - 1))?;
     let keys = args.get(1..args.len() - 1).unwrap_or_default();
-    for key in keys {
-        match list_len(cx, key).await? {
-            Some(n) if n > 0 => {}
-            _ => continue,
-        }
-        if let Some(v) = pop_in(cx, cx.db(), key, 1, end).await?.into_iter().next() {
-            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]));
-        }
+    match first_ready!(cx, keys, |key| pop_one(cx, key, end)) {
+        Some(r) => Ok(r),
+        None => block(cx, keys, timeout, args),
     }
-    block(cx, keys, timeout, args)
 }
 
 /// BLPOP key [key ...] timeout: `[key, element]`, or nil at the timeout.
@@ -83,11 +114,12 @@ pub async fn blmove(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     bmove(cx, args, from, to, 5).await
 }
 
-/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count].
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]. As in
+/// Redis, the timeout is read after the other arguments.
 pub async fn blmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let timeout = parse_timeout(arg(args, 1))?;
     let (keys, end, count) = mpop_args(args, 2)?;
-    match mpop_first(cx, keys, end, count).await? {
+    let timeout = parse_timeout(arg(args, 1))?;
+    match first_ready!(cx, keys, |key| mpop_first(cx, key, end, count)) {
         Some(r) => Ok(r),
         None => block(cx, keys, timeout, args),
     }
@@ -96,7 +128,7 @@ pub async fn blmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 async fn bzpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
     let timeout = parse_timeout(arg(args, args.len() - 1))?;
     let keys = args.get(1..args.len() - 1).unwrap_or_default();
-    match zpop_first(cx, keys, end).await? {
+    match first_ready!(cx, keys, |key| zpop_first(cx, key, end)) {
         Some(r) => Ok(r),
         None => block(cx, keys, timeout, args),
     }
@@ -112,11 +144,12 @@ pub async fn bzpopmax(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     bzpop(cx, args, PopEnd::Max).await
 }
 
-/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count].
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count], the
+/// timeout read last as BLMPOP's.
 pub async fn bzmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let timeout = parse_timeout(arg(args, 1))?;
     let (keys, end, count) = zmpop_args(args, 2)?;
-    match zmpop_first(cx, keys, end, count).await? {
+    let timeout = parse_timeout(arg(args, 1))?;
+    match first_ready!(cx, keys, |key| zmpop_first(cx, key, end, count)) {
         Some(r) => Ok(r),
         None => block(cx, keys, timeout, args),
     }

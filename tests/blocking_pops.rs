@@ -1,0 +1,209 @@
+//! Blocked clients served as Redis serves them when what a key holds does
+//! not suit the first client waiting on it: a wake-up passes down the
+//! key's queue to a client that can pop it, a client blocked on several
+//! keys is served from a key that became ready even when an earlier key
+//! now holds another type, registering on many keys costs linear time, and
+//! BLMPOP/BZMPOP check their arguments in Redis's order. Every wait is
+//! bounded; the server is killed by PID when each test ends.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use redis::Value;
+
+/// Runs `args` on a new connection in a thread; returns its reply.
+fn in_thread(s: &TestServer, args: &[&str]) -> thread::JoinHandle<Result<Value, String>> {
+    let mut con = s.conn();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        query(&mut con, &args)
+    })
+}
+
+fn blocked_clients(c: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_blocked(c: &mut redis::Connection, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blocked_clients(c) != n {
+        assert!(Instant::now() < deadline, "never {n} blocked clients");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until `key` is gone (its element popped), at most 1.5 s: well
+/// before the 4 s timeout of the waiter in front, whose leaving would also
+/// wake the next one.
+fn popped_soon(c: &mut redis::Connection, key: &str) {
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while ok(c, &["EXISTS", key]) != int(0) {
+        assert!(Instant::now() < deadline, "{key} was not served in time");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_waiter_that_cannot_pop_what_a_key_holds_passes_the_wake_up_on() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    // A sorted-set pop first in line, a list pop behind it: a push serves
+    // the list pop, and the sorted-set pop waits on.
+    let zpop = in_thread(&s, &["BZPOPMIN", "q", "4"]);
+    wait_blocked(c, 1);
+    let lpop = in_thread(&s, &["BLPOP", "q", "8"]);
+    wait_blocked(c, 2);
+    assert_eq!(ok(c, &["RPUSH", "q", "v1"]), int(1));
+    popped_soon(c, "q");
+    assert_eq!(
+        lpop.join().unwrap().unwrap(),
+        bulks(&[Some("q"), Some("v1")])
+    );
+    assert_eq!(zpop.join().unwrap().unwrap(), Value::Nil);
+    // The other way round: a list pop first, then a sorted-set pop.
+    let lpop = in_thread(&s, &["BLPOP", "z", "4"]);
+    wait_blocked(c, 1);
+    let zpop = in_thread(&s, &["BZPOPMIN", "z", "8"]);
+    wait_blocked(c, 2);
+    assert_eq!(ok(c, &["ZADD", "z", "1", "m"]), int(1));
+    popped_soon(c, "z");
+    assert_eq!(
+        zpop.join().unwrap().unwrap(),
+        bulks(&[Some("z"), Some("m"), Some("1")])
+    );
+    assert_eq!(lpop.join().unwrap().unwrap(), Value::Nil);
+    // BLMOVE whose source turns into a sorted set does not hold it either.
+    let bmove = in_thread(&s, &["BLMOVE", "w", "d", "LEFT", "LEFT", "4"]);
+    wait_blocked(c, 1);
+    let zpop = in_thread(&s, &["BZPOPMAX", "w", "8"]);
+    wait_blocked(c, 2);
+    assert_eq!(ok(c, &["ZADD", "w", "2", "n"]), int(1));
+    popped_soon(c, "w");
+    assert_eq!(
+        zpop.join().unwrap().unwrap(),
+        bulks(&[Some("w"), Some("n"), Some("2")])
+    );
+    assert_eq!(bmove.join().unwrap().unwrap(), Value::Nil);
+}
+
+#[test]
+fn a_client_on_several_keys_is_served_from_the_one_that_became_ready() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    // Its first key now holds a string: the push onto the second serves it.
+    let first = in_thread(&s, &["BLPOP", "t1", "t2", "4"]);
+    wait_blocked(c, 1);
+    let second = in_thread(&s, &["BLPOP", "t2", "8"]);
+    wait_blocked(c, 2);
+    assert_eq!(ok(c, &["SET", "t1", "string"]), okay());
+    assert_eq!(ok(c, &["RPUSH", "t2", "v1", "v2"]), int(2));
+    assert_eq!(
+        first.join().unwrap().unwrap(),
+        bulks(&[Some("t2"), Some("v1")])
+    );
+    assert_eq!(
+        second.join().unwrap().unwrap(),
+        bulks(&[Some("t2"), Some("v2")])
+    );
+    // The same for BLMPOP, BZPOPMIN and BZMPOP.
+    for (first_key, wait, fill, want) in [
+        (
+            "a1",
+            &["BLMPOP", "5", "2", "a1", "a2", "LEFT"][..],
+            &["RPUSH", "a2", "x"][..],
+            Value::Array(vec![bulk("a2"), bulks(&[Some("x")])]),
+        ),
+        (
+            "b1",
+            &["BZPOPMIN", "b1", "b2", "5"],
+            &["ZADD", "b2", "1", "x"],
+            bulks(&[Some("b2"), Some("x"), Some("1")]),
+        ),
+        (
+            "c1",
+            &["BZMPOP", "5", "2", "c1", "c2", "MIN"],
+            &["ZADD", "c2", "1", "x"],
+            Value::Array(vec![
+                bulk("c2"),
+                Value::Array(vec![bulks(&[Some("x"), Some("1")])]),
+            ]),
+        ),
+    ] {
+        let waiter = in_thread(&s, wait);
+        wait_blocked(c, 1);
+        assert_eq!(ok(c, &["SET", first_key, "string"]), okay());
+        ok(c, fill);
+        assert_eq!(waiter.join().unwrap().unwrap(), want, "{wait:?}");
+    }
+    // A key of another type at the first call still answers WRONGTYPE.
+    assert!(err(c, &["BLPOP", "t1", "t2", "1"]).starts_with("WRONGTYPE"));
+}
+
+#[test]
+fn waiting_on_many_keys_costs_linear_time() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    // 100,000 distinct keys: registering them took 18 s (a linear search
+    // per key) and stalled every other client; now a fraction of a second.
+    let keys: Vec<String> = (0..100_000).map(|i| format!("k{i}")).collect();
+    let mut args = vec!["BLPOP"];
+    args.extend(keys.iter().map(String::as_str));
+    args.push("0.01");
+    let started = Instant::now();
+    assert_eq!(ok(c, &args), Value::Nil);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "BLPOP on 100,000 keys took {took:?}"
+    );
+}
+
+#[test]
+fn blocking_multi_pops_check_the_timeout_last_and_read_it_as_redis_does() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    for (args, want) in [
+        (
+            &["BLMPOP", "-1", "1", "a", "LEFT", "COUNT", "0"][..],
+            "ERR count should be greater than 0",
+        ),
+        (
+            &["BLMPOP", "x", "1", "a", "LEFT", "COUNT", "0"],
+            "ERR count should be greater than 0",
+        ),
+        (
+            &["BZMPOP", "-1", "0", "a", "MIN"],
+            "ERR numkeys should be greater than 0",
+        ),
+        (&["BLMPOP", "-1", "1", "a", "UP"], "ERR syntax error"),
+        (
+            &["BLMPOP", "-1", "1", "a", "LEFT"],
+            "ERR timeout is negative",
+        ),
+        // Redis reads timeouts as long doubles.
+        (
+            &["BLPOP", "a", "1e-5000"],
+            "ERR timeout is not a float or out of range",
+        ),
+        (
+            &["BLPOP", "a", "1e5000"],
+            "ERR timeout is not a float or out of range",
+        ),
+        (&["BLPOP", "a", "1e400"], "ERR timeout is negative"),
+    ] {
+        assert_eq!(err(c, args), want, "{args:?}");
+    }
+    // Too small for a double, not for a long double: a millisecond.
+    let started = Instant::now();
+    assert_eq!(ok(c, &["BLPOP", "a", "1e-400"]), Value::Nil);
+    assert_eq!(ok(c, &["BZPOPMIN", "a", "2e-324"]), Value::Nil);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
