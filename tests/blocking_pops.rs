@@ -148,6 +148,36 @@ fn a_client_on_several_keys_is_served_from_the_one_that_became_ready() {
 }
 
 #[test]
+fn keys_made_ready_by_one_transaction_serve_in_the_order_they_were_written() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    for (wait, want) in [
+        (
+            &["BLPOP", "m1", "m2", "5"][..],
+            bulks(&[Some("m2"), Some("b")]),
+        ),
+        (
+            &["BLMPOP", "5", "2", "m1", "m2", "RIGHT"],
+            Value::Array(vec![bulk("m2"), bulks(&[Some("b")])]),
+        ),
+    ] {
+        ok(c, &["DEL", "m1", "m2"]);
+        let waiter = in_thread(&s, wait);
+        wait_blocked(c, 1);
+        let mut tx = redis::pipe();
+        tx.atomic()
+            .cmd("RPUSH")
+            .arg("m2")
+            .arg("b")
+            .cmd("RPUSH")
+            .arg("m1")
+            .arg("a");
+        let _: Value = tx.query(c).unwrap();
+        assert_eq!(waiter.join().unwrap().unwrap(), want, "{wait:?}");
+    }
+}
+
+#[test]
 fn waiting_on_many_keys_costs_linear_time() {
     let s = TestServer::start();
     let c = &mut s.conn();

@@ -38,6 +38,8 @@ pub const POLL_MAX: Duration = Duration::from_secs(1);
 pub struct BlockRequest {
     /// The keys it waits on (selected database).
     pub keys: Vec<Bytes>,
+    /// Where `keys` start in `args` (they are one run of them).
+    pub keys_at: Option<usize>,
     /// How long to wait (`None`: forever).
     pub timeout: Option<Duration>,
     /// The reply when the wait ends unserved.
@@ -147,6 +149,10 @@ fn past_double(raw: &[u8], parsed: f64) -> Option<PastDouble> {
 /// One blocked client.
 pub struct Waiter {
     wake: Notify,
+    /// The keys signalled since its last look, in the order they were:
+    /// it looks at them first, as Redis serves a client from the first of
+    /// its keys that became ready (say, in one EXEC, the first pushed).
+    ready: Mutex<Vec<Bytes>>,
 }
 
 impl Waiter {
@@ -154,6 +160,45 @@ impl Waiter {
     pub async fn woken(&self) {
         self.wake.notified().await;
     }
+
+    /// Wakes it for `key`.
+    fn signal(&self, key: &Bytes) {
+        let mut ready = self.ready.lock();
+        if !ready.contains(key) {
+            ready.push(key.clone());
+        }
+        drop(ready);
+        self.wake.notify_one();
+    }
+
+    /// The keys signalled since the last call, in signal order.
+    pub fn take_ready(&self) -> Vec<Bytes> {
+        std::mem::take(&mut *self.ready.lock())
+    }
+}
+
+/// `args` with the run of `len` keys at `at` reordered so that the
+/// `ready` ones come first, in their order, each once, and the rest keep
+/// theirs. `args` as they are when nothing is ready or the run is unknown.
+pub fn ready_first(args: &[Bytes], at: Option<usize>, len: usize, ready: &[Bytes]) -> Vec<Bytes> {
+    let mut out = args.to_vec();
+    let run = at
+        .filter(|_| len > 1 && !ready.is_empty())
+        .and_then(|at| out.get_mut(at..at.checked_add(len)?));
+    let Some(run) = run else {
+        return out;
+    };
+    let mut rest: Vec<Option<Bytes>> = run.iter().cloned().map(Some).collect();
+    let mut ordered: Vec<Bytes> = Vec::with_capacity(len);
+    for r in ready {
+        if let Some(slot) = rest.iter_mut().find(|k| k.as_ref() == Some(r)) {
+            *slot = None;
+            ordered.push(r.clone());
+        }
+    }
+    ordered.extend(rest.into_iter().flatten());
+    run.clone_from_slice(&ordered);
+    out
 }
 
 /// The waiters of one key, first come first served.
@@ -187,11 +232,9 @@ impl Blocking {
             return;
         }
         let queues = self.queues.lock();
-        if let Some(w) = queues
-            .get(&(db, Bytes::copy_from_slice(key)))
-            .and_then(|q| q.front())
-        {
-            w.wake.notify_one();
+        let key = Bytes::copy_from_slice(key);
+        if let Some(w) = queues.get(&(db, key.clone())).and_then(|q| q.front()) {
+            w.signal(&key);
         }
     }
 
@@ -203,10 +246,10 @@ impl Blocking {
             return;
         }
         let queues = self.queues.lock();
-        for ((d, _), q) in queues.iter() {
+        for ((d, key), q) in queues.iter() {
             if *d == db {
                 if let Some(w) = q.front() {
-                    w.wake.notify_one();
+                    w.signal(key);
                 }
             }
         }
@@ -216,6 +259,7 @@ impl Blocking {
     pub fn register(self: &Arc<Self>, db: u32, keys: &[Bytes]) -> Registration {
         let waiter = Arc::new(Waiter {
             wake: Notify::new(),
+            ready: Mutex::new(Vec::new()),
         });
         let mut queues = self.queues.lock();
         let mut seen: HashSet<&Bytes> = HashSet::with_capacity(keys.len());
@@ -266,7 +310,7 @@ impl Registration {
                 .position(|w| Arc::ptr_eq(w, &self.waiter))
                 .and_then(|at| q.get(at + 1));
             if let Some(next) = behind {
-                next.wake.notify_one();
+                next.signal(k);
             }
         }
     }
@@ -284,7 +328,7 @@ impl Drop for Registration {
             q.retain(|w| !Arc::ptr_eq(w, &self.waiter));
             match q.front() {
                 // The key may hold what this waiter left: the next looks.
-                Some(next) if headed => next.wake.notify_one(),
+                Some(next) if headed => next.signal(k),
                 Some(_) => {}
                 None => {
                     queues.remove(&slot);
@@ -292,5 +336,67 @@ impl Drop for Registration {
             }
         }
         self.blocking.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(items: &[&str]) -> Vec<Bytes> {
+        items
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn ready_keys_come_first_and_the_arguments_keep_their_shape() {
+        let args = b(&["BLMPOP", "0", "3", "a", "b", "c", "LEFT"]);
+        assert_eq!(
+            ready_first(&args, Some(3), 3, &b(&["c", "b"])),
+            b(&["BLMPOP", "0", "3", "c", "b", "a", "LEFT"])
+        );
+        // Nothing ready, a key not waited on, one key, no known run: unchanged.
+        assert_eq!(ready_first(&args, Some(3), 3, &[]), args);
+        assert_eq!(ready_first(&args, Some(3), 3, &b(&["z"])), args);
+        assert_eq!(ready_first(&args, None, 3, &b(&["c"])), args);
+        assert_eq!(ready_first(&args, Some(6), 3, &b(&["c"])), args);
+        let one = b(&["BLPOP", "a", "0"]);
+        assert_eq!(ready_first(&one, Some(1), 1, &b(&["a"])), one);
+        // A key named twice keeps both places.
+        let dup = b(&["BLPOP", "a", "b", "a", "0"]);
+        assert_eq!(
+            ready_first(&dup, Some(1), 3, &b(&["b", "a"])),
+            b(&["BLPOP", "b", "a", "a", "0"])
+        );
+        // Keys spelled like the timeout and numkeys before them.
+        let like = b(&["BLMPOP", "1", "2", "1", "2", "LEFT"]);
+        assert_eq!(
+            ready_first(&like, Some(3), 2, &b(&["2"])),
+            b(&["BLMPOP", "1", "2", "2", "1", "LEFT"])
+        );
+    }
+
+    #[test]
+    fn timeouts_are_read_with_a_long_doubles_range() {
+        let t = |s: &str| parse_timeout(s.as_bytes()).map_err(|e| e.text().to_string());
+        let ms = |n| Ok(Some(Duration::from_millis(n)));
+        assert_eq!(t("1e-400"), ms(1));
+        assert_eq!(t("0.0000000000000000000000001e-300"), ms(1));
+        assert_eq!(t("1e-4950"), ms(1));
+        assert_eq!(t("-1e-400"), Ok(None));
+        assert_eq!(t("0e-5000"), Ok(None));
+        assert_eq!(t("0"), Ok(None));
+        assert_eq!(t("1.5"), ms(1500));
+        let range = Err("ERR timeout is not a float or out of range".to_string());
+        assert_eq!(t("1e-5000"), range);
+        assert_eq!(t("-1e-5000"), range);
+        assert_eq!(t("1e5000"), range);
+        assert_eq!(t("1e99999999999999999999"), range);
+        let negative = Err("ERR timeout is negative".to_string());
+        assert_eq!(t("1e400"), negative);
+        assert_eq!(t("inf"), negative);
+        assert_eq!(t("-1"), negative);
     }
 }

@@ -503,13 +503,14 @@ async fn wait_blocked(
             // Registered first, then looked: no wake-up falls in between.
             client.blocked_rerun = true;
             client.skipped_other_type = false;
-            let reply = Box::pin(command::execute_from(
-                server,
-                client,
-                request.args.clone(),
-                Some(&*socket),
-            ))
-            .await;
+            let ready = registration.waiter.take_ready();
+            let args = crate::blocking::ready_first(
+                &request.args,
+                request.keys_at,
+                request.keys.len(),
+                &ready,
+            );
+            let reply = Box::pin(command::execute_from(server, client, args, Some(&*socket))).await;
             client.blocked_rerun = false;
             // An error while waiting (the key now holds another type, a
             // replica did not answer) does not end the wait, as in Redis a

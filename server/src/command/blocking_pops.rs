@@ -50,8 +50,16 @@ fn block(
     if cx.client.in_exec {
         return Ok(Reply::NilArray);
     }
+    // Every caller's keys are a run of its arguments: where it starts.
+    let offset = (keys.as_ptr() as usize).wrapping_sub(args.as_ptr() as usize)
+        / std::mem::size_of::<Bytes>().max(1);
+    let keys_at = args
+        .get(offset..offset.saturating_add(keys.len()))
+        .is_some_and(|run| std::ptr::eq(run.as_ptr(), keys.as_ptr()))
+        .then_some(offset);
     cx.client.block = Some(BlockRequest {
         keys: keys.to_vec(),
+        keys_at,
         timeout,
         timeout_reply: Reply::NilArray,
         args: args.to_vec(),
