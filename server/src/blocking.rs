@@ -146,6 +146,9 @@ fn past_double(raw: &[u8], parsed: f64) -> Option<PastDouble> {
     )
 }
 
+/// Most signalled keys a waiter remembers in order ([`Waiter::signal`]).
+const READY_KEPT: usize = 16;
+
 /// One blocked client.
 pub struct Waiter {
     wake: Notify,
@@ -164,7 +167,10 @@ impl Waiter {
     /// Wakes it for `key`.
     fn signal(&self, key: &Bytes) {
         let mut ready = self.ready.lock();
-        if !ready.contains(key) {
+        // The first few decide the order; a longer list would make a
+        // client blocked on many keys cost a search per write (SWAPDB
+        // signals every key at once).
+        if ready.len() < READY_KEPT && !ready.contains(key) {
             ready.push(key.clone());
         }
         drop(ready);
