@@ -370,15 +370,22 @@ impl PubSub {
                 n += u64::from(s.offer(m.clone(), limit, &self.stats));
             }
         };
-        // Copied once for every subscriber: the arguments are slices of the
-        // publisher's read buffer (or a peer's frame), and a queued slice
-        // would keep that whole buffer alive.
-        let (channel, payload) = (
-            Bytes::copy_from_slice(channel),
-            Bytes::copy_from_slice(payload),
-        );
-        if let Some(l) = self.family(Family::of(shard)).read().get(&channel) {
-            let (channel, payload) = (channel.clone(), payload.clone());
+        // Copied once, for every subscriber, and only if there is one: the
+        // arguments are slices of the publisher's read buffer (or a peer's
+        // frame), and a queued slice would keep that whole buffer alive.
+        let mut copies: Option<(Bytes, Bytes)> = None;
+        let mut copied = || {
+            copies
+                .get_or_insert_with(|| {
+                    (
+                        Bytes::copy_from_slice(channel),
+                        Bytes::copy_from_slice(payload),
+                    )
+                })
+                .clone()
+        };
+        if let Some(l) = self.family(Family::of(shard)).read().get(channel) {
+            let (channel, payload) = copied();
             let m = if shard {
                 Message::Shard { channel, payload }
             } else {
@@ -388,11 +395,12 @@ impl PubSub {
         }
         if !shard {
             for (pattern, l) in self.family(Family::Pattern).read().iter() {
-                if l.glob.as_ref().is_some_and(|g| g.matches(&channel)) {
+                if l.glob.as_ref().is_some_and(|g| g.matches(channel)) {
+                    let (channel, payload) = copied();
                     let m = Message::Pattern {
                         pattern: pattern.clone(),
-                        channel: channel.clone(),
-                        payload: payload.clone(),
+                        channel,
+                        payload,
                     };
                     offer(&l.subscribers, &m);
                 }
