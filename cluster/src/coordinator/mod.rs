@@ -241,11 +241,22 @@ impl Coordinator {
         id: NodeId,
         req: &Request,
     ) -> std::result::Result<Response, RpcError> {
+        self.call_within(id, req, self.timeout()).await
+    }
+
+    /// [`Coordinator::call`] with its own `timeout` (a Merkle tree walks a
+    /// whole range, not one key).
+    pub(crate) async fn call_within(
+        &self,
+        id: NodeId,
+        req: &Request,
+        timeout: Duration,
+    ) -> std::result::Result<Response, RpcError> {
         let Some(addr) = self.members.cluster_addr(id) else {
             return Err(RpcError::Unreachable(format!("unknown node {id:016x}")));
         };
         let started = Instant::now();
-        let r = self.rpc.call(&addr, req, self.timeout()).await;
+        let r = self.rpc.call(&addr, req, timeout).await;
         self.stats.replica_latency.observe(started.elapsed());
         if matches!(r, Err(RpcError::Timeout)) {
             self.stats.replica_timeouts.inc();

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -17,6 +18,20 @@ use crate::error::{Error, Result, SyncFailure};
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{Request, Response};
 use crate::version::Siblings;
+
+/// How long a peer may take to send its Merkle tree of ranges this node
+/// has just walked in `walked`: the peer walks the same ranges (its
+/// replicas of them), so several times that plus a margin, and never less
+/// than the replica timeout. A tree of hundreds of megabytes takes seconds
+/// to build; bounded by the replica timeout alone (2 s by default), every
+/// repair and every rebuild after a crash failed once a node held about
+/// ten million collection members.
+fn tree_timeout(replica_timeout: Duration, walked: Duration) -> Duration {
+    replica_timeout.max(walked.saturating_mul(4).saturating_add(TREE_MARGIN))
+}
+
+/// What a peer's tree is given beyond four times this node's walk.
+const TREE_MARGIN: Duration = Duration::from_secs(10);
 
 impl Coordinator {
     /// Counters of anti-entropy.
@@ -58,13 +73,15 @@ impl Coordinator {
             trees: 1,
             ..RepairSummary::default()
         };
+        let walk = Instant::now();
         let local = MerkleTree::from_leaves(self.local_leaves(db, ranges.clone(), DEPTH).await?);
         let req = Request::Tree {
             db,
             depth: DEPTH,
             ranges: ranges.clone(),
         };
-        let remote = match self.call(peer, &req).await {
+        let timeout = tree_timeout(self.timeout(), walk.elapsed());
+        let remote = match self.call_within(peer, &req, timeout).await {
             Ok(Response::Tree(leaves)) => MerkleTree::from_leaves(leaves),
             Ok(other) => return Err(Error::unexpected(peer, "tree from", &other)),
             Err(cause) => {
@@ -290,5 +307,30 @@ impl Coordinator {
             }
         }
         (sum, failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peers_tree_gets_several_times_this_nodes_walk() {
+        let replica = Duration::from_secs(2);
+        // A small walk: the margin, well past the replica timeout.
+        assert_eq!(
+            tree_timeout(replica, Duration::from_millis(5)),
+            Duration::from_millis(10_020)
+        );
+        // A walk of 12 s (about 460 MB a node): about a minute.
+        assert_eq!(
+            tree_timeout(replica, Duration::from_secs(12)),
+            Duration::from_secs(58)
+        );
+        // A replica timeout raised past that still rules.
+        assert_eq!(
+            tree_timeout(Duration::from_secs(120), Duration::from_secs(1)),
+            Duration::from_secs(120)
+        );
     }
 }
