@@ -24,22 +24,6 @@ fn in_thread(s: &TestServer, args: &[&str]) -> thread::JoinHandle<Result<Value, 
     })
 }
 
-fn blocked_clients(c: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn wait_blocked(c: &mut redis::Connection, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while blocked_clients(c) != n {
-        assert!(Instant::now() < deadline, "never {n} blocked clients");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Waits until `key` is gone (its element popped), at most 1.5 s: well
 /// before the 4 s timeout of the waiter in front, whose leaving would also
 /// wake the next one.
@@ -58,9 +42,9 @@ fn a_waiter_that_cannot_pop_what_a_key_holds_passes_the_wake_up_on() {
     // A sorted-set pop first in line, a list pop behind it: a push serves
     // the list pop, and the sorted-set pop waits on.
     let zpop = in_thread(&s, &["BZPOPMIN", "q", "4"]);
-    wait_blocked(c, 1);
+    s.wait_blocked(1);
     let lpop = in_thread(&s, &["BLPOP", "q", "8"]);
-    wait_blocked(c, 2);
+    s.wait_blocked(2);
     assert_eq!(ok(c, &["RPUSH", "q", "v1"]), int(1));
     popped_soon(c, "q");
     assert_eq!(
@@ -70,9 +54,9 @@ fn a_waiter_that_cannot_pop_what_a_key_holds_passes_the_wake_up_on() {
     assert_eq!(zpop.join().unwrap().unwrap(), Value::Nil);
     // The other way round: a list pop first, then a sorted-set pop.
     let lpop = in_thread(&s, &["BLPOP", "z", "4"]);
-    wait_blocked(c, 1);
+    s.wait_blocked(1);
     let zpop = in_thread(&s, &["BZPOPMIN", "z", "8"]);
-    wait_blocked(c, 2);
+    s.wait_blocked(2);
     assert_eq!(ok(c, &["ZADD", "z", "1", "m"]), int(1));
     popped_soon(c, "z");
     assert_eq!(
@@ -82,9 +66,9 @@ fn a_waiter_that_cannot_pop_what_a_key_holds_passes_the_wake_up_on() {
     assert_eq!(lpop.join().unwrap().unwrap(), Value::Nil);
     // BLMOVE whose source turns into a sorted set does not hold it either.
     let bmove = in_thread(&s, &["BLMOVE", "w", "d", "LEFT", "LEFT", "4"]);
-    wait_blocked(c, 1);
+    s.wait_blocked(1);
     let zpop = in_thread(&s, &["BZPOPMAX", "w", "8"]);
-    wait_blocked(c, 2);
+    s.wait_blocked(2);
     assert_eq!(ok(c, &["ZADD", "w", "2", "n"]), int(1));
     popped_soon(c, "w");
     assert_eq!(
@@ -100,9 +84,9 @@ fn a_client_on_several_keys_is_served_from_the_one_that_became_ready() {
     let c = &mut s.conn();
     // Its first key now holds a string: the push onto the second serves it.
     let first = in_thread(&s, &["BLPOP", "t1", "t2", "4"]);
-    wait_blocked(c, 1);
+    s.wait_blocked(1);
     let second = in_thread(&s, &["BLPOP", "t2", "8"]);
-    wait_blocked(c, 2);
+    s.wait_blocked(2);
     assert_eq!(ok(c, &["SET", "t1", "string"]), okay());
     assert_eq!(ok(c, &["RPUSH", "t2", "v1", "v2"]), int(2));
     assert_eq!(
@@ -138,7 +122,7 @@ fn a_client_on_several_keys_is_served_from_the_one_that_became_ready() {
         ),
     ] {
         let waiter = in_thread(&s, wait);
-        wait_blocked(c, 1);
+        s.wait_blocked(1);
         assert_eq!(ok(c, &["SET", first_key, "string"]), okay());
         ok(c, fill);
         assert_eq!(waiter.join().unwrap().unwrap(), want, "{wait:?}");
@@ -163,7 +147,7 @@ fn keys_made_ready_by_one_transaction_serve_in_the_order_they_were_written() {
     ] {
         ok(c, &["DEL", "m1", "m2"]);
         let waiter = in_thread(&s, wait);
-        wait_blocked(c, 1);
+        s.wait_blocked(1);
         let mut tx = redis::pipe();
         tx.atomic()
             .cmd("RPUSH")

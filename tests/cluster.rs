@@ -631,27 +631,7 @@ fn a_node_with_another_replicas_setting_is_refused_at_join_restart_and_cluster_j
     let expected = "keeps 3 replicas per key and this node was started with replicas 2";
 
     // A new node.
-    let ports = [
-        common::free_port(),
-        common::free_port(),
-        common::free_port(),
-    ]
-    .map(|p| p.to_string());
-    let refused = common::run_expecting_exit(
-        &[
-            "--port",
-            &ports[0],
-            "--cluster-port",
-            &ports[1],
-            "--metrics-port",
-            &ports[2],
-            "--seeds",
-            &seed,
-            "--replicas",
-            "2",
-        ],
-        Duration::from_secs(30),
-    );
+    let refused = common::start_refused(&["--seeds", &seed, "--replicas", "2"]);
     assert!(!refused.status.success());
     assert!(refused.stderr.contains(expected), "{}", refused.stderr);
 

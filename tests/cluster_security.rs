@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, GOSSIP_MS, cl, info_field, wait_for};
-use common::{TestServer, free_port, run_expecting_exit, server_binary};
+use common::{TestServer, free_port, run_expecting_exit, server_binary, start_refused};
 use ringkv_cluster::wire::{MemberState, Request, Response, RpcClient, Status};
 
 /// The resident set size of process `pid`, in bytes.
@@ -230,23 +230,6 @@ fn handshakes_that_never_finish_do_not_keep_a_peer_out_and_are_counted() {
         info_field(seed, "cluster_port_protected_mode").as_deref(),
         Some("1")
     );
-}
-
-/// Starts a node on loopback with `extra` flags, expecting it to exit.
-fn start_refused(extra: &[&str]) -> common::RefusedStart {
-    let ports = [free_port(), free_port(), free_port()].map(|p| p.to_string());
-    let mut args = vec![
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &ports[0],
-        "--cluster-port",
-        &ports[1],
-        "--metrics-port",
-        &ports[2],
-    ];
-    args.extend_from_slice(extra);
-    run_expecting_exit(&args, Duration::from_secs(60))
 }
 
 #[test]

@@ -286,26 +286,6 @@ fn in_thread(
     })
 }
 
-fn blocked_clients(s: &TestServer) -> u64 {
-    info_value(s, "blocked_clients")
-}
-
-fn info_value(s: &TestServer, field: &str) -> u64 {
-    let info: String = redis::cmd("INFO").query(&mut s.conn()).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn wait_blocked(s: &TestServer, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while blocked_clients(s) != n {
-        assert!(Instant::now() < deadline, "never {n} blocked clients");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn blocking_pops_wake_on_push_in_arrival_order_and_time_out() {
     let s = TestServer::start();
@@ -329,11 +309,11 @@ fn blocking_pops_wake_on_push_in_arrival_order_and_time_out() {
     );
     // Three clients blocked on one key are served first come, first served.
     let first = in_thread(&s, &["BRPOP", "q", "10"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     let second = in_thread(&s, &["BRPOP", "q", "10"]);
-    wait_blocked(&s, 2);
+    s.wait_blocked(2);
     let third = in_thread(&s, &["BLPOP", "other", "q", "10"]);
-    wait_blocked(&s, 3);
+    s.wait_blocked(3);
     let listed: String = redis::cmd("CLIENT").arg("LIST").query(c).unwrap();
     assert_eq!(listed.matches("flags=b").count(), 3);
     assert_eq!(ok(c, &["RPUSH", "q", "1", "2"]), int(2));
@@ -344,30 +324,30 @@ fn blocking_pops_wake_on_push_in_arrival_order_and_time_out() {
     ok(c, &["LPUSH", "q", "3"]);
     let (r3, _) = third.join().unwrap();
     assert_eq!(r3.unwrap(), bulks(&[Some("q"), Some("3")]));
-    assert_eq!(blocked_clients(&s), 0);
+    assert_eq!(s.blocked_clients(), 0);
 
     // Each blocking form, woken by a push or a ZADD.
     let t = in_thread(&s, &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "10"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["RPUSH", "src", "m"]);
     assert_eq!(t.join().unwrap().0.unwrap(), bulk("m"));
     assert_eq!(range(c, "dst"), ["m"]);
     let t = in_thread(&s, &["BLMPOP", "10", "2", "a", "b", "LEFT", "COUNT", "2"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["RPUSH", "b", "1", "2", "3"]);
     assert_eq!(
         t.join().unwrap().0.unwrap(),
         Value::Array(vec![bulk("b"), bulks(&[Some("1"), Some("2")])])
     );
     let t = in_thread(&s, &["BZPOPMAX", "z", "10"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["ZADD", "z", "1", "a", "2", "b"]);
     assert_eq!(
         t.join().unwrap().0.unwrap(),
         bulks(&[Some("z"), Some("b"), Some("2")])
     );
     let t = in_thread(&s, &["BZMPOP", "10", "1", "z2", "MIN"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["ZADD", "z2", "5", "x"]);
     assert_eq!(
         t.join().unwrap().0.unwrap(),
@@ -379,10 +359,10 @@ fn blocking_pops_wake_on_push_in_arrival_order_and_time_out() {
     // A key that becomes another type does not serve its waiter (no
     // WRONGTYPE for it); a list pushed there later does.
     let t = in_thread(&s, &["BLPOP", "typed", "10"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["SET", "typed", "x"]);
     thread::sleep(Duration::from_millis(100));
-    assert_eq!(blocked_clients(&s), 1, "still blocked after SET");
+    assert_eq!(s.blocked_clients(), 1, "still blocked after SET");
     ok(c, &["DEL", "typed"]);
     ok(c, &["RPUSH", "typed", "t"]);
     assert_eq!(
@@ -393,15 +373,15 @@ fn blocking_pops_wake_on_push_in_arrival_order_and_time_out() {
     // WRONGTYPE once the source has an element, which stays there.
     ok(c, &["SET", "target", "nolist"]);
     let t = in_thread(&s, &["BRPOPLPUSH", "blist", "target", "10"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["RPUSH", "blist", "a", "b", "c"]);
     let (reply, _) = t.join().unwrap();
     assert!(reply.unwrap_err().starts_with("WRONGTYPE"));
     assert_eq!(range(c, "blist"), ["a", "b", "c"]);
-    assert_eq!(blocked_clients(&s), 0);
+    assert_eq!(s.blocked_clients(), 0);
     // A key that becomes a list by RENAME wakes its waiters too.
     let t = in_thread(&s, &["BLPOP", "renamed", "10"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["RPUSH", "tmp", "r"]);
     ok(c, &["RENAME", "tmp", "renamed"]);
     assert_eq!(
@@ -425,7 +405,7 @@ fn blocking_pops_inside_multi_unblock_and_closed_clients() {
         let mut blocked = s.conn();
         let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut blocked).unwrap();
         let t = thread::spawn(move || query(&mut blocked, &["BLPOP", "empty", "0"]));
-        wait_blocked(&s, 1);
+        s.wait_blocked(1);
         assert_eq!(ok(c, &["CLIENT", "UNBLOCK", &id.to_string(), how]), int(1));
         let r = t.join().unwrap();
         match expect {
@@ -447,9 +427,9 @@ fn blocking_pops_inside_multi_unblock_and_closed_clients() {
     // after it left stays in the list.
     let mut raw = s.raw();
     raw.send_cmd(&[b"BLPOP", b"gone", b"0"]);
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     drop(raw);
-    wait_blocked(&s, 0);
+    s.wait_blocked(0);
     ok(c, &["RPUSH", "gone", "kept"]);
     thread::sleep(Duration::from_millis(100));
     assert_eq!(range(c, "gone"), ["kept"]);
@@ -462,14 +442,14 @@ fn blocking_pops_inside_multi_unblock_and_closed_clients() {
         let key: &[u8] = if pop == b"BLPOP" { b"gone2" } else { b"gonez" };
         let mut leaver = s.raw();
         leaver.send_cmd(&[pop, key, b"0"]);
-        wait_blocked(&s, 1);
+        s.wait_blocked(1);
         leaver.send_cmd(&[b"PING"]);
         thread::sleep(Duration::from_millis(50));
         drop(leaver);
-        wait_blocked(&s, 0);
+        s.wait_blocked(0);
         let mut next = s.raw();
         next.send_cmd(&[pop, key, b"0"]);
-        wait_blocked(&s, 1);
+        s.wait_blocked(1);
         if pop == b"BLPOP" {
             ok(c, &["RPUSH", "gone2", "v1"]);
             assert_eq!(next.read_reply(), "*2\r\n$5\r\ngone2\r\n$2\r\nv1\r\n");
@@ -486,7 +466,7 @@ fn blocking_pops_inside_multi_unblock_and_closed_clients() {
     let mut raw = s.raw();
     raw.send(&encode_cmd(&[b"BLPOP", b"pq", b"5"]));
     raw.send(&encode_cmd(&[b"PING"]));
-    wait_blocked(&s, 1);
+    s.wait_blocked(1);
     ok(c, &["RPUSH", "pq", "v"]);
     assert_eq!(raw.read_reply(), "*2\r\n$2\r\npq\r\n$1\r\nv\r\n");
     assert_eq!(raw.read_reply(), "+PONG\r\n");

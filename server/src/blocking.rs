@@ -39,7 +39,7 @@ pub struct BlockRequest {
     /// The keys it waits on (selected database).
     pub keys: Vec<Bytes>,
     /// Where `keys` start in `args` (they are one run of them).
-    pub keys_at: Option<usize>,
+    pub keys_at: usize,
     /// How long to wait (`None`: forever).
     pub timeout: Option<Duration>,
     /// The reply when the wait ends unserved.

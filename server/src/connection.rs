@@ -506,7 +506,7 @@ async fn wait_blocked(
             let ready = registration.waiter.take_ready();
             let args = crate::blocking::ready_first(
                 &request.args,
-                request.keys_at,
+                Some(request.keys_at),
                 request.keys.len(),
                 &ready,
             );

@@ -133,6 +133,27 @@ impl TestServer {
         self.child.as_ref().map(|c| c.id()).expect("server running")
     }
 
+    /// Clients blocked in a blocking command now (INFO `blocked_clients`).
+    pub fn blocked_clients(&self) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(&mut self.conn())
+            .expect("INFO");
+        info.lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits (at most 10 s) until exactly `n` clients are blocked.
+    pub fn wait_blocked(&self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.blocked_clients() != n {
+            assert!(Instant::now() < deadline, "never {n} blocked clients");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// A memory figure of the server from `/proc/PID/status` (`VmRSS`,
     /// `VmHWM`), in bytes; 0 if it cannot be read.
     pub fn memory(&self, field: &str) -> u64 {
@@ -656,6 +677,24 @@ impl TestServer {
             .expect("spawn ringkv-server");
         wait_refused(child, timeout)
     }
+}
+
+/// Starts a server on free loopback ports with `extra` arguments,
+/// expecting it to refuse to start (within a minute).
+pub fn start_refused(extra: &[&str]) -> RefusedStart {
+    let ports = [free_port(), free_port(), free_port()].map(|p| p.to_string());
+    let mut args = vec![
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &ports[0],
+        "--cluster-port",
+        &ports[1],
+        "--metrics-port",
+        &ports[2],
+    ];
+    args.extend_from_slice(extra);
+    run_expecting_exit(&args, Duration::from_secs(60))
 }
 
 /// Runs `ringkv-server` with exactly `args` (plus `--dir`, a fresh

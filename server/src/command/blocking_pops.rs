@@ -39,27 +39,22 @@ macro_rules! first_ready {
     }};
 }
 
-/// Nothing to pop: waits on `keys`, answering a nil array if the wait
-/// ends unserved (every blocking command does, as in Redis 7.0).
+/// Nothing to pop: waits on the `count` keys at `args[at..]`, answering a
+/// nil array if the wait ends unserved (every blocking command does, as in
+/// Redis 7.0).
 fn block(
     cx: &mut Ctx<'_>,
-    keys: &[Bytes],
-    timeout: Option<std::time::Duration>,
     args: &[Bytes],
+    at: usize,
+    count: usize,
+    timeout: Option<std::time::Duration>,
 ) -> CmdResult {
     if cx.client.in_exec {
         return Ok(Reply::NilArray);
     }
-    // Every caller's keys are a run of its arguments: where it starts.
-    let offset = (keys.as_ptr() as usize).wrapping_sub(args.as_ptr() as usize)
-        / std::mem::size_of::<Bytes>().max(1);
-    let keys_at = args
-        .get(offset..offset.saturating_add(keys.len()))
-        .is_some_and(|run| std::ptr::eq(run.as_ptr(), keys.as_ptr()))
-        .then_some(offset);
     cx.client.block = Some(BlockRequest {
-        keys: keys.to_vec(),
-        keys_at,
+        keys: args.get(at..at + count).unwrap_or_default().to_vec(),
+        keys_at: at,
         timeout,
         timeout_reply: Reply::NilArray,
         args: args.to_vec(),
@@ -85,7 +80,7 @@ async fn bpop(cx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let keys = args.get(1..args.len() - 1).unwrap_or_default();
     match first_ready!(cx, keys, |key| pop_one(cx, key, end)) {
         Some(r) => Ok(r),
-        None => block(cx, keys, timeout, args),
+        None => block(cx, args, 1, keys.len(), timeout),
     }
 }
 
@@ -106,7 +101,7 @@ async fn bmove(cx: &mut Ctx<'_>, args: &[Bytes], from: End, to: End, at: usize) 
         Some(v) => Ok(Reply::Bulk(v)),
         // Inside a transaction BLMOVE answers a nil bulk, not an array.
         None if cx.client.in_exec => Ok(Reply::Nil),
-        None => block(cx, std::slice::from_ref(src), timeout, args),
+        None => block(cx, args, 1, 1, timeout),
     }
 }
 
@@ -129,7 +124,8 @@ pub async fn blmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(arg(args, 1))?;
     match first_ready!(cx, keys, |key| mpop_first(cx, key, end, count)) {
         Some(r) => Ok(r),
-        None => block(cx, keys, timeout, args),
+        // The keys follow the timeout and numkeys.
+        None => block(cx, args, 3, keys.len(), timeout),
     }
 }
 
@@ -138,7 +134,7 @@ async fn bzpop(cx: &mut Ctx<'_>, args: &[Bytes], end: PopEnd) -> CmdResult {
     let keys = args.get(1..args.len() - 1).unwrap_or_default();
     match first_ready!(cx, keys, |key| zpop_first(cx, key, end)) {
         Some(r) => Ok(r),
-        None => block(cx, keys, timeout, args),
+        None => block(cx, args, 1, keys.len(), timeout),
     }
 }
 
@@ -159,6 +155,6 @@ pub async fn bzmpop(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(arg(args, 1))?;
     match first_ready!(cx, keys, |key| zmpop_first(cx, key, end, count)) {
         Some(r) => Ok(r),
-        None => block(cx, keys, timeout, args),
+        None => block(cx, args, 3, keys.len(), timeout),
     }
 }
