@@ -228,16 +228,13 @@ fn after_a_long_partition_heals_writes_at_all_succeed_within_two_seconds() {
     }
 }
 
-/// Known defect, open (`docs/data-types.md`, "Known defect"): a counter
-/// deleted on one side while the other side, not having seen the delete,
-/// increments it, and incremented again after the delete, keeps only one
-/// branch's increments after the heal (5 here, or 103: the branches have
-/// different bases and a read keeps the later). The semantics this test
-/// asks for are observed-remove's: the delete removes what it saw (the
-/// base of 100), the three increments it did not see and the five made
-/// after it all count.
+/// A counter deleted on one side while the other side, not having seen
+/// the delete, increments it, and incremented again after the delete:
+/// observed-remove (`docs/data-types.md`, Strings). The delete removes what
+/// it saw (the base of 100); the three increments it did not see and the
+/// five made after it all count, through every node. (Before the counter
+/// history, the branches had different bases and a read kept one: 5.)
 #[test]
-#[ignore = "known defect: counter branches restarted by a concurrent DEL do not join"]
 fn increments_on_both_sides_of_a_concurrent_delete_all_count() {
     let mut net = Network::new();
     let c = Cluster::start_for_partition(&mut net);

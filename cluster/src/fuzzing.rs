@@ -25,7 +25,7 @@ use crate::rpc::message::{Request, Response, kind};
 use crate::version::codec::{self as split_codec, RECORD_FORMAT_V2, decode_record, encode_record};
 use crate::version::counter::Counter;
 use crate::version::siblings::Sibling;
-use crate::version::{CollectionOp, Kind, Payload, Siblings, VectorClock, payload_bytes};
+use crate::version::{CollectionOp, History, Kind, Payload, Siblings, VectorClock, payload_bytes};
 
 /// A fixed "now" for reads and writes of versioned values (unix ms).
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -133,7 +133,7 @@ fn siblings(t: &mut Tally, bytes: &[u8], legacy: u64) -> Option<Siblings> {
         "siblings change when re-encoded"
     );
 
-    let _ = s.resolve();
+    let _ = s.resolve(NOW_MS);
     let _ = s.live(NOW_MS);
     if let crate::version::View::Collection { collection, .. } = s.view(NOW_MS) {
         let _ = collection.to_members();
@@ -363,6 +363,7 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
         ts_ms: 7,
         expire_at_ms: 0,
         payload: Payload::Counter(Counter::new(Bytes::from_static(b"12"), 99)),
+        history: History::new(),
     };
     out.push(with_mode(
         0,

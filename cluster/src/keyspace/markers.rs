@@ -131,13 +131,7 @@ pub(super) fn marker(value: &[u8], grace_ms: u64, now_ms: u64) -> Option<(Bytes,
                 .map(|s| history_until(s, grace_ms))
                 .max()
                 .filter(|&u| u > now_ms)?;
-            let kept: Siblings = record
-                .iter()
-                .map(|s| Sibling {
-                    payload: Payload::Tombstone,
-                    ..s.clone()
-                })
-                .collect();
+            let kept: Siblings = record.iter().map(Sibling::expired_marker).collect();
             Some((kept.encode(), until))
         }
         Some(&(RECORD_FORMAT_SPLIT | RECORD_FORMAT_SPLIT_V3)) => {
@@ -183,6 +177,7 @@ mod tests {
             ts_ms,
             expire_at_ms,
             payload,
+            history: crate::version::History::new(),
         }
     }
 
@@ -233,6 +228,7 @@ mod tests {
             ts_ms: 5,
             expire_at_ms: 0,
             payload: Payload::Value(Bytes::from_static(b"old")),
+            history: crate::version::History::new(),
         })
         .collect();
         clock.increment(1, 10);
@@ -241,6 +237,7 @@ mod tests {
             ts_ms: 10,
             expire_at_ms: 100,
             payload: Payload::Value(Bytes::from_static(b"v")),
+            history: crate::version::History::new(),
         })
         .collect();
         let (bytes, _) = marker(&newer.encode(), GRACE, 150).expect("a marker");

@@ -28,7 +28,7 @@ use crate::token;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Collection, Kind, resolve_item};
 use crate::version::siblings::Sibling;
-use crate::version::{CollectionOp, Payload, PopEnd, Siblings, VectorClock};
+use crate::version::{CollectionOp, History, Payload, PopEnd, Siblings, VectorClock};
 
 /// What a partial read found: the key's type, expiry and member count, and
 /// the members asked for with the values a read shows, in member order.
@@ -736,6 +736,7 @@ fn written_collection(
         ts_ms: only.ts_ms,
         expire_at_ms,
         payload: Payload::Tombstone,
+        history: History::new(),
     };
     Ok((sib, members))
 }

@@ -35,7 +35,7 @@ use crate::token;
 use crate::version::codec::{self, SplitHeader};
 use crate::version::collection::{Collection, Item, Kind};
 use crate::version::siblings::Sibling;
-use crate::version::{Payload, Siblings};
+use crate::version::{History, Payload, Siblings};
 
 /// A collection of `kind` with at least this many members is stored split.
 ///
@@ -233,6 +233,7 @@ pub(super) fn sibling_of(header: &SplitHeader, payload: Payload) -> Siblings {
         ts_ms: header.ts_ms,
         expire_at_ms: header.expire_at_ms,
         payload,
+        history: History::new(),
     }])
 }
 

@@ -14,9 +14,11 @@ use std::collections::BTreeMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::Actor;
 use super::clock::{Dot, VectorClock};
 use super::collection::{Collection, Element, Item, Kind, Tag};
 use super::counter::{Counter, Slot};
+use super::counter_history::{History, Removed, Slots};
 use super::siblings::{Payload, Sibling};
 
 /// Record format 1: `format:u8=1 kind:u8=0 payload`, one unversioned string
@@ -38,6 +40,10 @@ pub const TAG_HLL: u8 = 3;
 /// Payload tag of a hash or set: members with the tags of the writes that
 /// hold them (`super::collection`).
 pub const TAG_COLLECTION: u8 = 4;
+/// Payload prefix: the counter lineages the write ended
+/// ([`super::counter_history`]), followed by the payload itself (a value,
+/// tombstone or counter).
+pub const TAG_HISTORY: u8 = 5;
 /// Item element tag of a plain value.
 const ELEMENT_VALUE: u8 = 0;
 /// Item element tag of a counter.
@@ -165,6 +171,10 @@ pub fn put_sibling(out: &mut BytesMut, s: &Sibling) {
     out.put_u64(s.ts_ms);
     out.put_u64(s.expire_at_ms);
     put_clock(out, &s.clock);
+    if !s.history.is_empty() {
+        out.put_u8(TAG_HISTORY);
+        put_history(out, &s.history);
+    }
     match &s.payload {
         Payload::Value(b) => {
             out.put_u8(TAG_VALUE);
@@ -216,14 +226,33 @@ fn put_items(out: &mut BytesMut, items: &[Item]) {
 fn put_counter(out: &mut BytesMut, c: &Counter) {
     put_blob(out, &c.base);
     out.put_u64(c.base_id);
-    // One slot per actor: bounded like clocks, far below u16::MAX.
-    let n = u16::try_from(c.slots().len()).unwrap_or(u16::MAX);
+    put_slots(out, c.slots());
+}
+
+/// `n:u16be slot*n`, `slot := actor:u64be seq:u64be int_total:i64be
+/// float_total:u64be (bits)`. One slot per actor: bounded like clocks, far
+/// below `u16::MAX`.
+fn put_slots<'a>(out: &mut BytesMut, slots: impl ExactSizeIterator<Item = (Actor, &'a Slot)>) {
+    let n = u16::try_from(slots.len()).unwrap_or(u16::MAX);
     out.put_u16(n);
-    for (actor, slot) in c.slots().take(usize::from(n)) {
+    for (actor, slot) in slots.take(usize::from(n)) {
         out.put_u64(actor);
         out.put_u64(slot.seq);
         out.put_i64(slot.int_total);
         out.put_u64(slot.float_total.to_bits());
+    }
+}
+
+/// `n:u16be removed*n`, `removed := lineage:u64be removed_ms:u64be floors
+/// seen` (both `slots`). At most `MAX_REMOVED_LINEAGES` entries.
+fn put_history(out: &mut BytesMut, h: &History) {
+    let n = u16::try_from(h.iter().len()).unwrap_or(u16::MAX);
+    out.put_u16(n);
+    for e in h.iter().take(usize::from(n)) {
+        out.put_u64(e.lineage);
+        out.put_u64(e.removed_ms);
+        put_slots(out, e.floors.iter().map(|(a, s)| (*a, s)));
+        put_slots(out, e.seen.iter().map(|(a, s)| (*a, s)));
     }
 }
 
@@ -295,6 +324,7 @@ fn decode_record_from(
                 ts_ms: 0,
                 expire_at_ms: legacy_expire_at_ms,
                 payload: Payload::Value(Bytes::copy_from_slice(payload)),
+                history: History::new(),
             }])
         }
         RECORD_FORMAT_V2 => {
@@ -512,8 +542,21 @@ impl<'a> Reader<'a> {
         let ts_ms = self.u64("sibling ts")?;
         let expire_at_ms = self.u64("sibling expiry")?;
         let clock = self.clock()?;
-        let tag_at = self.pos;
-        let payload = match self.u8("payload tag")? {
+        let mut tag_at = self.pos;
+        let mut tag = self.u8("payload tag")?;
+        let mut history = History::new();
+        if tag == TAG_HISTORY {
+            history = self.history()?;
+            tag_at = self.pos;
+            tag = self.u8("payload tag")?;
+            if !matches!(tag, TAG_VALUE | TAG_TOMBSTONE | TAG_COUNTER) {
+                return Err(DecodeError::Invalid {
+                    offset: tag_at,
+                    what: "history before a payload other than a value, tombstone or counter",
+                });
+            }
+        }
+        let payload = match tag {
             TAG_VALUE => Payload::Value(self.blob("value")?),
             TAG_TOMBSTONE => Payload::Tombstone,
             TAG_COUNTER => Payload::Counter(self.counter()?),
@@ -531,7 +574,35 @@ impl<'a> Reader<'a> {
             ts_ms,
             expire_at_ms,
             payload,
+            history,
         })
+    }
+
+    fn history(&mut self) -> Result<History, DecodeError> {
+        let n = self.u16("history count")?;
+        let mut entries = Vec::with_capacity(usize::from(n).min(self.left() / 20));
+        let mut prev: Option<u64> = None;
+        for _ in 0..n {
+            let at = self.pos;
+            let lineage = self.u64("history lineage")?;
+            if prev.is_some_and(|p| p >= lineage) {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "history lineages not strictly increasing",
+                });
+            }
+            prev = Some(lineage);
+            let removed_ms = self.u64("history time")?;
+            let floors = self.slots()?;
+            let seen = self.slots()?;
+            entries.push(Removed {
+                lineage,
+                removed_ms,
+                floors,
+                seen,
+            });
+        }
+        Ok(History::from_sorted(entries))
     }
 
     fn collection(&mut self) -> Result<Collection, DecodeError> {
@@ -612,6 +683,11 @@ impl<'a> Reader<'a> {
     fn counter(&mut self) -> Result<Counter, DecodeError> {
         let base = self.blob("counter base")?;
         let base_id = self.u64("counter base id")?;
+        let slots = self.slots()?;
+        Ok(Counter::from_parts(base, base_id, slots))
+    }
+
+    fn slots(&mut self) -> Result<Slots, DecodeError> {
         let n = self.u16("slot count")?;
         let mut slots = BTreeMap::new();
         let mut prev: Option<u64> = None;
@@ -643,7 +719,7 @@ impl<'a> Reader<'a> {
                 },
             );
         }
-        Ok(Counter::from_parts(base, base_id, slots))
+        Ok(slots)
     }
 }
 

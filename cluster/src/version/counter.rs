@@ -80,7 +80,7 @@ pub struct Slot {
 impl Slot {
     /// The join order: sequence first; the rest only breaks ties (which a
     /// correct history never has) so the join stays deterministic.
-    fn rank(&self) -> (u64, i64, u64) {
+    pub(super) fn rank(&self) -> (u64, i64, u64) {
         (self.seq, self.int_total, self.float_total.to_bits())
     }
 }
@@ -94,6 +94,62 @@ impl PartialEq for Slot {
 
 impl Eq for Slot {}
 
+/// Increments of other lineages a counter's value includes: those no
+/// write that ended their lineage had seen (see
+/// [`super::counter_history`]). Computed when siblings are read, never
+/// stored with the counter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Carried {
+    /// Sum of the integer increments.
+    pub int: i128,
+    /// Sum of the float increments.
+    pub float: f64,
+    /// Whether a float increment is among them (the value is then a float).
+    pub float_typed: bool,
+    /// Whether any increment is carried (an INCRBY 0 adds nothing but
+    /// still keeps the key).
+    pub events: bool,
+}
+
+impl Carried {
+    /// Adds what `seen` holds above `floor` (one actor of one lineage).
+    pub(super) fn add_excess(&mut self, seen: &Slot, floor: &Slot) {
+        if seen.seq <= floor.seq {
+            return;
+        }
+        self.events = true;
+        self.int += i128::from(seen.int_total) - i128::from(floor.int_total);
+        self.float += seen.float_total - floor.float_total;
+        if seen.float_total.to_bits() != floor.float_total.to_bits() {
+            self.float_typed = true;
+        }
+    }
+
+    /// Whether no increment is carried.
+    pub fn is_zero(&self) -> bool {
+        !self.events
+    }
+}
+
+/// Bit for bit, as slots compare.
+impl PartialEq for Carried {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.int,
+            self.float.to_bits(),
+            self.float_typed,
+            self.events,
+        ) == (
+            other.int,
+            other.float.to_bits(),
+            other.float_typed,
+            other.events,
+        )
+    }
+}
+
+impl Eq for Carried {}
+
 /// A PN-counter CRDT state grown from a base string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counter {
@@ -105,6 +161,8 @@ pub struct Counter {
     /// `base_id` and `base` are equal.
     pub base_id: u64,
     slots: BTreeMap<Actor, Slot>,
+    /// Increments of other lineages included in the value (not stored).
+    pub(super) carried: Carried,
 }
 
 impl Counter {
@@ -114,6 +172,7 @@ impl Counter {
             base,
             base_id,
             slots: BTreeMap::new(),
+            carried: Carried::default(),
         }
     }
 
@@ -123,6 +182,7 @@ impl Counter {
             base,
             base_id,
             slots,
+            carried: Carried::default(),
         }
     }
 
@@ -131,7 +191,8 @@ impl Counter {
         self.slots.iter().map(|(a, s)| (*a, s))
     }
 
-    /// The current value: base + every int total + every float total.
+    /// The current value: base + every int total + every float total +
+    /// what is carried from other lineages.
     ///
     /// # Errors
     /// [`CounterError::NotFloat`] if the base is not a number;
@@ -140,7 +201,7 @@ impl Counter {
     pub fn value(&self) -> Result<CounterValue, CounterError> {
         if self.is_int_typed() {
             if let Some(base) = parse_i64(&self.base) {
-                return i64::try_from(i128::from(base) + self.int_sum())
+                return i64::try_from(i128::from(base) + self.int_sum() + self.carried.int)
                     .map(CounterValue::Int)
                     .map_err(|_| CounterError::Overflow);
             }
@@ -245,7 +306,7 @@ impl Counter {
             Ok(v) => v.to_bytes(),
             Err(_) => match parse_i64(&self.base) {
                 Some(base) if self.is_int_typed() => {
-                    Bytes::from((i128::from(base) + self.int_sum()).to_string())
+                    Bytes::from((i128::from(base) + self.int_sum() + self.carried.int).to_string())
                 }
                 _ => self.base.clone(),
             },
@@ -254,9 +315,11 @@ impl Counter {
 
     fn is_int_typed(&self) -> bool {
         // +0.0 only: -0.0 marks float additions that summed to zero.
-        self.slots
-            .values()
-            .all(|s| s.float_total.to_bits() == 0f64.to_bits())
+        !self.carried.float_typed
+            && self
+                .slots
+                .values()
+                .all(|s| s.float_total.to_bits() == 0f64.to_bits())
     }
 
     fn int_sum(&self) -> i128 {
@@ -269,9 +332,12 @@ impl Counter {
     fn float_value(&self) -> Option<f64> {
         let base = parse_f64(&self.base)?;
         // i128 -> f64 rounds; the sum of i64s always fits i128.
-        let ints = self.int_sum() as f64;
+        let ints = (self.int_sum() + self.carried.int) as f64;
         let floats: f64 = self.slots.values().map(|s| s.float_total).sum();
-        Some(base + ints + floats)
+        if self.carried.is_zero() {
+            return Some(base + ints + floats);
+        }
+        Some(base + ints + floats + self.carried.float)
     }
 }
 

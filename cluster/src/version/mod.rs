@@ -23,12 +23,15 @@ pub mod collection;
 pub mod collection_op;
 mod collection_wire;
 pub mod counter;
+pub mod counter_history;
 pub mod list_op;
 pub mod list_position;
 pub mod siblings;
 
 #[cfg(test)]
 mod collection_tests;
+#[cfg(test)]
+mod counter_history_tests;
 #[cfg(test)]
 mod list_tests;
 #[cfg(test)]
@@ -40,6 +43,7 @@ pub use clock::VectorClock;
 pub use collection::{Kind, Members};
 pub use collection_op::{CollectionOp, CollectionReply, OpError, PopEnd, zadd};
 pub use counter::CounterValue;
+pub use counter_history::History;
 pub use siblings::{Payload, Siblings, View, payload_bytes};
 #[cfg(test)]
 pub use {

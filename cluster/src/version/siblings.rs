@@ -24,7 +24,8 @@ use bytes::{Bytes, BytesMut};
 use super::clock::VectorClock;
 use super::codec::{self, DecodeError};
 use super::collection::Collection;
-use super::counter::{Counter, CounterError, CounterValue};
+use super::counter::{Carried, Counter, CounterError, CounterValue};
+use super::counter_history::{History, Lineages, start_lineage};
 use super::{Actor, BASE_ID_SEED, MAX_CLOCK_ENTRIES, YOUNG_CLOCK_MS};
 
 /// What a write stored.
@@ -58,6 +59,9 @@ pub struct Sibling {
     pub expire_at_ms: u64,
     /// What was written.
     pub payload: Payload,
+    /// The counter lineages the write ended, with the increments it had
+    /// seen of them ([`super::counter_history`]); empty for most writes.
+    pub history: History,
 }
 
 impl Sibling {
@@ -69,6 +73,28 @@ impl Sibling {
     /// Whether a read at `now_ms` sees nothing here: a tombstone or expired.
     pub fn is_absent(&self, now_ms: u64) -> bool {
         matches!(self.payload, Payload::Tombstone) || self.is_expired(now_ms)
+    }
+
+    /// What compaction keeps of this sibling once it has expired: a
+    /// tombstone with the same clock, times and history. A counter's own
+    /// lineage joins the history with all its increments floored (they
+    /// expired with it), so a concurrent sibling of that lineage cannot
+    /// bring them back. Made from the sibling alone, so every replica makes
+    /// the same marker.
+    pub fn expired_marker(&self) -> Sibling {
+        let history = match &self.payload {
+            Payload::Counter(_) => {
+                Lineages::of([self], self.expire_at_ms).history_for_reset(&[], self.expire_at_ms)
+            }
+            _ => self.history.clone(),
+        };
+        Sibling {
+            clock: self.clock.clone(),
+            ts_ms: self.ts_ms,
+            expire_at_ms: self.expire_at_ms,
+            payload: Payload::Tombstone,
+            history,
+        }
     }
 }
 
@@ -175,7 +201,31 @@ impl Siblings {
             local.dots().iter().filter(|d| d.actor == actor).copied(),
         ));
         clock.increment(actor, now_ms);
-        self.write_clocked(clock, now_ms, payload, expire_at_ms)
+        let history = self.history_for(&clock, &payload, now_ms);
+        self.write_clocked(clock, now_ms, payload, expire_at_ms, history)
+    }
+
+    /// The history a value or deletion with `clock` writes at `now_ms`:
+    /// the lineages of the siblings it supersedes, every increment it saw
+    /// floored ([`Lineages::history_for_reset`]). Empty for other payloads
+    /// and for a write that replaces no counter state.
+    fn history_for(&self, clock: &VectorClock, payload: &Payload, now_ms: u64) -> History {
+        let deletion = match payload {
+            Payload::Tombstone => true,
+            Payload::Value(_) => false,
+            _ => return History::new(),
+        };
+        let replaced = || self.siblings.iter().filter(|s| clock.descends(&s.clock));
+        let lineages = Lineages::of(replaced(), now_ms);
+        let starts: Vec<u64> = if deletion {
+            replaced().filter_map(start_lineage).collect()
+        } else {
+            Vec::new()
+        };
+        if lineages.is_empty() && starts.is_empty() {
+            return History::new();
+        }
+        lineages.history_for_reset(&starts, now_ms)
     }
 
     /// The counter `actor` gets in the clock of a write superseding
@@ -192,6 +242,7 @@ impl Siblings {
         now_ms: u64,
         payload: Payload,
         expire_at_ms: u64,
+        history: History,
     ) -> VectorClock {
         // Decided on the full clock: what this writer saw is gone here even
         // if pruning makes the stored clock forget it (a false sibling at
@@ -204,9 +255,33 @@ impl Siblings {
             ts_ms: now_ms,
             expire_at_ms,
             payload,
+            history,
         });
         self.siblings = normalize(all);
         clock
+    }
+
+    /// Stores an increment's `counter` as a write superseding everything
+    /// held ([`write`](Self::write) with no context), with `history`.
+    fn write_counter(
+        &mut self,
+        actor: Actor,
+        now_ms: u64,
+        mut counter: Counter,
+        expire_at_ms: u64,
+        history: History,
+    ) {
+        // What other lineages add is recomputed from the histories on read.
+        counter.carried = Carried::default();
+        let mut clock = self.context();
+        clock.increment(actor, now_ms);
+        self.write_clocked(
+            clock,
+            now_ms,
+            Payload::Counter(counter),
+            expire_at_ms,
+            history,
+        );
     }
 
     /// INCR/INCRBY/DECR/DECRBY coordinated by `actor`: adds `delta` to the
@@ -225,9 +300,9 @@ impl Siblings {
         now_ms: u64,
         delta: i64,
     ) -> Result<CounterValue, CounterError> {
-        let (mut counter, expire_at_ms) = self.counter_at(now_ms)?;
+        let (mut counter, expire_at_ms, history) = self.counter_at(now_ms)?;
         let value = counter.add_int(actor, delta)?;
-        self.write(None, actor, now_ms, Payload::Counter(counter), expire_at_ms);
+        self.write_counter(actor, now_ms, counter, expire_at_ms, history);
         Ok(value)
     }
 
@@ -241,9 +316,9 @@ impl Siblings {
         now_ms: u64,
         delta: f64,
     ) -> Result<CounterValue, CounterError> {
-        let (mut counter, expire_at_ms) = self.counter_at(now_ms)?;
+        let (mut counter, expire_at_ms, history) = self.counter_at(now_ms)?;
         let value = counter.add_float(actor, delta)?;
-        self.write(None, actor, now_ms, Payload::Counter(counter), expire_at_ms);
+        self.write_counter(actor, now_ms, counter, expire_at_ms, history);
         Ok(value)
     }
 
@@ -364,7 +439,7 @@ impl Siblings {
             Payload::Collection(c) if !s.is_expired(now_ms) => Some((c.kind(), s.expire_at_ms)),
             _ => None,
         });
-        let plain = || match self.resolve() {
+        let plain = || match self.resolve(now_ms) {
             Some(s) if !s.is_absent(now_ms) => View::Plain(s),
             _ => View::Absent,
         };
@@ -409,26 +484,89 @@ impl Siblings {
         }
     }
 
-    /// Last-write-wins pick: the sibling with the greatest `ts_ms`, ties
-    /// broken by the greater encoded clock (then encoding); `None` if empty.
-    /// If it is a counter, every other counter sibling of the same
-    /// `(base_id, base)` (all concurrent with it) is joined in: clocks
-    /// merged, slots joined, its `ts_ms` and expiry kept; that is the only
-    /// case that allocates. It may be a tombstone or expired; see
-    /// [`live`](Self::live).
-    pub fn resolve(&self) -> Option<Cow<'_, Sibling>> {
+    /// Last-write-wins pick at `now_ms`: the sibling with the greatest
+    /// `ts_ms`, ties broken by the greater encoded clock (then encoding);
+    /// `None` if empty. A counter of a lineage another sibling ended
+    /// ([`super::counter_history`]) is never the pick. If the pick is a
+    /// counter, every other counter sibling of the same `(base_id, base)`
+    /// (all concurrent with it) is joined in (clocks merged, slots joined,
+    /// its `ts_ms` and expiry kept), and the increments of other lineages
+    /// no write has seen are added. A deletion, or a value that is a
+    /// number, with such increments beside it reads as a counter of them
+    /// (from 0, or from the number). Only these cases allocate. The pick
+    /// may be a tombstone or expired; see [`live`](Self::live).
+    pub fn resolve(&self, now_ms: u64) -> Option<Cow<'_, Sibling>> {
         let last = self.siblings.last()?;
-        if let Payload::Hll(_) = &last.payload {
-            return Some(self.join_hll(last));
-        }
-        let Payload::Counter(winner) = &last.payload else {
-            return Some(Cow::Borrowed(last));
+        let plain = self.siblings.len() == 1 && last.history.is_empty();
+        let lineages = if plain {
+            None
+        } else {
+            Some(Lineages::of(&self.siblings, now_ms)).filter(|l| !l.is_empty())
+        };
+        let Some(lineages) = lineages else {
+            return Some(match &last.payload {
+                Payload::Hll(_) => self.join_hll(last),
+                Payload::Counter(_) => self.join_counters(last, None),
+                _ => Cow::Borrowed(last),
+            });
+        };
+        let ended =
+            |s: &Sibling| matches!(&s.payload, Payload::Counter(c) if lineages.ended(c.base_id));
+        // Every sibling a counter of an ended lineage: increments made at
+        // once on replicas that continued different bases, each ending the
+        // other's. None is the base: the latest's base is, as a new
+        // lineage, and every increment counts above its floors.
+        let (pick, restart) = match self.siblings.iter().rev().find(|s| !ended(s)) {
+            Some(pick) => (pick, false),
+            None => (last, true),
+        };
+        let start = |base: Bytes| {
+            let carried = lineages.carried(None);
+            let mut counter = Counter::new(base, base_id(&pick.clock));
+            counter.carried = carried;
+            (restart || !carried.is_zero()).then(|| {
+                Cow::Owned(Sibling {
+                    payload: Payload::Counter(counter),
+                    expire_at_ms: if pick.is_absent(now_ms) {
+                        0
+                    } else {
+                        pick.expire_at_ms
+                    },
+                    history: History::new(),
+                    ..pick.clone()
+                })
+            })
+        };
+        Some(match &pick.payload {
+            _ if pick.is_absent(now_ms) => {
+                start(Bytes::from_static(b"0")).unwrap_or(Cow::Borrowed(pick))
+            }
+            Payload::Counter(c) if restart => start(c.base.clone()).unwrap_or(Cow::Borrowed(pick)),
+            Payload::Hll(_) => self.join_hll(pick),
+            Payload::Counter(_) => self.join_counters(pick, Some(&lineages)),
+            Payload::Value(v) if parse_number(v) => start(v.clone()).unwrap_or(Cow::Borrowed(pick)),
+            _ => Cow::Borrowed(pick),
+        })
+    }
+
+    /// A counter pick with every other counter of its `(base_id, base)`
+    /// joined in, and what `lineages` carries from the others.
+    fn join_counters<'a>(
+        &'a self,
+        pick: &'a Sibling,
+        lineages: Option<&Lineages>,
+    ) -> Cow<'a, Sibling> {
+        let Payload::Counter(winner) = &pick.payload else {
+            return Cow::Borrowed(pick);
         };
         let mut joined: Option<Sibling> = None;
-        for other in self.siblings.iter().rev().skip(1) {
+        for other in self.siblings.iter().rev() {
+            if std::ptr::eq(other, pick) {
+                continue;
+            }
             if let Payload::Counter(c) = &other.payload {
                 if c.base_id == winner.base_id && c.base == winner.base {
-                    let into = joined.get_or_insert_with(|| last.clone());
+                    let into = joined.get_or_insert_with(|| pick.clone());
                     into.clock.merge(&other.clock);
                     if let Payload::Counter(mine) = &mut into.payload {
                         mine.join(c);
@@ -436,7 +574,16 @@ impl Siblings {
                 }
             }
         }
-        Some(joined.map_or(Cow::Borrowed(last), Cow::Owned))
+        if let Some(lineages) = lineages {
+            let carried = lineages.carried(Some(winner.base_id));
+            if !carried.is_zero() {
+                let into = joined.get_or_insert_with(|| pick.clone());
+                if let Payload::Counter(mine) = &mut into.payload {
+                    mine.carried = carried;
+                }
+            }
+        }
+        joined.map_or(Cow::Borrowed(pick), Cow::Owned)
     }
 
     /// A HyperLogLog winner with every other HyperLogLog sibling (all
@@ -451,8 +598,7 @@ impl Siblings {
             .siblings
             .iter()
             .rev()
-            .skip(1)
-            .filter(|s| matches!(s.payload, Payload::Hll(_)))
+            .filter(|s| !std::ptr::eq(*s, last) && matches!(s.payload, Payload::Hll(_)))
             .collect();
         if others.is_empty() {
             return Cow::Borrowed(last);
@@ -472,7 +618,7 @@ impl Siblings {
     /// What a plain GET at `now_ms` sees: [`resolve`](Self::resolve)'s pick
     /// unless it is a tombstone or expired.
     pub fn live(&self, now_ms: u64) -> Option<Cow<'_, Sibling>> {
-        self.resolve().filter(|s| !s.is_absent(now_ms))
+        self.resolve(now_ms).filter(|s| !s.is_absent(now_ms))
     }
 
     /// The expiry the engine may keep as the record's metadata: the latest
@@ -536,13 +682,16 @@ impl Siblings {
         })
     }
 
-    /// The counter an INCR at `now_ms` grows, and the expiry it keeps.
-    fn counter_at(&self, now_ms: u64) -> Result<(Counter, u64), CounterError> {
+    /// The counter an INCR at `now_ms` grows, the expiry it keeps, and the
+    /// history it writes: every other lineage the key knows, so their
+    /// increments no write had seen keep counting once the increment has
+    /// superseded their siblings.
+    fn counter_at(&self, now_ms: u64) -> Result<(Counter, u64, History), CounterError> {
         if let View::Collection { .. } = self.view(now_ms) {
             return Err(CounterError::WrongType);
         }
         let zero = Bytes::from_static(b"0");
-        Ok(match self.resolve() {
+        let (counter, expire_at_ms) = match self.resolve(now_ms) {
             None => (Counter::new(zero, 0), 0),
             // A fresh lineage per deletion: joining it with counters from
             // before the delete would resurrect their counts.
@@ -556,8 +705,18 @@ impl Siblings {
                     (Counter::new(zero, base_id(&s.clock)), 0)
                 }
             },
-        })
+        };
+        let history = match self.siblings.as_slice() {
+            [only] if only.history.is_empty() => History::new(),
+            all => Lineages::of(all, now_ms).history_for_increment(counter.base_id, now_ms),
+        };
+        Ok((counter, expire_at_ms, history))
     }
+}
+
+/// Whether a value can start a counter (INCR or INCRBYFLOAT accept it).
+fn parse_number(v: &[u8]) -> bool {
+    ringkv_number::parse_f64(v).is_some()
 }
 
 /// Reconciles a multiset of siblings (see [`Siblings::merge`]) and sorts it

@@ -5,6 +5,8 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::codec::{RECORD_FORMAT_V2, TAG_TOMBSTONE};
+use super::counter::Slot;
+use super::counter_history::Removed;
 use super::*;
 
 const A: Actor = 1;
@@ -189,7 +191,7 @@ fn tombstones_hide_values_and_expiry_is_per_sibling() {
     r.write(None, A, 200, Payload::Tombstone, 0);
     assert_eq!(r.len(), 1);
     assert!(r.live(300).is_none());
-    assert!(r.resolve().is_some());
+    assert!(r.resolve(300).is_some());
     assert_eq!(r.engine_expire_at_ms(), 0);
 }
 
@@ -355,9 +357,9 @@ fn counters_keep_the_ttl_and_restart_after_expiry_or_delete() {
     let mut r = Siblings::new();
     r.write(None, A, 100, value("5"), 1_000);
     r.add_int(A, 200, 1).unwrap();
-    assert_eq!(r.resolve().map(|s| s.expire_at_ms), Some(1_000));
+    assert_eq!(r.resolve(300).map(|s| s.expire_at_ms), Some(1_000));
     assert_eq!(r.add_int(A, 1_000, 1), Ok(CounterValue::Int(1)), "expired");
-    assert_eq!(r.resolve().map(|s| s.expire_at_ms), Some(0));
+    assert_eq!(r.resolve(1_000).map(|s| s.expire_at_ms), Some(0));
     r.write(None, A, 1_100, Payload::Tombstone, 0);
     assert_eq!(r.add_int(A, 1_200, 3), Ok(CounterValue::Int(3)));
 }
@@ -445,7 +447,7 @@ fn format_2_matches_the_documented_example() {
 fn decodes_format_1_as_one_unversioned_value() {
     let s = Siblings::decode(b"\x01\x00hello", 5_000).unwrap();
     assert_eq!(s.len(), 1);
-    let only = s.resolve().unwrap();
+    let only = s.resolve(0).unwrap();
     assert!(only.clock.is_empty());
     assert_eq!((only.ts_ms, only.expire_at_ms), (0, 5_000));
     assert_eq!(only.payload, value("hello"));
@@ -541,14 +543,56 @@ fn arb_sibling() -> impl Strategy<Value = Sibling> {
             Payload::Counter(c)
         }),
     ];
-    (arb_clock(), 0u64..4, 0u64..2, payload).prop_map(|(clock, ts_ms, expire_at_ms, payload)| {
-        Sibling {
+    let history = prop::collection::vec(
+        (0u64..3, prop::collection::vec((1u64..4, 0u64..3), 0..3)),
+        0..2,
+    )
+    .prop_map(|entries| {
+        let entries: std::collections::BTreeMap<u64, Removed> = entries
+            .into_iter()
+            .map(|(lineage, floors)| {
+                let floors = floors
+                    .into_iter()
+                    .map(|(a, seq)| {
+                        (
+                            a,
+                            Slot {
+                                seq,
+                                int_total: seq as i64,
+                                float_total: 0.0,
+                            },
+                        )
+                    })
+                    .collect();
+                (
+                    lineage,
+                    Removed {
+                        lineage,
+                        removed_ms: 1,
+                        floors,
+                        seen: Default::default(),
+                    },
+                )
+            })
+            .collect();
+        History::from_sorted(entries.into_values().collect())
+    });
+    let payload_and_history = prop_oneof![
+        (payload.clone(), Just(History::new())),
+        (payload, history).prop_map(|(p, h)| match p {
+            Payload::Value(_) | Payload::Tombstone | Payload::Counter(_) => (p, h),
+            other => (other, History::new()),
+        }),
+    ];
+    (arb_clock(), 0u64..4, 0u64..2, payload_and_history).prop_map(
+        |(clock, ts_ms, expire_at_ms, (payload, history))| Sibling {
             clock,
             ts_ms,
             expire_at_ms,
             payload,
-        }
-    })
+            history,
+        },
+    )
 }
 
 fn arb_siblings() -> impl Strategy<Value = Siblings> {

@@ -1,0 +1,254 @@
+//! Tests of counters restarted concurrently with increments elsewhere
+//! ([`super::counter_history`]): no acknowledged increment is lost, none
+//! is counted twice, and every replica reads the same value.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use proptest::prelude::*;
+
+use super::*;
+
+const A: Actor = 1;
+const B: Actor = 2;
+const C: Actor = 3;
+
+fn value(s: &str) -> Payload {
+    Payload::Value(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn read(s: &Siblings, now_ms: u64) -> Option<Bytes> {
+    s.live(now_ms).and_then(|x| payload_bytes(&x.payload))
+}
+
+fn merged(parts: &[&Siblings]) -> Siblings {
+    let mut m = Siblings::new();
+    for p in parts {
+        m.merge(p);
+    }
+    m
+}
+
+fn incr(s: &mut Siblings, actor: Actor, now_ms: u64, times: usize) {
+    for _ in 0..times {
+        s.add_int(actor, now_ms, 1).unwrap();
+    }
+}
+
+/// The partition of `tests/cluster_partition.rs`: SET 100; DEL on A; three
+/// INCRs on the cut-off C (from 100); five INCRs on B after the DEL.
+#[test]
+fn increments_on_both_sides_of_a_concurrent_delete_all_count() {
+    let mut a = Siblings::new();
+    a.write(None, A, 10, value("100"), 0);
+    let mut c = a.clone();
+    a.write(None, A, 20, Payload::Tombstone, 0);
+    let mut b = a.clone();
+    incr(&mut c, C, 30, 3);
+    assert_eq!(read(&c, 30), Some(Bytes::from("103")));
+    incr(&mut b, B, 40, 5);
+    assert_eq!(read(&b, 40), Some(Bytes::from("5")));
+    for order in [[&a, &b, &c], [&c, &b, &a], [&b, &c, &a]] {
+        let m = merged(&order);
+        assert_eq!(
+            read(&m, 50),
+            Some(Bytes::from("8")),
+            "DEL removed 100, not the 3"
+        );
+    }
+    // An increment on top of the merge keeps all of them, here and after a
+    // further merge with a replica that saw only C's side.
+    let mut m = merged(&[&a, &b, &c]);
+    incr(&mut m, A, 60, 1);
+    assert_eq!(read(&m, 60), Some(Bytes::from("9")));
+    assert_eq!(read(&merged(&[&m, &c, &b]), 70), Some(Bytes::from("9")));
+    // The increment C makes later still counts once.
+    incr(&mut c, C, 80, 1);
+    assert_eq!(read(&merged(&[&m, &c]), 90), Some(Bytes::from("10")));
+}
+
+#[test]
+fn a_delete_removes_exactly_the_increments_it_had_seen() {
+    let mut a = Siblings::new();
+    incr(&mut a, C, 10, 2);
+    let mut c = a.clone();
+    a.write(None, A, 20, Payload::Tombstone, 0); // saw C's 2
+    incr(&mut c, C, 30, 1); // C's third, unseen by the DEL
+    // Alone with the deletion: the key holds the unseen increment, whichever
+    // write is later.
+    assert_eq!(read(&merged(&[&a, &c]), 40), Some(Bytes::from("1")));
+    let mut late_delete = Siblings::new();
+    incr(&mut late_delete, C, 10, 2);
+    late_delete.write(None, A, 99, Payload::Tombstone, 0);
+    assert_eq!(
+        read(&merged(&[&late_delete, &c]), 100),
+        Some(Bytes::from("1"))
+    );
+    // With five more after the delete on B.
+    let mut b = a.clone();
+    incr(&mut b, B, 50, 5);
+    assert_eq!(read(&merged(&[&a, &b, &c]), 60), Some(Bytes::from("6")));
+    // A delete that saw everything leaves nothing.
+    let mut all = merged(&[&a, &b, &c]);
+    all.write(None, B, 70, Payload::Tombstone, 0);
+    assert_eq!(read(&all, 80), None);
+    assert_eq!(read(&merged(&[&all, &a, &b, &c]), 80), None);
+}
+
+#[test]
+fn a_set_over_a_counter_keeps_the_increments_it_had_not_seen() {
+    let mut a = Siblings::new();
+    incr(&mut a, C, 10, 2);
+    let mut c = a.clone();
+    a.write(None, A, 20, value("10"), 0);
+    incr(&mut c, C, 30, 1);
+    let m = merged(&[&a, &c]);
+    assert_eq!(read(&m, 40), Some(Bytes::from("11")));
+    let mut b = m.clone();
+    incr(&mut b, B, 50, 1);
+    assert_eq!(read(&merged(&[&b, &c, &a]), 60), Some(Bytes::from("12")));
+    // A value that is not a number wins whole.
+    let mut text = Siblings::new();
+    incr(&mut text, C, 10, 2);
+    text.write(None, A, 20, value("hello"), 0);
+    assert_eq!(read(&merged(&[&text, &c]), 40), Some(Bytes::from("hello")));
+}
+
+#[test]
+fn one_replica_reads_exactly_what_redis_would() {
+    // Histories left by resets never change a value written after them on
+    // the same replica: their floors equal what they carry.
+    let mut r = Siblings::new();
+    r.add_float(A, 1, 0.1).unwrap();
+    r.add_float(A, 2, 0.2).unwrap();
+    r.write(None, A, 3, value("0"), 0);
+    assert_eq!(read(&r, 3), Some(Bytes::from("0")));
+    assert_eq!(r.add_float(A, 4, 1e-17), Ok(CounterValue::Float(1e-17)));
+    r.write(None, A, 5, Payload::Tombstone, 0);
+    assert_eq!(read(&r, 5), None);
+    assert_eq!(r.add_int(A, 6, 0), Ok(CounterValue::Int(0)));
+    assert_eq!(r.add_int(A, 7, 7), Ok(CounterValue::Int(7)));
+    r.write(None, A, 8, value("abc"), 0);
+    assert_eq!(read(&r, 8), Some(Bytes::from("abc")));
+    assert!(r.add_int(A, 9, 1).is_err());
+}
+
+#[test]
+fn increments_that_expired_do_not_come_back() {
+    let mut a = Siblings::new();
+    a.write(None, A, 10, value("5"), 100);
+    incr(&mut a, A, 20, 1);
+    let mut c = a.clone();
+    incr(&mut c, C, 30, 2); // before the expiry, with it
+    incr(&mut a, A, 150, 1); // after: a new counter from 0
+    assert_eq!(read(&a, 150), Some(Bytes::from("1")));
+    assert_eq!(read(&merged(&[&a, &c]), 160), Some(Bytes::from("1")));
+    // The marker compaction leaves of the expired counter does the same.
+    let marker: Siblings = c.iter().map(|s| s.expired_marker()).collect();
+    assert_eq!(read(&merged(&[&a, &marker]), 160), Some(Bytes::from("1")));
+    assert_eq!(
+        read(&merged(&[&a, &marker, &c]), 160),
+        Some(Bytes::from("1"))
+    );
+}
+
+#[test]
+fn histories_round_trip_and_stay_bounded() {
+    let mut r = Siblings::new();
+    let mut others = Vec::new();
+    for i in 0..20u64 {
+        let mut other = r.clone();
+        incr(&mut other, C, 10 * i + 1, 1);
+        others.push(other);
+        r.write(None, A, 10 * i + 2, Payload::Tombstone, 0);
+        incr(&mut r, A, 10 * i + 3, 1);
+    }
+    for s in r.iter() {
+        assert!(s.history.iter().len() <= counter_history::MAX_REMOVED_LINEAGES);
+    }
+    assert_eq!(Siblings::decode(&r.encode(), 0).as_ref(), Ok(&r));
+    // Pruned after a day: a later write forgets them.
+    let day = YOUNG_CLOCK_MS;
+    r.write(None, A, 2 * day, Payload::Tombstone, 0);
+    assert!(r.iter().all(|s| s.history.iter().len() <= 1));
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Incr(usize, i8),
+    Del(usize),
+    Sync(usize, usize),
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0usize..3, any::<i8>()).prop_map(|(r, d)| Op::Incr(r, d)),
+        1 => (0usize..3).prop_map(Op::Del),
+        3 => (0usize..3, 0usize..3).prop_map(|(a, b)| Op::Sync(a, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Observed-remove: after every replica has seen every write, each
+    /// reads the sum of the increments no DEL had seen when it was made,
+    /// and the key exists exactly when there is one; whatever the skew
+    /// of the replicas' clocks and the order of delivery.
+    #[test]
+    fn every_increment_no_delete_saw_counts_once(
+        ops in prop::collection::vec(arb_op(), 0..40),
+        skew in prop::collection::vec(0u64..50, 3),
+        order in Just([0usize, 1, 2]).prop_shuffle(),
+    ) {
+        let mut rs: [Siblings; 3] = Default::default();
+        let mut known: [BTreeSet<usize>; 3] = Default::default();
+        let mut deltas: Vec<i64> = Vec::new();
+        let mut removed: BTreeSet<usize> = BTreeSet::new();
+        let mut deletes = 0;
+        for (i, op) in ops.iter().enumerate() {
+            let now = |r: usize| 1_000 + 10 * i as u64 + skew[r];
+            match *op {
+                Op::Incr(r, d) => {
+                    rs[r].add_int(r as u64 + 1, now(r), i64::from(d)).unwrap();
+                    known[r].insert(deltas.len());
+                    deltas.push(i64::from(d));
+                }
+                // More deletions than a history remembers lineages would
+                // test pruning, not the rule.
+                Op::Del(r) if deletes < counter_history::MAX_REMOVED_LINEAGES - 2 => {
+                    deletes += 1;
+                    rs[r].write(None, r as u64 + 1, now(r), Payload::Tombstone, 0);
+                    removed.extend(known[r].iter().copied());
+                }
+                Op::Del(_) => {}
+                Op::Sync(from, to) => {
+                    let src = rs[from].clone();
+                    rs[to].merge(&src);
+                    let k = known[from].clone();
+                    known[to].extend(k);
+                }
+            }
+        }
+        let all = merged(&[&rs[order[0]], &rs[order[1]], &rs[order[2]]]);
+        let unseen: Vec<usize> = (0..deltas.len()).filter(|e| !removed.contains(e)).collect();
+        let expected = (!unseen.is_empty())
+            .then(|| Bytes::from(unseen.iter().map(|&e| deltas[e]).sum::<i64>().to_string()));
+        prop_assert_eq!(read(&all, 10_000), expected.clone());
+        for r in &rs {
+            prop_assert_eq!(read(&merged(&[r, &all]), 10_000), expected.clone());
+        }
+        let decoded = Siblings::decode(&all.encode(), 0);
+        prop_assert_eq!(decoded.as_ref(), Ok(&all));
+        // An increment after everything adds exactly itself.
+        let mut next = all.clone();
+        let before: i64 = expected.map_or(0, |b| String::from_utf8_lossy(&b).parse().unwrap());
+        prop_assert_eq!(next.add_int(A, 20_000, 1), Ok(CounterValue::Int(before + 1)));
+        for r in &rs {
+            prop_assert_eq!(
+                read(&merged(&[&next, r]), 20_000),
+                Some(Bytes::from((before + 1).to_string()))
+            );
+        }
+    }
+}
