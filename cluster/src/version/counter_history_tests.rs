@@ -252,3 +252,39 @@ proptest! {
         }
     }
 }
+
+/// Record bytes of a counter deleted by A after two increments of C, then
+/// incremented by A, beside C's concurrent third increment (format 2 with
+/// a tag-5 history, `docs/formats/record.md` §3.2). Pinned: records in
+/// this form must keep reading the same.
+const HISTORY_FIXTURE: &str = concat!(
+    "0200020000000000000019000000000000000000010000000000000003000000",
+    "0000000003000000000000001902000000013000000000000000000001000000",
+    "0000000003000000000000000300000000000000030000000000000000000000",
+    "000000001e000000000000000000020000000000000001000000000000000200",
+    "0000000000001e00000000000000030000000000000002000000000000000a05",
+    "0001000000000000000000000000000000140001000000000000000300000000",
+    "0000000200000000000000020000000000000000000002000000013020e47e23",
+    "6a726a5b00010000000000000001000000000000000100000000000000010000",
+    "000000000000",
+);
+
+#[test]
+fn a_record_with_a_history_reads_as_documented() {
+    let mut a = Siblings::new();
+    incr(&mut a, C, 10, 2);
+    let mut c = a.clone();
+    a.write(None, A, 20, Payload::Tombstone, 0);
+    incr(&mut a, A, 30, 1);
+    incr(&mut c, C, 25, 1);
+    let m = merged(&[&a, &c]);
+    let hex: String = m.encode().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, HISTORY_FIXTURE);
+    let bytes: Vec<u8> = (0..HISTORY_FIXTURE.len() / 2)
+        .map(|i| u8::from_str_radix(&HISTORY_FIXTURE[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let decoded = Siblings::decode(&bytes, 0).unwrap();
+    assert_eq!(decoded, m);
+    // C's third increment, unseen by the DEL, and A's after it.
+    assert_eq!(read(&decoded, 40), Some(Bytes::from("2")));
+}

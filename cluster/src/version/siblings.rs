@@ -215,6 +215,15 @@ impl Siblings {
             Payload::Value(_) => false,
             _ => return History::new(),
         };
+        let relevant = |s: &Sibling| {
+            !s.history.is_empty()
+                || matches!(s.payload, Payload::Counter(_))
+                || (deletion && start_lineage(s).is_some())
+        };
+        if !self.siblings.iter().any(relevant) {
+            // The common case: no counter state to carry over.
+            return History::new();
+        }
         let replaced = || self.siblings.iter().filter(|s| clock.descends(&s.clock));
         let lineages = Lineages::of(replaced(), now_ms);
         let starts: Vec<u64> = if deletion {
