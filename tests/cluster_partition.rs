@@ -254,3 +254,39 @@ fn increments_on_both_sides_of_a_concurrent_delete_all_count() {
         assert_eq!(bulk(&value).as_deref(), Some("8"), "through node {node}");
     }
 }
+
+/// A DEL and a SET of counters whose increments they had partly seen: the
+/// cut-off side's further increments, which neither had seen, count on
+/// top of what each left (observed-remove, `docs/data-types.md`).
+#[test]
+fn a_reset_removes_only_the_increments_it_had_seen() {
+    let mut net = Network::new();
+    let c = Cluster::start_for_partition(&mut net);
+    let (mut a, mut b, mut cut) = (c.conn(0), c.conn(1), c.conn(2));
+    for key in ["deleted", "overwritten"] {
+        for _ in 0..2 {
+            cl(&mut cut, "ALL", &["INCR", key]).unwrap();
+        }
+    }
+    c.isolate_last(&mut net);
+    cl(&mut a, "QUORUM", &["DEL", "deleted"]).unwrap();
+    cl(&mut a, "QUORUM", &["SET", "overwritten", "10"]).unwrap();
+    for key in ["deleted", "overwritten"] {
+        cl(&mut cut, "ONE", &["INCR", key]).unwrap();
+    }
+    for _ in 0..5 {
+        cl(&mut b, "QUORUM", &["INCR", "deleted"]).unwrap();
+    }
+    c.heal_and_repair(&mut net);
+    for node in 0..3 {
+        let mut conn = c.conn(node);
+        let deleted = cl(&mut conn, "ALL", &["GET", "deleted"]).unwrap();
+        assert_eq!(bulk(&deleted).as_deref(), Some("6"), "through node {node}");
+        let overwritten = cl(&mut conn, "ALL", &["GET", "overwritten"]).unwrap();
+        assert_eq!(
+            bulk(&overwritten).as_deref(),
+            Some("11"),
+            "through node {node}"
+        );
+    }
+}
