@@ -84,7 +84,7 @@ impl History {
     fn pruned(mut entries: Vec<Removed>, now_ms: u64) -> History {
         entries.retain(|e| e.removed_ms.saturating_add(HISTORY_MAX_AGE_MS) > now_ms);
         if entries.len() > MAX_REMOVED_LINEAGES {
-            entries.sort_by(|a, b| (b.removed_ms, b.lineage).cmp(&(a.removed_ms, a.lineage)));
+            entries.sort_by_key(|e| std::cmp::Reverse((e.removed_ms, e.lineage)));
             entries.truncate(MAX_REMOVED_LINEAGES);
         }
         entries.sort_by_key(|e| e.lineage);

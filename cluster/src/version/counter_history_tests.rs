@@ -177,15 +177,79 @@ fn histories_round_trip_and_stay_bounded() {
 enum Op {
     Incr(usize, i8),
     Del(usize),
+    /// SET to 100,000 × (the number of SETs so far + 1): a base no sum of
+    /// increments can be mistaken for.
+    Set(usize),
     Sync(usize, usize),
 }
 
-fn arb_op() -> impl Strategy<Value = Op> {
+fn arb_op(sets: bool) -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0usize..3, any::<i8>()).prop_map(|(r, d)| Op::Incr(r, d)),
         1 => (0usize..3).prop_map(Op::Del),
+        u32::from(sets) => (0usize..3).prop_map(Op::Set),
         3 => (0usize..3, 0usize..3).prop_map(|(a, b)| Op::Sync(a, b)),
     ]
+}
+
+/// What a history of [`Op`]s leaves on three replicas (actors 1 to 3,
+/// clocks skewed by `skew`), the increments' deltas, which of them a
+/// reset (DEL or SET) had seen, and the values SET wrote.
+struct Run {
+    rs: [Siblings; 3],
+    deltas: Vec<i64>,
+    removed: BTreeSet<usize>,
+    bases: Vec<i64>,
+}
+
+fn run(ops: &[Op], skew: &[u64]) -> Run {
+    let mut rs: [Siblings; 3] = Default::default();
+    let mut known: [BTreeSet<usize>; 3] = Default::default();
+    let mut deltas: Vec<i64> = Vec::new();
+    let mut removed: BTreeSet<usize> = BTreeSet::new();
+    let mut bases = Vec::new();
+    let mut resets = 0;
+    for (i, op) in ops.iter().enumerate() {
+        let now = |r: usize| 1_000 + 10 * i as u64 + skew[r];
+        match *op {
+            Op::Incr(r, d) => {
+                if rs[r].add_int(r as u64 + 1, now(r), i64::from(d)).is_ok() {
+                    known[r].insert(deltas.len());
+                    deltas.push(i64::from(d));
+                }
+            }
+            // More resets than a history remembers lineages would test
+            // pruning, not the rule.
+            Op::Del(r) | Op::Set(r) if resets < counter_history::MAX_REMOVED_LINEAGES - 2 => {
+                resets += 1;
+                let payload = if let Op::Set(_) = op {
+                    bases.push(100_000 * (bases.len() as i64 + 1));
+                    value(&bases[bases.len() - 1].to_string())
+                } else {
+                    Payload::Tombstone
+                };
+                rs[r].write(None, r as u64 + 1, now(r), payload, 0);
+                removed.extend(known[r].iter().copied());
+            }
+            Op::Del(_) | Op::Set(_) => {}
+            Op::Sync(from, to) => {
+                let src = rs[from].clone();
+                rs[to].merge(&src);
+                let k = known[from].clone();
+                known[to].extend(k);
+            }
+        }
+    }
+    Run {
+        rs,
+        deltas,
+        removed,
+        bases,
+    }
+}
+
+fn number(b: &Bytes) -> i64 {
+    String::from_utf8_lossy(b).parse().unwrap()
 }
 
 proptest! {
@@ -197,39 +261,11 @@ proptest! {
     /// of the replicas' clocks and the order of delivery.
     #[test]
     fn every_increment_no_delete_saw_counts_once(
-        ops in prop::collection::vec(arb_op(), 0..40),
+        ops in prop::collection::vec(arb_op(false), 0..40),
         skew in prop::collection::vec(0u64..50, 3),
         order in Just([0usize, 1, 2]).prop_shuffle(),
     ) {
-        let mut rs: [Siblings; 3] = Default::default();
-        let mut known: [BTreeSet<usize>; 3] = Default::default();
-        let mut deltas: Vec<i64> = Vec::new();
-        let mut removed: BTreeSet<usize> = BTreeSet::new();
-        let mut deletes = 0;
-        for (i, op) in ops.iter().enumerate() {
-            let now = |r: usize| 1_000 + 10 * i as u64 + skew[r];
-            match *op {
-                Op::Incr(r, d) => {
-                    rs[r].add_int(r as u64 + 1, now(r), i64::from(d)).unwrap();
-                    known[r].insert(deltas.len());
-                    deltas.push(i64::from(d));
-                }
-                // More deletions than a history remembers lineages would
-                // test pruning, not the rule.
-                Op::Del(r) if deletes < counter_history::MAX_REMOVED_LINEAGES - 2 => {
-                    deletes += 1;
-                    rs[r].write(None, r as u64 + 1, now(r), Payload::Tombstone, 0);
-                    removed.extend(known[r].iter().copied());
-                }
-                Op::Del(_) => {}
-                Op::Sync(from, to) => {
-                    let src = rs[from].clone();
-                    rs[to].merge(&src);
-                    let k = known[from].clone();
-                    known[to].extend(k);
-                }
-            }
-        }
+        let Run { rs, deltas, removed, .. } = run(&ops, &skew);
         let all = merged(&[&rs[order[0]], &rs[order[1]], &rs[order[2]]]);
         let unseen: Vec<usize> = (0..deltas.len()).filter(|e| !removed.contains(e)).collect();
         let expected = (!unseen.is_empty())
@@ -242,13 +278,42 @@ proptest! {
         prop_assert_eq!(decoded.as_ref(), Ok(&all));
         // An increment after everything adds exactly itself.
         let mut next = all.clone();
-        let before: i64 = expected.map_or(0, |b| String::from_utf8_lossy(&b).parse().unwrap());
+        let before: i64 = expected.as_ref().map_or(0, number);
         prop_assert_eq!(next.add_int(A, 20_000, 1), Ok(CounterValue::Int(before + 1)));
         for r in &rs {
             prop_assert_eq!(
                 read(&merged(&[&next, r]), 20_000),
                 Some(Bytes::from((before + 1).to_string()))
             );
+        }
+    }
+
+    /// With SETs as well: the value is one base (0 or a SET's value) plus
+    /// every increment no reset had seen, the same through every replica.
+    #[test]
+    fn with_sets_the_value_is_a_base_plus_every_unseen_increment(
+        ops in prop::collection::vec(arb_op(true), 0..40),
+        skew in prop::collection::vec(0u64..50, 3),
+        order in Just([0usize, 1, 2]).prop_shuffle(),
+    ) {
+        let Run { rs, deltas, removed, bases } = run(&ops, &skew);
+        let all = merged(&[&rs[order[0]], &rs[order[1]], &rs[order[2]]]);
+        let unseen: i64 = (0..deltas.len())
+            .filter(|e| !removed.contains(e))
+            .map(|e| deltas[e])
+            .sum();
+        match read(&all, 10_000) {
+            Some(v) => {
+                let base = number(&v) - unseen;
+                prop_assert!(base == 0 || bases.contains(&base), "{v:?} - {unseen} is no base");
+            }
+            None => prop_assert!(
+                (0..deltas.len()).all(|e| removed.contains(&e)),
+                "missing with unseen increments"
+            ),
+        }
+        for r in &rs {
+            prop_assert_eq!(read(&merged(&[r, &all]), 10_000), read(&all, 10_000));
         }
     }
 }

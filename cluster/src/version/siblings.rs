@@ -533,7 +533,7 @@ impl Siblings {
             let carried = lineages.carried(None);
             let mut counter = Counter::new(base, base_id(&pick.clock));
             counter.carried = carried;
-            (restart || !carried.is_zero()).then(|| {
+            (!carried.is_zero() || (restart && !pick.is_absent(now_ms))).then(|| {
                 Cow::Owned(Sibling {
                     payload: Payload::Counter(counter),
                     expire_at_ms: if pick.is_absent(now_ms) {
