@@ -118,11 +118,19 @@ pub(super) struct Lineages(BTreeMap<u64, Lineage>);
 
 impl Lineages {
     /// The lineages of `siblings` at `now_ms`. A counter expired at
-    /// `now_ms` has all its increments floored: they expired with it.
+    /// `now_ms` has all its increments floored: they expired with it. What
+    /// an expired sibling remembered is not read: a counter started after
+    /// an expiry starts clean, so a counter reset each window (INCR, then
+    /// EXPIRE) does not collect a lineage per window.
     pub(super) fn of<'a>(siblings: impl IntoIterator<Item = &'a Sibling>, now_ms: u64) -> Self {
         let mut map: BTreeMap<u64, Lineage> = BTreeMap::new();
         for s in siblings {
-            for e in s.history.iter() {
+            let remembered = if s.is_expired(now_ms) {
+                [].iter()
+            } else {
+                s.history.0.iter()
+            };
+            for e in remembered {
                 let l = map.entry(e.lineage).or_default();
                 l.ended = true;
                 l.removed_ms = Some(l.removed_ms.map_or(e.removed_ms, |m| m.min(e.removed_ms)));

@@ -170,7 +170,7 @@ fn histories_round_trip_and_stay_bounded() {
     // Pruned after a day: a later write forgets them.
     let day = YOUNG_CLOCK_MS;
     r.write(None, A, 2 * day, Payload::Tombstone, 0);
-    assert!(r.iter().all(|s| s.history.iter().len() <= 1));
+    assert!(r.iter().all(|s| s.history.iter().len() <= 1), "{r:?}");
 }
 
 #[derive(Clone, Debug)]
@@ -352,4 +352,30 @@ fn a_record_with_a_history_reads_as_documented() {
     assert_eq!(decoded, m);
     // C's third increment, unseen by the DEL, and A's after it.
     assert_eq!(read(&decoded, 40), Some(Bytes::from("2")));
+}
+
+/// A rate limiter: INCR through three coordinators, EXPIRE (a rewrite of
+/// the value) at the first of each window. Each window starts clean from
+/// the expired counter, so the key remembers at most two lineages (the
+/// expired window's and the one its EXPIRE ended), not one per window.
+#[test]
+fn a_counter_reset_each_window_keeps_one_lineage() {
+    let mut r = Siblings::new();
+    let mut now = 1_000u64;
+    for _ in 0..30 {
+        for i in 0..30u64 {
+            let actor = 1 + i % 3;
+            r.add_int(actor, now, 1).unwrap();
+            if i == 0 {
+                let v = payload_bytes(&r.live(now).unwrap().payload).unwrap();
+                assert_eq!(v, Bytes::from("1"), "each window counts from 0");
+                r.write(None, actor, now, Payload::Value(v), now + 60_000);
+            }
+            now += 1_000;
+        }
+        now += 31_000;
+    }
+    assert_eq!(read(&r, now - 31_000), Some(Bytes::from("30")));
+    assert!(r.iter().all(|s| s.history.iter().len() <= 2), "{r:?}");
+    assert!(r.encode().len() < 600, "{} bytes", r.encode().len());
 }

@@ -76,24 +76,12 @@ impl Sibling {
     }
 
     /// What compaction keeps of this sibling once it has expired: a
-    /// tombstone with the same clock, times and history. A counter's own
-    /// lineage joins the history with all its increments floored (they
-    /// expired with it), so a concurrent sibling of that lineage cannot
-    /// bring them back. Made from the sibling alone, so every replica makes
-    /// the same marker.
+    /// tombstone with the same clock, times and history (which, expired,
+    /// is no longer read: [`Lineages::of`]).
     pub fn expired_marker(&self) -> Sibling {
-        let history = match &self.payload {
-            Payload::Counter(_) => {
-                Lineages::of([self], self.expire_at_ms).history_for_reset(&[], self.expire_at_ms)
-            }
-            _ => self.history.clone(),
-        };
         Sibling {
-            clock: self.clock.clone(),
-            ts_ms: self.ts_ms,
-            expire_at_ms: self.expire_at_ms,
             payload: Payload::Tombstone,
-            history,
+            ..self.clone()
         }
     }
 }
