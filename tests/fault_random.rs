@@ -24,7 +24,9 @@
 //! of a write that failed after it (its outcome unknown), never anything
 //! older (a lost write or a resurrected delete); a counter (INCR, HINCRBY)
 //! holds at least its acknowledged increments and at most those plus the
-//! failed ones, and its replies only go up; a hash field obeys the key rule;
+//! failed ones, and its replies only go up; the string counter is also
+//! reset now and then by DEL, after which it holds at least the increments
+//! acknowledged since (observed-remove: those the DEL had not seen may add); a hash field obeys the key rule;
 //! a set holds every member whose SADD was acknowledged and not removed,
 //! and none whose SREM was acknowledged, and SCARD counts what SMEMBERS
 //! returns; a sorted set obeys the set rule for its new members (each with
@@ -79,6 +81,16 @@ struct CounterHistory {
     acked: i64,
     failed: i64,
     last_reply: i64,
+    /// DELs of the counter tried (the string counter only).
+    resets: u64,
+    /// Increments acknowledged since the last acknowledged DEL: counted
+    /// whatever the DEL had seen (observed-remove), unless a DEL that
+    /// failed came after it (it may have applied at any time since).
+    acked_since_reset: i64,
+    /// A DEL failed since the last acknowledged one.
+    uncertain: bool,
+    /// The last reply came before a DEL.
+    reset_since_reply: bool,
 }
 
 impl CounterHistory {
@@ -87,21 +99,49 @@ impl CounterHistory {
         match reply {
             Ok(r) => {
                 self.acked += 1;
-                if r <= self.last_reply || r < self.acked || r > self.acked + self.failed {
+                self.acked_since_reset += 1;
+                let impossible = if self.resets == 0 {
+                    r <= self.last_reply || r < self.acked || r > self.acked + self.failed
+                } else {
+                    // Increments a DEL had not seen may still add (any
+                    // made so far); those after the last DEL must.
+                    (!self.reset_since_reply && r <= self.last_reply)
+                        || (!self.uncertain && r < self.acked_since_reset)
+                        || r > self.acked + self.failed
+                };
+                if impossible {
                     anomalies.push(format!(
-                        "{name}: replied {r} after {} (acked {}, failed {})",
-                        self.last_reply, self.acked, self.failed
+                        "{name}: replied {r} after {} (acked {}, failed {}, {} since the last DEL, resets {})",
+                        self.last_reply, self.acked, self.failed, self.acked_since_reset, self.resets
                     ));
                 }
                 self.last_reply = r;
+                self.reset_since_reply = false;
             }
             Err(()) => self.failed += 1,
         }
     }
 
+    /// Records a DEL of the counter and whether it was acknowledged.
+    fn record_reset(&mut self, acked: bool) {
+        self.resets += 1;
+        self.reset_since_reply = true;
+        if acked {
+            self.acked_since_reset = 0;
+            self.uncertain = false;
+        } else {
+            self.uncertain = true;
+        }
+    }
+
     /// Whether `total` is a value the counter may end with.
     fn allows(&self, total: i64) -> bool {
-        total >= self.acked && total <= self.acked + self.failed
+        let floor = match (self.resets, self.uncertain) {
+            (0, _) => self.acked,
+            (_, false) => self.acked_since_reset,
+            (_, true) => 0,
+        };
+        total >= floor && total <= self.acked + self.failed
     }
 }
 
@@ -396,6 +436,17 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
         let Some(conn) = con.as_mut() else { continue };
         h.ops += 1;
         let roll = rng.random_range(0..100);
+        if roll == 0 {
+            // A reset of the string counter: observed-remove, the
+            // increments made after it all count.
+            let acked = query(conn, &["DEL", &counter_name(c)]).is_ok();
+            h.incr.record_reset(acked);
+            if !acked {
+                h.errors += 1;
+                *con = None;
+            }
+            continue;
+        }
         if roll < 40 {
             let (name, hash) = (counter_name(c), hash_name(c));
             let (args, counter): (Vec<&str>, _) = if roll < 25 {
@@ -794,10 +845,11 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
         .map(|h| h.hash_expiry.acked + h.zset_expiry.acked)
         .sum();
     let pops: usize = histories.iter().map(|h| h.popped.len()).sum();
+    let resets: u64 = histories.iter().map(|h| h.incr.resets).sum();
     println!(
         "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
          replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY/ZINCRBY \
-         {acked_incrs}, set and sorted-set members {members}, list elements {elements} (popped {pops}), \
+         {acked_incrs} (counter DELs {resets}), set and sorted-set members {members}, list elements {elements} (popped {pops}), \
          window trims {trims} and pops {zpops} (members left {windowed}), EXPIRE/PERSIST {expiries}; anomalies {}",
         counts[0],
         counts[1],
