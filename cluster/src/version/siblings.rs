@@ -13,6 +13,9 @@
 //! one of them would no longer supersede the join and would resurrect the
 //! counts it had replaced, and merge would stop being associative. Keeping
 //! the maximal writes as they are makes merge a plain semilattice.
+//! Counters of different bases (one restarted by a DEL or SET another
+//! replica had not seen) are added up through the histories of
+//! [`super::counter_history`].
 //!
 //! Stored and sent between nodes as record format 2
 //! (`docs/formats/record.md`), through [`super::codec`].
