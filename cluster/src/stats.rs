@@ -95,6 +95,9 @@ pub struct ClusterStats {
     pub unavailable: Counter,
     /// Replica calls that timed out.
     pub replica_timeouts: Counter,
+    /// Writes another node asked this one to coordinate that arrived after
+    /// the caller had stopped waiting, refused unapplied.
+    pub late_applies_refused: Counter,
     /// Replicas brought up to date by read repair.
     pub read_repairs: Counter,
     /// Collection writes this node shipped to a replica as the operation

@@ -145,6 +145,12 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.stats().replica_timeouts.get(),
     ),
     counter(
+        "cluster_late_applies_refused",
+        "ringkv_cluster_late_applies_refused_total",
+        "Writes forwarded to this node that arrived after the forwarding node stopped waiting, refused unapplied",
+        |c| c.stats().late_applies_refused.get(),
+    ),
+    counter(
         "cluster_publish_failures",
         "ringkv_cluster_publish_failures_total",
         "Published messages a live node did not confirm delivering (at-most-once: not retried)",

@@ -67,7 +67,24 @@ impl Coordinator {
                 self.keyspace.durable(ack).await?;
                 Response::Ack
             }
-            Request::Apply { db, key, op } => {
+            Request::Apply {
+                db,
+                key,
+                deadline_ms,
+                op,
+            } => {
+                // Held up in the network (a partition that healed) past the
+                // caller's wait: the caller has answered its client, maybe
+                // after sending the write to another replica. Applied now,
+                // it would be a second write, later than the writes made
+                // here since, and would supersede them.
+                if deadline_ms != 0 && self.keyspace.now_ms() > deadline_ms {
+                    self.stats.late_applies_refused.inc();
+                    return Ok(Response::error(
+                        ErrorCode::Late,
+                        "the write arrived after the caller's deadline: not applied",
+                    ));
+                }
                 let context = op_context(&op)?;
                 let applied = self.apply_local(db, &key, op, context).await?;
                 self.keyspace.durable(applied.ack).await?;

@@ -400,15 +400,20 @@ impl Coordinator {
             let req = Request::Apply {
                 db,
                 key: key.clone(),
+                deadline_ms: self
+                    .keyspace
+                    .now_ms()
+                    .saturating_add(self.timeout().as_millis() as u64),
                 op: op.clone(),
             };
             match self.call(id, &req).await {
                 Ok(Response::Applied { record, outcome }) => {
                     return Ok((Some(id), outcome, record, Ack::NONE));
                 }
-                // Refused unapplied (it is rebuilding): ask the next one.
+                // Refused unapplied (it is rebuilding, or by its clock the
+                // request came after this call's deadline): ask the next one.
                 Err(RpcError::Failed {
-                    code: ErrorCode::Rebuilding,
+                    code: ErrorCode::Rebuilding | ErrorCode::Late,
                     ..
                 }) => continue,
                 Ok(other) => return Err(Error::unexpected(id, "apply on", &other)),

@@ -162,6 +162,11 @@ pub enum Request {
         db: u32,
         /// User key.
         key: Bytes,
+        /// Unix ms after which the caller has stopped waiting (and may
+        /// have sent the write to another replica): a request held up in
+        /// the network past it is refused, not applied (protocol version
+        /// 11; 0 = no deadline).
+        deadline_ms: u64,
         /// The write.
         op: Op,
     },
@@ -337,6 +342,9 @@ pub enum ErrorCode {
     /// An [`Request::ApplyAt`] found a record of another context: nothing
     /// was applied (protocol version 7).
     Diverged,
+    /// An [`Request::Apply`] arrived after its deadline: nothing was
+    /// applied (protocol version 11).
+    Late,
 }
 
 impl ErrorCode {
@@ -348,6 +356,7 @@ impl ErrorCode {
             ErrorCode::Refused => 3,
             ErrorCode::BadRequest => 4,
             ErrorCode::Diverged => 5,
+            ErrorCode::Late => 6,
         }
     }
 
@@ -359,6 +368,7 @@ impl ErrorCode {
             3 => ErrorCode::Refused,
             4 => ErrorCode::BadRequest,
             5 => ErrorCode::Diverged,
+            6 => ErrorCode::Late,
             _ => ErrorCode::Internal,
         }
     }
@@ -438,8 +448,13 @@ impl Request {
                 w.u32(*db).bytes(key).bytes(record);
                 kind::MERGE
             }
-            Request::Apply { db, key, op } => {
-                w.u32(*db).bytes(key);
+            Request::Apply {
+                db,
+                key,
+                deadline_ms,
+                op,
+            } => {
+                w.u32(*db).bytes(key).u64(*deadline_ms);
                 match op {
                     Op::Put {
                         value,
@@ -596,6 +611,7 @@ impl Request {
             kind::APPLY => {
                 let db = r.u32("db")?;
                 let key = r.bytes("key")?;
+                let deadline_ms = r.u64("deadline")?;
                 let op = match r.u8("op")? {
                     0 => {
                         let value = r.bytes("value")?;
@@ -643,7 +659,12 @@ impl Request {
                     }
                     t => return Err(DecodeError(format!("unknown op {t}"))),
                 };
-                Request::Apply { db, key, op }
+                Request::Apply {
+                    db,
+                    key,
+                    deadline_ms,
+                    op,
+                }
             }
             kind::SCAN => Request::Scan {
                 db: r.u32("db")?,

@@ -21,11 +21,13 @@ fn every_request_and_reply_round_trips() {
         Request::Apply {
             db: 0,
             key: Bytes::from_static(b"h"),
+            deadline_ms: 0,
             op: Op::PfAdd(vec![Bytes::from_static(b"x"), Bytes::new()]),
         },
         Request::Apply {
             db: 0,
             key: Bytes::from_static(b"h"),
+            deadline_ms: 1_700_000_000_000,
             op: Op::PfMerge {
                 registers: Bytes::from(vec![3u8; ringkv_hll::REGISTERS]),
                 dense: true,
@@ -39,6 +41,7 @@ fn every_request_and_reply_round_trips() {
         Request::Apply {
             db: 1,
             key: Bytes::from_static(b"k"),
+            deadline_ms: 5,
             op: Op::Put {
                 value: Bytes::from_static(b"v"),
                 expire_at_ms: 9,
@@ -48,6 +51,7 @@ fn every_request_and_reply_round_trips() {
         Request::Apply {
             db: 1,
             key: Bytes::from_static(b"k"),
+            deadline_ms: u64::MAX,
             op: Op::AddFloat(-1.25),
         },
         Request::Scan {
@@ -165,6 +169,7 @@ fn every_request_and_reply_round_trips() {
             kind::APPLY_AT,
             Response::error(ErrorCode::Diverged, "diverged"),
         ),
+        (kind::APPLY, Response::error(ErrorCode::Late, "late")),
         (
             kind::FETCH,
             Response::Records(vec![(
