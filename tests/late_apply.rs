@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, bulk, cl, info_field, repair, wait_for};
+use common::cluster::{Cluster, bulk, cl, info_field, wait_for};
 use common::netfault::Network;
 
 /// The token hash's seed (`cluster/src/token.rs`; never changes).
@@ -99,14 +99,7 @@ fn a_forwarded_write_held_by_a_partition_is_not_applied_after_the_heal() {
     // millisecond, so last-write-wins cannot pick v1 by a tie.
     std::thread::sleep(Duration::from_millis(20));
     cl(&mut cut_off, "ONE", &["SET", &key, "v2"]).expect("SET v2");
-    net.heal();
-    c.wait_all_up();
-    wait_for("hints delivered", Duration::from_secs(30), || {
-        c.hints_pending() == 0
-    });
-    for node in &c.nodes {
-        repair(node);
-    }
+    c.heal_and_repair(&mut net);
     let versions = cl(&mut c.conn(0), "ALL", &["VGET", &key]);
     for i in 0..4 {
         let got = cl(&mut c.conn(i), "ALL", &["GET", &key]).expect("GET");

@@ -131,7 +131,13 @@ pub(super) fn marker(value: &[u8], grace_ms: u64, now_ms: u64) -> Option<(Bytes,
                 .map(|s| history_until(s, grace_ms))
                 .max()
                 .filter(|&u| u > now_ms)?;
-            let kept: Siblings = record.iter().map(Sibling::expired_marker).collect();
+            let kept: Siblings = record
+                .iter()
+                .map(|s| Sibling {
+                    payload: Payload::Tombstone,
+                    ..s.clone()
+                })
+                .collect();
             Some((kept.encode(), until))
         }
         Some(&(RECORD_FORMAT_SPLIT | RECORD_FORMAT_SPLIT_V3)) => {

@@ -144,7 +144,13 @@ fn increments_that_expired_do_not_come_back() {
     assert_eq!(read(&a, 150), Some(Bytes::from("1")));
     assert_eq!(read(&merged(&[&a, &c]), 160), Some(Bytes::from("1")));
     // The marker compaction leaves of the expired counter does the same.
-    let marker: Siblings = c.iter().map(|s| s.expired_marker()).collect();
+    let marker: Siblings = c
+        .iter()
+        .map(|s| Sibling {
+            payload: Payload::Tombstone,
+            ..s.clone()
+        })
+        .collect();
     assert_eq!(read(&merged(&[&a, &marker]), 160), Some(Bytes::from("1")));
     assert_eq!(
         read(&merged(&[&a, &marker, &c]), 160),

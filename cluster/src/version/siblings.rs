@@ -77,16 +77,6 @@ impl Sibling {
     pub fn is_absent(&self, now_ms: u64) -> bool {
         matches!(self.payload, Payload::Tombstone) || self.is_expired(now_ms)
     }
-
-    /// What compaction keeps of this sibling once it has expired: a
-    /// tombstone with the same clock, times and history (which, expired,
-    /// is no longer read: [`Lineages::of`]).
-    pub fn expired_marker(&self) -> Sibling {
-        Sibling {
-            payload: Payload::Tombstone,
-            ..self.clone()
-        }
-    }
 }
 
 /// The bytes a client reads for a payload: a value's bytes, a counter's
@@ -186,14 +176,21 @@ impl Siblings {
         payload: Payload,
         expire_at_ms: u64,
     ) -> VectorClock {
+        let clock = self.write_clock(context, actor, now_ms);
+        let history = self.history_for(&clock, &payload, now_ms);
+        self.write_clocked(clock, now_ms, payload, expire_at_ms, history)
+    }
+
+    /// The clock of a write by `actor` at `now_ms` that saw `context` (see
+    /// [`write`](Self::write)).
+    fn write_clock(&self, context: Option<&VectorClock>, actor: Actor, now_ms: u64) -> VectorClock {
         let local = self.context();
         let mut clock = context.cloned().unwrap_or_else(|| local.clone());
         clock.merge(&VectorClock::from_dots(
             local.dots().iter().filter(|d| d.actor == actor).copied(),
         ));
         clock.increment(actor, now_ms);
-        let history = self.history_for(&clock, &payload, now_ms);
-        self.write_clocked(clock, now_ms, payload, expire_at_ms, history)
+        clock
     }
 
     /// The history a value or deletion with `clock` writes at `now_ms`:
@@ -273,8 +270,7 @@ impl Siblings {
     ) {
         // What other lineages add is recomputed from the histories on read.
         counter.carried = Carried::default();
-        let mut clock = self.context();
-        clock.increment(actor, now_ms);
+        let clock = self.write_clock(None, actor, now_ms);
         self.write_clocked(
             clock,
             now_ms,
