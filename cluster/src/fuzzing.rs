@@ -25,7 +25,9 @@ use crate::rpc::message::{Request, Response, kind};
 use crate::version::codec::{self as split_codec, RECORD_FORMAT_V2, decode_record, encode_record};
 use crate::version::counter::Counter;
 use crate::version::siblings::Sibling;
-use crate::version::{CollectionOp, History, Kind, Payload, Siblings, VectorClock, payload_bytes};
+use crate::version::{
+    CollectionOp, History, Kind, MemberHistories, Payload, Siblings, VectorClock, payload_bytes,
+};
 
 /// A fixed "now" for reads and writes of versioned values (unix ms).
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -245,6 +247,7 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
             last: Bytes::from_static(b"\x80last"),
             unexpiring_members: true,
             score_index: false,
+            member_histories: MemberHistories::new(),
         }),
     ));
 
@@ -364,6 +367,7 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
         expire_at_ms: 0,
         payload: Payload::Counter(Counter::new(Bytes::from_static(b"12"), 99)),
         history: History::new(),
+        member_histories: MemberHistories::new(),
     };
     out.push(with_mode(
         0,

@@ -184,6 +184,7 @@ mod tests {
             expire_at_ms,
             payload,
             history: crate::version::History::new(),
+            member_histories: crate::version::MemberHistories::new(),
         }
     }
 
@@ -235,6 +236,7 @@ mod tests {
             expire_at_ms: 0,
             payload: Payload::Value(Bytes::from_static(b"old")),
             history: crate::version::History::new(),
+            member_histories: crate::version::MemberHistories::new(),
         })
         .collect();
         clock.increment(1, 10);
@@ -244,6 +246,7 @@ mod tests {
             expire_at_ms: 100,
             payload: Payload::Value(Bytes::from_static(b"v")),
             history: crate::version::History::new(),
+            member_histories: crate::version::MemberHistories::new(),
         })
         .collect();
         let (bytes, _) = marker(&newer.encode(), GRACE, 150).expect("a marker");

@@ -26,9 +26,12 @@ use super::{Ack, Keyspace, Updated, ValueType, live_entry};
 use crate::error::{Error, Result};
 use crate::token;
 use crate::version::codec::SplitHeader;
-use crate::version::collection::{Collection, Kind, resolve_item};
+use crate::version::collection::{Collection, Kind};
+use crate::version::member_history::resolve_member;
 use crate::version::siblings::Sibling;
-use crate::version::{CollectionOp, History, Payload, PopEnd, Siblings, VectorClock};
+use crate::version::{
+    CollectionOp, History, MemberHistories, Payload, PopEnd, Siblings, VectorClock,
+};
 
 /// What a partial read found: the key's type, expiry and member count, and
 /// the members asked for with the values a read shows, in member order.
@@ -254,7 +257,10 @@ impl Keyspace {
                     key,
                     &header,
                     n,
-                    |m, items| resolve_item(&items).map(|e| (m, e.bytes())),
+                    |m, items| {
+                        let history = header.member_histories.get(&m);
+                        resolve_member(&items, history).map(|e| (m, e.bytes()))
+                    },
                 )?;
                 (picked.into_iter().flatten().collect(), None)
             }
@@ -264,7 +270,10 @@ impl Keyspace {
                 let counted = split::counted(engine, &snapshot, ns, key, &header, need, &loaded)?;
                 let members = loaded
                     .into_iter()
-                    .filter_map(|(m, items)| Some((m, resolve_item(&items)?.bytes())))
+                    .filter_map(|(m, items)| {
+                        let history = header.member_histories.get(&m);
+                        Some((m, resolve_member(&items, history)?.bytes()))
+                    })
                     .collect();
                 (members, counted)
             }
@@ -366,7 +375,7 @@ impl Keyspace {
         let snapshot = engine.snapshot();
         let early =
             early.and_then(|e| e.still_newest(engine, ns, key, kind, header.generation, need));
-        let loaded = match early {
+        let mut loaded = match early {
             Some(members) => members,
             None => Collection::from_member_records(
                 kind,
@@ -381,6 +390,7 @@ impl Keyspace {
                 )?,
             ),
         };
+        loaded.set_member_histories(header.member_histories.clone());
         let before = split::sibling_of(&header, Payload::Collection(loaded.clone()));
         let mut after = before.clone();
         let mut out = f(&mut after, now);
@@ -420,9 +430,11 @@ impl Keyspace {
             for (m, items) in changed.iter() {
                 whole.insert_items(m.clone(), items.clone());
             }
+            whole.set_member_histories(changed.member_histories().clone());
             let whole_after = Siblings::from_iter([if whole.is_empty() {
                 Sibling {
                     expire_at_ms: 0,
+                    member_histories: changed.member_histories().clone(),
                     ..sib
                 }
             } else {
@@ -475,6 +487,7 @@ impl Keyspace {
             last,
             score_index: header.score_index,
             unexpiring_members: header.unexpiring_members,
+            member_histories: changed.member_histories().clone(),
         };
         batch.put(
             ekey,
@@ -575,7 +588,8 @@ fn zset_bound(
 ) -> Bytes {
     use super::score_index::{entry_suffix, score_of};
     let suffix = |m: &Bytes, items: &[crate::version::collection::Item]| {
-        score_of(items).map(|s| entry_suffix(s, m, rev))
+        let history = changed.member_histories().get(m);
+        score_of(items, history).map(|s| entry_suffix(s, m, rev))
     };
     let mut bound = old.clone();
     // Loaded from this end: nothing before the window was left out.
@@ -723,7 +737,11 @@ fn written_collection(
     // expiry the write gave it (EXPIRE's new one, or the header's).
     let (members, expire_at_ms) = match &only.payload {
         Payload::Collection(c) if c.kind() == kind => (c.clone(), only.expire_at_ms),
-        Payload::Tombstone => (Collection::new(kind), header.expire_at_ms),
+        Payload::Tombstone => {
+            let mut none = Collection::new(kind);
+            none.set_member_histories(only.member_histories.clone());
+            (none, header.expire_at_ms)
+        }
         _ => {
             return Err(Error::CorruptRecord {
                 key: key.to_vec(),
@@ -737,6 +755,7 @@ fn written_collection(
         expire_at_ms,
         payload: Payload::Tombstone,
         history: History::new(),
+        member_histories: MemberHistories::new(),
     };
     Ok((sib, members))
 }

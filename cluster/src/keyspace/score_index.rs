@@ -20,7 +20,8 @@ use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 use super::split::prefix_end;
 use crate::error::Result;
 use crate::namespace::SCORE_NS_BIT;
-use crate::version::collection::{Collection, Item, cmp_scores, resolve_item, score_between};
+use crate::version::collection::{Collection, Item, cmp_scores, score_between};
+use crate::version::member_history::{MemberHistory, resolve_member};
 
 /// A window over a sorted set's (score, member) order: the members whose
 /// score lies between `min` and `max`, highest first when `rev`, `offset`
@@ -129,9 +130,10 @@ fn from_sortable(key: u64) -> f64 {
     })
 }
 
-/// The score a member's items show, as every sorted-set read takes it.
-pub(super) fn score_of(items: &[Item]) -> Option<f64> {
-    let element = resolve_item(items)?;
+/// The score a member's items show given its counter history (the
+/// collection's, or the split header's), as every sorted-set read takes it.
+pub(super) fn score_of(items: &[Item], history: Option<&MemberHistory>) -> Option<f64> {
+    let element = resolve_member(items, history)?;
     Some(ringkv_number::parse_f64(&element.bytes()).unwrap_or(0.0))
 }
 
@@ -235,8 +237,8 @@ pub(super) fn write_changes(
         if old == Some(items.as_slice()) {
             continue;
         }
-        let before = old.and_then(score_of);
-        let after = score_of(items);
+        let before = old.and_then(|o| score_of(o, previous?.member_histories().get(member)));
+        let after = score_of(items, now.member_histories().get(member));
         if before.map(sortable) == after.map(sortable) {
             continue;
         }
@@ -249,7 +251,8 @@ pub(super) fn write_changes(
     }
     for (member, items) in previous.into_iter().flat_map(Collection::iter) {
         if now.items(member).is_none() {
-            if let Some(s) = score_of(items) {
+            let history = previous.and_then(|p| p.member_histories().get(member));
+            if let Some(s) = score_of(items, history) {
                 deletes.push((s, member.clone()));
             }
         }

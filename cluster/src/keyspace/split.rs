@@ -35,7 +35,7 @@ use crate::token;
 use crate::version::codec::{self, SplitHeader};
 use crate::version::collection::{Collection, Item, Kind};
 use crate::version::siblings::Sibling;
-use crate::version::{History, Payload, Siblings};
+use crate::version::{History, MemberHistories, Payload, Siblings};
 
 /// A collection of `kind` with at least this many members is stored split.
 ///
@@ -227,13 +227,19 @@ pub(super) fn get_member(
 
 /// The one sibling a split header stands for, holding `payload` (the
 /// collection, or some of its members).
-pub(super) fn sibling_of(header: &SplitHeader, payload: Payload) -> Siblings {
+pub(super) fn sibling_of(header: &SplitHeader, mut payload: Payload) -> Siblings {
+    if let Payload::Collection(c) = &mut payload {
+        if c.member_histories().is_empty() {
+            c.set_member_histories(header.member_histories.clone());
+        }
+    }
     Siblings::from_iter([Sibling {
         clock: header.clock.clone(),
         ts_ms: header.ts_ms,
         expire_at_ms: header.expire_at_ms,
         payload,
         history: History::new(),
+        member_histories: MemberHistories::new(),
     }])
 }
 
@@ -362,6 +368,7 @@ pub(super) fn place(
         last: list_end(coll, false),
         score_index: coll.kind() == Kind::ZSet,
         unexpiring_members: unexpiring,
+        member_histories: coll.member_histories().clone(),
     };
     Placement {
         main: Value::with_expiry(codec::encode_split_header(&header), engine_expiry),
@@ -412,7 +419,7 @@ pub(super) fn list_end(coll: &Collection, first: bool) -> Bytes {
             .iter()
             .filter_map(|(m, items)| {
                 Some(score_index::entry_suffix(
-                    score_index::score_of(items)?,
+                    score_index::score_of(items, coll.member_histories().get(m))?,
                     m,
                     !first,
                 ))
@@ -698,10 +705,11 @@ pub(super) fn counted(
     let index = || score_index::index_prefix(&member_prefix(ns, key, header.generation));
     match need {
         Need::Rank { member, rev } => {
-            let Some((_, items)) = loaded.first() else {
+            let Some((found, items)) = loaded.first() else {
                 return Ok(None);
             };
-            let Some(score) = score_index::score_of(items) else {
+            let Some(score) = score_index::score_of(items, header.member_histories.get(found))
+            else {
                 return Ok(None);
             };
             let ascending = if header.score_index {
@@ -718,7 +726,8 @@ pub(super) fn counted(
             } else {
                 let mut below = 0u64;
                 visit_members(engine, snapshot, ns, key, header, |m, items| {
-                    if let Some(s) = score_index::score_of(&items) {
+                    if let Some(s) = score_index::score_of(&items, header.member_histories.get(&m))
+                    {
                         let order = crate::version::collection::cmp_scores(s, score)
                             .then_with(|| m.as_ref().cmp(member));
                         below += u64::from(order == std::cmp::Ordering::Less);
@@ -747,8 +756,9 @@ pub(super) fn counted(
                     .map(Some);
             }
             let mut n = 0u64;
-            visit_members(engine, snapshot, ns, key, header, |_, items| {
-                n += u64::from(score_index::score_of(&items).is_some_and(|s| w.contains(s)));
+            visit_members(engine, snapshot, ns, key, header, |m, items| {
+                let score = score_index::score_of(&items, header.member_histories.get(&m));
+                n += u64::from(score.is_some_and(|s| w.contains(s)));
                 true
             })?;
             Ok(Some(n))
@@ -780,7 +790,7 @@ fn scored_members(
     if !header.score_index || (every_score && w.offset.saturating_add(w.count) >= half) {
         let mut scored = Vec::new();
         visit_members(engine, snapshot, ns, key, header, |m, items| {
-            if let Some(s) = score_index::score_of(&items) {
+            if let Some(s) = score_index::score_of(&items, header.member_histories.get(&m)) {
                 scored.push((s, m, items));
             }
             true

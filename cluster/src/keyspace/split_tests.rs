@@ -371,7 +371,7 @@ fn index_entries(
 fn sorted_scores(coll: &crate::version::collection::Collection) -> Vec<(f64, Bytes)> {
     let mut out: Vec<(f64, Bytes)> = coll
         .iter()
-        .filter_map(|(m, items)| Some((super::score_index::score_of(items)?, m.clone())))
+        .filter_map(|(m, items)| Some((super::score_index::score_of(items, None)?, m.clone())))
         .collect();
     out.sort_by(|a, b| {
         crate::version::collection::cmp_scores(a.0, b.0).then_with(|| a.1.cmp(&b.1))

@@ -19,6 +19,7 @@ use super::clock::{Dot, VectorClock};
 use super::collection::{Collection, Element, Item, Kind, Tag};
 use super::counter::{Counter, Slot};
 use super::counter_history::{History, Removed, Slots};
+use super::member_history::{MemberHistories, MemberHistory, Removal};
 use super::siblings::{Payload, Sibling};
 
 /// Record format 1: `format:u8=1 kind:u8=0 payload`, one unversioned string
@@ -44,6 +45,12 @@ pub const TAG_COLLECTION: u8 = 4;
 /// ([`super::counter_history`]), followed by the payload itself (a value,
 /// tombstone or counter).
 pub const TAG_HISTORY: u8 = 5;
+/// Payload prefix: what removals of counter members had seen
+/// ([`super::member_history`]), after any [`TAG_HISTORY`] prefix and before
+/// a collection (its own), a tombstone or a value (what it replaced).
+pub const TAG_MEMBER_HISTORY: u8 = 6;
+/// Member history flag: a removal is recorded.
+const MEMBER_HISTORY_REMOVAL: u8 = 1;
 /// Item element tag of a plain value.
 const ELEMENT_VALUE: u8 = 0;
 /// Item element tag of a counter.
@@ -175,6 +182,14 @@ pub fn put_sibling(out: &mut BytesMut, s: &Sibling) {
         out.put_u8(TAG_HISTORY);
         put_history(out, &s.history);
     }
+    let members = match &s.payload {
+        Payload::Collection(c) => c.member_histories(),
+        _ => &s.member_histories,
+    };
+    if !members.is_empty() {
+        out.put_u8(TAG_MEMBER_HISTORY);
+        put_member_histories(out, members);
+    }
     match &s.payload {
         Payload::Value(b) => {
             out.put_u8(TAG_VALUE);
@@ -256,6 +271,28 @@ fn put_history(out: &mut BytesMut, h: &History) {
     }
 }
 
+/// `n:u16be entry*n`, `entry := member:blob flags:u8 [ts_ms:u64be
+/// actor:u64be counter:u64be] history` (the removal when flag 1 is set;
+/// `history` as [`put_history`]). Members strictly increasing, at most
+/// `MAX_MEMBER_HISTORIES`.
+fn put_member_histories(out: &mut BytesMut, m: &MemberHistories) {
+    let n = u16::try_from(m.len()).unwrap_or(u16::MAX);
+    out.put_u16(n);
+    for (member, h) in m.iter().take(usize::from(n)) {
+        put_blob(out, member);
+        match h.removal {
+            Some(r) => {
+                out.put_u8(MEMBER_HISTORY_REMOVAL);
+                out.put_u64(r.ts_ms);
+                out.put_u64(r.tag.actor);
+                out.put_u64(r.tag.counter);
+            }
+            None => out.put_u8(0),
+        }
+        put_history(out, &h.history);
+    }
+}
+
 /// `len:u32be bytes`. Values are bounded far below 4 GiB by the server's
 /// proto-max-bulk-len; a longer one is cut at `u32::MAX` bytes.
 fn put_blob(out: &mut BytesMut, b: &[u8]) {
@@ -325,6 +362,7 @@ fn decode_record_from(
                 expire_at_ms: legacy_expire_at_ms,
                 payload: Payload::Value(Bytes::copy_from_slice(payload)),
                 history: History::new(),
+                member_histories: MemberHistories::new(),
             }])
         }
         RECORD_FORMAT_V2 => {
@@ -549,10 +587,30 @@ impl<'a> Reader<'a> {
             history = self.history()?;
             tag_at = self.pos;
             tag = self.u8("payload tag")?;
-            if !matches!(tag, TAG_VALUE | TAG_TOMBSTONE | TAG_COUNTER) {
+            if !matches!(
+                tag,
+                TAG_VALUE | TAG_TOMBSTONE | TAG_COUNTER | TAG_MEMBER_HISTORY
+            ) {
                 return Err(DecodeError::Invalid {
                     offset: tag_at,
                     what: "history before a payload other than a value, tombstone or counter",
+                });
+            }
+        }
+        let mut member_histories = MemberHistories::new();
+        if tag == TAG_MEMBER_HISTORY {
+            member_histories = self.member_histories()?;
+            tag_at = self.pos;
+            tag = self.u8("payload tag")?;
+            let fits = match tag {
+                TAG_VALUE | TAG_TOMBSTONE => true,
+                TAG_COLLECTION => history.is_empty(),
+                _ => false,
+            };
+            if !fits {
+                return Err(DecodeError::Invalid {
+                    offset: tag_at,
+                    what: "member history before a payload other than a value, tombstone or collection",
                 });
             }
         }
@@ -561,7 +619,11 @@ impl<'a> Reader<'a> {
             TAG_TOMBSTONE => Payload::Tombstone,
             TAG_COUNTER => Payload::Counter(self.counter()?),
             TAG_HLL => Payload::Hll(self.blob("hyperloglog")?),
-            TAG_COLLECTION => Payload::Collection(self.collection()?),
+            TAG_COLLECTION => {
+                let mut c = self.collection()?;
+                c.set_member_histories(std::mem::take(&mut member_histories));
+                Payload::Collection(c)
+            }
             tag => {
                 return Err(DecodeError::UnknownPayloadTag {
                     tag,
@@ -575,7 +637,51 @@ impl<'a> Reader<'a> {
             expire_at_ms,
             payload,
             history,
+            member_histories,
         })
+    }
+
+    fn member_histories(&mut self) -> Result<MemberHistories, DecodeError> {
+        let n = self.u16("member history count")?;
+        let mut entries: Vec<(Bytes, MemberHistory)> =
+            Vec::with_capacity(usize::from(n).min(self.left() / 7));
+        for _ in 0..n {
+            let at = self.pos;
+            let member = self.blob("member history member")?;
+            if entries.last().is_some_and(|(prev, _)| *prev >= member) {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "member histories not strictly increasing",
+                });
+            }
+            let flags_at = self.pos;
+            let removal = match self.u8("member history flags")? {
+                0 => None,
+                MEMBER_HISTORY_REMOVAL => Some(Removal {
+                    ts_ms: self.u64("member removal time")?,
+                    tag: Tag {
+                        actor: self.u64("member removal actor")?,
+                        counter: self.u64("member removal counter")?,
+                    },
+                }),
+                _ => {
+                    return Err(DecodeError::Invalid {
+                        offset: flags_at,
+                        what: "unknown member history flags",
+                    });
+                }
+            };
+            let history = self.history()?;
+            let entry = MemberHistory { removal, history };
+            if entry.is_empty() {
+                return Err(DecodeError::Invalid {
+                    offset: at,
+                    what: "empty member history",
+                });
+            }
+            entries.push((member, entry));
+        }
+        Ok(MemberHistories::from_sorted(entries))
     }
 
     fn history(&mut self) -> Result<History, DecodeError> {
@@ -723,169 +829,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// First byte of the header record of a collection stored split: its
-/// members are records of their own (`docs/formats/record.md` §3.6).
-/// Format 3 (read only) has no flags; format 4 adds them.
-pub const RECORD_FORMAT_SPLIT: u8 = 4;
-/// The first split-header format, without flags (read only).
-pub const RECORD_FORMAT_SPLIT_V3: u8 = 3;
-/// Split-header flag: a sorted set's members also have score-index
-/// entries (`docs/formats/record.md` §3.6).
-const SPLIT_FLAG_SCORE_INDEX: u8 = 1;
-/// Split-header flag: the member records (and score-index entries) of this
-/// generation carry no engine expiry; the header's expiry alone decides,
-/// and a timed reclaim entry deletes them once it passes
-/// (`docs/formats/record.md` §3.6).
-const SPLIT_FLAG_UNEXPIRING_MEMBERS: u8 = 2;
-/// First byte of a split collection's member record.
-pub const MEMBER_FORMAT: u8 = 1;
-
-/// What the header record of a split collection holds: the one sibling of
-/// the key (a live collection) without its members, their count, and the
-/// generation naming its member records.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SplitHeader {
-    /// The collection's type.
-    pub kind: Kind,
-    /// Names this incarnation's member records: a new one whenever the
-    /// members are replaced wholesale, so old ones are never read again.
-    pub generation: u64,
-    /// How many members there are.
-    pub count: u64,
-    /// The sibling's write time.
-    pub ts_ms: u64,
-    /// The sibling's expiry (unix ms, 0 = none).
-    pub expire_at_ms: u64,
-    /// The sibling's clock.
-    pub clock: VectorClock,
-    /// A list's first position (at most its least member), so a read at
-    /// the head starts there instead of passing the deletions of earlier
-    /// pops; for a sorted set, the same bound in its ascending score-index
-    /// order (format 4); empty for the other kinds or when not known.
-    pub first: Bytes,
-    /// A list's last position (at least its greatest member), so a push or
-    /// pop at the tail starts there; for a sorted set, a bound in its
-    /// descending score-index order (format 4); empty for the other kinds
-    /// or when not known.
-    pub last: Bytes,
-    /// Whether a sorted set's members have score-index entries (always,
-    /// for a sorted set split by this version; never in format 3).
-    pub score_index: bool,
-    /// Whether this generation's member records carry no engine expiry, so
-    /// a new expiry rewrites only the header (always, for a generation
-    /// made by this version; never in format 3).
-    pub unexpiring_members: bool,
-}
-
-impl SplitHeader {
-    /// Whether the collection has expired at `now_ms`.
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
-    }
-}
-
-/// Encodes `header := format:u8=4 kind:u8 generation:u64be count:u64be
-/// ts_ms:u64be expire_at_ms:u64be clock first:blob last:blob flags:u8`.
-pub fn encode_split_header(h: &SplitHeader) -> Bytes {
-    let mut out = BytesMut::with_capacity(
-        34 + 2 + h.clock.len() * DOT_LEN + 8 + h.first.len() + h.last.len(),
-    );
-    out.put_u8(RECORD_FORMAT_SPLIT);
-    out.put_u8(h.kind.code());
-    out.put_u64(h.generation);
-    out.put_u64(h.count);
-    out.put_u64(h.ts_ms);
-    out.put_u64(h.expire_at_ms);
-    put_clock(&mut out, &h.clock);
-    put_blob(&mut out, &h.first);
-    put_blob(&mut out, &h.last);
-    let mut flags = 0;
-    if h.score_index {
-        flags |= SPLIT_FLAG_SCORE_INDEX;
-    }
-    if h.unexpiring_members {
-        flags |= SPLIT_FLAG_UNEXPIRING_MEMBERS;
-    }
-    out.put_u8(flags);
-    out.freeze()
-}
-
-/// Decodes a split collection's header ([`encode_split_header`]).
-///
-/// # Errors
-/// Any [`DecodeError`]; never panics.
-pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
-    let mut r = Reader {
-        buf: bytes,
-        shared: None,
-        pos: 0,
-    };
-    let format = r.u8("record format")?;
-    if format != RECORD_FORMAT_SPLIT && format != RECORD_FORMAT_SPLIT_V3 {
-        return Err(DecodeError::UnsupportedFormat {
-            found: format,
-            supported: [RECORD_FORMAT_V2, RECORD_FORMAT_SPLIT],
-        });
-    }
-    let at = r.pos;
-    let kind = Kind::from_code(r.u8("collection kind")?).ok_or(DecodeError::Invalid {
-        offset: at,
-        what: "unknown collection kind",
-    })?;
-    let mut header = SplitHeader {
-        kind,
-        generation: r.u64("generation")?,
-        count: r.u64("member count")?,
-        ts_ms: r.u64("sibling ts")?,
-        expire_at_ms: r.u64("sibling expiry")?,
-        clock: r.clock()?,
-        first: r.blob("first position")?,
-        last: r.blob("last position")?,
-        score_index: false,
-        unexpiring_members: false,
-    };
-    if format == RECORD_FORMAT_SPLIT {
-        let at = r.pos;
-        let flags = r.u8("header flags")?;
-        if flags & !(SPLIT_FLAG_SCORE_INDEX | SPLIT_FLAG_UNEXPIRING_MEMBERS) != 0 {
-            return Err(DecodeError::Invalid {
-                offset: at,
-                what: "unknown split header flags",
-            });
-        }
-        header.score_index = flags & SPLIT_FLAG_SCORE_INDEX != 0;
-        header.unexpiring_members = flags & SPLIT_FLAG_UNEXPIRING_MEMBERS != 0;
-    }
-    r.finish()?;
-    Ok(header)
-}
-
-/// Encodes a member record: `format:u8=1 items` ([`put_items`]).
-pub fn encode_member(items: &[Item]) -> Bytes {
-    let mut out = BytesMut::with_capacity(1 + 2 + items.len() * 48);
-    out.put_u8(MEMBER_FORMAT);
-    put_items(&mut out, items);
-    out.freeze()
-}
-
-/// Decodes a member record ([`encode_member`]); values are slices of `bytes`.
-///
-/// # Errors
-/// Any [`DecodeError`]; never panics.
-pub fn decode_member(bytes: &Bytes) -> Result<Vec<Item>, DecodeError> {
-    let mut r = Reader {
-        buf: bytes,
-        shared: Some(bytes),
-        pos: 0,
-    };
-    let format = r.u8("member format")?;
-    if format != MEMBER_FORMAT {
-        return Err(DecodeError::Invalid {
-            offset: 0,
-            what: "unknown member record format",
-        });
-    }
-    let items = r.items(0)?;
-    r.finish()?;
-    Ok(items)
-}
+mod split;
+pub use split::{
+    RECORD_FORMAT_SPLIT, RECORD_FORMAT_SPLIT_V3, SplitHeader, decode_member, decode_split_header,
+    encode_member, encode_split_header,
+};

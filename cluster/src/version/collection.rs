@@ -34,7 +34,8 @@ use bytes::Bytes;
 
 use super::Actor;
 use super::clock::VectorClock;
-use super::counter::Counter;
+use super::counter::{Carried, Counter};
+use super::member_history::{MemberHistories, Removal, resolve_member};
 
 /// The Redis type a collection holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -192,6 +193,8 @@ pub struct Item {
 pub struct Collection {
     kind: Kind,
     members: BTreeMap<Bytes, Vec<Item>>,
+    /// What writes that removed or replaced counter members had seen.
+    removed: MemberHistories,
 }
 
 impl Collection {
@@ -200,6 +203,7 @@ impl Collection {
         Collection {
             kind,
             members: BTreeMap::new(),
+            removed: MemberHistories::new(),
         }
     }
 
@@ -214,7 +218,11 @@ impl Collection {
                 (!items.is_empty()).then_some((m, items))
             })
             .collect();
-        Collection { kind, members }
+        Collection {
+            kind,
+            members,
+            removed: MemberHistories::new(),
+        }
     }
 
     /// A collection from members already strictly increasing, each with
@@ -224,6 +232,7 @@ impl Collection {
         Collection {
             kind,
             members: members.into_iter().collect(),
+            removed: MemberHistories::new(),
         }
     }
 
@@ -279,12 +288,54 @@ impl Collection {
     pub fn element(&self, member: &[u8]) -> Option<Cow<'_, Element>> {
         self.members
             .get(member)
-            .and_then(|items| resolve_item(items))
+            .and_then(|items| self.resolve(member, items))
+    }
+
+    /// The element a read of `member` holding `items` shows: [`resolve_item`],
+    /// or [`resolve_member`] when the member has a counter history.
+    pub fn resolve<'a>(&self, member: &[u8], items: &'a [Item]) -> Option<Cow<'a, Element>> {
+        if self.removed.is_empty() {
+            resolve_item(items)
+        } else {
+            resolve_member(items, self.removed.get(member))
+        }
+    }
+
+    /// What writes that removed or replaced counter members had seen.
+    pub fn member_histories(&self) -> &MemberHistories {
+        &self.removed
+    }
+
+    /// Replaces the member histories (read from a split header, or
+    /// carried over from a deletion).
+    pub fn set_member_histories(&mut self, removed: MemberHistories) {
+        self.removed = removed;
+    }
+
+    /// Forgets the member histories older than a day at `now_ms` (see
+    /// [`MemberHistories::prune`]).
+    pub fn prune_member_histories(&mut self, now_ms: u64) {
+        if !self.removed.is_empty() {
+            self.removed.prune(now_ms);
+        }
+    }
+
+    /// Joins `more` into the member histories.
+    pub fn join_member_histories(&mut self, more: &MemberHistories) {
+        self.removed.join(more);
     }
 
     /// Stores `element` as `member`'s only item: the write (`tag`) replaces
-    /// every item of the member it had seen, which is all of them here.
-    pub fn put(&mut self, member: Bytes, tag: Tag, ts_ms: u64, element: Element) {
+    /// every item of the member it had seen, which is all of them here. A
+    /// member that held counters, or has a history, records what the write
+    /// had seen of them ([`MemberHistories::record_put`]).
+    pub fn put(&mut self, member: Bytes, tag: Tag, ts_ms: u64, mut element: Element) {
+        if let Element::Counter(c) = &mut element {
+            // What other lineages add is recomputed from the histories on read.
+            c.carried = Carried::default();
+        }
+        let old = self.members.get(&member).map(Vec::as_slice);
+        self.removed.record_put(&member, old, &element, ts_ms);
         self.members.insert(
             member,
             vec![Item {
@@ -305,9 +356,17 @@ impl Collection {
         self.members.last_key_value()
     }
 
-    /// Removes `member`; whether it was present.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
-        self.members.remove(member).is_some()
+    /// Removes `member` by the write `tag` at `now_ms`; whether it was
+    /// present. A member that held counters, or has a history, records
+    /// what the removal had seen of them
+    /// ([`MemberHistories::record_removal`]).
+    pub fn remove(&mut self, member: &[u8], tag: Tag, now_ms: u64) -> bool {
+        let Some((member, old)) = self.members.remove_entry(member) else {
+            return false;
+        };
+        let removal = Removal { ts_ms: now_ms, tag };
+        self.removed.record_removal(&member, &old, removal);
+        true
     }
 
     /// What a client reads: each member with its resolved value.
@@ -316,7 +375,7 @@ impl Collection {
             map: self
                 .members
                 .iter()
-                .filter_map(|(m, items)| Some((m.clone(), resolve_item(items)?.bytes())))
+                .filter_map(|(m, items)| Some((m.clone(), self.resolve(m, items)?.bytes())))
                 .collect(),
         }
     }
@@ -352,7 +411,13 @@ impl Collection {
                     .push(item.clone());
             }
         }
-        Collection::from_members(kind, members)
+        let mut joined = Collection::from_members(kind, members);
+        for (_, coll) in parts {
+            if let Some(c) = coll {
+                joined.removed.join(&c.removed);
+            }
+        }
+        joined
     }
 }
 

@@ -14,10 +14,13 @@ use bytes::Bytes;
 use rand::seq::index;
 
 use super::Actor;
+use std::borrow::Cow;
+
 use super::collection::{
-    Collection, Element, Kind, Tag, cmp_scores, element_score, latest_item, score_text,
+    Collection, Element, Item, Kind, Tag, cmp_scores, element_score, latest_item, score_text,
 };
 use super::counter::{Counter, CounterError};
+use super::member_history::{MemberHistory, fresh_lineage, resolve_member};
 use super::siblings::{Payload, Siblings, View};
 
 /// A write of a hash or set.
@@ -256,7 +259,11 @@ impl Siblings {
         let (mut coll, expire_at_ms) = match taken {
             Some(t) => t,
             None => match self.view(now_ms) {
-                View::Absent => (Collection::new(kind), 0),
+                View::Absent => {
+                    let mut fresh = Collection::new(kind);
+                    fresh.set_member_histories(self.member_histories_at(now_ms));
+                    (fresh, 0)
+                }
                 View::Plain(_) => return Err(OpError::WrongType),
                 View::Collection {
                     collection,
@@ -317,9 +324,15 @@ impl Siblings {
     }
 
     /// Stores `coll` (a tombstone when empty) superseding everything held.
-    fn store(&mut self, actor: Actor, now_ms: u64, coll: Collection, expire_at_ms: u64) {
+    fn store(&mut self, actor: Actor, now_ms: u64, mut coll: Collection, expire_at_ms: u64) {
+        coll.prune_member_histories(now_ms);
         if coll.is_empty() {
-            self.write(None, actor, now_ms, Payload::Tombstone, 0);
+            // The write may have taken the collection out of this record:
+            // what it recorded of its counter members goes with the
+            // tombstone.
+            let recorded = coll.member_histories();
+            let more = (!recorded.is_empty()).then_some(recorded);
+            self.write_recording(None, actor, now_ms, Payload::Tombstone, 0, more);
         } else {
             self.write(None, actor, now_ms, Payload::Collection(coll), expire_at_ms);
         }
@@ -357,11 +370,14 @@ fn change(
             (CollectionReply::Count(added), changed)
         }
         CollectionOp::Remove { members, .. } => {
-            let removed = members.iter().filter(|m| coll.remove(m)).count() as u64;
+            let removed = members
+                .iter()
+                .filter(|m| coll.remove(m, tag, now_ms))
+                .count() as u64;
             (CollectionReply::Count(removed), removed > 0)
         }
         CollectionOp::AddInt { member, delta } => {
-            let mut counter = counter_of(coll, member);
+            let mut counter = counter_of(coll, member, tag);
             let value = counter
                 .add_int(actor, *delta)
                 .map_err(|e| refusal(e, "hash value is not an integer"))?;
@@ -369,7 +385,7 @@ fn change(
             (CollectionReply::Value(value.to_bytes()), true)
         }
         CollectionOp::AddFloat { member, delta } => {
-            let mut counter = counter_of(coll, member);
+            let mut counter = counter_of(coll, member, tag);
             let value = counter
                 .add_float(actor, *delta)
                 .map_err(|e| refusal(e, "hash value is not a float"))?;
@@ -382,7 +398,7 @@ fn change(
                 .min(coll.len());
             let picked = pick(coll, n, *end);
             for (m, _) in &picked {
-                coll.remove(m);
+                coll.remove(m, tag, now_ms);
             }
             let changed = !picked.is_empty();
             (CollectionReply::Pairs(picked), changed)
@@ -405,7 +421,7 @@ fn change(
                 .map(|(m, _)| m)
                 .collect();
             for m in &gone {
-                coll.remove(m);
+                coll.remove(m, tag, now_ms);
             }
             (CollectionReply::Count(gone.len() as u64), !gone.is_empty())
         }
@@ -473,7 +489,7 @@ fn zadd_into(
                     if (cur + score).is_nan() {
                         return Err(OpError::Refused(NAN_SCORE.into()));
                     }
-                    incremented(coll, member, *score, cur + score, actor)
+                    incremented(coll, member, *score, cur + score, actor, tag)
                 } else {
                     (*score, Element::Value(score_text(*score)))
                 };
@@ -488,7 +504,7 @@ fn zadd_into(
             }
             None => {
                 let (new, element) = if has(zadd::INCR) {
-                    incremented(coll, member, *score, *score, actor)
+                    incremented(coll, member, *score, *score, actor, tag)
                 } else {
                     (*score, Element::Value(score_text(*score)))
                 };
@@ -531,9 +547,10 @@ fn incremented(
     delta: f64,
     new: f64,
     actor: Actor,
+    tag: Tag,
 ) -> (f64, Element) {
     if new.is_finite() && delta.is_finite() {
-        let mut counter = counter_of(coll, member);
+        let mut counter = counter_of(coll, member, tag);
         if counter.add_float(actor, delta).is_ok() {
             let element = Element::Counter(counter);
             if let Some(score) = element_score(&element) {
@@ -547,23 +564,51 @@ fn incremented(
     (new, Element::Value(score_text(new)))
 }
 
-/// The counter HINCRBY grows for `member`: its counter (concurrent ones
-/// joined), a counter based on its value, or 0 for an absent field.
-fn counter_of(coll: &Collection, member: &[u8]) -> Counter {
-    counter_of_items(coll.items(member).unwrap_or_default())
+/// The counter HINCRBY grows for `member`, by the write `tag`: its
+/// counter (concurrent ones joined, and what other lineages carry), a
+/// counter based on its value, or 0 for an absent field.
+fn counter_of(coll: &Collection, member: &[u8], tag: Tag) -> Counter {
+    let items = coll.items(member).unwrap_or_default();
+    counter_for(items, coll.member_histories().get(member), tag)
 }
 
-/// The counter an increment of a member holding `items` grows: the
-/// member's counter, or a new one based on its plain value (0 if absent).
-pub(super) fn counter_of_items(items: &[super::collection::Item]) -> Counter {
-    let zero = Bytes::from_static(b"0");
-    match super::collection::resolve_item(items).as_deref() {
-        Some(Element::Counter(c)) => c.clone(),
-        Some(Element::Value(v)) => {
-            let base_id = latest_item(items).map_or(0, |i| i.tag.base_id());
+/// The counter the write `tag` grows for a member holding `items` with
+/// counter history `history` (see [`counter_of`]).
+pub(super) fn counter_for(items: &[Item], history: Option<&MemberHistory>, tag: Tag) -> Counter {
+    let shown = if items.is_empty() {
+        None
+    } else {
+        resolve_member(items, history)
+    };
+    let fresh = fresh_lineage(history, tag);
+    let mut counter = counter_from(items, shown, fresh.unwrap_or(0));
+    if let Some(id) = fresh {
+        if counter.slots().len() == 0 {
+            counter.base_id = id;
+        }
+    }
+    counter
+}
+
+/// The counter an increment grows from the element a read of the member
+/// holding `items` shows (`shown`): that counter; a counter based on that
+/// value, named by the write that stored it; or 0 in lineage `fresh`.
+fn counter_from(items: &[Item], shown: Option<Cow<'_, Element>>, fresh: u64) -> Counter {
+    match shown {
+        Some(Cow::Borrowed(Element::Counter(c))) => c.clone(),
+        Some(Cow::Owned(Element::Counter(c))) => c,
+        Some(Cow::Borrowed(e @ Element::Value(v))) => {
+            let base_id = items
+                .iter()
+                .find(|i| std::ptr::eq(&i.element, e))
+                .or_else(|| latest_item(items))
+                .map_or(0, |i| i.tag.base_id());
             Counter::new(v.clone(), base_id)
         }
-        None => Counter::new(zero, 0),
+        Some(Cow::Owned(Element::Value(v))) => {
+            Counter::new(v, latest_item(items).map_or(0, |i| i.tag.base_id()))
+        }
+        None => Counter::new(Bytes::from_static(b"0"), fresh),
     }
 }
 

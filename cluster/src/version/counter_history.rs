@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use super::counter::{Carried, Slot};
+use super::counter::{Carried, Counter, Slot};
 use super::siblings::{Payload, Sibling, base_id};
 use super::{Actor, YOUNG_CLOCK_MS};
 
@@ -92,6 +92,41 @@ impl History {
     }
 }
 
+impl History {
+    /// The union of two histories, lineage by lineage: floors and seen
+    /// slots joined, the earlier end kept (commutative, associative,
+    /// idempotent).
+    pub fn joined(&self, other: &History) -> History {
+        let mut by: BTreeMap<u64, Removed> = BTreeMap::new();
+        for e in self.0.iter().chain(other.0.iter()) {
+            match by.get_mut(&e.lineage) {
+                Some(mine) => {
+                    mine.removed_ms = mine.removed_ms.min(e.removed_ms);
+                    join_slots(&mut mine.floors, &e.floors);
+                    join_slots(&mut mine.seen, &e.seen);
+                }
+                None => {
+                    by.insert(e.lineage, e.clone());
+                }
+            }
+        }
+        History(
+            by.into_values()
+                .map(|mut e| {
+                    e.seen = above(&e.seen, &e.floors);
+                    e
+                })
+                .collect(),
+        )
+    }
+
+    /// This history pruned at `now_ms` (see [`HISTORY_MAX_AGE_MS`],
+    /// [`MAX_REMOVED_LINEAGES`]).
+    pub fn pruned_at(&self, now_ms: u64) -> History {
+        History::pruned(self.0.clone(), now_ms)
+    }
+}
+
 /// Raises `into` to `from`, actor by actor (the counter join).
 fn join_slots(into: &mut Slots, from: &Slots) {
     for (actor, theirs) in from {
@@ -123,31 +158,45 @@ impl Lineages {
     /// an expiry starts clean, so a counter reset each window (INCR, then
     /// EXPIRE) does not collect a lineage per window.
     pub(super) fn of<'a>(siblings: impl IntoIterator<Item = &'a Sibling>, now_ms: u64) -> Self {
-        let mut map: BTreeMap<u64, Lineage> = BTreeMap::new();
+        let mut lineages = Lineages(BTreeMap::new());
         for s in siblings {
-            let remembered = if s.is_expired(now_ms) {
-                [].iter()
-            } else {
-                s.history.0.iter()
-            };
-            for e in remembered {
-                let l = map.entry(e.lineage).or_default();
-                l.ended = true;
-                l.removed_ms = Some(l.removed_ms.map_or(e.removed_ms, |m| m.min(e.removed_ms)));
-                join_slots(&mut l.floors, &e.floors);
-                join_slots(&mut l.seen, &e.floors);
-                join_slots(&mut l.seen, &e.seen);
+            let expired = s.is_expired(now_ms);
+            if !expired {
+                lineages.add_history(&s.history);
             }
             if let Payload::Counter(c) = &s.payload {
-                let l = map.entry(c.base_id).or_default();
-                let slots: Slots = c.slots().map(|(a, s)| (a, *s)).collect();
-                join_slots(&mut l.seen, &slots);
-                if s.is_expired(now_ms) {
-                    join_slots(&mut l.floors, &slots);
-                }
+                lineages.add_counter(c, expired);
             }
         }
-        Lineages(map)
+        lineages
+    }
+
+    /// No lineage known yet.
+    pub(super) fn new() -> Self {
+        Lineages(BTreeMap::new())
+    }
+
+    /// Adds what a write's history remembers.
+    pub(super) fn add_history(&mut self, history: &History) {
+        for e in &history.0 {
+            let l = self.0.entry(e.lineage).or_default();
+            l.ended = true;
+            l.removed_ms = Some(l.removed_ms.map_or(e.removed_ms, |m| m.min(e.removed_ms)));
+            join_slots(&mut l.floors, &e.floors);
+            join_slots(&mut l.seen, &e.floors);
+            join_slots(&mut l.seen, &e.seen);
+        }
+    }
+
+    /// Adds a counter's slots to its lineage; an `expired` counter's are
+    /// floored as well (they expired with it).
+    pub(super) fn add_counter(&mut self, c: &Counter, expired: bool) {
+        let l = self.0.entry(c.base_id).or_default();
+        let slots: Slots = c.slots().map(|(a, s)| (a, *s)).collect();
+        join_slots(&mut l.seen, &slots);
+        if expired {
+            join_slots(&mut l.floors, &slots);
+        }
     }
 
     /// Whether nothing is known (no counter, no history): reads take the

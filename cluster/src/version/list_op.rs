@@ -114,7 +114,7 @@ pub(super) fn change_list(
                 }
             };
             for p in &doomed {
-                coll.remove(p);
+                coll.remove(p, tag, now_ms);
             }
             Ok((
                 CollectionReply::Count(doomed.len() as u64),
@@ -130,7 +130,7 @@ pub(super) fn change_list(
                 .map(|(_, (p, _))| p.clone())
                 .collect();
             for p in &doomed {
-                coll.remove(p);
+                coll.remove(p, tag, now_ms);
             }
             Ok((
                 CollectionReply::Count(doomed.len() as u64),

@@ -38,8 +38,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::collection::{Element, Item, Kind, Members, Tag, resolve_item};
-use super::collection_op::counter_of_items;
+use super::collection::{Element, Item, Kind, Members, Tag};
+use super::collection_op::counter_for;
+use super::member_history::{MemberHistories, Removal, resolve_member};
 use super::siblings::{Payload, Siblings, View};
 use super::{Actor, CollectionOp};
 
@@ -118,6 +119,9 @@ struct SplitState {
     /// Per member, its live dots with what each write stored (today's
     /// per-member items, unchanged).
     members: BTreeMap<u8, BTreeMap<Dot, Item>>,
+    /// What removals of counter members had seen (joined from every
+    /// write's, as the one-record model joins them).
+    removed: MemberHistories,
 }
 
 /// A write as it travels to other replicas.
@@ -129,6 +133,7 @@ enum Delta {
         event: Dot,
         added: Vec<(u8, Item)>,
         removed: Vec<(u8, Dot)>,
+        histories: MemberHistories,
     },
     /// DEL: removes every dot the deleter knew of, its context and its
     /// dead dots (O(1) to send: dead dots exist only out of order).
@@ -136,6 +141,7 @@ enum Delta {
         event: Dot,
         context: DotSet,
         dead: BTreeSet<Dot>,
+        histories: MemberHistories,
     },
 }
 
@@ -161,35 +167,60 @@ impl SplitState {
             ts_ms: now,
             element,
         };
+        let tag = Tag {
+            actor: event.0,
+            counter: event.1,
+        };
+        let name = |m: u8| Bytes::from(vec![m]);
+        let mut histories = self.removed.clone();
         match *write {
-            Write::Put(member, value) => Some(Delta::Change {
-                event,
-                added: vec![(member, item(Element::Value(text(value))))],
-                removed: self.dots_of(member),
-            }),
-            Write::Incr(member, by) => {
-                let items: Vec<Item> = self.items_of(member);
-                let mut counter = counter_of_items(&items);
-                counter.add_int(me, by).ok()?;
+            Write::Put(member, value) => {
+                let element = Element::Value(text(value));
+                let items = self.items_of(member);
+                histories.record_put(&name(member), Some(&items), &element, now);
                 Some(Delta::Change {
                     event,
-                    added: vec![(member, item(Element::Counter(counter)))],
+                    added: vec![(member, item(element))],
                     removed: self.dots_of(member),
+                    histories,
+                })
+            }
+            Write::Incr(member, by) => {
+                let items: Vec<Item> = self.items_of(member);
+                let mut counter = counter_for(&items, self.removed.get(&name(member)), tag);
+                counter.add_int(me, by).ok()?;
+                let element = Element::Counter(counter);
+                histories.record_put(&name(member), Some(&items), &element, now);
+                Some(Delta::Change {
+                    event,
+                    added: vec![(member, item(element))],
+                    removed: self.dots_of(member),
+                    histories,
                 })
             }
             Write::Remove(member) => {
                 let removed = self.dots_of(member);
+                let removal = Removal { ts_ms: now, tag };
+                histories.record_removal(&name(member), &self.items_of(member), removal);
                 (!removed.is_empty()).then_some(Delta::Change {
                     event,
                     added: Vec::new(),
                     removed,
+                    histories,
                 })
             }
-            Write::Del => (!self.members.is_empty()).then(|| Delta::Clear {
-                event,
-                context: self.context.clone(),
-                dead: self.dead.clone(),
-            }),
+            Write::Del => {
+                let removal = Removal { ts_ms: now, tag };
+                for &member in self.members.keys() {
+                    histories.record_removal(&name(member), &self.items_of(member), removal);
+                }
+                (!self.members.is_empty()).then(|| Delta::Clear {
+                    event,
+                    context: self.context.clone(),
+                    dead: self.dead.clone(),
+                    histories,
+                })
+            }
         }
     }
 
@@ -215,10 +246,12 @@ impl SplitState {
                 event,
                 added,
                 removed,
+                histories,
             } => {
                 if self.context.contains(*event) {
                     return;
                 }
+                self.removed.join(histories);
                 for &(member, dot) in removed {
                     if !self.drop_dot(member, dot) && !self.context.contains(dot) {
                         self.dead.insert(dot);
@@ -242,7 +275,9 @@ impl SplitState {
                 event,
                 context,
                 dead,
+                histories,
             } => {
+                self.removed.join(histories);
                 for dots in self.members.values_mut() {
                     dots.retain(|&d, _| !context.contains(d) && !dead.contains(&d));
                 }
@@ -303,6 +338,7 @@ impl SplitState {
             }
         }
         self.members = joined;
+        self.removed.join(&other.removed);
         self.context.union(&other.context);
         self.dead.extend(other.dead.iter().copied());
         let context = &self.context;
@@ -316,7 +352,8 @@ impl SplitState {
             .iter()
             .filter_map(|(&m, dots)| {
                 let items: Vec<Item> = dots.values().cloned().collect();
-                resolve_item(&items).map(|e| (m, e.bytes()))
+                let history = self.removed.get(&[m][..]);
+                resolve_member(&items, history).map(|e| (m, e.bytes()))
             })
             .collect()
     }
@@ -428,6 +465,7 @@ fn check_deltas(steps: &[Step]) -> Result<(), TestCaseError> {
             for b in &replicas {
                 if a.context == b.context {
                     prop_assert_eq!(&a.members, &b.members);
+                    prop_assert_eq!(&a.removed, &b.removed);
                 }
             }
         }

@@ -13,7 +13,8 @@
 //! - [`siblings`]: [`Payload`], [`Sibling`], [`Siblings`], [`View`].
 //! - [`collection`]: hashes and sets as observed-remove maps;
 //!   [`collection_op`]: their writes; lists are the same map keyed by
-//!   [`list_position`]s.
+//!   [`list_position`]s; [`member_history`]: what removing a counter
+//!   member had seen of it.
 //! - [`codec`]: record format 2 (and the format 1 reader), the causal
 //!   context string; documented in `docs/formats/record.md`.
 
@@ -26,6 +27,7 @@ pub mod counter;
 pub mod counter_history;
 pub mod list_op;
 pub mod list_position;
+pub mod member_history;
 pub mod siblings;
 
 #[cfg(test)]
@@ -34,6 +36,8 @@ mod collection_tests;
 mod counter_history_tests;
 #[cfg(test)]
 mod list_tests;
+#[cfg(test)]
+mod member_history_tests;
 #[cfg(test)]
 mod member_records_model;
 #[cfg(test)]
@@ -44,6 +48,7 @@ pub use collection::{Kind, Members};
 pub use collection_op::{CollectionOp, CollectionReply, OpError, PopEnd, zadd};
 pub use counter::CounterValue;
 pub use counter_history::History;
+pub use member_history::MemberHistories;
 pub use siblings::{Payload, Siblings, View, payload_bytes};
 #[cfg(test)]
 pub use {

@@ -26,9 +26,10 @@ use bytes::{Bytes, BytesMut};
 
 use super::clock::VectorClock;
 use super::codec::{self, DecodeError};
-use super::collection::Collection;
+use super::collection::{Collection, Tag};
 use super::counter::{Carried, Counter, CounterError, CounterValue};
 use super::counter_history::{History, Lineages, start_lineage};
+use super::member_history::{MemberHistories, replaced_member_histories};
 use super::{Actor, BASE_ID_SEED, MAX_CLOCK_ENTRIES, YOUNG_CLOCK_MS};
 
 /// What a write stored.
@@ -65,6 +66,11 @@ pub struct Sibling {
     /// The counter lineages the write ended, with the increments it had
     /// seen of them ([`super::counter_history`]); empty for most writes.
     pub history: History,
+    /// A deletion's or a string's record of the counter members of the
+    /// collection it replaced ([`super::member_history`]); a collection
+    /// keeps its own inside it, so this is empty for collections and for
+    /// most writes.
+    pub member_histories: MemberHistories,
 }
 
 impl Sibling {
@@ -176,9 +182,39 @@ impl Siblings {
         payload: Payload,
         expire_at_ms: u64,
     ) -> VectorClock {
+        self.write_recording(context, actor, now_ms, payload, expire_at_ms, None)
+    }
+
+    /// [`write`](Self::write), joining `more` into what a deletion or a
+    /// string records of the counter members it replaces (the emptied
+    /// collection's, when its write took it out of this record).
+    pub(super) fn write_recording(
+        &mut self,
+        context: Option<&VectorClock>,
+        actor: Actor,
+        now_ms: u64,
+        payload: Payload,
+        expire_at_ms: u64,
+        more: Option<&MemberHistories>,
+    ) -> VectorClock {
         let clock = self.write_clock(context, actor, now_ms);
         let history = self.history_for(&clock, &payload, now_ms);
-        self.write_clocked(clock, now_ms, payload, expire_at_ms, history)
+        let mut members = match payload {
+            Payload::Tombstone | Payload::Value(_) => {
+                let tag = Tag {
+                    actor,
+                    counter: clock.counter(actor),
+                };
+                let replaced = self.siblings.iter().filter(|s| clock.descends(&s.clock));
+                replaced_member_histories(replaced, tag, now_ms)
+            }
+            _ => MemberHistories::new(),
+        };
+        if let Some(more) = more {
+            members.join(more);
+            members.prune(now_ms);
+        }
+        self.write_clocked(clock, now_ms, payload, expire_at_ms, history, members)
     }
 
     /// The clock of a write by `actor` at `now_ms` that saw `context` (see
@@ -240,6 +276,7 @@ impl Siblings {
         payload: Payload,
         expire_at_ms: u64,
         history: History,
+        member_histories: MemberHistories,
     ) -> VectorClock {
         // Decided on the full clock: what this writer saw is gone here even
         // if pruning makes the stored clock forget it (a false sibling at
@@ -253,6 +290,7 @@ impl Siblings {
             expire_at_ms,
             payload,
             history,
+            member_histories,
         });
         self.siblings = normalize(all);
         clock
@@ -277,6 +315,7 @@ impl Siblings {
             Payload::Counter(counter),
             expire_at_ms,
             history,
+            MemberHistories::new(),
         );
     }
 
@@ -469,7 +508,8 @@ impl Siblings {
                 (&s.clock, coll)
             })
             .collect();
-        let collection = Collection::join(kind, &parts);
+        let mut collection = Collection::join(kind, &parts);
+        collection.join_member_histories(&self.member_histories_at(now_ms));
         if collection.is_empty() {
             View::Absent
         } else {
@@ -478,6 +518,19 @@ impl Siblings {
                 expire_at_ms,
             }
         }
+    }
+
+    /// What the live deletions and strings here recorded of the counter
+    /// members of collections they replaced (a collection written over
+    /// them starts with it).
+    pub(super) fn member_histories_at(&self, now_ms: u64) -> MemberHistories {
+        let mut all = MemberHistories::new();
+        for s in &self.siblings {
+            if !s.member_histories.is_empty() && !s.is_expired(now_ms) {
+                all.join(&s.member_histories);
+            }
+        }
+        all
     }
 
     /// Last-write-wins pick at `now_ms`: the sibling with the greatest

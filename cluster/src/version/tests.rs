@@ -591,6 +591,7 @@ fn arb_sibling() -> impl Strategy<Value = Sibling> {
             expire_at_ms,
             payload,
             history,
+            member_histories: super::MemberHistories::new(),
         },
     )
 }
