@@ -1,8 +1,11 @@
 //! Counters reset and incremented on both sides of real network partitions
-//! (tests/common/netfault.rs cuts a 2|1 split between node processes):
-//! after each heal, every node reads at ALL exactly the sum of the
-//! increments no DEL had seen when it was made, and the key is missing
-//! exactly when there is none (observed-remove, `docs/data-types.md`).
+//! (tests/common/netfault.rs cuts a 2|1 split between node processes): a
+//! string (INCRBY, DEL), a field of a small hash (HINCRBY, HDEL, DEL), a
+//! field of a hash large enough to be stored split (HINCRBY, HDEL) and a
+//! sorted-set member (ZINCRBY, ZREM, DEL). After each heal, every node
+//! reads at ALL exactly the sum of the increments no removal had seen when
+//! it was made, and the counter is missing exactly when there is none
+//! (observed-remove, `docs/data-types.md`).
 //!
 //! Random but reproducible (`COUNTER_PARTITION_SEED`); rounds and steps
 //! are bounded; nodes are killed by PID when the test ends.
@@ -16,9 +19,64 @@ use common::netfault::Network;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const KEYS: usize = 4;
 const ROUNDS: usize = 3;
-const STEPS_PER_ROUND: usize = 24;
+const STEPS_PER_ROUND: usize = 32;
+/// Fields of the large hash besides its counter: above the 64 that store
+/// a hash split.
+const PADDING: usize = 100;
+
+/// The counters, one per way of storing one.
+#[derive(Clone, Copy, Debug)]
+enum Counter {
+    String,
+    SmallHash,
+    LargeHash,
+    SortedSet,
+}
+
+const COUNTERS: [Counter; 4] = [
+    Counter::String,
+    Counter::SmallHash,
+    Counter::LargeHash,
+    Counter::SortedSet,
+];
+
+impl Counter {
+    fn key(self) -> String {
+        format!("counter:{self:?}")
+    }
+
+    fn increment(self, d: i64) -> Vec<String> {
+        let (key, d) = (self.key(), d.to_string());
+        match self {
+            Counter::String => vec!["INCRBY".into(), key, d],
+            Counter::SmallHash | Counter::LargeHash => vec!["HINCRBY".into(), key, "f".into(), d],
+            Counter::SortedSet => vec!["ZINCRBY".into(), key, d, "m".into()],
+        }
+    }
+
+    /// A removal of the counter: of its member, or of the whole key (not
+    /// for the large hash, whose DEL does not record its present counters,
+    /// `docs/data-types.md`).
+    fn removal(self, whole_key: bool) -> Vec<String> {
+        let key = self.key();
+        match self {
+            Counter::String => vec!["DEL".into(), key],
+            Counter::SmallHash | Counter::SortedSet if whole_key => vec!["DEL".into(), key],
+            Counter::SmallHash | Counter::LargeHash => vec!["HDEL".into(), key, "f".into()],
+            Counter::SortedSet => vec!["ZREM".into(), key, "m".into()],
+        }
+    }
+
+    fn read(self) -> Vec<String> {
+        let key = self.key();
+        match self {
+            Counter::String => vec!["GET".into(), key],
+            Counter::SmallHash | Counter::LargeHash => vec!["HGET".into(), key, "f".into()],
+            Counter::SortedSet => vec!["ZSCORE".into(), key, "m".into()],
+        }
+    }
+}
 
 /// One key's history as the two sides of the partition know it.
 #[derive(Default)]
@@ -57,58 +115,78 @@ fn increments_no_delete_had_seen_all_count_after_each_heal() {
     let mut net = Network::new();
     let c = Cluster::start_for_partition(&mut net);
     let mut conns = [c.conn(0), c.conn(1), c.conn(2)];
-    let mut models: Vec<Model> = (0..KEYS).map(|_| Model::default()).collect();
+    // The large hash's other fields, and a sorted set that another member
+    // keeps alive (a ZREM of the counter then leaves it in place).
+    for i in 0..PADDING {
+        let key = Counter::LargeHash.key();
+        cl(
+            &mut conns[0],
+            "ALL",
+            &["HSET", &key, &format!("pad:{i}"), "x"],
+        )
+        .expect("HSET");
+    }
+    let zset = Counter::SortedSet.key();
+    cl(&mut conns[0], "ALL", &["ZADD", &zset, "1", "other"]).expect("ZADD");
+    let mut models: Vec<Model> = COUNTERS.iter().map(|_| Model::default()).collect();
     for round in 0..ROUNDS {
         c.isolate_last(&mut net);
         for step in 0..STEPS_PER_ROUND {
-            let k = rng.random_range(0..KEYS);
-            let key = format!("counter:{k}");
+            let k = rng.random_range(0..COUNTERS.len());
+            let counter = COUNTERS[k];
             // Majority through node 0 or 1 at QUORUM, or the cut-off node 2
             // at ONE.
             let node = rng.random_range(0..3);
             let (side, level) = if node == 2 { (1, "ONE") } else { (0, "QUORUM") };
             let m = &mut models[k];
-            if rng.random_range(0..5) == 0 {
-                println!("round {round} step {step}: DEL {key} via node {node} ({level})");
-                cl(&mut conns[node], level, &["DEL", &key])
-                    .unwrap_or_else(|e| panic!("round {round} step {step}: DEL {key}: {e}"));
+            let command = if rng.random_range(0..5) == 0 {
                 let seen = m.known[side].clone();
                 m.removed.extend(seen);
+                counter.removal(rng.random_bool(0.5))
             } else {
                 let d: i64 = rng.random_range(1..10);
-                println!("round {round} step {step}: INCRBY {key} {d} via node {node} ({level})");
-                cl(&mut conns[node], level, &["INCRBY", &key, &d.to_string()])
-                    .unwrap_or_else(|e| panic!("round {round} step {step}: INCRBY {key}: {e}"));
                 m.known[side].insert(m.deltas.len());
                 m.deltas.push(d);
-            }
+                counter.increment(d)
+            };
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            println!("round {round} step {step}: {args:?} via node {node} ({level})");
+            cl(&mut conns[node], level, &args)
+                .unwrap_or_else(|e| panic!("round {round} step {step}: {args:?}: {e}"));
         }
         c.heal_and_repair(&mut net);
         for (k, m) in models.iter_mut().enumerate() {
             m.heal();
-            let key = format!("counter:{k}");
+            let counter = COUNTERS[k];
+            let read = counter.read();
+            let read: Vec<&str> = read.iter().map(String::as_str).collect();
             for (node, conn) in conns.iter_mut().enumerate() {
-                let got = cl(conn, "ALL", &["GET", &key]).expect("GET");
+                let got = cl(conn, "ALL", &read).expect("read");
                 if bulk(&got) != m.expected() {
                     for n in 0..3 {
                         let mut other = c.conn(n);
-                        println!(
-                            "ONE VGET via {n}: {:?}",
-                            cl(&mut other, "ONE", &["VGET", &key])
-                        );
-                        println!(
-                            "ONE GET via {n}: {:?}",
-                            cl(&mut other, "ONE", &["GET", &key])
-                        );
+                        println!("ONE read via {n}: {:?}", cl(&mut other, "ONE", &read));
                     }
+                    let key = counter.key();
                     println!("ALL VGET: {:?}", cl(conn, "ALL", &["VGET", &key]));
                 }
                 assert_eq!(
                     bulk(&got),
                     m.expected(),
-                    "seed {seed} round {round}: {key} through node {node}"
+                    "seed {seed} round {round}: {counter:?} through node {node}"
                 );
             }
         }
+    }
+    // The large hash kept every other field.
+    let key = Counter::LargeHash.key();
+    for conn in conns.iter_mut() {
+        let fields = cl(conn, "ONE", &["HLEN", &key]).expect("HLEN");
+        let has_counter = models[2].expected().is_some();
+        assert_eq!(
+            fields,
+            redis::Value::Int(PADDING as i64 + i64::from(has_counter)),
+            "seed {seed}"
+        );
     }
 }

@@ -351,6 +351,27 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
         },
     );
     out.push(with_mode(0, &emptied.encode()));
+    // Member histories (tag 6): a counter field deleted, then incremented
+    // again beside another field; and the last counter field deleted (a
+    // tombstone carrying them).
+    let field_f = || Bytes::from_static(b"f");
+    let incr_f = CollectionOp::AddInt {
+        member: field_f(),
+        delta: 4,
+    };
+    let hdel_f = CollectionOp::Remove {
+        kind: Kind::Hash,
+        members: vec![field_f()],
+    };
+    let mut counted = Siblings::new();
+    let _ = counted.apply_collection(1, NOW_MS, &incr_f);
+    let mut tomb = counted.clone();
+    let _ = counted.apply_collection(1, NOW_MS + 1, &put(Kind::Hash, &[(b"g", b"1")]));
+    let _ = counted.apply_collection(1, NOW_MS + 2, &hdel_f);
+    let _ = counted.apply_collection(2, NOW_MS + 3, &incr_f);
+    out.push(with_mode(0, &counted.encode()));
+    let _ = tomb.apply_collection(1, NOW_MS + 1, &hdel_f);
+    out.push(with_mode(0, &tomb.encode()));
 
     // Two records for the merge laws (mode bit 7).
     let (a, b) = (c1.encode(), other.encode());

@@ -28,6 +28,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::Actor;
+use super::clock::VectorClock;
 use super::collection::{Element, Item, Tag, latest_item, resolve_item};
 use super::counter::Counter;
 use super::counter_history::{HISTORY_MAX_AGE_MS, History, Lineages};
@@ -303,13 +305,54 @@ impl MemberHistories {
     }
 }
 
+/// What a write of `payload` with `clock` by `actor` at `now_ms` records
+/// of the collections among `siblings` it supersedes: nothing but for a
+/// deletion or a string ([`replaced_member_histories`]). The common case,
+/// a string over strings, looks at no clock.
+pub(super) fn recorded_by(
+    siblings: &[Sibling],
+    clock: &VectorClock,
+    actor: Actor,
+    payload: &Payload,
+    now_ms: u64,
+) -> MemberHistories {
+    let replaces_collections = || {
+        siblings
+            .iter()
+            .any(|s| matches!(s.payload, Payload::Collection(_)) || !s.member_histories.is_empty())
+    };
+    match payload {
+        Payload::Tombstone | Payload::Value(_) if replaces_collections() => {
+            let tag = Tag {
+                actor,
+                counter: clock.counter(actor),
+            };
+            let replaced = siblings.iter().filter(|s| clock.descends(&s.clock));
+            replaced_member_histories(replaced, tag, now_ms)
+        }
+        _ => MemberHistories::new(),
+    }
+}
+
+/// What the live deletions and strings among `siblings` recorded of the
+/// counter members of collections they replaced.
+pub(super) fn live_member_histories(siblings: &[Sibling], now_ms: u64) -> MemberHistories {
+    let mut all = MemberHistories::new();
+    for s in siblings {
+        if !s.member_histories.is_empty() && !s.is_expired(now_ms) {
+            all.join(&s.member_histories);
+        }
+    }
+    all
+}
+
 /// What a deletion or a string written by `tag` at `now_ms` records of the
 /// collections it replaces: each counter member's removal (every increment
 /// it had seen floored), and the histories they and the replaced
 /// deletions carried. An expired sibling contributes nothing (an expiry
 /// starts clean). Allocates nothing when nothing replaced holds a
 /// collection or a history.
-pub(super) fn replaced_member_histories<'a>(
+fn replaced_member_histories<'a>(
     replaced: impl Iterator<Item = &'a Sibling>,
     tag: Tag,
     now_ms: u64,

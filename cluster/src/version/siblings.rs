@@ -26,10 +26,10 @@ use bytes::{Bytes, BytesMut};
 
 use super::clock::VectorClock;
 use super::codec::{self, DecodeError};
-use super::collection::{Collection, Tag};
+use super::collection::Collection;
 use super::counter::{Carried, Counter, CounterError, CounterValue};
 use super::counter_history::{History, Lineages, start_lineage};
-use super::member_history::{MemberHistories, replaced_member_histories};
+use super::member_history::{MemberHistories, live_member_histories, recorded_by};
 use super::{Actor, BASE_ID_SEED, MAX_CLOCK_ENTRIES, YOUNG_CLOCK_MS};
 
 /// What a write stored.
@@ -199,17 +199,7 @@ impl Siblings {
     ) -> VectorClock {
         let clock = self.write_clock(context, actor, now_ms);
         let history = self.history_for(&clock, &payload, now_ms);
-        let mut members = match payload {
-            Payload::Tombstone | Payload::Value(_) => {
-                let tag = Tag {
-                    actor,
-                    counter: clock.counter(actor),
-                };
-                let replaced = self.siblings.iter().filter(|s| clock.descends(&s.clock));
-                replaced_member_histories(replaced, tag, now_ms)
-            }
-            _ => MemberHistories::new(),
-        };
+        let mut members = recorded_by(&self.siblings, &clock, actor, &payload, now_ms);
         if let Some(more) = more {
             members.join(more);
             members.prune(now_ms);
@@ -524,13 +514,7 @@ impl Siblings {
     /// members of collections they replaced (a collection written over
     /// them starts with it).
     pub(super) fn member_histories_at(&self, now_ms: u64) -> MemberHistories {
-        let mut all = MemberHistories::new();
-        for s in &self.siblings {
-            if !s.member_histories.is_empty() && !s.is_expired(now_ms) {
-                all.join(&s.member_histories);
-            }
-        }
-        all
+        live_member_histories(&self.siblings, now_ms)
     }
 
     /// Last-write-wins pick at `now_ms`: the sibling with the greatest
