@@ -1,8 +1,9 @@
 //! Counters reset and incremented on both sides of real network partitions
 //! (tests/common/netfault.rs cuts a 2|1 split between node processes): a
 //! string (INCRBY, DEL), a field of a small hash (HINCRBY, HDEL, DEL), a
-//! field of a hash large enough to be stored split (HINCRBY, HDEL) and a
-//! sorted-set member (ZINCRBY, ZREM, DEL). After each heal, every node
+//! field of a hash large enough to be stored split (HINCRBY, HDEL), a
+//! member of a small sorted set (ZINCRBY, ZREM, DEL) and one of a split
+//! sorted set (ZINCRBY, ZREM). After each heal, every node
 //! reads at ALL exactly the sum of the increments no removal had seen when
 //! it was made, and the counter is missing exactly when there is none
 //! (observed-remove, `docs/data-types.md`).
@@ -24,6 +25,9 @@ const STEPS_PER_ROUND: usize = 32;
 /// Fields of the large hash besides its counter: above the 64 that store
 /// a hash split.
 const PADDING: usize = 100;
+/// Members of the large sorted set besides its counter: above the 512
+/// that store a sorted set split (with a score index).
+const ZSET_PADDING: usize = 600;
 
 /// The counters, one per way of storing one.
 #[derive(Clone, Copy, Debug)]
@@ -32,13 +36,15 @@ enum Counter {
     SmallHash,
     LargeHash,
     SortedSet,
+    LargeSortedSet,
 }
 
-const COUNTERS: [Counter; 4] = [
+const COUNTERS: [Counter; 5] = [
     Counter::String,
     Counter::SmallHash,
     Counter::LargeHash,
     Counter::SortedSet,
+    Counter::LargeSortedSet,
 ];
 
 impl Counter {
@@ -51,12 +57,14 @@ impl Counter {
         match self {
             Counter::String => vec!["INCRBY".into(), key, d],
             Counter::SmallHash | Counter::LargeHash => vec!["HINCRBY".into(), key, "f".into(), d],
-            Counter::SortedSet => vec!["ZINCRBY".into(), key, d, "m".into()],
+            Counter::SortedSet | Counter::LargeSortedSet => {
+                vec!["ZINCRBY".into(), key, d, "m".into()]
+            }
         }
     }
 
     /// A removal of the counter: of its member, or of the whole key (not
-    /// for the large hash, whose DEL does not record its present counters,
+    /// for the split ones, whose DEL does not record its present counters,
     /// `docs/data-types.md`).
     fn removal(self, whole_key: bool) -> Vec<String> {
         let key = self.key();
@@ -64,7 +72,7 @@ impl Counter {
             Counter::String => vec!["DEL".into(), key],
             Counter::SmallHash | Counter::SortedSet if whole_key => vec!["DEL".into(), key],
             Counter::SmallHash | Counter::LargeHash => vec!["HDEL".into(), key, "f".into()],
-            Counter::SortedSet => vec!["ZREM".into(), key, "m".into()],
+            Counter::SortedSet | Counter::LargeSortedSet => vec!["ZREM".into(), key, "m".into()],
         }
     }
 
@@ -73,7 +81,7 @@ impl Counter {
         match self {
             Counter::String => vec!["GET".into(), key],
             Counter::SmallHash | Counter::LargeHash => vec!["HGET".into(), key, "f".into()],
-            Counter::SortedSet => vec!["ZSCORE".into(), key, "m".into()],
+            Counter::SortedSet | Counter::LargeSortedSet => vec!["ZSCORE".into(), key, "m".into()],
         }
     }
 }
@@ -104,6 +112,24 @@ impl Model {
     }
 }
 
+/// The score of `m` in `key` as ZRANGEBYSCORE ... WITHSCORES lists it
+/// (through the score index of a split sorted set).
+fn ranged_score(conn: &mut redis::Connection, key: &str) -> Option<String> {
+    let all = cl(
+        conn,
+        "ONE",
+        &["ZRANGEBYSCORE", key, "-inf", "+inf", "WITHSCORES"],
+    )
+    .expect("ZRANGEBYSCORE");
+    let redis::Value::Array(items) = all else {
+        panic!("ZRANGEBYSCORE: {all:?}");
+    };
+    items
+        .chunks(2)
+        .find(|pair| bulk(&pair[0]).as_deref() == Some("m"))
+        .and_then(|pair| pair.get(1).and_then(bulk))
+}
+
 #[test]
 fn increments_no_delete_had_seen_all_count_after_each_heal() {
     let seed = std::env::var("COUNTER_PARTITION_SEED")
@@ -115,19 +141,30 @@ fn increments_no_delete_had_seen_all_count_after_each_heal() {
     let mut net = Network::new();
     let c = Cluster::start_for_partition(&mut net);
     let mut conns = [c.conn(0), c.conn(1), c.conn(2)];
-    // The large hash's other fields, and a sorted set that another member
-    // keeps alive (a ZREM of the counter then leaves it in place).
-    for i in 0..PADDING {
-        let key = Counter::LargeHash.key();
-        cl(
-            &mut conns[0],
-            "ALL",
-            &["HSET", &key, &format!("pad:{i}"), "x"],
-        )
-        .expect("HSET");
+    // The large hash's other fields, and sorted sets that other members
+    // keep alive (a ZREM of the counter then leaves them in place).
+    let padding = |command: &str, key: String, n: usize, value: &dyn Fn(usize) -> String| {
+        let mut args = vec![command.to_string(), key];
+        for i in 0..n {
+            let (member, v) = (format!("pad:{i}"), value(i));
+            if command == "HSET" {
+                args.extend([member, v]);
+            } else {
+                args.extend([v, member]);
+            }
+        }
+        args
+    };
+    for args in [
+        padding("HSET", Counter::LargeHash.key(), PADDING, &|_| "x".into()),
+        padding("ZADD", Counter::SortedSet.key(), 1, &|_| "1".into()),
+        padding("ZADD", Counter::LargeSortedSet.key(), ZSET_PADDING, &|i| {
+            format!("{}", i as f64 / 7.0 - 40.0)
+        }),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cl(&mut conns[0], "ALL", &args).expect("padding");
     }
-    let zset = Counter::SortedSet.key();
-    cl(&mut conns[0], "ALL", &["ZADD", &zset, "1", "other"]).expect("ZADD");
     let mut models: Vec<Model> = COUNTERS.iter().map(|_| Model::default()).collect();
     for round in 0..ROUNDS {
         c.isolate_last(&mut net);
@@ -175,6 +212,13 @@ fn increments_no_delete_had_seen_all_count_after_each_heal() {
                     m.expected(),
                     "seed {seed} round {round}: {counter:?} through node {node}"
                 );
+                if matches!(counter, Counter::SortedSet | Counter::LargeSortedSet) {
+                    assert_eq!(
+                        ranged_score(conn, &counter.key()),
+                        m.expected(),
+                        "seed {seed} round {round}: {counter:?} ranged through node {node}"
+                    );
+                }
             }
         }
     }
