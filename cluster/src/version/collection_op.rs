@@ -10,12 +10,12 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use rand::seq::index;
 
 use super::Actor;
-use std::borrow::Cow;
-
 use super::collection::{
     Collection, Element, Item, Kind, Tag, cmp_scores, element_score, latest_item, score_text,
 };
