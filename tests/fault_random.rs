@@ -24,9 +24,12 @@
 //! of a write that failed after it (its outcome unknown), never anything
 //! older (a lost write or a resurrected delete); a counter (INCR, HINCRBY)
 //! holds at least its acknowledged increments and at most those plus the
-//! failed ones, and its replies only go up; the string counter is also
-//! reset now and then by DEL, after which it holds at least the increments
-//! acknowledged since (observed-remove: those the DEL had not seen may add); a hash field obeys the key rule;
+//! failed ones, and its replies only go up; each counter is also reset
+//! now and then (the string by DEL, the hash field by HSET to 0, the
+//! sorted-set member by ZADD of score 0, so those keys never empty), after
+//! which it holds at least the increments acknowledged since
+//! (observed-remove: those the reset had not seen may add); a hash field
+//! obeys the key rule;
 //! a set holds every member whose SADD was acknowledged and not removed,
 //! and none whose SREM was acknowledged, and SCARD counts what SMEMBERS
 //! returns; a sorted set obeys the set rule for its new members (each with
@@ -81,7 +84,7 @@ struct CounterHistory {
     acked: i64,
     failed: i64,
     last_reply: i64,
-    /// DELs of the counter tried (the string counter only).
+    /// Resets of the counter tried (DEL, HSET to 0, ZADD of score 0).
     resets: u64,
     /// Increments acknowledged since the last acknowledged DEL: counted
     /// whatever the DEL had seen (observed-remove), unless a DEL that
@@ -437,10 +440,16 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
         h.ops += 1;
         let roll = rng.random_range(0..100);
         if roll == 0 {
-            // A reset of the string counter: observed-remove, the
-            // increments made after it all count.
-            let acked = query(conn, &["DEL", &counter_name(c)]).is_ok();
-            h.incr.record_reset(acked);
+            // A reset of a counter: observed-remove, the increments made
+            // after it all count.
+            let (name, hash, zset) = (counter_name(c), hash_name(c), zset_name(c));
+            let (args, counter): (Vec<&str>, _) = match rng.random_range(0..3) {
+                0 => (vec!["DEL", &name], &mut h.incr),
+                1 => (vec!["HSET", &hash, "n", "0"], &mut h.hincr),
+                _ => (vec!["ZADD", &zset, "0", "n"], &mut h.zincr),
+            };
+            let acked = query(conn, &args).is_ok();
+            counter.record_reset(acked);
             if !acked {
                 h.errors += 1;
                 *con = None;
@@ -845,11 +854,14 @@ fn random_faults_lose_no_acknowledged_write_delete_increment_or_member() {
         .map(|h| h.hash_expiry.acked + h.zset_expiry.acked)
         .sum();
     let pops: usize = histories.iter().map(|h| h.popped.len()).sum();
-    let resets: u64 = histories.iter().map(|h| h.incr.resets).sum();
+    let resets: u64 = histories
+        .iter()
+        .map(|h| h.incr.resets + h.hincr.resets + h.zincr.resets)
+        .sum();
     println!(
         "fault test: faults kill9={} sigstop={} powercut={} (WAL bytes cut {cut_bytes}) \
          replace={}; operations {ops}, client errors {errors}, acknowledged INCR/HINCRBY/ZINCRBY \
-         {acked_incrs} (counter DELs {resets}), set and sorted-set members {members}, list elements {elements} (popped {pops}), \
+         {acked_incrs} (counter resets {resets}), set and sorted-set members {members}, list elements {elements} (popped {pops}), \
          window trims {trims} and pops {zpops} (members left {windowed}), EXPIRE/PERSIST {expiries}; anomalies {}",
         counts[0],
         counts[1],
