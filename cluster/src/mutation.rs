@@ -25,6 +25,16 @@ pub enum Mutation {
     },
     /// Delete the key (a versioned tombstone).
     Delete,
+    /// GETDEL (`value` None), GETSET and SET ... GET: store `value` (or a
+    /// tombstone) and answer the string it replaced, as the replica that
+    /// applies the write reads it under its record lock, so no write
+    /// applied there in between is replaced unseen ([`Applied::Previous`]).
+    Swap {
+        /// The new value; `None` deletes.
+        value: Option<Bytes>,
+        /// Absolute expiry of the new value, unix ms (0: none).
+        expire_at_ms: u64,
+    },
     /// Add to the key's integer counter (INCR, INCRBY, DECR, DECRBY).
     IncrBy(i64),
     /// Add to the key's float counter (INCRBYFLOAT).
@@ -54,6 +64,8 @@ pub enum Applied {
     Changed(bool),
     /// A hash or set change's reply.
     Collection(CollectionReply),
+    /// A swap: the string replaced (`None`: the key was missing).
+    Previous(Option<Bytes>),
 }
 
 /// Every live version of a key and the context covering them all (VGET).
@@ -92,6 +104,13 @@ impl Mutation {
                 context: context.map(|c| c.0),
             },
             Mutation::Delete => Op::Delete,
+            Mutation::Swap {
+                value,
+                expire_at_ms,
+            } => Op::Swap {
+                value,
+                expire_at_ms,
+            },
             Mutation::IncrBy(n) => Op::AddInt(n),
             Mutation::IncrByFloat(f) => Op::AddFloat(f),
             Mutation::PfAdd(elements) => Op::PfAdd(elements),
@@ -109,6 +128,7 @@ impl Applied {
             Outcome::Counter(v) => Applied::Counter(v),
             Outcome::Changed(c) => Applied::Changed(c),
             Outcome::Collection(r) => Applied::Collection(r),
+            Outcome::Previous(v) => Applied::Previous(v),
             Outcome::Done
             | Outcome::Refused(_)
             | Outcome::NotHll

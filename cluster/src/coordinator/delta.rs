@@ -35,7 +35,8 @@ use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
 use tokio::sync::{Notify, OnceCell};
 
-use super::write::{WritePlan, apply_op, refused_to_error};
+use super::apply_op::{apply_op, refused_to_error};
+use super::write::WritePlan;
 use super::{Coordinator, Plan};
 use crate::error::{Error, Result};
 use crate::keyspace::{Ack, Keyspace, Need, PartialRead, Updated};

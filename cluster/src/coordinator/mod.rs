@@ -24,6 +24,7 @@
 //! replica side of node requests), [`stats`] (counters for metrics and
 //! INFO).
 
+mod apply_op;
 mod delta;
 pub(crate) use delta::whole_record;
 mod notify;

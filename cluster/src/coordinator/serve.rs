@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::Coordinator;
-use super::write::op_context;
+use super::apply_op::op_context;
 use crate::error::{Error, Result};
 use crate::rpc::{ErrorCode, Request, Response};
 use crate::version::Siblings;

@@ -35,6 +35,7 @@ use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
 
 use super::Coordinator;
+use super::apply_op::{apply_op, op_context, refused_to_error};
 use super::delta::Shipment;
 use crate::error::{Error, Result};
 use crate::keyspace::Need;
@@ -44,10 +45,7 @@ use crate::ring::{NodeId, Ring};
 use crate::rpc::{ErrorCode, Op, Outcome, Request, Response, RpcError};
 use crate::timer::AwakeTimer;
 use crate::token;
-use crate::version::counter::CounterError;
-use crate::version::{
-    Actor, CollectionOp, CollectionReply, CounterValue, OpError, Payload, Siblings, VectorClock,
-};
+use crate::version::{CollectionOp, CollectionReply, Siblings, VectorClock};
 
 /// Where a write goes.
 pub(super) struct WritePlan {
@@ -351,7 +349,9 @@ impl Coordinator {
         // Not to be retried on another replica after an unanswered call:
         // it may have been applied, and twice would count twice.
         let counter = match &op {
-            Op::AddInt(_) | Op::AddFloat(_) => true,
+            // A swap applied twice would answer what its first application
+            // wrote, and the value it replaced would be lost.
+            Op::AddInt(_) | Op::AddFloat(_) | Op::Swap { .. } => true,
             Op::Collection(c) => match c {
                 CollectionOp::AddInt { .. }
                 | CollectionOp::AddFloat { .. }
@@ -364,8 +364,11 @@ impl Coordinator {
         if let Some(refusal) = self.refused_by_type(db, key, &op, level).await? {
             return Err(refusal);
         }
-        let builds_on_read =
-            counter || matches!(op, Op::PfAdd(_) | Op::PfMerge { .. } | Op::Collection(_));
+        let builds_on_read = counter
+            || matches!(
+                op,
+                Op::PfAdd(_) | Op::PfMerge { .. } | Op::Collection(_) | Op::Swap { .. }
+            );
         let base = if builds_on_read {
             Some(self.read(db, key, level).await?).filter(|b| !b.is_empty())
         } else {
@@ -491,7 +494,7 @@ impl Coordinator {
     ) -> Result<Option<Error>> {
         let string_write = matches!(
             op,
-            Op::AddInt(_) | Op::AddFloat(_) | Op::PfAdd(_) | Op::PfMerge { .. }
+            Op::AddInt(_) | Op::AddFloat(_) | Op::PfAdd(_) | Op::PfMerge { .. } | Op::Swap { .. }
         );
         if !string_write {
             return Ok(None);
@@ -543,9 +546,11 @@ impl Coordinator {
             Op::Delete | Op::Put { context: None, .. } => {
                 (PartialTarget::Replace, Vec::new(), Some(Need::Count))
             }
-            Op::AddInt(_) | Op::AddFloat(_) | Op::PfAdd(_) | Op::PfMerge { .. } => {
-                (PartialTarget::String, Vec::new(), Some(Need::Count))
-            }
+            Op::AddInt(_)
+            | Op::AddFloat(_)
+            | Op::PfAdd(_)
+            | Op::PfMerge { .. }
+            | Op::Swap { .. } => (PartialTarget::String, Vec::new(), Some(Need::Count)),
             Op::Put { .. } => return Ok(Err(f)),
         };
         let need = match end {
@@ -631,81 +636,6 @@ async fn send_to(
         }
     };
     Sent { target, owner, ok }
-}
-
-/// Applies one write to a record as actor `me` at `now`.
-pub(super) fn apply_op(
-    sibs: &mut Siblings,
-    op: Op,
-    context: Option<&VectorClock>,
-    me: Actor,
-    now: u64,
-) -> Outcome {
-    match op {
-        Op::Put {
-            value,
-            expire_at_ms,
-            ..
-        } => {
-            sibs.write(context, me, now, Payload::Value(value), expire_at_ms);
-            Outcome::Done
-        }
-        Op::Delete => {
-            sibs.write(None, me, now, Payload::Tombstone, 0);
-            Outcome::Done
-        }
-        Op::AddInt(d) => counter_outcome(sibs.add_int(me, now, d)),
-        Op::AddFloat(d) => counter_outcome(sibs.add_float(me, now, d)),
-        Op::PfAdd(elements) => hll_outcome(sibs.pf_add(me, now, &elements).map(Outcome::Changed)),
-        Op::Collection(op) => match sibs.apply_collection(me, now, &op) {
-            Ok(reply) => Outcome::Collection(reply),
-            Err(OpError::WrongType) => Outcome::WrongType,
-            Err(OpError::Refused(text)) => Outcome::Refused(text),
-        },
-        Op::PfMerge { registers, dense } => hll_outcome(
-            sibs.pf_merge(me, now, &registers, dense)
-                .map(|()| Outcome::Done),
-        ),
-    }
-}
-
-fn hll_outcome(r: std::result::Result<Outcome, ringkv_hll::Invalid>) -> Outcome {
-    match r {
-        Ok(o) => o,
-        Err(ringkv_hll::Invalid::NotHll) => Outcome::NotHll,
-        Err(ringkv_hll::Invalid::Corrupt) => Outcome::CorruptHll,
-        Err(ringkv_hll::Invalid::WrongType) => Outcome::WrongType,
-    }
-}
-
-/// The causal context a VSET carries, decoded (its CRC catches typos).
-pub(super) fn op_context(op: &Op) -> Result<Option<VectorClock>> {
-    match op {
-        Op::Put {
-            context: Some(c), ..
-        } => VectorClock::from_context_string(c)
-            .map(Some)
-            .map_err(|e| Error::BadContext(e.to_string())),
-        _ => Ok(None),
-    }
-}
-
-fn counter_outcome(r: std::result::Result<CounterValue, CounterError>) -> Outcome {
-    match r {
-        Ok(v) => Outcome::Counter(v.to_bytes()),
-        Err(CounterError::WrongType) => Outcome::WrongType,
-        Err(e) => Outcome::Refused(e.to_string()),
-    }
-}
-
-pub(super) fn refused_to_error(o: Outcome) -> Result<Outcome> {
-    match o {
-        Outcome::Refused(text) => Err(Error::NotApplied(text)),
-        Outcome::NotHll => Err(Error::NotHll),
-        Outcome::WrongType => Err(Error::WrongType),
-        Outcome::CorruptHll => Err(Error::CorruptHll),
-        other => Ok(other),
-    }
 }
 
 #[cfg(test)]

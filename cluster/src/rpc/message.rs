@@ -94,6 +94,15 @@ pub enum Op {
     },
     /// A write of a hash or set (body: [`CollectionOp::encode`]).
     Collection(CollectionOp),
+    /// Store `value` (a tombstone when `None`) and answer the string it
+    /// replaced ([`Outcome::Previous`]): GETDEL, GETSET, SET ... GET
+    /// (protocol version 12).
+    Swap {
+        /// The new value; `None` deletes.
+        value: Option<Bytes>,
+        /// Absolute expiry of the new value, unix ms (0: none).
+        expire_at_ms: u64,
+    },
 }
 
 /// What applying an [`Op`] produced besides the new record.
@@ -115,6 +124,8 @@ pub enum Outcome {
     Collection(CollectionReply),
     /// An op on a key holding another type; nothing changed.
     WrongType,
+    /// A swap was applied; the string it replaced, if any.
+    Previous(Option<Bytes>),
 }
 
 /// A request.
@@ -488,6 +499,17 @@ impl Request {
                     Op::Collection(op) => {
                         w.u8(6).bytes(&op.encode());
                     }
+                    Op::Swap {
+                        value,
+                        expire_at_ms,
+                    } => {
+                        w.u8(7);
+                        match value {
+                            Some(v) => w.u8(1).bytes(v),
+                            None => w.u8(0),
+                        };
+                        w.u64(*expire_at_ms);
+                    }
                 }
                 kind::APPLY
             }
@@ -657,6 +679,18 @@ impl Request {
                                 .ok_or_else(|| DecodeError("damaged collection op".into()))?,
                         )
                     }
+                    7 => {
+                        let value = match r.u8("swap flag")? {
+                            0 => None,
+                            1 => Some(r.bytes("value")?),
+                            f => return Err(DecodeError(format!("swap flag {f}"))),
+                        };
+                        let expire_at_ms = r.u64("expiry")?;
+                        Op::Swap {
+                            value,
+                            expire_at_ms,
+                        }
+                    }
                     t => return Err(DecodeError(format!("unknown op {t}"))),
                 };
                 Request::Apply {
@@ -782,6 +816,10 @@ impl Response {
                     Outcome::CorruptHll => w.u8(5),
                     Outcome::Collection(reply) => w.u8(6).bytes(&reply.encode()),
                     Outcome::WrongType => w.u8(7),
+                    Outcome::Previous(v) => match v {
+                        Some(v) => w.u8(8).u8(1).bytes(v),
+                        None => w.u8(8).u8(0),
+                    },
                 };
             }
             Response::ScanPage { next, done, keys } => {
@@ -903,6 +941,11 @@ impl Response {
                         )
                     }
                     7 => Outcome::WrongType,
+                    8 => Outcome::Previous(match r.u8("previous flag")? {
+                        0 => None,
+                        1 => Some(r.bytes("previous")?),
+                        f => return Err(DecodeError(format!("previous flag {f}"))),
+                    }),
                     t => return Err(DecodeError(format!("unknown outcome {t}"))),
                 };
                 Response::Applied { record, outcome }

@@ -54,6 +54,24 @@ fn every_request_and_reply_round_trips() {
             deadline_ms: u64::MAX,
             op: Op::AddFloat(-1.25),
         },
+        Request::Apply {
+            db: 1,
+            key: Bytes::from_static(b"k"),
+            deadline_ms: 7,
+            op: Op::Swap {
+                value: Some(Bytes::from_static(b"new")),
+                expire_at_ms: 11,
+            },
+        },
+        Request::Apply {
+            db: 1,
+            key: Bytes::from_static(b"k"),
+            deadline_ms: 7,
+            op: Op::Swap {
+                value: None,
+                expire_at_ms: 0,
+            },
+        },
         Request::Scan {
             db: 2,
             cursor: u64::MAX,
@@ -135,6 +153,20 @@ fn every_request_and_reply_round_trips() {
             Response::Applied {
                 record: Bytes::from_static(b"r"),
                 outcome: Outcome::Counter(Bytes::from_static(b"12")),
+            },
+        ),
+        (
+            kind::APPLY,
+            Response::Applied {
+                record: Bytes::from_static(b"r"),
+                outcome: Outcome::Previous(Some(Bytes::from_static(b"old"))),
+            },
+        ),
+        (
+            kind::APPLY,
+            Response::Applied {
+                record: Bytes::new(),
+                outcome: Outcome::Previous(None),
             },
         ),
         (

@@ -179,7 +179,15 @@ async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -
         Expiry::Keep => current.as_ref().map_or(0, |e| e.expire_at_ms),
         Expiry::Unchanged | Expiry::Persist => 0,
     };
-    if expire_at_ms != 0 && expire_at_ms <= cx.now_ms() {
+    let expired = expire_at_ms != 0 && expire_at_ms <= cx.now_ms();
+    if plan.get && !plan.nx && !plan.xx {
+        // GETSET, SET ... GET: the reply is what the write replaced where
+        // it was applied, not the read above (which only checked the type
+        // and took KEEPTTL's expiry).
+        let value = (!expired).then(|| copy(value));
+        return swap(cx, key, value, expire_at_ms).await;
+    }
+    if expired {
         // Already expired: Redis deletes the key and answers as if it set it.
         cx.delete(key).await?;
     } else {
@@ -255,13 +263,47 @@ pub async fn getset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn getdel(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    match cx.read(key).await? {
-        Some(e) => {
-            cx.delete(key).await?;
-            Ok(Reply::Bulk(e.value))
+    swap(cx, key, None, 0).await
+}
+
+/// Stores `value` (deletes the key when `None`) and replies with the string
+/// it replaced, read and replaced in one step by the replica that applies
+/// the write ([`Mutation::Swap`]): an increment made through another node
+/// is either in the reply or still counted after it, never lost between
+/// a read and the write. Counts a keyspace hit or miss, as GET does.
+async fn swap(cx: &mut Ctx<'_>, key: &Bytes, value: Option<Bytes>, expire_at_ms: u64) -> CmdResult {
+    let alone = cx.server.cluster.is_alone();
+    let deferred = cx.server.watches.before_write(alone, cx.db(), key);
+    let level = cx.write_level();
+    let stores = value.is_some();
+    let mutation = Mutation::Swap {
+        value,
+        expire_at_ms,
+    };
+    let written = cx.cluster().write(cx.db(), key, mutation, level).await;
+    let previous = match written {
+        Ok((Applied::Previous(previous), ack)) => {
+            // A GETDEL of a missing key changed nothing.
+            let changed = stores || previous.is_some();
+            cx.server
+                .watches
+                .after_write(deferred, changed, cx.db(), key);
+            cx.client.await_ack(ack);
+            previous
         }
-        None => Ok(Reply::Nil),
-    }
+        Ok((other, _)) => {
+            return Err(ReplyError::Err(
+                format!("unexpected swap outcome {other:?}").into(),
+            ));
+        }
+        Err(e) => {
+            cx.server.watches.after_write(deferred, false, cx.db(), key);
+            return Err(e.into());
+        }
+    };
+    cx.server.blocking.wake(cx.db(), key);
+    cx.count_lookup(previous.is_some());
+    Ok(previous.map_or(Reply::Nil, Reply::Bulk))
 }
 
 /// GETEX key [EX | PX | EXAT | PXAT | PERSIST].

@@ -1,0 +1,79 @@
+//! GETDEL and GETSET consuming a counter that other nodes increment at the
+//! same time: every acknowledged increment is either in the value some
+//! GETDEL or GETSET answered, or still in the counter at the end, once.
+//! The read and the write are one step where the write is applied
+//! (`Mutation::Swap`), so an increment applied there between them cannot
+//! be deleted unseen.
+//!
+//! Three real node processes; bounded counts; nodes killed by PID.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::cluster::{Cluster, bulk, cl};
+
+const INCREMENTS_PER_CLIENT: usize = 1_500;
+
+#[test]
+fn every_increment_is_consumed_once_or_still_counted() {
+    let c = Cluster::start(3);
+    let key = "consumed";
+    let done = Arc::new(AtomicBool::new(false));
+    // Two incrementers through nodes 1 and 2.
+    let incrementers: Vec<_> = [1usize, 2]
+        .into_iter()
+        .map(|node| {
+            let mut con = c.conn(node);
+            std::thread::spawn(move || {
+                let mut acked = 0i64;
+                for _ in 0..INCREMENTS_PER_CLIENT {
+                    if cl(&mut con, "QUORUM", &["INCR", key]).is_ok() {
+                        acked += 1;
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    // The consumer through node 0: GETDEL, and now and then GETSET to 0.
+    let consumer = {
+        let mut con = c.conn(0);
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let (mut consumed, mut calls) = (0i64, 0u64);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
+                calls += 1;
+                let reply = if calls % 4 == 0 {
+                    cl(&mut con, "QUORUM", &["GETSET", key, "0"])
+                } else {
+                    cl(&mut con, "QUORUM", &["GETDEL", key])
+                };
+                let got = reply.unwrap_or_else(|e| panic!("call {calls}: {e}"));
+                consumed += bulk(&got).map_or(0, |v| v.parse::<i64>().expect("a number"));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            (consumed, calls)
+        })
+    };
+    let acked: i64 = incrementers
+        .into_iter()
+        .map(|t| t.join().expect("incrementer"))
+        .sum();
+    done.store(true, Ordering::Relaxed);
+    let (consumed, calls) = consumer.join().expect("consumer");
+    let mut con = c.conn(0);
+    let left = bulk(&cl(&mut con, "ALL", &["GET", key]).expect("GET"))
+        .map_or(0, |v| v.parse::<i64>().expect("a number"));
+    println!("acked {acked}, consumed {consumed} in {calls} calls, left {left}");
+    assert!(calls > 10, "the consumer ran alongside the increments");
+    assert_eq!(
+        acked,
+        2 * INCREMENTS_PER_CLIENT as i64,
+        "no increment failed"
+    );
+    assert_eq!(consumed + left, acked);
+}
