@@ -25,6 +25,13 @@ pub enum Mutation {
     },
     /// Delete the key (a versioned tombstone).
     Delete,
+    /// EXPIRE and its family, PERSIST, GETEX on a string: the string written
+    /// again with this expiry (0: none) as the replica applying the write
+    /// holds it, so an increment applied there meanwhile is kept.
+    Expire {
+        /// Absolute expiry, unix ms (0: none).
+        expire_at_ms: u64,
+    },
     /// GETDEL (`value` None), GETSET and SET ... GET: store `value` (or a
     /// tombstone) and answer the string it replaced, as the replica that
     /// applies the write reads it under its record lock, so no write
@@ -104,6 +111,7 @@ impl Mutation {
                 context: context.map(|c| c.0),
             },
             Mutation::Delete => Op::Delete,
+            Mutation::Expire { expire_at_ms } => Op::Expire { expire_at_ms },
             Mutation::Swap {
                 value,
                 expire_at_ms,

@@ -45,6 +45,10 @@ pub(super) fn apply_op(
             value,
             expire_at_ms,
         } => swap(sibs, value, expire_at_ms, me, now),
+        Op::Expire { expire_at_ms } => match sibs.set_string_expiry(me, now, expire_at_ms) {
+            Some(_) => Outcome::Done,
+            None => Outcome::WrongType,
+        },
     }
 }
 

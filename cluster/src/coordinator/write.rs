@@ -367,7 +367,11 @@ impl Coordinator {
         let builds_on_read = counter
             || matches!(
                 op,
-                Op::PfAdd(_) | Op::PfMerge { .. } | Op::Collection(_) | Op::Swap { .. }
+                Op::PfAdd(_)
+                    | Op::PfMerge { .. }
+                    | Op::Collection(_)
+                    | Op::Swap { .. }
+                    | Op::Expire { .. }
             );
         let base = if builds_on_read {
             Some(self.read(db, key, level).await?).filter(|b| !b.is_empty())
@@ -494,7 +498,12 @@ impl Coordinator {
     ) -> Result<Option<Error>> {
         let string_write = matches!(
             op,
-            Op::AddInt(_) | Op::AddFloat(_) | Op::PfAdd(_) | Op::PfMerge { .. } | Op::Swap { .. }
+            Op::AddInt(_)
+                | Op::AddFloat(_)
+                | Op::PfAdd(_)
+                | Op::PfMerge { .. }
+                | Op::Swap { .. }
+                | Op::Expire { .. }
         );
         if !string_write {
             return Ok(None);
@@ -550,7 +559,8 @@ impl Coordinator {
             | Op::AddFloat(_)
             | Op::PfAdd(_)
             | Op::PfMerge { .. }
-            | Op::Swap { .. } => (PartialTarget::String, Vec::new(), Some(Need::Count)),
+            | Op::Swap { .. }
+            | Op::Expire { .. } => (PartialTarget::String, Vec::new(), Some(Need::Count)),
             Op::Put { .. } => return Ok(Err(f)),
         };
         let need = match end {

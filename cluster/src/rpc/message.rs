@@ -94,6 +94,12 @@ pub enum Op {
     },
     /// A write of a hash or set (body: [`CollectionOp::encode`]).
     Collection(CollectionOp),
+    /// Write the key's string again with this expiry (0: none), as the
+    /// receiver holds it (protocol version 12).
+    Expire {
+        /// Absolute expiry, unix ms (0: none).
+        expire_at_ms: u64,
+    },
     /// Store `value` (a tombstone when `None`) and answer the string it
     /// replaced ([`Outcome::Previous`]): GETDEL, GETSET, SET ... GET
     /// (protocol version 12).
@@ -510,6 +516,9 @@ impl Request {
                         };
                         w.u64(*expire_at_ms);
                     }
+                    Op::Expire { expire_at_ms } => {
+                        w.u8(8).u64(*expire_at_ms);
+                    }
                 }
                 kind::APPLY
             }
@@ -691,6 +700,9 @@ impl Request {
                             expire_at_ms,
                         }
                     }
+                    8 => Op::Expire {
+                        expire_at_ms: r.u64("expiry")?,
+                    },
                     t => return Err(DecodeError(format!("unknown op {t}"))),
                 };
                 Request::Apply {

@@ -72,6 +72,14 @@ fn every_request_and_reply_round_trips() {
                 expire_at_ms: 0,
             },
         },
+        Request::Apply {
+            db: 3,
+            key: Bytes::from_static(b"k"),
+            deadline_ms: 7,
+            op: Op::Expire {
+                expire_at_ms: 1_700_000_000_000,
+            },
+        },
         Request::Scan {
             db: 2,
             cursor: u64::MAX,

@@ -29,6 +29,7 @@ pub mod list_op;
 pub mod list_position;
 pub mod member_history;
 pub mod siblings;
+mod string_expiry;
 
 #[cfg(test)]
 mod collection_tests;

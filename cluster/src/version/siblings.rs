@@ -288,7 +288,7 @@ impl Siblings {
 
     /// Stores an increment's `counter` as a write superseding everything
     /// held ([`write`](Self::write) with no context), with `history`.
-    fn write_counter(
+    pub(super) fn write_counter(
         &mut self,
         actor: Actor,
         now_ms: u64,
@@ -719,7 +719,7 @@ impl Siblings {
     /// history it writes: every other lineage the key knows, so their
     /// increments no write had seen keep counting once the increment has
     /// superseded their siblings.
-    fn counter_at(&self, now_ms: u64) -> Result<(Counter, u64, History), CounterError> {
+    pub(super) fn counter_at(&self, now_ms: u64) -> Result<(Counter, u64, History), CounterError> {
         if let View::Collection { .. } = self.view(now_ms) {
             return Err(CounterError::WrongType);
         }

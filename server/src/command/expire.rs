@@ -6,7 +6,7 @@
 //! their space is reclaimed by the engine's compaction (active expiry).
 
 use bytes::Bytes;
-use ringkv_cluster::{CollectionOp, Entry, Need, ValueType};
+use ringkv_cluster::{CollectionOp, Entry, Mutation, Need, ValueType};
 use ringkv_resp::Reply;
 
 use super::Ctx;
@@ -121,7 +121,7 @@ async fn set_expiry(
         }
     }
     let entry = match found.kind {
-        ValueType::String => found,
+        ValueType::String => return expire_string(cx, key, at).await,
         _ => match cx.peek(cx.db(), key).await? {
             Some(whole) => whole,
             None => return Ok(()),
@@ -135,6 +135,23 @@ async fn set_expiry(
         },
     )
     .await
+}
+
+/// Gives the string at `key` the expiry `at` (0: none) as one write the
+/// replica applying it makes of what it holds ([`Mutation::Expire`]): not
+/// a copy of the value read here, which would replace an increment made
+/// through another node meanwhile. Used by GETEX too.
+pub(super) async fn expire_string(
+    cx: &mut Ctx<'_>,
+    key: &Bytes,
+    at: u64,
+) -> Result<(), ReplyError> {
+    cx.server.watches.touch(cx.db(), key);
+    let level = cx.write_level();
+    let mutation = Mutation::Expire { expire_at_ms: at };
+    let (_, ack) = cx.cluster().write(cx.db(), key, mutation, level).await?;
+    cx.client.await_ack(ack);
+    Ok(())
 }
 
 /// EXPIRE key seconds [NX | XX | GT | LT].

@@ -319,12 +319,9 @@ pub async fn getex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let expiry = options.expiry(cx)?;
     match expiry {
         Expiry::At(at) if at <= cx.now_ms() => cx.delete(key).await?,
-        Expiry::At(at) => {
-            cx.put(key, Entry::with_expiry(entry.value.clone(), at))
-                .await?
-        }
+        Expiry::At(at) => super::expire::expire_string(cx, key, at).await?,
         Expiry::Persist if entry.expire_at_ms != 0 => {
-            cx.put(key, Entry::new(entry.value.clone())).await?;
+            super::expire::expire_string(cx, key, 0).await?;
         }
         _ => {}
     }

@@ -1,9 +1,11 @@
-//! GETDEL and GETSET consuming a counter that other nodes increment at the
-//! same time: every acknowledged increment is either in the value some
-//! GETDEL or GETSET answered, or still in the counter at the end, once.
-//! The read and the write are one step where the write is applied
-//! (`Mutation::Swap`), so an increment applied there between them cannot
-//! be deleted unseen.
+//! Commands that read a string and write it back, run on a counter that
+//! other nodes increment at the same time: GETDEL and GETSET consuming it
+//! (every acknowledged increment is either in the value some GETDEL or
+//! GETSET answered, or still in the counter at the end, once), and EXPIRE
+//! and PERSIST changing its expiry (every increment kept). The read and
+//! the write are one step where the write is applied (`Mutation::Swap`,
+//! `Mutation::Expire`), so an increment applied there between them cannot
+//! be replaced unseen.
 //!
 //! Three real node processes; bounded counts; nodes killed by PID.
 
@@ -76,4 +78,54 @@ fn every_increment_is_consumed_once_or_still_counted() {
         "no increment failed"
     );
     assert_eq!(consumed + left, acked);
+}
+
+/// EXPIRE (and PERSIST) of a counter that other nodes increment at the
+/// same time, as a rate limiter does: no acknowledged increment is lost.
+#[test]
+fn an_expiry_set_while_others_increment_keeps_every_increment() {
+    let c = Cluster::start(3);
+    let key = "limited";
+    let done = Arc::new(AtomicBool::new(false));
+    let incrementers: Vec<_> = [1usize, 2]
+        .into_iter()
+        .map(|node| {
+            let mut con = c.conn(node);
+            std::thread::spawn(move || {
+                for _ in 0..INCREMENTS_PER_CLIENT {
+                    cl(&mut con, "QUORUM", &["INCR", key]).expect("INCR");
+                }
+            })
+        })
+        .collect();
+    let expirer = {
+        let mut con = c.conn(0);
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut calls = 0u64;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
+                calls += 1;
+                let command: &[&str] = if calls % 3 == 0 {
+                    &["PERSIST", key]
+                } else {
+                    &["EXPIRE", key, "1000"]
+                };
+                cl(&mut con, "QUORUM", command).unwrap_or_else(|e| panic!("call {calls}: {e}"));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            calls
+        })
+    };
+    for t in incrementers {
+        t.join().expect("incrementer");
+    }
+    done.store(true, Ordering::Relaxed);
+    let calls = expirer.join().expect("expirer");
+    let mut con = c.conn(0);
+    let total = bulk(&cl(&mut con, "ALL", &["GET", key]).expect("GET"))
+        .map_or(0, |v| v.parse::<i64>().expect("a number"));
+    println!("{calls} expiry changes; total {total}");
+    assert!(calls > 10, "the expiry changed alongside the increments");
+    assert_eq!(total, 2 * INCREMENTS_PER_CLIENT as i64);
 }
