@@ -68,7 +68,7 @@ pub use keyspace::{
     Ack, Entry, Keyspace, Need, PartialRead, ScanPage, ScoreWindow, ValueType, Write, random_picks,
 };
 pub use locks::{KeyHold, holding_scope};
-pub use mutation::{Applied, CausalContext, Mutation, Versions};
+pub use mutation::{Applied, CausalContext, Mutation, Versions, swap};
 pub use node::{join, leave, remove, start};
 pub use ringkv_conf::Consistency;
 pub use stats::{ClusterStats, LatencyHistogram, PerLevel};

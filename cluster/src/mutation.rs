@@ -32,15 +32,20 @@ pub enum Mutation {
         /// Absolute expiry, unix ms (0: none).
         expire_at_ms: u64,
     },
-    /// GETDEL (`value` None), GETSET and SET ... GET: store `value` (or a
-    /// tombstone) and answer the string it replaced, as the replica that
-    /// applies the write reads it under its record lock, so no write
-    /// applied there in between is replaced unseen ([`Applied::Previous`]).
+    /// A write decided by what the key holds: GETDEL (`value` None), GETSET,
+    /// SET with NX, XX, GET or KEEPTTL. The replica that applies it reads
+    /// the key under its record lock, stores `value` (or a tombstone) if
+    /// the [`swap`] flags allow, and answers what it read
+    /// ([`Applied::Swapped`]), so no write applied there in between is
+    /// replaced unseen, and two SET NX through different nodes leave one
+    /// winner (as long as they reach the same replica first).
     Swap {
         /// The new value; `None` deletes.
         value: Option<Bytes>,
         /// Absolute expiry of the new value, unix ms (0: none).
         expire_at_ms: u64,
+        /// [`swap`] bits.
+        flags: u8,
     },
     /// Add to the key's integer counter (INCR, INCRBY, DECR, DECRBY).
     IncrBy(i64),
@@ -71,8 +76,27 @@ pub enum Applied {
     Changed(bool),
     /// A hash or set change's reply.
     Collection(CollectionReply),
-    /// A swap: the string replaced (`None`: the key was missing).
-    Previous(Option<Bytes>),
+    /// A swap: the string the key held (`None`: missing, or not a string
+    /// when the swap does not ask for it), and whether the write was made.
+    Swapped {
+        /// The string read.
+        previous: Option<Bytes>,
+        /// Whether the write was made (NX and XX may refuse it).
+        applied: bool,
+    },
+}
+
+/// Flags of [`Mutation::Swap`].
+pub mod swap {
+    /// Only if the key is missing (SET NX).
+    pub const NX: u8 = 1;
+    /// Only if the key exists (SET XX).
+    pub const XX: u8 = 2;
+    /// Keep the key's expiry (SET KEEPTTL); `expire_at_ms` is ignored.
+    pub const KEEPTTL: u8 = 4;
+    /// The previous value is wanted: a key that is not a string is refused
+    /// (`-WRONGTYPE`, GETDEL, GETSET, SET ... GET).
+    pub const GET: u8 = 8;
 }
 
 /// Every live version of a key and the context covering them all (VGET).
@@ -115,9 +139,11 @@ impl Mutation {
             Mutation::Swap {
                 value,
                 expire_at_ms,
+                flags,
             } => Op::Swap {
                 value,
                 expire_at_ms,
+                flags,
             },
             Mutation::IncrBy(n) => Op::AddInt(n),
             Mutation::IncrByFloat(f) => Op::AddFloat(f),
@@ -136,7 +162,7 @@ impl Applied {
             Outcome::Counter(v) => Applied::Counter(v),
             Outcome::Changed(c) => Applied::Changed(c),
             Outcome::Collection(r) => Applied::Collection(r),
-            Outcome::Previous(v) => Applied::Previous(v),
+            Outcome::Swapped { previous, applied } => Applied::Swapped { previous, applied },
             Outcome::Done
             | Outcome::Refused(_)
             | Outcome::NotHll

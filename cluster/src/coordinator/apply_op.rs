@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use crate::mutation::swap;
 use crate::rpc::{Op, Outcome};
 use crate::version::counter::CounterError;
 use crate::version::{Actor, CounterValue, OpError, Payload, Siblings, VectorClock, View};
@@ -44,7 +45,8 @@ pub(super) fn apply_op(
         Op::Swap {
             value,
             expire_at_ms,
-        } => swap(sibs, value, expire_at_ms, me, now),
+            flags,
+        } => swap(sibs, value, expire_at_ms, flags, me, now),
         Op::Expire { expire_at_ms } => match sibs.set_string_expiry(me, now, expire_at_ms) {
             Some(_) => Outcome::Done,
             None => Outcome::WrongType,
@@ -52,32 +54,53 @@ pub(super) fn apply_op(
     }
 }
 
-/// [`Op::Swap`]: the string the record holds (as GET reads it: a counter's
-/// value, a HyperLogLog's bytes) replaced by `value` or a tombstone, in one
-/// step under the record lock; nothing written when there is nothing to
-/// delete. A hash, set, sorted set or list is refused.
+/// [`Op::Swap`]: what the record holds read (a string as GET reads it: a
+/// counter's value, a HyperLogLog's bytes) and, if the [`swap`] flags
+/// allow, replaced by `value` or a tombstone, in one step under the record
+/// lock; nothing written when there is nothing to delete. With
+/// [`swap::GET`] a hash, set, sorted set or list is refused; without it,
+/// it is replaced as SET replaces it.
 fn swap(
     sibs: &mut Siblings,
     value: Option<Bytes>,
     expire_at_ms: u64,
+    flags: u8,
     me: Actor,
     now: u64,
 ) -> Outcome {
-    let previous = match sibs.view(now) {
-        View::Absent => None,
-        View::Plain(s) => crate::version::payload_bytes(&s.payload),
-        View::Collection { .. } => return Outcome::WrongType,
+    let (exists, previous, expiry) = match sibs.view(now) {
+        View::Absent => (false, None, 0),
+        View::Plain(s) => (
+            true,
+            crate::version::payload_bytes(&s.payload),
+            s.expire_at_ms,
+        ),
+        View::Collection { expire_at_ms, .. } => {
+            if flags & swap::GET != 0 {
+                return Outcome::WrongType;
+            }
+            (true, None, expire_at_ms)
+        }
     };
-    match value {
-        Some(v) => {
-            sibs.write(None, me, now, Payload::Value(v), expire_at_ms);
+    let (nx, xx) = (flags & swap::NX != 0, flags & swap::XX != 0);
+    let applied = if exists { !nx } else { !xx };
+    if applied {
+        let expire_at_ms = if flags & swap::KEEPTTL != 0 {
+            expiry
+        } else {
+            expire_at_ms
+        };
+        match value {
+            Some(v) => {
+                sibs.write(None, me, now, Payload::Value(v), expire_at_ms);
+            }
+            None if exists => {
+                sibs.write(None, me, now, Payload::Tombstone, 0);
+            }
+            None => {}
         }
-        None if previous.is_some() => {
-            sibs.write(None, me, now, Payload::Tombstone, 0);
-        }
-        None => {}
     }
-    Outcome::Previous(previous)
+    Outcome::Swapped { previous, applied }
 }
 
 fn hll_outcome(r: std::result::Result<Outcome, ringkv_hll::Invalid>) -> Outcome {

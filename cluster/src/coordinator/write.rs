@@ -378,13 +378,26 @@ impl Coordinator {
         } else {
             None
         };
-        if plan.leaders.contains(&self.me) && !self.is_rebuilding() {
+        // A write decided by what the key holds (GETDEL, GETSET, SET NX,
+        // XX or GET) is applied by the first replica every node would ask,
+        // so concurrent ones through different nodes meet under one record
+        // lock: one SET NX wins, two GETDELs do not return the same value.
+        let leads_here = if matches!(op, Op::Swap { .. }) {
+            plan.leaders.first() == Some(&self.me)
+        } else {
+            plan.leaders.contains(&self.me)
+        };
+        if leads_here && !self.is_rebuilding() {
             if let Some(b) = &base {
                 self.merge_local(db, key, b).await?;
             }
             // A write replacing the key leaves a whole record without
             // reading a split collection's members.
-            let applied = if matches!(op, Op::Delete | Op::Put { context: None, .. }) {
+            let replaces = matches!(
+                op,
+                Op::Delete | Op::Put { context: None, .. } | Op::Swap { .. }
+            );
+            let applied = if replaces {
                 self.apply_local_partial(db, key, op, context).await?
             } else {
                 self.apply_local(db, key, op, context).await?
@@ -496,15 +509,13 @@ impl Coordinator {
         op: &Op,
         level: Consistency,
     ) -> Result<Option<Error>> {
-        let string_write = matches!(
-            op,
-            Op::AddInt(_)
-                | Op::AddFloat(_)
-                | Op::PfAdd(_)
-                | Op::PfMerge { .. }
-                | Op::Swap { .. }
-                | Op::Expire { .. }
-        );
+        let string_write = match op {
+            Op::AddInt(_) | Op::AddFloat(_) | Op::PfAdd(_) | Op::PfMerge { .. } => true,
+            Op::Expire { .. } => true,
+            // Only a swap that answers the string (GETDEL, GETSET, SET GET).
+            Op::Swap { flags, .. } => flags & crate::mutation::swap::GET != 0,
+            _ => false,
+        };
         if !string_write {
             return Ok(None);
         }
@@ -559,8 +570,10 @@ impl Coordinator {
             | Op::AddFloat(_)
             | Op::PfAdd(_)
             | Op::PfMerge { .. }
-            | Op::Swap { .. }
             | Op::Expire { .. } => (PartialTarget::String, Vec::new(), Some(Need::Count)),
+            // Decided by what the key holds, whatever its type: a SET
+            // (XX, KEEPTTL) replaces a collection as SET does.
+            Op::Swap { .. } => (PartialTarget::Replace, Vec::new(), Some(Need::Count)),
             Op::Put { .. } => return Ok(Err(f)),
         };
         let need = match end {

@@ -108,6 +108,8 @@ pub enum Op {
         value: Option<Bytes>,
         /// Absolute expiry of the new value, unix ms (0: none).
         expire_at_ms: u64,
+        /// `crate::swap` bits (NX, XX, KEEPTTL, GET).
+        flags: u8,
     },
 }
 
@@ -130,8 +132,13 @@ pub enum Outcome {
     Collection(CollectionReply),
     /// An op on a key holding another type; nothing changed.
     WrongType,
-    /// A swap was applied; the string it replaced, if any.
-    Previous(Option<Bytes>),
+    /// A swap: the string the key held, if any, and whether it wrote.
+    Swapped {
+        /// The string read.
+        previous: Option<Bytes>,
+        /// Whether the write was made.
+        applied: bool,
+    },
 }
 
 /// A request.
@@ -508,8 +515,9 @@ impl Request {
                     Op::Swap {
                         value,
                         expire_at_ms,
+                        flags,
                     } => {
-                        w.u8(7);
+                        w.u8(7).u8(*flags);
                         match value {
                             Some(v) => w.u8(1).bytes(v),
                             None => w.u8(0),
@@ -689,7 +697,8 @@ impl Request {
                         )
                     }
                     7 => {
-                        let value = match r.u8("swap flag")? {
+                        let flags = r.u8("swap flags")?;
+                        let value = match r.u8("swap value flag")? {
                             0 => None,
                             1 => Some(r.bytes("value")?),
                             f => return Err(DecodeError(format!("swap flag {f}"))),
@@ -698,6 +707,7 @@ impl Request {
                         Op::Swap {
                             value,
                             expire_at_ms,
+                            flags,
                         }
                     }
                     8 => Op::Expire {
@@ -828,10 +838,13 @@ impl Response {
                     Outcome::CorruptHll => w.u8(5),
                     Outcome::Collection(reply) => w.u8(6).bytes(&reply.encode()),
                     Outcome::WrongType => w.u8(7),
-                    Outcome::Previous(v) => match v {
-                        Some(v) => w.u8(8).u8(1).bytes(v),
-                        None => w.u8(8).u8(0),
-                    },
+                    Outcome::Swapped { previous, applied } => {
+                        w.u8(8).u8(u8::from(*applied));
+                        match previous {
+                            Some(v) => w.u8(1).bytes(v),
+                            None => w.u8(0),
+                        }
+                    }
                 };
             }
             Response::ScanPage { next, done, keys } => {
@@ -953,11 +966,15 @@ impl Response {
                         )
                     }
                     7 => Outcome::WrongType,
-                    8 => Outcome::Previous(match r.u8("previous flag")? {
-                        0 => None,
-                        1 => Some(r.bytes("previous")?),
-                        f => return Err(DecodeError(format!("previous flag {f}"))),
-                    }),
+                    8 => {
+                        let applied = r.u8("applied")? != 0;
+                        let previous = match r.u8("previous flag")? {
+                            0 => None,
+                            1 => Some(r.bytes("previous")?),
+                            f => return Err(DecodeError(format!("previous flag {f}"))),
+                        };
+                        Outcome::Swapped { previous, applied }
+                    }
                     t => return Err(DecodeError(format!("unknown outcome {t}"))),
                 };
                 Response::Applied { record, outcome }

@@ -61,6 +61,7 @@ fn every_request_and_reply_round_trips() {
             op: Op::Swap {
                 value: Some(Bytes::from_static(b"new")),
                 expire_at_ms: 11,
+                flags: crate::mutation::swap::NX | crate::mutation::swap::GET,
             },
         },
         Request::Apply {
@@ -70,6 +71,7 @@ fn every_request_and_reply_round_trips() {
             op: Op::Swap {
                 value: None,
                 expire_at_ms: 0,
+                flags: 0,
             },
         },
         Request::Apply {
@@ -167,14 +169,20 @@ fn every_request_and_reply_round_trips() {
             kind::APPLY,
             Response::Applied {
                 record: Bytes::from_static(b"r"),
-                outcome: Outcome::Previous(Some(Bytes::from_static(b"old"))),
+                outcome: Outcome::Swapped {
+                    previous: Some(Bytes::from_static(b"old")),
+                    applied: false,
+                },
             },
         ),
         (
             kind::APPLY,
             Response::Applied {
                 record: Bytes::new(),
-                outcome: Outcome::Previous(None),
+                outcome: Outcome::Swapped {
+                    previous: None,
+                    applied: true,
+                },
             },
         ),
         (

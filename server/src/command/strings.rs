@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use ringkv_cluster::{Applied, Mutation};
+use ringkv_cluster::{Applied, Mutation, swap};
 use ringkv_cluster::{Entry, ValueType, Write};
 use ringkv_resp::Reply;
 
@@ -149,52 +149,43 @@ struct SetPlan {
 
 async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -> CmdResult {
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    let db = cx.db();
-    // A blind SET (no NX/XX/GET/KEEPTTL) does not need the old value at
-    // this layer, so it does not read it here. (The replica applying the
-    // write still reads its record to build the new version: the vector
-    // clock needs it.)
-    let needs_current = plan.nx || plan.xx || plan.get || matches!(plan.expiry, Expiry::Keep);
-    let current = if needs_current {
-        cx.peek_shallow(db, key).await?
-    } else {
-        None
-    };
-    if plan.get
-        && current
-            .as_ref()
-            .is_some_and(|e| e.kind != ValueType::String)
-    {
-        return Err(ReplyError::WrongType);
-    }
-    let old_reply = || match &current {
-        Some(e) => Reply::Bulk(e.value.clone()),
-        None => Reply::Nil,
-    };
-    if (plan.nx && current.is_some()) || (plan.xx && current.is_none()) {
-        return Ok(if plan.get { old_reply() } else { Reply::Nil });
-    }
+    let keep = matches!(plan.expiry, Expiry::Keep);
     let expire_at_ms = match plan.expiry {
         Expiry::At(at) => at,
-        Expiry::Keep => current.as_ref().map_or(0, |e| e.expire_at_ms),
-        Expiry::Unchanged | Expiry::Persist => 0,
+        Expiry::Keep | Expiry::Unchanged | Expiry::Persist => 0,
     };
+    // Already expired: Redis deletes the key and answers as if it set it.
     let expired = expire_at_ms != 0 && expire_at_ms <= cx.now_ms();
-    if plan.get && !plan.nx && !plan.xx {
-        // GETSET, SET ... GET: the reply is what the write replaced where
-        // it was applied, not the read above (which only checked the type
-        // and took KEEPTTL's expiry).
+    if plan.nx || plan.xx || plan.get || keep {
+        // Decided by what the key holds: read and written in one step by
+        // the replica that applies the write, so two SET NX through two
+        // nodes leave one winner, and GET answers exactly what was
+        // replaced.
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+        let flags = flag(plan.nx, swap::NX)
+            | flag(plan.xx, swap::XX)
+            | flag(keep, swap::KEEPTTL)
+            | flag(plan.get, swap::GET);
         let value = (!expired).then(|| copy(value));
-        return swap(cx, key, value, expire_at_ms).await;
+        let (previous, applied) = swap_value(cx, key, value, expire_at_ms, flags).await?;
+        return Ok(if plan.get {
+            previous.map_or(Reply::Nil, Reply::Bulk)
+        } else if applied {
+            Reply::Ok
+        } else {
+            Reply::Nil
+        });
     }
+    // A blind SET does not read the old value at this layer. (The replica
+    // applying the write still reads its record to build the new version:
+    // the vector clock needs it.)
     if expired {
-        // Already expired: Redis deletes the key and answers as if it set it.
         cx.delete(key).await?;
     } else {
         cx.put(key, Entry::with_expiry(copy(value), expire_at_ms))
             .await?;
     }
-    Ok(if plan.get { old_reply() } else { Reply::Ok })
+    Ok(Reply::Ok)
 }
 
 /// A private copy of an argument, so stored values never pin a read buffer.
@@ -263,15 +254,24 @@ pub async fn getset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub async fn getdel(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let _lock = cx.ks().lock([key.as_ref()]).await;
-    swap(cx, key, None, 0).await
+    let (previous, _) = swap_value(cx, key, None, 0, swap::GET).await?;
+    Ok(previous.map_or(Reply::Nil, Reply::Bulk))
 }
 
-/// Stores `value` (deletes the key when `None`) and replies with the string
-/// it replaced, read and replaced in one step by the replica that applies
-/// the write ([`Mutation::Swap`]): an increment made through another node
-/// is either in the reply or still counted after it, never lost between
-/// a read and the write. Counts a keyspace hit or miss, as GET does.
-async fn swap(cx: &mut Ctx<'_>, key: &Bytes, value: Option<Bytes>, expire_at_ms: u64) -> CmdResult {
+/// Stores `value` (deletes the key when `None`) if the [`swap`] `flags`
+/// allow, read and written in one step by the replica that applies the
+/// write ([`Mutation::Swap`]): an increment made through another node is
+/// either in the string answered or still counted after it, never lost
+/// between a read and the write. The string the key held (with
+/// [`swap::GET`]; counted as a keyspace hit or miss, as GET is) and
+/// whether the write was made.
+async fn swap_value(
+    cx: &mut Ctx<'_>,
+    key: &Bytes,
+    value: Option<Bytes>,
+    expire_at_ms: u64,
+    flags: u8,
+) -> Result<(Option<Bytes>, bool), ReplyError> {
     let alone = cx.server.cluster.is_alone();
     let deferred = cx.server.watches.before_write(alone, cx.db(), key);
     let level = cx.write_level();
@@ -279,17 +279,19 @@ async fn swap(cx: &mut Ctx<'_>, key: &Bytes, value: Option<Bytes>, expire_at_ms:
     let mutation = Mutation::Swap {
         value,
         expire_at_ms,
+        flags,
     };
     let written = cx.cluster().write(cx.db(), key, mutation, level).await;
-    let previous = match written {
-        Ok((Applied::Previous(previous), ack)) => {
-            // A GETDEL of a missing key changed nothing.
-            let changed = stores || previous.is_some();
+    let (previous, applied) = match written {
+        Ok((Applied::Swapped { previous, applied }, ack)) => {
+            // A GETDEL of a missing key, or a refused NX or XX, changed
+            // nothing.
+            let changed = applied && (stores || previous.is_some());
             cx.server
                 .watches
                 .after_write(deferred, changed, cx.db(), key);
             cx.client.await_ack(ack);
-            previous
+            (previous, applied)
         }
         Ok((other, _)) => {
             return Err(ReplyError::Err(
@@ -301,9 +303,13 @@ async fn swap(cx: &mut Ctx<'_>, key: &Bytes, value: Option<Bytes>, expire_at_ms:
             return Err(e.into());
         }
     };
-    cx.server.blocking.wake(cx.db(), key);
-    cx.count_lookup(previous.is_some());
-    Ok(previous.map_or(Reply::Nil, Reply::Bulk))
+    if applied {
+        cx.server.blocking.wake(cx.db(), key);
+    }
+    if flags & swap::GET != 0 {
+        cx.count_lookup(previous.is_some());
+    }
+    Ok((previous, applied))
 }
 
 /// GETEX key [EX | PX | EXAT | PXAT | PERSIST].
