@@ -86,18 +86,8 @@ pub enum Applied {
     },
 }
 
-/// Flags of [`Mutation::Swap`].
-pub mod swap {
-    /// Only if the key is missing (SET NX).
-    pub const NX: u8 = 1;
-    /// Only if the key exists (SET XX).
-    pub const XX: u8 = 2;
-    /// Keep the key's expiry (SET KEEPTTL); `expire_at_ms` is ignored.
-    pub const KEEPTTL: u8 = 4;
-    /// The previous value is wanted: a key that is not a string is refused
-    /// (`-WRONGTYPE`, GETDEL, GETSET, SET ... GET).
-    pub const GET: u8 = 8;
-}
+/// Flags of [`Mutation::Swap`] (the bits its operation carries).
+pub use crate::rpc::swap;
 
 /// Every live version of a key and the context covering them all (VGET).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -108,9 +108,22 @@ pub enum Op {
         value: Option<Bytes>,
         /// Absolute expiry of the new value, unix ms (0: none).
         expire_at_ms: u64,
-        /// `crate::swap` bits (NX, XX, KEEPTTL, GET).
+        /// [`swap`] bits (NX, XX, KEEPTTL, GET).
         flags: u8,
     },
+}
+
+/// Flags of [`Op::Swap`] (`crate::Mutation::Swap`).
+pub mod swap {
+    /// Only if the key is missing (SET NX).
+    pub const NX: u8 = 1;
+    /// Only if the key exists (SET XX).
+    pub const XX: u8 = 2;
+    /// Keep the key's expiry (SET KEEPTTL); `expire_at_ms` is ignored.
+    pub const KEEPTTL: u8 = 4;
+    /// The previous value is wanted: a key that is not a string is refused
+    /// (`-WRONGTYPE`, GETDEL, GETSET, SET ... GET).
+    pub const GET: u8 = 8;
 }
 
 /// What applying an [`Op`] produced besides the new record.

@@ -61,7 +61,7 @@ fn every_request_and_reply_round_trips() {
             op: Op::Swap {
                 value: Some(Bytes::from_static(b"new")),
                 expire_at_ms: 11,
-                flags: crate::mutation::swap::NX | crate::mutation::swap::GET,
+                flags: super::swap::NX | super::swap::GET,
             },
         },
         Request::Apply {
