@@ -168,6 +168,32 @@ fn siblings(t: &mut Tally, bytes: &[u8], legacy: u64) -> Option<Siblings> {
     if w.apply_collection(actor, NOW_MS, &hset).is_ok() {
         supersedes_all(&w, legacy);
     }
+    // A counter field removed, then incremented again (member histories).
+    let mut w = s.clone();
+    let field = || Bytes::from_static(b"f");
+    let _ = w.apply_collection(
+        actor,
+        NOW_MS,
+        &CollectionOp::Remove {
+            kind: Kind::Hash,
+            members: vec![field()],
+        },
+    );
+    let _ = w.apply_collection(
+        actor,
+        NOW_MS + 1,
+        &CollectionOp::AddInt {
+            member: field(),
+            delta: 2,
+        },
+    );
+    if let crate::version::View::Collection { collection, .. } = w.view(NOW_MS + 1) {
+        let _ = collection.to_members();
+    }
+    let mut w = s.clone();
+    if w.set_string_expiry(actor, NOW_MS, NOW_MS + 1_000) == Some(true) {
+        supersedes_all(&w, legacy);
+    }
     let mut w = s.clone();
     w.write(
         None,
