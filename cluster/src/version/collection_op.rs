@@ -261,7 +261,7 @@ impl Siblings {
             None => match self.view(now_ms) {
                 View::Absent => {
                     let mut fresh = Collection::new(kind);
-                    fresh.set_member_histories(self.member_histories_at(now_ms));
+                    fresh.set_member_histories(self.member_histories_at(Some(kind), now_ms));
                     (fresh, 0)
                 }
                 View::Plain(_) => return Err(OpError::WrongType),

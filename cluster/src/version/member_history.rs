@@ -30,7 +30,7 @@ use bytes::Bytes;
 
 use super::Actor;
 use super::clock::VectorClock;
-use super::collection::{Element, Item, Tag, latest_item, resolve_item};
+use super::collection::{Element, Item, Kind, Tag, latest_item, resolve_item};
 use super::counter::Counter;
 use super::counter_history::{HISTORY_MAX_AGE_MS, History, Lineages};
 use super::siblings::{Payload, Sibling};
@@ -334,13 +334,22 @@ pub(super) fn recorded_by(
     }
 }
 
-/// What the live deletions and strings among `siblings` recorded of the
-/// counter members of collections they replaced.
-pub(super) fn live_member_histories(siblings: &[Sibling], now_ms: u64) -> MemberHistories {
+/// The member histories the live siblings among `siblings` hold: what
+/// deletions and strings recorded of the collections they replaced, and,
+/// with `kind`, the own histories of the collections of that kind (a
+/// collection whose members concurrent deletions all removed reads as
+/// missing, and a write of that kind made over it must keep them).
+pub(super) fn live_member_histories(
+    siblings: &[Sibling],
+    kind: Option<Kind>,
+    now_ms: u64,
+) -> MemberHistories {
     let mut all = MemberHistories::new();
-    for s in siblings {
-        if !s.member_histories.is_empty() && !s.is_expired(now_ms) {
-            all.join(&s.member_histories);
+    for s in siblings.iter().filter(|s| !s.is_expired(now_ms)) {
+        match &s.payload {
+            Payload::Collection(c) if Some(c.kind()) == kind => all.join(c.member_histories()),
+            Payload::Collection(_) => {}
+            _ => all.join(&s.member_histories),
         }
     }
     all

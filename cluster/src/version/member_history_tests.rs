@@ -156,6 +156,30 @@ fn a_deletion_of_the_key_removes_exactly_what_it_had_seen() {
     }
 }
 
+/// Found by the property below: a hash whose last counter field an HDEL
+/// removed, and whose other field a concurrent DEL removed, reads as
+/// missing; the next write over it must keep the HDEL's record, or the
+/// increments it had removed come back.
+#[test]
+fn a_write_over_a_hash_emptied_by_concurrent_deletions_keeps_what_they_removed() {
+    let (mut r0, mut r1, mut r2) = (Siblings::new(), Siblings::new(), Siblings::new());
+    hset(&mut r0, A, 1_000, "other", "x");
+    r2.merge(&r0);
+    hincrby(&mut r0, A, 1_010, "g", -1);
+    del(&mut r2, C, 1_020);
+    r1.merge(&r0);
+    hdel(&mut r1, B, 1_030, "g");
+    r1.merge(&r2);
+    // r1 now holds its hash (no member left but "other", which r2's DEL
+    // removed) beside r2's tombstone: a read sees no key.
+    assert!(members(&r1).is_empty());
+    hincrby(&mut r0, A, 1_040, "g", 0);
+    hincrby(&mut r1, B, 1_050, "f", 0);
+    // The HDEL had seen the -1; the later 0 from A counts.
+    agree([&r0, &r1, &r2], "g", Some("0"));
+    agree([&r0, &r1, &r2], "f", Some("0"));
+}
+
 /// HSET over a counter: its value plus the increments it had not seen.
 #[test]
 fn an_hset_over_a_counter_keeps_the_increments_it_had_not_seen() {

@@ -499,7 +499,8 @@ impl Siblings {
             })
             .collect();
         let mut collection = Collection::join(kind, &parts);
-        collection.join_member_histories(&self.member_histories_at(now_ms));
+        // The collections' own are in the join already.
+        collection.join_member_histories(&self.member_histories_at(None, now_ms));
         if collection.is_empty() {
             View::Absent
         } else {
@@ -510,11 +511,15 @@ impl Siblings {
         }
     }
 
-    /// What the live deletions and strings here recorded of the counter
-    /// members of collections they replaced (a collection written over
-    /// them starts with it).
-    pub(super) fn member_histories_at(&self, now_ms: u64) -> MemberHistories {
-        live_member_histories(&self.siblings, now_ms)
+    /// The member histories the live siblings here hold, those of the
+    /// collections of `kind` included (a collection of that kind written
+    /// over them starts with them; see [`live_member_histories`]).
+    pub(super) fn member_histories_at(
+        &self,
+        kind: Option<super::collection::Kind>,
+        now_ms: u64,
+    ) -> MemberHistories {
+        live_member_histories(&self.siblings, kind, now_ms)
     }
 
     /// Last-write-wins pick at `now_ms`: the sibling with the greatest
