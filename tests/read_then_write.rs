@@ -14,71 +14,103 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, bulk, cl};
 
 const INCREMENTS_PER_CLIENT: usize = 1_500;
 
+/// INCR of `key`, `INCREMENTS_PER_CLIENT` times through each of nodes 1
+/// and 2 at once; each thread answers how many were acknowledged.
+fn increment_through_two_nodes(c: &Cluster, key: &'static str) -> Vec<JoinHandle<i64>> {
+    [1usize, 2]
+        .into_iter()
+        .map(|node| {
+            let mut con = c.conn(node);
+            std::thread::spawn(move || {
+                let acked = (0..INCREMENTS_PER_CLIENT)
+                    .filter(|_| cl(&mut con, "QUORUM", &["INCR", key]).is_ok())
+                    .count();
+                acked as i64
+            })
+        })
+        .collect()
+}
+
+/// The acknowledged increments of [`increment_through_two_nodes`], once
+/// all are made; then sets `done`.
+fn join_increments(threads: Vec<JoinHandle<i64>>, done: &AtomicBool) -> i64 {
+    let acked = threads
+        .into_iter()
+        .map(|t| t.join().expect("incrementer"))
+        .sum();
+    done.store(true, Ordering::Relaxed);
+    acked
+}
+
+/// Runs `step` (given the call's number, from 1) through node `node` every
+/// 2 ms until `done` is set, for at most 60 s; the thread answers how many
+/// calls it made.
+fn repeat_until_done(
+    c: &Cluster,
+    node: usize,
+    done: &Arc<AtomicBool>,
+    mut step: impl FnMut(&mut redis::Connection, u64) + Send + 'static,
+) -> JoinHandle<u64> {
+    let mut con = c.conn(node);
+    let done = done.clone();
+    std::thread::spawn(move || {
+        let mut calls = 0u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
+            calls += 1;
+            step(&mut con, calls);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        calls
+    })
+}
+
+/// The counter `key` as every replica holds it (0 when missing).
+fn total(c: &Cluster, key: &str) -> i64 {
+    bulk(&cl(&mut c.conn(0), "ALL", &["GET", key]).expect("GET"))
+        .map_or(0, |v| v.parse::<i64>().expect("a number"))
+}
+
 #[test]
 fn every_increment_is_consumed_once_or_still_counted() {
     let c = Cluster::start(3);
     let key = "consumed";
     let done = Arc::new(AtomicBool::new(false));
-    // Two incrementers through nodes 1 and 2.
-    let incrementers: Vec<_> = [1usize, 2]
-        .into_iter()
-        .map(|node| {
-            let mut con = c.conn(node);
-            std::thread::spawn(move || {
-                let mut acked = 0i64;
-                for _ in 0..INCREMENTS_PER_CLIENT {
-                    if cl(&mut con, "QUORUM", &["INCR", key]).is_ok() {
-                        acked += 1;
-                    }
-                }
-                acked
-            })
-        })
-        .collect();
+    let incrementers = increment_through_two_nodes(&c, key);
     // Consumers through nodes 0 and 2: GETDEL, and now and then GETSET to
     // 0. Two of them at once must not both answer one increment.
+    let consumed = Arc::new(AtomicI64::new(0));
     let consumers: Vec<_> = [0usize, 2]
         .into_iter()
         .map(|node| {
-            let mut con = c.conn(node);
-            let done = done.clone();
-            std::thread::spawn(move || {
-                let (mut consumed, mut calls) = (0i64, 0u64);
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    calls += 1;
-                    let reply = if calls % 4 == 0 {
-                        cl(&mut con, "QUORUM", &["GETSET", key, "0"])
-                    } else {
-                        cl(&mut con, "QUORUM", &["GETDEL", key])
-                    };
-                    let got = reply.unwrap_or_else(|e| panic!("call {calls}: {e}"));
-                    consumed += bulk(&got).map_or(0, |v| v.parse::<i64>().expect("a number"));
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                (consumed, calls)
+            let consumed = consumed.clone();
+            repeat_until_done(&c, node, &done, move |con, call| {
+                let reply = if call % 4 == 0 {
+                    cl(con, "QUORUM", &["GETSET", key, "0"])
+                } else {
+                    cl(con, "QUORUM", &["GETDEL", key])
+                };
+                let got = reply.unwrap_or_else(|e| panic!("call {call}: {e}"));
+                let value = bulk(&got).map_or(0, |v| v.parse::<i64>().expect("a number"));
+                consumed.fetch_add(value, Ordering::Relaxed);
             })
         })
         .collect();
-    let acked: i64 = incrementers
-        .into_iter()
-        .map(|t| t.join().expect("incrementer"))
-        .sum();
-    done.store(true, Ordering::Relaxed);
-    let (consumed, calls) = consumers
+    let acked = join_increments(incrementers, &done);
+    let calls: u64 = consumers
         .into_iter()
         .map(|t| t.join().expect("consumer"))
-        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
-    let mut con = c.conn(0);
-    let left = bulk(&cl(&mut con, "ALL", &["GET", key]).expect("GET"))
-        .map_or(0, |v| v.parse::<i64>().expect("a number"));
+        .sum();
+    let consumed = consumed.load(Ordering::Relaxed);
+    let left = total(&c, key);
     println!("acked {acked}, consumed {consumed} in {calls} calls, left {left}");
     assert!(calls > 10, "the consumer ran alongside the increments");
     assert_eq!(
@@ -96,46 +128,25 @@ fn an_expiry_set_while_others_increment_keeps_every_increment() {
     let c = Cluster::start(3);
     let key = "limited";
     let done = Arc::new(AtomicBool::new(false));
-    let incrementers: Vec<_> = [1usize, 2]
-        .into_iter()
-        .map(|node| {
-            let mut con = c.conn(node);
-            std::thread::spawn(move || {
-                for _ in 0..INCREMENTS_PER_CLIENT {
-                    cl(&mut con, "QUORUM", &["INCR", key]).expect("INCR");
-                }
-            })
-        })
-        .collect();
-    let expirer = {
-        let mut con = c.conn(0);
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let mut calls = 0u64;
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
-                calls += 1;
-                let command: &[&str] = if calls % 3 == 0 {
-                    &["PERSIST", key]
-                } else {
-                    &["EXPIRE", key, "1000"]
-                };
-                cl(&mut con, "QUORUM", command).unwrap_or_else(|e| panic!("call {calls}: {e}"));
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            calls
-        })
-    };
-    for t in incrementers {
-        t.join().expect("incrementer");
-    }
-    done.store(true, Ordering::Relaxed);
+    let incrementers = increment_through_two_nodes(&c, key);
+    let expirer = repeat_until_done(&c, 0, &done, move |con, call| {
+        let command: &[&str] = if call % 3 == 0 {
+            &["PERSIST", key]
+        } else {
+            &["EXPIRE", key, "1000"]
+        };
+        cl(con, "QUORUM", command).unwrap_or_else(|e| panic!("call {call}: {e}"));
+    });
+    let acked = join_increments(incrementers, &done);
     let calls = expirer.join().expect("expirer");
-    let mut con = c.conn(0);
-    let total = bulk(&cl(&mut con, "ALL", &["GET", key]).expect("GET"))
-        .map_or(0, |v| v.parse::<i64>().expect("a number"));
+    let total = total(&c, key);
     println!("{calls} expiry changes; total {total}");
     assert!(calls > 10, "the expiry changed alongside the increments");
+    assert_eq!(
+        acked,
+        2 * INCREMENTS_PER_CLIENT as i64,
+        "no increment failed"
+    );
     assert_eq!(total, 2 * INCREMENTS_PER_CLIENT as i64);
 }
 

@@ -575,14 +575,10 @@ fn counter_of(coll: &Collection, member: &[u8], tag: Tag) -> Counter {
 /// The counter the write `tag` grows for a member holding `items` with
 /// counter history `history` (see [`counter_of`]).
 pub(super) fn counter_for(items: &[Item], history: Option<&MemberHistory>, tag: Tag) -> Counter {
-    let shown = if items.is_empty() {
-        None
-    } else {
-        resolve_member(items, history)
-    };
-    let fresh = fresh_lineage(history, tag);
-    let mut counter = counter_from(items, shown, fresh.unwrap_or(0));
-    if let Some(id) = fresh {
+    let mut counter = counter_from(items, resolve_member(items, history));
+    // A counter not continued (no slots: the member absent, a value, or
+    // only carried increments) starts a lineage no removal ended.
+    if let Some(id) = fresh_lineage(history, tag) {
         if counter.slots().len() == 0 {
             counter.base_id = id;
         }
@@ -592,8 +588,8 @@ pub(super) fn counter_for(items: &[Item], history: Option<&MemberHistory>, tag: 
 
 /// The counter an increment grows from the element a read of the member
 /// holding `items` shows (`shown`): that counter; a counter based on that
-/// value, named by the write that stored it; or 0 in lineage `fresh`.
-fn counter_from(items: &[Item], shown: Option<Cow<'_, Element>>, fresh: u64) -> Counter {
+/// value, named by the write that stored it; or 0 in lineage 0.
+fn counter_from(items: &[Item], shown: Option<Cow<'_, Element>>) -> Counter {
     match shown {
         Some(Cow::Borrowed(Element::Counter(c))) => c.clone(),
         Some(Cow::Owned(Element::Counter(c))) => c,
@@ -608,7 +604,7 @@ fn counter_from(items: &[Item], shown: Option<Cow<'_, Element>>, fresh: u64) -> 
         Some(Cow::Owned(Element::Value(v))) => {
             Counter::new(v, latest_item(items).map_or(0, |i| i.tag.base_id()))
         }
-        None => Counter::new(Bytes::from_static(b"0"), fresh),
+        None => Counter::new(Bytes::from_static(b"0"), 0),
     }
 }
 

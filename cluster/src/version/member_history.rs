@@ -242,10 +242,10 @@ pub fn resolve_member<'a>(
 
 /// The lineage an increment by the write `write` starts for a member whose
 /// counter it does not continue (absent, a plain value, or only increments
-/// carried from ended lineages): 0 (as ever) when no history is
-/// remembered, so concurrent first increments join; else the write's own,
-/// never one a removal ended (concurrent fresh lineages carry each other's
-/// increments).
+/// carried from ended lineages): `None` (keep 0, or the value's, as ever)
+/// when no history is remembered, so concurrent first increments join;
+/// else the write's own, never one a removal ended (concurrent fresh
+/// lineages carry each other's increments).
 pub fn fresh_lineage(mh: Option<&MemberHistory>, write: Tag) -> Option<u64> {
     mh.filter(|m| !m.is_empty()).map(|_| write.base_id())
 }

@@ -173,30 +173,27 @@ impl SplitState {
         };
         let name = |m: u8| Bytes::from(vec![m]);
         let mut histories = self.removed.clone();
+        // HSET and HINCRBY: the member's items replaced by one, what it had
+        // seen of their counters recorded.
+        let put = |member: u8, items: &[Item], element: Element, mut histories: MemberHistories| {
+            histories.record_put(&name(member), Some(items), &element, now);
+            Delta::Change {
+                event,
+                added: vec![(member, item(element))],
+                removed: self.dots_of(member),
+                histories,
+            }
+        };
         match *write {
             Write::Put(member, value) => {
-                let element = Element::Value(text(value));
                 let items = self.items_of(member);
-                histories.record_put(&name(member), Some(&items), &element, now);
-                Some(Delta::Change {
-                    event,
-                    added: vec![(member, item(element))],
-                    removed: self.dots_of(member),
-                    histories,
-                })
+                Some(put(member, &items, Element::Value(text(value)), histories))
             }
             Write::Incr(member, by) => {
-                let items: Vec<Item> = self.items_of(member);
+                let items = self.items_of(member);
                 let mut counter = counter_for(&items, self.removed.get(&name(member)), tag);
                 counter.add_int(me, by).ok()?;
-                let element = Element::Counter(counter);
-                histories.record_put(&name(member), Some(&items), &element, now);
-                Some(Delta::Change {
-                    event,
-                    added: vec![(member, item(element))],
-                    removed: self.dots_of(member),
-                    histories,
-                })
+                Some(put(member, &items, Element::Counter(counter), histories))
             }
             Write::Remove(member) => {
                 let removed = self.dots_of(member);
