@@ -9,6 +9,17 @@
 //! block is cached decoded (`sstable::index::TableIndex`), charged with what
 //! the decoded form holds.
 //!
+//! Pinned blocks: level 0 is the exception. Every point read that misses
+//! the memtables probes every level-0 table (their ranges overlap), so
+//! their filters and indexes are the hottest blocks there are, and a cache
+//! lookup each (a shard lock, a hash, a reference count bumped and dropped
+//! on a line every core shares) is a tenth of such a read. Their readers
+//! hold them instead ([`PinBudget`]), within a fixed share of the block
+//! cache's budget (an eighth) taken from the cache's own capacity, so the
+//! two together stay within `block_cache_bytes`. A table that leaves level
+//! 0 by a trivial move is reopened without its pins; one that no pin fits
+//! is read through the cache as any other.
+//!
 //! Table cache: open `TableReader`s (a file descriptor plus the decoded
 //! footer, ~100 bytes), at most `max_open_files`, least recently used evicted.
 //! Iterators hold an `Arc` of the readers they use, so an evicted reader's
@@ -16,6 +27,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use quick_cache::Weighter;
@@ -50,7 +62,71 @@ impl Cached {
 }
 
 /// Per-entry bookkeeping charged with each block.
-const BLOCK_OVERHEAD: u64 = 96;
+pub(crate) const BLOCK_OVERHEAD: u64 = 96;
+
+/// The block cache's budget is split: this fraction of it (1/8) for blocks
+/// pinned by level-0 readers, the rest for the cache itself.
+const PIN_SHARE_DIVISOR: u64 = 8;
+
+/// Bytes that readers may pin, and how many they have.
+pub(crate) struct PinBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl PinBudget {
+    /// A charge of `bytes` against the budget, or `None` if it does not fit.
+    /// Released when the charge is dropped (with the reader holding it).
+    pub(crate) fn reserve(self: &Arc<Self>, bytes: u64) -> Option<PinCharge> {
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            if used.saturating_add(bytes) > self.limit {
+                return None;
+            }
+            match self.used.compare_exchange_weak(
+                used,
+                used + bytes,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Some(PinCharge {
+                        budget: self.clone(),
+                        bytes,
+                    });
+                }
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    /// Bytes pinned now.
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Bytes charged to the [`PinBudget`] while this lives.
+#[derive(Debug)]
+pub(crate) struct PinCharge {
+    budget: Arc<PinBudget>,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for PinBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinBudget")
+            .field("limit", &self.limit)
+            .field("used", &self.used())
+            .finish()
+    }
+}
+
+impl Drop for PinCharge {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct ByteWeight;
@@ -66,6 +142,7 @@ pub(crate) struct CacheInner {
     pub(crate) dir: PathBuf,
     pub(crate) blocks: quick_cache::sync::Cache<(u64, u64), Cached, ByteWeight>,
     tables: quick_cache::sync::Cache<u64, Arc<TableReader>>,
+    pub(crate) pins: Arc<PinBudget>,
     pub(crate) stats: Arc<Counters>,
     capacity: u64,
 }
@@ -86,12 +163,18 @@ impl TableCache {
         stats: Arc<Counters>,
     ) -> Self {
         let capacity = block_cache_bytes.max(64 * 1024) as u64;
-        let est_items = (capacity / (block_size as u64 + BLOCK_OVERHEAD)).max(16) as usize;
+        let pinnable = capacity / PIN_SHARE_DIVISOR;
+        let cached = capacity - pinnable;
+        let est_items = (cached / (block_size as u64 + BLOCK_OVERHEAD)).max(16) as usize;
         TableCache {
             inner: Arc::new(CacheInner {
                 dir,
-                blocks: quick_cache::sync::Cache::with_weighter(est_items, capacity, ByteWeight),
+                blocks: quick_cache::sync::Cache::with_weighter(est_items, cached, ByteWeight),
                 tables: quick_cache::sync::Cache::new(max_open_files),
+                pins: Arc::new(PinBudget {
+                    limit: pinnable,
+                    used: AtomicU64::new(0),
+                }),
                 stats,
                 capacity,
             }),
@@ -111,9 +194,20 @@ impl TableCache {
         }
     }
 
-    /// Bytes held by the block cache.
+    /// Bytes held by the block cache, pinned blocks included.
     pub(crate) fn cache_bytes(&self) -> u64 {
-        self.inner.blocks.weight()
+        self.inner.blocks.weight() + self.inner.pins.used()
+    }
+
+    /// Bytes of blocks pinned by level-0 readers.
+    pub(crate) fn pinned_bytes(&self) -> u64 {
+        self.inner.pins.used()
+    }
+
+    /// Closes table `number`'s reader, so the next read reopens it without
+    /// the blocks it pinned (it left level 0). Its cached blocks stay.
+    pub(crate) fn reopen(&self, number: u64) {
+        self.inner.tables.remove(&number);
     }
 
     /// The block cache's byte budget.

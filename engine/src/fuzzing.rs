@@ -358,13 +358,14 @@ fn open_table(t: &mut Tally, file: &[u8]) {
     }
     keys.push((Vec::new(), u64::MAX));
     keys.push((b"zzzz".to_vec(), 0));
-    for (key, seq) in &keys {
+    for (i, (key, seq)) in keys.iter().enumerate() {
         let r = it.seek(key, *seq);
         t.note(&r);
         if let Err(e) = &r {
             assert_damage(e);
         }
-        let got = reader.get(c, key, bloom::key_hash(key), *seq);
+        // Every other read as a level-0 table's, pinning filter and index.
+        let got = reader.get(c, key, bloom::key_hash(key), *seq, i % 2 == 1);
         t.note(&got);
         if let Err(e) = &got {
             assert_damage(e);

@@ -120,6 +120,9 @@ pub struct Stats {
     pub block_cache_bytes: u64,
     /// Byte budget of the block cache.
     pub block_cache_capacity: u64,
+    /// Of `block_cache_bytes`, the filter and index blocks level-0 readers
+    /// pin (at most an eighth of the budget).
+    pub block_cache_pinned_bytes: u64,
     /// Writes delayed by a slowdown.
     pub stall_slowdowns: u64,
     /// Writes that waited in the stop state.

@@ -42,6 +42,11 @@ impl FileMeta {
     }
 }
 
+/// The files a point read probes, with their levels: borrowed from the
+/// version the read holds, so a read allocates nothing and touches no
+/// reference count for them unless more runs than this exist.
+pub(crate) type Candidates<'a> = smallvec::SmallVec<[(usize, &'a Arc<FileMeta>); 16]>;
+
 /// A sorted run: files with disjoint key ranges, ordered by smallest key.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
@@ -122,11 +127,12 @@ impl Version {
         self.runs_by_age().flat_map(|(_, r)| r.files.iter())
     }
 
-    /// Files whose range holds `key`, at most one per run.
-    pub(crate) fn candidates(&self, key: &[u8], out: &mut Vec<Arc<FileMeta>>) {
-        for (_, run) in self.runs_by_age() {
+    /// Files whose range holds `key`, at most one per run, with their
+    /// level.
+    pub(crate) fn candidates<'a>(&'a self, key: &[u8], out: &mut Candidates<'a>) {
+        for (level, run) in self.runs_by_age() {
             if let Some(f) = run.find(key) {
-                out.push(f.clone());
+                out.push((level, f));
             }
         }
     }

@@ -220,6 +220,12 @@ pub static ENGINE_ROWS: &[Row<ringkv_engine::Stats>] = &[
         "Block cache budget",
         |s| s.block_cache_capacity,
     ),
+    gauge(
+        "block_cache_pinned_bytes",
+        "ringkv_engine_block_cache_pinned_bytes",
+        "Block cache bytes pinned by level-0 tables (filters and indexes)",
+        |s| s.block_cache_pinned_bytes,
+    ),
     ratio(
         "write_amplification",
         "ringkv_engine_write_amplification",

@@ -173,6 +173,17 @@ impl Inner {
             self.log_and_apply(&mut st, edit, None)?;
             self.advance_pointer(&mut st.compaction.pointers, task);
             drop(st);
+            // Out of level 0, a table no longer earns its pinned blocks.
+            if task.output_level > 0 {
+                for f in task
+                    .inputs
+                    .iter()
+                    .filter(|r| r.level == 0)
+                    .flat_map(|r| &r.files)
+                {
+                    self.tables.reopen(f.number);
+                }
+            }
             Counters::add(&self.stats.compactions, 1);
             self.signal_compaction();
             return Ok(());

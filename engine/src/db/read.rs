@@ -2,7 +2,6 @@
 //! before any data block; and the construction of range iterators.
 
 use std::ops::Bound;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -14,7 +13,7 @@ use crate::sstable::bloom::key_hash;
 use crate::sstable::reader::RunIter;
 use crate::stats::Counters;
 use crate::value::{InternalValue, Value};
-use crate::version::{FileMeta, Version};
+use crate::version::Version;
 
 impl Inner {
     /// The newest version of `key` visible at `seq`, if live.
@@ -42,22 +41,22 @@ impl Inner {
     /// no remaining candidate can hold a newer version than the one found, so
     /// the answer is right whatever order runs ended up in.
     fn get_from_version(&self, v: &Version, key: &[u8], seq: u64) -> Result<Option<InternalValue>> {
-        let mut cands: Vec<Arc<FileMeta>> = Vec::new();
+        let mut cands = crate::version::Candidates::new();
         v.candidates(key, &mut cands);
         if cands.is_empty() {
             return Ok(None);
         }
-        cands.retain(|f| f.props.min_seq <= seq);
-        cands.sort_by_key(|f| std::cmp::Reverse(f.props.max_seq));
+        cands.retain(|(_, f)| f.props.min_seq <= seq);
+        cands.sort_by_key(|(_, f)| std::cmp::Reverse(f.props.max_seq));
         let hash = key_hash(key);
         let mut best: Option<(u64, InternalValue)> = None;
-        for f in &cands {
+        for &(level, f) in &cands {
             if best.as_ref().is_some_and(|(s, _)| f.props.max_seq <= *s) {
                 break;
             }
             Counters::add(&self.stats.sstables_probed, 1);
             let r = self.tables.reader(f)?;
-            if let Some((s, val)) = r.get(&self.tables.inner, key, hash, seq)? {
+            if let Some((s, val)) = r.get(&self.tables.inner, key, hash, seq, level == 0)? {
                 if best.as_ref().is_none_or(|(b, _)| s > *b) {
                     best = Some((s, val));
                 }

@@ -389,6 +389,7 @@ impl Inner {
             block_cache_misses: g(&c.block_cache_misses),
             block_cache_bytes: self.tables.cache_bytes(),
             block_cache_capacity: self.tables.cache_capacity(),
+            block_cache_pinned_bytes: self.tables.pinned_bytes(),
             stall_slowdowns: g(&c.stall_slowdowns),
             stall_stops: g(&c.stall_stops),
             stall_micros: g(&c.stall_micros),

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -16,7 +16,7 @@ use super::block::{Block, BlockIter, decode_value, put_internal_key, split_inter
 use super::bloom;
 use super::footer::{Footer, FooterError, Handle};
 use super::index::TableIndex;
-use crate::cache::{CacheInner, Cached};
+use crate::cache::{BLOCK_OVERHEAD, CacheInner, Cached, PinCharge};
 use crate::coding::{DecodeError, u32_at};
 use crate::error::{Error, Result};
 use crate::format::{BLOCK_TRAILER_LEN, SST_FOOTER_LEN, SST_VERSION};
@@ -34,6 +34,17 @@ pub(crate) struct TableReader {
     /// File size: where blocks must end (before the footer).
     size: u64,
     footer: Footer,
+    /// The filter and index, once a level-0 read pinned them.
+    pinned: OnceLock<Pinned>,
+}
+
+/// A level-0 table's filter and index, held by its reader
+/// (`crate::cache`, "Pinned blocks").
+#[derive(Debug)]
+struct Pinned {
+    filter: Option<Bytes>,
+    index: Arc<TableIndex>,
+    _charge: PinCharge,
 }
 
 /// Which block a read is for (the filter is kept raw).
@@ -83,6 +94,7 @@ impl TableReader {
             file,
             size,
             footer,
+            pinned: OnceLock::new(),
         })
     }
 
@@ -170,6 +182,9 @@ impl TableReader {
 
     /// The table's index, decoded.
     fn index(&self, c: &CacheInner) -> Result<Arc<TableIndex>> {
+        if let Some(p) = self.pinned.get() {
+            return Ok(p.index.clone());
+        }
         let h = self.footer.index;
         match self.read_block(c, h, BlockKind::Index, true)? {
             Cached::Index(i) => Ok(i),
@@ -177,34 +192,101 @@ impl TableReader {
         }
     }
 
+    /// The table's bloom filter.
+    fn filter(&self, c: &CacheInner) -> Result<Bytes> {
+        if let Some(Pinned {
+            filter: Some(f), ..
+        }) = self.pinned.get()
+        {
+            return Ok(f.clone());
+        }
+        match self.read_block(c, self.footer.filter, BlockKind::Raw, true)? {
+            Cached::Raw(b) => Ok(b),
+            _ => Err(self.wrong_kind(self.footer.filter)),
+        }
+    }
+
+    /// The filter and index pinned, pinning them now if the budget has
+    /// room (`None` if not: the caller reads them through the cache). They
+    /// leave the cache, so they are charged once.
+    fn pin(&self, c: &CacheInner) -> Result<Option<&Pinned>> {
+        if let Some(p) = self.pinned.get() {
+            return Ok(Some(p));
+        }
+        let filter = match self.footer.filter.len > 0 {
+            true => Some(self.filter(c)?),
+            false => None,
+        };
+        let index = self.index(c)?;
+        let bytes = filter
+            .as_ref()
+            .map_or(0, |f| f.len() as u64 + BLOCK_OVERHEAD)
+            + index.bytes() as u64
+            + BLOCK_OVERHEAD;
+        let Some(charge) = c.pins.reserve(bytes) else {
+            return Ok(None);
+        };
+        // Another reader may have pinned them meanwhile: then this charge
+        // drops with the unused values.
+        let pinned = self.pinned.get_or_init(|| Pinned {
+            filter,
+            index,
+            _charge: charge,
+        });
+        for h in [self.footer.index, self.footer.filter] {
+            c.blocks.remove(&(self.number, h.offset));
+        }
+        Ok(Some(pinned))
+    }
+
     fn wrong_kind(&self, h: Handle) -> Error {
         Error::corruption(&self.path, h.offset, "block cached with the wrong kind")
     }
 
-    /// The newest version of `key` with sequence <= `snapshot` in this table.
+    /// The newest version of `key` with sequence <= `snapshot` in this
+    /// table. `pin`: the table is in level 0, so its filter and index are
+    /// pinned if the budget has room.
     pub(crate) fn get(
         &self,
         c: &CacheInner,
         key: &[u8],
         hash: u64,
         snapshot: u64,
+        pin: bool,
     ) -> Result<Option<(u64, InternalValue)>> {
         let stats = &c.stats;
         let filtered = self.footer.filter.len > 0;
+        let pinned = match pin {
+            true => self.pin(c)?,
+            false => self.pinned.get(),
+        };
         if filtered {
-            let filter = match self.read_block(c, self.footer.filter, BlockKind::Raw, true)? {
-                Cached::Raw(b) => b,
-                _ => return Err(self.wrong_kind(self.footer.filter)),
+            let cached;
+            let filter = match pinned {
+                Some(Pinned {
+                    filter: Some(f), ..
+                }) => f,
+                _ => {
+                    cached = self.filter(c)?;
+                    &cached
+                }
             };
             Counters::add(&stats.bloom_checks, 1);
-            if !bloom::may_contain(&filter, hash) {
+            if !bloom::may_contain(filter, hash) {
                 Counters::add(&stats.bloom_useful, 1);
                 return Ok(None);
             }
         }
         let mut target = Vec::with_capacity(key.len() + 8);
         put_internal_key(&mut target, key, snapshot.min(u64::MAX >> 8), Kind::Put);
-        let index = self.index(c)?;
+        let cached;
+        let index = match pinned {
+            Some(p) => &p.index,
+            None => {
+                cached = self.index(c)?;
+                &cached
+            }
+        };
         let found = match index.handle(index.seek(&target)) {
             Some(h) => {
                 let mut it = BlockIter::new(self.block(c, h, true)?);
@@ -537,10 +619,12 @@ mod tests {
             let reader = Arc::new(TableReader::open(path, 1, file.len() as u64).unwrap());
             let cache =
                 TableCache::new(dir.path().to_path_buf(), 1 << 20, 16, 4096, Arc::default());
-            let err = reader
-                .get(&cache.inner, b"a", bloom::key_hash(b"a"), 5)
-                .unwrap_err();
-            assert!(matches!(err, Error::Corruption { .. }), "{bad:?}: {err:?}");
+            for pin in [false, true] {
+                let err = reader
+                    .get(&cache.inner, b"a", bloom::key_hash(b"a"), 5, pin)
+                    .unwrap_err();
+                assert!(matches!(err, Error::Corruption { .. }), "{bad:?}: {err:?}");
+            }
             let mut it = TableIter::new(reader, cache.inner.clone());
             let err = it.seek_first().unwrap_err();
             assert!(matches!(err, Error::Corruption { .. }), "{bad:?}: {err:?}");
