@@ -3,7 +3,7 @@
 //! OS on every write without fsync, 10 bloom bits per key, 64 MiB memtables,
 //! two immutable memtables, 128 MiB block cache charged with index and filter
 //! blocks, 4 KiB blocks, no compression, L0 triggers 4/8/12, L1 256 MiB,
-//! ratio 10, 64 MiB files, two background jobs). Engines alternate within
+//! ratio 10, 64 MiB files, two background jobs; level-0 filters and indexes pinned). Engines alternate within
 //! every phase of one run. Prints ops/s per engine, the ratio to RocksDB, and
 //! write/read/space amplification.
 //!
@@ -81,6 +81,8 @@ impl Rocks {
         t.set_block_size(4096);
         t.set_bloom_filter(10.0, false);
         t.set_cache_index_and_filter_blocks(true);
+        // As ringkv's level-0 readers pin theirs (engine/src/cache.rs).
+        t.set_pin_l0_filter_and_index_blocks_in_cache(true);
         let cache = rocksdb::Cache::new_lru_cache(CACHE).expect("cache");
         t.set_block_cache(&cache);
         o.set_block_based_table_factory(&t);
