@@ -54,6 +54,22 @@ pub fn record_codec(data: &[u8]) -> Tally {
 
     let raw = decode_record(rest, legacy);
     t.note(&raw);
+    // The point read's shortcut agrees with the whole decode.
+    let shared_rest = Bytes::copy_from_slice(rest);
+    if let Some((expire_at_ms, value)) = crate::version::codec::peek_plain_value(&shared_rest) {
+        match raw.as_deref() {
+            Ok([only]) => assert!(
+                only.payload == Payload::Value(value)
+                    && only.expire_at_ms == expire_at_ms
+                    && only.history.is_empty()
+                    && only.member_histories.is_empty(),
+                "the plain-value shortcut read another value than the record holds"
+            ),
+            other => {
+                panic!("the plain-value shortcut read a record the decoder reads as {other:?}")
+            }
+        }
+    }
     if let Ok(sibs) = &raw {
         let enc = encode_record(sibs);
         if rest.first() == Some(&RECORD_FORMAT_V2) {

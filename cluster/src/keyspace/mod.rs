@@ -129,7 +129,13 @@ fn read_stored(
 /// What a key scan sees of a stored value: its live entry, without
 /// reading a split collection's members (an entry with none: scans look
 /// only at the type and the expiry).
-fn scanned_entry(stored: &Value, key: &[u8], now_ms: u64) -> Result<Option<Entry>> {
+pub(crate) fn scanned_entry(stored: &Value, key: &[u8], now_ms: u64) -> Result<Option<Entry>> {
+    // A string of one plain value (most keys): its value without decoding
+    // the record whole. `live_entry` of the whole record reads the same.
+    if let Some((expire_at_ms, value)) = crate::version::codec::peek_plain_value(&stored.data) {
+        let expired = expire_at_ms != 0 && expire_at_ms <= now_ms;
+        return Ok((!expired).then(|| Entry::with_expiry(value, expire_at_ms)));
+    }
     match split::decode_stored(stored, key)? {
         split::Stored::Inline(s) => Ok(live_entry(&s, now_ms)),
         split::Stored::Split(h) => {

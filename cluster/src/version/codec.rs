@@ -339,6 +339,42 @@ pub fn decode_shared_record(
     decode_record_from(bytes, Some(bytes), legacy_expire_at_ms)
 }
 
+/// The expiry and value of a record of exactly one sibling holding a plain
+/// value (format 2, no history, no member histories), the common shape of
+/// a string, read without building its siblings or its clock: a point read
+/// of such a key needs no more. `None` for any other shape, and for bytes
+/// [`decode_shared_record`] would refuse (the clock is checked as it checks
+/// it), so the caller's full decode reports what is wrong. Whenever this
+/// returns a value, [`decode_shared_record`] returns that one sibling.
+pub fn peek_plain_value(bytes: &Bytes) -> Option<(u64, Bytes)> {
+    let mut r = Reader {
+        buf: bytes,
+        shared: Some(bytes),
+        pos: 0,
+    };
+    if r.u8("record format").ok()? != RECORD_FORMAT_V2 || r.u16("sibling count").ok()? != 1 {
+        return None;
+    }
+    let _ts_ms = r.u64("sibling ts").ok()?;
+    let expire_at_ms = r.u64("sibling expiry").ok()?;
+    let mut previous_actor = None;
+    for _ in 0..r.u16("clock length").ok()? {
+        let actor = r.u64("dot actor").ok()?;
+        let counter = r.u64("dot counter").ok()?;
+        let _dot_ts = r.u64("dot ts").ok()?;
+        if counter == 0 || previous_actor.is_some_and(|p| p >= actor) {
+            return None;
+        }
+        previous_actor = Some(actor);
+    }
+    if r.u8("payload tag").ok()? != TAG_VALUE {
+        return None;
+    }
+    let value = r.blob("value").ok()?;
+    r.finish().ok()?;
+    Some((expire_at_ms, value))
+}
+
 fn decode_record_from(
     bytes: &[u8],
     shared: Option<&Bytes>,

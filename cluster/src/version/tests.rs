@@ -596,6 +596,18 @@ fn arb_sibling() -> impl Strategy<Value = Sibling> {
     )
 }
 
+/// What a point read of the stored `bytes` answers at `now_ms` is the
+/// live entry of the whole record, or an error if the record is corrupt.
+fn point_read_agrees(bytes: &Bytes, now_ms: u64) -> Result<(), TestCaseError> {
+    let stored = ringkv_engine::Value::new(bytes.clone());
+    let read = crate::keyspace::scanned_entry(&stored, b"k", now_ms);
+    match Siblings::decode_shared(bytes, 0) {
+        Ok(whole) => prop_assert_eq!(read.ok(), Some(crate::keyspace::live_entry(&whole, now_ms))),
+        Err(_) => prop_assert!(read.is_err()),
+    }
+    Ok(())
+}
+
 fn arb_siblings() -> impl Strategy<Value = Siblings> {
     prop::collection::vec(arb_sibling(), 0..5).prop_map(Siblings::from_iter)
 }
@@ -684,6 +696,41 @@ proptest! {
             let reported = VectorClock::from_context_string(&s.context().to_context_string());
             prop_assert_eq!(reported, Ok(s.context()));
         }
+    }
+
+    /// A point read takes a shortcut for a record of one plain value
+    /// (`codec::peek_plain_value`); whatever the record, it answers what
+    /// the whole record's live entry is.
+    #[test]
+    fn a_point_read_answers_what_the_whole_record_holds(
+        sibs in arb_siblings(), now_ms in 0u64..3, flip in any::<(u16, u8)>(),
+    ) {
+        let encoded = sibs.encode();
+        let mut damaged = encoded.to_vec();
+        if let Some(b) = damaged.get_mut(usize::from(flip.0) % encoded.len().max(1)) {
+            *b ^= flip.1;
+        }
+        for bytes in [encoded, Bytes::from(damaged)] {
+            point_read_agrees(&bytes, now_ms)?;
+        }
+    }
+
+    /// The same for the shape the shortcut takes, around its expiry.
+    #[test]
+    fn a_point_read_of_one_value_answers_its_expiry(
+        clock in arb_clock(), ts_ms in 0u64..4, expire_at_ms in 0u64..4, now_ms in 0u64..4,
+    ) {
+        let one = Siblings::from_iter([Sibling {
+            clock,
+            ts_ms,
+            expire_at_ms,
+            payload: value("v"),
+            history: History::new(),
+            member_histories: super::MemberHistories::new(),
+        }]);
+        let bytes = one.encode();
+        prop_assert!(codec::peek_plain_value(&bytes).is_some());
+        point_read_agrees(&bytes, now_ms)?;
     }
 
     #[test]
@@ -800,4 +847,30 @@ fn a_set_after_pfadd_wins_and_a_pfadd_after_set_checks_the_type() {
     assert_eq!(ringkv_hll::estimate(&regs), 1);
     // The payload survives the record codec.
     assert_eq!(Siblings::decode(&d.encode(), 0), Ok(d));
+}
+
+/// The common record, one value written over what its writer had seen,
+/// takes the point read's shortcut; a counter, two siblings and a
+/// tombstone do not.
+#[test]
+fn a_plain_value_is_read_without_decoding_its_record() {
+    let mut plain = Siblings::new();
+    plain.write(None, A, 1, value("hello"), 99);
+    assert_eq!(
+        codec::peek_plain_value(&plain.encode()),
+        Some((99, Bytes::from("hello")))
+    );
+    let mut number = Siblings::new();
+    number.write(None, A, 1, value("1"), 0);
+    number.add_int(A, 2, 1).unwrap();
+    assert_eq!(codec::peek_plain_value(&number.encode()), None);
+    let mut concurrent = Siblings::new();
+    concurrent.write(None, B, 3, value("other"), 0);
+    assert_eq!(
+        codec::peek_plain_value(&merged(&plain, &concurrent).encode()),
+        None
+    );
+    let mut deleted = Siblings::new();
+    deleted.write(None, A, 1, Payload::Tombstone, 0);
+    assert_eq!(codec::peek_plain_value(&deleted.encode()), None);
 }
