@@ -25,6 +25,8 @@ mod early_read;
 mod expiry_tests;
 mod markers;
 mod partial;
+#[cfg(test)]
+mod point_read_tests;
 pub mod ranges;
 mod reclaim;
 mod sample_pool;
@@ -129,7 +131,7 @@ fn read_stored(
 /// What a key scan sees of a stored value: its live entry, without
 /// reading a split collection's members (an entry with none: scans look
 /// only at the type and the expiry).
-pub(crate) fn scanned_entry(stored: &Value, key: &[u8], now_ms: u64) -> Result<Option<Entry>> {
+fn scanned_entry(stored: &Value, key: &[u8], now_ms: u64) -> Result<Option<Entry>> {
     // A string of one plain value (most keys): its value without decoding
     // the record whole. `live_entry` of the whole record reads the same.
     if let Some((expire_at_ms, value)) = crate::version::codec::peek_plain_value(&stored.data) {

@@ -42,7 +42,7 @@ mod member_history_tests;
 #[cfg(test)]
 mod member_records_model;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use clock::VectorClock;
 pub use collection::{Kind, Members};
