@@ -225,7 +225,8 @@ config_keys! {
     max_immutable_memtables: usize = 2, "max-immutable-memtables", "engine", fixed, range = 1..;
     /// Uncompressed size of an SSTable data block.
     block_size: ByteSize = ByteSize::kib(4), "block-size", "engine", fixed, range = ByteSize(256)..=ByteSize::mib(1);
-    /// Byte budget of the block cache shared by all SSTables.
+    /// Byte budget of the block cache shared by all SSTables (an eighth of
+    /// it is kept for the filters and indexes that level-0 tables pin).
     block_cache_size: ByteSize = ByteSize::mib(128), "block-cache-size", "engine", fixed;
     /// Bloom filter bits per key (10 gives about 1% false positives; 0 disables).
     bloom_bits_per_key: u32 = 10, "bloom-bits-per-key", "engine", fixed, range = 0..=32;
