@@ -130,14 +130,20 @@ fn read_stored(
 
 /// What a key scan sees of a stored value: its live entry, without
 /// reading a split collection's members (an entry with none: scans look
-/// only at the type and the expiry).
-fn scanned_entry(stored: &Value, key: &[u8], now_ms: u64) -> Result<Option<Entry>> {
+/// only at the type and the expiry). `now_ms` is called only if the entry
+/// can have expired: a value without an expiry needs no clock read.
+fn scanned_entry(
+    stored: &Value,
+    key: &[u8],
+    now_ms: impl FnOnce() -> u64,
+) -> Result<Option<Entry>> {
     // A string of one plain value (most keys): its value without decoding
     // the record whole. `live_entry` of the whole record reads the same.
     if let Some((expire_at_ms, value)) = crate::version::codec::peek_plain_value(&stored.data) {
-        let expired = expire_at_ms != 0 && expire_at_ms <= now_ms;
+        let expired = expire_at_ms != 0 && expire_at_ms <= now_ms();
         return Ok((!expired).then(|| Entry::with_expiry(value, expire_at_ms)));
     }
+    let now_ms = now_ms();
     match split::decode_stored(stored, key)? {
         split::Stored::Inline(s) => Ok(live_entry(&s, now_ms)),
         split::Stored::Split(h) => {
@@ -509,7 +515,7 @@ impl Keyspace {
         let ns = self.namespace(db)?;
         let ekey = token::engine_key(ns, key);
         match self.inner.engine.get(&ekey)? {
-            Some(v) => scanned_entry(&v, key, self.now_ms()),
+            Some(v) => scanned_entry(&v, key, || self.now_ms()),
             None => Ok(None),
         }
     }
@@ -749,7 +755,7 @@ impl Keyspace {
             }
             visited += 1;
             last_token = Some(tok);
-            let Some(entry) = scanned_entry(&value, user, now)? else {
+            let Some(entry) = scanned_entry(&value, user, || now)? else {
                 continue;
             };
             if accept(user, &entry) {
@@ -781,7 +787,7 @@ impl Keyspace {
                 let Some(user) = ekey.get(KEY_PREFIX_LEN..) else {
                     continue;
                 };
-                let Some(entry) = scanned_entry(&value, user, now)? else {
+                let Some(entry) = scanned_entry(&value, user, || now)? else {
                     continue;
                 };
                 if !visit(user, entry.expire_at_ms) {

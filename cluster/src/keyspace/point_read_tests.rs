@@ -14,7 +14,7 @@ use crate::version::{History, MemberHistories, Payload, Siblings};
 /// live entry of the whole record, or an error if the record is corrupt.
 fn point_read_agrees(bytes: &Bytes, now_ms: u64) -> Result<(), TestCaseError> {
     let stored = ringkv_engine::Value::new(bytes.clone());
-    let read = super::scanned_entry(&stored, b"k", now_ms);
+    let read = super::scanned_entry(&stored, b"k", || now_ms);
     match Siblings::decode_shared(bytes, 0) {
         Ok(whole) => prop_assert_eq!(read.ok(), Some(super::live_entry(&whole, now_ms))),
         Err(_) => prop_assert!(read.is_err()),
