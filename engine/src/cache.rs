@@ -69,6 +69,7 @@ pub(crate) const BLOCK_OVERHEAD: u64 = 96;
 const PIN_SHARE_DIVISOR: u64 = 8;
 
 /// Bytes that readers may pin, and how many they have.
+#[derive(Debug)]
 pub(crate) struct PinBudget {
     limit: u64,
     used: AtomicU64,
@@ -78,26 +79,15 @@ impl PinBudget {
     /// A charge of `bytes` against the budget, or `None` if it does not fit.
     /// Released when the charge is dropped (with the reader holding it).
     pub(crate) fn reserve(self: &Arc<Self>, bytes: u64) -> Option<PinCharge> {
-        let mut used = self.used.load(Ordering::Relaxed);
-        loop {
-            if used.saturating_add(bytes) > self.limit {
-                return None;
-            }
-            match self.used.compare_exchange_weak(
-                used,
-                used + bytes,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    return Some(PinCharge {
-                        budget: self.clone(),
-                        bytes,
-                    });
-                }
-                Err(now) => used = now,
-            }
-        }
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(bytes).filter(|&after| after <= self.limit)
+            })
+            .ok()?;
+        Some(PinCharge {
+            budget: self.clone(),
+            bytes,
+        })
     }
 
     /// Bytes pinned now.
@@ -111,15 +101,6 @@ impl PinBudget {
 pub(crate) struct PinCharge {
     budget: Arc<PinBudget>,
     bytes: u64,
-}
-
-impl std::fmt::Debug for PinBudget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PinBudget")
-            .field("limit", &self.limit)
-            .field("used", &self.used())
-            .finish()
-    }
 }
 
 impl Drop for PinCharge {

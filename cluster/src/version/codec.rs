@@ -343,8 +343,9 @@ pub fn decode_shared_record(
 /// value (format 2, no history, no member histories), the common shape of
 /// a string, read without building its siblings or its clock: a point read
 /// of such a key needs no more. `None` for any other shape, and for bytes
-/// [`decode_shared_record`] would refuse (the clock is checked as it checks
-/// it), so the caller's full decode reports what is wrong. Whenever this
+/// [`decode_shared_record`] would refuse (each dot is read and checked by
+/// the decoder's own `Reader::dot`), so the caller's full decode reports
+/// what is wrong. Whenever this
 /// returns a value, [`decode_shared_record`] returns that one sibling.
 pub fn peek_plain_value(bytes: &Bytes) -> Option<(u64, Bytes)> {
     let mut r = Reader {
@@ -359,13 +360,7 @@ pub fn peek_plain_value(bytes: &Bytes) -> Option<(u64, Bytes)> {
     let expire_at_ms = r.u64("sibling expiry").ok()?;
     let mut previous_actor = None;
     for _ in 0..r.u16("clock length").ok()? {
-        let actor = r.u64("dot actor").ok()?;
-        let counter = r.u64("dot counter").ok()?;
-        let _dot_ts = r.u64("dot ts").ok()?;
-        if counter == 0 || previous_actor.is_some_and(|p| p >= actor) {
-            return None;
-        }
-        previous_actor = Some(actor);
+        previous_actor = Some(r.dot(previous_actor).ok()?.actor);
     }
     if r.u8("payload tag").ok()? != TAG_VALUE {
         return None;
@@ -589,27 +584,35 @@ impl<'a> Reader<'a> {
         let n = self.u16("clock length")?;
         let mut dots: Vec<Dot> = Vec::with_capacity(usize::from(n).min(self.left() / DOT_LEN));
         for _ in 0..n {
-            let at = self.pos;
-            let dot = Dot {
-                actor: self.u64("dot actor")?,
-                counter: self.u64("dot counter")?,
-                ts_ms: self.u64("dot ts")?,
-            };
-            if dot.counter == 0 {
-                return Err(DecodeError::Invalid {
-                    offset: at,
-                    what: "dot counter 0",
-                });
-            }
-            if dots.last().is_some_and(|prev| prev.actor >= dot.actor) {
-                return Err(DecodeError::Invalid {
-                    offset: at,
-                    what: "clock actors not strictly increasing",
-                });
-            }
+            let dot = self.dot(dots.last().map(|prev| prev.actor))?;
             dots.push(dot);
         }
         Ok(VectorClock::from_sorted_dots(dots))
+    }
+
+    /// One dot of a clock whose previous dot (if any) names
+    /// `previous_actor`: its counter is never 0, and actors strictly
+    /// increase.
+    fn dot(&mut self, previous_actor: Option<u64>) -> Result<Dot, DecodeError> {
+        let at = self.pos;
+        let dot = Dot {
+            actor: self.u64("dot actor")?,
+            counter: self.u64("dot counter")?,
+            ts_ms: self.u64("dot ts")?,
+        };
+        if dot.counter == 0 {
+            return Err(DecodeError::Invalid {
+                offset: at,
+                what: "dot counter 0",
+            });
+        }
+        if previous_actor.is_some_and(|prev| prev >= dot.actor) {
+            return Err(DecodeError::Invalid {
+                offset: at,
+                what: "clock actors not strictly increasing",
+            });
+        }
+        Ok(dot)
     }
 
     fn sibling(&mut self) -> Result<Sibling, DecodeError> {
