@@ -233,9 +233,9 @@ fn a_read_repairs_a_stale_replica() {
     assert_eq!(stale, redis::Value::Nil, "node 2 missed the write");
     let got = cl(&mut c.conn(0), "ALL", &["GET", "fresh"]).unwrap();
     assert_eq!(bulk(&got).as_deref(), Some("yes"));
-    // The repair is counted by whichever coordinator saw the difference:
-    // node 2's own ONE read already fetched the other replies and repaired
-    // itself in the background.
+    // The ALL read, which asks every replica, saw the difference and
+    // repaired node 2 before answering (node 2's own ONE read asked only
+    // itself).
     let repaired: u64 = c
         .nodes
         .iter()

@@ -692,3 +692,67 @@ fn hints_kept_before_a_flushdb_do_not_bring_its_keys_back() {
         .sum();
     assert!(flushed > 0, "no hint was dropped by the flush");
 }
+
+/// A read asks only the replicas its level needs. When one of them is
+/// paused and not yet marked down, the read asks the remaining replica
+/// after `speculative-read-ms` instead of waiting out the replica timeout
+/// (here far longer than the test: a read that waited for the paused node
+/// would fail). Single reads and a pipeline's batched reads alike; with
+/// `speculative-read-ms 0` every replica is asked at once.
+#[test]
+fn a_read_asks_another_replica_when_the_one_it_asked_is_paused() {
+    let c = Cluster::start_with(
+        3,
+        &[
+            "--replica-timeout-ms",
+            "20000",
+            // The detector must not mark the paused node down meanwhile.
+            "--phi-threshold",
+            "100000",
+            "--anti-entropy-interval-ms",
+            "0",
+        ],
+    );
+    let keys: Vec<String> = (0..40).map(|i| format!("spec:{i}")).collect();
+    let mut con = c.conn(0);
+    for k in &keys {
+        cl(&mut con, "ALL", &["SET", k, &format!("v-{k}")]).unwrap();
+    }
+    let speculative = |c: &Cluster| {
+        common::cluster::info_field(&c.nodes[0], "cluster_speculative_reads")
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("cluster_speculative_reads in INFO")
+    };
+    let before = speculative(&c);
+    c.nodes[2].signal(libc::SIGSTOP);
+    // Node 0 is a replica of every key (N = 3): a QUORUM read asks it and
+    // one peer, node 2 for about half of the keys.
+    for k in &keys {
+        let got = cl(&mut con, "QUORUM", &["GET", k]).unwrap_or_else(|e| panic!("GET {k}: {e}"));
+        assert_eq!(bulk(&got), Some(format!("v-{k}")), "{k}");
+    }
+    let mut pipe = redis::pipe();
+    for k in &keys {
+        pipe.cmd("GET").arg(k);
+    }
+    let got: Vec<Option<String>> = pipe.query(&mut con).expect("pipelined GETs");
+    for (k, v) in keys.iter().zip(got) {
+        assert_eq!(v, Some(format!("v-{k}")), "{k}");
+    }
+    let asked_more = speculative(&c) - before;
+    assert!(asked_more >= 2, "{asked_more} reads asked another replica");
+    // Asking every replica at once needs no second round.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("speculative-read-ms")
+        .arg("0")
+        .query(&mut con)
+        .unwrap();
+    let before = speculative(&c);
+    for k in &keys {
+        let got = cl(&mut con, "QUORUM", &["GET", k]).unwrap_or_else(|e| panic!("GET {k}: {e}"));
+        assert_eq!(bulk(&got), Some(format!("v-{k}")), "{k}");
+    }
+    assert_eq!(speculative(&c), before);
+    c.nodes[2].signal(libc::SIGCONT);
+}

@@ -100,6 +100,9 @@ pub struct ClusterStats {
     pub late_applies_refused: Counter,
     /// Replicas brought up to date by read repair.
     pub read_repairs: Counter,
+    /// Key reads that asked more replicas than their level needs: one
+    /// asked failed, or had not answered within `speculative-read-ms`.
+    pub speculative_reads: Counter,
     /// Collection writes this node shipped to a replica as the operation
     /// on an agreed base (a few bytes instead of the whole record).
     pub delta_writes: Counter,

@@ -37,7 +37,8 @@ pub enum LiveHook {
     CompactionStrategy,
     /// `compaction-rate-limit`: the engine's compaction write rate.
     CompactionRateLimit,
-    /// `replica-timeout-ms`, `read-repair`: the coordinator's settings.
+    /// `replica-timeout-ms`, `read-repair`, `speculative-read-ms`: the
+    /// coordinator's settings.
     CoordinatorSettings,
     /// `anti-entropy-interval-ms`: the time between anti-entropy rounds.
     AntiEntropyInterval,
@@ -308,6 +309,11 @@ config_keys! {
     /// Whether reads that find stale or missing replicas write the merged
     /// version back to them.
     read_repair: bool = true, "read-repair", "cluster", live = CoordinatorSettings;
+    /// A read asks only the replicas its level needs (this node first when
+    /// it is one), and the other live replicas too once one of those fails
+    /// or has not answered within this many milliseconds. 0: every read
+    /// asks every live replica at once.
+    speculative_read_ms: u64 = 10, "speculative-read-ms", "cluster", live = CoordinatorSettings, range = 0..=60_000;
     /// How long a hint for a down replica is kept before it is dropped
     /// (milliseconds); anti-entropy repairs what an expired hint carried.
     hint_max_age_ms: u64 = 10_800_000, "hint-max-age-ms", "cluster", live = Hints;

@@ -345,6 +345,7 @@ fn live_keys_are_those_config_set_accepts_each_with_its_hook() {
             ("replica-timeout-ms", CoordinatorSettings),
             ("phi-threshold", PhiThreshold),
             ("read-repair", CoordinatorSettings),
+            ("speculative-read-ms", CoordinatorSettings),
             ("hint-max-age-ms", Hints),
             ("hint-replay-rate", Hints),
             ("anti-entropy-interval-ms", AntiEntropyInterval),

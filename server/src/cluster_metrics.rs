@@ -169,6 +169,12 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.stats().read_repairs.get(),
     ),
     counter(
+        "cluster_speculative_reads",
+        "ringkv_cluster_speculative_reads_total",
+        "Key reads that asked more replicas than their level needs: one asked failed or had not answered within speculative-read-ms",
+        |c| c.stats().speculative_reads.get(),
+    ),
+    counter(
         "cluster_delta_writes",
         "ringkv_cluster_delta_writes_total",
         "Collection writes shipped to a replica as the operation on an agreed base",

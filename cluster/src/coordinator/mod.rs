@@ -16,18 +16,19 @@
 //! counts toward W. Concurrent writes coordinated by different replicas
 //! become siblings; plain reads resolve them last-write-wins.
 //!
-//! Reads merge the records of R replicas. Read repair merges the result
-//! back into every replica that answered with less: in the background, or
-//! before answering at level ALL.
+//! Reads merge the records of R replicas, asking only those unless one
+//! fails or is slow ([`read`]). Read repair merges the result back into
+//! every replica that answered with less.
 //!
-//! Submodules: [`write`] (the sloppy-quorum write path), [`serve`] (the
-//! replica side of node requests), [`stats`] (counters for metrics and
-//! INFO).
+//! Submodules: [`read`] (quorum reads, speculative reads, read repair),
+//! [`write`] (the sloppy-quorum write path), [`serve`] (the replica side
+//! of node requests).
 
 mod apply_op;
 mod delta;
 pub(crate) use delta::whole_record;
 mod notify;
+mod read;
 pub use notify::{ChangeObserver, INTEREST_TTL, MessageSink};
 mod repair;
 mod serve;
@@ -39,8 +40,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use parking_lot::RwLock;
 use ringkv_conf::Consistency;
 
@@ -51,9 +50,7 @@ use crate::membership::Membership;
 use crate::ring::NodeId;
 use crate::rpc::{Request, Response, RpcClient, RpcError};
 pub use crate::stats::ClusterStats;
-use crate::timer::AwakeTimer;
 use crate::token;
-use crate::version::Siblings;
 
 /// Coordinator settings that `CONFIG SET` may change.
 #[derive(Clone, Debug)]
@@ -64,6 +61,9 @@ pub struct Settings {
     pub replica_timeout: Duration,
     /// Whether reads repair stale replicas.
     pub read_repair: bool,
+    /// How long a read waits for the replicas its level needs before it
+    /// asks the others too; zero: it asks every live replica at once.
+    pub speculative_read: Duration,
     /// Time between background anti-entropy rounds (zero: none).
     pub anti_entropy_interval: Duration,
 }
@@ -188,6 +188,7 @@ impl Coordinator {
         self.update_settings(|s| {
             s.replica_timeout = Duration::from_millis(config.replica_timeout_ms);
             s.read_repair = config.read_repair;
+            s.speculative_read = Duration::from_millis(config.speculative_read_ms);
             s.anti_entropy_interval = Duration::from_millis(config.anti_entropy_interval_ms);
         });
         let h = &self.hints.settings;
@@ -290,113 +291,6 @@ impl Coordinator {
         }))
     }
 
-    /// Reads every sibling of `key` from as many replicas as `level` needs.
-    pub(crate) async fn read(
-        self: &Arc<Self>,
-        db: u32,
-        key: &[u8],
-        level: Consistency,
-    ) -> Result<Siblings> {
-        self.stats.reads.inc(level);
-        let key = &Bytes::copy_from_slice(key);
-        let plan = self.plan(key, level)?;
-        let mut timer = AwakeTimer::new(self.timeout());
-        // The remote reads run inside this request's task (no task per
-        // replica): a pipeline's reads then reach each peer's writer
-        // together and leave in one write.
-        let mut calls = FuturesUnordered::new();
-        for &id in &plan.targets {
-            if id != self.me {
-                calls.push(read_from(Arc::clone(self), id, db, key.clone()));
-            }
-        }
-        let mut replies: Vec<(NodeId, Option<Siblings>)> = Vec::with_capacity(plan.targets.len());
-        if plan.targets.contains(&self.me) {
-            replies.push((self.me, self.keyspace.read_record(db, key)?));
-        }
-        while replies.len() < plan.required && !calls.is_empty() {
-            match timer.run(calls.next()).await {
-                Some(Some((id, r))) => {
-                    if let Ok(rec) = r {
-                        replies.push((id, rec));
-                    }
-                }
-                _ => break,
-            }
-        }
-        if replies.len() < plan.required {
-            self.stats.unavailable.inc();
-            return Err(Error::NoQuorum {
-                required: plan.required,
-                answered: replies.len(),
-            });
-        }
-        let merged = merge_replies(&replies);
-        if self.settings.read().read_repair {
-            if calls.is_empty() {
-                // Every replica answered (always so at ALL): repair now, so
-                // a read at ALL returns with the replicas equal.
-                self.repair(db, key, &merged, &replies).await;
-            } else {
-                // The others are awaited in the background (one task for
-                // all of them), then repaired.
-                let this = Arc::clone(self);
-                let key = key.clone();
-                let merged_now = merged.clone();
-                tokio::spawn(async move {
-                    let mut replies = replies;
-                    let mut merged = merged_now;
-                    while !calls.is_empty() {
-                        match timer.run(calls.next()).await {
-                            Some(Some((id, Ok(rec)))) => {
-                                if let Some(r) = &rec {
-                                    merged.merge(r);
-                                }
-                                replies.push((id, rec));
-                            }
-                            Some(Some((_, Err(_)))) => {}
-                            _ => break,
-                        }
-                    }
-                    this.repair(db, &key, &merged, &replies).await;
-                });
-            }
-        }
-        Ok(merged)
-    }
-
-    /// Merges `merged` into every replica whose reply lacked part of it.
-    async fn repair(
-        &self,
-        db: u32,
-        key: &Bytes,
-        merged: &Siblings,
-        replies: &[(NodeId, Option<Siblings>)],
-    ) {
-        if merged.is_empty() {
-            return;
-        }
-        let encoded = merged.encode();
-        for (id, rec) in replies {
-            if rec.as_ref() == Some(merged) {
-                continue;
-            }
-            let ok = if *id == self.me {
-                self.merge_local(db, key, merged).await.is_ok()
-            } else {
-                let req = Request::Merge {
-                    db,
-                    key: key.clone(),
-                    record: encoded.clone(),
-                };
-                matches!(self.call(*id, &req).await, Ok(Response::Ack))
-            };
-            if ok {
-                self.stats.read_repairs.inc();
-            }
-        }
-    }
-
     /// The value a plain GET returns: the live last-write-wins sibling.
     pub async fn get(
         self: &Arc<Self>,
@@ -482,106 +376,6 @@ impl Coordinator {
             .get(db, key, level)
             .await?
             .map(|e| PartialRead::of_entry(&e, need)))
-    }
-
-    /// What [`Coordinator::get`] answers for each of `keys`, with their
-    /// replica reads batched: one request per peer for every key it holds
-    /// (a pipeline's GETs), instead of one per key and replica. Each key is
-    /// answered as `get` would: its own quorum, its own NOQUORUM, read
-    /// repair of its replicas that were behind.
-    pub async fn get_many(
-        self: &Arc<Self>,
-        db: u32,
-        keys: &[Bytes],
-        level: Consistency,
-    ) -> Vec<Result<Option<Entry>>> {
-        let now = self.keyspace.now_ms();
-        if self.is_alone() {
-            return keys
-                .iter()
-                .map(|key| self.get_local(db, key, level, now))
-                .collect();
-        }
-        let mut reads: Vec<KeyRead> = Vec::with_capacity(keys.len());
-        let mut per_peer: std::collections::HashMap<NodeId, Vec<usize>> = Default::default();
-        for (i, key) in keys.iter().enumerate() {
-            self.stats.reads.inc(level);
-            let mut read = KeyRead::default();
-            match self.plan(key, level) {
-                Err(e) => read.error = Some(e),
-                Ok(plan) => {
-                    read.required = plan.required;
-                    for &id in &plan.targets {
-                        if id != self.me {
-                            per_peer.entry(id).or_default().push(i);
-                        } else {
-                            match self.keyspace.read_record(db, key) {
-                                Ok(rec) => read.replies.push((id, rec)),
-                                Err(e) => read.error = Some(e),
-                            }
-                        }
-                    }
-                }
-            }
-            reads.push(read);
-        }
-        let mut calls: FuturesUnordered<_> = per_peer
-            .into_iter()
-            .map(|(id, indexes)| {
-                let batch = indexes.iter().map(|&i| keys[i].clone()).collect();
-                read_many_from(Arc::clone(self), id, db, batch, indexes)
-            })
-            .collect();
-        let mut timer = AwakeTimer::new(self.timeout());
-        let answered =
-            |reads: &[KeyRead]| reads.iter().all(|r| r.error.is_some() || r.has_quorum());
-        while !answered(&reads) && !calls.is_empty() {
-            match timer.run(calls.next()).await {
-                Some(Some(batch)) => batch.add_to(&mut reads),
-                _ => break,
-            }
-        }
-        let mut result = Vec::with_capacity(keys.len());
-        let mut answered_keys = Vec::new();
-        for (i, read) in reads.iter_mut().enumerate() {
-            result.push(match read.error.take() {
-                Some(e) => Err(e),
-                None if !read.has_quorum() => {
-                    self.stats.unavailable.inc();
-                    Err(Error::NoQuorum {
-                        required: read.required,
-                        answered: read.replies.len(),
-                    })
-                }
-                None => {
-                    answered_keys.push(i);
-                    Ok(live_entry(&read.merged(), now))
-                }
-            });
-        }
-        if self.settings.read().read_repair && !answered_keys.is_empty() {
-            let this = Arc::clone(self);
-            let keys = keys.to_vec();
-            let all_in = calls.is_empty();
-            let repair = async move {
-                while let Some(batch) = timer.run(calls.next()).await.flatten() {
-                    batch.add_to(&mut reads);
-                }
-                for i in answered_keys {
-                    let read = &reads[i];
-                    this.repair(db, &keys[i], &read.merged(), &read.replies)
-                        .await;
-                }
-            };
-            if all_in {
-                // Every replica answered (always so at ALL): repaired before
-                // the reply, as a single read is.
-                repair.await;
-            } else {
-                tokio::spawn(repair);
-            }
-        }
-        result
     }
 
     /// A GET on a cluster of one: this node's record, no fan-out.
@@ -733,112 +527,4 @@ fn all_acked(peers: usize, failed: usize) -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {
-    rec.map(|b| {
-        Siblings::decode(&b, 0).map_err(|e| Error::BadReply {
-            node,
-            what: "read from",
-            problem: format!("bad record: {e}"),
-        })
-    })
-    .transpose()
-}
-
-/// Every record the replicas answered, merged.
-fn merge_replies(replies: &[(NodeId, Option<Siblings>)]) -> Siblings {
-    let mut merged = Siblings::default();
-    for rec in replies.iter().filter_map(|(_, rec)| rec.as_ref()) {
-        merged.merge(rec);
-    }
-    merged
-}
-
-/// One key of a [`Coordinator::get_many`]: what its plan needs and what
-/// its replicas answered.
-#[derive(Default)]
-struct KeyRead {
-    required: usize,
-    replies: Vec<(NodeId, Option<Siblings>)>,
-    error: Option<Error>,
-}
-
-impl KeyRead {
-    fn has_quorum(&self) -> bool {
-        self.replies.len() >= self.required
-    }
-
-    fn merged(&self) -> Siblings {
-        merge_replies(&self.replies)
-    }
-}
-
-/// One peer's answer to a batched read: per key (by index into the
-/// batch's keys), its record or why it could not be used.
-struct BatchReply {
-    id: NodeId,
-    indexes: Vec<usize>,
-    records: Result<Vec<Result<Option<Siblings>>>>,
-}
-
-impl BatchReply {
-    fn add_to(self, reads: &mut [KeyRead]) {
-        let Ok(records) = self.records else {
-            return;
-        };
-        for (i, rec) in self.indexes.into_iter().zip(records) {
-            if let (Some(read), Ok(rec)) = (reads.get_mut(i), rec) {
-                read.replies.push((self.id, rec));
-            }
-        }
-    }
-}
-
-/// Several keys' records from one replica, for [`Coordinator::get_many`].
-async fn read_many_from(
-    this: Arc<Coordinator>,
-    id: NodeId,
-    db: u32,
-    keys: Vec<Bytes>,
-    indexes: Vec<usize>,
-) -> BatchReply {
-    let n = keys.len();
-    let req = Request::ReadMany { db, keys };
-    let records = match this.call(id, &req).await {
-        Ok(Response::RecordPerKey(recs)) if recs.len() == n => {
-            Ok(recs.into_iter().map(|rec| decode_remote(id, rec)).collect())
-        }
-        Ok(other) => Err(Error::unexpected(id, "read many from", &other)),
-        Err(cause) => Err(Error::Peer {
-            node: id,
-            what: "read many from",
-            cause,
-        }),
-    };
-    BatchReply {
-        id,
-        indexes,
-        records,
-    }
-}
-
-/// One replica's record of `key`, for [`Coordinator::read`].
-async fn read_from(
-    this: Arc<Coordinator>,
-    id: NodeId,
-    db: u32,
-    key: Bytes,
-) -> (NodeId, Result<Option<Siblings>>) {
-    let req = Request::Read { db, key };
-    let r = match this.call(id, &req).await {
-        Ok(Response::Record(rec)) => decode_remote(id, rec),
-        Ok(other) => Err(Error::unexpected(id, "read from", &other)),
-        Err(cause) => Err(Error::Peer {
-            node: id,
-            what: "read from",
-            cause,
-        }),
-    };
-    (id, r)
 }

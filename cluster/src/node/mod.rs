@@ -228,6 +228,7 @@ pub async fn start(
             replicas: config.replicas,
             replica_timeout: Duration::from_millis(config.replica_timeout_ms),
             read_repair: config.read_repair,
+            speculative_read: Duration::from_millis(config.speculative_read_ms),
             anti_entropy_interval: Duration::from_millis(config.anti_entropy_interval_ms),
         }),
         stats,
