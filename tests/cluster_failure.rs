@@ -698,7 +698,9 @@ fn hints_kept_before_a_flushdb_do_not_bring_its_keys_back() {
 /// after `speculative-read-ms` instead of waiting out the replica timeout
 /// (here far longer than the test: a read that waited for the paused node
 /// would fail). Single reads and a pipeline's batched reads alike; with
-/// `speculative-read-ms 0` every replica is asked at once.
+/// `speculative-read-ms 0` every replica is asked at once. Once the paused
+/// node's silence passes an eighth of `phi-threshold`, reads ask it last
+/// and need no second round.
 #[test]
 fn a_read_asks_another_replica_when_the_one_it_asked_is_paused() {
     let c = Cluster::start_with(
@@ -706,9 +708,9 @@ fn a_read_asks_another_replica_when_the_one_it_asked_is_paused() {
         &[
             "--replica-timeout-ms",
             "20000",
-            // The detector must not mark the paused node down meanwhile.
+            // No suspicion before the test raises it below.
             "--phi-threshold",
-            "100000",
+            "1000000",
             "--anti-entropy-interval-ms",
             "0",
         ],
@@ -723,14 +725,25 @@ fn a_read_asks_another_replica_when_the_one_it_asked_is_paused() {
             .and_then(|v| v.parse::<u64>().ok())
             .expect("cluster_speculative_reads in INFO")
     };
+    let read_all = |con: &mut redis::Connection| {
+        for k in &keys {
+            let got = cl(con, "QUORUM", &["GET", k]).unwrap_or_else(|e| panic!("GET {k}: {e}"));
+            assert_eq!(bulk(&got), Some(format!("v-{k}")), "{k}");
+        }
+    };
+    let config_set = |con: &mut redis::Connection, key: &str, value: &str| {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(key)
+            .arg(value)
+            .query(con)
+            .unwrap();
+    };
     let before = speculative(&c);
     c.nodes[2].signal(libc::SIGSTOP);
     // Node 0 is a replica of every key (N = 3): a QUORUM read asks it and
     // one peer, node 2 for about half of the keys.
-    for k in &keys {
-        let got = cl(&mut con, "QUORUM", &["GET", k]).unwrap_or_else(|e| panic!("GET {k}: {e}"));
-        assert_eq!(bulk(&got), Some(format!("v-{k}")), "{k}");
-    }
+    read_all(&mut con);
     let mut pipe = redis::pipe();
     for k in &keys {
         pipe.cmd("GET").arg(k);
@@ -741,18 +754,39 @@ fn a_read_asks_another_replica_when_the_one_it_asked_is_paused() {
     }
     let asked_more = speculative(&c) - before;
     assert!(asked_more >= 2, "{asked_more} reads asked another replica");
+
     // Asking every replica at once needs no second round.
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("speculative-read-ms")
-        .arg("0")
-        .query(&mut con)
-        .unwrap();
+    config_set(&mut con, "speculative-read-ms", "0");
     let before = speculative(&c);
-    for k in &keys {
-        let got = cl(&mut con, "QUORUM", &["GET", k]).unwrap_or_else(|e| panic!("GET {k}: {e}"));
-        assert_eq!(bulk(&got), Some(format!("v-{k}")), "{k}");
-    }
+    read_all(&mut con);
     assert_eq!(speculative(&c), before);
+    config_set(&mut con, "speculative-read-ms", "10");
+
+    // Suspected from phi 10, down from 80: about 2.3 and 18 s of silence
+    // at the tests' gossip interval (100 ms).
+    config_set(&mut con, "phi-threshold", "80");
+    let node2 = format!(":{} ", c.nodes[2].cluster_port);
+    let phi_of_node2 = |con: &mut redis::Connection| -> f64 {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(con).unwrap();
+        let line = nodes.lines().find(|l| l.contains(&node2)).expect("node 2");
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix("phi="))
+            .and_then(|p| p.parse().ok())
+            .expect("phi")
+    };
+    wait_for("node 2 suspected", Duration::from_secs(30), || {
+        phi_of_node2(&mut con) >= 10.0
+    });
+    let before = speculative(&c);
+    read_all(&mut con);
+    assert_eq!(
+        speculative(&c),
+        before,
+        "a suspected replica was asked first"
+    );
+    assert!(
+        phi_of_node2(&mut con) < 80.0,
+        "node 2 was marked down meanwhile"
+    );
     c.nodes[2].signal(libc::SIGCONT);
 }

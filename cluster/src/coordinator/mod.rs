@@ -77,9 +77,16 @@ pub struct ClusterScanPage {
     pub keys: Vec<Bytes>,
 }
 
+/// The fraction of `phi-threshold` from which a replica judged up is
+/// asked after the others: at the default threshold (8) a phi of 1,
+/// about 2.3 gossip intervals of silence, where a healthy peer's next
+/// heartbeat is that late once in 10 times. It is marked down only at the
+/// threshold.
+const SUSPECTED_FRACTION: f64 = 1.0 / 8.0;
+
 /// Which replicas a request goes to.
 struct Plan {
-    /// Replicas judged up, in preference order.
+    /// Replicas judged up, in preference order, those suspected last.
     targets: Vec<NodeId>,
     /// Replies the level needs.
     required: usize,
@@ -219,10 +226,21 @@ impl Coordinator {
         // A rebuilding node's own record may lack acknowledged writes: it
         // does not count toward R.
         let rebuilding = self.is_rebuilding();
-        let targets: Vec<NodeId> = prefs
-            .into_iter()
-            .filter(|&id| self.members.is_up(id) && !(rebuilding && id == self.me))
-            .collect();
+        let mut targets: Vec<NodeId> = Vec::with_capacity(prefs.len());
+        let mut suspected: Vec<NodeId> = Vec::new();
+        let suspect_from = self.members.phi_threshold() * SUSPECTED_FRACTION;
+        for id in prefs {
+            match self.members.suspicion(id) {
+                _ if rebuilding && id == self.me => {}
+                Some(phi) if phi >= suspect_from => suspected.push(id),
+                Some(_) => targets.push(id),
+                None => {}
+            }
+        }
+        // Up, but silent for longer than usual (a paused process, a
+        // stalled disk): asked last, so a read that needs fewer replicas
+        // than are up does not wait for it.
+        targets.append(&mut suspected);
         if targets.len() < required {
             self.stats.unavailable.inc();
             return Err(Error::NoQuorum {

@@ -3,11 +3,12 @@
 //!
 //! A read asks the replicas its level needs and no more: this node first
 //! when it is one of the key's replicas (its record costs no round trip),
-//! then the next live replicas in preference order. The other live
-//! replicas are asked too once one of those fails, or has not answered
-//! within `speculative-read-ms` (Cassandra's speculative retry): a replica
-//! that is stopped but not yet marked down delays a read by that much, not
-//! by the replica timeout. At ALL every live replica is needed, so all are
+//! then the next live replicas in preference order, a replica silent for
+//! longer than usual (its phi past an eighth of `phi-threshold`) last. The
+//! other live replicas are asked too once one of those fails, or has not
+//! answered within `speculative-read-ms` (Cassandra's speculative retry):
+//! a replica that is stopped but not yet suspected delays a read by that
+//! much, not by the replica timeout. At ALL every live replica is needed, so all are
 //! asked at once; with `speculative-read-ms 0` every read asks them all, as
 //! Riak does.
 //!

@@ -503,7 +503,8 @@ impl Membership {
             .store(phi.to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn threshold(&self) -> f64 {
+    /// The phi from which a silent member is judged down.
+    pub fn phi_threshold(&self) -> f64 {
         f64::from_bits(
             self.phi_threshold
                 .load(std::sync::atomic::Ordering::Relaxed),
@@ -697,6 +698,20 @@ impl Membership {
         self.rejected.load(AtomicOrdering::Relaxed)
     }
 
+    /// `id`'s suspicion level (phi) when it is judged up, `None` when it
+    /// is down or has left (this node: always up, at 0).
+    pub fn suspicion(&self, id: NodeId) -> Option<f64> {
+        if id == self.me {
+            return Some(0.0);
+        }
+        let at = self.judged_at(Instant::now());
+        let threshold = self.phi_threshold();
+        let t = self.table.read();
+        let m = t.members.get(&id)?;
+        let phi = m.detector.phi(at);
+        (m.state.status != Status::Left && phi <= threshold).then_some(phi)
+    }
+
     /// Whether `id` is judged up (this node always is).
     pub fn is_up(&self, id: NodeId) -> bool {
         self.is_up_at(id, Instant::now())
@@ -709,7 +724,7 @@ impl Membership {
         let at = self.judged_at(now);
         let t = self.table.read();
         t.members.get(&id).is_some_and(|m| {
-            m.state.status != Status::Left && !m.detector.is_down(at, self.threshold())
+            m.state.status != Status::Left && !m.detector.is_down(at, self.phi_threshold())
         })
     }
 
@@ -725,7 +740,7 @@ impl Membership {
     /// Every member with this node's verdict, by id.
     pub fn views(&self) -> Vec<MemberView> {
         let now = self.judged_at(Instant::now());
-        let threshold = self.threshold();
+        let threshold = self.phi_threshold();
         self.table
             .read()
             .members
