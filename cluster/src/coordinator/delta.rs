@@ -601,10 +601,18 @@ impl Coordinator {
         let mut seen: Option<(VectorClock, u64, bool)> = None;
         let mut diverged = false;
         let op = Op::Collection(op);
-        let apply = base_checked(op.clone(), actor, at, base, &mut seen, &mut diverged);
-        let updated = match self.update_partial_op(db, key, &op, apply).await? {
+        let notes = (&mut seen, &mut diverged);
+        let apply = move |op| {
+            // Moved out, not reborrowed: the write is made once.
+            let (seen, diverged) = notes;
+            base_checked(op, actor, at, base, seen, diverged)
+        };
+        let updated = match self.update_partial_op(db, key, op, apply).await? {
             Ok(updated) => updated,
-            Err(apply) => self.update_announced(db, key, apply).await?,
+            Err(op) => {
+                let apply = base_checked(op, actor, at, base, &mut seen, &mut diverged);
+                self.update_announced(db, key, apply).await?
+            }
         };
         if diverged {
             return Ok(OnBase::Diverged);

@@ -536,32 +536,35 @@ impl Coordinator {
         context: Option<VectorClock>,
     ) -> Result<Updated<Outcome>> {
         let actor = self.actor;
-        let partial = op.clone();
-        let apply = move |sibs: &mut Siblings, now: u64| apply_op(sibs, partial, None, actor, now);
-        match self.update_partial_op(db, key, &op, apply).await? {
+        let apply =
+            move |op| move |sibs: &mut Siblings, now: u64| apply_op(sibs, op, None, actor, now);
+        match self.update_partial_op(db, key, op, apply).await? {
             Ok(updated) => Ok(updated),
-            Err(_) => self.apply_local(db, key, op, context).await,
+            Err(op) => self.apply_local(db, key, op, context).await,
         }
     }
 
-    /// `f`, a write of `op`, applied to only the members `op` needs
+    /// `op`, written by the function `write` makes of it, applied to only
+    /// the members `op` needs
     /// ([`Keyspace::update_partial`](crate::keyspace::Keyspace::update_partial)),
-    /// its change announced; `f` back, unapplied, for a write that needs
-    /// the whole record.
-    pub(super) async fn update_partial_op<F>(
+    /// its change announced; `op` back, unapplied, for a write that needs
+    /// the whole record. (The write takes `op` itself: a value or a batch of
+    /// members is moved into it, not copied.)
+    pub(super) async fn update_partial_op<W, F>(
         &self,
         db: u32,
         key: &[u8],
-        op: &Op,
-        f: F,
-    ) -> Result<std::result::Result<Updated<Outcome>, F>>
+        op: Op,
+        write: W,
+    ) -> Result<std::result::Result<Updated<Outcome>, Op>>
     where
+        W: FnOnce(Op) -> F,
         F: FnOnce(&mut Siblings, u64) -> Outcome,
     {
-        let (target, names, end) = match op {
+        let (target, names, end) = match &op {
             Op::Collection(c) => match crate::keyspace::collection_need(c) {
                 Some((kind, names, end)) => (PartialTarget::Collection(kind), names, end),
-                None => return Ok(Err(f)),
+                None => return Ok(Err(op)),
             },
             Op::Delete | Op::Put { context: None, .. } => {
                 (PartialTarget::Replace, Vec::new(), Some(Need::Count))
@@ -574,13 +577,13 @@ impl Coordinator {
             // Decided by what the key holds, whatever its type: a SET
             // (XX, KEEPTTL) replaces a collection as SET does.
             Op::Swap { .. } => (PartialTarget::Replace, Vec::new(), Some(Need::Count)),
-            Op::Put { .. } => return Ok(Err(f)),
+            Op::Put { .. } => return Ok(Err(op)),
         };
         let need = match end {
             Some(n) => n,
             None => Need::Members(&names),
         };
-        let count_reply: Option<fn(u64) -> Outcome> = match op {
+        let count_reply: Option<fn(u64) -> Outcome> = match &op {
             Op::Collection(c) if crate::keyspace::replies_length(c) => {
                 Some(|n| Outcome::Collection(CollectionReply::Count(n)))
             }
@@ -588,7 +591,7 @@ impl Coordinator {
         };
         let updated = self
             .keyspace
-            .update_partial(db, key, target, need, f, count_reply)
+            .update_partial(db, key, target, need, write(op), count_reply)
             .await?;
         if updated.ack != Ack::NONE {
             self.changed(db, key);
