@@ -211,10 +211,17 @@ impl Siblings {
     /// [`write`](Self::write)).
     fn write_clock(&self, context: Option<&VectorClock>, actor: Actor, now_ms: u64) -> VectorClock {
         let local = self.context();
-        let mut clock = context.cloned().unwrap_or_else(|| local.clone());
-        clock.merge(&VectorClock::from_dots(
-            local.dots().iter().filter(|d| d.actor == actor).copied(),
-        ));
+        let mut clock = match context {
+            // The replica's own context holds its dots for `actor` already.
+            None => local,
+            Some(context) => {
+                let mut clock = context.clone();
+                clock.merge(&VectorClock::from_dots(
+                    local.dots().iter().filter(|d| d.actor == actor).copied(),
+                ));
+                clock
+            }
+        };
         clock.increment(actor, now_ms);
         clock
     }
