@@ -12,22 +12,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::cluster::{Cluster, Load, bulk, cl, info_field, repair, wait_for};
+use common::cluster::{Cluster, Load, bulk, cl, info_field, repair, sibling_values, wait_for};
 use common::netfault::Network;
-
-/// The values of `key` at ALL through `con`, sorted (VGET shows siblings).
-fn versions(con: &mut redis::Connection, key: &str) -> Vec<String> {
-    let v = cl(con, "ALL", &["VGET", key]).unwrap_or_else(|e| panic!("VGET {key}: {e}"));
-    let redis::Value::Array(parts) = v else {
-        panic!("VGET {key} reply {v:?}")
-    };
-    let Some(redis::Value::Array(vals)) = parts.get(1) else {
-        panic!("VGET {key} values {parts:?}")
-    };
-    let mut vals: Vec<String> = vals.iter().filter_map(bulk).collect();
-    vals.sort();
-    vals
-}
 
 /// Node `node`'s view of the cluster, for a failure message.
 fn cluster_health(c: &Cluster, node: usize) -> String {
@@ -147,12 +133,12 @@ fn a_two_one_partition_with_writes_at_one_on_both_sides_converges_with_siblings(
     for j in 0..20 {
         let key = format!("shared:{j}");
         let want = [format!("left-{j}"), format!("right-{j}")];
-        assert_eq!(versions(&mut cons[j % 3], &key), want, "{key}");
+        assert_eq!(sibling_values(&mut cons[j % 3], "ALL", &key), want, "{key}");
     }
     // Causally later writes replace what they saw, without siblings.
     for i in 0..10 {
         assert_eq!(
-            versions(&mut cons[i % 3], &format!("base:{i}")),
+            sibling_values(&mut cons[i % 3], "ALL", &format!("base:{i}")),
             ["after-left"]
         );
     }

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use common::cluster::{Cluster, bulk, cl};
+use common::cluster::{Cluster, bulk, cl, sibling_values};
 
 const ROUNDS: usize = 100;
 const SHARED: usize = 24;
@@ -102,20 +102,6 @@ fn writer(port: u16, name: &'static str, by: i64, rounds: &Barrier) -> Written {
     w
 }
 
-/// The values VGET shows for `key` at `level`, sorted.
-fn siblings(con: &mut redis::Connection, level: &str, key: &str) -> Vec<String> {
-    let v = cl(con, level, &["VGET", key]).unwrap_or_else(|e| panic!("VGET {key}: {e}"));
-    let redis::Value::Array(parts) = v else {
-        panic!("VGET {key}: {v:?}")
-    };
-    let Some(redis::Value::Array(values)) = parts.get(1) else {
-        panic!("VGET {key} values: {parts:?}")
-    };
-    let mut values: Vec<String> = values.iter().filter_map(bulk).collect();
-    values.sort();
-    values
-}
-
 #[test]
 fn pipelined_sets_and_read_modify_writes_through_two_coordinators_keep_their_promises() {
     let c = Cluster::start(3);
@@ -131,7 +117,7 @@ fn pipelined_sets_and_read_modify_writes_through_two_coordinators_keep_their_pro
         let mut con = c.conn(node);
         for j in 0..SHARED {
             let key = format!("s:{j}");
-            let got = siblings(&mut con, "ALL", &key);
+            let got = sibling_values(&mut con, "ALL", &key);
             let last: BTreeSet<&str> = [a.last[j].as_str(), b.last[j].as_str()].into();
             assert!(
                 !got.is_empty() && got.iter().all(|v| last.contains(v.as_str())),
@@ -173,7 +159,7 @@ fn pipelined_sets_and_read_modify_writes_through_two_coordinators_keep_their_pro
         .map(|node| {
             let mut con = c.conn(node);
             (0..SHARED)
-                .map(|j| siblings(&mut con, "ONE", &format!("s:{j}")))
+                .map(|j| sibling_values(&mut con, "ONE", &format!("s:{j}")))
                 .collect()
         })
         .collect();

@@ -113,6 +113,21 @@ pub fn cl(con: &mut redis::Connection, level: &str, args: &[&str]) -> Result<red
     query(con, &all)
 }
 
+/// The values VGET shows for `key` at `level` through `con`, sorted: one
+/// per sibling.
+pub fn sibling_values(con: &mut redis::Connection, level: &str, key: &str) -> Vec<String> {
+    let v = cl(con, level, &["VGET", key]).unwrap_or_else(|e| panic!("VGET {key}: {e}"));
+    let redis::Value::Array(parts) = v else {
+        panic!("VGET {key} reply {v:?}")
+    };
+    let Some(redis::Value::Array(vals)) = parts.get(1) else {
+        panic!("VGET {key} values {parts:?}")
+    };
+    let mut vals: Vec<String> = vals.iter().filter_map(bulk).collect();
+    vals.sort();
+    vals
+}
+
 pub fn bulk(v: &redis::Value) -> Option<String> {
     match v {
         redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
