@@ -13,7 +13,8 @@
 # With --cluster N it also starts an N-node ringkv cluster (replicas 3, reads
 # and writes at QUORUM, each node with its own free ports and data directory)
 # and benchmarks it through its first node in the same rotation, so the table
-# shows the cluster beside the single node and Redis.
+# shows the cluster beside the single node and Redis (and each pipelined row
+# against the same test at -P1).
 # With --collections it adds redis-benchmark's HSET, SADD, SPOP, ZADD and
 # ZPOPMIN tests (one hash, set or sorted set of up to --members N members,
 # default 1000; every client writes that one key).
@@ -189,16 +190,21 @@ done
 
 if [ "$CLUSTER_NODES" -gt 0 ]; then
     printf '\n%s-node cluster (replicas 3, QUORUM reads and writes) through one node, same rounds\n' "$CLUSTER_NODES"
-    printf '%-10s %14s %12s %14s %14s %12s\n' workload "cluster rps" "cluster p99" "vs single" "vs redis" "single p99"
+    printf '%-10s %14s %12s %10s %14s %14s %12s\n' workload "cluster rps" "cluster p99" "vs its -P1" "vs single" "vs redis" "single p99"
     for workload in "${WORKLOADS[@]}"; do
         read -r test pipeline <<<"$workload"
         c_rps=$(stat cluster "$test" "$pipeline" 1)
+        # A pipelined row against the same test without pipelining, when run.
+        vs_p1="-"
+        if [ "$pipeline" != 1 ] && [ -n "${RESULTS["cluster $test 1"]}" ]; then
+            vs_p1=$(awk -v a="$c_rps" -v b="$(stat cluster "$test" 1 1)" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+        fi
         c_p99=$(stat cluster "$test" "$pipeline" 2)
         r_rps=$(stat ringkv "$test" "$pipeline" 1)
         r_p99=$(stat ringkv "$test" "$pipeline" 2)
         d_rps=$(stat redis "$test" "$pipeline" 1)
         vs_single=$(awk -v a="$c_rps" -v b="$r_rps" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
         vs_redis=$(awk -v a="$c_rps" -v b="$d_rps" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
-        printf '%-10s %14s %9s ms %14s %14s %9s ms\n' "${test^^} -P$pipeline" "$c_rps" "$c_p99" "$vs_single" "$vs_redis" "$r_p99"
+        printf '%-10s %14s %9s ms %10s %14s %14s %9s ms\n' "${test^^} -P$pipeline" "$c_rps" "$c_p99" "$vs_p1" "$vs_single" "$vs_redis" "$r_p99"
     done
 fi
