@@ -698,7 +698,8 @@ fn hints_kept_before_a_flushdb_do_not_bring_its_keys_back() {
 /// after `speculative-read-ms` instead of waiting out the replica timeout
 /// (here far longer than the test: a read that waited for the paused node
 /// would fail). Single reads and a pipeline's batched reads alike; with
-/// `speculative-read-ms 0` every replica is asked at once. Once the paused
+/// `speculative-read-ms 0` every replica is asked at once, and a delay past
+/// the replica timeout is cut to half of it. Once the paused
 /// node's silence passes an eighth of `phi-threshold`, reads ask it last
 /// and need no second round.
 #[test]
@@ -760,6 +761,15 @@ fn a_read_asks_another_replica_when_the_one_it_asked_is_paused() {
     let before = speculative(&c);
     read_all(&mut con);
     assert_eq!(speculative(&c), before);
+
+    // A delay past the replica timeout is cut to half of it: the other
+    // replica is still asked in time.
+    config_set(&mut con, "replica-timeout-ms", "200");
+    config_set(&mut con, "speculative-read-ms", "60000");
+    let before = speculative(&c);
+    read_all(&mut con);
+    assert!(speculative(&c) > before, "no read asked another replica");
+    config_set(&mut con, "replica-timeout-ms", "20000");
     config_set(&mut con, "speculative-read-ms", "10");
 
     // Suspected from phi 10, down from 80: about 2.3 and 18 s of silence

@@ -312,8 +312,8 @@ config_keys! {
     /// A read asks only the replicas its level needs (this node first when
     /// it is one, a replica silent for longer than usual last), and the
     /// other live replicas too once one of those fails or has not answered
-    /// within this many milliseconds. 0: every read asks every live replica
-    /// at once.
+    /// within this many milliseconds (at most half of `replica-timeout-ms`).
+    /// 0: every read asks every live replica at once.
     speculative_read_ms: u64 = 10, "speculative-read-ms", "cluster", live = CoordinatorSettings, range = 0..=60_000;
     /// How long a hint for a down replica is kept before it is dropped
     /// (milliseconds); anti-entropy repairs what an expired hint carried.

@@ -92,7 +92,9 @@ impl Coordinator {
     ) -> Vec<Result<Siblings>> {
         let (speculative, read_repair) = {
             let s = self.settings.read();
-            (s.speculative_read, s.read_repair)
+            // The others are asked in time to answer within the replica
+            // timeout, however the two are set.
+            (s.speculative_read.min(s.replica_timeout / 2), s.read_repair)
         };
         let mut reads: Vec<KeyRead> = keys
             .iter()
