@@ -143,7 +143,9 @@ impl Coordinator {
                 }
                 Next::Reply(_) => break,
             }
-            self.stats.speculative_reads.add(asks.keys_asked as u64);
+            if asks.keys_asked > 0 {
+                self.stats.speculative_reads.add(asks.keys_asked as u64);
+            }
             calls.extend(asks.calls(self, db, keys));
         }
 

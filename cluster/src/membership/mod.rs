@@ -701,15 +701,7 @@ impl Membership {
     /// `id`'s suspicion level (phi) when it is judged up, `None` when it
     /// is down or has left (this node: always up, at 0).
     pub fn suspicion(&self, id: NodeId) -> Option<f64> {
-        if id == self.me {
-            return Some(0.0);
-        }
-        let at = self.judged_at(Instant::now());
-        let threshold = self.phi_threshold();
-        let t = self.table.read();
-        let m = t.members.get(&id)?;
-        let phi = m.detector.phi(at);
-        (m.state.status != Status::Left && phi <= threshold).then_some(phi)
+        self.suspicion_at(id, Instant::now())
     }
 
     /// Whether `id` is judged up (this node always is).
@@ -718,14 +710,19 @@ impl Membership {
     }
 
     fn is_up_at(&self, id: NodeId, now: Instant) -> bool {
+        self.suspicion_at(id, now).is_some()
+    }
+
+    /// [`Membership::suspicion`] as judged at `now`.
+    fn suspicion_at(&self, id: NodeId, now: Instant) -> Option<f64> {
         if id == self.me {
-            return true;
+            return Some(0.0);
         }
         let at = self.judged_at(now);
         let t = self.table.read();
-        t.members.get(&id).is_some_and(|m| {
-            m.state.status != Status::Left && !m.detector.is_down(at, self.phi_threshold())
-        })
+        let m = t.members.get(&id)?;
+        let up = m.state.status != Status::Left && !m.detector.is_down(at, self.phi_threshold());
+        up.then(|| m.detector.phi(at))
     }
 
     /// The cluster address of `id`.

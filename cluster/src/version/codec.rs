@@ -345,8 +345,8 @@ pub fn decode_shared_record(
 /// of such a key needs no more. `None` for any other shape, and for bytes
 /// [`decode_shared_record`] would refuse (each dot is read and checked by
 /// the decoder's own `Reader::dot`), so the caller's full decode reports
-/// what is wrong. Whenever this
-/// returns a value, [`decode_shared_record`] returns that one sibling.
+/// what is wrong. Whenever this returns a value, [`decode_shared_record`]
+/// returns that one sibling.
 pub fn peek_plain_value(bytes: &Bytes) -> Option<(u64, Bytes)> {
     let mut r = Reader {
         buf: bytes,
