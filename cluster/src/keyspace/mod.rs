@@ -23,6 +23,7 @@
 mod early_read;
 #[cfg(test)]
 mod expiry_tests;
+mod list_ends;
 mod markers;
 mod partial;
 #[cfg(test)]

@@ -32,7 +32,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use ringkv_engine::{Engine, Snapshot};
 
-use super::split::{get_member, list_first, member_items, member_key, member_prefix, prefix_end};
+use super::list_ends::list_first;
+use super::split::{get_member, member_items, member_key, member_prefix, prefix_end};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Item, Kind};

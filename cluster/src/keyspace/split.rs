@@ -27,6 +27,7 @@ use std::ops::Bound;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
+use super::list_ends::{list_end, list_end_record, list_first, tail_members};
 use super::reclaim::{queue_reclaim, reclaim_at_expiry};
 use super::sample_pool::{self, SamplePools};
 use super::score_index::{self, ScoreWindow};
@@ -189,16 +190,6 @@ fn visit_members_from(
         }
     }
     Ok(())
-}
-
-/// Where a split collection's members start: a list's first position, or
-/// the first member of any other kind (a sorted set's `first` is a bound in
-/// its score index, not a member).
-pub(super) fn list_first(header: &SplitHeader) -> &[u8] {
-    match header.kind {
-        Kind::List => &header.first,
-        _ => &[],
-    }
 }
 
 /// The items a member record of `key` holds.
@@ -407,144 +398,6 @@ pub(super) fn write_member_changes(
     }
 }
 
-/// A list's least (`first`) or greatest position; a sorted set's lowest
-/// (`first`) or highest member as its ascending or descending score-index
-/// entry sorts ([`score_index::entry_suffix`]); empty for the other kinds.
-pub(super) fn list_end(coll: &Collection, first: bool) -> Bytes {
-    match coll.kind() {
-        Kind::List => if first { coll.first() } else { coll.last() }
-            .map(|(p, _)| p.clone())
-            .unwrap_or_default(),
-        Kind::ZSet => coll
-            .iter()
-            .filter_map(|(m, items)| {
-                Some(score_index::entry_suffix(
-                    score_index::score_of(items, coll.member_histories().get(m))?,
-                    m,
-                    !first,
-                ))
-            })
-            .min()
-            .unwrap_or_default(),
-        _ => Bytes::new(),
-    }
-}
-
-/// The last `k` members of a split collection, in member order. A list
-/// starts from a little before its last position (`header.last`; pushes
-/// step the first digit by one, so the last `k` elements of a list built
-/// by pushes lie within `k` digits of it) and widens the window until it
-/// holds `k`; other kinds read every member.
-pub(super) fn tail_members(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-    k: usize,
-) -> Result<Vec<(Bytes, Vec<Item>)>> {
-    if k == 0 {
-        return Ok(Vec::new());
-    }
-    let prefix = member_prefix(ns, key, header.generation);
-    // A list ends at its last position: the deletions its tail pops left
-    // after it are never passed.
-    let end = match header.kind {
-        Kind::List if !header.last.is_empty() => {
-            let mut after_last = member_key(&prefix, &header.last).to_vec();
-            after_last.push(0);
-            after_last
-        }
-        _ => prefix_end(&prefix).unwrap_or_default(),
-    };
-    let digit = match header.kind {
-        Kind::List => header
-            .last
-            .first_chunk::<8>()
-            .map(|d| u64::from_be_bytes(*d)),
-        _ => None,
-    };
-    // A push of many elements gives them one digit, told apart by their
-    // index in the write (the last 4 bytes of a one-level position): the
-    // last `k` of the last push are found by that index first.
-    if let (Kind::List, Some((level, seq))) = (header.kind, split_last_level(&header.last)) {
-        let want = u32::try_from(k).unwrap_or(u32::MAX);
-        if seq >= want {
-            let mut lower = prefix.to_vec();
-            lower.extend_from_slice(level);
-            lower.extend_from_slice(&(seq - want).to_be_bytes());
-            let window = last_records(engine, snapshot, &lower, &end, k)?;
-            if window.len() >= k {
-                return decode_records(key, prefix.len(), window);
-            }
-        }
-    }
-    let mut span = u64::try_from(k).unwrap_or(u64::MAX);
-    loop {
-        let mut lower = prefix.to_vec();
-        let whole = match digit {
-            Some(d) if d >= span => {
-                lower.extend_from_slice(&(d - span).to_be_bytes());
-                false
-            }
-            _ => {
-                lower.extend_from_slice(list_first(header));
-                true
-            }
-        };
-        let window = last_records(engine, snapshot, &lower, &end, k)?;
-        if window.len() >= k || whole {
-            return decode_records(key, prefix.len(), window);
-        }
-        span = span.saturating_mul(4);
-    }
-}
-
-/// A one-level list position split into its first 24 bytes (digit, actor,
-/// counter) and its index in the write; `None` for a deeper position.
-fn split_last_level(position: &[u8]) -> Option<(&[u8], u32)> {
-    if position.len() != crate::version::list_position::LEVEL_BYTES {
-        return None;
-    }
-    let (level, seq) = position.split_at(position.len() - 4);
-    Some((level, u32::from_be_bytes(seq.try_into().ok()?)))
-}
-
-/// The last `k` records of the engine range `[lower, end)`, undecoded (a
-/// range may hold many more).
-fn last_records(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    lower: &[u8],
-    end: &[u8],
-    k: usize,
-) -> Result<std::collections::VecDeque<(Bytes, Value)>> {
-    let mut window = std::collections::VecDeque::with_capacity(k.min(1 << 16));
-    for item in engine.iter(Bound::Included(lower), Bound::Excluded(end), Some(snapshot))? {
-        if window.len() == k {
-            window.pop_front();
-        }
-        window.push_back(item?);
-    }
-    Ok(window)
-}
-
-/// Member records of `key` (engine keys with a prefix of `prefix_len`
-/// bytes) decoded as members and their items.
-fn decode_records(
-    key: &[u8],
-    prefix_len: usize,
-    records: impl IntoIterator<Item = (Bytes, Value)>,
-) -> Result<Vec<(Bytes, Vec<Item>)>> {
-    records
-        .into_iter()
-        .map(|(ekey, value)| {
-            let member = ekey.slice(prefix_len.min(ekey.len())..);
-            Ok((member, member_items(key, &value)?))
-        })
-        .collect()
-}
-
 /// Which members a write or read of a split collection needs.
 #[derive(Clone, Copy, Debug)]
 pub enum Need<'a> {
@@ -623,6 +476,11 @@ pub(super) fn load_members(
                     out.push((name.clone(), items));
                 }
             }
+        }
+        Need::Head(1) | Need::Tail(1)
+            if let Some(end) = list_end_record(engine, snapshot, ns, key, header, need)? =>
+        {
+            out.push(end);
         }
         Need::Head(n) => {
             let mut left = n;

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::score_index::entry_suffix;
+use super::split::{member_key, member_prefix};
 use super::split_tests::{apply, header_of, member_records, put_hash, settled};
 use super::{Keyspace, Need, ScoreWindow, live_entry};
 use crate::version::{CollectionOp, CollectionReply, Kind, Payload};
@@ -147,4 +148,50 @@ async fn a_merge_that_does_not_supersede_a_large_collection_joins_it() {
             .len(),
         2002
     );
+}
+
+/// A push reads its end element by one point read at the header's bound
+/// (`first` for the head, `last` for the tail). Where the bound is not a
+/// record (deleted here under the keyspace, as a bound left loose would
+/// be), the read at that end walks on to the element that is there, and
+/// pushes still land beyond it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_end_read_walks_on_when_the_bound_is_not_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let push = |left: bool, values: Vec<String>| CollectionOp::Push {
+        left,
+        values: values.into_iter().map(Bytes::from).collect(),
+        if_exists: false,
+    };
+    let values = (0..600).map(|i| format!("v{i}")).collect();
+    apply(&ks, b"l", &push(false, values)).await.0.unwrap();
+    let ends = |need: Need<'static>| -> Vec<Bytes> {
+        let read = ks.read_partial(0, b"l", need).unwrap().unwrap();
+        read.members.into_iter().map(|(_, v)| v).collect()
+    };
+    assert_eq!(ends(Need::Head(1)), ["v0"]);
+    assert_eq!(ends(Need::Tail(1)), ["v599"]);
+
+    let h = header_of(&ks, b"l").unwrap();
+    let ns = ks.namespace(0).unwrap();
+    let prefix = member_prefix(ns, b"l", h.generation);
+    for bound in [&h.first, &h.last] {
+        ks.engine().delete(member_key(&prefix, bound)).unwrap();
+    }
+    assert_eq!(ends(Need::Head(1)), ["v1"]);
+    assert_eq!(ends(Need::Tail(1)), ["v598"]);
+
+    apply(&ks, b"l", &push(true, vec!["head".into()]))
+        .await
+        .0
+        .unwrap();
+    apply(&ks, b"l", &push(false, vec!["tail".into()]))
+        .await
+        .0
+        .unwrap();
+    assert_eq!(ends(Need::Head(3)), ["head", "v1", "v2"]);
+    assert_eq!(ends(Need::Tail(3)), ["v597", "v598", "tail"]);
+    assert_eq!(ends(Need::Head(1)), ["head"]);
+    assert_eq!(ends(Need::Tail(1)), ["tail"]);
 }
