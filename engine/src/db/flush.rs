@@ -16,7 +16,7 @@ use super::{Inner, Structure};
 use crate::compaction::stripe;
 use crate::error::{Error, Result};
 use crate::manifest::{AddedFile, VersionEdit};
-use crate::memtable::Memtable;
+use crate::memtable::{Memtable, Visit};
 use crate::options::Options;
 use crate::sstable::builder::TableBuilder;
 use crate::sstable::sst_path;
@@ -47,7 +47,7 @@ pub(crate) fn write_memtable(
         let s = stripe(snapshots, seq);
         if last_stripe == Some(s) && last_key == key {
             Counters::add(&stats.versions_dropped, 1);
-            return Ok(());
+            return Ok(Visit::Older);
         }
         last_key.clear();
         last_key.extend_from_slice(key);
@@ -57,10 +57,13 @@ pub(crate) fn write_memtable(
         // (compaction asks it what to keep).
         if opts.hide_expired && v.is_expired(now_ms) {
             Counters::add(&stats.expired_dropped, 1);
-            b.add(key, seq, &InternalValue::tombstone(v.time_ms))
+            b.add(key, seq, &InternalValue::tombstone(v.time_ms))?;
         } else {
-            b.add(key, seq, &v)
+            b.add(key, seq, &v)?;
         }
+        // Stripe 0: no live snapshot lies below this version, so every
+        // older one is hidden from every reader; they are not visited.
+        Ok(if s == 0 { Visit::NextKey } else { Visit::Older })
     });
     if let Err(e) = r {
         let _ = std::fs::remove_file(&path);

@@ -71,6 +71,14 @@ pub(crate) fn cmp_internal(a_user: &[u8], a_seq: u64, b_user: &[u8], b_seq: u64)
     a_user.cmp(b_user).then_with(|| b_seq.cmp(&a_seq))
 }
 
+/// What a [`Memtable::for_each`] visitor wants after one version.
+pub(crate) enum Visit {
+    /// The key's next older version, if any.
+    Older,
+    /// The next key: the older versions of this one are not wanted.
+    NextKey,
+}
+
 /// One entry as iterators carry it.
 pub(crate) type MemEntry = (Bytes, u64, InternalValue);
 
@@ -288,15 +296,20 @@ impl Memtable {
     /// Calls `f` on every entry in internal order, holding the read lock
     /// throughout: for a frozen memtable (a flush), which no one writes.
     /// The value is read only if `f` asks for it, so a version the flush
-    /// drops (hidden by a newer one) is never copied.
+    /// drops (hidden by a newer one) is never copied; and once `f` answers
+    /// [`Visit::NextKey`], the key's older versions are not visited at all
+    /// (a key rewritten on every request, a collection's header, has
+    /// thousands, each a cache miss to reach and a key to compare).
     pub(crate) fn for_each<E>(
         &self,
-        mut f: impl FnMut(&[u8], u64, LazyValue) -> Result<(), E>,
+        mut f: impl FnMut(&[u8], u64, LazyValue) -> Result<Visit, E>,
     ) -> Result<(), E> {
         let versions = self.versions.read();
         for oldest in versions.map.iter() {
             for rec in self.versions_of(oldest) {
-                f(rec.key(), rec.seq(), LazyValue(rec))?;
+                if let Visit::NextKey = f(rec.key(), rec.seq(), LazyValue(rec))? {
+                    break;
+                }
             }
         }
         Ok(())
@@ -447,7 +460,7 @@ mod tests {
             let want = expected.iter().find(|(ek, _)| ek[..] == *k).unwrap();
             assert_eq!(&v.read().data, &want.1);
             walked += 1;
-            Ok::<(), ()>(())
+            Ok::<_, ()>(Visit::Older)
         })
         .unwrap();
         assert_eq!(walked, expected.len());
@@ -604,7 +617,7 @@ mod tests {
                 let mut walked = Vec::new();
                 m.for_each(|k, s, v| {
                     walked.push((Bytes::copy_from_slice(k), s, v.read()));
-                    Ok::<(), ()>(())
+                    Ok::<_, ()>(Visit::Older)
                 })
                 .unwrap();
                 prop_assert_eq!(&walked, &want);
