@@ -257,6 +257,7 @@ impl Keyspace {
                     key,
                     &header,
                     n,
+                    super::sample_pool::Picker::Read,
                     |m, items| {
                         let history = header.member_histories.get(&m);
                         resolve_member(&items, history).map(|e| (m, e.bytes()))

@@ -517,7 +517,13 @@ pub(super) fn load_members(
         }
         Need::CountScores(_) => {}
         Need::Sample(n) => {
-            out = sample_pool::sampled(engine, snapshot, pools, ns, key, header, n, |m, i| (m, i))?;
+            // Only a pop loads members by sample (reads pick in
+            // `Keyspace::read_partial`).
+            let pop = sample_pool::Picker::Pop;
+            out =
+                sample_pool::sampled(engine, snapshot, pools, ns, key, header, n, pop, |m, i| {
+                    (m, i)
+                })?;
         }
         Need::After { after, count } => {
             let from = match after {

@@ -642,6 +642,66 @@ async fn pooled_picks_of_a_large_set_are_uniform_and_spop_returns_each_member_on
     assert!(ks.read_partial(0, b"s", Need::Count).unwrap().is_none());
 }
 
+/// SPOP from a set too small for pooled reads but past
+/// `POOL_MIN_POP_MEMBERS` takes its picks from a pool: the first pops
+/// spread over the whole member order, members added halfway are popped
+/// too, and every member comes back exactly once, with a few walks in all
+/// instead of one per pop.
+#[tokio::test(flavor = "multi_thread")]
+async fn spop_from_a_mid_size_set_pops_from_a_pool_each_member_once() {
+    use super::sample_pool::{POOL_MIN_MEMBERS, POOL_MIN_POP_MEMBERS};
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let n = 800;
+    assert!((POOL_MIN_POP_MEMBERS..POOL_MIN_MEMBERS).contains(&(n as u64)));
+    let name = |i: usize| Bytes::from(format!("m{i:04}"));
+    let add = |from: usize, to: usize| CollectionOp::Put {
+        kind: Kind::Set,
+        pairs: (from..to).map(|i| (name(i), Bytes::new())).collect(),
+        if_absent: false,
+    };
+    apply(&ks, b"s", &add(0, n)).await.0.unwrap();
+    let spop = CollectionOp::Pop {
+        kind: Kind::Set,
+        count: 1,
+        end: PopEnd::Random,
+    };
+    let mut popped = Vec::new();
+    for round in 0..2 * n {
+        if round == 400 {
+            apply(&ks, b"s", &add(n, n + 100)).await.0.unwrap();
+        }
+        match apply(&ks, b"s", &spop).await.0.unwrap() {
+            CollectionReply::Pairs(p) => popped.extend(p.into_iter().map(|(m, _)| m)),
+            other => panic!("{other:?}"),
+        }
+        if popped.len() == n + 100 {
+            break;
+        }
+    }
+    let distinct: std::collections::BTreeSet<_> = popped.iter().cloned().collect();
+    assert_eq!((popped.len(), distinct.len()), (n + 100, n + 100));
+    assert!(ks.read_partial(0, b"s", Need::Count).unwrap().is_none());
+    // The first 200 pops land in each quarter of the member order about
+    // equally (50 ± 6 each).
+    let mut quarters = [0usize; 4];
+    for m in &popped[..200] {
+        let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+        quarters[i * 4 / n] += 1;
+    }
+    assert!(
+        quarters.iter().all(|q| (25..75).contains(q)),
+        "{quarters:?}"
+    );
+    // Pools drawn as the set shrank, not a walk per pop.
+    let draws = ks
+        .inner
+        .samples
+        .draws
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!((2..60).contains(&draws), "{draws} draws");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn random_picks_of_a_split_set_are_members_uniform_and_spop_removes_them() {
     let dir = tempfile::tempdir().unwrap();
