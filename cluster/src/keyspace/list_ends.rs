@@ -38,7 +38,9 @@ pub(super) fn list_first(header: &SplitHeader) -> &[u8] {
 /// (the memtable, then only the SSTables whose filters hold the key) takes
 /// the place of an iterator that seeks every sorted run: a push reads its
 /// end this way, about a fifth of an LPUSH's CPU before. `None` when the
-/// bound is not a record (a pop left it past the end), or for any other need.
+/// bound is not a record (the header's bounds may lie beyond the ends:
+/// `first` is at most the least position, `last` at least the greatest),
+/// or for any other need.
 pub(super) fn list_end_record(
     engine: &Engine,
     snapshot: &Snapshot,
