@@ -153,8 +153,8 @@ impl Reply {
             Reply::Ok => out.put_slice(b"+OK\r\n"),
             Reply::Simple(s) => leaf2(out, &F::SimpleString(sanitize(s).as_bytes())),
             Reply::Error(e) => leaf2(out, &F::Error(&sanitize(e))),
-            Reply::Int(i) => leaf2(out, &F::Integer(*i)),
-            Reply::Bulk(b) | Reply::Verbatim(_, b) => leaf2(out, &F::BulkString(b)),
+            Reply::Int(i) => integer(out, *i),
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => bulk(out, b),
             Reply::Nil => leaf2(out, &F::Null),
             Reply::NilArray => out.put_slice(b"*-1\r\n"),
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
@@ -195,20 +195,8 @@ impl Reply {
                     attributes: None,
                 },
             ),
-            Reply::Int(i) => leaf3(
-                out,
-                &F::Number {
-                    data: *i,
-                    attributes: None,
-                },
-            ),
-            Reply::Bulk(b) => leaf3(
-                out,
-                &F::BlobString {
-                    data: b,
-                    attributes: None,
-                },
-            ),
+            Reply::Int(i) => integer(out, *i),
+            Reply::Bulk(b) => bulk(out, b),
             Reply::Verbatim(fmt, b) => {
                 // The crate only knows the txt and mkd formats; write the frame directly.
                 header(out, b'=', b.len() + 4);
@@ -283,11 +271,39 @@ fn leaf3(out: &mut BytesMut, frame: &resp3::types::BorrowedFrame<'_>) {
     let _ = resp3::encode::complete::extend_encode_borrowed(out, frame, false);
 }
 
-fn header(out: &mut BytesMut, kind: u8, len: usize) {
-    use std::fmt::Write as _;
+/// An aggregate's header: `kind`, `len` in decimal, CRLF.
+pub(crate) fn header(out: &mut BytesMut, kind: u8, len: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(len);
+    out.reserve(digits.len() + 3);
     out.put_u8(kind);
-    // Writing into a BytesMut cannot fail.
-    let _ = write!(out, "{len}\r\n");
+    out.put_slice(digits.as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// A bulk string, `$<len>\r\n<data>\r\n` in RESP2 and RESP3 alike,
+/// written directly: it is the most frequent reply (every GET, every
+/// element of an array), and the protocol crate's generic encoder
+/// measured the frame's length, then wrote it piece by piece.
+fn bulk(out: &mut BytesMut, data: &[u8]) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(data.len());
+    out.reserve(digits.len() + data.len() + 5);
+    out.put_u8(b'$');
+    out.put_slice(digits.as_bytes());
+    out.put_slice(b"\r\n");
+    out.put_slice(data);
+    out.put_slice(b"\r\n");
+}
+
+/// An integer, `:<i>\r\n` in RESP2 and RESP3 alike.
+fn integer(out: &mut BytesMut, i: i64) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(i);
+    out.reserve(digits.len() + 3);
+    out.put_u8(b':');
+    out.put_slice(digits.as_bytes());
+    out.put_slice(b"\r\n");
 }
 
 /// Status and error lines cannot contain CR or LF; Redis replaces them with

@@ -369,6 +369,51 @@ fn arb_wire_request() -> impl Strategy<Value = (Vec<u8>, Option<Vec<Vec<u8>>>)> 
 }
 
 proptest! {
+    /// Bulk strings, integers and aggregate headers are written directly,
+    /// not through the protocol crate: byte for byte what it writes.
+    #[test]
+    fn direct_encodings_match_the_protocol_crate(
+        data in proptest::collection::vec(any::<u8>(), 0..300),
+        i in any::<i64>(),
+        n in 0usize..100_000,
+    ) {
+        use redis_protocol::{resp2, resp3};
+        let crate2 = |f: &resp2::types::BorrowedFrame<'_>| {
+            let mut out = BytesMut::new();
+            resp2::encode::extend_encode_borrowed(&mut out, f, false).unwrap();
+            out.to_vec()
+        };
+        let crate3 = |f: &resp3::types::BorrowedFrame<'_>| {
+            let mut out = BytesMut::new();
+            resp3::encode::complete::extend_encode_borrowed(&mut out, f, false).unwrap();
+            out.to_vec()
+        };
+        let bulk = Reply::Bulk(Bytes::from(data.clone()));
+        prop_assert_eq!(
+            encoded(&bulk, Protocol::Resp2),
+            crate2(&resp2::types::BorrowedFrame::BulkString(&data))
+        );
+        prop_assert_eq!(
+            encoded(&bulk, Protocol::Resp3),
+            crate3(&resp3::types::BorrowedFrame::BlobString { data: &data, attributes: None })
+        );
+        prop_assert_eq!(
+            encoded(&Reply::Int(i), Protocol::Resp2),
+            crate2(&resp2::types::BorrowedFrame::Integer(i))
+        );
+        prop_assert_eq!(
+            encoded(&Reply::Int(i), Protocol::Resp3),
+            crate3(&resp3::types::BorrowedFrame::Number { data: i, attributes: None })
+        );
+        let items = vec![Reply::Ok; n % 7];
+        let mut want = format!("*{}\r\n", items.len()).into_bytes();
+        want.extend(std::iter::repeat_n(&b"+OK\r\n"[..], n % 7).flatten());
+        prop_assert_eq!(encoded(&Reply::Array(items), Protocol::Resp2), want);
+        let mut out = BytesMut::new();
+        crate::reply::header(&mut out, b'*', n);
+        prop_assert_eq!(out.to_vec(), format!("*{n}\r\n").into_bytes());
+    }
+
     #[test]
     fn multibulk_round_trips_in_any_chunking(
         reqs in proptest::collection::vec(proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..50), 1..6), 1..8),
