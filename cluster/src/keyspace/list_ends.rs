@@ -1,5 +1,7 @@
 //! The ends of a split list: where its members start and end, and its
-//! first or last elements read without passing the rest.
+//! first or last elements read without passing the rest. (The header's
+//! bounds of a split sorted set, in its score index, are computed here
+//! too: [`list_end`].)
 //!
 //! A split list's header keeps two bounds, `first` (at most its least
 //! position) and `last` (at least its greatest). Reads at the head start
