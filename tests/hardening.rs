@@ -272,8 +272,13 @@ fn a_trickled_200k_argument_request_costs_little_cpu_and_others_are_served() {
     let cpu = cpu_time(s.pid()).saturating_sub(cpu_before);
     eprintln!("server CPU {cpu:?} in {wall:?} ({pings} PINGs answered)");
     assert!(pings >= 50, "only {pings} PINGs answered");
+    // The rescanning this guards against burnt most of a core (over half
+    // the wall time); the resumed parse takes 1% here alone, and up to 5%
+    // was seen in a full `.ci/run`, with the test's neighbours loading
+    // both cores. Three times that keeps the test failing on the old
+    // behaviour without failing on a busy machine.
     assert!(
-        cpu.as_secs_f64() < 0.05 * wall.as_secs_f64(),
+        cpu.as_secs_f64() < 0.15 * wall.as_secs_f64(),
         "the server used {cpu:?} of CPU in {wall:?} receiving {sent} bytes of one request"
     );
 
