@@ -133,8 +133,16 @@ impl PhiDetector {
 
     /// True if `phi(now)` is above `threshold` (usually
     /// [`DEFAULT_PHI_THRESHOLD`]).
+    #[cfg(test)]
     pub fn is_down(&self, now: Instant, threshold: f64) -> bool {
-        self.phi(now) > threshold
+        self.phi_if_up(now, threshold).is_none()
+    }
+
+    /// `phi(now)` while it is not above `threshold`; `None` once it is
+    /// (the peer is judged down).
+    pub fn phi_if_up(&self, now: Instant, threshold: f64) -> Option<f64> {
+        let phi = self.phi(now);
+        (phi <= threshold || phi.is_nan()).then_some(phi)
     }
 }
 

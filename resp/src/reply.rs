@@ -273,12 +273,7 @@ fn leaf3(out: &mut BytesMut, frame: &resp3::types::BorrowedFrame<'_>) {
 
 /// An aggregate's header: `kind`, `len` in decimal, CRLF.
 pub(crate) fn header(out: &mut BytesMut, kind: u8, len: usize) {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(len);
-    out.reserve(digits.len() + 3);
-    out.put_u8(kind);
-    out.put_slice(digits.as_bytes());
-    out.put_slice(b"\r\n");
+    number_line(out, kind, len, 0);
 }
 
 /// A bulk string, `$<len>\r\n<data>\r\n` in RESP2 and RESP3 alike,
@@ -286,22 +281,23 @@ pub(crate) fn header(out: &mut BytesMut, kind: u8, len: usize) {
 /// element of an array), and the protocol crate's generic encoder
 /// measured the frame's length, then wrote it piece by piece.
 fn bulk(out: &mut BytesMut, data: &[u8]) {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(data.len());
-    out.reserve(digits.len() + data.len() + 5);
-    out.put_u8(b'$');
-    out.put_slice(digits.as_bytes());
-    out.put_slice(b"\r\n");
+    number_line(out, b'$', data.len(), data.len() + 2);
     out.put_slice(data);
     out.put_slice(b"\r\n");
 }
 
 /// An integer, `:<i>\r\n` in RESP2 and RESP3 alike.
 fn integer(out: &mut BytesMut, i: i64) {
+    number_line(out, b':', i, 0);
+}
+
+/// `kind`, `n` in decimal and CRLF, with room reserved for `more` bytes
+/// after them.
+fn number_line(out: &mut BytesMut, kind: u8, n: impl itoa::Integer, more: usize) {
     let mut digits = itoa::Buffer::new();
-    let digits = digits.format(i);
-    out.reserve(digits.len() + 3);
-    out.put_u8(b':');
+    let digits = digits.format(n);
+    out.reserve(digits.len() + 3 + more);
+    out.put_u8(kind);
     out.put_slice(digits.as_bytes());
     out.put_slice(b"\r\n");
 }

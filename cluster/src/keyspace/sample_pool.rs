@@ -59,6 +59,7 @@ pub enum Picker {
     /// SPOP.
     Pop,
 }
+
 /// A call picking more than this many members, or more than a quarter
 /// of a pool ([`pooled`]), walks: its point reads would cost about what
 /// the walk does.

@@ -721,8 +721,10 @@ impl Membership {
         let at = self.judged_at(now);
         let t = self.table.read();
         let m = t.members.get(&id)?;
-        let up = m.state.status != Status::Left && !m.detector.is_down(at, self.phi_threshold());
-        up.then(|| m.detector.phi(at))
+        if m.state.status == Status::Left {
+            return None;
+        }
+        m.detector.phi_if_up(at, self.phi_threshold())
     }
 
     /// The cluster address of `id`.
