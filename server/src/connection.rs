@@ -197,7 +197,9 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     // A paused write must not wait holding the gate a run
                     // of writes to one key takes (EXECs of reads need it).
                     if !concurrent && pipeline::enabled(client) && !server.client_pause.active() {
-                        key_run.before(server, client, &args).await;
+                        key_run
+                            .before(server, client, &args, !rbuf.is_empty())
+                            .await;
                         // A pause may have begun while the hold was awaited.
                         if server.client_pause.active() {
                             key_run.release(client);
