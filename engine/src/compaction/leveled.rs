@@ -15,9 +15,11 @@
 //!    1 + level 1 / level 0 times. The cost is a few more filter checks per
 //!    point read while level 0 holds more runs.
 //! 2. Otherwise the level with the highest size/target score >= 1: pick the
-//!    next file after the level's compact pointer (round robin over the key
-//!    space) and merge it with the overlapping files of the next level; with
-//!    no overlap the file is moved down without rewriting (trivial move).
+//!    file whose push down rewrites the fewest bytes of the next level per
+//!    byte it moves ([`cheapest_first`]; among equals, the next after the
+//!    level's compact pointer, round robin over the key space) and merge it
+//!    with the overlapping files of the next level; with no overlap the file
+//!    is moved down without rewriting (trivial move).
 //!
 //! A tree coming from size-tiered has many (possibly large) level-0 runs: rule
 //! 1 pushes them into level 1 (also below the trigger, as soon as level 0
@@ -159,22 +161,72 @@ pub(crate) fn pick(ctx: &PickContext<'_>) -> Option<Task> {
         if files.is_empty() {
             continue;
         }
-        // Round robin: the first file after the pointer, wrapping around.
+        // Round robin from the pointer orders files of equal cost.
         let start = match &ctx.pointers[n] {
             Some(p) => files.partition_point(|f| f.props.largest.as_ref() <= p.as_ref()),
             None => 0,
         };
-        for i in 0..files.len() {
-            let f = &files[(start + i) % files.len()];
+        let rotated: Vec<Arc<FileMeta>> = (0..files.len())
+            .filter_map(|i| files.get((start + i) % files.len()).cloned())
+            .collect();
+        for f in cheapest_first(v, n, rotated) {
             if ctx.busy.contains(&f.number) {
                 continue;
             }
-            if let Some(t) = push_down(ctx, n, f) {
+            if let Some(t) = push_down(ctx, n, &f) {
                 return Some(t);
             }
         }
     }
     None
+}
+
+/// Level `n`'s files in the order a size compaction tries them: the fewest
+/// bytes of level `n + 1` rewritten per byte pushed down first (RocksDB's
+/// `kMinOverlappingRatio`), ties kept in the order given. Round robin
+/// alone pushes files down whatever they overlap; under random writes a
+/// file whose range level `n + 1` holds little of costs a fraction of one
+/// whose range it holds much of, and the data that lands there meanwhile
+/// is merged later in bigger batches.
+fn cheapest_first(v: &Version, n: usize, files: Vec<Arc<FileMeta>>) -> Vec<Arc<FileMeta>> {
+    let below = below_bytes(v, n + 1);
+    let mut costed: Vec<(f64, Arc<FileMeta>)> = files
+        .into_iter()
+        .map(|f| {
+            let overlap = below(&f.props.smallest, &f.props.largest);
+            (overlap as f64 / f.size.max(1) as f64, f)
+        })
+        .collect();
+    costed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    costed.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The bytes of `level`'s files overlapping a key range, as a function of
+/// the range. A level of one sorted run is binary-searched (its files are
+/// disjoint and in key order); any other is scanned.
+fn below_bytes(v: &Version, level: usize) -> impl Fn(&[u8], &[u8]) -> u64 + '_ {
+    let runs = v
+        .levels
+        .get(level)
+        .map(|l| l.runs.as_slice())
+        .unwrap_or_default();
+    let sorted = match runs {
+        [run] => Some(run.files.as_slice()),
+        _ => None,
+    };
+    move |lo: &[u8], hi: &[u8]| match sorted {
+        Some(files) => {
+            let first = files.partition_point(|f| f.props.largest.as_ref() < lo);
+            files
+                .get(first..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|f| f.props.smallest.as_ref() <= hi)
+                .map(|f| f.size)
+                .sum()
+        }
+        None => overlapping(v, level, lo, hi).iter().map(|f| f.size).sum(),
+    }
 }
 
 /// Merge every level-0 run with the overlapping level-1 files.
@@ -409,7 +461,7 @@ mod tests {
     }
 
     #[test]
-    fn oversized_level_pushes_files_down_round_robin() {
+    fn oversized_level_pushes_files_down_round_robin_among_equals() {
         let o = Options {
             level1_max_bytes: 150,
             ..Options::default()
@@ -417,6 +469,7 @@ mod tests {
         let v = version(&[
             (1, 1, file(1, "a", "b", 100)),
             (1, 1, file(2, "c", "d", 100)),
+            (1, 1, file(4, "e", "f", 100)),
             (2, 2, file(3, "c", "c", 10)),
         ]);
         let (busy, ex) = (HashSet::new(), HashSet::new());
@@ -424,11 +477,70 @@ mod tests {
         let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
         assert!(t.trivial_move, "file 1 overlaps nothing below");
         assert_eq!(t.files().map(|f| f.number).collect::<Vec<_>>(), vec![1]);
+        // Past file 1, file 4 costs nothing either: it goes before file 2,
+        // whose range level 2 holds 10 bytes of.
         p[1] = Some(Bytes::from("b"));
+        let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
+        assert_eq!(t.files().map(|f| f.number).collect::<Vec<_>>(), vec![4]);
+        // Only file 2 left free: merged with what it overlaps.
+        let busy: HashSet<u64> = [1, 4].into();
         let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
         assert_eq!(t.reason, Reason::LevelSize);
         assert_eq!(t.files().map(|f| f.number).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(t.output_level, 2);
+    }
+
+    #[test]
+    fn a_size_compaction_pushes_down_the_file_that_rewrites_least_below() {
+        let o = Options {
+            level1_max_bytes: 150,
+            ..Options::default()
+        };
+        // Level 1: three files of 100 bytes. Level 2 holds 400 bytes under
+        // file 1's range, 50 under file 2's, 200 under file 3's.
+        let v = version(&[
+            (1, 1, file(1, "a", "c", 100)),
+            (1, 1, file(2, "d", "f", 100)),
+            (1, 1, file(3, "g", "i", 100)),
+            (2, 2, file(10, "a", "b", 200)),
+            (2, 2, file(11, "bb", "c", 200)),
+            (2, 2, file(12, "e", "e", 50)),
+            (2, 2, file(13, "h", "z", 200)),
+        ]);
+        let (busy, ex) = (HashSet::new(), HashSet::new());
+        let p: [Option<Bytes>; NUM_LEVELS] = Default::default();
+        let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
+        let mut inputs: Vec<u64> = t.files().map(|f| f.number).collect();
+        inputs.sort();
+        assert_eq!(inputs, vec![2, 12]);
+        // The cheapest busy: the next cheapest, not the next in key order.
+        let busy: HashSet<u64> = [2].into();
+        let t = pick(&ctx(&v, &o, &busy, &p, &ex)).unwrap();
+        let mut inputs: Vec<u64> = t.files().map(|f| f.number).collect();
+        inputs.sort();
+        assert_eq!(inputs, vec![3, 13]);
+        // The binary search and the scan agree on every range.
+        let scan = |lo: &str, hi: &str| -> u64 {
+            overlapping(&v, 2, lo.as_bytes(), hi.as_bytes())
+                .iter()
+                .map(|f| f.size)
+                .sum()
+        };
+        let search = below_bytes(&v, 2);
+        for (lo, hi) in [
+            ("a", "c"),
+            ("b", "bb"),
+            ("c", "d"),
+            ("f", "g"),
+            ("0", "zz"),
+            ("y", "z"),
+        ] {
+            assert_eq!(
+                search(lo.as_bytes(), hi.as_bytes()),
+                scan(lo, hi),
+                "{lo}..{hi}"
+            );
+        }
     }
 
     #[test]
