@@ -195,7 +195,7 @@ fn decode_records(
     records
         .into_iter()
         .map(|(ekey, value)| {
-            let member = ekey.slice(prefix_len.min(ekey.len())..);
+            let member = super::split::tail_of(ekey, prefix_len);
             Ok((member, member_items(key, &value)?))
         })
         .collect()

@@ -760,7 +760,7 @@ impl Keyspace {
                 continue;
             };
             if accept(user, &entry) {
-                page.keys.push(ekey.slice(KEY_PREFIX_LEN..));
+                page.keys.push(split::tail_of(ekey, KEY_PREFIX_LEN));
                 page.tokens.push(tok);
             }
         }

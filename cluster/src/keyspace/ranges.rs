@@ -103,7 +103,7 @@ impl Keyspace {
                         continue;
                     };
                     let record = decode_record(&engine, ns, &ekey, &value, user)?;
-                    if !visit(tok, &ekey.slice(KEY_PREFIX_LEN..), record) {
+                    if !visit(tok, &super::split::tail_of(ekey, KEY_PREFIX_LEN), record) {
                         return Ok(());
                     }
                 }

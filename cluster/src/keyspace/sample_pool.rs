@@ -400,7 +400,7 @@ fn members_at<T>(
             continue;
         }
         next.next();
-        let member = ekey.slice(prefix.len().min(ekey.len())..);
+        let member = super::split::tail_of(ekey, prefix.len());
         found.insert(i, decode(member, member_items(key, &value)?));
     }
     Ok(found)

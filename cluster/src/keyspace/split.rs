@@ -186,13 +186,24 @@ fn visit_members_from(
     let iter = engine.iter(lower, Bound::Excluded(&end[..]), Some(snapshot))?;
     for item in iter {
         let (ekey, value) = item?;
-        let member = ekey.slice(prefix.len().min(ekey.len())..);
+        let member = tail_of(ekey, prefix.len());
         let items = member_items(key, &value)?;
         if !take(member, items) {
             break;
         }
     }
     Ok(())
+}
+
+/// The bytes of an engine key from `from` on (a member's name after its
+/// prefix, a user key after the namespace and token), without copying:
+/// the key is advanced in place. A slice would turn a key read into its
+/// own buffer into a shared one, an allocation and two atomic counts per
+/// key read (LRANGE's elements, SCAN's keys).
+pub(super) fn tail_of(mut ekey: Bytes, from: usize) -> Bytes {
+    let from = from.min(ekey.len());
+    bytes::Buf::advance(&mut ekey, from);
+    ekey
 }
 
 /// The items a member record of `key` holds.
