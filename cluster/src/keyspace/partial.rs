@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::token;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Collection, Kind};
-use crate::version::member_history::resolve_member;
+use crate::version::member_history::{resolve_member, resolved_bytes};
 use crate::version::siblings::Sibling;
 use crate::version::{
     CollectionOp, History, MemberHistories, Payload, PopEnd, Siblings, VectorClock,
@@ -273,7 +273,7 @@ impl Keyspace {
                     .into_iter()
                     .filter_map(|(m, items)| {
                         let history = header.member_histories.get(&m);
-                        Some((m, resolve_member(&items, history)?.bytes()))
+                        Some((m, resolved_bytes(items, history)?))
                     })
                     .collect();
                 (members, counted)

@@ -507,6 +507,12 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 /// A bounds-checked cursor over untrusted bytes.
+/// Blobs up to this length are copied out of a shared record rather than
+/// sliced from it. A slice turns a record read into its own buffer into a
+/// shared one (an allocation) and counts references atomically on every
+/// clone and drop; a short copy costs less, and frees the record at once.
+const COPIED_BLOB_MAX: usize = 64;
+
 struct Reader<'a> {
     buf: &'a [u8],
     /// `buf` as shared bytes, when the caller has them: blobs are then
@@ -565,8 +571,10 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let bytes = self.take(n, what)?;
         Ok(match self.shared {
-            Some(shared) => shared.slice(start..start + bytes.len()),
-            None => Bytes::copy_from_slice(bytes),
+            Some(shared) if bytes.len() > COPIED_BLOB_MAX => {
+                shared.slice(start..start + bytes.len())
+            }
+            _ => Bytes::copy_from_slice(bytes),
         })
     }
 

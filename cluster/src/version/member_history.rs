@@ -179,6 +179,30 @@ fn lineages(items: &[Item], mh: &MemberHistory) -> Lineages {
     lineages
 }
 
+/// The bytes a client reads of a member whose record holds `items`:
+/// [`resolve_member`]'s element, moved out of `items` rather than cloned
+/// when it is the one plain value there (a read of many members, LRANGE or
+/// HGETALL, then counts no reference per member).
+pub fn resolved_bytes(mut items: Vec<Item>, mh: Option<&MemberHistory>) -> Option<Bytes> {
+    let plain = matches!(
+        items.as_slice(),
+        [Item {
+            element: Element::Value(_),
+            ..
+        }]
+    );
+    if plain && mh.is_none_or(MemberHistory::is_empty) {
+        if let Some(Item {
+            element: Element::Value(bytes),
+            ..
+        }) = items.pop()
+        {
+            return Some(bytes);
+        }
+    }
+    resolve_member(&items, mh).map(|e| e.bytes())
+}
+
 /// The element a read of a member holding `items` shows, given its
 /// history `mh` (see [`resolve_item`] without one).
 ///

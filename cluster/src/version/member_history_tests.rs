@@ -404,3 +404,36 @@ const PINNED: &str = concat!(
     "030000000000000030010000000130291614164b9be2f3000100000000000000",
     "01000000000000000100000000000000020000000000000000",
 );
+
+#[test]
+fn resolved_bytes_reads_what_resolve_member_reads() {
+    use super::collection::{Element, Item, Tag};
+    use super::counter::Counter;
+    use super::member_history::{MemberHistory, resolve_member, resolved_bytes};
+    let item = |actor: Actor, counter: u64, ts_ms: u64, element: Element| Item {
+        tag: Tag { actor, counter },
+        ts_ms,
+        element,
+    };
+    let mut counted = Counter::new(b("10"), 7);
+    counted.join(&Counter::new(b("10"), 7));
+    let cases: Vec<Vec<Item>> = vec![
+        vec![item(A, 1, 5, Element::Value(b("one value")))],
+        vec![item(A, 1, 5, Element::Value(b(&"x".repeat(300))))],
+        vec![
+            item(A, 1, 5, Element::Value(b("older"))),
+            item(B, 1, 9, Element::Value(b("newer"))),
+        ],
+        vec![item(A, 1, 5, Element::Counter(counted))],
+        vec![
+            item(A, 1, 5, Element::Counter(Counter::new(b("3"), 1))),
+            item(C, 2, 4, Element::Counter(Counter::new(b("3"), 1))),
+        ],
+    ];
+    for items in cases {
+        let want = resolve_member(&items, None).map(|e| e.bytes());
+        assert_eq!(resolved_bytes(items.clone(), None), want, "{items:?}");
+        let empty = MemberHistory::default();
+        assert_eq!(resolved_bytes(items, Some(&empty)), want);
+    }
+}
