@@ -184,20 +184,15 @@ fn lineages(items: &[Item], mh: &MemberHistory) -> Lineages {
 /// when it is the one plain value there (a read of many members, LRANGE or
 /// HGETALL, then counts no reference per member).
 pub fn resolved_bytes(mut items: Vec<Item>, mh: Option<&MemberHistory>) -> Option<Bytes> {
-    let plain = matches!(
-        items.as_slice(),
-        [Item {
-            element: Element::Value(_),
-            ..
-        }]
-    );
-    if plain && mh.is_none_or(MemberHistory::is_empty) {
-        if let Some(Item {
-            element: Element::Value(bytes),
-            ..
-        }) = items.pop()
+    if mh.is_none_or(MemberHistory::is_empty) {
+        if let [
+            Item {
+                element: Element::Value(bytes),
+                ..
+            },
+        ] = items.as_mut_slice()
         {
-            return Some(bytes);
+            return Some(std::mem::take(bytes));
         }
     }
     resolve_member(&items, mh).map(|e| e.bytes())

@@ -166,8 +166,12 @@ pub(crate) fn pick(ctx: &PickContext<'_>) -> Option<Task> {
             Some(p) => files.partition_point(|f| f.props.largest.as_ref() <= p.as_ref()),
             None => 0,
         };
-        let rotated: Vec<Arc<FileMeta>> = (0..files.len())
-            .filter_map(|i| files.get((start + i) % files.len()).cloned())
+        let rotated: Vec<Arc<FileMeta>> = files
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(files.len())
+            .cloned()
             .collect();
         for f in cheapest_first(v, n, rotated) {
             if ctx.busy.contains(&f.number) {
