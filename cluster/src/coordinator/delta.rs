@@ -391,7 +391,7 @@ impl Coordinator {
     /// compared with this node's, and only when one has seen a write this
     /// node has not is the record read whole from them and merged in.
     async fn catch_up(self: &Arc<Self>, db: u32, key: &Bytes, level: Consistency) -> Result<()> {
-        let plan = self.plan(key, level)?;
+        let plan = self.plan(&self.planning(), key, level)?;
         if plan.targets.contains(&self.me) {
             if plan.required <= 1 {
                 return Ok(());
@@ -469,7 +469,7 @@ impl Coordinator {
         level: Consistency,
     ) -> Result<Option<Option<PartialRead>>> {
         let key = Bytes::copy_from_slice(key);
-        let plan = self.plan(&key, level)?;
+        let plan = self.plan(&self.planning(), &key, level)?;
         if !plan.targets.contains(&self.me) {
             return Ok(None);
         }

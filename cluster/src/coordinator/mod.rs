@@ -46,8 +46,8 @@ use ringkv_conf::Consistency;
 use crate::Entry;
 use crate::error::{Error, Result};
 use crate::keyspace::{Ack, Keyspace, Need, PartialRead, live_entry};
-use crate::membership::Membership;
-use crate::ring::NodeId;
+use crate::membership::{Liveness, Membership};
+use crate::ring::{NodeId, Ring};
 use crate::rpc::{Request, Response, RpcClient, RpcError};
 pub use crate::stats::ClusterStats;
 use crate::token;
@@ -90,6 +90,18 @@ struct Plan {
     targets: Vec<NodeId>,
     /// Replies the level needs.
     required: usize,
+}
+
+/// What every key of one batch (a pipeline's GETs or SETs, or one
+/// command's key) is planned against: the rings, N, whether this node is
+/// rebuilding, and the peers' liveness, each read once for the batch
+/// rather than once per key and replica.
+pub(super) struct Planning<'a> {
+    ring: Arc<Ring>,
+    next_ring: Arc<Ring>,
+    replicas: usize,
+    rebuilding: bool,
+    liveness: Liveness<'a>,
 }
 
 /// The node's coordinator and replica handler.
@@ -214,9 +226,20 @@ impl Coordinator {
         self.settings.read().replicas.min(nodes)
     }
 
-    fn plan(&self, key: &[u8], level: Consistency) -> Result<Plan> {
-        let ring = self.members.ring();
-        let n = self.settings.read().replicas.min(ring.nodes().len()).max(1);
+    /// What the keys planned next are planned against ([`Planning`]).
+    pub(super) fn planning(&self) -> Planning<'_> {
+        Planning {
+            ring: self.members.ring(),
+            next_ring: self.members.next_ring(),
+            replicas: self.settings.read().replicas,
+            rebuilding: self.is_rebuilding(),
+            liveness: self.members.liveness(),
+        }
+    }
+
+    fn plan(&self, planning: &Planning<'_>, key: &[u8], level: Consistency) -> Result<Plan> {
+        let ring = &planning.ring;
+        let n = planning.replicas.min(ring.nodes().len()).max(1);
         let mut prefs = ring.preference_list(token::token(key), n);
         if prefs.is_empty() {
             // No tokens yet (still joining): this node holds everything.
@@ -225,12 +248,12 @@ impl Coordinator {
         let required = level.required(prefs.len());
         // A rebuilding node's own record may lack acknowledged writes: it
         // does not count toward R.
-        let rebuilding = self.is_rebuilding();
+        let rebuilding = planning.rebuilding;
         let mut targets: Vec<NodeId> = Vec::with_capacity(prefs.len());
         let mut suspected: Vec<NodeId> = Vec::new();
-        let suspect_from = self.members.phi_threshold() * SUSPECTED_FRACTION;
+        let suspect_from = planning.liveness.threshold() * SUSPECTED_FRACTION;
         for id in prefs {
-            match self.members.suspicion(id) {
+            match planning.liveness.suspicion(id) {
                 _ if rebuilding && id == self.me => {}
                 Some(phi) if phi >= suspect_from => suspected.push(id),
                 Some(_) => targets.push(id),

@@ -32,7 +32,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
 
-use super::Coordinator;
+use super::{Coordinator, Planning};
 use crate::Entry;
 use crate::error::{Error, Result};
 use crate::keyspace::live_entry;
@@ -96,10 +96,12 @@ impl Coordinator {
             // timeout, however the two are set.
             (s.speculative_read.min(s.replica_timeout / 2), s.read_repair)
         };
-        let mut reads: Vec<KeyRead> = keys
-            .iter()
-            .map(|key| self.start_read(db, key, level))
-            .collect();
+        let mut reads: Vec<KeyRead> = {
+            let planning = self.planning();
+            keys.iter()
+                .map(|key| self.start_read(&planning, db, key, level))
+                .collect()
+        };
         let mut asks = Asks::default();
         for (i, read) in reads.iter_mut().enumerate() {
             read.ask(i, speculative.is_zero(), &mut asks);
@@ -193,10 +195,16 @@ impl Coordinator {
 
     /// One key's read before any peer is asked: its plan, and this node's
     /// record when it is one of the replicas the plan reads.
-    fn start_read(&self, db: u32, key: &[u8], level: Consistency) -> KeyRead {
+    fn start_read(
+        &self,
+        planning: &Planning<'_>,
+        db: u32,
+        key: &[u8],
+        level: Consistency,
+    ) -> KeyRead {
         self.stats.reads.inc(level);
         let mut read = KeyRead::default();
-        match self.plan(key, level) {
+        match self.plan(planning, key, level) {
             Err(e) => read.error = Some(e),
             Ok(plan) => {
                 read.required = plan.required;

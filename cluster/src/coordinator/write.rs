@@ -34,9 +34,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use ringkv_conf::Consistency;
 
-use super::Coordinator;
 use super::apply_op::{apply_op, op_context, refused_to_error};
 use super::delta::Shipment;
+use super::{Coordinator, Planning};
 use crate::error::{Error, Result};
 use crate::keyspace::Need;
 use crate::keyspace::{Ack, PartialTarget, Updated};
@@ -146,16 +146,20 @@ fn plan_write(
 }
 
 impl Coordinator {
-    pub(super) fn write_plan(&self, key: &[u8], level: Consistency) -> Result<WritePlan> {
-        let replicas = self.settings.read().replicas;
+    pub(super) fn write_plan(
+        &self,
+        planning: &Planning<'_>,
+        key: &[u8],
+        level: Consistency,
+    ) -> Result<WritePlan> {
         plan_write(
             self.me,
-            &self.members.ring(),
-            &self.members.next_ring(),
-            replicas,
+            &planning.ring,
+            &planning.next_ring,
+            planning.replicas,
             token::token(key),
             level,
-            |id| self.members.is_up(id),
+            |id| planning.liveness.is_up(id),
         )
         .map_err(|(required, answered)| {
             self.stats.unavailable.inc();
@@ -192,7 +196,7 @@ impl Coordinator {
             } = self.apply_local_partial(db, key, op, context).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
         }
-        let plan = self.write_plan(key, level)?;
+        let plan = self.write_plan(&self.planning(), key, level)?;
         let op = match op {
             Op::Collection(c) if self.leads_delta(&plan) => {
                 return self.write_delta(db, key, c, level, &plan).await;

@@ -52,8 +52,9 @@ impl Coordinator {
         let mut writes: HashMap<usize, KeyWrite> = HashMap::new();
         let mut per_peer: HashMap<NodeId, Vec<usize>> = HashMap::new();
         let mut alone = FuturesUnordered::new();
+        let planning = self.planning();
         for (i, (key, value)) in items.iter().enumerate() {
-            let plan = match self.write_plan(key, level) {
+            let plan = match self.write_plan(&planning, key, level) {
                 Ok(plan) => plan,
                 Err(e) => {
                     self.stats.writes.inc(level);

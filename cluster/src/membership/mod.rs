@@ -17,6 +17,8 @@
 //! `Arc` snapshot that readers clone.
 
 pub mod bounds;
+mod liveness;
+pub use liveness::Liveness;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
@@ -718,13 +720,27 @@ impl Membership {
         if id == self.me {
             return Some(0.0);
         }
-        let at = self.judged_at(now);
+        self.verdict(id, self.judged_at(now), self.phi_threshold())
+    }
+
+    /// Every member's verdict at one instant, for planning many keys at
+    /// once ([`Liveness`]).
+    pub fn liveness(&self) -> Liveness<'_> {
+        Liveness::new(self, Instant::now())
+    }
+
+    /// `id`'s phi judged at instant `at` (already past [`Self::judged_at`])
+    /// against `threshold`; `None` when it is down or unknown.
+    fn verdict(&self, id: NodeId, at: Instant, threshold: f64) -> Option<f64> {
+        if id == self.me {
+            return Some(0.0);
+        }
         let t = self.table.read();
         let m = t.members.get(&id)?;
         if m.state.status == Status::Left {
             return None;
         }
-        m.detector.phi_if_up(at, self.phi_threshold())
+        m.detector.phi_if_up(at, threshold)
     }
 
     /// The cluster address of `id`.

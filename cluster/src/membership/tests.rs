@@ -54,6 +54,43 @@ fn a_paused_node_does_not_convict_its_peers_for_its_own_pause() {
 }
 
 #[test]
+fn a_liveness_snapshot_judges_every_member_as_of_its_instant() {
+    let beat = Duration::from_millis(10);
+    let m = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
+    let start = Instant::now();
+    m.awake(start);
+    m.merge(vec![state(2, 5, 1, vec![200]), state(3, 5, 1, vec![300])]);
+    let mut now = start;
+    for _ in 0..30 {
+        now += beat;
+        m.awake(now);
+    }
+    let earlier = Liveness::new(&m, start + beat);
+    let later = Liveness::new(&m, now);
+    for id in [1, 2, 3, 4] {
+        assert_eq!(
+            earlier.suspicion(id),
+            m.suspicion_at(id, start + beat),
+            "node {id}"
+        );
+        assert_eq!(later.suspicion(id), m.suspicion_at(id, now), "node {id}");
+    }
+    assert_eq!(later.suspicion(1), Some(0.0), "this node is always up");
+    assert!(earlier.is_up(2) && earlier.is_up(3));
+    assert!(
+        !later.is_up(2) && !later.is_up(3),
+        "silent for 30 intervals"
+    );
+    assert!(!earlier.is_up(4), "an unknown node is not up");
+    // A heartbeat after the snapshot does not change its verdict: every
+    // key planned with it sees the same replicas up.
+    m.merge(vec![state(2, 5, 2, vec![200])]);
+    assert!(!later.is_up(2));
+    assert!(m.liveness().is_up(2), "judged again after the heartbeat");
+    assert_eq!(later.threshold(), 8.0);
+}
+
+#[test]
 fn a_removed_member_leaves_the_ring_everywhere() {
     let beat = Duration::from_millis(10);
     let a = Membership::new(state(1, 10, 0, vec![100]), beat, 8.0);
