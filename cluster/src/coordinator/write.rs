@@ -114,16 +114,20 @@ fn plan_write(
     }
     let required = level.required(prefs.len() - pending) + pending;
     let (up, down): (Vec<NodeId>, Vec<NodeId>) = prefs.iter().partition(|&&id| is_up(id));
-    let mut candidates = ring
-        .preference_list(tok, ring.nodes().len())
-        .into_iter()
-        .filter(|id| !prefs.contains(id) && is_up(*id));
     let mut standins = Vec::new();
     let mut unplaced = Vec::new();
-    for owner in down {
-        match candidates.next() {
-            Some(s) => standins.push((s, owner)),
-            None => unplaced.push(owner),
+    if !down.is_empty() {
+        // The rest of the ring in preference order, walked only when a
+        // replica needs a stand-in.
+        let mut candidates = ring
+            .preference_list(tok, ring.nodes().len())
+            .into_iter()
+            .filter(|id| !prefs.contains(id) && is_up(*id));
+        for owner in down {
+            match candidates.next() {
+                Some(s) => standins.push((s, owner)),
+                None => unplaced.push(owner),
+            }
         }
     }
     let reachable = up.len() + standins.len();
