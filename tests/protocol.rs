@@ -360,3 +360,54 @@ fn debug_protocol_answers_each_resp_type_as_redis_does() {
             .starts_with("-ERR Wrong protocol type name.")
     );
 }
+
+/// A node reads ahead in a pipeline to start loading the next read's key
+/// (`prefetch_next_key`): keys of every shape, and a SELECT between the
+/// reads, still answer exactly as one request at a time.
+#[test]
+fn pipelined_reads_of_every_key_shape_answer_as_one_at_a_time() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let keys: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"k".to_vec(),
+        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".to_vec(),
+        vec![0u8, 255, 13, 10, 36],
+        vec![b'a'; 116],
+        vec![b'b'; 117],
+        vec![b'c'; 1024],
+        vec![b'd'; 5000],
+    ];
+    for (db, tag) in [(0, "zero"), (5, "five")] {
+        redis::cmd("SELECT").arg(db).query::<()>(&mut c).unwrap();
+        for (i, key) in keys.iter().enumerate() {
+            let _: () = redis::cmd("SET")
+                .arg(key)
+                .arg(format!("{tag}-{i}"))
+                .query(&mut c)
+                .unwrap();
+        }
+    }
+    redis::cmd("SELECT").arg(0).query::<()>(&mut c).unwrap();
+    let mut p = redis::pipe();
+    for db in [0, 5] {
+        p.cmd("SELECT").arg(db).ignore();
+        for key in &keys {
+            p.cmd("GET").arg(key);
+            p.cmd("STRLEN").arg(key);
+            p.cmd("GET").arg(b"absent");
+        }
+    }
+    let replies: Vec<redis::Value> = p.query(&mut c).unwrap();
+    let mut expected = Vec::new();
+    for tag in ["zero", "five"] {
+        for i in 0..keys.len() {
+            let value = format!("{tag}-{i}");
+            expected.push(redis::Value::BulkString(value.clone().into_bytes()));
+            expected.push(redis::Value::Int(value.len() as i64));
+            expected.push(redis::Value::Nil);
+        }
+    }
+    assert_eq!(replies, expected);
+    still_serving(&s);
+}

@@ -32,6 +32,16 @@ pub fn engine_key(ns: u32, key: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// [`engine_key`] written into the start of `buf` rather than allocated;
+/// `None` when `buf` is too short for it.
+pub fn engine_key_in<'b>(ns: u32, key: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..KEY_PREFIX_LEN.checked_add(key.len())?)?;
+    let (prefix, user) = out.split_at_mut(KEY_PREFIX_LEN);
+    prefix.copy_from_slice(&position(ns, token(key)));
+    user.copy_from_slice(key);
+    Some(out)
+}
+
 /// The first engine key of namespace `ns` at or after ring position `token`.
 pub fn position(ns: u32, token: u64) -> [u8; KEY_PREFIX_LEN] {
     let mut out = [0u8; KEY_PREFIX_LEN];
@@ -73,5 +83,16 @@ mod tests {
         assert_eq!((ns, tok, user), (7, token(b"user:1"), &b"user:1"[..]));
         assert!(k.starts_with(&position(7, tok)));
         assert_eq!(split_engine_key(b"short"), None);
+        let mut buf = [0u8; 18];
+        assert_eq!(engine_key_in(7, b"user:1", &mut buf), Some(&k[..]));
+        assert_eq!(
+            engine_key_in(7, b"user:12", &mut buf),
+            None,
+            "one byte short"
+        );
+        assert_eq!(
+            engine_key_in(7, b"", &mut buf),
+            Some(&engine_key(7, b"")[..])
+        );
     }
 }

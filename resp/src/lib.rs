@@ -13,10 +13,12 @@
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 pub mod error;
+pub mod peek;
 pub mod reply;
 pub mod request;
 
 pub use error::ProtocolError;
+pub use peek::peek_name_and_first_arg;
 pub use reply::{Protocol, Reply};
 pub use request::{Limits, Request, RequestDecoder, split_args};
 pub use ringkv_number::{format_double, string_to_i64};

@@ -169,6 +169,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                     // CLIENT LIST's qbuf counts the running command, as
                     // Redis's query buffer still holds it.
                     handle.query_buffer.store(unparsed, Ordering::Relaxed);
+                    prefetch_next_key(server, client, &rbuf);
                     let mut args = request.args;
                     // While CLIENT PAUSE holds anything, commands go one by
                     // one through its check: a concurrent run writes its
@@ -474,6 +475,29 @@ async fn flush(
     server.stats.net_output_bytes.add(wbuf.len() as u64);
     wbuf.clear();
     Ok(())
+}
+
+/// When the next request of a pipeline is already in `rbuf` and is a read
+/// that names a key first, starts loading that key's record into the CPU's
+/// caches while the current request runs (`Coordinator::prefetch`): the
+/// next request's memtable probe then finds it there instead of waiting
+/// for memory. Writes are left alone: measured, a SET's probe gained less
+/// than the prefetch cost beside the writers' locks. So is a node in a
+/// cluster, where a run's reads wait for replicas anyway: measured, the
+/// prefetch there cost what it saved.
+fn prefetch_next_key(server: &Server, client: &Client, rbuf: &[u8]) {
+    use crate::command::table::{self, flag};
+    if !server.cluster.is_alone() {
+        return;
+    }
+    let Some((name, key)) = ringkv_resp::peek_name_and_first_arg(rbuf) else {
+        return;
+    };
+    if table::lookup(name)
+        .is_some_and(|spec| spec.flags & flag::READONLY != 0 && spec.keys.first == 1)
+    {
+        server.cluster.prefetch(client.db, key);
+    }
 }
 
 /// Runs the concurrent run if it holds commands. Its future (like a

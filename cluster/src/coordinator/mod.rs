@@ -346,6 +346,13 @@ impl Coordinator {
         Ok(live_entry(&rec, self.keyspace.now_ms()))
     }
 
+    /// A hint that `key` is read or written soon: when this node stores
+    /// keys, its record starts loading into the CPU's caches
+    /// ([`Keyspace::prefetch`]). Costs a hash probe; waits for nothing.
+    pub fn prefetch(&self, db: u32, key: &[u8]) {
+        self.keyspace.prefetch(db, key);
+    }
+
     /// As [`Coordinator::get`], for a caller that needs only a string: a
     /// collection is read no further than its header (its type and expiry,
     /// no members) on a node that is the only replica of its keys, and in

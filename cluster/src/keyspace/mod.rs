@@ -28,6 +28,7 @@ mod markers;
 mod partial;
 #[cfg(test)]
 mod point_read_tests;
+mod prefetch;
 pub mod ranges;
 mod reclaim;
 mod sample_pool;

@@ -56,6 +56,17 @@ impl NewestIndex {
             .copied()
     }
 
+    /// Starts bringing the newest record of `key` into the CPU's caches
+    /// (see [`Rec::prefetch`]) and returns at once: the first record whose
+    /// tag matches is fetched, without comparing its key, which would wait
+    /// for it.
+    pub(super) fn prefetch(&self, key: &[u8]) {
+        let hash = self.hash(key);
+        if let Some(rec) = self.shard(hash).read().find(hash, |_| true) {
+            rec.prefetch();
+        }
+    }
+
     /// Makes the record `make` returns the newest of `key`; `make` gets
     /// the current newest (to link the new record to it). Returns the new
     /// record, and when the key is new to the index, the bytes the table's
