@@ -52,6 +52,66 @@ fn number_line(buf: &[u8]) -> Option<(usize, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::{Limits, RequestDecoder};
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+
+    /// `args` framed as a multibulk request.
+    fn frame(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    proptest! {
+        /// Whatever a client sends (here: requests with a byte changed and
+        /// the end cut anywhere, and noise), a peek answers only what the
+        /// decoder then reads as that request's name and first argument.
+        #[test]
+        fn a_peek_agrees_with_the_decoder(
+            args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..12), 1..4),
+            flip in any::<(usize, u8)>(),
+            cut in any::<usize>(),
+            noise in proptest::collection::vec(any::<u8>(), 0..24),
+            noisy in any::<bool>(),
+        ) {
+            let mut bytes = if noisy { noise } else { frame(&args) };
+            if let Some(len) = std::num::NonZeroUsize::new(bytes.len()) {
+                if let Some(b) = bytes.get_mut(flip.0 % len.get()) {
+                    *b = flip.1;
+                }
+                bytes.truncate(cut % (len.get() + 1));
+            }
+            let seen = peek_name_and_first_arg(&bytes).map(|(n, k)| (n.to_vec(), k.to_vec()));
+            let mut buf = BytesMut::from(&bytes[..]);
+            if let (Some(seen), Ok(Some(request))) =
+                (seen, RequestDecoder::new().decode(&mut buf, &Limits::default()))
+            {
+                prop_assert_eq!(Some(&seen.0[..]), request.args.first().map(|a| &a[..]));
+                prop_assert_eq!(Some(&seen.1[..]), request.args.get(1).map(|a| &a[..]));
+            }
+        }
+
+        /// A whole request of two arguments or more shows its first two,
+        /// whatever follows it in the buffer.
+        #[test]
+        fn a_whole_request_is_always_seen(
+            args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..5),
+            tail in proptest::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut buf = frame(&args);
+            buf.extend_from_slice(&tail);
+            let expected = match &args[..] {
+                [name, key, ..] => Some((&name[..], &key[..])),
+                _ => None,
+            };
+            prop_assert_eq!(peek_name_and_first_arg(&buf), expected);
+        }
+    }
 
     #[test]
     fn a_whole_request_shows_its_name_and_first_argument() {
