@@ -492,3 +492,42 @@ fn error_precedence_matches_redis() {
         "ERR Unsupported option "
     );
 }
+
+/// MGET starts loading the records of the keys after the one it reads
+/// (`MGET_PREFETCH_AHEAD`): a long MGET, with absent keys, keys of other
+/// types and repeated keys among more than that window, answers each key
+/// as GET would (nil for another type), in order.
+#[test]
+fn a_long_mget_answers_every_key_as_get_would() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    assert_eq!(ok(c, &["SELECT", "3"]), Okay);
+    let mut keys = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..60 {
+        let key = format!("k{i}");
+        match i % 5 {
+            0 => expected.push(None),
+            1 => {
+                ok(c, &["RPUSH", &key, "x"]);
+                expected.push(None);
+            }
+            _ => {
+                let value = format!("v{i}");
+                ok(c, &["SET", &key, &value]);
+                expected.push(Some(value));
+            }
+        }
+        keys.push(key);
+    }
+    // The first keys again, past the window.
+    for i in 0..10 {
+        keys.push(format!("k{i}"));
+        let again = expected[i].clone();
+        expected.push(again);
+    }
+    let mut args = vec!["MGET"];
+    args.extend(keys.iter().map(String::as_str));
+    let want: Vec<Option<&str>> = expected.iter().map(Option::as_deref).collect();
+    assert_eq!(ok(c, &args), bulks(&want));
+}

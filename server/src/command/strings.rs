@@ -336,8 +336,24 @@ pub async fn getex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// MGET key [key ...].
 pub async fn mget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut out = Vec::with_capacity(args.len() - 1);
-    for key in args.iter().skip(1) {
+    let keys = args.get(1..).unwrap_or_default();
+    let mut out = Vec::with_capacity(keys.len());
+    // On a node alone, the records of the next keys start loading while
+    // one is read, so their cache misses overlap instead of following
+    // one another (`Coordinator::prefetch`).
+    let ahead = if cx.cluster().is_alone() {
+        MGET_PREFETCH_AHEAD
+    } else {
+        0
+    };
+    let (cluster, db) = (Arc::clone(cx.cluster()), cx.db());
+    for key in keys.iter().take(ahead) {
+        cluster.prefetch(db, key);
+    }
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(next) = keys.get(i + ahead).filter(|_| ahead > 0) {
+            cluster.prefetch(db, next);
+        }
         // A key of another type reads as nil, as in Redis.
         out.push(match cx.read_shallow(key).await? {
             Some(e) if e.kind == ValueType::String => Reply::Bulk(e.value),
@@ -359,6 +375,9 @@ fn pairs<'a>(
         .chunks_exact(2)
         .filter_map(|p| Some((p.first()?, p.get(1)?))))
 }
+
+/// Keys of an MGET whose records are asked for ahead of the one read.
+const MGET_PREFETCH_AHEAD: usize = 8;
 
 /// MSET key value [key value ...].
 pub async fn mset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
