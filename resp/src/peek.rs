@@ -53,19 +53,9 @@ fn number_line(buf: &[u8]) -> Option<(usize, &[u8])> {
 mod tests {
     use super::*;
     use crate::request::{Limits, RequestDecoder};
+    use crate::tests::multibulk;
     use bytes::BytesMut;
     use proptest::prelude::*;
-
-    /// `args` framed as a multibulk request.
-    fn frame(args: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        out
-    }
 
     proptest! {
         /// Whatever a client sends (here: requests with a byte changed and
@@ -79,7 +69,7 @@ mod tests {
             noise in proptest::collection::vec(any::<u8>(), 0..24),
             noisy in any::<bool>(),
         ) {
-            let mut bytes = if noisy { noise } else { frame(&args) };
+            let mut bytes = if noisy { noise } else { multibulk(&args) };
             if let Some(len) = std::num::NonZeroUsize::new(bytes.len()) {
                 if let Some(b) = bytes.get_mut(flip.0 % len.get()) {
                     *b = flip.1;
@@ -103,7 +93,7 @@ mod tests {
             args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..5),
             tail in proptest::collection::vec(any::<u8>(), 0..16),
         ) {
-            let mut buf = frame(&args);
+            let mut buf = multibulk(&args);
             buf.extend_from_slice(&tail);
             let expected = match &args[..] {
                 [name, key, ..] => Some((&name[..], &key[..])),

@@ -22,7 +22,8 @@ fn words(v: &[&str]) -> Vec<Vec<u8>> {
     v.iter().map(|s| s.as_bytes().to_vec()).collect()
 }
 
-fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
+/// `args` framed as a multibulk request.
+pub(crate) fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());

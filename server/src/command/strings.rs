@@ -341,18 +341,16 @@ pub async fn mget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // On a node alone, the records of the next keys start loading while
     // one is read, so their cache misses overlap instead of following
     // one another (`Coordinator::prefetch`).
-    let ahead = if cx.cluster().is_alone() {
-        MGET_PREFETCH_AHEAD
-    } else {
-        0
-    };
-    let (cluster, db) = (Arc::clone(cx.cluster()), cx.db());
-    for key in keys.iter().take(ahead) {
-        cluster.prefetch(db, key);
+    let alone = cx.cluster().is_alone().then(|| Arc::clone(cx.cluster()));
+    let db = cx.db();
+    if let Some(node) = &alone {
+        for key in keys.iter().take(MGET_PREFETCH_AHEAD) {
+            node.prefetch(db, key);
+        }
     }
     for (i, key) in keys.iter().enumerate() {
-        if let Some(next) = keys.get(i + ahead).filter(|_| ahead > 0) {
-            cluster.prefetch(db, next);
+        if let (Some(node), Some(next)) = (&alone, keys.get(i + MGET_PREFETCH_AHEAD)) {
+            node.prefetch(db, next);
         }
         // A key of another type reads as nil, as in Redis.
         out.push(match cx.read_shallow(key).await? {
