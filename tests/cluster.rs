@@ -660,3 +660,99 @@ fn a_node_with_another_replicas_setting_is_refused_at_join_restart_and_cluster_j
     let got = cl(&mut c.conn(0), "ONE", &["GET", "k"]).unwrap();
     assert_eq!(bulk(&got).as_deref(), Some("v"));
 }
+
+/// An MGET through a cluster reads its keys in batches (one request per
+/// replica per batch); each key answers as its own GET would: strings by
+/// value, absent keys and collections as nil (held on this node or only
+/// on others), repeated keys each time, every present key a keyspace hit,
+/// and a quorum that cannot be met is the command's error.
+#[test]
+fn an_mget_through_a_cluster_answers_each_key_as_get_would() {
+    // Four nodes, two replicas per key: some keys are not on the node asked.
+    let mut c = Cluster::start_with(4, &["--replicas", "2", "--anti-entropy-interval-ms", "0"]);
+    let mut writer = c.conn(1);
+    for i in 0..100 {
+        cl(
+            &mut writer,
+            "ALL",
+            &["SET", &format!("m:{i}"), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    for i in 0..6 {
+        cl(&mut writer, "ALL", &["HSET", &format!("h:{i}"), "f", "x"]).unwrap();
+        cl(&mut writer, "ALL", &["RPUSH", &format!("l:{i}"), "a", "b"]).unwrap();
+    }
+    // 100 strings, 40 absent keys, 12 collections, 20 repeats (15 of them
+    // present): three batches.
+    let mut keys: Vec<String> = (0..140).map(|i| format!("m:{i}")).collect();
+    keys.extend((0..6).flat_map(|i| [format!("h:{i}"), format!("l:{i}")]));
+    keys.extend((0..20).map(|i| format!("m:{}", i * 7)));
+    let mut con = c.conn(0);
+    let field = |con: &mut redis::Connection, name: &str| -> i64 {
+        let text: String = redis::cmd("INFO").arg("everything").query(con).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1)
+    };
+    let expected: Vec<Option<String>> = keys
+        .iter()
+        .map(|k| {
+            let i: Option<usize> = k.strip_prefix("m:").and_then(|n| n.parse().ok());
+            i.filter(|&i| i < 100).map(|i| format!("v{i}"))
+        })
+        .collect();
+    let mget: Vec<&str> = std::iter::once("MGET")
+        .chain(keys.iter().map(String::as_str))
+        .collect();
+    for level in ["ONE", "QUORUM", "ALL"] {
+        let hits = field(&mut con, "keyspace_hits");
+        let calls = field(&mut con, "cluster_replica_calls");
+        let got: Vec<Option<String>> = match cl(&mut con, level, &mget).unwrap() {
+            redis::Value::Array(vs) => vs.iter().map(bulk).collect(),
+            other => panic!("MGET at {level}: {other:?}"),
+        };
+        assert_eq!(got, expected, "MGET at {level}");
+        // 100 strings, 12 collections and 15 repeats found.
+        assert_eq!(
+            field(&mut con, "keyspace_hits") - hits,
+            127,
+            "hits at {level}"
+        );
+        // Three batches, each one request to each of three peers at most
+        // (and a few more if one is slow to answer), not one per key.
+        let calls = field(&mut con, "cluster_replica_calls") - calls;
+        assert!(
+            (1..=20).contains(&calls),
+            "{calls} replica calls at {level}"
+        );
+    }
+    // The same, one key at a time.
+    for (key, want) in keys.iter().zip(&expected).take(150) {
+        if key.starts_with("m:") {
+            assert_eq!(
+                bulk(&cl(&mut con, "QUORUM", &["GET", key]).unwrap()).as_ref(),
+                want.as_ref(),
+                "GET {key}"
+            );
+        }
+    }
+
+    // One node gone: QUORUM of two replicas needs both, so keys on it
+    // fail the MGET; ONE still answers every key.
+    c.nodes[3].kill();
+    wait_for("the peer seen down", Duration::from_secs(30), || {
+        info_field(&c.nodes[0], "cluster_members_down").as_deref() == Some("1")
+    });
+    let err = cl(&mut con, "QUORUM", &mget).unwrap_err();
+    assert!(
+        err.starts_with("NOQUORUM needed 2 replicas, 1 answered"),
+        "{err}"
+    );
+    let got: Vec<Option<String>> = match cl(&mut con, "ONE", &mget).unwrap() {
+        redis::Value::Array(vs) => vs.iter().map(bulk).collect(),
+        other => panic!("MGET at ONE: {other:?}"),
+    };
+    assert_eq!(got, expected, "MGET at ONE with a node down");
+}

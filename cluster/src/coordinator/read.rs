@@ -82,6 +82,66 @@ impl Coordinator {
             .collect()
     }
 
+    /// What [`Coordinator::get_shallow`] answers for each of `keys`, in
+    /// order (MGET). On a node alone, the keys are read in turn, each
+    /// record starting to load [`SHALLOW_PREFETCH_AHEAD`] keys before its
+    /// read, so that the cache misses overlap. In a cluster, the keys this
+    /// node does not hold as a collection are read together, up to
+    /// [`KEYS_PER_BATCH`] at a time ([`Coordinator::get_many`]: one request
+    /// per peer per batch instead of one round trip per key); a key held
+    /// here as a collection is read as `get_shallow` reads it, by its
+    /// header.
+    pub async fn get_shallow_many(
+        self: &Arc<Self>,
+        db: u32,
+        keys: &[Bytes],
+        level: Consistency,
+    ) -> Vec<Result<Option<Entry>>> {
+        if self.is_alone() {
+            for key in keys.iter().take(SHALLOW_PREFETCH_AHEAD) {
+                self.prefetch(db, key);
+            }
+            return keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| {
+                    if let Some(next) = keys.get(i + SHALLOW_PREFETCH_AHEAD) {
+                        self.prefetch(db, next);
+                    }
+                    self.stats.reads.inc(level);
+                    self.keyspace.read_shallow(db, key)
+                })
+                .collect();
+        }
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KEYS_PER_BATCH) {
+            // Which keys this node holds as a collection (read alone, by
+            // their header) and which are read in the batch.
+            let mut batched = Vec::with_capacity(chunk.len());
+            let mut slots: Vec<Option<Result<Option<Entry>>>> = Vec::with_capacity(chunk.len());
+            for key in chunk {
+                match self.keyspace.read_shallow(db, key) {
+                    Ok(Some(e)) if e.kind != crate::ValueType::String => {
+                        slots.push(Some(self.get_shallow(db, key, level).await));
+                    }
+                    Err(e) => slots.push(Some(Err(e))),
+                    Ok(_) => {
+                        batched.push(key.clone());
+                        slots.push(None);
+                    }
+                }
+            }
+            let mut read = self.get_many(db, &batched, level).await.into_iter();
+            found.extend(slots.into_iter().map(|slot| {
+                slot.or_else(|| read.next()).unwrap_or(Err(Error::Task {
+                    what: "read",
+                    cause: "no result".into(),
+                }))
+            }));
+        }
+        found
+    }
+
     /// Every sibling of each of `keys`, read at `level` (see the module
     /// documentation for which replicas are asked, and when more are).
     async fn read_many(
@@ -253,6 +313,15 @@ impl Coordinator {
         }
     }
 }
+
+/// Keys of a [`Coordinator::get_shallow_many`] on a node alone whose
+/// records are asked for ahead of the one read.
+const SHALLOW_PREFETCH_AHEAD: usize = 8;
+
+/// Most keys one batched read of [`Coordinator::get_shallow_many`] asks
+/// a replica for: a longer MGET is several batches, so that no request or
+/// reply grows with the command (as a pipeline's run holds at most 64).
+const KEYS_PER_BATCH: usize = 64;
 
 /// What a read waits for next.
 enum Next<T> {

@@ -337,23 +337,18 @@ pub async fn getex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// MGET key [key ...].
 pub async fn mget(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let keys = args.get(1..).unwrap_or_default();
+    // Read together: in a cluster one round trip per batch of keys, not
+    // one per key; alone, the next keys' records load while one is read.
+    let found = cx
+        .cluster()
+        .get_shallow_many(cx.db(), keys, cx.read_level())
+        .await;
     let mut out = Vec::with_capacity(keys.len());
-    // On a node alone, the records of the next keys start loading while
-    // one is read, so their cache misses overlap instead of following
-    // one another (`Coordinator::prefetch`).
-    let alone = cx.cluster().is_alone().then(|| Arc::clone(cx.cluster()));
-    let db = cx.db();
-    if let Some(node) = &alone {
-        for key in keys.iter().take(MGET_PREFETCH_AHEAD) {
-            node.prefetch(db, key);
-        }
-    }
-    for (i, key) in keys.iter().enumerate() {
-        if let (Some(node), Some(next)) = (&alone, keys.get(i + MGET_PREFETCH_AHEAD)) {
-            node.prefetch(db, next);
-        }
+    for entry in found {
+        let entry = entry?;
+        cx.count_lookup(entry.is_some());
         // A key of another type reads as nil, as in Redis.
-        out.push(match cx.read_shallow(key).await? {
+        out.push(match entry {
             Some(e) if e.kind == ValueType::String => Reply::Bulk(e.value),
             _ => Reply::Nil,
         });
@@ -373,9 +368,6 @@ fn pairs<'a>(
         .chunks_exact(2)
         .filter_map(|p| Some((p.first()?, p.get(1)?))))
 }
-
-/// Keys of an MGET whose records are asked for ahead of the one read.
-const MGET_PREFETCH_AHEAD: usize = 8;
 
 /// MSET key value [key value ...].
 pub async fn mset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
