@@ -6,8 +6,10 @@
 //! commands on distinct keys and runs them together, so the batch costs
 //! about one round trip; replies still go out in request order. Which
 //! commands qualify is a flag in the command table (`flag::CONCURRENT`:
-//! today GET, SET and DEL), in their plainest form only: one key, no
-//! options.
+//! GET, SET, DEL and the other single-key commands of strings, counters,
+//! expiry, hashes, sets, sorted sets, lists and HyperLogLog that a
+//! pipeline sends by the thousand, such as INCR, HSET, SADD, ZADD, LPUSH,
+//! RPOP, EXPIRE), in their plainest form only: one key, no options.
 //!
 //! The GETs of a run are read together, and its plain SETs written
 //! together: one batched request per replica for all their keys
@@ -231,9 +233,17 @@ mod tests {
         assert!(run.offer(cmd(&["Del", "c"])).is_ok());
         assert!(run.offer(cmd(&["SET", "d", "1", "NX"])).is_err());
         assert!(run.offer(cmd(&["DEL", "e", "f"])).is_err());
-        assert!(run.offer(cmd(&["INCR", "g"])).is_err());
+        assert!(run.offer(cmd(&["INCR", "g"])).is_ok());
+        assert!(run.offer(cmd(&["HSET", "h", "f", "v"])).is_ok());
+        assert!(run.offer(cmd(&["HSET", "i", "f", "v", "g", "w"])).is_err());
+        assert!(run.offer(cmd(&["LPUSH", "j", "x"])).is_ok());
+        assert!(run.offer(cmd(&["LPOP", "k", "2"])).is_err());
+        assert!(run.offer(cmd(&["EXPIRE", "l", "10", "NX"])).is_err());
+        assert!(run.offer(cmd(&["MGET", "m", "n"])).is_err());
+        assert!(run.offer(cmd(&["BLPOP", "o", "0"])).is_err());
+        assert!(run.offer(cmd(&["RENAME", "p", "q"])).is_err());
         assert!(run.offer(cmd(&["GET"])).is_err());
-        assert_eq!(run.commands.len(), 3);
+        assert_eq!(run.commands.len(), 6);
     }
 
     #[test]
