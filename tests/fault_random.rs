@@ -5,7 +5,9 @@
 //! owns alone, and on a hash, a set, a sorted set and a list of their own:
 //! HSET/HDEL of fields, HINCRBY, SADD/SREM of members, ZADD/ZREM of new
 //! members and of members whose score changes, ZINCRBY, RPUSH/LPOP of
-//! elements; a sliding window in a second sorted set, trimmed by
+//! elements; now and then INCR, SADD, HINCRBY and SET of four of those
+//! keys in one pipeline, which a cluster runs concurrently; a sliding
+//! window in a second sorted set, trimmed by
 //! ZREMRANGEBYSCORE; EXPIRE and PERSIST of the hash and the sorted set; so
 //! the expected end state is known; the set and the sorted set grow past
 //! the size where a collection is stored split)
@@ -50,6 +52,8 @@
 mod common;
 #[path = "fault_random/expiry.rs"]
 mod expiry;
+#[path = "fault_random/pipelined.rs"]
+mod pipelined;
 #[path = "fault_random/window.rs"]
 mod window;
 
@@ -476,6 +480,14 @@ fn run_client(c: usize, ports: Arc<Mutex<Vec<u16>>>, stop: Arc<AtomicBool>, seed
                 }
             };
             counter.record(&args.join(" "), reply, &mut h.anomalies);
+            continue;
+        }
+        if roll < 43 {
+            let k = rng.random_range(0..KEYS_PER_CLIENT);
+            if !pipelined::step(&mut h, conn, c, k) {
+                h.errors += 1;
+                *con = None;
+            }
             continue;
         }
         if roll < 55 {
