@@ -64,6 +64,65 @@ fn durable_futures_resolve_under_every_policy() {
     }
 }
 
+/// Polls `f` once with a waker that counts its wakes.
+fn poll_once<F: Future + Unpin>(f: &mut F) -> (Poll<F::Output>, usize) {
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let count = Arc::new(Count(0.into()));
+    let waker = Waker::from(Arc::clone(&count));
+    let poll = Pin::new(f).poll(&mut Context::from_waker(&waker));
+    (poll, count.0.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// A `durable` future first lets the other ready tasks run (it wakes
+/// itself once and answers pending) while its write is still in the WAL's
+/// buffer, unless the policy is `always`; `would_yield` says so before the
+/// first poll, and `without_yield` leads the write at once.
+#[test]
+fn a_durable_future_yields_once_unless_told_not_to() {
+    for p in [FsyncPolicy::Always, FsyncPolicy::EverySec, FsyncPolicy::No] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = small_options(CompactionStrategy::Leveled);
+        opts.fsync = p;
+        let e = open(dir.path(), &opts);
+        let put = |v: &str| {
+            let mut b = WriteBatch::new();
+            b.put("a", Value::new(v.to_string()));
+            e.write(b).unwrap()
+        };
+        let seq = put("1");
+        let mut first = e.durable(seq);
+        assert_eq!(first.would_yield(), p != FsyncPolicy::Always, "{p}");
+        if p != FsyncPolicy::Always {
+            let (poll, wakes) = poll_once(&mut first);
+            assert!(
+                poll.is_pending() && wakes == 1,
+                "{p}: a yield wakes itself once"
+            );
+            assert!(!first.would_yield(), "{p}: only once");
+        }
+        block_on(first).unwrap();
+        assert!(!e.durable(seq).would_yield(), "{p}: handed over already");
+
+        let seq = put("2");
+        let mut at_once = e.durable(seq).without_yield();
+        assert!(!at_once.would_yield());
+        if p == FsyncPolicy::Always {
+            block_on(at_once).unwrap();
+        } else {
+            let (poll, wakes) = poll_once(&mut at_once);
+            assert!(
+                matches!(poll, Poll::Ready(Ok(()))) && wakes == 0,
+                "{p}: led at once"
+            );
+        }
+    }
+}
+
 #[test]
 fn group_commit_serves_many_concurrent_writers() {
     let dir = tempfile::tempdir().unwrap();

@@ -55,6 +55,10 @@ pub struct Client {
     /// The connection holds the transaction gate (shared) across a run of
     /// writes to one key (`key_run`): its commands do not take it again.
     pub holds_exec_gate: bool,
+    /// The connection let go of a key it held across a run of writes
+    /// (`key_run`) since its last reply: the next holder may be waiting on
+    /// this worker.
+    pub handed_off_key: bool,
     /// The command running holds the transaction gate exclusively (an
     /// EXEC on a cluster of one, or SWAPDB): nothing else touches data.
     pub exclusive_gate: bool,
@@ -120,6 +124,7 @@ impl Client {
             unsent_commands: 0,
             close_after_reply: false,
             holds_exec_gate: false,
+            handed_off_key: false,
             exclusive_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,
@@ -160,6 +165,7 @@ impl Client {
             unsent_commands: 0,
             close_after_reply: false,
             holds_exec_gate: false,
+            handed_off_key: false,
             exclusive_gate: false,
             reply_mode: ReplyMode::On,
             suppress_reply: false,

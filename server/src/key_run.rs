@@ -133,6 +133,7 @@ impl<'a> KeyRun<'a> {
     pub fn release(&mut self, client: &mut Client) {
         if self.held.take().is_some() {
             client.holds_exec_gate = false;
+            client.handed_off_key = true;
         }
     }
 

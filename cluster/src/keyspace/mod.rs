@@ -701,6 +701,22 @@ impl Keyspace {
         Ok(())
     }
 
+    /// [`Keyspace::durable`], letting the other ready tasks run first
+    /// through tokio's `yield_now`, which defers the task until its worker
+    /// has nothing else to run, instead of waking an idle worker to steal
+    /// it.
+    pub async fn durable_deferred(&self, ack: Ack) -> Result<()> {
+        if ack == Ack::NONE {
+            return Ok(());
+        }
+        let durable = self.inner.engine.durable(ack.0);
+        if durable.would_yield() {
+            tokio::task::yield_now().await;
+        }
+        durable.without_yield().await?;
+        Ok(())
+    }
+
     /// Exchanges the contents of databases `a` and `b` (SWAPDB): their
     /// namespaces trade places, at once whatever they hold. This node's
     /// alone: a cluster does not swap (its replicas could disagree on

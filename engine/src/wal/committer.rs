@@ -685,6 +685,28 @@ pub struct Durable {
     pub(crate) yielded: bool,
 }
 
+impl Durable {
+    /// Whether the first poll would let the other ready tasks run before
+    /// leading the write (see `poll`): the records are not handed to the
+    /// OS yet and the policy is not `always`.
+    pub fn would_yield(&self) -> bool {
+        !self.yielded
+            && self.shared.as_ref().is_some_and(|s| {
+                let committer = s.committer();
+                committer.policy() != FsyncPolicy::Always && committer.outcome(self.seq).is_none()
+            })
+    }
+
+    /// This future without its first yield, for a caller that has let the
+    /// other tasks run in its runtime's own way (tokio's `yield_now`
+    /// defers the task past the ready ones without waking an idle worker
+    /// to steal it, as a task waking itself does).
+    pub fn without_yield(mut self) -> Self {
+        self.yielded = true;
+        self
+    }
+}
+
 /// What a `Durable` future needs from the engine (type-erased so the future is
 /// `'static` without naming engine internals).
 pub(crate) trait DurableSource: Send + Sync {
