@@ -403,6 +403,36 @@ fn bitfield_operations_and_overflow() {
         ints(&[Some(0), Some(0), None, None, Some(0), Some(0)])
     );
     assert_eq!(ok(c, &["GET", "s"]), raw(b"\xff\xff\x00\x00\xc8\x80"));
+    // A SET far below a small signed field's range: Redis's headroom
+    // arithmetic wraps, and SAT stores the field's maximum (i3: 3, 011),
+    // while a little higher it stores the minimum (-4, 100).
+    assert_eq!(
+        ok(
+            c,
+            &[
+                "BITFIELD",
+                "n",
+                "OVERFLOW",
+                "SAT",
+                "SET",
+                "i3",
+                "0",
+                "-9223372036854775808",
+                "SET",
+                "i3",
+                "3",
+                "-9223372036854775804",
+                "GET",
+                "i3",
+                "0",
+                "GET",
+                "i3",
+                "3",
+            ]
+        ),
+        ints(&[Some(0), Some(0), Some(3), Some(-4)])
+    );
+    assert_eq!(ok(c, &["GET", "n"]), raw(b"\x70"));
     // 64-bit signed limits.
     assert_eq!(
         ok(

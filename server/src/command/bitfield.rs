@@ -183,22 +183,34 @@ fn unsigned_result(old: u64, incr: i64, bits: u32, overflow: Overflow) -> Option
     }
 }
 
-/// `old + incr` in a signed field of `bits` bits (`old` is in range).
-fn signed_result(old: i64, incr: i64, bits: u32, overflow: Overflow) -> Option<i64> {
+/// `value + incr` in a signed field of `bits` bits (an INCRBY: `value` is
+/// the field, in range; a SET: `value` is the argument, any 64-bit number,
+/// and `incr` is 0). Overflow is judged as Redis judges it: by the headroom
+/// above and below `value`, computed in 64 bits that wrap. A SET of a
+/// number so far below the field's range that the headroom above it
+/// wraps negative (i64::MIN into a 3-bit field) counts as overflowing
+/// upward, so SAT stores the maximum there, as Redis does.
+fn signed_result(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Option<i64> {
     let max = if bits == 64 {
         i64::MAX
     } else {
         (1i64 << (bits - 1)) - 1
     };
     let min = -max - 1;
-    let sum = i128::from(old) + i128::from(incr);
-    if (i128::from(min)..=i128::from(max)).contains(&sum) {
-        return Some(sum as i64);
+    let max_incr = (max as u64).wrapping_sub(value as u64) as i64;
+    let min_incr = min.wrapping_sub(value);
+    let narrow = bits != 64;
+    let up =
+        value > max || (narrow && incr > max_incr) || (value >= 0 && incr > 0 && incr > max_incr);
+    let down =
+        value < min || (narrow && incr < min_incr) || (value < 0 && incr < 0 && incr < min_incr);
+    if !up && !down {
+        return Some(value.wrapping_add(incr));
     }
     match overflow {
         Overflow::Wrap => {
-            let low = sum as u64;
-            Some(if bits == 64 {
+            let low = (value as u64).wrapping_add(incr as u64);
+            Some(if !narrow {
                 low as i64
             } else if low & (1 << (bits - 1)) != 0 {
                 (low | (u64::MAX << bits)) as i64
@@ -206,7 +218,7 @@ fn signed_result(old: i64, incr: i64, bits: u32, overflow: Overflow) -> Option<i
                 (low & !(u64::MAX << bits)) as i64
             })
         }
-        Overflow::Sat => Some(if sum < 0 { min } else { max }),
+        Overflow::Sat => Some(if up { max } else { min }),
         Overflow::Fail => None,
     }
 }
@@ -428,6 +440,20 @@ mod tests {
             signed_result(i64::MIN, -1, 64, Overflow::Sat),
             Some(i64::MIN)
         );
+        // SET into i3 (-4..=3), as redis-server 7 answers: far enough
+        // below the range, the headroom above wraps and SAT gives the
+        // maximum; just above that point, the minimum.
+        assert_eq!(signed_result(i64::MIN, 0, 3, Overflow::Sat), Some(3));
+        assert_eq!(signed_result(i64::MIN, 0, 3, Overflow::Wrap), Some(0));
+        assert_eq!(signed_result(i64::MIN + 3, 0, 3, Overflow::Sat), Some(3));
+        assert_eq!(signed_result(i64::MIN + 3, 0, 3, Overflow::Wrap), Some(3));
+        assert_eq!(signed_result(i64::MIN + 4, 0, 3, Overflow::Sat), Some(-4));
+        assert_eq!(signed_result(i64::MIN + 4, 0, 3, Overflow::Wrap), Some(-4));
+        assert_eq!(signed_result(-100, 0, 3, Overflow::Sat), Some(-4));
+        assert_eq!(signed_result(i64::MAX, 0, 3, Overflow::Sat), Some(3));
+        assert_eq!(signed_result(i64::MAX, 0, 3, Overflow::Wrap), Some(-1));
+        assert_eq!(signed_result(i64::MIN, 0, 3, Overflow::Fail), None);
+        assert_eq!(signed_result(2, 0, 3, Overflow::Fail), Some(2));
         // SET of -1 into u8: the 64-bit pattern is too large.
         assert_eq!(
             unsigned_set_result(-1i64 as u64, 8, Overflow::Wrap),
