@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, bulk, cl, info_field, wait_for};
-use common::{TestServer, error_text, query};
+use common::{TestServer, error_text, info_int, query};
 
 fn every_write_is_read_through_every_node(n: usize) {
     let c = Cluster::start(n);
@@ -409,14 +409,7 @@ fn pipelined_gets_answer_like_single_gets() {
         )
         .unwrap();
     }
-    let hits = |con: &mut redis::Connection| -> i64 {
-        let text: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("keyspace_hits:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1)
-    };
-    let before = hits(&mut con);
+    let before = info_int(&mut con, "keyspace_hits");
     let mut pipe = redis::pipe();
     for i in 0..60 {
         pipe.cmd("GET").arg(format!("p:{i}"));
@@ -433,7 +426,11 @@ fn pipelined_gets_answer_like_single_gets() {
         Some("x"),
         "a GET after a SET of its key"
     );
-    assert_eq!(hits(&mut con) - before, 41, "hits counted per GET");
+    assert_eq!(
+        info_int(&mut con, "keyspace_hits") - before,
+        41,
+        "hits counted per GET"
+    );
 
     // Two of three replicas gone: every GET of the pipeline gets NOQUORUM.
     c.nodes[1].kill();
@@ -689,13 +686,6 @@ fn an_mget_through_a_cluster_answers_each_key_as_get_would() {
     keys.extend((0..6).flat_map(|i| [format!("h:{i}"), format!("l:{i}")]));
     keys.extend((0..20).map(|i| format!("m:{}", i * 7)));
     let mut con = c.conn(0);
-    let field = |con: &mut redis::Connection, name: &str| -> i64 {
-        let text: String = redis::cmd("INFO").arg("everything").query(con).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1)
-    };
     let expected: Vec<Option<String>> = keys
         .iter()
         .map(|k| {
@@ -707,8 +697,8 @@ fn an_mget_through_a_cluster_answers_each_key_as_get_would() {
         .chain(keys.iter().map(String::as_str))
         .collect();
     for level in ["ONE", "QUORUM", "ALL"] {
-        let hits = field(&mut con, "keyspace_hits");
-        let calls = field(&mut con, "cluster_replica_calls");
+        let hits = info_int(&mut con, "keyspace_hits");
+        let calls = info_int(&mut con, "cluster_replica_calls");
         let got: Vec<Option<String>> = match cl(&mut con, level, &mget).unwrap() {
             redis::Value::Array(vs) => vs.iter().map(bulk).collect(),
             other => panic!("MGET at {level}: {other:?}"),
@@ -716,13 +706,13 @@ fn an_mget_through_a_cluster_answers_each_key_as_get_would() {
         assert_eq!(got, expected, "MGET at {level}");
         // 100 strings, 12 collections and 15 repeats found.
         assert_eq!(
-            field(&mut con, "keyspace_hits") - hits,
+            info_int(&mut con, "keyspace_hits") - hits,
             127,
             "hits at {level}"
         );
         // Three batches, each one request to each of three peers at most
         // (and a few more if one is slow to answer), not one per key.
-        let calls = field(&mut con, "cluster_replica_calls") - calls;
+        let calls = info_int(&mut con, "cluster_replica_calls") - calls;
         assert!(
             (1..=20).contains(&calls),
             "{calls} replica calls at {level}"

@@ -20,19 +20,6 @@ use common::*;
 
 const MEMBERS: usize = 1000;
 
-/// A small deterministic generator (the test must replay the same way).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 /// Everything node `node` holds of the four collections, read at ONE.
 fn snapshot(c: &Cluster, node: usize) -> Vec<Vec<String>> {
     let mut con = c.conn(node);
@@ -67,14 +54,14 @@ fn random_write(
     rng: &mut Lcg,
     increments: &mut BTreeMap<String, i64>,
 ) {
-    let r = rng.next(2 * MEMBERS as u64).to_string();
+    let r = rng.below(2 * MEMBERS as u64).to_string();
     let (f, m) = (format!("f{r}"), format!("m{r}"));
-    let args: Vec<String> = match rng.next(16) {
+    let args: Vec<String> = match rng.below(16) {
         0 => vec!["HSET".into(), "big:h".into(), f, r.clone()],
         1 => vec!["HDEL".into(), "big:h".into(), f],
         2 => {
-            let field = format!("c{}", rng.next(10));
-            let by = rng.next(5) as i64 + 1;
+            let field = format!("c{}", rng.below(10));
+            let by = rng.below(5) as i64 + 1;
             *increments.entry(field.clone()).or_default() += by;
             vec!["HINCRBY".into(), "big:h".into(), field, by.to_string()]
         }
@@ -97,7 +84,7 @@ fn random_write(
         ],
         14 => {
             // (k - 5, k]: among the members the load added, most still there.
-            let k = rng.next(MEMBERS as u64);
+            let k = rng.below(MEMBERS as u64);
             let low = format!("({}", k.saturating_sub(5));
             vec![
                 "ZREMRANGEBYSCORE".into(),

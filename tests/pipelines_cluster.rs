@@ -11,20 +11,7 @@
 mod common;
 
 use common::cluster::Cluster;
-use common::{RawConn, TestServer, encode_cmd};
-
-/// A small deterministic generator (the same commands every run).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
+use common::{Lcg, RawConn, TestServer, encode_cmd};
 
 /// One random single-key command. Keys are drawn from a few per type, so
 /// that a batch names many keys twice (which ends a concurrent run), and

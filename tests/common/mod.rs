@@ -514,6 +514,33 @@ pub fn error_text(e: &redis::RedisError) -> String {
     }
 }
 
+/// A number INFO shows (any section), or -1 when it is missing.
+pub fn info_int(con: &mut redis::Connection, field: &str) -> i64 {
+    let text: String = redis::cmd("INFO")
+        .arg("everything")
+        .query(con)
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
+/// A small deterministic generator, for tests that must replay the same
+/// commands every run.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
 /// Whether a command-line tool is installed (redis-cli, redis-benchmark).
 pub fn have_tool(name: &str) -> bool {
     Command::new(name)
