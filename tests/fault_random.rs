@@ -5,8 +5,9 @@
 //! owns alone, and on a hash, a set, a sorted set and a list of their own:
 //! HSET/HDEL of fields, HINCRBY, SADD/SREM of members, ZADD/ZREM of new
 //! members and of members whose score changes, ZINCRBY, RPUSH/LPOP of
-//! elements; now and then INCR, SADD, HINCRBY and SET of four of those
-//! keys in one pipeline, which a cluster runs concurrently; a sliding
+//! elements; now and then INCR, SADD, HINCRBY and two SETs (or an MSET)
+//! of five of those keys in one pipeline, which a cluster runs
+//! concurrently; a sliding
 //! window in a second sorted set, trimmed by
 //! ZREMRANGEBYSCORE; EXPIRE and PERSIST of the hash and the sorted set; so
 //! the expected end state is known; the set and the sorted set grow past

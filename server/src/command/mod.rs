@@ -227,6 +227,25 @@ impl Ctx<'_> {
             // one round trip, not ten); every key is attempted, and the
             // first failure is the reply.
             let cluster = &self.server.cluster;
+            if let Some((db, items)) = plain_sets(&writes) {
+                // Plain strings (MSET, MSETNX): one request per replica
+                // for all of them, as a pipeline's SETs.
+                let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
+                let done = cluster.set_many(db, items, level).await;
+                let mut failed = None;
+                for (key, written) in keys.iter().zip(done) {
+                    match written {
+                        Ok(ack) => {
+                            self.client.await_ack(ack);
+                            self.server.blocking.wake(db, key);
+                        }
+                        Err(e) => {
+                            failed.get_or_insert(e);
+                        }
+                    }
+                }
+                return failed.map_or(Ok(()), |e| Err(e.into()));
+            }
             let done = futures_util::future::join_all(writes.into_iter().map(split).map(
                 |(db, key, mutation)| async move {
                     let written = cluster.write(db, &key, mutation, level).await;
@@ -293,6 +312,29 @@ fn string_only(entry: Option<Entry>) -> Result<Option<Entry>, ReplyError> {
 
 /// The write that stores `entry` whole: a string as SET does, a hash or
 /// set as a replacement of the collection (RENAME, COPY, MOVE).
+/// When every write of `writes` stores a string without expiry in one
+/// database (MSET, MSETNX): that database and the keys with their values,
+/// as `Coordinator::set_many` writes them.
+fn plain_sets(writes: &[Write]) -> Option<(u32, Vec<(Bytes, Bytes)>)> {
+    let (Write::Put { db, .. } | Write::Delete { db, .. }) = writes.first()?;
+    let db = *db;
+    let items = writes
+        .iter()
+        .map(|w| match w {
+            Write::Put { db: d, key, entry }
+                if *d == db
+                    && entry.expire_at_ms == 0
+                    && entry.kind == ValueType::String
+                    && entry.members.is_none() =>
+            {
+                Some((key.clone(), entry.value.clone()))
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((db, items))
+}
+
 fn put_mutation(entry: Entry) -> Mutation {
     match (entry.kind.kind(), entry.members) {
         (Some(kind), members) => Mutation::Collection(CollectionOp::Replace {
