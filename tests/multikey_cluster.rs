@@ -1,7 +1,8 @@
 //! Multi-key commands through a cluster: MGET reads its keys in batches
 //! of up to 64 with one request per replica each, MSET and MSETNX write
-//! theirs with one request per replica, and each key still answers (and
-//! is counted, repaired, refused) as its own single-key command would.
+//! theirs with one request per replica, EXISTS and DEL read their keys'
+//! existence concurrently, and each key still answers (and is counted,
+//! repaired, refused) as its own single-key command would.
 //!
 //! Every wait is bounded; nodes are killed by PID when the test ends.
 
@@ -147,4 +148,43 @@ fn an_mset_through_a_cluster_writes_every_key_with_one_request_per_replica() {
         let got = cl(&mut other, "ALL", &["GET", key]).unwrap();
         assert_eq!(bulk(&got).as_deref(), want, "{key}");
     }
+}
+
+/// EXISTS and DEL of many keys through a cluster read their keys' existence
+/// concurrently: EXISTS counts a key named twice twice, DEL deletes it
+/// once, collections count as keys, and every deleted key is gone at ALL
+/// through another node.
+#[test]
+fn exists_and_del_of_many_keys_through_a_cluster_count_as_redis_does() {
+    let c = Cluster::start(3);
+    let mut con = c.conn(0);
+    for i in 0..80 {
+        cl(&mut con, "ALL", &["SET", &format!("d:{i}"), "v"]).unwrap();
+    }
+    cl(&mut con, "ALL", &["HSET", "d:h", "f", "v"]).unwrap();
+    cl(&mut con, "ALL", &["RPUSH", "d:l", "a"]).unwrap();
+    // 80 strings, 20 absent, two collections, five repeats: two batches.
+    let mut keys: Vec<String> = (0..100).map(|i| format!("d:{i}")).collect();
+    keys.extend(["d:h".to_string(), "d:l".to_string()]);
+    keys.extend((0..5).map(|i| format!("d:{}", i * 3)));
+    let with = |cmd: &str| -> Vec<String> {
+        std::iter::once(cmd.to_string())
+            .chain(keys.iter().cloned())
+            .collect()
+    };
+    let exists = with("EXISTS");
+    let exists: Vec<&str> = exists.iter().map(String::as_str).collect();
+    assert_eq!(
+        cl(&mut con, "QUORUM", &exists).unwrap(),
+        redis::Value::Int(80 + 2 + 5)
+    );
+    let del = with("DEL");
+    let del: Vec<&str> = del.iter().map(String::as_str).collect();
+    assert_eq!(cl(&mut con, "QUORUM", &del).unwrap(), redis::Value::Int(82));
+    let mut other = c.conn(2);
+    assert_eq!(
+        cl(&mut other, "ALL", &exists).unwrap(),
+        redis::Value::Int(0)
+    );
+    assert_eq!(cl(&mut con, "QUORUM", &del).unwrap(), redis::Value::Int(0));
 }
