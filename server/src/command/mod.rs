@@ -227,36 +227,29 @@ impl Ctx<'_> {
             // one round trip, not ten); every key is attempted, and the
             // first failure is the reply.
             let cluster = &self.server.cluster;
-            if let Some((db, items)) = plain_sets(&writes) {
-                // Plain strings (MSET, MSETNX): one request per replica
-                // for all of them, as a pipeline's SETs.
-                let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
-                let done = cluster.set_many(db, items, level).await;
-                let mut failed = None;
-                for (key, written) in keys.iter().zip(done) {
-                    match written {
-                        Ok(ack) => {
-                            self.client.await_ack(ack);
-                            self.server.blocking.wake(db, key);
-                        }
-                        Err(e) => {
-                            failed.get_or_insert(e);
-                        }
-                    }
-                }
-                return failed.map_or(Ok(()), |e| Err(e.into()));
-            }
-            let done = futures_util::future::join_all(writes.into_iter().map(split).map(
-                |(db, key, mutation)| async move {
-                    let written = cluster.write(db, &key, mutation, level).await;
-                    (db, key, written)
-                },
-            ))
-            .await;
+            let done: Vec<(u32, Bytes, ringkv_cluster::Result<ringkv_cluster::Ack>)> =
+                if let Some((db, items)) = plain_sets(&writes) {
+                    // Plain strings (MSET, MSETNX): one request per replica
+                    // for all of them, as a pipeline's SETs.
+                    let keys: Vec<Bytes> = items.iter().map(|(k, _)| k.clone()).collect();
+                    let written = cluster.set_many(db, items, level).await;
+                    keys.into_iter()
+                        .zip(written)
+                        .map(|(key, w)| (db, key, w))
+                        .collect()
+                } else {
+                    futures_util::future::join_all(writes.into_iter().map(split).map(
+                        |(db, key, mutation)| async move {
+                            let written = cluster.write(db, &key, mutation, level).await;
+                            (db, key, written.map(|(_, ack)| ack))
+                        },
+                    ))
+                    .await
+                };
             let mut failed = None;
             for (db, key, written) in done {
                 match written {
-                    Ok((_, ack)) => {
+                    Ok(ack) => {
                         self.client.await_ack(ack);
                         self.server.blocking.wake(db, &key);
                     }
