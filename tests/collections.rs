@@ -267,6 +267,34 @@ fn set_commands_reply_as_redis_does() {
     assert_eq!(sorted(page[1].clone()), ["1", "2"]);
 }
 
+/// On a node alone, a SADD whose members are all present writes nothing,
+/// as in Redis: no engine write for an inline set or a split one. (In a
+/// cluster it stores them again, so that it wins over a concurrent SREM:
+/// `tests/collections_cluster.rs`.)
+#[test]
+fn a_sadd_of_present_members_writes_nothing_on_a_node_alone() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    let many: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    for (key, members) in [("small", &many[..3]), ("large", &many[..])] {
+        let mut add = vec!["SADD", key];
+        add.extend(members.iter().map(String::as_str));
+        let n = i64::try_from(members.len()).unwrap_or(i64::MAX);
+        assert_eq!(ok(c, &add), int(n));
+        let before = info_int(c, "sequence");
+        assert!(before > 0);
+        for m in members.iter().take(20) {
+            assert_eq!(ok(c, &["SADD", key, m]), int(0));
+        }
+        assert_eq!(ok(c, &add), int(0));
+        assert_eq!(info_int(c, "sequence"), before, "{key}");
+        assert_eq!(ok(c, &["SADD", key, "m0", "new"]), int(1));
+        assert!(info_int(c, "sequence") > before, "{key}");
+        assert_eq!(ok(c, &["SCARD", key]), int(n + 1));
+        assert_eq!(ok(c, &["SISMEMBER", key, "m0"]), int(1));
+    }
+}
+
 #[test]
 fn types_are_kept_apart_and_keyspace_commands_see_them() {
     let s = TestServer::start();

@@ -25,6 +25,13 @@ fn to_set_reply(members: impl IntoIterator<Item = Bytes>) -> Reply {
 }
 
 /// SADD key member [member ...]: the number added.
+///
+/// In a cluster a member already present is stored again with a fresh
+/// tag, so that this add wins over a removal elsewhere that did not see
+/// it. A node alone has no such removal to win over (every command on the
+/// key runs here, one after another), so there, as in Redis, a member
+/// already present is left as it is and a SADD of present members writes
+/// nothing.
 pub async fn sadd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let op = CollectionOp::Put {
         kind: Kind::Set,
@@ -33,7 +40,7 @@ pub async fn sadd(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .skip(2)
             .map(|m| (m.clone(), Bytes::new()))
             .collect(),
-        if_absent: false,
+        if_absent: cx.server.cluster.is_alone(),
     };
     Ok(Reply::Int(count(&change(cx, arg(args, 1), op).await?)))
 }
