@@ -11,7 +11,8 @@
 mod common;
 
 use common::cluster::Cluster;
-use common::{Lcg, RawConn, TestServer, encode_cmd};
+use common::cluster::cl;
+use common::{Lcg, RawConn, TestServer, encode_cmd, info_int};
 
 /// One random single-key command. Keys are drawn from a few per type, so
 /// that a batch names many keys twice (which ends a concurrent run), and
@@ -171,5 +172,50 @@ fn a_pipeline_of_every_type_through_a_cluster_answers_as_one_at_a_time() {
                 "{key} ({kind:?}) at ALL through another node"
             );
         }
+    }
+}
+
+/// The contexts a pipeline's collection writes ask the other replicas for
+/// (each write's CLOCK, `cluster/src/coordinator/clock_batch.rs`) go as
+/// one CLOCK_MANY per replica, not one CLOCK per key and replica: 48
+/// HSETs of distinct hashes cost about one call per write and replica
+/// (its APPLY_AT), where one by one they cost two (192 calls). Every
+/// write is there, read at ALL through another node.
+#[test]
+fn a_pipelines_collection_writes_ask_each_replica_for_their_contexts_together() {
+    let cluster = Cluster::start(3);
+    let mut con = cluster.conn(0);
+    let before = |con: &mut redis::Connection| {
+        [
+            "cluster_replica_calls",
+            "cluster_clock_requests",
+            "cluster_clock_keys",
+        ]
+        .map(|f| info_int(con, f))
+    };
+    let start = before(&mut con);
+    let mut pipe = redis::pipe();
+    for i in 0..48 {
+        pipe.cmd("HSET").arg(format!("ph:{i}")).arg("f").arg(i);
+    }
+    let replies: Vec<i64> = pipe.query(&mut con).expect("pipeline");
+    assert_eq!(replies, vec![1; 48]);
+    let end = before(&mut con);
+    let [calls, requests, keys] = [0, 1, 2].map(|i| end[i] - start[i]);
+    // Each write asks both other replicas for their context.
+    assert_eq!(keys, 96, "keys asked for their context");
+    assert!(
+        (2..=24).contains(&requests),
+        "{requests} CLOCK requests for {keys} keys"
+    );
+    assert!(calls <= 96 + 24, "{calls} replica calls");
+    let mut other = cluster.conn(2);
+    for i in 0..48 {
+        let key = format!("ph:{i}");
+        assert_eq!(
+            cl(&mut other, "ALL", &["HGET", &key, "f"]),
+            Ok(redis::Value::BulkString(i.to_string().into_bytes())),
+            "{key} at ALL through another node"
+        );
     }
 }

@@ -114,6 +114,12 @@ pub struct ClusterStats {
     pub digest_reads: Counter,
     /// Collection reads whose replicas disagreed: read whole and repaired.
     pub digest_mismatches: Counter,
+    /// CLOCK and CLOCK_MANY requests sent (the contexts collection writes
+    /// and reads ask replicas for, batched per replica).
+    pub clock_requests: Counter,
+    /// Keys those requests asked about: over `clock_requests`, the batch
+    /// size.
+    pub clock_keys: Counter,
     /// Replica call round trips.
     pub replica_latency: LatencyHistogram,
     /// Gossip rounds run.

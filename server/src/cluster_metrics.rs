@@ -193,6 +193,18 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.stats().digest_reads.get(),
     ),
     counter(
+        "cluster_clock_requests",
+        "ringkv_cluster_clock_requests_total",
+        "Requests for replicas' record contexts (CLOCK, CLOCK_MANY) that collection writes and reads sent, batched per replica",
+        |c| c.stats().clock_requests.get(),
+    ),
+    counter(
+        "cluster_clock_keys",
+        "ringkv_cluster_clock_keys_total",
+        "Keys those requests asked about (over cluster_clock_requests: the batch size)",
+        |c| c.stats().clock_keys.get(),
+    ),
+    counter(
         "cluster_digest_mismatches",
         "ringkv_cluster_digest_mismatches_total",
         "Collection reads whose replicas disagreed: read whole and repaired",

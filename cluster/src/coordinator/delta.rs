@@ -429,21 +429,14 @@ impl Coordinator {
             .targets
             .iter()
             .filter(|&&id| id != self.me)
-            .map(|&id| {
-                let req = Request::Clock {
-                    db,
-                    key: key.clone(),
-                };
-                let this = Arc::clone(self);
-                async move { this.call(id, &req).await }
-            })
+            .map(|&id| self.clock_of(id, db, key.clone()))
             .collect();
         let mut timer = AwakeTimer::new(self.timeout());
         let mut contexts = Vec::with_capacity(needed);
         while contexts.len() < needed && !calls.is_empty() {
             match timer.run(calls.next()).await {
-                Some(Some(Ok(Response::Clock(c)))) => contexts.push(c),
-                Some(Some(_)) => {}
+                Some(Some(Some(c))) => contexts.push(c),
+                Some(Some(None)) => {}
                 _ => break,
             }
         }

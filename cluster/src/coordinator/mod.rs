@@ -25,6 +25,7 @@
 //! of node requests).
 
 mod apply_op;
+mod clock_batch;
 mod delta;
 pub(crate) use delta::whole_record;
 mod notify;
@@ -136,6 +137,8 @@ pub struct Coordinator {
     pub(crate) interest_until_ms: std::sync::atomic::AtomicU64,
     /// Shipped writes waiting for the write before them (`delta`).
     pub(crate) behind: delta::Behind,
+    /// CLOCK requests gathered per replica ([`clock_batch`]).
+    pub(crate) clock_batches: clock_batch::ClockBatches,
     /// Whole-record fallbacks of shipped writes in progress (`delta`).
     pub(crate) fallbacks: delta::Fallbacks,
 }

@@ -30,6 +30,7 @@ impl Coordinator {
             | Request::ReadMany { .. }
             | Request::Apply { .. }
             | Request::Clock { .. }
+            | Request::ClockMany { .. }
                 if self.is_rebuilding() =>
             {
                 // Not applied, not read: the coordinator asks another replica.
@@ -94,6 +95,11 @@ impl Coordinator {
                 }
             }
             Request::Clock { db, key } => Response::Clock(self.keyspace.record_context(db, &key)?),
+            Request::ClockMany { db, keys } => Response::ClockPerKey(
+                keys.iter()
+                    .map(|key| self.keyspace.record_context(db, key))
+                    .collect::<Result<_>>()?,
+            ),
             Request::ApplyAt {
                 db,
                 key,

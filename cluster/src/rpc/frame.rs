@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 /// First two bytes of every frame: "RK".
 pub const MAGIC: u16 = 0x524B;
 /// The protocol version this build speaks.
-pub const VERSION: u8 = 12;
+pub const VERSION: u8 = 13;
 /// Largest body accepted: a 512 MB value plus its record overhead.
 pub const MAX_BODY: usize = 600 * 1024 * 1024;
 /// Largest body read before the peer has authenticated. Handshake frames

@@ -57,6 +57,10 @@ pub mod kind {
     /// empty → `replicas:u32`: the settings every member must share, asked
     /// by a node joining or restarting through a seed (protocol 10).
     pub const SETTINGS: u8 = 0x21;
+    /// `db:u32 n:u32 key*n` → `n:u32 (present:u8 [clock])*n`: the causal
+    /// contexts of several keys' records, one per key in order (the
+    /// CLOCKs of commands running at once, protocol version 13).
+    pub const CLOCK_MANY: u8 = 0x22;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -285,6 +289,14 @@ pub enum Request {
         /// User key.
         key: Bytes,
     },
+    /// The causal contexts of the local records of several keys of one
+    /// database (the [`Request::Clock`]s of commands running at once).
+    ClockMany {
+        /// Database index.
+        db: u32,
+        /// User keys.
+        keys: Vec<Bytes>,
+    },
     /// Apply `op` as actor `actor` at time `now_ms`, the way the
     /// coordinating replica applied it, if the local record's context is
     /// `base` (so the result is the coordinator's record); otherwise answer
@@ -349,6 +361,9 @@ pub enum Response {
     Delivered(u64),
     /// A [`Request::Clock`]'s answer: the record's context, if any record.
     Clock(Option<VectorClock>),
+    /// A [`Request::ClockMany`]'s answer: one [`Response::Clock`] per key,
+    /// in order.
+    ClockPerKey(Vec<Option<VectorClock>>),
     /// The request failed: why, as a code a caller acts on, and as text.
     Error {
         /// What kind of failure.
@@ -451,6 +466,30 @@ fn get_dbs(r: &mut BodyReader) -> Result<Vec<u32>, DecodeError> {
 /// A clock sent as a blob ([`clock_bytes`]).
 fn read_clock(r: &mut BodyReader) -> Result<VectorClock, DecodeError> {
     decode_clock(&r.bytes("clock")?).map_err(|e| DecodeError(format!("clock: {e}")))
+}
+
+/// A record's context, or that there is no record: `present:u8 [clock]`.
+fn put_clock(w: &mut BodyWriter, clock: Option<&VectorClock>) {
+    match clock {
+        Some(c) => w.u8(1).bytes(&clock_bytes(c)),
+        None => w.u8(0),
+    };
+}
+
+/// What [`put_clock`] wrote.
+fn get_clock(r: &mut BodyReader) -> Result<Option<VectorClock>, DecodeError> {
+    Ok(match r.u8("present")? {
+        0 => None,
+        _ => Some(read_clock(r)?),
+    })
+}
+
+/// `db:u32 n:u32 key*n`, as READ_MANY and CLOCK_MANY send them.
+fn db_and_keys(r: &mut BodyReader) -> Result<(u32, Vec<Bytes>), DecodeError> {
+    let db = r.u32("db")?;
+    let n = r.count("key count", 4)?;
+    let keys = (0..n).map(|_| r.bytes("key")).collect::<Result<_, _>>()?;
+    Ok((db, keys))
 }
 
 impl Request {
@@ -607,6 +646,13 @@ impl Request {
                 w.u32(*db).bytes(key);
                 kind::CLOCK
             }
+            Request::ClockMany { db, keys } => {
+                w.u32(*db).u32(keys.len() as u32);
+                for k in keys {
+                    w.bytes(k);
+                }
+                kind::CLOCK_MANY
+            }
             Request::ApplyAt {
                 db,
                 key,
@@ -653,12 +699,12 @@ impl Request {
                 }
             }
             kind::READ_MANY => {
-                let db = r.u32("db")?;
-                let n = r.count("key count", 4)?;
-                Request::ReadMany {
-                    db,
-                    keys: (0..n).map(|_| r.bytes("key")).collect::<Result<_, _>>()?,
-                }
+                let (db, keys) = db_and_keys(&mut r)?;
+                Request::ReadMany { db, keys }
+            }
+            kind::CLOCK_MANY => {
+                let (db, keys) = db_and_keys(&mut r)?;
+                Request::ClockMany { db, keys }
             }
             kind::APPLY => {
                 let db = r.u32("db")?;
@@ -881,14 +927,13 @@ impl Response {
             Response::Delivered(n) => {
                 w.u64(*n);
             }
-            Response::Clock(clock) => match clock {
-                Some(c) => {
-                    w.u8(1).bytes(&clock_bytes(c));
+            Response::Clock(clock) => put_clock(&mut w, clock.as_ref()),
+            Response::ClockPerKey(clocks) => {
+                w.u32(clocks.len() as u32);
+                for clock in clocks {
+                    put_clock(&mut w, clock.as_ref());
                 }
-                None => {
-                    w.u8(0);
-                }
-            },
+            }
             Response::Error { code, text } => {
                 w.u8(code.byte()).str(text);
                 return (kind::ERROR, w.finish());
@@ -945,10 +990,15 @@ impl Response {
             | kind::INTEREST
             | kind::WAKE
             | kind::APPLY_AT => Response::Ack,
-            kind::CLOCK => Response::Clock(match r.u8("present")? {
-                0 => None,
-                _ => Some(read_clock(&mut r)?),
-            }),
+            kind::CLOCK => Response::Clock(get_clock(&mut r)?),
+            kind::CLOCK_MANY => {
+                let n = r.count("clock count", 1)?;
+                Response::ClockPerKey(
+                    (0..n)
+                        .map(|_| get_clock(&mut r))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
             kind::PUBLISH => Response::Delivered(r.u64("receivers")?),
             kind::TREE => {
                 let n = r.count("leaf count", 8)?;

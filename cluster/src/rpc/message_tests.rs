@@ -14,6 +14,18 @@ fn every_request_and_reply_round_trips() {
             db: 1,
             keys: vec![Bytes::from_static(b"a"), Bytes::new()],
         },
+        Request::ClockMany {
+            db: 4,
+            keys: vec![
+                Bytes::from_static(b"a"),
+                Bytes::new(),
+                Bytes::from_static(b"c"),
+            ],
+        },
+        Request::ClockMany {
+            db: 0,
+            keys: vec![],
+        },
         Request::MergeMany {
             db: 2,
             items: vec![(Bytes::from_static(b"a"), Bytes::from_static(b"r"))],
@@ -210,6 +222,19 @@ fn every_request_and_reply_round_trips() {
                 counter: 9,
                 ts_ms: 4,
             }]))),
+        ),
+        (kind::CLOCK_MANY, Response::ClockPerKey(vec![])),
+        (
+            kind::CLOCK_MANY,
+            Response::ClockPerKey(vec![
+                None,
+                Some(VectorClock::from_dots([crate::version::clock::Dot {
+                    actor: 7,
+                    counter: 2,
+                    ts_ms: 11,
+                }])),
+                None,
+            ]),
         ),
         (kind::APPLY_AT, Response::Ack),
         (kind::SETTINGS, Response::Settings { replicas: 3 }),
