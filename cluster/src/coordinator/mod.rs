@@ -25,8 +25,8 @@
 //! of node requests).
 
 mod apply_op;
-mod clock_batch;
 mod delta;
+mod peer_batch;
 pub(crate) use delta::whole_record;
 mod notify;
 mod read;
@@ -137,8 +137,9 @@ pub struct Coordinator {
     pub(crate) interest_until_ms: std::sync::atomic::AtomicU64,
     /// Shipped writes waiting for the write before them (`delta`).
     pub(crate) behind: delta::Behind,
-    /// CLOCK requests gathered per replica ([`clock_batch`]).
-    pub(crate) clock_batches: clock_batch::ClockBatches,
+    /// Requests to replicas gathered from the commands running at once
+    /// ([`peer_batch`]).
+    pub(crate) batches: peer_batch::Batches,
     /// Whole-record fallbacks of shipped writes in progress (`delta`).
     pub(crate) fallbacks: delta::Fallbacks,
 }

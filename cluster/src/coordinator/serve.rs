@@ -108,6 +108,16 @@ impl Coordinator {
                 now_ms,
                 op,
             } => self.apply_at(db, &key, base, actor, now_ms, op).await?,
+            Request::ApplyAtMany { db, items } => {
+                // Each as its APPLY_AT alone, concurrently: one waiting for
+                // the writes before it does not hold up the others.
+                let applies = items.into_iter().map(|item| async move {
+                    self.apply_at(db, &item.key, item.base, item.actor, item.now_ms, item.op)
+                        .await
+                        .unwrap_or_else(|e| Response::error(e.wire_code(), e.to_string()))
+                });
+                Response::PerKey(futures_util::future::join_all(applies).await)
+            }
             Request::Scan { db, cursor, count } => {
                 let page = self
                     .keyspace

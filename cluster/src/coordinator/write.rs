@@ -42,7 +42,7 @@ use crate::keyspace::Need;
 use crate::keyspace::{Ack, PartialTarget, Updated};
 use crate::mutation::{Applied, Mutation};
 use crate::ring::{NodeId, Ring};
-use crate::rpc::{ErrorCode, Op, Outcome, Request, Response, RpcError};
+use crate::rpc::{ApplyAtItem, ErrorCode, Op, Outcome, Request, Response, RpcError};
 use crate::timer::AwakeTimer;
 use crate::token;
 use crate::version::{CollectionOp, CollectionReply, Siblings, VectorClock};
@@ -636,7 +636,26 @@ async fn send_to(
     if matches!(req, Request::ApplyAt { .. }) {
         this.stats.delta_writes.inc();
     }
-    let reply = this.call(target, &req).await;
+    let reply = match &req {
+        Request::ApplyAt {
+            db,
+            key,
+            base,
+            actor,
+            now_ms,
+            op,
+        } => {
+            let item = ApplyAtItem {
+                key: key.clone(),
+                base: base.clone(),
+                actor: *actor,
+                now_ms: *now_ms,
+                op: op.clone(),
+            };
+            this.apply_at_on(target, *db, item).await
+        }
+        _ => this.call(target, &req).await,
+    };
     let ok = match (reply, &req) {
         (Ok(Response::Ack), _) => true,
         (

@@ -244,7 +244,7 @@ pub async fn start(
         interest: parking_lot::Mutex::new(std::collections::HashMap::new()),
         interest_until_ms: std::sync::atomic::AtomicU64::new(0),
         behind: Default::default(),
-        clock_batches: Default::default(),
+        batches: Default::default(),
         fallbacks: Default::default(),
     });
     tokio::spawn(pause_watch(Arc::clone(&coordinator), shutdown.clone()));

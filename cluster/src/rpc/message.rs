@@ -61,6 +61,11 @@ pub mod kind {
     /// contexts of several keys' records, one per key in order (the
     /// CLOCKs of commands running at once, protocol version 13).
     pub const CLOCK_MANY: u8 = 0x22;
+    /// `db:u32 n:u32 (key base:clock actor:u64 now_ms:u64 op)*n` →
+    /// `n:u32 (ok:u8 [code:u8 text])*n`: several APPLY_ATs, each answered
+    /// as it would be alone (the shipped writes of commands running at
+    /// once, protocol version 13).
+    pub const APPLY_AT_MANY: u8 = 0x23;
     /// Reply to any request that failed: `text`.
     pub const ERROR: u8 = 0x7F;
     /// Bit set in every reply kind.
@@ -316,6 +321,63 @@ pub enum Request {
         /// The write (a random pop already resolved to the members it took).
         op: CollectionOp,
     },
+    /// Several [`Request::ApplyAt`]s in one database, each applied as it
+    /// would be alone (concurrently) and answered on its own.
+    ApplyAtMany {
+        /// Database index.
+        db: u32,
+        /// The writes.
+        items: Vec<ApplyAtItem>,
+    },
+}
+
+/// One write of a [`Request::ApplyAtMany`]: the fields of a
+/// [`Request::ApplyAt`] but its database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApplyAtItem {
+    /// User key.
+    pub key: Bytes,
+    /// The context of the record the coordinator applied `op` to.
+    pub base: VectorClock,
+    /// The coordinator's actor.
+    pub actor: u64,
+    /// The coordinator's clock reading when it applied `op`.
+    pub now_ms: u64,
+    /// The write.
+    pub op: CollectionOp,
+}
+
+impl ApplyAtItem {
+    /// The APPLY_AT of this write in `db`.
+    pub fn into_request(self, db: u32) -> Request {
+        Request::ApplyAt {
+            db,
+            key: self.key,
+            base: self.base,
+            actor: self.actor,
+            now_ms: self.now_ms,
+            op: self.op,
+        }
+    }
+
+    fn encode(&self, w: &mut BodyWriter) {
+        w.bytes(&self.key)
+            .bytes(&clock_bytes(&self.base))
+            .u64(self.actor)
+            .u64(self.now_ms)
+            .bytes(&self.op.encode());
+    }
+
+    fn decode(r: &mut BodyReader) -> Result<ApplyAtItem, DecodeError> {
+        Ok(ApplyAtItem {
+            key: r.bytes("key")?,
+            base: read_clock(r)?,
+            actor: r.u64("actor")?,
+            now_ms: r.u64("now")?,
+            op: CollectionOp::decode(&r.bytes("collection op")?)
+                .ok_or_else(|| DecodeError("damaged collection op".into()))?,
+        })
+    }
 }
 
 /// A reply.
@@ -364,6 +426,9 @@ pub enum Response {
     /// A [`Request::ClockMany`]'s answer: one [`Response::Clock`] per key,
     /// in order.
     ClockPerKey(Vec<Option<VectorClock>>),
+    /// A [`Request::ApplyAtMany`]'s answer: per write, in order,
+    /// [`Response::Ack`] or [`Response::Error`].
+    PerKey(Vec<Response>),
     /// The request failed: why, as a code a caller acts on, and as text.
     Error {
         /// What kind of failure.
@@ -669,6 +734,13 @@ impl Request {
                     .bytes(&op.encode());
                 kind::APPLY_AT
             }
+            Request::ApplyAtMany { db, items } => {
+                w.u32(*db).u32(items.len() as u32);
+                for item in items {
+                    item.encode(&mut w);
+                }
+                kind::APPLY_AT_MANY
+            }
         };
         (k, w.finish())
     }
@@ -837,15 +909,21 @@ impl Request {
                 db: r.u32("db")?,
                 key: r.bytes("key")?,
             },
-            kind::APPLY_AT => Request::ApplyAt {
-                db: r.u32("db")?,
-                key: r.bytes("key")?,
-                base: read_clock(&mut r)?,
-                actor: r.u64("actor")?,
-                now_ms: r.u64("now")?,
-                op: CollectionOp::decode(&r.bytes("collection op")?)
-                    .ok_or_else(|| DecodeError("damaged collection op".into()))?,
-            },
+            kind::APPLY_AT => {
+                let db = r.u32("db")?;
+                ApplyAtItem::decode(&mut r)?.into_request(db)
+            }
+            kind::APPLY_AT_MANY => {
+                let db = r.u32("db")?;
+                // A write is at least its three lengths and two u64s.
+                let n = r.count("write count", 28)?;
+                Request::ApplyAtMany {
+                    db,
+                    items: (0..n)
+                        .map(|_| ApplyAtItem::decode(&mut r))
+                        .collect::<Result<_, _>>()?,
+                }
+            }
             other => return Err(DecodeError(format!("unknown request kind {other:#x}"))),
         };
         r.end("request")?;
@@ -934,6 +1012,16 @@ impl Response {
                     put_clock(&mut w, clock.as_ref());
                 }
             }
+            Response::PerKey(replies) => {
+                w.u32(replies.len() as u32);
+                for reply in replies {
+                    match reply {
+                        Response::Error { code, text } => w.u8(0).u8(code.byte()).str(text),
+                        // Only an acknowledgement or an error is carried.
+                        _ => w.u8(1),
+                    };
+                }
+            }
             Response::Error { code, text } => {
                 w.u8(code.byte()).str(text);
                 return (kind::ERROR, w.finish());
@@ -991,6 +1079,22 @@ impl Response {
             | kind::WAKE
             | kind::APPLY_AT => Response::Ack,
             kind::CLOCK => Response::Clock(get_clock(&mut r)?),
+            kind::APPLY_AT_MANY => {
+                let n = r.count("reply count", 1)?;
+                Response::PerKey(
+                    (0..n)
+                        .map(|_| {
+                            Ok(match r.u8("applied")? {
+                                0 => Response::Error {
+                                    code: ErrorCode::from_byte(r.u8("error code")?),
+                                    text: r.string("error")?,
+                                },
+                                _ => Response::Ack,
+                            })
+                        })
+                        .collect::<Result<_, DecodeError>>()?,
+                )
+            }
             kind::CLOCK_MANY => {
                 let n = r.count("clock count", 1)?;
                 Response::ClockPerKey(

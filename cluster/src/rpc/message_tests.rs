@@ -2,6 +2,25 @@
 
 use super::*;
 
+/// A hash write shipped on a base of one dot, to `key`.
+fn apply_at_item(key: &'static [u8]) -> ApplyAtItem {
+    ApplyAtItem {
+        key: Bytes::from_static(key),
+        base: VectorClock::from_dots([crate::version::clock::Dot {
+            actor: 3,
+            counter: 5,
+            ts_ms: 8,
+        }]),
+        actor: 3,
+        now_ms: 1_700_000_000_123,
+        op: CollectionOp::Put {
+            kind: crate::version::Kind::Hash,
+            pairs: vec![(Bytes::from_static(b"f"), Bytes::from_static(b"v"))],
+            if_absent: false,
+        },
+    }
+}
+
 #[test]
 fn every_request_and_reply_round_trips() {
     let reqs = vec![
@@ -25,6 +44,11 @@ fn every_request_and_reply_round_trips() {
         Request::ClockMany {
             db: 0,
             keys: vec![],
+        },
+        apply_at_item(b"h").into_request(2),
+        Request::ApplyAtMany {
+            db: 2,
+            items: vec![apply_at_item(b"h"), apply_at_item(b"")],
         },
         Request::MergeMany {
             db: 2,
@@ -234,6 +258,15 @@ fn every_request_and_reply_round_trips() {
                     ts_ms: 11,
                 }])),
                 None,
+            ]),
+        ),
+        (kind::APPLY_AT_MANY, Response::PerKey(vec![])),
+        (
+            kind::APPLY_AT_MANY,
+            Response::PerKey(vec![
+                Response::Ack,
+                Response::error(ErrorCode::Diverged, "diverged"),
+                Response::error(ErrorCode::Storage, "disk full"),
             ]),
         ),
         (kind::APPLY_AT, Response::Ack),

@@ -17,4 +17,4 @@ pub mod message;
 pub mod server;
 
 pub use client::{RpcClient, RpcError};
-pub use message::{ErrorCode, Op, Outcome, Request, Response, swap};
+pub use message::{ApplyAtItem, ErrorCode, Op, Outcome, Request, Response, swap};
