@@ -174,6 +174,52 @@ fn config_get_never_reveals_secrets() {
     assert_eq!(pairs, ["requirepass", ""]);
 }
 
+/// Settings that would lock every client out are refused, as Redis
+/// refuses them: a client `timeout` past Redis's range (one near 2^64
+/// once made every connection panic on its first read, the old setting
+/// with it, so nothing could undo it), and a multibulk limit too small to
+/// send the CONFIG SET that raises it again. The server keeps serving.
+#[test]
+fn settings_that_would_lock_clients_out_are_refused() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    for (key, value, want) in [
+        (
+            "timeout",
+            "18446744073709551615",
+            "between 0 and 2147483647",
+        ),
+        ("timeout", "2147483648", "between 0 and 2147483647"),
+        ("proto-max-multibulk-len", "1", "at least 1024"),
+        ("proto-max-bulk-len", "1kb", "at least 1mb"),
+        (
+            "replica-timeout-ms",
+            "18446744073709551615",
+            "between 1 and 600000",
+        ),
+    ] {
+        let e = err(c, &["CONFIG", "SET", key, value]);
+        assert!(
+            e.starts_with(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{key}')"
+            )) && e.contains(want),
+            "{key} {value}: {e}"
+        );
+    }
+    assert_eq!(ok(c, &["CONFIG", "SET", "timeout", "2147483647"]), okay());
+    assert_eq!(
+        ok(c, &["CONFIG", "SET", "proto-max-multibulk-len", "1024"]),
+        okay()
+    );
+    // New connections are served, and the limits still work.
+    let fresh = &mut s.conn();
+    assert_eq!(
+        ok(fresh, &["PING"]),
+        redis::Value::SimpleString("PONG".into())
+    );
+    assert_eq!(ok(fresh, &["CONFIG", "SET", "timeout", "0"]), okay());
+}
+
 #[test]
 fn info_names_the_allocator_in_use() {
     let s = TestServer::start();

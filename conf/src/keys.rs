@@ -181,13 +181,13 @@ config_keys! {
     /// unpipelined requests faster and pipelined ones slower.
     io_threads: usize = 0, "io-threads", "server", fixed, range = 0..=1024;
     /// Close a client idle for this many seconds (0: never).
-    timeout: u64 = 0, "timeout", "server", live = ReadWhereUsed;
+    timeout: u64 = 0, "timeout", "server", live = ReadWhereUsed, range = 0..=2_147_483_647;
     /// Number of databases (SELECT 0..databases-1), each its own keyspace.
     databases: u32 = 16, "databases", "server", fixed, range = 1..=10_000;
     /// Largest bulk string a client may send (a value or argument).
-    proto_max_bulk_len: ByteSize = ByteSize::mib(512), "proto-max-bulk-len", "server", live = ReadWhereUsed, range = ByteSize::kib(1)..;
-    /// Most arguments one command may carry (the multibulk length); Redis 7.0's limit is 2147483647. The arguments parsed so far count toward client-query-buffer-limit.
-    proto_max_multibulk_len: u64 = i32::MAX as u64, "proto-max-multibulk-len", "server", live = ReadWhereUsed, range = 1..;
+    proto_max_bulk_len: ByteSize = ByteSize::mib(512), "proto-max-bulk-len", "server", live = ReadWhereUsed, range = ByteSize::mib(1)..;
+    /// Most arguments one command may carry (the multibulk length); Redis 7.0's limit is 2147483647. The arguments parsed so far count toward client-query-buffer-limit. At least 1024, so a client can always send the CONFIG SET that raises it again.
+    proto_max_multibulk_len: u64 = i32::MAX as u64, "proto-max-multibulk-len", "server", live = ReadWhereUsed, range = 1024..;
     /// Most unparsed input buffered for one client before it is disconnected.
     client_query_buffer_limit: ByteSize = ByteSize::gib(1), "client-query-buffer-limit", "server", live = ReadWhereUsed, range = ByteSize::mib(1)..;
     /// Output limits per client class, as Redis writes them: `class hard
@@ -299,7 +299,7 @@ config_keys! {
     /// quorum, all or any.
     write_consistency: Consistency = Consistency::Quorum, "write-consistency", "cluster", live = ReadWhereUsed;
     /// How long a coordinator waits for replicas before answering NOQUORUM (milliseconds).
-    replica_timeout_ms: u64 = 2000, "replica-timeout-ms", "cluster", live = CoordinatorSettings, range = 1..;
+    replica_timeout_ms: u64 = 2000, "replica-timeout-ms", "cluster", live = CoordinatorSettings, range = 1..=600_000;
     /// Milliseconds between gossip rounds; the failure detector learns the
     /// expected heartbeat interval from it.
     gossip_interval_ms: u64 = 1000, "gossip-interval-ms", "cluster", fixed, range = 10..=60_000;

@@ -314,7 +314,10 @@ async fn read_some(
         mut messages,
     } = wakes;
     let started = tokio::time::Instant::now();
-    let idle_at = (idle_secs > 0).then(|| started + Duration::from_secs(idle_secs));
+    // A timeout beyond what an instant can hold is never reached.
+    let idle_at = (idle_secs > 0)
+        .then(|| started.checked_add(Duration::from_secs(idle_secs)))
+        .flatten();
     let mut shrink_at = Some(started + IDLE_SHRINK);
     // A connection that holds no buffer (new, or idle) waits for input
     // before it allocates one.

@@ -260,7 +260,7 @@ impl Keyspace {
                     super::sample_pool::Picker::Read,
                     |m, items| {
                         let history = header.member_histories.get(&m);
-                        resolve_member(&items, history).map(|e| (m, e.bytes()))
+                        resolve_member(&items, history).map(|e| (m, e.bytes_in(header.kind)))
                     },
                 )?;
                 (picked.into_iter().flatten().collect(), None)
@@ -273,7 +273,7 @@ impl Keyspace {
                     .into_iter()
                     .filter_map(|(m, items)| {
                         let history = header.member_histories.get(&m);
-                        Some((m, resolved_bytes(items, history)?))
+                        Some((m, resolved_bytes(items, history, header.kind)?))
                     })
                     .collect();
                 (members, counted)

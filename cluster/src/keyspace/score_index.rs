@@ -134,7 +134,7 @@ fn from_sortable(key: u64) -> f64 {
 /// collection's, or the split header's), as every sorted-set read takes it.
 pub(super) fn score_of(items: &[Item], history: Option<&MemberHistory>) -> Option<f64> {
     let element = resolve_member(items, history)?;
-    Some(ringkv_number::parse_f64(&element.bytes()).unwrap_or(0.0))
+    Some(crate::version::collection::element_score(&element).unwrap_or(0.0))
 }
 
 /// The prefix of a sorted set's index entries that goes with its member

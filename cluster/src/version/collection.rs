@@ -174,6 +174,22 @@ impl Element {
             Element::Counter(c) => c.render(),
         }
     }
+
+    /// The bytes a client reads of this element in a collection of
+    /// `kind`: a sorted-set member's counter (ZINCRBY, ZADD INCR) as its
+    /// score's `%.17g`, which reads back as the same double, as Redis keeps
+    /// a score; anything else as [`Element::bytes`] (a hash field's
+    /// counter as HINCRBYFLOAT's text, which Redis also rounds to 17
+    /// decimal places).
+    pub fn bytes_in(&self, kind: Kind) -> Bytes {
+        match (self, kind) {
+            (Element::Counter(_), Kind::ZSet) => match element_score(self) {
+                Some(score) => Bytes::from(ringkv_number::format_score(score)),
+                None => self.bytes(),
+            },
+            _ => self.bytes(),
+        }
+    }
 }
 
 /// One write of a member, kept while no later write that saw it exists.
@@ -375,7 +391,9 @@ impl Collection {
             map: self
                 .members
                 .iter()
-                .filter_map(|(m, items)| Some((m.clone(), self.resolve(m, items)?.bytes())))
+                .filter_map(|(m, items)| {
+                    Some((m.clone(), self.resolve(m, items)?.bytes_in(self.kind())))
+                })
                 .collect(),
         }
     }

@@ -182,8 +182,13 @@ fn lineages(items: &[Item], mh: &MemberHistory) -> Lineages {
 /// The bytes a client reads of a member whose record holds `items`:
 /// [`resolve_member`]'s element, moved out of `items` rather than cloned
 /// when it is the one plain value there (a read of many members, LRANGE or
-/// HGETALL, then counts no reference per member).
-pub fn resolved_bytes(mut items: Vec<Item>, mh: Option<&MemberHistory>) -> Option<Bytes> {
+/// HGETALL, then counts no reference per member), as a member of a
+/// collection of `kind` reads ([`Element::bytes_in`]).
+pub fn resolved_bytes(
+    mut items: Vec<Item>,
+    mh: Option<&MemberHistory>,
+    kind: Kind,
+) -> Option<Bytes> {
     if mh.is_none_or(MemberHistory::is_empty) {
         if let [
             Item {
@@ -195,7 +200,7 @@ pub fn resolved_bytes(mut items: Vec<Item>, mh: Option<&MemberHistory>) -> Optio
             return Some(std::mem::take(bytes));
         }
     }
-    resolve_member(&items, mh).map(|e| e.bytes())
+    resolve_member(&items, mh).map(|e| e.bytes_in(kind))
 }
 
 /// The element a read of a member holding `items` shows, given its

@@ -432,8 +432,12 @@ fn resolved_bytes_reads_what_resolve_member_reads() {
     ];
     for items in cases {
         let want = resolve_member(&items, None).map(|e| e.bytes());
-        assert_eq!(resolved_bytes(items.clone(), None), want, "{items:?}");
+        assert_eq!(
+            resolved_bytes(items.clone(), None, Kind::Hash),
+            want,
+            "{items:?}"
+        );
         let empty = MemberHistory::default();
-        assert_eq!(resolved_bytes(items, Some(&empty)), want);
+        assert_eq!(resolved_bytes(items, Some(&empty), Kind::Hash), want);
     }
 }

@@ -30,12 +30,10 @@ pub async fn del(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = cx.db();
     let mut deleted = 0;
     let mut writes = Vec::new();
+    // A key named twice is deleted (and counted) once.
+    let mut named = std::collections::HashSet::with_capacity(keys.len());
     for (key, found) in keys.iter().zip(exist_many(cx, db, keys).await?) {
-        if found
-            && !writes
-                .iter()
-                .any(|w| matches!(w, Write::Delete { key: k, .. } if k == key))
-        {
+        if found && named.insert(key) {
             deleted += 1;
             writes.push(Write::Delete {
                 db,
