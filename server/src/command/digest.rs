@@ -21,7 +21,7 @@ pub async fn digest_values(cx: &mut Ctx<'_>, keys: &[Bytes]) -> CmdResult {
     let mut digests = Vec::with_capacity(keys.len());
     for key in keys {
         let found = cx.peek(cx.db(), key).await?;
-        digests.push(Reply::bulk(hex(found.as_ref().map(value_digest))));
+        digests.push(Reply::Simple(hex(found.as_ref().map(value_digest)).into()));
     }
     Ok(Reply::Array(digests))
 }
@@ -64,7 +64,7 @@ pub async fn digest_dataset(cx: &mut Ctx<'_>) -> CmdResult {
             }
         }
     }
-    Ok(Reply::bulk(hex(any.then_some(total))))
+    Ok(Reply::Simple(hex(any.then_some(total)).into()))
 }
 
 fn put(h: &mut Sha256, b: &[u8]) {
