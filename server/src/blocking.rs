@@ -80,10 +80,43 @@ pub fn parse_timeout(raw: &[u8]) -> Result<Option<Duration>, crate::reply_error:
     // range (and for infinities) the result is negative on the platforms
     // it runs on.
     if ms < 0.0 || !ms.is_finite() || ms >= 9_223_372_036_854_775_808.0 {
+        // A double rounds the last seconds below 2^63 ms up to it, where a
+        // long double keeps them: read those digits exactly.
+        if let Some(ms) = decimal_ms_below_i64_max(raw) {
+            return Ok(Some(Duration::from_millis(ms)));
+        }
         return Err(ReplyError::err("timeout is negative"));
     }
     let ms = ms as u64;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+/// `raw` read as plain decimal seconds (`digits[.digits]`, an optional
+/// `+`), in milliseconds rounded up, if that is below 2^63: the exact
+/// figure a long double gives for the largest timeouts, which a double
+/// rounds past 2^63 ms. `None` for any other text or a larger value.
+fn decimal_ms_below_i64_max(raw: &[u8]) -> Option<u64> {
+    let raw = raw.strip_prefix(b"+").unwrap_or(raw);
+    let (whole, fraction) = match raw.iter().position(|&c| c == b'.') {
+        Some(dot) => (raw.get(..dot)?, raw.get(dot + 1..)?),
+        None => (raw, &b""[..]),
+    };
+    if whole.is_empty() || !whole.iter().chain(fraction).all(u8::is_ascii_digit) {
+        return None;
+    }
+    let digits = |d: &[u8]| {
+        d.iter().try_fold(0u128, |n, &c| {
+            n.checked_mul(10)?.checked_add(u128::from(c - b'0'))
+        })
+    };
+    let millis = fraction.get(..3.min(fraction.len()))?;
+    let scale = 10u128.pow(3 - u32::try_from(millis.len()).ok()?);
+    let rounded_up = fraction.iter().skip(3).any(|&c| c != b'0');
+    let ms = digits(whole)?
+        .checked_mul(1000)?
+        .checked_add(digits(millis)? * scale)?
+        .checked_add(u128::from(rounded_up))?;
+    u64::try_from(ms).ok().filter(|&ms| ms <= i64::MAX as u64)
 }
 
 /// A decimal number a double cannot hold but Redis's long double reads
@@ -404,5 +437,17 @@ mod tests {
         assert_eq!(t("1e400"), negative);
         assert_eq!(t("inf"), negative);
         assert_eq!(t("-1"), negative);
+        // Just below 2^63 ms, where a double rounds up to it: redis-server
+        // 7.0 blocks (its long double holds the digits).
+        let longest = ms(9_223_372_036_854_775_807);
+        assert_eq!(t("9223372036854775.806"), ms(9_223_372_036_854_775_806));
+        assert_eq!(t("9223372036854775.807"), longest);
+        assert_eq!(t("+9223372036854775.8061"), longest);
+        assert_eq!(t("9223372036854775.7"), ms(9_223_372_036_854_775_700));
+        assert_eq!(t("9223372036854775"), ms(9_223_372_036_854_775_000));
+        assert_eq!(t("9223372036854775.808"), negative);
+        assert_eq!(t("9223372036854776"), negative);
+        assert_eq!(t("99999999999999999999"), negative);
+        assert_eq!(t("1e30"), negative);
     }
 }
