@@ -41,7 +41,7 @@ use super::{Coordinator, Plan};
 use crate::error::{Error, Result};
 use crate::keyspace::{Ack, Keyspace, Need, PartialRead, Updated};
 use crate::ring::NodeId;
-use crate::rpc::{ErrorCode, Op, Outcome, Request, Response};
+use crate::rpc::{ApplyAtItem, ErrorCode, Op, Outcome, Request, Response};
 use crate::timer::AwakeTimer;
 use crate::version::{Actor, CollectionOp, CollectionReply, PopEnd, Siblings, VectorClock};
 
@@ -234,14 +234,14 @@ impl Shipment {
                 now_ms,
                 op,
                 ..
-            } => Request::ApplyAt {
-                db,
+            } => ApplyAtItem {
                 key: key.clone(),
                 base: base.clone(),
                 actor: *actor,
                 now_ms: *now_ms,
                 op: op.clone(),
-            },
+            }
+            .into_request(db),
         }
     }
 
@@ -520,15 +520,15 @@ impl Coordinator {
     }
 
     /// A replica's side of [`Request::ApplyAt`].
-    pub(super) async fn apply_at(
-        &self,
-        db: u32,
-        key: &[u8],
-        base: VectorClock,
-        actor: Actor,
-        now_ms: u64,
-        op: CollectionOp,
-    ) -> Result<Response> {
+    pub(super) async fn apply_at(&self, db: u32, item: ApplyAtItem) -> Result<Response> {
+        let ApplyAtItem {
+            key,
+            base,
+            actor,
+            now_ms,
+            op,
+        } = item;
+        let key = &key[..];
         // Less than the coordinator waits for the answer, so it never
         // takes a slow answer for a lost one (and keeps a hint).
         let deadline = tokio::time::Instant::now()

@@ -100,19 +100,12 @@ impl Coordinator {
                     .map(|key| self.keyspace.record_context(db, key))
                     .collect::<Result<_>>()?,
             ),
-            Request::ApplyAt {
-                db,
-                key,
-                base,
-                actor,
-                now_ms,
-                op,
-            } => self.apply_at(db, &key, base, actor, now_ms, op).await?,
+            Request::ApplyAt { db, item } => self.apply_at(db, item).await?,
             Request::ApplyAtMany { db, items } => {
                 // Each as its APPLY_AT alone, concurrently: one waiting for
                 // the writes before it does not hold up the others.
                 let applies = items.into_iter().map(|item| async move {
-                    self.apply_at(db, &item.key, item.base, item.actor, item.now_ms, item.op)
+                    self.apply_at(db, item)
                         .await
                         .unwrap_or_else(|e| Response::error(e.wire_code(), e.to_string()))
                 });

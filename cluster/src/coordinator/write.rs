@@ -637,23 +637,7 @@ async fn send_to(
         this.stats.delta_writes.inc();
     }
     let reply = match &req {
-        Request::ApplyAt {
-            db,
-            key,
-            base,
-            actor,
-            now_ms,
-            op,
-        } => {
-            let item = ApplyAtItem {
-                key: key.clone(),
-                base: base.clone(),
-                actor: *actor,
-                now_ms: *now_ms,
-                op: op.clone(),
-            };
-            this.apply_at_on(target, *db, item).await
-        }
+        Request::ApplyAt { db, item } => this.apply_at_on(target, *db, item.clone()).await,
         _ => this.call(target, &req).await,
     };
     let ok = match (reply, &req) {
@@ -663,7 +647,10 @@ async fn send_to(
                 code: ErrorCode::Diverged,
                 ..
             }),
-            Request::ApplyAt { db, key, .. },
+            Request::ApplyAt {
+                db,
+                item: ApplyAtItem { key, .. },
+            },
         ) => {
             this.stats.delta_diverged.inc();
             // One fallback per replica and key at a time; after waiting,

@@ -310,16 +310,8 @@ pub enum Request {
     ApplyAt {
         /// Database index.
         db: u32,
-        /// User key.
-        key: Bytes,
-        /// The context of the record the coordinator applied `op` to.
-        base: VectorClock,
-        /// The coordinator's actor.
-        actor: u64,
-        /// The coordinator's clock reading when it applied `op`.
-        now_ms: u64,
-        /// The write (a random pop already resolved to the members it took).
-        op: CollectionOp,
+        /// The write, its key and base.
+        item: ApplyAtItem,
     },
     /// Several [`Request::ApplyAt`]s in one database, each applied as it
     /// would be alone (concurrently) and answered on its own.
@@ -331,8 +323,8 @@ pub enum Request {
     },
 }
 
-/// One write of a [`Request::ApplyAtMany`]: the fields of a
-/// [`Request::ApplyAt`] but its database.
+/// A collection write shipped to a replica ([`Request::ApplyAt`], or one
+/// of a [`Request::ApplyAtMany`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplyAtItem {
     /// User key.
@@ -343,21 +335,14 @@ pub struct ApplyAtItem {
     pub actor: u64,
     /// The coordinator's clock reading when it applied `op`.
     pub now_ms: u64,
-    /// The write.
+    /// The write (a random pop already resolved to the members it took).
     pub op: CollectionOp,
 }
 
 impl ApplyAtItem {
     /// The APPLY_AT of this write in `db`.
     pub fn into_request(self, db: u32) -> Request {
-        Request::ApplyAt {
-            db,
-            key: self.key,
-            base: self.base,
-            actor: self.actor,
-            now_ms: self.now_ms,
-            op: self.op,
-        }
+        Request::ApplyAt { db, item: self }
     }
 
     fn encode(&self, w: &mut BodyWriter) {
@@ -718,20 +703,9 @@ impl Request {
                 }
                 kind::CLOCK_MANY
             }
-            Request::ApplyAt {
-                db,
-                key,
-                base,
-                actor,
-                now_ms,
-                op,
-            } => {
-                w.u32(*db)
-                    .bytes(key)
-                    .bytes(&clock_bytes(base))
-                    .u64(*actor)
-                    .u64(*now_ms)
-                    .bytes(&op.encode());
+            Request::ApplyAt { db, item } => {
+                w.u32(*db);
+                item.encode(&mut w);
                 kind::APPLY_AT
             }
             Request::ApplyAtMany { db, items } => {
