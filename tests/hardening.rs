@@ -175,7 +175,7 @@ fn config_get_never_reveals_secrets() {
 }
 
 /// Settings that would lock every client out are refused, as Redis
-/// refuses them: a client `timeout` past Redis's range (one near 2^64
+/// refuses them (and values spelled as Redis would not take them): a client `timeout` past Redis's range (one near 2^64
 /// once made every connection panic on its first read, the old setting
 /// with it, so nothing could undo it), and a multibulk limit too small to
 /// send the CONFIG SET that raises it again. The server keeps serving.
@@ -197,6 +197,19 @@ fn settings_that_would_lock_clients_out_are_refused() {
             "18446744073709551615",
             "between 1 and 600000",
         ),
+        // Read as redis-server reads them.
+        ("protected-mode", "1", "argument must be 'yes' or 'no'"),
+        ("read-repair", "true", "argument must be 'yes' or 'no'"),
+        (
+            "maxclients",
+            "  1",
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            "proto-max-bulk-len",
+            "1gb ",
+            "argument must be a memory value",
+        ),
     ] {
         let e = err(c, &["CONFIG", "SET", key, value]);
         assert!(
@@ -211,6 +224,7 @@ fn settings_that_would_lock_clients_out_are_refused() {
         ok(c, &["CONFIG", "SET", "proto-max-multibulk-len", "1024"]),
         okay()
     );
+    assert_eq!(ok(c, &["CONFIG", "SET", "protected-mode", "YES"]), okay());
     // New connections are served, and the limits still work.
     let fresh = &mut s.conn();
     assert_eq!(

@@ -297,6 +297,12 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 format!("CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config").into(),
             ));
         };
+        if let Some(problem) = redis_syntax_problem((key.syntax)(), &value) {
+            return Err(ReplyError::Err(
+                format!("CONFIG SET failed (possibly related to argument '{name}') - {problem}")
+                    .into(),
+            ));
+        }
         next.set(key.name, &value).map_err(|e| {
             ReplyError::Err(
                 format!("CONFIG SET failed (possibly related to argument '{name}') - {e}").into(),
@@ -317,6 +323,23 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     Ok(Reply::Ok)
+}
+
+/// Why CONFIG SET refuses `value` for a key of `syntax` where redis-server
+/// would, before ringkv's own parsing (which a file, a flag or the
+/// environment also use, and which is more lenient there: TOML writes
+/// booleans as `true`, an environment may pad a number): a boolean is
+/// `yes` or `no`, a number or size has no spaces around it.
+fn redis_syntax_problem(syntax: &str, value: &str) -> Option<&'static str> {
+    let padded = value.trim() != value;
+    match syntax {
+        "yes|no" if !value.eq_ignore_ascii_case("yes") && !value.eq_ignore_ascii_case("no") => {
+            Some("argument must be 'yes' or 'no'")
+        }
+        "integer" if padded => Some("argument couldn't be parsed into an integer"),
+        s if s.starts_with("size") && padded => Some("argument must be a memory value"),
+        _ => None,
+    }
 }
 
 /// A CONFIG SET setting held only in this node's memory, not in its
