@@ -203,6 +203,22 @@ fn a_subscriber_that_does_not_read_is_disconnected_at_its_output_limit() {
         ),
         okay()
     );
+    // The other classes keep their limits, as in redis-server; an empty
+    // setting changes nothing.
+    let shown = |c: &mut redis::Connection| -> Vec<String> {
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("client-output-buffer-limit")
+            .query(c)
+            .expect("CONFIG GET")
+    };
+    let want = "normal 0 0 0 replica 256mb 64mb 60 pubsub 256kb 0 0";
+    assert_eq!(shown(c)[1], want);
+    assert_eq!(
+        ok(c, &["CONFIG", "SET", "client-output-buffer-limit", ""]),
+        okay()
+    );
+    assert_eq!(shown(c)[1], want);
     let mut slow = s.raw(); // never read again
     slow.send_cmd(&[b"SUBSCRIBE", b"flood"]);
     slow.read_reply();

@@ -394,6 +394,43 @@ pub fn parse_output_limits(text: &str) -> Result<Vec<(String, OutputLimit)>, Str
         .collect()
 }
 
+/// `client-output-buffer-limit` after a CONFIG SET of `update` on
+/// `current`, as redis-server applies one: the classes `update` names take
+/// its limits (the last group of a class wins; `slave` is `replica`), the
+/// others keep theirs, so an empty `update` changes nothing.
+///
+/// # Errors
+/// What is wrong with `update`.
+pub fn merge_output_limits(current: &str, update: &str) -> Result<String, String> {
+    parse_output_limits(update)?;
+    let groups = |text: &str| -> Vec<(String, String)> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        words
+            .chunks_exact(4)
+            .filter_map(|g| {
+                let (class, limits) = g.split_first()?;
+                let class = match class.to_ascii_lowercase().as_str() {
+                    "slave" => "replica".to_string(),
+                    other => other.to_string(),
+                };
+                Some((class, limits.join(" ")))
+            })
+            .collect()
+    };
+    let mut merged = groups(current);
+    for (class, limits) in groups(update) {
+        match merged.iter_mut().find(|(c, _)| *c == class) {
+            Some(slot) => slot.1 = limits,
+            None => merged.push((class, limits)),
+        }
+    }
+    Ok(merged
+        .iter()
+        .map(|(class, limits)| format!("{class} {limits}"))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
 /// The pubsub class's limit in `client-output-buffer-limit` (the default
 /// when the text does not name it).
 pub fn pubsub_output_limit(text: &str) -> OutputLimit {

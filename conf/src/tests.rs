@@ -407,3 +407,24 @@ fn ranges_in_the_table_name_the_key_the_range_and_the_value() {
         ]
     );
 }
+
+#[test]
+fn an_output_limit_update_changes_only_the_classes_it_names() {
+    let current = "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60";
+    assert_eq!(merge_output_limits(current, ""), Ok(current.to_string()));
+    assert_eq!(
+        merge_output_limits(current, "pubsub 1mb 1mb 10"),
+        Ok("normal 0 0 0 replica 256mb 64mb 60 pubsub 1mb 1mb 10".to_string())
+    );
+    // `slave` is `replica`; the last group of a class wins.
+    assert_eq!(
+        merge_output_limits(current, "SLAVE 1 2 3 normal 4 5 6 normal 7 8 9"),
+        Ok("normal 7 8 9 replica 1 2 3 pubsub 32mb 8mb 60".to_string())
+    );
+    assert_eq!(
+        merge_output_limits("pubsub 1 1 1", "normal 2 2 2"),
+        Ok("pubsub 1 1 1 normal 2 2 2".to_string())
+    );
+    assert!(merge_output_limits(current, "pubsub 1mb").is_err());
+    assert!(merge_output_limits(current, "admin 1 1 1").is_err());
+}

@@ -297,6 +297,17 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 format!("CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config").into(),
             ));
         };
+        // Output limits name the classes they change, as in redis-server.
+        let value = if key.name == "client-output-buffer-limit" {
+            ringkv_conf::merge_output_limits(&(key.get)(&next), &value).map_err(|e| {
+                ReplyError::Err(
+                    format!("CONFIG SET failed (possibly related to argument '{name}') - {e}")
+                        .into(),
+                )
+            })?
+        } else {
+            value
+        };
         if let Some(problem) = redis_syntax_problem((key.syntax)(), &value) {
             return Err(ReplyError::Err(
                 format!("CONFIG SET failed (possibly related to argument '{name}') - {problem}")
