@@ -535,6 +535,14 @@ fn get_clock(r: &mut BodyReader) -> Result<Option<VectorClock>, DecodeError> {
 }
 
 /// `db:u32 n:u32 key*n`, as READ_MANY and CLOCK_MANY send them.
+fn put_db_and_keys(w: &mut BodyWriter, db: u32, keys: &[Bytes]) {
+    w.u32(db).u32(keys.len() as u32);
+    for k in keys {
+        w.bytes(k);
+    }
+}
+
+/// What [`put_db_and_keys`] wrote.
 fn db_and_keys(r: &mut BodyReader) -> Result<(u32, Vec<Bytes>), DecodeError> {
     let db = r.u32("db")?;
     let n = r.count("key count", 4)?;
@@ -564,10 +572,7 @@ impl Request {
                 kind::MERGE_MANY
             }
             Request::ReadMany { db, keys } => {
-                w.u32(*db).u32(keys.len() as u32);
-                for k in keys {
-                    w.bytes(k);
-                }
+                put_db_and_keys(&mut w, *db, keys);
                 kind::READ_MANY
             }
             Request::Merge { db, key, record } => {
@@ -697,10 +702,7 @@ impl Request {
                 kind::CLOCK
             }
             Request::ClockMany { db, keys } => {
-                w.u32(*db).u32(keys.len() as u32);
-                for k in keys {
-                    w.bytes(k);
-                }
+                put_db_and_keys(&mut w, *db, keys);
                 kind::CLOCK_MANY
             }
             Request::ApplyAt { db, item } => {

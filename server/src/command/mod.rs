@@ -303,8 +303,6 @@ fn string_only(entry: Option<Entry>) -> Result<Option<Entry>, ReplyError> {
     }
 }
 
-/// The write that stores `entry` whole: a string as SET does, a hash or
-/// set as a replacement of the collection (RENAME, COPY, MOVE).
 /// When every write of `writes` stores a string without expiry in one
 /// database (MSET, MSETNX): that database and the keys with their values,
 /// as `Coordinator::set_many` writes them.
@@ -328,6 +326,8 @@ fn plain_sets(writes: &[Write]) -> Option<(u32, Vec<(Bytes, Bytes)>)> {
     Some((db, items))
 }
 
+/// The write that stores `entry` whole: a string as SET does, a hash or
+/// set as a replacement of the collection (RENAME, COPY, MOVE).
 fn put_mutation(entry: Entry) -> Mutation {
     match (entry.kind.kind(), entry.members) {
         (Some(kind), members) => Mutation::Collection(CollectionOp::Replace {

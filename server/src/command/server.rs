@@ -342,14 +342,17 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// booleans as `true`, an environment may pad a number): a boolean is
 /// `yes` or `no`, a number or size has no spaces around it.
 fn redis_syntax_problem(syntax: &str, value: &str) -> Option<&'static str> {
+    use ringkv_conf::{ByteSize, ConfValue};
     let padded = value.trim() != value;
-    match syntax {
-        "yes|no" if !value.eq_ignore_ascii_case("yes") && !value.eq_ignore_ascii_case("no") => {
-            Some("argument must be 'yes' or 'no'")
-        }
-        "integer" if padded => Some("argument couldn't be parsed into an integer"),
-        s if s.starts_with("size") && padded => Some("argument must be a memory value"),
-        _ => None,
+    if syntax == <bool as ConfValue>::syntax() {
+        let yes_no = value.eq_ignore_ascii_case("yes") || value.eq_ignore_ascii_case("no");
+        (!yes_no).then_some("argument must be 'yes' or 'no'")
+    } else if syntax == <u64 as ConfValue>::syntax() {
+        padded.then_some("argument couldn't be parsed into an integer")
+    } else if syntax == <ByteSize as ConfValue>::syntax() {
+        padded.then_some("argument must be a memory value")
+    } else {
+        None
     }
 }
 
