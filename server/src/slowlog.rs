@@ -201,7 +201,11 @@ fn kept_args(args: &[Bytes]) -> Vec<Bytes> {
             b.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_BYTES).as_bytes());
             out.push(b.freeze());
         } else {
-            out.push(a.clone());
+            // A copy: the argument is a slice of its request's read
+            // buffer, and an entry holding it would keep that whole
+            // buffer (a 512 MB SET's, with its short key) for as long as
+            // the entry stays in the log.
+            out.push(Bytes::copy_from_slice(a));
         }
     }
     out

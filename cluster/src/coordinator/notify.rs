@@ -105,6 +105,8 @@ impl Coordinator {
             !nodes.is_empty()
         });
         for key in keys {
+            // A copy: the key is a slice of the peer's request frame.
+            let key = Bytes::copy_from_slice(&key);
             table.entry((db, key)).or_default().insert(from, until);
         }
         self.interest_until_ms

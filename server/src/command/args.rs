@@ -6,6 +6,23 @@ use bytes::Bytes;
 
 use crate::reply_error::{ReplyError, text};
 
+/// Arguments longer than this are kept as they arrived by [`detached`].
+const SHARE_ARG_ABOVE: usize = 64 * 1024;
+
+/// An argument to keep beyond its command (a value to store, a queued
+/// command): a private copy when short, so that it never keeps the whole
+/// read buffer its request is a slice of (which may be hundreds of MB
+/// after a large value arrived on the connection). A long one is shared
+/// as it is: each copy of a large value is a fresh allocation the kernel
+/// must fault in and zero (about half a second per 256 MB here), and it
+/// took at least its own length of that buffer.
+pub fn detached(b: &Bytes) -> Bytes {
+    if b.len() > SHARE_ARG_ABOVE {
+        return b.clone();
+    }
+    Bytes::copy_from_slice(b)
+}
+
 /// Parses a 64-bit integer as Redis's `string2ll` does.
 pub fn parse_i64(arg: &[u8]) -> Result<i64, ReplyError> {
     ringkv_resp::string_to_i64(arg).ok_or_else(ReplyError::not_integer)

@@ -52,12 +52,15 @@ fn block(
     if cx.client.in_exec {
         return Ok(Reply::NilArray);
     }
+    // Copies: the arguments are slices of the request's read buffer,
+    // which a client blocked for good would keep whole.
+    let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     cx.client.block = Some(BlockRequest {
         keys: args.get(at..at + count).unwrap_or_default().to_vec(),
         keys_at: at,
         timeout,
         timeout_reply: Reply::NilArray,
-        args: args.to_vec(),
+        args,
     });
     Ok(Reply::NilArray)
 }

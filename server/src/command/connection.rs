@@ -100,7 +100,8 @@ pub async fn hello(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if is(opt, "AUTH") && c.rest().len() >= 2 {
             credentials = Some((c.require()?.clone(), c.require()?.clone()));
         } else if is(opt, "SETNAME") && c.has_more() {
-            let n = c.require()?.clone();
+            // A copy, as CLIENT SETNAME's.
+            let n = Bytes::copy_from_slice(c.require()?);
             if !valid_client_name(&n) {
                 return Err(ReplyError::err(
                     "Client names cannot contain spaces, newlines or special characters.",
@@ -226,7 +227,9 @@ pub async fn client_setname(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "Client names cannot contain spaces, newlines or special characters.",
         ));
     }
-    *cx.client.handle.name.lock() = (!name.is_empty()).then(|| name.clone());
+    // A copy: the argument is a slice of the request's read buffer, which
+    // the name (and the slow log entries that show it) would keep whole.
+    *cx.client.handle.name.lock() = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
     Ok(Reply::Ok)
 }
 

@@ -511,6 +511,8 @@ pub async fn execute_from(
                 ReplyError::err("Command not allowed inside a transaction"),
             );
         }
+        // Kept until EXEC: detached from the read buffer they arrived in.
+        let args = args.iter().map(args::detached).collect();
         client.queue(parent, spec, args);
         return Reply::simple("QUEUED");
     }

@@ -15,7 +15,7 @@ use ringkv_cluster::{Entry, ValueType, Write};
 use ringkv_resp::Reply;
 
 use super::Ctx;
-use super::args::{ArgCursor, arg, is, parse_f64, parse_i64};
+use super::args::{ArgCursor, arg, detached, is, parse_f64, parse_i64};
 use crate::reply_error::{CmdResult, ReplyError, text};
 
 /// The expiry an option list asks for.
@@ -166,7 +166,7 @@ async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -
             | flag(plan.xx, swap::XX)
             | flag(keep, swap::KEEPTTL)
             | flag(plan.get, swap::GET);
-        let value = (!expired).then(|| copy(value));
+        let value = (!expired).then(|| detached(value));
         let (previous, applied) = swap_value(cx, key, value, expire_at_ms, flags).await?;
         return Ok(if plan.get {
             previous.map_or(Reply::Nil, Reply::Bulk)
@@ -182,15 +182,10 @@ async fn set_with(cx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, plan: SetPlan) -
     if expired {
         cx.delete(key).await?;
     } else {
-        cx.put(key, Entry::with_expiry(copy(value), expire_at_ms))
+        cx.put(key, Entry::with_expiry(detached(value), expire_at_ms))
             .await?;
     }
     Ok(Reply::Ok)
-}
-
-/// A private copy of an argument, so stored values never pin a read buffer.
-fn copy(b: &Bytes) -> Bytes {
-    Bytes::copy_from_slice(b)
 }
 
 /// SET key value [NX | XX] [GET] [EX | PX | EXAT | PXAT | KEEPTTL].
@@ -375,8 +370,8 @@ pub async fn mset(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let writes: Vec<Write> = pairs(cx, args)?
         .map(|(k, v)| Write::Put {
             db,
-            key: copy(k),
-            entry: Entry::new(copy(v)),
+            key: detached(k),
+            entry: Entry::new(detached(v)),
         })
         .collect();
     let _lock = cx
@@ -401,8 +396,8 @@ pub async fn msetnx(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .into_iter()
         .map(|(k, v)| Write::Put {
             db,
-            key: copy(k),
-            entry: Entry::new(copy(v)),
+            key: detached(k),
+            entry: Entry::new(detached(v)),
         })
         .collect();
     cx.apply(writes).await?;

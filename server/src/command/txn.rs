@@ -326,12 +326,16 @@ pub async fn watch(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .peek_shallow(db, key)
             .await?
             .map_or(0, |e| e.expire_at_ms);
+        // A copy: the argument is a slice of the request's read buffer,
+        // which a watch (kept until EXEC, for good with no timeout) would
+        // keep whole.
+        let key = Bytes::copy_from_slice(key);
         cx.server
             .watches
             .add(db, key.clone(), &cx.client.watch_dirty);
         cx.client.watched.push(WatchedKey {
             db,
-            key: key.clone(),
+            key,
             expire_at_ms,
         });
     }
