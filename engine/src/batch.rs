@@ -63,17 +63,77 @@ impl WriteBatch {
     }
 }
 
+/// Values longer than this are not copied into the log's buffer: the log
+/// writes them from the batch's own `Bytes` (the bytes on disk are the
+/// same). Each copy of a large value is fresh memory the kernel faults in
+/// and zeroes (about half a second per 256 MB here), made under the
+/// engine's write lock, which every other write waited for.
+pub(crate) const SHARE_VALUE_ABOVE: usize = 64 * 1024;
+
+/// A value the log writes from its own memory: it belongs at `at` in the
+/// buffer it was encoded into (the bytes before `at` precede it, the bytes
+/// from `at` on follow it). `crc` is `crc32c(bytes)`.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedValue {
+    pub(crate) at: usize,
+    pub(crate) bytes: Bytes,
+    pub(crate) crc: u32,
+}
+
+/// The checksums of the values of `batch` that the log will share
+/// ([`SHARE_VALUE_ABOVE`]), in order: computed before the engine's write
+/// lock is taken, so the lock is not held over the values' bytes.
+pub(crate) fn shared_value_crcs(batch: &WriteBatch) -> Vec<u32> {
+    batch
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            BatchOp::Put(_, v) if v.data.len() > SHARE_VALUE_ABOVE => Some(crc32c::crc32c(&v.data)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Encodes a batch payload: `start_seq:u64le count:u32le write_ms:u64le op*`.
 pub(crate) fn encode_batch(buf: &mut Vec<u8>, start_seq: u64, write_ms: u64, batch: &WriteBatch) {
+    encode_batch_sharing(buf, None, start_seq, write_ms, batch);
+}
+
+/// [`encode_batch`], leaving out the values longer than
+/// [`SHARE_VALUE_ABOVE`] when `shared` is given: each is added there, with
+/// its checksum from `shared_value_crcs`, as a [`SharedValue`] at the
+/// position its bytes belong.
+pub(crate) fn encode_batch_sharing(
+    buf: &mut Vec<u8>,
+    mut shared: Option<(&mut Vec<SharedValue>, &[u32])>,
+    start_seq: u64,
+    write_ms: u64,
+    batch: &WriteBatch,
+) {
     buf.extend_from_slice(&start_seq.to_le_bytes());
     buf.extend_from_slice(&(batch.ops.len() as u32).to_le_bytes());
     buf.extend_from_slice(&write_ms.to_le_bytes());
+    let mut crcs = shared.as_ref().map_or(&[][..], |(_, c)| *c).iter();
     for op in &batch.ops {
         match op {
             BatchOp::Put(k, v) => {
                 buf.push(OP_PUT);
                 put_bytes(buf, k);
-                put_bytes(buf, &v.data);
+                match shared.as_mut() {
+                    Some((out, _)) if v.data.len() > SHARE_VALUE_ABOVE => {
+                        put_varint(buf, v.data.len() as u64);
+                        let crc = crcs
+                            .next()
+                            .copied()
+                            .unwrap_or_else(|| crc32c::crc32c(&v.data));
+                        out.push(SharedValue {
+                            at: buf.len(),
+                            bytes: v.data.clone(),
+                            crc,
+                        });
+                    }
+                    _ => put_bytes(buf, &v.data),
+                }
                 put_varint(buf, v.expire_at_ms);
             }
             BatchOp::Delete(k) => {

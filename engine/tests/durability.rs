@@ -196,3 +196,62 @@ fn everysec_writes_survive_drop_without_shutdown() {
     let e = open(dir.path(), &opts);
     assert_eq!(e.iter_prefix(b"key").unwrap().count(), 50);
 }
+
+/// Long values are written to the log from the batch's own memory and kept
+/// by the memtable without a copy: they read back whole, before and after
+/// a restart that replays the log (whose checksums cover them), between
+/// short values of the same batch and of other batches.
+#[test]
+fn long_values_shared_with_the_log_read_back_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = small_options(CompactionStrategy::Leveled);
+    opts.fsync = FsyncPolicy::EverySec;
+    opts.memtable_size_bytes = 64 << 20;
+    let value = |i: u64, len: usize| -> Vec<u8> {
+        (0..len).map(|j| (j as u64 * 31 + i * 7) as u8).collect()
+    };
+    let sizes = [0, 100, 64 * 1024, 64 * 1024 + 1, 300_000, 2 << 20, 7];
+    let check = |e: &Engine, stage: &str| {
+        for (i, &len) in sizes.iter().enumerate() {
+            for round in 0..2u64 {
+                let k = key(round * 100 + i as u64);
+                let got = e
+                    .get(&k)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{stage}: {i} missing"));
+                assert_eq!(got.data.len(), len, "{stage}: {i}");
+                assert!(
+                    got.data == value(round * 100 + i as u64, len),
+                    "{stage}: {i}"
+                );
+            }
+        }
+        assert!(e.get(&key(999)).unwrap().is_none(), "{stage}: deleted key");
+    };
+    {
+        let e = open(dir.path(), &opts);
+        // Round 0: every size in one batch, with a delete among them.
+        let mut b = WriteBatch::new();
+        for (i, &len) in sizes.iter().enumerate() {
+            b.put(key(i as u64), Value::new(value(i as u64, len)));
+            if i == 3 {
+                b.delete(key(999));
+            }
+        }
+        let seq = e.write(b).unwrap();
+        // Round 1: each size in a batch of its own.
+        for (i, &len) in sizes.iter().enumerate() {
+            let mut b = WriteBatch::new();
+            let k = 100 + i as u64;
+            b.put(key(k), Value::with_expiry(value(k, len), 0));
+            block_on(e.durable(e.write(b).unwrap())).unwrap();
+        }
+        block_on(e.durable(seq)).unwrap();
+        check(&e, "memtable");
+        assert_eq!(e.stats().flushes, 0, "the test means to replay the log");
+    }
+    let e = open(dir.path(), &opts);
+    check(&e, "replayed");
+    e.flush().unwrap();
+    check(&e, "flushed");
+}

@@ -37,8 +37,14 @@ fn poison_child() {
             assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
         }
     };
-    set_fsize(64 * 1024);
-    let value = |i: u32| Value::new(format!("{i:0>1000}"));
+    set_fsize(256 * 1024);
+    // Every fourth value is long enough that the log writes it from the
+    // batch's own memory (a write may fail inside it).
+    let value = |i: u32| {
+        let width = if i % 4 == 3 { 70_000 } else { 1000 };
+        let digits = i.to_string();
+        Value::new("0".repeat(width - digits.len()) + &digits)
+    };
     let mut failed = None;
     for i in 0..10_000u32 {
         let mut b = WriteBatch::new();
@@ -57,6 +63,7 @@ fn poison_child() {
         }
     }
     let (failed_at, err) = failed.expect("the file-size limit never made a write fail");
+    assert_eq!(failed_at % 4, 3, "meant to fail inside a long value");
     assert!(
         matches!(err, Error::WalPoisoned { .. } | Error::Io { .. }),
         "{err:?}"

@@ -331,8 +331,9 @@ impl LogSource for Inner {
         let mut undone = Vec::new();
         for c in failed {
             highest = highest.max(Some(c.last_seq));
-            let data = bytes::Bytes::from(c.data);
-            let records = match crate::wal::record::read_records(&c.file.path, &data, 0, &|t| {
+            let file = c.file.clone();
+            let data = bytes::Bytes::from(c.joined());
+            let records = match crate::wal::record::read_records(&file.path, &data, 0, &|t| {
                 t == crate::format::WAL_RECORD_BATCH
             }) {
                 Ok(r) => r.records,

@@ -7,12 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Inner, Structure};
-use crate::batch::{BatchOp, WriteBatch, encode_batch, encoded_batch_len};
+use crate::batch::{
+    BatchOp, WriteBatch, encode_batch_sharing, encoded_batch_len, shared_value_crcs,
+};
 use crate::compaction::stall::WritePressure;
 use crate::error::{Error, Result};
 use crate::format::{LOG_MAX_PAYLOAD, WAL_RECORD_BATCH};
 use crate::manifest::VersionEdit;
-use crate::memtable::{Memtable, NewVersion};
+use crate::memtable::{Memtable, NewVersion, prepare};
 use crate::stats::{Counters, LevelStats, Stats};
 use crate::value::Kind;
 use crate::version::SuperVersion;
@@ -33,6 +35,10 @@ fn check_batch_len(encoded_len: usize) -> Result<()> {
     Ok(())
 }
 
+/// A batch with fewer key and value bytes than this has no record long
+/// enough for `prepare` to copy (a shortcut for the common write).
+const PREPARE_ABOVE: usize = 64 * 1024;
+
 impl Inner {
     /// See `Engine::write`.
     pub(crate) fn write(&self, batch: &WriteBatch) -> Result<u64> {
@@ -42,6 +48,22 @@ impl Inner {
         }
         let encoded_len = encoded_batch_len(batch);
         check_batch_len(encoded_len)?;
+        // Long values are checksummed for the log and copied for the
+        // memtable before the write lock is taken: done under it, every
+        // other write waited for them.
+        let shared_crcs = shared_value_crcs(batch);
+        let mut prepared: Vec<_> = if batch.payload_bytes > PREPARE_ABOVE {
+            batch
+                .ops
+                .iter()
+                .map(|op| match op {
+                    BatchOp::Put(k, v) => prepare(k, &v.data),
+                    BatchOp::Delete(_) => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.make_room()?;
         let now = self.now_ms();
         let n = batch.len() as u64;
@@ -53,34 +75,43 @@ impl Inner {
         let start = w.next_seq;
         let last = start + n - 1;
         {
-            let buf = &mut w.log.buf;
-            buf.reserve(encoded_len + 9);
+            let log = &mut w.log;
+            let (buf, shared) = (&mut log.buf, &mut log.shared);
+            if shared_crcs.is_empty() {
+                buf.reserve(encoded_len + 9);
+            }
             let h = record::reserve_header(buf);
-            encode_batch(buf, start, now, batch);
-            record::finish_header(buf, h, WAL_RECORD_BATCH);
+            let first_shared = shared.len();
+            encode_batch_sharing(buf, Some((shared, &shared_crcs)), start, now, batch);
+            let this_record = shared.get(first_shared..).unwrap_or_default();
+            record::finish_header_sharing(buf, h, WAL_RECORD_BATCH, this_record);
         }
         w.log.last_seq = last;
         w.mem
-            .insert_all((start..).zip(batch.ops.iter()).map(|(seq, op)| match op {
-                BatchOp::Put(k, v) => NewVersion {
-                    user: k,
-                    seq,
-                    kind: Kind::Put,
-                    time_ms: v.expire_at_ms,
-                    data: &v.data,
+            .insert_all((start..).zip(batch.ops.iter().enumerate()).map(
+                |(seq, (i, op))| match op {
+                    BatchOp::Put(k, v) => NewVersion {
+                        user: k,
+                        seq,
+                        kind: Kind::Put,
+                        time_ms: v.expire_at_ms,
+                        data: &v.data,
+                        prepared: prepared.get_mut(i).and_then(Option::take),
+                    },
+                    BatchOp::Delete(k) => NewVersion {
+                        user: k,
+                        seq,
+                        kind: Kind::Delete,
+                        time_ms: now,
+                        data: &[],
+                        prepared: None,
+                    },
                 },
-                BatchOp::Delete(k) => NewVersion {
-                    user: k,
-                    seq,
-                    kind: Kind::Delete,
-                    time_ms: now,
-                    data: &[],
-                },
-            }));
+            ));
         w.next_seq = last + 1;
         // Publishing after every insert makes the batch visible atomically.
         self.visible_seq.store(last, Ordering::Release);
-        let signal = w.log.buf.len() >= FLUSH_THRESHOLD && !w.log.signalled;
+        let signal = w.log.pending_len() >= FLUSH_THRESHOLD && !w.log.signalled;
         if signal {
             w.log.signalled = true;
         }

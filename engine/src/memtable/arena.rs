@@ -359,6 +359,43 @@ pub(super) fn record_size(key_len: usize, value_len: usize) -> usize {
     (key_at(value_len) + key_len + value_len).next_multiple_of(ALIGN)
 }
 
+/// A record of a long value whose key and value were copied into a chunk
+/// of its own before the engine's write lock was taken ([`prepare`]);
+/// [`Arena::push`] writes its header.
+///
+/// Why: a copy of a long value is fresh memory the kernel faults in and
+/// zeroes page by page, about half a second for 256 MB here. Made under
+/// the write lock, it held up every other write for that long.
+pub(crate) struct Prepared {
+    chunk: Arc<Chunk>,
+    key_len: usize,
+    value_len: usize,
+}
+
+/// Copies `key` and `value` into a chunk of their own when their record
+/// gets one anyway (it is longer than [`OWN_CHUNK_ABOVE`]); `None` for a
+/// shorter record, which `push` copies into a shared chunk.
+pub(crate) fn prepare(key: &[u8], value: &[u8]) -> Option<Prepared> {
+    let size = record_size(key.len(), value.len());
+    if size <= OWN_CHUNK_ABOVE {
+        return None;
+    }
+    let chunk = Chunk::new(size);
+    let key_start = key_at(value.len());
+    // SAFETY: the chunk is `size` bytes, the record's whole length, and
+    // nothing else knows of it yet.
+    unsafe {
+        let at = chunk.ptr.as_ptr();
+        std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(key_start), key.len());
+        std::ptr::copy_nonoverlapping(value.as_ptr(), at.add(key_start + key.len()), value.len());
+    }
+    Some(Prepared {
+        chunk,
+        key_len: key.len(),
+        value_len: value.len(),
+    })
+}
+
 /// The chunks records are written into.
 #[derive(Default)]
 pub(super) struct Arena {
@@ -372,8 +409,10 @@ pub(super) struct Arena {
 impl Arena {
     /// Copies one version into the arena and returns its record; `prev`
     /// is the record of the key's next older version, which must be one
-    /// of this arena's. Called only by the memtable's writer (under its
-    /// write lock).
+    /// of this arena's. `prepared`, if given, holds this key and value
+    /// already ([`prepare`]): only the header is written. Called only by
+    /// the memtable's writer (under its write lock).
+    #[allow(clippy::too_many_arguments, reason = "one record's fields")]
     pub(super) fn push(
         &mut self,
         seq: u64,
@@ -382,10 +421,19 @@ impl Arena {
         key: &[u8],
         value: &[u8],
         prev: Option<Rec>,
+        prepared: Option<Prepared>,
     ) -> Rec {
         debug_assert!(seq < 1 << 56, "sequence numbers fit in 56 bits");
         let size = record_size(key.len(), value.len());
-        let (chunk, offset) = self.reserve(size);
+        let copy = prepared.is_none();
+        let (chunk, offset) = match prepared {
+            Some(p) => {
+                debug_assert_eq!((p.key_len, p.value_len), (key.len(), value.len()));
+                self.chunks.push(p.chunk);
+                (&self.chunks[self.chunks.len() - 1], 0)
+            }
+            None => self.reserve(size),
+        };
         // SAFETY: `offset + size` bytes fit in the chunk (`reserve`), no
         // other record uses them, and nothing has published them yet.
         let kind_byte = match kind {
@@ -412,12 +460,14 @@ impl Arena {
                     .cast::<u64>()
                     .write(Arc::as_ptr(chunk) as usize as u64);
             }
-            std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(key_start), key.len());
-            std::ptr::copy_nonoverlapping(
-                value.as_ptr(),
-                at.add(key_start + key.len()),
-                value.len(),
-            );
+            if copy {
+                std::ptr::copy_nonoverlapping(key.as_ptr(), at.add(key_start), key.len());
+                std::ptr::copy_nonoverlapping(
+                    value.as_ptr(),
+                    at.add(key_start + key.len()),
+                    value.len(),
+                );
+            }
             Rec(NonNull::new_unchecked(at))
         }
     }
@@ -466,8 +516,19 @@ mod tests {
             };
             let value = vec![(i % 251) as u8; n];
             let kind = if i % 7 == 0 { Kind::Delete } else { Kind::Put };
+            // Every other long record is prepared outside the arena.
+            let prepared = (i % 100 == 0).then(|| prepare(&key, &value)).flatten();
+            assert_eq!(prepared.is_some(), i % 100 == 0);
             recs.push((
-                arena.push(i + 1, kind, i * 3, &key, &value, recs.last().map(|r| r.0)),
+                arena.push(
+                    i + 1,
+                    kind,
+                    i * 3,
+                    &key,
+                    &value,
+                    recs.last().map(|r| r.0),
+                    prepared,
+                ),
                 key,
                 value,
                 kind,

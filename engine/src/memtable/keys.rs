@@ -478,7 +478,7 @@ mod tests {
             let mut map = KeyMap::default();
             let mut model = std::collections::BTreeSet::new();
             for (i, k) in keys.iter().enumerate() {
-                let rec = arena.push(i as u64 + 1, Kind::Put, 0, k, b"v", None);
+                let rec = arena.push(i as u64 + 1, Kind::Put, 0, k, b"v", None, None);
                 let charge = map.insert(rec);
                 prop_assert_eq!(charge > 0, model.insert(k.clone()), "{:?}", k);
             }
@@ -508,7 +508,7 @@ mod tests {
         for i in (0..3000u64).rev().step_by(7).chain(0..3000) {
             let key = [&head[..], format!("m:{i:012}").as_bytes()].concat();
             if model.insert(key.clone()) {
-                map.insert(arena.push(i + 1, Kind::Put, 0, &key, b"", None));
+                map.insert(arena.push(i + 1, Kind::Put, 0, &key, b"", None, None));
             }
         }
         for i in (0..3000u64).step_by(3) {

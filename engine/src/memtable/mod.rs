@@ -50,7 +50,7 @@
 //!    all, and are undone newest first.
 
 mod arena;
-pub(crate) use arena::chunk_pool;
+pub(crate) use arena::{Prepared, chunk_pool, prepare};
 mod index;
 mod keys;
 
@@ -100,6 +100,8 @@ pub(crate) struct NewVersion<'a> {
     /// Expiry of a put, write time of a tombstone (`InternalValue::time_ms`).
     pub(crate) time_ms: u64,
     pub(crate) data: &'a [u8],
+    /// The key and value copied already, for a long one ([`prepare`]).
+    pub(crate) prepared: Option<Prepared>,
 }
 
 /// The keys of a memtable and the arena their versions' records live in,
@@ -158,6 +160,7 @@ impl Memtable {
             kind: v.kind,
             time_ms: v.time_ms,
             data: &v.data,
+            prepared: None,
         }]);
     }
 
@@ -169,7 +172,7 @@ impl Memtable {
         let mut add = 0;
         for v in batch {
             let (rec, index_grown) = self.newest.upsert(v.user, |prev| {
-                let new = arena.push(v.seq, v.kind, v.time_ms, v.user, v.data, prev);
+                let new = arena.push(v.seq, v.kind, v.time_ms, v.user, v.data, prev, v.prepared);
                 if let Some(older) = prev {
                     older.set_next(Some(new));
                 }

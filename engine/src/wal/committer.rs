@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::WalFile;
+use crate::batch::SharedValue;
 use crate::error::{Error, Result};
 use crate::options::FsyncPolicy;
 
@@ -58,8 +59,40 @@ const BUFFER_KEEP_MAX: usize = 4 * FLUSH_THRESHOLD;
 pub(crate) struct Chunk {
     pub(crate) file: Arc<WalFile>,
     pub(crate) data: Vec<u8>,
+    /// Values written from their own memory, each where it belongs in `data`.
+    pub(crate) shared: Vec<SharedValue>,
     /// Highest sequence number whose record is in `data` or earlier.
     pub(crate) last_seq: u64,
+}
+
+impl Chunk {
+    /// Bytes this chunk writes to its file.
+    pub(crate) fn len(&self) -> usize {
+        self.data.len() + self.shared.iter().map(|v| v.bytes.len()).sum::<usize>()
+    }
+
+    /// The chunk's records as one buffer (its shared values copied in).
+    pub(crate) fn joined(self) -> Vec<u8> {
+        if self.shared.is_empty() {
+            return self.data;
+        }
+        let mut out = Vec::with_capacity(self.len());
+        let mut from = 0;
+        for v in &self.shared {
+            out.extend_from_slice(self.data.get(from..v.at).unwrap_or_default());
+            out.extend_from_slice(&v.bytes);
+            from = v.at;
+        }
+        out.extend_from_slice(self.data.get(from..).unwrap_or_default());
+        out
+    }
+}
+
+impl LogBuffer {
+    /// Bytes pending for the active file.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.buf.len() + self.shared.iter().map(|v| v.bytes.len()).sum::<usize>()
+    }
 }
 
 /// Records appended but not yet handed to the OS. Guarded by the engine's
@@ -70,6 +103,9 @@ pub(crate) struct LogBuffer {
     pub(crate) file: Arc<WalFile>,
     /// Encoded records for `file`.
     pub(crate) buf: Vec<u8>,
+    /// Long values of those records, not copied into `buf`: each is
+    /// written where it belongs in it (`SharedValue::at`).
+    pub(crate) shared: Vec<SharedValue>,
     /// Highest sequence number appended to `buf` (or earlier).
     pub(crate) last_seq: u64,
     /// Whole buffers of earlier (rotated-away) WAL files, oldest first.
@@ -84,6 +120,7 @@ impl LogBuffer {
         LogBuffer {
             file,
             buf: Vec::with_capacity(BUFFER_START),
+            shared: Vec::new(),
             last_seq,
             sealed: Vec::new(),
             signalled: false,
@@ -108,6 +145,7 @@ impl LogBuffer {
             out.push(Chunk {
                 file: self.file.clone(),
                 data,
+                shared: std::mem::take(&mut self.shared),
                 last_seq: self.last_seq,
             });
         }
@@ -121,6 +159,7 @@ impl LogBuffer {
         self.sealed.push(Chunk {
             file: old,
             data,
+            shared: std::mem::take(&mut self.shared),
             last_seq: self.last_seq,
         });
     }
@@ -416,7 +455,7 @@ impl Committer {
             let mut last = None;
             let mut pending = chunks.drain(..);
             while let Some(c) = pending.next() {
-                if let Err(e) = c.file.append(&c.data) {
+                if let Err(e) = c.file.append(&c.data, &c.shared) {
                     if let Some(l) = last {
                         self.written_seq.fetch_max(l, Ordering::AcqRel);
                     }
@@ -425,7 +464,7 @@ impl Committer {
                     return Err(e);
                 }
                 self.bytes_written
-                    .fetch_add(c.data.len() as u64, Ordering::Relaxed);
+                    .fetch_add(c.len() as u64, Ordering::Relaxed);
                 if !io.dirty.iter().any(|f| Arc::ptr_eq(f, &c.file)) {
                     io.dirty.push(c.file.clone());
                 }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use crate::batch::{DecodedBatch, decode_batch};
+use crate::batch::{DecodedBatch, SharedValue, decode_batch};
 use crate::coding::Cursor;
 use crate::error::{Error, Result};
 use crate::format::{WAL_HEADER_LEN, WAL_MAGIC, WAL_RECORD_BATCH, WAL_SUFFIX, WAL_VERSION};
@@ -115,14 +115,30 @@ impl WalFile {
     /// is cut back to its last whole record, so a later append never follows
     /// a torn one (replay stops at the first bad record); see
     /// `Committer::fail_write`.
-    pub(crate) fn append(&self, data: &[u8]) -> Result<()> {
-        let at = self.len.load(Ordering::Acquire);
-        if let Err(e) = self.file.write_all_at(data, at) {
-            self.dirty.store(true, Ordering::Relaxed);
-            self.cut_back();
-            return Err(Error::io(&self.path, e));
+    /// `shared` are values to write from their own memory, each at its
+    /// place in `data` (`SharedValue::at`, in order).
+    pub(crate) fn append(&self, data: &[u8], shared: &[SharedValue]) -> Result<()> {
+        let start = self.len.load(Ordering::Acquire);
+        let mut at = start;
+        let mut from = 0;
+        let pieces = shared
+            .iter()
+            .flat_map(|v| {
+                let before = data.get(from..v.at).unwrap_or_default();
+                from = v.at;
+                [before, &v.bytes[..]]
+            })
+            .collect::<Vec<_>>();
+        let last = data.get(from..).unwrap_or_default();
+        for piece in pieces.into_iter().chain([last]) {
+            if let Err(e) = self.file.write_all_at(piece, at) {
+                self.dirty.store(true, Ordering::Relaxed);
+                self.cut_back();
+                return Err(Error::io(&self.path, e));
+            }
+            at += piece.len() as u64;
         }
-        self.len.store(at + data.len() as u64, Ordering::Release);
+        self.len.store(at, Ordering::Release);
         self.dirty.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -297,7 +313,7 @@ mod tests {
             let s = record::reserve_header(&mut buf);
             encode_batch(&mut buf, i as u64 + 1, 0, &b);
             record::finish_header(&mut buf, s, WAL_RECORD_BATCH);
-            w.append(&buf).unwrap();
+            w.append(&buf, &[]).unwrap();
         }
         w.sync().unwrap();
         w.path.clone()

@@ -38,17 +38,38 @@ pub(crate) fn reserve_header(buf: &mut Vec<u8>) -> usize {
 }
 
 /// Fills in the header reserved at `start` for the payload that follows it.
+#[cfg(test)]
+pub(crate) fn finish_header(buf: &mut [u8], start: usize, rtype: u8) {
+    finish_header_sharing(buf, start, rtype, &[]);
+}
+
+/// [`finish_header`] for a record whose payload also has `shared` values
+/// (each at or after `start`, in order) that are not in `buf`: the length
+/// and checksum cover them where they belong.
 #[expect(
     clippy::indexing_slicing,
-    reason = "start came from reserve_header on this buffer"
+    reason = "start came from reserve_header on this buffer, and each shared value's position was taken from it after"
 )]
-pub(crate) fn finish_header(buf: &mut [u8], start: usize, rtype: u8) {
+pub(crate) fn finish_header_sharing(
+    buf: &mut [u8],
+    start: usize,
+    rtype: u8,
+    shared: &[crate::batch::SharedValue],
+) {
     let payload_start = start + LOG_RECORD_HEADER_LEN;
-    let len = (buf.len() - payload_start) as u32;
     buf[start + 8] = rtype;
-    let crc = crc32c::crc32c(&buf[start + 8..]);
+    let mut len = buf.len() - payload_start;
+    let mut crc = 0;
+    let mut from = start + 8;
+    for v in shared {
+        crc = crc32c::crc32c_append(crc, &buf[from..v.at]);
+        crc = crc32c::crc32c_combine(crc, v.crc, v.bytes.len());
+        len += v.bytes.len();
+        from = v.at;
+    }
+    crc = crc32c::crc32c_append(crc, &buf[from..]);
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
-    buf[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..start + 8].copy_from_slice(&(len as u32).to_le_bytes());
 }
 
 /// One record read back: its file offset and payload (a slice of the file).
