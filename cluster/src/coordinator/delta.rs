@@ -220,6 +220,15 @@ pub(super) enum Shipment {
 }
 
 impl Shipment {
+    /// Bytes of the record it ships (0 for an operation, which is short
+    /// but for the values it writes).
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Shipment::Record(record) => record.len(),
+            Shipment::Delta { .. } => 0,
+        }
+    }
+
     /// The request taking the write to a replica.
     pub(super) fn request(&self, db: u32, key: &Bytes) -> Request {
         match self {

@@ -290,7 +290,12 @@ impl Coordinator {
                 send_to(Arc::clone(self), target, owner, req, shipment.clone())
             })
             .collect();
-        let mut timer = AwakeTimer::new(self.timeout());
+        // A long record is given the time to travel, as its request is
+        // (`transfer_allowance`).
+        let mut timer = AwakeTimer::new(
+            self.timeout()
+                .saturating_add(crate::rpc::client::transfer_allowance(shipment.len())),
+        );
         let mut missed: Vec<NodeId> = Vec::new();
 
         while acked < plan.required {

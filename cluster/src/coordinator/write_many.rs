@@ -122,7 +122,13 @@ impl Coordinator {
                 merge_many_to(Arc::clone(self), id, db, batch, indexes)
             })
             .collect();
-        let mut timer = AwakeTimer::new(self.timeout());
+        // A batch's records all go to a peer: a long one is given the time
+        // to travel (`transfer_allowance`), as its MERGE_MANY is.
+        let shipped: usize = writes.values().map(|w| w.record.len()).sum();
+        let mut timer = AwakeTimer::new(
+            self.timeout()
+                .saturating_add(crate::rpc::client::transfer_allowance(shipped)),
+        );
         let done =
             |writes: &HashMap<usize, KeyWrite>| writes.values().all(|w| w.acked >= w.required);
         while !done(&writes) && !calls.is_empty() {

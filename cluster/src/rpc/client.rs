@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::io::BufReader;
 use tokio::net::{TcpSocket, TcpStream};
@@ -179,16 +180,19 @@ impl RpcClient {
     }
 
     /// Sends `req` to the node at `addr` (its cluster port) and waits for the
-    /// reply, at most `timeout` including connecting.
+    /// reply, at most `timeout` including connecting, plus
+    /// [`transfer_allowance`] for a long request.
     pub async fn call(
         &self,
         addr: &str,
         req: &Request,
         timeout: Duration,
     ) -> Result<Response, RpcError> {
+        let (kind, body) = req.encode();
+        let timeout = timeout.saturating_add(transfer_allowance(body.len()));
         // Awake time only: a pause of this process is not the peer's delay.
         let since_ms = self.now_ms();
-        match crate::timer::within(timeout, self.call_inner(addr, req)).await {
+        match crate::timer::within(timeout, self.call_inner(addr, kind, body)).await {
             Some(r) => r,
             None => {
                 self.retire_if_silent(addr, since_ms);
@@ -197,9 +201,8 @@ impl RpcClient {
         }
     }
 
-    async fn call_inner(&self, addr: &str, req: &Request) -> Result<Response, RpcError> {
+    async fn call_inner(&self, addr: &str, kind: u8, body: Bytes) -> Result<Response, RpcError> {
         let conn = self.connection(addr).await?;
-        let (kind, body) = req.encode();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done_tx, done_rx) = oneshot::channel();
         if conn
@@ -385,4 +388,29 @@ pub(crate) async fn dial(addr: &str, source: Option<IpAddr>) -> std::io::Result<
             format!("no address of {addr} in the family of bind-source-addr {source}"),
         )
     }))
+}
+
+/// Request bytes a peer is given a second for, beyond the replica timeout.
+const ALLOWED_BYTES_PER_SECOND: usize = 64 << 20;
+
+/// Extra time a request of `len` bytes is given: one second per 64 MB.
+/// Sending, reading and applying a long value takes time in proportion to
+/// its length: with the replica timeout alone (2 s by default), a 256 MB
+/// SET through a 3-node cluster answered NOQUORUM in most runs on a 2-core
+/// machine, although every replica applied it.
+pub(crate) fn transfer_allowance(len: usize) -> Duration {
+    Duration::from_millis((len / (ALLOWED_BYTES_PER_SECOND / 1000)) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_requests_get_a_second_per_64_mb() {
+        assert_eq!(transfer_allowance(0), Duration::ZERO);
+        assert_eq!(transfer_allowance(64 << 10), Duration::from_millis(0));
+        assert_eq!(transfer_allowance(64 << 20), Duration::from_millis(1000));
+        assert_eq!(transfer_allowance(512 << 20), Duration::from_millis(8000));
+    }
 }

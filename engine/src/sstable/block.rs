@@ -53,9 +53,17 @@ pub(crate) fn cmp_ikey(a: &[u8], b: &[u8]) -> Ordering {
 
 /// Encodes a value field: put = `expire:varint data`, tombstone = `time:varint`.
 pub(crate) fn put_value(out: &mut Vec<u8>, v: &InternalValue) {
-    put_varint(out, v.time_ms);
-    if v.kind == Kind::Put {
-        out.extend_from_slice(&v.data);
+    let data = value_parts(out, v);
+    out.extend_from_slice(data);
+}
+
+/// A value field in two parts: its head (the time) appended to `head`,
+/// and the data that follows it, returned (empty for a tombstone).
+pub(crate) fn value_parts<'v>(head: &mut Vec<u8>, v: &'v InternalValue) -> &'v [u8] {
+    put_varint(head, v.time_ms);
+    match v.kind {
+        Kind::Put => &v.data,
+        Kind::Delete => &[],
     }
 }
 
@@ -110,6 +118,15 @@ impl BlockBuilder {
 
     /// Adds an entry; keys must arrive in internal order.
     pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
+        self.add_parts(key, value, &[]);
+    }
+
+    /// Adds an entry whose value is `head` then `tail`, copied once into
+    /// the block. The block's buffer is sized for the entry and the
+    /// block's restarts: a long value (hundreds of MB) grew it by doubling
+    /// before, each step copying everything so far into fresh memory.
+    pub(crate) fn add_parts(&mut self, key: &[u8], head: &[u8], tail: &[u8]) {
+        let value_len = head.len() + tail.len();
         let shared = if self.counter < self.interval {
             self.last_key
                 .iter()
@@ -122,11 +139,14 @@ impl BlockBuilder {
             0
         };
         let unshared = key.get(shared..).unwrap_or_default();
+        self.buf
+            .reserve(3 * 10 + unshared.len() + value_len + 4 * self.restarts.len() + 8);
         put_varint(&mut self.buf, shared as u64);
         put_varint(&mut self.buf, unshared.len() as u64);
-        put_varint(&mut self.buf, value.len() as u64);
+        put_varint(&mut self.buf, value_len as u64);
         self.buf.extend_from_slice(unshared);
-        self.buf.extend_from_slice(value);
+        self.buf.extend_from_slice(head);
+        self.buf.extend_from_slice(tail);
         self.last_key.clear();
         self.last_key.extend_from_slice(key);
         self.counter += 1;

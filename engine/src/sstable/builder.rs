@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::Properties;
-use super::block::{BlockBuilder, put_internal_key, put_value};
+use super::block::{BlockBuilder, put_internal_key, value_parts};
 use super::bloom;
 use super::footer::{Footer, Handle};
 use super::index::{INDEX_RESTART_INTERVAL, encode_handle};
@@ -101,9 +101,12 @@ impl TableBuilder {
         }
         self.key_buf.clear();
         put_internal_key(&mut self.key_buf, user, seq, v.kind);
+        // The value field is the time, then the data: the data goes into
+        // the block directly, not through `val_buf` (one copy of a long
+        // value less).
         self.val_buf.clear();
-        put_value(&mut self.val_buf, v);
-        self.data.add(&self.key_buf, &self.val_buf);
+        let data = value_parts(&mut self.val_buf, v);
+        self.data.add_parts(&self.key_buf, &self.val_buf, data);
         if self.data.estimated_size() >= self.block_size {
             self.finish_data_block()?;
         }
