@@ -406,6 +406,12 @@ fn scan_inline(
         }
         return Ok(Step::Incomplete);
     };
+    // Longer than Redis takes, even when its end arrived with it (Redis
+    // reads at most 16 KB at a time and refuses a line once 64 KB of it
+    // are buffered without an end).
+    if nl > INLINE_MAX_BYTES {
+        return Err(ProtocolError::TooBigInlineRequest);
+    }
     let line_end = if nl > 0 && buf.get(nl - 1) == Some(&b'\r') {
         nl - 1
     } else {

@@ -103,6 +103,18 @@ fn oversized_headers_and_inline_requests_are_rejected() {
         decode_all(&long, &Limits::default()).1,
         Some(ProtocolError::TooBigInlineRequest)
     );
+    // Also when the line's end arrives with it.
+    let mut whole = b"ECHO ".to_vec();
+    whole.extend_from_slice(&long);
+    whole.extend_from_slice(b"\r\n");
+    assert_eq!(
+        decode_all(&whole, &Limits::default()).1,
+        Some(ProtocolError::TooBigInlineRequest)
+    );
+    let mut fits = b"ECHO ".to_vec();
+    fits.extend_from_slice(&long[..request::INLINE_MAX_BYTES - 10]);
+    fits.extend_from_slice(b"\r\n");
+    assert_eq!(decode_all(&fits, &Limits::default()).1, None);
     let mut mb = b"*".to_vec();
     mb.extend_from_slice(&long);
     assert_eq!(
