@@ -80,6 +80,48 @@ pub(crate) struct SharedValue {
     pub(crate) crc: u32,
 }
 
+/// A run of a log buffer's bytes, or a shared value between two runs.
+pub(crate) enum Piece<'a> {
+    Own(&'a [u8]),
+    Shared(&'a SharedValue),
+}
+
+/// `data` from `from` on, with `shared` (positions in `data`, in order, at
+/// or after `from`) in their places: the bytes the log writes, in order.
+pub(crate) fn pieces<'a>(
+    data: &'a [u8],
+    from: usize,
+    shared: &'a [SharedValue],
+) -> impl Iterator<Item = Piece<'a>> {
+    let tail = data
+        .get(shared.last().map_or(from, |v| v.at)..)
+        .unwrap_or_default();
+    let mut at = from;
+    shared
+        .iter()
+        .flat_map(move |v| {
+            let before = data.get(at..v.at).unwrap_or_default();
+            at = v.at;
+            [Piece::Own(before), Piece::Shared(v)]
+        })
+        .chain(std::iter::once(Piece::Own(tail)))
+}
+
+impl Piece<'_> {
+    /// The piece's bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Own(b) => b,
+            Piece::Shared(v) => &v.bytes,
+        }
+    }
+}
+
+/// Bytes of `shared` values together.
+pub(crate) fn shared_len(shared: &[SharedValue]) -> usize {
+    shared.iter().map(|v| v.bytes.len()).sum()
+}
+
 /// The checksums of the values of `batch` that the log will share
 /// ([`SHARE_VALUE_ABOVE`]), in order: computed before the engine's write
 /// lock is taken, so the lock is not held over the values' bytes.

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::WalFile;
-use crate::batch::SharedValue;
+use crate::batch::{SharedValue, pieces, shared_len};
 use crate::error::{Error, Result};
 use crate::options::FsyncPolicy;
 
@@ -68,7 +68,7 @@ pub(crate) struct Chunk {
 impl Chunk {
     /// Bytes this chunk writes to its file.
     pub(crate) fn len(&self) -> usize {
-        self.data.len() + self.shared.iter().map(|v| v.bytes.len()).sum::<usize>()
+        self.data.len() + shared_len(&self.shared)
     }
 
     /// The chunk's records as one buffer (its shared values copied in).
@@ -77,13 +77,9 @@ impl Chunk {
             return self.data;
         }
         let mut out = Vec::with_capacity(self.len());
-        let mut from = 0;
-        for v in &self.shared {
-            out.extend_from_slice(self.data.get(from..v.at).unwrap_or_default());
-            out.extend_from_slice(&v.bytes);
-            from = v.at;
+        for p in pieces(&self.data, 0, &self.shared) {
+            out.extend_from_slice(p.bytes());
         }
-        out.extend_from_slice(self.data.get(from..).unwrap_or_default());
         out
     }
 }
@@ -91,7 +87,7 @@ impl Chunk {
 impl LogBuffer {
     /// Bytes pending for the active file.
     pub(crate) fn pending_len(&self) -> usize {
-        self.buf.len() + self.shared.iter().map(|v| v.bytes.len()).sum::<usize>()
+        self.buf.len() + shared_len(&self.shared)
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use crate::batch::{DecodedBatch, SharedValue, decode_batch};
+use crate::batch::{DecodedBatch, SharedValue, decode_batch, pieces};
 use crate::coding::Cursor;
 use crate::error::{Error, Result};
 use crate::format::{WAL_HEADER_LEN, WAL_MAGIC, WAL_RECORD_BATCH, WAL_SUFFIX, WAL_VERSION};
@@ -118,19 +118,9 @@ impl WalFile {
     /// `shared` are values to write from their own memory, each at its
     /// place in `data` (`SharedValue::at`, in order).
     pub(crate) fn append(&self, data: &[u8], shared: &[SharedValue]) -> Result<()> {
-        let start = self.len.load(Ordering::Acquire);
-        let mut at = start;
-        let mut from = 0;
-        let pieces = shared
-            .iter()
-            .flat_map(|v| {
-                let before = data.get(from..v.at).unwrap_or_default();
-                from = v.at;
-                [before, &v.bytes[..]]
-            })
-            .collect::<Vec<_>>();
-        let last = data.get(from..).unwrap_or_default();
-        for piece in pieces.into_iter().chain([last]) {
+        let mut at = self.len.load(Ordering::Acquire);
+        for piece in pieces(data, 0, shared) {
+            let piece = piece.bytes();
             if let Err(e) = self.file.write_all_at(piece, at) {
                 self.dirty.store(true, Ordering::Relaxed);
                 self.cut_back();

@@ -48,7 +48,7 @@ pub(crate) fn finish_header(buf: &mut [u8], start: usize, rtype: u8) {
 /// and checksum cover them where they belong.
 #[expect(
     clippy::indexing_slicing,
-    reason = "start came from reserve_header on this buffer, and each shared value's position was taken from it after"
+    reason = "start came from reserve_header on this buffer"
 )]
 pub(crate) fn finish_header_sharing(
     buf: &mut [u8],
@@ -56,18 +56,15 @@ pub(crate) fn finish_header_sharing(
     rtype: u8,
     shared: &[crate::batch::SharedValue],
 ) {
+    use crate::batch::{Piece, pieces, shared_len};
     let payload_start = start + LOG_RECORD_HEADER_LEN;
     buf[start + 8] = rtype;
-    let mut len = buf.len() - payload_start;
-    let mut crc = 0;
-    let mut from = start + 8;
-    for v in shared {
-        crc = crc32c::crc32c_append(crc, &buf[from..v.at]);
-        crc = crc32c::crc32c_combine(crc, v.crc, v.bytes.len());
-        len += v.bytes.len();
-        from = v.at;
-    }
-    crc = crc32c::crc32c_append(crc, &buf[from..]);
+    let len = buf.len() - payload_start + shared_len(shared);
+    // A shared value's checksum was taken before the write lock.
+    let crc = pieces(buf, start + 8, shared).fold(0, |crc, p| match p {
+        Piece::Own(b) => crc32c::crc32c_append(crc, b),
+        Piece::Shared(v) => crc32c::crc32c_combine(crc, v.crc, v.bytes.len()),
+    });
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
     buf[start + 4..start + 8].copy_from_slice(&(len as u32).to_le_bytes());
 }
