@@ -3,16 +3,20 @@
 //!
 //! Members are stored in member order with no index by position, so a
 //! uniform pick by position walks the member keys up to it: O(*n*) per
-//! call (14 ms on a 200,000-member set). For a small pick from a large
-//! collection, one walk instead draws [`pool_size`] distinct positions
-//! (one per 16 members, at least 1,024) at random and keeps their members, shuffled, in a pool for the
-//! collection's generation; each later pick takes the next member from
-//! the pool and reads it (a point read), skipping one removed since. The
-//! pool is drawn again once a quarter of it is left (by the one caller
-//! that noticed, after its own picks, while the others go on taking what
-//! is left), or at once when the collection's size has moved by more
-//! than a quarter since. A caller that finds no pool while another draws
-//! it walks for its own picks, as without a pool.
+//! call (14 ms on a 200,000-member set), and more where earlier pops and
+//! removals left deletions that the walk passes until compaction drops
+//! them. For a small pick from a large collection, one walk instead draws
+//! [`pool_size`] distinct positions at random (for a read, one per 16
+//! members, at least 1,024; for a pop, every member, up to 65,536) and
+//! keeps their members, shuffled, in a pool for the collection's
+//! generation; each later pick takes the next member from the pool and
+//! reads it (a point read), skipping one removed since. The pool is drawn
+//! again once a quarter of it is left (by the one caller that noticed,
+//! after its own picks, while the others go on taking what is left), or at
+//! once when the collection's size has moved by more than a quarter from
+//! what the pool expects (its size at the draw, less the members a pop
+//! took from it). A caller that finds no pool while another draws it
+//! walks for its own picks, as without a pool.
 //!
 //! Each pick is still a uniform one among the members present when its
 //! pool was drawn, and the picks of one call are distinct. Members added
@@ -42,14 +46,18 @@ use crate::version::collection::{Item, Kind};
 /// (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) to come from a pool (below, the
 /// walk is short).
 pub const POOL_MIN_MEMBERS: u64 = 2048;
-/// The same for a pop's picks (SPOP). A pool proposes each member once,
-/// so its picks are distinct across calls, not only within one: for
-/// reads of a smaller collection that would show (no repeat in hundreds
-/// of single picks), but a popped member leaves the collection, so pops
-/// are distinct anyway. Walking per pop cost 120-170 µs at 1,000 members
+/// The same for a pop's picks (SPOP): every split set (it goes back
+/// inline below 32 members). A pool proposes each member once, so its
+/// picks are distinct across calls, not only within one: for reads of a
+/// smaller collection that would show (no repeat in hundreds of single
+/// picks), but a popped member leaves the collection, so pops are
+/// distinct anyway. Walking per pop cost 120-170 µs at 1,000 members
 /// (SPOP from one client: 5,600 pops a second), all of it under the
-/// key's record lock.
-pub const POOL_MIN_POP_MEMBERS: u64 = 256;
+/// key's record lock; and a set emptied by pops leaves a deletion per
+/// member behind, which each walk passes: popping the last 256 members
+/// of a set that had held 63,000 walked 63,000 deletions per pop, 2 to 6
+/// ms each.
+pub const POOL_MIN_POP_MEMBERS: u64 = 32;
 
 /// Who picks at random: a read, or a pop whose picks leave the collection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,8 +96,13 @@ const DRAW_TIMEOUT: Duration = Duration::from_secs(10);
 struct Pool {
     /// Members not yet proposed, taken from the end.
     members: Vec<Bytes>,
+    /// How many members the pool held when drawn.
+    drawn: usize,
     /// The collection's size when the pool was drawn.
     drawn_at_count: u64,
+    /// Members a pop took from the pool since (each one leaves the
+    /// collection, so the size it expects falls by as many).
+    popped: u64,
     /// When a caller took on drawing it again, if one has.
     drawing_since: Option<Instant>,
 }
@@ -98,8 +111,7 @@ impl Pool {
     /// Whether the caller should draw the pool again: it runs low and no
     /// other caller has taken that on (recently).
     fn claim_draw(&mut self) -> bool {
-        let full = pool_size(usize::try_from(self.drawn_at_count).unwrap_or(usize::MAX));
-        let low = self.members.len() < full / 4;
+        let low = self.members.len() < self.drawn / 4;
         let free = self
             .drawing_since
             .is_none_or(|t| t.elapsed() > DRAW_TIMEOUT);
@@ -137,17 +149,27 @@ pub struct Take {
     pub draw: bool,
 }
 
-/// Positions a walk draws for a pool of a collection of `len` members:
-/// one per 64 members, between [`POOL_PICKS`] and 16,384, so a walk
-/// costs about 85 member keys per pick whatever the size (a pool is drawn
-/// again when a quarter is left).
+/// Positions a walk draws for a pool of a collection of `len` members
+/// picked by `picker`.
 ///
-/// The walk visits every member record (each a cache miss, about 100 ns),
-/// so one per 16 members: a pick's share of the walks is about 16 of
-/// them. With one per 64, SPOP on a 260,000-member set spent most of its
-/// time walking.
-pub fn pool_size(len: usize) -> usize {
-    (len / 16).clamp(POOL_PICKS, POOL_MAX_PICKS).min(len)
+/// A read's pool: one per 16 members, between [`POOL_PICKS`] and
+/// [`POOL_MAX_PICKS`], so a pick's share of the walks is about 21 member
+/// keys (a pool is drawn again when a quarter is left) whatever the size.
+/// The walk visits every member record (each a cache miss, about 100 ns);
+/// with one per 64, SPOP on a 260,000-member set spent most of its time
+/// walking.
+///
+/// A pop's pool: every member, up to [`POOL_MAX_PICKS`] (and 2 MiB of
+/// names). Pops shrink the collection and leave a deletion per member
+/// that every walk passes until compaction drops them, so a pop's share
+/// of a walk grows as the set empties: with one per 16, SPOP of a 63,000
+/// member set spent 11-16 µs a pop, most of it passing deletions. Drawing
+/// all of it, a set is walked about once per quarter of it popped.
+pub fn pool_size(len: usize, picker: Picker) -> usize {
+    match picker {
+        Picker::Read => (len / 16).clamp(POOL_PICKS, POOL_MAX_PICKS).min(len),
+        Picker::Pop => len.min(POOL_MAX_PICKS),
+    }
 }
 
 /// Whether a pick of `count` (SRANDMEMBER's sign convention) among `len`
@@ -167,10 +189,11 @@ pub fn pooled(len: u64, count: i64, picker: Picker) -> bool {
 
 impl SamplePools {
     /// The next member the pool of `(ns, key, generation)` (a collection
-    /// of `count` members now) proposes, and whether this caller is to
-    /// draw the pool again. A pool drawn when the collection's size was
-    /// more than a quarter away from `count` proposes nothing.
-    pub fn take(&self, ns: u32, key: &[u8], generation: u64, count: u64) -> Take {
+    /// of `count` members now) proposes to `picker`, and whether this
+    /// caller is to draw the pool again. A pool whose collection's size
+    /// moved by more than a quarter from what it expects (its size at the
+    /// draw, less what pops took from the pool) proposes nothing.
+    pub fn take(&self, ns: u32, key: &[u8], generation: u64, count: u64, picker: Picker) -> Take {
         let mut pools = self.inner.lock();
         let id: PoolKey = (ns, Bytes::copy_from_slice(key), generation);
         let Some(pool) = pools.by_key.get_mut(&id) else {
@@ -179,7 +202,9 @@ impl SamplePools {
                 id.clone(),
                 Pool {
                     members: Vec::new(),
+                    drawn: 0,
                     drawn_at_count: count,
+                    popped: 0,
                     drawing_since: Some(Instant::now()),
                 },
             );
@@ -190,12 +215,16 @@ impl SamplePools {
                 draw: true,
             };
         };
-        if pool.drawn_at_count.abs_diff(count) > pool.drawn_at_count / 4 {
+        let expected = pool.drawn_at_count.saturating_sub(pool.popped);
+        if expected.abs_diff(count) > pool.drawn_at_count / 4 {
             pool.members.clear();
         }
         let member = pool.members.pop();
         if member.is_some() {
             self.proposed.fetch_add(1, Ordering::Relaxed);
+            if picker == Picker::Pop {
+                pool.popped += 1;
+            }
         }
         Take {
             member,
@@ -238,8 +267,10 @@ impl SamplePools {
         let mut pools = self.inner.lock();
         let id: PoolKey = (ns, Bytes::copy_from_slice(key), generation);
         let pool = Pool {
+            drawn: kept.len(),
             members: kept,
             drawn_at_count: count,
+            popped: 0,
             drawing_since: None,
         };
         if pools.by_key.insert(id.clone(), pool).is_none() {
@@ -279,7 +310,17 @@ pub(super) fn sampled<T: Clone>(
     mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
 ) -> Result<Vec<T>> {
     if header.kind != Kind::List && pooled(header.count, n, picker) {
-        let from_pool = pooled_picks(engine, snapshot, pools, ns, key, header, n, &mut decode)?;
+        let from_pool = pooled_picks(
+            engine,
+            snapshot,
+            pools,
+            ns,
+            key,
+            header,
+            n,
+            picker,
+            &mut decode,
+        )?;
         if let Some(picked) = from_pool {
             return Ok(picked);
         }
@@ -307,6 +348,7 @@ fn pooled_picks<T>(
     key: &[u8],
     header: &SplitHeader,
     n: i64,
+    picker: Picker,
     decode: &mut impl FnMut(Bytes, Vec<Item>) -> T,
 ) -> Result<Option<Vec<T>>> {
     let want = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
@@ -315,7 +357,7 @@ fn pooled_picks<T>(
     // Whether this caller is to draw the pool again, and whether it has.
     let (mut draw, mut drawn) = (false, false);
     while out.len() < want {
-        let take = pools.take(ns, key, header.generation, header.count);
+        let take = pools.take(ns, key, header.generation, header.count, picker);
         draw |= take.draw;
         match take.member {
             // Each member once per call, and one removed since not at all.
@@ -328,19 +370,19 @@ fn pooled_picks<T>(
             // Another caller is drawing it, or even a fresh pool ran dry.
             None if !draw || drawn => return Ok(None),
             None => {
-                draw_pool(engine, snapshot, pools, ns, key, header)?;
+                draw_pool(engine, snapshot, pools, ns, key, header, picker)?;
                 (draw, drawn) = (false, true);
             }
         }
     }
     if draw {
-        draw_pool(engine, snapshot, pools, ns, key, header)?;
+        draw_pool(engine, snapshot, pools, ns, key, header, picker)?;
     }
     Ok(Some(out))
 }
 
-/// Draws the pool of a collection: one walk keeping the members at
-/// [`pool_size`] distinct random positions, shuffled.
+/// Draws the pool of a collection for `picker`: one walk keeping the
+/// members at [`pool_size`] distinct random positions, shuffled.
 fn draw_pool(
     engine: &Engine,
     snapshot: &Snapshot,
@@ -348,10 +390,11 @@ fn draw_pool(
     ns: u32,
     key: &[u8],
     header: &SplitHeader,
+    picker: Picker,
 ) -> Result<()> {
     use rand::seq::SliceRandom;
     let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-    let size = i64::try_from(pool_size(len)).unwrap_or(i64::MAX);
+    let size = i64::try_from(pool_size(len, picker)).unwrap_or(i64::MAX);
     let picks = super::random_picks(len, size);
     let mut members: Vec<Bytes> = members_at(engine, snapshot, ns, key, header, &picks, |m, _| m)?
         .into_values()
@@ -415,7 +458,7 @@ mod tests {
     }
 
     fn next(pools: &SamplePools, generation: u64, count: u64) -> Option<Bytes> {
-        pools.take(0, b"k", generation, count).member
+        pools.take(0, b"k", generation, count, Picker::Read).member
     }
 
     #[test]
@@ -425,12 +468,12 @@ mod tests {
             member: None,
             draw: true,
         };
-        assert_eq!(pools.take(0, b"k", 1, 5000), none_draw);
+        assert_eq!(pools.take(0, b"k", 1, 5000, Picker::Read), none_draw);
         let none_walk = Take {
             member: None,
             draw: false,
         };
-        assert_eq!(pools.take(0, b"k", 1, 5000), none_walk);
+        assert_eq!(pools.take(0, b"k", 1, 5000, Picker::Read), none_walk);
         pools.fill(0, b"k", 1, 5000, names(POOL_PICKS));
         // Each member once, from the end; a caller is asked to draw again
         // once a quarter is left, and only one.
@@ -439,7 +482,7 @@ mod tests {
         while let Take {
             member: Some(m),
             draw,
-        } = pools.take(0, b"k", 1, 5000)
+        } = pools.take(0, b"k", 1, 5000, Picker::Read)
         {
             got.push(m);
             draws += usize::from(draw);
@@ -448,7 +491,7 @@ mod tests {
         assert_eq!(got.first().map(|m| &m[..]), Some(&b"m1023"[..]));
         assert_eq!(draws, 1);
         // Another generation of the key has its own pool.
-        assert_eq!(pools.take(0, b"k", 2, 5000), none_draw);
+        assert_eq!(pools.take(0, b"k", 2, 5000, Picker::Read), none_draw);
     }
 
     #[test]
@@ -458,6 +501,29 @@ mod tests {
         assert!(next(&pools, 1, 4900).is_some());
         assert_eq!(next(&pools, 1, 5100), None);
         assert_eq!(next(&pools, 1, 4000), None);
+    }
+
+    /// A pop's pool expects the collection to shrink by what it proposed:
+    /// its own pops keep it, members added beside them (more than a quarter
+    /// of its size at the draw) retire it. A read's pool expects the size
+    /// it was drawn at.
+    #[test]
+    fn a_pop_pool_expects_the_collection_to_shrink_by_its_pops() {
+        let pools = SamplePools::default();
+        pools.fill(0, b"k", 1, 1000, names(1000));
+        let pop = |count: u64| pools.take(0, b"k", 1, count, Picker::Pop);
+        for popped in 0..600 {
+            let take = pop(1000 - popped);
+            assert!(take.member.is_some() && !take.draw, "pop {popped}");
+        }
+        // 600 popped: a size of 400 is what it expects, 600 within a
+        // quarter of the draw's size, 700 is not.
+        assert!(pop(600).member.is_some());
+        assert_eq!(pop(700).member, None);
+        // A read's pool drawn at 1,000 proposes nothing at 600.
+        pools.fill(0, b"k", 2, 1000, names(1000));
+        assert!(pools.take(0, b"k", 2, 800, Picker::Read).member.is_some());
+        assert_eq!(pools.take(0, b"k", 2, 600, Picker::Read).member, None);
     }
 
     #[test]
@@ -470,15 +536,20 @@ mod tests {
         assert!(next(&pools, MAX_POOLS as u64 + 4, 5000).is_some());
         let long = vec![Bytes::from(vec![b'x'; 100 << 10]); 10];
         pools.fill(1, b"k", 1, 5000, long);
-        let kept = std::iter::from_fn(|| pools.take(1, b"k", 1, 5000).member).count();
+        let kept = std::iter::from_fn(|| pools.take(1, b"k", 1, 5000, Picker::Read).member).count();
         assert_eq!(kept, 10, "2 MiB holds ten 100 KiB members");
         let long = vec![Bytes::from(vec![b'x'; 100 << 10]); 30];
         pools.fill(1, b"k", 2, 5000, long);
-        let kept = std::iter::from_fn(|| pools.take(1, b"k", 2, 5000).member).count();
+        let kept = std::iter::from_fn(|| pools.take(1, b"k", 2, 5000, Picker::Read).member).count();
         assert_eq!(kept, 20, "2 MiB of 100 KiB members and their slots");
-        assert_eq!(pool_size(3000), POOL_PICKS);
-        assert_eq!(pool_size(1_000_000), 62_500);
-        assert_eq!(pool_size(100_000_000), POOL_MAX_PICKS);
+        let read = Picker::Read;
+        assert_eq!(pool_size(3000, read), POOL_PICKS);
+        assert_eq!(pool_size(1_000_000, read), 62_500);
+        assert_eq!(pool_size(100_000_000, read), POOL_MAX_PICKS);
+        // A pop's pool holds every member, up to the same bound.
+        assert_eq!(pool_size(40, Picker::Pop), 40);
+        assert_eq!(pool_size(3000, Picker::Pop), 3000);
+        assert_eq!(pool_size(1_000_000, Picker::Pop), POOL_MAX_PICKS);
     }
 
     #[test]
