@@ -13,6 +13,7 @@
 //!    iterators merge by sequence, so a tree reshaped by strategy switches is
 //!    still read correctly.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -69,6 +70,33 @@ impl Run {
         self.files
             .get(i)
             .filter(|f| f.props.smallest.as_ref() <= key)
+    }
+
+    /// The run's files whose key range meets `[lower, upper)` (either
+    /// bound may be inclusive, exclusive or absent): a contiguous slice,
+    /// as the files are disjoint and ordered.
+    pub(crate) fn files_within(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> &[Arc<FileMeta>] {
+        let from = match lower {
+            Bound::Included(l) => self.files.partition_point(|f| f.props.largest.as_ref() < l),
+            Bound::Excluded(l) => self
+                .files
+                .partition_point(|f| f.props.largest.as_ref() <= l),
+            Bound::Unbounded => 0,
+        };
+        let to = match upper {
+            Bound::Included(u) => self
+                .files
+                .partition_point(|f| f.props.smallest.as_ref() <= u),
+            Bound::Excluded(u) => self
+                .files
+                .partition_point(|f| f.props.smallest.as_ref() < u),
+            Bound::Unbounded => self.files.len(),
+        };
+        self.files.get(from..to.max(from)).unwrap_or_default()
     }
 
     /// Smallest and largest user key of the run.
@@ -208,4 +236,57 @@ pub(crate) struct SuperVersion {
     pub(crate) mem: Arc<Memtable>,
     pub(crate) imms: Vec<Arc<Memtable>>,
     pub(crate) version: Arc<Version>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
+mod tests {
+    use super::*;
+
+    fn run(ranges: &[(&str, &str)]) -> Run {
+        let files = ranges
+            .iter()
+            .enumerate()
+            .map(|(n, (lo, hi))| {
+                Arc::new(FileMeta {
+                    number: n as u64,
+                    size: 1,
+                    props: Properties {
+                        smallest: Bytes::from(lo.to_string()),
+                        largest: Bytes::from(hi.to_string()),
+                        ..Properties::default()
+                    },
+                })
+            })
+            .collect();
+        Run { id: 1, files }
+    }
+
+    fn numbers(files: &[Arc<FileMeta>]) -> Vec<u64> {
+        files.iter().map(|f| f.number).collect()
+    }
+
+    /// A range read keeps the files its range meets, bound by bound.
+    #[test]
+    fn a_run_gives_a_range_the_files_that_meet_it() {
+        use Bound::{Excluded, Included, Unbounded};
+        let r = run(&[("b", "d"), ("f", "h"), ("j", "l")]);
+        fn b(x: Bound<&str>) -> Bound<&[u8]> {
+            x.map(str::as_bytes)
+        }
+        let within = |lo: Bound<&str>, hi: Bound<&str>| numbers(r.files_within(b(lo), b(hi)));
+        assert_eq!(within(Unbounded, Unbounded), vec![0, 1, 2]);
+        assert_eq!(within(Included("e"), Excluded("f")), Vec::<u64>::new());
+        assert_eq!(within(Included("e"), Included("f")), vec![1]);
+        assert_eq!(within(Included("d"), Excluded("j")), vec![0, 1]);
+        assert_eq!(within(Excluded("d"), Excluded("j")), vec![1]);
+        assert_eq!(within(Excluded("d"), Included("j")), vec![1, 2]);
+        assert_eq!(within(Included("a"), Excluded("b")), Vec::<u64>::new());
+        assert_eq!(within(Included("a"), Included("b")), vec![0]);
+        assert_eq!(within(Excluded("l"), Unbounded), Vec::<u64>::new());
+        assert_eq!(within(Included("l"), Unbounded), vec![2]);
+        assert_eq!(within(Unbounded, Excluded("g")), vec![0, 1]);
+        // A range whose ends cross holds nothing.
+        assert_eq!(within(Included("k"), Excluded("c")), Vec::<u64>::new());
+    }
 }

@@ -65,14 +65,21 @@ impl Inner {
         Ok(best.map(|(_, v)| v))
     }
 
-    /// A merged iterator over every source, unpositioned, for a reader at
-    /// `seq` (the memtables yield only the version of each key it sees).
-    /// With `fill_cache` off, SSTable blocks it reads are not cached.
+    /// A merged iterator, unpositioned, over every source that may hold a
+    /// key of `[lower, upper)`, for a reader at `seq` (the memtables yield
+    /// only the version of each key it sees). With `fill_cache` off,
+    /// SSTable blocks it reads are not cached.
+    ///
+    /// Of each sorted run only the files whose key range meets the range
+    /// are kept, and a run with none is left out: a short range read (a
+    /// list's ends, a collection's members) then seeks the few files that
+    /// can hold its keys, not one file (an index, a block) per run.
     pub(crate) fn merged(
         &self,
         sv: &crate::version::SuperVersion,
         seq: u64,
         fill_cache: bool,
+        (lower, upper): (Bound<&[u8]>, Bound<&[u8]>),
     ) -> MergeIter {
         let mut children: Vec<Box<dyn InternalIter>> = Vec::with_capacity(2 + sv.imms.len() + 8);
         children.push(Box::new(MemIter::new(sv.mem.clone(), Some(seq))));
@@ -80,8 +87,12 @@ impl Inner {
             children.push(Box::new(MemIter::new(m.clone(), Some(seq))));
         }
         for (_, run) in sv.version.runs_by_age() {
+            let files = run.files_within(lower, upper);
+            if files.is_empty() {
+                continue;
+            }
             children.push(Box::new(RunIter::new(
-                run.files.clone(),
+                files.to_vec(),
                 self.tables.inner.clone(),
                 fill_cache,
             )));
@@ -98,7 +109,7 @@ impl Inner {
         fill_cache: bool,
     ) -> Result<EngineIter> {
         let sv = self.current_sv();
-        let merge = self.merged(&sv, seq, fill_cache);
+        let merge = self.merged(&sv, seq, fill_cache, (bound_ref(&lower), bound_ref(&upper)));
         // At time 0 nothing has expired: the embedder judges expiry.
         let now = if self.opts.hide_expired {
             self.now_ms()
@@ -106,5 +117,14 @@ impl Inner {
             0
         };
         Ok(EngineIter::new(merge, seq, lower, upper, now))
+    }
+}
+
+/// `bound` borrowed.
+fn bound_ref(bound: &Bound<Bytes>) -> Bound<&[u8]> {
+    match bound {
+        Bound::Included(k) => Bound::Included(&k[..]),
+        Bound::Excluded(k) => Bound::Excluded(&k[..]),
+        Bound::Unbounded => Bound::Unbounded,
     }
 }
