@@ -31,6 +31,7 @@ mod point_read_tests;
 mod prefetch;
 pub mod ranges;
 mod reclaim;
+mod sample_names;
 mod sample_pool;
 mod score_index;
 mod split;
@@ -395,13 +396,15 @@ impl Keyspace {
         })
     }
 
-    /// How many pools of random picks were drawn (walks) and how many
-    /// members they proposed, for INFO and metrics.
+    /// How many walks drew pools of random picks or copied a collection's
+    /// member names for them, and how many members the pools proposed,
+    /// for INFO and metrics.
     pub fn sample_stats(&self) -> (u64, u64) {
         let pools = &self.inner.samples;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
         (
-            pools.draws.load(std::sync::atomic::Ordering::Relaxed),
-            pools.proposed.load(std::sync::atomic::Ordering::Relaxed),
+            pools.draws.load(relaxed) + pools.names.made.load(relaxed),
+            pools.proposed.load(relaxed),
         )
     }
 

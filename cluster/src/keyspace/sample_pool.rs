@@ -137,6 +137,8 @@ pub struct SamplePools {
     pub draws: AtomicU64,
     /// Members proposed by pools.
     pub proposed: AtomicU64,
+    /// Copies of mid-size collections' member names (`super::sample_names`).
+    pub names: super::sample_names::NameCopies,
 }
 
 /// What [`SamplePools::take`] found.
@@ -309,6 +311,22 @@ pub(super) fn sampled<T: Clone>(
     picker: Picker,
     mut decode: impl FnMut(Bytes, Vec<Item>) -> T,
 ) -> Result<Vec<T>> {
+    if picker == Picker::Read && super::sample_names::copied(header.kind, header.count, n) {
+        let names = &pools.names;
+        let from_copy = super::sample_names::copied_picks(
+            engine,
+            snapshot,
+            names,
+            ns,
+            key,
+            header,
+            n,
+            &mut decode,
+        )?;
+        if let Some(picked) = from_copy {
+            return Ok(picked);
+        }
+    }
     if header.kind != Kind::List && pooled(header.count, n, picker) {
         let from_pool = pooled_picks(
             engine,
