@@ -216,6 +216,51 @@ fn keys_scan_dbsize_randomkey() {
     assert_eq!(err(c, &["SCAN", "0", "FOO"]), "ERR syntax error");
 }
 
+/// Deleted keys leave tombstones (kept for the grace period) among the
+/// live keys: SCAN pages still hold keys, as Redis's do, and RANDOMKEY
+/// finds one of the few live keys instead of answering nil.
+#[test]
+fn scan_and_randomkey_of_a_database_left_sparse_by_deletions() {
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    let (all, dead) = (20_000, 19_900);
+    for chunk in (0..all).collect::<Vec<_>>().chunks(1000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.cmd("SET").arg(format!("k{i}")).arg(1).ignore();
+        }
+        pipe.query::<()>(c).unwrap();
+    }
+    for chunk in (0..dead).collect::<Vec<_>>().chunks(1000) {
+        let mut cmd = redis::cmd("DEL");
+        for i in chunk {
+            cmd.arg(format!("k{i}"));
+        }
+        cmd.query::<i64>(c).unwrap();
+    }
+    let live: BTreeSet<String> = (dead..all).map(|i| format!("k{i}")).collect();
+    assert_eq!(ok(c, &["DBSIZE"]), int((all - dead) as i64));
+    let (keys, calls) = scan_all(c, &[]);
+    assert_eq!(keys.iter().cloned().collect::<BTreeSet<_>>(), live);
+    // 100 keys, COUNT 10: about ten pages; a page per ten records would
+    // take 2,000.
+    assert!(calls < 100, "{calls} SCAN calls for 100 keys");
+    for _ in 0..20 {
+        let random: Option<String> = redis::cmd("RANDOMKEY").query(c).unwrap();
+        let random = random.expect("RANDOMKEY of a database with 100 keys");
+        assert!(live.contains(&random), "{random}");
+    }
+    for chunk in (dead..all).collect::<Vec<_>>().chunks(50) {
+        let mut cmd = redis::cmd("DEL");
+        for i in chunk {
+            cmd.arg(format!("k{i}"));
+        }
+        cmd.query::<i64>(c).unwrap();
+    }
+    assert_eq!(ok(c, &["RANDOMKEY"]), Nil);
+    assert_eq!(scan_all(c, &[]).0, Vec::<String>::new());
+}
+
 #[test]
 fn rename_copy_move_and_databases() {
     let s = TestServer::start();

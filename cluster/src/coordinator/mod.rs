@@ -516,15 +516,25 @@ impl Coordinator {
     }
 
     /// A random live key of `db`, cluster-wide: the first key at or after a
-    /// random ring position, wrapping around.
+    /// random ring position, wrapping around. Pages without a key (deleted
+    /// keys' tombstones) are passed until one has a key or the whole ring
+    /// was scanned: `None` only for an empty database.
     pub async fn random_key(self: &Arc<Self>, db: u32) -> Result<Option<Bytes>> {
-        for cursor in [rand::random::<u64>(), 0] {
+        let start = rand::random::<u64>();
+        let (mut cursor, mut wrapped) = (start, false);
+        loop {
             let page = self.scan(db, cursor, 1).await?;
             if let Some(k) = page.keys.into_iter().next() {
                 return Ok(Some(k));
             }
+            match page.cursor {
+                // The end of the ring: on from its start, once.
+                0 if wrapped || start == 0 => return Ok(None),
+                0 => (cursor, wrapped) = (0, true),
+                next if wrapped && next >= start => return Ok(None),
+                next => cursor = next,
+            }
         }
-        Ok(None)
     }
 
     /// Gives `dbs` fresh namespaces on every member (FLUSHDB, FLUSHALL).

@@ -214,7 +214,9 @@ mod tests {
     fn put(kind: Kind, names: impl Iterator<Item = usize>) -> CollectionOp {
         CollectionOp::Put {
             kind,
-            pairs: names.map(|i| (name(i), Bytes::from(format!("v{i}")))).collect(),
+            pairs: names
+                .map(|i| (name(i), Bytes::from(format!("v{i}"))))
+                .collect(),
             if_absent: false,
         }
     }
@@ -250,7 +252,10 @@ mod tests {
             let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
             quarters[i * 4 / n] += 1;
         }
-        assert!(quarters.iter().all(|q| (800..1200).contains(q)), "{quarters:?}");
+        assert!(
+            quarters.iter().all(|q| (800..1200).contains(q)),
+            "{quarters:?}"
+        );
         // Distinct within a call for a positive count; repeats for a negative.
         let distinct: std::collections::BTreeSet<_> = pick(b"s", 64).into_iter().collect();
         assert_eq!(distinct.len(), 64);
@@ -271,7 +276,9 @@ mod tests {
         let _ = pick(b"h", 1);
         let change = CollectionOp::Put {
             kind: Kind::Hash,
-            pairs: (0..n).map(|i| (name(i), Bytes::from(format!("w{i}")))).collect(),
+            pairs: (0..n)
+                .map(|i| (name(i), Bytes::from(format!("w{i}"))))
+                .collect(),
             if_absent: false,
         };
         match apply(&ks, b"h", &change).await.0.unwrap() {
