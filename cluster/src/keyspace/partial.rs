@@ -179,6 +179,34 @@ impl PartialRead {
     }
 }
 
+/// What a [`Need::Members`] read finds of an inline collection's `record`
+/// bytes at `now`, read in place ([`codec::peek_members`]): `Some(None)`
+/// when it has expired. `None` when the record has another shape (a
+/// string, siblings, member histories) or does not decode: the caller
+/// decodes it whole.
+fn peeked_members(record: &Bytes, names: &[Bytes], now: u64) -> Option<Option<PartialRead>> {
+    let mut wanted: Vec<&[u8]> = names.iter().map(|n| &n[..]).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let peeked = crate::version::codec::peek_members(record, &wanted)?;
+    if peeked.expire_at_ms != 0 && peeked.expire_at_ms <= now {
+        return Some(None);
+    }
+    let kind = peeked.kind;
+    let members = peeked
+        .found
+        .into_iter()
+        .map(|(m, items)| Some((m, resolved_bytes(items, None, kind)?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Some(PartialRead {
+        kind: ValueType::of_kind(kind),
+        expire_at_ms: peeked.expire_at_ms,
+        len: peeked.count,
+        members,
+        counted: None,
+    }))
+}
+
 /// Positions of `count` members picked at random among `len`, as
 /// SRANDMEMBER, HRANDFIELD and ZRANDMEMBER pick them: distinct ones (all,
 /// if `count` ≥ `len`) in random order when `count` > 0, `-count` picks
@@ -230,6 +258,12 @@ impl Keyspace {
         };
         let inline =
             |record: &Siblings| live_entry(record, now).map(|e| PartialRead::of_entry(&e, need));
+        // Some members of a small collection: read in place from its bytes.
+        if let Need::Members(names) = need {
+            if let Some(read) = peeked_members(&v.data, names, now) {
+                return Ok(read);
+            }
+        }
         if let Stored::Inline(record) = split::decode_stored(&v, key)? {
             return Ok(inline(&record));
         }

@@ -876,7 +876,9 @@ impl<'a> Reader<'a> {
     }
 }
 
+mod peek;
 mod split;
+pub use peek::peek_members;
 pub use split::{
     RECORD_FORMAT_SPLIT, RECORD_FORMAT_SPLIT_V3, SplitHeader, decode_member, decode_split_header,
     encode_member, encode_split_header,
