@@ -39,6 +39,7 @@ mod split;
 mod split_tests;
 #[cfg(test)]
 mod split_write_tests;
+mod zset_ranks;
 
 pub use partial::{PartialRead, PartialTarget, random_picks};
 pub(crate) use partial::{collection_need, replies_length};
@@ -351,6 +352,8 @@ struct Inner {
     reclaimer: reclaim::Reclaimer,
     /// Members proposed for random picks from large collections.
     samples: sample_pool::SamplePools,
+    /// Copies of split sorted sets' score order, for ranks.
+    ranks: zset_ranks::RankOrders,
     /// Shared with the compaction filter, which keeps expired records as
     /// markers for this long past their expiry.
     gc_grace_ms: Arc<AtomicU64>,
@@ -398,6 +401,7 @@ impl Keyspace {
                 record_locks,
                 reclaimer,
                 samples: sample_pool::SamplePools::default(),
+                ranks: zset_ranks::RankOrders::default(),
                 gc_grace_ms,
                 keep_markers,
                 databases,

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use ringkv_engine::{Value, WriteBatch};
 
 use super::early_read::EarlyRead;
+use super::sample_names::header_version;
 use super::score_index::ScoreWindow;
 use super::split::{self, Need, Stored};
 use super::{Ack, Keyspace, Updated, ValueType, live_entry};
@@ -302,7 +303,16 @@ impl Keyspace {
             _ => {
                 let pools = &self.inner.samples;
                 let loaded = split::load_members(engine, &snapshot, pools, ns, key, &header, need)?;
-                let counted = split::counted(engine, &snapshot, ns, key, &header, need, &loaded)?;
+                let copied = match need {
+                    Need::Rank { rev, .. } => {
+                        self.copied_rank(&snapshot, ns, key, &header, &loaded, rev)?
+                    }
+                    _ => None,
+                };
+                let counted = match copied {
+                    Some(rank) => Some(rank),
+                    None => split::counted(engine, &snapshot, ns, key, &header, need, &loaded)?,
+                };
                 let members = loaded
                     .into_iter()
                     .filter_map(|(m, items)| {
@@ -499,7 +509,13 @@ impl Keyspace {
         }
         let prefix = split::member_prefix(ns, key, header.generation);
         let member_expiry = if header.unexpiring_members { 0 } else { expiry };
-        split::write_member_changes(&mut batch, &prefix, Some(&loaded), &changed, member_expiry);
+        let index_changes = split::write_member_changes(
+            &mut batch,
+            &prefix,
+            Some(&loaded),
+            &changed,
+            member_expiry,
+        );
         let (first, last) = if kind == Kind::ZSet {
             (
                 zset_bound(&header.first, &loaded, &changed, need, false),
@@ -529,6 +545,11 @@ impl Keyspace {
             Value::with_expiry(crate::version::codec::encode_split_header(&next), expiry),
         );
         let seq = engine.write(batch)?;
+        if let Some(changes) = index_changes {
+            let id = super::zset_ranks::order_key(ns, key, &header);
+            let (before, after) = (header_version(&header), header_version(&next));
+            self.inner.ranks.apply(&id, before, after, &changes);
+        }
         if expiry_changed {
             self.inner.reclaimer.wake_by(expiry);
         }
@@ -542,6 +563,34 @@ impl Keyspace {
 }
 
 impl Keyspace {
+    /// The rank ([`Need::Rank`]) of the member `loaded` holds (if any) in
+    /// the split sorted set under `header`, from the copy of its score
+    /// order (`super::zset_ranks`); `None` when the copy cannot answer.
+    fn copied_rank(
+        &self,
+        snapshot: &ringkv_engine::Snapshot,
+        ns: u32,
+        key: &[u8],
+        header: &SplitHeader,
+        loaded: &[(Bytes, Vec<crate::version::collection::Item>)],
+        rev: bool,
+    ) -> Result<Option<u64>> {
+        let Some((member, items)) = loaded.first() else {
+            return Ok(None);
+        };
+        let history = header.member_histories.get(member);
+        let Some(score) = super::score_index::score_of(items, history) else {
+            return Ok(None);
+        };
+        let engine = &self.inner.engine;
+        let orders = &self.inner.ranks;
+        let ascending = super::zset_ranks::ascending_rank(
+            engine, snapshot, orders, ns, key, header, score, member,
+        )?;
+        let last = header.count.saturating_sub(1);
+        Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
+    }
+
     /// The rest of [`Keyspace::update_partial`] for a write that replaces
     /// the key (called under its record lock).
     async fn replace_split<R>(

@@ -75,7 +75,7 @@ pub fn copied(kind: Kind, len: u64, count: i64) -> bool {
 /// What tells one state of a split collection from another: a write of any
 /// member writes a header with a new clock and, for an added or removed
 /// member, a new size.
-fn header_version(header: &SplitHeader) -> u64 {
+pub(super) fn header_version(header: &SplitHeader) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (
         header.generation,

@@ -215,21 +215,24 @@ fn revert_member(mut bytes: &[u8]) -> Option<Bytes> {
 
 /// Adds to `batch` the index changes that go with storing `now` over
 /// `previous` (all of `now`'s entries without one), under `prefix`
-/// ([`index_prefix`]).
+/// ([`index_prefix`]), and returns them (for the copies of the set's
+/// order, `super::zset_ranks`).
 pub(super) fn write_changes(
     batch: &mut WriteBatch,
     prefix: &[u8],
     previous: Option<&Collection>,
     now: &Collection,
     engine_expiry: u64,
-) {
-    let mut put = |score: f64, member: &[u8]| {
+) -> super::zset_ranks::IndexChanges {
+    let mut changes = super::zset_ranks::IndexChanges::default();
+    let mut put = |score: f64, member: &Bytes| {
         for rev in [false, true] {
             batch.put(
                 entry_key(prefix, score, member, rev),
                 Value::with_expiry(Bytes::new(), engine_expiry),
             );
         }
+        changes.added.push((sortable(score), member.clone()));
     };
     let mut deletes = Vec::new();
     for (member, items) in now.iter() {
@@ -261,7 +264,9 @@ pub(super) fn write_changes(
         for rev in [false, true] {
             batch.delete(entry_key(prefix, score, &member, rev));
         }
+        changes.removed.push((sortable(score), member));
     }
+    changes
 }
 
 /// The members in `w`, in its order, read forward from the ascending

@@ -353,7 +353,9 @@ pub(super) fn place(
     let member_expiry = if unexpiring { 0 } else { engine_expiry };
     let prefix = member_prefix(ns, key, generation);
     let previous = same.and_then(|_| sole_collection(before)).map(|(_, c)| c);
-    write_member_changes(batch, &prefix, previous, coll, member_expiry);
+    // A whole-record write: its new header's version retires any copy of
+    // the set's order (`super::zset_ranks`).
+    let _ = write_member_changes(batch, &prefix, previous, coll, member_expiry);
     // A fresh generation without expiry has no entry to keep in step.
     let expiry_changed = match same {
         Some(h) => h.expire_at_ms != sib.expire_at_ms,
@@ -385,18 +387,18 @@ pub(super) fn place(
 
 /// Puts the members of `now` that differ from `previous` (all of them
 /// without one) and deletes those `previous` held and `now` does not; a
-/// sorted set's score index follows.
+/// sorted set's score index follows, and its changes are returned.
 pub(super) fn write_member_changes(
     batch: &mut WriteBatch,
     prefix: &[u8],
     previous: Option<&Collection>,
     now: &Collection,
     engine_expiry: u64,
-) {
-    if now.kind() == Kind::ZSet {
+) -> Option<super::zset_ranks::IndexChanges> {
+    let index_changes = (now.kind() == Kind::ZSet).then(|| {
         let index = score_index::index_prefix(prefix);
-        score_index::write_changes(batch, &index, previous, now, engine_expiry);
-    }
+        score_index::write_changes(batch, &index, previous, now, engine_expiry)
+    });
     for (member, items) in now.iter() {
         if previous.and_then(|p| p.items(member)) != Some(items.as_slice()) {
             batch.put(
@@ -410,6 +412,7 @@ pub(super) fn write_member_changes(
             batch.delete(member_key(prefix, member));
         }
     }
+    index_changes
 }
 
 /// Which members a write or read of a split collection needs.
