@@ -27,12 +27,15 @@ use super::{Ack, Keyspace, Updated, ValueType, live_entry};
 use crate::error::{Error, Result};
 use crate::token;
 use crate::version::codec::SplitHeader;
-use crate::version::collection::{Collection, Kind};
+use crate::version::collection::{Collection, Item, Kind};
 use crate::version::member_history::{resolve_member, resolved_bytes};
 use crate::version::siblings::Sibling;
 use crate::version::{
     CollectionOp, History, MemberHistories, Payload, PopEnd, Siblings, VectorClock,
 };
+
+/// Members with their items, in some order.
+type MemberItems = Vec<(Bytes, Vec<Item>)>;
 
 /// What a partial read found: the key's type, expiry and member count, and
 /// the members asked for with the values a read shows, in member order.
@@ -302,7 +305,16 @@ impl Keyspace {
             }
             _ => {
                 let pools = &self.inner.samples;
-                let loaded = split::load_members(engine, &snapshot, pools, ns, key, &header, need)?;
+                let by_copy = match need {
+                    Need::Ranks { start, stop, rev } => {
+                        self.copied_ranks(&snapshot, ns, key, &header, (start, stop), rev)?
+                    }
+                    _ => None,
+                };
+                let loaded = match by_copy {
+                    Some(loaded) => loaded,
+                    None => split::load_members(engine, &snapshot, pools, ns, key, &header, need)?,
+                };
                 let copied = match need {
                     Need::Rank { rev, .. } => {
                         self.copied_rank(&snapshot, ns, key, &header, &loaded, rev)?
@@ -572,7 +584,7 @@ impl Keyspace {
         ns: u32,
         key: &[u8],
         header: &SplitHeader,
-        loaded: &[(Bytes, Vec<crate::version::collection::Item>)],
+        loaded: &[(Bytes, Vec<Item>)],
         rev: bool,
     ) -> Result<Option<u64>> {
         let Some((member, items)) = loaded.first() else {
@@ -589,6 +601,37 @@ impl Keyspace {
         )?;
         let last = header.count.saturating_sub(1);
         Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
+    }
+
+    /// The members (with their items) of ranks `start..=stop` ([`Need::Ranks`])
+    /// of the split sorted set under `header`, in order, read by name from
+    /// the copy of its order (`super::zset_ranks`) without passing the
+    /// index's dead entries; `None` when the copy cannot answer.
+    fn copied_ranks(
+        &self,
+        snapshot: &ringkv_engine::Snapshot,
+        ns: u32,
+        key: &[u8],
+        header: &SplitHeader,
+        ranks: (i64, i64),
+        rev: bool,
+    ) -> Result<Option<MemberItems>> {
+        let engine = &self.inner.engine;
+        let orders = &self.inner.ranks;
+        let Some(names) =
+            super::zset_ranks::ranked_names(engine, snapshot, orders, ns, key, header, ranks, rev)?
+        else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            match split::get_member(engine, snapshot, ns, key, header, &name)? {
+                Some(items) => out.push((name, items)),
+                // The copy disagrees with the members: read the index.
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The rest of [`Keyspace::update_partial`] for a write that replaces

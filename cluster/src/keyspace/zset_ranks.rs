@@ -90,6 +90,15 @@ impl RankOrders {
         }
     }
 
+    /// The members of ascending ranks `from..to` in the copy of `id` at
+    /// `version`, if there is one.
+    fn names(&self, id: &OrderKey, version: u64, from: usize, to: usize) -> Option<Vec<Bytes>> {
+        let orders = self.inner.lock();
+        let order = orders.by_key.get(id).filter(|o| o.version == version)?;
+        let names = order.entries.get(from..to)?;
+        Some(names.iter().map(|(_, m)| m.clone()).collect())
+    }
+
     fn keep(&self, id: OrderKey, version: u64, entries: Vec<Entry>) {
         self.walks.fetch_add(1, Ordering::Relaxed);
         let mut orders = self.inner.lock();
@@ -183,6 +192,68 @@ pub(super) fn ascending_rank(
         orders.keep(id, version, entries);
     }
     Ok(rank.and_then(|r| u64::try_from(r).ok()))
+}
+
+/// A sorted set of at most this many members gets a copy of its order
+/// made for a read by rank (ZRANGE start stop) when it has none; a larger
+/// one is read from its copy only if a ZRANK made one (a walk of the whole
+/// index would cost more than the read's own).
+const RANKS_COPY_MAX_MEMBERS: u64 = 16_384;
+
+/// The members of ranks `start..=stop` (Redis's indexes, REV when `rev`)
+/// of the split sorted set under `header`, in that order, from its copy of
+/// the order; `None` when there is none to read (the caller reads the
+/// index).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the sorted set, where its copy is, and the ranks"
+)]
+pub(super) fn ranked_names(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    orders: &RankOrders,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    (start, stop): (i64, i64),
+    rev: bool,
+) -> Result<Option<Vec<Bytes>>> {
+    if header.kind != Kind::ZSet || !header.score_index {
+        return Ok(None);
+    }
+    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+    let (from, to) = crate::version::list_op::trim_range(start, stop, len);
+    if to <= from {
+        return Ok(Some(Vec::new()));
+    }
+    // Descending ranks `from..to` are ascending `len - to..len - from`.
+    let (lo, hi) = if rev {
+        (len - to, len - from)
+    } else {
+        (from, to)
+    };
+    let id = order_key(ns, key, header);
+    let version = header_version(header);
+    let names = match orders.names(&id, version, lo, hi) {
+        Some(names) => names,
+        None if header.count <= RANKS_COPY_MAX_MEMBERS => {
+            let Some(entries) = walk_order(engine, snapshot, ns, key, header)? else {
+                return Ok(None);
+            };
+            let Some(names) = entries.get(lo..hi) else {
+                return Ok(None);
+            };
+            let names = names.iter().map(|(_, m)| m.clone()).collect();
+            orders.keep(id, version, entries);
+            names
+        }
+        None => return Ok(None),
+    };
+    Ok(Some(if rev {
+        names.into_iter().rev().collect()
+    } else {
+        names
+    }))
 }
 
 /// Every entry of the sorted set's ascending index from its lower bound,
@@ -299,6 +370,25 @@ mod tests {
                             "round {round} {member:?} rev {rev}"
                         );
                         checked += 1;
+                    }
+                }
+                // ZRANGE by rank, both ways, from the same copy.
+                let names: Vec<&Bytes> = model.iter().map(|(m, _)| m).collect();
+                for (start, stop) in [(0, 9), (-10, -1), (100, 120), (0, -1), (50, 10)] {
+                    for rev in [false, true] {
+                        let read = ks
+                            .read_partial(0, b"z", Need::Ranks { start, stop, rev })
+                            .unwrap()
+                            .unwrap();
+                        let got: Vec<&Bytes> = read.members.iter().map(|(m, _)| m).collect();
+                        let mut order = names.clone();
+                        if rev {
+                            order.reverse();
+                        }
+                        let (from, to) =
+                            crate::version::list_op::trim_range(start, stop, order.len());
+                        let want = order.get(from..to.max(from)).unwrap_or_default();
+                        assert_eq!(got, want, "round {round} {start} {stop} rev {rev}");
                     }
                 }
                 let absent = ks
