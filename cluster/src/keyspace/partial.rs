@@ -575,6 +575,23 @@ impl Keyspace {
 }
 
 impl Keyspace {
+    /// The split sorted set `key` under `header`, as `snapshot` sees it.
+    fn set_at<'a>(
+        &'a self,
+        snapshot: &'a ringkv_engine::Snapshot,
+        ns: u32,
+        key: &'a [u8],
+        header: &'a SplitHeader,
+    ) -> super::zset_ranks::SetAt<'a> {
+        super::zset_ranks::SetAt {
+            engine: &self.inner.engine,
+            snapshot,
+            ns,
+            key,
+            header,
+        }
+    }
+
     /// The rank ([`Need::Rank`]) of the member `loaded` holds (if any) in
     /// the split sorted set under `header`, from the copy of its score
     /// order (`super::zset_ranks`); `None` when the copy cannot answer.
@@ -594,11 +611,8 @@ impl Keyspace {
         let Some(score) = super::score_index::score_of(items, history) else {
             return Ok(None);
         };
-        let engine = &self.inner.engine;
-        let orders = &self.inner.ranks;
-        let ascending = super::zset_ranks::ascending_rank(
-            engine, snapshot, orders, ns, key, header, score, member,
-        )?;
+        let set = self.set_at(snapshot, ns, key, header);
+        let ascending = super::zset_ranks::ascending_rank(&set, &self.inner.ranks, score, member)?;
         let last = header.count.saturating_sub(1);
         Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
     }
@@ -616,16 +630,14 @@ impl Keyspace {
         ranks: (i64, i64),
         rev: bool,
     ) -> Result<Option<MemberItems>> {
-        let engine = &self.inner.engine;
-        let orders = &self.inner.ranks;
-        let Some(names) =
-            super::zset_ranks::ranked_names(engine, snapshot, orders, ns, key, header, ranks, rev)?
+        let set = self.set_at(snapshot, ns, key, header);
+        let Some(names) = super::zset_ranks::ranked_names(&set, &self.inner.ranks, ranks, rev)?
         else {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            match split::get_member(engine, snapshot, ns, key, header, &name)? {
+            match split::get_member(set.engine, snapshot, ns, key, header, &name)? {
                 Some(items) => out.push((name, items)),
                 // The copy disagrees with the members: read the index.
                 None => return Ok(None),

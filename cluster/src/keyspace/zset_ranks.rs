@@ -157,34 +157,79 @@ pub(super) fn order_key(ns: u32, key: &[u8], header: &SplitHeader) -> OrderKey {
     (ns, Bytes::copy_from_slice(key), header.generation)
 }
 
-/// The ascending rank of `member` at `score` in the split sorted set under
-/// `header`, from its copy (one walk of the index when there is none at
-/// this header); `None` when the copy cannot answer (too large, or it
-/// disagrees with the set): the caller walks as before.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the sorted set, where its copy is, and the member"
-)]
+/// A split sorted set as a reader sees it: the engine, the reader's
+/// snapshot, and the key's namespace, name and header.
+pub(super) struct SetAt<'a> {
+    pub engine: &'a Engine,
+    pub snapshot: &'a Snapshot,
+    pub ns: u32,
+    pub key: &'a [u8],
+    pub header: &'a SplitHeader,
+}
+
+impl SetAt<'_> {
+    /// Whether the set has a score index to copy.
+    fn indexed(&self) -> bool {
+        self.header.kind == Kind::ZSet && self.header.score_index
+    }
+
+    fn id(&self) -> OrderKey {
+        order_key(self.ns, self.key, self.header)
+    }
+
+    /// Every entry of the set's ascending index from its lower bound, in
+    /// order; `None` past [`MAX_ORDER_BYTES`] or when the count disagrees
+    /// with the header.
+    fn walk_order(&self) -> Result<Option<Vec<Entry>>> {
+        let header = self.header;
+        let index = score_index::index_prefix(&member_prefix(self.ns, self.key, header.generation));
+        let ascending = score_index::tagged(&index, false);
+        let mut start = ascending.clone();
+        start.extend_from_slice(&header.first);
+        let end = prefix_end(&ascending).unwrap_or_default();
+        let capacity = usize::try_from(header.count).unwrap_or(0).min(1 << 20);
+        let mut entries = Vec::with_capacity(capacity);
+        let mut bytes = 0usize;
+        for item in self.engine.iter(
+            Bound::Included(&start[..]),
+            Bound::Excluded(&end[..]),
+            Some(self.snapshot),
+        )? {
+            let (ekey, _) = item?;
+            let Some((score, member)) = score_index::parse_entry(&ekey, ascending.len(), false)
+            else {
+                return Ok(None);
+            };
+            bytes += member.len() + 48;
+            if bytes > MAX_ORDER_BYTES {
+                return Ok(None);
+            }
+            // Copied: a slice would keep the whole engine key's buffer.
+            entries.push((sortable(score), Bytes::copy_from_slice(&member)));
+        }
+        Ok((u64::try_from(entries.len()).ok() == Some(header.count)).then_some(entries))
+    }
+}
+
+/// The ascending rank of `member` at `score` in `set`, from its copy (one
+/// walk of the index when there is none at its header); `None` when the
+/// copy cannot answer (too large, or it disagrees with the set): the
+/// caller walks as before.
 pub(super) fn ascending_rank(
-    engine: &Engine,
-    snapshot: &Snapshot,
+    set: &SetAt<'_>,
     orders: &RankOrders,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
     score: f64,
     member: &[u8],
 ) -> Result<Option<u64>> {
-    if header.kind != Kind::ZSet || !header.score_index {
+    if !set.indexed() {
         return Ok(None);
     }
-    let id = order_key(ns, key, header);
-    let version = header_version(header);
+    let (id, version) = (set.id(), header_version(set.header));
     let entry = (sortable(score), Bytes::copy_from_slice(member));
     if let Some(rank) = orders.rank(&id, version, &entry) {
         return Ok(Some(rank));
     }
-    let Some(entries) = walk_order(engine, snapshot, ns, key, header)? else {
+    let Some(entries) = set.walk_order()? else {
         return Ok(None);
     };
     let rank = entries.binary_search(&entry).ok();
@@ -201,27 +246,18 @@ pub(super) fn ascending_rank(
 const RANKS_COPY_MAX_MEMBERS: u64 = 16_384;
 
 /// The members of ranks `start..=stop` (Redis's indexes, REV when `rev`)
-/// of the split sorted set under `header`, in that order, from its copy of
-/// the order; `None` when there is none to read (the caller reads the
-/// index).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the sorted set, where its copy is, and the ranks"
-)]
+/// of `set`, in that order, from its copy of the order; `None` when there
+/// is none to read (the caller reads the index).
 pub(super) fn ranked_names(
-    engine: &Engine,
-    snapshot: &Snapshot,
+    set: &SetAt<'_>,
     orders: &RankOrders,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
     (start, stop): (i64, i64),
     rev: bool,
 ) -> Result<Option<Vec<Bytes>>> {
-    if header.kind != Kind::ZSet || !header.score_index {
+    if !set.indexed() {
         return Ok(None);
     }
-    let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+    let len = usize::try_from(set.header.count).unwrap_or(usize::MAX);
     let (from, to) = crate::version::list_op::trim_range(start, stop, len);
     if to <= from {
         return Ok(Some(Vec::new()));
@@ -232,12 +268,11 @@ pub(super) fn ranked_names(
     } else {
         (from, to)
     };
-    let id = order_key(ns, key, header);
-    let version = header_version(header);
+    let (id, version) = (set.id(), header_version(set.header));
     let names = match orders.names(&id, version, lo, hi) {
         Some(names) => names,
-        None if header.count <= RANKS_COPY_MAX_MEMBERS => {
-            let Some(entries) = walk_order(engine, snapshot, ns, key, header)? else {
+        None if set.header.count <= RANKS_COPY_MAX_MEMBERS => {
+            let Some(entries) = set.walk_order()? else {
                 return Ok(None);
             };
             let Some(names) = entries.get(lo..hi) else {
@@ -254,42 +289,6 @@ pub(super) fn ranked_names(
     } else {
         names
     }))
-}
-
-/// Every entry of the sorted set's ascending index from its lower bound,
-/// in order; `None` past [`MAX_ORDER_BYTES`] or when the count disagrees
-/// with the header.
-fn walk_order(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-) -> Result<Option<Vec<Entry>>> {
-    let index = score_index::index_prefix(&member_prefix(ns, key, header.generation));
-    let ascending = score_index::tagged(&index, false);
-    let mut start = ascending.clone();
-    start.extend_from_slice(&header.first);
-    let end = prefix_end(&ascending).unwrap_or_default();
-    let mut entries = Vec::with_capacity(usize::try_from(header.count).unwrap_or(0).min(1 << 20));
-    let mut bytes = 0usize;
-    for item in engine.iter(
-        Bound::Included(&start[..]),
-        Bound::Excluded(&end[..]),
-        Some(snapshot),
-    )? {
-        let (ekey, _) = item?;
-        let Some((score, member)) = score_index::parse_entry(&ekey, ascending.len(), false) else {
-            return Ok(None);
-        };
-        bytes += member.len() + 48;
-        if bytes > MAX_ORDER_BYTES {
-            return Ok(None);
-        }
-        // Copied: a slice would keep the whole engine key's buffer.
-        entries.push((sortable(score), Bytes::copy_from_slice(&member)));
-    }
-    Ok((u64::try_from(entries.len()).ok() == Some(header.count)).then_some(entries))
 }
 
 #[cfg(test)]

@@ -353,15 +353,7 @@ pub fn peek_plain_value(bytes: &Bytes) -> Option<(u64, Bytes)> {
         shared: Some(bytes),
         pos: 0,
     };
-    if r.u8("record format").ok()? != RECORD_FORMAT_V2 || r.u16("sibling count").ok()? != 1 {
-        return None;
-    }
-    let _ts_ms = r.u64("sibling ts").ok()?;
-    let expire_at_ms = r.u64("sibling expiry").ok()?;
-    let mut previous_actor = None;
-    for _ in 0..r.u16("clock length").ok()? {
-        previous_actor = Some(r.dot(previous_actor).ok()?.actor);
-    }
+    let expire_at_ms = r.sole_sibling_head()?;
     if r.u8("payload tag").ok()? != TAG_VALUE {
         return None;
     }
@@ -576,6 +568,25 @@ impl<'a> Reader<'a> {
             }
             _ => Bytes::copy_from_slice(bytes),
         })
+    }
+
+    /// The start of a format-2 record of exactly one sibling, up to its
+    /// payload tag: its expiry, the clock's dots checked as the full
+    /// decode checks them. `None` for another format, another sibling
+    /// count, or bytes the full decode would refuse.
+    fn sole_sibling_head(&mut self) -> Option<u64> {
+        if self.u8("record format").ok()? != RECORD_FORMAT_V2
+            || self.u16("sibling count").ok()? != 1
+        {
+            return None;
+        }
+        let _ts_ms = self.u64("sibling ts").ok()?;
+        let expire_at_ms = self.u64("sibling expiry").ok()?;
+        let mut previous_actor = None;
+        for _ in 0..self.u16("clock length").ok()? {
+            previous_actor = Some(self.dot(previous_actor).ok()?.actor);
+        }
+        Some(expire_at_ms)
     }
 
     fn finish(&self) -> Result<(), DecodeError> {

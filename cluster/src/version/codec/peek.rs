@@ -8,9 +8,7 @@
 
 use bytes::Bytes;
 
-use super::{
-    DecodeError, ELEMENT_COUNTER, ELEMENT_VALUE, RECORD_FORMAT_V2, Reader, TAG_COLLECTION,
-};
+use super::{DecodeError, ELEMENT_COUNTER, ELEMENT_VALUE, Reader, TAG_COLLECTION};
 use crate::version::collection::{Item, Kind};
 
 /// What [`peek_members`] read of an inline collection.
@@ -41,15 +39,7 @@ pub fn peek_members(bytes: &Bytes, wanted: &[&[u8]]) -> Option<PeekedMembers> {
         shared: Some(bytes),
         pos: 0,
     };
-    if r.u8("record format").ok()? != RECORD_FORMAT_V2 || r.u16("sibling count").ok()? != 1 {
-        return None;
-    }
-    let _ts_ms = r.u64("sibling ts").ok()?;
-    let expire_at_ms = r.u64("sibling expiry").ok()?;
-    let mut previous_actor = None;
-    for _ in 0..r.u16("clock length").ok()? {
-        previous_actor = Some(r.dot(previous_actor).ok()?.actor);
-    }
+    let expire_at_ms = r.sole_sibling_head()?;
     if r.u8("payload tag").ok()? != TAG_COLLECTION {
         return None;
     }
