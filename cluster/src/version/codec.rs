@@ -348,15 +348,7 @@ pub fn decode_shared_record(
 /// what is wrong. Whenever this returns a value, [`decode_shared_record`]
 /// returns that one sibling.
 pub fn peek_plain_value(bytes: &Bytes) -> Option<(u64, Bytes)> {
-    let mut r = Reader {
-        buf: bytes,
-        shared: Some(bytes),
-        pos: 0,
-    };
-    let expire_at_ms = r.sole_sibling_head()?;
-    if r.u8("payload tag").ok()? != TAG_VALUE {
-        return None;
-    }
+    let (mut r, expire_at_ms) = Reader::sole_sibling_of(bytes, TAG_VALUE)?;
     let value = r.blob("value").ok()?;
     r.finish().ok()?;
     Some((expire_at_ms, value))
@@ -554,14 +546,19 @@ impl<'a> Reader<'a> {
         Ok(u64::from_be_bytes(self.array(what)?))
     }
 
-    fn blob(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
+    /// A blob's start and bytes, borrowed (no copy, no shared count).
+    fn blob_slice(&mut self, what: &'static str) -> Result<(usize, &'a [u8]), DecodeError> {
         let n = self.u32(what)?;
         let n = usize::try_from(n).map_err(|_| DecodeError::Invalid {
             offset: self.pos,
             what: "length exceeds address space",
         })?;
         let start = self.pos;
-        let bytes = self.take(n, what)?;
+        Ok((start, self.take(n, what)?))
+    }
+
+    fn blob(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
+        let (start, bytes) = self.blob_slice(what)?;
         Ok(match self.shared {
             Some(shared) if bytes.len() > COPIED_BLOB_MAX => {
                 shared.slice(start..start + bytes.len())
@@ -570,23 +567,27 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The start of a format-2 record of exactly one sibling, up to its
-    /// payload tag: its expiry, the clock's dots checked as the full
-    /// decode checks them. `None` for another format, another sibling
-    /// count, or bytes the full decode would refuse.
-    fn sole_sibling_head(&mut self) -> Option<u64> {
-        if self.u8("record format").ok()? != RECORD_FORMAT_V2
-            || self.u16("sibling count").ok()? != 1
-        {
+    /// A reader of `bytes`, a format-2 record of exactly one sibling whose
+    /// payload tag is `tag` (no counter history, no member histories),
+    /// placed after that tag, and the sibling's expiry; the clock's dots
+    /// are checked as the full decode checks them. `None` for any other
+    /// record, or bytes the full decode would refuse.
+    fn sole_sibling_of(bytes: &'a Bytes, tag: u8) -> Option<(Reader<'a>, u64)> {
+        let mut r = Reader {
+            buf: bytes,
+            shared: Some(bytes),
+            pos: 0,
+        };
+        if r.u8("record format").ok()? != RECORD_FORMAT_V2 || r.u16("sibling count").ok()? != 1 {
             return None;
         }
-        let _ts_ms = self.u64("sibling ts").ok()?;
-        let expire_at_ms = self.u64("sibling expiry").ok()?;
+        let _ts_ms = r.u64("sibling ts").ok()?;
+        let expire_at_ms = r.u64("sibling expiry").ok()?;
         let mut previous_actor = None;
-        for _ in 0..self.u16("clock length").ok()? {
-            previous_actor = Some(self.dot(previous_actor).ok()?.actor);
+        for _ in 0..r.u16("clock length").ok()? {
+            previous_actor = Some(r.dot(previous_actor).ok()?.actor);
         }
-        Some(expire_at_ms)
+        (r.u8("payload tag").ok()? == tag).then_some((r, expire_at_ms))
     }
 
     fn finish(&self) -> Result<(), DecodeError> {

@@ -34,15 +34,7 @@ pub struct PeekedMembers {
 /// item tags, trailing bytes), so the caller's full decode reports what is
 /// wrong. Whenever this returns, the full decode holds the same members.
 pub fn peek_members(bytes: &Bytes, wanted: &[&[u8]]) -> Option<PeekedMembers> {
-    let mut r = Reader {
-        buf: bytes,
-        shared: Some(bytes),
-        pos: 0,
-    };
-    let expire_at_ms = r.sole_sibling_head()?;
-    if r.u8("payload tag").ok()? != TAG_COLLECTION {
-        return None;
-    }
+    let (mut r, expire_at_ms) = Reader::sole_sibling_of(bytes, TAG_COLLECTION)?;
     let kind = Kind::from_code(r.u8("collection kind").ok()?)?;
     let count = r.u32("member count").ok()?;
     if count == 0 {
@@ -75,18 +67,7 @@ pub fn peek_members(bytes: &Bytes, wanted: &[&[u8]]) -> Option<PeekedMembers> {
     })
 }
 
-impl<'a> Reader<'a> {
-    /// A blob's start and bytes, borrowed (no copy, no shared count).
-    fn blob_slice(&mut self, what: &'static str) -> Result<(usize, &'a [u8]), DecodeError> {
-        let n = self.u32(what)?;
-        let n = usize::try_from(n).map_err(|_| DecodeError::Invalid {
-            offset: self.pos,
-            what: "length exceeds address space",
-        })?;
-        let start = self.pos;
-        Ok((start, self.take(n, what)?))
-    }
-
+impl Reader<'_> {
     /// Passes a member's items, checked as [`Reader::items`] checks them
     /// (at least one, tags strictly increasing from counter 1), without
     /// building them (a counter element is decoded: they are rare).
