@@ -26,6 +26,7 @@ mod expiry_tests;
 mod list_ends;
 mod markers;
 mod partial;
+mod per_collection;
 #[cfg(test)]
 mod point_read_tests;
 mod prefetch;

@@ -20,9 +20,8 @@ use bytes::Bytes;
 use ringkv_engine::{Value, WriteBatch};
 
 use super::early_read::EarlyRead;
-use super::sample_names::header_version;
 use super::score_index::ScoreWindow;
-use super::split::{self, Need, Stored};
+use super::split::{self, Need, Stored, header_version};
 use super::{Ack, Keyspace, Updated, ValueType, live_entry};
 use crate::error::{Error, Result};
 use crate::token;
@@ -558,7 +557,7 @@ impl Keyspace {
         );
         let seq = engine.write(batch)?;
         if let Some(changes) = index_changes {
-            let id = super::zset_ranks::order_key(ns, key, &header);
+            let id = super::per_collection::collection_id(ns, key, header.generation);
             let (before, after) = (header_version(&header), header_version(&next));
             self.inner.ranks.apply(&id, before, after, &changes);
         }

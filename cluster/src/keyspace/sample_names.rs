@@ -19,8 +19,7 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,8 +27,9 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use ringkv_engine::{Engine, Snapshot};
 
+use super::per_collection::{CollectionId, KeptPerCollection, collection_id, in_one_buffer};
 use super::sample_pool::{POOL_MAX_CALL, POOL_MIN_MEMBERS};
-use super::split::{get_member, visit_members};
+use super::split::{get_member, header_version, visit_members};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Item, Kind};
@@ -40,21 +40,14 @@ const MAX_COPIES: usize = 8;
 /// walked per call, as before).
 const MAX_COPY_BYTES: usize = 1 << 20;
 
-/// Which collection a copy is of: namespace, key and generation.
-type CopyKey = (u32, Bytes, u64);
-
 struct Copy {
     /// The header it was made under ([`header_version`]).
     version: u64,
     names: Arc<Vec<Bytes>>,
 }
 
-#[derive(Default)]
-struct Copies {
-    by_key: HashMap<CopyKey, Copy>,
-    /// Keys in the order their copies were made.
-    order: VecDeque<CopyKey>,
-}
+/// The copies kept, per collection.
+type Copies = KeptPerCollection<Copy, MAX_COPIES>;
 
 /// The member-name copies of a keyspace.
 #[derive(Default)]
@@ -73,28 +66,11 @@ pub fn copied(kind: Kind, len: u64, count: i64) -> bool {
         && usize::try_from(count.unsigned_abs()).is_ok_and(|c| c <= POOL_MAX_CALL)
 }
 
-/// What tells one state of a split collection from another: a write of any
-/// member writes a header with a new clock and, for an added or removed
-/// member, a new size.
-pub(super) fn header_version(header: &SplitHeader) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (
-        header.generation,
-        &header.clock,
-        header.count,
-        header.ts_ms,
-        header.expire_at_ms,
-    )
-        .hash(&mut h);
-    h.finish()
-}
-
 impl NameCopies {
     /// The copy of `(ns, key, generation)` made under `version`, if kept.
-    fn get(&self, id: &CopyKey, version: u64) -> Option<Arc<Vec<Bytes>>> {
+    fn get(&self, id: &CollectionId, version: u64) -> Option<Arc<Vec<Bytes>>> {
         let copies = self.inner.lock();
         copies
-            .by_key
             .get(id)
             .filter(|c| c.version == version)
             .map(|c| Arc::clone(&c.names))
@@ -103,41 +79,18 @@ impl NameCopies {
     /// Keeps `names` (read under `version`) as the copy of `id`, in one
     /// buffer (a name read from the engine shares its record key's
     /// allocation), unless they pass [`MAX_COPY_BYTES`]; returns them.
-    fn keep(&self, id: CopyKey, version: u64, names: Vec<Bytes>) -> Arc<Vec<Bytes>> {
+    fn keep(&self, id: CollectionId, version: u64, names: Vec<Bytes>) -> Arc<Vec<Bytes>> {
         let total: usize = names.iter().map(Bytes::len).sum();
         if total > MAX_COPY_BYTES {
             return Arc::new(names);
         }
-        let mut buf = bytes::BytesMut::with_capacity(total);
-        for n in &names {
-            buf.extend_from_slice(n);
-        }
-        let buf = buf.freeze();
-        let mut at = 0;
-        let copied: Arc<Vec<Bytes>> = Arc::new(
-            names
-                .iter()
-                .map(|n| {
-                    let name = buf.slice(at..at + n.len());
-                    at += n.len();
-                    name
-                })
-                .collect(),
-        );
+        let copied = Arc::new(in_one_buffer(&names));
         self.made.fetch_add(1, Ordering::Relaxed);
-        let mut copies = self.inner.lock();
         let copy = Copy {
             version,
             names: Arc::clone(&copied),
         };
-        if copies.by_key.insert(id.clone(), copy).is_none() {
-            copies.order.push_back(id);
-            while copies.order.len() > MAX_COPIES {
-                if let Some(old) = copies.order.pop_front() {
-                    copies.by_key.remove(&old);
-                }
-            }
-        }
+        self.inner.lock().insert(id, copy);
         copied
     }
 }
@@ -160,7 +113,7 @@ pub(super) fn copied_picks<T: Clone>(
     n: i64,
     decode: &mut impl FnMut(Bytes, Vec<Item>) -> T,
 ) -> Result<Option<Vec<T>>> {
-    let id: CopyKey = (ns, Bytes::copy_from_slice(key), header.generation);
+    let id = collection_id(ns, key, header.generation);
     let version = header_version(header);
     let names = match copies.get(&id, version) {
         Some(names) => names,

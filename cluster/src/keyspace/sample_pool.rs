@@ -26,7 +26,6 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -37,6 +36,7 @@ use parking_lot::Mutex;
 use ringkv_engine::{Engine, Snapshot};
 
 use super::list_ends::list_first;
+use super::per_collection::{KeptPerCollection, collection_id, in_one_buffer};
 use super::split::{get_member, member_items, member_key, member_prefix, prefix_end};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
@@ -86,9 +86,6 @@ const POOL_SLOT_BYTES: usize = 32;
 /// [`POOL_MAX_BYTES`], 16 MiB at most.
 const MAX_POOLS: usize = 8;
 
-/// Which collection a pool is for: namespace, key and generation.
-type PoolKey = (u32, Bytes, u64);
-
 /// How long a draw may take before another caller may draw instead (the
 /// first one failed, or its thread is stuck).
 const DRAW_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,12 +119,8 @@ impl Pool {
     }
 }
 
-#[derive(Default)]
-struct Pools {
-    by_key: HashMap<PoolKey, Pool>,
-    /// Keys in the order their pools were made.
-    order: VecDeque<PoolKey>,
-}
+/// The pools kept, per collection.
+type Pools = KeptPerCollection<Pool, MAX_POOLS>;
 
 /// The pools of a keyspace.
 #[derive(Default)]
@@ -197,11 +190,11 @@ impl SamplePools {
     /// draw, less what pops took from the pool) proposes nothing.
     pub fn take(&self, ns: u32, key: &[u8], generation: u64, count: u64, picker: Picker) -> Take {
         let mut pools = self.inner.lock();
-        let id: PoolKey = (ns, Bytes::copy_from_slice(key), generation);
-        let Some(pool) = pools.by_key.get_mut(&id) else {
+        let id = collection_id(ns, key, generation);
+        let Some(pool) = pools.get_mut(&id) else {
             // The first caller draws; until it has, others walk.
-            pools.by_key.insert(
-                id.clone(),
+            pools.insert(
+                id,
                 Pool {
                     members: Vec::new(),
                     drawn: 0,
@@ -210,8 +203,6 @@ impl SamplePools {
                     drawing_since: Some(Instant::now()),
                 },
             );
-            pools.order.push_back(id);
-            pools.trim();
             return Take {
                 member: None,
                 draw: true,
@@ -247,27 +238,8 @@ impl SamplePools {
             .count()
             .max(1)
             .min(members.len());
-        // The names are copied into one buffer: a member read from the
-        // engine shares its whole record key's allocation, which the pool
-        // would otherwise keep alive.
-        let names = members.get(..keep).unwrap_or_default();
-        let mut buf = bytes::BytesMut::with_capacity(names.iter().map(|m| m.len()).sum());
-        for m in names {
-            buf.extend_from_slice(m);
-        }
-        let buf = buf.freeze();
-        let mut at = 0;
-        let kept: Vec<Bytes> = names
-            .iter()
-            .map(|m| {
-                let name = buf.slice(at..at + m.len());
-                at += m.len();
-                name
-            })
-            .collect();
+        let kept = in_one_buffer(members.get(..keep).unwrap_or_default());
         self.draws.fetch_add(1, Ordering::Relaxed);
-        let mut pools = self.inner.lock();
-        let id: PoolKey = (ns, Bytes::copy_from_slice(key), generation);
         let pool = Pool {
             drawn: kept.len(),
             members: kept,
@@ -275,21 +247,9 @@ impl SamplePools {
             popped: 0,
             drawing_since: None,
         };
-        if pools.by_key.insert(id.clone(), pool).is_none() {
-            pools.order.push_back(id);
-            pools.trim();
-        }
-    }
-}
-
-impl Pools {
-    /// Drops the oldest pools beyond [`MAX_POOLS`].
-    fn trim(&mut self) {
-        while self.order.len() > MAX_POOLS {
-            if let Some(old) = self.order.pop_front() {
-                self.by_key.remove(&old);
-            }
-        }
+        self.inner
+            .lock()
+            .insert(collection_id(ns, key, generation), pool);
     }
 }
 

@@ -272,6 +272,23 @@ pub(super) fn materialize(
     Ok(sibling_of(header, payload))
 }
 
+/// What tells one state of a split collection from another: a write of any
+/// member writes a header with a new clock and, for an added or removed
+/// member, a new size.
+pub(super) fn header_version(header: &SplitHeader) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        header.generation,
+        &header.clock,
+        header.count,
+        header.ts_ms,
+        header.expire_at_ms,
+    )
+        .hash(&mut h);
+    h.finish()
+}
+
 /// The one live collection sibling of `record`, if that is all it holds.
 pub(super) fn sole_collection(record: &Siblings) -> Option<(&Sibling, &Collection)> {
     let mut it = record.iter();

@@ -20,7 +20,6 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,9 +27,9 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use ringkv_engine::{Engine, Snapshot};
 
-use super::sample_names::header_version;
+use super::per_collection::{CollectionId, KeptPerCollection, collection_id};
 use super::score_index::{self, sortable};
-use super::split::{member_prefix, prefix_end};
+use super::split::{header_version, member_prefix, prefix_end};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::Kind;
@@ -41,9 +40,6 @@ const MAX_ORDERS: usize = 8;
 /// ranks by walking, as before).
 const MAX_ORDER_BYTES: usize = 4 << 20;
 
-/// Which sorted set a copy is of: namespace, key and generation.
-type OrderKey = (u32, Bytes, u64);
-
 /// One index entry: the sortable score and the member.
 pub(super) type Entry = (u64, Bytes);
 
@@ -53,11 +49,8 @@ struct Order {
     entries: Vec<Entry>,
 }
 
-#[derive(Default)]
-struct Orders {
-    by_key: HashMap<OrderKey, Order>,
-    made: VecDeque<OrderKey>,
-}
+/// The copies kept, per sorted set.
+type Orders = KeptPerCollection<Order, MAX_ORDERS>;
 
 /// The score-order copies of a keyspace.
 #[derive(Default)]
@@ -78,13 +71,13 @@ impl RankOrders {
     /// The ascending rank of `entry` in the copy of `id` at `version`;
     /// `None` without one, or when the copy does not hold it (the copy is
     /// dropped).
-    fn rank(&self, id: &OrderKey, version: u64, entry: &Entry) -> Option<u64> {
+    fn rank(&self, id: &CollectionId, version: u64, entry: &Entry) -> Option<u64> {
         let mut orders = self.inner.lock();
-        let order = orders.by_key.get(id).filter(|o| o.version == version)?;
+        let order = orders.get(id).filter(|o| o.version == version)?;
         match order.entries.binary_search(entry) {
             Ok(i) => u64::try_from(i).ok(),
             Err(_) => {
-                orders.by_key.remove(id);
+                orders.remove(id);
                 None
             }
         }
@@ -92,40 +85,28 @@ impl RankOrders {
 
     /// The members of ascending ranks `from..to` in the copy of `id` at
     /// `version`, if there is one.
-    fn names(&self, id: &OrderKey, version: u64, from: usize, to: usize) -> Option<Vec<Bytes>> {
+    fn names(&self, id: &CollectionId, version: u64, from: usize, to: usize) -> Option<Vec<Bytes>> {
         let orders = self.inner.lock();
-        let order = orders.by_key.get(id).filter(|o| o.version == version)?;
+        let order = orders.get(id).filter(|o| o.version == version)?;
         let names = order.entries.get(from..to)?;
         Some(names.iter().map(|(_, m)| m.clone()).collect())
     }
 
-    fn keep(&self, id: OrderKey, version: u64, entries: Vec<Entry>) {
+    fn keep(&self, id: CollectionId, version: u64, entries: Vec<Entry>) {
         self.walks.fetch_add(1, Ordering::Relaxed);
-        let mut orders = self.inner.lock();
-        if orders
-            .by_key
-            .insert(id.clone(), Order { version, entries })
-            .is_none()
-        {
-            orders.made.push_back(id);
-            while orders.made.len() > MAX_ORDERS {
-                if let Some(old) = orders.made.pop_front() {
-                    orders.by_key.remove(&old);
-                }
-            }
-        }
+        self.inner.lock().insert(id, Order { version, entries });
     }
 
     /// After a write of `id` that replaced the header at `before` with one
     /// at `after`: a copy at `before` takes `changes` and moves to `after`;
     /// any other copy of `id` is dropped.
-    pub(super) fn apply(&self, id: &OrderKey, before: u64, after: u64, changes: &IndexChanges) {
+    pub(super) fn apply(&self, id: &CollectionId, before: u64, after: u64, changes: &IndexChanges) {
         let mut orders = self.inner.lock();
-        let Some(order) = orders.by_key.get_mut(id) else {
+        let Some(order) = orders.get_mut(id) else {
             return;
         };
         if order.version != before || !apply_changes(&mut order.entries, changes) {
-            orders.by_key.remove(id);
+            orders.remove(id);
             return;
         }
         order.version = after;
@@ -152,11 +133,6 @@ fn apply_changes(entries: &mut Vec<Entry>, changes: &IndexChanges) -> bool {
     true
 }
 
-/// The key of a copy of `key`'s sorted set in namespace `ns`.
-pub(super) fn order_key(ns: u32, key: &[u8], header: &SplitHeader) -> OrderKey {
-    (ns, Bytes::copy_from_slice(key), header.generation)
-}
-
 /// A split sorted set as a reader sees it: the engine, the reader's
 /// snapshot, and the key's namespace, name and header.
 pub(super) struct SetAt<'a> {
@@ -173,8 +149,8 @@ impl SetAt<'_> {
         self.header.kind == Kind::ZSet && self.header.score_index
     }
 
-    fn id(&self) -> OrderKey {
-        order_key(self.ns, self.key, self.header)
+    fn id(&self) -> CollectionId {
+        collection_id(self.ns, self.key, self.header.generation)
     }
 
     /// Every entry of the set's ascending index from its lower bound, in
@@ -419,7 +395,7 @@ mod tests {
     #[test]
     fn a_copy_follows_the_writes_made_at_its_header() {
         let orders = RankOrders::default();
-        let id: OrderKey = (0, Bytes::from_static(b"z"), 1);
+        let id = collection_id(0, b"z", 1);
         orders.keep(id.clone(), 10, vec![e(1, "a"), e(2, "b"), e(3, "c")]);
         assert_eq!(orders.rank(&id, 10, &e(3, "c")), Some(2));
         assert_eq!(orders.rank(&id, 11, &e(3, "c")), None, "another header");
