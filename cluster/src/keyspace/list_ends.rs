@@ -200,3 +200,85 @@ fn decode_records(
         })
         .collect()
 }
+
+/// A list's new first (`first`) or last position after a write that
+/// loaded `loaded` and left `changed`: the old one unless the write removed
+/// it, or the least (greatest) position the write left, whichever is
+/// further out. Empty (not known: reads then start at the list's other
+/// bound of the key space) when the write removed it and left none.
+pub(super) fn list_bound(
+    kind: Kind,
+    old: &Bytes,
+    loaded: &Collection,
+    changed: &Collection,
+    first: bool,
+) -> Bytes {
+    if kind != Kind::List {
+        return Bytes::new();
+    }
+    let kept = Some(old)
+        .filter(|p| !p.is_empty())
+        .filter(|p| loaded.items(p).is_none() || changed.items(p).is_some());
+    let written = if first {
+        changed.first()
+    } else {
+        changed.last()
+    }
+    .map(|(p, _)| p);
+    match (kept, written) {
+        (Some(a), Some(b)) if first => a.min(b).clone(),
+        (Some(a), Some(b)) => a.max(b).clone(),
+        (Some(a), None) => a.clone(),
+        (None, Some(b)) if !old.is_empty() || loaded.is_empty() => b.clone(),
+        _ => Bytes::new(),
+    }
+}
+
+/// A sorted set's new bound below which its ascending (`rev`: descending)
+/// score-index order holds no member, after a write that loaded `loaded`
+/// and left `changed` (empty: not known, the start of the index). A write
+/// that loaded the members from that end (a pop, or ZREMRANGEBYSCORE from
+/// `-inf`) and removed them all moves it up to the last one removed, so
+/// the next walk from that end does not pass their deletion marks; a
+/// member written below it moves it down.
+pub(super) fn zset_bound(
+    old: &Bytes,
+    loaded: &Collection,
+    changed: &Collection,
+    need: Need<'_>,
+    rev: bool,
+) -> Bytes {
+    use super::score_index::{entry_suffix, score_of};
+    let suffix = |m: &Bytes, items: &[Item]| {
+        let history = changed.member_histories().get(m);
+        score_of(items, history).map(|s| entry_suffix(s, m, rev))
+    };
+    let mut bound = old.clone();
+    // Loaded from this end: nothing before the window was left out.
+    let popped_here = match need {
+        Need::Scores(w) if w.rev == rev && w.offset == 0 => {
+            if rev {
+                w.max == f64::INFINITY && !w.max_exclusive
+            } else {
+                w.min == f64::NEG_INFINITY && !w.min_exclusive
+            }
+        }
+        _ => false,
+    };
+    if popped_here && !loaded.is_empty() && loaded.iter().all(|(m, _)| changed.items(m).is_none()) {
+        if let Some(last_removed) = loaded.iter().filter_map(|(m, i)| suffix(m, i)).max() {
+            bound = bound.max(last_removed);
+        }
+    }
+    if !bound.is_empty() {
+        for (m, items) in changed.iter() {
+            if loaded.items(m) == Some(items.as_slice()) {
+                continue;
+            }
+            if let Some(s) = suffix(m, items).filter(|s| *s < bound) {
+                bound = s;
+            }
+        }
+    }
+    bound
+}

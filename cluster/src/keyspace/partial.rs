@@ -20,21 +20,19 @@ use bytes::Bytes;
 use ringkv_engine::{Value, WriteBatch};
 
 use super::early_read::EarlyRead;
+use super::list_ends;
 use super::score_index::ScoreWindow;
 use super::split::{self, Need, Stored, header_version};
 use super::{Ack, Keyspace, Updated, ValueType, live_entry};
 use crate::error::{Error, Result};
 use crate::token;
 use crate::version::codec::SplitHeader;
-use crate::version::collection::{Collection, Item, Kind};
+use crate::version::collection::{Collection, Kind};
 use crate::version::member_history::{resolve_member, resolved_bytes};
 use crate::version::siblings::Sibling;
 use crate::version::{
     CollectionOp, History, MemberHistories, Payload, PopEnd, Siblings, VectorClock,
 };
-
-/// Members with their items, in some order.
-type MemberItems = Vec<(Bytes, Vec<Item>)>;
 
 /// What a partial read found: the key's type, expiry and member count, and
 /// the members asked for with the values a read shows, in member order.
@@ -529,13 +527,13 @@ impl Keyspace {
         );
         let (first, last) = if kind == Kind::ZSet {
             (
-                zset_bound(&header.first, &loaded, &changed, need, false),
-                zset_bound(&header.last, &loaded, &changed, need, true),
+                list_ends::zset_bound(&header.first, &loaded, &changed, need, false),
+                list_ends::zset_bound(&header.last, &loaded, &changed, need, true),
             )
         } else {
             (
-                list_bound(kind, &header.first, &loaded, &changed, true),
-                list_bound(kind, &header.last, &loaded, &changed, false),
+                list_ends::list_bound(kind, &header.first, &loaded, &changed, true),
+                list_ends::list_bound(kind, &header.last, &loaded, &changed, false),
             )
         };
         let next = SplitHeader {
@@ -574,77 +572,6 @@ impl Keyspace {
 }
 
 impl Keyspace {
-    /// The split sorted set `key` under `header`, as `snapshot` sees it.
-    fn set_at<'a>(
-        &'a self,
-        snapshot: &'a ringkv_engine::Snapshot,
-        ns: u32,
-        key: &'a [u8],
-        header: &'a SplitHeader,
-    ) -> super::zset_ranks::SetAt<'a> {
-        super::zset_ranks::SetAt {
-            engine: &self.inner.engine,
-            snapshot,
-            ns,
-            key,
-            header,
-        }
-    }
-
-    /// The rank ([`Need::Rank`]) of the member `loaded` holds (if any) in
-    /// the split sorted set under `header`, from the copy of its score
-    /// order (`super::zset_ranks`); `None` when the copy cannot answer.
-    fn copied_rank(
-        &self,
-        snapshot: &ringkv_engine::Snapshot,
-        ns: u32,
-        key: &[u8],
-        header: &SplitHeader,
-        loaded: &[(Bytes, Vec<Item>)],
-        rev: bool,
-    ) -> Result<Option<u64>> {
-        let Some((member, items)) = loaded.first() else {
-            return Ok(None);
-        };
-        let history = header.member_histories.get(member);
-        let Some(score) = super::score_index::score_of(items, history) else {
-            return Ok(None);
-        };
-        let set = self.set_at(snapshot, ns, key, header);
-        let ascending = super::zset_ranks::ascending_rank(&set, &self.inner.ranks, score, member)?;
-        let last = header.count.saturating_sub(1);
-        Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
-    }
-
-    /// The members (with their items) of ranks `start..=stop` ([`Need::Ranks`])
-    /// of the split sorted set under `header`, in order, read by name from
-    /// the copy of its order (`super::zset_ranks`) without passing the
-    /// index's dead entries; `None` when the copy cannot answer.
-    fn copied_ranks(
-        &self,
-        snapshot: &ringkv_engine::Snapshot,
-        ns: u32,
-        key: &[u8],
-        header: &SplitHeader,
-        ranks: (i64, i64),
-        rev: bool,
-    ) -> Result<Option<MemberItems>> {
-        let set = self.set_at(snapshot, ns, key, header);
-        let Some(names) = super::zset_ranks::ranked_names(&set, &self.inner.ranks, ranks, rev)?
-        else {
-            return Ok(None);
-        };
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            match split::get_member(set.engine, snapshot, ns, key, header, &name)? {
-                Some(items) => out.push((name, items)),
-                // The copy disagrees with the members: read the index.
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(out))
-    }
-
     /// The rest of [`Keyspace::update_partial`] for a write that replaces
     /// the key (called under its record lock).
     async fn replace_split<R>(
@@ -675,88 +602,6 @@ impl Keyspace {
         self.store(ns, key, ekey, Some(header), &before, after, out, now)
             .await
     }
-}
-
-/// A list's new first (`first`) or last position after a write that
-/// loaded `loaded` and left `changed`: the old one unless the write removed
-/// it, or the least (greatest) position the write left, whichever is
-/// further out. Empty (not known: reads then start at the list's other
-/// bound of the key space) when the write removed it and left none.
-fn list_bound(
-    kind: Kind,
-    old: &Bytes,
-    loaded: &Collection,
-    changed: &Collection,
-    first: bool,
-) -> Bytes {
-    if kind != Kind::List {
-        return Bytes::new();
-    }
-    let kept = Some(old)
-        .filter(|p| !p.is_empty())
-        .filter(|p| loaded.items(p).is_none() || changed.items(p).is_some());
-    let written = if first {
-        changed.first()
-    } else {
-        changed.last()
-    }
-    .map(|(p, _)| p);
-    match (kept, written) {
-        (Some(a), Some(b)) if first => a.min(b).clone(),
-        (Some(a), Some(b)) => a.max(b).clone(),
-        (Some(a), None) => a.clone(),
-        (None, Some(b)) if !old.is_empty() || loaded.is_empty() => b.clone(),
-        _ => Bytes::new(),
-    }
-}
-
-/// A sorted set's new bound below which its ascending (`rev`: descending)
-/// score-index order holds no member, after a write that loaded `loaded`
-/// and left `changed` (empty: not known, the start of the index). A write
-/// that loaded the members from that end (a pop, or ZREMRANGEBYSCORE from
-/// `-inf`) and removed them all moves it up to the last one removed, so
-/// the next walk from that end does not pass their deletion marks; a
-/// member written below it moves it down.
-fn zset_bound(
-    old: &Bytes,
-    loaded: &Collection,
-    changed: &Collection,
-    need: Need<'_>,
-    rev: bool,
-) -> Bytes {
-    use super::score_index::{entry_suffix, score_of};
-    let suffix = |m: &Bytes, items: &[crate::version::collection::Item]| {
-        let history = changed.member_histories().get(m);
-        score_of(items, history).map(|s| entry_suffix(s, m, rev))
-    };
-    let mut bound = old.clone();
-    // Loaded from this end: nothing before the window was left out.
-    let popped_here = match need {
-        Need::Scores(w) if w.rev == rev && w.offset == 0 => {
-            if rev {
-                w.max == f64::INFINITY && !w.max_exclusive
-            } else {
-                w.min == f64::NEG_INFINITY && !w.min_exclusive
-            }
-        }
-        _ => false,
-    };
-    if popped_here && !loaded.is_empty() && loaded.iter().all(|(m, _)| changed.items(m).is_none()) {
-        if let Some(last_removed) = loaded.iter().filter_map(|(m, i)| suffix(m, i)).max() {
-            bound = bound.max(last_removed);
-        }
-    }
-    if !bound.is_empty() {
-        for (m, items) in changed.iter() {
-            if loaded.items(m) == Some(items.as_slice()) {
-                continue;
-            }
-            if let Some(s) = suffix(m, items).filter(|s| *s < bound) {
-                bound = s;
-            }
-        }
-    }
-    bound
 }
 
 /// What a collection write needs of a split collection: its kind, and the

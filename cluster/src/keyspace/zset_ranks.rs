@@ -27,18 +27,22 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use ringkv_engine::{Engine, Snapshot};
 
+use super::Keyspace;
 use super::per_collection::{CollectionId, KeptPerCollection, collection_id};
 use super::score_index::{self, sortable};
-use super::split::{header_version, member_prefix, prefix_end};
+use super::split::{get_member, header_version, member_prefix, prefix_end};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
-use crate::version::collection::Kind;
+use crate::version::collection::{Item, Kind};
 
 /// Copies kept at most, the least recently made dropped first.
 const MAX_ORDERS: usize = 8;
 /// Bytes of member names a copy holds at most (a larger set counts its
 /// ranks by walking, as before).
 const MAX_ORDER_BYTES: usize = 4 << 20;
+
+/// Members with their items, in some order.
+type MemberItems = Vec<(Bytes, Vec<Item>)>;
 
 /// One index entry: the sortable score and the member.
 pub(super) type Entry = (u64, Bytes);
@@ -267,12 +271,84 @@ pub(super) fn ranked_names(
     }))
 }
 
+impl Keyspace {
+    /// The split sorted set `key` under `header`, as `snapshot` sees it.
+    fn set_at<'a>(
+        &'a self,
+        snapshot: &'a ringkv_engine::Snapshot,
+        ns: u32,
+        key: &'a [u8],
+        header: &'a SplitHeader,
+    ) -> SetAt<'a> {
+        SetAt {
+            engine: &self.inner.engine,
+            snapshot,
+            ns,
+            key,
+            header,
+        }
+    }
+
+    /// The rank ([`Need::Rank`]) of the member `loaded` holds (if any) in
+    /// the split sorted set under `header`, from the copy of its score
+    /// order (`super::zset_ranks`); `None` when the copy cannot answer.
+    pub(super) fn copied_rank(
+        &self,
+        snapshot: &ringkv_engine::Snapshot,
+        ns: u32,
+        key: &[u8],
+        header: &SplitHeader,
+        loaded: &[(Bytes, Vec<Item>)],
+        rev: bool,
+    ) -> Result<Option<u64>> {
+        let Some((member, items)) = loaded.first() else {
+            return Ok(None);
+        };
+        let history = header.member_histories.get(member);
+        let Some(score) = score_index::score_of(items, history) else {
+            return Ok(None);
+        };
+        let set = self.set_at(snapshot, ns, key, header);
+        let ascending = ascending_rank(&set, &self.inner.ranks, score, member)?;
+        let last = header.count.saturating_sub(1);
+        Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
+    }
+
+    /// The members (with their items) of ranks `start..=stop` ([`Need::Ranks`])
+    /// of the split sorted set under `header`, in order, read by name from
+    /// the copy of its order (`super::zset_ranks`) without passing the
+    /// index's dead entries; `None` when the copy cannot answer.
+    pub(super) fn copied_ranks(
+        &self,
+        snapshot: &ringkv_engine::Snapshot,
+        ns: u32,
+        key: &[u8],
+        header: &SplitHeader,
+        ranks: (i64, i64),
+        rev: bool,
+    ) -> Result<Option<MemberItems>> {
+        let set = self.set_at(snapshot, ns, key, header);
+        let Some(names) = ranked_names(&set, &self.inner.ranks, ranks, rev)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            match get_member(set.engine, snapshot, ns, key, header, &name)? {
+                Some(items) => out.push((name, items)),
+                // The copy disagrees with the members: read the index.
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 mod tests {
     use super::*;
     use crate::keyspace::split_tests::{apply, header_of};
-    use crate::keyspace::{Keyspace, Need, live_entry};
+    use crate::keyspace::{Need, live_entry};
     use crate::version::{CollectionOp, zadd};
     use rand::{Rng, SeedableRng};
 
