@@ -322,6 +322,12 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.keyspace().sample_stats().1,
     ),
     counter(
+        "collection_order_copies",
+        "ringkv_collection_order_copies_total",
+        "Walks that copied a large sorted set's order or a large list's positions, for ranks and indexes",
+        |c| c.keyspace().order_copies(),
+    ),
+    counter(
         "cluster_anti_entropy_rounds",
         "ringkv_cluster_anti_entropy_rounds_total",
         "Anti-entropy rounds (background, CLUSTER REPAIR, join, leave)",

@@ -25,6 +25,7 @@ mod early_read;
 mod expiry_tests;
 mod key_scan;
 mod list_ends;
+mod list_index;
 mod markers;
 mod partial;
 mod per_collection;
@@ -411,6 +412,15 @@ impl Keyspace {
             pools.draws.load(relaxed) + pools.names.made.load(relaxed),
             pools.proposed.load(relaxed),
         )
+    }
+
+    /// How many walks copied a split sorted set's order or a split list's
+    /// positions (`zset_ranks`, `list_index`), for INFO and metrics.
+    pub fn order_copies(&self) -> u64 {
+        self.inner
+            .ranks
+            .walks
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What the background deletion of replaced collection members has done.

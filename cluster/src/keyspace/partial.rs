@@ -306,6 +306,9 @@ impl Keyspace {
                     Need::Ranks { start, stop, rev } => {
                         self.copied_ranks(&snapshot, ns, key, &header, (start, stop), rev)?
                     }
+                    Need::Range { start, stop } => {
+                        self.copied_range(&snapshot, ns, key, &header, (start, stop))?
+                    }
                     _ => None,
                 };
                 let loaded = match by_copy {
@@ -554,10 +557,14 @@ impl Keyspace {
             Value::with_expiry(crate::version::codec::encode_split_header(&next), expiry),
         );
         let seq = engine.write(batch)?;
-        if let Some(changes) = index_changes {
+        // A copy of the order (a sorted set's, a list's positions) follows.
+        let orders = &self.inner.ranks;
+        if (index_changes.is_some() || kind == Kind::List) && orders.holds_any() {
+            let changes = index_changes
+                .unwrap_or_else(|| super::list_index::position_changes(&loaded, &changed));
             let id = super::per_collection::collection_id(ns, key, header.generation);
             let (before, after) = (header_version(&header), header_version(&next));
-            self.inner.ranks.apply(&id, before, after, &changes);
+            orders.apply(&id, before, after, &changes);
         }
         if expiry_changed {
             self.inner.reclaimer.wake_by(expiry);

@@ -43,6 +43,10 @@ impl<V, const MAX: usize> KeptPerCollection<V, MAX> {
         self.by_id.get_mut(id)
     }
 
+    pub(super) fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
     pub(super) fn remove(&mut self, id: &CollectionId) {
         self.by_id.remove(id);
     }

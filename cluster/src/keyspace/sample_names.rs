@@ -29,7 +29,7 @@ use ringkv_engine::{Engine, Snapshot};
 
 use super::per_collection::{CollectionId, KeptPerCollection, collection_id, in_one_buffer};
 use super::sample_pool::{POOL_MAX_CALL, POOL_MIN_MEMBERS};
-use super::split::{get_member, header_version, visit_members};
+use super::split::{get_member, header_version, visit_member_names};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Item, Kind};
@@ -119,7 +119,7 @@ pub(super) fn copied_picks<T: Clone>(
         Some(names) => names,
         None => {
             let mut all = Vec::with_capacity(usize::try_from(header.count).unwrap_or(0));
-            visit_members(engine, snapshot, ns, key, header, |m, _| {
+            visit_member_names(engine, snapshot, ns, key, header, |m| {
                 all.push(m);
                 true
             })?;

@@ -176,6 +176,39 @@ fn visit_members_from(
     from: (&[u8], bool),
     mut take: impl FnMut(Bytes, Vec<Item>) -> bool,
 ) -> Result<()> {
+    walk_member_records(engine, snapshot, ns, key, header, from, |member, value| {
+        Ok(take(member, member_items(key, value)?))
+    })
+}
+
+/// The names of the members of the split collection under `header`, in
+/// member order, to `take` until it returns false, without decoding their
+/// items (copies of the names, `super::sample_names`, `super::list_index`).
+pub(super) fn visit_member_names(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    mut take: impl FnMut(Bytes) -> bool,
+) -> Result<()> {
+    let from = (list_first(header), true);
+    walk_member_records(engine, snapshot, ns, key, header, from, |member, _| {
+        Ok(take(member))
+    })
+}
+
+/// Each member record from member `from.0` (included when `from.1`), its
+/// name and stored value, to `take` until it returns false.
+fn walk_member_records(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    from: (&[u8], bool),
+    mut take: impl FnMut(Bytes, &Value) -> Result<bool>,
+) -> Result<()> {
     let prefix = member_prefix(ns, key, header.generation);
     let end = prefix_end(&prefix).unwrap_or_default();
     let start = member_key(&prefix, from.0);
@@ -188,8 +221,7 @@ fn visit_members_from(
     for item in iter {
         let (ekey, value) = item?;
         let member = tail_of(ekey, prefix.len());
-        let items = member_items(key, &value)?;
-        if !take(member, items) {
+        if !take(member, &value)? {
             break;
         }
     }

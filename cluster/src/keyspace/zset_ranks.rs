@@ -20,6 +20,7 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,30 +38,47 @@ use crate::version::collection::{Item, Kind};
 
 /// Copies kept at most, the least recently made dropped first.
 const MAX_ORDERS: usize = 8;
-/// Bytes of member names a copy holds at most (a larger set counts its
-/// ranks by walking, as before).
-const MAX_ORDER_BYTES: usize = 4 << 20;
+/// Bytes a copy holds at most, counted as its members' names plus
+/// [`ENTRY_BYTES`] each (a larger set counts its ranks by walking, as
+/// before; a larger list reads by index from the nearer end).
+pub(super) const MAX_ORDER_BYTES: usize = 8 << 20;
+/// What a copy spends per member beside its name.
+pub(super) const ENTRY_BYTES: usize = 48;
 
 /// Members with their items, in some order.
-type MemberItems = Vec<(Bytes, Vec<Item>)>;
+pub(super) type MemberItems = Vec<(Bytes, Vec<Item>)>;
 
 /// One index entry: the sortable score and the member.
 pub(super) type Entry = (u64, Bytes);
 
 struct Order {
     version: u64,
-    /// Ascending, as the index sorts them.
-    entries: Vec<Entry>,
+    /// Ascending, as the index sorts them (a list: its positions, each at
+    /// score 0). A deque, so that pops at either end of a list do not move
+    /// the rest.
+    entries: VecDeque<Entry>,
+    /// What it holds, counted as [`MAX_ORDER_BYTES`] counts.
+    bytes: usize,
+}
+
+/// Bytes `entries` count for against [`MAX_ORDER_BYTES`].
+fn entry_bytes<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> usize {
+    entries
+        .into_iter()
+        .map(|(_, m)| m.len() + ENTRY_BYTES)
+        .sum()
 }
 
 /// The copies kept, per sorted set.
 type Orders = KeptPerCollection<Order, MAX_ORDERS>;
 
-/// The score-order copies of a keyspace.
+/// The copies of split sorted sets' score order and split lists' positions
+/// (`super::list_index`) of a keyspace.
 #[derive(Default)]
 pub struct RankOrders {
     inner: Mutex<Orders>,
-    /// Copies made (each one walk of a sorted set's index).
+    /// Copies made (each one walk of a sorted set's index or a list's
+    /// positions).
     pub walks: AtomicU64,
 }
 
@@ -88,17 +106,38 @@ impl RankOrders {
     }
 
     /// The members of ascending ranks `from..to` in the copy of `id` at
-    /// `version`, if there is one.
-    fn names(&self, id: &CollectionId, version: u64, from: usize, to: usize) -> Option<Vec<Bytes>> {
+    /// `version`, if there is one and it holds `len` members (the header's
+    /// count: a copy that lost track of a write is not read).
+    pub(super) fn names(
+        &self,
+        id: &CollectionId,
+        (version, len): (u64, u64),
+        from: usize,
+        to: usize,
+    ) -> Option<Vec<Bytes>> {
         let orders = self.inner.lock();
         let order = orders.get(id).filter(|o| o.version == version)?;
-        let names = order.entries.get(from..to)?;
-        Some(names.iter().map(|(_, m)| m.clone()).collect())
+        if u64::try_from(order.entries.len()).ok() != Some(len) {
+            return None;
+        }
+        names_in(&order.entries, from, to)
     }
 
-    fn keep(&self, id: CollectionId, version: u64, entries: Vec<Entry>) {
+    pub(super) fn keep(&self, id: CollectionId, version: u64, entries: VecDeque<Entry>) {
         self.walks.fetch_add(1, Ordering::Relaxed);
-        self.inner.lock().insert(id, Order { version, entries });
+        let bytes = entry_bytes(&entries);
+        let order = Order {
+            version,
+            entries,
+            bytes,
+        };
+        self.inner.lock().insert(id, order);
+    }
+
+    /// Whether any copy is kept (a write need not work out its changes
+    /// without one).
+    pub(super) fn holds_any(&self) -> bool {
+        !self.inner.lock().is_empty()
     }
 
     /// After a write of `id` that replaced the header at `before` with one
@@ -109,7 +148,12 @@ impl RankOrders {
         let Some(order) = orders.get_mut(id) else {
             return;
         };
-        if order.version != before || !apply_changes(&mut order.entries, changes) {
+        order.bytes = (order.bytes + entry_bytes(&changes.added))
+            .saturating_sub(entry_bytes(&changes.removed));
+        if order.version != before
+            || order.bytes > MAX_ORDER_BYTES
+            || !apply_changes(&mut order.entries, changes)
+        {
             orders.remove(id);
             return;
         }
@@ -117,10 +161,30 @@ impl RankOrders {
     }
 }
 
+/// The names of `entries[from..to]`; `None` when that is not a range of
+/// them.
+pub(super) fn names_in(entries: &VecDeque<Entry>, from: usize, to: usize) -> Option<Vec<Bytes>> {
+    if from > to || to > entries.len() {
+        return None;
+    }
+    Some(entries.range(from..to).map(|(_, m)| m.clone()).collect())
+}
+
 /// `changes` applied to `entries` (ascending); false when they do not fit
 /// (a removed entry missing, an added one present).
-fn apply_changes(entries: &mut Vec<Entry>, changes: &IndexChanges) -> bool {
+/// A change at either end (a list's push or pop, a new lowest or highest
+/// score) is made there without a search: a search of a large copy misses
+/// the cache at each step.
+fn apply_changes(entries: &mut VecDeque<Entry>, changes: &IndexChanges) -> bool {
     for e in &changes.removed {
+        if entries.front() == Some(e) {
+            entries.pop_front();
+            continue;
+        }
+        if entries.back() == Some(e) {
+            entries.pop_back();
+            continue;
+        }
         match entries.binary_search(e) {
             Ok(i) => {
                 entries.remove(i);
@@ -129,6 +193,14 @@ fn apply_changes(entries: &mut Vec<Entry>, changes: &IndexChanges) -> bool {
         }
     }
     for e in &changes.added {
+        if entries.front().is_none_or(|f| e < f) {
+            entries.push_front(e.clone());
+            continue;
+        }
+        if entries.back().is_some_and(|b| e > b) {
+            entries.push_back(e.clone());
+            continue;
+        }
         match entries.binary_search(e) {
             Ok(_) => return false,
             Err(i) => entries.insert(i, e.clone()),
@@ -153,14 +225,29 @@ impl SetAt<'_> {
         self.header.kind == Kind::ZSet && self.header.score_index
     }
 
-    fn id(&self) -> CollectionId {
+    pub(super) fn id(&self) -> CollectionId {
         collection_id(self.ns, self.key, self.header.generation)
+    }
+
+    /// The members `names` (from a copy of the order), with their items,
+    /// in that order; `None` when one is missing: the copy disagrees with
+    /// the members, and the caller reads them by walking.
+    pub(super) fn members_named(&self, names: Vec<Bytes>) -> Result<Option<MemberItems>> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let (engine, snapshot, header) = (self.engine, self.snapshot, self.header);
+            match get_member(engine, snapshot, self.ns, self.key, header, &name)? {
+                Some(items) => out.push((name, items)),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Every entry of the set's ascending index from its lower bound, in
     /// order; `None` past [`MAX_ORDER_BYTES`] or when the count disagrees
     /// with the header.
-    fn walk_order(&self) -> Result<Option<Vec<Entry>>> {
+    fn walk_order(&self) -> Result<Option<VecDeque<Entry>>> {
         let header = self.header;
         let index = score_index::index_prefix(&member_prefix(self.ns, self.key, header.generation));
         let ascending = score_index::tagged(&index, false);
@@ -168,7 +255,7 @@ impl SetAt<'_> {
         start.extend_from_slice(&header.first);
         let end = prefix_end(&ascending).unwrap_or_default();
         let capacity = usize::try_from(header.count).unwrap_or(0).min(1 << 20);
-        let mut entries = Vec::with_capacity(capacity);
+        let mut entries = VecDeque::with_capacity(capacity);
         let mut bytes = 0usize;
         for item in self.engine.iter(
             Bound::Included(&start[..]),
@@ -180,12 +267,12 @@ impl SetAt<'_> {
             else {
                 return Ok(None);
             };
-            bytes += member.len() + 48;
+            bytes += member.len() + ENTRY_BYTES;
             if bytes > MAX_ORDER_BYTES {
                 return Ok(None);
             }
             // Copied: a slice would keep the whole engine key's buffer.
-            entries.push((sortable(score), Bytes::copy_from_slice(&member)));
+            entries.push_back((sortable(score), Bytes::copy_from_slice(&member)));
         }
         Ok((u64::try_from(entries.len()).ok() == Some(header.count)).then_some(entries))
     }
@@ -249,16 +336,15 @@ pub(super) fn ranked_names(
         (from, to)
     };
     let (id, version) = (set.id(), header_version(set.header));
-    let names = match orders.names(&id, version, lo, hi) {
+    let names = match orders.names(&id, (version, set.header.count), lo, hi) {
         Some(names) => names,
         None if set.header.count <= RANKS_COPY_MAX_MEMBERS => {
             let Some(entries) = set.walk_order()? else {
                 return Ok(None);
             };
-            let Some(names) = entries.get(lo..hi) else {
+            let Some(names) = names_in(&entries, lo, hi) else {
                 return Ok(None);
             };
-            let names = names.iter().map(|(_, m)| m.clone()).collect();
             orders.keep(id, version, entries);
             names
         }
@@ -273,7 +359,7 @@ pub(super) fn ranked_names(
 
 impl Keyspace {
     /// The split sorted set `key` under `header`, as `snapshot` sees it.
-    fn set_at<'a>(
+    pub(super) fn set_at<'a>(
         &'a self,
         snapshot: &'a ringkv_engine::Snapshot,
         ns: u32,
@@ -328,18 +414,10 @@ impl Keyspace {
         rev: bool,
     ) -> Result<Option<MemberItems>> {
         let set = self.set_at(snapshot, ns, key, header);
-        let Some(names) = ranked_names(&set, &self.inner.ranks, ranks, rev)? else {
-            return Ok(None);
-        };
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            match get_member(set.engine, snapshot, ns, key, header, &name)? {
-                Some(items) => out.push((name, items)),
-                // The copy disagrees with the members: read the index.
-                None => return Ok(None),
-            }
+        match ranked_names(&set, &self.inner.ranks, ranks, rev)? {
+            Some(names) => set.members_named(names),
+            None => Ok(None),
         }
-        Ok(Some(out))
     }
 }
 
@@ -472,7 +550,11 @@ mod tests {
     fn a_copy_follows_the_writes_made_at_its_header() {
         let orders = RankOrders::default();
         let id = collection_id(0, b"z", 1);
-        orders.keep(id.clone(), 10, vec![e(1, "a"), e(2, "b"), e(3, "c")]);
+        orders.keep(
+            id.clone(),
+            10,
+            VecDeque::from(vec![e(1, "a"), e(2, "b"), e(3, "c")]),
+        );
         assert_eq!(orders.rank(&id, 10, &e(3, "c")), Some(2));
         assert_eq!(orders.rank(&id, 11, &e(3, "c")), None, "another header");
         // a re-scored from 1 to 4: it moves to the end.
@@ -487,7 +569,7 @@ mod tests {
         orders.apply(&id, 10, 12, &IndexChanges::default());
         assert_eq!(orders.rank(&id, 11, &e(2, "b")), None);
         // Changes that do not fit drop it too.
-        orders.keep(id.clone(), 20, vec![e(1, "a")]);
+        orders.keep(id.clone(), 20, VecDeque::from(vec![e(1, "a")]));
         let missing = IndexChanges {
             removed: vec![e(9, "x")],
             added: vec![],
@@ -495,7 +577,7 @@ mod tests {
         orders.apply(&id, 20, 21, &missing);
         assert_eq!(orders.rank(&id, 21, &e(1, "a")), None);
         // An entry the copy lacks drops it.
-        orders.keep(id.clone(), 30, vec![e(1, "a")]);
+        orders.keep(id.clone(), 30, VecDeque::from(vec![e(1, "a")]));
         assert_eq!(orders.rank(&id, 30, &e(1, "b")), None);
         assert_eq!(orders.rank(&id, 30, &e(1, "a")), None);
     }
