@@ -928,7 +928,9 @@ def random_big_commands(n, seed=6):
     touch only the members they name (HSET ... ZSCORE), sorted-set reads
     and pops by score or rank (ZRANGEBYSCORE ... LIMIT, ZREVRANGE, ZRANK,
     ZCOUNT, ZPOPMIN/MAX, ZREMRANGEBYRANK near either end, ZREMRANGEBYSCORE),
-    pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end, the counts,
+    pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end,
+    LRANGE/LINDEX far from both (read from ringkv's copy of the list's
+    positions while pushes and pops keep it), the counts,
     TYPE/EXISTS/TTL, and now and then a read of everything, a DEL and a
     refill. Every reply is deterministic."""
     rng = random.Random(seed)
@@ -959,6 +961,12 @@ def random_big_commands(n, seed=6):
 
     def value():
         return f"v{rng.randrange(40)}"
+
+    def far_from_ends():
+        # At least 256 elements from either end of a list of about 1,200
+        # (ringkv reads those by position from a copy).
+        i = rng.randrange(250, 950)
+        return i if rng.random() < 0.5 else -1 - i
 
     def rank_trim():
         # A few ranks at the low end, at the high end, or near either.
@@ -1038,6 +1046,8 @@ def random_big_commands(n, seed=6):
         (5, lambda: [[rng.choice(["LPOP", "RPOP"]), "bl"] + count()]),
         (4, lambda: [["LRANGE", "bl", near_end(), near_end()]]),
         (2, lambda: [["LINDEX", "bl", near_end()]]),
+        (3, lambda: (lambda i: [["LRANGE", "bl", str(i), str(i + rng.randrange(20))]])(far_from_ends())),
+        (2, lambda: [["LINDEX", "bl", str(far_from_ends())]]),
         (2, lambda: [["LLEN", "bl"]]),
         (1, lambda: [["LSET", "bl", near_end(), value()]]),
         (0.3, lambda: [["LINSERT", "bl", rng.choice(["BEFORE", "AFTER"]), value(), value()]]),
