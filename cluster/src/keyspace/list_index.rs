@@ -102,8 +102,9 @@ fn indexed_positions(
         return Ok(None);
     }
     let (id, version) = (set.id(), header_version(set.header));
-    if let Some(names) = orders.names(&id, (version, set.header.count), from, to) {
-        return Ok(Some(names));
+    let copied = orders.read(&id, (version, set.header.count), |e| names_in(e, from, to));
+    if let Some(names) = copied {
+        return Ok(names);
     }
     let Some(entries) = set.walk_positions()? else {
         return Ok(None);

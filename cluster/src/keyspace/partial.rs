@@ -309,6 +309,7 @@ impl Keyspace {
                     Need::Range { start, stop } => {
                         self.copied_range(&snapshot, ns, key, &header, (start, stop))?
                     }
+                    Need::Scores(w) => self.copied_window(&snapshot, ns, key, &header, &w)?,
                     _ => None,
                 };
                 let loaded = match by_copy {
@@ -319,6 +320,7 @@ impl Keyspace {
                     Need::Rank { rev, .. } => {
                         self.copied_rank(&snapshot, ns, key, &header, &loaded, rev)?
                     }
+                    Need::CountScores(w) => self.copied_count(&snapshot, ns, key, &header, &w)?,
                     _ => None,
                 };
                 let counted = match copied {

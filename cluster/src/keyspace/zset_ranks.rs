@@ -30,7 +30,7 @@ use ringkv_engine::{Engine, Snapshot};
 
 use super::Keyspace;
 use super::per_collection::{CollectionId, KeptPerCollection, collection_id};
-use super::score_index::{self, sortable};
+use super::score_index::{self, ScoreWindow, sortable};
 use super::split::{get_member, header_version, member_prefix, prefix_end};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
@@ -105,22 +105,21 @@ impl RankOrders {
         }
     }
 
-    /// The members of ascending ranks `from..to` in the copy of `id` at
-    /// `version`, if there is one and it holds `len` members (the header's
-    /// count: a copy that lost track of a write is not read).
-    pub(super) fn names(
+    /// `pick` applied to the copy of `id` at `version`, if there is one
+    /// and it holds `len` members (the header's count: a copy that lost
+    /// track of a write is not read).
+    pub(super) fn read<T>(
         &self,
         id: &CollectionId,
         (version, len): (u64, u64),
-        from: usize,
-        to: usize,
-    ) -> Option<Vec<Bytes>> {
+        pick: impl FnOnce(&VecDeque<Entry>) -> T,
+    ) -> Option<T> {
         let orders = self.inner.lock();
         let order = orders.get(id).filter(|o| o.version == version)?;
         if u64::try_from(order.entries.len()).ok() != Some(len) {
             return None;
         }
-        names_in(&order.entries, from, to)
+        Some(pick(&order.entries))
     }
 
     pub(super) fn keep(&self, id: CollectionId, version: u64, entries: VecDeque<Entry>) {
@@ -312,6 +311,33 @@ pub(super) fn ascending_rank(
 /// index would cost more than the read's own).
 const RANKS_COPY_MAX_MEMBERS: u64 = 16_384;
 
+/// `pick` applied to the copy of `set`'s order (made by one walk of its
+/// index when there is none and the set has at most
+/// [`RANKS_COPY_MAX_MEMBERS`] members); `None` when there is no copy to
+/// read, or `pick` finds nothing in it (the caller reads the index).
+fn from_copy<T>(
+    set: &SetAt<'_>,
+    orders: &RankOrders,
+    pick: impl Fn(&VecDeque<Entry>) -> Option<T>,
+) -> Result<Option<T>> {
+    if !set.indexed() {
+        return Ok(None);
+    }
+    let (id, version) = (set.id(), header_version(set.header));
+    if let Some(found) = orders.read(&id, (version, set.header.count), &pick) {
+        return Ok(found);
+    }
+    if set.header.count > RANKS_COPY_MAX_MEMBERS {
+        return Ok(None);
+    }
+    let Some(entries) = set.walk_order()? else {
+        return Ok(None);
+    };
+    let found = pick(&entries);
+    orders.keep(id, version, entries);
+    Ok(found)
+}
+
 /// The members of ranks `start..=stop` (Redis's indexes, REV when `rev`)
 /// of `set`, in that order, from its copy of the order; `None` when there
 /// is none to read (the caller reads the index).
@@ -321,11 +347,11 @@ pub(super) fn ranked_names(
     (start, stop): (i64, i64),
     rev: bool,
 ) -> Result<Option<Vec<Bytes>>> {
+    let len = usize::try_from(set.header.count).unwrap_or(usize::MAX);
+    let (from, to) = crate::version::list_op::trim_range(start, stop, len);
     if !set.indexed() {
         return Ok(None);
     }
-    let len = usize::try_from(set.header.count).unwrap_or(usize::MAX);
-    let (from, to) = crate::version::list_op::trim_range(start, stop, len);
     if to <= from {
         return Ok(Some(Vec::new()));
     }
@@ -335,26 +361,44 @@ pub(super) fn ranked_names(
     } else {
         (from, to)
     };
-    let (id, version) = (set.id(), header_version(set.header));
-    let names = match orders.names(&id, (version, set.header.count), lo, hi) {
-        Some(names) => names,
-        None if set.header.count <= RANKS_COPY_MAX_MEMBERS => {
-            let Some(entries) = set.walk_order()? else {
-                return Ok(None);
-            };
-            let Some(names) = names_in(&entries, lo, hi) else {
-                return Ok(None);
-            };
-            orders.keep(id, version, entries);
+    let names = from_copy(set, orders, |entries| names_in(entries, lo, hi))?;
+    Ok(names.map(|names| {
+        if rev {
+            names.into_iter().rev().collect()
+        } else {
             names
         }
-        None => return Ok(None),
-    };
-    Ok(Some(if rev {
-        names.into_iter().rev().collect()
-    } else {
-        names
     }))
+}
+
+/// The ascending indexes `lo..hi` of the entries of `entries` whose score
+/// lies between `w`'s bounds.
+fn score_span(entries: &VecDeque<Entry>, w: &ScoreWindow) -> (usize, usize) {
+    let (min, max) = (sortable(w.min), sortable(w.max));
+    let lo = entries.partition_point(|(s, _)| *s < min || (w.min_exclusive && *s == min));
+    let hi = entries.partition_point(|(s, _)| *s < max || (!w.max_exclusive && *s == max));
+    (lo, hi.max(lo))
+}
+
+/// The members `w` selects (ZRANGEBYSCORE and its REV and LIMIT forms) of
+/// `set`, in the window's order, from its copy of the order; `None` when
+/// there is none to read.
+pub(super) fn window_names(
+    set: &SetAt<'_>,
+    orders: &RankOrders,
+    w: &ScoreWindow,
+) -> Result<Option<Vec<Bytes>>> {
+    from_copy(set, orders, |entries| {
+        let (lo, hi) = score_span(entries, w);
+        let skip = w.offset.min(hi - lo);
+        let take = w.count.min(hi - lo - skip);
+        if w.rev {
+            let names = names_in(entries, hi - skip - take, hi - skip)?;
+            Some(names.into_iter().rev().collect())
+        } else {
+            names_in(entries, lo + skip, lo + skip + take)
+        }
+    })
 }
 
 impl Keyspace {
@@ -418,6 +462,48 @@ impl Keyspace {
             Some(names) => set.members_named(names),
             None => Ok(None),
         }
+    }
+
+    /// The members (with their items) the score window `w` selects
+    /// ([`Need::Scores`]: ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGE BYSCORE)
+    /// of the split sorted set under `header`, in the window's order, read
+    /// by name from the copy of its order without passing the index's dead
+    /// entries; `None` when the copy cannot answer.
+    pub(super) fn copied_window(
+        &self,
+        snapshot: &ringkv_engine::Snapshot,
+        ns: u32,
+        key: &[u8],
+        header: &SplitHeader,
+        w: &ScoreWindow,
+    ) -> Result<Option<MemberItems>> {
+        let set = self.set_at(snapshot, ns, key, header);
+        match window_names(&set, &self.inner.ranks, w)? {
+            Some(names) => set.members_named(names),
+            None => Ok(None),
+        }
+    }
+
+    /// How many members of the split sorted set under `header` have a
+    /// score within `w`'s bounds ([`Need::CountScores`]: ZCOUNT), from the
+    /// copy of its order; `None` when the copy cannot answer, and for
+    /// every score (the header's count answers).
+    pub(super) fn copied_count(
+        &self,
+        snapshot: &ringkv_engine::Snapshot,
+        ns: u32,
+        key: &[u8],
+        header: &SplitHeader,
+        w: &ScoreWindow,
+    ) -> Result<Option<u64>> {
+        if w.min == f64::NEG_INFINITY && w.max == f64::INFINITY {
+            return Ok(None);
+        }
+        let set = self.set_at(snapshot, ns, key, header);
+        from_copy(&set, &self.inner.ranks, |entries| {
+            let (lo, hi) = score_span(entries, w);
+            u64::try_from(hi - lo).ok()
+        })
     }
 }
 
@@ -520,6 +606,26 @@ mod tests {
                         assert_eq!(got, want, "round {round} {start} {stop} rev {rev}");
                     }
                 }
+                // ZRANGEBYSCORE windows (REV, LIMIT) and ZCOUNT.
+                let scored = model_scored(&ks, b"z");
+                for _ in 0..6 {
+                    let w = random_window(&mut rng);
+                    let read = ks.read_partial(0, b"z", Need::Scores(w)).unwrap().unwrap();
+                    let got: Vec<Bytes> = read.members.into_iter().map(|(m, _)| m).collect();
+                    let want: Vec<Bytes> = w
+                        .select(scored.clone())
+                        .into_iter()
+                        .map(|(m, _)| m)
+                        .collect();
+                    assert_eq!(got, want, "round {round} {w:?}");
+                    let read = ks
+                        .read_partial(0, b"z", Need::CountScores(w))
+                        .unwrap()
+                        .unwrap();
+                    let n = scored.iter().filter(|(s, _, _)| w.contains(*s)).count();
+                    assert_eq!(read.counted, Some(n as u64), "round {round} {w:?}");
+                    checked += 2;
+                }
                 let absent = ks
                     .read_partial(
                         0,
@@ -540,6 +646,43 @@ mod tests {
             "{} walks for 3,000 writes and their reads",
             walks()
         );
+    }
+
+    /// Every member with its score, as [`ScoreWindow::select`] takes them.
+    fn model_scored(ks: &Keyspace, key: &[u8]) -> Vec<(f64, Bytes, ())> {
+        let record = ks.read_record(0, key).unwrap().unwrap();
+        let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
+        let score = |v: &Bytes| std::str::from_utf8(v).unwrap().parse().unwrap();
+        members
+            .map
+            .iter()
+            .map(|(m, v)| (score(v), m.clone(), ()))
+            .collect()
+    }
+
+    /// A window by score as ZRANGEBYSCORE and its forms make them: bounds
+    /// on the scores the test writes or infinite, either exclusive, either
+    /// direction, with or without LIMIT.
+    fn random_window(rng: &mut rand::rngs::StdRng) -> ScoreWindow {
+        let mut bound = |inf: f64| match rng.random_range(0..8) {
+            0 => inf,
+            _ => f64::from(rng.random_range(-60..120)) / 2.0,
+        };
+        let (min, max) = (bound(f64::NEG_INFINITY), bound(f64::INFINITY));
+        let limited = rng.random_bool(0.5);
+        ScoreWindow {
+            min,
+            min_exclusive: rng.random_bool(0.3),
+            max,
+            max_exclusive: rng.random_bool(0.3),
+            rev: rng.random_bool(0.5),
+            offset: if limited { rng.random_range(0..30) } else { 0 },
+            count: if limited {
+                rng.random_range(1..60)
+            } else {
+                usize::MAX
+            },
+        }
     }
 
     fn e(score: u64, m: &'static str) -> Entry {
