@@ -142,7 +142,10 @@ impl Inner {
         let n = self.next_file.fetch_add(1, Ordering::SeqCst);
         let file = Arc::new(WalFile::create(&self.dir, n)?);
         w.log.rotate(file);
-        let old = std::mem::replace(&mut w.mem, Arc::new(Memtable::new(n)));
+        // Sized for as many keys as the one it replaces, at most one per
+        // 64 bytes of the memtable's budget.
+        let keys = w.mem.key_count().min(self.opts.memtable_size_bytes / 64);
+        let old = std::mem::replace(&mut w.mem, Arc::new(Memtable::sized_for(n, keys)));
         old.seal(w.next_seq.saturating_sub(1));
         self.sv.rcu(|g| {
             let mut imms = Vec::with_capacity(g.imms.len() + 1);

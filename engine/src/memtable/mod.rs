@@ -141,6 +141,25 @@ impl Memtable {
         }
     }
 
+    /// An empty memtable logging to WAL `wal_number`, its index sized for
+    /// `keys` keys (the memtable it replaces held that many: a workload's
+    /// memtables hold about as many keys each) and charged for that size
+    /// at once, as it would be charged once grown to it.
+    pub(crate) fn sized_for(wal_number: u64, keys: usize) -> Self {
+        let newest = NewestIndex::with_capacity(keys);
+        let charged = newest.allocated();
+        Memtable {
+            newest,
+            bytes: AtomicUsize::new(charged),
+            ..Memtable::new(wal_number)
+        }
+    }
+
+    /// How many user keys it holds.
+    pub(crate) fn key_count(&self) -> usize {
+        self.newest.len()
+    }
+
     /// Records the last sequence number inserted (at rotation).
     pub(crate) fn seal(&self, last_seq: u64) {
         self.sealed_seq.store(last_seq, AtomicOrdering::Release);
@@ -411,6 +430,27 @@ mod tests {
         assert_eq!(m.get(b"", 10).unwrap().1, InternalValue::tombstone(7));
         assert!(m.approx_bytes() > 0);
         assert_eq!(m.len(), 4);
+    }
+
+    /// A memtable sized for the keys it then takes never grows its index
+    /// (no rehash under a shard's lock) and is charged about what one grown
+    /// to the same keys is.
+    #[test]
+    fn a_memtable_sized_for_its_keys_never_grows_its_index() {
+        let keys = 20_000u64;
+        let (sized, grown) = (Memtable::sized_for(2, keys as usize), Memtable::new(2));
+        let allocated = sized.newest.allocated();
+        for m in [&sized, &grown] {
+            for i in 0..keys {
+                let v = InternalValue::put(Value::new(format!("v{i}")));
+                m.insert(Bytes::from(format!("key:{i:08}")), i + 1, v);
+            }
+            assert_eq!(m.key_count(), keys as usize);
+        }
+        assert_eq!(sized.newest.allocated(), allocated, "never grown");
+        let (a, b) = (sized.approx_bytes() as f64, grown.approx_bytes() as f64);
+        assert!((a / b - 1.0).abs() < 0.25, "charged {a} against {b}");
+        assert_eq!(sized.get(b"key:00012345", 100_000).unwrap().0, 12_346);
     }
 
     #[test]
