@@ -24,14 +24,12 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::Keyspace;
 use super::per_collection::in_one_buffer;
 use super::split::{header_version, visit_member_names};
 use super::zset_ranks::{
-    ENTRY_BYTES, Entry, IndexChanges, MAX_ORDER_BYTES, MemberItems, RankOrders, SetAt, names_in,
+    ENTRY_BYTES, Entry, IndexChanges, MAX_ORDER_BYTES, RankOrders, SetAt, names_in,
 };
 use crate::error::Result;
-use crate::version::codec::SplitHeader;
 use crate::version::collection::{Collection, Kind};
 use crate::version::list_position::LEVEL_BYTES;
 
@@ -114,30 +112,21 @@ fn indexed_positions(
     Ok(names)
 }
 
-impl Keyspace {
-    /// The elements (with their items) LRANGE `start stop` returns of the
-    /// split list under `header` ([`super::Need::Range`]), read by position
-    /// from the copy of its positions; `None` when the copy does not serve
-    /// the read.
-    pub(super) fn copied_range(
-        &self,
-        snapshot: &ringkv_engine::Snapshot,
-        ns: u32,
-        key: &[u8],
-        header: &SplitHeader,
-        (start, stop): (i64, i64),
-    ) -> Result<Option<MemberItems>> {
-        let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-        let window = crate::version::list_op::trim_range(start, stop, len);
-        if window.1 <= window.0 {
-            return Ok(None);
-        }
-        let set = self.set_at(snapshot, ns, key, header);
-        match indexed_positions(&set, &self.inner.ranks, window)? {
-            Some(names) => set.members_named(names),
-            None => Ok(None),
-        }
+/// The positions LRANGE `start stop` returns of the list `set`
+/// ([`super::Need::Range`]), from the copy of its positions; `None` when
+/// the copy does not serve the read (an empty window, one near an end, a
+/// list too large to copy).
+pub(super) fn indexed_names(
+    set: &SetAt<'_>,
+    orders: &RankOrders,
+    (start, stop): (i64, i64),
+) -> Result<Option<Vec<Bytes>>> {
+    let len = usize::try_from(set.header.count).unwrap_or(usize::MAX);
+    let window = crate::version::list_op::trim_range(start, stop, len);
+    if window.1 <= window.0 {
+        return Ok(None);
     }
+    indexed_positions(set, orders, window)
 }
 
 #[cfg(test)]
@@ -147,7 +136,7 @@ mod tests {
 
     use super::*;
     use crate::keyspace::split_tests::{apply, header_of};
-    use crate::keyspace::{Need, live_entry};
+    use crate::keyspace::{Keyspace, Need, live_entry};
     use crate::version::{CollectionOp, PopEnd};
     use rand::{Rng, SeedableRng};
 

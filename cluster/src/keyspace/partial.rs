@@ -302,27 +302,13 @@ impl Keyspace {
             }
             _ => {
                 let pools = &self.inner.samples;
-                let by_copy = match need {
-                    Need::Ranks { start, stop, rev } => {
-                        self.copied_ranks(&snapshot, ns, key, &header, (start, stop), rev)?
-                    }
-                    Need::Range { start, stop } => {
-                        self.copied_range(&snapshot, ns, key, &header, (start, stop))?
-                    }
-                    Need::Scores(w) => self.copied_window(&snapshot, ns, key, &header, &w)?,
-                    _ => None,
-                };
-                let loaded = match by_copy {
+                let set = self.set_at(&snapshot, ns, key, &header);
+                let orders = &self.inner.ranks;
+                let loaded = match super::zset_ranks::members_by_copy(&set, orders, need)? {
                     Some(loaded) => loaded,
                     None => split::load_members(engine, &snapshot, pools, ns, key, &header, need)?,
                 };
-                let copied = match need {
-                    Need::Rank { rev, .. } => {
-                        self.copied_rank(&snapshot, ns, key, &header, &loaded, rev)?
-                    }
-                    Need::CountScores(w) => self.copied_count(&snapshot, ns, key, &header, &w)?,
-                    _ => None,
-                };
+                let copied = super::zset_ranks::counted_by_copy(&set, orders, need, &loaded)?;
                 let counted = match copied {
                     Some(rank) => Some(rank),
                     None => split::counted(engine, &snapshot, ns, key, &header, need, &loaded)?,

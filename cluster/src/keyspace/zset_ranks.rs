@@ -28,10 +28,10 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use ringkv_engine::{Engine, Snapshot};
 
-use super::Keyspace;
 use super::per_collection::{CollectionId, KeptPerCollection, collection_id};
 use super::score_index::{self, ScoreWindow, sortable};
 use super::split::{get_member, header_version, member_prefix, prefix_end};
+use super::{Keyspace, Need};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Item, Kind};
@@ -418,92 +418,63 @@ impl Keyspace {
             header,
         }
     }
+}
 
-    /// The rank ([`Need::Rank`]) of the member `loaded` holds (if any) in
-    /// the split sorted set under `header`, from the copy of its score
-    /// order (`super::zset_ranks`); `None` when the copy cannot answer.
-    pub(super) fn copied_rank(
-        &self,
-        snapshot: &ringkv_engine::Snapshot,
-        ns: u32,
-        key: &[u8],
-        header: &SplitHeader,
-        loaded: &[(Bytes, Vec<Item>)],
-        rev: bool,
-    ) -> Result<Option<u64>> {
-        let Some((member, items)) = loaded.first() else {
-            return Ok(None);
-        };
-        let history = header.member_histories.get(member);
-        let Some(score) = score_index::score_of(items, history) else {
-            return Ok(None);
-        };
-        let set = self.set_at(snapshot, ns, key, header);
-        let ascending = ascending_rank(&set, &self.inner.ranks, score, member)?;
-        let last = header.count.saturating_sub(1);
-        Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
-    }
-
-    /// The members (with their items) of ranks `start..=stop` ([`Need::Ranks`])
-    /// of the split sorted set under `header`, in order, read by name from
-    /// the copy of its order (`super::zset_ranks`) without passing the
-    /// index's dead entries; `None` when the copy cannot answer.
-    pub(super) fn copied_ranks(
-        &self,
-        snapshot: &ringkv_engine::Snapshot,
-        ns: u32,
-        key: &[u8],
-        header: &SplitHeader,
-        ranks: (i64, i64),
-        rev: bool,
-    ) -> Result<Option<MemberItems>> {
-        let set = self.set_at(snapshot, ns, key, header);
-        match ranked_names(&set, &self.inner.ranks, ranks, rev)? {
-            Some(names) => set.members_named(names),
-            None => Ok(None),
+/// The members `need` asks for, read by name from a copy of the
+/// collection's order: a split sorted set's ranks ([`Need::Ranks`]) and
+/// score windows ([`Need::Scores`]), a split list's indexes far from both
+/// ends ([`Need::Range`], `super::list_index`). `None` when no copy serves
+/// the read: the caller walks.
+pub(super) fn members_by_copy(
+    set: &SetAt<'_>,
+    orders: &RankOrders,
+    need: Need<'_>,
+) -> Result<Option<MemberItems>> {
+    let names = match need {
+        Need::Ranks { start, stop, rev } => ranked_names(set, orders, (start, stop), rev)?,
+        Need::Range { start, stop } => {
+            super::list_index::indexed_names(set, orders, (start, stop))?
         }
+        Need::Scores(w) => window_names(set, orders, &w)?,
+        _ => None,
+    };
+    match names {
+        Some(names) => set.members_named(names),
+        None => Ok(None),
     }
+}
 
-    /// The members (with their items) the score window `w` selects
-    /// ([`Need::Scores`]: ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGE BYSCORE)
-    /// of the split sorted set under `header`, in the window's order, read
-    /// by name from the copy of its order without passing the index's dead
-    /// entries; `None` when the copy cannot answer.
-    pub(super) fn copied_window(
-        &self,
-        snapshot: &ringkv_engine::Snapshot,
-        ns: u32,
-        key: &[u8],
-        header: &SplitHeader,
-        w: &ScoreWindow,
-    ) -> Result<Option<MemberItems>> {
-        let set = self.set_at(snapshot, ns, key, header);
-        match window_names(&set, &self.inner.ranks, w)? {
-            Some(names) => set.members_named(names),
-            None => Ok(None),
+/// What `need` counts of a split sorted set, from the copy of its order:
+/// the rank of the member `loaded` holds ([`Need::Rank`]), or how many
+/// members have a score within a window's bounds ([`Need::CountScores`],
+/// but for every score: the header's count answers). `None` when the copy
+/// cannot answer: the caller counts on the index.
+pub(super) fn counted_by_copy(
+    set: &SetAt<'_>,
+    orders: &RankOrders,
+    need: Need<'_>,
+    loaded: &[(Bytes, Vec<Item>)],
+) -> Result<Option<u64>> {
+    match need {
+        Need::Rank { rev, .. } => {
+            let Some((member, items)) = loaded.first() else {
+                return Ok(None);
+            };
+            let history = set.header.member_histories.get(member);
+            let Some(score) = score_index::score_of(items, history) else {
+                return Ok(None);
+            };
+            let ascending = ascending_rank(set, orders, score, member)?;
+            let last = set.header.count.saturating_sub(1);
+            Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
         }
-    }
-
-    /// How many members of the split sorted set under `header` have a
-    /// score within `w`'s bounds ([`Need::CountScores`]: ZCOUNT), from the
-    /// copy of its order; `None` when the copy cannot answer, and for
-    /// every score (the header's count answers).
-    pub(super) fn copied_count(
-        &self,
-        snapshot: &ringkv_engine::Snapshot,
-        ns: u32,
-        key: &[u8],
-        header: &SplitHeader,
-        w: &ScoreWindow,
-    ) -> Result<Option<u64>> {
-        if w.min == f64::NEG_INFINITY && w.max == f64::INFINITY {
-            return Ok(None);
+        Need::CountScores(w) if w.min != f64::NEG_INFINITY || w.max != f64::INFINITY => {
+            from_copy(set, orders, |entries| {
+                let (lo, hi) = score_span(entries, &w);
+                u64::try_from(hi - lo).ok()
+            })
         }
-        let set = self.set_at(snapshot, ns, key, header);
-        from_copy(&set, &self.inner.ranks, |entries| {
-            let (lo, hi) = score_span(entries, w);
-            u64::try_from(hi - lo).ok()
-        })
+        _ => Ok(None),
     }
 }
 
