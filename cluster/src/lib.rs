@@ -65,7 +65,8 @@ pub use antientropy::RepairSummary;
 pub use coordinator::{ChangeObserver, ClusterScanPage, Coordinator, INTEREST_TTL, MessageSink};
 pub use error::{Error, PortError, Refusal, Result, SyncFailure};
 pub use keyspace::{
-    Ack, Entry, Keyspace, Need, PartialRead, ScanPage, ScoreWindow, ValueType, Write, random_picks,
+    Ack, Entry, Keyspace, LexBound, LexWindow, Need, PartialRead, ScanPage, ScoreWindow, ValueType,
+    Write, random_picks,
 };
 pub use locks::{KeyHold, holding_scope};
 pub use mutation::{Applied, CausalContext, Mutation, Versions, swap};

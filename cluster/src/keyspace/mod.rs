@@ -24,6 +24,7 @@ mod early_read;
 #[cfg(test)]
 mod expiry_tests;
 mod key_scan;
+mod lex_window;
 mod list_ends;
 mod list_index;
 mod markers;
@@ -44,6 +45,7 @@ mod split_tests;
 mod split_write_tests;
 mod zset_ranks;
 
+pub use lex_window::{LexBound, LexWindow};
 pub use partial::{PartialRead, PartialTarget, random_picks};
 pub(crate) use partial::{collection_need, replies_length};
 pub use reclaim::ReclaimStats;

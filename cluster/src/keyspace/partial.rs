@@ -115,6 +115,23 @@ impl PartialRead {
                     .collect()
             }
             Need::Scores(w) => w.select(scored(kind, all)),
+            Need::Lex {
+                window,
+                rev,
+                offset,
+                count,
+            } => {
+                let ordered = in_score_order(kind, all);
+                let span = window.span(
+                    ordered.len(),
+                    |i| ordered.get(i).map(|(m, _)| m.as_ref()),
+                    rev,
+                );
+                super::lex_window::picked(span, rev, offset, count)
+                    .into_iter()
+                    .filter_map(|i| ordered.get(i).cloned())
+                    .collect()
+            }
             Need::Rank { member, .. } => all
                 .map
                 .get_key_value(member)

@@ -512,6 +512,18 @@ pub enum Need<'a> {
     /// the window's bounds (ZCOUNT; offset, count and direction aside), in
     /// [`super::PartialRead::counted`].
     CountScores(ScoreWindow),
+    /// The members a lex range selects (ZRANGEBYLEX, ZREVRANGEBYLEX, ZRANGE
+    /// BYLEX), in reply order, `offset` of them skipped and at most `count`.
+    Lex {
+        /// The range.
+        window: &'a super::LexWindow,
+        /// Highest first.
+        rev: bool,
+        /// Members skipped first.
+        offset: usize,
+        /// Members returned at most.
+        count: usize,
+    },
     /// The members ZRANGE `start stop` (REV when `rev`) returns by rank, in
     /// that order.
     Ranks {
@@ -577,6 +589,21 @@ pub(super) fn load_members(
             }
         }
         Need::Scores(w) => out = scored_members(engine, snapshot, ns, key, header, &w)?,
+        Need::Lex {
+            window,
+            rev,
+            offset,
+            count,
+        } => {
+            let all = ScoreWindow::ends(false, usize::MAX);
+            let mut all = scored_members(engine, snapshot, ns, key, header, &all)?;
+            let span = window.span(all.len(), |i| all.get(i).map(|(m, _)| m.as_ref()), rev);
+            let mut taken: Vec<Option<(Bytes, Vec<Item>)>> = all.drain(..).map(Some).collect();
+            out = super::lex_window::picked(span, rev, offset, count)
+                .into_iter()
+                .filter_map(|i| taken.get_mut(i).and_then(Option::take))
+                .collect();
+        }
         Need::Rank { member, .. } => {
             if let Some(items) = get_member(engine, snapshot, ns, key, header, member)? {
                 out.push((Bytes::copy_from_slice(member), items));

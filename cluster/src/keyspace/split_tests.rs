@@ -13,8 +13,8 @@ use rand::{Rng, SeedableRng};
 
 use super::split::{MEMBER_NS_BIT, inline_at, split_at};
 use super::{
-    Ack, Keyspace, Need, PartialRead, PartialTarget, ScoreWindow, collection_need, live_entry,
-    replies_length,
+    Ack, Keyspace, LexBound, LexWindow, Need, PartialRead, PartialTarget, ScoreWindow,
+    collection_need, live_entry, replies_length,
 };
 use crate::version::{CollectionOp, CollectionReply, Kind, OpError, PopEnd, Siblings, zadd};
 
@@ -261,6 +261,25 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
         1 => Need::Head(rng.random_range(0..20)),
         2 => Need::Tail(rng.random_range(0..20)),
         3 => Need::Count,
+        4 if rng.random_bool(0.5) => {
+            let mut bound = || match rng.random_range(0..6) {
+                0 => LexBound::Min,
+                1 => LexBound::Max,
+                2 | 3 => LexBound::Inclusive(member(rng, 3000)),
+                _ => LexBound::Exclusive(member(rng, 3000)),
+            };
+            // Leaked: a need borrows its window, and this one is the test's.
+            let window: &'static LexWindow = Box::leak(Box::new(LexWindow {
+                min: bound(),
+                max: bound(),
+            }));
+            Need::Lex {
+                window,
+                rev: rng.random_bool(0.5),
+                offset: rng.random_range(0..10),
+                count: rng.random_range(0..80),
+            }
+        }
         _ => Need::Range {
             start: rng.random_range(-700..700),
             stop: rng.random_range(-700..700),

@@ -320,6 +320,16 @@ fn from_copy<T>(
     orders: &RankOrders,
     pick: impl Fn(&VecDeque<Entry>) -> Option<T>,
 ) -> Result<Option<T>> {
+    from_copy_up_to(set, orders, RANKS_COPY_MAX_MEMBERS, pick)
+}
+
+/// [`from_copy`], making a copy for a set of at most `max_members`.
+fn from_copy_up_to<T>(
+    set: &SetAt<'_>,
+    orders: &RankOrders,
+    max_members: u64,
+    pick: impl Fn(&VecDeque<Entry>) -> Option<T>,
+) -> Result<Option<T>> {
     if !set.indexed() {
         return Ok(None);
     }
@@ -327,7 +337,7 @@ fn from_copy<T>(
     if let Some(found) = orders.read(&id, (version, set.header.count), &pick) {
         return Ok(found);
     }
-    if set.header.count > RANKS_COPY_MAX_MEMBERS {
+    if set.header.count > max_members {
         return Ok(None);
     }
     let Some(entries) = set.walk_order()? else {
@@ -436,6 +446,25 @@ pub(super) fn members_by_copy(
             super::list_index::indexed_names(set, orders, (start, stop))?
         }
         Need::Scores(w) => window_names(set, orders, &w)?,
+        // A lex range reads the whole set without a copy: one is made at
+        // any size its bound allows.
+        Need::Lex {
+            window,
+            rev,
+            offset,
+            count,
+        } => from_copy_up_to(set, orders, u64::MAX, |entries| {
+            let span = window.span(
+                entries.len(),
+                |i| entries.get(i).map(|(_, m)| m.as_ref()),
+                rev,
+            );
+            let picked = super::lex_window::picked(span, rev, offset, count);
+            picked
+                .into_iter()
+                .map(|i| entries.get(i).map(|(_, m)| m.clone()))
+                .collect()
+        })?,
         _ => None,
     };
     match names {
@@ -483,7 +512,7 @@ pub(super) fn counted_by_copy(
 mod tests {
     use super::*;
     use crate::keyspace::split_tests::{apply, header_of};
-    use crate::keyspace::{Need, live_entry};
+    use crate::keyspace::{LexBound, LexWindow, Need, live_entry};
     use crate::version::{CollectionOp, zadd};
     use rand::{Rng, SeedableRng};
 
@@ -596,6 +625,55 @@ mod tests {
                     let n = scored.iter().filter(|(s, _, _)| w.contains(*s)).count();
                     assert_eq!(read.counted, Some(n as u64), "round {round} {w:?}");
                     checked += 2;
+                }
+                // ZRANGEBYLEX windows (over mixed scores: Redis's walk of
+                // its compact encoding) from the copy, against the whole set.
+                let mut ordered = scored.clone();
+                ordered.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+                for _ in 0..4 {
+                    let bound = |rng: &mut rand::rngs::StdRng| match rng.random_range(0..6) {
+                        0 => LexBound::Min,
+                        1 => LexBound::Max,
+                        2 | 3 => LexBound::Inclusive(name(rng.random_range(0..n))),
+                        _ => LexBound::Exclusive(name(rng.random_range(0..n))),
+                    };
+                    let window = LexWindow {
+                        min: bound(&mut rng),
+                        max: bound(&mut rng),
+                    };
+                    let (rev, offset, count) = (
+                        rng.random_bool(0.5),
+                        rng.random_range(0..5),
+                        rng.random_range(1..40),
+                    );
+                    let need = Need::Lex {
+                        window: &window,
+                        rev,
+                        offset,
+                        count,
+                    };
+                    let read = ks.read_partial(0, b"z", need).unwrap().unwrap();
+                    let got: Vec<Bytes> = read.members.into_iter().map(|(m, _)| m).collect();
+                    let at = |i: usize| ordered.get(i).map(|(_, m, _)| m.as_ref());
+                    let span = window.span(ordered.len(), at, rev);
+                    let want: Vec<Bytes> =
+                        crate::keyspace::lex_window::picked(span, rev, offset, count)
+                            .into_iter()
+                            .map(|i| ordered[i].1.clone())
+                            .collect();
+                    assert_eq!(got, want, "round {round} {window:?} rev {rev}");
+                    // The walk a set without a copy takes selects the same.
+                    let (engine, ns) = (&ks.inner.engine, ks.namespace(0).unwrap());
+                    let header = header_of(&ks, b"z").unwrap();
+                    let pools = &ks.inner.samples;
+                    let snap = engine.snapshot();
+                    let walked = super::super::split::load_members(
+                        engine, &snap, pools, ns, b"z", &header, need,
+                    )
+                    .unwrap();
+                    let walked: Vec<Bytes> = walked.into_iter().map(|(m, _)| m).collect();
+                    assert_eq!(walked, want, "walked, round {round} {window:?} rev {rev}");
+                    checked += 1;
                 }
                 let absent = ks
                     .read_partial(

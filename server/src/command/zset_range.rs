@@ -4,7 +4,7 @@
 //! options of the ZRANGE family (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES).
 
 use bytes::Bytes;
-use ringkv_cluster::{Members, Need, ScoreWindow};
+use ringkv_cluster::{LexBound, LexWindow, Members, Need, ScoreWindow};
 use ringkv_resp::{Protocol, Reply};
 
 use super::args::{is, parse_i64};
@@ -81,6 +81,19 @@ pub fn elements_per_pair(with_second: bool, proto: Protocol) -> usize {
         2
     } else {
         1
+    }
+}
+
+/// LIMIT offset count as a window takes them: a negative offset selects
+/// nothing and a negative count everything after the offset.
+fn limit_window(limit: Option<(i64, i64)>) -> (usize, usize) {
+    match limit {
+        Some((offset, _)) if offset < 0 => (0, 0),
+        Some((offset, count)) => (
+            usize::try_from(offset).unwrap_or(usize::MAX),
+            usize::try_from(count).unwrap_or(usize::MAX),
+        ),
+        None => (0, usize::MAX),
     }
 }
 
@@ -174,14 +187,7 @@ impl ScoreRange {
     /// first; `limit`: LIMIT offset count, where a negative offset selects
     /// nothing and a negative count everything after the offset).
     pub fn window(&self, rev: bool, limit: Option<(i64, i64)>) -> ScoreWindow {
-        let (offset, count) = match limit {
-            Some((offset, _)) if offset < 0 => (0, 0),
-            Some((offset, count)) => (
-                usize::try_from(offset).unwrap_or(usize::MAX),
-                usize::try_from(count).unwrap_or(usize::MAX),
-            ),
-            None => (0, usize::MAX),
-        };
+        let (offset, count) = limit_window(limit);
         ScoreWindow {
             min: self.min.value,
             min_exclusive: self.min.exclusive,
@@ -199,21 +205,9 @@ impl ScoreRange {
     }
 }
 
-/// One end of a lex range.
-#[derive(Clone, Debug)]
-enum LexBound {
-    Min,
-    Max,
-    Inclusive(Bytes),
-    Exclusive(Bytes),
-}
-
 /// A lex range (`min max` as ZRANGEBYLEX takes them).
 #[derive(Clone, Debug)]
-pub struct LexRange {
-    min: LexBound,
-    max: LexBound,
-}
+pub struct LexRange(LexWindow);
 
 fn lex_bound(arg: &Bytes) -> Option<LexBound> {
     match arg.first()? {
@@ -229,61 +223,23 @@ impl LexRange {
     /// Parses `min` and `max`; Redis's error otherwise.
     pub fn parse(min: &Bytes, max: &Bytes) -> Result<LexRange, ReplyError> {
         match (lex_bound(min), lex_bound(max)) {
-            (Some(min), Some(max)) => Ok(LexRange { min, max }),
+            (Some(min), Some(max)) => Ok(LexRange(LexWindow { min, max })),
             _ => Err(ReplyError::err("min or max not valid string range item")),
         }
     }
 
-    fn above_min(&self, member: &[u8]) -> bool {
-        match &self.min {
-            LexBound::Min => true,
-            LexBound::Max => false,
-            LexBound::Inclusive(b) => member >= b.as_ref(),
-            LexBound::Exclusive(b) => member > b.as_ref(),
-        }
-    }
-
-    fn below_max(&self, member: &[u8]) -> bool {
-        match &self.max {
-            LexBound::Min => false,
-            LexBound::Max => true,
-            LexBound::Inclusive(b) => member <= b.as_ref(),
-            LexBound::Exclusive(b) => member < b.as_ref(),
-        }
-    }
-
-    /// The members in range, walked as Redis walks a compact sorted set:
-    /// from the first member at or above the minimum (the last at or below
-    /// the maximum when `rev`) while the other bound holds. With every
-    /// score equal (what lex ranges are for) that is exactly the members in
-    /// range; over mixed scores it is Redis's answer for its compact
-    /// encoding.
+    /// The members in range, walked as Redis walks a compact sorted set
+    /// ([`LexWindow::span`]), in reply order.
     pub fn run<'a>(&self, items: &'a Sorted, rev: bool) -> Vec<&'a (f64, Bytes)> {
-        // As Redis first checks: the last member reaches the minimum and
-        // the first is within the maximum.
-        let (Some((_, first)), Some((_, last))) = (items.first(), items.last()) else {
-            return Vec::new();
-        };
-        if !self.above_min(last) || !self.below_max(first) {
-            return Vec::new();
-        }
+        let span = self
+            .0
+            .span(items.len(), |i| items.get(i).map(|(_, m)| m.as_ref()), rev);
+        let (lo, hi) = span;
+        let picked = items.get(lo..hi).unwrap_or_default();
         if rev {
-            let Some(start) = items.iter().rposition(|(_, m)| self.below_max(m)) else {
-                return Vec::new();
-            };
-            items[..=start]
-                .iter()
-                .rev()
-                .take_while(|(_, m)| self.above_min(m))
-                .collect()
+            picked.iter().rev().collect()
         } else {
-            let Some(start) = items.iter().position(|(_, m)| self.above_min(m)) else {
-                return Vec::new();
-            };
-            items[start..]
-                .iter()
-                .take_while(|(_, m)| self.below_max(m))
-                .collect()
+            picked.iter().collect()
         }
     }
 }
@@ -400,9 +356,10 @@ pub fn parse_query(
     })
 }
 
-/// What a query needs of a sorted set when it can be read in part (by
-/// rank or by score; a lex range reads every member).
-pub fn need(q: &RangeQuery) -> Option<Need<'static>> {
+/// What a query needs of a sorted set, read in part: a large one reads
+/// only what a rank or score window returns, or what a lex range selects
+/// from a copy of its order.
+pub fn need(q: &RangeQuery) -> Option<Need<'_>> {
     match &q.by {
         RangeBy::Rank(start, stop) => Some(Need::Ranks {
             start: *start,
@@ -410,7 +367,15 @@ pub fn need(q: &RangeQuery) -> Option<Need<'static>> {
             rev: q.rev,
         }),
         RangeBy::Score(r) => Some(Need::Scores(r.window(q.rev, q.limit))),
-        RangeBy::Lex(_) => None,
+        RangeBy::Lex(r) => {
+            let (offset, count) = limit_window(q.limit);
+            Some(Need::Lex {
+                window: &r.0,
+                rev: q.rev,
+                offset,
+                count,
+            })
+        }
     }
 }
 

@@ -1,0 +1,136 @@
+//! A lex range of a sorted set (ZRANGEBYLEX's `min max`, ZRANGE BYLEX),
+//! selected as Redis selects it over its compact encoding: from the first
+//! member at or above the minimum (the last at or below the maximum, for
+//! REV) while the other bound holds, in (score, member) order. With every
+//! score equal, what lex ranges are for, that is exactly the members in
+//! range. One selection serves a whole sorted set and a copy of a split
+//! one's order (`super::zset_ranks`).
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use bytes::Bytes;
+
+/// One end of a lex range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LexBound {
+    /// `-`: below every member.
+    Min,
+    /// `+`: above every member.
+    Max,
+    /// `[member`.
+    Inclusive(Bytes),
+    /// `(member`.
+    Exclusive(Bytes),
+}
+
+/// A lex range: the members between `min` and `max`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LexWindow {
+    /// The lower end.
+    pub min: LexBound,
+    /// The upper end.
+    pub max: LexBound,
+}
+
+impl LexWindow {
+    /// Whether `member` is at or above the lower end.
+    pub fn above_min(&self, member: &[u8]) -> bool {
+        match &self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Inclusive(b) => member >= b.as_ref(),
+            LexBound::Exclusive(b) => member > b.as_ref(),
+        }
+    }
+
+    /// Whether `member` is at or below the upper end.
+    pub fn below_max(&self, member: &[u8]) -> bool {
+        match &self.max {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Inclusive(b) => member <= b.as_ref(),
+            LexBound::Exclusive(b) => member < b.as_ref(),
+        }
+    }
+
+    /// The ascending indexes `lo..hi` of the members selected among `len`
+    /// members in (score, member) order, `member(i)` the `i`-th; read in
+    /// reverse for REV.
+    pub fn span<'a>(
+        &self,
+        len: usize,
+        member: impl Fn(usize) -> Option<&'a [u8]>,
+        rev: bool,
+    ) -> (usize, usize) {
+        // As Redis first checks: the last member reaches the minimum and
+        // the first is within the maximum.
+        let (Some(first), Some(last)) = (member(0), len.checked_sub(1).and_then(&member)) else {
+            return (0, 0);
+        };
+        if !self.above_min(last) || !self.below_max(first) {
+            return (0, 0);
+        }
+        let holds = |i: usize, test: &dyn Fn(&[u8]) -> bool| member(i).is_some_and(test);
+        if rev {
+            let Some(start) = (0..len).rev().find(|&i| holds(i, &|m| self.below_max(m))) else {
+                return (0, 0);
+            };
+            let mut lo = start + 1;
+            while lo > 0 && holds(lo - 1, &|m| self.above_min(m)) {
+                lo -= 1;
+            }
+            (lo, start + 1)
+        } else {
+            let Some(start) = (0..len).find(|&i| holds(i, &|m| self.above_min(m))) else {
+                return (0, 0);
+            };
+            let mut hi = start;
+            while hi < len && holds(hi, &|m| self.below_max(m)) {
+                hi += 1;
+            }
+            (start, hi)
+        }
+    }
+}
+
+/// The indexes a window selects from `span` (ascending `lo..hi`), in
+/// reply order (descending for REV), `offset` skipped and at most `count`.
+pub fn picked(span: (usize, usize), rev: bool, offset: usize, count: usize) -> Vec<usize> {
+    let (lo, hi) = span;
+    let skip = offset.min(hi.saturating_sub(lo));
+    let take = count.min(hi.saturating_sub(lo) - skip);
+    if rev {
+        (hi - skip - take..hi - skip).rev().collect()
+    } else {
+        (lo + skip..lo + skip + take).collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::from(s.to_owned())
+    }
+
+    #[test]
+    fn spans_follow_redis_walk_both_ways() {
+        let members: Vec<Bytes> = ["a", "b", "c", "d", "e"].into_iter().map(b).collect();
+        let at = |i: usize| members.get(i).map(|m| m.as_ref());
+        let w = |min, max| LexWindow { min, max };
+        let inc = |s: &str| LexBound::Inclusive(b(s));
+        let exc = |s: &str| LexBound::Exclusive(b(s));
+        assert_eq!(w(inc("b"), exc("d")).span(5, at, false), (1, 3));
+        assert_eq!(w(inc("b"), exc("d")).span(5, at, true), (1, 3));
+        assert_eq!(w(LexBound::Min, LexBound::Max).span(5, at, false), (0, 5));
+        assert_eq!(w(exc("e"), LexBound::Max).span(5, at, false), (0, 0));
+        assert_eq!(w(LexBound::Max, LexBound::Min).span(5, at, true), (0, 0));
+        assert_eq!(w(inc("c"), inc("c")).span(5, at, true), (2, 3));
+        assert_eq!(w(inc("a"), inc("z")).span(0, at, false), (0, 0));
+        assert_eq!(picked((1, 4), false, 1, 5), vec![2, 3]);
+        assert_eq!(picked((1, 4), true, 1, 1), vec![2]);
+        assert_eq!(picked((1, 4), true, 9, 1), Vec::<usize>::new());
+    }
+}
