@@ -106,6 +106,26 @@ pub fn picked(span: (usize, usize), rev: bool, offset: usize, count: usize) -> V
     }
 }
 
+/// The members of `ordered` (in (score, member) order, each with what
+/// goes with it) that `window` selects, in reply order (descending for
+/// REV), `offset` skipped and at most `count`.
+pub fn select<T>(
+    window: &LexWindow,
+    (rev, offset, count): (bool, usize, usize),
+    ordered: Vec<(Bytes, T)>,
+) -> Vec<(Bytes, T)> {
+    let span = window.span(
+        ordered.len(),
+        |i| ordered.get(i).map(|(m, _)| m.as_ref()),
+        rev,
+    );
+    let mut taken: Vec<Option<(Bytes, T)>> = ordered.into_iter().map(Some).collect();
+    picked(span, rev, offset, count)
+        .into_iter()
+        .filter_map(|i| taken.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 mod tests {

@@ -120,18 +120,7 @@ impl PartialRead {
                 rev,
                 offset,
                 count,
-            } => {
-                let ordered = in_score_order(kind, all);
-                let span = window.span(
-                    ordered.len(),
-                    |i| ordered.get(i).map(|(m, _)| m.as_ref()),
-                    rev,
-                );
-                super::lex_window::picked(span, rev, offset, count)
-                    .into_iter()
-                    .filter_map(|i| ordered.get(i).cloned())
-                    .collect()
-            }
+            } => super::lex_window::select(window, (rev, offset, count), in_score_order(kind, all)),
             Need::Rank { member, .. } => all
                 .map
                 .get_key_value(member)

@@ -596,13 +596,8 @@ pub(super) fn load_members(
             count,
         } => {
             let all = ScoreWindow::ends(false, usize::MAX);
-            let mut all = scored_members(engine, snapshot, ns, key, header, &all)?;
-            let span = window.span(all.len(), |i| all.get(i).map(|(m, _)| m.as_ref()), rev);
-            let mut taken: Vec<Option<(Bytes, Vec<Item>)>> = all.drain(..).map(Some).collect();
-            out = super::lex_window::picked(span, rev, offset, count)
-                .into_iter()
-                .filter_map(|i| taken.get_mut(i).and_then(Option::take))
-                .collect();
+            let all = scored_members(engine, snapshot, ns, key, header, &all)?;
+            out = super::lex_window::select(window, (rev, offset, count), all);
         }
         Need::Rank { member, .. } => {
             if let Some(items) = get_member(engine, snapshot, ns, key, header, member)? {
