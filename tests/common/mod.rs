@@ -709,6 +709,20 @@ impl TestServer {
 /// Starts a server on free loopback ports with `extra` arguments,
 /// expecting it to refuse to start (within a minute).
 pub fn start_refused(extra: &[&str]) -> RefusedStart {
+    // A port picked free may be taken by a parallel test before the server
+    // binds it: that refusal is not the one asked for, so the start is
+    // tried again on new ports.
+    for _attempt in 1..5 {
+        let refused = start_refused_once(extra);
+        if !refused.stderr.contains("Address already in use") {
+            return refused;
+        }
+    }
+    start_refused_once(extra)
+}
+
+/// One try of [`start_refused`], on ports drawn free.
+fn start_refused_once(extra: &[&str]) -> RefusedStart {
     let ports = [free_port(), free_port(), free_port()].map(|p| p.to_string());
     let mut args = vec![
         "--bind",
