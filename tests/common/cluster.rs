@@ -88,7 +88,8 @@ impl Cluster {
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "timed out waiting for every member up on the ring; node {i} sees:\n{last}"
+                    "timed out waiting for every member up on the ring; node {i} sees:\n{last}\nexpected client ports: {addrs:?}; exited: {:?}",
+                    self.exited_nodes()
                 );
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -100,6 +101,14 @@ impl Cluster {
                 info_field(node, "cluster_rebuilding").as_deref() == Some("0")
             });
         }
+    }
+
+    /// The indexes of the nodes whose process has exited (a zombie not
+    /// yet reaped, or gone).
+    pub fn exited_nodes(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_running() && self.nodes[i].has_exited())
+            .collect()
     }
 
     pub fn conn(&self, i: usize) -> redis::Connection {

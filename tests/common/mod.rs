@@ -280,6 +280,18 @@ impl TestServer {
         self.child.is_some()
     }
 
+    /// Whether the started process has exited: its `/proc` entry is gone
+    /// or a zombie not yet reaped.
+    pub fn has_exited(&self) -> bool {
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid())) {
+            // The state follows the command name in parentheses.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => true,
+        }
+    }
+
     /// Sends `signal` (e.g. `libc::SIGSTOP`, `libc::SIGCONT`) to the process.
     pub fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.pid()).expect("pid fits");
@@ -304,7 +316,13 @@ impl TestServer {
                     if let Ok(n) = s.read(&mut buf) {
                         let reply = &buf[..n];
                         // A password-protected server answers NOAUTH: still ready.
-                        if reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH") {
+                        if reply.starts_with(b"-NOAUTH") {
+                            return true;
+                        }
+                        // The port was drawn free but a parallel test's
+                        // server may have taken it first, and answer for
+                        // ours while ours fails to bind and exits.
+                        if reply.starts_with(b"+PONG") && !self.another_server_answers(&mut s) {
                             return true;
                         }
                     }
@@ -313,6 +331,30 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// Whether the server on `s` says it keeps its data elsewhere than
+    /// ours (`CONFIG GET dir`): a server of another test on our port. A
+    /// reply that proves nothing (an error, a timeout) is not taken as one.
+    fn another_server_answers(&self, s: &mut TcpStream) -> bool {
+        if s.write_all(b"CONFIG GET dir\r\n").is_err() {
+            return false;
+        }
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 512];
+        // `*2`, `$3`, `dir`, `$N`, the path: five lines.
+        while reply.iter().filter(|&&b| b == b'\n').count() < 5 {
+            match s.read(&mut buf) {
+                Ok(n) if n > 0 => reply.extend_from_slice(&buf[..n]),
+                _ => return false,
+            }
+            if reply.starts_with(b"-") && reply.ends_with(b"\r\n") {
+                return false;
+            }
+        }
+        let ours = self.data_dir();
+        let ours = ours.to_string_lossy();
+        !String::from_utf8_lossy(&reply).contains(ours.as_ref())
     }
 
     /// Kills the process with SIGKILL and reaps it.
