@@ -930,7 +930,8 @@ def random_big_commands(n, seed=6):
     ZCOUNT, ZPOPMIN/MAX, ZREMRANGEBYRANK near either end, ZREMRANGEBYSCORE),
     pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end,
     LRANGE/LINDEX far from both (read from ringkv's copy of the list's
-    positions while pushes and pops keep it), the counts,
+    positions while pushes and pops keep it), lex ranges, counts and
+    removals of a sorted set whose scores are all 0, the counts,
     TYPE/EXISTS/TTL, and now and then a read of everything, a DEL and a
     refill. Every reply is deterministic."""
     rng = random.Random(seed)
@@ -948,6 +949,8 @@ def random_big_commands(n, seed=6):
                 cmds.append(["SADD", "bs"] + ms)
             elif key == "bz":
                 cmds.append(["ZADD", "bz"] + [x for m in ms for x in (str(rng.randrange(-50, 50)), m)])
+            elif key == "bx":
+                cmds.append(["ZADD", "bx"] + [x for m in ms for x in ("0", m)])
             else:
                 cmds.append(["RPUSH", "bl"] + [f"v{rng.randrange(40)}" for _ in range(100)])
         return cmds
@@ -993,6 +996,12 @@ def random_big_commands(n, seed=6):
         if form == 1:
             return ["ZREVRANGEBYSCORE", "bz", hi, lo] + scores + limit
         return ["ZRANGE", "bz", hi, lo, "BYSCORE", "REV"] + limit + scores
+
+    def lex_bound():
+        # A member's name or a prefix of one, either end open now and then.
+        if rng.random() < 0.1:
+            return rng.choice(["-", "+"])
+        return rng.choice("[(") + member()[:rng.randint(2, 5)]
 
     def random_read():
         """SRANDMEMBER, HRANDFIELD or ZRANDMEMBER of a big key: compared by
@@ -1041,6 +1050,12 @@ def random_big_commands(n, seed=6):
         (1, lambda: [random_read()]),
         (1, lambda: [["ZCOUNT", "bz", score_bound(), score_bound()]]),
         (1, lambda: [["ZINCRBY", "bz", rng.choice(["0.5", "-1.25", "2.75"]), member()]]),
+        (2, lambda: [["ZADD", "bx"] + [x for m in members(1, 5) for x in ("0", m)]]),
+        (1, lambda: [["ZREM", "bx"] + members(1, 20)]),
+        (2, lambda: [["ZLEXCOUNT", "bx", lex_bound(), lex_bound()]]),
+        (2, lambda: [[rng.choice(["ZRANGEBYLEX", "ZREVRANGEBYLEX"]), "bx", lex_bound(), lex_bound()]
+                     + rng.choice([[], ["LIMIT", str(rng.randrange(5)), str(rng.randrange(1, 15))]])]),
+        (0.5, lambda: (lambda m: [["ZREMRANGEBYLEX", "bx", "[" + m[:4], "(" + m[:3] + chr(ord(m[3]) + 1)]])(member())),
         (5, lambda: [[rng.choice(["LPUSH", "RPUSH"]), "bl"] + [value() for _ in range(rng.randint(1, 12))]]),
         (1, lambda: [[rng.choice(["LPUSHX", "RPUSHX"]), rng.choice(["bl", "nolist"]), value()]]),
         (5, lambda: [[rng.choice(["LPOP", "RPOP"]), "bl"] + count()]),
@@ -1056,11 +1071,11 @@ def random_big_commands(n, seed=6):
         (1, lambda: [[rng.choice(["TYPE", "EXISTS", "TTL"]), rng.choice(["bh", "bs", "bz", "bl"])]]),
         (0.3, lambda: [[rng.choice(["HGETALL", "SMEMBERS", "HKEYS"]), rng.choice(["bh", "bs"])]]),
         (0.2, lambda: [["LRANGE", "bl", "0", "-1"]]),
-        (0.1, lambda: (lambda k: [["DEL", k]] + fill(k))(rng.choice(["bh", "bs", "bz", "bl"]))),
+        (0.1, lambda: (lambda k: [["DEL", k]] + fill(k))(rng.choice(["bh", "bs", "bz", "bx", "bl"]))),
     ]
     weights = [w for w, _ in weighted]
     out = []
-    for key in ("bh", "bs", "bz", "bl"):
+    for key in ("bh", "bs", "bz", "bx", "bl"):
         out += fill(key)
     while len(out) < n:
         out += rng.choices(weighted, weights)[0][1]()

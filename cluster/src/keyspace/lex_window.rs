@@ -93,6 +93,36 @@ impl LexWindow {
     }
 }
 
+impl LexWindow {
+    /// [`LexWindow::span`] of members that ascend (every score equal, what
+    /// lex ranges are for): the same span either way, found by two binary
+    /// searches instead of a walk.
+    pub fn span_ascending<'a>(
+        &self,
+        len: usize,
+        member: impl Fn(usize) -> Option<&'a [u8]>,
+    ) -> (usize, usize) {
+        let lo = first_failing(len, |i| member(i).is_some_and(|m| !self.above_min(m)));
+        let hi = first_failing(len, |i| member(i).is_some_and(|m| self.below_max(m)));
+        if lo < hi { (lo, hi) } else { (0, 0) }
+    }
+}
+
+/// The first index below `len` where `holds` fails, `holds` true up to
+/// some index and false from there on.
+fn first_failing(len: usize, holds: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// The indexes a window selects from `span` (ascending `lo..hi`), in
 /// reply order (descending for REV), `offset` skipped and at most `count`.
 pub fn picked(span: (usize, usize), rev: bool, offset: usize, count: usize) -> Vec<usize> {
@@ -152,5 +182,45 @@ mod tests {
         assert_eq!(picked((1, 4), false, 1, 5), vec![2, 3]);
         assert_eq!(picked((1, 4), true, 1, 1), vec![2]);
         assert_eq!(picked((1, 4), true, 9, 1), Vec::<usize>::new());
+    }
+
+    /// Over ascending members, the binary searches find the span both
+    /// walks find.
+    #[test]
+    fn ascending_spans_are_the_walks() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let word = |rng: &mut rand::rngs::StdRng, n: usize| -> Bytes {
+            (0..rng.random_range(0..n))
+                .map(|_| char::from(b'a' + rng.random_range(0..4u8)))
+                .collect::<String>()
+                .into()
+        };
+        for _ in 0..3000 {
+            let mut members: Vec<Bytes> = (0..rng.random_range(0..30))
+                .map(|_| word(&mut rng, 4))
+                .collect();
+            members.sort();
+            members.dedup();
+            let bound = |rng: &mut rand::rngs::StdRng| match rng.random_range(0..6) {
+                0 => LexBound::Min,
+                1 => LexBound::Max,
+                2 | 3 => LexBound::Inclusive(word(rng, 4)),
+                _ => LexBound::Exclusive(word(rng, 4)),
+            };
+            let w = LexWindow {
+                min: bound(&mut rng),
+                max: bound(&mut rng),
+            };
+            let at = |i: usize| members.get(i).map(|m| m.as_ref());
+            // An empty span is empty wherever the walk stopped.
+            let walked = |rev| match w.span(members.len(), at, rev) {
+                (lo, hi) if lo < hi => (lo, hi),
+                _ => (0, 0),
+            };
+            let fast = w.span_ascending(members.len(), at);
+            assert_eq!(fast, walked(false), "{w:?} {members:?}");
+            assert_eq!(fast, walked(true), "{w:?} {members:?}");
+        }
     }
 }

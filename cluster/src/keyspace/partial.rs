@@ -127,7 +127,7 @@ impl PartialRead {
                 .map(|(m, v)| (m.clone(), v.clone()))
                 .into_iter()
                 .collect(),
-            Need::CountScores(_) => Vec::new(),
+            Need::CountScores(_) | Need::CountLex(_) => Vec::new(),
             Need::Sample(n) => {
                 let all: Vec<(&Bytes, &Bytes)> = all.map.iter().collect();
                 random_picks(all.len(), n)
@@ -167,6 +167,15 @@ impl PartialRead {
                     .map(|i| i as u64);
                 let last = (all.map.len() as u64).saturating_sub(1);
                 ascending.map(|i| if rev { last - i } else { i })
+            }
+            Need::CountLex(window) if kind == ValueType::ZSet => {
+                let ordered = in_score_order(kind, all);
+                let span = window.span(
+                    ordered.len(),
+                    |i| ordered.get(i).map(|(m, _)| m.as_ref()),
+                    false,
+                );
+                Some((span.1 - span.0) as u64)
             }
             Need::CountScores(w) if kind == ValueType::ZSet => Some(
                 scored(kind, all)

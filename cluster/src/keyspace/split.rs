@@ -524,6 +524,9 @@ pub enum Need<'a> {
         /// Members returned at most.
         count: usize,
     },
+    /// No members; how many a lex range selects (ZLEXCOUNT), in
+    /// [`super::PartialRead::counted`].
+    CountLex(&'a super::LexWindow),
     /// The members ZRANGE `start stop` (REV when `rev`) returns by rank, in
     /// that order.
     Ranks {
@@ -604,7 +607,7 @@ pub(super) fn load_members(
                 out.push((Bytes::copy_from_slice(member), items));
             }
         }
-        Need::CountScores(_) => {}
+        Need::CountScores(_) | Need::CountLex(_) => {}
         Need::Sample(n) => {
             // Only a pop loads members by sample (reads pick in
             // `Keyspace::read_partial`).
@@ -639,9 +642,10 @@ pub(super) fn load_members(
     Ok(out)
 }
 
-/// What a [`Need::Rank`] or [`Need::CountScores`] counts of a split sorted
-/// set (`None` for any other need or kind, or an absent member): from the
-/// score index, or from every member when the set has none. `loaded` is
+/// What a [`Need::Rank`], [`Need::CountScores`] or [`Need::CountLex`]
+/// counts of a split sorted set (`None` for any other need or kind, or an
+/// absent member): from the score index, or from every member when the set
+/// has none (a lex count always reads every member). `loaded` is
 /// what [`load_members`] read for `need` (a rank's member, if present).
 pub(super) fn counted(
     engine: &Engine,
@@ -715,6 +719,12 @@ pub(super) fn counted(
                 true
             })?;
             Ok(Some(n))
+        }
+        Need::CountLex(window) => {
+            let all = ScoreWindow::ends(false, usize::MAX);
+            let all = scored_members(engine, snapshot, ns, key, header, &all)?;
+            let (lo, hi) = window.span(all.len(), |i| all.get(i).map(|(m, _)| m.as_ref()), false);
+            Ok(u64::try_from(hi - lo).ok())
         }
         _ => Ok(None),
     }

@@ -273,11 +273,15 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
                 min: bound(),
                 max: bound(),
             }));
-            Need::Lex {
-                window,
-                rev: rng.random_bool(0.5),
-                offset: rng.random_range(0..10),
-                count: rng.random_range(0..80),
+            if rng.random_bool(0.3) {
+                Need::CountLex(window)
+            } else {
+                Need::Lex {
+                    window,
+                    rev: rng.random_bool(0.5),
+                    offset: rng.random_range(0..10),
+                    count: rng.random_range(0..80),
+                }
             }
         }
         _ => Need::Range {

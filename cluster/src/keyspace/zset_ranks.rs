@@ -31,7 +31,7 @@ use ringkv_engine::{Engine, Snapshot};
 use super::per_collection::{CollectionId, KeptPerCollection, collection_id};
 use super::score_index::{self, ScoreWindow, sortable};
 use super::split::{get_member, header_version, member_prefix, prefix_end};
-use super::{Keyspace, Need};
+use super::{Keyspace, LexWindow, Need};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
 use crate::version::collection::{Item, Kind};
@@ -390,6 +390,19 @@ fn score_span(entries: &VecDeque<Entry>, w: &ScoreWindow) -> (usize, usize) {
     (lo, hi.max(lo))
 }
 
+/// The ascending indexes `lo..hi` of the entries of `entries` that
+/// `window` selects ([`LexWindow::span`]): by binary search when every
+/// score is equal (the first and the last), as lex ranges expect.
+fn lex_span(entries: &VecDeque<Entry>, window: &LexWindow, rev: bool) -> (usize, usize) {
+    let member = |i: usize| entries.get(i).map(|(_, m)| m.as_ref());
+    match (entries.front(), entries.back()) {
+        (Some(first), Some(last)) if first.0 == last.0 => {
+            window.span_ascending(entries.len(), member)
+        }
+        _ => window.span(entries.len(), member, rev),
+    }
+}
+
 /// The members `w` selects (ZRANGEBYSCORE and its REV and LIMIT forms) of
 /// `set`, in the window's order, from its copy of the order; `None` when
 /// there is none to read.
@@ -454,11 +467,7 @@ pub(super) fn members_by_copy(
             offset,
             count,
         } => from_copy_up_to(set, orders, u64::MAX, |entries| {
-            let span = window.span(
-                entries.len(),
-                |i| entries.get(i).map(|(_, m)| m.as_ref()),
-                rev,
-            );
+            let span = lex_span(entries, window, rev);
             let picked = super::lex_window::picked(span, rev, offset, count);
             picked
                 .into_iter()
@@ -476,8 +485,9 @@ pub(super) fn members_by_copy(
 /// What `need` counts of a split sorted set, from the copy of its order:
 /// the rank of the member `loaded` holds ([`Need::Rank`]), or how many
 /// members have a score within a window's bounds ([`Need::CountScores`],
-/// but for every score: the header's count answers). `None` when the copy
-/// cannot answer: the caller counts on the index.
+/// but for every score: the header's count answers), or how many a lex
+/// range selects ([`Need::CountLex`]). `None` when the copy cannot answer:
+/// the caller counts on the index, or on every member.
 pub(super) fn counted_by_copy(
     set: &SetAt<'_>,
     orders: &RankOrders,
@@ -503,6 +513,11 @@ pub(super) fn counted_by_copy(
                 u64::try_from(hi - lo).ok()
             })
         }
+        // As for a lex range's members, a copy at any size its bound allows.
+        Need::CountLex(window) => from_copy_up_to(set, orders, u64::MAX, |entries| {
+            let (lo, hi) = lex_span(entries, window, false);
+            u64::try_from(hi - lo).ok()
+        }),
         _ => Ok(None),
     }
 }
@@ -673,6 +688,16 @@ mod tests {
                     .unwrap();
                     let walked: Vec<Bytes> = walked.into_iter().map(|(m, _)| m).collect();
                     assert_eq!(walked, want, "walked, round {round} {window:?} rev {rev}");
+                    // ZLEXCOUNT: the span's width, from the copy and walked.
+                    let (lo, hi) = window.span(ordered.len(), at, false);
+                    let want = hi - lo;
+                    let counted = ks.read_partial(0, b"z", Need::CountLex(&window));
+                    let counted = counted.unwrap().unwrap().counted;
+                    assert_eq!(counted, Some(want as u64), "round {round} {window:?}");
+                    let need = Need::CountLex(&window);
+                    let walked =
+                        super::super::split::counted(engine, &snap, ns, b"z", &header, need, &[]);
+                    assert_eq!(walked.unwrap(), Some(want as u64), "walked, {window:?}");
                     checked += 1;
                 }
                 let absent = ks

@@ -228,6 +228,11 @@ impl LexRange {
         }
     }
 
+    /// The range, for a read of a large sorted set that selects it.
+    pub fn window(&self) -> &LexWindow {
+        &self.0
+    }
+
     /// The members in range, walked as Redis walks a compact sorted set
     /// ([`LexWindow::span`]), in reply order.
     pub fn run<'a>(&self, items: &'a Sorted, rev: bool) -> Vec<&'a (f64, Bytes)> {

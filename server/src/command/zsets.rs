@@ -170,8 +170,9 @@ pub async fn zcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ZLEXCOUNT key min max.
 pub async fn zlexcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let n = range.run(&z, false).len();
+    let need = Need::CountLex(range.window());
+    let found = read_part(cx, arg(args, 1), ValueType::ZSet, need).await?;
+    let n = found.and_then(|p| p.counted).unwrap_or(0);
     Ok(Reply::Int(i64::try_from(n).unwrap_or(i64::MAX)))
 }
 
@@ -469,16 +470,24 @@ pub async fn zremrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(count(&change(cx, arg(args, 1), op).await?)))
 }
 
-/// ZREMRANGEBYLEX key min max.
+/// ZREMRANGEBYLEX key min max: the members in range are read (a large set
+/// selects them in the copy of its order and reads them alone), then
+/// removed by name.
 pub async fn zremrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
-    let z = zset(cx, arg(args, 1)).await?.unwrap_or_default();
-    let members = range
-        .run(&z, false)
-        .into_iter()
-        .map(|(_, m)| m.clone())
-        .collect();
-    remove_selected(cx, arg(args, 1), members).await
+    let need = Need::Lex {
+        window: range.window(),
+        rev: false,
+        offset: 0,
+        count: usize::MAX,
+    };
+    let picked = read_scored(cx, arg(args, 1), need).await?;
+    remove_selected(
+        cx,
+        arg(args, 1),
+        picked.into_iter().map(|(_, m)| m).collect(),
+    )
+    .await
 }
 
 /// ZREMRANGEBYRANK key start stop. A window that reaches either end (the
