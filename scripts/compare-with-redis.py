@@ -929,6 +929,7 @@ def random_big_commands(n, seed=6):
     and pops by score or rank (ZRANGEBYSCORE ... LIMIT, ZREVRANGE, ZRANK,
     ZCOUNT, ZPOPMIN/MAX, ZREMRANGEBYRANK near either end, ZREMRANGEBYSCORE),
     pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end,
+    LPOS from either end (with RANK, COUNT and MAXLEN),
     LRANGE/LINDEX far from both (read from ringkv's copy of the list's
     positions while pushes and pops keep it), lex ranges, counts and
     removals of a sorted set whose scores are all 0, the counts,
@@ -1064,6 +1065,10 @@ def random_big_commands(n, seed=6):
         (3, lambda: (lambda i: [["LRANGE", "bl", str(i), str(i + rng.randrange(20))]])(far_from_ends())),
         (2, lambda: [["LINDEX", "bl", str(far_from_ends())]]),
         (2, lambda: [["LLEN", "bl"]]),
+        (2, lambda: [["LPOS", "bl", value()]
+                     + rng.choice([[], ["RANK", str(rng.choice([1, 2, 9, 40, -1, -3, -40]))]])
+                     + rng.choice([[], ["COUNT", str(rng.choice([0, 1, 3, 50]))]])
+                     + rng.choice([[], ["MAXLEN", str(rng.choice([0, 30, 200, 2000]))]])]),
         (1, lambda: [["LSET", "bl", near_end(), value()]]),
         (0.3, lambda: [["LINSERT", "bl", rng.choice(["BEFORE", "AFTER"]), value(), value()]]),
         (0.3, lambda: [["LREM", "bl", str(rng.randrange(-2, 3)), value()]]),

@@ -52,6 +52,33 @@ fn range_of(model: &VecDeque<String>, start: i64, stop: i64) -> Vec<String> {
     model.range(a as usize..=b as usize).cloned().collect()
 }
 
+/// What LPOS answers on `model`: the indexes of the matches of `element`
+/// from the head (`rank` > 0) or the tail, `|rank| - 1` of them skipped,
+/// `count` of them (0: all), among the first `maxlen` elements met (0:
+/// all).
+fn lpos_of(
+    model: &VecDeque<String>,
+    element: &str,
+    rank: i64,
+    count: usize,
+    maxlen: usize,
+) -> Vec<i64> {
+    let order: Box<dyn Iterator<Item = usize>> = if rank > 0 {
+        Box::new(0..model.len())
+    } else {
+        Box::new((0..model.len()).rev())
+    };
+    let scan = if maxlen == 0 { usize::MAX } else { maxlen };
+    let take = if count == 0 { usize::MAX } else { count };
+    order
+        .take(scan)
+        .filter(|&i| model[i] == element)
+        .skip(rank.unsigned_abs() as usize - 1)
+        .take(take)
+        .map(|i| i as i64)
+        .collect()
+}
+
 #[test]
 fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
     let mut s = start();
@@ -67,7 +94,7 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
     }
     for step in 0..3000 {
         let n = model.len() as i64;
-        match rng.random_range(0..10u32) {
+        match rng.random_range(0..11u32) {
             0 | 1 => {
                 let left = rng.random_bool(0.5);
                 let values: Vec<String> = (0..rng.random_range(1..20))
@@ -124,9 +151,50 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
             }
             8 if n > 0 => {
                 let i = rng.random_range(0..n);
-                let v = format!("set{step}");
+                // Few values, so LPOS finds many matches.
+                let v = format!("set{}", step % 5);
                 assert_eq!(ok(c, &["LSET", "big", &i.to_string(), &v]), okay());
                 model[i as usize] = v;
+            }
+            10 => {
+                // LPOS from either end, deep or not, with COUNT and MAXLEN
+                // (a search from the tail widens its read as it goes).
+                let element = if rng.random_bool(0.8) {
+                    format!("set{}", rng.random_range(0..6))
+                } else {
+                    model
+                        .get(rng.random_range(0..n.max(1)) as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let rank = *[1i64, 2, 7, 40, -1, -3, -30]
+                    .get(rng.random_range(0..7))
+                    .unwrap();
+                let count = *[0usize, 1, 2, 100].get(rng.random_range(0..4)).unwrap();
+                let maxlen = *[0usize, 0, 50, 700].get(rng.random_range(0..4)).unwrap();
+                let (r, cnt, ml) = (rank.to_string(), count.to_string(), maxlen.to_string());
+                let want = lpos_of(&model, &element, rank, count, maxlen);
+                let got = ok(
+                    c,
+                    &[
+                        "LPOS", "big", &element, "RANK", &r, "COUNT", &cnt, "MAXLEN", &ml,
+                    ],
+                );
+                let got: Vec<i64> = match got {
+                    Value::Array(items) => items.into_iter().map(int_of).collect(),
+                    other => panic!("LPOS reply {other:?}"),
+                };
+                assert_eq!(
+                    got, want,
+                    "step {step}: LPOS {element} RANK {rank} COUNT {count} MAXLEN {maxlen}"
+                );
+                let one = ok(c, &["LPOS", "big", &element, "RANK", &r]);
+                let first = lpos_of(&model, &element, rank, 1, 0).first().copied();
+                assert_eq!(
+                    one,
+                    first.map_or(Value::Nil, Value::Int),
+                    "step {step}: LPOS {element} RANK {rank}"
+                );
             }
             _ => {
                 // Grow back when popping has shrunk it below the split size.

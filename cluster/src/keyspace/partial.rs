@@ -105,6 +105,22 @@ impl PartialRead {
                     .collect()
             }
             Need::Count => Vec::new(),
+            Need::HeadThrough {
+                element,
+                matches,
+                scan,
+            } => {
+                let mut found = 0;
+                let mut through = Vec::new();
+                for (m, v) in all.map.iter().take(scan) {
+                    if found >= matches {
+                        break;
+                    }
+                    found += usize::from(v == element);
+                    through.push((m.clone(), v.clone()));
+                }
+                through
+            }
             Need::Range { start, stop } => {
                 let (from, to) = crate::version::list_op::trim_range(start, stop, all.map.len());
                 all.map

@@ -35,6 +35,7 @@ use crate::error::{Error, Result};
 use crate::token;
 use crate::version::codec::{self, SplitHeader};
 use crate::version::collection::{Collection, Item, Kind};
+use crate::version::member_history::resolve_member;
 use crate::version::siblings::Sibling;
 use crate::version::{History, MemberHistories, Payload, Siblings};
 
@@ -476,6 +477,17 @@ pub enum Need<'a> {
     Tail(usize),
     /// Only how many there are (HLEN, SCARD, LLEN).
     Count,
+    /// A list's first elements through the `matches`-th whose value is
+    /// `element`, at most `scan` of them (all of them, or `scan`, when
+    /// fewer match): LPOS from the head, which stops at its match.
+    HeadThrough {
+        /// The value searched for.
+        element: &'a [u8],
+        /// Matches to read through.
+        matches: usize,
+        /// Elements read at most.
+        scan: usize,
+    },
     /// The members LRANGE `start stop` returns (LINDEX: one index twice),
     /// read from the nearer end.
     Range {
@@ -576,6 +588,22 @@ pub(super) fn load_members(
         }
         Need::Tail(n) => out = tail_members(engine, snapshot, ns, key, header, n)?,
         Need::Count => {}
+        Need::HeadThrough {
+            element,
+            matches,
+            scan,
+        } => {
+            let mut found = 0;
+            if matches > 0 && scan > 0 {
+                visit_members(engine, snapshot, ns, key, header, |m, items| {
+                    let history = header.member_histories.get(&m);
+                    let value = resolve_member(&items, history).map(|e| e.bytes_in(header.kind));
+                    found += usize::from(value.is_some_and(|v| v == element));
+                    out.push((m, items));
+                    found < matches && out.len() < scan
+                })?;
+            }
+        }
         Need::Range { start, stop } => {
             let len = usize::try_from(header.count).unwrap_or(usize::MAX);
             let (from, to) = crate::version::list_op::trim_range(start, stop, len);

@@ -260,6 +260,19 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
         0 => Need::Members(names),
         1 => Need::Head(rng.random_range(0..20)),
         2 => Need::Tail(rng.random_range(0..20)),
+        3 if rng.random_bool(0.5) => {
+            // Leaked: a need borrows what it searches for.
+            let element: &'static Bytes = Box::leak(Box::new(value(rng)));
+            Need::HeadThrough {
+                element,
+                matches: rng.random_range(0..4),
+                scan: if rng.random_bool(0.7) {
+                    usize::MAX
+                } else {
+                    rng.random_range(0..400)
+                },
+            }
+        }
         3 => Need::Count,
         4 if rng.random_bool(0.5) => {
             let mut bound = || match rng.random_range(0..6) {

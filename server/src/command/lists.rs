@@ -283,7 +283,6 @@ pub async fn lpos(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(ReplyError::syntax());
         }
     }
-    let l = list(cx, arg(args, 1)).await?.unwrap_or_default();
     let element = arg(args, 2);
     let want = match matches {
         None => 1,
@@ -301,22 +300,92 @@ pub async fn lpos(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else {
         usize::try_from(maxlen).unwrap_or(usize::MAX)
     };
-    let indexed: Box<dyn Iterator<Item = (usize, &Bytes)>> = if rank > 0 {
-        Box::new(l.iter().enumerate())
-    } else {
-        Box::new(l.iter().enumerate().rev())
+    let search = Search {
+        element,
+        from_head: rank > 0,
+        matches: skip.saturating_add(want),
+        scan,
     };
-    let found: Vec<Reply> = indexed
-        .take(scan)
-        .filter(|(_, e)| *e == element)
+    let found: Vec<Reply> = search
+        .run(cx, arg(args, 1))
+        .await?
+        .into_iter()
         .skip(skip)
         .take(want)
-        .map(|(i, _)| Reply::Int(i64::try_from(i).unwrap_or(i64::MAX)))
+        .map(|i| Reply::Int(i64::try_from(i).unwrap_or(i64::MAX)))
         .collect();
     Ok(match matches {
         Some(_) => Reply::Array(found),
         None => found.into_iter().next().unwrap_or(Reply::Nil),
     })
+}
+
+/// LPOS's search: the indexes of the first `matches` elements equal to
+/// `element` among the first `scan` from the head (from the tail when not
+/// `from_head`), in the order met.
+struct Search<'a> {
+    element: &'a Bytes,
+    from_head: bool,
+    matches: usize,
+    scan: usize,
+}
+
+/// Elements LPOS reads first from the tail; each further read takes four
+/// times as many, so a match near the tail reads about as far as it lies.
+/// (From the head one walk stops at the match.)
+const LPOS_FIRST_TAIL_READ: usize = 64;
+
+impl Search<'_> {
+    /// From the head, the elements through the last match wanted, in one
+    /// read; from the tail, reads wider each time until the matches are
+    /// found or the list (or `scan`) is read. Either way the answer comes
+    /// from one read, so from one version of the list.
+    async fn run(&self, cx: &mut Ctx<'_>, key: &Bytes) -> Result<Vec<usize>, ReplyError> {
+        let equal = |(_, (_, v)): &(usize, &(Bytes, Bytes))| v == self.element;
+        if self.from_head {
+            let need = Need::HeadThrough {
+                element: self.element,
+                matches: self.matches,
+                scan: self.scan,
+            };
+            let read = read_part(cx, key, ValueType::List, need).await?;
+            let through = read.map(|r| r.members).unwrap_or_default();
+            let found = through.iter().enumerate().take(self.scan).filter(equal);
+            return Ok(found.map(|(i, _)| i).collect());
+        }
+        let mut wanted = if self.matches == usize::MAX {
+            self.scan
+        } else {
+            LPOS_FIRST_TAIL_READ.min(self.scan)
+        };
+        let mut first = true;
+        loop {
+            let need = Need::Tail(wanted);
+            let read = if std::mem::take(&mut first) {
+                read_part(cx, key, ValueType::List, need).await?
+            } else {
+                match cx.peek_part(cx.client.db, key, need).await? {
+                    Some(p) if p.kind != ValueType::List => return Err(ReplyError::WrongType),
+                    other => other,
+                }
+            };
+            let Some(read) = read else {
+                return Ok(Vec::new());
+            };
+            let got = read.members.len();
+            let whole = u64::try_from(got).map_or(true, |g| g >= read.len) || got < wanted;
+            // The read holds the last `got` of `len` elements.
+            let first = usize::try_from(read.len)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(got);
+            let elements = read.members.iter().enumerate().rev().take(self.scan);
+            let found: Vec<usize> = elements.filter(equal).map(|(i, _)| first + i).collect();
+            if found.len() >= self.matches || whole || wanted >= self.scan {
+                return Ok(found);
+            }
+            wanted = wanted.saturating_mul(4).min(self.scan);
+        }
+    }
 }
 
 /// Moves one element of `src` from `from` to `dst` at `to` (LMOVE and
