@@ -929,6 +929,7 @@ def random_big_commands(n, seed=6):
     and pops by score or rank (ZRANGEBYSCORE ... LIMIT, ZREVRANGE, ZRANK,
     ZCOUNT, ZPOPMIN/MAX, ZREMRANGEBYRANK near either end, ZREMRANGEBYSCORE),
     pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end,
+    LSET far from both,
     LPOS from either end (with RANK, COUNT and MAXLEN),
     LRANGE/LINDEX far from both (read from ringkv's copy of the list's
     positions while pushes and pops keep it), lex ranges, counts and
@@ -1070,6 +1071,7 @@ def random_big_commands(n, seed=6):
                      + rng.choice([[], ["COUNT", str(rng.choice([0, 1, 3, 50]))]])
                      + rng.choice([[], ["MAXLEN", str(rng.choice([0, 30, 200, 2000]))]])]),
         (1, lambda: [["LSET", "bl", near_end(), value()]]),
+        (1, lambda: [["LSET", "bl", str(far_from_ends()), value()]]),
         (0.3, lambda: [["LINSERT", "bl", rng.choice(["BEFORE", "AFTER"]), value(), value()]]),
         (0.3, lambda: [["LREM", "bl", str(rng.randrange(-2, 3)), value()]]),
         (0.3, lambda: [["LTRIM", "bl", str(rng.randrange(3)), str(-1 - rng.randrange(3))]]),

@@ -27,7 +27,7 @@ use super::{Ack, Keyspace, Updated, ValueType, live_entry};
 use crate::error::{Error, Result};
 use crate::token;
 use crate::version::codec::SplitHeader;
-use crate::version::collection::{Collection, Kind};
+use crate::version::collection::{Collection, Item, Kind, ListWindow};
 use crate::version::member_history::{resolve_member, resolved_bytes};
 use crate::version::siblings::Sibling;
 use crate::version::{
@@ -455,17 +455,17 @@ impl Keyspace {
             Some(members) => members,
             None => Collection::from_member_records(
                 kind,
-                split::load_members(
-                    engine,
-                    &snapshot,
-                    &self.inner.samples,
-                    ns,
-                    key,
-                    &header,
-                    need,
-                )?,
+                self.load_for_write(&snapshot, ns, key, &header, need)?,
             ),
         };
+        if let (Kind::List, Need::Range { start, stop }) = (kind, need) {
+            let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+            let (first, _) = crate::version::list_op::trim_range(start, stop, len);
+            loaded.set_list_window(ListWindow {
+                first: u64::try_from(first).unwrap_or(u64::MAX),
+                total: header.count,
+            });
+        }
         loaded.set_member_histories(header.member_histories.clone());
         let before = split::sibling_of(&header, Payload::Collection(loaded.clone()));
         let mut after = before.clone();
@@ -598,6 +598,28 @@ impl Keyspace {
 }
 
 impl Keyspace {
+    /// The members a partial write of the split collection under `header`
+    /// needs: a list's window by index from the copy of its positions (as a
+    /// read takes it), anything else as [`split::load_members`] reads it.
+    fn load_for_write(
+        &self,
+        snapshot: &ringkv_engine::Snapshot,
+        ns: u32,
+        key: &[u8],
+        header: &SplitHeader,
+        need: Need<'_>,
+    ) -> Result<Vec<(Bytes, Vec<Item>)>> {
+        if let (Kind::List, Need::Range { .. }) = (header.kind, need) {
+            let set = self.set_at(snapshot, ns, key, header);
+            if let Some(loaded) = super::zset_ranks::members_by_copy(&set, &self.inner.ranks, need)?
+            {
+                return Ok(loaded);
+            }
+        }
+        let engine = &self.inner.engine;
+        split::load_members(engine, snapshot, &self.inner.samples, ns, key, header, need)
+    }
+
     /// The rest of [`Keyspace::update_partial`] for a write that replaces
     /// the key (called under its record lock).
     async fn replace_split<R>(
@@ -661,6 +683,16 @@ pub(crate) fn collection_need(
             Some(Need::Sample(i64::try_from(*count).unwrap_or(i64::MAX))),
         ),
         CollectionOp::Push { left: true, .. } => (Kind::List, Vec::new(), Some(Need::Head(1))),
+        // LSET: the element at the index alone (from the copy of the list's
+        // positions far from both ends), told where it lies.
+        CollectionOp::ListSet { index, .. } => (
+            Kind::List,
+            Vec::new(),
+            Some(Need::Range {
+                start: *index,
+                stop: *index,
+            }),
+        ),
         CollectionOp::Push { left: false, .. } => (Kind::List, Vec::new(), Some(Need::Tail(1))),
         // One more than popped: the new first (last) element.
         CollectionOp::Pop {

@@ -173,7 +173,12 @@ fn random_op(rng: &mut StdRng, kind: Kind, grow: bool) -> CollectionOp {
             } else {
                 match r % 6 {
                     0 => CollectionOp::ListSet {
-                        index: rng.random_range(-20..20),
+                        // Near the ends, and far from both (past them too).
+                        index: if rng.random_bool(0.5) {
+                            rng.random_range(-20..20)
+                        } else {
+                            rng.random_range(-900..900)
+                        },
                         value: value(rng),
                     },
                     1 => CollectionOp::ListInsert {

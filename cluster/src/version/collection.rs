@@ -211,6 +211,19 @@ pub struct Collection {
     members: BTreeMap<Bytes, Vec<Item>>,
     /// What writes that removed or replaced counter members had seen.
     removed: MemberHistories,
+    /// For some members of a list read to be written (a split list's
+    /// window for LSET): where they lie in the whole list. Never stored.
+    list_window: Option<ListWindow>,
+}
+
+/// Where the members a list write was given lie in the whole list: they
+/// are its elements from index `first` on, of `total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListWindow {
+    /// The index of the first member given.
+    pub first: u64,
+    /// The whole list's length.
+    pub total: u64,
 }
 
 impl Collection {
@@ -220,6 +233,7 @@ impl Collection {
             kind,
             members: BTreeMap::new(),
             removed: MemberHistories::new(),
+            list_window: None,
         }
     }
 
@@ -238,6 +252,7 @@ impl Collection {
             kind,
             members,
             removed: MemberHistories::new(),
+            list_window: None,
         }
     }
 
@@ -249,6 +264,7 @@ impl Collection {
             kind,
             members: members.into_iter().collect(),
             removed: MemberHistories::new(),
+            list_window: None,
         }
     }
 
@@ -320,6 +336,18 @@ impl Collection {
     /// What writes that removed or replaced counter members had seen.
     pub fn member_histories(&self) -> &MemberHistories {
         &self.removed
+    }
+
+    /// Marks its members as a window of a list: they are its elements from
+    /// `window.first` on (a split list's, read for a write by index).
+    pub fn set_list_window(&mut self, window: ListWindow) {
+        self.list_window = Some(window);
+    }
+
+    /// Where its members lie in the whole list, when they are a window of
+    /// it ([`Collection::set_list_window`]); `None`: they are the list.
+    pub fn list_window(&self) -> Option<ListWindow> {
+        self.list_window
     }
 
     /// Replaces the member histories (read from a split header, or

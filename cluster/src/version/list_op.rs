@@ -60,10 +60,17 @@ pub(super) fn change_list(
             Ok((length(coll), !values.is_empty()))
         }
         CollectionOp::ListSet { index, value } => {
-            if coll.is_empty() {
+            // A split list gives the element at the index alone, and where
+            // it lies in the whole list.
+            let (first, total) = coll.list_window().map_or((0, coll.len()), |w| {
+                let at = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+                (at(w.first), at(w.total))
+            });
+            if total == 0 {
                 return Err(OpError::Refused("no such key".into()));
             }
-            let at = normalize(*index, coll.len())
+            let at = normalize(*index, total)
+                .and_then(|at| at.checked_sub(first))
                 .ok_or_else(|| OpError::Refused("index out of range".into()))?;
             let Some(position) = coll.iter().nth(at).map(|(p, _)| p.clone()) else {
                 return Err(OpError::Refused("index out of range".into()));
