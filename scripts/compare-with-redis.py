@@ -929,7 +929,8 @@ def random_big_commands(n, seed=6):
     and pops by score or rank (ZRANGEBYSCORE ... LIMIT, ZREVRANGE, ZRANK,
     ZCOUNT, ZPOPMIN/MAX, ZREMRANGEBYRANK near either end, ZREMRANGEBYSCORE),
     pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end,
-    LSET far from both,
+    LSET far from both, SINTER, SDIFF and SUNION of the big set with a
+    small one (and their STORE and CARD forms),
     LPOS from either end (with RANK, COUNT and MAXLEN),
     LRANGE/LINDEX far from both (read from ringkv's copy of the list's
     positions while pushes and pops keep it), lex ranges, counts and
@@ -1035,6 +1036,12 @@ def random_big_commands(n, seed=6):
         (2, lambda: [["SISMEMBER", "bs", member()]]),
         (1, lambda: [["SMISMEMBER", "bs"] + members(1, 5)]),
         (2, lambda: [["SCARD", "bs"]]),
+        (1, lambda: [["SADD", "ss"] + members(1, 8)]),
+        (0.5, lambda: [["SREM", "ss"] + members(1, 8)]),
+        (2, lambda: [[rng.choice(["SINTER", "SDIFF", "SUNION"])] + rng.sample(["bs", "ss", "bs", "nokey"], rng.randint(1, 3))]),
+        (1, lambda: [["SINTERCARD", "2", "ss", "bs"] + rng.choice([[], ["LIMIT", "3"]])]),
+        (0.5, lambda: [[rng.choice(["SINTERSTORE", "SDIFFSTORE"]), "sdest", rng.choice(["ss", "bs"]), rng.choice(["ss", "bs"])],
+                       ["SMEMBERS", "sdest"]]),
         (5, lambda: [["ZADD", "bz"] + rng.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["CH"], ["XX", "CH"]])
                      + [x for m in members(1, 5) for x in (str(rng.randrange(-50, 50)), m)]]),
         (2, lambda: [["ZINCRBY", "bz", str(rng.randrange(-5, 5)), member()]]),

@@ -771,3 +771,110 @@ fn concurrent_increments_of_a_large_hash_and_sorted_set_all_land() {
         (600 + 3 + WRITERS * EACH) as i64
     );
 }
+
+/// SINTER, SDIFF, SINTERCARD and their STORE forms of a large set and a
+/// small one, in either order, with a missing key and a key of another
+/// type: the model's answers (the large set is probed for the small
+/// one's members, or read whole when it is not much larger).
+#[test]
+fn set_algebra_of_a_large_and_a_small_set_matches_a_model() {
+    let s = start();
+    let c = &mut s.conn();
+    let mut rng = StdRng::seed_from_u64(21);
+    let name = |i: u32| format!("m{i:05}");
+    let mut big: BTreeSet<String> = BTreeSet::new();
+    for chunk in 0..FILL as u32 / 100 {
+        let mut args = vec!["SADD".to_string(), "big".into()];
+        for i in chunk * 100..chunk * 100 + 100 {
+            args.push(name(i * 2));
+            big.insert(name(i * 2));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(int_of(ok(c, &args)), 100);
+    }
+    assert_eq!(ok(c, &["SET", "str", "x"]), okay());
+    let sorted = |v: Value| {
+        let mut v = strings(v);
+        v.sort();
+        v
+    };
+    for round in 0..60 {
+        // A small set, sometimes as large as the big one.
+        let n = if round % 10 == 9 {
+            2 * FILL
+        } else {
+            rng.random_range(1..40)
+        };
+        let small: BTreeSet<String> = (0..n)
+            .map(|_| name(rng.random_range(0..2 * FILL as u32 + 50)))
+            .collect();
+        ok(c, &["DEL", "small"]);
+        let mut args = vec!["SADD", "small"];
+        args.extend(small.iter().map(String::as_str));
+        ok(c, &args);
+        let inter: Vec<String> = small.intersection(&big).cloned().collect();
+        let small_minus: Vec<String> = small.difference(&big).cloned().collect();
+        let big_minus: Vec<String> = big.difference(&small).cloned().collect();
+        assert_eq!(
+            sorted(ok(c, &["SINTER", "small", "big"])),
+            inter,
+            "round {round}"
+        );
+        assert_eq!(
+            sorted(ok(c, &["SINTER", "big", "small", "big"])),
+            inter,
+            "round {round}"
+        );
+        assert_eq!(
+            sorted(ok(c, &["SDIFF", "small", "big"])),
+            small_minus,
+            "round {round}"
+        );
+        assert_eq!(
+            sorted(ok(c, &["SDIFF", "big", "small"])),
+            big_minus,
+            "round {round}"
+        );
+        assert_eq!(
+            int_of(ok(c, &["SINTERCARD", "2", "big", "small"])),
+            inter.len() as i64
+        );
+        assert_eq!(
+            int_of(ok(c, &["SDIFFSTORE", "dest", "small", "big"])),
+            small_minus.len() as i64
+        );
+        assert_eq!(
+            sorted(ok(c, &["SMEMBERS", "dest"])),
+            small_minus,
+            "round {round}"
+        );
+        assert_eq!(
+            int_of(ok(c, &["SINTERSTORE", "dest", "big", "small"])),
+            inter.len() as i64
+        );
+        assert!(sorted(ok(c, &["SINTER", "small", "nokey", "big"])).is_empty());
+        assert_eq!(
+            sorted(ok(c, &["SDIFF", "small", "nokey"])),
+            small.iter().cloned().collect::<Vec<_>>()
+        );
+        // Every key is type-checked, even after a missing one.
+        let e = redis::cmd("SINTER")
+            .arg("small")
+            .arg("nokey")
+            .arg("str")
+            .query::<Value>(c);
+        assert!(
+            e.is_err_and(|e| e.to_string().contains("WRONGTYPE")),
+            "round {round}"
+        );
+        let e = redis::cmd("SDIFF")
+            .arg("small")
+            .arg("big")
+            .arg("str")
+            .query::<Value>(c);
+        assert!(
+            e.is_err_and(|e| e.to_string().contains("WRONGTYPE")),
+            "round {round}"
+        );
+    }
+}

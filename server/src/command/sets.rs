@@ -12,7 +12,7 @@ use super::Ctx;
 use super::args::{arg, parse_i64};
 use super::collections::{
     change, change_in, count, intercard_limit, intercard_reply, length_of, parse_random_count,
-    random_members, read_members, read_part, scan_collection, store,
+    peek_members, random_members, read_members, read_part, scan_collection, store,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -199,24 +199,70 @@ enum Combine {
     Diff,
 }
 
+/// A set at least this many times larger than the members an
+/// intersection or difference still holds is asked for those members
+/// alone (a point read each), as Redis probes the larger sets; a smaller
+/// one is read whole (a walk of its members costs less per member).
+const PROBE_FACTOR: u64 = 4;
+
 /// Reads every key (all type-checked, as Redis does before answering;
-/// a missing key is an empty set) and combines them.
+/// a missing key is an empty set) and combines them. An intersection
+/// starts from the smallest set and a difference from the first, and
+/// each further set much larger than what is left is only asked for
+/// what is left, so SINTER of a small set and a large one reads the
+/// small one and probes the large one.
 async fn combine(
     cx: &mut Ctx<'_>,
     keys: &[Bytes],
     how: Combine,
 ) -> Result<BTreeMap<Bytes, Bytes>, ReplyError> {
-    let mut sets = Vec::with_capacity(keys.len());
-    for k in keys {
-        sets.push(set(cx, k).await?.map(|s| s.map).unwrap_or_default());
+    if how == Combine::Union {
+        let mut acc = BTreeMap::new();
+        for k in keys {
+            acc.extend(set(cx, k).await?.map(|s| s.map).unwrap_or_default());
+        }
+        return Ok(acc);
     }
-    let mut iter = sets.into_iter();
-    let mut acc = iter.next().unwrap_or_default();
-    for s in iter {
-        match how {
-            Combine::Inter => acc.retain(|m, _| s.contains_key(m)),
-            Combine::Union => acc.extend(s),
-            Combine::Diff => acc.retain(|m, _| !s.contains_key(m)),
+    let mut sizes = Vec::with_capacity(keys.len());
+    for k in keys {
+        sizes.push(length_of(cx, k, ValueType::Set).await?.unwrap_or(0));
+    }
+    let start = match how {
+        Combine::Inter => (0..keys.len()).min_by_key(|&i| sizes.get(i).copied().unwrap_or(0)),
+        _ => Some(0),
+    };
+    let (Some(start), Some(first)) = (start, start.and_then(|i| keys.get(i))) else {
+        return Ok(BTreeMap::new());
+    };
+    let db = cx.db();
+    let mut acc = match peek_members(cx, db, first, ValueType::Set).await? {
+        Some(s) => s.map,
+        None => return Ok(BTreeMap::new()),
+    };
+    let mut rest: Vec<(u64, &Bytes)> = sizes.iter().copied().zip(keys).collect();
+    rest.remove(start);
+    if how == Combine::Inter {
+        rest.sort_by_key(|(size, _)| *size);
+    }
+    let keep_present = how == Combine::Inter;
+    for (size, key) in rest {
+        if acc.is_empty() {
+            break;
+        }
+        let left = u64::try_from(acc.len()).unwrap_or(u64::MAX);
+        if size >= left.saturating_mul(PROBE_FACTOR) {
+            let names: Vec<Bytes> = acc.keys().cloned().collect();
+            let found = match cx.peek_part(db, key, Need::Members(&names)).await? {
+                Some(p) if p.kind != ValueType::Set => return Err(ReplyError::WrongType),
+                Some(p) => p.members,
+                None => Vec::new(),
+            };
+            let present: std::collections::HashSet<&Bytes> = found.iter().map(|(m, _)| m).collect();
+            acc.retain(|m, _| present.contains(m) == keep_present);
+        } else {
+            let s = peek_members(cx, db, key, ValueType::Set).await?;
+            let s = s.map(|s| s.map).unwrap_or_default();
+            acc.retain(|m, _| s.contains_key(m) == keep_present);
         }
     }
     Ok(acc)
