@@ -930,7 +930,9 @@ def random_big_commands(n, seed=6):
     ZCOUNT, ZPOPMIN/MAX, ZREMRANGEBYRANK near either end, ZREMRANGEBYSCORE),
     pushes and pops at both list ends, LRANGE/LINDEX/LSET near either end,
     LSET far from both, SINTER, SDIFF and SUNION of the big set with a
-    small one (and their STORE and CARD forms),
+    small one (and their STORE and CARD forms), ZINTER, ZDIFF and ZUNION
+    of the big sorted set with a small one or a set (weights, aggregates,
+    STORE and CARD forms),
     LPOS from either end (with RANK, COUNT and MAXLEN),
     LRANGE/LINDEX far from both (read from ringkv's copy of the list's
     positions while pushes and pops keep it), lex ranges, counts and
@@ -1040,6 +1042,15 @@ def random_big_commands(n, seed=6):
         (0.5, lambda: [["SREM", "ss"] + members(1, 8)]),
         (2, lambda: [[rng.choice(["SINTER", "SDIFF", "SUNION"])] + rng.sample(["bs", "ss", "bs", "nokey"], rng.randint(1, 3))]),
         (1, lambda: [["SINTERCARD", "2", "ss", "bs"] + rng.choice([[], ["LIMIT", "3"]])]),
+        (1, lambda: [["ZADD", "sz"] + [x for m in members(1, 6) for x in (str(rng.randrange(-9, 9) / 4), m)]]),
+        (0.5, lambda: [["ZREM", "sz"] + members(1, 6)]),
+        (2, lambda: (lambda ks: [[rng.choice(["ZINTER", "ZDIFF", "ZUNION"]), str(len(ks))] + ks
+                                 + rng.choice([[], ["WITHSCORES"]])])(rng.sample(["bz", "sz", "ss", "nokey"], rng.randint(1, 3)))),
+        (1, lambda: [["ZINTER", "2", rng.choice(["sz", "ss"]), "bz", "WEIGHTS", str(rng.randrange(1, 4)), "0.5",
+                      "AGGREGATE", rng.choice(["SUM", "MIN", "MAX"]), "WITHSCORES"]]),
+        (1, lambda: [["ZINTERCARD", "2", "bz", rng.choice(["sz", "ss"])]]),
+        (0.5, lambda: [[rng.choice(["ZINTERSTORE", "ZDIFFSTORE"]), "zdest", "2", rng.choice(["sz", "bz"]), rng.choice(["sz", "bz"])],
+                       ["ZRANGE", "zdest", "0", "-1", "WITHSCORES"]]),
         (0.5, lambda: [[rng.choice(["SINTERSTORE", "SDIFFSTORE"]), "sdest", rng.choice(["ss", "bs"]), rng.choice(["ss", "bs"])],
                        ["SMEMBERS", "sdest"]]),
         (5, lambda: [["ZADD", "bz"] + rng.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["CH"], ["XX", "CH"]])

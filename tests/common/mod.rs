@@ -682,6 +682,14 @@ pub fn bulk(s: &str) -> redis::Value {
 }
 
 /// An integer value.
+/// The integer a reply holds; panics on any other reply.
+pub fn int_of(v: redis::Value) -> i64 {
+    match v {
+        redis::Value::Int(i) => i,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
 pub fn int(i: i64) -> redis::Value {
     redis::Value::Int(i)
 }

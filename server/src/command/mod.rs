@@ -37,6 +37,7 @@ pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod txn;
+pub mod zset_algebra;
 pub mod zset_range;
 pub mod zsets;
 

@@ -4,8 +4,6 @@
 //! concurrent ZADDs of different members all survive, concurrent ZINCRBYs
 //! all count, the same member scored concurrently shows the later score.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use ringkv_cluster::{
     CollectionOp, CollectionReply, Kind, Members, Need, PopEnd, ValueType, list_trim_range, zadd,
@@ -15,8 +13,8 @@ use ringkv_resp::{Protocol, Reply};
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
 use super::collections::{
-    change, count, intercard_limit, intercard_reply, length_of, random_args, random_members,
-    read_members, read_part, scan_collection, store,
+    change, count, length_of, random_args, random_members, read_members, read_part,
+    scan_collection, store,
 };
 use super::zset_range::{
     self, LexRange, RangeQuery, ScoreRange, Sorted, members_reply, score_reply, select, sorted,
@@ -260,7 +258,11 @@ pub async fn zrangestore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(store_sorted(cx, dst, picked).await?))
 }
 
-async fn store_sorted(cx: &mut Ctx<'_>, dst: &Bytes, items: Sorted) -> Result<i64, ReplyError> {
+pub(super) async fn store_sorted(
+    cx: &mut Ctx<'_>,
+    dst: &Bytes,
+    items: Sorted,
+) -> Result<i64, ReplyError> {
     let map = items
         .into_iter()
         .map(|(s, m)| (m, ringkv_cluster::score_text(s)))
@@ -529,243 +531,6 @@ pub async fn zremrangebyrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         picked.into_iter().map(|(_, m)| m).collect(),
     )
     .await
-}
-
-/// How ZUNION/ZINTER/ZDIFF combine.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Union,
-    Inter,
-    Diff,
-}
-
-#[derive(Clone, Copy)]
-enum Aggregate {
-    Sum,
-    Min,
-    Max,
-}
-
-fn aggregate(into: &mut f64, v: f64, how: Aggregate) {
-    match how {
-        Aggregate::Sum => {
-            *into += v;
-            if into.is_nan() {
-                *into = 0.0;
-            }
-        }
-        Aggregate::Min => *into = into.min(v),
-        Aggregate::Max => *into = into.max(v),
-    }
-}
-
-/// A sorted set or a set (members score 1) as an input of the algebra.
-async fn input(cx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<BTreeMap<Bytes, f64>>, ReplyError> {
-    let Some(entry) = cx.read_any(key).await? else {
-        return Ok(None);
-    };
-    let scored = match entry.kind {
-        ValueType::ZSet => true,
-        ValueType::Set => false,
-        _ => return Err(ReplyError::WrongType),
-    };
-    let members = entry.members.unwrap_or_default();
-    Ok(Some(
-        members
-            .map
-            .into_iter()
-            .map(|(m, s)| {
-                let score = if scored {
-                    ringkv_number::parse_f64(&s).unwrap_or(0.0)
-                } else {
-                    1.0
-                };
-                (m, score)
-            })
-            .collect(),
-    ))
-}
-
-/// `numkeys key ... [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]` from
-/// `args[at]` as Redis 7.0 reads them (keys first, then options); the
-/// result in order and whether WITHSCORES was given.
-async fn combine(
-    cx: &mut Ctx<'_>,
-    args: &[Bytes],
-    at: usize,
-    op: Op,
-    store: bool,
-) -> Result<(Sorted, bool), ReplyError> {
-    let numkeys = parse_i64(arg(args, at))?;
-    if numkeys < 1 {
-        return Err(ReplyError::Err(
-            format!(
-                "at least 1 input key is needed for '{}' command",
-                cx.fullname()
-            )
-            .into(),
-        ));
-    }
-    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    let Some(keys) = args.get(at + 1..(at + 1).saturating_add(n)) else {
-        return Err(ReplyError::syntax());
-    };
-    let mut inputs = Vec::with_capacity(n);
-    for k in keys {
-        inputs.push(input(cx, k).await?.unwrap_or_default());
-    }
-    let mut weights = vec![1.0f64; n];
-    let (mut how, mut with_scores) = (Aggregate::Sum, false);
-    let mut j = at + 1 + n;
-    while let Some(a) = args.get(j) {
-        let left = args.len() - j;
-        if op != Op::Diff && left > n && is(a, "WEIGHTS") {
-            for (i, w) in weights.iter_mut().enumerate() {
-                *w = zset_range::parse_score(&args[j + 1 + i])
-                    .ok_or(ReplyError::err("weight value is not a float"))?;
-            }
-            j += 1 + n;
-        } else if op != Op::Diff && left >= 2 && is(a, "AGGREGATE") {
-            let w = &args[j + 1];
-            how = if is(w, "SUM") {
-                Aggregate::Sum
-            } else if is(w, "MIN") {
-                Aggregate::Min
-            } else if is(w, "MAX") {
-                Aggregate::Max
-            } else {
-                return Err(ReplyError::syntax());
-            };
-            j += 2;
-        } else if !store && is(a, "WITHSCORES") {
-            with_scores = true;
-            j += 1;
-        } else {
-            return Err(ReplyError::syntax());
-        }
-    }
-    let weighted = |score: f64, w: f64| {
-        let v = score * w;
-        if v.is_nan() { 0.0 } else { v }
-    };
-    let mut acc: BTreeMap<Bytes, f64> = BTreeMap::new();
-    // Redis walks the inputs smallest first (ties in the order given), for
-    // a union too: a sum of floats depends on its order (0.1 + 0.2 + 0.3
-    // is 0.6000000000000001, 0.2 + 0.3 + 0.1 is 0.6), and so does
-    // whether inf and -inf meet before or after a finite term.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| inputs[i].len());
-    match op {
-        Op::Union => {
-            for &i in &order {
-                let (input, w) = (&inputs[i], &weights[i]);
-                for (m, s) in input {
-                    let v = weighted(*s, *w);
-                    match acc.get_mut(m) {
-                        Some(into) => aggregate(into, v, how),
-                        None => {
-                            acc.insert(m.clone(), v);
-                        }
-                    }
-                }
-            }
-        }
-        Op::Inter => {
-            if let Some((&first, rest)) = order.split_first() {
-                'members: for (m, s) in &inputs[first] {
-                    let mut v = weighted(*s, weights[first]);
-                    for &i in rest {
-                        let Some(other) = inputs[i].get(m) else {
-                            continue 'members;
-                        };
-                        // As Redis: only the first product is cleared of
-                        // NaN; a NaN sum becomes 0 in `aggregate`.
-                        aggregate(&mut v, *other * weights[i], how);
-                    }
-                    acc.insert(m.clone(), v);
-                }
-            }
-        }
-        Op::Diff => {
-            if let Some((first, rest)) = inputs.split_first() {
-                for (m, s) in first {
-                    if rest.iter().all(|o| !o.contains_key(m)) {
-                        acc.insert(m.clone(), *s);
-                    }
-                }
-            }
-        }
-    }
-    let mut out: Sorted = acc.into_iter().map(|(m, s)| (s, m)).collect();
-    out.sort_by(|a, b| ringkv_cluster::cmp_scores(a.0, b.0).then_with(|| a.1.cmp(&b.1)));
-    Ok((out, with_scores))
-}
-
-async fn combine_reply(cx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
-    let (items, with_scores) = combine(cx, args, 1, op, false).await?;
-    Ok(members_reply(&items, with_scores, cx.client.protocol))
-}
-
-async fn combine_store(cx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
-    let _lock = cx.ks().lock(args.iter().skip(1).map(|k| k.as_ref())).await;
-    let (items, _) = combine(cx, args, 2, op, true).await?;
-    Ok(Reply::Int(store_sorted(cx, arg(args, 1), items).await?))
-}
-
-/// ZUNION numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES].
-pub async fn zunion(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    combine_reply(cx, args, Op::Union).await
-}
-
-/// ZINTER numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES].
-pub async fn zinter(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    combine_reply(cx, args, Op::Inter).await
-}
-
-/// ZDIFF numkeys key [key ...] [WITHSCORES].
-pub async fn zdiff(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    combine_reply(cx, args, Op::Diff).await
-}
-
-/// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
-pub async fn zunionstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    combine_store(cx, args, Op::Union).await
-}
-
-/// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
-pub async fn zinterstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    combine_store(cx, args, Op::Inter).await
-}
-
-/// ZDIFFSTORE destination numkeys key [key ...].
-pub async fn zdiffstore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    combine_store(cx, args, Op::Diff).await
-}
-
-/// ZINTERCARD numkeys key [key ...] [LIMIT limit].
-pub async fn zintercard(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = parse_i64(arg(args, 1))?;
-    if numkeys < 1 {
-        return Err(ReplyError::err(
-            "at least 1 input key is needed for 'zintercard' command",
-        ));
-    }
-    let n = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    let Some(keys) = args.get(2..2usize.saturating_add(n)) else {
-        return Err(ReplyError::syntax());
-    };
-    // Redis reads (and type-checks) the keys before the options.
-    let mut inputs = Vec::with_capacity(n);
-    for k in keys {
-        inputs.push(input(cx, k).await?.unwrap_or_default());
-    }
-    let limit = intercard_limit(args, 2 + n)?;
-    let mut iter = inputs.into_iter();
-    let mut acc = iter.next().unwrap_or_default();
-    for other in iter {
-        acc.retain(|m, _| other.contains_key(m));
-    }
-    Ok(intercard_reply(acc.len(), limit))
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count].

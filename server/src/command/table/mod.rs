@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::{
     Ctx, bitfield, bits, blocking_pops, cluster, connection, expire, getkeys, hashes, hyperloglog,
-    keys, lcs, lists, pubsub, server, sets, sort, strings, txn, zsets,
+    keys, lcs, lists, pubsub, server, sets, sort, strings, txn, zset_algebra, zsets,
 };
 use crate::reply_error::CmdResult;
 
@@ -353,9 +353,9 @@ handlers! {
     ZPopMin => zsets::zpopmin, ZPopMax => zsets::zpopmax, ZMPop => zsets::zmpop,
     ZRandMember => zsets::zrandmember, ZRemRangeByScore => zsets::zremrangebyscore,
     ZRemRangeByRank => zsets::zremrangebyrank, ZRemRangeByLex => zsets::zremrangebylex,
-    ZUnion => zsets::zunion, ZUnionStore => zsets::zunionstore, ZInter => zsets::zinter,
-    ZInterStore => zsets::zinterstore, ZInterCard => zsets::zintercard, ZDiff => zsets::zdiff,
-    ZDiffStore => zsets::zdiffstore, ZScan => zsets::zscan,
+    ZUnion => zset_algebra::zunion, ZUnionStore => zset_algebra::zunionstore, ZInter => zset_algebra::zinter,
+    ZInterStore => zset_algebra::zinterstore, ZInterCard => zset_algebra::zintercard, ZDiff => zset_algebra::zdiff,
+    ZDiffStore => zset_algebra::zdiffstore, ZScan => zsets::zscan,
     LPush => lists::lpush, RPush => lists::rpush, LPushX => lists::lpushx, RPushX => lists::rpushx,
     LPop => lists::lpop, RPop => lists::rpop, LLen => lists::llen, LRange => lists::lrange,
     LIndex => lists::lindex, LSet => lists::lset, LInsert => lists::linsert, LRem => lists::lrem,
