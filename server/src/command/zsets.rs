@@ -459,6 +459,13 @@ async fn remove_selected(cx: &mut Ctx<'_>, key: &Bytes, members: Vec<Bytes>) -> 
     Ok(Reply::Int(count(&change(cx, key, op).await?)))
 }
 
+/// Removes by name the members of the sorted set at `key` that `need`
+/// selects (read first: a large set reads them alone).
+async fn remove_read(cx: &mut Ctx<'_>, key: &Bytes, need: Need<'_>) -> CmdResult {
+    let picked = read_scored(cx, key, need).await?;
+    remove_selected(cx, key, picked.into_iter().map(|(_, m)| m).collect()).await
+}
+
 /// ZREMRANGEBYSCORE key min max: one write that removes the members in
 /// range (a large set reads them from its score index).
 pub async fn zremrangebyscore(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -483,13 +490,7 @@ pub async fn zremrangebylex(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         offset: 0,
         count: usize::MAX,
     };
-    let picked = read_scored(cx, arg(args, 1), need).await?;
-    remove_selected(
-        cx,
-        arg(args, 1),
-        picked.into_iter().map(|(_, m)| m).collect(),
-    )
-    .await
+    remove_read(cx, arg(args, 1), need).await
 }
 
 /// ZREMRANGEBYRANK key start stop. A window that reaches either end (the
@@ -524,13 +525,7 @@ pub async fn zremrangebyrank(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         stop,
         rev: false,
     };
-    let picked = read_scored(cx, arg(args, 1), need).await?;
-    remove_selected(
-        cx,
-        arg(args, 1),
-        picked.into_iter().map(|(_, m)| m).collect(),
-    )
-    .await
+    remove_read(cx, arg(args, 1), need).await
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count].
