@@ -87,7 +87,7 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
     }
     for step in 0..3000 {
         let n = model.len() as i64;
-        match rng.random_range(0..11u32) {
+        match rng.random_range(0..12u32) {
             0 | 1 => {
                 let left = rng.random_bool(0.5);
                 let values: Vec<String> = (0..rng.random_range(1..20))
@@ -189,6 +189,20 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
                     "step {step}: LPOS {element} RANK {rank}"
                 );
             }
+            11 => {
+                // LREM of the first matches: the list is read through them.
+                let value = format!("set{}", rng.random_range(0..6));
+                let count = rng.random_range(1..4usize);
+                let got = int_of(ok(c, &["LREM", "big", &count.to_string(), &value]));
+                let at: Vec<usize> = (0..model.len())
+                    .filter(|&i| model[i] == value)
+                    .take(count)
+                    .collect();
+                for &i in at.iter().rev() {
+                    model.remove(i);
+                }
+                assert_eq!(got, at.len() as i64, "step {step}: LREM {count} {value}");
+            }
             _ => {
                 // Grow back when popping has shrunk it below the split size.
                 if model.len() < 600 {
@@ -204,6 +218,17 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
             assert_eq!(ok(c, &["SAVE"]), okay());
         }
     }
+    // LREM of a match further from the head than the window it reads
+    // first (1,024 elements): the whole list is written instead.
+    let filler: Vec<String> = (0..1200).map(|i| format!("f{i}")).collect();
+    let mut args = vec!["RPUSH", "big"];
+    args.extend(filler.iter().map(String::as_str));
+    args.extend(["deep", "after"]);
+    ok(c, &args);
+    model.extend(filler);
+    model.extend(["after".to_string()]);
+    assert_eq!(int_of(ok(c, &["LREM", "big", "1", "deep"])), 1);
+    assert_eq!(ok(c, &["LPOS", "big", "deep"]), Value::Nil);
     let all: Vec<String> = model.iter().cloned().collect();
     assert_eq!(strings(ok(c, &["LRANGE", "big", "0", "-1"])), all);
     s.restart();

@@ -38,8 +38,8 @@ use super::apply_op::{apply_op, op_context, refused_to_error};
 use super::delta::Shipment;
 use super::{Coordinator, Planning};
 use crate::error::{Error, Result};
-use crate::keyspace::Need;
 use crate::keyspace::{Ack, PartialTarget, Updated};
+use crate::keyspace::{Need, WriteNeed};
 use crate::mutation::{Applied, Mutation};
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{ApplyAtItem, ErrorCode, Op, Outcome, Request, Response, RpcError};
@@ -574,28 +574,24 @@ impl Coordinator {
         W: FnOnce(Op) -> F,
         F: FnOnce(&mut Siblings, u64) -> Outcome,
     {
-        let (target, names, end) = match &op {
+        let count_only = || WriteNeed::only(Need::Count);
+        let (target, wanted) = match &op {
             Op::Collection(c) => match crate::keyspace::collection_need(c) {
-                Some((kind, names, end)) => (PartialTarget::Collection(kind), names, end),
+                Some((kind, wanted)) => (PartialTarget::Collection(kind), wanted),
                 None => return Ok(Err(op)),
             },
-            Op::Delete | Op::Put { context: None, .. } => {
-                (PartialTarget::Replace, Vec::new(), Some(Need::Count))
-            }
+            Op::Delete | Op::Put { context: None, .. } => (PartialTarget::Replace, count_only()),
             Op::AddInt(_)
             | Op::AddFloat(_)
             | Op::PfAdd(_)
             | Op::PfMerge { .. }
-            | Op::Expire { .. } => (PartialTarget::String, Vec::new(), Some(Need::Count)),
+            | Op::Expire { .. } => (PartialTarget::String, count_only()),
             // Decided by what the key holds, whatever its type: a SET
             // (XX, KEEPTTL) replaces a collection as SET does.
-            Op::Swap { .. } => (PartialTarget::Replace, Vec::new(), Some(Need::Count)),
+            Op::Swap { .. } => (PartialTarget::Replace, count_only()),
             Op::Put { .. } => return Ok(Err(op)),
         };
-        let need = match end {
-            Some(n) => n,
-            None => Need::Members(&names),
-        };
+        let need = wanted.need();
         let count_reply: Option<fn(u64) -> Outcome> = match &op {
             Op::Collection(c) if crate::keyspace::replies_length(c) => {
                 Some(|n| Outcome::Collection(CollectionReply::Count(n)))

@@ -47,7 +47,7 @@ mod zset_ranks;
 
 pub use lex_window::{LexBound, LexWindow};
 pub use partial::{PartialRead, PartialTarget, random_picks};
-pub(crate) use partial::{collection_need, replies_length};
+pub(crate) use partial::{WriteNeed, collection_need, replies_length};
 pub use reclaim::ReclaimStats;
 pub use score_index::ScoreWindow;
 pub use split::Need;

@@ -110,16 +110,18 @@ impl PartialRead {
                 matches,
                 scan,
             } => {
-                let mut found = 0;
-                let mut through = Vec::new();
-                for (m, v) in all.map.iter().take(scan) {
-                    if found >= matches {
+                let mut through = split::Through::new(matches, scan);
+                let mut kept = Vec::new();
+                for (m, v) in all.map.iter() {
+                    let (keep, more) = through.step(v == element);
+                    if keep {
+                        kept.push((m.clone(), v.clone()));
+                    }
+                    if !more {
                         break;
                     }
-                    found += usize::from(v == element);
-                    through.push((m.clone(), v.clone()));
                 }
-                through
+                kept
             }
             Need::Range { start, stop } => {
                 let (from, to) = crate::version::list_op::trim_range(start, stop, all.map.len());
@@ -458,6 +460,14 @@ impl Keyspace {
                 self.load_for_write(&snapshot, ns, key, &header, need)?,
             ),
         };
+        // LREM found its matches past the window it reads through: the
+        // whole list, written whole.
+        if let Need::HeadThrough { scan, .. } = need {
+            if loaded.len() >= scan {
+                let stored = Some(Stored::Split(header));
+                return self.update_stored(ns, key, ekey, stored, f, now).await;
+            }
+        }
         if let (Kind::List, Need::Range { start, stop }) = (kind, need) {
             let len = usize::try_from(header.count).unwrap_or(usize::MAX);
             let (first, _) = crate::version::list_op::trim_range(start, stop, len);
@@ -652,13 +662,79 @@ impl Keyspace {
     }
 }
 
-/// What a collection write needs of a split collection: its kind, and the
-/// members it names or the end of a list it works at (`None` when it needs
-/// every member: random or by-score pops, the list writes by index or
-/// value, a replacement).
-pub(crate) fn collection_need(
-    op: &CollectionOp,
-) -> Option<(Kind, Vec<Bytes>, Option<Need<'static>>)> {
+/// The elements LREM of the first matches reads from the head of a split
+/// list before it gives up on a window and writes the whole list: a
+/// window's write costs more per element than the whole record's, so only
+/// matches near the head are worth it.
+const LREM_WINDOW: usize = 1024;
+
+/// What a write needs of a split collection: the members it names, a
+/// window (the end of a list it works at, a window by score or index), or
+/// a list's elements through the matches of a value; [`WriteNeed::need`]
+/// borrows it, not the write, so the write can be moved into its closure.
+pub(crate) struct WriteNeed {
+    names: Vec<Bytes>,
+    window: Option<Need<'static>>,
+    /// LREM with a positive count: the value, and the matches to read
+    /// through.
+    through: Option<(Bytes, usize)>,
+}
+
+impl WriteNeed {
+    /// A write that needs `need` alone (no names).
+    pub(crate) fn only(need: Need<'static>) -> WriteNeed {
+        WriteNeed {
+            names: Vec::new(),
+            window: Some(need),
+            through: None,
+        }
+    }
+
+    /// What to read.
+    pub(crate) fn need(&self) -> Need<'_> {
+        match (&self.through, self.window) {
+            (Some((element, matches)), _) => Need::HeadThrough {
+                element,
+                matches: *matches,
+                scan: LREM_WINDOW,
+            },
+            (None, Some(window)) => window,
+            (None, None) => Need::Members(&self.names),
+        }
+    }
+}
+
+/// What a collection write needs of a split collection: its kind and
+/// [`WriteNeed`] (`None` when it needs every member: random or by-score
+/// pops, LINSERT, LREM from the tail or of every match, LTRIM, a
+/// replacement).
+pub(crate) fn collection_need(op: &CollectionOp) -> Option<(Kind, WriteNeed)> {
+    // LREM of the first `count` matches: the elements through the last of
+    // them, which is all the write looks at.
+    if let CollectionOp::ListRemove { count, value } = op {
+        let matches = usize::try_from(*count).ok().filter(|&n| n > 0)?;
+        let through = Some((value.clone(), matches));
+        let need = WriteNeed {
+            names: Vec::new(),
+            window: None,
+            through,
+        };
+        return Some((Kind::List, need));
+    }
+    let (kind, names, window) = collection_window(op)?;
+    Some((
+        kind,
+        WriteNeed {
+            names,
+            window,
+            through: None,
+        },
+    ))
+}
+
+/// [`collection_need`] of the writes that name members or work at a
+/// window: the kind, the names, the window (`None`: the names).
+fn collection_window(op: &CollectionOp) -> Option<(Kind, Vec<Bytes>, Option<Need<'static>>)> {
     let names = |pairs: &[(Bytes, Bytes)]| pairs.iter().map(|(m, _)| m.clone()).collect();
     let usize_of = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     Some(match op {

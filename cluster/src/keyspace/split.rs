@@ -466,6 +466,53 @@ pub(super) fn write_member_changes(
     index_changes
 }
 
+/// Which of a list's elements, met from the head, a [`Need::HeadThrough`]
+/// keeps: each up to the `matches`-th match (at most `scan`), then the one
+/// after it.
+pub(super) struct Through {
+    matches: usize,
+    scan: usize,
+    found: usize,
+    taken: usize,
+    /// The matches are found: the next element is the last kept.
+    next_only: bool,
+}
+
+impl Through {
+    pub(super) fn new(matches: usize, scan: usize) -> Through {
+        Through {
+            matches,
+            scan,
+            found: 0,
+            taken: 0,
+            next_only: false,
+        }
+    }
+
+    /// Whether any element is kept.
+    pub(super) fn wants_any(&self) -> bool {
+        self.matches > 0 && self.scan > 0
+    }
+
+    /// For the next element (`is_match`: its value is the one searched
+    /// for): whether it is kept, and whether to look at the one after it.
+    pub(super) fn step(&mut self, is_match: bool) -> (bool, bool) {
+        if self.next_only {
+            return (true, false);
+        }
+        if !self.wants_any() || self.taken >= self.scan {
+            return (false, false);
+        }
+        self.taken += 1;
+        self.found += usize::from(is_match);
+        if self.found >= self.matches {
+            self.next_only = true;
+            return (true, true);
+        }
+        (true, self.taken < self.scan)
+    }
+}
+
 /// Which members a write or read of a split collection needs.
 #[derive(Clone, Copy, Debug)]
 pub enum Need<'a> {
@@ -478,8 +525,10 @@ pub enum Need<'a> {
     /// Only how many there are (HLEN, SCARD, LLEN).
     Count,
     /// A list's first elements through the `matches`-th whose value is
-    /// `element`, at most `scan` of them (all of them, or `scan`, when
-    /// fewer match): LPOS from the head, which stops at its match.
+    /// `element` and the one after it, at most `scan` before that one (all
+    /// of them, or `scan`, when fewer match): LPOS from the head, which
+    /// stops at its match, and LREM of the first matches, which learns the
+    /// list's new first element when it removes the head ([`Through`]).
     HeadThrough {
         /// The value searched for.
         element: &'a [u8],
@@ -593,14 +642,16 @@ pub(super) fn load_members(
             matches,
             scan,
         } => {
-            let mut found = 0;
-            if matches > 0 && scan > 0 {
+            let mut through = Through::new(matches, scan);
+            if through.wants_any() {
                 visit_members(engine, snapshot, ns, key, header, |m, items| {
                     let history = header.member_histories.get(&m);
                     let value = resolve_member(&items, history).map(|e| e.bytes_in(header.kind));
-                    found += usize::from(value.is_some_and(|v| v == element));
-                    out.push((m, items));
-                    found < matches && out.len() < scan
+                    let (keep, more) = through.step(value.is_some_and(|v| v == element));
+                    if keep {
+                        out.push((m, items));
+                    }
+                    more
                 })?;
             }
         }

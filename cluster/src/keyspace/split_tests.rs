@@ -34,8 +34,8 @@ pub(super) async fn apply(ks: &Keyspace, key: &[u8], op: &CollectionOp) -> (Repl
     let count_reply: Option<fn(u64) -> Reply> =
         replies_length(op).then_some(|n| Ok(CollectionReply::Count(n)));
     let reply = match collection_need(op) {
-        Some((kind, names, end)) => {
-            let need = end.unwrap_or(Need::Members(&names));
+        Some((kind, wanted)) => {
+            let need = wanted.need();
             ks.update_partial(
                 0,
                 key,
