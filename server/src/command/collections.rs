@@ -271,6 +271,15 @@ pub fn intercard_limit(args: &[Bytes], at: usize) -> Result<usize, ReplyError> {
     Ok(limit)
 }
 
+/// Whether an input of the set algebra holding `size` members is asked
+/// only for the `in_play` members an intersection or difference still
+/// holds (a point read each), as Redis looks them up in the larger
+/// inputs: when it is at least 4 times larger. A smaller one is read
+/// whole, since a walk costs less per member than a probe.
+pub fn worth_probing(size: u64, in_play: usize) -> bool {
+    size >= u64::try_from(in_play).unwrap_or(u64::MAX).saturating_mul(4)
+}
+
 /// The reply of SINTERCARD/ZINTERCARD: how many members the intersection
 /// `common` holds, at most `limit` (0: no limit).
 pub fn intercard_reply(common: usize, limit: usize) -> Reply {

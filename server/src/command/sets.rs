@@ -12,7 +12,7 @@ use super::Ctx;
 use super::args::{arg, parse_i64};
 use super::collections::{
     change, change_in, count, intercard_limit, intercard_reply, length_of, parse_random_count,
-    peek_members, random_members, read_members, read_part, scan_collection, store,
+    peek_members, random_members, read_members, read_part, scan_collection, store, worth_probing,
 };
 use crate::reply_error::{CmdResult, ReplyError, text};
 
@@ -199,12 +199,6 @@ enum Combine {
     Diff,
 }
 
-/// A set at least this many times larger than the members an
-/// intersection or difference still holds is asked for those members
-/// alone (a point read each), as Redis probes the larger sets; a smaller
-/// one is read whole (a walk of its members costs less per member).
-const PROBE_FACTOR: u64 = 4;
-
 /// Reads every key (all type-checked, as Redis does before answering;
 /// a missing key is an empty set) and combines them. An intersection
 /// starts from the smallest set and a difference from the first, and
@@ -249,8 +243,7 @@ async fn combine(
         if acc.is_empty() {
             break;
         }
-        let left = u64::try_from(acc.len()).unwrap_or(u64::MAX);
-        if size >= left.saturating_mul(PROBE_FACTOR) {
+        if worth_probing(size, acc.len()) {
             let names: Vec<Bytes> = acc.keys().cloned().collect();
             let found = match cx.peek_part(db, key, Need::Members(&names)).await? {
                 Some(p) if p.kind != ValueType::Set => return Err(ReplyError::WrongType),

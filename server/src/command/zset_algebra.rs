@@ -4,7 +4,7 @@
 //! missing key empty); an intersection then reads the smallest input
 //! whole and a difference the first, and each further input much larger
 //! than the members still in play is asked for those alone
-//! ([`PROBE_FACTOR`]), as Redis looks them up in the larger inputs.
+//! ([`worth_probing`]), as Redis looks them up in the larger inputs.
 
 use std::collections::BTreeMap;
 
@@ -14,15 +14,10 @@ use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
-use super::collections::{intercard_limit, intercard_reply};
+use super::collections::{intercard_limit, intercard_reply, worth_probing};
 use super::zset_range::{self, Sorted, members_reply};
 use super::zsets::store_sorted;
 use crate::reply_error::{CmdResult, ReplyError};
-
-/// An input at least this many times larger than the members still in
-/// play is probed for them (a point read each); a smaller one is read
-/// whole, since a walk costs less per member than a probe.
-const PROBE_FACTOR: u64 = 4;
 
 /// How ZUNION/ZINTER/ZDIFF combine.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -165,8 +160,7 @@ async fn inputs(
         let (Some(key), Some(&size)) = (keys.get(i), sizes.get(i)) else {
             continue;
         };
-        let in_play = u64::try_from(left.len()).unwrap_or(u64::MAX);
-        let got = if size >= in_play.saturating_mul(PROBE_FACTOR) {
+        let got = if worth_probing(size, left.len()) {
             probed(cx, key, &left).await?
         } else {
             whole(cx, key).await?
