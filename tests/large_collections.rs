@@ -1,8 +1,9 @@
 //! Collections large enough to be stored split (a header and one record
 //! per member, `docs/formats/record.md` §3.6) against a real server:
-//! random commands on a big list, hash, set and sorted set agree with an
+//! random commands on a big hash, set and sorted set agree with an
 //! in-test model at every step, through memtable flushes and compactions
-//! (a tiny memtable) and a restart; DEL of a big key is at once and final;
+//! (a tiny memtable) and a restart (lists: `large_lists.rs`); DEL of a big
+//! key is at once and final;
 //! a scan pages a big hash and returns each field once while it changes;
 //! by-score and by-rank reads, ZRANK, ZCOUNT and pops of a big sorted set
 //! (read from its score index) agree with a model; random picks from a
@@ -13,7 +14,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use rand::rngs::StdRng;
@@ -33,209 +34,6 @@ fn bulk_of(v: Value) -> Option<String> {
         Value::BulkString(b) => Some(String::from_utf8(b).expect("utf-8")),
         other => panic!("not a bulk string: {other:?}"),
     }
-}
-
-fn range_of(model: &VecDeque<String>, start: i64, stop: i64) -> Vec<String> {
-    let n = model.len() as i64;
-    let norm = |i: i64| if i < 0 { i + n } else { i };
-    let (a, b) = (norm(start).max(0), norm(stop).min(n - 1));
-    if a > b || a >= n {
-        return Vec::new();
-    }
-    model.range(a as usize..=b as usize).cloned().collect()
-}
-
-/// What LPOS answers on `model`: the indexes of the matches of `element`
-/// from the head (`rank` > 0) or the tail, `|rank| - 1` of them skipped,
-/// `count` of them (0: all), among the first `maxlen` elements met (0:
-/// all).
-fn lpos_of(
-    model: &VecDeque<String>,
-    element: &str,
-    rank: i64,
-    count: usize,
-    maxlen: usize,
-) -> Vec<i64> {
-    let order: Box<dyn Iterator<Item = usize>> = if rank > 0 {
-        Box::new(0..model.len())
-    } else {
-        Box::new((0..model.len()).rev())
-    };
-    let scan = if maxlen == 0 { usize::MAX } else { maxlen };
-    let take = if count == 0 { usize::MAX } else { count };
-    order
-        .take(scan)
-        .filter(|&i| model[i] == element)
-        .skip(rank.unsigned_abs() as usize - 1)
-        .take(take)
-        .map(|i| i as i64)
-        .collect()
-}
-
-#[test]
-fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
-    let mut s = start();
-    let c = &mut s.conn();
-    let mut rng = StdRng::seed_from_u64(11);
-    let mut model: VecDeque<String> = VecDeque::new();
-    for chunk in 0..FILL / 100 {
-        let values: Vec<String> = (0..100).map(|i| format!("e{}", chunk * 100 + i)).collect();
-        let mut args = vec!["RPUSH", "big"];
-        args.extend(values.iter().map(String::as_str));
-        assert_eq!(int_of(ok(c, &args)), (model.len() + values.len()) as i64);
-        model.extend(values);
-    }
-    for step in 0..3000 {
-        let n = model.len() as i64;
-        match rng.random_range(0..12u32) {
-            0 | 1 => {
-                let left = rng.random_bool(0.5);
-                let values: Vec<String> = (0..rng.random_range(1..20))
-                    .map(|i| format!("s{step}.{i}"))
-                    .collect();
-                let mut args = vec![if left { "LPUSH" } else { "RPUSH" }, "big"];
-                args.extend(values.iter().map(String::as_str));
-                let len = int_of(ok(c, &args));
-                for v in values {
-                    if left {
-                        model.push_front(v);
-                    } else {
-                        model.push_back(v);
-                    }
-                }
-                assert_eq!(len, model.len() as i64, "step {step}");
-            }
-            2 | 3 => {
-                let left = rng.random_bool(0.5);
-                let count = rng.random_range(1..25usize);
-                let cmd = if left { "LPOP" } else { "RPOP" };
-                let got = strings(ok(c, &[cmd, "big", &count.to_string()]));
-                let want: Vec<String> = (0..count)
-                    .map_while(|_| {
-                        if left {
-                            model.pop_front()
-                        } else {
-                            model.pop_back()
-                        }
-                    })
-                    .collect();
-                assert_eq!(got, want, "step {step}: {cmd} {count}");
-            }
-            4 | 5 => {
-                let (a, b) = (
-                    rng.random_range(-n - 5..n + 5),
-                    rng.random_range(-n - 5..n + 5),
-                );
-                let (a, b) = if rng.random_bool(0.7) {
-                    (a, a + rng.random_range(0..30))
-                } else {
-                    (a, b)
-                };
-                let got = strings(ok(c, &["LRANGE", "big", &a.to_string(), &b.to_string()]));
-                assert_eq!(got, range_of(&model, a, b), "step {step}: LRANGE {a} {b}");
-            }
-            6 => {
-                let i = rng.random_range(-n - 3..n + 3);
-                let got = bulk_of(ok(c, &["LINDEX", "big", &i.to_string()]));
-                assert_eq!(got, range_of(&model, i, i).pop(), "step {step}: LINDEX {i}");
-            }
-            7 => {
-                assert_eq!(int_of(ok(c, &["LLEN", "big"])), n, "step {step}");
-            }
-            8 if n > 0 => {
-                let i = rng.random_range(0..n);
-                // Few values, so LPOS finds many matches.
-                let v = format!("set{}", step % 5);
-                assert_eq!(ok(c, &["LSET", "big", &i.to_string(), &v]), okay());
-                model[i as usize] = v;
-            }
-            10 => {
-                // LPOS from either end, deep or not, with COUNT and MAXLEN
-                // (a search from the tail widens its read as it goes).
-                let element = if rng.random_bool(0.8) {
-                    format!("set{}", rng.random_range(0..6))
-                } else {
-                    model
-                        .get(rng.random_range(0..n.max(1)) as usize)
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                let rank = *[1i64, 2, 7, 40, -1, -3, -30]
-                    .get(rng.random_range(0..7))
-                    .unwrap();
-                let count = *[0usize, 1, 2, 100].get(rng.random_range(0..4)).unwrap();
-                let maxlen = *[0usize, 0, 50, 700].get(rng.random_range(0..4)).unwrap();
-                let (r, cnt, ml) = (rank.to_string(), count.to_string(), maxlen.to_string());
-                let want = lpos_of(&model, &element, rank, count, maxlen);
-                let got = ok(
-                    c,
-                    &[
-                        "LPOS", "big", &element, "RANK", &r, "COUNT", &cnt, "MAXLEN", &ml,
-                    ],
-                );
-                let got: Vec<i64> = match got {
-                    Value::Array(items) => items.into_iter().map(int_of).collect(),
-                    other => panic!("LPOS reply {other:?}"),
-                };
-                assert_eq!(
-                    got, want,
-                    "step {step}: LPOS {element} RANK {rank} COUNT {count} MAXLEN {maxlen}"
-                );
-                let one = ok(c, &["LPOS", "big", &element, "RANK", &r]);
-                let first = lpos_of(&model, &element, rank, 1, 0).first().copied();
-                assert_eq!(
-                    one,
-                    first.map_or(Value::Nil, Value::Int),
-                    "step {step}: LPOS {element} RANK {rank}"
-                );
-            }
-            11 => {
-                // LREM of the first matches: the list is read through them.
-                let value = format!("set{}", rng.random_range(0..6));
-                let count = rng.random_range(1..4usize);
-                let got = int_of(ok(c, &["LREM", "big", &count.to_string(), &value]));
-                let at: Vec<usize> = (0..model.len())
-                    .filter(|&i| model[i] == value)
-                    .take(count)
-                    .collect();
-                for &i in at.iter().rev() {
-                    model.remove(i);
-                }
-                assert_eq!(got, at.len() as i64, "step {step}: LREM {count} {value}");
-            }
-            _ => {
-                // Grow back when popping has shrunk it below the split size.
-                if model.len() < 600 {
-                    let values: Vec<String> = (0..400).map(|i| format!("g{step}.{i}")).collect();
-                    let mut args = vec!["RPUSH", "big"];
-                    args.extend(values.iter().map(String::as_str));
-                    ok(c, &args);
-                    model.extend(values);
-                }
-            }
-        }
-        if step % 700 == 0 {
-            assert_eq!(ok(c, &["SAVE"]), okay());
-        }
-    }
-    // LREM of a match further from the head than the window it reads
-    // first (1,024 elements): the whole list is written instead.
-    let filler: Vec<String> = (0..1200).map(|i| format!("f{i}")).collect();
-    let mut args = vec!["RPUSH", "big"];
-    args.extend(filler.iter().map(String::as_str));
-    args.extend(["deep", "after"]);
-    ok(c, &args);
-    model.extend(filler);
-    model.extend(["after".to_string()]);
-    assert_eq!(int_of(ok(c, &["LREM", "big", "1", "deep"])), 1);
-    assert_eq!(ok(c, &["LPOS", "big", "deep"]), Value::Nil);
-    let all: Vec<String> = model.iter().cloned().collect();
-    assert_eq!(strings(ok(c, &["LRANGE", "big", "0", "-1"])), all);
-    s.restart();
-    let c = &mut s.conn();
-    assert_eq!(strings(ok(c, &["LRANGE", "big", "0", "-1"])), all);
-    assert_eq!(int_of(ok(c, &["LLEN", "big"])), all.len() as i64);
-    assert_eq!(ok(c, &["TYPE", "big"]), Value::SimpleString("list".into()));
 }
 
 #[test]

@@ -132,6 +132,15 @@ impl PartialRead {
                     .map(|(m, v)| (m.clone(), v.clone()))
                     .collect()
             }
+            Need::Trim { start, stop } => {
+                let len = all.map.len();
+                let (head, tail) = crate::version::list_op::trim_ends(start, stop, len);
+                let pair = |(m, v): (&Bytes, &Bytes)| (m.clone(), v.clone());
+                let first = all.map.iter().take(head).map(pair);
+                first
+                    .chain(all.map.iter().skip(len - tail).map(pair))
+                    .collect()
+            }
             Need::Scores(w) => w.select(scored(kind, all)),
             Need::Lex {
                 window,
@@ -448,6 +457,14 @@ impl Keyspace {
                 .update_stored(ns, key, ekey, Some(Stored::Split(header)), f, now)
                 .await;
         }
+        // LTRIM that removes most of a list, or leaves it short enough to
+        // be stored whole: the whole list, as before.
+        if let Need::Trim { start, stop } = need {
+            if !trims_at_ends(start, stop, header.count) {
+                let stored = Some(Stored::Split(header));
+                return self.update_stored(ns, key, ekey, stored, f, now).await;
+            }
+        }
         // Writers of this key are serialised by the record lock; the
         // snapshot only pins what the member reads see.
         let snapshot = engine.snapshot();
@@ -468,13 +485,21 @@ impl Keyspace {
                 return self.update_stored(ns, key, ekey, stored, f, now).await;
             }
         }
-        if let (Kind::List, Need::Range { start, stop }) = (kind, need) {
-            let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-            let (first, _) = crate::version::list_op::trim_range(start, stop, len);
-            loaded.set_list_window(ListWindow {
-                first: u64::try_from(first).unwrap_or(u64::MAX),
-                total: header.count,
-            });
+        match (kind, need) {
+            (Kind::List, Need::Range { start, stop }) => {
+                let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+                let (first, _) = crate::version::list_op::trim_range(start, stop, len);
+                loaded.set_list_window(ListWindow::From {
+                    first: u64::try_from(first).unwrap_or(u64::MAX),
+                    total: header.count,
+                });
+            }
+            (Kind::List, Need::Trim { .. }) => {
+                loaded.set_list_window(ListWindow::Ends {
+                    total: header.count,
+                });
+            }
+            _ => {}
         }
         loaded.set_member_histories(header.member_histories.clone());
         let before = split::sibling_of(&header, Payload::Collection(loaded.clone()));
@@ -668,6 +693,19 @@ impl Keyspace {
 /// matches near the head are worth it.
 const LREM_WINDOW: usize = 1024;
 
+/// Whether LTRIM `start stop` of a split list of `count` elements reads
+/// and writes only the elements it removes from either end
+/// ([`Need::Trim`]): when they are at most half the list and what it
+/// keeps stays split. Otherwise the whole list is read and written.
+fn trims_at_ends(start: i64, stop: i64, count: u64) -> bool {
+    use crate::version::list_op::{trim_ends, trim_range};
+    let len = usize::try_from(count).unwrap_or(usize::MAX);
+    let (head, tail) = trim_ends(start, stop, len);
+    let (keep_from, keep_to) = trim_range(start, stop, len);
+    head.saturating_add(tail) <= len / 2
+        && keep_to.saturating_sub(keep_from) >= split::inline_at(Kind::List)
+}
+
 /// What a write needs of a split collection: the members it names, a
 /// window (the end of a list it works at, a window by score or index), or
 /// a list's elements through the matches of a value; [`WriteNeed::need`]
@@ -706,8 +744,7 @@ impl WriteNeed {
 
 /// What a collection write needs of a split collection: its kind and
 /// [`WriteNeed`] (`None` when it needs every member: random or by-score
-/// pops, LINSERT, LREM from the tail or of every match, LTRIM, a
-/// replacement).
+/// pops, LINSERT, LREM from the tail or of every match, a replacement).
 pub(crate) fn collection_need(op: &CollectionOp) -> Option<(Kind, WriteNeed)> {
     // LREM of the first `count` matches: the elements through the last of
     // them, which is all the write looks at.
@@ -770,6 +807,15 @@ fn collection_window(op: &CollectionOp) -> Option<(Kind, Vec<Bytes>, Option<Need
             }),
         ),
         CollectionOp::Push { left: false, .. } => (Kind::List, Vec::new(), Some(Need::Tail(1))),
+        // LTRIM: the elements it removes from either end, and the new ends.
+        CollectionOp::ListTrim { start, stop } => (
+            Kind::List,
+            Vec::new(),
+            Some(Need::Trim {
+                start: *start,
+                stop: *stop,
+            }),
+        ),
         // One more than popped: the new first (last) element.
         CollectionOp::Pop {
             kind: Kind::List,

@@ -545,6 +545,16 @@ pub enum Need<'a> {
         /// Redis's stop index, inclusive.
         stop: i64,
     },
+    /// What LTRIM `start stop` looks at of a list: the elements it removes
+    /// from either end and the one after each
+    /// ([`crate::version::list_op::trim_ends`]); every element when that
+    /// is all of them.
+    Trim {
+        /// Redis's start index (negative from the tail).
+        start: i64,
+        /// Redis's stop index, inclusive.
+        stop: i64,
+    },
     /// A sorted set's members in a window of its (score, member) order
     /// (ZRANGEBYSCORE, ZPOPMIN...), in the window's order.
     Scores(ScoreWindow),
@@ -668,6 +678,18 @@ pub(super) fn load_members(
                 out = load_members(engine, snapshot, pools, ns, key, header, end)?;
                 out.drain(..skip.min(out.len()));
                 out.truncate(to - from);
+            }
+        }
+        Need::Trim { start, stop } => {
+            let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+            let (head, tail) = crate::version::list_op::trim_ends(start, stop, len);
+            out = load_members(engine, snapshot, pools, ns, key, header, Need::Head(head))?;
+            if tail > 0 {
+                let last =
+                    load_members(engine, snapshot, pools, ns, key, header, Need::Tail(tail))?;
+                // Disjoint unless the count is off: then each member once.
+                let seen = out.last().map(|(m, _)| m.clone());
+                out.extend(last.into_iter().filter(|(m, _)| seen.as_ref() < Some(m)));
             }
         }
         Need::Scores(w) => out = scored_members(engine, snapshot, ns, key, header, &w)?,

@@ -190,10 +190,19 @@ fn random_op(rng: &mut StdRng, kind: Kind, grow: bool) -> CollectionOp {
                         count: rng.random_range(-3..3),
                         value: value(rng),
                     },
-                    3 => CollectionOp::ListTrim {
-                        start: rng.random_range(0..3),
-                        stop: -rng.random_range(1..4),
-                    },
+                    // A few from either end (a capped list's trim), more,
+                    // or all but a prefix (past the end too).
+                    3 => {
+                        let most = if rng.random_bool(0.3) { 60 } else { 4 };
+                        CollectionOp::ListTrim {
+                            start: rng.random_range(0..most),
+                            stop: if rng.random_bool(0.2) {
+                                rng.random_range(50..400)
+                            } else {
+                                -rng.random_range(1..most)
+                            },
+                        }
+                    }
                     _ => CollectionOp::Pop {
                         kind,
                         count: rng.random_range(1..40),
@@ -302,6 +311,10 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
                 }
             }
         }
+        _ if rng.random_bool(0.2) => Need::Trim {
+            start: rng.random_range(-700..700),
+            stop: rng.random_range(-700..700),
+        },
         _ => Need::Range {
             start: rng.random_range(-700..700),
             stop: rng.random_range(-700..700),

@@ -216,14 +216,22 @@ pub struct Collection {
     list_window: Option<ListWindow>,
 }
 
-/// Where the members a list write was given lie in the whole list: they
-/// are its elements from index `first` on, of `total`.
+/// Where the members a list write was given lie in the whole list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ListWindow {
-    /// The index of the first member given.
-    pub first: u64,
-    /// The whole list's length.
-    pub total: u64,
+pub enum ListWindow {
+    /// Its elements from index `first` on, of `total` (LSET's element).
+    From {
+        /// The index of the first member given.
+        first: u64,
+        /// The whole list's length.
+        total: u64,
+    },
+    /// Some of its first elements and some of its last, none between, of
+    /// `total` (what LTRIM removes from either end).
+    Ends {
+        /// The whole list's length.
+        total: u64,
+    },
 }
 
 impl Collection {
@@ -338,8 +346,8 @@ impl Collection {
         &self.removed
     }
 
-    /// Marks its members as a window of a list: they are its elements from
-    /// `window.first` on (a split list's, read for a write by index).
+    /// Marks its members as a window of a list (a split list's, read for a
+    /// write by index or at its ends).
     pub fn set_list_window(&mut self, window: ListWindow) {
         self.list_window = Some(window);
     }

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use super::collection::{Collection, Element, Tag, resolve_item};
+use super::collection::{Collection, Element, ListWindow, Tag, resolve_item};
 use super::collection_op::{CollectionOp, CollectionReply, OpError};
 use super::list_position::{Origin, after_last, before_first, between};
 
@@ -62,10 +62,11 @@ pub(super) fn change_list(
         CollectionOp::ListSet { index, value } => {
             // A split list gives the element at the index alone, and where
             // it lies in the whole list.
-            let (first, total) = coll.list_window().map_or((0, coll.len()), |w| {
-                let at = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-                (at(w.first), at(w.total))
-            });
+            let at = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+            let (first, total) = match coll.list_window() {
+                Some(ListWindow::From { first, total }) => (at(first), at(total)),
+                _ => (0, coll.len()),
+            };
             if total == 0 {
                 return Err(OpError::Refused("no such key".into()));
             }
@@ -129,11 +130,20 @@ pub(super) fn change_list(
             ))
         }
         CollectionOp::ListTrim { start, stop } => {
-            let (keep_from, keep_to) = trim_range(*start, *stop, coll.len());
+            // A split list gives the elements LTRIM removes from either end
+            // (and more), not those between: the ones it removes are the
+            // first of those given and the last.
+            let total = match coll.list_window() {
+                Some(ListWindow::Ends { total }) => usize::try_from(total).unwrap_or(usize::MAX),
+                _ => coll.len(),
+            };
+            let (keep_from, keep_to) = trim_range(*start, *stop, total);
+            let from_tail = total - keep_to.max(keep_from);
+            let tail_from = coll.len().saturating_sub(from_tail);
             let doomed: Vec<Bytes> = coll
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| *i < keep_from || *i >= keep_to)
+                .filter(|(i, _)| *i < keep_from || *i >= tail_from)
                 .map(|(_, (p, _))| p.clone())
                 .collect();
             for p in &doomed {
@@ -168,6 +178,26 @@ pub fn normalize(index: i64, len: usize) -> Option<usize> {
         index
     };
     usize::try_from(i).ok().filter(|i| (*i as i64) < len)
+}
+
+/// How many of its first and of its last elements a list of `len` gives
+/// LTRIM `start stop` ([`ListWindow::Ends`]): those it removes from either
+/// end, and the one after each (the list's new first or last element, so
+/// the ends its header keeps stay exact); `(len, 0)` when that is every
+/// element.
+pub fn trim_ends(start: i64, stop: i64, len: usize) -> (usize, usize) {
+    let (keep_from, keep_to) = trim_range(start, stop, len);
+    let head = if keep_from > 0 { keep_from + 1 } else { 0 };
+    let tail = if keep_to > keep_from && keep_to < len {
+        len - keep_to + 1
+    } else {
+        0
+    };
+    if keep_to <= keep_from || head + tail >= len {
+        (len, 0)
+    } else {
+        (head, tail)
+    }
 }
 
 /// The half-open range of offsets LTRIM `start stop` keeps among `len`
