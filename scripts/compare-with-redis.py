@@ -1093,6 +1093,10 @@ def random_big_commands(n, seed=6):
         (0.3, lambda: [["LINSERT", "bl", rng.choice(["BEFORE", "AFTER"]), value(), value()]]),
         (0.3, lambda: [["LREM", "bl", str(rng.randrange(-2, 3)), value()]]),
         (0.3, lambda: [["LTRIM", "bl", str(rng.randrange(3)), str(-1 - rng.randrange(3))]]),
+        # A capped list's push and trim, and trims of more from either end.
+        (1, lambda: [["LPUSH", "bl", value()],
+                     ["LTRIM", "bl", str(rng.randrange(25)),
+                      str(rng.choice([-1 - rng.randrange(25), 1100 + rng.randrange(200)]))]]),
         (1, lambda: [[rng.choice(["TYPE", "EXISTS", "TTL"]), rng.choice(["bh", "bs", "bz", "bl"])]]),
         (0.3, lambda: [[rng.choice(["HGETALL", "SMEMBERS", "HKEYS"]), rng.choice(["bh", "bs"])]]),
         (0.2, lambda: [["LRANGE", "bl", "0", "-1"]]),
