@@ -177,14 +177,18 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
                 );
             }
             11 => {
-                // LREM of the first matches: the list is read through them.
+                // LREM of the first (last) matches: the list is read
+                // through them from the head (the tail).
                 let value = format!("set{}", rng.random_range(0..6));
-                let count = rng.random_range(1..4usize);
+                let count = rng.random_range(1..4i64) * if rng.random_bool(0.5) { 1 } else { -1 };
                 let got = int_of(ok(c, &["LREM", "big", &count.to_string(), &value]));
-                let at: Vec<usize> = (0..model.len())
-                    .filter(|&i| model[i] == value)
-                    .take(count)
-                    .collect();
+                let matching = (0..model.len()).filter(|&i| model[i] == value);
+                let mut at: Vec<usize> = if count > 0 {
+                    matching.take(count as usize).collect()
+                } else {
+                    matching.rev().take(count.unsigned_abs() as usize).collect()
+                };
+                at.sort_unstable();
                 for &i in at.iter().rev() {
                     model.remove(i);
                 }
@@ -225,10 +229,28 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
     args.extend(filler.iter().map(String::as_str));
     args.extend(["deep", "after"]);
     ok(c, &args);
-    model.extend(filler);
+    model.extend(filler.iter().cloned());
     model.extend(["after".to_string()]);
     assert_eq!(int_of(ok(c, &["LREM", "big", "1", "deep"])), 1);
     assert_eq!(ok(c, &["LPOS", "big", "deep"]), Value::Nil);
+    // And from the tail: a match further from it than that window.
+    let mut args = vec!["LPUSH", "big", "before", "deep"];
+    args.extend(filler.iter().map(String::as_str));
+    ok(c, &args);
+    for v in ["before", "deep"]
+        .into_iter()
+        .chain(filler.iter().map(String::as_str))
+    {
+        model.push_front(v.to_string());
+    }
+    let deep = model.iter().position(|v| v == "deep").unwrap() as i64;
+    assert_eq!(
+        ok(c, &["LPOS", "big", "deep", "RANK", "-1"]),
+        Value::Int(deep)
+    );
+    assert_eq!(int_of(ok(c, &["LREM", "big", "-1", "deep"])), 1);
+    model.retain(|v| v != "deep");
+    assert_eq!(ok(c, &["LPOS", "big", "deep", "RANK", "-1"]), Value::Nil);
     let all: Vec<String> = model.iter().cloned().collect();
     assert_eq!(strings(ok(c, &["LRANGE", "big", "0", "-1"])), all);
     s.restart();

@@ -13,6 +13,7 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::collections::VecDeque;
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -86,11 +87,7 @@ pub(super) fn list_end(coll: &Collection, first: bool) -> Bytes {
     }
 }
 
-/// The last `k` members of a split collection, in member order. A list
-/// starts from a little before its last position (`header.last`; pushes
-/// step the first digit by one, so the last `k` elements of a list built
-/// by pushes lie within `k` digits of it) and widens the window until it
-/// holds `k`; other kinds read every member.
+/// The last `k` members of a split collection, in member order ([`tail_window`]).
 pub(super) fn tail_members(
     engine: &Engine,
     snapshot: &Snapshot,
@@ -98,6 +95,47 @@ pub(super) fn tail_members(
     key: &[u8],
     header: &SplitHeader,
     k: usize,
+) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    tail_records(engine, snapshot, ns, key, header, k, Some(k))
+}
+
+/// At least the last `k` members of a split collection (all of them when
+/// it has fewer), in member order: every member of the first window of
+/// the key space that holds `k`, which may hold many more. A list's
+/// window ends at its last position (`header.last`) and starts a little
+/// before it, widened until it holds `k`:
+///
+/// - within the last push first: a push of many elements gives them one
+///   digit, told apart by their index in the write (the last 4 bytes of a
+///   one-level position), so its last `k` start `k` indexes before the
+///   last one's, and more when some were removed;
+/// - then by digits: each push steps the first digit by one, so the last
+///   `k` elements lie within about `k / (elements per digit)` digits of
+///   the last, the elements per digit estimated from the list's length
+///   and the digits its ends span.
+///
+/// Other kinds read every member.
+pub(super) fn tail_window(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    k: usize,
+) -> Result<Vec<(Bytes, Vec<Item>)>> {
+    tail_records(engine, snapshot, ns, key, header, k, None)
+}
+
+/// [`tail_window`], of which only the last `keep` members are kept (all
+/// when `None`).
+fn tail_records(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+    k: usize,
+    keep: Option<usize>,
 ) -> Result<Vec<(Bytes, Vec<Item>)>> {
     if k == 0 {
         return Ok(Vec::new());
@@ -113,33 +151,56 @@ pub(super) fn tail_members(
         }
         _ => prefix_end(&prefix).unwrap_or_default(),
     };
+    let digit_of = |position: &[u8]| position.first_chunk::<8>().map(|d| u64::from_be_bytes(*d));
     let digit = match header.kind {
-        Kind::List => header
-            .last
-            .first_chunk::<8>()
-            .map(|d| u64::from_be_bytes(*d)),
+        Kind::List => digit_of(&header.last),
         _ => None,
     };
-    // A push of many elements gives them one digit, told apart by their
-    // index in the write (the last 4 bytes of a one-level position): the
-    // last `k` of the last push are found by that index first.
+    let keep = keep.unwrap_or(usize::MAX);
+    let records = |lower: &[u8]| -> Result<VecDeque<(Bytes, Value)>> {
+        let mut window = VecDeque::with_capacity(k.min(1 << 16));
+        let range = (Bound::Included(lower), Bound::Excluded(&end[..]));
+        for item in engine.iter(range.0, range.1, Some(snapshot))? {
+            if window.len() == keep {
+                window.pop_front();
+            }
+            window.push_back(item?);
+        }
+        Ok(window)
+    };
+    let want = u32::try_from(k).unwrap_or(u32::MAX);
     if let (Kind::List, Some((level, seq))) = (header.kind, split_last_level(&header.last)) {
-        let want = u32::try_from(k).unwrap_or(u32::MAX);
-        if seq >= want {
+        let mut back = want;
+        while seq >= back {
             let mut lower = prefix.to_vec();
             lower.extend_from_slice(level);
-            lower.extend_from_slice(&(seq - want).to_be_bytes());
-            let window = last_records(engine, snapshot, &lower, &end, k)?;
+            lower.extend_from_slice(&(seq - back).to_be_bytes());
+            let window = records(&lower)?;
             if window.len() >= k {
                 return decode_records(key, prefix.len(), window);
             }
+            back = back.saturating_mul(4);
         }
     }
-    let mut span = u64::try_from(k).unwrap_or(u64::MAX);
+    let first_digit = digit_of(list_first(header));
+    let per_digit = match (first_digit, digit) {
+        (Some(first), Some(last)) if last >= first => {
+            (header.count / (last - first).saturating_add(1)).max(1)
+        }
+        _ => 1,
+    };
+    // One element per digit (single pushes): `k` digits; otherwise one
+    // more, as the last push may have given its digit fewer.
+    let k_digits = u64::try_from(k).unwrap_or(u64::MAX);
+    let mut span = match per_digit {
+        1 => k_digits,
+        n => k_digits.div_ceil(n).saturating_add(1),
+    };
     loop {
         let mut lower = prefix.to_vec();
+        // Whole once the window reaches the first digit.
         let whole = match digit {
-            Some(d) if d >= span => {
+            Some(d) if d >= span && first_digit.is_none_or(|f| d - span > f) => {
                 lower.extend_from_slice(&(d - span).to_be_bytes());
                 false
             }
@@ -148,7 +209,7 @@ pub(super) fn tail_members(
                 true
             }
         };
-        let window = last_records(engine, snapshot, &lower, &end, k)?;
+        let window = records(&lower)?;
         if window.len() >= k || whole {
             return decode_records(key, prefix.len(), window);
         }
@@ -164,25 +225,6 @@ fn split_last_level(position: &[u8]) -> Option<(&[u8], u32)> {
     }
     let (level, seq) = position.split_at(position.len() - 4);
     Some((level, u32::from_be_bytes(seq.try_into().ok()?)))
-}
-
-/// The last `k` records of the engine range `[lower, end)`, undecoded (a
-/// range may hold many more).
-fn last_records(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    lower: &[u8],
-    end: &[u8],
-    k: usize,
-) -> Result<std::collections::VecDeque<(Bytes, Value)>> {
-    let mut window = std::collections::VecDeque::with_capacity(k.min(1 << 16));
-    for item in engine.iter(Bound::Included(lower), Bound::Excluded(end), Some(snapshot))? {
-        if window.len() == k {
-            window.pop_front();
-        }
-        window.push_back(item?);
-    }
-    Ok(window)
 }
 
 /// Member records of `key` (engine keys with a prefix of `prefix_len`

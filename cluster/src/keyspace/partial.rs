@@ -109,18 +109,14 @@ impl PartialRead {
                 element,
                 matches,
                 scan,
+            } => through(all.map.iter(), element, matches, scan),
+            Need::TailThrough {
+                element,
+                matches,
+                scan,
             } => {
-                let mut through = split::Through::new(matches, scan);
-                let mut kept = Vec::new();
-                for (m, v) in all.map.iter() {
-                    let (keep, more) = through.step(v == element);
-                    if keep {
-                        kept.push((m.clone(), v.clone()));
-                    }
-                    if !more {
-                        break;
-                    }
-                }
+                let mut kept = through(all.map.iter().rev(), element, matches, scan);
+                kept.reverse();
                 kept
             }
             Need::Range { start, stop } => {
@@ -479,7 +475,7 @@ impl Keyspace {
         };
         // LREM found its matches past the window it reads through: the
         // whole list, written whole.
-        if let Need::HeadThrough { scan, .. } = need {
+        if let Need::HeadThrough { scan, .. } | Need::TailThrough { scan, .. } = need {
             if loaded.len() >= scan {
                 let stored = Some(Stored::Split(header));
                 return self.update_stored(ns, key, ekey, stored, f, now).await;
@@ -706,6 +702,28 @@ fn trims_at_ends(start: i64, stop: i64, count: u64) -> bool {
         && keep_to.saturating_sub(keep_from) >= split::inline_at(Kind::List)
 }
 
+/// The members `elements` yields (a whole list's, from either end) that a
+/// [`Need::HeadThrough`] keeps ([`split::Through`]), in that order.
+fn through<'a>(
+    elements: impl Iterator<Item = (&'a Bytes, &'a Bytes)>,
+    element: &[u8],
+    matches: usize,
+    scan: usize,
+) -> Vec<(Bytes, Bytes)> {
+    let mut through = split::Through::new(matches, scan);
+    let mut kept = Vec::new();
+    for (m, v) in elements {
+        let (keep, more) = through.step(v == element);
+        if keep {
+            kept.push((m.clone(), v.clone()));
+        }
+        if !more {
+            break;
+        }
+    }
+    kept
+}
+
 /// What a write needs of a split collection: the members it names, a
 /// window (the end of a list it works at, a window by score or index), or
 /// a list's elements through the matches of a value; [`WriteNeed::need`]
@@ -713,9 +731,9 @@ fn trims_at_ends(start: i64, stop: i64, count: u64) -> bool {
 pub(crate) struct WriteNeed {
     names: Vec<Bytes>,
     window: Option<Need<'static>>,
-    /// LREM with a positive count: the value, and the matches to read
-    /// through.
-    through: Option<(Bytes, usize)>,
+    /// LREM: the value, the matches to read through, and whether from the
+    /// tail (a negative count).
+    through: Option<(Bytes, usize, bool)>,
 }
 
 impl WriteNeed {
@@ -731,7 +749,12 @@ impl WriteNeed {
     /// What to read.
     pub(crate) fn need(&self) -> Need<'_> {
         match (&self.through, self.window) {
-            (Some((element, matches)), _) => Need::HeadThrough {
+            (Some((element, matches, false)), _) => Need::HeadThrough {
+                element,
+                matches: *matches,
+                scan: LREM_WINDOW,
+            },
+            (Some((element, matches, true)), _) => Need::TailThrough {
                 element,
                 matches: *matches,
                 scan: LREM_WINDOW,
@@ -744,13 +767,15 @@ impl WriteNeed {
 
 /// What a collection write needs of a split collection: its kind and
 /// [`WriteNeed`] (`None` when it needs every member: random or by-score
-/// pops, LINSERT, LREM from the tail or of every match, a replacement).
+/// pops, LINSERT, LREM of every match, a replacement).
 pub(crate) fn collection_need(op: &CollectionOp) -> Option<(Kind, WriteNeed)> {
-    // LREM of the first `count` matches: the elements through the last of
-    // them, which is all the write looks at.
+    // LREM of the first (last) `count` matches: the elements through the
+    // last of them, which is all the write looks at.
     if let CollectionOp::ListRemove { count, value } = op {
-        let matches = usize::try_from(*count).ok().filter(|&n| n > 0)?;
-        let through = Some((value.clone(), matches));
+        let matches = usize::try_from(count.unsigned_abs())
+            .ok()
+            .filter(|&n| n > 0)?;
+        let through = Some((value.clone(), matches, *count < 0));
         let need = WriteNeed {
             names: Vec::new(),
             window: None,

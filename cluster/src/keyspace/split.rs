@@ -27,7 +27,7 @@ use std::ops::Bound;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
-use super::list_ends::{list_end, list_end_record, list_first, tail_members};
+use super::list_ends::{list_end, list_end_record, list_first, tail_members, tail_window};
 use super::reclaim::{queue_reclaim, reclaim_at_expiry};
 use super::sample_pool::{self, SamplePools};
 use super::score_index::{self, ScoreWindow};
@@ -466,6 +466,9 @@ pub(super) fn write_member_changes(
     index_changes
 }
 
+/// The elements a [`Need::TailThrough`] reads first from the tail.
+const TAIL_THROUGH_FIRST_READ: usize = 64;
+
 /// Which of a list's elements, met from the head, a [`Need::HeadThrough`]
 /// keeps: each up to the `matches`-th match (at most `scan`), then the one
 /// after it.
@@ -530,6 +533,19 @@ pub enum Need<'a> {
     /// stops at its match, and LREM of the first matches, which learns the
     /// list's new first element when it removes the head ([`Through`]).
     HeadThrough {
+        /// The value searched for.
+        element: &'a [u8],
+        /// Matches to read through.
+        matches: usize,
+        /// Elements read at most.
+        scan: usize,
+    },
+    /// As [`Need::HeadThrough`], met from the tail: a list's last elements
+    /// back through the `matches`-th from the tail whose value is
+    /// `element`, and the one before it (LREM of the last matches, which
+    /// learns the list's new last element when it removes the tail); read
+    /// in windows from the tail, each eight times the one before.
+    TailThrough {
         /// The value searched for.
         element: &'a [u8],
         /// Matches to read through.
@@ -663,6 +679,51 @@ pub(super) fn load_members(
                     }
                     more
                 })?;
+            }
+        }
+        Need::TailThrough {
+            element,
+            matches,
+            scan,
+        } => {
+            // At most `scan` elements and the one before them; all at once
+            // when every match is wanted.
+            let most = scan.saturating_add(1);
+            let mut read = if matches == usize::MAX {
+                most
+            } else {
+                TAIL_THROUGH_FIRST_READ.min(most)
+            };
+            loop {
+                let window = tail_window(engine, snapshot, ns, key, header, read)?;
+                let whole = window.len() < read;
+                let mut through = Through::new(matches, scan);
+                let (mut kept, mut done) = (0, !through.wants_any());
+                for (m, items) in window.iter().rev() {
+                    let history = header.member_histories.get(m);
+                    let value = resolve_member(items, history).map(|e| e.bytes_in(header.kind));
+                    let (keep, more) = through.step(value.is_some_and(|v| v == element));
+                    kept += usize::from(keep);
+                    if !more {
+                        done = true;
+                        break;
+                    }
+                }
+                if done || whole || read == most {
+                    out = window;
+                    out.drain(..out.len() - kept);
+                    break;
+                }
+                // Each read starts again from the tail: eight times what
+                // this one returned (a window may hold more than asked),
+                // or the rest at once when that is most of the list.
+                let next = window.len().max(read).saturating_mul(8);
+                let len = usize::try_from(header.count).unwrap_or(usize::MAX);
+                read = if next >= len / 2 {
+                    most
+                } else {
+                    next.min(most)
+                };
             }
         }
         Need::Range { start, stop } => {

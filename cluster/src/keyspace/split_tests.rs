@@ -277,14 +277,24 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
         3 if rng.random_bool(0.5) => {
             // Leaked: a need borrows what it searches for.
             let element: &'static Bytes = Box::leak(Box::new(value(rng)));
-            Need::HeadThrough {
-                element,
-                matches: rng.random_range(0..4),
-                scan: if rng.random_bool(0.7) {
-                    usize::MAX
-                } else {
-                    rng.random_range(0..400)
-                },
+            let matches = rng.random_range(0..4);
+            let scan = if rng.random_bool(0.7) {
+                usize::MAX
+            } else {
+                rng.random_range(0..400)
+            };
+            if rng.random_bool(0.5) {
+                Need::HeadThrough {
+                    element,
+                    matches,
+                    scan,
+                }
+            } else {
+                Need::TailThrough {
+                    element,
+                    matches,
+                    scan,
+                }
             }
         }
         3 => Need::Count,

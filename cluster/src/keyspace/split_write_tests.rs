@@ -195,3 +195,67 @@ async fn a_list_end_read_walks_on_when_the_bound_is_not_a_record() {
     assert_eq!(ends(Need::Head(1)), ["head"]);
     assert_eq!(ends(Need::Tail(1)), ["tail"]);
 }
+
+/// The last elements of a list built by pushes of many elements each (a
+/// digit per push) with holes in them: a read from the tail widens within
+/// the last push, then by digits sized from the elements per digit, and
+/// finds the last `k` wherever the holes are; a search from the tail
+/// (`Need::TailThrough`) finds its matches past them.
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_reads_find_the_last_elements_past_holes_in_batch_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let mut model: Vec<String> = Vec::new();
+    for batch in 0..30 {
+        let values: Vec<String> = (0..200).map(|i| format!("b{batch}.{i}")).collect();
+        let op = CollectionOp::Push {
+            left: false,
+            values: values.iter().cloned().map(Bytes::from).collect(),
+            if_exists: false,
+        };
+        apply(&ks, b"l", &op).await.0.unwrap();
+        model.extend(values);
+    }
+    // Holes: most of the last push and of the one before it, one by one.
+    let doomed: Vec<String> = model
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i >= 5400 && i % 10 != 3)
+        .map(|(_, v)| v.clone())
+        .collect();
+    for v in &doomed {
+        let op = CollectionOp::ListRemove {
+            count: -1,
+            value: Bytes::from(v.clone()),
+        };
+        apply(&ks, b"l", &op).await.0.unwrap();
+    }
+    model.retain(|v| !doomed.contains(v));
+    let values = |need: Need<'_>| -> Vec<String> {
+        let read = ks.read_partial(0, b"l", need).unwrap().unwrap();
+        read.members
+            .into_iter()
+            .map(|(_, v)| String::from_utf8(v.to_vec()).unwrap())
+            .collect()
+    };
+    for k in [1, 2, 5, 30, 41, 100, 300, 1000, 6000] {
+        let want = &model[model.len().saturating_sub(k)..];
+        assert_eq!(values(Need::Tail(k)), want, "Tail({k})");
+    }
+    for (target, matches) in [
+        ("b29.193", 1),
+        ("b28.3", 1),
+        ("b20.7", 1),
+        ("b0.0", 1),
+        ("none", 2),
+    ] {
+        let got = values(Need::TailThrough {
+            element: target.as_bytes(),
+            matches,
+            scan: usize::MAX,
+        });
+        let at = model.iter().rposition(|v| v == target);
+        let from = at.map_or(0, |i| i.saturating_sub(1));
+        assert_eq!(got, &model[from..], "TailThrough {target}");
+    }
+}

@@ -330,61 +330,41 @@ struct Search<'a> {
     scan: usize,
 }
 
-/// Elements LPOS reads first from the tail; each further read takes four
-/// times as many, so a match near the tail reads about as far as it lies.
-/// (From the head one walk stops at the match.)
-const LPOS_FIRST_TAIL_READ: usize = 64;
-
 impl Search<'_> {
-    /// From the head, the elements through the last match wanted, in one
-    /// read; from the tail, reads wider each time until the matches are
-    /// found or the list (or `scan`) is read. Either way the answer comes
-    /// from one read, so from one version of the list.
+    /// The elements through the last match wanted (and the one after it),
+    /// from the head or the tail, in one read, so from one version of the
+    /// list: from the head one walk stops at the match; from the tail the
+    /// read widens from the last 64 elements until it holds the matches.
     async fn run(&self, cx: &mut Ctx<'_>, key: &Bytes) -> Result<Vec<usize>, ReplyError> {
         let equal = |(_, (_, v)): &(usize, &(Bytes, Bytes))| v == self.element;
+        let (element, matches, scan) = (self.element.as_ref(), self.matches, self.scan);
+        let need = if self.from_head {
+            Need::HeadThrough {
+                element,
+                matches,
+                scan,
+            }
+        } else {
+            Need::TailThrough {
+                element,
+                matches,
+                scan,
+            }
+        };
+        let Some(read) = read_part(cx, key, ValueType::List, need).await? else {
+            return Ok(Vec::new());
+        };
+        let elements = read.members.iter().enumerate();
         if self.from_head {
-            let need = Need::HeadThrough {
-                element: self.element,
-                matches: self.matches,
-                scan: self.scan,
-            };
-            let read = read_part(cx, key, ValueType::List, need).await?;
-            let through = read.map(|r| r.members).unwrap_or_default();
-            let found = through.iter().enumerate().take(self.scan).filter(equal);
+            let found = elements.take(self.scan).filter(equal);
             return Ok(found.map(|(i, _)| i).collect());
         }
-        let mut wanted = if self.matches == usize::MAX {
-            self.scan
-        } else {
-            LPOS_FIRST_TAIL_READ.min(self.scan)
-        };
-        let mut first = true;
-        loop {
-            let need = Need::Tail(wanted);
-            let read = if std::mem::take(&mut first) {
-                read_part(cx, key, ValueType::List, need).await?
-            } else {
-                match cx.peek_part(cx.client.db, key, need).await? {
-                    Some(p) if p.kind != ValueType::List => return Err(ReplyError::WrongType),
-                    other => other,
-                }
-            };
-            let Some(read) = read else {
-                return Ok(Vec::new());
-            };
-            let got = read.members.len();
-            let whole = u64::try_from(got).map_or(true, |g| g >= read.len) || got < wanted;
-            // The read holds the last `got` of `len` elements.
-            let first = usize::try_from(read.len)
-                .unwrap_or(usize::MAX)
-                .saturating_sub(got);
-            let elements = read.members.iter().enumerate().rev().take(self.scan);
-            let found: Vec<usize> = elements.filter(equal).map(|(i, _)| first + i).collect();
-            if found.len() >= self.matches || whole || wanted >= self.scan {
-                return Ok(found);
-            }
-            wanted = wanted.saturating_mul(4).min(self.scan);
-        }
+        // The read holds the last `got` of `len` elements.
+        let first = usize::try_from(read.len)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(read.members.len());
+        let found = elements.rev().take(self.scan).filter(equal);
+        Ok(found.map(|(i, _)| first + i).collect())
     }
 }
 
