@@ -1,8 +1,8 @@
 //! A list large enough to be stored split (a header and one record per
 //! element, `docs/formats/record.md` §3.6) against a real server: random
-//! pushes, pops, ranges, LINDEX, LSET, LPOS, LREM and LTRIM agree with an
-//! in-test model at every step, through memtable flushes and compactions
-//! (a tiny memtable) and a restart.
+//! pushes, pops, ranges, LINDEX, LSET, LPOS, LINSERT, LREM and LTRIM agree
+//! with an in-test model at every step, through memtable flushes and
+//! compactions (a tiny memtable) and a restart.
 //!
 //! Every loop is bounded; the server is killed by PID when the test ends.
 
@@ -125,6 +125,30 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
                 let i = rng.random_range(-n - 3..n + 3);
                 let got = cluster::bulk(&ok(c, &["LINDEX", "big", &i.to_string()]));
                 assert_eq!(got, range_of(&model, i, i).pop(), "step {step}: LINDEX {i}");
+            }
+            7 if rng.random_bool(0.6) => {
+                // LINSERT at the first pivot: read through it when it lies
+                // near the head, the whole list otherwise.
+                let pivot = if rng.random_bool(0.5) {
+                    format!("set{}", rng.random_range(0..7))
+                } else {
+                    model
+                        .get(rng.random_range(0..n.max(1)) as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let before = rng.random_bool(0.5);
+                let value = format!("ins{step}");
+                let side = if before { "BEFORE" } else { "AFTER" };
+                let got = int_of(ok(c, &["LINSERT", "big", side, &pivot, &value]));
+                let want = match model.iter().position(|v| *v == pivot) {
+                    Some(i) => {
+                        model.insert(if before { i } else { i + 1 }, value);
+                        model.len() as i64
+                    }
+                    None => -1,
+                };
+                assert_eq!(got, want, "step {step}: LINSERT {side} {pivot}");
             }
             7 => {
                 assert_eq!(int_of(ok(c, &["LLEN", "big"])), n, "step {step}");

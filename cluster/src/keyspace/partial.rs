@@ -683,11 +683,11 @@ impl Keyspace {
     }
 }
 
-/// The elements LREM of the first matches reads from the head of a split
-/// list before it gives up on a window and writes the whole list: a
-/// window's write costs more per element than the whole record's, so only
-/// matches near the head are worth it.
-const LREM_WINDOW: usize = 1024;
+/// The elements LREM and LINSERT read from an end of a split list for
+/// their matches (LINSERT: its pivot) before they give up on a window and
+/// write the whole list: a window's write costs more per element than the
+/// whole record's, so only matches near an end are worth it.
+const THROUGH_WINDOW: usize = 1024;
 
 /// Whether LTRIM `start stop` of a split list of `count` elements reads
 /// and writes only the elements it removes from either end
@@ -731,8 +731,8 @@ fn through<'a>(
 pub(crate) struct WriteNeed {
     names: Vec<Bytes>,
     window: Option<Need<'static>>,
-    /// LREM: the value, the matches to read through, and whether from the
-    /// tail (a negative count).
+    /// LREM and LINSERT: the value (the pivot), the matches to read
+    /// through, and whether from the tail (LREM's negative count).
     through: Option<(Bytes, usize, bool)>,
 }
 
@@ -752,12 +752,12 @@ impl WriteNeed {
             (Some((element, matches, false)), _) => Need::HeadThrough {
                 element,
                 matches: *matches,
-                scan: LREM_WINDOW,
+                scan: THROUGH_WINDOW,
             },
             (Some((element, matches, true)), _) => Need::TailThrough {
                 element,
                 matches: *matches,
-                scan: LREM_WINDOW,
+                scan: THROUGH_WINDOW,
             },
             (None, Some(window)) => window,
             (None, None) => Need::Members(&self.names),
@@ -767,15 +767,22 @@ impl WriteNeed {
 
 /// What a collection write needs of a split collection: its kind and
 /// [`WriteNeed`] (`None` when it needs every member: random or by-score
-/// pops, LINSERT, LREM of every match, a replacement).
+/// pops, LREM of every match, a replacement).
 pub(crate) fn collection_need(op: &CollectionOp) -> Option<(Kind, WriteNeed)> {
     // LREM of the first (last) `count` matches: the elements through the
-    // last of them, which is all the write looks at.
-    if let CollectionOp::ListRemove { count, value } = op {
-        let matches = usize::try_from(count.unsigned_abs())
-            .ok()
-            .filter(|&n| n > 0)?;
-        let through = Some((value.clone(), matches, *count < 0));
+    // last of them, which is all the write looks at; LINSERT's first
+    // pivot, and the elements either side of it.
+    let through = match op {
+        CollectionOp::ListRemove { count, value } => {
+            let matches = usize::try_from(count.unsigned_abs())
+                .ok()
+                .filter(|&n| n > 0)?;
+            Some((value.clone(), matches, *count < 0))
+        }
+        CollectionOp::ListInsert { pivot, .. } => Some((pivot.clone(), 1, false)),
+        _ => None,
+    };
+    if through.is_some() {
         let need = WriteNeed {
             names: Vec::new(),
             window: None,
@@ -896,10 +903,14 @@ fn collection_window(op: &CollectionOp) -> Option<(Kind, Vec<Bytes>, Option<Need
     })
 }
 
-/// Whether `op` replies with the collection's new length (a push), which
-/// a partial write takes from the header.
+/// Whether `op` replies with the collection's new length (a push, an
+/// insert that found its pivot), which a partial write takes from the
+/// header.
 pub(crate) fn replies_length(op: &CollectionOp) -> bool {
-    matches!(op, CollectionOp::Push { .. })
+    matches!(
+        op,
+        CollectionOp::Push { .. } | CollectionOp::ListInsert { .. }
+    )
 }
 
 /// The sibling a collection write left and the members it holds (none,
