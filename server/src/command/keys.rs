@@ -537,9 +537,22 @@ pub async fn object_encoding(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }))
 }
 
+/// The type of the live key OBJECT names, from its header alone (a large
+/// collection's members are not read); `None` when it does not exist.
+async fn object_kind(cx: &Ctx<'_>, args: &[Bytes]) -> Result<Option<ValueType>, ReplyError> {
+    let part = cx.peek_part(cx.db(), arg(args, 2), Need::Count).await?;
+    Ok(part.map(|p| p.kind))
+}
+
 /// OBJECT REFCOUNT key: Redis shares the integers 0..9999, reported with
-/// the maximal refcount; every other value has one reference.
+/// the maximal refcount; every other value has one reference (a
+/// collection's is answered from its header).
 pub async fn object_refcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match object_kind(cx, args).await? {
+        None => return Ok(Reply::Nil),
+        Some(ValueType::String) => {}
+        Some(_) => return Ok(Reply::Int(1)),
+    }
     Ok(object_lookup(cx, args).await?.map_or(Reply::Nil, |e| {
         let shared = ringkv_resp::string_to_i64(&e.value).is_some_and(|v| (0..10_000).contains(&v));
         Reply::Int(if shared { i64::from(i32::MAX) } else { 1 })
@@ -549,7 +562,7 @@ pub async fn object_refcount(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// OBJECT IDLETIME key: ringkv keeps no per-key access clock (nothing is
 /// evicted from memory), so a live key reports 0.
 pub async fn object_idletime(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(object_lookup(cx, args)
+    Ok(object_kind(cx, args)
         .await?
         .map_or(Reply::Nil, |_| Reply::Int(0)))
 }
@@ -557,7 +570,7 @@ pub async fn object_idletime(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// OBJECT FREQ key: only meaningful under an LFU eviction policy, which
 /// ringkv (like Redis's default noeviction) does not use.
 pub async fn object_freq(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    match object_lookup(cx, args).await? {
+    match object_kind(cx, args).await? {
         None => Ok(Reply::Nil),
         Some(_) => Err(ReplyError::err(
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
