@@ -83,7 +83,11 @@ impl PartialRead {
         all: &crate::version::Members,
         need: Need<'_>,
     ) -> Self {
+        // A window of another kind (the caller answers WRONGTYPE), as
+        // `Keyspace::read_partial` gives it: no member.
+        let other_kind = need.kind().is_some_and(|k| ValueType::of_kind(k) != kind);
         let members = match need {
+            _ if other_kind => Vec::new(),
             Need::Members(names) => names
                 .iter()
                 .collect::<std::collections::BTreeSet<_>>()
@@ -183,6 +187,7 @@ impl PartialRead {
             }
         };
         let counted = match need {
+            _ if other_kind => None,
             Need::Rank { member, rev } if !members.is_empty() => {
                 let ascending = in_score_order(kind, all)
                     .iter()
@@ -318,6 +323,9 @@ impl Keyspace {
             return Ok(None);
         }
         let (members, counted) = match need {
+            // A list's window of a sorted set, a sorted set's of a list: the
+            // caller answers WRONGTYPE from the kind, no member is read.
+            _ if need.kind().is_some_and(|k| k != header.kind) => (Vec::new(), None),
             // Random picks may repeat a member millions of times: each is
             // resolved once and its bytes shared.
             Need::Sample(n) => {

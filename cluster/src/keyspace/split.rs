@@ -626,6 +626,29 @@ pub enum Need<'a> {
     },
 }
 
+impl Need<'_> {
+    /// The kind of collection this need is a window of (a list's ends or
+    /// indexes, a sorted set's scores, ranks or lex range); `None` for the
+    /// needs every kind answers.
+    pub fn kind(&self) -> Option<Kind> {
+        match self {
+            Need::Head(_)
+            | Need::Tail(_)
+            | Need::HeadThrough { .. }
+            | Need::TailThrough { .. }
+            | Need::Range { .. }
+            | Need::Trim { .. } => Some(Kind::List),
+            Need::Scores(_)
+            | Need::Rank { .. }
+            | Need::CountScores(_)
+            | Need::Lex { .. }
+            | Need::CountLex(_)
+            | Need::Ranks { .. } => Some(Kind::ZSet),
+            Need::Members(_) | Need::Count | Need::Sample(_) | Need::After { .. } => None,
+        }
+    }
+}
+
 /// The members `need` asks for with their items, in member order.
 pub(super) fn load_members(
     engine: &Engine,
