@@ -32,6 +32,16 @@ fn range_of(model: &VecDeque<String>, start: i64, stop: i64) -> Vec<String> {
     model.range(a as usize..=b as usize).cloned().collect()
 }
 
+/// One of the few values LSET writes ("set0".."set<sets-1>", with
+/// probability `p_set`, so many match), else any element of `model`.
+fn some_value(rng: &mut StdRng, model: &VecDeque<String>, p_set: f64, sets: u32) -> String {
+    if rng.random_bool(p_set) || model.is_empty() {
+        format!("set{}", rng.random_range(0..sets))
+    } else {
+        model[rng.random_range(0..model.len())].clone()
+    }
+}
+
 /// What LPOS answers on `model`: the indexes of the matches of `element`
 /// from the head (`rank` > 0) or the tail, `|rank| - 1` of them skipped,
 /// `count` of them (0: all), among the first `maxlen` elements met (0:
@@ -129,14 +139,7 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
             7 if rng.random_bool(0.6) => {
                 // LINSERT at the first pivot: read through it when it lies
                 // near the head, the whole list otherwise.
-                let pivot = if rng.random_bool(0.5) {
-                    format!("set{}", rng.random_range(0..7))
-                } else {
-                    model
-                        .get(rng.random_range(0..n.max(1)) as usize)
-                        .cloned()
-                        .unwrap_or_default()
-                };
+                let pivot = some_value(&mut rng, &model, 0.5, 7);
                 let before = rng.random_bool(0.5);
                 let value = format!("ins{step}");
                 let side = if before { "BEFORE" } else { "AFTER" };
@@ -163,14 +166,7 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
             10 => {
                 // LPOS from either end, deep or not, with COUNT and MAXLEN
                 // (a search from the tail widens its read as it goes).
-                let element = if rng.random_bool(0.8) {
-                    format!("set{}", rng.random_range(0..6))
-                } else {
-                    model
-                        .get(rng.random_range(0..n.max(1)) as usize)
-                        .cloned()
-                        .unwrap_or_default()
-                };
+                let element = some_value(&mut rng, &model, 0.8, 6);
                 let rank = *[1i64, 2, 7, 40, -1, -3, -30]
                     .get(rng.random_range(0..7))
                     .unwrap();

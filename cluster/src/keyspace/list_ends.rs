@@ -96,7 +96,7 @@ pub(super) fn tail_members(
     header: &SplitHeader,
     k: usize,
 ) -> Result<Vec<(Bytes, Vec<Item>)>> {
-    tail_records(engine, snapshot, ns, key, header, k, Some(k))
+    tail_window(engine, snapshot, ns, key, header, k, Some(k))
 }
 
 /// At least the last `k` members of a split collection (all of them when
@@ -114,21 +114,9 @@ pub(super) fn tail_members(
 ///   the last, the elements per digit estimated from the list's length
 ///   and the digits its ends span.
 ///
-/// Other kinds read every member.
+/// Other kinds read every member. Of the window, only the last `keep`
+/// members are kept (all when `None`).
 pub(super) fn tail_window(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-    k: usize,
-) -> Result<Vec<(Bytes, Vec<Item>)>> {
-    tail_records(engine, snapshot, ns, key, header, k, None)
-}
-
-/// [`tail_window`], of which only the last `keep` members are kept (all
-/// when `None`).
-fn tail_records(
     engine: &Engine,
     snapshot: &Snapshot,
     ns: u32,

@@ -757,16 +757,9 @@ impl WriteNeed {
     /// What to read.
     pub(crate) fn need(&self) -> Need<'_> {
         match (&self.through, self.window) {
-            (Some((element, matches, false)), _) => Need::HeadThrough {
-                element,
-                matches: *matches,
-                scan: THROUGH_WINDOW,
-            },
-            (Some((element, matches, true)), _) => Need::TailThrough {
-                element,
-                matches: *matches,
-                scan: THROUGH_WINDOW,
-            },
+            (Some((element, matches, from_tail)), _) => {
+                Need::through(element, *matches, THROUGH_WINDOW, *from_tail)
+            }
             (None, Some(window)) => window,
             (None, None) => Need::Members(&self.names),
         }

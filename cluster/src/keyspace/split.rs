@@ -626,7 +626,24 @@ pub enum Need<'a> {
     },
 }
 
-impl Need<'_> {
+impl<'a> Need<'a> {
+    /// [`Need::HeadThrough`], or [`Need::TailThrough`] when `from_tail`.
+    pub fn through(element: &'a [u8], matches: usize, scan: usize, from_tail: bool) -> Self {
+        if from_tail {
+            Need::TailThrough {
+                element,
+                matches,
+                scan,
+            }
+        } else {
+            Need::HeadThrough {
+                element,
+                matches,
+                scan,
+            }
+        }
+    }
+
     /// The kind of collection this need is a window of (a list's ends or
     /// indexes, a sorted set's scores, ranks or lex range); `None` for the
     /// needs every kind answers.
@@ -718,7 +735,7 @@ pub(super) fn load_members(
                 TAIL_THROUGH_FIRST_READ.min(most)
             };
             loop {
-                let window = tail_window(engine, snapshot, ns, key, header, read)?;
+                let window = tail_window(engine, snapshot, ns, key, header, read, None)?;
                 let whole = window.len() < read;
                 let mut through = Through::new(matches, scan);
                 let (mut kept, mut done) = (0, !through.wants_any());

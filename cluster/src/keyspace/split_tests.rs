@@ -283,19 +283,7 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
             } else {
                 rng.random_range(0..400)
             };
-            if rng.random_bool(0.5) {
-                Need::HeadThrough {
-                    element,
-                    matches,
-                    scan,
-                }
-            } else {
-                Need::TailThrough {
-                    element,
-                    matches,
-                    scan,
-                }
-            }
+            Need::through(element, matches, scan, rng.random_bool(0.5))
         }
         3 => Need::Count,
         4 if rng.random_bool(0.5) => {

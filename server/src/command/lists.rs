@@ -337,20 +337,7 @@ impl Search<'_> {
     /// read widens from the last 64 elements until it holds the matches.
     async fn run(&self, cx: &mut Ctx<'_>, key: &Bytes) -> Result<Vec<usize>, ReplyError> {
         let equal = |(_, (_, v)): &(usize, &(Bytes, Bytes))| v == self.element;
-        let (element, matches, scan) = (self.element.as_ref(), self.matches, self.scan);
-        let need = if self.from_head {
-            Need::HeadThrough {
-                element,
-                matches,
-                scan,
-            }
-        } else {
-            Need::TailThrough {
-                element,
-                matches,
-                scan,
-            }
-        };
+        let need = Need::through(self.element, self.matches, self.scan, !self.from_head);
         let Some(read) = read_part(cx, key, ValueType::List, need).await? else {
             return Ok(Vec::new());
         };
