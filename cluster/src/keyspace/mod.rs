@@ -18,7 +18,7 @@
 //! collections stored as a header and one record per member, record format
 //! 3, materialised for every reader that asks for the record) and
 //! `partial` (on a node alone, writes and reads that touch only the members
-//! they need).
+//! they need: `need` says which, `write_need` which a write needs).
 
 mod early_read;
 #[cfg(test)]
@@ -28,6 +28,7 @@ mod lex_window;
 mod list_ends;
 mod list_index;
 mod markers;
+mod need;
 mod partial;
 mod per_collection;
 #[cfg(test)]
@@ -43,14 +44,15 @@ mod split;
 mod split_tests;
 #[cfg(test)]
 mod split_write_tests;
+mod write_need;
 mod zset_ranks;
 
 pub use lex_window::{LexBound, LexWindow};
+pub use need::Need;
 pub use partial::{PartialRead, PartialTarget, random_picks};
-pub(crate) use partial::{WriteNeed, collection_need, replies_length};
 pub use reclaim::ReclaimStats;
 pub use score_index::ScoreWindow;
-pub use split::Need;
+pub(crate) use write_need::{WriteNeed, collection_need, replies_length};
 
 use std::path::Path;
 use std::sync::Arc;
