@@ -87,18 +87,6 @@ pub(super) fn list_end(coll: &Collection, first: bool) -> Bytes {
     }
 }
 
-/// The last `k` members of a split collection, in member order ([`tail_window`]).
-pub(super) fn tail_members(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    ns: u32,
-    key: &[u8],
-    header: &SplitHeader,
-    k: usize,
-) -> Result<Vec<(Bytes, Vec<Item>)>> {
-    tail_window(engine, snapshot, ns, key, header, k, Some(k))
-}
-
 /// At least the last `k` members of a split collection (all of them when
 /// it has fewer), in member order: every member of the first window of
 /// the key space that holds `k`, which may hold many more. A list's
@@ -115,7 +103,7 @@ pub(super) fn tail_members(
 ///   and the digits its ends span.
 ///
 /// Other kinds read every member. Of the window, only the last `keep`
-/// members are kept (all when `None`).
+/// members are kept (all when `None`; `Some(k)`: the last `k` members).
 pub(super) fn tail_window(
     engine: &Engine,
     snapshot: &Snapshot,
@@ -147,8 +135,11 @@ pub(super) fn tail_window(
     let keep = keep.unwrap_or(usize::MAX);
     let records = |lower: &[u8]| -> Result<VecDeque<(Bytes, Value)>> {
         let mut window = VecDeque::with_capacity(k.min(1 << 16));
-        let range = (Bound::Included(lower), Bound::Excluded(&end[..]));
-        for item in engine.iter(range.0, range.1, Some(snapshot))? {
+        for item in engine.iter(
+            Bound::Included(lower),
+            Bound::Excluded(&end[..]),
+            Some(snapshot),
+        )? {
             if window.len() == keep {
                 window.pop_front();
             }

@@ -27,7 +27,7 @@ use std::ops::Bound;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
-use super::list_ends::{list_end, list_end_record, list_first, tail_members, tail_window};
+use super::list_ends::{list_end, list_end_record, list_first, tail_window};
 pub(super) use super::need::{Need, Through};
 use super::reclaim::{queue_reclaim, reclaim_at_expiry};
 use super::sample_pool::{self, SamplePools};
@@ -470,6 +470,12 @@ pub(super) fn write_member_changes(
 /// The elements a [`Need::TailThrough`] reads first from the tail.
 const TAIL_THROUGH_FIRST_READ: usize = 64;
 
+/// Whether the list element `m` (its items) shows the value `element`.
+fn holds(header: &SplitHeader, m: &Bytes, items: &[Item], element: &[u8]) -> bool {
+    let history = header.member_histories.get(m);
+    resolve_member(items, history).is_some_and(|e| e.bytes_in(header.kind) == element)
+}
+
 /// The members `need` asks for with their items, in member order.
 pub(super) fn load_members(
     engine: &Engine,
@@ -505,7 +511,7 @@ pub(super) fn load_members(
                 })?;
             }
         }
-        Need::Tail(n) => out = tail_members(engine, snapshot, ns, key, header, n)?,
+        Need::Tail(n) => out = tail_window(engine, snapshot, ns, key, header, n, Some(n))?,
         Need::Count => {}
         Need::HeadThrough {
             element,
@@ -515,9 +521,7 @@ pub(super) fn load_members(
             let mut through = Through::new(matches, scan);
             if through.wants_any() {
                 visit_members(engine, snapshot, ns, key, header, |m, items| {
-                    let history = header.member_histories.get(&m);
-                    let value = resolve_member(&items, history).map(|e| e.bytes_in(header.kind));
-                    let (keep, more) = through.step(value.is_some_and(|v| v == element));
+                    let (keep, more) = through.step(holds(header, &m, &items, element));
                     if keep {
                         out.push((m, items));
                     }
@@ -544,9 +548,7 @@ pub(super) fn load_members(
                 let mut through = Through::new(matches, scan);
                 let (mut kept, mut done) = (0, !through.wants_any());
                 for (m, items) in window.iter().rev() {
-                    let history = header.member_histories.get(m);
-                    let value = resolve_member(items, history).map(|e| e.bytes_in(header.kind));
-                    let (keep, more) = through.step(value.is_some_and(|v| v == element));
+                    let (keep, more) = through.step(holds(header, m, items, element));
                     kept += usize::from(keep);
                     if !more {
                         done = true;

@@ -346,7 +346,7 @@ impl Search<'_> {
             let found = elements.take(self.scan).filter(equal);
             return Ok(found.map(|(i, _)| i).collect());
         }
-        // The read holds the last `got` of `len` elements.
+        // The read holds the last of the list's `len` elements.
         let first = usize::try_from(read.len)
             .unwrap_or(usize::MAX)
             .saturating_sub(read.members.len());
