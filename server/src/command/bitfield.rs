@@ -20,7 +20,7 @@ use ringkv_resp::Reply;
 
 use super::Ctx;
 use super::args::{arg, is, parse_i64};
-use super::bits::{check_bit_offset, max_bytes, parse_bit_offset};
+use super::bits::{check_bit_offset, parse_bit_offset};
 use crate::reply_error::{CmdResult, ReplyError, text};
 
 /// An encoding argument that is not `i1`..`i64` or `u1`..`u63`.
@@ -306,7 +306,7 @@ fn unsigned_set_result(v: u64, bits: u32, overflow: Overflow) -> Option<u64> {
 /// value | [OVERFLOW ...] INCRBY type offset increment] ...
 pub async fn bitfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    let ops = parse_ops(args, max_bytes(cx))?;
+    let ops = parse_ops(args, super::strings::max_string_len(cx))?;
     let farthest = ops
         .iter()
         .filter(|op| op.kind != OpKind::Get)
@@ -334,7 +334,7 @@ pub async fn bitfield(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// BITFIELD_RO key [GET type offset] ...
 pub async fn bitfield_ro(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let ops = parse_ops(args, max_bytes(cx))?;
+    let ops = parse_ops(args, super::strings::max_string_len(cx))?;
     if ops.iter().any(|op| op.kind != OpKind::Get) {
         return Err(ReplyError::err(RO_GET_ONLY));
     }

@@ -3,7 +3,7 @@
 //!
 //! A bitmap is a plain string value: bit 0 is the most significant bit of
 //! byte 0. Offsets are bounded as Redis bounds them: the byte holding the
-//! bit must lie below `proto-max-bulk-len`. Every range computation is a
+//! bit must lie below `proto-max-bulk-len` (at most 512 MB). Every range computation is a
 //! pure function below, so the edge cases (negative indexes, BYTE/BIT
 //! units, empty ranges) are unit-tested without a server.
 //!
@@ -29,7 +29,7 @@ const NOT_SINGLE_SOURCE: &str = "BITOP NOT must be called with a single source k
 
 /// Parses a bit offset as Redis's `getBitOffsetFromArgument` does: a 64-bit
 /// integer, not negative, whose byte (`offset >> 3`) lies below
-/// `max_bytes` (proto-max-bulk-len).
+/// `max_bytes` (`super::strings::max_string_len`).
 pub fn parse_bit_offset(raw: &[u8], max_bytes: u64) -> Result<u64, ReplyError> {
     let offset = ringkv_resp::string_to_i64(raw).ok_or(ReplyError::err(text::BIT_OFFSET))?;
     check_bit_offset(offset, max_bytes)
@@ -241,15 +241,10 @@ pub fn bitop(op: BitOp, sources: &[Bytes]) -> Bytes {
     out.freeze()
 }
 
-/// The bound on a string's length (`proto-max-bulk-len`) that offsets obey.
-pub fn max_bytes(cx: &Ctx<'_>) -> u64 {
-    cx.server.config.read().proto_max_bulk_len.bytes()
-}
-
 /// SETBIT key offset value: replies with the bit's previous value.
 pub async fn setbit(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
-    let offset = parse_bit_offset(arg(args, 2), max_bytes(cx))?;
+    let offset = parse_bit_offset(arg(args, 2), super::strings::max_string_len(cx))?;
     let on = parse_i64(arg(args, 3)).map_err(|_| ReplyError::err(BIT_VALUE))?;
     let on = u8::try_from(on)
         .ok()
@@ -282,7 +277,7 @@ pub async fn setbit(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// GETBIT key offset.
 pub async fn getbit(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let offset = parse_bit_offset(arg(args, 2), max_bytes(cx))?;
+    let offset = parse_bit_offset(arg(args, 2), super::strings::max_string_len(cx))?;
     Ok(match cx.read(arg(args, 1)).await? {
         Some(e) => Reply::Int(i64::from(bit_at(&e.value, offset))),
         None => Reply::Int(0),

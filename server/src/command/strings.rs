@@ -404,8 +404,20 @@ pub async fn msetnx(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(1))
 }
 
-fn max_string_len(cx: &Ctx<'_>) -> u64 {
-    cx.server.config.read().proto_max_bulk_len.bytes()
+/// The longest string a command may build (APPEND, SETRANGE, SETBIT,
+/// BITFIELD): `proto-max-bulk-len`, but never more than half of what one
+/// engine log record holds, 512 MB, Redis's default. A record carries the
+/// value with its key and clock, so a limit raised past that (Redis's own
+/// test suite sets 10 GB) would have a 2 GB SETRANGE build the string,
+/// stall the node for seconds, and then be refused by the engine.
+pub fn max_string_len(cx: &Ctx<'_>) -> u64 {
+    let storable = (ringkv_engine::format::LOG_MAX_PAYLOAD / 2) as u64;
+    cx.server
+        .config
+        .read()
+        .proto_max_bulk_len
+        .bytes()
+        .min(storable)
 }
 
 /// APPEND key value.
