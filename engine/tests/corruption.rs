@@ -84,21 +84,32 @@ fn flipped_byte_in_data_block_is_a_checksum_error() {
     let e = open(dir.path(), &opts);
     let errors = check_reads(&e, &sst);
     assert!(errors > 0, "the damaged block was never read");
-    let mut saw_err = false;
-    for r in e.iter(Bound::Unbounded, Bound::Unbounded, None).unwrap() {
-        match r {
-            Ok((k, v)) => {
-                let i: u64 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
-                assert_eq!(v.data.to_vec(), value_for(i));
-            }
-            Err(err) => {
-                assert!(names(&err, &sst), "{err:?}");
-                assert!(matches!(err, Error::ChecksumMismatch { .. }));
-                saw_err = true;
+    // Either way up, the same: right values, then the damaged block's error.
+    for reverse in [false, true] {
+        let it = if reverse {
+            e.iter_rev(Bound::Unbounded, Bound::Unbounded, None)
+        } else {
+            e.iter(Bound::Unbounded, Bound::Unbounded, None)
+        };
+        let mut saw_err = false;
+        for r in it.unwrap() {
+            match r {
+                Ok((k, v)) => {
+                    let i: u64 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
+                    assert_eq!(v.data.to_vec(), value_for(i));
+                }
+                Err(err) => {
+                    assert!(names(&err, &sst), "{err:?}");
+                    assert!(matches!(err, Error::ChecksumMismatch { .. }));
+                    saw_err = true;
+                }
             }
         }
+        assert!(
+            saw_err,
+            "iteration (reverse: {reverse}) never reported the damaged block"
+        );
     }
-    assert!(saw_err, "iteration never reported the damaged block");
 }
 
 #[test]
@@ -116,6 +127,11 @@ fn flipped_byte_in_index_block_is_a_checksum_error() {
     assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err:?}");
     assert!(
         e.iter(Bound::Unbounded, Bound::Unbounded, None)
+            .unwrap()
+            .any(|r| r.is_err())
+    );
+    assert!(
+        e.iter_rev(Bound::Unbounded, Bound::Unbounded, None)
             .unwrap()
             .any(|r| r.is_err())
     );

@@ -79,14 +79,32 @@ fn live(m: &Model, now: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
         .collect()
 }
 
+/// `[lo, hi)` read ascending, after checking that a descending read gives
+/// the same entries in reverse, for these bounds and for `(lo, hi]`.
 fn scan(e: &Engine, lo: &[u8], hi: &[u8], snap: Option<&Snapshot>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    e.iter(Bound::Included(lo), Bound::Excluded(hi), snap)
-        .unwrap()
-        .map(|r| {
+    let read = |it: ringkv_engine::EngineIter| -> Vec<(Vec<u8>, Vec<u8>)> {
+        it.map(|r| {
             let (k, v) = r.unwrap();
             (k.to_vec(), v.data.to_vec())
         })
         .collect()
+    };
+    let up = read(
+        e.iter(Bound::Included(lo), Bound::Excluded(hi), snap)
+            .unwrap(),
+    );
+    let mut down = read(
+        e.iter_rev(Bound::Included(lo), Bound::Excluded(hi), snap)
+            .unwrap(),
+    );
+    down.reverse();
+    assert_eq!(down, up, "descending [{lo:?}, {hi:?})");
+    let open_closed = (Bound::Excluded(lo), Bound::Included(hi));
+    let up_oc = read(e.iter(open_closed.0, open_closed.1, snap).unwrap());
+    let mut down_oc = read(e.iter_rev(open_closed.0, open_closed.1, snap).unwrap());
+    down_oc.reverse();
+    assert_eq!(down_oc, up_oc, "descending ({lo:?}, {hi:?}]");
+    up
 }
 
 fn run(strategy: CompactionStrategy, ops: Vec<Op>) {

@@ -560,7 +560,20 @@ impl Engine {
         upper: Bound<&[u8]>,
         snapshot: Option<&Snapshot>,
     ) -> Result<EngineIter> {
-        self.iter_with(lower, upper, snapshot, true)
+        self.iter_with(lower, upper, snapshot, true, false)
+    }
+
+    /// [`Engine::iter`] walking down: the same entries of `[lower, upper)`,
+    /// greatest key first (RocksDB's `SeekForPrev` and `Prev`). A read at
+    /// the high end of a range (a list's tail, a sorted set's highest
+    /// scores) starts there instead of walking up to it.
+    pub fn iter_rev(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<EngineIter> {
+        self.iter_with(lower, upper, snapshot, true, true)
     }
 
     /// [`Engine::iter`] for a bulk scan (anti-entropy, streaming, a pass
@@ -574,7 +587,7 @@ impl Engine {
         upper: Bound<&[u8]>,
         snapshot: Option<&Snapshot>,
     ) -> Result<EngineIter> {
-        self.iter_with(lower, upper, snapshot, false)
+        self.iter_with(lower, upper, snapshot, false, false)
     }
 
     fn iter_with(
@@ -583,6 +596,7 @@ impl Engine {
         upper: Bound<&[u8]>,
         snapshot: Option<&Snapshot>,
         fill_cache: bool,
+        reverse: bool,
     ) -> Result<EngineIter> {
         let inner = self.inner();
         let seq = snapshot.map_or_else(|| inner.visible_seq.load(Ordering::Acquire), Snapshot::seq);
@@ -591,7 +605,7 @@ impl Engine {
             Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k)),
             Bound::Unbounded => Bound::Unbounded,
         };
-        inner.iter_at(own(lower), own(upper), seq, fill_cache)
+        inner.iter_at((own(lower), own(upper)), seq, fill_cache, reverse)
     }
 
     /// Every live entry whose key starts with `prefix`, ascending.
@@ -600,10 +614,10 @@ impl Engine {
         let inner = self.inner();
         let seq = inner.visible_seq.load(Ordering::Acquire);
         inner.iter_at(
-            Bound::Included(Bytes::copy_from_slice(prefix)),
-            upper,
+            (Bound::Included(Bytes::copy_from_slice(prefix)), upper),
             seq,
             true,
+            false,
         )
     }
 

@@ -100,13 +100,14 @@ impl Inner {
         MergeIter::new(children)
     }
 
-    /// The public iterator over `[lower, upper)` at `seq`.
+    /// The public iterator over `[lower, upper)` at `seq`, ascending or
+    /// (`reverse`) descending.
     pub(crate) fn iter_at(
         &self,
-        lower: Bound<Bytes>,
-        upper: Bound<Bytes>,
+        (lower, upper): (Bound<Bytes>, Bound<Bytes>),
         seq: u64,
         fill_cache: bool,
+        reverse: bool,
     ) -> Result<EngineIter> {
         let sv = self.current_sv();
         let merge = self.merged(&sv, seq, fill_cache, (bound_ref(&lower), bound_ref(&upper)));
@@ -116,7 +117,11 @@ impl Inner {
         } else {
             0
         };
-        Ok(EngineIter::new(merge, seq, lower, upper, now))
+        Ok(if reverse {
+            EngineIter::new_reverse(merge, seq, lower, upper, now)
+        } else {
+            EngineIter::new(merge, seq, lower, upper, now)
+        })
     }
 }
 

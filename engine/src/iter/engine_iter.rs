@@ -16,15 +16,20 @@ use crate::value::Value;
 /// the rest.
 const SKIP_BY_STEPPING: usize = 4;
 
-/// Ascending iterator over live, unexpired `(key, value)` pairs, consistent at
-/// one snapshot. A corrupted block yields one `Err` item, after which the
-/// iterator ends; it never yields wrong data.
+/// Iterator over live, unexpired `(key, value)` pairs, consistent at one
+/// snapshot, ascending (or descending: [`crate::Engine::iter_rev`]). A
+/// corrupted block yields one `Err` item, after which the iterator ends; it
+/// never yields wrong data.
 pub struct EngineIter {
     merge: MergeIter,
     snapshot: u64,
-    upper: Bound<Bytes>,
+    /// The bound the walk stops at: the upper one, or the lower one when
+    /// `reverse`.
+    end: Bound<Bytes>,
     now_ms: u64,
+    /// The bound the walk starts from, until it has.
     started: Option<Bound<Bytes>>,
+    reverse: bool,
     done: bool,
 }
 
@@ -39,9 +44,29 @@ impl EngineIter {
         EngineIter {
             merge,
             snapshot,
-            upper,
+            end: upper,
             now_ms,
             started: Some(lower),
+            reverse: false,
+            done: false,
+        }
+    }
+
+    /// The same iterator over `[lower, upper)` walking from `upper` down.
+    pub(crate) fn new_reverse(
+        merge: MergeIter,
+        snapshot: u64,
+        lower: Bound<Bytes>,
+        upper: Bound<Bytes>,
+        now_ms: u64,
+    ) -> Self {
+        EngineIter {
+            merge,
+            snapshot,
+            end: lower,
+            now_ms,
+            started: Some(upper),
+            reverse: true,
             done: false,
         }
     }
@@ -65,10 +90,59 @@ impl EngineIter {
     }
 
     fn beyond_upper(&self, key: &[u8]) -> bool {
-        match &self.upper {
+        match &self.end {
             Bound::Unbounded => false,
             Bound::Included(u) => key > &u[..],
             Bound::Excluded(u) => key >= &u[..],
+        }
+    }
+
+    fn below_lower(&self, key: &[u8]) -> bool {
+        match &self.end {
+            Bound::Unbounded => false,
+            Bound::Included(l) => key < &l[..],
+            Bound::Excluded(l) => key <= &l[..],
+        }
+    }
+
+    /// Positions the walk down at the last entry within `upper`.
+    fn start_back(&mut self, upper: Bound<Bytes>) -> Result<()> {
+        match &upper {
+            Bound::Unbounded => self.merge.seek_last()?,
+            // Every version of `k`: (k, 0) sorts after all of them.
+            Bound::Included(k) => self.merge.seek_for_prev(k, 0)?,
+            Bound::Excluded(k) => {
+                self.merge.seek_for_prev(k, u64::MAX)?;
+                while self.merge.valid() && self.merge.user_key() == &k[..] {
+                    self.merge.prev()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next key down: walking back, a key's versions come oldest
+    /// first, so the visible one is the last at or below the snapshot
+    /// before the key changes.
+    fn step_back(&mut self) -> Result<Option<(Bytes, Value)>> {
+        if let Some(upper) = self.started.take() {
+            self.start_back(upper)?;
+        }
+        loop {
+            if !self.merge.valid() || self.below_lower(self.merge.user_key()) {
+                return Ok(None);
+            }
+            let key = Bytes::copy_from_slice(self.merge.user_key());
+            let mut visible = None;
+            while self.merge.valid() && self.merge.user_key() == &key[..] {
+                if self.merge.seq() <= self.snapshot {
+                    visible = Some(self.merge.value().visible(self.now_ms));
+                }
+                self.merge.prev()?;
+            }
+            if let Some(Some(v)) = visible {
+                return Ok(Some((key, v)));
+            }
         }
     }
 
@@ -125,7 +199,12 @@ impl Iterator for EngineIter {
         if self.done {
             return None;
         }
-        match self.step() {
+        let step = if self.reverse {
+            self.step_back()
+        } else {
+            self.step()
+        };
+        match step {
             Ok(Some(kv)) => Some(Ok(kv)),
             Ok(None) => {
                 self.done = true;

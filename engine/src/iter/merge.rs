@@ -26,6 +26,8 @@ pub(crate) struct MergeIter {
     /// (leaf `i` sits at node `k + i`, the parent of node `p` is `p / 2`).
     tree: Vec<usize>,
     cur: Option<usize>,
+    /// Positioned to read backward: the greatest entry wins.
+    reverse: bool,
 }
 
 impl MergeIter {
@@ -36,21 +38,25 @@ impl MergeIter {
             children,
             tree: vec![0; k.max(1)],
             cur: None,
+            reverse: false,
         }
     }
 
-    /// True if source `a`'s entry comes before source `b`'s. An exhausted
-    /// source comes after every other.
+    /// True if source `a`'s entry comes before source `b`'s in the
+    /// direction of reading. An exhausted source comes after every other.
     fn before(&self, a: usize, b: usize) -> bool {
         let (ca, cb) = (&self.children[a], &self.children[b]);
         match (ca.valid(), cb.valid()) {
             (false, _) => false,
             (true, false) => true,
-            (true, true) => match cmp_internal(ca.user_key(), ca.seq(), cb.user_key(), cb.seq()) {
-                Ordering::Less => true,
-                Ordering::Greater => false,
-                Ordering::Equal => a < b,
-            },
+            (true, true) => {
+                let order = cmp_internal(ca.user_key(), ca.seq(), cb.user_key(), cb.seq());
+                match if self.reverse { order.reverse() } else { order } {
+                    Ordering::Less => true,
+                    Ordering::Greater => false,
+                    Ordering::Equal => a < b,
+                }
+            }
         }
     }
 
@@ -135,6 +141,7 @@ impl InternalIter for MergeIter {
         Ok(())
     }
     fn seek(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        self.reverse = false;
         for c in &mut self.children {
             c.seek(user, seq)?;
         }
@@ -142,8 +149,34 @@ impl InternalIter for MergeIter {
         Ok(())
     }
     fn seek_first(&mut self) -> Result<()> {
+        self.reverse = false;
         for c in &mut self.children {
             c.seek_first()?;
+        }
+        self.rebuild();
+        Ok(())
+    }
+    fn prev(&mut self) -> Result<()> {
+        if let Some(i) = self.cur {
+            if let Some(c) = self.children.get_mut(i) {
+                c.prev()?;
+            }
+            self.replay(i);
+        }
+        Ok(())
+    }
+    fn seek_for_prev(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        self.reverse = true;
+        for c in &mut self.children {
+            c.seek_for_prev(user, seq)?;
+        }
+        self.rebuild();
+        Ok(())
+    }
+    fn seek_last(&mut self) -> Result<()> {
+        self.reverse = true;
+        for c in &mut self.children {
+            c.seek_last()?;
         }
         self.rebuild();
         Ok(())
@@ -187,6 +220,22 @@ mod tests {
                 .partition_point(|(k, s)| cmp_internal(k, *s, user, seq) == Ordering::Less);
             Ok(())
         }
+        // Backward, `pos` past the end (`usize::MAX`) means exhausted.
+        fn prev(&mut self) -> Result<()> {
+            self.pos = self.pos.checked_sub(1).unwrap_or(usize::MAX);
+            Ok(())
+        }
+        fn seek_for_prev(&mut self, user: &[u8], seq: u64) -> Result<()> {
+            let n = self
+                .entries
+                .partition_point(|(k, s)| cmp_internal(k, *s, user, seq) != Ordering::Greater);
+            self.pos = n.checked_sub(1).unwrap_or(usize::MAX);
+            Ok(())
+        }
+        fn seek_last(&mut self) -> Result<()> {
+            self.pos = self.entries.len().checked_sub(1).unwrap_or(usize::MAX);
+            Ok(())
+        }
     }
 
     fn sorted(mut e: Vec<(Vec<u8>, u64)>) -> Vec<(Vec<u8>, u64)> {
@@ -222,6 +271,15 @@ mod tests {
         out
     }
 
+    fn drain_back(m: &mut MergeIter) -> Vec<(Vec<u8>, u64)> {
+        let mut out = Vec::new();
+        while m.valid() {
+            out.push((m.user_key().to_vec(), m.seq()));
+            m.prev().unwrap();
+        }
+        out
+    }
+
     proptest! {
         /// Any number of sources (empty ones too) merge into internal-key
         /// order, from the start and from any seek target.
@@ -244,7 +302,19 @@ mod tests {
             m.seek_first().unwrap();
             prop_assert_eq!(drain(&mut m), all.clone());
 
+            m.seek_last().unwrap();
+            prop_assert_eq!(drain_back(&mut m), all.iter().rev().cloned().collect::<Vec<_>>());
+
             let (user, seq) = target;
+            m.seek_for_prev(&user, seq).unwrap();
+            let want: Vec<_> = all
+                .iter()
+                .rev()
+                .filter(|(k, s)| cmp_internal(k, *s, &user, seq) != Ordering::Greater)
+                .cloned()
+                .collect();
+            prop_assert_eq!(drain_back(&mut m), want);
+
             m.seek(&user, seq).unwrap();
             let want: Vec<_> = all
                 .into_iter()

@@ -19,7 +19,9 @@ use crate::value::InternalValue;
 pub use engine_iter::EngineIter;
 
 /// An iterator over internal entries. Callers position it with `seek` (or
-/// `seek_first`) before reading; `next` may only be called while `valid`.
+/// `seek_first`) before reading forward, `next` only while `valid`; or with
+/// `seek_for_prev` (or `seek_last`) before reading backward, `prev` only
+/// while `valid`. One positioning sets the direction until the next.
 pub(crate) trait InternalIter: Send {
     /// True while positioned on an entry.
     fn valid(&self) -> bool;
@@ -37,6 +39,14 @@ pub(crate) trait InternalIter: Send {
     fn seek_first(&mut self) -> Result<()> {
         self.seek(&[], u64::MAX)
     }
+    /// Moves back to the entry before this one.
+    fn prev(&mut self) -> Result<()>;
+    /// Positions at the last entry at or before `(user, seq)` in internal
+    /// order: a key's versions with sequences `seq` and above, and every
+    /// key before it.
+    fn seek_for_prev(&mut self, user: &[u8], seq: u64) -> Result<()>;
+    /// Positions at the last entry.
+    fn seek_last(&mut self) -> Result<()>;
 }
 
 /// Entries fetched from the memtable per refill: one read lock per batch.
@@ -51,6 +61,8 @@ const MEM_FIRST_BATCH: usize = 8;
 
 /// Iterator over one memtable, fetching entries in small batches so no
 /// lock or map borrow outlives a call (the iterator is `'static`).
+/// Backward, it yields one version per key, the one a reader at
+/// `newest_at` sees: what a reader's reverse scan needs.
 pub(crate) struct MemIter {
     mem: Arc<Memtable>,
     buf: Vec<MemEntry>,
@@ -74,6 +86,16 @@ impl MemIter {
             newest_at,
             batch: MEM_FIRST_BATCH,
         }
+    }
+
+    fn fill_back(&mut self, to: Bound<&[u8]>) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let at = self.newest_at.unwrap_or(u64::MAX);
+        self.more = self.mem.scan_back(to, self.batch, &mut buf, at);
+        self.batch = (self.batch * 4).min(MEM_BATCH);
+        self.buf = buf;
+        self.pos = 0;
     }
 
     fn fill(&mut self, from: Bound<(&[u8], u64)>) {
@@ -128,6 +150,29 @@ impl InternalIter for MemIter {
     fn seek_first(&mut self) -> Result<()> {
         self.batch = MEM_FIRST_BATCH;
         self.fill(Bound::Unbounded);
+        Ok(())
+    }
+    fn prev(&mut self) -> Result<()> {
+        self.pos += 1;
+        if self.pos >= self.buf.len() && self.more {
+            if let Some((k, _, _)) = self.buf.last().cloned() {
+                self.fill_back(Bound::Excluded(&k));
+            }
+        }
+        Ok(())
+    }
+    fn seek_for_prev(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        self.batch = MEM_FIRST_BATCH;
+        self.fill_back(Bound::Included(user));
+        // `user`'s version lies after `(user, seq)` when it is older.
+        if self.cur().is_some_and(|e| &e.0[..] == user && e.1 < seq) {
+            self.prev()?;
+        }
+        Ok(())
+    }
+    fn seek_last(&mut self) -> Result<()> {
+        self.batch = MEM_FIRST_BATCH;
+        self.fill_back(Bound::Unbounded);
         Ok(())
     }
 }

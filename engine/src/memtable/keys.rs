@@ -217,18 +217,24 @@ impl Layer {
         }
     }
 
-    /// The entries from `from` on, in slice order.
-    fn range(&self, from: Bound<Slice>) -> LayerRange<'_> {
+    /// The entries between `lower` and `upper`, in slice order (either end
+    /// first).
+    fn range(&self, lower: Bound<Slice>, upper: Bound<Slice>) -> LayerRange<'_> {
         match self {
             Layer::Small(v) => {
-                let start = match from {
+                let start = match lower {
                     Bound::Unbounded => 0,
                     Bound::Included(f) => v.partition_point(|(s, _)| *s < f),
                     Bound::Excluded(f) => v.partition_point(|(s, _)| *s <= f),
                 };
-                LayerRange::Small(v.get(start..).unwrap_or_default().iter())
+                let end = match upper {
+                    Bound::Unbounded => v.len(),
+                    Bound::Included(t) => v.partition_point(|(s, _)| *s <= t),
+                    Bound::Excluded(t) => v.partition_point(|(s, _)| *s < t),
+                };
+                LayerRange::Small(v.get(start..end.max(start)).unwrap_or_default().iter())
             }
-            Layer::Big(m) => LayerRange::Big(m.range((from, Bound::Unbounded))),
+            Layer::Big(m) => LayerRange::Big(m.range((lower, upper))),
         }
     }
 }
@@ -239,13 +245,14 @@ enum LayerRange<'a> {
     Big(btree_map::Range<'a, Slice, Entry>),
 }
 
-impl<'a> Iterator for LayerRange<'a> {
-    type Item = &'a Entry;
-
-    fn next(&mut self) -> Option<&'a Entry> {
-        match self {
-            LayerRange::Small(it) => it.next().map(|(_, e)| e),
-            LayerRange::Big(it) => it.next().map(|(_, e)| e),
+impl<'a> LayerRange<'a> {
+    /// The next entry from the low end, or (`back`) from the high end.
+    fn step(&mut self, back: bool) -> Option<&'a Entry> {
+        match (self, back) {
+            (LayerRange::Small(it), false) => it.next().map(|(_, e)| e),
+            (LayerRange::Small(it), true) => it.next_back().map(|(_, e)| e),
+            (LayerRange::Big(it), false) => it.next().map(|(_, e)| e),
+            (LayerRange::Big(it), true) => it.next_back().map(|(_, e)| e),
         }
     }
 }
@@ -358,35 +365,77 @@ impl KeyMap {
     /// Every key's record, in key order.
     pub(super) fn iter(&self) -> Iter<'_> {
         Iter {
-            stack: vec![Frame::Layer(self.root.range(Bound::Unbounded))],
+            stack: vec![Frame::Layer(
+                self.root.range(Bound::Unbounded, Bound::Unbounded),
+            )],
+            back: false,
+        }
+    }
+
+    /// Every key's record, in descending key order.
+    pub(super) fn iter_back(&self) -> Iter<'_> {
+        Iter {
+            stack: vec![Frame::Layer(
+                self.root.range(Bound::Unbounded, Bound::Unbounded),
+            )],
+            back: true,
         }
     }
 
     /// The records of the keys at or after `from`, in key order.
     pub(super) fn range_from(&self, from: &[u8]) -> Iter<'_> {
+        self.range_toward(from, false)
+    }
+
+    /// The records of the keys at or before `to`, in descending key order.
+    pub(super) fn range_to(&self, to: &[u8]) -> Iter<'_> {
+        self.range_toward(to, true)
+    }
+
+    /// The keys from `at` on in key order, or (`back`) from `at` down: the
+    /// frames of the layers `at` passes through, each holding the slices
+    /// on the walk's side of `at`'s, the deepest on top.
+    fn range_toward(&self, at: &[u8], back: bool) -> Iter<'_> {
         let mut stack = Vec::new();
         let mut layer = &self.root;
         let mut depth = 0;
+        // The slices of one layer on the walk's side of `slice`.
+        fn side(layer: &Layer, slice: Slice, inclusive: bool, back: bool) -> LayerRange<'_> {
+            let bound = if inclusive {
+                Bound::Included(slice)
+            } else {
+                Bound::Excluded(slice)
+            };
+            if back {
+                layer.range(Bound::Unbounded, bound)
+            } else {
+                layer.range(bound, Bound::Unbounded)
+            }
+        }
+        let on_side = |key: &[u8]| if back { key <= at } else { key >= at };
         loop {
-            let rest = from.get(depth * 8..).unwrap_or_default();
+            let rest = at.get(depth * 8..).unwrap_or_default();
             let slice = Slice::of(rest);
             if slice.len != LONGER {
-                stack.push(Frame::Layer(layer.range(Bound::Included(slice))));
+                stack.push(Frame::Layer(side(layer, slice, true, back)));
                 break;
             }
-            stack.push(Frame::Layer(layer.range(Bound::Excluded(slice))));
+            stack.push(Frame::Layer(side(layer, slice, false, back)));
             match layer.get(&slice) {
                 None => break,
                 Some(Entry::Key(rec)) => {
-                    if rec.key() >= from {
+                    if on_side(rec.key()) {
                         stack.push(Frame::One(Some(*rec)));
                     }
                     break;
                 }
                 Some(Entry::Whole(set)) => {
-                    stack.push(Frame::Whole(
-                        set.range::<[u8], _>((Bound::Included(from), Bound::Unbounded)),
-                    ));
+                    let range = if back {
+                        set.range::<[u8], _>((Bound::Unbounded, Bound::Included(at)))
+                    } else {
+                        set.range::<[u8], _>((Bound::Included(at), Bound::Unbounded))
+                    };
+                    stack.push(Frame::Whole(range));
                     break;
                 }
                 Some(Entry::Layer(next)) => {
@@ -395,7 +444,7 @@ impl KeyMap {
                 }
             }
         }
-        Iter { stack }
+        Iter { stack, back }
     }
 }
 
@@ -405,24 +454,32 @@ enum Frame<'a> {
     One(Option<Rec>),
 }
 
-/// Records in key order: a stack of positions in the layers walked into.
+/// Records in key order, or (`back`) in descending key order.
 pub(super) struct Iter<'a> {
     stack: Vec<Frame<'a>>,
+    back: bool,
 }
 
 impl Iterator for Iter<'_> {
     type Item = Rec;
 
     fn next(&mut self) -> Option<Rec> {
+        let back = self.back;
         loop {
             let next = match self.stack.last_mut()? {
                 Frame::One(one) => one.take(),
-                Frame::Whole(range) => range.next().map(|w| w.0),
-                Frame::Layer(range) => match range.next() {
+                Frame::Whole(range) => if back {
+                    range.next_back()
+                } else {
+                    range.next()
+                }
+                .map(|w| w.0),
+                Frame::Layer(range) => match range.step(back) {
                     None => None,
                     Some(Entry::Key(rec)) => Some(*rec),
                     Some(Entry::Layer(next)) => {
-                        self.stack.push(Frame::Layer(next.range(Bound::Unbounded)));
+                        let all = next.range(Bound::Unbounded, Bound::Unbounded);
+                        self.stack.push(Frame::Layer(all));
                         continue;
                     }
                     Some(Entry::Whole(set)) => {
@@ -493,6 +550,9 @@ mod tests {
                 let got: Vec<Vec<u8>> = map.range_from(b).map(|r| r.key().to_vec()).collect();
                 let want: Vec<Vec<u8>> = model.range(b.clone()..).cloned().collect();
                 prop_assert_eq!(got, want, "from {:?}", b);
+                let got: Vec<Vec<u8>> = map.range_to(b).map(|r| r.key().to_vec()).collect();
+                let want: Vec<Vec<u8>> = model.range(..=b.clone()).rev().cloned().collect();
+                prop_assert_eq!(got, want, "down from {:?}", b);
             }
         }
     }
@@ -521,6 +581,9 @@ mod tests {
             let from = [&head[..], format!("m:{i:012}").as_bytes()].concat();
             let got: Vec<Vec<u8>> = map.range_from(&from).map(|r| r.key().to_vec()).collect();
             let want: Vec<Vec<u8>> = model.range(from.clone()..).cloned().collect();
+            assert_eq!(got, want);
+            let got: Vec<Vec<u8>> = map.range_to(&from).map(|r| r.key().to_vec()).collect();
+            let want: Vec<Vec<u8>> = model.range(..=from.clone()).rev().cloned().collect();
             assert_eq!(got, want);
         }
     }

@@ -409,6 +409,45 @@ impl Memtable {
         }
         false
     }
+
+    /// [`Memtable::scan`] backwards, for a reader at `at`: appends up to
+    /// `max` keys at or below `to` (below it when `Excluded`), in
+    /// descending order, each with the one version that reader sees (keys
+    /// with none are passed); returns false when the memtable has nothing
+    /// more below.
+    pub(crate) fn scan_back(
+        &self,
+        to: Bound<&[u8]>,
+        max: usize,
+        out: &mut Vec<MemEntry>,
+        at: u64,
+    ) -> bool {
+        let versions = self.versions.read();
+        let (keys, skip) = match to {
+            Bound::Included(k) => (versions.map.range_to(k), None),
+            Bound::Excluded(k) => (versions.map.range_to(k), Some(k)),
+            Bound::Unbounded => (versions.map.iter_back(), None),
+        };
+        let mut taken = 0usize;
+        for oldest in keys {
+            let user = oldest.key();
+            if skip == Some(user) {
+                continue;
+            }
+            if let Some(rec) = self.newest_at_most(oldest, at) {
+                if taken == max {
+                    return true;
+                }
+                out.push((
+                    Bytes::copy_from_slice(user),
+                    rec.seq(),
+                    rec.internal_value(),
+                ));
+                taken += 1;
+            }
+        }
+        false
+    }
 }
 
 #[cfg(test)]

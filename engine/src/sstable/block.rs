@@ -234,6 +234,8 @@ pub(crate) struct BlockIter {
     value: (usize, usize),
     /// Offset of the next entry to decode.
     next: usize,
+    /// Offset of the current entry.
+    cur: usize,
     valid: bool,
     err: Option<DecodeError>,
 }
@@ -246,6 +248,7 @@ impl BlockIter {
             key: Vec::new(),
             value: (0, 0),
             next: 0,
+            cur: 0,
             valid: false,
             err: None,
         }
@@ -311,6 +314,7 @@ impl BlockIter {
                 }
                 self.value = (vstart, vstart + vlen);
                 self.next = vstart + vlen;
+                self.cur = at;
                 self.valid = true;
             }
             Err(e) => self.fail(DecodeError {
@@ -346,6 +350,65 @@ impl BlockIter {
         let unshared = c.varint_len(entries.len(), "unshared").ok()?;
         let _vlen = c.varint("vlen").ok()?;
         c.bytes(unshared, "key").ok()
+    }
+
+    /// Decodes from restart point `r` up to the last entry that starts
+    /// before `end` (an entry's offset), which becomes current; invalid
+    /// when none does.
+    fn decode_before(&mut self, r: usize, end: usize) {
+        self.key.clear();
+        self.next = self.block.restart(r);
+        self.valid = false;
+        while self.next < end {
+            self.decode_next();
+            if !self.valid {
+                return;
+            }
+        }
+    }
+
+    /// Moves to the entry before the current one (invalid at the first):
+    /// decodes from the restart point before it, as entries share their
+    /// key's prefix with the one before.
+    pub(crate) fn prev(&mut self) {
+        let cur = self.cur;
+        // The restart points before `cur` (they ascend in a good block; in
+        // a bad one this finds some point, and decoding stops at `cur`).
+        let (mut lo, mut hi) = (0usize, self.block.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.block.restart(mid) < cur {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match lo.checked_sub(1) {
+            Some(r) => self.decode_before(r, cur),
+            None => self.valid = false,
+        }
+    }
+
+    /// Positions at the last entry.
+    pub(crate) fn seek_to_last(&mut self) {
+        match self.block.num_restarts.checked_sub(1) {
+            Some(r) => self.decode_before(r, self.block.restarts_at),
+            None => self.valid = false,
+        }
+    }
+
+    /// Positions at the last entry whose key is <= `target` (internal
+    /// order); invalid when every key is greater.
+    pub(crate) fn seek_for_prev(&mut self, target: &[u8]) {
+        self.seek(target);
+        if self.err.is_some() {
+            return;
+        }
+        if !self.valid {
+            self.seek_to_last();
+        } else if cmp_ikey(&self.key, target) == Ordering::Greater {
+            self.prev();
+        }
     }
 
     /// Positions at the first entry whose key is >= `target` (internal order).
@@ -421,6 +484,36 @@ mod tests {
                 assert_eq!(it.key(), &k[..], "interval {interval} i {i}");
             }
             let mut it = BlockIter::new(block.clone());
+            it.seek_to_last();
+            for (i, k) in keys.iter().enumerate().rev() {
+                assert!(it.valid(), "interval {interval} i {i}");
+                assert_eq!(it.key(), &k[..]);
+                assert_eq!(it.value(), format!("v{i}").as_bytes());
+                it.prev();
+            }
+            assert!(!it.valid());
+            assert!(it.status().is_none());
+            for (i, k) in keys.iter().enumerate() {
+                let mut it = BlockIter::new(block.clone());
+                it.seek_for_prev(k);
+                assert_eq!(it.key(), &k[..], "interval {interval} i {i}");
+                // Just past a key (a newer version of the next user key
+                // sorts after it): that key.
+                let (user, seq, _) = split_internal_key(k).unwrap();
+                let mut after = user.to_vec();
+                after.push(0);
+                it.seek_for_prev(&ikey(std::str::from_utf8(&after).unwrap(), seq));
+                let last_of_user = keys
+                    .iter()
+                    .rposition(|x| split_internal_key(x).unwrap().0 == user);
+                assert_eq!(it.key(), &keys[last_of_user.unwrap()][..]);
+            }
+            let mut it = BlockIter::new(block.clone());
+            it.seek_for_prev(&ikey("key", 5));
+            assert!(!it.valid(), "before the first key");
+            it.seek_for_prev(&ikey("zzz", 5));
+            assert_eq!(it.key(), &keys[keys.len() - 1][..]);
+            let mut it = BlockIter::new(block.clone());
             it.seek(&ikey("zzz", 5));
             assert!(!it.valid());
             // A newer seq than any stored version of key0003 lands on its newest version.
@@ -452,6 +545,11 @@ mod tests {
                     it.next();
                     n += 1;
                 }
+                it.seek_to_last();
+                while it.valid() && n < 2000 {
+                    it.prev();
+                    n += 1;
+                }
             }
         }
         let mut seed = 1u64;
@@ -473,6 +571,11 @@ mod tests {
                 while it.valid() && n < 1000 {
                     let _ = decode_value(it.block_bytes(), it.value(), 1);
                     it.next();
+                    n += 1;
+                }
+                it.seek_for_prev(&ikey("key0010", 5));
+                while it.valid() && n < 2000 {
+                    it.prev();
                     n += 1;
                 }
             }

@@ -369,31 +369,37 @@ impl TableIter {
         Ok(true)
     }
 
+    /// Takes the data block's current entry, if it has one (true).
+    fn take_entry(&mut self) -> Result<bool> {
+        let Some(d) = &self.data else {
+            return Ok(false);
+        };
+        if let Some(e) = d.status() {
+            self.valid = false;
+            return Err(self.table.corrupt(self.data_h, e));
+        }
+        if !d.valid() {
+            return Ok(false);
+        }
+        let (_, seq, kind) = split_internal_key(d.key()).ok_or_else(|| {
+            self.table.corrupt(
+                self.data_h,
+                DecodeError {
+                    at: 0,
+                    what: "short key",
+                },
+            )
+        })?;
+        self.value = decode_value(d.block_bytes(), d.value(), kind)
+            .map_err(|e| self.table.corrupt(self.data_h, e))?;
+        self.seq = seq;
+        self.valid = true;
+        Ok(true)
+    }
+
     /// Settles on the current data entry, moving to later blocks past empty ones.
     fn settle(&mut self) -> Result<()> {
-        loop {
-            if let Some(d) = &self.data {
-                if let Some(e) = d.status() {
-                    self.valid = false;
-                    return Err(self.table.corrupt(self.data_h, e));
-                }
-                if d.valid() {
-                    let (_, seq, kind) = split_internal_key(d.key()).ok_or_else(|| {
-                        self.table.corrupt(
-                            self.data_h,
-                            DecodeError {
-                                at: 0,
-                                what: "short key",
-                            },
-                        )
-                    })?;
-                    self.value = decode_value(d.block_bytes(), d.value(), kind)
-                        .map_err(|e| self.table.corrupt(self.data_h, e))?;
-                    self.seq = seq;
-                    self.valid = true;
-                    return Ok(());
-                }
-            }
+        while !self.take_entry()? {
             if !self.load_data(self.at + 1)? {
                 return Ok(());
             }
@@ -401,6 +407,41 @@ impl TableIter {
                 d.seek_first();
             }
         }
+        Ok(())
+    }
+
+    /// Settles on the current data entry, moving to earlier blocks past
+    /// empty ones.
+    fn settle_back(&mut self) -> Result<()> {
+        while !self.take_entry()? {
+            let Some(at) = self.at.checked_sub(1) else {
+                self.valid = false;
+                self.data = None;
+                return Ok(());
+            };
+            if !self.load_data(at)? {
+                return Ok(());
+            }
+            if let Some(d) = self.data.as_mut() {
+                d.seek_to_last();
+            }
+        }
+        Ok(())
+    }
+
+    /// Positions at the last entry of the last block.
+    fn last_block_last_entry(&mut self) -> Result<()> {
+        let Some(last) = self.index()?.len().checked_sub(1) else {
+            self.valid = false;
+            self.data = None;
+            return Ok(());
+        };
+        if self.load_data(last)? {
+            if let Some(d) = self.data.as_mut() {
+                d.seek_to_last();
+            }
+        }
+        self.settle_back()
     }
 }
 
@@ -447,6 +488,29 @@ impl InternalIter for TableIter {
         }
         self.settle()
     }
+    fn prev(&mut self) -> Result<()> {
+        if let Some(d) = self.data.as_mut() {
+            d.prev();
+        }
+        self.settle_back()
+    }
+    fn seek_for_prev(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        let mut target = Vec::with_capacity(user.len() + 8);
+        put_internal_key(&mut target, user, seq.min(u64::MAX >> 8), Kind::Put);
+        // The first block that may hold a key at or after the target; the
+        // last entry at or before it is there or in a block before.
+        let at = self.index()?.seek(&target);
+        if !self.load_data(at)? {
+            return self.last_block_last_entry();
+        }
+        if let Some(d) = self.data.as_mut() {
+            d.seek_for_prev(&target);
+        }
+        self.settle_back()
+    }
+    fn seek_last(&mut self) -> Result<()> {
+        self.last_block_last_entry()
+    }
 }
 
 /// Iterator over a sorted run: its files one after another, opened lazily.
@@ -483,6 +547,22 @@ impl RunIter {
         it.fill_cache = self.fill_cache;
         self.cur = Some(it);
         Ok(true)
+    }
+
+    fn skip_exhausted_back(&mut self) -> Result<()> {
+        while self.cur.as_ref().is_some_and(|c| !c.valid()) {
+            let Some(i) = self.pos.checked_sub(1) else {
+                self.cur = None;
+                return Ok(());
+            };
+            if !self.open(i)? {
+                return Ok(());
+            }
+            if let Some(c) = self.cur.as_mut() {
+                c.seek_last()?;
+            }
+        }
+        Ok(())
     }
 
     fn skip_exhausted(&mut self) -> Result<()> {
@@ -545,6 +625,40 @@ impl InternalIter for RunIter {
             }
         }
         self.skip_exhausted()
+    }
+    fn prev(&mut self) -> Result<()> {
+        if let Some(c) = self.cur.as_mut() {
+            c.prev()?;
+        }
+        self.skip_exhausted_back()
+    }
+    fn seek_for_prev(&mut self, user: &[u8], seq: u64) -> Result<()> {
+        // The last file whose smallest key is at or before `user`.
+        let i = self
+            .files
+            .partition_point(|f| f.props.smallest.as_ref() <= user);
+        let Some(i) = i.checked_sub(1) else {
+            self.cur = None;
+            return Ok(());
+        };
+        if self.open(i)? {
+            if let Some(c) = self.cur.as_mut() {
+                c.seek_for_prev(user, seq)?;
+            }
+        }
+        self.skip_exhausted_back()
+    }
+    fn seek_last(&mut self) -> Result<()> {
+        let Some(last) = self.files.len().checked_sub(1) else {
+            self.cur = None;
+            return Ok(());
+        };
+        if self.open(last)? {
+            if let Some(c) = self.cur.as_mut() {
+                c.seek_last()?;
+            }
+        }
+        self.skip_exhausted_back()
     }
 }
 
