@@ -6,18 +6,17 @@
 //! A split list's header keeps two bounds, `first` (at most its least
 //! position) and `last` (at least its greatest). Reads at the head start
 //! at `first`, so the deletions that pops from the head left before it
-//! are never passed; reads at the tail end at `last`. A push or a pop at
-//! an end reads only the elements there: the end element by one point
-//! read when the bound is its record, otherwise a window of positions
-//! widened until it holds what is needed.
+//! are never passed; reads at the tail start at `last` and walk down. A
+//! push or a pop at an end reads only the elements there: the end element
+//! by one point read when the bound is its record, otherwise by a walk
+//! from the bound.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::collections::VecDeque;
 use std::ops::Bound;
 
 use bytes::Bytes;
-use ringkv_engine::{Engine, Snapshot, Value};
+use ringkv_engine::{Engine, Snapshot};
 
 use super::score_index;
 use super::split::{Need, get_member, member_items, member_key, member_prefix, prefix_end};
@@ -87,139 +86,59 @@ pub(super) fn list_end(coll: &Collection, first: bool) -> Bytes {
     }
 }
 
-/// At least the last `k` members of a split collection (all of them when
-/// it has fewer), in member order: every member of the first window of
-/// the key space that holds `k`, which may hold many more. A list's
-/// window ends at its last position (`header.last`) and starts a little
-/// before it, widened until it holds `k`:
-///
-/// - within the last push first: a push of many elements gives them one
-///   digit, told apart by their index in the write (the last 4 bytes of a
-///   one-level position), so its last `k` start `k` indexes before the
-///   last one's, and more when some were removed;
-/// - then by digits: each push steps the first digit by one, so the last
-///   `k` elements lie within about `k / (elements per digit)` digits of
-///   the last, the elements per digit estimated from the list's length
-///   and the digits its ends span.
-///
-/// Other kinds read every member. Of the window, only the last `keep`
-/// members are kept (all when `None`; `Some(k)`: the last `k` members).
-pub(super) fn tail_window(
+/// The last `k` members of a split collection (all of them when it has
+/// fewer), in member order, read from its end down.
+pub(super) fn tail_members(
     engine: &Engine,
     snapshot: &Snapshot,
     ns: u32,
     key: &[u8],
     header: &SplitHeader,
     k: usize,
-    keep: Option<usize>,
 ) -> Result<Vec<(Bytes, Vec<Item>)>> {
-    if k == 0 {
-        return Ok(Vec::new());
+    let mut out = Vec::with_capacity(k.min(1 << 16));
+    if k > 0 {
+        visit_members_back(engine, snapshot, ns, key, header, |m, items| {
+            out.push((m, items));
+            out.len() < k
+        })?;
     }
-    let prefix = member_prefix(ns, key, header.generation);
-    // A list ends at its last position: the deletions its tail pops left
-    // after it are never passed.
-    let end = match header.kind {
-        Kind::List if !header.last.is_empty() => {
-            let mut after_last = member_key(&prefix, &header.last).to_vec();
-            after_last.push(0);
-            after_last
-        }
-        _ => prefix_end(&prefix).unwrap_or_default(),
-    };
-    let digit_of = |position: &[u8]| position.first_chunk::<8>().map(|d| u64::from_be_bytes(*d));
-    let digit = match header.kind {
-        Kind::List => digit_of(&header.last),
-        _ => None,
-    };
-    let keep = keep.unwrap_or(usize::MAX);
-    let records = |lower: &[u8]| -> Result<VecDeque<(Bytes, Value)>> {
-        let mut window = VecDeque::with_capacity(k.min(1 << 16));
-        for item in engine.iter(
-            Bound::Included(lower),
-            Bound::Excluded(&end[..]),
-            Some(snapshot),
-        )? {
-            if window.len() == keep {
-                window.pop_front();
-            }
-            window.push_back(item?);
-        }
-        Ok(window)
-    };
-    let want = u32::try_from(k).unwrap_or(u32::MAX);
-    if let (Kind::List, Some((level, seq))) = (header.kind, split_last_level(&header.last)) {
-        let mut back = want;
-        while seq >= back {
-            let mut lower = prefix.to_vec();
-            lower.extend_from_slice(level);
-            lower.extend_from_slice(&(seq - back).to_be_bytes());
-            let window = records(&lower)?;
-            if window.len() >= k {
-                return decode_records(key, prefix.len(), window);
-            }
-            back = back.saturating_mul(4);
-        }
-    }
-    let first_digit = digit_of(list_first(header));
-    let per_digit = match (first_digit, digit) {
-        (Some(first), Some(last)) if last >= first => {
-            (header.count / (last - first).saturating_add(1)).max(1)
-        }
-        _ => 1,
-    };
-    // One element per digit (single pushes): `k` digits; otherwise one
-    // more, as the last push may have given its digit fewer.
-    let k_digits = u64::try_from(k).unwrap_or(u64::MAX);
-    let mut span = match per_digit {
-        1 => k_digits,
-        n => k_digits.div_ceil(n).saturating_add(1),
-    };
-    loop {
-        let mut lower = prefix.to_vec();
-        // Whole once the window reaches the first digit.
-        let whole = match digit {
-            Some(d) if d >= span && first_digit.is_none_or(|f| d - span > f) => {
-                lower.extend_from_slice(&(d - span).to_be_bytes());
-                false
-            }
-            _ => {
-                lower.extend_from_slice(list_first(header));
-                true
-            }
-        };
-        let window = records(&lower)?;
-        if window.len() >= k || whole {
-            return decode_records(key, prefix.len(), window);
-        }
-        span = span.saturating_mul(4);
-    }
+    out.reverse();
+    Ok(out)
 }
 
-/// A one-level list position split into its first 24 bytes (digit, actor,
-/// counter) and its index in the write; `None` for a deeper position.
-fn split_last_level(position: &[u8]) -> Option<(&[u8], u32)> {
-    if position.len() != crate::version::list_position::LEVEL_BYTES {
-        return None;
-    }
-    let (level, seq) = position.split_at(position.len() - 4);
-    Some((level, u32::from_be_bytes(seq.try_into().ok()?)))
-}
-
-/// Member records of `key` (engine keys with a prefix of `prefix_len`
-/// bytes) decoded as members and their items.
-fn decode_records(
+/// A split collection's members from the last down, to `take` until it
+/// returns false. A list's walk starts at its last position and stops at
+/// its first, so the deletions pops left beyond either are never passed.
+pub(super) fn visit_members_back(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
     key: &[u8],
-    prefix_len: usize,
-    records: impl IntoIterator<Item = (Bytes, Value)>,
-) -> Result<Vec<(Bytes, Vec<Item>)>> {
-    records
-        .into_iter()
-        .map(|(ekey, value)| {
-            let member = super::split::tail_of(ekey, prefix_len);
-            Ok((member, member_items(key, &value)?))
-        })
-        .collect()
+    header: &SplitHeader,
+    mut take: impl FnMut(Bytes, Vec<Item>) -> bool,
+) -> Result<()> {
+    let prefix = member_prefix(ns, key, header.generation);
+    let (upper, lower) = match header.kind {
+        Kind::List if !header.last.is_empty() => (
+            member_key(&prefix, &header.last).to_vec(),
+            member_key(&prefix, list_first(header)).to_vec(),
+        ),
+        _ => (prefix_end(&prefix).unwrap_or_default(), prefix.to_vec()),
+    };
+    let upper = match header.kind {
+        Kind::List if !header.last.is_empty() => Bound::Included(&upper[..]),
+        _ => Bound::Excluded(&upper[..]),
+    };
+    let iter = engine.iter_rev(Bound::Included(&lower[..]), upper, Some(snapshot))?;
+    for item in iter {
+        let (ekey, value) = item?;
+        let member = super::split::tail_of(ekey, prefix.len());
+        if !take(member, member_items(key, &value)?) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A list's new first (`first`) or last position after a write that

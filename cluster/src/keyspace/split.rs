@@ -27,7 +27,7 @@ use std::ops::Bound;
 use bytes::{BufMut, Bytes, BytesMut};
 use ringkv_engine::{Engine, Snapshot, Value, WriteBatch};
 
-use super::list_ends::{list_end, list_end_record, list_first, tail_window};
+use super::list_ends::{list_end, list_end_record, list_first, tail_members, visit_members_back};
 pub(super) use super::need::{Need, Through};
 use super::reclaim::{queue_reclaim, reclaim_at_expiry};
 use super::sample_pool::{self, SamplePools};
@@ -467,9 +467,6 @@ pub(super) fn write_member_changes(
     index_changes
 }
 
-/// The elements a [`Need::TailThrough`] reads first from the tail.
-const TAIL_THROUGH_FIRST_READ: usize = 64;
-
 /// Whether the list element `m` (its items) shows the value `element`.
 fn holds(header: &SplitHeader, m: &Bytes, items: &[Item], element: &[u8]) -> bool {
     let history = header.member_histories.get(m);
@@ -511,7 +508,7 @@ pub(super) fn load_members(
                 })?;
             }
         }
-        Need::Tail(n) => out = tail_window(engine, snapshot, ns, key, header, n, Some(n))?,
+        Need::Tail(n) => out = tail_members(engine, snapshot, ns, key, header, n)?,
         Need::Count => {}
         Need::HeadThrough {
             element,
@@ -534,42 +531,16 @@ pub(super) fn load_members(
             matches,
             scan,
         } => {
-            // At most `scan` elements and the one before them; all at once
-            // when every match is wanted.
-            let most = scan.saturating_add(1);
-            let mut read = if matches == usize::MAX {
-                most
-            } else {
-                TAIL_THROUGH_FIRST_READ.min(most)
-            };
-            loop {
-                let window = tail_window(engine, snapshot, ns, key, header, read, None)?;
-                let whole = window.len() < read;
-                let mut through = Through::new(matches, scan);
-                let (mut kept, mut done) = (0, !through.wants_any());
-                for (m, items) in window.iter().rev() {
-                    let (keep, more) = through.step(holds(header, m, items, element));
-                    kept += usize::from(keep);
-                    if !more {
-                        done = true;
-                        break;
+            let mut through = Through::new(matches, scan);
+            if through.wants_any() {
+                visit_members_back(engine, snapshot, ns, key, header, |m, items| {
+                    let (keep, more) = through.step(holds(header, &m, &items, element));
+                    if keep {
+                        out.push((m, items));
                     }
-                }
-                if done || whole || read == most {
-                    out = window;
-                    out.drain(..out.len() - kept);
-                    break;
-                }
-                // Each read starts again from the tail: eight times what
-                // this one returned (a window may hold more than asked),
-                // or the rest at once when that is most of the list.
-                let next = window.len().max(read).saturating_mul(8);
-                let len = usize::try_from(header.count).unwrap_or(usize::MAX);
-                read = if next >= len / 2 {
-                    most
-                } else {
-                    next.min(most)
-                };
+                    more
+                })?;
+                out.reverse();
             }
         }
         Need::Range { start, stop } => {

@@ -197,10 +197,9 @@ async fn a_list_end_read_walks_on_when_the_bound_is_not_a_record() {
 }
 
 /// The last elements of a list built by pushes of many elements each (a
-/// digit per push) with holes in them: a read from the tail widens within
-/// the last push, then by digits sized from the elements per digit, and
-/// finds the last `k` wherever the holes are; a search from the tail
-/// (`Need::TailThrough`) finds its matches past them.
+/// digit per push) with holes in them: a read from the tail walks down
+/// past the holes and finds the last `k` wherever they are; a search from
+/// the tail (`Need::TailThrough`) finds its matches past them.
 #[tokio::test(flavor = "multi_thread")]
 async fn tail_reads_find_the_last_elements_past_holes_in_batch_pushes() {
     let dir = tempfile::tempdir().unwrap();
