@@ -289,6 +289,7 @@ pub fn record_codec_seeds() -> Vec<Vec<u8>> {
             last: Bytes::from_static(b"\x80last"),
             unexpiring_members: true,
             score_index: false,
+            descending_index: false,
             member_histories: MemberHistories::new(),
         }),
     ));

@@ -39,6 +39,8 @@ mod reclaim;
 mod sample_names;
 mod sample_pool;
 mod score_index;
+#[cfg(test)]
+mod score_index_tests;
 mod split;
 #[cfg(test)]
 mod split_tests;

@@ -583,6 +583,7 @@ impl Keyspace {
             Some(&loaded),
             &changed,
             member_expiry,
+            header.descending_index,
         );
         let (first, last) = if kind == Kind::ZSet {
             (
@@ -605,6 +606,7 @@ impl Keyspace {
             first,
             last,
             score_index: header.score_index,
+            descending_index: header.descending_index,
             unexpiring_members: header.unexpiring_members,
             member_histories: changed.member_histories().clone(),
         };

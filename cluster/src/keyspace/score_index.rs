@@ -215,7 +215,8 @@ fn revert_member(mut bytes: &[u8]) -> Option<Bytes> {
 
 /// Adds to `batch` the index changes that go with storing `now` over
 /// `previous` (all of `now`'s entries without one), under `prefix`
-/// ([`index_prefix`]), and returns them (for the copies of the set's
+/// ([`index_prefix`]): ascending entries, and descending ones too in a
+/// generation that has them (`descending`); and returns them (for the copies of the set's
 /// order, `super::zset_ranks`).
 pub(super) fn write_changes(
     batch: &mut WriteBatch,
@@ -223,10 +224,12 @@ pub(super) fn write_changes(
     previous: Option<&Collection>,
     now: &Collection,
     engine_expiry: u64,
+    descending: bool,
 ) -> super::zset_ranks::IndexChanges {
+    let tags: &[bool] = if descending { &[false, true] } else { &[false] };
     let mut changes = super::zset_ranks::IndexChanges::default();
     let mut put = |score: f64, member: &Bytes| {
-        for rev in [false, true] {
+        for &rev in tags {
             batch.put(
                 entry_key(prefix, score, member, rev),
                 Value::with_expiry(Bytes::new(), engine_expiry),
@@ -261,7 +264,7 @@ pub(super) fn write_changes(
         }
     }
     for (score, member) in deletes {
-        for rev in [false, true] {
+        for &rev in tags {
             batch.delete(entry_key(prefix, score, &member, rev));
         }
         changes.removed.push((sortable(score), member));
@@ -270,14 +273,16 @@ pub(super) fn write_changes(
 }
 
 /// The members in `w`, in its order, read forward from the ascending
-/// entries under `prefix` ([`index_prefix`]), or the descending ones when
-/// `w.rev`. `from` is a bound below which that order holds no member (an
-/// [`entry_suffix`]; empty when not known), so a read at an end does not
-/// pass the deletions earlier pops left there.
+/// entries under `index.0` ([`index_prefix`]), or when `w.rev` from the
+/// descending ones (a generation that has them, `index.1`) or the
+/// ascending ones walked down. `from` is a bound below which `w`'s order
+/// holds no member (an [`entry_suffix`] in that order; empty when not
+/// known), so a read at an end does not pass the deletions earlier pops
+/// left there.
 pub(super) fn members_in(
     engine: &Engine,
     snapshot: &Snapshot,
-    prefix: &[u8],
+    index: (&[u8], bool),
     w: &ScoreWindow,
     from: &[u8],
 ) -> Result<Vec<Bytes>> {
@@ -286,14 +291,20 @@ pub(super) fn members_in(
     if w.count == 0 {
         return Ok(out);
     }
-    walk(engine, snapshot, prefix, w, from, |member| {
+    let (prefix, descending) = index;
+    let visit = |member| {
         if skip > 0 {
             skip -= 1;
             return true;
         }
         out.push(member);
         out.len() < w.count
-    })?;
+    };
+    if w.rev && !descending {
+        walk_down(engine, snapshot, prefix, w, from, visit)?;
+    } else {
+        walk(engine, snapshot, prefix, w, from, visit)?;
+    }
     Ok(out)
 }
 
@@ -357,6 +368,67 @@ fn walk(
     Ok(())
 }
 
+/// [`walk`] from the highest score down, over the ascending entries (a
+/// generation without descending ones). `from` is the header's bound in
+/// descending order, the suffix of the highest entry there can be: the
+/// walk starts at it, so the deletions pops from the top left above it
+/// are never passed.
+fn walk_down(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    prefix: &[u8],
+    w: &ScoreWindow,
+    from: &[u8],
+    mut visit: impl FnMut(Bytes) -> bool,
+) -> Result<()> {
+    if w.min > w.max {
+        return Ok(());
+    }
+    let base = tagged(prefix, false);
+    let index_end = prefix_end(&base).unwrap_or_default();
+    // Every entry of a score up to `w.max` sorts before the next score's.
+    let mut of_max = base.clone();
+    of_max.extend_from_slice(&sortable(w.max).to_be_bytes());
+    let past_max = prefix_end(&of_max).unwrap_or_default().min(index_end);
+    let highest = highest_entry(&base, from).filter(|h| *h < past_max);
+    let upper = match &highest {
+        Some(h) => Bound::Included(&h[..]),
+        None => Bound::Excluded(&past_max[..]),
+    };
+    let mut lower = base.clone();
+    lower.extend_from_slice(&sortable(w.min).to_be_bytes());
+    for item in engine.iter_rev(Bound::Included(&lower[..]), upper, Some(snapshot))? {
+        let (k, _) = item?;
+        let Some((score, member)) = parse_entry(&k, base.len(), false) else {
+            continue;
+        };
+        if !w.contains(score) {
+            // An excluded `max`, or past `min`.
+            if score == w.max {
+                continue;
+            }
+            break;
+        }
+        if !visit(member) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The ascending entry (under `base`, the ascending tag) that a bound in
+/// descending order (`from`, a descending [`entry_suffix`]) names; `None`
+/// when it is empty or does not parse.
+fn highest_entry(base: &[u8], from: &[u8]) -> Option<Vec<u8>> {
+    if from.is_empty() {
+        return None;
+    }
+    let (score, member) = parse_entry(&Bytes::copy_from_slice(from), 0, true)?;
+    let mut entry = base.to_vec();
+    entry.extend_from_slice(&entry_suffix(score, &member, false));
+    Some(entry)
+}
+
 /// The ascending rank of `member` (present, with `score`) in a split
 /// sorted set of `count` members: the entries before it, counted from both
 /// ends at once (`bounds`: the header's `first` and `last`), so the cost is
@@ -365,7 +437,7 @@ fn walk(
 pub(super) fn rank(
     engine: &Engine,
     snapshot: &Snapshot,
-    prefix: &[u8],
+    (prefix, descending): (&[u8], bool),
     bounds: (&[u8], &[u8]),
     score: f64,
     member: &[u8],
@@ -380,17 +452,30 @@ pub(super) fn rank(
         (start, target)
     };
     let (up_start, up_end) = range(false, bounds.0);
-    let (down_start, down_end) = range(true, bounds.1);
     let mut up = engine.iter(
         Bound::Included(&up_start[..]),
         Bound::Excluded(&up_end[..]),
         Some(snapshot),
     )?;
-    let mut down = engine.iter(
-        Bound::Included(&down_start[..]),
-        Bound::Excluded(&down_end[..]),
-        Some(snapshot),
-    )?;
+    // The entries above it: descending ones read forward, or ascending
+    // ones walked down to it.
+    let mut down = if descending {
+        let (down_start, down_end) = range(true, bounds.1);
+        engine.iter(
+            Bound::Included(&down_start[..]),
+            Bound::Excluded(&down_end[..]),
+            Some(snapshot),
+        )?
+    } else {
+        let base = tagged(prefix, false);
+        let index_end = prefix_end(&base).unwrap_or_default();
+        let highest = highest_entry(&base, bounds.1);
+        let upper = match &highest {
+            Some(h) => Bound::Included(&h[..]),
+            None => Bound::Excluded(&index_end[..]),
+        };
+        engine.iter_rev(Bound::Excluded(&up_end[..]), upper, Some(snapshot))?
+    };
     let (mut below, mut above) = (0u64, 0u64);
     loop {
         match up.next() {

@@ -407,7 +407,9 @@ pub(super) fn place(
     let previous = same.and_then(|_| sole_collection(before)).map(|(_, c)| c);
     // A whole-record write: its new header's version retires any copy of
     // the set's order (`super::zset_ranks`).
-    let _ = write_member_changes(batch, &prefix, previous, coll, member_expiry);
+    // A generation made now indexes its scores ascending only.
+    let descending = same.is_some_and(|h| h.descending_index);
+    let _ = write_member_changes(batch, &prefix, previous, coll, member_expiry, descending);
     // A fresh generation without expiry has no entry to keep in step.
     let expiry_changed = match same {
         Some(h) => h.expire_at_ms != sib.expire_at_ms,
@@ -426,6 +428,7 @@ pub(super) fn place(
         first: list_end(coll, true),
         last: list_end(coll, false),
         score_index: coll.kind() == Kind::ZSet,
+        descending_index: coll.kind() == Kind::ZSet && descending,
         unexpiring_members: unexpiring,
         member_histories: coll.member_histories().clone(),
     };
@@ -439,17 +442,19 @@ pub(super) fn place(
 
 /// Puts the members of `now` that differ from `previous` (all of them
 /// without one) and deletes those `previous` held and `now` does not; a
-/// sorted set's score index follows, and its changes are returned.
+/// sorted set's score index follows (its descending entries too when the
+/// generation has them), and its changes are returned.
 pub(super) fn write_member_changes(
     batch: &mut WriteBatch,
     prefix: &[u8],
     previous: Option<&Collection>,
     now: &Collection,
     engine_expiry: u64,
+    descending: bool,
 ) -> Option<super::zset_ranks::IndexChanges> {
     let index_changes = (now.kind() == Kind::ZSet).then(|| {
         let index = score_index::index_prefix(prefix);
-        score_index::write_changes(batch, &index, previous, now, engine_expiry)
+        score_index::write_changes(batch, &index, previous, now, engine_expiry, descending)
     });
     for (member, items) in now.iter() {
         if previous.and_then(|p| p.items(member)) != Some(items.as_slice()) {
@@ -653,7 +658,7 @@ pub(super) fn counted(
                 score_index::rank(
                     engine,
                     snapshot,
-                    &index(),
+                    (&index(), header.descending_index),
                     bounds,
                     score,
                     member,
@@ -742,7 +747,8 @@ fn scored_members(
     let index = score_index::index_prefix(&member_prefix(ns, key, header.generation));
     let mut out = Vec::new();
     let from = if w.rev { &header.last } else { &header.first };
-    for name in score_index::members_in(engine, snapshot, &index, w, from)? {
+    let index = (&index[..], header.descending_index);
+    for name in score_index::members_in(engine, snapshot, index, w, from)? {
         let items = get_member(engine, snapshot, ns, key, header, &name)?.ok_or_else(|| {
             Error::CorruptRecord {
                 key: key.to_vec(),

@@ -321,6 +321,14 @@ fn random_need<'a>(rng: &mut StdRng, names: &'a [Bytes]) -> Need<'a> {
 }
 
 async fn check_history(kind: Kind, seed: u64, steps: usize) {
+    check_history_of(kind, seed, steps, false).await;
+}
+
+/// [`check_history`]; with `descending_entries`, each sorted-set generation
+/// is given the descending index entries and header of the releases before
+/// ascending-only indexes as soon as it is made, so their reads and writes
+/// are checked too.
+async fn check_history_of(kind: Kind, seed: u64, steps: usize, descending_entries: bool) {
     let dir = tempfile::tempdir().unwrap();
     let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
@@ -357,7 +365,16 @@ async fn check_history(kind: Kind, seed: u64, steps: usize) {
             stored, model,
             "seed {seed} step {step}: record after {op:?}"
         );
-        let header = header_of(&ks, &key);
+        let mut header = header_of(&ks, &key);
+        if let Some(h) = header
+            .as_ref()
+            .filter(|h| h.score_index && !h.descending_index)
+        {
+            if descending_entries {
+                with_descending_entries(&ks, &key, h);
+                header = header_of(&ks, &key);
+            }
+        }
         if let (Some(h), Some(coll)) = (&header, sole_members(&model)) {
             if kind == Kind::List {
                 // Known, and bounds of the list: end reads start there.
@@ -450,9 +467,19 @@ fn check_score_index(
             "{at}: ascending index {got:?} vs {want:?}"
         );
     }
+    // Descending entries only in generations made before ascending-only
+    // indexes, and then exactly the reverse.
     let mut desc = index_entries(ks, key, h, true);
     desc.reverse();
-    assert_eq!(desc, asc, "{at}: descending index");
+    if h.descending_index {
+        assert_eq!(desc, asc, "{at}: descending index");
+    } else {
+        assert_eq!(
+            desc,
+            [],
+            "{at}: descending entries in an ascending-only index"
+        );
+    }
     // The end bounds are at or below the first entry each way.
     if let (Some(lo), Some(hi)) = (asc.first(), asc.last()) {
         assert!(
@@ -496,6 +523,45 @@ async fn split_sorted_sets_match_the_one_record_model() {
     for seed in 30..33 {
         check_history(Kind::ZSet, seed, 500).await;
     }
+}
+
+/// Sorted sets split by a release that kept descending index entries are
+/// read from them, and written with both, as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn split_sorted_sets_with_descending_entries_match_the_one_record_model() {
+    for seed in 40..42 {
+        check_history_of(Kind::ZSet, seed, 500, true).await;
+    }
+}
+
+/// Gives a split sorted set's generation what a release before
+/// ascending-only indexes wrote: a descending entry for every ascending
+/// one, and a header without flag bit 3.
+fn with_descending_entries(ks: &Keyspace, key: &[u8], h: &crate::version::codec::SplitHeader) {
+    use super::score_index::{entry_suffix, index_prefix, parse_entry, tagged};
+    let ns = ks.namespace(0).unwrap();
+    let index = index_prefix(&super::split::member_prefix(ns, key, h.generation));
+    let (asc, desc) = (tagged(&index, false), tagged(&index, true));
+    let mut batch = ringkv_engine::WriteBatch::new();
+    for item in ks.engine().iter_prefix(&asc).unwrap() {
+        let (k, v) = item.unwrap();
+        let (score, member) = parse_entry(&k, asc.len(), false).unwrap();
+        let mut entry = desc.clone();
+        entry.extend_from_slice(&entry_suffix(score, &member, true));
+        batch.put(entry, v);
+    }
+    let old = crate::version::codec::SplitHeader {
+        descending_index: true,
+        ..h.clone()
+    };
+    batch.put(
+        crate::token::engine_key(ns, key),
+        ringkv_engine::Value::with_expiry(
+            crate::version::codec::encode_split_header(&old),
+            h.expire_at_ms,
+        ),
+    );
+    ks.engine().write(batch).unwrap();
 }
 
 /// Waits (up to 5 s) until `want` member records are left.

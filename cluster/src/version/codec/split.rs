@@ -28,6 +28,10 @@ const SPLIT_FLAG_UNEXPIRING_MEMBERS: u8 = 2;
 /// Split-header flag: member histories follow the flags
 /// (`docs/formats/record.md` §3.6).
 const SPLIT_FLAG_MEMBER_HISTORIES: u8 = 4;
+/// Split-header flag: a sorted set's score index has ascending entries
+/// only; reads from the highest score walk them down
+/// (`docs/formats/record.md` §3.6).
+const SPLIT_FLAG_ASCENDING_ONLY: u8 = 8;
 /// First byte of a split collection's member record.
 pub const MEMBER_FORMAT: u8 = 1;
 
@@ -62,6 +66,10 @@ pub struct SplitHeader {
     /// Whether a sorted set's members have score-index entries (always,
     /// for a sorted set split by this version; never in format 3).
     pub score_index: bool,
+    /// Whether its score index also has descending entries (generations
+    /// made before flag bit 3; never for a new one, whose reads from the
+    /// highest score walk the ascending entries down).
+    pub descending_index: bool,
     /// Whether this generation's member records carry no engine expiry, so
     /// a new expiry rewrites only the header (always, for a generation
     /// made by this version; never in format 3).
@@ -104,6 +112,9 @@ pub fn encode_split_header(h: &SplitHeader) -> Bytes {
     if !h.member_histories.is_empty() {
         flags |= SPLIT_FLAG_MEMBER_HISTORIES;
     }
+    if h.score_index && !h.descending_index {
+        flags |= SPLIT_FLAG_ASCENDING_ONLY;
+    }
     out.put_u8(flags);
     if !h.member_histories.is_empty() {
         put_member_histories(&mut out, &h.member_histories);
@@ -143,14 +154,17 @@ pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
         first: r.blob("first position")?,
         last: r.blob("last position")?,
         score_index: false,
+        descending_index: false,
         unexpiring_members: false,
         member_histories: MemberHistories::new(),
     };
     if format == RECORD_FORMAT_SPLIT {
         let at = r.pos;
         let flags = r.u8("header flags")?;
-        let known =
-            SPLIT_FLAG_SCORE_INDEX | SPLIT_FLAG_UNEXPIRING_MEMBERS | SPLIT_FLAG_MEMBER_HISTORIES;
+        let known = SPLIT_FLAG_SCORE_INDEX
+            | SPLIT_FLAG_UNEXPIRING_MEMBERS
+            | SPLIT_FLAG_MEMBER_HISTORIES
+            | SPLIT_FLAG_ASCENDING_ONLY;
         if flags & !known != 0 {
             return Err(DecodeError::Invalid {
                 offset: at,
@@ -158,6 +172,7 @@ pub fn decode_split_header(bytes: &[u8]) -> Result<SplitHeader, DecodeError> {
             });
         }
         header.score_index = flags & SPLIT_FLAG_SCORE_INDEX != 0;
+        header.descending_index = header.score_index && flags & SPLIT_FLAG_ASCENDING_ONLY == 0;
         header.unexpiring_members = flags & SPLIT_FLAG_UNEXPIRING_MEMBERS != 0;
         if flags & SPLIT_FLAG_MEMBER_HISTORIES != 0 {
             header.member_histories = r.member_histories()?;
