@@ -291,7 +291,6 @@ pub(super) fn members_in(
     if w.count == 0 {
         return Ok(out);
     }
-    let (prefix, descending) = index;
     let visit = |member| {
         if skip > 0 {
             skip -= 1;
@@ -300,11 +299,7 @@ pub(super) fn members_in(
         out.push(member);
         out.len() < w.count
     };
-    if w.rev && !descending {
-        walk_down(engine, snapshot, prefix, w, from, visit)?;
-    } else {
-        walk(engine, snapshot, prefix, w, from, visit)?;
-    }
+    walk(engine, snapshot, index, w, from, visit)?;
     Ok(out)
 }
 
@@ -319,7 +314,7 @@ pub(super) fn count_in(
 ) -> Result<u64> {
     let mut n = 0u64;
     let ascending = ScoreWindow { rev: false, ..*w };
-    walk(engine, snapshot, prefix, &ascending, from, |_| {
+    walk(engine, snapshot, (prefix, false), &ascending, from, |_| {
         n += 1;
         true
     })?;
@@ -327,11 +322,14 @@ pub(super) fn count_in(
 }
 
 /// Visits the members within `w`'s bounds in its direction (offset and
-/// count aside) until `visit` says stop.
+/// count aside) until `visit` says stop: forward over the ascending
+/// entries, or for `w.rev` over the descending ones (a generation that has
+/// them, `descending`) or down the ascending ones. `from` is the bound in
+/// `w`'s order where its members start (empty when not known).
 fn walk(
     engine: &Engine,
     snapshot: &Snapshot,
-    prefix: &[u8],
+    (prefix, descending): (&[u8], bool),
     w: &ScoreWindow,
     from: &[u8],
     mut visit: impl FnMut(Bytes) -> bool,
@@ -339,72 +337,45 @@ fn walk(
     if w.min > w.max {
         return Ok(());
     }
-    let base = tagged(prefix, w.rev);
     let first = if w.rev { w.max } else { w.min };
-    let at_first = entry_suffix(first, b"", w.rev);
-    let mut start = base.clone();
-    start.extend_from_slice(at_first.get(..8).unwrap_or_default().max(from));
+    let down = w.rev && !descending;
+    // Entries in `w`'s order when read forward.
+    let forward_rev = w.rev && !down;
+    let base = tagged(prefix, forward_rev);
     let end = prefix_end(&base).unwrap_or_default();
-    for item in engine.iter(
-        Bound::Included(&start[..]),
-        Bound::Excluded(&end[..]),
-        Some(snapshot),
-    )? {
+    let iter = if down {
+        // Every entry of a score up to `w.max` sorts before the next
+        // score's; the walk starts there or at the highest entry `from`
+        // names, whichever is lower.
+        let mut of_max = base.clone();
+        of_max.extend_from_slice(&sortable(w.max).to_be_bytes());
+        let past_max = prefix_end(&of_max).unwrap_or_default().min(end);
+        let highest = highest_entry(&base, from).filter(|h| *h < past_max);
+        let upper = match &highest {
+            Some(h) => Bound::Included(&h[..]),
+            None => Bound::Excluded(&past_max[..]),
+        };
+        let mut lower = base.clone();
+        lower.extend_from_slice(&sortable(w.min).to_be_bytes());
+        engine.iter_rev(Bound::Included(&lower[..]), upper, Some(snapshot))?
+    } else {
+        let at_first = entry_suffix(first, b"", forward_rev);
+        let mut start = base.clone();
+        start.extend_from_slice(at_first.get(..8).unwrap_or_default().max(from));
+        engine.iter(
+            Bound::Included(&start[..]),
+            Bound::Excluded(&end[..]),
+            Some(snapshot),
+        )?
+    };
+    for item in iter {
         let (k, _) = item?;
-        let Some((score, member)) = parse_entry(&k, base.len(), w.rev) else {
+        let Some((score, member)) = parse_entry(&k, base.len(), forward_rev) else {
             continue;
         };
         if !w.contains(score) {
             // Before the window (an excluded first bound), or past it.
             if score == first {
-                continue;
-            }
-            break;
-        }
-        if !visit(member) {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// [`walk`] from the highest score down, over the ascending entries (a
-/// generation without descending ones). `from` is the header's bound in
-/// descending order, the suffix of the highest entry there can be: the
-/// walk starts at it, so the deletions pops from the top left above it
-/// are never passed.
-fn walk_down(
-    engine: &Engine,
-    snapshot: &Snapshot,
-    prefix: &[u8],
-    w: &ScoreWindow,
-    from: &[u8],
-    mut visit: impl FnMut(Bytes) -> bool,
-) -> Result<()> {
-    if w.min > w.max {
-        return Ok(());
-    }
-    let base = tagged(prefix, false);
-    let index_end = prefix_end(&base).unwrap_or_default();
-    // Every entry of a score up to `w.max` sorts before the next score's.
-    let mut of_max = base.clone();
-    of_max.extend_from_slice(&sortable(w.max).to_be_bytes());
-    let past_max = prefix_end(&of_max).unwrap_or_default().min(index_end);
-    let highest = highest_entry(&base, from).filter(|h| *h < past_max);
-    let upper = match &highest {
-        Some(h) => Bound::Included(&h[..]),
-        None => Bound::Excluded(&past_max[..]),
-    };
-    let mut lower = base.clone();
-    lower.extend_from_slice(&sortable(w.min).to_be_bytes());
-    for item in engine.iter_rev(Bound::Included(&lower[..]), upper, Some(snapshot))? {
-        let (k, _) = item?;
-        let Some((score, member)) = parse_entry(&k, base.len(), false) else {
-            continue;
-        };
-        if !w.contains(score) {
-            // An excluded `max`, or past `min`.
-            if score == w.max {
                 continue;
             }
             break;

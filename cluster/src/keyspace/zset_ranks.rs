@@ -45,6 +45,10 @@ pub(super) const MAX_ORDER_BYTES: usize = 8 << 20;
 /// What a copy spends per member beside its name.
 pub(super) const ENTRY_BYTES: usize = 48;
 
+/// Entries a walk reads before it judges from them whether the whole
+/// copy would fit.
+const SIZE_SAMPLE: usize = 1024;
+
 /// Members with their items, in some order.
 pub(super) type MemberItems = Vec<(Bytes, Vec<Item>)>;
 
@@ -253,8 +257,15 @@ impl SetAt<'_> {
         let mut start = ascending.clone();
         start.extend_from_slice(&header.first);
         let end = prefix_end(&ascending).unwrap_or_default();
-        let capacity = usize::try_from(header.count).unwrap_or(0).min(1 << 20);
-        let mut entries = VecDeque::with_capacity(capacity);
+        // A set whose copy cannot fit is not walked: every entry costs at
+        // least ENTRY_BYTES, and the first entries tell the rest's size.
+        // (Each ZRANK of a set of 300,000 members walked 170,000 entries,
+        // about 20 ms, before finding that out.)
+        let count = usize::try_from(header.count).unwrap_or(usize::MAX);
+        if count.saturating_mul(ENTRY_BYTES) > MAX_ORDER_BYTES {
+            return Ok(None);
+        }
+        let mut entries = VecDeque::with_capacity(count.min(1 << 20));
         let mut bytes = 0usize;
         for item in self.engine.iter(
             Bound::Included(&start[..]),
@@ -267,7 +278,9 @@ impl SetAt<'_> {
                 return Ok(None);
             };
             bytes += member.len() + ENTRY_BYTES;
-            if bytes > MAX_ORDER_BYTES {
+            let estimate = (bytes / (entries.len() + 1)).saturating_mul(count);
+            if bytes > MAX_ORDER_BYTES || entries.len() == SIZE_SAMPLE && estimate > MAX_ORDER_BYTES
+            {
                 return Ok(None);
             }
             // Copied: a slice would keep the whole engine key's buffer.
