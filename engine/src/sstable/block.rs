@@ -226,6 +226,16 @@ impl Block {
     }
 }
 
+/// An entry decoded for a walk backward: its offset, where its key ends in
+/// `BlockIter::back_keys`, its value's range and the next entry's offset.
+#[derive(Clone, Copy)]
+struct BackEntry {
+    at: usize,
+    key_end: usize,
+    value: (usize, usize),
+    next: usize,
+}
+
 /// Cursor over one block. Errors (a corrupt entry despite a good checksum,
 /// i.e. a bug or a crafted file) surface through `status`.
 pub(crate) struct BlockIter {
@@ -236,6 +246,11 @@ pub(crate) struct BlockIter {
     next: usize,
     /// Offset of the current entry.
     cur: usize,
+    /// Walking backward: the entries of the current restart interval
+    /// before the current one, decoded once ([`BackEntry`]), their keys
+    /// back to back in `back_keys`.
+    back: Vec<BackEntry>,
+    back_keys: Vec<u8>,
     valid: bool,
     err: Option<DecodeError>,
 }
@@ -249,6 +264,8 @@ impl BlockIter {
             value: (0, 0),
             next: 0,
             cur: 0,
+            back: Vec::new(),
+            back_keys: Vec::new(),
             valid: false,
             err: None,
         }
@@ -330,12 +347,14 @@ impl BlockIter {
     }
 
     pub(crate) fn seek_first(&mut self) {
+        self.back.clear();
         self.key.clear();
         self.next = 0;
         self.decode_next();
     }
 
     pub(crate) fn next(&mut self) {
+        self.back.clear();
         self.decode_next();
     }
 
@@ -355,22 +374,51 @@ impl BlockIter {
     /// Decodes from restart point `r` up to the last entry that starts
     /// before `end` (an entry's offset), which becomes current; invalid
     /// when none does.
+    /// The entries before the last are kept for the steps back after it.
     fn decode_before(&mut self, r: usize, end: usize) {
+        self.back.clear();
+        self.back_keys.clear();
         self.key.clear();
         self.next = self.block.restart(r);
         self.valid = false;
         while self.next < end {
             self.decode_next();
             if !self.valid {
+                self.back.clear();
                 return;
             }
+            self.back_keys.extend_from_slice(&self.key);
+            self.back.push(BackEntry {
+                at: self.cur,
+                key_end: self.back_keys.len(),
+                value: self.value,
+                next: self.next,
+            });
+        }
+        // The last one decoded is current.
+        if let Some(last) = self.back.pop() {
+            self.back_keys
+                .truncate(last.key_end.saturating_sub(self.key.len()));
         }
     }
 
     /// Moves to the entry before the current one (invalid at the first):
-    /// decodes from the restart point before it, as entries share their
-    /// key's prefix with the one before.
+    /// from the entries of its restart interval decoded for an earlier
+    /// step, or by decoding them from the restart point before it, as
+    /// entries share their key's prefix with the one before.
     pub(crate) fn prev(&mut self) {
+        if let Some(e) = self.back.pop() {
+            let start = self.back.last().map_or(0, |b| b.key_end);
+            self.key.clear();
+            self.key
+                .extend_from_slice(self.back_keys.get(start..e.key_end).unwrap_or_default());
+            self.back_keys.truncate(start);
+            self.cur = e.at;
+            self.value = e.value;
+            self.next = e.next;
+            self.valid = true;
+            return;
+        }
         let cur = self.cur;
         // The restart points before `cur` (they ascend in a good block; in
         // a bad one this finds some point, and decoding stops at `cur`).
@@ -413,6 +461,7 @@ impl BlockIter {
 
     /// Positions at the first entry whose key is >= `target` (internal order).
     pub(crate) fn seek(&mut self, target: &[u8]) {
+        self.back.clear();
         // Last restart whose key is < target.
         let (mut lo, mut hi) = (0usize, self.block.num_restarts);
         while lo + 1 < hi {
