@@ -386,11 +386,7 @@ impl Memtable {
                     if taken == max {
                         return true;
                     }
-                    out.push((
-                        Bytes::copy_from_slice(user),
-                        rec.seq(),
-                        rec.internal_value(),
-                    ));
+                    out.push(mem_entry(rec));
                     taken += 1;
                 }
                 continue;
@@ -403,7 +399,7 @@ impl Memtable {
                 if taken == max {
                     return true;
                 }
-                out.push((Bytes::copy_from_slice(user), seq, rec.internal_value()));
+                out.push(mem_entry(rec));
                 taken += 1;
             }
         }
@@ -438,16 +434,21 @@ impl Memtable {
                 if taken == max {
                     return true;
                 }
-                out.push((
-                    Bytes::copy_from_slice(user),
-                    rec.seq(),
-                    rec.internal_value(),
-                ));
+                out.push(mem_entry(rec));
                 taken += 1;
             }
         }
         false
     }
+}
+
+/// A scan's copy of the version `rec`: its key, sequence and value.
+fn mem_entry(rec: Rec) -> MemEntry {
+    (
+        Bytes::copy_from_slice(rec.key()),
+        rec.seq(),
+        rec.internal_value(),
+    )
 }
 
 #[cfg(test)]
