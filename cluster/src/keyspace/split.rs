@@ -519,33 +519,30 @@ pub(super) fn load_members(
             element,
             matches,
             scan,
-        } => {
-            let mut through = Through::new(matches, scan);
-            if through.wants_any() {
-                visit_members(engine, snapshot, ns, key, header, |m, items| {
-                    let (keep, more) = through.step(holds(header, &m, &items, element));
-                    if keep {
-                        out.push((m, items));
-                    }
-                    more
-                })?;
-            }
         }
-        Need::TailThrough {
+        | Need::TailThrough {
             element,
             matches,
             scan,
         } => {
+            // A search from the tail walks down and keeps what it read in
+            // member order.
+            let from_tail = matches!(need, Need::TailThrough { .. });
             let mut through = Through::new(matches, scan);
             if through.wants_any() {
-                visit_members_back(engine, snapshot, ns, key, header, |m, items| {
+                let take = |m: Bytes, items: Vec<Item>| {
                     let (keep, more) = through.step(holds(header, &m, &items, element));
                     if keep {
                         out.push((m, items));
                     }
                     more
-                })?;
-                out.reverse();
+                };
+                if from_tail {
+                    visit_members_back(engine, snapshot, ns, key, header, take)?;
+                    out.reverse();
+                } else {
+                    visit_members(engine, snapshot, ns, key, header, take)?;
+                }
             }
         }
         Need::Range { start, stop } => {
