@@ -35,6 +35,9 @@ mod per_collection;
 mod point_read_tests;
 mod prefetch;
 pub mod ranges;
+mod rank_pieces;
+#[cfg(test)]
+mod rank_pieces_tests;
 mod reclaim;
 mod sample_names;
 mod sample_pool;

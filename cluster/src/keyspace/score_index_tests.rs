@@ -159,7 +159,9 @@ fn blocks_read_by_rank(ks: &super::Keyspace, key: &[u8], member: &Bytes) -> (u64
 /// that out: a set of more members than the budget holds at the least,
 /// and one whose first entries show their names make it too large. Each
 /// ZRANK of a 300,000-member set walked 170,000 entries before (about
-/// 20 ms), and hundreds of blocks.
+/// 20 ms), and hundreds of blocks. A rank in the middle, once the set's
+/// second rank read has made counts per piece of its index
+/// (`super::rank_pieces`), reads a piece's few blocks.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rank_in_a_set_too_large_for_a_copy_reads_near_its_end() {
     use super::split_tests::apply;
@@ -190,4 +192,20 @@ async fn a_rank_in_a_set_too_large_for_a_copy_reads_near_its_end() {
     let (rank, blocks) = blocks_read_by_rank(&ks, b"wide", &long(19_900));
     assert_eq!(rank, 19_900);
     assert!(blocks < 400, "{blocks} blocks read for a rank near the end");
+    // In the middle: the set's second rank read makes counts per piece of
+    // its index (one walk), and the reads after it walk one piece.
+    let (rank, _) = blocks_read_by_rank(&ks, b"many", &Bytes::from("m090000"));
+    assert_eq!(rank, 90_000);
+    for (member, want) in [
+        ("m120000", 120_000),
+        ("m060001", 60_001),
+        ("m179999", 179_999),
+    ] {
+        let (rank, blocks) = blocks_read_by_rank(&ks, b"many", &Bytes::from(member));
+        assert_eq!(rank, want);
+        assert!(
+            blocks < 50,
+            "{blocks} blocks read for a rank from the pieces"
+        );
+    }
 }

@@ -22,13 +22,14 @@
 
 use std::collections::VecDeque;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use ringkv_engine::{Engine, Snapshot};
 
 use super::per_collection::{CollectionId, KeptPerCollection, collection_id};
+use super::rank_pieces::{self, RankPieces};
 use super::score_index::{self, ScoreWindow, sortable};
 use super::split::{get_member, header_version, member_prefix, prefix_end};
 use super::{Keyspace, LexWindow, Need};
@@ -78,12 +79,16 @@ type Orders = KeptPerCollection<Order, MAX_ORDERS>;
 
 /// The copies of split sorted sets' score order and split lists' positions
 /// (`super::list_index`) of a keyspace.
-#[derive(Default)]
 pub struct RankOrders {
     inner: Mutex<Orders>,
+    /// Bytes a sorted set's copy may take when made ([`MAX_ORDER_BYTES`];
+    /// a test lowers it to read ranks from pieces).
+    set_copy_bytes: AtomicUsize,
     /// Copies made (each one walk of a sorted set's index or a list's
     /// positions).
     pub walks: AtomicU64,
+    /// Counts per piece of the sets too large for a copy.
+    pub(super) pieces: RankPieces,
 }
 
 /// What a write changed in a sorted set's index.
@@ -93,7 +98,30 @@ pub(super) struct IndexChanges {
     pub added: Vec<Entry>,
 }
 
+impl Default for RankOrders {
+    fn default() -> Self {
+        RankOrders {
+            inner: Mutex::default(),
+            set_copy_bytes: AtomicUsize::new(MAX_ORDER_BYTES),
+            walks: AtomicU64::new(0),
+            pieces: RankPieces::default(),
+        }
+    }
+}
+
 impl RankOrders {
+    /// Sorted sets get copies of their order of at most `copy_bytes`, and
+    /// pieces of `piece_entries` beyond.
+    #[cfg(test)]
+    pub(super) fn set_limits(&self, copy_bytes: usize, piece_entries: usize) {
+        self.set_copy_bytes.store(copy_bytes, Ordering::Relaxed);
+        self.pieces.set_size(piece_entries);
+    }
+
+    fn copy_bytes(&self) -> usize {
+        self.set_copy_bytes.load(Ordering::Relaxed)
+    }
+
     /// The ascending rank of `entry` in the copy of `id` at `version`;
     /// `None` without one, or when the copy does not hold it (the copy is
     /// dropped).
@@ -140,13 +168,14 @@ impl RankOrders {
     /// Whether any copy is kept (a write need not work out its changes
     /// without one).
     pub(super) fn holds_any(&self) -> bool {
-        !self.inner.lock().is_empty()
+        !self.inner.lock().is_empty() || self.pieces.holds_any()
     }
 
     /// After a write of `id` that replaced the header at `before` with one
     /// at `after`: a copy at `before` takes `changes` and moves to `after`;
     /// any other copy of `id` is dropped.
     pub(super) fn apply(&self, id: &CollectionId, before: u64, after: u64, changes: &IndexChanges) {
+        self.pieces.apply(id, before, after, changes);
         let mut orders = self.inner.lock();
         let Some(order) = orders.get_mut(id) else {
             return;
@@ -248,9 +277,9 @@ impl SetAt<'_> {
     }
 
     /// Every entry of the set's ascending index from its lower bound, in
-    /// order; `None` past [`MAX_ORDER_BYTES`] or when the count disagrees
+    /// order; `None` past `max_bytes` or when the count disagrees
     /// with the header.
-    fn walk_order(&self) -> Result<Option<VecDeque<Entry>>> {
+    fn walk_order(&self, max_bytes: usize) -> Result<Option<VecDeque<Entry>>> {
         let header = self.header;
         let index = score_index::index_prefix(&member_prefix(self.ns, self.key, header.generation));
         let ascending = score_index::tagged(&index, false);
@@ -262,7 +291,7 @@ impl SetAt<'_> {
         // (Each ZRANK of a set of 300,000 members walked 170,000 entries,
         // about 20 ms, before finding that out.)
         let count = usize::try_from(header.count).unwrap_or(usize::MAX);
-        if count.saturating_mul(ENTRY_BYTES) > MAX_ORDER_BYTES {
+        if count.saturating_mul(ENTRY_BYTES) > max_bytes {
             return Ok(None);
         }
         let mut entries = VecDeque::with_capacity(count.min(1 << 20));
@@ -279,8 +308,7 @@ impl SetAt<'_> {
             };
             bytes += member.len() + ENTRY_BYTES;
             let estimate = (bytes / (entries.len() + 1)).saturating_mul(count);
-            if bytes > MAX_ORDER_BYTES || entries.len() == SIZE_SAMPLE && estimate > MAX_ORDER_BYTES
-            {
+            if bytes > max_bytes || entries.len() == SIZE_SAMPLE && estimate > max_bytes {
                 return Ok(None);
             }
             // Copied: a slice would keep the whole engine key's buffer.
@@ -308,14 +336,17 @@ pub(super) fn ascending_rank(
     if let Some(rank) = orders.rank(&id, version, &entry) {
         return Ok(Some(rank));
     }
-    let Some(entries) = set.walk_order()? else {
-        return Ok(None);
-    };
-    let rank = entries.binary_search(&entry).ok();
-    if rank.is_some() {
-        orders.keep(id, version, entries);
+    // A set with pieces, or too large for a copy: ranks by its pieces.
+    if !orders.pieces.holds(&id) {
+        if let Some(entries) = set.walk_order(orders.copy_bytes())? {
+            let rank = entries.binary_search(&entry).ok();
+            if rank.is_some() {
+                orders.keep(id, version, entries);
+            }
+            return Ok(rank.and_then(|r| u64::try_from(r).ok()));
+        }
     }
-    Ok(rank.and_then(|r| u64::try_from(r).ok()))
+    rank_pieces::ascending_rank(set, &orders.pieces, &entry)
 }
 
 /// A sorted set of at most this many members gets a copy of its order
@@ -353,7 +384,7 @@ fn from_copy_up_to<T>(
     if set.header.count > max_members {
         return Ok(None);
     }
-    let Some(entries) = set.walk_order()? else {
+    let Some(entries) = set.walk_order(orders.copy_bytes())? else {
         return Ok(None);
     };
     let found = pick(&entries);
@@ -384,7 +415,12 @@ pub(super) fn ranked_names(
     } else {
         (from, to)
     };
-    let names = from_copy(set, orders, |entries| names_in(entries, lo, hi))?;
+    let mut names = from_copy(set, orders, |entries| names_in(entries, lo, hi))?;
+    // Far from both ends of a set with no copy: from its pieces.
+    if names.is_none() && lo.min(len - hi) >= orders.pieces.size() {
+        let ranks = |r: usize| u64::try_from(r).unwrap_or(u64::MAX);
+        names = rank_pieces::names_in_ranks(set, &orders.pieces, ranks(lo), ranks(hi))?;
+    }
     Ok(names.map(|names| {
         if rev {
             names.into_iter().rev().collect()

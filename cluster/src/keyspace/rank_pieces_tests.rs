@@ -1,0 +1,166 @@
+//! Ranks and rank windows of sorted sets read from counts per piece of
+//! their score index (`super::rank_pieces`), against a model, through the
+//! writes that move the counts: re-scores, new members crowding one
+//! piece, removals, pops from both ends, score ranges, flushes.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::split_tests::{apply, header_of};
+use super::{Keyspace, Need, live_entry};
+use crate::version::{CollectionOp, Kind, PopEnd, zadd};
+
+/// Every member in Redis's order (score, then member bytes).
+fn model_order(ks: &Keyspace, key: &[u8]) -> Vec<Bytes> {
+    let Some(record) = ks.read_record(0, key).unwrap() else {
+        return Vec::new();
+    };
+    let Some(members) = live_entry(&record, ks.now_ms()).and_then(|e| e.members) else {
+        return Vec::new();
+    };
+    let mut scored: Vec<(f64, Bytes)> = members
+        .map
+        .iter()
+        .map(|(m, v)| (std::str::from_utf8(v).unwrap().parse().unwrap(), m.clone()))
+        .collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    scored.into_iter().map(|(_, m)| m).collect()
+}
+
+fn random_op(rng: &mut StdRng, fresh: &mut u32) -> CollectionOp {
+    let named = Bytes::from(format!("m{:04}", rng.random_range(0..1500)));
+    let old = || named.clone();
+    match rng.random_range(0..20) {
+        0..=5 => CollectionOp::ZAdd {
+            pairs: vec![(old(), f64::from(rng.random_range(-5..5)))],
+            flags: zadd::INCR,
+        },
+        // New members at one score: they crowd one piece until it is cut.
+        6..=11 => {
+            *fresh += 1;
+            CollectionOp::ZAdd {
+                pairs: vec![(Bytes::from(format!("n{fresh:05}")), 7.5)],
+                flags: 0,
+            }
+        }
+        12..=14 => CollectionOp::Remove {
+            kind: Kind::ZSet,
+            members: vec![old()],
+        },
+        15 | 16 => CollectionOp::Pop {
+            kind: Kind::ZSet,
+            count: rng.random_range(1..4),
+            end: if rng.random_bool(0.5) {
+                PopEnd::Min
+            } else {
+                PopEnd::Max
+            },
+        },
+        17 => {
+            let min = f64::from(rng.random_range(-20..40));
+            CollectionOp::RemoveScores {
+                min,
+                min_exclusive: false,
+                max: min + 0.5,
+                max_exclusive: rng.random_bool(0.5),
+            }
+        }
+        _ => CollectionOp::ZAdd {
+            pairs: vec![(old(), f64::from(rng.random_range(0..80)) / 2.0)],
+            flags: 0,
+        },
+    }
+}
+
+/// A sorted set given no copy of its order (budget 0) reads its ranks
+/// and rank windows from pieces of 16 entries, through 3,000 random
+/// writes: every read matches the model, the pieces are made by a few
+/// walks in all (not one per read), and the piece the new members crowd
+/// is cut.
+#[tokio::test(flavor = "multi_thread")]
+async fn ranks_from_pieces_follow_random_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    ks.inner.ranks.set_limits(0, 16);
+    let add = CollectionOp::ZAdd {
+        pairs: (0..1500)
+            .map(|i| (Bytes::from(format!("m{i:04}")), f64::from(i % 40)))
+            .collect(),
+        flags: 0,
+    };
+    apply(&ks, b"z", &add).await.0.unwrap();
+    assert!(header_of(&ks, b"z").unwrap().score_index, "stored split");
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut fresh = 0;
+    let (mut ranks, mut windows) = (0, 0);
+    for round in 0..3000 {
+        let op = random_op(&mut rng, &mut fresh);
+        let _ = apply(&ks, b"z", &op).await;
+        if round % 700 == 0 {
+            ks.engine().flush().unwrap();
+        }
+        if round % 10 != 0 {
+            continue;
+        }
+        let order = model_order(&ks, b"z");
+        let len = order.len();
+        for _ in 0..4 {
+            let i = rng.random_range(0..len);
+            let member = &order[i];
+            for rev in [false, true] {
+                let read = ks
+                    .read_partial(0, b"z", Need::Rank { member, rev })
+                    .unwrap();
+                let want = if rev { len - 1 - i } else { i };
+                assert_eq!(
+                    read.unwrap().counted,
+                    Some(want as u64),
+                    "round {round}: rank of {member:?}, rev {rev}"
+                );
+                ranks += 1;
+            }
+        }
+        let start = rng.random_range(20..len as i64 - 40);
+        for (start, stop) in [(start, start + 9), (start, start), (start, start + 30)] {
+            for rev in [false, true] {
+                let read = ks.read_partial(0, b"z", Need::Ranks { start, stop, rev });
+                let got: Vec<Bytes> = read
+                    .unwrap()
+                    .unwrap()
+                    .members
+                    .into_iter()
+                    .map(|(m, _)| m)
+                    .collect();
+                let mut want: Vec<Bytes> = order.clone();
+                if rev {
+                    want.reverse();
+                }
+                let want = &want[start as usize..=stop as usize];
+                assert_eq!(
+                    got, want,
+                    "round {round}: ranks {start}..={stop}, rev {rev}"
+                );
+                windows += 1;
+            }
+        }
+    }
+    let pieces = &ks.inner.ranks.pieces;
+    let (walks, cuts) = (
+        pieces.walks.load(Ordering::Relaxed),
+        pieces.cuts.load(Ordering::Relaxed),
+    );
+    assert!(
+        ranks >= 2400 && windows >= 1800,
+        "{ranks} ranks, {windows} windows"
+    );
+    assert_eq!(
+        ks.inner.ranks.walks.load(Ordering::Relaxed),
+        0,
+        "no copy made"
+    );
+    assert!((1..=5).contains(&walks), "pieces made {walks} times");
+    assert!(cuts >= 5, "{cuts} pieces cut");
+}
