@@ -328,6 +328,18 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.keyspace().order_copies(),
     ),
     counter(
+        "collection_rank_piece_walks",
+        "ringkv_collection_rank_piece_walks_total",
+        "Walks that counted a sorted set too large for a copy of its order in pieces, for ranks",
+        |c| c.keyspace().rank_piece_stats().0,
+    ),
+    counter(
+        "collection_rank_pieces_cut",
+        "ringkv_collection_rank_pieces_cut_total",
+        "Pieces of a large sorted set's index that writes grew past twice their size, cut again",
+        |c| c.keyspace().rank_piece_stats().1,
+    ),
+    counter(
         "cluster_anti_entropy_rounds",
         "ringkv_cluster_anti_entropy_rounds_total",
         "Anti-entropy rounds (background, CLUSTER REPAIR, join, leave)",

@@ -432,6 +432,15 @@ impl Keyspace {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many walks cut a sorted set too large for a copy of its order
+    /// into counted pieces (`rank_pieces`), and how many pieces grown by
+    /// writes were cut again, for INFO and metrics.
+    pub fn rank_piece_stats(&self) -> (u64, u64) {
+        let pieces = &self.inner.ranks.pieces;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        (pieces.walks.load(relaxed), pieces.cuts.load(relaxed))
+    }
+
     /// What the background deletion of replaced collection members has done.
     pub fn reclaim_stats(&self) -> &ReclaimStats {
         &self.inner.reclaimer.stats
