@@ -19,7 +19,8 @@
 # a shared machine weighs on one side only. On the big sorted set it prints the server time per
 # call (INFO commandstats, one client) of ZRANGEBYSCORE ... LIMIT 0 10 from the lowest
 # score, from the middle and from the highest (REV), of ZRANGE 0 9 and
-# ZREVRANGE 0 9, of ZRANK and ZREVRANK of a member near an end, of ZCOUNT
+# ZREVRANGE 0 9, of ZRANK and ZREVRANK of a member near an end, of ZRANK
+# of the middle member and ZRANGE of ten ranks from the middle, of ZCOUNT
 # over 1,000 scores, of ZRANGEBYSCORE over 10 scores without LIMIT, of
 # ZREMRANGEBYSCORE and ZREMRANGEBYRANK at the low end (a sliding window's
 # trim), and of ZPOPMIN, and checks those windows against a read
@@ -170,6 +171,7 @@ mid=$((MEMBERS / 2))
 # at random, so their names no longer tell).
 near_low=$(redis-cli -p "$PORT" zrange bigzset 100 100)
 near_high=$(redis-cli -p "$PORT" zrevrange bigzset 100 100)
+in_middle=$(redis-cli -p "$PORT" zrange bigzset "$mid" "$mid")
 echo
 printf '%-52s %s\n' "sorted set of $MEMBERS, server time per call" "usec"
 for q in "ZRANGEBYSCORE bigzset -inf +inf LIMIT 0 10" \
@@ -179,6 +181,8 @@ for q in "ZRANGEBYSCORE bigzset -inf +inf LIMIT 0 10" \
          "ZREVRANGE bigzset 0 9 WITHSCORES" \
          "ZRANK bigzset $near_low" \
          "ZREVRANK bigzset $near_high" \
+         "ZRANK bigzset $in_middle" \
+         "ZRANGE bigzset $mid $((mid + 9))" \
          "ZCOUNT bigzset ($mid $((mid + 1000))" \
          "ZRANGEBYSCORE bigzset $mid $((mid + 10))" \
          "ZREMRANGEBYSCORE bigzset -inf 5" \
@@ -223,6 +227,9 @@ checks = [
      [p[0] for p in above[::-1][5:15]]),
     (cmd(b"ZREVRANGE", b"bigzset", b"0", b"9"), [p[0] for p in whole[::-1][:10]]),
     (cmd(b"ZRANGE", b"bigzset", b"-10", b"-1"), [p[0] for p in whole[-10:]]),
+    (cmd(b"ZRANGE", b"bigzset", m, b"%d" % (mid + 9)), [p[0] for p in whole[int(mid):int(mid) + 10]]),
+    (cmd(b"ZRANK", b"bigzset", whole[int(mid)][0]), b"%d" % mid),
+    (cmd(b"ZREVRANK", b"bigzset", whole[int(mid) // 3][0]), b"%d" % (len(whole) - 1 - int(mid) // 3)),
 ]
 bad = sum(1 for got, want in checks if got != want)
 print(f"windows checked against a read of the whole set: {len(checks) - bad} of {len(checks)} equal")

@@ -11,8 +11,9 @@
 //! Instead, one walk of the index cuts it into pieces of
 //! [`PIECE_ENTRIES`] entries and keeps, per piece, the least entry it may
 //! hold and how many it holds. A rank is the sum of the counts of the
-//! pieces before the member's, plus a walk of its piece up to it; a rank
-//! window starts its walk in the piece holding its first rank. The partial
+//! pieces before the member's, plus a walk of its piece from both of its
+//! ends to it; a rank window starts its walk in the piece holding its
+//! first rank. The partial
 //! write path, which knows each index entry it adds and removes, moves the
 //! counts from the header it replaces to the header it writes (as it moves
 //! a copy of the order); a piece grown past twice its size is cut again by
@@ -320,14 +321,10 @@ fn entry_key(ascending: &[u8], (score, member): &Entry) -> Vec<u8> {
     key
 }
 
-/// The entries of `set`'s ascending index from `from` (not below the
-/// header's `first` bound) up to `to`, to `visit` until it returns false.
-fn walk(
-    set: &SetAt<'_>,
-    from: &Entry,
-    to: Option<&Entry>,
-    mut visit: impl FnMut(Entry) -> bool,
-) -> Result<bool> {
+/// A piece's keys in `set`'s ascending index: from `from` (not below the
+/// header's `first` bound), up to `to` (excluded; the index's end
+/// without one), and the length of the index's prefix.
+fn piece_keys(set: &SetAt<'_>, from: &Entry, to: Option<&Entry>) -> (Vec<u8>, Vec<u8>, usize) {
     let ascending = ascending(set);
     let mut first = ascending.clone();
     first.extend_from_slice(&set.header.first);
@@ -336,21 +333,73 @@ fn walk(
         Some(to) => entry_key(&ascending, to),
         None => prefix_end(&ascending).unwrap_or_default(),
     };
+    (start, end, ascending.len())
+}
+
+/// An index entry's key parsed back into an [`Entry`].
+fn parsed(
+    item: ringkv_engine::Result<(Bytes, ringkv_engine::Value)>,
+    at: usize,
+) -> Result<Option<Entry>> {
+    let (ekey, _) = item?;
+    Ok(score_index::parse_entry(&ekey, at, false).map(|(s, m)| (score_index::sortable(s), m)))
+}
+
+/// The entries of `set`'s ascending index from `from` up to `to`
+/// ([`piece_keys`]), to `visit` until it returns false; false when an
+/// entry does not parse.
+fn walk(
+    set: &SetAt<'_>,
+    from: &Entry,
+    to: Option<&Entry>,
+    mut visit: impl FnMut(Entry) -> bool,
+) -> Result<bool> {
+    let (start, end, at) = piece_keys(set, from, to);
     let iter = set.engine.iter(
         Bound::Included(&start[..]),
         Bound::Excluded(&end[..]),
         Some(set.snapshot),
     )?;
     for item in iter {
-        let (ekey, _) = item?;
-        let Some((score, member)) = score_index::parse_entry(&ekey, ascending.len(), false) else {
+        let Some(entry) = parsed(item, at)? else {
             return Ok(false);
         };
-        if !visit((score_index::sortable(score), member)) {
+        if !visit(entry) {
             break;
         }
     }
     Ok(true)
+}
+
+/// The entries before `entry` in the piece `at`, counted from both of its
+/// ends at once (as `score_index::rank` counts a whole set), so the cost
+/// is the entry's distance from the nearer end of its piece; `None` when
+/// the piece does not hold it.
+fn rank_in_piece(set: &SetAt<'_>, at: &PieceAt, entry: &Entry) -> Result<Option<u64>> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let (start, end, prefix) = piece_keys(set, &at.from, at.to.as_ref());
+    let range = (Bound::Included(&start[..]), Bound::Excluded(&end[..]));
+    let mut up = set.engine.iter(range.0, range.1, Some(set.snapshot))?;
+    let mut down = set.engine.iter_rev(range.0, range.1, Some(set.snapshot))?;
+    let (mut below, mut above) = (0u64, 0u64);
+    loop {
+        let Some(item) = up.next() else {
+            return Ok(None);
+        };
+        match parsed(item, prefix)?.map(|e| e.cmp(entry)) {
+            Some(Less) => below += 1,
+            Some(Equal) => return Ok(Some(below)),
+            _ => return Ok(None),
+        }
+        let Some(item) = down.next() else {
+            return Ok(None);
+        };
+        match parsed(item, prefix)?.map(|e| e.cmp(entry)) {
+            Some(Greater) => above += 1,
+            Some(Equal) => return Ok(at.count.checked_sub(above + 1)),
+            _ => return Ok(None),
+        }
+    }
 }
 
 /// One walk of `set`'s whole index, cut in pieces of `size`; `None` when
@@ -422,6 +471,14 @@ pub(super) fn ascending_rank(
     // A piece grown past twice its size is walked whole and cut.
     let size = kept.size();
     let cutting = at.count > 2 * u64::try_from(size).unwrap_or(u64::MAX);
+    if !cutting {
+        let rank = rank_in_piece(set, &at, entry)?.filter(|r| *r < at.count);
+        if rank.is_none() {
+            // The pieces disagree with the index they count.
+            kept.drop_set(&set.id());
+        }
+        return Ok(rank.map(|r| at.before + r));
+    }
     let (mut below, mut found, mut n) = (0u64, false, 0usize);
     let mut cut = Cut::default();
     let walked = walk(set, &at.from, at.to.as_ref(), |e| {
@@ -431,21 +488,16 @@ pub(super) fn ascending_rank(
             std::cmp::Ordering::Greater if !found => return false,
             std::cmp::Ordering::Greater => {}
         }
-        if cutting {
-            cut.count(n, || (e.0, Bytes::copy_from_slice(&e.1)), size);
-        }
+        cut.count(n, || (e.0, Bytes::copy_from_slice(&e.1)), size);
         n += 1;
-        cutting || !found
+        true
     })?;
     let whole = u64::try_from(n).ok() == Some(at.count);
-    if !walked || !found || below >= at.count || (cutting && !whole) {
-        // The pieces disagree with the index they count.
+    if !walked || !found || !whole {
         kept.drop_set(&set.id());
         return Ok(None);
     }
-    if cutting {
-        kept.cut(&set.id(), header_version(set.header), &at, cut);
-    }
+    kept.cut(&set.id(), header_version(set.header), &at, cut);
     Ok(Some(at.before + below))
 }
 
