@@ -61,16 +61,16 @@ pub(super) fn position_changes(previous: &Collection, now: &Collection) -> Index
 }
 
 impl SetAt<'_> {
-    /// Every position of the list, in order; `None` past
-    /// [`MAX_ORDER_BYTES`] or when the count disagrees with the header.
-    fn walk_positions(&self) -> Result<Option<VecDeque<Entry>>> {
+    /// Every position of the list, in order; `None` past `max_bytes` or
+    /// when the count disagrees with the header.
+    fn walk_positions(&self, max_bytes: usize) -> Result<Option<VecDeque<Entry>>> {
         let header = self.header;
         let mut names = Vec::with_capacity(usize::try_from(header.count).unwrap_or(0));
         let mut bytes = 0usize;
         let mut within = true;
         visit_member_names(self.engine, self.snapshot, self.ns, self.key, header, |m| {
             bytes += m.len() + ENTRY_BYTES;
-            within = bytes <= MAX_ORDER_BYTES;
+            within = bytes <= max_bytes;
             names.push(m);
             within
         })?;
@@ -84,19 +84,17 @@ impl SetAt<'_> {
 }
 
 /// The positions of indexes `from..to` of the list `set`, from its copy
-/// (made by one walk when there is none at its header); `None` when the
-/// window is near an end, or the list too large to copy: the caller walks
-/// from the nearer end.
+/// (made by one walk when there is none at its header), or for a list too
+/// large to copy from counts per piece of its positions
+/// (`super::rank_pieces`); `None` when the window is near an end, or
+/// neither serves: the caller walks from the nearer end.
 fn indexed_positions(
     set: &SetAt<'_>,
     orders: &RankOrders,
     (from, to): (usize, usize),
 ) -> Result<Option<Vec<Bytes>>> {
     let len = usize::try_from(set.header.count).unwrap_or(usize::MAX);
-    if set.header.kind != Kind::List
-        || from.min(len.saturating_sub(to)) < LIST_COPY_MIN_DISTANCE
-        || set.header.count > LIST_COPY_MAX_MEMBERS
-    {
+    if set.header.kind != Kind::List || from.min(len.saturating_sub(to)) < LIST_COPY_MIN_DISTANCE {
         return Ok(None);
     }
     let (id, version) = (set.id(), header_version(set.header));
@@ -104,12 +102,16 @@ fn indexed_positions(
     if let Some(names) = copied {
         return Ok(names);
     }
-    let Some(entries) = set.walk_positions()? else {
-        return Ok(None);
-    };
-    let names = names_in(&entries, from, to);
-    orders.keep(id, version, entries);
-    Ok(names)
+    if set.header.count <= LIST_COPY_MAX_MEMBERS && !orders.pieces.holds(&id) {
+        if let Some(entries) = set.walk_positions(orders.copy_bytes())? {
+            let names = names_in(&entries, from, to);
+            orders.keep(id, version, entries);
+            return Ok(names);
+        }
+    }
+    // Too large for a copy: from counts per piece of its positions.
+    let index = |i: usize| u64::try_from(i).unwrap_or(u64::MAX);
+    super::rank_pieces::names_in_ranks(set, &orders.pieces, index(from), index(to))
 }
 
 /// The positions LRANGE `start stop` returns of the list `set`

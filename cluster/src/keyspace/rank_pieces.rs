@@ -38,6 +38,7 @@ use super::score_index;
 use super::split::{header_version, member_prefix, prefix_end};
 use super::zset_ranks::{Entry, IndexChanges, SetAt};
 use crate::error::Result;
+use crate::version::collection::Kind;
 
 /// Entries in a piece when it is made or cut; a piece is cut again once
 /// writes have grown it past twice this.
@@ -307,42 +308,54 @@ impl Cut {
     }
 }
 
-/// The ascending index of `set`: its tagged prefix.
-fn ascending(set: &SetAt<'_>) -> Vec<u8> {
+/// Where `set`'s entries lie in the engine: a sorted set's ascending
+/// score index, or a list's member keys (its positions, each an entry at
+/// score 0).
+fn entries_prefix(set: &SetAt<'_>) -> Vec<u8> {
     let prefix = member_prefix(set.ns, set.key, set.header.generation);
-    score_index::tagged(&score_index::index_prefix(&prefix), false)
+    match set.header.kind {
+        Kind::List => prefix.to_vec(),
+        _ => score_index::tagged(&score_index::index_prefix(&prefix), false),
+    }
 }
 
-fn entry_key(ascending: &[u8], (score, member): &Entry) -> Vec<u8> {
-    let mut key = Vec::with_capacity(ascending.len() + 8 + member.len());
-    key.extend_from_slice(ascending);
-    key.extend_from_slice(&score.to_be_bytes());
+fn entry_key(set: &SetAt<'_>, base: &[u8], (score, member): &Entry) -> Vec<u8> {
+    let mut key = Vec::with_capacity(base.len() + 8 + member.len());
+    key.extend_from_slice(base);
+    if set.header.kind != Kind::List {
+        key.extend_from_slice(&score.to_be_bytes());
+    }
     key.extend_from_slice(member);
     key
 }
 
-/// A piece's keys in `set`'s ascending index: from `from` (not below the
-/// header's `first` bound), up to `to` (excluded; the index's end
-/// without one), and the length of the index's prefix.
+/// A piece's keys: from `from` (not below the header's `first` bound), up
+/// to `to` (excluded; the end of the entries without one), and the length
+/// of the entries' prefix.
 fn piece_keys(set: &SetAt<'_>, from: &Entry, to: Option<&Entry>) -> (Vec<u8>, Vec<u8>, usize) {
-    let ascending = ascending(set);
-    let mut first = ascending.clone();
+    let base = entries_prefix(set);
+    let mut first = base.clone();
     first.extend_from_slice(&set.header.first);
-    let start = entry_key(&ascending, from).max(first);
+    let start = entry_key(set, &base, from).max(first);
     let end = match to {
-        Some(to) => entry_key(&ascending, to),
-        None => prefix_end(&ascending).unwrap_or_default(),
+        Some(to) => entry_key(set, &base, to),
+        None => prefix_end(&base).unwrap_or_default(),
     };
-    (start, end, ascending.len())
+    (start, end, base.len())
 }
 
-/// An index entry's key parsed back into an [`Entry`].
+/// An entry's engine key parsed back into an [`Entry`].
 fn parsed(
+    set: &SetAt<'_>,
     item: ringkv_engine::Result<(Bytes, ringkv_engine::Value)>,
     at: usize,
 ) -> Result<Option<Entry>> {
     let (ekey, _) = item?;
-    Ok(score_index::parse_entry(&ekey, at, false).map(|(s, m)| (score_index::sortable(s), m)))
+    if set.header.kind == Kind::List {
+        return Ok(Some((0, ekey.slice(at.min(ekey.len())..))));
+    }
+    let entry = score_index::parse_entry(&ekey, at, false);
+    Ok(entry.map(|(s, m)| (score_index::sortable(s), m)))
 }
 
 /// The entries of `set`'s ascending index from `from` up to `to`
@@ -361,7 +374,7 @@ fn walk(
         Some(set.snapshot),
     )?;
     for item in iter {
-        let Some(entry) = parsed(item, at)? else {
+        let Some(entry) = parsed(set, item, at)? else {
             return Ok(false);
         };
         if !visit(entry) {
@@ -386,7 +399,7 @@ fn rank_in_piece(set: &SetAt<'_>, at: &PieceAt, entry: &Entry) -> Result<Option<
         let Some(item) = up.next() else {
             return Ok(None);
         };
-        match parsed(item, prefix)?.map(|e| e.cmp(entry)) {
+        match parsed(set, item, prefix)?.map(|e| e.cmp(entry)) {
             Some(Less) => below += 1,
             Some(Equal) => return Ok(Some(below)),
             _ => return Ok(None),
@@ -394,7 +407,7 @@ fn rank_in_piece(set: &SetAt<'_>, at: &PieceAt, entry: &Entry) -> Result<Option<
         let Some(item) = down.next() else {
             return Ok(None);
         };
-        match parsed(item, prefix)?.map(|e| e.cmp(entry)) {
+        match parsed(set, item, prefix)?.map(|e| e.cmp(entry)) {
             Some(Greater) => above += 1,
             Some(Equal) => return Ok(at.count.checked_sub(above + 1)),
             _ => return Ok(None),
@@ -458,8 +471,31 @@ fn piece<T>(
     }
 }
 
-/// The ascending rank of `entry` (a member present in `set`), from the
-/// set's pieces; `None` when they cannot answer (the caller walks).
+/// Piece `at`, grown by writes past twice the size pieces are made at,
+/// walked whole and cut; false when it does not hold the entries its
+/// count says.
+fn cut_grown(set: &SetAt<'_>, kept: &RankPieces, at: &PieceAt) -> Result<bool> {
+    let size = kept.size();
+    if at.count <= 2 * u64::try_from(size).unwrap_or(u64::MAX) {
+        return Ok(true);
+    }
+    let mut cut = Cut::default();
+    let mut n = 0usize;
+    let walked = walk(set, &at.from, at.to.as_ref(), |e| {
+        cut.count(n, || (e.0, Bytes::copy_from_slice(&e.1)), size);
+        n += 1;
+        true
+    })?;
+    if !walked || u64::try_from(n).ok() != Some(at.count) {
+        return Ok(false);
+    }
+    kept.cut(&set.id(), header_version(set.header), at, cut);
+    Ok(true)
+}
+
+/// The ascending rank of `entry` (a member present in the sorted set
+/// `set`), from the set's pieces; `None` when they cannot answer (the
+/// caller walks).
 pub(super) fn ascending_rank(
     set: &SetAt<'_>,
     kept: &RankPieces,
@@ -468,40 +504,20 @@ pub(super) fn ascending_rank(
     let Some(at) = piece(set, kept, |p| p.at(p.piece_of(entry)))? else {
         return Ok(None);
     };
-    // A piece grown past twice its size is walked whole and cut.
-    let size = kept.size();
-    let cutting = at.count > 2 * u64::try_from(size).unwrap_or(u64::MAX);
-    if !cutting {
-        let rank = rank_in_piece(set, &at, entry)?.filter(|r| *r < at.count);
-        if rank.is_none() {
-            // The pieces disagree with the index they count.
-            kept.drop_set(&set.id());
-        }
-        return Ok(rank.map(|r| at.before + r));
-    }
-    let (mut below, mut found, mut n) = (0u64, false, 0usize);
-    let mut cut = Cut::default();
-    let walked = walk(set, &at.from, at.to.as_ref(), |e| {
-        match e.cmp(entry) {
-            std::cmp::Ordering::Less => below += 1,
-            std::cmp::Ordering::Equal => found = true,
-            std::cmp::Ordering::Greater if !found => return false,
-            std::cmp::Ordering::Greater => {}
-        }
-        cut.count(n, || (e.0, Bytes::copy_from_slice(&e.1)), size);
-        n += 1;
-        true
-    })?;
-    let whole = u64::try_from(n).ok() == Some(at.count);
-    if !walked || !found || !whole {
+    let rank = if cut_grown(set, kept, &at)? {
+        rank_in_piece(set, &at, entry)?.filter(|r| *r < at.count)
+    } else {
+        None
+    };
+    if rank.is_none() {
+        // The pieces disagree with the index they count.
         kept.drop_set(&set.id());
-        return Ok(None);
     }
-    kept.cut(&set.id(), header_version(set.header), &at, cut);
-    Ok(Some(at.before + below))
+    Ok(rank.map(|r| at.before + r))
 }
 
-/// The members of ascending ranks `lo..hi` of `set`, from the piece that
+/// The members of ascending ranks `lo..hi` of the sorted set `set` (the
+/// positions of indexes `lo..hi` of the list `set`), from the piece that
 /// holds rank `lo` on; `None` when the pieces cannot answer.
 pub(super) fn names_in_ranks(
     set: &SetAt<'_>,
@@ -509,23 +525,24 @@ pub(super) fn names_in_ranks(
     lo: u64,
     hi: u64,
 ) -> Result<Option<Vec<Bytes>>> {
-    let Some(at) = piece(set, kept, |p| p.holding_rank(lo))? else {
-        return Ok(None);
-    };
     let want = usize::try_from(hi.saturating_sub(lo)).unwrap_or(usize::MAX);
     if want == 0 {
         return Ok(Some(Vec::new()));
     }
+    let Some(at) = piece(set, kept, |p| p.holding_rank(lo))? else {
+        return Ok(None);
+    };
     let mut skip = lo - at.before;
     let mut names = Vec::with_capacity(want.min(1 << 16));
-    let walked = walk(set, &at.from, None, |(_, member)| {
-        if skip > 0 {
-            skip -= 1;
-        } else {
-            names.push(member);
-        }
-        names.len() < want
-    })?;
+    let walked = cut_grown(set, kept, &at)?
+        && walk(set, &at.from, None, |(_, member)| {
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                names.push(member);
+            }
+            names.len() < want
+        })?;
     if !walked || names.len() != want {
         kept.drop_set(&set.id());
         return Ok(None);

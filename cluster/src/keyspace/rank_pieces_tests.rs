@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use super::split_tests::{apply, header_of};
 use super::{Keyspace, Need, live_entry};
+use crate::version::list_op::trim_range;
 use crate::version::{CollectionOp, Kind, PopEnd, zadd};
 
 /// Every member in Redis's order (score, then member bytes).
@@ -163,4 +164,144 @@ async fn ranks_from_pieces_follow_random_writes() {
     );
     assert!((1..=5).contains(&walks), "pieces made {walks} times");
     assert!(cuts >= 5, "{cuts} pieces cut");
+}
+
+/// The whole list as its record holds it: (position, element) in order.
+fn list_model(ks: &Keyspace, key: &[u8]) -> Vec<(Bytes, Bytes)> {
+    let record = ks.read_record(0, key).unwrap().unwrap();
+    let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
+    members.map.into_iter().collect()
+}
+
+fn push(left: bool, values: Vec<Bytes>) -> CollectionOp {
+    CollectionOp::Push {
+        left,
+        values,
+        if_exists: false,
+    }
+}
+
+/// A list given no copy of its positions (budget 0) reads LINDEX and
+/// LRANGE windows far from both ends from pieces of 16 positions, through
+/// 1,500 random pushes at both ends, pops, and a few LSETs, LINSERTs and
+/// LREMs: every read is the model's slice, pushes and pops move the
+/// counts (a rewrite has them made anew), and the pieces pushes grow are
+/// cut.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_indexes_from_pieces_follow_random_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    ks.inner.ranks.set_limits(0, 16);
+    let mut next = 0u32;
+    let mut value = || {
+        next += 1;
+        Bytes::from(format!("e{next}"))
+    };
+    for _ in 0..20 {
+        let values = (0..100).map(|_| value()).collect();
+        apply(&ks, b"l", &push(false, values)).await.0.unwrap();
+    }
+    assert_eq!(header_of(&ks, b"l").unwrap().count, 2000, "stored split");
+    let mut rng = StdRng::seed_from_u64(3);
+    let (mut checked, mut rewrites) = (0, 0);
+    for round in 0..1500 {
+        let named = Bytes::from(format!("e{}", rng.random_range(1..2000)));
+        let op = match rng.random_range(0..40) {
+            0..=9 => push(true, (0..rng.random_range(1..4)).map(|_| value()).collect()),
+            10..=19 => push(false, vec![value()]),
+            20..=27 => CollectionOp::Pop {
+                kind: Kind::List,
+                count: rng.random_range(1..3),
+                end: PopEnd::Min,
+            },
+            28..=36 => CollectionOp::Pop {
+                kind: Kind::List,
+                count: 1,
+                end: PopEnd::Max,
+            },
+            37 => CollectionOp::ListSet {
+                index: rng.random_range(-1500..1500),
+                value: value(),
+            },
+            38 => CollectionOp::ListInsert {
+                before: rng.random_bool(0.5),
+                pivot: named,
+                value: value(),
+            },
+            _ => CollectionOp::ListRemove {
+                count: 1,
+                value: named,
+            },
+        };
+        rewrites += u64::from(!matches!(
+            op,
+            CollectionOp::Push { .. } | CollectionOp::Pop { .. }
+        ));
+        let _ = apply(&ks, b"l", &op).await;
+        if round % 500 == 0 {
+            ks.engine().flush().unwrap();
+        }
+        let all = list_model(&ks, b"l");
+        let len = all.len() as i64;
+        let mid = rng.random_range(300..len - 300);
+        for (start, stop) in [
+            (mid, mid),
+            (mid - 5, mid + 20),
+            (-mid, -mid + 3),
+            (300, 310),
+        ] {
+            let read = ks.read_partial(0, b"l", Need::Range { start, stop });
+            let (from, to) = trim_range(start, stop, all.len());
+            let want = all.get(from..to.max(from)).unwrap_or_default();
+            assert_eq!(
+                read.unwrap().unwrap().members,
+                want,
+                "round {round}: {start} {stop}"
+            );
+            checked += 1;
+        }
+    }
+    let pieces = &ks.inner.ranks.pieces;
+    let (walks, cuts) = (
+        pieces.walks.load(Ordering::Relaxed),
+        pieces.cuts.load(Ordering::Relaxed),
+    );
+    assert_eq!(checked, 6000);
+    assert_eq!(
+        ks.inner.ranks.walks.load(Ordering::Relaxed),
+        0,
+        "no copy made"
+    );
+    // At most one walk per rewrite (LSET, LINSERT, LREM write the list
+    // whole, and the pieces are made anew), none per push or pop.
+    assert!(
+        (1..=1 + rewrites).contains(&walks),
+        "{walks} walks, {rewrites} rewrites"
+    );
+    // 400 pushes at the head grow its piece; a read in it cuts it, and
+    // the reads after it walk a piece of 16 or so.
+    let values = (0..400).map(|_| value()).collect();
+    apply(&ks, b"l", &push(true, values)).await.0.unwrap();
+    let all = list_model(&ks, b"l");
+    for start in [300, 290, 380, 260] {
+        let read = ks.read_partial(
+            0,
+            b"l",
+            Need::Range {
+                start,
+                stop: start + 2,
+            },
+        );
+        let want = &all[start as usize..start as usize + 3];
+        assert_eq!(
+            read.unwrap().unwrap().members,
+            want,
+            "after the pushes: {start}"
+        );
+    }
+    let now = (
+        pieces.walks.load(Ordering::Relaxed),
+        pieces.cuts.load(Ordering::Relaxed),
+    );
+    assert_eq!(now, (walks, cuts + 1), "one cut, no walk");
 }

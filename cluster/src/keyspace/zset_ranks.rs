@@ -81,8 +81,8 @@ type Orders = KeptPerCollection<Order, MAX_ORDERS>;
 /// (`super::list_index`) of a keyspace.
 pub struct RankOrders {
     inner: Mutex<Orders>,
-    /// Bytes a sorted set's copy may take when made ([`MAX_ORDER_BYTES`];
-    /// a test lowers it to read ranks from pieces).
+    /// Bytes a copy may take when made ([`MAX_ORDER_BYTES`]; a test
+    /// lowers it to read ranks and indexes from pieces).
     set_copy_bytes: AtomicUsize,
     /// Copies made (each one walk of a sorted set's index or a list's
     /// positions).
@@ -110,15 +110,15 @@ impl Default for RankOrders {
 }
 
 impl RankOrders {
-    /// Sorted sets get copies of their order of at most `copy_bytes`, and
-    /// pieces of `piece_entries` beyond.
+    /// Sorted sets and lists get copies of their order of at most
+    /// `copy_bytes`, and pieces of `piece_entries` beyond.
     #[cfg(test)]
     pub(super) fn set_limits(&self, copy_bytes: usize, piece_entries: usize) {
         self.set_copy_bytes.store(copy_bytes, Ordering::Relaxed);
         self.pieces.set_size(piece_entries);
     }
 
-    fn copy_bytes(&self) -> usize {
+    pub(super) fn copy_bytes(&self) -> usize {
         self.set_copy_bytes.load(Ordering::Relaxed)
     }
 
