@@ -279,3 +279,52 @@ fn a_large_list_behaves_as_a_model_list_through_flushes_and_a_restart() {
     assert_eq!(int_of(ok(c, &["LLEN", "big"])), all.len() as i64);
     assert_eq!(ok(c, &["TYPE", "big"]), Value::SimpleString("list".into()));
 }
+
+/// LINDEX, LRANGE and LSET far from both ends of a list too large for a
+/// copy of its positions (120,000 elements) are read from counts per
+/// piece of its positions: made by one walk at the list's second such
+/// read, then moved along by pushes and pops, and every answer matches a
+/// model.
+#[test]
+fn indexes_far_from_the_ends_of_a_list_too_large_for_a_copy() {
+    let s = TestServer::start_with(&[]);
+    let c = &mut s.conn();
+    let n = 120_000usize;
+    let mut model: VecDeque<String> = (0..n).map(|i| format!("v{i}")).collect();
+    for chunk in model.iter().collect::<Vec<_>>().chunks(2000) {
+        let mut args = vec!["RPUSH", "l"];
+        args.extend(chunk.iter().map(|v| v.as_str()));
+        ok(c, &args);
+    }
+    let mut rng = StdRng::seed_from_u64(9);
+    for round in 0..300 {
+        let at = rng.random_range(1000..model.len() - 1000);
+        let index = at.to_string();
+        match round % 4 {
+            0 => {
+                ok(c, &["LPUSH", "l", &format!("h{round}")]);
+                model.push_front(format!("h{round}"));
+            }
+            1 => {
+                let popped = ok(c, &["RPOP", "l"]);
+                assert_eq!(popped, bulk(&model.pop_back().unwrap()));
+            }
+            2 => {
+                let value = format!("set{round}");
+                assert_eq!(ok(c, &["LSET", "l", &index, &value]), okay());
+                model[at] = value;
+            }
+            _ => {}
+        }
+        assert_eq!(
+            ok(c, &["LINDEX", "l", &index]),
+            bulk(&model[at]),
+            "round {round}"
+        );
+        let stop = (at + 4).to_string();
+        let want = range_of(&model, at as i64, at as i64 + 4);
+        assert_eq!(strings(ok(c, &["LRANGE", "l", &index, &stop])), want);
+    }
+    assert_eq!(info_int(c, "collection_rank_piece_walks"), 1);
+    assert_eq!(info_int(c, "collection_order_copies"), 0);
+}
