@@ -133,7 +133,7 @@ pub(super) fn indexed_names(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
-mod tests {
+pub(super) mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
@@ -143,7 +143,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// The whole list, as the record holds it: (position, element) in order.
-    fn model(ks: &Keyspace, key: &[u8]) -> Vec<(Bytes, Bytes)> {
+    pub(in crate::keyspace) fn model(ks: &Keyspace, key: &[u8]) -> Vec<(Bytes, Bytes)> {
         let record = ks.read_record(0, key).unwrap().unwrap();
         let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
         members
@@ -153,11 +153,75 @@ mod tests {
             .collect()
     }
 
-    fn push(left: bool, values: Vec<Bytes>) -> CollectionOp {
+    pub(in crate::keyspace) fn push(left: bool, values: Vec<Bytes>) -> CollectionOp {
         CollectionOp::Push {
             left,
             values,
             if_exists: false,
+        }
+    }
+
+    /// Elements "e1", "e2", ... made in turn.
+    #[derive(Default)]
+    pub(in crate::keyspace) struct Elements(std::cell::Cell<u32>);
+
+    impl Elements {
+        pub(in crate::keyspace) fn value(&self) -> Bytes {
+            self.0.set(self.0.get() + 1);
+            Bytes::from(format!("e{}", self.0.get()))
+        }
+
+        /// The list `l` of `ks`, 2,000 elements pushed at the tail.
+        pub(in crate::keyspace) async fn fill(&self, ks: &Keyspace) {
+            for _ in 0..20 {
+                let values = (0..100).map(|_| self.value()).collect();
+                apply(ks, b"l", &push(false, values)).await.0.unwrap();
+            }
+            assert_eq!(header_of(ks, b"l").unwrap().count, 2000, "stored split");
+        }
+    }
+
+    /// A random write of a list whose elements `elements` made: pushes of one to three at the head or one
+    /// at the tail, pops, and with weight `rewrites` (1.0: 3 in 20) an
+    /// LSET, an LINSERT or an LREM.
+    pub(in crate::keyspace) fn random_op(
+        rng: &mut rand::rngs::StdRng,
+        elements: &Elements,
+        rewrites: f64,
+    ) -> CollectionOp {
+        let value = || elements.value();
+        let made = elements.0.get();
+        let named = Bytes::from(format!("e{}", rng.random_range(1..made.max(2))));
+        if rng.random_bool((0.15 * rewrites).min(1.0)) {
+            return match rng.random_range(0..3) {
+                0 => CollectionOp::ListSet {
+                    index: rng.random_range(-1500..1500),
+                    value: value(),
+                },
+                1 => CollectionOp::ListInsert {
+                    before: rng.random_bool(0.5),
+                    pivot: named,
+                    value: value(),
+                },
+                _ => CollectionOp::ListRemove {
+                    count: 1,
+                    value: named,
+                },
+            };
+        }
+        match rng.random_range(0..17) {
+            0..=4 => push(true, (0..rng.random_range(1..4)).map(|_| value()).collect()),
+            5..=9 => push(false, vec![value()]),
+            10..=13 => CollectionOp::Pop {
+                kind: Kind::List,
+                count: rng.random_range(1..3),
+                end: PopEnd::Min,
+            },
+            _ => CollectionOp::Pop {
+                kind: Kind::List,
+                count: 1,
+                end: PopEnd::Max,
+            },
         }
     }
 
@@ -170,47 +234,13 @@ mod tests {
     async fn reads_by_index_follow_pushes_pops_and_rewrites() {
         let dir = tempfile::tempdir().unwrap();
         let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
-        let next = std::cell::Cell::new(0u32);
-        let value = || {
-            next.set(next.get() + 1);
-            Bytes::from(format!("e{}", next.get()))
-        };
-        for _ in 0..20 {
-            let values = (0..100).map(|_| value()).collect();
-            apply(&ks, b"l", &push(false, values)).await.0.unwrap();
-        }
-        assert_eq!(header_of(&ks, b"l").unwrap().count, 2000, "stored split");
+        let elements = Elements::default();
+        elements.fill(&ks).await;
         let walks = || ks.inner.ranks.walks.load(Ordering::Relaxed);
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let (mut rewrites, mut checked, mut by_copy) = (0, 0, 0);
         for round in 0..1500 {
-            let op = match rng.random_range(0..20) {
-                0..=4 => push(true, (0..rng.random_range(1..4)).map(|_| value()).collect()),
-                5..=9 => push(false, vec![value()]),
-                10..=13 => CollectionOp::Pop {
-                    kind: Kind::List,
-                    count: rng.random_range(1..3),
-                    end: PopEnd::Min,
-                },
-                14..=16 => CollectionOp::Pop {
-                    kind: Kind::List,
-                    count: 1,
-                    end: PopEnd::Max,
-                },
-                17 => CollectionOp::ListSet {
-                    index: rng.random_range(-1500..1500),
-                    value: value(),
-                },
-                18 => CollectionOp::ListInsert {
-                    before: rng.random_bool(0.5),
-                    pivot: Bytes::from(format!("e{}", rng.random_range(1..next.get()))),
-                    value: value(),
-                },
-                _ => CollectionOp::ListRemove {
-                    count: 1,
-                    value: Bytes::from(format!("e{}", rng.random_range(1..next.get()))),
-                },
-            };
+            let op = random_op(&mut rng, &elements, 1.0);
             let rewrite = !matches!(op, CollectionOp::Push { .. } | CollectionOp::Pop { .. });
             let before = walks();
             let _ = apply(&ks, b"l", &op).await;

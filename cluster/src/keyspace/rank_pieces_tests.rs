@@ -9,29 +9,19 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::list_index::tests::{Elements, model, push, random_op};
 use super::split_tests::{apply, header_of};
-use super::{Keyspace, Need, live_entry};
+use super::{Keyspace, Need};
 use crate::version::list_op::trim_range;
 use crate::version::{CollectionOp, Kind, PopEnd, zadd};
 
 /// Every member in Redis's order (score, then member bytes).
 fn model_order(ks: &Keyspace, key: &[u8]) -> Vec<Bytes> {
-    let Some(record) = ks.read_record(0, key).unwrap() else {
-        return Vec::new();
-    };
-    let Some(members) = live_entry(&record, ks.now_ms()).and_then(|e| e.members) else {
-        return Vec::new();
-    };
-    let mut scored: Vec<(f64, Bytes)> = members
-        .map
-        .iter()
-        .map(|(m, v)| (std::str::from_utf8(v).unwrap().parse().unwrap(), m.clone()))
-        .collect();
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    scored.into_iter().map(|(_, m)| m).collect()
+    let ranks = super::zset_ranks::tests::model_ranks(ks, key);
+    ranks.into_iter().map(|(m, _)| m).collect()
 }
 
-fn random_op(rng: &mut StdRng, fresh: &mut u32) -> CollectionOp {
+fn random_zset_op(rng: &mut StdRng, fresh: &mut u32) -> CollectionOp {
     let named = Bytes::from(format!("m{:04}", rng.random_range(0..1500)));
     let old = || named.clone();
     match rng.random_range(0..20) {
@@ -98,7 +88,7 @@ async fn ranks_from_pieces_follow_random_writes() {
     let mut fresh = 0;
     let (mut ranks, mut windows) = (0, 0);
     for round in 0..3000 {
-        let op = random_op(&mut rng, &mut fresh);
+        let op = random_zset_op(&mut rng, &mut fresh);
         let _ = apply(&ks, b"z", &op).await;
         if round % 700 == 0 {
             ks.engine().flush().unwrap();
@@ -166,21 +156,6 @@ async fn ranks_from_pieces_follow_random_writes() {
     assert!(cuts >= 5, "{cuts} pieces cut");
 }
 
-/// The whole list as its record holds it: (position, element) in order.
-fn list_model(ks: &Keyspace, key: &[u8]) -> Vec<(Bytes, Bytes)> {
-    let record = ks.read_record(0, key).unwrap().unwrap();
-    let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
-    members.map.into_iter().collect()
-}
-
-fn push(left: bool, values: Vec<Bytes>) -> CollectionOp {
-    CollectionOp::Push {
-        left,
-        values,
-        if_exists: false,
-    }
-}
-
 /// A list given no copy of its positions (budget 0) reads LINDEX and
 /// LRANGE windows far from both ends from pieces of 16 positions, through
 /// 1,500 random pushes at both ends, pops, and a few LSETs, LINSERTs and
@@ -192,47 +167,13 @@ async fn list_indexes_from_pieces_follow_random_writes() {
     let dir = tempfile::tempdir().unwrap();
     let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
     ks.inner.ranks.set_limits(0, 16);
-    let mut next = 0u32;
-    let mut value = || {
-        next += 1;
-        Bytes::from(format!("e{next}"))
-    };
-    for _ in 0..20 {
-        let values = (0..100).map(|_| value()).collect();
-        apply(&ks, b"l", &push(false, values)).await.0.unwrap();
-    }
-    assert_eq!(header_of(&ks, b"l").unwrap().count, 2000, "stored split");
+    let elements = Elements::default();
+    elements.fill(&ks).await;
     let mut rng = StdRng::seed_from_u64(3);
     let (mut checked, mut rewrites) = (0, 0);
     for round in 0..1500 {
-        let named = Bytes::from(format!("e{}", rng.random_range(1..2000)));
-        let op = match rng.random_range(0..40) {
-            0..=9 => push(true, (0..rng.random_range(1..4)).map(|_| value()).collect()),
-            10..=19 => push(false, vec![value()]),
-            20..=27 => CollectionOp::Pop {
-                kind: Kind::List,
-                count: rng.random_range(1..3),
-                end: PopEnd::Min,
-            },
-            28..=36 => CollectionOp::Pop {
-                kind: Kind::List,
-                count: 1,
-                end: PopEnd::Max,
-            },
-            37 => CollectionOp::ListSet {
-                index: rng.random_range(-1500..1500),
-                value: value(),
-            },
-            38 => CollectionOp::ListInsert {
-                before: rng.random_bool(0.5),
-                pivot: named,
-                value: value(),
-            },
-            _ => CollectionOp::ListRemove {
-                count: 1,
-                value: named,
-            },
-        };
+        // Rewrites (LSET, LINSERT, LREM) in 1 write of 27 or so.
+        let op = random_op(&mut rng, &elements, 0.25);
         rewrites += u64::from(!matches!(
             op,
             CollectionOp::Push { .. } | CollectionOp::Pop { .. }
@@ -241,7 +182,7 @@ async fn list_indexes_from_pieces_follow_random_writes() {
         if round % 500 == 0 {
             ks.engine().flush().unwrap();
         }
-        let all = list_model(&ks, b"l");
+        let all = model(&ks, b"l");
         let len = all.len() as i64;
         let mid = rng.random_range(300..len - 300);
         for (start, stop) in [
@@ -280,9 +221,9 @@ async fn list_indexes_from_pieces_follow_random_writes() {
     );
     // 400 pushes at the head grow its piece; a read in it cuts it, and
     // the reads after it walk a piece of 16 or so.
-    let values = (0..400).map(|_| value()).collect();
+    let values = (0..400).map(|_| elements.value()).collect();
     apply(&ks, b"l", &push(true, values)).await.0.unwrap();
-    let all = list_model(&ks, b"l");
+    let all = model(&ks, b"l");
     for start in [300, 290, 380, 260] {
         let read = ks.read_partial(
             0,

@@ -573,7 +573,7 @@ pub(super) fn counted_by_copy(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::keyspace::split_tests::{apply, header_of};
     use crate::keyspace::{LexBound, LexWindow, Need, live_entry};
@@ -581,7 +581,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// Every member's rank, from the whole record sorted as Redis sorts.
-    fn model_ranks(ks: &Keyspace, key: &[u8]) -> Vec<(Bytes, u64)> {
+    pub(in crate::keyspace) fn model_ranks(ks: &Keyspace, key: &[u8]) -> Vec<(Bytes, u64)> {
         let record = ks.read_record(0, key).unwrap().unwrap();
         let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
         let mut scored: Vec<(f64, Bytes)> = members
