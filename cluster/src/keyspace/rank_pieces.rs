@@ -51,6 +51,13 @@ const MAX_SETS: usize = 8;
 const MAX_BOUND_BYTES: usize = 4 << 20;
 /// What a bound costs beside its member's name.
 const BOUND_BYTES: usize = 40;
+/// Writes recorded at most while a set's pieces are being made (a walk of
+/// 1,000,000 entries takes about 0.2 s); past it they are made stale.
+const MAX_PENDING: usize = 100_000;
+
+/// A write's changes to a set, from the header version it replaced to the
+/// one it wrote.
+type Pending = (u64, u64, IndexChanges);
 
 /// The pieces of one set's ascending score index.
 struct Pieces {
@@ -65,6 +72,9 @@ struct Pieces {
     /// The version they were at when a read at another one missed them
     /// (the header's write had not moved them yet, or they are stale).
     missed: Option<u64>,
+    /// While a read makes them (one walk, at its snapshot): the writes
+    /// since, applied to the pieces it makes before they are kept.
+    making: Option<Vec<Pending>>,
 }
 
 impl Pieces {
@@ -75,7 +85,16 @@ impl Pieces {
             counts: Vec::new(),
             bytes: 0,
             missed: None,
+            making: None,
         }
+    }
+
+    /// Made anew by the read that asked: emptied, writes recorded.
+    fn remake(&mut self) {
+        self.bounds.clear();
+        self.counts.clear();
+        self.bytes = 0;
+        self.making = Some(Vec::new());
     }
 
     /// The piece that holds `entry` if present.
@@ -209,11 +228,17 @@ impl RankPieces {
             return Found::Walk;
         };
         if pieces.bounds.is_empty() {
+            // Another read is making them: walk meanwhile.
+            if pieces.making.is_some() {
+                return Found::Walk;
+            }
+            pieces.remake();
             return Found::Make;
         }
         if pieces.version != version {
             // Missed twice at the same version: no write is moving them.
             if pieces.missed == Some(pieces.version) {
+                pieces.remake();
                 return Found::Make;
             }
             pieces.missed = Some(pieces.version);
@@ -229,9 +254,24 @@ impl RankPieces {
         }
     }
 
-    fn keep(&self, id: CollectionId, pieces: Pieces) {
+    /// `pieces`, made at the version they hold, kept with the writes made
+    /// since applied (those that follow from that version; the rest were
+    /// in the walk's snapshot already).
+    fn keep(&self, id: CollectionId, mut pieces: Pieces) {
         self.walks.fetch_add(1, Ordering::Relaxed);
-        self.inner.lock().insert(id, pieces);
+        let mut kept = self.inner.lock();
+        let writes = kept.get_mut(&id).and_then(|p| p.making.take());
+        for (before, after, changes) in writes.into_iter().flatten() {
+            if before != pieces.version {
+                continue;
+            }
+            if !pieces.apply(&changes) {
+                kept.remove(&id);
+                return;
+            }
+            pieces.version = after;
+        }
+        kept.insert(id, pieces);
     }
 
     fn drop_set(&self, id: &CollectionId) {
@@ -258,6 +298,9 @@ impl RankPieces {
         pieces.bounds.splice(i + 1..i + 1, cut.bounds);
         pieces.counts.splice(i..=i, cut.counts);
         self.cuts.fetch_add(1, Ordering::Relaxed);
+        if pieces.bytes > MAX_BOUND_BYTES {
+            kept.remove(id);
+        }
     }
 
     /// After a write of `id` that replaced the header at `before` with one
@@ -270,6 +313,14 @@ impl RankPieces {
         };
         if pieces.bounds.is_empty() {
             pieces.version = after;
+            if let Some(writes) = &mut pieces.making {
+                if writes.len() < MAX_PENDING {
+                    writes.push((before, after, changes.clone()));
+                } else {
+                    // Too many to keep: the pieces made will be stale.
+                    writes.clear();
+                }
+            }
             return;
         }
         if pieces.version != before {
@@ -442,6 +493,7 @@ fn make(set: &SetAt<'_>, version: u64, size: usize) -> Result<Option<Pieces>> {
         bounds,
         counts: cut.counts,
         missed: None,
+        making: None,
     }))
 }
 
@@ -570,6 +622,7 @@ mod tests {
             counts: vec![3, 4],
             bytes: 0,
             missed: None,
+            making: None,
         };
         kept.keep(id.clone(), pieces);
         (kept, id)
@@ -606,6 +659,39 @@ mod tests {
         let other = (0, Bytes::from_static(b"y"), 1);
         assert_eq!(found(&kept, &other, 1, 7), "walk");
         assert_eq!(found(&kept, &other, 1, 7), "make");
+    }
+
+    /// Writes made while a read walks the set to make its pieces are
+    /// recorded and applied to them before they are kept: those that
+    /// follow from the walk's version, not those it saw. Meanwhile other
+    /// reads walk instead of making them too.
+    #[test]
+    fn writes_during_a_walk_reach_the_pieces_it_makes() {
+        let kept = RankPieces::default();
+        let id = (0, Bytes::from_static(b"z"), 9);
+        assert_eq!(found(&kept, &id, 1, 7), "walk");
+        assert_eq!(found(&kept, &id, 2, 7), "make");
+        assert_eq!(found(&kept, &id, 2, 7), "walk", "one read makes them");
+        let add = |e: Entry| IndexChanges {
+            removed: vec![],
+            added: vec![e],
+        };
+        // Seen by the walk (made at 2): skipped. After it: applied.
+        kept.apply(&id, 1, 2, &add(entry(9, "x")));
+        kept.apply(&id, 2, 3, &add(entry(1, "a")));
+        kept.apply(&id, 3, 4, &add(entry(7, "g")));
+        let made = Pieces {
+            version: 2,
+            bounds: vec![(0, Bytes::new()), entry(5, "e")],
+            counts: vec![3, 4],
+            bytes: 0,
+            missed: None,
+            making: None,
+        };
+        kept.keep(id.clone(), made);
+        assert_eq!(found(&kept, &id, 4, 9), "at");
+        let counts = kept.inner.lock().get(&id).unwrap().counts.clone();
+        assert_eq!(counts, vec![4, 5]);
     }
 
     /// Changes count in the piece their entry falls in; a removal from a

@@ -92,7 +92,7 @@ pub struct RankOrders {
 }
 
 /// What a write changed in a sorted set's index.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct IndexChanges {
     pub removed: Vec<Entry>,
     pub added: Vec<Entry>,
