@@ -437,9 +437,16 @@ fn walk(
 
 /// The entries before `entry` in the piece `at`, counted from both of its
 /// ends at once (as `score_index::rank` counts a whole set), so the cost
-/// is the entry's distance from the nearer end of its piece; `None` when
-/// the piece does not hold it.
-fn rank_in_piece(set: &SetAt<'_>, at: &PieceAt, entry: &Entry) -> Result<Option<u64>> {
+/// is the entry's distance from the nearer end of its piece. With
+/// `member`, `entry` is a member the piece must hold (`None` when it does
+/// not); without, any bound (a score with no member: before every member
+/// at that score).
+fn below_in_piece(
+    set: &SetAt<'_>,
+    at: &PieceAt,
+    entry: &Entry,
+    member: bool,
+) -> Result<Option<u64>> {
     use std::cmp::Ordering::{Equal, Greater, Less};
     let (start, end, prefix) = piece_keys(set, &at.from, at.to.as_ref());
     let range = (Bound::Included(&start[..]), Bound::Excluded(&end[..]));
@@ -448,19 +455,22 @@ fn rank_in_piece(set: &SetAt<'_>, at: &PieceAt, entry: &Entry) -> Result<Option<
     let (mut below, mut above) = (0u64, 0u64);
     loop {
         let Some(item) = up.next() else {
-            return Ok(None);
+            return Ok((!member && below == at.count).then_some(below));
         };
         match parsed(set, item, prefix)?.map(|e| e.cmp(entry)) {
             Some(Less) => below += 1,
-            Some(Equal) => return Ok(Some(below)),
+            Some(Equal) if member => return Ok(Some(below)),
+            Some(_) if !member => return Ok(Some(below)),
             _ => return Ok(None),
         }
         let Some(item) = down.next() else {
-            return Ok(None);
+            return Ok((!member && above == at.count).then_some(0));
         };
         match parsed(set, item, prefix)?.map(|e| e.cmp(entry)) {
             Some(Greater) => above += 1,
-            Some(Equal) => return Ok(at.count.checked_sub(above + 1)),
+            Some(Equal) if member => return Ok(at.count.checked_sub(above + 1)),
+            Some(Equal) => above += 1,
+            Some(Less) if !member => return Ok(at.count.checked_sub(above)),
             _ => return Ok(None),
         }
     }
@@ -557,7 +567,7 @@ pub(super) fn ascending_rank(
         return Ok(None);
     };
     let rank = if cut_grown(set, kept, &at)? {
-        rank_in_piece(set, &at, entry)?.filter(|r| *r < at.count)
+        below_in_piece(set, &at, entry, true)?.filter(|r| *r < at.count)
     } else {
         None
     };
@@ -600,6 +610,49 @@ pub(super) fn names_in_ranks(
         return Ok(None);
     }
     Ok(Some(names))
+}
+
+/// How many members of the sorted set `set` have a score within `w`'s
+/// bounds (ZCOUNT), from its pieces: the members below each bound, each
+/// counted in its piece; `None` when they cannot answer.
+pub(super) fn count_in_scores(
+    set: &SetAt<'_>,
+    kept: &RankPieces,
+    w: &score_index::ScoreWindow,
+) -> Result<Option<u64>> {
+    // Before every member at a score: the score with no member. An
+    // excluded minimum, or an included maximum, is the next score's.
+    let bound = |score: f64, next: bool| {
+        let s = score_index::sortable(score);
+        (if next { s.saturating_add(1) } else { s }, Bytes::new())
+    };
+    let (lo, hi) = (
+        bound(w.min, w.min_exclusive),
+        bound(w.max, !w.max_exclusive),
+    );
+    if hi <= lo {
+        return Ok(Some(0));
+    }
+    let pick = |p: &Pieces| Some((p.at(p.piece_of(&lo))?, p.at(p.piece_of(&hi))?));
+    let Some((at_lo, at_hi)) = piece(set, kept, pick)? else {
+        return Ok(None);
+    };
+    let mut below = [0u64; 2];
+    for (i, (at, entry)) in [(&at_lo, &lo), (&at_hi, &hi)].into_iter().enumerate() {
+        let counted = if cut_grown(set, kept, at)? {
+            below_in_piece(set, at, entry, false)?
+        } else {
+            None
+        };
+        let Some(n) = counted else {
+            kept.drop_set(&set.id());
+            return Ok(None);
+        };
+        if let Some(b) = below.get_mut(i) {
+            *b = at.before + n;
+        }
+    }
+    Ok(Some(below[1].saturating_sub(below[0])))
 }
 
 #[cfg(test)]

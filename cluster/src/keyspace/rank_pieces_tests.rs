@@ -10,8 +10,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::list_index::tests::{Elements, model, push, random_op};
+use super::score_index::ScoreWindow;
 use super::split_tests::{apply, header_of};
-use super::{Keyspace, Need};
+use super::{Keyspace, Need, live_entry};
 use crate::version::list_op::trim_range;
 use crate::version::{CollectionOp, Kind, PopEnd, zadd};
 
@@ -19,6 +20,14 @@ use crate::version::{CollectionOp, Kind, PopEnd, zadd};
 fn model_order(ks: &Keyspace, key: &[u8]) -> Vec<Bytes> {
     let ranks = super::zset_ranks::tests::model_ranks(ks, key);
     ranks.into_iter().map(|(m, _)| m).collect()
+}
+
+/// Every member's score.
+fn model_scores(ks: &Keyspace, key: &[u8]) -> Vec<f64> {
+    let record = ks.read_record(0, key).unwrap().unwrap();
+    let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
+    let parse = |v: &Bytes| std::str::from_utf8(v).unwrap().parse().unwrap();
+    members.map.values().map(parse).collect()
 }
 
 fn random_zset_op(rng: &mut StdRng, fresh: &mut u32) -> CollectionOp {
@@ -86,7 +95,7 @@ async fn ranks_from_pieces_follow_random_writes() {
     assert!(header_of(&ks, b"z").unwrap().score_index, "stored split");
     let mut rng = StdRng::seed_from_u64(11);
     let mut fresh = 0;
-    let (mut ranks, mut windows) = (0, 0);
+    let (mut ranks, mut windows, mut counts) = (0, 0, 0);
     for round in 0..3000 {
         let op = random_zset_op(&mut rng, &mut fresh);
         let _ = apply(&ks, b"z", &op).await;
@@ -113,6 +122,28 @@ async fn ranks_from_pieces_follow_random_writes() {
                 );
                 ranks += 1;
             }
+        }
+        // ZCOUNT: bounds at scores members hold (ties), between them, and
+        // at the infinities.
+        let scores = model_scores(&ks, b"z");
+        for _ in 0..4 {
+            let edge = |rng: &mut StdRng| match rng.random_range(0..10) {
+                0 => f64::NEG_INFINITY,
+                1 => f64::INFINITY,
+                _ => f64::from(rng.random_range(-40..180)) / 4.0,
+            };
+            let (a, b) = (edge(&mut rng), edge(&mut rng));
+            let w = ScoreWindow {
+                min: a.min(b),
+                min_exclusive: rng.random_bool(0.5),
+                max: a.max(b),
+                max_exclusive: rng.random_bool(0.5),
+                ..ScoreWindow::ends(false, usize::MAX)
+            };
+            let want = scores.iter().filter(|s| w.contains(**s)).count() as u64;
+            let read = ks.read_partial(0, b"z", Need::CountScores(w)).unwrap();
+            assert_eq!(read.unwrap().counted, Some(want), "round {round}: {w:?}");
+            counts += 1;
         }
         let start = rng.random_range(20..len as i64 - 40);
         for (start, stop) in [(start, start + 9), (start, start), (start, start + 30)] {
@@ -143,6 +174,7 @@ async fn ranks_from_pieces_follow_random_writes() {
         pieces.walks.load(Ordering::Relaxed),
         pieces.cuts.load(Ordering::Relaxed),
     );
+    assert!(counts >= 1200, "{counts} counts");
     assert!(
         ranks >= 2400 && windows >= 1800,
         "{ranks} ranks, {windows} windows"

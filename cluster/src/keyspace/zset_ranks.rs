@@ -557,10 +557,16 @@ pub(super) fn counted_by_copy(
             Ok(ascending.map(|a| if rev { last.saturating_sub(a) } else { a }))
         }
         Need::CountScores(w) if w.min != f64::NEG_INFINITY || w.max != f64::INFINITY => {
-            from_copy(set, orders, |entries| {
+            let copied = from_copy(set, orders, |entries| {
                 let (lo, hi) = score_span(entries, &w);
                 u64::try_from(hi - lo).ok()
-            })
+            })?;
+            // A set with no copy to read (too large for one made for this
+            // read, or for any): its pieces.
+            if copied.is_none() && set.indexed() {
+                return rank_pieces::count_in_scores(set, &orders.pieces, &w);
+            }
+            Ok(copied)
         }
         // As for a lex range's members, a copy at any size its bound allows.
         Need::CountLex(window) => from_copy_up_to(set, orders, u64::MAX, |entries| {
