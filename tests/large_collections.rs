@@ -588,8 +588,8 @@ fn concurrent_increments_of_a_large_hash_and_sorted_set_all_land() {
     );
 }
 
-/// ZRANK, ZREVRANK and ZRANGE by rank in the middle of a sorted set too
-/// large for a copy of its order (180,000 members) are answered from
+/// ZRANK, ZREVRANK, ZRANGE by rank in the middle and ZCOUNT of a sorted
+/// set too large for a copy of its order (180,000 members) are answered from
 /// counts per piece of its score index: made by one walk at the set's
 /// second rank read, then kept by its writes (ZADD, ZINCRBY, ZREM), and
 /// every answer matches a model.
@@ -615,6 +615,25 @@ fn ranks_in_the_middle_of_a_sorted_set_too_large_for_a_copy() {
             assert_eq!(ok(c, &["ZRANK", "z", member]), int(at as i64), "{member}");
             let rev = (len - 1 - at) as i64;
             assert_eq!(ok(c, &["ZREVRANK", "z", member]), int(rev), "{member}");
+        }
+        for (min, max) in [("(90000", "+inf"), ("100000", "(250001"), ("-inf", "77777")] {
+            let bound = |b: &str| match b {
+                "+inf" => (i64::MAX, false),
+                "-inf" => (i64::MIN, false),
+                _ => match b.strip_prefix('(') {
+                    Some(n) => (n.parse().unwrap(), true),
+                    None => (b.parse().unwrap(), false),
+                },
+            };
+            let ((lo, lo_ex), (hi, hi_ex)) = (bound(min), bound(max));
+            let inside =
+                |s: i64| (s > lo || (!lo_ex && s == lo)) && (s < hi || (!hi_ex && s == hi));
+            let want = model.iter().filter(|(s, _)| inside(*s)).count();
+            assert_eq!(
+                ok(c, &["ZCOUNT", "z", min, max]),
+                int(want as i64),
+                "{min} {max}"
+            );
         }
         let start = len / 2 - 2;
         let got = strings(ok(
