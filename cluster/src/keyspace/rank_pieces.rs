@@ -1,6 +1,8 @@
-//! ZRANK, ZREVRANK and ZRANGE by rank of a split sorted set too large for
-//! a copy of its order (`super::zset_ranks`): counts per piece of its
-//! score index.
+//! ZRANK, ZREVRANK, ZRANGE by rank and ZCOUNT of a split sorted set too
+//! large for a copy of its order (`super::zset_ranks`), and LINDEX, LRANGE
+//! and LSET of a split list too large for a copy of its positions
+//! (`super::list_index`): counts per piece of the set's score index (the
+//! list's positions).
 //!
 //! A set of more than about 170,000 members (8 MiB at 48 bytes a member)
 //! gets no copy of its order, and its ranks were counted by walking the
@@ -12,18 +14,19 @@
 //! [`PIECE_ENTRIES`] entries and keeps, per piece, the least entry it may
 //! hold and how many it holds. A rank is the sum of the counts of the
 //! pieces before the member's, plus a walk of its piece from both of its
-//! ends to it; a rank window starts its walk in the piece holding its
-//! first rank. The partial
-//! write path, which knows each index entry it adds and removes, moves the
-//! counts from the header it replaces to the header it writes (as it moves
-//! a copy of the order); a piece grown past twice its size is cut again by
-//! the next read that walks it. Any other write (a whole record, a
-//! replica's merge, an expiry) leaves the pieces at an older header
-//! version, and they are made anew.
+//! ends to it (a score's count below it likewise, for ZCOUNT); a window
+//! by rank starts its walk in the piece holding its first rank. The
+//! partial write path, which knows each index entry it adds and removes,
+//! moves the counts from the header it replaces to the header it writes
+//! (as it moves a copy of the order); a piece grown past twice its size
+//! is cut again by the next read that walks it. Any other write (a whole
+//! record, a replica's merge, an expiry) leaves the pieces at an older
+//! header version, and they are made anew; writes made while a read walks
+//! the index to make them are applied to what it makes.
 //!
 //! A walk of the whole index costs more than a walk to a rank near an
-//! end, so the pieces are made by a set's second rank read that finds
-//! none, not its first.
+//! end, so the pieces are made by a set's second read that finds none,
+//! not its first.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
