@@ -415,7 +415,7 @@ fn parsed(
 /// The entries of `set`'s ascending index from `from` up to `to`
 /// ([`piece_keys`]), to `visit` until it returns false; false when an
 /// entry does not parse.
-fn walk(
+pub(super) fn walk(
     set: &SetAt<'_>,
     from: &Entry,
     to: Option<&Entry>,
@@ -558,6 +558,27 @@ fn cut_grown(set: &SetAt<'_>, kept: &RankPieces, at: &PieceAt) -> Result<bool> {
     Ok(true)
 }
 
+/// The entries of `set` before `entry` ([`below_in_piece`]), from the
+/// piece `at` (cut first if writes grew it); `None` when the pieces
+/// disagree with the entries they count, and they are dropped.
+fn below(
+    set: &SetAt<'_>,
+    kept: &RankPieces,
+    at: &PieceAt,
+    entry: &Entry,
+    member: bool,
+) -> Result<Option<u64>> {
+    let counted = if cut_grown(set, kept, at)? {
+        below_in_piece(set, at, entry, member)?.filter(|n| !member || *n < at.count)
+    } else {
+        None
+    };
+    if counted.is_none() {
+        kept.drop_set(&set.id());
+    }
+    Ok(counted.map(|n| at.before + n))
+}
+
 /// The ascending rank of `entry` (a member present in the sorted set
 /// `set`), from the set's pieces; `None` when they cannot answer (the
 /// caller walks).
@@ -566,19 +587,10 @@ pub(super) fn ascending_rank(
     kept: &RankPieces,
     entry: &Entry,
 ) -> Result<Option<u64>> {
-    let Some(at) = piece(set, kept, |p| p.at(p.piece_of(entry)))? else {
-        return Ok(None);
-    };
-    let rank = if cut_grown(set, kept, &at)? {
-        below_in_piece(set, &at, entry, true)?.filter(|r| *r < at.count)
-    } else {
-        None
-    };
-    if rank.is_none() {
-        // The pieces disagree with the index they count.
-        kept.drop_set(&set.id());
+    match piece(set, kept, |p| p.at(p.piece_of(entry)))? {
+        Some(at) => below(set, kept, &at, entry, true),
+        None => Ok(None),
     }
-    Ok(rank.map(|r| at.before + r))
 }
 
 /// The members of ascending ranks `lo..hi` of the sorted set `set` (the
@@ -640,22 +652,11 @@ pub(super) fn count_in_scores(
     let Some((at_lo, at_hi)) = piece(set, kept, pick)? else {
         return Ok(None);
     };
-    let mut below = [0u64; 2];
-    for (i, (at, entry)) in [(&at_lo, &lo), (&at_hi, &hi)].into_iter().enumerate() {
-        let counted = if cut_grown(set, kept, at)? {
-            below_in_piece(set, at, entry, false)?
-        } else {
-            None
-        };
-        let Some(n) = counted else {
-            kept.drop_set(&set.id());
-            return Ok(None);
-        };
-        if let Some(b) = below.get_mut(i) {
-            *b = at.before + n;
-        }
-    }
-    Ok(Some(below[1].saturating_sub(below[0])))
+    let Some(below_lo) = below(set, kept, &at_lo, &lo, false)? else {
+        return Ok(None);
+    };
+    let below_hi = below(set, kept, &at_hi, &hi, false)?;
+    Ok(below_hi.map(|n| n.saturating_sub(below_lo)))
 }
 
 #[cfg(test)]
@@ -667,20 +668,24 @@ mod tests {
         (score, Bytes::copy_from_slice(member.as_bytes()))
     }
 
-    /// Pieces at version 1 of one set: [below all, (5, "e")) holds 3,
+    /// Two pieces at `version`: [below all, (5, "e")) holds 3,
     /// [(5, "e"), end) holds 4.
-    fn two_pieces() -> (RankPieces, CollectionId) {
-        let kept = RankPieces::default();
-        let id = (0, Bytes::from_static(b"z"), 9);
-        let pieces = Pieces {
-            version: 1,
+    fn pieces_at(version: u64) -> Pieces {
+        Pieces {
+            version,
             bounds: vec![(0, Bytes::new()), entry(5, "e")],
             counts: vec![3, 4],
             bytes: 0,
             missed: None,
             making: None,
-        };
-        kept.keep(id.clone(), pieces);
+        }
+    }
+
+    /// [`pieces_at`] version 1 of one set.
+    fn two_pieces() -> (RankPieces, CollectionId) {
+        let kept = RankPieces::default();
+        let id = (0, Bytes::from_static(b"z"), 9);
+        kept.keep(id.clone(), pieces_at(1));
         (kept, id)
     }
 
@@ -736,15 +741,7 @@ mod tests {
         kept.apply(&id, 1, 2, &add(entry(9, "x")));
         kept.apply(&id, 2, 3, &add(entry(1, "a")));
         kept.apply(&id, 3, 4, &add(entry(7, "g")));
-        let made = Pieces {
-            version: 2,
-            bounds: vec![(0, Bytes::new()), entry(5, "e")],
-            counts: vec![3, 4],
-            bytes: 0,
-            missed: None,
-            making: None,
-        };
-        kept.keep(id.clone(), made);
+        kept.keep(id.clone(), pieces_at(2));
         assert_eq!(found(&kept, &id, 4, 9), "at");
         let counts = kept.inner.lock().get(&id).unwrap().counts.clone();
         assert_eq!(counts, vec![4, 5]);

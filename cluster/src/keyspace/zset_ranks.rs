@@ -21,7 +21,6 @@
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::VecDeque;
-use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
@@ -31,7 +30,7 @@ use ringkv_engine::{Engine, Snapshot};
 use super::per_collection::{CollectionId, KeptPerCollection, collection_id};
 use super::rank_pieces::{self, RankPieces};
 use super::score_index::{self, ScoreWindow, sortable};
-use super::split::{get_member, header_version, member_prefix, prefix_end};
+use super::split::{get_member, header_version};
 use super::{Keyspace, LexWindow, Need};
 use crate::error::Result;
 use crate::version::codec::SplitHeader;
@@ -280,41 +279,26 @@ impl SetAt<'_> {
     /// order; `None` past `max_bytes` or when the count disagrees
     /// with the header.
     fn walk_order(&self, max_bytes: usize) -> Result<Option<VecDeque<Entry>>> {
-        let header = self.header;
-        let index = score_index::index_prefix(&member_prefix(self.ns, self.key, header.generation));
-        let ascending = score_index::tagged(&index, false);
-        let mut start = ascending.clone();
-        start.extend_from_slice(&header.first);
-        let end = prefix_end(&ascending).unwrap_or_default();
         // A set whose copy cannot fit is not walked: every entry costs at
         // least ENTRY_BYTES, and the first entries tell the rest's size.
         // (Each ZRANK of a set of 300,000 members walked 170,000 entries,
         // about 20 ms, before finding that out.)
-        let count = usize::try_from(header.count).unwrap_or(usize::MAX);
+        let count = usize::try_from(self.header.count).unwrap_or(usize::MAX);
         if count.saturating_mul(ENTRY_BYTES) > max_bytes {
             return Ok(None);
         }
         let mut entries = VecDeque::with_capacity(count.min(1 << 20));
-        let mut bytes = 0usize;
-        for item in self.engine.iter(
-            Bound::Included(&start[..]),
-            Bound::Excluded(&end[..]),
-            Some(self.snapshot),
-        )? {
-            let (ekey, _) = item?;
-            let Some((score, member)) = score_index::parse_entry(&ekey, ascending.len(), false)
-            else {
-                return Ok(None);
-            };
+        let (mut bytes, mut fits) = (0usize, true);
+        let whole = rank_pieces::walk(self, &(0, Bytes::new()), None, |(score, member)| {
             bytes += member.len() + ENTRY_BYTES;
             let estimate = (bytes / (entries.len() + 1)).saturating_mul(count);
-            if bytes > max_bytes || entries.len() == SIZE_SAMPLE && estimate > max_bytes {
-                return Ok(None);
-            }
+            fits = bytes <= max_bytes && !(entries.len() == SIZE_SAMPLE && estimate > max_bytes);
             // Copied: a slice would keep the whole engine key's buffer.
-            entries.push_back((sortable(score), Bytes::copy_from_slice(&member)));
-        }
-        Ok((u64::try_from(entries.len()).ok() == Some(header.count)).then_some(entries))
+            entries.push_back((score, Bytes::copy_from_slice(&member)));
+            fits
+        })?;
+        let counted = u64::try_from(entries.len()).ok() == Some(self.header.count);
+        Ok((whole && fits && counted).then_some(entries))
     }
 }
 
