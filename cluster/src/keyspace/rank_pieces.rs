@@ -627,14 +627,14 @@ pub(super) fn names_in_ranks(
     Ok(Some(names))
 }
 
-/// How many members of the sorted set `set` have a score within `w`'s
-/// bounds (ZCOUNT), from its pieces: the members below each bound, each
-/// counted in its piece; `None` when they cannot answer.
-pub(super) fn count_in_scores(
+/// The ascending ranks the members of the sorted set `set` with a score
+/// within `w`'s bounds span, from its pieces: the members below each
+/// bound, each counted in its piece; `None` when they cannot answer.
+fn score_ranks(
     set: &SetAt<'_>,
     kept: &RankPieces,
     w: &score_index::ScoreWindow,
-) -> Result<Option<u64>> {
+) -> Result<Option<(u64, u64)>> {
     // Before every member at a score: the score with no member. An
     // excluded minimum, or an included maximum, is the next score's.
     let bound = |score: f64, next: bool| {
@@ -646,7 +646,7 @@ pub(super) fn count_in_scores(
         bound(w.max, !w.max_exclusive),
     );
     if hi <= lo {
-        return Ok(Some(0));
+        return Ok(Some((0, 0)));
     }
     let pick = |p: &Pieces| Some((p.at(p.piece_of(&lo))?, p.at(p.piece_of(&hi))?));
     let Some((at_lo, at_hi)) = piece(set, kept, pick)? else {
@@ -656,7 +656,40 @@ pub(super) fn count_in_scores(
         return Ok(None);
     };
     let below_hi = below(set, kept, &at_hi, &hi, false)?;
-    Ok(below_hi.map(|n| n.saturating_sub(below_lo)))
+    Ok(below_hi.map(|n| (below_lo, n.max(below_lo))))
+}
+
+/// How many members of the sorted set `set` have a score within `w`'s
+/// bounds (ZCOUNT), from its pieces; `None` when they cannot answer.
+pub(super) fn count_in_scores(
+    set: &SetAt<'_>,
+    kept: &RankPieces,
+    w: &score_index::ScoreWindow,
+) -> Result<Option<u64>> {
+    Ok(score_ranks(set, kept, w)?.map(|(lo, hi)| hi - lo))
+}
+
+/// The members `w` selects (ZRANGEBYSCORE and its REV and LIMIT forms) of
+/// the sorted set `set`, in the window's order, from its pieces: the
+/// ranks its bounds span, its offset skipped by counts, not walked;
+/// `None` when they cannot answer.
+pub(super) fn window_names(
+    set: &SetAt<'_>,
+    kept: &RankPieces,
+    w: &score_index::ScoreWindow,
+) -> Result<Option<Vec<Bytes>>> {
+    let Some((lo, hi)) = score_ranks(set, kept, w)? else {
+        return Ok(None);
+    };
+    let skip = u64::try_from(w.offset).unwrap_or(u64::MAX).min(hi - lo);
+    let take = u64::try_from(w.count)
+        .unwrap_or(u64::MAX)
+        .min(hi - lo - skip);
+    if !w.rev {
+        return names_in_ranks(set, kept, lo + skip, lo + skip + take);
+    }
+    let names = names_in_ranks(set, kept, hi - skip - take, hi - skip)?;
+    Ok(names.map(|names| names.into_iter().rev().collect()))
 }
 
 #[cfg(test)]

@@ -75,8 +75,9 @@ fn random_zset_op(rng: &mut StdRng, fresh: &mut u32) -> CollectionOp {
     }
 }
 
-/// A sorted set given no copy of its order (budget 0) reads its ranks
-/// and rank windows from pieces of 16 entries, through 3,000 random
+/// A sorted set given no copy of its order (budget 0) reads its ranks,
+/// rank windows, ZCOUNTs and score windows with a LIMIT offset from
+/// pieces of 16 entries, through 3,000 random
 /// writes: every read matches the model, the pieces are made by a few
 /// walks in all (not one per read), and the piece the new members crowd
 /// is cut.
@@ -95,7 +96,7 @@ async fn ranks_from_pieces_follow_random_writes() {
     assert!(header_of(&ks, b"z").unwrap().score_index, "stored split");
     let mut rng = StdRng::seed_from_u64(11);
     let mut fresh = 0;
-    let (mut ranks, mut windows, mut counts) = (0, 0, 0);
+    let (mut ranks, mut windows, mut counts, mut offsets) = (0, 0, 0, 0);
     for round in 0..3000 {
         let op = random_zset_op(&mut rng, &mut fresh);
         let _ = apply(&ks, b"z", &op).await;
@@ -126,6 +127,7 @@ async fn ranks_from_pieces_follow_random_writes() {
         // ZCOUNT: bounds at scores members hold (ties), between them, and
         // at the infinities.
         let scores = model_scores(&ks, b"z");
+        let scored = super::zset_ranks::tests::model_scored(&ks, b"z");
         for _ in 0..4 {
             let edge = |rng: &mut StdRng| match rng.random_range(0..10) {
                 0 => f64::NEG_INFINITY,
@@ -144,6 +146,38 @@ async fn ranks_from_pieces_follow_random_writes() {
             let read = ks.read_partial(0, b"z", Need::CountScores(w)).unwrap();
             assert_eq!(read.unwrap().counted, Some(want), "round {round}: {w:?}");
             counts += 1;
+            // ZRANGEBYSCORE with a LIMIT offset past a piece: the same
+            // bounds, either direction.
+            let w = ScoreWindow {
+                rev: rng.random_bool(0.5),
+                offset: rng.random_range(16..400),
+                count: if rng.random_bool(0.2) {
+                    usize::MAX
+                } else {
+                    rng.random_range(0..40)
+                },
+                ..w
+            };
+            let want: Vec<Bytes> = w
+                .select(scored.clone())
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect();
+            let read = ks.read_partial(0, b"z", Need::Scores(w)).unwrap();
+            let got: Vec<Bytes> = read.map_or_else(Vec::new, |r| {
+                r.members.into_iter().map(|(m, _)| m).collect()
+            });
+            assert_eq!(got, want, "round {round}: {w:?}");
+            offsets += 1;
+            // Read from the pieces, not by a walk past the offset.
+            if round >= 100 {
+                let snapshot = ks.engine().snapshot();
+                let header = header_of(&ks, b"z").unwrap();
+                let set = ks.set_at(&snapshot, ks.namespace(0).unwrap(), b"z", &header);
+                let pieces = &ks.inner.ranks.pieces;
+                let names = super::rank_pieces::window_names(&set, pieces, &w).unwrap();
+                assert_eq!(names, Some(want), "round {round}: from pieces, {w:?}");
+            }
         }
         let start = rng.random_range(20..len as i64 - 40);
         for (start, stop) in [(start, start + 9), (start, start), (start, start + 30)] {
@@ -174,7 +208,10 @@ async fn ranks_from_pieces_follow_random_writes() {
         pieces.walks.load(Ordering::Relaxed),
         pieces.cuts.load(Ordering::Relaxed),
     );
-    assert!(counts >= 1200, "{counts} counts");
+    assert!(
+        counts >= 1200 && offsets >= 1200,
+        "{counts} counts, {offsets} offsets"
+    );
     assert!(
         ranks >= 2400 && windows >= 1800,
         "{ranks} ranks, {windows} windows"

@@ -444,7 +444,7 @@ pub(super) fn window_names(
     orders: &RankOrders,
     w: &ScoreWindow,
 ) -> Result<Option<Vec<Bytes>>> {
-    from_copy(set, orders, |entries| {
+    let copied = from_copy(set, orders, |entries| {
         let (lo, hi) = score_span(entries, w);
         let skip = w.offset.min(hi - lo);
         let take = w.count.min(hi - lo - skip);
@@ -454,7 +454,13 @@ pub(super) fn window_names(
         } else {
             names_in(entries, lo + skip, lo + skip + take)
         }
-    })
+    })?;
+    // An offset a walk would pass, in a set with no copy: counted on its
+    // pieces instead.
+    if copied.is_none() && set.indexed() && w.offset >= orders.pieces.size() {
+        return rank_pieces::window_names(set, &orders.pieces, w);
+    }
+    Ok(copied)
 }
 
 impl Keyspace {
@@ -762,7 +768,7 @@ pub(super) mod tests {
     }
 
     /// Every member with its score, as [`ScoreWindow::select`] takes them.
-    fn model_scored(ks: &Keyspace, key: &[u8]) -> Vec<(f64, Bytes, ())> {
+    pub(in crate::keyspace) fn model_scored(ks: &Keyspace, key: &[u8]) -> Vec<(f64, Bytes, ())> {
         let record = ks.read_record(0, key).unwrap().unwrap();
         let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
         let score = |v: &Bytes| std::str::from_utf8(v).unwrap().parse().unwrap();
