@@ -114,6 +114,10 @@ pub struct ClusterStats {
     pub digest_reads: Counter,
     /// Collection reads whose replicas disagreed: read whole and repaired.
     pub digest_mismatches: Counter,
+    /// Collection reads and writes of a split collection whose record here
+    /// was behind the other replicas' and caught up (the shipped writes on
+    /// their way arrived) within a short wait: no whole read was needed.
+    pub caught_up: Counter,
     /// CLOCK and CLOCK_MANY requests sent (the contexts collection writes
     /// and reads ask replicas for, batched per replica).
     pub clock_requests: Counter,

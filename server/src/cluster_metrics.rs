@@ -211,6 +211,12 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.stats().digest_mismatches.get(),
     ),
     counter(
+        "cluster_caught_up",
+        "ringkv_cluster_caught_up_total",
+        "Collection reads and writes of a split collection that waited for this node's record to catch up with the other replicas' instead of reading it whole from them",
+        |c| c.stats().caught_up.get(),
+    ),
+    counter(
         "cluster_replica_calls",
         "ringkv_cluster_replica_calls_total",
         "Calls to other replicas",

@@ -50,6 +50,11 @@ use crate::version::{Actor, CollectionOp, CollectionReply, PopEnd, Siblings, Vec
 /// [`ErrorCode::Diverged`].
 const BEHIND_WAIT_MS: u64 = 500;
 
+/// How long a coordinator whose record of a split collection is behind
+/// the other replicas' waits for the shipped writes on their way to it
+/// before it reads the record whole from them instead.
+const CATCH_UP_WAIT_MS: u64 = 50;
+
 /// Shipped writes waiting on this node for the writes before them, by
 /// key. A change of a key reads its context once and wakes only the
 /// writes it makes ready (their base reached, passed by a whole record,
@@ -406,14 +411,7 @@ impl Coordinator {
                 return Ok(());
             }
             let remote = self.replica_contexts(db, key, &plan).await?;
-            // Read after the answers: writes led here meanwhile may have
-            // reached the replicas already, and this record only grows.
-            let local = self.keyspace.record_context(db, key)?.unwrap_or_default();
-            let behind = remote.iter().flatten().any(|r| {
-                // An unversioned record's empty context says nothing.
-                r.is_empty() || !local.descends(r)
-            });
-            if !behind {
+            if self.holds_all(db, key, &remote).await? {
                 return Ok(());
             }
         }
@@ -459,6 +457,41 @@ impl Coordinator {
         Ok(contexts)
     }
 
+    /// Whether this node's record of `key` holds every write the other
+    /// replicas' contexts `remote` name (`None`: no record there), so that
+    /// a read or a write built on it alone sees what the level has seen:
+    /// the same context, or one that has seen more (the write this node
+    /// led last may not have reached them yet). A split collection's
+    /// record that is only behind (a shipped write on its way here) is
+    /// waited for, up to [`CATCH_UP_WAIT_MS`], before the caller falls
+    /// back to reading it whole from the replicas and merging it, which
+    /// costs the whole collection on every replica asked.
+    async fn holds_all(&self, db: u32, key: &[u8], remote: &[Option<VectorClock>]) -> Result<bool> {
+        let mut waited = Duration::ZERO;
+        let mut step = Duration::from_millis(1);
+        loop {
+            // Read after the answers: writes led here meanwhile may have
+            // reached the replicas already, and this record only grows.
+            let local = self.keyspace.stored_context(db, key)?;
+            let holds = remote.iter().all(|r| match (r, &local) {
+                (None, _) => true,
+                // An unversioned record's empty context says nothing.
+                (Some(r), Some((l, _))) => !r.is_empty() && l.descends(r),
+                (Some(_), None) => false,
+            });
+            let split = local.as_ref().is_some_and(|(_, split)| *split);
+            if holds || !split || waited >= Duration::from_millis(CATCH_UP_WAIT_MS) {
+                if holds && !waited.is_zero() {
+                    self.stats.caught_up.inc();
+                }
+                return Ok(holds);
+            }
+            tokio::time::sleep(step).await;
+            waited += step;
+            step = (step * 2).min(Duration::from_millis(8));
+        }
+    }
+
     /// What `need` asks of the collection at `key`, read from this node's
     /// members alone when the replicas `level` asks agree with this node on
     /// the record's context (`Some`); `None` when they do not, or this node
@@ -481,12 +514,7 @@ impl Coordinator {
         }
         if plan.required > 1 {
             let remote = self.replica_contexts(db, &key, &plan).await?;
-            let agree = remote.iter().all(|r| match (r, &local) {
-                (None, None) => true,
-                (Some(r), Some(l)) => same_writes(r, l),
-                _ => false,
-            });
-            if !agree {
+            if !self.holds_all(db, &key, &remote).await? {
                 self.stats.digest_mismatches.inc();
                 return Ok(None);
             }

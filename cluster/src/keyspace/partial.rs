@@ -382,14 +382,20 @@ impl Keyspace {
     /// whose contexts are equal have seen the same writes and so hold the
     /// same value (the digest of a read, the base of a shipped write).
     pub fn record_context(&self, db: u32, key: &[u8]) -> Result<Option<VectorClock>> {
+        Ok(self.stored_context(db, key)?.map(|(clock, _)| clock))
+    }
+
+    /// [`Keyspace::record_context`], and whether the record is a
+    /// collection stored split (whose whole read is costly).
+    pub fn stored_context(&self, db: u32, key: &[u8]) -> Result<Option<(VectorClock, bool)>> {
         let ns = self.namespace(db)?;
         let ekey = token::engine_key(ns, key);
         let Some(v) = self.inner.engine.get(&ekey)? else {
             return Ok(None);
         };
         Ok(Some(match split::decode_stored(&v, key)? {
-            Stored::Inline(record) => record.context(),
-            Stored::Split(header) => header.clock,
+            Stored::Inline(record) => (record.context(), false),
+            Stored::Split(header) => (header.clock, true),
         }))
     }
 
