@@ -20,9 +20,12 @@
 //! for it first. Hints and stand-ins always carry the whole record.
 //!
 //! A read: the replicas the level asks are sent [`Request::Clock`]; when
-//! every context equals this node's, the members asked for are read here
-//! alone (Cassandra's digest read). Otherwise the whole record is read
-//! from each and merged, and read repair brings the others up to date.
+//! this node's record has seen every write their contexts name, the
+//! members asked for are read here alone (Cassandra's digest read); a
+//! split collection's record that is behind is first given a few
+//! milliseconds to receive the shipped writes on their way. Otherwise the
+//! whole record is read from each and merged, and read repair brings the
+//! others up to date.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -493,9 +496,10 @@ impl Coordinator {
     }
 
     /// What `need` asks of the collection at `key`, read from this node's
-    /// members alone when the replicas `level` asks agree with this node on
-    /// the record's context (`Some`); `None` when they do not, or this node
-    /// is not one of them: the caller then reads whole.
+    /// members alone when this node's record holds every write the other
+    /// replicas `level` asks name ([`Coordinator::holds_all`]; `Some`);
+    /// `None` when it does not, or this node is not one of them: the
+    /// caller then reads whole.
     pub(super) async fn read_agreed(
         self: &Arc<Self>,
         db: u32,
