@@ -123,16 +123,33 @@ fn first_failing(len: usize, holds: impl Fn(usize) -> bool) -> usize {
     lo
 }
 
-/// The indexes a window selects from `span` (ascending `lo..hi`), in
-/// reply order (descending for REV), `offset` skipped and at most `count`.
-pub fn picked(span: (usize, usize), rev: bool, offset: usize, count: usize) -> Vec<usize> {
+/// The ascending indexes `from..to` a window selects from `span`
+/// (ascending `lo..hi`): `offset` skipped and at most `count` taken from
+/// the low end, or from the high end for REV.
+pub fn picked_range(
+    span: (usize, usize),
+    rev: bool,
+    offset: usize,
+    count: usize,
+) -> (usize, usize) {
     let (lo, hi) = span;
     let skip = offset.min(hi.saturating_sub(lo));
     let take = count.min(hi.saturating_sub(lo) - skip);
     if rev {
-        (hi - skip - take..hi - skip).rev().collect()
+        (hi - skip - take, hi - skip)
     } else {
-        (lo + skip..lo + skip + take).collect()
+        (lo + skip, lo + skip + take)
+    }
+}
+
+/// The indexes a window selects from `span` ([`picked_range`]), in reply
+/// order (descending for REV).
+pub fn picked(span: (usize, usize), rev: bool, offset: usize, count: usize) -> Vec<usize> {
+    let (from, to) = picked_range(span, rev, offset, count);
+    if rev {
+        (from..to).rev().collect()
+    } else {
+        (from..to).collect()
     }
 }
 

@@ -681,15 +681,19 @@ pub(super) fn window_names(
     let Some((lo, hi)) = score_ranks(set, kept, w)? else {
         return Ok(None);
     };
-    let skip = u64::try_from(w.offset).unwrap_or(u64::MAX).min(hi - lo);
-    let take = u64::try_from(w.count)
-        .unwrap_or(u64::MAX)
-        .min(hi - lo - skip);
-    if !w.rev {
-        return names_in_ranks(set, kept, lo + skip, lo + skip + take);
-    }
-    let names = names_in_ranks(set, kept, hi - skip - take, hi - skip)?;
-    Ok(names.map(|names| names.into_iter().rev().collect()))
+    let (Ok(lo), Ok(hi)) = (usize::try_from(lo), usize::try_from(hi)) else {
+        return Ok(None);
+    };
+    let (from, to) = super::lex_window::picked_range((lo, hi), w.rev, w.offset, w.count);
+    let rank = |i: usize| u64::try_from(i).unwrap_or(u64::MAX);
+    let names = names_in_ranks(set, kept, rank(from), rank(to))?;
+    Ok(names.map(|names| {
+        if w.rev {
+            names.into_iter().rev().collect()
+        } else {
+            names
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use super::list_index::tests::{Elements, model, push, random_op};
 use super::score_index::ScoreWindow;
 use super::split_tests::{apply, header_of};
-use super::{Keyspace, Need, live_entry};
+use super::{Keyspace, Need};
 use crate::version::list_op::trim_range;
 use crate::version::{CollectionOp, Kind, PopEnd, zadd};
 
@@ -20,14 +20,6 @@ use crate::version::{CollectionOp, Kind, PopEnd, zadd};
 fn model_order(ks: &Keyspace, key: &[u8]) -> Vec<Bytes> {
     let ranks = super::zset_ranks::tests::model_ranks(ks, key);
     ranks.into_iter().map(|(m, _)| m).collect()
-}
-
-/// Every member's score.
-fn model_scores(ks: &Keyspace, key: &[u8]) -> Vec<f64> {
-    let record = ks.read_record(0, key).unwrap().unwrap();
-    let members = live_entry(&record, ks.now_ms()).unwrap().members.unwrap();
-    let parse = |v: &Bytes| std::str::from_utf8(v).unwrap().parse().unwrap();
-    members.map.values().map(parse).collect()
 }
 
 fn random_zset_op(rng: &mut StdRng, fresh: &mut u32) -> CollectionOp {
@@ -126,7 +118,6 @@ async fn ranks_from_pieces_follow_random_writes() {
         }
         // ZCOUNT: bounds at scores members hold (ties), between them, and
         // at the infinities.
-        let scores = model_scores(&ks, b"z");
         let scored = super::zset_ranks::tests::model_scored(&ks, b"z");
         for _ in 0..4 {
             let edge = |rng: &mut StdRng| match rng.random_range(0..10) {
@@ -142,7 +133,7 @@ async fn ranks_from_pieces_follow_random_writes() {
                 max_exclusive: rng.random_bool(0.5),
                 ..ScoreWindow::ends(false, usize::MAX)
             };
-            let want = scores.iter().filter(|s| w.contains(**s)).count() as u64;
+            let want = scored.iter().filter(|(s, _, _)| w.contains(*s)).count() as u64;
             let read = ks.read_partial(0, b"z", Need::CountScores(w)).unwrap();
             assert_eq!(read.unwrap().counted, Some(want), "round {round}: {w:?}");
             counts += 1;

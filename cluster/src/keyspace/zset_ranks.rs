@@ -445,15 +445,14 @@ pub(super) fn window_names(
     w: &ScoreWindow,
 ) -> Result<Option<Vec<Bytes>>> {
     let copied = from_copy(set, orders, |entries| {
-        let (lo, hi) = score_span(entries, w);
-        let skip = w.offset.min(hi - lo);
-        let take = w.count.min(hi - lo - skip);
-        if w.rev {
-            let names = names_in(entries, hi - skip - take, hi - skip)?;
-            Some(names.into_iter().rev().collect())
+        let span = score_span(entries, w);
+        let (from, to) = super::lex_window::picked_range(span, w.rev, w.offset, w.count);
+        let names = names_in(entries, from, to)?;
+        Some(if w.rev {
+            names.into_iter().rev().collect()
         } else {
-            names_in(entries, lo + skip, lo + skip + take)
-        }
+            names
+        })
     })?;
     // An offset a walk would pass, in a set with no copy: counted on its
     // pieces instead.
