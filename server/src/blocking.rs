@@ -248,6 +248,10 @@ type Queue = VecDeque<Arc<Waiter>>;
 pub struct Blocking {
     queues: Mutex<HashMap<(u32, Bytes), Queue>>,
     waiting: AtomicUsize,
+    /// Of those, the ones whose look after registering found nothing: the
+    /// clients blocked as Redis counts them (a client still taking that
+    /// look may yet be served without waiting).
+    blocked: AtomicUsize,
     /// Blocking commands that were served after waiting.
     pub served: AtomicU64,
     /// Blocking commands whose timeout passed.
@@ -257,7 +261,7 @@ pub struct Blocking {
 impl Blocking {
     /// Clients blocked now.
     pub fn blocked_clients(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.blocked.load(Ordering::Relaxed)
     }
 
     /// Keys with blocked clients now.
@@ -318,6 +322,7 @@ impl Blocking {
             db,
             keys: unique,
             waiter,
+            blocked: false,
         }
     }
 }
@@ -330,9 +335,22 @@ pub struct Registration {
     keys: Vec<Bytes>,
     /// The waiter.
     pub waiter: Arc<Waiter>,
+    /// Counted among the blocked clients ([`Registration::blocked`]).
+    blocked: bool,
 }
 
 impl Registration {
+    /// The client's look after registering found nothing: it now waits,
+    /// and counts as blocked (INFO `blocked_clients`). Not before: a write
+    /// made once the count shows it (a test's, an operator's) must find it
+    /// waiting, and its wake-up then orders the keys it made ready.
+    pub fn blocked(&mut self) {
+        if !self.blocked {
+            self.blocked = true;
+            self.blocking.blocked.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     /// This waiter was woken but could not use what its keys hold (a type
     /// it does not pop): wakes the waiter right behind it on each of its
     /// keys, so that one that can is served. A wake-up thus walks down a
@@ -375,6 +393,9 @@ impl Drop for Registration {
             }
         }
         self.blocking.waiting.fetch_sub(1, Ordering::AcqRel);
+        if self.blocked {
+            self.blocking.blocked.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 

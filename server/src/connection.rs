@@ -546,7 +546,7 @@ async fn wait_blocked(
     use crate::blocking::{POLL_MAX, POLL_MIN};
     let handle = Arc::clone(&client.handle);
     let mut shutdown = server.shutdown.subscribe();
-    let registration = server.blocking.register(client.db, &request.keys);
+    let mut registration = server.blocking.register(client.db, &request.keys);
     handle.blocked.store(true, Ordering::Relaxed);
     // A timeout past what the clock can hold waits forever.
     let deadline = request
@@ -599,6 +599,7 @@ async fn wait_blocked(
             }
             woken = false;
         }
+        registration.blocked();
         let pause_over = async {
             match held_until {
                 Some(t) => tokio::time::sleep_until(t).await,
