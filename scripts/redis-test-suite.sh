@@ -12,10 +12,11 @@
 #                     waits, in its raw-reply tests, for DEBUG PROTOCOL
 #                     replies ringkv does not give, until its 600 s timeout)
 #
-# Needs tclsh (Debian package tcl). One change is made to the copy: a
+# Needs tclsh (Debian package tcl). Two changes are made to the copy: a
 # command ringkv does not have (streams, GEO, scripting, SORT, some DEBUG
 # subcommands...) fails its own test instead of aborting the rest of the
-# file. Failures that remain are the differences listed in
+# file, as does a test that reads the replication stream (SYNC). Failures
+# that remain are the differences listed in
 # docs/compatibility.md; the failed tests' messages are in the per-file
 # logs under $WORK/logs, printed at the end. SUITE_SERVER_BIN=path tests a
 # given binary instead of building one (not a RINGKV_ variable: the server
@@ -60,6 +61,15 @@ new = '''    if {[catch {[srv $level "client"] {*}$args} res opts]} {
 }'''
 if old not in text:
     sys.exit("test_helper.tcl: proc r not found (a Redis 7.0 checkout is expected)")
+text = text.replace(old, new, 1)
+# A test that reads the replication stream (SYNC) fails alone; its
+# exception would otherwise end the file there.
+old = '''proc attach_to_replication_stream {} {
+'''
+new = old + '''    error "assertion:not in ringkv: the replication stream (SYNC)"
+'''
+if old not in text:
+    sys.exit("test_helper.tcl: proc attach_to_replication_stream not found")
 open(path, "w").write(text.replace(old, new, 1))
 EOF
 

@@ -3,7 +3,8 @@
 //! key's queue to a client that can pop it, a client blocked on several
 //! keys is served from a key that became ready even when an earlier key
 //! now holds another type, registering on many keys costs linear time, and
-//! BLMPOP/BZMPOP check their arguments in Redis's order. Every wait is
+//! BLMPOP/BZMPOP check their arguments in Redis's order; a push replies
+//! once the clients it served have popped. Every wait is
 //! bounded; the server is killed by PID when each test ends.
 
 mod common;
@@ -158,6 +159,79 @@ fn keys_made_ready_by_one_transaction_serve_in_the_order_they_were_written() {
             .arg("a");
         let _: Value = tx.query(c).unwrap();
         assert_eq!(waiter.join().unwrap().unwrap(), want, "{wait:?}");
+    }
+}
+
+/// The contents of `key` as bulk strings.
+fn items(c: &mut redis::Connection, key: &str) -> Vec<String> {
+    redis::cmd("LRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .query(c)
+        .unwrap()
+}
+
+#[test]
+fn a_push_replies_once_the_clients_it_served_have_popped() {
+    // As in Redis, which serves blocked clients before it writes the
+    // replies of the command that made their keys ready: what the pusher
+    // reads next shows the pops, the moves they made, and the clients
+    // those moves served. Several rounds, since a reply that raced the
+    // waiters would pass now and then.
+    let s = TestServer::start();
+    let c = &mut s.conn();
+    for round in 0..8 {
+        // A chain: list1 -> list2 -> list3.
+        ok(c, &["DEL", "list1", "list2", "list3"]);
+        let first = in_thread(&s, &["BLMOVE", "list1", "list2", "RIGHT", "LEFT", "0"]);
+        s.wait_blocked(1);
+        let second = in_thread(&s, &["BLMOVE", "list2", "list3", "LEFT", "RIGHT", "0"]);
+        s.wait_blocked(2);
+        assert_eq!(ok(c, &["RPUSH", "list1", "foo"]), int(1));
+        assert_eq!(
+            (items(c, "list1"), items(c, "list2"), items(c, "list3")),
+            (vec![], vec![], vec!["foo".to_string()]),
+            "round {round}: linked moves"
+        );
+        first.join().unwrap().unwrap();
+        second.join().unwrap().unwrap();
+        // A circle: list1 -> list2 -> list1, which ends with the element
+        // back in list1 and both clients served.
+        ok(c, &["DEL", "list1", "list2"]);
+        let first = in_thread(&s, &["BRPOPLPUSH", "list1", "list2", "0"]);
+        s.wait_blocked(1);
+        let second = in_thread(&s, &["BRPOPLPUSH", "list2", "list1", "0"]);
+        s.wait_blocked(2);
+        ok(c, &["RPUSH", "list1", "foo"]);
+        assert_eq!(
+            (items(c, "list1"), items(c, "list2")),
+            (vec!["foo".to_string()], vec![]),
+            "round {round}: circular moves"
+        );
+        first.join().unwrap().unwrap();
+        second.join().unwrap().unwrap();
+        // Two clients on one key, one push of two elements: both served.
+        let a = in_thread(&s, &["BLPOP", "q", "0"]);
+        s.wait_blocked(1);
+        let b = in_thread(&s, &["BLPOP", "q", "0"]);
+        s.wait_blocked(2);
+        ok(c, &["RPUSH", "q", "x", "y"]);
+        assert_eq!(ok(c, &["EXISTS", "q"]), int(0), "round {round}: two pops");
+        a.join().unwrap().unwrap();
+        b.join().unwrap().unwrap();
+        // A move into a watched key, made by the push's waiter, fails the
+        // watcher's EXEC that follows the push.
+        ok(c, &["DEL", "src", "dst"]);
+        let mover = in_thread(&s, &["BRPOPLPUSH", "src", "dst", "0"]);
+        s.wait_blocked(1);
+        let watcher = &mut s.conn();
+        ok(watcher, &["WATCH", "dst"]);
+        ok(watcher, &["MULTI"]);
+        ok(watcher, &["GET", "somekey"]);
+        ok(c, &["LPUSH", "src", "element"]);
+        assert_eq!(ok(watcher, &["EXEC"]), Value::Nil, "round {round}: watch");
+        mover.join().unwrap().unwrap();
     }
 }
 

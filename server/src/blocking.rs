@@ -17,10 +17,19 @@
 //! (renewed while clients wait), and a node where one of them changes
 //! sends a wake-up. As a safety net for a lost wake-up the waiter re-runs
 //! its command every [`POLL_MIN`], doubling up to [`POLL_MAX`].
+//!
+//! A write that wakes a waiter of this node holds its own reply until the
+//! waiter has looked ([`await_looks`]), and follows what that look woke in
+//! turn: as in Redis, which serves blocked clients before it writes the
+//! replies of the command that made their keys ready, a client that has
+//! the reply of its LPUSH sees the element popped, the BLMOVE's
+//! destination filled and the watches that move touched. The hold is
+//! bounded ([`LOOK_WAIT`]): a waiter that cannot look (paused, its replicas
+//! slow) delays no reply for longer.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,6 +41,10 @@ use tokio::sync::Notify;
 pub const POLL_MIN: Duration = Duration::from_millis(5);
 /// The longest re-run interval in a cluster.
 pub const POLL_MAX: Duration = Duration::from_secs(1);
+/// The longest a reply waits for the looks of the waiters its command woke.
+pub const LOOK_WAIT: Duration = Duration::from_millis(500);
+/// Most wake-ups one reply follows down a chain of waiters.
+const LOOKS_FOLLOWED: usize = 256;
 
 /// What a blocking command that found nothing asks of its connection.
 #[derive(Clone, Debug)]
@@ -189,16 +202,47 @@ pub struct Waiter {
     /// it looks at them first, as Redis serves a client from the first of
     /// its keys that became ready (say, in one EXEC, the first pushed).
     ready: Mutex<Vec<Bytes>>,
+    /// Wake-ups sent to it so far; the n-th is wake-up number n.
+    signals: AtomicU64,
+    /// The wake-ups its finished looks have covered (every one sent before
+    /// the look began); `u64::MAX` once it has left its queues.
+    looked: AtomicU64,
+    /// Notified when `looked` moves.
+    look_done: Notify,
+    /// What its last finished look woke (a BLMOVE's destination's waiter,
+    /// the next waiter of a key it left): a reply held for this waiter's
+    /// look waits for those too. Weak: a look may wake its own waiter (a
+    /// BLMOVE from a list to itself) or one that woke it, and a waiter
+    /// gone has no look left to wait for.
+    then: Mutex<Vec<(Weak<Waiter>, u64)>>,
+}
+
+/// A wake-up sent: the waiter, and its number there.
+#[derive(Clone)]
+pub struct Woken {
+    waiter: Arc<Waiter>,
+    signal: u64,
 }
 
 impl Waiter {
+    fn new() -> Self {
+        Self {
+            wake: Notify::new(),
+            ready: Mutex::new(Vec::new()),
+            signals: AtomicU64::new(0),
+            looked: AtomicU64::new(0),
+            look_done: Notify::new(),
+            then: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Resolves at the next wake-up (one stored if it came meanwhile).
     pub async fn woken(&self) {
         self.wake.notified().await;
     }
 
-    /// Wakes it for `key`.
-    fn signal(&self, key: &Bytes) {
+    /// Wakes it for `key`; the wake-up's number.
+    fn signal(&self, key: &Bytes) -> u64 {
         let mut ready = self.ready.lock();
         // The first few decide the order; a longer list would make a
         // client blocked on many keys cost a search per write (SWAPDB
@@ -207,12 +251,75 @@ impl Waiter {
             ready.push(key.clone());
         }
         drop(ready);
+        let n = self.signals.fetch_add(1, Ordering::AcqRel) + 1;
         self.wake.notify_one();
+        n
     }
 
     /// The keys signalled since the last call, in signal order.
     pub fn take_ready(&self) -> Vec<Bytes> {
         std::mem::take(&mut *self.ready.lock())
+    }
+
+    /// A look begins: the wake-ups it covers (every write that sent one
+    /// is done before the look reads its keys).
+    pub fn begin_look(&self) -> u64 {
+        self.signals.load(Ordering::Acquire)
+    }
+
+    /// A look that covered the wake-ups up to `covered` is over, and woke
+    /// `woke`: replies held for those wake-ups may go (after `woke`'s).
+    pub fn end_look(&self, covered: u64, woke: Vec<Woken>) {
+        *self.then.lock() = woke
+            .into_iter()
+            .map(|w| (Arc::downgrade(&w.waiter), w.signal))
+            .collect();
+        self.looked.fetch_max(covered, Ordering::AcqRel);
+        self.look_done.notify_waiters();
+    }
+
+    /// Waits until a look has covered wake-up `signal`, or `deadline`;
+    /// whether it did.
+    async fn looked_at(&self, signal: u64, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let done = self.look_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if self.looked.load(Ordering::Acquire) >= signal {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
+/// Holds a reply until the waiters its command woke have looked, and the
+/// ones their looks woke in turn (at most [`LOOKS_FOLLOWED`], for at most
+/// [`LOOK_WAIT`]): the module doc says why.
+pub async fn await_looks(woken: Vec<Woken>) {
+    let deadline = tokio::time::Instant::now() + LOOK_WAIT;
+    let mut followed: HashSet<(usize, u64)> = HashSet::new();
+    let mut pending = woken;
+    while let Some(w) = pending.pop() {
+        // A chain may come back to a waiter (a circle of BLMOVEs): each
+        // wake-up is followed once.
+        if followed.len() >= LOOKS_FOLLOWED
+            || !followed.insert((Arc::as_ptr(&w.waiter) as usize, w.signal))
+        {
+            continue;
+        }
+        if !w.waiter.looked_at(w.signal, deadline).await {
+            return;
+        }
+        let then = w.waiter.then.lock();
+        pending.extend(then.iter().filter_map(|(waiter, signal)| {
+            Some(Woken {
+                waiter: waiter.upgrade()?,
+                signal: *signal,
+            })
+        }));
     }
 }
 
@@ -269,41 +376,35 @@ impl Blocking {
         self.queues.lock().len()
     }
 
-    /// A write changed `key` in `db`: wakes its first waiter.
-    pub fn wake(&self, db: u32, key: &[u8]) {
+    /// A write changed `key` in `db`: wakes its first waiter, if any.
+    pub fn wake(&self, db: u32, key: &[u8]) -> Option<Woken> {
         if self.waiting.load(Ordering::Acquire) == 0 {
-            return;
+            return None;
         }
         let queues = self.queues.lock();
         let key = Bytes::copy_from_slice(key);
-        if let Some(w) = queues.get(&(db, key.clone())).and_then(|q| q.front()) {
-            w.signal(&key);
-        }
+        let w = queues.get(&(db, key.clone())).and_then(|q| q.front())?;
+        Some(woken(w, &key))
     }
 
     /// Every key of `db` may have changed (SWAPDB): wakes the first waiter
     /// of each key blocked on there; each looks again and waits on if
     /// its key is still empty.
-    pub fn wake_db(&self, db: u32) {
+    pub fn wake_db(&self, db: u32) -> Vec<Woken> {
         if self.waiting.load(Ordering::Acquire) == 0 {
-            return;
+            return Vec::new();
         }
         let queues = self.queues.lock();
-        for ((d, key), q) in queues.iter() {
-            if *d == db {
-                if let Some(w) = q.front() {
-                    w.signal(key);
-                }
-            }
-        }
+        queues
+            .iter()
+            .filter(|((d, _), _)| *d == db)
+            .filter_map(|((_, key), q)| Some(woken(q.front()?, key)))
+            .collect()
     }
 
     /// Queues a waiter on `keys` of `db`; it leaves when the guard drops.
     pub fn register(self: &Arc<Self>, db: u32, keys: &[Bytes]) -> Registration {
-        let waiter = Arc::new(Waiter {
-            wake: Notify::new(),
-            ready: Mutex::new(Vec::new()),
-        });
+        let waiter = Arc::new(Waiter::new());
         let mut queues = self.queues.lock();
         let mut seen: HashSet<&Bytes> = HashSet::with_capacity(keys.len());
         let mut unique: Vec<Bytes> = Vec::with_capacity(keys.len());
@@ -323,7 +424,16 @@ impl Blocking {
             keys: unique,
             waiter,
             blocked: false,
+            left: false,
         }
+    }
+}
+
+/// Signals `w` for `key`.
+fn woken(w: &Arc<Waiter>, key: &Bytes) -> Woken {
+    Woken {
+        waiter: Arc::clone(w),
+        signal: w.signal(key),
     }
 }
 
@@ -337,6 +447,8 @@ pub struct Registration {
     pub waiter: Arc<Waiter>,
     /// Counted among the blocked clients ([`Registration::blocked`]).
     blocked: bool,
+    /// Has left its queues ([`Registration::leave`]).
+    left: bool,
 }
 
 impl Registration {
@@ -356,8 +468,9 @@ impl Registration {
     /// keys, so that one that can is served. A wake-up thus walks down a
     /// key's queue past the waiters it cannot serve, as Redis serves the
     /// first blocked client of the right kind; it never comes back up.
-    pub fn pass_on(&self) {
+    pub fn pass_on(&self) -> Vec<Woken> {
         let queues = self.blocking.queues.lock();
+        let mut woke = Vec::new();
         for k in &self.keys {
             let Some(q) = queues.get(&(self.db, k.clone())) else {
                 continue;
@@ -367,14 +480,20 @@ impl Registration {
                 .position(|w| Arc::ptr_eq(w, &self.waiter))
                 .and_then(|at| q.get(at + 1));
             if let Some(next) = behind {
-                next.signal(k);
+                woke.push(woken(next, k));
             }
         }
+        woke
     }
-}
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+    /// Leaves every queue, waking the next waiter of each key it headed
+    /// (the key may hold what this one left); those wake-ups. The waiter's
+    /// looks are over: replies held for them go, after `woke`'s (what its
+    /// last look woke) and these.
+    pub fn leave(&mut self, mut woke: Vec<Woken>) {
+        if std::mem::replace(&mut self.left, true) {
+            return;
+        }
         let mut queues = self.blocking.queues.lock();
         for k in &self.keys {
             let slot = (self.db, k.clone());
@@ -384,18 +503,25 @@ impl Drop for Registration {
             let headed = q.front().is_some_and(|w| Arc::ptr_eq(w, &self.waiter));
             q.retain(|w| !Arc::ptr_eq(w, &self.waiter));
             match q.front() {
-                // The key may hold what this waiter left: the next looks.
-                Some(next) if headed => next.signal(k),
+                Some(next) if headed => woke.push(woken(next, k)),
                 Some(_) => {}
                 None => {
                     queues.remove(&slot);
                 }
             }
         }
+        drop(queues);
+        self.waiter.end_look(u64::MAX, woke);
         self.blocking.waiting.fetch_sub(1, Ordering::AcqRel);
         if self.blocked {
             self.blocking.blocked.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.leave(Vec::new());
     }
 }
 
@@ -436,6 +562,35 @@ mod tests {
             ready_first(&like, Some(3), 2, &b(&["2"])),
             b(&["BLMPOP", "1", "2", "2", "1", "LEFT"])
         );
+    }
+
+    #[tokio::test]
+    async fn a_held_reply_follows_the_looks_its_push_caused_and_leaks_no_waiter() {
+        let blocking = Arc::new(Blocking::default());
+        let key = Bytes::from_static(b"q");
+        let mut reg = blocking.register(0, std::slice::from_ref(&key));
+        // A push wakes the waiter; its look moves the element back into
+        // the same key, which wakes itself again (a BLMOVE q q).
+        let pushed = blocking.wake(0, &key).expect("a waiter");
+        let covered = reg.waiter.begin_look();
+        let again = blocking.wake(0, &key).expect("its own waiter");
+        reg.waiter.end_look(covered, vec![again]);
+        // The push's reply waits for that second look too.
+        let held = tokio::spawn(await_looks(vec![pushed]));
+        tokio::task::yield_now().await;
+        assert!(!held.is_finished(), "released before the look it caused");
+        let weak = Arc::downgrade(&reg.waiter);
+        reg.leave(Vec::new());
+        tokio::time::timeout(LOOK_WAIT / 2, held)
+            .await
+            .expect("released once the waiter left")
+            .unwrap();
+        drop(reg);
+        assert!(
+            weak.upgrade().is_none(),
+            "a waiter kept alive by its own wake-up"
+        );
+        assert_eq!(blocking.blocking_keys(), 0);
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub struct Client {
     pub skipped_other_type: bool,
     /// Pub/sub subscriptions and their message queue, once subscribed.
     pub subscriptions: Option<crate::pubsub::Subscriptions>,
+    /// Blocked clients this client's commands woke since its last reply:
+    /// the reply waits for their looks ([`crate::blocking::await_looks`]).
+    pub woken: Vec<crate::blocking::Woken>,
 }
 
 impl Client {
@@ -141,6 +144,7 @@ impl Client {
             blocked_rerun: false,
             skipped_other_type: false,
             subscriptions: None,
+            woken: Vec::new(),
         }
     }
 
@@ -182,6 +186,7 @@ impl Client {
             blocked_rerun: false,
             skipped_other_type: false,
             subscriptions: None,
+            woken: Vec::new(),
         }
     }
 

@@ -475,6 +475,9 @@ async fn flush(
             .into_reply()
             .encode(client.protocol, wbuf);
     }
+    if !client.woken.is_empty() {
+        crate::blocking::await_looks(std::mem::take(&mut client.woken)).await;
+    }
     if wbuf.is_empty() {
         return Ok(());
     }
@@ -576,6 +579,7 @@ async fn wait_blocked(
             // Registered first, then looked: no wake-up falls in between.
             client.blocked_rerun = true;
             client.skipped_other_type = false;
+            let covered = registration.waiter.begin_look();
             let ready = registration.waiter.take_ready();
             let args = crate::blocking::ready_first(
                 &request.args,
@@ -589,14 +593,19 @@ async fn wait_blocked(
             // replica did not answer) does not end the wait, as in Redis a
             // key of the wrong type does not serve its blocked clients.
             let ends = !reply.is_error() || std::mem::take(&mut client.error_ends_wait);
+            // What this look woke (a BLMOVE's destination's waiter) is
+            // followed by the replies held for it.
+            let mut woke = std::mem::take(&mut client.woken);
             if client.block.take().is_none() && ends {
                 server.blocking.served.fetch_add(1, Ordering::Relaxed);
+                registration.leave(woke);
                 break Ok(reply);
             }
             // Woken for what it cannot pop: the next waiter may can.
             if woken && (reply.is_error() || client.skipped_other_type) {
-                registration.pass_on();
+                woke.extend(registration.pass_on());
             }
+            registration.waiter.end_look(covered, woke);
             woken = false;
         }
         registration.blocked();

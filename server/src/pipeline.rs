@@ -121,8 +121,9 @@ impl ConcurrentRun {
                 .map(|(view, args)| command::execute(server, view, args)),
         )
         .await;
-        for (view, reply) in views.iter().zip(replies) {
+        for (view, reply) in views.iter_mut().zip(replies) {
             client.await_ack(view.ack);
+            client.woken.append(&mut view.woken);
             reply.encode(client.protocol, wbuf);
         }
     }

@@ -193,9 +193,9 @@ impl Server {
         // Clients blocked on a key look again when its record changes
         // here, whoever coordinated the write.
         let blocking = Arc::clone(&server.blocking);
-        server
-            .cluster
-            .set_change_observer(Arc::new(move |db, key| blocking.wake(db, key)));
+        server.cluster.set_change_observer(Arc::new(move |db, key| {
+            blocking.wake(db, key);
+        }));
         // Messages published on any node reach this node's subscribers.
         let weak = Arc::downgrade(&server);
         server

@@ -115,7 +115,7 @@ pub async fn change_in(
     let changed = ack != ringkv_cluster::Ack::NONE && !re_added;
     cx.server.watches.after_write(deferred, changed, db, key);
     cx.client.await_ack(ack);
-    cx.server.blocking.wake(db, key);
+    cx.wake(db, key);
     match applied {
         Applied::Collection(reply) => Ok(reply),
         other => Err(ReplyError::Err(

@@ -307,8 +307,8 @@ pub async fn swapdb(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ack = cx.ks().swap_dbs(a, b)?;
     cx.server.census.invalidate();
     // A client blocked on a key the swap filled is served now.
-    cx.server.blocking.wake_db(a);
-    cx.server.blocking.wake_db(b);
+    let woken = [cx.server.blocking.wake_db(a), cx.server.blocking.wake_db(b)];
+    cx.client.woken.extend(woken.into_iter().flatten());
     cx.client.await_ack(ack);
     Ok(Reply::Ok)
 }

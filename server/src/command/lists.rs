@@ -64,7 +64,7 @@ async fn push(cx: &mut Ctx<'_>, args: &[Bytes], left: bool, if_exists: bool) -> 
     };
     let n = count(&change(cx, key, op).await?);
     if n > 0 {
-        cx.server.blocking.wake(cx.db(), key);
+        cx.wake(cx.db(), key);
     }
     Ok(Reply::Int(n))
 }
@@ -401,7 +401,7 @@ pub async fn move_one(
         if_exists: false,
     };
     change_in(cx, db, dst, op).await?;
-    cx.server.blocking.wake(db, dst);
+    cx.wake(db, dst);
     Ok(Some(value))
 }
 

@@ -79,6 +79,12 @@ impl Ctx<'_> {
         self.client.db
     }
 
+    /// A write changed `key` in `db`: wakes a client blocked on it, whose
+    /// look this client's reply then waits for.
+    pub fn wake(&mut self, db: u32, key: &[u8]) {
+        self.client.woken.extend(self.server.blocking.wake(db, key));
+    }
+
     /// The full name of the running command, as error texts print it.
     pub fn fullname(&self) -> String {
         table::fullname(self.parent, self.spec)
@@ -252,7 +258,7 @@ impl Ctx<'_> {
                 match written {
                     Ok(ack) => {
                         self.client.await_ack(ack);
-                        self.server.blocking.wake(db, &key);
+                        self.wake(db, &key);
                     }
                     Err(e) => {
                         failed.get_or_insert(e);
@@ -264,7 +270,7 @@ impl Ctx<'_> {
         for (db, key, mutation) in writes.into_iter().map(split) {
             let (_, ack) = self.server.cluster.write(db, &key, mutation, level).await?;
             self.client.await_ack(ack);
-            self.server.blocking.wake(db, &key);
+            self.wake(db, &key);
         }
         Ok(())
     }

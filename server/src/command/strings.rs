@@ -299,7 +299,7 @@ async fn swap_value(
         }
     };
     if applied {
-        cx.server.blocking.wake(cx.db(), key);
+        cx.wake(cx.db(), key);
     }
     if flags & swap::GET != 0 {
         cx.count_lookup(previous.is_some());
