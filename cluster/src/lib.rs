@@ -38,6 +38,7 @@ mod actor;
 mod antientropy;
 mod codec;
 mod coordinator;
+mod cpu_bound;
 mod error;
 mod failure;
 #[doc(hidden)]

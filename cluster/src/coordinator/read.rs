@@ -292,7 +292,8 @@ impl Coordinator {
         if merged.is_empty() {
             return;
         }
-        let encoded = merged.encode();
+        let encoded =
+            crate::cpu_bound::heavy_if(crate::cpu_bound::is_large(merged), || merged.encode());
         for (id, rec) in replies {
             if rec.as_ref() == Some(merged) {
                 continue;
@@ -481,7 +482,9 @@ async fn read_from(
 
 fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {
     rec.map(|b| {
-        Siblings::decode(&b, 0).map_err(|e| Error::BadReply {
+        let heavy = b.len() >= crate::cpu_bound::HEAVY_BYTES;
+        let decoded = crate::cpu_bound::heavy_if(heavy, || Siblings::decode(&b, 0));
+        decoded.map_err(|e| Error::BadReply {
             node,
             what: "read from",
             problem: format!("bad record: {e}"),
@@ -497,11 +500,13 @@ fn merge_replies(replies: &[(NodeId, Option<Siblings>)]) -> Siblings {
     let Some(first) = records.next() else {
         return Siblings::default();
     };
-    let mut merged = first.clone();
-    for rec in records {
-        if rec != first {
-            merged.merge(rec);
+    crate::cpu_bound::heavy_if(crate::cpu_bound::is_large(first), || {
+        let mut merged = first.clone();
+        for rec in records {
+            if rec != first {
+                merged.merge(rec);
+            }
         }
-    }
-    merged
+        merged
+    })
 }

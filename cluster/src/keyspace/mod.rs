@@ -617,6 +617,16 @@ impl Keyspace {
                     .store(ns, key, ekey, Some(header), &local, after, (), now)
                     .await;
             }
+            if superseded {
+                // The incoming record has seen every write this one holds
+                // (a hint's or a repair's whole record): it is the merge,
+                // and the members are read only to write the difference.
+                let snapshot = self.inner.engine.snapshot();
+                let before = split::materialize(&self.inner.engine, &snapshot, ns, key, header)?;
+                return self
+                    .store(ns, key, ekey, Some(header), &before, after, (), now)
+                    .await;
+            }
         }
         self.update_stored(ns, key, ekey, stored, |sibs, _| sibs.merge(incoming), now)
             .await
@@ -657,9 +667,15 @@ impl Keyspace {
                 (record, Some(h))
             }
         };
-        let mut after = before.clone();
-        let out = f(&mut after, now);
-        if after == before {
+        let heavy = old_header
+            .as_ref()
+            .is_some_and(|h| h.count >= crate::cpu_bound::HEAVY_MEMBERS);
+        let (after, out) = crate::cpu_bound::heavy_if(heavy, || {
+            let mut after = before.clone();
+            let out = f(&mut after, now);
+            (after, out)
+        });
+        if crate::cpu_bound::heavy_if(heavy, || after == before) {
             return Ok(Updated::unchanged(out, after));
         }
         self.store(ns, key, ekey, old_header.as_ref(), &before, after, out, now)
@@ -689,7 +705,11 @@ impl Keyspace {
         self.admit_write().await;
         let mut batch = WriteBatch::new();
         let expiry = markers::engine_expiry(&after, self.gc_grace_ms());
-        let placement = split::place(&mut batch, ns, key, old, before, &after, expiry, now);
+        let heavy = old.is_some_and(|h| h.count >= crate::cpu_bound::HEAVY_MEMBERS)
+            || crate::cpu_bound::is_large(&after);
+        let placement = crate::cpu_bound::heavy_if(heavy, || {
+            split::place(&mut batch, ns, key, old, before, &after, expiry, now)
+        });
         // The stored bytes are the record's encoding unless it is split.
         let stored = (!placement.split).then(|| placement.main.data.clone());
         batch.put(ekey, placement.main);

@@ -291,6 +291,20 @@ pub(super) fn materialize(
     key: &[u8],
     header: &SplitHeader,
 ) -> Result<Siblings> {
+    let heavy = header.count >= crate::cpu_bound::HEAVY_MEMBERS;
+    crate::cpu_bound::heavy_if(heavy, || {
+        materialize_here(engine, snapshot, ns, key, header)
+    })
+}
+
+/// [`materialize`] on this thread.
+fn materialize_here(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    ns: u32,
+    key: &[u8],
+    header: &SplitHeader,
+) -> Result<Siblings> {
     let mut members = Vec::with_capacity(usize::try_from(header.count).unwrap_or(0).min(1 << 20));
     visit_members(engine, snapshot, ns, key, header, |m, items| {
         members.push((m, items));

@@ -1,7 +1,8 @@
 //! Writes to a split collection that must not read its members: a trim
 //! from the lowest score moves the index's low bound past what it removed,
 //! and a merge of another replica's record that supersedes the collection
-//! (a DEL, a SET, a small rewrite) stores that record without reading them.
+//! (a DEL, a SET, a small rewrite) stores that record without reading them;
+//! one that keeps it large is stored by its difference, not merged.
 
 use bytes::Bytes;
 
@@ -257,4 +258,57 @@ async fn tail_reads_find_the_last_elements_past_holes_in_batch_pushes() {
         let from = at.map_or(0, |i| i.saturating_sub(1));
         assert_eq!(got, &model[from..], "TailThrough {target}");
     }
+}
+
+/// A hint's or a repair's whole record that has seen every write of a
+/// large collection (here with fields removed, changed and added by
+/// another coordinator) is stored as it is, by its difference with the
+/// members read, on a runtime thread that hands its other tasks over
+/// (`cpu_bound`): past the heavy size.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_superseding_record_of_a_large_collection_is_stored_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let n = crate::cpu_bound::HEAVY_MEMBERS as usize + 904;
+    put_hash(&ks, b"h", n).await;
+    let mut newer = ks.read_record(0, b"h").unwrap().unwrap();
+    let now = ks.now_ms();
+    let removed = CollectionOp::Remove {
+        kind: Kind::Hash,
+        members: (0..100).map(|i| Bytes::from(format!("f{i}"))).collect(),
+    };
+    newer.apply_collection(OTHER, now + 1, &removed).unwrap();
+    let changed_and_added = CollectionOp::Put {
+        kind: Kind::Hash,
+        pairs: (100..200)
+            .map(|i| format!("f{i}"))
+            .chain((0..100).map(|i| format!("new{i}")))
+            .map(|f| (Bytes::from(f), Bytes::from_static(b"w")))
+            .collect(),
+        if_absent: false,
+    };
+    newer
+        .apply_collection(OTHER, now + 2, &changed_and_added)
+        .unwrap();
+    let updated = ks.merge_record(0, b"h", &newer).await.unwrap();
+    assert_ne!(updated.ack, super::Ack::NONE);
+    assert_eq!(ks.read_record(0, b"h").unwrap().unwrap(), newer);
+    assert_eq!(len_of(&ks, b"h"), Some(n as u64));
+    assert!(header_of(&ks, b"h").is_some());
+    let whole = ks.read_record(0, b"h").unwrap().unwrap();
+    let map = live_entry(&whole, ks.now_ms())
+        .unwrap()
+        .members
+        .unwrap()
+        .map;
+    assert!(!map.contains_key(&b"f0"[..]));
+    assert!(map.contains_key(&b"new99"[..]));
+    // The same merge again changes nothing.
+    let again = ks.merge_record(0, b"h", &newer).await.unwrap();
+    assert_eq!(again.ack, super::Ack::NONE);
+    assert_eq!(
+        member_records(&ks),
+        n,
+        "a record per member, none left over"
+    );
 }
