@@ -9,7 +9,23 @@
 /// whole counts as heavy.
 pub(crate) const HEAVY_MEMBERS: u64 = 4096;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use crate::version::{Payload, Siblings};
+
+/// Heavy steps run in this process, and the microseconds they took.
+static STEPS: AtomicU64 = AtomicU64::new(0);
+static STEP_MICROS: AtomicU64 = AtomicU64::new(0);
+
+/// How many heavy steps this process has run, and the microseconds they
+/// took (INFO `cluster_heavy_steps`, `cluster_heavy_step_usec`).
+pub fn heavy_steps() -> (u64, u64) {
+    (
+        STEPS.load(Ordering::Relaxed),
+        STEP_MICROS.load(Ordering::Relaxed),
+    )
+}
 
 /// Bytes of an encoded record from which decoding it counts as heavy.
 pub(crate) const HEAVY_BYTES: usize = 256 * 1024;
@@ -20,10 +36,15 @@ pub(crate) const HEAVY_BYTES: usize = 256 * 1024;
 /// runtime as tests use, no runtime) it just runs.
 pub(crate) fn heavy<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
+    let started = Instant::now();
+    let out = match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
         _ => f(),
-    }
+    };
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    STEPS.fetch_add(1, Ordering::Relaxed);
+    STEP_MICROS.fetch_add(micros, Ordering::Relaxed);
+    out
 }
 
 /// Whether `record` holds a collection large enough that encoding,

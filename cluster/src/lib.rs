@@ -64,6 +64,7 @@ pub mod wire;
 
 pub use antientropy::RepairSummary;
 pub use coordinator::{ChangeObserver, ClusterScanPage, Coordinator, INTEREST_TTL, MessageSink};
+pub use cpu_bound::heavy_steps;
 pub use error::{Error, PortError, Refusal, Result, SyncFailure};
 pub use keyspace::{
     Ack, Entry, Keyspace, LexBound, LexWindow, Need, PartialRead, ScanPage, ScoreWindow, ValueType,

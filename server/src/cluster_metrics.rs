@@ -217,6 +217,18 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.stats().caught_up.get(),
     ),
     counter(
+        "cluster_heavy_steps",
+        "ringkv_cluster_heavy_steps_total",
+        "Steps on a large collection (read, merged, diffed, encoded or decoded whole) run after handing the runtime thread's other tasks to another thread",
+        |_| ringkv_cluster::heavy_steps().0,
+    ),
+    counter(
+        "cluster_heavy_step_usec",
+        "ringkv_cluster_heavy_step_microseconds_total",
+        "Time those steps took",
+        |_| ringkv_cluster::heavy_steps().1,
+    ),
+    counter(
         "cluster_replica_calls",
         "ringkv_cluster_replica_calls_total",
         "Calls to other replicas",

@@ -290,8 +290,10 @@ async fn a_superseding_record_of_a_large_collection_is_stored_as_it_is() {
     newer
         .apply_collection(OTHER, now + 2, &changed_and_added)
         .unwrap();
+    let steps_before = crate::cpu_bound::heavy_steps().0;
     let updated = ks.merge_record(0, b"h", &newer).await.unwrap();
     assert_ne!(updated.ack, super::Ack::NONE);
+    assert!(crate::cpu_bound::heavy_steps().0 > steps_before);
     assert_eq!(ks.read_record(0, b"h").unwrap().unwrap(), newer);
     assert_eq!(len_of(&ks, b"h"), Some(n as u64));
     assert!(header_of(&ks, b"h").is_some());
