@@ -775,34 +775,49 @@ fn normalize(all: Vec<Sibling>) -> Vec<Sibling> {
     // Causally equal clocks are one write: keep its tombstone if there is
     // one (the marker compaction leaves of an expired value, which must
     // win wherever it meets the value, `keyspace::markers`), else the
-    // greatest encoding.
-    let mut keyed: Vec<(bool, BytesMut, Sibling)> = all
-        .into_iter()
-        .map(|s| {
-            (
-                matches!(s.payload, Payload::Tombstone),
-                sibling_bytes(&s),
-                s,
-            )
-        })
-        .collect();
-    keyed.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-    let mut distinct: Vec<Sibling> = Vec::with_capacity(keyed.len());
-    for (_, _, s) in keyed {
-        if !distinct
-            .iter()
-            .any(|k| k.clock.descends(&s.clock) && s.clock.descends(&k.clock))
-        {
-            distinct.push(s);
+    // greatest encoding. Encodings are built only to choose within such a
+    // class, and to order siblings of one time and clock (never, in
+    // practice): a large collection's is megabytes.
+    let mut distinct: Vec<Sibling> = Vec::with_capacity(all.len());
+    for s in all {
+        let same_write = distinct
+            .iter_mut()
+            .find(|k| k.clock.descends(&s.clock) && s.clock.descends(&k.clock));
+        match same_write {
+            None => distinct.push(s),
+            Some(kept) => {
+                if preferred_of_one_write(&s, kept) {
+                    *kept = s;
+                }
+            }
         }
     }
-    let mut maximal: Vec<Sibling> = distinct
+    let dominated: Vec<bool> = distinct
         .iter()
-        .filter(|s| !distinct.iter().any(|t| t.clock.dominates(&s.clock)))
-        .cloned()
+        .map(|s| distinct.iter().any(|t| t.clock.dominates(&s.clock)))
         .collect();
-    maximal.sort_by_cached_key(|s| (s.ts_ms, codec::clock_bytes(&s.clock), sibling_bytes(s)));
+    let mut maximal: Vec<Sibling> = distinct
+        .into_iter()
+        .zip(dominated)
+        .filter_map(|(s, dominated)| (!dominated).then_some(s))
+        .collect();
+    maximal.sort_by(|a, b| {
+        a.ts_ms
+            .cmp(&b.ts_ms)
+            .then_with(|| codec::clock_bytes(&a.clock).cmp(&codec::clock_bytes(&b.clock)))
+            .then_with(|| sibling_bytes(a).cmp(&sibling_bytes(b)))
+    });
     maximal
+}
+
+/// Of two siblings of one write (causally equal clocks), whether `s` is
+/// kept over `kept`: a tombstone first, then the greater encoding.
+fn preferred_of_one_write(s: &Sibling, kept: &Sibling) -> bool {
+    let tombstone = |x: &Sibling| matches!(x.payload, Payload::Tombstone);
+    match tombstone(s).cmp(&tombstone(kept)) {
+        std::cmp::Ordering::Equal => sibling_bytes(s) > sibling_bytes(kept),
+        other => other.is_gt(),
+    }
 }
 
 fn sibling_bytes(s: &Sibling) -> BytesMut {
