@@ -314,3 +314,61 @@ async fn a_superseding_record_of_a_large_collection_is_stored_as_it_is() {
         "a record per member, none left over"
     );
 }
+
+/// The same for a sorted set (its score index) and a list (its
+/// positions): members removed from an end, scores changed, members
+/// added, all by another coordinator that had seen the collection.
+#[tokio::test(flavor = "multi_thread")]
+async fn superseding_records_of_a_large_sorted_set_and_list_are_stored_as_they_are() {
+    use crate::version::PopEnd;
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+    let n = crate::cpu_bound::HEAVY_MEMBERS as usize + 104;
+    let zadd = |range: std::ops::Range<usize>, shift: f64| CollectionOp::ZAdd {
+        pairs: range
+            .map(|i| (Bytes::from(format!("m{i}")), i as f64 + shift))
+            .collect(),
+        flags: 0,
+    };
+    let push = |range: std::ops::Range<usize>| CollectionOp::Push {
+        left: false,
+        values: range.map(|i| Bytes::from(format!("e{i}"))).collect(),
+        if_exists: false,
+    };
+    let pop = |kind| CollectionOp::Pop {
+        kind,
+        count: 100,
+        end: PopEnd::Min,
+    };
+    let cases = [
+        (&b"z"[..], Kind::ZSet, zadd(0..n, 0.0), zadd(100..300, 0.5)),
+        (&b"l"[..], Kind::List, push(0..n), push(n..n + 200)),
+    ];
+    for (key, kind, load, later) in cases {
+        apply(&ks, key, &load).await.0.unwrap();
+        let mut newer = ks.read_record(0, key).unwrap().unwrap();
+        let now = ks.now_ms();
+        newer.apply_collection(OTHER, now + 1, &pop(kind)).unwrap();
+        newer.apply_collection(OTHER, now + 2, &later).unwrap();
+        let updated = ks.merge_record(0, key, &newer).await.unwrap();
+        assert_ne!(updated.ack, super::Ack::NONE, "{kind:?}");
+        assert_eq!(ks.read_record(0, key).unwrap().unwrap(), newer, "{kind:?}");
+        // 100 popped; the sorted set's later ZADD changes scores only,
+        // the list's push adds 200.
+        let expected = match kind {
+            Kind::ZSet => n - 100,
+            _ => n + 100,
+        };
+        assert_eq!(len_of(&ks, key), Some(expected as u64), "{kind:?}");
+        let again = ks.merge_record(0, key, &newer).await.unwrap();
+        assert_eq!(again.ack, super::Ack::NONE, "{kind:?}");
+    }
+    // Reads from the ends and by score see the new state.
+    let lowest = ks
+        .read_partial(0, b"z", Need::Scores(ScoreWindow::ends(false, 1)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(lowest.members[0].0.as_ref(), b"m100");
+    let head = ks.read_partial(0, b"l", Need::Head(1)).unwrap().unwrap();
+    assert_eq!(head.members[0].1.as_ref(), b"e100");
+}
