@@ -28,6 +28,7 @@ pub mod counter_history;
 pub mod list_op;
 pub mod list_position;
 pub mod member_history;
+mod reconcile;
 pub mod siblings;
 mod string_expiry;
 

@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::clock::VectorClock;
 use super::codec::{self, DecodeError};
@@ -30,6 +30,7 @@ use super::collection::Collection;
 use super::counter::{Carried, Counter, CounterError, CounterValue};
 use super::counter_history::{History, Lineages, start_lineage};
 use super::member_history::{MemberHistories, live_member_histories, recorded_by};
+use super::reconcile::normalize;
 use super::{Actor, BASE_ID_SEED, MAX_CLOCK_ENTRIES, YOUNG_CLOCK_MS};
 
 /// What a write stored.
@@ -762,68 +763,6 @@ impl Siblings {
 /// Whether a value can start a counter (INCR or INCRBYFLOAT accept it).
 fn parse_number(v: &[u8]) -> bool {
     ringkv_number::parse_f64(v).is_some()
-}
-
-/// Reconciles a multiset of siblings (see [`Siblings::merge`]) and sorts it
-/// canonically.
-fn normalize(all: Vec<Sibling>) -> Vec<Sibling> {
-    if all.len() <= 1 {
-        // The common case (a write superseding what it saw): nothing to
-        // reconcile or order, and no encoding to build for the comparison.
-        return all;
-    }
-    // Causally equal clocks are one write: keep its tombstone if there is
-    // one (the marker compaction leaves of an expired value, which must
-    // win wherever it meets the value, `keyspace::markers`), else the
-    // greatest encoding. Encodings are built only to choose within such a
-    // class, and to order siblings of one time and clock (never, in
-    // practice): a large collection's is megabytes.
-    let mut distinct: Vec<Sibling> = Vec::with_capacity(all.len());
-    for s in all {
-        let same_write = distinct
-            .iter_mut()
-            .find(|k| k.clock.descends(&s.clock) && s.clock.descends(&k.clock));
-        match same_write {
-            None => distinct.push(s),
-            Some(kept) => {
-                if preferred_of_one_write(&s, kept) {
-                    *kept = s;
-                }
-            }
-        }
-    }
-    let dominated: Vec<bool> = distinct
-        .iter()
-        .map(|s| distinct.iter().any(|t| t.clock.dominates(&s.clock)))
-        .collect();
-    let mut maximal: Vec<Sibling> = distinct
-        .into_iter()
-        .zip(dominated)
-        .filter_map(|(s, dominated)| (!dominated).then_some(s))
-        .collect();
-    maximal.sort_by(|a, b| {
-        a.ts_ms
-            .cmp(&b.ts_ms)
-            .then_with(|| codec::clock_bytes(&a.clock).cmp(&codec::clock_bytes(&b.clock)))
-            .then_with(|| sibling_bytes(a).cmp(&sibling_bytes(b)))
-    });
-    maximal
-}
-
-/// Of two siblings of one write (causally equal clocks), whether `s` is
-/// kept over `kept`: a tombstone first, then the greater encoding.
-fn preferred_of_one_write(s: &Sibling, kept: &Sibling) -> bool {
-    let tombstone = |x: &Sibling| matches!(x.payload, Payload::Tombstone);
-    match tombstone(s).cmp(&tombstone(kept)) {
-        std::cmp::Ordering::Equal => sibling_bytes(s) > sibling_bytes(kept),
-        other => other.is_gt(),
-    }
-}
-
-fn sibling_bytes(s: &Sibling) -> BytesMut {
-    let mut out = BytesMut::new();
-    codec::put_sibling(&mut out, s);
-    out
 }
 
 /// Builds a reconciled set from any siblings (duplicates and dominated
