@@ -4,7 +4,8 @@
 //! keys is served from a key that became ready even when an earlier key
 //! now holds another type, registering on many keys costs linear time, and
 //! BLMPOP/BZMPOP check their arguments in Redis's order; a push replies
-//! once the clients it served have popped. Every wait is
+//! once the clients it served have popped; clients queue on a key in the
+//! order their commands arrived. Every wait is
 //! bounded; the server is killed by PID when each test ends.
 
 mod common;
@@ -294,4 +295,37 @@ fn blocking_multi_pops_check_the_timeout_last_and_read_it_as_redis_does() {
     assert_eq!(ok(c, &["BLPOP", "a", "1e-400"]), Value::Nil);
     assert_eq!(ok(c, &["BZPOPMIN", "a", "2e-324"]), Value::Nil);
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn clients_queue_on_a_key_in_the_order_their_commands_arrived() {
+    // A's BLPOP waits behind a DEBUG SLEEP in its own pipeline; B's BLPOP,
+    // sent while A sleeps, registers first. Redis takes up A's input
+    // first and blocks A first, so the first push serves A.
+    let s = TestServer::start_with(&["--enable-debug-command", "yes"]);
+    let c = &mut s.conn();
+    let mut a = s.raw();
+    let mut pipeline = encode_cmd(&[b"DEBUG", b"SLEEP", b"0.4"]);
+    pipeline.extend(encode_cmd(&[b"BLPOP", b"q", b"0"]));
+    a.send(&pipeline);
+    // Its input is read once its sleep has begun.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(c).unwrap();
+        if list.contains("cmd=debug") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "DEBUG SLEEP never ran: {list}");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let b = in_thread(&s, &["BLPOP", "q", "0"]);
+    s.wait_blocked(2);
+    assert_eq!(ok(c, &["RPUSH", "q", "first"]), int(1));
+    assert_eq!(a.read_reply(), "+OK\r\n");
+    assert_eq!(a.read_reply(), "*2\r\n$1\r\nq\r\n$5\r\nfirst\r\n");
+    assert_eq!(ok(c, &["RPUSH", "q", "second"]), int(1));
+    assert_eq!(
+        b.join().unwrap().unwrap(),
+        bulks(&[Some("q"), Some("second")])
+    );
 }

@@ -11,6 +11,10 @@
 //! Per key the waiters form a FIFO queue and a write to the key wakes only
 //! the first; a waiter that is served (or leaves) wakes the next, so
 //! clients are served in the order they blocked and a push wakes no herd.
+//! The order is that of the reads that brought their commands (as Redis
+//! takes up its clients' input in turn), not that of their registering:
+//! two clients that send a BLPOP microseconds apart, or one whose BLPOP
+//! waited behind a slow command of its pipeline, queue as they sent.
 //! Any change of a key's record on this node wakes at once: a write this
 //! node coordinated, or one it applied or merged as a replica. In a cluster
 //! the node also registers its interest in the keys with every live node
@@ -202,6 +206,8 @@ pub struct Waiter {
     /// it looks at them first, as Redis serves a client from the first of
     /// its keys that became ready (say, in one EXEC, the first pushed).
     ready: Mutex<Vec<Bytes>>,
+    /// When its command's input was read: its place in the queues.
+    arrived: std::time::Instant,
     /// Wake-ups sent to it so far; the n-th is wake-up number n.
     signals: AtomicU64,
     /// The wake-ups its finished looks have covered (every one sent before
@@ -225,10 +231,11 @@ pub struct Woken {
 }
 
 impl Waiter {
-    fn new() -> Self {
+    fn new(arrived: std::time::Instant) -> Self {
         Self {
             wake: Notify::new(),
             ready: Mutex::new(Vec::new()),
+            arrived,
             signals: AtomicU64::new(0),
             looked: AtomicU64::new(0),
             look_done: Notify::new(),
@@ -402,19 +409,29 @@ impl Blocking {
             .collect()
     }
 
-    /// Queues a waiter on `keys` of `db`; it leaves when the guard drops.
-    pub fn register(self: &Arc<Self>, db: u32, keys: &[Bytes]) -> Registration {
-        let waiter = Arc::new(Waiter::new());
+    /// Queues a waiter on `keys` of `db`, behind the waiters whose input
+    /// arrived first; it leaves when the guard drops.
+    pub fn register(
+        self: &Arc<Self>,
+        db: u32,
+        keys: &[Bytes],
+        arrived: std::time::Instant,
+    ) -> Registration {
+        let waiter = Arc::new(Waiter::new(arrived));
         let mut queues = self.queues.lock();
         let mut seen: HashSet<&Bytes> = HashSet::with_capacity(keys.len());
         let mut unique: Vec<Bytes> = Vec::with_capacity(keys.len());
         for k in keys {
             if seen.insert(k) {
                 unique.push(k.clone());
-                queues
-                    .entry((db, k.clone()))
-                    .or_default()
-                    .push_back(Arc::clone(&waiter));
+                let queue = queues.entry((db, k.clone())).or_default();
+                // Almost always the last: behind the last that arrived
+                // no later.
+                let at = queue
+                    .iter()
+                    .rposition(|w| w.arrived <= arrived)
+                    .map_or(0, |i| i + 1);
+                queue.insert(at, Arc::clone(&waiter));
             }
         }
         self.waiting.fetch_add(1, Ordering::AcqRel);
@@ -568,7 +585,7 @@ mod tests {
     async fn a_held_reply_follows_the_looks_its_push_caused_and_leaks_no_waiter() {
         let blocking = Arc::new(Blocking::default());
         let key = Bytes::from_static(b"q");
-        let mut reg = blocking.register(0, std::slice::from_ref(&key));
+        let mut reg = blocking.register(0, std::slice::from_ref(&key), std::time::Instant::now());
         // A push wakes the waiter; its look moves the element back into
         // the same key, which wakes itself again (a BLMOVE q q).
         let pushed = blocking.wake(0, &key).expect("a waiter");

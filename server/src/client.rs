@@ -107,6 +107,9 @@ pub struct Client {
     pub skipped_other_type: bool,
     /// Pub/sub subscriptions and their message queue, once subscribed.
     pub subscriptions: Option<crate::pubsub::Subscriptions>,
+    /// When the input holding the running command was read: blocked
+    /// clients queue on a key in this order ([`crate::blocking`]).
+    pub arrived: std::time::Instant,
     /// Blocked clients this client's commands woke since its last reply:
     /// the reply waits for their looks ([`crate::blocking::await_looks`]).
     pub woken: Vec<crate::blocking::Woken>,
@@ -145,6 +148,7 @@ impl Client {
             skipped_other_type: false,
             subscriptions: None,
             woken: Vec::new(),
+            arrived: std::time::Instant::now(),
         }
     }
 
@@ -187,6 +191,7 @@ impl Client {
             skipped_other_type: false,
             subscriptions: None,
             woken: Vec::new(),
+            arrived: std::time::Instant::now(),
         }
     }
 

@@ -155,6 +155,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
             Read::Ended(e) => return e,
         };
         server.stats.net_input_bytes.add(n as u64);
+        client.arrived = std::time::Instant::now();
         if handle.killed.load(Ordering::Acquire) {
             return Ended::Killed;
         }
@@ -223,6 +224,11 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
                             Ok(r) => r,
                             Err(e) => return e,
                         };
+                        // What the client sent behind it is taken up now,
+                        // as Redis reads a blocked client's input again
+                        // once it is served: behind the clients that
+                        // blocked meanwhile.
+                        client.arrived = std::time::Instant::now();
                     }
                     // Messages that arrived while the command ran go first,
                     // as they would sit in a Redis client's output buffer.
@@ -549,7 +555,9 @@ async fn wait_blocked(
     use crate::blocking::{POLL_MAX, POLL_MIN};
     let handle = Arc::clone(&client.handle);
     let mut shutdown = server.shutdown.subscribe();
-    let mut registration = server.blocking.register(client.db, &request.keys);
+    let mut registration = server
+        .blocking
+        .register(client.db, &request.keys, client.arrived);
     handle.blocked.store(true, Ordering::Relaxed);
     // A timeout past what the clock can hold waits forever.
     let deadline = request
