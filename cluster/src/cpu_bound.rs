@@ -56,6 +56,19 @@ pub(crate) fn is_large(record: &Siblings) -> bool {
     })
 }
 
+/// `record` encoded, a large collection's as a heavy step.
+pub(crate) fn encode_record(record: &Siblings) -> bytes::Bytes {
+    heavy_if(is_large(record), || record.encode())
+}
+
+/// A record received from another node decoded, a large one as a heavy
+/// step.
+pub(crate) fn decode_record(
+    bytes: &[u8],
+) -> std::result::Result<Siblings, crate::version::codec::DecodeError> {
+    heavy_if(bytes.len() >= HEAVY_BYTES, || Siblings::decode(bytes, 0))
+}
+
 /// [`heavy`] when `is_heavy`, else `f` as it is: handing a thread's tasks
 /// over costs more than a small step.
 pub(crate) fn heavy_if<T>(is_heavy: bool, f: impl FnOnce() -> T) -> T {

@@ -224,7 +224,6 @@ pub struct Waiter {
 }
 
 /// A wake-up sent: the waiter, and its number there.
-#[derive(Clone)]
 pub struct Woken {
     waiter: Arc<Waiter>,
     signal: u64,

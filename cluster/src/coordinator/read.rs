@@ -292,8 +292,7 @@ impl Coordinator {
         if merged.is_empty() {
             return;
         }
-        let encoded =
-            crate::cpu_bound::heavy_if(crate::cpu_bound::is_large(merged), || merged.encode());
+        let encoded = crate::cpu_bound::encode_record(merged);
         for (id, rec) in replies {
             if rec.as_ref() == Some(merged) {
                 continue;
@@ -482,9 +481,7 @@ async fn read_from(
 
 fn decode_remote(node: NodeId, rec: Option<Bytes>) -> Result<Option<Siblings>> {
     rec.map(|b| {
-        let heavy = b.len() >= crate::cpu_bound::HEAVY_BYTES;
-        let decoded = crate::cpu_bound::heavy_if(heavy, || Siblings::decode(&b, 0));
-        decoded.map_err(|e| Error::BadReply {
+        crate::cpu_bound::decode_record(&b).map_err(|e| Error::BadReply {
             node,
             what: "read from",
             problem: format!("bad record: {e}"),

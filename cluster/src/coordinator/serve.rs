@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::Coordinator;
 use super::apply_op::op_context;
 use crate::error::{Error, Result};
@@ -39,11 +37,15 @@ impl Coordinator {
                 Response::error(ErrorCode::Rebuilding, Error::Rebuilding.to_string())
             }
             Request::Read { db, key } => {
-                Response::Record(self.keyspace.read_record(db, &key)?.map(|s| encode(&s)))
+                let record = self.keyspace.read_record(db, &key)?;
+                Response::Record(record.as_ref().map(crate::cpu_bound::encode_record))
             }
             Request::ReadMany { db, keys } => Response::RecordPerKey(
                 keys.iter()
-                    .map(|key| Ok(self.keyspace.read_record(db, key)?.map(|s| encode(&s))))
+                    .map(|key| {
+                        let record = self.keyspace.read_record(db, key)?;
+                        Ok(record.as_ref().map(crate::cpu_bound::encode_record))
+                    })
                     .collect::<Result<_>>()?,
             ),
             Request::MergeMany { db, items } => {
@@ -184,17 +186,8 @@ impl Coordinator {
 
 /// A record another node sent for `key`, decoded (and so validated).
 pub(crate) fn decode_incoming(key: &[u8], record: &[u8]) -> Result<Siblings> {
-    let decoded = crate::cpu_bound::heavy_if(record.len() >= crate::cpu_bound::HEAVY_BYTES, || {
-        Siblings::decode(record, 0)
-    });
-    decoded.map_err(|e| Error::CorruptRecord {
+    crate::cpu_bound::decode_record(record).map_err(|e| Error::CorruptRecord {
         key: key.to_vec(),
         what: e.to_string(),
     })
-}
-
-/// `record` encoded to send, a large collection's off the runtime thread's
-/// queue ([`crate::cpu_bound`]).
-fn encode(record: &Siblings) -> Bytes {
-    crate::cpu_bound::heavy_if(crate::cpu_bound::is_large(record), || record.encode())
 }

@@ -670,12 +670,13 @@ impl Keyspace {
         let heavy = old_header
             .as_ref()
             .is_some_and(|h| h.count >= crate::cpu_bound::HEAVY_MEMBERS);
-        let (after, out) = crate::cpu_bound::heavy_if(heavy, || {
+        let (after, out, unchanged) = crate::cpu_bound::heavy_if(heavy, || {
             let mut after = before.clone();
             let out = f(&mut after, now);
-            (after, out)
+            let unchanged = after == before;
+            (after, out, unchanged)
         });
-        if crate::cpu_bound::heavy_if(heavy, || after == before) {
+        if unchanged {
             return Ok(Updated::unchanged(out, after));
         }
         self.store(ns, key, ekey, old_header.as_ref(), &before, after, out, now)
