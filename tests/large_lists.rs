@@ -328,3 +328,96 @@ fn indexes_far_from_the_ends_of_a_list_too_large_for_a_copy() {
     assert_eq!(info_int(c, "collection_rank_piece_walks"), 1);
     assert_eq!(info_int(c, "collection_order_copies"), 0);
 }
+
+/// The text of a bulk-string reply.
+fn string_of(v: Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b).expect("utf-8 bulk"),
+        other => panic!("not a bulk string: {other:?}"),
+    }
+}
+
+/// A queue on a large list: pushes at the head, pops of one to three at
+/// the tail (RPOP, RPOP with a count, LMOVE to another list, BRPOP), and
+/// now and then an LSET or LREM near the tail, an LPOP or an RPUSH;
+/// values short and long (past the 512 bytes an end's kept element may
+/// hold). Every pop returns what the model's tail holds, through flushes
+/// of a tiny memtable; the pops take their elements from the ones a walk
+/// from the end kept, walking about once per 32 of them.
+#[test]
+fn a_queue_pops_what_was_pushed_from_the_elements_kept_at_its_end() {
+    let s = start();
+    let c = &mut s.conn();
+    let mut rng = StdRng::seed_from_u64(23);
+    let value = |rng: &mut StdRng, i: usize| {
+        let pad = if rng.random_bool(0.2) { 600 } else { 8 };
+        format!("v{i}-{}", "x".repeat(rng.random_range(0..pad)))
+    };
+    let mut model: VecDeque<String> = VecDeque::new();
+    for i in 0..FILL {
+        let v = value(&mut rng, i);
+        ok(c, &["LPUSH", "q", &v]);
+        model.push_front(v);
+    }
+    let mut pops = 0;
+    for step in 0..3000 {
+        let i = FILL + step;
+        match rng.random_range(0..40u32) {
+            0..=11 => {
+                let v = value(&mut rng, i);
+                ok(c, &["LPUSH", "q", &v]);
+                model.push_front(v);
+            }
+            12..=35 => {
+                let count = rng.random_range(1..4usize);
+                let want: Vec<String> = (0..count).filter_map(|_| model.pop_back()).collect();
+                let got = match rng.random_range(0..4) {
+                    0 => strings(ok(c, &["RPOP", "q", &count.to_string()])),
+                    1 => vec![string_of(ok(c, &["LMOVE", "q", "done", "RIGHT", "LEFT"]))],
+                    2 => {
+                        let popped = strings(ok(c, &["BRPOP", "q", "1"]));
+                        vec![popped[1].clone()]
+                    }
+                    _ => vec![string_of(ok(c, &["RPOP", "q"]))],
+                };
+                // The one-element forms pop one: the rest go back.
+                for v in want.iter().skip(got.len()).rev() {
+                    model.push_back(v.clone());
+                }
+                assert_eq!(got, want[..got.len()], "step {step}");
+                pops += 1;
+            }
+            36 => {
+                let at = -rng.random_range(1..4i64);
+                let v = format!("set{step}");
+                assert_eq!(ok(c, &["LSET", "q", &at.to_string(), &v]), okay());
+                let len = model.len() as i64;
+                model[(len + at) as usize] = v;
+            }
+            37 => {
+                let victim = model[model.len() - rng.random_range(1..5)].clone();
+                ok(c, &["LREM", "q", "-1", &victim]);
+                let at = model.iter().rposition(|v| *v == victim).unwrap();
+                model.remove(at);
+            }
+            38 => {
+                let want = model.pop_front();
+                assert_eq!(ok(c, &["LPOP", "q"]), bulk(&want.unwrap()));
+            }
+            _ => {
+                let v = value(&mut rng, i);
+                ok(c, &["RPUSH", "q", &v]);
+                model.push_back(v);
+            }
+        }
+    }
+    let all = strings(ok(c, &["LRANGE", "q", "0", "-1"]));
+    assert_eq!(all, Vec::from(model), "the whole queue");
+    let walks = info_int(c, "collection_list_end_walks");
+    let spared = info_int(c, "collection_list_end_reads_spared");
+    assert!(
+        walks > 0 && walks < pops / 5,
+        "{walks} walks for {pops} pops"
+    );
+    assert!(spared > pops / 2, "{spared} of {pops} pops spared a walk");
+}

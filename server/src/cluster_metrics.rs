@@ -346,6 +346,18 @@ pub static CLUSTER_ROWS: &[Row<Arc<Coordinator>>] = &[
         |c| c.keyspace().order_copies(),
     ),
     counter(
+        "collection_list_end_walks",
+        "ringkv_collection_list_end_walks_total",
+        "Walks from a large list's end that kept the elements nearest it, for the pops that follow",
+        |c| c.keyspace().list_end_stats().0,
+    ),
+    counter(
+        "collection_list_end_reads_spared",
+        "ringkv_collection_list_end_reads_spared_total",
+        "Pushes and pops of a large list that took their end elements from those kept, without a walk",
+        |c| c.keyspace().list_end_stats().1,
+    ),
+    counter(
         "collection_rank_piece_walks",
         "ringkv_collection_rank_piece_walks_total",
         "Walks that counted a sorted set too large for a copy of its order in pieces, for ranks",

@@ -25,6 +25,7 @@ mod early_read;
 mod expiry_tests;
 mod key_scan;
 mod lex_window;
+mod list_end_windows;
 mod list_ends;
 mod list_index;
 mod markers;
@@ -355,6 +356,8 @@ struct Inner {
     samples: sample_pool::SamplePools,
     /// Copies of split sorted sets' score order, for ranks.
     ranks: zset_ranks::RankOrders,
+    /// The positions nearest a split list's ends, for pops.
+    list_ends: list_end_windows::ListEndWindows,
     /// Shared with the compaction filter, which keeps expired records as
     /// markers for this long past their expiry.
     gc_grace_ms: Arc<AtomicU64>,
@@ -403,6 +406,7 @@ impl Keyspace {
                 reclaimer,
                 samples: sample_pool::SamplePools::default(),
                 ranks: zset_ranks::RankOrders::default(),
+                list_ends: list_end_windows::ListEndWindows::default(),
                 gc_grace_ms,
                 keep_markers,
                 databases,
@@ -430,6 +434,15 @@ impl Keyspace {
             .ranks
             .walks
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many walks from a large list's end kept the positions nearest
+    /// it for pops, and how many pushes and pops took their end elements
+    /// from those (`list_end_windows`), for INFO and metrics.
+    pub fn list_end_stats(&self) -> (u64, u64) {
+        let windows = &self.inner.list_ends;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        (windows.walks.load(relaxed), windows.served.load(relaxed))
     }
 
     /// How many walks cut a sorted set too large for a copy of its order

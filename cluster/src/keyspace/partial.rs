@@ -630,6 +630,14 @@ impl Keyspace {
             let (before, after) = (header_version(&header), header_version(&next));
             orders.apply(&id, before, after, &changes);
         }
+        if kind == Kind::List {
+            let id = super::per_collection::collection_id(ns, key, header.generation);
+            let windows = &self.inner.list_ends;
+            if windows.holds(&id) {
+                let versions = (header_version(&header), header_version(&next));
+                windows.apply(&id, versions, &loaded, &changed);
+            }
+        }
         if expiry_changed {
             self.inner.reclaimer.wake_by(expiry);
         }
@@ -645,7 +653,9 @@ impl Keyspace {
 impl Keyspace {
     /// The members a partial write of the split collection under `header`
     /// needs: a list's window by index from the copy of its positions (as a
-    /// read takes it), anything else as [`split::load_members`] reads it.
+    /// read takes it), the elements a pop takes from an end as the window
+    /// of that end names them (`list_end_windows`), anything else as
+    /// [`split::load_members`] reads it.
     fn load_for_write(
         &self,
         snapshot: &ringkv_engine::Snapshot,
@@ -662,7 +672,8 @@ impl Keyspace {
             }
         }
         let engine = &self.inner.engine;
-        split::load_members(engine, snapshot, &self.inner.samples, ns, key, header, need)
+        let kept = (&self.inner.list_ends, &self.inner.samples);
+        super::list_end_windows::load_end(engine, snapshot, kept, (ns, key), header, need)
     }
 
     /// The rest of [`Keyspace::update_partial`] for a write that replaces
