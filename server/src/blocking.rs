@@ -284,6 +284,14 @@ impl Waiter {
         self.look_done.notify_waiters();
     }
 
+    /// A wake-up found no key signalled since the last look: that look
+    /// (whose reads followed every write that signalled) covered the
+    /// wake-ups up to `covered` too. What it woke stays to be waited for.
+    pub fn seen_before(&self, covered: u64) {
+        self.looked.fetch_max(covered, Ordering::AcqRel);
+        self.look_done.notify_waiters();
+    }
+
     /// Waits until a look has covered wake-up `signal`, or `deadline`;
     /// whether it did.
     async fn looked_at(&self, signal: u64, deadline: tokio::time::Instant) -> bool {

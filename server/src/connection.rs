@@ -589,31 +589,42 @@ async fn wait_blocked(
             client.skipped_other_type = false;
             let covered = registration.waiter.begin_look();
             let ready = registration.waiter.take_ready();
-            let args = crate::blocking::ready_first(
-                &request.args,
-                Some(request.keys_at),
-                request.keys.len(),
-                &ready,
-            );
-            let reply = Box::pin(command::execute_from(server, client, args, Some(&*socket))).await;
-            client.blocked_rerun = false;
-            // An error while waiting (the key now holds another type, a
-            // replica did not answer) does not end the wait, as in Redis a
-            // key of the wrong type does not serve its blocked clients.
-            let ends = !reply.is_error() || std::mem::take(&mut client.error_ends_wait);
-            // What this look woke (a BLMOVE's destination's waiter) is
-            // followed by the replies held for it.
-            let mut woke = std::mem::take(&mut client.woken);
-            if client.block.take().is_none() && ends {
-                server.blocking.served.fetch_add(1, Ordering::Relaxed);
-                registration.leave(woke);
-                break Ok(reply);
+            if woken && ready.is_empty() {
+                // No write signalled a key since the last look took them:
+                // a notification left over (one a lost branch of the
+                // select below had received). That look saw every write
+                // up to here; looking again could pop ahead of a waiter
+                // queued first, or pass on a wake-up nothing waits for.
+                registration.waiter.seen_before(covered);
+                client.blocked_rerun = false;
+            } else {
+                let args = crate::blocking::ready_first(
+                    &request.args,
+                    Some(request.keys_at),
+                    request.keys.len(),
+                    &ready,
+                );
+                let reply =
+                    Box::pin(command::execute_from(server, client, args, Some(&*socket))).await;
+                client.blocked_rerun = false;
+                // An error while waiting (the key now holds another type, a
+                // replica did not answer) does not end the wait, as in Redis a
+                // key of the wrong type does not serve its blocked clients.
+                let ends = !reply.is_error() || std::mem::take(&mut client.error_ends_wait);
+                // What this look woke (a BLMOVE's destination's waiter) is
+                // followed by the replies held for it.
+                let mut woke = std::mem::take(&mut client.woken);
+                if client.block.take().is_none() && ends {
+                    server.blocking.served.fetch_add(1, Ordering::Relaxed);
+                    registration.leave(woke);
+                    break Ok(reply);
+                }
+                // Woken for what it cannot pop: the next waiter may can.
+                if woken && (reply.is_error() || client.skipped_other_type) {
+                    woke.extend(registration.pass_on());
+                }
+                registration.waiter.end_look(covered, woke);
             }
-            // Woken for what it cannot pop: the next waiter may can.
-            if woken && (reply.is_error() || client.skipped_other_type) {
-                woke.extend(registration.pass_on());
-            }
-            registration.waiter.end_look(covered, woke);
             woken = false;
         }
         registration.blocked();
