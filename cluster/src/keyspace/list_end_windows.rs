@@ -349,7 +349,6 @@ fn read_entries(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 mod tests {
     use super::*;
-    use crate::keyspace::Keyspace;
     use crate::keyspace::list_index::tests::{Elements, model, push, random_op};
     use crate::keyspace::split_tests::apply;
     use crate::version::{CollectionOp, CollectionReply, PopEnd};
@@ -362,10 +361,7 @@ mod tests {
     /// [`WINDOW_EXTRA`] pops at an end or after another write.
     #[tokio::test(flavor = "multi_thread")]
     async fn pops_from_the_windows_take_the_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
-        let elements = Elements::default();
-        elements.fill(&ks).await;
+        let (_dir, ks, elements) = Elements::filled().await;
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let windows = &ks.inner.list_ends;
         let (mut pops, mut rewrites) = (0u64, 0u64);

@@ -171,6 +171,16 @@ pub(super) mod tests {
             Bytes::from(format!("e{}", self.0.get()))
         }
 
+        /// A keyspace in a new directory with the list `l` of 2,000
+        /// elements, and the elements that made them.
+        pub(in crate::keyspace) async fn filled() -> (tempfile::TempDir, Keyspace, Elements) {
+            let dir = tempfile::tempdir().unwrap();
+            let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+            let elements = Elements::default();
+            elements.fill(&ks).await;
+            (dir, ks, elements)
+        }
+
         /// The list `l` of `ks`, 2,000 elements pushed at the tail.
         pub(in crate::keyspace) async fn fill(&self, ks: &Keyspace) {
             for _ in 0..20 {
@@ -232,10 +242,7 @@ pub(super) mod tests {
     /// ends walk the list again.
     #[tokio::test(flavor = "multi_thread")]
     async fn reads_by_index_follow_pushes_pops_and_rewrites() {
-        let dir = tempfile::tempdir().unwrap();
-        let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
-        let elements = Elements::default();
-        elements.fill(&ks).await;
+        let (_dir, ks, elements) = Elements::filled().await;
         let walks = || ks.inner.ranks.walks.load(Ordering::Relaxed);
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let (mut rewrites, mut checked, mut by_copy) = (0, 0, 0);
