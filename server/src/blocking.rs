@@ -284,12 +284,24 @@ impl Waiter {
         self.look_done.notify_waiters();
     }
 
-    /// A wake-up found no key signalled since the last look: that look
-    /// (whose reads followed every write that signalled) covered the
-    /// wake-ups up to `covered` too. What it woke stays to be waited for.
-    pub fn seen_before(&self, covered: u64) {
-        self.looked.fetch_max(covered, Ordering::AcqRel);
-        self.look_done.notify_waiters();
+    /// A look begins, `woken` by a wake-up (not a first look, a poll or a
+    /// pause's end): the wake-ups it covers and the keys signalled since
+    /// the last look, in signal order. `None` when a wake-up brought no
+    /// key since the last look took them: a notification left over (one
+    /// that a losing branch of the wait's select had received is passed
+    /// on). That look, whose reads followed every write that signalled,
+    /// covered these wake-ups too; looking again could pop ahead of a
+    /// waiter queued first, or pass on a wake-up nothing waits for. What
+    /// that look woke stays to be waited for.
+    pub fn start_look(&self, woken: bool) -> Option<(u64, Vec<Bytes>)> {
+        let covered = self.begin_look();
+        let ready = self.take_ready();
+        if woken && ready.is_empty() {
+            self.looked.fetch_max(covered, Ordering::AcqRel);
+            self.look_done.notify_waiters();
+            return None;
+        }
+        Some((covered, ready))
     }
 
     /// Waits until a look has covered wake-up `signal`, or `deadline`;
@@ -615,6 +627,44 @@ mod tests {
             "a waiter kept alive by its own wake-up"
         );
         assert_eq!(blocking.blocking_keys(), 0);
+    }
+
+    /// A wake-up left over after a look took its key (a notification a
+    /// losing select branch passed on) starts no look, and counts as
+    /// looked at: a reply held for it is released. A key signalled after
+    /// the look starts one.
+    #[tokio::test]
+    async fn a_leftover_wake_up_starts_no_look() {
+        let blocking = Arc::new(Blocking::default());
+        let key = Bytes::from_static(b"q");
+        let reg = blocking.register(0, std::slice::from_ref(&key), std::time::Instant::now());
+        let pushed = blocking.wake(0, &key).expect("a waiter");
+        reg.waiter.woken().await;
+        let (covered, ready) = reg.waiter.start_look(true).expect("a look");
+        assert_eq!(ready, std::slice::from_ref(&key));
+        // A second notification, as a select branch that lost passes on
+        // one it had received: a permit stored, no key signalled.
+        reg.waiter.wake.notify_one();
+        reg.waiter.end_look(covered, Vec::new());
+        tokio::time::timeout(LOOK_WAIT / 2, reg.waiter.woken())
+            .await
+            .expect("the leftover permit");
+        assert!(reg.waiter.start_look(true).is_none(), "a look for nothing");
+        // A write signalled after that: looked at.
+        let later = blocking.wake(0, &key).expect("a waiter");
+        let held = tokio::spawn(await_looks(vec![later]));
+        let (covered, ready) = reg.waiter.start_look(true).expect("a look");
+        assert_eq!(ready, std::slice::from_ref(&key));
+        reg.waiter.end_look(covered, Vec::new());
+        tokio::time::timeout(LOOK_WAIT / 2, held)
+            .await
+            .expect("released by the look")
+            .unwrap();
+        // A first look (not woken) looks even with no key signalled.
+        assert!(reg.waiter.start_look(false).is_some());
+        tokio::time::timeout(LOOK_WAIT / 2, await_looks(vec![pushed]))
+            .await
+            .expect("the first wake-up was looked at");
     }
 
     #[test]

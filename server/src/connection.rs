@@ -587,17 +587,7 @@ async fn wait_blocked(
             // Registered first, then looked: no wake-up falls in between.
             client.blocked_rerun = true;
             client.skipped_other_type = false;
-            let covered = registration.waiter.begin_look();
-            let ready = registration.waiter.take_ready();
-            if woken && ready.is_empty() {
-                // No write signalled a key since the last look took them:
-                // a notification left over (one a lost branch of the
-                // select below had received). That look saw every write
-                // up to here; looking again could pop ahead of a waiter
-                // queued first, or pass on a wake-up nothing waits for.
-                registration.waiter.seen_before(covered);
-                client.blocked_rerun = false;
-            } else {
+            if let Some((covered, ready)) = registration.waiter.start_look(woken) {
                 let args = crate::blocking::ready_first(
                     &request.args,
                     Some(request.keys_at),
@@ -624,6 +614,8 @@ async fn wait_blocked(
                     woke.extend(registration.pass_on());
                 }
                 registration.waiter.end_look(covered, woke);
+            } else {
+                client.blocked_rerun = false;
             }
             woken = false;
         }
