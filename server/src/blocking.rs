@@ -280,6 +280,12 @@ impl Waiter {
             .into_iter()
             .map(|w| (Arc::downgrade(&w.waiter), w.signal))
             .collect();
+        self.covered(covered);
+    }
+
+    /// The wake-ups up to `covered` have been looked at: replies held for
+    /// them may go.
+    fn covered(&self, covered: u64) {
         self.looked.fetch_max(covered, Ordering::AcqRel);
         self.look_done.notify_waiters();
     }
@@ -297,8 +303,7 @@ impl Waiter {
         let covered = self.begin_look();
         let ready = self.take_ready();
         if woken && ready.is_empty() {
-            self.looked.fetch_max(covered, Ordering::AcqRel);
-            self.look_done.notify_waiters();
+            self.covered(covered);
             return None;
         }
         Some((covered, ready))

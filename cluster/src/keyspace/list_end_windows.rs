@@ -6,19 +6,21 @@
 //! the ones after it are found by walking: an engine iterator that seeks
 //! every sorted run, most of an RPOP's CPU on a long list.
 //!
-//! So a walk from an end reads [`WINDOW_EXTRA`] positions more than it
-//! needs and keeps them, per header version as the copies of a list's
-//! positions are kept (`super::list_index`). A window at an end is the
-//! run of live positions there: nothing live lies beyond its outermost
-//! entry (the list's end) or between two of its entries. The next pop at
-//! that end takes its positions from the window and reads each by one
-//! point read. The partial write that pops or pushes applies its
-//! positions to a window made at the header it replaces and moves it to
-//! the header it writes (a removed position inside the window leaves it,
-//! an added one inside or beyond it joins it; positions past its inner
-//! end change nothing there), so a queue's pushes at one end keep the
-//! window at the other. Any other write writes a header at another
-//! version, and the next pop walks again.
+//! So a walk from an end reads [`WINDOW_EXTRA`] elements more than it
+//! needs and keeps them (positions, and values of up to
+//! [`MAX_KEPT_VALUE`] bytes), per header version as the copies of a
+//! list's positions are kept (`super::list_index`). A window at an end is
+//! the run of live elements there: nothing live lies beyond its outermost
+//! entry (the list's end) or between two of its entries. The next pop or
+//! push at that end takes its elements from the window, reading by one
+//! point read only those kept by position alone. The partial write that
+//! pops or pushes applies its changes to a window made at the header it
+//! replaces and moves it to the header it writes (a removed element
+//! inside the window leaves it, a rewritten one is rewritten, an added
+//! one inside or beyond it joins it; changes past its inner end change
+//! nothing there), so a queue's pushes at one end keep the window at the
+//! other. Any other write writes a header at another version, and the
+//! next pop walks again.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -104,18 +106,22 @@ fn kept_items(items: &[Item]) -> Option<Vec<Item>> {
 
 impl ListEndWindows {
     /// The `n` entries at `end` of the list `id` (all it has, when fewer),
-    /// in list order, if the window at `version` holds them; `bound` is
+    /// in list order, if the window at `version` (worked out only when `id`
+    /// has a window) holds them; `bound` is
     /// the header's bound at that end (at or beyond the end element),
     /// which the window's outer entry must not pass.
     fn ends(
         &self,
         id: &CollectionId,
-        version: u64,
+        version: impl FnOnce() -> u64,
         (end, n, count): (End, usize, u64),
         bound: &[u8],
     ) -> Option<Vec<Entry>> {
         let mut windows = self.inner.lock();
-        let window = windows.get(id).filter(|w| w.version == version)?;
+        let window = windows.get(id)?;
+        if window.version != version() {
+            return None;
+        }
         let side = match end {
             End::Head => &window.head,
             End::Tail => &window.tail,
@@ -173,20 +179,20 @@ impl ListEndWindows {
         self.inner.lock().remove(id);
     }
 
-    /// Whether a window of `id` is kept (a write need not work out what it
-    /// changed without one).
-    pub(super) fn holds(&self, id: &CollectionId) -> bool {
+    #[cfg(test)]
+    fn holds(&self, id: &CollectionId) -> bool {
         self.inner.lock().get(id).is_some()
     }
 
     /// After a partial write of the list `id` that loaded `loaded`, left
-    /// `changed` and replaced the header at `before` with one at `after`:
-    /// a window at `before` takes the elements it removed, added and
-    /// rewrote and moves to `after`; any other window of `id` is dropped.
+    /// `changed` and replaced the header at version `before` with one at
+    /// `after` (`versions`, worked out only when `id` has a window): a
+    /// window at `before` takes the elements it removed, added and rewrote
+    /// and moves to `after`; any other window of `id` is dropped.
     pub(super) fn apply(
         &self,
         id: &CollectionId,
-        (before, after): (u64, u64),
+        versions: impl FnOnce() -> (u64, u64),
         loaded: &Collection,
         changed: &Collection,
     ) {
@@ -194,6 +200,7 @@ impl ListEndWindows {
         let Some(w) = windows.get_mut(id) else {
             return;
         };
+        let (before, after) = versions();
         if w.version != before
             || !apply_side(&mut w.head, End::Head, loaded, changed)
             || !apply_side(&mut w.tail, End::Tail, loaded, changed)
@@ -285,7 +292,7 @@ pub(super) fn load_end(
         return load_members(engine, snapshot, pools, ns, key, header, need);
     }
     let id = collection_id(ns, key, header.generation);
-    let version = header_version(header);
+    let version = || header_version(header);
     if n <= MAX_TAKEN {
         if let Some(entries) = windows.ends(&id, version, (end, n, header.count), bound) {
             if let Some(found) = read_entries(engine, snapshot, (ns, key), header, entries)? {
@@ -311,7 +318,7 @@ pub(super) fn load_end(
         .zip(&read)
         .map(|(p, (_, items))| (p, kept_items(items)))
         .collect();
-    windows.keep(id, version, end, entries);
+    windows.keep(id, version(), end, entries);
     match end {
         End::Head => read.truncate(n),
         End::Tail => {
@@ -521,7 +528,7 @@ mod tests {
         windows.keep(id.clone(), 7, End::Tail, side(&["k", "m", "p"]));
         let at = |version, n, bound: &str| {
             windows
-                .ends(&id, version, (End::Tail, n, 10), bound.as_bytes())
+                .ends(&id, || version, (End::Tail, n, 10), bound.as_bytes())
                 .map(|e| e.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
         };
         let ps = |v: &[&str]| -> Vec<Bytes> {
@@ -533,7 +540,7 @@ mod tests {
         assert_eq!(at(8, 2, "p"), None);
         assert_eq!(at(7, 4, "p"), None, "fewer than asked, not the whole list");
         let popped = (list(&[("m", "m"), ("p", "p")]), list(&[("m", "m")]));
-        windows.apply(&id, (7, 9), &popped.0, &popped.1);
+        windows.apply(&id, || (7, 9), &popped.0, &popped.1);
         assert_eq!(at(7, 2, "m"), None);
         assert_eq!(at(9, 2, "m"), Some(ps(&["k", "m"])));
         // A bound beyond the end element serves; one before it drops the

@@ -632,11 +632,8 @@ impl Keyspace {
         }
         if kind == Kind::List {
             let id = super::per_collection::collection_id(ns, key, header.generation);
-            let windows = &self.inner.list_ends;
-            if windows.holds(&id) {
-                let versions = (header_version(&header), header_version(&next));
-                windows.apply(&id, versions, &loaded, &changed);
-            }
+            let versions = || (header_version(&header), header_version(&next));
+            self.inner.list_ends.apply(&id, versions, &loaded, &changed);
         }
         if expiry_changed {
             self.inner.reclaimer.wake_by(expiry);
