@@ -13,8 +13,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The storage engine failed (I/O, corruption, closed, poisoned WAL).
+    /// Its message is part of this one and not also a `source`, so a
+    /// printed error chain (`{:#}`) names it once.
     #[error("storage: {0}")]
-    Engine(#[from] ringkv_engine::Error),
+    Engine(ringkv_engine::Error),
     /// A stored record could not be decoded.
     #[error("corrupt record for key {key:?}: {what}")]
     CorruptRecord {
@@ -133,6 +135,12 @@ pub enum Error {
         /// The configured number of databases.
         databases: u32,
     },
+}
+
+impl From<ringkv_engine::Error> for Error {
+    fn from(e: ringkv_engine::Error) -> Self {
+        Error::Engine(e)
+    }
 }
 
 /// Why one seed could not be used: its last error.
