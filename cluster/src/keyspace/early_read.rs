@@ -15,16 +15,20 @@
 //! generation the members were read under. If either fails (another
 //! writer changed one of those members, a flush took newer versions out
 //! of the memtables, the key was deleted and created anew), the members
-//! are read again under the lock, as without this.
+//! are read again under the lock, as without this. The header read early
+//! serves the same way when no version of it is newer than the snapshot.
 
 use ringkv_engine::{Engine, Snapshot};
 
 use super::split::{self, Need, Stored};
+use crate::version::codec::SplitHeader;
 use crate::version::collection::{Collection, Kind};
 
-/// Members of a split collection read before the record lock.
+/// Members of a split collection read before the record lock, with the
+/// header they were read under.
 pub(super) struct EarlyRead {
     snapshot: Snapshot,
+    header: Option<SplitHeader>,
     generation: u64,
     kind: Kind,
     members: Collection,
@@ -77,9 +81,24 @@ impl EarlyRead {
         Some(EarlyRead {
             snapshot,
             generation: header.generation,
+            header: Some(header),
             kind,
             members: Collection::from_member_records(kind, records),
         })
+    }
+
+    /// The header read early, if it is still the key's newest record (no
+    /// version of `ekey` newer than the early read's snapshot): the write
+    /// under the lock then neither reads nor decodes it again. Taken once.
+    pub(super) fn take_header_if_newest(
+        &mut self,
+        engine: &Engine,
+        ekey: &[u8],
+    ) -> Option<SplitHeader> {
+        if engine.written_since(ekey, &self.snapshot) {
+            return None;
+        }
+        self.header.take()
     }
 
     /// The members read early, if they are still the newest: the header
@@ -106,5 +125,45 @@ impl EarlyRead {
             .iter()
             .all(|m| !engine.written_since(&split::member_key(&prefix, m), &self.snapshot));
         unchanged.then_some(self.members)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::keyspace::Keyspace;
+    use crate::keyspace::split_tests::{header_of, put_hash};
+
+    /// The header read early serves the write under the lock only while
+    /// no newer version of it exists: a write of the key between the
+    /// early read and the lock (another connection's HSET) makes the write
+    /// read it again, so it counts from the header that write left.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_early_header_serves_only_while_it_is_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = Keyspace::open(dir.path(), ringkv_engine::Options::default(), 16).unwrap();
+        put_hash(&ks, b"h", 100).await;
+        let ns = ks.namespace(0).unwrap();
+        let ekey = crate::token::engine_key(ns, b"h");
+        let names = [Bytes::from_static(b"f1")];
+        let need = Need::Members(&names);
+        let read = || EarlyRead::take(&ks, ns, b"h", &ekey, Kind::Hash, need).unwrap();
+
+        let mut unchanged = read();
+        let header = unchanged.take_header_if_newest(ks.engine(), &ekey);
+        assert_eq!(header, header_of(&ks, b"h"));
+        assert_eq!(header.map(|h| h.count), Some(100));
+        assert_eq!(
+            unchanged.take_header_if_newest(ks.engine(), &ekey),
+            None,
+            "taken once"
+        );
+
+        let mut overtaken = read();
+        put_hash(&ks, b"h", 101).await;
+        assert_eq!(overtaken.take_header_if_newest(ks.engine(), &ekey), None);
+        assert_eq!(header_of(&ks, b"h").map(|h| h.count), Some(101));
     }
 }

@@ -430,23 +430,29 @@ impl Keyspace {
     {
         let ns = self.namespace(db)?;
         let ekey = token::engine_key(ns, key);
-        let early = match target {
+        let mut early = match target {
             PartialTarget::Collection(kind) => EarlyRead::take(self, ns, key, &ekey, kind, need),
             _ => None,
         };
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let engine = &self.inner.engine;
         let now = self.now_ms();
-        let header = match engine.get(&ekey)? {
-            Some(v) => match split::decode_stored(&v, key)? {
-                Stored::Split(h) => h,
-                inline => {
-                    return self
-                        .update_stored(ns, key, ekey, Some(inline), f, now)
-                        .await;
-                }
+        let early_header = early
+            .as_mut()
+            .and_then(|e| e.take_header_if_newest(engine, &ekey));
+        let header = match early_header {
+            Some(h) => h,
+            None => match engine.get(&ekey)? {
+                Some(v) => match split::decode_stored(&v, key)? {
+                    Stored::Split(h) => h,
+                    inline => {
+                        return self
+                            .update_stored(ns, key, ekey, Some(inline), f, now)
+                            .await;
+                    }
+                },
+                None => return self.update_stored(ns, key, ekey, None, f, now).await,
             },
-            None => return self.update_stored(ns, key, ekey, None, f, now).await,
         };
         let expired = header.expire_at_ms != 0 && header.expire_at_ms <= now;
         let kind = match target {
@@ -510,10 +516,9 @@ impl Keyspace {
             _ => {}
         }
         loaded.set_member_histories(header.member_histories.clone());
-        let before = split::sibling_of(&header, Payload::Collection(loaded.clone()));
-        let mut after = before.clone();
+        let mut after = split::sibling_of(&header, Payload::Collection(loaded.clone()));
         let mut out = f(&mut after, now);
-        if after == before {
+        if split::is_sibling_of(&after, &header, &loaded) {
             return Ok(Updated::unchanged(out, after));
         }
         let (sib, changed) = written_collection(&after, kind, &header, key)?;

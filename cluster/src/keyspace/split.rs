@@ -283,6 +283,31 @@ pub(super) fn sibling_of(header: &SplitHeader, mut payload: Payload) -> Siblings
     }])
 }
 
+/// Whether `record` is still what [`sibling_of`] made of `header` and
+/// `members` (which carry the header's member histories): a write that
+/// changed nothing, found without a copy of the record to compare with.
+pub(super) fn is_sibling_of(record: &Siblings, header: &SplitHeader, members: &Collection) -> bool {
+    let mut all = record.iter();
+    let (Some(sibling), None) = (all.next(), all.next()) else {
+        return false;
+    };
+    // Every field named, so a new one is not left out of the comparison.
+    let Sibling {
+        clock,
+        ts_ms,
+        expire_at_ms,
+        payload,
+        history,
+        member_histories,
+    } = sibling;
+    *clock == header.clock
+        && *ts_ms == header.ts_ms
+        && *expire_at_ms == header.expire_at_ms
+        && history.is_empty()
+        && member_histories.is_empty()
+        && matches!(payload, Payload::Collection(c) if c == members)
+}
+
 /// Every member of a split collection, as the record it stands for.
 pub(super) fn materialize(
     engine: &Engine,

@@ -993,3 +993,72 @@ async fn a_write_of_another_type_is_refused_from_a_split_header() {
     assert_eq!((after.count, &after.clock), (before.count, &before.clock));
     assert_eq!(member_records(&ks), 2000);
 }
+
+/// A split write tells an unchanged record (the one
+/// [`super::split::sibling_of`] made, the same after the command) from one
+/// the command changed in any field, without a copy to compare with.
+#[test]
+fn a_write_that_changed_nothing_is_told_from_one_that_did() {
+    use super::split::{is_sibling_of, sibling_of};
+    use crate::version::codec::SplitHeader;
+    use crate::version::collection::{Collection, Element, Tag};
+    use crate::version::siblings::Sibling;
+    use crate::version::{MemberHistories, Payload, VectorClock};
+
+    let mut clock = VectorClock::new();
+    clock.increment(ACTOR, 1_000);
+    let header = SplitHeader {
+        kind: Kind::Set,
+        generation: 3,
+        count: 100,
+        ts_ms: 1_000,
+        expire_at_ms: 0,
+        clock,
+        first: Bytes::new(),
+        last: Bytes::new(),
+        score_index: false,
+        descending_index: false,
+        unexpiring_members: true,
+        member_histories: MemberHistories::new(),
+    };
+    let add = |c: &mut Collection, m: &'static [u8]| {
+        let tag = Tag {
+            actor: ACTOR,
+            counter: 1,
+        };
+        c.put(
+            Bytes::from_static(m),
+            tag,
+            1_000,
+            Element::Value(Bytes::new()),
+        );
+    };
+    let mut members = Collection::new(Kind::Set);
+    add(&mut members, b"m1");
+    let record = sibling_of(&header, Payload::Collection(members.clone()));
+    assert!(is_sibling_of(&record, &header, &members));
+
+    let changed = |change: &dyn Fn(&mut Sibling)| {
+        let mut s = record.iter().next().unwrap().clone();
+        change(&mut s);
+        Siblings::from_iter([s])
+    };
+    type Change<'a> = &'a dyn Fn(&mut Sibling);
+    let cases: [(&str, Change); 4] = [
+        ("clock", &|s| s.clock.increment(ACTOR, 2_000)),
+        ("time", &|s| s.ts_ms += 1),
+        ("expiry", &|s| s.expire_at_ms = 5_000),
+        ("members", &|s| {
+            if let Payload::Collection(c) = &mut s.payload {
+                add(c, b"m2");
+            }
+        }),
+    ];
+    for (what, change) in cases {
+        assert!(
+            !is_sibling_of(&changed(change), &header, &members),
+            "a changed {what} was taken for no change"
+        );
+    }
+    assert!(!is_sibling_of(&Siblings::new(), &header, &members));
+}
