@@ -16,6 +16,8 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use ringkv_engine::{Value, WriteBatch};
 
@@ -734,12 +736,12 @@ fn through<'a>(
 
 /// The sibling a collection write left and the members it holds (none,
 /// when it stored a tombstone because the loaded members ran out).
-fn written_collection(
-    after: &Siblings,
+fn written_collection<'a>(
+    after: &'a Siblings,
     kind: Kind,
     header: &SplitHeader,
     key: &[u8],
-) -> Result<(Sibling, Collection)> {
+) -> Result<(Sibling, Cow<'a, Collection>)> {
     let mut it = after.iter();
     let only = match (it.next(), it.next()) {
         (Some(only), None) => only,
@@ -754,11 +756,11 @@ fn written_collection(
     // collection keeps its expiry then. A collection written carries the
     // expiry the write gave it (EXPIRE's new one, or the header's).
     let (members, expire_at_ms) = match &only.payload {
-        Payload::Collection(c) if c.kind() == kind => (c.clone(), only.expire_at_ms),
+        Payload::Collection(c) if c.kind() == kind => (Cow::Borrowed(c), only.expire_at_ms),
         Payload::Tombstone => {
             let mut none = Collection::new(kind);
             none.set_member_histories(only.member_histories.clone());
-            (none, header.expire_at_ms)
+            (Cow::Owned(none), header.expire_at_ms)
         }
         _ => {
             return Err(Error::CorruptRecord {
