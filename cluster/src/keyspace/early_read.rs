@@ -88,17 +88,22 @@ impl EarlyRead {
     }
 
     /// The header read early, if it is still the key's newest record (no
-    /// version of `ekey` newer than the early read's snapshot): the write
-    /// under the lock then neither reads nor decodes it again. Taken once.
+    /// version of `ekey` newer than the early read's snapshot) and has not
+    /// expired by `now`: the write under the lock then neither reads nor
+    /// decodes it again. One that expired in between is read again, so the
+    /// write sees what the engine shows of it then. Taken once.
     pub(super) fn take_header_if_newest(
         &mut self,
         engine: &Engine,
         ekey: &[u8],
+        now: u64,
     ) -> Option<SplitHeader> {
         if engine.written_since(ekey, &self.snapshot) {
             return None;
         }
-        self.header.take()
+        self.header
+            .take()
+            .filter(|h| h.expire_at_ms == 0 || h.expire_at_ms > now)
     }
 
     /// The members read early, if they are still the newest: the header
@@ -152,18 +157,37 @@ mod tests {
         let read = || EarlyRead::take(&ks, ns, b"h", &ekey, Kind::Hash, need).unwrap();
 
         let mut unchanged = read();
-        let header = unchanged.take_header_if_newest(ks.engine(), &ekey);
+        let header = unchanged.take_header_if_newest(ks.engine(), &ekey, 0);
         assert_eq!(header, header_of(&ks, b"h"));
         assert_eq!(header.map(|h| h.count), Some(100));
         assert_eq!(
-            unchanged.take_header_if_newest(ks.engine(), &ekey),
+            unchanged.take_header_if_newest(ks.engine(), &ekey, 0),
             None,
             "taken once"
         );
 
+        // A header that expired between the early read and the lock is
+        // read again.
+        let mut expiring = read();
+        if let Some(h) = expiring.header.as_mut() {
+            h.expire_at_ms = 5_000;
+        }
+        assert_eq!(
+            expiring.take_header_if_newest(ks.engine(), &ekey, 5_000),
+            None
+        );
+        let mut live = read();
+        if let Some(h) = live.header.as_mut() {
+            h.expire_at_ms = 5_000;
+        }
+        assert!(
+            live.take_header_if_newest(ks.engine(), &ekey, 4_999)
+                .is_some()
+        );
+
         let mut overtaken = read();
         put_hash(&ks, b"h", 101).await;
-        assert_eq!(overtaken.take_header_if_newest(ks.engine(), &ekey), None);
+        assert_eq!(overtaken.take_header_if_newest(ks.engine(), &ekey, 0), None);
         assert_eq!(header_of(&ks, b"h").map(|h| h.count), Some(101));
     }
 }

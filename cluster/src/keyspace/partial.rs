@@ -441,7 +441,7 @@ impl Keyspace {
         let now = self.now_ms();
         let early_header = early
             .as_mut()
-            .and_then(|e| e.take_header_if_newest(engine, &ekey));
+            .and_then(|e| e.take_header_if_newest(engine, &ekey, now));
         let header = match early_header {
             Some(h) => h,
             None => match engine.get(&ekey)? {
