@@ -585,9 +585,9 @@ async fn wait_blocked(
         let held_until = server.client_pause.holds(true);
         if held_until.is_none() {
             // Registered first, then looked: no wake-up falls in between.
-            client.blocked_rerun = true;
-            client.skipped_other_type = false;
             if let Some((covered, ready)) = registration.waiter.start_look(woken) {
+                client.blocked_rerun = true;
+                client.skipped_other_type = false;
                 let args = crate::blocking::ready_first(
                     &request.args,
                     Some(request.keys_at),
@@ -614,8 +614,6 @@ async fn wait_blocked(
                     woke.extend(registration.pass_on());
                 }
                 registration.waiter.end_look(covered, woke);
-            } else {
-                client.blocked_rerun = false;
             }
             woken = false;
         }

@@ -101,9 +101,7 @@ impl EarlyRead {
         if engine.written_since(ekey, &self.snapshot) {
             return None;
         }
-        self.header
-            .take()
-            .filter(|h| h.expire_at_ms == 0 || h.expire_at_ms > now)
+        self.header.take().filter(|h| !h.is_expired(now))
     }
 
     /// The members read early, if they are still the newest: the header
