@@ -122,6 +122,8 @@ fn metrics_endpoint_serves_valid_prometheus_text() {
         "ringkv_engine_pending_compaction_bytes",
         "ringkv_engine_write_stall_microseconds_total",
         "ringkv_engine_block_cache_hits_total",
+        "ringkv_engine_row_cache_hits_total",
+        "ringkv_engine_row_cache_bytes",
         "ringkv_engine_bloom_useful_total",
     ] {
         assert!(m.contains_key(engine), "missing {engine}");

@@ -365,7 +365,7 @@ fn open_table(t: &mut Tally, file: &[u8]) {
             assert_damage(e);
         }
         // Every other read as a level-0 table's, pinning filter and index.
-        let got = reader.get(c, key, bloom::key_hash(key), *seq, i % 2 == 1);
+        let got = reader.get(c, key, bloom::key_hash(key), *seq, i % 2 == 1, i % 3 == 0);
         t.note(&got);
         if let Err(e) = &got {
             assert_damage(e);

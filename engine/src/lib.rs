@@ -47,6 +47,7 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
+mod row_cache;
 mod snapshot;
 mod sstable;
 mod stats;

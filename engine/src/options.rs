@@ -136,7 +136,8 @@ pub struct Options {
     /// Bloom filter bits per key (default 10, ~1% false positives; 0 disables).
     pub bloom_bits_per_key: u32,
     /// Byte budget of the block cache (default 128 MiB). Index and filter blocks are
-    /// charged to it too, so memory stays bounded whatever the data size.
+    /// charged to it too, so memory stays bounded whatever the data size; a
+    /// quarter of it is the row cache's (`crate::row_cache`).
     pub block_cache_bytes: usize,
     /// Most SSTable files kept open (default 1000, at least 16).
     pub max_open_files: usize,

@@ -23,6 +23,8 @@ pub(crate) struct Counters {
     pub(crate) bloom_false_positives: ShardedCounter,
     pub(crate) block_cache_hits: ShardedCounter,
     pub(crate) block_cache_misses: ShardedCounter,
+    pub(crate) row_cache_hits: ShardedCounter,
+    pub(crate) row_cache_fills: ShardedCounter,
     pub(crate) stall_slowdowns: ShardedCounter,
     pub(crate) stall_stops: ShardedCounter,
     pub(crate) stall_micros: ShardedCounter,
@@ -123,6 +125,14 @@ pub struct Stats {
     /// Of `block_cache_bytes`, the filter and index blocks level-0 readers
     /// pin (at most an eighth of the budget).
     pub block_cache_pinned_bytes: u64,
+    /// Point reads of a table answered by the row cache.
+    pub row_cache_hits: u64,
+    /// Rows the row cache kept: a point read found the key in a table's
+    /// data block, the second time at least since the doorkeeper cleared.
+    pub row_cache_fills: u64,
+    /// Of `block_cache_bytes`, the row cache's (at most an eighth of the
+    /// budget).
+    pub row_cache_bytes: u64,
     /// Writes delayed by a slowdown.
     pub stall_slowdowns: u64,
     /// Writes that waited in the stop state.

@@ -226,6 +226,12 @@ pub static ENGINE_ROWS: &[Row<ringkv_engine::Stats>] = &[
         "Block cache bytes pinned by level-0 tables (filters and indexes)",
         |s| s.block_cache_pinned_bytes,
     ),
+    gauge(
+        "row_cache_bytes",
+        "ringkv_engine_row_cache_bytes",
+        "Block cache bytes held by the row cache (the newest version of hot keys, per table)",
+        |s| s.row_cache_bytes,
+    ),
     ratio(
         "write_amplification",
         "ringkv_engine_write_amplification",
@@ -323,6 +329,18 @@ pub static ENGINE_ROWS: &[Row<ringkv_engine::Stats>] = &[
         "ringkv_engine_block_cache_misses_total",
         "Block cache misses",
         |s| s.block_cache_misses,
+    ),
+    counter(
+        "row_cache_hits",
+        "ringkv_engine_row_cache_hits_total",
+        "Point reads of an SSTable answered by the row cache",
+        |s| s.row_cache_hits,
+    ),
+    counter(
+        "row_cache_fills",
+        "ringkv_engine_row_cache_fills_total",
+        "Rows kept by the row cache (read from a data block, a second time since the doorkeeper cleared)",
+        |s| s.row_cache_fills,
     ),
     counter(
         "write_stall_slowdowns",

@@ -56,7 +56,10 @@ impl Inner {
             }
             Counters::add(&self.stats.sstables_probed, 1);
             let r = self.tables.reader(f)?;
-            if let Some((s, val)) = r.get(&self.tables.inner, key, hash, seq, level == 0)? {
+            let sees_all = seq >= f.props.max_seq;
+            if let Some((s, val)) =
+                r.get(&self.tables.inner, key, hash, seq, level == 0, sees_all)?
+            {
                 if best.as_ref().is_none_or(|(b, _)| s > *b) {
                     best = Some((s, val));
                 }

@@ -245,7 +245,9 @@ impl TableReader {
 
     /// The newest version of `key` with sequence <= `snapshot` in this
     /// table. `pin`: the table is in level 0, so its filter and index are
-    /// pinned if the budget has room.
+    /// pinned if the budget has room. `sees_all`: `snapshot` sees every
+    /// version in the table, so the version found is the table's newest
+    /// and may be kept in the row cache (`crate::row_cache`).
     pub(crate) fn get(
         &self,
         c: &CacheInner,
@@ -253,6 +255,7 @@ impl TableReader {
         hash: u64,
         snapshot: u64,
         pin: bool,
+        sees_all: bool,
     ) -> Result<Option<(u64, InternalValue)>> {
         let stats = &c.stats;
         let filtered = self.footer.filter.len > 0;
@@ -275,6 +278,14 @@ impl TableReader {
             if !bloom::may_contain(filter, hash) {
                 Counters::add(&stats.bloom_useful, 1);
                 return Ok(None);
+            }
+        }
+        if let Some((seq, value)) = c.rows.get(self.number, key) {
+            // The table's newest version of the key: the answer if the
+            // snapshot sees it.
+            if seq <= snapshot {
+                Counters::add(&stats.row_cache_hits, 1);
+                return Ok(Some((seq, value)));
             }
         }
         let mut target = Vec::with_capacity(key.len() + 8);
@@ -305,8 +316,15 @@ impl TableReader {
             }
             None => None,
         };
-        if found.is_none() && filtered {
-            Counters::add(&stats.bloom_false_positives, 1);
+        match &found {
+            Some((seq, value))
+                if sees_all && c.rows.insert(self.number, key, hash, *seq, value) =>
+            {
+                Counters::add(&stats.row_cache_fills, 1);
+            }
+            Some(_) => {}
+            None if filtered => Counters::add(&stats.bloom_false_positives, 1),
+            None => {}
         }
         Ok(found)
     }
@@ -735,7 +753,7 @@ mod tests {
                 TableCache::new(dir.path().to_path_buf(), 1 << 20, 16, 4096, Arc::default());
             for pin in [false, true] {
                 let err = reader
-                    .get(&cache.inner, b"a", bloom::key_hash(b"a"), 5, pin)
+                    .get(&cache.inner, b"a", bloom::key_hash(b"a"), 5, pin, true)
                     .unwrap_err();
                 assert!(matches!(err, Error::Corruption { .. }), "{bad:?}: {err:?}");
             }

@@ -1,0 +1,287 @@
+//! The row cache: the newest version of a key in one SSTable, kept by
+//! table number and user key, so that a point read of a hot key finds its
+//! answer without the table's index, the block cache and a seek through
+//! the data block (`docs/performance.md`, "Point reads of hot keys: a row
+//! cache").
+//!
+//! A table never changes once written and its number is never reused
+//! while the engine runs, so an entry is never stale: an entry of a
+//! deleted table is only never asked for again, and goes by eviction. An
+//! entry holds the table's newest version of the key; it answers a reader
+//! whose snapshot sees that version, and is filled only by a reader that
+//! sees every version in the table (the version it found is then the
+//! newest there). Values are copied out of their block, so an entry does
+//! not hold a 4 KB block alive for a short value; a row larger than
+//! [`MAX_ROW_BYTES`] is not kept.
+//!
+//! A row is kept at its second read, not its first: a doorkeeper (a
+//! bitmap of hashed table and key, cleared once half its bits are set)
+//! remembers first reads. Most reads of a table happen once per key: the
+//! read before a write (the write's newer version is in the memtable from
+//! then on) and scans of cold keys; keeping those would cost an allocation
+//! and an eviction each and push hot rows out.
+//!
+//! Its budget is a share of the block cache's (`crate::cache`), so the
+//! two together stay within `block_cache_bytes`.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use quick_cache::{Equivalent, Weighter};
+
+use crate::value::InternalValue;
+
+/// Per-entry bookkeeping charged with each row.
+pub(crate) const ROW_OVERHEAD: u64 = 96;
+
+/// Rows with a longer key and value together are read from their block.
+pub(crate) const MAX_ROW_BYTES: usize = 4096;
+
+/// An entry's key: the table and the user key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RowKey {
+    table: u64,
+    key: Box<[u8]>,
+}
+
+/// A borrowed [`RowKey`], to look one up without copying the key.
+pub(crate) struct RowKeyRef<'a> {
+    pub(crate) table: u64,
+    pub(crate) key: &'a [u8],
+}
+
+impl Hash for RowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        RowKeyRef {
+            table: self.table,
+            key: &self.key,
+        }
+        .hash(state);
+    }
+}
+
+impl Hash for RowKeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.table);
+        state.write(self.key);
+    }
+}
+
+impl Equivalent<RowKey> for RowKeyRef<'_> {
+    fn equivalent(&self, k: &RowKey) -> bool {
+        self.table == k.table && *self.key == *k.key
+    }
+}
+
+/// The newest version of a key in one table, with its sequence number.
+#[derive(Clone, Debug)]
+pub(crate) struct Row {
+    seq: u64,
+    value: InternalValue,
+}
+
+#[derive(Clone)]
+pub(crate) struct RowWeight;
+
+impl Weighter<RowKey, Row> for RowWeight {
+    fn weight(&self, k: &RowKey, v: &Row) -> u64 {
+        (k.key.len() + v.value.data.len()) as u64 + ROW_OVERHEAD
+    }
+}
+
+/// First reads seen since the last clearing: two bits of one word per hash
+/// of table and key (a blocked Bloom filter), cleared once a quarter of the
+/// bits are set, so that at most about one in sixteen first reads passes
+/// for a second.
+struct Doorkeeper {
+    bits: Box<[AtomicU64]>,
+    set: AtomicUsize,
+}
+
+impl Doorkeeper {
+    /// A doorkeeper of at least `n` bits (a power of two, at least 4,096).
+    fn new(n: usize) -> Self {
+        let words = n.next_power_of_two().max(4096) / 64;
+        Doorkeeper {
+            bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            set: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether `hash` was seen before; marks it seen.
+    fn seen(&self, hash: u64) -> bool {
+        let words = self.bits.len();
+        let mask = (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63));
+        // `words` is a power of two: the mask keeps the index in range.
+        let Some(word) = self.bits.get((hash >> 12) as usize & (words - 1)) else {
+            return false;
+        };
+        if word.load(Ordering::Relaxed) & mask == mask {
+            return true;
+        }
+        let before = word.fetch_or(mask, Ordering::Relaxed);
+        if before & mask == mask {
+            return true;
+        }
+        let added = (mask & !before).count_ones() as usize;
+        // A quarter of the bits set: forget every first read (a second
+        // read then counts as a first again, which only delays a row).
+        if self.set.fetch_add(added, Ordering::Relaxed) + added >= words * 16 {
+            self.set.store(0, Ordering::Relaxed);
+            for w in &*self.bits {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+        false
+    }
+}
+
+/// The cache of rows, weighted by bytes.
+pub(crate) struct RowCache {
+    rows: quick_cache::sync::Cache<RowKey, Row, RowWeight>,
+    doorkeeper: Doorkeeper,
+}
+
+impl RowCache {
+    /// A cache of at most `bytes` (nothing is kept with a budget of 0).
+    pub(crate) fn new(bytes: u64) -> Self {
+        let est_items = (bytes / (ROW_OVERHEAD + 64)).max(16) as usize;
+        RowCache {
+            rows: quick_cache::sync::Cache::with_weighter(est_items, bytes, RowWeight),
+            // Eight bits per row the budget holds: cleared at a quarter
+            // full, two bits a read, it remembers about as many first
+            // reads as there are rows.
+            doorkeeper: Doorkeeper::new(est_items.saturating_mul(8)),
+        }
+    }
+
+    /// The newest version of `key` in table `table` with its sequence
+    /// number, if it is kept.
+    pub(crate) fn get(&self, table: u64, key: &[u8]) -> Option<(u64, InternalValue)> {
+        let row = self.rows.get(&RowKeyRef { table, key })?;
+        Some((row.seq, row.value))
+    }
+
+    /// Keeps `value`, the newest version of `key` in table `table`, with a
+    /// copy of its data, if this is the row's second read at least
+    /// (`key_hash` is the key's hash, `sstable::bloom::key_hash`); a row
+    /// longer than [`MAX_ROW_BYTES`] is not kept. True if kept.
+    pub(crate) fn insert(
+        &self,
+        table: u64,
+        key: &[u8],
+        key_hash: u64,
+        seq: u64,
+        value: &InternalValue,
+    ) -> bool {
+        if key.len() + value.data.len() > MAX_ROW_BYTES {
+            return false;
+        }
+        let hash = (key_hash ^ table.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .wrapping_mul(0xff51_afd7_ed55_8ccd)
+            .rotate_left(29);
+        if !self.doorkeeper.seen(hash) {
+            return false;
+        }
+        let value = InternalValue {
+            kind: value.kind,
+            data: Bytes::copy_from_slice(&value.data),
+            time_ms: value.time_ms,
+        };
+        let key = RowKey {
+            table,
+            key: key.into(),
+        };
+        let row = Row { seq, value };
+        self.rows.insert(key, row);
+        true
+    }
+
+    /// Bytes the rows take, their bookkeeping included.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.rows.weight()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
+mod tests {
+    use super::*;
+    use crate::value::Kind;
+
+    fn put(data: &[u8]) -> InternalValue {
+        InternalValue {
+            kind: Kind::Put,
+            data: Bytes::copy_from_slice(data),
+            time_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_row_is_found_by_its_table_and_key_only() {
+        let c = RowCache::new(1 << 20);
+        assert!(!c.insert(7, b"k", 1, 42, &put(b"v")), "a first read");
+        assert!(c.get(7, b"k").is_none());
+        assert!(c.insert(7, b"k", 1, 42, &put(b"v")), "a second read");
+        let (seq, value) = c.get(7, b"k").unwrap();
+        assert_eq!((seq, &value.data[..]), (42, &b"v"[..]));
+        assert!(c.get(8, b"k").is_none(), "another table");
+        assert!(c.get(7, b"k2").is_none(), "another key");
+        assert!(c.get(7, b"").is_none());
+    }
+
+    #[test]
+    fn a_row_holds_a_copy_of_its_value_not_the_block() {
+        let block = Bytes::from(vec![1u8; 4096]);
+        let c = RowCache::new(1 << 20);
+        let v = InternalValue {
+            kind: Kind::Put,
+            data: block.slice(10..20),
+            time_ms: 5,
+        };
+        c.insert(1, b"k", 9, 3, &v);
+        c.insert(1, b"k", 9, 3, &v);
+        drop(v);
+        // The block's buffer has no other owner left: the row copied.
+        assert!(block.is_unique());
+        let (_, value) = c.get(1, b"k").unwrap();
+        assert_eq!(&value.data[..], &[1u8; 10][..]);
+        assert_eq!(value.time_ms, 5);
+    }
+
+    #[test]
+    fn rows_stay_within_the_budget_and_long_rows_are_not_kept() {
+        let c = RowCache::new(64 << 10);
+        for i in 0..10_000u32 {
+            for _ in 0..2 {
+                c.insert(1, &i.to_be_bytes(), u64::from(i), 1, &put(&[0u8; 100]));
+            }
+        }
+        assert!(c.bytes() <= 64 << 10, "{} bytes", c.bytes());
+        c.insert(2, b"long", 1, 1, &put(&[0u8; MAX_ROW_BYTES]));
+        c.insert(2, b"long", 1, 1, &put(&[0u8; MAX_ROW_BYTES]));
+        assert!(c.get(2, b"long").is_none());
+        let none = RowCache::new(0);
+        none.insert(1, b"k", 1, 1, &put(b"v"));
+        none.insert(1, b"k", 1, 1, &put(b"v"));
+        assert!(none.get(1, b"k").is_none());
+    }
+
+    #[test]
+    fn the_doorkeeper_forgets_once_a_quarter_full() {
+        let d = Doorkeeper::new(4096);
+        let h = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17);
+        assert!(!d.seen(h(0)));
+        assert!(d.seen(h(0)));
+        // Few first reads pass for second ones while it fills.
+        let passed = (1..400).filter(|&i| d.seen(h(i))).count();
+        assert!(passed < 40, "{passed} of 399");
+        // 1,024 bits set clear it: h(0) is new again.
+        for i in 400..1000 {
+            d.seen(h(i));
+        }
+        assert!(d.set.load(Ordering::Relaxed) < 1024);
+        assert!(!d.seen(h(0)));
+    }
+}
