@@ -1,5 +1,6 @@
 //! The row cache: the newest version of a key in one SSTable, kept by
-//! table number and user key, so that a point read of a hot key finds its
+//! table number and a hash of the user key (the row names its key, which a
+//! read checks), so that a point read of a hot key finds its
 //! answer without the table's index, the block cache and a seek through
 //! the data block (`docs/performance.md`, "Point reads of hot keys: a row
 //! cache").
@@ -14,9 +15,9 @@
 //! not hold a 4 KB block alive for a short value; a row larger than
 //! [`MAX_ROW_BYTES`] is not kept.
 //!
-//! A row is kept at its second read, not its first: a doorkeeper (a
-//! bitmap of hashed table and key, cleared once half its bits are set)
-//! remembers first reads. Most reads of a table happen once per key: the
+//! A row is kept at its second read, not its first: a doorkeeper (two
+//! bits per hash of table and key, cleared once a quarter of its bits are
+//! set) remembers first reads. Most reads of a table happen once per key: the
 //! read before a write (the write's newer version is in the memtable from
 //! then on) and scans of cold keys; keeping those would cost an allocation
 //! and an eviction each and push hot rows out.
@@ -24,70 +25,87 @@
 //! Its budget is a share of the block cache's (`crate::cache`), so the
 //! two together stay within `block_cache_bytes`.
 
-use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use quick_cache::{Equivalent, Weighter};
+use quick_cache::Weighter;
 
-use crate::value::InternalValue;
+use crate::coding::{u32_at, u64_at};
+use crate::value::{InternalValue, Kind};
 
-/// Per-entry bookkeeping charged with each row.
+/// Per-entry bookkeeping charged with each row (the cache's entry and
+/// slot, the row's reference counts and allocation).
 pub(crate) const ROW_OVERHEAD: u64 = 96;
 
 /// Rows with a longer key and value together are read from their block.
 pub(crate) const MAX_ROW_BYTES: usize = 4096;
 
-/// An entry's key: the table and the user key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct RowKey {
-    table: u64,
-    key: Box<[u8]>,
+/// An entry's key: the table and a hash of the user key. Two keys of one
+/// table with the same hash share an entry, the one kept last: a row
+/// names its key, and a read of the other key finds it is not its own.
+type RowKey = (u64, u64);
+
+/// A kept row, one allocation beside its reference counts, so that a hit
+/// touches one or two cache lines:
+///
+/// ```text
+/// seq:u64le time_ms:u64le kind:u8 key_len:u32le key value
+/// ```
+type Row = Arc<[u8]>;
+
+const ROW_HEAD: usize = 8 + 8 + 1 + 4;
+
+fn encode_row(key: &[u8], seq: u64, value: &InternalValue) -> Option<Row> {
+    let key_len = u32::try_from(key.len()).ok()?;
+    let mut row = Vec::with_capacity(ROW_HEAD + key.len() + value.data.len());
+    row.extend_from_slice(&seq.to_le_bytes());
+    row.extend_from_slice(&value.time_ms.to_le_bytes());
+    row.push(match value.kind {
+        Kind::Put => 0,
+        Kind::Delete => 1,
+    });
+    row.extend_from_slice(&key_len.to_le_bytes());
+    row.extend_from_slice(key);
+    row.extend_from_slice(&value.data);
+    Some(row.into())
 }
 
-/// A borrowed [`RowKey`], to look one up without copying the key.
-pub(crate) struct RowKeyRef<'a> {
-    pub(crate) table: u64,
-    pub(crate) key: &'a [u8],
-}
-
-impl Hash for RowKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        RowKeyRef {
-            table: self.table,
-            key: &self.key,
-        }
-        .hash(state);
+/// The row's sequence number and value, if it is `key`'s.
+fn decode_row(row: &[u8], key: &[u8]) -> Option<(u64, InternalValue)> {
+    let key_len = u32_at(row, 17)? as usize;
+    let key_end = ROW_HEAD.checked_add(key_len)?;
+    if row.get(ROW_HEAD..key_end)? != key {
+        return None;
     }
-}
-
-impl Hash for RowKeyRef<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.table);
-        state.write(self.key);
-    }
-}
-
-impl Equivalent<RowKey> for RowKeyRef<'_> {
-    fn equivalent(&self, k: &RowKey) -> bool {
-        self.table == k.table && *self.key == *k.key
-    }
-}
-
-/// The newest version of a key in one table, with its sequence number.
-#[derive(Clone, Debug)]
-pub(crate) struct Row {
-    seq: u64,
-    value: InternalValue,
+    let kind = match row.get(16)? {
+        0 => Kind::Put,
+        1 => Kind::Delete,
+        _ => return None,
+    };
+    let value = InternalValue {
+        kind,
+        data: Bytes::copy_from_slice(row.get(key_end..)?),
+        time_ms: u64_at(row, 8)?,
+    };
+    Some((u64_at(row, 0)?, value))
 }
 
 #[derive(Clone)]
 pub(crate) struct RowWeight;
 
 impl Weighter<RowKey, Row> for RowWeight {
-    fn weight(&self, k: &RowKey, v: &Row) -> u64 {
-        (k.key.len() + v.value.data.len()) as u64 + ROW_OVERHEAD
+    fn weight(&self, _k: &RowKey, row: &Row) -> u64 {
+        row.len() as u64 + ROW_OVERHEAD
     }
+}
+
+/// The hash a row is kept under: the key's (`sstable::bloom::key_hash`)
+/// mixed with the table's number.
+fn row_hash(table: u64, key_hash: u64) -> u64 {
+    (key_hash ^ table.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .wrapping_mul(0xff51_afd7_ed55_8ccd)
+        .rotate_left(29)
 }
 
 /// First reads seen since the last clearing: two bits of one word per hash
@@ -157,16 +175,23 @@ impl RowCache {
     }
 
     /// The newest version of `key` in table `table` with its sequence
-    /// number, if it is kept.
-    pub(crate) fn get(&self, table: u64, key: &[u8]) -> Option<(u64, InternalValue)> {
-        let row = self.rows.get(&RowKeyRef { table, key })?;
-        Some((row.seq, row.value))
+    /// number, if it is kept (`key_hash` is the key's hash,
+    /// `sstable::bloom::key_hash`). The value is copied out of the row:
+    /// a fresh buffer of this thread's allocator, where a shared one
+    /// would take an atomic count on a line other cores touch.
+    pub(crate) fn get(
+        &self,
+        table: u64,
+        key: &[u8],
+        key_hash: u64,
+    ) -> Option<(u64, InternalValue)> {
+        let row = self.rows.get(&(table, row_hash(table, key_hash)))?;
+        decode_row(&row, key)
     }
 
-    /// Keeps `value`, the newest version of `key` in table `table`, with a
-    /// copy of its data, if this is the row's second read at least
-    /// (`key_hash` is the key's hash, `sstable::bloom::key_hash`); a row
-    /// longer than [`MAX_ROW_BYTES`] is not kept. True if kept.
+    /// Keeps `value`, the newest version of `key` in table `table`, if
+    /// this is the row's second read at least; a row longer than
+    /// [`MAX_ROW_BYTES`] is not kept. True if kept.
     pub(crate) fn insert(
         &self,
         table: u64,
@@ -178,23 +203,14 @@ impl RowCache {
         if key.len() + value.data.len() > MAX_ROW_BYTES {
             return false;
         }
-        let hash = (key_hash ^ table.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            .wrapping_mul(0xff51_afd7_ed55_8ccd)
-            .rotate_left(29);
+        let hash = row_hash(table, key_hash);
         if !self.doorkeeper.seen(hash) {
             return false;
         }
-        let value = InternalValue {
-            kind: value.kind,
-            data: Bytes::copy_from_slice(&value.data),
-            time_ms: value.time_ms,
+        let Some(row) = encode_row(key, seq, value) else {
+            return false;
         };
-        let key = RowKey {
-            table,
-            key: key.into(),
-        };
-        let row = Row { seq, value };
-        self.rows.insert(key, row);
+        self.rows.insert((table, hash), row);
         true
     }
 
@@ -208,7 +224,7 @@ impl RowCache {
 #[allow(clippy::unwrap_used, reason = "test code")]
 mod tests {
     use super::*;
-    use crate::value::Kind;
+    use crate::sstable::bloom::key_hash;
 
     fn put(data: &[u8]) -> InternalValue {
         InternalValue {
@@ -222,13 +238,27 @@ mod tests {
     fn a_row_is_found_by_its_table_and_key_only() {
         let c = RowCache::new(1 << 20);
         assert!(!c.insert(7, b"k", 1, 42, &put(b"v")), "a first read");
-        assert!(c.get(7, b"k").is_none());
+        assert!(c.get(7, b"k", 1).is_none());
         assert!(c.insert(7, b"k", 1, 42, &put(b"v")), "a second read");
-        let (seq, value) = c.get(7, b"k").unwrap();
-        assert_eq!((seq, &value.data[..]), (42, &b"v"[..]));
-        assert!(c.get(8, b"k").is_none(), "another table");
-        assert!(c.get(7, b"k2").is_none(), "another key");
-        assert!(c.get(7, b"").is_none());
+        let (seq, value) = c.get(7, b"k", 1).unwrap();
+        assert_eq!(
+            (seq, &value.data[..], value.kind),
+            (42, &b"v"[..], Kind::Put)
+        );
+        assert!(c.get(8, b"k", 1).is_none(), "another table");
+        assert!(c.get(7, b"k", 2).is_none(), "another hash");
+        // Keys whose hashes collide: each read checks the key kept.
+        assert!(c.get(7, b"k2", 1).is_none(), "another key, same hash");
+        assert!(c.get(7, b"", 1).is_none());
+        let gone = InternalValue {
+            kind: Kind::Delete,
+            data: Bytes::new(),
+            time_ms: 9,
+        };
+        c.insert(7, b"k2", 1, 50, &gone);
+        assert!(c.get(7, b"k", 1).is_none(), "replaced by the colliding key");
+        let (seq, value) = c.get(7, b"k2", 1).unwrap();
+        assert_eq!((seq, value), (50, gone));
     }
 
     #[test]
@@ -245,7 +275,7 @@ mod tests {
         drop(v);
         // The block's buffer has no other owner left: the row copied.
         assert!(block.is_unique());
-        let (_, value) = c.get(1, b"k").unwrap();
+        let (_, value) = c.get(1, b"k", 9).unwrap();
         assert_eq!(&value.data[..], &[1u8; 10][..]);
         assert_eq!(value.time_ms, 5);
     }
@@ -254,18 +284,36 @@ mod tests {
     fn rows_stay_within_the_budget_and_long_rows_are_not_kept() {
         let c = RowCache::new(64 << 10);
         for i in 0..10_000u32 {
+            let key = i.to_be_bytes();
             for _ in 0..2 {
-                c.insert(1, &i.to_be_bytes(), u64::from(i), 1, &put(&[0u8; 100]));
+                c.insert(1, &key, key_hash(&key), 1, &put(&[0u8; 100]));
             }
         }
         assert!(c.bytes() <= 64 << 10, "{} bytes", c.bytes());
+        let key = 9_999u32.to_be_bytes();
+        assert!(
+            c.get(1, &key, key_hash(&key)).is_some(),
+            "a recent row is kept"
+        );
         c.insert(2, b"long", 1, 1, &put(&[0u8; MAX_ROW_BYTES]));
         c.insert(2, b"long", 1, 1, &put(&[0u8; MAX_ROW_BYTES]));
-        assert!(c.get(2, b"long").is_none());
+        assert!(c.get(2, b"long", 1).is_none());
         let none = RowCache::new(0);
         none.insert(1, b"k", 1, 1, &put(b"v"));
         none.insert(1, b"k", 1, 1, &put(b"v"));
-        assert!(none.get(1, b"k").is_none());
+        assert!(none.get(1, b"k", 1).is_none());
+    }
+
+    #[test]
+    fn a_damaged_row_reads_as_absent() {
+        let row = encode_row(b"key", 7, &put(b"value")).unwrap();
+        assert_eq!(decode_row(&row, b"key").unwrap().0, 7);
+        for cut in 0..row.len() - b"value".len() {
+            assert!(decode_row(&row[..cut], b"key").is_none(), "cut at {cut}");
+        }
+        let mut bad = row.to_vec();
+        bad[16] = 2;
+        assert!(decode_row(&bad, b"key").is_none(), "unknown kind");
     }
 
     #[test]

@@ -280,7 +280,7 @@ impl TableReader {
                 return Ok(None);
             }
         }
-        if let Some((seq, value)) = c.rows.get(self.number, key) {
+        if let Some((seq, value)) = c.rows.get(self.number, key, hash) {
             // The table's newest version of the key: the answer if the
             // snapshot sees it.
             if seq <= snapshot {
