@@ -402,3 +402,79 @@ fn latencystats_report_each_commands_percentiles_as_redis_does() {
     let default: String = redis::cmd("INFO").query(c).unwrap();
     assert!(!default.contains("# Latencystats"));
 }
+
+/// A figure of INFO's `# Engine` section.
+fn engine_figure(con: &mut redis::Connection, name: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("engine").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn hot_reads_of_flushed_keys_are_served_by_the_row_cache_and_read_right() {
+    let server = TestServer::start_with(&["--memtable-size", "1mb"]);
+    let mut con = server.conn();
+    let value = |i: u32, round: u32| format!("{i}-{round}-{}", "v".repeat(300));
+    // About 1.2 MB a round: every round flushes.
+    for round in 0..3u32 {
+        for i in 0..4000u32 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(value(i, round))
+                .arg("EX")
+                .arg(1000 + i)
+                .query(&mut con)
+                .unwrap();
+        }
+        let _: () = redis::cmd("HSET")
+            .arg("h")
+            .arg(format!("f{round}"))
+            .arg(value(round, round))
+            .query(&mut con)
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while engine_figure(&mut con, "flushes") < 2 {
+        assert!(std::time::Instant::now() < deadline, "no flush");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for pass in 0..3 {
+        for i in (0..4000u32).step_by(7) {
+            let got: Option<String> = redis::cmd("GET")
+                .arg(format!("k{i}"))
+                .query(&mut con)
+                .unwrap();
+            assert_eq!(got, Some(value(i, 2)), "k{i} pass {pass}");
+        }
+        for round in 0..3u32 {
+            let got: Option<String> = redis::cmd("HGET")
+                .arg("h")
+                .arg(format!("f{round}"))
+                .query(&mut con)
+                .unwrap();
+            assert_eq!(got, Some(value(round, round)), "f{round} pass {pass}");
+        }
+    }
+    assert!(engine_figure(&mut con, "row_cache_hits") > 0);
+    assert!(engine_figure(&mut con, "row_cache_bytes") > 0);
+    // A row keeps the value's expiry, and a newer write or a delete wins
+    // over it.
+    let ttl: i64 = redis::cmd("TTL").arg("k700").query(&mut con).unwrap();
+    assert!((1600..=1700).contains(&ttl), "{ttl}");
+    let _: () = redis::cmd("SET")
+        .arg("k700")
+        .arg("new")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("DEL").arg("k7").query(&mut con).unwrap();
+    for _ in 0..3 {
+        let got: Option<String> = redis::cmd("GET").arg("k700").query(&mut con).unwrap();
+        assert_eq!(got.as_deref(), Some("new"));
+        let got: Option<String> = redis::cmd("GET").arg("k7").query(&mut con).unwrap();
+        assert_eq!(got, None);
+    }
+}
