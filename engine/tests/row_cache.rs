@@ -132,3 +132,24 @@ fn many_hot_keys_read_back_their_values_through_compactions() {
         );
     });
 }
+
+#[test]
+fn a_long_value_is_read_from_its_block_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(
+        dir.path(),
+        &small_options(ringkv_engine::CompactionStrategy::Leveled),
+    );
+    let long: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    e.put(key(3), Value::new(long.clone())).unwrap();
+    e.put(key(4), Value::new("short")).unwrap();
+    e.flush().unwrap();
+    for _ in 0..3 {
+        assert_eq!(e.get(&key(3)).unwrap().unwrap().data, long);
+    }
+    let st = e.stats();
+    assert_eq!((st.row_cache_fills, st.row_cache_hits), (0, 0), "{st:?}");
+    read_thrice(&e, &key(4));
+    let st = e.stats();
+    assert_eq!((st.row_cache_fills, st.row_cache_hits), (1, 1), "{st:?}");
+}
