@@ -117,10 +117,20 @@ struct Doorkeeper {
     set: AtomicUsize,
 }
 
+/// The doorkeeper's largest size, in bits (2 MB): a larger row cache's
+/// doorkeeper remembers fewer first reads than it holds rows, and clears
+/// more often, rather than take memory beside the cache's budget.
+const DOORKEEPER_MAX_BITS: usize = 1 << 24;
+
 impl Doorkeeper {
-    /// A doorkeeper of at least `n` bits (a power of two, at least 4,096).
+    /// A doorkeeper of `n` bits, rounded up to a power of two between
+    /// 4,096 and [`DOORKEEPER_MAX_BITS`].
     fn new(n: usize) -> Self {
-        let words = n.next_power_of_two().max(4096) / 64;
+        let words = n
+            .checked_next_power_of_two()
+            .unwrap_or(DOORKEEPER_MAX_BITS)
+            .clamp(4096, DOORKEEPER_MAX_BITS)
+            / 64;
         Doorkeeper {
             bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
             set: AtomicUsize::new(0),
@@ -314,6 +324,16 @@ mod tests {
         let mut bad = row.to_vec();
         bad[16] = 2;
         assert!(decode_row(&bad, b"key").is_none(), "unknown kind");
+    }
+
+    #[test]
+    fn the_doorkeeper_is_sized_within_its_bounds() {
+        assert_eq!(Doorkeeper::new(0).bits.len() * 64, 4096);
+        assert_eq!(Doorkeeper::new(5000).bits.len() * 64, 8192);
+        assert_eq!(
+            Doorkeeper::new(usize::MAX).bits.len() * 64,
+            DOORKEEPER_MAX_BITS
+        );
     }
 
     #[test]
