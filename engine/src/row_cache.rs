@@ -32,14 +32,15 @@ use bytes::Bytes;
 use quick_cache::Weighter;
 
 use crate::coding::{u32_at, u64_at};
+use crate::format::{OP_DELETE, OP_PUT};
 use crate::value::{InternalValue, Kind};
 
 /// Per-entry bookkeeping charged with each row (the cache's entry and
 /// slot, the row's reference counts and allocation).
-pub(crate) const ROW_OVERHEAD: u64 = 96;
+const ROW_OVERHEAD: u64 = 96;
 
 /// Rows with a longer key and value together are read from their block.
-pub(crate) const MAX_ROW_BYTES: usize = 4096;
+const MAX_ROW_BYTES: usize = 4096;
 
 /// An entry's key: the table and a hash of the user key. Two keys of one
 /// table with the same hash share an entry, the one kept last: a row
@@ -52,9 +53,16 @@ type RowKey = (u64, u64);
 /// ```text
 /// seq:u64le time_ms:u64le kind:u8 key_len:u32le key value
 /// ```
+///
+/// `kind` is the op byte of the WAL and SSTables (`format::OP_PUT`,
+/// `format::OP_DELETE`).
 type Row = Arc<[u8]>;
 
-const ROW_HEAD: usize = 8 + 8 + 1 + 4;
+const SEQ_AT: usize = 0;
+const TIME_AT: usize = 8;
+const KIND_AT: usize = 16;
+const KEY_LEN_AT: usize = 17;
+const ROW_HEAD: usize = KEY_LEN_AT + 4;
 
 fn encode_row(key: &[u8], seq: u64, value: &InternalValue) -> Option<Row> {
     let key_len = u32::try_from(key.len()).ok()?;
@@ -62,8 +70,8 @@ fn encode_row(key: &[u8], seq: u64, value: &InternalValue) -> Option<Row> {
     row.extend_from_slice(&seq.to_le_bytes());
     row.extend_from_slice(&value.time_ms.to_le_bytes());
     row.push(match value.kind {
-        Kind::Put => 0,
-        Kind::Delete => 1,
+        Kind::Put => OP_PUT,
+        Kind::Delete => OP_DELETE,
     });
     row.extend_from_slice(&key_len.to_le_bytes());
     row.extend_from_slice(key);
@@ -73,26 +81,26 @@ fn encode_row(key: &[u8], seq: u64, value: &InternalValue) -> Option<Row> {
 
 /// The row's sequence number and value, if it is `key`'s.
 fn decode_row(row: &[u8], key: &[u8]) -> Option<(u64, InternalValue)> {
-    let key_len = u32_at(row, 17)? as usize;
+    let key_len = u32_at(row, KEY_LEN_AT)? as usize;
     let key_end = ROW_HEAD.checked_add(key_len)?;
     if row.get(ROW_HEAD..key_end)? != key {
         return None;
     }
-    let kind = match row.get(16)? {
-        0 => Kind::Put,
-        1 => Kind::Delete,
+    let kind = match *row.get(KIND_AT)? {
+        OP_PUT => Kind::Put,
+        OP_DELETE => Kind::Delete,
         _ => return None,
     };
     let value = InternalValue {
         kind,
         data: Bytes::copy_from_slice(row.get(key_end..)?),
-        time_ms: u64_at(row, 8)?,
+        time_ms: u64_at(row, TIME_AT)?,
     };
-    Some((u64_at(row, 0)?, value))
+    Some((u64_at(row, SEQ_AT)?, value))
 }
 
 #[derive(Clone)]
-pub(crate) struct RowWeight;
+struct RowWeight;
 
 impl Weighter<RowKey, Row> for RowWeight {
     fn weight(&self, _k: &RowKey, row: &Row) -> u64 {
@@ -322,7 +330,7 @@ mod tests {
             assert!(decode_row(&row[..cut], b"key").is_none(), "cut at {cut}");
         }
         let mut bad = row.to_vec();
-        bad[16] = 2;
+        bad[KIND_AT] = 0;
         assert!(decode_row(&bad, b"key").is_none(), "unknown kind");
     }
 

@@ -130,7 +130,7 @@ pub struct Stats {
     /// Rows the row cache kept: a point read found the key in a table's
     /// data block, the second time at least since the doorkeeper cleared.
     pub row_cache_fills: u64,
-    /// Of `block_cache_bytes`, the row cache's (at most an eighth of the
+    /// Of `block_cache_bytes`, the row cache's (at most a quarter of the
     /// budget).
     pub row_cache_bytes: u64,
     /// Writes delayed by a slowdown.
