@@ -18,7 +18,7 @@ pub mod reply;
 pub mod request;
 
 pub use error::ProtocolError;
-pub use peek::peek_name_and_first_arg;
+pub use peek::{peek_name_and_first_arg, peek_requests};
 pub use reply::{Protocol, Reply};
 pub use request::{Limits, Request, RequestDecoder, split_args};
 pub use ringkv_number::{format_double, string_to_i64};

@@ -25,6 +25,50 @@ pub fn peek_name_and_first_arg(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((name, arg))
 }
 
+/// The command name and first argument of each whole multibulk request
+/// at the start of `buf`, in order, up to `most` requests: a server that
+/// holds a pipelined batch starts loading all its keys at once. Requests
+/// of one argument are passed over and give nothing; the walk ends at the
+/// first request not wholly in `buf` or not understood (an inline
+/// command, anything malformed, a name or first argument over 1 KB).
+pub fn peek_requests(buf: &[u8], most: usize) -> PeekRequests<'_> {
+    PeekRequests { rest: buf, most }
+}
+
+/// The iterator [`peek_requests`] returns.
+pub struct PeekRequests<'a> {
+    rest: &'a [u8],
+    most: usize,
+}
+
+impl<'a> Iterator for PeekRequests<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.most > 0 {
+            self.most -= 1;
+            let (count, mut rest) = number_line(self.rest.strip_prefix(b"*")?)?;
+            let mut first_two = [&b""[..]; 2];
+            for i in 0..count {
+                let (bytes, after) = if i < 2 {
+                    bulk(rest)?
+                } else {
+                    bulk_of_any_length(rest)?
+                };
+                if let Some(slot) = first_two.get_mut(i) {
+                    *slot = bytes;
+                }
+                rest = after;
+            }
+            self.rest = rest;
+            if count >= 2 {
+                return Some((first_two[0], first_two[1]));
+            }
+        }
+        None
+    }
+}
+
 /// One `$<len>\r\n<bytes>\r\n` bulk string and what follows it.
 fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = buf.strip_prefix(b"$")?;
@@ -32,6 +76,14 @@ fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     if len > PEEK_BULK_MAX {
         return None;
     }
+    let (bytes, rest) = rest.split_at_checked(len)?;
+    Some((bytes, rest.strip_prefix(b"\r\n")?))
+}
+
+/// As [`bulk`], of any length `buf` wholly holds: an argument passed over.
+fn bulk_of_any_length(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = buf.strip_prefix(b"$")?;
+    let (len, rest) = number_line(rest)?;
     let (bytes, rest) = rest.split_at_checked(len)?;
     Some((bytes, rest.strip_prefix(b"\r\n")?))
 }
@@ -101,6 +153,62 @@ mod tests {
             };
             prop_assert_eq!(peek_name_and_first_arg(&buf), expected);
         }
+    }
+
+    proptest! {
+        /// Whatever a client sends (requests, possibly with a byte changed,
+        /// the end cut anywhere), every request the walk shows is one the
+        /// decoder then reads, in order, with that name and first argument.
+        #[test]
+        fn a_walk_agrees_with_the_decoder(
+            requests in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..12), 1..4),
+                0..6,
+            ),
+            flip in any::<(usize, u8)>(),
+            cut in any::<usize>(),
+        ) {
+            let mut bytes: Vec<u8> = requests.iter().flat_map(|r| multibulk(r)).collect();
+            if let Some(len) = std::num::NonZeroUsize::new(bytes.len()) {
+                if let Some(b) = bytes.get_mut(flip.0 % len.get()) {
+                    *b = flip.1;
+                }
+                bytes.truncate(cut % (len.get() + 1));
+            }
+            let seen: Vec<(Vec<u8>, Vec<u8>)> = peek_requests(&bytes, usize::MAX)
+                .map(|(n, k)| (n.to_vec(), k.to_vec()))
+                .collect();
+            let mut decoded = Vec::new();
+            let mut buf = BytesMut::from(&bytes[..]);
+            let mut decoder = RequestDecoder::new();
+            while let Ok(Some(request)) = decoder.decode(&mut buf, &Limits::default()) {
+                if let [name, key, ..] = &request.args[..] {
+                    decoded.push((name.to_vec(), key.to_vec()));
+                }
+            }
+            prop_assert_eq!(Some(&seen[..]), decoded.get(..seen.len()));
+        }
+    }
+
+    #[test]
+    fn a_walk_passes_over_short_requests_and_stops_at_the_first_partial_one() {
+        let buf = b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$2000\r\n";
+        let mut whole = buf.to_vec();
+        whole.extend_from_slice(&[b'v'; 2000]);
+        whole.extend_from_slice(b"\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\n");
+        let seen: Vec<_> = peek_requests(&whole, 10).collect();
+        assert_eq!(seen, [(&b"SET"[..], &b"a"[..]), (&b"GET"[..], &b"b"[..])]);
+        assert_eq!(
+            peek_requests(&whole, 2).count(),
+            1,
+            "PING counts toward the limit"
+        );
+        assert_eq!(
+            peek_requests(buf, 10).count(),
+            0,
+            "the SET's value is still to come"
+        );
+        assert_eq!(peek_requests(b"GET a\r\n", 10).count(), 0);
     }
 
     #[test]

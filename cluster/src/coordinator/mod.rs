@@ -357,6 +357,13 @@ impl Coordinator {
         self.keyspace.prefetch(db, key);
     }
 
+    /// The step before [`Coordinator::prefetch`], for every key of a batch
+    /// at once ([`Keyspace::prefetch_bucket`]). Reads nothing; takes no
+    /// lock.
+    pub fn prefetch_bucket(&self, db: u32, key: &[u8]) {
+        self.keyspace.prefetch_bucket(db, key);
+    }
+
     /// As [`Coordinator::get`], for a caller that needs only a string: a
     /// collection is read no further than its header (its type and expiry,
     /// no members) on a node that is the only replica of its keys, and in

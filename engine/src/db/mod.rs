@@ -454,6 +454,16 @@ impl Engine {
         self.inner().sv_now().mem.prefetch(key);
     }
 
+    /// The step before [`Engine::prefetch`]: starts loading where the
+    /// active memtable's index keeps `key`, reading nothing and taking no
+    /// lock. A server that has a whole pipelined batch in hand calls it
+    /// for every key of the batch at once, so their cache misses overlap;
+    /// `prefetch` of each key, just before its request, then finds the
+    /// index in cache and fetches the record.
+    pub fn prefetch_bucket(&self, key: &[u8]) {
+        self.inner().sv_now().mem.prefetch_bucket(key);
+    }
+
     /// Like `get`, as of `snapshot`.
     pub fn get_at(&self, key: &[u8], snapshot: &Snapshot) -> Result<Option<Value>> {
         self.inner().get_at_seq(key, snapshot.seq())

@@ -189,6 +189,19 @@ unsafe impl Send for Rec {}
 unsafe impl Sync for Rec {}
 
 impl Rec {
+    /// A record at `at` that is never read: for tests of tables that hold
+    /// records without reading them.
+    #[cfg(test)]
+    pub(super) fn fake(at: NonNull<u8>) -> Rec {
+        Rec(at)
+    }
+
+    /// The address a [`Rec::fake`] was made with.
+    #[cfg(test)]
+    pub(super) fn fake_address(self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// Asks the CPU to bring the record's first two cache lines (its
     /// header, key and a short value) into its caches, without waiting
     /// for them: a read of the record soon after finds them there.

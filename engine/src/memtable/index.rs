@@ -2,16 +2,27 @@
 //! newest version, so a point read at the latest snapshot is one hash
 //! probe and takes no lock on the ordered map.
 //!
-//! A slot is one record pointer (8 bytes); the key is compared in the
-//! record itself, behind a 7-bit tag in the table's control bytes, so a
-//! probe reads another record only on a tag match. The table is split in
-//! shards, each behind its own reader-writer lock, so readers on several
-//! threads and the writer rarely meet on one lock.
+//! A slot is one record pointer (8 bytes) in a bucket of seven
+//! ([`BucketTable`]); the key is compared in the record itself, behind a
+//! 7-bit tag in the bucket, so a probe reads another record only on a tag
+//! match. The table is split in shards, each behind its own reader-writer
+//! lock, so readers on several threads and the writer rarely meet on one
+//! lock.
+//!
+//! A key about to be read is fetched in two steps, each a hint that waits
+//! for nothing: its bucket ([`NewestIndex::prefetch_bucket`], from where
+//! the shard's table last was, without its lock), then, once that bucket
+//! is in the cache, the record its tag points to
+//! ([`NewestIndex::prefetch`]). A pipelined batch takes the first step for
+//! all its keys at once, so their misses overlap instead of following one
+//! another.
 
-use hashbrown::HashTable;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use parking_lot::RwLock;
 
 use super::arena::Rec;
+use super::buckets::{self, BucketTable};
 
 const SHARDS: usize = 16;
 
@@ -23,15 +34,23 @@ pub(super) struct NewestIndex {
 /// One shard, alone on its cache line: a writer taking one shard's lock
 /// does not evict its neighbours' locks from readers' caches.
 #[repr(align(64))]
-struct Shard(RwLock<HashTable<Rec>>);
+struct Shard {
+    table: RwLock<BucketTable>,
+    /// Where `table`'s buckets were last seen and the mask that picks one
+    /// (see [`BucketTable::layout`]), kept beside the lock for a prefetch
+    /// that does not take it. Only ever a hint: a reader may see a layout
+    /// the table has left, or half of one.
+    layout_base: AtomicUsize,
+    layout_mask: AtomicUsize,
+}
 
-impl Default for NewestIndex {
-    fn default() -> Self {
-        NewestIndex {
-            shards: (0..SHARDS)
-                .map(|_| Shard(RwLock::new(HashTable::new())))
-                .collect(),
-            hasher: ahash::RandomState::new(),
+impl Shard {
+    fn new(table: BucketTable) -> Self {
+        let (base, mask) = table.layout();
+        Shard {
+            table: RwLock::new(table),
+            layout_base: AtomicUsize::new(base),
+            layout_mask: AtomicUsize::new(mask),
         }
     }
 }
@@ -47,7 +66,7 @@ impl NewestIndex {
         let per_shard = per_shard + per_shard / 8;
         NewestIndex {
             shards: (0..SHARDS)
-                .map(|_| Shard(RwLock::new(HashTable::with_capacity(per_shard))))
+                .map(|_| Shard::new(BucketTable::with_capacity(per_shard)))
                 .collect(),
             hasher: ahash::RandomState::new(),
         }
@@ -55,14 +74,14 @@ impl NewestIndex {
 
     /// How many keys it holds.
     pub(super) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.0.read().len()).sum()
+        self.shards.iter().map(|s| s.table.read().len()).sum()
     }
 
     /// Bytes the index's tables hold.
     pub(super) fn allocated(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.0.read().allocation_size())
+            .map(|s| s.table.read().allocation_size())
             .sum()
     }
 
@@ -72,26 +91,37 @@ impl NewestIndex {
 
     /// The shard of a hash. Bits the table itself uses little: it takes
     /// the bucket from the low bits and the tag from the top seven.
-    fn shard(&self, hash: u64) -> &RwLock<HashTable<Rec>> {
-        &self.shards[(hash >> 40) as usize % SHARDS].0
+    fn shard(&self, hash: u64) -> &Shard {
+        &self.shards[(hash >> 40) as usize % SHARDS]
     }
 
     /// The newest record of `key`, if the memtable holds one.
     pub(super) fn get(&self, key: &[u8]) -> Option<Rec> {
         let hash = self.hash(key);
-        self.shard(hash)
-            .read()
-            .find(hash, |r| r.key() == key)
-            .copied()
+        self.shard(hash).table.read().find(hash, |r| r.key() == key)
+    }
+
+    /// Starts bringing the bucket that holds `key`'s slot into the CPU's
+    /// caches and returns at once, taking no lock and reading nothing but
+    /// where the shard's table was last seen.
+    pub(super) fn prefetch_bucket(&self, key: &[u8]) {
+        let hash = self.hash(key);
+        let shard = self.shard(hash);
+        let layout = (
+            shard.layout_base.load(Ordering::Relaxed),
+            shard.layout_mask.load(Ordering::Relaxed),
+        );
+        buckets::prefetch_line(BucketTable::bucket_address(layout, hash));
     }
 
     /// Starts bringing the newest record of `key` into the CPU's caches
-    /// (see [`Rec::prefetch`]) and returns at once: the first record whose
-    /// tag matches is fetched, without comparing its key, which would wait
-    /// for it.
+    /// (see [`Rec::prefetch`]) and returns at once: the first record in
+    /// its home bucket whose tag matches is fetched, without comparing its
+    /// key, which would wait for it. Reads the bucket, which
+    /// [`NewestIndex::prefetch_bucket`] may have brought in already.
     pub(super) fn prefetch(&self, key: &[u8]) {
         let hash = self.hash(key);
-        if let Some(rec) = self.shard(hash).read().find(hash, |_| true) {
+        if let Some(rec) = self.shard(hash).table.read().first_tag_match(hash) {
             rec.prefetch();
         }
     }
@@ -109,26 +139,33 @@ impl NewestIndex {
         make: impl FnOnce(Option<Rec>) -> Rec,
     ) -> (Rec, Option<usize>) {
         let hash = self.hash(key);
-        let mut shard = self.shard(hash).write();
-        if let Some(slot) = shard.find_mut(hash, |r| r.key() == key) {
-            *slot = make(Some(*slot));
-            return (*slot, None);
+        let shard = self.shard(hash);
+        let mut table = shard.table.write();
+        if let Some(slot) = table.find_mut(hash, |r| r.key() == key) {
+            if let Some(old) = *slot {
+                let new = make(Some(old));
+                *slot = Some(new);
+                return (new, None);
+            }
         }
         let rec = make(None);
-        let before = shard.allocation_size();
-        shard.insert_unique(hash, rec, |r| self.hash(r.key()));
-        (rec, Some(shard.allocation_size().saturating_sub(before)))
+        let before = table.allocation_size();
+        table.insert_unique(hash, rec, |r| self.hash(r.key()));
+        let after = table.allocation_size();
+        if after != before {
+            let (base, mask) = table.layout();
+            shard.layout_base.store(base, Ordering::Relaxed);
+            shard.layout_mask.store(mask, Ordering::Relaxed);
+        }
+        (rec, Some(after.saturating_sub(before)))
     }
 
     /// Forgets `key`.
     pub(super) fn remove(&self, key: &[u8]) {
         let hash = self.hash(key);
-        if let Ok(entry) = self
-            .shard(hash)
+        self.shard(hash)
+            .table
             .write()
-            .find_entry(hash, |r| r.key() == key)
-        {
-            entry.remove();
-        }
+            .remove(hash, |r| r.key() == key);
     }
 }

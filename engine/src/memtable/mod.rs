@@ -50,6 +50,7 @@
 //!    all, and are undone newest first.
 
 mod arena;
+mod buckets;
 pub(crate) use arena::{Prepared, chunk_pool, prepare};
 mod index;
 mod keys;
@@ -132,13 +133,7 @@ pub(crate) struct Memtable {
 impl Memtable {
     /// An empty memtable logging to WAL `wal_number`.
     pub(crate) fn new(wal_number: u64) -> Self {
-        Memtable {
-            versions: RwLock::new(Versions::default()),
-            newest: NewestIndex::default(),
-            bytes: AtomicUsize::new(0),
-            wal_number,
-            sealed_seq: AtomicU64::new(0),
-        }
+        Self::sized_for(wal_number, 0)
     }
 
     /// An empty memtable logging to WAL `wal_number`, its index sized for
@@ -149,9 +144,11 @@ impl Memtable {
         let newest = NewestIndex::with_capacity(keys);
         let charged = newest.allocated();
         Memtable {
+            versions: RwLock::new(Versions::default()),
             newest,
             bytes: AtomicUsize::new(charged),
-            ..Memtable::new(wal_number)
+            wal_number,
+            sealed_seq: AtomicU64::new(0),
         }
     }
 
@@ -306,13 +303,19 @@ impl Memtable {
         self.newest.get(key).map(|r| r.seq())
     }
 
-    /// The newest version of `key` with sequence <= `snapshot`.
     /// Starts loading the newest record of `key` into the CPU's caches
     /// for a read or write of it soon after.
     pub(crate) fn prefetch(&self, key: &[u8]) {
         self.newest.prefetch(key);
     }
 
+    /// Starts loading the index bucket of `key` into the CPU's caches,
+    /// the step before [`Memtable::prefetch`], which reads that bucket.
+    pub(crate) fn prefetch_bucket(&self, key: &[u8]) {
+        self.newest.prefetch_bucket(key);
+    }
+
+    /// The newest version of `key` with sequence <= `snapshot`.
     pub(crate) fn get(&self, key: &[u8], snapshot: u64) -> Option<(u64, InternalValue)> {
         let mut rec = self.newest.get(key)?;
         while rec.seq() > snapshot {
