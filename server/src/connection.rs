@@ -507,6 +507,11 @@ async fn flush(
 /// loading: about what a CPU core has room to fetch at once.
 const PREFETCH_BATCH: usize = 16;
 
+/// Bytes at the head of the read buffer [`prefetch_batch_buckets`] looks
+/// at: a batch of small requests fits, and a request of a million
+/// arguments arriving piece by piece is not walked again at every read.
+const PREFETCH_WINDOW: usize = 16 * 1024;
+
 /// When `rbuf` holds a pipelined batch, starts loading where the memtable
 /// keeps each of its first keys (`Coordinator::prefetch_bucket`), all at
 /// once, before the first request runs: their cache misses overlap instead
@@ -521,7 +526,8 @@ fn prefetch_batch_buckets(server: &Server, client: &Client, rbuf: &[u8]) {
     }
     // The first request runs at once, before a fetch of its bucket would
     // have arrived: the rest of the batch gains from the head start.
-    for (name, key) in ringkv_resp::peek_requests(rbuf, PREFETCH_BATCH).skip(1) {
+    let window = rbuf.get(..PREFETCH_WINDOW).unwrap_or(rbuf);
+    for (name, key) in ringkv_resp::peek_requests(window, PREFETCH_BATCH).skip(1) {
         if table::lookup(name).is_some_and(|spec| spec.keys.first == 1) {
             server.cluster.prefetch_bucket(client.db, key);
         }
