@@ -535,7 +535,7 @@ mod tests {
             );
         }
         let index = m.newest.allocated();
-        assert!(index >= 40_000 * 9, "a slot and a control byte a key");
+        assert!(index >= 40_000 * 9, "at least a slot and its tag a key");
         assert!(m.approx_bytes() >= records + index + 40_000 * KEY_CHARGE);
     }
 
