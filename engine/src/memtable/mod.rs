@@ -528,6 +528,9 @@ mod tests {
             let key = format!("member:{:08}", i % 40_000);
             let value = vec![7u8; (i % 60) as usize];
             records += record_size(key.len(), value.len());
+            // Hints while the index grows: where a table was may be freed.
+            m.prefetch_bucket(key.as_bytes());
+            m.prefetch(key.as_bytes());
             m.insert(
                 Bytes::from(key),
                 i + 1,
@@ -537,6 +540,13 @@ mod tests {
         let index = m.newest.allocated();
         assert!(index >= 40_000 * 9, "at least a slot and its tag a key");
         assert!(m.approx_bytes() >= records + index + 40_000 * KEY_CHARGE);
+        // Every key's newest version is found through the grown index.
+        for k in 0..40_000u64 {
+            let key = format!("member:{k:08}");
+            let newest = if k < 10_000 { 40_000 + k + 1 } else { k + 1 };
+            let (seq, _) = m.get(key.as_bytes(), u64::MAX).expect("present");
+            assert_eq!(seq, newest, "{key}");
+        }
     }
 
     #[test]
