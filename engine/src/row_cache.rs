@@ -42,9 +42,10 @@ const ROW_OVERHEAD: u64 = 96;
 /// Rows with a longer key and value together are read from their block.
 const MAX_ROW_BYTES: usize = 4096;
 
-/// An entry's key: the table and a hash of the user key. Two keys of one
-/// table with the same hash share an entry, the one kept last: a row
-/// names its key, and a read of the other key finds it is not its own.
+/// An entry's key: the table and the user key's hash
+/// (`sstable::bloom::key_hash`). Two keys of one table with the same hash
+/// share an entry, the one kept last: a row names its key, and a read of
+/// the other key finds it is not its own.
 type RowKey = (u64, u64);
 
 /// A kept row, one allocation beside its reference counts, so that a hit
@@ -108,7 +109,7 @@ impl Weighter<RowKey, Row> for RowWeight {
     }
 }
 
-/// The hash a row is kept under: the key's (`sstable::bloom::key_hash`)
+/// The doorkeeper's hash of a row: the key's (`sstable::bloom::key_hash`)
 /// mixed with the table's number.
 fn row_hash(table: u64, key_hash: u64) -> u64 {
     (key_hash ^ table.wrapping_mul(0x9e37_79b9_7f4a_7c15))
@@ -203,7 +204,7 @@ impl RowCache {
         key: &[u8],
         key_hash: u64,
     ) -> Option<(u64, InternalValue)> {
-        let row = self.rows.get(&(table, row_hash(table, key_hash)))?;
+        let row = self.rows.get(&(table, key_hash))?;
         decode_row(&row, key)
     }
 
@@ -221,14 +222,13 @@ impl RowCache {
         if key.len() + value.data.len() > MAX_ROW_BYTES {
             return false;
         }
-        let hash = row_hash(table, key_hash);
-        if !self.doorkeeper.seen(hash) {
+        if !self.doorkeeper.seen(row_hash(table, key_hash)) {
             return false;
         }
         let Some(row) = encode_row(key, seq, value) else {
             return false;
         };
-        self.rows.insert((table, hash), row);
+        self.rows.insert((table, key_hash), row);
         true
     }
 

@@ -69,15 +69,10 @@ impl<'a> Iterator for PeekRequests<'a> {
     }
 }
 
-/// One `$<len>\r\n<bytes>\r\n` bulk string and what follows it.
+/// One `$<len>\r\n<bytes>\r\n` bulk string of at most
+/// [`PEEK_BULK_MAX`] bytes and what follows it.
 fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
-    let rest = buf.strip_prefix(b"$")?;
-    let (len, rest) = number_line(rest)?;
-    if len > PEEK_BULK_MAX {
-        return None;
-    }
-    let (bytes, rest) = rest.split_at_checked(len)?;
-    Some((bytes, rest.strip_prefix(b"\r\n")?))
+    bulk_of_any_length(buf).filter(|(bytes, _)| bytes.len() <= PEEK_BULK_MAX)
 }
 
 /// As [`bulk`], of any length `buf` wholly holds: an argument passed over.

@@ -123,14 +123,10 @@ impl BucketTable {
         self.buckets[b].slots[s]
     }
 
-    /// The slot of the record `hash` and `eq` pick, to replace it.
-    pub(super) fn find_mut(
-        &mut self,
-        hash: u64,
-        eq: impl FnMut(Rec) -> bool,
-    ) -> Option<&mut Option<Rec>> {
+    /// The record `hash` and `eq` pick, in its slot, to replace it.
+    pub(super) fn find_mut(&mut self, hash: u64, eq: impl FnMut(Rec) -> bool) -> Option<&mut Rec> {
         let (b, s) = self.position(hash, eq)?;
-        Some(&mut self.buckets[b].slots[s])
+        self.buckets[b].slots[s].as_mut()
     }
 
     /// The first record in the home bucket of `hash` whose tag matches,
@@ -172,12 +168,9 @@ impl BucketTable {
     fn grow(&mut self, rehash: &impl Fn(Rec) -> u64) {
         let doubled = vec![EMPTY; self.buckets.len() * 2];
         let old = std::mem::replace(&mut self.buckets, doubled);
-        for bucket in &old {
-            for (s, &t) in bucket.tags.iter().enumerate() {
-                if let (true, Some(rec)) = (t != 0, bucket.slots[s]) {
-                    self.place(rehash(rec), rec);
-                }
-            }
+        // A slot holds a record exactly when its tag is set.
+        for &rec in old.iter().flat_map(|b| b.slots.iter().flatten()) {
+            self.place(rehash(rec), rec);
         }
     }
 
@@ -269,7 +262,7 @@ mod tests {
         assert_eq!(table.len(), model.len());
         // Replacing a slot keeps the key findable under its new record.
         let k = 1_999;
-        *table.find_mut(hash(k), |r| id(r) == k).expect("present") = Some(rec(k));
+        *table.find_mut(hash(k), |r| id(r) == k).expect("present") = rec(k);
         assert_eq!(table.find(hash(k), |r| id(r) == k).map(id), Some(k));
     }
 

@@ -142,11 +142,8 @@ impl NewestIndex {
         let shard = self.shard(hash);
         let mut table = shard.table.write();
         if let Some(slot) = table.find_mut(hash, |r| r.key() == key) {
-            if let Some(old) = *slot {
-                let new = make(Some(old));
-                *slot = Some(new);
-                return (new, None);
-            }
+            *slot = make(Some(*slot));
+            return (*slot, None);
         }
         let rec = make(None);
         let before = table.allocation_size();
