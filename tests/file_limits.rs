@@ -1,3 +1,5 @@
+//! Process-wide settings the server makes at start.
+//!
 //! Issue 15, finding 5: under a low open-file limit an idle-connection
 //! flood made writes fail with "Too many open files" (the engine could not
 //! open a new file) and the accept loops spin. The server now raises its
@@ -90,4 +92,34 @@ fn config_set_maxclients_beyond_the_open_file_limit_is_refused() {
         "{err}"
     );
     query(&mut con, &["CONFIG", "SET", "maxclients", "100"]).expect("a smaller value is fine");
+}
+
+/// `THP_enabled` of `/proc/PID/status` (kernels since 6.0 print it).
+fn thp_enabled(pid: u32) -> Option<bool> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))?;
+    Some(line.trim() == "1")
+}
+
+#[test]
+fn transparent_huge_pages_are_off_unless_disable_thp_is_no() {
+    let server = TestServer::start();
+    let mut con = server.conn();
+    let Some(enabled) = thp_enabled(server.pid()) else {
+        eprintln!("skipped: this kernel does not report THP_enabled");
+        return;
+    };
+    assert!(!enabled, "huge pages still on for a server with defaults");
+    let value: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("disable-thp")
+        .query(&mut con)
+        .expect("CONFIG GET");
+    assert_eq!(value, ["disable-thp", "yes"]);
+    let kept = TestServer::start_with(&["--disable-thp", "no"]);
+    kept.conn();
+    // The server inherits this test process's setting when it keeps it.
+    assert_eq!(thp_enabled(kept.pid()), thp_enabled(std::process::id()));
 }

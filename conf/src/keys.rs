@@ -180,6 +180,11 @@ config_keys! {
     /// On a machine of two cores that also runs the clients, 1 serves
     /// unpipelined requests faster and pipelined ones slower.
     io_threads: usize = 0, "io-threads", "server", fixed, range = 0..=1024;
+    /// Turn transparent huge pages off for this process at start, as
+    /// Redis's key of the same name does: a first write to fresh memory
+    /// then zeroes a 4 KB page instead of a 2 MB one, which a thread did
+    /// while other writes waited for it.
+    disable_thp: bool = true, "disable-thp", "server", fixed;
     /// Close a client idle for this many seconds (0: never).
     timeout: u64 = 0, "timeout", "server", live = ReadWhereUsed, range = 0..=2_147_483_647;
     /// Number of databases (SELECT 0..databases-1), each its own keyspace.

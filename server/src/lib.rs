@@ -28,6 +28,7 @@ pub mod engine_options;
 pub mod exec_gate;
 pub mod fd_limit;
 pub mod glob;
+pub mod huge_pages;
 pub mod info;
 pub mod key_run;
 pub mod latency;

@@ -79,6 +79,11 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .map(std::path::PathBuf::from);
     ringkv_server::init_logging(config.loglevel);
+    if config.disable_thp && !ringkv_server::huge_pages::disable_transparent_huge_pages() {
+        tracing::warn!(
+            "could not turn transparent huge pages off for this process (disable-thp yes): writes may wait for 2 MB pages to be zeroed"
+        );
+    }
     // 8 MiB, a main thread's stack: EXEC runs its queued commands through
     // the command table's dispatch a second time, and an unoptimized build
     // gives that dispatch a frame per handler (2 MiB overflowed there).
