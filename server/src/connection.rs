@@ -134,7 +134,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
         let idle = if listening {
             0
         } else {
-            server.config.read().timeout
+            server.input.timeout_secs()
         };
         let messages = client.subscriptions.as_mut().map(|s| &mut s.queue);
         let wakes = Wakes {
@@ -281,7 +281,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
 
 /// Whether `held` bytes of a client's input pass `client-query-buffer-limit`.
 fn over_query_buffer_limit(server: &Server, held: usize) -> bool {
-    held as u64 > server.config.read().client_query_buffer_limit.bytes()
+    held as u64 > server.input.query_buffer_limit()
 }
 
 /// What else ends a wait for input: a kill, shutdown, a published message.

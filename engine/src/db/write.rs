@@ -210,8 +210,11 @@ impl Inner {
     /// See `Engine::write_pressure`.
     pub(crate) fn write_pressure(&self) -> WritePressure {
         let sv = self.sv_now();
-        if sv.mem.approx_bytes() >= self.opts.memtable_size_bytes
-            && sv.imms.len() >= self.opts.max_immutable_memtables
+        // The immutable list first: the active memtable's size is written
+        // by every insert, so reading it moves its cache line from the core
+        // that wrote last (1.6% of SET -P16 when it came first).
+        if sv.imms.len() >= self.opts.max_immutable_memtables
+            && sv.mem.approx_bytes() >= self.opts.memtable_size_bytes
         {
             return WritePressure::Stop;
         }

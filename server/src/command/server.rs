@@ -324,6 +324,7 @@ pub async fn config_set(cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     crate::apply_config(cx.server, &next, &changed)
         .map_err(|e| ReplyError::Err(format!("CONFIG SET failed - {e}").into()))?;
     cx.server.levels.store(&next);
+    cx.server.input.store(&next);
     *cx.server.config.write() = next;
     for parsed in in_memory {
         match parsed {
