@@ -346,7 +346,10 @@ impl Coordinator {
         if self.is_alone() {
             return self.get_local(db, key, level, self.keyspace.now_ms());
         }
-        let rec = self.read(db, key, level).await?;
+        // Boxed: the replicas' read is a future of over 3 KB, which every
+        // command future that awaits this one would otherwise carry (and
+        // copy into its own box) on a node alone, where it never runs.
+        let rec = Box::pin(self.read(db, key, level)).await?;
         Ok(live_entry(&rec, self.keyspace.now_ms()))
     }
 
@@ -378,14 +381,15 @@ impl Coordinator {
             self.stats.reads.inc(level);
             return self.keyspace.read_shallow(db, key);
         }
-        match self.collection_at(db, key, level).await? {
+        // Boxed, as in `get`: the replicas' reads, on a node alone never run.
+        match Box::pin(self.collection_at(db, key, level)).await? {
             Some(None) => Ok(None),
             Some(Some(read)) => Ok(Some(Entry::collection(
                 read.kind,
                 crate::Members::default(),
                 read.expire_at_ms,
             ))),
-            None => self.get(db, key, level).await,
+            None => Box::pin(self.get(db, key, level)).await,
         }
     }
 

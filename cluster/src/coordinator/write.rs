@@ -200,6 +200,22 @@ impl Coordinator {
             } = self.apply_local_partial(db, key, op, context).await?;
             return refused_to_error(outcome).map(|o| (o, ack));
         }
+        // Boxed: the replicated path's future (the leader's write, the
+        // sends, the waits) is about 1 KB more than the local one, carried
+        // by every write command's future on a node alone too.
+        Box::pin(self.write_op_replicated(db, key, op, context, level)).await
+    }
+
+    /// [`Coordinator::write_op`] on a node with peers: led here or by
+    /// another replica, then shipped to the rest.
+    async fn write_op_replicated(
+        self: &Arc<Self>,
+        db: u32,
+        key: &Bytes,
+        op: Op,
+        context: Option<VectorClock>,
+        level: Consistency,
+    ) -> Result<(Outcome, Ack)> {
         let plan = self.write_plan(&self.planning(), key, level)?;
         let op = match op {
             Op::Collection(c) if self.leads_delta(&plan) => {
