@@ -31,6 +31,7 @@ mod list_index;
 mod markers;
 mod need;
 mod partial;
+mod partial_plan;
 mod per_collection;
 #[cfg(test)]
 mod point_read_tests;

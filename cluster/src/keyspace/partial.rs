@@ -23,6 +23,7 @@ use ringkv_engine::{Value, WriteBatch};
 
 use super::early_read::EarlyRead;
 use super::list_ends;
+use super::partial_plan::{PartialPlan, SplitWrite, WholeWrite};
 use super::score_index::ScoreWindow;
 use super::split::{self, Need, Stored, header_version};
 use super::{Ack, Keyspace, Updated, ValueType, live_entry};
@@ -432,75 +433,37 @@ impl Keyspace {
     {
         let ns = self.namespace(db)?;
         let ekey = token::engine_key(ns, key);
-        let mut early = match target {
+        let early = match target {
             PartialTarget::Collection(kind) => EarlyRead::take(self, ns, key, &ekey, kind, need),
             _ => None,
         };
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let engine = &self.inner.engine;
         let now = self.now_ms();
-        let early_header = early
-            .as_mut()
-            .and_then(|e| e.take_header_if_newest(engine, &ekey, now));
-        let header = match early_header {
-            Some(h) => h,
-            None => match engine.get(&ekey)? {
-                Some(v) => match split::decode_stored(&v, key)? {
-                    Stored::Split(h) => h,
-                    inline => {
-                        return self
-                            .update_stored(ns, key, ekey, Some(inline), f, now)
-                            .await;
-                    }
-                },
-                None => return self.update_stored(ns, key, ekey, None, f, now).await,
-            },
-        };
-        let expired = header.expire_at_ms != 0 && header.expire_at_ms <= now;
-        let kind = match target {
-            PartialTarget::Replace => {
+        // What to do is decided without waiting, and each way of writing
+        // the record whole is one await: every await is a state of this
+        // future, and each of those held the early read and the header
+        // beside its own callee (docs/performance.md, "Command futures that
+        // carried the cluster's states").
+        // A statement of its own, so that no temporary of it outlives it.
+        let plan = self.plan_partial(ns, key, &ekey, target, need, early, now)?;
+        let SplitWrite {
+            header,
+            kind,
+            mut loaded,
+            snapshot,
+        } = match plan {
+            PartialPlan::Split(write) => write,
+            PartialPlan::Whole(WholeWrite::Stored(stored)) => {
+                return self.update_stored(ns, key, ekey, stored, f, now).await;
+            }
+            PartialPlan::Whole(WholeWrite::Replace(header)) => {
                 return self.replace_split(ns, key, ekey, &header, f, now).await;
             }
-            _ if !expired && target != PartialTarget::Collection(header.kind) => {
+            PartialPlan::Whole(WholeWrite::WrongKind(header)) => {
                 return wrong_kind(&header, f, now);
             }
-            PartialTarget::Collection(kind) => kind,
-            PartialTarget::String => header.kind,
         };
-        // A sorted set split without a score index gets one by a whole write.
-        if header.kind != kind || expired || (kind == Kind::ZSet && !header.score_index) {
-            return self
-                .update_stored(ns, key, ekey, Some(Stored::Split(header)), f, now)
-                .await;
-        }
-        // LTRIM that removes most of a list, or leaves it short enough to
-        // be stored whole: the whole list, as before.
-        if let Need::Trim { start, stop } = need {
-            if !super::write_need::trims_at_ends(start, stop, header.count) {
-                let stored = Some(Stored::Split(header));
-                return self.update_stored(ns, key, ekey, stored, f, now).await;
-            }
-        }
-        // Writers of this key are serialised by the record lock; the
-        // snapshot only pins what the member reads see.
-        let snapshot = engine.snapshot();
-        let early =
-            early.and_then(|e| e.still_newest(engine, ns, key, kind, header.generation, need));
-        let mut loaded = match early {
-            Some(members) => members,
-            None => Collection::from_member_records(
-                kind,
-                self.load_for_write(&snapshot, ns, key, &header, need)?,
-            ),
-        };
-        // LREM found its matches past the window it reads through: the
-        // whole list, written whole.
-        if let Need::HeadThrough { scan, .. } | Need::TailThrough { scan, .. } = need {
-            if loaded.len() >= scan {
-                let stored = Some(Stored::Split(header));
-                return self.update_stored(ns, key, ekey, stored, f, now).await;
-            }
-        }
         match (kind, need) {
             (Kind::List, Need::Range { start, stop }) => {
                 let len = usize::try_from(header.count).unwrap_or(usize::MAX);
@@ -660,7 +623,7 @@ impl Keyspace {
     /// read takes it), the elements a pop takes from an end as the window
     /// of that end names them (`list_end_windows`), anything else as
     /// [`split::load_members`] reads it.
-    fn load_for_write(
+    pub(super) fn load_for_write(
         &self,
         snapshot: &ringkv_engine::Snapshot,
         ns: u32,
