@@ -304,13 +304,20 @@ const fn container(
     }
 }
 
+/// The handlers, each run in a box of its own (its future is as large as
+/// its largest state, up to kilobytes), but those under `inline`, whose
+/// futures are small: they run inside the caller's future, which every
+/// command shares, sparing them an allocation and a copy per command.
+/// A handler whose future grows past a few hundred bytes belongs in the
+/// boxed list, or every command pays its size.
 macro_rules! handlers {
-    ($( $id:ident => $f:path ),* $(,)?) => {
+    (inline { $( $iid:ident => $if:path ),* $(,)? } $( $id:ident => $f:path ),* $(,)?) => {
         /// Which function runs a command.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Handler {
             /// A command with subcommands; never run directly.
             Container,
+            $( #[doc = stringify!($if)] $iid, )*
             $( #[doc = stringify!($f)] $id, )*
         }
 
@@ -318,6 +325,7 @@ macro_rules! handlers {
         pub(crate) async fn run(h: Handler, cx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             match h {
                 Handler::Container => Err(crate::reply_error::ReplyError::syntax()),
+                $( Handler::$iid => $if(cx, args).await, )*
                 $( Handler::$id => Box::pin($f(cx, args)).await, )*
             }
         }
@@ -325,7 +333,8 @@ macro_rules! handlers {
 }
 
 handlers! {
-    Get => strings::get, Set => strings::set, SetNx => strings::setnx, SetEx => strings::setex,
+    inline { Get => strings::get }
+    Set => strings::set, SetNx => strings::setnx, SetEx => strings::setex,
     PSetEx => strings::psetex, GetSet => strings::getset, GetDel => strings::getdel,
     GetEx => strings::getex, MGet => strings::mget, MSet => strings::mset, MSetNx => strings::msetnx,
     Append => strings::append, StrLen => strings::strlen, GetRange => strings::getrange,
