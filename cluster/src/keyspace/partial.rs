@@ -440,12 +440,12 @@ impl Keyspace {
         let _guard = self.inner.record_locks.lock_one(token::token(key)).await;
         let engine = &self.inner.engine;
         let now = self.now_ms();
-        // What to do is decided without waiting, and each way of writing
-        // the record whole is one await: every await is a state of this
-        // future, and each of those held the early read and the header
-        // beside its own callee (docs/performance.md, "Command futures that
-        // carried the cluster's states").
-        // A statement of its own, so that no temporary of it outlives it.
+        // What to do is decided without waiting (in a statement of its own,
+        // so that no temporary of it outlives it), then each way is awaited
+        // once: every await is a state of this future, and the five awaits
+        // of the whole record each held the early read and the header beside
+        // their callee (docs/performance.md, "Command futures that carried
+        // the cluster's states").
         let plan = self.plan_partial(ns, key, &ekey, target, need, early, now)?;
         let SplitWrite {
             header,
