@@ -113,6 +113,18 @@ impl Coordinator {
                 })
                 .collect();
         }
+        // Boxed, as `get` boxes its replicas' read: on a node alone MGET's
+        // future would otherwise carry this never-run state (3.5 KB).
+        Box::pin(self.get_shallow_many_replicated(db, keys, level)).await
+    }
+
+    /// [`Coordinator::get_shallow_many`] on a node with peers.
+    async fn get_shallow_many_replicated(
+        self: &Arc<Self>,
+        db: u32,
+        keys: &[Bytes],
+        level: Consistency,
+    ) -> Vec<Result<Option<Entry>>> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(KEYS_PER_BATCH) {
             // Which keys this node holds as a collection (read alone, by
