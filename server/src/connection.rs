@@ -164,7 +164,7 @@ async fn run(server: &Arc<Server>, socket: &mut TcpStream, client: &mut Client) 
         let mut protocol_error = false;
         let concurrent = !server.cluster.is_alone();
         loop {
-            let limits = server.limits(!client.authenticated);
+            let limits = server.input.limits(!client.authenticated);
             let unparsed = rbuf.len();
             match decoder.decode(&mut rbuf, &limits) {
                 Ok(Some(request)) => {

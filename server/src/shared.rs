@@ -305,11 +305,6 @@ impl Server {
             .feed(&line, except, limit, &self.pubsub.stats);
     }
 
-    /// The protocol limits for a client, from the current configuration.
-    pub fn limits(&self, auth_required: bool) -> Limits {
-        self.input.limits(auth_required)
-    }
-
     /// Whether clients must AUTH before running commands.
     pub fn requires_auth(&self) -> bool {
         !self.config.read().requirepass.is_empty()
